@@ -1,0 +1,381 @@
+"""Responsible for loading `upkeep.yml` into typed, frozen objects, refusing anything unexpected.
+
+Every problem is reported as one `ConfigError` naming the file, the key and what was expected.
+Relative paths are resolved against the directory holding the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from upkeep.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "upkeep.yml"
+SERVICE_KINDS = ("http", "tcp", "process")
+DATABASE_ENGINES = ("sqlite", "postgresql")
+SECRET_REFERENCE = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+
+T = TypeVar("T")
+_REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A warn/fail pair: a value at or above `warn` warns, at or above `fail` fails."""
+
+    warn: float
+    fail: float
+
+    def grade(self, value: float) -> str:
+        if value >= self.fail:
+            return "fail"
+        if value >= self.warn:
+            return "warn"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    cpu_percent: Limit = Limit(85, 95)
+    memory_percent: Limit = Limit(85, 95)
+    load_per_cpu: Limit = Limit(1.5, 3.0)
+    disk_percent: Limit = Limit(80, 90)
+    log_errors: Limit = Limit(1, 50)
+    http_latency_ms: Limit = Limit(500, 2000)
+
+
+@dataclass(frozen=True)
+class Service:
+    """Something whose uptime the health check probes: by HTTP, TCP connect, or process presence."""
+
+    name: str
+    kind: str
+    url: str | None = None
+    expect_status: int = 200
+    host: str | None = None
+    port: int | None = None
+    process: str | None = None
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A log file scanned for lines matching error and warning patterns since the last scan."""
+
+    name: str
+    path: Path
+    error_patterns: tuple[str, ...] = (r"\bERROR\b", r"\bCRITICAL\b", r"\bFATAL\b")
+    warn_patterns: tuple[str, ...] = (r"\bWARN(?:ING)?\b",)
+    errors: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Mount:
+    path: Path
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    engine: str
+    path: Path | None = None
+    host: str = "localhost"
+    port: int = 5432
+    dbname: str | None = None
+    user: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Where the embedded demo system lives and the port its health service listens on."""
+
+    root: Path
+    http_port: int = 8765
+
+
+@dataclass(frozen=True)
+class Config:
+    """The maintained system, as `upkeep.yml` describes it."""
+
+    path: Path
+    root: Path
+    timezone: str = "UTC"
+    evidence_dir: Path = Path("evidence")
+    state_dir: Path = Path("var/state")
+    runbooks_dir: Path = Path("runbooks")
+    timeout_s: int = 900
+    jobs: int | None = None
+    demo: DemoSettings | None = None
+    services: tuple[Service, ...] = ()
+    logs: tuple[LogSource, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    databases: tuple[Database, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class _Section:
+    """One mapping of the YAML document, read key by key; leftover keys are errors."""
+
+    def __init__(self, data: Any, where: str, file: Path) -> None:
+        self.file = file
+        self.where = where
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.fail("", "a mapping", data)
+        self.data = dict(data)
+
+    def fail(self, key: str, expected: str, got: Any) -> None:
+        name = f"{self.where}.{key}" if self.where and key else (key or self.where or "top level")
+        raise ConfigError(f"{self.file}: {name}: expected {expected}, got {_show(got)}")
+
+    def get(self, key: str, kind: type[T], expected: str, default: Any = _REQUIRED) -> T:
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise ConfigError(f"{self.file}: {self._name(key)}: required key is missing")
+            return default
+        value = self.data.pop(key)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            self.fail(key, expected, value)
+        return value
+
+    def str(self, key: str, default: Any = _REQUIRED) -> str:
+        value = self.get(key, str, "a string", default)
+        if value is not None and not value.strip():
+            self.fail(key, "a non-empty string", value)
+        return value
+
+    def int(self, key: str, default: Any = _REQUIRED, minimum: int = 0) -> int:
+        value = self.get(key, int, "an integer", default)
+        if value is not None and value < minimum:
+            self.fail(key, f"an integer >= {minimum}", value)
+        return value
+
+    def number(self, key: str, default: Any = _REQUIRED) -> float:
+        value = self.get(key, float, "a number", default)
+        if value is not None and value < 0:
+            self.fail(key, "a number >= 0", value)
+        return value
+
+    def path(self, key: str, base: Path, default: Any = _REQUIRED) -> Path:
+        value = self.str(key, default)
+        if value is None or isinstance(value, Path):
+            return value
+        return (base / os.path.expanduser(value)).resolve()
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = _REQUIRED) -> str:
+        value = self.str(key, default)
+        if value not in choices:
+            self.fail(key, "one of " + ", ".join(choices), value)
+        return value
+
+    def strings(self, key: str, default: Any = _REQUIRED) -> tuple[str, ...]:
+        value = self.get(key, list, "a list of strings", default)
+        if value is default:
+            return value
+        if not all(isinstance(item, str) and item for item in value):
+            self.fail(key, "a list of non-empty strings", value)
+        return tuple(value)
+
+    def section(self, key: str) -> _Section | None:
+        if key not in self.data or self.data[key] is None:
+            self.data.pop(key, None)
+            return None
+        return _Section(self.data.pop(key), self._name(key), self.file)
+
+    def items(self, key: str, read: Callable[[_Section], T]) -> tuple[T, ...]:
+        value = self.get(key, list, "a list", [])
+        return tuple(read(_Section(item, f"{self._name(key)}[{i}]", self.file))
+                     for i, item in enumerate(value))
+
+    def done(self) -> None:
+        if self.data:
+            key = sorted(self.data, key=str)[0]
+            raise ConfigError(f"{self.file}: {self._name(key)}: unknown key")
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _limit(section: _Section | None, default: Limit | None) -> Limit | None:
+    if section is None:
+        return default
+    warn = section.number("warn", default.warn if default else _REQUIRED)
+    fail = section.number("fail", default.fail if default else _REQUIRED)
+    section.done()
+    if fail < warn:
+        raise ConfigError(f"{section.file}: {section.where}: expected fail ({fail}) >= warn ({warn})")
+    return Limit(warn, fail)
+
+
+def _thresholds(section: _Section | None) -> Thresholds:
+    base = Thresholds()
+    if section is None:
+        return base
+    values = {name: _limit(section.section(name), getattr(base, name))
+              for name in Thresholds.__dataclass_fields__}
+    section.done()
+    return Thresholds(**values)
+
+
+def _service(s: _Section) -> Service:
+    name = s.str("name")
+    kind = s.choice("kind", SERVICE_KINDS)
+    service = Service(
+        name=name,
+        kind=kind,
+        url=s.str("url", None),
+        expect_status=s.int("expect_status", 200, minimum=100),
+        host=s.str("host", None),
+        port=s.int("port", None, minimum=1),
+        process=s.str("process", None),
+        timeout_s=s.number("timeout_s", 5.0),
+    )
+    s.done()
+    needs = {"http": ("url",), "tcp": ("host", "port"), "process": ("process",)}[kind]
+    for key in needs:
+        if getattr(service, key) is None:
+            raise ConfigError(f"{s.file}: {s.where}.{key}: required for a service of kind {kind}")
+    if kind == "http" and not re.match(r"^https?://", service.url or ""):
+        s.fail("url", "an http:// or https:// URL", service.url)
+    return service
+
+
+def _log(s: _Section, base: Path) -> LogSource:
+    defaults = LogSource(name="", path=Path())
+    log = LogSource(
+        name=s.str("name"),
+        path=s.path("path", base),
+        error_patterns=s.strings("error_patterns", defaults.error_patterns),
+        warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
+        errors=_limit(s.section("errors"), None),
+    )
+    s.done()
+    for pattern in log.error_patterns + log.warn_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"{s.file}: {s.where}: pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+    return log
+
+
+def _mount(s: _Section, base: Path) -> Mount:
+    mount = Mount(path=s.path("path", base), limit=_limit(s.section("limit"), None))
+    s.done()
+    return mount
+
+
+def _database(s: _Section, base: Path) -> Database:
+    engine = s.choice("engine", DATABASE_ENGINES)
+    db = Database(
+        name=s.str("name"),
+        engine=engine,
+        path=s.path("path", base, None),
+        host=s.str("host", "localhost"),
+        port=s.int("port", 5432, minimum=1),
+        dbname=s.str("dbname", None),
+        user=s.str("user", None),
+        password=s.str("password", None),
+    )
+    s.done()
+    if engine == "sqlite" and db.path is None:
+        raise ConfigError(f"{s.file}: {s.where}.path: required for a sqlite database")
+    if engine == "postgresql" and db.dbname is None:
+        raise ConfigError(f"{s.file}: {s.where}.dbname: required for a postgresql database")
+    if db.password is not None and not SECRET_REFERENCE.match(db.password):
+        s.fail("password", "a secret reference (env:NAME or file:/path), never the password",
+               "a literal value")
+    return db
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate the config file; `path` defaults to $UPKEEP_CONFIG, then ./upkeep.yml."""
+    path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config or create it)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return _config(_Section(data, "", path), path)
+
+
+def _config(top: _Section, path: Path) -> Config:
+    base = path.parent
+    version = top.int("version", 1)
+    if version != 1:
+        top.fail("version", "1", version)
+    timezone = top.str("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        top.fail("timezone", "an IANA time zone such as UTC or Europe/Berlin", timezone)
+    defaults = top.section("defaults") or _Section({}, "defaults", path)
+    timeout_s = defaults.int("timeout_s", 900, minimum=1)
+    jobs = defaults.int("jobs", None, minimum=1)
+    defaults.done()
+    demo_section = top.section("demo")
+    demo = None
+    if demo_section is not None:
+        demo = DemoSettings(root=demo_section.path("root", base),
+                            http_port=demo_section.int("http_port", 8765, minimum=1))
+        demo_section.done()
+    config = Config(
+        path=path,
+        root=base,
+        timezone=timezone,
+        evidence_dir=top.path("evidence_dir", base, base / "evidence"),
+        state_dir=top.path("state_dir", base, base / "var" / "state"),
+        runbooks_dir=top.path("runbooks_dir", base, base / "runbooks"),
+        timeout_s=timeout_s,
+        jobs=jobs,
+        demo=demo,
+        services=top.items("services", _service),
+        logs=top.items("logs", lambda s: _log(s, base)),
+        mounts=top.items("mounts", lambda s: _mount(s, base)),
+        databases=top.items("databases", lambda s: _database(s, base)),
+        thresholds=_thresholds(top.section("thresholds")),
+    )
+    top.done()
+    _unique(path, "services", [s.name for s in config.services])
+    _unique(path, "logs", [log.name for log in config.logs])
+    _unique(path, "databases", [d.name for d in config.databases])
+    return config
+
+
+def _unique(path: Path, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{path}: {key}: name {name!r} is used twice; names must be unique")
+        seen.add(name)
