@@ -157,7 +157,7 @@ class _Section:
 
     def str(self, key: str, default: Any = _REQUIRED) -> str:
         value = self.get(key, str, "a string", default)
-        if value is not None and not value.strip():
+        if isinstance(value, str) and not value.strip():
             self.fail(key, "a non-empty string", value)
         return value
 
@@ -201,8 +201,10 @@ class _Section:
 
     def items(self, key: str, read: Callable[[_Section], T]) -> tuple[T, ...]:
         value = self.get(key, list, "a list", [])
-        return tuple(read(_Section(item, f"{self._name(key)}[{i}]", self.file))
-                     for i, item in enumerate(value))
+        return tuple(
+            read(_Section(item, f"{self._name(key)}[{i}]", self.file))
+            for i, item in enumerate(value)
+        )
 
     def done(self) -> None:
         if self.data:
@@ -228,7 +230,9 @@ def _limit(section: _Section | None, default: Limit | None) -> Limit | None:
     fail = section.number("fail", default.fail if default else _REQUIRED)
     section.done()
     if fail < warn:
-        raise ConfigError(f"{section.file}: {section.where}: expected fail ({fail}) >= warn ({warn})")
+        raise ConfigError(
+            f"{section.file}: {section.where}: expected fail ({fail}) >= warn ({warn})"
+        )
     return Limit(warn, fail)
 
 
@@ -236,8 +240,10 @@ def _thresholds(section: _Section | None) -> Thresholds:
     base = Thresholds()
     if section is None:
         return base
-    values = {name: _limit(section.section(name), getattr(base, name))
-              for name in Thresholds.__dataclass_fields__}
+    values = {
+        name: _limit(section.section(name), getattr(base, name))
+        for name in Thresholds.__dataclass_fields__
+    }
     section.done()
     return Thresholds(**values)
 
@@ -309,8 +315,11 @@ def _database(s: _Section, base: Path) -> Database:
     if engine == "postgresql" and db.dbname is None:
         raise ConfigError(f"{s.file}: {s.where}.dbname: required for a postgresql database")
     if db.password is not None and not SECRET_REFERENCE.match(db.password):
-        s.fail("password", "a secret reference (env:NAME or file:/path), never the password",
-               "a literal value")
+        s.fail(
+            "password",
+            "a secret reference (env:NAME or file:/path), never the password",
+            "a literal value",
+        )
     return db
 
 
@@ -347,8 +356,10 @@ def _config(top: _Section, path: Path) -> Config:
     demo_section = top.section("demo")
     demo = None
     if demo_section is not None:
-        demo = DemoSettings(root=demo_section.path("root", base),
-                            http_port=demo_section.int("http_port", 8765, minimum=1))
+        demo = DemoSettings(
+            root=demo_section.path("root", base),
+            http_port=demo_section.int("http_port", 8765, minimum=1),
+        )
         demo_section.done()
     config = Config(
         path=path,

@@ -1,0 +1,377 @@
+"""Responsible for running planned runbooks: lock, execute with papermill, collect, redact,
+render and publish one piece of evidence per run.
+
+papermill, nbclient and nbconvert are imported once per process; runbooks run on a thread pool so
+kernel starts overlap. Each run holds an OS-level lock on its runbook, executes in its own kernel
+under a deadline (the kernel's whole process group is killed when it passes), and is published
+from a staging folder in one rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import platform
+import secrets as token
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from upkeep import __version__, redact, render, results
+from upkeep.atomic import write_text
+from upkeep.config import Config
+from upkeep.evidence import EvidenceStore
+from upkeep.registry import Runbook
+from upkeep.secrets import SecretError
+from upkeep.secrets import resolve as resolve_secret
+
+SCHEMA_VERSION = 1
+KERNEL_NAME = "python3"
+_ENGINE = "upkeep"
+_engine_lock = threading.Lock()
+_engine_ready = False
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A runbook with validated parameters, ready to run; `as_of` is the schedule's clock."""
+
+    runbook: Runbook
+    params: dict[str, Any]
+    trigger: str = "manual"
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    runbook: str
+    status: str
+    duration_s: float
+    path: Path | None
+    record: dict[str, Any] = field(repr=False)
+
+
+ProgressFn = Callable[[str, PlannedRun, "RunOutcome | None"], None]
+
+
+def _ensure_engine() -> None:
+    """Register the papermill engine that exposes the executing notebook even when it raises."""
+    global _engine_ready
+    with _engine_lock:
+        if _engine_ready:
+            return
+        from papermill.engines import NBClientEngine, papermill_engines
+
+        class UpkeepEngine(NBClientEngine):
+            @classmethod
+            def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+        papermill_engines.register(_ENGINE, UpkeepEngine)
+        _engine_ready = True
+
+
+def new_run_id(name: str, now: datetime) -> str:
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{name}-{token.token_hex(2)}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Executor:
+    """Runs a plan against one config and evidence store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: EvidenceStore,
+        *,
+        jobs: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.jobs = jobs or config.jobs or os.cpu_count() or 1
+        self.progress = progress or (lambda event, planned, outcome: None)
+        self.context = _static_context(config)
+
+    def run_all(self, plan: list[PlannedRun]) -> list[RunOutcome]:
+        """Run every planned runbook, `jobs` at a time; outcomes in plan order."""
+        _ensure_engine()
+        os.environ["UPKEEP_CONFIG"] = str(self.config.path)
+        self.store.recover()
+        if len(plan) == 1 or self.jobs == 1:
+            return [self.run_one(p) for p in plan]
+        with ThreadPoolExecutor(max_workers=min(self.jobs, len(plan))) as pool:
+            return list(pool.map(self.run_one, plan))
+
+    def run_one(self, planned: PlannedRun) -> RunOutcome:
+        lock_dir = self.config.state_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(lock_dir / f"{planned.runbook.name}.lock", thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return self._skipped(planned, "locked: another run of this runbook is still going")
+        try:
+            return self._run_locked(planned)
+        finally:
+            lock.release()
+
+    def _skipped(self, planned: PlannedRun, reason: str) -> RunOutcome:
+        now = datetime.now(UTC)
+        run_id = new_run_id(planned.runbook.name, now)
+        record = self._record(planned, run_id, now, now, "skipped")
+        record["skipped_reason"] = reason
+        staging = self.store.new_staging(run_id)
+        write_text(staging / "report.html", render.render_report(None, record))
+        published = self.store.publish(staging, record)
+        outcome = RunOutcome(run_id, planned.runbook.name, "skipped", 0.0, published.path, record)
+        self.progress("done", planned, outcome)
+        return outcome
+
+    def _run_locked(self, planned: PlannedRun) -> RunOutcome:
+        runbook = planned.runbook
+        self.progress("start", planned, None)
+        started = datetime.now(UTC)
+        run_id = new_run_id(runbook.name, started)
+        staging = self.store.new_staging(run_id)
+        clock = time.monotonic()
+        timeout_s = runbook.timeout_s or self.config.timeout_s
+        nb, failure = execute_notebook(runbook, planned.params, self.config.root, timeout_s)
+        duration = time.monotonic() - clock
+        ended = datetime.now(UTC)
+        found = results.collect(nb)
+        if failure is not None:
+            found = results.Results(found.checks, found.metrics, found.findings, failure)
+        elif found.error is None and not found.checks:
+            found = results.Results(
+                found.checks, found.metrics, found.findings, results.no_checks_error()
+            )
+        status = results.decide_status(found)
+        record = self._record(planned, run_id, started, ended, status, duration, found, nb)
+        secrets = self._secret_values(planned)
+        nb = redact.scrub_notebook(nb, secrets)
+        record = redact.scrub_value(record, secrets)
+        _write_notebook(staging / "notebook.ipynb", nb)
+        write_text(staging / "report.html", render.render_report(nb, record))
+        published = self.store.publish(staging, record)
+        outcome = RunOutcome(run_id, runbook.name, status, duration, published.path, record)
+        self.progress("done", planned, outcome)
+        return outcome
+
+    def _secret_values(self, planned: PlannedRun) -> dict[str, str]:
+        values = {}
+        for spec in planned.runbook.params:
+            reference = planned.params.get(spec.name)
+            if spec.secret and reference:
+                try:
+                    values[reference] = resolve_secret(reference)
+                except SecretError:
+                    continue  # unresolvable: the kernel failed on it too, nothing to scrub
+        return values
+
+    def _record(
+        self,
+        planned: PlannedRun,
+        run_id: str,
+        started: datetime,
+        ended: datetime,
+        status: str,
+        duration: float = 0.0,
+        found: results.Results | None = None,
+        nb: Any = None,
+    ) -> dict[str, Any]:
+        runbook = planned.runbook
+        found = found or results.Results()
+        kernel = (nb or {}).get("metadata", {}).get("language_info", {}).get("version")
+        return {
+            "schema": SCHEMA_VERSION,
+            "run_id": run_id,
+            "runbook": {
+                "name": runbook.name,
+                "title": runbook.title,
+                "path": runbook.relpath,
+                "sha256": runbook.sha256,
+                "cadence": runbook.cadence,
+                "category": runbook.category,
+                **self.context["git"].get(runbook.relpath, {}),
+            },
+            "parameters": dict(planned.params),
+            "secret_parameters": sorted(p.name for p in runbook.params if p.secret),
+            "trigger": planned.trigger,
+            "as_of": iso(planned.as_of) if planned.as_of else iso(started),
+            "started_at": iso(started),
+            "ended_at": iso(ended),
+            "duration_s": round(duration, 3),
+            "status": status,
+            "checks": list(found.checks),
+            "metrics": list(found.metrics),
+            "findings": list(found.findings),
+            "error": found.error.to_json() if found.error else None,
+            "host": self.context["host"],
+            "versions": {**self.context["versions"], "kernel": kernel},
+        }
+
+
+def execute_notebook(
+    runbook: Runbook, params: dict[str, Any], cwd: Path, timeout_s: int
+) -> tuple[Any, results.RunError | None]:
+    """Execute a runbook in a fresh kernel; return the executed notebook and any failure
+    (timeout or dead kernel) that left no error output in the notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+    from papermill.engines import papermill_engines
+    from papermill.execute import prepare_notebook_metadata
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(runbook.path))
+    nb = parameterize_notebook(
+        nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
+    )
+    nb = prepare_notebook_metadata(nb, runbook.relpath, None)
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+    watchdog = _Watchdog(km, timeout_s)
+    failure = None
+    try:
+        papermill_engines.execute_notebook_with_engine(
+            _ENGINE,
+            nb,
+            kernel_name=KERNEL_NAME,
+            input_path=runbook.relpath,
+            output_path=None,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=60,
+            execution_timeout=timeout_s,
+            km=km,
+            resources={"metadata": {"path": str(cwd)}},
+            shutdown_kernel="immediate",
+            on_cell_execute=lambda **kw: watchdog.enforce(),
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
+        failure = _failure(exc, watchdog, timeout_s, nb)
+    finally:
+        watchdog.stop()
+        _kill_kernel(km)
+        with contextlib.suppress(Exception):  # already killed; only connection files remain
+            run_sync(km.shutdown_kernel)(now=True)
+    return nb, failure
+
+
+def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> results.RunError:
+    cell, count = _running_cell(nb)
+    if (
+        watchdog.fired
+        or "timed out" in str(exc).lower()
+        or type(exc).__name__ == "CellTimeoutError"
+    ):
+        return results.RunError(
+            "Timeout",
+            f"the runbook ran past its timeout of {timeout_s} s and its kernel was stopped",
+            cell,
+            count,
+        )
+    return results.RunError(
+        type(exc).__name__, results.strip_ansi(str(exc)).strip()[:2000], cell, count
+    )
+
+
+def _running_cell(nb: Any) -> tuple[int | None, int | None]:
+    """The cell papermill marked as running when execution stopped."""
+    for index, cell in enumerate(nb.cells):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            return index, cell.get("execution_count")
+    return None, None
+
+
+class _Watchdog:
+    """Kills the kernel's process group once the whole run passes its deadline."""
+
+    def __init__(self, km: Any, timeout_s: int) -> None:
+        self.km = km
+        self.fired = False
+        self._timer = threading.Timer(timeout_s, self.expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def expire(self) -> None:
+        self.fired = True
+        _kill_kernel(self.km)
+
+    def enforce(self) -> None:
+        """Called before each cell: a deadline that passed during kernel start-up still holds."""
+        if self.fired:
+            _kill_kernel(self.km)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+def _kill_kernel(km: Any) -> None:
+    """SIGKILL the kernel and everything it started (it leads its own process group)."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+
+def _write_notebook(path: Path, nb: Any) -> None:
+    import nbformat
+
+    write_text(path, nbformat.writes(nb))
+
+
+def _static_context(config: Config) -> dict[str, Any]:
+    import papermill
+
+    return {
+        "host": {
+            "name": socket.gethostname(),
+            "user": getpass.getuser(),
+            "platform": platform.platform(),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "upkeep": __version__,
+            "papermill": papermill.__version__,
+        },
+        "git": _git_versions(config.root),
+    }
+
+
+def _git_versions(root: Path) -> dict[str, dict[str, Any]]:
+    """For every tracked runbook: the commit it was last changed in, and whether it is modified."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
+
+    try:
+        head = git("rev-parse", "HEAD").strip()
+        dirty_paths = set(git("diff", "--name-only", "--relative", "HEAD", "--").splitlines())
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    versions = {}
+    for path in git("ls-files", "--", "*.ipynb").splitlines():
+        versions[path] = {"git_commit": head, "git_dirty": path in dirty_paths}
+    return versions

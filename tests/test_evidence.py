@@ -1,0 +1,311 @@
+"""Tests for the evidence store: real files under tmp_path, real processes, no mocks."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from upkeep.errors import EvidenceError
+from upkeep.evidence import (
+    GENESIS,
+    EvidenceStore,
+    PublishedRun,
+    verify,
+)
+
+RUNS = [
+    ("20261127T021500Z-health-check-7f3a", "2026-11-27T02:15:00Z", "health-check"),
+    ("20261128T021500Z-log-review-0b1c", "2026-11-28T02:15:00Z", "log-review"),
+    ("20261201T021500Z-health-check-99aa", "2026-12-01T02:15:00Z", "health-check"),
+]
+
+
+def publish_run(
+    store: EvidenceStore,
+    run_id: str,
+    started_at: str = "2026-11-27T02:15:00Z",
+    runbook: str = "health-check",
+    status: str = "ok",
+) -> PublishedRun:
+    staging = store.new_staging(run_id)
+    (staging / "notebook.ipynb").write_text(json.dumps({"cells": [], "run": run_id}))
+    (staging / "report.html").write_text(f"<html><body>{run_id} {status}</body></html>\n")
+    record = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "runbook": {"name": runbook},
+        "status": status,
+    }
+    return store.publish(staging, record)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EvidenceStore:
+    store = EvidenceStore(tmp_path / "evidence")
+    for run_id, started_at, runbook in RUNS:
+        publish_run(store, run_id, started_at, runbook)
+    return store
+
+
+def ledger_lines(store: EvidenceStore) -> list[str]:
+    return store.ledger_path.read_text().splitlines(keepends=True)
+
+
+def write_ledger(store: EvidenceStore, lines: list[str]) -> None:
+    store.ledger_path.write_text("".join(lines))
+
+
+def folder(store: EvidenceStore, index: int) -> Path:
+    run_id, started_at, _ = RUNS[index]
+    year, month = started_at[:4], started_at[5:7]
+    return store.root / "runs" / year / month / run_id
+
+
+def first_message(root: Path) -> str:
+    report = verify(root)
+    assert not report.ok
+    return report.problems[0].message
+
+
+def test_three_published_runs_verify_ok(store: EvidenceStore) -> None:
+    report = verify(store.root)
+    assert report.ok, report.problems
+    assert report.runs_checked == 3
+    entries = store.entries()
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert entries[0].prev == GENESIS
+    assert [e.prev for e in entries[1:]] == [e.hash for e in entries[:-1]]
+    assert entries[2].path == f"runs/2026/12/{RUNS[2][0]}"
+    run_json = (folder(store, 0) / "run.json").read_text()
+    assert run_json.endswith("}\n")
+    record = store.load(entries[0])
+    assert set(record["artifacts"]) == {"notebook.ipynb", "report.html"}
+    assert run_json == json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert not list((store.root / ".staging").iterdir())
+
+
+def test_missing_evidence_root_verifies_ok_with_no_runs(tmp_path: Path) -> None:
+    report = verify(tmp_path / "nowhere")
+    assert report.ok
+    assert report.runs_checked == 0
+
+
+def test_flipped_byte_in_report_is_named(store: EvidenceStore) -> None:
+    report_html = folder(store, 1) / "report.html"
+    data = bytearray(report_html.read_bytes())
+    data[10] ^= 0x01
+    report_html.write_bytes(bytes(data))
+    report = verify(store.root)
+    assert [p.run_id for p in report.problems] == [RUNS[1][0]]
+    assert report.problems[0].message == (
+        f"run {RUNS[1][0]}: report.html: sha256 mismatch (edited after publication)"
+    )
+
+
+def test_deleted_run_folder_is_named(store: EvidenceStore) -> None:
+    gone = folder(store, 1)
+    for path in gone.iterdir():
+        path.unlink()
+    gone.rmdir()
+    relpath = gone.relative_to(store.root).as_posix()
+    assert first_message(store.root) == f"run {RUNS[1][0]}: folder {relpath} is missing (deleted?)"
+
+
+def test_swapped_ledger_lines_are_named(store: EvidenceStore) -> None:
+    lines = ledger_lines(store)
+    write_ledger(store, [lines[0], lines[2], lines[1]])
+    assert first_message(store.root) == (
+        "ledger line 2: prev hash does not match line 1 (lines reordered, removed or edited)"
+    )
+
+
+def test_edited_status_in_ledger_line_is_named(store: EvidenceStore) -> None:
+    lines = ledger_lines(store)
+    lines[1] = lines[1].replace('"status":"ok"', '"status":"failed"')
+    write_ledger(store, lines)
+    report = verify(store.root)
+    assert report.problems[0].message == (
+        "ledger line 2: hash does not match the line's content (line edited)"
+    )
+    assert report.problems[0].line == 2
+    assert report.problems[0].run_id == RUNS[1][0]
+
+
+def test_deleted_last_ledger_line_names_the_unrecorded_folder(store: EvidenceStore) -> None:
+    write_ledger(store, ledger_lines(store)[:2])
+    report = verify(store.root)
+    relpath = folder(store, 2).relative_to(store.root).as_posix()
+    assert [p.message for p in report.problems] == [
+        f"run {RUNS[2][0]}: folder {relpath} is not recorded in the ledger "
+        "(ledger line removed, or added by hand)"
+    ]
+
+
+def test_deleted_middle_ledger_line_is_named_first(store: EvidenceStore) -> None:
+    lines = ledger_lines(store)
+    write_ledger(store, [lines[0], lines[2]])
+    messages = [p.message for p in verify(store.root).problems]
+    assert messages[0].startswith("ledger line 2: prev hash does not match line 1")
+    assert any("not recorded in the ledger" in m and RUNS[1][0] in m for m in messages)
+
+
+def test_extra_file_in_run_folder_is_named(store: EvidenceStore) -> None:
+    (folder(store, 0) / "extra.txt").write_text("slipped in later\n")
+    assert first_message(store.root) == (
+        f"run {RUNS[0][0]}: extra.txt: not listed in run.json (added after publication)"
+    )
+
+
+def test_torn_last_line_is_cut_on_next_append(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    for run_id, started_at, runbook in RUNS[:2]:
+        publish_run(store, run_id, started_at, runbook)
+    with open(store.ledger_path, "ab") as handle:
+        handle.write(b'{"hash":"12ab","path":"runs/2026/1')
+    assert first_message(tmp_path).startswith("ledger line 3: incomplete last line")
+    published = publish_run(store, *RUNS[2])
+    assert published.seq == 3
+    assert len(published.notes) == 1 and "incomplete last line" in published.notes[0]
+    report = verify(tmp_path)
+    assert report.ok, report.problems
+    assert report.runs_checked == 3
+
+
+def test_recover_removes_staging_of_dead_process_only(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    dead = tmp_path / ".staging" / f"{int(child.stdout)}-run-of-a-dead-runner"
+    dead.mkdir(parents=True)
+    (dead / "report.html").write_text("half")
+    live = store.new_staging("run-in-progress")
+    notes = store.recover()
+    assert not dead.exists()
+    assert live.is_dir() and live.name == f"{os.getpid()}-run-in-progress"
+    assert notes == [
+        f"removed .staging/{dead.name}: its process {int(child.stdout)} is no longer running"
+    ]
+
+
+def test_recover_adopts_complete_orphan_folder(store: EvidenceStore) -> None:
+    # A kill between the rename and the ledger append leaves exactly this state.
+    write_ledger(store, ledger_lines(store)[:2])
+    notes = store.recover()
+    relpath = folder(store, 2).relative_to(store.root).as_posix()
+    assert notes == [f"adopted {relpath} as ledger line 3 (its line was never written)"]
+    assert verify(store.root).ok
+    assert store.entries()[2].run_id == RUNS[2][0]
+    assert store.recover() == []
+
+
+def test_recover_quarantines_damaged_orphan_folder(store: EvidenceStore) -> None:
+    write_ledger(store, ledger_lines(store)[:2])
+    (folder(store, 2) / "report.html").write_text("tampered")
+    notes = store.recover()
+    assert len(notes) == 1 and notes[0].startswith(
+        f"quarantined {folder(store, 2).relative_to(store.root).as_posix()} to .quarantine/"
+    )
+    assert "sha256 mismatch" in notes[0]
+    assert (store.root / ".quarantine" / RUNS[2][0] / "report.html").read_text() == "tampered"
+    assert not folder(store, 2).exists()
+    report = verify(store.root)
+    assert report.ok and report.runs_checked == 2
+
+
+def _publish_many(root: str, worker: int, count: int) -> None:
+    store = EvidenceStore(Path(root))
+    for n in range(count):
+        publish_run(store, f"20261127T021500Z-w{worker}-{n:02d}", runbook=f"book-{worker}")
+
+
+def test_concurrent_publishes_chain_consecutively(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_publish_many, args=(str(tmp_path), w, 10)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    store = EvidenceStore(tmp_path)
+    assert [e.seq for e in store.entries()] == list(range(1, 41))
+    report = verify(tmp_path)
+    assert report.ok, report.problems
+    assert report.runs_checked == 40
+
+
+def test_latest_by_runbook_respects_status_filter(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    publish_run(store, "a-1", "2026-11-01T00:00:00Z", "backup", "ok")
+    publish_run(store, "a-2", "2026-11-02T00:00:00Z", "backup", "skipped")
+    publish_run(store, "b-1", "2026-11-03T00:00:00Z", "vacuum", "failed")
+    latest = store.latest_by_runbook()
+    assert {name: e.run_id for name, e in latest.items()} == {"backup": "a-2", "vacuum": "b-1"}
+    ran = store.latest_by_runbook(lambda status: status != "skipped")
+    assert ran["backup"].run_id == "a-1"
+
+
+def test_publish_refuses_symlinks_and_duplicate_run_ids(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path)
+    staging = store.new_staging("run-1")
+    (staging / "link.html").symlink_to("/etc/hostname")
+    record = {
+        "run_id": "run-1",
+        "started_at": "2026-11-27T02:15:00Z",
+        "runbook": {"name": "x"},
+        "status": "ok",
+    }
+    with pytest.raises(EvidenceError, match="symlinks"):
+        store.publish(staging, record)
+    (staging / "link.html").unlink()
+    store.publish(staging, record)
+    again = store.new_staging("run-1")
+    with pytest.raises(EvidenceError, match="already exists"):
+        store.publish(again, dict(record))
+    assert verify(tmp_path).ok
+
+
+def test_load_refuses_an_edited_run_json(store: EvidenceStore) -> None:
+    run_json = folder(store, 0) / "run.json"
+    run_json.write_text(run_json.read_text().replace('"ok"', '"warn"'))
+    with pytest.raises(EvidenceError, match="does not match the ledger"):
+        store.load(store.entries()[0])
+    assert "run.json: sha256 mismatch" in first_message(store.root)
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    root = tmp_path_factory.mktemp("sealed")
+    store = EvidenceStore(root)
+    for run_id, started_at, runbook in RUNS[:2]:
+        publish_run(store, run_id, started_at, runbook)
+    files = sorted(p for p in (root / "runs").rglob("*") if p.is_file())
+    return root, [store.ledger_path, *files]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_single_byte_change_is_detected(
+    sealed: tuple[Path, list[Path]], data: st.DataObject
+) -> None:
+    root, files = sealed
+    path = data.draw(st.sampled_from(files))
+    original = path.read_bytes()
+    offset = data.draw(st.integers(0, len(original) - 1))
+    byte = data.draw(st.integers(0, 255).filter(lambda b: b != original[offset]))
+    path.write_bytes(original[:offset] + bytes([byte]) + original[offset + 1 :])
+    try:
+        assert not verify(root).ok
+    finally:
+        path.write_bytes(original)
+    assert verify(root).ok

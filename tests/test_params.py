@@ -1,0 +1,111 @@
+"""Parameter validation against the declared specs of a real notebook's parameters cell."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CHECK_OK, Project
+
+from upkeep import params, registry
+from upkeep.errors import ParameterError, RunbookError
+
+
+@pytest.fixture
+def runbook(project: Project) -> registry.Runbook:
+    project.add_runbook(
+        "typed",
+        [CHECK_OK],
+        params="""
+        count: int = 3  # how many
+        ratio: float = 0.5  # a ratio
+        enabled: bool = True  # switch
+        mode: str = "quiet"  # output mode
+        names: list = ["a"]  # some names
+        token: str = "env:TOKEN"  # API token
+        untyped = 7
+    """,
+        meta={
+            "parameters": {
+                "count": {"min": 1, "max": 10},
+                "mode": {"choices": ["quiet", "loud"]},
+                "token": {"secret": True},
+            }
+        },
+    )
+    return registry.discover(project.root / "runbooks", project.root)["typed"]
+
+
+def test_specs_come_from_papermill_inspection(runbook: registry.Runbook) -> None:
+    specs = {p.name: p for p in runbook.params}
+    assert [p.name for p in runbook.params] == [
+        "count",
+        "ratio",
+        "enabled",
+        "mode",
+        "names",
+        "token",
+        "untyped",
+    ]
+    assert (specs["count"].type, specs["count"].default, specs["count"].help) == (
+        "int",
+        3,
+        "how many",
+    )
+    assert (specs["count"].minimum, specs["count"].maximum) == (1, 10)
+    assert specs["untyped"].type == "int"
+    assert specs["names"].type == "list" and specs["names"].default == ["a"]
+    assert specs["token"].secret
+
+
+def test_values_are_converted_to_declared_types(runbook: registry.Runbook) -> None:
+    given = params.parse_assignments(
+        ["count=7", "ratio=2", "enabled=no", "names=[x, y]", "token=file:/run/secrets/t"]
+    )
+    values = params.validate(runbook, given)
+    assert values == {
+        "count": 7,
+        "ratio": 2.0,
+        "enabled": False,
+        "mode": "quiet",
+        "names": ["x", "y"],
+        "token": "file:/run/secrets/t",
+        "untyped": 7,
+    }
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("count=0", "expected a value >= 1"),
+        ("count=1.5", "expected an integer"),
+        ("ratio=fast", "expected a number"),
+        ("enabled=maybe", "expected true or false"),
+        ("mode=LOUD", "expected one of quiet, loud"),
+        ("names=just-text", "expected a list"),
+        ("token=s3cr3t", "is secret"),
+        ("token=env:lower-case-bad!", "is secret"),
+        ("colour=red", "unknown parameter 'colour'"),
+    ],
+)
+def test_bad_values_are_refused(runbook: registry.Runbook, assignment: str, message: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        params.validate(runbook, params.parse_assignments([assignment]))
+    assert message in str(caught.value) and "runbook typed" in str(caught.value)
+
+
+def test_secret_default_must_be_a_reference(project: Project) -> None:
+    project.add_runbook(
+        "leaky",
+        [CHECK_OK],
+        params='password: str = "hunter2"',
+        meta={"parameters": {"password": {"secret": True}}},
+    )
+    with pytest.raises(RunbookError, match="secret parameter"):
+        registry.discover(project.root / "runbooks", project.root)
+
+
+def test_constraint_for_undeclared_parameter_is_refused(project: Project) -> None:
+    project.add_runbook(
+        "odd", [CHECK_OK], params="a: int = 1", meta={"parameters": {"b": {"min": 0}}}
+    )
+    with pytest.raises(RunbookError, match="parameters.b: no such parameter"):
+        registry.discover(project.root / "runbooks", project.root)

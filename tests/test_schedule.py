@@ -1,0 +1,54 @@
+"""Cadences and due-ness, at exact boundaries and in other time zones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from upkeep import schedule
+
+UTC = ZoneInfo("UTC")
+
+
+def at(text: str, tz: ZoneInfo = UTC) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=tz)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "moment", "previous"),
+    [
+        ("daily", "2026-11-27T00:00:00", "2026-11-27T00:00:00"),  # a slot counts at its own instant
+        ("daily", "2026-11-26T23:59:59", "2026-11-26T00:00:00"),
+        ("weekly", "2026-11-27T12:00:00", "2026-11-23T00:00:00"),  # the Monday before
+        ("monthly", "2026-11-27T12:00:00", "2026-11-01T00:00:00"),
+        ("yearly", "2026-11-27T12:00:00", "2026-01-01T00:00:00"),
+        ("30 2 * * *", "2026-11-27T02:29:00", "2026-11-26T02:30:00"),
+    ],
+)
+def test_previous_time(cadence: str, moment: str, previous: str) -> None:
+    assert schedule.previous_time(cadence, at(moment)) == at(previous)
+
+
+def test_due_when_last_run_is_older_than_the_latest_slot() -> None:
+    now = at("2026-11-27T08:00:00")
+    assert schedule.is_due("daily", None, now)
+    assert schedule.is_due("daily", at("2026-11-26T23:59:00"), now)
+    assert not schedule.is_due("daily", at("2026-11-27T00:00:00"), now)
+    assert schedule.next_due("daily", at("2026-11-27T01:00:00"), now) == at("2026-11-28T00:00:00")
+    assert schedule.next_due("daily", at("2026-11-20T01:00:00"), now) == at("2026-11-27T00:00:00")
+
+
+def test_dst_day_in_local_time() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 2026-03-29: clocks jump from 02:00 to 03:00 in Berlin; daily slot at local midnight holds.
+    assert schedule.previous_time("daily", at("2026-03-29T12:00:00", berlin)) == at(
+        "2026-03-29T00:00:00", berlin
+    )
+
+
+@pytest.mark.parametrize("bad", ["fortnightly", "* * *", "61 * * * *", ""])
+def test_bad_cadences_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        schedule.cron_for(bad)
