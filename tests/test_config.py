@@ -104,3 +104,34 @@ def test_config_is_frozen(tmp_path: Path) -> None:
     config = _load(tmp_path, "")
     with pytest.raises(AttributeError):
         config.timezone = "x"  # type: ignore[misc]
+
+
+def test_cleanup_and_backup_sections(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    config = _load(tmp_path, "cleanup:\n  temp_roots:\n    - {path: tmp, max_age_days: 3}\n"
+                             "  protect: ['*.keep']\nbackup: {dir: backups, mode: incremental}\n")
+    assert config.cleanup.temp_roots[0].path == tmp_path / "tmp"
+    assert config.cleanup.temp_roots[0].max_age_days == 3
+    assert config.cleanup.protect == ("*.keep",)
+    assert config.backup.mode == "incremental" and config.backup.dir == tmp_path / "backups"
+
+
+@pytest.mark.parametrize(("root", "what"), [
+    ("/", "the filesystem root"),
+    ("/home", "/home"),
+    ("~", "the user's home directory"),
+    (".", "the project"),
+    ("evidence", "the evidence directory"),
+    ("..", "the project"),  # a parent of the project contains it
+])
+def test_dangerous_cleanup_roots_are_refused(tmp_path: Path, root: str, what: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: '{root}'}}\n")
+    assert "cleanup.temp_roots[0].path" in str(caught.value) and what in str(caught.value)
+
+
+def test_symlinked_cleanup_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(ConfigError, match="is a symlink"):
+        _load(tmp_path, "cleanup:\n  cache_roots:\n    - {path: link}\n")

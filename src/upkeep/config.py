@@ -10,7 +10,7 @@ import os
 import re
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,6 +104,35 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class CleanupRoot:
+    """A directory whose old files daily cleaning may remove (temp) or trim (cache)."""
+
+    path: Path
+    max_age_days: float = 7.0
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    temp_roots: tuple[CleanupRoot, ...] = ()
+    cache_roots: tuple[CleanupRoot, ...] = ()
+    protect: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """Where backups go, full or incremental, and how many of each age are kept."""
+
+    dir: Path | None = None
+    mode: str = "full"
+    full_every: int = 7
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 12
+
+
+@dataclass(frozen=True)
 class Config:
     """The maintained system, as `upkeep.yml` describes it."""
 
@@ -121,6 +150,8 @@ class Config:
     mounts: tuple[Mount, ...] = ()
     databases: tuple[Database, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    cleanup: Cleanup = field(default_factory=Cleanup)
+    backup: BackupPolicy = field(default_factory=BackupPolicy)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -172,6 +203,9 @@ class _Section:
         if value is not None and value < 0:
             self.fail(key, "a number >= 0", value)
         return value
+
+    def bool(self, key: str, default: Any = _REQUIRED) -> bool:
+        return self.get(key, bool, "true or false", default)
 
     def path(self, key: str, base: Path, default: Any = _REQUIRED) -> Path:
         value = self.str(key, default)
@@ -376,7 +410,9 @@ def _config(top: _Section, path: Path) -> Config:
         mounts=top.items("mounts", lambda s: _mount(s, base)),
         databases=top.items("databases", lambda s: _database(s, base)),
         thresholds=_thresholds(top.section("thresholds")),
+        backup=_backup(top.section("backup"), base),
     )
+    config = replace(config, cleanup=_cleanup(top.section("cleanup"), config))
     top.done()
     _unique(path, "services", [s.name for s in config.services])
     _unique(path, "logs", [log.name for log in config.logs])
@@ -390,3 +426,63 @@ def _unique(path: Path, key: str, names: list[str]) -> None:
         if name in seen:
             raise ConfigError(f"{path}: {key}: name {name!r} is used twice; names must be unique")
         seen.add(name)
+
+
+def _cleanup_root(s: _Section, config: Config) -> CleanupRoot:
+    raw = s.str("path")
+    root = CleanupRoot(
+        path=(config.root / os.path.expanduser(raw)).absolute(),
+        max_age_days=s.number("max_age_days", 7.0),
+        max_bytes=s.int("max_bytes", None, minimum=1),
+    )
+    s.done()
+    if root.path.is_symlink():
+        raise ConfigError(f"{s.file}: {s.where}.path: {root.path} is a symlink; name the real "
+                          "directory (cleaning never follows symlinks)")
+    resolved = root.path.resolve()
+    for guarded, what in _guarded_dirs(config):
+        if resolved == guarded or guarded.is_relative_to(resolved):
+            raise ConfigError(f"{s.file}: {s.where}.path: {resolved} is or contains {what}; "
+                              "expected a dedicated temp or cache directory")
+    return replace(root, path=resolved)
+
+
+def _guarded_dirs(config: Config) -> list[tuple[Path, str]]:
+    """Directories that no cleaning root may be, or contain."""
+    guarded = [(Path("/"), "the filesystem root"), (Path("/home"), "/home"),
+               (Path.home().resolve(), "the user's home directory"),
+               (config.root.resolve(), "the project (where upkeep.yml lives)"),
+               (config.evidence_dir.resolve(), "the evidence directory"),
+               (config.state_dir.resolve(), "upkeep's state directory"),
+               (config.runbooks_dir.resolve(), "the runbooks")]
+    if config.backup.dir is not None:
+        guarded.append((config.backup.dir.resolve(), "the backup store"))
+    return guarded
+
+
+def _cleanup(s: _Section | None, config: Config) -> Cleanup:
+    if s is None:
+        return Cleanup()
+    cleanup = Cleanup(
+        temp_roots=s.items("temp_roots", lambda r: _cleanup_root(r, config)),
+        cache_roots=s.items("cache_roots", lambda r: _cleanup_root(r, config)),
+        protect=s.strings("protect", ()),
+        dry_run=s.bool("dry_run", False),
+    )
+    s.done()
+    return cleanup
+
+
+def _backup(s: _Section | None, base: Path) -> BackupPolicy:
+    if s is None:
+        return BackupPolicy()
+    policy = BackupPolicy(
+        dir=s.path("dir", base, None),
+        mode=s.choice("mode", ("full", "incremental"), "full"),
+        full_every=s.int("full_every", 7, minimum=1),
+        keep_daily=s.int("keep_daily", 7),
+        keep_weekly=s.int("keep_weekly", 4),
+        keep_monthly=s.int("keep_monthly", 12),
+    )
+    s.done()
+    return policy
