@@ -112,8 +112,10 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
                 "code",
                 """
         from upkeep import report, secrets
+        import os
         value = secrets.resolve(token)
         print("token is", value)
+        os.write(2, f"straight to fd 2: {value}\\n".encode())
         report.check("token-length", "ok", value=len(value), message=f"got {value}")
         raise ValueError(f"failed with {value}")
     """,
@@ -131,6 +133,8 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
     for path in files:
         assert canary.encode() not in path.read_bytes(), f"secret leaked into {path}"
     assert canary not in result.text
+    kernel_log = (project.run_dirs()[0] / "kernel.log").read_text()
+    assert "straight to fd 2: «secret:env:UPKEEP_TEST_TOKEN»" in kernel_log
     record = project.records()[0]
     assert record["parameters"]["token"] == "env:UPKEEP_TEST_TOKEN"
     assert record["checks"][0]["value"] == len(canary)  # the kernel did resolve it

@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import os
 import platform
+import re
 import secrets as token
 import signal
 import socket
@@ -151,7 +152,10 @@ class Executor:
         staging = self.store.new_staging(run_id)
         clock = time.monotonic()
         timeout_s = runbook.timeout_s or self.config.timeout_s
-        nb, failure = execute_notebook(runbook, planned.params, self.config.root, timeout_s)
+        kernel_log = staging / "kernel.log"
+        nb, failure = execute_notebook(
+            runbook, planned.params, self.config.root, timeout_s, kernel_log
+        )
         duration = time.monotonic() - clock
         ended = datetime.now(UTC)
         found = results.collect(nb)
@@ -166,6 +170,7 @@ class Executor:
         secrets = self._secret_values(planned)
         nb = redact.scrub_notebook(nb, secrets)
         record = redact.scrub_value(record, secrets)
+        _keep_kernel_log(kernel_log, secrets)
         _write_notebook(staging / "notebook.ipynb", nb)
         write_text(staging / "report.html", render.render_report(nb, record))
         published = self.store.publish(staging, record)
@@ -228,12 +233,14 @@ class Executor:
 
 
 def execute_notebook(
-    runbook: Runbook, params: dict[str, Any], cwd: Path, timeout_s: int
+    runbook: Runbook, params: dict[str, Any], cwd: Path, timeout_s: int, kernel_log: Path
 ) -> tuple[Any, results.RunError | None]:
     """Execute a runbook in a fresh kernel; return the executed notebook and any failure
-    (timeout or dead kernel) that left no error output in the notebook."""
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
+    (timeout, dead kernel, failed start) that left no error output in the notebook.
+
+    The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to
+    `kernel_log`, never to the terminal, so nothing unscrubbed reaches the logs.
+    """
     from papermill.engines import papermill_engines
     from papermill.execute import prepare_notebook_metadata
     from papermill.iorw import load_notebook_node
@@ -244,8 +251,8 @@ def execute_notebook(
         nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
     )
     nb = prepare_notebook_metadata(nb, runbook.relpath, None)
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME)
-    watchdog = _Watchdog(km, timeout_s)
+    kernel = _KernelHandle(kernel_log)
+    watchdog = _Watchdog(kernel, timeout_s)
     failure = None
     try:
         papermill_engines.execute_notebook_with_engine(
@@ -258,7 +265,7 @@ def execute_notebook(
             log_output=False,
             start_timeout=60,
             execution_timeout=timeout_s,
-            km=km,
+            kernel_manager_class=kernel.manager_class(),
             resources={"metadata": {"path": str(cwd)}},
             shutdown_kernel="immediate",
             on_cell_execute=lambda **kw: watchdog.enforce(),
@@ -267,10 +274,42 @@ def execute_notebook(
         failure = _failure(exc, watchdog, timeout_s, nb)
     finally:
         watchdog.stop()
-        _kill_kernel(km)
-        with contextlib.suppress(Exception):  # already killed; only connection files remain
-            run_sync(km.shutdown_kernel)(now=True)
+        kernel.kill_group()
     return nb, failure
+
+
+class _KernelHandle:
+    """The one kernel of one run: where its output goes, and its process group to kill."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.pgid: int | None = None
+        self.lock = threading.Lock()
+
+    def manager_class(self) -> type:
+        from jupyter_client.manager import AsyncKernelManager
+
+        handle = self
+
+        class RunKernelManager(AsyncKernelManager):
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                with open(handle.log_path, "ab") as log:
+                    kw.update(stdout=log, stderr=log)
+                    await super()._async_launch_kernel(kernel_cmd, **kw)
+                process = getattr(self.provisioner, "process", None)
+                if process is not None:
+                    with handle.lock:
+                        handle.pgid = process.pid  # the kernel leads its own session and group
+
+        return RunKernelManager
+
+    def kill_group(self) -> None:
+        """SIGKILL the kernel and everything it started; harmless once they are gone."""
+        with self.lock:
+            pgid = self.pgid
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
 
 def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> results.RunError:
@@ -302,8 +341,8 @@ def _running_cell(nb: Any) -> tuple[int | None, int | None]:
 class _Watchdog:
     """Kills the kernel's process group once the whole run passes its deadline."""
 
-    def __init__(self, km: Any, timeout_s: int) -> None:
-        self.km = km
+    def __init__(self, kernel: _KernelHandle, timeout_s: int) -> None:
+        self.kernel = kernel
         self.fired = False
         self._timer = threading.Timer(timeout_s, self.expire)
         self._timer.daemon = True
@@ -311,27 +350,30 @@ class _Watchdog:
 
     def expire(self) -> None:
         self.fired = True
-        _kill_kernel(self.km)
+        self.kernel.kill_group()
 
     def enforce(self) -> None:
         """Called before each cell: a deadline that passed during kernel start-up still holds."""
         if self.fired:
-            _kill_kernel(self.km)
+            self.kernel.kill_group()
 
     def stop(self) -> None:
         self._timer.cancel()
 
 
-def _kill_kernel(km: Any) -> None:
-    """SIGKILL the kernel and everything it started (it leads its own process group)."""
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is None or process.poll() is not None:
+_KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
+
+
+def _keep_kernel_log(path: Path, secrets: dict[str, str]) -> None:
+    """Keep what the kernel process itself printed, scrubbed, only when it printed something."""
+    if not path.exists():
         return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+    data = _KERNEL_NOISE.sub(b"", path.read_bytes()).strip()
+    if not data:
+        path.unlink()
+        return
+    text = redact.scrub_text(data.decode("utf-8", errors="replace"), secrets)
+    write_text(path, text + "\n")
 
 
 def _write_notebook(path: Path, nb: Any) -> None:

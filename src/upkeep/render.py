@@ -252,6 +252,13 @@ def _runbook_version(runbook: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _host(host: Any) -> str:
+    if not isinstance(host, Mapping):
+        return _e(host)
+    who = "@".join(_e(host[k]) for k in ("user", "name") if host.get(k))
+    return who + (f" · {_e(host['platform'])}" if host.get("platform") else "")
+
+
 def _verdict(record: Mapping[str, Any]) -> str:
     runbook = record.get("runbook") or {}
     title = runbook.get("title") or runbook.get("name") or "Runbook"
@@ -261,7 +268,7 @@ def _verdict(record: Mapping[str, Any]) -> str:
         ("Ended", _e(record.get("ended_at"))),
         ("Duration", _e(_duration(record.get("duration_s")))),
         ("Trigger", _e(record.get("trigger"))),
-        ("Host", _e(record.get("host"))),
+        ("Host", _host(record.get("host"))),
         ("Runbook version", _runbook_version(runbook)),
     ]
     rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
