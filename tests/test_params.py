@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import CHECK_OK, Project
 
@@ -109,3 +111,15 @@ def test_constraint_for_undeclared_parameter_is_refused(project: Project) -> Non
     )
     with pytest.raises(RunbookError, match="parameters.b: no such parameter"):
         registry.discover(project.root / "runbooks", project.root)
+
+
+def test_parameters_cell_saved_as_list_of_lines(project: Project) -> None:
+    """Jupyter saves a cell's source as a list of lines; the registry must read that too."""
+    path = project.add_runbook("lines", [CHECK_OK], params="a: int = 1  # first\nb: str = 'x'")
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell["source"] = cell["source"].splitlines(keepends=True)
+    path.write_text(json.dumps(nb))
+    runbook = registry.discover(project.root / "runbooks", project.root)["lines"]
+    assert [(p.name, p.type, p.default, p.help) for p in runbook.params] == [
+        ("a", "int", 1, "first"), ("b", "str", "x", "")]

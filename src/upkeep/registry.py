@@ -249,6 +249,8 @@ def _params(nb: dict[str, Any], constraints: Any, where: str) -> tuple[ParamSpec
     if not isinstance(constraints, dict):
         raise RunbookError(f"{where}: metadata.upkeep.parameters: expected a mapping")
     cell = _parameters_cell(nb)
+    if cell is not None and isinstance(cell.get("source"), list):
+        cell = {**cell, "source": "".join(cell["source"])}  # Jupyter saves sources as lines
     declared = PythonTranslator.inspect(from_dict(cell)) if cell else []
     specs = {}
     for declared_param in declared:

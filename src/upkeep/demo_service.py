@@ -1,0 +1,84 @@
+"""Responsible for the demo system's small HTTP service.
+
+`python -m upkeep.demo_service --port 8765 [--host 127.0.0.1]` serves `GET /health` with
+`{"status": "ok", "uptime_s": ...}`; every other path or method answers 404. It logs nothing per
+request: the health check polls it and the noise would bury anything worth reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+class HealthServer(ThreadingHTTPServer):
+    """A threading HTTP server that remembers when it started, for `uptime_s`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, HealthHandler)
+        self.started = time.monotonic()
+
+
+class HealthHandler(BaseHTTPRequestHandler):
+    server: HealthServer
+    server_version = "upkeep-demo/1"
+
+    def do_GET(self) -> None:  # noqa: N802 (name fixed by http.server)
+        if self.path.split("?", 1)[0] == "/health":
+            uptime = round(time.monotonic() - self.server.started, 3)
+            self._send_json(200, {"status": "ok", "uptime_s": uptime})
+        else:
+            self._not_found()
+
+    def _not_found(self) -> None:
+        self._send_json(404, {"status": "not found", "path": self.path})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _not_found
+
+    def _send_json(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    with HealthServer((host, port)) as server, contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m upkeep.demo_service", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    # SIGTERM (how DemoService stops us) closes the socket cleanly, like Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        serve(args.host, args.port)
+    except OSError as exc:
+        parser.exit(2, f"cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Responsible for the tested library code that runbooks call, one module per procedure family."""
