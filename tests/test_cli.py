@@ -46,9 +46,13 @@ def test_run_records_checks_and_evidence_that_verifies(project: Project) -> None
 
 
 def test_failed_check_exits_1(project: Project) -> None:
-    project.add_runbook("bad", [("code", "from upkeep import report\nreport.check('x', 'fail')")])
-    assert project.upkeep("run", "bad").code == 1
+    project.add_runbook(
+        "bad", [("code", "from upkeep import report\nreport.check('x', 'fail', message='broke')")]
+    )
+    result = project.upkeep("run", "bad")
+    assert result.code == 1
     assert project.records()[0]["status"] == "fail"
+    assert "fail: x broke" in result.err  # the failing check is named in the output
 
 
 def test_runbook_without_checks_is_an_error(project: Project) -> None:
@@ -62,6 +66,7 @@ def test_raising_runbook_is_an_error_and_the_report_shows_the_cell(project: Proj
     project.add_runbook("boom", [CHECK_OK, ("code", "raise RuntimeError('database unreachable')")])
     result = project.upkeep("run", "boom")
     assert result.code == 3, result.text
+    assert "RuntimeError: database unreachable" in result.err
     [record] = project.records()
     assert record["status"] == "error"
     assert record["error"]["ename"] == "RuntimeError"

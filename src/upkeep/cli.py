@@ -310,6 +310,8 @@ class _Progress:
                 f"{outcome.path}",
                 err=True,
             )
+            for line in _attention(outcome.record):
+                click.echo(f"      {line}", err=True)
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):
@@ -390,6 +392,22 @@ def demo_command(obj: _Context, force: bool, serve: bool) -> int:
         click.echo(f"serving http://127.0.0.1:{config.demo.http_port}/health (Ctrl-C stops)")
         demo.serve_forever(config)
     return 0
+
+
+def _attention(record: dict[str, Any]) -> list[str]:
+    """The lines a person must read: the error, then every check that did not pass."""
+    lines = []
+    error = record.get("error")
+    if error:
+        where = f" in cell {error['cell']}" if error.get("cell") is not None else ""
+        lines.append(f"error{where}: {error['ename']}: {error['evalue']}".strip()[:300])
+    if record.get("skipped_reason"):
+        lines.append(f"skipped: {record['skipped_reason']}")
+    for check in record.get("checks", []):
+        if check["status"] != "ok":
+            value = "" if check.get("value") is None else f" {check['value']:g}{check['unit']}"
+            lines.append(f"{check['status']}: {check['name']}{value} {check['message']}"[:300])
+    return lines
 
 
 def _parse_at(at: str | None, config: Any) -> datetime:
