@@ -292,8 +292,8 @@ def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
             (
                 "code",
                 f"""
-        import time
-        open({str(marker)!r}, "w").write("x")
+        import os, time
+        open({str(marker)!r}, "w").write(str(os.getpid()))
         time.sleep(60)
     """,
             ),
@@ -309,12 +309,61 @@ def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
     assert marker.exists()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    kernel = int(marker.read_text())
+    deadline = time.monotonic() + 15  # the kernel notices its runner is gone and ends
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel), "the kernel outlived its killed runner"
     assert len(project.run_dirs()) == 1  # only the earlier complete run
     assert project.upkeep("verify").code == 0
     assert project.upkeep("run", "after").code == 0
     assert len(project.run_dirs()) == 2
     assert project.upkeep("verify").code == 0
     assert not any((project.evidence / ".staging").iterdir())
+
+
+def _alive(pid: int) -> bool:
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) -> None:
+    """Forked from the template or launched, a kernel is its own session, in the project
+    directory, with the runner's environment, and shares nothing with the previous run's."""
+    project.add_runbook(
+        "introspect",
+        [
+            (
+                "code",
+                """
+        import os
+        from upkeep import report
+        report.metric("pid", os.getpid())
+        report.metric("sid", os.getsid(0))
+        report.metric("leftover", int("LEFTOVER" in globals()))
+        report.check("cwd", "ok" if os.getcwd() == os.environ["EXPECTED_CWD"] else "fail",
+                     message=os.getcwd())
+        report.check("config", "ok" if os.environ["UPKEEP_CONFIG"] == os.environ["EXPECTED_CONFIG"]
+                     else "fail", message=os.environ["UPKEEP_CONFIG"])
+        LEFTOVER = True
+    """,
+            )
+        ],
+    )
+    env = {
+        "UPKEEP_FORK_KERNELS": fork,
+        "EXPECTED_CWD": str(project.root),
+        "EXPECTED_CONFIG": str(project.config),
+    }
+    for _ in range(2):
+        result = project.upkeep("run", "introspect", env=env)
+        assert result.code == 0, result.text
+        assert result.err.count("\n") == 1, result.err  # one status line, no stray notices
+    metrics = [{m["name"]: m["value"] for m in r["metrics"]} for r in project.records()]
+    assert len({m["pid"] for m in metrics}) == len(metrics) == 2
+    for m in metrics:
+        assert m["sid"] == m["pid"] and m["leftover"] == 0
+        assert not _alive(int(m["pid"]))
 
 
 def test_parallel_jobs_run_every_runbook(project: Project) -> None:

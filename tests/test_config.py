@@ -108,22 +108,28 @@ def test_config_is_frozen(tmp_path: Path) -> None:
 
 def test_cleanup_and_backup_sections(tmp_path: Path) -> None:
     (tmp_path / "tmp").mkdir()
-    config = _load(tmp_path, "cleanup:\n  temp_roots:\n    - {path: tmp, max_age_days: 3}\n"
-                             "  protect: ['*.keep']\nbackup: {dir: backups, mode: incremental}\n")
+    config = _load(
+        tmp_path,
+        "cleanup:\n  temp_roots:\n    - {path: tmp, max_age_days: 3}\n"
+        "  protect: ['*.keep']\nbackup: {dir: backups, mode: incremental}\n",
+    )
     assert config.cleanup.temp_roots[0].path == tmp_path / "tmp"
     assert config.cleanup.temp_roots[0].max_age_days == 3
     assert config.cleanup.protect == ("*.keep",)
     assert config.backup.mode == "incremental" and config.backup.dir == tmp_path / "backups"
 
 
-@pytest.mark.parametrize(("root", "what"), [
-    ("/", "the filesystem root"),
-    ("/home", "/home"),
-    ("~", "the user's home directory"),
-    (".", "the project"),
-    ("evidence", "the evidence directory"),
-    ("..", "the project"),  # a parent of the project contains it
-])
+@pytest.mark.parametrize(
+    ("root", "what"),
+    [
+        ("/", "the filesystem root"),
+        ("/home", "/home"),
+        ("~", "the user's home directory"),
+        (".", "the project"),
+        ("evidence", "the evidence directory"),
+        ("..", "the project"),  # a parent of the project contains it
+    ],
+)
 def test_dangerous_cleanup_roots_are_refused(tmp_path: Path, root: str, what: str) -> None:
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: '{root}'}}\n")

@@ -20,7 +20,8 @@ def demo_project(tmp_path) -> Project:
     """The shipped health-check runbook and a demo system of its own on a free port."""
     shutil.copytree(REPO / "runbooks", tmp_path / "runbooks")
     port = demo.free_port()
-    (tmp_path / "upkeep.yml").write_text(textwrap.dedent(f"""\
+    (tmp_path / "upkeep.yml").write_text(
+        textwrap.dedent(f"""\
         version: 1
         evidence_dir: evidence
         state_dir: var/state
@@ -41,7 +42,8 @@ def demo_project(tmp_path) -> Project:
           load_per_cpu: {{warn: 1000, fail: 1000}}
           memory_percent: {{warn: 101, fail: 101}}
           disk_percent: {{warn: 99.9, fail: 100}}
-    """))
+    """)
+    )
     return Project(tmp_path)
 
 

@@ -122,4 +122,6 @@ def test_parameters_cell_saved_as_list_of_lines(project: Project) -> None:
     path.write_text(json.dumps(nb))
     runbook = registry.discover(project.root / "runbooks", project.root)["lines"]
     assert [(p.name, p.type, p.default, p.help) for p in runbook.params] == [
-        ("a", "int", 1, "first"), ("b", "str", "x", "")]
+        ("a", "int", 1, "first"),
+        ("b", "str", "x", ""),
+    ]

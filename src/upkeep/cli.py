@@ -180,7 +180,10 @@ def show(obj: _Context, name: str, as_json: bool) -> int:
 )
 @click.option("--at", metavar="ISO-TIME", help="With --due: decide what is due at this time.")
 @click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), help="Runbooks run at once [default: CPUs]."
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Runbooks run at once [default: twice the CPUs].",
 )
 @click.option(
     "--trigger",

@@ -437,24 +437,31 @@ def _cleanup_root(s: _Section, config: Config) -> CleanupRoot:
     )
     s.done()
     if root.path.is_symlink():
-        raise ConfigError(f"{s.file}: {s.where}.path: {root.path} is a symlink; name the real "
-                          "directory (cleaning never follows symlinks)")
+        raise ConfigError(
+            f"{s.file}: {s.where}.path: {root.path} is a symlink; name the real "
+            "directory (cleaning never follows symlinks)"
+        )
     resolved = root.path.resolve()
     for guarded, what in _guarded_dirs(config):
         if resolved == guarded or guarded.is_relative_to(resolved):
-            raise ConfigError(f"{s.file}: {s.where}.path: {resolved} is or contains {what}; "
-                              "expected a dedicated temp or cache directory")
+            raise ConfigError(
+                f"{s.file}: {s.where}.path: {resolved} is or contains {what}; "
+                "expected a dedicated temp or cache directory"
+            )
     return replace(root, path=resolved)
 
 
 def _guarded_dirs(config: Config) -> list[tuple[Path, str]]:
     """Directories that no cleaning root may be, or contain."""
-    guarded = [(Path("/"), "the filesystem root"), (Path("/home"), "/home"),
-               (Path.home().resolve(), "the user's home directory"),
-               (config.root.resolve(), "the project (where upkeep.yml lives)"),
-               (config.evidence_dir.resolve(), "the evidence directory"),
-               (config.state_dir.resolve(), "upkeep's state directory"),
-               (config.runbooks_dir.resolve(), "the runbooks")]
+    guarded = [
+        (Path("/"), "the filesystem root"),
+        (Path("/home"), "/home"),
+        (Path.home().resolve(), "the user's home directory"),
+        (config.root.resolve(), "the project (where upkeep.yml lives)"),
+        (config.evidence_dir.resolve(), "the evidence directory"),
+        (config.state_dir.resolve(), "upkeep's state directory"),
+        (config.runbooks_dir.resolve(), "the runbooks"),
+    ]
     if config.backup.dir is not None:
         guarded.append((config.backup.dir.resolve(), "the backup store"))
     return guarded

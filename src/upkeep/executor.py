@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import logging
 import os
 import platform
 import re
 import secrets as token
-import signal
 import socket
 import subprocess
 import threading
@@ -29,7 +29,7 @@ from typing import Any
 
 import filelock
 
-from upkeep import __version__, redact, render, results
+from upkeep import __version__, kernels, results
 from upkeep.atomic import write_text
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
@@ -39,9 +39,7 @@ from upkeep.secrets import resolve as resolve_secret
 
 SCHEMA_VERSION = 1
 KERNEL_NAME = "python3"
-_ENGINE = "upkeep"
-_engine_lock = threading.Lock()
-_engine_ready = False
+_ENGINE = "nbclient"  # papermill's engine keeps executing our notebook object, even on error
 
 
 @dataclass(frozen=True)
@@ -67,21 +65,13 @@ class RunOutcome:
 ProgressFn = Callable[[str, PlannedRun, "RunOutcome | None"], None]
 
 
-def _ensure_engine() -> None:
-    """Register the papermill engine that exposes the executing notebook even when it raises."""
-    global _engine_ready
-    with _engine_lock:
-        if _engine_ready:
-            return
-        from papermill.engines import NBClientEngine, papermill_engines
+def _prepare_imports() -> None:
+    """Import what every worker thread needs before any starts: module imports racing between
+    threads break pygments' lazy lexer loading ("cannot import name 'PythonLexer'")."""
+    import papermill.engines  # noqa: F401
+    from pygments.lexers import PythonLexer  # noqa: F401
 
-        class UpkeepEngine(NBClientEngine):
-            @classmethod
-            def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
-                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-
-        papermill_engines.register(_ENGINE, UpkeepEngine)
-        _engine_ready = True
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # its notices are not for our users
 
 
 def new_run_id(name: str, now: datetime) -> str:
@@ -102,22 +92,36 @@ class Executor:
         *,
         jobs: int | None = None,
         progress: ProgressFn | None = None,
+        template: kernels.KernelTemplate | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.jobs = jobs or config.jobs or os.cpu_count() or 1
+        self.template = template
+        self._warm_up: threading.Thread | None = None
+        # Runs mostly wait on their kernels, so two per CPU keeps the CPUs busy.
+        self.jobs = jobs or config.jobs or 2 * (os.cpu_count() or 1)
         self.progress = progress or (lambda event, planned, outcome: None)
         self.context = _static_context(config)
 
     def run_all(self, plan: list[PlannedRun]) -> list[RunOutcome]:
         """Run every planned runbook, `jobs` at a time; outcomes in plan order."""
-        _ensure_engine()
-        os.environ["UPKEEP_CONFIG"] = str(self.config.path)
-        self.store.recover()
-        if len(plan) == 1 or self.jobs == 1:
-            return [self.run_one(p) for p in plan]
-        with ThreadPoolExecutor(max_workers=min(self.jobs, len(plan))) as pool:
-            return list(pool.map(self.run_one, plan))
+        owned = self.template is None
+        if owned:
+            self.template = kernels.KernelTemplate()
+            self.template.start()
+        try:
+            _prepare_imports()
+            os.environ["UPKEEP_CONFIG"] = str(self.config.path)
+            self.store.recover()
+            self._warm_up = threading.Thread(target=_warm_up_renderer, daemon=True)
+            self._warm_up.start()
+            if len(plan) == 1 or self.jobs == 1:
+                return [self.run_one(p) for p in plan]
+            with ThreadPoolExecutor(max_workers=min(self.jobs, len(plan))) as pool:
+                return list(pool.map(self.run_one, plan))
+        finally:
+            if owned:
+                self.template.close()
 
     def run_one(self, planned: PlannedRun) -> RunOutcome:
         lock_dir = self.config.state_dir / "locks"
@@ -138,7 +142,7 @@ class Executor:
         record = self._record(planned, run_id, now, now, "skipped")
         record["skipped_reason"] = reason
         staging = self.store.new_staging(run_id)
-        write_text(staging / "report.html", render.render_report(None, record))
+        write_text(staging / "report.html", self._render().render_report(None, record))
         published = self.store.publish(staging, record)
         outcome = RunOutcome(run_id, planned.runbook.name, "skipped", 0.0, published.path, record)
         self.progress("done", planned, outcome)
@@ -154,7 +158,7 @@ class Executor:
         timeout_s = runbook.timeout_s or self.config.timeout_s
         kernel_log = staging / "kernel.log"
         nb, failure = execute_notebook(
-            runbook, planned.params, self.config.root, timeout_s, kernel_log
+            runbook, planned.params, self.config.root, timeout_s, kernel_log, self.template
         )
         duration = time.monotonic() - clock
         ended = datetime.now(UTC)
@@ -168,15 +172,24 @@ class Executor:
         status = results.decide_status(found)
         record = self._record(planned, run_id, started, ended, status, duration, found, nb)
         secrets = self._secret_values(planned)
+        from upkeep import redact
+
         nb = redact.scrub_notebook(nb, secrets)
         record = redact.scrub_value(record, secrets)
         _keep_kernel_log(kernel_log, secrets)
         _write_notebook(staging / "notebook.ipynb", nb)
-        write_text(staging / "report.html", render.render_report(nb, record))
+        write_text(staging / "report.html", self._render().render_report(nb, record))
         published = self.store.publish(staging, record)
         outcome = RunOutcome(run_id, runbook.name, status, duration, published.path, record)
         self.progress("done", planned, outcome)
         return outcome
+
+    def _render(self) -> Any:
+        """The renderer, once the warm-up thread has imported it: pygments' lazy lexer loading
+        is not safe to race from two threads."""
+        if self._warm_up is not None:
+            self._warm_up.join()
+        return _render()
 
     def _secret_values(self, planned: PlannedRun) -> dict[str, str]:
         values = {}
@@ -233,7 +246,12 @@ class Executor:
 
 
 def execute_notebook(
-    runbook: Runbook, params: dict[str, Any], cwd: Path, timeout_s: int, kernel_log: Path
+    runbook: Runbook,
+    params: dict[str, Any],
+    cwd: Path,
+    timeout_s: int,
+    kernel_log: Path,
+    template: kernels.KernelTemplate | None = None,
 ) -> tuple[Any, results.RunError | None]:
     """Execute a runbook in a fresh kernel; return the executed notebook and any failure
     (timeout, dead kernel, failed start) that left no error output in the notebook.
@@ -251,7 +269,7 @@ def execute_notebook(
         nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
     )
     nb = prepare_notebook_metadata(nb, runbook.relpath, None)
-    kernel = _KernelHandle(kernel_log)
+    kernel = kernels.RunKernel(kernel_log, template)
     watchdog = _Watchdog(kernel, timeout_s)
     failure = None
     try:
@@ -276,40 +294,6 @@ def execute_notebook(
         watchdog.stop()
         kernel.kill_group()
     return nb, failure
-
-
-class _KernelHandle:
-    """The one kernel of one run: where its output goes, and its process group to kill."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.pgid: int | None = None
-        self.lock = threading.Lock()
-
-    def manager_class(self) -> type:
-        from jupyter_client.manager import AsyncKernelManager
-
-        handle = self
-
-        class RunKernelManager(AsyncKernelManager):
-            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-                with open(handle.log_path, "ab") as log:
-                    kw.update(stdout=log, stderr=log)
-                    await super()._async_launch_kernel(kernel_cmd, **kw)
-                process = getattr(self.provisioner, "process", None)
-                if process is not None:
-                    with handle.lock:
-                        handle.pgid = process.pid  # the kernel leads its own session and group
-
-        return RunKernelManager
-
-    def kill_group(self) -> None:
-        """SIGKILL the kernel and everything it started; harmless once they are gone."""
-        with self.lock:
-            pgid = self.pgid
-        if pgid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
 
 
 def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> results.RunError:
@@ -341,7 +325,7 @@ def _running_cell(nb: Any) -> tuple[int | None, int | None]:
 class _Watchdog:
     """Kills the kernel's process group once the whole run passes its deadline."""
 
-    def __init__(self, kernel: _KernelHandle, timeout_s: int) -> None:
+    def __init__(self, kernel: kernels.RunKernel, timeout_s: int) -> None:
         self.kernel = kernel
         self.fired = False
         self._timer = threading.Timer(timeout_s, self.expire)
@@ -372,8 +356,22 @@ def _keep_kernel_log(path: Path, secrets: dict[str, str]) -> None:
     if not data:
         path.unlink()
         return
+    from upkeep import redact
+
     text = redact.scrub_text(data.decode("utf-8", errors="replace"), secrets)
     write_text(path, text + "\n")
+
+
+def _render() -> Any:
+    """The report renderer, imported on first use: nbconvert's import overlaps kernel starts."""
+    from upkeep import render
+
+    return render
+
+
+def _warm_up_renderer() -> None:
+    with contextlib.suppress(Exception):  # only a head start; a real render reports failures
+        _render().warm_up()
 
 
 def _write_notebook(path: Path, nb: Any) -> None:

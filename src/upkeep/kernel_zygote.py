@@ -1,0 +1,113 @@
+"""Responsible for starting kernels cheaply: a template process imports ipykernel and IPython
+once, then forks one fresh kernel process per request.
+
+Importing the kernel's modules costs about 0.6 s of CPU, paid by every kernel a plain launch
+starts; forked from this template, a kernel pays it once per `upkeep run`. The template runs no
+user code, so each forked kernel starts as clean as a launched one: its own process, session and
+process group, working directory, environment and output file.
+
+Protocol, one JSON object per line: the parent writes `{"argv", "cwd", "env", "log"}` to stdin and
+reads `{"pid": N}` or `{"error": "..."}` from stdout. When stdin closes (the parent ended or was
+killed) the template kills every kernel it started and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",
+    "IPython.core.interactiveshell",
+    "IPython.core.completer",
+    "IPython.display",
+    "upkeep.report",
+)
+
+
+def _become_kernel(request: dict[str, Any]) -> None:
+    """In the forked child: detach, wire up output, and run the kernel until it shuts down."""
+    code = 1
+    try:
+        os.setsid()
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(devnull)
+        os.close(log)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        # The kernel's parent is this template: its poller exits the kernel if the template
+        # dies. Given as an argument: the trait's default was read when the template imported it.
+        argv = [*request["argv"], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        sys.argv = ["ipykernel_launcher", *argv]
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance(argv=argv)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - a child must never return into the template
+        with contextlib.suppress(OSError):
+            os.write(2, f"upkeep kernel template: kernel failed: {exc!r}\n".encode())
+    finally:
+        os._exit(code)
+
+
+def _kill_all(children: list[int]) -> None:
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _preload() -> None:
+    """The expensive imports a kernel makes while it starts, paid once here instead."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # optional parts (the debugger) load in the kernel if at all
+            continue
+
+
+def serve() -> None:
+    """Answer spawn requests on stdin until it closes."""
+    _preload()
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel exits reap themselves
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent to handle
+    children: list[int] = []
+    out = sys.stdout
+    out.write(json.dumps({"ready": os.getpid()}) + "\n")
+    out.flush()
+    try:
+        for line in sys.stdin:
+            try:
+                request = json.loads(line)
+                pid = os.fork()
+            except (ValueError, OSError) as exc:
+                out.write(json.dumps({"error": repr(exc)}) + "\n")
+                out.flush()
+                continue
+            if pid == 0:
+                _become_kernel(request)
+            children.append(pid)
+            out.write(json.dumps({"pid": pid}) + "\n")
+            out.flush()
+    finally:
+        _kill_all(children)
+
+
+if __name__ == "__main__":
+    serve()

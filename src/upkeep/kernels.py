@@ -1,0 +1,202 @@
+"""Responsible for the kernel of each run: where its output goes, how it is started (forked from
+a template process when possible, launched normally otherwise), and killing its process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+LAUNCHER = ["-m", "ipykernel_launcher"]
+FORK_SWITCH = "UPKEEP_FORK_KERNELS"  # set to 0 to launch every kernel as its own interpreter
+
+
+class KernelTemplate:
+    """A `kernel_zygote` process that forks pre-imported kernels on request; one per run of the
+    executor, shared by its worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._broken = os.environ.get(FORK_SWITCH, "1") == "0"
+
+    def start(self) -> None:
+        """Start the template in the background; its imports overlap the parent's."""
+        if self._broken or self._process is not None:
+            return
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "upkeep.kernel_zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
+
+    def can_fork(self, kernel_cmd: list[str]) -> bool:
+        """Only this interpreter's own ipykernel can be forked from the template."""
+        return (
+            not self._broken
+            and self._process is not None
+            and kernel_cmd[:3] == [sys.executable, *LAUNCHER]
+        )
+
+    def spawn(self, kernel_cmd: list[str], cwd: str, env: dict[str, str], log: Path) -> int | None:
+        """Fork a kernel running `kernel_cmd`'s arguments; None if the template is unusable."""
+        request = {"argv": kernel_cmd[3:], "cwd": cwd, "env": env, "log": str(log)}
+        with self._lock:
+            process = self._process
+            if self._broken or process is None or process.stdin is None or process.stdout is None:
+                return None
+            try:
+                if not hasattr(self, "_ready"):
+                    self._ready = json.loads(process.stdout.readline())["ready"]
+                process.stdin.write(json.dumps(request) + "\n")
+                process.stdin.flush()
+                reply = json.loads(process.stdout.readline())
+            except (OSError, ValueError, KeyError, TypeError):
+                self._broken = True
+                return None
+        return reply.get("pid")
+
+    def close(self) -> None:
+        """Closing stdin makes the template kill any kernel still running and exit."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class ForkedProcess:
+    """Enough of `subprocess.Popen` for jupyter_client's provisioner, for a kernel that is the
+    template's child rather than ours (the template reaps it; we watch its pid)."""
+
+    stdin: IO[bytes] | None = None
+    stdout: IO[bytes] | None = None
+    stderr: IO[bytes] | None = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -signal.SIGKILL
+            except PermissionError:
+                pass
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["kernel"], timeout or 0)
+            time.sleep(0.02)
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+_SPEC_MANAGER: Any = None
+_SPEC_LOCK = threading.Lock()
+
+
+def _spec_manager() -> Any:
+    """One kernel-spec manager for the process, with the kernel directories named up front:
+    its default looks them up by importing all of IPython (over a second, before any kernel)."""
+    global _SPEC_MANAGER
+    with _SPEC_LOCK:
+        if _SPEC_MANAGER is None:
+            from jupyter_client.kernelspec import KernelSpecManager
+            from jupyter_core.paths import jupyter_path
+
+            dirs = jupyter_path("kernels") + [str(Path.home() / ".ipython" / "kernels")]
+            _SPEC_MANAGER = KernelSpecManager(kernel_dirs=dirs)
+        return _SPEC_MANAGER
+
+
+class RunKernel:
+    """The one kernel of one run: its log file, its process group, and the manager class that
+    starts it (forked from `template` when it can)."""
+
+    def __init__(self, log_path: Path, template: KernelTemplate | None) -> None:
+        self.log_path = log_path
+        self.template = template
+        self.pgid: int | None = None
+        self.forked = False
+        self._lock = threading.Lock()
+
+    def manager_class(self) -> type:
+        from jupyter_client.manager import AsyncKernelManager
+
+        run = self
+        spec_manager = _spec_manager()
+
+        class RunKernelManager(AsyncKernelManager):
+            def _kernel_spec_manager_default(self) -> Any:
+                return spec_manager
+
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                pid = run.fork(kernel_cmd, kw)
+                if pid is None:
+                    with open(run.log_path, "ab") as log:
+                        kw.update(stdout=log, stderr=log)
+                        await super()._async_launch_kernel(kernel_cmd, **kw)
+                    pid = self.provisioner.process.pid  # type: ignore[union-attr]
+                else:
+                    provisioner: Any = self.provisioner
+                    provisioner.process = ForkedProcess(pid)
+                    provisioner.pid = provisioner.pgid = pid
+                    provisioner.cwd = kw.get("cwd")
+                    self._reconcile_connection_info(provisioner.connection_info)
+                run.started(pid)
+
+        return RunKernelManager
+
+    def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
+        if self.template is None or not self.template.can_fork(kernel_cmd):
+            return None
+        cwd = str(kw.get("cwd") or os.getcwd())
+        env = {k: str(v) for k, v in (kw.get("env") or os.environ).items()}
+        pid = self.template.spawn(kernel_cmd, cwd, env, self.log_path)
+        self.forked = pid is not None
+        return pid
+
+    def started(self, pid: int) -> None:
+        with self._lock:
+            self.pgid = pid  # the kernel leads its own session and process group
+
+    def kill_group(self) -> None:
+        """SIGKILL the kernel and everything it started; harmless once they are gone."""
+        with self._lock:
+            pgid = self.pgid
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
