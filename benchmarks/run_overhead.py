@@ -150,9 +150,13 @@ def timed(func: Callable[[], Any]) -> tuple[Timing, Any]:
     return Timing(time.perf_counter() - clock, children_cpu() - cpu), value
 
 
-def run(cmd: list[str], what: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], what: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=ENV)
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, env={**ENV, **(env or {})}
+        )
     except OSError as exc:
         raise BenchError(f"{what} could not start: {exc}\n$ {shlex.join(cmd)}") from exc
     if proc.returncode != 0:
@@ -163,11 +167,13 @@ def run(cmd: list[str], what: str, cwd: Path) -> subprocess.CompletedProcess[str
     return proc
 
 
-def bench_upkeep(config: Path, names: list[str], jobs: int | None) -> Timing:
+def bench_upkeep(
+    config: Path, names: list[str], jobs: int | None, env: dict[str, str] | None = None
+) -> Timing:
     cmd = [str(BIN / "upkeep"), "--config", str(config), "run", "--json", *names]
     if jobs:
         cmd += ["--jobs", str(jobs)]
-    timing, proc = timed(lambda: run(cmd, "upkeep run", config.parent))
+    timing, proc = timed(lambda: run(cmd, "upkeep run", config.parent, env))
     outcomes = json.loads(proc.stdout)
     bad = [o for o in outcomes if o["status"] != "ok"]
     if len(outcomes) != len(names) or bad:
@@ -274,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ups: list[Timing] = []
     loops: list[Timing] = []
+    launched: list[Timing] = []
     bare_in: list[Timing] = []
     bare_sub: list[Timing] = []
     try:
@@ -287,10 +294,12 @@ def main(argv: list[str] | None = None) -> int:
             bare_sub += [kernel_subprocess(tmp) for _ in range(KERNEL_REPEAT)]
             note(f"{tag} upkeep run {names[0]} .. {names[-1]}")
             ups.append(bench_upkeep(config, names, args.jobs))
+            note(f"{tag} upkeep run, every kernel launched instead of forked (for comparison)")
+            launched.append(bench_upkeep(config, names, args.jobs, {"UPKEEP_FORK_KERNELS": "0"}))
             note(f"{tag} shell loop: papermill + jupyter nbconvert per runbook (~5 s each)")
             loops.append(bench_loop(tmp, names))
         note("upkeep verify")
-        verified = verify(config, count * args.repeat)
+        verified = verify(config, 2 * count * args.repeat)
     except BenchError as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         print(f"project kept for inspection: {tmp}", file=sys.stderr)
@@ -298,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    up, loop = median(ups), median(loops)
+    up, loop, spawned = median(ups), median(loops), median(launched)
     kin, ksub = median(bare_in), median(bare_sub)
     per_run = up.wall_s / count
     loop_ratio = loop.wall_s / up.wall_s
@@ -311,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         return f"  {label:<34}{t.wall_s:7.2f} s wall {t.cpu_s:7.2f} s CPU{each}"
 
     median_of = f"median of {args.repeat}" if args.repeat > 1 else "1 round"
-    print(f"\n{verified}; all {count * args.repeat} upkeep runs ok\n")
+    print(f"\n{verified}; all {2 * count * args.repeat} upkeep runs ok\n")
     print(f"results ({median_of}; kernel starts: median of {len(bare_in)})")
     print(row(f"upkeep run ({count} runbooks)", up, count))
+    print(row("  kernels launched, not forked", spawned, count))
     print(row(f"papermill+nbconvert loop ({count})", loop, count))
     print(row("bare kernel start, in-process", kin))
     print(row("bare kernel start, python -c", ksub))

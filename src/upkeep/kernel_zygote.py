@@ -37,6 +37,7 @@ def _become_kernel(request: dict[str, Any]) -> None:
     code = 1
     try:
         os.setsid()
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -64,10 +65,29 @@ def _become_kernel(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def _kill_all(children: list[int]) -> None:
-    for pid in children:
+_children: set[int] = set()  # kernels not yet reaped: only these may be signalled
+
+
+def _reap(signum: int, frame: Any) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _children.discard(pid)
+
+
+def _kill_all() -> None:
+    """SIGKILL every kernel still running, with its process group, and reap them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    for pid in list(_children):
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        _children.discard(pid)
 
 
 def _preload() -> None:
@@ -85,28 +105,34 @@ def serve() -> None:
     """Answer spawn requests on stdin until it closes."""
     _preload()
 
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel exits reap themselves
+    # Reap kernels as they exit (waiting, rather than ignoring SIGCHLD, keeps their CPU time in
+    # the accounts of whoever measures this process tree).
+    signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent to handle
-    children: list[int] = []
     out = sys.stdout
     out.write(json.dumps({"ready": os.getpid()}) + "\n")
     out.flush()
     try:
         for line in sys.stdin:
+            # SIGCHLD waits until the new pid is recorded, so a kernel that dies at once is
+            # never reaped before it is known, and a reused pid is never signalled.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             try:
                 request = json.loads(line)
                 pid = os.fork()
             except (ValueError, OSError) as exc:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
                 out.write(json.dumps({"error": repr(exc)}) + "\n")
                 out.flush()
                 continue
             if pid == 0:
                 _become_kernel(request)
-            children.append(pid)
+            _children.add(pid)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             out.write(json.dumps({"pid": pid}) + "\n")
             out.flush()
     finally:
-        _kill_all(children)
+        _kill_all()
 
 
 if __name__ == "__main__":
