@@ -108,6 +108,19 @@ def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
         assert not alive, f"process {pid} outlived the run"
 
 
+def test_a_kernel_that_dies_ends_the_run_in_error(project: Project) -> None:
+    project.add_runbook(
+        "crash", [CHECK_OK, ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
+    )
+    result = project.upkeep("run", "crash")
+    assert result.code == 3, result.text
+    [record] = project.records()
+    assert record["status"] == "error"
+    assert record["error"]["ename"] == "DeadKernelError"
+    assert record["checks"][0]["name"] == "always"  # what ran before the crash is kept
+    assert project.upkeep("verify").code == 0
+
+
 def test_secret_reference_never_lands_in_evidence_or_output(project: Project) -> None:
     canary = "canary-7f3a9c2e-DO-NOT-LEAK"
     project.add_runbook(
@@ -364,6 +377,52 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
     for m in metrics:
         assert m["sid"] == m["pid"] and m["leftover"] == 0
         assert not _alive(int(m["pid"]))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_kernels_and_publishes_nothing_unfinished(project: Project, jobs: str) -> None:
+    pids = project.root / "pids"
+    pids.mkdir()
+    sleeper = (
+        "code",
+        f"""
+        import os, time
+        open(os.path.join({str(pids)!r}, str(os.getpid())), "w").close()
+        time.sleep(120)
+    """,
+    )
+    project.add_runbook("quick", [CHECK_OK])
+    project.add_runbook("sleepy-a", [CHECK_OK, sleeper])
+    project.add_runbook("sleepy-b", [CHECK_OK, sleeper])
+    cmd = [
+        sys.executable,
+        "-m",
+        "upkeep.cli",
+        "--config",
+        str(project.config),
+        "run",
+        "--jobs",
+        jobs,
+        "quick",
+        "sleepy-a",
+        "sleepy-b",
+    ]
+    proc = subprocess.Popen(cmd, cwd=project.root, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (any(pids.iterdir()) and project.run_dirs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not (any(pids.iterdir()) and project.run_dirs()):
+        proc.kill()
+        pytest.fail(f"the runs did not get going within 60 s: {proc.communicate()[1]}")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert [r["runbook"]["name"] for r in project.records()] == ["quick"]  # finished: published
+    assert not any((project.evidence / ".staging").iterdir())
+    for pid in pids.iterdir():
+        assert not _alive(int(pid.name)), "a kernel outlived Ctrl-C"
+    assert project.upkeep("verify").code == 0
 
 
 def test_parallel_jobs_run_every_runbook(project: Project) -> None:

@@ -49,6 +49,11 @@ def _guard(func: Callable[..., int | None]) -> Callable[..., None]:
         except UpkeepError as exc:
             click.echo(f"upkeep: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo(
+                "\nupkeep: interrupted: unfinished runs were stopped and not published", err=True
+            )
+            sys.exit(130)
         sys.exit(code)
 
     wrapper.__name__ = func.__name__

@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import secrets as token
+import shutil
 import socket
 import subprocess
 import threading
@@ -98,6 +99,8 @@ class Executor:
         self.store = store
         self.template = template
         self._warm_up: threading.Thread | None = None
+        self._interrupted = threading.Event()
+        self._kernels: set[kernels.RunKernel] = set()
         # Runs mostly wait on their kernels, so two per CPU keeps the CPUs busy.
         self.jobs = jobs or config.jobs or 2 * (os.cpu_count() or 1)
         self.progress = progress or (lambda event, planned, outcome: None)
@@ -117,13 +120,30 @@ class Executor:
             self._warm_up.start()
             if len(plan) == 1 or self.jobs == 1:
                 return [self.run_one(p) for p in plan]
-            with ThreadPoolExecutor(max_workers=min(self.jobs, len(plan))) as pool:
-                return list(pool.map(self.run_one, plan))
+            return self._run_pool(plan)
         finally:
             if owned:
                 self.template.close()
 
+    def _run_pool(self, plan: list[PlannedRun]) -> list[RunOutcome]:
+        """Run on worker threads; on Ctrl-C, stop every kernel and publish nothing unfinished."""
+        pool = ThreadPoolExecutor(max_workers=min(self.jobs, len(plan)))
+        futures = [pool.submit(self.run_one, p) for p in plan]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            self._interrupted.set()
+            for future in futures:
+                future.cancel()
+            for kernel in list(self._kernels):
+                kernel.kill_group()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def run_one(self, planned: PlannedRun) -> RunOutcome:
+        if self._interrupted.is_set():
+            raise KeyboardInterrupt
         lock_dir = self.config.state_dir / "locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(lock_dir / f"{planned.runbook.name}.lock", thread_local=False)
@@ -156,10 +176,22 @@ class Executor:
         staging = self.store.new_staging(run_id)
         clock = time.monotonic()
         timeout_s = runbook.timeout_s or self.config.timeout_s
-        kernel_log = staging / "kernel.log"
-        nb, failure = execute_notebook(
-            runbook, planned.params, self.config.root, timeout_s, kernel_log, self.template
-        )
+        kernel = kernels.RunKernel(staging / "kernel.log", self.template)
+        self._kernels.add(kernel)
+        if self._interrupted.is_set():  # interrupted after the sweep that kills every kernel
+            kernel.kill_group()
+        try:
+            nb, failure = execute_notebook(
+                runbook, planned.params, self.config.root, timeout_s, kernel
+            )
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # interrupted: nothing is published
+            raise
+        finally:
+            self._kernels.discard(kernel)
+        if self._interrupted.is_set():
+            shutil.rmtree(staging, ignore_errors=True)
+            raise KeyboardInterrupt
         duration = time.monotonic() - clock
         ended = datetime.now(UTC)
         found = results.collect(nb)
@@ -176,7 +208,7 @@ class Executor:
 
         nb = redact.scrub_notebook(nb, secrets)
         record = redact.scrub_value(record, secrets)
-        _keep_kernel_log(kernel_log, secrets)
+        _keep_kernel_log(kernel.log_path, secrets)
         _write_notebook(staging / "notebook.ipynb", nb)
         write_text(staging / "report.html", self._render().render_report(nb, record))
         published = self.store.publish(staging, record)
@@ -250,14 +282,13 @@ def execute_notebook(
     params: dict[str, Any],
     cwd: Path,
     timeout_s: int,
-    kernel_log: Path,
-    template: kernels.KernelTemplate | None = None,
+    kernel: kernels.RunKernel,
 ) -> tuple[Any, results.RunError | None]:
     """Execute a runbook in a fresh kernel; return the executed notebook and any failure
     (timeout, dead kernel, failed start) that left no error output in the notebook.
 
-    The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to
-    `kernel_log`, never to the terminal, so nothing unscrubbed reaches the logs.
+    The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to the
+    kernel's log file, never to the terminal, so nothing unscrubbed reaches the logs.
     """
     from papermill.engines import papermill_engines
     from papermill.execute import prepare_notebook_metadata
@@ -269,7 +300,6 @@ def execute_notebook(
         nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
     )
     nb = prepare_notebook_metadata(nb, runbook.relpath, None)
-    kernel = kernels.RunKernel(kernel_log, template)
     watchdog = _Watchdog(kernel, timeout_s)
     failure = None
     try:

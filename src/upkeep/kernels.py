@@ -151,6 +151,7 @@ class RunKernel:
         self.template = template
         self.pgid: int | None = None
         self.forked = False
+        self._kill_requested = False
         self._lock = threading.Lock()
 
     def manager_class(self) -> type:
@@ -192,10 +193,15 @@ class RunKernel:
     def started(self, pid: int) -> None:
         with self._lock:
             self.pgid = pid  # the kernel leads its own session and process group
+            doomed = self._kill_requested
+        if doomed:  # killed while it was still starting: it must not live on
+            self.kill_group()
 
     def kill_group(self) -> None:
-        """SIGKILL the kernel and everything it started; harmless once they are gone."""
+        """SIGKILL the kernel and everything it started; harmless once they are gone, and
+        effective on a kernel that is still starting (it is killed as soon as it exists)."""
         with self._lock:
+            self._kill_requested = True
             pgid = self.pgid
         if pgid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
