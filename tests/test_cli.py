@@ -108,6 +108,30 @@ def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
         assert not alive, f"process {pid} outlived the run"
 
 
+def test_a_secret_that_matches_engine_fields_does_not_break_the_run(project: Project) -> None:
+    """A secret such as a year also occurs in run ids and timestamps: those must stay exact."""
+    year = str(time.gmtime().tm_year)
+    project.add_runbook(
+        "pin",
+        [
+            (
+                "code",
+                "from upkeep import report, secrets\n"
+                "report.check('pin', 'ok', message=secrets.resolve(pin))",
+            )
+        ],
+        params='pin: str = ""  # a PIN',
+        meta={"parameters": {"pin": {"secret": True}}},
+    )
+    result = project.upkeep("run", "pin", "-p", "pin=env:UPKEEP_PIN", env={"UPKEEP_PIN": year})
+    assert result.code == 0, result.text
+    [record] = project.records()
+    assert record["run_id"].startswith(year) and record["checks"][0]["message"] != year
+    notebook = (project.run_dirs()[0] / "notebook.ipynb").read_text()
+    assert year not in notebook
+    assert project.upkeep("verify").code == 0
+
+
 def test_a_kernel_that_dies_ends_the_run_in_error(project: Project) -> None:
     project.add_runbook(
         "crash", [CHECK_OK, ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
@@ -134,6 +158,9 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
         value = secrets.resolve(token)
         print("token is", value)
         os.write(2, f"straight to fd 2: {value}\\n".encode())
+        import sys, time
+        sys.stdout.write(value[:9]); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write(value[9:] + "\\n"); sys.stdout.flush()
         report.check("token-length", "ok", value=len(value), message=f"got {value}")
         raise ValueError(f"failed with {value}")
     """,
@@ -168,6 +195,10 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
         (["run", "typed", "-p", "token=hunter2"], "parameter token: is secret"),
         (["run", "missing-one"], "no runbook named 'missing-one'"),
         (["run", "typed", "-p", "count"], "expected KEY=VALUE"),
+        (["run", "typed", "-p", "token:hunter2"], "expected KEY=VALUE"),
+        (["run", "typed", "-p", "token=env:UNSET_IN_THIS_TEST"], "environment variable is not set"),
+        (["run", "typed", "-p", "count=1", "--jobs", "0"], "Invalid value for '--jobs'"),
+        (["run", "--due", "--at", "yesterday"], "expected an ISO time"),
     ],
 )
 def test_bad_input_exits_2_and_runs_nothing(
@@ -189,10 +220,11 @@ def test_bad_input_exits_2_and_runs_nothing(
             }
         },
     )
-    result = project.upkeep(*args)
+    result = project.upkeep(*args, env={"TOKEN": "a-token-that-resolves"})
     assert result.code == 2, result.text
     assert expected in result.err
     assert "Traceback" not in result.text
+    assert "hunter2" not in result.text  # a mistyped secret is not echoed
     assert not project.evidence.exists()
 
 
@@ -358,6 +390,9 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
                      message=os.getcwd())
         report.check("config", "ok" if os.environ["UPKEEP_CONFIG"] == os.environ["EXPECTED_CONFIG"]
                      else "fail", message=os.environ["UPKEEP_CONFIG"])
+        import sys
+        report.check("path", "fail" if os.environ["EXPECTED_CWD"] in sys.path else "ok",
+                     message="the starting directory must not shadow modules")
         LEFTOVER = True
     """,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -196,29 +197,49 @@ def test_recover_removes_staging_of_dead_process_only(tmp_path: Path) -> None:
     ]
 
 
-def test_recover_adopts_complete_orphan_folder(store: EvidenceStore) -> None:
-    # A kill between the rename and the ledger append leaves exactly this state.
-    write_ledger(store, ledger_lines(store)[:2])
+def _announce(store: EvidenceStore, index: int) -> str:
+    """Leave what a runner killed between placing run `index` and writing its line leaves."""
+    relpath = folder(store, index).relative_to(store.root).as_posix()
+    sha = hashlib.sha256((folder(store, index) / "run.json").read_bytes()).hexdigest()
+    intent = {"path": relpath, "run_json_sha256": sha}
+    (store.root / ".publishing.json").write_text(json.dumps(intent))
+    write_ledger(store, ledger_lines(store)[:index])
+    return relpath
+
+
+def test_recover_finishes_a_publish_killed_before_its_ledger_line(store: EvidenceStore) -> None:
+    relpath = _announce(store, 2)
     notes = store.recover()
-    relpath = folder(store, 2).relative_to(store.root).as_posix()
-    assert notes == [f"adopted {relpath} as ledger line 3 (its line was never written)"]
+    assert notes == [
+        f"finished publishing {relpath} as ledger line 3 "
+        "(its runner was killed before writing the line)"
+    ]
     assert verify(store.root).ok
     assert store.entries()[2].run_id == RUNS[2][0]
+    assert not (store.root / ".publishing.json").exists()
     assert store.recover() == []
 
 
-def test_recover_quarantines_damaged_orphan_folder(store: EvidenceStore) -> None:
+def test_recover_never_adopts_a_folder_nobody_was_publishing(store: EvidenceStore) -> None:
+    # A removed ledger line, or a run folder added by hand: recovery must not launder it.
     write_ledger(store, ledger_lines(store)[:2])
-    (folder(store, 2) / "report.html").write_text("tampered")
+    relpath = folder(store, 2).relative_to(store.root).as_posix()
     notes = store.recover()
-    assert len(notes) == 1 and notes[0].startswith(
-        f"quarantined {folder(store, 2).relative_to(store.root).as_posix()} to .quarantine/"
-    )
-    assert "sha256 mismatch" in notes[0]
-    assert (store.root / ".quarantine" / RUNS[2][0] / "report.html").read_text() == "tampered"
-    assert not folder(store, 2).exists()
+    assert notes == [
+        f"run folder {relpath} is not recorded in the ledger and was left in "
+        "place; run `upkeep verify`"
+    ]
     report = verify(store.root)
-    assert report.ok and report.runs_checked == 2
+    assert not report.ok and relpath in report.problems[0].message
+    assert folder(store, 2).is_dir()
+
+
+def test_recover_does_not_finish_a_tampered_publish(store: EvidenceStore) -> None:
+    relpath = _announce(store, 2)
+    (folder(store, 2) / "report.html").write_text("tampered")
+    store.recover()
+    assert len(store.entries()) == 2
+    assert relpath in verify(store.root).problems[0].message
 
 
 def _publish_many(root: str, worker: int, count: int) -> None:

@@ -22,6 +22,7 @@ def runbook(project: Project) -> registry.Runbook:
         enabled: bool = True  # switch
         mode: str = "quiet"  # output mode
         names: list = ["a"]  # some names
+        opts: dict = {}  # options
         token: str = "env:TOKEN"  # API token
         untyped = 7
     """,
@@ -44,6 +45,7 @@ def test_specs_come_from_papermill_inspection(runbook: registry.Runbook) -> None
         "enabled",
         "mode",
         "names",
+        "opts",
         "token",
         "untyped",
     ]
@@ -58,9 +60,11 @@ def test_specs_come_from_papermill_inspection(runbook: registry.Runbook) -> None
     assert specs["token"].secret
 
 
-def test_values_are_converted_to_declared_types(runbook: registry.Runbook) -> None:
+def test_values_are_converted_to_declared_types(runbook: registry.Runbook, tmp_path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret-value\n")
     given = params.parse_assignments(
-        ["count=7", "ratio=2", "enabled=no", "names=[x, y]", "token=file:/run/secrets/t"]
+        ["count=7", "ratio=2", "enabled=no", "names=[x, y]", "opts={a: 1}", f"token=file:{secret}"]
     )
     values = params.validate(runbook, given)
     assert values == {
@@ -69,7 +73,8 @@ def test_values_are_converted_to_declared_types(runbook: registry.Runbook) -> No
         "enabled": False,
         "mode": "quiet",
         "names": ["x", "y"],
-        "token": "file:/run/secrets/t",
+        "opts": {"a": 1},
+        "token": f"file:{secret}",
         "untyped": 7,
     }
 
@@ -79,19 +84,46 @@ def test_values_are_converted_to_declared_types(runbook: registry.Runbook) -> No
     [
         ("count=0", "expected a value >= 1"),
         ("count=1.5", "expected an integer"),
-        ("ratio=fast", "expected a number"),
+        ("ratio=fast", "expected a finite number"),
         ("enabled=maybe", "expected true or false"),
         ("mode=LOUD", "expected one of quiet, loud"),
         ("names=just-text", "expected a list"),
         ("token=s3cr3t", "is secret"),
         ("token=env:lower-case-bad!", "is secret"),
         ("colour=red", "unknown parameter 'colour'"),
+        ("ratio=nan", "expected a finite number"),
+        ("ratio=inf", "expected a finite number"),
+        ("names=2026-01-01", "expected a list"),
+        ("names=[.nan]", "expected a list of plain values"),
+        ("opts={a: 2026-01-01}", "expected a mapping of plain values"),
+        ("token=env:UPKEEP_TEST_SURELY_UNSET", "environment variable is not set"),
+        ("token=file:/nonexistent/secret", "cannot read secret file"),
+        ("token=env:UPKEEP_TEST_SHORT", "too short to scrub"),
     ],
 )
-def test_bad_values_are_refused(runbook: registry.Runbook, assignment: str, message: str) -> None:
+def test_bad_values_are_refused(
+    runbook: registry.Runbook, assignment: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN", "default-token-value")
+    monkeypatch.setenv("UPKEEP_TEST_SHORT", "abc")
     with pytest.raises(ParameterError) as caught:
         params.validate(runbook, params.parse_assignments([assignment]))
     assert message in str(caught.value) and "runbook typed" in str(caught.value)
+
+
+def test_due_runs_do_not_require_secrets_to_resolve(runbook: registry.Runbook) -> None:
+    values = params.validate(runbook, {}, require_secrets=False)  # TOKEN is not set
+    assert values["token"] == "env:TOKEN"
+    with pytest.raises(ParameterError, match="environment variable is not set"):
+        params.validate(runbook, {})
+
+
+def test_min_max_on_a_non_number_is_refused(project: Project) -> None:
+    project.add_runbook(
+        "odd", [CHECK_OK], params="name: str = 'x'", meta={"parameters": {"name": {"min": 1}}}
+    )
+    with pytest.raises(RunbookError, match="min and max apply to int and float"):
+        registry.discover(project.root / "runbooks", project.root)
 
 
 def test_secret_default_must_be_a_reference(project: Project) -> None:

@@ -49,6 +49,13 @@ def _guard(func: Callable[..., int | None]) -> Callable[..., None]:
         except UpkeepError as exc:
             click.echo(f"upkeep: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            # Not something the user did: say so, keep the traceback for a bug report.
+            import traceback
+
+            traceback.print_exc()
+            click.echo(f"upkeep: internal error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(3)
         except KeyboardInterrupt:
             click.echo(
                 "\nupkeep: interrupted: unfinished runs were stopped and not published", err=True
@@ -284,7 +291,14 @@ def _execute(
             service = demo.DemoService(config)
     progress = _Progress(len(planned))
     with service:
-        outcomes = Executor(config, store, jobs=jobs, progress=progress).run_all(planned)
+        executor = Executor(
+            config,
+            store,
+            jobs=jobs,
+            progress=progress,
+            notify=lambda text: click.echo(f"upkeep: evidence: {text}", err=True),
+        )
+        outcomes = executor.run_all(planned)
     progress.close()
     return outcomes
 

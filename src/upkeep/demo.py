@@ -604,11 +604,16 @@ class DemoService:
             self.host,
             "--port",
             str(self.port),
+            "--exit-with-stdin",
         ]
         # stderr goes to a file, not a pipe nobody reads: a full pipe would hang the service.
         with tempfile.TemporaryFile() as stderr:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+                # Its stdin is a pipe only we hold: when we end, killed or not, it stops too.
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
             )
             self._wait_until_up(stderr)
         return self
@@ -631,6 +636,8 @@ class DemoService:
         """Stop the service if this object started it: SIGTERM, then SIGKILL after 5 s."""
         if self.process is None:
             return
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         self.process.terminate()
         try:
             self.process.wait(timeout=5)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
+import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -62,6 +65,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         server.serve_forever()
 
 
+def _exit_on_eof() -> None:
+    sys.stdin.buffer.read()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -70,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m upkeep.demo_service", description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when stdin closes (the parent that started us ended, even if it was killed)",
+    )
     args = parser.parse_args(argv)
+    if args.exit_with_stdin:
+        threading.Thread(target=_exit_on_eof, daemon=True).start()
     # SIGTERM (how DemoService stops us) closes the socket cleanly, like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -24,4 +24,4 @@ class ParameterError(UpkeepError):
 class EvidenceError(UpkeepError):
     """The evidence directory cannot be used (not a verification failure: see `verify`)."""
 
-    exit_code = 1
+    exit_code = 3

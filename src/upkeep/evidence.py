@@ -6,7 +6,7 @@ Layout under an evidence root::
     runs/YYYY/MM/<run_id>/     run.json, notebook.ipynb, report.html, ... (immutable once there)
     ledger.jsonl               one canonical JSON line per published run, chained to the one before
     .staging/<pid>-<run_id>/   run folders being written; the pid tells `recover` if the owner lives
-    .quarantine/               run folders `recover` found damaged and could not adopt
+    .publishing.json           while a run is being published: the folder it is placing
     .ledger.lock               serialises the rename of a run folder into runs/ and its ledger line
 
 Timestamps and run ids come from the caller; this module never invents them.
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 LEDGER = "ledger.jsonl"
 RUNS = "runs"
 STAGING = ".staging"
-QUARANTINE = ".quarantine"
+PENDING = ".publishing.json"
 LOCK = ".ledger.lock"
 RUN_JSON = "run.json"
 GENESIS = "0" * 64
@@ -284,8 +284,15 @@ class EvidenceStore:
         relpath = run_relpath(facts.run_id, facts.started_at)
         sha = hashlib.sha256(run_json).hexdigest()
         with self._lock():
+            # The intent names the one folder that may lack its ledger line if we are killed
+            # between the rename and the append; recover() adopts that folder and no other.
+            intent = self.root / PENDING
+            _write_synced(intent, _canonical({"path": relpath, "run_json_sha256": sha}))
+            fsync_dir(self.root)
             self._place(staging, relpath)
             entry, notes = self._append(_ledger_fields(facts, relpath, sha))
+            intent.unlink()
+            fsync_dir(self.root)
         return PublishedRun(facts.run_id, self.root / relpath, entry.seq, sha, notes)
 
     def iter_entries(self) -> Iterator[LedgerEntry]:
@@ -335,18 +342,19 @@ class EvidenceStore:
         return {name: value[2] for name, value in sorted(latest.items())}
 
     def recover(self) -> list[str]:
-        """Clean up after crashed runners; return one note per thing done.
+        """Clean up after crashed runners; return one note per thing done or found.
 
-        Removes `.staging/<pid>-*` folders whose process is gone. A run folder under runs/
-        without a ledger line (killed between rename and append) is adopted if it verifies,
-        otherwise moved to `.quarantine/`.
+        Removes `.staging/<pid>-*` folders whose process is gone. Finishes a publish that was
+        killed between placing its run folder and appending its ledger line (the only folder
+        its intent record names, and only if its run.json still matches). Any other run folder
+        without a ledger line is left where it is: `verify` keeps reporting it.
         """
         if not self.root.is_dir():
             return []
         notes = self._remove_dead_staging()
-        if (self.root / RUNS).is_dir():
-            with self._lock():
-                notes += self._settle_orphans()
+        with self._lock():
+            notes += self._finish_interrupted_publish()
+            notes += self._report_orphans()
         return notes
 
     # --- publishing internals ---
@@ -413,43 +421,45 @@ class EvidenceStore:
             notes.append(f"removed {STAGING}/{child.name}: its process {pid} is no longer running")
         return notes
 
-    def _settle_orphans(self) -> list[str]:
+    def _finish_interrupted_publish(self) -> list[str]:
+        intent_path = self.root / PENDING
+        if not intent_path.exists():
+            return []
+        try:
+            intent = json.loads(intent_path.read_bytes())
+            relpath, sha = intent["path"], intent["run_json_sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            intent_path.unlink()
+            return [f"removed an unreadable {PENDING}"]
         recorded, damaged = _recorded_paths(self.ledger_path)
-        folders, _ = _scan_runs(self.root)
-        orphans = [relpath for relpath in folders if relpath not in recorded]
-        if orphans and damaged:
-            return [
-                f"{LEDGER} has damaged lines, so {len(orphans)} unrecorded run folder(s) were "
-                "left in place; run `upkeep verify`"
-            ]
         notes: list[str] = []
-        for relpath in orphans:
-            notes += self._adopt_or_quarantine(relpath)
+        run_json = self.root / relpath / RUN_JSON
+        if relpath not in recorded and not damaged and run_json.is_file():
+            problems, record = _check_run_folder(
+                self.root, relpath, PurePosixPath(relpath).name, None
+            )
+            if not problems and record is not None and sha256_file(run_json) == sha:
+                entry, cut = self._append(_ledger_fields(_describe(record), relpath, sha))
+                notes += [
+                    *cut,
+                    f"finished publishing {relpath} as ledger line {entry.seq} "
+                    "(its runner was killed before writing the line)",
+                ]
+        intent_path.unlink()
+        fsync_dir(self.root)
         return notes
 
-    def _adopt_or_quarantine(self, relpath: str) -> list[str]:
-        run_id = PurePosixPath(relpath).name
-        problems, record = _check_run_folder(self.root, relpath, run_id, None)
-        if problems or record is None:
-            reason = problems[0].message if problems else "run.json unreadable"
-            return [f"quarantined {relpath} to {self._quarantine(relpath)}: {reason}"]
-        sha = sha256_file(self.root / relpath / RUN_JSON)
-        entry, notes = self._append(_ledger_fields(_describe(record), relpath, sha))
-        adopted = f"adopted {relpath} as ledger line {entry.seq} (its line was never written)"
-        return [*notes, adopted]
-
-    def _quarantine(self, relpath: str) -> str:
-        source = self.root / relpath
-        parent = self.root / QUARANTINE
-        parent.mkdir(parents=True, exist_ok=True)
-        target, n = parent / source.name, 1
-        while os.path.lexists(target):
-            n += 1
-            target = parent / f"{source.name}-{n}"
-        os.rename(source, target)
-        fsync_dir(source.parent)
-        fsync_dir(parent)
-        return target.relative_to(self.root).as_posix()
+    def _report_orphans(self) -> list[str]:
+        if not (self.root / RUNS).is_dir():
+            return []
+        recorded, _ = _recorded_paths(self.ledger_path)
+        folders, _ = _scan_runs(self.root)
+        return [
+            f"run folder {relpath} is not recorded in the ledger and was left in place; "
+            "run `upkeep verify`"
+            for relpath in folders
+            if relpath not in recorded
+        ]
 
 
 class _HeldLock:

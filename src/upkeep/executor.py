@@ -39,6 +39,8 @@ from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 
 SCHEMA_VERSION = 1
+# What a run's own code and inputs produced, and so what may carry a secret value.
+RUN_PRODUCED = ("parameters", "checks", "metrics", "findings", "error")
 KERNEL_NAME = "python3"
 _ENGINE = "nbclient"  # papermill's engine keeps executing our notebook object, even on error
 
@@ -94,6 +96,7 @@ class Executor:
         jobs: int | None = None,
         progress: ProgressFn | None = None,
         template: kernels.KernelTemplate | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -104,6 +107,7 @@ class Executor:
         # Runs mostly wait on their kernels, so two per CPU keeps the CPUs busy.
         self.jobs = jobs or config.jobs or 2 * (os.cpu_count() or 1)
         self.progress = progress or (lambda event, planned, outcome: None)
+        self.notify = notify or (lambda text: None)
         self.context = _static_context(config)
 
     def run_all(self, plan: list[PlannedRun]) -> list[RunOutcome]:
@@ -115,7 +119,8 @@ class Executor:
         try:
             _prepare_imports()
             os.environ["UPKEEP_CONFIG"] = str(self.config.path)
-            self.store.recover()
+            for note in self.store.recover():
+                self.notify(note)
             self._warm_up = threading.Thread(target=_warm_up_renderer, daemon=True)
             self._warm_up.start()
             if len(plan) == 1 or self.jobs == 1:
@@ -131,7 +136,7 @@ class Executor:
         futures = [pool.submit(self.run_one, p) for p in plan]
         try:
             return [future.result() for future in futures]
-        except BaseException:
+        except KeyboardInterrupt:  # anything else: the other runs finish and publish first
             self._interrupted.set()
             for future in futures:
                 future.cancel()
@@ -207,7 +212,8 @@ class Executor:
         from upkeep import redact
 
         nb = redact.scrub_notebook(nb, secrets)
-        record = redact.scrub_value(record, secrets)
+        for key in RUN_PRODUCED:  # the fields upkeep itself owns (ids, times, hashes) stay exact
+            record[key] = redact.scrub_value(record[key], secrets)
         _keep_kernel_log(kernel.log_path, secrets)
         _write_notebook(staging / "notebook.ipynb", nb)
         write_text(staging / "report.html", self._render().render_report(nb, record))
@@ -316,6 +322,9 @@ def execute_notebook(
             kernel_manager_class=kernel.manager_class(),
             resources={"metadata": {"path": str(cwd)}},
             shutdown_kernel="immediate",
+            # One output per stream, not one per flush: a secret printed across two flushes
+            # must be whole in one string for the scrubber to find it.
+            coalesce_streams=True,
             on_cell_execute=lambda **kw: watchdog.enforce(),
         )
     except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours

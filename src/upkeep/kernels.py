@@ -33,7 +33,8 @@ class KernelTemplate:
         if self._broken or self._process is not None:
             return
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "upkeep.kernel_zygote"],
+            # -P: the directory upkeep was started from must not shadow modules in kernels.
+            [sys.executable, "-P", "-m", "upkeep.kernel_zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -98,7 +98,8 @@ def plan_due(
         if state.due:
             runbook = state.runbook
             try:
-                values = params.validate(runbook, {})
+                # A secret that does not resolve fails that run (with evidence), not the night.
+                values = params.validate(runbook, {}, require_secrets=False)
             except ParameterError as exc:
                 raise RunbookError(f"{exc} (in its defaults)") from None
             plan.append(PlannedRun(runbook, values, trigger, as_of=at))

@@ -169,7 +169,10 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     where = f"runbook {name} ({relpath})"
     if not NAME.match(name):
         raise RunbookError(f"{where}: file name must be kebab-case (e.g. health-check.ipynb)")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RunbookError(f"{where}: cannot read the notebook: {exc.strerror}") from None
     try:
         nb = json.loads(raw)
     except ValueError as exc:
@@ -300,6 +303,11 @@ def _spec(declared: Any, constraint: Any, where: str) -> ParamSpec:
         raise RunbookError(
             f"{here}: a secret parameter must be a str whose default is empty or a "
             "reference (env:NAME or file:/path)"
+        )
+    bounded = spec.minimum is not None or spec.maximum is not None
+    if bounded and spec.type not in ("int", "float"):
+        raise RunbookError(
+            f"{here}: min and max apply to int and float parameters, not {spec.type}"
         )
     return spec
 
