@@ -62,3 +62,14 @@ def test_timezone_moves_the_boundary(make_project) -> None:
     assert _due_run(project, "2027-03-01T14:30:00+00:00") == []
     # 15:30 UTC is 00:30 on 2 March in Tokyo: due (in UTC it would still be 1 March).
     assert _due_run(project, "2027-03-01T15:30:00+00:00") == ["every-day"]
+
+
+def test_a_backfill_does_not_make_a_runbook_due_again(project: Project) -> None:
+    project.add_runbook("every-day", [CHECK_OK], cadence="daily")
+    assert _due_run(project, "2027-03-10T01:00:00Z") == ["every-day"]
+    # A run recorded later in the ledger but for an earlier time (a manual run is stamped with
+    # today's real date, before 10 March 2027)...
+    assert project.upkeep("run", "every-day").code == 0
+    assert len(project.records()) == 2
+    # ...does not hide the run of 10 March: nothing is due later that day.
+    assert _due_run(project, "2027-03-10T09:00:00Z") == []

@@ -427,8 +427,10 @@ def _attention(record: dict[str, Any]) -> list[str]:
         lines.append(f"skipped: {record['skipped_reason']}")
     for check in record.get("checks", []):
         if check["status"] != "ok":
-            value = "" if check.get("value") is None else f" {check['value']:g}{check['unit']}"
-            lines.append(f"{check['status']}: {check['name']}{value} {check['message']}"[:300])
+            value = check.get("value")
+            shown = f" {value:g}{check.get('unit', '')}" if isinstance(value, int | float) else ""
+            line = f"{check.get('status')}: {check.get('name')}{shown} {check.get('message', '')}"
+            lines.append(line[:300])
     return lines
 
 

@@ -50,11 +50,16 @@ def last_runs(store: EvidenceStore) -> dict[str, dict]:
     for entry in store.entries():
         if entry.status == "skipped":
             continue
-        latest[entry.runbook] = {
-            "run_id": entry.run_id,
-            "status": entry.status,
-            "at": entry.as_of or entry.started_at,
-        }
+        at = _parse_time(entry.as_of or entry.started_at)
+        # The latest by the schedule's clock, not the last line: a backfill with an earlier
+        # --at must not make a runbook look as if it had not run since.
+        if entry.runbook not in latest or at >= latest[entry.runbook]["when"]:
+            latest[entry.runbook] = {
+                "run_id": entry.run_id,
+                "status": entry.status,
+                "at": entry.as_of or entry.started_at,
+                "when": at,
+            }
     return latest
 
 

@@ -71,7 +71,10 @@ def decide_status(results: Results) -> str:
     """`error` if the notebook raised or recorded no check, else the worst check status."""
     if results.error is not None or not results.checks:
         return "error"
-    return max((c["status"] for c in results.checks), key=STATUS_ORDER.index)
+    statuses = [c.get("status") for c in results.checks]
+    if any(status not in STATUS_ORDER for status in statuses):
+        return "error"  # a result written by hand, not by upkeep.report: not to be trusted
+    return max(statuses, key=STATUS_ORDER.index)
 
 
 def no_checks_error() -> RunError:
