@@ -52,7 +52,7 @@ def test_failed_check_exits_1(project: Project) -> None:
     result = project.upkeep("run", "bad")
     assert result.code == 1
     assert project.records()[0]["status"] == "fail"
-    assert "fail: x broke" in result.err  # the failing check is named in the output
+    assert "fail: x: broke" in result.err  # the failing check is named in the output
 
 
 def test_runbook_without_checks_is_an_error(project: Project) -> None:

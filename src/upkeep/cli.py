@@ -427,10 +427,10 @@ def _attention(record: dict[str, Any]) -> list[str]:
         lines.append(f"skipped: {record['skipped_reason']}")
     for check in record.get("checks", []):
         if check["status"] != "ok":
-            value = check.get("value")
-            shown = f" {value:g}{check.get('unit', '')}" if isinstance(value, int | float) else ""
-            line = f"{check.get('status')}: {check.get('name')}{shown} {check.get('message', '')}"
-            lines.append(line[:300])
+            value, message = check.get("value"), check.get("message")
+            if not message and isinstance(value, int | float):
+                message = f"{value:g}{check.get('unit', '')}"
+            lines.append(f"{check.get('status')}: {check.get('name')}: {message or ''}"[:300])
     return lines
 
 
