@@ -418,15 +418,19 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
 def test_ctrl_c_stops_kernels_and_publishes_nothing_unfinished(project: Project, jobs: str) -> None:
     pids = project.root / "pids"
     pids.mkdir()
+    saves = ("code", "from upkeep import state\nstate.save(Path('state'), 'seen.json', 1)")
     sleeper = (
         "code",
         f"""
         import os, time
+        from pathlib import Path
+        from upkeep import state
+        state.save(Path("state"), "sleepy-" + str(os.getpid()) + ".json", 1)
         open(os.path.join({str(pids)!r}, str(os.getpid())), "w").close()
         time.sleep(120)
     """,
     )
-    project.add_runbook("quick", [CHECK_OK])
+    project.add_runbook("quick", [CHECK_OK, ("code", "from pathlib import Path"), saves])
     project.add_runbook("sleepy-a", [CHECK_OK, sleeper])
     project.add_runbook("sleepy-b", [CHECK_OK, sleeper])
     cmd = [
@@ -455,6 +459,8 @@ def test_ctrl_c_stops_kernels_and_publishes_nothing_unfinished(project: Project,
     assert "interrupted" in err and "Traceback" not in err
     assert [r["runbook"]["name"] for r in project.records()] == ["quick"]  # finished: published
     assert not any((project.evidence / ".staging").iterdir())
+    # The published run's state was committed; the interrupted runs' state was dropped.
+    assert sorted(p.name for p in (project.root / "state").glob("*.json")) == ["seen.json"]
     for pid in pids.iterdir():
         assert not _alive(int(pid.name)), "a kernel outlived Ctrl-C"
     assert project.upkeep("verify").code == 0

@@ -30,7 +30,7 @@ from typing import Any
 
 import filelock
 
-from upkeep import __version__, kernels, results
+from upkeep import __version__, kernels, results, state
 from upkeep.atomic import write_text
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
@@ -174,31 +174,63 @@ class Executor:
         return outcome
 
     def _run_locked(self, planned: PlannedRun) -> RunOutcome:
-        runbook = planned.runbook
+        """Execute, collect, seal and publish one run; on any failure nothing is published
+        and the state the runbook staged is dropped."""
         self.progress("start", planned, None)
         started = datetime.now(UTC)
-        run_id = new_run_id(runbook.name, started)
+        run_id = new_run_id(planned.runbook.name, started)
         staging = self.store.new_staging(run_id)
-        clock = time.monotonic()
-        timeout_s = runbook.timeout_s or self.config.timeout_s
-        kernel = kernels.RunKernel(staging / "kernel.log", self.template)
+        pending_state = staging.parent / f"{staging.name}.state"
+        try:
+            nb, record, kernel_log = self._execute(planned, run_id, started, staging, pending_state)
+            self._seal(planned, staging, nb, record, kernel_log)
+            published = self.store.publish(staging, record)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            state.discard(pending_state)
+            raise
+        state.commit(pending_state, self.config.state_dir)
+        outcome = RunOutcome(
+            run_id,
+            planned.runbook.name,
+            record["status"],
+            record["duration_s"],
+            published.path,
+            record,
+        )
+        self.progress("done", planned, outcome)
+        return outcome
+
+    def _execute(
+        self,
+        planned: PlannedRun,
+        run_id: str,
+        started: datetime,
+        staging: Path,
+        pending_state: Path,
+    ) -> tuple[Any, dict[str, Any], Path]:
+        """Run the notebook in its own kernel and build the run record from what it left."""
+        runbook = planned.runbook
+        kernel = kernels.RunKernel(
+            staging / "kernel.log", self.template, {state.PENDING_ENV: str(pending_state)}
+        )
         self._kernels.add(kernel)
         if self._interrupted.is_set():  # interrupted after the sweep that kills every kernel
             kernel.kill_group()
+        clock = time.monotonic()
         try:
             nb, failure = execute_notebook(
-                runbook, planned.params, self.config.root, timeout_s, kernel
+                runbook,
+                planned.params,
+                self.config.root,
+                runbook.timeout_s or self.config.timeout_s,
+                kernel,
             )
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)  # interrupted: nothing is published
-            raise
         finally:
             self._kernels.discard(kernel)
         if self._interrupted.is_set():
-            shutil.rmtree(staging, ignore_errors=True)
             raise KeyboardInterrupt
         duration = time.monotonic() - clock
-        ended = datetime.now(UTC)
         found = results.collect(nb)
         if failure is not None:
             found = results.Results(found.checks, found.metrics, found.findings, failure)
@@ -207,20 +239,24 @@ class Executor:
                 found.checks, found.metrics, found.findings, results.no_checks_error()
             )
         status = results.decide_status(found)
-        record = self._record(planned, run_id, started, ended, status, duration, found, nb)
-        secrets = self._secret_values(planned)
+        record = self._record(
+            planned, run_id, started, datetime.now(UTC), status, duration, found, nb
+        )
+        return nb, record, kernel.log_path
+
+    def _seal(
+        self, planned: PlannedRun, staging: Path, nb: Any, record: dict[str, Any], kernel_log: Path
+    ) -> None:
+        """Scrub secrets from everything the run produced and write its artifacts."""
         from upkeep import redact
 
+        secrets = self._secret_values(planned)
         nb = redact.scrub_notebook(nb, secrets)
         for key in RUN_PRODUCED:  # the fields upkeep itself owns (ids, times, hashes) stay exact
             record[key] = redact.scrub_value(record[key], secrets)
-        _keep_kernel_log(kernel.log_path, secrets)
+        _keep_kernel_log(kernel_log, secrets)
         _write_notebook(staging / "notebook.ipynb", nb)
         write_text(staging / "report.html", self._render().render_report(nb, record))
-        published = self.store.publish(staging, record)
-        outcome = RunOutcome(run_id, runbook.name, status, duration, published.path, record)
-        self.progress("done", planned, outcome)
-        return outcome
 
     def _render(self) -> Any:
         """The renderer, once the warm-up thread has imported it: pygments' lazy lexer loading

@@ -147,9 +147,15 @@ class RunKernel:
     """The one kernel of one run: its log file, its process group, and the manager class that
     starts it (forked from `template` when it can)."""
 
-    def __init__(self, log_path: Path, template: KernelTemplate | None) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        template: KernelTemplate | None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_path
         self.template = template
+        self.extra_env = dict(extra_env or {})
         self.pgid: int | None = None
         self.forked = False
         self._kill_requested = False
@@ -166,6 +172,7 @@ class RunKernel:
                 return spec_manager
 
             async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                kw["env"] = {**(kw.get("env") or os.environ), **run.extra_env}
                 pid = run.fork(kernel_cmd, kw)
                 if pid is None:
                     with open(run.log_path, "ab") as log:

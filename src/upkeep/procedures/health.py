@@ -24,8 +24,7 @@ from typing import AnyStr, BinaryIO
 
 import psutil
 
-from upkeep import report
-from upkeep.atomic import write_json
+from upkeep import report, state
 from upkeep.config import Config, Limit, LogSource, Mount, Service
 
 # Large enough to amortise each read and each chunk's Python work, small enough that the several
@@ -570,8 +569,9 @@ def scan_log(
             stat.st_dev, stat.st_ino, offset, _fingerprint(handle, length), length
         )
     if commit:
-        write_json(
-            state_path,
+        state.save(
+            state_dir,
+            state_path.relative_to(state_dir),
             {
                 **position.__dict__,
                 "path": str(log.path),

@@ -1,0 +1,51 @@
+"""Responsible for state a runbook keeps from one run to the next (such as how far it has read a
+log), committed only once the run's evidence is published.
+
+Inside a run, `save` writes into a pending folder the runner names in $UPKEEP_PENDING_STATE;
+after publishing, the runner `commit`s it into the state directory. A run that is interrupted,
+or whose evidence could not be published, leaves the state as the last published run left it.
+Outside a runner (a notebook opened by hand), `save` writes to the state directory directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from upkeep.atomic import fsync_dir, write_json
+
+PENDING_ENV = "UPKEEP_PENDING_STATE"
+
+__all__ = ["PENDING_ENV", "commit", "discard", "save"]
+
+
+def save(state_dir: Path, relpath: str | Path, value: Any) -> Path:
+    """Write JSON state at `state_dir/relpath`, staged when a runner asked for it."""
+    relpath = Path(relpath)
+    if relpath.is_absolute() or ".." in relpath.parts:
+        raise ValueError(f"state path {relpath} must be relative, inside the state directory")
+    pending = os.environ.get(PENDING_ENV)
+    path = (Path(pending) if pending else state_dir) / relpath
+    write_json(path, value)
+    return path
+
+
+def commit(pending: Path, state_dir: Path) -> list[Path]:
+    """Move every staged file into `state_dir`, each replaced atomically; return what moved."""
+    if not pending.is_dir():
+        return []
+    moved = []
+    for source in sorted(p for p in pending.rglob("*") if p.is_file() and not p.is_symlink()):
+        target = state_dir / source.relative_to(pending)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        fsync_dir(target.parent)
+        moved.append(target)
+    discard(pending)
+    return moved
+
+
+def discard(pending: Path) -> None:
+    shutil.rmtree(pending, ignore_errors=True)
