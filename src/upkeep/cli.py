@@ -195,7 +195,7 @@ def show(obj: _Context, name: str, as_json: bool) -> int:
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Runbooks run at once [default: twice the CPUs].",
+    help="Runbooks run at once [default: the number of CPUs, or defaults.jobs].",
 )
 @click.option(
     "--trigger",

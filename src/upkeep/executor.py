@@ -104,8 +104,7 @@ class Executor:
         self._warm_up: threading.Thread | None = None
         self._interrupted = threading.Event()
         self._kernels: set[kernels.RunKernel] = set()
-        # Runs mostly wait on their kernels, so two per CPU keeps the CPUs busy.
-        self.jobs = jobs or config.jobs or 2 * (os.cpu_count() or 1)
+        self.jobs = jobs or config.jobs or os.cpu_count() or 1
         self.progress = progress or (lambda event, planned, outcome: None)
         self.notify = notify or (lambda text: None)
         self.context = _static_context(config)

@@ -171,6 +171,11 @@ class RunKernel:
             def _kernel_spec_manager_default(self) -> Any:
                 return spec_manager
 
+            async def _async_wait(self, pollinterval: float = 0.1) -> None:
+                # A SIGKILLed kernel is gone within milliseconds; polling every 0.1 s (the
+                # default) added a tenth of a second to every run.
+                await super()._async_wait(pollinterval=0.005)
+
             async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
                 kw["env"] = {**(kw.get("env") or os.environ), **run.extra_env}
                 pid = run.fork(kernel_cmd, kw)
