@@ -157,7 +157,6 @@ class RunKernel:
         self.template = template
         self.extra_env = dict(extra_env or {})
         self.pgid: int | None = None
-        self.forked = False
         self._kill_requested = False
         self._lock = threading.Lock()
 
@@ -199,9 +198,7 @@ class RunKernel:
             return None
         cwd = str(kw.get("cwd") or os.getcwd())
         env = {k: str(v) for k, v in (kw.get("env") or os.environ).items()}
-        pid = self.template.spawn(kernel_cmd, cwd, env, self.log_path)
-        self.forked = pid is not None
-        return pid
+        return self.template.spawn(kernel_cmd, cwd, env, self.log_path)
 
     def started(self, pid: int) -> None:
         with self._lock:
