@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +134,11 @@ class Executor:
         pool = ThreadPoolExecutor(max_workers=min(self.jobs, len(plan)))
         futures = [pool.submit(self.run_one, p) for p in plan]
         try:
+            # Wake up regularly: Ctrl-C is often delivered to a worker thread, and the main
+            # thread only raises KeyboardInterrupt once it runs Python code again.
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.2)
             return [future.result() for future in futures]
         except KeyboardInterrupt:  # anything else: the other runs finish and publish first
             self._interrupted.set()
