@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upkeep.scaffold import new_runbook
+
 BIN = Path(sys.executable).parent  # the venv's bin dir: upkeep, papermill, jupyter live there
 LOOP_TARGET = 8.0  # loop wall / upkeep wall at least this
 KERNEL_TARGET = 1.5  # upkeep wall per runbook / bare kernel start at most this
@@ -81,52 +83,25 @@ class Timing:
 
 
 def runbook(index: int) -> dict[str, Any]:
-    """A trivial runbook in the format upkeep reads (see tests/conftest.py `notebook()`)."""
-    cells: list[dict[str, Any]] = [
-        {"cell_type": "markdown", "metadata": {}, "source": "A trivial runbook for benchmarks."},
-        {
-            "cell_type": "code",
-            "metadata": {"tags": ["parameters"]},
-            "source": "n: int = 1  # a number",
-            "outputs": [],
-            "execution_count": None,
+    """A trivial runbook: one parameter, two code cells, one check."""
+    return new_runbook(
+        [
+            ("code", "total = n + 1"),
+            ("code", 'from upkeep import report\nreport.check("n", "ok", value=n)'),
+        ],
+        params="n: int = 1  # a number",
+        why="A trivial runbook for benchmarks.",
+        metadata={
+            "title": f"Benchmark runbook {index:02d}",
+            "summary": "Records one check; measures what running a runbook costs.",
+            "cadence": "daily",
+            "category": "Benchmarks",
+            "owner": "benchmarks",
+            "references": [],
+            "timeout_s": 300,
+            "destructive": False,
         },
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": "total = n + 1",
-            "outputs": [],
-            "execution_count": None,
-        },
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": 'from upkeep import report\nreport.check("n", "ok", value=n)',
-            "outputs": [],
-            "execution_count": None,
-        },
-    ]
-    for position, cell in enumerate(cells):
-        cell["id"] = f"cell-{position}"
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-            "upkeep": {
-                "title": f"Benchmark runbook {index:02d}",
-                "summary": "Records one check; measures what running a runbook costs.",
-                "cadence": "daily",
-                "category": "Benchmarks",
-                "owner": "benchmarks",
-                "references": [],
-                "timeout_s": 300,
-                "destructive": False,
-            },
-        },
-    }
+    )
 
 
 def make_project(root: Path, count: int) -> tuple[Path, list[str]]:

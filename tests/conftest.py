@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from upkeep.scaffold import new_runbook
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -36,34 +38,7 @@ def notebook(
         "destructive": False,
     }
     upkeep_meta.update(meta or {})
-    nb_cells = [{"cell_type": "markdown", "metadata": {}, "source": "Why this runbook exists."}]
-    if params:
-        nb_cells.append(
-            {
-                "cell_type": "code",
-                "metadata": {"tags": ["parameters"]},
-                "source": textwrap.dedent(params).strip(),
-                "outputs": [],
-                "execution_count": None,
-            }
-        )
-    for kind, source in cells:
-        cell = {"cell_type": kind, "metadata": {}, "source": textwrap.dedent(source).strip()}
-        if kind == "code":
-            cell.update(outputs=[], execution_count=None)
-        nb_cells.append(cell)
-    for index, cell in enumerate(nb_cells):
-        cell["id"] = f"cell-{index}"
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "cells": nb_cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-            "upkeep": upkeep_meta,
-        },
-    }
+    return new_runbook(cells, metadata=upkeep_meta, params=params)
 
 
 @dataclass

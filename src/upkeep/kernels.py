@@ -26,6 +26,7 @@ class KernelTemplate:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
+        self._ready = False
         self._broken = os.environ.get(FORK_SWITCH, "1") == "0"
 
     def start(self) -> None:
@@ -59,8 +60,8 @@ class KernelTemplate:
             if self._broken or process is None or process.stdin is None or process.stdout is None:
                 return None
             try:
-                if not hasattr(self, "_ready"):
-                    self._ready = json.loads(process.stdout.readline())["ready"]
+                if not self._ready:  # the template says so once its imports are done
+                    self._ready = bool(json.loads(process.stdout.readline())["ready"])
                 process.stdin.write(json.dumps(request) + "\n")
                 process.stdin.flush()
                 reply = json.loads(process.stdout.readline())

@@ -53,13 +53,8 @@ def last_runs(store: EvidenceStore) -> dict[str, dict]:
         at = _parse_time(entry.as_of or entry.started_at)
         # The latest by the schedule's clock, not the last line: a backfill with an earlier
         # --at must not make a runbook look as if it had not run since.
-        if entry.runbook not in latest or at >= latest[entry.runbook]["when"]:
-            latest[entry.runbook] = {
-                "run_id": entry.run_id,
-                "status": entry.status,
-                "at": entry.as_of or entry.started_at,
-                "when": at,
-            }
+        if entry.runbook not in latest or at >= latest[entry.runbook]["at"]:
+            latest[entry.runbook] = {"run_id": entry.run_id, "status": entry.status, "at": at}
     return latest
 
 
@@ -70,7 +65,7 @@ def states(
     result = []
     for runbook in registry.values():
         last = latest.get(runbook.name)
-        last_at = _parse_time(last["at"]).astimezone(config.tz) if last else None
+        last_at = last["at"].astimezone(config.tz) if last else None
         result.append(
             RunbookState(
                 runbook=runbook,
