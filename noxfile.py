@@ -1,43 +1,74 @@
-"""Every task a person or CI runs: `nox -s tests`, `nightly`, `bench`, `lint`, `changelog`."""
+"""Every task a person or CI runs: `nox -s tests`, `nightly`, `docs`, `serve`, `publish`, `bench`,
+`lint`, `changelog`, `fragment`."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
+BENCHMARKS = ("run_overhead", "cleaning", "log_scan", "backup", "site_build")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real notebooks, real kernels): `nox -s tests -- -k evidence`."""
+    """Run the test suite (real notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -k site`."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def nightly(session: nox.Session) -> None:
-    """The main job: run every due runbook against the configured system (the demo by default)."""
+    """The main job: run every due runbook against the configured system, verify, build the site."""
     session.install(".")
     config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
     session.run("upkeep", "--config", config, "run", "--due", *session.posargs)
     session.run("upkeep", "--config", config, "verify")
     session.run("upkeep", "--config", config, "list")
+    session.run("upkeep", "--config", config, "site", "build")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the site into site/ in strict mode (every link must resolve)."""
+    session.install(".")
+    session.run("upkeep", "site", "build", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Serve the site on http://127.0.0.1:8000 with live reload of docs/."""
+    session.install(".")
+    session.run("upkeep", "site", "serve", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def publish(session: nox.Session) -> None:
+    """Deploy the site as a version to the local gh-pages branch: `nox -s publish -- 1.2 latest`."""
+    if not session.posargs:
+        session.error("usage: nox -s publish -- VERSION [ALIAS]")
+    session.install(".")
+    session.run("upkeep", "site", "publish", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Side-by-side performance comparisons; prints times and ratios."""
+    """Side-by-side performance comparisons; prints times and ratios. `nox -s bench -- backup`."""
     session.install(".")
-    session.run("python", "benchmarks/run_overhead.py", *session.posargs)
+    chosen = [name for name in session.posargs if name in BENCHMARKS] or list(BENCHMARKS)
+    rest = [arg for arg in session.posargs if arg not in BENCHMARKS]
+    for name in chosen:
+        session.run("python", f"benchmarks/{name}.py", *rest)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
+    """ruff check."""
     session.install("ruff")
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
 
@@ -47,3 +78,18 @@ def changelog(session: nox.Session) -> None:
     """Preview CHANGELOG.md as towncrier would build it from changelog/ fragments."""
     session.install("towncrier", ".")
     session.run("towncrier", "build", "--draft", "--version", "unreleased")
+
+
+@nox.session(python=PYTHON)
+def fragment(session: nox.Session) -> None:
+    """Fail unless this branch adds a changelog fragment: `nox -s fragment -- [BASE]` (default main)."""
+    session.install("towncrier")
+    base = session.posargs[0] if session.posargs else "main"
+    if not Path(".git").exists():
+        session.error("not a git checkout")
+    merge_base = subprocess.run(
+        ["git", "merge-base", base, "HEAD"], capture_output=True, text=True, check=False
+    )
+    if merge_base.returncode != 0:
+        session.error(f"cannot find the merge base with {base!r}: {merge_base.stderr.strip()}")
+    session.run("towncrier", "check", "--compare-with", merge_base.stdout.strip())

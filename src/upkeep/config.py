@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal as signal_module
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,31 @@ class Service:
     timeout_s: float = 5.0
 
 
+ROTATION_METHODS = ("rename", "copytruncate")
+ROTATION_PERIODS = ("hourly", "daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """When and how daily cleaning rotates one log file.
+
+    A log is rotated when it is larger than `max_bytes` or its last rotation is older than
+    `max_age_days`, but never twice within one `period`. `rename` moves the file aside and then
+    signals the writer named by `pid_file` to reopen it; `copytruncate` copies and truncates in
+    place, losing whatever the writer appends between the copy and the truncate.
+    """
+
+    max_bytes: int | None = None
+    max_age_days: float | None = None
+    keep: int = 7
+    compress: bool = True
+    method: str = "rename"
+    pid_file: Path | None = None
+    signal: str = "SIGHUP"
+    period: str = "daily"
+    max_copy_age_days: float | None = None
+
+
 @dataclass(frozen=True)
 class LogSource:
     """A log file scanned for lines matching error and warning patterns since the last scan."""
@@ -75,6 +101,7 @@ class LogSource:
     error_patterns: tuple[str, ...] = (r"\bERROR\b", r"\bCRITICAL\b", r"\bFATAL\b")
     warn_patterns: tuple[str, ...] = (r"\bWARN(?:ING)?\b",)
     errors: Limit | None = None
+    rotate: LogRotation | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +157,9 @@ class BackupPolicy:
     keep_daily: int = 7
     keep_weekly: int = 4
     keep_monthly: int = 12
+    max_full_age_days: float = 8.0
+    compression_level: int = 3
+    shrink_warn_percent: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -313,6 +343,7 @@ def _log(s: _Section, base: Path) -> LogSource:
         error_patterns=s.strings("error_patterns", defaults.error_patterns),
         warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
         errors=_limit(s.section("errors"), None),
+        rotate=_rotation(s.section("rotate"), base),
     )
     s.done()
     for pattern in log.error_patterns + log.warn_patterns:
@@ -323,6 +354,30 @@ def _log(s: _Section, base: Path) -> LogSource:
                 f"{s.file}: {s.where}: pattern {pattern!r} is not a valid regular expression: {exc}"
             ) from None
     return log
+
+
+def _rotation(s: _Section | None, base: Path) -> LogRotation | None:
+    if s is None:
+        return None
+    rotation = LogRotation(
+        max_bytes=s.int("max_bytes", None, minimum=1),
+        max_age_days=s.number("max_age_days", None),
+        keep=s.int("keep", 7, minimum=1),
+        compress=s.bool("compress", True),
+        method=s.choice("method", ROTATION_METHODS, "rename"),
+        pid_file=s.path("pid_file", base, None),
+        signal=s.str("signal", "SIGHUP"),
+        period=s.choice("period", ROTATION_PERIODS, "daily"),
+        max_copy_age_days=s.number("max_copy_age_days", None),
+    )
+    s.done()
+    if rotation.max_bytes is None and rotation.max_age_days is None:
+        raise ConfigError(
+            f"{s.file}: {s.where}: expected max_bytes, max_age_days or both (when to rotate)"
+        )
+    if rotation.signal not in signal_module.Signals.__members__:
+        s.fail("signal", "a signal name such as SIGHUP or SIGUSR1", rotation.signal)
+    return rotation
 
 
 def _mount(s: _Section, base: Path) -> Mount:
@@ -490,6 +545,9 @@ def _backup(s: _Section | None, base: Path) -> BackupPolicy:
         keep_daily=s.int("keep_daily", 7),
         keep_weekly=s.int("keep_weekly", 4),
         keep_monthly=s.int("keep_monthly", 12),
+        max_full_age_days=s.number("max_full_age_days", 8.0),
+        compression_level=s.int("compression_level", 3, minimum=1),
+        shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
     )
     s.done()
     return policy
