@@ -84,6 +84,24 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "databases:\n  - {name: pg, engine: postgresql, dbname: app, password: hunter2}\n",
             "databases[0].password: expected a secret reference",
         ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {keep: 3}}\n",
+            "logs[0].rotate: expected max_bytes, max_age_days or both",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, method: move}}\n",
+            "logs[0].rotate.method: expected one of rename, copytruncate, got 'move'",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, signal: SIGNOPE}}\n",
+            "logs[0].rotate.signal: expected a signal name",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, period: fortnightly}}\n",
+            "logs[0].rotate.period: expected one of hourly, daily, weekly, monthly",
+        ),
+        ("backup: {mode: differential}\n", "backup.mode: expected one of full, incremental"),
+        ("backup: {compression_level: 0}\n", "backup.compression_level: expected an integer >= 1"),
         ("- just\n- a list\n", "top level: expected a mapping"),
         ("key: [unclosed\n", "not valid YAML"),
     ],
@@ -104,6 +122,21 @@ def test_config_is_frozen(tmp_path: Path) -> None:
     config = _load(tmp_path, "")
     with pytest.raises(AttributeError):
         config.timezone = "x"  # type: ignore[misc]
+
+
+def test_log_rotation_section(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        "logs:\n  - name: a\n    path: a.log\n"
+        "    rotate: {max_bytes: 1024, keep: 3, pid_file: run/a.pid, signal: SIGUSR1}\n"
+        "  - {name: b, path: b.log}\n",
+    )
+    rotation = config.logs[0].rotate
+    assert rotation is not None
+    assert (rotation.max_bytes, rotation.max_age_days, rotation.keep) == (1024, None, 3)
+    assert rotation.pid_file == tmp_path / "run" / "a.pid"
+    assert (rotation.method, rotation.signal, rotation.compress) == ("rename", "SIGUSR1", True)
+    assert config.logs[1].rotate is None
 
 
 def test_cleanup_and_backup_sections(tmp_path: Path) -> None:
