@@ -478,7 +478,7 @@ def _static_context(config: Config) -> dict[str, Any]:
 
 
 def _git_versions(root: Path) -> dict[str, dict[str, Any]]:
-    """For every tracked runbook: the commit it was last changed in, and whether it is modified."""
+    """For every tracked runbook: the checked-out commit (HEAD) and whether the file differs."""
 
     def git(*args: str) -> str:
         return subprocess.run(
