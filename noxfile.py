@@ -59,7 +59,7 @@ def publish(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Side-by-side performance comparisons; prints times and ratios. `nox -s bench -- backup`."""
-    session.install(".")
+    session.install(".[test]")  # the PostgreSQL comparison reuses the tests' throwaway cluster
     chosen = [name for name in session.posargs if name in BENCHMARKS] or list(BENCHMARKS)
     rest = [arg for arg in session.posargs if arg not in BENCHMARKS]
     for name in chosen:
