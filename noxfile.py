@@ -17,20 +17,29 @@ BENCHMARKS = ("run_overhead", "cleaning", "log_scan", "backup", "backup_postgres
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -k site`."""
+    """Run the test suite (real notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -k x`."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def nightly(session: nox.Session) -> None:
-    """The main job: run every due runbook against the configured system, verify, build the site."""
+    """The main job: run every due runbook against the configured system, verify, build the site.
+
+    The site is built even when a run failed, so that the failure is on the dashboard; the
+    session then fails with upkeep's exit code (1 a check failed, 3 a run ended in error)."""
     session.install(".")
     config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
-    session.run("upkeep", "--config", config, "run", "--due", *session.posargs)
-    session.run("upkeep", "--config", config, "verify")
-    session.run("upkeep", "--config", config, "list")
-    session.run("upkeep", "--config", config, "site", "build")
+    upkeep = [str(Path(session.bin) / "upkeep"), "--config", config]
+    session.log(" ".join(["upkeep", "run", "--due", *session.posargs]))
+    status = subprocess.run([*upkeep, "run", "--due", *session.posargs], check=False).returncode
+    if status == 2:
+        session.error("upkeep run --due: bad input, nothing ran (exit 2)")
+    session.run(*upkeep, "verify", external=True)
+    session.run(*upkeep, "list", external=True)
+    session.run(*upkeep, "site", "build", external=True)
+    if status != 0:
+        session.error(f"upkeep run --due exited {status}: see the dashboard in site/index.html")
 
 
 @nox.session(python=PYTHON)
@@ -82,7 +91,7 @@ def changelog(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fragment(session: nox.Session) -> None:
-    """Fail unless this branch adds a changelog fragment: `nox -s fragment -- [BASE]` (default main)."""
+    """Fail unless this branch adds a changelog fragment: `nox -s fragment -- [BASE]` (main)."""
     session.install("towncrier")
     base = session.posargs[0] if session.posargs else "main"
     if not Path(".git").exists():

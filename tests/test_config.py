@@ -174,3 +174,11 @@ def test_symlinked_cleanup_root_is_refused(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(ConfigError, match="is a symlink"):
         _load(tmp_path, "cleanup:\n  cache_roots:\n    - {path: link}\n")
+
+
+def test_a_symlinked_log_path_is_kept_as_written(tmp_path: Path) -> None:
+    # Rotation must see the symlink (and refuse it), not the file it points at.
+    (tmp_path / "real.log").write_text("x\n")
+    (tmp_path / "app.log").symlink_to(tmp_path / "real.log")
+    config = _load(tmp_path, "logs:\n  - {name: a, path: ./logs/../app.log}\n")
+    assert config.logs[0].path == tmp_path / "app.log"

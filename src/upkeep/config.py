@@ -237,11 +237,13 @@ class _Section:
     def bool(self, key: str, default: Any = _REQUIRED) -> bool:
         return self.get(key, bool, "true or false", default)
 
-    def path(self, key: str, base: Path, default: Any = _REQUIRED) -> Path:
+    def path(self, key: str, base: Path, default: Any = _REQUIRED, *, resolve: bool = True) -> Path:
         value = self.str(key, default)
         if value is None or isinstance(value, Path):
             return value
-        return (base / os.path.expanduser(value)).resolve()
+        path = base / os.path.expanduser(value)
+        # A path that must not follow symlinks (a log that rotation may move) keeps its last part.
+        return path.resolve() if resolve else Path(os.path.normpath(path.absolute()))
 
     def choice(self, key: str, choices: tuple[str, ...], default: Any = _REQUIRED) -> str:
         value = self.str(key, default)
@@ -339,7 +341,7 @@ def _log(s: _Section, base: Path) -> LogSource:
     defaults = LogSource(name="", path=Path())
     log = LogSource(
         name=s.str("name"),
-        path=s.path("path", base),
+        path=s.path("path", base, resolve=False),
         error_patterns=s.strings("error_patterns", defaults.error_patterns),
         warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
         errors=_limit(s.section("errors"), None),
