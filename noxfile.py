@@ -17,7 +17,7 @@ BENCHMARKS = ("run_overhead", "cleaning", "log_scan", "backup", "backup_postgres
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -k x`."""
+    """Run the test suite (notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -x`."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
