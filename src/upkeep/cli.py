@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -413,6 +414,67 @@ def demo_command(obj: _Context, force: bool, serve: bool) -> int:
     if serve:
         click.echo(f"serving http://127.0.0.1:{config.demo.http_port}/health (Ctrl-C stops)")
         demo.serve_forever(config)
+    return 0
+
+
+@main.group("site")
+def site_group() -> None:
+    """Build, serve or publish the site: dashboard, runbooks, plan, run reports (MkDocs)."""
+
+
+@site_group.command("build")
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the site here [default: site_dir of mkdocs.yml, ./site].",
+)
+@click.option("--no-strict", is_flag=True, help="Do not fail on warnings (broken links).")
+@click.pass_obj
+@_guard
+def site_build(obj: _Context, site_dir: Path | None, no_strict: bool) -> int:
+    """Build the site with mkdocs (strict: every link must resolve)."""
+    from upkeep.site.build import build_site
+
+    path = build_site(obj.config(), site_dir, strict=not no_strict)
+    click.echo(f"site built in {path}")
+    return 0
+
+
+@site_group.command("serve")
+@click.option(
+    "--dev-addr",
+    default="127.0.0.1:8000",
+    show_default=True,
+    metavar="IP:PORT",
+    help="Address to serve on.",
+)
+@click.pass_obj
+@_guard
+def site_serve(obj: _Context, dev_addr: str) -> int:
+    """Serve the site with live reload (Ctrl-C stops)."""
+    from upkeep.site.build import serve_site
+
+    serve_site(obj.config(), dev_addr)
+    return 0
+
+
+@site_group.command("publish")
+@click.argument("version")
+@click.argument("alias", required=False, default="latest")
+@click.pass_obj
+@_guard
+def site_publish(obj: _Context, version: str, alias: str) -> int:
+    """Deploy the site as VERSION to the local gh-pages branch, moving ALIAS [latest] onto it.
+
+    Nothing is pushed. The branch's root redirects to ALIAS.
+    """
+    from upkeep.site.publish import publish_version
+
+    result = publish_version(obj.config(), version, alias)
+    click.echo(
+        f"published {result.version} (alias {result.alias}) to branch {result.branch} "
+        f"at {result.commit[:12]}; versions: " + ", ".join(v.version for v in result.versions)
+    )
     return 0
 
 

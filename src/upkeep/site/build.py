@@ -1,0 +1,70 @@
+"""Responsible for running MkDocs on the project's site: `build_site` and `serve_site`.
+
+MkDocs runs in a child process (`python -m mkdocs`), exactly as `nox -s docs` or `mike deploy`
+would run it, with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from upkeep.config import Config
+from upkeep.errors import UpkeepError
+
+MKDOCS_CONFIG_NAME = "mkdocs.yml"
+
+
+def mkdocs_config(config: Config) -> Path:
+    """`mkdocs.yml` beside upkeep.yml; UpkeepError when it is not there."""
+    path = config.root / MKDOCS_CONFIG_NAME
+    if not path.is_file():
+        raise UpkeepError(
+            f"{path}: not found; expected the site's mkdocs config beside {config.path.name}"
+        )
+    return path
+
+
+def build_site(config: Config, site_dir: Path | None = None, strict: bool = True) -> Path:
+    """Build the whole site (hand-written and generated pages, run reports); return its folder."""
+    path = mkdocs_config(config)
+    args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
+    if site_dir is not None:
+        args += ["--site-dir", str(Path(site_dir).resolve())]
+    _mkdocs(config, args, "build")
+    return Path(site_dir).resolve() if site_dir is not None else _configured_site_dir(path)
+
+
+def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
+    """Serve the site with live reload until interrupted."""
+    path = mkdocs_config(config)
+    _mkdocs(config, ["serve", "--config-file", str(path), "--dev-addr", dev_addr], "serve")
+
+
+def _mkdocs(config: Config, args: list[str], what: str) -> None:
+    env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=config.root, env=env)
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C on a terminal reaches mkdocs too; a signal sent to upkeep alone must not
+        # leave a server running.
+        child.terminate()
+        child.wait(timeout=30)
+        raise
+    if code != 0:
+        raise UpkeepError(f"mkdocs {what} failed (exit {code}); its messages are above")
+
+
+def _configured_site_dir(path: Path) -> Path:
+    import yaml
+
+    # mkdocs.yml may hold !!python tags (Material's emoji); only site_dir is wanted here.
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    return (path.parent / str(data.get("site_dir") or "site")).resolve()

@@ -1,0 +1,68 @@
+"""Responsible for the macros that hand-written pages call (mkdocs-macros module
+`upkeep.site.macros`): `dashboard()`, `checklist()` and `changelog()`.
+
+Only pages whose front matter says `render_macros: true` are rendered (`render_by_default: false`
+in mkdocs.yml), so `{{` in a notebook output or a shell snippet elsewhere is left alone. The
+macros read the model the `upkeep` plugin built for this build; they never read evidence again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+from upkeep.site import pages
+from upkeep.site.plugin import UpkeepPlugin
+
+CHANGELOG = "CHANGELOG.md"
+
+
+def define_env(env: Any) -> None:
+    """Register the macros with mkdocs-macros."""
+
+    @env.macro
+    def dashboard() -> str:
+        """Every runbook with its last status, last run, next due and recent runs; findings."""
+        return pages.dashboard(_plugin(env).site_model(), _page_url(env))
+
+    @env.macro
+    def checklist() -> str:
+        """The plan's checklist table, one row per task and implementing runbook."""
+        plugin = _plugin(env)
+        return pages.checklist(plugin.site_model(), plugin.plan_tasks(), _page_src(env))
+
+    @env.macro
+    def changelog() -> str:
+        """CHANGELOG.md (built by towncrier) without its own title."""
+        return changelog_body(Path(env.conf.config_file_path).parent / CHANGELOG)
+
+
+def changelog_body(path: Path) -> str:
+    """The changelog's text without its `# ` title and towncrier's marker comment."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return "*No changelog has been built yet (`towncrier build`).*\n"
+    text = re.sub(r"\A\s*# [^\n]*\n", "", text)
+    text = text.replace("<!-- towncrier release notes start -->", "")
+    return text.strip() + "\n" if text.strip() else "*No releases yet.*\n"
+
+
+def _plugin(env: Any) -> UpkeepPlugin:
+    for plugin in env.conf.plugins.values():
+        if isinstance(plugin, UpkeepPlugin):
+            return plugin
+    raise PluginError("the upkeep macros need the upkeep plugin: add `- upkeep` to plugins")
+
+
+def _page_src(env: Any) -> str:
+    page = getattr(env, "page", None)
+    return page.file.src_uri if page is not None else "index.md"
+
+
+def _page_url(env: Any) -> str:
+    page = getattr(env, "page", None)
+    return page.url if page is not None else ""

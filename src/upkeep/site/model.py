@@ -1,0 +1,232 @@
+"""Responsible for reading what the site shows: runbooks, every run in the evidence, whether each
+run verifies, each runbook's schedule state, and the plan's task list.
+
+Everything is read once per build into frozen objects; the page builders only format them. A run
+whose run.json was tampered with is still listed (from its ledger line): the build never hides it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from upkeep import evidence, plan
+from upkeep.config import Config
+from upkeep.errors import ConfigError
+from upkeep.registry import NAME, Registry
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
+STATUS_RANK = {"error": 0, "fail": 1, "warn": 3, "skipped": 4, "ok": 5}
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run as the site shows it: its ledger facts, its run.json, and what verify said."""
+
+    run_id: str
+    runbook: str
+    status: str
+    started_at: datetime  # UTC
+    relpath: str  # runs/YYYY/MM/<run_id>, relative to the evidence root and to the site
+    record: dict[str, Any]  # run.json, {} when it could not be read
+    problems: tuple[str, ...]  # verify's messages about this run; empty when it verifies
+    problem_paths: frozenset[str] = frozenset()  # evidence paths those messages are about
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+    @property
+    def month(self) -> str:
+        """`YYYY/MM`, the month page this run is listed on."""
+        return self.relpath.split("/", 1)[1].rsplit("/", 1)[0]
+
+    @property
+    def runbook_record(self) -> dict[str, Any]:
+        """run.json's `runbook` mapping ({} when missing or malformed)."""
+        value = self.record.get("runbook")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def title(self) -> str:
+        title = self.runbook_record.get("title")
+        return title if isinstance(title, str) and title else self.runbook
+
+    @property
+    def sha12(self) -> str | None:
+        """The first 12 hex digits of the runbook version it ran, when recorded."""
+        sha = self.runbook_record.get("sha256")
+        # Both become a page path (runbooks/<name>/<sha12>.md): only well-formed ones do.
+        if not (isinstance(sha, str) and _HEX64.fullmatch(sha) and NAME.match(self.runbook)):
+            return None
+        return sha[:12]
+
+
+@dataclass(frozen=True)
+class PlanTask:
+    """One row of the plan's checklist (docs/plan-tasks.yml)."""
+
+    frequency: str
+    category: str
+    description: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteModel:
+    """Everything the generated pages show, read once per build."""
+
+    config: Config
+    registry: Registry
+    runs: tuple[RunView, ...]  # oldest first
+    states: dict[str, plan.RunbookState]
+    stray_problems: tuple[str, ...]  # verify problems tied to no run (a folder added by hand)
+    built_at: datetime
+    by_runbook: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # newest first
+    by_month: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # oldest first
+
+    @property
+    def unverified(self) -> tuple[RunView, ...]:
+        return tuple(run for run in self.runs if not run.verified)
+
+
+def load_model(config: Config, registry: Registry, at: datetime | None = None) -> SiteModel:
+    """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages."""
+    at = at or datetime.now(config.tz)
+    store = _TolerantStore(config.evidence_dir)
+    report = evidence.verify(config.evidence_dir)
+    problems: dict[str, list[evidence.Problem]] = defaultdict(list)
+    strays = []
+    for problem in report.problems:
+        if problem.run_id is None:
+            strays.append(problem.message)
+        else:
+            problems[problem.run_id].append(problem)
+    views = []
+    for entry in _unique(store.entries()):
+        view = _run_view(store.root, entry, problems.get(entry.run_id, []))
+        if view is not None:
+            problems.pop(entry.run_id, None)
+            views.append(view)
+    runs = tuple(sorted(views, key=lambda run: (run.started_at, run.run_id)))
+    # Problems naming a run the ledger does not hold (its line removed): shown, not dropped.
+    strays += [p.message for items in problems.values() for p in items]
+    return SiteModel(
+        config=config,
+        registry=registry,
+        runs=runs,
+        states={s.runbook.name: s for s in plan.states(registry, store, config, at)},
+        stray_problems=tuple(strays),
+        built_at=at,
+        by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
+        by_month=_group(runs, lambda run: run.month, newest_first=False),
+    )
+
+
+class _TolerantStore(evidence.EvidenceStore):
+    """The store, read past damaged ledger lines: `verify` names them, the site shows the rest
+    (a reader that stopped at the first damaged line would hide every run after it)."""
+
+    def entries(self) -> list[evidence.LedgerEntry]:
+        if not self.ledger_path.exists():
+            return []
+        found = []
+        with open(self.ledger_path, "rb") as handle:
+            for raw in handle:
+                try:
+                    found.append(evidence.LedgerEntry.from_json(json.loads(raw)))
+                except ValueError:
+                    continue
+        return found
+
+
+def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:
+    """The first ledger line of each run id (verify reports any repeat)."""
+    seen: dict[str, evidence.LedgerEntry] = {}
+    for entry in entries:
+        seen.setdefault(entry.run_id, entry)
+    return list(seen.values())
+
+
+def _run_view(
+    root: Path, entry: evidence.LedgerEntry, problems: list[evidence.Problem]
+) -> RunView | None:
+    """The run of a ledger line; None when the line cannot name a run folder (verify says why).
+
+    The folder comes from the run id and start time, never from the line's `path`: a line
+    edited to say `../..` must not make the build write outside the site."""
+    try:
+        relpath = evidence.run_relpath(entry.run_id, entry.started_at)
+    except ValueError:
+        return None
+    try:
+        record = json.loads((root / relpath / evidence.RUN_JSON).read_bytes())
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    started = datetime.fromisoformat(entry.started_at).astimezone(UTC)
+    return RunView(
+        run_id=entry.run_id,
+        runbook=entry.runbook,
+        status=entry.status,  # the ledger's word: a run.json edited to say "ok" changes nothing
+        started_at=started,
+        relpath=relpath,
+        record=record,
+        problems=tuple(p.message for p in problems),
+        problem_paths=frozenset(p.path for p in problems),
+    )
+
+
+def _group(
+    runs: tuple[RunView, ...], key: Any, newest_first: bool
+) -> dict[str, tuple[RunView, ...]]:
+    groups: dict[str, list[RunView]] = defaultdict(list)
+    for run in runs:
+        groups[key(run)].append(run)
+    return {
+        name: tuple(reversed(items)) if newest_first else tuple(items)
+        for name, items in sorted(groups.items())
+    }
+
+
+def load_plan_tasks(path: Path) -> tuple[PlanTask, ...]:
+    """The plan's tasks from `path` (docs/plan-tasks.yml); ConfigError naming what is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found (the plan's checklist reads its tasks from it)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, list):
+        raise ConfigError(f"{path}: expected a mapping with a 'tasks' list")
+    return tuple(_task(path, index, item) for index, item in enumerate(tasks))
+
+
+def _task(path: Path, index: int, item: Any) -> PlanTask:
+    where = f"{path}: tasks[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {item!r}")
+    frequency = item.get("frequency")
+    if frequency not in FREQUENCIES:
+        raise ConfigError(
+            f"{where}.frequency: expected one of {', '.join(FREQUENCIES)}, got {frequency!r}"
+        )
+    for key in ("category", "description"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            raise ConfigError(f"{where}.{key}: expected a non-empty string, got {item.get(key)!r}")
+    references = item.get("references", [])
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise ConfigError(f"{where}.references: expected a list of page names")
+    return PlanTask(frequency, item["category"], item["description"], tuple(references))

@@ -1,0 +1,209 @@
+"""Responsible for the `upkeep` MkDocs plugin: it reads the runbooks, the evidence and upkeep.yml
+once per build, adds the generated pages in memory, and writes the run report pages at the end.
+
+Registered as the `upkeep` entry point in `mkdocs.plugins`, so plain `mkdocs build` (and `mike
+deploy`, which runs it) builds the whole site. Nothing generated is written into docs/.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from upkeep.errors import UpkeepError
+from upkeep.site import pages, runpages
+from upkeep.site.assets import STYLESHEET, STYLESHEET_URI
+from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
+
+log = logging.getLogger("mkdocs.plugins.upkeep")
+RUNBOOKS_INDEX = "runbooks/index.md"
+_MONTH_PAGE = re.compile(r"runs/([0-9]{4}/[0-9]{2})\.md")
+
+
+class UpkeepPluginConfig(base.Config):
+    """Options under `plugins: - upkeep:` in mkdocs.yml."""
+
+    # upkeep.yml, relative to mkdocs.yml; default: $UPKEEP_CONFIG, else upkeep.yml beside it
+    config = c.Optional(c.Type(str))
+    # the plan's task list for the checklist macro, relative to docs_dir
+    plan_tasks = c.Type(str, default="plan-tasks.yml")
+
+
+class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
+    """Generates the dashboard data, runbook pages, run history and run report pages."""
+
+    def __init__(self) -> None:
+        self.model: SiteModel | None = None
+        self._tasks: tuple[PlanTask, ...] | None = None
+        self._docs_dir: Path | None = None
+
+    # --- what the macros read -------------------------------------------------------------
+
+    def site_model(self) -> SiteModel:
+        if self.model is None:
+            raise PluginError("upkeep: the site model is read in on_config; it is not ready yet")
+        return self.model
+
+    def plan_tasks(self) -> tuple[PlanTask, ...]:
+        if self._tasks is None:
+            assert self._docs_dir is not None
+            self._tasks = _upkeep_call(load_plan_tasks, self._docs_dir / self.config.plan_tasks)
+        return self._tasks
+
+    # --- MkDocs events ----------------------------------------------------------------------
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        from upkeep import registry
+        from upkeep.config import load_config
+
+        start = time.perf_counter()
+        upkeep_config = _upkeep_call(load_config, self._config_path(config))
+        runbooks = _upkeep_call(registry.discover, upkeep_config.runbooks_dir, upkeep_config.root)
+        self.model = _upkeep_call(load_model, upkeep_config, runbooks)
+        log.info(
+            "upkeep: read %d runbooks and %d runs (verified) in %.2f s",
+            len(runbooks),
+            len(self.model.runs),
+            time.perf_counter() - start,
+        )
+        self._tasks = None
+        self._docs_dir = Path(config.docs_dir)
+        if STYLESHEET_URI not in config.extra_css:
+            config.extra_css.append(STYLESHEET_URI)
+        if config.nav:
+            config.nav = _expand_nav(config.nav, self.model)
+        _version_selector_only_under_mike(config)
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        for uri, content in self._generated_pages():
+            if files.get_file_from_path(uri) is not None:
+                raise PluginError(
+                    f"upkeep: docs/{uri} exists, but the upkeep plugin generates that page; "
+                    "remove the file from docs/"
+                )
+            files.append(File.generated(config, uri, content=content))
+        return files
+
+    def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        month = _month_of(page.file.src_uri)
+        if month is not None and month in self.site_model().by_month:
+            html = html.replace(pages.LATE_MARKER, pages.month_table(self.site_model(), month), 1)
+        return html
+
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        model = self.site_model()
+        start = time.perf_counter()
+        written = runpages.write_run_pages(model, Path(config.site_dir))
+        log.info(
+            "upkeep: wrote %d run report pages (%d bytes) in %.2f s",
+            len(model.runs),
+            written,
+            time.perf_counter() - start,
+        )
+
+    def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
+        model = self.site_model()
+        server.watch(str(model.config.path))
+        server.watch(str(model.config.runbooks_dir))
+        if model.config.evidence_dir.is_dir():
+            server.watch(str(model.config.evidence_dir / "ledger.jsonl"))
+        return server
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _config_path(self, config: MkDocsConfig) -> Path:
+        base_dir = Path(config.config_file_path or ".").resolve().parent
+        if self.config.config:
+            return base_dir / self.config.config
+        if os.environ.get("UPKEEP_CONFIG"):
+            return Path(os.environ["UPKEEP_CONFIG"])
+        return base_dir / "upkeep.yml"
+
+    def _generated_pages(self) -> list[tuple[str, str]]:
+        model = self.site_model()
+        versions = pages.runbook_versions(model)
+        by_name: dict[str, set[str]] = {}
+        for name, sha12 in versions:
+            by_name.setdefault(name, set()).add(sha12)
+        generated = [(STYLESHEET_URI, STYLESHEET), (RUNBOOKS_INDEX, pages.runbooks_index(model))]
+        for name, runbook in model.registry.items():
+            generated.append(
+                (
+                    f"runbooks/{name}.md",
+                    pages.runbook_page(model, runbook, by_name.get(name, set())),
+                )
+            )
+        for (name, sha12), run in versions.items():
+            generated.append(
+                (f"runbooks/{name}/{sha12}.md", pages.version_page(model, name, sha12, run))
+            )
+        generated.append(("runs/index.md", pages.runs_index(model)))
+        months = sorted(model.by_month)
+        for index, month in enumerate(months):
+            neighbours = (
+                months[index - 1] if index > 0 else None,
+                months[index + 1] if index + 1 < len(months) else None,
+            )
+            generated.append((f"runs/{month}.md", pages.month_page(model, month, neighbours)))
+        return generated
+
+
+def _month_of(src_uri: str) -> str | None:
+    """`YYYY/MM` for a month page `runs/YYYY/MM.md`, else None."""
+    match = _MONTH_PAGE.fullmatch(src_uri)
+    return match.group(1) if match else None
+
+
+def _upkeep_call(func: Any, *args: Any) -> Any:
+    """Call `func`; an upkeep error (bad config, bad runbook) becomes a one-line PluginError."""
+    try:
+        return func(*args)
+    except UpkeepError as exc:
+        raise PluginError(f"upkeep: {exc}") from None
+
+
+def _expand_nav(nav: list[Any], model: SiteModel) -> list[Any]:
+    """Replace the `runbooks/index.md` entry by a section: the index, then each runbook page."""
+    expanded = []
+    for item in nav:
+        if isinstance(item, dict) and len(item) == 1:
+            ((title, value),) = item.items()
+            if value == RUNBOOKS_INDEX:
+                children = [RUNBOOKS_INDEX] + [
+                    {runbook.title: f"runbooks/{name}.md"}
+                    for name, runbook in model.registry.items()
+                ]
+                expanded.append({title: children})
+                continue
+            if isinstance(value, list):
+                expanded.append({title: _expand_nav(value, model)})
+                continue
+        expanded.append(item)
+    return expanded
+
+
+def _version_selector_only_under_mike(config: MkDocsConfig) -> None:
+    """Drop Material's version selector from a build that mike did not start.
+
+    The selector fetches `../versions.json`, which only mike writes (on the gh-pages branch); a
+    plain `mkdocs build` or `serve` would request a missing file on every page. mike runs mkdocs
+    with MIKE_DOCS_VERSION set and its own plugin injected.
+    """
+    if os.environ.get("MIKE_DOCS_VERSION") or "mike" in config.plugins:
+        return
+    version = config.extra.get("version")
+    if isinstance(version, dict) and version.get("provider") == "mike":
+        del config.extra["version"]

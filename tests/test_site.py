@@ -1,0 +1,389 @@
+"""The site, built for real: `upkeep site build` (strict mkdocs, Material, macros, the upkeep
+plugin) on a project with real runs, one of them tampered with after publication."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import CHECK_OK, REPO, Project
+
+from upkeep.evidence import EvidenceStore
+from upkeep.registry import discover
+
+pytestmark = pytest.mark.slow
+
+BRACES_OUTPUT = "template-like output: {{ not_a_macro }} and {% if x %}"
+BRACES_SHELL = "echo '{{ shell_braces }}' {% raw %}"
+BRACES_CELLS = [
+    ("markdown", f"## Step one\n\nBy hand:\n\n```sh\n{BRACES_SHELL}\n```"),
+    (
+        "code",
+        "from upkeep import report\n"
+        f"print({BRACES_OUTPUT!r})\n"
+        "report.check('braces', 'ok', message='{{ still_not_a_macro }}')\n"
+        "report.finding('braces:open', 'an open finding {{ x }}', severity='warn')",
+    ),
+]
+LITERAL_PAGE = "# Literal\n\n```sh\necho '{{ dashboard() }}' {% if %}\n```\n\nText {{ nope }}.\n"
+STUB = "# {title}\n\nStand-in for the page another engineer writes.\n"
+
+
+# --- the project --------------------------------------------------------------------------
+
+
+def _copy_site_sources(root: Path) -> None:
+    """The repo's mkdocs.yml and docs/, with a stand-in for any nav page not written yet."""
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    shutil.copytree(REPO / "docs", root / "docs")
+    nav = yaml.load((root / "mkdocs.yml").read_text(), Loader=_IgnoreTags)["nav"]
+    for page in _nav_pages(nav):
+        path = root / "docs" / page
+        if not path.exists() and not page.startswith(("runbooks/", "runs/")):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(STUB.format(title=Path(page).stem))
+
+
+class _IgnoreTags(yaml.SafeLoader):
+    pass
+
+
+_IgnoreTags.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+def _nav_pages(nav: Any) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [p for value in nav.values() for p in _nav_pages(value)]
+    if isinstance(nav, list):
+        return [p for item in nav for p in _nav_pages(item)]
+    return []
+
+
+def _synthetic_run(
+    store: EvidenceStore,
+    runbook_path: Path,
+    name: str,
+    started: datetime,
+    status: str,
+    **extra: Any,
+) -> Path:
+    """A run published through the evidence store, as the executor would leave it."""
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{name}-{hashlib.sha1(name.encode()).hexdigest()[:4]}"
+    staging = store.new_staging(run_id)
+    (staging / "report.html").write_text(f"<!DOCTYPE html><title>{run_id}</title><p>{status}</p>")
+    (staging / "notebook.ipynb").write_text(runbook_path.read_text())
+    iso = started.isoformat().replace("+00:00", "Z")
+    record = {
+        "schema": 1,
+        "run_id": run_id,
+        "runbook": {
+            "name": name,
+            "title": f"Test runbook {name}",
+            "path": f"runbooks/{runbook_path.parent.name}/{runbook_path.name}",
+            "sha256": hashlib.sha256(runbook_path.read_bytes()).hexdigest(),
+        },
+        "parameters": {},
+        "secret_parameters": [],
+        "trigger": "schedule",
+        "as_of": iso,
+        "started_at": iso,
+        "ended_at": iso,
+        "duration_s": 1.5,
+        "status": status,
+        "checks": [{"name": "thing", "status": status, "message": f"synthetic {status} check"}],
+        "metrics": [],
+        "findings": [],
+        "error": None,
+        **extra,
+    }
+    return store.publish(staging, record).path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("site")
+    (root / "runbooks").mkdir()
+    (root / "upkeep.yml").write_text("version: 1\nevidence_dir: evidence\nstate_dir: state\n")
+    project = Project(root)
+    project.add_runbook("braces-check", BRACES_CELLS, meta={"references": ["observability.md"]})
+    weekly = project.add_runbook(
+        "weekly-updates", [("code", "x = 1")], cadence="weekly", meta={"category": "Updates"}
+    )
+    project.add_runbook(
+        "odd-one", [("code", "x = 1")], cadence="monthly", meta={"category": "Not In The Plan"}
+    )
+    run = project.upkeep("run", "braces-check")
+    assert run.code == 0, run.text
+    # The runbook changes after its run: the run's version now lives only in the evidence.
+    project.add_runbook(
+        "braces-check",
+        BRACES_CELLS,
+        meta={"references": ["observability.md"], "summary": "Changed after the run."},
+    )
+    store = EvidenceStore(project.evidence)
+    october = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
+    tampered = _synthetic_run(store, weekly, "weekly-updates", october, "ok")
+    failing = _synthetic_run(store, weekly, "weekly-updates", october.replace(day=12), "fail")
+    report = tampered / "report.html"
+    data = bytearray(report.read_bytes())
+    data[-5] ^= 0x01  # one byte, after publication
+    report.write_bytes(bytes(data))
+    _copy_site_sources(root)
+    (root / "docs" / "literal.md").write_text(LITERAL_PAGE)
+    site = root / "public"
+    result = project.upkeep("site", "build", "--site-dir", str(site), timeout=300)
+    [real] = [d for d in project.run_dirs() if "braces-check" in d.name]
+    return {
+        "project": project,
+        "result": result,
+        "site": site,
+        "real": real.relative_to(project.evidence).as_posix(),
+        "failing": failing.relative_to(project.evidence).as_posix(),
+        "tampered": tampered.relative_to(project.evidence).as_posix(),
+    }
+
+
+def _page(built: dict[str, Any], url: str) -> str:
+    return (built["site"] / url / "index.html").read_text()
+
+
+def _plain(page: str) -> str:
+    """The page's text as a reader sees it (highlighting spans removed, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def _text(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+def test_strict_build_passes(built: dict[str, Any]) -> None:
+    result = built["result"]
+    assert result.code == 0, result.text
+    assert "site built in" in result.out
+    for url in ("", "plan", "runbooks", "runbooks/braces-check", "runs", "changelog"):
+        assert (built["site"] / url / "index.html").is_file(), url
+    # Nothing generated lands in docs/.
+    docs = built["project"].root / "docs"
+    assert not (docs / "runbooks").exists() and not (docs / "runs").exists()
+
+
+def test_checklist_lists_every_runbook_with_its_cadence(built: dict[str, Any]) -> None:
+    project = built["project"]
+    rows = re.findall(r"<tr>(.*?)</tr>", _page(built, "plan"), re.S)
+    registry = discover(project.root / "runbooks", project.root)
+    assert len(registry) == 3
+    for name, runbook in registry.items():
+        linked = [r for r in rows if f'href="../runbooks/{name}/"' in r]
+        assert linked, f"{name} is missing from the checklist"
+        cells = re.findall(r"<td>(.*?)</td>", linked[0], re.S)
+        assert _text(cells[0]).strip() == runbook.cadence
+        assert _text(cells[1]).strip() == runbook.category
+    tasks = yaml.safe_load((project.root / "docs" / "plan-tasks.yml").read_text())["tasks"]
+    implemented = {(rb.cadence, rb.category) for rb in registry.values()}
+    missing = [t for t in tasks if (t["frequency"], t["category"]) not in implemented]
+    assert missing, "the real plan has tasks with no runbook"
+    unimplemented_rows = [r for r in rows if "no runbook yet" in r]
+    assert len(unimplemented_rows) == len(missing)
+    odd = next(r for r in rows if "runbooks/odd-one/" in r)
+    assert "not a task of the plan" in odd
+
+
+def test_tampered_run_is_shown_as_not_verifying(built: dict[str, Any]) -> None:
+    bad = _page(built, built["tampered"])
+    assert "does NOT verify" in bad and 'class="uk-alert"' in bad
+    assert "report.html: sha256 mismatch" in bad
+    assert re.search(r"<code>report\.html</code>.*?DOES NOT VERIFY", bad)
+    good = _page(built, built["failing"])
+    assert "Evidence verifies" in good and "uk-alert" not in good
+    month = _page(built, "runs/2026/10")
+    assert "1 run(s) of this month do NOT verify" in month
+    dashboard = _page(built, "")
+    assert "Evidence does NOT verify" in dashboard
+    assert re.search(r'class="uk-chip uk-ok uk-chip-bad" href="[^"]*weekly-updates', dashboard)
+    # The site's copy of the report is the evidence's bytes, tampered ones included.
+    evidence = built["project"].evidence / built["tampered"] / "report.html"
+    assert (built["site"] / built["tampered"] / "report.html").read_bytes() == evidence.read_bytes()
+
+
+def test_braces_in_outputs_and_snippets_do_not_break_the_build(built: dict[str, Any]) -> None:
+    run_page = _page(built, built["real"])
+    assert "{{ still_not_a_macro }}" in run_page
+    assert "an open finding {{ x }}" in _page(built, "")  # the dashboard's open findings
+    assert "not_a_macro" in (built["site"] / built["real"] / "report.html").read_text()
+    runbook_page = _plain(_page(built, "runbooks/braces-check"))
+    assert BRACES_SHELL in runbook_page
+    assert f"print({BRACES_OUTPUT!r})" in runbook_page  # the code cell, as code
+    assert runbook_page.count("template-like output") == 1  # and not its output
+
+
+def test_macros_render_only_where_a_page_asks(built: dict[str, Any]) -> None:
+    literal = _plain(_page(built, "literal"))
+    assert "echo '{{ dashboard() }}' {% if %}" in literal and "Text {{ nope }}." in literal
+
+
+def test_a_run_links_the_runbook_version_it_ran(built: dict[str, Any]) -> None:
+    record = json.loads((built["project"].evidence / built["real"] / "run.json").read_text())
+    old = record["runbook"]["sha256"][:12]
+    page = _plain(_page(built, f"runbooks/braces-check/{old}"))
+    assert "the executed notebook of run" in page  # the file has changed since; no git here
+    assert "Step one" in page and BRACES_SHELL in page
+    assert "template-like output" in page and page.count("template-like output") == 1  # no output
+    current = _plain(_page(built, "runbooks/braces-check"))
+    assert "Changed after the run." in current and old in current  # listed as an earlier version
+
+
+def test_site_build_without_mkdocs_config_says_so(project: Project) -> None:
+    result = project.upkeep("site", "build")
+    assert result.code == 2
+    assert "mkdocs.yml: not found" in result.err
+
+
+def test_run_pages_stay_out_of_nav_and_search(built: dict[str, Any]) -> None:
+    site = built["site"]
+    run_url = re.compile(r"runs/\d{4}/\d{2}/[^/\"]+/")
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        for link in re.findall(r'<a[^>]*class="md-nav__link[^"]*"[^>]*>', text):
+            assert not run_url.search(link), f"{page} has a run in its navigation: {link}"
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    locations = {doc["location"] for doc in index["docs"]}
+    assert not any(run_url.match(loc) for loc in locations)
+    assert not any(
+        loc.startswith("runbooks/weekly-updates/") and loc.count("/") > 2
+        for loc in locations
+        if "#" not in loc
+    )  # version pages excluded
+    month = " ".join(d["text"] for d in index["docs"] if d["location"].startswith("runs/2026/10/"))
+    assert "synthetic fail check" in month  # the run's summary is searchable via its month
+    run_page = _page(built, built["failing"])
+    assert "md-nav" not in run_page and "search" not in run_page.lower()
+
+
+def test_run_page_shows_the_run_and_links_resolve(built: dict[str, Any]) -> None:
+    site = built["site"]
+    page = _page(built, built["real"])
+    for expected in (
+        "Checks",
+        "braces",
+        "Metrics",
+        "Findings",
+        "Parameters",
+        "Artifacts",
+        "notebook.ipynb",
+        "Duration",
+        'src="report.html"',
+    ):
+        assert expected in page, expected
+    record = json.loads((built["project"].evidence / built["real"] / "run.json").read_text())
+    assert record["artifacts"]["report.html"] in page
+    base = site / built["real"]
+    for href in re.findall(r'(?:href|src)="([^"#]+)"', page):
+        target = (base / href).resolve()
+        assert target.is_file() or (target / "index.html").is_file(), href
+    version = record["runbook"]["sha256"][:12]
+    assert f"runbooks/braces-check/{version}/" in page
+    assert "Step one" in _page(built, f"runbooks/braces-check/{version}")
+
+
+def test_dashboard_puts_failing_first_and_says_the_status(built: dict[str, Any]) -> None:
+    page = _page(built, "")
+    rows = re.findall(r"<tr><td><a href=\"runbooks/([a-z-]+)/\">.*?</tr>", page, re.S)
+    # failing first, then never run (overdue), then ok and not due
+    assert rows == ["weekly-updates", "odd-one", "braces-check"]
+    assert ">OK<" in page and "NEVER RUN" in page
+    runbook_page = _page(built, "runbooks/braces-check")
+    assert "upkeep run braces-check" in _plain(runbook_page)
+    assert 'href="../../reference/observability/"' in runbook_page
+
+
+def test_no_page_loads_anything_from_the_internet(built: dict[str, Any]) -> None:
+    external = re.compile(
+        r"<(?:script|img|iframe)[^>]*\ssrc=\"(?:https?:)?//|"
+        r"<link[^>]*\shref=\"(?:https?:)?//|@import\s+url\(\s*['\"]?(?:https?:)?//|"
+        r"url\(\s*['\"]?https?://"
+    )
+    for path in built["site"].rglob("*"):
+        if path.suffix in (".html", ".css"):
+            match = external.search(path.read_text(errors="replace"))
+            assert match is None, f"{path}: {match.group(0) if match else ''}"
+
+
+def test_a_plain_build_has_no_version_selector(built: dict[str, Any]) -> None:
+    # Only mike writes versions.json; a plain build asking for it would 404 on every page.
+    # (tests/test_site_publish.py checks that a mike deploy does carry the selector.)
+    [config] = re.findall(
+        r'<script id="__config" type="application/json">(.*?)</script>', _page(built, "")
+    )
+    assert json.loads(config)["version"] is None
+    assert "provider: mike" in (REPO / "mkdocs.yml").read_text()
+
+
+def test_a_damaged_ledger_line_hides_no_other_run(built: dict[str, Any], tmp_path: Path) -> None:
+    from upkeep.config import load_config
+    from upkeep.site.model import load_model
+
+    copy = tmp_path / "copy"
+    shutil.copytree(built["project"].root, copy, ignore=shutil.ignore_patterns("public"))
+    ledger = copy / "evidence" / "ledger.jsonl"
+    lines = ledger.read_text().splitlines(keepends=True)
+    assert len(lines) == 3
+    ledger.write_text("not a ledger line\n" + "".join(lines[1:]))
+    config = load_config(copy / "upkeep.yml")
+    model = load_model(config, discover(config.runbooks_dir, config.root))
+    # The damaged line is reported; the runs of the other lines are all still shown.
+    assert any("line 1" in p for p in model.stray_problems)
+    assert len(model.runs) == 2
+    assert {run.relpath for run in model.runs} == {built["failing"], built["tampered"]}
+
+
+def _git(root: Path, *args: str) -> None:
+    identity = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@localhost",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@localhost",
+    }
+    subprocess.run(
+        ["git", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **identity},
+    )
+
+
+def test_an_older_runbook_version_comes_from_git(project: Project) -> None:
+    path = project.add_runbook("gitted", [("markdown", "## Old step"), CHECK_OK])
+    _git(project.root, "init", "-q")
+    _git(project.root, "add", "runbooks")
+    _git(project.root, "commit", "-q", "-m", "first version")
+    run = project.upkeep("run", "gitted")
+    assert run.code == 0, run.text
+    [record] = project.records()
+    assert record["runbook"].get("git_commit"), record["runbook"]
+    project.add_runbook("gitted", [("markdown", "## New step"), CHECK_OK])
+    _git(project.root, "commit", "-q", "-am", "second version")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() != record["runbook"]["sha256"]
+    _copy_site_sources(project.root)
+    result = project.upkeep("site", "build", "--site-dir", "public", timeout=300)
+    assert result.code == 0, result.text
+    old = record["runbook"]["sha256"][:12]
+    page = _plain(
+        (project.root / "public" / "runbooks" / "gitted" / old / "index.html").read_text()
+    )
+    assert f"at git commit {record['runbook']['git_commit'][:12]}" in page
+    assert "Old step" in page and "New step" not in page
