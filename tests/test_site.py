@@ -46,6 +46,10 @@ def _copy_site_sources(root: Path) -> None:
     """The repo's mkdocs.yml and docs/, with a stand-in for any nav page not written yet."""
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
     shutil.copytree(REPO / "docs", root / "docs")
+    for name in ("pyproject.toml", "CHANGELOG.md"):
+        shutil.copy(REPO / name, root / name)
+    (root / "changelog").mkdir()
+    (root / "changelog" / "41.bugfix.md").write_text("Fixed the {{ frobnicator }} on Tuesdays.\n")
     nav = yaml.load((root / "mkdocs.yml").read_text(), Loader=_IgnoreTags)["nav"]
     for page in _nav_pages(nav):
         path = root / "docs" / page
@@ -321,6 +325,12 @@ def test_no_page_loads_anything_from_the_internet(built: dict[str, Any]) -> None
         if path.suffix in (".html", ".css"):
             match = external.search(path.read_text(errors="replace"))
             assert match is None, f"{path}: {match.group(0) if match else ''}"
+
+
+def test_the_changelog_page_shows_unreleased_fragments(built: dict[str, Any]) -> None:
+    page = _text(_page(built, "changelog"))
+    assert "Unreleased" in page
+    assert "Fixed the {{ frobnicator }} on Tuesdays. (#41)" in page
 
 
 def test_a_plain_build_has_no_version_selector(built: dict[str, Any]) -> None:

@@ -9,6 +9,8 @@ macros read the model the `upkeep` plugin built for this build; they never read 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,29 @@ def define_env(env: Any) -> None:
 
     @env.macro
     def changelog() -> str:
-        """CHANGELOG.md (built by towncrier) without its own title."""
-        return changelog_body(Path(env.conf.config_file_path).parent / CHANGELOG)
+        """What the next release will say (the fragments not yet released), then CHANGELOG.md."""
+        root = Path(env.conf.config_file_path).parent
+        return unreleased(root) + changelog_body(root / CHANGELOG)
+
+
+def unreleased(root: Path) -> str:
+    """towncrier's draft of the next release from changelog/ fragments, or "" when there are none.
+
+    A draft that cannot be made is a build error, not a silently shorter changelog."""
+    if not any(path.is_file() for path in (root / "changelog").glob("*.*.md")):
+        return ""
+    result = subprocess.run(
+        [sys.executable, "-m", "towncrier", "build", "--draft", "--version", "unreleased"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    draft = result.stdout.strip()
+    if result.returncode != 0 or not draft.startswith("## "):
+        raise PluginError(f"towncrier could not draft the changelog: {result.stderr.strip()}")
+    draft = re.sub(r"\A## [^\n]*", "## Unreleased\n\nFrom the fragments in `changelog/`:", draft)
+    return draft + "\n\n"
 
 
 def changelog_body(path: Path) -> str:
