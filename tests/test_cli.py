@@ -475,3 +475,27 @@ def test_parallel_jobs_run_every_runbook(project: Project) -> None:
     assert sorted(o["runbook"] for o in outcomes) == ["one", "three", "two"]
     ledger = (project.evidence / "ledger.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in ledger] == [1, 2, 3]
+
+
+def test_a_reader_that_goes_away_is_not_an_error(project: Project) -> None:
+    # `upkeep show NAME | head -1`: the pipe closes early; no traceback, no "internal error".
+    project.add_runbook("x", [CHECK_OK])
+    reader = subprocess.run(
+        f"{sys.executable} -m upkeep.cli --config {project.config} list | head -c 1",
+        shell=True,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = subprocess.run(
+        f"{sys.executable} -m upkeep.cli --config {project.config} show x "
+        "| python3 -c 'import sys; sys.stdin.read(1)'",
+        shell=True,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    for done in (reader, result):
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr

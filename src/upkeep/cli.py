@@ -7,6 +7,7 @@ can cause surface as one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -50,6 +51,11 @@ def _guard(func: Callable[..., int | None]) -> Callable[..., None]:
         except UpkeepError as exc:
             click.echo(f"upkeep: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`upkeep show NAME | head`): stop quietly, as Unix tools do,
+            # and keep Python from failing again on the final flush of stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except (OSError, RuntimeError, ValueError, TypeError) as exc:
             # Not something the user did: say so, keep the traceback for a bug report.
             import traceback
