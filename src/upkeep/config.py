@@ -158,7 +158,7 @@ class BackupPolicy:
     keep_weekly: int = 4
     keep_monthly: int = 12
     max_full_age_days: float = 8.0
-    compression_level: int = 3
+    compression_level: int = 1
     shrink_warn_percent: float = 50.0
 
 
@@ -548,7 +548,7 @@ def _backup(s: _Section | None, base: Path) -> BackupPolicy:
         keep_weekly=s.int("keep_weekly", 4),
         keep_monthly=s.int("keep_monthly", 12),
         max_full_age_days=s.number("max_full_age_days", 8.0),
-        compression_level=s.int("compression_level", 3, minimum=1),
+        compression_level=s.int("compression_level", 1, minimum=1),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
     )
     s.done()

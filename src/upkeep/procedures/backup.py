@@ -1,0 +1,432 @@
+"""Responsible for the daily backup runbook's work: back up every database, check, keep or delete.
+
+`back_up_all` backs up every configured database into the store named by `backup.dir` (full or
+incremental by policy, an incremental only on a chain whose pieces all check out), verifies
+by restoring the new backup to a temporary place when asked, checks the sha256 of every stored
+piece when asked, and applies retention. It never raises for a single database: what happened
+is returned. `record_backups` grades the result with `upkeep.report` and, after recording,
+raises `BackupError` when a backup could not be taken at all (the run then ends in `error`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from upkeep import report
+from upkeep.backup import engine_for
+from upkeep.backup.incremental import BackupResult, chain_of, take_backup
+from upkeep.backup.interface import (
+    BackupError,
+    CorruptPiece,
+    DatabaseEngine,
+    Manifest,
+    MissingPiece,
+)
+from upkeep.backup.restore import RestoreOutcome, restore_backup, verify_pieces
+from upkeep.backup.retention import BackupRef, plan_retention
+from upkeep.backup.store import DirectoryStore
+from upkeep.config import BackupPolicy, Config, Database
+from upkeep.errors import ConfigError
+
+SKIPPED = "not verified: "
+
+__all__ = [
+    "BackupRun",
+    "DatabaseBackup",
+    "RetentionOutcome",
+    "apply_retention",
+    "back_up_all",
+    "back_up_database",
+    "choose_base",
+    "open_store",
+    "record_backups",
+    "restore",
+    "verify_restore",
+    "verify_store",
+]
+
+
+@dataclass(frozen=True)
+class DatabaseBackup:
+    """What backing up one database did. `error` is set when no backup could be taken."""
+
+    database: str
+    result: BackupResult | None = None
+    previous: Manifest | None = None
+    newest_full: Manifest | None = None
+    chain_problem: str | None = None
+    restore: RestoreOutcome | None = None
+    restore_note: str | None = None
+    error: str | None = None
+
+    @property
+    def sound(self) -> bool:
+        """Taken, built on an intact chain, and restored fine (when a restore was tried)."""
+        restore_failed = (self.restore is not None and not self.restore.ok) or (
+            self.restore is None
+            and self.restore_note is not None
+            and not self.restore_note.startswith(SKIPPED)
+        )
+        return not (self.error or self.chain_problem or restore_failed)
+
+
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """Backups deleted by retention, and why each remaining one was kept."""
+
+    deleted: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    skipped: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    store: str
+    backups: tuple[DatabaseBackup, ...]
+    bad_pieces: tuple[str, ...] | None = None
+    retention: RetentionOutcome = RetentionOutcome()
+
+
+def open_store(config: Config) -> DirectoryStore:
+    """The store `backup.dir` names, after removing what interrupted backups left behind."""
+    if config.backup.dir is None:
+        raise ConfigError(f"{config.path}: backup.dir: required to take backups (a directory)")
+    store = DirectoryStore(config.backup.dir)
+    store.recover()
+    return store
+
+
+def choose_base(
+    store: DirectoryStore, policy: BackupPolicy, database: Database
+) -> tuple[Manifest | None, str, str | None]:
+    """The backup to build an incremental on (None: take a full), why, and a chain problem.
+
+    A full backup is taken in `full` mode, for the first backup, when the chain already holds
+    `full_every` backups, and when a piece of the chain is missing or corrupt (never build on a
+    broken chain; the problem is returned so that it fails a check).
+    """
+    previous = store.manifests(database.name)
+    if policy.mode == "full":
+        return None, "policy mode is full", None
+    if not previous:
+        return None, "first backup of this database", None
+    base = previous[-1]
+    if base.engine != database.engine:
+        return None, f"the previous backup is a {base.engine} backup", None
+    try:
+        chain = chain_of(store, base)
+        if len(chain) >= policy.full_every:
+            why = f"its chain holds {len(chain)} backups (full_every: {policy.full_every})"
+            return None, why, None
+        verify_pieces(store, base)
+    except BackupError as exc:  # a missing or corrupt piece, a base that is gone
+        return None, f"the chain of {base.id} is damaged", str(exc)
+    return base, f"incremental on {base.id} ({len(chain)} in its chain)", None
+
+
+def back_up_database(
+    config: Config, store: DirectoryStore, database: Database, *, verify: bool, now: datetime
+) -> DatabaseBackup:
+    """Back up one database; errors are returned in `error`, not raised."""
+    policy = config.backup
+    try:
+        engine = engine_for(database)
+        previous = (store.manifests(database.name) or [None])[-1]
+        base, reason, chain_problem = choose_base(store, policy, database)
+        result = take_backup(
+            engine,
+            store,
+            base=base,
+            compression_level=policy.compression_level,
+            reason=reason,
+            now=now,
+        )
+    except BackupError as exc:
+        return DatabaseBackup(database.name, error=str(exc))
+    outcome, note = verify_restore(store, result.manifest, database) if verify else (None, None)
+    fulls = [m for m in store.manifests(database.name) if m.kind == "full"]
+    return DatabaseBackup(
+        database.name,
+        result=result,
+        previous=previous,
+        newest_full=fulls[-1] if fulls else None,
+        chain_problem=chain_problem,
+        restore=outcome,
+        restore_note=note,
+    )
+
+
+def verify_restore(
+    store: DirectoryStore, manifest: Manifest, database: Database
+) -> tuple[RestoreOutcome | None, str | None]:
+    """Restore `manifest` to a temporary target, check it, drop the target, record the verdict.
+
+    Returns the outcome, or None and why there is none: the restore failed (a missing or corrupt
+    piece, named), or it was not attempted (`SKIPPED` + why: the engine cannot drop a target).
+    """
+    engine = engine_for(database)
+    if type(engine).drop is DatabaseEngine.drop:
+        return None, f"{SKIPPED}the {engine.engine} engine cannot remove a verification restore"
+    with tempfile.TemporaryDirectory(prefix="upkeep-verify-") as scratch:
+        target = (
+            str(Path(scratch) / f"{manifest.id}.db")
+            if engine.engine == "sqlite"
+            else f"upkeep_verify_{manifest.id.replace('-', '_')}".lower()[:63]
+        )
+        try:
+            outcome = restore_backup(store, manifest, engine, target, scratch=Path(scratch))
+        except BackupError as exc:
+            store.mark_verified(manifest.id, False, str(exc))
+            return None, str(exc)
+        finally:
+            left_behind = _drop(engine, target)
+    store.mark_verified(manifest.id, outcome.ok, "; ".join(outcome.problems) or "restored, checked")
+    if left_behind:
+        report = replace(outcome.report, notes=(*outcome.report.notes, left_behind))
+        outcome = replace(outcome, report=report)
+    return outcome, None
+
+
+def _drop(engine: DatabaseEngine, target: str) -> str | None:
+    """Remove a verification restore; what is left behind, if the engine could not remove it."""
+    try:
+        engine.drop(target)
+    except (BackupError, OSError) as exc:
+        return f"the verification restore {target} could not be removed; remove it by hand: {exc}"
+    return None
+
+
+def verify_store(store: DirectoryStore) -> tuple[str, ...]:
+    """Check the sha256 of every piece of every backup; one line per bad piece found."""
+    bad = []
+    for manifest in store.manifests():
+        for ref in manifest.pieces:
+            try:
+                store.read_piece(manifest, ref.name)
+            except (CorruptPiece, MissingPiece) as exc:
+                bad.append(str(exc))
+                store.mark_verified(manifest.id, False, str(exc))
+    return tuple(bad)
+
+
+def apply_retention(store: DirectoryStore, policy: BackupPolicy, now: datetime) -> RetentionOutcome:
+    """Delete what the retention policy no longer keeps, database by database."""
+    deleted: list[str] = []
+    kept: list[str] = []
+    reasons: dict[str, str] = {}
+    manifests = store.manifests()
+    for name in sorted({m.database for m in manifests}):
+        refs = [
+            BackupRef(
+                id=m.id,
+                created=datetime.fromisoformat(m.created),
+                full=m.kind == "full",
+                base=m.base,
+                verified=bool((store.verification(m.id) or {}).get("ok")),
+            )
+            for m in manifests
+            if m.database == name
+        ]
+        plan = plan_retention(refs, policy, now)
+        for backup_id in plan.delete:
+            store.delete(backup_id)
+        deleted += plan.delete
+        kept += plan.keep
+        reasons.update(plan.reasons)
+    return RetentionOutcome(tuple(deleted), tuple(kept), None, reasons)
+
+
+def back_up_all(
+    config: Config,
+    *,
+    verify: bool = True,
+    check_store: bool = True,
+    retention: bool = True,
+    now: datetime | None = None,
+) -> BackupRun:
+    """Back up every configured database, then check the store and apply retention."""
+    now = now or datetime.now(UTC)
+    store = open_store(config)
+    backups = tuple(
+        back_up_database(config, store, database, verify=verify, now=now)
+        for database in config.databases
+    )
+    bad = verify_store(store) if check_store else None
+    # Retention waits for a day on which every backup was taken and the store checked out:
+    # deleting old backups is the one step that cannot be undone.
+    if not retention:
+        kept = RetentionOutcome(skipped="retention turned off for this run")
+    elif not all(b.sound for b in backups) or bad:
+        kept = RetentionOutcome(skipped="a backup or its check failed, or a stored piece is bad")
+    else:
+        kept = apply_retention(store, config.backup, now)
+    return BackupRun(str(store.root), backups, bad, kept)
+
+
+# ---------------------------------------------------------------- recording
+
+
+def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = None) -> None:
+    """Record checks and metrics of a backup run; then raise if a backup could not be taken."""
+    now = now or datetime.now(UTC)
+    if not run.backups:
+        report.check("backup:databases", "warn", message="no databases are configured to back up")
+    for backup in run.backups:
+        _record_one(backup, policy, now)
+    if run.bad_pieces is None:
+        pass  # the store check was not asked for
+    elif run.bad_pieces:
+        report.check(
+            "backup-store:pieces",
+            "fail",
+            value=len(run.bad_pieces),
+            message="; ".join(run.bad_pieces[:5]) + (" ..." if len(run.bad_pieces) > 5 else ""),
+        )
+    else:
+        report.check("backup-store:pieces", "ok", message=f"every piece in {run.store} checks out")
+    _record_retention(run.retention)
+    errors = [f"{b.database}: {b.error}" for b in run.backups if b.error]
+    if errors:
+        raise BackupError("backup failed: " + "; ".join(errors))
+
+
+def _record_one(backup: DatabaseBackup, policy: BackupPolicy, now: datetime) -> None:
+    name = f"backup:{backup.database}"
+    if backup.result is None:
+        report.check(f"{name}:created", "fail", message=backup.error or "no backup taken")
+        return
+    manifest = backup.result.manifest
+    report.check(
+        f"{name}:created",
+        "ok",
+        value=manifest.size,
+        unit=" B",
+        message=f"{manifest.kind} backup {manifest.id}: {backup.result.reason}",
+    )
+    if backup.chain_problem:
+        report.check(f"{name}:chain", "fail", message=backup.chain_problem)
+    _record_size(name, manifest, backup.previous, policy)
+    _record_full_age(name, backup.newest_full, policy, now)
+    _record_restore(name, backup)
+    _record_metrics(backup.database, backup.result)
+
+
+def _record_size(
+    name: str, manifest: Manifest, previous: Manifest | None, policy: BackupPolicy
+) -> None:
+    if previous is None or previous.size == 0:
+        report.check(
+            f"{name}:size", "ok", value=manifest.size, unit=" B", message="no earlier backup"
+        )
+        return
+    shrink = (previous.size - manifest.size) / previous.size * 100
+    status = "warn" if shrink > policy.shrink_warn_percent else "ok"
+    message = f"{manifest.size} B, previous {previous.size} B ({-shrink:+.1f}%)"
+    if status == "warn":
+        message += ": a sudden shrink; was data deleted?"
+    report.check(
+        f"{name}:size",
+        status,
+        value=round(shrink, 2),
+        limit=policy.shrink_warn_percent,
+        unit="%",
+        message=message,
+    )
+
+
+def _record_full_age(
+    name: str, newest_full: Manifest | None, policy: BackupPolicy, now: datetime
+) -> None:
+    if newest_full is None:
+        report.check(f"{name}:full-age", "warn", message="no full backup in the store")
+        return
+    age = (now - datetime.fromisoformat(newest_full.created)).total_seconds() / 86400
+    status = "warn" if age > policy.max_full_age_days else "ok"
+    report.check(
+        f"{name}:full-age",
+        status,
+        value=round(age, 2),
+        limit=policy.max_full_age_days,
+        unit=" days",
+        message=f"newest full backup {newest_full.id}",
+    )
+
+
+def _record_restore(name: str, backup: DatabaseBackup) -> None:
+    outcome = backup.restore
+    note = backup.restore_note
+    if outcome is None and note is None:
+        return  # verification was not asked for
+    if outcome is None and note is not None and note.startswith(SKIPPED):
+        report.check(f"{name}:restore", "warn", message=note)
+        return
+    if outcome is None:
+        report.check(f"{name}:restore", "fail", message=note or "")
+        return
+    if outcome.ok:
+        rows = sum(outcome.report.row_counts.values())
+        report.check(
+            f"{name}:restore",
+            "ok",
+            value=rows,
+            unit=" rows",
+            message="restored to a temporary place; engine checks and row counts match",
+        )
+    else:
+        report.check(f"{name}:restore", "fail", message="; ".join(outcome.problems[:5]))
+    for source_note in outcome.report.notes:
+        report.finding(f"{name}:source", source_note, severity="warn")
+
+
+def _record_metrics(database: str, result: BackupResult) -> None:
+    manifest = result.manifest
+    labels = {"database": database, "kind": manifest.kind}
+    seconds = max(result.duration_s, 1e-6)
+    report.metric("backup_size_bytes", manifest.size, unit="B", labels=labels)
+    report.metric("backup_stored_bytes", manifest.stored_bytes, unit="B", labels=labels)
+    report.metric("backup_duration_seconds", round(result.duration_s, 3), unit="s", labels=labels)
+    throughput = manifest.size / seconds / 1e6
+    report.metric("backup_throughput_mb_per_s", round(throughput, 2), unit="MB/s", labels=labels)
+
+
+def _record_retention(outcome: RetentionOutcome) -> None:
+    if outcome.skipped:
+        report.finding(
+            "backup-retention", f"retention not applied: {outcome.skipped}", severity="info"
+        )
+        return
+    for backup_id in outcome.deleted:
+        report.finding(f"backup-retention:{backup_id}", "deleted by retention", severity="info")
+    report.metric("backups_deleted", len(outcome.deleted))
+    report.metric("backups_kept", len(outcome.kept))
+
+
+# ---------------------------------------------------------------- restoring by hand
+
+
+def restore(
+    config: Config, database: str, target: str, backup_id: str | None = None
+) -> RestoreOutcome:
+    """Restore the newest backup of `database` (or `backup_id`) into `target` and check it.
+
+    SQLite: `target` is a new file path; PostgreSQL: the name of a new database. Raises
+    `BackupError` naming a missing or corrupt piece; the outcome lists any other problem.
+    """
+    configured = {d.name: d for d in config.databases}
+    if database not in configured:
+        raise ConfigError(
+            f"{config.path}: databases: no database named {database!r}; "
+            f"expected one of {', '.join(configured) or '(none configured)'}"
+        )
+    store = open_store(config)
+    manifests = store.manifests(database)
+    if backup_id is not None:
+        manifests = [m for m in manifests if m.id == backup_id]
+    if not manifests:
+        wanted = f"backup {backup_id} of" if backup_id else "backup of"
+        raise BackupError(f"backup store {store.root} holds no {wanted} database {database!r}")
+    return restore_backup(store, manifests[-1], engine_for(configured[database]), target)

@@ -1,0 +1,489 @@
+"""Tests for upkeep.backup.postgresql against a real PostgreSQL cluster (see pg_cluster.py)."""
+
+# ruff: noqa: F811  (the session fixture is imported, then named by the tests that use it)
+
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import subprocess
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pg_cluster import PostgresServer, free_port, postgres_server  # noqa: F401
+
+from upkeep.backup import engine_for
+from upkeep.backup.incremental import take_backup
+from upkeep.backup.interface import BackupError, CorruptPiece, Manifest, MissingPiece
+from upkeep.backup.postgresql import PostgreSQLEngine
+from upkeep.backup.restore import restore_backup
+from upkeep.backup.store import BACKUPS, DirectoryStore
+from upkeep.procedures.backup import verify_restore
+
+_names = itertools.count(1)
+
+SCHEMA = """
+CREATE TABLE customers (
+    id integer PRIMARY KEY, name text NOT NULL, email text, joined date NOT NULL);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY, customer_id integer NOT NULL REFERENCES customers(id),
+    total numeric(12,2) NOT NULL, note text, created timestamptz NOT NULL);
+CREATE SCHEMA "Audit Log";
+CREATE TABLE "Audit Log"."Events" (id serial PRIMARY KEY, payload jsonb, raw bytea);
+INSERT INTO customers
+  SELECT g, 'customer ' || g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'c' || g || '@example.org' END,
+         date '2020-01-01' + g % 1500
+  FROM generate_series(1, 3000) g;
+INSERT INTO orders
+  SELECT g, 1 + g % 3000, (g * 37 % 100000) / 100.0, repeat(md5(g::text), 1 + g % 4),
+         timestamptz '2024-01-01 00:00+00' + g * interval '1 minute'
+  FROM generate_series(1, 40000) g;
+INSERT INTO "Audit Log"."Events" (payload, raw)
+  SELECT jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g % 5)),
+         decode(md5(g::text), 'hex')
+  FROM generate_series(1, 2000) g;
+"""
+
+CONTENT_SQL = """
+SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1;
+"""
+
+
+def new_database(server: PostgresServer, sql: str = SCHEMA) -> str:
+    """A fresh database owned by the test role, filled by `sql` run as that role."""
+    name = f"src_{os.getpid()}_{next(_names)}"
+    server.create_database(name)
+    server.psql(f"SET ROLE {server.role};\n{sql}", dbname=name)
+    return name
+
+
+def restore_name() -> str:
+    return f"restored_{os.getpid()}_{next(_names)}"
+
+
+def contents(server: PostgresServer, dbname: str) -> dict[str, tuple[int, str]]:
+    """Each table's row count and md5 of all its rows in a fixed order: equal means row for row."""
+    tables = server.psql(CONTENT_SQL, dbname=dbname).split("\n")
+    found = {}
+    for table in filter(None, tables):
+        line = server.psql(
+            f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+            f"FROM {table} t",
+            dbname=dbname,
+        )
+        count, digest = line.split("|")
+        found[table] = (int(count), digest)
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DirectoryStore:
+    return DirectoryStore(tmp_path / "store")
+
+
+def backup(engine: PostgreSQLEngine, store: DirectoryStore, base: Manifest | None = None):
+    return take_backup(engine, store, base=base, compression_level=3).manifest
+
+
+# ---------------------------------------------------------------- backup and restore
+
+
+def test_backup_then_restore_into_a_new_database_matches_rows_and_checksums(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = engine_for(postgres_server.database(source))
+    assert isinstance(engine, PostgreSQLEngine)
+
+    manifest = backup(engine, store)
+    assert manifest.kind == "full" and manifest.engine == "postgresql"
+    assert manifest.server_version.startswith("PostgreSQL 15.")
+    assert manifest.block_size is None  # content-defined chunks
+    assert manifest.row_counts == {
+        '"Audit Log"."Events"': 2000,
+        "public.customers": 3000,
+        "public.orders": 40000,
+    }
+    assert manifest.stored_bytes < manifest.size / 2  # zstd over the uncompressed dump
+
+    target = restore_name()
+    outcome = restore_backup(store, manifest, engine, target)
+    assert outcome.ok, outcome.problems
+    assert outcome.report.row_counts == manifest.row_counts
+    assert contents(postgres_server, target) == contents(postgres_server, source)
+    # The restored database is a working one: constraints came back with the data.
+    with pytest.raises(RuntimeError, match="foreign key"):
+        postgres_server.psql("INSERT INTO orders VALUES (0, 999999, 1, NULL, now())", dbname=target)
+
+
+def test_incremental_chain_restores_each_point_row_for_row(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    changes = [
+        "INSERT INTO customers VALUES (5001, 'late customer', NULL, '2026-11-27')",
+        "UPDATE orders SET note = 'refunded' WHERE id BETWEEN 100 AND 120;"
+        " DELETE FROM orders WHERE id BETWEEN 20000 AND 20050",
+        "CREATE TABLE coupons (code text PRIMARY KEY, percent int);"
+        " INSERT INTO coupons SELECT 'C' || g, g % 50 FROM generate_series(1, 500) g;"
+        ' DELETE FROM "Audit Log"."Events" WHERE id % 100 = 0',
+    ]
+    moments = [contents(postgres_server, source)]
+    manifests = [backup(engine, store)]
+    for change in changes:
+        postgres_server.psql(f"SET ROLE {postgres_server.role};\n{change}", dbname=source)
+        moments.append(contents(postgres_server, source))
+        manifests.append(backup(engine, store, base=manifests[-1]))
+
+    assert [m.kind for m in manifests] == ["full", "incremental", "incremental", "incremental"]
+    assert all(m.chain_root == manifests[0].id for m in manifests)
+    # Small changes, small increments: content-defined chunks kept the rest deduplicated.
+    for increment in manifests[1:]:
+        assert increment.stored_bytes < manifests[0].stored_bytes * 0.25, increment
+
+    for manifest, expected in zip(manifests, moments, strict=True):
+        target = restore_name()
+        outcome = restore_backup(store, manifest, engine, target)
+        assert outcome.ok, outcome.problems
+        assert contents(postgres_server, target) == expected
+
+
+def test_row_counts_are_those_of_the_dump_while_another_session_writes(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(
+        postgres_server, "CREATE TABLE ticks (id serial PRIMARY KEY, at timestamptz);"
+    )
+    writer = subprocess.Popen(
+        [
+            str(postgres_server.bin_dir / "psql"),
+            "-X",
+            "-q",
+            "-h",
+            str(postgres_server.socket_dir),
+            "-p",
+            str(postgres_server.port),
+            "-U",
+            "postgres",
+            "-d",
+            source,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    stop = threading.Event()
+
+    def keep_writing() -> None:  # one autocommitted insert after another until told to stop
+        while not stop.is_set():
+            writer.stdin.write("INSERT INTO ticks (at) VALUES (clock_timestamp());\n")
+            writer.stdin.flush()
+
+    thread = threading.Thread(target=keep_writing)
+    thread.start()
+    try:
+        engine = PostgreSQLEngine(postgres_server.database(source))
+        manifests = [backup(engine, store) for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+        writer.stdin.close()
+        writer.wait()
+    counts = [m.row_counts["public.ticks"] for m in manifests]
+    assert counts == sorted(counts) and counts[-1] > counts[0]  # it really was being written
+    for manifest in manifests:
+        outcome = restore_backup(store, manifest, engine, restore_name())
+        assert outcome.ok, outcome.problems  # includes: restored rows == manifest rows
+
+
+# ---------------------------------------------------------------- damaged backups
+
+
+def test_a_flipped_byte_fails_the_restore_naming_the_piece(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    manifest = backup(engine, store)
+    piece = next(ref.name for ref in manifest.pieces if ref.name != manifest.index)
+    path = store.root / BACKUPS / manifest.id / piece
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    target = restore_name()
+    with pytest.raises(CorruptPiece) as caught:
+        restore_backup(store, manifest, engine, target)
+    assert caught.value.piece == f"{manifest.id}/{piece}"
+    assert f"{manifest.id}/{piece}" in str(caught.value)
+    assert target not in postgres_server.databases()  # nothing half-restored
+
+
+def test_a_missing_piece_of_the_base_fails_the_incremental_restore_naming_it(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    full = backup(engine, store)
+    postgres_server.psql("DELETE FROM orders WHERE id % 1000 = 0", dbname=source)
+    increment = backup(engine, store, base=full)
+    piece = next(ref.name for ref in full.pieces if ref.name != full.index)
+    (store.root / BACKUPS / full.id / piece).unlink()
+
+    with pytest.raises(MissingPiece) as caught:
+        restore_backup(store, increment, engine, restore_name())
+    assert caught.value.piece == f"{full.id}/{piece}"
+
+
+# ---------------------------------------------------------------- refusals and errors
+
+
+def test_restore_refuses_an_existing_database_and_leaves_it_alone(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    manifest = backup(engine, store)
+    occupied = new_database(
+        postgres_server, "CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (42);"
+    )
+
+    with pytest.raises(
+        BackupError, match=f"{occupied}' exists already; expected the name of a NEW"
+    ):
+        restore_backup(store, manifest, engine, occupied)
+    assert postgres_server.psql("SELECT x FROM keep_me", dbname=occupied) == "42"
+    assert "public.orders" not in contents(postgres_server, occupied)
+
+
+def test_a_failing_pg_restore_is_reported_and_its_empty_database_dropped(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    engine = PostgreSQLEngine(postgres_server.database())
+    bogus = tmp_path / "not-an-archive"
+    bogus.write_bytes(b"this is not a pg_dump archive\n" * 10)
+    target = restore_name()
+    report = engine.restore(bogus, target)
+    assert not report.ok
+    assert "pg_restore exited 1" in report.problems[0]
+    assert "input file does not appear to be a valid archive" in report.problems[0]
+    assert report.problems[1] == f"the new database {target!r} was dropped again"
+    assert target not in postgres_server.databases()
+
+
+@pytest.mark.parametrize("name", ["host=elsewhere", "postgresql://elsewhere/db", "-x", "", "a b"])
+def test_a_target_that_is_not_a_plain_name_is_refused(
+    postgres_server: PostgresServer, tmp_path: Path, name: str
+) -> None:
+    engine = PostgreSQLEngine(postgres_server.database())
+    with pytest.raises(BackupError, match="expected the name of a new database"):
+        engine.restore(tmp_path / "unused", name)
+
+
+def test_connection_errors_name_the_database_and_server(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    closed = replace(postgres_server.database(), port=free_port())
+    with pytest.raises(BackupError) as caught:
+        PostgreSQLEngine(closed).snapshot(tmp_path / "dump")
+    message = str(caught.value)
+    assert "database 'pg' (127.0.0.1:" in message and "Connection refused" in message
+    assert not (tmp_path / "dump").exists()
+
+
+def test_a_wrong_password_is_refused_by_the_server(
+    postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPKEEP_TEST_PG_PASSWORD", "not-the-password")
+    wrong = replace(postgres_server.database(), password="env:UPKEEP_TEST_PG_PASSWORD")
+    with pytest.raises(BackupError, match="password authentication failed"):
+        PostgreSQLEngine(wrong).snapshot(tmp_path / "dump")
+
+
+def test_an_unresolvable_password_reference_is_named(tmp_path: Path, postgres_server) -> None:
+    missing = replace(postgres_server.database(), password="env:UPKEEP_TEST_NO_SUCH_VARIABLE")
+    with pytest.raises(BackupError, match="UPKEEP_TEST_NO_SUCH_VARIABLE"):
+        PostgreSQLEngine(missing).snapshot(tmp_path / "dump")
+
+
+# ---------------------------------------------------------------- the password stays secret
+
+
+def logging_tools(bin_dir: Path, real: Path, log: Path) -> None:
+    """Wrappers that record each tool's argv and libpq environment, then run the real tool."""
+    bin_dir.mkdir()
+    for tool in ("psql", "pg_dump", "pg_restore"):
+        script = bin_dir / tool
+        script.write_text(
+            "#!/bin/sh\n"
+            f'printf "%s\\n" "{tool} $*" >> {shlex.quote(str(log))}\n'
+            f"env | grep '^PG' >> {shlex.quote(str(log))}\n"
+            f'test -n "$PGPASSFILE" && ls -l "$PGPASSFILE" >> {shlex.quote(str(log))}\n'
+            f'exec {shlex.quote(str(real / tool))} "$@"\n'
+        )
+        script.chmod(0o755)
+
+
+def test_the_password_is_never_on_a_command_line_nor_in_the_environment(
+    postgres_server: PostgresServer, tmp_path: Path, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    log = tmp_path / "tools.log"
+    logging_tools(tmp_path / "bin", postgres_server.bin_dir, log)
+    engine = PostgreSQLEngine(postgres_server.database(source), bin_dir=tmp_path / "bin")
+    manifest = backup(engine, store)
+    outcome = restore_backup(store, manifest, engine, restore_name())
+    assert outcome.ok, outcome.problems
+
+    text = log.read_text()
+    assert {"psql", "pg_dump", "pg_restore"} <= {line.split()[0] for line in text.splitlines()}
+    assert postgres_server.password not in text
+    assert "PGPASSWORD" not in text
+    passfiles = {
+        line.split("=", 1)[1] for line in text.splitlines() if line.startswith("PGPASSFILE=")
+    }
+    assert passfiles, "the password reached libpq through a passfile"
+    assert "-rw------- " in text  # the passfile is private to us
+    assert not any(Path(p).exists() for p in passfiles)  # and removed afterwards
+
+
+def test_the_password_is_scrubbed_from_error_messages(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # The server echoes a database name it cannot find; name it after the password.
+    echoing = replace(postgres_server.database(), dbname=postgres_server.password)
+    with pytest.raises(BackupError) as caught:
+        PostgreSQLEngine(echoing).snapshot(tmp_path / "dump")
+    message = str(caught.value)
+    assert postgres_server.password not in message
+    assert f"«secret:file:{postgres_server.password_file}»" in message
+    assert "does not exist" in message
+
+
+def test_boundaries_are_content_defined_and_cover_the_dump(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    engine = PostgreSQLEngine(postgres_server.database(new_database(postgres_server)))
+    snapshot = engine.snapshot(tmp_path / "dump")
+    ends = list(engine.boundaries(snapshot))
+    size = snapshot.path.stat().st_size
+    assert snapshot.block_size is None and ends[-1] == size and ends == sorted(set(ends))
+    assert len(ends) > 5 and len({b - a for a, b in zip([0, *ends], ends, strict=False)}) > 3
+    assert snapshot.path.read_bytes()[:5] == b"PGDMP"  # a custom-format archive
+
+
+def test_a_password_with_passfile_metacharacters_reaches_the_server_intact(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    password = r"colon:back\slash:*"
+    postgres_server.psql(
+        f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'odd_pw') THEN "
+        f"CREATE ROLE odd_pw LOGIN; END IF; END$$; ALTER ROLE odd_pw PASSWORD '{password}'",
+        dbname="postgres",
+    )
+    secret = tmp_path / "odd-password"
+    secret.write_text(password + "\n")
+    odd = replace(postgres_server.database(), user="odd_pw", password=f"file:{secret}")
+    snapshot = PostgreSQLEngine(odd).snapshot(tmp_path / "dump")
+    assert snapshot.row_counts == {}  # the role's default database holds no tables
+    assert snapshot.path.stat().st_size > 0
+
+
+# ---------------------------------------------------------------- dropping a restore target
+
+VERIFY_PREFIX = "upkeep_verify_"
+
+
+def test_drop_removes_a_restored_database_and_refuses_the_backed_up_one(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    target = restore_name()
+    assert restore_backup(store, backup(engine, store), engine, target).ok
+    assert target in postgres_server.databases()
+
+    engine.drop(target)
+
+    assert target not in postgres_server.databases()
+    engine.drop(target)  # gone already: nothing to do, and no error
+    with pytest.raises(BackupError, match=f"refusing to drop '{source}', the database that is"):
+        engine.drop(source)
+    with pytest.raises(BackupError, match="expected the name of a new database"):
+        engine.drop("host=elsewhere")
+    assert source in postgres_server.databases()
+
+
+def test_a_drop_the_server_refuses_is_an_error_naming_the_database(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    target = restore_name()
+    assert restore_backup(store, backup(engine, store), engine, target).ok
+    # Another session connected to the target: PostgreSQL will not drop it under that session.
+    session = subprocess.Popen(
+        [str(postgres_server.bin_dir / "psql"), "-X", "-h", str(postgres_server.socket_dir)]
+        + ["-p", str(postgres_server.port), "-U", "postgres", "-d", target],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")},
+    )
+    try:
+        assert session.stdin is not None and session.stdout is not None
+        session.stdin.write(b"SELECT 'connected';\n")
+        session.stdin.flush()
+        while b"connected" not in session.stdout.readline():
+            pass
+        with pytest.raises(BackupError, match=f"DROP DATABASE {target} failed") as failed:
+            engine.drop(target)
+        assert "is being accessed by other users" in str(failed.value)
+        assert postgres_server.password not in str(failed.value)
+    finally:
+        session.kill()
+        session.wait()
+    engine.drop(target)
+    assert target not in postgres_server.databases()
+
+
+def test_verify_restore_restores_into_a_temporary_database_then_drops_it(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    database = postgres_server.database(new_database(postgres_server))
+    manifest = backup(PostgreSQLEngine(database), store)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+    # The rows were counted in a real database restored under a temporary name ...
+    assert outcome.report.target.startswith(VERIFY_PREFIX)
+    assert outcome.report.row_counts == manifest.row_counts
+    # ... which is gone afterwards, and the verdict is recorded for retention.
+    assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
+    record = store.verification(manifest.id)
+    assert record is not None and record["ok"] is True
+
+
+def test_verify_restore_drops_the_temporary_database_when_the_check_fails(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    database = postgres_server.database(new_database(postgres_server))
+    manifest = backup(PostgreSQLEngine(database), store)
+    # The manifest recorded other counts than the restored database has: the check fails
+    # after the temporary database was made and filled.
+    wrong = replace(manifest, row_counts={**manifest.row_counts, "public.orders": 1})
+
+    outcome, note = verify_restore(store, wrong, database)
+
+    assert note is None and outcome is not None and not outcome.ok
+    assert outcome.problems == ("table public.orders: 40000 rows restored, the backup recorded 1",)
+    assert outcome.report.target.startswith(VERIFY_PREFIX)
+    assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
+    record = store.verification(manifest.id)
+    assert record is not None and record["ok"] is False and "public.orders" in record["detail"]

@@ -1,0 +1,305 @@
+"""The directory store, the block list and the taking of a backup: atomic publishing, cleanup after
+a crash or a full disk, every piece checked, incremental block lists that copy from their base."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from tiny_fs import tiny_filesystem
+
+from upkeep.backup.incremental import block_list, chain_of, take_backup
+from upkeep.backup.interface import BackupError, CorruptPiece, Manifest, MissingPiece, PieceRef
+from upkeep.backup.manifest import (
+    MANIFEST_NAME,
+    IndexBuilder,
+    decode_index,
+    manifest_from_json,
+    manifest_to_json,
+)
+from upkeep.backup.sqlite import SQLiteEngine
+from upkeep.backup.store import BACKUPS, STAGING, DirectoryStore, write_synced
+from upkeep.config import Database
+
+
+def _manifest(backup_id: str, pieces: tuple[PieceRef, ...] = ()) -> Manifest:
+    return Manifest(
+        id=backup_id,
+        engine="sqlite",
+        database="app",
+        server_version="SQLite 3",
+        created="2026-11-27T02:00:00+00:00",
+        kind="full",
+        base=None,
+        chain_root=backup_id,
+        size=0,
+        sha256="0" * 64,
+        stored_bytes=sum(p.size for p in pieces),
+        block_size=4096,
+        block_count=0,
+        index="index.zst",
+        pieces=pieces,
+        row_counts={"t": 3},
+        compression=3,
+        upkeep_version="0",
+    )
+
+
+def _staged(store: DirectoryStore, backup_id: str, data: bytes = b"piece") -> tuple[Path, Manifest]:
+    import hashlib
+
+    staging = store.new_staging(backup_id)
+    write_synced(staging / "p000000.zst", data)
+    ref = PieceRef("p000000.zst", len(data), hashlib.sha256(data).hexdigest())
+    return staging, _manifest(backup_id, (ref,))
+
+
+def _make_db(path: Path, rows: int, width: int = 200) -> SQLiteEngine:
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    connection.executemany(
+        "INSERT INTO t (v) VALUES (?)", ((os.urandom(width // 2).hex(),) for _ in range(rows))
+    )
+    connection.commit()
+    connection.close()
+    return SQLiteEngine(Database(name="app", engine="sqlite", path=path))
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def test_a_backup_is_invisible_until_put_and_then_complete(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    staging, manifest = _staged(store, "app-1")
+    (staging / "snapshot").write_bytes(b"not a piece")
+    assert store.manifests() == []  # staged is not published
+
+    store.put(staging, manifest)
+
+    assert [m.id for m in store.manifests()] == ["app-1"]
+    published = tmp_path / "store" / BACKUPS / "app-1"
+    assert sorted(p.name for p in published.iterdir()) == [MANIFEST_NAME, "p000000.zst"]
+    assert not staging.exists()
+    assert store.read_piece(manifest, "p000000.zst") == b"piece"
+
+
+def test_put_refuses_a_manifest_whose_piece_is_not_staged(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    staging, manifest = _staged(store, "app-1")
+    (staging / "p000000.zst").unlink()
+    with pytest.raises(BackupError, match="p000000.zst is not staged"):
+        store.put(staging, manifest)
+    assert store.manifests() == []
+
+
+def test_a_flipped_byte_or_a_missing_piece_is_named(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    staging, manifest = _staged(store, "app-1", b"0123456789")
+    store.put(staging, manifest)
+    piece = tmp_path / "store" / BACKUPS / "app-1" / "p000000.zst"
+    piece.write_bytes(b"0123456788")  # same size, one byte changed
+    with pytest.raises(CorruptPiece, match="app-1/p000000.zst is corrupt") as corrupt:
+        store.read_piece(manifest, "p000000.zst")
+    assert corrupt.value.piece == "app-1/p000000.zst"
+    piece.unlink()
+    with pytest.raises(MissingPiece) as missing:
+        store.read_piece(manifest, "p000000.zst")
+    assert missing.value.piece == "app-1/p000000.zst"
+
+
+def test_delete_takes_the_whole_backup_away(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    for backup_id in ("app-1", "app-2"):
+        store.put(*_staged(store, backup_id))
+    store.delete("app-1")
+    assert [m.id for m in store.manifests()] == ["app-2"]
+    assert not (tmp_path / "store" / BACKUPS / "app-1").exists()
+    with pytest.raises(BackupError, match="not in"):
+        store.delete("app-1")
+
+
+def test_an_unreadable_manifest_is_an_error_naming_it(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    store.put(*_staged(store, "app-1"))
+    path = tmp_path / "store" / BACKUPS / "app-1" / MANIFEST_NAME
+    path.write_text("{not json")
+    with pytest.raises(BackupError, match=r"app-1/manifest.json: not a readable backup manifest"):
+        store.manifests()
+
+
+def test_manifest_json_round_trips() -> None:
+    manifest = _manifest("app-1", (PieceRef("p000000.zst", 5, "a" * 64),))
+    assert manifest_from_json(manifest_to_json(manifest), "here") == manifest
+
+
+def test_recover_removes_staging_of_dead_processes_only(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    mine = store.new_staging("app-live")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    orphan = tmp_path / "store" / STAGING / f"{dead.stdout.strip()}-app-dead"
+    orphan.mkdir()
+    (orphan / "p000000.zst").write_bytes(b"half")
+
+    notes = store.recover()
+
+    assert not orphan.exists() and mine.exists()
+    assert len(notes) == 1 and "app-dead" in notes[0]
+
+
+# ---------------------------------------------------------------- block lists
+
+
+def _hash(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def test_block_list_delta_copies_runs_and_survives_an_insertion() -> None:
+    full = IndexBuilder([], owner=0)
+    for n in range(1000):
+        assert not full.known(_hash(n))
+        full.stored(_hash(n), piece=n // 100, offset=(n % 100) * 10, length=10)
+    base = decode_index(full.encode(), [], "full")
+    assert base == full.entries
+
+    # Content-defined chunks: one new chunk inserted at 500 shifts every later one.
+    changed = IndexBuilder(base, owner=1)
+    for n in [*range(500), 5000, *range(500, 1000)]:
+        if not changed.known(_hash(n)):
+            changed.stored(_hash(n), piece=0, offset=0, length=10)
+    encoded = changed.encode()
+    restored = decode_index(encoded, base, "incremental")
+
+    assert restored == changed.entries
+    assert [e.sha256 for e in restored] == [
+        _hash(n) for n in [*range(500), 5000, *range(500, 1000)]
+    ]
+    assert restored[500].owner == 1 and restored[501] == base[500]
+    assert len(encoded) < 200  # two copy runs and one literal, not 1001 entries
+
+
+def test_a_block_repeated_within_a_backup_is_stored_once() -> None:
+    builder = IndexBuilder([], owner=0)
+    stored = 0
+    for n in [1, 2, 1, 1, 3]:
+        if not builder.known(_hash(n)):
+            builder.stored(_hash(n), piece=0, offset=stored * 10, length=10)
+            stored += 1
+    assert stored == 3
+    assert [e.offset for e in builder.entries] == [0, 10, 0, 0, 20]
+
+
+def test_a_damaged_block_list_is_an_error_not_a_crash() -> None:
+    with pytest.raises(BackupError, match="bad header"):
+        decode_index(b"garbage", [], "x/index.zst")
+    builder = IndexBuilder([], owner=0)
+    builder.stored(_hash(1), 0, 0, 10)
+    with pytest.raises(BackupError, match="truncated"):
+        decode_index(builder.encode()[:-3], [], "x/index.zst")
+
+
+# ---------------------------------------------------------------- taking a backup
+
+
+def test_incremental_stores_only_changed_pages(tmp_path: Path) -> None:
+    engine = _make_db(tmp_path / "app.db", rows=20_000)
+    store = DirectoryStore(tmp_path / "store")
+    full = take_backup(engine, store, base=None, compression_level=3).manifest
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("UPDATE t SET v = 'changed' WHERE id <= 50")
+    incremental = take_backup(engine, store, base=full, compression_level=3).manifest
+
+    assert (full.kind, incremental.kind) == ("full", "incremental")
+    assert incremental.base == full.id and incremental.chain_root == full.id
+    assert incremental.stored_bytes < full.stored_bytes / 20
+    assert [m.id for m in chain_of(store, incremental)] == [full.id, incremental.id]
+    assert len(block_list(store, [full, incremental])) == incremental.block_count
+    assert incremental.size == (tmp_path / "app.db").stat().st_size
+
+
+def _make_blob_db(path: Path, megabytes: int) -> SQLiteEngine:
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    connection.executemany(
+        "INSERT INTO b (data) VALUES (?)", ((os.urandom(1000),) for _ in range(megabytes * 1000))
+    )
+    connection.commit()
+    connection.close()
+    return SQLiteEngine(Database(name="app", engine="sqlite", path=path))
+
+
+@pytest.mark.parametrize(
+    ("fs_size", "phase"),
+    [("2m", "the snapshot does not fit"), ("5m", "the snapshot fits, its pieces do not")],
+)
+def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, phase: str) -> None:
+    engine = _make_blob_db(tmp_path / "app.db", megabytes=3)  # incompressible: 3 MB stored
+    with tiny_filesystem(tmp_path / "tiny", fs_size) as root:
+        store = DirectoryStore(root / "store")
+        with pytest.raises(BackupError, match="app") as failed:
+            take_backup(engine, store, base=None, compression_level=3)
+        assert re.search(r"full|No space left", str(failed.value)), (phase, failed.value)
+        assert store.manifests() == []
+        assert [p for p in (root / "store").rglob("*") if p.is_file()] == []
+        assert not any((root / "store" / STAGING).iterdir())
+        # The space is back: a smaller database backs up into the same store.
+        small = _make_db(tmp_path / "small.db", rows=100)
+        take_backup(small, store, base=None, compression_level=3)
+        assert len(store.manifests()) == 1
+
+
+KILLED_BACKUP = textwrap.dedent("""\
+    import sys, time
+    from pathlib import Path
+    from upkeep.backup import incremental
+    from upkeep.backup.incremental import take_backup
+    from upkeep.backup.sqlite import SQLiteEngine
+    from upkeep.backup.store import DirectoryStore
+    from upkeep.config import Database
+
+    write_piece = incremental._write_piece
+    def slow_write_piece(path, data, level):
+        ref = write_piece(path, data, level)
+        print("piece", path.name, flush=True)
+        time.sleep(30)  # the parent kills us here, mid-backup, with a piece on disk
+        return ref
+    incremental._write_piece = slow_write_piece
+    engine = SQLiteEngine(Database(name="app", engine="sqlite", path=Path(sys.argv[1])))
+    take_backup(engine, DirectoryStore(Path(sys.argv[2])), base=None, compression_level=1)
+""")
+
+
+def test_sigkill_mid_backup_leaves_a_staging_folder_that_recover_removes(tmp_path: Path) -> None:
+    engine = _make_db(tmp_path / "app.db", rows=60_000)  # > one 8 MiB piece
+    store_root = tmp_path / "store"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BACKUP, str(tmp_path / "app.db"), str(store_root)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.startswith("piece"), line
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    store = DirectoryStore(store_root)
+    staged = list((store_root / STAGING).iterdir())
+    assert len(staged) == 1 and any(staged[0].iterdir())  # a real partial backup was left
+    assert store.manifests() == []  # ... and it does not count
+
+    notes = store.recover()
+
+    assert len(notes) == 1 and not any((store_root / STAGING).iterdir())
+    manifest = take_backup(engine, store, base=None, compression_level=1).manifest
+    assert [m.id for m in store.manifests()] == [manifest.id]
