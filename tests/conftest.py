@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from upkeep import report
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,3 +136,30 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
         return Project(tmp_path)
 
     return make
+
+
+class Recorder:
+    """Stands in for `upkeep.report` in a procedures module, keeping what the real functions
+    return: `monkeypatch.setattr(module, "report", Recorder())`."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def _keep(self, record: dict[str, Any]) -> dict[str, Any]:
+        self.records.append(record)
+        return record
+
+    def check(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.check(*args, **kwargs))
+
+    def metric(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.metric(*args, **kwargs))
+
+    def finding(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.finding(*args, **kwargs))
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.records if r["kind"] == "check"}
+
+    def findings(self) -> dict[str, dict[str, Any]]:
+        return {r["key"]: r for r in self.records if r["kind"] == "finding"}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Recorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,32 +47,6 @@ def append(path: Path, *lines: str, end: str = "\n") -> None:
         handle.write("\n".join(lines) + end)
 
 
-class Recorder:
-    """Stands in for `upkeep.report` in `health`, keeping what the real functions return."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def _keep(self, record: dict[str, Any]) -> dict[str, Any]:
-        self.records.append(record)
-        return record
-
-    def check(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self._keep(report.check(*args, **kwargs))
-
-    def metric(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self._keep(report.metric(*args, **kwargs))
-
-    def finding(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self._keep(report.finding(*args, **kwargs))
-
-    def checks(self) -> dict[str, dict[str, Any]]:
-        return {r["name"]: r for r in self.records if r["kind"] == "check"}
-
-    def findings(self) -> dict[str, dict[str, Any]]:
-        return {r["key"]: r for r in self.records if r["kind"] == "finding"}
-
-
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
@@ -96,6 +71,31 @@ def test_mask_hides_ids_addresses_and_quoted_values() -> None:
     )
     assert health.mask_message(line) == "request <UUID> from <IP> token <HEX> user <STR> said <STR>"
     assert health.mask_message("can't open 3 files") == "can't open <N> files"
+
+
+MASK_PIECES = st.sampled_from(
+    [
+        *("ab12cd", "9F8A7B6C", "facade1", "decade", "123456", "0x1f", "12", "1.5", "10.0.0.1"),
+        *("6a48e215-b407-feb4-dc7b-0428c22369ed", "ERROR", "Abc", "g", "_", "é", "\\"),
+        *(" ", ":", "-", ".", "'", '"', "=", "(", ")", "/", ",", "<", "#"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(MASK_PIECES, max_size=12).map("".join), max_size=20),
+    st.permutations("abcdef").map("".join),
+)
+def test_cached_templates_are_what_masking_each_line_gives(lines: list[str], swap: str) -> None:
+    # One tally for all lines, each also with its hex letters swapped around and turned into
+    # digits: a cache key shared by two lines that mask differently fails here.
+    letters = str.maketrans("abcdefABCDEF", swap + swap.upper())
+    digits = str.maketrans("abcdefABCDEF", "123456123456")
+    tally = health._Tally()
+    variants = [line.translate(letters) for line in lines] + [x.translate(digits) for x in lines]
+    for line in lines + variants:
+        assert tally.template(line.encode("utf-8")) == health.mask_message(line), line
 
 
 def test_scan_groups_like_messages_and_keeps_unlike_apart(tmp_path: Path) -> None:
@@ -163,6 +163,8 @@ PATTERN_SETS = st.sampled_from(
     [
         (LogSource.error_patterns, LogSource.warn_patterns),  # literal search
         ((r"(?i)err\b", r"7:"), (r"WARN",)),  # decoded-text search: (?i) has no literal
+        # each line searched from its first literal: `^`, groups, alternatives
+        ((r"^ERR", r"(?:WARN|ERR)OR\b"), (r"\bWARN(?:ING)?:?", r"x7_")),
     ]
 )
 
@@ -292,6 +294,58 @@ def test_lines_full_of_the_literals_letters_are_still_counted_exactly(tmp_path: 
     append(log.path, *[f"{noise} {n}" + (" ERROR" if n % 10 == 0 else "") for n in range(5000)])
     scan = health.scan_log(log, tmp_path / "state")
     assert (scan.errors, scan.warnings) == (500, 0)
+
+
+def test_a_pivot_byte_rare_in_the_sample_but_not_later_still_counts_exactly(
+    tmp_path: Path,
+) -> None:
+    # No "A" in the first lines, so "WARN", "FATAL" and "CRITICAL" are looked for through
+    # their "A"; later "A"s abound, so that search gives up midway and finds them another way.
+    log = log_source(tmp_path)
+    quiet = [f"{STAMP} INFO ok {n}" for n in range(400)]
+    loud = [
+        "AAAA BANANA " + ("WARN x" if n % 3 == 0 else "FATAL" if n % 3 == 1 else "CRITICALLY")
+        for n in range(3000)
+    ]
+    append(log.path, *quiet, *loud)
+    scan = health.scan_log(log, tmp_path / "state")
+    assert (scan.errors, scan.warnings) == (1000, 1000)
+
+
+BATCHES = st.lists(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["error", "warning"]),
+            st.sampled_from(["a 1", "a 22", "b 1", "c x", "d 0x1f", "e ab12cd", "f", "é 3"]),
+        ),
+        max_size=12,
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(BATCHES)
+def test_tallying_in_batches_equals_tallying_line_by_line(
+    batches: list[list[tuple[str, str]]],
+) -> None:
+    # MAX_GROUPS shrunk so that batches overflow into OTHER_MESSAGES too.
+    original = health.MAX_GROUPS
+    health.MAX_GROUPS = 3
+    try:
+        one, many = health._Tally(), health._Tally()
+        for batch in batches:
+            for severity, line in batch:
+                one.add(severity, line.encode("utf-8"))
+            for severity in ("error", "warning"):
+                many.add_many(
+                    severity, [line.encode("utf-8") for sev, line in batch if sev == severity]
+                )
+    finally:
+        health.MAX_GROUPS = original
+    assert many.counts == one.counts
+    for severity in ("error", "warning"):
+        assert list(many.groups[severity].items()) == list(one.groups[severity].items())
 
 
 def test_small_chunks_and_overlong_lines_give_the_same_answer(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ functions grade them against `config.thresholds` (a log's own `errors` limit and
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import http.client
 import json
@@ -17,6 +18,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +38,14 @@ MAX_GROUPS = 1000
 MAX_FINDINGS_PER_LOG = 50
 MIN_LITERAL = 3
 PIVOT_SAMPLE = 8 << 10
+# A pivot byte met more often than once per this many bytes of each literal it stands for
+# costs more in Python than a plain `find` of the literal (measured: a miss costs about what
+# `find` takes for 1 KiB; see `_pivot_plan`).
+PIVOT_MISS_BYTES = 1024
 OTHER_MESSAGES = "(other messages: too many distinct groups)"
+# How many rotated copies back a scan looks for the file it was reading: more than one when
+# the log was rotated several times since the last scan.
+MAX_ROTATED_LOOKBACK = 5
 
 # ---------------------------------------------------------------- services
 
@@ -173,6 +182,15 @@ class MessageGroup:
 # a cache keyed by the line with its digits zeroed skips most of the regex work.
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 MAX_CACHED_TEMPLATES = 10_000
+# A hex id (request, trace, session) makes each line unique. Masking turns a whole word of six
+# or more hex digits, at least one a digit and one a letter, into <HEX> (or part of <STR>),
+# so a second cache key replaces every such word with one stand-in. Only words between
+# delimiters that no masking rule reaches across count (no `.`, `-` or word character).
+_HEX_WORD = re.compile(
+    rb"(?<![^\s=(\[{,;/\"'<>#@|:])(?=[0-9a-fA-F]*0)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}"
+    rb"(?![^\s,;)\]}\"'/>&|#:])"
+)
+HEX_STAND_IN = b"0a0a0a"
 
 
 class _Tally:
@@ -185,23 +203,88 @@ class _Tally:
         self.templates: dict[bytes, str] = {}
         self.bytes_scanned = 0
 
-    def add(self, severity: str, raw: bytes) -> None:
-        self.counts[severity] += 1
+    def template(self, raw: bytes) -> str:
+        """`mask_message` of the line, from the cache when a like line was masked before."""
         key = raw.translate(_DIGITS_TO_ZERO)
         template = self.templates.get(key)
         if template is None:
-            template = mask_message(_decode(raw))
-            if len(self.templates) < MAX_CACHED_TEMPLATES:
-                self.templates[key] = template
+            key = _HEX_WORD.sub(HEX_STAND_IN, key)
+            template = self.templates.get(key)
+            if template is None:
+                template = mask_message(_decode(raw))
+                if len(self.templates) < MAX_CACHED_TEMPLATES:
+                    self.templates[key] = template
+        return template
+
+    def add(self, severity: str, raw: bytes) -> None:
+        self.counts[severity] += 1
+        # The cache's first key inline: this runs for every matching line.
+        template = self.templates.get(raw.translate(_DIGITS_TO_ZERO)) or self.template(raw)
         groups = self.groups[severity]
-        if template not in groups and len(groups) >= MAX_GROUPS:
-            template = OTHER_MESSAGES  # bounded memory for a log full of unique messages
         group = groups.get(template)
+        if group is None and len(groups) >= MAX_GROUPS:
+            template = OTHER_MESSAGES  # bounded memory for a log full of unique messages
+            group = groups.get(template)
         if group is None:
             groups[template] = [1, raw, raw]
         else:
             group[0] += 1
             group[2] = raw
+
+    def _templates(self, raws: list[bytes]) -> list[str]:
+        """`template` of each of `raws`, each regex and translate run once over all of them
+        joined by newlines (no line holds one; masking treats it as any other whitespace)."""
+        keys = b"\n".join(raws).translate(_DIGITS_TO_ZERO).split(b"\n")
+        templates = list(map(self.templates.get, keys))
+        missing = [i for i, template in enumerate(templates) if template is None]
+        if missing:
+            joined = b"\n".join([keys[i] for i in missing])
+            hex_keys = _HEX_WORD.sub(HEX_STAND_IN, joined).split(b"\n")
+            for i, key in zip(missing, hex_keys, strict=True):
+                template = self.templates.get(key)
+                if template is None:
+                    template = mask_message(_decode(raws[i]))
+                    if len(self.templates) < MAX_CACHED_TEMPLATES:
+                        self.templates[key] = template
+                templates[i] = template
+        return templates
+
+    def add_many(self, severity: str, raws: list[bytes]) -> None:
+        """`add` for each of `raws` in turn, with the per-line work done by C code: one
+        translate for all cache keys, `map` for the lookups, `Counter` and dicts for the
+        counts, first and last lines."""
+        if not raws:
+            return
+        self.counts[severity] += len(raws)
+        templates = self._templates(raws)
+        last = dict(zip(templates, range(len(raws)), strict=True))  # the last index of each wins
+        first = dict(zip(reversed(templates), range(len(raws) - 1, -1, -1), strict=True))
+        groups = self.groups[severity]
+        # template -> [count, first index, last index] in this batch, in order of first
+        # appearance, overflowing into OTHER_MESSAGES exactly where `add` would.
+        batch: dict[str, list[int]] = {}
+        size = len(groups)
+        for template, count in Counter(templates).items():
+            target = template
+            if template not in groups:
+                if size >= MAX_GROUPS:
+                    target = OTHER_MESSAGES
+                if target not in groups and target not in batch:
+                    size += 1
+            entry = batch.get(target)
+            if entry is None:
+                batch[target] = [count, first[template], last[template]]
+            else:  # only OTHER_MESSAGES: several templates' lines
+                entry[0] += count
+                entry[1] = min(entry[1], first[template])
+                entry[2] = max(entry[2], last[template])
+        for template, (count, first_index, last_index) in batch.items():
+            group = groups.get(template)
+            if group is None:
+                groups[template] = [count, raws[first_index], raws[last_index]]
+            else:
+                group[0] += count
+                group[2] = raws[last_index]
 
     def sorted_groups(self, severity: str) -> tuple[MessageGroup, ...]:
         groups = [
@@ -274,6 +357,53 @@ def _literals(pattern: str) -> set[bytes] | None:
     return encoded if min(map(len, encoded)) >= MIN_LITERAL else None
 
 
+def _leading_run(items: list) -> set[str] | None:
+    """Strings one of which every match of the parsed `items` starts with, zero-width
+    assertions aside; None if unknown."""
+    run: list[str] = []
+    for op, av in items:
+        if op is _sre.AT and not run:
+            continue
+        if op is not _sre.LITERAL:
+            if run:
+                break
+            if op is _sre.SUBPATTERN and not av[1] & re.IGNORECASE:
+                return _leading_run(list(av[3]))
+            if op is _sre.BRANCH:
+                alternatives = [_leading_run(list(alt)) for alt in av[1]]
+                return set().union(*alternatives) if all(alternatives) else None  # type: ignore[arg-type]
+            return None
+        run.append(chr(av))
+    return {"".join(run)} if run else None
+
+
+def _leading(pattern: str) -> set[bytes] | None:
+    """UTF-8 literals one of which every match of `pattern` starts with: a search of a line
+    may begin at the first of them instead of at the line's start."""
+    if _sre_parser is None:
+        return None
+    try:
+        parsed = _sre_parser.parse(pattern)
+        found = None if parsed.state.flags & re.IGNORECASE else _leading_run(list(parsed))
+    except Exception:  # an internal API: never let it break a scan
+        return None
+    if not found or any("\ufffd" in text or "\n" in text for text in found):
+        return None
+    return {text.encode("utf-8") for text in found}
+
+
+def _lead_literals(patterns: tuple[str, ...]) -> set[bytes] | None:
+    """Literals one of which starts every match of every pattern, long enough to search for
+    quickly; None when some pattern has no such literal."""
+    leads: set[bytes] = set()
+    for pattern in patterns:
+        found = _leading(pattern)
+        if found is None or min(map(len, found)) < MIN_LITERAL:
+            return None
+        leads |= found
+    return leads
+
+
 def _combine(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
     """One regex for all `patterns` if they combine (inline flags may forbid it), else one each."""
     if len(patterns) > 1:
@@ -298,10 +428,13 @@ def _as_bytes(patterns: list[re.Pattern[str]]) -> list[re.Pattern[bytes]] | None
 class _LineMatcher:
     """Finds the lines of a chunk that match error or warning patterns.
 
-    When every pattern has a literal that each match must contain, lines are located with
-    `bytes.find` on those literals (several times faster than a regex scan in CPython) and only
-    those lines are decoded. Otherwise the chunk is decoded and searched with the patterns.
-    Either way a line's verdict comes from the patterns themselves, applied to the decoded line.
+    When every pattern has a literal that each match must contain, the lines holding one are
+    located over the whole chunk at C speed (`_first_hits`) and only those are sliced out: no
+    Python runs for the other lines. Otherwise the chunk is decoded and searched with the
+    patterns. Either way a line's verdict comes from the patterns themselves, applied to the
+    line (as bytes when it is ASCII, else to its decoded text); when every match must start
+    with one of the literals (`\bERROR\b` does), the search starts where the first literal in
+    the line may start (`re` cannot skip ahead by itself to a literal behind `\b` or `^`).
     """
 
     def __init__(self, error_patterns: tuple[str, ...], warn_patterns: tuple[str, ...]) -> None:
@@ -314,44 +447,81 @@ class _LineMatcher:
             if ascii_errors is None or ascii_warnings is None
             else (ascii_errors, ascii_warnings)
         )
-        literals: set[bytes] | None = set()
-        for pattern in error_patterns + warn_patterns:
-            found = _literals(pattern)
-            literals = None if found is None or literals is None else literals | found
-        # A literal containing another one finds nothing the shorter one misses.
+        # One error and one warning regex (the usual case): searched without a loop.
+        self.single = (
+            (self.ascii[0][0], self.ascii[1][0])
+            if self.ascii is not None and len(self.ascii[0]) == len(self.ascii[1]) == 1
+            else None
+        )
+        leads = _lead_literals(error_patterns + warn_patterns)
+        self.from_hit = leads is not None
+        literals: set[bytes] | None = leads
+        if literals is None:
+            literals = set()
+            for pattern in error_patterns + warn_patterns:
+                found = _literals(pattern)
+                literals = None if found is None or literals is None else literals | found
+        # A literal containing another one finds no line the shorter one misses (and, when it
+        # starts with it, no literal earlier in the line).
+        contains = bytes.startswith if self.from_hit else bytes.__contains__
         self.literals = (
             None
-            if literals is None
-            else sorted(lit for lit in literals if not any(o != lit and o in lit for o in literals))
+            if not literals
+            else tuple(
+                sorted(x for x in literals if not any(o != x and contains(x, o) for o in literals))
+            )
         )
 
     def severity(self, line: str) -> str | None:
         return _severity(line, self.errors, self.warnings)
 
-    def raw_severity(self, raw: bytes) -> str | None:
+    def raw_severity(self, raw: bytes, offset: int = 0) -> str | None:
+        """The severity of one line; its patterns are searched from `offset` (an ASCII line)."""
         if self.ascii is not None and raw.isascii():
-            return _severity(raw, *self.ascii)
+            errors, warnings = self.ascii
+            if any(p.search(raw, offset) for p in errors):
+                return "error"
+            if any(p.search(raw, offset) for p in warnings):
+                return "warning"
+            return None
         return _severity(raw.decode("utf-8", "replace"), self.errors, self.warnings)
 
     def scan(self, buf: bytes, end: int, tally: _Tally) -> None:
+        """Tally the matching lines of buf[:end], which starts at a line's start."""
         if self.literals is None:
             self._scan_decoded(buf[:end].decode("utf-8", "replace"), tally)
             return
-        for start in self._line_starts(buf, end, self.literals):
-            stop = buf.find(b"\n", start, end)
-            raw = buf[start : end if stop < 0 else stop]
-            severity = self.raw_severity(raw)
+        hits = _first_hits(buf, end, self.literals)
+        starts = sorted(hits)
+        find = buf.find
+        stops = [find(b"\n", hits[start], end) for start in starts]
+        raws = [
+            buf[start : end if stop < 0 else stop]
+            for start, stop in zip(starts, stops, strict=True)
+        ]
+        offsets = [hits[start] - start for start in starts] if self.from_hit else [0] * len(raws)
+        if self.single is not None and b"".join(raws).isascii():
+            # The usual case: one regex per severity and ASCII lines, matched through `map`
+            # and tallied in bulk, so that no Python runs per line.
+            error, warning = self.single
+            found = list(map(error.search, raws, offsets))
+            tally.add_many(
+                "error", [raw for raw, m in zip(raws, found, strict=True) if m is not None]
+            )
+            rest = [
+                (raw, offset)
+                for raw, offset, m in zip(raws, offsets, found, strict=True)
+                if m is None
+            ]
+            found = list(map(warning.search, *zip(*rest, strict=True))) if rest else []
+            tally.add_many(
+                "warning", [raw for (raw, _), m in zip(rest, found, strict=True) if m is not None]
+            )
+            return
+        for raw, offset in zip(raws, offsets, strict=True):
+            severity = self.raw_severity(raw, offset)
             if severity is not None:
                 tally.add(severity, raw)
-
-    @staticmethod
-    def _line_starts(buf: bytes, end: int, literals: list[bytes]) -> list[int]:
-        starts: set[int] = set()
-        sample = buf[:PIVOT_SAMPLE]
-        for literal in literals:
-            if not _find_by_rare_byte(buf, end, literal, sample, starts):
-                _find_whole(buf, end, literal, starts)
-        return sorted(starts)
 
     def _scan_decoded(self, text: str, tally: _Tally) -> None:
         starts: set[int] = set()
@@ -379,38 +549,123 @@ def _severity(
     return None
 
 
-def _find_whole(buf: bytes, end: int, literal: bytes, starts: set[int]) -> None:
-    """Add the start of every line of buf[:end] containing `literal`."""
-    found = buf.find(literal, 0, end)
-    while found >= 0:
-        starts.add(buf.rfind(b"\n", 0, found) + 1)
-        stop = buf.find(b"\n", found, end)
-        found = -1 if stop < 0 else buf.find(literal, stop + 1, end)
+# ---------------------------------------------------------------- lines holding a literal
 
 
-def _find_by_rare_byte(
-    buf: bytes, end: int, literal: bytes, sample: bytes, starts: set[int]
-) -> bool:
-    """Like `_find_whole`, jumping between occurrences of the literal's rarest byte in `sample`.
+@dataclass(frozen=True)
+class _PivotGroup:
+    """Literals found together by jumping between the occurrences of one byte, the pivot, that
+    each of them contains: a one-byte `find` is a memchr, many times faster than a multi-byte
+    one, and one pass serves them all."""
 
-    A one-byte `find` is a memchr, many times faster than a multi-byte one; it pays off while the
-    byte is rare. Returns False, leaving the work to `_find_whole`, once too many of its
-    occurrences turn out not to start the literal.
+    pivot: bytes
+    literals: tuple[bytes, ...]
+    # `match` at a pivot found succeeds when it is the first pivot byte of one of the literals.
+    check: re.Pattern[bytes]
+    # The largest index of that first pivot byte in a literal: no literal of the group starts
+    # more than this many bytes before the first pivot that `check` accepts.
+    back: int
+
+
+@functools.lru_cache(maxsize=256)
+def _pivot_group(pivot: int, literals: tuple[bytes, ...]) -> _PivotGroup:
+    char = bytes([pivot])
+    parts, back = [], 0
+    for literal in literals:
+        k = literal.index(char)
+        back = max(back, k)
+        # A fixed-width lookbehind: `match` at the pivot also sees the bytes before it.
+        behind = b"(?<=" + re.escape(literal[:k]) + b")" if k else b""
+        parts.append(behind + re.escape(literal[k:]))
+    return _PivotGroup(char, literals, re.compile(b"|".join(parts)), back)
+
+
+def _pivot_plan(
+    literals: tuple[bytes, ...], sample: bytes
+) -> tuple[list[_PivotGroup], list[bytes]]:
+    """Which literals to find through which pivot byte, and which with a `find` of their own.
+
+    A greedy weighted set cover: first the byte rarest in `sample` per literal it covers. Each
+    occurrence of a pivot costs a turn of a Python loop, about what `find` takes for
+    PIVOT_MISS_BYTES bytes; a byte is chosen only when it is met at most half as often per
+    literal, so that a sample a little rarer than the chunk does not lead to a pass that
+    `_find_by_pivot` has to give up midway.
     """
-    k = min(range(len(literal)), key=lambda i: sample.count(literal[i : i + 1]))
-    pivot = literal[k : k + 1]
-    misses_allowed = end // 512 + 16  # about where Python-level misses cost more than find()
-    found = buf.find(pivot, k, end)
+    counts = {b: sample.count(b) for b in set(b"".join(literals))}
+    worth = len(sample) / (2 * PIVOT_MISS_BYTES)
+    uncovered, groups = set(literals), []
+
+    def cost(b: int) -> float:
+        covered = sum(b in literal for literal in uncovered)
+        return (counts[b] + 1) / covered if covered else float("inf")
+
+    while uncovered:
+        best = min(counts, key=cost)
+        if cost(best) > worth:
+            break
+        covered = tuple(sorted(literal for literal in uncovered if best in literal))
+        groups.append(_pivot_group(best, covered))
+        uncovered.difference_update(covered)
+    return groups, sorted(uncovered)
+
+
+def _first_hits(buf: bytes, end: int, literals: tuple[bytes, ...]) -> dict[int, int]:
+    """For every line of buf[:end] holding a literal: its start -> a position in the line at
+    or before the first literal in it."""
+    hits: dict[int, int] = {}
+    groups, whole = _pivot_plan(literals, buf[:PIVOT_SAMPLE])
+    for group in groups:
+        if not _find_by_pivot(buf, end, group, hits):
+            whole += group.literals
+    for literal in whole:
+        _find_whole(buf, end, literal, hits)
+    return hits
+
+
+def _find_whole(buf: bytes, end: int, literal: bytes, hits: dict[int, int]) -> None:
+    """Record the first occurrence of `literal` in every line of buf[:end] holding it."""
+    find, rfind = buf.find, buf.rfind
+    found = find(literal, 0, end)
     while found >= 0:
-        if buf.startswith(literal, found - k, end):
-            starts.add(buf.rfind(b"\n", 0, found - k) + 1)
-            stop = buf.find(b"\n", found, end)
-            found = -1 if stop < 0 else buf.find(pivot, stop + 1 + k, end)
+        start = rfind(b"\n", 0, found) + 1
+        known = hits.get(start)
+        if known is None or found < known:
+            hits[start] = found
+        stop = find(b"\n", found, end)
+        found = -1 if stop < 0 else find(literal, stop + 1, end)
+
+
+def _find_by_pivot(buf: bytes, end: int, group: _PivotGroup, hits: dict[int, int]) -> bool:
+    """Record every line of buf[:end] holding a literal of `group`, found through its pivot.
+
+    Every pivot of a line up to the first one `check` accepts was tried, so no literal of the
+    group starts before that one minus `group.back`. Returns False, leaving the work to
+    `_find_whole`, once too many pivots turn out not to belong to a literal: the sample that
+    chose the pivot was not like the rest of the chunk.
+    """
+    find, rfind, match, pivot, back = (
+        buf.find,
+        buf.rfind,
+        group.check.match,
+        group.pivot,
+        group.back,
+    )
+    misses_allowed = len(group.literals) * end // PIVOT_MISS_BYTES + 16
+    found = find(pivot, 0, end)
+    while found >= 0:
+        if match(buf, found, end) is not None:
+            start = rfind(b"\n", 0, found) + 1
+            at = found - back if found - back > start else start
+            known = hits.get(start)
+            if known is None or at < known:
+                hits[start] = at
+            stop = find(b"\n", found, end)
+            found = -1 if stop < 0 else find(pivot, stop + 1, end)
         else:
             misses_allowed -= 1
             if misses_allowed < 0:
                 return False
-            found = buf.find(pivot, found + 1, end)
+            found = find(pivot, found + 1, end)
     return True
 
 
@@ -506,30 +761,109 @@ def _fingerprint(handle: BinaryIO, length: int) -> str:
     return hashlib.sha256(head).hexdigest() if len(head) == length else ""
 
 
-def _scan_rotated_tail(
+@dataclass(frozen=True)
+class _RotatedCopy:
+    """One rotated copy of a log: `<log>.N`, or `<log>.N.gz` read through gzip."""
+
+    path: Path
+    device: int
+    inode: int
+    size: int | None  # None for a compressed copy: known only once read
+
+    def open(self) -> BinaryIO:
+        if self.size is None:
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        return open(self.path, "rb", buffering=0)  # noqa: SIM115
+
+
+def _rotated_copies(path: Path) -> list[_RotatedCopy]:
+    """`<path>.1`, `.2` … (each plain or .gz), newest first, up to the first missing one."""
+    copies = []
+    for index in range(1, MAX_ROTATED_LOOKBACK + 1):
+        plain = path.with_name(f"{path.name}.{index}")
+        for candidate, compressed in ((plain, False), (plain.with_name(plain.name + ".gz"), True)):
+            try:
+                st = candidate.stat()
+            except OSError:
+                continue
+            size = None if compressed else st.st_size
+            copies.append(_RotatedCopy(candidate, st.st_dev, st.st_ino, size))
+            break
+        else:
+            break
+    return copies
+
+
+def _is_previous(copy: _RotatedCopy, previous: LogPosition, by_inode: bool) -> bool:
+    if copy.size is not None and copy.size < previous.offset:
+        return False  # shorter than what was read of it: another file
+    if by_inode:
+        return copy.size is not None and (copy.device, copy.inode) == (
+            previous.device,
+            previous.inode,
+        )
+    if previous.fingerprint_len == 0:
+        return False
+    try:
+        with copy.open() as handle:
+            return _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+
+
+def _scan_rotated(
     path: Path, previous: LogPosition, matcher: _LineMatcher, tally: _Tally, chunk_size: int
 ) -> bool:
-    """Read the unread end of the file the previous scan was reading, now at `<path>.1`.
+    """Read what the previous scan had not read of the rotated files: the unread end of the
+    file it was reading, now `<path>.N` (or `.N.gz`), then every newer copy in full.
 
-    Recognised by its inode (renamed by logrotate) or by its first bytes (copied by
-    copytruncate); returns False when there is no such file.
+    That file is recognised by its inode (renamed) or else by its first bytes (copied by
+    copytruncate, or compressed); returns False when it is not among the copies.
     """
-    try:
-        handle = open(path.with_name(path.name + ".1"), "rb", buffering=0)  # noqa: SIM115
-    except OSError:
+    copies = _rotated_copies(path)
+    found = next(
+        (
+            i
+            for by_inode in (True, False)
+            for i, copy in enumerate(copies)
+            if _is_previous(copy, previous, by_inode)
+        ),
+        None,
+    )
+    if found is None:
         return False
-    with handle:
-        stat = os.fstat(handle.fileno())
-        same_inode = (stat.st_dev, stat.st_ino) == (previous.device, previous.inode)
-        same_start = previous.fingerprint_len > 0 and (
-            _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
-        )
-        if not (same_inode or same_start) or stat.st_size < previous.offset:
-            return False
-        _scan_range(
-            handle, previous.offset, stat.st_size, matcher, tally, final=True, chunk_size=chunk_size
-        )
+    for index in range(found, -1, -1):  # oldest first, as the lines were written
+        copy = copies[index]
+        start = previous.offset if index == found else 0
+        try:
+            with copy.open() as handle:
+                if copy.size is None:
+                    _scan_stream(handle, start, matcher, tally, chunk_size)
+                else:
+                    _scan_range(
+                        handle, start, copy.size, matcher, tally, final=True, chunk_size=chunk_size
+                    )
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue  # a copy that vanished or is damaged: the others still count
     return True
+
+
+def _scan_stream(
+    handle: BinaryIO, start: int, matcher: _LineMatcher, tally: _Tally, chunk_size: int
+) -> None:
+    """Scan a stream that can only go forward cheaply (gzip) from `start` to its end."""
+    handle.seek(start)
+    rest = b""
+    while data := handle.read(chunk_size):
+        buf = rest + data
+        end = buf.rfind(b"\n") + 1
+        if end:
+            matcher.scan(buf, end, tally)
+            tally.bytes_scanned += end
+        rest = buf[end:]
+    if rest:
+        matcher.scan(rest, len(rest), tally)
+        tally.bytes_scanned += len(rest)
 
 
 def scan_log(
@@ -539,8 +873,9 @@ def scan_log(
 
     The position is kept in `state_dir/logscan/`; with `commit=False` it is left unchanged.
     A first scan reads the whole file; after a rotation the rotated file's unread tail is read
-    first, then the new file from its start; after a truncation the file is read from its start.
-    A half-written last line is left for the next scan.
+    first (found as `<log>.1`, or further back, gzipped or not, after several rotations), then
+    any newer rotated copies, then the new file from its start; after a truncation without a
+    copy the file is read from its start. A half-written last line is left for the next scan.
     """
     state_path = _state_path(log, state_dir)
     previous = _load_position(state_path)
@@ -560,7 +895,7 @@ def scan_log(
                 start = previous.offset
             else:
                 rotated, truncated = not same_inode, same_inode
-                _scan_rotated_tail(log.path, previous, matcher, tally, chunk_size)
+                _scan_rotated(log.path, previous, matcher, tally, chunk_size)
         offset = _scan_range(
             handle, start, stat.st_size, matcher, tally, final=False, chunk_size=chunk_size
         )
