@@ -49,6 +49,8 @@ def unreleased(root: Path) -> str:
     A draft that cannot be made is a build error, not a silently shorter changelog."""
     if not any(path.is_file() for path in (root / "changelog").glob("*.*.md")):
         return ""
+    if not _towncrier_configured(root):
+        return ""
     result = subprocess.run(
         [sys.executable, "-m", "towncrier", "build", "--draft", "--version", "unreleased"],
         cwd=root,
@@ -61,6 +63,14 @@ def unreleased(root: Path) -> str:
         raise PluginError(f"towncrier could not draft the changelog: {result.stderr.strip()}")
     draft = re.sub(r"\A## [^\n]*", "## Unreleased\n\nFrom the fragments in `changelog/`:", draft)
     return draft + "\n\n"
+
+
+def _towncrier_configured(root: Path) -> bool:
+    """Whether the project configures towncrier (towncrier.toml, or [tool.towncrier])."""
+    if (root / "towncrier.toml").is_file():
+        return True
+    pyproject = root / "pyproject.toml"
+    return pyproject.is_file() and "[tool.towncrier]" in pyproject.read_text(encoding="utf-8")
 
 
 def changelog_body(path: Path) -> str:
