@@ -1,0 +1,56 @@
+"""The README's main job on the shipped config: every due runbook against the demo, evidence
+that verifies, and the site built from it. A copy of upkeep.yml with only the demo's port and the
+machine-load thresholds changed (a test suite loading the CPU must not fail the health check)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, Project
+
+from upkeep import demo
+
+pytestmark = pytest.mark.slow
+ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> Project:
+    for name in ("runbooks", "docs"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md"):
+        shutil.copy(REPO / name, tmp_path / name)
+    text = (REPO / "upkeep.yml").read_text()
+    port = demo.free_port()
+    config = yaml.safe_load(text.replace("8765", str(port)))
+    assert config["demo"]["http_port"] == port
+    for key in ("cpu_percent", "memory_percent", "load_per_cpu"):
+        config["thresholds"][key] = {"warn": 1000, "fail": 1000}
+    (tmp_path / "upkeep.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return Project(tmp_path)
+
+
+def test_the_main_job_on_the_demo(shipped: Project) -> None:
+    result = shipped.upkeep("run", "--due", timeout=600)
+    assert result.code == 0, result.err
+    records = {r["runbook"]["name"]: r for r in shipped.records()}
+    assert set(records) == {"health-check", "cleaning", "backup"}
+    assert records["cleaning"]["status"] == records["backup"]["status"] == "ok"
+
+    # The demo's deliberate log errors are reported, even though cleaning ran alongside.
+    health = records["health-check"]
+    assert health["status"] == "warn"
+    log_check = next(c for c in health["checks"] if c["name"] == "log:app")
+    app_log = (shipped.root / "var/demo/logs/app.log").read_text().splitlines()
+    assert log_check["value"] == sum(bool(ERROR_LINE.search(line)) for line in app_log) > 0
+
+    assert shipped.upkeep("verify").code == 0
+    site = shipped.upkeep("site", "build", timeout=300)
+    assert site.code == 0, site.err
+    dashboard = (shipped.root / "site" / "index.html").read_text()
+    for name in records:
+        assert f"runbooks/{name}/" in dashboard
