@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import Recorder
+from tiny_fs import tiny_filesystem
 
 from upkeep.config import Cleanup, CleanupRoot, load_config
 from upkeep.errors import ConfigError
@@ -273,23 +273,9 @@ def test_cleaning_leaves_the_garbage_collector_as_it_found_it(root: Path, enable
 
 @pytest.fixture
 def tmpfs(root: Path) -> Iterator[Path]:
-    """A real tmpfs mounted inside the root (needs root privileges and mount(2))."""
-    mount_point = root / "mnt"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here: {done.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
+    """A real tmpfs mounted inside the root."""
+    with tiny_filesystem(root / "mnt", "1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
 def test_cleaning_stays_on_the_roots_filesystem(root: Path, tmpfs: Path) -> None:

@@ -3,14 +3,15 @@ if the rule were missing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tiny_fs import tiny_filesystem
 
 from upkeep.procedures.safedelete import (
     Batch,
@@ -238,27 +239,9 @@ def test_a_batch_whose_directory_is_outside_the_root_is_refused(tmp_path: Path, 
 
 @pytest.fixture
 def mount_tmpfs() -> Iterator[Callable[[Path], Path]]:
-    """Mount a real tmpfs on a directory (needs root privileges and mount(2)); unmounted after."""
-    mounted: list[Path] = []
-
-    def mount(mount_point: Path) -> Path:
-        mount_point.mkdir(exist_ok=True)
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            reason = f"cannot mount a tmpfs here: {done.stderr.strip()}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        mounted.append(mount_point)
-        return mount_point
-
-    yield mount
-    for mount_point in reversed(mounted):
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+    """Mount a real tmpfs on a directory; every one is unmounted after the test."""
+    with contextlib.ExitStack() as mounts:
+        yield lambda mount_point: mounts.enter_context(tiny_filesystem(mount_point, "1m"))
 
 
 def test_entries_on_another_filesystem_are_skipped(

@@ -1,4 +1,5 @@
-"""A real, tiny filesystem (tmpfs of a few MB) for tests that need a disk to fill up: ENOSPC."""
+"""A real, tiny filesystem (a tmpfs of a few MB) mounted for a test: a disk to fill up (ENOSPC),
+or another filesystem inside a cleaning root. Needs root privileges and mount(2)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def tiny_filesystem(path: Path, size: str = "2m") -> Iterator[Path]:
         text=True,
     )
     if mounted.returncode != 0:
-        reason = f"cannot mount a tmpfs to simulate a full disk: {mounted.stderr.strip()}"
+        reason = f"cannot mount a tmpfs here: {mounted.stderr.strip()}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
