@@ -139,7 +139,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     store = EvidenceStore(project.evidence)
     october = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
     tampered = _synthetic_run(store, weekly, "weekly-updates", october, "ok")
-    failing = _synthetic_run(store, weekly, "weekly-updates", october.replace(day=12), "fail")
+    failing = _synthetic_run(
+        store,
+        weekly,
+        "weekly-updates",
+        october.replace(day=12),
+        "fail",
+        findings=[{"kind": "finding", "key": "log:app", "message": MARKUP, "severity": "fail"}],
+    )
     report = tampered / "report.html"
     data = bytearray(report.read_bytes())
     data[-5] ^= 0x01  # one byte, after publication
@@ -157,6 +164,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "failing": failing.relative_to(project.evidence).as_posix(),
         "tampered": tampered.relative_to(project.evidence).as_posix(),
     }
+
+
+MARKUP = "<img src=x onerror=alert(1)> ERROR login failed"
 
 
 def _page(built: dict[str, Any], url: str) -> str:
@@ -325,6 +335,16 @@ def test_no_page_loads_anything_from_the_internet(built: dict[str, Any]) -> None
         if path.suffix in (".html", ".css"):
             match = external.search(path.read_text(errors="replace"))
             assert match is None, f"{path}: {match.group(0) if match else ''}"
+
+
+def test_markup_in_a_finding_is_shown_as_text_everywhere(built: dict[str, Any]) -> None:
+    # A finding may quote a log line; on the site it must stay text, never become markup.
+    run_url = built["failing"]
+    pages = {url: _page(built, url) for url in ("", "runs/2026/10", run_url)}
+    for url, page in pages.items():
+        assert "<img src=x" not in page, url
+    assert html.escape(MARKUP, quote=True) in pages[run_url]
+    assert html.escape(MARKUP, quote=True) in pages[""]  # open findings on the dashboard
 
 
 def test_the_changelog_page_shows_unreleased_fragments(built: dict[str, Any]) -> None:
