@@ -163,3 +163,39 @@ class Recorder:
 
     def findings(self) -> dict[str, dict[str, Any]]:
         return {r["key"]: r for r in self.records if r["kind"] == "finding"}
+
+
+def demo_config(port: int, *, worker: bool = False) -> str:
+    """An upkeep.yml for the embedded demo on `port`, with load limits a busy machine always
+    meets; `worker` adds the process probe that finds the demo service by its command line."""
+    process = (
+        "  - name: worker\n"
+        "    kind: process\n"
+        f'    process: "upkeep.demo_service --host 127.0.0.1 --port {port}"\n'
+        if worker
+        else ""
+    )
+    return (
+        textwrap.dedent(f"""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: var/state
+        demo: {{root: var/demo, http_port: {port}}}
+        services:
+          - {{name: web, kind: http, url: "http://127.0.0.1:{port}/health", timeout_s: 2}}
+          - {{name: web-port, kind: tcp, host: 127.0.0.1, port: {port}, timeout_s: 2}}
+        """)
+        + process
+        + textwrap.dedent("""\
+        logs:
+          - {name: app, path: var/demo/logs/app.log}
+          - {name: worker, path: var/demo/logs/worker.log}
+        mounts:
+          - {path: var/demo}
+        thresholds:
+          cpu_percent: {warn: 101, fail: 101}
+          load_per_cpu: {warn: 1000, fail: 1000}
+          memory_percent: {warn: 101, fail: 101}
+          disk_percent: {warn: 99.9, fail: 100}
+        """)
+    )

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, demo_config
 
 from upkeep import demo
 
@@ -25,29 +24,6 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "upkeep tests",
     "GIT_COMMITTER_EMAIL": "tests@upkeep.invalid",
 }
-
-
-def demo_config(port: int) -> str:
-    """An upkeep.yml for the embedded demo on `port`, with limits this busy machine always meets."""
-    return textwrap.dedent(f"""\
-        version: 1
-        evidence_dir: evidence
-        state_dir: var/state
-        demo: {{root: var/demo, http_port: {port}}}
-        services:
-          - {{name: web, kind: http, url: "http://127.0.0.1:{port}/health", timeout_s: 2}}
-          - {{name: web-port, kind: tcp, host: 127.0.0.1, port: {port}, timeout_s: 2}}
-        logs:
-          - {{name: app, path: var/demo/logs/app.log}}
-          - {{name: worker, path: var/demo/logs/worker.log}}
-        mounts:
-          - {{path: var/demo}}
-        thresholds:
-          cpu_percent: {{warn: 101, fail: 101}}
-          load_per_cpu: {{warn: 1000, fail: 1000}}
-          memory_percent: {{warn: 101, fail: 101}}
-          disk_percent: {{warn: 99.9, fail: 100}}
-    """)
 
 
 def git(root: Path, *args: str) -> str:

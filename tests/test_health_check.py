@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 
 import pytest
-from conftest import REPO, Project
+from conftest import REPO, Project, demo_config
 
 from upkeep import demo
 
@@ -20,30 +19,7 @@ def demo_project(tmp_path) -> Project:
     """The shipped health-check runbook and a demo system of its own on a free port."""
     shutil.copytree(REPO / "runbooks", tmp_path / "runbooks")
     port = demo.free_port()
-    (tmp_path / "upkeep.yml").write_text(
-        textwrap.dedent(f"""\
-        version: 1
-        evidence_dir: evidence
-        state_dir: var/state
-        demo: {{root: var/demo, http_port: {port}}}
-        services:
-          - {{name: web, kind: http, url: "http://127.0.0.1:{port}/health", timeout_s: 2}}
-          - {{name: web-port, kind: tcp, host: 127.0.0.1, port: {port}, timeout_s: 2}}
-          - name: worker
-            kind: process
-            process: "upkeep.demo_service --host 127.0.0.1 --port {port}"
-        logs:
-          - {{name: app, path: var/demo/logs/app.log}}
-          - {{name: worker, path: var/demo/logs/worker.log}}
-        mounts:
-          - {{path: var/demo}}
-        thresholds:
-          cpu_percent: {{warn: 101, fail: 101}}
-          load_per_cpu: {{warn: 1000, fail: 1000}}
-          memory_percent: {{warn: 101, fail: 101}}
-          disk_percent: {{warn: 99.9, fail: 100}}
-    """)
-    )
+    (tmp_path / "upkeep.yml").write_text(demo_config(port, worker=True))
     return Project(tmp_path)
 
 
