@@ -42,6 +42,7 @@ from typing import Any
 
 from upkeep import demo, schedule
 from upkeep.evidence import EvidenceStore, verify
+from upkeep.records import RunRecord
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -245,7 +246,7 @@ def _publish(store: EvidenceStore, real: dict[str, Any], at: datetime, status: s
         if status == "error"
         else None
     )
-    store.publish(staging, record)
+    store.publish(staging, RunRecord.from_json(record))
 
 
 # --- the builds -----------------------------------------------------------------------------

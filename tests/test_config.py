@@ -64,6 +64,10 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "services[0].url: expected an http:// or https:// URL",
         ),
         (
+            "services:\n  - {name: web, kind: http, url: 'http://x/', port: 80}\n",
+            "services[0].port: unknown key",
+        ),
+        (
             "services:\n  - {name: a, kind: process, process: x}\n"
             "  - {name: a, kind: process, process: y}\n",
             "name 'a' is used twice",

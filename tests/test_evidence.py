@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import shutil
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from upkeep.evidence import (
     PublishedRun,
     verify,
 )
+from upkeep.records import RunbookRef, RunRecord, Status, parse_time
 
 RUNS = [
     ("20261127T021500Z-health-check-7f3a", "2026-11-27T02:15:00Z", "health-check"),
@@ -39,13 +41,12 @@ def publish_run(
     staging = store.new_staging(run_id)
     (staging / "notebook.ipynb").write_text(json.dumps({"cells": [], "run": run_id}))
     (staging / "report.html").write_text(f"<html><body>{run_id} {status}</body></html>\n")
-    record = {
-        "run_id": run_id,
-        "started_at": started_at,
-        "runbook": {"name": runbook},
-        "status": status,
-    }
-    return store.publish(staging, record)
+    return store.publish(staging, minimal_record(run_id, started_at, runbook, status))
+
+
+def minimal_record(run_id: str, started_at: str, runbook: str, status: str = "ok") -> RunRecord:
+    started = parse_time(started_at)
+    return RunRecord(run_id, RunbookRef(runbook), Status(status), started, started, started)
 
 
 @pytest.fixture
@@ -88,8 +89,9 @@ def test_three_published_runs_verify_ok(store: EvidenceStore) -> None:
     run_json = (folder(store, 0) / "run.json").read_text()
     assert run_json.endswith("}\n")
     record = store.load(entries[0])
-    assert set(record["artifacts"]) == {"notebook.ipynb", "report.html"}
-    assert run_json == json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert set(record.artifacts) == {"notebook.ipynb", "report.html"}
+    assert record.runbook.name == "health-check" and record.status is Status.OK
+    assert json.loads(run_json) == record.to_json()
     assert not list((store.root / ".staging").iterdir())
 
 
@@ -130,7 +132,7 @@ def test_swapped_ledger_lines_are_named(store: EvidenceStore) -> None:
 
 def test_edited_status_in_ledger_line_is_named(store: EvidenceStore) -> None:
     lines = ledger_lines(store)
-    lines[1] = lines[1].replace('"status":"ok"', '"status":"failed"')
+    lines[1] = lines[1].replace('"status":"ok"', '"status":"fail"')
     write_ledger(store, lines)
     report = verify(store.root)
     assert report.problems[0].message == (
@@ -267,7 +269,7 @@ def test_latest_by_runbook_respects_status_filter(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path)
     publish_run(store, "a-1", "2026-11-01T00:00:00Z", "backup", "ok")
     publish_run(store, "a-2", "2026-11-02T00:00:00Z", "backup", "skipped")
-    publish_run(store, "b-1", "2026-11-03T00:00:00Z", "vacuum", "failed")
+    publish_run(store, "b-1", "2026-11-03T00:00:00Z", "vacuum", "fail")
     latest = store.latest_by_runbook()
     assert {name: e.run_id for name, e in latest.items()} == {"backup": "a-2", "vacuum": "b-1"}
     ran = store.latest_by_runbook(lambda status: status != "skipped")
@@ -278,19 +280,14 @@ def test_publish_refuses_symlinks_and_duplicate_run_ids(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path)
     staging = store.new_staging("run-1")
     (staging / "link.html").symlink_to("/etc/hostname")
-    record = {
-        "run_id": "run-1",
-        "started_at": "2026-11-27T02:15:00Z",
-        "runbook": {"name": "x"},
-        "status": "ok",
-    }
+    record = minimal_record("run-1", "2026-11-27T02:15:00Z", "x")
     with pytest.raises(EvidenceError, match="symlinks"):
         store.publish(staging, record)
     (staging / "link.html").unlink()
     store.publish(staging, record)
     again = store.new_staging("run-1")
     with pytest.raises(EvidenceError, match="already exists"):
-        store.publish(again, dict(record))
+        store.publish(again, record)
     assert verify(tmp_path).ok
 
 
@@ -329,4 +326,44 @@ def test_any_single_byte_change_is_detected(
         assert not verify(root).ok
     finally:
         path.write_bytes(original)
+    assert verify(root).ok
+
+
+LEGACY = (
+    Path(__file__).parent / "data" / "evidence-0.1.0"
+)  # written by upkeep 0.1.0 (main before #8)
+
+
+def test_evidence_written_by_0_1_0_verifies_loads_and_takes_new_runs(tmp_path: Path) -> None:
+    root = tmp_path / "evidence"
+    shutil.copytree(LEGACY, root)
+    report = verify(root)
+    assert report.ok, report.problems
+    assert report.runs_checked == 4
+    store = EvidenceStore(root)
+    records = {
+        record.run_id.split("-", 1)[1]: record for record in map(store.load, store.entries())
+    }
+    kinds = records["all-kinds-fd23"]
+    assert kinds.status is Status.WARN
+    assert [(c.name, c.status, c.value, c.limit) for c in kinds.checks] == [
+        ("disk:/", Status.WARN, 87.1, 85),
+        ("service:web", Status.OK, 12.5, None),
+    ]
+    assert [(m.name, dict(m.labels)) for m in kinds.metrics] == [
+        ("disk_used_percent", {"mount": "/"})
+    ]
+    assert [f.severity for f in kinds.findings] == ["warn", "info"]
+    assert kinds.secret_parameters == ("api_token",)
+    assert kinds.parameters == {"api_token": "env:LEGACY_TOKEN", "limit": 3}
+    assert "«secret:env:LEGACY_TOKEN»" in kinds.findings[1].message
+    raised = records["raises-ddfd"]
+    assert raised.status is Status.ERROR
+    assert (raised.error.ename, raised.error.cell) == ("KeyError", 3)
+    skipped = records["fails-8c2f"]
+    assert skipped.status is Status.SKIPPED and skipped.skipped_reason.startswith("locked")
+    assert records["fails-d7f5"].status is Status.FAIL
+    # The current version writes onto the same chain.
+    published = publish_run(store, "20261205T021500Z-after-upgrade-1a2b", "2026-12-05T02:15:00Z")
+    assert published.seq == 5
     assert verify(root).ok

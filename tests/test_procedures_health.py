@@ -23,7 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upkeep import demo, report
-from upkeep.config import Config, LogSource, Service, load_config
+from upkeep.config import (
+    Config,
+    HttpService,
+    LogSource,
+    ProcessService,
+    TcpService,
+    load_config,
+)
 from upkeep.procedures import health
 
 REPO = Path(__file__).resolve().parent.parent
@@ -404,14 +411,14 @@ def status_server() -> Iterator[int]:
 
 
 def test_http_probe_of_the_demo_service_is_up(demo_port: int) -> None:
-    probe = health.probe_http(Service("web", "http", url=f"http://127.0.0.1:{demo_port}/health"))
+    probe = health.probe_http(HttpService("web", url=f"http://127.0.0.1:{demo_port}/health"))
     assert probe.up and probe.status_code == 200
     assert probe.latency_ms is not None and 0 < probe.latency_ms < 2000
 
 
 def test_http_probe_of_a_closed_port_is_down() -> None:
     probe = health.probe_http(
-        Service("web", "http", url=f"http://127.0.0.1:{demo.free_port()}/", timeout_s=2)
+        HttpService("web", url=f"http://127.0.0.1:{demo.free_port()}/", timeout_s=2)
     )
     assert not probe.up and probe.latency_ms is None
     assert "refused" in probe.detail.lower()
@@ -419,22 +426,22 @@ def test_http_probe_of_a_closed_port_is_down() -> None:
 
 def test_http_probe_compares_the_status_and_does_not_follow_redirects(status_server: int) -> None:
     base = f"http://127.0.0.1:{status_server}"
-    unavailable = health.probe_http(Service("s", "http", url=f"{base}/503"))
+    unavailable = health.probe_http(HttpService("s", url=f"{base}/503"))
     assert not unavailable.up and unavailable.status_code == 503
-    assert health.probe_http(Service("s", "http", url=f"{base}/503", expect_status=503)).up
-    moved = health.probe_http(Service("s", "http", url=f"{base}/302"))
+    assert health.probe_http(HttpService("s", url=f"{base}/503", expect_status=503)).up
+    moved = health.probe_http(HttpService("s", url=f"{base}/302"))
     assert moved.status_code == 302 and not moved.up
 
 
 def test_tcp_probe_open_and_closed(demo_port: int) -> None:
-    assert health.probe_tcp(Service("p", "tcp", host="127.0.0.1", port=demo_port)).up
-    closed = health.probe_tcp(Service("p", "tcp", host="127.0.0.1", port=demo.free_port()))
+    assert health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo_port)).up
+    closed = health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo.free_port()))
     assert not closed.up and closed.latency_ms is None
 
 
 def test_process_probe_finds_a_process_by_a_marker_in_its_command_line() -> None:
     marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
-    service = Service("worker", "process", process=marker)
+    service = ProcessService("worker", process=marker)
     assert health.probe_process(service).process_count == 0
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
     try:

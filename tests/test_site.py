@@ -19,6 +19,7 @@ import yaml
 from conftest import CHECK_OK, REPO, Project
 
 from upkeep.evidence import EvidenceStore
+from upkeep.records import RunRecord
 from upkeep.registry import discover
 
 pytestmark = pytest.mark.slow
@@ -112,7 +113,7 @@ def _synthetic_run(
         "error": None,
         **extra,
     }
-    return store.publish(staging, record).path
+    return store.publish(staging, RunRecord.from_json(record)).path
 
 
 @pytest.fixture(scope="module")

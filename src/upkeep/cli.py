@@ -115,7 +115,7 @@ def list_command(obj: _Context, as_json: bool, at: str | None) -> int:
     moment = _parse_at(at, config)
     states = plan.states(
         registry.discover(config.runbooks_dir, config.root),
-        EvidenceStore(config.evidence_dir),
+        EvidenceStore(config.evidence_dir).entries(),
         config,
         moment,
     )
@@ -244,15 +244,18 @@ def run(
     """
     import os
 
-    from upkeep import plan, registry, results
+    from upkeep import plan, registry
     from upkeep.evidence import EvidenceStore
+    from upkeep.records import Trigger, exit_code
 
     config = obj.config()
     if names and due:
         raise click.UsageError("give runbook names or --due, not both")
     if at and not due:
         raise click.UsageError("--at only applies with --due")
-    trigger = trigger or ("ci" if os.environ.get("CI") else "schedule" if due else "manual")
+    trigger = Trigger(
+        trigger or ("ci" if os.environ.get("CI") else "schedule" if due else "manual")
+    )
     runbooks = registry.discover(config.runbooks_dir, config.root)
     store = EvidenceStore(config.evidence_dir)
     if due:
@@ -272,10 +275,10 @@ def run(
             json.dumps(
                 [
                     {
-                        "run_id": o.run_id,
-                        "runbook": o.runbook,
-                        "status": o.status,
-                        "duration_s": round(o.duration_s, 3),
+                        "run_id": o.record.run_id,
+                        "runbook": o.record.runbook.name,
+                        "status": o.status.value,
+                        "duration_s": round(o.record.duration_s, 3),
                         "path": str(o.path),
                     }
                     for o in outcomes
@@ -283,7 +286,7 @@ def run(
                 indent=2,
             )
         )
-    return results.exit_code([o.status for o in outcomes])
+    return exit_code(o.status for o in outcomes)
 
 
 def _execute(
@@ -291,7 +294,7 @@ def _execute(
 ) -> list:
     from contextlib import nullcontext
 
-    from upkeep.executor import Executor
+    from upkeep.run.runner import run_plan
 
     service = nullcontext()
     if config.demo is not None:
@@ -304,14 +307,14 @@ def _execute(
             service = demo.DemoService(config)
     progress = _Progress(len(planned))
     with service:
-        executor = Executor(
+        outcomes = run_plan(
+            planned,
             config,
             store,
             jobs=jobs,
             progress=progress,
             notify=lambda text: click.echo(f"upkeep: evidence: {text}", err=True),
         )
-        outcomes = executor.run_all(planned)
     progress.close()
     return outcomes
 
@@ -329,20 +332,21 @@ class _Progress:
         if self.live:
             threading.Thread(target=self._tick, daemon=True).start()
 
-    def __call__(self, event: str, planned: Any, outcome: Any) -> None:
+    def started(self, planned: Any) -> None:
+        with self.lock:
+            self.running[planned.runbook.name] = time.monotonic()
+
+    def finished(self, planned: Any, outcome: Any) -> None:
         name = planned.runbook.name
         with self.lock:
-            if event == "start":
-                self.running[name] = time.monotonic()
-                return
             self.running.pop(name, None)
             self.done += 1
             self._clear()
             status = outcome.status
-            label = click.style(f"{status.upper():<7}", fg=_STATUS_STYLE.get(status), bold=True)
+            label = click.style(f"{status.word:<7}", fg=_STATUS_STYLE.get(status), bold=True)
             click.echo(
-                f"[{self.done}/{self.total}] {label} {name} ({outcome.duration_s:.1f} s) "
-                f"{outcome.path}",
+                f"[{self.done}/{self.total}] {label} {name} "
+                f"({outcome.record.duration_s:.1f} s) {outcome.path}",
                 err=True,
             )
             for line in _attention(outcome.record):
@@ -416,7 +420,7 @@ def backups_command(obj: _Context, database: str | None, as_json: bool) -> int:
 
     config = obj.config()
     if database is not None:
-        _configured_database(config, database)
+        config.database(database)
     manifests = open_store(config).manifests(database)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(m) for m in manifests], indent=2))
@@ -450,7 +454,7 @@ def restore_command(obj: _Context, database: str, target: str, backup_id: str | 
     from upkeep.procedures.backup import restore
 
     config = obj.config()
-    if _configured_database(config, database).engine == "sqlite":
+    if config.database(database).engine == "sqlite":
         path = Path(target).absolute()
         if path.exists() or path.is_symlink():
             raise UpkeepError(f"restore target {path} exists; name a new file")
@@ -463,14 +467,6 @@ def restore_command(obj: _Context, database: str, target: str, backup_id: str | 
         click.echo(f"  problem: {problem}", err=True)
     click.echo("all checks passed" if outcome.ok else "FAILED: the restored copy is not sound")
     return 0 if outcome.ok else 1
-
-
-def _configured_database(config: Any, name: str) -> Any:
-    for database in config.databases:
-        if database.name == name:
-            return database
-    names = ", ".join(d.name for d in config.databases) or "(none configured)"
-    raise UpkeepError(f"{config.path}: no database named {name!r}; expected one of {names}")
 
 
 def _size(n: int) -> str:
@@ -566,21 +562,19 @@ def site_publish(obj: _Context, version: str, alias: str) -> int:
     return 0
 
 
-def _attention(record: dict[str, Any]) -> list[str]:
+def _attention(record: Any) -> list[str]:
     """The lines a person must read: the error, then every check that did not pass."""
     lines = []
-    error = record.get("error")
-    if error:
-        where = f" in cell {error['cell']}" if error.get("cell") is not None else ""
-        lines.append(f"error{where}: {error['ename']}: {error['evalue']}".strip()[:300])
-    if record.get("skipped_reason"):
-        lines.append(f"skipped: {record['skipped_reason']}")
-    for check in record.get("checks", []):
-        if check["status"] != "ok":
-            value, message = check.get("value"), check.get("message")
-            if not message and isinstance(value, int | float):
-                message = f"{value:g}{check.get('unit', '')}"
-            lines.append(f"{check.get('status')}: {check.get('name')}: {message or ''}"[:300])
+    if record.error is not None:
+        lines.append(record.error.summary[:300])
+    if record.skipped_reason:
+        lines.append(f"skipped: {record.skipped_reason}")
+    for check in record.checks:
+        if check.status != "ok":
+            message = check.message
+            if not message and check.value is not None:
+                message = f"{check.value:g}{check.unit}"
+            lines.append(f"{check.status}: {check.name}: {message}"[:300])
     return lines
 
 
@@ -607,7 +601,7 @@ def _state_json(state: Any) -> dict[str, Any]:
         "name": state.runbook.name,
         "title": state.runbook.title,
         "cadence": state.runbook.cadence,
-        "last_status": state.last_status,
+        "last_status": state.last_status.value if state.last_status else None,
         "last_run_id": state.last_run_id,
         "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
         "due": state.due,

@@ -8,13 +8,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from upkeep import params, schedule
 from upkeep.config import Config
 from upkeep.errors import ParameterError, RunbookError
-from upkeep.evidence import EvidenceStore
-from upkeep.executor import PlannedRun
+from upkeep.evidence import EvidenceStore, LedgerEntry
+from upkeep.records import Status, Trigger, parse_time
 from upkeep.registry import Registry, Runbook
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A runbook with validated parameters, ready to run; `as_of` is the schedule's clock."""
+
+    runbook: Runbook
+    params: dict[str, Any]
+    trigger: Trigger = Trigger.MANUAL
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -22,7 +33,7 @@ class RunbookState:
     """What `upkeep list` shows for one runbook."""
 
     runbook: Runbook
-    last_status: str | None
+    last_status: Status | None
     last_run_id: str | None
     last_run_at: datetime | None
     due: bool
@@ -30,7 +41,10 @@ class RunbookState:
 
 
 def plan_named(
-    registry: Registry, names: Iterable[str], assignments: list[str] | tuple[str, ...], trigger: str
+    registry: Registry,
+    names: Iterable[str],
+    assignments: list[str] | tuple[str, ...],
+    trigger: Trigger,
 ) -> list[PlannedRun]:
     """Plan the named runbooks; `-p KEY=VALUE` assignments apply to each of them."""
     names = list(dict.fromkeys(names))
@@ -44,33 +58,35 @@ def plan_named(
     return plan
 
 
-def last_runs(store: EvidenceStore) -> dict[str, dict]:
-    """The latest completed (not skipped) run of each runbook, from the ledger."""
-    latest: dict[str, dict] = {}
-    for entry in store.entries():
-        if entry.status == "skipped":
+def last_runs(entries: Iterable[LedgerEntry]) -> dict[str, tuple[LedgerEntry, datetime]]:
+    """The latest completed (not skipped) run of each runbook, with its time on the
+    schedule's clock, from ledger entries."""
+    latest: dict[str, tuple[LedgerEntry, datetime]] = {}
+    for entry in entries:
+        if entry.status is Status.SKIPPED:
             continue
-        at = _parse_time(entry.as_of or entry.started_at)
+        at = parse_time(entry.as_of or entry.started_at)
         # The latest by the schedule's clock, not the last line: a backfill with an earlier
         # --at must not make a runbook look as if it had not run since.
-        if entry.runbook not in latest or at >= latest[entry.runbook]["at"]:
-            latest[entry.runbook] = {"run_id": entry.run_id, "status": entry.status, "at": at}
+        if entry.runbook not in latest or at >= latest[entry.runbook][1]:
+            latest[entry.runbook] = (entry, at)
     return latest
 
 
 def states(
-    registry: Registry, store: EvidenceStore, config: Config, at: datetime
+    registry: Registry, entries: Iterable[LedgerEntry], config: Config, at: datetime
 ) -> list[RunbookState]:
-    latest = last_runs(store)
+    """Each runbook's last run and whether it is due at `at`."""
+    latest = last_runs(entries)
     result = []
     for runbook in registry.values():
-        last = latest.get(runbook.name)
-        last_at = last["at"].astimezone(config.tz) if last else None
+        entry, last_at = latest.get(runbook.name, (None, None))
+        last_at = last_at.astimezone(config.tz) if last_at else None
         result.append(
             RunbookState(
                 runbook=runbook,
-                last_status=last["status"] if last else None,
-                last_run_id=last["run_id"] if last else None,
+                last_status=entry.status if entry else None,
+                last_run_id=entry.run_id if entry else None,
                 last_run_at=last_at,
                 due=schedule.is_due(runbook.cadence, last_at, at),
                 next_due=schedule.next_due(runbook.cadence, last_at, at),
@@ -84,7 +100,7 @@ def plan_due(
     store: EvidenceStore,
     config: Config,
     at: datetime,
-    trigger: str,
+    trigger: Trigger,
     assignments: list[str] | tuple[str, ...] = (),
 ) -> list[PlannedRun]:
     """Plan every runbook whose last completed run is older than its latest scheduled time."""
@@ -94,7 +110,7 @@ def plan_due(
             "defaults; run it by name to pass parameters"
         )
     plan = []
-    for state in states(registry, store, config, at):
+    for state in states(registry, store.entries(), config, at):
         if state.due:
             runbook = state.runbook
             try:
@@ -104,7 +120,3 @@ def plan_due(
                 raise RunbookError(f"{exc} (in its defaults)") from None
             plan.append(PlannedRun(runbook, values, trigger, as_of=at))
     return plan
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -468,6 +468,8 @@ def render_report(nb: NotebookNode | None, record: Mapping[str, Any]) -> str:
     `nb` is the executed notebook, secrets already scrubbed, or None when the run has no
     notebook (a skipped run): then only the verdict is rendered. `record` is the run record.
     """
+    if hasattr(record, "to_json"):
+        record = record.to_json()
     status = record.get("status")
     runbook = record.get("runbook") or {}
     title = runbook.get("title") or runbook.get("name")

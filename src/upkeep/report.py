@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from upkeep.records import Check, Finding, Metric, Severity, Status
+
 MIMETYPE = "application/vnd.upkeep.result+json"
-CHECK_STATUSES = ("ok", "warn", "fail")
-SEVERITIES = ("info", "warn", "fail")
 _ICONS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL", "info": "INFO"}
 
-__all__ = ["MIMETYPE", "check", "finding", "metric"]
+__all__ = ["MIMETYPE", "Severity", "Status", "check", "finding", "metric"]
 
 
 def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
@@ -38,49 +38,44 @@ def _number(name: str, value: Any) -> float | None:
 
 def check(
     name: str,
-    status: str,
+    status: Status | str,
     *,
     value: float | None = None,
     limit: float | None = None,
     unit: str = "",
     message: str = "",
 ) -> dict[str, Any]:
-    """Record the verdict of one check: `status` is "ok", "warn" or "fail"."""
-    if status not in CHECK_STATUSES:
-        raise ValueError(f"check status must be one of {CHECK_STATUSES}, got {status!r}")
-    record = {
-        "kind": "check",
-        "name": str(name),
-        "status": status,
-        "value": _number("value", value),
-        "limit": _number("limit", limit),
-        "unit": unit,
-        "message": str(message),
-    }
+    """Record the verdict of one check: `status` is ok, warn or fail (`Status` or its value)."""
+    verdict = Check(
+        str(name),
+        status,  # type: ignore[arg-type]  # Check refuses anything but ok, warn and fail
+        _number("value", value),
+        _number("limit", limit),
+        unit,
+        str(message),
+    )
     shown = "" if value is None else f" {value:g}{unit}"
     bound = "" if limit is None else f" (limit {limit:g}{unit})"
-    return _emit(record, f"[{_ICONS[status]}] {name}:{shown}{bound} {message}".rstrip())
+    icon = _ICONS[verdict.status]
+    return _emit(verdict.to_json(), f"[{icon}] {name}:{shown}{bound} {message}".rstrip())
 
 
 def metric(
     name: str, value: float, *, unit: str = "", labels: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Record a measured value, for trends and for Prometheus-style export."""
-    record = {
-        "kind": "metric",
-        "name": str(name),
-        "value": _number("value", value),
-        "unit": unit,
-        "labels": {str(k): str(v) for k, v in (labels or {}).items()},
-    }
-    label_text = ",".join(f"{k}={v}" for k, v in record["labels"].items())
+    measured = Metric(
+        str(name),
+        _number("value", value),  # type: ignore[arg-type]
+        unit,
+        {str(k): str(v) for k, v in (labels or {}).items()},
+    )
+    label_text = ",".join(f"{k}={v}" for k, v in measured.labels.items())
     suffix = f"{{{label_text}}}" if label_text else ""
-    return _emit(record, f"metric {name}{suffix} = {value:g}{unit}")
+    return _emit(measured.to_json(), f"metric {name}{suffix} = {value:g}{unit}")
 
 
-def finding(key: str, message: str, *, severity: str = "warn") -> dict[str, Any]:
+def finding(key: str, message: str, *, severity: Severity | str = Severity.WARN) -> dict[str, Any]:
     """Record something an engineer should look at, keyed so it can be tracked across runs."""
-    if severity not in SEVERITIES:
-        raise ValueError(f"finding severity must be one of {SEVERITIES}, got {severity!r}")
-    record = {"kind": "finding", "key": str(key), "message": str(message), "severity": severity}
-    return _emit(record, f"[{_ICONS[severity]}] finding {key}: {message}")
+    found = Finding(str(key), str(message), severity)  # type: ignore[arg-type]
+    return _emit(found.to_json(), f"[{_ICONS[found.severity]}] finding {key}: {message}")

@@ -101,9 +101,10 @@ class SiteModel:
 def load_model(config: Config, registry: Registry, at: datetime | None = None) -> SiteModel:
     """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages."""
     at = at or datetime.now(config.tz)
-    store = _TolerantStore(config.evidence_dir)
+    store = evidence.EvidenceStore(config.evidence_dir)
+    entries = store.entries(strict=False)
     report = evidence.verify(config.evidence_dir)
-    problems: dict[str, list[evidence.Problem]] = defaultdict(list)
+    problems: dict[str, list[evidence.Mismatch]] = defaultdict(list)
     strays = []
     for problem in report.problems:
         if problem.run_id is None:
@@ -111,7 +112,7 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         else:
             problems[problem.run_id].append(problem)
     views = []
-    for entry in _unique(store.entries()):
+    for entry in _unique(entries):
         view = _run_view(store.root, entry, problems.get(entry.run_id, []))
         if view is not None:
             problems.pop(entry.run_id, None)
@@ -123,29 +124,12 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         config=config,
         registry=registry,
         runs=runs,
-        states={s.runbook.name: s for s in plan.states(registry, store, config, at)},
+        states={s.runbook.name: s for s in plan.states(registry, entries, config, at)},
         stray_problems=tuple(strays),
         built_at=at,
         by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
         by_month=_group(runs, lambda run: run.month, newest_first=False),
     )
-
-
-class _TolerantStore(evidence.EvidenceStore):
-    """The store, read past damaged ledger lines: `verify` names them, the site shows the rest
-    (a reader that stopped at the first damaged line would hide every run after it)."""
-
-    def entries(self) -> list[evidence.LedgerEntry]:
-        if not self.ledger_path.exists():
-            return []
-        found = []
-        with open(self.ledger_path, "rb") as handle:
-            for raw in handle:
-                try:
-                    found.append(evidence.LedgerEntry.from_json(json.loads(raw)))
-                except ValueError:
-                    continue
-        return found
 
 
 def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:
@@ -157,7 +141,7 @@ def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:
 
 
 def _run_view(
-    root: Path, entry: evidence.LedgerEntry, problems: list[evidence.Problem]
+    root: Path, entry: evidence.LedgerEntry, problems: list[evidence.Mismatch]
 ) -> RunView | None:
     """The run of a ledger line; None when the line cannot name a run folder (verify says why).
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from upkeep import report, results
+from upkeep import report
+from upkeep.records import Finding, Metric, Status, exit_code
+from upkeep.run.collect import collect
 
 
 def _output(record: dict) -> dict:
@@ -48,12 +50,24 @@ def _check(status: str) -> dict:
         (["ok", "warn"], "warn"),
         (["warn", "fail", "ok"], "fail"),
         ([], "error"),
-        (["ok", "bogus"], "error"),
     ],
 )
 def test_status_is_the_worst_check(statuses: list[str], expected: str) -> None:
-    found = results.collect(_nb(*(_output(_check(s)) for s in statuses)))
-    assert results.decide_status(found) == expected
+    found = collect(_nb(*(_output(_check(s)) for s in statuses)))
+    assert found.status == expected
+
+
+def test_a_result_written_by_hand_that_report_would_refuse_is_an_error() -> None:
+    found = collect(_nb(_output(_check("ok")), _output(_check("bogus"))))
+    assert found.status is Status.ERROR
+    assert found.error.ename == "InvalidResult" and found.error.cell == 0
+    assert "'bogus'" in found.error.evalue
+    assert [check.name for check in found.checks] == ["c-ok"]
+
+
+def test_no_check_recorded_is_an_error_that_says_so() -> None:
+    found = collect(_nb())
+    assert found.status is Status.ERROR and found.error.ename == "NoChecksRecorded"
 
 
 def test_a_cell_error_is_an_error_whatever_the_checks() -> None:
@@ -63,23 +77,25 @@ def test_a_cell_error_is_an_error_whatever_the_checks() -> None:
         "evalue": "'x'",
         "traceback": ["\x1b[31mKeyError\x1b[0m: 'x'"],
     }
-    found = results.collect(_nb(_output(_check("ok")), error))
-    assert results.decide_status(found) == "error"
+    found = collect(_nb(_output(_check("ok")), error))
+    assert found.status == "error"
     assert found.error.ename == "KeyError" and found.error.cell == 0
     assert found.error.traceback == "KeyError: 'x'"  # colour codes stripped
 
 
 def test_sys_exit_zero_is_not_an_error() -> None:
     exit_zero = {"output_type": "error", "ename": "SystemExit", "evalue": "0", "traceback": []}
-    found = results.collect(_nb(_output(_check("ok")), exit_zero))
-    assert found.error is None and results.decide_status(found) == "ok"
+    found = collect(_nb(_output(_check("ok")), exit_zero))
+    assert found.error is None and found.status == "ok"
 
 
 def test_metrics_and_findings_are_collected_in_order() -> None:
     metric = {"kind": "metric", "name": "m", "value": 1.5, "unit": "s", "labels": {}}
     finding = {"kind": "finding", "key": "k", "message": "look", "severity": "warn"}
-    found = results.collect(_nb(_output(metric), _output(finding), _output(_check("ok"))))
-    assert found.metrics == (metric,) and found.findings == (finding,)
+    found = collect(_nb(_output(metric), _output(finding), _output(_check("ok"))))
+    assert found.metrics == (Metric("m", 1.5, "s", {}),)
+    assert found.findings == (Finding("k", "look", "warn"),)
+    assert found.metrics[0].to_json() == metric and found.findings[0].to_json() == finding
 
 
 @pytest.mark.parametrize(
@@ -92,7 +108,7 @@ def test_metrics_and_findings_are_collected_in_order() -> None:
     ],
 )
 def test_exit_codes(statuses: list[str], code: int) -> None:
-    assert results.exit_code(statuses) == code
+    assert exit_code(Status(s) for s in statuses) == code
 
 
 def test_report_refuses_bad_values() -> None:

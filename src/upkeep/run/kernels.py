@@ -20,7 +20,7 @@ FORK_SWITCH = "UPKEEP_FORK_KERNELS"  # set to 0 to launch every kernel as its ow
 
 
 class KernelTemplate:
-    """A `kernel_zygote` process that forks pre-imported kernels on request; one per run of the
+    """A `kernel_template` process that forks pre-imported kernels on request; one per run of the
     executor, shared by its worker threads."""
 
     def __init__(self) -> None:
@@ -35,7 +35,7 @@ class KernelTemplate:
             return
         self._process = subprocess.Popen(
             # -P: the directory upkeep was started from must not shadow modules in kernels.
-            [sys.executable, "-P", "-m", "upkeep.kernel_zygote"],
+            [sys.executable, "-P", "-m", "upkeep.run.kernel_template"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,0 +1,263 @@
+"""Responsible for loading `upkeep.yml`: the file read, every section turned into the typed
+objects of `upkeep.config.model`, and anything unexpected refused with one `ConfigError`.
+Relative paths are resolved against the directory holding the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal as signal_module
+import zoneinfo
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from upkeep.config.cleanup import read_cleanup
+from upkeep.config.model import (
+    BACKUP_MODES,
+    DATABASE_ENGINES,
+    ROTATION_METHODS,
+    ROTATION_PERIODS,
+    SERVICE_TYPES,
+    BackupPolicy,
+    Config,
+    Database,
+    DemoSettings,
+    HttpService,
+    Limit,
+    LogRotation,
+    LogSource,
+    Mount,
+    ProcessService,
+    Service,
+    TcpService,
+    Thresholds,
+)
+from upkeep.config.reader import REQUIRED, Section
+from upkeep.errors import ConfigError
+from upkeep.secrets import REFERENCE
+
+DEFAULT_CONFIG_NAME = "upkeep.yml"
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate the config file; `path` defaults to $UPKEEP_CONFIG, then ./upkeep.yml."""
+    path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config or create it)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return _config(Section(data, "", path), path)
+
+
+def _config(top: Section, path: Path) -> Config:
+    base = path.parent
+    version = top.int("version", 1)
+    if version != 1:
+        top.fail("version", "1", version)
+    timezone = top.str("timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        top.fail("timezone", "an IANA time zone such as UTC or Europe/Berlin", timezone)
+    defaults = top.section("defaults") or Section({}, "defaults", path)
+    timeout_s = defaults.int("timeout_s", 900, minimum=1)
+    jobs = defaults.int("jobs", None, minimum=1)
+    defaults.done()
+    config = Config(
+        path=path,
+        root=base,
+        timezone=timezone,
+        evidence_dir=top.path("evidence_dir", base, base / "evidence"),
+        state_dir=top.path("state_dir", base, base / "var" / "state"),
+        runbooks_dir=top.path("runbooks_dir", base, base / "runbooks"),
+        timeout_s=timeout_s,
+        jobs=jobs,
+        demo=_demo(top.section("demo"), base),
+        services=top.items("services", _service),
+        logs=top.items("logs", lambda s: _log(s, base)),
+        mounts=top.items("mounts", lambda s: _mount(s, base)),
+        databases=top.items("databases", lambda s: _database(s, base)),
+        thresholds=_thresholds(top.section("thresholds")),
+        backup=_backup(top.section("backup"), base),
+    )
+    config = replace(config, cleanup=read_cleanup(top.section("cleanup"), config))
+    top.done()
+    _unique(path, "services", [s.name for s in config.services])
+    _unique(path, "logs", [log.name for log in config.logs])
+    _unique(path, "databases", [d.name for d in config.databases])
+    return config
+
+
+def _unique(path: Path, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{path}: {key}: name {name!r} is used twice; names must be unique")
+        seen.add(name)
+
+
+def _demo(s: Section | None, base: Path) -> DemoSettings | None:
+    if s is None:
+        return None
+    demo = DemoSettings(root=s.path("root", base), http_port=s.int("http_port", 8765, minimum=1))
+    s.done()
+    return demo
+
+
+def _limit(section: Section | None, default: Limit | None) -> Limit | None:
+    if section is None:
+        return default
+    warn = section.number("warn", default.warn if default else REQUIRED)
+    fail = section.number("fail", default.fail if default else REQUIRED)
+    section.done()
+    if fail < warn:
+        raise ConfigError(
+            f"{section.file}: {section.where}: expected fail ({fail}) >= warn ({warn})"
+        )
+    return Limit(warn, fail)
+
+
+def _thresholds(section: Section | None) -> Thresholds:
+    base = Thresholds()
+    if section is None:
+        return base
+    values = {
+        name: _limit(section.section(name), getattr(base, name))
+        for name in Thresholds.__dataclass_fields__
+    }
+    section.done()
+    return Thresholds(**values)
+
+
+def _service(s: Section) -> Service:
+    name = s.str("name")
+    kind = s.choice("kind", tuple(SERVICE_TYPES))
+    timeout_s = s.number("timeout_s", 5.0)
+    service: Service
+    if kind == HttpService.kind:
+        service = HttpService(
+            name, _required(s, "url", kind), s.int("expect_status", 200, minimum=100), timeout_s
+        )
+        if not re.match(r"^https?://", service.url):
+            s.fail("url", "an http:// or https:// URL", service.url)
+    elif kind == TcpService.kind:
+        host = _required(s, "host", kind)
+        port = s.int("port", None, minimum=1)
+        if port is None:
+            raise ConfigError(f"{s.file}: {s.where}.port: required for a service of kind {kind}")
+        service = TcpService(name, host, port, timeout_s)
+    else:
+        service = ProcessService(name, _required(s, "process", kind), timeout_s)
+    s.done()
+    return service
+
+
+def _required(s: Section, key: str, kind: str) -> str:
+    value = s.str(key, None)
+    if value is None:
+        raise ConfigError(f"{s.file}: {s.where}.{key}: required for a service of kind {kind}")
+    return value
+
+
+def _log(s: Section, base: Path) -> LogSource:
+    defaults = LogSource(name="", path=Path())
+    log = LogSource(
+        name=s.str("name"),
+        path=s.path("path", base, resolve=False),
+        error_patterns=s.strings("error_patterns", defaults.error_patterns),
+        warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
+        errors=_limit(s.section("errors"), None),
+        rotate=_rotation(s.section("rotate"), base),
+    )
+    s.done()
+    for pattern in log.error_patterns + log.warn_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"{s.file}: {s.where}: pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+    return log
+
+
+def _rotation(s: Section | None, base: Path) -> LogRotation | None:
+    if s is None:
+        return None
+    rotation = LogRotation(
+        max_bytes=s.int("max_bytes", None, minimum=1),
+        max_age_days=s.number("max_age_days", None),
+        keep=s.int("keep", 7, minimum=1),
+        compress=s.bool("compress", True),
+        method=s.choice("method", ROTATION_METHODS, "rename"),
+        pid_file=s.path("pid_file", base, None),
+        signal=s.str("signal", "SIGHUP"),
+        period=s.choice("period", ROTATION_PERIODS, "daily"),
+        max_copy_age_days=s.number("max_copy_age_days", None),
+    )
+    s.done()
+    if rotation.max_bytes is None and rotation.max_age_days is None:
+        raise ConfigError(
+            f"{s.file}: {s.where}: expected max_bytes, max_age_days or both (when to rotate)"
+        )
+    if rotation.signal not in signal_module.Signals.__members__:
+        s.fail("signal", "a signal name such as SIGHUP or SIGUSR1", rotation.signal)
+    return rotation
+
+
+def _mount(s: Section, base: Path) -> Mount:
+    mount = Mount(path=s.path("path", base), limit=_limit(s.section("limit"), None))
+    s.done()
+    return mount
+
+
+def _database(s: Section, base: Path) -> Database:
+    engine = s.choice("engine", DATABASE_ENGINES)
+    db = Database(
+        name=s.str("name"),
+        engine=engine,
+        path=s.path("path", base, None),
+        host=s.str("host", "localhost"),
+        port=s.int("port", 5432, minimum=1),
+        dbname=s.str("dbname", None),
+        user=s.str("user", None),
+        password=s.str("password", None),
+    )
+    s.done()
+    if engine == "sqlite" and db.path is None:
+        raise ConfigError(f"{s.file}: {s.where}.path: required for a sqlite database")
+    if engine == "postgresql" and db.dbname is None:
+        raise ConfigError(f"{s.file}: {s.where}.dbname: required for a postgresql database")
+    if db.password is not None and not REFERENCE.match(db.password):
+        s.fail(
+            "password",
+            "a secret reference (env:NAME or file:/path), never the password",
+            "a literal value",
+        )
+    return db
+
+
+def _backup(s: Section | None, base: Path) -> BackupPolicy:
+    if s is None:
+        return BackupPolicy()
+    policy = BackupPolicy(
+        dir=s.path("dir", base, None),
+        mode=s.choice("mode", BACKUP_MODES, "full"),
+        full_every=s.int("full_every", 7, minimum=1),
+        keep_daily=s.int("keep_daily", 7),
+        keep_weekly=s.int("keep_weekly", 4),
+        keep_monthly=s.int("keep_monthly", 12),
+        max_full_age_days=s.number("max_full_age_days", 8.0),
+        compression_level=s.int("compression_level", 1, minimum=1),
+        shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
+    )
+    s.done()
+    return policy

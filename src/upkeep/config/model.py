@@ -1,0 +1,224 @@
+"""Responsible for what `upkeep.yml` describes, as typed, frozen objects: the maintained system's
+services, logs, mounts and databases, the thresholds, the cleanup roots and the backup policy.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from upkeep.errors import ConfigError
+from upkeep.records import Status
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A warn/fail pair: a value at or above `warn` warns, at or above `fail` fails."""
+
+    warn: float
+    fail: float
+
+    def grade(self, value: float) -> Status:
+        if value >= self.fail:
+            return Status.FAIL
+        if value >= self.warn:
+            return Status.WARN
+        return Status.OK
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    cpu_percent: Limit = Limit(85, 95)
+    memory_percent: Limit = Limit(85, 95)
+    load_per_cpu: Limit = Limit(1.5, 3.0)
+    disk_percent: Limit = Limit(80, 90)
+    log_errors: Limit = Limit(1, 50)
+    http_latency_ms: Limit = Limit(500, 2000)
+
+
+# --- services the health check probes, one type per kind of probe --------------------------
+
+
+@dataclass(frozen=True)
+class HttpService:
+    """A service answering HTTP: GET `url` must answer `expect_status` (redirects not followed)."""
+
+    kind: ClassVar[str] = "http"
+    name: str
+    url: str
+    expect_status: int = 200
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class TcpService:
+    """A service accepting TCP connections on `host:port`."""
+
+    kind: ClassVar[str] = "tcp"
+    name: str
+    host: str
+    port: int
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ProcessService:
+    """A service that is up while a process whose command line contains `process` runs."""
+
+    kind: ClassVar[str] = "process"
+    name: str
+    process: str
+    timeout_s: float = 5.0
+
+
+Service = HttpService | TcpService | ProcessService
+SERVICE_TYPES: dict[str, type[HttpService] | type[TcpService] | type[ProcessService]] = {
+    kind.kind: kind for kind in (HttpService, TcpService, ProcessService)
+}
+
+# --- logs ----------------------------------------------------------------------------------
+
+ROTATION_METHODS = ("rename", "copytruncate")
+ROTATION_PERIODS = ("hourly", "daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """When and how daily cleaning rotates one log file.
+
+    A log is rotated when it is larger than `max_bytes` or its last rotation is older than
+    `max_age_days`, but never twice within one `period`. `rename` moves the file aside and then
+    signals the writer named by `pid_file` to reopen it; `copytruncate` copies and truncates in
+    place, losing whatever the writer appends between the copy and the truncate.
+    """
+
+    max_bytes: int | None = None
+    max_age_days: float | None = None
+    keep: int = 7
+    compress: bool = True
+    method: str = "rename"
+    pid_file: Path | None = None
+    signal: str = "SIGHUP"
+    period: str = "daily"
+    max_copy_age_days: float | None = None
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A log file scanned for lines matching error and warning patterns since the last scan."""
+
+    name: str
+    path: Path
+    error_patterns: tuple[str, ...] = (r"\bERROR\b", r"\bCRITICAL\b", r"\bFATAL\b")
+    warn_patterns: tuple[str, ...] = (r"\bWARN(?:ING)?\b",)
+    errors: Limit | None = None
+    rotate: LogRotation | None = None
+
+
+# --- disks and databases -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mount:
+    path: Path
+    limit: Limit | None = None
+
+
+DATABASE_ENGINES = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    engine: str
+    path: Path | None = None
+    host: str = "localhost"
+    port: int = 5432
+    dbname: str | None = None
+    user: str | None = None
+    password: str | None = None  # a secret reference (env:NAME or file:/path), never the value
+
+
+# --- cleaning and backups ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanupRoot:
+    """A directory whose old files daily cleaning may remove (temp) or trim (cache)."""
+
+    path: Path
+    max_age_days: float = 7.0
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    temp_roots: tuple[CleanupRoot, ...] = ()
+    cache_roots: tuple[CleanupRoot, ...] = ()
+    protect: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+BACKUP_MODES = ("full", "incremental")
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """Where backups go, full or incremental, and how many of each age are kept."""
+
+    dir: Path | None = None
+    mode: str = "full"
+    full_every: int = 7
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 12
+    max_full_age_days: float = 8.0
+    compression_level: int = 1
+    shrink_warn_percent: float = 50.0
+
+
+# --- the whole system ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Where the embedded demo system lives and the port its health service listens on."""
+
+    root: Path
+    http_port: int = 8765
+
+
+@dataclass(frozen=True)
+class Config:
+    """The maintained system, as `upkeep.yml` describes it."""
+
+    path: Path
+    root: Path
+    timezone: str = "UTC"
+    evidence_dir: Path = Path("evidence")
+    state_dir: Path = Path("var/state")
+    runbooks_dir: Path = Path("runbooks")
+    timeout_s: int = 900
+    jobs: int | None = None
+    demo: DemoSettings | None = None
+    services: tuple[Service, ...] = ()
+    logs: tuple[LogSource, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    databases: tuple[Database, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    cleanup: Cleanup = field(default_factory=Cleanup)
+    backup: BackupPolicy = field(default_factory=BackupPolicy)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def database(self, name: str) -> Database:
+        """The configured database called `name`; ConfigError naming the ones there are."""
+        for database in self.databases:
+            if database.name == name:
+                return database
+        names = ", ".join(d.name for d in self.databases) or "(none configured)"
+        raise ConfigError(f"{self.path}: no database named {name!r}; expected one of {names}")

@@ -1,0 +1,117 @@
+"""Responsible for reading one mapping of `upkeep.yml` key by key: each value checked for its
+type, defaults filled in, and anything left over or malformed reported as one `ConfigError`
+naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from upkeep.errors import ConfigError
+
+T = TypeVar("T")
+REQUIRED: Any = object()
+
+
+class Section:
+    """One mapping of the YAML document, read key by key; leftover keys are errors."""
+
+    def __init__(self, data: Any, where: str, file: Path) -> None:
+        self.file = file
+        self.where = where
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.fail("", "a mapping", data)
+        self.data = dict(data)
+
+    def fail(self, key: str, expected: str, got: Any) -> None:
+        name = f"{self.where}.{key}" if self.where and key else (key or self.where or "top level")
+        raise ConfigError(f"{self.file}: {name}: expected {expected}, got {_show(got)}")
+
+    def get(self, key: str, kind: type[T], expected: str, default: Any = REQUIRED) -> T:
+        if key not in self.data:
+            if default is REQUIRED:
+                raise ConfigError(f"{self.file}: {self._name(key)}: required key is missing")
+            return default
+        value = self.data.pop(key)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            self.fail(key, expected, value)
+        return value
+
+    def str(self, key: str, default: Any = REQUIRED) -> str:
+        value = self.get(key, str, "a string", default)
+        if isinstance(value, str) and not value.strip():
+            self.fail(key, "a non-empty string", value)
+        return value
+
+    def int(self, key: str, default: Any = REQUIRED, minimum: int = 0) -> int:
+        value = self.get(key, int, "an integer", default)
+        if value is not None and value < minimum:
+            self.fail(key, f"an integer >= {minimum}", value)
+        return value
+
+    def number(self, key: str, default: Any = REQUIRED) -> float:
+        value = self.get(key, float, "a number", default)
+        if value is not None and value < 0:
+            self.fail(key, "a number >= 0", value)
+        return value
+
+    def bool(self, key: str, default: Any = REQUIRED) -> bool:
+        return self.get(key, bool, "true or false", default)
+
+    def path(self, key: str, base: Path, default: Any = REQUIRED, *, resolve: bool = True) -> Path:
+        value = self.str(key, default)
+        if value is None or isinstance(value, Path):
+            return value
+        path = base / os.path.expanduser(value)
+        # A path that must not follow symlinks (a log that rotation may move) keeps its last part.
+        return path.resolve() if resolve else Path(os.path.normpath(path.absolute()))
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = REQUIRED) -> str:
+        value = self.str(key, default)
+        if value not in choices:
+            self.fail(key, "one of " + ", ".join(choices), value)
+        return value
+
+    def strings(self, key: str, default: Any = REQUIRED) -> tuple[str, ...]:
+        value = self.get(key, list, "a list of strings", default)
+        if value is default:
+            return value
+        if not all(isinstance(item, str) and item for item in value):
+            self.fail(key, "a list of non-empty strings", value)
+        return tuple(value)
+
+    def section(self, key: str) -> Section | None:
+        if key not in self.data or self.data[key] is None:
+            self.data.pop(key, None)
+            return None
+        return Section(self.data.pop(key), self._name(key), self.file)
+
+    def items(self, key: str, read: Callable[[Section], T]) -> tuple[T, ...]:
+        value = self.get(key, list, "a list", [])
+        return tuple(
+            read(Section(item, f"{self._name(key)}[{i}]", self.file))
+            for i, item in enumerate(value)
+        )
+
+    def done(self) -> None:
+        if self.data:
+            key = sorted(self.data, key=str)[0]
+            raise ConfigError(f"{self.file}: {self._name(key)}: unknown key")
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r} ({type(value).__name__})"

@@ -1,0 +1,129 @@
+"""Responsible for the layout of an evidence root: the names of its files and folders, where a
+run's folder goes, and the canonical JSON and hashes that the ledger and run.json are made of.
+
+    runs/YYYY/MM/<run_id>/     run.json, notebook.ipynb, report.html, ... (immutable once there)
+    ledger.jsonl               one canonical JSON line per published run, chained to the one before
+    .staging/<pid>-<run_id>/   run folders being written; the pid tells recovery if the owner lives
+    .publishing.json           while a run is being published: the folder it is placing
+    .ledger.lock               serialises the rename of a run folder into runs/ and its ledger line
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from datetime import UTC
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from upkeep.records import parse_time
+
+LEDGER = "ledger.jsonl"
+RUNS = "runs"
+STAGING = ".staging"
+PENDING = ".publishing.json"
+LOCK = ".ledger.lock"
+RUN_JSON = "run.json"
+GENESIS = "0" * 64
+CHUNK = 1 << 20
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_YEAR = re.compile(r"[0-9]{4}")
+_MONTH = re.compile(r"[0-9]{2}")
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form of a ledger line: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def line_hash(line: dict[str, Any]) -> str:
+    """The hash a ledger line carries: of its canonical form without the hash itself."""
+    return hashlib.sha256(canonical({k: v for k, v in line.items() if k != "hash"})).hexdigest()
+
+
+def run_json_bytes(record: dict[str, Any]) -> bytes:
+    """run.json as written: indented, sorted keys, a final newline."""
+    return (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def is_hex64(value: Any) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def check_run_id(run_id: Any) -> str:
+    """Return `run_id` if it can name a folder; ValueError otherwise."""
+    if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
+        raise ValueError(
+            f"run_id {run_id!r} is not a valid run id (letters, digits, '.', '_', '-'; "
+            "starting with a letter or digit)"
+        )
+    return run_id
+
+
+def run_relpath(run_id: str, started_at: str) -> str:
+    """`runs/YYYY/MM/<run_id>` for a run, year and month taken from `started_at` in UTC."""
+    check_run_id(run_id)
+    moment = parse_time(started_at, "started_at").astimezone(UTC)
+    return f"{RUNS}/{moment.year:04d}/{moment.month:02d}/{run_id}"
+
+
+def safe_name(name: Any) -> bool:
+    """Whether `name` is a relative posix path inside a run folder (no `..`, no `/` start)."""
+    if not isinstance(name, str) or not name or "\\" in name:
+        return False
+    pure = PurePosixPath(name)
+    return (
+        not pure.is_absolute()
+        and str(pure) == name
+        and all(part not in ("", ".", "..") for part in pure.parts)
+    )
+
+
+def scan_runs(root: Path) -> tuple[list[str], list[str]]:
+    """(run folders runs/YYYY/MM/<id>, entries under runs/ that do not fit that layout)."""
+    folders: list[str] = []
+    strays: list[str] = []
+    patterns = (_YEAR, _MONTH, _RUN_ID)
+
+    def walk(directory: Path, depth: int) -> None:
+        for child in sorted(directory.iterdir()):
+            relpath = child.relative_to(root).as_posix()
+            if (
+                child.is_symlink()
+                or not child.is_dir()
+                or not patterns[depth].fullmatch(child.name)
+            ):
+                strays.append(relpath)
+            elif depth == 2:
+                folders.append(relpath)
+            else:
+                walk(child, depth + 1)
+
+    if (root / RUNS).is_dir():
+        walk(root / RUNS, 0)
+    return folders, strays
+
+
+def files_under(folder: Path) -> list[str]:
+    """Every non-directory entry under `folder` (symlinks included), as sorted posix names."""
+    names = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        for name in dirnames + filenames:
+            path = base / name
+            if path.is_symlink() or not path.is_dir():
+                names.append(path.relative_to(folder).as_posix())
+    return sorted(names)

@@ -1,0 +1,200 @@
+"""Responsible for `ledger.jsonl`: the one reader of its lines (strict for whoever must trust
+them, tolerant for whoever must show everything), and the append of a line chained to the last.
+
+Each line is the canonical JSON of one published run: its sequence number, run id, folder,
+runbook, status, times, the sha256 of its run.json, the previous line's hash and its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from upkeep.errors import EvidenceError
+from upkeep.evidence.layout import GENESIS, LEDGER, canonical, is_hex64, line_hash
+from upkeep.records import RunRecord, Status, iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of ledger.jsonl."""
+
+    seq: int
+    run_id: str
+    path: str
+    runbook: str
+    status: Status
+    started_at: str
+    run_json_sha256: str
+    prev: str
+    hash: str
+    as_of: str  # the schedule's clock for the run (`run --due --at`), else started_at
+
+    @classmethod
+    def from_json(cls, value: Any) -> LedgerEntry:
+        """Build an entry from a parsed line; ValueError names every missing or malformed field."""
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+        bad = [name for name, ok in _FIELD_CHECKS.items() if not ok(value.get(name))]
+        if bad:
+            raise ValueError(f"missing or malformed field(s): {', '.join(bad)}")
+        fields = {name: value[name] for name in _FIELD_CHECKS}
+        return cls(**{**fields, "status": Status(fields["status"])})
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the JSON object its ledger line holds."""
+        return {**asdict(self), "status": self.status.value}
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_status(value: Any) -> bool:
+    return value in Status.__members__.values()
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "seq": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    "run_id": _is_text,
+    "path": _is_text,
+    "runbook": _is_text,
+    "status": _is_status,
+    "started_at": _is_text,
+    "run_json_sha256": is_hex64,
+    "prev": is_hex64,
+    "hash": is_hex64,
+    "as_of": _is_text,
+}
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One line as read: its number, its bytes, and the entry it holds or why it holds none."""
+
+    number: int
+    raw: bytes  # without the newline
+    complete: bool  # False for a last line cut short (a writer killed mid-write)
+    value: Any = None  # the parsed JSON, when it parses
+    entry: LedgerEntry | None = None
+    fault: str | None = None  # why `entry` is None
+
+
+def read_lines(path: Path) -> Iterator[LedgerLine]:
+    """Every line of the ledger at `path`, parsed, streamed; nothing when there is no ledger."""
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            complete = raw.endswith(b"\n")
+            raw = raw[:-1] if complete else raw
+            yield _parse(number, raw, complete)
+
+
+def _parse(number: int, raw: bytes, complete: bool) -> LedgerLine:
+    if not complete:
+        return LedgerLine(number, raw, False, fault="incomplete last line")
+    try:
+        value = json.loads(raw)
+        return LedgerLine(number, raw, True, value, LedgerEntry.from_json(value))
+    except ValueError as err:
+        return LedgerLine(number, raw, True, fault=str(err))
+
+
+def entries(path: Path, *, strict: bool = True) -> Iterator[LedgerEntry]:
+    """The ledger's entries in order. A torn last line is skipped (the next append cuts it);
+    a damaged line raises EvidenceError when `strict`, and is passed over otherwise (the site
+    shows every run it can: `verify` names the damage)."""
+    for line in read_lines(path):
+        if line.entry is not None:
+            yield line.entry
+        elif line.complete and strict:
+            raise EvidenceError(
+                f"{path} line {line.number} is damaged ({line.fault}); "
+                "run `upkeep verify` to see what is wrong"
+            )
+
+
+def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[str, Any]:
+    """What the ledger line of a run says, before it is chained."""
+    return {
+        "run_id": record.run_id,
+        "path": relpath,
+        "runbook": record.runbook.name,
+        "status": record.status.value,
+        "started_at": iso(record.started_at),
+        "as_of": iso(record.as_of),
+        "run_json_sha256": run_json_sha256,
+    }
+
+
+def append(path: Path, fields: dict[str, Any]) -> tuple[LedgerEntry, tuple[str, ...]]:
+    """Append one line holding `fields`, chained to the last; the caller holds the ledger lock.
+    Returns the new entry and a note for any repair made first (a torn last line cut)."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        notes = _cut_torn_tail(fd)
+        seq, prev = _chain_point(fd)
+        line = {**fields, "seq": seq + 1, "prev": prev}
+        line["hash"] = line_hash(line)
+        _write_all(fd, canonical(line) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return LedgerEntry.from_json(line), notes
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # One write() for a regular file; the loop only matters if the kernel writes short.
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _last_newline(fd: int, end: int) -> int:
+    """Offset of the last b"\\n" before `end`, or -1."""
+    while end > 0:
+        start = max(0, end - 65536)
+        at = os.pread(fd, end - start, start).rfind(b"\n")
+        if at >= 0:
+            return start + at
+        end = start
+    return -1
+
+
+def _cut_torn_tail(fd: int) -> tuple[str, ...]:
+    """Truncate a last line without its newline (a writer killed mid-write)."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return ()
+    keep = _last_newline(fd, size) + 1
+    os.ftruncate(fd, keep)
+    os.fsync(fd)
+    note = (
+        f"{LEDGER}: removed an incomplete last line ({size - keep} bytes) left by a publish "
+        "that was interrupted mid-write"
+    )
+    log.warning(note)
+    return (note,)
+
+
+def _chain_point(fd: int) -> tuple[int, str]:
+    """(seq, hash) of the last line, or (0, GENESIS) for an empty ledger."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0, GENESIS
+    start = _last_newline(fd, size - 1) + 1
+    line = _parse(0, os.pread(fd, size - 1 - start, start), True)
+    if line.entry is None:
+        raise EvidenceError(
+            f"the last line of {LEDGER} is damaged ({line.fault}), so no line can be chained to "
+            "it; run `upkeep verify` to see what is wrong"
+        )
+    return line.entry.seq, line.entry.hash

@@ -1,0 +1,256 @@
+"""Responsible for the evidence store: staging folders for runs being written, and publishing a
+run: every artifact hashed and fsynced, run.json written, the folder renamed into `runs/` and
+its ledger line appended, under one lock. Timestamps and run ids come from the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from upkeep.atomic import fsync_dir
+from upkeep.errors import EvidenceError
+from upkeep.evidence import ledger, recovery
+from upkeep.evidence.layout import (
+    CHUNK,
+    LEDGER,
+    LOCK,
+    PENDING,
+    RUN_JSON,
+    RUNS,
+    STAGING,
+    canonical,
+    check_run_id,
+    run_json_bytes,
+    run_relpath,
+)
+from upkeep.evidence.ledger import LedgerEntry
+from upkeep.records import RunRecord, Status, iso, parse_time
+
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """A run folder that is in place under runs/ and recorded in the ledger."""
+
+    record: RunRecord  # as run.json holds it, artifacts included
+    path: Path
+    seq: int
+    run_json_sha256: str
+    notes: tuple[str, ...] = ()  # silent repairs made on the way (a torn ledger tail removed)
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+
+class EvidenceStore:
+    """The evidence under one root: publish runs, read the ledger and run records."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def ledger_path(self) -> Path:
+        """`<root>/ledger.jsonl`."""
+        return self.root / LEDGER
+
+    def new_staging(self, run_id: str) -> Path:
+        """Create and return `.staging/<pid>-<run_id>/` for the runner to write artifacts into."""
+        check_run_id(run_id)
+        parent = self.root / STAGING
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = parent / f"{os.getpid()}-{run_id}"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            raise EvidenceError(f"staging folder {staging} already exists") from None
+        return staging
+
+    def discard_staging(self, staging: Path) -> None:
+        """Remove a staging folder whose run will not be published."""
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def publish(self, staging: Path, record: RunRecord) -> PublishedRun:
+        """Seal `staging` as the run folder of `record` and append its ledger line.
+
+        Records the sha256 of every file in `staging` (run.json excluded) as the run's
+        artifacts, writes run.json, fsyncs everything, renames the folder to
+        runs/YYYY/MM/<run_id> and appends the ledger line. EvidenceError when the store refuses.
+        """
+        check_run_id(record.run_id)
+        staging = self._own_staging(Path(staging))
+        record = replace(record, artifacts=_seal_files(staging))
+        run_json = run_json_bytes(record.to_json())
+        write_synced(staging / RUN_JSON, run_json)
+        fsync_dir(staging)
+        relpath = run_relpath(record.run_id, iso(record.started_at))
+        sha = hashlib.sha256(run_json).hexdigest()
+        with self.lock():
+            # The intent names the one folder that may lack its ledger line if we are killed
+            # between the rename and the append; recovery adopts that folder and no other.
+            intent = self.root / PENDING
+            write_synced(intent, canonical({"path": relpath, "run_json_sha256": sha}))
+            fsync_dir(self.root)
+            self._place(staging, relpath)
+            entry, notes = self.append(ledger.fields_for(record, relpath, sha))
+            intent.unlink()
+            fsync_dir(self.root)
+        return PublishedRun(record, self.root / relpath, entry.seq, sha, notes)
+
+    def entries(self, *, strict: bool = True) -> list[LedgerEntry]:
+        """Every ledger entry, in ledger order (see `ledger.entries` for `strict`)."""
+        return list(ledger.entries(self.ledger_path, strict=strict))
+
+    def load(self, entry: LedgerEntry) -> RunRecord:
+        """The run record of `entry`; EvidenceError if it is missing or differs from the ledger."""
+        relpath = run_relpath(entry.run_id, entry.started_at)
+        try:
+            data = (self.root / relpath / RUN_JSON).read_bytes()
+        except OSError as err:
+            message = f"run {entry.run_id}: cannot read {relpath}/{RUN_JSON}: {err}"
+            raise EvidenceError(message) from None
+        if hashlib.sha256(data).hexdigest() != entry.run_json_sha256:
+            raise EvidenceError(
+                f"run {entry.run_id}: {relpath}/{RUN_JSON} does not match the ledger "
+                "(edited after publication); run `upkeep verify`"
+            )
+        return RunRecord.from_json(json.loads(data))
+
+    def read_record(self, relpath: str) -> RunRecord | None:
+        """The run record in the folder `relpath`, unchecked; None when it cannot be read
+        (`verify` says why)."""
+        try:
+            return RunRecord.from_json(json.loads((self.root / relpath / RUN_JSON).read_bytes()))
+        except (OSError, ValueError):
+            return None
+
+    def latest_by_runbook(
+        self, status_filter: Callable[[Status], bool] | None = None
+    ) -> dict[str, LedgerEntry]:
+        """The latest entry per runbook name (by started_at, then seq), among entries whose
+        status passes `status_filter` (all when None), e.g. `lambda s: s is not Status.SKIPPED`."""
+        latest: dict[str, tuple[datetime, int, LedgerEntry]] = {}
+        for entry in ledger.entries(self.ledger_path):
+            if status_filter is not None and not status_filter(entry.status):
+                continue
+            key = (_started_utc(entry), entry.seq, entry)
+            if entry.runbook not in latest or key[:2] > latest[entry.runbook][:2]:
+                latest[entry.runbook] = key
+        return {name: value[2] for name, value in sorted(latest.items())}
+
+    def recover(self) -> list[str]:
+        """Clean up after crashed runners; one note per thing done or found (see `recovery`)."""
+        return recovery.recover(self)
+
+    # --- for this package ---
+
+    def lock(self) -> _HeldLock:
+        """The ledger lock: held while a folder is placed and its line appended."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _HeldLock(FileLock(str(self.root / LOCK)), self.root / LOCK)
+
+    def append(self, fields: dict[str, Any]) -> tuple[LedgerEntry, tuple[str, ...]]:
+        """Append one chained line; the caller holds the lock."""
+        created = not self.ledger_path.exists()
+        result = ledger.append(self.ledger_path, fields)
+        if created:
+            fsync_dir(self.root)
+        return result
+
+    def _own_staging(self, staging: Path) -> Path:
+        if staging.is_symlink() or not staging.is_dir():
+            raise EvidenceError(f"staging folder {staging} does not exist or is not a folder")
+        if staging.resolve().parent != (self.root / STAGING).resolve():
+            raise EvidenceError(
+                f"{staging} is not a staging folder of {self.root}; create it with new_staging()"
+            )
+        return staging
+
+    def _place(self, staging: Path, relpath: str) -> None:
+        target = self.root / relpath
+        if os.path.lexists(target):
+            raise EvidenceError(f"{relpath} already exists: run ids must be unique")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staging, target)
+        for directory in (target.parent, target.parent.parent, self.root / RUNS, self.root):
+            fsync_dir(directory)
+        fsync_dir(staging.parent)
+
+
+class _HeldLock:
+    """The ledger lock, turning a long wait into an EvidenceError."""
+
+    def __init__(self, lock: FileLock, path: Path) -> None:
+        self._lock, self._path = lock, path
+
+    def __enter__(self) -> None:
+        try:
+            self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+        except Timeout:
+            raise EvidenceError(
+                f"{self._path} has been held by another process for {LOCK_TIMEOUT_SECONDS:.0f} s"
+            ) from None
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _seal_files(staging: Path) -> dict[str, str]:
+    """Hash and fsync every regular file under `staging`; refuse symlinks and special files."""
+    artifacts: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(staging):
+        base = Path(dirpath)
+        for name in sorted(dirnames + filenames):
+            path = base / name
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                continue
+            relname = path.relative_to(staging).as_posix()
+            if not stat.S_ISREG(mode):
+                raise EvidenceError(
+                    f"{path}: only regular files can be evidence (symlinks and special files "
+                    "are refused); copy the content into the staging folder instead"
+                )
+            if relname != RUN_JSON:
+                artifacts[relname] = _hash_and_sync(path)
+        fsync_dir(base)
+    return dict(sorted(artifacts.items()))
+
+
+def _hash_and_sync(path: Path) -> str:
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+        os.fsync(handle.fileno())
+    return digest.hexdigest()
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _started_utc(entry: LedgerEntry) -> datetime:
+    try:
+        return parse_time(entry.started_at).astimezone(UTC)
+    except ValueError:
+        raise EvidenceError(
+            f"{LEDGER} line for run {entry.run_id} has started_at {entry.started_at!r}, "
+            "not an ISO-8601 time with a time zone; run `upkeep verify`"
+        ) from None

@@ -1,0 +1,281 @@
+"""Responsible for `upkeep verify`: re-check the ledger's hash chain and every run folder, and
+name each thing that does not match (an edited byte, a deleted run, a reordered line, a folder
+the ledger does not record).
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from upkeep.evidence import ledger
+from upkeep.evidence.layout import (
+    GENESIS,
+    LEDGER,
+    RUN_JSON,
+    canonical,
+    files_under,
+    is_hex64,
+    line_hash,
+    run_relpath,
+    safe_name,
+    scan_runs,
+    sha256_file,
+)
+from upkeep.evidence.ledger import LedgerEntry, LedgerLine
+from upkeep.records import RunRecord, iso
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One thing in the evidence that does not match; `message` says exactly what."""
+
+    run_id: str | None
+    path: str  # relative to the evidence root, posix
+    message: str
+    line: int | None = None  # ledger line number, when the mismatch is tied to one
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What `verify` found: mismatches in ledger order, then unrecorded run folders."""
+
+    problems: tuple[Mismatch, ...]
+    runs_checked: int
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return not self.problems
+
+
+def verify(root: Path) -> VerifyReport:
+    """Re-check the ledger chain and every run folder under `root`; collect every mismatch.
+
+    Mismatches come in ledger order (each line's own, then its run folder's), followed by
+    folders under runs/ the ledger does not record. A missing root verifies ok with 0 runs.
+    """
+    walk = _LedgerWalk(Path(root))
+    for line in ledger.read_lines(walk.root / LEDGER):
+        walk.check_line(line)
+    problems = walk.problems + _unrecorded(walk.root, walk.recorded)
+    return VerifyReport(tuple(problems), walk.runs_checked)
+
+
+# --- one run folder -----------------------------------------------------------------------
+
+
+def check_run_folder(
+    root: Path, relpath: str, run_id: str, run_json_sha256: str | None
+) -> tuple[list[Mismatch], dict[str, Any] | None]:
+    """Mismatches in one run folder, and its run.json as JSON when it could be read."""
+    folder = root / relpath
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        message = f"run {run_id}: {relpath} is not a folder (replaced after publication)"
+        return [Mismatch(run_id, relpath, message)], None
+    if not folder.is_dir():
+        message = f"run {run_id}: folder {relpath} is missing (deleted?)"
+        return [Mismatch(run_id, relpath, message)], None
+    problems, value = _read_run_json(folder, relpath, run_id, run_json_sha256)
+    if value is None:
+        return problems, None
+    problems += _check_identity(value, relpath, run_id)
+    problems += _check_artifacts(folder, relpath, run_id, value.get("artifacts"))
+    return problems, value
+
+
+def _read_run_json(
+    folder: Path, relpath: str, run_id: str, expected_sha: str | None
+) -> tuple[list[Mismatch], dict[str, Any] | None]:
+    where = f"{relpath}/{RUN_JSON}"
+    path = folder / RUN_JSON
+    if path.is_symlink() or not path.is_file():
+        return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON} is missing")], None
+    problems = []
+    if expected_sha is not None and sha256_file(path) != expected_sha:
+        message = f"run {run_id}: {RUN_JSON}: sha256 mismatch (edited after publication)"
+        problems.append(Mismatch(run_id, where, message))
+    try:
+        value = json.loads(path.read_bytes())
+    except ValueError as err:
+        message = f"run {run_id}: {RUN_JSON} is not valid JSON ({err})"
+        problems.append(Mismatch(run_id, where, message))
+        return problems, None
+    if not isinstance(value, dict):
+        problems.append(Mismatch(run_id, where, f"run {run_id}: {RUN_JSON} is not a JSON object"))
+        return problems, None
+    return problems, value
+
+
+def _check_identity(value: dict[str, Any], relpath: str, run_id: str) -> list[Mismatch]:
+    where = f"{relpath}/{RUN_JSON}"
+    if value.get("run_id") != run_id:
+        message = f"run {run_id}: {RUN_JSON} says run_id {value.get('run_id')!r}"
+        return [Mismatch(run_id, where, message)]
+    try:
+        record = RunRecord.from_json(value)
+        expected = run_relpath(run_id, iso(record.started_at))
+    except ValueError as err:
+        return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON}: {err}")]
+    if expected != relpath:
+        said = value["started_at"]
+        message = f"run {run_id}: {RUN_JSON} says started_at {said}, not in {relpath}"
+        return [Mismatch(run_id, where, message)]
+    return []
+
+
+def _check_artifacts(folder: Path, relpath: str, run_id: str, artifacts: Any) -> list[Mismatch]:
+    if not isinstance(artifacts, dict) or not all(
+        safe_name(name) and is_hex64(digest) for name, digest in artifacts.items()
+    ):
+        message = f"run {run_id}: {RUN_JSON} has no valid artifacts map (name -> sha256)"
+        return [Mismatch(run_id, f"{relpath}/{RUN_JSON}", message)]
+    problems = []
+    for name, digest in sorted(artifacts.items()):
+        message = _artifact_mismatch(folder / name, digest)
+        if message:
+            problems.append(
+                Mismatch(run_id, f"{relpath}/{name}", f"run {run_id}: {name}: {message}")
+            )
+    for name in files_under(folder):
+        if name != RUN_JSON and name not in artifacts:
+            message = f"run {run_id}: {name}: not listed in {RUN_JSON} (added after publication)"
+            problems.append(Mismatch(run_id, f"{relpath}/{name}", message))
+    return problems
+
+
+def _artifact_mismatch(path: Path, digest: str) -> str | None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return "listed in run.json but missing (deleted after publication)"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (replaced after publication)"
+    if sha256_file(path) != digest:
+        return "sha256 mismatch (edited after publication)"
+    return None
+
+
+# --- the ledger, line by line -------------------------------------------------------------
+
+
+@dataclass
+class _LedgerWalk:
+    """State carried from one ledger line to the next while verifying."""
+
+    root: Path
+    prev_hash: str | None = GENESIS
+    prev_seq: int | None = 0
+    runs_checked: int = 0
+    problems: list[Mismatch] = field(default_factory=list)
+    recorded: set[str] = field(default_factory=set)
+    first_line: dict[str, int] = field(default_factory=dict)
+
+    def flag(self, number: int, message: str, run_id: str | None = None) -> None:
+        self.problems.append(Mismatch(run_id, LEDGER, f"ledger line {number}: {message}", number))
+
+    def check_line(self, line: LedgerLine) -> None:
+        if not line.complete:
+            self.flag(
+                line.number, "incomplete last line (an interrupted publish; the next one cuts it)"
+            )
+            return
+        if line.entry is None:
+            fault = "empty line" if not line.raw.strip() else f"not a ledger line ({line.fault})"
+            self.flag(line.number, fault)
+            self.prev_hash = self.prev_seq = None
+            return
+        self.check_chain(line, line.entry)
+        self.check_run(line.number, line.entry)
+        self.prev_hash, self.prev_seq = line.entry.hash, line.entry.seq
+
+    def check_chain(self, line: LedgerLine, entry: LedgerEntry) -> None:
+        number, run_id = line.number, entry.run_id
+        if line_hash(line.value) != entry.hash:
+            self.flag(number, "hash does not match the line's content (line edited)", run_id)
+        elif canonical(line.value) != line.raw:
+            self.flag(number, "not in canonical form (line edited)", run_id)
+        if self.prev_hash is not None and entry.prev != self.prev_hash:
+            if number == 1:
+                self.flag(number, "prev hash is not 64 zeros (earlier lines removed?)", run_id)
+            else:
+                message = (
+                    f"prev hash does not match line {number - 1} "
+                    "(lines reordered, removed or edited)"
+                )
+                self.flag(number, message, run_id)
+        if self.prev_seq is not None and entry.seq != self.prev_seq + 1:
+            message = (
+                f"seq {entry.seq} does not follow seq {self.prev_seq} (lines reordered or removed)"
+            )
+            self.flag(number, message, run_id)
+
+    def check_run(self, number: int, entry: LedgerEntry) -> None:
+        self.runs_checked += 1
+        run_id = entry.run_id
+        if run_id in self.first_line:
+            self.flag(
+                number,
+                f"run {run_id} is already recorded at line {self.first_line[run_id]}",
+                run_id,
+            )
+            return
+        self.first_line[run_id] = number
+        try:
+            relpath = run_relpath(run_id, entry.started_at)
+        except ValueError as err:
+            self.flag(number, str(err), run_id)
+            return
+        if entry.path != relpath:
+            self.flag(number, f"path {entry.path} should be {relpath}", run_id)
+        self.recorded.add(relpath)
+        problems, value = check_run_folder(self.root, relpath, run_id, entry.run_json_sha256)
+        self.problems += problems
+        if value is not None:
+            self.problems += _compare_with_ledger(value, entry, relpath)
+
+
+def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str) -> list[Mismatch]:
+    runbook = value.get("runbook")
+    said = {
+        "runbook": runbook.get("name") if isinstance(runbook, dict) else None,
+        "status": value.get("status"),
+        "started_at": value.get("started_at"),
+        "as_of": value.get("as_of", value.get("started_at")),
+    }
+    ledger_says = {**entry.to_json(), "status": entry.status.value}
+    return [
+        Mismatch(
+            entry.run_id,
+            f"{relpath}/{RUN_JSON}",
+            f"run {entry.run_id}: {RUN_JSON} says {key} {said_value!r}, "
+            f"the ledger says {ledger_says[key]!r}",
+        )
+        for key, said_value in said.items()
+        if said_value != ledger_says[key]
+    ]
+
+
+def _unrecorded(root: Path, recorded: set[str]) -> list[Mismatch]:
+    folders, strays = scan_runs(root)
+    problems = [
+        Mismatch(
+            PurePosixPath(relpath).name,
+            relpath,
+            f"run {PurePosixPath(relpath).name}: folder {relpath} is not recorded in the ledger "
+            "(ledger line removed, or added by hand)",
+        )
+        for relpath in folders
+        if relpath not in recorded
+    ]
+    problems += [
+        Mismatch(None, relpath, f"{relpath}: not a runs/YYYY/MM/<run_id> folder (added by hand?)")
+        for relpath in strays
+    ]
+    return problems

@@ -1,0 +1,129 @@
+"""Responsible for executing one runbook in its own kernel with papermill, under a deadline: the
+kernel's whole process group is killed when the run passes its timeout.
+
+papermill is used as a library (its parameter injection, metadata and nbclient engine), so its
+imports are paid once per process, not once per notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from upkeep.records import RunError
+from upkeep.registry import Runbook
+from upkeep.run.collect import strip_ansi
+from upkeep.run.kernels import RunKernel
+
+KERNEL_NAME = "python3"
+_ENGINE = "nbclient"  # papermill's engine keeps executing our notebook object, even on error
+
+
+def prepare_imports() -> None:
+    """Import what every worker thread needs before any starts: module imports racing between
+    threads break pygments' lazy lexer loading ("cannot import name 'PythonLexer'")."""
+    import papermill.engines  # noqa: F401
+    from pygments.lexers import PythonLexer  # noqa: F401
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # its notices are not for our users
+
+
+def execute_notebook(
+    runbook: Runbook,
+    params: dict[str, Any],
+    cwd: Path,
+    timeout_s: int,
+    kernel: RunKernel,
+) -> tuple[Any, RunError | None]:
+    """Execute a runbook in a fresh kernel; return the executed notebook and any failure
+    (timeout, dead kernel, failed start) that left no error output in the notebook.
+
+    The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to the
+    kernel's log file, never to the terminal, so nothing unscrubbed reaches the logs.
+    """
+    from papermill.engines import papermill_engines
+    from papermill.execute import prepare_notebook_metadata
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(runbook.path))
+    nb = parameterize_notebook(
+        nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
+    )
+    nb = prepare_notebook_metadata(nb, runbook.relpath, None)
+    watchdog = _Watchdog(kernel, timeout_s)
+    failure = None
+    try:
+        papermill_engines.execute_notebook_with_engine(
+            _ENGINE,
+            nb,
+            kernel_name=KERNEL_NAME,
+            input_path=runbook.relpath,
+            output_path=None,
+            progress_bar=False,
+            log_output=False,
+            start_timeout=60,
+            execution_timeout=timeout_s,
+            kernel_manager_class=kernel.manager_class(),
+            resources={"metadata": {"path": str(cwd)}},
+            shutdown_kernel="immediate",
+            # One output per stream, not one per flush: a secret printed across two flushes
+            # must be whole in one string for the scrubber to find it.
+            coalesce_streams=True,
+            on_cell_execute=lambda **kw: watchdog.enforce(),
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
+        failure = _failure(exc, watchdog, timeout_s, nb)
+    finally:
+        watchdog.stop()
+        kernel.kill_group()
+    return nb, failure
+
+
+def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> RunError:
+    cell, count = _running_cell(nb)
+    if (
+        watchdog.fired
+        or "timed out" in str(exc).lower()
+        or type(exc).__name__ == "CellTimeoutError"
+    ):
+        return RunError(
+            "Timeout",
+            f"the runbook ran past its timeout of {timeout_s} s and its kernel was stopped",
+            cell,
+            count,
+        )
+    return RunError(type(exc).__name__, strip_ansi(str(exc)).strip()[:2000], cell, count)
+
+
+def _running_cell(nb: Any) -> tuple[int | None, int | None]:
+    """The cell papermill marked as running when execution stopped."""
+    for index, cell in enumerate(nb.cells):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+            return index, cell.get("execution_count")
+    return None, None
+
+
+class _Watchdog:
+    """Kills the kernel's process group once the whole run passes its deadline."""
+
+    def __init__(self, kernel: RunKernel, timeout_s: int) -> None:
+        self.kernel = kernel
+        self.fired = False
+        self._timer = threading.Timer(timeout_s, self.expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def expire(self) -> None:
+        self.fired = True
+        self.kernel.kill_group()
+
+    def enforce(self) -> None:
+        """Called before each cell: a deadline that passed during kernel start-up still holds."""
+        if self.fired:
+            self.kernel.kill_group()
+
+    def stop(self) -> None:
+        self._timer.cancel()

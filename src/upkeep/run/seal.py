@@ -1,0 +1,106 @@
+"""Responsible for sealing a run before it is published: secrets scrubbed from the executed
+notebook, the run record and the kernel's log, then the notebook and its report written into
+the run's staging folder. (The evidence store hashes every file as it publishes the folder.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from upkeep.atomic import write_text
+from upkeep.records import RunRecord
+from upkeep.redact import Scrubber
+from upkeep.registry import Runbook
+from upkeep.secrets import SecretError
+from upkeep.secrets import resolve as resolve_secret
+
+NOTEBOOK = "notebook.ipynb"
+REPORT = "report.html"
+KERNEL_LOG = "kernel.log"
+# What a run's own code and inputs produced, and so what may carry a secret value; the fields
+# upkeep itself owns (ids, times, hashes) stay exact.
+RUN_PRODUCED = ("parameters", "checks", "metrics", "findings", "error")
+_KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
+
+
+class Renderer:
+    """The report renderer, imported and warmed up on a thread while the first kernels start
+    (nbconvert's import is the slow part); pygments' lazy loading is not safe to race, so every
+    render waits for the warm-up."""
+
+    def __init__(self) -> None:
+        self._warm_up = threading.Thread(target=self._warm, daemon=True)
+        self._warm_up.start()
+
+    @staticmethod
+    def _warm() -> None:
+        with contextlib.suppress(Exception):  # only a head start; a real render reports failures
+            _render_module().warm_up()
+
+    def render(self, nb: Any, record: RunRecord) -> str:
+        self._warm_up.join()
+        return _render_module().render_report(nb, record)
+
+
+def _render_module() -> Any:
+    from upkeep import render
+
+    return render
+
+
+def secret_values(runbook: Runbook, params: dict[str, Any]) -> dict[str, str]:
+    """reference -> value for every secret parameter of the run that resolves here."""
+    values = {}
+    for spec in runbook.params:
+        reference = params.get(spec.name)
+        if spec.secret and reference:
+            try:
+                values[reference] = resolve_secret(reference)
+            except SecretError:
+                continue  # unresolvable: the kernel failed on it too, nothing to scrub
+    return values
+
+
+def seal(
+    staging: Path, nb: Any, record: RunRecord, secrets: dict[str, str], renderer: Renderer
+) -> RunRecord:
+    """Scrub and write the run's artifacts into `staging`; return the scrubbed record."""
+    scrubber = Scrubber(secrets)
+    if nb is not None:
+        nb = scrubber.notebook(nb)
+    record = scrub_record(record, scrubber)
+    _keep_kernel_log(staging / KERNEL_LOG, scrubber)
+    if nb is not None:
+        _write_notebook(staging / NOTEBOOK, nb)
+    write_text(staging / REPORT, renderer.render(nb, record))
+    return record
+
+
+def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
+    if not scrubber:
+        return record
+    data = record.to_json()
+    for key in RUN_PRODUCED:
+        data[key] = scrubber.value(data[key])
+    return RunRecord.from_json(data)
+
+
+def _keep_kernel_log(path: Path, scrubber: Scrubber) -> None:
+    """Keep what the kernel process itself printed, scrubbed, only when it printed something."""
+    if not path.exists():
+        return
+    data = _KERNEL_NOISE.sub(b"", path.read_bytes()).strip()
+    if not data:
+        path.unlink()
+        return
+    write_text(path, scrubber.text(data.decode("utf-8", errors="replace")) + "\n")
+
+
+def _write_notebook(path: Path, nb: Any) -> None:
+    import nbformat
+
+    write_text(path, nbformat.writes(nb))

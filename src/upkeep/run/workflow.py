@@ -1,0 +1,192 @@
+"""Responsible for the steps of one run, in order: lock the runbook, stage a folder, execute the
+notebook, collect its results, seal the artifacts, publish the evidence, commit the runbook's
+state. A run that cannot take the lock is recorded as skipped; a run that fails before it is
+published leaves nothing behind and keeps the state as the last published run left it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import filelock
+
+from upkeep import state
+from upkeep.config import Config
+from upkeep.evidence import EvidenceStore
+from upkeep.plan import PlannedRun
+from upkeep.records import RunRecord, Status
+from upkeep.run.collect import Results, collect
+from upkeep.run.execute import execute_notebook
+from upkeep.run.kernels import KernelTemplate, RunKernel
+from upkeep.run.provenance import Provenance, new_run_id
+from upkeep.run.seal import KERNEL_LOG, Renderer, seal, secret_values
+
+LOCKED = "locked: another run of this runbook is still going"
+
+
+class Progress(Protocol):
+    """Told when each run starts and ends (the CLI's progress display)."""
+
+    def started(self, planned: PlannedRun) -> None: ...
+
+    def finished(self, planned: PlannedRun, outcome: RunOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A published run: where its evidence is, and its record."""
+
+    record: RunRecord
+    path: Path
+
+    @property
+    def status(self) -> Status:
+        return self.record.status
+
+
+@dataclass
+class RunBatch:
+    """What the runs of one `upkeep run` share: the system, the evidence store, the kernel
+    template, the report renderer, and the stop flag Ctrl-C raises with the kernels it kills."""
+
+    config: Config
+    store: EvidenceStore
+    provenance: Provenance
+    renderer: Renderer
+    progress: Progress
+    template: KernelTemplate | None = None
+    interrupted: threading.Event = field(default_factory=threading.Event)
+    kernels: set[RunKernel] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    run_id: str
+    started_at: datetime
+    folder: Path
+    pending_state: Path
+
+
+def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
+    """One run, step by step."""
+    if batch.interrupted.is_set():
+        raise KeyboardInterrupt
+    with _lock(planned, batch.config) as held:
+        if not held:
+            return _record_skipped(planned, batch, LOCKED)
+        batch.progress.started(planned)
+        stage = _stage(planned, batch)
+        try:
+            nb, results, duration = _execute(planned, stage, batch)
+            record = _record(planned, stage, batch, results, duration, nb)
+            secrets = secret_values(planned.runbook, planned.params)
+            record = seal(stage.folder, nb, record, secrets, batch.renderer)
+            published = batch.store.publish(stage.folder, record)
+        except BaseException:
+            batch.store.discard_staging(stage.folder)
+            state.discard(stage.pending_state)
+            raise
+        state.commit(stage.pending_state, batch.config.state_dir)
+    outcome = RunOutcome(published.record, published.path)
+    batch.progress.finished(planned, outcome)
+    return outcome
+
+
+@contextmanager
+def _lock(planned: PlannedRun, config: Config) -> Iterator[bool]:
+    """Hold the runbook's OS-level lock, or yield False at once if another run holds it."""
+    lock_dir = config.state_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(lock_dir / f"{planned.runbook.name}.lock", thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
+    started = datetime.now(UTC)
+    run_id = new_run_id(planned.runbook.name, started)
+    folder = batch.store.new_staging(run_id)
+    return _Stage(run_id, started, folder, folder.parent / f"{folder.name}.state")
+
+
+def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, Results, float]:
+    """Run the notebook in its own kernel; read back what it recorded."""
+    runbook = planned.runbook
+    pending = {state.PENDING_ENV: str(stage.pending_state)}
+    kernel = RunKernel(stage.folder / KERNEL_LOG, batch.template, pending)
+    batch.kernels.add(kernel)
+    if batch.interrupted.is_set():  # interrupted after the sweep that kills every kernel
+        kernel.kill_group()
+    clock = time.monotonic()
+    try:
+        timeout_s = runbook.timeout_s or batch.config.timeout_s
+        root = batch.config.root
+        nb, failure = execute_notebook(runbook, planned.params, root, timeout_s, kernel)
+    finally:
+        batch.kernels.discard(kernel)
+    if batch.interrupted.is_set():
+        raise KeyboardInterrupt
+    return nb, collect(nb, failure), time.monotonic() - clock
+
+
+def _record(
+    planned: PlannedRun,
+    stage: _Stage,
+    batch: RunBatch,
+    results: Results,
+    duration: float,
+    nb: Any,
+) -> RunRecord:
+    return RunRecord(
+        run_id=stage.run_id,
+        runbook=batch.provenance.runbook_ref(planned.runbook),
+        status=results.status,
+        started_at=stage.started_at,
+        ended_at=datetime.now(UTC),
+        as_of=planned.as_of or stage.started_at,
+        trigger=planned.trigger,
+        duration_s=round(duration, 3),
+        parameters=dict(planned.params),
+        secret_parameters=tuple(sorted(p.name for p in planned.runbook.params if p.secret)),
+        checks=results.checks,
+        metrics=results.metrics,
+        findings=results.findings,
+        error=results.error,
+        host=batch.provenance.host,
+        versions=batch.provenance.run_versions(nb),
+    )
+
+
+def _record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutcome:
+    """Publish the evidence of a run that could not start."""
+    now = datetime.now(UTC)
+    stage = _Stage(new_run_id(planned.runbook.name, now), now, Path(), Path())
+    record = replace(
+        _record(planned, stage, batch, Results(), 0.0, None),
+        status=Status.SKIPPED,
+        skipped_reason=reason,
+    )
+    folder = batch.store.new_staging(stage.run_id)
+    try:
+        record = seal(folder, None, record, {}, batch.renderer)
+        published = batch.store.publish(folder, record)
+    except BaseException:
+        batch.store.discard_staging(folder)
+        raise
+    outcome = RunOutcome(published.record, published.path)
+    batch.progress.finished(planned, outcome)
+    return outcome
