@@ -315,6 +315,37 @@ def test_run_page_shows_the_run_and_links_resolve(built: dict[str, Any]) -> None
     assert "Step one" in _page(built, f"runbooks/braces-check/{version}")
 
 
+def test_run_page_and_report_show_the_record_the_same_way(built: dict[str, Any]) -> None:
+    page = _page(built, built["real"])
+    report = (built["project"].evidence / built["real"] / "report.html").read_text()
+    for section in ("checks", "metrics", "findings", "parameters"):
+        pattern = re.compile(rf'<section id="{section}">.*?</section>', re.S)
+        [on_page], [in_report] = pattern.findall(page), pattern.findall(report)
+        assert on_page == in_report, section
+    assert '<span class="uk-status uk-ok">OK</span>' in page
+
+
+def test_the_site_shows_evidence_written_by_0_1_0(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    (tmp_path / "runbooks").mkdir()
+    project.config.write_text("version: 1\nevidence_dir: evidence\nstate_dir: state\n")
+    shutil.copytree(Path(__file__).parent / "data" / "evidence-0.1.0", project.evidence)
+    _copy_site_sources(tmp_path)
+    site = tmp_path / "public"
+    result = project.upkeep("site", "build", "--site-dir", str(site), timeout=300)
+    assert result.code == 0, result.text
+    dashboard = (site / "index.html").read_text()
+    assert "Evidence verifies: all 4 runs match the ledger" in dashboard
+    kinds = (site / "runs/2026/12/20261204T165213Z-all-kinds-fd23/index.html").read_text()
+    assert '<span class="uk-status uk-warn">WARN</span> Test runbook all-kinds' in kinds
+    assert "orphans:orders.customer_id" in kinds and "disk_used_percent" in kinds
+    assert "(secret: the reference, never the value)" in kinds
+    raised = (site / "runs/2026/12/20261204T165216Z-raises-ddfd/index.html").read_text()
+    assert "KeyError" in raised and 'href="report.html#cell-id=cell-3"' in raised
+    month = (site / "runs/2026/12/index.html").read_text()
+    assert "skipped: locked: another run of this runbook is still going" in month
+
+
 def test_dashboard_puts_failing_first_and_says_the_status(built: dict[str, Any]) -> None:
     page = _page(built, "")
     rows = re.findall(r"<tr><td><a href=\"runbooks/([a-z-]+)/\">.*?</tr>", page, re.S)

@@ -18,6 +18,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 __all__ = [
+    "CHECK_STATUSES",
     "SCHEMA_VERSION",
     "Check",
     "Finding",

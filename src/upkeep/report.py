@@ -13,7 +13,8 @@ from typing import Any
 from upkeep.records import Check, Finding, Metric, Severity, Status
 
 MIMETYPE = "application/vnd.upkeep.result+json"
-_ICONS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL", "info": "INFO"}
+# Status and Severity share their warn and fail words: one icon each.
+_ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.INFO: "INFO"}
 
 __all__ = ["MIMETYPE", "Severity", "Status", "check", "finding", "metric"]
 

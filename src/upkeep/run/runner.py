@@ -48,7 +48,7 @@ def run_plan(
             config=config,
             store=store,
             provenance=Provenance.gather(config.root),
-            renderer=Renderer(),
+            renderer=Renderer(config.tz),
             progress=progress or _Silent(),
             template=template,
         )

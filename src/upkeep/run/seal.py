@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ class Renderer:
     (nbconvert's import is the slow part); pygments' lazy loading is not safe to race, so every
     render waits for the warm-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
         self._warm_up = threading.Thread(target=self._warm, daemon=True)
         self._warm_up.start()
 
@@ -43,13 +45,13 @@ class Renderer:
 
     def render(self, nb: Any, record: RunRecord) -> str:
         self._warm_up.join()
-        return _render_module().render_report(nb, record)
+        return _render_module().render_report(nb, record, self.tz)
 
 
 def _render_module() -> Any:
-    from upkeep import render
+    from upkeep.rendering import report
 
-    return render
+    return report
 
 
 def secret_values(runbook: Runbook, params: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,8 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
-from upkeep.site import pages
+from upkeep.site import checklist as plan_checklist
+from upkeep.site import dashboard as home
 from upkeep.site.plugin import UpkeepPlugin
 
 CHANGELOG = "CHANGELOG.md"
@@ -28,13 +29,13 @@ def define_env(env: Any) -> None:
     @env.macro
     def dashboard() -> str:
         """Every runbook with its last status, last run, next due and recent runs; findings."""
-        return pages.dashboard(_plugin(env).site_model(), _page_url(env))
+        return home.dashboard(_plugin(env).site_model(), _page_url(env))
 
     @env.macro
     def checklist() -> str:
         """The plan's checklist table, one row per task and implementing runbook."""
         plugin = _plugin(env)
-        return pages.checklist(plugin.site_model(), plugin.plan_tasks(), _page_src(env))
+        return plan_checklist.checklist(plugin.site_model(), plugin.plan_tasks(), _page_src(env))
 
     @env.macro
     def changelog() -> str:

@@ -7,7 +7,6 @@ whose run.json was tampered with is still listed (from its ledger line): the bui
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,23 +19,23 @@ import yaml
 from upkeep import evidence, plan
 from upkeep.config import Config
 from upkeep.errors import ConfigError
+from upkeep.records import RunRecord, Status, parse_time
 from upkeep.registry import NAME, Registry
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
-STATUS_RANK = {"error": 0, "fail": 1, "warn": 3, "skipped": 4, "ok": 5}
 
 
 @dataclass(frozen=True)
 class RunView:
-    """One run as the site shows it: its ledger facts, its run.json, and what verify said."""
+    """One run as the site shows it: its ledger facts, its run record, and what verify said."""
 
     run_id: str
     runbook: str
-    status: str
+    status: Status  # the ledger's word: a run.json edited to say "ok" changes nothing
     started_at: datetime  # UTC
     relpath: str  # runs/YYYY/MM/<run_id>, relative to the evidence root and to the site
-    record: dict[str, Any]  # run.json, {} when it could not be read
+    record: RunRecord | None  # run.json, None when it cannot be read
     problems: tuple[str, ...]  # verify's messages about this run; empty when it verifies
     problem_paths: frozenset[str] = frozenset()  # evidence paths those messages are about
 
@@ -50,22 +49,16 @@ class RunView:
         return self.relpath.split("/", 1)[1].rsplit("/", 1)[0]
 
     @property
-    def runbook_record(self) -> dict[str, Any]:
-        """run.json's `runbook` mapping ({} when missing or malformed)."""
-        value = self.record.get("runbook")
-        return value if isinstance(value, dict) else {}
-
-    @property
     def title(self) -> str:
-        title = self.runbook_record.get("title")
-        return title if isinstance(title, str) and title else self.runbook
+        title = self.record.runbook.title if self.record is not None else ""
+        return title or self.runbook
 
     @property
     def sha12(self) -> str | None:
         """The first 12 hex digits of the runbook version it ran, when recorded."""
-        sha = self.runbook_record.get("sha256")
+        sha = self.record.runbook.sha256 if self.record is not None else ""
         # Both become a page path (runbooks/<name>/<sha12>.md): only well-formed ones do.
-        if not (isinstance(sha, str) and _HEX64.fullmatch(sha) and NAME.match(self.runbook)):
+        if not (_HEX64.fullmatch(sha) and NAME.match(self.runbook)):
             return None
         return sha[:12]
 
@@ -113,7 +106,7 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
             problems[problem.run_id].append(problem)
     views = []
     for entry in _unique(entries):
-        view = _run_view(store.root, entry, problems.get(entry.run_id, []))
+        view = _run_view(store, entry, problems.get(entry.run_id, []))
         if view is not None:
             problems.pop(entry.run_id, None)
             views.append(view)
@@ -141,7 +134,7 @@ def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:
 
 
 def _run_view(
-    root: Path, entry: evidence.LedgerEntry, problems: list[evidence.Mismatch]
+    store: evidence.EvidenceStore, entry: evidence.LedgerEntry, problems: list[evidence.Mismatch]
 ) -> RunView | None:
     """The run of a ledger line; None when the line cannot name a run folder (verify says why).
 
@@ -151,20 +144,13 @@ def _run_view(
         relpath = evidence.run_relpath(entry.run_id, entry.started_at)
     except ValueError:
         return None
-    try:
-        record = json.loads((root / relpath / evidence.RUN_JSON).read_bytes())
-    except (OSError, ValueError):
-        record = {}
-    if not isinstance(record, dict):
-        record = {}
-    started = datetime.fromisoformat(entry.started_at).astimezone(UTC)
     return RunView(
         run_id=entry.run_id,
         runbook=entry.runbook,
-        status=entry.status,  # the ledger's word: a run.json edited to say "ok" changes nothing
-        started_at=started,
+        status=entry.status,
+        started_at=parse_time(entry.started_at).astimezone(UTC),
         relpath=relpath,
-        record=record,
+        record=store.read_record(relpath),
         problems=tuple(p.message for p in problems),
         problem_paths=frozenset(p.path for p in problems),
     )

@@ -23,8 +23,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from upkeep.errors import UpkeepError
-from upkeep.site import pages, runpages
-from upkeep.site.assets import STYLESHEET, STYLESHEET_URI
+from upkeep.site import history, run_pages, runbook_pages, versions
+from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
 
 log = logging.getLogger("mkdocs.plugins.upkeep")
@@ -100,13 +100,15 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
         month = _month_of(page.file.src_uri)
         if month is not None and month in self.site_model().by_month:
-            html = html.replace(pages.LATE_MARKER, pages.month_table(self.site_model(), month), 1)
+            html = html.replace(
+                history.LATE_MARKER, history.month_table(self.site_model(), month), 1
+            )
         return html
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         model = self.site_model()
         start = time.perf_counter()
-        written = runpages.write_run_pages(model, Path(config.site_dir))
+        written = run_pages.write_run_pages(model, Path(config.site_dir))
         log.info(
             "upkeep: wrote %d run report pages (%d bytes) in %.2f s",
             len(model.runs),
@@ -134,30 +136,33 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
     def _generated_pages(self) -> list[tuple[str, str]]:
         model = self.site_model()
-        versions = pages.runbook_versions(model)
+        seen = versions.runbook_versions(model)
         by_name: dict[str, set[str]] = {}
-        for name, sha12 in versions:
+        for name, sha12 in seen:
             by_name.setdefault(name, set()).add(sha12)
-        generated = [(STYLESHEET_URI, STYLESHEET), (RUNBOOKS_INDEX, pages.runbooks_index(model))]
+        generated = [
+            (STYLESHEET_URI, site_stylesheet()),
+            (RUNBOOKS_INDEX, runbook_pages.runbooks_index(model)),
+        ]
         for name, runbook in model.registry.items():
             generated.append(
                 (
                     f"runbooks/{name}.md",
-                    pages.runbook_page(model, runbook, by_name.get(name, set())),
+                    runbook_pages.runbook_page(model, runbook, by_name.get(name, set())),
                 )
             )
-        for (name, sha12), run in versions.items():
+        for (name, sha12), run in seen.items():
             generated.append(
-                (f"runbooks/{name}/{sha12}.md", pages.version_page(model, name, sha12, run))
+                (f"runbooks/{name}/{sha12}.md", versions.version_page(model, name, sha12, run))
             )
-        generated.append(("runs/index.md", pages.runs_index(model)))
+        generated.append(("runs/index.md", history.runs_index(model)))
         months = sorted(model.by_month)
         for index, month in enumerate(months):
             neighbours = (
                 months[index - 1] if index > 0 else None,
                 months[index + 1] if index + 1 < len(months) else None,
             )
-            generated.append((f"runs/{month}.md", pages.month_page(model, month, neighbours)))
+            generated.append((f"runs/{month}.md", history.month_page(model, month, neighbours)))
         return generated
 
 

@@ -1,0 +1,119 @@
+"""Responsible for the HTML of a run record, one set of rules for the report and the site's run
+page: the Jinja environment over `templates/` (autoescaped: every value from a run is text), the
+macros of `run_record.html.j2`, and the filters they use to show statuses as words, numbers with
+their units, durations and times in one time zone.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
+from importlib.resources import files
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from upkeep.records import Finding, Host, RunError, Severity, Status
+
+NEVER_RUN = "NEVER RUN"
+
+
+def badge(status: Status | Severity | None) -> Markup:
+    """A status (or severity) as a word with its colour class; None is a runbook never run."""
+    if status is None:
+        return Markup('<span class="uk-status uk-never">NEVER RUN</span>')
+    return Markup('<span class="uk-status uk-{0}">{1}</span>').format(status.value, status.word)
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """`87.1%`, `12`, or empty for no value."""
+    if value is None:
+        return ""
+    return f"{value:g}{unit}"
+
+
+def duration(seconds: float | None) -> str:
+    """`4.2 s`, `3 min 05 s`, `1 h 02 min`."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def when(moment: datetime | None, tz: tzinfo) -> str:
+    """A moment in the one time zone the output uses: `2026-11-27 02:15:00 UTC`."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def worst_first(items: Iterable[Any]) -> list[Any]:
+    """Checks or findings, the ones that need attention first, otherwise as recorded."""
+    return sorted(
+        items, key=lambda item: -(item.severity if isinstance(item, Finding) else item.status).rank
+    )
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in labels.items())
+
+
+def _host(host: Host) -> str:
+    who = "@".join(part for part in (host.user, host.name) if part)
+    return who + (f" · {host.platform}" if host.platform else "")
+
+
+def _exception(error: RunError) -> str:
+    return f"{error.ename or 'Error'}: {error.evalue}".rstrip(": ")
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@functools.cache
+def environment(tz: tzinfo) -> Environment:
+    """The templates, with the filters bound to the time zone times are shown in."""
+    env = Environment(
+        loader=PackageLoader("upkeep.rendering", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        badge=badge,
+        number=number,
+        duration=duration,
+        when=lambda moment: when(moment, tz),
+        worst_first=worst_first,
+        labels=_labels,
+        host=_host,
+        exception=_exception,
+        as_json=_as_json,
+    )
+    return env
+
+
+def render(template: str, tz: tzinfo, **context: Any) -> str:
+    """Render one of the templates under `templates/`."""
+    return environment(tz).get_template(template).render(**context)
+
+
+@functools.cache
+def stylesheet(name: str) -> str:
+    """A stylesheet kept beside the templates."""
+    return files("upkeep.rendering").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def escape_text(value: Any) -> str:
+    """`value` as HTML text (for the few fragments built outside a template)."""
+    return str(escape("" if value is None else value))

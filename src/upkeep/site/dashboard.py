@@ -1,0 +1,108 @@
+"""Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
+verifies, every runbook with its last status, last run, next due and recent runs — failing and
+overdue first — and the findings still open.
+"""
+
+from __future__ import annotations
+
+from upkeep.plan import RunbookState
+from upkeep.records import Status
+from upkeep.site.markup import (
+    badge,
+    escape_html,
+    html_root_for,
+    recent_runs_strip,
+    run_href,
+    when,
+)
+from upkeep.site.model import SiteModel
+
+STRIP_RUNS = 14
+MAX_LISTED = 20
+
+
+def attention_order(state: RunbookState) -> tuple[int, int, str]:
+    """Sort key: failing or erroring first, then overdue or never run, then warn, skipped, ok."""
+    status, name = state.last_status, state.runbook.name
+    if status is not None and status.rank >= Status.FAIL.rank:
+        return 0, -status.rank, name
+    if status is None or state.due:
+        return 1, 0, name
+    return 2, -status.rank, name
+
+
+def dashboard(model: SiteModel, page_url: str = "") -> str:
+    """The home page body: verification banner, every runbook, then open findings."""
+    root = html_root_for(page_url)
+    parts = [verification_banner(model, root)]
+    rows = []
+    for state in sorted(model.states.values(), key=attention_order):
+        name = state.runbook.name
+        last = model.by_runbook.get(name, ())
+        last_cell = "never"
+        if last:
+            started = escape_html(when(last[0].started_at, model))
+            last_cell = f'<a href="{run_href(last[0], root)}">{started}</a>'
+
+        overdue = '<strong class="uk-bad">OVERDUE</strong> since ' if state.due else ""
+        rows.append(
+            f'<tr><td><a href="{root}runbooks/{escape_html(name)}/">'
+            f"{escape_html(state.runbook.title)}</a><br><code>{escape_html(name)}</code></td>"
+            f"<td>{escape_html(state.runbook.cadence)}</td><td>{badge(state.last_status)}</td>"
+            f"<td>{last_cell}</td><td>{overdue}{escape_html(when(state.next_due, model))}</td>"
+            f"<td>{recent_runs_strip(last[:STRIP_RUNS], root, model)}</td></tr>"
+        )
+    parts.append(
+        '<table class="uk-table uk-dashboard"><thead><tr><th>Runbook</th><th>Cadence</th>'
+        "<th>Last status</th><th>Last run</th><th>Next due</th><th>Recent runs</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else "<p>No runbooks yet.</p>"
+    )
+    parts.append("\n## Open findings\n")
+    parts.append(open_findings(model, root))
+    return "\n\n".join(parts) + "\n"
+
+
+def verification_banner(model: SiteModel, root: str) -> str:
+    bad = model.unverified
+    if not bad and not model.stray_problems:
+        return (
+            f'<p class="uk-note">Evidence verifies: all {len(model.runs)} runs match the '
+            f"ledger (checked {escape_html(when(model.built_at, model))}).</p>"
+        )
+    links = ", ".join(
+        f'<a href="{run_href(run, root)}">{escape_html(run.run_id)}</a>' for run in bad[:MAX_LISTED]
+    )
+    more = f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
+    strays = "".join(f"<li>{escape_html(p)}</li>" for p in model.stray_problems[:MAX_LISTED])
+    return (
+        f'<div class="uk-alert" role="alert"><strong>Evidence does NOT verify:</strong> '
+        f"{len(bad)} run(s) do not match the ledger{': ' + links + more if bad else ''}."
+        f"{'<ul>' + strays + '</ul>' if strays else ''}</div>"
+    )
+
+
+def open_findings(model: SiteModel, root: str) -> str:
+    """Findings of each runbook's latest run: what is still open."""
+    rows = []
+    for state in sorted(model.states.values(), key=attention_order):
+        name = state.runbook.name
+        runs = model.by_runbook.get(name, ())
+        if not runs or runs[0].record is None:
+            continue
+        latest = runs[0]
+        findings = sorted(latest.record.findings, key=lambda finding: -finding.severity.rank)
+        for finding in findings:
+            rows.append(
+                f"<tr><td>{badge(finding.severity)}</td><td>{escape_html(name)}</td>"
+                f"<td><code>{escape_html(finding.key)}</code></td>"
+                f"<td>{escape_html(finding.message[:300])}</td>"
+                f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a></td></tr>'
+            )
+    if not rows:
+        return "<p>No open findings: the latest run of every runbook found nothing.</p>"
+    return (
+        '<table class="uk-table"><thead><tr><th>Severity</th><th>Runbook</th><th>Key</th>'
+        f"<th>Finding</th><th>Run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )

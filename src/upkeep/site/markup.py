@@ -1,0 +1,131 @@
+"""Responsible for the small pieces every generated page is made of: escaping run text into HTML
+and Markdown table cells, status badges and the strip of recent runs, times in the configured
+zone, links between pages, front matter, and a one-line summary of a run.
+
+Text that comes from a run (check messages, findings: possibly a log line) is always escaped,
+so it is never read as Markdown or markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from upkeep.records import CHECK_STATUSES, Status
+from upkeep.rendering.run_record import badge
+from upkeep.site.model import RunView, SiteModel
+
+__all__ = [
+    "badge",
+    "escape_html",
+    "evidence_cell",
+    "frontmatter",
+    "html_root_for",
+    "md_link",
+    "recent_runs_strip",
+    "run_href",
+    "run_summary",
+    "table_cell",
+    "when",
+]
+
+RUN_MARKS = {
+    Status.OK: "✓",
+    Status.WARN: "!",
+    Status.FAIL: "✗",
+    Status.ERROR: "E",
+    Status.SKIPPED: "–",
+}
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def escape_html(value: Any) -> str:
+    """HTML-escape any value (most are plain text: those skip the five replacements)."""
+    text = str(value)
+    return html.escape(text, quote=True) if _SPECIAL.search(text) else text
+
+
+def table_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return escape_html(text).replace("|", "&#124;").replace("\n", " ")
+
+
+def when(moment: datetime | None, model: SiteModel) -> str:
+    """A moment in the configured time zone, to the minute."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(model.config.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def run_href(run: RunView, html_root: str) -> str:
+    """The URL of a run's report page from a page whose URL is `html_root` below the site root."""
+    return f"{html_root}{run.relpath}/"
+
+
+def html_root_for(url: str) -> str:
+    """`../` repeated for each folder of a page URL (`runbooks/x/` -> `../../`)."""
+    return "../" * url.strip("/").count("/") + ("../" if url.strip("/") else "")
+
+
+def md_link(from_src: str, to_src: str) -> str:
+    """A relative Markdown link target from one docs page to another."""
+    return posixpath.relpath(to_src, posixpath.dirname(from_src) or ".")
+
+
+def frontmatter(title: str, **extra: Any) -> str:
+    meta = {"title": title, **extra}
+    return "---\n" + "".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()) + "---\n\n"
+
+
+def _run_mark(run: RunView, html_root: str, model: SiteModel) -> str:
+    """One run in a strip: a coloured letter linking its page, outlined when it does not verify."""
+    unverified, outline = ("", "") if run.verified else (" (DOES NOT VERIFY)", " uk-chip-bad")
+    label = f"{when(run.started_at, model)}: {run.status.word}{unverified}"
+    return (
+        f'<a class="uk-chip uk-{run.status}{outline}" href="{run_href(run, html_root)}" '
+        f'title="{escape_html(label)}" aria-label="{escape_html(label)}">'
+        f"{RUN_MARKS[run.status]}</a>"
+    )
+
+
+def recent_runs_strip(runs: Iterable[RunView], html_root: str, model: SiteModel) -> str:
+    """The recent runs, oldest on the left, newest on the right."""
+    marks = [_run_mark(run, html_root, model) for run in runs]
+    return f'<span class="uk-strip">{"".join(reversed(marks))}</span>' if marks else "-"
+
+
+def evidence_cell(run: RunView) -> str:
+    if run.verified:
+        return '<span class="uk-good">verifies</span>'
+    return '<strong class="uk-bad">DOES NOT VERIFY</strong>'
+
+
+def run_summary(run: RunView) -> str:
+    """One line saying what a run found: counts of checks, then what did not pass."""
+    record = run.record
+    if record is None:
+        return "run.json cannot be read"
+    if record.error is not None:
+        return f"error: {record.error.ename}: {record.error.evalue}"[:240]
+    if record.skipped_reason:
+        return f"skipped: {record.skipped_reason}"[:240]
+    counts = Counter(check.status for check in record.checks)
+    worst_first = sorted(CHECK_STATUSES, key=lambda status: -status.rank)
+    parts = [f"{counts[status]} {status}" for status in worst_first if counts[status]]
+    bad = [
+        f"{check.name}: {check.message or number_text(check.value)}"
+        for check in record.checks
+        if check.status is not Status.OK
+    ]
+    text = ", ".join(parts) + (" — " + "; ".join(bad) if bad else "")
+    return (text or "no checks")[:240]
+
+
+def number_text(value: float | None) -> str:
+    return "None" if value is None else f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,193 @@
+"""Responsible for the runbook pages: the index of runbooks, and one page per runbook built from
+its notebook — why, facts, the command that runs it, its parameters, its steps as Markdown and
+code without outputs (and never the papermill-injected cell), its recent runs and the earlier
+versions seen in the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from upkeep.plan import RunbookState
+from upkeep.registry import Runbook
+from upkeep.site.markup import (
+    badge,
+    escape_html,
+    evidence_cell,
+    frontmatter,
+    md_link,
+    run_href,
+    run_summary,
+    table_cell,
+    when,
+)
+from upkeep.site.model import RunView, SiteModel
+
+RECENT_RUNS = 20
+_HEADING = re.compile(r"^(#{1,5})(\s)", re.MULTILINE)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def runbooks_index(model: SiteModel) -> str:
+    lines = [
+        frontmatter("Runbooks"),
+        "# Runbooks\n",
+        "Every maintenance procedure is a notebook under `runbooks/`. Each page shows why it "
+        "exists, the steps to follow by hand, its parameters, how to run it and its recent runs.\n",
+        "| Runbook | Cadence | Category | Owner | Last status |",
+        "|---|---|---|---|---|",
+    ]
+    for runbook in model.registry.values():
+        lines.append(
+            f"| [{table_cell(runbook.title)}]({runbook.name}.md)<br>`{runbook.name}` | "
+            f"{table_cell(runbook.cadence)} | {table_cell(runbook.category)} | "
+            f"{table_cell(runbook.owner)} | "
+            f"{badge(model.states[runbook.name].last_status)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
+    """`runbooks/<name>.md`: the runbook as it is now, with its recent runs."""
+    src = f"runbooks/{runbook.name}.md"
+    state = model.states[runbook.name]
+    sha12 = runbook.sha256[:12]
+    version = f"`{sha12}`" + (
+        f" ([this version's page]({runbook.name}/{sha12}.md))" if sha12 in versions else ""
+    )
+    parts = [
+        frontmatter(runbook.title),
+        f"# {runbook.title}\n",
+        f"{runbook.summary}\n",
+        _facts_table(model, runbook, src, version, state),
+        "## How to run it\n",
+        f"```sh\n{run_command(runbook)}\n```\n",
+        "## Parameters\n",
+        parameters_table(runbook),
+        "## Procedure\n",
+        notebook_markdown(json.loads(runbook.path.read_bytes())),
+        "## Recent runs\n",
+        recent_runs(model, model.by_runbook.get(runbook.name, ())[:RECENT_RUNS], "../../"),
+    ]
+    older = _older_versions(runbook, versions)
+    if older:
+        parts += ["## Earlier versions seen in the evidence\n", older]
+    return "\n".join(parts)
+
+
+def _facts_table(
+    model: SiteModel, runbook: Runbook, src: str, version: str, state: RunbookState
+) -> str:
+    refs = (
+        ", ".join(
+            f"[{table_cell(r.removesuffix('.md'))}]({md_link(src, 'reference/' + r)})"
+            for r in runbook.references
+        )
+        or "-"
+    )
+    last = badge(state.last_status) + (
+        f" {when(state.last_run_at, model)}" if state.last_run_at else ""
+    )
+    due = ("**overdue** since " if state.due else "") + when(state.next_due, model)
+    rows = [
+        ("Name", f"`{runbook.name}`"),
+        ("Cadence", table_cell(runbook.cadence)),
+        ("Category", table_cell(runbook.category)),
+        ("Owner", table_cell(runbook.owner)),
+        ("Destructive", "**yes**" if runbook.destructive else "no"),
+        ("Timeout", f"{runbook.timeout_s or model.config.timeout_s} s"),
+        ("References", refs),
+        ("Notebook", f"`{runbook.relpath}`, version {version}"),
+        ("Last run", last),
+        ("Next due", due),
+    ]
+    return "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
+
+
+def run_command(runbook: Runbook) -> str:
+    """The command that runs it now with its defaults spelled out (secrets as references)."""
+    args = []
+    for spec in runbook.params:
+        value = spec.default
+        if spec.secret:
+            value = value or "env:NAME"
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        args.append(f"-p {spec.name}={_shell_quote(text)}")
+    return " ".join(["upkeep run", runbook.name, *args])
+
+
+def _shell_quote(text: str) -> str:
+    if text and re.fullmatch(r"[A-Za-z0-9_./:=@%+-]+", text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def parameters_table(runbook: Runbook) -> str:
+    if not runbook.params:
+        return "This runbook takes no parameters.\n"
+    lines = ["| Name | Type | Default | Help | Constraints |", "|---|---|---|---|---|"]
+    for spec in runbook.params:
+        lines.append(
+            f"| `{spec.name}` | {spec.type} | <code>{table_cell(repr(spec.default))}</code> | "
+            f"{table_cell(spec.help) or '-'} | {table_cell(spec.describe_constraints()) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def notebook_markdown(nb: dict[str, Any]) -> str:
+    """The notebook's cells as a document: markdown as is (headings one level down, the first
+    title dropped), code as fenced blocks; no outputs, no papermill-injected cell."""
+    parts = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or not source.strip():
+            continue
+        if cell.get("cell_type") == "markdown":
+            if index == 0:
+                source = re.sub(r"\A\s*# [^\n]*\n?", "", source)
+            parts.append(_shift_headings(source))
+        elif cell.get("cell_type") == "code":
+            label = "parameters (defaults)" if "parameters" in tags else ""
+            parts.append(_fenced(source, label))
+    return "\n\n".join(parts) + "\n"
+
+
+def _fenced(source: str, label: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", source)), default=0)
+    fence = "`" * max(3, longest + 1)
+    title = f' title="{label}"' if label else ""
+    return f"{fence}python{title}\n{source.rstrip()}\n{fence}"
+
+
+def _shift_headings(text: str) -> str:
+    out, in_fence = [], False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        out.append(line if in_fence else _HEADING.sub(r"#\1\2", line))
+    return "\n".join(out)
+
+
+def recent_runs(model: SiteModel, runs: Iterable[RunView], root: str) -> str:
+    rows = [
+        f'<tr><td><a href="{run_href(run, root)}">{escape_html(when(run.started_at, model))}'
+        f"</a></td><td>{badge(run.status)}</td><td>{evidence_cell(run)}</td>"
+        f"<td>{escape_html(run_summary(run))}</td></tr>"
+        for run in runs
+    ]
+    if not rows:
+        return "No runs yet.\n"
+    return (
+        '<table class="uk-table"><thead><tr><th>Started</th><th>Status</th><th>Evidence</th>'
+        f"<th>Summary</th></tr></thead><tbody>{''.join(rows)}</tbody></table>\n"
+    )
+
+
+def _older_versions(runbook: Runbook, versions: set[str]) -> str:
+    older = sorted(version for version in versions if version != runbook.sha256[:12])
+    return "".join(f"- [`{version}`]({runbook.name}/{version}.md)\n" for version in older)

@@ -1,0 +1,27 @@
+"""Tests for upkeep.rendering.sanitize: the last pass over every document upkeep writes."""
+
+from __future__ import annotations
+
+from test_rendering_report import HOSTILE, Parsed
+
+from upkeep.rendering.sanitize import without_script
+
+
+def test_last_line_of_defence_escapes_script_and_drops_scripting_attributes() -> None:
+    # Whatever slips past the notebook sanitizer meets this check on the whole document.
+    document = (
+        "<!DOCTYPE html><html><head><style>a > b { color: red; }</style></head><body>"
+        + "".join(HOSTILE)
+        + '<a href=" JaVaScRiPt:alert(1)">x</a><img src="data:image/png;base64,AAAA"></body></html>'
+    )
+
+    cleaned = without_script(document)
+
+    parsed = Parsed(cleaned)
+    assert not {"script", "iframe", "svg", "object", "link"} & {name for name, _ in parsed.tags}
+    assert not any(a.startswith("on") for _, attrs in parsed.tags for a in attrs)
+    assert all("javascript" not in (attrs.get("href") or "").lower() for _, attrs in parsed.tags)
+    assert all(m.get("http-equiv") != "refresh" for m in parsed.named("meta"))
+    assert "<style>a > b { color: red; }</style>" in cleaned
+    assert {"src": "data:image/png;base64,AAAA"} in parsed.named("img")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in cleaned
