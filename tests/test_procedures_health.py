@@ -6,16 +6,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
-import threading
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import Recorder
@@ -23,14 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upkeep import demo, report
-from upkeep.config import (
-    Config,
-    HttpService,
-    LogSource,
-    ProcessService,
-    TcpService,
-    load_config,
-)
+from upkeep.config import Config, LogSource, load_config
 from upkeep.procedures import health
 
 REPO = Path(__file__).resolve().parent.parent
@@ -375,7 +362,7 @@ def test_missing_log_is_reported_not_raised(tmp_path: Path) -> None:
     assert scan.missing and scan.errors == 0
 
 
-# ---------------------------------------------------------------- services
+# ---------------------------------------------------------------- a service to probe
 
 
 @pytest.fixture(scope="module")
@@ -385,72 +372,6 @@ def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     (root / "upkeep.yml").write_text(f"version: 1\ndemo:\n  root: d\n  http_port: {port}\n")
     with demo.DemoService(load_config(root / "upkeep.yml")):
         yield port
-
-
-class _Fixed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        status = int(self.path.strip("/"))
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/200")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def status_server() -> Iterator[int]:
-    """A stdlib server answering GET /<code> with that status code."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fixed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-def test_http_probe_of_the_demo_service_is_up(demo_port: int) -> None:
-    probe = health.probe_http(HttpService("web", url=f"http://127.0.0.1:{demo_port}/health"))
-    assert probe.up and probe.status_code == 200
-    assert probe.latency_ms is not None and 0 < probe.latency_ms < 2000
-
-
-def test_http_probe_of_a_closed_port_is_down() -> None:
-    probe = health.probe_http(
-        HttpService("web", url=f"http://127.0.0.1:{demo.free_port()}/", timeout_s=2)
-    )
-    assert not probe.up and probe.latency_ms is None
-    assert "refused" in probe.detail.lower()
-
-
-def test_http_probe_compares_the_status_and_does_not_follow_redirects(status_server: int) -> None:
-    base = f"http://127.0.0.1:{status_server}"
-    unavailable = health.probe_http(HttpService("s", url=f"{base}/503"))
-    assert not unavailable.up and unavailable.status_code == 503
-    assert health.probe_http(HttpService("s", url=f"{base}/503", expect_status=503)).up
-    moved = health.probe_http(HttpService("s", url=f"{base}/302"))
-    assert moved.status_code == 302 and not moved.up
-
-
-def test_tcp_probe_open_and_closed(demo_port: int) -> None:
-    assert health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo_port)).up
-    closed = health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo.free_port()))
-    assert not closed.up and closed.latency_ms is None
-
-
-def test_process_probe_finds_a_process_by_a_marker_in_its_command_line() -> None:
-    marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
-    service = ProcessService("worker", process=marker)
-    assert health.probe_process(service).process_count == 0
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
-    try:
-        probe = health.probe_process(service)
-        assert probe.up and probe.process_count == 1
-    finally:
-        child.kill()
-        child.wait()
-    assert not health.probe_process(service).up
 
 
 # ---------------------------------------------------------------- grading and recording

@@ -10,33 +10,19 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import re
-import socket
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import AnyStr, BinaryIO
 
-import psutil
-
 from upkeep import report, state
-from upkeep.config import (
-    Config,
-    HttpService,
-    Limit,
-    LogSource,
-    Mount,
-    ProcessService,
-    Service,
-    TcpService,
-)
+from upkeep.config import Config, Limit, LogSource
+from upkeep.probes import ServiceProbe, describe_failure, probe_service
+from upkeep.system import DiskUsage, SystemUsage, disk_usage, system_usage
 
 # Large enough to amortise each read and each chunk's Python work, small enough that the several
 # search passes over a chunk mostly hit the CPU cache (measured on 0.3-0.5 GB logs: 4 MiB scans
@@ -55,87 +41,6 @@ OTHER_MESSAGES = "(other messages: too many distinct groups)"
 # How many rotated copies back a scan looks for the file it was reading: more than one when
 # the log was rotated several times since the last scan.
 MAX_ROTATED_LOOKBACK = 5
-
-# ---------------------------------------------------------------- services
-
-
-@dataclass(frozen=True)
-class ServiceProbe:
-    """The answer of one service: `up` is the verdict; latency is None when nothing answered."""
-
-    name: str
-    kind: str
-    up: bool
-    detail: str
-    latency_ms: float | None = None
-    status_code: int | None = None
-    process_count: int | None = None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A health endpoint's own status is the answer: a redirect is reported, not followed."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", exc)
-    return getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-
-
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
-def probe_http(service: HttpService) -> ServiceProbe:
-    """GET `service.url` (no proxy, no redirects) and compare the status with `expect_status`."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    started = time.perf_counter()
-    try:
-        with opener.open(service.url, timeout=service.timeout_s) as response:
-            response.read(1 << 20)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        exc.close()
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        return ServiceProbe(service.name, "http", False, f"no answer: {_reason(exc)}")
-    latency = _elapsed_ms(started)
-    up = status == service.expect_status
-    detail = f"HTTP {status}" + ("" if up else f", expected {service.expect_status}")
-    return ServiceProbe(service.name, "http", up, detail, latency, status_code=status)
-
-
-def probe_tcp(service: TcpService) -> ServiceProbe:
-    """Open (and close) a TCP connection to `service.host:service.port`."""
-    started = time.perf_counter()
-    try:
-        with socket.create_connection((service.host, service.port), timeout=service.timeout_s):
-            latency = _elapsed_ms(started)
-    except OSError as exc:
-        return ServiceProbe(service.name, "tcp", False, f"cannot connect: {_reason(exc)}")
-    return ServiceProbe(service.name, "tcp", True, "connected", latency)
-
-
-def probe_process(service: ProcessService) -> ServiceProbe:
-    """Count processes whose command line contains `service.process` (this process excluded)."""
-    me = os.getpid()
-    count = 0
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if process.info["pid"] != me and service.process in " ".join(cmdline):
-            count += 1
-    detail = f"{count} process{'es' if count != 1 else ''} matching {service.process!r}"
-    return ServiceProbe(service.name, "process", count > 0, detail, process_count=count)
-
-
-PROBES = {"http": probe_http, "tcp": probe_tcp, "process": probe_process}
-
-
-def probe_service(service: Service) -> ServiceProbe:
-    return PROBES[service.kind](service)  # type: ignore[operator]
-
 
 # ---------------------------------------------------------------- log lines: masking and grouping
 
@@ -938,54 +843,6 @@ def _log_scan(log: LogSource, tally: _Tally, *, offset: int, **flags: bool) -> L
     )
 
 
-# ---------------------------------------------------------------- disks, CPU, memory, load
-
-
-@dataclass(frozen=True)
-class DiskUsage:
-    path: Path
-    total_bytes: int
-    used_bytes: int
-    free_bytes: int
-    percent: float  # as df shows it: used / (used + available to unprivileged users)
-
-
-@dataclass(frozen=True)
-class SystemUsage:
-    cpu_percent: float
-    memory_percent: float
-    load_1: float
-    load_5: float
-    load_15: float
-    cpus: int
-
-    @property
-    def load_per_cpu(self) -> float:
-        # The 5-minute average: the 1-minute one mostly shows the health check's own kernel start.
-        return round(self.load_5 / self.cpus, 3)
-
-
-def disk_usage(mount: Mount | Path) -> DiskUsage:
-    """Usage of the filesystem holding `mount` (raises FileNotFoundError if it does not exist)."""
-    path = mount.path if isinstance(mount, Mount) else Path(mount)
-    usage = psutil.disk_usage(str(path))
-    return DiskUsage(path, usage.total, usage.used, usage.free, usage.percent)
-
-
-def system_usage(interval_s: float = 0.5) -> SystemUsage:
-    """CPU percent measured over `interval_s`, memory percent, and the load averages."""
-    cpu = psutil.cpu_percent(interval=interval_s)
-    load_1, load_5, load_15 = os.getloadavg()
-    return SystemUsage(
-        cpu,
-        psutil.virtual_memory().percent,
-        round(load_1, 2),
-        round(load_5, 2),
-        round(load_15, 2),
-        psutil.cpu_count() or 1,
-    )
-
-
 # ---------------------------------------------------------------- recording
 
 
@@ -1035,7 +892,7 @@ def record_logs(config: Config, top: int = 5, *, commit: bool = True) -> tuple[L
         try:
             scan = scan_log(log, config.state_dir, commit=commit)
         except OSError as exc:
-            report.check(name, "fail", message=f"cannot read {log.path}: {_reason(exc)}")
+            report.check(name, "fail", message=f"cannot read {log.path}: {describe_failure(exc)}")
             continue
         scans.append(scan)
         if scan.missing:
@@ -1104,7 +961,9 @@ def record_disks(config: Config) -> tuple[DiskUsage, ...]:
         try:
             usage = disk_usage(mount)
         except OSError as exc:
-            report.check(name, "fail", message=f"cannot measure {mount.path}: {_reason(exc)}")
+            report.check(
+                name, "fail", message=f"cannot measure {mount.path}: {describe_failure(exc)}"
+            )
             continue
         usages.append(usage)
         labels = {"mount": str(mount.path)}
