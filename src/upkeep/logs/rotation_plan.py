@@ -15,8 +15,13 @@ from pathlib import Path
 
 from upkeep import state
 from upkeep.config import LogRotation, LogSource
-from upkeep.logs.layout import ROTATION_STATE, RotatedCopy, copies_in_directory, copy_path
-from upkeep.logs.layout import state_path as log_state_path
+from upkeep.logs.layout import (
+    ROTATION_STATE,
+    RotatedCopy,
+    copies_in_directory,
+    copy_path,
+    state_path,
+)
 from upkeep.records import Severity, Status
 
 __all__ = [
@@ -266,7 +271,7 @@ def plan_steps(
 def first_seen(log: LogSource, state_dir: Path, now: datetime) -> datetime | None:
     """When the log was first seen (in `now`'s time zone), or None if it never was."""
     try:
-        record = state_dir / log_state_path(log, ROTATION_STATE)
+        record = state_dir / state_path(log, ROTATION_STATE)
         data = json.loads(record.read_text(encoding="utf-8"))
         return datetime.fromisoformat(data["first_seen"]).astimezone(now.tzinfo)
     except (OSError, ValueError, KeyError, TypeError):
@@ -277,4 +282,4 @@ def remember_first_seen(log: LogSource, state_dir: Path, now: datetime) -> None:
     """Keep `now` as the log's first sight, unless one is kept already."""
     if first_seen(log, state_dir, now) is None:
         record = {"path": str(log.path), "first_seen": now.isoformat(timespec="seconds")}
-        state.save(state_dir, log_state_path(log, ROTATION_STATE), record)
+        state.save(state_dir, state_path(log, ROTATION_STATE), record)
