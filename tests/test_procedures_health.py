@@ -1,36 +1,21 @@
-"""Tests for upkeep.procedures.health: real log files, real sockets, real processes."""
+"""Tests for upkeep.procedures.health: grading and recording real probes, scans and
+measurements, and the shipped runbook."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
-import threading
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import Recorder
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from upkeep import demo, report
-from upkeep.config import (
-    Config,
-    HttpService,
-    LogSource,
-    ProcessService,
-    TcpService,
-    load_config,
-)
+from upkeep.config import Config, load_config
+from upkeep.logs.grouping import group_key
+from upkeep.logs.scan import scan_log
 from upkeep.procedures import health
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,11 +27,6 @@ def make_config(tmp_path: Path, body: str = "") -> Config:
     path = tmp_path / "upkeep.yml"
     path.write_text("version: 1\nstate_dir: state\n" + textwrap.dedent(body))
     return load_config(path)
-
-
-def log_source(tmp_path: Path, name: str = "app") -> LogSource:
-    config = make_config(tmp_path, f"logs:\n  - name: {name}\n    path: {name}.log\n")
-    return config.logs[0]
 
 
 def append(path: Path, *lines: str, end: str = "\n") -> None:
@@ -61,323 +41,6 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-# ---------------------------------------------------------------- masking and grouping
-
-
-def test_mask_merges_lines_that_differ_only_in_numbers() -> None:
-    a = health.mask_message(f"{STAMP} ERROR   [web] timeout after 31s for id 812")
-    b = health.mask_message("2026-11-17T08:00:01.5Z ERROR timeout after 32s for id 9")
-    assert a == "[web] timeout after <N>s for id <N>"
-    assert b == "timeout after <N>s for id <N>"
-
-
-def test_mask_hides_ids_addresses_and_quoted_values() -> None:
-    line = (
-        "WARNING request 6a48e215-b407-feb4-dc7b-0428c22369ed from 10.0.3.17:443"
-        " token c198f0b3ec user 'bob' said \"hi 2\""
-    )
-    assert health.mask_message(line) == "request <UUID> from <IP> token <HEX> user <STR> said <STR>"
-    assert health.mask_message("can't open 3 files") == "can't open <N> files"
-
-
-MASK_PIECES = st.sampled_from(
-    [
-        *("ab12cd", "9F8A7B6C", "facade1", "decade", "123456", "0x1f", "12", "1.5", "10.0.0.1"),
-        *("6a48e215-b407-feb4-dc7b-0428c22369ed", "ERROR", "Abc", "g", "_", "é", "\\"),
-        *(" ", ":", "-", ".", "'", '"', "=", "(", ")", "/", ",", "<", "#"),
-    ]
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.lists(MASK_PIECES, max_size=12).map("".join), max_size=20),
-    st.permutations("abcdef").map("".join),
-)
-def test_cached_templates_are_what_masking_each_line_gives(lines: list[str], swap: str) -> None:
-    # One tally for all lines, each also with its hex letters swapped around and turned into
-    # digits: a cache key shared by two lines that mask differently fails here.
-    letters = str.maketrans("abcdefABCDEF", swap + swap.upper())
-    digits = str.maketrans("abcdefABCDEF", "123456123456")
-    tally = health._Tally()
-    variants = [line.translate(letters) for line in lines] + [x.translate(digits) for x in lines]
-    for line in lines + variants:
-        assert tally.template(line.encode("utf-8")) == health.mask_message(line), line
-
-
-def test_scan_groups_like_messages_and_keeps_unlike_apart(tmp_path: Path) -> None:
-    log = log_source(tmp_path)
-    append(
-        log.path,
-        f"{STAMP} ERROR [web] timeout after 31s for id 812",
-        f"{STAMP} INFO  [web] GET /orders 200",
-        f"{STAMP} ERROR [web] database is locked",
-        f"{STAMP} ERROR [web] timeout after 32s for id 9",
-        f"{STAMP} WARNING [web] slow query took 1200ms",
-    )
-    scan = health.scan_log(log, tmp_path / "state")
-    assert (scan.errors, scan.warnings) == (3, 1)
-    timeout, locked = scan.error_groups
-    assert (timeout.template, timeout.count) == ("[web] timeout after <N>s for id <N>", 2)
-    assert timeout.first.endswith("31s for id 812") and timeout.last.endswith("32s for id 9")
-    assert (locked.template, locked.count) == ("[web] database is locked", 1)
-    assert scan.warning_groups[0].template == "[web] slow query took <N>ms"
-
-
-def test_a_line_matching_error_and_warning_counts_once_as_error(tmp_path: Path) -> None:
-    log = log_source(tmp_path)
-    append(log.path, "WARNING escalated to ERROR", "ERRORS=0 WARNINGS=0 (no word match)")
-    scan = health.scan_log(log, tmp_path / "state")
-    assert (scan.errors, scan.warnings) == (1, 0)
-
-
-def test_patterns_without_a_literal_and_case_insensitive_ones_work(tmp_path: Path) -> None:
-    config = make_config(
-        tmp_path,
-        r"""
-        logs:
-          - name: custom
-            path: custom.log
-            error_patterns: ['(?i)oops', '\d{3} failed', '^E\d+']
-            warn_patterns: []
-        """,
-    )
-    log = config.logs[0]
-    append(
-        log.path,
-        "Oops one",
-        "all OOPS",
-        "500 failed",
-        "50 failed",
-        "E12 at start",
-        "not E12 at start",
-        "fine",
-    )
-    scan = health.scan_log(log, tmp_path / "state")
-    assert scan.errors == 4
-    assert scan.warnings == 0
-
-
-LINES = st.lists(
-    st.sampled_from(
-        ["ERROR", "ERR", "WARN", "WARNING", "FATAL", "CRIT", " ", "x", "7", "_", ":", "\r", "é"]
-    ),
-    max_size=12,
-).map("".join)
-
-
-PATTERN_SETS = st.sampled_from(
-    [
-        (LogSource.error_patterns, LogSource.warn_patterns),  # literal search
-        ((r"(?i)err\b", r"7:"), (r"WARN",)),  # decoded-text search: (?i) has no literal
-        # each line searched from its first literal: `^`, groups, alternatives
-        ((r"^ERR", r"(?:WARN|ERR)OR\b"), (r"\bWARN(?:ING)?:?", r"x7_")),
-    ]
-)
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(LINES, max_size=40), st.sampled_from([16, 64, 1 << 20]), PATTERN_SETS)
-def test_scan_counts_what_a_line_by_line_regex_counts(
-    lines: list[str], chunk: int, patterns: tuple[tuple[str, ...], tuple[str, ...]]
-) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        log = LogSource("p", Path(tmp) / "p.log", *patterns)
-        log.path.write_text("".join(line + "\n" for line in lines), newline="")
-        scan = health.scan_log(log, Path(tmp) / "state", chunk_size=chunk)
-    is_error = [any(re.search(p, line) for p in log.error_patterns) for line in lines]
-    is_warn = [
-        not e and any(re.search(p, line) for p in log.warn_patterns)
-        for line, e in zip(lines, is_error, strict=True)
-    ]
-    assert (scan.errors, scan.warnings) == (sum(is_error), sum(is_warn))
-
-
-# ---------------------------------------------------------------- reading only what is new
-
-
-def test_second_scan_sees_only_appended_lines(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, f"{STAMP} ERROR first", f"{STAMP} ERROR second")
-    first = health.scan_log(log, state)
-    assert first.first_scan and first.errors == 2
-    append(log.path, f"{STAMP} ERROR third")
-    second = health.scan_log(log, state)
-    assert not second.first_scan
-    assert second.errors == 1 and second.error_groups[0].first.endswith("third")
-    assert health.scan_log(log, state).errors == 0
-
-
-def test_position_is_kept_in_a_state_file(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR one")
-    health.scan_log(log, state)
-    (saved,) = (state / "logscan").glob("app-*.json")
-    data = json.loads(saved.read_text())
-    stat = log.path.stat()
-    assert (data["device"], data["inode"], data["offset"]) == (stat.st_dev, stat.st_ino, 10)
-    assert data["fingerprint_len"] == 10 and len(data["fingerprint"]) == 64
-
-
-def test_commit_false_leaves_the_position_alone(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR one")
-    assert health.scan_log(log, state, commit=False).errors == 1
-    assert not (state / "logscan").exists()
-    assert health.scan_log(log, state).errors == 1
-    assert health.scan_log(log, state, commit=False).errors == 0
-
-
-def test_half_written_last_line_waits_until_complete(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR whole", "ERROR half", end="")
-    scan = health.scan_log(log, state)
-    assert scan.errors == 1 and scan.offset == len("ERROR whole\n")
-    append(log.path, " now done")
-    scan = health.scan_log(log, state)
-    assert scan.errors == 1 and scan.error_groups[0].first == "ERROR half now done"
-    assert health.scan_log(log, state).errors == 0
-
-
-def test_rotation_reads_rotated_tail_then_new_file_without_double_counting(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR one", "ERROR two")
-    assert health.scan_log(log, state).errors == 2
-    append(log.path, "ERROR three, written before the rotation")
-    log.path.rename(log.path.with_name("app.log.1"))
-    append(log.path, "ERROR four", "INFO five", "ERROR six")
-    scan = health.scan_log(log, state)
-    assert scan.rotated and not scan.truncated
-    assert scan.errors == 3
-    assert [g.first for g in scan.error_groups] == [
-        "ERROR three, written before the rotation",
-        "ERROR four",
-        "ERROR six",
-    ]
-    assert health.scan_log(log, state).errors == 0
-
-
-def test_rotation_without_a_rotated_file_reads_the_new_file_from_the_start(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR old")
-    health.scan_log(log, state)
-    log.path.unlink()
-    append(log.path, "ERROR new one", "ERROR new two")
-    scan = health.scan_log(log, state)
-    # The new file may reuse the old inode: then it is recognised by its first bytes instead.
-    assert (scan.rotated or scan.truncated) and scan.errors == 2
-
-
-def test_copytruncate_reads_the_copy_tail_then_the_truncated_file(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, "ERROR before the first scan")
-    health.scan_log(log, state)
-    append(log.path, "ERROR unread when copied")
-    shutil.copyfile(log.path, log.path.with_name("app.log.1"))
-    with log.path.open("r+") as handle:
-        handle.truncate(0)
-    append(log.path, "ERROR after truncation")
-    scan = health.scan_log(log, state)
-    assert scan.truncated and not scan.rotated
-    assert sorted(g.first for g in scan.error_groups) == [
-        "ERROR after truncation",
-        "ERROR unread when copied",
-    ]
-
-
-def test_truncation_restarts_from_the_beginning(tmp_path: Path) -> None:
-    log, state = log_source(tmp_path), tmp_path / "state"
-    append(log.path, *[f"ERROR line {n}" for n in range(20)])
-    health.scan_log(log, state)
-    log.path.write_text("ERROR fresh\n")
-    scan = health.scan_log(log, state)
-    assert scan.truncated and scan.errors == 1 and scan.offset == len("ERROR fresh\n")
-
-
-def test_lines_full_of_the_literals_letters_are_still_counted_exactly(tmp_path: Path) -> None:
-    # Every byte of "ERROR" and "WARN" is common here, so the rare-byte search gives up midway.
-    log = log_source(tmp_path)
-    noise = "ERR OR EROR WAR ARN RRRR EEEE OOOO WWWW NNNN AAAA"
-    append(log.path, *[f"{noise} {n}" + (" ERROR" if n % 10 == 0 else "") for n in range(5000)])
-    scan = health.scan_log(log, tmp_path / "state")
-    assert (scan.errors, scan.warnings) == (500, 0)
-
-
-def test_a_pivot_byte_rare_in_the_sample_but_not_later_still_counts_exactly(
-    tmp_path: Path,
-) -> None:
-    # No "A" in the first lines, so "WARN", "FATAL" and "CRITICAL" are looked for through
-    # their "A"; later "A"s abound, so that search gives up midway and finds them another way.
-    log = log_source(tmp_path)
-    quiet = [f"{STAMP} INFO ok {n}" for n in range(400)]
-    loud = [
-        "AAAA BANANA " + ("WARN x" if n % 3 == 0 else "FATAL" if n % 3 == 1 else "CRITICALLY")
-        for n in range(3000)
-    ]
-    append(log.path, *quiet, *loud)
-    scan = health.scan_log(log, tmp_path / "state")
-    assert (scan.errors, scan.warnings) == (1000, 1000)
-
-
-BATCHES = st.lists(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["error", "warning"]),
-            st.sampled_from(["a 1", "a 22", "b 1", "c x", "d 0x1f", "e ab12cd", "f", "é 3"]),
-        ),
-        max_size=12,
-    ),
-    max_size=6,
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(BATCHES)
-def test_tallying_in_batches_equals_tallying_line_by_line(
-    batches: list[list[tuple[str, str]]],
-) -> None:
-    # MAX_GROUPS shrunk so that batches overflow into OTHER_MESSAGES too.
-    original = health.MAX_GROUPS
-    health.MAX_GROUPS = 3
-    try:
-        one, many = health._Tally(), health._Tally()
-        for batch in batches:
-            for severity, line in batch:
-                one.add(severity, line.encode("utf-8"))
-            for severity in ("error", "warning"):
-                many.add_many(
-                    severity, [line.encode("utf-8") for sev, line in batch if sev == severity]
-                )
-    finally:
-        health.MAX_GROUPS = original
-    assert many.counts == one.counts
-    for severity in ("error", "warning"):
-        assert list(many.groups[severity].items()) == list(one.groups[severity].items())
-
-
-def test_small_chunks_and_overlong_lines_give_the_same_answer(tmp_path: Path) -> None:
-    log = log_source(tmp_path)
-    lines = [
-        f"{STAMP} {'ERROR' if n % 7 == 0 else 'INFO'} item {n} " + "x" * (n % 50)
-        for n in range(500)
-    ]
-    lines.append("ERROR " + "y" * 5000)  # longer than a chunk
-    append(log.path, *lines)
-    big = health.scan_log(log, tmp_path / "a", commit=False)
-    small = health.scan_log(log, tmp_path / "b", chunk_size=64, commit=False)
-    assert big.errors == small.errors == 73
-    assert big.error_groups == small.error_groups
-    assert big.bytes_scanned == small.bytes_scanned == log.path.stat().st_size
-
-
-def test_missing_log_is_reported_not_raised(tmp_path: Path) -> None:
-    scan = health.scan_log(log_source(tmp_path), tmp_path / "state")
-    assert scan.missing and scan.errors == 0
-
-
-# ---------------------------------------------------------------- services
-
-
 @pytest.fixture(scope="module")
 def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("svc")
@@ -385,72 +48,6 @@ def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     (root / "upkeep.yml").write_text(f"version: 1\ndemo:\n  root: d\n  http_port: {port}\n")
     with demo.DemoService(load_config(root / "upkeep.yml")):
         yield port
-
-
-class _Fixed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        status = int(self.path.strip("/"))
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/200")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def status_server() -> Iterator[int]:
-    """A stdlib server answering GET /<code> with that status code."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fixed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-def test_http_probe_of_the_demo_service_is_up(demo_port: int) -> None:
-    probe = health.probe_http(HttpService("web", url=f"http://127.0.0.1:{demo_port}/health"))
-    assert probe.up and probe.status_code == 200
-    assert probe.latency_ms is not None and 0 < probe.latency_ms < 2000
-
-
-def test_http_probe_of_a_closed_port_is_down() -> None:
-    probe = health.probe_http(
-        HttpService("web", url=f"http://127.0.0.1:{demo.free_port()}/", timeout_s=2)
-    )
-    assert not probe.up and probe.latency_ms is None
-    assert "refused" in probe.detail.lower()
-
-
-def test_http_probe_compares_the_status_and_does_not_follow_redirects(status_server: int) -> None:
-    base = f"http://127.0.0.1:{status_server}"
-    unavailable = health.probe_http(HttpService("s", url=f"{base}/503"))
-    assert not unavailable.up and unavailable.status_code == 503
-    assert health.probe_http(HttpService("s", url=f"{base}/503", expect_status=503)).up
-    moved = health.probe_http(HttpService("s", url=f"{base}/302"))
-    assert moved.status_code == 302 and not moved.up
-
-
-def test_tcp_probe_open_and_closed(demo_port: int) -> None:
-    assert health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo_port)).up
-    closed = health.probe_tcp(TcpService("p", host="127.0.0.1", port=demo.free_port()))
-    assert not closed.up and closed.latency_ms is None
-
-
-def test_process_probe_finds_a_process_by_a_marker_in_its_command_line() -> None:
-    marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
-    service = ProcessService("worker", process=marker)
-    assert health.probe_process(service).process_count == 0
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
-    try:
-        probe = health.probe_process(service)
-        assert probe.up and probe.process_count == 1
-    finally:
-        child.kill()
-        child.wait()
-    assert not health.probe_process(service).up
 
 
 # ---------------------------------------------------------------- grading and recording
@@ -499,10 +96,27 @@ def test_log_limit_overrides_the_global_threshold(tmp_path: Path, recorded: Reco
     assert (checks["log:own"]["status"], checks["log:own"]["value"]) == ("ok", 6)
     assert (checks["log:global"]["status"], checks["log:global"]["limit"]) == ("fail", 5)
     assert checks["log:absent"]["status"] == "warn"
-    key = health.group_key("global", "timeout after <N>s for id <N>")
+    key = group_key("global", "timeout after <N>s for id <N>")
     assert findings[key]["severity"] == "fail" and findings[key]["message"].startswith("6 x")
     assert findings["log:global:warnings"]["severity"] == "info"
     assert health.record_logs(config)[1].errors == 0  # the offsets were committed
+
+
+def test_format_groups_shows_the_top_groups_of_each_level(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    append(
+        config.logs[0].path,
+        *[f"{STAMP} ERROR timeout after {n}s" for n in range(3)],
+        f"{STAMP} ERROR database is locked",
+        f"{STAMP} WARNING disk slow",
+    )
+    table = health.format_groups(scan_log(config.logs[0], config.state_dir), top=1)
+    assert table.splitlines() == [
+        "app.log: 4 errors, 1 warnings",
+        "  count  level    message",
+        "      3  error    timeout after <N>s",
+        "      1  warning  disk slow",
+    ]
 
 
 def test_unreadable_log_fails_its_check_and_the_others_still_run(

@@ -1,0 +1,26 @@
+"""Responsible for the maintained system's log files: `layout` names a log's rotated copies and
+state files, `scan` reads what was written since the last scan (through `matching`,
+`pattern_literals` and `literal_search`) and `grouping` groups it by message; `rotation_plan`
+decides and plans a rotation and `rotate` carries it out.
+"""
+
+from __future__ import annotations
+
+from upkeep.logs.grouping import LineLevel, MessageGroup, group_key, mask_message
+from upkeep.logs.rotate import rotate_logs
+from upkeep.logs.rotation_plan import RotationProblem, RotationResult, Step
+from upkeep.logs.scan import LogPosition, LogScan, scan_log
+
+__all__ = [
+    "LineLevel",
+    "LogPosition",
+    "LogScan",
+    "MessageGroup",
+    "RotationProblem",
+    "RotationResult",
+    "Step",
+    "group_key",
+    "mask_message",
+    "rotate_logs",
+    "scan_log",
+]

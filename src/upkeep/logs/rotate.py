@@ -1,0 +1,342 @@
+"""Responsible for rotating configured log files into numbered copies, gzipped from the second
+one on (the layout of `upkeep.logs.layout`): each log's plan from `rotation_plan` is carried out
+step by step, or in a dry run only checked; nothing is followed (a log or copy that is a symlink
+or not a regular file stops that log's rotation), copies are deleted through
+`safedelete.remove_entry` with the log's directory as the root, files are opened with
+`O_NOFOLLOW` and created with `O_EXCL`, and the writer of a renamed log is signalled to reopen it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gzip
+import os
+import signal as signal_module
+import stat
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from upkeep.atomic import fsync_dir
+from upkeep.config import LogRotation, LogSource
+from upkeep.logs.rotation_plan import (
+    CopySurvey,
+    RotationProblem,
+    RotationProblemKind,
+    RotationResult,
+    Step,
+    StepAction,
+    decide,
+    first_seen,
+    last_rotated,
+    plan_steps,
+    remember_first_seen,
+    survey,
+)
+from upkeep.procedures.safedelete import remove_entry
+from upkeep.records import Severity
+
+__all__ = ["rotate_logs"]
+
+GZIP_LEVEL = 6  # gzip's own default: what `gzip`, logrotate and zcat users expect
+COPY_BUFFER = 1 << 20
+# A pid file is written after its process starts; a process that started later than this after
+# the file was written is another process that reused the pid, and must not be signalled.
+PID_START_SLACK_S = 1.0
+
+
+def rotate_logs(
+    logs: Sequence[LogSource], *, state_dir: Path, dry_run: bool, now: datetime | None = None
+) -> list[RotationResult]:
+    """Rotate every log in `logs` that has a `rotate` policy and is due; prune old copies.
+
+    `now` must be timezone-aware: periods (a calendar hour, day, ISO week or month) are counted
+    in its time zone; the default is the machine's local time. A dry run plans exactly what a
+    real run would do, reports it, and changes nothing.
+    """
+    now = now or datetime.now(UTC).astimezone()
+    if now.tzinfo is None:
+        raise ValueError("rotate_logs: `now` must be timezone-aware (periods depend on the zone)")
+    results = []
+    for log in logs:
+        if log.rotate is None:
+            continue
+        try:
+            results.append(_rotate_one(log, log.rotate, state_dir, dry_run, now))
+        except OSError as exc:  # one log's trouble never stops the others
+            problem = RotationProblem(
+                RotationProblemKind.ERROR, f"{log.path}: {exc.strerror or exc}", Severity.FAIL
+            )
+            failed = RotationResult(
+                log.name, log.path, log.rotate.method, False, "error", dry_run, 0
+            )
+            results.append(replace(failed, problems=(problem,)))
+    return results
+
+
+def _rotate_one(
+    log: LogSource, policy: LogRotation, state_dir: Path, dry_run: bool, now: datetime
+) -> RotationResult:
+    base = RotationResult(log.name, log.path, policy.method, False, "", dry_run, 0)
+    try:
+        log_stat = os.lstat(log.path)
+    except FileNotFoundError:
+        return replace(base, reason="the log does not exist")
+    found = survey(log.path, log_stat)
+    base = replace(base, size_bytes=log_stat.st_size)
+    if found.refusals:
+        return replace(base, reason="not rotated: see problems", problems=found.refusals)
+    last = last_rotated(found.copies, now)
+    due, reason = decide(policy, log_stat.st_size, last, first_seen(log, state_dir, now), now)
+    if last is None and not due and policy.max_age_days is not None and not dry_run:
+        remember_first_seen(log, state_dir, now)
+    steps = plan_steps(log.path, policy, found, due, now)
+    result = replace(base, rotated=due, reason=reason, steps=tuple(steps), last_rotated=last)
+    if dry_run:
+        return _dry_run(result, policy, found)
+    return _apply(result, policy, found, now)
+
+
+# ---------------------------------------------------------------- carrying the plan out
+
+
+def _dry_run(result: RotationResult, policy: LogRotation, found: CopySurvey) -> RotationResult:
+    """Check what the plan would delete and whom it would signal, changing nothing."""
+    stats = {copy.path: copy.stat for copy in found.copies + found.duplicates}
+    problems: list[RotationProblem] = []
+    freed = 0
+    for step in result.steps:
+        if step.action is StepAction.DELETE:
+            removal = remove_entry(result.path.parent, step.path, stats[step.path], dry_run=True)
+            if removal.would_remove:
+                freed += removal.size
+            else:
+                message = f"{step.path}: not deleted: {removal.skipped}"
+                problems.append(RotationProblem(RotationProblemKind.DELETE, message))
+    if result.rotated and policy.method == "rename":
+        _, problem = _writer_pid(policy, result.path)
+        problems += [problem] if problem else []
+    return replace(result, bytes_freed=freed, problems=tuple(problems))
+
+
+def _apply(
+    result: RotationResult, policy: LogRotation, found: CopySurvey, now: datetime
+) -> RotationResult:
+    root = result.path.parent
+    stats = {copy.path: copy.stat for copy in found.copies + found.duplicates}
+    problems: list[RotationProblem] = []
+    freed, window = 0, None
+    for step in result.steps:
+        try:
+            if step.action is StepAction.DELETE:
+                removal = remove_entry(root, step.path, stats[step.path], dry_run=False)
+                freed += removal.size if removal.removed else 0
+                if not removal.removed:
+                    message = f"{step.path}: not deleted: {removal.skipped}"
+                    problems.append(RotationProblem(RotationProblemKind.DELETE, message))
+            elif step.action is StepAction.MOVE:
+                _move(step.path, _target(step))
+            elif step.action is StepAction.RENAME:
+                _move(step.path, _target(step))
+                _stamp(_target(step), now)
+            elif step.action is StepAction.CREATE:
+                _create_like(step.path, found.log)
+            elif step.action is StepAction.COPYTRUNCATE:
+                window = _copy_truncate(step.path, _target(step), found.log, now)
+            elif step.action is StepAction.COMPRESS:
+                problems += _compress(root, step.path, _target(step))
+            elif step.action is StepAction.SIGNAL:
+                problems += _signal(policy, result.path)
+        except OSError as exc:
+            # The later steps assume this one happened: stop here, leave the rest as it is.
+            message = f"{step.describe()} failed: {exc.strerror or exc}; later steps not done"
+            problems.append(RotationProblem(RotationProblemKind.ERROR, message, Severity.FAIL))
+            break
+    if result.rotated and policy.method == "rename" and policy.pid_file is None:
+        problems.append(_no_pid_file(result.path))
+    return replace(result, bytes_freed=freed, problems=tuple(problems), lost_window_s=window)
+
+
+def _target(step: Step) -> Path:
+    assert step.target is not None
+    return step.target
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename without ever replacing an existing `target` (a hard link, then an unlink)."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+            raise
+        # A filesystem without hard links: make sure nothing is in the way, then rename.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        os.rename(source, target)
+    else:
+        os.unlink(source)
+    fsync_dir(target.parent)
+
+
+def _stamp(path: Path, now: datetime) -> None:
+    """Record the rotation time on `.1`: the next run reads it back as the last rotation."""
+    ns = int(now.timestamp() * 1e9)
+    os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+
+def _create_exclusive(path: Path, like: os.stat_result) -> int:
+    mode = stat.S_IMODE(like.st_mode)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    os.fchmod(fd, mode)  # the umask may have narrowed it
+    with contextlib.suppress(PermissionError):  # not root: the file stays ours
+        os.fchown(fd, like.st_uid, like.st_gid)
+    return fd
+
+
+def _create_like(path: Path, like: os.stat_result) -> None:
+    """A new empty log with the old one's mode and owner, for the writer to reopen."""
+    with contextlib.suppress(FileExistsError):  # the writer reopened (so created) it already
+        os.close(_create_exclusive(path, like))
+
+
+def _copy_truncate(path: Path, target: Path, expected: os.stat_result, now: datetime) -> float:
+    """Copy the log to `target`, then truncate it in place; return the lost-lines window (s)."""
+    source = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        current = os.fstat(source)
+        if (current.st_dev, current.st_ino) != (expected.st_dev, expected.st_ino):
+            raise OSError(0, "the log was replaced since the scan", str(path))
+        copy = _create_exclusive(target, current)
+        try:
+            _copy_to_end(source, copy)
+            os.fsync(copy)  # the copy is durable before the original goes
+            last_read = _copy_to_end(source, copy)  # what arrived during the fsync
+            os.ftruncate(source, 0)
+            window = time.perf_counter() - last_read
+            os.fsync(copy)
+            ns = int(now.timestamp() * 1e9)
+            os.utime(copy, ns=(ns, ns))
+        finally:
+            os.close(copy)
+    finally:
+        os.close(source)
+    fsync_dir(target.parent)
+    return window
+
+
+def _copy_to_end(source: int, target: int) -> float:
+    """Copy from `source`'s offset to its end; return when the read that found the end began."""
+    while True:
+        started = time.perf_counter()
+        chunk = os.read(source, COPY_BUFFER)
+        if not chunk:
+            return started
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view) :]
+
+
+def _compress(root: Path, source: Path, target: Path) -> list[RotationProblem]:
+    """gzip `source` into `target` (written aside, then linked into place), then delete it."""
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with open(fd, "rb") as plain:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(0, "not a regular file", str(source))
+        out_fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=root)
+        try:
+            with open(out_fd, "wb") as raw:
+                with gzip.GzipFile(
+                    filename=source.name,
+                    mode="wb",
+                    compresslevel=GZIP_LEVEL,
+                    fileobj=raw,
+                    mtime=int(before.st_mtime),
+                ) as packed:
+                    while chunk := plain.read(COPY_BUFFER):
+                        packed.write(chunk)
+                raw.flush()
+                os.fchmod(raw.fileno(), stat.S_IMODE(before.st_mode))
+                with contextlib.suppress(PermissionError):
+                    os.fchown(raw.fileno(), before.st_uid, before.st_gid)
+                # A copy's age is when it was rotated out: compression must not reset it.
+                os.utime(raw.fileno(), ns=(before.st_atime_ns, before.st_mtime_ns))
+                os.fsync(raw.fileno())
+            _move(Path(tmp), target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    removal = remove_entry(root, source, before, dry_run=False)
+    if removal.removed:
+        return []
+    message = f"{source}: compressed but not deleted: {removal.skipped}"
+    return [RotationProblem(RotationProblemKind.DELETE, message)]
+
+
+# ---------------------------------------------------------------- telling the writer to reopen
+
+
+def _no_pid_file(log_path: Path) -> RotationProblem:
+    return RotationProblem(
+        RotationProblemKind.PID_FILE,
+        f"no pid_file configured: nothing tells the writer to reopen {log_path.name}; "
+        f"it keeps writing to {log_path.name}.1",
+    )
+
+
+def _writer_pid(policy: LogRotation, log_path: Path) -> tuple[int | None, RotationProblem | None]:
+    """The pid to signal, or the reason none can be (a missing, unreadable or stale pid file)."""
+    if policy.pid_file is None:
+        return None, _no_pid_file(log_path)
+    pid_file = policy.pid_file
+    consequence = f"the writer was not told to reopen; it may keep writing to {log_path.name}.1"
+    kind = RotationProblemKind.PID_FILE
+    try:
+        text = pid_file.read_text(encoding="utf-8", errors="replace")
+        written = os.stat(pid_file).st_mtime
+    except OSError as exc:
+        return None, RotationProblem(kind, f"pid file {pid_file}: {exc.strerror}; {consequence}")
+    try:
+        pid = int(text.strip())
+    except ValueError:
+        pid = 0
+    if pid < 1 or pid == os.getpid():
+        return None, RotationProblem(
+            kind, f"pid file {pid_file} holds {text.strip()[:40]!r}, not a process id"
+        )
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return None, RotationProblem(
+            kind, f"stale pid file {pid_file}: no process {pid}; {consequence}"
+        )
+    except psutil.Error:
+        return pid, None  # cannot look: trust the pid file
+    if started > written + PID_START_SLACK_S:
+        return None, RotationProblem(
+            kind,
+            f"stale pid file {pid_file}: process {pid} started after the file was written "
+            f"(the pid was reused), not signalled; {consequence}",
+        )
+    return pid, None
+
+
+def _signal(policy: LogRotation, log_path: Path) -> list[RotationProblem]:
+    pid, problem = _writer_pid(policy, log_path)
+    if pid is None:
+        return [problem] if problem else []
+    try:
+        os.kill(pid, signal_module.Signals[policy.signal])
+    except ProcessLookupError:
+        message = f"process {pid} exited before it could be signalled"
+        return [RotationProblem(RotationProblemKind.PID_FILE, message)]
+    except PermissionError:
+        message = f"not allowed to send {policy.signal} to process {pid}"
+        return [RotationProblem(RotationProblemKind.SIGNAL, message)]
+    return []

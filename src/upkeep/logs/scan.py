@@ -1,0 +1,247 @@
+"""Responsible for reading a log since the previous scan: `scan_log` finds where it stopped (the
+same file, or a rotated copy of it, recognised by inode or first bytes), tallies the error and
+warning lines written since in large chunks, and keeps the new position as runbook state.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from upkeep import state
+from upkeep.config import LogSource
+from upkeep.logs.grouping import LineLevel, MessageGroup, MessageTally
+from upkeep.logs.layout import SCAN_STATE, RotatedCopy, recent_copies, state_path
+from upkeep.logs.matching import LineMatcher, line_matcher
+
+__all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "scan_log"]
+
+# Large enough to amortise each read and each chunk's Python work, small enough that the several
+# search passes over a chunk mostly hit the CPU cache (measured on 0.3-0.5 GB logs: 4 MiB scans
+# faster than 1 MiB or 16 MiB).
+CHUNK_SIZE = 4 << 20
+FINGERPRINT_BYTES = 1024
+# How many rotated copies back a scan looks for the file it was reading: more than one when
+# the log was rotated several times since the last scan.
+MAX_ROTATED_LOOKBACK = 5
+
+
+@dataclass(frozen=True)
+class LogPosition:
+    """Where the previous scan stopped, and which file that was (device, inode, first bytes)."""
+
+    device: int
+    inode: int
+    offset: int
+    fingerprint: str
+    fingerprint_len: int
+
+
+@dataclass(frozen=True)
+class LogScan:
+    """Error and warning lines written to one log since the previous scan."""
+
+    name: str
+    path: Path
+    errors: int
+    warnings: int
+    error_groups: tuple[MessageGroup, ...]
+    warning_groups: tuple[MessageGroup, ...]
+    bytes_scanned: int
+    offset: int  # where the next scan starts
+    first_scan: bool = False
+    rotated: bool = False  # replaced by a new file since the previous scan
+    truncated: bool = False  # cut short (or rewritten) in place since the previous scan
+    missing: bool = False
+
+
+def scan_log(
+    log: LogSource, state_dir: Path, *, commit: bool = True, chunk_size: int = CHUNK_SIZE
+) -> LogScan:
+    """Count and group the error and warning lines written to `log.path` since the last scan.
+
+    The position is kept in `state_dir/logscan/`; with `commit=False` it is left unchanged.
+    A first scan reads the whole file; after a rotation the rotated file's unread tail is read
+    first (found as `<log>.1`, or further back, gzipped or not, after several rotations), then
+    any newer rotated copies, then the new file from its start; after a truncation without a
+    copy the file is read from its start. A half-written last line is left for the next scan.
+    """
+    position_file = state_path(log, SCAN_STATE)
+    previous = _load_position(state_dir / position_file)
+    matcher = line_matcher(log.error_patterns, log.warn_patterns)
+    tally = MessageTally()
+    try:
+        handle = open(log.path, "rb", buffering=0)  # noqa: SIM115
+    except FileNotFoundError:
+        return _log_scan(log, tally, offset=0, missing=True)
+    with handle:
+        stat = os.fstat(handle.fileno())
+        start, rotated, truncated = 0, False, False
+        if previous is not None:
+            same_inode = (stat.st_dev, stat.st_ino) == (previous.device, previous.inode)
+            same_start = _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
+            if same_inode and same_start and stat.st_size >= previous.offset:
+                start = previous.offset
+            else:
+                rotated, truncated = not same_inode, same_inode
+                _scan_rotated(log.path, previous, matcher, tally, chunk_size)
+        offset = _scan_range(
+            handle, start, stat.st_size, matcher, tally, final=False, chunk_size=chunk_size
+        )
+        length = min(FINGERPRINT_BYTES, stat.st_size)
+        position = LogPosition(
+            stat.st_dev, stat.st_ino, offset, _fingerprint(handle, length), length
+        )
+    if commit:
+        state.save(
+            state_dir,
+            position_file,
+            {
+                **position.__dict__,
+                "path": str(log.path),
+                "scanned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+    return _log_scan(
+        log, tally, offset=offset, first_scan=previous is None, rotated=rotated, truncated=truncated
+    )
+
+
+def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: bool) -> LogScan:
+    return LogScan(
+        name=log.name,
+        path=log.path,
+        errors=tally.counts[LineLevel.ERROR],
+        warnings=tally.counts[LineLevel.WARNING],
+        error_groups=tally.sorted_groups(LineLevel.ERROR),
+        warning_groups=tally.sorted_groups(LineLevel.WARNING),
+        bytes_scanned=tally.bytes_scanned,
+        offset=offset,
+        **flags,
+    )
+
+
+def _load_position(path: Path) -> LogPosition | None:
+    """The saved position, or None (never scanned, or the state is unreadable: start over)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return LogPosition(**{name: data[name] for name in LogPosition.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _fingerprint(handle: BinaryIO, length: int) -> str:
+    handle.seek(0)
+    head = handle.read(length)
+    return hashlib.sha256(head).hexdigest() if len(head) == length else ""
+
+
+def _scan_range(
+    handle: BinaryIO,
+    start: int,
+    stop: int,
+    matcher: LineMatcher,
+    tally: MessageTally,
+    *,
+    final: bool,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Scan the complete lines in [start, stop); return the offset just past the last one.
+
+    With `final` (a rotated file that no longer grows) an unterminated last line counts too.
+    """
+    pos, size = start, chunk_size
+    while pos < stop:
+        handle.seek(pos)
+        buf = handle.read(min(size, stop - pos))
+        if not buf:
+            break  # the file shrank under us; the next scan sees the truncation
+        at_stop = pos + len(buf) >= stop
+        end = len(buf) if at_stop and final else buf.rfind(b"\n") + 1
+        if end == 0:
+            if at_stop:
+                break  # a half-written last line: read it once it is complete
+            size *= 2  # one line longer than a chunk
+            continue
+        matcher.scan(buf, end, tally)
+        tally.bytes_scanned += end
+        pos, size = pos + end, chunk_size
+    return pos
+
+
+def _scan_stream(
+    handle: BinaryIO, start: int, matcher: LineMatcher, tally: MessageTally, chunk_size: int
+) -> None:
+    """Scan a stream that can only go forward cheaply (gzip) from `start` to its end."""
+    handle.seek(start)
+    rest = b""
+    while data := handle.read(chunk_size):
+        buf = rest + data
+        end = buf.rfind(b"\n") + 1
+        if end:
+            matcher.scan(buf, end, tally)
+            tally.bytes_scanned += end
+        rest = buf[end:]
+    if rest:
+        matcher.scan(rest, len(rest), tally)
+        tally.bytes_scanned += len(rest)
+
+
+def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bool:
+    if copy.size is not None and copy.size < previous.offset:
+        return False  # shorter than what was read of it: another file
+    if by_inode:
+        return copy.size is not None and (copy.stat.st_dev, copy.stat.st_ino) == (
+            previous.device,
+            previous.inode,
+        )
+    if previous.fingerprint_len == 0:
+        return False
+    try:
+        with copy.open() as handle:
+            return _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+
+
+def _scan_rotated(
+    path: Path, previous: LogPosition, matcher: LineMatcher, tally: MessageTally, chunk_size: int
+) -> bool:
+    """Read what the previous scan had not read of the rotated files: the unread end of the
+    file it was reading, now `<path>.N` (or `.N.gz`), then every newer copy in full.
+
+    That file is recognised by its inode (renamed) or else by its first bytes (copied by
+    copytruncate, or compressed); returns False when it is not among the copies.
+    """
+    copies = recent_copies(path, MAX_ROTATED_LOOKBACK)
+    found = next(
+        (
+            i
+            for by_inode in (True, False)
+            for i, copy in enumerate(copies)
+            if _is_previous(copy, previous, by_inode)
+        ),
+        None,
+    )
+    if found is None:
+        return False
+    for index in range(found, -1, -1):  # oldest first, as the lines were written
+        copy = copies[index]
+        start = previous.offset if index == found else 0
+        try:
+            with copy.open() as handle:
+                if copy.size is None:
+                    _scan_stream(handle, start, matcher, tally, chunk_size)
+                else:
+                    _scan_range(
+                        handle, start, copy.size, matcher, tally, final=True, chunk_size=chunk_size
+                    )
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue  # a copy that vanished or is damaged: the others still count
+    return True

@@ -1,0 +1,271 @@
+"""Tests for upkeep.logs.scan: real log files, read since the last scan, across rotations."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import textwrap
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from upkeep.config import Config, LogSource, load_config
+from upkeep.logs.scan import scan_log
+
+STAMP = "2026-11-16 02:15:00,123"
+
+
+def make_config(tmp_path: Path, body: str = "") -> Config:
+    path = tmp_path / "upkeep.yml"
+    path.write_text("version: 1\nstate_dir: state\n" + textwrap.dedent(body))
+    return load_config(path)
+
+
+def log_source(tmp_path: Path, name: str = "app") -> LogSource:
+    config = make_config(tmp_path, f"logs:\n  - name: {name}\n    path: {name}.log\n")
+    return config.logs[0]
+
+
+def append(path: Path, *lines: str, end: str = "\n") -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + end)
+
+
+# ---------------------------------------------------------------- grouping and matching
+
+
+def test_scan_groups_like_messages_and_keeps_unlike_apart(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    append(
+        log.path,
+        f"{STAMP} ERROR [web] timeout after 31s for id 812",
+        f"{STAMP} INFO  [web] GET /orders 200",
+        f"{STAMP} ERROR [web] database is locked",
+        f"{STAMP} ERROR [web] timeout after 32s for id 9",
+        f"{STAMP} WARNING [web] slow query took 1200ms",
+    )
+    scan = scan_log(log, tmp_path / "state")
+    assert (scan.errors, scan.warnings) == (3, 1)
+    timeout, locked = scan.error_groups
+    assert (timeout.template, timeout.count) == ("[web] timeout after <N>s for id <N>", 2)
+    assert timeout.first.endswith("31s for id 812") and timeout.last.endswith("32s for id 9")
+    assert (locked.template, locked.count) == ("[web] database is locked", 1)
+    assert scan.warning_groups[0].template == "[web] slow query took <N>ms"
+
+
+def test_a_line_matching_error_and_warning_counts_once_as_error(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    append(log.path, "WARNING escalated to ERROR", "ERRORS=0 WARNINGS=0 (no word match)")
+    scan = scan_log(log, tmp_path / "state")
+    assert (scan.errors, scan.warnings) == (1, 0)
+
+
+def test_patterns_without_a_literal_and_case_insensitive_ones_work(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        r"""
+        logs:
+          - name: custom
+            path: custom.log
+            error_patterns: ['(?i)oops', '\d{3} failed', '^E\d+']
+            warn_patterns: []
+        """,
+    )
+    log = config.logs[0]
+    append(
+        log.path,
+        "Oops one",
+        "all OOPS",
+        "500 failed",
+        "50 failed",
+        "E12 at start",
+        "not E12 at start",
+        "fine",
+    )
+    scan = scan_log(log, tmp_path / "state")
+    assert scan.errors == 4
+    assert scan.warnings == 0
+
+
+LINES = st.lists(
+    st.sampled_from(
+        ["ERROR", "ERR", "WARN", "WARNING", "FATAL", "CRIT", " ", "x", "7", "_", ":", "\r", "é"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+PATTERN_SETS = st.sampled_from(
+    [
+        (LogSource.error_patterns, LogSource.warn_patterns),  # literal search
+        ((r"(?i)err\b", r"7:"), (r"WARN",)),  # decoded-text search: (?i) has no literal
+        # each line searched from its first literal: `^`, groups, alternatives
+        ((r"^ERR", r"(?:WARN|ERR)OR\b"), (r"\bWARN(?:ING)?:?", r"x7_")),
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(LINES, max_size=40), st.sampled_from([16, 64, 1 << 20]), PATTERN_SETS)
+def test_scan_counts_what_a_line_by_line_regex_counts(
+    lines: list[str], chunk: int, patterns: tuple[tuple[str, ...], tuple[str, ...]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        log = LogSource("p", Path(tmp) / "p.log", *patterns)
+        log.path.write_text("".join(line + "\n" for line in lines), newline="")
+        scan = scan_log(log, Path(tmp) / "state", chunk_size=chunk)
+    is_error = [any(re.search(p, line) for p in log.error_patterns) for line in lines]
+    is_warn = [
+        not e and any(re.search(p, line) for p in log.warn_patterns)
+        for line, e in zip(lines, is_error, strict=True)
+    ]
+    assert (scan.errors, scan.warnings) == (sum(is_error), sum(is_warn))
+
+
+# ---------------------------------------------------------------- reading only what is new
+
+
+def test_second_scan_sees_only_appended_lines(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, f"{STAMP} ERROR first", f"{STAMP} ERROR second")
+    first = scan_log(log, state)
+    assert first.first_scan and first.errors == 2
+    append(log.path, f"{STAMP} ERROR third")
+    second = scan_log(log, state)
+    assert not second.first_scan
+    assert second.errors == 1 and second.error_groups[0].first.endswith("third")
+    assert scan_log(log, state).errors == 0
+
+
+def test_position_is_kept_in_a_state_file(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR one")
+    scan_log(log, state)
+    (saved,) = (state / "logscan").glob("app-*.json")
+    data = json.loads(saved.read_text())
+    stat = log.path.stat()
+    assert (data["device"], data["inode"], data["offset"]) == (stat.st_dev, stat.st_ino, 10)
+    assert data["fingerprint_len"] == 10 and len(data["fingerprint"]) == 64
+
+
+def test_commit_false_leaves_the_position_alone(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR one")
+    assert scan_log(log, state, commit=False).errors == 1
+    assert not (state / "logscan").exists()
+    assert scan_log(log, state).errors == 1
+    assert scan_log(log, state, commit=False).errors == 0
+
+
+def test_half_written_last_line_waits_until_complete(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR whole", "ERROR half", end="")
+    scan = scan_log(log, state)
+    assert scan.errors == 1 and scan.offset == len("ERROR whole\n")
+    append(log.path, " now done")
+    scan = scan_log(log, state)
+    assert scan.errors == 1 and scan.error_groups[0].first == "ERROR half now done"
+    assert scan_log(log, state).errors == 0
+
+
+def test_rotation_reads_rotated_tail_then_new_file_without_double_counting(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR one", "ERROR two")
+    assert scan_log(log, state).errors == 2
+    append(log.path, "ERROR three, written before the rotation")
+    log.path.rename(log.path.with_name("app.log.1"))
+    append(log.path, "ERROR four", "INFO five", "ERROR six")
+    scan = scan_log(log, state)
+    assert scan.rotated and not scan.truncated
+    assert scan.errors == 3
+    assert [g.first for g in scan.error_groups] == [
+        "ERROR three, written before the rotation",
+        "ERROR four",
+        "ERROR six",
+    ]
+    assert scan_log(log, state).errors == 0
+
+
+def test_rotation_without_a_rotated_file_reads_the_new_file_from_the_start(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR old")
+    scan_log(log, state)
+    log.path.unlink()
+    append(log.path, "ERROR new one", "ERROR new two")
+    scan = scan_log(log, state)
+    # The new file may reuse the old inode: then it is recognised by its first bytes instead.
+    assert (scan.rotated or scan.truncated) and scan.errors == 2
+
+
+def test_copytruncate_reads_the_copy_tail_then_the_truncated_file(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR before the first scan")
+    scan_log(log, state)
+    append(log.path, "ERROR unread when copied")
+    shutil.copyfile(log.path, log.path.with_name("app.log.1"))
+    with log.path.open("r+") as handle:
+        handle.truncate(0)
+    append(log.path, "ERROR after truncation")
+    scan = scan_log(log, state)
+    assert scan.truncated and not scan.rotated
+    assert sorted(g.first for g in scan.error_groups) == [
+        "ERROR after truncation",
+        "ERROR unread when copied",
+    ]
+
+
+def test_truncation_restarts_from_the_beginning(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, *[f"ERROR line {n}" for n in range(20)])
+    scan_log(log, state)
+    log.path.write_text("ERROR fresh\n")
+    scan = scan_log(log, state)
+    assert scan.truncated and scan.errors == 1 and scan.offset == len("ERROR fresh\n")
+
+
+def test_lines_full_of_the_literals_letters_are_still_counted_exactly(tmp_path: Path) -> None:
+    # Every byte of "ERROR" and "WARN" is common here, so the rare-byte search gives up midway.
+    log = log_source(tmp_path)
+    noise = "ERR OR EROR WAR ARN RRRR EEEE OOOO WWWW NNNN AAAA"
+    append(log.path, *[f"{noise} {n}" + (" ERROR" if n % 10 == 0 else "") for n in range(5000)])
+    scan = scan_log(log, tmp_path / "state")
+    assert (scan.errors, scan.warnings) == (500, 0)
+
+
+def test_a_pivot_byte_rare_in_the_sample_but_not_later_still_counts_exactly(
+    tmp_path: Path,
+) -> None:
+    # No "A" in the first lines, so "WARN", "FATAL" and "CRITICAL" are looked for through
+    # their "A"; later "A"s abound, so that search gives up midway and finds them another way.
+    log = log_source(tmp_path)
+    quiet = [f"{STAMP} INFO ok {n}" for n in range(400)]
+    loud = [
+        "AAAA BANANA " + ("WARN x" if n % 3 == 0 else "FATAL" if n % 3 == 1 else "CRITICALLY")
+        for n in range(3000)
+    ]
+    append(log.path, *quiet, *loud)
+    scan = scan_log(log, tmp_path / "state")
+    assert (scan.errors, scan.warnings) == (1000, 1000)
+
+
+def test_small_chunks_and_overlong_lines_give_the_same_answer(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    lines = [
+        f"{STAMP} {'ERROR' if n % 7 == 0 else 'INFO'} item {n} " + "x" * (n % 50)
+        for n in range(500)
+    ]
+    lines.append("ERROR " + "y" * 5000)  # longer than a chunk
+    append(log.path, *lines)
+    big = scan_log(log, tmp_path / "a", commit=False)
+    small = scan_log(log, tmp_path / "b", chunk_size=64, commit=False)
+    assert big.errors == small.errors == 73
+    assert big.error_groups == small.error_groups
+    assert big.bytes_scanned == small.bytes_scanned == log.path.stat().st_size
+
+
+def test_missing_log_is_reported_not_raised(tmp_path: Path) -> None:
+    scan = scan_log(log_source(tmp_path), tmp_path / "state")
+    assert scan.missing and scan.errors == 0

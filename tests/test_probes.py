@@ -1,0 +1,105 @@
+"""Tests for upkeep.probes: real sockets, a real HTTP server, real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from upkeep import demo
+from upkeep.config import HttpService, ProcessService, TcpService, load_config
+from upkeep.probes import probe_http, probe_process, probe_service, probe_tcp
+
+
+@pytest.fixture(scope="module")
+def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    root = tmp_path_factory.mktemp("svc")
+    port = demo.free_port()
+    (root / "upkeep.yml").write_text(f"version: 1\ndemo:\n  root: d\n  http_port: {port}\n")
+    with demo.DemoService(load_config(root / "upkeep.yml")):
+        yield port
+
+
+class _Fixed(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        status = int(self.path.strip("/"))
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/200")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def status_server() -> Iterator[int]:
+    """A stdlib server answering GET /<code> with that status code."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fixed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_probe_of_the_demo_service_is_up(demo_port: int) -> None:
+    probe = probe_http(HttpService("web", url=f"http://127.0.0.1:{demo_port}/health"))
+    assert probe.up and probe.status_code == 200
+    assert probe.latency_ms is not None and 0 < probe.latency_ms < 2000
+
+
+def test_http_probe_of_a_closed_port_is_down() -> None:
+    probe = probe_http(HttpService("web", url=f"http://127.0.0.1:{demo.free_port()}/", timeout_s=2))
+    assert not probe.up and probe.latency_ms is None
+    assert "refused" in probe.detail.lower()
+
+
+def test_http_probe_compares_the_status_and_does_not_follow_redirects(status_server: int) -> None:
+    base = f"http://127.0.0.1:{status_server}"
+    unavailable = probe_http(HttpService("s", url=f"{base}/503"))
+    assert not unavailable.up and unavailable.status_code == 503
+    assert probe_http(HttpService("s", url=f"{base}/503", expect_status=503)).up
+    moved = probe_http(HttpService("s", url=f"{base}/302"))
+    assert moved.status_code == 302 and not moved.up
+
+
+def test_tcp_probe_open_and_closed(demo_port: int) -> None:
+    assert probe_tcp(TcpService("p", host="127.0.0.1", port=demo_port)).up
+    closed = probe_tcp(TcpService("p", host="127.0.0.1", port=demo.free_port()))
+    assert not closed.up and closed.latency_ms is None
+
+
+def test_process_probe_finds_a_process_by_a_marker_in_its_command_line() -> None:
+    marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
+    service = ProcessService("worker", process=marker)
+    assert probe_process(service).process_count == 0
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    try:
+        probe = probe_process(service)
+        assert probe.up and probe.process_count == 1
+    finally:
+        child.kill()
+        child.wait()
+    assert not probe_process(service).up
+
+
+def test_probe_service_hands_each_kind_to_its_own_probe(demo_port: int) -> None:
+    url = f"http://127.0.0.1:{demo_port}/health"
+    http = probe_service(HttpService("web", url=url))
+    tcp = probe_service(TcpService("port", host="127.0.0.1", port=demo_port))
+    process = probe_service(ProcessService("none", process=f"no-such-{uuid.uuid4().hex}"))
+    assert (http.kind, http.up, http.status_code) == ("http", True, 200)
+    assert (tcp.kind, tcp.up, tcp.status_code) == ("tcp", True, None)
+    assert (process.kind, process.up, process.process_count) == ("process", False, 0)
+
+
+def test_probe_service_refuses_what_is_not_a_service_config() -> None:
+    with pytest.raises(AssertionError):
+        probe_service("http://127.0.0.1/")  # type: ignore[arg-type]
