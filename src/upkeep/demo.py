@@ -3,7 +3,8 @@
 `build_demo` writes, under `config.demo.root`:
 
 - `app.db`: a SQLite application database (customers, orders, users, roles, user_roles, sessions,
-  audit_log) with the deliberate defects listed in `DEFECTS`;
+  audit_log) with the deliberate defects listed in `DEFECTS`, each found by a health script under
+  `scripts/db-health/sqlite/`;
 - `logs/app.log` and `logs/worker.log`: timestamped logs whose error and warning lines are counted
   in `LOG_ERRORS` / `LOG_WARNINGS` (between the shipped `log_errors` thresholds: the log checks
   warn, they do not fail);
@@ -42,6 +43,7 @@ from filelock import FileLock
 from upkeep import demo_service
 from upkeep.config import Config, DemoSettings
 from upkeep.errors import UpkeepError
+from upkeep.sql import load_sql
 
 DEMO_VERSION = 1
 MARKER = "demo.json"
@@ -53,12 +55,18 @@ DEMO_HOST = "127.0.0.1"
 
 @dataclass(frozen=True)
 class Defect:
-    """A deliberate problem in the demo; `sql` (for app.db) selects exactly the defective rows."""
+    """A deliberate problem in app.db: its finding key, what it is, how many rows have it, and the
+    health script (a name under `scripts/`) that selects exactly those rows."""
 
     key: str
     description: str
     count: int
-    sql: str | None = None
+    script: str
+
+    @property
+    def query(self) -> str:
+        """The health script's query, without its header comment."""
+        return load_sql(self.script).query
 
 
 DEFECTS: tuple[Defect, ...] = (
@@ -66,42 +74,37 @@ DEFECTS: tuple[Defect, ...] = (
         "orphans:orders.customer_id",
         "orders referencing a customer that does not exist",
         12,
-        "SELECT o.id FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
-        " WHERE c.id IS NULL",
+        "db-health/sqlite/orphaned-orders.sql",
     ),
     Defect(
         "orphans:user_roles.user_id",
         "role grants for a user that does not exist",
         3,
-        "SELECT ur.user_id, ur.role_id FROM user_roles ur LEFT JOIN users u ON u.id = ur.user_id"
-        " WHERE u.id IS NULL",
+        "db-health/sqlite/orphaned-role-grants.sql",
     ),
     Defect(
         "stale:users.last_login_at",
         "users who have not logged in for more than 365 days",
         7,
-        "SELECT id FROM users WHERE last_login_at < datetime('now', '-365 days')",
+        "db-health/sqlite/stale-users.sql",
     ),
     Defect(
         "stale:users.admin",
         "admin accounts unused for more than 365 days",
         2,
-        "SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id"
-        " JOIN roles r ON r.id = ur.role_id"
-        " WHERE r.name = 'admin' AND u.last_login_at < datetime('now', '-365 days')",
+        "db-health/sqlite/stale-admin-accounts.sql",
     ),
     Defect(
         "stale:orders.pending",
         "pending orders untouched for more than 90 days",
         9,
-        "SELECT id FROM orders WHERE status = 'pending'"
-        " AND updated_at < datetime('now', '-90 days')",
+        "db-health/sqlite/stale-pending-orders.sql",
     ),
     Defect(
         "stale:sessions.last_seen_at",
         "sessions idle for more than 90 days",
         15,
-        "SELECT id FROM sessions WHERE last_seen_at < datetime('now', '-90 days')",
+        "db-health/sqlite/stale-sessions.sql",
     ),
 )
 
