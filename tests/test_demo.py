@@ -13,7 +13,7 @@ import pytest
 from upkeep import demo
 
 # The public names of upkeep/demo.py before it became a package (less its seed data: the first
-# and last names and the roles); code outside the package uses them as `demo.X`.
+# and last names and the roles), plus `prepared`; code outside the package uses them as `demo.X`.
 PUBLIC = {
     "DEFECTS",
     "DEMO_HOST",
@@ -36,6 +36,7 @@ PUBLIC = {
     "demo_settings",
     "free_port",
     "health_answers",
+    "prepared",
     "serve_forever",
 }
 

@@ -1,7 +1,7 @@
 """Responsible for the embedded demo system, a small real system for the runbooks to maintain:
 `build` writes it under `config.demo.root` (the `database` with its deliberate `DEFECTS`, the
 `logs`, the temp and cache `trees`), `service` runs its HTTP health service (`health_server`, a
-process of its own), `settings` reads its config section.
+process of its own), `prepare` gets both ready for a run, `settings` reads its config section.
 Every public name is importable from here; a submodule loads on first use of one of its names,
 so that `python -m upkeep.demo.health_server` starts without loading the rest.
 """
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from upkeep.demo.build import DEMO_VERSION, MARKER, SEED, build_demo, demo_is_built
     from upkeep.demo.database import DEFECTS, EXACT_FOR_DAYS, SCHEMA, Defect
     from upkeep.demo.logs import LOG_ERROR_GROUPS, LOG_ERRORS, LOG_WARNINGS
+    from upkeep.demo.prepare import prepared
     from upkeep.demo.service import (
         DEMO_HOST,
         DemoService,
@@ -47,6 +48,7 @@ __all__ = [
     "demo_settings",
     "free_port",
     "health_answers",
+    "prepared",
     "serve_forever",
 ]
 
@@ -55,6 +57,7 @@ _HOMES = {
     "build": ("DEMO_VERSION", "MARKER", "SEED", "build_demo", "demo_is_built"),
     "database": ("DEFECTS", "EXACT_FOR_DAYS", "SCHEMA", "Defect"),
     "logs": ("LOG_ERRORS", "LOG_ERROR_GROUPS", "LOG_WARNINGS"),
+    "prepare": ("prepared",),
     "service": ("DEMO_HOST", "DemoService", "free_port", "health_answers", "serve_forever"),
     "settings": ("DemoError", "demo_settings"),
     "trees": ("FRESH_FILES", "OLD_FILES", "OLD_FILE_AGE_DAYS"),
