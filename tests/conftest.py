@@ -171,7 +171,7 @@ def demo_config(port: int, *, worker: bool = False) -> str:
     process = (
         "  - name: worker\n"
         "    kind: process\n"
-        f'    process: "upkeep.demo_service --host 127.0.0.1 --port {port}"\n'
+        f'    process: "upkeep.demo.health_server --host 127.0.0.1 --port {port}"\n'
         if worker
         else ""
     )

@@ -1,274 +1,67 @@
-"""Tests for upkeep.demo and upkeep.demo_service: a real demo tree, SQLite file and sockets."""
+"""Tests for the upkeep.demo package itself: every public name is importable from it, from the
+submodule that defines it, and loading it stays cheap."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import re
-import socket
-import sqlite3
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from upkeep import demo
-from upkeep.config import Config, load_config
 
-REPO = Path(__file__).resolve().parent.parent
-ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
-WARNING_LINE = re.compile(r"\bWARN(?:ING)?\b")
-DAY = 86_400
-
-
-def make_config(tmp_path: Path, port: int | None = None) -> Config:
-    path = tmp_path / "upkeep.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"version: 1\ndemo:\n  root: var/demo\n  http_port: {port or 8765}\n")
-    return load_config(path)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One demo built for the read-only tests of this module."""
-    return demo.build_demo(make_config(tmp_path_factory.mktemp("demo")))
-
-
-def get(url: str) -> tuple[int, dict]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-
-
-# ---------------------------------------------------------------- database
+# The public names of upkeep/demo.py before it became a package (less its seed data: the first
+# and last names and the roles), plus `prepared`; code outside the package uses them as `demo.X`.
+PUBLIC = {
+    "DEFECTS",
+    "DEMO_HOST",
+    "DEMO_VERSION",
+    "EXACT_FOR_DAYS",
+    "FRESH_FILES",
+    "LOG_ERRORS",
+    "LOG_ERROR_GROUPS",
+    "LOG_WARNINGS",
+    "MARKER",
+    "OLD_FILES",
+    "OLD_FILE_AGE_DAYS",
+    "SCHEMA",
+    "SEED",
+    "Defect",
+    "DemoError",
+    "DemoService",
+    "build_demo",
+    "demo_is_built",
+    "demo_settings",
+    "free_port",
+    "health_answers",
+    "prepared",
+    "serve_forever",
+}
 
 
-def test_database_has_exactly_12_orphaned_orders(built: Path) -> None:
-    db = sqlite3.connect(built / "app.db")
-    orphans = db.execute(
-        "SELECT count(*) FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)"
-    ).fetchone()[0]
-    assert orphans == 12
+def test_every_public_name_resolves_to_the_object_its_submodule_defines() -> None:
+    assert set(demo.__all__) == PUBLIC
+    for module, names in demo._HOMES.items():
+        home = importlib.import_module(f"upkeep.demo.{module}")
+        for name in names:
+            assert getattr(demo, name) is getattr(home, name), name
+    assert sorted(demo._HOME_OF) == sorted(demo.__all__)
+    assert set(demo.__all__) <= set(dir(demo))
 
 
-def test_every_declared_defect_is_present_in_the_stated_number(built: Path) -> None:
-    db = sqlite3.connect(built / "app.db")
-    for defect in demo.DEFECTS:
-        assert defect.sql is not None
-        assert len(db.execute(defect.sql).fetchall()) == defect.count, defect.key
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'build_demos'"):
+        _ = demo.build_demos
 
 
-def test_tables_hold_a_few_hundred_rows_and_declare_foreign_keys(built: Path) -> None:
-    db = sqlite3.connect(built / "app.db")
-    for table in ("customers", "orders", "users", "user_roles", "sessions", "audit_log"):
-        assert 100 <= db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] <= 1000, table
-    targets = {row[2] for row in db.execute("PRAGMA foreign_key_list(orders)")}
-    assert targets == {"customers"}
-    assert {r[0] for r in db.execute("SELECT name FROM roles")} >= {"admin", "support"}
-
-
-def test_data_is_deterministic_across_builds(tmp_path: Path) -> None:
-    first = demo.build_demo(make_config(tmp_path / "a"))
-    second = demo.build_demo(make_config(tmp_path / "b"))
-    query = "SELECT id, customer_id, status, total_cents FROM orders ORDER BY id"
-    rows = [sqlite3.connect(root / "app.db").execute(query).fetchall() for root in (first, second)]
-    assert rows[0] == rows[1]
-    # Log lines equal once the build-time-relative timestamp (first 23 characters) is cut off.
-    messages = [
-        [line[23:] for line in (root / "logs/app.log").read_text().splitlines()]
-        for root in (first, second)
-    ]
-    assert messages[0] == messages[1]
-
-
-# ---------------------------------------------------------------- logs
-
-
-def test_log_error_and_warning_counts_are_as_declared(built: Path) -> None:
-    for name in ("app", "worker"):
-        lines = (built / "logs" / f"{name}.log").read_text().splitlines()
-        assert sum(bool(ERROR_LINE.search(line)) for line in lines) == demo.LOG_ERRORS[name]
-        warnings = [line for line in lines if WARNING_LINE.search(line)]
-        assert len(warnings) == demo.LOG_WARNINGS[name]
-    assert demo.LOG_ERRORS == {"app": 14, "worker": 0}
-
-
-def test_shipped_thresholds_grade_the_demo_logs_warn_not_fail() -> None:
-    shipped = load_config(REPO / "upkeep.yml")
-    grades = {
-        name: shipped.thresholds.log_errors.grade(count) for name, count in demo.LOG_ERRORS.items()
-    }
-    assert grades == {"app": "warn", "worker": "ok"}
-
-
-def test_log_lines_are_timestamped_and_in_order(built: Path) -> None:
-    stamp = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) (DEBUG|INFO|WARNING|ERROR) ")
-    stamps = [
-        m.group(1)
-        for line in (built / "logs/app.log").read_text().splitlines()
-        if (m := stamp.match(line))
-    ]
-    assert len(stamps) > 1000
-    assert stamps == sorted(stamps)
-
-
-def test_repeating_errors_differ_only_in_numbers(built: Path) -> None:
-    timeouts = [
-        line
-        for line in (built / "logs/app.log").read_text().splitlines()
-        if "timeout after" in line
-    ]
-    assert len(timeouts) == 6
-    assert len({re.sub(r"\d+", "N", line.split("ERROR", 1)[1]) for line in timeouts}) == 1
-    assert len(set(timeouts)) == 6
-
-
-# ---------------------------------------------------------------- temp and cache trees
-
-
-def test_tmp_and_cache_hold_old_and_fresh_files(built: Path) -> None:
-    now = time.time()
-    for tree in ("tmp", "cache"):
-        ages = [(now - p.stat().st_mtime) / DAY for p in (built / tree).rglob("*") if p.is_file()]
-        assert sum(age > demo.OLD_FILE_AGE_DAYS for age in ages) == demo.OLD_FILES[tree]
-        assert sum(age < 3 for age in ages) == demo.FRESH_FILES[tree]
-    assert (built / "tmp/exports/2025").is_dir()
-    empty = built / "tmp/exports/2024-q3"
-    assert not any(empty.iterdir()) and (now - empty.stat().st_mtime) / DAY > 365
-
-
-# ---------------------------------------------------------------- building safely
-
-
-def test_build_is_skipped_when_built_and_redone_with_force(tmp_path: Path) -> None:
-    config = make_config(tmp_path)
-    assert not demo.demo_is_built(config)
-    root = demo.build_demo(config)
-    assert demo.demo_is_built(config)
-    (root / "sentinel").write_text("kept")
-    demo.build_demo(config)
-    assert (root / "sentinel").exists()
-    demo.build_demo(config, force=True)
-    assert not (root / "sentinel").exists() and demo.demo_is_built(config)
-    assert [p.name for p in root.parent.iterdir() if p.name.startswith(".demo.")] == [".demo.lock"]
-
-
-def test_half_built_root_is_not_built_and_gets_replaced(tmp_path: Path) -> None:
-    config = make_config(tmp_path)
-    root = tmp_path / "var/demo"
-    (root / "logs").mkdir(parents=True)
-    (root / "app.db").write_bytes(b"half")
-    assert not demo.demo_is_built(config)
-    demo.build_demo(config)
-    assert demo.demo_is_built(config)
-    assert sqlite3.connect(root / "app.db").execute("SELECT count(*) FROM orders").fetchone()[0]
-
-
-def test_interrupted_build_keeps_the_previous_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = make_config(tmp_path)
-    root = demo.build_demo(config)
-    (root / "sentinel").write_text("previous build")
-
-    def killed(*args: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(demo, "_build_file_trees", killed)
-    with pytest.raises(KeyboardInterrupt):
-        demo.build_demo(config, force=True)
-    assert (root / "sentinel").read_text() == "previous build"
-    assert demo.demo_is_built(config)
-    assert not list(root.parent.glob(".demo.building-*"))
-
-
-def test_leftovers_of_a_killed_build_are_removed(tmp_path: Path) -> None:
-    config = make_config(tmp_path)
-    leftover = tmp_path / "var/.demo.building-dead"
-    (leftover / "logs").mkdir(parents=True)
-    demo.build_demo(config)
-    assert not leftover.exists()
-
-
-def test_config_without_demo_section_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "upkeep.yml").write_text("version: 1\n")
-    with pytest.raises(demo.DemoError, match="no `demo:` section"):
-        demo.build_demo(load_config(tmp_path / "upkeep.yml"))
-
-
-# ---------------------------------------------------------------- HTTP service
-
-
-def test_service_answers_health_and_404_and_stops_on_exit(tmp_path: Path) -> None:
-    port = demo.free_port()
-    with demo.DemoService(make_config(tmp_path, port)) as service:
-        assert service.process is not None
-        status, body = get(f"http://127.0.0.1:{port}/health")
-        assert status == 200 and body["status"] == "ok"
-        assert isinstance(body["uptime_s"], float) and body["uptime_s"] >= 0
-        assert get(f"http://127.0.0.1:{port}/nothing-here")[0] == 404
-        process = service.process
-    assert process.poll() is not None
-    assert not demo.health_answers("127.0.0.1", port)
-
-
-def test_service_already_answering_is_left_alone(tmp_path: Path) -> None:
-    config = make_config(tmp_path, demo.free_port())
-    with demo.DemoService(config) as outer:
-        with demo.DemoService(config) as inner:
-            assert inner.process is None
-        assert demo.health_answers(outer.host, outer.port)
-    assert not demo.health_answers(outer.host, outer.port)
-
-
-def test_port_taken_by_something_else_fails_with_the_reason(tmp_path: Path) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        config = make_config(tmp_path, squatter.getsockname()[1])
-        started = time.monotonic()
-        with pytest.raises(demo.DemoError, match="cannot listen"):
-            demo.DemoService(config, startup_timeout_s=8).__enter__()
-        assert time.monotonic() - started < 8  # the dead child was noticed, not waited out
-
-
-def test_service_module_is_quiet_and_exits_cleanly_on_sigterm() -> None:
-    port = demo.free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "upkeep.demo_service", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+def test_importing_the_package_loads_no_submodule() -> None:
+    probe = (
+        "import sys, json, upkeep.demo;"
+        " print(json.dumps(sorted(m for m in sys.modules if m.startswith('upkeep'))))"
     )
-    try:
-        deadline = time.monotonic() + 10
-        while not demo.health_answers("127.0.0.1", port):
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.05)
-        assert get(f"http://127.0.0.1:{port}/missing")[0] == 404
-    finally:
-        process.terminate()
-        out, err = process.communicate(timeout=10)
-    assert (out, err) == (b"", b"")
-    assert process.returncode == 0
-
-
-def test_serve_forever_refuses_a_taken_port(tmp_path: Path) -> None:
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        config = make_config(tmp_path, squatter.getsockname()[1])
-        with pytest.raises(demo.DemoError, match="demo.http_port"):
-            demo.serve_forever(config)
-
-
-def test_built_demo_files_are_readable_by_others(built: Path) -> None:
-    assert built.stat().st_mode & 0o755 == 0o755
-    assert os.access(built / "logs/app.log", os.R_OK)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == ["upkeep", "upkeep.demo"]

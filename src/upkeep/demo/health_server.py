@@ -1,8 +1,9 @@
-"""Responsible for the demo system's small HTTP service.
+"""Responsible for the demo system's tiny HTTP server, run as a process of its own.
 
-`python -m upkeep.demo_service --port 8765 [--host 127.0.0.1]` serves `GET /health` with
+`python -m upkeep.demo.health_server --port 8765 [--host 127.0.0.1]` serves `GET /health` with
 `{"status": "ok", "uptime_s": ...}`; every other path or method answers 404. It logs nothing per
-request: the health check polls it and the noise would bury anything worth reading.
+request: the health check polls it and the noise would bury anything worth reading. It imports
+nothing of upkeep beyond the standard library, so it starts fast.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m upkeep.demo_service", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m upkeep.demo.health_server", description=__doc__
+    )
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
