@@ -200,7 +200,7 @@ def test_runbook_on_the_demo_warns_on_app_log_only(
 ) -> None:
     papermill = pytest.importorskip("papermill")
     port = demo.free_port()
-    marker = f"upkeep.demo_service --host 127.0.0.1 --port {port}"  # this test's service only
+    marker = f"upkeep.demo.health_server --host 127.0.0.1 --port {port}"  # this test's service only
     config = make_config(
         tmp_path,
         f"""
