@@ -1,0 +1,42 @@
+"""Responsible for the vocabulary and the typed records of a run, the one definition every reader
+and writer of run.json and the ledger uses: `vocabulary` (statuses, severities and triggers
+with their order), `results` (checks, metrics, findings, errors) and `run` (the run record).
+
+This package runs inside kernels too (`upkeep.report` uses it): it imports only the standard
+library.
+"""
+
+from __future__ import annotations
+
+from upkeep.records.results import Check, Finding, Metric, RunError
+from upkeep.records.run import Host, RunbookRef, RunRecord
+from upkeep.records.vocabulary import (
+    CHECK_STATUSES,
+    SCHEMA_VERSION,
+    Severity,
+    Status,
+    Trigger,
+    exit_code,
+    iso,
+    parse_time,
+    worst,
+)
+
+__all__ = [
+    "CHECK_STATUSES",
+    "SCHEMA_VERSION",
+    "Check",
+    "Finding",
+    "Host",
+    "Metric",
+    "RunError",
+    "RunRecord",
+    "RunbookRef",
+    "Severity",
+    "Status",
+    "Trigger",
+    "exit_code",
+    "iso",
+    "parse_time",
+    "worst",
+]

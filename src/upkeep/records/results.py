@@ -1,0 +1,184 @@
+"""Responsible for what a runbook records and how a run ends in error: `Check`, `Metric`,
+`Finding` and `RunError`, each a frozen dataclass with `to_json` and a `from_json` that says
+what is malformed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from upkeep.records.vocabulary import CHECK_STATUSES, Severity, Status
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def number(value: Any, name: str, *, optional: bool = True) -> float | None:
+    """`value` if it is a finite number (or None, when `optional`); ValueError otherwise."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def _kind(value: Any, kind: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"a {kind} must be a mapping, got {value!r}")
+    if value.get("kind", kind) != kind:
+        raise ValueError(f"expected a {kind}, got kind {value.get('kind')!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of one check: ok, warn or fail, with the value and limit behind it."""
+
+    name: str
+    status: Status
+    value: float | None = None
+    limit: float | None = None
+    unit: str = ""
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in CHECK_STATUSES:
+            raise ValueError(
+                f"check status must be one of {', '.join(CHECK_STATUSES)}, got {self.status!r}"
+            )
+        object.__setattr__(self, "status", Status(self.status))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "check",
+            "name": self.name,
+            "status": self.status.value,
+            "value": self.value,
+            "limit": self.limit,
+            "unit": self.unit,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Check:
+        """A check from its JSON; ValueError saying what is malformed."""
+        value = _kind(value, "check")
+        return cls(
+            name=_text(value.get("name"), "check name"),
+            status=Status.parse(value.get("status")),
+            value=number(value.get("value"), "check value"),
+            limit=number(value.get("limit"), "check limit"),
+            unit=_text(value.get("unit", ""), "check unit"),
+            message=_text(value.get("message", ""), "check message"),
+        )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured value, for trends and for export."""
+
+    name: str
+    value: float
+    unit: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "metric",
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "labels": dict(self.labels),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Metric:
+        value = _kind(value, "metric")
+        labels = value.get("labels") or {}
+        if not isinstance(labels, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise ValueError(f"metric labels must map strings to strings, got {labels!r}")
+        return cls(
+            name=_text(value.get("name"), "metric name"),
+            value=number(value.get("value"), "metric value", optional=False),  # type: ignore[arg-type]
+            unit=_text(value.get("unit", ""), "metric unit"),
+            labels=dict(labels),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something an engineer should look at, keyed so it is recognised across runs."""
+
+    key: str
+    message: str
+    severity: Severity = Severity.WARN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity.parse(self.severity))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "finding",
+            "key": self.key,
+            "message": self.message,
+            "severity": self.severity.value,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Finding:
+        value = _kind(value, "finding")
+        return cls(
+            key=_text(value.get("key"), "finding key"),
+            message=_text(value.get("message"), "finding message"),
+            severity=Severity.parse(value.get("severity")),
+        )
+
+
+@dataclass(frozen=True)
+class RunError:
+    """Why a run ended in error: the failing cell and the exception, or a timeout or dead kernel."""
+
+    ename: str
+    evalue: str
+    cell: int | None = None
+    execution_count: int | None = None
+    traceback: str = ""
+
+    @property
+    def summary(self) -> str:
+        """`error in cell 3: KeyError: 'x'`, one line."""
+        where = f" in cell {self.cell}" if self.cell is not None else ""
+        return f"error{where}: {self.ename}: {self.evalue}".strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell,
+            "execution_count": self.execution_count,
+            "ename": self.ename,
+            "evalue": self.evalue,
+            "traceback": self.traceback,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> RunError:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"an error must be a mapping, got {value!r}")
+        return cls(
+            ename=str(value.get("ename") or ""),
+            evalue=str(value.get("evalue") or ""),
+            cell=_index(value.get("cell")),
+            execution_count=_index(value.get("execution_count")),
+            traceback=str(value.get("traceback") or ""),
+        )
+
+
+def _index(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
