@@ -1,8 +1,9 @@
 """Responsible for the `upkeep` command group: its own options, the commands it holds, and the
 one place where the end of a command becomes an exit code. A command returns its exit code; an
 error the user can fix (`UpkeepError`) is one line on stderr and that error's code; a reader
-that went away (`upkeep show NAME | head`) ends quietly; anything else is an internal error
-(3) with its traceback for a bug report; Ctrl-C is 130.
+that went away (`upkeep show NAME | head`) ends quietly; an unexpected OSError, RuntimeError,
+ValueError or TypeError is an internal error (3) with its traceback for a bug report; Ctrl-C
+is 130.
 """
 
 from __future__ import annotations

@@ -124,13 +124,13 @@ def run_runbooks(
         if as_json:
             print_json([])
         return 0
-    outcomes = _run_plan(config, store, planned, jobs, start_demo_service)
+    outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service)
     if as_json:
         print_json([_outcome_json(outcome) for outcome in outcomes])
     return exit_code(outcome.status for outcome in outcomes)
 
 
-def _run_plan(
+def _run_with_progress(
     config: Config,
     store: EvidenceStore,
     planned: list[PlannedRun],
