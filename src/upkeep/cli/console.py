@@ -1,0 +1,161 @@
+"""Responsible for everything the command line prints: lines on stdout and stderr, JSON for
+scripts, aligned tables, human sizes, times, status words in their colours, the progress of a
+run (one line per finished run, and on a terminal a live line of what is still running) and the
+lines of a finished run a person must read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from upkeep.records import RunRecord, Status
+
+if TYPE_CHECKING:
+    from upkeep.plan import PlannedRun
+    from upkeep.run.workflow import RunOutcome
+
+STATUS_COLOURS = {
+    Status.OK: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "red",
+    Status.ERROR: "red",
+    Status.SKIPPED: "cyan",
+}
+# An attention line is cut here: a traceback or a long message stays in the report.
+ATTENTION_WIDTH = 300
+# The live line of what is running is cut here, to stay on one line of a terminal.
+LIVE_WIDTH = 150
+
+
+def print_out(text: str = "", *, bold: bool = False) -> None:
+    """A line on stdout (bold only on a terminal)."""
+    click.echo(click.style(text, bold=True) if bold else text)
+
+
+def print_err(text: str) -> None:
+    """A line on stderr."""
+    click.echo(text, err=True)
+
+
+def print_json(value: Any) -> None:
+    """JSON for scripts on stdout, indented."""
+    click.echo(json.dumps(value, indent=2))
+
+
+def table_lines(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as lines of columns aligned on the widest cell, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """An aligned table on stdout; the first row is the header, in bold."""
+    for index, line in enumerate(table_lines(rows)):
+        print_out(line, bold=index == 0)
+
+
+def human_size(size: float) -> str:
+    """A byte count as people read it: `512 B`, `1.5 KiB`, ..., up to GiB."""
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def format_time(moment: datetime | None) -> str:
+    """A moment to the minute in its own time zone, or `-` when there is none."""
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
+
+
+def status_word(status: Status) -> str:
+    """The status as a fixed-width word in its colour (the colour only on a terminal)."""
+    return click.style(f"{status.word:<7}", fg=STATUS_COLOURS[status], bold=True)
+
+
+def attention_lines(record: RunRecord) -> list[str]:
+    """The lines a person must read about a run: its error or why it was skipped, then every
+    check that did not pass."""
+    lines = []
+    if record.error is not None:
+        lines.append(record.error.summary[:ATTENTION_WIDTH])
+    if record.skipped_reason:
+        lines.append(f"skipped: {record.skipped_reason}")
+    for check in record.checks:
+        if check.status is not Status.OK:
+            message = check.message
+            if not message and check.value is not None:
+                message = f"{check.value:g}{check.unit}"
+            lines.append(f"{check.status.value}: {check.name}: {message}"[:ATTENTION_WIDTH])
+    return lines
+
+
+class RunProgress:
+    """The progress of a run on stderr: one line per finished run with the lines that need
+    attention; on a terminal, a live line of what is still running. A context manager: leaving
+    it stops the live line and clears it. Implements `upkeep.run.workflow.Progress`."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.running: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.live = sys.stderr.isatty()
+        self._stop = threading.Event()
+
+    def __enter__(self) -> RunProgress:
+        if self.live:
+            threading.Thread(target=self._tick, daemon=True).start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        with self.lock:
+            self._clear_live_line()
+
+    def started(self, planned: PlannedRun) -> None:
+        with self.lock:
+            self.running[planned.runbook.name] = time.monotonic()
+
+    def finished(self, planned: PlannedRun, outcome: RunOutcome) -> None:
+        name = planned.runbook.name
+        with self.lock:
+            self.running.pop(name, None)
+            self.done += 1
+            self._clear_live_line()
+            print_err(
+                f"[{self.done}/{self.total}] {status_word(outcome.status)} {name} "
+                f"({outcome.record.duration_s:.1f} s) {outcome.path}"
+            )
+            for line in attention_lines(outcome.record):
+                print_err(f"      {line}")
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self.lock:
+                if self.running:
+                    now = time.monotonic()
+                    names = ", ".join(f"{n} {now - t:.0f}s" for n, t in self.running.items())
+                    self._clear_live_line()
+                    sys.stderr.write(f"running: {names}"[:LIVE_WIDTH])
+                    sys.stderr.flush()
+
+    def _clear_live_line(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[K")

@@ -1,0 +1,99 @@
+"""Responsible for the `upkeep` command group: its own options, the commands it holds, and the
+one place where the end of a command becomes an exit code. A command returns its exit code; an
+error the user can fix (`UpkeepError`) is one line on stderr and that error's code; a reader
+that went away (`upkeep show NAME | head`) ends quietly; an unexpected OSError, RuntimeError,
+ValueError or TypeError is an internal error (3) with its traceback for a bug report; Ctrl-C
+is 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from upkeep import __version__
+from upkeep.cli.backups import backups_command
+from upkeep.cli.console import print_err
+from upkeep.cli.demo import demo_command
+from upkeep.cli.list import list_command
+from upkeep.cli.options import GlobalOptions
+from upkeep.cli.restore import restore_command
+from upkeep.cli.run import run_command
+from upkeep.cli.show import show_command
+from upkeep.cli.site import site_group
+from upkeep.cli.verify import verify_command
+from upkeep.errors import UpkeepError
+
+EXIT_INTERNAL_ERROR = 3
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
+EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
+
+
+class GuardedGroup(click.Group):
+    """A click group whose commands return their exit code, and whose errors end as the
+    module says."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            code = super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own endings (--help, a usage error): click reports them
+        except UpkeepError as exc:
+            print_err(f"upkeep: error: {exc}")
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # Stop quietly, as Unix tools do, and keep Python from failing again on the final
+            # flush of stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            # Not something the user did: say so, and keep the traceback for a bug report.
+            traceback.print_exc()
+            print_err(f"upkeep: internal error: {type(exc).__name__}: {exc}")
+            ctx.exit(EXIT_INTERNAL_ERROR)
+        except KeyboardInterrupt:
+            print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
+            ctx.exit(EXIT_INTERRUPTED)
+        ctx.exit(code or 0)
+
+
+@click.group(
+    cls=GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar="UPKEEP_CONFIG",
+    help="The system's config file [default: ./upkeep.yml, or $UPKEEP_CONFIG].",
+)
+@click.version_option(__version__, prog_name="upkeep")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Run a maintenance plan as code: runbooks, evidence, and a verifiable ledger.
+
+    \b
+    Quick start on the embedded demo system:
+      upkeep list                   what runbooks exist and which are due
+      upkeep run health-check       run one now
+      upkeep run --due              run everything that is due
+      upkeep verify                 check the evidence ledger and every artifact
+
+    Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored.
+    """
+    ctx.obj = GlobalOptions(config_path)
+
+
+main.add_command(list_command)
+main.add_command(show_command)
+main.add_command(run_command)
+main.add_command(verify_command)
+main.add_command(backups_command)
+main.add_command(restore_command)
+main.add_command(demo_command)
+main.add_command(site_group)

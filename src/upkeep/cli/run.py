@@ -1,0 +1,173 @@
+"""Responsible for `upkeep run`: the named runbooks, or every runbook that is due, planned,
+run with the progress on stderr, and the exit code of the worst outcome.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from upkeep.cli.console import RunProgress, print_err, print_json
+from upkeep.cli.options import GlobalOptions, parse_at
+from upkeep.records import Trigger
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+    from upkeep.evidence import EvidenceStore
+    from upkeep.plan import PlannedRun
+    from upkeep.run.workflow import RunOutcome
+
+
+@click.command("run")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "-p",
+    "--param",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a parameter of the named runbooks (repeatable).",
+)
+@click.option(
+    "--due", is_flag=True, help="Run every runbook that is due (missed runs catch up once)."
+)
+@click.option("--at", metavar="ISO-TIME", help="With --due: decide what is due at this time.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Runbooks run at once [default: the number of CPUs, or defaults.jobs].",
+)
+@click.option(
+    "--trigger",
+    type=click.Choice([trigger.value for trigger in Trigger]),
+    help="Recorded as what started the run "
+    "[default: ci when $CI is set, schedule with --due, else manual].",
+)
+@click.option(
+    "--no-demo-service",
+    is_flag=True,
+    help="Do not start the demo system's HTTP service for the run.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
+@click.pass_obj
+def run_command(
+    options: GlobalOptions,
+    names: tuple[str, ...],
+    assignments: tuple[str, ...],
+    due: bool,
+    at: str | None,
+    jobs: int | None,
+    trigger: str | None,
+    no_demo_service: bool,
+    as_json: bool,
+) -> int:
+    """Run the named runbooks now, or with --due every runbook that is due.
+
+    \b
+    Examples:
+      upkeep run health-check -p top_groups=10
+      upkeep run --due --at 2026-12-01T03:00
+    """
+    config = options.load_config()
+    if names and due:
+        raise click.UsageError("give runbook names or --due, not both")
+    if at and not due:
+        raise click.UsageError("--at only applies with --due")
+    return run_runbooks(
+        config,
+        names,
+        assignments,
+        due_at=parse_at(at, config) if due else None,
+        jobs=jobs,
+        trigger=Trigger(trigger) if trigger else _default_trigger(due),
+        start_demo_service=not no_demo_service,
+        as_json=as_json,
+    )
+
+
+def _default_trigger(due: bool) -> Trigger:
+    if os.environ.get("CI"):
+        return Trigger.CI
+    return Trigger.SCHEDULE if due else Trigger.MANUAL
+
+
+def run_runbooks(
+    config: Config,
+    names: tuple[str, ...],
+    assignments: tuple[str, ...],
+    *,
+    due_at: datetime | None,
+    jobs: int | None,
+    trigger: Trigger,
+    start_demo_service: bool,
+    as_json: bool,
+) -> int:
+    """Plan the named runbooks, or with `due_at` those due then, and run them; the exit code
+    of the worst outcome. Bad input raises before anything runs."""
+    from upkeep import plan, registry
+    from upkeep.evidence import EvidenceStore
+    from upkeep.records import exit_code
+
+    runbooks = registry.discover(config.runbooks_dir, config.root)
+    store = EvidenceStore(config.evidence_dir)
+    if due_at is not None:
+        planned = plan.plan_due(runbooks, store, config, due_at, trigger, assignments)
+    else:
+        planned = plan.plan_named(runbooks, names, assignments, trigger)
+    if not planned:
+        print_err("nothing is due")
+        if as_json:
+            print_json([])
+        return 0
+    outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service)
+    if as_json:
+        print_json([_outcome_json(outcome) for outcome in outcomes])
+    return exit_code(outcome.status for outcome in outcomes)
+
+
+def _run_with_progress(
+    config: Config,
+    store: EvidenceStore,
+    planned: list[PlannedRun],
+    jobs: int | None,
+    start_demo_service: bool,
+) -> list[RunOutcome]:
+    from upkeep.run.runner import run_plan
+
+    with _demo_system(config, start_demo_service), RunProgress(len(planned)) as progress:
+        return run_plan(
+            planned,
+            config,
+            store,
+            jobs=jobs,
+            progress=progress,
+            notify=lambda text: print_err(f"upkeep: evidence: {text}"),
+        )
+
+
+def _demo_system(config: Config, start_service: bool) -> AbstractContextManager[Any]:
+    """Build the embedded demo system if the config has one and it is not built yet; the
+    context that keeps its HTTP service up for the run."""
+    if config.demo is None:
+        return nullcontext()
+    from upkeep import demo
+
+    if not demo.demo_is_built(config):
+        print_err(f"building the demo system under {config.demo.root} ...")
+        demo.build_demo(config)
+    return demo.DemoService(config) if start_service else nullcontext()
+
+
+def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "run_id": outcome.record.run_id,
+        "runbook": outcome.record.runbook.name,
+        "status": outcome.status.value,
+        "duration_s": round(outcome.record.duration_s, 3),
+        "path": str(outcome.path),
+    }

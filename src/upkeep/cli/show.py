@@ -1,0 +1,59 @@
+"""Responsible for `upkeep show NAME`: a runbook's metadata and parameters, as text or JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from upkeep.cli.console import print_json, print_out
+from upkeep.cli.options import GlobalOptions
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+
+
+@click.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_obj
+def show_command(options: GlobalOptions, name: str, as_json: bool) -> int:
+    """Show a runbook's metadata and parameters."""
+    return show_runbook(options.load_config(), name, as_json=as_json)
+
+
+def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
+    """Print the runbook called `name`; RunbookError when there is none. Exit code 0."""
+    from upkeep import registry
+
+    runbook = registry.discover(config.runbooks_dir, config.root).require(name)
+    if as_json:
+        print_json(runbook.to_json())
+        return 0
+    print_out(f"{runbook.name} — {runbook.title}", bold=True)
+    print_out(runbook.summary)
+    for label, value in (
+        ("path", runbook.relpath),
+        ("cadence", runbook.cadence),
+        ("category", runbook.category),
+        ("owner", runbook.owner),
+        ("timeout", f"{runbook.timeout_s or config.timeout_s} s"),
+        ("destructive", "yes" if runbook.destructive else "no"),
+        ("references", ", ".join(runbook.references) or "-"),
+        ("sha256", runbook.sha256),
+    ):
+        print_out(f"  {label:<12}{value}")
+    print_out("parameters:" if runbook.params else "parameters: none")
+    for param in runbook.params:
+        constraints = param.describe_constraints()
+        print_out(
+            f"  {param.name}: {param.type} = {param.default!r}"
+            + (f"  [{constraints}]" if constraints else "")
+        )
+        if param.help:
+            print_out(f"      {param.help}")
+    print_out(
+        f"run it: upkeep run {runbook.name}"
+        + "".join(f" -p {param.name}=..." for param in runbook.params[:1])
+    )
+    return 0

@@ -1,0 +1,89 @@
+"""Responsible for `upkeep site build|serve|publish`: the MkDocs site built, served with live
+reload, or deployed as a version to the local gh-pages branch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from upkeep.cli.console import print_out
+from upkeep.cli.options import GlobalOptions
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+
+
+@click.group("site")
+def site_group() -> None:
+    """Build, serve or publish the site: dashboard, runbooks, plan, run reports (MkDocs)."""
+
+
+@site_group.command("build")
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the site here [default: site_dir of mkdocs.yml, ./site].",
+)
+@click.option("--no-strict", is_flag=True, help="Do not fail on warnings (broken links).")
+@click.pass_obj
+def site_build_command(options: GlobalOptions, site_dir: Path | None, no_strict: bool) -> int:
+    """Build the site with mkdocs (strict: every link must resolve)."""
+    return build(options.load_config(), site_dir, strict=not no_strict)
+
+
+@site_group.command("serve")
+@click.option(
+    "--dev-addr",
+    default="127.0.0.1:8000",
+    show_default=True,
+    metavar="IP:PORT",
+    help="Address to serve on.",
+)
+@click.pass_obj
+def site_serve_command(options: GlobalOptions, dev_addr: str) -> int:
+    """Serve the site with live reload (Ctrl-C stops)."""
+    return serve(options.load_config(), dev_addr)
+
+
+@site_group.command("publish")
+@click.argument("version")
+@click.argument("alias", required=False, default="latest")
+@click.pass_obj
+def site_publish_command(options: GlobalOptions, version: str, alias: str) -> int:
+    """Deploy the site as VERSION to the local gh-pages branch, moving ALIAS [latest] onto it.
+
+    Nothing is pushed. The branch's root redirects to ALIAS.
+    """
+    return publish(options.load_config(), version, alias)
+
+
+def build(config: Config, site_dir: Path | None, *, strict: bool) -> int:
+    """Build the site into `site_dir` (default: mkdocs.yml's); exit code 0."""
+    from upkeep.site.build import build_site
+
+    path = build_site(config, site_dir, strict=strict)
+    print_out(f"site built in {path}")
+    return 0
+
+
+def serve(config: Config, dev_addr: str) -> int:
+    """Serve the site on `dev_addr` until Ctrl-C; exit code 0."""
+    from upkeep.site.build import serve_site
+
+    serve_site(config, dev_addr)
+    return 0
+
+
+def publish(config: Config, version: str, alias: str) -> int:
+    """Deploy the site as `version` with `alias` moved onto it; exit code 0."""
+    from upkeep.site.publish import publish_version
+
+    result = publish_version(config, version, alias)
+    print_out(
+        f"published {result.version} (alias {result.alias}) to branch {result.branch} "
+        f"at {result.commit[:12]}; versions: " + ", ".join(v.version for v in result.versions)
+    )
+    return 0

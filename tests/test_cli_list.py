@@ -1,0 +1,49 @@
+"""`upkeep list`: every runbook with its cadence, last status and when it is due."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import CHECK_OK, Project
+
+
+def test_list_gives_each_runbook_its_cadence_and_whether_it_is_due(project: Project) -> None:
+    project.add_runbook("alpha", [CHECK_OK], params="limit: float = 2.5  # the limit")
+    project.add_runbook("beta", [CHECK_OK], cadence="weekly")
+    listing = json.loads(project.upkeep("list", "--json").out)
+    assert [(r["name"], r["cadence"], r["last_status"], r["due"]) for r in listing] == [
+        ("alpha", "daily", None, True),
+        ("beta", "weekly", None, True),
+    ]
+
+
+def test_list_prints_an_aligned_table(project: Project) -> None:
+    project.add_runbook("alpha", [CHECK_OK])
+    project.add_runbook("beta-long-name", [CHECK_OK], cadence="weekly")
+    result = project.upkeep("list", "--at", "2026-12-01T03:00Z")
+    assert result.code == 0, result.text
+    header, *rows = result.out.splitlines()
+    columns = ("NAME", "CADENCE", "LAST", "LAST RUN", "NEXT DUE")
+    starts = [header.index(column) for column in columns]
+    assert starts == sorted(starts) and header.startswith("NAME")
+    expected = [
+        ("alpha", "daily", "never", "-", "DUE since "),
+        ("beta-long-name", "weekly", "never", "-", "DUE since "),
+    ]
+    for row, cells in zip(rows, expected, strict=True):
+        for start, cell in zip(starts, cells, strict=True):
+            assert row[start:].startswith(cell), (row, cell)
+            assert start == 0 or row[start - 2 : start] == "  ", (row, cell)
+
+
+def test_an_empty_runbooks_folder_is_said(project: Project) -> None:
+    result = project.upkeep("list")
+    assert result.code == 0 and result.out.startswith("no runbooks under ")
+
+
+def test_invalid_runbook_metadata_is_named(project: Project) -> None:
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    result = project.upkeep("list")
+    assert result.code == 2
+    assert "runbook broken" in result.err and "cadence" in result.err

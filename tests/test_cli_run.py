@@ -1,0 +1,101 @@
+"""`upkeep run` as a command: bad input refused before anything runs, nothing due, the JSON
+outcomes and the trigger recorded. What a run does is tested in test_run_workflow.py and
+test_run_runner.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from conftest import CHECK_OK, Project, Result
+
+from upkeep.cli import main
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "typed", "-p", "nope=1"], "unknown parameter 'nope'"),
+        (["run", "typed", "-p", "count=abc"], "parameter count: expected an integer, got 'abc'"),
+        (["run", "typed", "-p", "count=99"], "parameter count: expected a value <= 10"),
+        (["run", "typed", "-p", "mode=loud"], "parameter mode: expected one of quiet, verbose"),
+        (["run", "typed", "-p", "token=hunter2"], "parameter token: is secret"),
+        (["run", "missing-one"], "no runbook named 'missing-one'"),
+        (["run", "typed", "-p", "count"], "expected KEY=VALUE"),
+        (["run", "typed", "-p", "token:hunter2"], "expected KEY=VALUE"),
+        (["run", "typed", "-p", "token=env:UNSET_IN_THIS_TEST"], "environment variable is not set"),
+        (["run", "typed", "-p", "count=1", "--jobs", "0"], "Invalid value for '--jobs'"),
+        (["run", "--due", "--at", "yesterday"], "expected an ISO time"),
+        (["run", "typed", "--due"], "give runbook names or --due, not both"),
+        (["run", "typed", "--at", "2026-12-01T03:00"], "--at only applies with --due"),
+        (
+            ["run", "typed", "--trigger", "cron"],
+            "'cron' is not one of 'manual', 'schedule', 'ci'",
+        ),
+    ],
+)
+def test_bad_input_exits_2_and_runs_nothing(
+    project: Project, args: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.add_runbook(
+        "typed",
+        [CHECK_OK],
+        params="""
+        count: int = 3  # how many
+        mode: str = "quiet"  # output mode
+        token: str = "env:TOKEN"  # API token
+    """,
+        meta={
+            "parameters": {
+                "count": {"min": 1, "max": 10},
+                "mode": {"choices": ["quiet", "verbose"]},
+                "token": {"secret": True},
+            }
+        },
+    )
+    monkeypatch.chdir(project.root)
+    result = _upkeep_in_process(project, *args, env={"TOKEN": "a-token-that-resolves"})
+    assert result.code == 2, result.text
+    assert expected in result.err
+    assert "Traceback" not in result.text
+    assert "hunter2" not in result.text  # a mistyped secret is not echoed
+    assert not project.evidence.exists()
+
+
+def _upkeep_in_process(project: Project, *args: str, env: dict[str, str]) -> Result:
+    """The real command line, run in this process: bad input never reaches a kernel, and a
+    fresh interpreter per case would cost more than the check."""
+    result = CliRunner(env=env).invoke(main, ["--config", str(project.config), *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # escaped the guard: a subprocess would show a traceback
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def test_nothing_due_is_said_on_stderr_and_is_an_empty_list_in_json(project: Project) -> None:
+    result = project.upkeep("run", "--due", "--json")
+    assert result.code == 0, result.text
+    assert json.loads(result.out) == []
+    assert "nothing is due" in result.err
+    assert not project.evidence.exists()
+
+
+@pytest.mark.slow
+def test_the_trigger_recorded_is_the_one_given_else_ci_else_schedule_or_manual(
+    project: Project,
+) -> None:
+    project.add_runbook("probe", [CHECK_OK])
+    later = datetime.now(UTC) + timedelta(days=2)
+    runs = [
+        (["run", "probe"], ""),
+        (["run", "--due", "--at", later.isoformat()], ""),
+        (["run", "--due", "--at", (later + timedelta(days=2)).isoformat()], "true"),
+        (["run", "probe", "--trigger", "schedule"], "true"),
+    ]
+    for args, ci in runs:
+        result = project.upkeep(*args, "--json", env={"CI": ci})
+        assert result.code == 0, result.text
+        assert [o["runbook"] for o in json.loads(result.out)] == ["probe"]
+    triggers = [record["trigger"] for record in project.records()]
+    assert triggers == ["manual", "schedule", "ci", "schedule"]

@@ -1,0 +1,192 @@
+"""What the command line prints (upkeep.cli.console): tables, sizes, times, status words, the
+lines of a run that need attention, and the progress of a run. No kernel, no subprocess."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+import pytest
+
+from upkeep.cli import console
+from upkeep.plan import PlannedRun
+from upkeep.records import Check, RunbookRef, RunError, RunRecord, Status
+from upkeep.registry import Runbook
+from upkeep.run.workflow import RunOutcome
+
+T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+
+def _record(status: Status = Status.OK, **fields: object) -> RunRecord:
+    return RunRecord(
+        run_id="20261201T030000Z-probe-7f3a",
+        runbook=RunbookRef("probe"),
+        status=status,
+        started_at=T0,
+        ended_at=T0,
+        as_of=T0,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _planned(name: str) -> PlannedRun:
+    runbook = Runbook(
+        name=name,
+        path=Path(f"runbooks/daily/{name}.ipynb"),
+        relpath=f"runbooks/daily/{name}.ipynb",
+        title=name,
+        summary="",
+        cadence="daily",
+        category="Health Checks",
+        owner="tests",
+        references=(),
+        timeout_s=None,
+        destructive=False,
+        params=(),
+        sha256="0" * 64,
+    )
+    return PlannedRun(runbook, {})
+
+
+def test_table_columns_start_where_their_header_does() -> None:
+    lines = console.table_lines(
+        [
+            ("ID", "DATABASE", "SIZE"),
+            ("20261201T030000Z-app-full", "app", "1.5 KiB"),
+            ("x", "inventory-archive", "12 B"),
+        ]
+    )
+    assert lines == [
+        "ID                         DATABASE           SIZE",
+        "20261201T030000Z-app-full  app                1.5 KiB",
+        "x                          inventory-archive  12 B",
+    ]
+
+
+def test_a_table_line_has_no_trailing_blanks() -> None:
+    lines = console.table_lines([("NAME", "BASE"), ("a-long-name", "")])
+    assert lines == ["NAME         BASE", "a-long-name"]
+
+
+def test_print_table_prints_the_header_then_the_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [("NAME", "CADENCE"), ("health-check", "daily")]
+    console.print_table(rows)
+    assert capsys.readouterr().out.splitlines() == console.table_lines(rows)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1024**2 - 1, "1024.0 KiB"),
+        (5 * 1024**2, "5.0 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (5000 * 1024**3, "5000.0 GiB"),
+    ],
+)
+def test_human_size(size: int, text: str) -> None:
+    assert console.human_size(size) == text
+
+
+def test_a_time_is_shown_to_the_minute_in_its_own_zone() -> None:
+    assert console.format_time(T0) == "2026-12-01 03:00 UTC"
+    paris = T0.astimezone(ZoneInfo("Europe/Paris"))
+    assert console.format_time(paris) == "2026-12-01 04:00 CET"
+    assert console.format_time(None) == "-"
+
+
+def test_every_status_has_a_colour_and_a_word_of_one_width() -> None:
+    assert set(console.STATUS_COLOURS) == set(Status)
+    for status in Status:
+        word = console.status_word(status)
+        assert click.unstyle(word) == status.word.ljust(7)
+        assert "\x1b[" in word  # styled; click drops the style when not on a terminal
+
+
+def test_a_run_that_passed_needs_no_attention() -> None:
+    checks = (Check("disk:/", Status.OK, value=40, unit="%"),)
+    assert console.attention_lines(_record(checks=checks)) == []
+
+
+def test_attention_lines_name_the_error_then_every_check_that_did_not_pass() -> None:
+    record = _record(
+        Status.ERROR,
+        error=RunError("KeyError", "'x'", cell=3),
+        checks=(
+            Check("disk:/", Status.WARN, value=87.1, limit=85, unit="%"),
+            Check("web", Status.OK, message="200 in 12 ms"),
+            Check("orphans", Status.FAIL, message="12 orders reference missing customers"),
+        ),
+    )
+    assert console.attention_lines(record) == [
+        "error in cell 3: KeyError: 'x'",
+        "warn: disk:/: 87.1%",  # no message: the value and its unit
+        "fail: orphans: 12 orders reference missing customers",
+    ]
+
+
+def test_a_skipped_run_says_why() -> None:
+    record = _record(Status.SKIPPED, skipped_reason="locked: another run is still going")
+    assert console.attention_lines(record) == ["skipped: locked: another run is still going"]
+
+
+def test_attention_lines_are_cut_to_a_readable_length() -> None:
+    record = _record(
+        Status.ERROR,
+        error=RunError("ValueError", "v" * 1000),
+        checks=(Check("long", Status.FAIL, message="m" * 1000),),
+    )
+    lines = console.attention_lines(record)
+    assert [len(line) for line in lines] == [300, 300]
+    assert lines[0].startswith("error: ValueError: vvv") and lines[1].startswith("fail: long: mmm")
+
+
+def test_progress_prints_one_line_per_finished_run_then_its_attention_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    failed = _record(
+        Status.FAIL, duration_s=1.34, checks=(Check("x", Status.FAIL, message="broke"),)
+    )
+    with console.RunProgress(2) as progress:
+        assert not progress.live  # stderr is not a terminal here: no live line
+        progress.started(_planned("probe"))
+        progress.started(_planned("other"))
+        assert set(progress.running) == {"probe", "other"}
+        progress.finished(_planned("probe"), RunOutcome(failed, Path("evidence/runs/x")))
+        progress.finished(_planned("other"), RunOutcome(_record(), Path("evidence/runs/y")))
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "[1/2] FAIL    probe (1.3 s) evidence/runs/x",
+        "      fail: x: broke",
+        "[2/2] OK      other (0.0 s) evidence/runs/y",
+    ]
+    assert progress.running == {}
+
+
+def test_on_a_terminal_a_live_line_shows_what_is_running_and_is_cleared(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with console.RunProgress(1) as progress:
+        assert progress.live
+        progress.started(_planned("probe"))
+        deadline = time.monotonic() + 10
+        seen = ""
+        while "running: probe" not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+            seen += capsys.readouterr().err
+        assert re.search(r"\r\x1b\[Krunning: probe \d+s", seen), seen
+        progress.finished(_planned("probe"), RunOutcome(_record(), Path("evidence/runs/x")))
+    err = capsys.readouterr().err
+    assert "\r\x1b[K[1/1] " in err  # the live line is cleared before the run's line
+    assert "[1/1] OK      probe (0.0 s) evidence/runs/x\n" in click.unstyle(err)
+    assert err.endswith("\r\x1b[K")  # leaving the progress clears the live line

@@ -1,0 +1,166 @@
+"""End-to-end: many runs at once (the pool, a fresh kernel per run from the shared template,
+Ctrl-C, a runner killed mid-run), driven through the real `upkeep run` on real notebooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from conftest import CHECK_OK, Project
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
+    marker = project.root / "started"
+    project.add_runbook(
+        "victim",
+        [
+            CHECK_OK,
+            (
+                "code",
+                f"""
+        import os, time
+        open({str(marker)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+    """,
+            ),
+        ],
+    )
+    project.add_runbook("after", [CHECK_OK])
+    assert project.upkeep("run", "after").code == 0
+    cmd = [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "victim"]
+    proc = subprocess.Popen(cmd, cwd=project.root, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kernel = int(marker.read_text())
+    deadline = time.monotonic() + 15  # the kernel notices its runner is gone and ends
+    while _alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(kernel), "the kernel outlived its killed runner"
+    assert len(project.run_dirs()) == 1  # only the earlier complete run
+    assert project.upkeep("verify").code == 0
+    assert project.upkeep("run", "after").code == 0
+    assert len(project.run_dirs()) == 2
+    assert project.upkeep("verify").code == 0
+    assert not any((project.evidence / ".staging").iterdir())
+
+
+def _alive(pid: int) -> bool:
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) -> None:
+    """Forked from the template or launched, a kernel is its own session, in the project
+    directory, with the runner's environment, and shares nothing with the previous run's."""
+    project.add_runbook(
+        "introspect",
+        [
+            (
+                "code",
+                """
+        import os
+        from upkeep import report
+        report.metric("pid", os.getpid())
+        report.metric("sid", os.getsid(0))
+        report.metric("leftover", int("LEFTOVER" in globals()))
+        report.check("cwd", "ok" if os.getcwd() == os.environ["EXPECTED_CWD"] else "fail",
+                     message=os.getcwd())
+        report.check("config", "ok" if os.environ["UPKEEP_CONFIG"] == os.environ["EXPECTED_CONFIG"]
+                     else "fail", message=os.environ["UPKEEP_CONFIG"])
+        import sys
+        report.check("path", "fail" if os.environ["EXPECTED_CWD"] in sys.path else "ok",
+                     message="the starting directory must not shadow modules")
+        LEFTOVER = True
+    """,
+            )
+        ],
+    )
+    env = {
+        "UPKEEP_FORK_KERNELS": fork,
+        "EXPECTED_CWD": str(project.root),
+        "EXPECTED_CONFIG": str(project.config),
+    }
+    for _ in range(2):
+        result = project.upkeep("run", "introspect", env=env)
+        assert result.code == 0, result.text
+        assert result.err.count("\n") == 1, result.err  # one status line, no stray notices
+    metrics = [{m["name"]: m["value"] for m in r["metrics"]} for r in project.records()]
+    assert len({m["pid"] for m in metrics}) == len(metrics) == 2
+    for m in metrics:
+        assert m["sid"] == m["pid"] and m["leftover"] == 0
+        assert not _alive(int(m["pid"]))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_stops_kernels_and_publishes_nothing_unfinished(project: Project, jobs: str) -> None:
+    pids = project.root / "pids"
+    pids.mkdir()
+    saves = ("code", "from upkeep import state\nstate.save(Path('state'), 'seen.json', 1)")
+    sleeper = (
+        "code",
+        f"""
+        import os, time
+        from pathlib import Path
+        from upkeep import state
+        state.save(Path("state"), "sleepy-" + str(os.getpid()) + ".json", 1)
+        open(os.path.join({str(pids)!r}, str(os.getpid())), "w").close()
+        time.sleep(120)
+    """,
+    )
+    project.add_runbook("quick", [CHECK_OK, ("code", "from pathlib import Path"), saves])
+    project.add_runbook("sleepy-a", [CHECK_OK, sleeper])
+    project.add_runbook("sleepy-b", [CHECK_OK, sleeper])
+    cmd = [
+        sys.executable,
+        "-m",
+        "upkeep.cli",
+        "--config",
+        str(project.config),
+        "run",
+        "--jobs",
+        jobs,
+        "quick",
+        "sleepy-a",
+        "sleepy-b",
+    ]
+    proc = subprocess.Popen(cmd, cwd=project.root, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (any(pids.iterdir()) and project.run_dirs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not (any(pids.iterdir()) and project.run_dirs()):
+        proc.kill()
+        pytest.fail(f"the runs did not get going within 60 s: {proc.communicate()[1]}")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert [r["runbook"]["name"] for r in project.records()] == ["quick"]  # finished: published
+    assert not any((project.evidence / ".staging").iterdir())
+    # The published run's state was committed; the interrupted runs' state was dropped.
+    assert sorted(p.name for p in (project.root / "state").glob("*.json")) == ["seen.json"]
+    for pid in pids.iterdir():
+        assert not _alive(int(pid.name)), "a kernel outlived Ctrl-C"
+    assert project.upkeep("verify").code == 0
+
+
+def test_parallel_jobs_run_every_runbook(project: Project) -> None:
+    for name in ("one", "two", "three"):
+        project.add_runbook(name, [CHECK_OK])
+    result = project.upkeep("run", "one", "two", "three", "--jobs", "3", "--json")
+    assert result.code == 0, result.text
+    outcomes = json.loads(result.out)
+    assert sorted(o["runbook"] for o in outcomes) == ["one", "three", "two"]
+    ledger = (project.evidence / "ledger.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in ledger] == [1, 2, 3]

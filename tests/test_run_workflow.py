@@ -1,0 +1,250 @@
+"""End-to-end: the steps of one run (lock, stage, execute, collect, seal, publish), driven
+through the real `upkeep run` on real notebooks, papermill and real kernels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+
+import psutil
+import pytest
+from conftest import CHECK_OK, Project
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_records_checks_and_evidence_that_verifies(project: Project) -> None:
+    project.add_runbook(
+        "probe",
+        [
+            (
+                "code",
+                """
+        from upkeep import report
+        report.check("disk:/", "warn", value=87.1, limit=85, unit="%", message="filling")
+        report.metric("disk_used_percent", 87.1, unit="%", labels={"mount": "/"})
+        report.finding("orphans:orders", "12 orders reference missing customers")
+    """,
+            )
+        ],
+    )
+    result = project.upkeep("run", "probe")
+    assert result.code == 0, result.text
+    [record] = project.records()
+    assert record["status"] == "warn"
+    assert record["checks"][0]["name"] == "disk:/" and record["checks"][0]["value"] == 87.1
+    assert record["metrics"][0]["labels"] == {"mount": "/"}
+    assert record["findings"][0]["key"] == "orphans:orders"
+    assert set(record["artifacts"]) == {"notebook.ipynb", "report.html"}
+    assert record["runbook"]["path"] == "runbooks/daily/probe.ipynb"
+    verify = project.upkeep("verify")
+    assert verify.code == 0 and "1 runs verified" in verify.out
+
+
+def test_failed_check_exits_1(project: Project) -> None:
+    project.add_runbook(
+        "bad", [("code", "from upkeep import report\nreport.check('x', 'fail', message='broke')")]
+    )
+    result = project.upkeep("run", "bad")
+    assert result.code == 1
+    assert project.records()[0]["status"] == "fail"
+    assert "fail: x: broke" in result.err  # the failing check is named in the output
+
+
+def test_runbook_without_checks_is_an_error(project: Project) -> None:
+    project.add_runbook("silent", [("code", "x = 1")])
+    assert project.upkeep("run", "silent").code == 3
+    [record] = project.records()
+    assert record["status"] == "error" and record["error"]["ename"] == "NoChecksRecorded"
+
+
+def test_raising_runbook_is_an_error_and_the_report_shows_the_cell(project: Project) -> None:
+    project.add_runbook("boom", [CHECK_OK, ("code", "raise RuntimeError('database unreachable')")])
+    result = project.upkeep("run", "boom")
+    assert result.code == 3, result.text
+    assert "RuntimeError: database unreachable" in result.err
+    [record] = project.records()
+    assert record["status"] == "error"
+    assert record["error"]["ename"] == "RuntimeError"
+    assert record["error"]["evalue"] == "database unreachable"
+    html = (project.run_dirs()[0] / "report.html").read_text()
+    assert "RuntimeError" in html and "database unreachable" in html
+    assert (
+        f"cell {record['error']['cell']}" in html.lower()
+        or f"In [{record['error']['execution_count']}]" in html
+    )
+
+
+def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
+    pid_file = project.root / "kernel.pid"
+    project.add_runbook(
+        "slow",
+        [
+            CHECK_OK,
+            (
+                "code",
+                f"""
+        import os, subprocess, time
+        child = subprocess.Popen(["sleep", "300"])
+        open({str(pid_file)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
+        time.sleep(300)
+    """,
+            ),
+        ],
+        meta={"timeout_s": 4},
+    )
+    started = time.monotonic()
+    result = project.upkeep("run", "slow")
+    assert result.code == 3, result.text
+    assert time.monotonic() - started < 60
+    [record] = project.records()
+    assert record["status"] == "error" and record["error"]["ename"] == "Timeout"
+    for pid in map(int, pid_file.read_text().split()):
+        alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        assert not alive, f"process {pid} outlived the run"
+
+
+def test_a_secret_that_matches_engine_fields_does_not_break_the_run(project: Project) -> None:
+    """A secret such as a year also occurs in run ids and timestamps: those must stay exact."""
+    year = str(time.gmtime().tm_year)
+    project.add_runbook(
+        "pin",
+        [
+            (
+                "code",
+                "from upkeep import report, secrets\n"
+                "report.check('pin', 'ok', message=secrets.resolve(pin))",
+            )
+        ],
+        params='pin: str = ""  # a PIN',
+        meta={"parameters": {"pin": {"secret": True}}},
+    )
+    result = project.upkeep("run", "pin", "-p", "pin=env:UPKEEP_PIN", env={"UPKEEP_PIN": year})
+    assert result.code == 0, result.text
+    [record] = project.records()
+    assert record["run_id"].startswith(year) and record["checks"][0]["message"] != year
+    notebook = (project.run_dirs()[0] / "notebook.ipynb").read_text()
+    assert year not in notebook
+    assert project.upkeep("verify").code == 0
+
+
+def test_a_kernel_that_dies_ends_the_run_in_error(project: Project) -> None:
+    project.add_runbook(
+        "crash", [CHECK_OK, ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
+    )
+    result = project.upkeep("run", "crash")
+    assert result.code == 3, result.text
+    [record] = project.records()
+    assert record["status"] == "error"
+    assert record["error"]["ename"] == "DeadKernelError"
+    assert record["checks"][0]["name"] == "always"  # what ran before the crash is kept
+    assert project.upkeep("verify").code == 0
+
+
+def test_secret_reference_never_lands_in_evidence_or_output(project: Project) -> None:
+    canary = "canary-7f3a9c2e-DO-NOT-LEAK"
+    project.add_runbook(
+        "secretive",
+        [
+            (
+                "code",
+                """
+        from upkeep import report, secrets
+        import os
+        value = secrets.resolve(token)
+        print("token is", value)
+        os.write(2, f"straight to fd 2: {value}\\n".encode())
+        import sys, time
+        sys.stdout.write(value[:9]); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write(value[9:] + "\\n"); sys.stdout.flush()
+        report.check("token-length", "ok", value=len(value), message=f"got {value}")
+        raise ValueError(f"failed with {value}")
+    """,
+            )
+        ],
+        params='token: str = ""  # API token',
+        meta={"parameters": {"token": {"secret": True}}},
+    )
+    result = project.upkeep(
+        "run", "secretive", "-p", "token=env:UPKEEP_TEST_TOKEN", env={"UPKEEP_TEST_TOKEN": canary}
+    )
+    assert result.code == 3, result.text
+    files = project.evidence_files()
+    assert any(f.name == "notebook.ipynb" for f in files)
+    for path in files:
+        assert canary.encode() not in path.read_bytes(), f"secret leaked into {path}"
+    assert canary not in result.text
+    kernel_log = (project.run_dirs()[0] / "kernel.log").read_text()
+    assert "straight to fd 2: «secret:env:UPKEEP_TEST_TOKEN»" in kernel_log
+    record = project.records()[0]
+    assert record["parameters"]["token"] == "env:UPKEEP_TEST_TOKEN"
+    assert record["checks"][0]["value"] == len(canary)  # the kernel did resolve it
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.handlers: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        self.handlers += [name for name, _ in attrs if name.lower().startswith("on")]
+
+
+def test_hostile_output_renders_as_inert_text(project: Project) -> None:
+    project.add_runbook(
+        "hostile",
+        [
+            CHECK_OK,
+            (
+                "code",
+                """
+        from IPython.display import HTML, display
+        payload = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+        print(payload)
+        display(HTML(payload))
+    """,
+            ),
+        ],
+    )
+    assert project.upkeep("run", "hostile").code == 0
+    html = (project.run_dirs()[0] / "report.html").read_text()
+    tags = _Tags()
+    tags.feed(html)
+    assert tags.scripts == 0 and tags.handlers == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
+
+
+def test_two_concurrent_runs_of_one_runbook(project: Project) -> None:
+    project.add_runbook("long", [CHECK_OK, ("code", "import time; time.sleep(6)")])
+    cmd = [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "long"]
+    first = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lock = project.root / "state" / "locks" / "long.lock"
+    deadline = time.monotonic() + 30
+    while not _locked(lock) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = project.upkeep("run", "long")
+    first.communicate(timeout=120)
+    assert first.returncode == 0 and second.code == 0
+    statuses = sorted(r["status"] for r in project.records())
+    assert statuses == ["ok", "skipped"]
+    skipped = next(r for r in project.records() if r["status"] == "skipped")
+    assert "locked" in skipped["skipped_reason"]
+    assert project.upkeep("verify").code == 0
+
+
+def _locked(lock) -> bool:
+    import filelock
+
+    if not lock.exists():
+        return False
+    probe = filelock.FileLock(lock)
+    try:
+        probe.acquire(timeout=0)
+    except filelock.Timeout:
+        return True
+    probe.release()
+    return False
