@@ -5,7 +5,6 @@ run with the progress on stderr, and the exit code of the worst outcome.
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -137,9 +136,11 @@ def _run_with_progress(
     jobs: int | None,
     start_demo_service: bool,
 ) -> list[RunOutcome]:
+    from upkeep.demo import prepared
     from upkeep.run.runner import run_plan
 
-    with _demo_system(config, start_demo_service), RunProgress(len(planned)) as progress:
+    demo_system = prepared(config, start_service=start_demo_service, notify=print_err)
+    with demo_system, RunProgress(len(planned)) as progress:
         return run_plan(
             planned,
             config,
@@ -148,19 +149,6 @@ def _run_with_progress(
             progress=progress,
             notify=lambda text: print_err(f"upkeep: evidence: {text}"),
         )
-
-
-def _demo_system(config: Config, start_service: bool) -> AbstractContextManager[Any]:
-    """Build the embedded demo system if the config has one and it is not built yet; the
-    context that keeps its HTTP service up for the run."""
-    if config.demo is None:
-        return nullcontext()
-    from upkeep import demo
-
-    if not demo.demo_is_built(config):
-        print_err(f"building the demo system under {config.demo.root} ...")
-        demo.build_demo(config)
-    return demo.DemoService(config) if start_service else nullcontext()
 
 
 def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:
