@@ -53,9 +53,9 @@ BACKUP_SNIPPET = """\
 import json, sys, time
 from pathlib import Path
 from upkeep.backup import incremental
+from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.incremental import take_backup
-from upkeep.backup.sqlite import SQLiteEngine
-from upkeep.backup.store import DirectoryStore
+from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.config import Database
 db, store_root, base_id, level, workers = sys.argv[1:6]
 if workers != "default":

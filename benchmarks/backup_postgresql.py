@@ -42,9 +42,9 @@ sys.path.insert(0, str(REPO / "tests"))  # the throwaway cluster shared with the
 
 from pg_cluster import ClusterUnavailable, PostgresServer, throwaway_cluster  # noqa: E402
 
+from upkeep.backup.engines.postgresql import PostgreSQLEngine  # noqa: E402
 from upkeep.backup.incremental import take_backup  # noqa: E402
-from upkeep.backup.postgresql import PostgreSQLEngine  # noqa: E402
-from upkeep.backup.store import DirectoryStore  # noqa: E402
+from upkeep.backup.stores.directory import DirectoryStore  # noqa: E402
 
 TARGET = 1.2  # upkeep wall / pg_dump -Fc wall at most this
 ROW_BYTES = 160  # about one generated row on disk, to turn --size into a row count

@@ -42,8 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from upkeep import cleaning
 from upkeep.config import CleanupRoot
-from upkeep.procedures import cleaning
 
 TARGET = 2.0  # upkeep wall / find wall at most this
 MAX_AGE_DAYS = 7

@@ -1,4 +1,4 @@
-"""Tests for upkeep.backup.postgresql against a real PostgreSQL cluster (see pg_cluster.py)."""
+"""upkeep.backup.engines.postgresql against a real PostgreSQL cluster (see pg_cluster.py)."""
 
 # ruff: noqa: F811  (the session fixture is imported, then named by the tests that use it)
 
@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from pg_cluster import PostgresServer, free_port, postgres_server  # noqa: F401
 
-from upkeep.backup import engine_for
+from upkeep.backup.engines import engine_for
+from upkeep.backup.engines.postgresql import PostgreSQLEngine
+from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
-from upkeep.backup.interface import BackupError, CorruptPiece, Manifest, MissingPiece
-from upkeep.backup.postgresql import PostgreSQLEngine
 from upkeep.backup.restore import restore_backup
-from upkeep.backup.store import BACKUPS, DirectoryStore
+from upkeep.backup.stores.directory import BACKUPS, DirectoryStore
+from upkeep.backup.stores.interface import CorruptPiece, Manifest, MissingPiece
+from upkeep.config import Database
 from upkeep.procedures.backup import verify_restore
 
 _names = itertools.count(1)
@@ -283,6 +285,15 @@ def test_a_target_that_is_not_a_plain_name_is_refused(
     engine = PostgreSQLEngine(postgres_server.database())
     with pytest.raises(BackupError, match="expected the name of a new database"):
         engine.restore(tmp_path / "unused", name)
+
+
+def test_targets_are_database_names_taken_as_given_and_checked_by_restore(tmp_path: Path) -> None:
+    engine = PostgreSQLEngine(Database(name="orders", engine="postgresql", dbname="orders"))
+    # No server needed: the name is checked when `restore` runs (see the test above).
+    assert engine.restore_target("orders_restored") == "orders_restored"
+    target = engine.verification_target(tmp_path, "Orders-20261127T020000Z-1a2b")
+    assert target == "upkeep_verify_orders_20261127t020000z_1a2b"
+    assert len(engine.verification_target(tmp_path, "x" * 100)) == 63  # NAMEDATALEN - 1
 
 
 def test_connection_errors_name_the_database_and_server(

@@ -15,7 +15,7 @@ from conftest import REPO, Project
 from test_backup_store import KILLED_BACKUP
 from tiny_fs import tiny_filesystem
 
-from upkeep.backup.store import BACKUPS, STAGING
+from upkeep.backup.stores.directory import BACKUPS, STAGING
 from upkeep.config import load_config
 from upkeep.procedures import backup
 

@@ -15,18 +15,14 @@ import pytest
 import zstandard
 
 from upkeep.backup import incremental
+from upkeep.backup.engines.interface import RestoreReport, RestoreTargetError
+from upkeep.backup.engines.sqlite import SQLiteEngine
+from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
-from upkeep.backup.interface import (
-    BackupError,
-    CorruptPiece,
-    MissingPiece,
-    PieceRef,
-    RestoreReport,
-)
 from upkeep.backup.manifest import XOR, ZDELTA
 from upkeep.backup.restore import compare_rows, restore_backup
-from upkeep.backup.sqlite import SQLiteEngine
-from upkeep.backup.store import BACKUPS, DirectoryStore
+from upkeep.backup.stores.directory import BACKUPS, DirectoryStore
+from upkeep.backup.stores.interface import CorruptPiece, MissingPiece, PieceRef
 from upkeep.config import Database
 
 SCHEMA = """
@@ -264,6 +260,29 @@ def test_restore_refuses_an_existing_target(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="exists already"):
         engine.restore(snapshot.path, str(tmp_path / "taken.db"))
     assert (tmp_path / "taken.db").read_bytes() == b"precious"
+
+
+def test_a_restore_target_is_made_absolute_and_refused_when_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(tmp_path / "app.db")
+    monkeypatch.chdir(tmp_path)
+    assert engine.restore_target("new.db") == str(tmp_path / "new.db")
+    (tmp_path / "taken.db").write_bytes(b"precious")
+    (tmp_path / "dangling.db").symlink_to(tmp_path / "nowhere.db")
+    for name in ("taken.db", "dangling.db"):
+        with pytest.raises(RestoreTargetError) as refused:
+            engine.restore_target(name)
+        assert str(refused.value) == f"restore target {tmp_path / name} exists; name a new file"
+        assert refused.value.exit_code == 2  # bad input, like a wrong parameter
+    assert (tmp_path / "taken.db").read_bytes() == b"precious"
+    assert not (tmp_path / "nowhere.db").exists()
+
+
+def test_a_verification_target_is_a_new_file_in_the_scratch_directory(tmp_path: Path) -> None:
+    target = _engine(tmp_path / "app.db").verification_target(tmp_path, "app-20261127T020000Z-1a2b")
+    assert target == str(tmp_path / "app-20261127T020000Z-1a2b.db")
+    assert not Path(target).exists()
 
 
 def test_a_damaged_database_fails_integrity_check(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ a crash or a full disk, every piece checked, incremental block lists that copy f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 from tiny_fs import tiny_filesystem
 
+from upkeep.backup.engines.sqlite import SQLiteEngine
+from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
-from upkeep.backup.interface import BackupError, CorruptPiece, Manifest, MissingPiece, PieceRef
 from upkeep.backup.manifest import (
     MANIFEST_NAME,
     IndexBuilder,
@@ -24,8 +26,15 @@ from upkeep.backup.manifest import (
     manifest_from_json,
     manifest_to_json,
 )
-from upkeep.backup.sqlite import SQLiteEngine
-from upkeep.backup.store import BACKUPS, STAGING, DirectoryStore, write_synced
+from upkeep.backup.stores.directory import BACKUPS, STAGING, DirectoryStore
+from upkeep.backup.stores.interface import (
+    BackupKind,
+    CorruptPiece,
+    Manifest,
+    MissingPiece,
+    PieceRef,
+    write_synced,
+)
 from upkeep.config import Database
 
 
@@ -36,7 +45,7 @@ def _manifest(backup_id: str, pieces: tuple[PieceRef, ...] = ()) -> Manifest:
         database="app",
         server_version="SQLite 3",
         created="2026-11-27T02:00:00+00:00",
-        kind="full",
+        kind=BackupKind.FULL,
         base=None,
         chain_root=backup_id,
         size=0,
@@ -137,6 +146,19 @@ def test_an_unreadable_manifest_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_manifest_json_round_trips() -> None:
     manifest = _manifest("app-1", (PieceRef("p000000.zst", 5, "a" * 64),))
     assert manifest_from_json(manifest_to_json(manifest), "here") == manifest
+    assert manifest_from_json(manifest_to_json(manifest), "here").kind is BackupKind.FULL
+    assert b'"kind": "full"' in manifest_to_json(manifest)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("kind", "differential"), ("kind", ["full"]), ("format", 1)]
+)
+def test_a_manifest_of_another_kind_or_format_is_refused_naming_it(field: str, value) -> None:
+    manifest = _manifest("app-1", (PieceRef("p000000.zst", 5, "a" * 64),))
+    raw = json.loads(manifest_to_json(manifest))
+    raw[field] = value
+    with pytest.raises(BackupError, match=r"^there: manifest format .* expected format 2 and kind"):
+        manifest_from_json(json.dumps(raw).encode(), "there")
 
 
 def test_recover_removes_staging_of_dead_processes_only(tmp_path: Path) -> None:
@@ -262,19 +284,19 @@ def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, p
 KILLED_BACKUP = textwrap.dedent("""\
     import sys, time
     from pathlib import Path
-    from upkeep.backup import incremental
+    from upkeep.backup import pieces
+    from upkeep.backup.engines.sqlite import SQLiteEngine
     from upkeep.backup.incremental import take_backup
-    from upkeep.backup.sqlite import SQLiteEngine
-    from upkeep.backup.store import DirectoryStore
+    from upkeep.backup.stores.directory import DirectoryStore
     from upkeep.config import Database
 
-    write_piece = incremental._write_piece
+    write_piece = pieces.write_piece
     def slow_write_piece(path, data, level):
         ref = write_piece(path, data, level)
         print("piece", path.name, flush=True)
         time.sleep(30)  # the parent kills us here, mid-backup, with a piece on disk
         return ref
-    incremental._write_piece = slow_write_piece
+    pieces.write_piece = slow_write_piece
     engine = SQLiteEngine(Database(name="app", engine="sqlite", path=Path(sys.argv[1])))
     take_backup(engine, DirectoryStore(Path(sys.argv[2])), base=None, compression_level=1)
 """)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from upkeep.backup.interface import BackupError
-from upkeep.backup.store import BACKUPS
+from upkeep.backup.engines import RestoreTargetError
+from upkeep.backup.errors import BackupError
+from upkeep.backup.stores.directory import BACKUPS
 from upkeep.config import Config, load_config
+from upkeep.errors import ConfigError, UpkeepError
 from upkeep.procedures import backup
 
 
@@ -104,3 +107,38 @@ def test_restore_by_hand_names_what_is_missing(tmp_path: Path) -> None:
     backup.back_up_all(config)
     outcome = backup.restore(config, "app", str(tmp_path / "r.db"))
     assert outcome.ok and outcome.report.row_counts == {"t": 3000}
+
+
+def test_restore_by_hand_refuses_an_existing_target_before_it_needs_the_store(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    no_store = replace(config, backup=replace(config.backup, dir=None))
+    (tmp_path / "taken.db").write_text("precious")
+    with pytest.raises(RestoreTargetError) as refused:
+        backup.restore(no_store, "app", str(tmp_path / "taken.db"))
+    assert str(refused.value) == f"restore target {tmp_path / 'taken.db'} exists; name a new file"
+    assert isinstance(refused.value, UpkeepError) and refused.value.exit_code == 2
+    assert (tmp_path / "taken.db").read_text() == "precious"
+    with pytest.raises(ConfigError, match="backup.dir"):  # a new target gets as far as the store
+        backup.restore(no_store, "app", str(tmp_path / "new.db"))
+
+
+def test_restore_by_hand_takes_a_relative_target_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path)
+    backup.back_up_all(config)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    outcome = backup.restore(config, "app", "restored.db")
+    assert outcome.ok and outcome.report.target == str(tmp_path / "elsewhere" / "restored.db")
+    with sqlite3.connect(tmp_path / "elsewhere" / "restored.db") as connection:
+        assert connection.execute("SELECT count(*) FROM t").fetchone() == (3000,)
+
+
+def test_restore_by_hand_names_an_unknown_database(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    with pytest.raises(ConfigError, match="no database named 'nope'; expected one of app"):
+        backup.restore(config, "nope", str(tmp_path / "r.db"))
+    assert not (tmp_path / "r.db").exists()

@@ -1,54 +1,49 @@
-"""Responsible for the backup subsystem's public face: engines by name, stores, backup, restore.
+"""Responsible for the backup subsystem's public face: two interface families and the logic
+between them.
 
-`interface.py` holds the two interfaces (`DatabaseEngine`, `BackupStore`) and their exceptions;
-each engine and each store is one module. Engines are imported only when a database needs them.
+`engines/` holds the database engines (`engines.interface`: `DatabaseEngine`, `Snapshot`,
+`RestoreReport`; one module per engine; `engine_for` picks one by name) and `stores/` the
+backup stores (`stores.interface`: `BackupStore`, `Manifest`, `PieceRef`; one module per store).
+Beside them, the logic that only talks to those interfaces: `incremental` (taking a backup),
+`pieces` and `delta` (how blocks are stored), `manifest` (the stored descriptions), `chunking`,
+`restore` and `retention`.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from upkeep.backup.interface import (
-    BackupError,
+from upkeep.backup.engines import ENGINES, engine_for
+from upkeep.backup.engines.interface import (
+    DatabaseEngine,
+    EngineError,
+    RestoreReport,
+    RestoreTargetError,
+    Snapshot,
+)
+from upkeep.backup.errors import BackupError
+from upkeep.backup.stores.interface import (
+    BackupKind,
     BackupStore,
     CorruptPiece,
-    DatabaseEngine,
     Manifest,
     MissingPiece,
     PieceRef,
-    RestoreReport,
-    Snapshot,
+    StoreError,
 )
-from upkeep.config import Database
-
-ENGINES = {
-    "sqlite": ("upkeep.backup.sqlite", "SQLiteEngine"),
-    "postgresql": ("upkeep.backup.postgresql", "PostgreSQLEngine"),
-}
 
 __all__ = [
     "ENGINES",
     "BackupError",
+    "BackupKind",
     "BackupStore",
     "CorruptPiece",
     "DatabaseEngine",
+    "EngineError",
     "Manifest",
     "MissingPiece",
     "PieceRef",
     "RestoreReport",
+    "RestoreTargetError",
     "Snapshot",
+    "StoreError",
     "engine_for",
 ]
-
-
-def engine_for(database: Database) -> DatabaseEngine:
-    """The engine for a configured database, by its `engine` name."""
-    try:
-        module_name, class_name = ENGINES[database.engine]
-    except KeyError:
-        raise BackupError(
-            f"database {database.name!r}: no backup engine for {database.engine!r}; "
-            f"expected one of {', '.join(ENGINES)}"
-        ) from None
-    engine_class = getattr(importlib.import_module(module_name), class_name)
-    return engine_class(database)

@@ -1,19 +1,13 @@
 """Responsible for taking one backup, full or incremental, from an engine into a store.
 
-The engine writes a snapshot into the backup's staging directory; the snapshot is read once,
-cut at the engine's block boundaries, each block sha256'd. A block already stored in the chain
-(or earlier in this backup) is only listed; a new one is packed into the current piece. When the
-base has a block of the same size at the same position (the same SQLite page, before), the new
-block is stored relative to it if that is much smaller: as an XOR (a value changed in place) or
-as a zstd frame with the old block as dictionary (rows moved inside the page). Pieces are
-zstd-compressed on worker threads (zstd and hashlib release the GIL) while reading goes on,
-fsynced, and listed in the manifest with their sha256.
-
-Fixed-size blocks (SQLite pages) are hashed a whole read at a time on the worker threads. A full
-backup of them has nothing to compare with, so each read of the snapshot becomes one piece as it
-is: hashed page by page, compressed and written by one worker job, with no per-page work left on
-the reading thread. The snapshot's digest is the sha256 of its blocks' sha256s in order
-(`manifest.block_list_digest`), so no second pass over the whole snapshot is needed.
+The engine writes a snapshot into the backup's staging directory; it is read once, cut at the
+engine's block boundaries and each block sha256'd. A block already stored in the chain (or
+earlier in this backup) is only listed; a new one is packed into a piece (`pieces.PieceWriter`),
+stored relative to the base's block at the same position when that is much smaller (`delta`).
+A full backup of fixed-size pages (SQLite) has nothing to compare with, so each read of the
+snapshot becomes one piece as it is, hashed, compressed and written by one worker job, with no
+per-page work left on the reading thread. The snapshot's digest is the sha256 of its blocks'
+sha256s in order (`manifest.block_list_digest`): no second pass over the snapshot is needed.
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ import hashlib
 import os
 import secrets as random_source
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,39 +26,23 @@ from pathlib import Path
 import zstandard
 
 from upkeep import __version__
-from upkeep.backup.interface import (
-    BackupError,
-    BackupStore,
-    DatabaseEngine,
-    Manifest,
-    PieceRef,
-    Snapshot,
-)
+from upkeep.backup.delta import encode_delta
+from upkeep.backup.engines.interface import DatabaseEngine, Snapshot
+from upkeep.backup.errors import BackupError
 from upkeep.backup.manifest import (
     INDEX_PIECE,
-    RAW,
-    XOR,
-    ZDELTA,
     Entry,
     IndexBuilder,
     block_list_digest,
     decode_index,
     encode_pages,
     join_index,
-    piece_name,
 )
-from upkeep.backup.store import write_synced
+from upkeep.backup.pieces import BlockReader, PieceWriter, page_hashes
+from upkeep.backup.stores.interface import BackupKind, BackupStore, Manifest
 
-# A changed block is stored as its XOR with its predecessor when at least this share of the XOR
-# is zero bytes (a few values changed in place: cheap to find, cheap to store). Otherwise it is
-# compressed with its predecessor as zstd dictionary, kept when that is at most DELTA_MAX_SHARE
-# of the block (measured on pages where 1% of rows were updated at random: ~50 bytes a page
-# against ~330 as XOR and ~1,700 as it is).
-XOR_MIN_ZEROS = 0.98
-DELTA_MAX_SHARE = 0.5
-# Decompressed pieces kept for blocks to come: a chain's blocks jump between the pieces of its
-# members; 16 pieces of 8 MiB bound the memory while keeping re-reads rare.
-PIECE_CACHE = 16
+__all__ = ["BackupResult", "block_list", "chain_of", "new_backup_id", "take_backup"]
+
 # Pieces of 8 MiB (before compression) keep a piece's compression one job for one thread and
 # bound what a restore decompresses to fetch one block; reads of 16 MiB amortise syscalls.
 # A full backup of fixed-size pages reads one piece at a time: each read is one worker job.
@@ -138,7 +116,8 @@ def take_backup(
     staging = store.new_staging(backup_id)
     try:
         snapshot = engine.snapshot(staging / SNAPSHOT_NAME)
-        with _PieceWriter(staging, compression_level) as writer:
+        writer = PieceWriter(staging, compression_level, piece_size=PIECE_SIZE, workers=WORKERS)
+        with writer:
             if snapshot.block_size and not chain:
                 listed = _store_full_pages(snapshot.path, snapshot.block_size, writer)
             else:
@@ -159,7 +138,7 @@ def take_backup(
             server_version=snapshot.server_version,
             # Microseconds: backups taken within one second still sort in the order taken.
             created=now.astimezone(UTC).isoformat(timespec="microseconds"),
-            kind="incremental" if chain else "full",
+            kind=BackupKind.INCREMENTAL if chain else BackupKind.FULL,
             base=chain[-1].id if chain else None,
             chain_root=chain[0].id if chain else backup_id,
             size=listed.size,
@@ -195,7 +174,7 @@ class _Listed:
     block_count: int
 
 
-def _store_full_pages(path: Path, page: int, writer: _PieceWriter) -> _Listed:
+def _store_full_pages(path: Path, page: int, writer: PieceWriter) -> _Listed:
     """A full backup of fixed-size pages: every read becomes one piece, hashed on a worker.
 
     With no base there is nothing to compare a page with, so nothing per page happens here;
@@ -227,7 +206,7 @@ def _store_blocks(
     path: Path,
     blocks: Iterable[tuple[memoryview, bytes]],
     builder: IndexBuilder,
-    writer: _PieceWriter,
+    writer: PieceWriter,
     previous: BlockReader,
 ) -> _Listed:
     """Store the blocks not yet stored in the chain, each given with its sha256."""
@@ -242,7 +221,7 @@ def _store_blocks(
         if known(block_hash):
             continue
         if position < base_count and base[position].length == length:
-            kind, data = _delta(block, previous.block(base[position]), writer.level)
+            kind, data = encode_delta(block, previous.block(base[position]), writer.level)
             piece, offset = add(data)
             stored(
                 block_hash, piece, offset, length, stored=len(data), delta_at=position, kind=kind
@@ -272,7 +251,7 @@ def _hashed_blocks(
             chunk = handle.read(READ_SIZE)
             if chunk:
                 view = memoryview(chunk)
-                pending.append((view, pool.submit(_page_hashes, view, page)))
+                pending.append((view, pool.submit(page_hashes, view, page)))
             # Keep two reads ahead of the loop that consumes them, no more.
             while pending and (len(pending) > 2 or not chunk):
                 view, hashes = pending.popleft()
@@ -280,18 +259,6 @@ def _hashed_blocks(
                     yield view[at : at + page], block_hash
             if not chunk:
                 return
-
-
-def _page_hashes(data: memoryview | bytes, page: int) -> list[bytes]:
-    view, sha256 = memoryview(data), hashlib.sha256
-    return [sha256(view[at : at + page]).digest() for at in range(0, len(view), page)]
-
-
-def _hash_and_write_piece(
-    path: Path, data: bytes, page: int, level: int
-) -> tuple[PieceRef, list[bytes]]:
-    hashes = _page_hashes(data, page)
-    return _write_piece(path, data, level), hashes  # looked up at call time: tests wrap it
 
 
 def _blocks(path: Path, ends: Iterator[int]) -> Iterator[memoryview]:
@@ -310,163 +277,3 @@ def _blocks(path: Path, ends: Iterator[int]) -> Iterator[memoryview]:
         if handle.read(1):
             raise BackupError(f"block boundaries of {path} end at {block_start}, before its end")
     return
-
-
-class _PieceWriter:
-    """Packs blocks into pieces, compressing and writing full pieces on worker threads.
-
-    `add` packs single blocks; `add_pages` hands over a whole piece of fixed-size pages, hashed
-    on the worker too (a full backup), whose page hashes `finish_pages` returns in order.
-    """
-
-    def __init__(self, directory: Path, level: int) -> None:
-        self.directory = directory
-        self.level = level
-        self.buffer = bytearray()
-        self.number = 0
-        self.blocks = 0
-        self.pending: deque[Future[PieceRef] | Future[tuple[PieceRef, list[bytes]]]] = deque()
-        self.done: list[PieceRef] = []
-        self.hashes: list[tuple[int, list[bytes]]] = []
-        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="upkeep-backup")
-
-    def __enter__(self) -> _PieceWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for future in self.pending:
-            future.cancel()
-        self.pool.shutdown(wait=True)
-
-    def add(self, block: memoryview | bytes) -> tuple[int, int]:
-        buffer = self.buffer
-        offset = len(buffer)
-        buffer += block
-        self.blocks += 1
-        number = self.number
-        if offset >= PIECE_SIZE - len(block):
-            self._submit()
-        return number, offset
-
-    def add_pages(self, data: bytes, page: int) -> None:
-        """Store `data` (whole pages) as a piece of its own, hashing its pages on the worker."""
-        if self.buffer:
-            self._submit()
-        path = self.directory / piece_name(self.number)
-        self.number += 1
-        self.blocks += len(data) // page
-        self.pending.append(self.pool.submit(_hash_and_write_piece, path, data, page, self.level))
-        self._bound()
-
-    def finish(self) -> list[PieceRef]:
-        if self.buffer:
-            self._submit()
-        while self.pending:
-            self._collect()
-        return self.done
-
-    def finish_pages(self) -> list[tuple[int, list[bytes]]]:
-        """(piece number, its page hashes) of every `add_pages` piece, in order."""
-        self.finish()
-        return self.hashes
-
-    def write_named(self, name: str, data: bytes) -> PieceRef:
-        return _write_piece(self.directory / name, bytes(data), self.level)
-
-    def _submit(self) -> None:
-        path = self.directory / piece_name(self.number)
-        data, self.buffer = self.buffer, bytearray()  # handed over whole: no copy
-        self.number += 1
-        self.pending.append(self.pool.submit(_write_piece, path, data, self.level))
-        self._bound()
-
-    def _bound(self) -> None:
-        # Bound the memory held by pieces waiting for a thread; surface a write error early.
-        while len(self.pending) > 2 * WORKERS:
-            self._collect()
-
-    def _collect(self) -> None:
-        result = self.pending.popleft().result()
-        if isinstance(result, PieceRef):
-            self.done.append(result)
-        else:
-            ref, hashes = result
-            # Every pending job is one piece, numbered in submission order: this one's number.
-            self.hashes.append((len(self.done), hashes))
-            self.done.append(ref)
-
-
-def _write_piece(path: Path, data: bytes | bytearray, level: int) -> PieceRef:
-    compressed = zstandard.ZstdCompressor(level=level).compress(data)
-    write_synced(path, compressed)
-    return PieceRef(path.name, len(compressed), hashlib.sha256(compressed).hexdigest())
-
-
-def _delta(block: memoryview, old: bytes, level: int) -> tuple[int, memoryview | bytes]:
-    """The smallest of: `block` as it is, its XOR with `old`, zstd with `old` as dictionary."""
-    xor = _xor(block, old)
-    if xor.count(0) >= XOR_MIN_ZEROS * len(xor):
-        return XOR, xor
-    compressor = zstandard.ZstdCompressor(
-        level=level, dict_data=_dictionary(old), write_checksum=False, write_dict_id=False
-    )
-    frame = compressor.compress(block)
-    if len(frame) <= DELTA_MAX_SHARE * len(block):
-        return ZDELTA, frame
-    return RAW, block
-
-
-def _dictionary(old: bytes) -> zstandard.ZstdCompressionDict:
-    return zstandard.ZstdCompressionDict(old, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-
-
-def _xor(a: memoryview | bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(len(b), "little")
-
-
-class BlockReader:
-    """The content of any block of a chain, each piece fetched, checked and decompressed once."""
-
-    def __init__(self, store: BackupStore, chain: Sequence[Manifest]) -> None:
-        self.store = store
-        self.chain = chain
-        self.cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        self.read: set[tuple[str, str]] = set()
-        self.decompressor = zstandard.ZstdDecompressor()
-
-    def block(self, entry: Entry) -> bytes:
-        """The block's content (an XOR-stored block is resolved against its predecessor)."""
-        stored = self.piece(entry.owner, entry.piece)[entry.offset : entry.offset + entry.stored]
-        where = f"{self.chain[entry.owner].id}/{piece_name(entry.piece)}"
-        if len(stored) != entry.stored:
-            raise BackupError(f"{where}: shorter than its block list says")
-        if entry.kind == RAW:
-            return stored
-        old = self.block(entry.delta)
-        if entry.kind == XOR:
-            return _xor(stored, old)
-        try:
-            block = zstandard.ZstdDecompressor(dict_data=_dictionary(old)).decompress(stored)
-        except zstandard.ZstdError as exc:
-            raise BackupError(f"{where}: a block does not decompress ({exc})") from None
-        if len(block) != entry.length:
-            raise BackupError(f"{where}: a block decompresses to {len(block)} bytes")
-        return block
-
-    def piece(self, owner: int, number: int) -> bytes:
-        key = (owner, number)
-        data = self.cache.get(key)
-        if data is not None:
-            self.cache.move_to_end(key)
-            return data
-        member = self.chain[owner]
-        name = piece_name(number)
-        try:
-            data = self.decompressor.decompress(self.store.read_piece(member, name))
-        except zstandard.ZstdError as exc:
-            raise BackupError(f"{member.id}/{name}: does not decompress ({exc})") from None
-        self.read.add((member.id, name))
-        self.cache[key] = data
-        if len(self.cache) > PIECE_CACHE:
-            self.cache.popitem(last=False)
-        return data

@@ -28,9 +28,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
-from upkeep.backup.interface import KINDS, MANIFEST_FORMAT, BackupError, Manifest, PieceRef
+from upkeep.backup.errors import BackupError
+from upkeep.backup.stores.interface import MANIFEST_FORMAT, BackupKind, Manifest, PieceRef
 
 MANIFEST_NAME = "manifest.json"
+_KINDS = frozenset(kind.value for kind in BackupKind)
 INDEX_PIECE = "index.zst"
 _MAGIC = b"UPKEEP-BLOCKS-1\n"
 _COPY = struct.Struct("<QI")
@@ -79,10 +81,13 @@ def manifest_from_json(raw: bytes, where: str) -> Manifest:
     try:
         value: dict[str, Any] = json.loads(raw)
         pieces = tuple(PieceRef(**piece) for piece in value.pop("pieces"))
+        kind = value.get("kind")
+        if isinstance(kind, str) and kind in _KINDS:
+            value["kind"] = BackupKind(kind)
         manifest = Manifest(pieces=pieces, **value)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BackupError(f"{where}: not a readable backup manifest ({exc})") from None
-    if manifest.format != MANIFEST_FORMAT or manifest.kind not in KINDS:
+    if manifest.format != MANIFEST_FORMAT or not isinstance(manifest.kind, BackupKind):
         raise BackupError(
             f"{where}: manifest format {manifest.format!r}, kind {manifest.kind!r}; "
             f"expected format {MANIFEST_FORMAT} and kind full or incremental"

@@ -17,16 +17,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from upkeep.backup.incremental import BlockReader, block_list, chain_of
-from upkeep.backup.interface import (
-    BackupError,
-    BackupStore,
-    CorruptPiece,
-    DatabaseEngine,
-    Manifest,
-    RestoreReport,
-)
+from upkeep.backup.engines.interface import DatabaseEngine, RestoreReport
+from upkeep.backup.errors import BackupError
+from upkeep.backup.incremental import block_list, chain_of
 from upkeep.backup.manifest import block_list_digest, piece_name
+from upkeep.backup.pieces import BlockReader
+from upkeep.backup.stores.interface import BackupStore, CorruptPiece, Manifest
+
+__all__ = ["RestoreOutcome", "assemble", "compare_rows", "restore_backup", "verify_pieces"]
 
 # Blocks are small (SQLite pages): gather them into large writes.
 WRITE_BUFFER = 16 << 20

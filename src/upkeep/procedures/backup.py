@@ -16,20 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from upkeep import report
-from upkeep.backup import engine_for
+from upkeep.backup.engines import DatabaseEngine, engine_for
+from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import BackupResult, chain_of, take_backup
-from upkeep.backup.interface import (
-    BackupError,
+from upkeep.backup.restore import RestoreOutcome, restore_backup, verify_pieces
+from upkeep.backup.retention import BackupRef, plan_retention
+from upkeep.backup.stores import (
+    BackupKind,
+    BackupStore,
     CorruptPiece,
-    DatabaseEngine,
+    DirectoryStore,
     Manifest,
     MissingPiece,
 )
-from upkeep.backup.restore import RestoreOutcome, restore_backup, verify_pieces
-from upkeep.backup.retention import BackupRef, plan_retention
-from upkeep.backup.store import DirectoryStore
 from upkeep.config import BackupPolicy, Config, Database
 from upkeep.errors import ConfigError
+from upkeep.records import Severity, Status
 
 SKIPPED = "not verified: "
 
@@ -91,7 +93,7 @@ class BackupRun:
     retention: RetentionOutcome = RetentionOutcome()
 
 
-def open_store(config: Config) -> DirectoryStore:
+def open_store(config: Config) -> BackupStore:
     """The store `backup.dir` names, after removing what interrupted backups left behind."""
     if config.backup.dir is None:
         raise ConfigError(f"{config.path}: backup.dir: required to take backups (a directory)")
@@ -101,7 +103,7 @@ def open_store(config: Config) -> DirectoryStore:
 
 
 def choose_base(
-    store: DirectoryStore, policy: BackupPolicy, database: Database
+    store: BackupStore, policy: BackupPolicy, database: Database
 ) -> tuple[Manifest | None, str, str | None]:
     """The backup to build an incremental on (None: take a full), why, and a chain problem.
 
@@ -110,7 +112,7 @@ def choose_base(
     broken chain; the problem is returned so that it fails a check).
     """
     previous = store.manifests(database.name)
-    if policy.mode == "full":
+    if policy.mode == BackupKind.FULL:
         return None, "policy mode is full", None
     if not previous:
         return None, "first backup of this database", None
@@ -129,7 +131,7 @@ def choose_base(
 
 
 def back_up_database(
-    config: Config, store: DirectoryStore, database: Database, *, verify: bool, now: datetime
+    config: Config, store: BackupStore, database: Database, *, verify: bool, now: datetime
 ) -> DatabaseBackup:
     """Back up one database; errors are returned in `error`, not raised."""
     policy = config.backup
@@ -148,7 +150,7 @@ def back_up_database(
     except BackupError as exc:
         return DatabaseBackup(database.name, error=str(exc))
     outcome, note = verify_restore(store, result.manifest, database) if verify else (None, None)
-    fulls = [m for m in store.manifests(database.name) if m.kind == "full"]
+    fulls = [m for m in store.manifests(database.name) if m.kind == BackupKind.FULL]
     return DatabaseBackup(
         database.name,
         result=result,
@@ -161,7 +163,7 @@ def back_up_database(
 
 
 def verify_restore(
-    store: DirectoryStore, manifest: Manifest, database: Database
+    store: BackupStore, manifest: Manifest, database: Database
 ) -> tuple[RestoreOutcome | None, str | None]:
     """Restore `manifest` to a temporary target, check it, drop the target, record the verdict.
 
@@ -172,11 +174,7 @@ def verify_restore(
     if type(engine).drop is DatabaseEngine.drop:
         return None, f"{SKIPPED}the {engine.engine} engine cannot remove a verification restore"
     with tempfile.TemporaryDirectory(prefix="upkeep-verify-") as scratch:
-        target = (
-            str(Path(scratch) / f"{manifest.id}.db")
-            if engine.engine == "sqlite"
-            else f"upkeep_verify_{manifest.id.replace('-', '_')}".lower()[:63]
-        )
+        target = engine.verification_target(Path(scratch), manifest.id)
         try:
             outcome = restore_backup(store, manifest, engine, target, scratch=Path(scratch))
         except BackupError as exc:
@@ -200,7 +198,7 @@ def _drop(engine: DatabaseEngine, target: str) -> str | None:
     return None
 
 
-def verify_store(store: DirectoryStore) -> tuple[str, ...]:
+def verify_store(store: BackupStore) -> tuple[str, ...]:
     """Check the sha256 of every piece of every backup; one line per bad piece found."""
     bad = []
     for manifest in store.manifests():
@@ -213,7 +211,7 @@ def verify_store(store: DirectoryStore) -> tuple[str, ...]:
     return tuple(bad)
 
 
-def apply_retention(store: DirectoryStore, policy: BackupPolicy, now: datetime) -> RetentionOutcome:
+def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> RetentionOutcome:
     """Delete what the retention policy no longer keeps, database by database."""
     deleted: list[str] = []
     kept: list[str] = []
@@ -224,7 +222,7 @@ def apply_retention(store: DirectoryStore, policy: BackupPolicy, now: datetime) 
             BackupRef(
                 id=m.id,
                 created=datetime.fromisoformat(m.created),
-                full=m.kind == "full",
+                full=m.kind == BackupKind.FULL,
                 base=m.base,
                 verified=bool((store.verification(m.id) or {}).get("ok")),
             )
@@ -264,7 +262,7 @@ def back_up_all(
         kept = RetentionOutcome(skipped="a backup or its check failed, or a stored piece is bad")
     else:
         kept = apply_retention(store, config.backup, now)
-    return BackupRun(str(store.root), backups, bad, kept)
+    return BackupRun(store.location, backups, bad, kept)
 
 
 # ---------------------------------------------------------------- recording
@@ -274,7 +272,9 @@ def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = 
     """Record checks and metrics of a backup run; then raise if a backup could not be taken."""
     now = now or datetime.now(UTC)
     if not run.backups:
-        report.check("backup:databases", "warn", message="no databases are configured to back up")
+        report.check(
+            "backup:databases", Status.WARN, message="no databases are configured to back up"
+        )
     for backup in run.backups:
         _record_one(backup, policy, now)
     if run.bad_pieces is None:
@@ -282,12 +282,14 @@ def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = 
     elif run.bad_pieces:
         report.check(
             "backup-store:pieces",
-            "fail",
+            Status.FAIL,
             value=len(run.bad_pieces),
             message="; ".join(run.bad_pieces[:5]) + (" ..." if len(run.bad_pieces) > 5 else ""),
         )
     else:
-        report.check("backup-store:pieces", "ok", message=f"every piece in {run.store} checks out")
+        report.check(
+            "backup-store:pieces", Status.OK, message=f"every piece in {run.store} checks out"
+        )
     _record_retention(run.retention)
     errors = [f"{b.database}: {b.error}" for b in run.backups if b.error]
     if errors:
@@ -297,18 +299,18 @@ def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = 
 def _record_one(backup: DatabaseBackup, policy: BackupPolicy, now: datetime) -> None:
     name = f"backup:{backup.database}"
     if backup.result is None:
-        report.check(f"{name}:created", "fail", message=backup.error or "no backup taken")
+        report.check(f"{name}:created", Status.FAIL, message=backup.error or "no backup taken")
         return
     manifest = backup.result.manifest
     report.check(
         f"{name}:created",
-        "ok",
+        Status.OK,
         value=manifest.size,
         unit=" B",
         message=f"{manifest.kind} backup {manifest.id}: {backup.result.reason}",
     )
     if backup.chain_problem:
-        report.check(f"{name}:chain", "fail", message=backup.chain_problem)
+        report.check(f"{name}:chain", Status.FAIL, message=backup.chain_problem)
     _record_size(name, manifest, backup.previous, policy)
     _record_full_age(name, backup.newest_full, policy, now)
     _record_restore(name, backup)
@@ -320,13 +322,13 @@ def _record_size(
 ) -> None:
     if previous is None or previous.size == 0:
         report.check(
-            f"{name}:size", "ok", value=manifest.size, unit=" B", message="no earlier backup"
+            f"{name}:size", Status.OK, value=manifest.size, unit=" B", message="no earlier backup"
         )
         return
     shrink = (previous.size - manifest.size) / previous.size * 100
-    status = "warn" if shrink > policy.shrink_warn_percent else "ok"
+    status = Status.WARN if shrink > policy.shrink_warn_percent else Status.OK
     message = f"{manifest.size} B, previous {previous.size} B ({-shrink:+.1f}%)"
-    if status == "warn":
+    if status == Status.WARN:
         message += ": a sudden shrink; was data deleted?"
     report.check(
         f"{name}:size",
@@ -342,10 +344,10 @@ def _record_full_age(
     name: str, newest_full: Manifest | None, policy: BackupPolicy, now: datetime
 ) -> None:
     if newest_full is None:
-        report.check(f"{name}:full-age", "warn", message="no full backup in the store")
+        report.check(f"{name}:full-age", Status.WARN, message="no full backup in the store")
         return
     age = (now - datetime.fromisoformat(newest_full.created)).total_seconds() / 86400
-    status = "warn" if age > policy.max_full_age_days else "ok"
+    status = Status.WARN if age > policy.max_full_age_days else Status.OK
     report.check(
         f"{name}:full-age",
         status,
@@ -362,24 +364,24 @@ def _record_restore(name: str, backup: DatabaseBackup) -> None:
     if outcome is None and note is None:
         return  # verification was not asked for
     if outcome is None and note is not None and note.startswith(SKIPPED):
-        report.check(f"{name}:restore", "warn", message=note)
+        report.check(f"{name}:restore", Status.WARN, message=note)
         return
     if outcome is None:
-        report.check(f"{name}:restore", "fail", message=note or "")
+        report.check(f"{name}:restore", Status.FAIL, message=note or "")
         return
     if outcome.ok:
         rows = sum(outcome.report.row_counts.values())
         report.check(
             f"{name}:restore",
-            "ok",
+            Status.OK,
             value=rows,
             unit=" rows",
             message="restored to a temporary place; engine checks and row counts match",
         )
     else:
-        report.check(f"{name}:restore", "fail", message="; ".join(outcome.problems[:5]))
+        report.check(f"{name}:restore", Status.FAIL, message="; ".join(outcome.problems[:5]))
     for source_note in outcome.report.notes:
-        report.finding(f"{name}:source", source_note, severity="warn")
+        report.finding(f"{name}:source", source_note, severity=Severity.WARN)
 
 
 def _record_metrics(database: str, result: BackupResult) -> None:
@@ -396,11 +398,13 @@ def _record_metrics(database: str, result: BackupResult) -> None:
 def _record_retention(outcome: RetentionOutcome) -> None:
     if outcome.skipped:
         report.finding(
-            "backup-retention", f"retention not applied: {outcome.skipped}", severity="info"
+            "backup-retention", f"retention not applied: {outcome.skipped}", severity=Severity.INFO
         )
         return
     for backup_id in outcome.deleted:
-        report.finding(f"backup-retention:{backup_id}", "deleted by retention", severity="info")
+        report.finding(
+            f"backup-retention:{backup_id}", "deleted by retention", severity=Severity.INFO
+        )
     report.metric("backups_deleted", len(outcome.deleted))
     report.metric("backups_kept", len(outcome.kept))
 
@@ -413,20 +417,18 @@ def restore(
 ) -> RestoreOutcome:
     """Restore the newest backup of `database` (or `backup_id`) into `target` and check it.
 
-    SQLite: `target` is a new file path; PostgreSQL: the name of a new database. Raises
-    `BackupError` naming a missing or corrupt piece; the outcome lists any other problem.
+    SQLite: `target` is a new file path (made absolute; `RestoreTargetError` when it exists);
+    PostgreSQL: the name of a new database. Raises `BackupError` naming a missing or corrupt
+    piece; the outcome lists any other problem.
     """
-    configured = {d.name: d for d in config.databases}
-    if database not in configured:
-        raise ConfigError(
-            f"{config.path}: databases: no database named {database!r}; "
-            f"expected one of {', '.join(configured) or '(none configured)'}"
-        )
+    engine = engine_for(config.database(database))
+    # Checked before the store is opened: a target that can never be one is bad input.
+    target = engine.restore_target(target)
     store = open_store(config)
     manifests = store.manifests(database)
     if backup_id is not None:
         manifests = [m for m in manifests if m.id == backup_id]
     if not manifests:
         wanted = f"backup {backup_id} of" if backup_id else "backup of"
-        raise BackupError(f"backup store {store.root} holds no {wanted} database {database!r}")
-    return restore_backup(store, manifests[-1], engine_for(configured[database]), target)
+        raise BackupError(f"backup store {store.location} holds no {wanted} database {database!r}")
+    return restore_backup(store, manifests[-1], engine, target)

@@ -6,85 +6,45 @@ the store compresses with zstd. pg_dump runs on a snapshot exported by a REPEATA
 transaction that also counts every table's rows, so the counts in the manifest are exactly those
 of the dump even while other sessions write. Restore goes into a NEW database with
 `pg_restore --exit-on-error --single-transaction`; `drop` removes such a database again (the
-runbook's verification restore is thrown away after its checks).
-
-The password (a secret reference in the config) reaches libpq only through a private, temporary
-0600 passfile: never a command line, never the environment of a child, never an error message.
+runbook's verification restore is thrown away after its checks). The tools run with the
+configured connection only and the password in a private passfile (`engines.libpq`); the row
+counts come from `scripts/db-health/postgresql/row-counts.sql`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
-from typing import IO
 
-from upkeep import secrets
 from upkeep.backup.chunking import DEFAULT_SIZES, ChunkSizes, chunk_ends_of_file
-from upkeep.backup.interface import BackupError, DatabaseEngine, RestoreReport, Snapshot
-from upkeep.config import Database
-from upkeep.redact import marker, scrub_text
-
-__all__ = ["COUNT_ROWS_SQL", "PostgreSQLEngine"]
-
-# libpq settings that would send a tool to another server or another password than configured.
-_OVERRIDDEN_ENV = (
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "PGSERVICE",
-    "PGSERVICEFILE",
+from upkeep.backup.engines.interface import DatabaseEngine, EngineError, RestoreReport, Snapshot
+from upkeep.backup.engines.libpq import (
+    LibpqEnvironment,
+    PsqlSession,
+    libpq_environment,
+    psql_session,
 )
+from upkeep.config import Database
+from upkeep.sql import load_sql
+
+__all__ = ["ROW_COUNTS_SCRIPT", "PostgreSQLEngine"]
+
 MAX_STDERR = 4000
 # PostgreSQL's identifier limit (NAMEDATALEN - 1) in bytes; longer names would be truncated.
 MAX_NAME_BYTES = 63
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}")
-
-# Exact rows of every ordinary and partitioned table outside the system schemas, as one JSON
-# object on one line. query_to_xml runs a count per table inside this one statement (and thus
-# inside the caller's snapshot), without a server-side function of our own.
-COUNT_ROWS_SQL = """\
-SELECT coalesce(json_object_agg(t.name, t.rows ORDER BY t.name), '{}')
-FROM (
-  SELECT format('%I.%I', n.nspname, c.relname) AS name,
-         (xpath('/row/c/text()', query_to_xml(
-            format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname),
-            false, true, '')))[1]::text::bigint AS rows
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p')
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-) AS t;
-"""
+# Exact rows of every table, as one JSON object on one line (see the script's header).
+ROW_COUNTS_SCRIPT = "db-health/postgresql/row-counts.sql"
 
 
-@dataclass(frozen=True)
-class _Libpq:
-    """The environment of one batch of libpq tool runs, and the password to scrub from output."""
-
-    env: dict[str, str]
-    password: str | None
-    reference: str | None
-
-    def scrub(self, text: str) -> str:
-        if not self.password or self.reference is None:
-            return text
-        # scrub_text skips very short values (they would match by chance in long artifacts);
-        # in a tool's error message every occurrence of the password must go.
-        return scrub_text(text, {self.reference: self.password}).replace(
-            self.password, marker(self.reference)
-        )
+def _count_rows_sql() -> str:
+    # The query alone, ended by a newline: psql runs a statement once its line is complete.
+    return load_sql(ROW_COUNTS_SCRIPT).query + "\n"
 
 
 class PostgreSQLEngine(DatabaseEngine):
@@ -101,8 +61,8 @@ class PostgreSQLEngine(DatabaseEngine):
 
     def snapshot(self, dest: Path) -> Snapshot:
         if dest.exists():
-            raise BackupError(f"snapshot file {dest} exists already; expected a new path")
-        with self._libpq() as libpq:
+            raise EngineError(f"snapshot file {dest} exists already; expected a new path")
+        with libpq_environment(self.database) as libpq:
             try:
                 version, counts = self._dump_in_snapshot(dest, libpq)
             except BaseException:
@@ -118,9 +78,9 @@ class PostgreSQLEngine(DatabaseEngine):
             block_size=None,
         )
 
-    def _dump_in_snapshot(self, dest: Path, libpq: _Libpq) -> tuple[str, dict[str, int]]:
+    def _dump_in_snapshot(self, dest: Path, libpq: LibpqEnvironment) -> tuple[str, dict[str, int]]:
         """Export a snapshot, dump it while counting rows in it; return (version, counts)."""
-        with _psql_session([self._tool("psql"), *self._psql_args()], libpq.env) as session:
+        with psql_session([self._tool("psql"), *self._psql_args()], libpq.env) as session:
             session.send(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
                 "SELECT pg_export_snapshot(), current_setting('server_version');\n"
@@ -143,7 +103,7 @@ class PostgreSQLEngine(DatabaseEngine):
             )
             try:
                 # Count while pg_dump writes: both read the same snapshot, on two cores.
-                session.send(COUNT_ROWS_SQL)
+                session.send(_count_rows_sql())
                 counts_line = self._expect(session, libpq, "count rows")
                 _, stderr = dump.communicate()
             except BaseException:
@@ -156,7 +116,7 @@ class PostgreSQLEngine(DatabaseEngine):
         counts = {name: int(rows) for name, rows in json.loads(counts_line).items()}
         return version, counts
 
-    def _expect(self, session: _Session, libpq: _Libpq, what: str) -> str:
+    def _expect(self, session: PsqlSession, libpq: LibpqEnvironment, what: str) -> str:
         """The next line of psql's answer; psql's own error when it has none."""
         line = session.read_line()
         if line is None:
@@ -169,9 +129,13 @@ class PostgreSQLEngine(DatabaseEngine):
 
     # ------------------------------------------------------------------ restore
 
+    def verification_target(self, scratch: Path, backup_id: str) -> str:
+        """A new database named after the backup (scratch is not needed: it lives on the server)."""
+        return f"upkeep_verify_{backup_id.replace('-', '_')}".lower()[:MAX_NAME_BYTES]
+
     def restore(self, snapshot_file: Path, target: str) -> RestoreReport:
         _check_name(target)
-        with self._libpq() as libpq:
+        with libpq_environment(self.database) as libpq:
             self._create_database(target, libpq)
             proc = subprocess.run(
                 [
@@ -202,7 +166,7 @@ class PostgreSQLEngine(DatabaseEngine):
                 )
             return RestoreReport(self.engine, target, (), self._count_rows(target, libpq))
 
-    def _create_database(self, target: str, libpq: _Libpq) -> None:
+    def _create_database(self, target: str, libpq: LibpqEnvironment) -> None:
         # template0: an empty database, whatever was added to template1 on this server.
         # CREATE DATABASE itself refuses an existing name, so there is no check-then-act race.
         proc = subprocess.run(
@@ -215,7 +179,7 @@ class PostgreSQLEngine(DatabaseEngine):
             return
         stderr = libpq.scrub(proc.stderr.decode(errors="replace")).strip()
         if "already exists" in stderr:
-            raise BackupError(
+            raise EngineError(
                 f"database {self.database.name!r}: restore target database {target!r} exists "
                 "already; expected the name of a NEW database (restore never overwrites)"
             )
@@ -228,17 +192,17 @@ class PostgreSQLEngine(DatabaseEngine):
         """
         _check_name(target)
         if target == self._dbname:
-            raise BackupError(
+            raise EngineError(
                 f"database {self.database.name!r}: refusing to drop {target!r}, the database "
                 "that is backed up; expected the name of a restore target"
             )
-        with self._libpq() as libpq:
+        with libpq_environment(self.database) as libpq:
             proc = self._drop_database(target, libpq, if_exists=True)
             if proc.returncode != 0:
                 raise self._failure(libpq, f"DROP DATABASE {target}", proc.returncode, proc.stderr)
 
     def _drop_database(
-        self, target: str, libpq: _Libpq, *, if_exists: bool = False
+        self, target: str, libpq: LibpqEnvironment, *, if_exists: bool = False
     ) -> subprocess.CompletedProcess[bytes]:
         # Connected to the configured database, never to `target`: one cannot drop one's own.
         statement = "DROP DATABASE IF EXISTS" if if_exists else "DROP DATABASE"
@@ -249,10 +213,10 @@ class PostgreSQLEngine(DatabaseEngine):
             capture_output=True,
         )
 
-    def _count_rows(self, dbname: str, libpq: _Libpq) -> dict[str, int]:
+    def _count_rows(self, dbname: str, libpq: LibpqEnvironment) -> dict[str, int]:
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(dbname)],
-            input=COUNT_ROWS_SQL.encode(),
+            input=_count_rows_sql().encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -262,7 +226,7 @@ class PostgreSQLEngine(DatabaseEngine):
 
     def row_counts(self, dbname: str | None = None) -> dict[str, int]:
         """Exact rows of every table of `dbname` (default: the configured database), now."""
-        with self._libpq() as libpq:
+        with libpq_environment(self.database) as libpq:
             return self._count_rows(dbname or self._dbname, libpq)
 
     # ------------------------------------------------------------------ plumbing
@@ -277,7 +241,7 @@ class PostgreSQLEngine(DatabaseEngine):
             return str(self.bin_dir / name)
         found = shutil.which(name)
         if found is None:
-            raise BackupError(
+            raise EngineError(
                 f"database {self.database.name!r}: {name} not found on PATH; expected the "
                 "PostgreSQL client tools (e.g. apt-get install postgresql-client-15)"
             )
@@ -297,46 +261,15 @@ class PostgreSQLEngine(DatabaseEngine):
     def _psql_args(self, dbname: str | None = None) -> list[str]:
         return ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", *self._connection_args(dbname)]
 
-    def _password(self) -> str | None:
-        reference = self.database.password
-        if reference is None:
-            return None
-        try:
-            return secrets.resolve(reference)
-        except secrets.SecretError as exc:
-            raise BackupError(f"database {self.database.name!r}: password {exc}") from None
-
-    @contextmanager
-    def _libpq(self) -> Iterator[_Libpq]:
-        """The environment for libpq tools: our connection only, the password in a passfile."""
-        env = {k: v for k, v in os.environ.items() if k not in _OVERRIDDEN_ENV}
-        env.setdefault("PGCONNECT_TIMEOUT", "10")
-        env["PGAPPNAME"] = "upkeep-backup"
-        password = self._password()
-        if password is None:
-            yield _Libpq(env, None, None)
-            return
-        private = Path(tempfile.mkdtemp(prefix="upkeep-pgpass-"))  # 0700: ours alone
-        passfile = private / "pgpass"
-        try:
-            descriptor = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                # Only this one password is in the file, so any host/port/database may use it.
-                handle.write(f"*:*:*:*:{_passfile_escape(password)}\n")
-            env["PGPASSFILE"] = str(passfile)
-            yield _Libpq(env, password, self.database.password)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-
     def _failure(
-        self, libpq: _Libpq, what: str, code: int | None, stderr: str | bytes
-    ) -> BackupError:
+        self, libpq: LibpqEnvironment, what: str, code: int | None, stderr: str | bytes
+    ) -> EngineError:
         if isinstance(stderr, bytes):
             stderr = stderr.decode(errors="replace")
         detail = stderr.strip()[-MAX_STDERR:] or "(no message)"
         # Scrub the whole message: a server may echo any connection setting back, and a
         # careless config may even name the database after the password.
-        return BackupError(
+        return EngineError(
             libpq.scrub(
                 f"database {self.database.name!r} ({self.database.host}:{self.database.port}/"
                 f"{self._dbname}): {what} failed (exit {code}): {detail}"
@@ -344,63 +277,10 @@ class PostgreSQLEngine(DatabaseEngine):
         )
 
 
-def _passfile_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(":", "\\:")
-
-
 def _check_name(target: str) -> None:
     # Plain names only: libpq reads a --dbname holding "=" or a URI as connection settings.
     if not _DATABASE_NAME.fullmatch(target):
-        raise BackupError(
+        raise EngineError(
             f"restore target {target!r}: expected the name of a new database: up to "
             f"{MAX_NAME_BYTES} letters, digits, '_', '-' or '.', not starting with '-' or '.'"
         )
-
-
-class _Session:
-    """One psql process fed statements on stdin, read back line by line (unaligned, no headers).
-
-    Keeps a transaction open across several statements while other processes (pg_dump) run.
-    """
-
-    def __init__(self, proc: subprocess.Popen[str], stderr: IO[bytes]) -> None:
-        self._proc = proc
-        self._stderr = stderr
-
-    def send(self, sql: str) -> None:
-        assert self._proc.stdin is not None
-        with suppress(BrokenPipeError):  # psql exited: the next read_line reports why
-            self._proc.stdin.write(sql)
-            self._proc.stdin.flush()
-
-    def read_line(self) -> str | None:
-        """The next line psql printed, or None when it exited (an error, with ON_ERROR_STOP)."""
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        return line.rstrip("\n") if line else None
-
-    def finish(self) -> tuple[int, str]:
-        """Close psql's input, wait for it; return its exit code and what it wrote to stderr."""
-        with suppress(BrokenPipeError):
-            if self._proc.stdin is not None:
-                self._proc.stdin.close()
-        code = self._proc.wait()
-        self._stderr.seek(0)
-        return code, self._stderr.read().decode(errors="replace")
-
-
-@contextmanager
-def _psql_session(cmd: list[str], env: dict[str, str]) -> Iterator[_Session]:
-    """A running psql; on an error inside the block it is killed (its transaction abandoned)."""
-    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: it never fills up and blocks
-        proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
-        )
-        session = _Session(proc, stderr)
-        try:
-            yield session
-        except BaseException:
-            proc.kill()
-            raise
-        finally:
-            session.finish()

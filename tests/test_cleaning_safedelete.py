@@ -1,4 +1,4 @@
-"""upkeep.procedures.safedelete: each safety rule, by a removal that would hit something it must not
+"""upkeep.cleaning.safedelete: each safety rule, by a removal that would hit something it must not
 if the rule were missing."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tiny_fs import tiny_filesystem
 
-from upkeep.procedures.safedelete import (
+from upkeep.cleaning.safedelete import (
     Batch,
     Removal,
     RootError,
@@ -217,10 +217,10 @@ def test_batches_remove_what_is_unchanged_and_report_each_skip(root: Path, outsi
     (root / "e").mkdir()
     batches = [Batch(str(root / "d"), seen), Batch(str(root), [Seen.of("e", os.lstat(root / "e"))])]
 
-    tally = remove_batches(root, batches, dry_run=False)
+    counts = remove_batches(root, batches, dry_run=False)
 
-    assert (tally.removed, tally.freed) == (3, 8)  # a, b and the empty directory e
-    [skip] = tally.skipped
+    assert (counts.removed, counts.freed) == (3, 8)  # a, b and the empty directory e
+    [skip] = counts.skipped
     assert skip.path == str(swapped) and "was a file, now a symlink" in (skip.skipped or "")
     assert not a.exists() and not b.exists() and not (root / "e").exists()
     assert swapped.is_symlink() and (outside / "precious").read_text() == "keep me"
@@ -229,8 +229,8 @@ def test_batches_remove_what_is_unchanged_and_report_each_skip(root: Path, outsi
 def test_a_batch_whose_directory_is_outside_the_root_is_refused(tmp_path: Path, root: Path) -> None:
     sibling = write(tmp_path / "root-sibling" / "old")  # shares the root's name as a prefix
     batch = Batch(str(sibling.parent), [Seen.of("old", os.lstat(sibling))])
-    tally = remove_batches(root, [batch], dry_run=False)
-    assert tally.removed == 0 and "outside the cleaning root" in (tally.skipped[0].skipped or "")
+    counts = remove_batches(root, [batch], dry_run=False)
+    assert counts.removed == 0 and "outside the cleaning root" in (counts.skipped[0].skipped or "")
     assert sibling.exists()
 
 

@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from upkeep.atomic import fsync_dir
-from upkeep.backup.interface import BackupError, DatabaseEngine, RestoreReport, Snapshot
+from upkeep.backup.engines.interface import (
+    DatabaseEngine,
+    EngineError,
+    RestoreReport,
+    RestoreTargetError,
+    Snapshot,
+)
+
+__all__ = ["SQLiteEngine", "row_counts"]
 
 # How long the snapshot waits for a writer holding an exclusive lock (rollback-journal mode).
 BUSY_TIMEOUT_S = 30.0
@@ -63,11 +71,11 @@ class SQLiteEngine(DatabaseEngine):
 
     def snapshot(self, dest: Path) -> Snapshot:
         if not self.path.is_file():
-            raise BackupError(
+            raise EngineError(
                 f"database {self.database.name!r}: {self.path} is not a SQLite database file"
             )
         if dest.exists():
-            raise BackupError(f"snapshot file {dest} exists already; expected a new path")
+            raise EngineError(f"snapshot file {dest} exists already; expected a new path")
         try:
             with _connect(self.path, readonly=True) as source:
                 target = sqlite3.connect(dest)
@@ -86,7 +94,7 @@ class SQLiteEngine(DatabaseEngine):
         except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
                 dest.unlink()
-            raise BackupError(
+            raise EngineError(
                 f"database {self.database.name!r}: cannot snapshot {self.path}: {exc}"
             ) from exc
         return Snapshot(
@@ -102,15 +110,25 @@ class SQLiteEngine(DatabaseEngine):
         size = snapshot.path.stat().st_size
         page = snapshot.block_size or 4096
         if size % page:
-            raise BackupError(
+            raise EngineError(
                 f"snapshot {snapshot.path} is {size} bytes, not a whole number of {page}-byte pages"
             )
         return iter(range(page, size + 1, page))
 
+    def restore_target(self, target: str) -> str:
+        """`target` as an absolute path to a file that does not exist yet."""
+        path = Path(target).absolute()
+        if path.exists() or path.is_symlink():
+            raise RestoreTargetError(f"restore target {path} exists; name a new file")
+        return str(path)
+
+    def verification_target(self, scratch: Path, backup_id: str) -> str:
+        return str(scratch / f"{backup_id}.db")
+
     def restore(self, snapshot_file: Path, target: str) -> RestoreReport:
         path = Path(target)
         if path.exists() or path.is_symlink():
-            raise BackupError(f"restore target {path} exists already; expected a new path")
+            raise EngineError(f"restore target {path} exists already; expected a new path")
         _place(snapshot_file, path)
         try:
             with _connect(path, readonly=False) as restored:

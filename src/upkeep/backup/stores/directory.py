@@ -27,8 +27,17 @@ from typing import Any
 import psutil
 
 from upkeep.atomic import fsync_dir, write_json
-from upkeep.backup.interface import BackupError, BackupStore, CorruptPiece, Manifest, MissingPiece
 from upkeep.backup.manifest import MANIFEST_NAME, manifest_from_json, manifest_to_json
+from upkeep.backup.stores.interface import (
+    BackupStore,
+    CorruptPiece,
+    Manifest,
+    MissingPiece,
+    StoreError,
+    write_synced,
+)
+
+__all__ = ["BACKUPS", "STAGING", "TRASH", "VERIFIED", "DirectoryStore", "check_id"]
 
 BACKUPS = "backups"
 STAGING = ".staging"
@@ -40,16 +49,8 @@ _PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 def check_id(backup_id: str) -> str:
     if not _ID.fullmatch(backup_id) or ".." in backup_id:
-        raise BackupError(f"backup id {backup_id!r}: expected letters, digits, '.', '_' or '-'")
+        raise StoreError(f"backup id {backup_id!r}: expected letters, digits, '.', '_' or '-'")
     return backup_id
-
-
-def write_synced(path: Path, data: bytes) -> None:
-    """Write a new file and fsync it (its directory is fsynced when the backup is published)."""
-    with path.open("xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 class DirectoryStore(BackupStore):
@@ -61,10 +62,14 @@ class DirectoryStore(BackupStore):
     def __repr__(self) -> str:
         return f"DirectoryStore({str(self.root)!r})"
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     def new_staging(self, backup_id: str) -> Path:
         check_id(backup_id)
         if self.root.is_symlink():
-            raise BackupError(f"backup store {self.root} is a symlink; name the real directory")
+            raise StoreError(f"backup store {self.root} is a symlink; name the real directory")
         parent = self.root / STAGING
         # Backups hold every row of the database: readable by their owner only.
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -73,7 +78,7 @@ class DirectoryStore(BackupStore):
         try:
             staging.mkdir(mode=0o700)
         except FileExistsError:
-            raise BackupError(f"staging directory {staging} exists already") from None
+            raise StoreError(f"staging directory {staging} exists already") from None
         return staging
 
     def put(self, staging: Path, manifest: Manifest) -> None:
@@ -86,13 +91,13 @@ class DirectoryStore(BackupStore):
         for ref in manifest.pieces:
             path = staging / ref.name
             if not path.is_file() or path.stat().st_size != ref.size:
-                raise BackupError(f"cannot publish {manifest.id}: piece {ref.name} is not staged")
+                raise StoreError(f"cannot publish {manifest.id}: piece {ref.name} is not staged")
         write_synced(staging / MANIFEST_NAME, manifest_to_json(manifest))
         fsync_dir(staging)
         target = self.root / BACKUPS / manifest.id
         target.parent.mkdir(mode=0o700, exist_ok=True)
         if target.exists():
-            raise BackupError(f"backup {manifest.id} exists already in {self.root}")
+            raise StoreError(f"backup {manifest.id} exists already in {self.root}")
         os.rename(staging, target)
         fsync_dir(target.parent)
         fsync_dir(staging.parent)
@@ -107,10 +112,10 @@ class DirectoryStore(BackupStore):
             try:
                 raw = (directory / MANIFEST_NAME).read_bytes()
             except OSError as exc:
-                raise BackupError(f"{where}: cannot read: {exc.strerror}") from None
+                raise StoreError(f"{where}: cannot read: {exc.strerror}") from None
             manifest = manifest_from_json(raw, where)
             if manifest.id != directory.name:
-                raise BackupError(f"{where}: names backup {manifest.id!r}, expected its folder's")
+                raise StoreError(f"{where}: names backup {manifest.id!r}, expected its folder's")
             if database is None or manifest.database == database:
                 found.append(manifest)
         return sorted(found, key=lambda m: (m.created, m.id))
@@ -136,7 +141,7 @@ class DirectoryStore(BackupStore):
     def delete(self, backup_id: str) -> None:
         source = self.root / BACKUPS / check_id(backup_id)
         if not source.is_dir():
-            raise BackupError(f"backup {backup_id} is not in {self.root}")
+            raise StoreError(f"backup {backup_id} is not in {self.root}")
         trash = self.root / TRASH
         trash.mkdir(exist_ok=True)
         # Out of backups/ first, in one rename: a crash mid-delete never leaves half a backup.
@@ -185,9 +190,9 @@ class DirectoryStore(BackupStore):
     def _own_staging(self, staging: Path) -> Path:
         staging = Path(staging)
         if staging.is_symlink() or not staging.is_dir():
-            raise BackupError(f"staging directory {staging} does not exist or is not a directory")
+            raise StoreError(f"staging directory {staging} does not exist or is not a directory")
         if staging.resolve().parent != (self.root / STAGING).resolve():
-            raise BackupError(f"{staging} is not a staging directory of {self.root}")
+            raise StoreError(f"{staging} is not a staging directory of {self.root}")
         return staging
 
 

@@ -1,0 +1,140 @@
+"""Responsible for how the PostgreSQL engine runs libpq's client tools: only the configured
+connection, the password through a private 0600 passfile (never a command line, never a child's
+environment, never an error message), and a psql session that keeps a transaction open while
+other tools run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from upkeep import secrets
+from upkeep.backup.engines.interface import EngineError
+from upkeep.config import Database
+from upkeep.redact import marker, scrub_text
+
+__all__ = ["LibpqEnvironment", "PsqlSession", "libpq_environment", "psql_session"]
+
+# libpq settings that would send a tool to another server or another password than configured.
+_OVERRIDDEN_ENV = (
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+)
+
+
+@dataclass(frozen=True)
+class LibpqEnvironment:
+    """The environment of one batch of libpq tool runs, and the password to scrub from output."""
+
+    env: dict[str, str]
+    password: str | None
+    reference: str | None
+
+    def scrub(self, text: str) -> str:
+        if not self.password or self.reference is None:
+            return text
+        # scrub_text skips very short values (they would match by chance in long artifacts);
+        # in a tool's error message every occurrence of the password must go.
+        return scrub_text(text, {self.reference: self.password}).replace(
+            self.password, marker(self.reference)
+        )
+
+
+@contextmanager
+def libpq_environment(database: Database) -> Iterator[LibpqEnvironment]:
+    """The environment for libpq tools: our connection only, the password in a passfile."""
+    env = {k: v for k, v in os.environ.items() if k not in _OVERRIDDEN_ENV}
+    env.setdefault("PGCONNECT_TIMEOUT", "10")
+    env["PGAPPNAME"] = "upkeep-backup"
+    password = _password(database)
+    if password is None:
+        yield LibpqEnvironment(env, None, None)
+        return
+    private = Path(tempfile.mkdtemp(prefix="upkeep-pgpass-"))  # 0700: ours alone
+    passfile = private / "pgpass"
+    try:
+        descriptor = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            # Only this one password is in the file, so any host/port/database may use it.
+            handle.write(f"*:*:*:*:{_passfile_escape(password)}\n")
+        env["PGPASSFILE"] = str(passfile)
+        yield LibpqEnvironment(env, password, database.password)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _password(database: Database) -> str | None:
+    reference = database.password
+    if reference is None:
+        return None
+    try:
+        return secrets.resolve(reference)
+    except secrets.SecretError as exc:
+        raise EngineError(f"database {database.name!r}: password {exc}") from None
+
+
+def _passfile_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+class PsqlSession:
+    """One psql process fed statements on stdin, read back line by line (unaligned, no headers).
+
+    Keeps a transaction open across several statements while other processes (pg_dump) run.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str], stderr: IO[bytes]) -> None:
+        self._proc = proc
+        self._stderr = stderr
+
+    def send(self, sql: str) -> None:
+        assert self._proc.stdin is not None
+        with suppress(BrokenPipeError):  # psql exited: the next read_line reports why
+            self._proc.stdin.write(sql)
+            self._proc.stdin.flush()
+
+    def read_line(self) -> str | None:
+        """The next line psql printed, or None when it exited (an error, with ON_ERROR_STOP)."""
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        return line.rstrip("\n") if line else None
+
+    def finish(self) -> tuple[int, str]:
+        """Close psql's input, wait for it; return its exit code and what it wrote to stderr."""
+        with suppress(BrokenPipeError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        return code, self._stderr.read().decode(errors="replace")
+
+
+@contextmanager
+def psql_session(cmd: list[str], env: dict[str, str]) -> Iterator[PsqlSession]:
+    """A running psql; on an error inside the block it is killed (its transaction abandoned)."""
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: it never fills up and blocks
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        session = PsqlSession(proc, stderr)
+        try:
+            yield session
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            session.finish()

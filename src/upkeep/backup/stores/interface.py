@@ -1,0 +1,173 @@
+"""Responsible for the interface of a backup store: where backups live, published whole or not.
+
+A store (`BackupStore`) keeps backups: each one a `Manifest` plus compressed, sha256'd *pieces*,
+written into a private staging area and published atomically. The backup logic
+(`upkeep.backup.incremental`, `.restore`) and the backup procedure only talk to this interface,
+so a restic or object-storage store is one module beside `directory.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from upkeep.backup.errors import BackupError
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "BackupKind",
+    "BackupStore",
+    "CorruptPiece",
+    "Manifest",
+    "MissingPiece",
+    "PieceRef",
+    "StoreError",
+    "write_synced",
+]
+
+# 2: `sha256` became the digest of the block sha256s (1 was the sha256 of the whole snapshot).
+MANIFEST_FORMAT = 2
+
+
+class BackupKind(StrEnum):
+    """A full backup stands alone; an incremental stores what changed since its base."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+class StoreError(BackupError):
+    """A store cannot be used, or refuses what it was asked: the message names the store."""
+
+
+class CorruptPiece(StoreError):
+    """A stored piece does not match the sha256 its manifest recorded."""
+
+    def __init__(self, piece: str, detail: str = "") -> None:
+        self.piece = piece
+        super().__init__(f"backup piece {piece} is corrupt" + (f": {detail}" if detail else ""))
+
+
+class MissingPiece(StoreError):
+    """A piece that a manifest (or a backup it is based on) lists is not in the store."""
+
+    def __init__(self, piece: str, detail: str = "") -> None:
+        self.piece = piece
+        super().__init__(f"backup piece {piece} is missing" + (f": {detail}" if detail else ""))
+
+
+@dataclass(frozen=True)
+class PieceRef:
+    """One stored piece of a backup: its name inside the backup, size and sha256 as stored."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything known about one backup; stored as JSON next to its pieces.
+
+    An incremental's `base` is the backup it is based on and `chain_root` the full backup its
+    chain starts from (a full backup is its own root). `size` and `sha256` describe the snapshot
+    as restored (`sha256`: of its blocks' sha256s in order, see
+    `upkeep.backup.manifest.block_list_digest`); `stored_bytes` what this backup added to the
+    store (its own pieces). `index` names the piece holding the block list; `compression` is the
+    zstd level.
+    """
+
+    id: str
+    engine: str
+    database: str
+    server_version: str
+    created: str
+    kind: BackupKind
+    base: str | None
+    chain_root: str
+    size: int
+    sha256: str
+    stored_bytes: int
+    block_size: int | None
+    block_count: int
+    index: str
+    pieces: tuple[PieceRef, ...]
+    row_counts: dict[str, int]
+    compression: int
+    upkeep_version: str
+    format: int = MANIFEST_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def piece(self, name: str) -> PieceRef:
+        for ref in self.pieces:
+            if ref.name == name:
+                return ref
+        raise MissingPiece(f"{self.id}/{name}", "not listed in the manifest")
+
+
+class BackupStore(ABC):
+    """Where backups live: a directory today (`DirectoryStore`), a restic repository later.
+
+    A backup is written into a private staging area, then published whole by `put`; a reader
+    never sees a half-written backup, and `recover` removes what a crash left behind. Files
+    written into staging are new files, each fsynced as it is written (`write_synced`).
+    """
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store is, as messages and reports name it (a path, a repository URL)."""
+
+    @abstractmethod
+    def new_staging(self, backup_id: str) -> Path:
+        """A fresh, private directory to write the snapshot and the pieces of `backup_id` into."""
+
+    @abstractmethod
+    def put(self, staging: Path, manifest: Manifest) -> None:
+        """Publish the pieces in `staging` under `manifest` atomically: all of it, or nothing.
+
+        Anything in `staging` that is not a piece of the manifest is discarded.
+        """
+
+    @abstractmethod
+    def discard(self, staging: Path) -> None:
+        """Remove a staging directory that will not be published."""
+
+    @abstractmethod
+    def manifests(self, database: str | None = None) -> list[Manifest]:
+        """Published backups (of one database, when named), oldest first."""
+
+    @abstractmethod
+    def read_piece(self, manifest: Manifest, name: str) -> bytes:
+        """The stored bytes of one piece, checked against its sha256.
+
+        Raises `MissingPiece` or `CorruptPiece` naming `<backup id>/<piece>`.
+        """
+
+    @abstractmethod
+    def delete(self, backup_id: str) -> None:
+        """Remove one published backup (retention decides which; this does not check)."""
+
+    @abstractmethod
+    def recover(self) -> list[str]:
+        """Remove what interrupted backups left behind; return one note per thing removed."""
+
+    @abstractmethod
+    def mark_verified(self, backup_id: str, ok: bool, detail: str) -> None:
+        """Record the outcome of checking a published backup (retention keeps verified fulls)."""
+
+    @abstractmethod
+    def verification(self, backup_id: str) -> dict[str, Any] | None:
+        """The latest recorded check of a backup (`ok`, `detail`, `at`), or None if never."""
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write a new file into a staging directory and fsync it; `put` fsyncs the directory."""
+    with path.open("xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

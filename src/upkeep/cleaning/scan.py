@@ -1,0 +1,243 @@
+"""Responsible for listing a cleaning root's tree, safely and cheaply, for a plan to choose from.
+
+`scan_root` walks the tree with `os.scandir` on directory descriptors opened without following
+symlinks (one `lstat` per entry); it never descends into a symlink, a `protect`ed directory or
+another filesystem (a mount point is reported, not entered). A glob without "/" (`*.keep`) is
+matched against each entry's name, one with "/" (`sessions/vip`) against its path relative to
+the root. A root may hold 100,000 files, so a scan keeps one small `Seen` per file in its
+directory's `Folder` and pauses the cyclic garbage collector while it runs (`gc_paused`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gc
+import os
+import re
+import stat
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from upkeep.cleaning.safedelete import DIR_FLAGS, Removal, Seen, kind_of, open_root
+
+__all__ = ["DirEntry", "Entry", "Folder", "Scan", "gc_paused", "scan_root"]
+
+_S_IFMT, _S_IFDIR = 0o170000, stat.S_IFDIR
+_FILE_KINDS = frozenset({stat.S_IFREG, stat.S_IFLNK})  # what a scan lists as files
+
+
+class Entry(NamedTuple):
+    """One scanned entry: its path and what the scan saw of it (a `Seen`)."""
+
+    path: str
+    stat: Seen
+
+
+class Folder(NamedTuple):
+    """One directory the scan listed: its removable files, by name, and how many entries it held.
+
+    Kept per directory (not one `Entry` per file): removal then opens each directory once and
+    builds no path string per file."""
+
+    path: str
+    stat: Seen  # as its parent's listing saw it (the root: its own fstat)
+    files: list[Seen]  # regular files and symlinks, not protected
+    children: int  # every entry it held, protected and others included
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    """A scanned directory below the root, with how many entries it held."""
+
+    entry: Entry
+    children: int
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What `scan_root` saw under one root. `folders` lists the root first, then every directory
+    after its parent (depth first)."""
+
+    root: Path
+    folders: tuple[Folder, ...]  # the root and every directory entered, not protected
+    others: tuple[Entry, ...]  # FIFOs, sockets, devices: never removed
+    skipped: tuple[Removal, ...]  # mount points and unreadable directories, not entered
+    protected: int  # entries matching a protect glob (a protected directory counts once)
+    total_bytes: int  # sizes of the files (what a max_bytes limit is measured against)
+
+    @property
+    def files(self) -> tuple[Entry, ...]:
+        """Regular files and symlinks, not protected, in scan order."""
+        return tuple(
+            Entry(f"{folder.path}/{seen.name}", seen)
+            for folder in self.folders
+            for seen in folder.files
+        )
+
+    @property
+    def dirs(self) -> tuple[DirEntry, ...]:
+        """Directories below the root, not protected, children before their parents."""
+        return tuple(
+            DirEntry(Entry(folder.path, folder.stat), folder.children)
+            for folder in self.folders[:0:-1]
+        )
+
+
+class _Protect:
+    """The protect globs: one without "/" is matched against an entry's name, one with "/"
+    against its path relative to the root (fnmatch rules: `*` also matches "/")."""
+
+    def __init__(self, globs: Sequence[str]) -> None:
+        self.by_name = _any_of(g for g in globs if "/" not in g)
+        self.by_path = _any_of(g.strip("/") for g in globs if "/" in g)
+
+
+def _any_of(globs: Iterable[str]) -> Callable[[str], object] | None:
+    patterns = [f"(?:{fnmatch.translate(glob)})" for glob in globs]
+    return re.compile("|".join(patterns)).match if patterns else None
+
+
+def scan_root(root: Path, protect: Sequence[str] = ()) -> Scan:
+    """List `root`'s tree without following symlinks or leaving its filesystem."""
+    root_fd = open_root(root)
+    try:
+        root_stat = os.fstat(root_fd)
+        with gc_paused():
+            return _Scanner(root, _Protect(protect), root_stat.st_dev).walk(root_fd, root_stat)
+    finally:
+        os.close(root_fd)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a large tree is scanned or cleaned.
+
+    Both allocate a few container objects per entry and create no reference cycles, yet every
+    700 allocations trigger a collection: on 100,000 files the collections cost about 15% of
+    the scan's CPU time. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Scanner:
+    def __init__(self, root: Path, protect: _Protect, root_dev: int) -> None:
+        self.root = str(root)
+        self.by_name = protect.by_name
+        self.by_path = protect.by_path
+        self.root_dev = root_dev
+        self.folders: list[Folder] = []
+        self.others: list[Entry] = []
+        self.skipped: list[Removal] = []
+        self.protected_count = 0
+        self.total = 0
+
+    def walk(self, root_fd: int, root_stat: os.stat_result) -> Scan:
+        # Depth first with an explicit stack: open descriptors stay as few as the tree is deep.
+        top = self._list(root_fd, Entry(self.root, Seen.of("", root_stat)), "")
+        frames = [(root_fd, "", deque(top))]
+        try:
+            while frames:
+                fd, rel, pending = frames[-1]
+                if not pending:
+                    frames.pop()
+                    if fd != root_fd:
+                        os.close(fd)
+                    continue
+                entry = pending.popleft()
+                name = entry.path.rpartition("/")[2]
+                child_fd = self._enter(fd, name, entry)
+                if child_fd is None:
+                    continue
+                child_rel = f"{rel}{name}/"
+                frames.append((child_fd, child_rel, deque()))
+                try:
+                    # A directory that cannot be listed gets no Folder: never planned as emptied.
+                    frames[-1][2].extend(self._list(child_fd, entry, child_rel))
+                except OSError as exc:
+                    self._skip(entry, f"cannot list it: {exc.strerror}")
+        finally:
+            for fd, *_ in frames:
+                if fd != root_fd:
+                    os.close(fd)
+        return Scan(
+            root=Path(self.root),
+            folders=tuple(self.folders),
+            others=tuple(self.others),
+            skipped=tuple(self.skipped),
+            protected=self.protected_count,
+            total_bytes=self.total,
+        )
+
+    def _list(self, fd: int, directory: Entry, rel: str) -> list[Entry]:
+        """Record the entries of `directory` (open as `fd`); return its subdirectories to enter."""
+        # The hot loop of a scan: names bound locally, file types compared as integers, and one
+        # small `Seen` per file rather than a path string and a whole `os.stat_result`.
+        path = directory.path
+        subdirs: list[Entry] = []
+        files: list[Seen] = []
+        add_file, new, total, count, protected = files.append, tuple.__new__, 0, 0, 0
+        by_name, by_path = self.by_name, self.by_path
+        with os.scandir(fd) as listing:
+            for item in listing:
+                count += 1
+                name = item.name
+                if (by_name and by_name(name)) or (by_path and by_path(rel + name)):
+                    protected += 1
+                    continue
+                st = item.stat(follow_symlinks=False)
+                # `Seen.of(name, st)`, inlined: this line runs once per entry of the tree.
+                seen = new(
+                    Seen,
+                    (
+                        name,
+                        st.st_mtime,
+                        st.st_mode,
+                        st.st_dev,
+                        st.st_ino,
+                        st.st_ctime_ns,
+                        st.st_size,
+                    ),
+                )
+                kind = seen.st_mode & _S_IFMT
+                if kind in _FILE_KINDS:
+                    add_file(seen)
+                    total += seen.st_size
+                elif kind == _S_IFDIR:
+                    entry = Entry(f"{path}/{name}", seen)
+                    if seen.st_dev != self.root_dev:
+                        self._skip(entry, "a mount point (another filesystem): not entered")
+                    else:
+                        subdirs.append(entry)
+                else:
+                    self.others.append(Entry(f"{path}/{name}", seen))
+        self.folders.append(Folder(path, directory.stat, files, count))
+        self.protected_count += protected
+        self.total += total
+        return subdirs
+
+    def _enter(self, parent_fd: int, name: str, entry: Entry) -> int | None:
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+        except OSError as exc:
+            self._skip(entry, f"cannot enter: {exc.strerror}")
+            return None
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (entry.stat.st_dev, entry.stat.st_ino):
+            os.close(fd)
+            self._skip(entry, "changed during the scan: not entered")
+            return None
+        return fd
+
+    def _skip(self, entry: Entry, reason: str) -> None:
+        self.skipped.append(
+            Removal(Path(entry.path), kind_of(entry.stat.st_mode), 0, False, reason)
+        )
