@@ -4,14 +4,12 @@ piece by piece and table by table, and the verdict printed.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from upkeep.cli.console import print_err, print_out
 from upkeep.cli.options import GlobalOptions
-from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -41,23 +39,11 @@ def restore_database(config: Config, database: str, target: str, backup_id: str 
     every check passes, 1 when one fails."""
     from upkeep.procedures.backup import restore
 
-    target = _new_sqlite_file(config, database, target)
     outcome = restore(config, database, target, backup_id)
-    print_out(f"restored backup {outcome.backup_id} of {database} into {target}")
+    print_out(f"restored backup {outcome.backup_id} of {database} into {outcome.report.target}")
     for note in outcome.report.notes:
         print_out(f"  note: {note}")
     for problem in outcome.problems:
         print_err(f"  problem: {problem}")
     print_out("all checks passed" if outcome.ok else "FAILED: the restored copy is not sound")
     return 0 if outcome.ok else 1
-
-
-def _new_sqlite_file(config: Config, database: str, target: str) -> str:
-    """A SQLite target as an absolute path that does not exist yet (UpkeepError when it does);
-    any other engine's target as given. ConfigError when `database` is not configured."""
-    if config.database(database).engine != "sqlite":
-        return target
-    path = Path(target).absolute()
-    if path.exists() or path.is_symlink():
-        raise UpkeepError(f"restore target {path} exists; name a new file")
-    return str(path)

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from upkeep.atomic import fsync_dir
+from upkeep.cleaning.safedelete import remove_entry
 from upkeep.config import LogRotation, LogSource
 from upkeep.logs.rotation_plan import (
     CopySurvey,
@@ -39,7 +40,6 @@ from upkeep.logs.rotation_plan import (
     remember_first_seen,
     survey,
 )
-from upkeep.procedures.safedelete import remove_entry
 from upkeep.records import Severity
 
 __all__ = ["rotate_logs"]
