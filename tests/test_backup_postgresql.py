@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pg_cluster import PostgresServer, free_port, postgres_server  # noqa: F401
+from helpers.pg_cluster import PostgresServer, free_port
 
 from upkeep.backup.engines import engine_for
 from upkeep.backup.engines.postgresql import PostgreSQLEngine
@@ -24,6 +24,8 @@ from upkeep.backup.stores.directory import BACKUPS, DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, Manifest, MissingPiece
 from upkeep.config import Database
 from upkeep.procedures.backup import verify_restore
+
+pytestmark = pytest.mark.slow  # a real PostgreSQL cluster
 
 _names = itertools.count(1)
 
@@ -484,6 +486,7 @@ def test_verify_restore_restores_into_a_temporary_database_then_drops_it(
 def test_verify_restore_drops_the_temporary_database_when_the_check_fails(
     postgres_server: PostgresServer, store: DirectoryStore
 ) -> None:
+
     database = postgres_server.database(new_database(postgres_server))
     manifest = backup(PostgreSQLEngine(database), store)
     # The manifest recorded other counts than the restored database has: the check fails

@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Project
-from test_backup_store import KILLED_BACKUP
-from tiny_fs import tiny_filesystem
+from helpers.backup import KILLED_BACKUP
+from helpers.project import REPO, Project
+from helpers.tiny_fs import tiny_filesystem
 
 from upkeep.backup.stores.directory import BACKUPS, STAGING
 from upkeep.config import load_config

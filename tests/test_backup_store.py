@@ -10,11 +10,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from tiny_fs import tiny_filesystem
+from helpers.backup import KILLED_BACKUP
+from helpers.tiny_fs import tiny_filesystem
 
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupError
@@ -279,27 +279,6 @@ def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, p
         small = _make_db(tmp_path / "small.db", rows=100)
         take_backup(small, store, base=None, compression_level=3)
         assert len(store.manifests()) == 1
-
-
-KILLED_BACKUP = textwrap.dedent("""\
-    import sys, time
-    from pathlib import Path
-    from upkeep.backup import pieces
-    from upkeep.backup.engines.sqlite import SQLiteEngine
-    from upkeep.backup.incremental import take_backup
-    from upkeep.backup.stores.directory import DirectoryStore
-    from upkeep.config import Database
-
-    write_piece = pieces.write_piece
-    def slow_write_piece(path, data, level):
-        ref = write_piece(path, data, level)
-        print("piece", path.name, flush=True)
-        time.sleep(30)  # the parent kills us here, mid-backup, with a piece on disk
-        return ref
-    pieces.write_piece = slow_write_piece
-    engine = SQLiteEngine(Database(name="app", engine="sqlite", path=Path(sys.argv[1])))
-    take_backup(engine, DirectoryStore(Path(sys.argv[2])), base=None, compression_level=1)
-""")
 
 
 def test_sigkill_mid_backup_leaves_a_staging_folder_that_recover_removes(tmp_path: Path) -> None:

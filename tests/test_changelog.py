@@ -8,16 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+from helpers.git import git
+from helpers.project import REPO
 
 
 def _towncrier(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,13 +27,13 @@ def _repo(tmp_path: Path) -> Path:
     (root / "changelog" / ".gitkeep").write_text("")
     (root / "src" / "upkeep").mkdir(parents=True)
     (root / "src" / "upkeep" / "__init__.py").write_text('__version__ = "0.1.0"\n')
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "start")
-    _git(root, "checkout", "-q", "-b", "feature")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "start")
+    git(root, "checkout", "-q", "-b", "feature")
     (root / "src" / "upkeep" / "thing.py").write_text("X = 1\n")
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "a change")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "a change")
     return root
 
 
@@ -55,8 +47,8 @@ def test_a_branch_without_a_fragment_fails_the_check(tmp_path: Path) -> None:
 def test_a_branch_with_a_fragment_passes_and_builds_into_the_changelog(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     (root / "changelog" / "7.feature.md").write_text("Runbooks can be frobnicated.\n")
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "fragment")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "fragment")
     assert _towncrier(root, "check", "--compare-with", "main").returncode == 0
     built = _towncrier(root, "build", "--draft", "--version", "9.9")
     assert built.returncode == 0, built.stderr

@@ -6,56 +6,18 @@ from __future__ import annotations
 import gc
 import os
 import socket
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tiny_fs import tiny_filesystem
+from helpers.cleaning import clean_temp, intact, names, old_files_beside, tree
+from helpers.files import NOW, aged, write
+from helpers.tiny_fs import tiny_filesystem
 
 from upkeep import cleaning
 from upkeep.cleaning import CleaningKind
 from upkeep.config import CleanupRoot
-
-DAY = 86400.0
-NOW = time.time()
-
-
-def aged(path: Path, days: float) -> Path:
-    """Set `path`'s mtime (a symlink's own, not its target's) `days` before NOW."""
-    stamp = NOW - days * DAY
-    os.utime(path, (stamp, stamp), follow_symlinks=False)
-    return path
-
-
-def write(path: Path, days: float, size: int = 10) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * size)
-    return aged(path, days)
-
-
-def tree(root: Path) -> dict[str, float]:
-    """Every entry under root (symlinks not followed) with its mtime."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath, name)
-            found[str(path.relative_to(root))] = os.lstat(path).st_mtime
-    return found
-
-
-def names(removals: Any, root: Path) -> set[str]:
-    return {str(r.path.relative_to(root)) for r in removals}
-
-
-def clean_temp(
-    root: Path, *, days: float = 7, protect: tuple[str, ...] = (), dry_run: bool = False
-) -> cleaning.RootCleaning:
-    now = datetime.fromtimestamp(NOW, UTC)
-    plan = cleaning.plan_temp(CleanupRoot(root, max_age_days=days), protect, now=now)
-    return cleaning.execute(plan, dry_run=dry_run)
 
 
 @pytest.fixture
@@ -65,22 +27,9 @@ def root(tmp_path: Path) -> Path:
     return path
 
 
-def old_files_beside(tmp_path: Path) -> Path:
-    """Beside the root: old files nothing may ever delete."""
-    path = tmp_path / "outside"
-    write(path / "precious", 100)
-    write(path / "deep" / "old", 100)
-    aged(path / "deep", 100)
-    return path
-
-
 @pytest.fixture
 def outside(tmp_path: Path) -> Path:
     return old_files_beside(tmp_path)
-
-
-def intact(outside: Path) -> bool:
-    return (outside / "precious").is_file() and (outside / "deep" / "old").is_file()
 
 
 # ---------------------------------------------------------------- temp files

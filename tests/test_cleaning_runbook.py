@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Project
+from helpers.project import REPO, Project
 
 from upkeep import demo
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tiny_fs import tiny_filesystem
+from helpers.tiny_fs import tiny_filesystem
 
 from upkeep.cleaning.safedelete import (
     Batch,

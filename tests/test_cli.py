@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 from upkeep.cli import main
 from upkeep.cli.group import GuardedGroup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 
 def test_list_gives_each_runbook_its_cadence_and_whether_it_is_due(project: Project) -> None:

@@ -8,10 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
-from conftest import CHECK_OK, Project, Result
-
-from upkeep.cli import main
+from helpers.project import CHECK_OK, Project
 
 
 @pytest.mark.parametrize(
@@ -56,21 +53,12 @@ def test_bad_input_exits_2_and_runs_nothing(
         },
     )
     monkeypatch.chdir(project.root)
-    result = _upkeep_in_process(project, *args, env={"TOKEN": "a-token-that-resolves"})
+    result = project.upkeep_in_process(*args, env={"TOKEN": "a-token-that-resolves"})
     assert result.code == 2, result.text
     assert expected in result.err
     assert "Traceback" not in result.text
     assert "hunter2" not in result.text  # a mistyped secret is not echoed
     assert not project.evidence.exists()
-
-
-def _upkeep_in_process(project: Project, *args: str, env: dict[str, str]) -> Result:
-    """The real command line, run in this process: bad input never reaches a kernel, and a
-    fresh interpreter per case would cost more than the check."""
-    result = CliRunner(env=env).invoke(main, ["--config", str(project.config), *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception  # escaped the guard: a subprocess would show a traceback
-    return Result(result.exit_code, result.stdout, result.stderr)
 
 
 def test_nothing_due_is_said_on_stderr_and_is_an_empty_list_in_json(project: Project) -> None:

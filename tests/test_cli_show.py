@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 
 def test_show_names_each_parameter_with_its_type_default_and_help(project: Project) -> None:

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import demo_config
+from helpers.demo import load_demo_config
 
 from upkeep.config import Config, load_config
 from upkeep.demo import (
@@ -26,8 +26,7 @@ from upkeep.demo import (
 
 def config_at(directory: Path) -> Config:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "upkeep.yml").write_text(demo_config(8765))
-    return load_config(directory / "upkeep.yml")
+    return load_demo_config(directory, 8765)
 
 
 def test_data_is_deterministic_across_builds(tmp_path: Path) -> None:

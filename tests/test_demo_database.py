@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, demo_config
+from helpers.demo import load_demo_config
+from helpers.project import REPO
 
-from upkeep.config import Config, load_config
+from upkeep.config import Config
 from upkeep.demo import DEFECTS, SCHEMA, build_demo
 from upkeep.sql import load_sql
 
 
 def config_at(directory: Path, port: int = 8765) -> Config:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "upkeep.yml").write_text(demo_config(port))
-    return load_config(directory / "upkeep.yml")
+    return load_demo_config(directory, port)
 
 
 @pytest.fixture(scope="module")

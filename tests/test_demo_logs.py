@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, demo_config
+from helpers.demo import load_demo_config
+from helpers.project import REPO
 
 from upkeep.config import load_config
 from upkeep.demo import LOG_ERRORS, LOG_WARNINGS, build_demo
@@ -21,8 +22,7 @@ WARNING_LINE = re.compile(r"\bWARN(?:ING)?\b")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One demo built for the read-only tests of this module."""
     directory = tmp_path_factory.mktemp("demo")
-    (directory / "upkeep.yml").write_text(demo_config(8765))
-    return build_demo(load_config(directory / "upkeep.yml"))
+    return build_demo(load_demo_config(directory, 8765))
 
 
 def test_log_error_and_warning_counts_are_as_declared(built: Path) -> None:

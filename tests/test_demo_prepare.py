@@ -7,15 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import demo_config
+from helpers.demo import load_demo_config
 
 from upkeep.config import Config, load_config
 from upkeep.demo import MARKER, build_demo, demo_is_built, free_port, health_answers, prepared
 
 
 def config_at(directory: Path, port: int) -> Config:
-    (directory / "upkeep.yml").write_text(demo_config(port))
-    return load_config(directory / "upkeep.yml")
+    return load_demo_config(directory, port)
 
 
 def test_builds_the_demo_saying_so_and_serves_it_for_the_block(tmp_path: Path) -> None:

@@ -11,15 +11,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import demo_config
+from helpers.demo import load_demo_config
 
-from upkeep.config import Config, load_config
+from upkeep.config import Config
 from upkeep.demo import DemoError, DemoService, free_port, health_answers, serve_forever
 
 
 def config_at(directory: Path, port: int) -> Config:
-    (directory / "upkeep.yml").write_text(demo_config(port))
-    return load_config(directory / "upkeep.yml")
+    return load_demo_config(directory, port)
 
 
 def get(url: str) -> tuple[int, dict]:

@@ -6,9 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import demo_config
+from helpers.demo import load_demo_config
 
-from upkeep.config import load_config
 from upkeep.demo import FRESH_FILES, OLD_FILE_AGE_DAYS, OLD_FILES, build_demo
 
 DAY = 86_400
@@ -18,8 +17,7 @@ DAY = 86_400
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One demo built for the read-only tests of this module."""
     directory = tmp_path_factory.mktemp("demo")
-    (directory / "upkeep.yml").write_text(demo_config(8765))
-    return build_demo(load_config(directory / "upkeep.yml"))
+    return build_demo(load_demo_config(directory, 8765))
 
 
 def test_tmp_and_cache_hold_old_and_fresh_files(built: Path) -> None:

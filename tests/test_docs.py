@@ -50,3 +50,14 @@ def test_only_the_plan_asks_for_macros_and_it_calls_only_the_checklist() -> None
     plan = (DOCS / "plan.md").read_text(encoding="utf-8")
     assert plan.startswith("---\n") and "render_macros: true" in plan.split("---")[1]
     assert re.findall(r"{[{%].*?[}%]}", plan) == ["{{ checklist() }}"]
+
+
+def test_the_code_map_names_every_module_and_only_modules_that_exist() -> None:
+    source = REPO / "src" / "upkeep"
+    text = (DOCS / "reference" / "architecture.md").read_text(encoding="utf-8")
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("| `"))
+    named = {name for span in re.findall(r"`([^`]+)`", rows) for name in span.split(", ")}
+    named = {name for name in named if name.endswith(".py")}
+    modules = {path.relative_to(source).as_posix() for path in source.rglob("*.py")}
+    assert sorted(modules - named) == [], "modules the code map does not name"
+    assert sorted(named - modules) == [], "the code map names modules that do not exist"

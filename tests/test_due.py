@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
 

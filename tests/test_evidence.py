@@ -20,6 +20,7 @@ from upkeep.evidence import (
     GENESIS,
     EvidenceStore,
     PublishedRun,
+    recover,
     verify,
 )
 from upkeep.records import RunbookRef, RunRecord, Status, parse_time
@@ -191,7 +192,7 @@ def test_recover_removes_staging_of_dead_process_only(tmp_path: Path) -> None:
     dead.mkdir(parents=True)
     (dead / "report.html").write_text("half")
     live = store.new_staging("run-in-progress")
-    notes = store.recover()
+    notes = recover(store)
     assert not dead.exists()
     assert live.is_dir() and live.name == f"{os.getpid()}-run-in-progress"
     assert notes == [
@@ -211,7 +212,7 @@ def _announce(store: EvidenceStore, index: int) -> str:
 
 def test_recover_finishes_a_publish_killed_before_its_ledger_line(store: EvidenceStore) -> None:
     relpath = _announce(store, 2)
-    notes = store.recover()
+    notes = recover(store)
     assert notes == [
         f"finished publishing {relpath} as ledger line 3 "
         "(its runner was killed before writing the line)"
@@ -219,14 +220,14 @@ def test_recover_finishes_a_publish_killed_before_its_ledger_line(store: Evidenc
     assert verify(store.root).ok
     assert store.entries()[2].run_id == RUNS[2][0]
     assert not (store.root / ".publishing.json").exists()
-    assert store.recover() == []
+    assert recover(store) == []
 
 
 def test_recover_never_adopts_a_folder_nobody_was_publishing(store: EvidenceStore) -> None:
     # A removed ledger line, or a run folder added by hand: recovery must not launder it.
     write_ledger(store, ledger_lines(store)[:2])
     relpath = folder(store, 2).relative_to(store.root).as_posix()
-    notes = store.recover()
+    notes = recover(store)
     assert notes == [
         f"run folder {relpath} is not recorded in the ledger and was left in "
         "place; run `upkeep verify`"
@@ -239,7 +240,7 @@ def test_recover_never_adopts_a_folder_nobody_was_publishing(store: EvidenceStor
 def test_recover_does_not_finish_a_tampered_publish(store: EvidenceStore) -> None:
     relpath = _announce(store, 2)
     (folder(store, 2) / "report.html").write_text("tampered")
-    store.recover()
+    recover(store)
     assert len(store.entries()) == 2
     assert relpath in verify(store.root).problems[0].message
 

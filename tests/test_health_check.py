@@ -6,7 +6,8 @@ import re
 import shutil
 
 import pytest
-from conftest import REPO, Project, demo_config
+from helpers.demo import demo_config
+from helpers.project import REPO, Project
 
 from upkeep import demo
 

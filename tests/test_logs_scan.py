@@ -6,32 +6,21 @@ import json
 import re
 import shutil
 import tempfile
-import textwrap
 from pathlib import Path
 
+from helpers.files import append, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from upkeep.config import Config, LogSource, load_config
+from upkeep.config import LogSource
 from upkeep.logs.scan import scan_log
 
 STAMP = "2026-11-16 02:15:00,123"
 
 
-def make_config(tmp_path: Path, body: str = "") -> Config:
-    path = tmp_path / "upkeep.yml"
-    path.write_text("version: 1\nstate_dir: state\n" + textwrap.dedent(body))
-    return load_config(path)
-
-
 def log_source(tmp_path: Path, name: str = "app") -> LogSource:
     config = make_config(tmp_path, f"logs:\n  - name: {name}\n    path: {name}.log\n")
     return config.logs[0]
-
-
-def append(path: Path, *lines: str, end: str = "\n") -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + end)
 
 
 # ---------------------------------------------------------------- grouping and matching

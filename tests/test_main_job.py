@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, Project
+from helpers.project import REPO, Project
 
 from upkeep import demo
 

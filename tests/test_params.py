@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 from upkeep import params, registry
 from upkeep.errors import ParameterError, RunbookError

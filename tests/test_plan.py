@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 from upkeep import plan, schedule
 from upkeep.config import Config, load_config

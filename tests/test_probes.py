@@ -13,17 +13,8 @@ from typing import Any
 import pytest
 
 from upkeep import demo
-from upkeep.config import HttpService, ProcessService, TcpService, load_config
+from upkeep.config import HttpService, ProcessService, TcpService
 from upkeep.probes import probe_http, probe_process, probe_service, probe_tcp
-
-
-@pytest.fixture(scope="module")
-def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    root = tmp_path_factory.mktemp("svc")
-    port = demo.free_port()
-    (root / "upkeep.yml").write_text(f"version: 1\ndemo:\n  root: d\n  http_port: {port}\n")
-    with demo.DemoService(load_config(root / "upkeep.yml")):
-        yield port
 
 
 class _Fixed(BaseHTTPRequestHandler):

@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import Recorder
-from test_cleaning import aged, clean_temp, intact, old_files_beside, write
+from helpers.cleaning import clean_temp, intact, old_files_beside
+from helpers.files import aged, write
+from helpers.recorder import Recorder
 
 from upkeep.cleaning import execute, plan_cache
 from upkeep.config import Cleanup, CleanupRoot, load_config

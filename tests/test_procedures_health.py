@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Recorder
+from helpers.files import append, make_config
+from helpers.recorder import Recorder
 
 from upkeep import demo, report
-from upkeep.config import Config, load_config
 from upkeep.logs.grouping import group_key
 from upkeep.logs.scan import scan_log
 from upkeep.procedures import health
@@ -23,31 +21,11 @@ RUNBOOK = REPO / "runbooks/daily/health-check.ipynb"
 STAMP = "2026-11-16 02:15:00,123"
 
 
-def make_config(tmp_path: Path, body: str = "") -> Config:
-    path = tmp_path / "upkeep.yml"
-    path.write_text("version: 1\nstate_dir: state\n" + textwrap.dedent(body))
-    return load_config(path)
-
-
-def append(path: Path, *lines: str, end: str = "\n") -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + end)
-
-
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
     monkeypatch.setattr(health, "report", recorder)
     return recorder
-
-
-@pytest.fixture(scope="module")
-def demo_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    root = tmp_path_factory.mktemp("svc")
-    port = demo.free_port()
-    (root / "upkeep.yml").write_text(f"version: 1\ndemo:\n  root: d\n  http_port: {port}\n")
-    with demo.DemoService(load_config(root / "upkeep.yml")):
-        yield port
 
 
 # ---------------------------------------------------------------- grading and recording

@@ -7,12 +7,12 @@ import html
 import json
 import re
 import threading
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from helpers.hostile_html import HOSTILE, PNG, Parsed
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -21,40 +21,6 @@ from upkeep.rendering import notebook as notebook_body
 from upkeep.rendering.report import CONTENT_SECURITY_POLICY
 from upkeep.rendering.report import render_report as render_record
 from upkeep.report import MIMETYPE
-
-# A 1x1 transparent PNG.
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-HOSTILE = [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    '<a href="javascript:alert(1)">click</a>',
-    '<iframe src="https://evil.example/"></iframe>',
-    '<svg onload="alert(1)"><script>alert(1)</script></svg>',
-    '<object data="https://evil.example/x.swf"></object>',
-    '<link rel="stylesheet" href="https://evil.example/x.css">',
-    '<meta http-equiv="refresh" content="0;url=https://evil.example/">',
-    '<div style="background:url(https://evil.example/t.png)" onmouseover="alert(1)">x</div>',
-]
-
-
-class Parsed(HTMLParser):
-    """Every start tag with its attributes, and the document's text, as a browser would see it."""
-
-    def __init__(self, document: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(document)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def named(self, tag: str) -> list[dict[str, str | None]]:
-        return [attrs for name, attrs in self.tags if name == tag]
 
 
 def record(**overrides: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_rendering_report import HOSTILE, Parsed
+from helpers.hostile_html import HOSTILE, Parsed
 
 from upkeep.rendering.sanitize import without_script
 

@@ -12,7 +12,7 @@ import time
 
 import psutil
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import psutil
 import pytest
-from conftest import CHECK_OK, Project
+from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
 

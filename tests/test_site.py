@@ -6,17 +6,16 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import CHECK_OK, REPO, Project
+from helpers.git import git
+from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep.evidence import EvidenceStore
 from upkeep.records import RunRecord
@@ -413,32 +412,17 @@ def test_a_damaged_ledger_line_hides_no_other_run(built: dict[str, Any], tmp_pat
     assert {run.relpath for run in model.runs} == {built["failing"], built["tampered"]}
 
 
-def _git(root: Path, *args: str) -> None:
-    identity = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@localhost",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@localhost",
-    }
-    subprocess.run(
-        ["git", "-C", str(root), *args],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **identity},
-    )
-
-
 def test_an_older_runbook_version_comes_from_git(project: Project) -> None:
     path = project.add_runbook("gitted", [("markdown", "## Old step"), CHECK_OK])
-    _git(project.root, "init", "-q")
-    _git(project.root, "add", "runbooks")
-    _git(project.root, "commit", "-q", "-m", "first version")
+    git(project.root, "init", "-q")
+    git(project.root, "add", "runbooks")
+    git(project.root, "commit", "-q", "-m", "first version")
     run = project.upkeep("run", "gitted")
     assert run.code == 0, run.text
     [record] = project.records()
     assert record["runbook"].get("git_commit"), record["runbook"]
     project.add_runbook("gitted", [("markdown", "## New step"), CHECK_OK])
-    _git(project.root, "commit", "-q", "-am", "second version")
+    git(project.root, "commit", "-q", "-am", "second version")
     assert hashlib.sha256(path.read_bytes()).hexdigest() != record["runbook"]["sha256"]
     _copy_site_sources(project.root)
     result = project.upkeep("site", "build", "--site-dir", "public", timeout=300)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser import Browser, Traffic, chromium, require_browser, serve
-from conftest import Project
-from site_repo import export_branch, make_site_repository
+from helpers.browser import Browser, Traffic, chromium, require_browser, serve
+from helpers.project import Project
+from helpers.site_repo import export_branch, make_site_repository
 
 from upkeep.config import load_config
 from upkeep.site.publish import publish_version

@@ -8,13 +8,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser import serve
-from conftest import Project
-from site_repo import export_branch, git, make_site_repository
+from helpers.browser import serve
+from helpers.git import git
+from helpers.project import Project
+from helpers.site_repo import export_branch, make_site_repository
 
 from upkeep.config import load_config
 from upkeep.errors import UpkeepError
 from upkeep.site.publish import DeployedVersion, publish_version
+
+pytestmark = pytest.mark.slow  # mike builds the site with mkdocs, twice per test
 
 MARKER = "Second release of these docs."
 # A hand-written page of the site whose text differs between the two deployed versions.
@@ -140,6 +143,7 @@ def test_bad_names_are_refused_before_anything_is_built(
 def test_outside_a_git_repository_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     project = tmp_path / "project"
     project.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers.project import REPO
 
 from upkeep.sql import SqlScript, load_sql
 

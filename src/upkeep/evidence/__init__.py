@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from upkeep.evidence.layout import GENESIS, LEDGER, RUN_JSON, run_relpath
 from upkeep.evidence.ledger import LedgerEntry
+from upkeep.evidence.recovery import recover
 from upkeep.evidence.store import EvidenceStore, PublishedRun
 from upkeep.evidence.verify import Mismatch, VerifyReport, verify
 
@@ -19,6 +20,7 @@ __all__ = [
     "Mismatch",
     "PublishedRun",
     "VerifyReport",
+    "recover",
     "run_relpath",
     "verify",
 ]

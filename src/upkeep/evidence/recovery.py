@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 import psutil
 
@@ -23,11 +22,9 @@ from upkeep.evidence.layout import (
     scan_runs,
     sha256_file,
 )
+from upkeep.evidence.store import EvidenceStore
 from upkeep.evidence.verify import check_run_folder
 from upkeep.records import RunRecord
-
-if TYPE_CHECKING:
-    from upkeep.evidence.store import EvidenceStore
 
 
 def recover(store: EvidenceStore) -> list[str]:

@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 
 from upkeep.atomic import fsync_dir
 from upkeep.errors import EvidenceError
-from upkeep.evidence import ledger, recovery
+from upkeep.evidence import ledger
 from upkeep.evidence.layout import (
     CHUNK,
     LEDGER,
@@ -149,10 +149,6 @@ class EvidenceStore:
             if entry.runbook not in latest or key[:2] > latest[entry.runbook][:2]:
                 latest[entry.runbook] = key
         return {name: value[2] for name, value in sorted(latest.items())}
-
-    def recover(self) -> list[str]:
-        """Clean up after crashed runners; one note per thing done or found (see `recovery`)."""
-        return recovery.recover(self)
 
     # --- for this package ---
 

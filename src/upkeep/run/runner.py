@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from upkeep.config import Config
-from upkeep.evidence import EvidenceStore
+from upkeep.evidence import EvidenceStore, recover
 from upkeep.plan import PlannedRun
 from upkeep.run.execute import prepare_imports
 from upkeep.run.kernels import KernelTemplate
@@ -42,7 +42,7 @@ def run_plan(
     try:
         prepare_imports()
         os.environ["UPKEEP_CONFIG"] = str(config.path)
-        for note in store.recover():
+        for note in recover(store):
             notify(note)
         batch = RunBatch(
             config=config,

@@ -7,37 +7,17 @@ browser tests exercise the site exactly as the repository builds it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, demo_config
-
+from helpers.demo import demo_config
+from helpers.git import git
+from helpers.project import REPO
 from upkeep import demo
 
 # Everything `mkdocs build` reads from the repository, besides upkeep.yml and the evidence.
 SITE_SOURCES = ("mkdocs.yml", "docs", "runbooks", "overrides", "CHANGELOG.md", "changelog")
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "upkeep tests",
-    "GIT_AUTHOR_EMAIL": "tests@upkeep.invalid",
-    "GIT_COMMITTER_NAME": "upkeep tests",
-    "GIT_COMMITTER_EMAIL": "tests@upkeep.invalid",
-}
-
-
-def git(root: Path, *args: str) -> str:
-    """Run git in `root` with a fixed identity; return its stdout, fail the test on error."""
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **GIT_IDENTITY},
-        check=False,
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout
 
 
 def make_site_repository(root: Path) -> Path:

@@ -1,0 +1,6 @@
+"""One home for what the tests share: a throwaway project driven through the real CLI
+(`project`), the embedded demo (`demo`), a stand-in for `upkeep.report` (`recorder`), files
+with chosen ages (`files`), hostile HTML and a parser to check it (`hostile_html`), git with a
+fixed identity (`git`), a copy of the site in a git repository (`site_repo`), a throwaway
+PostgreSQL cluster (`pg_cluster`), Chromium (`browser`) and a tiny tmpfs (`tiny_fs`).
+"""
