@@ -49,6 +49,7 @@ from harness import (
     timed_command,
 )
 
+from upkeep.records import Status
 from upkeep.scaffold import new_runbook
 
 BIN = Path(sys.executable).parent  # the venv's bin dir: upkeep, papermill, jupyter live there
@@ -126,7 +127,7 @@ def bench_upkeep(
         cmd += ["--jobs", str(jobs)]
     timing, proc = timed_command(cmd, "upkeep run", cwd=config.parent, env={**ENV, **(env or {})})
     outcomes = json.loads(proc.stdout)
-    bad = [o for o in outcomes if o["status"] != "ok"]
+    bad = [o for o in outcomes if o["status"] != Status.OK]
     if len(outcomes) != len(names) or bad:
         raise BenchError(
             f"upkeep run: expected {len(names)} ok runs, got {len(outcomes)} with "

@@ -53,7 +53,7 @@ from harness import (
 
 from upkeep import demo, schedule
 from upkeep.evidence import EvidenceStore, verify
-from upkeep.records import RunRecord
+from upkeep.records import RunRecord, Status
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ RUNBOOKS = [
     ("yearly-access", "yearly", "Security"),
 ]
 SCHEDULED_HOUR = 3
-STATUS_WEIGHTS = (("ok", 90), ("warn", 7), ("fail", 2), ("error", 1))
+STATUS_WEIGHTS = ((Status.OK, 90), (Status.WARN, 7), (Status.FAIL, 2), (Status.ERROR, 1))
 
 # A synthetic runbook that leaves a realistically sized report: a table printed, checks,
 # metrics and a finding, like the procedures do.
@@ -218,7 +218,9 @@ def write_history(
     return len(plan)
 
 
-def _publish(store: EvidenceStore, real: dict[str, Any], at: datetime, status: str, n: int) -> None:
+def _publish(
+    store: EvidenceStore, real: dict[str, Any], at: datetime, status: Status, n: int
+) -> None:
     name = real["record"]["runbook"]["name"]
     run_id = f"{at:%Y%m%dT%H%M%SZ}-{name}-{n:06x}"
     staging = store.new_staging(run_id)
@@ -236,11 +238,11 @@ def _publish(store: EvidenceStore, real: dict[str, Any], at: datetime, status: s
         ended_at=(at + timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
         duration_s=round(2 + (n % 17) / 10, 3),
     )
-    if status in ("warn", "fail") and record["checks"]:
+    if status in (Status.WARN, Status.FAIL) and record["checks"]:
         record["checks"][0] = {**record["checks"][0], "status": status, "message": "synthetic"}
     record["error"] = (
         {"cell": 2, "ename": "RuntimeError", "evalue": "synthetic failure"}
-        if status == "error"
+        if status is Status.ERROR
         else None
     )
     store.publish(staging, RunRecord.from_json(record))
