@@ -31,22 +31,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from harness import (
+    BenchError,
+    LoadAverage,
+    Target,
+    Timing,
+    option_parser,
+    run_benchmark,
+    scratch_directory,
+    timed_command,
+)
 
 from upkeep.config import BackupPolicy
 
 SQLITE3 = "/usr/bin/sqlite3"
-TIME_TARGET = 1.5  # upkeep full backup wall / sqlite3 .backup wall, at most
-BYTES_TARGET = 0.05  # incremental stored bytes / full stored bytes after 1% of rows changed
+TIME_TARGET = Target("<=", 1.5)  # upkeep full backup wall / sqlite3 .backup wall
+BYTES_TARGET = Target("<=", 0.05)  # incremental stored bytes / full stored bytes, 1% changed
 ROW_BYTES = 134  # about what one generated row and its index entry take on disk (measured)
 
 BACKUP_SNIPPET = """\
@@ -80,26 +87,6 @@ FROM n
 """
 
 
-@dataclass
-class Timing:
-    wall: float
-    cpu: float
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed_run(cmd: list[str]) -> tuple[Timing, str]:
-    cpu, start = children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    timing = Timing(time.perf_counter() - start, children_cpu() - cpu)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return timing, proc.stdout
-
-
 def generate(db: Path, megabytes: int) -> int:
     rows = max(1000, megabytes * (1 << 20) // ROW_BYTES)
     with sqlite3.connect(db) as connection:
@@ -127,12 +114,12 @@ def upkeep_backup(
     db: Path, store: Path, base: str, level: int, workers: str = "default"
 ) -> tuple[Timing, dict[str, Any]]:
     cmd = [sys.executable, "-c", BACKUP_SNIPPET, str(db), str(store), base, str(level), workers]
-    timing, out = timed_run(cmd)
-    return timing, json.loads(out)
+    timing, proc = timed_command(cmd, "upkeep backup")
+    return timing, json.loads(proc.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = option_parser(__doc__)
     parser.add_argument("--size", type=int, default=1024, help="database size in MB [1024]")
     default = BackupPolicy().compression_level
     parser.add_argument(
@@ -149,23 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         args.also_level = 3 if args.level == 1 else 1
     if ignored:
         print(f"(ignoring options meant for other benchmarks: {' '.join(ignored)})")
+    return run_benchmark(lambda: bench(args))
+
+
+def bench(args: argparse.Namespace) -> None:
     if not Path(SQLITE3).exists():
-        print(f"{SQLITE3} is missing: apt-get install sqlite3", file=sys.stderr)
-        return 1
-    work = Path(tempfile.mkdtemp(prefix="upkeep-bench-backup-", dir=args.dir))
-    try:
-        return _bench(work, args)
-    except RuntimeError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        raise BenchError(f"{SQLITE3} is missing: apt-get install sqlite3")
+    with scratch_directory("upkeep-bench-backup-", keep=args.keep, parent=args.dir) as work:
+        _bench(work, args)
 
 
-def _bench(work: Path, args: argparse.Namespace) -> int:
+def _bench(work: Path, args: argparse.Namespace) -> None:
     db = work / "bench.db"
     started = time.perf_counter()
     rows = generate(db, args.size)
@@ -175,9 +156,9 @@ def _bench(work: Path, args: argparse.Namespace) -> int:
         f"{time.perf_counter() - started:.1f} s"
     )
     print("  (the database is in the page cache for every phase: all read it warm)")
-    print(f"load average before: {_load()}")
+    print(f"load average before: {LoadAverage.now()}")
 
-    cli, _ = timed_run([SQLITE3, str(db), f".backup {work / 'cli.db'}"])
+    cli, _ = timed_command([SQLITE3, str(db), f".backup {work / 'cli.db'}"], "sqlite3 .backup")
     (work / "cli.db").unlink()
     variants = [
         (f"zstd {args.level}, threads", args.level, "default"),
@@ -198,7 +179,7 @@ def _bench(work: Path, args: argparse.Namespace) -> int:
     rec_t, rec = upkeep_backup(db, work / "store-0", rnd["id"], args.level)
 
     def row(label: str, t: Timing, stored: int, extra: str = "") -> None:
-        print(f"{label:<46} {t.wall:8.2f} {t.cpu:8.2f} {stored / 1e6:10.1f}  {extra}")
+        print(f"{label:<46} {t.wall_s:8.2f} {t.cpu_s:8.2f} {stored / 1e6:10.1f}  {extra}")
 
     print(f"\n{'phase':<46} {'wall s':>8} {'CPU s':>8} {'stored MB':>10}")
     row('sqlite3 DB ".backup OUT"', cli, size, "uncompressed copy")
@@ -212,26 +193,20 @@ def _bench(work: Path, args: argparse.Namespace) -> int:
         pages = f"{result['new_blocks']} of {result['blocks']} pages new, {changed}"
         row(f"upkeep incremental, {label}", timing, result["stored"], pages)
 
-    print(f"\nload average after: {_load()} ({os.cpu_count()} CPUs)")
+    print(f"\nload average after: {LoadAverage.now()} ({os.cpu_count()} CPUs)")
     for label, timing, _ in fulls:
-        ratio = timing.wall / cli.wall
-        verdict = "PASS" if ratio <= TIME_TARGET else "MISS"
+        ratio = timing.wall_s / cli.wall_s
         print(
             f"full backup / sqlite3 .backup, {label:<18} {ratio:6.2f}x wall "
-            f"(target <= {TIME_TARGET}x) {verdict}"
+            f"(target {TIME_TARGET}x) {TIME_TARGET.verdict(ratio)}"
         )
     for label, result in (("random 1% of rows", rnd), ("newest 1% of rows", rec)):
         ratio = result["stored"] / full["stored"]
-        verdict = "PASS" if ratio <= BYTES_TARGET else "MISS"
         print(
             f"incremental after {label}: {ratio * 100:5.2f}% of the full backup's stored bytes "
-            f"(target <= {BYTES_TARGET * 100:.0f}%) {verdict}"
+            f"(target {BYTES_TARGET.comparison} {BYTES_TARGET.limit * 100:.0f}%) "
+            f"{BYTES_TARGET.verdict(ratio)}"
         )
-    return 0
-
-
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What a PostgreSQL backup through upkeep costs: side by side with a plain `pg_dump -Fc`.
 
 In one throwaway PostgreSQL cluster (started like the tests' fixture: initdb + pg_ctl as the
-`postgres` user, see tests/pg_cluster.py) holding a generated database of about `--size` MB,
+`postgres` user, see tests/helpers/pg_cluster.py) holding a generated database of about `--size` MB,
 this measures in the same run, alternating the order each round:
 
 1. `pg_dump -Fc -f OUT DB`: the plain custom-format dump, compressed by pg_dump (gzip, default
@@ -14,8 +14,9 @@ this measures in the same run, alternating the order each round:
    and stored bytes against the full backup's).
 
 It prints wall and CPU times (this process and its children; the server's own work is the same
-for both and not counted), sizes, and the ratio the issue targets (upkeep / pg_dump -Fc <= 1.2x)
-with PASS/MISS. A measurement, not a test: exit 0 whatever the figures, 1 when something failed.
+for both and not counted), sizes, the ratio the issue targets (upkeep / pg_dump -Fc <= 1.2x)
+with PASS/MISS, and the load average before and after. A measurement, not a test: exit 0
+whatever the figures, 1 when something failed.
 
     nox -s bench -- backup_postgresql --size 300
     python benchmarks/backup_postgresql.py --size 50      # a quicker look from a dev install
@@ -25,28 +26,40 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from harness import (
+    BenchmarkStart,
+    CpuOf,
+    Rounds,
+    Target,
+    Timing,
+    at_least,
+    median_of,
+    note,
+    option_parser,
+    round_tag,
+    rounds_in_turn,
+    rounds_line,
+    run_benchmark,
+    run_command,
+    scratch_directory,
+    timed,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the throwaway cluster shared with the tests
 
-from pg_cluster import ClusterUnavailable, PostgresServer, throwaway_cluster  # noqa: E402
+from helpers.pg_cluster import ClusterUnavailable, PostgresServer, throwaway_cluster  # noqa: E402
 
 from upkeep.backup.engines.postgresql import PostgreSQLEngine  # noqa: E402
 from upkeep.backup.incremental import take_backup  # noqa: E402
 from upkeep.backup.stores.directory import DirectoryStore  # noqa: E402
+from upkeep.backup.stores.interface import Manifest  # noqa: E402
 
-TARGET = 1.2  # upkeep wall / pg_dump -Fc wall at most this
+TARGET = Target("<=", 1.2)  # upkeep wall / pg_dump -Fc wall
 ROW_BYTES = 160  # about one generated row on disk, to turn --size into a row count
 DBNAME = "bench"
 
@@ -81,38 +94,6 @@ CHANGES = {
 }
 
 
-class BenchError(Exception):
-    """Something the benchmark runs failed; the message carries its output."""
-
-
-@dataclass
-class Timing:
-    wall_s: float
-    cpu_s: float  # user + sys of this process and its reaped children
-
-
-def cpu_now() -> float:
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-def timed(func: Callable[[], Any]) -> tuple[Timing, Any]:
-    cpu, clock = cpu_now(), time.perf_counter()
-    value = func()
-    return Timing(time.perf_counter() - clock, cpu_now() - cpu), value
-
-
-def note(message: str) -> None:
-    print(f"-- {message}", flush=True)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def mb(size: float) -> str:
     return f"{size / 1e6:8.1f} MB"
 
@@ -135,13 +116,13 @@ def plain_dump(server: PostgresServer, out: Path, *extra: str) -> int:
         str(out),
         DBNAME,
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BenchError(f"pg_dump {' '.join(extra)} exited {proc.returncode}: {proc.stderr}")
+    run_command(cmd, f"pg_dump -Fc {' '.join(extra)}".strip(), env=env)
     return out.stat().st_size
 
 
-def upkeep_backup(engine: PostgreSQLEngine, store: DirectoryStore, level: int, base: Any = None):
+def upkeep_backup(
+    engine: PostgreSQLEngine, store: DirectoryStore, level: int, base: Manifest | None = None
+) -> Manifest:
     return take_backup(engine, store, base=base, compression_level=level).manifest
 
 
@@ -152,122 +133,124 @@ def generate(server: PostgresServer, size_mb: int) -> int:
     return int(server.psql(f"SELECT pg_database_size('{DBNAME}')", dbname=DBNAME))
 
 
-def median(timings: list[Timing]) -> Timing:
-    return Timing(
-        statistics.median(t.wall_s for t in timings), statistics.median(t.cpu_s for t in timings)
-    )
+@dataclass(frozen=True)
+class Measured:
+    """The rounds of each dump, the sizes they left, the full backup and the incrementals."""
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=300, help="database size to generate, MB")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of each phase [1]")
-    parser.add_argument("--level", type=int, default=3, help="upkeep's zstd level [3]")
-    parser.add_argument("--keep", action="store_true", help="keep the dumps and the store")
-    args = parser.parse_args(argv)
-    if args.size < 1 or args.repeat < 1:
-        parser.error("--size and --repeat must be at least 1")
-
-    started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="upkeep-bench-pg-"))
-    print(
-        f"PostgreSQL backup: ~{args.size} MB generated, {args.repeat} round(s), zstd level "
-        f"{args.level}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}\nwork: {work}",
-        flush=True,
-    )
-    try:
-        with throwaway_cluster() as server:
-            note("generating the database (not timed)")
-            db_size = generate(server, args.size)
-            engine = PostgreSQLEngine(server.database(DBNAME), bin_dir=server.bin_dir)
-            results = measure(server, engine, work, args)
-    except (BenchError, ClusterUnavailable) as exc:
-        print(f"\nFAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    report(results, db_size, args)
-    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
-    return 0
+    plain: Rounds
+    upkeep: Rounds
+    raw: Rounds
+    plain_size: int
+    raw_size: int
+    full: Manifest
+    increments: dict[str, tuple[Timing, Manifest]]
 
 
 def measure(
     server: PostgresServer, engine: PostgreSQLEngine, work: Path, args: argparse.Namespace
-) -> dict[str, Any]:
+) -> Measured:
     timings: dict[str, list[Timing]] = {"plain": [], "upkeep": [], "raw": []}
     sizes: dict[str, int] = {}
-    full = store = None
-    for round_ in range(1, args.repeat + 1):
-        tag = f"[round {round_}/{args.repeat}]"
+    full: Manifest | None = None
+    store: DirectoryStore | None = None
+    # Alternate which goes first, so neither always meets a cold or a warm cache.
+    for round_, order in rounds_in_turn(("plain", "upkeep"), args.repeat):
+        tag = round_tag(round_, args.repeat)
         store = DirectoryStore(work / f"store-{round_}")
-        # Alternate which goes first, so neither always meets a cold or a warm cache.
-        for phase in ("plain", "upkeep") if round_ % 2 else ("upkeep", "plain"):
+        for phase in order:
             if phase == "plain":
                 note(f"{tag} pg_dump -Fc")
-                timing, sizes["plain"] = timed(lambda: plain_dump(server, work / "plain.dump"))
+                timing, sizes["plain"] = timed(
+                    lambda: plain_dump(server, work / "plain.dump"), CpuOf.BOTH
+                )
             else:
                 note(f"{tag} upkeep full backup")
-                timing, full = timed(lambda s=store: upkeep_backup(engine, s, args.level))
+                timing, full = timed(
+                    lambda s=store: upkeep_backup(engine, s, args.level), CpuOf.BOTH
+                )
             timings[phase].append(timing)
         note(f"{tag} pg_dump -Fc -Z0 (informational)")
-        timing, sizes["raw"] = timed(lambda: plain_dump(server, work / "raw.dump", "-Z0"))
+        timing, sizes["raw"] = timed(
+            lambda: plain_dump(server, work / "raw.dump", "-Z0"), CpuOf.BOTH
+        )
         timings["raw"].append(timing)
+    assert full is not None and store is not None  # --repeat is at least 1
     increments = {}
     base = full
     for name, change in CHANGES.items():
         note(f"changing 1% of the rows ({name}), then an upkeep incremental backup")
         server.psql(f"SET ROLE {server.role};\n{change}", dbname=DBNAME)
-        timing, base = timed(lambda b=base: upkeep_backup(engine, store, args.level, base=b))
+        timing, base = timed(
+            lambda b=base: upkeep_backup(engine, store, args.level, base=b), CpuOf.BOTH
+        )
         increments[name] = (timing, base)
-    return {
-        **{name: median(values) for name, values in timings.items()},
-        "rounds": (timings["plain"], timings["upkeep"]),
-        "sizes": sizes,
-        "full": full,
-        "increments": increments,
-    }
+    return Measured(
+        plain=Rounds(tuple(timings["plain"])),
+        upkeep=Rounds(tuple(timings["upkeep"])),
+        raw=Rounds(tuple(timings["raw"])),
+        plain_size=sizes["plain"],
+        raw_size=sizes["raw"],
+        full=full,
+        increments=increments,
+    )
 
 
-def report(results: dict[str, Any], db_size: int, args: argparse.Namespace) -> None:
-    plain, up, raw = results["plain"], results["upkeep"], results["raw"]
-    full = results["full"]
-    sizes = results["sizes"]
+def report(measured: Measured, db_size: int, args: argparse.Namespace) -> None:
+    plain, up, raw = measured.plain.median, measured.upkeep.median, measured.raw.median
+    full = measured.full
 
     def row(label: str, t: Timing, size: int) -> str:
         rate = full.size / t.wall_s / 1e6
-        return (
-            f"  {label:<42}{t.wall_s:7.2f} s wall {t.cpu_s:7.2f} s CPU {mb(size)}"
-            f"  {rate:6.1f} MB/s of dump"
-        )
+        return f"  {label:<42}{t.text()} {mb(size)}  {rate:6.1f} MB/s of dump"
 
     ratio = up.wall_s / plain.wall_s
-    median_of = f"median of {args.repeat}" if args.repeat > 1 else "1 round"
     print(f"\ndatabase {mb(db_size).strip()} on disk; uncompressed dump {mb(full.size).strip()}")
-    print(f"results ({median_of}; size = what lands on disk)")
-    print(row("pg_dump -Fc (gzip)", plain, sizes["plain"]))
+    print(f"results ({median_of(args.repeat)}; size = what lands on disk)")
+    print(row("pg_dump -Fc (gzip)", plain, measured.plain_size))
     print(row(f"upkeep full backup (zstd {args.level})", up, full.stored_bytes))
-    print(row("pg_dump -Fc -Z0 (informational)", raw, sizes["raw"]))
-    for name, (timing, increment) in results["increments"].items():
+    print(row("pg_dump -Fc -Z0 (informational)", raw, measured.raw_size))
+    for name, (timing, increment) in measured.increments.items():
         print(row(f"upkeep incremental, 1% rows ({name})", timing, increment.stored_bytes))
     print()
     print(
-        f"  upkeep / pg_dump -Fc              {ratio:7.2f}x   target <= {TARGET:g}x  "
-        f"{verdict(ratio <= TARGET)}"
+        f"  upkeep / pg_dump -Fc              {ratio:7.2f}x   target {TARGET}x  "
+        f"{TARGET.verdict(ratio)}"
     )
-    for name, (_, increment) in results["increments"].items():
+    for name, (_, increment) in measured.increments.items():
         share = increment.stored_bytes / full.stored_bytes
         print(f"  incremental ({name}) / full stored {share:7.1%}   (informational)")
-    print(f"  upkeep stored / pg_dump -Fc size  {full.stored_bytes / sizes['plain']:7.2f}x")
+    print(f"  upkeep stored / pg_dump -Fc size  {full.stored_bytes / measured.plain_size:7.2f}x")
     if args.repeat > 1:
-        plains, ups = results["rounds"]
+        print(rounds_line({"pg_dump": measured.plain, "upkeep": measured.upkeep}))
+
+
+def bench(args: argparse.Namespace) -> None:
+    start = BenchmarkStart.now()
+    with scratch_directory("upkeep-bench-pg-", keep=args.keep) as work:
         print(
-            "  rounds: pg_dump "
-            + ", ".join(f"{t.wall_s:.2f}" for t in plains)
-            + " s; upkeep "
-            + ", ".join(f"{t.wall_s:.2f}" for t in ups)
-            + " s"
+            f"PostgreSQL backup: ~{args.size} MB generated, {args.repeat} round(s), zstd level "
+            f"{args.level}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}\nwork: {work}",
+            flush=True,
         )
+        with throwaway_cluster() as server:
+            note("generating the database (not timed)")
+            db_size = generate(server, args.size)
+            engine = PostgreSQLEngine(server.database(DBNAME), bin_dir=server.bin_dir)
+            measured = measure(server, engine, work, args)
+    report(measured, db_size, args)
+    print(f"\n{start.closing_lines()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = option_parser(__doc__)
+    parser.add_argument(
+        "--size", type=at_least(1), default=300, help="database size to generate, MB"
+    )
+    parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds of each phase [1]")
+    parser.add_argument("--level", type=int, default=3, help="upkeep's zstd level [3]")
+    parser.add_argument("--keep", action="store_true", help="keep the dumps and the store")
+    args = parser.parse_args(argv)
+    return run_benchmark(lambda: bench(args), ClusterUnavailable)
 
 
 if __name__ == "__main__":

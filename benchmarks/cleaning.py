@@ -29,37 +29,42 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from harness import (
+    BenchError,
+    BenchmarkStart,
+    CpuOf,
+    Rounds,
+    Target,
+    Timing,
+    at_least,
+    median_of,
+    note,
+    option_parser,
+    round_tag,
+    rounds_in_turn,
+    rounds_line,
+    run_benchmark,
+    scratch_directory,
+    timed,
+    timed_command,
+)
 
 from upkeep import cleaning
 from upkeep.config import CleanupRoot
 
-TARGET = 2.0  # upkeep wall / find wall at most this
+TARGET = Target("<=", 2.0)  # upkeep wall / find wall
 MAX_AGE_DAYS = 7
 OLD_DAYS = 30
 FRESH_DAYS = 1
 PROTECT = ("*.keep",)
-
-
-class BenchError(Exception):
-    """Something the benchmark ran failed, or the two sides disagree."""
-
-
-@dataclass
-class Timing:
-    wall_s: float
-    cpu_s: float
+SIDES = ("find", "upkeep")  # the order of odd rounds; even rounds run upkeep first
 
 
 def build_tree(root: Path, files: int, per_dir: int) -> None:
@@ -87,28 +92,9 @@ def names(root: Path) -> set[str]:
     }
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(func: Callable[[], Any], cpu: Callable[[], float]) -> tuple[Timing, Any]:
-    before, clock = cpu(), time.perf_counter()
-    value = func()
-    return Timing(time.perf_counter() - clock, cpu() - before), value
-
-
 def run_find(root: Path) -> Timing:
     cmd = ["find", str(root), "-type", "f", "-mtime", f"+{MAX_AGE_DAYS}", "-delete"]
-    timing, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True), children_cpu)
-    if proc.returncode != 0:
-        raise BenchError(f"find exited {proc.returncode}: {proc.stderr}")
-    return timing
+    return timed_command(cmd, "find")[0]
 
 
 def run_upkeep(root: Path) -> tuple[Timing, int]:
@@ -117,14 +103,16 @@ def run_upkeep(root: Path) -> tuple[Timing, int]:
         plan = cleaning.plan_temp(CleanupRoot(root, max_age_days=MAX_AGE_DAYS), PROTECT, now=now)
         return cleaning.execute(plan, dry_run=False)
 
-    timing, result = timed(clean, self_cpu)
+    timing, result = timed(clean, CpuOf.THIS_PROCESS)
     skipped = result.all_skipped
     if result.error or skipped:
         raise BenchError(f"upkeep cleaning: error {result.error}, {len(skipped)} skipped")
     return timing, result.removed_count
 
 
-def one_round(tmp: Path, files: int, per_dir: int, find_first: bool) -> tuple[Timing, Timing, int]:
+def one_round(
+    tmp: Path, files: int, per_dir: int, order: tuple[str, ...]
+) -> tuple[Timing, Timing, int]:
     ours, theirs = tmp / "upkeep", tmp / "find"
     for path in (ours, theirs):
         shutil.rmtree(path, ignore_errors=True)
@@ -134,18 +122,15 @@ def one_round(tmp: Path, files: int, per_dir: int, find_first: bool) -> tuple[Ti
     expected = names(ours)
     if names(theirs) != expected:
         raise BenchError("cp -a did not make an identical copy")
-    # Each side starts with nothing of the other's (or of the build's) left to write back: on a
-    # disk, the second side otherwise pays for the first side's journal commits and discards.
-    if find_first:
+    for side in order:
+        # Each side starts with nothing of the other's (or of the build's) left to write back:
+        # on a disk, the second side otherwise pays for the first side's journal commits and
+        # discards.
         os.sync()
-        find_t = run_find(theirs)
-        os.sync()
-        upkeep_t, removed = run_upkeep(ours)
-    else:
-        os.sync()
-        upkeep_t, removed = run_upkeep(ours)
-        os.sync()
-        find_t = run_find(theirs)
+        if side == "find":
+            find_t = run_find(theirs)
+        else:
+            upkeep_t, removed = run_upkeep(ours)
     left = names(ours)
     if left != names(theirs):
         raise BenchError("upkeep and find left different trees")
@@ -154,74 +139,51 @@ def one_round(tmp: Path, files: int, per_dir: int, find_first: bool) -> tuple[Ti
     return upkeep_t, find_t, removed
 
 
-def median(timings: list[Timing]) -> Timing:
-    return Timing(
-        statistics.median(t.wall_s for t in timings), statistics.median(t.cpu_s for t in timings)
+def bench(args: argparse.Namespace) -> None:
+    start = BenchmarkStart.now()
+    ours: list[Timing] = []
+    theirs: list[Timing] = []
+    with scratch_directory("upkeep-bench-cleaning-", keep_on_failure=True, parent=args.dir) as tmp:
+        print(
+            f"cleaning: {args.files:,} files ({args.per_dir} per directory, half {OLD_DAYS} days "
+            f"old), {args.repeat} round(s), python {sys.version.split()[0]}\ntrees under: {tmp}",
+            flush=True,
+        )
+        for round_, order in rounds_in_turn(SIDES, args.repeat):
+            note(f"{round_tag(round_, args.repeat)} building, then {', '.join(order)}")
+            upkeep_t, find_t, removed = one_round(tmp, args.files, args.per_dir, order)
+            ours.append(upkeep_t)
+            theirs.append(find_t)
+    report(Rounds(tuple(ours)), Rounds(tuple(theirs)), removed, args.repeat)
+    print(f"\n{start.closing_lines()}")
+
+
+def report(ours: Rounds, theirs: Rounds, removed: int, repeat: int) -> None:
+    up, fd = ours.median, theirs.median
+    ratio = up.wall_s / fd.wall_s
+    print(
+        f"\nresults ({median_of(repeat)}; {removed:,} files removed by each side, trees identical)"
     )
+    print(f"  upkeep temp cleaning (all safety on) {up.text()}")
+    print(f"  find -type f -mtime +{MAX_AGE_DAYS} -delete      {fd.text()}")
+    print(f"\n  upkeep / find  {ratio:5.2f}x   target {TARGET}x  {TARGET.verdict(ratio)}")
+    print(f"  CPU, upkeep / find  {up.cpu_s / fd.cpu_s:5.2f}x   (informational; user + sys)")
+    if repeat > 1:
+        print(rounds_line({"upkeep": ours, "find": theirs}))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="rounds [1]")
-    parser.add_argument("--files", type=int, default=100_000, help="files per tree [100000]")
-    parser.add_argument("--per-dir", type=int, default=100, help="files per directory [100]")
+    parser = option_parser(__doc__)
+    parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds [1]")
+    parser.add_argument(
+        "--files", type=at_least(2), default=100_000, help="files per tree [100000]"
+    )
+    parser.add_argument(
+        "--per-dir", type=at_least(2), default=100, help="files per directory [100]"
+    )
     parser.add_argument("--dir", type=Path, help="where to build the trees [a temp dir]")
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.files < 2 or args.per_dir < 2:
-        parser.error("--repeat must be at least 1, --files and --per-dir at least 2")
-
-    started = time.perf_counter()
-    load_before = os.getloadavg()
-    tmp = Path(tempfile.mkdtemp(prefix="upkeep-bench-cleaning-", dir=args.dir))
-    print(
-        f"cleaning: {args.files:,} files ({args.per_dir} per directory, half {OLD_DAYS} days old), "
-        f"{args.repeat} round(s), python {sys.version.split()[0]}\ntrees under: {tmp}",
-        flush=True,
-    )
-    ours: list[Timing] = []
-    theirs: list[Timing] = []
-    try:
-        for round_ in range(1, args.repeat + 1):
-            find_first = round_ % 2 == 1
-            print(
-                f"-- [round {round_}/{args.repeat}] building, then "
-                f"{'find, upkeep' if find_first else 'upkeep, find'}",
-                flush=True,
-            )
-            upkeep_t, find_t, removed = one_round(tmp, args.files, args.per_dir, find_first)
-            ours.append(upkeep_t)
-            theirs.append(find_t)
-    except BenchError as exc:
-        print(f"\nFAILED: {exc}\ntrees kept for inspection: {tmp}", file=sys.stderr)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-
-    up, fd = median(ours), median(theirs)
-    ratio = up.wall_s / fd.wall_s
-    median_of = f"median of {args.repeat}" if args.repeat > 1 else "1 round"
-    print(f"\nresults ({median_of}; {removed:,} files removed by each side, trees identical)")
-    print(f"  upkeep temp cleaning (all safety on) {up.wall_s:7.2f} s wall {up.cpu_s:7.2f} s CPU")
-    print(
-        f"  find -type f -mtime +{MAX_AGE_DAYS} -delete      "
-        f"{fd.wall_s:7.2f} s wall {fd.cpu_s:7.2f} s CPU"
-    )
-    print(
-        f"\n  upkeep / find  {ratio:5.2f}x   target <= {TARGET:g}x  "
-        f"{'PASS' if ratio <= TARGET else 'MISS'}"
-    )
-    print(f"  CPU, upkeep / find  {up.cpu_s / fd.cpu_s:5.2f}x   (informational; user + sys)")
-    if args.repeat > 1:
-        print(
-            "  rounds: upkeep "
-            + ", ".join(f"{t.wall_s:.2f}" for t in ours)
-            + " s; find "
-            + ", ".join(f"{t.wall_s:.2f}" for t in theirs)
-            + " s"
-        )
-    loads = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(load_before, os.getloadavg(), strict=True))
-    print(f"\nload average (1, 5, 15 min) before/after: {loads}")
-    print(f"benchmark took {time.perf_counter() - started:.0f} s")
-    return 0
+    return run_benchmark(lambda: bench(args))
 
 
 if __name__ == "__main__":

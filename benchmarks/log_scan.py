@@ -1,11 +1,13 @@
-"""Health-check log scan (`upkeep.procedures.health.scan_log`) vs `grep -c -E`, side by side.
+"""Health-check log scan (`upkeep.logs.scan.scan_log`) vs `grep -c -E`, side by side.
 
 Generates a realistic application log (default 1 GiB) in a temporary directory, then per round:
 `grep -c -E PATTERN` over it (PATTERN: the default error and warning patterns of `LogSource`, in
 POSIX ERE), a first `scan_log` over the whole file, then 1 MiB more lines appended and a second
 `scan_log`, which must read only those. Both counts are checked against each other. Prints
-throughputs, the ratio (target >= 0.5x grep's throughput) and the second scan's time (target
-< 0.2 s). The file is deleted at the end.
+throughputs, the ratio (target >= 0.5x grep's throughput), the second scan's time (target
+< 0.2 s) and the load average. The file is deleted at the end, even when something failed, unless
+`--keep`. A measurement, not a test: it exits 0 whatever the figures, and 1 only when something
+failed to run or the counts disagree.
 """
 
 from __future__ import annotations
@@ -14,56 +16,42 @@ import argparse
 import os
 import random
 import re
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+
+from harness import (
+    BenchError,
+    BenchmarkStart,
+    CpuOf,
+    LoadAverage,
+    Rounds,
+    Target,
+    Timing,
+    at_least,
+    median_of,
+    option_parser,
+    rounds_line,
+    run_benchmark,
+    run_command,
+    scratch_directory,
+    timed,
+)
 
 from upkeep.config import LogSource
-from upkeep.procedures import health
+from upkeep.logs.scan import scan_log
 
-T = TypeVar("T")
 MIB = 1 << 20
 BLOCK_BYTES = 16 * MIB  # lines generated, then repeated up to --size with fresh ids
 HEX_ID = re.compile(rb"\b[0-9a-f]{16}\b")  # the request and session ids
 APPEND_BYTES = MIB
-THROUGHPUT_TARGET = 0.5  # scan throughput / grep throughput, at least
-INCREMENTAL_TARGET_S = 0.2  # the second scan, after 1 MiB more, at most
+THROUGHPUT_TARGET = Target(">=", 0.5)  # scan throughput / grep throughput
+INCREMENTAL_TARGET_S = Target("<", 0.2)  # the second scan, after 1 MiB more
 # LogSource's default patterns in POSIX ERE (which has no (?:...)), as `grep -E` reads them.
 GREP_PATTERN = r"\bERROR\b|\bCRITICAL\b|\bFATAL\b|\bWARN(ING)?\b"
 # grep's fastest mode: bytes, no multibyte decoding.
 GREP_ENV = {**os.environ, "LC_ALL": "C"}
-
-
-class BenchError(Exception):
-    """Something did not run, or two tools disagreed: the figures would mean nothing."""
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall_s: float
-    cpu_s: float
-
-
-def timed(action: Callable[[], T]) -> tuple[Timing, T]:
-    """Wall and CPU time of `action`: this process's CPU plus that of children it reaped."""
-    before = _cpu()
-    started = time.perf_counter()
-    value = action()
-    return Timing(time.perf_counter() - started, _cpu() - before), value
-
-
-def _cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 # ---------------------------------------------------------------- a realistic log
@@ -164,20 +152,8 @@ def make_log(path: Path, size: int) -> int:
 
 
 def grep_count(path: Path) -> int:
-    proc = subprocess.run(
-        ["grep", "-c", "-E", GREP_PATTERN, str(path)],
-        capture_output=True,
-        text=True,
-        env=GREP_ENV,
-        check=False,
-    )
-    if proc.returncode not in (0, 1):
-        raise BenchError(f"grep exited {proc.returncode}: {proc.stderr.strip()}")
-    return int(proc.stdout)
-
-
-def scan(log: LogSource, state_dir: Path) -> health.LogScan:
-    return health.scan_log(log, state_dir)
+    cmd = ["grep", "-c", "-E", GREP_PATTERN, str(path)]
+    return int(run_command(cmd, "grep", env=GREP_ENV, ok_codes=(0, 1)).stdout)
 
 
 def read_through(path: Path) -> None:
@@ -197,8 +173,8 @@ class Round:
 def one_round(log: LogSource, state_dir: Path, size: int, appended: bytes) -> Round:
     shutil.rmtree(state_dir, ignore_errors=True)
     os.truncate(log.path, size)  # the same file every round
-    grep_time, grep_lines = timed(lambda: grep_count(log.path))
-    full_time, full = timed(lambda: scan(log, state_dir))
+    grep_time, grep_lines = timed(lambda: grep_count(log.path), CpuOf.BOTH)
+    full_time, full = timed(lambda: scan_log(log, state_dir), CpuOf.BOTH)
     if full.errors + full.warnings != grep_lines:
         raise BenchError(
             f"scan_log counted {full.errors} errors + {full.warnings} warnings, "
@@ -206,22 +182,12 @@ def one_round(log: LogSource, state_dir: Path, size: int, appended: bytes) -> Ro
         )
     with log.path.open("ab") as handle:
         handle.write(appended)
-    incremental_time, incremental = timed(lambda: scan(log, state_dir))
+    incremental_time, incremental = timed(lambda: scan_log(log, state_dir), CpuOf.BOTH)
     if incremental.bytes_scanned != len(appended) or incremental.first_scan:
         raise BenchError(
             f"the second scan read {incremental.bytes_scanned} bytes, expected {len(appended)}"
         )
     return Round(grep_time, full_time, incremental_time)
-
-
-def median(timings: list[Timing]) -> Timing:
-    return Timing(
-        statistics.median(t.wall_s for t in timings), statistics.median(t.cpu_s for t in timings)
-    )
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def parse_size(text: str) -> int:
@@ -232,77 +198,66 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of each phase [1]")
-    parser.add_argument("--size", type=parse_size, default=1 << 30, help="log size, e.g. 64M [1G]")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = parser.parse_args(argv)
-    if args.repeat < 1 or args.size < MIB:
-        parser.error("--repeat must be at least 1 and --size at least 1M")
+def bench(args: argparse.Namespace) -> None:
+    start = BenchmarkStart.now()
     if shutil.which("grep") is None:
-        print("FAILED: grep is not installed", file=sys.stderr)
-        return 1
-
-    started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="upkeep-bench-logscan-"))
-    log = LogSource("bench", tmp / "app.log")
-    try:
+        raise BenchError("grep is not installed")
+    # A gigabyte of log: never left behind by accident, not even when something failed.
+    with scratch_directory("upkeep-bench-logscan-", keep=args.keep) as tmp:
+        log = LogSource("bench", tmp / "app.log")
         print(f"log scan: generating {args.size / MIB:.0f} MiB of log lines in {tmp}", flush=True)
         size = make_log(log.path, args.size)
         appended = log_block(2, APPEND_BYTES, start_second=10**6)
         read_through(log.path)
         rounds = [one_round(log, tmp / "state", size, appended) for _ in range(args.repeat)]
-    except BenchError as exc:
-        print(f"\nFAILED: {exc}", file=sys.stderr)
-        if args.keep:
-            print(f"kept for inspection: {tmp}", file=sys.stderr)
-        return 1
-    finally:
-        if not args.keep:  # a gigabyte of log: never left behind by accident
-            shutil.rmtree(tmp, ignore_errors=True)
+    report(rounds, size, len(appended), args.repeat)
+    print(f"\n{start.closing_lines()}")
 
-    grep, full = median([r.grep for r in rounds]), median([r.full for r in rounds])
-    incremental = median([r.incremental for r in rounds])
+
+def report(rounds: list[Round], size: int, appended: int, repeat: int) -> None:
+    greps, fulls = Rounds(tuple(r.grep for r in rounds)), Rounds(tuple(r.full for r in rounds))
+    grep, full = greps.median, fulls.median
+    incremental = Rounds(tuple(r.incremental for r in rounds)).median
     mib = size / MIB
     ratio = (size / full.wall_s) / (size / grep.wall_s)
-    median_of = f"median of {args.repeat}" if args.repeat > 1 else "1 round"
 
     def row(label: str, t: Timing, nbytes: int) -> str:
         rate = nbytes / MIB / t.wall_s
-        return f"  {label:<36}{t.wall_s:8.3f} s wall {t.cpu_s:8.3f} s CPU {rate:9.0f} MiB/s"
+        return f"  {label:<36}{t.text('8.3f')} {rate:9.0f} MiB/s"
 
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"\nresults ({median_of}; {mib:.0f} MiB log, {os.cpu_count()} CPUs, LC_ALL=C grep;"
-        f" load average {load})"
+        f"\nresults ({median_of(repeat)}; {mib:.0f} MiB log, {os.cpu_count()} CPUs, LC_ALL=C grep;"
+        f" load average {LoadAverage.now()})"
     )
     print(row("grep -c -E (default patterns)", grep, size))
     print(row("scan_log, first scan (whole file)", full, size))
-    print(row("scan_log after 1 MiB appended", incremental, len(appended)))
+    print(row("scan_log after 1 MiB appended", incremental, appended))
     print()
     print(
-        f"  scan_log / grep throughput          {ratio:7.2f}x   target >= {THROUGHPUT_TARGET:g}x"
-        f"  {verdict(ratio >= THROUGHPUT_TARGET)}"
+        f"  scan_log / grep throughput          {ratio:7.2f}x   target {THROUGHPUT_TARGET}x"
+        f"  {THROUGHPUT_TARGET.verdict(ratio)}"
     )
     print(
-        f"  second scan (1 MiB appended)        {incremental.wall_s:7.3f} s  target < "
-        f"{INCREMENTAL_TARGET_S:g} s  {verdict(incremental.wall_s < INCREMENTAL_TARGET_S)}"
+        f"  second scan (1 MiB appended)        {incremental.wall_s:7.3f} s  target "
+        f"{INCREMENTAL_TARGET_S} s  {INCREMENTAL_TARGET_S.verdict(incremental.wall_s)}"
     )
     print(
         f"  scan_log / grep by CPU time         {grep.cpu_s / full.cpu_s:7.2f}x   (informational: "
         "less sensitive to other work on a shared machine)"
     )
-    if args.repeat > 1:
-        print(
-            "  rounds: grep "
-            + ", ".join(f"{r.grep.wall_s:.2f}" for r in rounds)
-            + " s; scan_log "
-            + ", ".join(f"{r.full.wall_s:.2f}" for r in rounds)
-            + " s"
-        )
-    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
-    return 0
+    if repeat > 1:
+        print(rounds_line({"grep": greps, "scan_log": fulls}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = option_parser(__doc__)
+    parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds of each phase [1]")
+    parser.add_argument("--size", type=parse_size, default=1 << 30, help="log size, e.g. 64M [1G]")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args(argv)
+    if args.size < MIB:
+        parser.error("--size must be at least 1M")
+    return run_benchmark(lambda: bench(args))
 
 
 if __name__ == "__main__":

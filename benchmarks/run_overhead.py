@@ -10,7 +10,8 @@ and the same process tree:
    in-process with jupyter_client and as a `python -c` subprocess; median of several.
 
 It prints wall times, CPU times and the ratios the design targets (loop/upkeep >= 8x; upkeep per
-runbook <= 1.5x a bare kernel start), with PASS/MISS. It is a measurement, not a test: it exits
+runbook <= 1.5x a bare kernel start), with PASS/MISS, and the load average before and after.
+It is a measurement, not a test: it exits
 0 whatever the figures, and 1 only when something failed to run (upkeep, the loop, verify).
 
     nox -s bench                                  # as CI and the README figures run it
@@ -22,24 +23,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shlex
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import (
+    BenchError,
+    BenchmarkStart,
+    Rounds,
+    Target,
+    Timing,
+    at_least,
+    median_of,
+    note,
+    option_parser,
+    round_tag,
+    rounds_line,
+    run_benchmark,
+    run_command,
+    scratch_directory,
+    timed,
+    timed_command,
+)
+
+from upkeep.records import Status
 from upkeep.scaffold import new_runbook
 
 BIN = Path(sys.executable).parent  # the venv's bin dir: upkeep, papermill, jupyter live there
-LOOP_TARGET = 8.0  # loop wall / upkeep wall at least this
-KERNEL_TARGET = 1.5  # upkeep wall per runbook / bare kernel start at most this
+LOOP_TARGET = Target(">=", 8.0)  # loop wall / upkeep wall
+KERNEL_TARGET = Target("<=", 1.5)  # upkeep wall per runbook / bare kernel start
 KERNEL_REPEAT = 5
 
 # The benchmark's children: no CI marker (trigger stays manual), no colour codes, no stray config.
@@ -70,16 +85,6 @@ assert reply["content"]["status"] == "ok", reply
 kc.stop_channels()
 km.shutdown_kernel(now=True)
 """
-
-
-class BenchError(Exception):
-    """Something the benchmark runs failed; the message carries its output."""
-
-
-@dataclass
-class Timing:
-    wall_s: float
-    cpu_s: float  # user + sys of the (reaped) child processes
 
 
 def runbook(index: int) -> dict[str, Any]:
@@ -114,43 +119,15 @@ def make_project(root: Path, count: int) -> tuple[Path, list[str]]:
     return root / "upkeep.yml", names
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(func: Callable[[], Any]) -> tuple[Timing, Any]:
-    cpu, clock = children_cpu(), time.perf_counter()
-    value = func()
-    return Timing(time.perf_counter() - clock, children_cpu() - cpu), value
-
-
-def run(
-    cmd: list[str], what: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, env={**ENV, **(env or {})}
-        )
-    except OSError as exc:
-        raise BenchError(f"{what} could not start: {exc}\n$ {shlex.join(cmd)}") from exc
-    if proc.returncode != 0:
-        raise BenchError(
-            f"{what} exited {proc.returncode}\n$ {shlex.join(cmd)}\n"
-            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-        )
-    return proc
-
-
 def bench_upkeep(
     config: Path, names: list[str], jobs: int | None, env: dict[str, str] | None = None
 ) -> Timing:
     cmd = [str(BIN / "upkeep"), "--config", str(config), "run", "--json", *names]
     if jobs:
         cmd += ["--jobs", str(jobs)]
-    timing, proc = timed(lambda: run(cmd, "upkeep run", config.parent, env))
+    timing, proc = timed_command(cmd, "upkeep run", cwd=config.parent, env={**ENV, **(env or {})})
     outcomes = json.loads(proc.stdout)
-    bad = [o for o in outcomes if o["status"] != "ok"]
+    bad = [o for o in outcomes if o["status"] != Status.OK]
     if len(outcomes) != len(names) or bad:
         raise BenchError(
             f"upkeep run: expected {len(names)} ok runs, got {len(outcomes)} with "
@@ -175,7 +152,9 @@ def bench_loop(project: Path, names: list[str]) -> Timing:
             f"{shlex.quote(str(target))}"
         )
     script = "\n".join(lines)
-    timing, _ = timed(lambda: run(["bash", "-c", script], "the papermill/nbconvert loop", project))
+    timing, _ = timed_command(
+        ["bash", "-c", script], "the papermill/nbconvert loop", cwd=project, env=ENV
+    )
     missing = [n for n in names if not (out / f"{n}.html").is_file()]
     if missing:
         raise BenchError(f"the loop left no HTML for {missing}")
@@ -204,20 +183,15 @@ def kernel_in_process() -> Timing:
 
 def kernel_subprocess(cwd: Path) -> Timing:
     cmd = [sys.executable, "-c", KERNEL_SNIPPET]
-    return timed(lambda: run(cmd, "bare kernel subprocess", cwd))[0]
-
-
-def median(timings: list[Timing]) -> Timing:
-    return Timing(
-        statistics.median(t.wall_s for t in timings), statistics.median(t.cpu_s for t in timings)
-    )
+    return timed_command(cmd, "bare kernel subprocess", cwd=cwd, env=ENV)[0]
 
 
 def verify(config: Path, expected: int) -> str:
-    proc = run(
+    proc = run_command(
         [str(BIN / "upkeep"), "--config", str(config), "verify", "--json"],
         "upkeep verify",
-        config.parent,
+        cwd=config.parent,
+        env=ENV,
     )
     report = json.loads(proc.stdout)
     if not report["ok"] or report["runs_checked"] != expected:
@@ -225,65 +199,53 @@ def verify(config: Path, expected: int) -> str:
     return f"ok: {report['runs_checked']} runs verified"
 
 
-def note(message: str) -> None:
-    print(f"-- {message}", flush=True)
+@dataclass(frozen=True)
+class Measured:
+    """Every phase's rounds, and what `upkeep verify` said of the evidence they left."""
+
+    upkeep: Rounds
+    launched: Rounds
+    loop: Rounds
+    bare_in_process: Rounds
+    bare_python_c: Rounds
+    verified: str
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of each phase [1]")
-    parser.add_argument("--runbooks", type=int, default=12, help="runbooks per batch [12]")
-    parser.add_argument("--jobs", type=int, help="passed to upkeep run --jobs [upkeep's default]")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
-    args = parser.parse_args(argv)
-    if args.repeat < 1 or args.runbooks < 1:
-        parser.error("--repeat and --runbooks must be at least 1")
-
-    started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="upkeep-bench-"))
-    config, names = make_project(tmp, args.runbooks)
-    count = len(names)
-    print(
-        f"upkeep run overhead: {count} runbooks, {args.repeat} round(s), {os.cpu_count()} CPUs, "
-        f"jobs={args.jobs or 'default'}, python {sys.version.split()[0]} at {BIN}\n"
-        f"project: {tmp}",
-        flush=True,
-    )
+def measure(project: Path, config: Path, names: list[str], args: argparse.Namespace) -> Measured:
     ups: list[Timing] = []
     loops: list[Timing] = []
     launched: list[Timing] = []
     bare_in: list[Timing] = []
     bare_sub: list[Timing] = []
-    try:
-        note("warming up: one bare kernel start (not counted)")
-        kernel_in_process()
-        for round_ in range(1, args.repeat + 1):
-            tag = f"[round {round_}/{args.repeat}]"
-            note(f"{tag} bare kernel start, in-process, x{KERNEL_REPEAT}")
-            bare_in += [kernel_in_process() for _ in range(KERNEL_REPEAT)]
-            note(f"{tag} bare kernel start, as a python -c subprocess, x{KERNEL_REPEAT}")
-            bare_sub += [kernel_subprocess(tmp) for _ in range(KERNEL_REPEAT)]
-            note(f"{tag} upkeep run {names[0]} .. {names[-1]}")
-            ups.append(bench_upkeep(config, names, args.jobs))
-            note(f"{tag} upkeep run, every kernel launched instead of forked (for comparison)")
-            launched.append(bench_upkeep(config, names, args.jobs, {"UPKEEP_FORK_KERNELS": "0"}))
-            note(f"{tag} shell loop: papermill + jupyter nbconvert per runbook (~5 s each)")
-            loops.append(bench_loop(tmp, names))
-        note("upkeep verify")
-        verified = verify(config, 2 * count * args.repeat)
-    except BenchError as exc:
-        print(f"\nFAILED: {exc}", file=sys.stderr)
-        print(f"project kept for inspection: {tmp}", file=sys.stderr)
-        return 1
-    if not args.keep:
-        shutil.rmtree(tmp, ignore_errors=True)
+    note("warming up: one bare kernel start (not counted)")
+    kernel_in_process()
+    for round_ in range(1, args.repeat + 1):
+        tag = round_tag(round_, args.repeat)
+        note(f"{tag} bare kernel start, in-process, x{KERNEL_REPEAT}")
+        bare_in += [kernel_in_process() for _ in range(KERNEL_REPEAT)]
+        note(f"{tag} bare kernel start, as a python -c subprocess, x{KERNEL_REPEAT}")
+        bare_sub += [kernel_subprocess(project) for _ in range(KERNEL_REPEAT)]
+        note(f"{tag} upkeep run {names[0]} .. {names[-1]}")
+        ups.append(bench_upkeep(config, names, args.jobs))
+        note(f"{tag} upkeep run, every kernel launched instead of forked (for comparison)")
+        launched.append(bench_upkeep(config, names, args.jobs, {"UPKEEP_FORK_KERNELS": "0"}))
+        note(f"{tag} shell loop: papermill + jupyter nbconvert per runbook (~5 s each)")
+        loops.append(bench_loop(project, names))
+    note("upkeep verify")
+    verified = verify(config, 2 * len(names) * args.repeat)
+    return Measured(
+        Rounds(tuple(ups)),
+        Rounds(tuple(launched)),
+        Rounds(tuple(loops)),
+        Rounds(tuple(bare_in)),
+        Rounds(tuple(bare_sub)),
+        verified,
+    )
 
-    up, loop, spawned = median(ups), median(loops), median(launched)
-    kin, ksub = median(bare_in), median(bare_sub)
+
+def report(measured: Measured, count: int, repeat: int) -> None:
+    up, loop, spawned = measured.upkeep.median, measured.loop.median, measured.launched.median
+    kin, ksub = measured.bare_in_process.median, measured.bare_python_c.median
     per_run = up.wall_s / count
     loop_ratio = loop.wall_s / up.wall_s
     kernel_ratio = per_run / kin.wall_s
@@ -292,11 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         each = ""
         if per > 1:
             each = f"   {t.wall_s / per:6.2f} s wall, {t.cpu_s / per:6.2f} s CPU each"
-        return f"  {label:<34}{t.wall_s:7.2f} s wall {t.cpu_s:7.2f} s CPU{each}"
+        return f"  {label:<34}{t.text()}{each}"
 
-    median_of = f"median of {args.repeat}" if args.repeat > 1 else "1 round"
-    print(f"\n{verified}; all {2 * count * args.repeat} upkeep runs ok\n")
-    print(f"results ({median_of}; kernel starts: median of {len(bare_in)})")
+    print(f"\n{measured.verified}; all {2 * count * repeat} upkeep runs ok\n")
+    kernel_starts = len(measured.bare_in_process.timings)
+    print(f"results ({median_of(repeat)}; kernel starts: median of {kernel_starts})")
     print(row(f"upkeep run ({count} runbooks)", up, count))
     print(row("  kernels launched, not forked", spawned, count))
     print(row(f"papermill+nbconvert loop ({count})", loop, count))
@@ -304,12 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     print(row("bare kernel start, python -c", ksub))
     print()
     print(
-        f"  loop / upkeep                     {loop_ratio:7.2f}x   target >= {LOOP_TARGET:g}x  "
-        f"{verdict(loop_ratio >= LOOP_TARGET)}"
+        f"  loop / upkeep                     {loop_ratio:7.2f}x   target {LOOP_TARGET}x  "
+        f"{LOOP_TARGET.verdict(loop_ratio)}"
     )
     print(
-        f"  upkeep per runbook / bare kernel  {kernel_ratio:7.2f}x   target <= {KERNEL_TARGET:g}x "
-        f" {verdict(kernel_ratio <= KERNEL_TARGET)}   ({per_run:.2f} s / {kin.wall_s:.2f} s)"
+        f"  upkeep per runbook / bare kernel  {kernel_ratio:7.2f}x   target {KERNEL_TARGET}x "
+        f" {KERNEL_TARGET.verdict(kernel_ratio)}   ({per_run:.2f} s / {kin.wall_s:.2f} s)"
     )
     print(
         f"  upkeep per runbook / python -c    {per_run / ksub.wall_s:7.2f}x   (informational: "
@@ -320,16 +282,33 @@ def main(argv: list[str] | None = None) -> int:
         f"(in-process), {per_run - ksub.wall_s:+.2f} s (python -c); negative: upkeep overlaps "
         "kernel starts"
     )
-    if args.repeat > 1:
+    if repeat > 1:
+        print(rounds_line({"upkeep": measured.upkeep, "loop": measured.loop}))
+
+
+def bench(args: argparse.Namespace) -> None:
+    start = BenchmarkStart.now()
+    with scratch_directory("upkeep-bench-", keep=args.keep, keep_on_failure=True) as project:
+        config, names = make_project(project, args.runbooks)
         print(
-            "  rounds: upkeep "
-            + ", ".join(f"{t.wall_s:.2f}" for t in ups)
-            + " s; loop "
-            + ", ".join(f"{t.wall_s:.2f}" for t in loops)
-            + " s"
+            f"upkeep run overhead: {len(names)} runbooks, {args.repeat} round(s), "
+            f"{os.cpu_count()} CPUs, jobs={args.jobs or 'default'}, "
+            f"python {sys.version.split()[0]} at {BIN}\nproject: {project}",
+            flush=True,
         )
-    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
-    return 0
+        measured = measure(project, config, names, args)
+    report(measured, len(names), args.repeat)
+    print(f"\n{start.closing_lines()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = option_parser(__doc__)
+    parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds of each phase [1]")
+    parser.add_argument("--runbooks", type=at_least(1), default=12, help="runbooks per batch [12]")
+    parser.add_argument("--jobs", type=int, help="passed to upkeep run --jobs [upkeep's default]")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    args = parser.parse_args(argv)
+    return run_benchmark(lambda: bench(args))
 
 
 if __name__ == "__main__":

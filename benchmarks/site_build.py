@@ -11,7 +11,8 @@ In temporary projects it:
 3. times `upkeep site build` (strict) on both, and `mkdocs build` of a bare Material project with
    one one-paragraph page per run, kept out of the nav;
 4. prints times, site bytes per run and the ratios against the targets: site build <= 1.0x the
-   bare build, <= 40 KB of site per run on average, doubled history <= 2.2x the time.
+   bare build, <= 40 KB of site per run on average, doubled history <= 2.2x the time; then the
+   load average before and after.
 
 It is a measurement, not a test: it exits 0 whatever the figures, and 1 only when something it
 runs failed. fsync is skipped while the synthetic history is generated (the files are the same;
@@ -28,11 +29,8 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -40,15 +38,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness import (
+    BenchError,
+    BenchmarkStart,
+    Rounds,
+    Target,
+    Timing,
+    option_parser,
+    run_benchmark,
+    run_command,
+    scratch_directory,
+    timed_command,
+)
+
 from upkeep import demo, schedule
 from upkeep.evidence import EvidenceStore, verify
-from upkeep.records import RunRecord
+from upkeep.records import RunRecord, Status
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parent.parent
-TIME_TARGET = 1.0
-BYTES_TARGET = 40 * 1024
-DOUBLING_TARGET = 2.2
+TIME_TARGET = Target("<=", 1.0)  # site build wall / bare build wall
+BYTES_TARGET = Target("<=", 40 * 1024)  # site bytes per run
+DOUBLING_TARGET = Target("<=", 2.2)  # site build wall with twice the history / with the history
 ENV = {
     **{k: v for k, v in os.environ.items() if k not in ("UPKEEP_CONFIG", "CI")},
     "NO_COLOR": "1",
@@ -70,7 +81,7 @@ RUNBOOKS = [
     ("yearly-access", "yearly", "Security"),
 ]
 SCHEDULED_HOUR = 3
-STATUS_WEIGHTS = (("ok", 90), ("warn", 7), ("fail", 2), ("error", 1))
+STATUS_WEIGHTS = ((Status.OK, 90), (Status.WARN, 7), (Status.FAIL, 2), (Status.ERROR, 1))
 
 # A synthetic runbook that leaves a realistically sized report: a table printed, checks,
 # metrics and a finding, like the procedures do.
@@ -86,24 +97,12 @@ report.finding(f"{NAME}:note", "one thing to look at next time", severity="info"
 """
 
 
-class BenchError(Exception):
-    """Something the benchmark runs failed; the message carries its output."""
+def _run(args: list[str], cwd: Path) -> Timing:
+    """Run a command; its Timing; BenchError with its output if it fails."""
+    return timed_command(args, cwd=cwd, env=ENV)[0]
 
 
-def _run(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Run a command; return its (wall, CPU) seconds; BenchError with its output if it fails."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise BenchError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
-
-
-def _upkeep(project: Path, *args: str) -> tuple[float, float]:
+def _upkeep(project: Path, *args: str) -> Timing:
     return _run([sys.executable, "-m", "upkeep.cli", "--config", "upkeep.yml", *args], project)
 
 
@@ -160,15 +159,13 @@ def make_project(root: Path) -> None:
 def real_runs(project: Path) -> dict[str, dict[str, Any]]:
     """Run every runbook once for real; return, per runbook, its run.json and artifact bytes."""
     names = [name for name, _, _ in RUNBOOKS]
-    proc = subprocess.run(
+    proc = run_command(
         [sys.executable, "-m", "upkeep.cli", "--config", "upkeep.yml", "run", *names],
+        "upkeep run",
         cwd=project,
         env=ENV,
-        capture_output=True,
-        text=True,
+        ok_codes=(0, 1),  # a check that failed is a run like any other here
     )
-    if proc.returncode not in (0, 1):
-        raise BenchError(f"upkeep run exited {proc.returncode}:\n{proc.stderr}")
     found = {}
     for folder in sorted((project / "evidence" / "runs").glob("*/*/*")):
         record = json.loads((folder / "run.json").read_text())
@@ -221,7 +218,9 @@ def write_history(
     return len(plan)
 
 
-def _publish(store: EvidenceStore, real: dict[str, Any], at: datetime, status: str, n: int) -> None:
+def _publish(
+    store: EvidenceStore, real: dict[str, Any], at: datetime, status: Status, n: int
+) -> None:
     name = real["record"]["runbook"]["name"]
     run_id = f"{at:%Y%m%dT%H%M%SZ}-{name}-{n:06x}"
     staging = store.new_staging(run_id)
@@ -239,11 +238,11 @@ def _publish(store: EvidenceStore, real: dict[str, Any], at: datetime, status: s
         ended_at=(at + timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
         duration_s=round(2 + (n % 17) / 10, 3),
     )
-    if status in ("warn", "fail") and record["checks"]:
+    if status in (Status.WARN, Status.FAIL) and record["checks"]:
         record["checks"][0] = {**record["checks"][0], "status": status, "message": "synthetic"}
     record["error"] = (
         {"cell": 2, "ename": "RuntimeError", "evalue": "synthetic failure"}
-        if status == "error"
+        if status is Status.ERROR
         else None
     )
     store.publish(staging, RunRecord.from_json(record))
@@ -274,39 +273,35 @@ def site_bytes(site: Path) -> tuple[int, int]:
     return runs, total
 
 
-def build_site(project: Path) -> tuple[float, float]:
+def build_site(project: Path) -> Timing:
     shutil.rmtree(project / "site", ignore_errors=True)
     return _upkeep(project, "site", "build", "--site-dir", "site")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = option_parser(__doc__)
     parser.add_argument("--years", type=int, default=5, help="years of history [5]")
     parser.add_argument(
         "--repeat", type=int, default=1, help="builds per measurement; the fastest counts [1]"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="upkeep-site-bench-"))
-    try:
-        return _bench(work, args.years, max(1, args.repeat))
-    except BenchError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return run_benchmark(lambda: bench(args))
 
 
-def _best(measure: Callable[[], tuple[float, float]], repeat: int) -> tuple[float, float]:
+def bench(args: argparse.Namespace) -> None:
+    start = BenchmarkStart.now()
+    with scratch_directory("upkeep-site-bench-", keep=args.keep) as work:
+        _bench(work, args.years, max(1, args.repeat))
+    print(f"\n{start.closing_lines()}")
+
+
+def _best(measure: Callable[[], Timing], repeat: int) -> Timing:
     """The fastest wall time and the lowest CPU time of `repeat` measurements."""
-    rounds = [measure() for _ in range(repeat)]
-    return min(r[0] for r in rounds), min(r[1] for r in rounds)
+    return Rounds(tuple(measure() for _ in range(repeat))).fastest
 
 
-def _bench(work: Path, years: int, repeat: int) -> int:
+def _bench(work: Path, years: int, repeat: int) -> None:
     project = work / "project"
     project.mkdir()
     make_project(project)
@@ -330,42 +325,42 @@ def _bench(work: Path, years: int, repeat: int) -> int:
             "verify ok",
             flush=True,
         )
-        wall, cpu = _best(lambda: build_site(project), repeat)
+        build = _best(lambda: build_site(project), repeat)
         run_bytes, total = site_bytes(project / "site")
-        results[factor] = (total_runs, wall, cpu, total)
+        results[factor] = (total_runs, build, total)
         print(
-            f"  upkeep site build: {wall:.2f} s wall, {cpu:.2f} s CPU; site {total / 2**20:.1f} "
+            f"  upkeep site build: {build.wall_s:.2f} s wall, {build.cpu_s:.2f} s CPU; "
+            f"site {total / 2**20:.1f} "
             f"MiB, {total / total_runs / 1024:.1f} KB per run "
             f"({run_bytes / total_runs / 1024:.1f} KB in run folders)",
             flush=True,
         )
-    runs, wall, cpu, total = results[1]
+    runs, build, total = results[1]
     baseline = work / "baseline"
     bare_project(baseline, runs)
-    bare_wall, bare_cpu = _best(
-        lambda: _run([sys.executable, "-m", "mkdocs", "build", "-q"], baseline), repeat
-    )
+    bare = _best(lambda: _run([sys.executable, "-m", "mkdocs", "build", "-q"], baseline), repeat)
     print(
         f"bare mkdocs-material build, {runs} one-paragraph pages out of the nav: "
-        f"{bare_wall:.2f} s wall, {bare_cpu:.2f} s CPU"
+        f"{bare.wall_s:.2f} s wall, {bare.cpu_s:.2f} s CPU"
     )
-    ratio, cpu_ratio = wall / bare_wall, cpu / bare_cpu
+    ratio, cpu_ratio = build.wall_s / bare.wall_s, build.cpu_s / bare.cpu_s
     per_run = total / runs
-    doubling, cpu_doubling = results[2][1] / wall, results[2][2] / cpu
+    doubled = results[2][1]
+    doubling, cpu_doubling = doubled.wall_s / build.wall_s, doubled.cpu_s / build.cpu_s
     print()
     print(
         f"site build / bare build:    {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
-        f"(target <= {TIME_TARGET}x) {'PASS' if ratio <= TIME_TARGET else 'MISS'}"
+        f"(target {TIME_TARGET.comparison} {TIME_TARGET.limit}x) {TIME_TARGET.verdict(ratio)}"
     )
     print(
-        f"site bytes per run:         {per_run / 1024:.1f} KB (target <= 40 KB) "
-        f"{'PASS' if per_run <= BYTES_TARGET else 'MISS'}"
+        f"site bytes per run:         {per_run / 1024:.1f} KB "
+        f"(target {BYTES_TARGET.comparison} {BYTES_TARGET.limit / 1024:g} KB) "
+        f"{BYTES_TARGET.verdict(per_run)}"
     )
     print(
         f"doubled history / history:  {doubling:.2f}x wall, {cpu_doubling:.2f}x CPU "
-        f"(target <= {DOUBLING_TARGET}x) {'PASS' if doubling <= DOUBLING_TARGET else 'MISS'}"
+        f"(target {DOUBLING_TARGET}x) {DOUBLING_TARGET.verdict(doubling)}"
     )
-    return 0
 
 
 if __name__ == "__main__":
