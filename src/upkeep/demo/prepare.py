@@ -8,9 +8,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from upkeep.demo.build import build_demo, demo_is_built
-from upkeep.demo.service import DemoService
-
 if TYPE_CHECKING:
     from upkeep.config import Config
 
@@ -25,6 +22,9 @@ def prepared(
     if config.demo is None:
         yield
         return
+    from upkeep.demo.build import build_demo, demo_is_built
+    from upkeep.demo.service import DemoService
+
     if not demo_is_built(config):
         notify(f"building the demo system under {config.demo.root} ...")
         build_demo(config)

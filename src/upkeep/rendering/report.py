@@ -53,10 +53,10 @@ def _failed_cell(nb: Any, index: int | None) -> tuple[str | None, str | None]:
     return label, f"#cell-id=cell-{index}"
 
 
-def warm_up() -> None:
-    """Import and compile everything a render needs, off the critical path."""
+def warm_up(tz: tzinfo = UTC) -> None:
+    """Import and compile everything a render in `tz` needs, off the critical path."""
     notebook_body.warm_up()
-    render("report.html.j2", UTC, **_warm_up_context())
+    render("report.html.j2", tz, **_warm_up_context())
 
 
 def _warm_up_context() -> dict[str, Any]:

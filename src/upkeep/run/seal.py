@@ -38,10 +38,9 @@ class Renderer:
         self._warm_up = threading.Thread(target=self._warm, daemon=True)
         self._warm_up.start()
 
-    @staticmethod
-    def _warm() -> None:
+    def _warm(self) -> None:
         with contextlib.suppress(Exception):  # only a head start; a real render reports failures
-            _render_module().warm_up()
+            _render_module().warm_up(self.tz)
 
     def render(self, nb: Any, record: RunRecord) -> str:
         self._warm_up.join()
