@@ -23,7 +23,7 @@ from upkeep.evidence import (
     recover,
     verify,
 )
-from upkeep.records import RunbookRef, RunRecord, Status, parse_time
+from upkeep.records import Decision, RunbookRef, RunRecord, Status, parse_time
 
 RUNS = [
     ("20261127T021500Z-health-check-7f3a", "2026-11-27T02:15:00Z", "health-check"),
@@ -304,8 +304,9 @@ def test_load_refuses_an_edited_run_json(store: EvidenceStore) -> None:
 def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     root = tmp_path_factory.mktemp("sealed")
     store = EvidenceStore(root)
-    for run_id, started_at, runbook in RUNS[:2]:
-        publish_run(store, run_id, started_at, runbook)
+    publish_run(store, *RUNS[0])
+    store.record_decision(_decision())  # decisions are covered like runs
+    publish_run(store, *RUNS[1])
     files = sorted(p for p in (root / "runs").rglob("*") if p.is_file())
     return root, [store.ledger_path, *files]
 
@@ -368,3 +369,45 @@ def test_evidence_written_by_0_1_0_verifies_loads_and_takes_new_runs(tmp_path: P
     published = publish_run(store, "20261205T021500Z-after-upgrade-1a2b", "2026-12-05T02:15:00Z")
     assert published.seq == 5
     assert verify(root).ok
+
+
+def _decision(subject: str = "log:app:1a2b3c4d", reason: str = "known, fixed upstream") -> Decision:
+    at = parse_time("2026-11-28T09:00:00Z")
+    return Decision("acknowledge", subject, "ops-oncall", at, reason, {"until": "2026-12-31"})
+
+
+def test_a_decision_is_chained_with_the_runs_and_verified(store: EvidenceStore) -> None:
+    entry = store.record_decision(_decision())
+    assert entry.seq == 4 and entry.prev == store.entries()[-1].hash
+    published = publish_run(store, "20261202T021500Z-health-check-1111", "2026-12-02T02:15:00Z")
+    assert published.seq == 5
+    assert [e.seq for e in store.entries()] == [1, 2, 3, 5]  # runs only
+    [kept] = store.decisions()
+    assert kept.decision == _decision() and kept.record_id.startswith(
+        "20261128T090000Z-acknowledge-"
+    )
+    report = verify(store.root)
+    assert report.ok, report.problems
+    assert (report.runs_checked, report.decisions_checked) == (4, 1)
+    # The chain covers decisions: editing one's reason breaks it at that line.
+    lines = ledger_lines(store)
+    lines[3] = lines[3].replace("known, fixed upstream", "never mind")
+    write_ledger(store, lines)
+    assert first_message(store.root) == (
+        "ledger line 4: hash does not match the line's content (line edited)"
+    )
+
+
+def test_a_decision_needs_a_type_subject_author_reason_and_time_zone() -> None:
+    at = parse_time("2026-11-28T09:00:00Z")
+    for bad in (
+        {"type": "Acknowledge!"},
+        {"subject": " "},
+        {"author": ""},
+        {"reason": ""},
+        {"at": at.replace(tzinfo=None)},
+    ):
+        values = {"type": "acknowledge", "subject": "x", "author": "a", "at": at, "reason": "r"}
+        with pytest.raises(ValueError):
+            Decision(**{**values, **bad})
+    assert Decision.from_json(_decision().to_json()) == _decision()

@@ -33,6 +33,7 @@ def verify_evidence(config: Config, *, as_json: bool) -> int:
             {
                 "ok": report.ok,
                 "runs_checked": report.runs_checked,
+                "decisions_checked": report.decisions_checked,
                 "problems": [
                     {"run_id": p.run_id, "path": str(p.path), "message": p.message}
                     for p in report.problems
@@ -40,7 +41,8 @@ def verify_evidence(config: Config, *, as_json: bool) -> int:
             }
         )
     elif report.ok:
-        print_out(f"ok: {report.runs_checked} runs verified in {config.evidence_dir}")
+        decisions = f" and {report.decisions_checked} decisions" if report.decisions_checked else ""
+        print_out(f"ok: {report.runs_checked} runs{decisions} verified in {config.evidence_dir}")
     else:
         print_err(
             f"FAILED: {len(report.problems)} problem(s) in {config.evidence_dir}; "

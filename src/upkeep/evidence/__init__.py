@@ -6,7 +6,7 @@ it, `recovery` cleans up after crashed runners, `layout` names the files.
 from __future__ import annotations
 
 from upkeep.evidence.layout import GENESIS, LEDGER, RUN_JSON, run_relpath
-from upkeep.evidence.ledger import LedgerEntry
+from upkeep.evidence.ledger import DecisionEntry, LedgerEntry
 from upkeep.evidence.recovery import recover
 from upkeep.evidence.store import EvidenceStore, PublishedRun
 from upkeep.evidence.verify import Mismatch, VerifyReport, verify
@@ -15,6 +15,7 @@ __all__ = [
     "GENESIS",
     "LEDGER",
     "RUN_JSON",
+    "DecisionEntry",
     "EvidenceStore",
     "LedgerEntry",
     "Mismatch",

@@ -1,8 +1,9 @@
 """Responsible for `ledger.jsonl`: the one reader of its lines (strict for whoever must trust
 them, tolerant for whoever must show everything), and the append of a line chained to the last.
 
-Each line is the canonical JSON of one published run: its sequence number, run id, folder,
-runbook, status, times, the sha256 of its run.json, the previous line's hash and its own.
+Each line is the canonical JSON of one event, chained to the line before by its hash: a published
+run (its sequence number, run id, folder, runbook, status, times and the sha256 of its run.json)
+or, with `"kind": "record"`, a person's decision (`upkeep.records.Decision`) held whole in the line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from upkeep.errors import EvidenceError
 from upkeep.evidence.layout import GENESIS, LEDGER, canonical, is_hex64, line_hash
-from upkeep.records import RunRecord, Status, iso
+from upkeep.records import Decision, RunRecord, Status, iso
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,33 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
 }
 
 
+RECORD_KIND = "record"  # the `kind` of a decision's line; a run's line has no `kind`
+
+
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One line of ledger.jsonl that holds a person's decision."""
+
+    seq: int
+    record_id: str
+    decision: Decision
+    prev: str
+    hash: str
+
+    @classmethod
+    def from_json(cls, value: Any) -> DecisionEntry:
+        """Build an entry from a parsed line; ValueError says what is missing or malformed."""
+        if not isinstance(value, dict) or value.get("kind") != RECORD_KIND:
+            raise ValueError("not a decision record")
+        bad = [name for name in ("seq", "prev", "hash") if not _FIELD_CHECKS[name](value.get(name))]
+        if not _is_text(value.get("record_id")):
+            bad.append("record_id")
+        if bad:
+            raise ValueError(f"missing or malformed field(s): {', '.join(bad)}")
+        decision = Decision.from_json(value.get("decision"))
+        return cls(value["seq"], value["record_id"], decision, value["prev"], value["hash"])
+
+
 @dataclass(frozen=True)
 class LedgerLine:
     """One line as read: its number, its bytes, and the entry it holds or why it holds none."""
@@ -83,7 +111,7 @@ class LedgerLine:
     raw: bytes  # without the newline
     complete: bool  # False for a last line cut short (a writer killed mid-write)
     value: Any = None  # the parsed JSON, when it parses
-    entry: LedgerEntry | None = None
+    entry: LedgerEntry | DecisionEntry | None = None
     fault: str | None = None  # why `entry` is None
 
 
@@ -103,15 +131,30 @@ def _parse(number: int, raw: bytes, complete: bool) -> LedgerLine:
         return LedgerLine(number, raw, False, fault="incomplete last line")
     try:
         value = json.loads(raw)
+        if isinstance(value, dict) and value.get("kind") == RECORD_KIND:
+            return LedgerLine(number, raw, True, value, DecisionEntry.from_json(value))
         return LedgerLine(number, raw, True, value, LedgerEntry.from_json(value))
     except ValueError as err:
         return LedgerLine(number, raw, True, fault=str(err))
 
 
 def entries(path: Path, *, strict: bool = True) -> Iterator[LedgerEntry]:
-    """The ledger's entries in order. A torn last line is skipped (the next append cuts it);
+    """The ledger's runs in order. A torn last line is skipped (the next append cuts it);
     a damaged line raises EvidenceError when `strict`, and is passed over otherwise (the site
     shows every run it can: `verify` names the damage)."""
+    for entry in _every_entry(path, strict):
+        if isinstance(entry, LedgerEntry):
+            yield entry
+
+
+def decisions(path: Path, *, strict: bool = True) -> Iterator[DecisionEntry]:
+    """The ledger's decisions in order, read as `entries` reads runs."""
+    for entry in _every_entry(path, strict):
+        if isinstance(entry, DecisionEntry):
+            yield entry
+
+
+def _every_entry(path: Path, strict: bool) -> Iterator[LedgerEntry | DecisionEntry]:
     for line in read_lines(path):
         if line.entry is not None:
             yield line.entry
@@ -135,7 +178,14 @@ def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[st
     }
 
 
-def append(path: Path, fields: dict[str, Any]) -> tuple[LedgerEntry, tuple[str, ...]]:
+def fields_for_decision(record_id: str, decision: Decision) -> dict[str, Any]:
+    """What the ledger line of a decision says, before it is chained."""
+    return {"kind": RECORD_KIND, "record_id": record_id, "decision": decision.to_json()}
+
+
+def append(
+    path: Path, fields: dict[str, Any]
+) -> tuple[LedgerEntry | DecisionEntry, tuple[str, ...]]:
     """Append one line holding `fields`, chained to the last; the caller holds the ledger lock.
     Returns the new entry and a note for any repair made first (a torn last line cut)."""
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -148,7 +198,7 @@ def append(path: Path, fields: dict[str, Any]) -> tuple[LedgerEntry, tuple[str, 
         os.fsync(fd)
     finally:
         os.close(fd)
-    return LedgerEntry.from_json(line), notes
+    return _parse(0, canonical(line), True).entry, notes  # type: ignore[return-value]
 
 
 def _write_all(fd: int, data: bytes) -> None:

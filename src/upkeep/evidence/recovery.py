@@ -22,6 +22,7 @@ from upkeep.evidence.layout import (
     scan_runs,
     sha256_file,
 )
+from upkeep.evidence.ledger import LedgerEntry
 from upkeep.evidence.store import EvidenceStore
 from upkeep.evidence.verify import check_run_folder
 from upkeep.records import RunRecord
@@ -112,9 +113,9 @@ def _recorded_paths(path: Path) -> tuple[set[str], bool]:
     recorded: set[str] = set()
     damaged = False
     for line in ledger.read_lines(path):
-        if line.entry is not None:
+        if isinstance(line.entry, LedgerEntry):
             recorded.add(line.entry.path)
-        elif line.complete:
+        elif line.entry is None and line.complete:
             damaged = True
     return recorded, damaged
 

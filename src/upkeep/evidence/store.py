@@ -34,8 +34,8 @@ from upkeep.evidence.layout import (
     run_json_bytes,
     run_relpath,
 )
-from upkeep.evidence.ledger import LedgerEntry
-from upkeep.records import RunRecord, Status, iso, parse_time
+from upkeep.evidence.ledger import DecisionEntry, LedgerEntry
+from upkeep.records import Decision, RunRecord, Status, iso, parse_time
 
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -105,13 +105,26 @@ class EvidenceStore:
             fsync_dir(self.root)
             self._place(staging, relpath)
             entry, notes = self.append(ledger.fields_for(record, relpath, sha))
+            assert isinstance(entry, LedgerEntry)
             intent.unlink()
             fsync_dir(self.root)
         return PublishedRun(record, self.root / relpath, entry.seq, sha, notes)
 
+    def record_decision(self, decision: Decision) -> DecisionEntry:
+        """Append a person's decision to the ledger, chained with the runs."""
+        with self.lock():
+            fields = ledger.fields_for_decision(decision.new_id(), decision)
+            entry, _ = self.append(fields)
+        assert isinstance(entry, DecisionEntry)
+        return entry
+
     def entries(self, *, strict: bool = True) -> list[LedgerEntry]:
-        """Every ledger entry, in ledger order (see `ledger.entries` for `strict`)."""
+        """Every run in the ledger, in ledger order (see `ledger.entries` for `strict`)."""
         return list(ledger.entries(self.ledger_path, strict=strict))
+
+    def decisions(self, *, strict: bool = True) -> list[DecisionEntry]:
+        """Every decision in the ledger, in ledger order."""
+        return list(ledger.decisions(self.ledger_path, strict=strict))
 
     def load(self, entry: LedgerEntry) -> RunRecord:
         """The run record of `entry`; EvidenceError if it is missing or differs from the ledger."""
@@ -157,7 +170,7 @@ class EvidenceStore:
         self.root.mkdir(parents=True, exist_ok=True)
         return _HeldLock(FileLock(str(self.root / LOCK)), self.root / LOCK)
 
-    def append(self, fields: dict[str, Any]) -> tuple[LedgerEntry, tuple[str, ...]]:
+    def append(self, fields: dict[str, Any]) -> tuple[LedgerEntry | DecisionEntry, tuple[str, ...]]:
         """Append one chained line; the caller holds the lock."""
         created = not self.ledger_path.exists()
         result = ledger.append(self.ledger_path, fields)

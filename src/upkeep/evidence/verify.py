@@ -25,7 +25,7 @@ from upkeep.evidence.layout import (
     scan_runs,
     sha256_file,
 )
-from upkeep.evidence.ledger import LedgerEntry, LedgerLine
+from upkeep.evidence.ledger import DecisionEntry, LedgerEntry, LedgerLine
 from upkeep.records import RunRecord, iso
 
 
@@ -48,6 +48,7 @@ class VerifyReport:
 
     problems: tuple[Mismatch, ...]
     runs_checked: int
+    decisions_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -65,7 +66,7 @@ def verify(root: Path) -> VerifyReport:
     for line in ledger.read_lines(walk.root / LEDGER):
         walk.check_line(line)
     problems = walk.problems + _unrecorded(walk.root, walk.recorded)
-    return VerifyReport(tuple(problems), walk.runs_checked)
+    return VerifyReport(tuple(problems), walk.runs_checked, walk.decisions_checked)
 
 
 # --- one run folder -----------------------------------------------------------------------
@@ -173,6 +174,7 @@ class _LedgerWalk:
     prev_hash: str | None = GENESIS
     prev_seq: int | None = 0
     runs_checked: int = 0
+    decisions_checked: int = 0
     problems: list[Mismatch] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
     first_line: dict[str, int] = field(default_factory=dict)
@@ -192,11 +194,15 @@ class _LedgerWalk:
             self.prev_hash = self.prev_seq = None
             return
         self.check_chain(line, line.entry)
-        self.check_run(line.number, line.entry)
+        if isinstance(line.entry, DecisionEntry):
+            self.decisions_checked += 1  # held whole in its line: the chain is all to check
+        else:
+            self.check_run(line.number, line.entry)
         self.prev_hash, self.prev_seq = line.entry.hash, line.entry.seq
 
-    def check_chain(self, line: LedgerLine, entry: LedgerEntry) -> None:
-        number, run_id = line.number, entry.run_id
+    def check_chain(self, line: LedgerLine, entry: LedgerEntry | DecisionEntry) -> None:
+        number = line.number
+        run_id = entry.run_id if isinstance(entry, LedgerEntry) else entry.record_id
         if line_hash(line.value) != entry.hash:
             self.flag(number, "hash does not match the line's content (line edited)", run_id)
         elif canonical(line.value) != line.raw:

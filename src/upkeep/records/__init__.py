@@ -1,6 +1,7 @@
 """Responsible for the vocabulary and the typed records of a run, the one definition every reader
 and writer of run.json and the ledger uses: `vocabulary` (statuses, severities and triggers
-with their order), `results` (checks, metrics, findings, errors) and `run` (the run record).
+with their order), `results` (checks, metrics, findings, errors), `run` (the run record) and
+`decision` (a person's decision on record).
 
 This package runs inside kernels too (`upkeep.report` uses it): it imports only the standard
 library.
@@ -8,6 +9,7 @@ library.
 
 from __future__ import annotations
 
+from upkeep.records.decision import Decision
 from upkeep.records.results import Check, Finding, Metric, RunError
 from upkeep.records.run import Host, RunbookRef, RunRecord
 from upkeep.records.vocabulary import (
@@ -26,6 +28,7 @@ __all__ = [
     "CHECK_STATUSES",
     "SCHEMA_VERSION",
     "Check",
+    "Decision",
     "Finding",
     "Host",
     "Metric",
