@@ -8,6 +8,7 @@ import html
 import json
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def _copy_site_sources(root: Path) -> None:
     nav = yaml.load((root / "mkdocs.yml").read_text(), Loader=_IgnoreTags)["nav"]
     for page in _nav_pages(nav):
         path = root / "docs" / page
-        if not path.exists() and not page.startswith(("runbooks/", "runs/")):
+        if not path.exists() and not page.startswith(("runbooks/", "runs/", "decisions.md")):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(STUB.format(title=Path(page).stem))
 
@@ -433,3 +434,39 @@ def test_an_older_runbook_version_comes_from_git(project: Project) -> None:
     )
     assert f"at git commit {record['runbook']['git_commit'][:12]}" in page
     assert "Old step" in page and "New step" not in page
+
+
+def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path: Path) -> None:
+    from test_findings import LOG, ORPHANS, ack, run
+
+    from upkeep.records import Check, Status
+
+    project = Project(tmp_path)
+    (tmp_path / "runbooks").mkdir()
+    project.config.write_text("version: 1\nevidence_dir: evidence\nstate_dir: state\n")
+    project.add_runbook("health-check", [CHECK_OK])
+    project.add_runbook("database-review", [CHECK_OK], cadence="weekly")
+    store = EvidenceStore(project.evidence)
+    down = Check("service:web", Status.FAIL, message="http: HTTP 502, expected 200")
+    first = run(0, LOG, ORPHANS)
+    latest = run(1, runbook="health-check", status=Status.FAIL)
+    latest = replace(latest, checks=(Check("disk:/", Status.OK), down))
+    for record in (first, latest):
+        store.publish(store.new_staging(record.run_id), record)
+    store.record_decision(ack(1, ORPHANS.key, reason="orphans <b>fixed</b> by hand"))
+    _copy_site_sources(tmp_path)
+    site = tmp_path / "public"
+    result = project.upkeep("site", "build", "--site-dir", str(site), timeout=300)
+    assert result.code == 0, result.text
+    dashboard = (site / "index.html").read_text()
+    content = dashboard[dashboard.index('id="checks-that-did-not-pass"') :]
+    failing = content[: content.index('id="open-findings"')]
+    assert "service:web" in failing and "HTTP 502, expected 200" in failing
+    assert "disk:/" not in failing  # ok checks are not listed
+    findings = content[content.index('id="open-findings"') :]
+    # The log finding is sticky: the latest run reported no new lines, it stays open; the
+    # acknowledged one is gone from the dashboard and on the decisions page.
+    assert LOG.key in findings and ORPHANS.key not in findings
+    decisions = (site / "decisions" / "index.html").read_text()
+    assert ORPHANS.key in decisions and "dana" in decisions
+    assert "orphans &lt;b&gt;fixed&lt;/b&gt; by hand" in decisions

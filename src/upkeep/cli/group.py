@@ -16,9 +16,11 @@ from typing import Any
 import click
 
 from upkeep import __version__
+from upkeep.cli.ack import ack_command
 from upkeep.cli.backups import backups_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
+from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
@@ -93,6 +95,8 @@ main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(run_command)
 main.add_command(verify_command)
+main.add_command(findings_command)
+main.add_command(ack_command)
 main.add_command(backups_command)
 main.add_command(restore_command)
 main.add_command(demo_command)

@@ -10,7 +10,7 @@ library.
 from __future__ import annotations
 
 from upkeep.records.decision import Decision
-from upkeep.records.results import Check, Finding, Metric, RunError
+from upkeep.records.results import Check, Clearance, Finding, Metric, RunError
 from upkeep.records.run import Host, RunbookRef, RunRecord
 from upkeep.records.vocabulary import (
     CHECK_STATUSES,
@@ -28,6 +28,7 @@ __all__ = [
     "CHECK_STATUSES",
     "SCHEMA_VERSION",
     "Check",
+    "Clearance",
     "Decision",
     "Finding",
     "Host",

@@ -1,6 +1,6 @@
 """Responsible for what a runbook records and how a run ends in error: `Check`, `Metric`,
-`Finding` and `RunError`, each a frozen dataclass with `to_json` and a `from_json` that says
-what is malformed.
+`Finding`, `Clearance` and `RunError`, each a frozen dataclass with `to_json` and a `from_json`
+that says what is malformed.
 """
 
 from __future__ import annotations
@@ -115,22 +115,30 @@ class Metric:
 
 @dataclass(frozen=True)
 class Finding:
-    """Something an engineer should look at, keyed so it is recognised across runs."""
+    """Something an engineer should look at, keyed so it is recognised across runs (the key is
+    its fingerprint). A finding stays open until a later run of its runbook no longer reports it,
+    a run clears it, or a person acknowledges it; a `sticky` one (seen in what a run read
+    incrementally, such as new log lines) is not closed by a run that merely does not report it.
+    """
 
     key: str
     message: str
     severity: Severity = Severity.WARN
+    sticky: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "severity", Severity.parse(self.severity))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "kind": "finding",
             "key": self.key,
             "message": self.message,
             "severity": self.severity.value,
         }
+        if self.sticky:
+            value["sticky"] = True
+        return value
 
     @classmethod
     def from_json(cls, value: Any) -> Finding:
@@ -139,6 +147,27 @@ class Finding:
             key=_text(value.get("key"), "finding key"),
             message=_text(value.get("message"), "finding message"),
             severity=Severity.parse(value.get("severity")),
+            sticky=value.get("sticky", False) is True,
+        )
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """A run's statement that the finding `key` no longer holds (say, the orphaned rows a
+    finding named are gone); it closes the finding, sticky or not."""
+
+    key: str
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "cleared", "key": self.key, "message": self.message}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Clearance:
+        value = _kind(value, "cleared")
+        return cls(
+            key=_text(value.get("key"), "cleared key"),
+            message=_text(value.get("message", ""), "cleared message"),
         )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from upkeep.records.results import Check, Finding, Metric, RunError, number
+from upkeep.records.results import Check, Clearance, Finding, Metric, RunError, number
 from upkeep.records.vocabulary import SCHEMA_VERSION, Status, Trigger, iso, parse_time
 
 
@@ -99,6 +99,7 @@ class RunRecord:
     checks: tuple[Check, ...] = ()
     metrics: tuple[Metric, ...] = ()
     findings: tuple[Finding, ...] = ()
+    cleared: tuple[Clearance, ...] = ()
     error: RunError | None = None
     skipped_reason: str | None = None
     host: Host = field(default_factory=Host)
@@ -123,6 +124,7 @@ class RunRecord:
             "checks": [check.to_json() for check in self.checks],
             "metrics": [metric.to_json() for metric in self.metrics],
             "findings": [finding.to_json() for finding in self.findings],
+            "cleared": [clearance.to_json() for clearance in self.cleared],
             "error": self.error.to_json() if self.error is not None else None,
             "host": self.host.to_json(),
             "versions": dict(self.versions),
@@ -167,6 +169,7 @@ class RunRecord:
             checks=_parsed(value.get("checks"), Check.from_json),
             metrics=_parsed(value.get("metrics"), Metric.from_json),
             findings=_parsed(value.get("findings"), Finding.from_json),
+            cleared=_parsed(value.get("cleared"), Clearance.from_json),
             error=RunError.from_json(value["error"])
             if isinstance(value.get("error"), Mapping)
             else None,

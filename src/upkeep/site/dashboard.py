@@ -1,6 +1,8 @@
 """Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
 verifies, every runbook with its last status, last run, next due and recent runs — failing and
-overdue first — and the findings still open.
+overdue first — then every check of a runbook's latest run that did not pass, and the findings
+still open (`upkeep.findings`: until a run no longer reports them, clears them, or a person
+acknowledges them).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
         if rows
         else "<p>No runbooks yet.</p>"
     )
+    parts.append("\n## Checks that did not pass\n")
+    parts.append(failing_checks(model, root))
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
     return "\n\n".join(parts) + "\n"
@@ -83,26 +87,61 @@ def verification_banner(model: SiteModel, root: str) -> str:
     )
 
 
-def open_findings(model: SiteModel, root: str) -> str:
-    """Findings of each runbook's latest run: what is still open."""
+def failing_checks(model: SiteModel, root: str) -> str:
+    """Every check of each runbook's latest run that is not ok: a service that is down is here,
+    not only in its run's report."""
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
-        name = state.runbook.name
-        runs = model.by_runbook.get(name, ())
+        runs = model.by_runbook.get(state.runbook.name, ())
         if not runs or runs[0].record is None:
             continue
         latest = runs[0]
-        findings = sorted(latest.record.findings, key=lambda finding: -finding.severity.rank)
-        for finding in findings:
+        checks = [check for check in latest.record.checks if check.status is not Status.OK]
+        for check in sorted(checks, key=lambda check: -check.status.rank):
+            value = "" if check.value is None else f"{check.value:g}{check.unit}"
             rows.append(
-                f"<tr><td>{badge(finding.severity)}</td><td>{escape_html(name)}</td>"
-                f"<td><code>{escape_html(finding.key)}</code></td>"
-                f"<td>{escape_html(finding.message[:300])}</td>"
+                f"<tr><td>{badge(check.status)}</td><td>{escape_html(state.runbook.name)}</td>"
+                f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"
+                f"<td>{escape_html(check.message[:300])}</td>"
                 f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a></td></tr>'
             )
     if not rows:
-        return "<p>No open findings: the latest run of every runbook found nothing.</p>"
+        return "<p>Every check of every runbook's latest run passed.</p>"
+    return (
+        '<table class="uk-table"><thead><tr><th>Status</th><th>Runbook</th><th>Check</th>'
+        "<th>Value</th><th>Message</th><th>Run</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def open_findings(model: SiteModel, root: str) -> str:
+    """The findings still open, the most severe first, with when they were first and last seen."""
+    runs = {run.run_id: run for run in model.runs}
+    rows = []
+    for finding in model.findings:
+        if not finding.open:
+            continue
+        last = runs.get(finding.last_run_id)
+        link = (
+            f'<a href="{run_href(last, root)}">{escape_html(last.run_id)}</a>'
+            if last is not None
+            else escape_html(finding.last_run_id)
+        )
+        rows.append(
+            f"<tr><td>{badge(finding.severity)}</td><td>{escape_html(finding.runbook)}</td>"
+            f"<td><code>{escape_html(finding.key)}</code></td>"
+            f"<td>{escape_html(finding.message[:300])}</td>"
+            f"<td>{escape_html(when(finding.first_seen, model))}</td>"
+            f"<td>{finding.times_seen}</td><td>{link}</td></tr>"
+        )
+    if not rows:
+        return "<p>No open findings.</p>"
     return (
         '<table class="uk-table"><thead><tr><th>Severity</th><th>Runbook</th><th>Key</th>'
-        f"<th>Finding</th><th>Run</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<th>Finding</th><th>Open since</th><th>Runs</th><th>Last seen in</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>\n\n"
+        "<p>A finding stays open until a later run no longer reports it (a log error stays "
+        "until cleared), a run clears it, or someone acknowledges it: "
+        "<code>upkeep ack KEY --reason ...</code>; every acknowledgement is on the "
+        f'<a href="{root}decisions/">decisions</a> page.</p>'
     )

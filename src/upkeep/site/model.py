@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ import yaml
 from upkeep import evidence, plan
 from upkeep.config import Config
 from upkeep.errors import ConfigError
-from upkeep.records import RunRecord, Status, parse_time
+from upkeep.evidence import ledger
+from upkeep.findings import FindingState, RunEvent, follow, run_event
+from upkeep.records import Decision, RunRecord, Status, parse_time
 from upkeep.registry import NAME, Registry
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -85,6 +88,8 @@ class SiteModel:
     built_at: datetime
     by_runbook: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # newest first
     by_month: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # oldest first
+    findings: tuple[FindingState, ...] = ()  # open ones first (upkeep.findings)
+    decisions: tuple[evidence.DecisionEntry, ...] = ()  # in ledger order
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -113,6 +118,7 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     runs = tuple(sorted(views, key=lambda run: (run.started_at, run.run_id)))
     # Problems naming a run the ledger does not hold (its line removed): shown, not dropped.
     strays += [p.message for items in problems.values() for p in items]
+    decisions = tuple(store.decisions(strict=False))
     return SiteModel(
         config=config,
         registry=registry,
@@ -122,7 +128,25 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         built_at=at,
         by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
         by_month=_group(runs, lambda run: run.month, newest_first=False),
+        findings=tuple(follow(_events(store, {view.run_id: view for view in views}))),
+        decisions=decisions,
     )
+
+
+def _events(
+    store: evidence.EvidenceStore, views: dict[str, RunView]
+) -> Iterator[RunEvent | Decision]:
+    """The runs (as read for the site) and the decisions, in ledger order, for the findings."""
+    seen: set[str] = set()
+    for line in ledger.read_lines(store.ledger_path):
+        entry = line.entry
+        if isinstance(entry, evidence.DecisionEntry):
+            yield entry.decision
+        elif isinstance(entry, evidence.LedgerEntry) and entry.run_id not in seen:
+            seen.add(entry.run_id)
+            view = views.get(entry.run_id)
+            if view is not None and view.record is not None:
+                yield run_event(view.status, view.record)
 
 
 def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:

@@ -1,0 +1,73 @@
+"""`upkeep findings` and `upkeep ack` on a real evidence store (runs published as the runner
+publishes them; no kernel needed)."""
+
+from __future__ import annotations
+
+import json
+
+from helpers.project import Project
+from test_findings import LOG, ORPHANS, run
+
+from upkeep.evidence import EvidenceStore, verify
+
+
+def _publish(project: Project, *records) -> None:
+    store = EvidenceStore(project.evidence)
+    for record in records:
+        store.publish(store.new_staging(record.run_id), record)
+
+
+def test_findings_lists_what_is_open_and_ack_closes_it_on_record(project: Project) -> None:
+    _publish(
+        project,
+        run(0, LOG),
+        run(0, ORPHANS, runbook="database-review"),
+        run(1),  # no new log lines: the sticky log finding stays open
+    )
+    listed = project.upkeep_in_process("findings")
+    assert listed.code == 0, listed.text
+    lines = listed.out.splitlines()
+    assert lines[0].split() == [
+        "SEVERITY",
+        "RUNBOOK",
+        "KEY",
+        "SINCE",
+        "LAST",
+        "SEEN",
+        "SEEN",
+        "FINDING",
+    ]
+    assert LOG.key in lines[1] and lines[1].startswith("FAIL")  # the most severe first
+    assert ORPHANS.key in lines[2]
+
+    acked = project.upkeep_in_process(
+        "ack", LOG.key, "--reason", "upstream deploy at 02:00", "--author", "dana"
+    )
+    assert acked.code == 0, acked.text
+    assert f"acknowledged {LOG.key} (health-check, open since" in acked.out and "dana" in acked.out
+    still = json.loads(project.upkeep_in_process("findings", "--json").out)
+    assert [f["key"] for f in still] == [ORPHANS.key]
+    everything = json.loads(project.upkeep_in_process("findings", "--all", "--json").out)
+    closed = next(f for f in everything if f["key"] == LOG.key)["closed"]
+    assert (closed["how"], closed["by"], closed["reason"]) == (
+        "acknowledged",
+        "dana",
+        "upstream deploy at 02:00",
+    )
+    report = verify(project.evidence)
+    assert report.ok and report.decisions_checked == 1
+
+
+def test_ack_refuses_what_is_not_an_open_finding_and_records_nothing(project: Project) -> None:
+    _publish(project, run(0, LOG))
+    refused = project.upkeep_in_process("ack", LOG.key, "log:app:nope", "--reason", "x")
+    assert refused.code == 2
+    assert "no open finding with key 'log:app:nope'" in refused.err
+    empty = project.upkeep_in_process("ack", LOG.key, "--reason", "  ")
+    assert empty.code == 2 and "--reason" in empty.err
+    assert EvidenceStore(project.evidence).decisions() == []
+
+
+def test_no_findings_is_said(project: Project) -> None:
+    _publish(project, run(0))
+    assert project.upkeep_in_process("findings").out.strip() == "no open findings"
