@@ -29,10 +29,10 @@ from typing import NamedTuple
 
 from upkeep.cleaning.boundaries import locked_by_another, mount_points_under
 from upkeep.cleaning.safedelete import DIR_FLAGS, Removal, RootError, Seen, kind_of, open_root
+from upkeep.config.system_paths import GUARD_MARKERS
 
 __all__ = [
     "ALWAYS_PROTECTED",
-    "GUARD_MARKERS",
     "VANISHED",
     "DirEntry",
     "Entry",
@@ -62,11 +62,6 @@ ALWAYS_PROTECTED = (
     "aquota.user",
     "aquota.group",
 )
-# A directory holding one of these names is something no cleaning may touch, anywhere in a root.
-GUARD_MARKERS = {
-    "PG_VERSION": "a PostgreSQL data directory (it holds PG_VERSION)",
-    ".git": "a git work tree (it holds .git)",
-}
 VANISHED = "vanished after the listing (removed or renamed by someone else)"
 
 
