@@ -320,7 +320,9 @@ class _Scanner:
         self, path: str, item: os.DirEntry[str], exc: OSError, vanished: list[Removal]
     ) -> None:
         """An entry listed whose `lstat` failed: vanished, or skipped with the reason."""
+        # What the listing's file type said: the lstat that would say more is what failed.
         kind = "dir" if item.is_dir(follow_symlinks=False) else "file"
+        kind = "symlink" if item.is_symlink() else kind
         if exc.errno == errno.ENOENT:
             vanished.append(Removal(Path(path), kind, 0, False, VANISHED))
         else:
