@@ -7,6 +7,7 @@ import os
 import shutil
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,32 @@ def test_a_bad_dry_run_value_is_refused_before_anything_runs(demo_project: Proje
     assert result.code == 2
     assert "dry_run" in result.text and "config, yes, no" in result.text
     assert demo_project.run_dirs() == []
+
+
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("/etc", "/etc is a system tree where nothing is disposable"),
+        ("evidence/runs", "evidence/runs is inside the evidence directory"),
+    ],
+)
+def test_a_root_that_is_not_disposable_stops_the_run_before_anything_runs(
+    make_project: Callable[[str], Project], root: str, why: str
+) -> None:
+    project = make_project(
+        f"""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: var/state
+        cleanup:
+          temp_roots:
+            - {{path: {root}, max_age_days: 0}}
+        """
+    )
+    (project.root / "runbooks" / "daily").mkdir()
+    shutil.copy(REPO / "runbooks" / "daily" / "cleaning.ipynb", project.root / "runbooks" / "daily")
+    result = project.upkeep("run", "cleaning", "-p", "dry_run=yes")
+    assert result.code == 2, result.text
+    assert "cleanup.temp_roots[0].path" in result.text and why in result.text
+    assert "Traceback" not in result.text
+    assert project.run_dirs() == []

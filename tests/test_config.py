@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.project import Project
 
 from upkeep.config import Limit, load_config
+from upkeep.config.system_paths import not_disposable
 from upkeep.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,6 +110,31 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
         ("backup: {compression_level: 0}\n", "backup.compression_level: expected an integer >= 1"),
         ("- just\n- a list\n", "top level: expected a mapping"),
         ("key: [unclosed\n", "not valid YAML"),
+        ("", "the config file is empty"),
+        ("# only a comment\n\n", "the config file is empty"),
+        (
+            "version: 1\ntimezone: UTC\nversion: 1\n",
+            "line 3: key 'version' is given twice (first on line 1); expected each key once",
+        ),
+        (
+            "cleanup:\n  dry_run: true\n  protect: []\n  dry_run: false\n",
+            "line 4: key 'dry_run' is given twice (first on line 2)",
+        ),
+        ("services:\n  - {name: a, name: b, kind: process, process: x}\n", "key 'name'"),
+        (
+            "demo: {root: d, http_port: 99999}\n",
+            "demo.http_port: expected a TCP port from 1 to 65535, got 99999 (int)",
+        ),
+        ("demo: {root: d, http_port: 0}\n", "demo.http_port: expected a TCP port"),
+        ("evidence_dir: /\n", "evidence_dir: / is a system directory; expected a directory"),
+        ("evidence_dir: /etc\n", "evidence_dir: /etc is a system tree"),
+        ("state_dir: /var\n", "state_dir: /var is a system directory"),
+        ("state_dir: .\n", "is the project itself (where upkeep.yml lives)"),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10}}\n",
+            "logs[0].rotate: method rename moves the log aside, and a writer nobody signals "
+            "keeps writing to the moved copy; expected pid_file",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -117,13 +144,50 @@ def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
     assert str(tmp_path / "upkeep.yml") in str(caught.value)
 
 
+def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "upkeep.yml"
+    path.write_bytes(b"version: 1\ntimezone: Europe/Z\xfcrich\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (
+        f"{path}: not valid UTF-8 at byte 29 (line 2): byte 0xfc; expected a UTF-8 text file"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"version: 1\n\xff\xfe\n", "not valid UTF-8 at byte 11 (line 2)"),
+        (b"version: 1\nversion: 1\n", "key 'version' is given twice"),
+        (b"", "the config file is empty"),
+    ],
+)
+def test_the_command_line_refuses_a_broken_config_with_exit_2(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    (tmp_path / "upkeep.yml").write_bytes(content)
+    result = Project(tmp_path).upkeep_in_process("list")
+    assert result.code == 2
+    assert f"{tmp_path / 'upkeep.yml'}: " in result.text and message in result.text
+    assert "Traceback" not in result.text
+
+
+def test_a_merge_key_may_override_what_it_merges(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        "thresholds:\n  cpu_percent: &limits {warn: 70, fail: 90}\n"
+        "  memory_percent: {<<: *limits, warn: 80}\n",
+    )
+    assert config.thresholds.memory_percent == Limit(80, 90)
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yml")
 
 
 def test_config_is_frozen(tmp_path: Path) -> None:
-    config = _load(tmp_path, "")
+    config = _load(tmp_path, "version: 1\n")
     with pytest.raises(AttributeError):
         config.timezone = "x"  # type: ignore[misc]
 
@@ -171,6 +235,118 @@ def test_dangerous_cleanup_roots_are_refused(tmp_path: Path, root: str, what: st
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: '{root}'}}\n")
     assert "cleanup.temp_roots[0].path" in str(caught.value) and what in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("/etc", "/etc is a system tree where nothing is disposable"),
+        ("/etc/ssl", "/etc/ssl is inside /etc, a system tree where nothing is disposable"),
+        ("/usr/share/doc", "/usr/share/doc is inside /usr, a system tree"),
+        ("/lib64", "/lib64 is a system tree"),
+        ("/boot", "/boot is a system tree"),
+        ("/var/spool/cron", "/var/spool/cron is inside /var/spool, a system tree"),
+        ("/var", "/var is a system directory"),
+        ("/var/lib", "/var/lib is a system directory"),
+        ("/var/log", "/var/log is a system directory"),
+        ("/var/lib/dpkg", "/var/lib/dpkg is a package's whole state"),
+        ("/opt", "/opt is a system directory"),
+        ("/srv", "/srv is a system directory"),
+        ("/home/someone", "/home/someone is a person's home"),
+    ],
+)
+def test_system_directories_are_refused_as_cleanup_roots(
+    tmp_path: Path, root: str, why: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"cleanup:\n  cache_roots:\n    - {{path: '{root}'}}\n")
+    message = str(caught.value)
+    assert f"cleanup.cache_roots[0].path: {why}" in message
+    assert message.endswith("expected a dedicated temp or cache directory")
+
+
+@pytest.mark.parametrize(
+    "root", ["/tmp/app-uploads", "/var/tmp/app", "/var/cache/app", "/opt/app/cache"]
+)
+def test_temp_directories_and_dedicated_folders_stay_allowed(tmp_path: Path, root: str) -> None:
+    config = _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: '{root}'}}\n")
+    assert config.cleanup.temp_roots[0].path == Path(root)
+    # /tmp and /var/tmp themselves are allowed too (here /tmp holds the test's project).
+    assert not_disposable(Path("/tmp")) is None and not_disposable(Path("/var/tmp")) is None
+
+
+SYSTEM_AT_TMP = """\
+state_dir: state
+databases:
+  - {name: app, engine: sqlite, path: data/app.db}
+logs:
+  - {name: web, path: logs/web.log, rotate: {max_bytes: 10, pid_file: run/web.pid}}
+backup: {dir: backups}
+cleanup:
+  temp_roots:
+    - {path: '%s', max_age_days: 0}
+"""
+
+
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("data", "contains the database file of 'app' ({base}/data/app.db)"),
+        ("logs", "contains the log 'web' ({base}/logs/web.log)"),
+        ("run", "contains the pid file of log 'web' ({base}/run/web.pid)"),
+        ("evidence/runs", "is inside the evidence directory"),
+        ("evidence/runs/2026/11", "is inside the evidence directory"),
+        ("state/logscan", "is inside upkeep's state directory"),
+        ("backups/app", "is inside the backup store"),
+        ("runbooks/daily", "is inside the runbooks"),
+    ],
+)
+def test_roots_holding_or_inside_what_the_system_keeps_are_refused(
+    tmp_path: Path, root: str, why: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, SYSTEM_AT_TMP % root)
+    assert f"temp_roots[0].path: {tmp_path / root} {why.format(base=tmp_path)};" in str(
+        caught.value
+    )
+
+
+def test_a_root_through_a_symlinked_parent_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "tmp").mkdir(parents=True)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "link").symlink_to(outside)
+    for written in ("var/link/tmp", "var/link/../tmp"):
+        with pytest.raises(ConfigError) as caught:
+            _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: {written}}}\n")
+        assert (
+            f"temp_roots[0].path: {tmp_path / 'var' / 'link'} is a symlink (to {outside}); "
+            "name the real directory"
+        ) in str(caught.value)
+
+
+def test_the_root_is_kept_as_written_not_resolved(tmp_path: Path) -> None:
+    (tmp_path / "var" / "tmp").mkdir(parents=True)
+    config = _load(tmp_path, "cleanup:\n  temp_roots:\n    - {path: ./var/x/../tmp}\n")
+    assert str(config.cleanup.temp_roots[0].path) == str(tmp_path / "var" / "tmp")
+
+
+@pytest.mark.parametrize(
+    ("marker", "root", "why"),
+    [
+        ("pg/PG_VERSION", "pg", "is a PostgreSQL data directory (it holds PG_VERSION)"),
+        ("pg/PG_VERSION", "pg/base", "is inside {base}/pg, a PostgreSQL data directory"),
+        ("repo/.git/HEAD", "repo", "is a git work tree (it holds .git)"),
+    ],
+)
+def test_database_clusters_and_git_work_trees_are_refused_as_roots(
+    tmp_path: Path, marker: str, root: str, why: str
+) -> None:
+    (tmp_path / marker).parent.mkdir(parents=True)
+    (tmp_path / marker).write_text("15\n")
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: {root}}}\n")
+    assert f"{tmp_path / root} {why.format(base=tmp_path)}" in str(caught.value)
 
 
 def test_symlinked_cleanup_root_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+from helpers.vanishing import vanishing
+
 from upkeep.config import LogSource
 from upkeep.logs.layout import (
     ROTATION_STATE,
@@ -60,6 +63,18 @@ def test_copies_in_directory_are_every_copy_named_so_and_nothing_else(tmp_path: 
     assert sorted(found) == ["app.log.1", "app.log.10", "app.log.2.gz", "app.log.3"]
     assert [found[name].index for name in sorted(found)] == [1, 10, 2, 3]
     assert stat.S_ISLNK(found["app.log.3"].stat.st_mode)  # seen, never followed
+
+
+def test_a_copy_removed_right_after_the_listing_is_left_out_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("app.log", "app.log.1", "app.log.2.gz", "app.log.3.gz"):
+        (tmp_path / name).write_text("x\n")
+    vanished: list[Path] = []
+    with vanishing(monkeypatch, before_stat=("app.log.2.gz",)):
+        found = sorted(c.path.name for c in copies_in_directory(tmp_path / "app.log", vanished))
+    assert found == ["app.log.1", "app.log.3.gz"]
+    assert vanished == [tmp_path / "app.log.2.gz"]
 
 
 def test_state_files_are_named_by_the_log_name_and_a_hash_of_its_path(tmp_path: Path) -> None:

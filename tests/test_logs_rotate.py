@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.vanishing import vanishing
 
 from upkeep.config import LogRotation, LogSource
 from upkeep.logs.rotate import rotate_logs
-from upkeep.logs.rotation_plan import RotationResult
+from upkeep.logs.rotation_plan import RotationResult, survey
 from upkeep.logs.scan import scan_log
 from upkeep.procedures.logrotate import summary
 
@@ -510,3 +511,29 @@ def test_several_rotations_between_two_scans_lose_no_error_line(
         "ERROR today",
     ]
     assert scan_log(log, tmp_path / "scan").errors == 0
+
+
+def test_the_rotation_survey_counts_a_copy_that_vanished_while_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.log", "app.log.1", "app.log.2.gz"):
+        (tmp_path / name).write_text("x\n")
+    with vanishing(monkeypatch, before_stat=("app.log.1",)):
+        found = survey(log, os.lstat(log))
+    assert [c.path.name for c in found.copies] == ["app.log.2.gz"]
+    assert found.vanished == (tmp_path / "app.log.1",) and found.refusals == ()
+
+
+def test_a_copy_that_vanished_while_listed_does_not_stop_the_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = source(tmp_path, max_bytes=1, method="copytruncate", compress=False)
+    log.path.write_text("line\n" * 10)
+    (tmp_path / "app.log.1").write_text("old\n")
+    (tmp_path / "app.log.2").write_text("older\n")
+    with vanishing(monkeypatch, before_stat=("app.log.2",)):
+        result = rotate(log, tmp_path)
+    assert result.rotated and result.problems == ()
+    assert (tmp_path / "app.log.1").read_text() == "line\n" * 10
+    assert (tmp_path / "app.log.2").read_text() == "old\n"

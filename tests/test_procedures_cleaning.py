@@ -12,7 +12,7 @@ from helpers.cleaning import clean_temp, intact, old_files_beside
 from helpers.files import aged, write
 from helpers.recorder import Recorder
 
-from upkeep.cleaning import execute, plan_cache
+from upkeep.cleaning import execute, plan_cache, plan_temp
 from upkeep.config import Cleanup, CleanupRoot, load_config
 from upkeep.errors import ConfigError
 from upkeep.procedures import cleaning
@@ -147,11 +147,40 @@ def test_record_cleaning_reports_what_went_and_what_was_skipped(
         "cleaning_freed_bytes": 2048,
         "cleaning_root_bytes": 0,
         "cleaning_skipped_entries": 1,
+        "cleaning_vanished_entries": 0,
     }
     finding = recorded.findings()[f"{name}:skipped:{root / 'fifo'}"]
     assert "not a regular file" in finding["message"]
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  removed")]
     assert line.split() == ["removed", "file", "2,048", "B", str(root / "old")]
+
+
+def test_vanished_entries_are_counted_and_listed_but_do_not_warn(
+    root: Path, recorded: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(root / "old", 30)
+    victim = write(root / "victim", 30)
+    plan = plan_temp(CleanupRoot(root))
+    victim.unlink()  # gone between the scan and its removal, as on a busy /tmp
+    cleaning.record_cleaning([execute(plan, dry_run=False)])
+    check = recorded.checks()[f"cleaning:temp:{root}"]
+    assert check["status"] == "ok"
+    assert "removed 1 entries" in check["message"] and "0 skipped; 1 vanished" in check["message"]
+    assert not recorded.findings()
+    metrics = {r["name"]: r["value"] for r in recorded.records if r["kind"] == "metric"}
+    assert metrics["cleaning_vanished_entries"] == 1
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  vanished")]
+    assert line.split() == ["vanished", "file", str(victim)]
+
+
+def test_a_root_that_cannot_be_opened_fails_naming_it(tmp_path: Path, recorded: Recorder) -> None:
+    missing = tmp_path / "missing"
+    cleaning.record_cleaning([clean_temp(missing)])
+    check = recorded.checks()[f"cleaning:temp:{missing}"]
+    assert check["status"] == "fail"
+    assert check["message"] == (
+        f"root refused: the cleaning root cannot be opened: No such file or directory: {missing}"
+    )
 
 
 def test_totals_warn_when_no_root_is_configured(tmp_path: Path, recorded: Recorder) -> None:

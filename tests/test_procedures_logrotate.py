@@ -37,7 +37,7 @@ def test_record_rotations_checks_metrics_and_findings(
                 rotate: {max_bytes: 1, pid_file: web.pid}
               - name: quiet
                 path: quiet.log
-                rotate: {max_bytes: 1000}
+                rotate: {max_bytes: 1000, method: copytruncate}
             """
         )
     )

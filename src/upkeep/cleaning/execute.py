@@ -3,7 +3,8 @@
 `execute` hands the plan's batches to `safedelete`, which re-checks every entry and removes
 only what is still what the scan saw. A dry run goes through the same checks and removes
 nothing, so it reports exactly what a real run would remove. A `RootCleaning` keeps counts,
-bytes and the skips, and rebuilds the list of removals from the plan only when asked.
+bytes, the skips and the entries that vanished (gone before the scan or the removal could get
+to them: counted, not failures), and rebuilds the list of removals from the plan only when asked.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from upkeep.cleaning.plan import CleaningKind, Plan, planned_entries
+from upkeep.cleaning.plan import CleaningKind, Plan, failure_message, planned_entries
 from upkeep.cleaning.safedelete import (
     Batch,
     Outcome,
@@ -45,10 +46,13 @@ class RootCleaning:
     bytes_before: int
     protected: int
     error: str | None = None
+    gone: tuple[Outcome, ...] = ()  # attempted entries already gone when their turn came
+    vanished_at_scan: tuple[Removal, ...] = ()  # listed, then gone before the scan's lstat
 
     def iter_outcomes(self) -> Iterator[Outcome]:
-        """Every attempted removal, in order: removed (would be, in a dry run) or skipped."""
-        failed = {outcome.path: outcome for outcome in self.failures}
+        """Every attempted removal, in order: removed (would be, in a dry run), skipped, or
+        gone (skipped with the reason `already gone`)."""
+        failed = {outcome.path: outcome for outcome in self.failures + self.gone}
         done, dry = not self.dry_run, self.dry_run
         for path, seen in planned_entries(self.attempted):
             if path in failed:
@@ -81,6 +85,12 @@ class RootCleaning:
         return self.skipped + self.failed
 
     @property
+    def vanished(self) -> tuple[Removal, ...]:
+        """Entries removed or renamed by someone else while the root was cleaned, whether at the
+        scan or at the removal: not failures, but reported."""
+        return self.vanished_at_scan + tuple(outcome.removal() for outcome in self.gone)
+
+    @property
     def bytes_after(self) -> int:
         return self.bytes_before - self.freed_bytes
 
@@ -98,7 +108,7 @@ def execute(plan: Plan, *, dry_run: bool) -> RootCleaning:
             with gc_paused():
                 counts = remove_batches(plan.root.path, plan.batches, dry_run=dry_run)
         except RootError as exc:
-            error = f"{exc.strerror}: {plan.root.path}"
+            error = failure_message(exc, plan.root.path)
     return RootCleaning(
         root=plan.root,
         purpose=plan.purpose,
@@ -111,4 +121,6 @@ def execute(plan: Plan, *, dry_run: bool) -> RootCleaning:
         bytes_before=plan.bytes_before,
         protected=plan.protected,
         error=error,
+        gone=counts.vanished,
+        vanished_at_scan=plan.vanished,
     )

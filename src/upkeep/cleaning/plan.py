@@ -5,7 +5,8 @@ oldest others until the root fits in `max_bytes` (measured over what cleaning ma
 regular files and links, protected entries aside). Both then lose the directories that would be
 left empty and were themselves last modified before the cutoff (a fresh empty directory may be
 one an application is about to use). The root itself is never removed. A plan is a list of
-`Batch`es, one per directory, in removal order (children before parents).
+`Batch`es, one per directory, in removal order (children before parents). A root that cannot be
+scanned at all gives a plan with its `error`, naming the path that failed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from upkeep.cleaning.safedelete import Batch, Removal
 from upkeep.cleaning.scan import Entry, Scan, scan_root
 from upkeep.config import CleanupRoot
 
-__all__ = ["CleaningKind", "Plan", "plan_cache", "plan_root", "plan_temp", "planned_entries"]
+__all__ = [
+    "CleaningKind",
+    "Plan",
+    "failure_message",
+    "plan_cache",
+    "plan_root",
+    "plan_temp",
+    "planned_entries",
+]
 
 DAY_S = 86400.0
 
@@ -47,6 +56,7 @@ class Plan:
     bytes_before: int
     protected: int
     error: str | None = None  # the root could not be scanned at all
+    vanished: tuple[Removal, ...] = ()  # listed by the scan, gone before it could look at them
 
     @property
     def remove(self) -> tuple[Entry, ...]:
@@ -132,8 +142,8 @@ def _plan(
 ) -> Plan:
     try:
         scan = scan_root(root.path, protect)
-    except OSError as exc:  # RootError, or the root cannot be listed
-        return Plan(root, purpose, (), (), 0, 0, error=f"{exc.strerror}: {root.path}")
+    except OSError as exc:  # RootError: the root itself cannot be opened, listed or cleaned
+        return Plan(root, purpose, (), (), 0, 0, error=failure_message(exc, root.path))
     cutoff = (now.timestamp() if now else time.time()) - root.max_age_days * DAY_S
     files = choose(scan, cutoff, root.max_bytes)
     skipped = [
@@ -148,7 +158,13 @@ def _plan(
         skipped=tuple(scan.skipped) + tuple(skipped),
         bytes_before=scan.total_bytes,
         protected=scan.protected,
+        vanished=scan.vanished,
     )
+
+
+def failure_message(exc: OSError, root: Path) -> str:
+    """What went wrong and the path it went wrong on (`exc.filename`; the root only if none)."""
+    return f"{exc.strerror or exc}: {exc.filename or root}"
 
 
 def _emptied_dirs(scan: Scan, files: Iterable[Batch], cutoff: float) -> list[Batch]:

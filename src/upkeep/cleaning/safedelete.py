@@ -6,11 +6,14 @@ O_DIRECTORY`, re-checks the entry with `lstat` relative to its parent's descript
 it with `unlink`/`rmdir` relative to that descriptor. An entry is removed only when it is still
 what the caller scanned (same device, inode and type; for a non-directory also the same change
 time), lies on the root's filesystem, and is a regular file, a symlink (removed as a link) or an
-empty directory; anything else is reported as skipped, with the reason, and left alone. A swap
-between the re-check and the removal cannot make it follow anything: `unlink` removes a symlink
-itself, and `rmdir` refuses a non-directory. A dry run makes the same checks and removes nothing;
-it cannot know whether a directory would be empty by then (the files that a real run would remove
-first are still there), so it leaves that to the caller's plan.
+empty directory; anything else is reported as skipped, with the reason, and left alone. An entry
+no longer there (removed or renamed by someone else) is counted as vanished, not as a failure.
+No directory on the way down may be a mount point (bind mounts included) or locked by another
+process (see `boundaries`). A swap between the re-check and the removal cannot make it follow
+anything: `unlink` removes a symlink itself, and `rmdir` refuses a non-directory. A dry run makes
+the same checks and removes nothing; it cannot know whether a directory would be empty by then
+(the files that a real run would remove first are still there), so it leaves that to the
+caller's plan.
 
 Two ways in: `remove_entry` (and `remove_entries`/`remove_many`) for a few paths, and
 `remove_batches` for a whole scanned tree, directory by directory (`Batch` of `Seen` entries):
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from upkeep.cleaning.boundaries import locked_by_another, mount_points_under
+
 __all__ = [
     "Batch",
     "Outcome",
@@ -50,6 +55,7 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 KINDS = {stat.S_IFREG: "file", stat.S_IFLNK: "symlink", stat.S_IFDIR: "dir"}
 _S_IFMT = 0o170000  # the file-type bits of st_mode, as stat.S_IFMT masks them
 _S_IFDIR = stat.S_IFDIR
+GONE = "already gone"  # the reason given for an entry that vanished before its removal
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ class RemovalCounts:
     removed: int  # entries removed (dry run: that would be removed)
     freed: int  # their bytes (directories count 0)
     skipped: tuple[Outcome, ...]  # entries not removed, in order, each with the reason
+    vanished: tuple[Outcome, ...] = ()  # entries no longer there to remove (reason: GONE)
 
 
 def remove_batches(root: Path, batches: Iterable[Batch], *, dry_run: bool) -> RemovalCounts:
@@ -201,12 +208,13 @@ def remove_batches(root: Path, batches: Iterable[Batch], *, dry_run: bool) -> Re
     100,000 files keeps no object per removed file."""
     removed = freed = 0
     skipped: list[Outcome] = []
+    vanished: list[Outcome] = []
     with _DirWalker(root) as walker:
         for parent, entries in batches:
-            count, size = walker.remove_batch(parent, entries, dry_run, skipped)
+            count, size = walker.remove_batch(parent, entries, dry_run, skipped, vanished)
             removed += count
             freed += size
-    return RemovalCounts(removed, freed, tuple(skipped))
+    return RemovalCounts(removed, freed, tuple(skipped), tuple(vanished))
 
 
 class _DirWalker:
@@ -224,10 +232,22 @@ class _DirWalker:
         self.root_dev = 0
         self.chain: list[tuple[str, int]] = []  # (name, fd) from the root down
         self.parent_text: str | None = None  # the directory `chain` leads to, as a path string
+        self.mounts: frozenset[str] = frozenset()  # mount points below the root
 
     def __enter__(self) -> _DirWalker:
         self.root_fd = open_root(self.root)
-        self.root_dev = os.fstat(self.root_fd).st_dev
+        try:
+            self.root_dev = os.fstat(self.root_fd).st_dev
+            if locked_by_another(self.root_fd):
+                raise RootError(
+                    errno.EWOULDBLOCK,
+                    "the cleaning root is locked by another process (flock): left alone",
+                    self.root_text,
+                )
+            self.mounts = mount_points_under(self.root_text)
+        except OSError:
+            os.close(self.root_fd)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -244,7 +264,8 @@ class _DirWalker:
             return _skip(text, kind, size, dry_run, f"outside the cleaning root {self.root}")
         parent, _, name = text.rpartition("/")
         skipped: list[Outcome] = []
-        self.remove_batch(parent, (Seen.of(name, expected),), dry_run, skipped)
+        # One entry given by its path: gone is reported as a skip, as it always was.
+        self.remove_batch(parent, (Seen.of(name, expected),), dry_run, skipped, skipped)
         return skipped[0] if skipped else Outcome(text, kind, size, not dry_run, None, dry_run)
 
     def remove_batch(
@@ -253,10 +274,12 @@ class _DirWalker:
         entries: Iterable[Seen],
         dry_run: bool,
         skipped: list[Outcome],
+        vanished: list[Outcome],
     ) -> tuple[int, int]:
-        """Remove `entries` of directory `parent`; append each skip to `skipped`; return how
-        many were removed and their bytes. The hot loop of a large cleaning: one `lstat` and
-        one `unlink` per entry, names bound locally, file types compared as integers."""
+        """Remove `entries` of directory `parent`; append each skip to `skipped` and each entry
+        no longer there to `vanished`; return how many were removed and their bytes. The hot
+        loop of a large cleaning: one `lstat` and one `unlink` per entry, names bound locally,
+        file types compared as integers."""
         lstat, root_dev, fd = os.lstat, self.root_dev, -1
         removed = freed = 0
         for seen in entries:
@@ -269,11 +292,16 @@ class _DirWalker:
                 if fd < 0:  # opened once the batch has an entry worth checking
                     fd = self._parent_fd(parent)
                 now = lstat(name, dir_fd=fd)
+            except _Gone:
+                vanished.append(_skip_entry(parent, seen, dry_run, GONE))
+                continue
             except _Refused as refused:
                 skipped.append(_skip_entry(parent, seen, dry_run, str(refused)))
                 continue
             except OSError as exc:
-                skipped.append(_skip_entry(parent, seen, dry_run, _check_error(exc)))
+                gone = exc.errno == errno.ENOENT
+                reason = GONE if gone else f"cannot check it: {exc.strerror}"
+                (vanished if gone else skipped).append(_skip_entry(parent, seen, dry_run, reason))
                 continue
             if (
                 now.st_ino != ino
@@ -292,7 +320,8 @@ class _DirWalker:
                     else:
                         os.unlink(name, dir_fd=fd)
                 except OSError as exc:
-                    skipped.append(_skip_entry(parent, seen, dry_run, _removal_error(exc)))
+                    outcome = _skip_entry(parent, seen, dry_run, _removal_error(exc))
+                    (vanished if exc.errno == errno.ENOENT else skipped).append(outcome)
                     continue
             removed += 1
             if kind != _S_IFDIR:
@@ -328,11 +357,19 @@ class _DirWalker:
         ):
             common += 1
         self._truncate(common)
-        for name in parts[common:]:
+        for depth in range(common, len(parts)):
+            name = parts[depth]
             fd = _open_dir(name, self.chain[-1][1] if self.chain else self.root_fd)
+            refusal = None
             if os.fstat(fd).st_dev != self.root_dev:
+                refusal = f"{name} on the way is a mount point: another filesystem"
+            elif self.mounts and self.prefix + "/".join(parts[: depth + 1]) in self.mounts:
+                refusal = f"{name} on the way is a mount point (a bind mount)"
+            elif locked_by_another(fd):
+                refusal = f"{name} on the way is locked by another process (flock)"
+            if refusal is not None:
                 os.close(fd)
-                raise _Refused(f"{name} on the way is a mount point: another filesystem")
+                raise _Refused(refusal)
             self.chain.append((name, fd))
         self.parent_text = parent
         return self.chain[-1][1] if self.chain else self.root_fd
@@ -361,6 +398,10 @@ class _Refused(Exception):
     """A directory on the way down cannot be entered safely."""
 
 
+class _Gone(_Refused):
+    """A directory on the way down is no longer there: its entries vanished with it."""
+
+
 def _open_dir(name: str, parent_fd: int) -> int:
     try:
         return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
@@ -368,14 +409,8 @@ def _open_dir(name: str, parent_fd: int) -> int:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise _Refused(f"{name} on the way is no longer a directory (a symlink?)") from None
         if exc.errno == errno.ENOENT:
-            raise _Refused(f"{name} on the way is gone") from None
+            raise _Gone(f"{name} on the way is gone") from None
         raise _Refused(f"cannot open {name} on the way: {exc.strerror}") from None
-
-
-def _check_error(exc: OSError) -> str:
-    if exc.errno == errno.ENOENT:
-        return "already gone"
-    return f"cannot check it: {exc.strerror}"
 
 
 def _changed(expected: Seen, now: os.stat_result) -> str:
@@ -396,5 +431,5 @@ def _removal_error(exc: OSError) -> str:
     if exc.errno in (errno.EISDIR, errno.ENOTDIR, errno.EPERM):
         return f"changed while being removed: {exc.strerror}"
     if exc.errno == errno.ENOENT:
-        return "already gone"
+        return GONE
     return f"cannot remove: {exc.strerror}"

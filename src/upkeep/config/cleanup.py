@@ -1,5 +1,9 @@
 """Responsible for the `cleanup:` section: the temp and cache roots daily cleaning may delete
-from, each refused at load when it is, or contains, something that must never be deleted.
+from, each refused at load when it is not clearly disposable: a system directory (see
+`system_paths`), a path through a symlink, a root that is or contains something upkeep or the
+maintained system keeps (the project, evidence, state, runbooks, backups, a database file, a
+log, a pid file), one inside upkeep's own directories, or a PostgreSQL data directory or git
+work tree. What appears inside a root later is guarded by the scan (`upkeep.cleaning.scan`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,10 @@ from pathlib import Path
 
 from upkeep.config.model import Cleanup, CleanupRoot, Config
 from upkeep.config.reader import Section
+from upkeep.config.system_paths import GUARD_MARKERS, not_disposable
 from upkeep.errors import ConfigError
+
+__all__ = ["guarded_dirs", "guarded_files", "read_cleanup", "refusal"]
 
 
 def read_cleanup(s: Section | None, config: Config) -> Cleanup:
@@ -29,37 +36,96 @@ def read_cleanup(s: Section | None, config: Config) -> Cleanup:
 def _cleanup_root(s: Section, config: Config) -> CleanupRoot:
     raw = s.str("path")
     root = CleanupRoot(
-        path=(config.root / os.path.expanduser(raw)).absolute(),
+        path=config.root / os.path.expanduser(raw),
         max_age_days=s.number("max_age_days", 7.0),
         max_bytes=s.int("max_bytes", None, minimum=1),
     )
     s.done()
-    if root.path.is_symlink():
+    path = Path(os.path.normpath(root.path))
+    why = refusal(root.path, config)
+    if why is not None:
         raise ConfigError(
-            f"{s.file}: {s.where}.path: {root.path} is a symlink; name the real "
-            "directory (cleaning never follows symlinks)"
+            f"{s.file}: {s.where}.path: {why}; expected a dedicated temp or cache directory"
         )
-    resolved = root.path.resolve()
+    # Not resolved: cleaning opens the root from "/" one component at a time and must find
+    # every one of them a real directory, as checked here.
+    return replace(root, path=path)
+
+
+def refusal(written: Path, config: Config) -> str | None:
+    """Why the cleaning root `written` (absolute, as written, not yet normalised) must be
+    refused, or None when it is clearly disposable."""
+    path = Path(os.path.normpath(written))
     for guarded, what in guarded_dirs(config):
-        if resolved == guarded or guarded.is_relative_to(resolved):
-            raise ConfigError(
-                f"{s.file}: {s.where}.path: {resolved} is or contains {what}; "
-                "expected a dedicated temp or cache directory"
-            )
-    return replace(root, path=resolved)
+        if path == guarded or guarded.is_relative_to(path):
+            return f"{path} is or contains {what}"
+    why = not_disposable(path)
+    if why is not None:
+        return why
+    link = _symlink_on_the_way(written)
+    if link is not None:
+        return (
+            f"{link} is a symlink (to {os.readlink(link)}); name the real directory "
+            "(cleaning never follows symlinks)"
+        )
+    for inner, what in _upkeeps_own(config):
+        if path.is_relative_to(inner):
+            return f"{path} is inside {what}"
+    for guarded, what in guarded_files(config):
+        if guarded.is_relative_to(path):
+            return f"{path} contains {what} ({guarded})"
+    for marker, what in GUARD_MARKERS.items():
+        if os.path.lexists(path / marker):
+            return f"{path} is {what}"
+    for parent in path.parents:
+        if os.path.lexists(parent / "PG_VERSION"):
+            return f"{path} is inside {parent}, {GUARD_MARKERS['PG_VERSION']}"
+    return None
 
 
 def guarded_dirs(config: Config) -> list[tuple[Path, str]]:
     """Directories that no cleaning root may be, or contain."""
-    guarded = [
+    return [
         (Path("/"), "the filesystem root"),
         (Path("/home"), "/home"),
         (Path.home().resolve(), "the user's home directory"),
         (config.root.resolve(), "the project (where upkeep.yml lives)"),
+        *_upkeeps_own(config),
+    ]
+
+
+def _upkeeps_own(config: Config) -> list[tuple[Path, str]]:
+    """upkeep's own directories: no cleaning root may be, contain or lie inside one."""
+    own = [
         (config.evidence_dir.resolve(), "the evidence directory"),
         (config.state_dir.resolve(), "upkeep's state directory"),
         (config.runbooks_dir.resolve(), "the runbooks"),
     ]
     if config.backup.dir is not None:
-        guarded.append((config.backup.dir.resolve(), "the backup store"))
-    return guarded
+        own.append((config.backup.dir.resolve(), "the backup store"))
+    return own
+
+
+def guarded_files(config: Config) -> list[tuple[Path, str]]:
+    """Files of the maintained system no cleaning root may contain: database files, logs (and
+    so their rotated copies beside them) and the pid files rotation signals through."""
+    files: list[tuple[Path, str]] = []
+    for database in config.databases:
+        if database.path is not None:
+            files.append((database.path, f"the database file of {database.name!r}"))
+    for log in config.logs:
+        files.append((Path(os.path.normpath(log.path)), f"the log {log.name!r}"))
+        if log.rotate is not None and log.rotate.pid_file is not None:
+            files.append((log.rotate.pid_file, f"the pid file of log {log.name!r}"))
+    return files
+
+
+def _symlink_on_the_way(path: Path) -> Path | None:
+    """The first component of `path` (as written, `..` included) that is a symlink, if any:
+    resolving the path would hide it from the descriptor walk that cleaning makes."""
+    where = Path(path.anchor)
+    for part in path.parts[1:]:
+        where = where / part
+        if where.is_symlink():
+            return where
+    return None

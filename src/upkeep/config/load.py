@@ -1,6 +1,8 @@
 """Responsible for loading `upkeep.yml`: the file read, every section turned into the typed
-objects of `upkeep.config.model`, and anything unexpected refused with one `ConfigError`.
-Relative paths are resolved against the directory holding the config file.
+objects of `upkeep.config.model`, and anything unexpected refused with one `ConfigError`: a file
+that is empty, not UTF-8 or not YAML, a key given twice, a value of the wrong type or range, an
+evidence or state directory that is a system directory. Relative paths are resolved against the
+directory holding the config file.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import signal as signal_module
 import zoneinfo
 from dataclasses import replace
 from pathlib import Path
-
-import yaml
 
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.model import (
@@ -35,7 +35,8 @@ from upkeep.config.model import (
     TcpService,
     Thresholds,
 )
-from upkeep.config.reader import REQUIRED, Section
+from upkeep.config.reader import REQUIRED, Section, parse_document
+from upkeep.config.system_paths import system_directory
 from upkeep.errors import ConfigError
 from upkeep.secrets import REFERENCE
 
@@ -46,15 +47,17 @@ def load_config(path: Path | str | None = None) -> Config:
     """Read and validate the config file; `path` defaults to $UPKEEP_CONFIG, then ./upkeep.yml."""
     path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (pass --config or create it)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = parse_document(raw, path)
+    if data is None:
+        raise ConfigError(
+            f"{path}: the config file is empty (or only comments); expected at least "
+            "`version: 1` and the sections describing the system (see the shipped upkeep.yml)"
+        )
     return _config(Section(data, "", path), path)
 
 
@@ -76,8 +79,8 @@ def _config(top: Section, path: Path) -> Config:
         path=path,
         root=base,
         timezone=timezone,
-        evidence_dir=top.path("evidence_dir", base, base / "evidence"),
-        state_dir=top.path("state_dir", base, base / "var" / "state"),
+        evidence_dir=_own_directory(top, "evidence_dir", base / "evidence"),
+        state_dir=_own_directory(top, "state_dir", base / "var" / "state"),
         runbooks_dir=top.path("runbooks_dir", base, base / "runbooks"),
         timeout_s=timeout_s,
         jobs=jobs,
@@ -97,6 +100,24 @@ def _config(top: Section, path: Path) -> Config:
     return config
 
 
+def _own_directory(top: Section, key: str, default: Path) -> Path:
+    """A directory upkeep writes into (and cleans up after crashed runs): never a system
+    directory, the home directory itself, or the project itself."""
+    base = top.file.parent
+    directory = top.path(key, base, default)
+    why = system_directory(directory)
+    if why is None and directory == Path.home().resolve():
+        why = f"{directory} is the home directory"
+    if why is None and directory == base:
+        why = f"{directory} is the project itself (where upkeep.yml lives)"
+    if why is not None:
+        raise ConfigError(
+            f"{top.file}: {key}: {why}; expected a directory of upkeep's own, such as "
+            f"{default.relative_to(base)} beside upkeep.yml"
+        )
+    return directory
+
+
 def _unique(path: Path, key: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
@@ -108,7 +129,7 @@ def _unique(path: Path, key: str, names: list[str]) -> None:
 def _demo(s: Section | None, base: Path) -> DemoSettings | None:
     if s is None:
         return None
-    demo = DemoSettings(root=s.path("root", base), http_port=s.int("http_port", 8765, minimum=1))
+    demo = DemoSettings(root=s.path("root", base), http_port=s.port("http_port", 8765))
     s.done()
     return demo
 
@@ -210,6 +231,12 @@ def _rotation(s: Section | None, base: Path) -> LogRotation | None:
         )
     if rotation.signal not in signal_module.Signals.__members__:
         s.fail("signal", "a signal name such as SIGHUP or SIGUSR1", rotation.signal)
+    if rotation.method == "rename" and rotation.pid_file is None:
+        raise ConfigError(
+            f"{s.file}: {s.where}: method rename moves the log aside, and a writer nobody "
+            "signals keeps writing to the moved copy; expected pid_file (the writer to signal "
+            "so that it reopens the log) or method: copytruncate"
+        )
     return rotation
 
 

@@ -90,8 +90,9 @@ class LogRotation:
 
     A log is rotated when it is larger than `max_bytes` or its last rotation is older than
     `max_age_days`, but never twice within one `period`. `rename` moves the file aside and then
-    signals the writer named by `pid_file` to reopen it; `copytruncate` copies and truncates in
-    place, losing whatever the writer appends between the copy and the truncate.
+    signals the writer named by `pid_file` to reopen it (so `load_config` requires a `pid_file`
+    with it); `copytruncate` copies and truncates in place, losing whatever the writer appends
+    between the copy and the truncate.
     """
 
     max_bytes: int | None = None

@@ -1,6 +1,7 @@
-"""Responsible for reading one mapping of `upkeep.yml` key by key: each value checked for its
-type, defaults filled in, and anything left over or malformed reported as one `ConfigError`
-naming the file, the key and what was expected.
+"""Responsible for reading `upkeep.yml`'s text and then one mapping of it key by key: the bytes
+decoded as UTF-8 and parsed as YAML with duplicate keys refused (`parse_document`), each value
+checked for its type, defaults filled in, and anything left over or malformed reported as one
+`ConfigError` naming the file, the key (or the byte or line) and what was expected.
 """
 
 from __future__ import annotations
@@ -10,10 +11,58 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from upkeep.errors import ConfigError
 
 T = TypeVar("T")
 REQUIRED: Any = object()
+PORT_MAX = 65535
+
+
+def parse_document(raw: bytes, file: Path) -> Any:
+    """The YAML document in `raw`: UTF-8, every mapping's keys unique; ConfigError otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{file}: not valid UTF-8 at byte {exc.start} (line {line}): "
+            f"byte 0x{raw[exc.start]:02x}; expected a UTF-8 text file"
+        ) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges: overriding is its point
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = first_line.get(key)
+            except TypeError:  # an unhashable key: the safe loader refuses it itself
+                continue
+            if first is not None:
+                raise _DuplicateKey(
+                    f"line {line}: key {key!r} is given twice (first on line {first}); "
+                    "expected each key once"
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 class Section:
@@ -54,6 +103,12 @@ class Section:
         value = self.get(key, int, "an integer", default)
         if value is not None and value < minimum:
             self.fail(key, f"an integer >= {minimum}", value)
+        return value
+
+    def port(self, key: str, default: Any = REQUIRED) -> int:
+        value = self.get(key, int, "an integer", default)
+        if value is not None and not 1 <= value <= PORT_MAX:
+            self.fail(key, f"a TCP port from 1 to {PORT_MAX}", value)
         return value
 
     def number(self, key: str, default: Any = REQUIRED) -> float:

@@ -81,19 +81,28 @@ def recent_copies(log_path: Path, lookback: int) -> list[RotatedCopy]:
     return copies
 
 
-def copies_in_directory(log_path: Path) -> Iterator[RotatedCopy]:
+def copies_in_directory(
+    log_path: Path, vanished: list[Path] | None = None
+) -> Iterator[RotatedCopy]:
     """Every entry beside the log named like one of its copies, in no order, with its own
     `lstat`: nothing is followed, and the caller decides what an entry that is not a regular
-    file means."""
+    file means. An entry gone between the listing and its `lstat` (another rotation, a person)
+    is left out, and appended to `vanished` when the caller counts them."""
     name = re.compile(
         re.escape(log_path.name) + r"\.([1-9][0-9]*)(?:" + re.escape(COMPRESSED_SUFFIX) + ")?"
     )
     with os.scandir(log_path.parent) as entries:
         for entry in entries:
             match = name.fullmatch(entry.name)
-            if match is not None:
-                index = int(match[1])
-                yield RotatedCopy(Path(entry.path), index, entry.stat(follow_symlinks=False))
+            if match is None:
+                continue
+            try:
+                found = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                if vanished is not None:
+                    vanished.append(Path(entry.path))
+                continue
+            yield RotatedCopy(Path(entry.path), int(match[1]), found)
 
 
 def state_path(log: LogSource, folder: str) -> Path:

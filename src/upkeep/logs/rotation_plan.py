@@ -127,14 +127,17 @@ class CopySurvey:
     copies: tuple[RotatedCopy, ...]  # one per index, oldest last
     duplicates: tuple[RotatedCopy, ...]  # a plain copy whose .gz twin exists (a crash mid-gzip)
     refusals: tuple[RotationProblem, ...] = field(default_factory=tuple)
+    vanished: tuple[Path, ...] = ()  # copies listed, then gone before they could be looked at
 
 
 def survey(path: Path, log_stat: os.stat_result) -> CopySurvey:
     """The log and its copies; a log or copy that is a symlink or not a regular file, or a `.1`
-    with a `.1.gz` twin, is a refusal: that log is not rotated."""
+    with a `.1.gz` twin, is a refusal: that log is not rotated. A copy that vanishes while the
+    folder is listed is left out and counted in `vanished`."""
     refusals = [_refusal(path, log_stat, "the log")] if not stat.S_ISREG(log_stat.st_mode) else []
     found: dict[int, list[RotatedCopy]] = {}
-    for copy in copies_in_directory(path):
+    vanished: list[Path] = []
+    for copy in copies_in_directory(path, vanished):
         if not stat.S_ISREG(copy.stat.st_mode):
             refusals.append(_refusal(copy.path, copy.stat, "a rotated copy"))
             continue
@@ -154,7 +157,7 @@ def survey(path: Path, log_stat: os.stat_result) -> CopySurvey:
                 "until one of them is removed by hand",
             )
         )
-    return CopySurvey(log_stat, tuple(copies), tuple(duplicates), tuple(refusals))
+    return CopySurvey(log_stat, tuple(copies), tuple(duplicates), tuple(refusals), tuple(vanished))
 
 
 def _refusal(path: Path, entry: os.stat_result, what: str) -> RotationProblem:

@@ -1,6 +1,7 @@
 """Responsible for the daily cleaning runbook's steps: clean the temp roots, trim the cache
 roots (through `upkeep.cleaning`: scan, plan, execute), and record what happened as checks,
-metrics and findings (`upkeep.report`), with a list of what was removed."""
+metrics and findings (`upkeep.report`), with a list of what was removed and of what vanished
+(removed or renamed by someone else meanwhile: counted and listed, never a warning)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 DRY_RUN_CHOICES = ("config", "yes", "no")
-MAX_LISTED = 200  # removed entries printed per root; the counts and bytes always cover all
+MAX_LISTED = 200  # removed (or vanished) entries printed per root; counts and bytes cover all
 MAX_FINDINGS = 50  # skipped entries recorded as findings per root
 
 
@@ -109,10 +110,12 @@ def _record_root(result: RootCleaning) -> None:
         return
     count = result.removed_count
     skipped = result.all_skipped
+    vanished = result.vanished
     report.metric("cleaning_removed_entries", count, labels=labels)
     report.metric("cleaning_freed_bytes", result.freed_bytes, unit="B", labels=labels)
     report.metric("cleaning_root_bytes", result.bytes_after, unit="B", labels=labels)
     report.metric("cleaning_skipped_entries", len(skipped), labels=labels)
+    report.metric("cleaning_vanished_entries", len(vanished), labels=labels)
     _print_removed(result, verb, count)
     failed = result.failed
     for skip in skipped[:MAX_FINDINGS]:
@@ -126,7 +129,7 @@ def _record_root(result: RootCleaning) -> None:
     summary = (
         f"{verb} {count} entries, {_size(result.freed_bytes)}; "
         f"{_size(result.bytes_after)} left; {len(skipped)} skipped; "
-        f"{result.protected} protected"
+        f"{len(vanished)} vanished; {result.protected} protected"
     )
     if result.over_limit:
         report.check(
@@ -157,6 +160,11 @@ def _print_removed(result: RootCleaning, verb: str, count: int) -> None:
         print(f"  {verb} {outcome.kind:7} {outcome.size:>12,} B  {outcome.path}")
     if count > MAX_LISTED:
         print(f"  ... and {count - MAX_LISTED} more")
+    vanished = result.vanished
+    for removal in vanished[:MAX_LISTED]:
+        print(f"  vanished {removal.kind:7} {'':>12}    {removal.path}")
+    if len(vanished) > MAX_LISTED:
+        print(f"  ... and {len(vanished) - MAX_LISTED} more vanished")
 
 
 def _size(n: int) -> str:
