@@ -70,6 +70,10 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "services[0].port: unknown key",
         ),
         (
+            "services:\n  - {name: db, kind: tcp, host: h, port: 70000}\n",
+            "services[0].port: expected a TCP port from 1 to 65535",
+        ),
+        (
             "services:\n  - {name: a, kind: process, process: x}\n"
             "  - {name: a, kind: process, process: y}\n",
             "name 'a' is used twice",

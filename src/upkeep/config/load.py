@@ -172,7 +172,7 @@ def _service(s: Section) -> Service:
             s.fail("url", "an http:// or https:// URL", service.url)
     elif kind == TcpService.kind:
         host = _required(s, "host", kind)
-        port = s.int("port", None, minimum=1)
+        port = s.port("port", None)
         if port is None:
             raise ConfigError(f"{s.file}: {s.where}.port: required for a service of kind {kind}")
         service = TcpService(name, host, port, timeout_s)
