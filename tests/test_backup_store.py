@@ -193,6 +193,16 @@ def test_the_store_is_flat_and_leaves_no_work_folders_behind(tmp_path: Path) -> 
     assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
 
 
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
 def test_a_store_of_the_earlier_layout_is_moved_to_the_flat_one(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
     store.put(*_staged(store, "app-1"))
@@ -201,14 +211,33 @@ def test_a_store_of_the_earlier_layout_is_moved_to_the_flat_one(tmp_path: Path) 
     legacy = tmp_path / "store" / "backups"
     legacy.mkdir()
     os.rename(tmp_path / "store" / "app-1", legacy / "app-1")
-    (tmp_path / "store" / ".trash" / "app-0.123").mkdir(parents=True)
-    (tmp_path / "store" / ".staging").mkdir()
+    (tmp_path / "store" / ".trash" / f"app-0.{_dead_pid()}").mkdir(parents=True)
+    (tmp_path / "store" / ".staging" / f"{_dead_pid()}-app-2").mkdir(parents=True)
 
     notes = store.recover()
 
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["app-1"]
     assert [m.id for m in store.manifests()] == ["app-1"] and store.verified("app-1")
     assert any("moved backups/app-1" in note for note in notes)
+
+
+def test_recover_removes_only_what_upkeep_named(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = DirectoryStore(root)
+    store.put(*_staged(store, "app-1"))
+    theirs = [
+        root / ".staging-notes" / "todo.txt",  # no pid: not a work folder of upkeep's
+        root / ".trash" / "photo.jpg",  # not <id>.<pid>
+        root / "backups" / "photos" / "cat.jpg",  # not a backup: no manifest.json
+    ]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("keep me")
+
+    store.recover()
+
+    assert all(path.read_text() == "keep me" for path in theirs)
+    assert [m.id for m in store.manifests()] == ["app-1"]
 
 
 def test_a_verdict_is_kept_only_for_a_backup_in_the_store(tmp_path: Path) -> None:
@@ -245,13 +274,7 @@ def test_a_manifest_of_another_kind_or_format_is_refused_naming_it(field: str, v
 def test_recover_removes_staging_of_dead_processes_only(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
     mine = store.new_staging("app-live")
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    orphan = tmp_path / "store" / f"{STAGING}{dead.stdout.strip()}-app-dead"
+    orphan = tmp_path / "store" / f"{STAGING}{_dead_pid()}-app-dead"
     orphan.mkdir()
     (orphan / "p000000.zst").write_bytes(b"half")
 

@@ -60,8 +60,15 @@ VERIFIED = "verified.json"
 LEGACY_BACKUPS = "backups"
 LEGACY_STAGING = ".staging"
 LEGACY_TRASH = ".trash"
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+_ID = re.compile(_ID_PATTERN)
 _PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Only what upkeep named is ever removed: `<prefix><pid>-<id>` (earlier layout: `<pid>-<id>` in
+# `.staging/`, `<id>.<pid>` in `.trash/`); the pid is the process doing the work.
+_PREFIXES = "|".join(re.escape(prefix) for prefix in (STAGING, SCRATCH, DELETING))
+_WORK = re.compile(rf"(?:{_PREFIXES})(\d+)-{_ID_PATTERN}")
+_LEGACY_STAGING = re.compile(rf"(\d+)-{_ID_PATTERN}")
+_LEGACY_TRASH = re.compile(rf"{_ID_PATTERN}\.(\d+)")
 
 
 def check_id(backup_id: str) -> str:
@@ -156,11 +163,11 @@ class DirectoryStore(BackupStore):
             return []
         notes = self._move_legacy_layout()
         for child in sorted(self.root.iterdir()):
-            prefix = next((p for p in (STAGING, SCRATCH, DELETING) if child.name.startswith(p)), "")
-            if not prefix or _owner_alive(child.name[len(prefix) :]):
-                continue  # not ours, or still in use (by this process too: another thread's)
-            _remove(child)
-            notes.append(f"removed {child.name}: left by an interrupted backup, check or delete")
+            if _left_by_a_dead_process(_WORK, child.name):
+                _remove(child)
+                notes.append(
+                    f"removed {child.name}: left by an interrupted backup, check or delete"
+                )
         return notes
 
     # ------------------------------------------------------------ verification records
@@ -239,16 +246,17 @@ class DirectoryStore(BackupStore):
         if legacy.is_dir() and not legacy.is_symlink():
             for child in sorted(legacy.iterdir()):
                 target = self.root / child.name
-                if _ID.fullmatch(child.name) and not (target.exists() or target.is_symlink()):
+                backup = _ID.fullmatch(child.name) and (child / MANIFEST_NAME).is_file()
+                if backup and not (target.exists() or target.is_symlink()):
                     os.rename(child, target)
                     notes.append(f"moved {LEGACY_BACKUPS}/{child.name} to the store's root")
             fsync_dir(self.root)
-        for name in (LEGACY_STAGING, LEGACY_TRASH):
+        for name, pattern in ((LEGACY_STAGING, _LEGACY_STAGING), (LEGACY_TRASH, _LEGACY_TRASH)):
             folder = self.root / name
             if not folder.is_dir() or folder.is_symlink():
                 continue
             for child in sorted(folder.iterdir()):
-                if name == LEGACY_TRASH or not _owner_alive(child.name):
+                if _left_by_a_dead_process(pattern, child.name):
                     _remove(child)
                     notes.append(f"removed {name}/{child.name}: left by an earlier version")
         for name in (LEGACY_BACKUPS, LEGACY_STAGING, LEGACY_TRASH):
@@ -257,10 +265,11 @@ class DirectoryStore(BackupStore):
         return notes
 
 
-def _owner_alive(rest: str) -> bool:
-    """Whether the process named by `<pid>-...` still runs (this process included)."""
-    head, _, _ = rest.partition("-")
-    return head.isdigit() and psutil.pid_exists(int(head))
+def _left_by_a_dead_process(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether `name` is a work folder upkeep named (`pattern`, the pid its group) whose process
+    is gone; one of a live process (this one included: another thread's) is still in use."""
+    match = pattern.fullmatch(name)
+    return match is not None and not psutil.pid_exists(int(match.group(1)))
 
 
 def _remove(path: Path) -> None:
