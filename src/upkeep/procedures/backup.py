@@ -120,11 +120,13 @@ def choose_base(
     the chain is missing or corrupt (never build on a broken chain; the problem is returned so
     that it fails a check).
     """
-    previous = [m for m in store.manifests(database.name) if m.engine == database.engine]
+    every = store.manifests(database.name)
+    previous = [m for m in every if m.engine == database.engine]
     if policy.mode == BackupKind.FULL:
         return None, "policy mode is full", None
     if not previous:
-        return None, "first backup of this database", None
+        first = "first backup" if not every else f"first {database.engine} backup"
+        return None, f"{first} of this database", None
     verified = [m for m in previous if store.verified(m.id)]
     if not verified:
         return None, f"no verified backup to build on (the newest, {previous[-1].id}, is not)", None
