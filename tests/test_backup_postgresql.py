@@ -8,6 +8,7 @@ import itertools
 import os
 import shlex
 import subprocess
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -15,15 +16,15 @@ from pathlib import Path
 import pytest
 from helpers.pg_cluster import PostgresServer, free_port
 
-from upkeep.backup.engines import engine_for
+from upkeep.backup.engines import RestoreTargetError, engine_for
 from upkeep.backup.engines.postgresql import PostgreSQLEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
 from upkeep.backup.restore import restore_backup
-from upkeep.backup.stores.directory import BACKUPS, DirectoryStore
+from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, Manifest, MissingPiece
-from upkeep.config import Database
-from upkeep.procedures.backup import verify_restore
+from upkeep.config import Database, load_config
+from upkeep.procedures.backup import back_up_all, verify_restore
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL cluster
 
@@ -215,7 +216,7 @@ def test_a_flipped_byte_fails_the_restore_naming_the_piece(
     engine = PostgreSQLEngine(postgres_server.database(source))
     manifest = backup(engine, store)
     piece = next(ref.name for ref in manifest.pieces if ref.name != manifest.index)
-    path = store.root / BACKUPS / manifest.id / piece
+    path = store.root / manifest.id / piece
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
@@ -237,7 +238,7 @@ def test_a_missing_piece_of_the_base_fails_the_incremental_restore_naming_it(
     postgres_server.psql("DELETE FROM orders WHERE id % 1000 = 0", dbname=source)
     increment = backup(engine, store, base=full)
     piece = next(ref.name for ref in full.pieces if ref.name != full.index)
-    (store.root / BACKUPS / full.id / piece).unlink()
+    (store.root / full.id / piece).unlink()
 
     with pytest.raises(MissingPiece) as caught:
         restore_backup(store, increment, engine, restore_name())
@@ -258,9 +259,14 @@ def test_restore_refuses_an_existing_database_and_leaves_it_alone(
     )
 
     with pytest.raises(
-        BackupError, match=f"{occupied}' exists already; expected the name of a NEW"
-    ):
+        RestoreTargetError, match=f"{occupied}' exists already; expected the name of a NEW"
+    ) as refused:
         restore_backup(store, manifest, engine, occupied)
+    assert refused.value.exit_code == 2
+    with pytest.raises(RestoreTargetError, match=f"{occupied}' exists already"):
+        engine.restore_target(occupied)  # found before anything is read from the store
+    free = restore_name()
+    assert engine.restore_target(free) == free
     assert postgres_server.psql("SELECT x FROM keep_me", dbname=occupied) == "42"
     assert "public.orders" not in contents(postgres_server, occupied)
 
@@ -285,14 +291,14 @@ def test_a_target_that_is_not_a_plain_name_is_refused(
     postgres_server: PostgresServer, tmp_path: Path, name: str
 ) -> None:
     engine = PostgreSQLEngine(postgres_server.database())
-    with pytest.raises(BackupError, match="expected the name of a new database"):
+    with pytest.raises(RestoreTargetError, match="expected the name of a new database"):
         engine.restore(tmp_path / "unused", name)
+    with pytest.raises(RestoreTargetError, match="expected the name of a new database"):
+        engine.restore_target(name)
 
 
-def test_targets_are_database_names_taken_as_given_and_checked_by_restore(tmp_path: Path) -> None:
+def test_verification_targets_are_database_names_made_from_the_backup_id(tmp_path: Path) -> None:
     engine = PostgreSQLEngine(Database(name="orders", engine="postgresql", dbname="orders"))
-    # No server needed: the name is checked when `restore` runs (see the test above).
-    assert engine.restore_target("orders_restored") == "orders_restored"
     target = engine.verification_target(tmp_path, "Orders-20261127T020000Z-1a2b")
     assert target == "upkeep_verify_orders_20261127t020000z_1a2b"
     assert len(engine.verification_target(tmp_path, "x" * 100)) == 63  # NAMEDATALEN - 1
@@ -427,7 +433,7 @@ def test_drop_removes_a_restored_database_and_refuses_the_backed_up_one(
     engine.drop(target)  # gone already: nothing to do, and no error
     with pytest.raises(BackupError, match=f"refusing to drop '{source}', the database that is"):
         engine.drop(source)
-    with pytest.raises(BackupError, match="expected the name of a new database"):
+    with pytest.raises(RestoreTargetError, match="expected the name of a new database"):
         engine.drop("host=elsewhere")
     assert source in postgres_server.databases()
 
@@ -480,7 +486,7 @@ def test_verify_restore_restores_into_a_temporary_database_then_drops_it(
     # ... which is gone afterwards, and the verdict is recorded for retention.
     assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
     record = store.verification(manifest.id)
-    assert record is not None and record["ok"] is True
+    assert record is not None and record.ok
 
 
 def test_verify_restore_drops_the_temporary_database_when_the_check_fails(
@@ -500,4 +506,128 @@ def test_verify_restore_drops_the_temporary_database_when_the_check_fails(
     assert outcome.report.target.startswith(VERIFY_PREFIX)
     assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
     record = store.verification(manifest.id)
-    assert record is not None and record["ok"] is False and "public.orders" in record["detail"]
+    assert record is not None and not record.ok and "public.orders" in record.detail
+
+
+# ---------------------------------------------------------------- a least-privilege backup role
+
+BACKUP_ROLE = "upkeep_backup_ro"
+
+
+@pytest.fixture
+def least_privilege(postgres_server: PostgresServer, tmp_path: Path) -> tuple[Database, str]:
+    """A database owned by the superuser, and a config entry that reads it as a role with only
+    `pg_read_all_data` and CREATEDB, as a careful administrator sets one up for backups."""
+    password = f"lp-{os.getpid()}-{next(_names)}"
+    postgres_server.psql(
+        f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{BACKUP_ROLE}') THEN "
+        f"CREATE ROLE {BACKUP_ROLE} LOGIN CREATEDB; END IF; END$$;\n"
+        f"ALTER ROLE {BACKUP_ROLE} PASSWORD '{password}';\n"
+        f"GRANT pg_read_all_data TO {BACKUP_ROLE};",
+        dbname="postgres",
+    )
+    secret = tmp_path / "backup-role-password"
+    secret.write_text(password + "\n")
+    secret.chmod(0o600)
+    source = f"owned_{os.getpid()}_{next(_names)}"
+    postgres_server.psql(f'CREATE DATABASE "{source}"', dbname="postgres")  # owner: postgres
+    postgres_server.psql(SCHEMA, dbname=source)  # every object owned by the superuser
+    database = replace(
+        postgres_server.database(source), user=BACKUP_ROLE, password=f"file:{secret}"
+    )
+    return database, source
+
+
+def test_a_least_privilege_role_restores_with_restore_owner_false(
+    postgres_server: PostgresServer, store: DirectoryStore, least_privilege
+) -> None:
+    database, source = least_privilege
+    database = replace(database, restore_owner=False)
+    manifest = backup(PostgreSQLEngine(database), store)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+    assert store.verified(manifest.id)
+    target = restore_name()
+    restored = restore_backup(store, manifest, PostgreSQLEngine(database), target)
+    assert restored.ok, restored.problems
+    assert contents(postgres_server, target) == contents(postgres_server, source)
+    owners = postgres_server.psql(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", dbname=target
+    )
+    assert owners == BACKUP_ROLE  # the restoring role's own objects, no owner replayed
+    # As private as the backup: nobody but its owner (and superusers) may connect.
+    public = postgres_server.psql(
+        f"SELECT has_database_privilege('public', '{target}', 'CONNECT')", dbname="postgres"
+    )
+    assert public == "f"
+
+
+def test_with_owners_restored_a_least_privilege_role_fails_its_check_and_is_told_why(
+    postgres_server: PostgresServer, store: DirectoryStore, least_privilege
+) -> None:
+    database, _ = least_privilege
+    assert database.restore_owner  # the default: objects get their owners back
+    manifest = backup(PostgreSQLEngine(database), store)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and not outcome.ok
+    assert 'must be member of role "postgres"' in outcome.problems[0]
+    assert "set restore_owner: false for database 'pg' in upkeep.yml" in outcome.problems[1]
+    assert not store.verified(manifest.id)
+    assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
+
+
+def _upkeep(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(root / "upkeep.yml"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_restore_by_hand_into_an_existing_database_is_bad_input(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    source = new_database(postgres_server)
+    pg = postgres_server.database(source)
+    (tmp_path / "upkeep.yml").write_text(
+        "databases:\n"
+        f"  - {{name: pg, engine: postgresql, host: {pg.host}, port: {pg.port}, "
+        f"dbname: {source}, user: {pg.user}, password: '{pg.password}'}}\n"
+        "backup: {dir: backups}\n"
+    )
+    [taken] = back_up_all(load_config(tmp_path / "upkeep.yml")).backups
+    assert taken.restore is not None and taken.restore.ok, taken
+
+    occupied = _upkeep(tmp_path, "restore", "pg", source)
+    fresh = restore_name()
+    restored = _upkeep(tmp_path, "restore", "pg", fresh)
+
+    assert occupied.returncode == 2, occupied.stderr
+    assert f"restore target database '{source}' exists already" in occupied.stderr
+    assert contents(postgres_server, source)["public.orders"][0] == 40000  # untouched
+    assert restored.returncode == 0, restored.stderr
+    assert contents(postgres_server, fresh) == contents(postgres_server, source)
+
+
+def test_a_verification_database_left_by_a_killed_check_does_not_fail_the_next_check(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    database = postgres_server.database(new_database(postgres_server))
+    engine = PostgreSQLEngine(database)
+    manifest = backup(engine, store)
+    # What a check SIGKILLed after its restore began leaves on the server.
+    leftover = engine.verification_target(store.root, manifest.id)
+    postgres_server.create_database(leftover)
+    postgres_server.psql("CREATE TABLE half_restored (x int)", dbname=leftover)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+    assert leftover not in postgres_server.databases()
+    assert store.verified(manifest.id)

@@ -11,13 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers.backup import KILLED_BACKUP
+from helpers.backup import KILLED_BACKUP, KILLED_VERIFICATION, backup_folders, work_folders
 from helpers.project import REPO, Project
 from helpers.tiny_fs import tiny_filesystem
 
-from upkeep.backup.stores.directory import BACKUPS, STAGING
+from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.config import load_config
-from upkeep.procedures import backup
+from upkeep.procedures import restore
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +51,7 @@ def _checks(record: dict) -> dict[str, dict]:
 
 
 def _backup_dirs(project: Project) -> list[Path]:
-    root = project.root / "var" / "backups" / BACKUPS
-    return sorted(root.iterdir()) if root.is_dir() else []
+    return backup_folders(project.root / "var" / "backups")
 
 
 def test_daily_backups_full_then_incremental_and_they_restore(backup_project: Project) -> None:
@@ -88,7 +87,7 @@ def test_daily_backups_full_then_incremental_and_they_restore(backup_project: Pr
     assert project.upkeep("verify").code == 0
 
     config = load_config(project.config)
-    outcome = backup.restore(config, "app", str(project.root / "restored.db"))
+    outcome = restore.restore(config, "app", str(project.root / "restored.db")).outcome
     assert outcome.ok, outcome.problems
     with sqlite3.connect(project.root / "restored.db") as restored:
         changed = restored.execute("SELECT count(*) FROM customers WHERE name LIKE '%(changed)'")
@@ -159,10 +158,60 @@ def test_the_next_run_cleans_up_after_a_backup_killed_mid_way(
     assert child.stdout is not None and child.stdout.readline().startswith("piece")
     child.send_signal(signal.SIGKILL)
     child.wait()
-    assert any((store_root / STAGING).iterdir())  # the killed backup's partial pieces
+    assert work_folders(store_root)  # the killed backup's partial pieces
 
     code, record = _run(project)
 
     assert code == 0 and record["status"] == "ok", record
-    assert not any((store_root / STAGING).iterdir())
+    assert work_folders(store_root) == []
     assert len(_backup_dirs(project)) == 2  # the first run's and this run's, nothing partial
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_run_stopped_during_verification_leaves_an_unverified_backup_the_next_run_checks(
+    backup_project: Project, stop: signal.Signals
+) -> None:
+    project = backup_project
+    assert _run(project)[0] == 0  # builds the demo, takes a first backup and verifies it
+    [verified] = _backup_dirs(project)
+    store_root = project.root / "var" / "backups"
+    # Ctrl-C on `upkeep run` SIGKILLs the run's kernel; on a notebook run by hand it is SIGINT.
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_VERIFICATION, str(project.config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline() == "verifying\n"
+    child.send_signal(stop)
+    assert child.wait() != 0
+
+    # The new backup is published and unverified; no .trash, no backups/backups/.
+    first, unchecked = (store_root / m.id for m in DirectoryStore(store_root).manifests())
+    assert first == verified and not (unchecked / "verified.json").exists()
+    assert not (store_root / ".trash").exists() and not (store_root / "backups").exists()
+    if stop == signal.SIGINT:  # interrupted: it cleaned up after itself
+        assert work_folders(store_root) == []
+    else:  # killed: its restore is left, private to the store, until the store is next opened
+        [scratch] = work_folders(store_root)
+        assert scratch.name == f".scratch-{child.pid}-{unchecked.name}"
+    listed = project.upkeep("backups", "app")
+    rows = {line.split()[0]: line for line in listed.out.splitlines()[1:]}
+    assert rows[verified.name].endswith("yes")
+    assert rows[unchecked.name].endswith("no (not checked yet)")
+    assert work_folders(store_root) == []  # what the killed check left, gone on next open
+    restored = project.upkeep("restore", "app", str(project.root / "r.db"))
+    assert restored.code == 0, restored.text
+    assert f"restored backup {verified.name} of app" in restored.out
+    assert f"newer unverified backup(s): {unchecked.name}" in restored.out
+
+    code, record = _run(project)
+
+    assert code == 0 and record["status"] == "ok", record
+    checks = _checks(record)
+    assert checks["backup:app:unverified"]["status"] == "ok"
+    assert unchecked.name in checks["backup:app:unverified"]["message"]
+    assert f"incremental on {unchecked.name}" in checks["backup:app:created"]["message"]
+    assert sorted(p.name for p in store_root.iterdir()) == [
+        p.name for p in _backup_dirs(project)
+    ]  # nothing else in the store: every backup folder, and only those

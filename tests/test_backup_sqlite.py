@@ -21,7 +21,7 @@ from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
 from upkeep.backup.manifest import XOR, ZDELTA
 from upkeep.backup.restore import compare_rows, restore_backup
-from upkeep.backup.stores.directory import BACKUPS, DirectoryStore
+from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, MissingPiece, PieceRef
 from upkeep.config import Database
 
@@ -200,7 +200,7 @@ def test_a_page_that_differs_from_its_listed_sha256_fails_the_restore(tmp_path: 
     manifest = take_backup(engine, store, base=None, compression_level=1).manifest
     # Rewrite a piece and its manifest entry consistently, as a bug in writing would: the
     # piece's own sha256 then checks out; the page changed inside it must not.
-    piece = tmp_path / "store" / BACKUPS / manifest.id / "p000000.zst"
+    piece = tmp_path / "store" / manifest.id / "p000000.zst"
     data = bytearray(zstandard.ZstdDecompressor().decompress(piece.read_bytes()))
     data[5000] ^= 0xFF  # in the second page
     rewritten = zstandard.ZstdCompressor(level=1).compress(bytes(data))
@@ -227,7 +227,7 @@ def test_damage_in_a_chain_fails_the_restore_naming_the_piece(tmp_path: Path) ->
     with sqlite3.connect(db) as connection:
         connection.execute("UPDATE parents SET name = 'x' WHERE id < 10")
     incremental = take_backup(engine, store, base=full, compression_level=3).manifest
-    piece = tmp_path / "store" / BACKUPS / full.id / "p000000.zst"
+    piece = tmp_path / "store" / full.id / "p000000.zst"
     original = piece.read_bytes()
 
     damaged = bytearray(original)
@@ -244,7 +244,7 @@ def test_damage_in_a_chain_fails_the_restore_naming_the_piece(tmp_path: Path) ->
     assert missing.value.piece == f"{full.id}/p000000.zst"
 
     piece.write_bytes(original)
-    (tmp_path / "store" / BACKUPS / incremental.id / "index.zst").unlink()
+    (tmp_path / "store" / incremental.id / "index.zst").unlink()
     with pytest.raises(MissingPiece, match=f"{incremental.id}/index.zst"):
         restore_backup(store, incremental, engine, str(tmp_path / "r3.db"))
     assert restore_backup(store, full, engine, str(tmp_path / "r4.db")).ok
@@ -257,8 +257,9 @@ def test_restore_refuses_an_existing_target(tmp_path: Path) -> None:
     engine = _create(tmp_path / "app.db", parents=10)
     snapshot = engine.snapshot(tmp_path / "snap.db")
     (tmp_path / "taken.db").write_bytes(b"precious")
-    with pytest.raises(BackupError, match="exists already"):
+    with pytest.raises(RestoreTargetError, match="exists already") as refused:
         engine.restore(snapshot.path, str(tmp_path / "taken.db"))
+    assert refused.value.exit_code == 2  # bad input: the person named an existing file
     assert (tmp_path / "taken.db").read_bytes() == b"precious"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.backup import KILLED_BACKUP
+from helpers.backup import KILLED_BACKUP, work_folders
 from helpers.tiny_fs import tiny_filesystem
 
 from upkeep.backup.engines.sqlite import SQLiteEngine
@@ -26,13 +27,14 @@ from upkeep.backup.manifest import (
     manifest_from_json,
     manifest_to_json,
 )
-from upkeep.backup.stores.directory import BACKUPS, STAGING, DirectoryStore
+from upkeep.backup.stores.directory import STAGING, DirectoryStore
 from upkeep.backup.stores.interface import (
     BackupKind,
     CorruptPiece,
     Manifest,
     MissingPiece,
     PieceRef,
+    StoreError,
     write_synced,
 )
 from upkeep.config import Database
@@ -93,7 +95,7 @@ def test_a_backup_is_invisible_until_put_and_then_complete(tmp_path: Path) -> No
     store.put(staging, manifest)
 
     assert [m.id for m in store.manifests()] == ["app-1"]
-    published = tmp_path / "store" / BACKUPS / "app-1"
+    published = tmp_path / "store" / "app-1"
     assert sorted(p.name for p in published.iterdir()) == [MANIFEST_NAME, "p000000.zst"]
     assert not staging.exists()
     assert store.read_piece(manifest, "p000000.zst") == b"piece"
@@ -112,7 +114,7 @@ def test_a_flipped_byte_or_a_missing_piece_is_named(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
     staging, manifest = _staged(store, "app-1", b"0123456789")
     store.put(staging, manifest)
-    piece = tmp_path / "store" / BACKUPS / "app-1" / "p000000.zst"
+    piece = tmp_path / "store" / "app-1" / "p000000.zst"
     piece.write_bytes(b"0123456788")  # same size, one byte changed
     with pytest.raises(CorruptPiece, match="app-1/p000000.zst is corrupt") as corrupt:
         store.read_piece(manifest, "p000000.zst")
@@ -129,18 +131,126 @@ def test_delete_takes_the_whole_backup_away(tmp_path: Path) -> None:
         store.put(*_staged(store, backup_id))
     store.delete("app-1")
     assert [m.id for m in store.manifests()] == ["app-2"]
-    assert not (tmp_path / "store" / BACKUPS / "app-1").exists()
+    assert not (tmp_path / "store" / "app-1").exists()
     with pytest.raises(BackupError, match="not in"):
         store.delete("app-1")
 
 
-def test_an_unreadable_manifest_is_an_error_naming_it(tmp_path: Path) -> None:
+def _without_manifest(folder: Path) -> None:
+    (folder / MANIFEST_NAME).unlink()
+
+
+def _unreadable_manifest(folder: Path) -> None:
+    (folder / MANIFEST_NAME).write_text("{not json")
+
+
+def _manifest_of_another_backup(folder: Path) -> None:
+    raw = json.loads((folder / MANIFEST_NAME).read_text())
+    (folder / MANIFEST_NAME).write_text(json.dumps({**raw, "id": "app-9"}))
+
+
+def _a_file(folder: Path) -> None:
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_without_manifest, "no manifest.json: not a complete backup"),
+        (_unreadable_manifest, "app-1/manifest.json: not a readable backup manifest"),
+        (_manifest_of_another_backup, "names backup 'app-9', not its own"),
+        (_a_file, "not a backup folder"),
+    ],
+)
+def test_a_damaged_folder_is_reported_and_skipped_and_the_rest_stays_usable(
+    tmp_path: Path, damage, reason: str
+) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    for backup_id in ("app-1", "app-2"):
+        store.put(*_staged(store, backup_id))
+    damage(tmp_path / "store" / "app-1")
+
+    assert [m.id for m in store.manifests()] == ["app-2"]  # no error: the rest is usable
+    [damaged] = store.damaged()
+    assert damaged.name == "app-1" and reason in damaged.reason
+    store.put(*_staged(store, "app-3"))  # and new backups are published beside it
+    assert [m.id for m in store.manifests("app")] == ["app-2", "app-3"]
+    assert store.recover() == []  # never deleted by upkeep: a person decides
+    assert (tmp_path / "store" / "app-1").exists()
+
+
+def test_the_store_is_flat_and_leaves_no_work_folders_behind(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    for backup_id in ("app-1", "app-2"):
+        store.put(*_staged(store, backup_id))
+    scratch = store.new_scratch("app-1")
+    store.discard(scratch)
+    store.delete("app-1")
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["app-2"]
+    assert (tmp_path / "store").stat().st_mode & 0o777 == 0o700
+    folder = tmp_path / "store" / "app-2"
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_a_store_of_the_earlier_layout_is_moved_to_the_flat_one(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
     store.put(*_staged(store, "app-1"))
-    path = tmp_path / "store" / BACKUPS / "app-1" / MANIFEST_NAME
-    path.write_text("{not json")
-    with pytest.raises(BackupError, match=r"app-1/manifest.json: not a readable backup manifest"):
-        store.manifests()
+    store.mark_verified("app-1", True, "restored, checked")
+    # As upkeep before this change left it: backups/<id>/, and what was left of a delete.
+    legacy = tmp_path / "store" / "backups"
+    legacy.mkdir()
+    os.rename(tmp_path / "store" / "app-1", legacy / "app-1")
+    (tmp_path / "store" / ".trash" / f"app-0.{_dead_pid()}").mkdir(parents=True)
+    (tmp_path / "store" / ".staging" / f"{_dead_pid()}-app-2").mkdir(parents=True)
+
+    notes = store.recover()
+
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["app-1"]
+    assert [m.id for m in store.manifests()] == ["app-1"] and store.verified("app-1")
+    assert any("moved backups/app-1" in note for note in notes)
+
+
+def test_recover_removes_only_what_upkeep_named(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = DirectoryStore(root)
+    store.put(*_staged(store, "app-1"))
+    theirs = [
+        root / ".staging-notes" / "todo.txt",  # no pid: not a work folder of upkeep's
+        root / ".trash" / "photo.jpg",  # not <id>.<pid>
+        root / "backups" / "photos" / "cat.jpg",  # not a backup: no manifest.json
+    ]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("keep me")
+
+    store.recover()
+
+    assert all(path.read_text() == "keep me" for path in theirs)
+    assert [m.id for m in store.manifests()] == ["app-1"]
+
+
+def test_a_verdict_is_kept_only_for_a_backup_in_the_store(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    store.put(*_staged(store, "app-1"))
+    assert store.verification("app-1") is None and not store.verified("app-1")
+    store.mark_verified("app-1", False, "row counts differ")
+    record = store.verification("app-1")
+    assert record is not None and not record.ok and record.detail == "row counts differ"
+    store.delete("app-1")
+    with pytest.raises(StoreError, match="app-1 is not in"):
+        store.mark_verified("app-1", True, "restored, checked")
+    assert not (tmp_path / "store" / "app-1").exists()  # no folder made for the verdict
 
 
 def test_manifest_json_round_trips() -> None:
@@ -164,13 +274,7 @@ def test_a_manifest_of_another_kind_or_format_is_refused_naming_it(field: str, v
 def test_recover_removes_staging_of_dead_processes_only(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path / "store")
     mine = store.new_staging("app-live")
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    )
-    orphan = tmp_path / "store" / STAGING / f"{dead.stdout.strip()}-app-dead"
+    orphan = tmp_path / "store" / f"{STAGING}{_dead_pid()}-app-dead"
     orphan.mkdir()
     (orphan / "p000000.zst").write_bytes(b"half")
 
@@ -274,7 +378,7 @@ def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, p
         assert re.search(r"full|No space left", str(failed.value)), (phase, failed.value)
         assert store.manifests() == []
         assert [p for p in (root / "store").rglob("*") if p.is_file()] == []
-        assert not any((root / "store" / STAGING).iterdir())
+        assert work_folders(root / "store") == []
         # The space is back: a smaller database backs up into the same store.
         small = _make_db(tmp_path / "small.db", rows=100)
         take_backup(small, store, base=None, compression_level=3)
@@ -295,12 +399,12 @@ def test_sigkill_mid_backup_leaves_a_staging_folder_that_recover_removes(tmp_pat
     child.send_signal(signal.SIGKILL)
     child.wait()
     store = DirectoryStore(store_root)
-    staged = list((store_root / STAGING).iterdir())
+    staged = work_folders(store_root)
     assert len(staged) == 1 and any(staged[0].iterdir())  # a real partial backup was left
     assert store.manifests() == []  # ... and it does not count
 
     notes = store.recover()
 
-    assert len(notes) == 1 and not any((store_root / STAGING).iterdir())
+    assert len(notes) == 1 and work_folders(store_root) == []
     manifest = take_backup(engine, store, base=None, compression_level=1).manifest
     assert [m.id for m in store.manifests()] == [manifest.id]

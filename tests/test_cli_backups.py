@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -80,5 +81,84 @@ def test_restore_refuses_what_it_must_not_touch(system: Path) -> None:
     assert unknown.returncode == 2 and "no database named 'nope'" in unknown.stderr
     assert not (system / "x.db").exists()
     missing = _upkeep(system, "restore", "app", "y.db", "--backup", "no-such-id")
-    assert missing.returncode != 0 and "no-such-id" in missing.stderr
+    assert missing.returncode == 2, missing.stderr  # bad input, like an existing target
+    assert "holds no backup 'no-such-id' of database 'app'" in missing.stderr
+    assert "Traceback" not in missing.stderr
     assert not (system / "y.db").exists()
+
+
+def test_a_corrupt_piece_is_a_failed_check_naming_the_piece(system: Path) -> None:
+    [taken] = back_up_all(load_config(system / "upkeep.yml"), now=T0).backups
+    backup_id = taken.result.manifest.id
+    piece = system / "backups" / backup_id / "p000000.zst"
+    data = bytearray(piece.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    piece.write_bytes(bytes(data))
+
+    corrupt = _upkeep(system, "restore", "app", "r.db")
+
+    assert corrupt.returncode == 1, corrupt.stderr  # a failed check, not an error of upkeep's
+    assert f"backup piece {backup_id}/p000000.zst is corrupt" in corrupt.stderr
+    assert "FAILED: the backup is damaged; nothing was restored" in corrupt.stdout
+    assert not (system / "r.db").exists()
+
+
+def test_backups_shows_whether_each_backup_is_verified_in_the_configured_time_zone(
+    system: Path,
+) -> None:
+    config_text = (system / "upkeep.yml").read_text()
+    (system / "upkeep.yml").write_text("timezone: Europe/Paris\n" + config_text)
+    config = load_config(system / "upkeep.yml")
+    [checked] = back_up_all(config, now=T0).backups
+    [unchecked] = back_up_all(config, verify=False, now=T0 + timedelta(hours=1)).backups
+
+    table = _upkeep(system, "backups")
+    listed = _upkeep(system, "backups", "--json")
+
+    assert table.returncode == 0, table.stderr
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
+    assert "VERIFIED" in table.stdout.splitlines()[0]
+    assert lines[checked.result.manifest.id].endswith("yes")
+    assert lines[unchecked.result.manifest.id].endswith("no (not checked yet)")
+    assert "2026-11-20 03:00 CET" in lines[checked.result.manifest.id]  # 02:00 UTC, in Paris
+    verdicts = {m["id"]: m["verified"] for m in json.loads(listed.stdout)}
+    assert verdicts[checked.result.manifest.id]["ok"] is True
+    assert verdicts[unchecked.result.manifest.id] is None
+
+    restored = _upkeep(system, "restore", "app", "r.db")
+    assert restored.returncode == 0, restored.stderr
+    assert f"restored backup {checked.result.manifest.id} of app" in restored.stdout
+    assert "the newest verified backup" in restored.stdout
+    assert f"passed over 1 newer unverified backup(s): {unchecked.result.manifest.id}" in (
+        restored.stdout
+    )
+
+
+def test_a_damaged_folder_is_named_and_the_rest_is_listed_and_restored(system: Path) -> None:
+    back_up_all(load_config(system / "upkeep.yml"), now=T0)
+    (system / "backups" / "app-20261119T020000Z-dead").mkdir()  # a backup without its manifest
+
+    listed = _upkeep(system, "backups")
+    restored = _upkeep(system, "restore", "app", "r.db")
+
+    assert listed.returncode == 0, listed.stderr
+    assert "app-20261119T020000Z-dead: no manifest.json" in listed.stderr
+    assert listed.stdout.count("app-20261120T020000Z") == 1
+    assert restored.returncode == 0, restored.stderr
+    assert "damaged, skipped: app-20261119T020000Z-dead" in restored.stderr
+    named = _upkeep(system, "restore", "app", "s.db", "--backup", "app-20261119T020000Z-dead")
+    assert named.returncode == 1, named.stderr  # it is there, and it does not check out
+    assert "damaged backup app-20261119T020000Z-dead: no manifest.json" in named.stderr
+
+
+def test_a_restored_database_is_as_private_as_the_store(system: Path) -> None:
+    back_up_all(load_config(system / "upkeep.yml"), now=T0)
+    previous = os.umask(0o022)  # the usual umask: new files would be readable by everyone
+    try:
+        restored = _upkeep(system, "restore", "app", "r.db")
+    finally:
+        os.umask(previous)
+
+    assert restored.returncode == 0, restored.stderr
+    assert (system / "r.db").stat().st_mode & 0o777 == 0o600
+    assert (system / "backups").stat().st_mode & 0o777 == 0o700

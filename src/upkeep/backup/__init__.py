@@ -6,7 +6,7 @@ between them.
 backup stores (`stores.interface`: `BackupStore`, `Manifest`, `PieceRef`; one module per store).
 Beside them, the logic that only talks to those interfaces: `incremental` (taking a backup),
 `pieces` and `delta` (how blocks are stored), `manifest` (the stored descriptions), `chunking`,
-`restore` and `retention`.
+`restore`, `verification` (checking backups, keeping the verdicts) and `retention`.
 """
 
 from __future__ import annotations
@@ -19,23 +19,28 @@ from upkeep.backup.engines.interface import (
     RestoreTargetError,
     Snapshot,
 )
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged, BackupError, BackupNotFound
 from upkeep.backup.stores.interface import (
     BackupKind,
     BackupStore,
     CorruptPiece,
+    DamagedEntry,
     Manifest,
     MissingPiece,
     PieceRef,
     StoreError,
+    Verification,
 )
 
 __all__ = [
     "ENGINES",
+    "BackupDamaged",
     "BackupError",
     "BackupKind",
+    "BackupNotFound",
     "BackupStore",
     "CorruptPiece",
+    "DamagedEntry",
     "DatabaseEngine",
     "EngineError",
     "Manifest",
@@ -45,5 +50,6 @@ __all__ = [
     "RestoreTargetError",
     "Snapshot",
     "StoreError",
+    "Verification",
     "engine_for",
 ]

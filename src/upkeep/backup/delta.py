@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zstandard
 
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged
 from upkeep.backup.manifest import RAW, XOR, ZDELTA
 
 __all__ = ["DELTA_MAX_SHARE", "XOR_MIN_ZEROS", "apply_delta", "encode_delta", "xor_blocks"]
@@ -46,9 +46,9 @@ def apply_delta(kind: int, stored: bytes, old: bytes, length: int, where: str) -
     try:
         block = zstandard.ZstdDecompressor(dict_data=_dictionary(old)).decompress(stored)
     except zstandard.ZstdError as exc:
-        raise BackupError(f"{where}: a block does not decompress ({exc})") from None
+        raise BackupDamaged(f"{where}: a block does not decompress ({exc})") from None
     if len(block) != length:
-        raise BackupError(f"{where}: a block decompresses to {len(block)} bytes")
+        raise BackupDamaged(f"{where}: a block decompresses to {len(block)} bytes")
     return block
 
 

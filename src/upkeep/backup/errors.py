@@ -1,10 +1,10 @@
-"""Responsible for the error every backup failure derives from, whichever family raised it."""
+"""Responsible for the errors of the backup subsystem, and the exit code each one ends in."""
 
 from __future__ import annotations
 
 from upkeep.errors import UpkeepError
 
-__all__ = ["BackupError"]
+__all__ = ["BackupDamaged", "BackupError", "BackupNotFound"]
 
 
 class BackupError(UpkeepError):
@@ -15,3 +15,15 @@ class BackupError(UpkeepError):
     """
 
     exit_code = 3
+
+
+class BackupDamaged(BackupError):
+    """A stored backup is not what its manifest says (a piece corrupt or missing, a block list
+    that does not match): a failed check, exit code 1, like a restore whose checks fail."""
+
+    exit_code = 1
+
+
+class BackupNotFound(UpkeepError):
+    """A person asked for a backup the store does not hold (an unknown id, a database with no
+    backup): bad input, exit code 2, nothing was restored."""

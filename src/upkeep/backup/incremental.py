@@ -28,7 +28,7 @@ import zstandard
 from upkeep import __version__
 from upkeep.backup.delta import encode_delta
 from upkeep.backup.engines.interface import DatabaseEngine, Snapshot
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.manifest import (
     INDEX_PIECE,
     Entry,
@@ -76,8 +76,9 @@ def chain_of(store: BackupStore, manifest: Manifest | None) -> list[Manifest]:
     while chain[-1].base is not None:
         base = by_id.get(chain[-1].base)
         if base is None or len(chain) > len(by_id):
-            raise BackupError(
+            raise BackupDamaged(
                 f"backup {chain[-1].id} is based on {chain[-1].base}, which is not in the store"
+                " (or is damaged)"
             )
         chain.append(base)
     return chain[::-1]
@@ -90,7 +91,7 @@ def block_list(store: BackupStore, chain: Sequence[Manifest]) -> list[Entry]:
         raw = zstandard.ZstdDecompressor().decompress(store.read_piece(manifest, manifest.index))
         entries = decode_index(raw, entries, f"{manifest.id}/{manifest.index}")
     if entries and max(entry.owner for entry in entries) >= len(chain):
-        raise BackupError(f"{chain[-1].id}/{chain[-1].index}: names a backup outside its chain")
+        raise BackupDamaged(f"{chain[-1].id}/{chain[-1].index}: names a backup outside its chain")
     return entries
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, NamedTuple
 
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged
 from upkeep.backup.stores.interface import MANIFEST_FORMAT, BackupKind, Manifest, PieceRef
 
 MANIFEST_NAME = "manifest.json"
@@ -77,7 +77,7 @@ def manifest_to_json(manifest: Manifest) -> bytes:
 
 
 def manifest_from_json(raw: bytes, where: str) -> Manifest:
-    """Parse a manifest; `where` names it in the `BackupError` raised for anything unexpected."""
+    """Parse a manifest; `where` names it in the `BackupDamaged` raised for anything unexpected."""
     try:
         value: dict[str, Any] = json.loads(raw)
         pieces = tuple(PieceRef(**piece) for piece in value.pop("pieces"))
@@ -86,9 +86,9 @@ def manifest_from_json(raw: bytes, where: str) -> Manifest:
             value["kind"] = BackupKind(kind)
         manifest = Manifest(pieces=pieces, **value)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise BackupError(f"{where}: not a readable backup manifest ({exc})") from None
+        raise BackupDamaged(f"{where}: not a readable backup manifest ({exc})") from None
     if manifest.format != MANIFEST_FORMAT or not isinstance(manifest.kind, BackupKind):
-        raise BackupError(
+        raise BackupDamaged(
             f"{where}: manifest format {manifest.format!r}, kind {manifest.kind!r}; "
             f"expected format {MANIFEST_FORMAT} and kind full or incremental"
         )
@@ -219,7 +219,7 @@ def join_index(parts: Iterable[bytes]) -> bytes:
 def decode_index(raw: bytes, base: Sequence[Entry], where: str) -> list[Entry]:
     """The full block list from its stored form and the base backup's full block list."""
     if not raw.startswith(_MAGIC):
-        raise BackupError(f"{where}: not a block list (bad header)")
+        raise BackupDamaged(f"{where}: not a block list (bad header)")
     entries: list[Entry] = []
     view, at = memoryview(raw), len(_MAGIC)
     try:
@@ -229,7 +229,7 @@ def decode_index(raw: bytes, base: Sequence[Entry], where: str) -> list[Entry]:
                 start, count = _COPY.unpack_from(view, at)
                 at += _COPY.size
                 if start + count > len(base):
-                    raise BackupError(f"{where}: copies blocks its base does not have")
+                    raise BackupDamaged(f"{where}: copies blocks its base does not have")
                 entries.extend(base[start : start + count])
             elif op == b"N":
                 (count,) = _COUNT.unpack_from(view, at)
@@ -238,9 +238,11 @@ def decode_index(raw: bytes, base: Sequence[Entry], where: str) -> list[Entry]:
                     entries.append(_literal_entry(fields, base, where))
                 at += count * _ENTRY.size
             else:
-                raise BackupError(f"{where}: unknown block list operation {op!r} at byte {at - 1}")
+                raise BackupDamaged(
+                    f"{where}: unknown block list operation {op!r} at byte {at - 1}"
+                )
     except struct.error as exc:
-        raise BackupError(f"{where}: truncated block list ({exc})") from None
+        raise BackupDamaged(f"{where}: truncated block list ({exc})") from None
     return entries
 
 
@@ -249,5 +251,5 @@ def _literal_entry(fields: tuple[Any, ...], base: Sequence[Entry], where: str) -
     if kind == RAW:
         return Entry(*fields)
     if kind not in (XOR, ZDELTA) or not 0 <= delta_at < len(base):
-        raise BackupError(f"{where}: a block of kind {kind} refers to base block {delta_at}")
+        raise BackupDamaged(f"{where}: a block of kind {kind} refers to base block {delta_at}")
     return Entry(*fields, base[delta_at])

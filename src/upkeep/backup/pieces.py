@@ -20,7 +20,7 @@ from pathlib import Path
 import zstandard
 
 from upkeep.backup.delta import apply_delta
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged
 from upkeep.backup.manifest import RAW, Entry, piece_name
 from upkeep.backup.stores.interface import BackupStore, Manifest, PieceRef, write_synced
 
@@ -153,7 +153,7 @@ class BlockReader:
         stored = self.piece(entry.owner, entry.piece)[entry.offset : entry.offset + entry.stored]
         where = f"{self.chain[entry.owner].id}/{piece_name(entry.piece)}"
         if len(stored) != entry.stored:
-            raise BackupError(f"{where}: shorter than its block list says")
+            raise BackupDamaged(f"{where}: shorter than its block list says")
         if entry.kind == RAW:
             return stored
         assert entry.delta is not None  # decode_index gives every delta its predecessor
@@ -170,7 +170,7 @@ class BlockReader:
         try:
             data = self.decompressor.decompress(self.store.read_piece(member, name))
         except zstandard.ZstdError as exc:
-            raise BackupError(f"{member.id}/{name}: does not decompress ({exc})") from None
+            raise BackupDamaged(f"{member.id}/{name}: does not decompress ({exc})") from None
         self.read.add((member.id, name))
         self.cache[key] = data
         if len(self.cache) > PIECE_CACHE:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from upkeep.backup.engines.interface import DatabaseEngine, RestoreReport
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.incremental import block_list, chain_of
 from upkeep.backup.manifest import block_list_digest, piece_name
 from upkeep.backup.pieces import BlockReader
@@ -64,10 +64,11 @@ def assemble(store: BackupStore, manifest: Manifest, dest: Path) -> None:
     chain = chain_of(store, manifest)
     entries = block_list(store, chain)
     if block_list_digest(entries) != manifest.sha256:
-        raise BackupError(f"backup {manifest.id}: its block list differs from its manifest's")
+        raise BackupDamaged(f"backup {manifest.id}: its block list differs from its manifest's")
     pieces = BlockReader(store, chain)
     sha256 = hashlib.sha256
-    with dest.open("xb", buffering=WRITE_BUFFER) as out:
+    descriptor = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # rows: private
+    with open(descriptor, "wb", buffering=WRITE_BUFFER) as out:
         for position, entry in enumerate(entries):
             block = pieces.block(entry)
             if sha256(block).digest() != entry.sha256:

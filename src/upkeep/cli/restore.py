@@ -1,24 +1,29 @@
-"""Responsible for `upkeep restore`: a backup of a database restored into a new target, checked
-piece by piece and table by table, and the verdict printed.
+"""Responsible for `upkeep restore`: a backup of a database (the newest verified one unless one
+is named) restored into a new target, checked piece by piece and table by table, and the verdict
+printed with which backup was taken.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from upkeep.cli.console import print_err, print_out
+from upkeep.cli.console import format_time, print_err, print_out
 from upkeep.cli.options import GlobalOptions
 
 if TYPE_CHECKING:
     from upkeep.config import Config
+    from upkeep.procedures.restore import ManualRestore
 
 
 @click.command("restore")
 @click.argument("database")
 @click.argument("target")
-@click.option("--backup", "backup_id", metavar="ID", help="Restore this backup [default: newest].")
+@click.option(
+    "--backup", "backup_id", metavar="ID", help="Restore this backup [default: newest verified]."
+)
 @click.pass_obj
 def restore_command(
     options: GlobalOptions, database: str, target: str, backup_id: str | None
@@ -27,23 +32,54 @@ def restore_command(
 
     \b
     TARGET is a new file for SQLite, the name of a new database for PostgreSQL; an existing
-    one is never overwritten. Every stored piece's sha256 is checked on the way; then SQLite's
-    integrity_check and foreign_key_check, or pg_restore's exit status, and the row counts of
-    every table against the backup's manifest. Exit 0 when all checks pass, 1 when one fails.
+    one is never overwritten. Without --backup, the newest verified backup is taken (one whose
+    check failed or never ran is passed over, and named). Every stored piece's sha256 is
+    checked on the way; then SQLite's integrity_check and foreign_key_check, or pg_restore's
+    exit status, and the row counts of every table against the backup's manifest.
+    Exit 0 when all checks pass; 1 when one fails (a corrupt or missing piece included);
+    2 when TARGET exists, the backup is unknown or none is verified (nothing was restored);
+    3 when the restore could not be done (the server unreachable, a full disk).
     """
     return restore_database(options.load_config(), database, target, backup_id)
 
 
 def restore_database(config: Config, database: str, target: str, backup_id: str | None) -> int:
-    """Restore the newest backup of `database`, or `backup_id`, into `target`; exit code 0 when
-    every check passes, 1 when one fails."""
-    from upkeep.procedures.backup import restore
+    """Restore the newest verified backup of `database`, or `backup_id`, into `target`; exit
+    code 0 when every check passes, 1 when one fails (a damaged backup included)."""
+    from upkeep.backup.errors import BackupDamaged
+    from upkeep.procedures.restore import restore
 
-    outcome = restore(config, database, target, backup_id)
-    print_out(f"restored backup {outcome.backup_id} of {database} into {outcome.report.target}")
+    try:
+        restored = restore(config, database, target, backup_id)
+    except BackupDamaged as exc:
+        print_err(f"  problem: {exc}")
+        print_out("FAILED: the backup is damaged; nothing was restored")
+        return 1
+    _print_choice(config, database, restored)
+    outcome = restored.outcome
     for note in outcome.report.notes:
         print_out(f"  note: {note}")
     for problem in outcome.problems:
         print_err(f"  problem: {problem}")
     print_out("all checks passed" if outcome.ok else "FAILED: the restored copy is not sound")
     return 0 if outcome.ok else 1
+
+
+def _print_choice(config: Config, database: str, restored: ManualRestore) -> None:
+    choice = restored.choice
+    created = format_time(datetime.fromisoformat(choice.manifest.created).astimezone(config.tz))
+    print_out(
+        f"restored backup {choice.manifest.id} of {database} (taken {created}; {choice.chosen}) "
+        f"into {restored.outcome.report.target}"
+    )
+    if choice.verification is None:
+        print_out("  note: this backup was never checked before this restore")
+    elif not choice.verification.ok:
+        print_out(f"  note: this backup failed its last check: {choice.verification.detail}")
+    if choice.newer_unverified:
+        print_out(
+            f"  note: passed over {len(choice.newer_unverified)} newer unverified "
+            f"backup(s): {', '.join(choice.newer_unverified)}"
+        )
+    for entry in restored.damaged:
+        print_err(f"  damaged, skipped: {entry}")

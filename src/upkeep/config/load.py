@@ -248,6 +248,7 @@ def _mount(s: Section, base: Path) -> Mount:
 
 def _database(s: Section, base: Path) -> Database:
     engine = s.choice("engine", DATABASE_ENGINES)
+    restore_owner = s.bool("restore_owner", None)
     db = Database(
         name=s.str("name"),
         engine=engine,
@@ -257,10 +258,16 @@ def _database(s: Section, base: Path) -> Database:
         dbname=s.str("dbname", None),
         user=s.str("user", None),
         password=s.str("password", None),
+        restore_owner=True if restore_owner is None else restore_owner,
     )
     s.done()
     if engine == "sqlite" and db.path is None:
         raise ConfigError(f"{s.file}: {s.where}.path: required for a sqlite database")
+    if restore_owner is not None and engine != "postgresql":
+        raise ConfigError(
+            f"{s.file}: {s.where}.restore_owner: only a postgresql database has this setting "
+            f"(a restored {engine} database is a file owned by whoever restores it)"
+        )
     if engine == "postgresql" and db.dbname is None:
         raise ConfigError(f"{s.file}: {s.where}.dbname: required for a postgresql database")
     if db.password is not None and not REFERENCE.match(db.password):

@@ -132,6 +132,13 @@ DATABASE_ENGINES = ("sqlite", "postgresql")
 
 @dataclass(frozen=True)
 class Database:
+    """A database to back up: a SQLite file (`path`) or a PostgreSQL database (the rest).
+
+    `restore_owner` (PostgreSQL): restores give every object its owner and privileges as in the
+    source, which needs a superuser; false restores them as the restoring role's own, which is
+    what a least-privilege backup role (`pg_read_all_data`, `CREATEDB`) can do.
+    """
+
     name: str
     engine: str
     path: Path | None = None
@@ -140,6 +147,7 @@ class Database:
     dbname: str | None = None
     user: str | None = None
     password: str | None = None  # a secret reference (env:NAME or file:/path), never the value
+    restore_owner: bool = True
 
 
 # --- cleaning and backups ------------------------------------------------------------------

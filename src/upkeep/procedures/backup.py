@@ -1,39 +1,43 @@
 """Responsible for the daily backup runbook's work: back up every database, check, keep or delete.
 
-`back_up_all` backs up every configured database into the store named by `backup.dir` (full or
-incremental by policy, an incremental only on a chain whose pieces all check out), verifies
-by restoring the new backup to a temporary place when asked, checks the sha256 of every stored
-piece when asked, and applies retention. It never raises for a single database: what happened
-is returned. `record_backups` grades the result with `upkeep.report` and, after recording,
-raises `BackupError` when a backup could not be taken at all (the run then ends in `error`).
+`back_up_all` backs up every configured database into the store named by `backup.dir`: first
+it checks again the backups that are not verified yet, then takes a full or incremental backup
+by policy (an incremental only on the newest *verified* backup, on a chain whose pieces all
+check out), verifies it by restoring it to a temporary place when asked, checks the sha256 of
+every stored piece when asked, and applies retention. It never raises for a single database:
+what happened is returned. `record_backups` grades the result with `upkeep.report` and, after
+recording, raises `BackupError` when a backup could not be taken at all (the run then ends in
+`error`). Restoring by hand is `upkeep.procedures.restore`.
 """
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from upkeep import report
-from upkeep.backup.engines import DatabaseEngine, engine_for
+from upkeep.backup.engines import engine_for
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import BackupResult, chain_of, take_backup
-from upkeep.backup.restore import RestoreOutcome, restore_backup, verify_pieces
+from upkeep.backup.restore import RestoreOutcome, verify_pieces
 from upkeep.backup.retention import BackupRef, plan_retention
 from upkeep.backup.stores import (
     BackupKind,
     BackupStore,
-    CorruptPiece,
+    DamagedEntry,
     DirectoryStore,
     Manifest,
-    MissingPiece,
+)
+from upkeep.backup.verification import (
+    SKIPPED,
+    Recheck,
+    recheck_unverified,
+    verify_restore,
+    verify_store,
 )
 from upkeep.config import BackupPolicy, Config, Database
 from upkeep.errors import ConfigError
 from upkeep.records import Severity, Status
-
-SKIPPED = "not verified: "
 
 __all__ = [
     "BackupRun",
@@ -45,7 +49,6 @@ __all__ = [
     "choose_base",
     "open_store",
     "record_backups",
-    "restore",
     "verify_restore",
     "verify_store",
 ]
@@ -63,16 +66,19 @@ class DatabaseBackup:
     restore: RestoreOutcome | None = None
     restore_note: str | None = None
     error: str | None = None
+    rechecked: tuple[Recheck, ...] = ()
 
     @property
     def sound(self) -> bool:
-        """Taken, built on an intact chain, and restored fine (when a restore was tried)."""
+        """Taken, built on an intact chain, restored fine (when a restore was tried), and every
+        earlier backup that was checked again passed."""
         restore_failed = (self.restore is not None and not self.restore.ok) or (
             self.restore is None
             and self.restore_note is not None
             and not self.restore_note.startswith(SKIPPED)
         )
-        return not (self.error or self.chain_problem or restore_failed)
+        recheck_failed = any(not recheck.ok for recheck in self.rechecked)
+        return not (self.error or self.chain_problem or restore_failed or recheck_failed)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class BackupRun:
     backups: tuple[DatabaseBackup, ...]
     bad_pieces: tuple[str, ...] | None = None
     retention: RetentionOutcome = RetentionOutcome()
+    damaged: tuple[DamagedEntry, ...] = ()
 
 
 def open_store(config: Config) -> BackupStore:
@@ -107,18 +114,23 @@ def choose_base(
 ) -> tuple[Manifest | None, str, str | None]:
     """The backup to build an incremental on (None: take a full), why, and a chain problem.
 
-    A full backup is taken in `full` mode, for the first backup, when the chain already holds
-    `full_every` backups, and when a piece of the chain is missing or corrupt (never build on a
-    broken chain; the problem is returned so that it fails a check).
+    The base is the newest verified backup of the database: one whose check failed or never
+    ran is never built on. A full backup is taken in `full` mode, for the first backup, when no
+    backup is verified, when the chain already holds `full_every` backups, and when a piece of
+    the chain is missing or corrupt (never build on a broken chain; the problem is returned so
+    that it fails a check).
     """
-    previous = store.manifests(database.name)
+    every = store.manifests(database.name)
+    previous = [m for m in every if m.engine == database.engine]
     if policy.mode == BackupKind.FULL:
         return None, "policy mode is full", None
     if not previous:
-        return None, "first backup of this database", None
-    base = previous[-1]
-    if base.engine != database.engine:
-        return None, f"the previous backup is a {base.engine} backup", None
+        first = "first backup" if not every else f"first {database.engine} backup"
+        return None, f"{first} of this database", None
+    verified = [m for m in previous if store.verified(m.id)]
+    if not verified:
+        return None, f"no verified backup to build on (the newest, {previous[-1].id}, is not)", None
+    base = verified[-1]
     try:
         chain = chain_of(store, base)
         if len(chain) >= policy.full_every:
@@ -137,6 +149,7 @@ def back_up_database(
     policy = config.backup
     try:
         engine = engine_for(database)
+        rechecked = recheck_unverified(store, database) if verify else ()
         previous = (store.manifests(database.name) or [None])[-1]
         base, reason, chain_problem = choose_base(store, policy, database)
         result = take_backup(
@@ -150,7 +163,11 @@ def back_up_database(
     except BackupError as exc:
         return DatabaseBackup(database.name, error=str(exc))
     outcome, note = verify_restore(store, result.manifest, database) if verify else (None, None)
-    fulls = [m for m in store.manifests(database.name) if m.kind == BackupKind.FULL]
+    fulls = [
+        m
+        for m in store.manifests(database.name)
+        if m.kind == BackupKind.FULL and store.verified(m.id)
+    ]
     return DatabaseBackup(
         database.name,
         result=result,
@@ -159,56 +176,8 @@ def back_up_database(
         chain_problem=chain_problem,
         restore=outcome,
         restore_note=note,
+        rechecked=rechecked,
     )
-
-
-def verify_restore(
-    store: BackupStore, manifest: Manifest, database: Database
-) -> tuple[RestoreOutcome | None, str | None]:
-    """Restore `manifest` to a temporary target, check it, drop the target, record the verdict.
-
-    Returns the outcome, or None and why there is none: the restore failed (a missing or corrupt
-    piece, named), or it was not attempted (`SKIPPED` + why: the engine cannot drop a target).
-    """
-    engine = engine_for(database)
-    if type(engine).drop is DatabaseEngine.drop:
-        return None, f"{SKIPPED}the {engine.engine} engine cannot remove a verification restore"
-    with tempfile.TemporaryDirectory(prefix="upkeep-verify-") as scratch:
-        target = engine.verification_target(Path(scratch), manifest.id)
-        try:
-            outcome = restore_backup(store, manifest, engine, target, scratch=Path(scratch))
-        except BackupError as exc:
-            store.mark_verified(manifest.id, False, str(exc))
-            return None, str(exc)
-        finally:
-            left_behind = _drop(engine, target)
-    store.mark_verified(manifest.id, outcome.ok, "; ".join(outcome.problems) or "restored, checked")
-    if left_behind:
-        report = replace(outcome.report, notes=(*outcome.report.notes, left_behind))
-        outcome = replace(outcome, report=report)
-    return outcome, None
-
-
-def _drop(engine: DatabaseEngine, target: str) -> str | None:
-    """Remove a verification restore; what is left behind, if the engine could not remove it."""
-    try:
-        engine.drop(target)
-    except (BackupError, OSError) as exc:
-        return f"the verification restore {target} could not be removed; remove it by hand: {exc}"
-    return None
-
-
-def verify_store(store: BackupStore) -> tuple[str, ...]:
-    """Check the sha256 of every piece of every backup; one line per bad piece found."""
-    bad = []
-    for manifest in store.manifests():
-        for ref in manifest.pieces:
-            try:
-                store.read_piece(manifest, ref.name)
-            except (CorruptPiece, MissingPiece) as exc:
-                bad.append(str(exc))
-                store.mark_verified(manifest.id, False, str(exc))
-    return tuple(bad)
 
 
 def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> RetentionOutcome:
@@ -224,7 +193,7 @@ def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> 
                 created=datetime.fromisoformat(m.created),
                 full=m.kind == BackupKind.FULL,
                 base=m.base,
-                verified=bool((store.verification(m.id) or {}).get("ok")),
+                verified=store.verified(m.id),
             )
             for m in manifests
             if m.database == name
@@ -254,15 +223,18 @@ def back_up_all(
         for database in config.databases
     )
     bad = verify_store(store) if check_store else None
+    damaged = tuple(store.damaged())
     # Retention waits for a day on which every backup was taken and the store checked out:
     # deleting old backups is the one step that cannot be undone.
     if not retention:
         kept = RetentionOutcome(skipped="retention turned off for this run")
-    elif not all(b.sound for b in backups) or bad:
-        kept = RetentionOutcome(skipped="a backup or its check failed, or a stored piece is bad")
+    elif not all(b.sound for b in backups) or bad or damaged:
+        kept = RetentionOutcome(
+            skipped="a backup or its check failed, a stored piece is bad or a folder is damaged"
+        )
     else:
         kept = apply_retention(store, config.backup, now)
-    return BackupRun(store.location, backups, bad, kept)
+    return BackupRun(store.location, backups, bad, kept, damaged)
 
 
 # ---------------------------------------------------------------- recording
@@ -290,6 +262,7 @@ def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = 
         report.check(
             "backup-store:pieces", Status.OK, message=f"every piece in {run.store} checks out"
         )
+    _record_damaged(run)
     _record_retention(run.retention)
     errors = [f"{b.database}: {b.error}" for b in run.backups if b.error]
     if errors:
@@ -314,7 +287,42 @@ def _record_one(backup: DatabaseBackup, policy: BackupPolicy, now: datetime) -> 
     _record_size(name, manifest, backup.previous, policy)
     _record_full_age(name, backup.newest_full, policy, now)
     _record_restore(name, backup)
+    _record_rechecks(name, backup.rechecked)
     _record_metrics(backup.database, backup.result)
+
+
+def _record_rechecks(name: str, rechecked: tuple[Recheck, ...]) -> None:
+    """One check for the earlier backups that were not verified and were checked again."""
+    if not rechecked:
+        return
+    failed = [recheck for recheck in rechecked if not recheck.ok]
+    if failed:
+        message = "; ".join(f"{r.backup_id} still fails its check: {r.detail}" for r in failed[:5])
+        report.check(f"{name}:unverified", Status.FAIL, value=len(failed), message=message)
+    else:
+        ids = ", ".join(recheck.backup_id for recheck in rechecked)
+        report.check(
+            f"{name}:unverified",
+            Status.OK,
+            value=0,
+            message=f"checked again, restored and verified: {ids}",
+        )
+
+
+def _record_damaged(run: BackupRun) -> None:
+    if not run.damaged:
+        report.check(
+            "backup-store:folders", Status.OK, message=f"every backup in {run.store} is readable"
+        )
+        return
+    report.check(
+        "backup-store:folders",
+        Status.FAIL,
+        value=len(run.damaged),
+        message="skipped, not readable as backups (repair or remove them by hand): "
+        + "; ".join(str(entry) for entry in run.damaged[:5])
+        + (" ..." if len(run.damaged) > 5 else ""),
+    )
 
 
 def _record_size(
@@ -344,7 +352,9 @@ def _record_full_age(
     name: str, newest_full: Manifest | None, policy: BackupPolicy, now: datetime
 ) -> None:
     if newest_full is None:
-        report.check(f"{name}:full-age", Status.WARN, message="no full backup in the store")
+        report.check(
+            f"{name}:full-age", Status.WARN, message="no verified full backup in the store"
+        )
         return
     age = (now - datetime.fromisoformat(newest_full.created)).total_seconds() / 86400
     status = Status.WARN if age > policy.max_full_age_days else Status.OK
@@ -354,7 +364,7 @@ def _record_full_age(
         value=round(age, 2),
         limit=policy.max_full_age_days,
         unit=" days",
-        message=f"newest full backup {newest_full.id}",
+        message=f"newest verified full backup {newest_full.id}",
     )
 
 
@@ -407,28 +417,3 @@ def _record_retention(outcome: RetentionOutcome) -> None:
         )
     report.metric("backups_deleted", len(outcome.deleted))
     report.metric("backups_kept", len(outcome.kept))
-
-
-# ---------------------------------------------------------------- restoring by hand
-
-
-def restore(
-    config: Config, database: str, target: str, backup_id: str | None = None
-) -> RestoreOutcome:
-    """Restore the newest backup of `database` (or `backup_id`) into `target` and check it.
-
-    SQLite: `target` is a new file path (made absolute; `RestoreTargetError` when it exists);
-    PostgreSQL: the name of a new database. Raises `BackupError` naming a missing or corrupt
-    piece; the outcome lists any other problem.
-    """
-    engine = engine_for(config.database(database))
-    # Checked before the store is opened: a target that can never be one is bad input.
-    target = engine.restore_target(target)
-    store = open_store(config)
-    manifests = store.manifests(database)
-    if backup_id is not None:
-        manifests = [m for m in manifests if m.id == backup_id]
-    if not manifests:
-        wanted = f"backup {backup_id} of" if backup_id else "backup of"
-        raise BackupError(f"backup store {store.location} holds no {wanted} database {database!r}")
-    return restore_backup(store, manifests[-1], engine, target)

@@ -5,10 +5,11 @@ unchanged table data gives unchanged bytes, which content-defined chunking then 
 the store compresses with zstd. pg_dump runs on a snapshot exported by a REPEATABLE READ
 transaction that also counts every table's rows, so the counts in the manifest are exactly those
 of the dump even while other sessions write. Restore goes into a NEW database with
-`pg_restore --exit-on-error --single-transaction`; `drop` removes such a database again (the
-runbook's verification restore is thrown away after its checks). The tools run with the
-configured connection only and the password in a private passfile (`engines.libpq`); the row
-counts come from `scripts/db-health/postgresql/row-counts.sql`.
+`pg_restore --exit-on-error --single-transaction` (with `--no-owner --no-privileges` when the
+config's `restore_owner` is false, for a least-privilege role), private to its owner; `drop`
+removes such a database again (the runbook's verification restore is thrown away after its
+checks). The tools run with the configured connection only and the password in a private
+passfile (`engines.libpq`); the row counts come from `scripts/db-health/postgresql/row-counts.sql`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from contextlib import suppress
 from pathlib import Path
 
 from upkeep.backup.chunking import DEFAULT_SIZES, ChunkSizes, chunk_ends_of_file
-from upkeep.backup.engines.interface import DatabaseEngine, EngineError, RestoreReport, Snapshot
+from upkeep.backup.engines.interface import (
+    DatabaseEngine,
+    EngineError,
+    RestoreReport,
+    RestoreTargetError,
+    Snapshot,
+)
 from upkeep.backup.engines.libpq import (
     LibpqEnvironment,
     PsqlSession,
@@ -129,6 +136,24 @@ class PostgreSQLEngine(DatabaseEngine):
 
     # ------------------------------------------------------------------ restore
 
+    def restore_target(self, target: str) -> str:
+        """`target` if it can name a new database and no database of that name exists yet."""
+        _check_name(target)
+        with libpq_environment(self.database) as libpq:
+            proc = subprocess.run(
+                [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
+                input=b"SELECT count(*) FROM pg_database WHERE datname = :'target';\n",
+                env=libpq.env,
+                capture_output=True,
+            )
+            if proc.returncode != 0:
+                raise self._failure(
+                    libpq, "looking up the restore target", proc.returncode, proc.stderr
+                )
+        if proc.stdout.strip() != b"0":
+            raise _target_exists(target)
+        return target
+
     def verification_target(self, scratch: Path, backup_id: str) -> str:
         """A new database named after the backup (scratch is not needed: it lives on the server)."""
         return f"upkeep_verify_{backup_id.replace('-', '_')}".lower()[:MAX_NAME_BYTES]
@@ -143,6 +168,7 @@ class PostgreSQLEngine(DatabaseEngine):
                     *self._connection_args(target),
                     "--exit-on-error",
                     "--single-transaction",
+                    *self._ownership_args(),
                     str(snapshot_file),
                 ],
                 env=libpq.env,
@@ -159,6 +185,7 @@ class PostgreSQLEngine(DatabaseEngine):
                     target,
                     (
                         f"pg_restore exited {proc.returncode}: {detail[-MAX_STDERR:]}",
+                        *self._ownership_hint(detail),
                         f"the new database {target!r} was "
                         + ("dropped again" if dropped else "left empty; drop it by hand"),
                     ),
@@ -169,9 +196,12 @@ class PostgreSQLEngine(DatabaseEngine):
     def _create_database(self, target: str, libpq: LibpqEnvironment) -> None:
         # template0: an empty database, whatever was added to template1 on this server.
         # CREATE DATABASE itself refuses an existing name, so there is no check-then-act race.
+        # Connecting is then left to its owner (and superusers): a restored copy holds every
+        # row of the source, and is as private as the backup it came from.
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=b'CREATE DATABASE :"target" TEMPLATE template0;\n',
+            input=b'CREATE DATABASE :"target" TEMPLATE template0;\n'
+            b'REVOKE ALL ON DATABASE :"target" FROM PUBLIC;\n',
             env=libpq.env,
             capture_output=True,
         )
@@ -179,11 +209,25 @@ class PostgreSQLEngine(DatabaseEngine):
             return
         stderr = libpq.scrub(proc.stderr.decode(errors="replace")).strip()
         if "already exists" in stderr:
-            raise EngineError(
-                f"database {self.database.name!r}: restore target database {target!r} exists "
-                "already; expected the name of a NEW database (restore never overwrites)"
-            )
+            raise _target_exists(target)
         raise self._failure(libpq, "CREATE DATABASE for the restore", proc.returncode, stderr)
+
+    def _ownership_args(self) -> list[str]:
+        """pg_restore's options for owners and privileges, as the config asks.
+
+        With `restore_owner: false` every object belongs to the restoring role and no GRANT is
+        replayed: what a least-privilege role (`pg_read_all_data` and `CREATEDB`) can restore.
+        """
+        return [] if self.database.restore_owner else ["--no-owner", "--no-privileges"]
+
+    def _ownership_hint(self, detail: str) -> tuple[str, ...]:
+        if self.database.restore_owner and "must be member of role" in detail:
+            return (
+                f"the role {self.database.user or '(default)'} cannot give objects their "
+                "owners: set restore_owner: false for database "
+                f"{self.database.name!r} in upkeep.yml to restore them as its own",
+            )
+        return ()
 
     def drop(self, target: str) -> None:
         """Drop the database `target` that `restore` made; a target already gone is no error.
@@ -277,10 +321,17 @@ class PostgreSQLEngine(DatabaseEngine):
         )
 
 
+def _target_exists(target: str) -> RestoreTargetError:
+    return RestoreTargetError(
+        f"restore target database {target!r} exists already; expected the name of a NEW "
+        "database (restore never overwrites)"
+    )
+
+
 def _check_name(target: str) -> None:
     # Plain names only: libpq reads a --dbname holding "=" or a URI as connection settings.
     if not _DATABASE_NAME.fullmatch(target):
-        raise EngineError(
+        raise RestoreTargetError(
             f"restore target {target!r}: expected the name of a new database: up to "
             f"{MAX_NAME_BYTES} letters, digits, '_', '-' or '.', not starting with '-' or '.'"
         )

@@ -28,6 +28,8 @@ __all__ = ["SQLiteEngine", "row_counts"]
 # How long the snapshot waits for a writer holding an exclusive lock (rollback-journal mode).
 BUSY_TIMEOUT_S = 30.0
 MAX_PROBLEMS = 20
+# A restored database holds every row of the source: its owner's alone.
+PRIVATE_FILE = 0o600
 
 
 def _quote(name: str) -> str:
@@ -128,7 +130,7 @@ class SQLiteEngine(DatabaseEngine):
     def restore(self, snapshot_file: Path, target: str) -> RestoreReport:
         path = Path(target)
         if path.exists() or path.is_symlink():
-            raise EngineError(f"restore target {path} exists already; expected a new path")
+            raise RestoreTargetError(f"restore target {path} exists already; expected a new path")
         _place(snapshot_file, path)
         try:
             with _connect(path, readonly=False) as restored:
@@ -157,13 +159,19 @@ class SQLiteEngine(DatabaseEngine):
 
 
 def _place(snapshot_file: Path, path: Path) -> None:
-    """Move (same directory) or copy the snapshot to `path`, never over an existing file."""
+    """Move (same directory) or copy the snapshot to `path`, never over an existing file.
+
+    The restored file is readable by its owner only (0600, whatever the umask), as private as
+    the backup it came from; SQLite gives its -wal and -shm files the same mode.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if snapshot_file.parent.resolve() == path.parent.resolve():
+        os.chmod(snapshot_file, PRIVATE_FILE)
         os.link(snapshot_file, path)  # fails rather than replaces when `path` appeared meanwhile
         snapshot_file.unlink()
     else:
-        with snapshot_file.open("rb") as src, path.open("xb") as dst:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with snapshot_file.open("rb") as src, os.fdopen(descriptor, "wb") as dst:
             shutil.copyfileobj(src, dst, 16 << 20)
             dst.flush()
             os.fsync(dst.fileno())

@@ -9,10 +9,12 @@ from upkeep.backup.stores.interface import (
     BackupKind,
     BackupStore,
     CorruptPiece,
+    DamagedEntry,
     Manifest,
     MissingPiece,
     PieceRef,
     StoreError,
+    Verification,
 )
 
 __all__ = [
@@ -20,9 +22,11 @@ __all__ = [
     "BackupKind",
     "BackupStore",
     "CorruptPiece",
+    "DamagedEntry",
     "DirectoryStore",
     "Manifest",
     "MissingPiece",
     "PieceRef",
     "StoreError",
+    "Verification",
 ]

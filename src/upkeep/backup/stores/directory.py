@@ -1,15 +1,19 @@
 """Responsible for keeping backups in a directory: published whole by one rename, or not at all.
 
-Layout under the store's root::
+Layout under the store's root (0700, its files 0600: they hold every row of the databases)::
 
-    backups/<id>/            manifest.json, index.zst, p000000.zst, ... (immutable once there)
-    backups/<id>/verified.json   the outcome of the latest restore check of that backup
-    .staging/<pid>-<id>/     a backup being written; the pid tells `recover` if its owner lives
-    .trash/<id>/             a backup being deleted (moved out of backups/ first, then removed)
+    <id>/                      manifest.json, index.zst, p000000.zst, ... (immutable once there)
+    <id>/verified.json         the outcome of the latest restore check of that backup
+    .staging-<pid>-<id>/       a backup being written; the pid tells `recover` if its owner lives
+    .scratch-<pid>-<label>/    temporary work beside the backups (a verification restore)
+    .deleting-<pid>-<id>/      a backup being deleted (moved out of sight first, then removed)
 
 Every piece is fsynced as it is written; `put` writes the manifest, fsyncs the staging
-directory and renames it into `backups/`. A crash or a full disk leaves at most a staging
-directory, which `recover` removes once its process is gone; nothing there counts as a backup.
+directory and renames it to `<id>/`. A crash, a kill or a full disk leaves at most a hidden
+folder of a process that is gone, which `recover` removes; nothing hidden counts as a backup.
+A folder named like a backup that holds no readable manifest is *damaged*: reported by
+`damaged`, skipped by `manifests`, never deleted. `recover` also moves the backups of a store
+written by an earlier version out of its `backups/` subfolder (`_move_legacy_layout`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -31,20 +34,41 @@ from upkeep.backup.manifest import MANIFEST_NAME, manifest_from_json, manifest_t
 from upkeep.backup.stores.interface import (
     BackupStore,
     CorruptPiece,
+    DamagedEntry,
     Manifest,
     MissingPiece,
     StoreError,
+    Verification,
     write_synced,
 )
+from upkeep.errors import UpkeepError
 
-__all__ = ["BACKUPS", "STAGING", "TRASH", "VERIFIED", "DirectoryStore", "check_id"]
+__all__ = [
+    "DELETING",
+    "SCRATCH",
+    "STAGING",
+    "VERIFIED",
+    "DirectoryStore",
+    "check_id",
+]
 
-BACKUPS = "backups"
-STAGING = ".staging"
-TRASH = ".trash"
+STAGING = ".staging-"
+SCRATCH = ".scratch-"
+DELETING = ".deleting-"
 VERIFIED = "verified.json"
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+# The layout of earlier versions: backups one level down, staging and deletion in shared folders.
+LEGACY_BACKUPS = "backups"
+LEGACY_STAGING = ".staging"
+LEGACY_TRASH = ".trash"
+_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+_ID = re.compile(_ID_PATTERN)
 _PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Only what upkeep named is ever removed: `<prefix><pid>-<id>` (earlier layout: `<pid>-<id>` in
+# `.staging/`, `<id>.<pid>` in `.trash/`); the pid is the process doing the work.
+_PREFIXES = "|".join(re.escape(prefix) for prefix in (STAGING, SCRATCH, DELETING))
+_WORK = re.compile(rf"(?:{_PREFIXES})(\d+)-{_ID_PATTERN}")
+_LEGACY_STAGING = re.compile(rf"(\d+)-{_ID_PATTERN}")
+_LEGACY_TRASH = re.compile(rf"{_ID_PATTERN}\.(\d+)")
 
 
 def check_id(backup_id: str) -> str:
@@ -67,22 +91,13 @@ class DirectoryStore(BackupStore):
         return str(self.root)
 
     def new_staging(self, backup_id: str) -> Path:
-        check_id(backup_id)
-        if self.root.is_symlink():
-            raise StoreError(f"backup store {self.root} is a symlink; name the real directory")
-        parent = self.root / STAGING
-        # Backups hold every row of the database: readable by their owner only.
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        parent.mkdir(mode=0o700, exist_ok=True)
-        staging = parent / f"{os.getpid()}-{backup_id}"
-        try:
-            staging.mkdir(mode=0o700)
-        except FileExistsError:
-            raise StoreError(f"staging directory {staging} exists already") from None
-        return staging
+        return self._private_dir(STAGING, check_id(backup_id))
+
+    def new_scratch(self, label: str) -> Path:
+        return self._private_dir(SCRATCH, check_id(label))
 
     def put(self, staging: Path, manifest: Manifest) -> None:
-        staging = self._own_staging(staging)
+        staging = self._own(staging, STAGING)
         check_id(manifest.id)
         wanted = {ref.name for ref in manifest.pieces}
         for child in staging.iterdir():
@@ -94,38 +109,33 @@ class DirectoryStore(BackupStore):
                 raise StoreError(f"cannot publish {manifest.id}: piece {ref.name} is not staged")
         write_synced(staging / MANIFEST_NAME, manifest_to_json(manifest))
         fsync_dir(staging)
-        target = self.root / BACKUPS / manifest.id
-        target.parent.mkdir(mode=0o700, exist_ok=True)
-        if target.exists():
+        target = self.root / manifest.id
+        if target.exists() or target.is_symlink():
             raise StoreError(f"backup {manifest.id} exists already in {self.root}")
         os.rename(staging, target)
-        fsync_dir(target.parent)
-        fsync_dir(staging.parent)
+        fsync_dir(self.root)
 
     def discard(self, staging: Path) -> None:
-        _remove(self._own_staging(staging))
+        prefix = SCRATCH if Path(staging).name.startswith(SCRATCH) else STAGING
+        _remove(self._own(staging, prefix))
 
     def manifests(self, database: str | None = None) -> list[Manifest]:
-        found = []
-        for directory in self._backup_dirs():
-            where = f"{self.root}/{BACKUPS}/{directory.name}/{MANIFEST_NAME}"
-            try:
-                raw = (directory / MANIFEST_NAME).read_bytes()
-            except OSError as exc:
-                raise StoreError(f"{where}: cannot read: {exc.strerror}") from None
-            manifest = manifest_from_json(raw, where)
-            if manifest.id != directory.name:
-                raise StoreError(f"{where}: names backup {manifest.id!r}, expected its folder's")
-            if database is None or manifest.database == database:
-                found.append(manifest)
+        found = [
+            manifest
+            for manifest in self._read_all()
+            if isinstance(manifest, Manifest) and database in (None, manifest.database)
+        ]
         return sorted(found, key=lambda m: (m.created, m.id))
+
+    def damaged(self) -> list[DamagedEntry]:
+        return [entry for entry in self._read_all() if isinstance(entry, DamagedEntry)]
 
     def read_piece(self, manifest: Manifest, name: str) -> bytes:
         ref = manifest.piece(name)
         label = f"{manifest.id}/{name}"
         if not _PIECE.fullmatch(name):
             raise CorruptPiece(label, "not a valid piece name")
-        path = self.root / BACKUPS / check_id(manifest.id) / name
+        path = self.root / check_id(manifest.id) / name
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -139,66 +149,127 @@ class DirectoryStore(BackupStore):
         return data
 
     def delete(self, backup_id: str) -> None:
-        source = self.root / BACKUPS / check_id(backup_id)
-        if not source.is_dir():
+        source = self.root / check_id(backup_id)
+        if source.is_symlink() or not source.is_dir():
             raise StoreError(f"backup {backup_id} is not in {self.root}")
-        trash = self.root / TRASH
-        trash.mkdir(exist_ok=True)
-        # Out of backups/ first, in one rename: a crash mid-delete never leaves half a backup.
-        target = trash / f"{backup_id}.{os.getpid()}"
-        os.rename(source, target)
-        fsync_dir(source.parent)
-        shutil.rmtree(target)
+        # Out of sight first, in one rename: a crash mid-delete never leaves half a backup.
+        doomed = self.root / f"{DELETING}{os.getpid()}-{backup_id}"
+        os.rename(source, doomed)
+        fsync_dir(self.root)
+        shutil.rmtree(doomed)
 
     def recover(self) -> list[str]:
-        notes = []
-        staging = self.root / STAGING
-        for child in sorted(staging.iterdir()) if staging.is_dir() else []:
-            pid = _owner_pid(child.name)
-            if pid is not None and psutil.pid_exists(pid):
-                continue  # still being written (by this process too: another thread may own it)
-            _remove(child)
-            notes.append(f"removed {STAGING}/{child.name}: an unfinished backup of a process gone")
-        trash = self.root / TRASH
-        for child in sorted(trash.iterdir()) if trash.is_dir() else []:
-            _remove(child)
-            notes.append(f"removed {TRASH}/{child.name}: an unfinished delete")
+        if not self.root.is_dir():
+            return []
+        notes = self._move_legacy_layout()
+        for child in sorted(self.root.iterdir()):
+            if _left_by_a_dead_process(_WORK, child.name):
+                _remove(child)
+                notes.append(
+                    f"removed {child.name}: left by an interrupted backup, check or delete"
+                )
         return notes
 
     # ------------------------------------------------------------ verification records
 
     def mark_verified(self, backup_id: str, ok: bool, detail: str) -> None:
+        folder = self.root / check_id(backup_id)
+        if not (folder / MANIFEST_NAME).is_file():
+            # Never make the folder: a record without its backup would be a damaged entry.
+            raise StoreError(f"backup {backup_id} is not in {self.root}; its check is not kept")
         record = {"ok": ok, "detail": detail, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        write_json(self.root / BACKUPS / check_id(backup_id) / VERIFIED, record)
+        write_json(folder / VERIFIED, record)
 
-    def verification(self, backup_id: str) -> dict[str, Any] | None:
-        path = self.root / BACKUPS / check_id(backup_id) / VERIFIED
+    def verification(self, backup_id: str) -> Verification | None:
+        path = self.root / check_id(backup_id) / VERIFIED
         try:
             value = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
-        return value if isinstance(value, dict) else None
+            return Verification(ok=value["ok"] is True, detail=str(value["detail"]), at=value["at"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # never checked, or a record that says nothing: not verified
 
     # ------------------------------------------------------------ internals
 
-    def _backup_dirs(self) -> list[Path]:
-        backups = self.root / BACKUPS
-        if not backups.is_dir():
+    def _private_dir(self, prefix: str, name: str) -> Path:
+        if self.root.is_symlink():
+            raise StoreError(f"backup store {self.root} is a symlink; name the real directory")
+        # Backups hold every row of the database: readable by their owner only.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.root / f"{prefix}{os.getpid()}-{name}"
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            raise StoreError(f"directory {path} exists already") from None
+        return path
+
+    def _own(self, path: Path, prefix: str) -> Path:
+        path = Path(path)
+        if path.is_symlink() or not path.is_dir():
+            raise StoreError(f"directory {path} does not exist or is not a directory")
+        if not path.name.startswith(prefix) or path.resolve().parent != self.root.resolve():
+            raise StoreError(f"{path} is not a {prefix.strip('.-')} directory of {self.root}")
+        return path
+
+    def _read_all(self) -> list[Manifest | DamagedEntry]:
+        """Every entry named like a backup: its manifest, or why it is not a readable backup."""
+        if not self.root.is_dir():
             return []
-        return sorted(p for p in backups.iterdir() if p.is_dir() and not p.is_symlink())
+        return [
+            self._read_entry(child)
+            for child in sorted(self.root.iterdir())
+            if _ID.fullmatch(child.name)  # hidden work folders, lost+found: not backups
+        ]
 
-    def _own_staging(self, staging: Path) -> Path:
-        staging = Path(staging)
-        if staging.is_symlink() or not staging.is_dir():
-            raise StoreError(f"staging directory {staging} does not exist or is not a directory")
-        if staging.resolve().parent != (self.root / STAGING).resolve():
-            raise StoreError(f"{staging} is not a staging directory of {self.root}")
-        return staging
+    def _read_entry(self, entry: Path) -> Manifest | DamagedEntry:
+        if entry.is_symlink() or not entry.is_dir():
+            return DamagedEntry(entry.name, "not a backup folder (a file or a symlink)")
+        where = f"{self.root}/{entry.name}/{MANIFEST_NAME}"
+        try:
+            raw = (entry / MANIFEST_NAME).read_bytes()
+        except FileNotFoundError:
+            return DamagedEntry(entry.name, f"no {MANIFEST_NAME}: not a complete backup")
+        except OSError as exc:
+            return DamagedEntry(entry.name, f"{where}: cannot read: {exc.strerror}")
+        try:
+            manifest = manifest_from_json(raw, where)
+        except UpkeepError as exc:
+            return DamagedEntry(entry.name, str(exc))
+        if manifest.id != entry.name:
+            return DamagedEntry(entry.name, f"{where}: names backup {manifest.id!r}, not its own")
+        return manifest
+
+    def _move_legacy_layout(self) -> list[str]:
+        """Move backups out of `backups/` to the store's root, and clear the shared `.staging/`
+        and `.trash/` folders of earlier versions (children of live processes stay)."""
+        notes = []
+        legacy = self.root / LEGACY_BACKUPS
+        if legacy.is_dir() and not legacy.is_symlink():
+            for child in sorted(legacy.iterdir()):
+                target = self.root / child.name
+                backup = _ID.fullmatch(child.name) and (child / MANIFEST_NAME).is_file()
+                if backup and not (target.exists() or target.is_symlink()):
+                    os.rename(child, target)
+                    notes.append(f"moved {LEGACY_BACKUPS}/{child.name} to the store's root")
+            fsync_dir(self.root)
+        for name, pattern in ((LEGACY_STAGING, _LEGACY_STAGING), (LEGACY_TRASH, _LEGACY_TRASH)):
+            folder = self.root / name
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            for child in sorted(folder.iterdir()):
+                if _left_by_a_dead_process(pattern, child.name):
+                    _remove(child)
+                    notes.append(f"removed {name}/{child.name}: left by an earlier version")
+        for name in (LEGACY_BACKUPS, LEGACY_STAGING, LEGACY_TRASH):
+            with contextlib.suppress(OSError):  # not there, or not empty: it stays
+                (self.root / name).rmdir()
+        return notes
 
 
-def _owner_pid(name: str) -> int | None:
-    head, _, _ = name.partition("-")
-    return int(head) if head.isdigit() else None
+def _left_by_a_dead_process(pattern: re.Pattern[str], name: str) -> bool:
+    """Whether `name` is a work folder upkeep named (`pattern`, the pid its group) whose process
+    is gone; one of a live process (this one included: another thread's) is still in use."""
+    match = pattern.fullmatch(name)
+    return match is not None and not psutil.pid_exists(int(match.group(1)))
 
 
 def _remove(path: Path) -> None:

@@ -1,7 +1,9 @@
 """Responsible for the interface of a backup store: where backups live, published whole or not.
 
 A store (`BackupStore`) keeps backups: each one a `Manifest` plus compressed, sha256'd *pieces*,
-written into a private staging area and published atomically. The backup logic
+written into a private staging area and published atomically, and the outcome of the latest
+check of each (`Verification`); what it holds that is not a readable backup is a
+`DamagedEntry`, reported and skipped. The backup logic
 (`upkeep.backup.incremental`, `.restore`) and the backup procedure only talk to this interface,
 so a restic or object-storage store is one module beside `directory.py`.
 """
@@ -15,17 +17,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from upkeep.backup.errors import BackupError
+from upkeep.backup.errors import BackupDamaged, BackupError
 
 __all__ = [
     "MANIFEST_FORMAT",
     "BackupKind",
     "BackupStore",
     "CorruptPiece",
+    "DamagedEntry",
     "Manifest",
     "MissingPiece",
     "PieceRef",
     "StoreError",
+    "Verification",
     "write_synced",
 ]
 
@@ -44,7 +48,7 @@ class StoreError(BackupError):
     """A store cannot be used, or refuses what it was asked: the message names the store."""
 
 
-class CorruptPiece(StoreError):
+class CorruptPiece(StoreError, BackupDamaged):
     """A stored piece does not match the sha256 its manifest recorded."""
 
     def __init__(self, piece: str, detail: str = "") -> None:
@@ -52,7 +56,7 @@ class CorruptPiece(StoreError):
         super().__init__(f"backup piece {piece} is corrupt" + (f": {detail}" if detail else ""))
 
 
-class MissingPiece(StoreError):
+class MissingPiece(StoreError, BackupDamaged):
     """A piece that a manifest (or a backup it is based on) lists is not in the store."""
 
     def __init__(self, piece: str, detail: str = "") -> None:
@@ -109,6 +113,31 @@ class Manifest:
         raise MissingPiece(f"{self.id}/{name}", "not listed in the manifest")
 
 
+@dataclass(frozen=True)
+class Verification:
+    """The latest check of one backup: restored and checked (`ok`), or why not (`detail`).
+
+    A backup without one, or whose latest one is not `ok`, is *unverified*: never the base of an
+    incremental, never counted as the newest full, not what `upkeep restore` takes by default.
+    `at` is when it was checked (ISO 8601, UTC).
+    """
+
+    ok: bool
+    detail: str
+    at: str
+
+
+@dataclass(frozen=True)
+class DamagedEntry:
+    """Something in the store named like a backup that is not a readable one, and why."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
 class BackupStore(ABC):
     """Where backups live: a directory today (`DirectoryStore`), a restic repository later.
 
@@ -127,6 +156,12 @@ class BackupStore(ABC):
         """A fresh, private directory to write the snapshot and the pieces of `backup_id` into."""
 
     @abstractmethod
+    def new_scratch(self, label: str) -> Path:
+        """A fresh, private directory beside the backups for temporary work (a verification
+        restore): as private as the backups, removed by `discard`, and by `recover` once the
+        process that made it is gone."""
+
+    @abstractmethod
     def put(self, staging: Path, manifest: Manifest) -> None:
         """Publish the pieces in `staging` under `manifest` atomically: all of it, or nothing.
 
@@ -135,11 +170,19 @@ class BackupStore(ABC):
 
     @abstractmethod
     def discard(self, staging: Path) -> None:
-        """Remove a staging directory that will not be published."""
+        """Remove a staging directory that will not be published, or a scratch directory."""
 
     @abstractmethod
     def manifests(self, database: str | None = None) -> list[Manifest]:
-        """Published backups (of one database, when named), oldest first."""
+        """Published backups (of one database, when named), oldest first.
+
+        What cannot be read as a backup is skipped here, never an error: see `damaged`.
+        """
+
+    @abstractmethod
+    def damaged(self) -> list[DamagedEntry]:
+        """What the store holds under a backup's name that is not a readable backup (a folder
+        without its manifest, an unreadable manifest), each with why; never deleted by upkeep."""
 
     @abstractmethod
     def read_piece(self, manifest: Manifest, name: str) -> bytes:
@@ -158,16 +201,25 @@ class BackupStore(ABC):
 
     @abstractmethod
     def mark_verified(self, backup_id: str, ok: bool, detail: str) -> None:
-        """Record the outcome of checking a published backup (retention keeps verified fulls)."""
+        """Record the outcome of checking a published backup (StoreError when it is gone)."""
 
     @abstractmethod
-    def verification(self, backup_id: str) -> dict[str, Any] | None:
-        """The latest recorded check of a backup (`ok`, `detail`, `at`), or None if never."""
+    def verification(self, backup_id: str) -> Verification | None:
+        """The latest recorded check of a backup, or None if it was never checked."""
+
+    def verified(self, backup_id: str) -> bool:
+        """True when the latest check of the backup restored it and found it sound."""
+        record = self.verification(backup_id)
+        return record is not None and record.ok
 
 
 def write_synced(path: Path, data: bytes) -> None:
-    """Write a new file into a staging directory and fsync it; `put` fsyncs the directory."""
-    with path.open("xb") as handle:
+    """Write a new file into a staging directory and fsync it; `put` fsyncs the directory.
+
+    Readable by its owner only, whatever the umask: a piece holds rows of the database.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
