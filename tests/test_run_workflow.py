@@ -229,6 +229,7 @@ def test_a_kernel_that_dies_ends_the_run_in_error(project: Project) -> None:
     [record] = project.records()
     assert record["status"] == "error"
     assert record["error"]["ename"] == "DeadKernelError"
+    assert record["error"]["cell"] == _cell_index(project.run_dirs()[0], "signal.SIGKILL")
     assert record["checks"][0]["name"] == "always"  # what ran before the crash is kept
     assert project.upkeep("verify").code == 0
 
