@@ -263,7 +263,7 @@ def _plain(value: Any) -> bool:
 
 
 def _is_type(spec: ParamSpec, value: Any) -> bool:
-    if value is None and (spec.optional or spec.type in (ANY, "str")):
+    if value is None and spec.optional:
         return True
     if spec.type == ANY:
         return True
