@@ -41,9 +41,31 @@ def test_an_empty_runbooks_folder_is_said(project: Project) -> None:
     assert result.code == 0 and result.out.startswith("no runbooks under ")
 
 
-def test_invalid_runbook_metadata_is_named(project: Project) -> None:
+def test_an_invalid_runbook_is_listed_as_such_beside_the_others(project: Project) -> None:
     project.add_runbook("fine", [CHECK_OK])
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
-    result = project.upkeep("list")
+    result = project.upkeep_in_process("list", "--at", "2026-12-01T03:00Z")
+    assert result.code == 2, result.text
+    rows = [line.split()[:3] for line in result.out.splitlines()[1:]]
+    assert rows == [["broken", "-", "INVALID"], ["fine", "daily", "never"]]
+    assert result.err.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
+    assert "metadata.upkeep.cadence" in result.err
+
+
+def test_list_json_gives_an_invalid_runbook_its_reason(project: Project) -> None:
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    result = project.upkeep_in_process("list", "--json")
     assert result.code == 2
-    assert "runbook broken" in result.err and "cadence" in result.err
+    listing = {entry["name"]: entry for entry in json.loads(result.out)}
+    assert listing["fine"]["invalid"] is None and listing["fine"]["cadence"] == "daily"
+    assert "metadata.upkeep.cadence" in listing["broken"]["invalid"]
+    assert set(listing["broken"]) == set(listing["fine"])
+
+
+def test_parameters_papermill_accepts_keep_list_working(project: Project) -> None:
+    project.add_runbook("papermill-style", [CHECK_OK], params="msg = None\npair = (1, 2)")
+    project.add_runbook("other", [CHECK_OK])
+    result = project.upkeep_in_process("list", "--json")
+    assert result.code == 0, result.text
+    assert [entry["name"] for entry in json.loads(result.out)] == ["other", "papermill-style"]

@@ -87,3 +87,33 @@ def test_the_trigger_recorded_is_the_one_given_else_ci_else_schedule_or_manual(
         assert [o["runbook"] for o in json.loads(result.out)] == ["probe"]
     triggers = [record["trigger"] for record in project.records()]
     assert triggers == ["manual", "schedule", "ci", "schedule"]
+
+
+def test_an_invalid_runbook_named_stops_the_run_before_anything_runs(project: Project) -> None:
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    result = project.upkeep_in_process("run", "fine", "broken")
+    assert result.code == 2, result.text
+    assert result.err.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
+    assert not project.evidence.exists()
+
+
+@pytest.mark.slow
+def test_an_invalid_runbook_does_not_stop_the_others(project: Project) -> None:
+    """`run NAME` runs a valid runbook whatever the others are; `run --due` runs every valid
+    runbook that is due, names each invalid one last, and exits 2."""
+    project.add_runbook("counted", [CHECK_OK], params="n: int = None  # how many")
+    project.add_runbook("papermill-style", [CHECK_OK], params="msg = None\npair = (1, 2)")
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    named = project.upkeep("run", "counted", "--json")
+    assert named.code == 0, named.text
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    due = project.upkeep("run", "--due", "--at", later, "--json")
+    assert due.code == 2, due.text
+    assert sorted(o["runbook"] for o in json.loads(due.out)) == ["counted", "papermill-style"]
+    assert all(o["status"] == "ok" for o in json.loads(due.out))
+    last_line = due.err.strip().splitlines()[-1]
+    assert last_line.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
+    assert last_line.endswith("(not run)")
+    parameters = {r["runbook"]["name"]: r["parameters"] for r in project.records()}
+    assert parameters["papermill-style"] == {"msg": None}  # the tuple stays the runbook's own

@@ -29,3 +29,27 @@ def test_show_json_is_the_runbook_for_scripts(project: Project) -> None:
 def test_show_of_an_unknown_runbook_exits_2(project: Project) -> None:
     result = project.upkeep("show", "nope")
     assert result.code == 2 and "no runbook named 'nope'" in result.err
+
+
+def test_show_gives_papermill_style_parameters_a_clear_type(project: Project) -> None:
+    project.add_runbook(
+        "forms",
+        [CHECK_OK],
+        params="n: int = None  # how many\nmsg = None\nsince = datetime.now()\nd = n == 3",
+    )
+    shown = project.upkeep_in_process("show", "forms")
+    assert shown.code == 0, shown.text
+    assert "  n: Optional[int] = None\n      how many\n" in shown.out
+    assert "  msg: any = None\n" in shown.out
+    assert "  since: any = datetime.now()  [default computed by the runbook]\n" in shown.out
+    assert "note: line 4 ('d = n == 3') declares no parameter" in shown.out
+    assert shown.err == ""
+
+
+def test_show_of_one_runbook_is_not_stopped_by_another_invalid_one(project: Project) -> None:
+    project.add_runbook("alpha", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    assert project.upkeep_in_process("show", "alpha").code == 0
+    refused = project.upkeep_in_process("show", "broken")
+    assert refused.code == 2 and "Traceback" not in refused.text
+    assert refused.err.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")

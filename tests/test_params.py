@@ -118,12 +118,22 @@ def test_due_runs_do_not_require_secrets_to_resolve(runbook: registry.Runbook) -
         params.validate(runbook, {})
 
 
+def _refusal(project: Project, name: str) -> str:
+    """Why the registry refuses runbook `name`; every other runbook stays usable."""
+    project.add_runbook("fine", [CHECK_OK], params="a: int = 1")
+    found = registry.discover(project.root / "runbooks", project.root)
+    assert list(found) == ["fine"] and list(found.invalid) == [name]
+    with pytest.raises(RunbookError) as caught:
+        found.require(name)
+    assert str(caught.value) == found.invalid[name].message
+    return found.invalid[name].message
+
+
 def test_min_max_on_a_non_number_is_refused(project: Project) -> None:
     project.add_runbook(
         "odd", [CHECK_OK], params="name: str = 'x'", meta={"parameters": {"name": {"min": 1}}}
     )
-    with pytest.raises(RunbookError, match="min and max apply to int and float"):
-        registry.discover(project.root / "runbooks", project.root)
+    assert "min and max apply to int and float" in _refusal(project, "odd")
 
 
 def test_secret_default_must_be_a_reference(project: Project) -> None:
@@ -133,16 +143,46 @@ def test_secret_default_must_be_a_reference(project: Project) -> None:
         params='password: str = "hunter2"',
         meta={"parameters": {"password": {"secret": True}}},
     )
-    with pytest.raises(RunbookError, match="secret parameter"):
-        registry.discover(project.root / "runbooks", project.root)
+    assert "secret parameter" in _refusal(project, "leaky")
+
+
+def test_a_secret_whose_default_the_runbook_computes_is_refused(project: Project) -> None:
+    project.add_runbook(
+        "computed",
+        [CHECK_OK],
+        params='password = os.environ["PW"]',
+        meta={"parameters": {"password": {"secret": True}}},
+    )
+    assert "secret parameter" in _refusal(project, "computed")
 
 
 def test_constraint_for_undeclared_parameter_is_refused(project: Project) -> None:
     project.add_runbook(
         "odd", [CHECK_OK], params="a: int = 1", meta={"parameters": {"b": {"min": 0}}}
     )
-    with pytest.raises(RunbookError, match="parameters.b: no such parameter"):
-        registry.discover(project.root / "runbooks", project.root)
+    assert "parameters.b: no such parameter" in _refusal(project, "odd")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "constraint", "expected"),
+    [
+        ('mode: str = "x"', {"choices": ["a", "b"]}, "parameter mode: expected one of a, b"),
+        ("n: int = 20", {"max": 10}, "parameter n: expected a value <= 10"),
+        ("flag: bool = 1", {}, "parameter flag: expected true or false, got 1"),
+        ("n: int = 'many'", {}, "parameter n: expected an integer, got 'many'"),
+    ],
+)
+def test_a_default_that_does_not_fit_its_declaration_refuses_the_runbook(
+    project: Project, declaration: str, constraint: dict, expected: str
+) -> None:
+    """Refused when the registry reads it, so `list`, `show` and `run` all agree."""
+    name = declaration.split(":")[0]
+    project.add_runbook(
+        "odd", [CHECK_OK], params=declaration, meta={"parameters": {name: constraint}}
+    )
+    message = _refusal(project, "odd")
+    assert message.startswith("runbook odd (runbooks/daily/odd.ipynb): ")
+    assert expected in message and "its default" in message
 
 
 def test_parameters_cell_saved_as_list_of_lines(project: Project) -> None:
@@ -157,3 +197,82 @@ def test_parameters_cell_saved_as_list_of_lines(project: Project) -> None:
         ("a", "int", 1, "first"),
         ("b", "str", "x", ""),
     ]
+
+
+@pytest.fixture
+def papermill_forms(project: Project) -> registry.Runbook:
+    """The declarations issue 20 found papermill accepting and upkeep refusing."""
+    project.add_runbook(
+        "forms",
+        [CHECK_OK],
+        params="""
+        msg = None
+        c: "NoneType" = None
+        pair = (1, 2)
+        since = datetime.now()  # when to start
+        colour = "#ff0000"  # the colour
+        n: int = None  # how many
+        o: Optional[int] = None
+        u: Union[None, float] = 0.5
+    """,
+    )
+    return registry.discover(project.root / "runbooks", project.root)["forms"]
+
+
+def test_papermills_parameter_forms_are_accepted_with_a_clear_type(
+    papermill_forms: registry.Runbook,
+) -> None:
+    shown = [(p.name, p.type_label, p.default_label, p.help) for p in papermill_forms.params]
+    assert shown == [
+        ("msg", "any", "None", ""),
+        ("c", "any", "None", ""),
+        ("pair", "any", "(1, 2)", ""),
+        ("since", "any", "datetime.now()", "when to start"),
+        ("colour", "str", "'#ff0000'", "the colour"),
+        ("n", "Optional[int]", "None", "how many"),
+        ("o", "Optional[int]", "None", ""),
+        ("u", "Optional[float]", "0.5", ""),
+    ]
+
+
+def test_defaults_the_runbook_computes_are_left_to_it(papermill_forms: registry.Runbook) -> None:
+    """A tuple or a call cannot be written back as a parameter: the runbook's own cell keeps
+    it, so it is neither injected nor recorded."""
+    assert params.validate(papermill_forms, {}) == {
+        "msg": None,
+        "c": None,
+        "colour": "#ff0000",
+        "n": None,
+        "o": None,
+        "u": 0.5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("assignment", "value"),
+    [
+        ("msg=Hello", "Hello"),
+        ("msg=3", 3),
+        ("msg=2.5", 2.5),
+        ("msg=True", True),
+        ("msg=None", None),
+        ("msg=nan", "nan"),
+        ("pair=[3, 4]", "[3, 4]"),
+        ("n=7", 7),
+        ("n=None", None),
+        ("u=None", None),
+        ("colour=None", "None"),
+    ],
+)
+def test_any_and_optional_values_are_read_as_papermills_own_p_reads_them(
+    papermill_forms: registry.Runbook, assignment: str, value: object
+) -> None:
+    name = assignment.split("=")[0]
+    assert params.validate(papermill_forms, params.parse_assignments([assignment]))[name] == value
+
+
+def test_an_optional_parameter_still_refuses_a_wrong_type(
+    papermill_forms: registry.Runbook,
+) -> None:
+    with pytest.raises(ParameterError, match="parameter n: expected an integer or None, got 'x'"):
+        params.validate(papermill_forms, params.parse_assignments(["n=x"]))

@@ -222,6 +222,43 @@ def test_failing_run_has_an_error_box_naming_the_cell_and_exception() -> None:
     assert '<span class="uk-status uk-error">ERROR</span>' in document
 
 
+def _error_heading(document: str) -> str:
+    box = document[document.index('id="error"') : document.index("</section>")]
+    [heading] = re.findall(r"<h2>(.*?)</h2>", box, re.DOTALL)
+    return re.sub(r"<[^>]+>", "", heading)
+
+
+@pytest.mark.parametrize(
+    ("error", "heading"),
+    [
+        (
+            {"ename": "NoChecksRecorded", "evalue": "the runbook finished without a check"},
+            "The run finished without recording any check",
+        ),
+        (
+            {"ename": "NoChecksRecorded", "evalue": "stopped early", "cell": 3,
+             "execution_count": 3},
+            "The run stopped early in cell 3 (In [3]), before recording any check",
+        ),
+        (
+            {"ename": "Timeout", "evalue": "past its timeout", "cell": 3, "execution_count": 3},
+            "The run stopped with an error in cell 3 (In [3])",
+        ),
+        (
+            {"ename": "NoSuchKernel", "evalue": "the kernel did not start"},
+            "The run stopped with an error",
+        ),
+    ],
+)  # fmt: skip
+def test_the_error_heading_says_where_and_how_the_run_ended(
+    error: dict[str, Any], heading: str
+) -> None:
+    stopped = new_code_cell("import sys\nsys.exit(0)", execution_count=3)
+    document = render_report(notebook(stopped), record(status="error", error=error, checks=[]))
+    assert _error_heading(document) == heading
+    assert "unknown cell" not in document
+
+
 def test_hostile_outputs_and_markdown_render_as_inert_text() -> None:
     nasty = record(
         checks=[{"name": HOSTILE[0], "status": "fail", "value": None, "limit": None,

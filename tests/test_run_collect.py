@@ -6,7 +6,7 @@ import pytest
 
 from upkeep import report
 from upkeep.records import Finding, Metric, Status, exit_code
-from upkeep.run.collect import collect
+from upkeep.run.collect import collect, stopped_cell
 
 
 def _output(record: dict) -> dict:
@@ -118,3 +118,89 @@ def test_report_refuses_bad_values() -> None:
         report.metric("m", float("nan"))
     with pytest.raises(ValueError):
         report.finding("k", "m", severity="panic")
+
+
+def _cell(*outputs: dict, papermill: dict | None = None, count: int | None = 1) -> dict:
+    return {
+        "cell_type": "code",
+        "execution_count": count,
+        "source": "",
+        "metadata": {"papermill": papermill or {}},
+        "outputs": list(outputs),
+    }
+
+
+def _stderr(text: str) -> dict:
+    return {"output_type": "stream", "name": "stderr", "text": text}
+
+
+def test_a_cell_papermill_marked_failed_without_an_error_output_is_an_error() -> None:
+    """An unknown magic: IPython prints a UsageError to stderr, gives no error output, and
+    papermill marks the cell `exception: true`; a check recorded before must not make it ok."""
+    nb = {
+        "cells": [
+            _cell(_output(_check("ok"))),
+            _cell(
+                _stderr("UsageError: Line magic function `%undefined-line-magic` not found.\n"),
+                papermill={"exception": True, "status": "failed"},
+                count=2,
+            ),
+        ]
+    }
+    found = collect(nb)
+    assert found.status is Status.ERROR
+    assert (found.error.ename, found.error.cell, found.error.execution_count) == (
+        "CellExecutionError",
+        1,
+        2,
+    )
+    assert (
+        found.error.evalue == "UsageError: Line magic function `%undefined-line-magic` not found."
+    )
+
+
+def test_a_clean_exit_before_any_check_says_where_the_runbook_stopped_early() -> None:
+    for evalue in ("", "0"):
+        exit_output = {"output_type": "error", "ename": "SystemExit", "evalue": evalue}
+        nb = {
+            "cells": [
+                _cell(count=1),
+                _cell(exit_output, papermill={"exception": True, "status": "failed"}, count=2),
+            ]
+        }
+        found = collect(nb)
+        assert found.status is Status.ERROR
+        assert (found.error.ename, found.error.cell, found.error.execution_count) == (
+            "NoChecksRecorded",
+            1,
+            2,
+        )
+        assert found.error.evalue.startswith("the runbook stopped early, here (SystemExit")
+        assert "finished" not in found.error.evalue
+
+
+def test_a_clean_exit_after_a_check_is_the_checks_status_as_papermill_counts_it() -> None:
+    exit_zero = {"output_type": "error", "ename": "SystemExit", "evalue": ""}
+    nb = {
+        "cells": [
+            _cell(_output(_check("warn"))),
+            _cell(exit_zero, papermill={"exception": True, "status": "failed"}),
+        ]
+    }
+    found = collect(nb)
+    assert found.error is None and found.status is Status.WARN
+
+
+def test_the_cell_where_execution_stopped_is_the_last_one_papermill_started() -> None:
+    """papermill's status is no guide: after a timeout it marks the unfinished cell and every
+    pending one `completed`."""
+    completed = {"status": "completed"}
+    nb = {
+        "cells": [
+            _cell(papermill={**completed, "start_time": "2026-12-04T18:00:26+00:00"}, count=1),
+            _cell(papermill={**completed, "start_time": "2026-12-04T18:00:27+00:00"}, count=2),
+            _cell(papermill={**completed, "start_time": None}, count=None),
+        ]
+    }
+    assert stopped_cell(nb) == (1, 2)
+    assert stopped_cell({"cells": [_cell(papermill={"start_time": None})]}) == (None, None)

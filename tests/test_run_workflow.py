@@ -3,16 +3,33 @@ through the real `upkeep run` on real notebooks, papermill and real kernels."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import psutil
 import pytest
 from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
+
+
+def _cell_index(run_dir: Path, needle: str) -> int:
+    """The index of the executed notebook's cell whose source holds `needle`."""
+    nb = json.loads((run_dir / "notebook.ipynb").read_text())
+    [index] = [i for i, cell in enumerate(nb["cells"]) if needle in "".join(cell["source"])]
+    return index
+
+
+def _error_heading(run_dir: Path) -> str:
+    """The report's error heading as a reader sees it."""
+    html = (run_dir / "report.html").read_text()
+    [heading] = re.findall(r'<section id="error"[^>]*>\s*<h2>(.*?)</h2>', html, re.DOTALL)
+    return re.sub(r"<[^>]+>", "", heading)
 
 
 def test_run_records_checks_and_evidence_that_verifies(project: Project) -> None:
@@ -77,6 +94,73 @@ def test_raising_runbook_is_an_error_and_the_report_shows_the_cell(project: Proj
     )
 
 
+def test_an_unknown_magic_after_a_check_is_an_error_in_its_cell(project: Project) -> None:
+    """papermill fails such a run without an error output in the notebook: no false OK."""
+    project.add_runbook(
+        "magic", [CHECK_OK, ("code", "%undefined-line-magic"), ("code", "print('never')")]
+    )
+    result = project.upkeep("run", "magic")
+    assert result.code == 3, result.text
+    [record] = project.records()
+    index = _cell_index(project.run_dirs()[0], "%undefined-line-magic")
+    assert record["status"] == "error" and record["error"]["cell"] == index
+    assert (
+        "UsageError: Line magic function `%undefined-line-magic` not found."
+        in (record["error"]["evalue"])
+    )
+    assert _error_heading(project.run_dirs()[0]).startswith(
+        f"The run stopped with an error in cell {index} (In ["
+    )
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "sys.exit()", "raise SystemExit"])
+def test_a_clean_exit_before_any_check_names_the_cell_where_it_stopped(
+    project: Project, exit_call: str
+) -> None:
+    project.add_runbook("early", [("code", f"import sys\n{exit_call}"), CHECK_OK])
+    result = project.upkeep("run", "early")
+    assert result.code == 3, result.text
+    [record] = project.records()
+    index = _cell_index(project.run_dirs()[0], exit_call)
+    assert record["error"]["ename"] == "NoChecksRecorded" and record["error"]["cell"] == index
+    assert "stopped early" in record["error"]["evalue"]
+    assert _error_heading(project.run_dirs()[0]) == (
+        f"The run stopped early in cell {index} (In [2]), before recording any check"
+    )
+
+
+def test_papermills_error_markers_from_an_earlier_run_are_dropped(project: Project) -> None:
+    """A notebook saved after a failed papermill run carries papermill's marker cells; papermill
+    drops them before it executes, and so does upkeep."""
+    path = project.add_runbook("rerun", [("code", "print('fine now')"), CHECK_OK])
+    nb = json.loads(path.read_text())
+    marker = {"tags": ["papermill-error-cell-tag"]}
+    nb["cells"][:0] = [
+        {
+            "cell_type": "markdown",
+            "metadata": marker,
+            "source": "<span>An Exception was encountered at 'In [1]'.</span>",
+        }
+    ]
+    nb["cells"].insert(
+        2,
+        {
+            "cell_type": "markdown",
+            "metadata": marker,
+            "source": '<span id="papermill-error-cell">Execution using papermill encountered '
+            "an exception here and stopped:</span>",
+        },
+    )
+    path.write_text(json.dumps(nb))
+    result = project.upkeep("run", "rerun")
+    assert result.code == 0, result.text
+    run_dir = project.run_dirs()[0]
+    for artifact in ("notebook.ipynb", "report.html"):
+        text = (run_dir / artifact).read_text()
+        assert "An Exception was encountered" not in text
+        assert "papermill encountered an exception" not in text
+
+
 def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
     pid_file = project.root / "kernel.pid"
     project.add_runbook(
@@ -101,6 +185,12 @@ def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
     assert time.monotonic() - started < 60
     [record] = project.records()
     assert record["status"] == "error" and record["error"]["ename"] == "Timeout"
+    # The cell that was running is named, in the record and in the report.
+    index = _cell_index(project.run_dirs()[0], "time.sleep(300)")
+    assert record["error"]["cell"] == index
+    assert _error_heading(project.run_dirs()[0]).startswith(
+        f"The run stopped with an error in cell {index}"
+    )
     for pid in map(int, pid_file.read_text().split()):
         alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         assert not alive, f"process {pid} outlived the run"
@@ -139,6 +229,7 @@ def test_a_kernel_that_dies_ends_the_run_in_error(project: Project) -> None:
     [record] = project.records()
     assert record["status"] == "error"
     assert record["error"]["ename"] == "DeadKernelError"
+    assert record["error"]["cell"] == _cell_index(project.run_dirs()[0], "signal.SIGKILL")
     assert record["checks"][0]["name"] == "always"  # what ran before the crash is kept
     assert project.upkeep("verify").code == 0
 

@@ -18,16 +18,26 @@ import yaml
 from helpers.git import git
 from helpers.project import CHECK_OK, REPO, Project
 
+from upkeep.errors import RunbookError
 from upkeep.evidence import EvidenceStore
 from upkeep.records import RunRecord
 from upkeep.registry import discover
+from upkeep.site.runbook_pages import notebook_markdown
 
 pytestmark = pytest.mark.slow
 
 BRACES_OUTPUT = "template-like output: {{ not_a_macro }} and {% if x %}"
 BRACES_SHELL = "echo '{{ shell_braces }}' {% raw %}"
+# Relative links as notebooks carry them (papermill's own binder.ipynb links simple_execute.ipynb):
+# beside the notebook, not into the site.
+LINKS_MARKDOWN = (
+    "See [the weekly updates](../weekly/weekly-updates.ipynb), "
+    "[papermill's input](simple_execute.ipynb), [the notes](notes.md), ![a diagram](diagram.png), "
+    "[a reference][guide] and [the docs](https://example.org/guide.md).\n\n[guide]: ./guide.md"
+)
 BRACES_CELLS = [
     ("markdown", f"## Step one\n\nBy hand:\n\n```sh\n{BRACES_SHELL}\n```"),
+    ("markdown", LINKS_MARKDOWN),
     (
         "code",
         "from upkeep import report\n"
@@ -260,6 +270,64 @@ def test_a_run_links_the_runbook_version_it_ran(built: dict[str, Any]) -> None:
     assert "template-like output" in page and page.count("template-like output") == 1  # no output
     current = _plain(_page(built, "runbooks/braces-check"))
     assert "Changed after the run." in current and old in current  # listed as an earlier version
+
+
+def _hrefs(page: str) -> list[str]:
+    return re.findall(r'<a [^>]*href="([^"]*)"', page)
+
+
+def test_relative_links_in_runbook_markdown_never_break_the_build(built: dict[str, Any]) -> None:
+    """A link to another runbook's notebook becomes a link to its page; any other relative link
+    becomes its text (the strict build passing is test_strict_build_passes)."""
+    record = json.loads((built["project"].evidence / built["real"] / "run.json").read_text())
+    pages = {
+        "runbooks/braces-check": "../weekly-updates/",
+        f"runbooks/braces-check/{record['runbook']['sha256'][:12]}": "../../weekly-updates/",
+    }
+    for url, weekly_href in pages.items():
+        page = _page(built, url)
+        assert f'<a href="{weekly_href}">the weekly updates</a>' in page, url
+        text = _plain(page)
+        for words in ("papermill's input", "the notes", "a diagram", "a reference"):
+            assert words in text, (url, words)
+        hrefs = _hrefs(page)
+        assert "https://example.org/guide.md" in hrefs
+        assert not [h for h in hrefs if re.search(r"(ipynb|notes|guide|diagram)", h)
+                    and not h.startswith("https:")], (url, hrefs)  # fmt: skip
+
+
+def test_runbook_markdown_links_outside_code_only_and_without_papermills_markers() -> None:
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": "# Title\n\nWhy."},
+            {
+                "cell_type": "markdown",
+                "metadata": {"tags": ["papermill-error-cell-tag"]},
+                "source": "<span>An Exception was encountered at 'In [1]'.</span>",
+            },
+            {
+                "cell_type": "markdown",
+                "source": "[next](next-step.ipynb#part) and `[kept](kept.md)`\n\n"
+                "```sh\ncat [also kept](kept.md)\n```\n\n[top](#why)",
+            },
+        ]
+    }
+    markdown = notebook_markdown(nb, {"next-step"}, "../")
+    assert "[next](../next-step.md)" in markdown
+    assert "`[kept](kept.md)`" in markdown and "cat [also kept](kept.md)" in markdown
+    assert "[top](#why)" in markdown
+    assert "An Exception was encountered" not in markdown
+
+
+def test_an_invalid_runbook_stops_the_site_build_with_its_reason(project: Project) -> None:
+    from upkeep.config import load_config
+    from upkeep.site.model import load_model
+
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    config = load_config(project.config)
+    with pytest.raises(RunbookError, match=r"runbook broken \(runbooks/daily/broken.ipynb\)"):
+        load_model(config, discover(config.runbooks_dir, config.root))
 
 
 def test_site_build_without_mkdocs_config_says_so(project: Project) -> None:

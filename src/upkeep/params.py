@@ -1,26 +1,122 @@
-"""Responsible for validating parameters against a runbook's declared ParamSpecs, before any kernel.
+"""Responsible for what a parameter is and for validating values against it, before any kernel.
 
-Values arrive as text from `-p KEY=VALUE`; each is converted to the declared type and checked
-against `choices`, `min` and `max`. A secret parameter takes only a reference (env:NAME or
-file:/path), never the secret itself.
+A `ParamSpec` is one declared parameter: the kind of value it takes (`str`, `int`, `float`,
+`bool`, `list`, `dict`, or `any` where the declaration does not say), whether None is accepted too
+(`Optional[int]`, or `n: int = None`), its default and its constraints. Values arrive as text
+from `-p KEY=VALUE`; each is converted to the declared kind and checked against `choices`, `min`
+and `max`. A secret parameter takes only a reference (env:NAME or file:/path), never the secret.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from upkeep.errors import ParameterError
 from upkeep.redact import MIN_SECRET_LENGTH
-from upkeep.registry import ParamSpec, Runbook
 from upkeep.secrets import SecretError, is_reference, resolve
 
+if TYPE_CHECKING:
+    from upkeep.registry import Runbook
+
+KINDS = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+ANY = "any"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+_OPTIONAL = re.compile(r"^Optional\[(?P<inner>.*)\]$")
+_UNION = re.compile(r"^Union\[(?P<members>.*)\]$")
+_NONE_TYPES = {"None", "NoneType"}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter: its kind, default, help text and constraints. `type` is the kind
+    upkeep checks values against (`any` when the declaration does not say); `optional` when
+    None is accepted too; `default_expression` is the default as written when it is no plain
+    value (a call, a tuple): the runbook's own cell computes it, and upkeep never injects it."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    secret: bool = False
+    optional: bool = False
+    default_expression: str | None = None
+
+    @property
+    def type_label(self) -> str:
+        """The type as people read it: `int`, `Optional[int]`, `any`."""
+        if self.optional and self.type != ANY:
+            return f"Optional[{self.type}]"
+        return self.type
+
+    @property
+    def default_label(self) -> str:
+        """The default as the parameters cell gives it."""
+        return self.default_expression or repr(self.default)
+
+    def describe_constraints(self) -> str:
+        parts = []
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(map(str, self.choices)))
+        if self.minimum is not None:
+            parts.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            parts.append(f"<= {self.maximum:g}")
+        if self.secret:
+            parts.append("secret: env:NAME or file:/path")
+        if self.default_expression is not None:
+            parts.append("default computed by the runbook")
+        return "; ".join(parts)
+
+
+def read_default(source: str) -> tuple[Any, str | None]:
+    """A default as written: (its value, None) when it is a plain value (text, a finite
+    number, true/false, None, a list or mapping of those), else (None, the source)."""
+    try:
+        value = ast.literal_eval(source.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None, source.strip()
+    if not _plain(value):
+        return None, source.strip()  # a tuple, a set, bytes, nan: only Python can hold it
+    return value, None
+
+
+def resolve_type(annotation: str, default: Any, expression: str | None) -> tuple[str, bool]:
+    """(kind, optional) from papermill's inferred type name and the default. Unknown names
+    (`NoneType`, `datetime`, `Any`) are `any`; without an annotation the default's own type
+    decides; a None default makes any kind optional."""
+    text = annotation.strip().strip("\"'").strip()
+    text = re.sub(r"\btyping\.", "", text)
+    optional = default is None and expression is None
+    match = _OPTIONAL.match(text)
+    if match:
+        text, optional = match["inner"].strip(), True
+    match = _UNION.match(text)
+    if match:
+        members = [m.strip() for m in match["members"].split(",")]
+        others = [m for m in members if m not in _NONE_TYPES]
+        if len(others) == 1:
+            text, optional = others[0], optional or len(others) < len(members)
+    lowered = text.lower()
+    for kind in KINDS:
+        if lowered == kind or lowered.startswith(kind + "["):
+            return kind, optional
+    if text == "None" and expression is None:  # no annotation: the default's type decides
+        for kind, python_type in KINDS.items():
+            if type(default) is python_type:
+                return kind, False
+    return ANY, optional
 
 
 def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -38,8 +134,9 @@ def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str
 def validate(
     runbook: Runbook, given: Mapping[str, Any], *, require_secrets: bool = True
 ) -> dict[str, Any]:
-    """Return the full parameter set (defaults overlaid with `given`), every value checked;
-    with `require_secrets`, every secret reference must also resolve, here and now."""
+    """The parameters the run injects, every value checked: `given` overlaid on the defaults
+    that are plain values (a default the runbook computes is left to its own cell); with
+    `require_secrets`, every secret reference must also resolve, here and now."""
     values: dict[str, Any] = {}
     for name in given:
         if runbook.param(name) is None:
@@ -50,47 +147,73 @@ def validate(
     for spec in runbook.params:
         if spec.name in given:
             value = convert(spec, given[spec.name], runbook.name)
-        else:
+        elif spec.default_expression is None:
             value = spec.default
+        else:
+            continue
         check(spec, value, runbook.name, require_secrets=require_secrets)
         values[spec.name] = value
     return values
 
 
 def convert(spec: ParamSpec, raw: Any, runbook: str) -> Any:
-    """Convert a command-line string to the parameter's declared type."""
+    """Convert a command-line string to the parameter's declared type; `None` is None where
+    the parameter is optional or of any type, as papermill's own `-p` reads it."""
     if not isinstance(raw, str):
         return raw
     where = f"runbook {runbook}: parameter {spec.name}"
     text = raw.strip()
+    if text == "None" and (spec.optional or spec.type == ANY):
+        return None
     try:
-        if spec.type == "str":
-            return raw
-        if spec.type == "int":
-            return int(text)
-        if spec.type == "float":
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        if spec.type == "bool":
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError
-        value = yaml.safe_load(text)
-        if not _plain(value):
-            raise ValueError
+        return _converted(spec.type, raw, text)
     except (ValueError, yaml.YAMLError):
         raise ParameterError(f"{where}: expected {_expected(spec)}, got {raw!r}") from None
+
+
+def _converted(kind: str, raw: str, text: str) -> Any:
+    if kind == "str":
+        return raw
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError
+    if kind == ANY:
+        return _papermill_value(raw, text)
+    value = yaml.safe_load(text)
+    if not _plain(value):
+        raise ValueError
     return value
+
+
+def _papermill_value(raw: str, text: str) -> Any:
+    """A value of any type as papermill's `-p` reads it: True, False, an integer, a finite
+    number, else the text itself."""
+    if text in ("True", "False"):
+        return text == "True"
+    for number in (int, float):
+        try:
+            value = number(text)
+        except ValueError:
+            continue
+        if _plain(value):
+            return value
+    return raw
 
 
 def check(spec: ParamSpec, value: Any, runbook: str, *, require_secrets: bool = True) -> None:
     """Raise ParameterError when `value` does not fit the spec's type and constraints."""
     where = f"runbook {runbook}: parameter {spec.name}"
-    if not _is_type(spec.type, value) or not _plain(value):
+    if not _is_type(spec, value) or not _plain(value):
         raise ParameterError(f"{where}: expected {_expected(spec)}, got {_show(value)}")
     if spec.secret:
         if value not in ("", None) and not is_reference(value):
@@ -101,6 +224,8 @@ def check(spec: ParamSpec, value: Any, runbook: str, *, require_secrets: bool = 
         if value and require_secrets:
             _check_resolves(value, where)
         return
+    if value is None:
+        return  # an optional parameter left unset: no choice or bound applies
     if spec.choices is not None and value not in spec.choices:
         raise ParameterError(
             f"{where}: expected one of {', '.join(map(str, spec.choices))}, got {_show(value)}"
@@ -137,25 +262,30 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def _is_type(type_name: str, value: Any) -> bool:
-    if type_name == "float":
+def _is_type(spec: ParamSpec, value: Any) -> bool:
+    if value is None and spec.optional:
+        return True
+    if spec.type == ANY:
+        return True
+    if spec.type == "float":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if type_name == "int":
+    if spec.type == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if type_name == "str":
-        return isinstance(value, str) or value is None
-    return isinstance(value, {"bool": bool, "list": list, "dict": dict}[type_name])
+    return isinstance(value, KINDS[spec.type])
 
 
 def _expected(spec: ParamSpec) -> str:
-    return {
+    expected = {
         "str": "a string",
         "int": "an integer",
         "float": "a finite number",
         "bool": "true or false",
         "list": "a list of plain values (strings, finite numbers, true/false), e.g. [a, b]",
         "dict": "a mapping of plain values, e.g. {a: 1}",
+        ANY: "a plain value (text, a finite number, True/False, None, or a list or mapping "
+        "of those)",
     }[spec.type]
+    return f"{expected} or None" if spec.optional and spec.type != ANY else expected
 
 
 def _show(value: Any) -> str:

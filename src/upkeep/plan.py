@@ -12,7 +12,7 @@ from typing import Any
 
 from upkeep import params, schedule
 from upkeep.config import Config
-from upkeep.errors import ParameterError, RunbookError
+from upkeep.errors import ParameterError
 from upkeep.evidence import EvidenceStore, LedgerEntry
 from upkeep.records import Status, Trigger, parse_time
 from upkeep.registry import Registry, Runbook
@@ -103,7 +103,8 @@ def plan_due(
     trigger: Trigger,
     assignments: list[str] | tuple[str, ...] = (),
 ) -> list[PlannedRun]:
-    """Plan every runbook whose last completed run is older than its latest scheduled time."""
+    """Plan every runbook whose last completed run is older than its latest scheduled time
+    (the registry's invalid runbooks are not in it: the caller names them)."""
     if assignments:
         raise ParameterError(
             "-p cannot be combined with --due: each runbook runs with its "
@@ -112,11 +113,8 @@ def plan_due(
     plan = []
     for state in states(registry, store.entries(), config, at):
         if state.due:
-            runbook = state.runbook
-            try:
-                # A secret that does not resolve fails that run (with evidence), not the night.
-                values = params.validate(runbook, {}, require_secrets=False)
-            except ParameterError as exc:
-                raise RunbookError(f"{exc} (in its defaults)") from None
-            plan.append(PlannedRun(runbook, values, trigger, as_of=at))
+            # The registry checked every default already; a secret that does not resolve
+            # fails that run (with evidence), not the night.
+            values = params.validate(state.runbook, {}, require_secrets=False)
+            plan.append(PlannedRun(state.runbook, values, trigger, as_of=at))
     return plan

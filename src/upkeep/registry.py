@@ -2,12 +2,12 @@
 
 A runbook is `runbooks/<cadence>/<name>.ipynb`: notebook metadata `upkeep` describes it, and the
 cell tagged `parameters` declares its parameters in papermill's inspectable form
-(`name: type = default  # help`), read with papermill's own translator.
+(`name: type = default  # help`), read as papermill's inspection reads it. A runbook that cannot
+be used is kept aside with the reason, and refused by name: it never hides the others.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from upkeep import schedule
-from upkeep.errors import RunbookError
+from upkeep.errors import ParameterError, RunbookError
+from upkeep.parameters_cell import DeclaredParam, read_parameters_cell
+from upkeep.params import ParamSpec, check, read_default, resolve_type
 from upkeep.secrets import is_reference
 
+__all__ = ["NAME", "InvalidRunbook", "ParamSpec", "Registry", "Runbook", "discover", "load_runbook"]
+
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PARAM_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 _METADATA_KEYS = {
     "title",
     "summary",
@@ -34,32 +37,6 @@ _METADATA_KEYS = {
     "parameters",
 }
 _CONSTRAINT_KEYS = {"choices", "min", "max", "secret"}
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One declared parameter: its type, default, help text and constraints."""
-
-    name: str
-    type: str
-    default: Any
-    help: str = ""
-    choices: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    secret: bool = False
-
-    def describe_constraints(self) -> str:
-        parts = []
-        if self.choices is not None:
-            parts.append("one of " + ", ".join(map(str, self.choices)))
-        if self.minimum is not None:
-            parts.append(f">= {self.minimum:g}")
-        if self.maximum is not None:
-            parts.append(f"<= {self.maximum:g}")
-        if self.secret:
-            parts.append("secret: env:NAME or file:/path")
-        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -79,6 +56,7 @@ class Runbook:
     destructive: bool
     params: tuple[ParamSpec, ...]
     sha256: str
+    param_notes: tuple[str, ...] = ()
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -99,8 +77,9 @@ class Runbook:
             "parameters": [
                 {
                     "name": p.name,
-                    "type": p.type,
+                    "type": p.type_label,
                     "default": p.default,
+                    "default_expression": p.default_expression,
                     "help": p.help,
                     "choices": None if p.choices is None else list(p.choices),
                     "min": p.minimum,
@@ -109,14 +88,29 @@ class Runbook:
                 }
                 for p in self.params
             ],
+            "parameter_notes": list(self.param_notes),
         }
 
 
-class Registry(Mapping[str, Runbook]):
-    """The runbooks found under a directory, by name."""
+@dataclass(frozen=True)
+class InvalidRunbook:
+    """A notebook under the runbooks folder that cannot be run, and why (one message that names
+    the runbook, what was wrong and what was expected)."""
 
-    def __init__(self, runbooks: dict[str, Runbook]) -> None:
+    name: str
+    relpath: str
+    message: str
+
+
+class Registry(Mapping[str, Runbook]):
+    """The runbooks found under a directory that can run, by name; `invalid` holds, by name,
+    the ones that cannot, each with the reason."""
+
+    def __init__(
+        self, runbooks: dict[str, Runbook], invalid: Mapping[str, InvalidRunbook] | None = None
+    ) -> None:
         self._runbooks = dict(sorted(runbooks.items()))
+        self.invalid = dict(sorted((invalid or {}).items()))
 
     def __getitem__(self, name: str) -> Runbook:
         return self._runbooks[name]
@@ -128,6 +122,9 @@ class Registry(Mapping[str, Runbook]):
         return len(self._runbooks)
 
     def require(self, name: str) -> Runbook:
+        """The runbook called `name`; RunbookError saying why when it is invalid or unknown."""
+        if name in self.invalid:
+            raise RunbookError(self.invalid[name].message)
         try:
             return self._runbooks[name]
         except KeyError:
@@ -136,36 +133,42 @@ class Registry(Mapping[str, Runbook]):
 
 
 def discover(runbooks_dir: Path, root: Path | None = None) -> Registry:
-    """Load every `*.ipynb` under `runbooks_dir`; raise RunbookError listing every bad runbook."""
+    """Load every `*.ipynb` under `runbooks_dir`: the runbooks that can run, and beside them
+    each one that cannot, with the reason (a name two notebooks share is one of those)."""
     root = root or runbooks_dir.parent
-    found: dict[str, Runbook] = {}
-    problems: list[str] = []
+    by_name: dict[str, list[Runbook | InvalidRunbook]] = {}
     paths = sorted(p for p in runbooks_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     for path in paths:
         try:
-            runbook = load_runbook(path, root)
+            loaded: Runbook | InvalidRunbook = load_runbook(path, root)
         except RunbookError as exc:
-            problems.append(str(exc))
-            continue
-        if runbook.name in found:
-            problems.append(
-                f"runbook {runbook.name}: defined twice ({found[runbook.name].relpath} "
-                f"and {runbook.relpath}); names must be unique"
-            )
-            continue
-        found[runbook.name] = runbook
-    if problems:
-        raise RunbookError("invalid runbooks:\n  " + "\n  ".join(problems))
-    return Registry(found)
+            loaded = InvalidRunbook(path.stem, _relpath(path, root), str(exc))
+        by_name.setdefault(loaded.name, []).append(loaded)
+    found: dict[str, Runbook] = {}
+    invalid: dict[str, InvalidRunbook] = {}
+    for name, loaded_ones in by_name.items():
+        if len(loaded_ones) > 1:
+            paths_text = " and ".join(item.relpath for item in loaded_ones)
+            message = f"runbook {name}: defined twice ({paths_text}); names must be unique"
+            invalid[name] = InvalidRunbook(name, loaded_ones[0].relpath, message)
+        elif isinstance(loaded_ones[0], InvalidRunbook):
+            invalid[name] = loaded_ones[0]
+        else:
+            found[name] = loaded_ones[0]
+    return Registry(found, invalid)
+
+
+def _relpath(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def load_runbook(path: Path, root: Path) -> Runbook:
     """Read one notebook file into a Runbook, validating its metadata and parameters."""
     name = path.stem
-    try:
-        relpath = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        relpath = str(path)
+    relpath = _relpath(path, root)
     where = f"runbook {name} ({relpath})"
     if not NAME.match(name):
         raise RunbookError(f"{where}: file name must be kebab-case (e.g. health-check.ipynb)")
@@ -181,13 +184,20 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     if not isinstance(meta, dict):
         raise RunbookError(f"{where}: notebook metadata has no 'upkeep' mapping")
     fields = _metadata(meta, where)
-    params = _params(nb, meta.get("parameters") or {}, where)
+    language = _language(nb)
+    if language.lower() != "python":
+        raise RunbookError(
+            f"{where}: the notebook's kernel runs {language} (metadata.kernelspec); "
+            "upkeep runs Python runbooks only"
+        )
+    params, notes = _params(nb, meta.get("parameters") or {}, where)
     return Runbook(
         name=name,
         path=path.resolve(),
         relpath=relpath,
         params=params,
         sha256=hashlib.sha256(raw).hexdigest(),
+        param_notes=notes,
         **fields,
     )
 
@@ -236,47 +246,58 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-def _parameters_cell(nb: dict[str, Any]) -> dict[str, Any] | None:
+def _language(nb: dict[str, Any]) -> str:
+    """The notebook's language, as its kernelspec (else its language_info) says; Python when
+    neither does."""
+    metadata = nb.get("metadata", {})
+    for key, field in (("kernelspec", "language"), ("language_info", "name")):
+        section = metadata.get(key)
+        if isinstance(section, dict) and isinstance(section.get(field), str) and section[field]:
+            return section[field]
+    return "python"
+
+
+def _parameters_source(nb: dict[str, Any]) -> str:
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
             "tags", []
         ):
-            return cell
-    return None
+            source = cell.get("source", "")
+            # Jupyter saves sources as lines
+            return "".join(source) if isinstance(source, list) else str(source)
+    return ""
 
 
-def _params(nb: dict[str, Any], constraints: Any, where: str) -> tuple[ParamSpec, ...]:
-    from nbformat import from_dict
-    from papermill.translators import PythonTranslator
-
+def _params(
+    nb: dict[str, Any], constraints: Any, where: str
+) -> tuple[tuple[ParamSpec, ...], tuple[str, ...]]:
+    """Each parameter's spec, its default checked against it, and papermill's notes on lines of
+    the cell that declare no parameter."""
     if not isinstance(constraints, dict):
         raise RunbookError(f"{where}: metadata.upkeep.parameters: expected a mapping")
-    cell = _parameters_cell(nb)
-    if cell is not None and isinstance(cell.get("source"), list):
-        cell = {**cell, "source": "".join(cell["source"])}  # Jupyter saves sources as lines
-    declared = PythonTranslator.inspect(from_dict(cell)) if cell else []
+    declared, notes = read_parameters_cell(_parameters_source(nb))
     specs = {}
     for declared_param in declared:
-        specs[declared_param.name] = _spec(
-            declared_param, constraints.get(declared_param.name), where
-        )
-    for name in constraints:
-        if name not in specs:
+        spec = _spec(declared_param, constraints.get(declared_param.name), where)
+        if spec.default_expression is None:
+            try:
+                check(spec, spec.default, where.removeprefix("runbook "), require_secrets=False)
+            except ParameterError as exc:
+                raise RunbookError(f"{exc} (its default in the cell tagged 'parameters')") from None
+        specs[declared_param.name] = spec
+    for constrained in constraints:
+        if constrained not in specs:
             raise RunbookError(
-                f"{where}: metadata.upkeep.parameters.{name}: no such parameter in "
+                f"{where}: metadata.upkeep.parameters.{constrained}: no such parameter in "
                 "the cell tagged 'parameters'"
             )
-    return tuple(specs.values())
+    return tuple(specs.values()), notes
 
 
-def _spec(declared: Any, constraint: Any, where: str) -> ParamSpec:
-    name = declared.name
-    here = f"{where}: parameter {name}"
-    try:
-        default = ast.literal_eval(declared.default)
-    except (ValueError, SyntaxError):
-        raise RunbookError(f"{here}: default {declared.default!r} must be a literal") from None
-    type_name = _type_name(declared.inferred_type_name, default, here)
+def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
+    here = f"{where}: parameter {declared.name}"
+    default, expression = read_default(declared.default_source)
+    kind, optional = resolve_type(declared.annotation, default, expression)
     constraint = constraint or {}
     if not isinstance(constraint, dict) or set(constraint) - _CONSTRAINT_KEYS:
         raise RunbookError(
@@ -290,16 +311,19 @@ def _spec(declared: Any, constraint: Any, where: str) -> ParamSpec:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise RunbookError(f"{here}: {bound} must be a number")
     spec = ParamSpec(
-        name=name,
-        type=type_name,
+        name=declared.name,
+        type=kind,
         default=default,
-        help=(declared.help or "").strip(),
+        help=declared.help,
         choices=None if choices is None else tuple(choices),
         minimum=constraint.get("min"),
         maximum=constraint.get("max"),
         secret=bool(constraint.get("secret", False)),
+        optional=optional,
+        default_expression=expression,
     )
-    if spec.secret and (spec.type != "str" or not (default in ("", None) or is_reference(default))):
+    plain_reference = expression is None and (default in ("", None) or is_reference(default))
+    if spec.secret and (spec.type != "str" or not plain_reference):
         raise RunbookError(
             f"{here}: a secret parameter must be a str whose default is empty or a "
             "reference (env:NAME or file:/path)"
@@ -307,21 +331,6 @@ def _spec(declared: Any, constraint: Any, where: str) -> ParamSpec:
     bounded = spec.minimum is not None or spec.maximum is not None
     if bounded and spec.type not in ("int", "float"):
         raise RunbookError(
-            f"{here}: min and max apply to int and float parameters, not {spec.type}"
+            f"{here}: min and max apply to int and float parameters, not {spec.type_label}"
         )
     return spec
-
-
-def _type_name(annotation: str | None, default: Any, here: str) -> str:
-    text = (annotation or "None").strip().lower()
-    text = re.sub(r"^(typing\.)?(optional)\[(.*)\]$", r"\3", text)
-    for name in PARAM_TYPES:
-        if text == name or text.startswith(name + "["):
-            return name
-    if text == "none":
-        for name, kind in PARAM_TYPES.items():
-            if type(default) is kind:
-                return name
-    raise RunbookError(
-        f"{here}: type {annotation!r} is not supported (use one of {', '.join(PARAM_TYPES)})"
-    )

@@ -1,5 +1,7 @@
 """Responsible for `upkeep run`: the named runbooks, or every runbook that is due, planned,
-run with the progress on stderr, and the exit code of the worst outcome.
+run with the progress on stderr, and the exit code of the worst outcome. A named runbook that is
+invalid stops the command before anything runs; with `--due` the valid runbooks run and each
+invalid one is named on stderr and makes the exit code at least 2.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import click
 
 from upkeep.cli.console import RunProgress, print_err, print_json
 from upkeep.cli.options import GlobalOptions, parse_at
+from upkeep.errors import RunbookError
 from upkeep.records import Trigger
 
 if TYPE_CHECKING:
     from upkeep.config import Config
     from upkeep.evidence import EvidenceStore
     from upkeep.plan import PlannedRun
+    from upkeep.registry import InvalidRunbook
     from upkeep.run.workflow import RunOutcome
 
 
@@ -107,26 +111,31 @@ def run_runbooks(
     as_json: bool,
 ) -> int:
     """Plan the named runbooks, or with `due_at` those due then, and run them; the exit code
-    of the worst outcome. Bad input raises before anything runs."""
+    of the worst outcome. Bad input raises before anything runs; with `due_at`, the invalid
+    runbooks are named last and the exit code is at least theirs (2)."""
     from upkeep import plan, registry
     from upkeep.evidence import EvidenceStore
     from upkeep.records import exit_code
 
     runbooks = registry.discover(config.runbooks_dir, config.root)
     store = EvidenceStore(config.evidence_dir)
+    refused: list[InvalidRunbook] = []
     if due_at is not None:
         planned = plan.plan_due(runbooks, store, config, due_at, trigger, assignments)
+        refused = list(runbooks.invalid.values())
     else:
         planned = plan.plan_named(runbooks, names, assignments, trigger)
-    if not planned:
+    if planned:
+        outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service)
+    else:
         print_err("nothing is due")
-        if as_json:
-            print_json([])
-        return 0
-    outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service)
+        outcomes = []
     if as_json:
         print_json([_outcome_json(outcome) for outcome in outcomes])
-    return exit_code(outcome.status for outcome in outcomes)
+    for item in refused:
+        print_err(f"upkeep: error: {item.message} (not run)")
+    code = exit_code(outcome.status for outcome in outcomes)
+    return max(code, RunbookError.exit_code) if refused else code
 
 
 def _run_with_progress(

@@ -23,7 +23,8 @@ def show_command(options: GlobalOptions, name: str, as_json: bool) -> int:
 
 
 def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
-    """Print the runbook called `name`; RunbookError when there is none. Exit code 0."""
+    """Print the runbook called `name`; RunbookError when there is none or it is invalid
+    (whatever the other runbooks are). Exit code 0."""
     from upkeep import registry
 
     runbook = registry.discover(config.runbooks_dir, config.root).require(name)
@@ -47,11 +48,13 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
     for param in runbook.params:
         constraints = param.describe_constraints()
         print_out(
-            f"  {param.name}: {param.type} = {param.default!r}"
+            f"  {param.name}: {param.type_label} = {param.default_label}"
             + (f"  [{constraints}]" if constraints else "")
         )
         if param.help:
             print_out(f"      {param.help}")
+    for note in runbook.param_notes:
+        print_out(f"  note: {note}")
     print_out(
         f"run it: upkeep run {runbook.name}"
         + "".join(f" -p {param.name}=..." for param in runbook.params[:1])

@@ -13,6 +13,9 @@ from upkeep.records import Check, Finding, Metric, RunError, Status, worst
 from upkeep.report import MIMETYPE
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+NO_CHECKS = "NoChecksRecorded"
+# papermill's name for a cell it marked as failed without an error output
+PAPERMILL_CELL_ERROR = "CellExecutionError"
 _PARSERS = {"check": Check.from_json, "metric": Metric.from_json, "finding": Finding.from_json}
 
 
@@ -35,11 +38,13 @@ class Results:
 
 def collect(nb: Any, failure: RunError | None = None) -> Results:
     """Every result recorded in an executed notebook, and the error that ended the run: the
-    `failure` the executor saw (timeout, dead kernel), else the first cell error, else the first
-    result that `upkeep.report` would have refused, else "no check recorded"."""
+    `failure` the executor saw (timeout, dead kernel), else the first cell papermill would fail
+    the run on, else the first result that `upkeep.report` would have refused, else "no check
+    recorded" (naming the cell where a clean `sys.exit` stopped the runbook early)."""
     found: dict[str, list[Any]] = {kind: [] for kind in _PARSERS}
-    cell_error = invalid = None
+    cell_error = invalid = early_exit = None
     for index, cell in enumerate(nb.get("cells", [])):
+        errors = []
         for output in cell.get("outputs", []):
             raw = output.get("data", {}).get(MIMETYPE)
             if isinstance(raw, Mapping) and raw.get("kind") in _PARSERS:
@@ -47,23 +52,77 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
                     found[raw["kind"]].append(_PARSERS[raw["kind"]](raw))
                 except ValueError as err:
                     invalid = invalid or _invalid_result(index, cell, raw["kind"], err)
-            if output.get("output_type") == "error" and cell_error is None:
-                cell_error = _cell_error(index, cell, output)
+            if output.get("output_type") == "error":
+                errors.append(output)
+        cell_error = cell_error or _cell_error(index, cell, errors)
+        if early_exit is None and any(_clean_exit(output) for output in errors):
+            early_exit = _early_exit(index, cell, errors)
     checks = tuple(found["check"])
-    error = failure or cell_error or invalid or (None if checks else no_checks_error())
+    error = (
+        failure or cell_error or invalid or (None if checks else early_exit or no_checks_error())
+    )
     return Results(checks, tuple(found["metric"]), tuple(found["finding"]), error)
 
 
-def _cell_error(index: int, cell: Mapping[str, Any], output: Mapping[str, Any]) -> RunError | None:
-    if output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0"):
+def stopped_cell(nb: Any) -> tuple[int | None, int | None]:
+    """The cell where execution stopped, and its execution count: the last cell papermill
+    started (its status is no guide: papermill marks an unfinished cell completed)."""
+    stopped: tuple[int | None, int | None] = (None, None)
+    for index, cell in enumerate(nb.get("cells", [])):
+        if (cell.get("metadata", {}).get("papermill") or {}).get("start_time"):
+            stopped = (index, cell.get("execution_count"))
+    return stopped
+
+
+def _cell_error(
+    index: int, cell: Mapping[str, Any], errors: list[Mapping[str, Any]]
+) -> RunError | None:
+    """What fails the run in this cell, as papermill decides: its first error output that is
+    not a clean exit, else papermill's own mark of a cell that failed without an error output
+    (an unknown magic: IPython prints a UsageError to stderr and raises nothing)."""
+    for output in errors:
+        if not _clean_exit(output):
+            return RunError(
+                ename=output.get("ename", ""),
+                evalue=output.get("evalue", ""),
+                cell=index,
+                execution_count=cell.get("execution_count"),
+                traceback=strip_ansi("\n".join(output.get("traceback", []))),
+            )
+    if errors or (cell.get("metadata", {}).get("papermill") or {}).get("exception") is not True:
         return None
     return RunError(
-        ename=output.get("ename", ""),
-        evalue=output.get("evalue", ""),
+        ename=PAPERMILL_CELL_ERROR,
+        evalue=_last_stderr_line(cell) or "the cell failed without an error output",
         cell=index,
         execution_count=cell.get("execution_count"),
-        traceback=strip_ansi("\n".join(output.get("traceback", []))),
     )
+
+
+def _clean_exit(output: Mapping[str, Any]) -> bool:
+    """`sys.exit()`, `sys.exit(0)`, `raise SystemExit`: papermill counts these as success."""
+    return output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0")
+
+
+def _early_exit(index: int, cell: Mapping[str, Any], errors: list[Mapping[str, Any]]) -> RunError:
+    exit_output = next(output for output in errors if _clean_exit(output))
+    how = f"SystemExit: {exit_output.get('evalue')}".rstrip(": ")
+    return RunError(
+        ename=NO_CHECKS,
+        evalue=f"the runbook stopped early, here ({how}), before recording any check",
+        cell=index,
+        execution_count=cell.get("execution_count"),
+    )
+
+
+def _last_stderr_line(cell: Mapping[str, Any]) -> str:
+    text = "".join(
+        "".join(output.get("text", ""))
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stderr"
+    )
+    lines = [line.strip() for line in strip_ansi(text).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _invalid_result(index: int, cell: Mapping[str, Any], kind: str, err: ValueError) -> RunError:
@@ -78,7 +137,7 @@ def _invalid_result(index: int, cell: Mapping[str, Any], kind: str, err: ValueEr
 
 def no_checks_error() -> RunError:
     return RunError(
-        ename="NoChecksRecorded",
+        ename=NO_CHECKS,
         evalue="the runbook finished without recording any check "
         "(call upkeep.report.check at least once)",
     )

@@ -1,8 +1,8 @@
 """Responsible for executing one runbook in its own kernel with papermill, under a deadline: the
 kernel's whole process group is killed when the run passes its timeout.
 
-papermill is used as a library (its parameter injection, metadata and nbclient engine), so its
-imports are paid once per process, not once per notebook.
+papermill is used as a library (its parameter injection, metadata, error-marker cleaning and
+nbclient engine), so its imports are paid once per process, not once per notebook.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from upkeep.records import RunError
 from upkeep.registry import Runbook
-from upkeep.run.collect import strip_ansi
+from upkeep.run.collect import stopped_cell, strip_ansi
 from upkeep.run.kernels import RunKernel
 
 KERNEL_NAME = "python3"
@@ -32,7 +32,9 @@ def prepare_imports() -> None:
 
     nbformat.validate(nbformat.v4.new_notebook())
 
-    logging.getLogger("papermill").setLevel(logging.ERROR)  # its notices are not for our users
+    # Its notices and nbclient's ("Kernel died while waiting for execute reply") are not for our
+    # users: what they say ends up in the run's record, where the cell is named.
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
 
 
 def execute_notebook(
@@ -49,7 +51,7 @@ def execute_notebook(
     kernel's log file, never to the terminal, so nothing unscrubbed reaches the logs.
     """
     from papermill.engines import papermill_engines
-    from papermill.execute import prepare_notebook_metadata
+    from papermill.execute import prepare_notebook_metadata, remove_error_markers
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -58,6 +60,9 @@ def execute_notebook(
         nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
     )
     nb = prepare_notebook_metadata(nb, runbook.relpath, None)
+    # A notebook saved from an earlier papermill run keeps its "An Exception was encountered"
+    # cells: papermill drops them before it executes, and so does upkeep.
+    nb = remove_error_markers(nb)
     watchdog = _Watchdog(kernel, timeout_s)
     failure = None
     try:
@@ -88,7 +93,7 @@ def execute_notebook(
 
 
 def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> RunError:
-    cell, count = _running_cell(nb)
+    cell, count = stopped_cell(nb)
     if (
         watchdog.fired
         or "timed out" in str(exc).lower()
@@ -101,14 +106,6 @@ def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> Ru
             count,
         )
     return RunError(type(exc).__name__, strip_ansi(str(exc)).strip()[:2000], cell, count)
-
-
-def _running_cell(nb: Any) -> tuple[int | None, int | None]:
-    """The cell papermill marked as running when execution stopped."""
-    for index, cell in enumerate(nb.cells):
-        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-            return index, cell.get("execution_count")
-    return None, None
 
 
 class _Watchdog:

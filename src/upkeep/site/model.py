@@ -19,7 +19,7 @@ import yaml
 
 from upkeep import evidence, plan
 from upkeep.config import Config
-from upkeep.errors import ConfigError
+from upkeep.errors import ConfigError, RunbookError
 from upkeep.evidence import ledger
 from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Status, parse_time
@@ -97,7 +97,11 @@ class SiteModel:
 
 
 def load_model(config: Config, registry: Registry, at: datetime | None = None) -> SiteModel:
-    """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages."""
+    """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages.
+    An invalid runbook stops the build (RunbookError naming each): no page would show it."""
+    if registry.invalid:
+        reasons = "\n  ".join(item.message for item in registry.invalid.values())
+        raise RunbookError(f"invalid runbooks:\n  {reasons}")
     at = at or datetime.now(config.tz)
     store = evidence.EvidenceStore(config.evidence_dir)
     entries = store.entries(strict=False)

@@ -1,14 +1,17 @@
 """Responsible for the runbook pages: the index of runbooks, and one page per runbook built from
 its notebook — why, facts, the command that runs it, its parameters, its steps as Markdown and
-code without outputs (and never the papermill-injected cell), its recent runs and the earlier
-versions seen in the evidence.
+code without outputs (and never the papermill-injected cell or papermill's error markers), its
+recent runs and the earlier versions seen in the evidence. A relative link in a runbook's
+Markdown points beside the notebook, not into the site: a link to another runbook's notebook
+becomes a link to its page, any other becomes its text, so the strict build never breaks on one.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
+from pathlib import PurePosixPath
 from typing import Any
 
 from upkeep.plan import RunbookState
@@ -29,6 +32,16 @@ from upkeep.site.model import RunView, SiteModel
 RECENT_RUNS = 20
 _HEADING = re.compile(r"^(#{1,5})(\s)", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# papermill's tag on the "An Exception was encountered" cells it adds to a failed notebook
+PAPERMILL_ERROR_MARKER = "papermill-error-cell-tag"
+_INLINE_LINK = re.compile(
+    r"(?P<bang>!?)\[(?P<text>[^\]]*)\]"  # [text] or ![alt]
+    r"\(\s*<?(?P<target>[^\s()<>]*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)"  # (target "title")
+)
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[(?P<label>[^\]]+)\]:\s*<?(?P<target>[^\s>]+)>?.*$")
+_REFERENCE_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\[(?P<label>[^\]]*)\]")
+_CODE_SPAN = re.compile(r"(`+).+?\1")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def runbooks_index(model: SiteModel) -> str:
@@ -68,7 +81,7 @@ def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
         "## Parameters\n",
         parameters_table(runbook),
         "## Procedure\n",
-        notebook_markdown(json.loads(runbook.path.read_bytes())),
+        notebook_markdown(json.loads(runbook.path.read_bytes()), model.registry),
         "## Recent runs\n",
         recent_runs(model, model.by_runbook.get(runbook.name, ())[:RECENT_RUNS], "../../"),
     ]
@@ -108,9 +121,12 @@ def _facts_table(
 
 
 def run_command(runbook: Runbook) -> str:
-    """The command that runs it now with its defaults spelled out (secrets as references)."""
+    """The command that runs it now with its defaults spelled out (secrets as references; a
+    default the runbook computes is left to it)."""
     args = []
     for spec in runbook.params:
+        if spec.default_expression is not None:
+            continue
         value = spec.default
         if spec.secret:
             value = value or "env:NAME"
@@ -131,30 +147,96 @@ def parameters_table(runbook: Runbook) -> str:
     lines = ["| Name | Type | Default | Help | Constraints |", "|---|---|---|---|---|"]
     for spec in runbook.params:
         lines.append(
-            f"| `{spec.name}` | {spec.type} | <code>{table_cell(repr(spec.default))}</code> | "
+            f"| `{spec.name}` | {table_cell(spec.type_label)} | "
+            f"<code>{table_cell(spec.default_label)}</code> | "
             f"{table_cell(spec.help) or '-'} | {table_cell(spec.describe_constraints()) or '-'} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def notebook_markdown(nb: dict[str, Any]) -> str:
+def notebook_markdown(
+    nb: dict[str, Any], runbook_names: Collection[str] = (), to_runbook_pages: str = ""
+) -> str:
     """The notebook's cells as a document: markdown as is (headings one level down, the first
-    title dropped), code as fenced blocks; no outputs, no papermill-injected cell."""
+    title dropped, relative links to a runbook in `runbook_names` made links to its page, found
+    at `to_runbook_pages` from this page, and other relative links made text), code as fenced
+    blocks; no outputs, no papermill-injected cell, no papermill error marker."""
     parts = []
     for index, cell in enumerate(nb.get("cells", [])):
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags or not source.strip():
+        if "injected-parameters" in tags or PAPERMILL_ERROR_MARKER in tags or not source.strip():
             continue
         if cell.get("cell_type") == "markdown":
             if index == 0:
                 source = re.sub(r"\A\s*# [^\n]*\n?", "", source)
+            source = _site_links(source, runbook_names, to_runbook_pages)
             parts.append(_shift_headings(source))
         elif cell.get("cell_type") == "code":
             label = "parameters (defaults)" if "parameters" in tags else ""
             parts.append(_fenced(source, label))
     return "\n\n".join(parts) + "\n"
+
+
+def _site_links(text: str, runbook_names: Collection[str], to_runbook_pages: str) -> str:
+    """Relative links of runbook Markdown, outside code, pointed at runbook pages or made text."""
+
+    def page_of(target: str) -> str | None:
+        """The page a target links to: None for a target left as it is, "" for none."""
+        if not target or target.startswith(("#", "/")) or _SCHEME.match(target):
+            return None
+        path = PurePosixPath(target.split("#", 1)[0].split("?", 1)[0])
+        if path.suffix == ".ipynb" and path.stem in runbook_names:
+            return f"{to_runbook_pages}{path.stem}.md"
+        return ""
+
+    def inline(match: re.Match[str]) -> str:
+        page = page_of(match["target"])
+        if page is None:
+            return match[0]
+        if not page or match["bang"]:
+            return match["text"]
+        return f"[{match['text']}]({page})"
+
+    dropped: set[str] = set()
+
+    def definition(match: re.Match[str]) -> str:
+        page = page_of(match["target"])
+        if page is None:
+            return match[0]
+        if not page:
+            dropped.add(match["label"].lower())
+            return ""
+        return f"[{match['label']}]: {page}"
+
+    def reference(match: re.Match[str]) -> str:
+        label = (match["label"] or match["text"]).lower()
+        return match["text"] if label in dropped else match[0]
+
+    text = _outside_code(text, lambda line: _REFERENCE_DEFINITION.sub(definition, line))
+    return _outside_code(
+        text, lambda line: _REFERENCE_LINK.sub(reference, _INLINE_LINK.sub(inline, line))
+    )
+
+
+def _outside_code(text: str, rewrite: Callable[[str], str]) -> str:
+    """`text` with `rewrite` applied to each line outside fenced blocks, and within a line to
+    the parts outside code spans (an indented line is rewritten too: in a list it is text)."""
+    out, in_fence = [], False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            out.append(line)
+        elif in_fence:
+            out.append(line)
+        else:
+            pieces, last = [], 0
+            for span in _CODE_SPAN.finditer(line):
+                pieces += [rewrite(line[last : span.start()]), span[0]]
+                last = span.end()
+            out.append("".join([*pieces, rewrite(line[last:])]))
+    return "\n".join(out)
 
 
 def _fenced(source: str, label: str) -> str:

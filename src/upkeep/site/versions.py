@@ -47,7 +47,8 @@ def version_page(model: SiteModel, name: str, sha12: str, run: RunView) -> str:
     if nb is None:
         lines.append("*Neither the notebook of this version nor a run's copy could be read.*\n")
     else:
-        lines += ["## Procedure\n", notebook_markdown(nb)]
+        # This page is one folder below the runbook pages.
+        lines += ["## Procedure\n", notebook_markdown(nb, model.registry, "../")]
     return "\n".join(lines)
 
 

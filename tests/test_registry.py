@@ -1,0 +1,87 @@
+"""Discovering runbooks: an invalid one is kept aside with its reason and never hides the others;
+the parameters cell is read as papermill's inspection reads it, without papermill's warnings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers.project import CHECK_OK, Project
+
+from upkeep import registry
+from upkeep.errors import RunbookError
+
+
+def _discover(project: Project) -> registry.Registry:
+    return registry.discover(project.root / "runbooks", project.root)
+
+
+def test_an_invalid_runbook_is_refused_alone_with_its_reason(project: Project) -> None:
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    (project.root / "runbooks" / "daily" / "garbled.ipynb").write_text("{not json")
+    found = _discover(project)
+    assert list(found) == ["fine"] and found.require("fine").name == "fine"
+    assert sorted(found.invalid) == ["broken", "garbled"]
+    assert found.invalid["broken"].relpath == "runbooks/daily/broken.ipynb"
+    assert found.invalid["broken"].message.startswith(
+        "runbook broken (runbooks/daily/broken.ipynb): metadata.upkeep.cadence: "
+    )
+    assert "not a valid notebook" in found.invalid["garbled"].message
+    with pytest.raises(RunbookError, match="metadata.upkeep.cadence"):
+        found.require("broken")
+    with pytest.raises(RunbookError, match=r"no runbook named 'nope' \(known runbooks: fine\)"):
+        found.require("nope")
+
+
+def test_a_name_two_notebooks_share_is_refused_naming_both(project: Project) -> None:
+    project.add_runbook("twice", [CHECK_OK], cadence="daily")
+    project.add_runbook("twice", [CHECK_OK], cadence="weekly")
+    project.add_runbook("once", [CHECK_OK])
+    found = _discover(project)
+    assert list(found) == ["once"]
+    message = found.invalid["twice"].message
+    assert "defined twice" in message
+    assert "runbooks/daily/twice.ipynb" in message and "runbooks/weekly/twice.ipynb" in message
+
+
+def test_a_notebook_in_another_language_is_refused(project: Project) -> None:
+    """papermill's own `notimplemented_translator.ipynb` is an R notebook: upkeep runs Python."""
+    path = project.add_runbook("in-r", [("code", "x <- 1")])
+    nb = json.loads(path.read_text())
+    nb["metadata"]["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nb["metadata"]["language_info"] = {"name": "R"}
+    path.write_text(json.dumps(nb))
+    project.add_runbook("in-python", [CHECK_OK])
+    found = _discover(project)
+    assert list(found) == ["in-python"]
+    assert "kernel runs R" in found.invalid["in-r"].message
+    assert "Python runbooks only" in found.invalid["in-r"].message
+
+
+def test_a_line_papermill_cannot_read_is_a_note_not_a_warning_on_stderr(
+    project: Project, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project.add_runbook("noted", [CHECK_OK], params="a: int = 1\nd = a == 3\nb = 'x'  # help")
+    runbook = _discover(project)["noted"]
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert [p.name for p in runbook.params] == ["a", "b"]
+    assert runbook.param_notes == (
+        "line 2 ('d = a == 3') declares no parameter: papermill reads a parameter only from "
+        "a line with a single '='",
+    )
+
+
+def test_show_json_gives_each_parameter_its_type_as_people_read_it(project: Project) -> None:
+    project.add_runbook(
+        "typed",
+        [CHECK_OK],
+        params="n: int = None  # how many\nmsg = None\nwhen = datetime.now()",
+    )
+    shown = _discover(project)["typed"].to_json()["parameters"]
+    assert [(p["name"], p["type"], p["default"], p["default_expression"]) for p in shown] == [
+        ("n", "Optional[int]", None, None),
+        ("msg", "any", None, None),
+        ("when", "any", None, "datetime.now()"),
+    ]
