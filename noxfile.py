@@ -34,7 +34,8 @@ def nightly(session: nox.Session) -> None:
     session.log(" ".join(["upkeep", "run", "--due", *session.posargs]))
     status = subprocess.run([*upkeep, "run", "--due", *session.posargs], check=False).returncode
     if status == 2:
-        session.error("upkeep run --due: bad input, nothing ran (exit 2)")
+        # Bad input, or a runbook that is invalid (the valid ones ran): the message is above.
+        session.error("upkeep run --due exited 2: bad input or an invalid runbook, see above")
     session.run(*upkeep, "verify", external=True)
     session.run(*upkeep, "list", external=True)
     session.run(*upkeep, "site", "build", external=True)

@@ -23,6 +23,12 @@ def _tasks() -> list[dict]:
     return yaml.safe_load((DOCS / "plan-tasks.yml").read_text(encoding="utf-8"))["tasks"]
 
 
+def test_every_shipped_runbook_is_valid() -> None:
+    registry = discover(REPO / "runbooks")
+    assert not registry.invalid, registry.invalid
+    assert len(registry) >= 3
+
+
 def test_plan_tasks_are_the_plans_twelve_tasks() -> None:
     pairs = [(task["frequency"], task["category"]) for task in _tasks()]
     assert len(pairs) == len(set(pairs)) == 12

@@ -10,7 +10,7 @@ library.
 from __future__ import annotations
 
 from upkeep.records.decision import Decision
-from upkeep.records.results import Check, Clearance, Finding, Metric, RunError
+from upkeep.records.results import Check, Clearance, Finding, Metric, RunError, RunErrorName
 from upkeep.records.run import Host, RunbookRef, RunRecord
 from upkeep.records.vocabulary import (
     CHECK_STATUSES,
@@ -34,6 +34,7 @@ __all__ = [
     "Host",
     "Metric",
     "RunError",
+    "RunErrorName",
     "RunRecord",
     "RunbookRef",
     "Severity",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from upkeep.records.vocabulary import CHECK_STATUSES, Severity, Status
@@ -171,6 +172,15 @@ class Clearance:
         )
 
 
+class RunErrorName(StrEnum):
+    """The names upkeep gives a run's error when no exception of the runbook's own names it."""
+
+    TIMEOUT = "Timeout"  # the run passed its timeout and its kernel was stopped
+    NO_CHECKS = "NoChecksRecorded"  # it finished, or stopped early, without recording a check
+    INVALID_RESULT = "InvalidResult"  # a result written by hand that upkeep.report would refuse
+    CELL_FAILED = "CellExecutionError"  # papermill marked a cell failed without an error output
+
+
 @dataclass(frozen=True)
 class RunError:
     """Why a run ended in error: the failing cell and the exception, or a timeout or dead kernel."""
@@ -180,6 +190,11 @@ class RunError:
     cell: int | None = None
     execution_count: int | None = None
     traceback: str = ""
+
+    @property
+    def no_checks(self) -> bool:
+        """Whether the run ended without recording any check (finished, or stopped early)."""
+        return self.ename == RunErrorName.NO_CHECKS
 
     @property
     def summary(self) -> str:

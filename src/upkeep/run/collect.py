@@ -9,13 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.records import Check, Finding, Metric, RunError, Status, worst
+from upkeep.records import Check, Finding, Metric, RunError, RunErrorName, Status, worst
 from upkeep.report import MIMETYPE
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-NO_CHECKS = "NoChecksRecorded"
-# papermill's name for a cell it marked as failed without an error output
-PAPERMILL_CELL_ERROR = "CellExecutionError"
 _PARSERS = {"check": Check.from_json, "metric": Metric.from_json, "finding": Finding.from_json}
 
 
@@ -92,7 +89,7 @@ def _cell_error(
     if errors or (cell.get("metadata", {}).get("papermill") or {}).get("exception") is not True:
         return None
     return RunError(
-        ename=PAPERMILL_CELL_ERROR,
+        ename=RunErrorName.CELL_FAILED,
         evalue=_last_stderr_line(cell) or "the cell failed without an error output",
         cell=index,
         execution_count=cell.get("execution_count"),
@@ -108,7 +105,7 @@ def _early_exit(index: int, cell: Mapping[str, Any], errors: list[Mapping[str, A
     exit_output = next(output for output in errors if _clean_exit(output))
     how = f"SystemExit: {exit_output.get('evalue')}".rstrip(": ")
     return RunError(
-        ename=NO_CHECKS,
+        ename=RunErrorName.NO_CHECKS,
         evalue=f"the runbook stopped early, here ({how}), before recording any check",
         cell=index,
         execution_count=cell.get("execution_count"),
@@ -128,7 +125,7 @@ def _last_stderr_line(cell: Mapping[str, Any]) -> str:
 def _invalid_result(index: int, cell: Mapping[str, Any], kind: str, err: ValueError) -> RunError:
     # Written by hand rather than by upkeep.report: not to be trusted, so the run is an error.
     return RunError(
-        ename="InvalidResult",
+        ename=RunErrorName.INVALID_RESULT,
         evalue=f"a {kind} that upkeep.report would refuse: {err}",
         cell=index,
         execution_count=cell.get("execution_count"),
@@ -137,7 +134,7 @@ def _invalid_result(index: int, cell: Mapping[str, Any], kind: str, err: ValueEr
 
 def no_checks_error() -> RunError:
     return RunError(
-        ename=NO_CHECKS,
+        ename=RunErrorName.NO_CHECKS,
         evalue="the runbook finished without recording any check "
         "(call upkeep.report.check at least once)",
     )

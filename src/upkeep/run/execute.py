@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from upkeep.records import RunError
+from upkeep.records import RunError, RunErrorName
 from upkeep.registry import Runbook
 from upkeep.run.collect import stopped_cell, strip_ansi
 from upkeep.run.kernels import RunKernel
@@ -100,7 +100,7 @@ def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> Ru
         or type(exc).__name__ == "CellTimeoutError"
     ):
         return RunError(
-            "Timeout",
+            RunErrorName.TIMEOUT,
             f"the runbook ran past its timeout of {timeout_s} s and its kernel was stopped",
             cell,
             count,
