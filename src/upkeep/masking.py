@@ -177,7 +177,7 @@ def _basic_credentials(match: re.Match[str]) -> str:
         decoded = base64.b64decode(match[2], validate=True)
     except (binascii.Error, ValueError):
         return match[0]
-    return match[1] + marker("basic-credentials") if b":" in decoded else match[0]
+    return match[1] + marker("basic-auth-credentials") if b":" in decoded else match[0]
 
 
 def _keyword_value(match: re.Match[str]) -> str:

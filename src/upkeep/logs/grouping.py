@@ -110,12 +110,12 @@ _HEX_WORD = re.compile(
 HEX_STAND_IN = b"0a0a0a"
 
 
-def _shown_template(head: bytes, length: int, ip_addresses: bool) -> str:
+def _shown_template(head: bytes, length: int) -> str:
     """The template of a line as evidence shows it: made from its text with secrets and personal
-    data masked, marked when the line was cut."""
+    data masked, marked when the line was cut. Its digits and IP addresses are masked anyway,
+    so neither a Luhn check nor the log's IP setting changes it (nor its finding key)."""
     text, cut = readable_head(head, length)
-    # Digits are masked in a template anyway: no Luhn check may decide its text.
-    template = mask_message(mask_sensitive(text, ip_addresses=ip_addresses, cards=False))
+    template = mask_message(mask_sensitive(text, ip_addresses=False, cards=False))
     return template + ELLIPSIS if cut and not template.endswith(ELLIPSIS) else template
 
 
@@ -251,7 +251,7 @@ class MessageTally:
         tallied = self.groups[level]
         for template, (count, first, last, first_length, last_length, ordinal) in tallied.items():
             if template != OTHER_MESSAGES:
-                template = _shown_template(first, first_length, ip_addresses)
+                template = _shown_template(first, first_length)
             merged = shown.get(template)
             if merged is None:
                 shown[template] = [count, first, first_length, last, last_length, ordinal]
