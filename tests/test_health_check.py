@@ -151,7 +151,8 @@ def test_a_100_mb_log_line_leaves_a_small_run_and_a_bounded_memory_peak(tmp_path
     [run_dir] = project.run_dirs()
     run_size = sum(p.stat().st_size for p in run_dir.iterdir())
     assert run_size < 1 << 20, f"the run folder takes {run_size} bytes"
-    assert peak < 400 << 20, f"a process of the run peaked at {peak >> 20} MiB"
+    # About 80 MiB for each process of the run: holding the line even once would pass 160.
+    assert peak < 160 << 20, f"a process of the run peaked at {peak >> 20} MiB"
     [record] = project.records()
     [group] = [f for f in record["findings"] if f["key"].startswith("log:app:")]
     assert len(group["message"].encode()) < 1000

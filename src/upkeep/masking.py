@@ -91,13 +91,16 @@ _GOOGLE = (
     (re.compile(r"(?<![\w-])AIza[0-9A-Za-z_\-]{35}"), marker("google-api-key")),
     (re.compile(r"(?<![\w-])ya29\.[0-9A-Za-z_\-]{20,}"), marker("google-oauth-token")),
 )
-# `password=…`, `"client_secret": "…"`, `?access_token=…&`: a name ending in a secret word,
-# then `=` or `:`, then the value (quoted, or up to the next delimiter).
-_KEYWORD_VALUE = re.compile(
-    r"(?i)(?<![A-Za-z0-9«])(?P<name>[A-Za-z0-9_.\-]*?(?P<word>"
-    + "|".join((*SECRET_KEYWORDS, "secret_?key", "access_?key", "token", "credentials?"))
-    + r"))(?P<assign>[\"']?\s*[:=]\s*)"
+# `password=…`, `"client_secret": "…"`, `?access_token=…&`: a name, then `=` or `:`, then the
+# value (quoted, or up to the next delimiter); masked when the name ends in a secret word.
+_NAMED_VALUE = re.compile(
+    r"(?<![A-Za-z0-9_.\-«])(?P<name>[A-Za-z0-9_.\-]+)(?P<assign>[\"']?\s*[:=]\s*)"
     r"(?P<value>\"[^\"]*\"?|'[^']*'?|(?!«)[^\s,;&\"'<>()\[\]{}]+)"
+)
+_SECRET_NAME_END = re.compile(
+    "(?i)(?:"
+    + "|".join((*SECRET_KEYWORDS, "secret_?key", "access_?key", "token", "credentials?"))
+    + r")\Z"
 )
 _EMAIL = re.compile(
     r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![\w\-])"
@@ -117,13 +120,14 @@ def mask_sensitive(text: str, *, ip_addresses: bool = False, cards: bool = True)
     (for text whose digits are masked anyway, where a Luhn check would make the result depend
     on the digits).
     """
-    text = _PRIVATE_KEY_BLOCK.sub(marker("private-key"), text)
+    if "PRIVATE KEY" in text or "PuTTY" in text:
+        text = _PRIVATE_KEY_BLOCK.sub(marker("private-key"), text)
     text = _BEARER.sub(lambda m: m[1] + marker("bearer-token"), text)
     text = _BASIC.sub(_basic_credentials, text)
     text = _replace_spans(text, _detector_spans(text))
     for pattern, replacement in _GOOGLE:
         text = pattern.sub(replacement, text)
-    text = _KEYWORD_VALUE.sub(_keyword_value, text)
+    text = _NAMED_VALUE.sub(_named_value, text)
     text = _EMAIL.sub(marker("email"), text)
     if cards:
         text = _CARD_CANDIDATE.sub(_card, text)
@@ -180,8 +184,11 @@ def _basic_credentials(match: re.Match[str]) -> str:
     return match[1] + marker("basic-auth-credentials") if b":" in decoded else match[0]
 
 
-def _keyword_value(match: re.Match[str]) -> str:
-    word = match["word"].lower()
+def _named_value(match: re.Match[str]) -> str:
+    secret_word = _SECRET_NAME_END.search(match["name"])
+    if secret_word is None:
+        return match[0]
+    word = secret_word[0].lower()
     kind = (
         "token"
         if word == "token"

@@ -259,13 +259,17 @@ class MessageTally:
                 merged[0] += count
                 if ordinal > merged[5]:
                     merged[3:] = [last, last_length, ordinal]
+        examples: dict[tuple[bytes, int], str] = {}  # a group of one line: first is last
+
+        def example(head: bytes, length: int) -> str:
+            text = examples.get((head, length))
+            if text is None:
+                text = examples[head, length] = shown_line(head, length, ip_addresses=ip_addresses)
+            return text
+
         groups = [
             MessageGroup(
-                template,
-                level,
-                count,
-                shown_line(first, first_length, ip_addresses=ip_addresses),
-                shown_line(last, last_length, ip_addresses=ip_addresses),
+                template, level, count, example(first, first_length), example(last, last_length)
             )
             for template, (count, first, first_length, last, last_length, _) in shown.items()
         ]
