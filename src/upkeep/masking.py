@@ -40,7 +40,7 @@ from detect_secrets.plugins.twilio import TwilioKeyDetector
 __all__ = ["luhn_valid", "marker", "mask_sensitive"]
 
 # detect-secrets' detectors of one format each. Left out: the entropy detectors (every hash and
-# id in a log would go) and the keyword-based ones, which `_KEYWORD_VALUE` covers for log text.
+# id in a log would go) and the keyword-based ones, which `_NAMED_VALUE` covers for log text.
 _FORMAT_DETECTORS: tuple[type[RegexBasedDetector], ...] = (
     AWSKeyDetector,
     AzureStorageKeyDetector,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from upkeep import state
 from upkeep.config import LogSource
@@ -25,7 +25,7 @@ from upkeep.logs.grouping import LineLevel, MessageGroup, MessageTally
 from upkeep.logs.layout import SCAN_STATE, RotatedCopy, recent_copies, state_path
 from upkeep.logs.matching import LineMatcher, LongLine, line_matcher
 
-__all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "NotRegularFile", "file_kind", "scan_log"]
+__all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "scan_log"]
 
 # Large enough to amortise each read and each chunk's Python work, small enough that the several
 # search passes over a chunk mostly hit the CPU cache (measured on 0.3-0.5 GB logs: 4 MiB scans
@@ -67,7 +67,7 @@ class LogScan:
     not_regular: str = ""  # what the path is when it is not a regular file ("a FIFO", ...)
 
 
-class NotRegularFile(OSError):
+class _NotRegularFile(OSError):
     """A log path, or a rotated copy, that is a FIFO, a device, a socket or a directory."""
 
     def __init__(self, path: Path, kind: str) -> None:
@@ -84,7 +84,7 @@ _KINDS = (
 )
 
 
-def file_kind(mode: int) -> str:
+def _file_kind(mode: int) -> str:
     """What a file of `mode` is, in words: "a regular file", "a FIFO", ..."""
     if stat_module.S_ISREG(mode):
         return "a regular file"
@@ -93,16 +93,16 @@ def file_kind(mode: int) -> str:
 
 def _open_regular(path: Path) -> BinaryIO:
     """`path` opened for reading when it is a regular file (symlinks followed), else
-    NotRegularFile: it is looked at before it is opened, and opened without waiting, so that
+    _NotRegularFile: it is looked at before it is opened, and opened without waiting, so that
     neither a FIFO without a writer nor a device's open blocks the scan."""
     mode = os.stat(path).st_mode
     if not stat_module.S_ISREG(mode):
-        raise NotRegularFile(path, file_kind(mode))
+        raise _NotRegularFile(path, _file_kind(mode))
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     mode = os.fstat(descriptor).st_mode
     if not stat_module.S_ISREG(mode):  # swapped since it was looked at
         os.close(descriptor)
-        raise NotRegularFile(path, file_kind(mode))
+        raise _NotRegularFile(path, _file_kind(mode))
     return os.fdopen(descriptor, "rb", buffering=0)
 
 
@@ -136,7 +136,7 @@ def scan_log(
         handle = _open_regular(log.path)
     except FileNotFoundError:
         return _log_scan(log, tally, offset=0, missing=True)
-    except NotRegularFile as refused:
+    except _NotRegularFile as refused:
         return _log_scan(log, tally, offset=0, not_regular=refused.kind)
     with handle:
         stat = os.fstat(handle.fileno())
@@ -171,7 +171,7 @@ def scan_log(
     )
 
 
-def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: bool | str) -> LogScan:
+def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: Any) -> LogScan:
     ip_addresses = log.mask_ip_addresses
     return LogScan(
         name=log.name,
@@ -182,7 +182,7 @@ def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: bool
         warning_groups=tally.sorted_groups(LineLevel.WARNING, ip_addresses=ip_addresses),
         bytes_scanned=tally.bytes_scanned,
         offset=offset,
-        **flags,  # type: ignore[arg-type]
+        **flags,
     )
 
 
