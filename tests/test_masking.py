@@ -76,6 +76,7 @@ NOT_SECRETS = [
     "card 4111111111111112 is not a card: the Luhn check fails",
     "took 1732000000000 ms since the epoch, request 12345678901234",
     "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 verified",
+    "sha256 9f86d0818a4111111111111111b822cd15d6c15b0f00a08 and id c_4111111111111111x",
     "request 6a48e215-b407-feb4-dc7b-0428c22369ed from 10.0.3.17:443 to 2001:db8::1",
     "tokenizer: loaded 12 rules; passwords are checked; basic authentication failed",
     "secret parameter «secret:env:DB_PASSWORD» resolved",

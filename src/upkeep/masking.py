@@ -105,8 +105,9 @@ _SECRET_NAME_END = re.compile(
 _EMAIL = re.compile(
     r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![\w\-])"
 )
-# Card numbers start with 2 to 6 (the payment industries); a millisecond timestamp with 1.
-_CARD_CANDIDATE = re.compile(r"(?<![\d\-])[2-6](?:[ \-]?\d){12,18}(?!\d)")
+# Card numbers start with 2 to 6 (the payment industries; a millisecond timestamp starts with
+# 1), alone: not a digit run inside a hash or an id.
+_CARD_CANDIDATE = re.compile(r"(?<![A-Za-z0-9\-])[2-6](?:[ \-]?\d){12,18}(?![A-Za-z0-9])")
 _IPV4_CANDIDATE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6_CANDIDATE = re.compile(
     r"(?<![\w:.])(?=[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]{2,}(?![\w:])"
