@@ -117,6 +117,8 @@ class LineMatcher:
     def matches_in(self, level: LineLevel, window: bytes, start: int, limit: int) -> bool:
         """Whether a pattern of `level` has a match in `window` that starts in [start, limit):
         the bytes around that span are context for look-behinds, look-aheads and `\\b`."""
+        if self.literals is not None and not any(window.find(x, start) >= 0 for x in self.literals):
+            return False  # every match holds one of them: no pattern can match here
         if self.ascii is not None and window.isascii():
             errors, warnings = self.ascii
             patterns = errors if level is LineLevel.ERROR else warnings
