@@ -1,19 +1,27 @@
-"""Tests for upkeep.logs.scan: real log files, read since the last scan, across rotations."""
+"""Tests for upkeep.logs.scan: real log files, read since the last scan, across rotations, in
+memory bounded by the buffer, and only when they are regular files."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
+import pytest
 from helpers.files import append, make_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upkeep.config import LogSource
-from upkeep.logs.scan import scan_log
+from upkeep.logs import matching
+from upkeep.logs.scan import CHUNK_SIZE, LogScan, scan_log
 
 STAMP = "2026-11-16 02:15:00,123"
 
@@ -258,3 +266,147 @@ def test_small_chunks_and_overlong_lines_give_the_same_answer(tmp_path: Path) ->
 def test_missing_log_is_reported_not_raised(tmp_path: Path) -> None:
     scan = scan_log(log_source(tmp_path), tmp_path / "state")
     assert scan.missing and scan.errors == 0
+
+
+# ---------------------------------------------------------------- lines longer than the buffer
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "across", "end"])
+def test_a_line_longer_than_the_buffer_is_judged_whole(tmp_path: Path, where: str) -> None:
+    # Chunks of 64 bytes: the ERROR of a 5 KB line is found wherever it is, even split between
+    # two chunks, and the line counts once, as an example of a few hundred bytes.
+    log = log_source(tmp_path)
+    filler = "y" * 5000
+    at = {"start": 0, "middle": 2500, "across": 64 * 40 - 2, "end": 5000}[where]
+    long_line = filler[:at] + " ERROR " + filler[at:]
+    append(log.path, "INFO before", long_line, "WARNING after")
+    scan = scan_log(log, tmp_path / "state", chunk_size=64)
+    assert (scan.errors, scan.warnings) == (1, 1)
+    assert scan.bytes_scanned == scan.offset == log.path.stat().st_size
+    [group] = scan.error_groups
+    assert group.first.endswith("…«cut: 4.9 KiB line»") and len(group.first.encode()) < 400
+    assert group.first == group.last
+    assert scan_log(log, tmp_path / "state", chunk_size=64).errors == 0
+
+
+def test_a_long_line_without_its_newline_yet_waits_for_the_next_scan(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR whole", "ERROR " + "z" * 1000, end="")
+    scan = scan_log(log, state, chunk_size=64)
+    assert scan.errors == 1 and scan.offset == len("ERROR whole\n")
+    append(log.path, " done")
+    scan = scan_log(log, state, chunk_size=64)
+    assert scan.errors == 1 and scan.offset == log.path.stat().st_size
+
+
+def test_a_long_line_in_a_compressed_rotated_copy_is_read_in_pieces(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "INFO started")
+    scan_log(log, state)
+    append(log.path, "x" * 3000 + " FATAL at the end", "WARNING " + "w" * 3000)
+    with log.path.open("rb") as plain, gzip.open(f"{log.path}.1.gz", "wb") as packed:
+        packed.write(plain.read())
+    log.path.write_text("")
+    scan = scan_log(log, state, chunk_size=256)
+    assert scan.truncated and (scan.errors, scan.warnings) == (1, 1)
+    assert scan.error_groups[0].first.endswith("…«cut: 2.9 KiB line»")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(LINES, max_size=40), st.sampled_from([16, 24]), PATTERN_SETS)
+def test_long_lines_judged_in_windows_count_what_a_line_by_line_regex_counts(
+    lines: list[str], chunk: int, patterns: tuple[tuple[str, ...], tuple[str, ...]]
+) -> None:
+    # Windows overlapping by 32 bytes (exact for matches up to 16 bytes long, as every match of
+    # these patterns is) over lines up to 100 bytes read in chunks of 16 or 24.
+    original = matching.WINDOW_OVERLAP
+    matching.WINDOW_OVERLAP = 32
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = LogSource("p", Path(tmp) / "p.log", *patterns)
+            log.path.write_text("".join(line * 3 + "\n" for line in lines), newline="")
+            scan = scan_log(log, Path(tmp) / "state", chunk_size=chunk)
+    finally:
+        matching.WINDOW_OVERLAP = original
+    tripled = [line * 3 for line in lines]
+    is_error = [any(re.search(p, line) for p in log.error_patterns) for line in tripled]
+    is_warn = [
+        not e and any(re.search(p, line) for p in log.warn_patterns)
+        for line, e in zip(tripled, is_error, strict=True)
+    ]
+    assert (scan.errors, scan.warnings) == (sum(is_error), sum(is_warn))
+
+
+@pytest.mark.slow
+def test_a_100_mb_line_is_scanned_in_memory_bounded_by_the_buffer(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    with log.path.open("wb") as handle:
+        handle.write(f"{STAMP} ERROR upstream sent ".encode())
+        for _ in range(100):
+            handle.write(b"x" * (1 << 20))
+        handle.write(b"\n")
+    probe = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from upkeep.config import LogSource\n"
+        "from upkeep.logs.scan import scan_log\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"scan = scan_log(LogSource('app', Path({str(log.path)!r})), Path({str(tmp_path)!r}))\n"
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+        "print(scan.errors, len(scan.error_groups[0].first.encode()), grown * 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    errors, example_bytes, grown = map(int, out.split())
+    assert errors == 1 and example_bytes < 400
+    # A few chunks of 4 MiB at most, whatever the line's length.
+    assert grown < 6 * CHUNK_SIZE, f"the scan grew by {grown >> 20} MiB"
+
+
+# ---------------------------------------------------------------- what is not a regular file
+
+
+def _scan_in_a_thread(log: LogSource, state: Path) -> LogScan:
+    """scan_log, given 10 s: a scan that blocks fails the test instead of hanging it."""
+    results: list[LogScan] = []
+    worker = threading.Thread(target=lambda: results.append(scan_log(log, state)), daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        # Unblock it: a writer opening the FIFO lets a reader blocked in open() go on.
+        os.close(os.open(log.path, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail(f"scanning {log.path} blocked")
+    return results[0]
+
+
+def test_a_fifo_is_reported_and_never_waited_on(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    os.mkfifo(log.path)
+    scan = _scan_in_a_thread(log, tmp_path / "state")
+    assert scan.not_regular == "a FIFO" and scan.errors == 0
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_device_is_reported_not_read(tmp_path: Path) -> None:
+    log = LogSource("null", Path("/dev/null"))
+    assert scan_log(log, tmp_path / "state").not_regular == "a character device"
+    link = tmp_path / "zero.log"
+    link.symlink_to("/dev/zero")
+    assert scan_log(LogSource("zero", link), tmp_path / "state").not_regular == (
+        "a character device"
+    )
+
+
+def test_a_rotated_copy_that_is_a_fifo_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR one")
+    scan_log(log, state)
+    append(log.path, "ERROR two, unread when rotated")
+    log.path.rename(tmp_path / "app.log.2")  # the file the scan was reading
+    os.mkfifo(tmp_path / "app.log.1")  # a newer copy, which a scan reads in full
+    append(log.path, "ERROR three")
+    scan = _scan_in_a_thread(log, state)
+    assert scan.rotated and scan.errors == 2
+    assert [g.first for g in scan.error_groups] == ["ERROR two, unread when rotated", "ERROR three"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from helpers.files import append, make_config
 from helpers.recorder import Recorder
 
 from upkeep import demo, report
+from upkeep.errors import ConfigError
 from upkeep.logs.grouping import group_key
 from upkeep.logs.scan import scan_log
 from upkeep.procedures import health
@@ -113,7 +115,8 @@ def test_unreadable_log_fails_its_check_and_the_others_still_run(
     scans = health.record_logs(config)
     checks = recorded.checks()
     assert checks["log:directory"]["status"] == "fail"
-    assert checks["log:app"]["status"] == "warn" and [s.name for s in scans] == ["app"]
+    assert "is a directory: only regular files are read" in checks["log:directory"]["message"]
+    assert checks["log:app"]["status"] == "warn" and scans[1].errors == 1
 
 
 def test_disk_limit_of_a_mount_overrides_the_global_threshold(
@@ -228,3 +231,92 @@ def test_runbook_on_the_demo_warns_on_app_log_only(
     ]
     assert len(app_groups) == demo.LOG_ERROR_GROUPS["app"]
     assert os.path.exists(tmp_path / "state" / "logscan")
+
+
+# ---------------------------------------------------------------- what log lines leave behind
+
+BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl"
+SECRET_VALUES = ("4111111111111111", BEARER, "bob.jones@example.org", "hunter2", "203.0.113.9")
+
+
+def test_findings_checks_and_the_printed_table_carry_no_secret_or_personal_data(
+    tmp_path: Path, recorded: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(
+        tmp_path,
+        """
+        logs:
+          - {name: app, path: app.log, mask_ip_addresses: true}
+        """,
+    )
+    append(
+        config.logs[0].path,
+        f"{STAMP} ERROR charge failed card=4111111111111111 Authorization: Bearer {BEARER}",
+        f"{STAMP} ERROR mail to bob.jones@example.org bounced from 203.0.113.9",
+        f"{STAMP} WARNING retry password=hunter2 for bob.jones@example.org",
+    )
+    health.record_logs(config)
+    shown = capsys.readouterr().out + json.dumps(recorded.records)
+    for value in SECRET_VALUES:
+        assert value not in shown
+    findings = recorded.findings()
+    messages = sorted(f["message"] for f in findings.values())
+    assert messages == [
+        "1 warning lines in 1 groups, most often: retry password=«password» for «email»",
+        "1 x charge failed card=<N> Authorization: Bearer «bearer-token»"
+        f" (last: {STAMP} ERROR charge failed card=«card» Authorization: Bearer «bearer-token»)",
+        f"1 x mail to «email» bounced from <IP> (last: {STAMP} ERROR mail to «email»"
+        " bounced from «ip»)",
+    ]
+    # The key is the masked template's: the same problem keeps its key whoever it concerned.
+    assert group_key("app", "mail to «email» bounced from <IP>") in findings
+
+
+def test_ip_addresses_stay_in_examples_unless_the_log_asks(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    append(config.logs[0].path, "ERROR refused from 203.0.113.9")
+    health.record_logs(config)
+    [finding] = recorded.findings().values()
+    assert finding["message"].endswith("(last: ERROR refused from 203.0.113.9)")
+
+
+def test_mask_ip_addresses_must_be_true_or_false(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mask_ip_addresses.*true or false"):
+        make_config(tmp_path, "logs:\n  - {name: app, path: a.log, mask_ip_addresses: often}\n")
+
+
+def test_a_long_line_gives_a_finding_of_a_few_hundred_bytes_and_a_marked_table_row(
+    tmp_path: Path, recorded: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    words = " ".join(f"word{n % 10}" for n in range(200_000))  # 1.2 MB, no newline
+    append(config.logs[0].path, f"{STAMP} ERROR request failed: {words}")
+    health.record_logs(config)
+    [finding] = recorded.findings().values()
+    assert len(finding["message"].encode()) < 800
+    assert finding["message"].endswith("…«cut: 1.1 MiB line»)")
+    table = capsys.readouterr().out.splitlines()
+    row = next(line for line in table if "request failed" in line)
+    assert row.endswith("…") and len(row) <= 130
+
+
+def test_a_fifo_as_a_log_fails_its_check_at_once(tmp_path: Path, recorded: Recorder) -> None:
+    config = make_config(
+        tmp_path, "logs:\n  - {name: pipe, path: pipe.log}\n  - {name: app, path: app.log}\n"
+    )
+    os.mkfifo(tmp_path / "pipe.log")
+    append(tmp_path / "app.log", "ERROR one")
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (health.record_logs(config), done.set()), daemon=True)
+    worker.start()
+    if not done.wait(10):
+        os.close(os.open(tmp_path / "pipe.log", os.O_WRONLY | os.O_NONBLOCK))  # unblock it
+        pytest.fail("the health check waited on a FIFO")
+    checks = recorded.checks()
+    assert checks["log:pipe"]["status"] == "fail"
+    assert checks["log:pipe"]["message"] == (
+        f"{tmp_path / 'pipe.log'} is a FIFO: only regular files are read"
+    )
+    assert checks["log:app"]["status"] == "warn"

@@ -2,7 +2,9 @@
 
 Each call shows a readable line to the person reading the notebook and emits a machine-readable
 output (mimetype `application/vnd.upkeep.result+json`) that the runner reads back afterwards.
-This module runs inside the kernel: it imports nothing heavy.
+Check and finding messages pass `upkeep.masking` first, so that no secret or personal data a
+message quotes is recorded. This module runs inside the kernel: it imports nothing heavier than
+detect-secrets' detectors, which the kernel template imports once for every kernel.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from upkeep.masking import mask_sensitive
 from upkeep.records import Check, Finding, Metric, Severity, Status
 
 MIMETYPE = "application/vnd.upkeep.result+json"
@@ -53,12 +56,12 @@ def check(
         _number("value", value),
         _number("limit", limit),
         unit,
-        str(message),
+        mask_sensitive(str(message)),
     )
     shown = "" if value is None else f" {value:g}{unit}"
     bound = "" if limit is None else f" (limit {limit:g}{unit})"
     icon = _ICONS[verdict.status]
-    return _emit(verdict.to_json(), f"[{icon}] {name}:{shown}{bound} {message}".rstrip())
+    return _emit(verdict.to_json(), f"[{icon}] {name}:{shown}{bound} {verdict.message}".rstrip())
 
 
 def metric(
@@ -78,5 +81,5 @@ def metric(
 
 def finding(key: str, message: str, *, severity: Severity | str = Severity.WARN) -> dict[str, Any]:
     """Record something an engineer should look at, keyed so it can be tracked across runs."""
-    found = Finding(str(key), str(message), severity)  # type: ignore[arg-type]
-    return _emit(found.to_json(), f"[{_ICONS[found.severity]}] finding {key}: {message}")
+    found = Finding(str(key), mask_sensitive(str(message)), severity)  # type: ignore[arg-type]
+    return _emit(found.to_json(), f"[{_ICONS[found.severity]}] finding {key}: {found.message}")

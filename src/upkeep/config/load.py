@@ -198,6 +198,7 @@ def _log(s: Section, base: Path) -> LogSource:
         warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
         errors=_limit(s.section("errors"), None),
         rotate=_rotation(s.section("rotate"), base),
+        mask_ip_addresses=s.bool("mask_ip_addresses", False),
     )
     s.done()
     for pattern in log.error_patterns + log.warn_patterns:

@@ -108,7 +108,11 @@ class LogRotation:
 
 @dataclass(frozen=True)
 class LogSource:
-    """A log file scanned for lines matching error and warning patterns since the last scan."""
+    """A log file scanned for lines matching error and warning patterns since the last scan.
+
+    What its lines show in evidence has secrets and personal data masked; IP addresses too
+    when `mask_ip_addresses` is set.
+    """
 
     name: str
     path: Path
@@ -116,6 +120,7 @@ class LogSource:
     warn_patterns: tuple[str, ...] = (r"\bWARN(?:ING)?\b",)
     errors: Limit | None = None
     rotate: LogRotation | None = None
+    mask_ip_addresses: bool = False
 
 
 # --- disks and databases -------------------------------------------------------------------

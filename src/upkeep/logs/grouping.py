@@ -1,6 +1,8 @@
 """Responsible for grouping the matching lines of a log by message: masking a line's variable
 parts into a template, the stable finding key of a template, and `MessageTally`, which counts
-matching lines per level and per template with the masking cached and batched for speed.
+matching lines per level and per template with the masking cached and batched for speed, keeps
+only the first bytes of each group's first and last line, and hands its groups out as evidence
+may show them (`logs.excerpts`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+
+from upkeep.logs.excerpts import (
+    ELLIPSIS,
+    LINE_HEAD_BYTES,
+    decode_line,
+    readable_head,
+    shown_line,
+    within_bytes,
+)
+from upkeep.masking import mask_sensitive
 
 __all__ = [
     "HEX_STAND_IN",
@@ -25,6 +37,7 @@ __all__ = [
 ]
 
 MAX_GROUPS = 1000
+TEMPLATE_BYTES = 300
 OTHER_MESSAGES = "(other messages: too many distinct groups)"
 
 
@@ -60,8 +73,9 @@ def mask_message(line: str) -> str:
     "2025-11-16 02:15:00,123 ERROR timeout after 31s for id 812" -> "timeout after <N>s for id <N>"
     """
     message = _PREFIX.sub("", line, count=1)
-    masked = _VARIABLE.sub(lambda match: f"<{match.lastgroup}>", message)
-    return " ".join(masked.split())[:300]
+    masked = " ".join(_VARIABLE.sub(lambda match: f"<{match.lastgroup}>", message).split())
+    template = within_bytes(masked, TEMPLATE_BYTES)
+    return template if template == masked else template + ELLIPSIS
 
 
 def group_key(log_name: str, template: str) -> str:
@@ -69,14 +83,10 @@ def group_key(log_name: str, template: str) -> str:
     return f"log:{log_name}:{hashlib.sha256(template.encode('utf-8')).hexdigest()[:8]}"
 
 
-def decode_line(raw: bytes) -> str:
-    """A raw line as text: invalid UTF-8 replaced, a CRLF line's carriage return dropped."""
-    return raw.decode("utf-8", "replace").rstrip("\r")
-
-
 @dataclass(frozen=True)
 class MessageGroup:
-    """Lines that differ only in numbers, ids, addresses or quoted values."""
+    """Lines that differ only in numbers, ids, addresses, quoted values or the secrets and
+    personal data masked in them; `first` and `last` are examples as evidence shows them."""
 
     template: str
     level: LineLevel
@@ -100,12 +110,26 @@ _HEX_WORD = re.compile(
 HEX_STAND_IN = b"0a0a0a"
 
 
+def _shown_template(head: bytes, length: int) -> str:
+    """The template of a line as evidence shows it: made from its text with secrets and personal
+    data masked, marked when the line was cut. Its digits and IP addresses are masked anyway,
+    so neither a Luhn check nor the log's IP setting changes it (nor its finding key)."""
+    text, cut = readable_head(head, length)
+    template = mask_message(mask_sensitive(text, ip_addresses=False, cards=False))
+    return template + ELLIPSIS if cut and not template.endswith(ELLIPSIS) else template
+
+
 class MessageTally:
-    """Counts matching lines per level and groups them by masked message (template)."""
+    """Counts matching lines per level and groups them by masked message (template).
+
+    Of a line only its first LINE_HEAD_BYTES count: its template is made from them, and they are
+    all that a group keeps of its first and last line, with the line's length.
+    """
 
     def __init__(self) -> None:
         self.counts = {LineLevel.ERROR: 0, LineLevel.WARNING: 0}
-        # template -> [count, first raw line, last raw line]; decoded only once, at the end
+        # template -> [count, first head, last head, first length, last length, last ordinal]:
+        # decoded, masked and cut only once, at the end
         self.groups: dict[LineLevel, dict[str, list]] = {
             LineLevel.ERROR: {},
             LineLevel.WARNING: {},
@@ -114,7 +138,8 @@ class MessageTally:
         self.bytes_scanned = 0
 
     def template(self, raw: bytes) -> str:
-        """`mask_message` of the line, from the cache when a like line was masked before."""
+        """`mask_message` of the line's head, from the cache when a like line was masked before."""
+        raw = raw[:LINE_HEAD_BYTES]
         key = raw.translate(_DIGITS_TO_ZERO)
         template = self.templates.get(key)
         if template is None:
@@ -126,8 +151,11 @@ class MessageTally:
                     self.templates[key] = template
         return template
 
-    def add(self, level: LineLevel, raw: bytes) -> None:
+    def add(self, level: LineLevel, raw: bytes, length: int | None = None) -> None:
+        """Count one line; `raw` may be only the head of a line of `length` bytes."""
         self.counts[level] += 1
+        length = len(raw) if length is None else length
+        raw = raw[:LINE_HEAD_BYTES]
         # The cache's first key inline: this runs for every matching line.
         template = self.templates.get(raw.translate(_DIGITS_TO_ZERO)) or self.template(raw)
         groups = self.groups[level]
@@ -136,10 +164,10 @@ class MessageTally:
             template = OTHER_MESSAGES  # bounded memory for a log full of unique messages
             group = groups.get(template)
         if group is None:
-            groups[template] = [1, raw, raw]
+            groups[template] = [1, raw, raw, length, length, self.counts[level]]
         else:
             group[0] += 1
-            group[2] = raw
+            group[2], group[4], group[5] = raw, length, self.counts[level]
 
     def _templates(self, raws: list[bytes]) -> list[str]:
         """`template` of each of `raws`, each regex and translate run once over all of them
@@ -165,6 +193,10 @@ class MessageTally:
         counts, first and last lines."""
         if not raws:
             return
+        lengths = list(map(len, raws))
+        if max(lengths) > LINE_HEAD_BYTES:
+            raws = [raw[:LINE_HEAD_BYTES] for raw in raws]
+        seen = self.counts[level]
         self.counts[level] += len(raws)
         templates = self._templates(raws)
         last = dict(zip(templates, range(len(raws)), strict=True))  # the last index of each wins
@@ -191,15 +223,54 @@ class MessageTally:
         for template, (count, first_index, last_index) in batch.items():
             group = groups.get(template)
             if group is None:
-                groups[template] = [count, raws[first_index], raws[last_index]]
+                groups[template] = [
+                    count,
+                    raws[first_index],
+                    raws[last_index],
+                    lengths[first_index],
+                    lengths[last_index],
+                    seen + last_index + 1,
+                ]
             else:
                 group[0] += count
-                group[2] = raws[last_index]
+                group[2], group[4], group[5] = (
+                    raws[last_index],
+                    lengths[last_index],
+                    seen + last_index + 1,
+                )
 
-    def sorted_groups(self, level: LineLevel) -> tuple[MessageGroup, ...]:
-        """The groups of `level`, the most frequent first."""
+    def sorted_groups(
+        self, level: LineLevel, *, ip_addresses: bool = False
+    ) -> tuple[MessageGroup, ...]:
+        """The groups of `level` as evidence may show them, the most frequent first: templates
+        and examples with secrets and personal data masked (IP addresses too with
+        `ip_addresses`), examples cut to a few hundred bytes. Groups whose templates differ
+        only in what was masked are one group."""
+        # shown template -> [count, first head, first length, last head, last length, ordinal]
+        shown: dict[str, list] = {}
+        tallied = self.groups[level]
+        for template, (count, first, last, first_length, last_length, ordinal) in tallied.items():
+            if template != OTHER_MESSAGES:
+                template = _shown_template(first, first_length)
+            merged = shown.get(template)
+            if merged is None:
+                shown[template] = [count, first, first_length, last, last_length, ordinal]
+            else:
+                merged[0] += count
+                if ordinal > merged[5]:
+                    merged[3:] = [last, last_length, ordinal]
+        examples: dict[tuple[bytes, int], str] = {}  # a group of one line: first is last
+
+        def example(head: bytes, length: int) -> str:
+            text = examples.get((head, length))
+            if text is None:
+                text = examples[head, length] = shown_line(head, length, ip_addresses=ip_addresses)
+            return text
+
         groups = [
-            MessageGroup(template, level, count, decode_line(first), decode_line(last))
-            for template, (count, first, last) in self.groups[level].items()
+            MessageGroup(
+                template, level, count, example(first, first_length), example(last, last_length)
+            )
+            for template, (count, first, first_length, last, last_length, _) in shown.items()
         ]
         return tuple(sorted(groups, key=lambda group: -group.count))

@@ -1,6 +1,7 @@
 """Responsible for deciding which lines of a chunk of a log match its error or warning patterns
 and tallying them: `LineMatcher` (one per pattern set, cached by `line_matcher`) finds candidate
-lines through the literals every match contains and lets the patterns themselves give the verdict.
+lines through the literals every match contains and lets the patterns themselves give the verdict;
+`LongLine` judges a line longer than the scan's buffer piece by piece, never holding it whole.
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ import functools
 import re
 from typing import AnyStr
 
+from upkeep.logs.excerpts import LINE_HEAD_BYTES
 from upkeep.logs.grouping import LineLevel, MessageTally
 from upkeep.logs.literal_search import first_hits
 from upkeep.logs.pattern_literals import lead_literals, required_literals
 
-__all__ = ["LineMatcher", "line_matcher"]
+__all__ = ["WINDOW_OVERLAP", "LineMatcher", "LongLine", "line_matcher"]
+
+# How much of a long line before each new piece is searched again with it: a match up to half
+# of this long is found whole wherever the pieces were cut.
+WINDOW_OVERLAP = 4096
 
 
 def _combine(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
@@ -108,6 +114,26 @@ class LineMatcher:
             return None
         return _level_of(raw.decode("utf-8", "replace"), self.errors, self.warnings)
 
+    def matches_in(self, level: LineLevel, window: bytes, start: int, limit: int) -> bool:
+        """Whether a pattern of `level` has a match in `window` that starts in [start, limit):
+        the bytes around that span are context for look-behinds, look-aheads and `\\b`."""
+        if self.literals is not None and not any(window.find(x, start) >= 0 for x in self.literals):
+            return False  # every match holds one of them: no pattern can match here
+        if self.ascii is not None and window.isascii():
+            errors, warnings = self.ascii
+            patterns = errors if level is LineLevel.ERROR else warnings
+            return any(
+                (match := p.search(window, start)) is not None and match.start() < limit
+                for p in patterns
+            )
+        text = window.decode("utf-8", "replace")
+        start = len(window[:start].decode("utf-8", "replace"))
+        limit = len(window[:limit].decode("utf-8", "replace"))
+        return any(
+            (match := p.search(text, start)) is not None and match.start() < limit
+            for p in (self.errors if level is LineLevel.ERROR else self.warnings)
+        )
+
     def scan(self, buf: bytes, end: int, tally: MessageTally) -> None:
         """Tally the matching lines of buf[:end], which starts at a line's start."""
         if self.literals is None:
@@ -160,6 +186,51 @@ class LineMatcher:
             level = self.level(line)
             if level is not None:
                 tally.add(level, line.encode("utf-8"))
+
+
+class LongLine:
+    """A line longer than the scan's buffer, fed piece by piece, of which only the first
+    LINE_HEAD_BYTES and the length are kept. Its level is judged in windows: each piece with
+    the WINDOW_OVERLAP bytes before it, a match starting in a window's span counting there only
+    when half the overlap follows it in the window (or the line ends), so that each match is
+    judged once with that much context on both sides. Exact for matches up to half the overlap
+    long; a longer one may be missed, or found where the line's full text would not match."""
+
+    def __init__(self, matcher: LineMatcher) -> None:
+        self.matcher = matcher
+        self.head = b""
+        self.length = 0
+        self.error = self.warning = False
+        self._before = b""
+
+    def feed(self, piece: bytes, *, last: bool = False) -> None:
+        """The next piece of the line; `last` when the line ends with it."""
+        if len(self.head) < LINE_HEAD_BYTES:
+            self.head += piece[: LINE_HEAD_BYTES - len(self.head)]
+        self.length += len(piece)
+        if self.error:
+            return  # an error line whatever else it holds
+        window = self._before + piece
+        half = WINDOW_OVERLAP // 2
+        start = max(0, len(self._before) - half)
+        limit = len(window) if last else len(window) - half
+        if start < limit:
+            self.error = self.matcher.matches_in(LineLevel.ERROR, window, start, limit)
+            if not self.error and not self.warning:
+                self.warning = self.matcher.matches_in(LineLevel.WARNING, window, start, limit)
+        self._before = window[-WINDOW_OVERLAP:]
+
+    @property
+    def level(self) -> LineLevel | None:
+        if self.error:
+            return LineLevel.ERROR
+        return LineLevel.WARNING if self.warning else None
+
+    def record(self, tally: MessageTally, *, terminated: bool) -> None:
+        """Count the line, fed up to its `last` piece (its newline too when `terminated`)."""
+        if self.level is not None:
+            tally.add(self.level, self.head, self.length)
+        tally.bytes_scanned += self.length + terminated
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,24 +1,29 @@
 """Responsible for reading a log since the previous scan: `scan_log` finds where it stopped (the
 same file, or a rotated copy of it, recognised by inode or first bytes), tallies the error and
-warning lines written since in large chunks, and keeps the new position as runbook state.
+warning lines written since in chunks of a bounded size (a line longer than one is read piece
+by piece), and keeps the new position as runbook state. Only regular files are read: a FIFO or
+a device is reported, never opened for reading.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
+import stat as stat_module
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from upkeep import state
 from upkeep.config import LogSource
 from upkeep.logs.grouping import LineLevel, MessageGroup, MessageTally
 from upkeep.logs.layout import SCAN_STATE, RotatedCopy, recent_copies, state_path
-from upkeep.logs.matching import LineMatcher, line_matcher
+from upkeep.logs.matching import LineMatcher, LongLine, line_matcher
 
 __all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "scan_log"]
 
@@ -59,6 +64,57 @@ class LogScan:
     rotated: bool = False  # replaced by a new file since the previous scan
     truncated: bool = False  # cut short (or rewritten) in place since the previous scan
     missing: bool = False
+    not_regular: str = ""  # what the path is when it is not a regular file ("a FIFO", ...)
+
+
+class _NotRegularFile(OSError):
+    """A log path, or a rotated copy, that is a FIFO, a device, a socket or a directory."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}, not a regular file")
+        self.kind = kind
+
+
+_KINDS = (
+    (stat_module.S_ISDIR, "a directory"),
+    (stat_module.S_ISFIFO, "a FIFO"),
+    (stat_module.S_ISCHR, "a character device"),
+    (stat_module.S_ISBLK, "a block device"),
+    (stat_module.S_ISSOCK, "a socket"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    """What a file of `mode` is, in words: "a regular file", "a FIFO", ..."""
+    if stat_module.S_ISREG(mode):
+        return "a regular file"
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading when it is a regular file (symlinks followed), else
+    _NotRegularFile: it is looked at before it is opened, and opened without waiting, so that
+    neither a FIFO without a writer nor a device's open blocks the scan."""
+    mode = os.stat(path).st_mode
+    if not stat_module.S_ISREG(mode):
+        raise _NotRegularFile(path, _file_kind(mode))
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    mode = os.fstat(descriptor).st_mode
+    if not stat_module.S_ISREG(mode):  # swapped since it was looked at
+        os.close(descriptor)
+        raise _NotRegularFile(path, _file_kind(mode))
+    return os.fdopen(descriptor, "rb", buffering=0)
+
+
+@contextlib.contextmanager
+def _opened_copy(copy: RotatedCopy) -> Iterator[BinaryIO]:
+    """A rotated copy opened as `_open_regular` opens a log, read through gzip when compressed."""
+    with _open_regular(copy.path) as handle:
+        if not copy.compressed:
+            yield handle
+            return
+        with gzip.GzipFile(fileobj=handle, mode="rb") as uncompressed:
+            yield uncompressed  # type: ignore[misc]
 
 
 def scan_log(
@@ -77,9 +133,11 @@ def scan_log(
     matcher = line_matcher(log.error_patterns, log.warn_patterns)
     tally = MessageTally()
     try:
-        handle = open(log.path, "rb", buffering=0)  # noqa: SIM115
+        handle = _open_regular(log.path)
     except FileNotFoundError:
         return _log_scan(log, tally, offset=0, missing=True)
+    except _NotRegularFile as refused:
+        return _log_scan(log, tally, offset=0, not_regular=refused.kind)
     with handle:
         stat = os.fstat(handle.fileno())
         start, rotated, truncated = 0, False, False
@@ -113,14 +171,15 @@ def scan_log(
     )
 
 
-def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: bool) -> LogScan:
+def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: Any) -> LogScan:
+    ip_addresses = log.mask_ip_addresses
     return LogScan(
         name=log.name,
         path=log.path,
         errors=tally.counts[LineLevel.ERROR],
         warnings=tally.counts[LineLevel.WARNING],
-        error_groups=tally.sorted_groups(LineLevel.ERROR),
-        warning_groups=tally.sorted_groups(LineLevel.WARNING),
+        error_groups=tally.sorted_groups(LineLevel.ERROR, ip_addresses=ip_addresses),
+        warning_groups=tally.sorted_groups(LineLevel.WARNING, ip_addresses=ip_addresses),
         bytes_scanned=tally.bytes_scanned,
         offset=offset,
         **flags,
@@ -156,10 +215,10 @@ def _scan_range(
 
     With `final` (a rotated file that no longer grows) an unterminated last line counts too.
     """
-    pos, size = start, chunk_size
+    pos = start
     while pos < stop:
         handle.seek(pos)
-        buf = handle.read(min(size, stop - pos))
+        buf = handle.read(min(chunk_size, stop - pos))
         if not buf:
             break  # the file shrank under us; the next scan sees the truncation
         at_stop = pos + len(buf) >= stop
@@ -167,12 +226,50 @@ def _scan_range(
         if end == 0:
             if at_stop:
                 break  # a half-written last line: read it once it is complete
-            size *= 2  # one line longer than a chunk
+            line_end = _scan_long_line(
+                handle, buf, pos + len(buf), stop, matcher, tally, final, chunk_size
+            )
+            if line_end is None:
+                break
+            pos = line_end
             continue
         matcher.scan(buf, end, tally)
         tally.bytes_scanned += end
-        pos, size = pos + end, chunk_size
+        pos += end
     return pos
+
+
+def _scan_long_line(
+    handle: BinaryIO,
+    first: bytes,
+    at: int,
+    stop: int,
+    matcher: LineMatcher,
+    tally: MessageTally,
+    final: bool,
+    chunk_size: int,
+) -> int | None:
+    """Read on, a chunk at a time, through a line that began with `first` (a whole chunk without
+    a newline) and ends before `stop`; tally it and return the offset past it, or None when it
+    is not complete yet (or the file shrank)."""
+    line = LongLine(matcher)
+    line.feed(first)
+    while at < stop:
+        piece = handle.read(min(chunk_size, stop - at))
+        if not piece:
+            return None
+        newline = piece.find(b"\n")
+        if newline >= 0:
+            line.feed(piece[:newline], last=True)
+            line.record(tally, terminated=True)
+            return at + newline + 1
+        at += len(piece)
+        if at >= stop and final:  # an unterminated last line of a file that no longer grows
+            line.feed(piece, last=True)
+            line.record(tally, terminated=False)
+            return stop
+        line.feed(piece)
+    return None
 
 
 def _scan_stream(
@@ -181,19 +278,37 @@ def _scan_stream(
     """Scan a stream that can only go forward cheaply (gzip) from `start` to its end."""
     handle.seek(start)
     rest = b""
+    long_line: LongLine | None = None
     while data := handle.read(chunk_size):
+        if long_line is not None:
+            newline = data.find(b"\n")
+            if newline < 0:
+                long_line.feed(data)
+                continue
+            long_line.feed(data[:newline], last=True)
+            long_line.record(tally, terminated=True)
+            long_line, data = None, data[newline + 1 :]
         buf = rest + data
         end = buf.rfind(b"\n") + 1
         if end:
             matcher.scan(buf, end, tally)
             tally.bytes_scanned += end
         rest = buf[end:]
-    if rest:
+        if len(rest) >= chunk_size:  # a line longer than a chunk: no longer held whole
+            long_line = LongLine(matcher)
+            long_line.feed(rest)
+            rest = b""
+    if long_line is not None:
+        long_line.feed(b"", last=True)
+        long_line.record(tally, terminated=False)
+    elif rest:
         matcher.scan(rest, len(rest), tally)
         tally.bytes_scanned += len(rest)
 
 
 def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bool:
+    if not stat_module.S_ISREG(copy.stat.st_mode):
+        return False
     if copy.size is not None and copy.size < previous.offset:
         return False  # shorter than what was read of it: another file
     if by_inode:
@@ -204,7 +319,7 @@ def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bo
     if previous.fingerprint_len == 0:
         return False
     try:
-        with copy.open() as handle:
+        with _opened_copy(copy) as handle:
             return _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
     except (OSError, EOFError, gzip.BadGzipFile):
         return False
@@ -235,7 +350,7 @@ def _scan_rotated(
         copy = copies[index]
         start = previous.offset if index == found else 0
         try:
-            with copy.open() as handle:
+            with _opened_copy(copy) as handle:
                 if copy.size is None:
                     _scan_stream(handle, start, matcher, tally, chunk_size)
                 else:
@@ -243,5 +358,5 @@ def _scan_rotated(
                         handle, start, copy.size, matcher, tally, final=True, chunk_size=chunk_size
                     )
         except (OSError, EOFError, gzip.BadGzipFile):
-            continue  # a copy that vanished or is damaged: the others still count
+            continue  # a copy that vanished, is damaged or is no regular file: the others count
     return True

@@ -1,13 +1,15 @@
 """Responsible for the daily health check's procedure: probe every configured service, scan
 every log, measure every mount and the machine, grade each against `config.thresholds` (a log's
 own `errors` limit and a mount's own `limit` win when set) and record checks, metrics and
-findings with `upkeep.report`.
+findings with `upkeep.report`. What it shows of log lines comes from the scan's groups, already
+masked and cut (`logs.excerpts`).
 """
 
 from __future__ import annotations
 
 from upkeep import report
 from upkeep.config import Config, Limit
+from upkeep.logs.excerpts import ELLIPSIS
 from upkeep.logs.grouping import group_key
 from upkeep.logs.scan import LogScan, scan_log
 from upkeep.probes import ServiceProbe, describe_failure, probe_service
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 MAX_FINDINGS_PER_LOG = 50
+# How wide a message is in the printed table of groups.
+TABLE_MESSAGE_CHARS = 110
 # A log's error groups are findings as bad as its check; below the limit, worth a look only.
 _GROUP_SEVERITY = {Status.OK: Severity.INFO, Status.WARN: Severity.WARN, Status.FAIL: Severity.FAIL}
 
@@ -82,6 +86,10 @@ def record_logs(config: Config, top: int = 5, *, commit: bool = True) -> tuple[L
         if scan.missing:
             report.check(name, Status.WARN, message=f"{log.path} does not exist")
             continue
+        if scan.not_regular:
+            message = f"{log.path} is {scan.not_regular}: only regular files are read"
+            report.check(name, Status.FAIL, message=message)
+            continue
         labels = {"log": log.name}
         report.metric("log_error_lines", scan.errors, labels=labels)
         report.metric("log_warning_lines", scan.warnings, labels=labels)
@@ -133,8 +141,12 @@ def format_groups(scan: LogScan, top: int = 5) -> str:
     lines = [f"{scan.path.name}: {scan.errors} errors, {scan.warnings} warnings"]
     if rows:
         lines.append(f"{'count':>7}  {'level':<7}  message")
-        lines += [f"{group.count:>7}  {group.level:<7}  {group.template[:110]}" for group in rows]
+        lines += [f"{group.count:>7}  {group.level:<7}  {_cell(group.template)}" for group in rows]
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text if len(text) <= TABLE_MESSAGE_CHARS else text[: TABLE_MESSAGE_CHARS - 1] + ELLIPSIS
 
 
 def record_disks(config: Config) -> tuple[DiskUsage, ...]:

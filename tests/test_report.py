@@ -1,0 +1,33 @@
+"""Tests for upkeep.report: what a runbook records, and that its messages are masked first."""
+
+from __future__ import annotations
+
+import pytest
+
+from upkeep import report
+
+
+def test_check_and_finding_messages_are_masked_in_the_record_and_the_printed_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    check = report.check(
+        "service:api",
+        "fail",
+        message="GET https://ops:s3cr3tpw@api.example.com/health: 401 for ops@example.com",
+    )
+    found = report.finding("orders:card", "order 7 paid with 4111 1111 1111 1111, token=abc123")
+    printed = capsys.readouterr().out
+    assert check["message"] == (
+        "GET https://ops:«basic-auth-credentials»@api.example.com/health: 401 for «email»"
+    )
+    assert found["message"] == "order 7 paid with «card», token=«token»"
+    for value in ("s3cr3tpw", "ops@example.com", "4111 1111", "abc123"):
+        assert value not in printed
+    assert "«card»" in printed and "«email»" in printed
+
+
+def test_names_keys_and_clean_messages_are_recorded_as_given() -> None:
+    check = report.check("disk:/", "ok", value=12.5, limit=80, unit="%", message="9.1 GiB free")
+    assert (check["name"], check["message"]) == ("disk:/", "9.1 GiB free")
+    found = report.finding("log:app:1a2b3c4d", "3 x timeout after <N>s", severity="info")
+    assert (found["key"], found["message"]) == ("log:app:1a2b3c4d", "3 x timeout after <N>s")
