@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from helpers.project import Project
+import pytest
+from helpers.project import CHECK_OK, Project
 from test_findings import LOG, ORPHANS, run
 
 from upkeep.evidence import EvidenceStore, verify
@@ -71,3 +72,30 @@ def test_ack_refuses_what_is_not_an_open_finding_and_records_nothing(project: Pr
 def test_no_findings_is_said(project: Project) -> None:
     _publish(project, run(0))
     assert project.upkeep_in_process("findings").out.strip() == "no open findings"
+
+
+@pytest.mark.slow
+def test_real_runs_open_keep_and_clear_a_finding(project: Project) -> None:
+    source = project.add_runbook(
+        "orphan-review",
+        [
+            CHECK_OK,
+            (
+                "code",
+                "from upkeep import report\n"
+                "if mode == 'found':\n"
+                "    report.finding('orphans:orders', '12 orphaned orders', sticky=True)\n"
+                "elif mode == 'fixed':\n"
+                "    report.cleared('orphans:orders', 'no orphan left')",
+            ),
+        ],
+        params="mode: str = 'quiet'  # found, quiet or fixed",
+    )
+    assert source.is_file()
+    for mode, still_open in (("found", True), ("quiet", True), ("fixed", False)):
+        result = project.upkeep("run", "orphan-review", "-p", f"mode={mode}")
+        assert result.code == 0, result.text
+        listed = json.loads(project.upkeep_in_process("findings", "--all", "--json").out)
+        assert [(f["key"], f["open"]) for f in listed] == [("orphans:orders", still_open)], mode
+    assert listed[0]["closed"]["how"] == "cleared"
+    assert listed[0]["closed"]["reason"] == "no orphan left"

@@ -78,6 +78,9 @@ def test_log_limit_overrides_the_global_threshold(tmp_path: Path, recorded: Reco
     assert checks["log:absent"]["status"] == "warn"
     key = group_key("global", "timeout after <N>s for id <N>")
     assert findings[key]["severity"] == "fail" and findings[key]["message"].startswith("6 x")
+    assert findings[key]["sticky"] is True  # seen in new lines only: open until acknowledged
+    own = group_key("own", "timeout after <N>s for id <N>")
+    assert findings[own]["severity"] == "info" and "sticky" not in findings[own]
     assert findings["log:global:warnings"]["severity"] == "info"
     assert health.record_logs(config)[1].errors == 0  # the offsets were committed
 

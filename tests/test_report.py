@@ -31,3 +31,14 @@ def test_names_keys_and_clean_messages_are_recorded_as_given() -> None:
     assert (check["name"], check["message"]) == ("disk:/", "9.1 GiB free")
     found = report.finding("log:app:1a2b3c4d", "3 x timeout after <N>s", severity="info")
     assert (found["key"], found["message"]) == ("log:app:1a2b3c4d", "3 x timeout after <N>s")
+
+
+def test_a_clearance_and_a_sticky_finding_are_recorded_for_the_runner() -> None:
+    done = report.cleared("orphans:orders", "0 left; mail a@example.org")
+    assert done == {
+        "kind": "cleared",
+        "key": "orphans:orders",
+        "message": "0 left; mail «email»",
+    }
+    assert report.finding("log:a:1", "boom", severity="fail", sticky=True)["sticky"] is True
+    assert "sticky" not in report.finding("log:a:2", "boom")

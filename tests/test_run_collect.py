@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from upkeep import report
-from upkeep.records import Finding, Metric, Status, exit_code
+from upkeep.records import Clearance, Finding, Metric, Status, exit_code
 from upkeep.run.collect import collect, stopped_cell
 
 
@@ -96,6 +96,15 @@ def test_metrics_and_findings_are_collected_in_order() -> None:
     assert found.metrics == (Metric("m", 1.5, "s", {}),)
     assert found.findings == (Finding("k", "look", "warn"),)
     assert found.metrics[0].to_json() == metric and found.findings[0].to_json() == finding
+
+
+def test_findings_keep_stickiness_and_clearances_are_collected() -> None:
+    sticky = {"kind": "finding", "key": "log:a:1", "message": "m", "severity": "fail"}
+    sticky["sticky"] = True
+    cleared = {"kind": "cleared", "key": "orphans:x", "message": "none left"}
+    found = collect(_nb(_output(sticky), _output(cleared), _output(_check("ok"))))
+    assert found.findings == (Finding("log:a:1", "m", "fail", sticky=True),)
+    assert found.cleared == (Clearance("orphans:x", "none left"),)
 
 
 @pytest.mark.parametrize(

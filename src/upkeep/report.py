@@ -13,13 +13,13 @@ import math
 from typing import Any
 
 from upkeep.masking import mask_sensitive
-from upkeep.records import Check, Finding, Metric, Severity, Status
+from upkeep.records import Check, Clearance, Finding, Metric, Severity, Status
 
 MIMETYPE = "application/vnd.upkeep.result+json"
 # Status and Severity share their warn and fail words: one icon each.
 _ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.INFO: "INFO"}
 
-__all__ = ["MIMETYPE", "Severity", "Status", "check", "finding", "metric"]
+__all__ = ["MIMETYPE", "Severity", "Status", "check", "cleared", "finding", "metric"]
 
 
 def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
@@ -79,7 +79,20 @@ def metric(
     return _emit(measured.to_json(), f"metric {name}{suffix} = {value:g}{unit}")
 
 
-def finding(key: str, message: str, *, severity: Severity | str = Severity.WARN) -> dict[str, Any]:
-    """Record something an engineer should look at, keyed so it can be tracked across runs."""
-    found = Finding(str(key), mask_sensitive(str(message)), severity)  # type: ignore[arg-type]
+def finding(
+    key: str, message: str, *, severity: Severity | str = Severity.WARN, sticky: bool = False
+) -> dict[str, Any]:
+    """Record something an engineer should look at, keyed so it can be tracked across runs.
+
+    The key is the finding's fingerprint: it stays open until a later run of this runbook no
+    longer reports it, a run `cleared` it, or a person acknowledges it. With `sticky` (for what
+    a run saw in data it read only once, such as new log lines), not reporting it again does not
+    close it."""
+    found = Finding(str(key), mask_sensitive(str(message)), severity, sticky)  # type: ignore[arg-type]
     return _emit(found.to_json(), f"[{_ICONS[found.severity]}] finding {key}: {found.message}")
+
+
+def cleared(key: str, message: str = "") -> dict[str, Any]:
+    """Record that the finding `key` no longer holds (it closes, sticky or not)."""
+    done = Clearance(str(key), mask_sensitive(str(message)))
+    return _emit(done.to_json(), f"[OK  ] cleared {key}: {done.message}".rstrip(": "))

@@ -125,6 +125,9 @@ def _record_groups(log_name: str, scan: LogScan, severity: Severity) -> None:
             group_key(log_name, group.template),
             f"{group.count} x {group.template} (last: {group.last.strip()})",
             severity=severity,
+            # Seen in new lines only: the next scan not finding it again does not mean it is
+            # fixed. It stays open until someone acknowledges it (`upkeep ack`).
+            sticky=severity is not Severity.INFO,
         )
     if scan.warnings:
         report.finding(

@@ -9,11 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from upkeep.records import Check, Finding, Metric, RunError, RunErrorName, Status, worst
+from upkeep.records import Check, Clearance, Finding, Metric, RunError, RunErrorName, Status, worst
 from upkeep.report import MIMETYPE
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_PARSERS = {"check": Check.from_json, "metric": Metric.from_json, "finding": Finding.from_json}
+_PARSERS = {
+    "check": Check.from_json,
+    "metric": Metric.from_json,
+    "finding": Finding.from_json,
+    "cleared": Clearance.from_json,
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Results:
     metrics: tuple[Metric, ...] = ()
     findings: tuple[Finding, ...] = ()
     error: RunError | None = None
+    cleared: tuple[Clearance, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -58,7 +64,9 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
     error = (
         failure or cell_error or invalid or (None if checks else early_exit or no_checks_error())
     )
-    return Results(checks, tuple(found["metric"]), tuple(found["finding"]), error)
+    return Results(
+        checks, tuple(found["metric"]), tuple(found["finding"]), error, tuple(found["cleared"])
+    )
 
 
 def stopped_cell(nb: Any) -> tuple[int | None, int | None]:

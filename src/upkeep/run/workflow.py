@@ -165,6 +165,7 @@ def _record(
         checks=results.checks,
         metrics=results.metrics,
         findings=results.findings,
+        cleared=results.cleared,
         error=results.error,
         host=batch.provenance.host,
         versions=batch.provenance.run_versions(nb),
