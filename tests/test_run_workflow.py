@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.project import CHECK_OK, Project
+from helpers.tiny_fs import tiny_filesystem
 
 pytestmark = pytest.mark.slow
 
@@ -339,3 +340,36 @@ def _locked(lock) -> bool:
         return True
     probe.release()
     return False
+
+
+# A runbook that counts its runs in its state, as the health check keeps its log positions.
+COUNTS_ITS_RUNS = (
+    "code",
+    """
+        import json
+        from pathlib import Path
+        from upkeep import report, state
+        seen = Path("state/runs.json")
+        count = json.loads(seen.read_text())["count"] + 1 if seen.exists() else 1
+        state.save(Path("state"), "runs.json", {"count": count})
+        report.check("counted", "ok", value=count, message=f"run {count}")
+    """,
+)
+
+
+def test_state_is_committed_when_the_evidence_is_on_another_filesystem(project: Project) -> None:
+    """A common layout: the evidence on a volume of its own. The state is staged beside the
+    state directory, so committing it is a rename there, never across filesystems."""
+    project.add_runbook("counter", [COUNTS_ITS_RUNS])
+    with tiny_filesystem(project.evidence, "4m"):
+        (project.root / "state").mkdir()
+        assert project.evidence.stat().st_dev != (project.root / "state").stat().st_dev
+        for expected in (1, 2):
+            result = project.upkeep("run", "counter")
+            assert result.code == 0, result.text
+            assert "Invalid cross-device link" not in result.err
+            assert project.records()[-1]["checks"][0]["value"] == expected  # the state held
+        assert json.loads((project.root / "state" / "runs.json").read_text()) == {"count": 2}
+        assert not any((project.root / "state" / ".pending").iterdir())
+        assert not any((project.evidence / ".staging").iterdir())
+        assert project.upkeep("verify").code == 0

@@ -120,7 +120,11 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
     started = datetime.now(UTC)
     run_id = new_run_id(planned.runbook.name, started)
     folder = batch.store.new_staging(run_id)
-    return _Stage(run_id, started, folder, folder.parent / f"{folder.name}.state")
+    # State is staged beside the state it replaces, not beside the evidence: the evidence may
+    # be on another filesystem, where committing would be a copy, not one rename per file.
+    return _Stage(
+        run_id, started, folder, state.pending_folder(batch.config.state_dir, folder.name)
+    )
 
 
 def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, Results, float]:
