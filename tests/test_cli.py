@@ -4,6 +4,7 @@ and help that starts without the kernel machinery."""
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -143,9 +144,11 @@ def test_an_error_the_user_can_fix_is_one_line_and_its_exit_code(
 
 
 @pytest.mark.parametrize(
-    "error", [RuntimeError("bug"), OSError("disk"), ValueError("value"), TypeError("type")]
+    "error", [RuntimeError("bug"), OSError("no errno"), ValueError("value"), TypeError("type")]
 )
 def test_a_bug_is_an_internal_error_with_its_traceback(error: Exception) -> None:
+    """An OSError without an errno did not come from the operating system: upkeep raised it."""
+
     def act() -> int:
         raise error
 
@@ -153,6 +156,40 @@ def test_a_bug_is_an_internal_error_with_its_traceback(error: Exception) -> None
     assert result.exit_code == 3
     assert "Traceback" in result.stderr
     assert result.stderr.endswith(f"upkeep: internal error: {type(error).__name__}: {error}\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/srv/evidence/x/report.html"),
+            "/srv/evidence/x/report.html: No space left on device (errno 28, ENOSPC)",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", b"/var/state/locks"),
+            "/var/state/locks: Permission denied (errno 13, EACCES)",
+        ),
+        (
+            # os.replace's error names both paths (the fourth argument is Windows' error code)
+            OSError(errno.EXDEV, "Invalid cross-device link", "/a/x.json", None, "/b/x.json"),
+            "/a/x.json -> /b/x.json: Invalid cross-device link (errno 18, EXDEV)",
+        ),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "Connection refused"),
+    ],
+)
+def test_an_error_of_the_system_is_one_line_naming_the_path_and_errno(
+    error: OSError, line: str
+) -> None:
+    """A full disk is the machine's trouble, not upkeep's bug: no traceback, exit 3."""
+
+    def act() -> int:
+        raise error
+
+    result = CliRunner().invoke(_group_running(act), ["act"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"upkeep: error: {line}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_ctrl_c_exits_130_saying_nothing_unfinished_was_published() -> None:

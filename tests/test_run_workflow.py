@@ -4,6 +4,7 @@ through the real `upkeep run` on real notebooks, papermill and real kernels."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -373,3 +374,32 @@ def test_state_is_committed_when_the_evidence_is_on_another_filesystem(project: 
         assert not any((project.root / "state" / ".pending").iterdir())
         assert not any((project.evidence / ".staging").iterdir())
         assert project.upkeep("verify").code == 0
+
+
+def _fill(filesystem: Path, leave: int) -> Path:
+    """Fill `filesystem` until only about `leave` bytes are free; return the filler file."""
+    stats = os.statvfs(filesystem)
+    filler = filesystem / "filler"
+    filler.write_bytes(b"\0" * max(stats.f_bavail * stats.f_frsize - leave, 0))
+    return filler
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_nothing_half_written(
+    project: Project,
+) -> None:
+    """A real full disk (a tiny tmpfs as the evidence volume): an error of the machine, not a
+    bug of upkeep's, so one line naming the file and the errno, exit 3, and no run half-made."""
+    project.add_runbook("writer", [CHECK_OK, ("code", "print('x' * 50_000)")])
+    with tiny_filesystem(project.evidence, "1m"):
+        filler = _fill(project.evidence, 16 * 1024)
+        result = project.upkeep("run", "writer")
+        assert result.code == 3, result.text
+        [line] = [text for text in result.err.splitlines() if text.startswith("upkeep: ")]
+        assert line.startswith(f"upkeep: error: {project.evidence}/")
+        assert line.endswith(": No space left on device (errno 28, ENOSPC)"), line
+        assert "Traceback" not in result.err and "internal error" not in result.err
+        assert project.run_dirs() == [] and not any((project.evidence / ".staging").iterdir())
+        assert not (project.evidence / "ledger.jsonl").exists()
+        filler.unlink()  # space again: the next run goes through and all of it verifies
+        assert project.upkeep("run", "writer").code == 0
+        assert len(project.run_dirs()) == 1 and project.upkeep("verify").code == 0

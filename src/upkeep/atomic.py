@@ -1,7 +1,8 @@
 """Responsible for writing files so that a crash or kill leaves either the old content or the new.
 
 Content goes to a temporary name in the same directory, is fsynced, renamed over the target,
-and the directory is fsynced so the rename itself survives a power cut.
+and the directory is fsynced so the rename itself survives a power cut. A write or fsync that
+fails (a full disk) raises an OSError naming the file, as opening it would.
 """
 
 from __future__ import annotations
@@ -9,14 +10,29 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Raise an OSError that names no file (a failed write or fsync) again, naming `path`, so
+    that what the user reads says where the disk was full."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None or err.errno is None:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
+        with naming(directory):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -26,7 +42,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with naming(path), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

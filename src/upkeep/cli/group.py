@@ -1,17 +1,20 @@
 """Responsible for the `upkeep` command group: its own options, the commands it holds, and the
 one place where the end of a command becomes an exit code. A command returns its exit code; an
 error the user can fix (`UpkeepError`) is one line on stderr and that error's code; a reader
-that went away (`upkeep show NAME | head`) ends quietly; an unexpected OSError, RuntimeError,
-ValueError or TypeError is an internal error (3) with its traceback for a bug report; Ctrl-C
-is 130.
+that went away (`upkeep show NAME | head`) ends quietly; an error of the system upkeep runs on
+(an OSError from the operating system: a full disk, a missing permission) is one line naming
+the path and the errno, exit 3; an unexpected RuntimeError, ValueError or TypeError, or an
+OSError upkeep raised itself, is an internal error (3) with its traceback for a bug report;
+Ctrl-C is 130.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -31,6 +34,7 @@ from upkeep.cli.verify import verify_command
 from upkeep.errors import UpkeepError
 
 EXIT_INTERNAL_ERROR = 3
+EXIT_ENVIRONMENT_ERROR = 3  # as a run that ended in error: the system, not the input, failed
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
 
@@ -52,15 +56,41 @@ class GuardedGroup(click.Group):
             # flush of stdout.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(EXIT_BROKEN_PIPE)
-        except (OSError, RuntimeError, ValueError, TypeError) as exc:
-            # Not something the user did: say so, and keep the traceback for a bug report.
-            traceback.print_exc()
-            print_err(f"upkeep: internal error: {type(exc).__name__}: {exc}")
-            ctx.exit(EXIT_INTERNAL_ERROR)
+        except OSError as exc:
+            if exc.errno is None:  # not from the operating system: upkeep's own doing
+                _internal_error(ctx, exc)
+            print_err(f"upkeep: error: {system_error_text(exc)}")
+            ctx.exit(EXIT_ENVIRONMENT_ERROR)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            _internal_error(ctx, exc)
         except KeyboardInterrupt:
             print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
             ctx.exit(EXIT_INTERRUPTED)
         ctx.exit(code or 0)
+
+
+def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
+    """Not something the user did: say so, and keep the traceback for a bug report."""
+    traceback.print_exc()
+    print_err(f"upkeep: internal error: {type(exc).__name__}: {exc}")
+    ctx.exit(EXIT_INTERNAL_ERROR)
+
+
+def system_error_text(exc: OSError) -> str:
+    """`PATH: what went wrong (errno N, NAME)`, e.g. for a full disk
+    `/srv/evidence/runs/...: No space left on device (errno 28, ENOSPC)`."""
+    code = exc.errno if exc.errno is not None else 0
+    said = f"{exc.strerror or os.strerror(code)} (errno {code}, {errno.errorcode.get(code, '?')})"
+    if exc.filename is None:
+        return said
+    where = _path_text(exc.filename)
+    if exc.filename2 is not None:
+        where += f" -> {_path_text(exc.filename2)}"
+    return f"{where}: {said}"
+
+
+def _path_text(name: object) -> str:
+    return os.fsdecode(name) if isinstance(name, bytes) else str(name)
 
 
 @click.group(

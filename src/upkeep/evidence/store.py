@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from upkeep.atomic import fsync_dir
+from upkeep.atomic import fsync_dir, naming
 from upkeep.errors import EvidenceError
 from upkeep.evidence import ledger
 from upkeep.evidence.layout import (
@@ -173,7 +173,8 @@ class EvidenceStore:
     def append(self, fields: dict[str, Any]) -> tuple[LedgerEntry | DecisionEntry, tuple[str, ...]]:
         """Append one chained line; the caller holds the lock."""
         created = not self.ledger_path.exists()
-        result = ledger.append(self.ledger_path, fields)
+        with naming(self.ledger_path):
+            result = ledger.append(self.ledger_path, fields)
         if created:
             fsync_dir(self.root)
         return result
@@ -241,7 +242,7 @@ def _seal_files(staging: Path) -> dict[str, str]:
 def _hash_and_sync(path: Path) -> str:
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as handle:
+    with naming(path), os.fdopen(fd, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
         os.fsync(handle.fileno())
@@ -249,7 +250,7 @@ def _hash_and_sync(path: Path) -> str:
 
 
 def write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
+    with naming(path), open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
