@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -403,3 +404,31 @@ def test_a_full_disk_is_one_line_naming_the_path_and_nothing_half_written(
         filler.unlink()  # space again: the next run goes through and all of it verifies
         assert project.upkeep("run", "writer").code == 0
         assert len(project.run_dirs()) == 1 and project.upkeep("verify").code == 0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_everything_written_into_evidence_and_state_has_one_mode(
+    project: Project, umask: int
+) -> None:
+    """The documented policy: files 0666 and folders 0777, less the umask, whoever wrote them
+    (the report used to be 0600 beside a 0644 run.json)."""
+    project.add_runbook("counter", [COUNTS_ITS_RUNS])
+    result = project.upkeep("run", "counter", umask=umask)
+    assert result.code == 0, result.text
+    written = [
+        path
+        for top in (project.evidence, project.root / "state")
+        for path in (top, *top.rglob("*"))
+    ]
+    names = {path.name for path in written}
+    assert {"ledger.jsonl", "run.json", "report.html", "notebook.ipynb", "runs.json"} <= names
+    modes = {
+        path.relative_to(project.root).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in written
+    }
+    expected = {
+        name: (0o777 if (project.root / name).is_dir() else 0o666) & ~umask for name in modes
+    }
+    assert {name: oct(mode) for name, mode in modes.items()} == {
+        name: oct(mode) for name, mode in expected.items()
+    }

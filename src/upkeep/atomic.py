@@ -1,8 +1,11 @@
-"""Responsible for writing files so that a crash or kill leaves either the old content or the new.
+"""Responsible for writing files so that a crash or kill leaves either the old content or the new,
+with the one mode everything upkeep writes into evidence and state gets.
 
 Content goes to a temporary name in the same directory, is fsynced, renamed over the target,
 and the directory is fsynced so the rename itself survives a power cut. A write or fsync that
-fails (a full disk) raises an OSError naming the file, as opening it would.
+fails (a full disk) raises an OSError naming the file, as opening it would. Files get
+`FILE_MODE` and folders `DIR_MODE` less the process's umask, as files any Unix tool creates:
+0644 and 0755 under the usual umask 022, 0600 and 0700 under 077.
 """
 
 from __future__ import annotations
@@ -14,6 +17,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+FILE_MODE = 0o666  # less the umask
+DIR_MODE = 0o777  # less the umask
+
+
+def umask() -> int:
+    """The process's umask, read without changing it: setting it to read it back would, for a
+    moment, apply to files other threads create."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # no /proc: a moment of the most private mask, never a looser one
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode of a file upkeep creates in evidence or state."""
+    return FILE_MODE & ~umask()
+
+
+def dir_mode() -> int:
+    """The mode of a folder upkeep creates in evidence or state."""
+    return DIR_MODE & ~umask()
 
 
 @contextmanager
@@ -43,6 +74,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with naming(path), os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), file_mode())  # mkstemp makes it 0600 whatever the umask
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
