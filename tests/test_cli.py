@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from importlib.metadata import entry_points
 
 import click
@@ -200,6 +203,56 @@ def test_ctrl_c_exits_130_saying_nothing_unfinished_was_published() -> None:
     assert result.exit_code == 130
     assert "upkeep: interrupted: unfinished runs were stopped and not published" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_ends_a_command_as_ctrl_c_does(signum: int) -> None:
+    """The command's clean-up runs (as for Ctrl-C), a second signal does not cut it short, the
+    exit code is 128 + the signal, and the handlers are put back afterwards."""
+    cleaned_up = []
+
+    def act() -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(2)  # the handler raises in this thread before the sleep ends
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signum)  # ignored: the first one is being handled
+            cleaned_up.append(signum)
+            raise
+        return 0
+
+    # The test's own handler: should the guard not take the signal over, the test fails
+    # instead of the signal ending pytest.
+    def tests_own_handler(*args: object) -> None:
+        pass
+
+    previous = signal.signal(signum, tests_own_handler)
+    try:
+        result = CliRunner().invoke(_group_running(act), ["act"])
+        assert signal.getsignal(signum) is tests_own_handler  # put back
+    finally:
+        signal.signal(signum, previous)
+    assert cleaned_up == [signum]
+    assert result.exit_code == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"upkeep: stopped by {name}: unfinished runs were stopped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_signal_ignored_at_start_stays_ignored() -> None:
+    """Started under `nohup`, a closing terminal's SIGHUP must not stop upkeep."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+
+        def act() -> int:
+            os.kill(os.getpid(), signal.SIGHUP)
+            return 0
+
+        result = CliRunner().invoke(_group_running(act), ["act"])
+        assert result.exit_code == 0 and result.stderr == ""
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 @pytest.mark.parametrize(("returned", "code"), [(None, 0), (0, 0), (1, 1), (3, 3)])

@@ -5,15 +5,21 @@ that went away (`upkeep show NAME | head`) ends quietly; an error of the system 
 (an OSError from the operating system: a full disk, a missing permission) is one line naming
 the path and the errno, exit 3; an unexpected RuntimeError, ValueError or TypeError, or an
 OSError upkeep raised itself, is an internal error (3) with its traceback for a bug report;
-Ctrl-C is 130.
+Ctrl-C is 130. SIGTERM and SIGHUP stop a command as Ctrl-C does (every child it started is
+stopped, nothing unfinished is published) and exit 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any, NoReturn
 
 import click
@@ -37,6 +43,45 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_ENVIRONMENT_ERROR = 3  # as a run that ended in error: the system, not the input, failed
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
+# Signals that stop upkeep the way Ctrl-C does: a service manager's stop, a closed terminal.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """upkeep was told to stop by one of `STOP_SIGNALS`. A KeyboardInterrupt, so that every
+    clean-up Ctrl-C runs (kernels killed, the demo service and mkdocs stopped, unfinished runs
+    discarded) runs for it too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While the block runs, a stop signal raises `Stopped` in the main thread; a second one
+    is ignored so that the clean-up of the first can finish. A signal the process was started
+    ignoring (`nohup` ignores SIGHUP) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; click's test runner may use another
+        return
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(signum, stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 class GuardedGroup(click.Group):
@@ -45,7 +90,8 @@ class GuardedGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            code = super().invoke(ctx)
+            with stop_signals_interrupt():
+                code = super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click's own endings (--help, a usage error): click reports them
         except UpkeepError as exc:
@@ -63,6 +109,12 @@ class GuardedGroup(click.Group):
             ctx.exit(EXIT_ENVIRONMENT_ERROR)
         except (RuntimeError, ValueError, TypeError) as exc:
             _internal_error(ctx, exc)
+        except Stopped as exc:
+            name = signal.Signals(exc.signum).name
+            print_err(
+                f"\nupkeep: stopped by {name}: unfinished runs were stopped and not published"
+            )
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
             print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
             ctx.exit(EXIT_INTERRUPTED)
