@@ -168,7 +168,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep run --due              run everything that is due
       upkeep verify                 check the evidence ledger and every artifact
 
-    Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored.
+    Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored
+    or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
     """
     ctx.obj = GlobalOptions(config_path)
 
