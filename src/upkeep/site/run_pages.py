@@ -25,7 +25,8 @@ ROOT = "../../../../"  # from runs/YYYY/MM/<run_id>/ back to the site root
 
 
 def write_run_pages(model: SiteModel, site_dir: Path) -> int:
-    """Write every run's page (and its report copy) under `site_dir`; return the bytes written."""
+    """Write every run's page, its report copy and the report's stand-alone view under
+    `site_dir`; return the bytes written."""
     written = 0
     for run in model.runs:
         target = site_dir / run.relpath
