@@ -11,6 +11,7 @@ stopped, nothing unfinished is published) and exit 128 + the signal's number.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -111,9 +112,10 @@ class GuardedGroup(click.Group):
             _internal_error(ctx, exc)
         except Stopped as exc:
             name = signal.Signals(exc.signum).name
-            print_err(
-                f"\nupkeep: stopped by {name}: unfinished runs were stopped and not published"
-            )
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                print_err(
+                    f"\nupkeep: stopped by {name}: unfinished runs were stopped and not published"
+                )
             ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
             print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
