@@ -24,16 +24,26 @@ def umask(mask: int) -> Iterator[None]:
         os.umask(previous)
 
 
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
 @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
-def test_a_written_file_gets_0666_less_the_umask(tmp_path: Path, mask: int, mode: int) -> None:
+def test_the_evidence_mode_is_0666_less_the_umask(tmp_path: Path, mask: int, mode: int) -> None:
     with umask(mask):
         assert atomic.umask() == mask  # read without being changed
-        atomic.write_text(tmp_path / "report.html", "<p>x</p>")
-        atomic.write_json(tmp_path / "state" / "scan.json", {"offset": 1})
         assert atomic.file_mode() == mode and atomic.dir_mode() == 0o777 & ~mask
-    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == mode
-    assert stat.S_IMODE((tmp_path / "state" / "scan.json").stat().st_mode) == mode
-    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o777 & ~mask
+        atomic.write_text(tmp_path / "report.html", "<p>x</p>", mode=atomic.file_mode())
+        atomic.write_json(tmp_path / "state" / "scan.json", {"n": 1}, mode=atomic.file_mode())
+    assert _mode(tmp_path / "report.html") == _mode(tmp_path / "state" / "scan.json") == mode
+    assert _mode(tmp_path / "state") == 0o777 & ~mask
+
+
+def test_a_write_that_names_no_mode_is_private(tmp_path: Path) -> None:
+    """What other parts write with these functions (a backup's verdict) stays 0600."""
+    with umask(0o022):
+        atomic.write_json(tmp_path / "verified.json", {"ok": True})
+    assert _mode(tmp_path / "verified.json") == 0o600
 
 
 def test_rewriting_leaves_no_temporary_file(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@ with the one mode everything upkeep writes into evidence and state gets.
 
 Content goes to a temporary name in the same directory, is fsynced, renamed over the target,
 and the directory is fsynced so the rename itself survives a power cut. A write or fsync that
-fails (a full disk) raises an OSError naming the file, as opening it would. Files get
-`FILE_MODE` and folders `DIR_MODE` less the process's umask, as files any Unix tool creates:
-0644 and 0755 under the usual umask 022, 0600 and 0700 under 077.
+fails (a full disk) raises an OSError naming the file, as opening it would. A file is written
+0600 unless the caller names a mode; evidence and state name `file_mode()`, the one policy for
+what upkeep writes there: `FILE_MODE` for files and `DIR_MODE` for folders less the process's
+umask, as any Unix tool creates them (0644 and 0755 under the usual umask 022, 0600 and 0700
+under 077).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 FILE_MODE = 0o666  # less the umask
 DIR_MODE = 0o777  # less the umask
+PRIVATE_MODE = 0o600  # what a write gets when its caller names no mode
 
 
 def umask() -> int:
@@ -68,13 +71,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically."""
+def write_bytes(path: Path, data: bytes, *, mode: int = PRIVATE_MODE) -> None:
+    """Replace `path` with `data` atomically; the file gets exactly `mode`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with naming(path), os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), file_mode())  # mkstemp makes it 0600 whatever the umask
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -85,9 +88,10 @@ def write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, *, mode: int = PRIVATE_MODE) -> None:
+    write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
-def write_json(path: Path, value: Any) -> None:
-    write_text(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+def write_json(path: Path, value: Any, *, mode: int = PRIVATE_MODE) -> None:
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    write_text(path, text, mode=mode)

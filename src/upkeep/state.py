@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from upkeep.atomic import fsync_dir, write_json
+from upkeep.atomic import file_mode, fsync_dir, write_json
 
 PENDING_ENV = "UPKEEP_PENDING_STATE"
 PENDING_DIR = ".pending"  # under the state directory: one folder per run in progress
@@ -32,7 +32,7 @@ def save(state_dir: Path, relpath: str | Path, value: Any) -> Path:
         raise ValueError(f"state path {relpath} must be relative, inside the state directory")
     pending = os.environ.get(PENDING_ENV)
     path = (Path(pending) if pending else state_dir) / relpath
-    write_json(path, value)
+    write_json(path, value, mode=file_mode())
     return path
 
 
