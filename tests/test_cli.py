@@ -4,9 +4,13 @@ and help that starts without the kernel machinery."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from importlib.metadata import entry_points
 
 import click
@@ -143,9 +147,11 @@ def test_an_error_the_user_can_fix_is_one_line_and_its_exit_code(
 
 
 @pytest.mark.parametrize(
-    "error", [RuntimeError("bug"), OSError("disk"), ValueError("value"), TypeError("type")]
+    "error", [RuntimeError("bug"), OSError("no errno"), ValueError("value"), TypeError("type")]
 )
 def test_a_bug_is_an_internal_error_with_its_traceback(error: Exception) -> None:
+    """An OSError without an errno did not come from the operating system: upkeep raised it."""
+
     def act() -> int:
         raise error
 
@@ -153,6 +159,40 @@ def test_a_bug_is_an_internal_error_with_its_traceback(error: Exception) -> None
     assert result.exit_code == 3
     assert "Traceback" in result.stderr
     assert result.stderr.endswith(f"upkeep: internal error: {type(error).__name__}: {error}\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/srv/evidence/x/report.html"),
+            "/srv/evidence/x/report.html: No space left on device (errno 28, ENOSPC)",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", b"/var/state/locks"),
+            "/var/state/locks: Permission denied (errno 13, EACCES)",
+        ),
+        (
+            # os.replace's error names both paths (the fourth argument is Windows' error code)
+            OSError(errno.EXDEV, "Invalid cross-device link", "/a/x.json", None, "/b/x.json"),
+            "/a/x.json -> /b/x.json: Invalid cross-device link (errno 18, EXDEV)",
+        ),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "Connection refused"),
+    ],
+)
+def test_an_error_of_the_system_is_one_line_naming_the_path_and_errno(
+    error: OSError, line: str
+) -> None:
+    """A full disk is the machine's trouble, not upkeep's bug: no traceback, exit 3."""
+
+    def act() -> int:
+        raise error
+
+    result = CliRunner().invoke(_group_running(act), ["act"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"upkeep: error: {line}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_ctrl_c_exits_130_saying_nothing_unfinished_was_published() -> None:
@@ -163,6 +203,56 @@ def test_ctrl_c_exits_130_saying_nothing_unfinished_was_published() -> None:
     assert result.exit_code == 130
     assert "upkeep: interrupted: unfinished runs were stopped and not published" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_ends_a_command_as_ctrl_c_does(signum: int) -> None:
+    """The command's clean-up runs (as for Ctrl-C), a second signal does not cut it short, the
+    exit code is 128 + the signal, and the handlers are put back afterwards."""
+    cleaned_up = []
+
+    def act() -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(2)  # the handler raises in this thread before the sleep ends
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signum)  # ignored: the first one is being handled
+            cleaned_up.append(signum)
+            raise
+        return 0
+
+    # The test's own handler: should the guard not take the signal over, the test fails
+    # instead of the signal ending pytest.
+    def tests_own_handler(*args: object) -> None:
+        pass
+
+    previous = signal.signal(signum, tests_own_handler)
+    try:
+        result = CliRunner().invoke(_group_running(act), ["act"])
+        assert signal.getsignal(signum) is tests_own_handler  # put back
+    finally:
+        signal.signal(signum, previous)
+    assert cleaned_up == [signum]
+    assert result.exit_code == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"upkeep: stopped by {name}: unfinished runs were stopped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_signal_ignored_at_start_stays_ignored() -> None:
+    """Started under `nohup`, a closing terminal's SIGHUP must not stop upkeep."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+
+        def act() -> int:
+            os.kill(os.getpid(), signal.SIGHUP)
+            return 0
+
+        result = CliRunner().invoke(_group_running(act), ["act"])
+        assert result.exit_code == 0 and result.stderr == ""
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 @pytest.mark.parametrize(("returned", "code"), [(None, 0), (0, 0), (1, 1), (3, 3)])

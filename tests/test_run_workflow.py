@@ -4,7 +4,9 @@ through the real `upkeep run` on real notebooks, papermill and real kernels."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.project import CHECK_OK, Project
+from helpers.tiny_fs import tiny_filesystem
 
 pytestmark = pytest.mark.slow
 
@@ -339,3 +342,93 @@ def _locked(lock) -> bool:
         return True
     probe.release()
     return False
+
+
+# A runbook that counts its runs in its state, as the health check keeps its log positions.
+COUNTS_ITS_RUNS = (
+    "code",
+    """
+        import json
+        from pathlib import Path
+        from upkeep import report, state
+        seen = Path("state/runs.json")
+        count = json.loads(seen.read_text())["count"] + 1 if seen.exists() else 1
+        state.save(Path("state"), "runs.json", {"count": count})
+        report.check("counted", "ok", value=count, message=f"run {count}")
+    """,
+)
+
+
+def test_state_is_committed_when_the_evidence_is_on_another_filesystem(project: Project) -> None:
+    """A common layout: the evidence on a volume of its own. The state is staged beside the
+    state directory, so committing it is a rename there, never across filesystems."""
+    project.add_runbook("counter", [COUNTS_ITS_RUNS])
+    with tiny_filesystem(project.evidence, "4m"):
+        (project.root / "state").mkdir()
+        assert project.evidence.stat().st_dev != (project.root / "state").stat().st_dev
+        for expected in (1, 2):
+            result = project.upkeep("run", "counter")
+            assert result.code == 0, result.text
+            assert "Invalid cross-device link" not in result.err
+            assert project.records()[-1]["checks"][0]["value"] == expected  # the state held
+        assert json.loads((project.root / "state" / "runs.json").read_text()) == {"count": 2}
+        assert not any((project.root / "state" / ".pending").iterdir())
+        assert not any((project.evidence / ".staging").iterdir())
+        assert project.upkeep("verify").code == 0
+
+
+def _fill(filesystem: Path, leave: int) -> Path:
+    """Fill `filesystem` until only about `leave` bytes are free; return the filler file."""
+    stats = os.statvfs(filesystem)
+    filler = filesystem / "filler"
+    filler.write_bytes(b"\0" * max(stats.f_bavail * stats.f_frsize - leave, 0))
+    return filler
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_nothing_half_written(
+    project: Project,
+) -> None:
+    """A real full disk (a tiny tmpfs as the evidence volume): an error of the machine, not a
+    bug of upkeep's, so one line naming the file and the errno, exit 3, and no run half-made."""
+    project.add_runbook("writer", [CHECK_OK, ("code", "print('x' * 50_000)")])
+    with tiny_filesystem(project.evidence, "1m"):
+        filler = _fill(project.evidence, 16 * 1024)
+        result = project.upkeep("run", "writer")
+        assert result.code == 3, result.text
+        [line] = [text for text in result.err.splitlines() if text.startswith("upkeep: ")]
+        assert line.startswith(f"upkeep: error: {project.evidence}/")
+        assert line.endswith(": No space left on device (errno 28, ENOSPC)"), line
+        assert "Traceback" not in result.err and "internal error" not in result.err
+        assert project.run_dirs() == [] and not any((project.evidence / ".staging").iterdir())
+        assert not (project.evidence / "ledger.jsonl").exists()
+        filler.unlink()  # space again: the next run goes through and all of it verifies
+        assert project.upkeep("run", "writer").code == 0
+        assert len(project.run_dirs()) == 1 and project.upkeep("verify").code == 0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_everything_written_into_evidence_and_state_has_one_mode(
+    project: Project, umask: int
+) -> None:
+    """The documented policy: files 0666 and folders 0777, less the umask, whoever wrote them
+    (the report used to be 0600 beside a 0644 run.json)."""
+    project.add_runbook("counter", [COUNTS_ITS_RUNS])
+    result = project.upkeep("run", "counter", umask=umask)
+    assert result.code == 0, result.text
+    written = [
+        path
+        for top in (project.evidence, project.root / "state")
+        for path in (top, *top.rglob("*"))
+    ]
+    names = {path.name for path in written}
+    assert {"ledger.jsonl", "run.json", "report.html", "notebook.ipynb", "runs.json"} <= names
+    modes = {
+        path.relative_to(project.root).as_posix(): stat.S_IMODE(path.stat().st_mode)
+        for path in written
+    }
+    expected = {
+        name: (0o777 if (project.root / name).is_dir() else 0o666) & ~umask for name in modes
+    }
+    assert {name: oct(mode) for name, mode in modes.items()} == {
+        name: oct(mode) for name, mode in expected.items()
+    }

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers.git import git
+from helpers.hostile_html import Parsed
 from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep.errors import RunbookError
@@ -381,6 +382,25 @@ def test_run_page_shows_the_run_and_links_resolve(built: dict[str, Any]) -> None
     version = record["runbook"]["sha256"][:12]
     assert f"runbooks/braces-check/{version}/" in page
     assert "Step one" in _page(built, f"runbooks/braces-check/{version}")
+
+
+def test_the_report_on_its_own_is_sandboxed_as_on_the_run_page(built: dict[str, Any]) -> None:
+    """Both views frame the site's copy with an empty sandbox (no script, an origin of its
+    own); the stand-alone page runs nothing itself and loads nothing but that frame."""
+    run_page = _page(built, built["real"])
+    page = Parsed(run_page)
+    [embedded] = page.named("iframe")
+    assert embedded["src"] == "report.html" and embedded["sandbox"] == ""
+    # Never the copy itself, which a browser would open unsandboxed.
+    assert re.findall(r'<a href="([^"]*)">Open the report on its own</a>', run_page) == ["report/"]
+    view = Parsed(_page(built, f"{built['real']}/report"))
+    [framed] = view.named("iframe")
+    assert framed["src"] == "../report.html" and framed["sandbox"] == ""
+    [policy] = [m["content"] for m in view.named("meta") if m.get("http-equiv")]
+    assert "default-src 'none'" in (policy or "") and "script-src" not in (policy or "")
+    assert view.named("script") == []
+    download = [a for a in page.named("a") if a.get("href") == "report.html"]
+    assert download and all("download" in a for a in download)
 
 
 def test_run_page_and_report_show_the_record_the_same_way(built: dict[str, Any]) -> None:

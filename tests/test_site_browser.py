@@ -2,11 +2,14 @@
 
 One module-wide site: a copy of this project with a real health-check run (the CLI on the
 embedded demo), deployed twice with mike (1.0, then 2.0 as `latest` and default) into a git
-repository with no remote, the gh-pages branch served over HTTP on 127.0.0.1.
+repository with no remote, the gh-pages branch served over HTTP on 127.0.0.1. A second, small
+site carries a report tampered with after publication.
 """
 
 from __future__ import annotations
 
+import re
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from helpers.browser import Browser, Traffic, chromium, require_browser, serve
-from helpers.project import Project
+from helpers.processes import answers, background_upkeep
+from helpers.project import CHECK_OK, REPO, Project
 from helpers.site_repo import export_branch, make_site_repository
 
+from upkeep import demo
 from upkeep.config import load_config
 from upkeep.site.publish import publish_version
 
@@ -171,3 +176,79 @@ def test_every_page_loads_offline_without_errors(
         if browser.traffic.outside or browser.traffic.errors:
             failures[path] = browser.traffic.outside + browser.traffic.errors
     assert failures == {}
+
+
+# What someone who can write to the evidence might add to a report: a script that reports
+# whether it ran, and on which origin.
+TAMPERING = (
+    "<script>fetch('/script-ran-on/' + encodeURIComponent(location.origin));"
+    "localStorage.setItem('tampered', 'ran');</script>"
+)
+SMALL_SITE = "site_name: small\ntheme: {name: material, font: false}\nplugins: [search, upkeep]\n"
+
+
+def _script_ran(traffic: Traffic) -> list[str]:
+    return [url for url in traffic.requests if "/script-ran-on/" in url]
+
+
+def test_a_tampered_report_runs_no_script_on_the_sites_origin(
+    project: Project, page: Page, browser: Browser
+) -> None:
+    """The run page embeds the report sandboxed; "open the report on its own" shows it with
+    the same restrictions, so a report whose bytes were changed runs nothing on the site."""
+    project.add_runbook("probe", [CHECK_OK])
+    assert project.upkeep("run", "probe").code == 0
+    [run_dir] = project.run_dirs()
+    report = run_dir / "report.html"
+    # Tampered after publication: the report's own policy taken out, a script put in.
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", report.read_text())
+    report.write_text(html.replace("</body>", TAMPERING + "</body>"))
+    (project.root / "mkdocs.yml").write_text(SMALL_SITE)
+    (project.root / "docs").mkdir()
+    (project.root / "docs" / "index.md").write_text("# Small\n")
+    site = project.root / "public"
+    built = project.upkeep("site", "build", "--site-dir", str(site), timeout=300)
+    assert built.code == 0, built.text
+    relpath = run_dir.relative_to(project.evidence).as_posix()
+    with serve(site) as base:
+        # Guards the test: opened by the copy's own address, the tampering does run.
+        page.goto(f"{base}/{relpath}/report.html", wait_until="networkidle")
+        assert _script_ran(browser.traffic), "the tampered report's script never ran"
+        page.evaluate("localStorage.clear()")
+        browser.traffic.clear()
+
+        page.goto(f"{base}/{relpath}/", wait_until="networkidle")
+        page.get_by_role("link", name="Open the report on its own").click()
+        page.wait_for_load_state("networkidle")
+        assert _script_ran(browser.traffic) == [], "the report ran script on the site's origin"
+        assert page.evaluate("localStorage.getItem('tampered')") is None
+        assert page.url == f"{base}/{relpath}/report/"
+        shown = page.frame_locator("iframe").locator("body")
+        assert "probe" in shown.inner_text().lower()  # the report is there to read
+
+
+def test_the_site_opens_as_the_readme_says(tmp_path: Path, page: Page, browser: Browser) -> None:
+    """Decided: the site is read through a web server, not from disk. Its links are folder
+    URLs (`runbooks/health-check/`), which a browser shows from disk as folder listings, and
+    Material's search cannot load its index from `file://`; making it work from disk would
+    change every page's address. So the README says to serve it, and serving it works: the
+    real `upkeep site serve`, offline, without a console error, search included."""
+    readme = (REPO / "README.md").read_text()
+    assert "open `site/index.html`" not in readme
+    assert "`upkeep site serve`" in readme and "needs a web server" in readme
+    project = Project(make_site_repository(tmp_path / "project"))
+    address = f"127.0.0.1:{demo.free_port()}"
+    with background_upkeep(project, "site", "serve", "--dev-addr", address) as upkeep:
+        upkeep.wait_for(lambda: answers(f"http://{address}/"), "the site answered", timeout=180)
+        # "load", not "networkidle": mkdocs serve keeps a live-reload request open.
+        page.goto(f"http://{address}/", wait_until="load")
+        page.locator(f'.md-content a[href$="runbooks/{RUNBOOK}/"]').first.click()
+        page.wait_for_url(f"**/runbooks/{RUNBOOK}/")
+        page.locator("input.md-search__input").click()
+        page.keyboard.type(RUNBOOK)
+        page.locator(f'a.md-search-result__link[href*="/runbooks/{RUNBOOK}/"]').first.wait_for()
+        assert any(url.endswith("search/search_index.json") for url in browser.traffic.requests)
+        assert browser.traffic.outside == [] and browser.traffic.errors == []
+        err = upkeep.signal(signal.SIGTERM)
+        assert upkeep.process.returncode == 128 + signal.SIGTERM, err
+        assert upkeep.still_running() == []

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,28 @@ def test_discarded_state_leaves_the_old_state(tmp_path: Path, monkeypatch) -> No
 def test_state_stays_inside_the_state_directory(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError, match="inside the state directory"):
         state.save(tmp_path, bad, {})
+
+
+def test_a_run_stages_its_state_inside_the_state_directory(tmp_path: Path) -> None:
+    """Beside what it replaces, so the commit is a rename on one filesystem."""
+    state_dir = tmp_path / "state"
+    pending = state.pending_folder(state_dir, f"{os.getpid()}-20261204T030000Z-x-abcd")
+    assert pending.parent == state_dir / state.PENDING_DIR
+
+
+def test_pending_state_of_a_runner_that_is_gone_is_removed(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    dead = state_dir / state.PENDING_DIR / f"{gone.stdout.strip()}-20261204T030000Z-x-dead"
+    live = state_dir / state.PENDING_DIR / f"{os.getpid()}-20261204T030000Z-x-live"
+    for folder in (dead, live):
+        (folder / "logscan").mkdir(parents=True)
+        (folder / "logscan" / "app.json").write_text("{}")
+    state.pending_folder(state_dir, f"{os.getpid()}-20261204T030001Z-y-next")
+    assert not dead.exists()
+    assert (live / "logscan" / "app.json").exists()  # a runner still going keeps its state

@@ -2,9 +2,12 @@
 log), committed only once the run's evidence is published.
 
 Inside a run, `save` writes into a pending folder the runner names in $UPKEEP_PENDING_STATE;
-after publishing, the runner `commit`s it into the state directory. A run that is interrupted,
-or whose evidence could not be published, leaves the state as the last published run left it.
-Outside a runner (a notebook opened by hand), `save` writes to the state directory directly.
+after publishing, the runner `commit`s it into the state directory. The pending folder lives in
+the state directory itself (`.pending/<pid>-<run_id>/`), so committing is a rename on one
+filesystem wherever the evidence is. A run that is interrupted, or whose evidence could not be
+published, leaves the state as the last published run left it; the pending folder of a runner
+that died is removed by the next run. Outside a runner (a notebook opened by hand), `save`
+writes to the state directory directly.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from upkeep.atomic import fsync_dir, write_json
+from upkeep.atomic import file_mode, fsync_dir, write_json
 
 PENDING_ENV = "UPKEEP_PENDING_STATE"
+PENDING_DIR = ".pending"  # under the state directory: one folder per run in progress
 
-__all__ = ["PENDING_ENV", "commit", "discard", "save"]
+__all__ = ["PENDING_DIR", "PENDING_ENV", "commit", "discard", "pending_folder", "save"]
 
 
 def save(state_dir: Path, relpath: str | Path, value: Any) -> Path:
@@ -28,8 +32,21 @@ def save(state_dir: Path, relpath: str | Path, value: Any) -> Path:
         raise ValueError(f"state path {relpath} must be relative, inside the state directory")
     pending = os.environ.get(PENDING_ENV)
     path = (Path(pending) if pending else state_dir) / relpath
-    write_json(path, value)
+    write_json(path, value, mode=file_mode())
     return path
+
+
+def pending_folder(state_dir: Path, name: str) -> Path:
+    """Where the run `name` (`<pid>-<run_id>`, its staging folder's name) stages its state:
+    inside `state_dir`, beside what it replaces. Pending folders of runners that are gone are
+    removed first. The folder itself is created by the first `save`."""
+    parent = state_dir / PENDING_DIR
+    if parent.is_dir():
+        for folder in parent.iterdir():
+            owner = _owner_pid(folder.name)
+            if owner is not None and not _alive(owner):
+                discard(folder)
+    return parent / name
 
 
 def commit(pending: Path, state_dir: Path) -> list[Path]:
@@ -49,3 +66,19 @@ def commit(pending: Path, state_dir: Path) -> list[Path]:
 
 def discard(pending: Path) -> None:
     shutil.rmtree(pending, ignore_errors=True)
+
+
+def _owner_pid(name: str) -> int | None:
+    head, sep, _ = name.partition("-")
+    return int(head) if sep and head.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # here, not at the top: runbooks import this module in every kernel
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True  # exists, but we may not look at it

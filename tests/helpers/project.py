@@ -76,8 +76,15 @@ class Project:
         path.write_text(json.dumps(nb, indent=1))
         return path
 
-    def upkeep(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Result:
-        """`upkeep --config <this project> ARGS...` as its own process, as a person runs it."""
+    def upkeep(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 180,
+        umask: int | None = None,
+    ) -> Result:
+        """`upkeep --config <this project> ARGS...` as its own process, as a person runs it
+        (under `umask` when given, as a shell's `umask 077` would)."""
         proc = subprocess.run(
             [sys.executable, "-m", "upkeep.cli", "--config", str(self.config), *args],
             capture_output=True,
@@ -85,6 +92,7 @@ class Project:
             timeout=timeout,
             cwd=self.root,
             env={**os.environ, **(env or {})},
+            preexec_fn=None if umask is None else (lambda: os.umask(umask)),
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -1,6 +1,7 @@
 """Responsible for the evidence store: staging folders for runs being written, and publishing a
-run: every artifact hashed and fsynced, run.json written, the folder renamed into `runs/` and
-its ledger line appended, under one lock. Timestamps and run ids come from the caller.
+run: every artifact hashed, fsynced and given the evidence's mode (`upkeep.atomic.file_mode`),
+run.json written, the folder renamed into `runs/` and its ledger line appended, under one lock.
+Timestamps and run ids come from the caller.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from upkeep.atomic import fsync_dir
+from upkeep.atomic import dir_mode, file_mode, fsync_dir, naming
 from upkeep.errors import EvidenceError
 from upkeep.evidence import ledger
 from upkeep.evidence.layout import (
@@ -168,13 +169,16 @@ class EvidenceStore:
     def lock(self) -> _HeldLock:
         """The ledger lock: held while a folder is placed and its line appended."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return _HeldLock(FileLock(str(self.root / LOCK)), self.root / LOCK)
+        # The mode given explicitly: filelock's default is 0644 whatever the umask in some versions.
+        return _HeldLock(FileLock(str(self.root / LOCK), mode=file_mode()), self.root / LOCK)
 
     def append(self, fields: dict[str, Any]) -> tuple[LedgerEntry | DecisionEntry, tuple[str, ...]]:
         """Append one chained line; the caller holds the lock."""
         created = not self.ledger_path.exists()
-        result = ledger.append(self.ledger_path, fields)
+        with naming(self.ledger_path):
+            result = ledger.append(self.ledger_path, fields)
         if created:
+            os.chmod(self.ledger_path, file_mode())  # the ledger creates it 0644, umask or not
             fsync_dir(self.root)
         return result
 
@@ -217,10 +221,13 @@ class _HeldLock:
 
 
 def _seal_files(staging: Path) -> dict[str, str]:
-    """Hash and fsync every regular file under `staging`; refuse symlinks and special files."""
+    """Hash and fsync every regular file under `staging`, each folder and file given the
+    evidence's mode whoever wrote it; refuse symlinks and special files."""
     artifacts: dict[str, str] = {}
+    folder_mode, artifact_mode = dir_mode(), file_mode()
     for dirpath, dirnames, filenames in os.walk(staging):
         base = Path(dirpath)
+        os.chmod(base, folder_mode)
         for name in sorted(dirnames + filenames):
             path = base / name
             mode = path.lstat().st_mode
@@ -233,15 +240,16 @@ def _seal_files(staging: Path) -> dict[str, str]:
                     "are refused); copy the content into the staging folder instead"
                 )
             if relname != RUN_JSON:
-                artifacts[relname] = _hash_and_sync(path)
+                artifacts[relname] = _hash_and_sync(path, artifact_mode)
         fsync_dir(base)
     return dict(sorted(artifacts.items()))
 
 
-def _hash_and_sync(path: Path) -> str:
+def _hash_and_sync(path: Path, mode: int) -> str:
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as handle:
+    with naming(path), os.fdopen(fd, "rb") as handle:
+        os.fchmod(handle.fileno(), mode)
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
         os.fsync(handle.fileno())
@@ -249,7 +257,7 @@ def _hash_and_sync(path: Path) -> str:
 
 
 def write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
+    with naming(path), open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

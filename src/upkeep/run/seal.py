@@ -12,7 +12,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from upkeep.atomic import write_text
+from upkeep.atomic import file_mode, write_text
 from upkeep.records import RunRecord
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
@@ -77,7 +77,7 @@ def seal(
     _keep_kernel_log(staging / KERNEL_LOG, scrubber)
     if nb is not None:
         _write_notebook(staging / NOTEBOOK, nb)
-    write_text(staging / REPORT, renderer.render(nb, record))
+    write_text(staging / REPORT, renderer.render(nb, record), mode=file_mode())
     return record
 
 
@@ -98,10 +98,11 @@ def _keep_kernel_log(path: Path, scrubber: Scrubber) -> None:
     if not data:
         path.unlink()
         return
-    write_text(path, scrubber.text(data.decode("utf-8", errors="replace")) + "\n")
+    text = scrubber.text(data.decode("utf-8", errors="replace")) + "\n"
+    write_text(path, text, mode=file_mode())
 
 
 def _write_notebook(path: Path, nb: Any) -> None:
     import nbformat
 
-    write_text(path, nbformat.writes(nb))
+    write_text(path, nbformat.writes(nb), mode=file_mode())

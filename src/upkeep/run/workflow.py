@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import filelock
 
 from upkeep import state
+from upkeep.atomic import file_mode
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
 from upkeep.plan import PlannedRun
@@ -104,7 +105,8 @@ def _lock(planned: PlannedRun, config: Config) -> Iterator[bool]:
     """Hold the runbook's OS-level lock, or yield False at once if another run holds it."""
     lock_dir = config.state_dir / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(lock_dir / f"{planned.runbook.name}.lock", thread_local=False)
+    lock_path = lock_dir / f"{planned.runbook.name}.lock"
+    lock = filelock.FileLock(lock_path, mode=file_mode(), thread_local=False)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
@@ -120,7 +122,11 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
     started = datetime.now(UTC)
     run_id = new_run_id(planned.runbook.name, started)
     folder = batch.store.new_staging(run_id)
-    return _Stage(run_id, started, folder, folder.parent / f"{folder.name}.state")
+    # State is staged beside the state it replaces, not beside the evidence: the evidence may
+    # be on another filesystem, where committing would be a copy, not one rename per file.
+    return _Stage(
+        run_id, started, folder, state.pending_folder(batch.config.state_dir, folder.name)
+    )
 
 
 def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, Results, float]:

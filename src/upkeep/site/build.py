@@ -2,6 +2,8 @@
 
 MkDocs runs in a child process (`python -m mkdocs`), exactly as `nox -s docs` or `mike deploy`
 would run it, with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system.
+When upkeep is interrupted (Ctrl-C, or SIGTERM or SIGHUP, which the command line turns into the
+same interruption) the child is stopped before upkeep ends: no server is left answering.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from upkeep.config import Config
 from upkeep.errors import UpkeepError
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
+STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
 
 
 def mkdocs_config(config: Config) -> Path:
@@ -48,14 +51,22 @@ def _mkdocs(config: Config, args: list[str], what: str) -> None:
     child = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=config.root, env=env)
     try:
         code = child.wait()
-    except KeyboardInterrupt:
-        # Ctrl-C on a terminal reaches mkdocs too; a signal sent to upkeep alone must not
-        # leave a server running.
-        child.terminate()
-        child.wait(timeout=30)
+    except BaseException:
+        # Ctrl-C on a terminal reaches mkdocs too; a signal sent to upkeep alone (a service
+        # manager's SIGTERM) must not leave a server running.
+        _stop(child)
         raise
     if code != 0:
         raise UpkeepError(f"mkdocs {what} failed (exit {code}); its messages are above")
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _configured_site_dir(path: Path) -> Path:

@@ -1,5 +1,6 @@
 """Responsible for the run report pages, `runs/YYYY/MM/<run_id>/`: small static HTML written
-straight into the built site, one per run, plus a byte-for-byte copy of the run's report.html.
+straight into the built site, one per run, plus a byte-for-byte copy of the run's report.html
+and its stand-alone view (`report/`), which shows that copy sandboxed as the run page does.
 
 They bypass MkDocs' Markdown and theme on purpose: years of nightly runs are thousands of pages,
 and Material repeats its navigation and search on each page it renders. A run page links the
@@ -19,11 +20,13 @@ from upkeep.site.assets import STYLESHEET_URI
 from upkeep.site.model import RunView, SiteModel
 
 REPORT = "report.html"
+REPORT_VIEW = "report"  # the folder of the stand-alone view, beside the copy
 ROOT = "../../../../"  # from runs/YYYY/MM/<run_id>/ back to the site root
 
 
 def write_run_pages(model: SiteModel, site_dir: Path) -> int:
-    """Write every run's page (and its report copy) under `site_dir`; return the bytes written."""
+    """Write every run's page, its report copy and the report's stand-alone view under
+    `site_dir`; return the bytes written."""
     written = 0
     for run in model.runs:
         target = site_dir / run.relpath
@@ -32,7 +35,21 @@ def write_run_pages(model: SiteModel, site_dir: Path) -> int:
         (target / "index.html").write_bytes(page)
         written += len(page)
         written += _copy_report(model.config.evidence_dir / run.relpath / REPORT, target / REPORT)
+        if has_report(run):
+            written += _write_report_view(model, run, target / REPORT_VIEW)
     return written
+
+
+def _write_report_view(model: SiteModel, run: RunView, folder: Path) -> int:
+    view = render("report_view.html.j2", model.config.tz, run=run, report=REPORT).encode()
+    folder.mkdir(exist_ok=True)
+    (folder / "index.html").write_bytes(view)
+    return len(view)
+
+
+def has_report(run: RunView) -> bool:
+    """Whether the run's record lists a report: the run page links it, its copy and its view."""
+    return run.record is not None and REPORT in (run.record.artifacts or {})
 
 
 def _copy_report(source: Path, target: Path) -> int:
@@ -65,4 +82,7 @@ def run_page(model: SiteModel, run: RunView) -> str:
         version_href=f"{ROOT}runbooks/{run.runbook}/{run.sha12}/" if run.sha12 else None,
         cell_label=cell_label,
         cell_href=cell_href,
+        has_report=has_report(run),
+        report=REPORT,
+        report_view=f"{REPORT_VIEW}/",
     )
