@@ -163,7 +163,7 @@ def _record(
         status=results.status,
         started_at=stage.started_at,
         ended_at=datetime.now(UTC),
-        as_of=planned.as_of or stage.started_at,
+        as_of=stage.started_at,
         trigger=planned.trigger,
         duration_s=round(duration, 3),
         parameters=dict(planned.params),
