@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from upkeep.atomic import file_mode
+
 LOCK_FILE = "runs-alone.lock"  # under the state dir's locks/, beside each runbook's own lock
 POLL_S = 0.1
 
@@ -26,7 +28,7 @@ def run_turn(
     when it could not be had within `wait_s` seconds. Ctrl-C (`interrupted`) ends the wait."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     # Its own open file description: flock then keeps runs of one process apart too.
-    fd = os.open(lock_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, file_mode())
     try:
         if not _acquire(fd, fcntl.LOCK_EX if alone else fcntl.LOCK_SH, wait_s, interrupted):
             yield False
