@@ -27,6 +27,7 @@ from helpers.project import CHECK_OK, Project
         (["run", "--due", "--at", "yesterday"], "expected an ISO time"),
         (["run", "typed", "--due"], "give runbook names or --due, not both"),
         (["run", "typed", "--at", "2026-12-01T03:00"], "--at only applies with --due"),
+        (["run", "--due", "--at", "2027-01-01", "-p", "count=1"], "-p cannot be combined"),
         (
             ["run", "typed", "--trigger", "cron"],
             "'cron' is not one of 'manual', 'schedule', 'ci'",
@@ -69,24 +70,48 @@ def test_nothing_due_is_said_on_stderr_and_is_an_empty_list_in_json(project: Pro
     assert not project.evidence.exists()
 
 
+def test_due_at_a_time_only_plans_it_runs_nothing(project: Project) -> None:
+    """A run's time is when it ran: `--due --at` in the future (or the past) lists what would be
+    due then, as `list` shows it, and records nothing that would hide tomorrow's real run."""
+    project.add_runbook("every-day", [CHECK_OK])
+    project.add_runbook("every-year", [CHECK_OK], cadence="yearly")
+    later = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    result = project.upkeep_in_process("run", "--due", "--at", later)
+    assert result.code == 0, result.text
+    header, *rows = result.out.splitlines()
+    assert header.split() == ["NAME", "CADENCE", "LAST", "LAST", "RUN", "NEXT", "DUE"]
+    assert [row.split()[:3] for row in rows] == [
+        ["every-day", "daily", "never"],
+        ["every-year", "yearly", "never"],
+    ]
+    assert "2 would be due, nothing was run" in result.err
+    planned = project.upkeep_in_process("run", "--due", "--at", later, "--json")
+    assert [(state["name"], state["due"]) for state in json.loads(planned.out)] == [
+        ("every-day", True),
+        ("every-year", True),
+    ]
+    assert not project.evidence.exists()
+
+
 @pytest.mark.slow
 def test_the_trigger_recorded_is_the_one_given_else_ci_else_schedule_or_manual(
     project: Project,
 ) -> None:
-    project.add_runbook("probe", [CHECK_OK])
-    later = datetime.now(UTC) + timedelta(days=2)
+    project.add_runbook("probe", [CHECK_OK], cadence="yearly")
     runs = [
-        (["run", "probe"], ""),
-        (["run", "--due", "--at", later.isoformat()], ""),
-        (["run", "--due", "--at", (later + timedelta(days=2)).isoformat()], "true"),
-        (["run", "probe", "--trigger", "schedule"], "true"),
+        (["run", "--due"], "", "probe"),
+        (["run", "probe"], "", "probe"),
+        (["run", "probe", "--trigger", "schedule"], "true", "probe"),
+        (["run", "--due"], "true", "later"),  # probe ran this year: only `later` is due
     ]
-    for args, ci in runs:
+    for args, ci, ran in runs:
+        if ran == "later":
+            project.add_runbook("later", [CHECK_OK], cadence="yearly")
         result = project.upkeep(*args, "--json", env={"CI": ci})
         assert result.code == 0, result.text
-        assert [o["runbook"] for o in json.loads(result.out)] == ["probe"]
+        assert [o["runbook"] for o in json.loads(result.out)] == [ran]
     triggers = [record["trigger"] for record in project.records()]
-    assert triggers == ["manual", "schedule", "ci", "schedule"]
+    assert triggers == ["schedule", "manual", "schedule", "ci"]
 
 
 def test_an_invalid_runbook_named_stops_the_run_before_anything_runs(project: Project) -> None:
@@ -105,15 +130,14 @@ def test_an_invalid_runbook_does_not_stop_the_others(project: Project) -> None:
     project.add_runbook("counted", [CHECK_OK], params="n: int = None  # how many")
     project.add_runbook("papermill-style", [CHECK_OK], params="msg = None\npair = (1, 2)")
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
-    named = project.upkeep("run", "counted", "--json")
-    assert named.code == 0, named.text
-    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    due = project.upkeep("run", "--due", "--at", later, "--json")
+    due = project.upkeep("run", "--due", "--json")
     assert due.code == 2, due.text
     assert sorted(o["runbook"] for o in json.loads(due.out)) == ["counted", "papermill-style"]
     assert all(o["status"] == "ok" for o in json.loads(due.out))
     last_line = due.err.strip().splitlines()[-1]
     assert last_line.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
     assert last_line.endswith("(not run)")
+    named = project.upkeep("run", "counted", "--json")
+    assert named.code == 0, named.text
     parameters = {r["runbook"]["name"]: r["parameters"] for r in project.records()}
     assert parameters["papermill-style"] == {"msg": None}  # the tuple stays the runbook's own

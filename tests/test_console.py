@@ -172,6 +172,13 @@ def test_progress_prints_one_line_per_finished_run_then_its_attention_lines(
     assert progress.running == {}
 
 
+def test_progress_marks_a_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with console.RunProgress(1) as progress:
+        dry = _record(dry_run=True, duration_s=2.0)
+        progress.finished(_planned("cleaning"), RunOutcome(dry, Path("evidence/runs/x")))
+    assert capsys.readouterr().err == "[1/1] OK      cleaning (dry run) (2.0 s) evidence/runs/x\n"
+
+
 def test_on_a_terminal_a_live_line_shows_what_is_running_and_is_cleared(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -121,11 +121,18 @@ def test_clean_runs_temp_then_cache_with_the_configs_dry_run(tmp_path: Path) -> 
     assert not (tmp_path / "t" / "old").exists() and not (tmp_path / "c" / "old").exists()
 
 
-def test_resolve_dry_run() -> None:
-    assert cleaning.resolve_dry_run("config", Cleanup(dry_run=True)) is True
-    assert cleaning.resolve_dry_run("config", Cleanup(dry_run=False)) is False
-    assert cleaning.resolve_dry_run("yes", Cleanup(dry_run=False)) is True
-    assert cleaning.resolve_dry_run("no", Cleanup(dry_run=True)) is False
+@pytest.mark.parametrize(
+    ("choice", "configured", "dry"),
+    [("config", True, True), ("config", False, False), ("yes", False, True), ("no", True, False)],
+)
+def test_resolve_dry_run_and_a_dry_run_says_it_is_one(
+    choice: str, configured: bool, dry: bool, recorded: Recorder
+) -> None:
+    assert cleaning.resolve_dry_run(choice, Cleanup(dry_run=configured)) is dry
+    assert recorded.said_dry_run() is dry  # only the kernel knows what "config" meant
+
+
+def test_a_bad_dry_run_choice_is_refused() -> None:
     with pytest.raises(ValueError, match="config, yes, no"):
         cleaning.resolve_dry_run("maybe", Cleanup())
 

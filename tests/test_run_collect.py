@@ -213,3 +213,12 @@ def test_the_cell_where_execution_stopped_is_the_last_one_papermill_started() ->
     }
     assert stopped_cell(nb) == (1, 2)
     assert stopped_cell({"cells": [_cell(papermill={"start_time": None})]}) == (None, None)
+
+
+def test_a_runbook_that_says_it_is_a_dry_run_is_read_as_one() -> None:
+    said = report.dry_run()
+    assert said == {"kind": report.DRY_RUN}
+    found = collect(_nb(_output(_check("ok")), _output(said)))
+    assert found.dry_run and found.status is Status.OK
+    assert [check.name for check in found.checks] == ["c-ok"]  # the mark is no result
+    assert not collect(_nb(_output(_check("ok")))).dry_run

@@ -34,8 +34,12 @@ _METADATA_KEYS = {
     "references",
     "timeout_s",
     "destructive",
+    "retries",
+    "runs_alone",
     "parameters",
 }
+DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
+MAX_RETRIES = 10
 _CONSTRAINT_KEYS = {"choices", "min", "max", "secret"}
 
 
@@ -57,6 +61,10 @@ class Runbook:
     params: tuple[ParamSpec, ...]
     sha256: str
     param_notes: tuple[str, ...] = ()
+    # How many times `run --due` runs it again in one period after runs that ended in error.
+    retries: int = DEFAULT_RETRIES
+    # Whether it must run with no other upkeep run beside it (it measures the machine).
+    runs_alone: bool = False
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -73,6 +81,8 @@ class Runbook:
             "references": list(self.references),
             "timeout_s": self.timeout_s,
             "destructive": self.destructive,
+            "retries": self.retries,
+            "runs_alone": self.runs_alone,
             "sha256": self.sha256,
             "parameters": [
                 {
@@ -231,9 +241,16 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         raise RunbookError(
             f"{where}: metadata.upkeep.timeout_s: expected a positive integer, got {timeout_s!r}"
         )
-    destructive = meta.get("destructive", False)
-    if not isinstance(destructive, bool):
-        raise RunbookError(f"{where}: metadata.upkeep.destructive: expected true or false")
+    flags = {key: meta.get(key, False) for key in ("destructive", "runs_alone")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise RunbookError(f"{where}: metadata.upkeep.{key}: expected true or false")
+    retries = meta.get("retries", DEFAULT_RETRIES)
+    if type(retries) is not int or not 0 <= retries <= MAX_RETRIES:
+        raise RunbookError(
+            f"{where}: metadata.upkeep.retries: expected a whole number from 0 to {MAX_RETRIES} "
+            f"(runs of one period that `run --due` repeats after an error), got {retries!r}"
+        )
     return {
         "title": text("title"),
         "summary": text("summary"),
@@ -242,7 +259,8 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "owner": text("owner"),
         "references": tuple(references),
         "timeout_s": timeout_s,
-        "destructive": destructive,
+        "retries": retries,
+        **flags,
     }
 
 

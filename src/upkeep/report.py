@@ -1,4 +1,5 @@
-"""Responsible for recording checks, metrics and findings from inside a runbook.
+"""Responsible for recording checks, metrics and findings from inside a runbook, and for saying
+that a run is a dry run.
 
 Each call shows a readable line to the person reading the notebook and emits a machine-readable
 output (mimetype `application/vnd.upkeep.result+json`) that the runner reads back afterwards.
@@ -16,10 +17,21 @@ from upkeep.masking import mask_sensitive
 from upkeep.records import Check, Clearance, Finding, Metric, Severity, Status
 
 MIMETYPE = "application/vnd.upkeep.result+json"
+DRY_RUN = "dry_run"  # the kind of the output that marks a run as a dry run
 # Status and Severity share their warn and fail words: one icon each.
 _ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.INFO: "INFO"}
 
-__all__ = ["MIMETYPE", "Severity", "Status", "check", "cleared", "finding", "metric"]
+__all__ = [
+    "DRY_RUN",
+    "MIMETYPE",
+    "Severity",
+    "Status",
+    "check",
+    "cleared",
+    "dry_run",
+    "finding",
+    "metric",
+]
 
 
 def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
@@ -96,3 +108,14 @@ def cleared(key: str, message: str = "") -> dict[str, Any]:
     """Record that the finding `key` no longer holds (it closes, sticky or not)."""
     done = Clearance(str(key), mask_sensitive(str(message)))
     return _emit(done.to_json(), f"[OK  ] cleared {key}: {done.message}".rstrip(": "))
+
+
+def dry_run() -> dict[str, Any]:
+    """Say that this run is a dry run: it reports what it would do and changes nothing. upkeep
+    records the run as a dry run, shows it as one, and does not count it as its period's run (the
+    next `upkeep run --due` still runs the real one). Only the runbook knows: a `dry_run=config`
+    parameter, say, is resolved from upkeep.yml inside the kernel."""
+    return _emit(
+        {"kind": DRY_RUN},
+        "[DRY ] a dry run: nothing is changed, and it does not count as this period's run",
+    )

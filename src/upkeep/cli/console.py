@@ -1,7 +1,8 @@
 """Responsible for everything the command line prints: lines on stdout and stderr, JSON for
-scripts, aligned tables, human sizes, times, status words in their colours, the progress of a
-run (one line per finished run, and on a terminal a live line of what is still running) and the
-lines of a finished run a person must read.
+scripts, aligned tables, human sizes, times, status words in their colours, a runbook's last run
+and when it is next due, the progress of a run (one line per finished run, a dry run marked, and
+on a terminal a live line of what is still running) and the lines of a finished run a person
+must read.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import click
 from upkeep.records import RunRecord, Status
 
 if TYPE_CHECKING:
-    from upkeep.plan import PlannedRun
+    from upkeep.plan import PlannedRun, RunbookState
     from upkeep.run.workflow import RunOutcome
 
 STATUS_COLOURS = {
@@ -77,6 +78,56 @@ def human_size(size: float) -> str:
 def format_time(moment: datetime | None) -> str:
     """A moment to the minute in its own time zone, or `-` when there is none."""
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
+
+
+STATE_COLUMNS = ("NAME", "CADENCE", "LAST", "LAST RUN", "NEXT DUE")
+DRY_RUN_MARK = "(dry run)"
+
+
+def state_row(state: RunbookState) -> tuple[str, ...]:
+    """A runbook's state as a row under STATE_COLUMNS (`upkeep list`, `run --due --at`)."""
+    last = "never"
+    if state.last_status is not None:
+        last = state.last_status.value + (f" {DRY_RUN_MARK}" if state.last_dry_run else "")
+    return (
+        state.runbook.name,
+        state.runbook.cadence,
+        last,
+        format_time(state.last_run_at),
+        format_next_due(state),
+    )
+
+
+def format_next_due(state: RunbookState) -> str:
+    """When a runbook is next due, and whether it is a retry or its retries are used up."""
+    moment = format_time(state.next_due)
+    if state.due and state.period_errors:
+        retries = state.runbook.retries
+        return f"DUE since {moment} (retry {state.period_errors} of {retries})"
+    if state.due:
+        return f"DUE since {moment}"
+    if state.gave_up:
+        return f"{moment} (gave up: {state.period_errors} runs ended in error)"
+    return moment
+
+
+def state_json(state: RunbookState) -> dict[str, Any]:
+    """A runbook's state for scripts; times in the configured time zone, ISO 8601."""
+    return {
+        "name": state.runbook.name,
+        "title": state.runbook.title,
+        "cadence": state.runbook.cadence,
+        "last_status": state.last_status.value if state.last_status else None,
+        "last_run_id": state.last_run_id,
+        "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
+        "last_dry_run": state.last_dry_run,
+        "due": state.due,
+        "next_due": state.next_due.isoformat(),
+        "period_errors": state.period_errors,
+        "retries": state.runbook.retries,
+        "gave_up": state.gave_up,
+        "invalid": None,
+    }
 
 
 def status_word(status: Status) -> str:
@@ -139,8 +190,9 @@ class RunProgress:
             self.running.pop(name, None)
             self.done += 1
             self._clear_live_line()
+            dry = f"{DRY_RUN_MARK} " if outcome.record.dry_run else ""
             print_err(
-                f"[{self.done}/{self.total}] {status_word(outcome.status)} {name} "
+                f"[{self.done}/{self.total}] {status_word(outcome.status)} {name} {dry}"
                 f"({outcome.record.duration_s:.1f} s) {outcome.path}"
             )
             for line in attention_lines(outcome.record):

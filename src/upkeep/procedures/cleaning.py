@@ -1,7 +1,8 @@
 """Responsible for the daily cleaning runbook's steps: clean the temp roots, trim the cache
 roots (through `upkeep.cleaning`: scan, plan, execute), and record what happened as checks,
 metrics and findings (`upkeep.report`), with a list of what was removed and of what vanished
-(removed or renamed by someone else meanwhile: counted and listed, never a warning)."""
+(removed or renamed by someone else meanwhile: counted and listed, never a warning); a dry run
+says it is one."""
 
 from __future__ import annotations
 
@@ -60,10 +61,16 @@ def clean(
 
 
 def resolve_dry_run(choice: str, cleanup: Cleanup) -> bool:
-    """The runbook's `dry_run` parameter: "config" (the config's `cleanup.dry_run`), "yes", "no"."""
+    """The runbook's `dry_run` parameter: "config" (the config's `cleanup.dry_run`), "yes", "no".
+    Only here does the run learn whether it is a dry run, so a dry run says so here
+    (`upkeep.report.dry_run`): it is recorded and shown as one, and the real cleaning of the
+    day still runs."""
     if choice not in DRY_RUN_CHOICES:
         raise ValueError(f"dry_run must be one of {', '.join(DRY_RUN_CHOICES)}, got {choice!r}")
-    return cleanup.dry_run if choice == "config" else choice == "yes"
+    dry = cleanup.dry_run if choice == "config" else choice == "yes"
+    if dry:
+        report.dry_run()
+    return dry
 
 
 # ---------------------------------------------------------------- record

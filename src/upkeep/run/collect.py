@@ -1,5 +1,5 @@
 """Responsible for reading a run's checks, metrics, findings and error back from its executed
-notebook, and for deciding the run's status from them.
+notebook (and whether the runbook said it was a dry run), and for deciding the run's status.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upkeep.records import Check, Clearance, Finding, Metric, RunError, RunErrorName, Status, worst
-from upkeep.report import MIMETYPE
+from upkeep.report import DRY_RUN, MIMETYPE
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PARSERS = {
@@ -30,6 +30,7 @@ class Results:
     findings: tuple[Finding, ...] = ()
     error: RunError | None = None
     cleared: tuple[Clearance, ...] = ()
+    dry_run: bool = False  # the runbook called `upkeep.report.dry_run`
 
     @property
     def status(self) -> Status:
@@ -43,14 +44,18 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
     """Every result recorded in an executed notebook, and the error that ended the run: the
     `failure` the executor saw (timeout, dead kernel), else the first cell papermill would fail
     the run on, else the first result that `upkeep.report` would have refused, else "no check
-    recorded" (naming the cell where a clean `sys.exit` stopped the runbook early)."""
+    recorded" (naming the cell where a clean `sys.exit` stopped the runbook early); and whether
+    the runbook said it was a dry run."""
     found: dict[str, list[Any]] = {kind: [] for kind in _PARSERS}
     cell_error = invalid = early_exit = None
+    dry_run = False
     for index, cell in enumerate(nb.get("cells", [])):
         errors = []
         for output in cell.get("outputs", []):
             raw = output.get("data", {}).get(MIMETYPE)
-            if isinstance(raw, Mapping) and raw.get("kind") in _PARSERS:
+            if isinstance(raw, Mapping) and raw.get("kind") == DRY_RUN:
+                dry_run = True
+            elif isinstance(raw, Mapping) and raw.get("kind") in _PARSERS:
                 try:
                     found[raw["kind"]].append(_PARSERS[raw["kind"]](raw))
                 except ValueError as err:
@@ -65,7 +70,12 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
         failure or cell_error or invalid or (None if checks else early_exit or no_checks_error())
     )
     return Results(
-        checks, tuple(found["metric"]), tuple(found["finding"]), error, tuple(found["cleared"])
+        checks,
+        tuple(found["metric"]),
+        tuple(found["finding"]),
+        error,
+        tuple(found["cleared"]),
+        dry_run,
     )
 
 

@@ -1,8 +1,8 @@
 """Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
-verifies, every runbook with its last status, last run, next due and recent runs — failing and
-overdue first — then every check of a runbook's latest run that did not pass, and the findings
-still open (`upkeep.findings`: until a run no longer reports them, clears them, or a person
-acknowledges them).
+verifies, every runbook with its last status, last run (the one `upkeep list` names, a dry run
+marked), next due and recent runs — failing and overdue first — then every check of a runbook's
+latest run that did not pass, and the findings still open (`upkeep.findings`: until a run no
+longer reports them, clears them, or a person acknowledges them).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from upkeep.site.markup import (
     badge,
     escape_html,
     html_root_for,
+    last_status,
+    next_due,
     recent_runs_strip,
     run_href,
     when,
 )
-from upkeep.site.model import SiteModel
+from upkeep.site.model import RunView, SiteModel
 
 STRIP_RUNS = 14
 MAX_LISTED = 20
@@ -40,19 +42,14 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         name = state.runbook.name
-        last = model.by_runbook.get(name, ())
-        last_cell = "never"
-        if last:
-            started = escape_html(when(last[0].started_at, model))
-            last_cell = f'<a href="{run_href(last[0], root)}">{started}</a>'
-
-        overdue = '<strong class="uk-bad">OVERDUE</strong> since ' if state.due else ""
+        runs = model.by_runbook.get(name, ())
         rows.append(
             f'<tr><td><a href="{root}runbooks/{escape_html(name)}/">'
             f"{escape_html(state.runbook.title)}</a><br><code>{escape_html(name)}</code></td>"
-            f"<td>{escape_html(state.runbook.cadence)}</td><td>{badge(state.last_status)}</td>"
-            f"<td>{last_cell}</td><td>{overdue}{escape_html(when(state.next_due, model))}</td>"
-            f"<td>{recent_runs_strip(last[:STRIP_RUNS], root, model)}</td></tr>"
+            f"<td>{escape_html(state.runbook.cadence)}</td><td>{last_status(state)}</td>"
+            f"<td>{last_run_cell(state, runs, root, model)}</td>"
+            f"<td>{next_due(state, model)}</td>"
+            f"<td>{recent_runs_strip(runs[:STRIP_RUNS], root, model)}</td></tr>"
         )
     parts.append(
         '<table class="uk-table uk-dashboard"><thead><tr><th>Runbook</th><th>Cadence</th>'
@@ -66,6 +63,17 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
     return "\n\n".join(parts) + "\n"
+
+
+def last_run_cell(
+    state: RunbookState, runs: tuple[RunView, ...], root: str, model: SiteModel
+) -> str:
+    """When the runbook's last run started, linking its page: the run `upkeep list` names."""
+    if state.last_run_id is None:
+        return "never"
+    started = escape_html(when(state.last_run_at, model))
+    run = next((run for run in runs if run.run_id == state.last_run_id), None)
+    return started if run is None else f'<a href="{run_href(run, root)}">{started}</a>'
 
 
 def verification_banner(model: SiteModel, root: str) -> str:

@@ -17,12 +17,14 @@ from typing import Any
 from upkeep.plan import RunbookState
 from upkeep.registry import Runbook
 from upkeep.site.markup import (
-    badge,
     escape_html,
     evidence_cell,
     frontmatter,
+    last_status,
     md_link,
+    next_due,
     run_href,
+    run_status,
     run_summary,
     table_cell,
     when,
@@ -58,7 +60,7 @@ def runbooks_index(model: SiteModel) -> str:
             f"| [{table_cell(runbook.title)}]({runbook.name}.md)<br>`{runbook.name}` | "
             f"{table_cell(runbook.cadence)} | {table_cell(runbook.category)} | "
             f"{table_cell(runbook.owner)} | "
-            f"{badge(model.states[runbook.name].last_status)} |"
+            f"{last_status(model.states[runbook.name])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -101,10 +103,7 @@ def _facts_table(
         )
         or "-"
     )
-    last = badge(state.last_status) + (
-        f" {when(state.last_run_at, model)}" if state.last_run_at else ""
-    )
-    due = ("**overdue** since " if state.due else "") + when(state.next_due, model)
+    last = last_status(state) + (f" {when(state.last_run_at, model)}" if state.last_run_at else "")
     rows = [
         ("Name", f"`{runbook.name}`"),
         ("Cadence", table_cell(runbook.cadence)),
@@ -115,7 +114,7 @@ def _facts_table(
         ("References", refs),
         ("Notebook", f"`{runbook.relpath}`, version {version}"),
         ("Last run", last),
-        ("Next due", due),
+        ("Next due", next_due(state, model)),
     ]
     return "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
 
@@ -258,7 +257,7 @@ def _shift_headings(text: str) -> str:
 def recent_runs(model: SiteModel, runs: Iterable[RunView], root: str) -> str:
     rows = [
         f'<tr><td><a href="{run_href(run, root)}">{escape_html(when(run.started_at, model))}'
-        f"</a></td><td>{badge(run.status)}</td><td>{evidence_cell(run)}</td>"
+        f"</a></td><td>{run_status(run)}</td><td>{evidence_cell(run)}</td>"
         f"<td>{escape_html(run_summary(run))}</td></tr>"
         for run in runs
     ]
