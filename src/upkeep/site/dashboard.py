@@ -96,14 +96,15 @@ def verification_banner(model: SiteModel, root: str) -> str:
 
 
 def failing_checks(model: SiteModel, root: str) -> str:
-    """Every check of each runbook's latest run that is not ok: a service that is down is here,
-    not only in its run's report."""
+    """Every check of each runbook's last run that is not ok: a service that is down is here,
+    not only in its run's report. The last run is the one that ran (a skipped run that came after
+    it does not hide its failures)."""
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         runs = model.by_runbook.get(state.runbook.name, ())
-        if not runs or runs[0].record is None:
+        latest = next((run for run in runs if run.run_id == state.last_run_id), None)
+        if latest is None or latest.record is None:
             continue
-        latest = runs[0]
         checks = [check for check in latest.record.checks if check.status is not Status.OK]
         for check in sorted(checks, key=lambda check: -check.status.rank):
             value = "" if check.value is None else f"{check.value:g}{check.unit}"
