@@ -5,6 +5,7 @@ test_run_runner.py."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,7 +28,8 @@ from helpers.project import CHECK_OK, Project
         (["run", "--due", "--at", "yesterday"], "expected an ISO time"),
         (["run", "typed", "--due"], "give runbook names or --due, not both"),
         (["run", "typed", "--at", "2026-12-01T03:00"], "--at only applies with --due"),
-        (["run", "--due", "--at", "2027-01-01", "-p", "count=1"], "-p cannot be combined"),
+        (["run", "--due", "-p", "nope=1"], "-p nope: no runbook declares a parameter 'nope'"),
+        (["run", "--due", "-p", "count=99"], "parameter count: expected a value <= 10"),
         (
             ["run", "typed", "--trigger", "cron"],
             "'cron' is not one of 'manual', 'schedule', 'ci'",
@@ -141,3 +143,50 @@ def test_an_invalid_runbook_does_not_stop_the_others(project: Project) -> None:
     assert named.code == 0, named.text
     parameters = {r["runbook"]["name"]: r["parameters"] for r in project.records()}
     assert parameters["papermill-style"] == {"msg": None}  # the tuple stays the runbook's own
+
+
+@pytest.mark.slow
+def test_each_run_says_when_it_starts_and_in_one_line_what_it_did(project: Project) -> None:
+    """Without a terminal (cron, CI): a line when each run starts; when it ends, the summary its
+    runbook recorded (else its checks counted), then where its evidence is. `-p` with `--due`
+    goes to the due runbooks that declare it. A kernel that dies is the run's error, not
+    nbclient's log line."""
+    project.add_runbook(
+        "summarised",
+        [
+            (
+                "code",
+                "from upkeep import report\n"
+                "report.check('total', 'ok', value=1_440_000, unit='B')\n"
+                "report.summary(f'removed 3 entries, freeing 1.4 MiB (dry run: {dry_run})')",
+            )
+        ],
+        params="dry_run: bool = None  # only report",
+    )
+    project.add_runbook("plain", [CHECK_OK])
+    project.add_runbook(
+        "crash", [CHECK_OK, ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
+    )
+    result = project.upkeep("run", "--due", "--jobs", "1", "-p", "dry_run=true", "--json")
+    assert result.code == 3, result.text
+    lines = result.err.splitlines()
+    for name in ("summarised", "plain", "crash"):
+        assert any(re.fullmatch(rf"started {name} \(run \d of 3\)", line) for line in lines)
+    [done] = [line for line in lines if line.startswith("[") and " summarised (" in line]
+    assert re.fullmatch(
+        r"\[\d/3\] OK      summarised \(\d+\.\d s\): "
+        r"removed 3 entries, freeing 1\.4 MiB \(dry run: True\)",
+        done,
+    )
+    assert lines[lines.index(done) + 1].startswith("      evidence: ")
+    assert any(
+        re.fullmatch(r"\[\d/3\] OK      plain \(\d+\.\d s\): 1 check: 1 ok", x) for x in lines
+    )
+    assert "DeadKernelError: Kernel died" in result.err  # the run's error, said once
+    assert "while waiting for execute reply" not in result.err  # nbclient's stray log line
+    outcomes = {o["runbook"]: o for o in json.loads(result.out)}
+    assert outcomes["summarised"]["summary"].startswith("removed 3 entries")
+    records = {r["runbook"]["name"]: r for r in project.records()}
+    assert records["summarised"]["summary"] == "removed 3 entries, freeing 1.4 MiB (dry run: True)"
+    assert records["summarised"]["parameters"] == {"dry_run": True}
+    assert records["plain"]["parameters"] == {} and records["plain"]["summary"] == ""

@@ -368,6 +368,7 @@ def test_evidence_written_by_0_1_0_verifies_loads_and_takes_new_runs(tmp_path: P
     skipped = records["fails-8c2f"]
     assert skipped.status is Status.SKIPPED and skipped.skipped_reason.startswith("locked")
     assert records["fails-d7f5"].status is Status.FAIL
+    assert {record.summary for record in records.values()} == {""}  # no summary then: none
     # The current version writes onto the same chain.
     published = publish_run(store, "20261205T021500Z-after-upgrade-1a2b", "2026-12-05T02:15:00Z")
     assert published.seq == 5

@@ -196,10 +196,42 @@ def test_states_say_last_status_and_when_next_due(night: Night) -> None:
     assert day.next_due == datetime(2027, 3, 11, tzinfo=UTC)
 
 
-def test_due_runs_take_no_parameters(night: Night) -> None:
-    with pytest.raises(ParameterError, match="-p cannot be combined with --due"):
+def test_a_parameter_given_with_due_goes_to_each_due_runbook_that_declares_it(
+    project: Project,
+) -> None:
+    project.add_runbook("cleans", [CHECK_OK], params="dry_run: bool = None  # only report")
+    project.add_runbook("also-cleans", [CHECK_OK], params="dry_run: bool = False\nn: int = 2")
+    project.add_runbook("checks", [CHECK_OK], params="top: int = 5  # groups shown")
+    night = Night(project)
+    planned = plan.plan_due(
+        night.registry, night.store, night.config, datetime.now(UTC), Trigger.CI, ["dry_run=yes"]
+    )
+    assert {p.runbook.name: p.params for p in planned} == {
+        "also-cleans": {"dry_run": True, "n": 2},
+        "checks": {"top": 5},  # it does not declare dry_run: its defaults
+        "cleans": {"dry_run": True},
+    }
+
+
+def test_a_parameter_no_runbook_declares_stops_due(night: Night) -> None:
+    """A typo would otherwise apply to none of the runbooks, silently."""
+    with pytest.raises(ParameterError, match="-p x: no runbook declares a parameter 'x'"):
         plan.plan_due(
             night.registry, night.store, night.config, datetime.now(UTC), Trigger.CI, ["x=1"]
+        )
+
+
+def test_a_value_a_due_runbook_refuses_stops_due(project: Project) -> None:
+    project.add_runbook("cleans", [CHECK_OK], params="dry_run: bool = None  # only report")
+    night = Night(project)
+    with pytest.raises(ParameterError, match="parameter dry_run: expected true or false"):
+        plan.plan_due(
+            night.registry,
+            night.store,
+            night.config,
+            datetime.now(UTC),
+            Trigger.CI,
+            ["dry_run=maybe"],
         )
 
 

@@ -97,7 +97,10 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
     for _ in range(2):
         result = project.upkeep("run", "introspect", env=env)
         assert result.code == 0, result.text
-        assert result.err.count("\n") == 1, result.err  # one status line, no stray notices
+        # Its start, what it did and where its evidence is: no stray notices.
+        started, done, evidence = result.err.splitlines()
+        assert started == "started introspect (run 1 of 1)"
+        assert done.endswith(": 3 checks: 3 ok") and evidence.startswith("      evidence: ")
     metrics = [{m["name"]: m["value"] for m in r["metrics"]} for r in project.records()]
     assert len({m["pid"] for m in metrics}) == len(metrics) == 2
     for m in metrics:

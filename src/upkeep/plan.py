@@ -1,7 +1,8 @@
 """Responsible for turning a request into a plan: which runbooks run, with which parameters, and
 which are due.
 
-Everything a user can get wrong is refused here, before any kernel starts. A run's time is when
+Everything a user can get wrong is refused here, before any kernel starts; `-p` with `--due`
+sets a parameter of each due runbook that declares it. A run's time is when
 it started. A runbook is due when no run of its current period counts: a skipped run or a dry run
 never counts, and a run that ended in error counts only once the runbook's `retries` are used up
 (until then the next `--due` runs it again).
@@ -125,17 +126,33 @@ def plan_due(
     assignments: list[str] | tuple[str, ...] = (),
 ) -> list[PlannedRun]:
     """Plan every runbook that is due at `at` (the registry's invalid runbooks are not in it:
-    the caller names them)."""
-    if assignments:
-        raise ParameterError(
-            "-p cannot be combined with --due: each runbook runs with its "
-            "defaults; run it by name to pass parameters"
-        )
+    the caller names them). A `-p KEY=VALUE` applies to each due runbook that declares KEY; a KEY
+    that no runbook declares, or a value a due runbook refuses, is a ParameterError."""
+    given = params.parse_assignments(assignments)
+    _check_declared(registry, given)
     plan = []
     for state in states(registry, store.entries(), config, at):
         if state.due:
+            runbook = state.runbook
+            own = {key: value for key, value in given.items() if runbook.param(key) is not None}
             # The registry checked every default already; a secret that does not resolve
             # fails that run (with evidence), not the night.
-            values = params.validate(state.runbook, {}, require_secrets=False)
-            plan.append(PlannedRun(state.runbook, values, trigger))
+            values = params.validate(runbook, own, require_secrets=False)
+            plan.append(PlannedRun(runbook, values, trigger))
     return plan
+
+
+def _check_declared(registry: Registry, given: dict[str, str]) -> None:
+    """Each `-p` key given with `--due` must be a parameter of some runbook: a typo would
+    otherwise apply to none of them, silently."""
+    for key in given:
+        if not any(runbook.param(key) is not None for runbook in registry.values()):
+            declared = sorted(
+                f"{runbook.name}: {', '.join(p.name for p in runbook.params)}"
+                for runbook in registry.values()
+                if runbook.params
+            )
+            raise ParameterError(
+                f"-p {key}: no runbook declares a parameter {key!r} "
+                f"(parameters by runbook: {'; '.join(declared) or 'none'})"
+            )

@@ -31,6 +31,12 @@ class Recorder:
     def dry_run(self) -> dict[str, Any]:
         return self._keep(report.dry_run())
 
+    def summary(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.summary(*args, **kwargs))
+
+    def summaries(self) -> list[str]:
+        return [r["text"] for r in self.records if r["kind"] == report.SUMMARY]
+
     def said_dry_run(self) -> bool:
         return any(r["kind"] == report.DRY_RUN for r in self.records)
 

@@ -1,8 +1,9 @@
 """Responsible for `upkeep run`: the named runbooks, or every runbook that is due, planned,
 run with the progress on stderr, and the exit code of the worst outcome. A named runbook that is
 invalid stops the command before anything runs; with `--due` the valid runbooks run and each
-invalid one is named on stderr and makes the exit code at least 2. `--due --at TIME` only plans:
-it lists what would be due then and runs nothing, since a run's time is when it ran.
+invalid one is named on stderr and makes the exit code at least 2; `-p` sets a parameter of the
+named runbooks, or with `--due` of each due runbook that declares it. `--due --at TIME` only
+plans: it lists what would be due then and runs nothing, since a run's time is when it ran.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from upkeep.cli.console import (
     print_err,
     print_json,
     print_table,
+    run_summary,
     state_json,
     state_row,
 )
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
     "assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set a parameter of the named runbooks (repeatable).",
+    help="Set a parameter of the named runbooks, or with --due of each due runbook that "
+    "declares it (repeatable).",
 )
 @click.option(
     "--due", is_flag=True, help="Run every runbook that is due (missed runs catch up once)."
@@ -90,6 +93,7 @@ def run_command(
     Examples:
       upkeep run health-check -p top_groups=10
       upkeep run --due
+      upkeep run --due -p dry_run=yes          # the due cleaning only reports
       upkeep run --due --at 2026-12-01T03:00   # what would be due then (runs nothing)
     """
     config = options.load_config()
@@ -210,6 +214,8 @@ def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "run_id": outcome.record.run_id,
         "runbook": outcome.record.runbook.name,
         "status": outcome.status.value,
+        "dry_run": outcome.record.dry_run,
+        "summary": run_summary(outcome.record),
         "duration_s": round(outcome.record.duration_s, 3),
         "path": str(outcome.path),
     }

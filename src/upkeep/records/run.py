@@ -105,6 +105,7 @@ class RunRecord:
     error: RunError | None = None
     skipped_reason: str | None = None
     dry_run: bool = False  # the runbook said it changed nothing (`upkeep.report.dry_run`)
+    summary: str = ""  # the one line the runbook said it did (`upkeep.report.summary`)
     host: Host = field(default_factory=Host)
     versions: Mapping[str, str | None] = field(default_factory=dict)
     artifacts: Mapping[str, str] | None = None  # name -> sha256, set when published
@@ -125,6 +126,7 @@ class RunRecord:
             "duration_s": self.duration_s,
             "status": self.status.value,
             "dry_run": self.dry_run,
+            "summary": self.summary,
             "checks": [check.to_json() for check in self.checks],
             "metrics": [metric.to_json() for metric in self.metrics],
             "findings": [finding.to_json() for finding in self.findings],
@@ -181,6 +183,7 @@ class RunRecord:
             if isinstance(value.get("skipped_reason"), str)
             else None,
             dry_run=value.get("dry_run") is True,
+            summary=_optional_text(value.get("summary")),
             host=Host.from_json(value.get("host")),
             versions={
                 str(k): v if isinstance(v, str) else None

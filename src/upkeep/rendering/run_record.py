@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from upkeep.records import Finding, Host, RunError, Severity, Status
+from upkeep.units import quantity
 
 NEVER_RUN = "NEVER RUN"
 
@@ -39,10 +40,8 @@ def dry_run_mark(dry_run: bool = True) -> Markup:
 
 
 def number(value: float | None, unit: str = "") -> str:
-    """`87.1%`, `12`, or empty for no value."""
-    if value is None:
-        return ""
-    return f"{value:g}{unit}"
+    """`87.1%`, `12`, `1.4 MiB` for a byte count, or empty for no value (`upkeep.units`)."""
+    return quantity(value, unit)
 
 
 def duration(seconds: float | None) -> str:

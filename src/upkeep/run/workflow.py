@@ -174,6 +174,7 @@ def _record(
         cleared=results.cleared,
         error=results.error,
         dry_run=results.dry_run,
+        summary=results.summary,
         host=batch.provenance.host,
         versions=batch.provenance.run_versions(nb),
     )

@@ -1,7 +1,9 @@
 """Responsible for running MkDocs on the project's site: `build_site` and `serve_site`.
 
-MkDocs runs in a child process (`python -m mkdocs`), exactly as `nox -s docs` or `mike deploy`
-would run it, with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system.
+MkDocs runs in a child process (its own command line, as `nox -s docs` or `mike deploy` would run
+it), with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system, and with
+mkdocs-macros' INFO chatter (which modules and variables it found) kept out of the output: its
+warnings and errors still show.
 When upkeep is interrupted (Ctrl-C, or SIGTERM or SIGHUP, which the command line turns into the
 same interruption) the child is stopped before upkeep ends: no server is left answering.
 """
@@ -18,6 +20,14 @@ from upkeep.errors import UpkeepError
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
+# mkdocs' own command line, with mkdocs-macros' logger (`mkdocs.plugins.mkdocs_macros.*`) at
+# WARNING: mkdocs-macros has no setting that silences its INFO lines.
+_MKDOCS_MAIN = (
+    "import logging, sys; "
+    "logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING); "
+    "from mkdocs.__main__ import cli; "
+    "sys.exit(cli(prog_name='mkdocs'))"
+)
 
 
 def mkdocs_config(config: Config) -> Path:
@@ -48,7 +58,7 @@ def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
 
 def _mkdocs(config: Config, args: list[str], what: str) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=config.root, env=env)
+    child = subprocess.Popen([sys.executable, "-c", _MKDOCS_MAIN, *args], cwd=config.root, env=env)
     try:
         code = child.wait()
     except BaseException:

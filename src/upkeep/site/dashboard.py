@@ -20,6 +20,7 @@ from upkeep.site.markup import (
     when,
 )
 from upkeep.site.model import RunView, SiteModel
+from upkeep.units import quantity
 
 STRIP_RUNS = 14
 MAX_LISTED = 20
@@ -107,7 +108,7 @@ def failing_checks(model: SiteModel, root: str) -> str:
             continue
         checks = [check for check in latest.record.checks if check.status is not Status.OK]
         for check in sorted(checks, key=lambda check: -check.status.rank):
-            value = "" if check.value is None else f"{check.value:g}{check.unit}"
+            value = quantity(check.value, check.unit)
             rows.append(
                 f"<tr><td>{badge(check.status)}</td><td>{escape_html(state.runbook.name)}</td>"
                 f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"
