@@ -396,7 +396,6 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
     if s is None:
         return BackupPolicy()
     policy = BackupPolicy(
-        dir=s.path("dir", base, None),
         mode=s.choice("mode", BACKUP_MODES, "full"),
         full_every=s.int("full_every", 7, minimum=1),
         keep_daily=s.int("keep_daily", 7),
@@ -405,6 +404,8 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
         max_full_age_days=s.number("max_full_age_days", 8.0),
         compression_level=s.int("compression_level", 1, minimum=1),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
+        # Without a backup: section nothing is backed up; with one, backups need a store.
+        dir=s.path("dir", base),
     )
     s.done()
     return policy
