@@ -1,5 +1,8 @@
-"""Responsible for running MkDocs on the project's site: `build_site` and `serve_site`.
+"""Responsible for running MkDocs on the system's site: `build_site` and `serve_site`.
 
+The site's sources are the `mkdocs.yml` beside upkeep.yml when there is one (a project that
+keeps its own, as upkeep's checkout does), else the ones shipped in the package; `site:` in
+upkeep.yml adds pages of the user's own (read by the plugin) and says where the site is built.
 MkDocs runs in a child process (`python -m mkdocs`), exactly as `nox -s docs` or `mike deploy`
 would run it, with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system.
 When upkeep is interrupted (Ctrl-C, or SIGTERM or SIGHUP, which the command line turns into the
@@ -15,29 +18,47 @@ from pathlib import Path
 
 from upkeep.config import Config
 from upkeep.errors import UpkeepError
+from upkeep.package_files import SHIPPED_SITE_DIR
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
 
 
 def mkdocs_config(config: Config) -> Path:
-    """`mkdocs.yml` beside upkeep.yml; UpkeepError when it is not there."""
-    path = config.root / MKDOCS_CONFIG_NAME
-    if not path.is_file():
+    """`mkdocs.yml` beside upkeep.yml, else the one shipped with upkeep."""
+    beside = config.root / MKDOCS_CONFIG_NAME
+    if beside.is_file():
+        return beside
+    shipped = SHIPPED_SITE_DIR / MKDOCS_CONFIG_NAME
+    if not shipped.is_file():
         raise UpkeepError(
-            f"{path}: not found; expected the site's mkdocs config beside {config.path.name}"
+            f"{beside}: not found, and this installation of upkeep has no site sources of its "
+            f"own ({shipped}); expected a mkdocs.yml beside {config.path.name}, or reinstall upkeep"
         )
-    return path
+    return shipped
+
+
+def site_folder(config: Config, site_dir: Path | None = None) -> Path | None:
+    """Where the site is built: `site_dir` as asked, else `site.site_dir` of upkeep.yml, else
+    `site` beside upkeep.yml for the shipped sources; None leaves it to the project's mkdocs.yml."""
+    if site_dir is not None:
+        return Path(site_dir).resolve()
+    if config.site.site_dir is not None:
+        return config.site.site_dir
+    if mkdocs_config(config).parent != config.root:
+        return config.root / "site"
+    return None
 
 
 def build_site(config: Config, site_dir: Path | None = None, strict: bool = True) -> Path:
     """Build the whole site (hand-written and generated pages, run reports); return its folder."""
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
-    if site_dir is not None:
-        args += ["--site-dir", str(Path(site_dir).resolve())]
+    folder = site_folder(config, site_dir)
+    if folder is not None:
+        args += ["--site-dir", str(folder)]
     _mkdocs(config, args, "build")
-    return Path(site_dir).resolve() if site_dir is not None else _configured_site_dir(path)
+    return folder if folder is not None else _configured_site_dir(path)
 
 
 def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
