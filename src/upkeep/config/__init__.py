@@ -1,10 +1,11 @@
 """Responsible for the maintained system's config, `upkeep.yml`: `load_config` reads it
-(`load`, `reader`, `cleanup`) into the typed, frozen objects of `model`.
+(`load`, `reader`, `cleanup`) into the typed, frozen objects of `model` (`read_config` also
+gives back every problem found, for `upkeep check`); `lookup` names one value by its key.
 """
 
 from __future__ import annotations
 
-from upkeep.config.load import DEFAULT_CONFIG_NAME, load_config
+from upkeep.config.load import DEFAULT_CONFIG_NAME, load_config, read_config
 from upkeep.config.model import (
     DATABASE_ENGINES,
     SERVICE_TYPES,
@@ -51,4 +52,5 @@ __all__ = [
     "TcpService",
     "Thresholds",
     "load_config",
+    "read_config",
 ]

@@ -52,6 +52,16 @@ DEFAULT_CONFIG_NAME = "upkeep.yml"
 
 def load_config(path: Path | str | None = None) -> Config:
     """Read and validate the config file; `path` defaults to $UPKEEP_CONFIG, then ./upkeep.yml."""
+    config, problems = read_config(path)
+    problems.raise_any()
+    assert config is not None
+    return config
+
+
+def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems]:
+    """The config as far as it can be read, and every problem found on the way (`upkeep
+    check`). ConfigError when the file cannot be read or parsed as YAML; the config is None
+    when the document is not a mapping."""
     path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
     try:
         raw = path.read_bytes()
@@ -65,13 +75,13 @@ def load_config(path: Path | str | None = None) -> Config:
             f"{path}: the config file is empty (or only comments); expected at least "
             "`version: 1` and the sections describing the system (see the shipped upkeep.yml)"
         )
-    return _config(Section(data, "", path), path)
-
-
-def _config(top: Section, path: Path) -> Config:
-    """The config of the document `top`; every problem of it in one ConfigError."""
-    base = path.parent
     problems = Problems(path)
+    return problems.read(lambda: _config(Section(data, "", path), path, problems), None), problems
+
+
+def _config(top: Section, path: Path, problems: Problems) -> Config:
+    """The config of the document `top`, read part by part; each part's problem in `problems`."""
+    base = path.parent
     timezone = problems.read(lambda: _timezone(top), "UTC")
     timeout_s, jobs = problems.read(lambda: _defaults(top, path), (900, None))
     config = Config(
@@ -106,7 +116,6 @@ def _config(top: Section, path: Path) -> Config:
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
     problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)
     problems.read(lambda: _unique(path, "databases", [d.name for d in config.databases]), None)
-    problems.raise_any()
     return config
 
 

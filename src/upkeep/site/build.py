@@ -90,13 +90,27 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         child.wait()
 
 
+def docs_folders(config: Config) -> list[Path]:
+    """The folders the site's pages come from: the site's own (mkdocs.yml's `docs_dir`), then
+    the user's (`site.docs_dir`), whose pages replace those of the same path."""
+    path = mkdocs_config(config)
+    folders = [path.parent / str(_mkdocs_setting(path, "docs_dir") or "docs")]
+    if config.site.docs_dir is not None:
+        folders.append(config.site.docs_dir)
+    return folders
+
+
 def _configured_site_dir(path: Path) -> Path:
+    return (path.parent / str(_mkdocs_setting(path, "site_dir") or "site")).resolve()
+
+
+def _mkdocs_setting(path: Path, key: str) -> object:
     import yaml
 
-    # mkdocs.yml may hold !!python tags (Material's emoji); only site_dir is wanted here.
+    # mkdocs.yml may hold !!python tags (Material's emoji); only plain settings are wanted here.
     class _Loader(yaml.SafeLoader):
         pass
 
     _Loader.add_multi_constructor("", lambda loader, suffix, node: None)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-    return (path.parent / str(data.get("site_dir") or "site")).resolve()
+    return data.get(key) if isinstance(data, dict) else None
