@@ -323,7 +323,10 @@ def test_an_invalid_runbook_is_on_the_site_with_its_problem(project: Project) ->
     """It used to stop the build: the nightly then had no dashboard at all."""
     project.add_runbook("fine", [CHECK_OK])
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    # The nightly's steps (noxfile.py): run --due, verify, list, then the site all the same.
     assert project.upkeep("run", "--due").code == 2  # `fine` ran, `broken` was named
+    assert project.upkeep("verify").code == 0
+    assert project.upkeep("list").code == 2
     result = project.upkeep("site", "build", timeout=300)
     assert result.code == 0, result.text
     problem = "runbook broken (runbooks/daily/broken.ipynb): metadata.upkeep.cadence"
