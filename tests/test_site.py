@@ -482,7 +482,8 @@ def test_dashboard_puts_failing_first_and_says_the_status(built: dict[str, Any])
     assert rows == ["weekly-updates", "odd-one", "braces-check"]
     assert ">OK<" in page and "NEVER RUN" in page
     runbook_page = _page(built, "runbooks/braces-check")
-    assert "upkeep run braces-check" in _plain(runbook_page)
+    config = built["project"].config
+    assert f"upkeep --config {config} run braces-check" in _plain(runbook_page)
     assert 'href="../../reference/observability/"' in runbook_page
 
 
