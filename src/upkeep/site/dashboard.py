@@ -71,10 +71,9 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
 def invalid_runbooks(model: SiteModel) -> str:
     """The runbooks that cannot run, each with its problem: `run --due` runs every other one,
     and this is where a person sees why these did not."""
+    # Each message names the runbook and its notebook, then what is wrong and what was expected.
     items = "".join(
-        f"<li><code>{escape_html(item.name)}</code> (<code>{escape_html(item.relpath)}</code>): "
-        f"{escape_html(item.message)}</li>"
-        for item in model.registry.invalid.values()
+        f"<li>{escape_html(item.message)}</li>" for item in model.registry.invalid.values()
     )
     count = len(model.registry.invalid)
     return (

@@ -78,13 +78,11 @@ def runbooks_index(model: SiteModel) -> str:
             "\n## Runbooks that cannot run\n",
             "Every other runbook runs; these do not until their problem is fixed "
             "(`upkeep check` lists every problem).\n",
-            "| Runbook | Notebook | Problem |",
-            "|---|---|---|",
+            "| Runbook | Problem |",
+            "|---|---|",
         ]
         for item in model.registry.invalid.values():
-            lines.append(
-                f"| `{item.name}` | `{table_cell(item.relpath)}` | {table_cell(item.message)} |"
-            )
+            lines.append(f"| `{item.name}` | {table_cell(item.message)} |")
     return "\n".join(lines) + "\n"
 
 
