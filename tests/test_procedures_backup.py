@@ -386,3 +386,37 @@ def test_restore_owner_is_read_for_postgresql_and_refused_for_sqlite(tmp_path: P
     )
     with pytest.raises(ConfigError, match=r"restore_owner: expected true or false"):
         load_config(tmp_path / "upkeep.yml")
+
+
+def test_no_backup_section_is_nothing_to_do_and_names_what_is_not_backed_up(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "upkeep.yml").write_text(
+        "databases:\n  - {name: app, engine: sqlite, path: app.db}\n"
+        "  - {name: shop, engine: sqlite, path: shop.db}\n"
+    )
+    config = load_config(tmp_path / "upkeep.yml")
+    run = backup.back_up_all(config)
+    assert run.backups == () and run.nothing_to_do == (
+        "upkeep.yml has no backup: section: nothing to back up; "
+        "the databases app, shop are not backed up"
+    )
+    backup.record_backups(run, config.backup)  # no error: nothing was asked for
+    out = capsys.readouterr().out
+    assert "[OK  ] backup:databases" in out and "backup-store" not in out
+
+
+def test_no_database_is_nothing_to_do(tmp_path: Path, capsys) -> None:
+    (tmp_path / "upkeep.yml").write_text("backup: {dir: store}\n")
+    config = load_config(tmp_path / "upkeep.yml")
+    run = backup.back_up_all(config)
+    assert run.nothing_to_do == "upkeep.yml lists no databases: nothing to back up"
+    backup.record_backups(run, config.backup)
+    assert "[OK  ] backup:databases" in capsys.readouterr().out
+    assert not (tmp_path / "store").exists()  # no store is made for nothing
+
+
+def test_a_backup_section_needs_its_store(tmp_path: Path) -> None:
+    (tmp_path / "upkeep.yml").write_text("backup: {mode: full}\n")
+    with pytest.raises(ConfigError, match=r"backup\.dir: required key is missing"):
+        load_config(tmp_path / "upkeep.yml")

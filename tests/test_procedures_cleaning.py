@@ -201,9 +201,15 @@ def test_a_root_that_cannot_be_opened_fails_naming_it(tmp_path: Path, recorded: 
     )
 
 
-def test_totals_warn_when_no_root_is_configured(tmp_path: Path, recorded: Recorder) -> None:
+def test_no_root_configured_is_nothing_to_do_not_a_daily_warning(
+    tmp_path: Path, recorded: Recorder
+) -> None:
     cleaning.record_totals([])
-    assert recorded.checks()["cleaning:total"]["status"] == "warn"
+    total = recorded.checks()["cleaning:total"]
+    assert (total["status"], total["value"]) == ("ok", 0)
+    assert total["message"] == (
+        "nothing to clean: upkeep.yml lists no temp or cache roots under cleanup:"
+    )
     write(tmp_path / "t" / "old", 30, size=3000)
     results = cleaning.clean(Cleanup(temp_roots=(CleanupRoot(tmp_path / "t"),)), dry_run=True)
     cleaning.record_totals(results)

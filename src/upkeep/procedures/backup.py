@@ -49,6 +49,7 @@ __all__ = [
     "back_up_all",
     "back_up_database",
     "choose_base",
+    "nothing_to_back_up",
     "open_store",
     "record_backups",
     "summary",
@@ -101,6 +102,20 @@ class BackupRun:
     bad_pieces: tuple[str, ...] | None = None
     retention: RetentionOutcome = RetentionOutcome()
     damaged: tuple[DamagedEntry, ...] = ()
+    # Why there was nothing to do (no `backup:` section, no database): said, not graded.
+    nothing_to_do: str | None = None
+
+
+def nothing_to_back_up(config: Config) -> str | None:
+    """Why the config asks for no backup at all, or None: no `backup:` section (its databases,
+    if any, are named as not backed up), or no database to back up."""
+    if config.backup.dir is None:
+        names = ", ".join(database.name for database in config.databases)
+        unsaved = f"; the databases {names} are not backed up" if names else ""
+        return f"upkeep.yml has no backup: section: nothing to back up{unsaved}"
+    if not config.databases:
+        return "upkeep.yml lists no databases: nothing to back up"
+    return None
 
 
 def open_store(config: Config) -> BackupStore:
@@ -218,7 +233,11 @@ def back_up_all(
     retention: bool = True,
     now: datetime | None = None,
 ) -> BackupRun:
-    """Back up every configured database, then check the store and apply retention."""
+    """Back up every configured database, then check the store and apply retention; nothing at
+    all (and no store opened) when the config asks for no backup."""
+    nothing = nothing_to_back_up(config)
+    if nothing is not None:
+        return BackupRun(str(config.backup.dir or ""), (), nothing_to_do=nothing)
     now = now or datetime.now(UTC)
     store = open_store(config)
     backups = tuple(
@@ -246,10 +265,9 @@ def back_up_all(
 def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = None) -> None:
     """Record checks and metrics of a backup run; then raise if a backup could not be taken."""
     now = now or datetime.now(UTC)
-    if not run.backups:
-        report.check(
-            "backup:databases", Status.WARN, message="no databases are configured to back up"
-        )
+    if run.nothing_to_do is not None:
+        report.check("backup:databases", Status.OK, message=run.nothing_to_do)
+        return
     for backup in run.backups:
         _record_one(backup, policy, now)
     if run.bad_pieces is None:

@@ -1,8 +1,9 @@
 """Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
-verifies, every runbook with its last status, last run (the one `upkeep list` names, a dry run
-marked), next due and recent runs — failing and overdue first — then every check of a runbook's
-latest run that did not pass, and the findings still open (`upkeep.findings`: until a run no
-longer reports them, clears them, or a person acknowledges them).
+verifies, the runbooks that cannot run (each with its problem), every runbook with its last
+status, last run (the one `upkeep list` names, a dry run marked), next due and recent runs —
+failing and overdue first — then every check of a runbook's latest run that did not pass, and
+the findings still open (`upkeep.findings`: until a run no longer reports them, clears them, or
+a person acknowledges them).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     """The home page body: verification banner, every runbook, then open findings."""
     root = html_root_for(page_url)
     parts = [verification_banner(model, root)]
+    if model.registry.invalid:
+        parts.append(invalid_runbooks(model))
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         name = state.runbook.name
@@ -64,6 +67,21 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
     return "\n\n".join(parts) + "\n"
+
+
+def invalid_runbooks(model: SiteModel) -> str:
+    """The runbooks that cannot run, each with its problem: `run --due` runs every other one,
+    and this is where a person sees why these did not."""
+    # Each message names the runbook and its notebook, then what is wrong and what was expected.
+    items = "".join(
+        f"<li>{escape_html(item.message)}</li>" for item in model.registry.invalid.values()
+    )
+    count = len(model.registry.invalid)
+    return (
+        f'<div class="uk-alert" role="alert"><strong>{count} runbook'
+        f"{'s' if count != 1 else ''} cannot run</strong> (every other runbook runs; "
+        f"<code>upkeep check</code> lists every problem):<ul>{items}</ul></div>"
+    )
 
 
 def last_run_cell(
