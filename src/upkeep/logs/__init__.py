@@ -6,10 +6,11 @@ decides and plans a rotation and `rotate` carries it out.
 
 from __future__ import annotations
 
-from upkeep.logs.grouping import LineLevel, MessageGroup, group_key, mask_message
+from upkeep.logs.grouping import LineLevel, MessageGroup, group_key
 from upkeep.logs.rotate import rotate_logs
 from upkeep.logs.rotation_plan import RotationProblem, RotationResult, Step
 from upkeep.logs.scan import LogPosition, LogScan, scan_log
+from upkeep.logs.templates import mask_message
 
 __all__ = [
     "LineLevel",
