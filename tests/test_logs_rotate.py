@@ -31,7 +31,9 @@ NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)  # a Wednesday
 
 
 def source(tmp_path: Path, name: str = "app", **rotate: Any) -> LogSource:
-    return LogSource(name, tmp_path / f"{name}.log", rotate=LogRotation(**rotate))
+    return LogSource(
+        name, tmp_path / f"{name}.log", rotate=LogRotation(**rotate), first_scan_window=None
+    )
 
 
 def rotate(

@@ -11,7 +11,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 __all__ = ["FORMATS", "LabelledLine", "generate", "mixed"]
@@ -21,11 +21,13 @@ START = datetime(2026, 11, 14, 22, 0, tzinfo=UTC)  # a Saturday: Apache's weekda
 
 @dataclass(frozen=True)
 class LabelledLine:
-    """One log line, the group it belongs to, and whether an error pattern should match it."""
+    """One log line, the group it belongs to, whether an error pattern should match it, and when
+    it was written (to the second its stamp shows)."""
 
     text: str
     group: str
     error: bool
+    at: datetime = START
 
 
 # ---------------------------------------------------------------- access logs
@@ -275,16 +277,19 @@ FORMATS: dict[str, Callable[[random.Random, datetime], LabelledLine]] = {
 }
 
 
-def generate(kind: str, count: int, seed: int = 1, start: datetime = START) -> list[LabelledLine]:
-    """`count` lines of format `kind`, a few seconds apart from `start` (crossing midnight, so
-    that Apache's weekday and the syslog day change within the lines)."""
+def generate(
+    kind: str, count: int, seed: int = 1, start: datetime = START, gap_s: int = 20
+) -> list[LabelledLine]:
+    """`count` lines of format `kind`, up to `gap_s` seconds apart from `start` (in UTC, which
+    formats without a zone write as it is; crossing midnight, so that Apache's weekday and the
+    syslog day change within the lines)."""
     rng = random.Random(seed)
     make = FORMATS[kind]
     moment = start
     lines = []
     for _ in range(count):
-        moment += timedelta(seconds=rng.randint(0, 20))
-        lines.append(make(rng, moment))
+        moment += timedelta(seconds=rng.randint(0, gap_s))
+        lines.append(replace(make(rng, moment), at=moment))
     return lines
 
 

@@ -138,6 +138,8 @@ def survey(path: Path, log_stat: os.stat_result) -> CopySurvey:
     found: dict[int, list[RotatedCopy]] = {}
     vanished: list[Path] = []
     for copy in copies_in_directory(path, vanished):
+        if copy.date:
+            continue  # named by date, as logrotate's dateext does: not a copy this rotation makes
         if not stat.S_ISREG(copy.stat.st_mode):
             refusals.append(_refusal(copy.path, copy.stat, "a rotated copy"))
             continue
