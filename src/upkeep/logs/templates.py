@@ -67,9 +67,10 @@ _PATH_VARIABLE = re.compile(
     re.VERBOSE,
 )
 # An access line: [vhost] client ident user [time] "request" status … (ASCII classes, so that
-# the text and the bytes forms match the same lines).
+# the text and the bytes forms match the same lines; no field starts with `[` and the request is
+# an unrolled loop, so that a line is matched, or refused, without backtracking).
 _ACCESS = (
-    r'^(?:\S+\s)?\S+\s\S+\s\S+\s\[[^\]]*\]\s"(?P<request>(?:[^"\\]|\\.)*)"'
+    r'^(?:[^\s\[]\S*\s){3,4}\[[^\]]*\]\s"(?P<request>[^"\\]*(?:\\.[^"\\]*)*)"'
     r"\s(?P<status>\d{3})(?:\s|$)"
 )
 _ACCESS_LINE = re.compile(_ACCESS, re.ASCII)
