@@ -447,6 +447,14 @@ def test_a_wildcard_path_rotates_every_log_it_matches(tmp_path: Path) -> None:
     assert [r.name for r in again] == ["nginx:access.log", "nginx:error.log"]
 
 
+def test_a_wildcard_folder_that_cannot_be_listed_is_a_failed_rotation(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    log = LogSource("web", tmp_path / "loop" / "*.log", rotate=LogRotation(max_bytes=1))
+    [result] = rotate_logs([log], state_dir=tmp_path / "state", dry_run=False, now=NOW)
+    assert result.status == "fail" and not result.rotated
+    assert result.problems[0].message.startswith(f"{tmp_path}/loop: ")
+
+
 # ---------------------------------------------------------------- never following a symlink
 
 

@@ -399,3 +399,18 @@ def test_the_check_says_where_a_first_scan_started_and_what_rotation_it_followed
     second = recorded.checks()["log:app"]
     assert second["value"] == 1
     assert second["message"].endswith("(rotated since the last scan; 1 rotated copy read)")
+
+
+def test_a_wildcard_folder_that_cannot_be_listed_fails_its_check(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # listing it: too many levels of links
+    config = make_config(
+        tmp_path, "logs:\n  - {name: web, path: loop/*.log}\n  - {name: app, path: app.log}\n"
+    )
+    append(tmp_path / "app.log", "INFO fine")
+    health.record_logs(config)
+    checks = recorded.checks()
+    assert checks["log:web"]["status"] == "fail"
+    assert checks["log:web"]["message"].startswith(f"cannot list {tmp_path}/loop: ")
+    assert checks["log:app"]["status"] == "ok"  # the others still run

@@ -73,20 +73,29 @@ def rotate_logs(
     if now.tzinfo is None:
         raise ValueError("rotate_logs: `now` must be timezone-aware (periods depend on the zone)")
     results = []
-    for log in (matched for configured in logs for matched in matching_logs(configured)):
-        if log.rotate is None:
+    for configured in logs:
+        if configured.rotate is None:
             continue
         try:
-            results.append(_rotate_one(log, log.rotate, state_dir, dry_run, now))
-        except OSError as exc:  # one log's trouble never stops the others
-            problem = RotationProblem(
-                RotationProblemKind.ERROR, f"{log.path}: {exc.strerror or exc}", Severity.FAIL
-            )
-            failed = RotationResult(
-                log.name, log.path, log.rotate.method, False, "error", dry_run, 0
-            )
-            results.append(replace(failed, problems=(problem,)))
+            matched = matching_logs(configured)
+        except OSError as exc:  # the folder of a wildcard path cannot be listed
+            results.append(_failed(configured, configured.rotate, dry_run, exc))
+            continue
+        for log in matched:
+            try:
+                results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now))
+            except OSError as exc:  # one log's trouble never stops the others
+                results.append(_failed(log, configured.rotate, dry_run, exc))
     return results
+
+
+def _failed(log: LogSource, policy: LogRotation, dry_run: bool, exc: OSError) -> RotationResult:
+    where = exc.filename or log.path
+    problem = RotationProblem(
+        RotationProblemKind.ERROR, f"{where}: {exc.strerror or exc}", Severity.FAIL
+    )
+    failed = RotationResult(log.name, log.path, policy.method, False, "error", dry_run, 0)
+    return replace(failed, problems=(problem,))
 
 
 def _rotate_one(

@@ -79,7 +79,13 @@ def record_logs(config: Config, top: int = 5, *, commit: bool = True) -> tuple[L
     scans = []
     now = datetime.now(config.tz)
     for configured in config.logs:
-        logs = matching_logs(configured)
+        try:
+            logs = matching_logs(configured)
+        except OSError as exc:
+            where = configured.path.parent
+            message = f"cannot list {where}: {describe_failure(exc)}"
+            report.check(f"log:{configured.name}", Status.FAIL, message=message)
+            continue
         if not logs:
             message = f"no file matches {configured.path}"
             report.check(f"log:{configured.name}", Status.WARN, message=message)
