@@ -99,11 +99,21 @@ def test_cleaning_on_the_demo_dry_run_then_for_real(demo_project: Project, tmp_p
     assert (var / "demo" / "logs" / "app.log").read_bytes() == app_log
     [dry_dir] = project.run_dirs()
     would = listed(dry_dir)
+    assert " cleaning (dry run) " in dry.err
+    assert f"): would remove {len(would)} entries, freeing " in dry.err  # the run's one line
+    [dry_line] = (project.evidence / "ledger.jsonl").read_text().splitlines()
+    assert json.loads(dry_line)["dry_run"] is True
+    [listed_dry] = json.loads(project.upkeep("list", "--json").out)
+    assert listed_dry["last_dry_run"] and listed_dry["due"]
 
-    real = project.upkeep("run", "cleaning")
+    # The dry run is not the day's cleaning: the nightly `--due` still does it.
+    real = project.upkeep("run", "--due", "--json")
     assert real.code == 0, real.text
+    assert [outcome["runbook"] for outcome in json.loads(real.out)] == ["cleaning"]
     real_dir = next(d for d in project.run_dirs() if d != dry_dir)
     removed = listed(real_dir)
+    assert "(dry run)" not in real.err
+    assert f"): removed {len(removed)} entries, freeing " in real.err
 
     assert removed == would and len(removed) > 40
     gone = {str(Path(path).relative_to(var / "demo")) for _, path in removed}
@@ -113,18 +123,20 @@ def test_cleaning_on_the_demo_dry_run_then_for_real(demo_project: Project, tmp_p
     assert tmp.is_dir() and cache.is_dir()
     assert (var / "demo" / "logs" / "app.log.1").is_file()  # the log step ran too
 
-    [record] = [r for r in project.records() if r["parameters"]["dry_run"] == "config"]
+    [record] = [r for r in project.records() if r["parameters"]["dry_run"] is None]
     checks = {c["name"]: c for c in record["checks"]}
-    assert record["status"] == "ok"
+    assert record["status"] == "ok" and record["dry_run"] is False
     assert checks[f"cleaning:temp:{tmp}"]["status"] == "ok"
     assert checks[f"cleaning:cache:{cache}"]["value"] <= 204800
     assert checks["logrotate:app"]["status"] == "ok"
     assert "freed" in checks["cleaning:total"]["message"]
-    dry_record = next(r for r in project.records() if r["parameters"]["dry_run"] == "yes")
+    dry_record = next(r for r in project.records() if r["parameters"]["dry_run"] is True)
+    assert dry_record["dry_run"] is True
     dry_checks = {c["name"]: c for c in dry_record["checks"]}
     assert dry_checks["cleaning:total"]["value"] == checks["cleaning:total"]["value"] > 0
     assert project.upkeep("verify").code == 0
 
+    assert project.upkeep("run", "--due", "--json").out.strip() == "[]"  # the day's run is done
     # A second run the same day finds nothing more to remove.
     earlier = set(project.run_dirs())
     again = project.upkeep("run", "cleaning")
@@ -136,7 +148,7 @@ def test_cleaning_on_the_demo_dry_run_then_for_real(demo_project: Project, tmp_p
 def test_a_bad_dry_run_value_is_refused_before_anything_runs(demo_project: Project) -> None:
     result = demo_project.upkeep("run", "cleaning", "-p", "dry_run=maybe")
     assert result.code == 2
-    assert "dry_run" in result.text and "config, yes, no" in result.text
+    assert "parameter dry_run: expected true or false or None, got 'maybe'" in result.text
     assert demo_project.run_dirs() == []
 
 

@@ -5,6 +5,7 @@ test_run_runner.py."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,8 @@ from helpers.project import CHECK_OK, Project
         (["run", "--due", "--at", "yesterday"], "expected an ISO time"),
         (["run", "typed", "--due"], "give runbook names or --due, not both"),
         (["run", "typed", "--at", "2026-12-01T03:00"], "--at only applies with --due"),
+        (["run", "--due", "-p", "nope=1"], "-p nope: no runbook declares a parameter 'nope'"),
+        (["run", "--due", "-p", "count=99"], "parameter count: expected a value <= 10"),
         (
             ["run", "typed", "--trigger", "cron"],
             "'cron' is not one of 'manual', 'schedule', 'ci'",
@@ -69,24 +72,48 @@ def test_nothing_due_is_said_on_stderr_and_is_an_empty_list_in_json(project: Pro
     assert not project.evidence.exists()
 
 
+def test_due_at_a_time_only_plans_it_runs_nothing(project: Project) -> None:
+    """A run's time is when it ran: `--due --at` in the future (or the past) lists what would be
+    due then, as `list` shows it, and records nothing that would hide tomorrow's real run."""
+    project.add_runbook("every-day", [CHECK_OK])
+    project.add_runbook("every-year", [CHECK_OK], cadence="yearly")
+    later = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    result = project.upkeep_in_process("run", "--due", "--at", later)
+    assert result.code == 0, result.text
+    header, *rows = result.out.splitlines()
+    assert header.split() == ["NAME", "CADENCE", "LAST", "LAST", "RUN", "NEXT", "DUE"]
+    assert [row.split()[:3] for row in rows] == [
+        ["every-day", "daily", "never"],
+        ["every-year", "yearly", "never"],
+    ]
+    assert "2 would be due, nothing was run" in result.err
+    planned = project.upkeep_in_process("run", "--due", "--at", later, "--json")
+    assert [(state["name"], state["due"]) for state in json.loads(planned.out)] == [
+        ("every-day", True),
+        ("every-year", True),
+    ]
+    assert not project.evidence.exists()
+
+
 @pytest.mark.slow
 def test_the_trigger_recorded_is_the_one_given_else_ci_else_schedule_or_manual(
     project: Project,
 ) -> None:
-    project.add_runbook("probe", [CHECK_OK])
-    later = datetime.now(UTC) + timedelta(days=2)
+    project.add_runbook("probe", [CHECK_OK], cadence="yearly")
     runs = [
-        (["run", "probe"], ""),
-        (["run", "--due", "--at", later.isoformat()], ""),
-        (["run", "--due", "--at", (later + timedelta(days=2)).isoformat()], "true"),
-        (["run", "probe", "--trigger", "schedule"], "true"),
+        (["run", "--due"], "", "probe"),
+        (["run", "probe"], "", "probe"),
+        (["run", "probe", "--trigger", "schedule"], "true", "probe"),
+        (["run", "--due"], "true", "later"),  # probe ran this year: only `later` is due
     ]
-    for args, ci in runs:
+    for args, ci, ran in runs:
+        if ran == "later":
+            project.add_runbook("later", [CHECK_OK], cadence="yearly")
         result = project.upkeep(*args, "--json", env={"CI": ci})
         assert result.code == 0, result.text
-        assert [o["runbook"] for o in json.loads(result.out)] == ["probe"]
+        assert [o["runbook"] for o in json.loads(result.out)] == [ran]
     triggers = [record["trigger"] for record in project.records()]
-    assert triggers == ["manual", "schedule", "ci", "schedule"]
+    assert triggers == ["schedule", "manual", "schedule", "ci"]
 
 
 def test_an_invalid_runbook_named_stops_the_run_before_anything_runs(project: Project) -> None:
@@ -105,15 +132,61 @@ def test_an_invalid_runbook_does_not_stop_the_others(project: Project) -> None:
     project.add_runbook("counted", [CHECK_OK], params="n: int = None  # how many")
     project.add_runbook("papermill-style", [CHECK_OK], params="msg = None\npair = (1, 2)")
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
-    named = project.upkeep("run", "counted", "--json")
-    assert named.code == 0, named.text
-    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    due = project.upkeep("run", "--due", "--at", later, "--json")
+    due = project.upkeep("run", "--due", "--json")
     assert due.code == 2, due.text
     assert sorted(o["runbook"] for o in json.loads(due.out)) == ["counted", "papermill-style"]
     assert all(o["status"] == "ok" for o in json.loads(due.out))
     last_line = due.err.strip().splitlines()[-1]
     assert last_line.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
     assert last_line.endswith("(not run)")
+    named = project.upkeep("run", "counted", "--json")
+    assert named.code == 0, named.text
     parameters = {r["runbook"]["name"]: r["parameters"] for r in project.records()}
     assert parameters["papermill-style"] == {"msg": None}  # the tuple stays the runbook's own
+
+
+@pytest.mark.slow
+def test_each_run_says_when_it_starts_and_in_one_line_what_it_did(project: Project) -> None:
+    """Without a terminal (cron, CI): a line when each run starts; when it ends, the summary its
+    runbook recorded (else its checks counted), then where its evidence is. `-p` with `--due`
+    goes to the due runbooks that declare it. A kernel that dies is the run's error, not
+    nbclient's log line."""
+    project.add_runbook(
+        "summarised",
+        [
+            (
+                "code",
+                "from upkeep import report\n"
+                "report.check('total', 'ok', value=1_440_000, unit='B')\n"
+                "report.summary(f'removed 3 entries, freeing 1.4 MiB (dry run: {dry_run})')",
+            )
+        ],
+        params="dry_run: bool = None  # only report",
+    )
+    project.add_runbook("plain", [CHECK_OK])
+    project.add_runbook(
+        "crash", [CHECK_OK, ("code", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
+    )
+    result = project.upkeep("run", "--due", "--jobs", "1", "-p", "dry_run=true", "--json")
+    assert result.code == 3, result.text
+    lines = result.err.splitlines()
+    for name in ("summarised", "plain", "crash"):
+        assert any(re.fullmatch(rf"started {name} \(run \d of 3\)", line) for line in lines)
+    [done] = [line for line in lines if line.startswith("[") and " summarised (" in line]
+    assert re.fullmatch(
+        r"\[\d/3\] OK      summarised \(\d+\.\d s\): "
+        r"removed 3 entries, freeing 1\.4 MiB \(dry run: True\)",
+        done,
+    )
+    assert lines[lines.index(done) + 1].startswith("      evidence: ")
+    assert any(
+        re.fullmatch(r"\[\d/3\] OK      plain \(\d+\.\d s\): 1 check: 1 ok", x) for x in lines
+    )
+    assert "DeadKernelError: Kernel died" in result.err  # the run's error, said once
+    assert "while waiting for execute reply" not in result.err  # nbclient's stray log line
+    outcomes = {o["runbook"]: o for o in json.loads(result.out)}
+    assert outcomes["summarised"]["summary"].startswith("removed 3 entries")
+    records = {r["runbook"]["name"]: r for r in project.records()}
+    assert records["summarised"]["summary"] == "removed 3 entries, freeing 1.4 MiB (dry run: True)"
+    assert records["summarised"]["parameters"] == {"dry_run": True}
+    assert records["plain"]["parameters"] == {} and records["plain"]["summary"] == ""

@@ -53,3 +53,16 @@ def test_show_of_one_runbook_is_not_stopped_by_another_invalid_one(project: Proj
     refused = project.upkeep_in_process("show", "broken")
     assert refused.code == 2 and "Traceback" not in refused.text
     assert refused.err.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
+
+
+def test_show_gives_the_timeout_a_run_gets(project: Project) -> None:
+    """A runbook without its own timeout runs under defaults.timeout_s (120 s in this project's
+    upkeep.yml): that is the timeout shown, as text and as JSON."""
+    project.add_runbook("own", [CHECK_OK], meta={"timeout_s": 60})
+    project.add_runbook("inherits", [CHECK_OK], meta={"timeout_s": None})
+    own = json.loads(project.upkeep_in_process("show", "own", "--json").out)
+    inherits = json.loads(project.upkeep_in_process("show", "inherits", "--json").out)
+    assert (own["timeout_s"], own["declared_timeout_s"]) == (60, 60)
+    assert (inherits["timeout_s"], inherits["declared_timeout_s"]) == (120, None)
+    shown = project.upkeep_in_process("show", "inherits").out
+    assert "  timeout     120 s (defaults.timeout_s)\n" in shown

@@ -37,7 +37,10 @@ def test_site_serve_stops_mkdocs(project: Project, signum: int) -> None:
     with background_upkeep(project, "site", "serve", "--dev-addr", address) as upkeep:
         upkeep.wait_for(lambda: answers(f"http://{address}/"), "the site answered")
         err = upkeep.signal(signum)
-        assert any("-m mkdocs serve" in command for command in upkeep.started.values())
+        assert any(
+            "mkdocs" in command and " serve --config-file " in command
+            for command in upkeep.started.values()
+        )
         assert_stopped(upkeep, signum, err)
         assert not answers(f"http://{address}/"), "the site still answers"
 

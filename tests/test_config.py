@@ -415,3 +415,122 @@ def test_a_symlinked_log_path_is_kept_as_written(tmp_path: Path) -> None:
     (tmp_path / "app.log").symlink_to(tmp_path / "real.log")
     config = _load(tmp_path, "logs:\n  - {name: a, path: ./logs/../app.log}\n")
     assert config.logs[0].path == tmp_path / "app.log"
+
+
+# --- a config of a user's own: several runbook folders, their own sections, every problem ---
+
+
+def test_runbooks_dir_lists_the_shipped_runbooks_and_folders_of_ones_own(tmp_path: Path) -> None:
+    from upkeep import registry
+    from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+
+    (tmp_path / "mine" / "weekly").mkdir(parents=True)
+    Project(tmp_path).add_runbook("disk-report", [("code", "pass")], cadence="weekly")
+    (tmp_path / "runbooks" / "weekly" / "disk-report.ipynb").rename(
+        tmp_path / "mine" / "weekly" / "disk-report.ipynb"
+    )
+    config = _load(tmp_path, "runbooks_dir: [upkeep:shipped, mine]\n")
+    assert tuple(config.runbooks_dir) == (SHIPPED_RUNBOOKS_DIR, tmp_path / "mine")
+    assert str(config.runbooks_dir) == f"{SHIPPED_RUNBOOKS_DIR}, {tmp_path / 'mine'}"
+    found = registry.discover(config.runbooks_dir, config.root)
+    assert set(found) == {"health-check", "cleaning", "backup", "disk-report"}
+    assert found["disk-report"].relpath == "mine/weekly/disk-report.ipynb"
+    # A config outside the checkout names a shipped runbook by where it comes from.
+    assert found["health-check"].relpath == "upkeep:shipped/daily/health-check.ipynb"
+    assert not found.invalid
+
+
+def test_one_runbooks_folder_may_still_be_a_plain_string(tmp_path: Path) -> None:
+    config = _load(tmp_path, "runbooks_dir: procedures\n")
+    assert tuple(config.runbooks_dir) == (tmp_path / "procedures",)
+
+
+def test_a_runbook_name_in_two_folders_is_refused_by_name(tmp_path: Path) -> None:
+    from upkeep import registry
+
+    project = Project(tmp_path)
+    project.add_runbook("health-check", [("code", "pass")])
+    config = _load(tmp_path, "runbooks_dir: [upkeep:shipped, runbooks]\n")
+    found = registry.discover(config.runbooks_dir, config.root)
+    assert "health-check" not in found and set(found) == {"cleaning", "backup"}
+    message = found.invalid["health-check"].message
+    assert "defined twice" in message and "runbooks/daily/health-check.ipynb" in message
+    assert "upkeep:shipped/daily/health-check.ipynb" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("runbooks_dir: [a, ./a]\n", "runbooks_dir: './a' is listed twice"),
+        ("runbooks_dir: []\n", "runbooks_dir: expected a folder, or a list of folders"),
+        ("runbooks_dir: [a, 3]\n", "runbooks_dir: expected a folder, or a list of folders"),
+        ("extra: [1, 2]\n", "extra: expected a mapping, got a list"),
+        ("site: {docs_dir: nowhere}\n", "site.docs_dir: "),
+        ("site: {site_dir: /etc}\n", "site.site_dir: /etc is a system tree"),
+        ("site: {site_dir: .}\n", "site.site_dir: "),
+        ("site: {theme: dark}\n", "site.theme: unknown key"),
+        (
+            "services:\n  - {name: w, kind: process}\n",
+            "services[0]: a process service needs process",
+        ),
+        (
+            "services:\n  - {name: w, kind: process, command: /usr/sbin/nginx}\n",
+            "services[0].command: expected a process name such as nginx (not a path)",
+        ),
+    ],
+)
+def test_mistakes_in_the_new_sections_are_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, text)
+    assert message in str(raised.value)
+
+
+def test_runbooks_read_their_own_settings_under_extra(tmp_path: Path) -> None:
+    config = _load(tmp_path, "extra:\n  disk-report:\n    paths: [/srv]\n    top: 5\n")
+    assert config.extra["disk-report"] == {"paths": ["/srv"], "top": 5}
+    with pytest.raises(TypeError):
+        config.extra["other"] = {}  # type: ignore[index]
+
+
+def test_the_site_section(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    config = _load(tmp_path, "site: {name: ACME upkeep, docs_dir: pages, site_dir: public}\n")
+    assert config.site.name == "ACME upkeep"
+    assert config.site.docs_dir == tmp_path / "pages"
+    assert config.site.site_dir == tmp_path / "public"
+
+
+def test_a_process_service_may_name_its_user_command_and_pid_file(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        "services:\n"
+        "  - {name: web, kind: process, command: nginx, user: www-data}\n"
+        "  - {name: db, kind: process, pid_file: run/pg.pid}\n",
+    )
+    web, db = config.services
+    assert (web.command, web.user, web.process) == ("nginx", "www-data", None)
+    assert db.pid_file == tmp_path / "run" / "pg.pid"
+
+
+def test_every_problem_of_a_config_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(
+            tmp_path,
+            "timezone: Mars/Olympus\n"
+            "services:\n"
+            "  - {name: ok, kind: tcp, host: localhost, port: 1}\n"
+            "  - {name: bad, kind: smoke}\n"
+            "  - {name: w, kind: process}\n"
+            "backup: {mode: sometimes}\n"
+            "colour: blue\n",
+        )
+    text = str(raised.value)
+    assert text.startswith(f"{tmp_path / 'upkeep.yml'}: 5 problems:\n")
+    for message in (
+        "timezone: expected an IANA time zone",
+        "services[1].kind: expected one of http, tcp, process",
+        "services[2]: a process service needs process",
+        "backup.mode: expected one of full, incremental",
+        "colour: unknown key",
+    ):
+        assert message in text

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 import pytest
 
+from upkeep import units
 from upkeep.cli import console
 from upkeep.plan import PlannedRun
 from upkeep.records import Check, RunbookRef, RunError, RunRecord, Status
@@ -79,21 +80,8 @@ def test_print_table_prints_the_header_then_the_rows(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out.splitlines() == console.table_lines(rows)
 
 
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
-        (1024**2 - 1, "1024.0 KiB"),
-        (5 * 1024**2, "5.0 MiB"),
-        (3 * 1024**3, "3.0 GiB"),
-        (5000 * 1024**3, "5000.0 GiB"),
-    ],
-)
-def test_human_size(size: int, text: str) -> None:
-    assert console.human_size(size) == text
+def test_the_console_prints_sizes_with_the_one_formatter() -> None:
+    assert console.human_size is units.human_size
 
 
 def test_a_time_is_shown_to_the_minute_in_its_own_zone() -> None:
@@ -133,6 +121,27 @@ def test_attention_lines_name_the_error_then_every_check_that_did_not_pass() -> 
     ]
 
 
+def test_a_byte_count_without_a_message_is_shown_as_a_size() -> None:
+    record = _record(
+        checks=(Check("cache", Status.WARN, value=1_440_000, limit=1 << 20, unit="B"),)
+    )
+    assert console.attention_lines(record) == ["warn: cache: 1.4 MiB"]
+
+
+def test_a_run_is_summed_up_by_what_its_runbook_said_else_by_its_checks() -> None:
+    checks = (
+        Check("a", Status.OK),
+        Check("b", Status.OK),
+        Check("c", Status.WARN, message="slow"),
+    )
+    said = "removed 12 entries, freeing 1.4 MiB in 3 roots"
+    assert console.run_summary(_record(checks=checks, summary=said)) == said
+    assert console.run_summary(_record(checks=checks)) == "3 checks: 2 ok, 1 warn"
+    assert console.run_summary(_record(checks=checks[:1])) == "1 check: 1 ok"
+    assert console.run_summary(_record(Status.ERROR)) == "no check recorded"
+    assert console.run_summary(_record(Status.SKIPPED, skipped_reason="locked")) == "not run"
+
+
 def test_a_skipped_run_says_why() -> None:
     record = _record(Status.SKIPPED, skipped_reason="locked: another run is still going")
     assert console.attention_lines(record) == ["skipped: locked: another run is still going"]
@@ -149,27 +158,44 @@ def test_attention_lines_are_cut_to_a_readable_length() -> None:
     assert lines[0].startswith("error: ValueError: vvv") and lines[1].startswith("fail: long: mmm")
 
 
-def test_progress_prints_one_line_per_finished_run_then_its_attention_lines(
+def test_progress_without_a_terminal_says_when_each_run_starts_and_what_each_did(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Cron and CI have no terminal: a line when each run starts, and when it ends a line saying
+    what it did, the lines that need attention and where its evidence is."""
     failed = _record(
         Status.FAIL, duration_s=1.34, checks=(Check("x", Status.FAIL, message="broke"),)
     )
+    cleaned = _record(checks=(Check("total", Status.OK),), summary="removed 3 entries, 1.4 MiB")
     with console.RunProgress(2) as progress:
         assert not progress.live  # stderr is not a terminal here: no live line
         progress.started(_planned("probe"))
         progress.started(_planned("other"))
         assert set(progress.running) == {"probe", "other"}
         progress.finished(_planned("probe"), RunOutcome(failed, Path("evidence/runs/x")))
-        progress.finished(_planned("other"), RunOutcome(_record(), Path("evidence/runs/y")))
+        progress.finished(_planned("other"), RunOutcome(cleaned, Path("evidence/runs/y")))
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "[1/2] FAIL    probe (1.3 s) evidence/runs/x",
+        "started probe (run 1 of 2)",
+        "started other (run 2 of 2)",
+        "[1/2] FAIL    probe (1.3 s): 1 check: 1 fail",
         "      fail: x: broke",
-        "[2/2] OK      other (0.0 s) evidence/runs/y",
+        "      evidence: evidence/runs/x",
+        "[2/2] OK      other (0.0 s): removed 3 entries, 1.4 MiB",
+        "      evidence: evidence/runs/y",
     ]
     assert progress.running == {}
+
+
+def test_progress_marks_a_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with console.RunProgress(1) as progress:
+        dry = _record(dry_run=True, duration_s=2.0, summary="would remove 3 entries")
+        progress.finished(_planned("cleaning"), RunOutcome(dry, Path("evidence/runs/x")))
+    assert capsys.readouterr().err == (
+        "[1/1] OK      cleaning (dry run) (2.0 s): would remove 3 entries\n"
+        "      evidence: evidence/runs/x\n"
+    )
 
 
 def test_on_a_terminal_a_live_line_shows_what_is_running_and_is_cleared(
@@ -188,5 +214,6 @@ def test_on_a_terminal_a_live_line_shows_what_is_running_and_is_cleared(
         progress.finished(_planned("probe"), RunOutcome(_record(), Path("evidence/runs/x")))
     err = capsys.readouterr().err
     assert "\r\x1b[K[1/1] " in err  # the live line is cleared before the run's line
-    assert "[1/1] OK      probe (0.0 s) evidence/runs/x\n" in click.unstyle(err)
+    assert "started" not in err  # the live line shows what runs: no start lines
+    assert "[1/1] OK      probe (0.0 s): no check recorded\n" in click.unstyle(err)
     assert err.endswith("\r\x1b[K")  # leaving the progress clears the live line

@@ -1,5 +1,8 @@
-"""End-to-end: `run --due --at` through the CLI and real kernels. The schedule logic itself (day,
-week and month ends, time zones, catch-up) is tested in-process in tests/test_plan.py."""
+"""End-to-end: `run --due` through the CLI and real kernels: `--at` only plans, a run is recorded
+when it ran, and a run that ended in error is retried by the next `--due` until its retries are
+used up. The schedule logic itself (day, week and month ends, time zones, catch-up, which runs
+count) is tested in-process in tests/test_plan.py. The runbooks here are yearly, so that no test
+crosses the end of its period while it runs."""
 
 from __future__ import annotations
 
@@ -11,31 +14,59 @@ from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
 
-
-def _due_run(project: Project, at: str) -> list[str]:
-    result = project.upkeep("run", "--due", "--at", at, "--json")
-    assert result.code == 0, result.text
-    return sorted(o["runbook"] for o in json.loads(result.out))
+NEXT_YEAR = "2027-03-01T01:00:00Z"
 
 
-def test_missed_days_are_caught_up_once(project: Project) -> None:
-    project.add_runbook("every-day", [CHECK_OK], cadence="daily")
-    assert _due_run(project, "2027-03-01T01:00:00Z") == ["every-day"]
-    # Three nightly slots missed (2, 3, 4 March): one run, not three.
-    assert _due_run(project, "2027-03-04T09:00:00Z") == ["every-day"]
-    assert _due_run(project, "2027-03-04T10:00:00Z") == []
-    records = project.records()
-    assert len(records) == 2
-    assert [r["as_of"] for r in records] == ["2027-03-01T01:00:00.000Z", "2027-03-04T09:00:00.000Z"]
-    assert {r["trigger"] for r in records} == {"ci" if os.environ.get("CI") else "schedule"}
+def _due_run(project: Project, *at: str, code: int = 0) -> list[str]:
+    result = project.upkeep("run", "--due", *at, "--json")
+    assert result.code == code, result.text
+    return sorted(item.get("runbook") or item["name"] for item in json.loads(result.out))
 
 
-def test_a_backfill_does_not_make_a_runbook_due_again(project: Project) -> None:
-    project.add_runbook("every-day", [CHECK_OK], cadence="daily")
-    assert _due_run(project, "2027-03-10T01:00:00Z") == ["every-day"]
-    # A run recorded later in the ledger but for an earlier time (a manual run is stamped with
-    # today's real date, before 10 March 2027)...
-    assert project.upkeep("run", "every-day").code == 0
-    assert len(project.records()) == 2
-    # ...does not hide the run of 10 March: nothing is due later that day.
-    assert _due_run(project, "2027-03-10T09:00:00Z") == []
+def test_a_future_at_plans_only_and_the_real_run_is_recorded_when_it_ran(project: Project) -> None:
+    project.add_runbook("every-year", [CHECK_OK], cadence="yearly")
+    # Planning for next year runs nothing, so it takes nothing from the real run...
+    assert _due_run(project, "--at", NEXT_YEAR) == ["every-year"]
+    assert not project.evidence.exists()
+    # ...which runs now, and is recorded as of now.
+    assert _due_run(project) == ["every-year"]
+    [record] = project.records()
+    assert record["as_of"] == record["started_at"]
+    assert record["trigger"] == ("ci" if os.environ.get("CI") else "schedule")
+    assert _due_run(project) == []
+    # Next year it is due again: this year's run does not stand for it.
+    assert _due_run(project, "--at", NEXT_YEAR) == ["every-year"]
+    assert len(project.records()) == 1
+
+
+FLAKY = """
+import pathlib
+from upkeep import report
+marker = pathlib.Path({marker!r})
+if not marker.exists():
+    marker.touch()
+    raise RuntimeError("the database is not up yet")
+report.check("database", "ok", message="up")
+"""
+BROKEN = ("code", "raise RuntimeError('always broken')")
+
+
+def test_a_run_that_ended_in_error_is_retried_by_the_next_due(project: Project) -> None:
+    flaky = FLAKY.format(marker=str(project.root / "tried-once"))
+    project.add_runbook("flaky", [("code", flaky)], cadence="yearly")
+    project.add_runbook("broken", [CHECK_OK, BROKEN], cadence="yearly", meta={"retries": 1})
+    assert _due_run(project, code=3) == ["broken", "flaky"]  # both end in error
+    assert _due_run(project, code=3) == ["broken", "flaky"]  # each retried: flaky now passes
+    assert _due_run(project) == []  # broken's one retry is used up; flaky ran
+    statuses = sorted((r["runbook"]["name"], r["status"]) for r in project.records())
+    assert statuses == [
+        ("broken", "error"),
+        ("broken", "error"),
+        ("flaky", "error"),
+        ("flaky", "ok"),
+    ]
+    listing = {state["name"]: state for state in json.loads(project.upkeep("list", "--json").out)}
+    assert listing["broken"]["gave_up"] and listing["broken"]["period_errors"] == 2
+    assert not listing["broken"]["due"] and listing["flaky"]["last_status"] == "ok"
+    table = project.upkeep("list").out
+    assert "(gave up: 2 runs ended in error)" in table

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from upkeep.evidence import (
     recover,
     verify,
 )
+from upkeep.evidence.layout import canonical, line_hash
+from upkeep.evidence.ledger import LedgerEntry
 from upkeep.records import Decision, RunbookRef, RunRecord, Status, parse_time
 
 RUNS = [
@@ -365,6 +368,7 @@ def test_evidence_written_by_0_1_0_verifies_loads_and_takes_new_runs(tmp_path: P
     skipped = records["fails-8c2f"]
     assert skipped.status is Status.SKIPPED and skipped.skipped_reason.startswith("locked")
     assert records["fails-d7f5"].status is Status.FAIL
+    assert {record.summary for record in records.values()} == {""}  # no summary then: none
     # The current version writes onto the same chain.
     published = publish_run(store, "20261205T021500Z-after-upgrade-1a2b", "2026-12-05T02:15:00Z")
     assert published.seq == 5
@@ -411,3 +415,35 @@ def test_a_decision_needs_a_type_subject_author_reason_and_time_zone() -> None:
         with pytest.raises(ValueError):
             Decision(**{**values, **bad})
     assert Decision.from_json(_decision().to_json()) == _decision()
+
+
+def test_a_dry_runs_ledger_line_says_so_and_verify_holds_it_to_run_json(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    real = publish_run(store, *RUNS[0][:2], runbook="cleaning")
+    staging = store.new_staging(RUNS[1][0])
+    dry_record = replace(minimal_record(RUNS[1][0], RUNS[1][1], "cleaning"), dry_run=True)
+    dry = store.publish(staging, dry_record)
+    real_line, dry_line = (json.loads(line) for line in ledger_lines(store))
+    # Only a dry run's line holds the field: a real run's line is as it always was.
+    assert "dry_run" not in real_line and dry_line["dry_run"] is True
+    assert [entry.dry_run for entry in store.entries()] == [False, True]
+    assert store.load(store.entries()[1]).dry_run and not real.record.dry_run
+    assert json.loads((dry.path / "run.json").read_text())["dry_run"] is True
+    assert verify(store.root).ok
+    # A ledger rewritten so that the dry run counts as the day's run, its chain made whole
+    # again, still does not verify: run.json says otherwise.
+    del dry_line["dry_run"]
+    dry_line.pop("hash")
+    dry_line["hash"] = line_hash(dry_line)
+    lines = ledger_lines(store)
+    write_ledger(store, [lines[0], canonical(dry_line).decode() + "\n"])
+    assert first_message(store.root) == (
+        f"run {RUNS[1][0]}: run.json says dry_run True, the ledger says False"
+    )
+
+
+def test_a_ledger_line_with_a_malformed_dry_run_flag_is_damaged(store: EvidenceStore) -> None:
+    line = json.loads(ledger_lines(store)[0])
+    assert LedgerEntry.from_json(line).dry_run is False  # absent: a real run
+    with pytest.raises(ValueError, match="malformed field.*dry_run"):
+        LedgerEntry.from_json({**line, "dry_run": "yes"})

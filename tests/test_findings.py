@@ -3,6 +3,7 @@ sticky), a run clears it, or a person acknowledges it; reported again, it opens 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from upkeep.evidence import EvidenceStore
@@ -67,6 +68,12 @@ def test_a_run_that_errored_or_was_skipped_closes_nothing() -> None:
     skipped = run(2, status=Status.SKIPPED)
     [state] = follow([event(run(0, ORPHANS)), event(errored), event(skipped)])
     assert state.open and state.last_seen == DAY0
+
+
+def test_a_dry_run_does_not_close_what_it_does_not_report() -> None:
+    dry = replace(run(1), dry_run=True)
+    [state] = follow([event(run(0, ORPHANS)), event(dry)])
+    assert state.open
 
 
 def test_a_sticky_finding_stays_open_until_cleared_or_acknowledged() -> None:

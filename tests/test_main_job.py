@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.project import REPO, Project
+from helpers.runbook_docs import covers, load_notebook, triage_rows
 
 from upkeep import demo
 
@@ -48,9 +49,28 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     app_log = (shipped.root / "var/demo/logs/app.log").read_text().splitlines()
     assert log_check["value"] == sum(bool(ERROR_LINE.search(line)) for line in app_log) > 0
 
+    # Cron and CI see each run start, and one line per run saying what it did.
+    for name in records:
+        assert f"started {name} (run " in result.err
+    summaries = {name: record["summary"] for name, record in records.items()}
+    assert summaries["health-check"].startswith("3 of 3 services up; ")
+    assert re.match(
+        r"removed \d+ entries, freeing [\d.]+ (B|KiB|MiB) in 2 roots", summaries["cleaning"]
+    )
+    assert re.match(
+        r"app: full [\d.]+ KiB, stored [\d.]+ KiB, restore check ok$", summaries["backup"]
+    )
+    for name, summary in summaries.items():
+        assert re.search(rf"\] (OK|WARN) +{name} \([\d.]+ s\): {re.escape(summary)}\n", result.err)
+    # Each runbook's triage table has a row for every check it recorded.
+    for name, record in records.items():
+        rows = triage_rows(load_notebook(shipped.root / "runbooks" / "daily" / f"{name}.ipynb"))
+        assert [c["name"] for c in record["checks"] if not covers(rows, c["name"])] == []
+
     assert shipped.upkeep("verify").code == 0
     site = shipped.upkeep("site", "build", timeout=300)
     assert site.code == 0, site.err
+    assert "[macros]" not in site.err
     dashboard = (shipped.root / "site" / "index.html").read_text()
     for name in records:
         assert f"runbooks/{name}/" in dashboard

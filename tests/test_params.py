@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers.project import CHECK_OK, Project
+from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep import params, registry
 from upkeep.errors import ParameterError, RunbookError
@@ -276,3 +276,19 @@ def test_an_optional_parameter_still_refuses_a_wrong_type(
 ) -> None:
     with pytest.raises(ParameterError, match="parameter n: expected an integer or None, got 'x'"):
         params.validate(papermill_forms, params.parse_assignments(["n=x"]))
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [("true", True), ("yes", True), ("on", True), ("1", True), ("TRUE", True), ("Yes", True)]
+    + [("false", False), ("no", False), ("off", False), ("0", False), ("None", None)],
+)
+def test_the_shipped_cleanings_dry_run_takes_any_word_for_yes_or_no(
+    word: str, value: bool | None
+) -> None:
+    """`-p dry_run=true` was refused (the parameter took config, yes or no): it is a boolean
+    now, read as every boolean is, and left unset (None) it follows cleanup.dry_run."""
+    cleaning = registry.discover(REPO / "runbooks").require("cleaning")
+    assert params.validate(cleaning, {"dry_run": word}) == {"dry_run": value}
+    with pytest.raises(ParameterError, match="parameter dry_run: expected true or false or None"):
+        params.validate(cleaning, {"dry_run": "config"})

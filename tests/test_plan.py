@@ -1,5 +1,6 @@
-"""upkeep.plan in-process: which runbooks are due at a given time, with real runbook files and a
-real evidence store, but no kernel (tests/test_due.py drives a few of these through the CLI)."""
+"""upkeep.plan in-process: which runbooks are due at a given time, and which run is each one's
+last, with real runbook files and a real evidence store holding runs that ran at chosen times,
+but no kernel (tests/test_due.py drives a few of these through the CLI)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from upkeep.registry import Registry, discover
 
 
 class Night:
-    """Plans `--due` runs at chosen times and records each planned run as the runner would:
-    started now (the machine's clock), on the schedule's clock `as_of`."""
+    """Plans `--due` runs at chosen times and records each planned run as having run then."""
 
     def __init__(self, project: Project) -> None:
         self.config: Config = load_config(project.config)
@@ -26,24 +26,45 @@ class Night:
         self.store = EvidenceStore(self.config.evidence_dir)
         self.runs = 0
 
-    def due(self, at: str) -> list[str]:
-        moment = schedule.localize(
-            datetime.fromisoformat(at.replace("Z", "+00:00")), self.config.tz
-        )
+    def due(self, at: str, status: Status = Status.OK) -> list[str]:
+        moment = when(at, self.config)
         planned = plan.plan_due(self.registry, self.store, self.config, moment, Trigger.SCHEDULE)
         for run in planned:
-            assert run.trigger is Trigger.SCHEDULE and run.as_of == moment
-            self.record(run.runbook.name, as_of=moment)
+            assert run.trigger is Trigger.SCHEDULE
+            self.record(run.runbook.name, moment, status=status)
         return sorted(run.runbook.name for run in planned)
 
     def record(
-        self, name: str, *, as_of: datetime | None = None, status: Status = Status.OK
-    ) -> None:
+        self,
+        name: str,
+        started: datetime,
+        *,
+        status: Status = Status.OK,
+        as_of: datetime | None = None,
+        dry_run: bool = False,
+    ) -> str:
+        """Publish a run of `name` that started at `started` (`as_of` as evidence written by
+        an earlier upkeep may say)."""
         self.runs += 1
-        now = datetime.now(UTC)
-        run_id = f"{now:%Y%m%dT%H%M%SZ}-{name}-{self.runs:04x}"
-        record = RunRecord(run_id, RunbookRef(name), status, now, now, as_of or now)
+        run_id = f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{name}-{self.runs:04x}"
+        record = RunRecord(
+            run_id, RunbookRef(name), status, started, started, as_of or started, dry_run=dry_run
+        )
         self.store.publish(self.store.new_staging(run_id), record)
+        return run_id
+
+    def state(self, name: str, at: str) -> plan.RunbookState:
+        moment = when(at, self.config)
+        [state] = [
+            state
+            for state in plan.states(self.registry, self.store.entries(), self.config, moment)
+            if state.runbook.name == name
+        ]
+        return state
+
+
+def when(text: str, config: Config) -> datetime:
+    return schedule.localize(datetime.fromisoformat(text.replace("Z", "+00:00")), config.tz)
 
 
 @pytest.fixture
@@ -89,19 +110,77 @@ def test_timezone_moves_the_boundary(make_project) -> None:
     assert night.due("2027-03-01T15:30:00+00:00") == ["every-day"]
 
 
-def test_a_backfill_does_not_make_a_runbook_due_again(night: Night) -> None:
-    assert "every-day" in night.due("2027-03-10T01:00:00Z")
-    # A run recorded later in the ledger but for an earlier time (a manual run is stamped with
-    # today's real date, before 10 March 2027)...
-    night.record("every-day")
-    # ...does not hide the run of 10 March: nothing is due later that day.
+def test_a_run_counts_when_it_ran_not_at_the_time_its_record_names(night: Night) -> None:
+    # Evidence written while `run --due --at` still ran: a run of 10 March 2027 recorded as of
+    # a year later. It ran on 10 March, so the next day it is due again.
+    ran = datetime(2027, 3, 10, 1, tzinfo=UTC)
+    night.record("every-day", ran, as_of=ran.replace(year=2028))
     assert "every-day" not in night.due("2027-03-10T09:00:00Z")
+    assert "every-day" in night.due("2027-03-11T01:00:00Z")
+    state = night.state("every-day", "2027-03-11T02:00:00Z")
+    assert state.last_run_at == datetime(2027, 3, 11, 1, tzinfo=UTC)
+
+
+def test_the_last_run_is_the_latest_that_ran_whatever_the_ledger_order(night: Night) -> None:
+    later = night.record("every-day", datetime(2027, 3, 10, 1, tzinfo=UTC))
+    # Published after it, started before it (a parallel run that took longer).
+    night.record("every-day", datetime(2027, 3, 10, 0, 30, tzinfo=UTC), status=Status.FAIL)
+    state = night.state("every-day", "2027-03-10T09:00:00Z")
+    assert (state.last_run_id, state.last_status) == (later, Status.OK)
 
 
 def test_a_skipped_run_does_not_count_as_a_run(night: Night) -> None:
-    at = datetime(2027, 3, 10, 1, tzinfo=UTC)
-    night.record("every-day", as_of=at, status=Status.SKIPPED)
+    ran = night.record("every-day", datetime(2027, 3, 9, 1, tzinfo=UTC))
+    night.record("every-day", datetime(2027, 3, 10, 1, tzinfo=UTC), status=Status.SKIPPED)
+    assert night.state("every-day", "2027-03-10T08:00:00Z").last_run_id == ran
     assert "every-day" in night.due("2027-03-10T09:00:00Z")
+
+
+def test_a_dry_run_does_not_count_as_the_periods_run(night: Night) -> None:
+    dry = night.record("every-day", datetime(2027, 3, 10, 1, tzinfo=UTC), dry_run=True)
+    state = night.state("every-day", "2027-03-10T09:00:00Z")
+    # It is the last run, shown as a dry run, and the day's real run is still due.
+    assert (state.last_run_id, state.last_dry_run, state.due) == (dry, True, True)
+    assert night.due("2027-03-10T09:00:00Z") == [
+        "every-6h",
+        "every-day",
+        "every-month",
+        "every-week",
+    ]
+    assert night.due("2027-03-10T10:00:00Z") == []
+
+
+def test_a_run_that_ended_in_error_is_retried_until_its_retries_are_used_up(night: Night) -> None:
+    assert night.registry["every-day"].retries == 2  # the default
+    # 1 March: the first try and two retries end in error, then it waits for the next day.
+    assert "every-day" in night.due("2027-03-01T01:00:00Z", status=Status.ERROR)
+    retry = night.state("every-day", "2027-03-01T02:00:00Z")
+    assert (
+        retry.due
+        and retry.period_errors == 1
+        and retry.next_due == datetime(2027, 3, 1, tzinfo=UTC)
+    )
+    assert "every-day" in night.due("2027-03-01T02:00:00Z", status=Status.ERROR)
+    assert "every-day" in night.due("2027-03-01T03:00:00Z", status=Status.ERROR)
+    assert night.due("2027-03-01T04:00:00Z") == []
+    gave_up = night.state("every-day", "2027-03-01T05:00:00Z")
+    assert (gave_up.due, gave_up.gave_up, gave_up.period_errors) == (False, True, 3)
+    assert gave_up.last_status is Status.ERROR
+    assert gave_up.next_due == datetime(2027, 3, 2, tzinfo=UTC)
+    # 2 March: a new period, a new first try; a retry that ends otherwise than in error is
+    # the day's run.
+    assert "every-day" in night.due("2027-03-02T01:00:00Z", status=Status.ERROR)
+    assert "every-day" in night.due("2027-03-02T02:00:00Z", status=Status.FAIL)
+    assert "every-day" not in night.due("2027-03-02T03:00:00Z")
+    assert not night.state("every-day", "2027-03-02T04:00:00Z").gave_up
+
+
+def test_a_runbook_declares_how_many_retries_it_gets(project: Project) -> None:
+    project.add_runbook("once-only", [CHECK_OK], meta={"retries": 0})
+    night = Night(project)
+    assert night.due("2027-03-01T01:00:00Z", status=Status.ERROR) == ["once-only"]
+    assert night.due("2027-03-01T02:00:00Z") == []
+    assert night.state("once-only", "2027-03-01T02:00:00Z").gave_up
 
 
 def test_states_say_last_status_and_when_next_due(night: Night) -> None:
@@ -112,15 +191,47 @@ def test_states_say_last_status_and_when_next_due(night: Night) -> None:
         for s in plan.states(night.registry, night.store.entries(), night.config, at)
     }
     day = states["every-day"]
-    assert day.last_status is Status.OK and not day.due
+    assert day.last_status is Status.OK and not day.due and not day.last_dry_run
     assert day.last_run_at == datetime(2027, 3, 10, 1, tzinfo=UTC)
     assert day.next_due == datetime(2027, 3, 11, tzinfo=UTC)
 
 
-def test_due_runs_take_no_parameters(night: Night) -> None:
-    with pytest.raises(ParameterError, match="-p cannot be combined with --due"):
+def test_a_parameter_given_with_due_goes_to_each_due_runbook_that_declares_it(
+    project: Project,
+) -> None:
+    project.add_runbook("cleans", [CHECK_OK], params="dry_run: bool = None  # only report")
+    project.add_runbook("also-cleans", [CHECK_OK], params="dry_run: bool = False\nn: int = 2")
+    project.add_runbook("checks", [CHECK_OK], params="top: int = 5  # groups shown")
+    night = Night(project)
+    planned = plan.plan_due(
+        night.registry, night.store, night.config, datetime.now(UTC), Trigger.CI, ["dry_run=yes"]
+    )
+    assert {p.runbook.name: p.params for p in planned} == {
+        "also-cleans": {"dry_run": True, "n": 2},
+        "checks": {"top": 5},  # it does not declare dry_run: its defaults
+        "cleans": {"dry_run": True},
+    }
+
+
+def test_a_parameter_no_runbook_declares_stops_due(night: Night) -> None:
+    """A typo would otherwise apply to none of the runbooks, silently."""
+    with pytest.raises(ParameterError, match="-p x: no runbook declares a parameter 'x'"):
         plan.plan_due(
             night.registry, night.store, night.config, datetime.now(UTC), Trigger.CI, ["x=1"]
+        )
+
+
+def test_a_value_a_due_runbook_refuses_stops_due(project: Project) -> None:
+    project.add_runbook("cleans", [CHECK_OK], params="dry_run: bool = None  # only report")
+    night = Night(project)
+    with pytest.raises(ParameterError, match="parameter dry_run: expected true or false"):
+        plan.plan_due(
+            night.registry,
+            night.store,
+            night.config,
+            datetime.now(UTC),
+            Trigger.CI,
+            ["dry_run=maybe"],
         )
 
 
@@ -128,8 +239,8 @@ def test_named_runs_are_planned_once_each_with_their_parameters(project: Project
     project.add_runbook("takes-n", [CHECK_OK], params="n: int = 1  # a number")
     registry = discover(project.root / "runbooks", project.root)
     planned = plan.plan_named(registry, ["takes-n", "takes-n"], ["n=5"], Trigger.MANUAL)
-    assert [(p.runbook.name, p.params, p.trigger, p.as_of) for p in planned] == [
-        ("takes-n", {"n": 5}, Trigger.MANUAL, None)
+    assert [(p.runbook.name, p.params, p.trigger) for p in planned] == [
+        ("takes-n", {"n": 5}, Trigger.MANUAL)
     ]
     with pytest.raises(ParameterError, match="name at least one runbook"):
         plan.plan_named(registry, [], [], Trigger.MANUAL)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import shutil
 import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,10 +80,67 @@ def test_process_probe_finds_a_process_by_a_marker_in_its_command_line() -> None
     try:
         probe = probe_process(service)
         assert probe.up and probe.process_count == 1
+        assert f"of user {getpass.getuser()} matching {marker!r}" in probe.detail
     finally:
         child.kill()
         child.wait()
     assert not probe_process(service).up
+
+
+@contextmanager
+def _sleeping(*args: str, **popen: Any) -> Iterator[subprocess.Popen[bytes]]:
+    child = subprocess.Popen([*args], **popen)
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_of_another_user_is_not_the_service(tmp_path: Path) -> None:
+    """Any process on the host whose command line holds the text used to count: another user's
+    `less` of the service's log, or their own copy of it."""
+    if os.geteuid() != 0:
+        pytest.skip("starting a process as another user needs root")
+    marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
+    sleeper = ["/bin/sh", "-c", f"sleep 60; : {marker}"]  # a system program nobody may run
+    with _sleeping(*sleeper, user="nobody", cwd="/"):
+        assert not probe_process(ProcessService("worker", process=marker)).up
+        theirs = probe_process(ProcessService("worker", process=marker, user="nobody"))
+        assert theirs.up and theirs.process_count == 1
+        assert "of user nobody" in theirs.detail
+    unknown = probe_process(ProcessService("worker", process=marker, user="no-such-user-x"))
+    assert not unknown.up and "no user named 'no-such-user-x'" in unknown.detail
+
+
+def test_a_command_matches_the_process_name_exactly(tmp_path: Path) -> None:
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    program = tmp_path / name
+    program.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    service = ProcessService("svc", command=name)
+    # Only mentioning the name (a `grep svc-…`, an editor) is not being it.
+    with _sleeping(sys.executable, "-c", "import time; time.sleep(60)", name):
+        assert probe_process(service).process_count == 0
+        with _sleeping(str(program), "60"):
+            probe = probe_process(service)
+            assert probe.up and probe.process_count == 1
+            assert f"named {name!r}" in probe.detail
+
+
+def test_a_pid_file_names_the_one_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "svc.pid"
+    service = ProcessService("svc", pid_file=pid_file)
+    missing = probe_process(service)
+    assert not missing.up and missing.detail == f"pid file {pid_file} not found"
+    with _sleeping("sleep", "60") as child:
+        pid_file.write_text(f"{child.pid}\n")
+        assert probe_process(service).up
+        # The pid file and the text must both hold: a reused pid is not the service.
+        other = ProcessService("svc", pid_file=pid_file, process="no-such-text")
+        assert not probe_process(other).up
+    assert not probe_process(service).up  # the process is gone; its pid file stayed
+    pid_file.write_text("garbage")
+    assert "holds no pid" in probe_process(service).detail
 
 
 def test_probe_service_hands_each_kind_to_its_own_probe(demo_port: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import textwrap
@@ -10,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.recorder import Recorder
 
 from upkeep.backup.engines import RestoreTargetError
 from upkeep.backup.errors import BackupError, BackupNotFound
 from upkeep.config import Config, load_config
 from upkeep.errors import ConfigError, UpkeepError
 from upkeep.procedures import backup, restore
+from upkeep.units import human_size
 
 
 def _config(tmp_path: Path, mode: str = "incremental", full_every: int = 3) -> Config:
@@ -87,6 +90,53 @@ def test_a_sudden_shrink_warns_and_an_old_full_warns(tmp_path: Path, capsys) -> 
     assert "[WARN] backup:app:size" in out and "sudden shrink" in out
     assert "[WARN] backup:app:full-age" in out
     assert "[OK  ] backup:app:restore" in out
+
+
+def test_the_size_check_and_its_message_agree_in_sign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shrink was recorded as +96.4 with the message saying -96.4%: the value is the change
+    now, negative for a shrink as the message says, against a negative limit."""
+    config = _config(tmp_path, mode="full")
+    backup.back_up_all(config)
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("DELETE FROM t WHERE id > 100")
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("VACUUM")
+    run = backup.back_up_all(config)
+    recorded = Recorder()
+    monkeypatch.setattr(backup, "report", recorded)
+    backup.record_backups(run, config.backup)
+    size = recorded.checks()["backup:app:size"]
+    assert size["status"] == "warn" and size["unit"] == "%"
+    assert size["value"] < -50 and size["limit"] == -50
+    assert f"({size['value']:+.1f}%)" in size["message"]
+    assert re.match(r"\d+\.\d KiB, previous \d+\.\d KiB \(-", size["message"]), size["message"]
+    created = recorded.checks()["backup:app:created"]
+    assert created["unit"] == "B"  # a byte count: shown as a size (`upkeep.units`)
+
+
+def test_the_summary_gives_each_backups_size_what_it_stored_and_its_restore_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path)
+    recorded = Recorder()
+    monkeypatch.setattr(backup, "report", recorded)
+    run = backup.back_up_all(config)
+    manifest = run.backups[0].result.manifest
+    backup.record_backups(run, config.backup)
+    unchecked = backup.back_up_all(config, verify=False)
+    backup.record_backups(unchecked, config.backup)
+    (tmp_path / "app.db").unlink()
+    with pytest.raises(BackupError):
+        backup.record_backups(backup.back_up_all(config), config.backup)
+    first, second, failed = recorded.summaries()
+    assert first == (
+        f"app: full {human_size(manifest.size)}, stored {human_size(manifest.stored_bytes)}, "
+        "restore check ok"
+    )
+    assert second.startswith("app: incremental ") and second.endswith(", no restore check")
+    assert failed.startswith("app: no backup (") and "not a SQLite database file" in failed
 
 
 def test_a_backup_that_cannot_be_taken_is_recorded_then_raised(tmp_path: Path, capsys) -> None:
@@ -335,4 +385,38 @@ def test_restore_owner_is_read_for_postgresql_and_refused_for_sqlite(tmp_path: P
         "databases:\n  - {name: pg, engine: postgresql, dbname: app, restore_owner: 'no'}\n"
     )
     with pytest.raises(ConfigError, match=r"restore_owner: expected true or false"):
+        load_config(tmp_path / "upkeep.yml")
+
+
+def test_no_backup_section_is_nothing_to_do_and_names_what_is_not_backed_up(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "upkeep.yml").write_text(
+        "databases:\n  - {name: app, engine: sqlite, path: app.db}\n"
+        "  - {name: shop, engine: sqlite, path: shop.db}\n"
+    )
+    config = load_config(tmp_path / "upkeep.yml")
+    run = backup.back_up_all(config)
+    assert run.backups == () and run.nothing_to_do == (
+        "upkeep.yml has no backup: section: nothing to back up; "
+        "the databases app, shop are not backed up"
+    )
+    backup.record_backups(run, config.backup)  # no error: nothing was asked for
+    out = capsys.readouterr().out
+    assert "[OK  ] backup:databases" in out and "backup-store" not in out
+
+
+def test_no_database_is_nothing_to_do(tmp_path: Path, capsys) -> None:
+    (tmp_path / "upkeep.yml").write_text("backup: {dir: store}\n")
+    config = load_config(tmp_path / "upkeep.yml")
+    run = backup.back_up_all(config)
+    assert run.nothing_to_do == "upkeep.yml lists no databases: nothing to back up"
+    backup.record_backups(run, config.backup)
+    assert "[OK  ] backup:databases" in capsys.readouterr().out
+    assert not (tmp_path / "store").exists()  # no store is made for nothing
+
+
+def test_a_backup_section_needs_its_store(tmp_path: Path) -> None:
+    (tmp_path / "upkeep.yml").write_text("backup: {mode: full}\n")
+    with pytest.raises(ConfigError, match=r"backup\.dir: required key is missing"):
         load_config(tmp_path / "upkeep.yml")

@@ -1,5 +1,5 @@
 """upkeep.procedures.cleaning: the runbook's steps over every configured root, and what they
-record: checks, metrics, findings and the list of what was removed."""
+record: checks, metrics, findings, the list of what was removed and the run's one-line summary."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from helpers.files import aged, write
 from helpers.recorder import Recorder
 
 from upkeep.cleaning import execute, plan_cache, plan_temp
-from upkeep.config import Cleanup, CleanupRoot, load_config
+from upkeep.config import Cleanup, CleanupRoot, LogRotation, LogSource, load_config
 from upkeep.errors import ConfigError
-from upkeep.procedures import cleaning
+from upkeep.procedures import cleaning, logrotate
 
 
 @pytest.fixture
@@ -121,12 +121,30 @@ def test_clean_runs_temp_then_cache_with_the_configs_dry_run(tmp_path: Path) -> 
     assert not (tmp_path / "t" / "old").exists() and not (tmp_path / "c" / "old").exists()
 
 
-def test_resolve_dry_run() -> None:
-    assert cleaning.resolve_dry_run("config", Cleanup(dry_run=True)) is True
-    assert cleaning.resolve_dry_run("config", Cleanup(dry_run=False)) is False
-    assert cleaning.resolve_dry_run("yes", Cleanup(dry_run=False)) is True
-    assert cleaning.resolve_dry_run("no", Cleanup(dry_run=True)) is False
-    with pytest.raises(ValueError, match="config, yes, no"):
+@pytest.mark.parametrize(
+    ("choice", "configured", "dry"),
+    [
+        (None, True, True),
+        (None, False, False),
+        (True, False, True),
+        (False, True, False),
+        ("yes", False, True),
+        ("true", False, True),
+        ("no", True, False),
+        ("False", True, False),
+    ],
+)
+def test_resolve_dry_run_and_a_dry_run_says_it_is_one(
+    choice: bool | str | None, configured: bool, dry: bool, recorded: Recorder
+) -> None:
+    """None (the parameter left unset) follows upkeep.yml; a boolean, or the words for one that
+    papermill hands over as text in a run by hand, says it."""
+    assert cleaning.resolve_dry_run(choice, Cleanup(dry_run=configured)) is dry
+    assert recorded.said_dry_run() is dry  # only the kernel knows what None meant
+
+
+def test_a_bad_dry_run_word_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected true or false"):
         cleaning.resolve_dry_run("maybe", Cleanup())
 
 
@@ -152,7 +170,7 @@ def test_record_cleaning_reports_what_went_and_what_was_skipped(
     finding = recorded.findings()[f"{name}:skipped:{root / 'fifo'}"]
     assert "not a regular file" in finding["message"]
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  removed")]
-    assert line.split() == ["removed", "file", "2,048", "B", str(root / "old")]
+    assert line.split() == ["removed", "file", "2.0", "KiB", str(root / "old")]
 
 
 def test_vanished_entries_are_counted_and_listed_but_do_not_warn(
@@ -183,15 +201,58 @@ def test_a_root_that_cannot_be_opened_fails_naming_it(tmp_path: Path, recorded: 
     )
 
 
-def test_totals_warn_when_no_root_is_configured(tmp_path: Path, recorded: Recorder) -> None:
+def test_no_root_configured_is_nothing_to_do_not_a_daily_warning(
+    tmp_path: Path, recorded: Recorder
+) -> None:
     cleaning.record_totals([])
-    assert recorded.checks()["cleaning:total"]["status"] == "warn"
+    total = recorded.checks()["cleaning:total"]
+    assert (total["status"], total["value"]) == ("ok", 0)
+    assert total["message"] == (
+        "nothing to clean: upkeep.yml lists no temp or cache roots under cleanup:"
+    )
     write(tmp_path / "t" / "old", 30, size=3000)
     results = cleaning.clean(Cleanup(temp_roots=(CleanupRoot(tmp_path / "t"),)), dry_run=True)
     cleaning.record_totals(results)
     total = recorded.checks()["cleaning:total"]
     assert (total["status"], total["value"]) == ("ok", 3000)
     assert total["message"] == "would free 2.9 KiB (1 entries) in 1 roots"
+
+
+def test_the_summary_says_what_was_removed_and_what_it_frees(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    write(tmp_path / "t" / "old", 30, size=3000)
+    write(tmp_path / "c" / "old", 60, size=1_500_000)
+    cleanup = Cleanup(
+        temp_roots=(CleanupRoot(tmp_path / "t"),),
+        cache_roots=(CleanupRoot(tmp_path / "c", max_age_days=30),),
+    )
+    cleaning.record_summary(cleaning.clean(cleanup, dry_run=True))
+    cleaning.record_summary(cleaning.clean(cleanup, dry_run=False))
+    cleaning.record_summary([])
+    assert recorded.summaries() == [
+        "would remove 2 entries, freeing 1.4 MiB in 2 roots",
+        "removed 2 entries, freeing 1.4 MiB in 2 roots",
+        "no temp or cache roots to clean",
+    ]
+
+
+def test_the_summary_counts_refused_roots_and_rotated_logs(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    write(tmp_path / "t" / "old", 30, size=10)
+    results = [clean_temp(tmp_path / "t"), clean_temp(tmp_path / "missing")]
+    log = tmp_path / "app.log"
+    log.write_bytes(b"x" * 100)
+    rotated = logrotate.rotate_logs(
+        [LogSource("app", log, rotate=LogRotation(max_bytes=10, method="copytruncate"))],
+        state_dir=tmp_path / "state",
+        dry_run=False,
+    )
+    cleaning.record_summary(results, rotated)
+    assert recorded.summaries() == [
+        "removed 1 entry, freeing 10 B in 2 roots; 1 root refused; rotated 1 of 1 logs"
+    ]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -161,6 +162,43 @@ def test_system_usage_is_measured_and_graded(tmp_path: Path, recorded: Recorder)
     assert statuses == {"system:cpu": "warn", "system:memory": "warn", "system:load": "ok"}
 
 
+def test_the_summary_says_in_one_line_how_the_system_looks(
+    tmp_path: Path, demo_port: int, recorded: Recorder
+) -> None:
+    config = make_config(
+        tmp_path,
+        f"""
+        services:
+          - {{name: up, kind: http, url: "http://127.0.0.1:{demo_port}/health"}}
+          - {{name: down, kind: tcp, host: 127.0.0.1, port: {demo.free_port()}}}
+        logs:
+          - {{name: app, path: app.log}}
+          - {{name: gone, path: gone.log}}
+        mounts:
+          - {{path: .}}
+        """,
+    )
+    (tmp_path / "app.log").touch()
+    health.record_logs(config)  # the first scan, whatever it reads of a log seen for the first time
+    append(tmp_path / "app.log", f"{STAMP} ERROR boom", f"{STAMP} ERROR boom again")
+    health.record_summary(
+        health.record_services(config),
+        health.record_logs(config),
+        health.record_disks(config),
+        usage := health.record_system(config, interval_s=0.1),
+    )
+    [said] = recorded.summaries()
+    disk = recorded.checks()[f"disk:{tmp_path}"]
+    free = disk["message"].removesuffix(" free")
+    assert said == (
+        f"1 of 2 services up; 2 error lines in 1 logs (1 not read); "
+        f"fullest disk {tmp_path} {disk['value']:.0f}% used, {free} free; "
+        f"CPU {usage.cpu_percent:.0f}%, memory {usage.memory_percent:.0f}%, "
+        f"load {usage.load_per_cpu:g} per CPU"
+    )
+    assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB|GiB|TiB)", free), free
+
+
 # ---------------------------------------------------------------- the runbook
 
 
@@ -234,6 +272,8 @@ def test_runbook_on_the_demo_warns_on_app_log_only(
     ]
     assert len(app_groups) == demo.LOG_ERROR_GROUPS["app"]
     assert os.path.exists(tmp_path / "state" / "logscan")
+    [summary] = [r["text"] for r in records if r["kind"] == report.SUMMARY]
+    assert summary.startswith("3 of 3 services up; ")
 
 
 # ---------------------------------------------------------------- what log lines leave behind

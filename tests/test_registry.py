@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers.project import CHECK_OK, Project
+from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep import registry
 from upkeep.errors import RunbookError
@@ -85,3 +85,35 @@ def test_show_json_gives_each_parameter_its_type_as_people_read_it(project: Proj
         ("msg", "any", None, None),
         ("when", "any", None, "datetime.now()"),
     ]
+
+
+def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Project) -> None:
+    project.add_runbook("measures", [CHECK_OK], meta={"runs_alone": True, "retries": 0})
+    project.add_runbook("plain", [CHECK_OK])
+    found = _discover(project)
+    assert (found["measures"].runs_alone, found["measures"].retries) == (True, 0)
+    assert (found["plain"].runs_alone, found["plain"].retries) == (False, registry.DEFAULT_RETRIES)
+    assert found["measures"].to_json()["runs_alone"] is True
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"retries": -1}, "metadata.upkeep.retries: expected a whole number from 0 to 10"),
+        ({"retries": 11}, "metadata.upkeep.retries: expected a whole number from 0 to 10"),
+        ({"retries": True}, "metadata.upkeep.retries: expected a whole number"),
+        ({"retries": "2"}, "metadata.upkeep.retries: expected a whole number"),
+        ({"runs_alone": "yes"}, "metadata.upkeep.runs_alone: expected true or false"),
+    ],
+)
+def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
+    project: Project, meta: dict[str, object], expected: str
+) -> None:
+    project.add_runbook("odd", [CHECK_OK], meta=meta)
+    assert expected in _discover(project).invalid["odd"].message
+
+
+def test_the_shipped_health_check_runs_alone() -> None:
+    found = registry.discover(REPO / "runbooks", REPO)
+    assert found["health-check"].runs_alone
+    assert not found["backup"].runs_alone and not found["cleaning"].runs_alone

@@ -467,3 +467,9 @@ def test_rich_outputs_give_way_to_plain_text_or_are_shown_as_text() -> None:
     assert "&lt;b&gt;only html&lt;/b&gt;" in body
     assert "**only markdown**" in body and "<strong>only markdown" not in body
     assert "&quot;a&quot;: [" in body or '"a": [' in body
+
+
+def test_the_runs_summary_line_is_among_the_facts() -> None:
+    document = render_report(None, record(summary="removed 26 entries, freeing 1.2 MiB <b>"))
+    header = document[document.index("<header") : document.index("</header>")]
+    assert "What it did" in header and "removed 26 entries, freeing 1.2 MiB &lt;b&gt;" in header

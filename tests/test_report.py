@@ -42,3 +42,21 @@ def test_a_clearance_and_a_sticky_finding_are_recorded_for_the_runner() -> None:
     }
     assert report.finding("log:a:1", "boom", severity="fail", sticky=True)["sticky"] is True
     assert "sticky" not in report.finding("log:a:2", "boom")
+
+
+def test_values_are_printed_in_human_units(capsys: pytest.CaptureFixture[str]) -> None:
+    report.check("cleaning:total", "ok", value=1_440_000, limit=2 << 20, unit="B")
+    report.metric("service_latency_ms", 12, unit="ms")
+    printed = capsys.readouterr().out
+    assert "[OK  ] cleaning:total: 1.4 MiB (limit 2.0 MiB)" in printed  # was `1.44e+06B (...)`
+    assert "metric service_latency_ms = 12 ms" in printed
+
+
+def test_a_summary_is_one_masked_line_for_the_runner(capsys: pytest.CaptureFixture[str]) -> None:
+    said = report.summary("removed 12 entries,\n  freeing 1.4 MiB; mailed ops@example.com")
+    assert said == {
+        "kind": report.SUMMARY,
+        "text": "removed 12 entries, freeing 1.4 MiB; mailed «email»",
+    }
+    assert f"[SUM ] {said['text']}" in capsys.readouterr().out
+    assert len(report.summary("x" * 1000)["text"]) == report.SUMMARY_CHARS

@@ -57,6 +57,24 @@ def test_status_is_the_worst_check(statuses: list[str], expected: str) -> None:
     assert found.status == expected
 
 
+def test_the_summary_a_runbook_gave_is_read_back_its_parts_joined() -> None:
+    found = collect(
+        _nb(
+            _output(_check("ok")),
+            _output(report.summary("app: full 1.4 MiB")),
+            _output(report.summary("orders: full 12.0 MiB")),
+        )
+    )
+    assert found.summary == "app: full 1.4 MiB; orders: full 12.0 MiB"
+    assert (found.status, collect(_nb(_output(_check("ok")))).summary) == ("ok", "")
+
+
+def test_a_summary_written_by_hand_without_text_is_an_error() -> None:
+    found = collect(_nb(_output(_check("ok")), _output({"kind": "summary", "text": 3})))
+    assert found.status == "error" and found.error is not None
+    assert "summary text must be a string" in found.error.evalue
+
+
 def test_a_result_written_by_hand_that_report_would_refuse_is_an_error() -> None:
     found = collect(_nb(_output(_check("ok")), _output(_check("bogus"))))
     assert found.status is Status.ERROR
@@ -213,3 +231,12 @@ def test_the_cell_where_execution_stopped_is_the_last_one_papermill_started() ->
     }
     assert stopped_cell(nb) == (1, 2)
     assert stopped_cell({"cells": [_cell(papermill={"start_time": None})]}) == (None, None)
+
+
+def test_a_runbook_that_says_it_is_a_dry_run_is_read_as_one() -> None:
+    said = report.dry_run()
+    assert said == {"kind": report.DRY_RUN}
+    found = collect(_nb(_output(_check("ok")), _output(said)))
+    assert found.dry_run and found.status is Status.OK
+    assert [check.name for check in found.checks] == ["c-ok"]  # the mark is no result
+    assert not collect(_nb(_output(_check("ok")))).dry_run

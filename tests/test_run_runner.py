@@ -1,5 +1,6 @@
 """End-to-end: many runs at once (the pool, a fresh kernel per run from the shared template,
-Ctrl-C, a runner killed mid-run), driven through the real `upkeep run` on real notebooks."""
+Ctrl-C, a runner killed mid-run, a runbook that runs alone), driven through the real
+`upkeep run` on real notebooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -95,7 +97,10 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
     for _ in range(2):
         result = project.upkeep("run", "introspect", env=env)
         assert result.code == 0, result.text
-        assert result.err.count("\n") == 1, result.err  # one status line, no stray notices
+        # Its start, what it did and where its evidence is: no stray notices.
+        started, done, evidence = result.err.splitlines()
+        assert started == "started introspect (run 1 of 1)"
+        assert done.endswith(": 3 checks: 3 ok") and evidence.startswith("      evidence: ")
     metrics = [{m["name"]: m["value"] for m in r["metrics"]} for r in project.records()]
     assert len({m["pid"] for m in metrics}) == len(metrics) == 2
     for m in metrics:
@@ -164,3 +169,88 @@ def test_parallel_jobs_run_every_runbook(project: Project) -> None:
     assert sorted(o["runbook"] for o in outcomes) == ["one", "three", "two"]
     ledger = (project.evidence / "ledger.jsonl").read_text().splitlines()
     assert [json.loads(line)["seq"] for line in ledger] == [1, 2, 3]
+
+
+# Each records when its notebook ran (time.time() at its first and last cell); `burns` keeps a
+# CPU busy, `measures` samples the CPU as the health check does.
+WINDOW_START = (
+    "code",
+    "import time\nfrom upkeep import report\nreport.metric('began', time.time())",
+)
+WINDOW_END = ("code", "report.metric('ended', time.time())\nreport.check('ran', 'ok')")
+BURNS = (
+    "code",
+    """
+    import pathlib
+    pathlib.Path({marker!r}).touch()
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        pass
+    """,
+)
+MEASURES = (
+    "code",
+    "import psutil\nreport.metric('cpu_percent', psutil.cpu_percent(interval=0.5), unit='%')",
+)
+
+
+def _windows(project: Project) -> dict[str, tuple[float, float]]:
+    windows = {}
+    for record in project.records():
+        metrics = {m["name"]: m["value"] for m in record["metrics"]}
+        if "began" in metrics:
+            windows[record["runbook"]["name"]] = (metrics["began"], metrics["ended"])
+    return windows
+
+
+def _add_burner_and_measurers(project: Project, *measurers: str, **meta: object) -> Path:
+    marker = project.root / "burning"
+    burns = ("code", BURNS[1].format(marker=str(marker)))
+    project.add_runbook("a-burns", [WINDOW_START, burns, WINDOW_END])
+    for name in measurers:
+        cells = [WINDOW_START, MEASURES, WINDOW_END]
+        project.add_runbook(name, cells, meta={"runs_alone": True, **meta.get(name, {})})
+    return marker
+
+
+def test_a_runbook_that_runs_alone_runs_first_and_beside_no_other(project: Project) -> None:
+    _add_burner_and_measurers(project, "measures")
+    result = project.upkeep("run", "--due", "--jobs", "2", "--json")
+    assert result.code == 0, result.text
+    # Outcomes in plan order; the one that runs alone ran first, and nothing ran beside it.
+    assert [o["runbook"] for o in json.loads(result.out)] == ["a-burns", "measures"]
+    windows = _windows(project)
+    assert windows["measures"][1] < windows["a-burns"][0], windows
+
+
+def test_a_runbook_that_runs_alone_waits_for_another_process_or_is_skipped(
+    project: Project,
+) -> None:
+    """Runs of another `upkeep` are kept apart too: a runbook that runs alone waits for them,
+    at most its timeout; one whose wait ran out is skipped, with the reason, and stays due."""
+    marker = _add_burner_and_measurers(project, "measures", "impatient", impatient={"timeout_s": 1})
+    burner = subprocess.Popen(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "a-burns"],
+        cwd=project.root,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "a-burns did not start"
+    result = project.upkeep("run", "impatient", "measures", "--json")
+    assert burner.wait(timeout=60) == 0, burner.stderr.read() if burner.stderr else ""
+    assert result.code == 0, result.text
+    assert [(o["runbook"], o["status"]) for o in json.loads(result.out)] == [
+        ("impatient", "skipped"),
+        ("measures", "ok"),
+    ]
+    [skipped] = [r for r in project.records() if r["runbook"]["name"] == "impatient"]
+    assert skipped["skipped_reason"] == (
+        "could not run alone: other upkeep runs were still going after 1 s"
+    )
+    windows = _windows(project)
+    assert windows["a-burns"][1] < windows["measures"][0], windows
+    listing = {s["name"]: s for s in json.loads(project.upkeep("list", "--json").out)}
+    assert listing["impatient"]["due"] and listing["impatient"]["last_status"] is None

@@ -31,13 +31,10 @@ def test_previous_time(cadence: str, moment: str, previous: str) -> None:
     assert schedule.previous_time(cadence, at(moment)) == at(previous)
 
 
-def test_due_when_last_run_is_older_than_the_latest_slot() -> None:
-    now = at("2026-11-27T08:00:00")
-    assert schedule.is_due("daily", None, now)
-    assert schedule.is_due("daily", at("2026-11-26T23:59:00"), now)
-    assert not schedule.is_due("daily", at("2026-11-27T00:00:00"), now)
-    assert schedule.next_due("daily", at("2026-11-27T01:00:00"), now) == at("2026-11-28T00:00:00")
-    assert schedule.next_due("daily", at("2026-11-20T01:00:00"), now) == at("2026-11-27T00:00:00")
+def test_next_time_is_strictly_after() -> None:
+    assert schedule.next_time("daily", at("2026-11-27T08:00:00")) == at("2026-11-28T00:00:00")
+    assert schedule.next_time("daily", at("2026-11-27T00:00:00")) == at("2026-11-28T00:00:00")
+    assert schedule.next_time("weekly", at("2026-11-27T08:00:00")) == at("2026-11-30T00:00:00")
 
 
 def test_dst_day_in_local_time() -> None:

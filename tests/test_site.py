@@ -19,7 +19,6 @@ from helpers.git import git
 from helpers.hostile_html import Parsed
 from helpers.project import CHECK_OK, REPO, Project
 
-from upkeep.errors import RunbookError
 from upkeep.evidence import EvidenceStore
 from upkeep.records import RunRecord
 from upkeep.registry import discover
@@ -320,21 +319,63 @@ def test_runbook_markdown_links_outside_code_only_and_without_papermills_markers
     assert "An Exception was encountered" not in markdown
 
 
-def test_an_invalid_runbook_stops_the_site_build_with_its_reason(project: Project) -> None:
-    from upkeep.config import load_config
-    from upkeep.site.model import load_model
-
+def test_an_invalid_runbook_is_on_the_site_with_its_problem(project: Project) -> None:
+    """It used to stop the build: the nightly then had no dashboard at all."""
     project.add_runbook("fine", [CHECK_OK])
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
-    config = load_config(project.config)
-    with pytest.raises(RunbookError, match=r"runbook broken \(runbooks/daily/broken.ipynb\)"):
-        load_model(config, discover(config.runbooks_dir, config.root))
+    # The nightly's steps (noxfile.py): run --due, verify, list, then the site all the same.
+    assert project.upkeep("run", "--due").code == 2  # `fine` ran, `broken` was named
+    assert project.upkeep("verify").code == 0
+    assert project.upkeep("list").code == 2
+    result = project.upkeep("site", "build", timeout=300)
+    assert result.code == 0, result.text
+    problem = "runbook broken (runbooks/daily/broken.ipynb): metadata.upkeep.cadence"
+    dashboard = _plain((project.root / "site" / "index.html").read_text())
+    assert "1 runbook cannot run" in dashboard and problem in dashboard
+    assert "runbooks/fine/" in (project.root / "site" / "index.html").read_text()
+    index = _plain((project.root / "site" / "runbooks" / "index.html").read_text())
+    assert "Runbooks that cannot run" in index and problem in index
 
 
-def test_site_build_without_mkdocs_config_says_so(project: Project) -> None:
-    result = project.upkeep("site", "build")
-    assert result.code == 2
-    assert "mkdocs.yml: not found" in result.err
+def test_a_config_of_its_own_builds_the_shipped_site_with_pages_of_its_own(
+    project: Project,
+) -> None:
+    """No mkdocs.yml beside upkeep.yml: the site's sources come from the package, the user's
+    folder adds and replaces pages, and a runbook's by-hand commands show this system's paths."""
+    pages = project.root / "ops-pages"
+    pages.mkdir()
+    (pages / "contacts.md").write_text("# Contacts\n\nThe database owner is Ada (ext. 42).\n")
+    (pages / "index.md").write_text(
+        "---\nrender_macros: true\n---\n\n# ACME operations\n\nOur words.\n\n{{ dashboard() }}\n"
+    )
+    (project.root / "app.log").write_text("")
+    with project.config.open("a") as config:
+        config.write(
+            "site: {name: ACME upkeep, docs_dir: ops-pages, site_dir: public}\n"
+            "logs:\n  - {name: app, path: app.log}\n"
+        )
+    by_hand = (
+        "## By hand\n\n```sh\ngrep -c ERROR {{ logs.app.path }}\n"
+        "sqlite3 {{ databases.app.path }} .tables\necho '{{ not_a_key }}'\n```"
+    )
+    project.add_runbook("log-look", [("markdown", by_hand), CHECK_OK])
+    assert not (project.root / "mkdocs.yml").exists()
+
+    result = project.upkeep("site", "build", timeout=300)
+
+    assert result.code == 0, result.text
+    site = project.root / "public"
+    home = (site / "index.html").read_text()
+    assert "<title>ACME upkeep</title>" in home and "Our words." in home  # its own home page
+    assert "runbooks/log-look/" in home  # with the dashboard macro in it
+    assert 'href="contacts/"' in home  # its own page, in the navigation
+    assert "Ada (ext. 42)" in (site / "contacts" / "index.html").read_text()
+    assert (site / "reference" / "recovery-strategy" / "index.html").is_file()  # shipped pages
+    page = _plain((site / "runbooks" / "log-look" / "index.html").read_text())
+    assert f"grep -c ERROR {project.root / 'app.log'}" in page
+    assert "sqlite3 «not configured: databases.app.path» .tables" in page
+    assert "echo '{{ not_a_key }}'" in page
+    assert f"upkeep --config {project.config} run log-look" in page
 
 
 def test_run_pages_stay_out_of_nav_and_search(built: dict[str, Any]) -> None:
@@ -441,7 +482,8 @@ def test_dashboard_puts_failing_first_and_says_the_status(built: dict[str, Any])
     assert rows == ["weekly-updates", "odd-one", "braces-check"]
     assert ">OK<" in page and "NEVER RUN" in page
     runbook_page = _page(built, "runbooks/braces-check")
-    assert "upkeep run braces-check" in _plain(runbook_page)
+    config = built["project"].config
+    assert f"upkeep --config {config} run braces-check" in _plain(runbook_page)
     assert 'href="../../reference/observability/"' in runbook_page
 
 
@@ -539,7 +581,9 @@ def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path
     first = run(0, LOG, ORPHANS)
     latest = run(1, runbook="health-check", status=Status.FAIL)
     latest = replace(latest, checks=(Check("disk:/", Status.OK), down))
-    for record in (first, latest):
+    # A run skipped after the latest (locked by one still going) hides none of its failures.
+    skipped = replace(run(2), status=Status.SKIPPED, checks=(), skipped_reason="locked")
+    for record in (first, latest, skipped):
         store.publish(store.new_staging(record.run_id), record)
     store.record_decision(ack(1, ORPHANS.key, reason="orphans <b>fixed</b> by hand"))
     _copy_site_sources(tmp_path)

@@ -17,7 +17,8 @@ from upkeep.evidence import ledger as ledger_lines
 from upkeep.records import Decision, RunRecord, Severity, Status
 
 ACKNOWLEDGE = "acknowledge"  # the decision type that closes a finding
-# Runs that looked at everything they report on: only these close a finding by not reporting it.
+# Runs that looked at everything they report on: only these close a finding by not reporting it
+# (and not a dry run, which did not try everything it reports on).
 COMPLETE = frozenset({Status.OK, Status.WARN, Status.FAIL})
 
 
@@ -139,6 +140,6 @@ def run_event(status: Status, record: RunRecord) -> RunEvent:
         runbook=record.runbook.name,
         run_id=record.run_id,
         at=record.started_at,
-        complete=status in COMPLETE,
+        complete=status in COMPLETE and not record.dry_run,
         record=record,
     )

@@ -3,8 +3,9 @@
 A `ParamSpec` is one declared parameter: the kind of value it takes (`str`, `int`, `float`,
 `bool`, `list`, `dict`, or `any` where the declaration does not say), whether None is accepted too
 (`Optional[int]`, or `n: int = None`), its default and its constraints. Values arrive as text
-from `-p KEY=VALUE`; each is converted to the declared kind and checked against `choices`, `min`
-and `max`. A secret parameter takes only a reference (env:NAME or file:/path), never the secret.
+from `-p KEY=VALUE`; each is converted to the declared kind (a `bool` from the words
+`upkeep.units` reads as yes and no) and checked against `choices`, `min` and `max`. A secret
+parameter takes only a reference (env:NAME or file:/path), never the secret.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import yaml
 from upkeep.errors import ParameterError
 from upkeep.redact import MIN_SECRET_LENGTH
 from upkeep.secrets import SecretError, is_reference, resolve
+from upkeep.units import parse_bool
 
 if TYPE_CHECKING:
     from upkeep.registry import Runbook
 
 KINDS = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 ANY = "any"
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 _OPTIONAL = re.compile(r"^Optional\[(?P<inner>.*)\]$")
 _UNION = re.compile(r"^Union\[(?P<members>.*)\]$")
 _NONE_TYPES = {"None", "NoneType"}
@@ -182,11 +182,7 @@ def _converted(kind: str, raw: str, text: str) -> Any:
             raise ValueError
         return value
     if kind == "bool":
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError
+        return parse_bool(text)
     if kind == ANY:
         return _papermill_value(raw, text)
     value = yaml.safe_load(text)

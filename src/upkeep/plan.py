@@ -1,13 +1,18 @@
-"""Responsible for turning a request into a plan: which runbooks run, with which parameters.
+"""Responsible for turning a request into a plan: which runbooks run, with which parameters, and
+which are due.
 
-Everything a user can get wrong is refused here, before any kernel starts.
+Everything a user can get wrong is refused here, before any kernel starts; `-p` with `--due`
+sets a parameter of each due runbook that declares it. A run's time is when
+it started. A runbook is due when no run of its current period counts: a skipped run or a dry run
+never counts, and a run that ended in error counts only once the runbook's `retries` are used up
+(until then the next `--due` runs it again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from upkeep import params, schedule
@@ -20,24 +25,36 @@ from upkeep.registry import Registry, Runbook
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A runbook with validated parameters, ready to run; `as_of` is the schedule's clock."""
+    """A runbook with validated parameters, ready to run."""
 
     runbook: Runbook
     params: dict[str, Any]
     trigger: Trigger = Trigger.MANUAL
-    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
 class RunbookState:
-    """What `upkeep list` shows for one runbook."""
+    """One runbook's last run and whether it is due: what `upkeep list`, the dashboard, the plan
+    and the runbook pages all show. The last run is the latest that ran (a skipped run did not;
+    a dry run did, and says so)."""
 
     runbook: Runbook
     last_status: Status | None
     last_run_id: str | None
-    last_run_at: datetime | None
+    last_run_at: datetime | None  # when the last run started, in the configured time zone
     due: bool
     next_due: datetime
+    last_dry_run: bool = False
+    period_errors: int = 0  # runs of the current period that ended in error
+    gave_up: bool = False  # those used up its retries: not due again until the next period
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """A run that ran, from its ledger line, and when it started (UTC)."""
+
+    entry: LedgerEntry
+    at: datetime
 
 
 def plan_named(
@@ -58,41 +75,46 @@ def plan_named(
     return plan
 
 
-def last_runs(entries: Iterable[LedgerEntry]) -> dict[str, tuple[LedgerEntry, datetime]]:
-    """The latest completed (not skipped) run of each runbook, with its time on the
-    schedule's clock, from ledger entries."""
-    latest: dict[str, tuple[LedgerEntry, datetime]] = {}
+def runs_by_runbook(entries: Iterable[LedgerEntry]) -> dict[str, list[_Ran]]:
+    """Each runbook's runs that ran (not skipped), oldest first by when they started: the order
+    of the ledger's lines is the order runs were published, not the order they ran."""
+    ran: dict[str, list[_Ran]] = {}
     for entry in entries:
-        if entry.status is Status.SKIPPED:
-            continue
-        at = parse_time(entry.as_of or entry.started_at)
-        # The latest by the schedule's clock, not the last line: a backfill with an earlier
-        # --at must not make a runbook look as if it had not run since.
-        if entry.runbook not in latest or at >= latest[entry.runbook][1]:
-            latest[entry.runbook] = (entry, at)
-    return latest
+        if entry.status is not Status.SKIPPED:
+            at = parse_time(entry.started_at).astimezone(UTC)
+            ran.setdefault(entry.runbook, []).append(_Ran(entry, at))
+    for runs in ran.values():
+        runs.sort(key=lambda run: (run.at, run.entry.seq))
+    return ran
 
 
 def states(
     registry: Registry, entries: Iterable[LedgerEntry], config: Config, at: datetime
 ) -> list[RunbookState]:
     """Each runbook's last run and whether it is due at `at`."""
-    latest = last_runs(entries)
-    result = []
-    for runbook in registry.values():
-        entry, last_at = latest.get(runbook.name, (None, None))
-        last_at = last_at.astimezone(config.tz) if last_at else None
-        result.append(
-            RunbookState(
-                runbook=runbook,
-                last_status=entry.status if entry else None,
-                last_run_id=entry.run_id if entry else None,
-                last_run_at=last_at,
-                due=schedule.is_due(runbook.cadence, last_at, at),
-                next_due=schedule.next_due(runbook.cadence, last_at, at),
-            )
-        )
-    return result
+    ran = runs_by_runbook(entries)
+    return [_state(runbook, ran.get(runbook.name, []), config, at) for runbook in registry.values()]
+
+
+def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> RunbookState:
+    slot = schedule.previous_time(runbook.cadence, at)
+    period = [run for run in ran if run.at >= slot and not run.entry.dry_run]
+    errors = sum(run.entry.status is Status.ERROR for run in period)
+    done = len(period) > errors  # a run of this period ended otherwise than in error
+    gave_up = not done and errors > runbook.retries
+    due = not done and not gave_up
+    last = ran[-1] if ran else None
+    return RunbookState(
+        runbook=runbook,
+        last_status=last.entry.status if last else None,
+        last_run_id=last.entry.run_id if last else None,
+        last_run_at=last.at.astimezone(config.tz) if last else None,
+        due=due,
+        next_due=slot if due else schedule.next_time(runbook.cadence, at),
+        last_dry_run=last.entry.dry_run if last else False,
+        period_errors=errors,
+        gave_up=gave_up,
+    )
 
 
 def plan_due(
@@ -103,18 +125,34 @@ def plan_due(
     trigger: Trigger,
     assignments: list[str] | tuple[str, ...] = (),
 ) -> list[PlannedRun]:
-    """Plan every runbook whose last completed run is older than its latest scheduled time
-    (the registry's invalid runbooks are not in it: the caller names them)."""
-    if assignments:
-        raise ParameterError(
-            "-p cannot be combined with --due: each runbook runs with its "
-            "defaults; run it by name to pass parameters"
-        )
+    """Plan every runbook that is due at `at` (the registry's invalid runbooks are not in it:
+    the caller names them). A `-p KEY=VALUE` applies to each due runbook that declares KEY; a KEY
+    that no runbook declares, or a value a due runbook refuses, is a ParameterError."""
+    given = params.parse_assignments(assignments)
+    _check_declared(registry, given)
     plan = []
     for state in states(registry, store.entries(), config, at):
         if state.due:
+            runbook = state.runbook
+            own = {key: value for key, value in given.items() if runbook.param(key) is not None}
             # The registry checked every default already; a secret that does not resolve
             # fails that run (with evidence), not the night.
-            values = params.validate(state.runbook, {}, require_secrets=False)
-            plan.append(PlannedRun(state.runbook, values, trigger, as_of=at))
+            values = params.validate(runbook, own, require_secrets=False)
+            plan.append(PlannedRun(runbook, values, trigger))
     return plan
+
+
+def _check_declared(registry: Registry, given: dict[str, str]) -> None:
+    """Each `-p` key given with `--due` must be a parameter of some runbook: a typo would
+    otherwise apply to none of them, silently."""
+    for key in given:
+        if not any(runbook.param(key) is not None for runbook in registry.values()):
+            declared = sorted(
+                f"{runbook.name}: {', '.join(p.name for p in runbook.params)}"
+                for runbook in registry.values()
+                if runbook.params
+            )
+            raise ParameterError(
+                f"-p {key}: no runbook declares a parameter {key!r} "
+                f"(parameters by runbook: {'; '.join(declared) or 'none'})"
+            )

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from upkeep import schedule
+from upkeep.config.model import SHIPPED_RUNBOOKS
 from upkeep.errors import ParameterError, RunbookError
+from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.parameters_cell import DeclaredParam, read_parameters_cell
 from upkeep.params import ParamSpec, check, read_default, resolve_type
 from upkeep.secrets import is_reference
@@ -34,8 +36,12 @@ _METADATA_KEYS = {
     "references",
     "timeout_s",
     "destructive",
+    "retries",
+    "runs_alone",
     "parameters",
 }
+DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
+MAX_RETRIES = 10
 _CONSTRAINT_KEYS = {"choices", "min", "max", "secret"}
 
 
@@ -57,6 +63,10 @@ class Runbook:
     params: tuple[ParamSpec, ...]
     sha256: str
     param_notes: tuple[str, ...] = ()
+    # How many times `run --due` runs it again in one period after runs that ended in error.
+    retries: int = DEFAULT_RETRIES
+    # Whether it must run with no other upkeep run beside it (it measures the machine).
+    runs_alone: bool = False
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -73,6 +83,8 @@ class Runbook:
             "references": list(self.references),
             "timeout_s": self.timeout_s,
             "destructive": self.destructive,
+            "retries": self.retries,
+            "runs_alone": self.runs_alone,
             "sha256": self.sha256,
             "parameters": [
                 {
@@ -132,13 +144,15 @@ class Registry(Mapping[str, Runbook]):
             raise RunbookError(f"no runbook named {name!r} (known runbooks: {known})") from None
 
 
-def discover(runbooks_dir: Path, root: Path | None = None) -> Registry:
-    """Load every `*.ipynb` under `runbooks_dir`: the runbooks that can run, and beside them
-    each one that cannot, with the reason (a name two notebooks share is one of those)."""
-    root = root or runbooks_dir.parent
+def discover(folders: Path | Iterable[Path], root: Path | None = None) -> Registry:
+    """Load every `*.ipynb` under the runbooks folders (`config.runbooks_dir`, or one folder):
+    the runbooks that can run, and beside them each one that cannot, with the reason (a name two
+    notebooks share, in one folder or two, is one of those). Paths are shown relative to `root`
+    (the config's folder; by default the first folder's parent)."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    root = root or (folders[0].parent if folders else Path.cwd())
     by_name: dict[str, list[Runbook | InvalidRunbook]] = {}
-    paths = sorted(p for p in runbooks_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    for path in paths:
+    for path in _notebooks(folders):
         try:
             loaded: Runbook | InvalidRunbook = load_runbook(path, root)
         except RunbookError as exc:
@@ -158,11 +172,29 @@ def discover(runbooks_dir: Path, root: Path | None = None) -> Registry:
     return Registry(found, invalid)
 
 
+def _notebooks(folders: list[Path]) -> list[Path]:
+    """Every notebook under the folders, folder by folder (a folder listed inside another is
+    read once), Jupyter's checkpoints left out."""
+    seen: set[Path] = set()
+    paths = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" not in path.parts and path.resolve() not in seen:
+                seen.add(path.resolve())
+                paths.append(path)
+    return paths
+
+
 def _relpath(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """`path` as the evidence and the pages name it: relative to `root` when inside it, as
+    `upkeep:shipped/...` when it is a shipped runbook, else absolute."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(root.resolve()):
+        return resolved.relative_to(root.resolve()).as_posix()
+    if resolved.is_relative_to(SHIPPED_RUNBOOKS_DIR.resolve()):
+        inside = resolved.relative_to(SHIPPED_RUNBOOKS_DIR.resolve()).as_posix()
+        return f"{SHIPPED_RUNBOOKS}/{inside}"
+    return str(path)
 
 
 def load_runbook(path: Path, root: Path) -> Runbook:
@@ -231,9 +263,16 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         raise RunbookError(
             f"{where}: metadata.upkeep.timeout_s: expected a positive integer, got {timeout_s!r}"
         )
-    destructive = meta.get("destructive", False)
-    if not isinstance(destructive, bool):
-        raise RunbookError(f"{where}: metadata.upkeep.destructive: expected true or false")
+    flags = {key: meta.get(key, False) for key in ("destructive", "runs_alone")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise RunbookError(f"{where}: metadata.upkeep.{key}: expected true or false")
+    retries = meta.get("retries", DEFAULT_RETRIES)
+    if type(retries) is not int or not 0 <= retries <= MAX_RETRIES:
+        raise RunbookError(
+            f"{where}: metadata.upkeep.retries: expected a whole number from 0 to {MAX_RETRIES} "
+            f"(runs of one period that `run --due` repeats after an error), got {retries!r}"
+        )
     return {
         "title": text("title"),
         "summary": text("summary"),
@@ -242,7 +281,8 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "owner": text("owner"),
         "references": tuple(references),
         "timeout_s": timeout_s,
-        "destructive": destructive,
+        "retries": retries,
+        **flags,
     }
 
 

@@ -1,10 +1,13 @@
-"""Responsible for recording checks, metrics and findings from inside a runbook.
+"""Responsible for recording checks, metrics and findings from inside a runbook, for saying in
+one line what the run did (`summary`, the line `upkeep run` prints when the run ends), and for
+saying that a run is a dry run.
 
-Each call shows a readable line to the person reading the notebook and emits a machine-readable
-output (mimetype `application/vnd.upkeep.result+json`) that the runner reads back afterwards.
-Check and finding messages pass `upkeep.masking` first, so that no secret or personal data a
-message quotes is recorded. This module runs inside the kernel: it imports nothing heavier than
-detect-secrets' detectors, which the kernel template imports once for every kernel.
+Each call shows a readable line to the person reading the notebook (values in human units,
+`upkeep.units`) and emits a machine-readable output (mimetype `application/vnd.upkeep.result+json`)
+that the runner reads back afterwards. Check and finding messages and the summary pass
+`upkeep.masking` first, so that no secret or personal data a message quotes is recorded. This
+module runs inside the kernel: it imports nothing heavier than detect-secrets' detectors, which
+the kernel template imports once for every kernel.
 """
 
 from __future__ import annotations
@@ -14,12 +17,28 @@ from typing import Any
 
 from upkeep.masking import mask_sensitive
 from upkeep.records import Check, Clearance, Finding, Metric, Severity, Status
+from upkeep.units import quantity
 
 MIMETYPE = "application/vnd.upkeep.result+json"
+DRY_RUN = "dry_run"  # the kind of the output that marks a run as a dry run
+SUMMARY = "summary"  # the kind of the output that says in one line what the run did
+SUMMARY_CHARS = 300  # a summary is one line: longer ones are cut here
 # Status and Severity share their warn and fail words: one icon each.
 _ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.INFO: "INFO"}
 
-__all__ = ["MIMETYPE", "Severity", "Status", "check", "cleared", "finding", "metric"]
+__all__ = [
+    "DRY_RUN",
+    "MIMETYPE",
+    "Severity",
+    "SUMMARY",
+    "Status",
+    "check",
+    "cleared",
+    "dry_run",
+    "finding",
+    "metric",
+    "summary",
+]
 
 
 def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
@@ -58,8 +77,8 @@ def check(
         unit,
         mask_sensitive(str(message)),
     )
-    shown = "" if value is None else f" {value:g}{unit}"
-    bound = "" if limit is None else f" (limit {limit:g}{unit})"
+    shown = "" if value is None else f" {quantity(value, unit)}"
+    bound = "" if limit is None else f" (limit {quantity(limit, unit)})"
     icon = _ICONS[verdict.status]
     return _emit(verdict.to_json(), f"[{icon}] {name}:{shown}{bound} {verdict.message}".rstrip())
 
@@ -76,7 +95,7 @@ def metric(
     )
     label_text = ",".join(f"{k}={v}" for k, v in measured.labels.items())
     suffix = f"{{{label_text}}}" if label_text else ""
-    return _emit(measured.to_json(), f"metric {name}{suffix} = {value:g}{unit}")
+    return _emit(measured.to_json(), f"metric {name}{suffix} = {quantity(value, unit)}")
 
 
 def finding(
@@ -96,3 +115,23 @@ def cleared(key: str, message: str = "") -> dict[str, Any]:
     """Record that the finding `key` no longer holds (it closes, sticky or not)."""
     done = Clearance(str(key), mask_sensitive(str(message)))
     return _emit(done.to_json(), f"[OK  ] cleared {key}: {done.message}".rstrip(": "))
+
+
+def dry_run() -> dict[str, Any]:
+    """Say that this run is a dry run: it reports what it would do and changes nothing. upkeep
+    records the run as a dry run, shows it as one, and does not count it as its period's run (the
+    next `upkeep run --due` still runs the real one). Only the runbook knows: a `dry_run=config`
+    parameter, say, is resolved from upkeep.yml inside the kernel."""
+    return _emit(
+        {"kind": DRY_RUN},
+        "[DRY ] a dry run: nothing is changed, and it does not count as this period's run",
+    )
+
+
+def summary(text: str) -> dict[str, Any]:
+    """Say in one line what this run did, for the person who reads `upkeep run`'s output (from a
+    terminal, cron or CI) and the run's record: `removed 12 entries, freeing 1.4 MiB`. Called
+    again, the parts are joined with `; ` in order. A run that says nothing is summed up by its
+    checks' counts."""
+    line = mask_sensitive(" ".join(str(text).split()))[:SUMMARY_CHARS]
+    return _emit({"kind": SUMMARY, "text": line}, f"[SUM ] {line}")

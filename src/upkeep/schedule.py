@@ -1,8 +1,9 @@
-"""Responsible for cadences: when a runbook was last scheduled, is next, and whether it is due.
+"""Responsible for cadences: when a runbook was last scheduled and when it is next.
 
 A cadence is `daily`, `weekly`, `monthly`, `yearly`, or a five-field cron expression, evaluated in
-the configured time zone. A runbook is due when its last completed run is older than its most
-recent scheduled time; however many periods were missed, that is one run.
+the configured time zone. Its most recent scheduled time opens the current period; which runs of
+that period count (and so whether the runbook is due) is `upkeep.plan`'s to say. However many
+periods were missed, catching up is one run.
 """
 
 from __future__ import annotations
@@ -42,18 +43,6 @@ def previous_time(cadence: str, at: datetime) -> datetime:
 def next_time(cadence: str, at: datetime) -> datetime:
     """The first scheduled time strictly after `at`."""
     return next(CronSim(cron_for(cadence), at.replace(microsecond=0)))
-
-
-def is_due(cadence: str, last_run: datetime | None, at: datetime) -> bool:
-    """True when the last completed run (None: never) is older than the latest scheduled time."""
-    return last_run is None or last_run < previous_time(cadence, at)
-
-
-def next_due(cadence: str, last_run: datetime | None, at: datetime) -> datetime:
-    """When the runbook is (or was) next due: the latest slot if it is overdue, else the next."""
-    if is_due(cadence, last_run, at):
-        return previous_time(cadence, at)
-    return next_time(cadence, at)
 
 
 def localize(moment: datetime, tz: tzinfo) -> datetime:

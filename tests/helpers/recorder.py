@@ -28,6 +28,18 @@ class Recorder:
     def finding(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self._keep(report.finding(*args, **kwargs))
 
+    def dry_run(self) -> dict[str, Any]:
+        return self._keep(report.dry_run())
+
+    def summary(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.summary(*args, **kwargs))
+
+    def summaries(self) -> list[str]:
+        return [r["text"] for r in self.records if r["kind"] == report.SUMMARY]
+
+    def said_dry_run(self) -> bool:
+        return any(r["kind"] == report.DRY_RUN for r in self.records)
+
     def checks(self) -> dict[str, dict[str, Any]]:
         return {r["name"]: r for r in self.records if r["kind"] == "check"}
 

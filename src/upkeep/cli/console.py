@@ -1,7 +1,8 @@
 """Responsible for everything the command line prints: lines on stdout and stderr, JSON for
-scripts, aligned tables, human sizes, times, status words in their colours, the progress of a
-run (one line per finished run, and on a terminal a live line of what is still running) and the
-lines of a finished run a person must read.
+scripts, aligned tables, human sizes, times, status words in their colours, a runbook's last run
+and when it is next due, the progress of a run (a line when a run starts unless a terminal shows
+a live line of what is running; when it ends, one line saying what it did, a dry run marked, then
+the lines a person must read and where its evidence is).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from upkeep.records import RunRecord, Status
+from upkeep.units import human_size as human_size  # re-exported: commands print sizes with it
+from upkeep.units import quantity
 
 if TYPE_CHECKING:
-    from upkeep.plan import PlannedRun
+    from upkeep.plan import PlannedRun, RunbookState
     from upkeep.run.workflow import RunOutcome
 
 STATUS_COLOURS = {
@@ -65,23 +68,81 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
         print_out(line, bold=index == 0)
 
 
-def human_size(size: float) -> str:
-    """A byte count as people read it: `512 B`, `1.5 KiB`, ..., up to GiB."""
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
 def format_time(moment: datetime | None) -> str:
     """A moment to the minute in its own time zone, or `-` when there is none."""
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
 
 
+STATE_COLUMNS = ("NAME", "CADENCE", "LAST", "LAST RUN", "NEXT DUE")
+DRY_RUN_MARK = "(dry run)"
+
+
+def state_row(state: RunbookState) -> tuple[str, ...]:
+    """A runbook's state as a row under STATE_COLUMNS (`upkeep list`, `run --due --at`)."""
+    last = "never"
+    if state.last_status is not None:
+        last = state.last_status.value + (f" {DRY_RUN_MARK}" if state.last_dry_run else "")
+    return (
+        state.runbook.name,
+        state.runbook.cadence,
+        last,
+        format_time(state.last_run_at),
+        format_next_due(state),
+    )
+
+
+def format_next_due(state: RunbookState) -> str:
+    """When a runbook is next due, and whether it is a retry or its retries are used up."""
+    moment = format_time(state.next_due)
+    if state.due and state.period_errors:
+        retries = state.runbook.retries
+        return f"DUE since {moment} (retry {state.period_errors} of {retries})"
+    if state.due:
+        return f"DUE since {moment}"
+    if state.gave_up:
+        return f"{moment} (gave up: {state.period_errors} runs ended in error)"
+    return moment
+
+
+def state_json(state: RunbookState) -> dict[str, Any]:
+    """A runbook's state for scripts; times in the configured time zone, ISO 8601."""
+    return {
+        "name": state.runbook.name,
+        "title": state.runbook.title,
+        "cadence": state.runbook.cadence,
+        "last_status": state.last_status.value if state.last_status else None,
+        "last_run_id": state.last_run_id,
+        "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
+        "last_dry_run": state.last_dry_run,
+        "due": state.due,
+        "next_due": state.next_due.isoformat(),
+        "period_errors": state.period_errors,
+        "retries": state.runbook.retries,
+        "gave_up": state.gave_up,
+        "invalid": None,
+    }
+
+
 def status_word(status: Status) -> str:
     """The status as a fixed-width word in its colour (the colour only on a terminal)."""
     return click.style(f"{status.word:<7}", fg=STATUS_COLOURS[status], bold=True)
+
+
+def run_summary(record: RunRecord) -> str:
+    """What a run did, in one line: the summary its runbook recorded, else its checks counted
+    (`4 checks: 3 ok, 1 warn`)."""
+    if record.summary:
+        return record.summary
+    if record.status is Status.SKIPPED:
+        return "not run"
+    if not record.checks:
+        return "no check recorded"
+    counts = {status: 0 for status in Status}
+    for check in record.checks:
+        counts[check.status] += 1
+    counted = ", ".join(f"{n} {status.value}" for status, n in counts.items() if n)
+    plural = "s" if len(record.checks) > 1 else ""
+    return f"{len(record.checks)} check{plural}: {counted}"
 
 
 def attention_lines(record: RunRecord) -> list[str]:
@@ -96,18 +157,21 @@ def attention_lines(record: RunRecord) -> list[str]:
         if check.status is not Status.OK:
             message = check.message
             if not message and check.value is not None:
-                message = f"{check.value:g}{check.unit}"
+                message = quantity(check.value, check.unit)
             lines.append(f"{check.status.value}: {check.name}: {message}"[:ATTENTION_WIDTH])
     return lines
 
 
 class RunProgress:
-    """The progress of a run on stderr: one line per finished run with the lines that need
-    attention; on a terminal, a live line of what is still running. A context manager: leaving
-    it stops the live line and clears it. Implements `upkeep.run.workflow.Progress`."""
+    """The progress of a run on stderr: a line when each run starts (on a terminal, a live line
+    of what is still running instead), and when it ends one line saying what it did, the lines
+    that need attention and where its evidence is, so that cron and CI logs tell the whole story.
+    A context manager: leaving it stops the live line and clears it. Implements
+    `upkeep.run.workflow.Progress`."""
 
     def __init__(self, total: int) -> None:
         self.total = total
+        self.begun = 0
         self.done = 0
         self.running: dict[str, float] = {}
         self.lock = threading.Lock()
@@ -132,6 +196,9 @@ class RunProgress:
     def started(self, planned: PlannedRun) -> None:
         with self.lock:
             self.running[planned.runbook.name] = time.monotonic()
+            self.begun += 1
+            if not self.live:
+                print_err(f"started {planned.runbook.name} (run {self.begun} of {self.total})")
 
     def finished(self, planned: PlannedRun, outcome: RunOutcome) -> None:
         name = planned.runbook.name
@@ -139,11 +206,13 @@ class RunProgress:
             self.running.pop(name, None)
             self.done += 1
             self._clear_live_line()
+            record = outcome.record
+            dry = f"{DRY_RUN_MARK} " if record.dry_run else ""
             print_err(
-                f"[{self.done}/{self.total}] {status_word(outcome.status)} {name} "
-                f"({outcome.record.duration_s:.1f} s) {outcome.path}"
+                f"[{self.done}/{self.total}] {status_word(outcome.status)} {name} {dry}"
+                f"({record.duration_s:.1f} s): {run_summary(record)}"
             )
-            for line in attention_lines(outcome.record):
+            for line in [*attention_lines(record), f"evidence: {outcome.path}"]:
                 print_err(f"      {line}")
 
     def _tick(self) -> None:

@@ -28,10 +28,12 @@ import click
 from upkeep import __version__
 from upkeep.cli.ack import ack_command
 from upkeep.cli.backups import backups_command
+from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
 from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
+from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
 from upkeep.cli.run import run_command
@@ -169,6 +171,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep run health-check       run one now
       upkeep run --due              run everything that is due
       upkeep verify                 check the evidence ledger and every artifact
+      upkeep check                  validate the config and every runbook
+      upkeep new NAME               scaffold a runbook of your own
 
     Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored
     or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
@@ -180,6 +184,8 @@ main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(run_command)
 main.add_command(verify_command)
+main.add_command(check_command)
+main.add_command(new_command)
 main.add_command(findings_command)
 main.add_command(ack_command)
 main.add_command(backups_command)

@@ -1,6 +1,7 @@
-"""Responsible for `upkeep list`: every runbook with its cadence, last status, last run and
-when it is next due, as a table or as JSON; an invalid runbook is listed as such, its reason on
-stderr, and makes the exit code 2 (what `run` would refuse).
+"""Responsible for `upkeep list`: every runbook with its cadence, last status, last run (a dry
+run marked) and when it is next due (a retry, or retries used up, said), as a table or as JSON;
+an invalid runbook is listed as such, its reason on stderr, and makes the exit code 2 (what
+`run` would refuse).
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from upkeep.cli.console import format_time, print_err, print_json, print_out, print_table
+from upkeep.cli.console import (
+    STATE_COLUMNS,
+    print_err,
+    print_json,
+    print_out,
+    print_table,
+    state_json,
+    state_row,
+)
 from upkeep.cli.options import GlobalOptions, parse_at
 from upkeep.errors import RunbookError
 
 if TYPE_CHECKING:
     from upkeep.config import Config
-    from upkeep.plan import RunbookState
     from upkeep.registry import InvalidRunbook
 
 INVALID = "INVALID"
@@ -42,56 +50,35 @@ def list_runbooks(config: Config, moment: datetime, *, as_json: bool) -> int:
     states = plan.states(runbooks, EvidenceStore(config.evidence_dir).entries(), config, moment)
     invalid = list(runbooks.invalid.values())
     if as_json:
-        listed = [_state_json(state) for state in states] + [_invalid_json(i) for i in invalid]
+        listed = [state_json(state) for state in states] + [_invalid_json(i) for i in invalid]
         print_json(sorted(listed, key=lambda item: item["name"]))
     elif not states and not invalid:
         print_out(f"no runbooks under {config.runbooks_dir}")
     else:
-        rows = [_state_row(state) for state in states] + [_invalid_row(i) for i in invalid]
-        print_table([("NAME", "CADENCE", "LAST", "LAST RUN", "NEXT DUE"), *sorted(rows)])
+        rows = [state_row(state) for state in states] + [_invalid_row(i) for i in invalid]
+        print_table([STATE_COLUMNS, *sorted(rows)])
     for item in invalid:
         print_err(f"upkeep: error: {item.message}")
     return RunbookError.exit_code if invalid else 0
-
-
-def _state_row(state: RunbookState) -> tuple[str, ...]:
-    return (
-        state.runbook.name,
-        state.runbook.cadence,
-        state.last_status.value if state.last_status else "never",
-        format_time(state.last_run_at),
-        ("DUE since " if state.due else "") + format_time(state.next_due),
-    )
 
 
 def _invalid_row(item: InvalidRunbook) -> tuple[str, ...]:
     return (item.name, "-", INVALID, "-", "-")
 
 
-def _state_json(state: RunbookState) -> dict[str, Any]:
-    return {
-        "name": state.runbook.name,
-        "title": state.runbook.title,
-        "cadence": state.runbook.cadence,
-        "last_status": state.last_status.value if state.last_status else None,
-        "last_run_id": state.last_run_id,
-        "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
-        "due": state.due,
-        "next_due": state.next_due.isoformat(),
-        "invalid": None,
-    }
-
-
 def _invalid_json(item: InvalidRunbook) -> dict[str, Any]:
     """An invalid runbook with the keys of a valid one, empty, and the reason in `invalid`."""
-    return {
-        "name": item.name,
-        "title": None,
-        "cadence": None,
-        "last_status": None,
-        "last_run_id": None,
-        "last_run_at": None,
-        "due": None,
-        "next_due": None,
-        "invalid": item.message,
-    }
+    keys = (
+        "title",
+        "cadence",
+        "last_status",
+        "last_run_id",
+        "last_run_at",
+        "last_dry_run",
+        "due",
+        "next_due",
+        "period_errors",
+        "retries",
+        "gave_up",
+    )
+    return {"name": item.name, **dict.fromkeys(keys), "invalid": item.message}

@@ -1,7 +1,9 @@
 """Responsible for `upkeep run`: the named runbooks, or every runbook that is due, planned,
 run with the progress on stderr, and the exit code of the worst outcome. A named runbook that is
 invalid stops the command before anything runs; with `--due` the valid runbooks run and each
-invalid one is named on stderr and makes the exit code at least 2.
+invalid one is named on stderr and makes the exit code at least 2; `-p` sets a parameter of the
+named runbooks, or with `--due` of each due runbook that declares it. `--due --at TIME` only
+plans: it lists what would be due then and runs nothing, since a run's time is when it ran.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from upkeep.cli.console import RunProgress, print_err, print_json
+from upkeep.cli.console import (
+    STATE_COLUMNS,
+    RunProgress,
+    format_time,
+    print_err,
+    print_json,
+    print_table,
+    run_summary,
+    state_json,
+    state_row,
+)
 from upkeep.cli.options import GlobalOptions, parse_at
 from upkeep.errors import RunbookError
 from upkeep.records import Trigger
@@ -33,12 +45,18 @@ if TYPE_CHECKING:
     "assignments",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set a parameter of the named runbooks (repeatable).",
+    help="Set a parameter of the named runbooks, or with --due of each due runbook that "
+    "declares it (repeatable).",
 )
 @click.option(
     "--due", is_flag=True, help="Run every runbook that is due (missed runs catch up once)."
 )
-@click.option("--at", metavar="ISO-TIME", help="With --due: decide what is due at this time.")
+@click.option(
+    "--at",
+    metavar="ISO-TIME",
+    help="With --due: only plan. List what would be due at this time and run nothing "
+    "(a run's time is when it ran).",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -74,13 +92,17 @@ def run_command(
     \b
     Examples:
       upkeep run health-check -p top_groups=10
-      upkeep run --due --at 2026-12-01T03:00
+      upkeep run --due
+      upkeep run --due -p dry_run=yes          # the due cleaning only reports
+      upkeep run --due --at 2026-12-01T03:00   # what would be due then (runs nothing)
     """
     config = options.load_config()
     if names and due:
         raise click.UsageError("give runbook names or --due, not both")
     if at and not due:
         raise click.UsageError("--at only applies with --due")
+    if at is not None:
+        return show_due_plan(config, parse_at(at, config), assignments, as_json=as_json)
     return run_runbooks(
         config,
         names,
@@ -138,6 +160,33 @@ def run_runbooks(
     return max(code, RunbookError.exit_code) if refused else code
 
 
+def show_due_plan(
+    config: Config, moment: datetime, assignments: tuple[str, ...], *, as_json: bool
+) -> int:
+    """List what `run --due` would run at `moment`, as `upkeep list` shows runbooks, and run
+    nothing: exit code 0, or 2 when some runbook is invalid (each named on stderr)."""
+    from upkeep import plan, registry
+    from upkeep.evidence import EvidenceStore
+
+    runbooks = registry.discover(config.runbooks_dir, config.root)
+    store = EvidenceStore(config.evidence_dir)
+    planned = plan.plan_due(runbooks, store, config, moment, Trigger.MANUAL, assignments)
+    names = {planned_run.runbook.name for planned_run in planned}
+    entries = store.entries()
+    due = [s for s in plan.states(runbooks, entries, config, moment) if s.runbook.name in names]
+    if as_json:
+        print_json([state_json(state) for state in due])
+    elif due:
+        print_table([STATE_COLUMNS, *map(state_row, due)])
+    print_err(
+        f"upkeep: planned for {format_time(moment)} only: {len(due) or 'nothing'} would be due, "
+        "nothing was run (a run's time is when it ran: run --due without --at to run them)"
+    )
+    for item in runbooks.invalid.values():
+        print_err(f"upkeep: error: {item.message} (not planned)")
+    return RunbookError.exit_code if runbooks.invalid else 0
+
+
 def _run_with_progress(
     config: Config,
     store: EvidenceStore,
@@ -165,6 +214,8 @@ def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "run_id": outcome.record.run_id,
         "runbook": outcome.record.runbook.name,
         "status": outcome.status.value,
+        "dry_run": outcome.record.dry_run,
+        "summary": run_summary(outcome.record),
         "duration_s": round(outcome.record.duration_s, 3),
         "path": str(outcome.path),
     }

@@ -1,4 +1,5 @@
-"""Responsible for `upkeep show NAME`: a runbook's metadata and parameters, as text or JSON."""
+"""Responsible for `upkeep show NAME`: a runbook's metadata and parameters, as text or JSON, with
+the timeout a run of it gets (its own, else `defaults.timeout_s`)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,12 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
     from upkeep import registry
 
     runbook = registry.discover(config.runbooks_dir, config.root).require(name)
+    timeout_s = runbook.timeout_s or config.timeout_s
     if as_json:
-        print_json(runbook.to_json())
+        # timeout_s is what a run gets; declared_timeout_s what the runbook's metadata says.
+        print_json(
+            {**runbook.to_json(), "timeout_s": timeout_s, "declared_timeout_s": runbook.timeout_s}
+        )
         return 0
     print_out(f"{runbook.name} — {runbook.title}", bold=True)
     print_out(runbook.summary)
@@ -38,7 +43,7 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
         ("cadence", runbook.cadence),
         ("category", runbook.category),
         ("owner", runbook.owner),
-        ("timeout", f"{runbook.timeout_s or config.timeout_s} s"),
+        ("timeout", f"{timeout_s} s" + ("" if runbook.timeout_s else " (defaults.timeout_s)")),
         ("destructive", "yes" if runbook.destructive else "no"),
         ("references", ", ".join(runbook.references) or "-"),
         ("sha256", runbook.sha256),

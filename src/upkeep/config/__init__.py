@@ -1,13 +1,15 @@
 """Responsible for the maintained system's config, `upkeep.yml`: `load_config` reads it
-(`load`, `reader`, `cleanup`) into the typed, frozen objects of `model`.
+(`load`, `reader`, `cleanup`) into the typed, frozen objects of `model` (`read_config` also
+gives back every problem found, for `upkeep check`); `lookup` names one value by its key.
 """
 
 from __future__ import annotations
 
-from upkeep.config.load import DEFAULT_CONFIG_NAME, load_config
+from upkeep.config.load import DEFAULT_CONFIG_NAME, load_config, read_config
 from upkeep.config.model import (
     DATABASE_ENGINES,
     SERVICE_TYPES,
+    SHIPPED_RUNBOOKS,
     BackupPolicy,
     Cleanup,
     CleanupRoot,
@@ -21,7 +23,9 @@ from upkeep.config.model import (
     LogSource,
     Mount,
     ProcessService,
+    RunbookFolders,
     Service,
+    SiteSettings,
     TcpService,
     Thresholds,
 )
@@ -30,6 +34,7 @@ __all__ = [
     "DATABASE_ENGINES",
     "DEFAULT_CONFIG_NAME",
     "SERVICE_TYPES",
+    "SHIPPED_RUNBOOKS",
     "BackupPolicy",
     "Cleanup",
     "CleanupRoot",
@@ -43,8 +48,11 @@ __all__ = [
     "LogSource",
     "Mount",
     "ProcessService",
+    "RunbookFolders",
     "Service",
+    "SiteSettings",
     "TcpService",
     "Thresholds",
     "load_config",
+    "read_config",
 ]

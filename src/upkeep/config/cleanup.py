@@ -99,7 +99,7 @@ def _upkeeps_own(config: Config) -> list[tuple[Path, str]]:
     own = [
         (config.evidence_dir.resolve(), "the evidence directory"),
         (config.state_dir.resolve(), "upkeep's state directory"),
-        (config.runbooks_dir.resolve(), "the runbooks"),
+        *((folder.resolve(), "the runbooks") for folder in config.runbooks_dir),
     ]
     if config.backup.dir is not None:
         own.append((config.backup.dir.resolve(), "the backup store"))

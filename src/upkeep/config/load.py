@@ -16,6 +16,8 @@ import zoneinfo
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.model import (
@@ -24,7 +26,9 @@ from upkeep.config.model import (
     ROTATION_METHODS,
     ROTATION_PERIODS,
     SERVICE_TYPES,
+    SHIPPED_RUNBOOKS,
     BackupPolicy,
+    Cleanup,
     Config,
     Database,
     DemoSettings,
@@ -35,13 +39,16 @@ from upkeep.config.model import (
     LogSource,
     Mount,
     ProcessService,
+    RunbookFolders,
     Service,
+    SiteSettings,
     TcpService,
     Thresholds,
 )
-from upkeep.config.reader import REQUIRED, Section, parse_document
+from upkeep.config.reader import REQUIRED, Problems, Section, parse_document
 from upkeep.config.system_paths import system_directory
 from upkeep.errors import ConfigError
+from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.secrets import REFERENCE
 
 DEFAULT_CONFIG_NAME = "upkeep.yml"
@@ -50,6 +57,16 @@ GLOB_CHARACTERS = "*?["
 
 def load_config(path: Path | str | None = None) -> Config:
     """Read and validate the config file; `path` defaults to $UPKEEP_CONFIG, then ./upkeep.yml."""
+    config, problems = read_config(path)
+    problems.raise_any()
+    assert config is not None
+    return config
+
+
+def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems]:
+    """The config as far as it can be read, and every problem found on the way (`upkeep
+    check`). ConfigError when the file cannot be read or parsed as YAML; the config is None
+    when the document is not a mapping."""
     path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
     try:
         raw = path.read_bytes()
@@ -63,11 +80,51 @@ def load_config(path: Path | str | None = None) -> Config:
             f"{path}: the config file is empty (or only comments); expected at least "
             "`version: 1` and the sections describing the system (see the shipped upkeep.yml)"
         )
-    return _config(Section(data, "", path), path)
+    problems = Problems(path)
+    return problems.read(lambda: _config(Section(data, "", path), path, problems), None), problems
 
 
-def _config(top: Section, path: Path) -> Config:
+def _config(top: Section, path: Path, problems: Problems) -> Config:
+    """The config of the document `top`, read part by part; each part's problem in `problems`."""
     base = path.parent
+    timezone = problems.read(lambda: _timezone(top), "UTC")
+    timeout_s, jobs = problems.read(lambda: _defaults(top, path), (900, None))
+    config = Config(
+        path=path,
+        root=base,
+        timezone=timezone,
+        evidence_dir=problems.read(
+            lambda: _own_directory(top, "evidence_dir", base / "evidence"), base / "evidence"
+        ),
+        state_dir=problems.read(
+            lambda: _own_directory(top, "state_dir", base / "var" / "state"),
+            base / "var" / "state",
+        ),
+        runbooks_dir=problems.read(
+            lambda: _runbook_folders(top, base), RunbookFolders((base / "runbooks",))
+        ),
+        timeout_s=timeout_s,
+        jobs=jobs,
+        demo=problems.read(lambda: _demo(top.section("demo"), base), None),
+        services=problems.items(top, "services", _service),
+        logs=problems.items(top, "logs", lambda s: _log(s, base)),
+        mounts=problems.items(top, "mounts", lambda s: _mount(s, base)),
+        databases=problems.items(top, "databases", lambda s: _database(s, base)),
+        thresholds=problems.read(lambda: _thresholds(top.section("thresholds")), Thresholds()),
+        backup=problems.read(lambda: _backup(top.section("backup"), base), BackupPolicy()),
+        site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
+        extra=problems.read(lambda: _extra(top), MappingProxyType({})),
+    )
+    cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
+    config = replace(config, cleanup=cleanup)
+    problems.read(top.done, None)
+    problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
+    problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)
+    problems.read(lambda: _unique(path, "databases", [d.name for d in config.databases]), None)
+    return config
+
+
+def _timezone(top: Section) -> str:
     version = top.int("version", 1)
     if version != 1:
         top.fail("version", "1", version)
@@ -76,33 +133,72 @@ def _config(top: Section, path: Path) -> Config:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         top.fail("timezone", "an IANA time zone such as UTC or Europe/Berlin", timezone)
+    return timezone
+
+
+def _defaults(top: Section, path: Path) -> tuple[int, int | None]:
     defaults = top.section("defaults") or Section({}, "defaults", path)
     timeout_s = defaults.int("timeout_s", 900, minimum=1)
     jobs = defaults.int("jobs", None, minimum=1)
     defaults.done()
-    config = Config(
-        path=path,
-        root=base,
-        timezone=timezone,
-        evidence_dir=_own_directory(top, "evidence_dir", base / "evidence"),
-        state_dir=_own_directory(top, "state_dir", base / "var" / "state"),
-        runbooks_dir=top.path("runbooks_dir", base, base / "runbooks"),
-        timeout_s=timeout_s,
-        jobs=jobs,
-        demo=_demo(top.section("demo"), base),
-        services=top.items("services", _service),
-        logs=top.items("logs", lambda s: _log(s, base)),
-        mounts=top.items("mounts", lambda s: _mount(s, base)),
-        databases=top.items("databases", lambda s: _database(s, base)),
-        thresholds=_thresholds(top.section("thresholds")),
-        backup=_backup(top.section("backup"), base),
+    return timeout_s, jobs
+
+
+def _runbook_folders(top: Section, base: Path) -> RunbookFolders:
+    """The folders `runbooks_dir` names (one, or a list), `upkeep:shipped` being the runbooks
+    that come with upkeep."""
+    folders = []
+    for written in top.one_or_more("runbooks_dir", ("runbooks",)):
+        folder = (
+            SHIPPED_RUNBOOKS_DIR
+            if written == SHIPPED_RUNBOOKS
+            else (base / os.path.expanduser(written)).resolve()
+        )
+        if folder in folders:
+            raise ConfigError(
+                f"{top.file}: runbooks_dir: {written!r} is listed twice; expected each folder once"
+            )
+        folders.append(folder)
+    return RunbookFolders(folders)
+
+
+def _site(s: Section | None, base: Path) -> SiteSettings:
+    if s is None:
+        return SiteSettings()
+    settings = SiteSettings(
+        name=s.str("name", None),
+        docs_dir=s.path("docs_dir", base, None),
+        site_dir=s.path("site_dir", base, None),
     )
-    config = replace(config, cleanup=read_cleanup(top.section("cleanup"), config))
-    top.done()
-    _unique(path, "services", [s.name for s in config.services])
-    _unique(path, "logs", [log.name for log in config.logs])
-    _unique(path, "databases", [d.name for d in config.databases])
-    return config
+    s.done()
+    if settings.docs_dir is not None and not settings.docs_dir.is_dir():
+        raise ConfigError(
+            f"{s.file}: site.docs_dir: {settings.docs_dir} is not a directory; expected a folder "
+            "of your own pages (Markdown), beside the shipped ones"
+        )
+    if settings.site_dir is not None:
+        # Building empties the site folder first: never one of the system's, or the project.
+        why = _not_own(settings.site_dir, base)
+        if (
+            why is None
+            and settings.docs_dir is not None
+            and (
+                settings.docs_dir.is_relative_to(settings.site_dir)
+                or settings.site_dir.is_relative_to(settings.docs_dir)
+            )
+        ):
+            why = f"{settings.site_dir} and the pages folder {settings.docs_dir} overlap"
+        if why is not None:
+            raise ConfigError(
+                f"{s.file}: site.site_dir: {why}; expected a folder of the site's own, such as "
+                "site beside upkeep.yml (a build empties it first)"
+            )
+    return settings
+
+
+def _extra(top: Section) -> MappingProxyType[str, Any]:
+    """The `extra:` section as written: upkeep reads none of it, a user's runbooks do."""
+    return MappingProxyType(top.get("extra", dict, "a mapping", {}))
 
 
 def _own_directory(top: Section, key: str, default: Path) -> Path:
@@ -110,17 +206,23 @@ def _own_directory(top: Section, key: str, default: Path) -> Path:
     directory, the home directory itself, or the project itself."""
     base = top.file.parent
     directory = top.path(key, base, default)
-    why = system_directory(directory)
-    if why is None and directory == Path.home().resolve():
-        why = f"{directory} is the home directory"
-    if why is None and directory == base:
-        why = f"{directory} is the project itself (where upkeep.yml lives)"
+    why = _not_own(directory, base)
     if why is not None:
         raise ConfigError(
             f"{top.file}: {key}: {why}; expected a directory of upkeep's own, such as "
             f"{default.relative_to(base)} beside upkeep.yml"
         )
     return directory
+
+
+def _not_own(directory: Path, base: Path) -> str | None:
+    """Why `directory` cannot be one upkeep writes into and empties, or None."""
+    why = system_directory(directory)
+    if why is None and directory == Path.home().resolve():
+        why = f"{directory} is the home directory"
+    if why is None and directory == base:
+        why = f"{directory} is the project itself (where upkeep.yml lives)"
+    return why
 
 
 def _unique(path: Path, key: str, names: list[str]) -> None:
@@ -182,8 +284,27 @@ def _service(s: Section) -> Service:
             raise ConfigError(f"{s.file}: {s.where}.port: required for a service of kind {kind}")
         service = TcpService(name, host, port, timeout_s)
     else:
-        service = ProcessService(name, _required(s, "process", kind), timeout_s)
+        service = _process_service(s, name, timeout_s)
     s.done()
+    return service
+
+
+def _process_service(s: Section, name: str, timeout_s: float) -> ProcessService:
+    service = ProcessService(
+        name,
+        process=s.str("process", None),
+        timeout_s=timeout_s,
+        user=s.str("user", None),
+        command=s.str("command", None),
+        pid_file=s.path("pid_file", s.file.parent, None, resolve=False),
+    )
+    if service.process is None and service.command is None and service.pid_file is None:
+        raise ConfigError(
+            f"{s.file}: {s.where}: a process service needs process (text its command line "
+            "contains), command (its exact process name, as `pgrep -x` matches it) or pid_file"
+        )
+    if service.command is not None and "/" in service.command:
+        s.fail("command", "a process name such as nginx (not a path)", service.command)
     return service
 
 
@@ -370,7 +491,6 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
     if s is None:
         return BackupPolicy()
     policy = BackupPolicy(
-        dir=s.path("dir", base, None),
         mode=s.choice("mode", BACKUP_MODES, "full"),
         full_every=s.int("full_every", 7, minimum=1),
         keep_daily=s.int("keep_daily", 7),
@@ -379,6 +499,8 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
         max_full_age_days=s.number("max_full_age_days", 8.0),
         compression_level=s.int("compression_level", 1, minimum=1),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
+        # Without a backup: section nothing is backed up; with one, backups need a store.
+        dir=s.path("dir", base),
     )
     s.done()
     return policy

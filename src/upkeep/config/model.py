@@ -1,14 +1,18 @@
 """Responsible for what `upkeep.yml` describes, as typed, frozen objects: the maintained system's
-services, logs, mounts and databases, the thresholds, the cleanup roots and the backup policy.
+services, logs, mounts and databases, the thresholds, the cleanup roots and the backup policy,
+the folders runbooks are found in, the site's own settings, and the sections a user's runbooks
+read (`extra:`).
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from upkeep.errors import ConfigError
 from upkeep.records import Status
@@ -66,12 +70,18 @@ class TcpService:
 
 @dataclass(frozen=True)
 class ProcessService:
-    """A service that is up while a process whose command line contains `process` runs."""
+    """A service that is up while one of its processes runs: a process of `user` (by default
+    the account upkeep runs as) whose command line contains `process`, or whose name is exactly
+    `command`, or the live process whose pid `pid_file` holds. Given together, every one given
+    must hold for the same process; never any process on the host that mentions the text."""
 
     kind: ClassVar[str] = "process"
     name: str
-    process: str
+    process: str | None = None
     timeout_s: float = 5.0
+    user: str | None = None
+    command: str | None = None
+    pid_file: Path | None = None
 
 
 Service = HttpService | TcpService | ProcessService
@@ -215,6 +225,27 @@ class BackupPolicy:
 # --- the whole system ----------------------------------------------------------------------
 
 
+SHIPPED_RUNBOOKS = "upkeep:shipped"  # in `runbooks_dir`: the runbooks that come with upkeep
+
+
+class RunbookFolders(tuple[Path, ...]):
+    """The folders `runbooks_dir` lists, in order (the shipped runbooks' folder among them when
+    it names `upkeep:shipped`); shown as the paths, comma-separated."""
+
+    def __str__(self) -> str:
+        return ", ".join(str(folder) for folder in self)
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The `site:` section: the site's title, a folder of the user's own pages (each replaces
+    the shipped page of the same path, or is added), and where the site is built."""
+
+    name: str | None = None
+    docs_dir: Path | None = None
+    site_dir: Path | None = None
+
+
 @dataclass(frozen=True)
 class DemoSettings:
     """Where the embedded demo system lives and the port its health service listens on."""
@@ -232,7 +263,7 @@ class Config:
     timezone: str = "UTC"
     evidence_dir: Path = Path("evidence")
     state_dir: Path = Path("var/state")
-    runbooks_dir: Path = Path("runbooks")
+    runbooks_dir: RunbookFolders = RunbookFolders((Path("runbooks"),))
     timeout_s: int = 900
     jobs: int | None = None
     demo: DemoSettings | None = None
@@ -243,6 +274,10 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
+    site: SiteSettings = field(default_factory=SiteSettings)
+    # The `extra:` section, as written: settings of the user's own runbooks, never read by
+    # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

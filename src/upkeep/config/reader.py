@@ -1,7 +1,8 @@
 """Responsible for reading `upkeep.yml`'s text and then one mapping of it key by key: the bytes
 decoded as UTF-8 and parsed as YAML with duplicate keys refused (`parse_document`), each value
-checked for its type, defaults filled in, and anything left over or malformed reported as one
-`ConfigError` naming the file, the key (or the byte or line) and what was expected.
+checked for its type, defaults filled in, and anything left over or malformed reported as a
+`ConfigError` naming the file, the key (or the byte or line) and what was expected; `Problems`
+gathers the errors of independent parts, so that one load reports every one of them.
 """
 
 from __future__ import annotations
@@ -134,6 +135,19 @@ class Section:
             self.fail(key, "one of " + ", ".join(choices), value)
         return value
 
+    def one_or_more(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A non-empty string, or a non-empty list of them."""
+        value = self.data.pop(key, default)
+        if isinstance(value, str):
+            value = [value]
+        if (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(isinstance(item, str) and item.strip() for item in value)
+        ):
+            self.fail(key, "a folder, or a list of folders", value)
+        return tuple(value)
+
     def strings(self, key: str, default: Any = REQUIRED) -> tuple[str, ...]:
         value = self.get(key, list, "a list of strings", default)
         if value is default:
@@ -170,3 +184,35 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{value!r} ({type(value).__name__})"
+
+
+class Problems:
+    """The errors of a config's independent parts (sections, list items), gathered so that one
+    load reports all of them: `read` returns a fallback for a part that failed; `raise_any`
+    raises one ConfigError holding every message, one per line."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.messages: list[str] = []
+
+    def read(self, read: Callable[[], T], fallback: T) -> T:
+        try:
+            return read()
+        except ConfigError as exc:
+            self.messages.append(str(exc))
+            return fallback
+
+    def items(self, section: Section, key: str, read: Callable[[Section], T]) -> tuple[T, ...]:
+        """`section.items(key, read)`, an item that fails left out (and its error kept)."""
+        missing = object()
+        items = self.read(
+            lambda: section.items(key, lambda item: self.read(lambda: read(item), missing)), ()
+        )
+        return tuple(item for item in items if item is not missing)
+
+    def raise_any(self) -> None:
+        if len(self.messages) == 1:
+            raise ConfigError(self.messages[0])
+        if self.messages:
+            listed = "\n  ".join(self.messages)
+            raise ConfigError(f"{self.file}: {len(self.messages)} problems:\n  {listed}")

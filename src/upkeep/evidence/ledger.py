@@ -2,8 +2,9 @@
 them, tolerant for whoever must show everything), and the append of a line chained to the last.
 
 Each line is the canonical JSON of one event, chained to the line before by its hash: a published
-run (its sequence number, run id, folder, runbook, status, times and the sha256 of its run.json)
-or, with `"kind": "record"`, a person's decision (`upkeep.records.Decision`) held whole in the line.
+run (its sequence number, run id, folder, runbook, status, times, the sha256 of its run.json and,
+for a dry run only, `"dry_run": true`) or, with `"kind": "record"`, a person's decision
+(`upkeep.records.Decision`) held whole in the line.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class LedgerEntry:
     run_json_sha256: str
     prev: str
     hash: str
-    as_of: str  # the schedule's clock for the run (`run --due --at`), else started_at
+    as_of: str  # started_at (lines written while `run --due --at` ran: the time it named)
+    # Optional: only a dry run's line holds it, so lines written before it existed stay valid.
+    dry_run: bool = False
 
     @classmethod
     def from_json(cls, value: Any) -> LedgerEntry:
@@ -44,14 +47,17 @@ class LedgerEntry:
         if not isinstance(value, dict):
             raise ValueError("not a JSON object")
         bad = [name for name, ok in _FIELD_CHECKS.items() if not ok(value.get(name))]
+        bad += [name for name in _OPTIONAL_FLAGS if not isinstance(value.get(name, False), bool)]
         if bad:
             raise ValueError(f"missing or malformed field(s): {', '.join(bad)}")
         fields = {name: value[name] for name in _FIELD_CHECKS}
-        return cls(**{**fields, "status": Status(fields["status"])})
+        flags = {name: value.get(name, False) for name in _OPTIONAL_FLAGS}
+        return cls(**{**fields, **flags, "status": Status(fields["status"])})
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as the JSON object its ledger line holds."""
-        return {**asdict(self), "status": self.status.value}
+        """The entry as the JSON object its ledger line holds (an optional flag only when set)."""
+        value = {**asdict(self), "status": self.status.value}
+        return {k: v for k, v in value.items() if k not in _OPTIONAL_FLAGS or v}
 
 
 def _is_text(value: Any) -> bool:
@@ -74,6 +80,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "hash": is_hex64,
     "as_of": _is_text,
 }
+_OPTIONAL_FLAGS = ("dry_run",)  # true or false when present; absent is false
 
 
 RECORD_KIND = "record"  # the `kind` of a decision's line; a run's line has no `kind`
@@ -166,8 +173,9 @@ def _every_entry(path: Path, strict: bool) -> Iterator[LedgerEntry | DecisionEnt
 
 
 def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[str, Any]:
-    """What the ledger line of a run says, before it is chained."""
-    return {
+    """What the ledger line of a run says, before it is chained: what the planner reads without
+    opening run.json (a dry run does not count as its period's run)."""
+    fields: dict[str, Any] = {
         "run_id": record.run_id,
         "path": relpath,
         "runbook": record.runbook.name,
@@ -176,6 +184,9 @@ def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[st
         "as_of": iso(record.as_of),
         "run_json_sha256": run_json_sha256,
     }
+    if record.dry_run:
+        fields["dry_run"] = True
+    return fields
 
 
 def fields_for_decision(record_id: str, decision: Decision) -> dict[str, Any]:

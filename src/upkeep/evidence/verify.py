@@ -254,8 +254,9 @@ def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str
         "status": value.get("status"),
         "started_at": value.get("started_at"),
         "as_of": value.get("as_of", value.get("started_at")),
+        "dry_run": value.get("dry_run", False),
     }
-    ledger_says = {**entry.to_json(), "status": entry.status.value}
+    ledger_says = {**entry.to_json(), "status": entry.status.value, "dry_run": entry.dry_run}
     return [
         Mismatch(
             entry.run_id,

@@ -6,6 +6,7 @@ most a few hundred bytes, and marked with the line's size when it was cut.
 from __future__ import annotations
 
 from upkeep.masking import mask_sensitive
+from upkeep.units import human_size
 
 __all__ = [
     "ELLIPSIS",
@@ -64,7 +65,7 @@ def readable_head(head: bytes, length: int) -> tuple[str, bool]:
 
 def cut_mark(length: int) -> str:
     """What ends an example cut short: `…«cut: 100.0 MiB line»`."""
-    return f"{ELLIPSIS}«cut: {_human_size(length)} line»"
+    return f"{ELLIPSIS}«cut: {human_size(length)} line»"
 
 
 def shown_line(head: bytes, length: int, *, ip_addresses: bool = False) -> str:
@@ -79,11 +80,3 @@ def shown_line(head: bytes, length: int, *, ip_addresses: bool = False) -> str:
             shown = shown[:opened]
         cut = True
     return shown.rstrip() + cut_mark(length) if cut else shown
-
-
-def _human_size(size: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"

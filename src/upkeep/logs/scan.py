@@ -163,7 +163,7 @@ def _first_scan_start(
         return end_of_complete_lines(handle, size), "from the end: new lines only", 0
     cutoff = now - window
     start = window_start(handle, size, cutoff, now)
-    since = f"the last {_duration(window)}, since {cutoff:%Y-%m-%d %H:%M %Z}".rstrip()
+    since = f"lines since {cutoff:%Y-%m-%d %H:%M %Z}".rstrip()
     if not start.stamped:
         return end_of_complete_lines(handle, size), "no timestamps found: from the end", 0
     if not start.from_first_line:
@@ -198,15 +198,6 @@ def _scan_copies_in_window(
             continue  # a copy that vanished, is damaged or is no regular file: the others count
         reading.append((copy, start))
     return _scan_copies(reading, matcher, tally, chunk_size)
-
-
-def _duration(window: timedelta) -> str:
-    """`24h`, `90m`, `7d`: whole days from two days on, else whole hours or minutes."""
-    seconds = window.total_seconds()
-    for unit, size, least in (("d", 86400, 2 * 86400), ("h", 3600, 3600), ("m", 60, 60)):
-        if seconds >= least and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: Any) -> LogScan:

@@ -5,9 +5,10 @@ it checks again the backups that are not verified yet, then takes a full or incr
 by policy (an incremental only on the newest *verified* backup, on a chain whose pieces all
 check out), verifies it by restoring it to a temporary place when asked, checks the sha256 of
 every stored piece when asked, and applies retention. It never raises for a single database:
-what happened is returned. `record_backups` grades the result with `upkeep.report` and, after
-recording, raises `BackupError` when a backup could not be taken at all (the run then ends in
-`error`). Restoring by hand is `upkeep.procedures.restore`.
+what happened is returned. `record_backups` grades the result with `upkeep.report`, says in one
+line what the run did (each database's backup size, what it added to the store, whether its
+restore check passed) and, after recording, raises `BackupError` when a backup could not be taken
+at all (the run then ends in `error`). Restoring by hand is `upkeep.procedures.restore`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from upkeep.backup.verification import (
 from upkeep.config import BackupPolicy, Config, Database
 from upkeep.errors import ConfigError
 from upkeep.records import Severity, Status
+from upkeep.units import human_size
 
 __all__ = [
     "BackupRun",
@@ -47,8 +49,10 @@ __all__ = [
     "back_up_all",
     "back_up_database",
     "choose_base",
+    "nothing_to_back_up",
     "open_store",
     "record_backups",
+    "summary",
     "verify_restore",
     "verify_store",
 ]
@@ -98,6 +102,20 @@ class BackupRun:
     bad_pieces: tuple[str, ...] | None = None
     retention: RetentionOutcome = RetentionOutcome()
     damaged: tuple[DamagedEntry, ...] = ()
+    # Why there was nothing to do (no `backup:` section, no database): said, not graded.
+    nothing_to_do: str | None = None
+
+
+def nothing_to_back_up(config: Config) -> str | None:
+    """Why the config asks for no backup at all, or None: no `backup:` section (its databases,
+    if any, are named as not backed up), or no database to back up."""
+    if config.backup.dir is None:
+        names = ", ".join(database.name for database in config.databases)
+        unsaved = f"; the databases {names} are not backed up" if names else ""
+        return f"upkeep.yml has no backup: section: nothing to back up{unsaved}"
+    if not config.databases:
+        return "upkeep.yml lists no databases: nothing to back up"
+    return None
 
 
 def open_store(config: Config) -> BackupStore:
@@ -215,7 +233,11 @@ def back_up_all(
     retention: bool = True,
     now: datetime | None = None,
 ) -> BackupRun:
-    """Back up every configured database, then check the store and apply retention."""
+    """Back up every configured database, then check the store and apply retention; nothing at
+    all (and no store opened) when the config asks for no backup."""
+    nothing = nothing_to_back_up(config)
+    if nothing is not None:
+        return BackupRun(str(config.backup.dir or ""), (), nothing_to_do=nothing)
     now = now or datetime.now(UTC)
     store = open_store(config)
     backups = tuple(
@@ -243,10 +265,9 @@ def back_up_all(
 def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = None) -> None:
     """Record checks and metrics of a backup run; then raise if a backup could not be taken."""
     now = now or datetime.now(UTC)
-    if not run.backups:
-        report.check(
-            "backup:databases", Status.WARN, message="no databases are configured to back up"
-        )
+    if run.nothing_to_do is not None:
+        report.check("backup:databases", Status.OK, message=run.nothing_to_do)
+        return
     for backup in run.backups:
         _record_one(backup, policy, now)
     if run.bad_pieces is None:
@@ -264,6 +285,7 @@ def record_backups(run: BackupRun, policy: BackupPolicy, now: datetime | None = 
         )
     _record_damaged(run)
     _record_retention(run.retention)
+    report.summary(summary(run))
     errors = [f"{b.database}: {b.error}" for b in run.backups if b.error]
     if errors:
         raise BackupError("backup failed: " + "; ".join(errors))
@@ -279,7 +301,7 @@ def _record_one(backup: DatabaseBackup, policy: BackupPolicy, now: datetime) -> 
         f"{name}:created",
         Status.OK,
         value=manifest.size,
-        unit=" B",
+        unit="B",
         message=f"{manifest.kind} backup {manifest.id}: {backup.result.reason}",
     )
     if backup.chain_problem:
@@ -328,21 +350,23 @@ def _record_damaged(run: BackupRun) -> None:
 def _record_size(
     name: str, manifest: Manifest, previous: Manifest | None, policy: BackupPolicy
 ) -> None:
+    """The size's change since the previous backup, signed as its message says: a shrink of
+    more than `shrink_warn_percent` warns."""
     if previous is None or previous.size == 0:
         report.check(
-            f"{name}:size", Status.OK, value=manifest.size, unit=" B", message="no earlier backup"
+            f"{name}:size", Status.OK, value=manifest.size, unit="B", message="no earlier backup"
         )
         return
-    shrink = (previous.size - manifest.size) / previous.size * 100
-    status = Status.WARN if shrink > policy.shrink_warn_percent else Status.OK
-    message = f"{manifest.size} B, previous {previous.size} B ({-shrink:+.1f}%)"
+    change = (manifest.size - previous.size) / previous.size * 100
+    status = Status.WARN if -change > policy.shrink_warn_percent else Status.OK
+    message = f"{human_size(manifest.size)}, previous {human_size(previous.size)} ({change:+.1f}%)"
     if status == Status.WARN:
         message += ": a sudden shrink; was data deleted?"
     report.check(
         f"{name}:size",
         status,
-        value=round(shrink, 2),
-        limit=policy.shrink_warn_percent,
+        value=round(change, 2),
+        limit=-policy.shrink_warn_percent,
         unit="%",
         message=message,
     )
@@ -417,3 +441,29 @@ def _record_retention(outcome: RetentionOutcome) -> None:
         )
     report.metric("backups_deleted", len(outcome.deleted))
     report.metric("backups_kept", len(outcome.kept))
+
+
+def summary(run: BackupRun) -> str:
+    """What a backup run did, in one line: per database its backup's kind and size, what it added
+    to the store and whether its restore check passed (or why no backup was taken); then what
+    retention deleted."""
+    parts = [_database_summary(backup) for backup in run.backups] or ["no databases to back up"]
+    if run.retention.deleted:
+        parts.append(f"retention deleted {len(run.retention.deleted)}")
+    return "; ".join(parts)
+
+
+def _database_summary(backup: DatabaseBackup) -> str:
+    if backup.result is None:
+        return f"{backup.database}: no backup ({backup.error or 'not taken'})"
+    manifest, outcome, note = backup.result.manifest, backup.restore, backup.restore_note
+    if outcome is None and note is None:
+        restored = "no restore check"
+    elif outcome is None and note is not None and note.startswith(SKIPPED):
+        restored = "restore check skipped"
+    else:
+        restored = "restore check ok" if outcome and outcome.ok else "restore check FAILED"
+    return (
+        f"{backup.database}: {manifest.kind} {human_size(manifest.size)}, "
+        f"stored {human_size(manifest.stored_bytes)}, {restored}"
+    )

@@ -1,30 +1,35 @@
 """Responsible for the daily cleaning runbook's steps: clean the temp roots, trim the cache
 roots (through `upkeep.cleaning`: scan, plan, execute), and record what happened as checks,
 metrics and findings (`upkeep.report`), with a list of what was removed and of what vanished
-(removed or renamed by someone else meanwhile: counted and listed, never a warning)."""
+(removed or renamed by someone else meanwhile: counted and listed, never a warning), and the
+one-line summary of the run (`record_summary`); a dry run says it is one."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from upkeep import report
 from upkeep.cleaning import CleaningKind, RootCleaning, execute, plan_root
 from upkeep.config import Cleanup
 from upkeep.records import Severity, Status
+from upkeep.units import human_size, parse_bool
+
+if TYPE_CHECKING:
+    from upkeep.logs.rotation_plan import RotationResult
 
 __all__ = [
-    "DRY_RUN_CHOICES",
     "clean",
     "clean_temp_roots",
     "record_cleaning",
+    "record_summary",
     "record_totals",
     "resolve_dry_run",
     "trim_cache_roots",
 ]
 
-DRY_RUN_CHOICES = ("config", "yes", "no")
 MAX_LISTED = 200  # removed (or vanished) entries printed per root; counts and bytes cover all
 MAX_FINDINGS = 50  # skipped entries recorded as findings per root
 
@@ -59,11 +64,21 @@ def clean(
     )
 
 
-def resolve_dry_run(choice: str, cleanup: Cleanup) -> bool:
-    """The runbook's `dry_run` parameter: "config" (the config's `cleanup.dry_run`), "yes", "no"."""
-    if choice not in DRY_RUN_CHOICES:
-        raise ValueError(f"dry_run must be one of {', '.join(DRY_RUN_CHOICES)}, got {choice!r}")
-    return cleanup.dry_run if choice == "config" else choice == "yes"
+def resolve_dry_run(choice: bool | str | None, cleanup: Cleanup) -> bool:
+    """The runbook's `dry_run` parameter: None follows the config's `cleanup.dry_run`; true or
+    false, or a word for one (`yes`, `no`, ... as papermill hands them over by hand), says it.
+    Only here does the run learn whether it is a dry run, so a dry run says so here
+    (`upkeep.report.dry_run`): it is recorded and shown as one, and the real cleaning of the
+    day still runs."""
+    if choice is None:
+        dry = cleanup.dry_run
+    elif isinstance(choice, bool):
+        dry = choice
+    else:
+        dry = parse_bool(str(choice))
+    if dry:
+        report.dry_run()
+    return dry
 
 
 # ---------------------------------------------------------------- record
@@ -78,16 +93,18 @@ def record_cleaning(results: Sequence[RootCleaning]) -> None:
 
 
 def record_totals(results: Sequence[RootCleaning]) -> None:
-    """A closing check over every root: what was freed in all; it warns when no root is configured
-    (the runbook would otherwise clean nothing, every day, without anyone noticing)."""
+    """A closing check over every root: what was freed in all. No root configured is nothing to
+    do, said in the check's message: an absent section is not a problem to look at every day."""
     verb = "would free" if any(r.dry_run for r in results) else "freed"
     freed = sum(r.freed_bytes for r in results)
     report.metric("cleaning_freed_bytes_total", freed, unit="B")
     if not results:
         report.check(
             "cleaning:total",
-            Status.WARN,
-            message="no temp or cache roots under cleanup: in upkeep.yml",
+            Status.OK,
+            value=0,
+            unit="B",
+            message="nothing to clean: upkeep.yml lists no temp or cache roots under cleanup:",
         )
         return
     removed = sum(r.removed_count for r in results)
@@ -96,7 +113,7 @@ def record_totals(results: Sequence[RootCleaning]) -> None:
         Status.OK,
         value=freed,
         unit="B",
-        message=f"{verb} {_size(freed)} ({removed} entries) in {len(results)} roots",
+        message=f"{verb} {human_size(freed)} ({removed} entries) in {len(results)} roots",
     )
 
 
@@ -127,8 +144,8 @@ def _record_root(result: RootCleaning) -> None:
             severity=Severity.WARN,
         )
     summary = (
-        f"{verb} {count} entries, {_size(result.freed_bytes)}; "
-        f"{_size(result.bytes_after)} left; {len(skipped)} skipped; "
+        f"{verb} {count} entries, {human_size(result.freed_bytes)}; "
+        f"{human_size(result.bytes_after)} left; {len(skipped)} skipped; "
         f"{len(vanished)} vanished; {result.protected} protected"
     )
     if result.over_limit:
@@ -157,22 +174,42 @@ def _print_removed(result: RootCleaning, verb: str, count: int) -> None:
     print(f"{result.purpose} root {result.root.path}: {verb} {count} entries")
     listed = (o for o in result.iter_outcomes() if o.would_remove)
     for outcome in itertools.islice(listed, MAX_LISTED):
-        print(f"  {verb} {outcome.kind:7} {outcome.size:>12,} B  {outcome.path}")
+        print(f"  {verb} {outcome.kind:7} {human_size(outcome.size):>10}  {outcome.path}")
     if count > MAX_LISTED:
         print(f"  ... and {count - MAX_LISTED} more")
     vanished = result.vanished
     for removal in vanished[:MAX_LISTED]:
-        print(f"  vanished {removal.kind:7} {'':>12}    {removal.path}")
+        print(f"  vanished {removal.kind:7} {'':>10}  {removal.path}")
     if len(vanished) > MAX_LISTED:
         print(f"  ... and {len(vanished) - MAX_LISTED} more vanished")
 
 
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    value, unit = n / 1024, "KiB"
-    for bigger in ("MiB", "GiB", "TiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{value:,.1f} {unit}"
+def record_summary(
+    results: Sequence[RootCleaning], rotations: Sequence[RotationResult] = ()
+) -> None:
+    """The run's one line (`upkeep.report.summary`): what was removed, or in a dry run would be,
+    and what that frees, in how many roots; and how many logs were rotated."""
+    dry = any(r.dry_run for r in results) or any(r.dry_run for r in rotations)
+    removed = sum(r.removed_count for r in results)
+    freed = human_size(sum(r.freed_bytes for r in results))
+    refused = sum(1 for r in results if r.error is not None)
+    if not results:
+        parts = ["no temp or cache roots to clean"]
+    else:
+        verb = "would remove" if dry else "removed"
+        parts = [f"{verb} {_entries(removed)}, freeing {freed} in {_roots(len(results))}"]
+    if refused:
+        parts.append(f"{_roots(refused)} refused")
+    if rotations:
+        rotated = sum(1 for r in rotations if r.rotated)
+        verb = "would rotate" if dry else "rotated"
+        parts.append(f"{verb} {rotated} of {len(rotations)} logs")
+    report.summary("; ".join(parts))
+
+
+def _entries(count: int) -> str:
+    return "1 entry" if count == 1 else f"{count} entries"
+
+
+def _roots(count: int) -> str:
+    return "1 root" if count == 1 else f"{count} roots"

@@ -1,8 +1,9 @@
 """Responsible for the daily health check's procedure: probe every configured service, scan
 every log (each file a wildcard path matches), measure every mount and the machine, grade each
 against `config.thresholds` (a log's own `errors` limit and a mount's own `limit` win when set)
-and record checks, metrics and findings with `upkeep.report`. What it shows of log lines comes
-from the scan's groups, already masked and cut (`logs.excerpts`).
+and record checks, metrics and findings with `upkeep.report`, then say in one line how the system
+looks (`record_summary`). What it shows of log lines comes from the scan's groups, already masked
+and cut (`logs.excerpts`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from upkeep.logs.scan import LogScan, scan_log
 from upkeep.probes import ServiceProbe, describe_failure, probe_service
 from upkeep.records import Severity, Status
 from upkeep.system import DiskUsage, SystemUsage, disk_usage, system_usage
+from upkeep.units import human_size
 
 __all__ = [
     "format_groups",
@@ -25,6 +27,7 @@ __all__ = [
     "record_graded",
     "record_logs",
     "record_services",
+    "record_summary",
     "record_system",
 ]
 
@@ -197,13 +200,12 @@ def record_disks(config: Config) -> tuple[DiskUsage, ...]:
         labels = {"mount": str(mount.path)}
         report.metric("disk_used_percent", usage.percent, unit="%", labels=labels)
         report.metric("disk_free_bytes", usage.free_bytes, unit="B", labels=labels)
-        free_gib = usage.free_bytes / (1 << 30)
         record_graded(
             name,
             usage.percent,
             mount.limit or config.thresholds.disk_percent,
             unit="%",
-            message=f"{free_gib:.1f} GiB free",
+            message=f"{human_size(usage.free_bytes)} free",
         )
     return tuple(usages)
 
@@ -232,3 +234,27 @@ def record_system(config: Config, interval_s: float = 0.5) -> SystemUsage:
         message=f"5-minute load {usage.load_5:g} on {usage.cpus} CPUs",
     )
     return usage
+
+
+def record_summary(
+    services: tuple[ServiceProbe, ...],
+    scans: tuple[LogScan, ...],
+    disks: tuple[DiskUsage, ...],
+    usage: SystemUsage,
+) -> None:
+    """The run's one line (`upkeep.report.summary`): services up, error lines in the logs, the
+    fullest disk, CPU, memory and load."""
+    up = sum(probe.up for probe in services)
+    parts = [f"{up} of {len(services)} services up"]
+    read = [scan for scan in scans if not (scan.missing or scan.not_regular)]
+    unread = f" ({len(scans) - len(read)} not read)" if len(read) < len(scans) else ""
+    parts.append(f"{sum(scan.errors for scan in read)} error lines in {len(read)} logs{unread}")
+    if disks:
+        fullest = max(disks, key=lambda disk: disk.percent)
+        free = human_size(fullest.free_bytes)
+        parts.append(f"fullest disk {fullest.path} {fullest.percent:.0f}% used, {free} free")
+    parts.append(
+        f"CPU {usage.cpu_percent:.0f}%, memory {usage.memory_percent:.0f}%,"
+        f" load {usage.load_per_cpu:g} per CPU"
+    )
+    report.summary("; ".join(parts))

@@ -91,7 +91,9 @@ class RunRecord:
     status: Status
     started_at: datetime
     ended_at: datetime
-    as_of: datetime  # the schedule's clock (`run --due --at`), else the start
+    # When the run started; evidence written before `--at` only planned may hold the time
+    # `run --due --at` named instead. The planner goes by `started_at` either way.
+    as_of: datetime
     trigger: Trigger = Trigger.MANUAL
     duration_s: float = 0.0
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +104,8 @@ class RunRecord:
     cleared: tuple[Clearance, ...] = ()
     error: RunError | None = None
     skipped_reason: str | None = None
+    dry_run: bool = False  # the runbook said it changed nothing (`upkeep.report.dry_run`)
+    summary: str = ""  # the one line the runbook said it did (`upkeep.report.summary`)
     host: Host = field(default_factory=Host)
     versions: Mapping[str, str | None] = field(default_factory=dict)
     artifacts: Mapping[str, str] | None = None  # name -> sha256, set when published
@@ -121,6 +125,8 @@ class RunRecord:
             "ended_at": iso(self.ended_at),
             "duration_s": self.duration_s,
             "status": self.status.value,
+            "dry_run": self.dry_run,
+            "summary": self.summary,
             "checks": [check.to_json() for check in self.checks],
             "metrics": [metric.to_json() for metric in self.metrics],
             "findings": [finding.to_json() for finding in self.findings],
@@ -176,6 +182,8 @@ class RunRecord:
             skipped_reason=value.get("skipped_reason")
             if isinstance(value.get("skipped_reason"), str)
             else None,
+            dry_run=value.get("dry_run") is True,
+            summary=_optional_text(value.get("summary")),
             host=Host.from_json(value.get("host")),
             versions={
                 str(k): v if isinstance(v, str) else None

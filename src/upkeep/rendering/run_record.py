@@ -1,7 +1,7 @@
 """Responsible for the HTML of a run record, one set of rules for the report and the site's run
 page: the Jinja environment over `templates/` (autoescaped: every value from a run is text), the
-macros of `run_record.html.j2`, and the filters they use to show statuses as words, numbers with
-their units, durations and times in one time zone.
+macros of `run_record.html.j2`, and the filters they use to show statuses as words, a dry run's
+mark, numbers with their units, durations and times in one time zone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from upkeep.records import Finding, Host, RunError, Severity, Status
+from upkeep.units import quantity
 
 NEVER_RUN = "NEVER RUN"
 
@@ -28,11 +29,19 @@ def badge(status: Status | Severity | None) -> Markup:
     return Markup('<span class="uk-status uk-{0}">{1}</span>').format(status.value, status.word)
 
 
+DRY_RUN_TITLE = "a dry run: it changed nothing, and does not count as its period's run"
+
+
+def dry_run_mark(dry_run: bool = True) -> Markup:
+    """The mark of a dry run, beside its status wherever a run is shown; empty for a real run."""
+    if not dry_run:
+        return Markup("")
+    return Markup('<span class="uk-dry-run" title="{0}">DRY RUN</span>').format(DRY_RUN_TITLE)
+
+
 def number(value: float | None, unit: str = "") -> str:
-    """`87.1%`, `12`, or empty for no value."""
-    if value is None:
-        return ""
-    return f"{value:g}{unit}"
+    """`87.1%`, `12`, `1.4 MiB` for a byte count, or empty for no value (`upkeep.units`)."""
+    return quantity(value, unit)
 
 
 def duration(seconds: float | None) -> str:
@@ -91,6 +100,7 @@ def environment(tz: tzinfo) -> Environment:
     )
     env.filters.update(
         badge=badge,
+        dry_run_mark=dry_run_mark,
         number=number,
         duration=duration,
         when=lambda moment: when(moment, tz),

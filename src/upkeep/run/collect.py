@@ -1,5 +1,6 @@
 """Responsible for reading a run's checks, metrics, findings and error back from its executed
-notebook, and for deciding the run's status from them.
+notebook (with the one-line summary the runbook gave and whether it said it was a dry run), and
+for deciding the run's status.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from upkeep.records import Check, Clearance, Finding, Metric, RunError, RunErrorName, Status, worst
-from upkeep.report import MIMETYPE
+from upkeep.report import DRY_RUN, MIMETYPE, SUMMARY
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PARSERS = {
@@ -30,6 +31,8 @@ class Results:
     findings: tuple[Finding, ...] = ()
     error: RunError | None = None
     cleared: tuple[Clearance, ...] = ()
+    dry_run: bool = False  # the runbook called `upkeep.report.dry_run`
+    summary: str = ""  # what the runbook said it did (`upkeep.report.summary`), parts joined
 
     @property
     def status(self) -> Status:
@@ -43,14 +46,25 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
     """Every result recorded in an executed notebook, and the error that ended the run: the
     `failure` the executor saw (timeout, dead kernel), else the first cell papermill would fail
     the run on, else the first result that `upkeep.report` would have refused, else "no check
-    recorded" (naming the cell where a clean `sys.exit` stopped the runbook early)."""
+    recorded" (naming the cell where a clean `sys.exit` stopped the runbook early); and whether
+    the runbook said it was a dry run, and the summary it gave."""
     found: dict[str, list[Any]] = {kind: [] for kind in _PARSERS}
     cell_error = invalid = early_exit = None
+    dry_run = False
+    summary: list[str] = []
     for index, cell in enumerate(nb.get("cells", [])):
         errors = []
         for output in cell.get("outputs", []):
             raw = output.get("data", {}).get(MIMETYPE)
-            if isinstance(raw, Mapping) and raw.get("kind") in _PARSERS:
+            if isinstance(raw, Mapping) and raw.get("kind") == DRY_RUN:
+                dry_run = True
+            elif isinstance(raw, Mapping) and raw.get("kind") == SUMMARY:
+                if isinstance(raw.get("text"), str):
+                    summary.append(raw["text"])
+                else:
+                    err = ValueError(f"summary text must be a string, got {raw.get('text')!r}")
+                    invalid = invalid or _invalid_result(index, cell, SUMMARY, err)
+            elif isinstance(raw, Mapping) and raw.get("kind") in _PARSERS:
                 try:
                     found[raw["kind"]].append(_PARSERS[raw["kind"]](raw))
                 except ValueError as err:
@@ -65,7 +79,13 @@ def collect(nb: Any, failure: RunError | None = None) -> Results:
         failure or cell_error or invalid or (None if checks else early_exit or no_checks_error())
     )
     return Results(
-        checks, tuple(found["metric"]), tuple(found["finding"]), error, tuple(found["cleared"])
+        checks,
+        tuple(found["metric"]),
+        tuple(found["finding"]),
+        error,
+        tuple(found["cleared"]),
+        dry_run,
+        "; ".join(text for text in summary if text),
     )
 
 

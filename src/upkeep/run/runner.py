@@ -1,6 +1,7 @@
-"""Responsible for running a whole plan: `jobs` runs at a time on worker threads, one kernel
-template shared by all of them, evidence recovered first, and on Ctrl-C every kernel stopped and
-nothing unfinished published. Outcomes come back in plan order.
+"""Responsible for running a whole plan: the runbooks that run alone first, one at a time on a
+quiet machine, then the others `jobs` at a time on worker threads; one kernel template shared by
+all of them, evidence recovered first, and on Ctrl-C every kernel stopped and nothing unfinished
+published. Outcomes come back in plan order.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore, recover
 from upkeep.plan import PlannedRun
+from upkeep.run.alone import run_turn, waited_too_long
 from upkeep.run.execute import prepare_imports
 from upkeep.run.kernels import KernelTemplate
 from upkeep.run.provenance import Provenance
 from upkeep.run.seal import Renderer
-from upkeep.run.workflow import Progress, RunBatch, RunOutcome, run_one
+from upkeep.run.workflow import Progress, RunBatch, RunOutcome, record_skipped, run_one
 
 
 class _Silent:
@@ -36,7 +38,9 @@ def run_plan(
     progress: Progress | None = None,
     notify: Callable[[str], None] = lambda text: None,
 ) -> list[RunOutcome]:
-    """Run every planned runbook, `jobs` at a time (default: `defaults.jobs`, else the CPUs)."""
+    """Run every planned runbook: those that run alone first, one by one, once upkeep's own
+    start-up work is done; then the others, `jobs` at a time (default: `defaults.jobs`, else
+    the CPUs)."""
     template = KernelTemplate()
     template.start()  # its imports overlap ours
     try:
@@ -52,18 +56,38 @@ def run_plan(
             progress=progress or _Silent(),
             template=template,
         )
+        alone = [i for i, planned in enumerate(plan) if planned.runbook.runs_alone]
+        beside = [i for i, planned in enumerate(plan) if not planned.runbook.runs_alone]
+        if alone:
+            batch.renderer.wait_until_warm()  # the runner's own imports are CPU work too
+        outcomes = {i: run_in_turn(plan[i], batch) for i in alone}
         jobs = jobs or config.jobs or os.cpu_count() or 1
-        if len(plan) == 1 or jobs == 1:
-            return [run_one(planned, batch) for planned in plan]
-        return _run_pool(plan, batch, jobs)
+        if len(beside) == 1 or jobs == 1:
+            outcomes |= {i: run_in_turn(plan[i], batch) for i in beside}
+        elif beside:
+            ran = _run_pool([plan[i] for i in beside], batch, jobs)
+            outcomes |= dict(zip(beside, ran, strict=True))
+        return [outcomes[i] for i in range(len(plan))]
     finally:
         template.close()
+
+
+def run_in_turn(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
+    """One run, holding its turn on the machine: alone, or beside other runs but never beside
+    one that runs alone; skipped when its turn does not come within its timeout."""
+    alone = planned.runbook.runs_alone
+    wait_s = planned.runbook.timeout_s or batch.config.timeout_s
+    lock_dir = batch.config.state_dir / "locks"
+    with run_turn(lock_dir, alone=alone, wait_s=wait_s, interrupted=batch.interrupted) as held:
+        if not held:
+            return record_skipped(planned, batch, waited_too_long(alone, wait_s))
+        return run_one(planned, batch)
 
 
 def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOutcome]:
     """Run on worker threads; on Ctrl-C, stop every kernel and publish nothing unfinished."""
     pool = ThreadPoolExecutor(max_workers=min(jobs, len(plan)))
-    futures = [pool.submit(run_one, planned, batch) for planned in plan]
+    futures = [pool.submit(run_in_turn, planned, batch) for planned in plan]
     try:
         # Wake up regularly: Ctrl-C is often delivered to a worker thread, and the main
         # thread only raises KeyboardInterrupt once it runs Python code again.

@@ -42,6 +42,10 @@ class Renderer:
         with contextlib.suppress(Exception):  # only a head start; a real render reports failures
             _render_module().warm_up(self.tz)
 
+    def wait_until_warm(self) -> None:
+        """Return once the warm-up is done (before a run that must have the machine quiet)."""
+        self._warm_up.join()
+
     def render(self, nb: Any, record: RunRecord) -> str:
         self._warm_up.join()
         return _render_module().render_report(nb, record, self.tz)

@@ -81,7 +81,7 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
         raise KeyboardInterrupt
     with _lock(planned, batch.config) as held:
         if not held:
-            return _record_skipped(planned, batch, LOCKED)
+            return record_skipped(planned, batch, LOCKED)
         batch.progress.started(planned)
         stage = _stage(planned, batch)
         try:
@@ -163,7 +163,7 @@ def _record(
         status=results.status,
         started_at=stage.started_at,
         ended_at=datetime.now(UTC),
-        as_of=planned.as_of or stage.started_at,
+        as_of=stage.started_at,
         trigger=planned.trigger,
         duration_s=round(duration, 3),
         parameters=dict(planned.params),
@@ -173,12 +173,14 @@ def _record(
         findings=results.findings,
         cleared=results.cleared,
         error=results.error,
+        dry_run=results.dry_run,
+        summary=results.summary,
         host=batch.provenance.host,
         versions=batch.provenance.run_versions(nb),
     )
 
 
-def _record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutcome:
+def record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutcome:
     """Publish the evidence of a run that could not start."""
     now = datetime.now(UTC)
     stage = _Stage(new_run_id(planned.runbook.name, now), now, Path(), Path())

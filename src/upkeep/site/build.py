@@ -1,7 +1,12 @@
-"""Responsible for running MkDocs on the project's site: `build_site` and `serve_site`.
+"""Responsible for running MkDocs on the system's site: `build_site` and `serve_site`.
 
-MkDocs runs in a child process (`python -m mkdocs`), exactly as `nox -s docs` or `mike deploy`
-would run it, with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system.
+The site's sources are the `mkdocs.yml` beside upkeep.yml when there is one (a project that
+keeps its own, as upkeep's checkout does), else the ones shipped in the package; `site:` in
+upkeep.yml adds pages of the user's own (read by the plugin) and says where the site is built.
+MkDocs runs in a child process (its own command line, as `nox -s docs` or `mike deploy` would run
+it), with `UPKEEP_CONFIG` naming the config so the `upkeep` plugin reads the same system, and with
+mkdocs-macros' INFO chatter (which modules and variables it found) kept out of the output: its
+warnings and errors still show.
 When upkeep is interrupted (Ctrl-C, or SIGTERM or SIGHUP, which the command line turns into the
 same interruption) the child is stopped before upkeep ends: no server is left answering.
 """
@@ -15,29 +20,55 @@ from pathlib import Path
 
 from upkeep.config import Config
 from upkeep.errors import UpkeepError
+from upkeep.package_files import SHIPPED_SITE_DIR
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
+# mkdocs' own command line, with mkdocs-macros' logger (`mkdocs.plugins.mkdocs_macros.*`) at
+# WARNING: mkdocs-macros has no setting that silences its INFO lines.
+_MKDOCS_MAIN = (
+    "import logging, sys; "
+    "logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING); "
+    "from mkdocs.__main__ import cli; "
+    "sys.exit(cli(prog_name='mkdocs'))"
+)
 
 
 def mkdocs_config(config: Config) -> Path:
-    """`mkdocs.yml` beside upkeep.yml; UpkeepError when it is not there."""
-    path = config.root / MKDOCS_CONFIG_NAME
-    if not path.is_file():
+    """`mkdocs.yml` beside upkeep.yml, else the one shipped with upkeep."""
+    beside = config.root / MKDOCS_CONFIG_NAME
+    if beside.is_file():
+        return beside
+    shipped = SHIPPED_SITE_DIR / MKDOCS_CONFIG_NAME
+    if not shipped.is_file():
         raise UpkeepError(
-            f"{path}: not found; expected the site's mkdocs config beside {config.path.name}"
+            f"{beside}: not found, and this installation of upkeep has no site sources of its "
+            f"own ({shipped}); expected a mkdocs.yml beside {config.path.name}, or reinstall upkeep"
         )
-    return path
+    return shipped
+
+
+def site_folder(config: Config, site_dir: Path | None = None) -> Path | None:
+    """Where the site is built: `site_dir` as asked, else `site.site_dir` of upkeep.yml, else
+    `site` beside upkeep.yml for the shipped sources; None leaves it to the project's mkdocs.yml."""
+    if site_dir is not None:
+        return Path(site_dir).resolve()
+    if config.site.site_dir is not None:
+        return config.site.site_dir
+    if mkdocs_config(config).parent != config.root:
+        return config.root / "site"
+    return None
 
 
 def build_site(config: Config, site_dir: Path | None = None, strict: bool = True) -> Path:
     """Build the whole site (hand-written and generated pages, run reports); return its folder."""
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
-    if site_dir is not None:
-        args += ["--site-dir", str(Path(site_dir).resolve())]
+    folder = site_folder(config, site_dir)
+    if folder is not None:
+        args += ["--site-dir", str(folder)]
     _mkdocs(config, args, "build")
-    return Path(site_dir).resolve() if site_dir is not None else _configured_site_dir(path)
+    return folder if folder is not None else _configured_site_dir(path)
 
 
 def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
@@ -48,7 +79,7 @@ def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
 
 def _mkdocs(config: Config, args: list[str], what: str) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "mkdocs", *args], cwd=config.root, env=env)
+    child = subprocess.Popen([sys.executable, "-c", _MKDOCS_MAIN, *args], cwd=config.root, env=env)
     try:
         code = child.wait()
     except BaseException:
@@ -69,13 +100,27 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         child.wait()
 
 
+def docs_folders(config: Config) -> list[Path]:
+    """The folders the site's pages come from: the site's own (mkdocs.yml's `docs_dir`), then
+    the user's (`site.docs_dir`), whose pages replace those of the same path."""
+    path = mkdocs_config(config)
+    folders = [path.parent / str(_mkdocs_setting(path, "docs_dir") or "docs")]
+    if config.site.docs_dir is not None:
+        folders.append(config.site.docs_dir)
+    return folders
+
+
 def _configured_site_dir(path: Path) -> Path:
+    return (path.parent / str(_mkdocs_setting(path, "site_dir") or "site")).resolve()
+
+
+def _mkdocs_setting(path: Path, key: str) -> object:
     import yaml
 
-    # mkdocs.yml may hold !!python tags (Material's emoji); only site_dir is wanted here.
+    # mkdocs.yml may hold !!python tags (Material's emoji); only plain settings are wanted here.
     class _Loader(yaml.SafeLoader):
         pass
 
     _Loader.add_multi_constructor("", lambda loader, suffix, node: None)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
-    return (path.parent / str(data.get("site_dir") or "site")).resolve()
+    return data.get(key) if isinstance(data, dict) else None

@@ -1,12 +1,13 @@
 """Responsible for the plan's checklist (the `checklist()` macro on the plan page): every task of
 `docs/plan-tasks.yml` with the runbooks that implement it (matched by category and cadence) and
-their live status, "no runbook yet" where there is none, and runbooks outside the plan listed too.
+their live status (the last run `upkeep list` names, a dry run marked), "no runbook yet" where
+there is none, and runbooks outside the plan listed too.
 """
 
 from __future__ import annotations
 
 from upkeep.registry import Runbook
-from upkeep.site.markup import badge, escape_html, md_link, table_cell, when
+from upkeep.site.markup import escape_html, last_status, md_link, table_cell, when
 from upkeep.site.model import FREQUENCIES, PlanTask, SiteModel
 
 
@@ -55,7 +56,7 @@ def _runbook_link(runbook: Runbook, page_src: str) -> str:
 
 def _live_status(model: SiteModel, runbook: Runbook) -> str:
     state = model.states[runbook.name]
-    text = badge(state.last_status)
+    text = last_status(state)
     if state.last_run_at is not None:
         text += f" {escape_html(when(state.last_run_at, model))}"
     if state.due:

@@ -1,8 +1,9 @@
 """Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
-verifies, every runbook with its last status, last run, next due and recent runs — failing and
-overdue first — then every check of a runbook's latest run that did not pass, and the findings
-still open (`upkeep.findings`: until a run no longer reports them, clears them, or a person
-acknowledges them).
+verifies, the runbooks that cannot run (each with its problem), every runbook with its last
+status, last run (the one `upkeep list` names, a dry run marked), next due and recent runs —
+failing and overdue first — then every check of a runbook's latest run that did not pass, and
+the findings still open (`upkeep.findings`: until a run no longer reports them, clears them, or
+a person acknowledges them).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from upkeep.site.markup import (
     badge,
     escape_html,
     html_root_for,
+    last_status,
+    next_due,
     recent_runs_strip,
     run_href,
     when,
 )
-from upkeep.site.model import SiteModel
+from upkeep.site.model import RunView, SiteModel
+from upkeep.units import quantity
 
 STRIP_RUNS = 14
 MAX_LISTED = 20
@@ -37,22 +41,19 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     """The home page body: verification banner, every runbook, then open findings."""
     root = html_root_for(page_url)
     parts = [verification_banner(model, root)]
+    if model.registry.invalid:
+        parts.append(invalid_runbooks(model))
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         name = state.runbook.name
-        last = model.by_runbook.get(name, ())
-        last_cell = "never"
-        if last:
-            started = escape_html(when(last[0].started_at, model))
-            last_cell = f'<a href="{run_href(last[0], root)}">{started}</a>'
-
-        overdue = '<strong class="uk-bad">OVERDUE</strong> since ' if state.due else ""
+        runs = model.by_runbook.get(name, ())
         rows.append(
             f'<tr><td><a href="{root}runbooks/{escape_html(name)}/">'
             f"{escape_html(state.runbook.title)}</a><br><code>{escape_html(name)}</code></td>"
-            f"<td>{escape_html(state.runbook.cadence)}</td><td>{badge(state.last_status)}</td>"
-            f"<td>{last_cell}</td><td>{overdue}{escape_html(when(state.next_due, model))}</td>"
-            f"<td>{recent_runs_strip(last[:STRIP_RUNS], root, model)}</td></tr>"
+            f"<td>{escape_html(state.runbook.cadence)}</td><td>{last_status(state)}</td>"
+            f"<td>{last_run_cell(state, runs, root, model)}</td>"
+            f"<td>{next_due(state, model)}</td>"
+            f"<td>{recent_runs_strip(runs[:STRIP_RUNS], root, model)}</td></tr>"
         )
     parts.append(
         '<table class="uk-table uk-dashboard"><thead><tr><th>Runbook</th><th>Cadence</th>'
@@ -66,6 +67,32 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
     return "\n\n".join(parts) + "\n"
+
+
+def invalid_runbooks(model: SiteModel) -> str:
+    """The runbooks that cannot run, each with its problem: `run --due` runs every other one,
+    and this is where a person sees why these did not."""
+    # Each message names the runbook and its notebook, then what is wrong and what was expected.
+    items = "".join(
+        f"<li>{escape_html(item.message)}</li>" for item in model.registry.invalid.values()
+    )
+    count = len(model.registry.invalid)
+    return (
+        f'<div class="uk-alert" role="alert"><strong>{count} runbook'
+        f"{'s' if count != 1 else ''} cannot run</strong> (every other runbook runs; "
+        f"<code>upkeep check</code> lists every problem):<ul>{items}</ul></div>"
+    )
+
+
+def last_run_cell(
+    state: RunbookState, runs: tuple[RunView, ...], root: str, model: SiteModel
+) -> str:
+    """When the runbook's last run started, linking its page: the run `upkeep list` names."""
+    if state.last_run_id is None:
+        return "never"
+    started = escape_html(when(state.last_run_at, model))
+    run = next((run for run in runs if run.run_id == state.last_run_id), None)
+    return started if run is None else f'<a href="{run_href(run, root)}">{started}</a>'
 
 
 def verification_banner(model: SiteModel, root: str) -> str:
@@ -88,17 +115,18 @@ def verification_banner(model: SiteModel, root: str) -> str:
 
 
 def failing_checks(model: SiteModel, root: str) -> str:
-    """Every check of each runbook's latest run that is not ok: a service that is down is here,
-    not only in its run's report."""
+    """Every check of each runbook's last run that is not ok: a service that is down is here,
+    not only in its run's report. The last run is the one that ran (a skipped run that came after
+    it does not hide its failures)."""
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         runs = model.by_runbook.get(state.runbook.name, ())
-        if not runs or runs[0].record is None:
+        latest = next((run for run in runs if run.run_id == state.last_run_id), None)
+        if latest is None or latest.record is None:
             continue
-        latest = runs[0]
         checks = [check for check in latest.record.checks if check.status is not Status.OK]
         for check in sorted(checks, key=lambda check: -check.status.rank):
-            value = "" if check.value is None else f"{check.value:g}{check.unit}"
+            value = quantity(check.value, check.unit)
             rows.append(
                 f"<tr><td>{badge(check.status)}</td><td>{escape_html(state.runbook.name)}</td>"
                 f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"

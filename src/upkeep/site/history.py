@@ -1,6 +1,6 @@
 """Responsible for the run history: the index of months, and one page per month listing every
-run with its status and summary (what search finds: run pages themselves stay out of search).
-The month's table is put in after Markdown (`month_table`), as plain HTML.
+run with its status (a dry run marked) and summary (what search finds: run pages themselves stay
+out of search). The month's table is put in after Markdown (`month_table`), as plain HTML.
 """
 
 from __future__ import annotations
@@ -9,7 +9,15 @@ from collections import Counter
 from datetime import datetime
 
 from upkeep.site.dashboard import verification_banner
-from upkeep.site.markup import badge, escape_html, frontmatter, md_link, run_summary, when
+from upkeep.site.markup import (
+    badge,
+    escape_html,
+    frontmatter,
+    md_link,
+    run_status,
+    run_summary,
+    when,
+)
 from upkeep.site.model import SiteModel
 
 LATE_MARKER = "<!-- upkeep: run list -->"  # replaced after Markdown by `month_table`
@@ -71,7 +79,7 @@ def month_table(model: SiteModel, month: str) -> str:
         started = escape_html(when(run.started_at, model))
         rows.append(
             f'<tr><td><a href="{escape_html(run.run_id)}/">{started}</a></td>'
-            f"<td>{escape_html(run.runbook)}</td><td>{badge(run.status)}{flag}</td>"
+            f"<td>{escape_html(run.runbook)}</td><td>{run_status(run)}{flag}</td>"
             f"<td>{escape_html(run_summary(run))}</td></tr>"
         )
     return (

@@ -1,6 +1,6 @@
 """Responsible for the small pieces every generated page is made of: escaping run text into HTML
-and Markdown table cells, status badges and the strip of recent runs, times in the configured
-zone, links between pages, front matter, and a one-line summary of a run.
+and Markdown table cells, status badges (a dry run marked) and the strip of recent runs, times in
+the configured zone, links between pages, front matter, and a one-line summary of a run.
 
 Text that comes from a run (check messages, findings: possibly a log line) is always escaped,
 so it is never read as Markdown or markup.
@@ -17,19 +17,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from upkeep.plan import RunbookState
 from upkeep.records import CHECK_STATUSES, Status
-from upkeep.rendering.run_record import badge
+from upkeep.rendering.run_record import DRY_RUN_TITLE, badge, dry_run_mark
 from upkeep.site.model import RunView, SiteModel
 
 __all__ = [
     "badge",
+    "dry_run_mark",
     "escape_html",
     "evidence_cell",
     "frontmatter",
     "html_root_for",
     "md_link",
+    "next_due",
     "recent_runs_strip",
     "run_href",
+    "last_status",
+    "run_status",
     "run_summary",
     "table_cell",
     "when",
@@ -83,12 +88,45 @@ def frontmatter(title: str, **extra: Any) -> str:
     return "---\n" + "".join(f"{k}: {json.dumps(v)}\n" for k, v in meta.items()) + "---\n\n"
 
 
+def is_dry_run(run: RunView) -> bool:
+    """Whether the run said it was a dry run (its run.json; `verify` holds it to the ledger)."""
+    return run.record is not None and run.record.dry_run
+
+
+def run_status(run: RunView) -> str:
+    """A run's status badge, and the dry-run mark when it was one."""
+    mark = f" {dry_run_mark()}" if is_dry_run(run) else ""
+    return f"{badge(run.status)}{mark}"
+
+
+def last_status(state: RunbookState) -> str:
+    """A runbook's last status badge (the same last run on every page), a dry run marked."""
+    mark = f" {dry_run_mark()}" if state.last_dry_run else ""
+    return f"{badge(state.last_status)}{mark}"
+
+
+def next_due(state: RunbookState, model: SiteModel) -> str:
+    """When it is next due: overdue since when (a retry after an error said), or when it gave up
+    retrying until the next period."""
+    moment = escape_html(when(state.next_due, model))
+    if state.due and state.period_errors:
+        retry = f"retry {state.period_errors} of {state.runbook.retries}"
+        return f'<strong class="uk-bad">OVERDUE</strong> ({retry}) since {moment}'
+    if state.due:
+        return f'<strong class="uk-bad">OVERDUE</strong> since {moment}'
+    if state.gave_up:
+        return f"{moment} (gave up: {state.period_errors} runs ended in error)"
+    return moment
+
+
 def _run_mark(run: RunView, html_root: str, model: SiteModel) -> str:
-    """One run in a strip: a coloured letter linking its page, outlined when it does not verify."""
+    """One run in a strip: a coloured letter linking its page, outlined when it does not verify,
+    faded when it was a dry run."""
     unverified, outline = ("", "") if run.verified else (" (DOES NOT VERIFY)", " uk-chip-bad")
-    label = f"{when(run.started_at, model)}: {run.status.word}{unverified}"
+    dry, faded = (f" ({DRY_RUN_TITLE})", " uk-chip-dry") if is_dry_run(run) else ("", "")
+    label = f"{when(run.started_at, model)}: {run.status.word}{dry}{unverified}"
     return (
-        f'<a class="uk-chip uk-{run.status}{outline}" href="{run_href(run, html_root)}" '
+        f'<a class="uk-chip uk-{run.status}{outline}{faded}" href="{run_href(run, html_root)}" '
         f'title="{escape_html(label)}" aria-label="{escape_html(label)}">'
         f"{RUN_MARKS[run.status]}</a>"
     )

@@ -1,5 +1,6 @@
-"""Responsible for reading what the site shows: runbooks, every run in the evidence, whether each
-run verifies, each runbook's schedule state, and the plan's task list.
+"""Responsible for reading what the site shows: runbooks (and the ones that cannot run, with their
+problem), every run in the evidence, whether each run verifies, each runbook's schedule state, and
+the plan's task list.
 
 Everything is read once per build into frozen objects; the page builders only format them. A run
 whose run.json was tampered with is still listed (from its ledger line): the build never hides it.
@@ -19,7 +20,7 @@ import yaml
 
 from upkeep import evidence, plan
 from upkeep.config import Config
-from upkeep.errors import ConfigError, RunbookError
+from upkeep.errors import ConfigError
 from upkeep.evidence import ledger
 from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Status, parse_time
@@ -98,10 +99,7 @@ class SiteModel:
 
 def load_model(config: Config, registry: Registry, at: datetime | None = None) -> SiteModel:
     """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages.
-    An invalid runbook stops the build (RunbookError naming each): no page would show it."""
-    if registry.invalid:
-        reasons = "\n  ".join(item.message for item in registry.invalid.values())
-        raise RunbookError(f"invalid runbooks:\n  {reasons}")
+    An invalid runbook stops nothing: `registry.invalid` is shown with each one's problem."""
     at = at or datetime.now(config.tz)
     store = evidence.EvidenceStore(config.evidence_dir)
     entries = store.entries(strict=False)

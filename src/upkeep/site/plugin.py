@@ -2,7 +2,10 @@
 once per build, adds the generated pages in memory, and writes the run report pages at the end.
 
 Registered as the `upkeep` entry point in `mkdocs.plugins`, so plain `mkdocs build` (and `mike
-deploy`, which runs it) builds the whole site. Nothing generated is written into docs/.
+deploy`, which runs it) builds the whole site. Nothing generated is written into docs/. The
+pages of the user's own folder (`site.docs_dir` in upkeep.yml) are added to the site's sources,
+each replacing the page of the same path, and those the navigation does not name are appended
+to it; `site.name` titles the site.
 """
 
 from __future__ import annotations
@@ -57,9 +60,14 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         return self.model
 
     def plan_tasks(self) -> tuple[PlanTask, ...]:
+        """The plan's tasks: from the user's pages when they hold the file, else the site's."""
         if self._tasks is None:
             assert self._docs_dir is not None
-            self._tasks = _upkeep_call(load_plan_tasks, self._docs_dir / self.config.plan_tasks)
+            own = self.site_model().config.site.docs_dir
+            path = self._docs_dir / self.config.plan_tasks
+            if own is not None and (own / self.config.plan_tasks).is_file():
+                path = own / self.config.plan_tasks
+            self._tasks = _upkeep_call(load_plan_tasks, path)
         return self._tasks
 
     # --- MkDocs events ----------------------------------------------------------------------
@@ -82,12 +90,21 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         self._docs_dir = Path(config.docs_dir)
         if STYLESHEET_URI not in config.extra_css:
             config.extra_css.append(STYLESHEET_URI)
+        if upkeep_config.site.name:
+            config.site_name = upkeep_config.site.name
         if config.nav:
             config.nav = _expand_nav(config.nav, self.model)
+            config.nav += _pages_not_in_nav(upkeep_config.site.docs_dir, config.nav)
         _version_selector_only_under_mike(config)
         return config
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        own = self.site_model().config.site.docs_dir
+        for uri in _own_pages(own, include_data=False) if own is not None else ():
+            shipped = files.get_file_from_path(uri)
+            if shipped is not None:
+                files.remove(shipped)
+            files.append(File(uri, str(own), config.site_dir, config.use_directory_urls))
         for uri, content in self._generated_pages():
             if files.get_file_from_path(uri) is not None:
                 raise PluginError(
@@ -119,7 +136,10 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         model = self.site_model()
         server.watch(str(model.config.path))
-        server.watch(str(model.config.runbooks_dir))
+        for folder in model.config.runbooks_dir:
+            server.watch(str(folder))
+        if model.config.site.docs_dir is not None:
+            server.watch(str(model.config.site.docs_dir))
         if model.config.evidence_dir.is_dir():
             server.watch(str(model.config.evidence_dir / "ledger.jsonl"))
         return server
@@ -165,6 +185,40 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             )
             generated.append((f"runs/{month}.md", history.month_page(model, month, neighbours)))
         return generated
+
+
+def _own_pages(docs_dir: Path, *, include_data: bool) -> list[str]:
+    """Every file under the user's pages folder, as a site path (`ops/contacts.md`); the plan's
+    task list and other YAML data only when asked."""
+    pages = []
+    for path in sorted(docs_dir.rglob("*")):
+        uri = path.relative_to(docs_dir).as_posix()
+        hidden = any(part.startswith(".") for part in path.relative_to(docs_dir).parts)
+        if path.is_file() and not hidden and (include_data or path.suffix != ".yml"):
+            pages.append(uri)
+    return pages
+
+
+def _pages_not_in_nav(docs_dir: Path | None, nav: list[Any]) -> list[Any]:
+    """The user's Markdown pages the navigation does not name, to append to it."""
+    if docs_dir is None:
+        return []
+    named = set(_nav_pages(nav))
+    return [
+        uri
+        for uri in _own_pages(docs_dir, include_data=False)
+        if uri.endswith(".md") and uri not in named
+    ]
+
+
+def _nav_pages(nav: Any) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _nav_pages(value)]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _nav_pages(item)]
+    return []
 
 
 def _month_of(src_uri: str) -> str | None:

@@ -1,9 +1,12 @@
-"""Responsible for the runbook pages: the index of runbooks, and one page per runbook built from
-its notebook — why, facts, the command that runs it, its parameters, its steps as Markdown and
-code without outputs (and never the papermill-injected cell or papermill's error markers), its
-recent runs and the earlier versions seen in the evidence. A relative link in a runbook's
-Markdown points beside the notebook, not into the site: a link to another runbook's notebook
-becomes a link to its page, any other becomes its text, so the strict build never breaks on one.
+"""Responsible for the runbook pages: the index of runbooks (the ones that cannot run listed with
+their problem), and one page per runbook built from its notebook — why, facts, the command that
+runs it on this config, its parameters, its steps as Markdown and code without outputs (and never
+the papermill-injected cell or papermill's error markers), its recent runs and the earlier
+versions seen in the evidence. A `{{ key }}` in a runbook's Markdown (`{{ logs.app.path }}`) is
+filled with this system's value from upkeep.yml (`upkeep.config.lookup`), so by-hand commands
+show the configured paths. A relative link in a runbook's Markdown points beside the notebook,
+not into the site: a link to another runbook's notebook becomes a link to its page, any other
+becomes its text, so the strict build never breaks on one.
 """
 
 from __future__ import annotations
@@ -11,18 +14,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from upkeep.config import SHIPPED_RUNBOOKS, Config
+from upkeep.config.lookup import KEY, NotConfigured, UnknownKey, config_value
+from upkeep.masking import mask_sensitive
+from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.plan import RunbookState
 from upkeep.registry import Runbook
 from upkeep.site.markup import (
-    badge,
     escape_html,
     evidence_cell,
     frontmatter,
+    last_status,
     md_link,
+    next_due,
     run_href,
+    run_status,
     run_summary,
     table_cell,
     when,
@@ -30,6 +39,8 @@ from upkeep.site.markup import (
 from upkeep.site.model import RunView, SiteModel
 
 RECENT_RUNS = 20
+PLACEHOLDER = re.compile(r"\{\{\s*(?P<key>" + KEY.pattern + r")\s*\}\}")
+_UNSHOWABLE = re.compile(r"[`<>\n]")
 _HEADING = re.compile(r"^(#{1,5})(\s)", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # papermill's tag on the "An Exception was encountered" cells it adds to a failed notebook
@@ -45,11 +56,13 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def runbooks_index(model: SiteModel) -> str:
+    folders = ", ".join(f"`{_folder_label(folder)}`" for folder in model.config.runbooks_dir)
     lines = [
         frontmatter("Runbooks"),
         "# Runbooks\n",
-        "Every maintenance procedure is a notebook under `runbooks/`. Each page shows why it "
-        "exists, the steps to follow by hand, its parameters, how to run it and its recent runs.\n",
+        f"Every maintenance procedure is a notebook, found in {folders} (`runbooks_dir` in "
+        f"`{model.config.path}`). Each page shows why it exists, the steps to follow by hand, "
+        "its parameters, how to run it and its recent runs.\n",
         "| Runbook | Cadence | Category | Owner | Last status |",
         "|---|---|---|---|---|",
     ]
@@ -58,9 +71,23 @@ def runbooks_index(model: SiteModel) -> str:
             f"| [{table_cell(runbook.title)}]({runbook.name}.md)<br>`{runbook.name}` | "
             f"{table_cell(runbook.cadence)} | {table_cell(runbook.category)} | "
             f"{table_cell(runbook.owner)} | "
-            f"{badge(model.states[runbook.name].last_status)} |"
+            f"{last_status(model.states[runbook.name])} |"
         )
+    if model.registry.invalid:
+        lines += [
+            "\n## Runbooks that cannot run\n",
+            "Every other runbook runs; these do not until their problem is fixed "
+            "(`upkeep check` lists every problem).\n",
+            "| Runbook | Problem |",
+            "|---|---|",
+        ]
+        for item in model.registry.invalid.values():
+            lines.append(f"| `{item.name}` | {table_cell(item.message)} |")
     return "\n".join(lines) + "\n"
+
+
+def _folder_label(folder: Path) -> str:
+    return SHIPPED_RUNBOOKS if folder == SHIPPED_RUNBOOKS_DIR else str(folder)
 
 
 def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
@@ -77,11 +104,11 @@ def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
         f"{runbook.summary}\n",
         _facts_table(model, runbook, src, version, state),
         "## How to run it\n",
-        f"```sh\n{run_command(runbook)}\n```\n",
+        f"```sh\n{run_command(runbook, model.config.path)}\n```\n",
         "## Parameters\n",
         parameters_table(runbook),
         "## Procedure\n",
-        notebook_markdown(json.loads(runbook.path.read_bytes()), model.registry),
+        notebook_markdown(json.loads(runbook.path.read_bytes()), model.registry, "", model.config),
         "## Recent runs\n",
         recent_runs(model, model.by_runbook.get(runbook.name, ())[:RECENT_RUNS], "../../"),
     ]
@@ -101,10 +128,7 @@ def _facts_table(
         )
         or "-"
     )
-    last = badge(state.last_status) + (
-        f" {when(state.last_run_at, model)}" if state.last_run_at else ""
-    )
-    due = ("**overdue** since " if state.due else "") + when(state.next_due, model)
+    last = last_status(state) + (f" {when(state.last_run_at, model)}" if state.last_run_at else "")
     rows = [
         ("Name", f"`{runbook.name}`"),
         ("Cadence", table_cell(runbook.cadence)),
@@ -115,14 +139,14 @@ def _facts_table(
         ("References", refs),
         ("Notebook", f"`{runbook.relpath}`, version {version}"),
         ("Last run", last),
-        ("Next due", due),
+        ("Next due", next_due(state, model)),
     ]
     return "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
 
 
-def run_command(runbook: Runbook) -> str:
-    """The command that runs it now with its defaults spelled out (secrets as references; a
-    default the runbook computes is left to it)."""
+def run_command(runbook: Runbook, config_path: Path | None = None) -> str:
+    """The command that runs it now on the config at `config_path` with its defaults spelled
+    out (secrets as references; a default the runbook computes is left to it)."""
     args = []
     for spec in runbook.params:
         if spec.default_expression is not None:
@@ -132,7 +156,8 @@ def run_command(runbook: Runbook) -> str:
             value = value or "env:NAME"
         text = json.dumps(value) if isinstance(value, list | dict) else str(value)
         args.append(f"-p {spec.name}={_shell_quote(text)}")
-    return " ".join(["upkeep run", runbook.name, *args])
+    config = [] if config_path is None else ["--config", _shell_quote(str(config_path))]
+    return " ".join(["upkeep", *config, "run", runbook.name, *args])
 
 
 def _shell_quote(text: str) -> str:
@@ -155,12 +180,16 @@ def parameters_table(runbook: Runbook) -> str:
 
 
 def notebook_markdown(
-    nb: dict[str, Any], runbook_names: Collection[str] = (), to_runbook_pages: str = ""
+    nb: dict[str, Any],
+    runbook_names: Collection[str] = (),
+    to_runbook_pages: str = "",
+    config: Config | None = None,
 ) -> str:
     """The notebook's cells as a document: markdown as is (headings one level down, the first
-    title dropped, relative links to a runbook in `runbook_names` made links to its page, found
-    at `to_runbook_pages` from this page, and other relative links made text), code as fenced
-    blocks; no outputs, no papermill-injected cell, no papermill error marker."""
+    title dropped, `{{ key }}` filled from `config` when given, relative links to a runbook in
+    `runbook_names` made links to its page, found at `to_runbook_pages` from this page, and other
+    relative links made text), code as fenced blocks; no outputs, no papermill-injected cell, no
+    papermill error marker."""
     parts = []
     for index, cell in enumerate(nb.get("cells", [])):
         source = cell.get("source", "")
@@ -171,12 +200,45 @@ def notebook_markdown(
         if cell.get("cell_type") == "markdown":
             if index == 0:
                 source = re.sub(r"\A\s*# [^\n]*\n?", "", source)
+            if config is not None:
+                source = fill_placeholders(source, config)
             source = _site_links(source, runbook_names, to_runbook_pages)
             parts.append(_shift_headings(source))
         elif cell.get("cell_type") == "code":
             label = "parameters (defaults)" if "parameters" in tags else ""
             parts.append(_fenced(source, label))
     return "\n\n".join(parts) + "\n"
+
+
+def fill_placeholders(text: str, config: Config) -> str:
+    """`text` with each `{{ key }}` naming a value of upkeep.yml replaced by this config's value
+    (masked as evidence is); one the config does not set says so (`«not configured: key»`);
+    one naming nothing upkeep.yml can hold is left as written (`upkeep check` reports it)."""
+
+    def value(match: re.Match[str]) -> str:
+        key = match["key"]
+        try:
+            text = config_value(config, key)
+        except UnknownKey:
+            return match[0]
+        except NotConfigured:
+            return f"«not configured: {key}»"
+        if _UNSHOWABLE.search(text):
+            return f"«not shown: {key}»"  # it would break out of the code or line it is in
+        return mask_sensitive(text)
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def placeholders(nb: dict[str, Any]) -> list[str]:
+    """The keys of the `{{ key }}` placeholders in the notebook's Markdown cells, in order."""
+    keys = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            keys += [match["key"] for match in PLACEHOLDER.finditer(source)]
+    return keys
 
 
 def _site_links(text: str, runbook_names: Collection[str], to_runbook_pages: str) -> str:
@@ -258,7 +320,7 @@ def _shift_headings(text: str) -> str:
 def recent_runs(model: SiteModel, runs: Iterable[RunView], root: str) -> str:
     rows = [
         f'<tr><td><a href="{run_href(run, root)}">{escape_html(when(run.started_at, model))}'
-        f"</a></td><td>{badge(run.status)}</td><td>{evidence_cell(run)}</td>"
+        f"</a></td><td>{run_status(run)}</td><td>{evidence_cell(run)}</td>"
         f"<td>{escape_html(run_summary(run))}</td></tr>"
         for run in runs
     ]

@@ -1,0 +1,108 @@
+"""Responsible for `upkeep check`: the config and every runbook validated, and every problem
+reported at once — the config's (each section and list item), a runbooks folder that is not
+there, each runbook that cannot run, a `{{ key }}` in a runbook's Markdown that names nothing
+upkeep.yml can hold, a reference to a page the site does not have. Nothing is run; exit 2 when
+there is a problem.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from upkeep.cli.console import print_err, print_out
+from upkeep.cli.options import GlobalOptions
+from upkeep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+    from upkeep.registry import Registry, Runbook
+
+
+@click.command("check")
+@click.pass_obj
+def check_command(options: GlobalOptions) -> int:
+    """Validate the config and every runbook; report every problem (nothing runs)."""
+    return check(options.config_path)
+
+
+def check(config_path: str | None) -> int:
+    """Print every problem of the config and the runbooks; exit code 0, or 2 when there is one."""
+    from upkeep.config import read_config
+
+    config, problems = read_config(config_path)
+    messages = list(problems.messages)
+    runbooks = 0
+    if config is not None:
+        found, runbook_problems = runbook_problems_of(config)
+        messages += runbook_problems
+        runbooks = len(found) + len(found.invalid)
+    for message in messages:
+        print_err(f"upkeep: error: {message}")
+    where = config.path if config is not None else config_path or "upkeep.yml"
+    if messages:
+        count = len(messages)
+        print_err(f"upkeep: {count} problem{'s' if count != 1 else ''} in {where} and its runbooks")
+        return ConfigError.exit_code
+    print_out(f"{where} and its {runbooks} runbooks: no problems")
+    return 0
+
+
+def runbook_problems_of(config: Config) -> tuple[Registry, list[str]]:
+    """The runbooks of `config`, and every problem of them and of their folders."""
+    from upkeep import registry
+
+    messages = [
+        f"{config.path}: runbooks_dir: {folder} is not a folder"
+        for folder in config.runbooks_dir
+        if not folder.is_dir()
+    ]
+    found = registry.discover(config.runbooks_dir, config.root)
+    messages += [item.message for item in found.invalid.values()]
+    pages = _reference_pages(config)
+    for runbook in found.values():
+        messages += _page_problems(runbook, pages)
+    return found, messages
+
+
+def _page_problems(runbook: Runbook, pages: set[str] | None) -> list[str]:
+    """What would show wrong on the runbook's page: an unknown `{{ key }}`, a missing page."""
+    from upkeep.config.lookup import UnknownKey, check_key
+    from upkeep.site.runbook_pages import placeholders
+
+    where = f"runbook {runbook.name} ({runbook.relpath})"
+    messages = []
+    for key in dict.fromkeys(placeholders(json.loads(runbook.path.read_bytes()))):
+        try:
+            check_key(key)
+        except UnknownKey as exc:
+            messages.append(
+                f"{where}: {{{{ {key} }}}} names no value of upkeep.yml ({exc}); expected a key "
+                "such as logs.NAME.path or cleanup.temp_roots.0.path"
+            )
+    for reference in runbook.references if pages is not None else ():
+        if reference not in pages:
+            messages.append(
+                f"{where}: metadata.upkeep.references: {reference!r} is not a page of the site's "
+                "reference/ folder; expected one of " + (", ".join(sorted(pages)) or "(none)")
+            )
+    return messages
+
+
+def _reference_pages(config: Config) -> set[str] | None:
+    """The pages under `reference/` in the site's pages and the user's own; None when the site
+    has no sources to look in."""
+    from upkeep.errors import UpkeepError
+    from upkeep.site.build import docs_folders
+
+    try:
+        folders = docs_folders(config)
+    except UpkeepError:
+        return None
+    return {
+        path.relative_to(folder / "reference").as_posix()
+        for folder in folders
+        for path in (folder / "reference").rglob("*.md")
+    }

@@ -1,0 +1,119 @@
+"""Responsible for `upkeep new NAME --cadence weekly`: a new runbook scaffolded into the first
+runbooks folder of the user's own (`runbooks_dir`, the shipped runbooks aside), under its
+cadence's folder, ready for `upkeep check` and `upkeep run`. A name that is not kebab-case or
+already taken, a cadence that is not one, or no folder of one's own is refused (exit 2), and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from upkeep.cli.console import print_out
+from upkeep.cli.options import GlobalOptions
+from upkeep.errors import RunbookError
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+
+
+@click.command("new")
+@click.argument("name")
+@click.option(
+    "--cadence",
+    default="weekly",
+    show_default=True,
+    help="daily, weekly, monthly, yearly or a 5-field cron expression.",
+)
+@click.option("--title", help="The runbook's title [default: from NAME].")
+@click.option("--category", default="Other", show_default=True, help="The plan's task category.")
+@click.option("--owner", help="Who answers for it [default: you].")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The runbooks folder to write into [default: the first of runbooks_dir of your own].",
+)
+@click.pass_obj
+def new_command(
+    options: GlobalOptions,
+    name: str,
+    cadence: str,
+    title: str | None,
+    category: str,
+    owner: str | None,
+    folder: Path | None,
+) -> int:
+    """Scaffold a new runbook NAME (kebab-case) that passes `upkeep check`."""
+    config = options.load_config()
+    path = new_runbook_file(
+        config,
+        name,
+        cadence,
+        title=title or name.replace("-", " ").capitalize(),
+        category=category,
+        owner=owner or getpass.getuser(),
+        folder=folder,
+    )
+    print_out(f"created {path}")
+    print_out(f"next: edit it, then `upkeep check` and `upkeep run {name}`")
+    return 0
+
+
+def new_runbook_file(
+    config: Config,
+    name: str,
+    cadence: str,
+    *,
+    title: str,
+    category: str,
+    owner: str,
+    folder: Path | None = None,
+) -> Path:
+    """Write the scaffolded runbook `name`; its path. RunbookError, nothing written, when the
+    name, the cadence or the folder cannot be used."""
+    from upkeep import registry, schedule
+    from upkeep.atomic import file_mode, write_bytes
+    from upkeep.scaffold import FOLDER_CADENCES, scaffold_runbook
+
+    if not registry.NAME.match(name):
+        raise RunbookError(
+            f"runbook name {name!r}: expected kebab-case, such as disk-report (lower-case "
+            "letters and digits, words joined by -)"
+        )
+    try:
+        schedule.cron_for(cadence)
+    except ValueError as exc:
+        raise RunbookError(f"--cadence: {exc}") from None
+    existing = registry.discover(config.runbooks_dir, config.root)
+    if name in existing or name in existing.invalid:
+        known = existing.get(name) or existing.invalid[name]
+        raise RunbookError(f"runbook {name} exists already ({known.relpath}); expected a new name")
+    target = _own_folder(config) if folder is None else folder.resolve()
+    sub = cadence if cadence in FOLDER_CADENCES else "cron"
+    path = target / sub / f"{name}.ipynb"
+    if path.exists():
+        raise RunbookError(f"{path} exists already; expected a new runbook")
+    notebook = scaffold_runbook(name, cadence, title=title, owner=owner, category=category)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, (json.dumps(notebook, indent=1) + "\n").encode(), mode=file_mode())
+    return path
+
+
+def _own_folder(config: Config) -> Path:
+    """The first folder of `runbooks_dir` that is not the shipped runbooks'."""
+    from upkeep.config import SHIPPED_RUNBOOKS
+    from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+
+    for folder in config.runbooks_dir:
+        if folder != SHIPPED_RUNBOOKS_DIR:
+            return folder
+    raise RunbookError(
+        f"{config.path}: runbooks_dir lists only {SHIPPED_RUNBOOKS}; expected a folder of your "
+        f"own beside it (runbooks_dir: [{SHIPPED_RUNBOOKS}, runbooks]), or pass --dir"
+    )

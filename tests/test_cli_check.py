@@ -1,0 +1,55 @@
+"""`upkeep check`: the config and every runbook validated, every problem reported at once, exit 2
+when there is one, and nothing run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.project import CHECK_OK, Project
+
+
+def test_a_sound_project_has_no_problems(project: Project) -> None:
+    project.add_runbook("fine", [("markdown", "`tail {{ logs.app.path }}`"), CHECK_OK])
+    result = project.upkeep_in_process("check")
+    assert (result.code, result.err) == (0, "")
+    assert result.out == f"{project.config} and its 1 runbooks: no problems\n"
+
+
+def test_every_problem_is_reported_at_once(project: Project) -> None:
+    project.config.write_text(
+        "evidence_dir: evidence\n"
+        "timezone: Mars/Olympus\n"
+        "services:\n  - {name: w, kind: process}\n"
+        "runbooks_dir: [runbooks, missing-folder]\n"
+    )
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
+    project.add_runbook(
+        "typo",
+        [("markdown", "```sh\ntail {{ log.app.path }}\n```"), CHECK_OK],
+        meta={"references": ["observability.md", "no-such-page.md"]},
+    )
+
+    result = project.upkeep_in_process("check")
+
+    assert result.code == 2
+    lines = result.err.splitlines()
+    assert lines[-1] == f"upkeep: 6 problems in {project.config} and its runbooks"
+    expected = [
+        "timezone: expected an IANA time zone",
+        "services[0]: a process service needs process",
+        f"runbooks_dir: {project.root / 'missing-folder'} is not a folder",
+        "runbook broken (runbooks/daily/broken.ipynb): metadata.upkeep.cadence",
+        "runbook typo (runbooks/daily/typo.ipynb): {{ log.app.path }} names no value",
+        "runbook typo (runbooks/daily/typo.ipynb): metadata.upkeep.references: "
+        "'no-such-page.md' is not a page",
+    ]
+    for text, line in zip(expected, lines[:-1], strict=True):
+        assert line.startswith("upkeep: error: ") and text in line, (text, line)
+    assert not project.evidence.exists()  # nothing ran
+
+
+def test_a_config_that_is_not_yaml_is_one_problem(tmp_path: Path) -> None:
+    (tmp_path / "upkeep.yml").write_text("services: [\n")
+    result = Project(tmp_path).upkeep_in_process("check")
+    assert result.code == 2 and "not valid YAML" in result.err

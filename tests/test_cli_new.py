@@ -1,0 +1,81 @@
+"""`upkeep new NAME --cadence weekly`: a runbook of one's own that passes `upkeep check` and runs,
+reading its own section of upkeep.yml; a name, cadence or folder that cannot be used is refused
+and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from helpers.project import Project
+
+from upkeep import registry
+from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+
+
+@pytest.fixture
+def own(tmp_path: Path) -> Project:
+    """A config of a user's own: the shipped runbooks and a folder of theirs."""
+    (tmp_path / "upkeep.yml").write_text(
+        textwrap.dedent("""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: state
+        runbooks_dir: [upkeep:shipped, ops/runbooks]
+        extra:
+          disk-report: {paths: [/srv], top: 3}
+        """)
+    )
+    return Project(tmp_path)
+
+
+def test_a_scaffolded_runbook_passes_check(own: Project) -> None:
+    result = own.upkeep_in_process("new", "disk-report", "--cadence", "weekly")
+    assert result.code == 0, result.text
+    path = own.root / "ops" / "runbooks" / "weekly" / "disk-report.ipynb"
+    assert result.out.startswith(f"created {path}\n")
+    runbook = registry.discover(path.parent.parent, own.root)["disk-report"]
+    assert (runbook.cadence, runbook.title, runbook.category) == ("weekly", "Disk report", "Other")
+    nb = json.loads(path.read_text())
+    assert all(c["outputs"] == [] for c in nb["cells"] if c["cell_type"] == "code")
+    checked = own.upkeep_in_process("check")
+    assert checked.code == 0, checked.text
+    assert checked.out == f"{own.config} and its 4 runbooks: no problems\n"
+
+
+@pytest.mark.slow
+def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> None:
+    assert own.upkeep_in_process("new", "disk-report", "--cadence", "0 6 * * 1").code == 0
+    assert (own.root / "ops" / "runbooks" / "cron" / "disk-report.ipynb").is_file()
+    run = own.upkeep("run", "disk-report")
+    assert run.code == 0, run.text
+    [record] = own.records()
+    assert record["status"] == "ok" and record["runbook"]["path"].startswith("ops/runbooks/")
+    executed = (own.run_dirs()[0] / "notebook.ipynb").read_text()
+    assert "settings: {'paths': ['/srv'], 'top': 3}" in executed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("Disk_Report",), "runbook name 'Disk_Report': expected kebab-case"),
+        (("health-check",), "runbook health-check exists already (upkeep:shipped/daily/"),
+        (("x", "--cadence", "fortnightly"), "--cadence: expected daily, weekly, monthly, yearly"),
+    ],
+)
+def test_what_cannot_be_used_is_refused_and_nothing_written(
+    own: Project, args: tuple[str, ...], message: str
+) -> None:
+    result = own.upkeep_in_process("new", *args)
+    assert result.code == 2 and message in result.err
+    assert not (own.root / "ops").exists()
+
+
+def test_only_the_shipped_runbooks_is_no_folder_to_write_into(tmp_path: Path) -> None:
+    (tmp_path / "upkeep.yml").write_text("runbooks_dir: upkeep:shipped\n")
+    result = Project(tmp_path).upkeep_in_process("new", "disk-report")
+    assert result.code == 2
+    assert "runbooks_dir lists only upkeep:shipped; expected a folder of your own" in result.err
+    assert not list(SHIPPED_RUNBOOKS_DIR.rglob("disk-report.ipynb"))
