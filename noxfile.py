@@ -12,7 +12,15 @@ import nox
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
-BENCHMARKS = ("run_overhead", "cleaning", "log_scan", "backup", "backup_postgresql", "site_build")
+BENCHMARKS = (
+    "run_overhead",
+    "cleaning",
+    "log_scan",
+    "log_formats",
+    "backup",
+    "backup_postgresql",
+    "site_build",
+)
 
 
 @nox.session(python=PYTHON)

@@ -204,7 +204,9 @@ def bench(args: argparse.Namespace) -> None:
         raise BenchError("grep is not installed")
     # A gigabyte of log: never left behind by accident, not even when something failed.
     with scratch_directory("upkeep-bench-logscan-", keep=args.keep) as tmp:
-        log = LogSource("bench", tmp / "app.log")
+        # The first scan reads the whole file (`first_scan: whole`), as a scan of a log's
+        # unread gigabyte after a long pause does.
+        log = LogSource("bench", tmp / "app.log", first_scan_window=None)
         print(f"log scan: generating {args.size / MIB:.0f} MiB of log lines in {tmp}", flush=True)
         size = make_log(log.path, args.size)
         appended = log_block(2, APPEND_BYTES, start_second=10**6)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers.project import Project
 
-from upkeep.config import Limit, load_config
+from upkeep.config import Limit, LogCreate, load_config
 from upkeep.config.system_paths import not_disposable
 from upkeep.errors import ConfigError
 
@@ -136,8 +136,42 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
         ("state_dir: .\n", "is the project itself (where upkeep.yml lives)"),
         (
             "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10}}\n",
-            "logs[0].rotate: method rename moves the log aside, and a writer nobody signals "
+            "logs[0].rotate: method rename moves the log aside, and a writer nobody tells "
             "keeps writing to the moved copy; expected pid_file",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, first_scan: yesterday}\n",
+            "logs[0].first_scan: expected end, whole or a window such as 90m, 24h or 7d,"
+            " got 'yesterday'",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, first_scan: 24}\n",
+            "logs[0].first_scan: expected end, whole or a window such as 24h, got 24 (int)",
+        ),
+        (
+            "logs:\n  - {name: a, path: '/var/log/*/error.log'}\n",
+            "logs[0].path: /var/log/*/error.log: only the file name may hold wildcards",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, method: copytruncate,"
+            " create: {mode: '0640'}}}\n",
+            "logs[0].rotate.create: only method rename creates a new log file",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, postrotate: 'true',"
+            " create: {mode: 0640}}}\n",
+            "logs[0].rotate.create.mode: expected an octal mode as a quoted string, such as"
+            " '0640', got 416 (int)",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, postrotate: 'true',"
+            " create: {owner: no-such-user-here}}}\n",
+            "logs[0].rotate.create.owner: no user 'no-such-user-here' on this machine",
+        ),
+        (
+            "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, postrotate: 'true',"
+            " create: {group: root, size: 1}}}\n",
+            "logs[0].rotate.create.size: unknown key",
         ),
     ],
 )
@@ -209,6 +243,21 @@ def test_log_rotation_section(tmp_path: Path) -> None:
     assert rotation.pid_file == tmp_path / "run" / "a.pid"
     assert (rotation.method, rotation.signal, rotation.compress) == ("rename", "SIGUSR1", True)
     assert config.logs[1].rotate is None
+
+
+def test_rename_with_a_postrotate_command_needs_no_pid_file(tmp_path: Path) -> None:
+    # As logrotate's nginx and rsyslog entries do: the command makes the writer reopen.
+    config = _load(
+        tmp_path,
+        "logs:\n  - name: nginx\n    path: /var/log/nginx/*.log\n    rotate:\n"
+        "      max_age_days: 1\n      postrotate: 'kill -USR1 $(cat /run/nginx.pid)'\n"
+        "      create: {mode: '0640', owner: root, group: '0'}\n",
+    )
+    [log] = config.logs
+    assert log.path == Path("/var/log/nginx/*.log")
+    assert log.rotate is not None and log.rotate.pid_file is None
+    assert log.rotate.postrotate == "kill -USR1 $(cat /run/nginx.pid)"
+    assert log.rotate.create == LogCreate(mode=0o640, owner="root", group="0")
 
 
 def test_cleanup_and_backup_sections(tmp_path: Path) -> None:

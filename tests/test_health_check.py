@@ -93,7 +93,7 @@ def _logs_only_project(tmp_path: Path, log_body: bytes) -> Project:
     (tmp_path / "app.log").write_bytes(log_body)
     (tmp_path / "upkeep.yml").write_text(
         "version: 1\nevidence_dir: evidence\nstate_dir: var/state\n"
-        "logs:\n  - {name: app, path: app.log}\n"
+        "logs:\n  - {name: app, path: app.log, first_scan: whole}\n"
         "thresholds:\n  cpu_percent: {warn: 101, fail: 101}\n"
         "  memory_percent: {warn: 101, fail: 101}\n  load_per_cpu: {warn: 1000, fail: 1000}\n"
     )

@@ -7,6 +7,7 @@ import gzip
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from helpers.vanishing import vanishing
 
-from upkeep.config import LogRotation, LogSource
+from upkeep.config import LogCreate, LogRotation, LogSource
 from upkeep.logs.rotate import rotate_logs
 from upkeep.logs.rotation_plan import RotationResult, survey
 from upkeep.logs.scan import scan_log
@@ -31,7 +32,9 @@ NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)  # a Wednesday
 
 
 def source(tmp_path: Path, name: str = "app", **rotate: Any) -> LogSource:
-    return LogSource(name, tmp_path / f"{name}.log", rotate=LogRotation(**rotate))
+    return LogSource(
+        name, tmp_path / f"{name}.log", rotate=LogRotation(**rotate), first_scan_window=None
+    )
 
 
 def rotate(
@@ -366,6 +369,92 @@ def test_rename_without_a_pid_file_is_reported(tmp_path: Path) -> None:
     assert rotate(log, tmp_path).problems == result.problems
 
 
+def test_a_postrotate_command_makes_the_real_writer_reopen_without_a_pid_file(
+    tmp_path: Path, writer: Writer
+) -> None:
+    # As logrotate's nginx entry does it: `kill -USR1 $(cat /run/nginx.pid)`; the log is $1.
+    command = f'kill -HUP "$(cat {tmp_path}/app.pid)" && echo "$1" > {tmp_path}/reopened-log'
+    log = source(tmp_path, max_bytes=1, postrotate=command)
+    writer.write("ERROR before")
+    result = rotate(log, tmp_path)
+    assert result.rotated and result.problems == ()
+    assert [s.action for s in result.steps] == ["rename", "create", "postrotate"]
+    assert writer.expect() == "reopened"
+    writer.write("INFO after")
+    assert (tmp_path / "app.log.1").read_text() == "ERROR before\n"
+    assert log.path.read_text() == "INFO after\n"
+    assert (tmp_path / "reopened-log").read_text() == f"{log.path}\n"
+
+
+def test_a_dry_run_lists_the_postrotate_command_and_does_not_run_it(tmp_path: Path) -> None:
+    log = source(tmp_path, max_bytes=1, postrotate=f"touch {tmp_path}/ran")
+    log.path.write_text("x\n")
+    result = rotate(log, tmp_path, dry_run=True)
+    assert result.problems == ()  # the command will tell the writer: no pid file needed
+    assert result.steps[-1].describe() == f"run postrotate: touch {tmp_path}/ran"
+    assert not (tmp_path / "ran").exists() and names(tmp_path) == ["app.log"]
+
+
+def test_a_failing_or_hanging_postrotate_command_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = source(tmp_path, max_bytes=1, postrotate="echo 'nginx: reload refused' >&2; exit 3")
+    log.path.write_text("x\n")
+    failed = rotate(log, tmp_path)
+    assert failed.rotated and failed.status == "warn"
+    assert [p.message for p in failed.problems] == [
+        "postrotate exited with status 3: nginx: reload refused; the writer may keep writing"
+        " to app.log.1"
+    ]
+    monkeypatch.setattr("upkeep.logs.rotate.POSTROTATE_TIMEOUT_S", 0.5)
+    hung = source(tmp_path, max_bytes=1, postrotate="sleep 60 & sleep 60")
+    hung.path.write_text("y\n")
+    started = time.monotonic()
+    result = rotate(hung, tmp_path, NOW + timedelta(days=1))
+    assert time.monotonic() - started < 10  # both sleeps stopped, not waited for
+    assert "postrotate did not finish in 0.5 s and was stopped" in result.problems[0].message
+
+
+def test_create_gives_the_new_log_the_mode_and_owner_asked_for(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    create = LogCreate(mode=0o640, owner="65534", group="65534")
+    log = source(tmp_path, max_bytes=1, postrotate="true", create=create)
+    log.path.write_text("x\n")
+    log.path.chmod(0o600)
+    assert rotate(log, tmp_path).problems == ()
+    made = log.path.stat()
+    assert (stat.S_IMODE(made.st_mode), made.st_uid, made.st_gid) == (0o640, 65534, 65534)
+    assert stat.S_IMODE((tmp_path / "app.log.1").stat().st_mode) == 0o600  # the old one as it was
+
+
+def test_a_wildcard_path_rotates_every_log_it_matches(tmp_path: Path) -> None:
+    for name in ("access.log", "error.log"):
+        (tmp_path / name).write_text(f"{name}\n")
+    log = LogSource(
+        "nginx",
+        tmp_path / "*.log",
+        rotate=LogRotation(max_bytes=1, method="copytruncate", compress=False),
+    )
+    results = rotate_logs([log], state_dir=tmp_path / "state", dry_run=False, now=NOW)
+    assert [(r.name, r.rotated) for r in results] == [
+        ("nginx:access.log", True),
+        ("nginx:error.log", True),
+    ]
+    assert (tmp_path / "error.log.1").read_text() == "error.log\n"
+    # The copies are not logs of their own the next time.
+    again = rotate_logs([log], state_dir=tmp_path / "state", dry_run=False, now=NOW)
+    assert [r.name for r in again] == ["nginx:access.log", "nginx:error.log"]
+
+
+def test_a_wildcard_folder_that_cannot_be_listed_is_a_failed_rotation(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    log = LogSource("web", tmp_path / "loop" / "*.log", rotate=LogRotation(max_bytes=1))
+    [result] = rotate_logs([log], state_dir=tmp_path / "state", dry_run=False, now=NOW)
+    assert result.status == "fail" and not result.rotated
+    assert result.problems[0].message.startswith(f"{tmp_path}/loop: ")
+
+
 # ---------------------------------------------------------------- never following a symlink
 
 
@@ -535,5 +624,7 @@ def test_a_copy_that_vanished_while_listed_does_not_stop_the_rotation(
     with vanishing(monkeypatch, before_stat=("app.log.2",)):
         result = rotate(log, tmp_path)
     assert result.rotated and result.problems == ()
+    assert result.vanished == (tmp_path / "app.log.2",)
+    assert "; 1 copy vanished while listed (removed or renamed by someone else);" in summary(result)
     assert (tmp_path / "app.log.1").read_text() == "line\n" * 10
     assert (tmp_path / "app.log.2").read_text() == "old\n"

@@ -27,7 +27,9 @@ STAMP = "2026-11-16 02:15:00,123"
 
 
 def log_source(tmp_path: Path, name: str = "app") -> LogSource:
-    config = make_config(tmp_path, f"logs:\n  - name: {name}\n    path: {name}.log\n")
+    config = make_config(
+        tmp_path, f"logs:\n  - name: {name}\n    path: {name}.log\n    first_scan: whole\n"
+    )
     return config.logs[0]
 
 
@@ -67,6 +69,7 @@ def test_patterns_without_a_literal_and_case_insensitive_ones_work(tmp_path: Pat
         logs:
           - name: custom
             path: custom.log
+            first_scan: whole
             error_patterns: ['(?i)oops', '\d{3} failed', '^E\d+']
             warn_patterns: []
         """,
@@ -111,7 +114,7 @@ def test_scan_counts_what_a_line_by_line_regex_counts(
     lines: list[str], chunk: int, patterns: tuple[tuple[str, ...], tuple[str, ...]]
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        log = LogSource("p", Path(tmp) / "p.log", *patterns)
+        log = LogSource("p", Path(tmp) / "p.log", *patterns, first_scan_window=None)
         log.path.write_text("".join(line + "\n" for line in lines), newline="")
         scan = scan_log(log, Path(tmp) / "state", chunk_size=chunk)
     is_error = [any(re.search(p, line) for p in log.error_patterns) for line in lines]
@@ -212,6 +215,87 @@ def test_copytruncate_reads_the_copy_tail_then_the_truncated_file(tmp_path: Path
         "ERROR after truncation",
         "ERROR unread when copied",
     ]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("app.log.1", "app.log.2.gz", "app.log.3.gz"),  # logrotate's default, compress
+        ("app.log-20261114", "app.log-20261115.gz", "app.log-20261116.gz"),  # dateext
+        ("app.log.2026-11-16", "app.log.2026-11-15", "app.log.2026-11-14.gz"),  # dateformat
+    ],
+)
+def test_copies_in_every_naming_are_followed_across_rotations(
+    tmp_path: Path, names: tuple[str, ...]
+) -> None:
+    # Three rotations between two scans (no health check for three days): each rotated file is
+    # named as the log's logrotate names it; what the first scan had not read, and every newer
+    # copy, is read once, in the order it was written.
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR seen by the first scan")
+    assert scan_log(log, state).errors == 1
+    dated = names[0].endswith("14")
+    rotated_out = sorted(names) if dated else list(reversed(names))  # oldest first
+    words = ("alpha", "beta", "gamma")
+    for day, name in enumerate(rotated_out):
+        append(log.path, f"ERROR {words[day]}")
+        target = tmp_path / name
+        if name.endswith(".gz"):
+            target.write_bytes(gzip.compress(log.path.read_bytes()))
+            log.path.unlink()
+        else:
+            log.path.rename(target)
+        stamp = 1_700_000_000 + day * 86400  # the oldest copy last written first
+        os.utime(target, (stamp, stamp))
+        append(log.path, "INFO new file")
+    append(log.path, "ERROR today")
+    scan = scan_log(log, state)
+    assert [g.first for g in scan.error_groups] == [
+        "ERROR alpha",
+        "ERROR beta",
+        "ERROR gamma",
+        "ERROR today",
+    ]
+    assert scan.rotated and scan.copies_read == 3 and not scan.previous_lost
+    assert scan_log(log, state).errors == 0
+
+
+def test_many_rotations_between_two_scans_lose_nothing_still_on_disk(tmp_path: Path) -> None:
+    # Hourly rotation, a daily scan: 24 copies since, every one still there is read.
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "INFO seen")
+    scan_log(log, state)
+    for hour in range(24):
+        append(log.path, f"ERROR hour {hour}")
+        for index in range(hour, 0, -1):  # shift .N to .N+1, newest first
+            (tmp_path / f"app.log.{index}").rename(tmp_path / f"app.log.{index + 1}")
+        log.path.rename(tmp_path / "app.log.1")
+        append(log.path, "INFO new")
+    scan = scan_log(log, state)
+    assert scan.errors == 24 and scan.copies_read == 24
+    [group] = scan.error_groups
+    assert (group.first, group.last) == ("ERROR hour 0", "ERROR hour 23")
+
+
+def test_when_the_file_read_last_is_gone_copies_written_since_are_read_whole(
+    tmp_path: Path,
+) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR read before")
+    scan_log(log, state)
+    old = tmp_path / "app.log.2"
+    old.write_text("ERROR rotated out long before the last scan\n")
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    log.path.rename(tmp_path / "app.log.1")  # what the scan was reading ...
+    (tmp_path / "app.log.1").unlink()  # ... deleted (keep 1, two rotations)
+    append(tmp_path / "app.log.1", "ERROR written after the last scan, then rotated out")
+    append(log.path, "ERROR in the new file")
+    scan = scan_log(log, state)
+    assert [g.first for g in scan.error_groups] == [
+        "ERROR written after the last scan, then rotated out",
+        "ERROR in the new file",
+    ]
+    assert scan.previous_lost and scan.copies_read == 1
 
 
 def test_truncation_restarts_from_the_beginning(tmp_path: Path) -> None:
@@ -323,7 +407,7 @@ def test_long_lines_judged_in_windows_count_what_a_line_by_line_regex_counts(
     matching.WINDOW_OVERLAP = 32
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            log = LogSource("p", Path(tmp) / "p.log", *patterns)
+            log = LogSource("p", Path(tmp) / "p.log", *patterns, first_scan_window=None)
             log.path.write_text("".join(line * 3 + "\n" for line in lines), newline="")
             scan = scan_log(log, Path(tmp) / "state", chunk_size=chunk)
     finally:
@@ -351,7 +435,8 @@ def test_a_100_mb_line_is_scanned_in_memory_bounded_by_the_buffer(tmp_path: Path
         "from upkeep.config import LogSource\n"
         "from upkeep.logs.scan import scan_log\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"scan = scan_log(LogSource('app', Path({str(log.path)!r})), Path({str(tmp_path)!r}))\n"
+        f"log = LogSource('app', Path({str(log.path)!r}), first_scan_window=None)\n"
+        f"scan = scan_log(log, Path({str(tmp_path)!r}))\n"
         "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
         "print(scan.errors, len(scan.error_groups[0].first.encode()), grown * 1024)\n"
     )

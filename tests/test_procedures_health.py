@@ -59,9 +59,9 @@ def test_log_limit_overrides_the_global_threshold(tmp_path: Path, recorded: Reco
         tmp_path,
         """
         logs:
-          - {name: own, path: own.log, errors: {warn: 10, fail: 20}}
-          - {name: global, path: global.log}
-          - {name: absent, path: absent.log}
+          - {name: own, path: own.log, first_scan: whole, errors: {warn: 10, fail: 20}}
+          - {name: global, path: global.log, first_scan: whole}
+          - {name: absent, path: absent.log, first_scan: whole}
         thresholds:
           log_errors: {warn: 3, fail: 5}
         """,
@@ -87,7 +87,7 @@ def test_log_limit_overrides_the_global_threshold(tmp_path: Path, recorded: Reco
 
 
 def test_format_groups_shows_the_top_groups_of_each_level(tmp_path: Path) -> None:
-    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, first_scan: whole}\n")
     append(
         config.logs[0].path,
         *[f"{STAMP} ERROR timeout after {n}s" for n in range(3)],
@@ -111,7 +111,7 @@ def test_unreadable_log_fails_its_check_and_the_others_still_run(
         """
         logs:
           - {name: directory, path: not-a-file}
-          - {name: app, path: app.log}
+          - {name: app, path: app.log, first_scan: whole}
         """,
     )
     (tmp_path / "not-a-file").mkdir()
@@ -232,8 +232,8 @@ def test_runbook_on_the_demo_warns_on_app_log_only(
           - {{name: web-port, kind: tcp, host: 127.0.0.1, port: {port}}}
           - {{name: worker, kind: process, process: "{marker}"}}
         logs:
-          - {{name: app, path: var/demo/logs/app.log}}
-          - {{name: worker, path: var/demo/logs/worker.log}}
+          - {{name: app, path: var/demo/logs/app.log, first_scan: whole}}
+          - {{name: worker, path: var/demo/logs/worker.log, first_scan: whole}}
         mounts:
           - {{path: var/demo}}
         thresholds:
@@ -289,7 +289,7 @@ def test_findings_checks_and_the_printed_table_carry_no_secret_or_personal_data(
         tmp_path,
         """
         logs:
-          - {name: app, path: app.log, mask_ip_addresses: true}
+          - {name: app, path: app.log, first_scan: whole, mask_ip_addresses: true}
         """,
     )
     append(
@@ -318,7 +318,7 @@ def test_findings_checks_and_the_printed_table_carry_no_secret_or_personal_data(
 def test_ip_addresses_stay_in_examples_unless_the_log_asks(
     tmp_path: Path, recorded: Recorder
 ) -> None:
-    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, first_scan: whole}\n")
     append(config.logs[0].path, "ERROR refused from 203.0.113.9")
     health.record_logs(config)
     [finding] = recorded.findings().values()
@@ -333,7 +333,7 @@ def test_mask_ip_addresses_must_be_true_or_false(tmp_path: Path) -> None:
 def test_a_long_line_gives_a_finding_of_a_few_hundred_bytes_and_a_marked_table_row(
     tmp_path: Path, recorded: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, first_scan: whole}\n")
     words = " ".join(f"word{n % 10}" for n in range(200_000))  # 1.2 MB, no newline
     append(config.logs[0].path, f"{STAMP} ERROR request failed: {words}")
     health.record_logs(config)
@@ -347,7 +347,9 @@ def test_a_long_line_gives_a_finding_of_a_few_hundred_bytes_and_a_marked_table_r
 
 def test_a_fifo_as_a_log_fails_its_check_at_once(tmp_path: Path, recorded: Recorder) -> None:
     config = make_config(
-        tmp_path, "logs:\n  - {name: pipe, path: pipe.log}\n  - {name: app, path: app.log}\n"
+        tmp_path,
+        "logs:\n  - {name: pipe, path: pipe.log, first_scan: whole}\n"
+        "  - {name: app, path: app.log, first_scan: whole}\n",
     )
     os.mkfifo(tmp_path / "pipe.log")
     append(tmp_path / "app.log", "ERROR one")
@@ -363,3 +365,92 @@ def test_a_fifo_as_a_log_fails_its_check_at_once(tmp_path: Path, recorded: Recor
         f"{tmp_path / 'pipe.log'} is a FIFO: only regular files are read"
     )
     assert checks["log:app"]["status"] == "warn"
+
+
+# ---------------------------------------------------------------- real logs
+
+
+ACCESS = '10.1.2.3 - - [16/Nov/2026:02:15:00 +0000] "GET {path} HTTP/1.1" {status} 157 "-" "curl"'
+
+
+def test_a_wildcard_path_checks_each_log_it_matches(tmp_path: Path, recorded: Recorder) -> None:
+    # nginx's logs through one entry: 5xx in the access log, [error] in the error log, by group.
+    config = make_config(
+        tmp_path,
+        r"""
+        logs:
+          - name: nginx
+            path: nginx/*.log
+            first_scan: whole
+            error_patterns: ['" 5\d\d ', '\[(?:error|crit|alert|emerg)\]']
+            warn_patterns: ['" 4\d\d ', '\[warn\]']
+          - {name: gone, path: nowhere/*.log}
+        """,
+    )
+    (tmp_path / "nginx").mkdir()
+    append(
+        tmp_path / "nginx/access.log",
+        ACCESS.format(path="/health", status=502).replace("10.1.2.3", "127.0.0.1"),
+        ACCESS.format(path="/api/orders/812", status=502),
+        ACCESS.format(path="/api/orders/9", status=502),
+        ACCESS.format(path="/api/orders/9", status=504),
+        ACCESS.format(path="/api/orders/9", status=200),
+        ACCESS.format(path="/nope", status=404),
+    )
+    append(tmp_path / "nginx/access.log.1", ACCESS.format(path="/old", status=500))
+    append(
+        tmp_path / "nginx/error.log",
+        "2026/11/16 02:15:00 [error] 12#12: *5 connect() failed (111: Connection refused) while"
+        ' connecting to upstream, client: 10.1.2.3, request: "GET /api/orders/9 HTTP/1.1"',
+    )
+    health.record_logs(config)
+    checks = recorded.checks()
+    assert checks["log:nginx:access.log"]["value"] == 4
+    assert checks["log:nginx:error.log"]["value"] == 1
+    assert checks["log:gone"]["status"] == "warn"
+    assert checks["log:gone"]["message"] == f"no file matches {tmp_path}/nowhere/*.log"
+    assert "log:nginx:access.log.1" not in checks  # a rotated copy, not a log of its own
+    texts = [f["message"] for k, f in recorded.findings().items() if "access.log" in k]
+    assert texts[:3] == [
+        "2 x GET /api/orders/<N> 502 (last: "
+        + ACCESS.format(path="/api/orders/9", status=502)
+        + ")",
+        "1 x GET /health 502 (last: "
+        + ACCESS.format(path="/health", status=502).replace("10.1.2.3", "127.0.0.1")
+        + ")",
+        "1 x GET /api/orders/<N> 504 (last: "
+        + ACCESS.format(path="/api/orders/9", status=504)
+        + ")",
+    ]
+
+
+def test_the_check_says_where_a_first_scan_started_and_what_rotation_it_followed(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log}\n")
+    append(config.logs[0].path, f"{STAMP} ERROR old news")
+    health.record_logs(config)
+    first = recorded.checks()["log:app"]
+    assert (first["status"], first["value"]) == ("ok", 0)
+    assert first["message"].endswith("(first scan: from the end: new lines only)")
+    config.logs[0].path.rename(tmp_path / "app.log-20261116")
+    append(config.logs[0].path, f"{STAMP} ERROR new")
+    health.record_logs(config)
+    second = recorded.checks()["log:app"]
+    assert second["value"] == 1
+    assert second["message"].endswith("(rotated since the last scan; 1 rotated copy read)")
+
+
+def test_a_wildcard_folder_that_cannot_be_listed_fails_its_check(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # listing it: too many levels of links
+    config = make_config(
+        tmp_path, "logs:\n  - {name: web, path: loop/*.log}\n  - {name: app, path: app.log}\n"
+    )
+    append(tmp_path / "app.log", "INFO fine")
+    health.record_logs(config)
+    checks = recorded.checks()
+    assert checks["log:web"]["status"] == "fail"
+    assert checks["log:web"]["message"].startswith(f"cannot list {tmp_path}/loop: ")
+    assert checks["log:app"]["status"] == "ok"  # the others still run

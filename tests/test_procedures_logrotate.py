@@ -3,6 +3,7 @@ findings."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from upkeep import report
-from upkeep.config import load_config
+from upkeep.config import LogRotation, LogSource, load_config
 from upkeep.procedures import logrotate
 
 
@@ -59,3 +60,16 @@ def test_record_rotations_checks_metrics_and_findings(
     assert metrics[("log_rotated", "app")] == 1 and metrics[("log_rotated", "quiet")] == 0
     assert ("log_copytruncate_window_s", "app") in metrics
     assert "app: copytruncate app.log -> app.log.1" in capsys.readouterr().out
+
+
+def test_the_summary_gives_the_bytes_freed_in_human_units(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("x\n")
+    for index in (1, 2, 3):
+        (tmp_path / f"app.log.{index}").write_bytes(b"y" * 1536)
+        os.utime(tmp_path / f"app.log.{index}", (1_700_000_000, 1_700_000_000))  # rotated long ago
+    policy = LogRotation(max_bytes=10**9, keep=1, method="copytruncate", compress=False)
+    [result] = logrotate.rotate_logs(
+        [LogSource("app", log, rotate=policy)], state_dir=tmp_path / "state", dry_run=False
+    )
+    assert logrotate.summary(result) == "not rotated: not due; 2 old copies deleted, 3.0 KiB freed"

@@ -35,8 +35,8 @@ def demo_config(port: int, *, worker: bool = False) -> str:
         + process
         + textwrap.dedent("""\
         logs:
-          - {name: app, path: var/demo/logs/app.log}
-          - {name: worker, path: var/demo/logs/worker.log}
+          - {name: app, path: var/demo/logs/app.log, first_scan: whole}
+          - {name: worker, path: var/demo/logs/worker.log, first_scan: whole}
         mounts:
           - {path: var/demo}
         thresholds:

@@ -7,11 +7,14 @@ directory holding the config file.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
 import signal as signal_module
 import zoneinfo
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +34,7 @@ from upkeep.config.model import (
     DemoSettings,
     HttpService,
     Limit,
+    LogCreate,
     LogRotation,
     LogSource,
     Mount,
@@ -48,6 +52,7 @@ from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.secrets import REFERENCE
 
 DEFAULT_CONFIG_NAME = "upkeep.yml"
+GLOB_CHARACTERS = "*?["
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -320,8 +325,14 @@ def _log(s: Section, base: Path) -> LogSource:
         errors=_limit(s.section("errors"), None),
         rotate=_rotation(s.section("rotate"), base),
         mask_ip_addresses=s.bool("mask_ip_addresses", False),
+        first_scan_window=_first_scan(s),
     )
     s.done()
+    if any(char in part for part in log.path.parent.parts for char in GLOB_CHARACTERS):
+        raise ConfigError(
+            f"{s.file}: {s.where}.path: {log.path}: only the file name may hold wildcards"
+            " (such as /var/log/nginx/*.log); expected a directory without *, ? or ["
+        )
     for pattern in log.error_patterns + log.warn_patterns:
         try:
             re.compile(pattern)
@@ -330,6 +341,24 @@ def _log(s: Section, base: Path) -> LogSource:
                 f"{s.file}: {s.where}: pattern {pattern!r} is not a valid regular expression: {exc}"
             ) from None
     return log
+
+
+_WINDOW = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])")
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _first_scan(s: Section) -> timedelta | None:
+    """`first_scan`: `end` (the default: from the end), `whole`, or a window such as `24h`."""
+    value = s.get("first_scan", str, "end, whole or a window such as 24h", "end")
+    window = _WINDOW.fullmatch(value.strip())
+    if value == "end":
+        return timedelta(0)
+    if value == "whole":
+        return None
+    if window is None:
+        s.fail("first_scan", "end, whole or a window such as 90m, 24h or 7d", value)
+    assert window is not None
+    return timedelta(seconds=float(window["amount"]) * _WINDOW_UNITS[window["unit"]])
 
 
 def _rotation(s: Section | None, base: Path) -> LogRotation | None:
@@ -345,6 +374,8 @@ def _rotation(s: Section | None, base: Path) -> LogRotation | None:
         signal=s.str("signal", "SIGHUP"),
         period=s.choice("period", ROTATION_PERIODS, "daily"),
         max_copy_age_days=s.number("max_copy_age_days", None),
+        create=_log_create(s.section("create")),
+        postrotate=s.str("postrotate", None),
     )
     s.done()
     if rotation.max_bytes is None and rotation.max_age_days is None:
@@ -353,13 +384,68 @@ def _rotation(s: Section | None, base: Path) -> LogRotation | None:
         )
     if rotation.signal not in signal_module.Signals.__members__:
         s.fail("signal", "a signal name such as SIGHUP or SIGUSR1", rotation.signal)
-    if rotation.method == "rename" and rotation.pid_file is None:
+    if rotation.method == "rename" and rotation.pid_file is None and rotation.postrotate is None:
         raise ConfigError(
             f"{s.file}: {s.where}: method rename moves the log aside, and a writer nobody "
-            "signals keeps writing to the moved copy; expected pid_file (the writer to signal "
-            "so that it reopens the log) or method: copytruncate"
+            "tells keeps writing to the moved copy; expected pid_file (the writer to signal "
+            "so that it reopens the log), a postrotate command (one that makes it reopen, "
+            "such as `systemctl reload nginx`) or method: copytruncate"
+        )
+    if rotation.method != "rename" and rotation.create != LogCreate():
+        raise ConfigError(
+            f"{s.file}: {s.where}.create: only method rename creates a new log file "
+            f"({rotation.method} keeps the same one); expected no create with it"
         )
     return rotation
+
+
+_MODE = re.compile(r"0?[0-7]{3}")
+
+
+def _log_create(s: Section | None) -> LogCreate:
+    """`create: {mode: "0640", owner: www-data, group: adm}`: each name must exist here."""
+    if s is None:
+        return LogCreate()
+    mode = s.get("mode", str, "an octal mode as a quoted string, such as '0640'", None)
+    if mode is not None and not _MODE.fullmatch(mode):
+        s.fail("mode", "an octal mode as a quoted string, such as '0640'", mode)
+    create = LogCreate(
+        mode=None if mode is None else int(mode, 8),
+        owner=s.str("owner", None),
+        group=s.str("group", None),
+    )
+    s.done()
+    for key, name, exists in (
+        ("owner", create.owner, _user_exists),
+        ("group", create.group, _group_exists),
+    ):
+        if name is not None and not exists(name):
+            what = "user" if key == "owner" else "group"
+            raise ConfigError(
+                f"{s.file}: {s.where}.{key}: no {what} {name!r} on this machine; expected a "
+                f"{what} name or numeric id"
+            )
+    return create
+
+
+def _user_exists(name: str) -> bool:
+    if name.isdigit():
+        return True
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _group_exists(name: str) -> bool:
+    if name.isdigit():
+        return True
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _mount(s: Section, base: Path) -> Mount:

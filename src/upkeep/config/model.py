@@ -9,6 +9,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -95,14 +96,26 @@ ROTATION_PERIODS = ("hourly", "daily", "weekly", "monthly")
 
 
 @dataclass(frozen=True)
+class LogCreate:
+    """The file a `rename` rotation creates in the log's place: its permission bits, owner and
+    group (a name or a numeric id); each one left None is the old log's."""
+
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
 class LogRotation:
     """When and how daily cleaning rotates one log file.
 
     A log is rotated when it is larger than `max_bytes` or its last rotation is older than
-    `max_age_days`, but never twice within one `period`. `rename` moves the file aside and then
-    signals the writer named by `pid_file` to reopen it (so `load_config` requires a `pid_file`
-    with it); `copytruncate` copies and truncates in place, losing whatever the writer appends
-    between the copy and the truncate.
+    `max_age_days`, but never twice within one `period`. `rename` moves the file aside, creates
+    a new one (as `create` says) and then tells the writer to reopen it: the process named by
+    `pid_file` gets `signal`, and/or the `postrotate` shell command runs (so `load_config`
+    requires one of them with it); `copytruncate` copies and truncates in place, losing
+    whatever the writer appends between the copy and the truncate (`postrotate` runs after it
+    too, when set).
     """
 
     max_bytes: int | None = None
@@ -114,14 +127,19 @@ class LogRotation:
     signal: str = "SIGHUP"
     period: str = "daily"
     max_copy_age_days: float | None = None
+    create: LogCreate = LogCreate()
+    postrotate: str | None = None
 
 
 @dataclass(frozen=True)
 class LogSource:
     """A log file scanned for lines matching error and warning patterns since the last scan.
 
-    What its lines show in evidence has secrets and personal data masked; IP addresses too
-    when `mask_ip_addresses` is set.
+    `path` may hold wildcards in its file name (`/var/log/nginx/*.log`): each file it matches
+    is a log of its own (`logs.layout.matching_logs`). A log seen for the first time is read
+    from `first_scan_window` before its end: zero (the default) reads only what is written
+    from then on, None the whole file. What its lines show in evidence has secrets and
+    personal data masked; IP addresses too when `mask_ip_addresses` is set.
     """
 
     name: str
@@ -131,6 +149,7 @@ class LogSource:
     errors: Limit | None = None
     rotate: LogRotation | None = None
     mask_ip_addresses: bool = False
+    first_scan_window: timedelta | None = timedelta(0)
 
 
 # --- disks and databases -------------------------------------------------------------------

@@ -1,43 +1,30 @@
-"""Responsible for grouping the matching lines of a log by message: masking a line's variable
-parts into a template, the stable finding key of a template, and `MessageTally`, which counts
-matching lines per level and per template with the masking cached and batched for speed, keeps
-only the first bytes of each group's first and last line, and hands its groups out as evidence
-may show them (`logs.excerpts`).
+"""Responsible for grouping the matching lines of a log by message: the stable finding key of a
+template (`logs.templates` makes them), and `MessageTally`, which counts matching lines per level
+and per template, keeps only the first bytes of each group's first and last line, and hands its
+groups out as evidence may show them (`logs.excerpts`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from upkeep.logs.excerpts import (
-    ELLIPSIS,
-    LINE_HEAD_BYTES,
-    decode_line,
-    readable_head,
-    shown_line,
-    within_bytes,
-)
+from upkeep.logs.excerpts import ELLIPSIS, LINE_HEAD_BYTES, readable_head, shown_line
+from upkeep.logs.templates import TemplateCache, mask_message
 from upkeep.masking import mask_sensitive
 
 __all__ = [
-    "HEX_STAND_IN",
-    "MAX_CACHED_TEMPLATES",
     "MAX_GROUPS",
     "OTHER_MESSAGES",
     "LineLevel",
     "MessageGroup",
     "MessageTally",
-    "decode_line",
     "group_key",
-    "mask_message",
 ]
 
 MAX_GROUPS = 1000
-TEMPLATE_BYTES = 300
 OTHER_MESSAGES = "(other messages: too many distinct groups)"
 
 
@@ -46,36 +33,6 @@ class LineLevel(StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
-
-
-_PREFIX = re.compile(
-    r"""^\s*
-    (?:\[?\d{4}-\d{2}-\d{2}[T\ ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?\s+
-      |[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}\s+)?
-    (?:[\[<(]?(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|CRIT(?:ICAL)?|FATAL|ALERT|EMERG)
-       [\]>)]?:?\s+)?""",
-    re.VERBOSE,
-)
-# Every rule treats all digits alike (no `0x`, only `\d[xX]`): `MessageTally` relies on it.
-_VARIABLE = re.compile(
-    r"""(?P<STR>(?<!\w)"(?:[^"\\]|\\.)*"|(?<!\w)'(?:[^'\\]|\\.)*')
-    |(?P<UUID>\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b)
-    |(?P<IP>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b)
-    |(?P<HEX>\b\d[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b)
-    |(?P<N>\d+(?:\.\d+)?)""",
-    re.VERBOSE,
-)
-
-
-def mask_message(line: str) -> str:
-    """The line's message with its timestamp/level prefix removed and variable parts masked.
-
-    "2025-11-16 02:15:00,123 ERROR timeout after 31s for id 812" -> "timeout after <N>s for id <N>"
-    """
-    message = _PREFIX.sub("", line, count=1)
-    masked = " ".join(_VARIABLE.sub(lambda match: f"<{match.lastgroup}>", message).split())
-    template = within_bytes(masked, TEMPLATE_BYTES)
-    return template if template == masked else template + ELLIPSIS
 
 
 def group_key(log_name: str, template: str) -> str:
@@ -93,21 +50,6 @@ class MessageGroup:
     count: int
     first: str
     last: str
-
-
-# Masking treats every digit alike, so lines equal up to their digits share a template:
-# a cache keyed by the line with its digits zeroed skips most of the regex work.
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-MAX_CACHED_TEMPLATES = 10_000
-# A hex id (request, trace, session) makes each line unique. Masking turns a whole word of six
-# or more hex digits, at least one a digit and one a letter, into <HEX> (or part of <STR>),
-# so a second cache key replaces every such word with one stand-in. Only words between
-# delimiters that no masking rule reaches across count (no `.`, `-` or word character).
-_HEX_WORD = re.compile(
-    rb"(?<![^\s=(\[{,;/\"'<>#@|:])(?=[0-9a-fA-F]*0)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}"
-    rb"(?![^\s,;)\]}\"'/>&|#:])"
-)
-HEX_STAND_IN = b"0a0a0a"
 
 
 def _shown_template(head: bytes, length: int) -> str:
@@ -134,30 +76,19 @@ class MessageTally:
             LineLevel.ERROR: {},
             LineLevel.WARNING: {},
         }
-        self.templates: dict[bytes, str] = {}
+        self.cache = TemplateCache()
         self.bytes_scanned = 0
 
     def template(self, raw: bytes) -> str:
         """`mask_message` of the line's head, from the cache when a like line was masked before."""
-        raw = raw[:LINE_HEAD_BYTES]
-        key = raw.translate(_DIGITS_TO_ZERO)
-        template = self.templates.get(key)
-        if template is None:
-            key = _HEX_WORD.sub(HEX_STAND_IN, key)
-            template = self.templates.get(key)
-            if template is None:
-                template = mask_message(decode_line(raw))
-                if len(self.templates) < MAX_CACHED_TEMPLATES:
-                    self.templates[key] = template
-        return template
+        return self.cache.template(raw[:LINE_HEAD_BYTES])
 
     def add(self, level: LineLevel, raw: bytes, length: int | None = None) -> None:
         """Count one line; `raw` may be only the head of a line of `length` bytes."""
         self.counts[level] += 1
         length = len(raw) if length is None else length
         raw = raw[:LINE_HEAD_BYTES]
-        # The cache's first key inline: this runs for every matching line.
-        template = self.templates.get(raw.translate(_DIGITS_TO_ZERO)) or self.template(raw)
+        template = self.cache.template(raw)
         groups = self.groups[level]
         group = groups.get(template)
         if group is None and len(groups) >= MAX_GROUPS:
@@ -168,24 +99,6 @@ class MessageTally:
         else:
             group[0] += 1
             group[2], group[4], group[5] = raw, length, self.counts[level]
-
-    def _templates(self, raws: list[bytes]) -> list[str]:
-        """`template` of each of `raws`, each regex and translate run once over all of them
-        joined by newlines (no line holds one; masking treats it as any other whitespace)."""
-        keys = b"\n".join(raws).translate(_DIGITS_TO_ZERO).split(b"\n")
-        templates = list(map(self.templates.get, keys))
-        missing = [i for i, template in enumerate(templates) if template is None]
-        if missing:
-            joined = b"\n".join([keys[i] for i in missing])
-            hex_keys = _HEX_WORD.sub(HEX_STAND_IN, joined).split(b"\n")
-            for i, key in zip(missing, hex_keys, strict=True):
-                template = self.templates.get(key)
-                if template is None:
-                    template = mask_message(decode_line(raws[i]))
-                    if len(self.templates) < MAX_CACHED_TEMPLATES:
-                        self.templates[key] = template
-                templates[i] = template
-        return templates
 
     def add_many(self, level: LineLevel, raws: list[bytes]) -> None:
         """`add` for each of `raws` in turn, with the per-line work done by C code: one
@@ -198,7 +111,7 @@ class MessageTally:
             raws = [raw[:LINE_HEAD_BYTES] for raw in raws]
         seen = self.counts[level]
         self.counts[level] += len(raws)
-        templates = self._templates(raws)
+        templates = self.cache.templates(raws)
         last = dict(zip(templates, range(len(raws)), strict=True))  # the last index of each wins
         first = dict(zip(reversed(templates), range(len(raws) - 1, -1, -1), strict=True))
         groups = self.groups[level]

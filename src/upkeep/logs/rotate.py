@@ -3,17 +3,22 @@ one on (the layout of `upkeep.logs.layout`): each log's plan from `rotation_plan
 step by step, or in a dry run only checked; nothing is followed (a log or copy that is a symlink
 or not a regular file stops that log's rotation), copies are deleted through
 `safedelete.remove_entry` with the log's directory as the root, files are opened with
-`O_NOFOLLOW` and created with `O_EXCL`, and the writer of a renamed log is signalled to reopen it.
+`O_NOFOLLOW` and created with `O_EXCL` (with the mode and owner `create` names), and the writer
+of a renamed log is told to reopen it: signalled through its pid file, or by the `postrotate`
+command. A wildcard path rotates every log it matches.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import gzip
 import os
+import pwd
 import signal as signal_module
 import stat
+import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,7 +30,8 @@ import psutil
 
 from upkeep.atomic import fsync_dir
 from upkeep.cleaning.safedelete import remove_entry
-from upkeep.config import LogRotation, LogSource
+from upkeep.config import LogCreate, LogRotation, LogSource
+from upkeep.logs.layout import matching_logs
 from upkeep.logs.rotation_plan import (
     CopySurvey,
     RotationProblem,
@@ -49,6 +55,9 @@ COPY_BUFFER = 1 << 20
 # A pid file is written after its process starts; a process that started later than this after
 # the file was written is another process that reused the pid, and must not be signalled.
 PID_START_SLACK_S = 1.0
+# How long a postrotate command may run (logrotate waits for ever; a hung reload must not hold the
+# cleaning runbook until its own timeout).
+POSTROTATE_TIMEOUT_S = 60.0
 
 
 def rotate_logs(
@@ -64,20 +73,29 @@ def rotate_logs(
     if now.tzinfo is None:
         raise ValueError("rotate_logs: `now` must be timezone-aware (periods depend on the zone)")
     results = []
-    for log in logs:
-        if log.rotate is None:
+    for configured in logs:
+        if configured.rotate is None:
             continue
         try:
-            results.append(_rotate_one(log, log.rotate, state_dir, dry_run, now))
-        except OSError as exc:  # one log's trouble never stops the others
-            problem = RotationProblem(
-                RotationProblemKind.ERROR, f"{log.path}: {exc.strerror or exc}", Severity.FAIL
-            )
-            failed = RotationResult(
-                log.name, log.path, log.rotate.method, False, "error", dry_run, 0
-            )
-            results.append(replace(failed, problems=(problem,)))
+            matched = matching_logs(configured)
+        except OSError as exc:  # the folder of a wildcard path cannot be listed
+            results.append(_failed(configured, configured.rotate, dry_run, exc))
+            continue
+        for log in matched:
+            try:
+                results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now))
+            except OSError as exc:  # one log's trouble never stops the others
+                results.append(_failed(log, configured.rotate, dry_run, exc))
     return results
+
+
+def _failed(log: LogSource, policy: LogRotation, dry_run: bool, exc: OSError) -> RotationResult:
+    where = exc.filename or log.path
+    problem = RotationProblem(
+        RotationProblemKind.ERROR, f"{where}: {exc.strerror or exc}", Severity.FAIL
+    )
+    failed = RotationResult(log.name, log.path, policy.method, False, "error", dry_run, 0)
+    return replace(failed, problems=(problem,))
 
 
 def _rotate_one(
@@ -89,7 +107,7 @@ def _rotate_one(
     except FileNotFoundError:
         return replace(base, reason="the log does not exist")
     found = survey(log.path, log_stat)
-    base = replace(base, size_bytes=log_stat.st_size)
+    base = replace(base, size_bytes=log_stat.st_size, vanished=found.vanished)
     if found.refusals:
         return replace(base, reason="not rotated: see problems", problems=found.refusals)
     last = last_rotated(found.copies, now)
@@ -119,7 +137,7 @@ def _dry_run(result: RotationResult, policy: LogRotation, found: CopySurvey) -> 
             else:
                 message = f"{step.path}: not deleted: {removal.skipped}"
                 problems.append(RotationProblem(RotationProblemKind.DELETE, message))
-    if result.rotated and policy.method == "rename":
+    if result.rotated and policy.method == "rename" and _unreopened(policy):
         _, problem = _writer_pid(policy, result.path)
         problems += [problem] if problem else []
     return replace(result, bytes_freed=freed, problems=tuple(problems))
@@ -146,19 +164,21 @@ def _apply(
                 _move(step.path, _target(step))
                 _stamp(_target(step), now)
             elif step.action is StepAction.CREATE:
-                _create_like(step.path, found.log)
+                _create_like(step.path, found.log, policy.create)
             elif step.action is StepAction.COPYTRUNCATE:
                 window = _copy_truncate(step.path, _target(step), found.log, now)
             elif step.action is StepAction.COMPRESS:
                 problems += _compress(root, step.path, _target(step))
             elif step.action is StepAction.SIGNAL:
                 problems += _signal(policy, result.path)
+            elif step.action is StepAction.POSTROTATE:
+                problems += _postrotate(step.detail, result.path)
         except OSError as exc:
             # The later steps assume this one happened: stop here, leave the rest as it is.
             message = f"{step.describe()} failed: {exc.strerror or exc}; later steps not done"
             problems.append(RotationProblem(RotationProblemKind.ERROR, message, Severity.FAIL))
             break
-    if result.rotated and policy.method == "rename" and policy.pid_file is None:
+    if result.rotated and policy.method == "rename" and _unreopened(policy):
         problems.append(_no_pid_file(result.path))
     return replace(result, bytes_freed=freed, problems=tuple(problems), lost_window_s=window)
 
@@ -190,19 +210,38 @@ def _stamp(path: Path, now: datetime) -> None:
     os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
 
-def _create_exclusive(path: Path, like: os.stat_result) -> int:
-    mode = stat.S_IMODE(like.st_mode)
+def _create_exclusive(path: Path, like: os.stat_result, create: LogCreate | None = None) -> int:
+    """`path` created (never an existing file, never through a symlink) with `create`'s mode,
+    owner and group, or else `like`'s."""
+    create = create or LogCreate()
+    mode = stat.S_IMODE(like.st_mode) if create.mode is None else create.mode
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     os.fchmod(fd, mode)  # the umask may have narrowed it
-    with contextlib.suppress(PermissionError):  # not root: the file stays ours
-        os.fchown(fd, like.st_uid, like.st_gid)
+    uid = like.st_uid if create.owner is None else _user_id(create.owner)
+    gid = like.st_gid if create.group is None else _group_id(create.group)
+    try:
+        os.fchown(fd, uid, gid)
+    except PermissionError:  # not root: the file stays ours, unless an owner was asked for
+        if create.owner is not None or create.group is not None:
+            os.close(fd)
+            path.unlink()
+            raise
     return fd
 
 
-def _create_like(path: Path, like: os.stat_result) -> None:
-    """A new empty log with the old one's mode and owner, for the writer to reopen."""
+def _user_id(name: str) -> int:
+    return int(name) if name.isdigit() else pwd.getpwnam(name).pw_uid
+
+
+def _group_id(name: str) -> int:
+    return int(name) if name.isdigit() else grp.getgrnam(name).gr_gid
+
+
+def _create_like(path: Path, like: os.stat_result, create: LogCreate) -> None:
+    """A new empty log, for the writer to reopen: with the mode and owner `create` names, the
+    old log's where it names none."""
     with contextlib.suppress(FileExistsError):  # the writer reopened (so created) it already
-        os.close(_create_exclusive(path, like))
+        os.close(_create_exclusive(path, like, create))
 
 
 def _copy_truncate(path: Path, target: Path, expected: os.stat_result, now: datetime) -> float:
@@ -280,6 +319,44 @@ def _compress(root: Path, source: Path, target: Path) -> list[RotationProblem]:
 
 
 # ---------------------------------------------------------------- telling the writer to reopen
+
+
+def _unreopened(policy: LogRotation) -> bool:
+    """Whether nothing is configured to make a renamed log's writer reopen it."""
+    return policy.pid_file is None and policy.postrotate is None
+
+
+def _postrotate(command: str, log_path: Path) -> list[RotationProblem]:
+    """Run the `postrotate` command with /bin/sh, the log's path as its `$1` (as logrotate
+    passes it), in a session of its own: stopped whole when it overruns POSTROTATE_TIMEOUT_S.
+    A failure is a problem (the writer may not have reopened), never raised."""
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command, "postrotate", str(log_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=POSTROTATE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal_module.SIGKILL)
+        process.communicate()
+        message = (
+            f"postrotate did not finish in {POSTROTATE_TIMEOUT_S:g} s and was stopped; "
+            f"the writer may keep writing to {log_path.name}.1"
+        )
+        return [RotationProblem(RotationProblemKind.POSTROTATE, message)]
+    if process.returncode == 0:
+        return []
+    said = output.decode("utf-8", "replace").strip().splitlines()
+    last = f": {said[-1][:200]}" if said else ""
+    message = (
+        f"postrotate exited with status {process.returncode}{last}; "
+        f"the writer may keep writing to {log_path.name}.1"
+    )
+    return [RotationProblem(RotationProblemKind.POSTROTATE, message)]
 
 
 def _no_pid_file(log_path: Path) -> RotationProblem:

@@ -54,6 +54,7 @@ class StepAction(StrEnum):
     CREATE = "create"
     COMPRESS = "compress"
     SIGNAL = "signal"
+    POSTROTATE = "postrotate"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Step:
     detail: str = ""
 
     def describe(self) -> str:
+        if self.action is StepAction.POSTROTATE:
+            return f"run postrotate: {self.detail}"
         target = f" -> {self.target.name}" if self.target is not None else ""
         detail = f" ({self.detail})" if self.detail else ""
         return f"{self.action} {self.path.name}{target}{detail}"
@@ -79,6 +82,7 @@ class RotationProblemKind(StrEnum):
     DUPLICATE = "duplicate"
     PID_FILE = "pid-file"
     SIGNAL = "signal"
+    POSTROTATE = "postrotate"
     DELETE = "delete"
     ERROR = "error"
 
@@ -110,6 +114,7 @@ class RotationResult:
     # copytruncate only: seconds between the copy's last read and the truncate; whatever the
     # writer appended in that window is lost.
     lost_window_s: float | None = None
+    vanished: tuple[Path, ...] = ()  # copies listed, then gone before they could be looked at
 
     @property
     def status(self) -> Status:
@@ -138,6 +143,8 @@ def survey(path: Path, log_stat: os.stat_result) -> CopySurvey:
     found: dict[int, list[RotatedCopy]] = {}
     vanished: list[Path] = []
     for copy in copies_in_directory(path, vanished):
+        if copy.date:
+            continue  # named by date, as logrotate's dateext does: not a copy this rotation makes
         if not stat.S_ISREG(copy.stat.st_mode):
             refusals.append(_refusal(copy.path, copy.stat, "a rotated copy"))
             continue
@@ -264,6 +271,8 @@ def plan_steps(
                 steps.append(Step(StepAction.COMPRESS, source, target))
     if due and policy.method == "rename" and policy.pid_file is not None:
         steps.append(Step(StepAction.SIGNAL, policy.pid_file, detail=policy.signal))
+    if due and policy.postrotate is not None:
+        steps.append(Step(StepAction.POSTROTATE, path, detail=policy.postrotate))
     return steps
 
 

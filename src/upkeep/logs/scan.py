@@ -1,29 +1,36 @@
 """Responsible for reading a log since the previous scan: `scan_log` finds where it stopped (the
-same file, or a rotated copy of it, recognised by inode or first bytes), tallies the error and
-warning lines written since in chunks of a bounded size (a line longer than one is read piece
-by piece), and keeps the new position as runbook state. Only regular files are read: a FIFO or
-a device is reported, never opened for reading.
+same file, or a rotated copy of it in any naming, recognised by inode or first bytes), tallies
+the error and warning lines written since in chunks of a bounded size (a line longer than one is
+read piece by piece), and keeps the new position as runbook state. A log seen for the first time
+is read from where `logs.first_scan` says. Only regular files are read: a FIFO or a device is
+reported, never opened for reading.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
 import os
 import stat as stat_module
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from upkeep import state
 from upkeep.config import LogSource
+from upkeep.logs.first_scan import end_of_complete_lines, first_in_window, window_start
 from upkeep.logs.grouping import LineLevel, MessageGroup, MessageTally
-from upkeep.logs.layout import SCAN_STATE, RotatedCopy, recent_copies, state_path
+from upkeep.logs.layout import (
+    SCAN_STATE,
+    RotatedCopy,
+    copies_in_directory,
+    newest_first,
+    state_path,
+)
 from upkeep.logs.matching import LineMatcher, LongLine, line_matcher
+from upkeep.logs.regular_files import NotRegularFile, open_regular
 
 __all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "scan_log"]
 
@@ -32,20 +39,19 @@ __all__ = ["CHUNK_SIZE", "LogPosition", "LogScan", "scan_log"]
 # faster than 1 MiB or 16 MiB).
 CHUNK_SIZE = 4 << 20
 FINGERPRINT_BYTES = 1024
-# How many rotated copies back a scan looks for the file it was reading: more than one when
-# the log was rotated several times since the last scan.
-MAX_ROTATED_LOOKBACK = 5
 
 
 @dataclass(frozen=True)
 class LogPosition:
-    """Where the previous scan stopped, and which file that was (device, inode, first bytes)."""
+    """Where the previous scan stopped, which file that was (device, inode, first bytes) and
+    when (ISO 8601; empty in state written before it was kept)."""
 
     device: int
     inode: int
     offset: int
     fingerprint: str
     fingerprint_len: int
+    scanned_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,114 +67,137 @@ class LogScan:
     bytes_scanned: int
     offset: int  # where the next scan starts
     first_scan: bool = False
+    first_scan_from: str = ""  # where a first scan started, in words
     rotated: bool = False  # replaced by a new file since the previous scan
     truncated: bool = False  # cut short (or rewritten) in place since the previous scan
+    copies_read: int = 0  # rotated copies read (since the previous scan, or in a first window)
+    previous_lost: bool = False  # rotated, and the file read last time is no longer there
     missing: bool = False
     not_regular: str = ""  # what the path is when it is not a regular file ("a FIFO", ...)
 
 
-class _NotRegularFile(OSError):
-    """A log path, or a rotated copy, that is a FIFO, a device, a socket or a directory."""
-
-    def __init__(self, path: Path, kind: str) -> None:
-        super().__init__(f"{path} is {kind}, not a regular file")
-        self.kind = kind
-
-
-_KINDS = (
-    (stat_module.S_ISDIR, "a directory"),
-    (stat_module.S_ISFIFO, "a FIFO"),
-    (stat_module.S_ISCHR, "a character device"),
-    (stat_module.S_ISBLK, "a block device"),
-    (stat_module.S_ISSOCK, "a socket"),
-)
-
-
-def _file_kind(mode: int) -> str:
-    """What a file of `mode` is, in words: "a regular file", "a FIFO", ..."""
-    if stat_module.S_ISREG(mode):
-        return "a regular file"
-    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
-
-
-def _open_regular(path: Path) -> BinaryIO:
-    """`path` opened for reading when it is a regular file (symlinks followed), else
-    _NotRegularFile: it is looked at before it is opened, and opened without waiting, so that
-    neither a FIFO without a writer nor a device's open blocks the scan."""
-    mode = os.stat(path).st_mode
-    if not stat_module.S_ISREG(mode):
-        raise _NotRegularFile(path, _file_kind(mode))
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    mode = os.fstat(descriptor).st_mode
-    if not stat_module.S_ISREG(mode):  # swapped since it was looked at
-        os.close(descriptor)
-        raise _NotRegularFile(path, _file_kind(mode))
-    return os.fdopen(descriptor, "rb", buffering=0)
-
-
-@contextlib.contextmanager
-def _opened_copy(copy: RotatedCopy) -> Iterator[BinaryIO]:
-    """A rotated copy opened as `_open_regular` opens a log, read through gzip when compressed."""
-    with _open_regular(copy.path) as handle:
-        if not copy.compressed:
-            yield handle
-            return
-        with gzip.GzipFile(fileobj=handle, mode="rb") as uncompressed:
-            yield uncompressed  # type: ignore[misc]
+@dataclass(frozen=True)
+class _CopiesRead:
+    count: int
+    previous_found: bool = True
 
 
 def scan_log(
-    log: LogSource, state_dir: Path, *, commit: bool = True, chunk_size: int = CHUNK_SIZE
+    log: LogSource,
+    state_dir: Path,
+    *,
+    commit: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+    now: datetime | None = None,
 ) -> LogScan:
     """Count and group the error and warning lines written to `log.path` since the last scan.
 
     The position is kept in `state_dir/logscan/`; with `commit=False` it is left unchanged.
-    A first scan reads the whole file; after a rotation the rotated file's unread tail is read
-    first (found as `<log>.1`, or further back, gzipped or not, after several rotations), then
-    any newer rotated copies, then the new file from its start; after a truncation without a
-    copy the file is read from its start. A half-written last line is left for the next scan.
+    A first scan starts where `log.first_scan_window` says (`now`, timezone-aware, places the
+    window). After a rotation the rotated file's unread tail is read first (found among the
+    copies, numbered or dated, gzipped or not, however many rotations ago), then every newer
+    copy, then the new file from its start; when that file is gone, every copy written to since
+    the last scan is read whole. After a truncation without a copy the file is read from its
+    start. A half-written last line is left for the next scan.
     """
+    now = now or datetime.now(UTC).astimezone()
     position_file = state_path(log, SCAN_STATE)
     previous = _load_position(state_dir / position_file)
     matcher = line_matcher(log.error_patterns, log.warn_patterns)
     tally = MessageTally()
     try:
-        handle = _open_regular(log.path)
+        handle = open_regular(log.path)
     except FileNotFoundError:
         return _log_scan(log, tally, offset=0, missing=True)
-    except _NotRegularFile as refused:
+    except NotRegularFile as refused:
         return _log_scan(log, tally, offset=0, not_regular=refused.kind)
+    flags: dict[str, Any] = {"first_scan": previous is None}
     with handle:
         stat = os.fstat(handle.fileno())
-        start, rotated, truncated = 0, False, False
-        if previous is not None:
+        start = 0
+        if previous is None:
+            start, flags["first_scan_from"], flags["copies_read"] = _first_scan_start(
+                log, handle, stat.st_size, matcher, tally, chunk_size, now
+            )
+        else:
             same_inode = (stat.st_dev, stat.st_ino) == (previous.device, previous.inode)
             same_start = _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
             if same_inode and same_start and stat.st_size >= previous.offset:
                 start = previous.offset
             else:
-                rotated, truncated = not same_inode, same_inode
-                _scan_rotated(log.path, previous, matcher, tally, chunk_size)
+                flags["rotated"], flags["truncated"] = not same_inode, same_inode
+                read = _scan_rotated(log.path, previous, matcher, tally, chunk_size)
+                flags["copies_read"], flags["previous_lost"] = read.count, not read.previous_found
         offset = _scan_range(
             handle, start, stat.st_size, matcher, tally, final=False, chunk_size=chunk_size
         )
         length = min(FINGERPRINT_BYTES, stat.st_size)
         position = LogPosition(
-            stat.st_dev, stat.st_ino, offset, _fingerprint(handle, length), length
+            stat.st_dev,
+            stat.st_ino,
+            offset,
+            _fingerprint(handle, length),
+            length,
+            datetime.now(UTC).isoformat(),
         )
     if commit:
-        state.save(
-            state_dir,
-            position_file,
-            {
-                **position.__dict__,
-                "path": str(log.path),
-                "scanned_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
-    return _log_scan(
-        log, tally, offset=offset, first_scan=previous is None, rotated=rotated, truncated=truncated
-    )
+        state.save(state_dir, position_file, {**position.__dict__, "path": str(log.path)})
+    return _log_scan(log, tally, offset=offset, **flags)
+
+
+def _first_scan_start(
+    log: LogSource,
+    handle: BinaryIO,
+    size: int,
+    matcher: LineMatcher,
+    tally: MessageTally,
+    chunk_size: int,
+    now: datetime,
+) -> tuple[int, str, int]:
+    """Where a first scan of the log starts, that in words, and how many rotated copies it read
+    (a window reaching back past the log's first line reads them from the window's start)."""
+    window = log.first_scan_window
+    if window is None:
+        return 0, "whole file", 0
+    if window <= timedelta(0):
+        return end_of_complete_lines(handle, size), "from the end: new lines only", 0
+    cutoff = now - window
+    start = window_start(handle, size, cutoff, now)
+    since = f"lines since {cutoff:%Y-%m-%d %H:%M %Z}".rstrip()
+    if not start.stamped:
+        return end_of_complete_lines(handle, size), "no timestamps found: from the end", 0
+    if not start.from_first_line:
+        return start.offset, since, 0
+    copies = _scan_copies_in_window(log.path, cutoff, now, matcher, tally, chunk_size)
+    if copies:
+        since += f", {copies} rotated cop{'y' if copies == 1 else 'ies'} included"
+    return 0, since, copies
+
+
+def _scan_copies_in_window(
+    path: Path,
+    cutoff: datetime,
+    now: datetime,
+    matcher: LineMatcher,
+    tally: MessageTally,
+    chunk_size: int,
+) -> int:
+    """Tally the lines of the rotated copies written at or after `cutoff`, oldest first; how
+    many copies were read."""
+    reading = []
+    for copy in newest_first(copies_in_directory(path, follow_symlinks=True)):
+        if copy.stat.st_mtime < cutoff.timestamp():
+            break  # last written before the window: it and older copies have nothing in it
+        try:
+            with copy.open() as handle:
+                if copy.size is None:
+                    start = first_in_window(handle, 0, None, cutoff, now).offset
+                else:
+                    start = window_start(handle, copy.size, cutoff, now).offset
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue  # a copy that vanished, is damaged or is no regular file: the others count
+        reading.append((copy, start))
+    return _scan_copies(reading, matcher, tally, chunk_size)
 
 
 def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: Any) -> LogScan:
@@ -190,7 +219,8 @@ def _load_position(path: Path) -> LogPosition | None:
     """The saved position, or None (never scanned, or the state is unreadable: start over)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return LogPosition(**{name: data[name] for name in LogPosition.__dataclass_fields__})
+        fields = LogPosition.__dataclass_fields__
+        return LogPosition(**{name: data[name] for name in fields if name in data})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -307,19 +337,22 @@ def _scan_stream(
 
 
 def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bool:
+    """Whether `copy` is the file the previous scan read: its first bytes are the same and it is
+    no shorter than what was read of it; `by_inode` asks for its inode too (a renamed file),
+    else its first bytes must be there to tell (not an empty file's)."""
     if not stat_module.S_ISREG(copy.stat.st_mode):
         return False
     if copy.size is not None and copy.size < previous.offset:
         return False  # shorter than what was read of it: another file
     if by_inode:
-        return copy.size is not None and (copy.stat.st_dev, copy.stat.st_ino) == (
-            previous.device,
-            previous.inode,
-        )
-    if previous.fingerprint_len == 0:
+        same = (copy.stat.st_dev, copy.stat.st_ino) == (previous.device, previous.inode)
+        if not same or copy.size is None:
+            return False
+    elif previous.fingerprint_len == 0:
         return False
     try:
-        with _opened_copy(copy) as handle:
+        with copy.open() as handle:
+            # A file that reuses a deleted one's inode has other first bytes.
             return _fingerprint(handle, previous.fingerprint_len) == previous.fingerprint
     except (OSError, EOFError, gzip.BadGzipFile):
         return False
@@ -327,14 +360,13 @@ def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bo
 
 def _scan_rotated(
     path: Path, previous: LogPosition, matcher: LineMatcher, tally: MessageTally, chunk_size: int
-) -> bool:
+) -> _CopiesRead:
     """Read what the previous scan had not read of the rotated files: the unread end of the
-    file it was reading, now `<path>.N` (or `.N.gz`), then every newer copy in full.
-
-    That file is recognised by its inode (renamed) or else by its first bytes (copied by
-    copytruncate, or compressed); returns False when it is not among the copies.
-    """
-    copies = recent_copies(path, MAX_ROTATED_LOOKBACK)
+    file it was reading, now a rotated copy (`<path>.N`, `.N.gz`, `-YYYYMMDD` …), then every
+    newer copy in full. That file is recognised by its inode (renamed) or else by its first
+    bytes (copied by copytruncate, or compressed). When it is no longer there, every copy
+    written to after the previous scan is read in full: all of it is newer."""
+    copies = newest_first(copies_in_directory(path, follow_symlinks=True))
     found = next(
         (
             i
@@ -344,19 +376,36 @@ def _scan_rotated(
         ),
         None,
     )
-    if found is None:
-        return False
-    for index in range(found, -1, -1):  # oldest first, as the lines were written
-        copy = copies[index]
-        start = previous.offset if index == found else 0
+    if found is not None:
+        reading = [(copy, previous.offset if i == found else 0) for i, copy in enumerate(copies)]
+        return _CopiesRead(_scan_copies(reading[: found + 1], matcher, tally, chunk_size))
+    try:
+        scanned_at = datetime.fromisoformat(previous.scanned_at).timestamp()
+    except ValueError:  # state from before the time was kept: nothing tells newer copies apart
+        return _CopiesRead(0, previous_found=False)
+    newer = [(copy, 0) for copy in copies if copy.stat.st_mtime > scanned_at]
+    return _CopiesRead(_scan_copies(newer, matcher, tally, chunk_size), previous_found=False)
+
+
+def _scan_copies(
+    reading: list[tuple[RotatedCopy, int]],
+    matcher: LineMatcher,
+    tally: MessageTally,
+    chunk_size: int,
+) -> int:
+    """Tally each copy from its offset, given newest first, read oldest first (as written);
+    how many could be read."""
+    read = 0
+    for copy, start in reversed(reading):
         try:
-            with _opened_copy(copy) as handle:
+            with copy.open() as handle:
                 if copy.size is None:
                     _scan_stream(handle, start, matcher, tally, chunk_size)
                 else:
                     _scan_range(
                         handle, start, copy.size, matcher, tally, final=True, chunk_size=chunk_size
                     )
+            read += 1
         except (OSError, EOFError, gzip.BadGzipFile):
             continue  # a copy that vanished, is damaged or is no regular file: the others count
-    return True
+    return read

@@ -1,17 +1,20 @@
 """Responsible for the daily health check's procedure: probe every configured service, scan
-every log, measure every mount and the machine, grade each against `config.thresholds` (a log's
-own `errors` limit and a mount's own `limit` win when set) and record checks, metrics and
-findings with `upkeep.report`, then say in one line how the system looks (`record_summary`).
-What it shows of log lines comes from the scan's groups, already masked and cut
-(`logs.excerpts`).
+every log (each file a wildcard path matches), measure every mount and the machine, grade each
+against `config.thresholds` (a log's own `errors` limit and a mount's own `limit` win when set)
+and record checks, metrics and findings with `upkeep.report`, then say in one line how the system
+looks (`record_summary`). What it shows of log lines comes from the scan's groups, already masked
+and cut (`logs.excerpts`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from upkeep import report
-from upkeep.config import Config, Limit
+from upkeep.config import Config, Limit, LogSource
 from upkeep.logs.excerpts import ELLIPSIS
 from upkeep.logs.grouping import group_key
+from upkeep.logs.layout import matching_logs
 from upkeep.logs.scan import LogScan, scan_log
 from upkeep.probes import ServiceProbe, describe_failure, probe_service
 from upkeep.records import Severity, Status
@@ -74,38 +77,57 @@ def record_services(config: Config) -> tuple[ServiceProbe, ...]:
 
 
 def record_logs(config: Config, top: int = 5, *, commit: bool = True) -> tuple[LogScan, ...]:
-    """Scan every configured log since the last run; grade its error count, show its top groups."""
+    """Scan every configured log since the last run (each file a wildcard matches as a log of its
+    own); grade its error count, show its top groups."""
     scans = []
-    for log in config.logs:
-        name = f"log:{log.name}"
+    now = datetime.now(config.tz)
+    for configured in config.logs:
         try:
-            scan = scan_log(log, config.state_dir, commit=commit)
+            logs = matching_logs(configured)
         except OSError as exc:
-            report.check(
-                name, Status.FAIL, message=f"cannot read {log.path}: {describe_failure(exc)}"
-            )
+            where = configured.path.parent
+            message = f"cannot list {where}: {describe_failure(exc)}"
+            report.check(f"log:{configured.name}", Status.FAIL, message=message)
             continue
-        scans.append(scan)
-        if scan.missing:
-            report.check(name, Status.WARN, message=f"{log.path} does not exist")
-            continue
-        if scan.not_regular:
-            message = f"{log.path} is {scan.not_regular}: only regular files are read"
-            report.check(name, Status.FAIL, message=message)
-            continue
-        labels = {"log": log.name}
-        report.metric("log_error_lines", scan.errors, labels=labels)
-        report.metric("log_warning_lines", scan.warnings, labels=labels)
-        report.metric("log_bytes_scanned", scan.bytes_scanned, unit="B", labels=labels)
-        status = record_graded(
-            name,
-            scan.errors,
-            log.errors or config.thresholds.log_errors,
-            message=_log_summary(scan),
-        )
-        print(format_groups(scan, top))
-        _record_groups(log.name, scan, _GROUP_SEVERITY[status])
+        if not logs:
+            message = f"no file matches {configured.path}"
+            report.check(f"log:{configured.name}", Status.WARN, message=message)
+        for log in logs:
+            scan = _record_log(config, log, top, commit=commit, now=now)
+            if scan is not None:
+                scans.append(scan)
     return tuple(scans)
+
+
+def _record_log(
+    config: Config, log: LogSource, top: int, *, commit: bool, now: datetime
+) -> LogScan | None:
+    name = f"log:{log.name}"
+    try:
+        scan = scan_log(log, config.state_dir, commit=commit, now=now)
+    except OSError as exc:
+        report.check(name, Status.FAIL, message=f"cannot read {log.path}: {describe_failure(exc)}")
+        return None
+    if scan.missing:
+        report.check(name, Status.WARN, message=f"{log.path} does not exist")
+        return scan
+    if scan.not_regular:
+        message = f"{log.path} is {scan.not_regular}: only regular files are read"
+        report.check(name, Status.FAIL, message=message)
+        return scan
+    labels = {"log": log.name}
+    report.metric("log_error_lines", scan.errors, labels=labels)
+    report.metric("log_warning_lines", scan.warnings, labels=labels)
+    report.metric("log_bytes_scanned", scan.bytes_scanned, unit="B", labels=labels)
+    status = record_graded(
+        name,
+        scan.errors,
+        log.errors or config.thresholds.log_errors,
+        message=_log_summary(scan),
+    )
+    print(format_groups(scan, top))
+    _record_groups(log.name, scan, _GROUP_SEVERITY[status])
+    return scan
 
 
 def _log_summary(scan: LogScan) -> str:
@@ -113,12 +135,20 @@ def _log_summary(scan: LogScan) -> str:
         f"{scan.errors} error lines in {len(scan.error_groups)} groups,"
         f" {scan.warnings} warning lines since the last scan"
     )
+    copies = f"{scan.copies_read} rotated cop{'y' if scan.copies_read == 1 else 'ies'} read"
     if scan.first_scan:
-        text += " (first scan: whole file)"
-    if scan.rotated:
-        text += " (rotated since the last scan)"
-    if scan.truncated:
-        text += " (truncated since the last scan)"
+        text += f" (first scan: {scan.first_scan_from})"
+    if scan.rotated or scan.truncated:
+        what = "rotated" if scan.rotated else "truncated"
+        if scan.previous_lost:
+            text += (
+                f" ({what} since the last scan; the file it was reading is gone:"
+                f" {copies} whole, every one written to since)"
+            )
+        elif scan.copies_read:
+            text += f" ({what} since the last scan; {copies})"
+        else:
+            text += f" ({what} since the last scan)"
     return text
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from upkeep import report
 from upkeep.logs.rotate import rotate_logs
 from upkeep.logs.rotation_plan import RotationResult, StepAction
+from upkeep.units import human_size
 
 __all__ = ["record_rotations", "rotate_logs", "summary"]
 
@@ -41,11 +42,16 @@ def record_rotations(results: Sequence[RotationResult]) -> None:
 
 
 def summary(result: RotationResult) -> str:
-    """One line: what happened to the log and why, and what copytruncate may have lost."""
+    """One line: what happened to the log and why, copies that vanished while they were listed,
+    and what copytruncate may have lost."""
     dry = "(dry run) " if result.dry_run else ""
     deleted = sum(1 for step in result.steps if step.action is StepAction.DELETE)
     copies = "1 old copy" if deleted == 1 else f"{deleted} old copies"
-    freed = f"; {copies} deleted, {result.bytes_freed} B freed" if deleted else ""
+    freed = f"; {copies} deleted, {human_size(result.bytes_freed)} freed" if deleted else ""
+    vanished = len(result.vanished)
+    if vanished:
+        copies = "1 copy" if vanished == 1 else f"{vanished} copies"
+        freed += f"; {copies} vanished while listed (removed or renamed by someone else)"
     if not result.rotated:
         return f"{dry}not rotated: {result.reason}{freed}"
     text = f"{dry}rotated by {result.method}: {result.reason}{freed}"
