@@ -25,7 +25,10 @@ def site_group() -> None:
 @click.option(
     "--site-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the site here [default: site_dir of mkdocs.yml, ./site].",
+    help=(
+        "Write the site here [default: site.site_dir of upkeep.yml, "
+        "else site_dir of mkdocs.yml, ./site]."
+    ),
 )
 @click.option("--no-strict", is_flag=True, help="Do not fail on warnings (broken links).")
 @click.pass_obj

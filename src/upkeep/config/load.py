@@ -7,24 +7,20 @@ directory holding the config file.
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import re
-import signal as signal_module
 import zoneinfo
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from upkeep.config.cleanup import read_cleanup
+from upkeep.config.limits import read_limit, read_thresholds
+from upkeep.config.logs import read_log
 from upkeep.config.model import (
     BACKUP_MODES,
     DATABASE_ENGINES,
-    ROTATION_METHODS,
-    ROTATION_PERIODS,
     SERVICE_TYPES,
     SHIPPED_RUNBOOKS,
     BackupPolicy,
@@ -33,10 +29,6 @@ from upkeep.config.model import (
     Database,
     DemoSettings,
     HttpService,
-    Limit,
-    LogCreate,
-    LogRotation,
-    LogSource,
     Mount,
     ProcessService,
     RunbookFolders,
@@ -45,14 +37,13 @@ from upkeep.config.model import (
     TcpService,
     Thresholds,
 )
-from upkeep.config.reader import REQUIRED, Problems, Section, parse_document
+from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.system_paths import system_directory
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.secrets import REFERENCE
 
 DEFAULT_CONFIG_NAME = "upkeep.yml"
-GLOB_CHARACTERS = "*?["
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -107,10 +98,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         jobs=jobs,
         demo=problems.read(lambda: _demo(top.section("demo"), base), None),
         services=problems.items(top, "services", _service),
-        logs=problems.items(top, "logs", lambda s: _log(s, base)),
+        logs=problems.items(top, "logs", lambda s: read_log(s, base)),
         mounts=problems.items(top, "mounts", lambda s: _mount(s, base)),
         databases=problems.items(top, "databases", lambda s: _database(s, base)),
-        thresholds=problems.read(lambda: _thresholds(top.section("thresholds")), Thresholds()),
+        thresholds=problems.read(lambda: read_thresholds(top.section("thresholds")), Thresholds()),
         backup=problems.read(lambda: _backup(top.section("backup"), base), BackupPolicy()),
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
@@ -241,31 +232,6 @@ def _demo(s: Section | None, base: Path) -> DemoSettings | None:
     return demo
 
 
-def _limit(section: Section | None, default: Limit | None) -> Limit | None:
-    if section is None:
-        return default
-    warn = section.number("warn", default.warn if default else REQUIRED)
-    fail = section.number("fail", default.fail if default else REQUIRED)
-    section.done()
-    if fail < warn:
-        raise ConfigError(
-            f"{section.file}: {section.where}: expected fail ({fail}) >= warn ({warn})"
-        )
-    return Limit(warn, fail)
-
-
-def _thresholds(section: Section | None) -> Thresholds:
-    base = Thresholds()
-    if section is None:
-        return base
-    values = {
-        name: _limit(section.section(name), getattr(base, name))
-        for name in Thresholds.__dataclass_fields__
-    }
-    section.done()
-    return Thresholds(**values)
-
-
 def _service(s: Section) -> Service:
     name = s.str("name")
     kind = s.choice("kind", tuple(SERVICE_TYPES))
@@ -315,141 +281,8 @@ def _required(s: Section, key: str, kind: str) -> str:
     return value
 
 
-def _log(s: Section, base: Path) -> LogSource:
-    defaults = LogSource(name="", path=Path())
-    log = LogSource(
-        name=s.str("name"),
-        path=s.path("path", base, resolve=False),
-        error_patterns=s.strings("error_patterns", defaults.error_patterns),
-        warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),
-        errors=_limit(s.section("errors"), None),
-        rotate=_rotation(s.section("rotate"), base),
-        mask_ip_addresses=s.bool("mask_ip_addresses", False),
-        first_scan_window=_first_scan(s),
-    )
-    s.done()
-    if any(char in part for part in log.path.parent.parts for char in GLOB_CHARACTERS):
-        raise ConfigError(
-            f"{s.file}: {s.where}.path: {log.path}: only the file name may hold wildcards"
-            " (such as /var/log/nginx/*.log); expected a directory without *, ? or ["
-        )
-    for pattern in log.error_patterns + log.warn_patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(
-                f"{s.file}: {s.where}: pattern {pattern!r} is not a valid regular expression: {exc}"
-            ) from None
-    return log
-
-
-_WINDOW = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])")
-_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _first_scan(s: Section) -> timedelta | None:
-    """`first_scan`: `end` (the default: from the end), `whole`, or a window such as `24h`."""
-    value = s.get("first_scan", str, "end, whole or a window such as 24h", "end")
-    window = _WINDOW.fullmatch(value.strip())
-    if value == "end":
-        return timedelta(0)
-    if value == "whole":
-        return None
-    if window is None:
-        s.fail("first_scan", "end, whole or a window such as 90m, 24h or 7d", value)
-    assert window is not None
-    return timedelta(seconds=float(window["amount"]) * _WINDOW_UNITS[window["unit"]])
-
-
-def _rotation(s: Section | None, base: Path) -> LogRotation | None:
-    if s is None:
-        return None
-    rotation = LogRotation(
-        max_bytes=s.int("max_bytes", None, minimum=1),
-        max_age_days=s.number("max_age_days", None),
-        keep=s.int("keep", 7, minimum=1),
-        compress=s.bool("compress", True),
-        method=s.choice("method", ROTATION_METHODS, "rename"),
-        pid_file=s.path("pid_file", base, None),
-        signal=s.str("signal", "SIGHUP"),
-        period=s.choice("period", ROTATION_PERIODS, "daily"),
-        max_copy_age_days=s.number("max_copy_age_days", None),
-        create=_log_create(s.section("create")),
-        postrotate=s.str("postrotate", None),
-    )
-    s.done()
-    if rotation.max_bytes is None and rotation.max_age_days is None:
-        raise ConfigError(
-            f"{s.file}: {s.where}: expected max_bytes, max_age_days or both (when to rotate)"
-        )
-    if rotation.signal not in signal_module.Signals.__members__:
-        s.fail("signal", "a signal name such as SIGHUP or SIGUSR1", rotation.signal)
-    if rotation.method == "rename" and rotation.pid_file is None and rotation.postrotate is None:
-        raise ConfigError(
-            f"{s.file}: {s.where}: method rename moves the log aside, and a writer nobody "
-            "tells keeps writing to the moved copy; expected pid_file (the writer to signal "
-            "so that it reopens the log), a postrotate command (one that makes it reopen, "
-            "such as `systemctl reload nginx`) or method: copytruncate"
-        )
-    if rotation.method != "rename" and rotation.create != LogCreate():
-        raise ConfigError(
-            f"{s.file}: {s.where}.create: only method rename creates a new log file "
-            f"({rotation.method} keeps the same one); expected no create with it"
-        )
-    return rotation
-
-
-_MODE = re.compile(r"0?[0-7]{3}")
-
-
-def _log_create(s: Section | None) -> LogCreate:
-    """`create: {mode: "0640", owner: www-data, group: adm}`: each name must exist here."""
-    if s is None:
-        return LogCreate()
-    mode = s.get("mode", str, "an octal mode as a quoted string, such as '0640'", None)
-    if mode is not None and not _MODE.fullmatch(mode):
-        s.fail("mode", "an octal mode as a quoted string, such as '0640'", mode)
-    create = LogCreate(
-        mode=None if mode is None else int(mode, 8),
-        owner=s.str("owner", None),
-        group=s.str("group", None),
-    )
-    s.done()
-    for key, name, exists in (
-        ("owner", create.owner, _user_exists),
-        ("group", create.group, _group_exists),
-    ):
-        if name is not None and not exists(name):
-            what = "user" if key == "owner" else "group"
-            raise ConfigError(
-                f"{s.file}: {s.where}.{key}: no {what} {name!r} on this machine; expected a "
-                f"{what} name or numeric id"
-            )
-    return create
-
-
-def _user_exists(name: str) -> bool:
-    if name.isdigit():
-        return True
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _group_exists(name: str) -> bool:
-    if name.isdigit():
-        return True
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 def _mount(s: Section, base: Path) -> Mount:
-    mount = Mount(path=s.path("path", base), limit=_limit(s.section("limit"), None))
+    mount = Mount(path=s.path("path", base), limit=read_limit(s.section("limit"), None))
     s.done()
     return mount
 

@@ -29,6 +29,7 @@ from upkeep.errors import UpkeepError
 from upkeep.site import decisions, history, run_pages, runbook_pages, versions
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
+from upkeep.units import human_size
 
 log = logging.getLogger("mkdocs.plugins.upkeep")
 RUNBOOKS_INDEX = "runbooks/index.md"
@@ -127,9 +128,9 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         start = time.perf_counter()
         written = run_pages.write_run_pages(model, Path(config.site_dir))
         log.info(
-            "upkeep: wrote %d run report pages (%d bytes) in %.2f s",
+            "upkeep: wrote %d run report pages (%s) in %.2f s",
             len(model.runs),
-            written,
+            human_size(written),
             time.perf_counter() - start,
         )
 
