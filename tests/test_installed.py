@@ -118,7 +118,7 @@ def _write_config(root: Path, pid_file: Path) -> None:
         services:
           - {{name: worker, kind: process, pid_file: {pid_file}}}
         logs:
-          - {{name: app, path: logs/app.log}}
+          - {{name: app, path: logs/app.log, first_scan: whole}}   # the error is already there
         mounts:
           - {{path: /}}
         thresholds:   # a test machine is busy: only the logs and the service are graded here
