@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.project import Project
+from helpers.project import SHIPPED_RUNBOOKS, Project
 
 from upkeep.config import Limit, LogCreate, load_config
 from upkeep.config.system_paths import not_disposable
@@ -433,7 +433,7 @@ def test_runbooks_dir_lists_the_shipped_runbooks_and_folders_of_ones_own(tmp_pat
     assert tuple(config.runbooks_dir) == (SHIPPED_RUNBOOKS_DIR, tmp_path / "mine")
     assert str(config.runbooks_dir) == f"{SHIPPED_RUNBOOKS_DIR}, {tmp_path / 'mine'}"
     found = registry.discover(config.runbooks_dir, config.root)
-    assert set(found) == {"health-check", "cleaning", "backup", "disk-report"}
+    assert set(found) == {*SHIPPED_RUNBOOKS, "disk-report"}
     assert found["disk-report"].relpath == "mine/weekly/disk-report.ipynb"
     # A config outside the checkout names a shipped runbook by where it comes from.
     assert found["health-check"].relpath == "upkeep:shipped/daily/health-check.ipynb"
@@ -452,7 +452,7 @@ def test_a_runbook_name_in_two_folders_is_refused_by_name(tmp_path: Path) -> Non
     project.add_runbook("health-check", [("code", "pass")])
     config = _load(tmp_path, "runbooks_dir: [upkeep:shipped, runbooks]\n")
     found = registry.discover(config.runbooks_dir, config.root)
-    assert "health-check" not in found and set(found) == {"cleaning", "backup"}
+    assert "health-check" not in found and set(found) == set(SHIPPED_RUNBOOKS) - {"health-check"}
     message = found.invalid["health-check"].message
     assert "defined twice" in message and "runbooks/daily/health-check.ipynb" in message
     assert "upkeep:shipped/daily/health-check.ipynb" in message

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.project import REPO, Project
+from helpers.project import REPO, SHIPPED_RUNBOOKS, Project
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 
 from upkeep import demo
@@ -39,7 +39,7 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     result = shipped.upkeep("run", "--due", timeout=600)
     assert result.code == 0, result.err
     records = {r["runbook"]["name"]: r for r in shipped.records()}
-    assert set(records) == {"health-check", "cleaning", "backup"}
+    assert set(records) == set(SHIPPED_RUNBOOKS)
     assert records["cleaning"]["status"] == records["backup"]["status"] == "ok"
 
     # The demo's deliberate log errors are reported, even though cleaning ran alongside.
@@ -64,7 +64,7 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
         assert re.search(rf"\] (OK|WARN) +{name} \([\d.]+ s\): {re.escape(summary)}\n", result.err)
     # Each runbook's triage table has a row for every check it recorded.
     for name, record in records.items():
-        rows = triage_rows(load_notebook(shipped.root / "runbooks" / "daily" / f"{name}.ipynb"))
+        rows = triage_rows(load_notebook(shipped.root / "runbooks" / SHIPPED_RUNBOOKS[name]))
         assert [c["name"] for c in record["checks"] if not covers(rows, c["name"])] == []
 
     assert shipped.upkeep("verify").code == 0

@@ -14,6 +14,12 @@ from typing import Any
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parents[2]
+# The runbooks the repository ships (name -> path under runbooks/), read from the checkout so a
+# test that counts or names them follows when a runbook is added.
+SHIPPED_RUNBOOKS = {
+    path.stem: path.relative_to(REPO / "runbooks")
+    for path in sorted((REPO / "runbooks").glob("*/*.ipynb"))
+}
 
 
 def notebook(
