@@ -137,8 +137,9 @@ def record_review(run: Review, config: Config) -> None:
             message="no Python environment or lock file is configured (updates.python): "
             "nothing was audited",
         )
+    recorded: set[str] = set()  # a vulnerability two targets share is one finding
     for target in run.targets:
-        _record_vulnerabilities(target, run.acceptance)
+        _record_vulnerabilities(target, run.acceptance, recorded)
         _record_updates(target, config.updates)
     _record_register(run, config)
     if run.os is not None:
@@ -146,7 +147,9 @@ def record_review(run: Review, config: Config) -> None:
     report.summary(_summary(run))
 
 
-def _record_vulnerabilities(target: TargetReview, acceptance: Acceptance) -> None:
+def _record_vulnerabilities(
+    target: TargetReview, acceptance: Acceptance, recorded: set[str]
+) -> None:
     name = f"deps:{target.target.name}:vulnerabilities"
     if target.audit is None:
         assert target.audit_error is not None
@@ -156,8 +159,11 @@ def _record_vulnerabilities(target: TargetReview, acceptance: Acceptance) -> Non
     open_ = [v for v in acceptance.open if v in mine]
     accepted = [(v, e) for v, e in acceptance.accepted if v in mine]
     for vuln in open_:
-        report.finding(_vuln_key(vuln), _vuln_text(vuln), severity=Severity.FAIL)
+        if _first(_vuln_key(vuln), recorded):
+            report.finding(_vuln_key(vuln), _vuln_text(vuln), severity=Severity.FAIL)
     for vuln, entry in accepted:
+        if not _first(_vuln_key(vuln), recorded):
+            continue
         report.finding(
             _vuln_key(vuln),
             f"ACCEPTED until {entry.expires.isoformat()} (owner {entry.owner}, approved by "
@@ -320,6 +326,13 @@ def _summary(run: Review) -> str:
     if run.os is not None and run.os.error is None:
         parts.append(f"{sum(u.security for u in run.os.updates)} OS security updates")
     return ", ".join(parts)
+
+
+def _first(key: str, recorded: set[str]) -> bool:
+    """Whether `key` is recorded for the first time in this run (and note that it is)."""
+    first = key not in recorded
+    recorded.add(key)
+    return first
 
 
 def _vuln_key(vuln: Vulnerability) -> str:
