@@ -69,6 +69,5 @@ def installed(venv: Path) -> dict[str, str]:
         timeout=120,
     ).stdout
     pairs = dict(line.split("==", 1) for line in out.split())
-    return {
-        name.lower(): v for name, v in pairs.items() if name.lower() not in ("pip", "setuptools")
-    }
+    named = {name.lower().replace("_", "-"): version for name, version in pairs.items()}
+    return {name: version for name, version in named.items() if name not in ("pip", "setuptools")}

@@ -203,8 +203,9 @@ def _record_updates(target: TargetReview, settings: UpdatesSettings) -> None:
     assert target.updates is not None
     for update in target.updates:
         minor = update.kind is not UpdateKind.MAJOR
+        prefix = "update" if minor else "update-major"
         report.finding(
-            f"update:{target.target.name}:{update.package}",
+            f"{prefix}:{target.target.name}:{update.package}",
             f"{update.package} {update.current} -> {update.latest} ({update.kind.value})"
             + ("" if minor else ": a major update, for the monthly system updates"),
             severity=Severity.WARN if minor else Severity.INFO,

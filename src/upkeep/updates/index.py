@@ -21,7 +21,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from upkeep.updates.model import Package, Update, update_kind
+from upkeep.updates.model import Package, Update, UpdateKind, update_kind
 
 __all__ = ["PackageIndexError", "available_updates", "newest_version", "versions_listed"]
 
@@ -52,27 +52,38 @@ def versions_listed(page: str) -> list[Version]:
 def newest_version(index_url: str, name: str, current: str, timeout: float = 15) -> str | None:
     """The newest version of `name` on the index (a pre-release only when `current` is one);
     None when the index does not have the package."""
+    versions = _candidates(index_url, name, current, timeout)
+    return str(max(versions)) if versions else None
+
+
+def _candidates(index_url: str, name: str, current: str, timeout: float) -> list[Version] | None:
     page = _package_page(index_url, str(canonicalize_name(name)), timeout)
     if page is None:
         return None
     allow_pre = Version(current).is_prerelease
-    versions = [v for v in versions_listed(page) if allow_pre or not v.is_prerelease]
-    return str(max(versions)) if versions else None
+    return [v for v in versions_listed(page) if allow_pre or not v.is_prerelease]
 
 
 def available_updates(
     index_url: str, packages: Iterable[Package], timeout: float = 15
 ) -> tuple[list[Update], list[str]]:
-    """The updates `packages` have on the index, and the names the index does not list."""
+    """The updates `packages` have on the index, and the names the index does not list. A
+    package whose newest version is a major step also gets its newest patch or minor update,
+    when there is one: that one weekly patching can apply."""
     updates: list[Update] = []
     unlisted: list[str] = []
     for package in packages:
-        newest = newest_version(index_url, package.name, package.version, timeout)
-        if newest is None:
+        candidates = _candidates(index_url, package.name, package.version, timeout)
+        if not candidates:
             unlisted.append(package.name)
-        elif Version(newest) > Version(package.version):
-            kind = update_kind(package.version, newest)
-            updates.append(Update(package.name, package.version, newest, kind))
+            continue
+        current = Version(package.version)
+        newer = sorted(v for v in candidates if v > current)
+        compatible = [v for v in newer if update_kind(package.version, str(v)) != UpdateKind.MAJOR]
+        for version in {*newer[-1:], *compatible[-1:]}:
+            kind = update_kind(package.version, str(version))
+            updates.append(Update(package.name, package.version, str(version), kind))
+    updates.sort(key=lambda u: (u.package, Version(u.latest)))
     return updates, unlisted
 
 
