@@ -21,9 +21,9 @@ ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> Project:
-    for name in ("runbooks", "docs"):
+    for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md"):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml"):
         shutil.copy(REPO / name, tmp_path / name)
     text = (REPO / "upkeep.yml").read_text()
     port = demo.free_port()

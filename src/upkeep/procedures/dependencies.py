@@ -254,8 +254,12 @@ def _record_register(run: Review, config: Config) -> None:
     elif register.path is None:
         status, text = Status.OK, f"no risk register ({where} does not exist): nothing accepted"
     else:
-        in_use = len(register.entries)
-        status, text = Status.OK, f"{where}: {in_use} entries, each current and in use"
+        judged = (
+            "each current and in use"
+            if all(t.audit is not None for t in run.targets)
+            else "each current (stale entries not judged: not every target was audited)"
+        )
+        status, text = Status.OK, f"{where}: {len(register.entries)} entries, {judged}"
     report.check("deps:risk-register", status, value=len(run.acceptance.problems), message=text)
 
 
