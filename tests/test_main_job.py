@@ -71,6 +71,8 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     site = shipped.upkeep("site", "build", timeout=300)
     assert site.code == 0, site.err
     assert "[macros]" not in site.err
+    register = (shipped.root / "site" / "risk-register" / "index.html").read_text()
+    assert "GHSA-cpwx-vrp4-4pxq" in register and "2027-06-30" in register
     dashboard = (shipped.root / "site" / "index.html").read_text()
     for name in records:
         assert f"runbooks/{name}/" in dashboard
