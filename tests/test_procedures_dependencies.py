@@ -127,6 +127,15 @@ def test_a_source_not_audited_fails_and_stale_entries_wait(
     assert "risk-stale:jinja2:GHSA-cpwx-vrp4-4pxq" in recorded.findings()
 
 
+def test_the_settings_printed_never_show_credentials(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path, RiskRegister(), index_url="https://ci:t0ps3cr3tT0ken@pkgs.example/simple"
+    )
+    shown = dependencies.settings_in_force(config)
+    assert "t0ps3cr3tT0ken" not in shown and "pkgs.example/simple" in shown
+    assert "risk register: none" in shown
+
+
 def test_nothing_configured_is_never_ok(tmp_path: Path, recorded: Recorder) -> None:
     dependencies.record_review(_review([], RiskRegister()), _config(tmp_path, RiskRegister()))
     assert recorded.checks()["deps:python"]["status"] == "warn"

@@ -4,9 +4,13 @@ updates from `oldstable-security`), and the age of apt's lists."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
-from upkeep.updates.apt import lists_age_seconds, parse_upgradable
+import pytest
+
+from upkeep.updates.apt import lists_age_seconds, parse_upgradable, upgradable
 
 DATA = Path(__file__).parent / "data" / "updates"
 
@@ -49,3 +53,12 @@ def test_the_age_of_apt_lists(tmp_path: Path) -> None:
         path.write_text("")
         os.utime(path, (mtime, mtime))
     assert lists_age_seconds(tmp_path, now=1_600_000) == 100_000  # the newest one counts
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("apt") is None, reason="not a Debian or Ubuntu system")
+def test_apt_on_this_machine_agrees_with_its_own_output() -> None:
+    text = subprocess.run(
+        ["apt", "list", "--upgradable"], capture_output=True, text=True, check=True
+    ).stdout
+    assert upgradable() == parse_upgradable(text)

@@ -12,6 +12,7 @@ from datetime import date
 from upkeep import report
 from upkeep.config import Config
 from upkeep.config.updates import PythonTarget, UpdatesSettings
+from upkeep.masking import mask_sensitive
 from upkeep.records import Severity, Status
 from upkeep.updates import apt
 from upkeep.updates.index import PackageIndexError, available_updates
@@ -80,7 +81,8 @@ def settings_in_force(config: Config) -> str:
         else f"  risk register: none ({updates.risk_register} does not exist)"
     )
     lines.append(f"  OS packages: {updates.os}")
-    return "\n".join(lines)
+    # An index or OSV URL may carry credentials (https://user:token@…): never print them.
+    return mask_sensitive("\n".join(lines))
 
 
 def review(config: Config, today: date | None = None) -> Review:
