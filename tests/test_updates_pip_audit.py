@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from upkeep.config.updates import PythonTarget, UpdatesSettings
-from upkeep.updates.pip_audit import AuditError, audit, audit_command, parse_audit_json
+from upkeep.updates.pip_audit import (
+    AuditError,
+    audit,
+    audit_command,
+    audit_environment,
+    parse_audit_json,
+)
 
 DATA = Path(__file__).parent / "data" / "updates"
 REPO = Path(__file__).resolve().parents[1]
@@ -65,15 +71,14 @@ def test_the_command_line_per_target(tmp_path: Path) -> None:
     lock = PythonTarget("app", requirements=tmp_path / "req.lock")
     command = audit_command(lock, "http://127.0.0.1:9/v1/query", tmp_path)
     assert command[-4:] == ["-r", str(tmp_path / "req.lock"), "--no-deps", "--disable-pip"]
-    assert command[command.index("-s") : command.index("-s") + 4] == [
-        "-s",
-        "osv",
-        "--osv-url",
-        "http://127.0.0.1:9/v1/query",
-    ]
+    assert command[command.index("-s") + 1] == "osv"
     assert command[command.index("-f") + 1] == "json"
+    # The URL (a mirror's may carry credentials) goes in the environment, never on argv.
+    assert not any("127.0.0.1" in part for part in command)
+    env = audit_environment("https://u:p@mirror/v1/query")
+    assert env["PIP_AUDIT_OSV_URL"] == "https://u:p@mirror/v1/query"
     default = audit_command(lock, None, tmp_path)
-    assert "--osv-url" not in default and "-s" not in default  # pip-audit's own default service
+    assert "-s" not in default  # pip-audit's own default service
 
 
 @pytest.mark.slow

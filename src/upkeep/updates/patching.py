@@ -105,16 +105,23 @@ def _roll_back(
 
 def _index_args(index_url: str) -> list[str]:
     """pip's arguments for `index_url`: a folder of wheels is a --find-links wheelhouse; a
-    folder of package folders, or a URL, is an index. Never the machine's pip.conf indexes."""
+    folder of package folders, or a URL, is an index, handed over in PIP_INDEX_URL (`_pip`) so
+    that credentials in it stay off the command line. Never the machine's pip.conf indexes."""
     if index_url.startswith("file://"):
         folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(index_url).path))
         if any(folder.glob("*.whl")) or any(folder.glob("*.tar.gz")):
             return ["--no-index", "--find-links", str(folder)]
-    return ["--index-url", index_url]
+    return [_INDEX_FROM_ENV + index_url]
+
+
+_INDEX_FROM_ENV = "\0index:"  # a marker `_pip` turns into PIP_INDEX_URL
 
 
 def _pip(venv: Path, args: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    for arg in [a for a in args if a.startswith(_INDEX_FROM_ENV)]:
+        env["PIP_INDEX_URL"] = arg.removeprefix(_INDEX_FROM_ENV)
+        args = [a for a in args if a != arg]
     return subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "--no-input", *args],
         capture_output=True,

@@ -7,6 +7,7 @@ interface: its Python API is not."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,14 @@ from upkeep.config.updates import PythonTarget, UpdatesSettings
 from upkeep.updates.model import Package, Vulnerability
 from upkeep.updates.osv_folder import AdvisoryFolder, AdvisoryFolderError, serve_advisories
 
-__all__ = ["AuditError", "AuditResult", "audit", "audit_command", "parse_audit_json"]
+__all__ = [
+    "AuditError",
+    "AuditResult",
+    "audit",
+    "audit_command",
+    "audit_environment",
+    "parse_audit_json",
+]
 
 # What pip-audit's traceback or message says when its advisory service did not answer.
 _UNREACHABLE = (
@@ -59,7 +67,12 @@ def audit(target: PythonTarget, settings: UpdatesSettings) -> AuditResult:
         command = audit_command(target, osv_url, Path(cache))
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=settings.timeout_s, check=False
+                command,
+                capture_output=True,
+                text=True,
+                timeout=settings.timeout_s,
+                check=False,
+                env=audit_environment(osv_url),
             )
         except subprocess.TimeoutExpired:
             raise AuditError(
@@ -102,12 +115,22 @@ def audit_command(target: PythonTarget, osv_url: str | None, cache_dir: Path) ->
     command = [sys.executable, "-m", "pip_audit", "-f", "json", "--progress-spinner", "off"]
     command += ["--cache-dir", str(cache_dir), "--desc", "on", "--aliases", "on"]
     if osv_url is not None:
-        command += ["-s", "osv", "--osv-url", osv_url]
+        command += ["-s", "osv"]  # its URL in the environment (audit_environment)
     if target.requirements is not None:
         # Pins only: no resolver and no index, so a lock file is audited as it is, offline.
         return [*command, "-r", str(target.requirements), "--no-deps", "--disable-pip"]
     assert target.venv is not None
     return [*command, "--path", str(site_packages(target.venv))]
+
+
+def audit_environment(osv_url: str | None) -> dict[str, str]:
+    """pip-audit's environment: the OSV URL in PIP_AUDIT_OSV_URL (which pip-audit reads as
+    --osv-url's default), not on the command line, where any user of the host could read the
+    credentials a mirror's URL may carry."""
+    env = dict(os.environ)
+    if osv_url is not None:
+        env["PIP_AUDIT_OSV_URL"] = osv_url
+    return env
 
 
 def site_packages(venv: Path) -> Path:
