@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from upkeep.updates.apt import lists_age_seconds, parse_upgradable, upgradable
+from upkeep.updates.apt import (
+    AptError,
+    debsecan_packages,
+    lists_age_seconds,
+    parse_upgradable,
+    upgradable,
+)
 
 DATA = Path(__file__).parent / "data" / "updates"
 
@@ -62,3 +68,9 @@ def test_apt_on_this_machine_agrees_with_its_own_output() -> None:
         ["apt", "list", "--upgradable"], capture_output=True, text=True, check=True
     ).stdout
     assert upgradable() == parse_upgradable(text)
+
+
+@pytest.mark.skipif(shutil.which("debsecan") is not None, reason="debsecan is installed here")
+def test_debsecan_asked_for_but_missing_says_so() -> None:
+    with pytest.raises(AptError, match="debsecan is not installed, but updates.debsecan_suite"):
+        debsecan_packages("bookworm")

@@ -99,6 +99,11 @@ def lists_age_seconds(lists: Path = APT_LISTS, now: float | None = None) -> floa
 def debsecan_packages(suite: str, timeout_s: float = 120) -> list[str]:
     """The installed packages debsecan says have a fixed vulnerability in `suite`. debsecan
     fetches the Debian security tracker's data: without it, AptError naming it."""
+    if shutil.which("debsecan") is None:
+        raise AptError(
+            "debsecan is not installed, but updates.debsecan_suite asks for it: "
+            "apt-get install debsecan, or remove the setting"
+        )
     done = subprocess.run(
         ["debsecan", "--suite", suite, "--only-fixed", "--format", "packages"],
         capture_output=True,
