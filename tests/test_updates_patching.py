@@ -4,6 +4,7 @@ exact previous versions when it fails (a dependency it brought removed again), a
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,20 @@ def test_a_failed_install_changes_nothing(venv: Path, wheelhouse: Path) -> None:
     assert not outcome.kept and outcome.rolled_back
     assert "pip install demo_lib==1.0.9 failed" in (outcome.problem or "")
     assert installed(venv) == before
+
+
+def test_a_simple_index_folder_is_used_as_the_index(
+    venv: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """A PEP 503 folder (one folder per package, each with its index.html) is pip's index."""
+    index = tmp_path / "simple" / "demo-lib"
+    index.mkdir(parents=True)
+    for wheel in wheelhouse.glob("demo_lib-*.whl"):
+        shutil.copy(wheel, index / wheel.name)
+    links = "".join(f'<a href="{w.name}">{w.name}</a>' for w in sorted(index.glob("*.whl")))
+    (index / "index.html").write_text(f"<html><body>{links}</body></html>")
+    target = PythonTarget("app", venv=venv, smoke_command=SMOKE)
+    patch = Update("demo_lib", "1.0.0", "1.0.1", UpdateKind.PATCH)
+    outcome = apply_patch_updates(target, [patch], (tmp_path / "simple").as_uri())
+    assert outcome.kept, outcome.problem
+    assert installed(venv)["demo-lib"] == "1.0.1"

@@ -53,7 +53,7 @@ def apply_patch_updates(
         return PatchOutcome(target.name, kept=True)
     before = installed_versions(target.venv)
     pins = [f"{u.package}=={u.latest}" for u in chosen]
-    installed = _pip(target.venv, ["install", *_index_args(index_url), *pins], timeout_s)
+    installed = _pip(target.venv, ["install", *pins], timeout_s, index_url)
     if installed.returncode != 0:
         problem = f"pip install {' '.join(pins)} failed: {_tail(installed)}"
         return _roll_back(target, chosen, before, index_url, timeout_s, problem, "")
@@ -91,7 +91,7 @@ def _roll_back(
     if added:
         _pip(target.venv, ["uninstall", "--yes", *added], timeout_s)
     if changed:
-        _pip(target.venv, ["install", "--no-deps", *_index_args(index_url), *changed], timeout_s)
+        _pip(target.venv, ["install", "--no-deps", *changed], timeout_s, index_url)
     now = installed_versions(target.venv)
     differ = sorted(
         f"{name} {now.get(name, 'missing')} (was {before.get(name, 'absent')})"
@@ -103,25 +103,21 @@ def _roll_back(
     return PatchOutcome(target.name, chosen, False, not differ, problem, output)
 
 
-def _index_args(index_url: str) -> list[str]:
-    """pip's arguments for `index_url`: a folder of wheels is a --find-links wheelhouse; a
-    folder of package folders, or a URL, is an index, handed over in PIP_INDEX_URL (`_pip`) so
-    that credentials in it stay off the command line. Never the machine's pip.conf indexes."""
-    if index_url.startswith("file://"):
-        folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(index_url).path))
-        if any(folder.glob("*.whl")) or any(folder.glob("*.tar.gz")):
-            return ["--no-index", "--find-links", str(folder)]
-    return [_INDEX_FROM_ENV + index_url]
-
-
-_INDEX_FROM_ENV = "\0index:"  # a marker `_pip` turns into PIP_INDEX_URL
-
-
-def _pip(venv: Path, args: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    for arg in [a for a in args if a.startswith(_INDEX_FROM_ENV)]:
-        env["PIP_INDEX_URL"] = arg.removeprefix(_INDEX_FROM_ENV)
-        args = [a for a in args if a != arg]
+def _pip(
+    venv: Path, args: list[str], timeout_s: float, index_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`pip ARGS` in `venv`, never with the machine's pip.conf (its indexes are not ours).
+    `index_url`: a folder of wheels is a --find-links wheelhouse; a folder of package folders,
+    or a URL, is the index, handed over in PIP_INDEX_URL so that credentials in it stay off
+    the command line."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if index_url is not None:
+        folder = _folder(index_url)
+        if folder is not None and (any(folder.glob("*.whl")) or any(folder.glob("*.tar.gz"))):
+            args = [args[0], "--no-index", "--find-links", str(folder), *args[1:]]
+        else:
+            env["PIP_INDEX_URL"] = index_url
     return subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "--no-input", *args],
         capture_output=True,
@@ -130,6 +126,12 @@ def _pip(venv: Path, args: list[str], timeout_s: float) -> subprocess.CompletedP
         check=False,
         env=env,
     )
+
+
+def _folder(index_url: str) -> Path | None:
+    if not index_url.startswith("file://"):
+        return None
+    return Path(urllib.request.url2pathname(urllib.parse.urlparse(index_url).path))
 
 
 def _smoke(target: PythonTarget, timeout_s: float) -> subprocess.CompletedProcess[str]:
