@@ -114,3 +114,25 @@ def test_an_unpinned_requirement_is_an_error_about_the_target(tmp_path: Path) ->
         audit(PythonTarget("loose", requirements=lock), settings)
     assert not caught.value.unreachable
     assert f"failed on requirements file {lock}" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_the_default_service_unreachable_is_an_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without an advisory folder or OSV URL pip-audit asks PyPI; a proxy that does not answer
+    (a closed loopback port: no internet is touched) stands for a machine without the network."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    settings = UpdatesSettings(timeout_s=120)
+    with pytest.raises(AuditError) as caught:
+        audit(PythonTarget("demo", requirements=DEMO / "requirements.lock"), settings)
+    assert caught.value.unreachable
+    assert "could not reach pip-audit's default service (PyPI's vulnerability API)" in str(
+        caught.value
+    )
