@@ -7,7 +7,7 @@ record the result (`record_review`), and on request patch the virtualenvs (`patc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from upkeep import report
 from upkeep.config import Config
@@ -92,7 +92,7 @@ def review(config: Config, today: date | None = None) -> Review:
     targets = tuple(_review_target(target, settings) for target in settings.python)
     vulnerabilities = [v for t in targets if t.audit for v in t.audit.vulnerabilities]
     complete = all(t.audit is not None for t in targets)
-    today = today or date.today()
+    today = today or datetime.now(config.tz).date()  # an expiry day ends in upkeep.yml's zone
     acceptance = apply_register(vulnerabilities, config.risk_register, today, complete=complete)
     os_review = _review_os(settings) if settings.os == "apt" else None
     return Review(targets, acceptance, os_review, today)

@@ -4,7 +4,7 @@ holds on the day the site was built."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from upkeep.config.risk_register import RiskEntry
 from upkeep.site.markup import frontmatter, table_cell
@@ -15,7 +15,7 @@ PAGE = "risk-register.md"
 
 def risk_register_page(model: SiteModel, today: date | None = None) -> str:
     register = model.config.risk_register
-    today = today or date.today()
+    today = today or datetime.now(model.config.tz).date()
     lines = [
         frontmatter("Risk register"),
         "# Risk register\n",
