@@ -21,9 +21,9 @@ ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> Project:
-    for name in ("runbooks", "docs"):
+    for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md"):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml"):
         shutil.copy(REPO / name, tmp_path / name)
     text = (REPO / "upkeep.yml").read_text()
     port = demo.free_port()
@@ -71,6 +71,8 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     site = shipped.upkeep("site", "build", timeout=300)
     assert site.code == 0, site.err
     assert "[macros]" not in site.err
+    register = (shipped.root / "site" / "risk-register" / "index.html").read_text()
+    assert "GHSA-cpwx-vrp4-4pxq" in register and "2027-06-30" in register
     dashboard = (shipped.root / "site" / "index.html").read_text()
     for name in records:
         assert f"runbooks/{name}/" in dashboard

@@ -64,7 +64,9 @@ def _copy_site_sources(root: Path) -> None:
     nav = yaml.load((root / "mkdocs.yml").read_text(), Loader=_IgnoreTags)["nav"]
     for page in _nav_pages(nav):
         path = root / "docs" / page
-        if not path.exists() and not page.startswith(("runbooks/", "runs/", "decisions.md")):
+        if not path.exists() and not page.startswith(
+            ("runbooks/", "runs/", "decisions.md", "risk-register.md")
+        ):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(STUB.format(title=Path(page).stem))
 

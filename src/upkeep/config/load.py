@@ -38,7 +38,9 @@ from upkeep.config.model import (
     Thresholds,
 )
 from upkeep.config.reader import Problems, Section, parse_document
+from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.system_paths import system_directory
+from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.secrets import REFERENCE
@@ -104,10 +106,16 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         thresholds=problems.read(lambda: read_thresholds(top.section("thresholds")), Thresholds()),
         backup=problems.read(lambda: _backup(top.section("backup"), base), BackupPolicy()),
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
+        updates=problems.read(
+            lambda: read_updates(top.section("updates"), base), UpdatesSettings()
+        ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
-    config = replace(config, cleanup=cleanup)
+    register = problems.read(
+        lambda: read_risk_register(config.updates.risk_register), RiskRegister()
+    )
+    config = replace(config, cleanup=cleanup, risk_register=register)
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
     problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -126,7 +127,8 @@ def _item_type(kind: Any) -> Any:
 
 @functools.cache
 def _fields(kind: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(kind, vars(model))
+    # A section's own module first: sections read in modules of their own define their types there.
+    hints = typing.get_type_hints(kind, {**vars(model), **vars(sys.modules[kind.__module__])})
     return {field.name: hints[field.name] for field in dataclasses.fields(kind)}
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.risk_register import RiskRegister
+from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
 from upkeep.records import Status
 
@@ -275,6 +277,8 @@ class Config:
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
     site: SiteSettings = field(default_factory=SiteSettings)
+    updates: UpdatesSettings = field(default_factory=UpdatesSettings)
+    risk_register: RiskRegister = field(default_factory=RiskRegister)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
