@@ -33,7 +33,7 @@ def test_the_shipped_config_reviews_the_demo_lock_file_against_the_snapshot() ->
     assert (entry.package, entry.owner, entry.expires) == (
         "jinja2",
         "ops-oncall",
-        date(2027, 6, 30),
+        date(2099, 12, 31),
     )
 
 

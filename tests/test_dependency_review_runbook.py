@@ -65,7 +65,7 @@ def test_the_demo_warns_with_an_accepted_vulnerability_and_patch_updates(tmp_pat
     assert checks["deps:risk-register"]["status"] == "ok"
     accepted = _findings(record)[KEY]
     assert accepted["severity"] == "info"
-    assert accepted["message"].startswith("ACCEPTED until 2027-06-30 (owner ops-oncall")
+    assert accepted["message"].startswith("ACCEPTED until 2099-12-31 (owner ops-oncall")
     assert _findings(record)["update:demo-app:idna"]["message"] == "idna 3.10 -> 3.11 (minor)"
     metrics = {
         (m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in record["metrics"]
@@ -97,7 +97,7 @@ def test_an_expired_acceptance_fails_the_register_and_reopens_the_vulnerability(
 ) -> None:
     project = _project(tmp_path)
     register = tmp_path / "risk-register.yml"
-    register.write_text(register.read_text().replace("2027-06-30", "2020-01-31"))
+    register.write_text(register.read_text().replace("2099-12-31", "2020-01-31"))
     code, record = _run(project)
     assert code == 1
     checks = _checks(record)

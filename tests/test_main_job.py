@@ -72,7 +72,7 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     assert site.code == 0, site.err
     assert "[macros]" not in site.err
     register = (shipped.root / "site" / "risk-register" / "index.html").read_text()
-    assert "GHSA-cpwx-vrp4-4pxq" in register and "2027-06-30" in register
+    assert "GHSA-cpwx-vrp4-4pxq" in register and "2099-12-31" in register
     dashboard = (shipped.root / "site" / "index.html").read_text()
     for name in records:
         assert f"runbooks/{name}/" in dashboard
