@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.errors import ConfigError
 from upkeep.records import Status
 
@@ -275,6 +276,7 @@ class Config:
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
     site: SiteSettings = field(default_factory=SiteSettings)
+    database_review: DatabaseReview = field(default_factory=DatabaseReview)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
