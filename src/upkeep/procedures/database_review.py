@@ -1,10 +1,11 @@
 """Responsible for the weekly database review runbook's work: for every configured database (or
 the ones named), the referential audit and the health scripts over one read-only connection,
-never raising for a single database (`review_databases`), then the results graded and recorded
-with `upkeep.report` (`record_review`): the audit's coverage and orphan checks, one finding per
-relation with orphans (keyed `orphans:<database>:<table>.<column>`, quoting sample keys and the
-proposed cleanup), one check per health script. Values that a script compares with the previous
-review (growth) are kept in the state directory."""
+never raising for a single database (`review_databases`); then the results graded and recorded
+with `upkeep.report`: the audit's coverage and orphan checks and one finding per relation with
+orphans, keyed `orphans:<database>:<table>.<column>`, quoting sample keys and the proposed
+cleanup (`record_audits`); one check per health script and the summary (`record_health`).
+Values that a script compares with the previous review (growth) are kept in the state directory.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +24,14 @@ from upkeep.dbreview.scripts import health_scripts
 from upkeep.errors import ConfigError
 from upkeep.records import Severity, Status
 
-__all__ = ["DatabaseReviewResult", "record_review", "review_database", "review_databases"]
+__all__ = [
+    "DatabaseReviewResult",
+    "orphan_message",
+    "record_audits",
+    "record_health",
+    "review_database",
+    "review_databases",
+]
 
 STATE_FOLDER = "database-review"  # under state_dir: <database>.json, each growth script's value
 SHOWN_SAMPLES = 5
@@ -114,19 +122,24 @@ def _previous(state_dir: Path, name: str) -> dict[str, float]:
 # --- recording ----------------------------------------------------------------------------
 
 
-def record_review(results: list[DatabaseReviewResult], settings: DatabaseReview) -> None:
-    """Record every database's checks, findings and metrics, and the run's one-line summary."""
-    lines = []
+def record_audits(results: list[DatabaseReviewResult], settings: DatabaseReview) -> None:
+    """Record each database's audit: coverage and orphan checks, one finding per relation with
+    orphans, the orphan metrics; a database that could not be reviewed fails its connect check."""
     for result in results:
-        name = result.database.name
         if result.problem is not None:
-            report.check(f"review:{name}:connect", Status.FAIL, message=result.problem)
+            report.check(
+                f"review:{result.database.name}:connect", Status.FAIL, message=result.problem
+            )
         if result.audit is not None:
             _record_audit(result.audit, settings)
+
+
+def record_health(results: list[DatabaseReviewResult]) -> None:
+    """Record one check per health script of each database, and the run's one-line summary."""
+    for result in results:
         for outcome in result.health:
-            _record_health(name, outcome)
-        lines.append(_summary(result))
-    report.summary("; ".join(lines))
+            _record_health(result.database.name, outcome)
+    report.summary("; ".join(_summary(result) for result in results))
 
 
 def _record_audit(audit: AuditReport, settings: DatabaseReview) -> None:
