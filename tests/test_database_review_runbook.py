@@ -15,9 +15,12 @@ import pytest
 import yaml
 from helpers.pg_cluster import PostgresServer
 from helpers.project import REPO, Project
+from helpers.recorder import Recorder
 from helpers.runbook_docs import covers, load_notebook, on_call_roles, triage_rows
 
+from upkeep.config import load_config
 from upkeep.dbreview.scripts import health_scripts, parse_header
+from upkeep.procedures import database_review
 
 NOTEBOOK = REPO / "runbooks" / "weekly" / "database-review.ipynb"
 
@@ -26,16 +29,31 @@ def test_the_triage_table_has_a_row_for_every_check_the_review_can_record() -> N
     rows = triage_rows(load_notebook(NOTEBOOK))
     generic = rows[-1]
     assert generic.check.startswith("`db-health:<database>:<script>`")
-    names = ["review:app:connect", "referential:app:coverage", "referential:app:orphans"]
+    names = ["review:databases", "review:app:connect", "referential:app:coverage"]
+    names.append("referential:app:orphans")
     for engine in ("sqlite", "postgresql"):
         for script in health_scripts(engine, "app", None):
             if parse_header(script.header_lines, script.name) is not None:
                 names.append(f"db-health:app:{script.name}")
-    assert len(names) == 3 + 4 + 13
+    assert len(names) == 4 + 4 + 13
     # Each shipped script has a row of its own, not only the row for any script that errors.
     assert [name for name in names if not covers(rows[:-1], name)] == []
     roles = on_call_roles((REPO / "docs" / "plan.md").read_text())
     assert {role for row in rows for role in row.roles} <= set(roles)
+
+
+def test_with_no_database_configured_one_check_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(database_review, "report", recorder)
+    (tmp_path / "upkeep.yml").write_text("version: 1\n")
+    config = load_config(tmp_path / "upkeep.yml")
+    results = database_review.review_databases(config)
+    database_review.record_audits(results, config.database_review)
+    database_review.record_health(results)
+    assert list(recorder.checks()) == ["review:databases"]
+    assert recorder.summaries() == [database_review.NOTHING_TO_REVIEW]
 
 
 def test_it_is_the_plans_weekly_database_review_committed_clean() -> None:

@@ -21,7 +21,6 @@ from upkeep.dbreview.connect import connect
 from upkeep.dbreview.health import HealthOutcome, run_health_scripts
 from upkeep.dbreview.interface import QueryError, Relation
 from upkeep.dbreview.scripts import health_scripts
-from upkeep.errors import ConfigError
 from upkeep.records import Severity, Status
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
 
 STATE_FOLDER = "database-review"  # under state_dir: <database>.json, each growth script's value
 SHOWN_SAMPLES = 5
+NOTHING_TO_REVIEW = "no database is configured under databases:, nothing to review"
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,9 @@ class DatabaseReviewResult:
 def review_databases(
     config: Config, names: list[str] | None = None, timeout_s: float | None = None
 ) -> list[DatabaseReviewResult]:
-    """Review the databases called `names` (every configured one when None); ConfigError for a
-    name that is not configured."""
+    """Review the databases called `names` (every configured one when None: none at all when
+    the config lists none); ConfigError for a name that is not configured."""
     databases = [config.database(name) for name in names] if names else list(config.databases)
-    if not databases:
-        raise ConfigError(f"{config.path}: databases: none configured; nothing to review")
     settings = config.database_review
     return [
         review_database(database, settings, config.state_dir, timeout_s) for database in databases
@@ -124,7 +122,10 @@ def _previous(state_dir: Path, name: str) -> dict[str, float]:
 
 def record_audits(results: list[DatabaseReviewResult], settings: DatabaseReview) -> None:
     """Record each database's audit: coverage and orphan checks, one finding per relation with
-    orphans, the orphan metrics; a database that could not be reviewed fails its connect check."""
+    orphans, the orphan metrics; a database that could not be reviewed fails its connect check.
+    With no database at all, one check says there was nothing to review."""
+    if not results:
+        report.check("review:databases", Status.OK, value=0, message=NOTHING_TO_REVIEW)
     for result in results:
         if result.problem is not None:
             report.check(
@@ -139,7 +140,7 @@ def record_health(results: list[DatabaseReviewResult]) -> None:
     for result in results:
         for outcome in result.health:
             _record_health(result.database.name, outcome)
-    report.summary("; ".join(_summary(result) for result in results))
+    report.summary("; ".join(_summary(result) for result in results) or NOTHING_TO_REVIEW)
 
 
 def _record_audit(audit: AuditReport, settings: DatabaseReview) -> None:
