@@ -2,9 +2,9 @@
 shipped `scripts/db-health/<engine>/*.sql` and, from the `database_review.scripts_dir` folder of
 the config, `<engine>/*.sql` (every database of that engine) and `<database>/*.sql` (that one
 only), a user's script replacing a shipped one of the same file name. A header is the leading
-`--` lines; its `Check:`, `Warn:`, `Fail:`, `Unit:` and `Value:` lines say what the script checks
-and how its result is graded (see `docs/reference/database-review.md`); a script whose header
-says `Not a check:` is a query other code runs, not a check.
+`--` lines; its `Check:`, `Warn:`, `Fail:`, `Unit:` and `Value:` lines say what the script
+checks and how its result is graded (`docs/reference/data-schema.md`, "The database review"); a
+script whose header says `Not a check:` is a query other code runs, not a check.
 """
 
 from __future__ import annotations
