@@ -16,6 +16,7 @@ import pytest
 
 from upkeep.config import Database
 from upkeep.config.database_review import DatabaseReview, LogicalRelation
+from upkeep.dbreview.audit import audit_relations
 from upkeep.dbreview.interface import QueryTimeout
 from upkeep.dbreview.sqlite import SQLiteReview
 from upkeep.demo import DEFECTS
@@ -101,6 +102,26 @@ def test_composite_implicit_and_logical_keys_and_their_cleanup(tmp_path: Path) -
     assert rows == [(1, "DE", "BY", 1), (2, None, None, 2), (5, "FR", "IDF", None)]
 
 
+def test_keys_sqlite_cannot_check_itself_are_counted_by_query(tmp_path: Path) -> None:
+    path = tmp_path / "odd.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT);  -- code is not unique
+            CREATE TABLE members (name TEXT PRIMARY KEY, team_code TEXT REFERENCES teams(code),
+                team_id INTEGER REFERENCES teams(id)) WITHOUT ROWID;
+            INSERT INTO teams VALUES (1, 'red'), (2, 'blue');
+            INSERT INTO members VALUES ('ann', 'red', 1), ('bob', 'green', 2), ('cy', 'red', 9);
+        """)
+        with pytest.raises(sqlite3.OperationalError, match="foreign key mismatch"):
+            db.execute("PRAGMA foreign_key_check(members)").fetchall()
+    result = review_database(app(path), DatabaseReview(), tmp_path / "state")
+    assert result.audit is not None
+    assert {a.relation.label: (a.orphans, a.samples) for a in result.audit.relations} == {
+        "members.team_code": (1, ("green",)),
+        "members.team_id": (1, (9,)),
+    }
+
+
 def test_page_count_growth_is_measured_against_the_previous_review(
     demo_db: Path, tmp_path: Path
 ) -> None:
@@ -127,6 +148,22 @@ def test_a_query_past_the_statement_timeout_is_cut_off(demo_db: Path) -> None:
             connection.rows(endless)
         assert time.monotonic() - started < 3
         assert connection.rows("SELECT 1 AS one") == [{"one": 1}]  # the connection still works
+
+
+def test_a_relation_past_the_timeout_is_reported_as_not_checked(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+            INSERT INTO child SELECT i, i FROM n;
+        """)
+    with SQLiteReview(path, timeout_s=0.001) as connection:
+        audit = audit_relations(connection, "big", [], 5)
+    (only,) = audit.relations
+    assert only.timed_out and not only.checked and only.orphans is None
+    assert audit.coverage == "0/1 relations checked (1 declared, 0 logical)"
 
 
 def test_a_slow_or_broken_script_fails_its_own_check_and_the_others_still_run(

@@ -55,7 +55,8 @@ class Relation:
     on_delete: str = "no action"
     declared: bool = True
     not_valid: bool = False
-    constraint: str | None = None
+    constraint: str | None = None  # PostgreSQL: the key's name
+    key_id: int | None = None  # SQLite: the key's id in pragma_foreign_key_list
 
     @property
     def label(self) -> str:

@@ -1,6 +1,8 @@
 """Responsible for reviewing a SQLite database: opened read-only (`mode=ro`, so a review can
-never write to it), its foreign keys read with `pragma_foreign_key_list`, and every query cut
-off by a progress handler once it runs past the statement timeout."""
+never write to it), its foreign keys read with `pragma_foreign_key_list` and their orphans found
+by SQLite's own check (`pragma_foreign_key_check`, one scan per table for all its keys; a key it
+cannot check, and every logical relation, by a `NOT EXISTS` query), and every query cut off by a
+progress handler once it runs past the statement timeout."""
 
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ class SQLiteReview(ReviewConnection):
         except sqlite3.Error as exc:
             raise QueryError(f"{path}: cannot open: {exc}") from None
         self._deadline = float("inf")
+        self._table_checks: dict[str, dict[int, tuple[int, list[Any]]] | None] = {}
         self._db.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
 
     def _past_deadline(self) -> int:
@@ -92,6 +95,7 @@ class SQLiteReview(ReviewConnection):
                     parent,
                     parent_columns,
                     on_delete=rows[0][6],
+                    key_id=rows[0][1],
                 )
             )
         return relations
@@ -103,6 +107,56 @@ class SQLiteReview(ReviewConnection):
         return tuple(row[0] for row in rows) or ("rowid",)
 
     def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
+        if relation.key_id is not None:
+            checked = self._checked_table(relation.child_table, samples)
+            if checked is not None:
+                count, rowids = checked.get(relation.key_id, (0, []))
+                if None not in rowids:  # a WITHOUT ROWID table: its keys only by query
+                    return OrphanCount(count, self._keys(relation, rowids))
+        return self._count_by_query(relation, samples)
+
+    def _checked_table(self, table: str, samples: int) -> dict[int, tuple[int, list[Any]]] | None:
+        """SQLite's own check of every declared key of `table` in one scan of it (as `PRAGMA
+        foreign_key_check` does): per key id, the orphans and the rowids of the first few.
+        None when SQLite cannot check the table (a parent key that is not unique: "foreign key
+        mismatch"), and then each relation is counted by its own query."""
+        if table not in self._table_checks:
+            found: dict[int, tuple[int, list[Any]]] | None = {}
+            try:
+                for rowid, key_id in self._cursor(
+                    "SELECT rowid, fkid FROM pragma_foreign_key_check(?)", (table,)
+                ):
+                    count, rowids = found.get(key_id, (0, []))
+                    if count < samples:
+                        rowids.append(rowid)
+                    found[key_id] = (count + 1, rowids)
+            except sqlite3.Error as exc:  # raised while stepping through the rows
+                error = self._error(exc)
+                if isinstance(error, QueryTimeout):
+                    raise error from None
+                found = None
+            except QueryTimeout:
+                raise
+            except QueryError:
+                found = None
+            self._table_checks[table] = found
+        return self._table_checks[table]
+
+    def _keys(self, relation: Relation, rowids: list[Any]) -> tuple[Any, ...]:
+        if not rowids:
+            return ()
+        keys = ", ".join(quote(col) for col in relation.child_columns)
+        marks = ", ".join("?" for _ in rowids)
+        rows = self._fetch(
+            self._cursor(
+                f"SELECT {keys} FROM {relation.table_sql(parent=False)} "
+                f"WHERE rowid IN ({marks}) ORDER BY rowid",
+                tuple(rowids),
+            )
+        )
+        return tuple(row[0] if len(row) == 1 else list(row) for row in rows)
+
+    def _count_by_query(self, relation: Relation, samples: int) -> OrphanCount:
         # One pass: every orphan is counted here, the first few kept; no window to materialise.
         keys = ", ".join(f"c.{quote(col)}" for col in relation.child_columns)
         cursor = self._cursor(
