@@ -12,9 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.pg_cluster import PostgresServer
+from helpers.pg_cluster import PostgresServer, free_port
 
+from upkeep.config import Database
 from upkeep.config.database_review import DatabaseReview, LogicalRelation
+from upkeep.dbreview import postgresql
+from upkeep.dbreview.interface import QueryError
+from upkeep.dbreview.postgresql import PostgreSQLReview
 from upkeep.procedures.database_review import DatabaseReviewResult, review_database
 from upkeep.records import Status
 
@@ -191,6 +195,48 @@ def test_a_slow_or_broken_script_is_reported_and_the_others_still_run(
     )
     assert health["invalid-indexes"].status is Status.WARN  # after both, still run
     assert result.audit is not None and result.audit.checked == 3
+
+
+def test_a_server_that_never_answers_stops_psql_instead_of_hanging(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watchdog fires (timeout + grace) after a query starts: made shorter here than the
+    # server's own statement_timeout, it stands for a server that has gone silent.
+    monkeypatch.setattr(postgresql, "ANSWER_GRACE_S", -1.5)
+    database = postgres_server.database(name="pg")
+    with PostgreSQLReview(database, timeout_s=2.0) as connection:
+        started = time.monotonic()
+        with pytest.raises(QueryError, match="psql was stopped"):
+            connection.rows("SELECT pg_sleep(10)")
+        assert time.monotonic() - started < 1.5
+        with pytest.raises(QueryError):
+            connection.rows("SELECT 1")  # the session is gone: reported at once, never waited for
+
+
+def test_an_unreachable_server_is_reported_naming_it(tmp_path: Path) -> None:
+    port = free_port()
+    database = Database("pg", "postgresql", host="127.0.0.1", port=port, dbname="shop")
+    result = review_database(database, DatabaseReview(), tmp_path / "state")
+    assert result.audit is None and result.problem is not None
+    assert result.problem.startswith(f"cannot be reviewed: 127.0.0.1:{port}/shop: ")
+    assert "Connection refused" in result.problem
+
+
+def test_writes_are_refused_even_from_a_users_script(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    own = tmp_path / "scripts" / "postgresql"
+    own.mkdir(parents=True)
+    (own / "writes.sql").write_text(
+        "-- Check: a script that writes\n-- Warn: 1\nSELECT nextval('ticket_numbers') AS value;\n"
+    )
+    result = review(postgres_server, dbname, tmp_path, scripts_dir=tmp_path / "scripts")
+    writes = {o.script.name: o for o in result.health}["writes"]
+    assert writes.status is Status.FAIL
+    assert "cannot execute nextval() in a read-only transaction" in writes.message
+    last = postgres_server.psql("SELECT last_value FROM ticket_numbers", dbname=dbname)
+    assert last == "2000000000"
 
 
 def test_the_review_changes_nothing(postgres_server: PostgresServer, tmp_path: Path) -> None:

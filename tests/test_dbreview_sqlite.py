@@ -102,6 +102,17 @@ def test_composite_implicit_and_logical_keys_and_their_cleanup(tmp_path: Path) -
     assert rows == [(1, "DE", "BY", 1), (2, None, None, 2), (5, "FR", "IDF", None)]
 
 
+def test_a_logical_relation_naming_a_missing_table_fails_the_coverage(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    typo = LogicalRelation("app", None, "orders", "customer_id", None, "customer", "id")
+    result = review_database(app(demo_db), DatabaseReview(relations=(typo,)), tmp_path / "s")
+    assert result.audit is not None
+    assert result.audit.coverage == "5/6 relations checked (5 declared, 1 logical)"
+    (unchecked,) = [a for a in result.audit.relations if not a.checked]
+    assert unchecked.problem == "no such table: customer" and not unchecked.timed_out
+
+
 def test_keys_sqlite_cannot_check_itself_are_counted_by_query(tmp_path: Path) -> None:
     path = tmp_path / "odd.db"
     with sqlite3.connect(path) as db:

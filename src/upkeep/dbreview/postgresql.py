@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +32,9 @@ from upkeep.dbreview.interface import (
 __all__ = ["PostgreSQLReview"]
 
 MAX_MESSAGE = 2000
+ANSWER_GRACE_S = (
+    30.0  # after the statement timeout, how long psql may stay silent before it is stopped
+)
 _TIMEOUT_TEXT = "canceling statement due to statement timeout"
 _ON_DELETE = {
     "a": "no action",
@@ -108,24 +113,39 @@ class PostgreSQLReview(ReviewConnection):
     def _json(self, query: str) -> Any:
         """The one JSON value `query` (one row, one column of type json) returns."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        with suppress(BrokenPipeError):
-            self._proc.stdin.write(f"{query}\n;\n\\echo {self._marker}\n")
-            self._proc.stdin.flush()
-        lines = []
-        while True:
-            line = self._proc.stdout.readline()
-            if not line:  # psql exited: it could not connect, or was killed
-                self._proc.wait()
-                raise QueryError(self._message(self._new_stderr() or "psql exited"))
-            if line.rstrip("\n") == self._marker:
-                break
-            lines.append(line)
+        # The server cancels a statement at statement_timeout; should it never answer at all (a
+        # network gone silent), psql is stopped a while later, so the review never hangs.
+        watchdog = threading.Timer(self.timeout_s + ANSWER_GRACE_S, self._proc.kill)
+        watchdog.start()
+        try:
+            with suppress(BrokenPipeError):
+                self._proc.stdin.write(f"{query}\n;\n\\echo {self._marker}\n")
+                self._proc.stdin.flush()
+            lines = []
+            while True:
+                line = self._proc.stdout.readline()
+                if not line:  # psql exited: it could not connect, or was stopped
+                    self._proc.wait()
+                    raise QueryError(self._message(self._new_stderr() or self._exited()))
+                if line.rstrip("\n") == self._marker:
+                    break
+                lines.append(line)
+        finally:
+            watchdog.cancel()
         problem = self._new_stderr()
         if problem:
             if _TIMEOUT_TEXT in problem:
                 raise QueryTimeout(f"cancelled after the statement timeout of {self.timeout_s:g} s")
             raise QueryError(self._message(problem))
         return json.loads("".join(lines)) if lines else None
+
+    def _exited(self) -> str:
+        if self._proc.returncode == -signal.SIGKILL:
+            return (
+                f"no answer from the server {ANSWER_GRACE_S:g} s after the statement timeout "
+                f"of {self.timeout_s:g} s; psql was stopped"
+            )
+        return f"psql exited ({self._proc.returncode})"
 
     def _new_stderr(self) -> str:
         self._stderr.seek(self._seen)

@@ -70,15 +70,11 @@ def review_database(
     timeout_s = timeout_s or settings.statement_timeout_s
     logical = [_relation(r) for r in settings.relations if r.database == database.name]
     previous = _previous(state_dir, database.name)
+    # A server that cannot be reached, or a file that is not a database, shows first in the
+    # catalog read: then nothing else of it can be reviewed either.
     try:
         with connect(database, timeout_s) as connection:
-            try:
-                audit = audit_relations(connection, database.name, logical, settings.sample_keys)
-            except QueryError as exc:
-                audit = None
-                problem = f"the catalog could not be read: {exc}"
-            else:
-                problem = None
+            audit = audit_relations(connection, database.name, logical, settings.sample_keys)
             scripts = health_scripts(database.engine, database.name, settings.scripts_dir)
             health = tuple(run_health_scripts(connection, scripts, previous))
     except QueryError as exc:
@@ -90,7 +86,7 @@ def review_database(
     }
     if measured:
         state.save(state_dir, f"{STATE_FOLDER}/{database.name}.json", {**previous, **measured})
-    return DatabaseReviewResult(database, audit, health, problem, measured)
+    return DatabaseReviewResult(database, audit, health, measured=measured)
 
 
 def _relation(logical: LogicalRelation) -> Relation:
