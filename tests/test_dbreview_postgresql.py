@@ -50,6 +50,14 @@ INSERT INTO invoices VALUES (901, 99901), (902, 99902), (903, 99903), (904, 9990
 ALTER TABLE invoices ADD CONSTRAINT invoices_order FOREIGN KEY (order_id)
   REFERENCES orders(id) ON DELETE SET NULL NOT VALID;
 INSERT INTO event_log VALUES (now(), 'created');
+CREATE INDEX invoices_by_order ON invoices (order_id);
+CREATE INDEX invoices_order_again ON invoices (order_id);
+CREATE TABLE readings (id integer PRIMARY KEY, sensor integer NOT NULL);
+INSERT INTO readings SELECT g, g * 7 FROM generate_series(1, 70000) g;
+CREATE INDEX readings_sensor ON readings (sensor);
+CREATE TABLE bloated (id integer PRIMARY KEY, payload text NOT NULL);
+INSERT INTO bloated SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g;
+DELETE FROM bloated WHERE id % 5 <> 0;
 ANALYZE;
 """
 
@@ -156,8 +164,22 @@ def test_health_scripts_find_each_planted_problem(
     assert "orders_customer_id_fkey" in health["foreign-keys-without-index"].message
     assert health["amcheck"].status is Status.OK
     assert "B-tree index(es) checked" in health["amcheck"].message
-    for name in ("xid-wraparound", "dead-tuples", "long-running-queries", "idle-in-transaction"):
+    duplicates = health["duplicate-indexes"]
+    assert duplicates.status is Status.WARN and duplicates.value == 1
+    assert "indexes=invoices_by_order, invoices_order_again" in duplicates.message
+    unused = health["unused-indexes"]  # readings_sensor: 1.5 MiB, never scanned; not its key
+    assert unused.status is Status.WARN and unused.value == 1
+    assert "index=public.readings_sensor" in unused.message
+    for name in ("xid-wraparound", "long-running-queries", "idle-in-transaction"):
         assert health[name].status is Status.OK, health[name].message
+    # The deleted rows are dead until a vacuum; whether the statistics show them yet depends on
+    # when the deleting session's backend flushed them: only that the script ran is certain.
+    assert health["dead-tuples"].message.startswith("dead-row share of the worst table: ")
+    bloat = health["table-bloat"]  # four rows in five of a 14 MiB table deleted
+    assert bloat.status is not Status.OK and 70 <= (bloat.value or 0) <= 85, bloat.message
+    assert "table=bloated" in bloat.message
+    index_bloat = health["index-bloat"]  # no index of 10 MiB here: it runs and finds none
+    assert index_bloat.status is Status.OK and index_bloat.value == 0, index_bloat.message
     assert "row-counts" not in health  # a query the backups run, not a check
 
 

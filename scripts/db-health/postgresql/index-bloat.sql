@@ -29,7 +29,7 @@ WITH entries AS (
   FROM entries
 )
 SELECT e.oid::regclass::text AS index, pg_size_pretty(pg_relation_size(e.oid)) AS size,
-       round(100.0 * greatest(e.relpages - e.pages, 0) / e.relpages, 1) AS value
+       round((100.0 * greatest(e.relpages - e.pages, 0) / e.relpages)::numeric, 1) AS value
 FROM expected e
 WHERE pg_relation_size(e.oid) >= 10485760 AND e.relpages > 0
 ORDER BY value DESC;

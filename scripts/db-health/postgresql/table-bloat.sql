@@ -25,7 +25,7 @@ WITH widths AS (
   FROM widths
 )
 SELECT e.oid::regclass::text AS "table", pg_size_pretty(pg_relation_size(e.oid)) AS size,
-       round(100.0 * greatest(e.relpages - e.pages, 0) / e.relpages, 1) AS value
+       round((100.0 * greatest(e.relpages - e.pages, 0) / e.relpages)::numeric, 1) AS value
 FROM expected e
 WHERE pg_relation_size(e.oid) >= 10485760 AND e.relpages > 0
 ORDER BY value DESC;
