@@ -21,7 +21,7 @@ from upkeep.dbreview.interface import QueryTimeout
 from upkeep.dbreview.sqlite import SQLiteReview
 from upkeep.demo import DEFECTS
 from upkeep.demo.database import build_database
-from upkeep.procedures.database_review import STATE_FOLDER, review_database
+from upkeep.procedures.database_review import STATE_FOLDER, orphan_message, review_database
 from upkeep.records import Status
 
 
@@ -217,3 +217,19 @@ def test_a_missing_file_is_reported_not_created(tmp_path: Path) -> None:
     assert result.audit is None and result.problem is not None
     assert "gone.db: no such database file" in result.problem
     assert not (tmp_path / "gone.db").exists()
+
+
+def test_an_orphan_finding_quotes_any_kind_of_key(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE files (digest BLOB PRIMARY KEY);
+            CREATE TABLE chunks (id INTEGER PRIMARY KEY, digest BLOB REFERENCES files);
+        """)
+        db.execute("INSERT INTO chunks VALUES (1, ?)", (b"\x00\xff",))
+    result = review_database(app(path), DatabaseReview(), tmp_path / "state")
+    assert result.audit is not None
+    (relation_audit,) = result.audit.relations
+    message = orphan_message(relation_audit)
+    assert message.startswith("1 row(s) of chunks.digest name no files.digest (declared relation")
+    assert "sample keys: \"b'\\\\x00\\\\xff'\"" in message

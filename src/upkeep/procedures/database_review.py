@@ -174,7 +174,7 @@ def orphan_message(audit: RelationAudit) -> str:
     kind = "declared" if relation.declared else "logical"
     if relation.not_valid:
         kind += ", NOT VALID: PostgreSQL never checked the rows already there"
-    samples = ", ".join(json.dumps(key) for key in audit.samples[:SHOWN_SAMPLES])
+    samples = ", ".join(json.dumps(key, default=str) for key in audit.samples[:SHOWN_SAMPLES])
     return (
         f"{audit.orphans} row(s) of {relation.label} name no {relation.parent_label} "
         f"({kind} relation, ON DELETE {relation.on_delete.upper()}); sample keys: {samples}; "
