@@ -20,6 +20,7 @@ BENCHMARKS = (
     "backup",
     "backup_postgresql",
     "site_build",
+    "referential_audit",
 )
 
 

@@ -167,6 +167,10 @@ def test_an_installed_upkeep_runs_a_users_own_config_and_builds_its_site(
     assert records["backup"]["status"] == records["cleaning"]["status"] == "ok"
     backup_check = {c["name"]: c for c in records["backup"]["checks"]}["backup:databases"]
     assert "no backup: section: nothing to back up" in backup_check["message"]
+    review = records["database-review"]
+    assert review["status"] == "ok" and [c["name"] for c in review["checks"]] == [
+        "review:databases"
+    ]
     assert records["disk-report"]["runbook"]["path"] == "runbooks/weekly/disk-report.ipynb"
 
     assert installed.upkeep("verify").code == 0

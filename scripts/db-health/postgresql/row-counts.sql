@@ -3,6 +3,7 @@
 -- '{}' when there is no table. Counts ordinary and partitioned tables (a partitioned table
 -- counts the rows of all its partitions, which are also counted on their own) outside
 -- pg_catalog, information_schema and the toast and temporary schemas.
+-- Not a check: a query the backups run (row counts for the manifest).
 -- Used by backups: the counts recorded at backup time (inside the dump's snapshot) are compared
 -- with those of a restored copy.
 -- Limits: one count(*) per table, so it reads every table in full: seconds to minutes on large

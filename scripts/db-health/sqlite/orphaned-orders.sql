@@ -1,4 +1,6 @@
 -- Orphaned orders: orders whose customer_id names a customer that does not exist.
+-- Not a check: the demo's defect query (upkeep.demo.database), for the demo's schema only;
+-- the weekly review's referential audit finds orphans in every database.
 -- One row per orphaned order, with the missing customer's id.
 -- Why they exist: SQLite declares foreign keys but enforces them only on connections that run
 -- `PRAGMA foreign_keys = ON`; a customer deleted by hand, or by a client that never turned the

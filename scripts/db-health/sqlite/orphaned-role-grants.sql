@@ -1,4 +1,6 @@
 -- Orphaned role grants: rows of user_roles whose user_id names a user that does not exist.
+-- Not a check: the demo's defect query (upkeep.demo.database), for the demo's schema only;
+-- the weekly review's referential audit finds orphans in every database.
 -- One row per grant, with the missing user's id and the role it still grants.
 -- Why they matter: a user deleted without revoking their roles leaves grants that take effect
 -- again if the id is ever reused; material for the access review as well as for data hygiene.

@@ -1,4 +1,6 @@
 -- Stale admin accounts: users holding the 'admin' role who have not logged in for more than
+-- Not a check: the demo's defect query (upkeep.demo.database), for the demo's schema only;
+-- the weekly review's referential audit finds orphans in every database.
 -- 365 days (or never did, on an account older than that). One row per account.
 -- An unused account with full access is an open door: review it with the monthly security review
 -- before it is disabled or its role revoked.

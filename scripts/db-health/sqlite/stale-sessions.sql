@@ -1,4 +1,6 @@
 -- Stale sessions: login sessions idle (last_seen_at) for more than 90 days.
+-- Not a check: the demo's defect query (upkeep.demo.database), for the demo's schema only;
+-- the weekly review's referential audit finds orphans in every database.
 -- One row per session; the application should have expired them, so a count above zero means its
 -- session cleanup does not run.
 -- The session id is left out on purpose: it is the session's bearer token, and what a check

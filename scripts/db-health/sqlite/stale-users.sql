@@ -1,4 +1,6 @@
 -- Stale user accounts: users who have not logged in for more than 365 days, including accounts
+-- Not a check: the demo's defect query (upkeep.demo.database), for the demo's schema only;
+-- the weekly review's referential audit finds orphans in every database.
 -- created more than 365 days ago that never logged in (last_login_at NULL).
 -- One row per account. Candidates for disabling after the owner's team confirms.
 -- Limits: timestamps are compared as text, so they must be stored as SQLite writes them,

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from upkeep.config.cleanup import read_cleanup
+from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
 from upkeep.config.model import (
@@ -115,7 +116,13 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     register = problems.read(
         lambda: read_risk_register(config.updates.risk_register), RiskRegister()
     )
-    config = replace(config, cleanup=cleanup, risk_register=register)
+    review = problems.read(
+        lambda: read_database_review(
+            top.section("database_review"), base, [d.name for d in config.databases]
+        ),
+        DatabaseReview(),
+    )
+    config = replace(config, cleanup=cleanup, risk_register=register, database_review=review)
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
     problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)

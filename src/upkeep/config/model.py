@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
@@ -279,6 +280,7 @@ class Config:
     site: SiteSettings = field(default_factory=SiteSettings)
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
     risk_register: RiskRegister = field(default_factory=RiskRegister)
+    database_review: DatabaseReview = field(default_factory=DatabaseReview)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

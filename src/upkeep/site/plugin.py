@@ -26,7 +26,15 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from upkeep.errors import UpkeepError
-from upkeep.site import decisions, history, risk_register, run_pages, runbook_pages, versions
+from upkeep.site import (
+    decisions,
+    history,
+    risk_register,
+    run_pages,
+    runbook_pages,
+    script_pages,
+    versions,
+)
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
 from upkeep.units import human_size
@@ -176,6 +184,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             generated.append(
                 (f"runbooks/{name}/{sha12}.md", versions.version_page(model, name, sha12, run))
             )
+        generated += script_pages.script_pages()
         generated.append(("runs/index.md", history.runs_index(model)))
         generated.append((decisions.PAGE, decisions.decisions_page(model)))
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))

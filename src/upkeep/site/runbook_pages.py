@@ -37,6 +37,7 @@ from upkeep.site.markup import (
     when,
 )
 from upkeep.site.model import RunView, SiteModel
+from upkeep.site.script_pages import scripts_section
 
 RECENT_RUNS = 20
 PLACEHOLDER = re.compile(r"\{\{\s*(?P<key>" + KEY.pattern + r")\s*\}\}")
@@ -109,6 +110,7 @@ def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
         parameters_table(runbook),
         "## Procedure\n",
         notebook_markdown(json.loads(runbook.path.read_bytes()), model.registry, "", model.config),
+        scripts_section(runbook.path.read_text(encoding="utf-8"), "../"),
         "## Recent runs\n",
         recent_runs(model, model.by_runbook.get(runbook.name, ())[:RECENT_RUNS], "../../"),
     ]

@@ -1,0 +1,11 @@
+-- Growth of the file's page count since the previous review (kept in upkeep's state_dir).
+-- Check: page count growth since the previous review
+-- Warn: 50 % growth
+-- Fail: 200 % growth
+-- Unit: %
+-- Value: growth (of `value`, the page count, since the previous review; 0 on the first one)
+-- Why: a table that suddenly grows (a runaway log table, a missing cleanup job) fills the disk
+-- weeks later; caught here while there is time.
+-- Limits: compares with the previous review only, not a long trend (the site's run history
+-- keeps that). By hand: sqlite3 FILE "PRAGMA page_count"
+SELECT p.page_count AS value, s.page_size AS page_size FROM pragma_page_count AS p, pragma_page_size AS s;

@@ -1,0 +1,208 @@
+"""Responsible for reviewing a PostgreSQL database through one `psql` session: the configured
+connection only, the password in a private passfile (`backup.engines.libpq`), every statement
+under `statement_timeout` in read-only transactions (both set at connection start), each result
+read back as one JSON line, and a failed or cancelled statement reported without ending the
+session. Foreign keys come from `pg_constraint`, `NOT VALID` ones included."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Any, ClassVar
+
+from upkeep.backup.engines.interface import EngineError
+from upkeep.backup.engines.libpq import LibpqEnvironment, libpq_environment
+from upkeep.config import Database
+from upkeep.dbreview.interface import (
+    OrphanCount,
+    QueryError,
+    QueryTimeout,
+    Relation,
+    ReviewConnection,
+    quote,
+)
+
+__all__ = ["PostgreSQLReview"]
+
+MAX_MESSAGE = 2000
+ANSWER_GRACE_S = (
+    30.0  # after the statement timeout, how long psql may stay silent before it is stopped
+)
+_TIMEOUT_TEXT = "canceling statement due to statement timeout"
+_ON_DELETE = {
+    "a": "no action",
+    "r": "restrict",
+    "c": "cascade",
+    "n": "set null",
+    "d": "set default",
+}
+
+# One row per foreign key; a partition's copy of its parent table's key (conparentid) is left
+# out: the key of the partitioned table covers its rows.
+_FOREIGN_KEYS = """
+SELECT c.conname AS name, cn.nspname AS child_schema, cl.relname AS child_table,
+       (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY AS k(n, i)
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS child_columns,
+       pn.nspname AS parent_schema, pl.relname AS parent_table,
+       (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY AS k(n, i)
+        JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS parent_columns,
+       c.confdeltype AS on_delete, NOT c.convalidated AS not_valid
+FROM pg_constraint c
+JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cl.relnamespace
+JOIN pg_class pl ON pl.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pl.relnamespace
+WHERE c.contype = 'f' AND c.conparentid = 0
+  AND cn.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY cn.nspname, cl.relname, c.conname
+"""
+
+
+class PostgreSQLReview(ReviewConnection):
+    """A PostgreSQL database named by the config's host, port, dbname, user and password."""
+
+    engine: ClassVar[str] = "postgresql"
+
+    def __init__(self, database: Database, timeout_s: float, bin_dir: Path | None = None) -> None:
+        super().__init__(timeout_s)
+        self.database = database
+        self._marker = f"--upkeep-review-{secrets.token_hex(8)}--"
+        self._stack = ExitStack()
+        try:
+            self._libpq: LibpqEnvironment = self._stack.enter_context(libpq_environment(database))
+        except EngineError as exc:
+            raise QueryError(str(exc)) from None
+        self._stderr = self._stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
+        self._seen = 0
+        env = dict(self._libpq.env)
+        env["PGAPPNAME"] = "upkeep-review"
+        milliseconds = max(1, round(timeout_s * 1000))
+        env["PGOPTIONS"] = (
+            f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
+            "-c default_transaction_read_only=on"
+        )
+        psql = str(bin_dir / "psql") if bin_dir else shutil.which("psql")
+        if psql is None:
+            self._stack.close()
+            raise QueryError("psql not found on PATH; expected the PostgreSQL client tools")
+        self._proc = subprocess.Popen(
+            [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=0", *self._connection_args()],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+
+    def _connection_args(self) -> list[str]:
+        args = [
+            f"--host={self.database.host}",
+            f"--port={self.database.port}",
+            f"--dbname={self.database.dbname}",
+            "--no-password",
+        ]
+        if self.database.user:
+            args.append(f"--username={self.database.user}")
+        return args
+
+    def _json(self, query: str) -> Any:
+        """The one JSON value `query` (one row, one column of type json) returns."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        # The server cancels a statement at statement_timeout; should it never answer at all (a
+        # network gone silent), psql is stopped a while later, so the review never hangs.
+        watchdog = threading.Timer(self.timeout_s + ANSWER_GRACE_S, self._proc.kill)
+        watchdog.start()
+        try:
+            with suppress(BrokenPipeError):
+                self._proc.stdin.write(f"{query}\n;\n\\echo {self._marker}\n")
+                self._proc.stdin.flush()
+            lines = []
+            while True:
+                line = self._proc.stdout.readline()
+                if not line:  # psql exited: it could not connect, or was stopped
+                    self._proc.wait()
+                    raise QueryError(self._message(self._new_stderr() or self._exited()))
+                if line.rstrip("\n") == self._marker:
+                    break
+                lines.append(line)
+        finally:
+            watchdog.cancel()
+        problem = self._new_stderr()
+        if problem:
+            if _TIMEOUT_TEXT in problem:
+                raise QueryTimeout(f"cancelled after the statement timeout of {self.timeout_s:g} s")
+            raise QueryError(self._message(problem))
+        return json.loads("".join(lines)) if lines else None
+
+    def _exited(self) -> str:
+        if self._proc.returncode == -signal.SIGKILL:
+            return (
+                f"no answer from the server {ANSWER_GRACE_S:g} s after the statement timeout "
+                f"of {self.timeout_s:g} s; psql was stopped"
+            )
+        return f"psql exited ({self._proc.returncode})"
+
+    def _new_stderr(self) -> str:
+        self._stderr.seek(self._seen)
+        text = self._stderr.read().decode(errors="replace")
+        self._seen += len(text.encode())
+        lines = [
+            line.split(": ", 1)[-1] if line.startswith("psql:") else line
+            for line in text.strip().splitlines()
+        ]
+        return "\n".join(lines).strip()
+
+    def _message(self, detail: str) -> str:
+        where = f"{self.database.host}:{self.database.port}/{self.database.dbname}"
+        return self._libpq.scrub(f"{where}: {detail[-MAX_MESSAGE:]}")
+
+    def declared_relations(self) -> list[Relation]:
+        return [
+            Relation(
+                row["child_schema"],
+                row["child_table"],
+                tuple(row["child_columns"]),
+                row["parent_schema"],
+                row["parent_table"],
+                tuple(row["parent_columns"]),
+                on_delete=_ON_DELETE[row["on_delete"]],
+                not_valid=row["not_valid"],
+                constraint=row["name"],
+            )
+            for row in self.rows(_FOREIGN_KEYS)
+        ]
+
+    def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
+        columns = [f"c.{quote(col)}" for col in relation.child_columns]
+        key = (
+            f"to_json({columns[0]})"
+            if len(columns) == 1
+            else f"json_build_array({', '.join(columns)})"
+        )
+        found = self._json(
+            "SELECT json_build_object('orphans', count(*), 'samples', "
+            f"coalesce(json_agg(o.k) FILTER (WHERE o.n <= {int(samples)}), '[]')) "
+            f"FROM (SELECT {key} AS k, row_number() OVER () AS n "
+            f"FROM {relation.table_sql(parent=False)} AS c "
+            f"WHERE {relation.orphan_condition()}) AS o"
+        )
+        return OrphanCount(found["orphans"], tuple(found["samples"]))
+
+    def rows(self, query: str) -> list[dict[str, Any]]:
+        return self._json(f"SELECT coalesce(json_agg(q), '[]') FROM (\n{query}\n) AS q") or []
+
+    def close(self) -> None:
+        with suppress(BrokenPipeError, OSError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._stack.close()

@@ -1,0 +1,269 @@
+"""The database review against a real PostgreSQL cluster (see pg_cluster.py): declared, NOT
+VALID and logical relations with known orphans, an invalid index, a table without a primary key,
+a sequence near its limit, amcheck, a statement that hits the timeout; and read-only throughout."""
+
+# ruff: noqa: F811  (the session fixture is imported, then named by the tests that use it)
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pytest
+from helpers.pg_cluster import PostgresServer, free_port
+
+from upkeep.config import Database
+from upkeep.config.database_review import DatabaseReview, LogicalRelation
+from upkeep.dbreview import postgresql
+from upkeep.dbreview.interface import QueryError
+from upkeep.dbreview.postgresql import PostgreSQLReview
+from upkeep.procedures.database_review import DatabaseReviewResult, review_database
+from upkeep.records import Status
+
+pytestmark = pytest.mark.slow  # a real PostgreSQL cluster
+
+_names = itertools.count(1)
+
+# Run as the test role (SET ROLE), after the superuser part below.
+SCHEMA = """
+CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE coupons (code text PRIMARY KEY);
+CREATE TABLE orders (
+    id bigserial PRIMARY KEY,
+    customer_id integer REFERENCES customers(id) ON DELETE CASCADE,
+    coupon text);
+CREATE TABLE invoices (id integer PRIMARY KEY, order_id bigint);
+CREATE TABLE event_log (at timestamptz NOT NULL, what text);
+CREATE INDEX orders_coupon ON orders (coupon);
+CREATE SEQUENCE ticket_numbers AS integer;
+SELECT setval('ticket_numbers', 2000000000);
+INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 50) g;
+INSERT INTO coupons VALUES ('SPRING'), ('SUMMER');
+INSERT INTO orders (customer_id, coupon)
+  SELECT 1 + g % 50, CASE g % 10 WHEN 0 THEN 'SPRING' WHEN 1 THEN 'SUMMER' END
+  FROM generate_series(1, 500) g;
+INSERT INTO orders (customer_id, coupon) VALUES (NULL, 'WINTER'), (3, 'AUTUMN');
+INSERT INTO invoices SELECT g, g FROM generate_series(1, 100) g;
+INSERT INTO invoices VALUES (901, 99901), (902, 99902), (903, 99903), (904, 99904);
+ALTER TABLE invoices ADD CONSTRAINT invoices_order FOREIGN KEY (order_id)
+  REFERENCES orders(id) ON DELETE SET NULL NOT VALID;
+INSERT INTO event_log VALUES (now(), 'created');
+CREATE INDEX invoices_by_order ON invoices (order_id);
+CREATE INDEX invoices_order_again ON invoices (order_id);
+CREATE TABLE readings (id integer PRIMARY KEY, sensor integer NOT NULL);
+INSERT INTO readings SELECT g, g * 7 FROM generate_series(1, 70000) g;
+CREATE INDEX readings_sensor ON readings (sensor);
+CREATE TABLE bloated (id integer PRIMARY KEY, payload text NOT NULL);
+INSERT INTO bloated SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g;
+DELETE FROM bloated WHERE id % 5 <> 0;
+ANALYZE;
+"""
+
+# As the superuser: orders of customers that do not exist (a declared, validated key bypassed,
+# as a restore with triggers off or a replica role would), an index marked invalid as a failed
+# CREATE INDEX CONCURRENTLY leaves it, and amcheck available to the test role.
+SUPERUSER = """
+SET session_replication_role = replica;
+INSERT INTO orders (customer_id) VALUES (777), (778);
+RESET session_replication_role;
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'orders_coupon'::regclass;
+CREATE EXTENSION amcheck;
+GRANT EXECUTE ON FUNCTION bt_index_check(regclass) TO {role};
+"""
+
+COUPONS = LogicalRelation("pg", None, "orders", "coupon", None, "coupons", "code", "set null")
+
+
+def new_database(server: PostgresServer, amcheck: bool = True) -> str:
+    name = f"review_{os.getpid()}_{next(_names)}"
+    server.create_database(name)
+    server.psql(f"SET ROLE {server.role};\n{SCHEMA}", dbname=name)
+    superuser = SUPERUSER.format(role=server.role)
+    if not amcheck:
+        superuser = superuser.split("CREATE EXTENSION")[0]
+    server.psql(superuser, dbname=name)
+    return name
+
+
+def review(server: PostgresServer, dbname: str, tmp_path: Path, **settings) -> DatabaseReviewResult:
+    database = server.database(dbname, name="pg")
+    return review_database(
+        database, DatabaseReview(relations=(COUPONS,), **settings), tmp_path / "state"
+    )
+
+
+def snapshot(server: PostgresServer, dbname: str) -> str:
+    """Every table's row count and the md5 of its rows: equal means unchanged."""
+    return server.psql(
+        "SELECT string_agg(format('%s %s', t, (xpath('/row/c/text()', query_to_xml(format("
+        "'SELECT count(*) || md5(coalesce(string_agg(x::text, '','' ORDER BY x::text), '''')) "
+        "AS c FROM %s x', t), false, true, '')))[1]), E'\\n' ORDER BY t) "
+        "FROM (SELECT oid::regclass::text AS t FROM pg_class WHERE relkind = 'r' "
+        "AND relnamespace = 'public'::regnamespace) AS tables",
+        dbname=dbname,
+    )
+
+
+def test_every_relation_is_audited_with_exact_orphans_samples_and_cleanup(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    result = review(postgres_server, dbname, tmp_path)
+    assert result.problem is None and result.audit is not None
+    audit = {a.relation.label: a for a in result.audit.relations}
+    assert result.audit.coverage == "3/3 relations checked (2 declared, 1 logical)"
+    assert {label: a.orphans for label, a in audit.items()} == {
+        "orders.customer_id": 2,
+        "invoices.order_id": 4,
+        "orders.coupon": 2,
+    }
+    assert sorted(audit["orders.customer_id"].samples) == [777, 778]
+    assert sorted(audit["invoices.order_id"].samples) == [99901, 99902, 99903, 99904]
+    assert sorted(audit["orders.coupon"].samples) == ["AUTUMN", "WINTER"]
+    assert audit["invoices.order_id"].relation.not_valid
+    assert not audit["orders.customer_id"].relation.not_valid
+    assert not audit["orders.coupon"].relation.declared
+    # Cleanup follows ON DELETE: CASCADE deletes, SET NULL (declared or logical) updates.
+    assert audit["orders.customer_id"].cleanup_sql.startswith('DELETE FROM "public"."orders"')
+    assert audit["invoices.order_id"].cleanup_sql.startswith(
+        'UPDATE "public"."invoices" SET "order_id" = NULL WHERE'
+    )
+    assert audit["orders.coupon"].cleanup_sql.startswith('UPDATE "orders" SET "coupon" = NULL')
+
+
+def test_the_proposed_cleanup_removes_exactly_the_orphans(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    first = review(postgres_server, dbname, tmp_path)
+    assert first.audit is not None
+    for relation_audit in first.audit.relations:
+        postgres_server.psql(relation_audit.cleanup_sql, dbname=dbname)
+    again = review(postgres_server, dbname, tmp_path)
+    assert again.audit is not None and again.audit.orphans == 0
+    remaining = postgres_server.psql("SELECT count(*) FROM orders", dbname=dbname)
+    assert int(remaining) == 504 - 2  # the two orders of missing customers, nothing else
+
+
+def test_health_scripts_find_each_planted_problem(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    health = {o.script.name: o for o in review(postgres_server, dbname, tmp_path).health}
+    assert health["invalid-indexes"].status is Status.WARN
+    assert "public.orders_coupon" in health["invalid-indexes"].message
+    assert health["tables-without-primary-key"].status is Status.WARN
+    assert "table=public.event_log" in health["tables-without-primary-key"].message
+    assert health["tables-without-primary-key"].value == 1
+    sequence = health["sequences-near-max"]
+    assert sequence.status is Status.FAIL and sequence.value == pytest.approx(93.13, abs=0.01)
+    assert "public.ticket_numbers" in sequence.message
+    assert health["foreign-keys-without-index"].status is Status.WARN
+    assert "orders_customer_id_fkey" in health["foreign-keys-without-index"].message
+    assert health["amcheck"].status is Status.OK
+    assert "B-tree index(es) checked" in health["amcheck"].message
+    duplicates = health["duplicate-indexes"]
+    assert duplicates.status is Status.WARN and duplicates.value == 1
+    assert "indexes=invoices_by_order, invoices_order_again" in duplicates.message
+    unused = health["unused-indexes"]  # readings_sensor: 1.5 MiB, never scanned; not its key
+    assert unused.status is Status.WARN and unused.value == 1
+    assert "index=public.readings_sensor" in unused.message
+    for name in ("xid-wraparound", "long-running-queries", "idle-in-transaction"):
+        assert health[name].status is Status.OK, health[name].message
+    # The deleted rows are dead until a vacuum; whether the statistics show them yet depends on
+    # when the deleting session's backend flushed them: only that the script ran is certain.
+    assert health["dead-tuples"].message.startswith("dead-row share of the worst table: ")
+    bloat = health["table-bloat"]  # four rows in five of a 14 MiB table deleted
+    assert bloat.status is not Status.OK and 70 <= (bloat.value or 0) <= 85, bloat.message
+    assert "table=bloated" in bloat.message
+    index_bloat = health["index-bloat"]  # no index of 10 MiB here: it runs and finds none
+    assert index_bloat.status is Status.OK and index_bloat.value == 0, index_bloat.message
+    assert "row-counts" not in health  # a query the backups run, not a check
+
+
+def test_amcheck_says_when_it_is_not_installed(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server, amcheck=False)
+    health = {o.script.name: o for o in review(postgres_server, dbname, tmp_path).health}
+    assert health["amcheck"].status is Status.OK
+    assert "amcheck is not installed in this database" in health["amcheck"].message
+
+
+def test_a_slow_or_broken_script_is_reported_and_the_others_still_run(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    own = tmp_path / "scripts" / "postgresql"
+    own.mkdir(parents=True)
+    (own / "slow.sql").write_text(
+        "-- Check: a statement that sleeps\n-- Warn: 1\nSELECT pg_sleep(30);\n"
+    )
+    (own / "broken.sql").write_text("-- Check: a typo\n-- Warn: 1\nSELEC 1;\n")
+    started = time.monotonic()
+    result = review(
+        postgres_server, dbname, tmp_path, statement_timeout_s=1.0, scripts_dir=tmp_path / "scripts"
+    )
+    assert time.monotonic() - started < 20  # cancelled after 1 s, not 30
+    health = {o.script.name: o for o in result.health}
+    assert health["slow"].status is Status.FAIL and health["slow"].timed_out
+    assert "slow.sql: cancelled after the statement timeout of 1 s" in health["slow"].message
+    assert health["broken"].status is Status.FAIL
+    assert (
+        "broken.sql failed" in health["broken"].message
+        and "syntax error" in health["broken"].message
+    )
+    assert health["invalid-indexes"].status is Status.WARN  # after both, still run
+    assert result.audit is not None and result.audit.checked == 3
+
+
+def test_a_server_that_never_answers_stops_psql_instead_of_hanging(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watchdog fires (timeout + grace) after a query starts: made shorter here than the
+    # server's own statement_timeout, it stands for a server that has gone silent.
+    monkeypatch.setattr(postgresql, "ANSWER_GRACE_S", -1.5)
+    database = postgres_server.database(name="pg")
+    with PostgreSQLReview(database, timeout_s=2.0) as connection:
+        started = time.monotonic()
+        with pytest.raises(QueryError, match="psql was stopped"):
+            connection.rows("SELECT pg_sleep(10)")
+        assert time.monotonic() - started < 1.5
+        with pytest.raises(QueryError):
+            connection.rows("SELECT 1")  # the session is gone: reported at once, never waited for
+
+
+def test_an_unreachable_server_is_reported_naming_it(tmp_path: Path) -> None:
+    port = free_port()
+    database = Database("pg", "postgresql", host="127.0.0.1", port=port, dbname="shop")
+    result = review_database(database, DatabaseReview(), tmp_path / "state")
+    assert result.audit is None and result.problem is not None
+    assert result.problem.startswith(f"cannot be reviewed: 127.0.0.1:{port}/shop: ")
+    assert "Connection refused" in result.problem
+
+
+def test_writes_are_refused_even_from_a_users_script(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server)
+    own = tmp_path / "scripts" / "postgresql"
+    own.mkdir(parents=True)
+    (own / "writes.sql").write_text(
+        "-- Check: a script that writes\n-- Warn: 1\nSELECT nextval('ticket_numbers') AS value;\n"
+    )
+    result = review(postgres_server, dbname, tmp_path, scripts_dir=tmp_path / "scripts")
+    writes = {o.script.name: o for o in result.health}["writes"]
+    assert writes.status is Status.FAIL
+    assert "cannot execute nextval() in a read-only transaction" in writes.message
+    last = postgres_server.psql("SELECT last_value FROM ticket_numbers", dbname=dbname)
+    assert last == "2000000000"
+
+
+def test_the_review_changes_nothing(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    dbname = new_database(postgres_server)
+    before = snapshot(postgres_server, dbname)
+    review(postgres_server, dbname, tmp_path)
+    assert snapshot(postgres_server, dbname) == before
+    assert "orders 504" in before
