@@ -28,6 +28,9 @@ class Recorder:
     def finding(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self._keep(report.finding(*args, **kwargs))
 
+    def cleared(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._keep(report.cleared(*args, **kwargs))
+
     def dry_run(self) -> dict[str, Any]:
         return self._keep(report.dry_run())
 
@@ -42,6 +45,9 @@ class Recorder:
 
     def checks(self) -> dict[str, dict[str, Any]]:
         return {r["name"]: r for r in self.records if r["kind"] == "check"}
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.records if r["kind"] == "metric"}
 
     def findings(self) -> dict[str, dict[str, Any]]:
         return {r["key"]: r for r in self.records if r["kind"] == "finding"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.backup_verification import BackupVerification
 from upkeep.errors import ConfigError
 from upkeep.records import Status
 
@@ -274,6 +275,7 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
+    backup_verification: BackupVerification = field(default_factory=BackupVerification)
     site: SiteSettings = field(default_factory=SiteSettings)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
