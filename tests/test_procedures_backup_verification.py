@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers.backup import work_folders
 from helpers.files import make_config
 from helpers.project import REPO
@@ -301,3 +302,17 @@ def test_the_triage_table_covers_every_check_the_procedure_records(
     assert len(checks) >= 4 and {"ok", "warn", "fail"} <= statuses
     rows = triage_rows(load_notebook(RUNBOOK))
     assert {check for check in checks if not covers(rows, check)} == set()
+
+
+def test_the_runbook_is_committed_clean_and_implements_the_plans_task() -> None:
+    nb = load_notebook(RUNBOOK)
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    meta = nb["metadata"]["upkeep"]
+    tasks = yaml.safe_load((REPO / "docs" / "plan-tasks.yml").read_text())["tasks"]
+    task = next(t for t in tasks if t["category"] == meta["category"])
+    assert (task["frequency"], meta["cadence"]) == ("weekly", "weekly")
+    assert meta["destructive"] is False and meta["references"] == ["recovery-strategy.md"]
+    assert nb["cells"][0]["source"].startswith("# Weekly backup verification")
+    params = [cell for cell in code if "parameters" in cell["metadata"].get("tags", [])]
+    assert [cell["source"].split(":")[0] for cell in params] == ["verify_all"]

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from upkeep import report
 from upkeep.backup.restore import RestoreOutcome
 from upkeep.backup.rotation import Coverage, RestorePoint, choose_restore_points, coverage
+from upkeep.backup.samples import NO_SAMPLE_HASHES
 from upkeep.backup.stores import BackupStore, Manifest, StoreError
 from upkeep.backup.verification import verify_restore
 from upkeep.config import BackupVerification, Config, Database
@@ -222,13 +223,17 @@ def _record_database(
 def _record_restores(name: str, verification: DatabaseVerification) -> None:
     restores = verification.restores
     failed = [check for check in restores if not check.ok and not _vanished(check)]
-    for check in restores:
-        key = f"{CHECK}:{check.backup_id}"
-        if check in failed:
-            report.finding(key, f"{check.reason}: {check.what_failed}", severity=Severity.FAIL)
-        else:
-            report.cleared(key, "restored and verified")
-    unsampled = [c.backup_id for c in restores if c.outcome and c.outcome.samples_note]
+    # One finding per failing backup, keyed by its id: it stays open while the backup fails
+    # (a backup whose check failed is chosen again every week) and closes once it passes.
+    for check in failed:
+        report.finding(
+            f"{CHECK}:{check.backup_id}",
+            f"{check.reason}: {check.what_failed}",
+            severity=Severity.FAIL,
+        )
+    unsampled = [
+        c.backup_id for c in restores if c.outcome and c.outcome.samples_note == NO_SAMPLE_HASHES
+    ]
     message = f"restored {len(restores)} of {verification.retained} retained backup(s): "
     if failed:
         message += "; ".join(f"{c.backup_id} FAILED: {c.what_failed}" for c in failed[:5])
