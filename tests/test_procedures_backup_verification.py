@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helpers.backup import work_folders
 from helpers.files import make_config
-from helpers.project import REPO
+from helpers.project import REPO, Project
 from helpers.recorder import Recorder
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 
@@ -230,6 +230,11 @@ def test_a_backup_without_sample_hashes_is_still_verified_and_says_so(
     backup_verification.record_verification(run, system.backup_verification)
     message = recorded.checks()["backup-verification:app:restore"]["message"]
     assert f"no sample hashes in {older}" in message
+    # `upkeep restore` says so too, and still passes.
+    target = str(system.root / "restored.db")
+    restored = Project(system.root).upkeep_in_process("restore", "app", target)
+    assert restored.code == 0, restored.text
+    assert f"note: {NO_SAMPLE_HASHES}" in restored.out
 
 
 def test_no_backup_yet_warns_and_says_so(system: Config, recorded: Recorder) -> None:
