@@ -184,3 +184,27 @@ def test_a_restore_that_pg_restore_refuses_is_a_failure_and_leaves_no_database(
     assert "pg_restore exited" in restore["message"]
     assert postgres_server.password not in json.dumps(recorded.records)
     assert _scratch_databases(postgres_server) == []
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "delete the piece"])
+def test_a_damaged_piece_fails_naming_it_and_leaves_no_database(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder, damage: str
+) -> None:
+    config = _config(tmp_path, postgres_server, new_database(postgres_server))
+    backup_id = _back_up(config)
+    assert config.backup.dir is not None
+    piece = config.backup.dir / backup_id / "p000000.zst"
+    if damage == "flip a byte":
+        data = bytearray(piece.read_bytes())
+        data[len(data) // 2] ^= 0x04
+        piece.write_bytes(bytes(data))
+    else:
+        piece.unlink()
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.FAIL
+    word = "corrupt" if damage == "flip a byte" else "missing"
+    assert f"backup piece {backup_id}/p000000.zst is {word}" in restore["message"]
+    assert _scratch_databases(postgres_server) == []
