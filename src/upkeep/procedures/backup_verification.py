@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 CHECK = "backup-verification"
+# In the scratch target's name (PostgreSQL: upkeep_verify_weekly_<id>): never the daily check's.
+TARGET_LABEL = "weekly_"
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def _restore(
     created = datetime.fromisoformat(manifest.created)
     started = time.perf_counter()
     try:
-        outcome, note = verify_restore(store, manifest, database)
+        outcome, note = verify_restore(store, manifest, database, label=TARGET_LABEL)
     except StoreError as exc:
         # The daily backup's retention deleted it while we restored it: nothing to keep.
         if all(m.id != manifest.id for m in store.manifests(manifest.database)):
