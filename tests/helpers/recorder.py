@@ -28,9 +28,6 @@ class Recorder:
     def finding(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self._keep(report.finding(*args, **kwargs))
 
-    def cleared(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self._keep(report.cleared(*args, **kwargs))
-
     def dry_run(self) -> dict[str, Any]:
         return self._keep(report.dry_run())
 
