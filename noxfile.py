@@ -19,6 +19,7 @@ BENCHMARKS = (
     "log_formats",
     "backup",
     "backup_postgresql",
+    "backup_verification",
     "site_build",
     "referential_audit",
 )

@@ -267,7 +267,9 @@ def test_a_manifest_of_another_kind_or_format_is_refused_naming_it(field: str, v
     manifest = _manifest("app-1", (PieceRef("p000000.zst", 5, "a" * 64),))
     raw = json.loads(manifest_to_json(manifest))
     raw[field] = value
-    with pytest.raises(BackupError, match=r"^there: manifest format .* expected format 2 and kind"):
+    with pytest.raises(
+        BackupError, match=r"^there: manifest format .* expected format 2 or 3 and kind"
+    ):
         manifest_from_json(json.dumps(raw).encode(), "there")
 
 

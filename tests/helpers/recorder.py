@@ -43,5 +43,8 @@ class Recorder:
     def checks(self) -> dict[str, dict[str, Any]]:
         return {r["name"]: r for r in self.records if r["kind"] == "check"}
 
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.records if r["kind"] == "metric"}
+
     def findings(self) -> dict[str, dict[str, Any]]:
         return {r["key"]: r for r in self.records if r["kind"] == "finding"}

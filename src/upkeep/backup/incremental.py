@@ -39,6 +39,7 @@ from upkeep.backup.manifest import (
     join_index,
 )
 from upkeep.backup.pieces import BlockReader, PieceWriter, page_hashes
+from upkeep.backup.samples import DEFAULT_SAMPLE_ROWS
 from upkeep.backup.stores.interface import BackupKind, BackupStore, Manifest
 
 __all__ = ["BackupResult", "block_list", "chain_of", "new_backup_id", "take_backup"]
@@ -103,8 +104,12 @@ def take_backup(
     compression_level: int,
     reason: str = "",
     now: datetime | None = None,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS,
 ) -> BackupResult:
     """Snapshot `engine`'s database and publish it in `store`, as an incremental on `base`.
+
+    The manifest records the row counts and the sample hashes (`sample_rows` per table; 0: none)
+    taken from the snapshot.
 
     Nothing is published unless every piece was written and fsynced: on any error (a full disk
     included) the staging directory is removed and the error raised.
@@ -116,7 +121,7 @@ def take_backup(
     base_entries = block_list(store, chain) if chain else []
     staging = store.new_staging(backup_id)
     try:
-        snapshot = engine.snapshot(staging / SNAPSHOT_NAME)
+        snapshot = engine.snapshot(staging / SNAPSHOT_NAME, sample_rows=sample_rows)
         writer = PieceWriter(staging, compression_level, piece_size=PIECE_SIZE, workers=WORKERS)
         with writer:
             if snapshot.block_size and not chain:
@@ -153,6 +158,7 @@ def take_backup(
             compression=compression_level,
             upkeep_version=__version__,
             extra={"new_blocks": writer.blocks},
+            samples=snapshot.samples.to_json() if snapshot.samples else None,
         )
         store.put(staging, manifest)
     except BaseException as exc:

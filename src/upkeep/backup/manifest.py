@@ -29,7 +29,7 @@ from dataclasses import asdict
 from typing import Any, NamedTuple
 
 from upkeep.backup.errors import BackupDamaged
-from upkeep.backup.stores.interface import MANIFEST_FORMAT, BackupKind, Manifest, PieceRef
+from upkeep.backup.stores.interface import READABLE_FORMATS, BackupKind, Manifest, PieceRef
 
 MANIFEST_NAME = "manifest.json"
 _KINDS = frozenset(kind.value for kind in BackupKind)
@@ -87,10 +87,11 @@ def manifest_from_json(raw: bytes, where: str) -> Manifest:
         manifest = Manifest(pieces=pieces, **value)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BackupDamaged(f"{where}: not a readable backup manifest ({exc})") from None
-    if manifest.format != MANIFEST_FORMAT or not isinstance(manifest.kind, BackupKind):
+    if manifest.format not in READABLE_FORMATS or not isinstance(manifest.kind, BackupKind):
+        formats = " or ".join(str(number) for number in READABLE_FORMATS)
         raise BackupDamaged(
             f"{where}: manifest format {manifest.format!r}, kind {manifest.kind!r}; "
-            f"expected format {MANIFEST_FORMAT} and kind full or incremental"
+            f"expected format {formats} and kind full or incremental"
         )
     return manifest
 

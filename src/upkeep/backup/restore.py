@@ -4,8 +4,10 @@ The backup's chain is read from the store piece by piece, each piece checked aga
 its manifest recorded (a missing or corrupt one raises `MissingPiece`/`CorruptPiece` naming it),
 the blocks are written in order into a snapshot file, each block checked against its sha256 in
 the block list and the block list against the manifest's digest of it, and
-the engine restores that file into the target and runs its own checks. Row counts of the
-restored target are compared with those the manifest recorded at backup time.
+the engine restores that file into the target and runs its own checks. Row counts and sample
+hashes (`upkeep.backup.samples`) of the restored target are compared with those the manifest
+recorded at backup time; a manifest without sample hashes (written by an earlier version) says
+so in `samples_note`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.incremental import block_list, chain_of
 from upkeep.backup.manifest import block_list_digest, piece_name
 from upkeep.backup.pieces import BlockReader
+from upkeep.backup.samples import NO_SAMPLE_HASHES, compare_samples
 from upkeep.backup.stores.interface import BackupStore, CorruptPiece, Manifest
 
 __all__ = ["RestoreOutcome", "assemble", "compare_rows", "restore_backup", "verify_pieces"]
@@ -32,15 +35,20 @@ WRITE_BUFFER = 16 << 20
 
 @dataclass(frozen=True)
 class RestoreOutcome:
-    """A restored backup: the engine's report plus the row counts compared with the manifest."""
+    """A restored backup: the engine's report plus the row counts and sample hashes compared
+    with the manifest. `samples_checked` is the number of tables whose sample was compared;
+    `samples_note` says why none was (`NO_SAMPLE_HASHES`, or a target that failed its checks)."""
 
     backup_id: str
     report: RestoreReport
     row_count_mismatches: tuple[str, ...]
+    sample_mismatches: tuple[str, ...] = ()
+    samples_checked: int = 0
+    samples_note: str | None = None
 
     @property
     def problems(self) -> tuple[str, ...]:
-        return self.report.problems + self.row_count_mismatches
+        return self.report.problems + self.row_count_mismatches + self.sample_mismatches
 
     @property
     def ok(self) -> bool:
@@ -104,6 +112,7 @@ def restore_backup(
             f"backup {manifest.id} is a {manifest.engine} backup; cannot restore it with "
             f"the {engine.engine} engine"
         )
+    samples = manifest.sample_hashes  # an unreadable record fails before anything is restored
     workdir = Path(tempfile.mkdtemp(prefix=".upkeep-restore-", dir=scratch))
     try:
         snapshot = workdir / "snapshot"
@@ -111,7 +120,19 @@ def restore_backup(
         report = engine.restore(snapshot, target)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return RestoreOutcome(manifest.id, report, compare_rows(manifest.row_counts, report))
+    rows = compare_rows(manifest.row_counts, report)
+    if samples is None:
+        return RestoreOutcome(manifest.id, report, rows, samples_note=NO_SAMPLE_HASHES)
+    if report.problems:
+        return RestoreOutcome(
+            manifest.id, report, rows, samples_note="not compared: the restored copy failed"
+        )
+    try:
+        found = engine.sample_hashes(target, samples.spec)
+    except BackupError as exc:
+        return RestoreOutcome(manifest.id, report, rows, (f"sample hashes: {exc}",))
+    mismatches = compare_samples(samples.tables, found, samples.spec.seed)
+    return RestoreOutcome(manifest.id, report, rows, mismatches, len(samples.tables))
 
 
 def compare_rows(expected: dict[str, int], report: RestoreReport) -> tuple[str, ...]:

@@ -33,9 +33,12 @@ class Recheck:
 
 
 def verify_restore(
-    store: BackupStore, manifest: Manifest, database: Database
+    store: BackupStore, manifest: Manifest, database: Database, *, label: str = ""
 ) -> tuple[RestoreOutcome | None, str | None]:
     """Restore `manifest` to a temporary target, check it, drop the target, record the verdict.
+
+    `label` goes into the target's name, so that two kinds of check (the daily backup's and the
+    weekly verification's) running at once never restore into, or drop, each other's target.
 
     Returns the outcome, or None and why there is none: the restore failed (a missing or corrupt
     piece, named), or it was not attempted (`SKIPPED` + why: the engine cannot drop a target).
@@ -47,7 +50,7 @@ def verify_restore(
     if type(engine).drop is DatabaseEngine.drop:
         return None, f"{SKIPPED}the {engine.engine} engine cannot remove a verification restore"
     scratch = store.new_scratch(manifest.id)
-    target = engine.verification_target(scratch, manifest.id)
+    target = engine.verification_target(scratch, f"{label}{manifest.id}")
     try:
         engine.drop(target)  # what a check that was killed part way left (PostgreSQL: a database)
         outcome = restore_backup(store, manifest, engine, target, scratch=scratch)

@@ -35,7 +35,8 @@ def restore_command(
     one is never overwritten. Without --backup, the newest verified backup is taken (one whose
     check failed or never ran is passed over, and named). Every stored piece's sha256 is
     checked on the way; then SQLite's integrity_check and foreign_key_check, or pg_restore's
-    exit status, and the row counts of every table against the backup's manifest.
+    exit status, and the row counts and sample hashes of every table against the backup's
+    manifest.
     Exit 0 when all checks pass; 1 when one fails (a corrupt or missing piece included);
     2 when TARGET exists, the backup is unknown or none is verified (nothing was restored);
     3 when the restore could not be done (the server unreachable, a full disk).
@@ -59,6 +60,8 @@ def restore_database(config: Config, database: str, target: str, backup_id: str 
     outcome = restored.outcome
     for note in outcome.report.notes:
         print_out(f"  note: {note}")
+    if outcome.samples_note:
+        print_out(f"  note: {outcome.samples_note}")
     for problem in outcome.problems:
         print_err(f"  problem: {problem}")
     print_out("all checks passed" if outcome.ok else "FAILED: the restored copy is not sound")

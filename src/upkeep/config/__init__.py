@@ -5,6 +5,7 @@ gives back every problem found, for `upkeep check`); `lookup` names one value by
 
 from __future__ import annotations
 
+from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.load import DEFAULT_CONFIG_NAME, load_config, read_config
 from upkeep.config.model import (
     DATABASE_ENGINES,
@@ -36,6 +37,7 @@ __all__ = [
     "SERVICE_TYPES",
     "SHIPPED_RUNBOOKS",
     "BackupPolicy",
+    "BackupVerification",
     "Cleanup",
     "CleanupRoot",
     "Config",

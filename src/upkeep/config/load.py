@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.limits import read_limit, read_thresholds
@@ -106,6 +107,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         databases=problems.items(top, "databases", lambda s: _database(s, base)),
         thresholds=problems.read(lambda: read_thresholds(top.section("thresholds")), Thresholds()),
         backup=problems.read(lambda: _backup(top.section("backup"), base), BackupPolicy()),
+        backup_verification=problems.read(
+            lambda: read_backup_verification(top.section("backup_verification")),
+            BackupVerification(),
+        ),
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
         updates=problems.read(
             lambda: read_updates(top.section("updates"), base), UpdatesSettings()

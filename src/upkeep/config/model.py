@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.updates import UpdatesSettings
@@ -277,6 +278,7 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
+    backup_verification: BackupVerification = field(default_factory=BackupVerification)
     site: SiteSettings = field(default_factory=SiteSettings)
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
     risk_register: RiskRegister = field(default_factory=RiskRegister)

@@ -177,6 +177,7 @@ def back_up_database(
             compression_level=policy.compression_level,
             reason=reason,
             now=now,
+            sample_rows=config.backup_verification.sample_rows,
         )
     except BackupError as exc:
         return DatabaseBackup(database.name, error=str(exc))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from upkeep.config import Config, Limit
 from upkeep.units import human_size, quantity
 
-__all__ = ["backup", "cleaning", "graded", "health"]
+__all__ = ["backup", "backup_verification", "cleaning", "graded", "health"]
 
 
 def graded(limit: Limit, unit: str = "") -> str:
@@ -88,5 +88,22 @@ def backup(config: Config) -> str:
             f"  warns: a backup more than {quantity(policy.shrink_warn_percent, '%')} smaller than"
             f" the previous one; no verified full backup in the last"
             f" {quantity(policy.max_full_age_days, 'days')}",
+        ]
+    )
+
+
+def backup_verification(config: Config) -> str:
+    """The weekly backup verification's rotation and what warns."""
+    settings = config.backup_verification
+    samples = f"{settings.sample_rows} rows of each table" if settings.sample_rows else "none (off)"
+    return "\n".join(
+        [
+            f"limits in force ({config.path}):",
+            f"  store: {config.backup.dir or 'none (backup.dir)'}",
+            f"  restored: the newest backup of each database every week; every retained backup"
+            f" at least once every {settings.verify_every_weeks} week(s)",
+            f"  sample hashes taken by the daily backup: {samples}",
+            f"  warns: the newest verified backup older than"
+            f" {quantity(settings.max_verified_age_days, 'days')}; a retained backup overdue",
         ]
     )

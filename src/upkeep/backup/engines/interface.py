@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from upkeep.backup.errors import BackupError
+from upkeep.backup.samples import SampleHashes, SampleSpec, TableSample
 from upkeep.config import Database
 from upkeep.errors import UpkeepError
 
@@ -47,7 +48,9 @@ class Snapshot:
     SQLite: a database file made with the online backup API. PostgreSQL: an uncompressed
     custom-format archive (`pg_dump -Fc -Z0`) so that equal content gives equal chunks.
     `block_size` is the fixed block size (the SQLite page size), or None for content-defined
-    chunks. `row_counts` maps each table to its number of rows at the moment of the snapshot.
+    chunks. `row_counts` maps each table to its number of rows at the moment of the snapshot;
+    `samples` are the sample hashes taken from the same snapshot (`upkeep.backup.samples`), or
+    None when none were asked for.
     """
 
     path: Path
@@ -56,6 +59,7 @@ class Snapshot:
     server_version: str
     row_counts: dict[str, int]
     block_size: int | None
+    samples: SampleHashes | None = None
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,19 @@ class DatabaseEngine(ABC):
         self.database = database
 
     @abstractmethod
-    def snapshot(self, dest: Path) -> Snapshot:
+    def snapshot(self, dest: Path, *, sample_rows: int = 0) -> Snapshot:
         """Write a consistent snapshot of the database to the file `dest` (which must not exist).
 
-        Raises `EngineError` naming the database when it cannot be read.
+        With `sample_rows`, also hash a seeded sample of that many rows of every table, from the
+        same snapshot as the row counts. Raises `EngineError` naming the database when it cannot
+        be read.
+        """
+
+    @abstractmethod
+    def sample_hashes(self, target: str, spec: SampleSpec) -> dict[str, TableSample]:
+        """The sample hashes of a restored `target`, chosen as `spec` says (as at backup time).
+
+        Raises `EngineError` when the target cannot be read.
         """
 
     @abstractmethod

@@ -36,6 +36,13 @@ from upkeep.backup.engines.libpq import (
     libpq_environment,
     psql_session,
 )
+from upkeep.backup.samples import (
+    POSTGRESQL_METHOD,
+    SampleHashes,
+    SampleSpec,
+    TableSample,
+    new_sample_spec,
+)
 from upkeep.config import Database
 from upkeep.sql import load_sql
 
@@ -47,11 +54,29 @@ MAX_NAME_BYTES = 63
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}")
 # Exact rows of every table, as one JSON object on one line (see the script's header).
 ROW_COUNTS_SCRIPT = "db-health/postgresql/row-counts.sql"
+# Sample hashes of every table, one JSON object on one line; psql variables upkeep_seed, _rows.
+SAMPLE_HASHES_SCRIPT = "backup/postgresql-sample-hashes.sql"
 
 
 def _count_rows_sql() -> str:
     # The query alone, ended by a newline: psql runs a statement once its line is complete.
     return load_sql(ROW_COUNTS_SCRIPT).query + "\n"
+
+
+def _sample_hashes_sql(spec: SampleSpec) -> str:
+    # The seed is hex and the row count an int (SampleSpec checks): safe as psql variables.
+    return (
+        f"\\set upkeep_seed {spec.seed}\n\\set upkeep_rows {spec.rows}\n"
+        + load_sql(SAMPLE_HASHES_SCRIPT).query
+        + "\n"
+    )
+
+
+def _parse_samples(line: str | bytes) -> dict[str, TableSample]:
+    return {
+        name: TableSample(int(value["rows"]), str(value["sha256"]))
+        for name, value in json.loads(line).items()
+    }
 
 
 class PostgreSQLEngine(DatabaseEngine):
@@ -66,12 +91,13 @@ class PostgreSQLEngine(DatabaseEngine):
 
     # ------------------------------------------------------------------ backup
 
-    def snapshot(self, dest: Path) -> Snapshot:
+    def snapshot(self, dest: Path, *, sample_rows: int = 0) -> Snapshot:
         if dest.exists():
             raise EngineError(f"snapshot file {dest} exists already; expected a new path")
+        spec = new_sample_spec(sample_rows, POSTGRESQL_METHOD) if sample_rows else None
         with libpq_environment(self.database) as libpq:
             try:
-                version, counts = self._dump_in_snapshot(dest, libpq)
+                version, counts, samples = self._dump_in_snapshot(dest, libpq, spec)
             except BaseException:
                 with suppress(OSError):
                     dest.unlink()
@@ -83,10 +109,14 @@ class PostgreSQLEngine(DatabaseEngine):
             server_version=f"PostgreSQL {version}",
             row_counts=counts,
             block_size=None,
+            samples=samples,
         )
 
-    def _dump_in_snapshot(self, dest: Path, libpq: LibpqEnvironment) -> tuple[str, dict[str, int]]:
-        """Export a snapshot, dump it while counting rows in it; return (version, counts)."""
+    def _dump_in_snapshot(
+        self, dest: Path, libpq: LibpqEnvironment, spec: SampleSpec | None
+    ) -> tuple[str, dict[str, int], SampleHashes | None]:
+        """Export a snapshot, dump it while counting (and sampling) rows in it; return
+        (version, counts, sample hashes)."""
         with psql_session([self._tool("psql"), *self._psql_args()], libpq.env) as session:
             session.send(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
@@ -112,6 +142,10 @@ class PostgreSQLEngine(DatabaseEngine):
                 # Count while pg_dump writes: both read the same snapshot, on two cores.
                 session.send(_count_rows_sql())
                 counts_line = self._expect(session, libpq, "count rows")
+                samples_line = None
+                if spec is not None:
+                    session.send(_sample_hashes_sql(spec))
+                    samples_line = self._expect(session, libpq, "take sample hashes")
                 _, stderr = dump.communicate()
             except BaseException:
                 dump.kill()
@@ -121,7 +155,10 @@ class PostgreSQLEngine(DatabaseEngine):
                 raise self._failure(libpq, "pg_dump", dump.returncode, stderr)
             session.send("COMMIT;\n")
         counts = {name: int(rows) for name, rows in json.loads(counts_line).items()}
-        return version, counts
+        samples = None
+        if spec is not None and samples_line is not None:
+            samples = SampleHashes(spec, _parse_samples(samples_line))
+        return version, counts, samples
 
     def _expect(self, session: PsqlSession, libpq: LibpqEnvironment, what: str) -> str:
         """The next line of psql's answer; psql's own error when it has none."""
@@ -267,6 +304,19 @@ class PostgreSQLEngine(DatabaseEngine):
         if proc.returncode != 0:
             raise self._failure(libpq, "counting rows", proc.returncode, proc.stderr)
         return {name: int(rows) for name, rows in json.loads(proc.stdout).items()}
+
+    def sample_hashes(self, target: str, spec: SampleSpec) -> dict[str, TableSample]:
+        _check_name(target)
+        with libpq_environment(self.database) as libpq:
+            proc = subprocess.run(
+                [self._tool("psql"), *self._psql_args(target)],
+                input=_sample_hashes_sql(spec).encode(),
+                env=libpq.env,
+                capture_output=True,
+            )
+            if proc.returncode != 0:
+                raise self._failure(libpq, "taking sample hashes", proc.returncode, proc.stderr)
+        return _parse_samples(proc.stdout)
 
     def row_counts(self, dbname: str | None = None) -> dict[str, int]:
         """Exact rows of every table of `dbname` (default: the configured database), now."""

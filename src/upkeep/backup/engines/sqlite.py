@@ -22,6 +22,14 @@ from upkeep.backup.engines.interface import (
     RestoreTargetError,
     Snapshot,
 )
+from upkeep.backup.samples import (
+    SQLITE_METHOD,
+    SampleHashes,
+    SampleSpec,
+    TableSample,
+    new_sample_spec,
+    sqlite_sample_hashes,
+)
 
 __all__ = ["SQLiteEngine", "row_counts"]
 
@@ -71,7 +79,7 @@ class SQLiteEngine(DatabaseEngine):
         assert self.database.path is not None  # config refuses a sqlite database without one
         return self.database.path
 
-    def snapshot(self, dest: Path) -> Snapshot:
+    def snapshot(self, dest: Path, *, sample_rows: int = 0) -> Snapshot:
         if not self.path.is_file():
             raise EngineError(
                 f"database {self.database.name!r}: {self.path} is not a SQLite database file"
@@ -90,6 +98,10 @@ class SQLiteEngine(DatabaseEngine):
                     # pages=-1: the whole database in one step, one read transaction, consistent.
                     source.backup(target, pages=-1)
                     counts = row_counts(target)
+                    samples = None
+                    if sample_rows:
+                        spec = new_sample_spec(sample_rows, SQLITE_METHOD)
+                        samples = SampleHashes(spec, sqlite_sample_hashes(target, spec))
                     page_size = target.execute("PRAGMA page_size").fetchone()[0]
                 finally:
                     target.close()
@@ -106,6 +118,7 @@ class SQLiteEngine(DatabaseEngine):
             server_version=f"SQLite {sqlite3.sqlite_version}",
             row_counts=counts,
             block_size=page_size,
+            samples=samples,
         )
 
     def boundaries(self, snapshot: Snapshot) -> Iterator[int]:
@@ -148,6 +161,13 @@ class SQLiteEngine(DatabaseEngine):
             counts,
             _summarise(notes),
         )
+
+    def sample_hashes(self, target: str, spec: SampleSpec) -> dict[str, TableSample]:
+        try:
+            with _connect(Path(target), readonly=True) as restored:
+                return sqlite_sample_hashes(restored, spec)
+        except sqlite3.Error as exc:
+            raise EngineError(f"cannot take sample hashes of {target}: {exc}") from exc
 
     def drop(self, target: str) -> None:
         path = Path(target)

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.backup.errors import BackupDamaged, BackupError
+from upkeep.backup.samples import SampleHashes
 
 __all__ = [
     "MANIFEST_FORMAT",
+    "READABLE_FORMATS",
     "BackupKind",
     "BackupStore",
     "CorruptPiece",
@@ -34,7 +36,9 @@ __all__ = [
 ]
 
 # 2: `sha256` became the digest of the block sha256s (1 was the sha256 of the whole snapshot).
-MANIFEST_FORMAT = 2
+# 3: `samples`, the sample hashes of every table (a format-2 manifest is read as having none).
+MANIFEST_FORMAT = 3
+READABLE_FORMATS = (2, 3)
 
 
 class BackupKind(StrEnum):
@@ -82,7 +86,8 @@ class Manifest:
     as restored (`sha256`: of its blocks' sha256s in order, see
     `upkeep.backup.manifest.block_list_digest`); `stored_bytes` what this backup added to the
     store (its own pieces). `index` names the piece holding the block list; `compression` is the
-    zstd level.
+    zstd level. `samples` holds the sample hashes (`SampleHashes.to_json`), None in a manifest
+    written before they existed.
     """
 
     id: str
@@ -105,6 +110,14 @@ class Manifest:
     upkeep_version: str
     format: int = MANIFEST_FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] | None = None
+
+    @property
+    def sample_hashes(self) -> SampleHashes | None:
+        """The recorded sample hashes, or None (an older manifest); BackupDamaged if unreadable."""
+        if self.samples is None:
+            return None
+        return SampleHashes.from_json(self.samples, f"backup {self.id}: manifest")
 
     def piece(self, name: str) -> PieceRef:
         for ref in self.pieces:

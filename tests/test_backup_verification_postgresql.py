@@ -1,0 +1,214 @@
+"""The weekly backup verification against a real PostgreSQL cluster (see pg_cluster.py): sample
+hashes taken inside the dump's exported snapshot, restores into a new database that is dropped
+afterwards, also when its checks fail, and a restored copy with different data failing."""
+
+# ruff: noqa: F811  (the session fixture is imported, then named by the tests that use it)
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from helpers.files import make_config
+from helpers.pg_cluster import PostgresServer
+from helpers.recorder import Recorder
+from test_backup_postgresql import SCHEMA, new_database
+
+from upkeep.backup.stores.directory import DirectoryStore
+from upkeep.config import Config
+from upkeep.procedures import backup, backup_verification
+from upkeep.records import Status
+
+pytestmark = pytest.mark.slow  # a real PostgreSQL cluster
+
+VERIFY_PREFIX = "upkeep_verify_"
+
+
+def _config(tmp_path: Path, server: PostgresServer, dbname: str) -> Config:
+    return make_config(
+        tmp_path,
+        f"""
+        databases:
+          - name: pg
+            engine: postgresql
+            host: {server.host}
+            port: {server.port}
+            dbname: {dbname}
+            user: {server.role}
+            password: "file:{server.password_file}"
+        backup: {{dir: store, mode: full}}
+        backup_verification: {{sample_rows: 25}}
+        """,
+    )
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    recorder = Recorder()
+    for module in (backup, backup_verification):
+        monkeypatch.setattr(module, "report", recorder)
+    return recorder
+
+
+def _back_up(config: Config) -> str:
+    run = backup.back_up_all(config)
+    assert all(b.sound for b in run.backups), run
+    result = run.backups[0].result
+    assert result is not None
+    return result.manifest.id
+
+
+def _scratch_databases(server: PostgresServer) -> list[str]:
+    return [name for name in server.databases() if name.startswith(VERIFY_PREFIX)]
+
+
+def _manifest(config: Config, backup_id: str) -> dict:
+    assert config.backup.dir is not None
+    return json.loads((config.backup.dir / backup_id / "manifest.json").read_text())
+
+
+def _rewrite(config: Config, backup_id: str, **fields: object) -> None:
+    """Give the manifest of `backup_id` other `fields` (what an earlier backup recorded)."""
+    assert config.backup.dir is not None
+    path = config.backup.dir / backup_id / "manifest.json"
+    value = json.loads(path.read_text())
+    value.update(fields)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def test_sample_hashes_come_from_the_dumps_snapshot_and_a_sound_backup_verifies(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = new_database(postgres_server)
+    config = _config(tmp_path, postgres_server, source)
+    # A session keeps writing while the backup runs: the samples, like the counts, must be
+    # those of the dump, or the verification of a sound backup would fail.
+    stop = threading.Event()
+    postgres_server.psql(
+        f"SET ROLE {postgres_server.role}; CREATE TABLE ticks (id serial PRIMARY KEY)",
+        dbname=source,
+    )
+
+    def write() -> None:
+        while not stop.is_set():
+            postgres_server.psql("INSERT INTO ticks DEFAULT VALUES", dbname=source)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        backup_id = _back_up(config)
+    finally:
+        stop.set()
+        writer.join()
+    assert config.backup.dir is not None
+    manifest = DirectoryStore(config.backup.dir).manifests("pg")[-1]
+    samples = manifest.sample_hashes
+    assert samples is not None and samples.spec.method == "postgresql-md5-order-v1"
+    assert set(samples.tables) == set(manifest.row_counts)
+    assert '"Audit Log"."Events"' in samples.tables
+    assert samples.tables["public.orders"].rows == 25
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    checks = recorded.checks()
+    assert checks["backup-verification:pg:restore"]["status"] == Status.OK, checks
+    (restored,) = run.databases[0].restores
+    assert restored.backup_id == backup_id and restored.outcome is not None
+    # Not the daily check's name: the two may check the same backup at the same time.
+    expected = f"upkeep_verify_weekly_{backup_id}".replace("-", "_").lower()
+    assert restored.outcome.report.target == expected
+    assert recorded.metrics()["backup_restore_seconds"]["labels"] == {"database": "pg"}
+    assert _scratch_databases(postgres_server) == []
+
+
+def test_different_data_with_the_same_row_counts_fails_and_the_scratch_database_is_dropped(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = new_database(postgres_server)
+    config = _config(tmp_path, postgres_server, source)
+    first = _manifest(config, _back_up(config))
+    postgres_server.psql(
+        f"SET ROLE {postgres_server.role}; UPDATE customers SET name = upper(name)", dbname=source
+    )
+    second = _back_up(config)  # retention deletes the first one: same day, mode full
+    _rewrite(config, second, samples=first["samples"])
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.FAIL
+    assert "table public.customers: sample hash differs" in restore["message"]
+    assert "public.orders" not in restore["message"]
+    # The check failed after the scratch database was made and filled: it is dropped anyway.
+    assert _scratch_databases(postgres_server) == []
+    assert config.backup.dir is not None
+    assert not DirectoryStore(config.backup.dir).verified(second)
+
+
+def test_a_backup_that_restores_with_a_table_emptied_fails_naming_it(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = new_database(postgres_server)
+    config = _config(tmp_path, postgres_server, source)
+    whole = _manifest(config, _back_up(config))
+    postgres_server.psql(f"SET ROLE {postgres_server.role}; DELETE FROM orders", dbname=source)
+    emptied = _back_up(config)
+    _rewrite(config, emptied, samples=whole["samples"], row_counts=whole["row_counts"])
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    message = recorded.checks()["backup-verification:pg:restore"]["message"]
+    assert "table public.orders: 0 rows restored, the backup recorded 40000" in message
+    assert "table public.orders: sample hash differs" in message
+    assert _scratch_databases(postgres_server) == []
+
+
+def test_a_restore_that_pg_restore_refuses_is_a_failure_and_leaves_no_database(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    """pg_restore fails part way (a role the archive names does not exist on this server):
+    the scratch database it made is dropped, and the failure says why."""
+    owner = f"gone_{os.getpid()}"
+    postgres_server.psql(f"CREATE ROLE {owner}", dbname="postgres")
+    source = new_database(postgres_server, SCHEMA)
+    postgres_server.psql(f"ALTER TABLE customers OWNER TO {owner}", dbname=source)
+    config = _config(tmp_path, postgres_server, source)
+    postgres_server.psql(f"GRANT SELECT ON customers TO {postgres_server.role}", dbname=source)
+    taken = backup.back_up_all(config, verify=False)  # the daily check would fail it already
+    assert taken.backups[0].result is not None
+    postgres_server.psql(f"DROP OWNED BY {owner} CASCADE; DROP ROLE {owner}", dbname=source)
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.FAIL
+    assert "pg_restore exited" in restore["message"]
+    assert postgres_server.password not in json.dumps(recorded.records)
+    assert _scratch_databases(postgres_server) == []
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "delete the piece"])
+def test_a_damaged_piece_fails_naming_it_and_leaves_no_database(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder, damage: str
+) -> None:
+    config = _config(tmp_path, postgres_server, new_database(postgres_server))
+    backup_id = _back_up(config)
+    assert config.backup.dir is not None
+    piece = config.backup.dir / backup_id / "p000000.zst"
+    if damage == "flip a byte":
+        data = bytearray(piece.read_bytes())
+        data[len(data) // 2] ^= 0x04
+        piece.write_bytes(bytes(data))
+    else:
+        piece.unlink()
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.FAIL
+    word = "corrupt" if damage == "flip a byte" else "missing"
+    assert f"backup piece {backup_id}/p000000.zst is {word}" in restore["message"]
+    assert _scratch_databases(postgres_server) == []
