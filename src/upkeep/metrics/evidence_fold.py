@@ -9,13 +9,15 @@ unreadable, the fold starts again from the first line.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from upkeep.atomic import file_mode, write_json
+from upkeep.atomic import file_mode
 from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
 from upkeep.evidence import ledger as ledger_lines
 from upkeep.findings import FindingState, follow, run_event
@@ -168,28 +170,41 @@ def _line_matches(ledger: Path, fold: EvidenceFold) -> bool:
 
 
 def _write_checkpoint(path: Path, ledger: Path, fold: EvidenceFold) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(
-        path,
-        {
-            "format": CHECKPOINT_FORMAT,
-            "ledger": str(ledger),
-            "seq": fold.seq,
-            "hash": fold.hash,
-            "line_start": fold.line_start,
-            "offset": fold.offset,
-            "runbooks": {
-                name: {
-                    key: getattr(runs, key).to_json()
-                    for key in _RUNS_KEYS
-                    if getattr(runs, key) is not None
-                }
-                for name, runs in sorted(fold.runbooks.items())
-            },
-            "open_findings": [_finding_json(state) for state in fold.open_findings],
+    value = {
+        "format": CHECKPOINT_FORMAT,
+        "ledger": str(ledger),
+        "seq": fold.seq,
+        "hash": fold.hash,
+        "line_start": fold.line_start,
+        "offset": fold.offset,
+        "runbooks": {
+            name: {
+                key: getattr(runs, key).to_json()
+                for key in _RUNS_KEYS
+                if getattr(runs, key) is not None
+            }
+            for name, runs in sorted(fold.runbooks.items())
         },
-        mode=file_mode(),
-    )
+        "open_findings": [_finding_json(state) for state in fold.open_findings],
+    }
+    _replace_unsynced(path, json.dumps(value, separators=(",", ":")).encode())
+
+
+def _replace_unsynced(path: Path, data: bytes) -> None:
+    """Replace `path` whole (a temporary file renamed over it), without fsync: the checkpoint
+    only saves work, so a power cut that loses or empties it costs one fold from the start
+    (a fold that cannot read it starts there), while two fsyncs after every run cost more than
+    the rest of the textfile together."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), file_mode())
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 _RUNS_KEYS = ("last_run", "last_success", "last_executed")
