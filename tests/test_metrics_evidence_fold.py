@@ -28,16 +28,22 @@ def summary(store: EvidenceStore, checkpoint: Path | None) -> dict[str, object]:
             )
             for name, runs in fold.runbooks.items()
         },
-        "open": sorted((s.runbook, s.key, s.times_seen, s.first_seen) for s in fold.open_findings),
+        "open": sorted((s.runbook, s.key, s.times_seen, s.first_seen) for s in fold.open_states()),
     }
 
 
 def test_a_fold_taken_up_from_its_checkpoint_equals_one_from_the_start(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path / "evidence")
     checkpoint = tmp_path / "state/fold.json"
-    publish(store, record("review", 0, findings=(WARN, STICKY)), record("backup", 0))
+    drill = Finding("drill:restore", "restore took too long", Severity.INFO)
+    publish(
+        store,
+        record("review", 0, findings=(WARN, STICKY)),
+        record("backup", 0),
+        record("drill", 0, findings=(drill, WARN)),  # no run of its own later
+    )
     fold_evidence(store, checkpoint)
-    assert json.loads(checkpoint.read_text())["seq"] == 2
+    assert json.loads(checkpoint.read_text())["seq"] == 3
     publish(
         store,
         record("review", 1, findings=(WARN,)),
@@ -53,8 +59,9 @@ def test_a_fold_taken_up_from_its_checkpoint_equals_one_from_the_start(tmp_path:
         record("backup", 0).run_id,
         record("backup", 1).run_id,
     )
-    # orphans:a was acknowledged, then reported again: open anew, seen once since.
+    # orphans:a was acknowledged (for drill too), then reported again by review: open anew.
     assert taken_up["open"] == [
+        ("drill", "drill:restore", 1, DAY0),
         ("review", "log:x", 1, DAY0),
         ("review", "orphans:a", 1, DAY0 + timedelta(days=3)),
     ]
@@ -69,8 +76,8 @@ def test_a_taken_up_fold_reads_only_the_run_records_published_since(tmp_path: Pa
     (run_json,) = (tmp_path / "evidence/runs").rglob("run.json")
     run_json.unlink()
     publish(store, record("review", 1, Status.WARN))
-    assert [s.key for s in fold_evidence(store, checkpoint).open_findings] == ["log:x"]
-    assert fold_evidence(store, None).open_findings == []  # from the start: the record is gone
+    assert [s.key for s in fold_evidence(store, checkpoint).open_states()] == ["log:x"]
+    assert fold_evidence(store, None).open_states() == []  # from the start: the record is gone
 
 
 def test_a_checkpoint_of_another_ledger_is_not_taken_up(tmp_path: Path) -> None:

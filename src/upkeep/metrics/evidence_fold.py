@@ -20,8 +20,8 @@ from typing import Any
 from upkeep.atomic import file_mode
 from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
 from upkeep.evidence import ledger as ledger_lines
-from upkeep.findings import FindingState, follow, run_event
-from upkeep.records import RunRecord, Severity, Status, iso, parse_time
+from upkeep.findings import ACKNOWLEDGE, FindingState, RunEvent, follow, run_event
+from upkeep.records import Decision, RunRecord, Severity, Status, iso, parse_time
 
 __all__ = ["SUCCESS", "EvidenceFold", "RunbookRuns", "fold_evidence", "last_record"]
 
@@ -56,14 +56,20 @@ class EvidenceFold:
     line_start: int = 0
     offset: int = 0
     runbooks: dict[str, RunbookRuns] = field(default_factory=dict)
-    open_findings: list[FindingState] = field(default_factory=list)
+    # The open findings as the checkpoint holds them (`_finding_json`): only those a new event
+    # may change are turned into FindingState, so a write costs the same with 10 open or 1,000.
+    open_findings: list[dict[str, Any]] = field(default_factory=list)
+
+    def open_states(self) -> list[FindingState]:
+        """Every open finding."""
+        return [_finding(raw) for raw in self.open_findings]
 
     def open_by_severity(self, runbook: str) -> dict[Severity, int]:
         """How many findings of `runbook` are open, per severity (every severity present)."""
         counts = dict.fromkeys(Severity, 0)
-        for finding in self.open_findings:
-            if finding.runbook == runbook:
-                counts[finding.severity] += 1
+        for raw in self.open_findings:
+            if raw["runbook"] == runbook:
+                counts[Severity(raw["severity"])] += 1
         return counts
 
 
@@ -91,10 +97,22 @@ def fold_evidence(store: EvidenceStore, checkpoint: Path | None) -> EvidenceFold
         fold.seq, fold.hash = entry.seq, entry.hash
         fold.line_start, fold.offset = start, start + len(line.raw) + 1
     if events:
-        fold.open_findings = [s for s in follow(events, fold.open_findings) if s.open]
+        fold.open_findings = _follow_open(fold.open_findings, events)
     if checkpoint is not None and (fold.seq != known_seq or not checkpoint.exists()):
         _write_checkpoint(checkpoint, store.ledger_path, fold)
     return fold
+
+
+def _follow_open(open_findings: list[dict[str, Any]], events: list[Any]) -> list[dict[str, Any]]:
+    """The open findings after `events`: a run changes only its own runbook's findings, an
+    acknowledgement only those with its key; the others are kept as they are."""
+    runbooks = {event.runbook for event in events if isinstance(event, RunEvent)}
+    keys = {e.subject for e in events if isinstance(e, Decision) and e.type == ACKNOWLEDGE}
+    live, kept = [], []
+    for raw in open_findings:
+        (live if raw["runbook"] in runbooks or raw["key"] in keys else kept).append(raw)
+    followed = follow(events, [_finding(raw) for raw in live])
+    return kept + [_finding_json(state) for state in followed if state.open]
 
 
 def last_record(store: EvidenceStore, entry: LedgerEntry | None) -> RunRecord | None:
@@ -144,7 +162,7 @@ def _read_checkpoint(path: Path, ledger: Path) -> EvidenceFold | None:
                 name: RunbookRuns(*(_entry(runs.get(key)) for key in _RUNS_KEYS))
                 for name, runs in value["runbooks"].items()
             },
-            open_findings=[_finding(item) for item in value["open_findings"]],
+            open_findings=[_checked_finding(item) for item in value["open_findings"]],
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -185,7 +203,7 @@ def _write_checkpoint(path: Path, ledger: Path, fold: EvidenceFold) -> None:
             }
             for name, runs in sorted(fold.runbooks.items())
         },
-        "open_findings": [_finding_json(state) for state in fold.open_findings],
+        "open_findings": fold.open_findings,
     }
     _replace_unsynced(path, json.dumps(value, separators=(",", ":")).encode())
 
@@ -226,6 +244,22 @@ def _finding_json(state: FindingState) -> dict[str, Any]:
         "last_run_id": state.last_run_id,
         "times_seen": state.times_seen,
     }
+
+
+def _checked_finding(value: Any) -> dict[str, Any]:
+    """A checkpoint's open finding, checked for what is read of it without parsing it whole
+    (the rest is checked when a new event parses it); ValueError otherwise."""
+    if not (
+        isinstance(value, dict)
+        and isinstance(value.get("runbook"), str)
+        and isinstance(value.get("key"), str)
+        and value.get("severity") in _SEVERITIES
+    ):
+        raise ValueError(f"not an open finding: {value!r}")
+    return value
+
+
+_SEVERITIES = frozenset(severity.value for severity in Severity)
 
 
 def _finding(value: dict[str, Any]) -> FindingState:
