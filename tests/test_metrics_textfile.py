@@ -80,15 +80,22 @@ def value(found: Samples, name: str, **labels: str) -> float | None:
     return found.get((name, frozenset(labels.items())))
 
 
+# The runbooks the tests publish runs of: the textfile shows only runbooks the plan still has.
+PLANNED = ("backup", "cleaning", "dependency-review", "drill", "health-check", "review")
+
+
 @pytest.fixture
 def metrics_project(make_project: Callable[[str], Project]) -> Project:
-    return make_project("""\
+    project = make_project("""\
         version: 1
         evidence_dir: evidence
         state_dir: state
         metrics:
           textfile: metrics/upkeep.prom
     """)
+    for name in PLANNED:
+        project.add_runbook(name, [CHECK_OK])
+    return project
 
 
 def test_each_runbook_gets_its_last_run_success_status_duration_and_checks(
@@ -129,6 +136,18 @@ def test_a_runbook_that_never_succeeded_has_no_last_success_sample(
     found = samples(write_textfile(config))
     assert value(found, names.LAST_RUN, runbook="drill") is not None
     assert not any(name == names.LAST_SUCCESS for name, _ in found)
+
+
+def test_a_runbook_no_longer_in_the_plan_is_left_out(metrics_project: Project) -> None:
+    config = load_config(metrics_project.config)
+    publish(
+        EvidenceStore(config.evidence_dir),
+        record("renamed-away", 0, Status.FAIL, checks=(Check("a", Status.FAIL),)),
+        record("backup", 0),
+    )
+    found = samples(write_textfile(config))
+    runbooks = {dict(labels).get("runbook") for _, labels in found}
+    assert "backup" in runbooks and "renamed-away" not in runbooks
 
 
 def test_recorded_metrics_keep_their_labels_with_names_made_valid(

@@ -25,6 +25,7 @@ from upkeep.metrics import names
 from upkeep.metrics.backups import DatabaseBackups, backup_times
 from upkeep.metrics.evidence_fold import EvidenceFold, fold_evidence, last_record
 from upkeep.records import CHECK_STATUSES, RunRecord, Severity, Status, parse_time
+from upkeep.registry import notebook_names
 
 __all__ = [
     "RunbookMetrics",
@@ -87,15 +88,20 @@ def textfile_writer(config: Config, notify: Callable[[str], None]) -> Callable[[
 def collect_metrics(
     config: Config, checkpoint: Path | None
 ) -> tuple[list[RunbookMetrics], list[DatabaseBackups]]:
-    """Every runbook with evidence, and every configured database's backup times."""
+    """Every runbook of the plan that has evidence, and every configured database's backup
+    times. A runbook no longer in the plan (no notebook of its name in the runbooks folders) is
+    left out: its last failure would otherwise fire `UpkeepCheckFailing` for ever."""
     store = EvidenceStore(config.evidence_dir)
     fold = fold_evidence(store, checkpoint)
-    return _runbooks(store, fold), backup_times(config)
+    planned = notebook_names(config.runbooks_dir)
+    return _runbooks(store, fold, planned), backup_times(config)
 
 
-def _runbooks(store: EvidenceStore, fold: EvidenceFold) -> list[RunbookMetrics]:
+def _runbooks(store: EvidenceStore, fold: EvidenceFold, planned: set[str]) -> list[RunbookMetrics]:
     found = []
     for name, runs in sorted(fold.runbooks.items()):
+        if name not in planned:
+            continue
         last = runs.last_run
         found.append(
             RunbookMetrics(
