@@ -102,6 +102,20 @@ def test_a_damaged_checkpoint_means_a_fold_from_the_start(tmp_path: Path) -> Non
     assert json.loads(checkpoint.read_text())["seq"] == 1  # and it is written again
 
 
+def test_an_unreadable_open_finding_in_the_checkpoint_means_a_fold_from_the_start(
+    tmp_path: Path,
+) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    checkpoint = tmp_path / "fold.json"
+    publish(store, record("review", 0, findings=(WARN,)))
+    fold_evidence(store, checkpoint)
+    value = json.loads(checkpoint.read_text())
+    value["open_findings"][0]["first_seen"] = "yesterday"
+    checkpoint.write_text(json.dumps(value))
+    publish(store, record("review", 1, findings=(WARN,)))  # a run that reads that finding
+    assert summary(store, checkpoint) == summary(store, None)
+
+
 def test_a_torn_last_line_is_left_for_the_next_fold(tmp_path: Path) -> None:
     store = EvidenceStore(tmp_path / "evidence")
     checkpoint = tmp_path / "fold.json"

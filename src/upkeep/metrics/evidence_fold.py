@@ -77,8 +77,17 @@ def fold_evidence(store: EvidenceStore, checkpoint: Path | None) -> EvidenceFold
     """The fold of `store`'s ledger, taken up from `checkpoint` when it still matches the
     ledger; the checkpoint is then brought up to date (None: no checkpoint, fold it all)."""
     fold = _read_checkpoint(checkpoint, store.ledger_path) if checkpoint else None
-    if fold is None:
-        fold = EvidenceFold()
+    try:
+        return _fold_on(store, fold or EvidenceFold(), checkpoint)
+    except _DamagedCheckpoint:
+        return _fold_on(store, EvidenceFold(), checkpoint)
+
+
+class _DamagedCheckpoint(Exception):
+    """An open finding of the checkpoint cannot be read: fold from the first line instead."""
+
+
+def _fold_on(store: EvidenceStore, fold: EvidenceFold, checkpoint: Path | None) -> EvidenceFold:
     known_seq = fold.seq
     events: list[Any] = []
     for line, start in _lines_from(store.ledger_path, fold.offset):
@@ -111,7 +120,11 @@ def _follow_open(open_findings: list[dict[str, Any]], events: list[Any]) -> list
     live, kept = [], []
     for raw in open_findings:
         (live if raw["runbook"] in runbooks or raw["key"] in keys else kept).append(raw)
-    followed = follow(events, [_finding(raw) for raw in live])
+    try:
+        known = [_finding(raw) for raw in live]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _DamagedCheckpoint(str(exc)) from None
+    followed = follow(events, known)
     return kept + [_finding_json(state) for state in followed if state.open]
 
 

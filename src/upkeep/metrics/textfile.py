@@ -71,16 +71,18 @@ def write_textfile(config: Config, path: Path | None = None) -> Path | None:
 
 def textfile_writer(config: Config, notify: Callable[[str], None]) -> Callable[[], None]:
     """What a run calls once its evidence is published: rewrite the textfile (when one is
-    configured). A textfile that cannot be written is said through `notify` and does not change
-    the run's outcome: the evidence is recorded, and `UpkeepTextfileStale` fires if it lasts."""
+    configured). A textfile that cannot be written, for whatever reason, is said through
+    `notify` and does not change the run's outcome: the evidence is recorded, and
+    `UpkeepTextfileStale` fires if it lasts."""
     if config.metrics.textfile is None:
         return lambda: None
 
     def write() -> None:
         try:
             write_textfile(config)
-        except (OSError, filelock.Timeout, UpkeepError) as exc:
-            notify(f"the metrics textfile {config.metrics.textfile} was not written: {exc}")
+        except Exception as exc:  # a bug here too: the run it follows is recorded and stands
+            reason = str(exc) if isinstance(exc, OSError | UpkeepError) else repr(exc)
+            notify(f"the metrics textfile {config.metrics.textfile} was not written: {reason}")
 
     return write
 
