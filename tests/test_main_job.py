@@ -67,6 +67,13 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
         rows = triage_rows(load_notebook(shipped.root / "runbooks" / SHIPPED_RUNBOOKS[name]))
         assert [c["name"] for c in record["checks"] if not covers(rows, c["name"])] == []
 
+    # The shipped config writes the Prometheus textfile: every runbook and the demo's backup.
+    prom = (shipped.root / "var/metrics/upkeep.prom").read_text()
+    for name, record in records.items():
+        status = f'upkeep_runbook_last_status{{runbook="{name}",status="{record["status"]}"}} 1.0'
+        assert status in prom
+    assert 'upkeep_backup_newest_verified_timestamp_seconds{database="app"}' in prom
+
     assert shipped.upkeep("verify").code == 0
     site = shipped.upkeep("site", "build", timeout=300)
     assert site.code == 0, site.err

@@ -69,10 +69,13 @@ class RunEvent:
     record: RunRecord
 
 
-def follow(events: Iterable[RunEvent | Decision]) -> list[FindingState]:
+def follow(
+    events: Iterable[RunEvent | Decision], known: Iterable[FindingState] = ()
+) -> list[FindingState]:
     """Every finding's state after `events`, given in the order they happened (ledger order),
-    open ones first, the most severe first."""
-    states: dict[tuple[str, str], FindingState] = {}
+    open ones first, the most severe first; `known` are the states before the first event (a
+    fold taken up where an earlier one stopped: only its open findings matter)."""
+    states: dict[tuple[str, str], FindingState] = {(s.runbook, s.key): s for s in known}
     for event in events:
         if isinstance(event, Decision):
             if event.type == ACKNOWLEDGE:

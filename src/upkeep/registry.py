@@ -172,6 +172,13 @@ def discover(folders: Path | Iterable[Path], root: Path | None = None) -> Regist
     return Registry(found, invalid)
 
 
+def notebook_names(folders: Path | Iterable[Path]) -> set[str]:
+    """The name of every notebook under the runbooks folders, none of them read (valid or not):
+    which runbooks the plan still has, at the cost of listing the folders."""
+    folders = [folders] if isinstance(folders, Path) else list(folders)
+    return {path.stem for path in _notebooks(folders)}
+
+
 def _notebooks(folders: list[Path]) -> list[Path]:
     """Every notebook under the folders, folder by folder (a folder listed inside another is
     read once), Jupyter's checkpoints left out."""

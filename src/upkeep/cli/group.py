@@ -31,6 +31,7 @@ from upkeep.cli.backups import backups_command
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
+from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
 from upkeep.cli.new import new_command
@@ -192,3 +193,4 @@ main.add_command(backups_command)
 main.add_command(restore_command)
 main.add_command(demo_command)
 main.add_command(site_group)
+main.add_command(export_group)

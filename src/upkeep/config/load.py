@@ -20,6 +20,7 @@ from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
+from upkeep.config.metrics import MetricsSettings, read_metrics
 from upkeep.config.model import (
     BACKUP_MODES,
     DATABASE_ENGINES,
@@ -114,6 +115,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
         updates=problems.read(
             lambda: read_updates(top.section("updates"), base), UpdatesSettings()
+        ),
+        metrics=problems.read(
+            lambda: read_metrics(top.section("metrics"), base), MetricsSettings()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )

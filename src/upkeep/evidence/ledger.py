@@ -122,11 +122,14 @@ class LedgerLine:
     fault: str | None = None  # why `entry` is None
 
 
-def read_lines(path: Path) -> Iterator[LedgerLine]:
-    """Every line of the ledger at `path`, parsed, streamed; nothing when there is no ledger."""
+def read_lines(path: Path, offset: int = 0) -> Iterator[LedgerLine]:
+    """Every line of the ledger at `path`, parsed, streamed; nothing when there is no ledger.
+    From `offset` (the byte just past a line already read) on, when given: numbered from 1
+    there."""
     if not path.exists():
         return
     with open(path, "rb") as handle:
+        handle.seek(offset)
         for number, raw in enumerate(handle, 1):
             complete = raw.endswith(b"\n")
             raw = raw[:-1] if complete else raw

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore, recover
+from upkeep.metrics.textfile import textfile_writer
 from upkeep.plan import PlannedRun
 from upkeep.run.alone import run_turn, waited_too_long
 from upkeep.run.execute import prepare_imports
@@ -55,6 +56,7 @@ def run_plan(
             renderer=Renderer(config.tz),
             progress=progress or _Silent(),
             template=template,
+            published=textfile_writer(config, notify),
         )
         alone = [i for i, planned in enumerate(plan) if planned.runbook.runs_alone]
         beside = [i for i, planned in enumerate(plan) if not planned.runbook.runs_alone]
@@ -74,14 +76,18 @@ def run_plan(
 
 def run_in_turn(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
     """One run, holding its turn on the machine: alone, or beside other runs but never beside
-    one that runs alone; skipped when its turn does not come within its timeout."""
+    one that runs alone; skipped when its turn does not come within its timeout. Once it is
+    published (its turn given back), `batch.published` runs (the metrics textfile)."""
     alone = planned.runbook.runs_alone
     wait_s = planned.runbook.timeout_s or batch.config.timeout_s
     lock_dir = batch.config.state_dir / "locks"
     with run_turn(lock_dir, alone=alone, wait_s=wait_s, interrupted=batch.interrupted) as held:
         if not held:
-            return record_skipped(planned, batch, waited_too_long(alone, wait_s))
-        return run_one(planned, batch)
+            outcome = record_skipped(planned, batch, waited_too_long(alone, wait_s))
+        else:
+            outcome = run_one(planned, batch)
+    batch.published()
+    return outcome
 
 
 def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOutcome]:

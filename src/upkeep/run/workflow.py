@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -65,6 +65,8 @@ class RunBatch:
     template: KernelTemplate | None = None
     interrupted: threading.Event = field(default_factory=threading.Event)
     kernels: set[RunKernel] = field(default_factory=set)
+    # Called after each run is published (the Prometheus textfile is rewritten there).
+    published: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)
