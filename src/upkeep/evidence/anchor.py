@@ -136,8 +136,8 @@ def _check_only_additions(repo: EvidenceRepo, parent: str | None, tree: str) -> 
         if path == LEDGER:
             ledger_rewritten = _ledger_rewrite(repo, parent, tree)
         elif folder and folder in anchored:
-            what = {"D": "deletes", "A": "adds"}.get(status[0], "changes")
-            changed.setdefault(folder, f"{folder} ({what} {PurePosixPath(path).name})")
+            what = {"D": "deleted", "A": "added"}.get(status[0], "changed")
+            changed.setdefault(folder, f"{folder} ({PurePosixPath(path).name} {what})")
         elif folder:
             added.add(folder)
     refusals = []
