@@ -284,3 +284,25 @@ def test_signed_tag_with_an_ssh_key_and_its_verification(project: Project, tmp_p
     assert other.exists()
     refused = project.upkeep_in_process("verify", "--anchor")
     assert refused.code == 1 and "the signature does not verify" in refused.err
+
+
+def test_dashboard_shows_the_newest_anchor_beside_evidence_verifies(project: Project) -> None:
+    from upkeep.config import load_config
+    from upkeep.registry import discover
+    from upkeep.site.dashboard import dashboard
+    from upkeep.site.model import load_model
+
+    (project.root / "runbooks").mkdir()
+
+    def banner() -> str:
+        config = load_config(project.config)
+        page = dashboard(load_model(config, discover(config.runbooks_dir, config.root)))
+        return page.split("\n\n")[0]
+
+    assert "Evidence verifies" in banner() and "Not anchored in git yet" in banner()
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    commit = git(project.root, "rev-parse", BRANCH).strip()
+    shown = banner()
+    assert "Evidence verifies: all 3 runs" in shown
+    assert f"Anchored in git: commit <code>{commit[:12]}</code>" in shown
+    assert "ledger seq 3, unsigned." in shown
