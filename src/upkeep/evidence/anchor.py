@@ -105,7 +105,7 @@ def _evidence_tree(repo: EvidenceRepo, evidence_dir: Path, parent: str | None) -
         paths = [p for p in (LEDGER, RUNS) if (evidence_dir / p).exists() or p in anchored]
         if paths:
             work_tree = ["--work-tree", str(evidence_dir), "-c", "core.autocrlf=false"]
-            repo.git(*work_tree, "add", "--all", "--force", "--", *paths, env=env)
+            repo.git(*work_tree, "add", "--all", "--force", "--", *paths, env=env, cwd=evidence_dir)
         return repo.text("write-tree", env=env)
 
 
@@ -280,5 +280,6 @@ def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
                 "--stdin",
                 env=env,
                 stdin="".join(f"{path}\n" for path in missing).encode(),
+                cwd=evidence_dir,
             )
     return _anchor_of(repo, tip)

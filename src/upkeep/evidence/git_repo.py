@@ -38,9 +38,11 @@ class EvidenceRepo:
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
         check: bool = True,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run `git --git-dir=<this> ARGS`; EvidenceError with git's own words when it fails."""
-        return run_git(["--git-dir", str(self.git_dir), *args], env=env, stdin=stdin, check=check)
+        command = ["--git-dir", str(self.git_dir), *args]
+        return run_git(command, env=env, stdin=stdin, check=check, cwd=cwd)
 
     def text(
         self, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
