@@ -57,6 +57,7 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
     last commit plus the folder's `ledger.jsonl` and `runs/`, so the repository's own index and
     working tree are never touched. EvidenceError, and no commit, when an anchored run folder
     would change or go, or the ledger does not extend the anchored one."""
+    evidence_dir = evidence_dir.absolute()
     repo = open_repo(evidence_dir, settings)
     with EvidenceStore(evidence_dir).lock():  # no run is published while the tree is taken
         report = verify(evidence_dir)
@@ -252,6 +253,7 @@ def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
     has none). Only missing files are written: EvidenceError, and nothing written, when the
     folder holds a ledger that does not extend the anchored one; a file that is there already
     stays as it is (`upkeep verify --anchor` says whether it matches)."""
+    evidence_dir = evidence_dir.absolute()
     evidence_dir.mkdir(parents=True, exist_ok=True)
     repo = open_repo(evidence_dir, settings)
     tip = repo.tip()

@@ -89,7 +89,7 @@ def run_git(
         raise EvidenceError("git is not installed; anchoring the evidence needs git") from None
     if check and result.returncode != 0:
         said = result.stderr.decode(errors="replace").strip().splitlines()[-GIT_OUTPUT_LINES:]
-        shown = " ".join(a for a in args if not a.startswith("--git-dir"))
+        shown = " ".join(args[2:] if args[:1] == ["--git-dir"] else args)
         raise EvidenceError(f"git {shown} failed: {' / '.join(said) or 'no message'}")
     return result
 
