@@ -7,6 +7,7 @@ anchored evidence into an empty evidence folder (a fresh CI checkout).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -18,7 +19,6 @@ from upkeep.config.evidence_git import EvidenceGit
 from upkeep.errors import EvidenceError
 from upkeep.evidence.git_repo import EvidenceRepo, open_repo
 from upkeep.evidence.layout import GENESIS, LEDGER, RUNS
-from upkeep.evidence.ledger import read_lines
 from upkeep.evidence.store import EvidenceStore
 from upkeep.evidence.verify import verify
 
@@ -72,7 +72,7 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
     if parent is not None and tree == repo.text("rev-parse", f"{parent}^{{tree}}"):
         return AnchorResult(repo, None, (), previous)
     added = _check_only_additions(repo, parent, tree)
-    seq, head = ledger_head(evidence_dir / LEDGER)
+    seq, head = ledger_head(repo.blob(tree, LEDGER) or b"")  # as committed, not as now
     message = (
         f"Anchor evidence: ledger seq {seq}, {len(added)} new run(s)\n\n"
         + "".join(f"{run}\n" for run in added)
@@ -82,18 +82,19 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
     commit = repo.text(
         "commit-tree", tree, *(["-p", parent] if parent else []), "-m", message, env=env
     )
-    repo.git("update-ref", "-m", "upkeep evidence commit", repo.ref, commit, parent or "0" * 40)
+    repo.git("update-ref", "-m", "upkeep evidence commit", repo.ref, commit, parent or "")
     tag = _signed_tag(repo, commit, seq, settings.signing_key, env)
     return AnchorResult(repo, _anchor_of(repo, commit, tag), added, previous)
 
 
-def ledger_head(path: Path) -> tuple[int, str]:
-    """(seq, hash) of the ledger's last complete line: (0, GENESIS) for none."""
-    seq, head = 0, GENESIS
-    for line in read_lines(path):
-        if line.entry is not None:
-            seq, head = line.entry.seq, line.entry.hash
-    return seq, head
+def ledger_head(ledger: bytes) -> tuple[int, str]:
+    """(seq, hash) of a ledger's last line, (0, GENESIS) for an empty one; the ledger verified
+    before it was committed, so its last line is whole."""
+    lines = ledger.splitlines()
+    if not lines:
+        return 0, GENESIS
+    last = json.loads(lines[-1])
+    return int(last["seq"]), str(last["hash"])
 
 
 def _evidence_tree(repo: EvidenceRepo, evidence_dir: Path, parent: str | None) -> str:
