@@ -50,6 +50,25 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
+@nox.session(python=False)
+def ci_system(session: nox.Session) -> None:
+    """The system packages the tests need on a Debian CI machine (.github/workflows/pr.yml runs
+    in a Debian container), installed with apt-get when missing: Chromium, the PostgreSQL 15
+    server, npm (the workflow linter)."""
+    wanted = {
+        "/usr/bin/chromium": "chromium",
+        "/usr/lib/postgresql/15/bin/initdb": "postgresql-15",
+        "/usr/bin/npm": "npm",
+    }
+    missing = [package for path, package in wanted.items() if not Path(path).exists()]
+    if not missing:
+        session.log("every system package the tests need is installed")
+        return
+    apt = [*([] if os.geteuid() == 0 else ["sudo"]), "env", "DEBIAN_FRONTEND=noninteractive"]
+    session.run(*apt, "apt-get", "update", "-qq", external=True)
+    session.run(*apt, "apt-get", "install", "-y", "-qq", *missing, external=True)
+
+
 @nox.session(python=PYTHON)
 def nightly(session: nox.Session) -> None:
     """The main job: run every due runbook against the configured system, verify, build the site.

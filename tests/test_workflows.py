@@ -76,6 +76,7 @@ def test_workflow_steps_only_call_nox_sessions() -> None:
                     assert str(step["uses"]).startswith("actions/"), step
     pr = [str(step.get("run")) for steps in _steps("pr.yml").values() for step in steps]
     assert "nox -s tests" in pr and 'nox -s fragment -- "$BASE"' in pr
+    assert pr.index("nox -s ci_system") < pr.index("nox -s tests")  # Chromium, PostgreSQL first
 
 
 def test_the_nightly_publishes_and_uploads_even_when_the_main_job_fails() -> None:
