@@ -1,6 +1,6 @@
 """Every task a person or CI runs: `nox -s tests`, `nightly`, `docs`, `serve`, `publish`, `bench`,
-`lint`, `changelog`, `fragment`; the CI nightly's `restore_evidence`, `anchor`, `publish_nightly`
-(.github/workflows/nightly.yml only calls sessions)."""
+`lint`, `changelog`, `fragment`, `ci_system`; the CI nightly's `restore_evidence`, `anchor`,
+`publish_nightly` (the workflows in .github/workflows only call sessions)."""
 
 from __future__ import annotations
 
