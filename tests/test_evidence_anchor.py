@@ -308,3 +308,19 @@ def test_dashboard_shows_the_newest_anchor_beside_evidence_verifies(project: Pro
     assert "Evidence verifies: all 3 runs" in shown
     assert f"Anchored in git: commit <code>{commit[:12]}</code>" in shown
     assert "ledger seq 3, unsigned." in shown
+
+
+def test_verify_anchor_json_names_the_anchor_and_the_problems(project: Project) -> None:
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    publish_run(project.evidence, 4)  # newer than the anchor: not a problem, counted
+    result = project.upkeep_in_process("verify", "--anchor", "--json")
+    report = json.loads(result.out)
+    assert result.code == 0 and report["ok"] is True
+    newest = report["anchor"]["newest"]
+    assert newest["commit"] == git(project.root, "rev-parse", BRANCH).strip()
+    assert newest["seq"] == 3 and newest["signed"] is False
+    assert report["anchor"]["unanchored_lines"] == 1
+    truncate(project.evidence, keep=1)
+    broken = json.loads(project.upkeep_in_process("verify", "--anchor", "--json").out)
+    assert broken["ok"] is False and broken["anchor"]["ok"] is False
+    assert any("were removed after they were anchored" in p["message"] for p in broken["problems"])
