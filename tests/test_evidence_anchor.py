@@ -18,8 +18,9 @@ from helpers.project import Project
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.errors import EvidenceError
 from upkeep.evidence import verify
-from upkeep.evidence.anchor import commit_evidence, restore_evidence
+from upkeep.evidence.anchor import commit_evidence
 from upkeep.evidence.anchor_check import verify_anchor
+from upkeep.evidence.anchor_restore import restore_evidence
 
 BRANCH = "refs/heads/evidence"  # in full: the project also has an evidence/ folder
 

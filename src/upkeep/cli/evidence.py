@@ -60,8 +60,8 @@ def evidence_restore_command(options: GlobalOptions, remote: str | None) -> int:
     """Write the anchored ledger and run folders into the evidence folder where they are
     missing (a fresh checkout); nothing there is overwritten. With --remote, the branch is
     fetched from there first (fast-forward only); no anchor anywhere yet is not an error."""
-    from upkeep.evidence.anchor import restore_evidence
     from upkeep.evidence.anchor_remote import fetch_branch
+    from upkeep.evidence.anchor_restore import restore_evidence
     from upkeep.evidence.git_repo import open_repo
 
     config = options.load_config()

@@ -1,8 +1,7 @@
 """Responsible for anchoring the evidence in git: `commit_evidence` commits the new run folders
 and the ledger to the evidence branch (one commit, the ledger's head in its message, a signed
 tag when a key is set), refusing a commit that would change or delete an anchored run folder or
-rewrite anchored ledger lines; `anchors` reads the anchors back; `restore_evidence` writes the
-anchored evidence into an empty evidence folder (a fresh CI checkout).
+rewrite anchored ledger lines; `anchors` reads the anchors back.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
             )
         parent = repo.tip()
         tree = _evidence_tree(repo, evidence_dir, parent)
-    previous = _anchor_of(repo, parent) if parent else None
+    previous = anchor_of(repo, parent) if parent else None
     if parent is not None and tree == repo.text("rev-parse", f"{parent}^{{tree}}"):
         return AnchorResult(repo, None, (), previous)
     added = _check_only_additions(repo, parent, tree)
@@ -84,7 +83,7 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
     )
     repo.git("update-ref", "-m", "upkeep evidence commit", repo.ref, commit, parent or "")
     tag = _signed_tag(repo, commit, seq, settings.signing_key, env)
-    return AnchorResult(repo, _anchor_of(repo, commit, tag), added, previous)
+    return AnchorResult(repo, anchor_of(repo, commit, tag), added, previous)
 
 
 def ledger_head(ledger: bytes) -> tuple[int, str]:
@@ -199,7 +198,8 @@ def _signed_tag(
     return name
 
 
-def _anchor_of(repo: EvidenceRepo, commit: str, tag: str | None = None) -> Anchor:
+def anchor_of(repo: EvidenceRepo, commit: str, tag: str | None = None) -> Anchor:
+    """The anchor `commit` is: EvidenceError when upkeep did not make it."""
     raw = repo.git("cat-file", "commit", commit).stdout.decode(errors="replace")
     header, _, message = raw.partition("\n\n")
     committer = next(line for line in header.splitlines() if line.startswith("committer "))
@@ -236,7 +236,7 @@ def anchors(repo: EvidenceRepo) -> list[Anchor]:
     if tip is None:
         return []
     commits = repo.text("rev-list", "--first-parent", "--reverse", tip).splitlines()
-    return [_anchor_of(repo, commit) for commit in commits]
+    return [anchor_of(repo, commit) for commit in commits]
 
 
 def newest_anchor(evidence_dir: Path, settings: EvidenceGit) -> Anchor | None:
@@ -244,45 +244,6 @@ def newest_anchor(evidence_dir: Path, settings: EvidenceGit) -> Anchor | None:
     try:
         repo = open_repo(evidence_dir, settings)
         tip = repo.tip()
-        return _anchor_of(repo, tip) if tip else None
+        return anchor_of(repo, tip) if tip else None
     except EvidenceError:
         return None
-
-
-def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
-    """Write the newest anchor's ledger and run folders into `evidence_dir` (a fresh checkout
-    has none). Only missing files are written: EvidenceError, and nothing written, when the
-    folder holds a ledger that does not extend the anchored one; a file that is there already
-    stays as it is (`upkeep verify --anchor` says whether it matches)."""
-    evidence_dir = evidence_dir.absolute()
-    evidence_dir.mkdir(parents=True, exist_ok=True)
-    repo = open_repo(evidence_dir, settings)
-    tip = repo.tip()
-    if tip is None:
-        raise EvidenceError(
-            f"branch {settings.branch!r} of {repo.git_dir} has no anchor yet; "
-            "`upkeep evidence commit` makes the first"
-        )
-    anchored = repo.blob(tip, LEDGER) or b""
-    ledger = evidence_dir / LEDGER
-    if ledger.exists() and not ledger.read_bytes().startswith(anchored):
-        raise EvidenceError(
-            f"{ledger} already exists and does not extend the anchored ledger (commit "
-            f"{tip[:12]}); nothing was restored (see `upkeep verify --anchor`)"
-        )
-    listed = repo.text("ls-tree", "-r", "--name-only", tip, "--", LEDGER, RUNS).splitlines()
-    missing = [path for path in listed if not os.path.lexists(evidence_dir / path)]
-    if missing:
-        with tempfile.TemporaryDirectory(prefix="upkeep-restore-") as scratch:
-            env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            repo.git("read-tree", tip, env=env)
-            repo.git(
-                "--work-tree",
-                str(evidence_dir),
-                "checkout-index",
-                "--stdin",
-                env=env,
-                stdin="".join(f"{path}\n" for path in missing).encode(),
-                cwd=evidence_dir,
-            )
-    return _anchor_of(repo, tip)
