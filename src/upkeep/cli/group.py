@@ -37,6 +37,7 @@ from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
 from upkeep.cli.run import run_command
+from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
 from upkeep.cli.site import site_group
 from upkeep.cli.verify import verify_command
@@ -192,3 +193,4 @@ main.add_command(backups_command)
 main.add_command(restore_command)
 main.add_command(demo_command)
 main.add_command(site_group)
+main.add_command(schedule_group)

@@ -41,6 +41,7 @@ from upkeep.config.model import (
 )
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
+from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.system_paths import system_directory
 from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.errors import ConfigError
@@ -114,6 +115,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
         updates=problems.read(
             lambda: read_updates(top.section("updates"), base), UpdatesSettings()
+        ),
+        schedule=problems.read(
+            lambda: read_schedule_export(top.section("schedule"), base), ScheduleExport()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )
