@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
@@ -44,9 +45,16 @@ class Transition:
 
 
 def transitions(zone: ZoneInfo, start: datetime, years: int = HORIZON_YEARS) -> list[Transition]:
-    """Every change of `zone`'s UTC offset from `start` for `years` years, to the minute."""
+    """Every change of `zone`'s UTC offset from `start` (to the hour) for `years` years, to the
+    minute."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return list(_transitions(zone, hour, years))
+
+
+@lru_cache(maxsize=64)
+def _transitions(zone: ZoneInfo, start: datetime, years: int) -> tuple[Transition, ...]:
     found: list[Transition] = []
-    moment = start.astimezone(UTC).replace(second=0, microsecond=0)
+    moment = start
     end = moment + timedelta(days=366 * years)
     step = timedelta(hours=12)
     offset = moment.astimezone(zone).utcoffset()
@@ -66,7 +74,7 @@ def transitions(zone: ZoneInfo, start: datetime, years: int = HORIZON_YEARS) -> 
             found.append(Transition(high, offset, later_offset))
             offset = later_offset
         moment = later
-    return found
+    return tuple(found)
 
 
 def first_ambiguous_fire(
