@@ -156,7 +156,8 @@ def test_systemd_units_verify_and_carry_the_settings(tmp_path: Path) -> None:
         tmp_path,
         "America/New_York",
         {"nightly": "daily", "first-or-sunday": "30 4 1 * 0"},
-        extra=f"schedule:\n  command: {upkeep}\n  systemd:\n    randomized_delay_s: 600\n",
+        extra=f"schedule:\n  command: {upkeep}\n"
+        "  systemd:\n    randomized_delay_s: 600\n    user: ops\n",
     )
     out = tmp_path / "units"
     result = project.upkeep_in_process("schedule", "export", "systemd", "--output", str(out))
@@ -177,6 +178,7 @@ def test_systemd_units_verify_and_carry_the_settings(tmp_path: Path) -> None:
     assert (
         f"ExecStart={upkeep} --config {project.config} run --trigger schedule nightly\n" in service
     )
+    assert "Type=oneshot\nUser=ops\n" in service
     analyze = shutil.which("systemd-analyze")
     if analyze is None and not os.environ.get("CI"):
         pytest.skip("systemd-analyze is not installed (Debian package systemd)")
@@ -260,3 +262,27 @@ def test_an_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
     result = project.upkeep_in_process("schedule", "export", "airflow")
     assert result.code == 2
     assert "'airflow' is not one of 'cron', 'systemd', 'kubernetes', 'github-actions'" in result.err
+
+
+@pytest.mark.slow  # a real kernel runs the runbook
+def test_an_exported_crontab_line_runs_the_runbook_as_a_scheduled_run(tmp_path: Path) -> None:
+    """The line is what cron runs (`/bin/sh -c`, with `\\%` read back as `%`): it must run the
+    runbook for real and record that a schedule started it."""
+    project = project_with(tmp_path, "Europe/Berlin", {"nightly": "daily"})
+    result = project.upkeep("schedule", "export", "cron")  # the real command line, as a process
+    assert result.code == 0, result.err
+    (line,) = [x for x in result.out.splitlines() if x.startswith("0 0 * * * ")]
+    command = line.removeprefix("0 0 * * * ").replace("\\%", "%")
+    ran = subprocess.run(
+        ["/bin/sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},  # as cron's
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    (record,) = project.records()
+    assert record["runbook"]["name"] == "nightly"
+    assert record["trigger"] == "schedule"
+    assert record["status"] == "ok"

@@ -37,10 +37,12 @@ class KubernetesExport:
 class ScheduleExport:
     """`command`: the upkeep executable the crontab and the systemd units run (default: the
     one beside the Python running the export); `randomized_delay_s`: systemd's
-    RandomizedDelaySec (0: on time)."""
+    RandomizedDelaySec (0: on time); `user`: the account the systemd service runs as (User=;
+    default: root, as for any system unit)."""
 
     command: str | None = None
     randomized_delay_s: int = 0
+    user: str | None = None
     kubernetes: KubernetesExport = field(default_factory=KubernetesExport)
 
 
@@ -49,13 +51,16 @@ def read_schedule_export(section: Section | None, base: Path) -> ScheduleExport:
         return ScheduleExport()
     command = section.str("command", None)
     systemd = section.section("systemd")
-    delay = 0
+    delay, user = 0, None
     if systemd is not None:
         delay = systemd.int("randomized_delay_s", 0, minimum=0)
+        user = systemd.str("user", None)
         systemd.done()
     kubernetes = _kubernetes(section.section("kubernetes"), base)
     section.done()
-    return ScheduleExport(command=command, randomized_delay_s=delay, kubernetes=kubernetes)
+    return ScheduleExport(
+        command=command, randomized_delay_s=delay, user=user, kubernetes=kubernetes
+    )
 
 
 def _kubernetes(section: Section | None, base: Path) -> KubernetesExport:

@@ -46,8 +46,9 @@ def _service(job: Job, context: ExportContext) -> str:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_text(str(context.config_path.parent))}\n"
-        f"ExecStart={command}\n"
+        + (f"User={context.settings.user}\n" if context.settings.user else "")
+        + f"WorkingDirectory={_text(str(context.config_path.parent))}\n"
+        + f"ExecStart={command}\n"
     )
 
 
