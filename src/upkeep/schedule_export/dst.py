@@ -4,7 +4,7 @@ expression fires on.
 
 Schedulers disagree exactly there. For a job at 02:30 on the day Europe/Berlin skips 02:00-03:00,
 upkeep's own schedule (cronsim, after Debian's cron) runs it at 03:00; systemd skips that day;
-cronie with CRON_TZ skips it, or misses jobs near the machine's own change (cronie issue #124);
+cronie with CRON_TZ can miss jobs near the machine's own change (cronie issue #124);
 Kubernetes' CronJob controller (robfig/cron v3) skips it. On the day the clocks go back, some run
 a job in the repeated hour once, some twice. So a schedule that fires in such
 an hour cannot be exported to a scheduler that evaluates local time without drifting from
