@@ -148,3 +148,22 @@ def test_export_without_image_or_evidence_claim_is_bad_input(
     assert result.code == 2
     assert f"{missing}: required for `upkeep schedule export kubernetes`" in result.err
     assert not (tmp_path / "k8s").exists()
+
+
+def test_folders_beside_the_config_stay_beside_it_in_the_image(tmp_path: Path) -> None:
+    """evidence_dir and state_dir relative to upkeep.yml are mounted relative to where the
+    config is inside the image, not where it was on the machine that exported."""
+    (tmp_path / "upkeep.yml").write_text(
+        "version: 1\ntimezone: UTC\nrunbooks_dir: runbooks\nevidence_dir: evidence\n"
+        "state_dir: var/state\nschedule:\n  kubernetes:\n    image: upkeep:1\n"
+        "    evidence_claim: ev\n    state_claim: st\n    config_path: /app/upkeep.yml\n"
+    )
+    project = Project(tmp_path)
+    project.add_runbook("health-check", [CHECK_OK], cadence="daily")
+    result = project.upkeep_in_process("schedule", "export", "kubernetes")
+    assert result.code == 0, result.err
+    manifest = yaml.safe_load(result.out)
+    (container,) = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {"evidence": "/app/evidence", "state": "/app/var/state"}
+    assert container["args"][:3] == ["upkeep", "--config", "/app/upkeep.yml"]

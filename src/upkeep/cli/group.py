@@ -174,6 +174,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep verify                 check the evidence ledger and every artifact
       upkeep check                  validate the config and every runbook
       upkeep new NAME               scaffold a runbook of your own
+      upkeep schedule export cron   the runbooks' cadences for cron, systemd, Kubernetes, GitHub
 
     Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored
     or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from upkeep.errors import ConfigError
 from upkeep.schedule_export.localtime import dst_refusal
 
 if TYPE_CHECKING:
+    from upkeep.config import Config
     from upkeep.schedule_export import ExportContext, Job, Refusal
 
 NAME = "kubernetes"
@@ -63,26 +65,37 @@ def files(
     }
 
 
+def _in_image(directory: Path, config: Config, config_path: Path) -> str:
+    """Where `directory` is inside the image: a folder beside upkeep.yml stays beside it when
+    the config sits elsewhere in the image (`schedule.kubernetes.config_path`)."""
+    if directory.is_relative_to(config.root):
+        return str(config_path.parent / directory.relative_to(config.root))
+    return str(directory)
+
+
 def cronjob(job: Job, context: ExportContext) -> dict[str, Any]:
     """The CronJob manifest of one runbook, as a mapping."""
     settings = context.settings.kubernetes
     config = context.config
+    config_path = settings.config_path or context.config_path
     labels = {"app.kubernetes.io/name": "upkeep", "upkeep.runbook": job.name}
-    mounts = [{"name": "evidence", "mountPath": str(config.evidence_dir)}]
+    mounts = [
+        {"name": "evidence", "mountPath": _in_image(config.evidence_dir, config, config_path)}
+    ]
     volumes: list[dict[str, Any]] = [
         {"name": "evidence", "persistentVolumeClaim": {"claimName": settings.evidence_claim}}
     ]
     if settings.state_claim:
-        mounts.append({"name": "state", "mountPath": str(config.state_dir)})
+        mounts.append(
+            {"name": "state", "mountPath": _in_image(config.state_dir, config, config_path)}
+        )
         volumes.append(
             {"name": "state", "persistentVolumeClaim": {"claimName": settings.state_claim}}
         )
     container = {
         "name": "upkeep",
         "image": settings.image,
-        "args": context.run_args(
-            job.name, command="upkeep", config=settings.config_path or context.config_path
-        ),
+        "args": context.run_args(job.name, command="upkeep", config=config_path),
         "volumeMounts": mounts,
     }
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
