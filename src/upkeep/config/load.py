@@ -117,7 +117,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
             lambda: read_updates(top.section("updates"), base), UpdatesSettings()
         ),
         schedule=problems.read(
-            lambda: read_schedule_export(top.section("schedule"), base), ScheduleExport()
+            lambda: read_schedule_export(top.section("schedule")), ScheduleExport()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )

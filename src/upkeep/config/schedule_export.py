@@ -46,7 +46,7 @@ class ScheduleExport:
     kubernetes: KubernetesExport = field(default_factory=KubernetesExport)
 
 
-def read_schedule_export(section: Section | None, base: Path) -> ScheduleExport:
+def read_schedule_export(section: Section | None) -> ScheduleExport:
     if section is None:
         return ScheduleExport()
     command = section.str("command", None)
@@ -56,14 +56,14 @@ def read_schedule_export(section: Section | None, base: Path) -> ScheduleExport:
         delay = systemd.int("randomized_delay_s", 0, minimum=0)
         user = systemd.str("user", None)
         systemd.done()
-    kubernetes = _kubernetes(section.section("kubernetes"), base)
+    kubernetes = _kubernetes(section.section("kubernetes"))
     section.done()
     return ScheduleExport(
         command=command, randomized_delay_s=delay, user=user, kubernetes=kubernetes
     )
 
 
-def _kubernetes(section: Section | None, base: Path) -> KubernetesExport:
+def _kubernetes(section: Section | None) -> KubernetesExport:
     if section is None:
         return KubernetesExport()
     config_path = section.str("config_path", None)
