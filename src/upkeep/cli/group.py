@@ -39,6 +39,7 @@ from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
 from upkeep.cli.run import run_command
+from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
 from upkeep.cli.site import site_group
 from upkeep.cli.verify import verify_command
@@ -175,6 +176,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep verify                 check the evidence ledger and every artifact
       upkeep check                  validate the config and every runbook
       upkeep new NAME               scaffold a runbook of your own
+      upkeep schedule export cron   the runbooks' cadences for cron, systemd, Kubernetes, GitHub
 
     Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored
     or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
@@ -196,3 +198,4 @@ main.add_command(restore_command)
 main.add_command(demo_command)
 main.add_command(site_group)
 main.add_command(export_group)
+main.add_command(schedule_group)

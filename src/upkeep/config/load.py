@@ -43,6 +43,7 @@ from upkeep.config.model import (
 )
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
+from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.system_paths import system_directory
 from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.errors import ConfigError
@@ -122,6 +123,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         evidence_git=problems.read(
             lambda: read_evidence_git(top.section("evidence_git"), base), EvidenceGit()
+        ),
+        schedule=problems.read(
+            lambda: read_schedule_export(top.section("schedule")), ScheduleExport()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
     )

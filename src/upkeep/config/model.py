@@ -19,6 +19,7 @@ from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noq
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
+from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
 from upkeep.records import Status
@@ -287,6 +288,7 @@ class Config:
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
+    schedule: ScheduleExport = field(default_factory=ScheduleExport)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

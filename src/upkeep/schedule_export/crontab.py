@@ -1,0 +1,52 @@
+"""Responsible for the crontab export: one file, `CRON_TZ=` set to the config's time zone, one
+line per runbook running `upkeep --config … run --trigger schedule NAME` at its cadence.
+
+CRON_TZ is read by cronie (Fedora, RHEL, Arch and others); a cron that ignores it runs the lines
+in the machine's own zone. cronie also applies its daylight-saving handling in the machine's own
+zone, so a job near the machine's clock change can be missed when the two zones differ (cronie
+issue #124): keep the machine in UTC or in the config's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from upkeep.schedule_export.localtime import dst_refusal
+
+if TYPE_CHECKING:
+    from upkeep.schedule_export import ExportContext, Job, Refusal
+
+NAME = "cron"
+FILE_NAME = "upkeep.crontab"
+
+
+def refusal(job: Job, zone: ZoneInfo, now: datetime) -> str | None:
+    return dst_refusal(job, zone, now)
+
+
+def files(
+    jobs: Sequence[Job], refused: Sequence[Refusal], context: ExportContext
+) -> dict[str, str]:
+    lines = [
+        f"# upkeep's schedule for {context.config_path}",
+        "# written by `upkeep schedule export cron`; install with `crontab upkeep.crontab` (this",
+        "# replaces the user's crontab) or paste the lines below into it.",
+        "# Needs a cron that reads CRON_TZ (cronie does); keep the machine's own zone "
+        + ("UTC." if context.zone.key == "UTC" else f"UTC or {context.zone.key}."),
+        f"CRON_TZ={context.zone.key}",
+        "",
+    ]
+    for job in jobs:
+        lines.append(f"# {job.name}: {job.title} (cadence: {job.cadence})")
+        lines.append(f"{job.fields.expression} {_escape(context.shell_line(job.name))}")
+    for refusal_ in refused:
+        lines.append(f"# NOT SCHEDULED: {refusal_.runbook}: {refusal_.reason}")
+    return {FILE_NAME: "\n".join(lines) + "\n"}
+
+
+def _escape(command: str) -> str:
+    """A crontab command line: `%` would end the command and start its standard input."""
+    return command.replace("%", "\\%")

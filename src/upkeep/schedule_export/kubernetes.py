@@ -1,0 +1,128 @@
+"""Responsible for the Kubernetes export: per runbook one CronJob manifest (`batch/v1`) with
+the config's `timeZone`, `concurrencyPolicy: Forbid` (a run still going is never doubled),
+`startingDeadlineSeconds` and a Job that is not retried (a failed run is evidence, not
+something to repeat blindly); the image, the evidence and state volumes come from the
+`schedule.kubernetes` section of the config."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from upkeep.errors import ConfigError
+from upkeep.schedule_export.localtime import dst_refusal
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+    from upkeep.schedule_export import ExportContext, Job, Refusal
+
+NAME = "kubernetes"
+# A CronJob's name: a DNS label of at most 52 characters (its Jobs append 11).
+_MAX_NAME = 52
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def cronjob_name(runbook: str) -> str:
+    return f"upkeep-{runbook}"
+
+
+def refusal(job: Job, zone: ZoneInfo, now: datetime) -> str | None:
+    name = cronjob_name(job.name)
+    if len(name) > _MAX_NAME or not _LABEL.match(name):
+        return (
+            f"its CronJob name {name!r} is not a Kubernetes CronJob name (lowercase letters, "
+            f"digits and '-', at most {_MAX_NAME} characters)"
+        )
+    return dst_refusal(job, zone, now)
+
+
+def files(
+    jobs: Sequence[Job], refused: Sequence[Refusal], context: ExportContext
+) -> dict[str, str]:
+    settings = context.settings.kubernetes
+    where = f"{context.config_path}: schedule.kubernetes"
+    if not settings.image:
+        raise ConfigError(
+            f"{where}.image: required for `upkeep schedule export kubernetes`; expected the "
+            "container image holding upkeep, the runbooks and the config"
+        )
+    if not settings.evidence_claim:
+        raise ConfigError(
+            f"{where}.evidence_claim: required for `upkeep schedule export kubernetes`; "
+            "expected the PersistentVolumeClaim that keeps the evidence between runs"
+        )
+    return {
+        f"{cronjob_name(job.name)}.yaml": yaml.safe_dump(
+            cronjob(job, context), sort_keys=False, default_flow_style=False
+        )
+        for job in jobs
+    }
+
+
+def _in_image(directory: Path, config: Config, config_path: Path) -> str:
+    """Where `directory` is inside the image: a folder beside upkeep.yml stays beside it when
+    the config sits elsewhere in the image (`schedule.kubernetes.config_path`)."""
+    if directory.is_relative_to(config.root):
+        return str(config_path.parent / directory.relative_to(config.root))
+    return str(directory)
+
+
+def cronjob(job: Job, context: ExportContext) -> dict[str, Any]:
+    """The CronJob manifest of one runbook, as a mapping."""
+    settings = context.settings.kubernetes
+    config = context.config
+    config_path = settings.config_path or context.config_path
+    labels = {"app.kubernetes.io/name": "upkeep", "upkeep.runbook": job.name}
+    mounts = [
+        {"name": "evidence", "mountPath": _in_image(config.evidence_dir, config, config_path)}
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "evidence", "persistentVolumeClaim": {"claimName": settings.evidence_claim}}
+    ]
+    if settings.state_claim:
+        mounts.append(
+            {"name": "state", "mountPath": _in_image(config.state_dir, config, config_path)}
+        )
+        volumes.append(
+            {"name": "state", "persistentVolumeClaim": {"claimName": settings.state_claim}}
+        )
+    container = {
+        "name": "upkeep",
+        "image": settings.image,
+        "args": context.run_args(job.name, command="upkeep", config=config_path),
+        "volumeMounts": mounts,
+    }
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    if settings.service_account:
+        pod_spec["serviceAccountName"] = settings.service_account
+    pod_spec["volumes"] = volumes
+    metadata: dict[str, Any] = {"name": cronjob_name(job.name)}
+    if settings.namespace:
+        metadata["namespace"] = settings.namespace
+    metadata["labels"] = labels
+    metadata["annotations"] = {"upkeep.cadence": job.cadence, "upkeep.title": job.title}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata,
+        "spec": {
+            "schedule": job.fields.expression,
+            "timeZone": context.zone.key,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": settings.starting_deadline_s,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 0,
+                    "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+                }
+            },
+        },
+    }
