@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.risk_register import RiskRegister
+from upkeep.config.status import StatusSettings
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
 from upkeep.records import Status
@@ -283,6 +284,7 @@ class Config:
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
     risk_register: RiskRegister = field(default_factory=RiskRegister)
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
+    status: StatusSettings = field(default_factory=StatusSettings)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
