@@ -20,6 +20,7 @@ import yaml
 
 from upkeep import evidence, plan
 from upkeep.config import Config
+from upkeep.coverage import RunbookCoverage, account
 from upkeep.errors import ConfigError
 from upkeep.evidence import ledger
 from upkeep.findings import FindingState, RunEvent, follow, run_event
@@ -91,6 +92,7 @@ class SiteModel:
     by_month: dict[str, tuple[RunView, ...]] = field(default_factory=dict)  # oldest first
     findings: tuple[FindingState, ...] = ()  # open ones first (upkeep.findings)
     decisions: tuple[evidence.DecisionEntry, ...] = ()  # in ledger order
+    coverage: dict[str, RunbookCoverage] = field(default_factory=dict)  # by runbook
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -132,7 +134,18 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         by_month=_group(runs, lambda run: run.month, newest_first=False),
         findings=tuple(follow(_events(store, {view.run_id: view for view in views}))),
         decisions=decisions,
+        coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
     )
+
+
+def _coverage(
+    registry: Registry, entries: list[evidence.LedgerEntry], config: Config, at: datetime
+) -> list[RunbookCoverage]:
+    """Every runbook's scheduled runs accounted for (`upkeep status`), runs going on included."""
+    from upkeep.evidence.in_progress import runs_in_progress
+
+    going_on = runs_in_progress(config.evidence_dir)
+    return account(registry, entries, going_on, config, at)
 
 
 def _events(
