@@ -22,6 +22,7 @@ BENCHMARKS = (
     "backup_verification",
     "site_build",
     "referential_audit",
+    "status",
 )
 
 
