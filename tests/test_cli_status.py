@@ -297,3 +297,17 @@ def test_a_run_going_on_past_its_limit_and_run_grace_is_overrunning(project: Pro
     assert code == 0
     assert runbook(report, "slow-one")["status"] == "on_time"
     assert runbook(report, "slow-one")["going_on"] == []
+
+
+def test_upkeep_check_names_a_status_entry_for_no_runbook(
+    make_project: Callable[[str], Project],
+) -> None:
+    project = zoned_project(
+        make_project, BERLIN, "status: {runbooks: {nightlly: {run_grace_minutes: 5}}}"
+    )
+    project.add_runbook("nightly", [CHECK_OK], cadence="daily")
+
+    result = project.upkeep_in_process("check")
+
+    assert result.code == 2
+    assert "status.runbooks.nightlly: no runbook is called 'nightlly'" in result.err
