@@ -311,3 +311,21 @@ def test_upkeep_check_names_a_status_entry_for_no_runbook(
 
     assert result.code == 2
     assert "status.runbooks.nightlly: no runbook is called 'nightlly'" in result.err
+
+
+def test_at_an_earlier_time_sees_only_the_runs_started_by_then(
+    make_project: Callable[[str], Project],
+) -> None:
+    project = zoned_project(make_project, BERLIN, "status: {start_grace_minutes: 120}")
+    project.add_runbook("nightly", [CHECK_OK], cadence="daily")
+    History(project.evidence).daily("nightly", "2026-10-20", 5, "01:00", BERLIN)
+
+    code, report = status_json(project, "2026-10-22T00:30")
+    item = runbook(report, "nightly")
+    assert code == 0
+    assert item["counts"] == {"on_time": 2, "late": 0, "skipped": 0, "missed": 0, "due": 1}
+    assert item["started_at"] == "2026-10-21T01:00:00+02:00"
+
+    code, report = status_json(project, "2026-10-19T12:00")
+    assert code == 0
+    assert runbook(report, "nightly")["status"] == "never_run"

@@ -109,23 +109,26 @@ def account(
     config: Config,
     at: datetime,
 ) -> list[RunbookCoverage]:
-    """Every runbook's coverage at `at` (an aware time), in the registry's order."""
-    seen = _seen_by_runbook(entries)
+    """Every runbook's coverage at `at` (an aware time), in the registry's order. Evidence of
+    runs that started after `at` is left out: `--at` an earlier time sees what was known then."""
+    seen = _seen_by_runbook(entries, at.astimezone(UTC))
     live: dict[str, list[RunInProgress]] = {}
     for run in going_on:
         live.setdefault(run.runbook, []).append(run)
     return [
-        runbook_coverage(runbook, seen.get(runbook.name), live.get(runbook.name, []), config, at)
+        _runbook_coverage(runbook, seen.get(runbook.name), live.get(runbook.name, []), config, at)
         for runbook in registry.values()
     ]
 
 
-def _seen_by_runbook(entries: Iterable[LedgerEntry]) -> dict[str, _Seen]:
+def _seen_by_runbook(entries: Iterable[LedgerEntry], until: datetime) -> dict[str, _Seen]:
     """Runs that ran (a dry run does not count, as for the plan) and skipped runs, per runbook,
-    each sorted by when it started: ledger order is publish order."""
+    that started by `until`, each sorted by when it started: ledger order is publish order."""
     seen: dict[str, _Seen] = {}
     for entry in entries:
         started = parse_time(entry.started_at).astimezone(UTC)
+        if started > until:
+            continue
         item = seen.get(entry.runbook)
         if item is None:
             item = seen[entry.runbook] = _Seen([], [], started)
@@ -141,7 +144,7 @@ def _seen_by_runbook(entries: Iterable[LedgerEntry]) -> dict[str, _Seen]:
     return seen
 
 
-def runbook_coverage(
+def _runbook_coverage(
     runbook: Runbook,
     seen: _Seen | None,
     live: list[RunInProgress],

@@ -138,11 +138,11 @@ def _going_on_text(overrun: Overrun, config: Config) -> str:
 def alerts_of(item: RunbookCoverage, config: Config) -> list[dict[str, Any]]:
     """What `watch` alerts on for one runbook: each missed run it has not made up for since
     its last run, and each run overrunning its limit and run grace."""
-    from upkeep.coverage import Outcome
+    from upkeep.coverage import Health, Outcome
 
     name, tz = item.runbook.name, config.tz
     alerts = []
-    if item.health.value == "missed":
+    if item.health is Health.MISSED:
         missed = []
         for slot in reversed(item.slots):
             if slot.outcome is Outcome.MISSED:
