@@ -329,3 +329,15 @@ def test_at_an_earlier_time_sees_only_the_runs_started_by_then(
     code, report = status_json(project, "2026-10-19T12:00")
     assert code == 0
     assert runbook(report, "nightly")["status"] == "never_run"
+
+
+def test_a_damaged_ledger_is_exit_3_naming_verify(project: Project) -> None:
+    project.add_runbook("nightly", [CHECK_OK], cadence="daily")
+    History(project.evidence).daily("nightly", "2026-06-01", 2, "00:10", "UTC")
+    with open(project.evidence / "ledger.jsonl", "a") as ledger:
+        ledger.write("{not json}\n")
+
+    result = project.upkeep_in_process("watch")
+
+    assert result.code == 3
+    assert "line 3 is damaged" in result.err and "upkeep verify" in result.err
