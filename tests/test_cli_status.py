@@ -341,3 +341,14 @@ def test_a_damaged_ledger_is_exit_3_naming_verify(project: Project) -> None:
 
     assert result.code == 3
     assert "line 3 is damaged" in result.err and "upkeep verify" in result.err
+
+
+def test_watch_with_no_evidence_at_all_alerts_rather_than_stays_silent(project: Project) -> None:
+    project.add_runbook("nightly", [CHECK_OK], cadence="daily")
+
+    watch = project.upkeep_in_process("watch")
+    status = project.upkeep_in_process("status")
+
+    assert watch.code == 1
+    assert f"upkeep: ALERT: no evidence ledger at {project.evidence}" in watch.err
+    assert status.code == 0 and "NEVER RUN" in status.out

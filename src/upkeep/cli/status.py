@@ -2,9 +2,9 @@
 happened (on time, late, skipped, missed, overrunning, never run), in the configured time zone,
 as a table or JSON; `watch` is the dead man's switch for a second scheduler, silent on stdout
 but for one line when all is well, one alert line on stderr per missed or overrunning runbook.
-Both exit 1 when a run is missed or overrunning, 2 for bad input or an invalid runbook, 3 when
-the evidence cannot be read. There is no notification channel yet: the alert is the line and the
-exit code.
+Both exit 1 when a run is missed or overrunning (`watch` also when there is no evidence ledger
+at all), 2 for bad input or an invalid runbook, 3 when the evidence cannot be read. There is no
+notification channel yet: the alert is the line and the exit code.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 STATUS_COLUMNS = ("NAME", "CADENCE", "STATUS", "SCHEDULED", "STARTED", "SINCE", "COUNTED")
 NO_WAIVERS = "upkeep has no waiver records yet: no scheduled run is counted as waived"
+EXIT_NO_EVIDENCE = 1  # `watch` with no ledger at all: as an alarm, it needs a person
 
 
 @click.command("status")
@@ -55,6 +56,8 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
     moment = parse_at(at, config)
     registry, coverage = _account(config, moment)
     alerts = [alert for item in coverage for alert in alerts_of(item, config)]
+    if not alerts and not _has_ledger(config):
+        alerts.append(_no_evidence_alert(config))
     for alert in alerts:
         print_err(f"upkeep: ALERT: {alert['message']}")
     if as_json:
@@ -64,7 +67,27 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
             f"upkeep watch: {len(coverage)} runbooks, no run missed or overrunning "
             f"as of {format_time(moment)}"
         )
-    return _exit_code(registry, coverage)
+    code = _exit_code(registry, coverage)
+    return EXIT_NO_EVIDENCE if code == 0 and alerts else code
+
+
+def _has_ledger(config: Config) -> bool:
+    from upkeep.evidence import LEDGER
+
+    return (config.evidence_dir / LEDGER).is_file()
+
+
+def _no_evidence_alert(config: Config) -> dict[str, Any]:
+    """A watcher that finds no evidence at all is watching nothing: the evidence is not where
+    upkeep.yml says (a mount or a sync gone), or no run ever published here. Said, not silent."""
+    return {
+        "runbook": None,
+        "kind": "no_evidence",
+        "message": (
+            f"no evidence ledger at {config.evidence_dir}: no run has published evidence there, "
+            "or the evidence is not where upkeep.yml says (evidence_dir)"
+        ),
+    }
 
 
 def _account(config: Config, moment: datetime) -> tuple[Registry, list[RunbookCoverage]]:
