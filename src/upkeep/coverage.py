@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from cronsim import CronSim
-
 from upkeep import schedule
 from upkeep.config import Config
 from upkeep.config.status import Grace
@@ -197,7 +195,7 @@ def _slots(
     tz = config.tz
     local_at = at.astimezone(tz)
     first = schedule.previous_time(runbook.cadence, since.astimezone(tz))
-    times = _scheduled(runbook.cadence, first, local_at)
+    times = schedule.times_from(runbook.cadence, first, local_at)
     scheduled = next(times, None)
     ran_i = skipped_i = 0
     while scheduled is not None:
@@ -220,17 +218,6 @@ def _slots(
         else:
             yield Slot(scheduled, Outcome.MISSED)
         scheduled = following
-
-
-def _scheduled(cadence: str, first: datetime, until: datetime) -> Iterator[datetime]:
-    """`first`, then every scheduled time after it up to `until`, in `until`'s time zone."""
-    if first > until:
-        return
-    yield first
-    for moment in CronSim(schedule.cron_for(cadence), first):
-        if moment > until:
-            return
-        yield moment
 
 
 def exit_code(coverage: Iterable[RunbookCoverage]) -> int:
