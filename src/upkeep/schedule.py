@@ -1,4 +1,5 @@
-"""Responsible for cadences: when a runbook was last scheduled and when it is next.
+"""Responsible for cadences: when a runbook was last scheduled, when it is next, and every
+scheduled time in between (what `upkeep.coverage` accounts for).
 
 A cadence is `daily`, `weekly`, `monthly`, `yearly`, or a five-field cron expression, evaluated in
 the configured time zone. Its most recent scheduled time opens the current period; which runs of
