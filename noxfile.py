@@ -25,6 +25,7 @@ BENCHMARKS = (
     "site_build",
     "referential_audit",
     "metrics_textfile",
+    "status",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from cronsim import CronSim
 
 from upkeep import schedule
 
@@ -49,3 +50,39 @@ def test_dst_day_in_local_time() -> None:
 def test_bad_cadences_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         schedule.cron_for(bad)
+
+
+# Zones that change clocks at local midnight (Santiago, Havana, Asunción, Beirut, Cairo: some
+# days have no 00:00, or two), at 02:00 (Berlin, New York) or never (UTC), Sydney south of the
+# equator.
+ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "America/Havana",
+    "America/Asuncion",
+    "Asia/Beirut",
+    "Africa/Cairo",
+    "Australia/Sydney",
+)
+
+
+@pytest.mark.parametrize("cadence", ["daily", "weekly", "monthly", "yearly", "30 2 * * *"])
+@pytest.mark.parametrize("zone", ZONES)
+def test_times_from_are_the_times_cron_gives(cadence: str, zone: str) -> None:
+    """Stepping a named cadence on the calendar gives every time cronsim gives, including on
+    days whose midnight a clock change skips or repeats, over eight years."""
+    tz = ZoneInfo(zone)
+    first = schedule.previous_time(cadence, datetime(2019, 1, 3, tzinfo=tz))
+    until = datetime(2027, 1, 1, tzinfo=tz)
+    expected = [first]
+    for moment in CronSim(schedule.cron_for(cadence), first):
+        if moment > until:
+            break
+        expected.append(moment)
+
+    got = list(schedule.times_from(cadence, first, until))
+
+    assert got == expected
+    assert [moment.utcoffset() for moment in got] == [moment.utcoffset() for moment in expected]

@@ -1,4 +1,5 @@
-"""Responsible for cadences: when a runbook was last scheduled and when it is next.
+"""Responsible for cadences: when a runbook was last scheduled, when it is next, and every
+scheduled time in between (what `upkeep.coverage` accounts for).
 
 A cadence is `daily`, `weekly`, `monthly`, `yearly`, or a five-field cron expression, evaluated in
 the configured time zone. Its most recent scheduled time opens the current period; which runs of
@@ -8,7 +9,8 @@ periods were missed, catching up is one run.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from cronsim import CronSim, CronSimError
 
@@ -48,3 +50,40 @@ def next_time(cadence: str, at: datetime) -> datetime:
 def localize(moment: datetime, tz: tzinfo) -> datetime:
     """Interpret a naive datetime in `tz`; convert an aware one to `tz`."""
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
+
+
+def times_from(cadence: str, first: datetime, until: datetime) -> Iterator[datetime]:
+    """`first` (a scheduled time, aware) and every scheduled time after it up to `until`, in
+    `first`'s time zone. A named cadence falls at local midnight and is stepped on the calendar
+    (cronsim takes ~50 µs a step: years of daily runs add up); a day whose midnight does not
+    exist (a zone that changes clocks at 00:00) is left to cronsim, as is a cron expression."""
+    expression = cron_for(cadence)
+    step = _CALENDAR_STEPS.get(cadence)
+    moment = first
+    while moment <= until:
+        yield moment
+        day = step(moment.date()) if step else None
+        midnight = None if day is None else datetime.combine(day, time(), moment.tzinfo)
+        if midnight is not None and _exists(midnight):
+            moment = midnight
+        else:
+            moment = next(CronSim(expression, moment))
+
+
+def _exists(moment: datetime) -> bool:
+    """Whether an aware local time is on the wall clock (not skipped by a change to summer
+    time)."""
+    back = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    return back.replace(tzinfo=None) == moment.replace(tzinfo=None)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+_CALENDAR_STEPS: dict[str, Callable[[date], date]] = {
+    "daily": lambda day: day + timedelta(days=1),
+    "weekly": lambda day: day + timedelta(days=7),
+    "monthly": _next_month,
+    "yearly": lambda day: date(day.year + 1, 1, 1),
+}

@@ -1,8 +1,8 @@
 """Responsible for `upkeep check`: the config and every runbook validated, and every problem
 reported at once — the config's (each section and list item), a runbooks folder that is not
-there, each runbook that cannot run, a `{{ key }}` in a runbook's Markdown that names nothing
-upkeep.yml can hold, a reference to a page the site does not have. Nothing is run; exit 2 when
-there is a problem.
+there, each runbook that cannot run, a `status.runbooks` entry that names no runbook, a
+`{{ key }}` in a runbook's Markdown that names nothing upkeep.yml can hold, a reference to a page
+the site does not have. Nothing is run; exit 2 when there is a problem.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ def runbook_problems_of(config: Config) -> tuple[Registry, list[str]]:
     ]
     found = registry.discover(config.runbooks_dir, config.root)
     messages += [item.message for item in found.invalid.values()]
+    try:
+        config.status.check_names([*found, *found.invalid], config.path)
+    except ConfigError as exc:
+        messages.append(str(exc))
     pages = _reference_pages(config)
     for runbook in found.values():
         messages += _page_problems(runbook, pages)

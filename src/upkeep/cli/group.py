@@ -42,6 +42,7 @@ from upkeep.cli.run import run_command
 from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
 from upkeep.cli.site import site_group
+from upkeep.cli.status import status_command, watch_command
 from upkeep.cli.verify import verify_command
 from upkeep.errors import UpkeepError
 
@@ -174,6 +175,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep run health-check       run one now
       upkeep run --due              run everything that is due
       upkeep verify                 check the evidence ledger and every artifact
+      upkeep status                 whether every scheduled run happened (missed, late)
       upkeep check                  validate the config and every runbook
       upkeep new NAME               scaffold a runbook of your own
       upkeep schedule export cron   the runbooks' cadences for cron, systemd, Kubernetes, GitHub
@@ -189,6 +191,8 @@ main.add_command(show_command)
 main.add_command(run_command)
 main.add_command(verify_command)
 main.add_command(evidence_group)
+main.add_command(status_command)
+main.add_command(watch_command)
 main.add_command(check_command)
 main.add_command(new_command)
 main.add_command(findings_command)

@@ -44,6 +44,7 @@ from upkeep.config.model import (
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
+from upkeep.config.status import StatusSettings, read_status
 from upkeep.config.system_paths import system_directory
 from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.errors import ConfigError
@@ -128,6 +129,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
             lambda: read_schedule_export(top.section("schedule")), ScheduleExport()
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
+        status=problems.read(lambda: read_status(top.section("status")), StatusSettings()),
     )
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
     register = problems.read(

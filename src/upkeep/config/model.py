@@ -20,6 +20,7 @@ from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
+from upkeep.config.status import StatusSettings
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
 from upkeep.records import Status
@@ -289,6 +290,7 @@ class Config:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
+    status: StatusSettings = field(default_factory=StatusSettings)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -9,10 +9,9 @@ import json
 import shutil
 from pathlib import Path, PurePosixPath
 
-import psutil
-
 from upkeep.atomic import fsync_dir
 from upkeep.evidence import ledger
+from upkeep.evidence.in_progress import owner_pid, process_alive
 from upkeep.evidence.layout import (
     LEDGER,
     PENDING,
@@ -51,8 +50,8 @@ def _remove_dead_staging(root: Path) -> list[str]:
         return []
     notes = []
     for child in sorted(parent.iterdir()):
-        pid = _owner_pid(child.name)
-        if pid is None or _process_alive(pid):
+        pid = owner_pid(child.name)
+        if pid is None or process_alive(pid):
             continue
         try:
             if child.is_dir() and not child.is_symlink():
@@ -118,17 +117,3 @@ def _recorded_paths(path: Path) -> tuple[set[str], bool]:
         elif line.entry is None and line.complete:
             damaged = True
     return recorded, damaged
-
-
-def _owner_pid(name: str) -> int | None:
-    head, sep, _ = name.partition("-")
-    return int(head) if sep and head.isdigit() else None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True  # exists, but we may not look at it

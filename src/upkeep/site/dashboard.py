@@ -1,15 +1,18 @@
 """Responsible for the dashboard (the `dashboard()` macro on the home page): whether the evidence
 verifies, the runbooks that cannot run (each with its problem), every runbook with its last
-status, last run (the one `upkeep list` names, a dry run marked), next due and recent runs —
-failing and overdue first — then every check of a runbook's latest run that did not pass, and
+status, last run (the one `upkeep list` names, a dry run marked), next due, whether its scheduled
+runs happened (`upkeep status`) and recent runs — missed or overrunning, then failing and
+overdue first — then every check of a runbook's latest run that did not pass, and
 the findings still open (`upkeep.findings`: until a run no longer reports them, clears them, or
 a person acknowledges them).
 """
 
 from __future__ import annotations
 
+from upkeep.coverage import Outcome
 from upkeep.plan import RunbookState
 from upkeep.records import Status
+from upkeep.site.coverage_calendar import health_mark
 from upkeep.site.markup import (
     badge,
     escape_html,
@@ -44,7 +47,7 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     if model.registry.invalid:
         parts.append(invalid_runbooks(model))
     rows = []
-    for state in sorted(model.states.values(), key=attention_order):
+    for state in sorted(model.states.values(), key=lambda s: _attention(model, s)):
         name = state.runbook.name
         runs = model.by_runbook.get(name, ())
         rows.append(
@@ -53,11 +56,13 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
             f"<td>{escape_html(state.runbook.cadence)}</td><td>{last_status(state)}</td>"
             f"<td>{last_run_cell(state, runs, root, model)}</td>"
             f"<td>{next_due(state, model)}</td>"
+            f"<td>{schedule_cell(model, name, root)}</td>"
             f"<td>{recent_runs_strip(runs[:STRIP_RUNS], root, model)}</td></tr>"
         )
     parts.append(
         '<table class="uk-table uk-dashboard"><thead><tr><th>Runbook</th><th>Cadence</th>'
-        "<th>Last status</th><th>Last run</th><th>Next due</th><th>Recent runs</th></tr></thead>"
+        "<th>Last status</th><th>Last run</th><th>Next due</th><th>Schedule</th>"
+        "<th>Recent runs</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
         if rows
         else "<p>No runbooks yet.</p>"
@@ -67,6 +72,23 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
     return "\n\n".join(parts) + "\n"
+
+
+def _attention(model: SiteModel, state: RunbookState) -> tuple[bool, tuple[int, int, str]]:
+    """Missed or overrunning first, then `attention_order`."""
+    item = model.coverage.get(state.runbook.name)
+    return not (item is not None and item.health.alarming), attention_order(state)
+
+
+def schedule_cell(model: SiteModel, name: str, root: str) -> str:
+    """Whether its scheduled runs happened (on time, late, MISSED, OVERRUNNING, never run),
+    linking its coverage calendar."""
+    item = model.coverage.get(name)
+    if item is None:
+        return "-"
+    missed = item.count(Outcome.MISSED)
+    said = health_mark(item.health) + (f" ({missed} missed in all)" if missed else "")
+    return f'<a href="{root}coverage/#{escape_html(name)}">{said}</a>'
 
 
 def invalid_runbooks(model: SiteModel) -> str:

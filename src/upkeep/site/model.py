@@ -20,6 +20,7 @@ import yaml
 
 from upkeep import evidence, plan
 from upkeep.config import Config
+from upkeep.coverage import RunbookCoverage, account
 from upkeep.errors import ConfigError
 from upkeep.evidence import ledger
 from upkeep.evidence.anchor import Anchor, newest_anchor
@@ -93,6 +94,7 @@ class SiteModel:
     findings: tuple[FindingState, ...] = ()  # open ones first (upkeep.findings)
     decisions: tuple[evidence.DecisionEntry, ...] = ()  # in ledger order
     anchor: Anchor | None = None  # the evidence branch's newest commit (`upkeep evidence commit`)
+    coverage: dict[str, RunbookCoverage] = field(default_factory=dict)  # by runbook
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -135,7 +137,18 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         findings=tuple(follow(_events(store, {view.run_id: view for view in views}))),
         decisions=decisions,
         anchor=newest_anchor(config.evidence_dir, config.evidence_git),
+        coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
     )
+
+
+def _coverage(
+    registry: Registry, entries: list[evidence.LedgerEntry], config: Config, at: datetime
+) -> list[RunbookCoverage]:
+    """Every runbook's scheduled runs accounted for (`upkeep status`), runs going on included."""
+    from upkeep.evidence.in_progress import runs_in_progress
+
+    going_on = runs_in_progress(config.evidence_dir)
+    return account(registry, entries, going_on, config, at)
 
 
 def _events(

@@ -27,6 +27,7 @@ from mkdocs.structure.pages import Page
 
 from upkeep.errors import UpkeepError
 from upkeep.site import (
+    coverage_calendar,
     decisions,
     history,
     risk_register,
@@ -187,6 +188,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         generated += script_pages.script_pages()
         generated.append(("runs/index.md", history.runs_index(model)))
         generated.append((decisions.PAGE, decisions.decisions_page(model)))
+        generated.append((coverage_calendar.PAGE, coverage_calendar.coverage_page(model)))
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))
         months = sorted(model.by_month)
         for index, month in enumerate(months):

@@ -1,0 +1,61 @@
+"""Responsible for the runs going on now, as the evidence shows them: a runner stages each run in
+`.staging/<pid>-<run_id>/` from its start until it is published (or discarded), and the run id
+begins with the start in UTC. A folder whose process is gone is a run that died: not going on.
+Process ids are this machine's: a runner on another host sharing the evidence is not seen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from upkeep.evidence.layout import STAGING
+
+# `20261127T021500Z-health-check-7f3a`: the start, the runbook, a random suffix.
+_RUN_ID_PARTS = re.compile(r"(\d{8}T\d{6}Z)-(.+)-[0-9a-z]+")
+
+
+@dataclass(frozen=True)
+class RunInProgress:
+    """A run that started and has not been published yet, its runner still alive."""
+
+    run_id: str
+    runbook: str
+    started_at: datetime  # UTC
+    pid: int
+
+
+def runs_in_progress(evidence_root: Path) -> list[RunInProgress]:
+    """Every run staged under `evidence_root` whose runner process is alive, oldest first."""
+    parent = evidence_root / STAGING
+    if not parent.is_dir():
+        return []
+    found = []
+    for child in parent.iterdir():
+        pid = owner_pid(child.name)
+        parts = _RUN_ID_PARTS.fullmatch(child.name.partition("-")[2])
+        if pid is None or parts is None or not process_alive(pid):
+            continue
+        started = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        found.append(RunInProgress(child.name.partition("-")[2], parts[2], started, pid))
+    return sorted(found, key=lambda run: (run.started_at, run.run_id))
+
+
+def owner_pid(name: str) -> int | None:
+    """The process id a staging folder's name starts with, or None."""
+    head, sep, _ = name.partition("-")
+    return int(head) if sep and head.isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine and is not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True  # exists, but we may not look at it

@@ -1,0 +1,126 @@
+"""Responsible for the coverage calendar (`coverage.md`): per runbook, every scheduled run since it
+first appeared, one cell each, grouped by month (a runbook run daily or more often) or by year
+(weekly, monthly, yearly), coloured by how it was accounted for — ran on time, ran late, skipped,
+missed, or still within its start grace — each ran cell linking its run; runs going on and
+overrunning said above the grid. No waiver records exist yet: none is counted as waived.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import groupby
+
+from upkeep.coverage import Health, Outcome, RunbookCoverage, Slot
+from upkeep.site.markup import escape_html, html_root_for, run_href, when
+from upkeep.site.model import RunView, SiteModel
+
+PAGE = "coverage.md"
+TITLE = "Coverage calendar"
+NO_WAIVERS = "upkeep has no waiver records yet (issue 15's alerts will bring silencing); no "
+NO_WAIVERS += "scheduled run is counted as waived"
+_DESCRIBED = {
+    Outcome.ON_TIME: "ran on time",
+    Outcome.LATE: "ran late (after its start grace)",
+    Outcome.SKIPPED: "skipped (could not start; recorded)",
+    Outcome.MISSED: "missed (no run)",
+    Outcome.DUE: "due, within its start grace",
+}
+
+
+def coverage_page(model: SiteModel) -> str:
+    """The page's Markdown: a legend, then one section per runbook."""
+    root = html_root_for("coverage/")
+    runs = {run.run_id: run for run in model.runs}
+    legend = " ".join(
+        f'<span class="uk-cov uk-cov-{outcome.value}"></span> {escape_html(text)}'
+        for outcome, text in _DESCRIBED.items()
+    )
+    parts = [
+        f"# {TITLE}\n",
+        f"Every scheduled run of every runbook since it first ran, in the configured time zone "
+        f"(**{escape_html(model.config.timezone)}**), as of "
+        f"{escape_html(when(model.built_at, model))}. The period before a runbook's first run "
+        "is not counted. `upkeep status` says the same on the command line.\n",
+        f'<p class="uk-cov-legend">{legend}</p>\n',
+        f"Waived: {NO_WAIVERS}.\n",
+    ]
+    for item in model.coverage.values():
+        parts.append(runbook_section(item, runs, root, model))
+    if not model.coverage:
+        parts.append("No runbooks yet.\n")
+    return "\n".join(parts)
+
+
+def runbook_section(
+    item: RunbookCoverage, runs: dict[str, RunView], root: str, model: SiteModel
+) -> str:
+    """One runbook: its status and counts, runs going on, then its calendar grid."""
+    name = escape_html(item.runbook.name)
+    counts = ", ".join(
+        f"{item.count(outcome)} {outcome.word}"
+        for outcome in (Outcome.ON_TIME, Outcome.LATE, Outcome.SKIPPED, Outcome.MISSED)
+    )
+    head = [
+        f"## {escape_html(item.runbook.title)} {{#{name}}}\n",
+        f"<code>{name}</code>, {escape_html(item.runbook.cadence)}: "
+        f"{health_mark(item.health)}; {counts}; start grace {_minutes(item.grace.start)}, "
+        f"run grace {_minutes(item.grace.run)}.\n",
+    ]
+    for overrun in item.going_on:
+        state = "OVERRUNNING" if overrun.overrunning else "running"
+        head.append(
+            f'<p class="{"uk-bad" if overrun.overrunning else ""}">{state}: '
+            f"<code>{escape_html(overrun.run.run_id)}</code> started "
+            f"{escape_html(when(overrun.run.started_at, model))}, time limit "
+            f"{_minutes(overrun.limit)}.</p>\n"
+        )
+    if not item.slots:
+        head.append('<p class="uk-empty">Never run: nothing is counted yet.</p>\n')
+        return "\n".join(head)
+    return "\n".join(head) + calendar_grid(item, runs, root, model) + "\n"
+
+
+def calendar_grid(
+    item: RunbookCoverage, runs: dict[str, RunView], root: str, model: SiteModel
+) -> str:
+    """A table: one row per month (or year), one cell per scheduled run, newest row first."""
+    by_month = _runs_more_than_weekly(item)
+    label = "%Y-%m" if by_month else "%Y"
+    rows = []
+    groups = groupby(item.slots, key=lambda slot: slot.scheduled.strftime(label))
+    for period, slots in reversed([(period, list(slots)) for period, slots in groups]):
+        cells = "".join(_cell(slot, runs, root, model) for slot in slots)
+        rows.append(f"<tr><th>{period}</th><td>{cells}</td></tr>")
+    return '<table class="uk-table uk-coverage"><tbody>' + "".join(rows) + "</tbody></table>"
+
+
+def _runs_more_than_weekly(item: RunbookCoverage) -> bool:
+    slots = item.slots
+    if len(slots) < 2:
+        return item.runbook.cadence == "daily"
+    gaps = (later.scheduled - slot.scheduled for slot, later in zip(slots, slots[1:], strict=False))
+    return min(gaps) < timedelta(days=7)
+
+
+def _cell(slot: Slot, runs: dict[str, RunView], root: str, model: SiteModel) -> str:
+    title = f"{when(slot.scheduled, model)}: {_DESCRIBED[slot.outcome]}"
+    if slot.started_at is not None:
+        title += f", started {when(slot.started_at, model)}"
+    css = f"uk-cov uk-cov-{slot.outcome.value}"
+    run = runs.get(slot.run_id or "")
+    if run is None:
+        return f'<span class="{css}" title="{escape_html(title)}"></span>'
+    return f'<a class="{css}" href="{run_href(run, root)}" title="{escape_html(title)}"></a>'
+
+
+def health_mark(health: Health) -> str:
+    """A runbook's schedule status as the dashboard and this page show it."""
+    word = escape_html(health.word)
+    if health.alarming:
+        return f'<strong class="uk-bad">{word.upper()}</strong>'
+    return word
+
+
+def _minutes(length: timedelta) -> str:
+    minutes = length / timedelta(minutes=1)
+    return f"{minutes:g} min"
