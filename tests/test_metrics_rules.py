@@ -19,9 +19,9 @@ from helpers.project import CHECK_OK, Project
 
 from upkeep.metrics.rules import longest_gap
 
-# tiny: daily in Europe/Berlin (25 hours the night the clocks go back) + its time limit (60 s,
-# the test runbooks' own) + the grace (1h).
-TINY_LIMIT_S = 25 * 3600 + 60 + 3600
+# tiny: daily in Europe/Berlin (25 hours the night the clocks go back) + its start grace (1h,
+# status:) + its time limit (60 s, the test runbooks' own) + its run grace (5 min).
+TINY_LIMIT_S = 25 * 3600 + 3600 + 60 + 300
 
 
 def promtool() -> str:
@@ -43,7 +43,11 @@ def planned(make_project: Callable[[str], Project]) -> Project:
         databases: [{name: app, engine: sqlite, path: app.db}]
         backup: {dir: backups, max_full_age_days: 2}
         backup_verification: {max_verified_age_days: 3}
-        metrics: {textfile: metrics/upkeep.prom, grace: 1h}
+        metrics: {textfile: metrics/upkeep.prom}
+        status:
+          start_grace_minutes: 60
+          run_grace_minutes: 5
+          runbooks: {weekdays: {start_grace_minutes: 120, run_grace_minutes: 0}}
     """)
     project.add_runbook("tiny", [CHECK_OK])
     project.add_runbook("weekdays", [CHECK_OK], cadence="0 3 * * 1-5", meta={"timeout_s": 600})
@@ -73,7 +77,7 @@ def test_each_runbook_gets_a_rule_with_its_cadence_time_limit_and_grace(planned:
     stale = {r["labels"]["runbook"]: r for r in rules if r["alert"] == "UpkeepRunbookNotSucceeded"}
     assert set(stale) == {"tiny", "weekdays"}
     tiny = TINY_LIMIT_S
-    weekdays = (3 * 86400 + 3600) + 600 + 3600
+    weekdays = (3 * 86400 + 3600) + 7200 + 600  # its own grace: 2 h to start, none to run
     assert stale["tiny"]["expr"].endswith(f'{{runbook="tiny"}} > {tiny}')
     assert stale["weekdays"]["expr"].endswith(f'{{runbook="weekdays"}} > {weekdays}')
     alerts = {r["alert"] for r in rules}

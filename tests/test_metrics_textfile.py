@@ -294,8 +294,7 @@ def test_no_textfile_without_the_setting(project: Project) -> None:
     ("section", "expected"),
     [
         ("metrics: {textfile: upkeep.txt}", "metrics.textfile: expected a file name ending in"),
-        ("metrics: {grace: soon}", "metrics.grace: expected a duration such as 90m, 6h or 2d"),
-        ("metrics: {grace: 6}", "metrics.grace: expected a duration such as 90m, 6h or 2d"),
+        ("metrics: {grace: 6h}", "metrics.grace: unknown key"),  # the grace is status:'s
         ("metrics: {textfile: a.prom, every: 1h}", "metrics.every: unknown key"),
     ],
 )
@@ -306,15 +305,6 @@ def test_a_bad_metrics_section_is_refused_at_load_with_exit_2(
     result = project.upkeep_in_process("list")
     assert result.code == 2
     assert expected in result.err
-
-
-def test_the_grace_is_read_in_minutes_hours_or_days(
-    make_project: Callable[[str], Project],
-) -> None:
-    project = make_project("version: 1\nmetrics: {textfile: m/u.prom, grace: 90m}\n")
-    config = load_config(project.config)
-    assert config.metrics.grace == timedelta(minutes=90)
-    assert config.metrics.textfile == project.root / "m/u.prom"
 
 
 @pytest.mark.slow

@@ -36,8 +36,8 @@ def prometheus_rules_command(options: GlobalOptions, output: Path | None) -> int
     """Write Prometheus alerting rules derived from the plan.
 
     \b
-    Per runbook: not succeeded within its cadence + time limit + metrics.grace, never
-    succeeded; a check failing; a run in error; backups older than upkeep.yml's limits; the
+    Per runbook: not succeeded within its cadence + the status: grace periods + its time
+    limit, never succeeded; a check failing; a run in error; backups older than upkeep.yml's limits; the
     textfile not rewritten. Check them with `promtool check rules FILE`.
     """
     return export_rules(options.load_config(), output)

@@ -70,11 +70,13 @@ def rules_yaml(config: Config, runbooks: Iterable[Runbook]) -> str:
 def _runbook_rules(config: Config, runbook: Runbook) -> list[dict[str, Any]]:
     gap = longest_gap(runbook.cadence, config.tz)
     time_limit = timedelta(seconds=runbook.timeout_s or config.timeout_s)
-    limit = gap + time_limit + config.metrics.grace
+    grace = config.status.grace(runbook.name)
+    limit = gap + grace.start + time_limit + grace.run
     selector = f'{names.LAST_SUCCESS}{{{names.RUNBOOK_LABEL}="{runbook.name}"}}'
     why = (
-        f"cadence {runbook.cadence} (at most {_duration(gap)} between runs) + time limit "
-        f"{_duration(time_limit)} + grace {_duration(config.metrics.grace)}"
+        f"cadence {runbook.cadence} (at most {_duration(gap)} between runs) + start grace "
+        f"{_duration(grace.start)} + time limit {_duration(time_limit)} + run grace "
+        f"{_duration(grace.run)}"
     )
     # Each rule its own copy of the labels: one shared dict would be written as a YAML alias.
     labels = {"severity": "warning", names.RUNBOOK_LABEL: runbook.name}
@@ -179,7 +181,7 @@ def _textfile_rules(config: Config, runbooks: Iterable[Runbook]) -> list[dict[st
     gaps = [longest_gap(runbook.cadence, config.tz) for runbook in runbooks]
     if textfile is None or not gaps:
         return []
-    limit = min(gaps) + config.metrics.grace
+    limit = min(gaps) + config.status.default.start
     pattern = "(.*/)?" + textfile.name.replace(".", "\\\\.")
     return [
         {
