@@ -209,3 +209,18 @@ def test_approving_an_unknown_run_or_a_changed_plan_is_refused(
     check = _checks(applying)["apply:approval"]
     assert check["status"] == "fail" and "changed after the run published it" in check["message"]
     assert (folder / PLAN_FILE).exists() and installed(venv)["demo-lib"] == "1.0.0"
+
+
+def test_an_index_password_never_lands_in_the_plan(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: the index does not answer
+    shipped = yaml.safe_load((REPO / "upkeep.yml").read_text())["updates"]
+    updates = {**shipped, "index_url": f"http://bob:s3cret-pw@127.0.0.1:{port}/simple"}
+    project = _project(tmp_path, {"updates": updates})
+    code, record, folder = _run(project)
+    assert (code, record["status"]) == (0, "warn")
+    assert "updates not looked up" in _checks(record)["plan:python"]["message"]
+    assert b"updates not looked up" in (folder / PLAN_FILE).read_bytes()
+    leaked = [p for p in project.evidence_files() if b"s3cret-pw" in p.read_bytes()]
+    assert leaked == []

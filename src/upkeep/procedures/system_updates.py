@@ -14,6 +14,7 @@ from pathlib import Path
 from upkeep import report
 from upkeep.config import Config
 from upkeep.config.updates import PythonTarget
+from upkeep.masking import mask_sensitive
 from upkeep.probes import ServiceProbe, probe_service
 from upkeep.procedures import dependencies
 from upkeep.records import Status
@@ -122,7 +123,8 @@ def make_plan(config: Config) -> ChangePlan:
         kept_back=kept_back,
         python=tuple(python),
         restarts=restart_needs(os, restarts),
-        notes=tuple(notes),
+        # An index's or OSV mirror's URL in an error may carry credentials: never in the plan.
+        notes=tuple(mask_sensitive(note) for note in notes),
     )
 
 
