@@ -80,6 +80,10 @@ def test_the_demo_is_planned_with_the_plan_in_the_evidence_and_the_report(tmp_pa
     assert "Change plan of run " + record["run_id"] in (folder / "report.html").read_text()
     rows = triage_rows(load_notebook(RUNBOOK))
     assert [name for name in checks if not covers(rows, name)] == []
+    # The demo: no OS packages (updates.os: none), no major in its index: nothing to approve.
+    assert (plan["os"], plan["python"], record["status"]) == ([], [], "ok")
+    empty = project.upkeep_in_process("approve", record["run_id"], "--by", "al")
+    assert empty.code == 2 and "changes nothing" in empty.err
     assert project.upkeep_in_process("verify").code == 0
 
 

@@ -86,14 +86,15 @@ def simulate_upgrade(timeout_s: float = 120) -> SimulatedUpgrade:
     return parse_simulated_upgrade(done.stdout)
 
 
-def install_pins(pins: dict[str, str], timeout_s: float = 1800) -> str:
+def install_pins(pins: dict[str, str], timeout_s: float = 1800, *, simulate: bool = False) -> str:
     """`apt-get install --only-upgrade -y NAME=VERSION…`: exactly the approved versions, of
-    packages already installed. Returns apt's output; AptUpgradeError when it fails."""
+    packages already installed (`simulate`: with `-s`, changing nothing). Returns apt's output;
+    AptUpgradeError when it fails."""
     if not pins:
         return ""
     args = ["install", "--only-upgrade", "-y", *(f"{n}={v}" for n, v in sorted(pins.items()))]
-    done = _apt_get(args, timeout_s)
-    return (done.stdout + done.stderr).strip()[-_TAIL:]
+    done = _apt_get(["-s", *args] if simulate else args, timeout_s)
+    return (done.stdout + done.stderr).strip()
 
 
 def _apt_get(args: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
