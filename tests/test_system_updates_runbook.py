@@ -134,6 +134,8 @@ def test_an_approved_major_is_applied_at_its_planned_version_once(
     code, unapproved, _ = _run(project)  # a plan nobody approves
     assert installed(venv)["demo-lib"] == "1.0.0"
     planned = _plan_and_approve(project)
+    only_plan = project.upkeep("run", "system-updates", "-p", "mode=plan", timeout=300)
+    assert only_plan.code == 0 and installed(venv)["demo-lib"] == "1.0.0"  # mode=plan: waits
     build_wheel(house, "demo_lib", "3.0.0")  # published after the approval: not approved
     code, record, folder = _run(project)
     assert (code, record["status"]) == (0, "ok"), record["checks"]
