@@ -250,6 +250,7 @@ class Applied:
     approved: ApprovedPlan
     os_done: bool = False
     os_message: str = ""
+    os_failed: bool = False  # apt-get was allowed and ran, and failed
     python: tuple[PatchOutcome | tuple[str, str], ...] = ()
     health: tuple[ServiceProbe, ...] = ()
     restored: dict[str, list[str]] = field(default_factory=dict)
@@ -263,7 +264,7 @@ def apply_plan(approved: ApprovedPlan, config: Config) -> Applied:
     """Apply exactly the approved plan, run the health check, and put the virtualenvs back at
     their previous versions when it fails."""
     plan = approved.plan
-    os_done, os_message = _apply_os(plan.os, config)
+    os_done, os_failed, os_message = _apply_os(plan.os, config)
     befores: dict[str, dict[str, str]] = {}
     outcomes: list[PatchOutcome | tuple[str, str]] = []
     targets = {target.name: target for target in config.updates.python}
@@ -291,7 +292,7 @@ def apply_plan(approved: ApprovedPlan, config: Config) -> Applied:
                 restored[outcome.target] = restore_versions(
                     venv, befores[outcome.target], config.updates.index_url
                 )
-    return Applied(approved, os_done, os_message, tuple(outcomes), health, restored)
+    return Applied(approved, os_done, os_message, os_failed, tuple(outcomes), health, restored)
 
 
 def _cannot_apply(target: PythonTarget | None, config: Config) -> str | None:
@@ -306,20 +307,21 @@ def _cannot_apply(target: PythonTarget | None, config: Config) -> str | None:
     return None
 
 
-def _apply_os(changes: tuple[OsChange, ...], config: Config) -> tuple[bool, str]:
+def _apply_os(changes: tuple[OsChange, ...], config: Config) -> tuple[bool, bool, str]:
+    """(installed, failed, what happened) for the plan's OS packages."""
     if not changes:
-        return False, "no OS package in the plan"
+        return False, False, "no OS package in the plan"
     pins = {change.name: change.version for change in changes}
     command = "sudo apt-get install --only-upgrade " + " ".join(
         f"{n}={v}" for n, v in sorted(pins.items())
     )
     if not config.system_updates.os_apply:
-        return False, f"system_updates.os_apply is off: install them by hand: {command}"
+        return False, False, f"system_updates.os_apply is off: install them by hand: {command}"
     try:
         output = apt_upgrade.install_pins(pins, timeout_s=max(config.updates.timeout_s, 1800))
     except (apt_upgrade.AptUpgradeError, OSError) as exc:
-        return False, f"apt-get failed: {exc}; by hand: {command}"
-    return True, f"installed {len(pins)} packages: {output[-300:]}"
+        return False, True, f"apt-get failed: {exc}; by hand: {command}"
+    return True, False, f"installed {len(pins)} packages: {output[-300:]}"
 
 
 def _health(config: Config) -> tuple[ServiceProbe, ...]:
@@ -343,7 +345,7 @@ def record_apply(applied: Applied) -> None:
         f"{approval.reason}",
     )
     if plan.os:
-        status = Status.OK if applied.os_done else Status.WARN
+        status = Status.FAIL if applied.os_failed else Status.OK if applied.os_done else Status.WARN
         report.check("apply:os", status, value=len(plan.os), message=applied.os_message)
     for outcome in applied.python:
         _record_python_apply(outcome)
