@@ -46,6 +46,7 @@ from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.status import StatusSettings, read_status
 from upkeep.config.system_paths import system_directory
+from upkeep.config.system_updates import SystemUpdates, read_system_updates
 from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
@@ -118,6 +119,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         site=problems.read(lambda: _site(top.section("site"), base), SiteSettings()),
         updates=problems.read(
             lambda: read_updates(top.section("updates"), base), UpdatesSettings()
+        ),
+        system_updates=problems.read(
+            lambda: read_system_updates(top.section("system_updates")), SystemUpdates()
         ),
         metrics=problems.read(
             lambda: read_metrics(top.section("metrics"), base), MetricsSettings()

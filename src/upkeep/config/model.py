@@ -21,6 +21,7 @@ from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.status import StatusSettings
+from upkeep.config.system_updates import SystemUpdates
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
 from upkeep.records import Status
@@ -285,6 +286,7 @@ class Config:
     backup_verification: BackupVerification = field(default_factory=BackupVerification)
     site: SiteSettings = field(default_factory=SiteSettings)
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
+    system_updates: SystemUpdates = field(default_factory=SystemUpdates)
     risk_register: RiskRegister = field(default_factory=RiskRegister)
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)

@@ -28,6 +28,7 @@ from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
 from upkeep.run.provenance import Provenance, new_run_id
 from upkeep.run.seal import KERNEL_LOG, Renderer, seal, secret_values
+from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
 
 LOCKED = "locked: another run of this runbook is still going"
 
@@ -134,7 +135,11 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
 def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, Results, float]:
     """Run the notebook in its own kernel; read back what it recorded."""
     runbook = planned.runbook
-    pending = {state.PENDING_ENV: str(stage.pending_state)}
+    pending = {
+        state.PENDING_ENV: str(stage.pending_state),
+        RUN_ID_ENV: stage.run_id,
+        RUN_DIR_ENV: str(stage.folder),
+    }
     kernel = RunKernel(stage.folder / KERNEL_LOG, batch.template, pending)
     batch.kernels.add(kernel)
     if batch.interrupted.is_set():  # interrupted after the sweep that kills every kernel

@@ -18,7 +18,14 @@ from packaging.utils import canonicalize_name
 from upkeep.config.updates import PythonTarget
 from upkeep.updates.model import Update, UpdateKind
 
-__all__ = ["PatchOutcome", "apply_patch_updates", "installed_versions", "patchable"]
+__all__ = [
+    "PatchOutcome",
+    "apply_patch_updates",
+    "apply_updates",
+    "installed_versions",
+    "patchable",
+    "restore_versions",
+]
 
 _TAIL = 800
 
@@ -47,8 +54,17 @@ def apply_patch_updates(
 ) -> PatchOutcome:
     """Install the patch and minor `updates` into `target`'s virtualenv, run its smoke command,
     and roll back to the exact previous versions when either fails."""
+    return apply_updates(target, patchable(updates), index_url, timeout_s)
+
+
+def apply_updates(
+    target: PythonTarget, updates: Iterable[Update], index_url: str, timeout_s: float = 600
+) -> PatchOutcome:
+    """Install exactly `updates` (each at its `latest` version, whatever its kind) into
+    `target`'s virtualenv, run its smoke command, and roll back to the exact previous versions
+    when either fails."""
     assert target.venv is not None and target.smoke_command is not None
-    chosen = tuple(patchable(updates))
+    chosen = tuple(updates)
     if not chosen:
         return PatchOutcome(target.name, kept=True)
     before = installed_versions(target.venv)
@@ -85,22 +101,30 @@ def _roll_back(
     output: str,
 ) -> PatchOutcome:
     assert target.venv is not None
-    after = installed_versions(target.venv)
+    differ = restore_versions(target.venv, before, index_url, timeout_s)
+    if differ:
+        problem += "; the rollback did not restore " + ", ".join(differ)
+    return PatchOutcome(target.name, chosen, False, not differ, problem, output)
+
+
+def restore_versions(
+    venv: Path, before: dict[str, str], index_url: str, timeout_s: float = 600
+) -> list[str]:
+    """Put every package of `venv` back at its version in `before` (what `installed_versions`
+    said then), removing packages added since; return what still differs (empty: restored)."""
+    after = installed_versions(venv)
     added = sorted(set(after) - set(before))
     changed = [f"{name}=={old}" for name, old in sorted(before.items()) if after.get(name) != old]
     if added:
-        _pip(target.venv, ["uninstall", "--yes", *added], timeout_s)
+        _pip(venv, ["uninstall", "--yes", *added], timeout_s)
     if changed:
-        _pip(target.venv, ["install", "--no-deps", *changed], timeout_s, index_url)
-    now = installed_versions(target.venv)
-    differ = sorted(
+        _pip(venv, ["install", "--no-deps", *changed], timeout_s, index_url)
+    now = installed_versions(venv)
+    return sorted(
         f"{name} {now.get(name, 'missing')} (was {before.get(name, 'absent')})"
         for name in set(now) | set(before)
         if now.get(name) != before.get(name)
     )
-    if differ:
-        problem += "; the rollback did not restore " + ", ".join(differ)
-    return PatchOutcome(target.name, chosen, False, not differ, problem, output)
 
 
 def _pip(
