@@ -27,6 +27,7 @@ import click
 
 from upkeep import __version__
 from upkeep.cli.ack import ack_command
+from upkeep.cli.backlog import backlog_group
 from upkeep.cli.backups import backups_command
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
@@ -35,6 +36,7 @@ from upkeep.cli.evidence import evidence_group
 from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
+from upkeep.cli.log import log_group
 from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
@@ -203,3 +205,5 @@ main.add_command(demo_command)
 main.add_command(site_group)
 main.add_command(export_group)
 main.add_command(schedule_group)
+main.add_command(backlog_group)
+main.add_command(log_group)
