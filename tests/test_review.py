@@ -284,3 +284,22 @@ def test_a_bad_maintenance_review_section_is_refused(make_project) -> None:
     """)
     result = project.upkeep_in_process("backlog", "list")
     assert result.code == 2 and "maintenance_review.recurring_runs" in result.err
+
+
+def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_project: Project) -> None:
+    from upkeep.site import dashboard, maintenance_pages
+    from upkeep.site.model import load_model
+
+    config = load_config(month_project.config)
+    runbooks = registry.discover(config.runbooks_dir, config.root)
+    later = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)  # the disk item (due 2026-11-02) overdue
+    model = load_model(config, runbooks, at=later)
+    disk = item_id("web-health", DISK.key)
+    page = maintenance_pages.backlog_page(model)
+    assert page.count(disk) == 2  # the anchor and the id, once: one row per fingerprint
+    assert "**overdue**" in page and "**reopened ×1**" in page
+    home = dashboard.dashboard(model)
+    assert f'href="backlog/#{disk}"' in home
+    pages = dict(maintenance_pages.review_pages(model))
+    assert "<svg" in pages["maintenance-review/disk_used_percent.svg"]
+    assert 'src="../maintenance-review/disk_used_percent.svg"' in pages["maintenance-review.md"]
