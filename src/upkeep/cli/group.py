@@ -40,6 +40,7 @@ from upkeep.cli.log import log_group
 from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
+from upkeep.cli.review import review_command
 from upkeep.cli.run import run_command
 from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
@@ -207,3 +208,4 @@ main.add_command(export_group)
 main.add_command(schedule_group)
 main.add_command(backlog_group)
 main.add_command(log_group)
+main.add_command(review_command)

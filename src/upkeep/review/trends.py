@@ -1,7 +1,7 @@
 """Responsible for the trend plots of the maintenance review: the values a metric took over the
 window, one line per runbook and label set, drawn by matplotlib's SVG backend with its text as
 paths (no font to fetch, no script: readable anywhere), and as PNG where only a bitmap is shown
-(the run report keeps images, never SVG markup)."""
+(the run report keeps images, never SVG markup). A plot draws at most MAX_LINES lines."""
 
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ def collect_series(
     return series
 
 
+MAX_LINES = 8  # more lines than this are unreadable: the ones highest at the end are drawn
+
+
+def drawn(series: list[Series]) -> list[Series]:
+    """The series a plot draws: at most MAX_LINES, the highest last values first."""
+    if len(series) <= MAX_LINES:
+        return series
+    return sorted(series, key=lambda line: -line.points[-1][1])[:MAX_LINES]
+
+
 def _figure(metric: str, series: list[Series]):  # type: ignore[no-untyped-def]
     import matplotlib
 
@@ -59,19 +69,21 @@ def _figure(metric: str, series: list[Series]):  # type: ignore[no-untyped-def]
 
     figure = Figure(figsize=(7, 2.6), dpi=96)
     axes = figure.add_subplot()
-    for line in series:
+    for line in drawn(series):
         axes.plot(
             [t for t, _ in line.points], [v for _, v in line.points], marker=".", label=line.name
         )
     unit = series[0].unit if series else ""
-    axes.set_title(metric + (f" ({unit})" if unit else ""), fontsize=10)
+    shown = "" if len(series) <= MAX_LINES else f", the {MAX_LINES} highest of {len(series)}"
+    axes.set_title(metric + (f" ({unit})" if unit else "") + shown, fontsize=10)
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axes.grid(True, alpha=0.3)
-    if series and len(series) <= 8:
-        axes.legend(fontsize=7, loc="best")
-    figure.tight_layout()
+    if series:
+        axes.legend(fontsize=7, loc="upper left")
+    # Fixed margins: tight_layout would draw the figure once more just to measure it.
+    figure.subplots_adjust(left=0.09, right=0.98, top=0.88, bottom=0.16)
     return figure
 
 
