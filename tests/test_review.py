@@ -50,7 +50,8 @@ def _run(
     metrics: tuple[Metric, ...] = (),
 ) -> RunRecord:
     at = DAY0 + timedelta(days=day)
-    worst = Status.FAIL if any(c.status is Status.FAIL for c in checks) else Status.OK
+    statuses = {c.status for c in checks}
+    worst = next((s for s in (Status.FAIL, Status.WARN) if s in statuses), Status.OK)
     return RunRecord(
         f"{at:%Y%m%dT%H%M%SZ}-{name}-{n:04x}",
         RunbookRef(name, sha256="a" * 64),
@@ -303,3 +304,27 @@ def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_projec
     pages = dict(maintenance_pages.review_pages(model))
     assert "<svg" in pages["maintenance-review/disk_used_percent.svg"]
     assert 'src="../maintenance-review/disk_used_percent.svg"' in pages["maintenance-review.md"]
+
+
+def test_upkeep_review_prints_the_month_and_writes_the_plots(month_project: Project) -> None:
+    plots = month_project.root / "plots"
+    result = month_project.upkeep_in_process(
+        "review", "--at", END.isoformat(), "--plots", str(plots)
+    )
+    assert result.code == 0, result.text
+    assert "1 scheduled run(s) missed" in result.out and "REOPENED x1" in result.out
+    assert "db-review: 26 ok, 3 warn | 1 missed, 29 on time | 10-13 00:00" in result.out
+    assert [p.name for p in plots.iterdir()] == ["disk_used_percent.svg"]
+    assert month_project.upkeep_in_process("review", "--at", "yesterday").code == 2
+
+
+def test_a_hand_written_change_with_bad_values_changes_nothing_it_cannot_read(
+    month_project: Project,
+) -> None:
+    store = EvidenceStore(month_project.evidence)
+    disk = item_id("web-health", DISK.key)
+    store.record_decision(
+        Decision(BACKLOG_CHANGE, disk, "eve", END, "typo", {"state": "closed", "due": "soon"})
+    )
+    items = fold_backlog(read_evidence(store).events, MaintenanceReview())
+    assert items[disk].state is ItemState.OPEN and len(items[disk].history) == 1

@@ -8,6 +8,7 @@ ledger always gives the same backlog."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import deque
 from collections.abc import Iterable
@@ -132,19 +133,19 @@ def _recur(item: BacklogItem, seen: Occurrence, message: str) -> BacklogItem:
 
 
 def apply_change(item: BacklogItem, decision: Decision) -> BacklogItem:
-    """`item` after a `backlog-change` decision: its details may set `state`, `owner`, `due`."""
+    """`item` after a `backlog-change` decision: its details may set `state`, `owner`, `due`.
+    A value `upkeep backlog set` would have refused (a ledger written by hand) is passed over."""
     details = decision.details
     changed = replace(item, history=(*item.history, decision))
-    if "owner" in details:
-        changed = replace(changed, owner=str(details["owner"]))
-    if "due" in details:
+    if isinstance(details.get("owner"), str):
+        changed = replace(changed, owner=details["owner"])
+    with contextlib.suppress(KeyError, ValueError):
         changed = replace(changed, due=date.fromisoformat(str(details["due"])))
-    if "state" in details:
+    try:
         state = ItemState(details["state"])
-        changed = replace(
-            changed, state=state, done_at=decision.at if state is ItemState.DONE else None
-        )
-    return changed
+    except (KeyError, ValueError):
+        return changed
+    return replace(changed, state=state, done_at=decision.at if state is ItemState.DONE else None)
 
 
 def ordered(items: Iterable[BacklogItem], today: date) -> list[BacklogItem]:

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from upkeep import coverage
 from upkeep.config import Config
 from upkeep.findings import FindingState, RunEvent, follow
-from upkeep.records import Decision, Status
+from upkeep.records import Status
 from upkeep.registry import Registry
 from upkeep.review.backlog import BacklogItem, fold_backlog, ordered
 from upkeep.review.docs_suggestions import DocsSuggestion, suggest
 from upkeep.review.evidence_pass import EvidenceRead
-from upkeep.review.maintenance_log import REVIEW_RUNBOOK, LogEntry, log_entries
+from upkeep.review.maintenance_log import LogEntry, log_entries
 from upkeep.review.streaks import CheckStreak, check_streaks
 from upkeep.review.trends import Series, collect_series
 
@@ -64,13 +64,11 @@ def review_month(
     settings = config.maintenance_review
     start = at - timedelta(days=settings.window_days)
     events = [e for e in evidence.events if e.at <= at]
-    # The review's own findings never feed the backlog: it would count itself.
-    observed = [e for e in events if isinstance(e, Decision) or e.runbook != REVIEW_RUNBOOK]
-    runs = [e for e in observed if isinstance(e, RunEvent)]
+    runs = [e for e in events if isinstance(e, RunEvent)]
     in_window = [r for r in runs if start <= r.at <= at]
     # A stretch counts when the check was not passing at some time in the window.
     streaks = [s for s in check_streaks(runs) if s.cleared_at is None or s.cleared_at >= start]
-    states = follow(observed)
+    states = follow(events)
     references = {name: runbook.references for name, runbook in registry.items()}
     in_window_streaks = [s for s in streaks if s.last >= start]
     return MonthReview(
@@ -80,7 +78,7 @@ def review_month(
         streaks=tuple(streaks),
         cleared=tuple(s for s in states if s.closed is not None and start <= s.closed.at <= at),
         still_open=tuple(s for s in states if s.open),
-        backlog=tuple(ordered(fold_backlog(observed, settings).values(), at.date())),
+        backlog=tuple(ordered(fold_backlog(events, settings).values(), at.date())),
         log=tuple(e for e in log_entries(events) if start <= e.at <= at),
         suggestions=tuple(suggest(in_window_streaks, references, settings.recurring_runs)),
         trends=collect_series(in_window, settings.trend_metrics, start, at + timedelta(seconds=1)),
