@@ -294,6 +294,10 @@ def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_projec
     config = load_config(month_project.config)
     runbooks = registry.discover(config.runbooks_dir, config.root)
     later = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)  # the disk item (due 2026-11-02) overdue
+    [last_web] = [e.run_id for e in EvidenceStore(month_project.evidence).entries()][-2:-1]
+    EvidenceStore(month_project.evidence).record_decision(
+        Decision("log-entry", last_web, "carol", END, "grew the root volume by hand")
+    )
     model = load_model(config, runbooks, at=later)
     disk = item_id("web-health", DISK.key)
     page = maintenance_pages.backlog_page(model)
@@ -304,6 +308,8 @@ def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_projec
     pages = dict(maintenance_pages.review_pages(model))
     assert "<svg" in pages["maintenance-review/disk_used_percent.svg"]
     assert 'src="../maintenance-review/disk_used_percent.svg"' in pages["maintenance-review.md"]
+    log = maintenance_pages.maintenance_log_page(model)
+    assert "grew the root volume by hand" in log and f"{last_web}</a>" in log
 
 
 def test_upkeep_review_prints_the_month_and_writes_the_plots(month_project: Project) -> None:

@@ -1,5 +1,5 @@
 """Responsible for the month's review as text a person reads (in the run report, where the
-sanitizer shows Markdown as text, and from `upkeep backlog`): plain tables, times in the
+sanitizer shows Markdown as text, and from `upkeep review`): plain tables, times in the
 configured time zone."""
 
 from __future__ import annotations

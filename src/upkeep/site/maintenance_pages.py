@@ -6,6 +6,7 @@ and `maintenance-log.md` (every review and every entry people added, newest firs
 from __future__ import annotations
 
 from upkeep.review.backlog import BacklogItem
+from upkeep.review.maintenance_log import REVIEW_RUNBOOK, log_entries
 from upkeep.review.trends import trend_svg
 from upkeep.site.markup import escape_html, frontmatter, table_cell, when
 from upkeep.site.model import SiteModel
@@ -73,16 +74,14 @@ def maintenance_log_page(model: SiteModel) -> str:
         "One entry per maintenance review, and what people did by hand "
         '(`upkeep log add "..." --run RUN_ID --by NAME`), kept in the evidence ledger.\n',
     ]
-    from upkeep.review.maintenance_log import log_entries
-
     events = [entry.decision for entry in model.decisions]
     entries = log_entries(events)
-    reviews = [run for run in model.runs if run.runbook == "maintenance-review"]
+    reviews = [run for run in model.runs if run.runbook == REVIEW_RUNBOOK]
     rows = [(e.at, e.by, e.text, e.run_id) for e in entries]
     rows += [
         (
             r.started_at,
-            "maintenance-review",
+            REVIEW_RUNBOOK,
             (r.record.summary if r.record else "") or "review",
             r.run_id,
         )
