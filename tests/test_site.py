@@ -65,7 +65,16 @@ def _copy_site_sources(root: Path) -> None:
     for page in _nav_pages(nav):
         path = root / "docs" / page
         if not path.exists() and not page.startswith(
-            ("runbooks/", "runs/", "decisions.md", "risk-register.md", "coverage.md")
+            (
+                "runbooks/",
+                "runs/",
+                "decisions.md",
+                "risk-register.md",
+                "coverage.md",
+                "maintenance-review.md",
+                "backlog.md",
+                "maintenance-log.md",
+            )
         ):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(STUB.format(title=Path(page).stem))

@@ -28,6 +28,7 @@ import click
 from upkeep import __version__
 from upkeep.cli.ack import ack_command
 from upkeep.cli.approve import approve_command
+from upkeep.cli.backlog import backlog_group
 from upkeep.cli.backups import backups_command
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
@@ -36,9 +37,11 @@ from upkeep.cli.evidence import evidence_group
 from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
+from upkeep.cli.log import log_group
 from upkeep.cli.new import new_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
+from upkeep.cli.review import review_command
 from upkeep.cli.run import run_command
 from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
@@ -205,3 +208,6 @@ main.add_command(demo_command)
 main.add_command(site_group)
 main.add_command(export_group)
 main.add_command(schedule_group)
+main.add_command(backlog_group)
+main.add_command(log_group)
+main.add_command(review_command)

@@ -21,6 +21,7 @@ from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
+from upkeep.config.maintenance_review import MaintenanceReview, read_maintenance_review
 from upkeep.config.metrics import MetricsSettings, read_metrics
 from upkeep.config.model import (
     BACKUP_MODES,
@@ -134,6 +135,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         extra=problems.read(lambda: _extra(top), MappingProxyType({})),
         status=problems.read(lambda: read_status(top.section("status")), StatusSettings()),
+        maintenance_review=problems.read(
+            lambda: read_maintenance_review(top.section("maintenance_review")),
+            MaintenanceReview(),
+        ),
     )
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
     register = problems.read(

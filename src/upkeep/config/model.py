@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.evidence_git import EvidenceGit
+from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
@@ -293,6 +294,7 @@ class Config:
     evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
     status: StatusSettings = field(default_factory=StatusSettings)
+    maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -13,6 +13,7 @@ from upkeep.coverage import Outcome
 from upkeep.plan import RunbookState
 from upkeep.records import Status
 from upkeep.site.coverage_calendar import health_mark
+from upkeep.site.maintenance_pages import overdue_items
 from upkeep.site.markup import (
     badge,
     escape_html,
@@ -71,6 +72,19 @@ def dashboard(model: SiteModel, page_url: str = "") -> str:
     parts.append(failing_checks(model, root))
     parts.append("\n## Open findings\n")
     parts.append(open_findings(model, root))
+    overdue = overdue_items(model)
+    if overdue:
+        parts.append("\n## Overdue backlog items\n")
+        parts.append(
+            "<ul>"
+            + "".join(
+                f'<li><a href="{root}backlog/#{item.id}">{item.id}</a> '
+                f"{escape_html(item.runbook)} <code>{escape_html(item.key)}</code>, due "
+                f"{item.due}, owner {escape_html(item.owner or '-')}</li>"
+                for item in overdue
+            )
+            + "</ul>"
+        )
     return "\n\n".join(parts) + "\n"
 
 

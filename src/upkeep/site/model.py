@@ -27,6 +27,8 @@ from upkeep.evidence.anchor import Anchor, newest_anchor
 from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Status, parse_time
 from upkeep.registry import NAME, Registry
+from upkeep.review.evidence_pass import EvidenceRead
+from upkeep.review.month import MonthReview, review_month
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
@@ -95,6 +97,7 @@ class SiteModel:
     decisions: tuple[evidence.DecisionEntry, ...] = ()  # in ledger order
     anchor: Anchor | None = None  # the evidence branch's newest commit (`upkeep evidence commit`)
     coverage: dict[str, RunbookCoverage] = field(default_factory=dict)  # by runbook
+    review: MonthReview | None = None  # the maintenance review of the last month (upkeep.review)
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -125,6 +128,8 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     # Problems naming a run the ledger does not hold (its line removed): shown, not dropped.
     strays += [p.message for items in problems.values() for p in items]
     decisions = tuple(store.decisions(strict=False))
+    # Read once, shared by the findings and the maintenance review.
+    events = tuple(_events(store, {view.run_id: view for view in views}))
     return SiteModel(
         config=config,
         registry=registry,
@@ -134,10 +139,13 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         built_at=at,
         by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
         by_month=_group(runs, lambda run: run.month, newest_first=False),
-        findings=tuple(follow(_events(store, {view.run_id: view for view in views}))),
+        findings=tuple(follow(events)),
         decisions=decisions,
         anchor=newest_anchor(config.evidence_dir, config.evidence_git),
         coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
+        review=review_month(
+            EvidenceRead(events, tuple(_unique(entries)), decisions), registry, config, at
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from upkeep.site import (
     coverage_calendar,
     decisions,
     history,
+    maintenance_pages,
     risk_register,
     run_pages,
     runbook_pages,
@@ -190,6 +191,11 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         generated.append((decisions.PAGE, decisions.decisions_page(model)))
         generated.append((coverage_calendar.PAGE, coverage_calendar.coverage_page(model)))
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))
+        generated.append((maintenance_pages.BACKLOG_PAGE, maintenance_pages.backlog_page(model)))
+        generated.append(
+            (maintenance_pages.LOG_PAGE, maintenance_pages.maintenance_log_page(model))
+        )
+        generated += maintenance_pages.review_pages(model)
         months = sorted(model.by_month)
         for index, month in enumerate(months):
             neighbours = (
