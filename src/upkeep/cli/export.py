@@ -37,8 +37,8 @@ def prometheus_rules_command(options: GlobalOptions, output: Path | None) -> int
 
     \b
     Per runbook: not succeeded within its cadence + the status: grace periods + its time
-    limit, never succeeded; a check failing; a run in error; backups older than upkeep.yml's limits; the
-    textfile not rewritten. Check them with `promtool check rules FILE`.
+    limit, never succeeded; a check failing; a run in error; backups older than upkeep.yml's
+    limits; the textfile not rewritten. Check them with `promtool check rules FILE`.
     """
     return export_rules(options.load_config(), output)
 
