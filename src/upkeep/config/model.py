@@ -20,6 +20,7 @@ from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
+from upkeep.config.security import SecurityReview
 from upkeep.config.status import StatusSettings
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
@@ -287,6 +288,7 @@ class Config:
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
     risk_register: RiskRegister = field(default_factory=RiskRegister)
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
+    security: SecurityReview = field(default_factory=SecurityReview)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
