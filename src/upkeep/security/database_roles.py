@@ -1,7 +1,7 @@
 """Responsible for the database part of the permission inventory: the roles, role memberships
 and table privileges of a configured database, read over the database review's read-only
 connection (`upkeep.dbreview.connect`). PostgreSQL's are read from `pg_roles`,
-`pg_auth_members` and `information_schema.role_table_grants`; a SQLite database has no roles,
+`pg_auth_members` and the tables' ACLs (`pg_class.relacl`, readable by any role); a SQLite database has no roles,
 so its application's own grants table (the demo's `role_grants`) is read when it has one."""
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.
 WHERE r.rolname NOT LIKE 'pg\\_%' ORDER BY 1, 2
 """
 _PG_GRANTS = """
-SELECT grantee, table_schema, table_name, privilege_type, is_grantable
-FROM information_schema.role_table_grants
-WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND grantee <> 'PUBLIC'
-  AND grantee NOT IN (SELECT rolname FROM pg_roles WHERE rolsuper)
+SELECT coalesce(g.rolname, 'PUBLIC') AS grantee, n.nspname AS table_schema,
+       c.relname AS table_name, a.privilege_type, a.is_grantable
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) AS a
+LEFT JOIN pg_roles g ON g.oid = a.grantee
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND a.grantee <> c.relowner
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
 ORDER BY 1, 2, 3, 4
 """
 _ATTRIBUTES = (
@@ -62,7 +66,7 @@ def _postgresql_roles(connection: ReviewConnection) -> dict[str, str]:
     for row in connection.rows(_PG_GRANTS):
         key = f"grant:{row['grantee']}:{row['table_schema']}.{row['table_name']}"
         found[f"{key}:{row['privilege_type']}"] = (
-            "grantable" if row["is_grantable"] == "YES" else "granted"
+            "grantable" if _true(row["is_grantable"]) else "granted"
         )
     return found
 
