@@ -26,6 +26,7 @@ BENCHMARKS = (
     "referential_audit",
     "metrics_textfile",
     "status",
+    "security_inventory",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

@@ -1,8 +1,9 @@
 """Responsible for the database part of the permission inventory: the roles, role memberships
 and table privileges of a configured database, read over the database review's read-only
 connection (`upkeep.dbreview.connect`). PostgreSQL's are read from `pg_roles`,
-`pg_auth_members` and the tables' ACLs (`pg_class.relacl`, readable by any role); a SQLite database has no roles,
-so its application's own grants table (the demo's `role_grants`) is read when it has one."""
+`pg_auth_members` and the tables' ACLs (`pg_class.relacl`, readable by any role); a SQLite
+database has no roles, so its application's own grants table (the demo's `role_grants`) is read
+when it has one."""
 
 from __future__ import annotations
 
