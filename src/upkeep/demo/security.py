@@ -76,7 +76,10 @@ def write_security_files(root: Path, now: datetime) -> None:
     _write(base / "log" / "access.log", _access_log(now), 0o640)
     base.joinpath("log").chmod(0o755)
     with sqlite3.connect(root / "app.db") as db:
-        db.execute("CREATE TABLE role_grants (role TEXT, privilege TEXT, object TEXT)")
+        db.execute(
+            "CREATE TABLE role_grants (role TEXT NOT NULL, privilege TEXT NOT NULL, "
+            "object TEXT NOT NULL, PRIMARY KEY (role, privilege, object))"
+        )
         db.executemany("INSERT INTO role_grants VALUES (?, ?, ?)", _ROLE_GRANTS)
     db.close()
 
