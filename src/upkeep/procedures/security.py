@@ -277,6 +277,11 @@ def record_access(review: AccessReview, config: Config) -> None:
         message=f"sudo used by {', '.join(sudo_users)}" if sudo_users else "no sudo use",
     )
     _record_trend(review, settings.failed_login_warn)
+    counts = tally.counts()
+    report.summary(
+        f"{review.month}: {counts['failed_logins']} failed logins, {counts['logins']} logins, "
+        f"{counts['sudo']} sudo, {counts['http_denied']} answers 401/403"
+    )
     history = dict(review.history)
     history[review.month] = tally.counts()
     state.save(
