@@ -6,10 +6,13 @@ superuser, a new membership and a new grant each appearing as drift."""
 from __future__ import annotations
 
 import os
+import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
 from helpers.pg_cluster import PostgresServer
+from helpers.project import REPO, Project
 
 from upkeep.security.baseline import drift
 from upkeep.security.database_roles import database_roles
@@ -59,3 +62,65 @@ def test_a_new_superuser_membership_and_grant_appear_as_drift(
     assert f"drift:database:pg:grant:reporting_{suffix}:public.orders:DELETE" in found
     assert len(found) == 3
     assert drift(after, again) == []  # read twice, unchanged: no drift
+
+
+def test_the_runbook_reports_a_new_superuser_as_drift_and_accepts_it(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    server = postgres_server
+    dbname = f"security_rb_{os.getpid()}"
+    server.create_database(dbname)
+    (tmp_path / "runbooks" / "monthly").mkdir(parents=True)
+    shutil.copy(REPO / "runbooks/monthly/security-review.ipynb", tmp_path / "runbooks/monthly")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "upkeep.yml").write_text(
+        textwrap.dedent(f"""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: state
+        runbooks_dir: runbooks
+        databases:
+          - name: shop
+            engine: postgresql
+            host: {server.host}
+            port: {server.port}
+            dbname: {dbname}
+            user: {server.role}
+            password: file:{server.password_file}
+        security:
+          baseline: baseline.yml
+          passwd: etc/passwd
+          group: etc/group
+          sudoers: []
+          home_roots: []
+          suid_roots: []
+          world_writable_roots: []
+          listening: false
+          lynis: false
+          databases: [shop]
+        """)
+    )
+    project = Project(tmp_path)
+    intruder = f"intruder_rb_{os.getpid()}"
+    try:
+        assert project.upkeep("run", "security-review").code == 0
+        first = project.records()[-1]
+        accepted = project.upkeep(
+            "baseline", "accept", first["run_id"], "--by", "dba", "--reason", "first baseline"
+        )
+        assert accepted.code == 0, accepted.err
+        server.psql(f"CREATE ROLE {intruder} LOGIN SUPERUSER;", dbname="postgres")
+        assert project.upkeep("run", "security-review").code == 0
+        record = project.records()[-1]
+    finally:
+        server.psql(f"DROP ROLE IF EXISTS {intruder};", dbname="postgres")
+    checks = {c["name"]: c["status"] for c in record["checks"]}
+    assert checks["security:database:shop"] == "ok"
+    assert checks["security:drift"] == "warn"
+    findings = {f["key"]: f["message"] for f in record["findings"]}
+    assert "superuser" in findings[f"drift:database:shop:role:{intruder}"]
+    assert [k for k in findings if k.startswith("drift:")] == [
+        f"drift:database:shop:role:{intruder}"
+    ]
+    for path in project.evidence_files():
+        assert server.password.encode() not in path.read_bytes(), path
