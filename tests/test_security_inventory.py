@@ -233,3 +233,17 @@ def test_a_bad_security_section_is_refused_naming_the_key(
     write_config(host, **extra)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config(host / "upkeep.yml")
+
+
+def test_a_baseline_that_is_not_one_fails_the_check_and_the_run_goes_on(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    (host / "baseline.yml").write_text("<<<<<<< HEAD\nversion: 1\n")
+    config = load_config(host / "upkeep.yml")
+    audit = security.audit_permissions(config)
+    security.record_permissions(audit, config)
+    check = recorded.checks()["security:baseline"]
+    assert check["status"] == "fail" and "baseline.yml" in check["message"]
+    assert "security:drift" not in recorded.checks()  # nothing to compare with: no verdict

@@ -17,7 +17,7 @@ from upkeep.config.risk_register import DriftException
 from upkeep.dbreview.interface import QueryError
 from upkeep.records import Severity, Status
 from upkeep.security.access_logs import Login, MonthTally, month_of, read_access_logs
-from upkeep.security.baseline import Drift, drift, inventory_digest, read_baseline
+from upkeep.security.baseline import BaselineError, Drift, drift, inventory_digest, read_baseline
 from upkeep.security.database_roles import database_roles
 from upkeep.security.inventory import Inventory, host_inventory
 from upkeep.security.lynis import LynisReport, lynis_installed, parse_lynis_report, run_lynis
@@ -73,6 +73,7 @@ class PermissionAudit:
     baseline: Inventory | None
     drifts: tuple[Drift, ...]
     database_errors: dict[str, str] = field(default_factory=dict)
+    baseline_error: str | None = None  # the baseline file exists but cannot be read
 
     @property
     def digest(self) -> str:
@@ -92,11 +93,16 @@ def audit_permissions(config: Config) -> PermissionAudit:
             )
         except QueryError as exc:
             errors[name] = str(exc)
-    baseline = read_baseline(settings.baseline) if settings.baseline else None
+    try:
+        baseline = read_baseline(settings.baseline) if settings.baseline else None
+    except BaselineError as exc:
+        baseline, baseline_error = None, str(exc)
+    else:
+        baseline_error = None
     drifts = tuple(drift(baseline, inventory)) if baseline is not None else ()
     # a database that could not be read is not drift: leave its part as the baseline has it
     drifts = tuple(d for d in drifts if d.part.removeprefix("database:") not in errors)
-    return PermissionAudit(inventory, tuple(notes), baseline, drifts, errors)
+    return PermissionAudit(inventory, tuple(notes), baseline, drifts, errors, baseline_error)
 
 
 def _exceptions(config: Config) -> dict[str, DriftException]:
@@ -113,7 +119,9 @@ def record_permissions(audit: PermissionAudit, config: Config, today: date | Non
     report.metric(INVENTORY_METRIC, items, labels={"inventory": digest[:16]})
     for note in audit.notes:
         print(f"note: {note}")
-    if audit.baseline is None:
+    if audit.baseline_error:
+        report.check("security:baseline", Status.FAIL, message=audit.baseline_error)
+    elif audit.baseline is None:
         where = config.security.baseline or "security.baseline (not configured)"
         report.check(
             "security:baseline",

@@ -99,7 +99,11 @@ def sudoers_entries(paths: tuple[Path, ...], base: Path, notes: list[str]) -> di
     them), whitespace collapsed; `Defaults` lines are entries too."""
     entries: dict[str, str] = {}
     for path in paths:
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        try:
+            files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        except OSError as exc:
+            notes.append(f"cannot list {path}: {exc.strerror}")
+            continue
         for file in files:
             if file.name.endswith("~") or "." in file.name and path.is_dir():
                 continue  # sudo's includedir skips these too
@@ -111,19 +115,24 @@ def sudoers_entries(paths: tuple[Path, ...], base: Path, notes: list[str]) -> di
     return entries
 
 
-def _homes(roots: tuple[Path, ...]) -> Iterator[Path]:
+def _homes(roots: tuple[Path, ...], notes: list[str]) -> Iterator[Path]:
     for root in roots:
         if (root / ".ssh").is_dir():
             yield root  # the root is a home itself (/root)
         elif root.is_dir():
-            yield from sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+            try:
+                homes = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+            except OSError as exc:
+                notes.append(f"cannot list {root}: {exc.strerror}")
+                continue
+            yield from homes
 
 
 def authorized_keys(roots: tuple[Path, ...], base: Path, notes: list[str]) -> dict[str, str]:
     """`alice:ssh-ed25519:SHA256:...`: each key of every home's authorized_keys, by the key's
     own fingerprint (as `ssh-keygen -lf` shows it), with its options and comment as the value."""
     keys: dict[str, str] = {}
-    for home in _homes(roots):
+    for home in _homes(roots, notes):
         for name in ("authorized_keys", "authorized_keys2"):
             path = home / ".ssh" / name
             if path.is_symlink() or not path.is_file():
