@@ -108,6 +108,9 @@ def test_the_review_end_to_end_on_the_demo(project: Project) -> None:
 
     code, record = _run(project)
     assert _checks(record)["security:drift"] == "ok"
+    older = project.records()[-2]["run_id"]
+    stale = project.upkeep("baseline", "accept", older, "--by", "x", "--reason", "y")
+    assert stale.code == 2 and "is not the newest security-review run" in stale.err
     assert not [k for k in _findings(record) if k.startswith("drift:")]
     findings = project.upkeep("findings", "--json")
     assert "drift:" not in findings.out  # the accepted drifts are closed

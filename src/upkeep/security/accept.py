@@ -39,11 +39,18 @@ def accept_baseline(config: Config, run_id: str, *, author: str, reason: str) ->
     if path is None:
         raise UpkeepError(f"{config.path}: security.baseline: expected the baseline file's path")
     store = EvidenceStore(config.evidence_dir)
-    entry = next((e for e in store.entries() if e.run_id == run_id), None)
-    if entry is None or entry.runbook != RUNBOOK:
+    runs = [e for e in store.entries() if e.runbook == RUNBOOK]
+    entry = next((e for e in reversed(runs) if e.run_id == run_id), None)
+    if entry is None:
         raise UpkeepError(
             f"{run_id!r} is not a run of {RUNBOOK} in {config.evidence_dir}; "
             f"`upkeep list` and the site's runs pages name them"
+        )
+    if runs[-1].run_id != run_id:
+        # an older inventory would undo what the system looks like now, unseen
+        raise UpkeepError(
+            f"run {run_id} is not the newest {RUNBOOK} run ({runs[-1].run_id} is): "
+            "accept the newest, which shows the system as it is now"
         )
     record = store.load(entry)
     digest = next(
