@@ -251,7 +251,9 @@ def listening_sockets(notes: list[str]) -> dict[str, str]:
     for name in ("tcp", "tcp6"):
         try:
             rows = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
-        except OSError:
+        except OSError as exc:
+            if name == "tcp":
+                notes.append(f"cannot read /proc/net/tcp: {exc.strerror}")
             continue
         for row in rows:
             fields = row.split()
@@ -272,8 +274,6 @@ def listening_sockets(notes: list[str]) -> dict[str, str]:
             continue
     for key, names in holders.items():
         sockets[key] = ",".join(sorted(names)) or "(unknown)"
-    if not sockets:
-        notes.append("no listening sockets could be read from /proc/net")
     return sockets
 
 
