@@ -1,6 +1,6 @@
 """The security review's access logs, from real log fixtures: an auth log in syslog format with
-a rotated copy (one of them gzipped), a journalctl short-iso export, an nginx combined access
-log (one vhost-prefixed line); tallied per month, compared with the months before, and judged
+rotated copies (one of them gzipped), journalctl short-iso and json exports, an nginx combined
+access log (one vhost-prefixed line); tallied per month, compared with the months before, and judged
 for failed logins, new sources and keys, 401/403 bursts and admin paths."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ADMIN = ("/admin", "/wp-admin", "/.env")
 def logs(tmp_path: Path) -> Path:
     folder = tmp_path / "log"
     folder.mkdir()
-    for name in ("auth.log", "auth.log.1", "access.log", "journal.txt"):
+    for name in ("auth.log", "auth.log.1", "access.log", "journal.txt", "journal.json"):
         shutil.copy(FIXTURES / name, folder / name)
     october = (
         b"Oct  3 03:00:00 web-1 sshd[1]: Failed password for root from 203.0.113.1 port 1 ssh2\n"
@@ -49,6 +49,7 @@ def logs(tmp_path: Path) -> Path:
             "access_logs": [
                 {"name": "auth", "path": "log/auth.log", "format": "auth"},
                 {"name": "journal", "path": "log/journal.txt", "format": "auth"},
+                {"name": "journal-json", "path": "log/journal.json", "format": "auth"},
                 {"name": "web", "path": "log/access.log", "format": "web"},
             ],
         },
@@ -76,7 +77,8 @@ def test_lines_are_tallied_per_month_across_rotated_copies(logs: Path) -> None:
         in december.logins
     )
     assert Login("bob", "192.0.2.11", "password") in december.logins  # journalctl short-iso
-    assert december.sudo == {("ann", "root"): 1, ("bob", "app"): 1}
+    assert december.sudo == {("ann", "root"): 1, ("bob", "app"): 1, ("carol", "root"): 1}
+    assert december.failed[("pi", "203.0.113.60")] == 1  # journalctl -o json
     assert december.worst_burst("198.51.100.7", 60) == 25
     assert december.worst_burst("192.0.2.20", 60) == 1
     assert december.admin == {
@@ -118,7 +120,7 @@ def test_the_month_is_judged_against_what_was_seen_before(
     ]
     assert checks["access:http-denied"]["status"] == "warn"
     assert checks["access:admin-paths"]["status"] == "warn"
-    assert checks["access:sudo"]["value"] == 2
+    assert checks["access:sudo"]["value"] == 3
     assert checks["access:trend"]["status"] == "warn"  # 7 failed logins against about 1
     kept = json.loads((logs / "state" / security.ACCESS_STATE).read_text())
     assert set(kept["months"]) == {"2026-09", "2026-10", "2026-11", "2026-12"}

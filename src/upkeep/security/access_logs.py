@@ -1,13 +1,15 @@
 """Responsible for reading the access logs the security review is given: sshd and sudo lines of
-an auth log (syslog's or journalctl's short formats), and nginx/Apache access logs in the common
-or combined format, each with its rotated copies (`upkeep.logs.layout`). Lines are sorted into
-calendar months by their own timestamps (`upkeep.logs.line_times`); for each month it tallies
-failed logins by user and source, successful logins (method, source, key fingerprint), sudo use,
-401/403 answers by source (and their worst burst), and requests to admin paths."""
+an auth log (syslog's or journalctl's short formats, or `journalctl -o json`), and nginx/Apache
+access logs in the common or combined format, each with its rotated copies (`upkeep.logs.layout`).
+Lines are sorted into calendar months by their own timestamps (`upkeep.logs.line_times`); for
+each month it tallies failed logins by user and source, successful logins (method, source, key
+fingerprint), sudo use, 401/403 answers by source (and their worst burst), and requests to admin
+paths."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -120,7 +122,25 @@ def _text(value: bytes | None) -> str:
     return (value or b"").decode("utf-8", "replace")
 
 
+def _journal_json(line: bytes) -> bytes:
+    """A `journalctl -o json` line as the syslog text it stands for (`sshd[812]: Accepted ...`);
+    any other line as it is."""
+    if not line.startswith(b"{"):
+        return line
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(entry, dict) or not isinstance(entry.get("MESSAGE"), str):
+        return line
+    name = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or ""
+    pid = entry.get("SYSLOG_PID") or entry.get("_PID")
+    prefix = f"{name}[{pid}]" if pid else str(name)
+    return f"{prefix}: {entry['MESSAGE']}".encode()
+
+
 def _auth_line(line: bytes, tally: MonthTally) -> None:
+    line = _journal_json(line)
     if match := _FAILED.search(line):
         tally.failed[(_text(match["user"]), _text(match["source"]))] += 1
     elif match := _ACCEPTED.search(line):
