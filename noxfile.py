@@ -27,6 +27,7 @@ BENCHMARKS = (
     "metrics_textfile",
     "status",
     "maintenance_review",
+    "security_inventory",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from upkeep.config import Config
-from upkeep.config.risk_register import RiskEntry, RiskRegister
+from upkeep.config.risk_register import DriftException, RiskEntry, RiskRegister
 from upkeep.config.updates import UpdatesSettings
 from upkeep.site.risk_register import risk_register_page
 
@@ -45,3 +45,17 @@ def test_no_register(tmp_path: Path) -> None:
     page = _page(tmp_path, RiskRegister())
     assert f"No risk register: `{tmp_path / 'risk-register.yml'}` does not exist." in page
     assert "| Advisory" not in page
+
+
+def test_drift_exceptions_are_listed_with_their_status(tmp_path: Path) -> None:
+    drift = (
+        DriftException(
+            "drift:listening:tcp:0.0.0.0:8080", "migration", date(2027, 1, 4), "ops", "sec"
+        ),
+        DriftException("drift:sudoers:bob ALL=(ALL) ALL", "old", date(2026, 12, 1), "ops", "sec"),
+    )
+    page = _page(tmp_path, RiskRegister(tmp_path / "risk-register.yml", (), drift))
+    rows = [line for line in page.splitlines() if line.startswith("| <code>drift:")]
+    assert rows[0].startswith("| <code>drift:sudoers:bob ALL=(ALL) ALL</code> | **expired** |")
+    assert "| accepted, 30 days left | 2027-01-04 | ops | sec | migration |" in rows[1]
+    assert "| Advisory" not in page  # no vulnerability entries: no empty table

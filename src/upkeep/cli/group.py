@@ -30,6 +30,7 @@ from upkeep.cli.ack import ack_command
 from upkeep.cli.approve import approve_command
 from upkeep.cli.backlog import backlog_group
 from upkeep.cli.backups import backups_command
+from upkeep.cli.baseline import baseline_group
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
@@ -202,6 +203,7 @@ main.add_command(new_command)
 main.add_command(findings_command)
 main.add_command(ack_command)
 main.add_command(approve_command)
+main.add_command(baseline_group)
 main.add_command(backups_command)
 main.add_command(restore_command)
 main.add_command(demo_command)

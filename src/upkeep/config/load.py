@@ -45,6 +45,7 @@ from upkeep.config.model import (
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
+from upkeep.config.security import SecurityReview, read_security
 from upkeep.config.status import StatusSettings, read_status
 from upkeep.config.system_paths import system_directory
 from upkeep.config.system_updates import SystemUpdates, read_system_updates
@@ -150,7 +151,13 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         DatabaseReview(),
     )
-    config = replace(config, cleanup=cleanup, risk_register=register, database_review=review)
+    security = problems.read(
+        lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
+        SecurityReview(),
+    )
+    config = replace(
+        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
+    )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
     problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)

@@ -21,6 +21,7 @@ from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
+from upkeep.config.security import SecurityReview
 from upkeep.config.status import StatusSettings
 from upkeep.config.system_updates import SystemUpdates
 from upkeep.config.updates import UpdatesSettings
@@ -290,6 +291,7 @@ class Config:
     system_updates: SystemUpdates = field(default_factory=SystemUpdates)
     risk_register: RiskRegister = field(default_factory=RiskRegister)
     database_review: DatabaseReview = field(default_factory=DatabaseReview)
+    security: SecurityReview = field(default_factory=SecurityReview)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     evidence_git: EvidenceGit = field(default_factory=EvidenceGit)
     schedule: ScheduleExport = field(default_factory=ScheduleExport)

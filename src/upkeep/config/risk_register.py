@@ -1,6 +1,7 @@
 """Responsible for the risk-acceptance register, `risk-register.yml` beside `upkeep.yml`: the
 vulnerabilities people decided to live with for a while (id and aliases, package, reason, owner,
-expiry, approver), read and checked for form at load; whether an entry still holds (expired,
+expiry, approver) and the permission drifts accepted for a while (`drift:`, by the drift's key),
+read and checked for form at load; whether an entry still holds (expired,
 without an owner, matching nothing) is for the run to say (`upkeep.updates.risk`)."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
 
-__all__ = ["RiskEntry", "RiskRegister", "read_risk_register"]
+__all__ = ["DriftException", "RiskEntry", "RiskRegister", "read_risk_register"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,27 @@ class RiskEntry:
 
 
 @dataclass(frozen=True)
+class DriftException:
+    """A permission drift (the security review's finding key, `drift:...`) accepted until
+    `expires` (that day included), without accepting it into the baseline."""
+
+    key: str
+    reason: str
+    expires: date
+    owner: str | None = None
+    approved_by: str | None = None
+
+    def expired(self, today: date) -> bool:
+        return today > self.expires
+
+
+@dataclass(frozen=True)
 class RiskRegister:
     """The register's entries and the file they were read from (None: no register file)."""
 
     path: Path | None = None
     entries: tuple[RiskEntry, ...] = ()
+    drift: tuple[DriftException, ...] = ()
 
 
 def read_risk_register(path: Path | None) -> RiskRegister:
@@ -59,6 +76,7 @@ def read_risk_register(path: Path | None) -> RiskRegister:
         raise ConfigError(f"{path}: cannot read the risk register: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)
     entries = top.items("entries", _entry)
+    drift = top.items("drift", _drift)
     top.done()
     seen: set[tuple[str, str]] = set()
     for entry in entries:
@@ -69,7 +87,21 @@ def read_risk_register(path: Path | None) -> RiskRegister:
                 "one entry per vulnerability and package"
             )
         seen.add(key)
-    return RiskRegister(path, entries)
+    if len({d.key for d in drift}) != len(drift):
+        raise ConfigError(f"{path}: drift: a key is listed twice; expected one entry per drift")
+    return RiskRegister(path, entries, drift)
+
+
+def _drift(s: Section) -> DriftException:
+    exception = DriftException(
+        key=s.str("key"),
+        reason=s.str("reason"),
+        expires=_date(s, "expires"),
+        owner=s.str("owner", None),
+        approved_by=s.str("approved_by", None),
+    )
+    s.done()
+    return exception
 
 
 def _entry(s: Section) -> RiskEntry:

@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from upkeep.demo.database import DEFECTS, build_database
 from upkeep.demo.logs import write_logs
+from upkeep.demo.security import write_security_files
 from upkeep.demo.settings import demo_settings
 from upkeep.demo.trees import build_file_trees
 
@@ -86,6 +87,7 @@ def _build_into(root: Path, now: datetime) -> None:
     build_database(root / "app.db", rng, now)
     write_logs(root / "logs", rng, now)
     build_file_trees(root, rng, now)
+    write_security_files(root, now)
     marker = {
         "version": DEMO_VERSION,
         "built_at": now.isoformat(),

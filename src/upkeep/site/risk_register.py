@@ -1,12 +1,12 @@
 """Responsible for the risk register page, `risk-register.md`: every accepted vulnerability of
 `risk-register.yml` with its package, reason, owner, approver, expiry and whether it still
-holds on the day the site was built."""
+holds on the day the site was built; then the permission drifts accepted for a while (`drift:`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from upkeep.config.risk_register import RiskEntry
+from upkeep.config.risk_register import DriftException, RiskEntry
 from upkeep.site.markup import frontmatter, table_cell
 from upkeep.site.model import SiteModel
 
@@ -28,8 +28,12 @@ def risk_register_page(model: SiteModel, today: date | None = None) -> str:
     if register.path is None:
         where = model.config.updates.risk_register
         return "\n".join([*lines, f"No risk register: `{where}` does not exist.\n"])
-    if not register.entries:
+    if not register.entries and not register.drift:
         return "\n".join([*lines, "The register has no entries: nothing is accepted.\n"])
+    if register.drift:
+        lines += _drift_lines(register.drift, today)
+    if not register.entries:
+        return "\n".join(lines) + "\n"
     lines += [
         "| Advisory | Package | Status | Expires | Owner | Approved by | Reason |",
         "|---|---|---|---|---|---|---|",
@@ -44,7 +48,26 @@ def risk_register_page(model: SiteModel, today: date | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _status(entry: RiskEntry, today: date) -> str:
+def _drift_lines(drift: tuple[DriftException, ...], today: date) -> list[str]:
+    """The drift exceptions: the monthly *security review* reports each as accepted until it
+    expires."""
+    lines = [
+        "## Permission drift accepted for a while\n",
+        "Drifts from the security review's permission baseline that stay reported as accepted "
+        "(not written into the baseline) until they expire.\n",
+        "| Drift | Status | Expires | Owner | Approved by | Reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in sorted(drift, key=lambda e: (e.expires, e.key)):
+        lines.append(
+            f"| <code>{table_cell(entry.key)}</code> | {_status(entry, today)} | "
+            f"{entry.expires.isoformat()} | {table_cell(entry.owner or '**none**')} | "
+            f"{table_cell(entry.approved_by or '**none**')} | {table_cell(entry.reason)} |"
+        )
+    return [*lines, "", "## Accepted vulnerabilities\n"]
+
+
+def _status(entry: RiskEntry | DriftException, today: date) -> str:
     if entry.expired(today):
         return "**expired**"
     if entry.owner is None or entry.approved_by is None:

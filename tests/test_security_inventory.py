@@ -1,0 +1,249 @@
+"""The security review's permission inventory on a real filesystem tree made in tmp: account
+files, a sudoers file, homes with authorized_keys, a SUID file, a world-writable folder, a
+listening socket; the baseline is byte-stable and every change appears as drift, by key."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers.recorder import Recorder
+
+from upkeep.config import load_config
+from upkeep.demo.security import demo_public_key
+from upkeep.errors import ConfigError
+from upkeep.procedures import security
+from upkeep.security.baseline import dump_inventory, read_baseline, write_baseline
+from upkeep.security.inventory import listening_sockets
+
+
+def make_host(root: Path) -> None:
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/sh\n"
+    )
+    (root / "etc/group").write_text("root:x:0:\nsudo:x:27:ann\nann:x:1000:\n")
+    (root / "etc/sudoers").write_text("# comment\nroot ALL=(ALL) ALL\n%sudo   ALL=(ALL)  ALL\n")
+    ssh = root / "home/ann/.ssh"
+    ssh.mkdir(parents=True)
+    (ssh / "authorized_keys").write_text(demo_public_key("ann") + "\n")
+    (root / "usr/bin").mkdir(parents=True)
+    tool = root / "usr/bin/tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (root / "usr/tmp").mkdir()
+    (root / "usr/tmp").chmod(0o1777)  # temp: not reported
+
+
+def write_config(root: Path, **security_extra: object) -> Path:
+    settings = {
+        "baseline": "baseline.yml",
+        "passwd": "etc/passwd",
+        "group": "etc/group",
+        "sudoers": ["etc/sudoers"],
+        "home_roots": ["home"],
+        "suid_roots": ["usr"],
+        "world_writable_roots": ["usr"],
+        "temp_paths": ["usr/tmp"],
+        "paths": ["etc/sudoers"],
+        "listening": False,
+        "lynis": False,
+        **security_extra,
+    }
+    config = {"version": 1, "evidence_dir": "evidence", "state_dir": "state", "security": settings}
+    path = root / "upkeep.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Path:
+    make_host(tmp_path)
+    write_config(tmp_path)
+    return tmp_path
+
+
+def test_two_runs_on_an_unchanged_host_give_the_same_bytes_and_no_drift(host: Path) -> None:
+    config = load_config(host / "upkeep.yml")
+    first = security.audit_permissions(config)
+    write_baseline(config.security.baseline, first.inventory)
+    written = config.security.baseline.read_bytes()
+    second = security.audit_permissions(config)
+    assert dump_inventory(second.inventory) == written
+    assert second.drifts == ()
+    assert read_baseline(config.security.baseline) == first.inventory
+    # key order of the input does not change the bytes
+    reordered = {
+        part: dict(reversed(list(items.items())))
+        for part, items in reversed(first.inventory.items())
+    }
+    assert dump_inventory(reordered) == written
+
+
+def test_a_new_suid_file_sudoer_key_and_world_writable_folder_each_appear_as_drift(
+    host: Path,
+) -> None:
+    config = load_config(host / "upkeep.yml")
+    write_baseline(config.security.baseline, security.audit_permissions(config).inventory)
+
+    (host / "usr/bin/tool").chmod(0o4755)
+    with (host / "etc/sudoers").open("a") as sudoers:
+        sudoers.write("mallory ALL=(ALL) NOPASSWD: ALL\n")
+    with (host / "home/ann/.ssh/authorized_keys").open("a") as keys:
+        keys.write(demo_public_key("intruder") + "\n")
+    (host / "usr/share").mkdir()
+    (host / "usr/share").chmod(0o777)
+    (host / "etc/sudoers").chmod(0o666)
+
+    found = {d.key: d for d in security.audit_permissions(config).drifts}
+    assert found["drift:suid_sgid:usr/bin/tool"].change == "added"
+    assert found["drift:suid_sgid:usr/bin/tool"].after.startswith("mode=4755")
+    assert found["drift:sudoers:mallory ALL=(ALL) NOPASSWD: ALL"].change == "added"
+    new_keys = [k for k in found if k.startswith("drift:authorized_keys:ann:ssh-ed25519:SHA256:")]
+    assert len(new_keys) == 1 and found[new_keys[0]].after == "intruder@demo"
+    assert found["drift:world_writable:usr/share"].change == "added"
+    assert found["drift:paths:etc/sudoers"].change == "changed"
+    assert found["drift:paths:etc/sudoers"].before.startswith("mode=0644")
+    assert found["drift:paths:etc/sudoers"].after.startswith("mode=0666")
+    assert not any("usr/tmp" in key for key in found)  # temp is left out
+    assert len(found) == 5
+
+
+def test_a_removed_admin_member_is_drift_and_symlinks_are_not_followed(host: Path) -> None:
+    config = load_config(host / "upkeep.yml")
+    write_baseline(config.security.baseline, security.audit_permissions(config).inventory)
+    (host / "etc/group").write_text("root:x:0:\nsudo:x:27:\nann:x:1000:\n")
+    outside = host.parent / f"{host.name}-outside"
+    outside.mkdir()
+    (outside / "suid").write_text("x")
+    (outside / "suid").chmod(0o4755)
+    (host / "usr/link").symlink_to(outside)
+    found = {d.key: d for d in security.audit_permissions(config).drifts}
+    assert found["drift:admin_members:sudo:ann"].change == "removed"
+    assert found["drift:groups:sudo"].change == "changed"
+    assert not any("suid" in key and "link" in key for key in found)
+
+
+def test_the_walk_is_bounded_and_says_so(host: Path) -> None:
+    for index in range(5):
+        (host / f"usr/bin/file{index}").write_text("x")
+    write_config(host, max_files=3)
+    audit = security.audit_permissions(load_config(host / "upkeep.yml"))
+    assert any("stopped after 3 entries" in note for note in audit.notes)
+
+
+def test_a_listening_socket_is_found_with_its_process() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        found = listening_sockets([])
+    comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    assert comm in found[f"tcp:127.0.0.1:{port}"].split(",")
+    assert f"tcp:127.0.0.1:{port}" not in listening_sockets([])
+
+
+def test_record_permissions_grades_drift_and_applies_the_register_exceptions(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    config = load_config(host / "upkeep.yml")
+    security.record_permissions(security.audit_permissions(config), config)
+    assert recorded.checks()["security:baseline"]["status"] == "warn"  # no baseline yet
+
+    write_baseline(config.security.baseline, security.audit_permissions(config).inventory)
+    (host / "usr/bin/tool").chmod(0o4755)
+    (host / "risk-register.yml").write_text(
+        yaml.safe_dump(
+            {
+                "drift": [
+                    {
+                        "key": "drift:suid_sgid:usr/bin/tool",
+                        "reason": "vendor tool, ticket 12",
+                        "owner": "ops-oncall",
+                        "approved_by": "security-lead",
+                        "expires": "2099-01-31",
+                    },
+                    {
+                        "key": "drift:listening:tcp:0.0.0.0:1",
+                        "reason": "gone",
+                        "owner": "x",
+                        "approved_by": "y",
+                        "expires": "2099-01-31",
+                    },
+                ]
+            }
+        )
+    )
+    config = load_config(host / "upkeep.yml")
+    recorded.records.clear()
+    audit = security.audit_permissions(config)
+    security.record_permissions(audit, config)
+    checks, findings = recorded.checks(), recorded.findings()
+    assert checks["security:drift"]["status"] == "ok"
+    assert findings["drift:suid_sgid:usr/bin/tool"]["severity"] == "info"
+    assert "ACCEPTED until 2099-01-31" in findings["drift:suid_sgid:usr/bin/tool"]["message"]
+    assert checks["security:exceptions"]["status"] == "warn"  # the stale entry
+    # the inventory is kept, named by the digest in the evidence, for `baseline accept`
+    digest = recorded.metrics()[security.INVENTORY_METRIC]["labels"]["inventory"]
+    assert (config.state_dir / security.inventory_state_path(digest)).exists()
+
+    (host / "risk-register.yml").write_text(
+        yaml.safe_dump(
+            {
+                "drift": [
+                    {
+                        "key": "drift:suid_sgid:usr/bin/tool",
+                        "reason": "old",
+                        "owner": "ops",
+                        "approved_by": "sec",
+                        "expires": "2020-01-31",
+                    }
+                ]
+            }
+        )
+    )
+    config = load_config(host / "upkeep.yml")
+    recorded.records.clear()
+    security.record_permissions(security.audit_permissions(config), config)
+    assert recorded.checks()["security:drift"]["status"] == "warn"
+    assert recorded.checks()["security:exceptions"]["status"] == "fail"
+    assert recorded.findings()["drift:suid_sgid:usr/bin/tool"]["severity"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"max_files": 0}, "security.max_files: expected an integer >= 1"),
+        ({"databases": ["nope"]}, "security.databases: no database named 'nope'"),
+        (
+            {"access_logs": [{"name": "a", "path": "x", "format": "csv"}]},
+            "expected one of auth, web",
+        ),
+        ({"colour": "red"}, "security.colour: unknown key"),
+    ],
+)
+def test_a_bad_security_section_is_refused_naming_the_key(
+    host: Path, extra: dict, message: str
+) -> None:
+    write_config(host, **extra)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(host / "upkeep.yml")
+
+
+def test_a_baseline_that_is_not_one_fails_the_check_and_the_run_goes_on(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    (host / "baseline.yml").write_text("<<<<<<< HEAD\nversion: 1\n")
+    config = load_config(host / "upkeep.yml")
+    audit = security.audit_permissions(config)
+    security.record_permissions(audit, config)
+    check = recorded.checks()["security:baseline"]
+    assert check["status"] == "fail" and "baseline.yml" in check["message"]
+    assert "security:drift" not in recorded.checks()  # nothing to compare with: no verdict
