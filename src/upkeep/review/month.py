@@ -6,15 +6,18 @@ the maintenance log, suggestions for the docs and the trend series."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from upkeep import coverage
 from upkeep.config import Config
+from upkeep.errors import UpkeepError
 from upkeep.findings import FindingState, RunEvent, follow
 from upkeep.records import Status
 from upkeep.registry import Registry
 from upkeep.review.backlog import BacklogItem, fold_backlog, ordered
+from upkeep.review.docs_history import page_changed
 from upkeep.review.docs_suggestions import DocsSuggestion, suggest
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.maintenance_log import LogEntry, log_entries
@@ -80,7 +83,9 @@ def review_month(
         still_open=tuple(s for s in states if s.open),
         backlog=tuple(ordered(fold_backlog(events, settings).values(), at.date())),
         log=tuple(e for e in log_entries(events) if start <= e.at <= at),
-        suggestions=tuple(suggest(in_window_streaks, references, settings.recurring_runs)),
+        suggestions=tuple(
+            suggest(in_window_streaks, references, settings.recurring_runs, _page_changed(config))
+        ),
         trends=collect_series(in_window, settings.trend_metrics, start, at + timedelta(seconds=1)),
     )
 
@@ -108,3 +113,14 @@ def _runbooks(
             )
         )
     return months
+
+
+def _page_changed(config: Config) -> Callable[[str], datetime | None]:
+    """When a reference page of this config's site last changed (git), by page name."""
+    from upkeep.site.build import docs_folders
+
+    try:
+        folders = docs_folders(config)
+    except UpkeepError:
+        return lambda page: None
+    return lambda page: page_changed(folders, page)
