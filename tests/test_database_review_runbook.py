@@ -108,9 +108,9 @@ def test_the_runbook_on_the_demo_finds_its_orphans_and_changes_nothing(tmp_path:
     assert checks["db-health:app:integrity-check"]["status"] == "ok"
     findings = {f["key"]: f["message"] for f in record["findings"]}
     assert findings["orphans:app:orders.customer_id"].startswith(
-        "12 row(s) of orders.customer_id name no customers.id"
+        "12 rows of orders.customer_id name no customers.id"
     )
-    assert findings["orphans:app:user_roles.user_id"].startswith("3 row(s) of user_roles.user_id")
+    assert findings["orphans:app:user_roles.user_id"].startswith("3 rows of user_roles.user_id")
     assert (
         'proposed cleanup (not run): DELETE FROM "orders"'
         in findings["orphans:app:orders.customer_id"]
@@ -156,6 +156,6 @@ def test_the_runbook_on_real_postgresql(postgres_server: PostgresServer, tmp_pat
     assert checks["db-health:shop:tables-without-primary-key"]["status"] == "warn"
     findings = {f["key"]: f["message"] for f in record["findings"]}
     assert "NOT VALID" in findings["orphans:shop:invoices.order_id"]
-    assert findings["orphans:shop:orders.coupon"].startswith("2 row(s) of orders.coupon")
+    assert findings["orphans:shop:orders.coupon"].startswith("2 rows of orders.coupon")
     for path in project.evidence_files():
         assert server.password.encode() not in path.read_bytes(), path

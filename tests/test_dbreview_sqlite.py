@@ -231,5 +231,5 @@ def test_an_orphan_finding_quotes_any_kind_of_key(tmp_path: Path) -> None:
     assert result.audit is not None
     (relation_audit,) = result.audit.relations
     message = orphan_message(relation_audit)
-    assert message.startswith("1 row(s) of chunks.digest name no files.digest (declared relation")
+    assert message.startswith("1 row of chunks.digest name no files.digest (declared relation")
     assert "sample keys: \"b'\\\\x00\\\\xff'\"" in message

@@ -81,7 +81,7 @@ def test_the_review_runs_on_real_evidence_and_leaves_a_log_entry(project: Projec
     assert checks["maintenance-review:backlog-overdue"]["status"] == "ok"
     metrics = {m["name"]: m["value"] for m in record["metrics"]}
     assert metrics["review_runs"] == 6 and metrics["review_backlog_active"] == 1
-    assert "reviewed 6 runs (1 missed), 1 active backlog item(s)" in record["summary"]
+    assert "reviewed 6 runs (1 missed), 1 active backlog item (0 overdue)" in record["summary"]
 
     # The report shows the trend plot as an image, and every check has a triage row.
     run_dir = next(d for d in project.run_dirs() if NAME in d.name)

@@ -101,3 +101,19 @@ def test_a_kernel_imports_it_cheaply_nothing_but_the_standard_library() -> None:
         and name not in ("upkeep", "upkeep.units")
     }
     assert "upkeep.units" in modules and outside == set()
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "plural", "expected"),
+    [
+        (1, "source", None, "1 source"),
+        (0, "row", None, "0 rows"),
+        (3, "orphaned row", None, "3 orphaned rows"),
+        (1, "vulnerability", "vulnerabilities", "1 vulnerability"),
+        (2, "vulnerability", "vulnerabilities", "2 vulnerabilities"),
+    ],
+)
+def test_a_count_takes_its_noun_in_the_number_it_needs(
+    count: int, noun: str, plural: str | None, expected: str
+) -> None:
+    assert units.counted(count, noun, plural) == expected

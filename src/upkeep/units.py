@@ -11,6 +11,7 @@ __all__ = [
     "BYTE_UNITS",
     "FALSE_WORDS",
     "TRUE_WORDS",
+    "counted",
     "human_size",
     "number",
     "parse_bool",
@@ -35,6 +36,12 @@ def human_size(size: float) -> str:
         if round(rest, 1) < 1024 or unit == BYTE_UNITS[-1]:
             break
     return f"{sign}{rest:.1f} {unit}"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in the number it takes: `1 source`, `3 sources`, `0 rows`;
+    `plural` where adding an s is wrong (`1 entry`, `2 entries`)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def number(value: float) -> str:

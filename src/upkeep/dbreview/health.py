@@ -12,6 +12,7 @@ from typing import Any
 from upkeep.dbreview.interface import QueryError, QueryTimeout, ReviewConnection
 from upkeep.dbreview.scripts import HeaderError, HealthScript, ScriptHeader, parse_header
 from upkeep.records import Status
+from upkeep.units import counted
 
 __all__ = ["SHOWN_ROWS", "HealthOutcome", "run_health_scripts"]
 
@@ -110,7 +111,7 @@ def _message(
             else f"now {measured:g}; first measurement, nothing to compare with yet"
         )
     elif header.value == "rows":
-        parts.append(f"{len(rows)} row(s)")
+        parts.append(counted(len(rows), "row"))
     shown = [_row(row) for row in rows[:SHOWN_ROWS] if set(row) - {"note", "value"}]
     if shown:
         more = f" (and {len(rows) - SHOWN_ROWS} more)" if len(rows) > SHOWN_ROWS else ""

@@ -22,6 +22,7 @@ from upkeep.dbreview.health import HealthOutcome, run_health_scripts
 from upkeep.dbreview.interface import QueryError, Relation
 from upkeep.dbreview.scripts import health_scripts
 from upkeep.records import Severity, Status
+from upkeep.units import counted
 
 __all__ = [
     "DatabaseReviewResult",
@@ -155,7 +156,8 @@ def _record_audit(audit: AuditReport, settings: DatabaseReview) -> None:
         settings.grade_orphans(audit.orphans),
         value=audit.orphans,
         limit=settings.orphans_warn,
-        message=f"{audit.orphans} orphaned row(s) in {len(with_orphans)} relation(s)"
+        message=f"{counted(audit.orphans, 'orphaned row')} in "
+        f"{counted(len(with_orphans), 'relation')}"
         + "".join(f"; {a.relation.label}: {a.orphans}" for a in with_orphans),
     )
     report.metric("db_orphan_rows", audit.orphans, labels={"database": name})
@@ -176,7 +178,7 @@ def orphan_message(audit: RelationAudit) -> str:
         kind += ", NOT VALID: PostgreSQL never checked the rows already there"
     samples = ", ".join(json.dumps(key, default=str) for key in audit.samples[:SHOWN_SAMPLES])
     return (
-        f"{audit.orphans} row(s) of {relation.label} name no {relation.parent_label} "
+        f"{counted(audit.orphans, 'row')} of {relation.label} name no {relation.parent_label} "
         f"({kind} relation, ON DELETE {relation.on_delete.upper()}); sample keys: {samples}; "
         f"proposed cleanup (not run): {audit.cleanup_sql}"
     )

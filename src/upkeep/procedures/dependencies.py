@@ -14,6 +14,7 @@ from upkeep.config import Config
 from upkeep.config.updates import PythonTarget, UpdatesSettings
 from upkeep.masking import mask_sensitive
 from upkeep.records import Severity, Status
+from upkeep.units import counted
 from upkeep.updates import apt
 from upkeep.updates.index import PackageIndexError, available_updates
 from upkeep.updates.model import Update, UpdateKind, Vulnerability
@@ -189,7 +190,8 @@ def _record_vulnerabilities(
         text = f"{len(open_)} open vulnerabilities ({_ids(open_)})"
     elif accepted:
         status = Status.WARN
-        text = f"{len(accepted)} vulnerabilities, all accepted in the risk register"
+        found = counted(len(accepted), "vulnerability", "vulnerabilities")
+        text = f"{found}, all accepted in the risk register"
     else:
         status, text = Status.OK, "no known vulnerability"
     report.check(name, status, value=len(open_), limit=0, message=f"{text}; {audited}{skipped}")

@@ -13,6 +13,7 @@ from upkeep.review.evidence_pass import read_evidence
 from upkeep.review.month import MonthReview, review_month
 from upkeep.review.text import month_text
 from upkeep.review.trends import trend_png
+from upkeep.units import counted
 
 
 def review(config: Config, at: datetime | None = None) -> MonthReview:
@@ -84,7 +85,8 @@ def record(month: MonthReview) -> None:
             "review_time_to_clear_hours_median", round(sorted(hours)[len(hours) // 2], 2), unit="h"
         )
     report.summary(
-        f"reviewed {month.runs} runs ({missed} missed), {len(active)} active backlog item(s) "
-        f"({len(overdue)} overdue), {len(month.suggestions)} docs suggestion(s) "
+        f"reviewed {month.runs} runs ({missed} missed), "
+        f"{counted(len(active), 'active backlog item')} "
+        f"({len(overdue)} overdue), {counted(len(month.suggestions), 'docs suggestion')} "
         f"as of {today}"
     )

@@ -21,6 +21,7 @@ from upkeep.security.baseline import BaselineError, Drift, drift, inventory_dige
 from upkeep.security.database_roles import database_roles
 from upkeep.security.inventory import Inventory, host_inventory
 from upkeep.security.lynis import LynisReport, lynis_installed, parse_lynis_report, run_lynis
+from upkeep.units import counted
 
 __all__ = [
     "ACCESS_STATE",
@@ -320,7 +321,7 @@ def _record_failed(tally: MonthTally, limit: int) -> None:
         "access:failed-logins",
         Status.WARN if noisy else Status.OK,
         value=sum(by_source.values()),
-        message=f"{len(noisy)} sources with {limit} or more failed logins"
+        message=f"{counted(len(noisy), 'source')} with {limit} or more failed logins"
         if noisy
         else "no source over the limit",
     )
@@ -372,7 +373,7 @@ def _record_web(tally: MonthTally, burst_warn: int, window_s: int) -> None:
         "access:http-denied",
         Status.WARN if bursts else Status.OK,
         value=sum(len(t) for t in tally.denied.values()),
-        message=f"{len(bursts)} sources with bursts of {burst_warn}+ in {window_s} s",
+        message=f"{counted(len(bursts), 'source')} with bursts of {burst_warn}+ in {window_s} s",
     )
     sources: dict[str, list[str]] = {}
     for (source, path), _count in tally.admin.items():
