@@ -149,6 +149,10 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "logs[0].first_scan: expected end, whole or a window such as 24h, got 24 (int)",
         ),
         (
+            "logs:\n  - {name: a, path: a.log, retention_days: 0}\n",
+            "logs[0].retention_days: expected an integer >= 1, got 0 (int)",
+        ),
+        (
             "logs:\n  - {name: a, path: '/var/log/*/error.log'}\n",
             "logs[0].path: /var/log/*/error.log: only the file name may hold wildcards",
         ),
@@ -243,6 +247,14 @@ def test_log_rotation_section(tmp_path: Path) -> None:
     assert rotation.pid_file == tmp_path / "run" / "a.pid"
     assert (rotation.method, rotation.signal, rotation.compress) == ("rename", "SIGUSR1", True)
     assert config.logs[1].rotate is None
+
+
+def test_a_log_may_declare_how_long_its_lines_may_be_kept(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        "logs:\n  - {name: a, path: a.log, retention_days: 90}\n  - {name: b, path: b.log}\n",
+    )
+    assert [log.retention_days for log in config.logs] == [90, None]
 
 
 def test_rename_with_a_postrotate_command_needs_no_pid_file(tmp_path: Path) -> None:

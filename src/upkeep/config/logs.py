@@ -40,6 +40,7 @@ def read_log(s: Section, base: Path) -> LogSource:
         rotate=_rotation(s.section("rotate"), base),
         mask_ip_addresses=s.bool("mask_ip_addresses", False),
         first_scan_window=_first_scan(s),
+        retention_days=s.int("retention_days", None, minimum=1),
     )
     s.done()
     if any(char in part for part in log.path.parent.parts for char in GLOB_CHARACTERS):

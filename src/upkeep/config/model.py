@@ -150,7 +150,9 @@ class LogSource:
     is a log of its own (`logs.layout.matching_logs`). A log seen for the first time is read
     from `first_scan_window` before its end: zero (the default) reads only what is written
     from then on, None the whole file. What its lines show in evidence has secrets and
-    personal data masked; IP addresses too when `mask_ip_addresses` is set.
+    personal data masked; IP addresses too when `mask_ip_addresses` is set. `retention_days`,
+    when set, is how long the log's lines may be kept (often a legal rule): the compliance audit
+    reports copies older than it, and log backups keep archives that long.
     """
 
     name: str
@@ -161,6 +163,7 @@ class LogSource:
     rotate: LogRotation | None = None
     mask_ip_addresses: bool = False
     first_scan_window: timedelta | None = timedelta(0)
+    retention_days: int | None = None
 
 
 # --- disks and databases -------------------------------------------------------------------
