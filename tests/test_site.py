@@ -70,6 +70,7 @@ def _copy_site_sources(root: Path) -> None:
                 "runs/",
                 "decisions.md",
                 "risk-register.md",
+                "on-call.md",
                 "coverage.md",
                 "maintenance-review.md",
                 "backlog.md",

@@ -40,6 +40,7 @@ from upkeep.cli.findings import findings_command
 from upkeep.cli.list import list_command
 from upkeep.cli.log import log_group
 from upkeep.cli.new import new_command
+from upkeep.cli.oncall import oncall_command
 from upkeep.cli.options import GlobalOptions
 from upkeep.cli.restore import restore_command
 from upkeep.cli.review import review_command
@@ -184,6 +185,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       upkeep check                  validate the config and every runbook
       upkeep new NAME               scaffold a runbook of your own
       upkeep schedule export cron   the runbooks' cadences for cron, systemd, Kubernetes, GitHub
+      upkeep oncall                 who is on call now (oncall.yml)
 
     Exit codes: 0 ok or warn, 1 a check failed, 2 bad input (nothing ran), 3 a run errored
     or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
@@ -213,3 +215,4 @@ main.add_command(schedule_group)
 main.add_command(backlog_group)
 main.add_command(log_group)
 main.add_command(review_command)
+main.add_command(oncall_command)

@@ -42,6 +42,7 @@ from upkeep.config.model import (
     TcpService,
     Thresholds,
 )
+from upkeep.config.oncall import OnCall, read_oncall_setting
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
@@ -155,8 +156,14 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
+    oncall = problems.read(lambda: read_oncall_setting(top, base, config.timezone), OnCall())
     config = replace(
-        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
+        config,
+        cleanup=cleanup,
+        risk_register=register,
+        database_review=review,
+        security=security,
+        oncall=oncall,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
