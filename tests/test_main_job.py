@@ -24,7 +24,7 @@ ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 def shipped(tmp_path: Path) -> Project:
     for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml"):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml", "oncall.yml"):
         shutil.copy(REPO / name, tmp_path / name)
     text = (REPO / "upkeep.yml").read_text()
     port = demo.free_port()
@@ -74,6 +74,16 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
         status = f'upkeep_runbook_last_status{{runbook="{name}",status="{record["status"]}"}} 1.0'
         assert status in prom
     assert 'upkeep_backup_newest_verified_timestamp_seconds{database="app"}' in prom
+
+    # Its alert target is a local inbox: one message per runbook that warned, naming who is on
+    # call in the demo rotation, and each one a record in the ledger.
+    inbox = [json.loads(p.read_text()) for p in (shipped.root / "var/alerts/inbox").glob("*.json")]
+    warned = {name for name, record in records.items() if record["status"] == "warn"}
+    assert warned and {m["runbook"] for m in inbox} == warned
+    assert all(m["kind"] == "worse" and m["on_call"] for m in inbox)
+    assert all(
+        f"upkeep: alert: told demo-inbox that {name} got worse" in result.err for name in warned
+    )
 
     assert shipped.upkeep("verify").code == 0
     # Every runbook's first run counts as on time for its period: nothing missed.

@@ -33,6 +33,7 @@ def project(tmp_path: Path) -> Project:
     shutil.copytree(REPO / "demo", tmp_path / "demo")
     shutil.copy(REPO / "risk-register.yml", tmp_path / "risk-register.yml")
     shutil.copy(REPO / "upkeep.yml", tmp_path / "upkeep.yml")
+    shutil.copy(REPO / "oncall.yml", tmp_path / "oncall.yml")
     project = Project(tmp_path)
     assert project.upkeep("demo").code == 0
     return project

@@ -27,6 +27,7 @@ import click
 
 from upkeep import __version__
 from upkeep.cli.ack import ack_command
+from upkeep.cli.alerts import alerts_group
 from upkeep.cli.approve import approve_command
 from upkeep.cli.backlog import backlog_group
 from upkeep.cli.backups import backups_command
@@ -216,3 +217,4 @@ main.add_command(backlog_group)
 main.add_command(log_group)
 main.add_command(review_command)
 main.add_command(oncall_command)
+main.add_command(alerts_group)

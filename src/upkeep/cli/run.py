@@ -199,7 +199,7 @@ def _run_with_progress(
 
     demo_system = prepared(config, start_service=start_demo_service, notify=print_err)
     with demo_system, RunProgress(len(planned)) as progress:
-        return run_plan(
+        outcomes = run_plan(
             planned,
             config,
             store,
@@ -207,6 +207,27 @@ def _run_with_progress(
             progress=progress,
             notify=lambda text: print_err(f"upkeep: evidence: {text}"),
         )
+    send_alerts(config, store)
+    return outcomes
+
+
+def send_alerts(config: Config, store: EvidenceStore) -> None:
+    """Tell the alert targets what changed; a failure to do so is said, and never changes the
+    runs' exit code."""
+    from upkeep.alerts import alert
+    from upkeep.alerts.message import KINDS
+    from upkeep.errors import UpkeepError
+
+    try:
+        sent = alert(
+            config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}")
+        )
+    except (OSError, UpkeepError) as exc:
+        print_err(f"upkeep: alerts: not evaluated: {exc}")
+        return
+    for item in sent:
+        if item.delivered:
+            print_err(f"upkeep: alert: told {item.target} that {item.runbook} {KINDS[item.kind]}")
 
 
 def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from upkeep.config.alerts import AlertSettings, read_alerts
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
@@ -157,6 +158,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         SecurityReview(),
     )
     oncall = problems.read(lambda: read_oncall_setting(top, base, config.timezone), OnCall())
+    schedules = tuple(schedule.name for schedule in oncall.schedules)
+    alerts = problems.read(
+        lambda: read_alerts(top.section("alerts"), base, schedules), AlertSettings()
+    )
     config = replace(
         config,
         cleanup=cleanup,
@@ -164,6 +169,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         database_review=review,
         security=security,
         oncall=oncall,
+        alerts=alerts,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

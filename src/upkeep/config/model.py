@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from upkeep.config.alerts import AlertSettings
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.evidence_git import EvidenceGit
@@ -302,6 +303,7 @@ class Config:
     status: StatusSettings = field(default_factory=StatusSettings)
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
     oncall: OnCall = field(default_factory=OnCall)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
