@@ -1,0 +1,145 @@
+"""Responsible for the `upkeep …` commands a runbook shows a person: found in its Markdown (code
+blocks and inline code), and each checked against the command line as it is now, at the level of
+`--help`: every subcommand exists and every option is one the command has. Values and arguments
+are not checked: runbooks write placeholders (RUN_ID, YOUR_NAME) where a person fills in."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import click
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
+_SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>&1", "(", ")"})
+_PLACEHOLDER = re.compile(r"…|\.\.\.|[A-Z][A-Z0-9_]*(?:…|\.\.\.)?|<[^<>]+>")
+PROGRAM = "upkeep"
+
+
+@dataclass(frozen=True)
+class ShownCommand:
+    runbook: str
+    text: str  # the command as the runbook shows it
+    words: tuple[str, ...]  # its words after `upkeep`
+
+
+@dataclass(frozen=True)
+class CommandProblem:
+    command: ShownCommand
+    problem: str
+
+
+def shown_commands(runbook: str, markdown_cells: Iterable[str]) -> list[ShownCommand]:
+    """Every `upkeep …` command in the runbook's Markdown, in order, each once."""
+    found: dict[str, ShownCommand] = {}
+    for cell in markdown_cells:
+        for text in _command_texts(cell):
+            words = _words(text)
+            if words is not None and text not in found:
+                found[text] = ShownCommand(runbook, text, words)
+    return list(found.values())
+
+
+def _command_texts(markdown: str) -> Iterable[str]:
+    fenced: str | None = None
+    pending = ""
+    for line in markdown.splitlines():
+        marker = _FENCE.match(line.strip())
+        if marker:
+            fenced = None if fenced and line.strip().startswith(fenced) else marker.group(1)
+            continue
+        if fenced:
+            line = pending + line.strip()
+            if line.endswith("\\"):
+                pending = line[:-1] + " "
+                continue
+            pending = ""
+            yield from _from_shell_line(line)
+        else:
+            for span in _INLINE.findall(line):
+                yield from _from_shell_line(span)
+
+
+def _from_shell_line(line: str) -> Iterable[str]:
+    line = line.strip().removeprefix("$ ").strip()
+    words = line.split()
+    while words and _ASSIGNMENT.fullmatch(words[0]):
+        words.pop(0)
+    if len(words) >= 2 and words[0] == PROGRAM:
+        yield " ".join(words)
+
+
+def _words(text: str) -> tuple[str, ...] | None:
+    """The words of the command after `upkeep`, up to a shell operator or comment; None when it
+    cannot be split as a shell would (an open quote)."""
+    try:
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        words = list(lexer)
+    except ValueError:
+        return None
+    command = []
+    for word in words[1:]:
+        if word in _SHELL_OPERATORS or set(word) <= set("|&;<>()"):
+            break
+        command.append(word)
+    return tuple(command)
+
+
+def check_command(cli: click.Group, shown: ShownCommand) -> str | None:
+    """Why `shown` does not parse against `cli` (an unknown subcommand or option), or None."""
+    command: click.Command = cli
+    path = [PROGRAM]
+    words = list(shown.words)
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            return None
+        if word.startswith("-") and len(word) > 1:
+            name = word.split("=", 1)[0]
+            option = _option(command, name)
+            if option is None and name != "--help":
+                return f"`{' '.join(path)}` has no option {name}"
+            if option is not None and "=" not in word and _takes_value(option) and words:
+                words.pop(0)
+            continue
+        if isinstance(command, click.Group):
+            if _is_placeholder(word):
+                return None  # `upkeep COMMAND --help`: which command is not said
+            sub = command.commands.get(word)
+            if sub is None:
+                known = ", ".join(sorted(command.commands))
+                return f"`{' '.join(path)}` has no subcommand {word!r} (it has: {known})"
+            command = sub
+            path.append(word)
+    return None  # a group named alone (`upkeep log`) is prose naming it, and prints its help
+
+
+def check_commands(cli: click.Group, commands: Iterable[ShownCommand]) -> list[CommandProblem]:
+    problems = []
+    for shown in commands:
+        problem = check_command(cli, shown)
+        if problem is not None:
+            problems.append(CommandProblem(shown, problem))
+    return problems
+
+
+def _option(command: click.Command, name: str) -> click.Option | None:
+    for param in command.params:
+        if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
+            return param
+    return None
+
+
+def _takes_value(option: click.Option) -> bool:
+    return not option.is_flag and not option.count and option.nargs != 0
+
+
+def _is_placeholder(word: str) -> bool:
+    """A word a person replaces: `…`, `COMMAND`, `NAME...`, `<runbook>`."""
+    return bool(_PLACEHOLDER.fullmatch(word))
