@@ -23,7 +23,7 @@ PROGRAM = "upkeep"
 @dataclass(frozen=True)
 class ShownCommand:
     runbook: str
-    text: str  # the command as the runbook shows it
+    text: str  # the command as the runbook shows it, without a comment or a pipe after it
     words: tuple[str, ...]  # its words after `upkeep`
 
 
@@ -37,10 +37,12 @@ def shown_commands(runbook: str, markdown_cells: Iterable[str]) -> list[ShownCom
     """Every `upkeep …` command in the runbook's Markdown, in order, each once."""
     found: dict[str, ShownCommand] = {}
     for cell in markdown_cells:
-        for text in _command_texts(cell):
-            words = _words(text)
-            if words is not None and text not in found:
-                found[text] = ShownCommand(runbook, text, words)
+        for line in _command_texts(cell):
+            words = _words(line)
+            if words is None:
+                continue
+            text = shlex.join((PROGRAM, *words))  # without the comment or pipe after it
+            found.setdefault(text, ShownCommand(runbook, text, words))
     return list(found.values())
 
 
