@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,16 @@ class DocsReview:
         return [item for item in self.freshness if item.page.owner is None]
 
 
+@dataclass(frozen=True)
+class _BesideTheSite:
+    """What the review reads besides the built site."""
+
+    freshness: tuple[Freshness, ...]
+    commands: tuple[ShownCommand, ...]
+    command_problems: tuple[CommandProblem, ...]
+    suggestions: tuple[DocsSuggestion, ...]
+
+
 def review_docs(
     config: Config,
     at: datetime,
@@ -70,25 +81,18 @@ def review_docs(
     site_dir: Path | None = None,
     check_external: bool = True,
     cache_days: int = 7,
-    suggestions: tuple[DocsSuggestion, ...] = (),
+    suggest: Callable[[], tuple[DocsSuggestion, ...]] = tuple,
 ) -> DocsReview:
     """The review at `at`; the site is built once into a temporary folder unless `site_dir`
-    names one already built."""
-    from upkeep.cli import main as cli
-    from upkeep.site.build import docs_folders
-
+    names one already built. What does not need the site (freshness, commands, the suggestions
+    `suggest` returns) is read while MkDocs builds it, in its own process."""
     runbooks = registry_module.discover(config.runbooks_dir, config.root)
-    folders = docs_folders(config)
-    reviews = last_reviews(d.decision for d in EvidenceStore(config.evidence_dir).decisions())
-    pages = [*docs_pages(folders), *runbook_pages(runbooks)]
-    commands = [
-        command
-        for name, runbook in sorted(runbooks.items())
-        for command in shown_commands(name, _markdown_cells(runbook.path))
-    ]
-    with _site(config, site_dir) as (site, built_s):
-        links = scan_site(site)
-        coverage = site_coverage(site, runbooks, _plan_tasks(folders))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beside = pool.submit(_beside_the_site, config, at, runbooks, suggest)
+        with _site(config, site_dir) as (site, built_s):
+            links = scan_site(site)
+            coverage = site_coverage(site, runbooks, _plan_tasks(_folders(config)))
+        read = beside.result()
     external = check_links(
         links.external, config.state_dir / LINK_CACHE, at, cache_days, online=check_external
     )
@@ -96,14 +100,43 @@ def review_docs(
         at=at,
         site=site,
         site_built_s=built_s,
-        freshness=tuple(assess(pages, reviews, at)),
+        freshness=read.freshness,
         links=links,
         coverage=coverage,
         external=tuple(external),
-        commands=tuple(commands),
-        command_problems=tuple(check_commands(cli, commands)),
-        suggestions=suggestions,
+        commands=read.commands,
+        command_problems=read.command_problems,
+        suggestions=read.suggestions,
     )
+
+
+def _beside_the_site(
+    config: Config,
+    at: datetime,
+    runbooks: Registry,
+    suggest: Callable[[], tuple[DocsSuggestion, ...]],
+) -> _BesideTheSite:
+    from upkeep.cli import main as cli
+
+    reviews = last_reviews(d.decision for d in EvidenceStore(config.evidence_dir).decisions())
+    pages = [*docs_pages(_folders(config)), *runbook_pages(runbooks)]
+    commands = [
+        command
+        for name, runbook in sorted(runbooks.items())
+        for command in shown_commands(name, _markdown_cells(runbook.path))
+    ]
+    return _BesideTheSite(
+        tuple(assess(pages, reviews, at)),
+        tuple(commands),
+        tuple(check_commands(cli, commands)),
+        tuple(suggest()),
+    )
+
+
+def _folders(config: Config) -> list[Path]:
+    from upkeep.site.build import docs_folders
+
+    return docs_folders(config)
 
 
 @contextmanager

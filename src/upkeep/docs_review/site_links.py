@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 # One pass over each file finds both what it links to and what can be linked into it. The site
-# is machine-written (MkDocs, nbconvert): attributes are quoted.
-_ATTRIBUTE = re.compile(r"""\s(href|src|id|name)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# is machine-written (MkDocs, nbconvert): attribute names in lower case, `=` without spaces,
+# values quoted; matching only that form reads the site in about half the time.
+_ATTRIBUTE = re.compile(r"""\s(href|src|id|name)=(?:"([^"]*)"|'([^']*)')""")
 _EXTERNAL = ("http://", "https://", "//")
 _NOT_A_PAGE = ("mailto:", "tel:", "javascript:", "data:", "about:")
 _BASE = "http://site.invalid/"
@@ -49,6 +50,7 @@ def scan_site(site: Path) -> SiteLinks:
     files = set(_files(site))
     pages = {path: _read(site / path) for path in sorted(files) if path.endswith(".html")}
     result = SiteLinks(pages=list(pages))
+    resolver = _Resolver(files)
     linked: set[str] = set()
     for path, page in pages.items():
         for href in page.links:
@@ -59,7 +61,7 @@ def scan_site(site: Path) -> SiteLinks:
             if href.lower().startswith(_NOT_A_PAGE) or not href:
                 continue
             result.internal += 1
-            target, fragment, problem = _resolve(path, href, files)
+            target, fragment, problem = resolver.resolve(path, href)
             if problem:
                 result.broken.append(BrokenLink(path, href, problem))
                 continue
@@ -84,24 +86,41 @@ def _read(path: Path) -> _Page:
     links, ids = [], set()
     for match in _ATTRIBUTE.finditer(text):
         value = html.unescape(match.group(2) if match.group(2) is not None else match.group(3))
-        if match.group(1).lower() in ("href", "src"):
+        if match.group(1) in ("href", "src"):
             links.append(value.strip())
         else:
             ids.add(value)
     return _Page(tuple(links), frozenset(ids))
 
 
-def _resolve(page: str, href: str, files: set[str]) -> tuple[str, str, str | None]:
-    """(the file `href` on `page` leads to, its fragment, why it does not resolve or None)."""
-    parts = urlsplit(urljoin(_BASE + page, href))
-    fragment = unquote(parts.fragment)
-    if parts.netloc != "site.invalid":
-        return "", fragment, "leaves the site"
-    path = unquote(parts.path)[1:]
-    if path in ("", "/") or path.endswith("/"):
-        path += "index.html"
-    if path in files:
-        return path, fragment, None
-    if f"{path}/index.html" in files:
-        return f"{path}/index.html", fragment, None
-    return path, fragment, f"{path} is not in the site"
+class _Resolver:
+    """Where a link of a page leads, among `files`. Pages of one folder share their relative
+    links (the navigation, the footer): each is resolved once per folder."""
+
+    def __init__(self, files: set[str]) -> None:
+        self.files = files
+        self.known: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+    def resolve(self, page: str, href: str) -> tuple[str, str, str | None]:
+        """(the file `href` on `page` leads to, its fragment, why it does not resolve or None)."""
+        if href.startswith("#"):
+            return page, unquote(href[1:]), None
+        where, _, fragment = href.partition("#")
+        key = (page.rpartition("/")[0], where)
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self._path(*key)
+        return found[0], unquote(fragment), found[1]
+
+    def _path(self, folder: str, where: str) -> tuple[str, str | None]:
+        parts = urlsplit(urljoin(f"{_BASE}{folder}/" if folder else _BASE, where))
+        if parts.netloc != "site.invalid":
+            return "", "leaves the site"
+        path = unquote(parts.path)[1:]
+        if path in ("", "/") or path.endswith("/"):
+            path += "index.html"
+        if path in self.files:
+            return path, None
+        if f"{path}/index.html" in self.files:
+            return f"{path}/index.html", None
+        return path, f"{path} is not in the site"

@@ -34,7 +34,7 @@ def review(
         site_dir=Path(site_dir).resolve() if site_dir else None,
         check_external=check_external_links,
         cache_days=cache_days,
-        suggestions=maintenance_suggestions(config, moment),
+        suggest=lambda: maintenance_suggestions(config, moment),
     )
 
 
