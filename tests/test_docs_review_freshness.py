@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.git import GIT_IDENTITY, git
-from helpers.project import notebook
+from helpers.project import REPO, notebook
 
 from upkeep.docs_review.freshness import (
     DOCS_REVIEWED,
@@ -174,3 +174,12 @@ def test_a_page_outside_git_is_not_known_until_reviewed(tmp_path: Path) -> None:
     assert item.state is State.UNKNOWN
     [item] = assess([page], {"index.md": _review("index.md", NOW - timedelta(days=40))}, NOW)
     assert item.state is State.PAST_DUE
+
+
+def test_every_shipped_page_and_runbook_has_an_owner_and_an_interval() -> None:
+    pages = [*docs_pages([REPO / "docs"]), *runbook_pages(discover(REPO / "runbooks"))]
+    assert len(pages) >= 25
+    assert [p.page for p in pages if p.owner is None or p.review_every is None or p.problem] == []
+    for page in pages:
+        for path in page.documents:
+            assert (REPO / path).exists(), (page.page, path)

@@ -94,7 +94,12 @@ def test_the_review_finds_each_problem_and_names_it(project: Project) -> None:
     freshness = checks["documentation-review:freshness"]
     assert freshness["status"] == "warn"
     stale = findings["docs:stale:runbooks/tidy.md"]["message"]
-    assert "changed since its review" in stale and "(ops" not in stale
+    assert stale.startswith("runbooks/tidy.md (tests): changed since its review, due ")
+    # The report lists it with its owner and who reviewed it last.
+    shown = _printed(project)
+    [line] = [line for line in shown.splitlines() if line.startswith("runbooks/tidy.md ")]
+    assert line.split()[1:5] == ["tests", "changed", "since", "its"]
+    assert "alice" in line
 
     commands = checks["documentation-review:commands"]
     assert commands["status"] == "fail" and commands["value"] == 1
@@ -114,6 +119,16 @@ def test_the_review_finds_each_problem_and_names_it(project: Project) -> None:
     assert [name for name in checks if not covers(rows, name)] == []
     assert len(checks) == 6
     assert project.upkeep("verify").code == 0
+
+
+def _printed(project: Project) -> str:
+    [run] = project.run_dirs()
+    nb = json.loads((run / "notebook.ipynb").read_text())
+    return "".join(
+        "".join(output.get("text", ""))
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+    )
 
 
 def test_a_site_already_built_is_read_and_not_built_again(project: Project) -> None:
