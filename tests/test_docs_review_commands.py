@@ -59,7 +59,9 @@ def test_an_option_that_no_longer_exists_is_found() -> None:
     problems = check_commands(main, shown_commands("backup", [MARKDOWN]))
     found = {(p.command.runbook, p.command.text): p.problem for p in problems}
     assert found == {
-        ("backup", "upkeep run backup --parallel 4"): "`upkeep run` has no option --parallel",
+        ("backup", "upkeep run backup --parallel 4"): (
+            "`upkeep run`: No such option '--parallel'. Did you mean '--param'?"
+        ),
         ("backup", "upkeep sitemap build"): found[("backup", "upkeep sitemap build")],
     }
     assert found[("backup", "upkeep sitemap build")].startswith(
@@ -77,13 +79,19 @@ def test_a_command_parses_against_the_cli_as_it_is_now() -> None:
     def run(jobs: int) -> None:
         pass
 
-    shown = ShownCommand("x", "upkeep run --jobs 2", ("run", "--jobs", "2"))
-    assert check_command(cli, shown) is None
-    renamed = ShownCommand("x", "upkeep run --parallel 2", ("run", "--parallel", "2"))
-    assert check_command(cli, renamed) == "`upkeep run` has no option --parallel"
-    # an option's value that looks like an option is taken as its value
-    valued = ShownCommand("x", "upkeep run --jobs=2 --help", ("run", "--jobs=2", "--help"))
-    assert check_command(cli, valued) is None
+    def shown(*words: str) -> ShownCommand:
+        return ShownCommand("x", " ".join(("upkeep", *words)), words)
+
+    assert check_command(cli, shown("run", "--jobs", "2")) is None
+    assert check_command(cli, shown("run", "--jobs", "N")) is None  # a placeholder value
+    assert check_command(cli, shown("run", "--jobs=2", "--help")) is None
+    assert check_command(cli, shown("run", "--parallel", "2")) == (
+        "`upkeep run`: No such option '--parallel'."
+    )
+    assert check_command(cli, shown("run", "--jobs")) == (
+        "`upkeep run`: Option '--jobs' requires an argument."
+    )
+    assert check_command(cli, shown("COMMAND", "--help")) is None
 
 
 def test_every_command_the_shipped_runbooks_show_parses() -> None:

@@ -104,7 +104,7 @@ def test_the_review_finds_each_problem_and_names_it(project: Project) -> None:
     commands = checks["documentation-review:commands"]
     assert commands["status"] == "fail" and commands["value"] == 1
     assert "tidy: upkeep run tidy --parallel 2" in commands["message"]
-    assert "`upkeep run` has no option --parallel" in commands["message"]
+    assert "`upkeep run`: No such option '--parallel'" in commands["message"]
     assert "docs:command:tidy:upkeep run tidy --parallel 2" in findings
 
     pages = checks["documentation-review:pages"]

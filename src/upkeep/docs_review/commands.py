@@ -1,7 +1,8 @@
 """Responsible for the `upkeep …` commands a runbook shows a person: found in its Markdown (code
-blocks and inline code), and each checked against the command line as it is now, at the level of
-`--help`: every subcommand exists and every option is one the command has. Values and arguments
-are not checked: runbooks write placeholders (RUN_ID, YOUR_NAME) where a person fills in."""
+blocks and inline code), and each parsed against the command line as it is now by click's own
+parser, at the level of `--help`: every subcommand exists, every option is one the command has
+and gets the value it needs. Values and arguments are not checked: runbooks write placeholders
+(RUN_ID, YOUR_NAME) where a person fills in."""
 
 from __future__ import annotations
 
@@ -94,32 +95,30 @@ def _words(text: str) -> tuple[str, ...] | None:
 
 
 def check_command(cli: click.Group, shown: ShownCommand) -> str | None:
-    """Why `shown` does not parse against `cli` (an unknown subcommand or option), or None."""
+    """Why `shown` does not parse against `cli`, or None: each level's words go through click's
+    own parser (options and their arity, as `--help` would see them; no value is converted, so a
+    placeholder such as `--jobs N` passes), then the next word must name a subcommand."""
+    context = click.Context(cli, info_name=PROGRAM)
     command: click.Command = cli
     path = [PROGRAM]
     words = list(shown.words)
-    while words:
-        word = words.pop(0)
-        if word == "--":
-            return None
-        if word.startswith("-") and len(word) > 1:
-            name = word.split("=", 1)[0]
-            option = _option(command, name)
-            if option is None and name != "--help":
-                return f"`{' '.join(path)}` has no option {name}"
-            if option is not None and "=" not in word and _takes_value(option) and words:
-                words.pop(0)
-            continue
-        if isinstance(command, click.Group):
-            if _is_placeholder(word):
-                return None  # `upkeep COMMAND --help`: which command is not said
-            sub = command.commands.get(word)
-            if sub is None:
-                known = ", ".join(sorted(command.commands))
-                return f"`{' '.join(path)}` has no subcommand {word!r} (it has: {known})"
-            command = sub
-            path.append(word)
-    return None  # a group named alone (`upkeep log`) is prose naming it, and prints its help
+    while True:
+        try:
+            _, rest, _ = command.make_parser(context).parse_args(args=words)
+        except click.UsageError as exc:
+            return f"`{' '.join(path)}`: {exc.format_message()}"
+        if not isinstance(command, click.Group) or not rest:
+            return None  # a group named alone (`upkeep log`) is prose naming it
+        name, words = rest[0], rest[1:]
+        if _is_placeholder(name):
+            return None  # `upkeep COMMAND --help`: which command is not said
+        sub = command.get_command(context, name)
+        if sub is None:
+            known = ", ".join(sorted(command.list_commands(context)))
+            return f"`{' '.join(path)}` has no subcommand {name!r} (it has: {known})"
+        context = click.Context(sub, info_name=name, parent=context)
+        command = sub
+        path.append(name)
 
 
 def check_commands(cli: click.Group, commands: Iterable[ShownCommand]) -> list[CommandProblem]:
@@ -129,17 +128,6 @@ def check_commands(cli: click.Group, commands: Iterable[ShownCommand]) -> list[C
         if problem is not None:
             problems.append(CommandProblem(shown, problem))
     return problems
-
-
-def _option(command: click.Command, name: str) -> click.Option | None:
-    for param in command.params:
-        if isinstance(param, click.Option) and name in (*param.opts, *param.secondary_opts):
-            return param
-    return None
-
-
-def _takes_value(option: click.Option) -> bool:
-    return not option.is_flag and not option.count and option.nargs != 0
 
 
 def _is_placeholder(word: str) -> bool:

@@ -27,6 +27,7 @@ from upkeep.docs_review.freshness import (
     runbook_pages,
 )
 from upkeep.docs_review.site_links import SiteLinks, scan_site
+from upkeep.errors import UpkeepError
 from upkeep.evidence import EvidenceStore
 from upkeep.registry import Registry
 from upkeep.review.docs_suggestions import DocsSuggestion
@@ -143,8 +144,6 @@ def _folders(config: Config) -> list[Path]:
 def _site(config: Config, site_dir: Path | None) -> Iterator[tuple[Path, float | None]]:
     if site_dir is not None:
         if not (site_dir / "index.html").is_file():
-            from upkeep.errors import UpkeepError
-
             raise UpkeepError(
                 f"site_dir: {site_dir} holds no built site (no index.html); build it with "
                 "`upkeep site build`, or leave site_dir empty to build one for the review"
