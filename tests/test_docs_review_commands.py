@@ -25,6 +25,7 @@ upkeep run backup --parallel 4
 upkeep sitemap build
 upkeep COMMAND --help
 upkeep log
+upkeep --config {{ config_file }} show backup
 ```
 """
 
@@ -41,6 +42,7 @@ def test_commands_are_found_in_code_blocks_and_inline_code() -> None:
         "upkeep ack log:app:1a2b --reason known --author alice",
     ]
     assert "upkeep verify --json" in texts
+    assert "upkeep --config VALUE show backup" in texts  # a `{{ key }}` is one value
     joined = next(t for t in texts if t.startswith("upkeep backlog set"))
     assert "--due 2027-01-31" in joined  # the continued line is one command
     assert not any(t.startswith("upkeep.yml") for t in texts)

@@ -18,6 +18,7 @@ _INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>&1", "(", ")"})
 _PLACEHOLDER = re.compile(r"…|\.\.\.|[A-Z][A-Z0-9_]*(?:…|\.\.\.)?|<[^<>]+>")
+_CONFIG_VALUE = re.compile(r"\{\{.*?\}\}")  # `{{ logs.app.path }}`: this system's value on the site
 PROGRAM = "upkeep"
 
 
@@ -79,6 +80,7 @@ def _from_shell_line(line: str) -> Iterable[str]:
 def _words(text: str) -> tuple[str, ...] | None:
     """The words of the command after `upkeep`, up to a shell operator or comment; None when it
     cannot be split as a shell would (an open quote)."""
+    text = _CONFIG_VALUE.sub("VALUE", text)  # one word, as the site fills it in
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
