@@ -138,8 +138,9 @@ def test_a_site_already_built_is_read_and_not_built_again(project: Project) -> N
         (site / "index.html").read_text() + '<a href="plan/#not-there">x</a>'
     )
     result = project.upkeep(
-        "run", NAME, "-p", "check_external_links=false", "-p", f"site_dir={site}", timeout=300
+        "run", NAME, "-p", "check_external_links=false", "-p", "site_dir=built", timeout=300
     )
     assert result.code == 1, result.text
     [record] = project.records()
     assert "docs:broken-link:index.html:plan/#not-there" in {f["key"] for f in record["findings"]}
+    assert f"site: {site}, read as it was built" in _printed(project)

@@ -5,7 +5,6 @@ summary."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from upkeep import report
 from upkeep.config import Config
@@ -26,12 +25,13 @@ def review(
     cache_days: int = 7,
     at: datetime | None = None,
 ) -> DocsReview:
-    """The review now (or at `at`); `site_dir` "" builds the site once for it."""
+    """The review now (or at `at`); `site_dir` "" builds the site once for it, else names a
+    built site (relative to upkeep.yml's folder)."""
     moment = at or datetime.now(UTC)
     return review_docs(
         config,
         moment,
-        site_dir=Path(site_dir).resolve() if site_dir else None,
+        site_dir=(config.root / site_dir).resolve() if site_dir else None,
         check_external=check_external_links,
         cache_days=cache_days,
         suggest=lambda: maintenance_suggestions(config, moment),
@@ -91,7 +91,7 @@ def _record_owners(result: DocsReview) -> None:
         Status.WARN if without or malformed else Status.OK,
         value=len(without),
         limit=0,
-        message=", ".join(item.page.page for item in [*without, *malformed])
+        message=", ".join(sorted({item.page.page for item in [*without, *malformed]}))
         or "every page has an owner",
     )
 
@@ -120,9 +120,7 @@ def _record_freshness(result: DocsReview) -> int:
 def _record_links(result: DocsReview) -> None:
     broken = result.links.broken
     for link in broken:
-        report.finding(
-            f"docs:broken-link:{link.page}:{link.href}", f"{link.href}: {link.reason}", sticky=False
-        )
+        report.finding(f"docs:broken-link:{link.page}:{link.href}", f"{link.href}: {link.reason}")
     report.check(
         "documentation-review:links",
         Status.FAIL if broken else Status.OK,
