@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def test_a_scaffolded_runbook_passes_check(own: Project) -> None:
     assert result.out.startswith(f"created {path}\n")
     runbook = registry.discover(path.parent.parent, own.root)["disk-report"]
     assert (runbook.cadence, runbook.title, runbook.category) == ("weekly", "Disk report", "Other")
+    assert runbook.review_every == timedelta(days=365)  # the documentation review dates its page
     nb = json.loads(path.read_text())
     assert all(c["outputs"] == [] for c in nb["cells"] if c["cell_type"] == "code")
     checked = own.upkeep_in_process("check")

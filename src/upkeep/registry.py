@@ -13,11 +13,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from upkeep import schedule
 from upkeep.config.model import SHIPPED_RUNBOOKS
+from upkeep.docs_review.interval import format_review_every, parse_review_every
 from upkeep.errors import ParameterError, RunbookError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.parameters_cell import DeclaredParam, read_parameters_cell
@@ -39,6 +41,7 @@ _METADATA_KEYS = {
     "retries",
     "runs_alone",
     "parameters",
+    "review_every",
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10
@@ -67,6 +70,8 @@ class Runbook:
     retries: int = DEFAULT_RETRIES
     # Whether it must run with no other upkeep run beside it (it measures the machine).
     runs_alone: bool = False
+    # How long its page may go without a review (`review_every`, "<N>d"); None when not said.
+    review_every: timedelta | None = None
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -85,6 +90,9 @@ class Runbook:
             "destructive": self.destructive,
             "retries": self.retries,
             "runs_alone": self.runs_alone,
+            "review_every": None
+            if self.review_every is None
+            else format_review_every(self.review_every),
             "sha256": self.sha256,
             "parameters": [
                 {
@@ -280,6 +288,12 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: metadata.upkeep.retries: expected a whole number from 0 to {MAX_RETRIES} "
             f"(runs of one period that `run --due` repeats after an error), got {retries!r}"
         )
+    review_every = meta.get("review_every")
+    if review_every is not None:
+        try:
+            review_every = parse_review_every(review_every)
+        except ValueError as exc:
+            raise RunbookError(f"{where}: metadata.upkeep.review_every: {exc}") from None
     return {
         "title": text("title"),
         "summary": text("summary"),
@@ -289,6 +303,7 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "references": tuple(references),
         "timeout_s": timeout_s,
         "retries": retries,
+        "review_every": review_every,
         **flags,
     }
 

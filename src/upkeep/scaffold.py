@@ -108,6 +108,7 @@ def scaffold_runbook(name: str, cadence: str, *, title: str, owner: str, categor
             "cadence": cadence,
             "category": category,
             "owner": owner,
+            "review_every": "365d",  # the documentation review lists its page when past due
             "references": [],
             "timeout_s": 600,
             "destructive": False,

@@ -35,6 +35,7 @@ from upkeep.cli.baseline import baseline_group
 from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
 from upkeep.cli.demo import demo_command
+from upkeep.cli.docs import docs_group
 from upkeep.cli.evidence import evidence_group
 from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
@@ -218,3 +219,4 @@ main.add_command(log_group)
 main.add_command(review_command)
 main.add_command(oncall_command)
 main.add_command(alerts_group)
+main.add_command(docs_group)

@@ -60,14 +60,17 @@ def site_folder(config: Config, site_dir: Path | None = None) -> Path | None:
     return None
 
 
-def build_site(config: Config, site_dir: Path | None = None, strict: bool = True) -> Path:
-    """Build the whole site (hand-written and generated pages, run reports); return its folder."""
+def build_site(
+    config: Config, site_dir: Path | None = None, strict: bool = True, *, quiet: bool = False
+) -> Path:
+    """Build the whole site (hand-written and generated pages, run reports); return its folder.
+    `quiet` keeps mkdocs' messages unless the build fails (a build made for a review)."""
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
     folder = site_folder(config, site_dir)
     if folder is not None:
         args += ["--site-dir", str(folder)]
-    _mkdocs(config, args, "build")
+    _mkdocs(config, args, "build", quiet=quiet)
     return folder if folder is not None else _configured_site_dir(path)
 
 
@@ -77,18 +80,28 @@ def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
     _mkdocs(config, ["serve", "--config-file", str(path), "--dev-addr", dev_addr], "serve")
 
 
-def _mkdocs(config: Config, args: list[str], what: str) -> None:
+def _mkdocs(config: Config, args: list[str], what: str, *, quiet: bool = False) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
-    child = subprocess.Popen([sys.executable, "-c", _MKDOCS_MAIN, *args], cwd=config.root, env=env)
+    output = subprocess.PIPE if quiet else None
+    child = subprocess.Popen(
+        [sys.executable, "-c", _MKDOCS_MAIN, *args],
+        cwd=config.root,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if quiet else None,
+    )
     try:
-        code = child.wait()
+        said, _ = child.communicate()
     except BaseException:
         # Ctrl-C on a terminal reaches mkdocs too; a signal sent to upkeep alone (a service
         # manager's SIGTERM) must not leave a server running.
         _stop(child)
         raise
-    if code != 0:
-        raise UpkeepError(f"mkdocs {what} failed (exit {code}); its messages are above")
+    if child.returncode != 0:
+        if said:
+            tail = "\n".join(said.decode("utf-8", "replace").splitlines()[-20:])
+            raise UpkeepError(f"mkdocs {what} failed (exit {child.returncode}):\n{tail}")
+        raise UpkeepError(f"mkdocs {what} failed (exit {child.returncode}); its messages are above")
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
