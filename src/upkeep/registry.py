@@ -39,6 +39,7 @@ _METADATA_KEYS = {
     "retries",
     "runs_alone",
     "parameters",
+    "review_every",  # read by the documentation review (issue 13); accepted here as it is
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10

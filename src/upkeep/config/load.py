@@ -18,6 +18,7 @@ from typing import Any
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
+from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
@@ -155,8 +156,21 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
+    drill = problems.read(
+        lambda: read_disaster_drill(
+            top.section("disaster_drill"),
+            [d.name for d in config.databases],
+            [s.name for s in config.services],
+        ),
+        DisasterDrill(),
+    )
     config = replace(
-        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
+        config,
+        cleanup=cleanup,
+        risk_register=register,
+        database_review=review,
+        security=security,
+        disaster_drill=drill,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
+from upkeep.config.disaster_drill import DisasterDrill
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
@@ -300,6 +301,7 @@ class Config:
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
     status: StatusSettings = field(default_factory=StatusSettings)
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
+    disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
