@@ -40,9 +40,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 def _config(tmp_path: Path, server: PostgresServer, dbname: str, canary: str) -> Config:
-    command = (
-        f'[{sys.executable}, -m, upkeep.demo.health_server, --port, "{{port}}"]'
-    )
+    command = f'[{sys.executable}, -m, upkeep.demo.health_server, --port, "{{port}}"]'
     return make_config(
         tmp_path,
         f"""
@@ -116,9 +114,7 @@ def test_a_canary_query_reads_the_newest_write_and_upkeep_writes_nothing(
 ) -> None:
     server = postgres_server
     dbname = new_database(server, SCHEMA)
-    config = _config(
-        tmp_path, server, dbname, 'canary_query: "SELECT max(updated_at) FROM orders"'
-    )
+    config = _config(tmp_path, server, dbname, 'canary_query: "SELECT max(updated_at) FROM orders"')
     backup.back_up_all(config, verify=False, check_store=False, retention=False)
     server.psql(
         "INSERT INTO orders VALUES (1000, timestamptz '2026-11-30 12:00+00')", dbname=dbname
