@@ -167,6 +167,29 @@ def test_a_corrupt_newest_backup_is_passed_over_for_the_previous_one_and_the_rpo
     assert _scratch_left(config) == []
 
 
+def test_a_database_no_backup_of_which_restores_fails_the_restore_phase(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    config = _config(tmp_path)
+    run = backup.back_up_all(config, verify=False, check_store=False, retention=False)
+    only = run.backups[0].result.manifest.id
+    assert config.backup.dir is not None
+    (config.backup.dir / only / "p000000.zst").unlink()
+
+    drill = disaster_drill.run_drill(config, fresh_backup=False)
+    disaster_drill.record_drill(drill, config)
+
+    assert drill.failed_phase == "restore"
+    checks = recorded.checks()
+    assert checks["drill:phase:restore"]["status"] == Status.FAIL
+    assert "app: no backup restores whole (1 tried)" in checks["drill:phase:restore"]["message"]
+    assert checks["drill:app:restore"]["status"] == Status.FAIL
+    assert f"{only}/p000000.zst" in checks["drill:app:restore"]["message"]
+    assert checks["drill:phase:failover"]["message"].startswith("not reached")
+    assert checks["drill:phase:teardown"]["status"] == Status.OK
+    assert _scratch_left(config) == []
+
+
 def test_a_failover_that_never_becomes_healthy_fails_in_the_failover_phase(
     tmp_path: Path, recorded: Recorder
 ) -> None:

@@ -211,7 +211,7 @@ def _restore_all(
         else:
             _measure_rpo(canary_for(config, database), recovery, drill)
     if failed:
-        raise PhaseFailed("; ".join(failed))
+        raise BackupError("; ".join(failed))
     return "; ".join(
         f"{r.database} from {r.restored.id}" for r in drill.databases.values() if r.restored
     )
@@ -436,7 +436,8 @@ def _record_phases(drill: DrillReport) -> None:
 def _record_database(recovery: DatabaseRecovery, target: RecoveryTarget) -> None:
     name = f"drill:{recovery.database}"
     if recovery.restored is None:
-        report.check(f"{name}:restore", Status.FAIL, message=recovery.error or "not restored")
+        why = "; ".join([recovery.error or "not restored", *recovery.passed_over])
+        report.check(f"{name}:restore", Status.FAIL, message=why)
         return
     if recovery.passed_over:
         report.check(
