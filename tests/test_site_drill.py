@@ -81,6 +81,8 @@ def test_the_trend_lists_each_drill_newest_first_and_marks_a_missed_target(
     rows = drill.drill_trend(model, "reference/recovery-strategy/").splitlines()
 
     assert rows[0] == "| drill | status | RPO app | RTO web |"
-    assert rows[2].startswith("| [2026-12-01 02:00 UTC](../../runs/2026/12/")
+    assert rows[2].startswith(
+        '| <a href="../../runs/2026/12/20261201T020000Z-disaster-drill-0001/">'
+    )
     assert rows[2].endswith("| ok | 0.25 s | 3.50 s |")
     assert rows[3].endswith("| fail | 12.50 s | **45.00 s (missed)** |")

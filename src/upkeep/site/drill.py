@@ -59,7 +59,9 @@ def drill_trend(model: SiteModel, page_url: str) -> str:
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     root = html_root_for(page_url)
     for run in runs:
-        cells = [f"[{when(run.started_at, model)}]({run_href(run, root)})", run.status.value]
+        # An HTML link: run report pages are written after the build, MkDocs does not know them.
+        link = f'<a href="{escape_html(run_href(run, root))}">{when(run.started_at, model)}</a>'
+        cells = [link, run.status.value]
         cells += [
             _cell(_value(run, RPO_METRIC, "database", name), config.database(name).rpo_s)
             for name in databases
