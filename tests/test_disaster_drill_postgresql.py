@@ -1,13 +1,17 @@
 """The disaster drill against a real PostgreSQL cluster (see pg_cluster.py): the heartbeat table
 written into the live database (opt-in) and read from the restored copy, the restore into a new
-database that is dropped afterwards, a failover command given the restored database's name and
-probed until healthy, and a read-only canary query where upkeep may not write."""
+database that is dropped afterwards (by the next drill when the drill was SIGKILLed), a failover
+command probed until healthy, and a read-only canary query where upkeep may not write."""
 
 # ruff: noqa: F811  (the session fixture is imported, then named by the tests that use it)
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from helpers.pg_cluster import PostgresServer
 from helpers.recorder import Recorder
 from test_backup_postgresql import new_database
 
-from upkeep.config import Config
+from upkeep.config import Config, load_config
 from upkeep.drill.canary import canary_for
 from upkeep.procedures import backup, disaster_drill
 from upkeep.records import Status
@@ -128,3 +132,49 @@ def test_a_canary_query_reads_the_newest_write_and_upkeep_writes_nothing(
     assert pg.rpo_s == 2 * 3600 + 60 and pg.rpo_basis == "canary"
     assert server.psql("SELECT to_regclass('upkeep_canary') IS NULL", dbname=dbname) == "t"
     assert _drill_databases(server) == []
+
+
+KILLED_DRILL = """
+import sys
+from upkeep.config import load_config
+from upkeep.procedures import disaster_drill
+disaster_drill.run_drill(load_config(sys.argv[1]))
+"""
+
+
+def test_the_database_a_sigkilled_drill_restored_is_dropped_by_the_next_drill(
+    tmp_path: Path, postgres_server: PostgresServer, recorded: Recorder
+) -> None:
+    server = postgres_server
+    dbname = new_database(server, SCHEMA)
+    config = _config(tmp_path, server, dbname, "canary: table")
+    text = config.path.read_text()
+    never = f'[{sys.executable}, -c, "import time; time.sleep(120)", "{{target}}"]'
+    working = text[text.index("command: ") : text.index("\n", text.index("command: "))]
+    config.path.write_text(
+        text.replace(working, f"command: {never}").replace(
+            "healthy_timeout_s: 30", "healthy_timeout_s: 300"
+        )
+    )
+    records = config.state_dir / "disaster-drill"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_DRILL, str(config.path)])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(json.loads(p.read_text()).get("processes") for p in records.glob("*.json")):
+            assert child.poll() is None and time.monotonic() < deadline, "no failover started"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        child.kill()
+    [left] = _drill_databases(server)
+
+    config.path.write_text(text)  # the failover works again
+    drill = disaster_drill.run_drill(load_config(config.path))
+    disaster_drill.record_drill(drill, config)
+
+    assert drill.failed_phase is None
+    assert _drill_databases(server) == []
+    cleaned = recorded.findings()["drill:cleaned"]["message"]
+    assert f"removed scratch target {left} left by drill {child.pid}" in cleaned
+    assert list(records.glob("*.json")) == []
