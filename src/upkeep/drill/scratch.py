@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,11 +132,3 @@ def _pid_of(path: Path) -> int | None:
         return int(path.stem.removeprefix(RECORD_PREFIX))
     except ValueError:
         return None
-
-
-def wait_gone(pid: int, timeout_s: float) -> bool:
-    """Whether process `pid` is gone within `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while psutil.pid_exists(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not psutil.pid_exists(pid)
