@@ -22,7 +22,7 @@ from helpers.project import Project
 from helpers.recorder import Recorder
 
 from upkeep.backup.stores.directory import DirectoryStore
-from upkeep.config import Config
+from upkeep.config import Config, load_config
 from upkeep.demo import free_port
 from upkeep.drill.canary import canary_for
 from upkeep.procedures import backup, disaster_drill
@@ -165,6 +165,27 @@ def test_a_corrupt_newest_backup_is_passed_over_for_the_previous_one_and_the_rpo
     store = DirectoryStore(config.backup.dir)
     assert not store.verified(newest) and store.verified(older)
     assert _scratch_left(config) == []
+
+
+def test_without_a_failover_the_drill_restores_and_verifies_and_says_so(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    config = _config(tmp_path)
+    config.path.write_text(
+        config.path.read_text().replace("  failover: {kind: demo, database: app}\n", "")
+    )
+    config = load_config(config.path)
+    drill = disaster_drill.run_drill(config)
+    disaster_drill.record_drill(drill, config)
+
+    assert drill.failed_phase is None and drill.service_rto_s == {}
+    checks = recorded.checks()
+    assert "not configured (disaster_drill.failover" in checks["drill:phase:failover"]["message"]
+    assert checks["drill:app:verify"]["status"] == Status.OK
+    # The database's RTO is the end of its restore; the service's cannot be measured.
+    assert checks["drill:app:rto"]["status"] == Status.OK
+    assert checks["drill:web:rto"]["status"] == Status.WARN
+    assert "not measured: not configured" in checks["drill:web:rto"]["message"]
 
 
 def test_a_database_no_backup_of_which_restores_fails_the_restore_phase(
