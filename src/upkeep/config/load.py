@@ -19,6 +19,7 @@ from upkeep.config.alerts import AlertSettings, read_alerts
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
+from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.logs import read_log
@@ -162,6 +163,14 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     alerts = problems.read(
         lambda: read_alerts(top.section("alerts"), base, schedules), AlertSettings()
     )
+    drill = problems.read(
+        lambda: read_disaster_drill(
+            top.section("disaster_drill"),
+            [d.name for d in config.databases],
+            [s.name for s in config.services],
+        ),
+        DisasterDrill(),
+    )
     config = replace(
         config,
         cleanup=cleanup,
@@ -170,6 +179,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         security=security,
         oncall=oncall,
         alerts=alerts,
+        disaster_drill=drill,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

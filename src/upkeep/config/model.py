@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from upkeep.config.alerts import AlertSettings
 from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
+from upkeep.config.disaster_drill import DisasterDrill
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
@@ -304,6 +305,7 @@ class Config:
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
     oncall: OnCall = field(default_factory=OnCall)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -1,5 +1,6 @@
 """Responsible for the macros that hand-written pages call (mkdocs-macros module
-`upkeep.site.macros`): `dashboard()`, `checklist()` and `changelog()`.
+`upkeep.site.macros`): `dashboard()`, `checklist()`, `changelog()`, and the disaster drill's
+`recovery_targets()` and `drill_trend()`.
 
 Only pages whose front matter says `render_macros: true` are rendered (`render_by_default: false`
 in mkdocs.yml), so `{{` in a notebook output or a shell snippet elsewhere is left alone. The
@@ -18,6 +19,7 @@ from mkdocs.exceptions import PluginError
 
 from upkeep.site import checklist as plan_checklist
 from upkeep.site import dashboard as home
+from upkeep.site import drill
 from upkeep.site.plugin import UpkeepPlugin
 
 CHANGELOG = "CHANGELOG.md"
@@ -36,6 +38,16 @@ def define_env(env: Any) -> None:
         """The plan's checklist table, one row per task and implementing runbook."""
         plugin = _plugin(env)
         return plan_checklist.checklist(plugin.site_model(), plugin.plan_tasks(), _page_src(env))
+
+    @env.macro
+    def recovery_targets() -> str:
+        """The RPO and RTO targets of every database and service, from upkeep.yml."""
+        return drill.recovery_targets(_plugin(env).site_model().config)
+
+    @env.macro
+    def drill_trend() -> str:
+        """The RPO and RTO each disaster drill measured, newest first."""
+        return drill.drill_trend(_plugin(env).site_model(), _page_url(env))
 
     @env.macro
     def changelog() -> str:
