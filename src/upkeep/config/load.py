@@ -20,6 +20,7 @@ from upkeep.config.cleanup import read_cleanup
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
+from upkeep.config.log_backup import LogBackup, read_log_backup
 from upkeep.config.logs import read_log
 from upkeep.config.maintenance_review import MaintenanceReview, read_maintenance_review
 from upkeep.config.metrics import MetricsSettings, read_metrics
@@ -155,8 +156,19 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
+    log_backup = problems.read(
+        lambda: read_log_backup(
+            top.section("log_backup"), base, [log.name for log in config.logs], config.backup.dir
+        ),
+        LogBackup(),
+    )
     config = replace(
-        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
+        config,
+        cleanup=cleanup,
+        risk_register=register,
+        database_review=review,
+        security=security,
+        log_backup=log_backup,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

@@ -1,18 +1,40 @@
-"""Responsible for the daily cleaning's log-rotation procedure: `rotate_logs` (from
-`upkeep.logs.rotate`) rotates the configured logs, `record_rotations` records one check per log,
+"""Responsible for the daily cleaning's log-rotation procedure: `rotate_logs` rotates the configured
+logs (`upkeep.logs.rotate`; with `log_backup:` configured, a copy is archived before it is
+deleted, `upkeep.backup.logs.guard`), `record_rotations` records one check per log,
 the steps taken, metrics and a finding per problem, and `summary` says in one line what happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
 from upkeep import report
-from upkeep.logs.rotate import rotate_logs
+from upkeep.config import LogSource
+from upkeep.config.log_backup import LogBackup
+from upkeep.logs import rotate
 from upkeep.logs.rotation_plan import RotationResult, StepAction
 from upkeep.units import human_size
 
 __all__ = ["record_rotations", "rotate_logs", "summary"]
+
+
+def rotate_logs(
+    logs: Sequence[LogSource],
+    *,
+    state_dir: Path,
+    dry_run: bool,
+    now: datetime | None = None,
+    log_backup: LogBackup | None = None,
+) -> list[RotationResult]:
+    """Rotate the logs that are due (`upkeep.logs.rotate.rotate_logs`); with log backups
+    configured, every copy the rotation deletes is archived first, or nothing of its log is
+    deleted."""
+    from upkeep.backup.logs.guard import keeper_for
+
+    keeper = None if log_backup is None else keeper_for(log_backup, now)
+    return rotate.rotate_logs(logs, state_dir=state_dir, dry_run=dry_run, now=now, keeper=keeper)
 
 
 def record_rotations(results: Sequence[RotationResult]) -> None:
