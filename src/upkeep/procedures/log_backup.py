@@ -199,3 +199,39 @@ def record_log_archive_checks(checks: Sequence[ArchiveCheck] | str) -> None:
     report.check(
         VERIFY_CHECK, Status.FAIL if failed else Status.OK, value=len(failed), message=message
     )
+
+
+# ---------------------------------------------------------------- by hand: list and restore
+
+
+def log_archive_store(config: Config) -> LogArchiveStore:
+    """The store `log_backup.dir` names; ConfigError when log backups are not configured."""
+    from upkeep.errors import ConfigError
+
+    if config.log_backup.dir is None:
+        raise ConfigError(
+            f"{config.path}: log_backup.dir: required to keep log archives (a folder); "
+            "log backups are not configured"
+        )
+    store = LogArchiveStore(config.log_backup.dir)
+    store.recover()
+    return store
+
+
+def choose_log_archive(store: LogArchiveStore, log: str, archive_id: str | None) -> LogArchive:
+    """`archive_id`, or the archive of `log` with the newest lines; BackupNotFound (exit 2)
+    for an id the store does not hold for that log, or a log without archives."""
+    from upkeep.backup.errors import BackupNotFound
+
+    archives = store.archives(log)
+    if archive_id is not None:
+        for archive in archives:
+            if archive.id == archive_id:
+                return archive
+        raise BackupNotFound(
+            f"log archive store {store.location} holds no archive {archive_id!r} of log "
+            f"{log!r}; `upkeep backups --logs {log}` lists them"
+        )
+    if not archives:
+        raise BackupNotFound(f"log archive store {store.location} holds no archive of log {log!r}")
+    return archives[-1]
