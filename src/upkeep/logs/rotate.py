@@ -101,9 +101,7 @@ def rotate_logs(
             continue
         for log in matched:
             try:
-                results.append(
-                    _rotate_one(log, configured.rotate, state_dir, dry_run, now, keeper)
-                )
+                results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now, keeper))
             except OSError as exc:  # one log's trouble never stops the others
                 results.append(_failed(log, configured.rotate, dry_run, exc))
     return results

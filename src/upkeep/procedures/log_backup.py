@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from upkeep import report
+from upkeep.backup.logs import archive as log_archive
 from upkeep.backup.logs.archive import (
     CopyOutcome,
     CopyState,
     LogBackupRun,
-    archive_logs,
     retention_days,
     verify_archive,
 )
@@ -37,6 +37,16 @@ __all__ = [
 
 CHECK = "log-backup"
 VERIFY_CHECK = "backup-verification:logs"
+
+
+def archive_logs(
+    config: Config, *, apply_retention: bool = True, now: datetime | None = None
+) -> LogBackupRun:
+    """Archive every rotated copy of the logs `log_backup:` covers; then, with
+    `apply_retention`, delete the archives past their log's retention."""
+    return log_archive.archive_logs(
+        config.log_backup, config.logs, now or datetime.now(UTC), retention=apply_retention
+    )
 
 
 def policy(config: Config) -> str:

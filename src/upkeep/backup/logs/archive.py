@@ -218,7 +218,11 @@ def _copies(log: LogSource) -> Iterator[tuple[LogSource, Path, os.stat_result]]:
 
 
 def archive_logs(
-    settings: LogBackup, logs: Sequence[LogSource], now: datetime | None = None
+    settings: LogBackup,
+    logs: Sequence[LogSource],
+    now: datetime | None = None,
+    *,
+    retention: bool = True,
 ) -> LogBackupRun:
     """Archive every rotated copy of every log `settings` covers, then apply retention."""
     if settings.dir is None:
@@ -235,7 +239,7 @@ def archive_logs(
     for log in covered:
         for matched, path, status in _copies(log):
             outcomes.append(_archive_one(store, matched, path, status, settings, now))
-    deleted = apply_retention(store, settings, logs, now)
+    deleted = apply_retention(store, settings, logs, now) if retention else []
     kept: dict[str, int] = {}
     for archive in store.archives():
         kept[archive.log] = kept.get(archive.log, 0) + 1
@@ -261,7 +265,7 @@ def _archive_one(
     if not stat.S_ISREG(status.st_mode):
         return CopyOutcome(log.name, path, CopyState.SKIPPED, detail="not a regular file")
     age_s = now.timestamp() - status.st_mtime
-    if not path.name.endswith(COMPRESSED_SUFFIX) and age_s < settings.settle_s:
+    if not path.name.endswith(COMPRESSED_SUFFIX) and 0 <= age_s < settings.settle_s:
         detail = f"modified {age_s:.0f} s ago (settle_s {settings.settle_s:g}): next run"
         return CopyOutcome(log.name, path, CopyState.SETTLING, detail=detail)
     try:
