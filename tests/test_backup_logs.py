@@ -299,3 +299,27 @@ def test_the_config_section_is_checked_at_load(tmp_path: Path) -> None:
         config.write_text(head + section)
         with pytest.raises(ConfigError, match=expected):
             load_config(config)
+
+
+def test_a_copy_seen_before_is_not_read_again_unless_its_archive_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.backup.logs import archive as archive_module
+
+    log = log_source(tmp_path)
+    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, 30, "x"))
+    backup = settings(tmp_path)
+    archive_logs(backup, [log], NOW)
+    os.rename(tmp_path / "logs/app.log.1", tmp_path / "logs/app.log.2")  # the same file
+
+    def unread(path: Path, now: datetime) -> object:
+        raise AssertionError(f"{path} was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(archive_module, "read_content", unread)
+        [again] = archive_logs(backup, [log], NOW).copies
+    assert again.state is CopyState.ALREADY and again.detail == "the same file as then"
+    store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
+    store.delete(again.archive)  # type: ignore[arg-type]
+    [back] = archive_logs(backup, [log], NOW).copies  # the record is stale: read, archived
+    assert back.state is CopyState.ARCHIVED and len(store.archives()) == 1

@@ -25,7 +25,13 @@ from typing import BinaryIO
 from upkeep import __version__
 from upkeep.atomic import fsync_dir
 from upkeep.backup.logs.content import CHUNK, ContentFacts, ContentReader
-from upkeep.backup.logs.store import CONTENT_PIECE, LogArchive, LogArchiveStore, archive_id
+from upkeep.backup.logs.store import (
+    CONTENT_PIECE,
+    LogArchive,
+    LogArchiveStore,
+    archive_id,
+    copy_key,
+)
 from upkeep.backup.stores.interface import DamagedEntry, StoreError
 from upkeep.config import LogSource
 from upkeep.config.log_backup import LogBackup
@@ -236,9 +242,14 @@ def archive_logs(
     if not covered:
         return LogBackupRun(store.location, nothing_to_do="upkeep.yml lists no logs to archive")
     outcomes = []
+    known, seen = store.known_copies(), {}
     for log in covered:
         for matched, path, status in _copies(log):
-            outcomes.append(_archive_one(store, matched, path, status, settings, now))
+            outcome = _archive_one(store, matched, path, status, settings, now, known)
+            outcomes.append(outcome)
+            if outcome.archive is not None:
+                seen[copy_key(status)] = outcome.archive
+    store.remember_copies(seen)
     deleted = apply_retention(store, settings, logs, now) if retention else []
     kept: dict[str, int] = {}
     for archive in store.archives():
@@ -261,6 +272,7 @@ def _archive_one(
     status: os.stat_result,
     settings: LogBackup,
     now: datetime,
+    known: dict[str, str],
 ) -> CopyOutcome:
     if not stat.S_ISREG(status.st_mode):
         return CopyOutcome(log.name, path, CopyState.SKIPPED, detail="not a regular file")
@@ -268,6 +280,9 @@ def _archive_one(
     if not path.name.endswith(COMPRESSED_SUFFIX) and 0 <= age_s < settings.settle_s:
         detail = f"modified {age_s:.0f} s ago (settle_s {settings.settle_s:g}): next run"
         return CopyOutcome(log.name, path, CopyState.SETTLING, detail=detail)
+    archived = known.get(copy_key(status))
+    if archived is not None and store.holds(archived):
+        return CopyOutcome(log.name, path, CopyState.ALREADY, archived, "the same file as then")
     try:
         return archive_copy(store, log, path, settings, now)
     except FileNotFoundError:

@@ -5,12 +5,13 @@ the store's lock, so a log backup running at the same time archives nothing twic
 
 from __future__ import annotations
 
+import os
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from upkeep.backup.logs.archive import archive_copy, expired, read_content, retention_days
-from upkeep.backup.logs.store import LogArchiveStore, archive_id
+from upkeep.backup.logs.store import LogArchiveStore, archive_id, copy_key
 from upkeep.backup.stores.interface import StoreError
 from upkeep.config import LogSource
 from upkeep.config.log_backup import LogBackup
@@ -31,6 +32,12 @@ class ArchiveFirst:
         """True unless the log is not covered, or the copy's content is archived or past its
         retention; a copy that cannot be read is archived first too (and that will say why)."""
         if not self.settings.covers(log.name):
+            return False
+        try:
+            known = self.store.known_copies().get(copy_key(os.lstat(copy)))
+        except OSError:
+            known = None
+        if known is not None and self.store.holds(known):
             return False
         try:
             facts, status = read_content(copy, self.now)

@@ -7,9 +7,14 @@ Layout under `log_backup.dir` (0700, files 0600: logs hold personal data)::
     .staging-<pid>-<id>/          an archive being written; `recover` removes it once <pid> is gone
     .deleting-<pid>-<id>/         an archive being deleted (out of sight first, then removed)
     .lock                         held while an archive is written, published or deleted
+    .known-copies.json            rotated copies seen last run, by file identity: their archive
 
 A folder named like an archive without a readable manifest is *damaged*: listed by `damaged`,
-skipped by `archives`, never deleted.
+skipped by `archives`, never deleted. `.known-copies.json` only saves reading a copy again: a
+copy whose device, inode, size and modification time (to the nanosecond) are those of a copy
+archived before is that archive while the archive exists (a rename keeps all four; compressing
+makes a new file, read once more); lost or stale, it costs one read per copy, never a wrong
+answer about the store.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 import psutil
 from filelock import FileLock
 
-from upkeep.atomic import fsync_dir
+from upkeep.atomic import fsync_dir, write_json
 from upkeep.backup.stores.directory import DELETING, STAGING
 from upkeep.backup.stores.interface import (
     CorruptPiece,
@@ -45,12 +50,14 @@ __all__ = [
     "LogArchive",
     "LogArchiveStore",
     "archive_id",
+    "copy_key",
 ]
 
 ARCHIVE_FORMAT = 1
 MANIFEST = "manifest.json"
 CONTENT_PIECE = "content.gz"
 LOCK = ".lock"
+KNOWN_COPIES = ".known-copies.json"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}-[0-9a-f]{32}")
 _WORK = re.compile(rf"(?:{re.escape(STAGING)}|{re.escape(DELETING)})(\d+)-.+")
 _DIGEST_CHARS = 32
@@ -60,6 +67,11 @@ def archive_id(log: str, content_sha256: str) -> str:
     """`<log>-<first 32 hex digits of the content's sha256>`, the log's name made safe."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", log).lstrip("._-")[:120] or "log"
     return f"{safe}-{content_sha256[:_DIGEST_CHARS]}"
+
+
+def copy_key(status: os.stat_result) -> str:
+    """A rotated copy's file identity: device, inode, size and modification time (ns)."""
+    return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,21 @@ class LogArchiveStore:
             raise StoreError(f"log archive {archive.id} exists already in {self.root}")
         os.rename(staging, target)
         fsync_dir(self.root)
+
+    def known_copies(self) -> dict[str, str]:
+        """Copy key -> archive id, as the last run left them (empty when unreadable)."""
+        try:
+            value = json.loads((self.root / KNOWN_COPIES).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(key): str(archive) for key, archive in value.items()}
+
+    def remember_copies(self, known: dict[str, str]) -> None:
+        """Replace the known copies with `known` (the copies seen by this run)."""
+        self._ensure_root()
+        write_json(self.root / KNOWN_COPIES, known)
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
