@@ -323,3 +323,17 @@ def test_a_copy_seen_before_is_not_read_again_unless_its_archive_is_gone(
     store.delete(again.archive)  # type: ignore[arg-type]
     [back] = archive_logs(backup, [log], NOW).copies  # the record is stale: read, archived
     assert back.state is CopyState.ARCHIVED and len(store.archives()) == 1
+
+
+def test_a_manifest_that_says_nonsense_is_a_damaged_folder(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, 3, "x"))
+    backup = settings(tmp_path)
+    archive_logs(backup, [log], NOW)
+    store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
+    [archive] = store.archives()
+    manifest = store.root / archive.id / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(archive.copy_modified, "yesterday"))
+    assert store.archives() == []
+    [entry] = store.damaged()
+    assert entry.name == archive.id and "not a log archive manifest" in entry.reason

@@ -111,7 +111,13 @@ def _from_json(raw: bytes, where: str) -> LogArchive:
         value = json.loads(raw)
         if value.get("format") != ARCHIVE_FORMAT:
             raise ValueError(f"format {value.get('format')!r}, expected {ARCHIVE_FORMAT}")
-        return LogArchive(**value)
+        archive = LogArchive(**value)
+        for moment in (archive.first_line_at, archive.last_line_at, archive.copy_modified):
+            if moment is not None:
+                datetime.fromisoformat(moment)
+        if not all(isinstance(n, int) for n in (archive.lines, archive.stored_bytes)):
+            raise ValueError("lines and stored_bytes must be integers")
+        return archive
     except (ValueError, TypeError, AttributeError) as exc:
         raise StoreError(f"{where}: not a log archive manifest: {exc}") from None
 
