@@ -14,8 +14,9 @@ alternating order:
 Both must agree on every copy's sha256 and line count, or it exits 1. Then, as context (not a
 comparison of equal work), upkeep's run the night after, when every copy is archived already: it
 knows each copy by its file identity (device, inode, size, modification time) and reads none,
-where the pipeline, knowing no identity, would archive everything again. Target: upkeep <= 2x the pipeline's wall time. It prints CPU too, and
-the load average before and after. A measurement, not a test: exit 0 whatever the figures.
+where the pipeline, knowing no identity, would archive everything again. Target: upkeep <= 2x
+the pipeline's wall time. It prints CPU too, and the load average before and after. A
+measurement, not a test: exit 0 whatever the figures.
 
     nox -s bench -- log_backup
     python benchmarks/log_backup.py --repeat 3
