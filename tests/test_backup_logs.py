@@ -337,3 +337,14 @@ def test_a_manifest_that_says_nonsense_is_a_damaged_folder(tmp_path: Path) -> No
     assert store.archives() == []
     [entry] = store.damaged()
     assert entry.name == archive.id and "not a log archive manifest" in entry.reason
+
+
+def test_no_cleaning_root_may_hold_the_log_archive_store(tmp_path: Path) -> None:
+    config = tmp_path / "upkeep.yml"
+    config.write_text(
+        "log_backup: {dir: scratch/log-backups}\n"
+        "cleanup: {temp_roots: [{path: scratch, max_age_days: 1}]}\n"
+    )
+    (tmp_path / "scratch").mkdir()
+    with pytest.raises(ConfigError, match="the log archive store"):
+        load_config(config)

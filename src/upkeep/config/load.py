@@ -142,6 +142,13 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
             MaintenanceReview(),
         ),
     )
+    log_backup = problems.read(
+        lambda: read_log_backup(
+            top.section("log_backup"), base, [log.name for log in config.logs], config.backup.dir
+        ),
+        LogBackup(),
+    )
+    config = replace(config, log_backup=log_backup)  # cleaning roots must stay out of it
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
     register = problems.read(
         lambda: read_risk_register(config.updates.risk_register), RiskRegister()
@@ -156,19 +163,8 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
-    log_backup = problems.read(
-        lambda: read_log_backup(
-            top.section("log_backup"), base, [log.name for log in config.logs], config.backup.dir
-        ),
-        LogBackup(),
-    )
     config = replace(
-        config,
-        cleanup=cleanup,
-        risk_register=register,
-        database_review=review,
-        security=security,
-        log_backup=log_backup,
+        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
