@@ -98,6 +98,7 @@ def test_a_dry_run_plans_the_archive_step_and_archives_nothing(tmp_path: Path) -
     )
     assert [step.action for step in result.steps][:2] == ["archive", "delete"]
     assert LogArchiveStore(root / "log-backups").archives() == []
+    assert "1 old copy deleted (1 archived first)" in logrotate.summary(result)
     # Without log backups configured, rotation plans as before.
     [plain] = logrotate.rotate_logs(config.logs, state_dir=root / "state", dry_run=True, now=NOW)
     assert "archive" not in [step.action for step in plain.steps]

@@ -69,7 +69,9 @@ def summary(result: RotationResult) -> str:
     dry = "(dry run) " if result.dry_run else ""
     deleted = sum(1 for step in result.steps if step.action is StepAction.DELETE)
     copies = "1 old copy" if deleted == 1 else f"{deleted} old copies"
-    freed = f"; {copies} deleted, {human_size(result.bytes_freed)} freed" if deleted else ""
+    archived = sum(1 for step in result.steps if step.action is StepAction.ARCHIVE)
+    first = f" ({archived} archived first)" if archived else ""
+    freed = f"; {copies} deleted{first}, {human_size(result.bytes_freed)} freed" if deleted else ""
     vanished = len(result.vanished)
     if vanished:
         copies = "1 copy" if vanished == 1 else f"{vanished} copies"
