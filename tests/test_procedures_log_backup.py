@@ -155,3 +155,25 @@ def test_bad_input_at_the_command_line_is_refused_with_exit_2(tmp_path: Path) ->
     unconfigured = project.upkeep_in_process("restore", "--log", "app", "out.log")
     assert unconfigured.code == 2 and "log_backup.dir" in unconfigured.err
     assert not (tmp_path / "out.log").exists()
+
+
+def test_an_archive_retention_cannot_delete_fails_the_retention_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _system(tmp_path, "")
+    _old(root / "logs/app.log.1", _stamped("old", 5, NOW - timedelta(days=30)))
+    config = load_config(root / "upkeep.yml")
+    log_backup.archive_logs(config, now=NOW)
+    [archive] = LogArchiveStore(root / "log-backups").archives()
+    # Where the deletion moves it first is taken (root deletes whatever a mode forbids).
+    blocked = root / "log-backups" / f".deleting-{os.getpid()}-{archive.id}"
+    blocked.mkdir()
+    (blocked / "in-the-way").write_text("x")
+    recorder = Recorder()
+    monkeypatch.setattr(log_backup, "report", recorder)
+    (root / "logs/app.log.1").unlink()
+    later = NOW + timedelta(days=400)  # past keep_days 365
+    log_backup.record_log_backups(log_backup.archive_logs(config, now=later))
+    check = recorder.checks()["log-backup:retention"]
+    assert check["status"] == "fail" and f"NOT deleted: {archive.id}" in check["message"]
+    assert LogArchiveStore(root / "log-backups").archives() == [archive]

@@ -81,12 +81,16 @@ def record_log_backups(run: LogBackupRun) -> None:
         print(f"  {note}")
     for name in run.logs:
         _record_log(name, [c for c in run.copies if _base(c.log) == name], run.kept)
+    message = f"{counted(len(run.deleted), 'archive')} past retention deleted" + (
+        f": {', '.join(run.deleted[:10])}" if run.deleted else ""
+    )
+    if run.not_deleted:
+        message += "; NOT deleted: " + "; ".join(run.not_deleted[:5])
     report.check(
         f"{CHECK}:retention",
-        Status.OK,
+        Status.FAIL if run.not_deleted else Status.OK,
         value=len(run.deleted),
-        message=f"{counted(len(run.deleted), 'archive')} past retention deleted"
-        + (f": {', '.join(run.deleted[:10])}" if run.deleted else ""),
+        message=message,
     )
     damaged = "; ".join(str(entry) for entry in run.damaged[:5])
     report.check(

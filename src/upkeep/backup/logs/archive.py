@@ -85,6 +85,7 @@ class LogBackupRun:
     store: str
     copies: tuple[CopyOutcome, ...] = ()
     deleted: tuple[str, ...] = ()
+    not_deleted: tuple[str, ...] = ()  # past retention, but the deletion failed (with why)
     damaged: tuple[DamagedEntry, ...] = ()
     recovered: tuple[str, ...] = ()
     logs: tuple[str, ...] = ()
@@ -250,17 +251,19 @@ def archive_logs(
             if outcome.archive is not None:
                 seen[copy_key(status)] = outcome.archive
     store.remember_copies(seen)
-    deleted = apply_retention(store, settings, logs, now) if retention else []
+    not_deleted: list[str] = []
+    deleted = apply_retention(store, settings, logs, now, not_deleted) if retention else []
     kept: dict[str, int] = {}
     for archive in store.archives():
         kept[archive.log] = kept.get(archive.log, 0) + 1
     return LogBackupRun(
         store.location,
-        tuple(outcomes),
-        tuple(deleted),
-        tuple(store.damaged()),
-        tuple(recovered),
-        tuple(log.name for log in covered),
+        copies=tuple(outcomes),
+        deleted=tuple(deleted),
+        not_deleted=tuple(not_deleted),
+        damaged=tuple(store.damaged()),
+        recovered=tuple(recovered),
+        logs=tuple(log.name for log in covered),
         kept=kept,
     )
 
@@ -299,10 +302,15 @@ def _reason(exc: BaseException) -> str:
 
 
 def apply_retention(
-    store: LogArchiveStore, settings: LogBackup, logs: Sequence[LogSource], now: datetime
+    store: LogArchiveStore,
+    settings: LogBackup,
+    logs: Sequence[LogSource],
+    now: datetime,
+    not_deleted: list[str] | None = None,
 ) -> list[str]:
     """Delete every archive whose newest line is past its log's retention (`retention_days`,
-    else `keep_days`; a log no longer configured: `keep_days`)."""
+    else `keep_days`; a log no longer configured: `keep_days`). An archive that cannot be
+    deleted is appended to `not_deleted` with why, or raises when that is None."""
     by_name = {log.name: log for log in logs}
     deleted = []
     with store.locked():
@@ -312,7 +320,13 @@ def apply_retention(
             if configured is not None:
                 days = retention_days(configured, settings)
             if expired(archive.newest_line, days, now):
-                store.delete(archive.id)
+                try:
+                    store.delete(archive.id)
+                except OSError as exc:
+                    if not_deleted is None:
+                        raise
+                    not_deleted.append(f"{archive.id}: {exc.strerror or exc}")
+                    continue
                 deleted.append(archive.id)
     return deleted
 
