@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -120,3 +121,31 @@ def test_cleaning_in_the_same_due_never_deletes_an_unarchived_copy(project: Proj
     assert check["status"] == "fail" and oldest["id"] in check["message"]
     damaged = project.upkeep("restore", "--log", "app", "bad.log", "--backup", oldest["id"])
     assert damaged.code == 1 and not (project.root / "bad.log").exists()
+
+
+def test_the_cleaning_run_itself_archives_a_copy_the_log_backup_leaves(project: Project) -> None:
+    # The log backup leaves copies modified in the last two hours (settle_s); an hourly rotation
+    # deletes the one rotated an hour ago: only cleaning's own archive step can keep its lines.
+    config = project.root / "upkeep.yml"
+    config.write_text(
+        config.read_text()
+        .replace("compress: false}", "compress: false, period: hourly}")
+        .replace("settle_s: 0", "settle_s: 7200")
+    )
+    now = datetime.now(UTC)
+    old = _lines("old", 120, now - timedelta(hours=2))
+    (project.root / "logs/app.log.1").write_bytes(old)
+    an_hour_ago = (now - timedelta(minutes=61)).timestamp()
+    os.utime(project.root / "logs/app.log.1", (an_hour_ago, an_hour_ago))
+    (project.root / "logs/app.log").write_bytes(_lines("live", 50, now))
+
+    due = project.upkeep("run", "--due", timeout=600)
+    assert due.code == 0, due.err
+    records = {r["runbook"]["name"]: r for r in project.records()}
+    rotation = next(c for c in records["cleaning"]["checks"] if c["name"] == "logrotate:app")
+    assert rotation["status"] == "ok" and "(1 archived first)" in rotation["message"]
+    backup = next(c for c in records["log-backup"]["checks"] if c["name"] == "log-backup:app")
+    assert not re.search(r"\d+ archived", backup["message"])  # the log backup archived nothing
+    [archive] = _archives(project)
+    assert archive["content_sha256"] == hashlib.sha256(old).hexdigest()
+    assert archive["lines"] == 120 and archive["source"].endswith("logs/app.log.1")
