@@ -77,6 +77,9 @@ def test_a_damaged_gzipped_copy_fails_the_run_and_cleaning_keeps_it(
     [archive] = LogArchiveStore(root / "log-backups").archives()
     assert archive.log == "web:site.access" and archive.lines == 10
     assert checks["log-backup-store:folders"]["status"] == "ok"
+    store = LogArchiveStore(root / "log-backups")
+    assert log_backup.choose_log_archive(store, "web", None) == archive
+    assert log_backup.choose_log_archive(store, "web:site.access", archive.id) == archive
     assert recorder.metrics()["log_backup_archived_copies"]["value"] == 1
     assert "1 FAILED" in recorder.summaries()[0]
 

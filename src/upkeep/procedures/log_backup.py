@@ -233,11 +233,12 @@ def log_archive_store(config: Config) -> LogArchiveStore:
 
 
 def choose_log_archive(store: LogArchiveStore, log: str, archive_id: str | None) -> LogArchive:
-    """`archive_id`, or the archive of `log` with the newest lines; BackupNotFound (exit 2)
-    for an id the store does not hold for that log, or a log without archives."""
+    """`archive_id`, or the archive of `log` with the newest lines (a wildcard log's name
+    covers the archives of every file it matched, `<name>:<file>` one of them); BackupNotFound
+    (exit 2) for an id the store does not hold for that log, or a log without archives."""
     from upkeep.backup.errors import BackupNotFound
 
-    archives = store.archives(log)
+    archives = [a for a in store.archives() if log in (a.log, a.log.split(":", 1)[0])]
     if archive_id is not None:
         for archive in archives:
             if archive.id == archive_id:
