@@ -2,7 +2,9 @@
 `archive_logs` archives every configured log's rotated copies (`upkeep.backup.logs.archive`),
 `record_log_backups` grades what happened with `upkeep.report`; `verify_log_archives` restores a
 sample of the archives in memory (the newest of each log always, others in turn by week) and
-checks them (decompress, sha256, line count), and `record_log_archive_checks` grades that."""
+checks them (decompress, sha256, line count), and `record_log_archive_checks` grades that;
+`log_archive_store` and `choose_log_archive` serve `upkeep backups --logs` and `upkeep restore
+--log`."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from upkeep.units import counted, human_size
 __all__ = [
     "ArchiveCheck",
     "archive_logs",
+    "choose_log_archive",
+    "log_archive_store",
     "policy",
     "record_log_archive_checks",
     "record_log_backups",
