@@ -22,6 +22,7 @@ BENCHMARKS = (
     "backup",
     "backup_postgresql",
     "backup_verification",
+    "log_backup",
     "site_build",
     "referential_audit",
     "metrics_textfile",

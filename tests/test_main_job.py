@@ -61,6 +61,10 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     assert re.match(
         r"app: full [\d.]+ KiB, stored [\d.]+ KiB, restore check ok$", summaries["backup"]
     )
+    # The demo's two rotated worker copies are archived, once each.
+    assert re.match(
+        r"2 copies archived \([\d.]+ KiB\) of 2 rotated copies in 2 logs", summaries["log-backup"]
+    )
     for name, summary in summaries.items():
         assert re.search(rf"\] (OK|WARN) +{name} \([\d.]+ s\): {re.escape(summary)}\n", result.err)
     # Each runbook's triage table has a row for every check it recorded.

@@ -24,9 +24,16 @@ if TYPE_CHECKING:
 @click.option(
     "--backup", "backup_id", metavar="ID", help="Restore this backup [default: newest verified]."
 )
+@click.option(
+    "--log",
+    "is_log",
+    is_flag=True,
+    help="DATABASE names a log: restore one of its archives (the newest unless --backup) "
+    "into the new file TARGET.",
+)
 @click.pass_obj
 def restore_command(
-    options: GlobalOptions, database: str, target: str, backup_id: str | None
+    options: GlobalOptions, database: str, target: str, backup_id: str | None, is_log: bool
 ) -> int:
     """Restore a backup of DATABASE into TARGET and check it.
 
@@ -40,8 +47,47 @@ def restore_command(
     Exit 0 when all checks pass; 1 when one fails (a corrupt or missing piece included);
     2 when TARGET exists, the backup is unknown or none is verified (nothing was restored);
     3 when the restore could not be done (the server unreachable, a full disk).
+    With --log, DATABASE is a log's name: its archive's content (checked: the stored sha256,
+    the content's sha256 and line count) is written to the new file TARGET.
     """
+    if is_log:
+        return restore_log(options.load_config(), database, target, backup_id)
     return restore_database(options.load_config(), database, target, backup_id)
+
+
+def restore_log(config: Config, log: str, target: str, archive_id: str | None) -> int:
+    """Restore the newest archive of `log`, or `archive_id`, into the new file `target`; exit
+    code 0 when it checks out, 1 when the archive is damaged (nothing written), 2 when `target`
+    exists or there is no such archive."""
+    from pathlib import Path
+
+    from upkeep.backup.engines.interface import RestoreTargetError
+    from upkeep.backup.logs.archive import restore_archive
+    from upkeep.procedures.log_backup import choose_log_archive, log_archive_store
+
+    path = Path(target).absolute()
+    if path.exists() or path.is_symlink():
+        raise RestoreTargetError(f"{path} exists already; expected a new file to restore into")
+    if not path.parent.is_dir():
+        raise RestoreTargetError(f"{path.parent} is not a folder; expected a new file in one")
+    store = log_archive_store(config)
+    archive = choose_log_archive(store, log, archive_id)
+    try:
+        problems = restore_archive(store, archive, path)
+    except FileExistsError as exc:
+        raise RestoreTargetError(str(exc)) from None
+    span = f"lines from {archive.first_line_at or '?'} to {archive.last_line_at or '?'}"
+    if problems:
+        for problem in problems:
+            print_err(f"  problem: {problem}")
+        print_out(f"FAILED: log archive {archive.id} is damaged; nothing was restored")
+        return 1
+    print_out(
+        f"restored log archive {archive.id} of {log} ({archive.lines} lines, {span}; "
+        f"archived from {archive.source}) into {path}"
+    )
+    print_out("all checks passed")
+    return 0
 
 
 def restore_database(config: Config, database: str, target: str, backup_id: str | None) -> int:

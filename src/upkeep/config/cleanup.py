@@ -103,6 +103,8 @@ def _upkeeps_own(config: Config) -> list[tuple[Path, str]]:
     ]
     if config.backup.dir is not None:
         own.append((config.backup.dir.resolve(), "the backup store"))
+    if config.log_backup.dir is not None:
+        own.append((config.log_backup.dir.resolve(), "the log archive store"))
     return own
 
 

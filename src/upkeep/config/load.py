@@ -22,6 +22,7 @@ from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
+from upkeep.config.log_backup import LogBackup, read_log_backup
 from upkeep.config.logs import read_log
 from upkeep.config.maintenance_review import MaintenanceReview, read_maintenance_review
 from upkeep.config.metrics import MetricsSettings, read_metrics
@@ -144,6 +145,13 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
             MaintenanceReview(),
         ),
     )
+    log_backup = problems.read(
+        lambda: read_log_backup(
+            top.section("log_backup"), base, [log.name for log in config.logs], config.backup.dir
+        ),
+        LogBackup(),
+    )
+    config = replace(config, log_backup=log_backup)  # cleaning roots must stay out of it
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
     register = problems.read(
         lambda: read_risk_register(config.updates.risk_register), RiskRegister()

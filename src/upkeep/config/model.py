@@ -19,6 +19,7 @@ from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.disaster_drill import DisasterDrill
 from upkeep.config.evidence_git import EvidenceGit
+from upkeep.config.log_backup import LogBackup
 from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.oncall import OnCall
@@ -292,6 +293,7 @@ class Config:
     cleanup: Cleanup = field(default_factory=Cleanup)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
     backup_verification: BackupVerification = field(default_factory=BackupVerification)
+    log_backup: LogBackup = field(default_factory=LogBackup)
     site: SiteSettings = field(default_factory=SiteSettings)
     updates: UpdatesSettings = field(default_factory=UpdatesSettings)
     system_updates: SystemUpdates = field(default_factory=SystemUpdates)

@@ -1,11 +1,15 @@
 """Responsible for the demo's log files, `logs/app.log` and `logs/worker.log`: a day of timestamped
 lines as Python logging writes them (a traceback's lines carry no timestamp), with the error and
 warning lines counted in `LOG_ERRORS` and `LOG_WARNINGS`, between the shipped `log_errors`
-thresholds: the health check's log checks warn, they do not fail.
+thresholds: the health check's log checks warn, they do not fail. The worker's two days before
+that are rotated copies, `worker.log.1` and `worker.log.2.gz` (`ROTATED_COPIES`), for the daily
+log backup to archive.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,6 +21,8 @@ LOG_WARNINGS = {"app": 9, "worker": 9}
 # Distinct error messages in app.log once numbers, ids, IPs and quoted strings are masked.
 LOG_ERROR_GROUPS = {"app": 4, "worker": 0}
 
+# The worker's rotated copies, as a copytruncate rotation with compression leaves them.
+ROTATED_COPIES = ("worker.log.1", "worker.log.2.gz")
 # One log event: its level and its lines (a first line, then any that continue it).
 LogEvent = tuple[str, list[str]]
 
@@ -26,6 +32,21 @@ def write_logs(directory: Path, rng: random.Random, now: datetime) -> None:
     directory.mkdir()
     _write_lines(directory / "app.log", _app_log(rng, now))
     _write_lines(directory / "worker.log", _worker_log(rng, now))
+    _write_rotated_copies(directory, now)
+
+
+def _write_rotated_copies(directory: Path, now: datetime) -> None:
+    """The worker's two days before `now - 24 h`, each copy last modified when it was rotated
+    out (the end of its day). A generator of their own: the live logs stay as they were."""
+    rng = random.Random("demo-worker-rotated-copies")
+    for days, name in enumerate(ROTATED_COPIES, start=1):
+        rotated = now - timedelta(days=days)
+        data = "".join(line + "\n" for line in _worker_log(rng, rotated)).encode("utf-8")
+        if name.endswith(".gz"):
+            data = gzip.compress(data, mtime=0)
+        path = directory / name
+        path.write_bytes(data)
+        os.utime(path, (rotated.timestamp(), rotated.timestamp()))
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:

@@ -5,7 +5,9 @@ or not a regular file stops that log's rotation), copies are deleted through
 `safedelete.remove_entry` with the log's directory as the root, files are opened with
 `O_NOFOLLOW` and created with `O_EXCL` (with the mode and owner `create` names), and the writer
 of a renamed log is told to reopen it: signalled through its pid file, or by the `postrotate`
-command. A wildcard path rotates every log it matches.
+command. A wildcard path rotates every log it matches. With a `CopyKeeper` (log backups
+configured), a copy the plan deletes is archived first (an `archive` step before the deletions);
+when it cannot be archived, nothing of that log is deleted or rotated, and that is reported.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
@@ -48,7 +51,7 @@ from upkeep.logs.rotation_plan import (
 )
 from upkeep.records import Severity
 
-__all__ = ["rotate_logs"]
+__all__ = ["CopyKeeper", "rotate_logs"]
 
 GZIP_LEVEL = 6  # gzip's own default: what `gzip`, logrotate and zcat users expect
 COPY_BUFFER = 1 << 20
@@ -60,8 +63,23 @@ PID_START_SLACK_S = 1.0
 POSTROTATE_TIMEOUT_S = 60.0
 
 
+class CopyKeeper(Protocol):
+    """Keeps rotated copies that must not be lost: log backups (`upkeep.backup.logs.guard`)."""
+
+    def must_archive(self, log: LogSource, copy: Path) -> bool:
+        """Whether deleting `copy` of `log` would lose lines not archived yet."""
+
+    def archive(self, log: LogSource, copy: Path) -> None:
+        """Archive `copy` of `log` (a no-op if it is archived already); OSError if it cannot."""
+
+
 def rotate_logs(
-    logs: Sequence[LogSource], *, state_dir: Path, dry_run: bool, now: datetime | None = None
+    logs: Sequence[LogSource],
+    *,
+    state_dir: Path,
+    dry_run: bool,
+    now: datetime | None = None,
+    keeper: CopyKeeper | None = None,
 ) -> list[RotationResult]:
     """Rotate every log in `logs` that has a `rotate` policy and is due; prune old copies.
 
@@ -83,7 +101,7 @@ def rotate_logs(
             continue
         for log in matched:
             try:
-                results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now))
+                results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now, keeper))
             except OSError as exc:  # one log's trouble never stops the others
                 results.append(_failed(log, configured.rotate, dry_run, exc))
     return results
@@ -99,7 +117,12 @@ def _failed(log: LogSource, policy: LogRotation, dry_run: bool, exc: OSError) ->
 
 
 def _rotate_one(
-    log: LogSource, policy: LogRotation, state_dir: Path, dry_run: bool, now: datetime
+    log: LogSource,
+    policy: LogRotation,
+    state_dir: Path,
+    dry_run: bool,
+    now: datetime,
+    keeper: CopyKeeper | None = None,
 ) -> RotationResult:
     base = RotationResult(log.name, log.path, policy.method, False, "", dry_run, 0)
     try:
@@ -114,11 +137,24 @@ def _rotate_one(
     due, reason = decide(policy, log_stat.st_size, last, first_seen(log, state_dir, now), now)
     if last is None and not due and policy.max_age_days is not None and not dry_run:
         remember_first_seen(log, state_dir, now)
-    steps = plan_steps(log.path, policy, found, due, now)
+    steps = _archive_first(log, plan_steps(log.path, policy, found, due, now), keeper)
     result = replace(base, rotated=due, reason=reason, steps=tuple(steps), last_rotated=last)
     if dry_run:
         return _dry_run(result, policy, found)
-    return _apply(result, policy, found, now)
+    return _apply(result, policy, found, now, log, keeper)
+
+
+def _archive_first(log: LogSource, steps: list[Step], keeper: CopyKeeper | None) -> list[Step]:
+    """The plan with an `archive` step, first of all, for every copy it deletes whose lines are
+    not archived yet (a copy the log's own `.gz` twin duplicates is archived through the twin)."""
+    if keeper is None:
+        return steps
+    archive = [
+        Step(StepAction.ARCHIVE, step.path, detail="not archived yet")
+        for step in steps
+        if step.action is StepAction.DELETE and keeper.must_archive(log, step.path)
+    ]
+    return archive + steps
 
 
 # ---------------------------------------------------------------- carrying the plan out
@@ -144,7 +180,12 @@ def _dry_run(result: RotationResult, policy: LogRotation, found: CopySurvey) -> 
 
 
 def _apply(
-    result: RotationResult, policy: LogRotation, found: CopySurvey, now: datetime
+    result: RotationResult,
+    policy: LogRotation,
+    found: CopySurvey,
+    now: datetime,
+    log: LogSource,
+    keeper: CopyKeeper | None,
 ) -> RotationResult:
     root = result.path.parent
     stats = {copy.path: copy.stat for copy in found.copies + found.duplicates}
@@ -152,6 +193,10 @@ def _apply(
     freed, window = 0, None
     for step in result.steps:
         try:
+            if step.action is StepAction.ARCHIVE:
+                assert keeper is not None
+                keeper.archive(log, step.path)
+                continue
             if step.action is StepAction.DELETE:
                 removal = remove_entry(root, step.path, stats[step.path], dry_run=False)
                 freed += removal.size if removal.removed else 0
@@ -174,6 +219,8 @@ def _apply(
             elif step.action is StepAction.POSTROTATE:
                 problems += _postrotate(step.detail, result.path)
         except OSError as exc:
+            if step.action is StepAction.ARCHIVE:
+                return _unarchived(result, step, exc)
             # The later steps assume this one happened: stop here, leave the rest as it is.
             message = f"{step.describe()} failed: {exc.strerror or exc}; later steps not done"
             problems.append(RotationProblem(RotationProblemKind.ERROR, message, Severity.FAIL))
@@ -181,6 +228,18 @@ def _apply(
     if result.rotated and policy.method == "rename" and _unreopened(policy):
         problems.append(_no_pid_file(result.path))
     return replace(result, bytes_freed=freed, problems=tuple(problems), lost_window_s=window)
+
+
+def _unarchived(result: RotationResult, step: Step, exc: OSError) -> RotationResult:
+    """A copy the plan deletes could not be archived first: nothing of the log was changed."""
+    message = (
+        f"{step.path}: not deleted and {result.path.name} not rotated: its lines are not "
+        f"archived yet and archiving it failed ({exc.strerror or exc}); the log backup runbook "
+        "says why"
+    )
+    problem = RotationProblem(RotationProblemKind.UNARCHIVED, message)
+    reason = f"not rotated: {step.path.name} is not archived yet"
+    return replace(result, rotated=False, reason=reason, steps=(), problems=(problem,))
 
 
 def _target(step: Step) -> Path:

@@ -47,6 +47,7 @@ PERIOD_NOUNS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "
 class StepAction(StrEnum):
     """What one step of a rotation does to a file."""
 
+    ARCHIVE = "archive"  # into the log archive store, before a copy is deleted
     DELETE = "delete"
     MOVE = "move"
     RENAME = "rename"
@@ -84,6 +85,7 @@ class RotationProblemKind(StrEnum):
     SIGNAL = "signal"
     POSTROTATE = "postrotate"
     DELETE = "delete"
+    UNARCHIVED = "unarchived"
     ERROR = "error"
 
 

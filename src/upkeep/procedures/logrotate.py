@@ -1,18 +1,40 @@
-"""Responsible for the daily cleaning's log-rotation procedure: `rotate_logs` (from
-`upkeep.logs.rotate`) rotates the configured logs, `record_rotations` records one check per log,
+"""Responsible for the daily cleaning's log-rotation procedure: `rotate_logs` rotates the configured
+logs (`upkeep.logs.rotate`; with `log_backup:` configured, a copy is archived before it is
+deleted, `upkeep.backup.logs.guard`), `record_rotations` records one check per log,
 the steps taken, metrics and a finding per problem, and `summary` says in one line what happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 
 from upkeep import report
-from upkeep.logs.rotate import rotate_logs
+from upkeep.config import LogSource
+from upkeep.config.log_backup import LogBackup
+from upkeep.logs import rotate
 from upkeep.logs.rotation_plan import RotationResult, StepAction
 from upkeep.units import human_size
 
 __all__ = ["record_rotations", "rotate_logs", "summary"]
+
+
+def rotate_logs(
+    logs: Sequence[LogSource],
+    *,
+    state_dir: Path,
+    dry_run: bool,
+    now: datetime | None = None,
+    log_backup: LogBackup | None = None,
+) -> list[RotationResult]:
+    """Rotate the logs that are due (`upkeep.logs.rotate.rotate_logs`); with log backups
+    configured, every copy the rotation deletes is archived first, or nothing of its log is
+    deleted."""
+    from upkeep.backup.logs.guard import keeper_for
+
+    keeper = None if log_backup is None else keeper_for(log_backup, now)
+    return rotate.rotate_logs(logs, state_dir=state_dir, dry_run=dry_run, now=now, keeper=keeper)
 
 
 def record_rotations(results: Sequence[RotationResult]) -> None:
@@ -47,7 +69,9 @@ def summary(result: RotationResult) -> str:
     dry = "(dry run) " if result.dry_run else ""
     deleted = sum(1 for step in result.steps if step.action is StepAction.DELETE)
     copies = "1 old copy" if deleted == 1 else f"{deleted} old copies"
-    freed = f"; {copies} deleted, {human_size(result.bytes_freed)} freed" if deleted else ""
+    archived = sum(1 for step in result.steps if step.action is StepAction.ARCHIVE)
+    first = f" ({archived} archived first)" if archived else ""
+    freed = f"; {copies} deleted{first}, {human_size(result.bytes_freed)} freed" if deleted else ""
     vanished = len(result.vanished)
     if vanished:
         copies = "1 copy" if vanished == 1 else f"{vanished} copies"
