@@ -63,7 +63,10 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
     [
         (("Disk_Report",), "runbook name 'Disk_Report': expected kebab-case"),
         (("health-check",), "runbook health-check exists already (upkeep:shipped/daily/"),
-        (("x", "--cadence", "fortnightly"), "--cadence: expected daily, weekly, monthly, yearly"),
+        (
+            ("x", "--cadence", "fortnightly"),
+            "--cadence: expected daily, weekly, monthly, quarterly, yearly",
+        ),
     ],
 )
 def test_what_cannot_be_used_is_refused_and_nothing_written(

@@ -42,6 +42,7 @@ from upkeep.config.model import (
     TcpService,
     Thresholds,
 )
+from upkeep.config.quarterly_review import QuarterlyReview, read_quarterly_review
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
@@ -139,6 +140,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         maintenance_review=problems.read(
             lambda: read_maintenance_review(top.section("maintenance_review")),
             MaintenanceReview(),
+        ),
+        quarterly_review=problems.read(
+            lambda: read_quarterly_review(top.section("quarterly_review")), QuarterlyReview()
         ),
     )
     cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())

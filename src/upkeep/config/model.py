@@ -19,6 +19,7 @@ from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noq
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
+from upkeep.config.quarterly_review import QuarterlyReview
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.security import SecurityReview
@@ -300,6 +301,7 @@ class Config:
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
     status: StatusSettings = field(default_factory=StatusSettings)
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
+    quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

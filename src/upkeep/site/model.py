@@ -31,7 +31,7 @@ from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 
 
 @dataclass(frozen=True)
