@@ -6,7 +6,6 @@ the backlog turns into items for the plan's owner)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html import escape
 
 from upkeep import registry, report
 from upkeep.config import Config
@@ -17,9 +16,6 @@ from upkeep.review.quarter import QuarterReview, review_quarter
 from upkeep.review.quarter_text import quarter_text
 from upkeep.review.trends import trend_png
 from upkeep.units import counted
-
-# From a run's folder (runs/YYYY/MM/<run_id>/, in the evidence and on the site) to runs/.
-RUNS_ROOT = "../../../"
 
 
 def review(config: Config, at: datetime | None = None) -> QuarterReview:
@@ -35,28 +31,14 @@ def show(quarter: QuarterReview, config: Config) -> None:
     print(quarter_text(quarter, config.tz))
 
 
-def monthly_review_links(quarter: QuarterReview) -> str:
-    """HTML: a link to the run page of each monthly review the quarter drew on."""
-    items = []
+def show_monthly_reviews(quarter: QuarterReview, config: Config) -> None:
+    """Each monthly review the quarter draws on, with where its report is kept."""
     for monthly in quarter.monthly_reviews:
-        target = (
-            RUNS_ROOT
-            + run_relpath(monthly.run_id, monthly.at.isoformat()).removeprefix("runs/")
-            + "/"
-        )
-        items.append(
-            f'<li><a href="{escape(target)}">{escape(monthly.run_id)}</a>: '
-            f"{escape(monthly.summary or monthly.status.value)}</li>"
-        )
-    if not items:
-        return "<p>No monthly maintenance review ran in the quarter.</p>"
-    return "<ul>" + "".join(items) + "</ul>"
-
-
-def show_monthly_reviews(quarter: QuarterReview) -> None:
-    from IPython.display import HTML, display
-
-    display(HTML(monthly_review_links(quarter)))
+        folder = config.evidence_dir / run_relpath(monthly.run_id, monthly.at.isoformat())
+        print(f"{monthly.run_id}: {monthly.summary or monthly.status.value}")
+        print(f"  report: {folder / 'report.html'}")
+    if not quarter.monthly_reviews:
+        print("no monthly maintenance review ran in the quarter")
 
 
 def show_trends(quarter: QuarterReview) -> int:
@@ -76,12 +58,14 @@ def show_trends(quarter: QuarterReview) -> int:
 def record(quarter: QuarterReview) -> None:
     """The review's checks, metrics, proposals and one-line summary."""
     reviews = len(quarter.monthly_reviews)
+    drawn_on = ", ".join(monthly.run_id for monthly in quarter.monthly_reviews)
     report.check(
         "quarterly-review:monthly-reviews",
         Status.OK if reviews >= 3 else Status.WARN,
         value=reviews,
         limit=3,
-        message=f"{reviews} of 3 monthly maintenance reviews ran in the quarter",
+        message=f"{reviews} of 3 monthly maintenance reviews ran in the quarter"
+        + (f": {drawn_on}" if drawn_on else ""),
     )
     failing = quarter.failed_every_month
     report.check(
