@@ -189,3 +189,44 @@ def test_a_bad_quarterly_review_section_is_refused(make_project) -> None:
     """).upkeep_in_process("backlog", "list")
     assert unknown.code == 2 and "quarterly_review.owner" in unknown.err
     assert not (project.root / "evidence").exists()
+
+
+def test_upkeep_review_quarter_prints_the_quarter_and_writes_svg_plots(
+    quarter_project: Project,
+) -> None:
+    write_quarter(EvidenceStore(quarter_project.evidence), END)
+    plots = quarter_project.root / "plots"
+    result = quarter_project.upkeep_in_process(
+        "review", "--quarter", "--at", END.isoformat(), "--plots", str(plots)
+    )
+    assert result.code == 0, result.text
+    assert result.out.startswith("Quarterly review 2026-10-01 to 2027-01-01: ")
+    assert "plan:runbook:broken: broken failed in every month" in result.out
+    svgs = sorted(p.name for p in plots.iterdir())
+    assert "backup_restore_seconds.svg" in svgs and "review_runs.svg" in svgs
+    svg = (plots / "backup_restore_seconds.svg").read_text()
+    assert "<svg" in svg and "<script" not in svg and "<text" not in svg  # text as paths
+    # Read-only: nothing recorded.
+    assert not [r for r in quarter_project.records() if r["runbook"]["name"] == "quarterly-review"]
+
+
+def test_the_site_shows_the_quarter_with_its_monthly_reviews_linked(
+    quarter_project: Project,
+) -> None:
+    from upkeep.site import quarter_page
+    from upkeep.site.model import load_model
+
+    planted = write_quarter(EvidenceStore(quarter_project.evidence), END)
+    config = load_config(quarter_project.config)
+    model = load_model(config, registry.discover(config.runbooks_dir, config.root), at=END)
+    pages = dict(quarter_page.quarter_pages(model))
+    page = pages[quarter_page.PAGE]
+    for run_id in planted.reviews[-3:]:
+        month = f"{run_id[:4]}/{run_id[4:6]}"
+        assert f'<a href="../runs/{month}/{run_id}/">{run_id}</a>' in page
+    assert planted.reviews[0] not in page  # the oldest of four is not drawn on
+    assert f"[{item_id('legacy', OLD.key)}](backlog.md#{item_id('legacy', OLD.key)})" in page
+    assert "| 2400 s | 300 s |" in page and "Not configured" in page
+    assert "<code>plan:runbook:broken</code>" in page
+    assert "<svg" in pages["quarterly-review/backup_restore_seconds.svg"]
+    assert 'src="../quarterly-review/backup_restore_seconds.svg"' in page

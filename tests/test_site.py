@@ -72,6 +72,7 @@ def _copy_site_sources(root: Path) -> None:
                 "risk-register.md",
                 "coverage.md",
                 "maintenance-review.md",
+                "quarterly-review.md",
                 "backlog.md",
                 "maintenance-log.md",
             )
