@@ -28,6 +28,7 @@ BENCHMARKS = (
     "status",
     "maintenance_review",
     "security_inventory",
+    "quarterly_review",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.
