@@ -6,8 +6,9 @@ In a temporary project it:
 1. runs the real health check once on the demo system, to get a real notebook and report;
 2. writes one quarter of synthetic history through `upkeep.evidence` for RUNBOOKS daily
    runbooks (RUNBOOKS x DAYS runs, each with the real artifacts, checks, a metric for the trend
-   plots, and findings of which some recur, as `maintenance_review.py` writes a month), three
-   monthly reviews and a few backlog decisions; `upkeep verify` accepts it;
+   plots, and findings of which some recur, as `maintenance_review.py` writes a month), a
+   monthly review at the start of November and December, and a few backlog decisions;
+   `upkeep verify` accepts it;
 3. times `upkeep review --quarter --plots DIR` (the whole quarter: one read of the evidence,
    coverage, the backlog folded twice for its flow, drills, restore times, proposals and every
    trend plot written as SVG) and `upkeep verify` (every hash and the chain), alternated A B,
