@@ -59,6 +59,10 @@ def test_the_quarter_finds_each_planted_case(quarter_project: Project) -> None:
     assert [m.run_id for m in quarter.monthly_reviews] == planted.reviews[-3:]
     assert [m.figures.get("review_runs") for m in quarter.monthly_reviews] == [1002, 1001, 1002]
     assert quarter.monthly_reviews[1].figures["review_missed_runs"] == 7
+    # The review on the quarter's first day reviewed September: never drawn on. Before the
+    # last review ran, two of three.
+    earlier = _review(quarter_project, END - timedelta(minutes=40))
+    assert [m.run_id for m in earlier.monthly_reviews] == planted.reviews[1:3]
 
     by_name = {item.runbook: item for item in quarter.runbooks}
     assert {i.runbook for i in quarter.never_failed} == {"steady", "backup-check"} | {

@@ -190,7 +190,9 @@ def review_quarter(
         start=start,
         end=at,
         months=months,
-        monthly_reviews=tuple(_monthly_reviews(quarter)),
+        monthly_reviews=tuple(
+            _monthly_reviews(quarter, start, config.maintenance_review.window_days)
+        ),
         runbooks=tuple(runbooks),
         flow=_flow(events, config, start, at),
         drills=tuple(_drills(quarter)),
@@ -201,8 +203,13 @@ def review_quarter(
     )
 
 
-def _monthly_reviews(runs: Iterable[RunEvent]) -> list[MonthlyReviewRun]:
-    """The newest three monthly reviews in the quarter (a dry run is not a review)."""
+def _monthly_reviews(
+    runs: Iterable[RunEvent], start: datetime, window_days: int
+) -> list[MonthlyReviewRun]:
+    """The newest three monthly reviews that looked back mostly over the quarter: at least half
+    of each one's window after `start` (the review on a quarter's first day reviewed the month
+    before). A dry run is not a review."""
+    earliest = start + timedelta(days=window_days / 2)
     reviews = [
         MonthlyReviewRun(
             run.run_id,
@@ -212,7 +219,7 @@ def _monthly_reviews(runs: Iterable[RunEvent]) -> list[MonthlyReviewRun]:
             {m.name: m.value for m in run.record.metrics if m.name in MONTHLY_FIGURES},
         )
         for run in runs
-        if run.runbook == REVIEW_RUNBOOK and not run.record.dry_run
+        if run.runbook == REVIEW_RUNBOOK and not run.record.dry_run and run.at >= earliest
     ]
     return sorted(reviews, key=lambda review: review.at)[-MONTHS:]
 
