@@ -30,6 +30,7 @@ BENCHMARKS = (
     "maintenance_review",
     "security_inventory",
     "docs_review",
+    "quarterly_review",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

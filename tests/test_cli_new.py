@@ -48,6 +48,13 @@ def test_a_scaffolded_runbook_passes_check(own: Project) -> None:
     assert checked.out == f"{own.config} and its {count} runbooks: no problems\n"
 
 
+def test_a_quarterly_runbook_goes_in_the_quarterly_folder(own: Project) -> None:
+    result = own.upkeep_in_process("new", "plan-audit", "--cadence", "quarterly")
+    assert result.code == 0, result.text
+    path = own.root / "ops" / "runbooks" / "quarterly" / "plan-audit.ipynb"
+    assert registry.discover(path.parent.parent, own.root)["plan-audit"].cadence == "quarterly"
+
+
 @pytest.mark.slow
 def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> None:
     assert own.upkeep_in_process("new", "disk-report", "--cadence", "0 6 * * 1").code == 0
@@ -65,7 +72,10 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
     [
         (("Disk_Report",), "runbook name 'Disk_Report': expected kebab-case"),
         (("health-check",), "runbook health-check exists already (upkeep:shipped/daily/"),
-        (("x", "--cadence", "fortnightly"), "--cadence: expected daily, weekly, monthly, yearly"),
+        (
+            ("x", "--cadence", "fortnightly"),
+            "--cadence: expected daily, weekly, monthly, quarterly, yearly",
+        ),
     ],
 )
 def test_what_cannot_be_used_is_refused_and_nothing_written(

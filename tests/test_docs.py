@@ -15,6 +15,7 @@ PLAN_CATEGORIES = {
     "daily": {"Health Checks", "Cleaning", "Backups"},
     "weekly": {"Updates", "Database Review", "Backup Verification"},
     "monthly": {"Security Review", "System Updates", "Maintenance Review"},
+    "quarterly": {"Quarterly Review"},
     "yearly": {"Disaster Drill", "Compliance Audit", "Documentation"},
 }
 
@@ -29,9 +30,9 @@ def test_every_shipped_runbook_is_valid() -> None:
     assert len(registry) >= 3
 
 
-def test_plan_tasks_are_the_plans_twelve_tasks() -> None:
+def test_plan_tasks_are_the_plans_thirteen_tasks() -> None:
     pairs = [(task["frequency"], task["category"]) for task in _tasks()]
-    assert len(pairs) == len(set(pairs)) == 12
+    assert len(pairs) == len(set(pairs)) == 13
     found: dict[str, set[str]] = {}
     for frequency, category in pairs:
         found.setdefault(frequency, set()).add(category)

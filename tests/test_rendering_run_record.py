@@ -56,3 +56,22 @@ def test_the_sections_escape_everything_a_run_recorded() -> None:
     assert "<img" not in html and "&lt;img onerror=1&gt;" in html
     assert "(secret: the reference, never the value)" in html
     assert re.search(r'<td><span class="uk-status uk-fail">FAIL</span></td><td>&lt;script', html)
+
+
+def test_a_run_id_in_a_message_links_to_that_runs_folder_and_the_rest_stays_text() -> None:
+    named = "20261101T000500Z-maintenance-review-1a2b"
+    record = RunRecord(
+        "20270101T000000Z-quarterly-review-0001",
+        RunbookRef("quarterly-review"),
+        Status.OK,
+        STARTED,
+        STARTED,
+        STARTED,
+        checks=(Check("q:reviews", Status.OK, message=f"drew on {named} <b>and</b> run-1"),),
+        findings=(Finding("plan:x", f"seen in {named}", Severity.INFO),),
+    )
+    html = environment(UTC).get_template("run_record.html.j2").module
+    checks, findings = str(html.checks(record.checks)), str(html.findings(record.findings))
+    link = f'<a href="../../../2026/11/{named}/">{named}</a>'
+    assert f"drew on {link} &lt;b&gt;and&lt;/b&gt; run-1" in checks
+    assert f"seen in {link}" in findings

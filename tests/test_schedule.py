@@ -24,12 +24,34 @@ def at(text: str, tz: ZoneInfo = UTC) -> datetime:
         ("daily", "2026-11-26T23:59:59", "2026-11-26T00:00:00"),
         ("weekly", "2026-11-27T12:00:00", "2026-11-23T00:00:00"),  # the Monday before
         ("monthly", "2026-11-27T12:00:00", "2026-11-01T00:00:00"),
+        ("quarterly", "2026-11-27T12:00:00", "2026-10-01T00:00:00"),
+        ("quarterly", "2026-10-01T00:00:00", "2026-10-01T00:00:00"),
+        ("quarterly", "2026-09-30T23:59:59", "2026-07-01T00:00:00"),
+        ("quarterly", "2027-03-31T23:59:59", "2027-01-01T00:00:00"),
         ("yearly", "2026-11-27T12:00:00", "2026-01-01T00:00:00"),
         ("30 2 * * *", "2026-11-27T02:29:00", "2026-11-26T02:30:00"),
     ],
 )
 def test_previous_time(cadence: str, moment: str, previous: str) -> None:
     assert schedule.previous_time(cadence, at(moment)) == at(previous)
+
+
+def test_quarterly_falls_on_the_first_day_of_each_quarter() -> None:
+    assert schedule.next_time("quarterly", at("2026-10-01T00:00:00")) == at("2027-01-01T00:00:00")
+    berlin = ZoneInfo("Europe/Berlin")
+    steps = list(
+        schedule.times_from(
+            "quarterly", at("2026-01-01T00:00:00", berlin), at("2027-01-01T00:00:00", berlin)
+        )
+    )
+    assert [t.date().isoformat() for t in steps] == [
+        "2026-01-01",
+        "2026-04-01",
+        "2026-07-01",
+        "2026-10-01",
+        "2027-01-01",
+    ]
+    assert all(t.hour == 0 and t.tzinfo is berlin for t in steps)  # local midnight
 
 
 def test_next_time_is_strictly_after() -> None:
@@ -68,7 +90,9 @@ ZONES = (
 )
 
 
-@pytest.mark.parametrize("cadence", ["daily", "weekly", "monthly", "yearly", "30 2 * * *"])
+@pytest.mark.parametrize(
+    "cadence", ["daily", "weekly", "monthly", "quarterly", "yearly", "30 2 * * *"]
+)
 @pytest.mark.parametrize("zone", ZONES)
 def test_times_from_are_the_times_cron_gives(cadence: str, zone: str) -> None:
     """Stepping a named cadence on the calendar gives every time cronsim gives, including on

@@ -73,6 +73,7 @@ def _copy_site_sources(root: Path) -> None:
                 "on-call.md",
                 "coverage.md",
                 "maintenance-review.md",
+                "quarterly-review.md",
                 "backlog.md",
                 "maintenance-log.md",
             )

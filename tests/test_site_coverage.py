@@ -119,3 +119,18 @@ def test_a_strict_site_build_has_the_coverage_page_in_its_nav(berlin: Project) -
     assert 'class="uk-cov uk-cov-missed"' in page
     assert 'href="../coverage/"' in (site / "runs" / "index.html").read_text()
     assert ".uk-cov-missed" in (site / "assets" / "upkeep.css").read_text()
+
+
+def test_a_quarterly_runbook_has_one_cell_per_quarter_in_its_year_row(
+    make_project: Callable[[str], Project],
+) -> None:
+    project = make_project("version: 1\ntimezone: Europe/Berlin\nevidence_dir: evidence\n")
+    project.add_runbook("plan-audit", [CHECK_OK], cadence="quarterly")
+    history = History(project.evidence)
+    history.daily("plan-audit", "2026-01-01", 1, "00:20", BERLIN)
+    history.daily("plan-audit", "2026-07-01", 1, "00:20", BERLIN)  # April's never ran
+    history.daily("plan-audit", "2026-10-01", 1, "00:20", BERLIN)
+    page = coverage_page(_model(project))
+    assert _cells(page, "plan-audit") == ["on_time", "missed", "on_time", "on_time"]
+    assert "<tr><th>2026</th>" in page and "<tr><th>2026-" not in page
+    assert 'title="2026-04-01 00:00 CEST: missed (no run)"' in page  # local midnight

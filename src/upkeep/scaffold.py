@@ -50,7 +50,13 @@ def new_runbook(
     }
 
 
-FOLDER_CADENCES = ("daily", "weekly", "monthly", "yearly")  # a folder each; cron ones go in cron/
+FOLDER_CADENCES = (
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+)  # a folder each; cron ones go in cron/
 
 
 def scaffold_runbook(name: str, cadence: str, *, title: str, owner: str, category: str) -> dict:

@@ -1,7 +1,8 @@
 """Responsible for cadences: when a runbook was last scheduled, when it is next, and every
 scheduled time in between (what `upkeep.coverage` accounts for).
 
-A cadence is `daily`, `weekly`, `monthly`, `yearly`, or a five-field cron expression, evaluated in
+A cadence is `daily`, `weekly`, `monthly`, `quarterly` (the first day of January, April, July
+and October), `yearly`, or a five-field cron expression, evaluated in
 the configured time zone. Its most recent scheduled time opens the current period; which runs of
 that period count (and so whether the runbook is due) is `upkeep.plan`'s to say. However many
 periods were missed, catching up is one run.
@@ -18,6 +19,7 @@ NAMED_CADENCES = {
     "daily": "0 0 * * *",
     "weekly": "0 0 * * 1",
     "monthly": "0 0 1 * *",
+    "quarterly": "0 0 1 1,4,7,10 *",
     "yearly": "0 0 1 1 *",
 }
 
@@ -27,7 +29,8 @@ def cron_for(cadence: str) -> str:
     expression = NAMED_CADENCES.get(cadence, cadence)
     if len(expression.split()) != 5:
         raise ValueError(
-            f"expected daily, weekly, monthly, yearly or a 5-field cron expression, got {cadence!r}"
+            f"expected daily, weekly, monthly, quarterly, yearly or a 5-field cron expression, "
+            f"got {cadence!r}"
         )
     try:
         CronSim(expression, datetime(2000, 1, 1))
@@ -81,9 +84,15 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def _next_quarter(day: date) -> date:
+    month = (day.month - 1) // 3 * 3 + 4  # the first month of the next quarter, maybe 13
+    return date(day.year + month // 13, (month - 1) % 12 + 1, 1)
+
+
 _CALENDAR_STEPS: dict[str, Callable[[date], date]] = {
     "daily": lambda day: day + timedelta(days=1),
     "weekly": lambda day: day + timedelta(days=7),
     "monthly": _next_month,
+    "quarterly": _next_quarter,
     "yearly": lambda day: date(day.year + 1, 1, 1),
 }

@@ -101,7 +101,9 @@ def current_backlog(config: Config) -> dict[str, BacklogItem]:
     from upkeep.review.evidence_pass import read_evidence
 
     evidence = read_evidence(EvidenceStore(config.evidence_dir))
-    return fold_backlog(evidence.events, config.maintenance_review)
+    return fold_backlog(
+        evidence.events, config.maintenance_review, config.quarterly_review.plan_owner
+    )
 
 
 def change_item(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     "--cadence",
     default="weekly",
     show_default=True,
-    help="daily, weekly, monthly, yearly or a 5-field cron expression.",
+    help="daily, weekly, monthly, quarterly, yearly or a 5-field cron expression.",
 )
 @click.option("--title", help="The runbook's title [default: from NAME].")
 @click.option("--category", default="Other", show_default=True, help="The plan's task category.")

@@ -46,6 +46,7 @@ from upkeep.config.model import (
     Thresholds,
 )
 from upkeep.config.oncall import OnCall, read_oncall_setting
+from upkeep.config.quarterly_review import QuarterlyReview, read_quarterly_review
 from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
@@ -143,6 +144,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         maintenance_review=problems.read(
             lambda: read_maintenance_review(top.section("maintenance_review")),
             MaintenanceReview(),
+        ),
+        quarterly_review=problems.read(
+            lambda: read_quarterly_review(top.section("quarterly_review")), QuarterlyReview()
         ),
     )
     log_backup = problems.read(

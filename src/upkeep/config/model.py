@@ -23,6 +23,7 @@ from upkeep.config.log_backup import LogBackup
 from upkeep.config.maintenance_review import MaintenanceReview
 from upkeep.config.metrics import MetricsSettings
 from upkeep.config.oncall import OnCall
+from upkeep.config.quarterly_review import QuarterlyReview
 from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.security import SecurityReview
@@ -308,6 +309,7 @@ class Config:
     oncall: OnCall = field(default_factory=OnCall)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
+    quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

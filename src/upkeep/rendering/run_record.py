@@ -1,13 +1,15 @@
 """Responsible for the HTML of a run record, one set of rules for the report and the site's run
 page: the Jinja environment over `templates/` (autoescaped: every value from a run is text), the
 macros of `run_record.html.j2`, and the filters they use to show statuses as words, a dry run's
-mark, numbers with their units, durations and times in one time zone.
+mark, numbers with their units, durations and times in one time zone, and the run ids a message
+names as links to those runs.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from importlib.resources import files
@@ -20,6 +22,8 @@ from upkeep.records import Finding, Host, RunError, Severity, Status
 from upkeep.units import quantity
 
 NEVER_RUN = "NEVER RUN"
+# A run id as upkeep makes them (`20261127T021500Z-health-check-7f3a`): UTC start, runbook, suffix.
+_RUN_ID_IN_TEXT = re.compile(r"\b((\d{4})(\d{2})\d{2}T\d{6}Z-[a-z0-9]+(?:-[a-z0-9]+)+)\b")
 
 
 def badge(status: Status | Severity | None) -> Markup:
@@ -84,6 +88,19 @@ def _exception(error: RunError) -> str:
     return f"{error.ename or 'Error'}: {error.evalue}".rstrip(": ")
 
 
+def run_links(text: Any) -> Markup:
+    """`text` escaped, each run id in it a link to that run's folder, relative to a run's folder
+    (`runs/YYYY/MM/<run_id>/`, where both the report and the site's run page are): on the site,
+    the run's page."""
+    escaped = str(escape("" if text is None else text))
+    return Markup(
+        _RUN_ID_IN_TEXT.sub(
+            lambda found: f'<a href="../../../{found[2]}/{found[3]}/{found[1]}/">{found[1]}</a>',
+            escaped,
+        )
+    )
+
+
 def _as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -109,6 +126,7 @@ def environment(tz: tzinfo) -> Environment:
         host=_host,
         exception=_exception,
         as_json=_as_json,
+        run_links=run_links,
     )
     return env
 

@@ -3,8 +3,9 @@ happened: a finding's fingerprint (runbook and key) reported by `recurring_runs`
 `window_days` opens one backlog item whose id is fixed by the fingerprint; every later report
 updates that item in place (occurrences, last seen, the runs); people change its owner, state and
 due date by `backlog-change` decisions; an item marked done that is reported again is reopened and
-flagged. The review's own runs are left out. Nothing is stored besides the evidence: the same
-ledger always gives the same backlog."""
+flagged. The review's own runs are left out. The quarterly review's proposed changes to the plan
+(findings keyed `plan:...`) open their item at their first report, assigned to the plan's owner.
+Nothing is stored besides the evidence: the same ledger always gives the same backlog."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from upkeep.review.maintenance_log import REVIEW_RUNBOOK
 
 BACKLOG_CHANGE = "backlog-change"  # the decision type that changes an item
 ITEM_PREFIX = "BL-"
+QUARTERLY_RUNBOOK = "quarterly-review"
+PLAN_PROPOSAL = "plan:"  # the key prefix of the quarterly review's proposals
 
 
 class ItemState(StrEnum):
@@ -88,9 +91,10 @@ def item_id(runbook: str, key: str) -> str:
 
 
 def fold_backlog(
-    events: Iterable[RunEvent | Decision], settings: MaintenanceReview
+    events: Iterable[RunEvent | Decision], settings: MaintenanceReview, plan_owner: str = ""
 ) -> dict[str, BacklogItem]:
-    """Every backlog item after `events` (ledger order), by id."""
+    """Every backlog item after `events` (ledger order), by id; a proposal for the plan is
+    assigned to `plan_owner`."""
     window = timedelta(days=settings.window_days)
     recent: dict[str, deque[Occurrence]] = {}  # fingerprints without an item yet
     items: dict[str, BacklogItem] = {}
@@ -111,7 +115,9 @@ def fold_backlog(
             queue.append(seen)
             while queue and queue[0].at < event.at - window:
                 queue.popleft()
-            if len(queue) >= settings.recurring_runs:
+            # A proposal already stands on a quarter of evidence: it needs no second report.
+            proposal = is_proposal(event.runbook, finding.key)
+            if proposal or len(queue) >= settings.recurring_runs:
                 items[ident] = BacklogItem(
                     id=ident,
                     runbook=event.runbook,
@@ -119,10 +125,16 @@ def fold_backlog(
                     message=finding.message,
                     opened_at=event.at,
                     due=(event.at + timedelta(days=settings.backlog_due_days)).date(),
+                    owner=plan_owner if proposal else "",
                     occurrences=tuple(queue),
                 )
                 del recent[ident]
     return items
+
+
+def is_proposal(runbook: str, key: str) -> bool:
+    """Whether a finding is the quarterly review's proposed change to the plan."""
+    return runbook == QUARTERLY_RUNBOOK and key.startswith(PLAN_PROPOSAL)
 
 
 def _recur(item: BacklogItem, seen: Occurrence, message: str) -> BacklogItem:

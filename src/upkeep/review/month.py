@@ -81,7 +81,12 @@ def review_month(
         streaks=tuple(streaks),
         cleared=tuple(s for s in states if s.closed is not None and start <= s.closed.at <= at),
         still_open=tuple(s for s in states if s.open),
-        backlog=tuple(ordered(fold_backlog(events, settings).values(), at.date())),
+        backlog=tuple(
+            ordered(
+                fold_backlog(events, settings, config.quarterly_review.plan_owner).values(),
+                at.date(),
+            )
+        ),
         log=tuple(e for e in log_entries(events) if start <= e.at <= at),
         suggestions=tuple(
             suggest(in_window_streaks, references, settings.recurring_runs, _page_changed(config))

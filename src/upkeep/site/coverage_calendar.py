@@ -1,8 +1,9 @@
 """Responsible for the coverage calendar (`coverage.md`): per runbook, every scheduled run since it
 first appeared, one cell each, grouped by month (a runbook run daily or more often) or by year
-(weekly, monthly, yearly), coloured by how it was accounted for — ran on time, ran late, skipped,
-missed, or still within its start grace — each ran cell linking its run; runs going on and
-overrunning said above the grid. No waiver records exist yet: none is counted as waived.
+(weekly, monthly, quarterly, yearly), coloured by how it was accounted for — ran on time, ran
+late, skipped, missed, or still within its start grace — each ran cell linking its run; runs
+going on and overrunning said above the grid. No waiver records exist yet: none is counted as
+waived.
 """
 
 from __future__ import annotations

@@ -29,9 +29,10 @@ from upkeep.records import Decision, RunRecord, Status, parse_time
 from upkeep.registry import NAME, Registry
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
+from upkeep.review.quarter import QuarterReview, review_quarter
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-FREQUENCIES = ("daily", "weekly", "monthly", "yearly")
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class SiteModel:
     anchor: Anchor | None = None  # the evidence branch's newest commit (`upkeep evidence commit`)
     coverage: dict[str, RunbookCoverage] = field(default_factory=dict)  # by runbook
     review: MonthReview | None = None  # the maintenance review of the last month (upkeep.review)
+    quarter: QuarterReview | None = None  # the quarterly review of the last three months
 
     @property
     def unverified(self) -> tuple[RunView, ...]:
@@ -128,8 +130,9 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     # Problems naming a run the ledger does not hold (its line removed): shown, not dropped.
     strays += [p.message for items in problems.values() for p in items]
     decisions = tuple(store.decisions(strict=False))
-    # Read once, shared by the findings and the maintenance review.
+    # Read once, shared by the findings and the maintenance and quarterly reviews.
     events = tuple(_events(store, {view.run_id: view for view in views}))
+    read = EvidenceRead(events, tuple(_unique(entries)), decisions)
     return SiteModel(
         config=config,
         registry=registry,
@@ -143,9 +146,8 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         decisions=decisions,
         anchor=newest_anchor(config.evidence_dir, config.evidence_git),
         coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
-        review=review_month(
-            EvidenceRead(events, tuple(_unique(entries)), decisions), registry, config, at
-        ),
+        review=review_month(read, registry, config, at),
+        quarter=review_quarter(read, registry, config, at),
     )
 
 

@@ -32,6 +32,7 @@ from upkeep.site import (
     history,
     maintenance_pages,
     oncall,
+    quarter_page,
     risk_register,
     run_pages,
     runbook_pages,
@@ -198,6 +199,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             (maintenance_pages.LOG_PAGE, maintenance_pages.maintenance_log_page(model))
         )
         generated += maintenance_pages.review_pages(model)
+        generated += quarter_page.quarter_pages(model)
         months = sorted(model.by_month)
         for index, month in enumerate(months):
             neighbours = (
