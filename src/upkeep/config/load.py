@@ -17,6 +17,7 @@ from typing import Any
 
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
+from upkeep.config.compliance import Compliance, read_compliance
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
@@ -155,8 +156,19 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
+    compliance = problems.read(
+        lambda: read_compliance(
+            top.section("compliance"), path, [d.name for d in config.databases]
+        ),
+        Compliance(),
+    )
     config = replace(
-        config, cleanup=cleanup, risk_register=register, database_review=review, security=security
+        config,
+        cleanup=cleanup,
+        risk_register=register,
+        database_review=review,
+        security=security,
+        compliance=compliance,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from upkeep.config.backup_verification import BackupVerification
+from upkeep.config.compliance import Compliance
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.maintenance_review import MaintenanceReview
@@ -300,6 +301,7 @@ class Config:
     schedule: ScheduleExport = field(default_factory=ScheduleExport)
     status: StatusSettings = field(default_factory=StatusSettings)
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
+    compliance: Compliance = field(default_factory=Compliance)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
