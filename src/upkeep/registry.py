@@ -39,6 +39,7 @@ _METADATA_KEYS = {
     "retries",
     "runs_alone",
     "parameters",
+    "review_every",
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10
