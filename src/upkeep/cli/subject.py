@@ -62,7 +62,7 @@ def find_command(
                 entry = {"database": database.name, "table": row.table, "key": row.key}
                 entry["columns"] = list(row.columns)
                 if with_rows:
-                    entry["row"] = row.row
+                    entry["row"] = {name: _shown(value) for name, value in row.row.items()}
                 found.append(entry)
     if as_json:
         print_json(found)
@@ -85,3 +85,8 @@ def find_command(
     tables = {(entry["database"], entry["table"]) for entry in found}
     print_out(f"{len(found)} rows in {len(tables)} tables")
     return 0
+
+
+def _shown(value: Any) -> Any:
+    """A column's value as JSON holds it: binary as `\\x` and its hex digits, as psql shows it."""
+    return "\\x" + value.hex() if isinstance(value, bytes | bytearray | memoryview) else value

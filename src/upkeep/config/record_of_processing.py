@@ -37,7 +37,7 @@ LAWFUL_BASES = (
     "legitimate-interests",
 )
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_TABLE = re.compile(r"^(?:[^.\s]+\.)?[^.\s]+$")
+_TABLE = re.compile(r"^(?:[^.]+\.)?[^.]+$")
 
 
 @dataclass(frozen=True)
