@@ -1,5 +1,5 @@
-"""Tests for upkeep.compliance.database_audit and the recording of upkeep.procedures.compliance_audit,
-on real SQLite files: each finding kind (unclassified columns and coverage, undeclared personal
+"""Tests for upkeep.compliance.database_audit and the recording of
+upkeep.procedures.compliance_audit, on real SQLite files: each finding kind (unclassified columns and coverage, undeclared personal
 columns by name and by values, columns marked not personal that hold personal values, rows past
 retention with a DELETE that deletes exactly them, stale tables, columns and categories), and
 the values sampled never reaching what is recorded (a canary)."""
@@ -237,3 +237,19 @@ def test_without_a_record_the_record_check_fails(tmp_path: Path, recorded: Recor
     assert compliance_audit.record_record(config.compliance) is False
     check = recorded.checks()["compliance:record"]
     assert check["status"] == "fail" and "no record of processing" in check["message"]
+
+
+def test_with_no_database_and_no_test_subject_each_check_says_so(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    (tmp_path / "upkeep.yml").write_text("version: 1\n")
+    config = load_config(tmp_path / "upkeep.yml")
+    results = compliance_audit.audit_databases(config)
+    compliance_audit.record_databases(results, config.compliance)
+    compliance_audit.record_subject_lookup(config)
+    compliance_audit.summarize(results)
+    checks = recorded.checks()
+    assert checks["compliance:databases"]["message"] == "no database configured"
+    lookup = checks["compliance:subject-lookup"]
+    assert lookup["status"] == "warn" and lookup["message"].startswith("not configured")
+    assert recorded.summaries() == ["no database configured"]
