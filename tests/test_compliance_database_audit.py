@@ -1,8 +1,9 @@
 """Tests for upkeep.compliance.database_audit and the recording of
 upkeep.procedures.compliance_audit, on real SQLite files: each finding kind (unclassified
-columns and coverage, undeclared personal columns by name and by values, columns marked not personal that hold personal values, rows past
-retention with a DELETE that deletes exactly them, stale tables, columns and categories), and
-the values sampled never reaching what is recorded (a canary)."""
+columns and coverage, undeclared personal columns by name and by values, columns marked not
+personal that hold personal values, rows past retention with a DELETE that deletes exactly
+them, stale tables, columns and categories), and the values sampled never reaching what is
+recorded (a canary)."""
 
 from __future__ import annotations
 
