@@ -70,6 +70,7 @@ def _copy_site_sources(root: Path) -> None:
                 "runs/",
                 "decisions.md",
                 "risk-register.md",
+                "record-of-processing.md",
                 "coverage.md",
                 "maintenance-review.md",
                 "backlog.md",
