@@ -143,19 +143,16 @@ def audit_database(
         else:
             stale.append(StaleEntry(column.label, category, "declared, but holds no value"))
     stale += _missing(tables, columns)
-    retention = [
-        count
-        for table in tables
-        if table.retention is not None
-        for count in [
-            attempt(
+    retention = []
+    for table in tables:
+        if table.retention is not None:
+            count = attempt(
                 f"counting rows past retention in {table.table}",
                 lambda t=table: _past_retention(connection, dialect, t, columns),
                 None,
             )
-        ]
-        if count is not None
-    ]
+            if count is not None:
+                retention.append(count)
     return DatabaseAudit(
         database,
         len(columns),

@@ -48,23 +48,14 @@ def read_compliance(s: Section | None, config_file: Path, databases: Collection[
         s = Section({}, "compliance", config_file)
     required = "record_of_processing" in s.data
     path = s.path("record_of_processing", base, base / DEFAULT_RECORD)
-    settings = Compliance(
-        record_path=path,
-        sample_rows=s.int("sample_rows", 200, minimum=1),
-        statement_timeout_s=s.number("statement_timeout_s", 30.0),
-        test_subject=_test_subject(s.section("test_subject"), databases),
-    )
+    sample_rows = s.int("sample_rows", 200, minimum=1)
+    timeout_s = s.number("statement_timeout_s", 30.0)
+    test_subject = _test_subject(s.section("test_subject"), databases)
     s.done()
-    if settings.statement_timeout_s <= 0:
-        s.fail("statement_timeout_s", "a number of seconds > 0", settings.statement_timeout_s)
+    if timeout_s <= 0:
+        s.fail("statement_timeout_s", "a number of seconds > 0", timeout_s)
     record = read_record_of_processing(path, databases, required=required)
-    return Compliance(
-        record,
-        path,
-        settings.sample_rows,
-        settings.statement_timeout_s,
-        settings.test_subject,
-    )
+    return Compliance(record, path, sample_rows, timeout_s, test_subject)
 
 
 def _test_subject(s: Section | None, databases: Collection[str]) -> TestSubject | None:
