@@ -99,6 +99,9 @@ def _evidence(root: Path) -> Path:
     (runs / "run.json").write_text('{"message": "service http://127.0.0.1:8765/health up"}\n')
     (runs / "report.html").write_text("<p>masked: «email», «ip», «card»</p>\n")
     (root / "evidence" / "ledger.jsonl").write_text('{"seq": 1}\n')
+    staging = root / "evidence" / ".staging" / "r2"  # a run still being written: not scanned
+    staging.mkdir(parents=True)
+    (staging / "notebook.ipynb").write_text("someone@mail.example\n")
     return runs
 
 

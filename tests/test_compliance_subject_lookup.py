@@ -117,6 +117,7 @@ def test_no_row_found_says_so(tmp_path: Path) -> None:
         (["ab"], "expected an identifier of 3 characters or more"),
         ([SUBJECT, "--rows"], "--rows prints the rows' values as JSON: add --json"),
         ([SUBJECT, "--database", "shop"], "no database named 'shop'; expected one of app"),
+        ([SUBJECT, "--statement-timeout", "0"], "--statement-timeout"),
     ],
 )
 def test_bad_input_exits_2_with_one_message(tmp_path: Path, args: list[str], message: str) -> None:

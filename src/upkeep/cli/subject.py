@@ -25,6 +25,13 @@ def subject_group() -> None:
 )
 @click.option("--rows", "with_rows", is_flag=True, help="With each row's values (JSON only).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--statement-timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Per query (default: compliance.statement_timeout_s); a large table may need more.",
+)
 @click.pass_obj
 def find_command(
     options: GlobalOptions,
@@ -32,6 +39,7 @@ def find_command(
     names: tuple[str, ...],
     with_rows: bool,
     as_json: bool,
+    timeout_s: float | None,
 ) -> int:
     """List every row that holds IDENTIFIER (an e-mail address, a phone number, a customer
     number), in any text column of any table, ignoring case. Reads only.
@@ -55,7 +63,7 @@ def find_command(
     databases = [config.database(name) for name in names] or list(config.databases)
     found: list[dict[str, Any]] = []
     for database in databases:
-        with connect(database, config.compliance.statement_timeout_s) as connection:
+        with connect(database, timeout_s or config.compliance.statement_timeout_s) as connection:
             for row in find_subject_rows(
                 connection, dialect_for(database.engine), identifier, with_rows=with_rows
             ):

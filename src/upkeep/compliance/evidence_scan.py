@@ -30,17 +30,25 @@ class EvidenceHit:
 
 
 def scan_evidence(evidence_dir: Path) -> tuple[int, list[EvidenceHit]]:
-    """How many files were scanned, and those that hold personal data."""
+    """How many files were scanned, and those that hold personal data. Runs still being
+    written (the hidden staging folder) are left out: they are scanned once published; a file
+    that goes away while the scan runs is skipped."""
     hits, scanned = [], 0
     if not evidence_dir.is_dir():
         return 0, []
-    for path in sorted(p for p in evidence_dir.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in sorted(evidence_dir.rglob("*")):
+        relative = path.relative_to(evidence_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            if not path.is_file() or path.is_symlink():
+                continue
+            kinds = _kinds_in_file(path)
+        except OSError:
+            continue
         scanned += 1
-        kinds = _kinds_in_file(path)
         if kinds:
-            hits.append(
-                EvidenceHit(path.relative_to(evidence_dir).as_posix(), tuple(sorted(kinds.items())))
-            )
+            hits.append(EvidenceHit(relative.as_posix(), tuple(sorted(kinds.items()))))
     return scanned, hits
 
 
