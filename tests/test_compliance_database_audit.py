@@ -254,3 +254,32 @@ def test_with_no_database_and_no_test_subject_each_check_says_so(
     lookup = checks["compliance:subject-lookup"]
     assert lookup["status"] == "warn" and lookup["message"].startswith("not configured")
     assert recorded.summaries() == ["no database configured"]
+
+
+def test_retention_on_seconds_since_1970_and_on_iso_text(tmp_path: Path) -> None:
+    record = RECORD.split("databases:\n")[0] + textwrap.dedent("""\
+        databases:
+          app:
+            visits:
+              activity: shop
+              retention: {column: at, days: 30}
+              columns: {id: not personal, at: not personal}
+            clicks:
+              activity: shop
+              retention: {column: at, days: 30}
+              columns: {id: not personal, at: not personal}
+        """)
+    config = make_system(tmp_path, record)
+    with sqlite3.connect(tmp_path / "app.db") as db:
+        db.executescript(
+            "CREATE TABLE visits (id INTEGER PRIMARY KEY, at INTEGER);"
+            "INSERT INTO visits VALUES (1, CAST(strftime('%s', 'now', '-31 days') AS INTEGER)),"
+            " (2, CAST(strftime('%s', 'now', '-29 days') AS INTEGER)),"
+            " (3, CAST(strftime('%s', 'now', '-400 days') AS INTEGER));"
+            "CREATE TABLE clicks (id INTEGER PRIMARY KEY, at TEXT);"
+            "INSERT INTO clicks VALUES (1, '2020-01-01T10:00:00'), (2, datetime('now'));"
+        )
+    result = audit(config)
+    assert result.audit is not None
+    counts = {c.table: c.rows for c in result.audit.retention}
+    assert counts == {"visits": 2, "clicks": 1}

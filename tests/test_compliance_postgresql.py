@@ -42,6 +42,11 @@ CREATE TABLE events (at timestamptz NOT NULL, kind text) PARTITION BY RANGE (at)
 CREATE TABLE events_old PARTITION OF events FOR VALUES FROM ('2000-01-01') TO ('2026-01-01');
 CREATE TABLE events_new PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2100-01-01');
 INSERT INTO events VALUES ('2020-05-01', 'login'), (now(), 'login');
+CREATE TABLE visits (id int PRIMARY KEY, at bigint);
+INSERT INTO visits VALUES (1, extract(epoch FROM now() - interval '40 days')::bigint),
+                          (2, extract(epoch FROM now())::bigint);
+CREATE TABLE clicks (id int PRIMARY KEY, at text);
+INSERT INTO clicks VALUES (1, '2020-01-01T10:00:00Z'), (2, now()::text), (3, '2019-02-02');
 """
 RECORD = """\
 controller: {name: Shop Ltd, contact: privacy@shop.example}
@@ -75,6 +80,14 @@ databases:
       activity: shop
       retention: {column: at, days: 365}
       columns: {at: not personal, kind: not personal}
+    visits:
+      activity: shop
+      retention: {column: at, days: 30}
+      columns: {id: not personal, at: not personal}
+    clicks:
+      activity: shop
+      retention: {column: at, days: 30}
+      columns: {id: not personal, at: not personal}
 """
 
 
@@ -120,7 +133,7 @@ def test_the_audit_on_postgresql(
     [result] = compliance_audit.audit_databases(config)
     assert result.audit is not None, result.problem
     audit = result.audit
-    assert audit.columns == 5 + 4 + 2  # events' partitions are not counted again
+    assert audit.columns == 5 + 4 + 2 + 2 + 2  # events' partitions are not counted again
     assert audit.unclassified == ("crm.notes.contact_ip",)
     [undeclared] = audit.personal
     assert (undeclared.label, undeclared.by_name, undeclared.by_values) == (
@@ -130,6 +143,7 @@ def test_the_audit_on_postgresql(
     )
     counts = {c.table: c for c in audit.retention}
     assert (counts["customers"].rows, counts["events"].rows) == (2, 1)
+    assert (counts["visits"].rows, counts["clicks"].rows) == (1, 2)  # epoch seconds, text
     assert counts["customers"].delete_sql == (
         'DELETE FROM "public"."customers" WHERE "created_at" < now() - interval \'730 days\';'
     )
@@ -137,7 +151,7 @@ def test_the_audit_on_postgresql(
     compliance_audit.record_databases([result], config.compliance)
     compliance_audit.record_subject_lookup(config)
     checks = recorded.checks()
-    assert checks["compliance:shop:coverage"]["message"].startswith("10/11 columns classified")
+    assert checks["compliance:shop:coverage"]["message"].startswith("14/15 columns classified")
     assert checks["compliance:subject-lookup"]["status"] == "ok", checks[
         "compliance:subject-lookup"
     ]["message"]
@@ -174,7 +188,7 @@ def test_the_runbook_and_the_lookup_command_on_postgresql(
     (record,) = project.records()
     assert record["status"] == "warn"
     checks = {c["name"]: c for c in record["checks"]}
-    assert checks["compliance:shop:retention"]["value"] == 3
+    assert checks["compliance:shop:retention"]["value"] == 6
     assert checks["compliance:subject-lookup"]["status"] == "ok"
     assert checks["compliance:evidence"]["status"] == "ok"
     for path in project.evidence_files():

@@ -15,7 +15,7 @@ from typing import TypeVar
 from upkeep.compliance.dialects import Column, Dialect
 from upkeep.compliance.recognizers import describe, kind_by_name, kinds_in_text
 from upkeep.config.record_of_processing import NOT_PERSONAL, TableRecord
-from upkeep.dbreview.interface import QueryError, ReviewConnection, quote
+from upkeep.dbreview.interface import QueryError, ReviewConnection
 
 __all__ = [
     "DatabaseAudit",
@@ -217,7 +217,7 @@ def _past_retention(
     )
     if column is None:  # reported as a stale entry
         return None
-    condition = dialect.older_than(quote(column.name), rule.days)
+    condition = dialect.older_than(column, rule.days)
     rows = connection.rows(dialect.count_query(column, condition))
     delete = f"DELETE FROM {dialect.table_sql(column)} WHERE {condition};"
     return RetentionCount(table.table, rule.column, rule.days, int(rows[0]["n"]), delete)

@@ -12,7 +12,10 @@ from typing import Any, ClassVar
 
 from upkeep.dbreview.interface import quote
 
-__all__ = ["Column", "Dialect", "literal"]
+__all__ = ["NUMERIC_TYPES", "Column", "Dialect", "literal"]
+
+# Declared types of a column holding a timestamp as seconds since 1970.
+NUMERIC_TYPES = ("int", "bigint", "integer", "smallint", "real", "numeric", "double", "float")
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,9 @@ class Dialect(ABC):
         """The column's value as text."""
 
     @abstractmethod
-    def older_than(self, column_sql: str, days: int) -> str:
-        """The condition that the timestamp in the column is more than `days` days old."""
+    def older_than(self, column: Column, days: int) -> str:
+        """The condition that the column's timestamp is more than `days` days old: a timestamp
+        type, ISO-8601 text, or a number of seconds since 1970 (a numeric column)."""
 
     def sample_query(self, column: Column, rows: int) -> str:
         """Up to `rows` non-empty values of the column, as text."""

@@ -1,12 +1,14 @@
 """Responsible for the compliance audit's SQL for PostgreSQL: columns of ordinary and
 partitioned tables from `pg_attribute` (partitions left out: their parent covers their rows;
-system schemas left out), timestamps compared with `now() - interval`."""
+system schemas left out), timestamps compared with `now() - interval` (text cast to a
+timestamp, numbers read as seconds since 1970)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from upkeep.compliance.dialects.interface import Dialect
+from upkeep.compliance.dialects.interface import NUMERIC_TYPES, Column, Dialect
+from upkeep.dbreview.interface import quote
 
 __all__ = ["PostgreSQLDialect"]
 
@@ -30,5 +32,10 @@ ORDER BY n.nspname, c.relname, a.attnum
     def as_text(self, column_sql: str) -> str:
         return f"{column_sql}::text"
 
-    def older_than(self, column_sql: str, days: int) -> str:
-        return f"{column_sql} < now() - interval '{int(days)} days'"
+    def older_than(self, column: Column, days: int) -> str:
+        value = quote(column.name)
+        if column.data_type.startswith(NUMERIC_TYPES):
+            value = f"to_timestamp({value})"
+        elif column.data_type.startswith(("text", "character")):
+            value = f"{value}::timestamptz"
+        return f"{value} < now() - interval '{int(days)} days'"

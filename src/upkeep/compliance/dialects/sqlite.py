@@ -1,12 +1,13 @@
 """Responsible for the compliance audit's SQL for SQLite: columns from `pragma_table_info`,
 timestamps compared through `julianday` (ISO-8601 text, as SQLite's own datetime functions
-write it)."""
+write it), or as seconds since 1970 in a column declared numeric."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from upkeep.compliance.dialects.interface import Dialect, literal
+from upkeep.compliance.dialects.interface import NUMERIC_TYPES, Column, Dialect, literal
+from upkeep.dbreview.interface import quote
 
 __all__ = ["SQLiteDialect"]
 
@@ -25,8 +26,11 @@ ORDER BY m.name, p.cid
     def as_text(self, column_sql: str) -> str:
         return f"CAST({column_sql} AS TEXT)"
 
-    def older_than(self, column_sql: str, days: int) -> str:
-        return f"julianday({column_sql}) < julianday('now', {literal(f'-{int(days)} days')})"
+    def older_than(self, column: Column, days: int) -> str:
+        shift = literal(f"-{int(days)} days")
+        if column.data_type.startswith(NUMERIC_TYPES):
+            return f"{quote(column.name)} < CAST(strftime('%s', 'now', {shift}) AS INTEGER)"
+        return f"julianday({quote(column.name)}) < julianday('now', {shift})"
 
     def contains(self, column_sql: str, identifier: str) -> str:
         return f"instr(lower({self.as_text(column_sql)}), lower({literal(identifier)})) > 0"
