@@ -7,6 +7,7 @@ Sampled values are looked at and dropped: only their count per kind is kept."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +24,14 @@ __all__ = [
     "RetentionCount",
     "StaleEntry",
     "audit_database",
+    "without_values",
 ]
 
 T = TypeVar("T")
+# A database's error may quote a value of a row (`invalid input syntax for type ...: "x"`,
+# `DETAIL: Key (email)=(x)`): the value goes, the error stays.
+_QUOTED_VALUE = re.compile(r'(invalid input syntax for type [^:\n]+: )"[^"\n]*"')
+_DETAIL = re.compile(r"\n?(?:DETAIL|LINE \d+):.*", re.DOTALL)  # and the query it quotes
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def audit_database(
         try:
             return query()
         except QueryError as exc:
-            problems.append(f"{what}: {exc}")
+            problems.append(f"{what}: {without_values(str(exc))}")
             return fallback
 
     declared = {(t.table, column): kind for t in tables for column, kind in t.columns}
@@ -221,3 +227,8 @@ def _past_retention(
     rows = connection.rows(dialect.count_query(column, condition))
     delete = f"DELETE FROM {dialect.table_sql(column)} WHERE {condition};"
     return RetentionCount(table.table, rule.column, rule.days, int(rows[0]["n"]), delete)
+
+
+def without_values(message: str) -> str:
+    """A query's error without the row values (or the query text) a database quotes in it."""
+    return _DETAIL.sub("", _QUOTED_VALUE.sub(r"\1«value»", message))

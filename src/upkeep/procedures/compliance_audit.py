@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from upkeep import report
-from upkeep.compliance.database_audit import DatabaseAudit, audit_database
+from upkeep.compliance.database_audit import DatabaseAudit, audit_database, without_values
 from upkeep.compliance.dialects import dialect_for
 from upkeep.compliance.evidence_scan import scan_evidence
 from upkeep.compliance.log_retention import logs_past_retention
@@ -88,7 +88,8 @@ def audit_databases(config: Config, names: list[str] | None = None) -> list[Data
                     settings.sample_rows,
                 )
         except QueryError as exc:
-            results.append(DatabaseAuditResult(database, problem=f"cannot be audited: {exc}"))
+            problem = f"cannot be audited: {without_values(str(exc))}"
+            results.append(DatabaseAuditResult(database, problem=problem))
             continue
         results.append(DatabaseAuditResult(database, audit))
     return results
@@ -279,7 +280,11 @@ def record_subject_lookup(config: Config) -> None:
     try:
         found = subject_counts(config, subject.identifier)
     except QueryError as exc:
-        report.check("compliance:subject-lookup", Status.FAIL, message=f"the lookup failed: {exc}")
+        report.check(
+            "compliance:subject-lookup",
+            Status.FAIL,
+            message=f"the lookup failed: {without_values(str(exc))}",
+        )
         return
     expected = dict(subject.rows)
     wrong = sorted(
