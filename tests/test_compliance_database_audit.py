@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers.recorder import Recorder
 
+from upkeep.compliance.database_audit import without_values
 from upkeep.config import Config, load_config
 from upkeep.procedures import compliance_audit
 
@@ -283,3 +284,18 @@ def test_retention_on_seconds_since_1970_and_on_iso_text(tmp_path: Path) -> None
     assert result.audit is not None
     counts = {c.table: c.rows for c in result.audit.retention}
     assert counts == {"visits": 2, "clicks": 1}
+
+
+def test_a_database_error_loses_the_row_values_and_query_text_it_quotes() -> None:
+    assert (
+        without_values(
+            'db: ERROR:  invalid input syntax for type date: "1990-13-45 Ada"\nLINE 1: SELECT ...'
+        )
+        == "db: ERROR:  invalid input syntax for type date: «value»"
+    )
+    assert (
+        without_values(
+            "db: ERROR:  duplicate key\nDETAIL:  Key (email)=(ada@mail.example) already exists."
+        )
+        == "db: ERROR:  duplicate key"
+    )

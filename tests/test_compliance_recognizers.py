@@ -80,20 +80,3 @@ def test_personal_values_are_recognised_by_kind(text: str, kind: str) -> None:
 )
 def test_look_alikes_are_not_personal_values(text: str) -> None:
     assert kinds_in_text(text) == set()
-
-
-def test_a_database_error_loses_the_row_values_and_query_text_it_quotes() -> None:
-    from upkeep.compliance.database_audit import without_values
-
-    assert (
-        without_values(
-            'db: ERROR:  invalid input syntax for type date: "1990-13-45 Ada"\nLINE 1: SELECT ...'
-        )
-        == "db: ERROR:  invalid input syntax for type date: «value»"
-    )
-    assert (
-        without_values(
-            "db: ERROR:  duplicate key\nDETAIL:  Key (email)=(ada@mail.example) already exists."
-        )
-        == "db: ERROR:  duplicate key"
-    )
