@@ -79,6 +79,13 @@ _NATIONAL_IDS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
         nir.is_valid,
     ),
 )
+# What any recognisable value needs somewhere in the text: one search rules out most lines
+# (timestamps, numbers, prose) before the recognizers proper run.
+_CANDIDATE = re.compile(
+    r"@|\+[1-9]|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::|(?:[0-9A-Fa-f]{1,4}:){5,}"
+    r"|\d[ \-]?(?:\d[ \-]?){11}|[A-Z]{2}\d{2}|\d{6}[-+A]|\d{3}-\d{2}-\d{4}|\d{8}-?[A-Z]"
+    r"|[A-Z]{6}\d{2}"
+)
 _WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-.\s]+")
 
 
@@ -99,7 +106,7 @@ def kind_by_name(column: str) -> str | None:
 def kinds_in_text(text: str) -> set[str]:
     """The kinds of personal value `text` holds (empty: none recognised)."""
     found: set[str] = set()
-    if not text or len(text) < 6:
+    if not text or len(text) < 6 or not _CANDIDATE.search(text):
         return found
     masked = mask_sensitive(text, ip_addresses=True)
     if masked != text:
