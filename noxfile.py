@@ -28,6 +28,7 @@ BENCHMARKS = (
     "status",
     "maintenance_review",
     "security_inventory",
+    "subject_lookup",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.
