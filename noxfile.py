@@ -31,6 +31,7 @@ BENCHMARKS = (
     "security_inventory",
     "docs_review",
     "quarterly_review",
+    "subject_lookup",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

@@ -24,7 +24,14 @@ ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 def shipped(tmp_path: Path) -> Project:
     for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml", "oncall.yml"):
+    for name in (
+        "mkdocs.yml",
+        "pyproject.toml",
+        "CHANGELOG.md",
+        "risk-register.yml",
+        "record-of-processing.yml",
+        "oncall.yml",
+    ):
         shutil.copy(REPO / name, tmp_path / name)
     text = (REPO / "upkeep.yml").read_text()
     port = demo.free_port()

@@ -51,6 +51,7 @@ from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
 from upkeep.cli.site import site_group
 from upkeep.cli.status import status_command, watch_command
+from upkeep.cli.subject import subject_group
 from upkeep.cli.verify import verify_command
 from upkeep.errors import UpkeepError
 
@@ -215,6 +216,7 @@ main.add_command(site_group)
 main.add_command(export_group)
 main.add_command(schedule_group)
 main.add_command(backlog_group)
+main.add_command(subject_group)
 main.add_command(log_group)
 main.add_command(review_command)
 main.add_command(oncall_command)

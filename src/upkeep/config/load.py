@@ -18,6 +18,7 @@ from typing import Any
 from upkeep.config.alerts import AlertSettings, read_alerts
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
+from upkeep.config.compliance import Compliance, read_compliance
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
@@ -183,6 +184,12 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         DisasterDrill(),
     )
+    compliance = problems.read(
+        lambda: read_compliance(
+            top.section("compliance"), path, [d.name for d in config.databases]
+        ),
+        Compliance(),
+    )
     config = replace(
         config,
         cleanup=cleanup,
@@ -192,6 +199,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         oncall=oncall,
         alerts=alerts,
         disaster_drill=drill,
+        compliance=compliance,
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from upkeep.config.alerts import AlertSettings
 from upkeep.config.backup_verification import BackupVerification
+from upkeep.config.compliance import Compliance
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.disaster_drill import DisasterDrill
 from upkeep.config.evidence_git import EvidenceGit
@@ -310,6 +311,7 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
+    compliance: Compliance = field(default_factory=Compliance)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -26,7 +26,7 @@ from upkeep.demo.trees import build_file_trees
 if TYPE_CHECKING:
     from upkeep.config import Config
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: the personal data of the compliance audit
 MARKER = "demo.json"
 SEED = 20251116
 

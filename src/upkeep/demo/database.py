@@ -1,7 +1,8 @@
 """Responsible for the demo's application database, `app.db`: a SQLite schema of an order-taking
 web application (customers, orders, users, roles, user_roles, sessions, audit_log), a few hundred
 rows drawn from the build's random generator, and the deliberate defects listed in `DEFECTS`, each
-found by a health script under `scripts/db-health/sqlite/`.
+found by a health script under `scripts/db-health/sqlite/`; then the personal data the compliance
+audit checks (`upkeep.demo.personal_data`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from upkeep.demo.personal_data import insert_personal_data
 from upkeep.sql import load_sql
 
 # The stale-record counts in DEFECTS are exact for this many days after a build: then a pending
@@ -171,6 +173,7 @@ def build_database(path: Path, rng: random.Random, now: datetime) -> None:
         _insert_customers_and_orders(db, rng, now)
         _insert_users_and_roles(db, rng, now)
         _insert_sessions_and_audit(db, rng, now)
+        insert_personal_data(db, now)  # a generator of its own: the rows above stay as they were
         db.commit()
     finally:
         db.close()

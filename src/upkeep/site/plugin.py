@@ -33,6 +33,7 @@ from upkeep.site import (
     maintenance_pages,
     oncall,
     quarter_page,
+    record_of_processing,
     risk_register,
     run_pages,
     runbook_pages,
@@ -194,6 +195,9 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         generated.append((coverage_calendar.PAGE, coverage_calendar.coverage_page(model)))
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))
         generated.append((oncall.PAGE, oncall.oncall_page(model)))
+        generated.append(
+            (record_of_processing.PAGE, record_of_processing.record_of_processing_page(model))
+        )
         generated.append((maintenance_pages.BACKLOG_PAGE, maintenance_pages.backlog_page(model)))
         generated.append(
             (maintenance_pages.LOG_PAGE, maintenance_pages.maintenance_log_page(model))

@@ -1,0 +1,41 @@
+"""Responsible for the compliance audit's SQL for PostgreSQL: columns of ordinary and
+partitioned tables from `pg_attribute` (partitions left out: their parent covers their rows;
+system schemas left out), timestamps compared with `now() - interval` (text cast to a
+timestamp, numbers read as seconds since 1970)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from upkeep.compliance.dialects.interface import NUMERIC_TYPES, Column, Dialect
+from upkeep.dbreview.interface import quote
+
+__all__ = ["PostgreSQLDialect"]
+
+
+class PostgreSQLDialect(Dialect):
+    engine: ClassVar[str] = "postgresql"
+    binary_types: ClassVar[tuple[str, ...]] = ("bytea",)
+    columns_query: ClassVar[str] = """
+SELECT n.nspname AS schema, c.relname AS table_name, a.attname AS column_name,
+       format_type(a.atttypid, a.atttypmod) AS data_type,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary
+               AND a.attnum = ANY (i.indkey)) AS is_key
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+    def as_text(self, column_sql: str) -> str:
+        return f"{column_sql}::text"
+
+    def older_than(self, column: Column, days: int) -> str:
+        value = quote(column.name)
+        if column.data_type.startswith(NUMERIC_TYPES):
+            value = f"to_timestamp({value})"
+        elif column.data_type.startswith(("text", "character")):
+            value = f"{value}::timestamptz"
+        return f"{value} < now() - interval '{int(days)} days'"
