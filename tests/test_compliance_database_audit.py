@@ -118,6 +118,21 @@ def test_coverage_counts_every_column_and_names_the_unclassified(tmp_path: Path)
     assert result.audit.coverage == "9/12 columns classified"
 
 
+def test_upkeeps_own_canary_table_counts_as_classified_not_personal(tmp_path: Path) -> None:
+    config = make_system(tmp_path)
+    # The disaster drill's heartbeat table, as a backup or drill writes it into the database.
+    with sqlite3.connect(config.databases[0].path) as connection:
+        connection.execute(
+            "CREATE TABLE upkeep_canary (id INTEGER PRIMARY KEY, written_at TEXT, written_by TEXT)"
+        )
+        connection.execute("INSERT INTO upkeep_canary VALUES (1, '2026-12-05T03:00:00Z', 'drill')")
+    connection.close()
+    result = audit(config)
+    assert result.audit is not None
+    assert result.audit.coverage == "12/15 columns classified"
+    assert not [c for c in result.audit.unclassified if c.startswith("upkeep_canary")]
+
+
 def test_undeclared_columns_looking_personal_are_found_by_name_and_by_values(
     tmp_path: Path, recorded: Recorder
 ) -> None:

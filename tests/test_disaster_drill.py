@@ -7,6 +7,7 @@ the drill's process was SIGKILLed (the next drill removes what it left)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -117,7 +118,7 @@ def test_a_drill_goes_through_every_phase_and_measures_rpo_and_rto(
     assert ("drill_rto_seconds", {"service": "web"}) in metrics
     findings = recorded.findings()
     assert "not configured" in findings["drill:incident-lead"]["message"]
-    assert "not configured" in findings["drill:communications"]["message"]
+    assert "nobody: no alert targets" in findings["drill:communications"]["message"]
     # Torn down: no scratch folder, no record, no failover process; the live file untouched
     # but for its heartbeat row.
     assert _scratch_left(config) == []
@@ -309,3 +310,41 @@ def test_the_next_drill_removes_what_a_sigkilled_drill_left(tmp_path: Path) -> N
     assert f"stopped failover process {process['pid']} left by drill {child.pid}" in cleaned
     assert f"removed scratch target {target} left by drill {child.pid}" in cleaned
     assert _scratch_left(config) == []
+
+
+def test_the_drill_names_who_is_on_call_and_tells_every_alert_target(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    from dataclasses import replace
+
+    from upkeep.config.alerts import AlertSettings, AlertTarget
+    from upkeep.config.oncall import read_oncall
+
+    config = _config(tmp_path)
+    (tmp_path / "oncall.yml").write_text(
+        "schedules:\n  - name: ops-oncall\n    layers:\n      - {name: solo, people: [ana],"
+        " start: '2026-01-05 09:00'}\n"
+    )
+    inbox = tmp_path / "inbox"
+    config = replace(
+        config,
+        oncall=read_oncall(tmp_path / "oncall.yml", "UTC"),
+        alerts=AlertSettings(
+            targets=(
+                AlertTarget("inbox", inbox=inbox, schedule="ops-oncall"),
+                AlertTarget("chat", url="env:UPKEEP_TEST_NO_SUCH_VARIABLE"),
+            )
+        ),
+    )
+
+    drill = disaster_drill.run_drill(config)
+    disaster_drill.record_drill(drill, config)
+
+    findings = recorded.findings()
+    assert findings["drill:incident-lead"]["message"] == "incident lead: ana (ops-oncall)"
+    told = findings["drill:communications"]["message"]
+    assert re.search(r"inbox at \d\d:\d\d:\d\d UTC", told)
+    assert "chat: not delivered (chat: env:UPKEEP_TEST_NO_SUCH_VARIABLE: environment" in told
+    [message] = [json.loads(p.read_text()) for p in inbox.glob("*.json")]
+    assert message["title"] == "[DRILL] disaster drill started: no real incident"
+    assert "Incident lead: ana (ops-oncall)" in message["body"]

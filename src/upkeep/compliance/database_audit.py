@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from upkeep.compliance.dialects import Column, Dialect
 from upkeep.compliance.recognizers import describe, kind_by_name, kinds_in_text
+from upkeep.config.disaster_drill import CANARY_TABLE
 from upkeep.config.record_of_processing import NOT_PERSONAL, TableRecord
 from upkeep.dbreview.interface import QueryError, ReviewConnection
 
@@ -126,6 +127,8 @@ def audit_database(
     with_data: set[str] = set()
     for column in columns:
         category = declared.get((column.table_label, column.name))
+        if category is None and column.table_label.rsplit(".", 1)[-1] == CANARY_TABLE:
+            category = NOT_PERSONAL  # upkeep's own heartbeat (the drill's canary): times, a word
         if category is None:
             unclassified.append(column.label)
         if category is None or category == NOT_PERSONAL:

@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 PHASES = ("declare", "backup", "loss", "restore", "failover", "verify", "teardown")
-NOT_CONFIGURED = "not configured (no on-call rotation or alerting exists yet: issue 15)"
+NOT_CONFIGURED = "not configured (no on-call rotation in oncall.yml)"
+NO_TARGETS = "nobody: no alert targets (alerts.targets in upkeep.yml)"
 SCRATCH_LABEL = "drill"
 
 
@@ -98,7 +99,7 @@ class DrillReport:
     cleaned: list[str] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)
     incident_lead: str = NOT_CONFIGURED
-    communications: str = NOT_CONFIGURED
+    communications: str = NO_TARGETS
     nothing_to_do: str | None = None
 
 
@@ -167,7 +168,49 @@ def _declare(config: Config, drill: DrillReport) -> str:
             written.append(database.name)
     heartbeat = f"canary written in {', '.join(written)}" if written else "no canary written"
     cleaned = f"; cleaned {counted(len(drill.cleaned), 'leftover')}" if drill.cleaned else ""
+    drill.incident_lead = _incident_lead(config, drill.started)
+    drill.communications = _announce(config, drill)
     return f"incident lead: {drill.incident_lead}; {heartbeat}{cleaned}"
+
+
+def _incident_lead(config: Config, at: datetime) -> str:
+    """Who is on call when the drill starts: in the schedule the first alert target names, else
+    the rotation's first schedule."""
+    from upkeep.oncall import answer
+
+    schedules = config.oncall.schedules
+    if not schedules:
+        return NOT_CONFIGURED
+    named = [t.schedule for t in config.alerts.targets if t.schedule is not None]
+    schedule = config.oncall.schedule(named[0]) if named else schedules[0]
+    who = answer(schedule, at).who
+    return f"{who} ({schedule.name})" if who else f"NOBODY: a gap in {schedule.name}"
+
+
+def _announce(config: Config, drill: DrillReport) -> str:
+    """The communications plan tested: every alert target is told the drill started, marked as a
+    drill; the report says who was told and when, and which delivery failed."""
+    from upkeep.alerts.deliver import DeliveryError, deliver
+    from upkeep.alerts.message import Message
+
+    if not config.alerts.targets:
+        return NO_TARGETS
+    message = Message(
+        "[DRILL] disaster drill started: no real incident",
+        f"The yearly disaster drill started at {drill.started:%Y-%m-%d %H:%M UTC}. Incident "
+        f"lead: {drill.incident_lead}. Nothing is down: this message tests that alerts reach "
+        "you.",
+        {"kind": "drill", "runbook": "disaster-drill"},
+    )
+    told = []
+    for target in config.alerts.targets:
+        try:
+            deliver(target, message, datetime.now(config.tz))
+        except DeliveryError as exc:
+            told.append(f"{target.name}: not delivered ({exc})")
+            continue
+        told.append(f"{target.name} at {datetime.now(UTC):%H:%M:%S UTC}")
+    return "; ".join(told)
 
 
 def _fresh_backups(config: Config, store: BackupStore, drill: DrillReport) -> str:
