@@ -251,9 +251,22 @@ def test_without_a_record_the_record_check_fails(tmp_path: Path, recorded: Recor
     config = make_system(tmp_path)
     (tmp_path / "record-of-processing.yml").unlink()
     config = load_config(tmp_path / "upkeep.yml")
-    assert compliance_audit.record_record(config.compliance) is False
+    assert compliance_audit.record_record(config.compliance, len(config.databases)) is False
     check = recorded.checks()["compliance:record"]
     assert check["status"] == "fail" and "no record of processing" in check["message"]
+
+
+def test_without_a_record_or_a_database_the_record_check_warns(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    (tmp_path / "upkeep.yml").write_text("version: 1\n")
+    config = load_config(tmp_path / "upkeep.yml")
+    assert compliance_audit.record_record(config.compliance, len(config.databases)) is False
+    check = recorded.checks()["compliance:record"]
+    assert check["status"] == "warn"
+    assert check["message"].endswith(
+        "record-of-processing.yml: no database configured (see the runbook, section 1)"
+    )
 
 
 def test_with_no_database_and_no_test_subject_each_check_says_so(

@@ -49,15 +49,19 @@ class DatabaseAuditResult:
     problem: str | None = None
 
 
-def record_record(compliance: Compliance) -> bool:
-    """Check that the record of processing is there; False (and a failed check) when not."""
+def record_record(compliance: Compliance, databases: int = 1) -> bool:
+    """Check that the record of processing is there; False when not: a failed check when
+    `databases` are configured (their data cannot be audited), a warning when none is (a
+    system adopting upkeep, whose logs and evidence are still checked)."""
     record = compliance.record
     if record.path is None:
+        status = Status.FAIL if databases else Status.WARN
+        what = "nothing to audit the data against" if databases else "no database configured"
         report.check(
             "compliance:record",
-            Status.FAIL,
-            message=f"no record of processing at {compliance.record_path}: nothing to audit the "
-            "data against (see the runbook, section 1)",
+            status,
+            message=f"no record of processing at {compliance.record_path}: {what} (see the "
+            "runbook, section 1)",
         )
         return False
     activities = counted(len(record.activities), "processing activity", "processing activities")
