@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.project import REPO, SHIPPED_RUNBOOKS, Project
+from helpers.project import REPO, SHIPPED_RUNBOOKS, Project, copy_policy_files
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 
 from upkeep import demo
@@ -24,15 +24,9 @@ ERROR_LINE = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 def shipped(tmp_path: Path) -> Project:
     for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in (
-        "mkdocs.yml",
-        "pyproject.toml",
-        "CHANGELOG.md",
-        "risk-register.yml",
-        "record-of-processing.yml",
-        "oncall.yml",
-    ):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md"):
         shutil.copy(REPO / name, tmp_path / name)
+    copy_policy_files(tmp_path)
     text = (REPO / "upkeep.yml").read_text()
     port = demo.free_port()
     config = yaml.safe_load(text.replace("8765", str(port)))
@@ -87,11 +81,15 @@ def test_the_main_job_on_the_demo(shipped: Project) -> None:
     assert 'upkeep_backup_newest_verified_timestamp_seconds{database="app"}' in prom
 
     # Its alert target is a local inbox: one message per runbook that warned, naming who is on
-    # call in the demo rotation, and each one a record in the ledger.
+    # call in the demo rotation, and each one a record in the ledger; and the disaster drill's
+    # announcement, marked as a drill.
     inbox = [json.loads(p.read_text()) for p in (shipped.root / "var/alerts/inbox").glob("*.json")]
+    alerts = [m for m in inbox if m["kind"] != "drill"]
     warned = {name for name, record in records.items() if record["status"] == "warn"}
-    assert warned and {m["runbook"] for m in inbox} == warned
-    assert all(m["kind"] == "worse" and m["on_call"] for m in inbox)
+    assert warned and {m["runbook"] for m in alerts} == warned
+    assert all(m["kind"] == "worse" and m["on_call"] for m in alerts)
+    [drill] = [m for m in inbox if m["kind"] == "drill"]
+    assert drill["title"].startswith("[DRILL]")
     assert all(
         f"upkeep: alert: told demo-inbox that {name} got worse" in result.err for name in warned
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.project import REPO, Project
+from helpers.project import REPO, Project, copy_policy_files
 from helpers.quarter import write_quarter
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 
@@ -30,8 +30,9 @@ NOTEBOOK = REPO / "runbooks" / "quarterly" / f"{NAME}.ipynb"
 def shipped(tmp_path: Path) -> Project:
     for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml"):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md"):
         shutil.copy(REPO / name, tmp_path / name)
+    copy_policy_files(tmp_path)
     config = yaml.safe_load((REPO / "upkeep.yml").read_text().replace("8765", "1"))
     (tmp_path / "upkeep.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return Project(tmp_path)

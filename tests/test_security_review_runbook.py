@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.project import REPO, Project
+from helpers.project import REPO, Project, copy_policy_files
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 
 from upkeep.config import load_config
@@ -31,9 +31,8 @@ def project(tmp_path: Path) -> Project:
     (tmp_path / "runbooks" / "monthly").mkdir(parents=True)
     shutil.copy(RUNBOOK, tmp_path / "runbooks" / "monthly")
     shutil.copytree(REPO / "demo", tmp_path / "demo")
-    shutil.copy(REPO / "risk-register.yml", tmp_path / "risk-register.yml")
+    copy_policy_files(tmp_path)
     shutil.copy(REPO / "upkeep.yml", tmp_path / "upkeep.yml")
-    shutil.copy(REPO / "oncall.yml", tmp_path / "oncall.yml")
     project = Project(tmp_path)
     assert project.upkeep("demo").code == 0
     return project

@@ -21,6 +21,15 @@ SHIPPED_RUNBOOKS = {
     for path in sorted((REPO / "runbooks").glob("*/*.ipynb"))
 }
 
+# The policy files the shipped upkeep.yml reads beside itself: a test that copies upkeep.yml into
+# a project of its own copies these too (`copy_policy_files`), or the config does not load.
+POLICY_FILES = ("risk-register.yml", "record-of-processing.yml", "oncall.yml")
+
+
+def copy_policy_files(root: Path) -> None:
+    for name in POLICY_FILES:
+        (root / name).write_bytes((REPO / name).read_bytes())
+
 
 def notebook(
     cells: list[tuple[str, str]],
