@@ -4,7 +4,8 @@ as a table or JSON; `watch` is the dead man's switch for a second scheduler, sil
 but for one line when all is well, one alert line on stderr per missed or overrunning runbook.
 Both exit 1 when a run is missed or overrunning (`watch` also when there is no evidence ledger
 at all), 2 for bad input or an invalid runbook, 3 when the evidence cannot be read. There is no
-notification channel yet: the alert is the line and the exit code.
+notification channel of its own: the alert is the line and the exit code; it also sends what
+the alert targets are due (reminders, retries, escalation pages), as `upkeep alerts send` does.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
     alerts = [alert for item in coverage for alert in alerts_of(item, config)]
     if not alerts and not _has_ledger(config):
         alerts.append(_no_evidence_alert(config))
+    if at is None:  # reminders, retries and escalation pages due now (no daemon needed)
+        from upkeep.cli.run import send_alerts
+        from upkeep.evidence import EvidenceStore
+
+        send_alerts(config, EvidenceStore(config.evidence_dir))
     for alert in alerts:
         print_err(f"upkeep: ALERT: {alert['message']}")
     if as_json:
