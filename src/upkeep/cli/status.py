@@ -48,8 +48,14 @@ def status_command(options: GlobalOptions, as_json: bool, at: str | None) -> int
 @click.command("watch")
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON for scripts.")
 @click.option("--at", metavar="ISO-TIME", help="Check as of this time instead of now.")
+@click.option(
+    "--no-alerts",
+    "quiet",
+    is_flag=True,
+    help="Do not send what the alert targets are due (a watcher on a read-only copy).",
+)
 @click.pass_obj
-def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
+def watch_command(options: GlobalOptions, as_json: bool, at: str | None, quiet: bool) -> int:
     """Alert when a scheduled run was missed or a run is overrunning: for a second, independent
     scheduler (a systemd timer on another host), so a nightly that stopped is noticed.
     Exit 1 and one ALERT line on stderr per runbook when so."""
@@ -59,7 +65,7 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
     alerts = [alert for item in coverage for alert in alerts_of(item, config)]
     if not alerts and not _has_ledger(config):
         alerts.append(_no_evidence_alert(config))
-    if at is None:  # reminders, retries and escalation pages due now (no daemon needed)
+    if at is None and not quiet:  # reminders, retries and escalation pages due now
         from upkeep.cli.run import send_alerts
         from upkeep.evidence import EvidenceStore
 
