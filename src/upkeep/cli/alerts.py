@@ -27,10 +27,12 @@ def alerts_group() -> None:
 @alerts_group.command("send")
 @click.pass_obj
 def alerts_send_command(options: GlobalOptions) -> int:
-    """Send what is due now: reminders for runbooks that stay failing, deliveries to retry.
+    """Send what is due now: reminders for runbooks that stay failing, deliveries to retry, and
+    escalation pages whose level's wait has passed without an acknowledgement.
 
-    `upkeep run` does this after every run; a cron line running this command every 15 minutes
-    keeps reminders on time between runs. Exits 1 when a message could not be delivered.
+    `upkeep run` and `upkeep watch` do this too; a cron line running this command every 15
+    minutes keeps reminders and escalation on time between runs (no daemon). Exits 1 when a
+    message could not be delivered.
 
     \b
     Example (crontab):
