@@ -111,6 +111,7 @@ def test_a_failing_critical_runbook_pages_level_after_level_until_the_policy_end
     inbox = [json.loads(p.read_text()) for p in (project.root / "lead-inbox").glob("*.json")]
     [lead] = [message for message in inbox if message["kind"] == "page"]
     assert lead["title"] == "[PAGE FAIL] probe: ops-lead paged (level 2)" and lead["level"] == 2
+    assert "Paged: ops-lead (level 2)." in lead["body"] and "On call:" not in lead["body"]
     assert _evaluate(project, T0 + timedelta(minutes=89)) == []
     assert _evaluate(project, T0 + timedelta(minutes=90)) == ["page:chat"]  # round 2
     assert _evaluate(project, T0 + timedelta(minutes=120)) == ["page:lead-inbox"]

@@ -139,13 +139,17 @@ def _message(
     record = store.load(entry)
     notebook = Path(record.runbook.path)
     notebook = notebook if notebook.is_absolute() else config.root / notebook
-    base = compose("page", record, None, triage_rows(notebook), who, config.alerts.site_url)
+    on_call = who if due.target.schedule is not None else None
+    base = compose("page", record, None, triage_rows(notebook), on_call, config.alerts.site_url)
     title = (
         f"[PAGE {record.status.word}] {due.runbook}: {who} paged "
         f"(level {due.level + 1}{f', round {due.round + 1}' if due.round else ''})"
     )
     ack = f"upkeep ack {due.latest.run_id} --by NAME  (or: upkeep ack {fingerprint(due.runbook)})"
-    body = f"{base.body}\nFailing since run {due.opening.run_id}.\nAcknowledge: {ack}"
+    body = (
+        f"{base.body}\nPaged: {who} (level {due.level + 1}).\n"
+        f"Failing since run {due.opening.run_id}.\nAcknowledge: {ack}"
+    )
     payload = {
         **base.payload,
         "page": due.target.page,
