@@ -32,6 +32,8 @@ BENCHMARKS = (
     "docs_review",
     "quarterly_review",
     "subject_lookup",
+    "alert_evaluation",
+    "alert_replay",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

@@ -17,9 +17,10 @@ from filelock import FileLock, Timeout
 from upkeep.alerts.decide import Told, decide
 from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.message import compose
+from upkeep.alerts.page import page
 from upkeep.alerts.triage import triage_rows
 from upkeep.config import Config
-from upkeep.evidence import EvidenceStore, LedgerEntry
+from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
 from upkeep.records import Decision, Status
 
 __all__ = ["NOTIFICATION", "NOTIFICATION_FAILED", "Sent", "alert"]
@@ -63,8 +64,10 @@ def alert(
 def _alert(
     config: Config, store: EvidenceStore, now: datetime, notify: Callable[[str], None]
 ) -> list[Sent]:
-    newest = _newest_two(store.entries())
-    told = _told(store)
+    entries = store.entries()
+    decisions = store.decisions()
+    newest = _newest_two(entries)
+    told = _told(decisions)
     done = []
     for runbook, (latest, previous) in newest.items():
         record = None
@@ -115,6 +118,8 @@ def _alert(
                 Decision(NOTIFICATION, latest.run_id, AUTHOR, now, reason, details)
             )
             done.append(Sent(target.name, runbook, latest.run_id, kind, True))
+    if config.escalation.critical:
+        done += page(config, store, entries, decisions, now, notify)
     return done
 
 
@@ -131,9 +136,9 @@ def _newest_two(
     return found
 
 
-def _told(store: EvidenceStore) -> dict[tuple[str, str], Told]:
+def _told(decisions: list[DecisionEntry]) -> dict[tuple[str, str], Told]:
     told: dict[tuple[str, str], Told] = {}
-    for entry in store.decisions():
+    for entry in decisions:
         decision = entry.decision
         if decision.type != NOTIFICATION or decision.author != AUTHOR:
             continue

@@ -20,6 +20,7 @@ KINDS = {
     "worse": "got worse",
     "recovered": "recovered",
     "reminder": "is still failing",
+    "page": "is failing and pages",
 }
 LISTED = 10
 

@@ -1,6 +1,8 @@
-"""Responsible for `upkeep ack`: a person acknowledges open findings, with a reason, and the
-decision is kept in the evidence ledger (who, when, why), where `upkeep verify` covers it and the
-site shows it. An acknowledged finding is closed until a run reports it again.
+"""Responsible for `upkeep ack`: a person acknowledges open findings (with a reason), or an
+alert that pages, by a run id of its failing streak or its fingerprint (`alert:RUNBOOK`), which
+stops its escalation; each decision is kept in the evidence ledger (who, when, why), where
+`upkeep verify` covers it and the site shows it. An acknowledged finding is closed until a run
+reports it again; an acknowledged alert pages again only once its runbook recovered and fails anew.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ AUTHOR_ENV = "UPKEEP_AUTHOR"
 
 @click.command("ack")
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
-@click.option("--reason", required=True, help="Why it needs nothing more (kept on record).")
+@click.option(
+    "--reason",
+    default="",
+    help="Why it needs nothing more (kept on record; required for findings).",
+)
 @click.option(
     "--author",
+    "--by",
     metavar="NAME",
     help=f"Who decides [default: ${AUTHOR_ENV}, else the login name].",
 )
@@ -34,14 +41,27 @@ AUTHOR_ENV = "UPKEEP_AUTHOR"
 def ack_command(
     options: GlobalOptions, keys: tuple[str, ...], reason: str, author: str | None
 ) -> int:
-    """Acknowledge open findings by KEY (see `upkeep findings`), with a reason on record.
+    """Acknowledge open findings by KEY (see `upkeep findings`), with a reason on record, or a
+    paging alert by a RUN_ID of its failing streak or its FINGERPRINT (alert:RUNBOOK), which
+    stops its escalation.
 
     \b
-    Example:
+    Examples:
       upkeep ack log:app:1a2b3c4d --reason "timeouts during the 02:00 upstream deploy"
+      upkeep ack 20261204T021500Z-backup-7f3a --by ana
     """
     who = author or os.environ.get(AUTHOR_ENV) or getpass.getuser()
-    return acknowledge(options.load_config(), keys, reason=reason, author=who)
+    config = options.load_config()
+    from upkeep.alerts.ack import acknowledge_alerts, split_alert_keys
+
+    alert_keys, finding_keys = split_alert_keys(config, keys)
+    if finding_keys and not reason.strip():
+        raise UpkeepError("--reason: expected why the finding needs nothing more, got nothing")
+    if finding_keys:  # checked whole before anything is recorded; alert keys were already
+        acknowledge(config, finding_keys, reason=reason, author=who)
+    for line in acknowledge_alerts(config, alert_keys, reason=reason, author=who):
+        print_out(line)
+    return 0
 
 
 def acknowledge(config: Config, keys: tuple[str, ...], *, reason: str, author: str) -> int:

@@ -4,7 +4,8 @@ as a table or JSON; `watch` is the dead man's switch for a second scheduler, sil
 but for one line when all is well, one alert line on stderr per missed or overrunning runbook.
 Both exit 1 when a run is missed or overrunning (`watch` also when there is no evidence ledger
 at all), 2 for bad input or an invalid runbook, 3 when the evidence cannot be read. There is no
-notification channel yet: the alert is the line and the exit code.
+notification channel of its own: the alert is the line and the exit code; it also sends what
+the alert targets are due (reminders, retries, escalation pages), as `upkeep alerts send` does.
 """
 
 from __future__ import annotations
@@ -47,8 +48,14 @@ def status_command(options: GlobalOptions, as_json: bool, at: str | None) -> int
 @click.command("watch")
 @click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON for scripts.")
 @click.option("--at", metavar="ISO-TIME", help="Check as of this time instead of now.")
+@click.option(
+    "--no-alerts",
+    "quiet",
+    is_flag=True,
+    help="Do not send what the alert targets are due (a watcher on a read-only copy).",
+)
 @click.pass_obj
-def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
+def watch_command(options: GlobalOptions, as_json: bool, at: str | None, quiet: bool) -> int:
     """Alert when a scheduled run was missed or a run is overrunning: for a second, independent
     scheduler (a systemd timer on another host), so a nightly that stopped is noticed.
     Exit 1 and one ALERT line on stderr per runbook when so."""
@@ -58,6 +65,11 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
     alerts = [alert for item in coverage for alert in alerts_of(item, config)]
     if not alerts and not _has_ledger(config):
         alerts.append(_no_evidence_alert(config))
+    if at is None and not quiet:  # reminders, retries and escalation pages due now
+        from upkeep.cli.run import send_alerts
+        from upkeep.evidence import EvidenceStore
+
+        send_alerts(config, EvidenceStore(config.evidence_dir))
     for alert in alerts:
         print_err(f"upkeep: ALERT: {alert['message']}")
     if as_json:

@@ -21,6 +21,7 @@ from upkeep.config.cleanup import read_cleanup
 from upkeep.config.compliance import Compliance, read_compliance
 from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
+from upkeep.config.escalation import Escalation, read_escalation
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.log_backup import LogBackup, read_log_backup
@@ -176,6 +177,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     alerts = problems.read(
         lambda: read_alerts(top.section("alerts"), base, schedules), AlertSettings()
     )
+    target_names = tuple(target.name for target in alerts.targets)
+    escalation = problems.read(
+        lambda: read_escalation(top.section("escalation"), target_names, schedules), Escalation()
+    )
     drill = problems.read(
         lambda: read_disaster_drill(
             top.section("disaster_drill"),
@@ -198,6 +203,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         security=security,
         oncall=oncall,
         alerts=alerts,
+        escalation=escalation,
         disaster_drill=drill,
         compliance=compliance,
     )

@@ -19,6 +19,7 @@ from upkeep.config.backup_verification import BackupVerification
 from upkeep.config.compliance import Compliance
 from upkeep.config.database_review import DatabaseReview, LogicalRelation  # noqa: F401
 from upkeep.config.disaster_drill import DisasterDrill
+from upkeep.config.escalation import Escalation
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.log_backup import LogBackup
 from upkeep.config.maintenance_review import MaintenanceReview
@@ -309,6 +310,7 @@ class Config:
     maintenance_review: MaintenanceReview = field(default_factory=MaintenanceReview)
     oncall: OnCall = field(default_factory=OnCall)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    escalation: Escalation = field(default_factory=Escalation)
     disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     compliance: Compliance = field(default_factory=Compliance)
