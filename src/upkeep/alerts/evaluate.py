@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 from upkeep.alerts.decide import Told, decide
 from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.message import compose
+from upkeep.alerts.suppression import suppressed
 from upkeep.alerts.triage import triage_rows
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore, LedgerEntry
@@ -67,6 +68,9 @@ def _alert(
     told = _told(store)
     done = []
     for runbook, (latest, previous) in newest.items():
+        if why := suppressed(store, latest, now):
+            notify(f"alerts: {runbook}: not sent, {why}")
+            continue
         record = None
         for target in config.alerts.targets:
             kind = decide(
