@@ -5,6 +5,7 @@ or is expired by hand; bad input is refused with exit 2 and nothing recorded."""
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,3 +180,163 @@ def test_until_takes_a_date_time_in_the_configured_time_zone(project: Project) -
     assert parse_until("1d", now) == now + timedelta(days=1)
     assert parse_until("2026-12-24T08:00+01:00", now).astimezone(UTC).hour == 7
     assert parse_until("2026-12-24T08:00", now).tzinfo is UTC
+
+
+# --- maintenance windows -----------------------------------------------------------------------
+
+WEEKLY = """\
+version: 1
+timezone: Europe/Berlin
+evidence_dir: evidence
+state_dir: state
+runbooks_dir: runbooks
+maintenance_windows:
+  - {name: sunday-night, days: [sun], start: "01:00", duration: 3h}
+  - {name: late-saturday, days: [sat], start: "23:00", duration: 3h, runbooks: [probe],
+     timezone: America/New_York}
+"""
+
+
+def _windows(make_project, text: str = WEEKLY):
+    from upkeep.config import load_config
+
+    project = make_project(text)
+    return load_config(str(project.config)).maintenance_windows
+
+
+@pytest.mark.parametrize(
+    ("at", "open_name"),
+    [
+        # winter (CET, UTC+1): Sunday 01:00-04:00 local is 00:00-03:00 UTC
+        (datetime(2026, 3, 22, 0, 0, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 3, 21, 23, 59, tzinfo=UTC), None),
+        (datetime(2026, 3, 22, 2, 59, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 3, 22, 3, 0, tzinfo=UTC), None),
+        # the night the clocks go forward: opens 01:00 CET, lasts three hours of elapsed time
+        (datetime(2026, 3, 29, 0, 0, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 3, 29, 2, 59, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 3, 29, 3, 0, tzinfo=UTC), None),
+        # summer (CEST, UTC+2): still 01:00 local, now 23:00 UTC on Saturday
+        (datetime(2026, 4, 4, 22, 59, tzinfo=UTC), None),
+        (datetime(2026, 4, 4, 23, 0, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 4, 5, 2, 0, tzinfo=UTC), None),
+        # the night the clocks go back: 01:00 CEST, three hours to 03:00 CET
+        (datetime(2026, 10, 24, 23, 0, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 10, 25, 1, 59, tzinfo=UTC), "sunday-night"),
+        (datetime(2026, 10, 25, 2, 0, tzinfo=UTC), None),
+    ],
+)
+def test_a_weekly_window_keeps_its_local_time_across_daylight_saving_changes(
+    make_project, at: datetime, open_name: str | None
+) -> None:
+    from upkeep.config.windows import open_window
+
+    window = open_window(_windows(make_project)[:1], "anything", at)
+    assert (window.name if window else None) == open_name
+
+
+def test_a_window_reaching_past_midnight_and_its_runbooks(make_project) -> None:
+    from upkeep.config.windows import open_window
+
+    windows = _windows(make_project)[1:]
+    # Saturday 23:00 New York (EST, UTC-5) is Sunday 04:00 UTC; open until 07:00 UTC
+    sunday_early = datetime(2026, 12, 6, 6, 30, tzinfo=UTC)
+    assert open_window(windows, "probe", sunday_early) is not None
+    assert open_window(windows, "other", sunday_early) is None  # not one of its runbooks
+    assert open_window(windows, "probe", datetime(2026, 12, 6, 7, 0, tzinfo=UTC)) is None
+    assert open_window(windows, "probe", datetime(2026, 12, 6, 3, 59, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("{name: w, days: [sunday], start: '01:00', duration: 3h}", "maintenance_windows[0].days"),
+        ("{name: w, days: [sun], start: '25:00', duration: 3h}", "maintenance_windows[0].start"),
+        ("{name: w, days: [sun], start: '01:00', duration: 3x}", "[0].duration: expected a dur"),
+        ("{name: w, from: '2026-12-20 22:00', until: '2026-12-20 21:00'}", "[0].until: expected"),
+        ("{name: w, days: [sun], start: '01:00', duration: 3h, timezone: Mars/Olympus}", "timez"),
+        ("{name: w, days: [sun], start: '01:00', duration: 3h, every: week}", "[0].every: unkn"),
+    ],
+)
+def test_a_malformed_window_is_refused_naming_the_key(
+    make_project, window: str, message: str
+) -> None:
+    project = make_project(
+        f"version: 1\nevidence_dir: evidence\nstate_dir: state\nrunbooks_dir: runbooks\n"
+        f"maintenance_windows:\n  - {window}\n"
+    )
+    result = project.upkeep_in_process("list")
+    assert result.code == 2 and message in result.err
+
+
+def test_an_open_window_holds_back_its_runbooks_alerts(make_project) -> None:
+    now = datetime.now(UTC)
+    project = make_project(
+        f"""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: state
+        runbooks_dir: runbooks
+        alerts:
+          targets:
+            - {{name: inbox, inbox: alerts-inbox}}
+        maintenance_windows:
+          - name: disk-swap
+            from: "{(now - timedelta(hours=1)).isoformat()}"
+            until: "{(now + timedelta(hours=1)).isoformat()}"
+            runbooks: [probe]
+        """
+    )
+    project.add_runbook("probe", CELLS)
+    _failing_run(project, {"probe:disk": Status.FAIL})
+    kinds, said = _alert(project, now)
+    assert kinds == [] and said == [
+        "alerts: probe: not sent, inside maintenance window disk-swap "
+        "(maintenance_windows in upkeep.yml)"
+    ]
+    # once the window has closed, a runbook still failing is told about
+    assert _alert(project, now + timedelta(hours=1, minutes=1))[0] == ["worse"]
+
+
+@pytest.mark.slow
+def test_a_window_only_runbook_is_skipped_outside_a_window_and_runs_inside_one(
+    make_project,
+) -> None:
+    now = datetime.now(UTC)
+    config = """\
+        version: 1
+        evidence_dir: evidence
+        state_dir: state
+        runbooks_dir: runbooks
+        maintenance_windows:
+          - {{name: swap, from: "{start}", until: "{end}", runbooks: [swap-disks]}}
+        """
+    past = config.format(
+        start=(now - timedelta(days=2)).isoformat(), end=(now - timedelta(days=1)).isoformat()
+    )
+    project = make_project(past)
+    project.add_runbook(
+        "swap-disks",
+        [("code", "from upkeep import report\nreport.check('swap:done', 'ok')")],
+        meta={"window": "required"},
+    )
+    outside = project.upkeep("run", "swap-disks")
+    [record] = project.records()
+    assert record["status"] == "skipped", outside.text
+    assert "outside every maintenance window" in record["skipped_reason"]
+    assert "swap:done" not in json.dumps(record)
+
+    inside = config.format(
+        start=(now - timedelta(hours=1)).isoformat(), end=(now + timedelta(hours=1)).isoformat()
+    )
+    project.config.write_text(textwrap.dedent(inside))
+    ran = project.upkeep("run", "swap-disks")
+    assert ran.code == 0, ran.text
+    assert [r["status"] for r in project.records()] == ["skipped", "ok"]
+
+
+def test_window_takes_only_required(make_project) -> None:
+    project = make_project("version: 1\nrunbooks_dir: runbooks\n")
+    project.add_runbook("probe", CELLS, meta={"window": "sometimes"})
+    result = project.upkeep_in_process("list")
+    assert result.code == 2 and "metadata.upkeep.window: expected 'required'" in result.err

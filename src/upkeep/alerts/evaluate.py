@@ -68,7 +68,7 @@ def _alert(
     told = _told(store)
     done = []
     for runbook, (latest, previous) in newest.items():
-        if why := suppressed(store, latest, now):
+        if why := suppressed(config, store, latest, now):
             notify(f"alerts: {runbook}: not sent, {why}")
             continue
         record = None

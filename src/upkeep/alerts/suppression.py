@@ -2,6 +2,7 @@
 check's alerts are not sent until an expiry (`upkeep silence add|list|expire`), and the one
 question alerting asks: is this run's alert suppressed at `at`, and why.
 
+An open maintenance window (upkeep.config.windows) holds back its runbooks' alerts the same way.
 A silence is a `silence` decision whose subject is `runbook:NAME` or `check:CHECK`, with the
 expiry in its details; `silence-expired` (subject: the silence's record id) ends one early. A
 runbook silence suppresses every alert about that runbook; check silences suppress a run's alert
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from upkeep.config import Config
+from upkeep.config.windows import open_window
 from upkeep.evidence import EvidenceStore, LedgerEntry
 from upkeep.records import Decision, Status
 
@@ -175,8 +178,14 @@ def silences(store: EvidenceStore) -> list[Silence]:
     return list(found.values())
 
 
-def suppressed(store: EvidenceStore, latest: LedgerEntry, at: datetime) -> str | None:
-    """Why the alert about run `latest` is suppressed at `at`, or None when it is not."""
+def suppressed(
+    config: Config, store: EvidenceStore, latest: LedgerEntry, at: datetime
+) -> str | None:
+    """Why the alert about run `latest` is suppressed at `at` (a maintenance window for its
+    runbook is open, or a silence covers it), or None when it is not."""
+    window = open_window(config.maintenance_windows, latest.runbook, at)
+    if window is not None:
+        return f"inside maintenance window {window.name} (maintenance_windows in upkeep.yml)"
     active = [s for s in silences(store) if s.active(at)]
     if not active:
         return None
