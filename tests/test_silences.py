@@ -340,3 +340,29 @@ def test_window_takes_only_required(make_project) -> None:
     project.add_runbook("probe", CELLS, meta={"window": "sometimes"})
     result = project.upkeep_in_process("list")
     assert result.code == 2 and "metadata.upkeep.window: expected 'required'" in result.err
+
+
+def test_the_site_lists_windows_and_silences_active_ones_first(make_project) -> None:
+    from types import SimpleNamespace
+
+    from upkeep.config import load_config
+    from upkeep.evidence import EvidenceStore
+    from upkeep.site.silences import silences_page
+
+    project = make_project(WEEKLY.replace("evidence_dir", "alerts: {}\nevidence_dir"))
+    project.add_runbook("probe", CELLS)
+    first = _add(project, "runbook", "probe", "--until", "1d", "--reason", "old | noisy")
+    project.upkeep_in_process("silence", "expire", first, "--author", "bo")
+    _add(project, "check", "probe:disk", "--until", "2d", "--reason", "disk on order")
+    config = load_config(str(project.config))
+    model = SimpleNamespace(config=config, decisions=EvidenceStore(project.evidence).decisions())
+    page = silences_page(model, datetime(2026, 12, 6, 0, 30, tzinfo=UTC))  # type: ignore[arg-type]
+
+    assert (
+        "| sunday-night | sun from 01:00 for 3 h (Europe/Berlin) | every runbook | **open** |"
+        in page
+    )
+    assert "| late-saturday | sat from 23:00 for 3 h (America/New_York) | probe | closed |" in page
+    rows = [line for line in page.splitlines() if line.startswith(("| check", "| runbook"))]
+    assert rows[0].startswith("| check `probe:disk`") and "disk on order" in rows[0]
+    assert "expired (ended by bo)" in rows[1] and "old &#124; noisy" in rows[1]

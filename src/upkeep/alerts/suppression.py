@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from upkeep.config import Config
 from upkeep.config.windows import open_window
-from upkeep.evidence import EvidenceStore, LedgerEntry
+from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
 from upkeep.records import Decision, Status
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "parse_until",
     "silence",
     "silences",
+    "silences_in",
     "suppressed",
 ]
 
@@ -146,10 +147,13 @@ def expire_silence(
 
 def silences(store: EvidenceStore) -> list[Silence]:
     """Every silence in the ledger, oldest first, with early expiries applied."""
-    if not store.ledger_path.exists():
-        return []
+    return silences_in(store.decisions()) if store.ledger_path.exists() else []
+
+
+def silences_in(decisions: Iterable[DecisionEntry]) -> list[Silence]:
+    """The silences among these decision records, oldest first, with early expiries applied."""
     found: dict[str, Silence] = {}
-    for entry in store.decisions():
+    for entry in decisions:
         decision = entry.decision
         if decision.type == SILENCE:
             details = decision.details
