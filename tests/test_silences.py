@@ -366,3 +366,29 @@ def test_the_site_lists_windows_and_silences_active_ones_first(make_project) -> 
     rows = [line for line in page.splitlines() if line.startswith(("| check", "| runbook"))]
     assert rows[0].startswith("| check `probe:disk`") and "disk on order" in rows[0]
     assert "expired (ended by bo)" in rows[1] and "old &#124; noisy" in rows[1]
+
+
+def test_a_silence_about_to_end_is_announced_to_the_targets_once(project: Project) -> None:
+    from upkeep.alerts.suppression import announce_ending
+    from upkeep.config import load_config
+    from upkeep.evidence import EvidenceStore
+
+    soon = _add(project, "check", "disk:/var", "--until", "2h", "--reason", "new disk on order")
+    later = _add(project, "runbook", "probe", "--until", "3d", "--reason", "migration")
+
+    sent = project.upkeep_in_process("alerts", "send")
+    assert sent.code == 0 and f"the silence {soon} ends soon" in sent.out
+    [told] = _inbox(project)
+    assert told["kind"] == "silence-ending" and told["silence"] == soon
+    assert told["title"].startswith("[SILENCE ENDING] check disk:/var is alerted on again from")
+    assert "new disk on order" in told["body"]
+    again = project.upkeep_in_process("alerts", "send")
+    assert "nothing to send" in again.out and len(_inbox(project)) == 1
+
+    # two days on, the runbook silence is within a day of its end: told once, too
+    config = load_config(str(project.config))
+    store = EvidenceStore(config.evidence_dir)
+    in_two_days = datetime.now(UTC) + timedelta(days=2, hours=1)
+    assert [s.record_id for s in announce_ending(config, store, in_two_days)] == [later]
+    assert announce_ending(config, store, in_two_days) == []
+    assert [m.get("silence") for m in _inbox(project)] == [soon, later]

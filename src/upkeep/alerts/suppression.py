@@ -12,10 +12,14 @@ when every check of the run that is not ok is silenced. An expired silence suppr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from filelock import FileLock, Timeout
+
+from upkeep.alerts.deliver import DeliveryError, deliver
+from upkeep.alerts.message import Message
 from upkeep.config import Config
 from upkeep.config.windows import open_window
 from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
@@ -24,7 +28,9 @@ from upkeep.records import Decision, Status
 __all__ = [
     "SCOPES",
     "SILENCE",
+    "SILENCE_ENDING",
     "SILENCE_EXPIRED",
+    "announce_ending",
     "Silence",
     "expire_silence",
     "parse_until",
@@ -36,6 +42,9 @@ __all__ = [
 
 SILENCE = "silence"
 SILENCE_EXPIRED = "silence-expired"
+SILENCE_ENDING = "silence-ending"  # the targets were told a silence ends soon
+ENDING_SOON = timedelta(hours=24)
+AUTHOR = "upkeep"
 SCOPES = ("runbook", "check")
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
@@ -215,3 +224,73 @@ def _why(item: Silence) -> str:
         f"silenced ({item.scope} {item.name}) by {item.author} until "
         f"{item.until:%Y-%m-%d %H:%M %Z}: {item.reason}"
     )
+
+
+def announce_ending(
+    config: Config,
+    store: EvidenceStore,
+    now: datetime,
+    notify: Callable[[str], None] = lambda text: None,
+) -> list[Silence]:
+    """Tell every alert target, once, about each active silence that ends within ENDING_SOON
+    (a `silence-ending` record says it was told; a silence no target could be told about is
+    tried again next time). The silences announced."""
+    if not config.alerts.targets or not store.ledger_path.exists():
+        return []
+    lock_path = config.state_dir / "locks" / "silence-ending.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(lock_path), timeout=60):
+            return _announce_ending(config, store, now, notify)
+    except Timeout:
+        notify(f"alerts: {lock_path} is held by another upkeep; it announces ending silences")
+        return []
+
+
+def _announce_ending(
+    config: Config, store: EvidenceStore, now: datetime, notify: Callable[[str], None]
+) -> list[Silence]:
+    decisions = store.decisions()
+    told = {e.decision.subject for e in decisions if e.decision.type == SILENCE_ENDING}
+    announced = []
+    for item in silences_in(decisions):
+        if not item.active(now) or item.ends - now > ENDING_SOON or item.record_id in told:
+            continue
+        ends = item.ends.astimezone(config.tz)
+        message = Message(
+            f"[SILENCE ENDING] {item.scope} {item.name} is alerted on again from "
+            f"{ends:%Y-%m-%d %H:%M %Z}",
+            f"The silence of {item.scope} {item.name} by {item.author} ({item.reason}) ends "
+            f"{ends:%Y-%m-%d %H:%M %Z}. To keep it, add a new one: upkeep silence add "
+            f"{item.scope} {item.name} --until ... --reason ...",
+            {
+                "kind": SILENCE_ENDING,
+                "runbook": "silence",
+                "silence": item.record_id,
+                "scope": item.scope,
+                "name": item.name,
+                "until": item.ends.isoformat(),
+            },
+        )
+        reached = []
+        for target in config.alerts.targets:
+            try:
+                deliver(target, message, now)
+            except DeliveryError as exc:
+                notify(f"alerts: not delivered: {exc}")
+                continue
+            reached.append(target.name)
+        if reached:
+            store.record_decision(
+                Decision(
+                    SILENCE_ENDING,
+                    item.record_id,
+                    AUTHOR,
+                    now,
+                    f"told {', '.join(reached)} that the silence of {item.scope} {item.name} "
+                    f"ends {ends:%Y-%m-%d %H:%M %Z}",
+                    {"targets": reached},
+                )
+            )
+            announced.append(item)
+    return announced
