@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -45,6 +46,7 @@ SILENCE_EXPIRED = "silence-expired"
 SILENCE_ENDING = "silence-ending"  # the targets were told a silence ends soon
 ENDING_SOON = timedelta(hours=24)
 AUTHOR = "upkeep"
+_READ: dict[str, Any] = {}  # the silences of the ledger as last read, and its state then
 SCOPES = ("runbook", "check")
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
@@ -155,8 +157,18 @@ def expire_silence(
 
 
 def silences(store: EvidenceStore) -> list[Silence]:
-    """Every silence in the ledger, oldest first, with early expiries applied."""
-    return silences_in(store.decisions()) if store.ledger_path.exists() else []
+    """Every silence in the ledger, oldest first, with early expiries applied. Read once per
+    state of the ledger (it is append-only: its size changes with every line), since alerting
+    asks once per runbook."""
+    try:
+        stat = store.ledger_path.stat()
+    except FileNotFoundError:
+        return []
+    key = (str(store.ledger_path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if _READ.get("key") != key:
+        _READ.clear()
+        _READ.update(key=key, silences=silences_in(store.decisions()))
+    return list(_READ["silences"])
 
 
 def silences_in(decisions: Iterable[DecisionEntry]) -> list[Silence]:
