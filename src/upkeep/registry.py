@@ -42,6 +42,7 @@ _METADATA_KEYS = {
     "runs_alone",
     "parameters",
     "review_every",
+    "window",
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10
@@ -72,6 +73,8 @@ class Runbook:
     runs_alone: bool = False
     # How long its page may go without a review (`review_every`, "<N>d"); None when not said.
     review_every: timedelta | None = None
+    # Whether it runs only inside a maintenance window (`window: required`); skipped outside.
+    window_required: bool = False
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -90,6 +93,7 @@ class Runbook:
             "destructive": self.destructive,
             "retries": self.retries,
             "runs_alone": self.runs_alone,
+            "window_required": self.window_required,
             "review_every": None
             if self.review_every is None
             else format_review_every(self.review_every),
@@ -294,6 +298,12 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
             review_every = parse_review_every(review_every)
         except ValueError as exc:
             raise RunbookError(f"{where}: metadata.upkeep.review_every: {exc}") from None
+    window = meta.get("window")
+    if window not in (None, "required"):
+        raise RunbookError(
+            f"{where}: metadata.upkeep.window: expected 'required' (runs only inside a "
+            f"maintenance window) or no key, got {window!r}"
+        )
     return {
         "title": text("title"),
         "summary": text("summary"),
@@ -304,6 +314,7 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "timeout_s": timeout_s,
         "retries": retries,
         "review_every": review_every,
+        "window_required": window == "required",
         **flags,
     }
 

@@ -18,6 +18,7 @@ from upkeep.alerts.decide import Told, decide
 from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.message import compose
 from upkeep.alerts.page import page
+from upkeep.alerts.suppression import suppressed
 from upkeep.alerts.triage import triage_rows
 from upkeep.config import Config
 from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
@@ -69,7 +70,11 @@ def _alert(
     newest = _newest_two(entries)
     told = _told(decisions)
     done = []
+    held: set[str] = set()  # runbooks a silence or an open maintenance window holds back
     for runbook, (latest, previous) in newest.items():
+        why = suppressed(config, store, latest, now)
+        if why:
+            held.add(runbook)
         record = None
         for target in config.alerts.targets:
             kind = decide(
@@ -82,6 +87,9 @@ def _alert(
                 now,
             )
             if kind is None:
+                continue
+            if why:
+                notify(f"alerts: {runbook}: not sent to {target.name}, {why}")
                 continue
             record = record or store.load(latest)
             on_call = None
@@ -119,7 +127,7 @@ def _alert(
             )
             done.append(Sent(target.name, runbook, latest.run_id, kind, True))
     if config.escalation.critical:
-        done += page(config, store, entries, decisions, now, notify)
+        done += page(config, store, entries, decisions, now, notify, held)
     return done
 
 

@@ -44,14 +44,16 @@ def page(
     decisions: list[DecisionEntry],
     now: datetime,
     notify: Callable[[str], None],
+    held: set[str] | frozenset[str] = frozenset(),
 ) -> list[Sent]:
-    """Send and record every page due now; what was done."""
+    """Send and record every page due now, but none about the runbooks `held` back (a silence,
+    an open maintenance window); what was done."""
     from upkeep.alerts.evaluate import Sent
 
     runs = runs_by_runbook(entries)
     sent, acks = pages_in(decisions), acks_in(decisions)
     done: list[Sent] = []
-    for runbook in sorted(config.escalation.critical & runs.keys()):
+    for runbook in sorted((config.escalation.critical & runs.keys()) - held):
         for due in pages_due(config.escalation, runbook, runs[runbook], sent, acks, now):
             who = _who(config, due, now)
             message = _message(config, store, entries, due, who)

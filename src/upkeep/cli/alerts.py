@@ -40,6 +40,7 @@ def alerts_send_command(options: GlobalOptions) -> int:
     """
     from upkeep.alerts import alert
     from upkeep.alerts.message import KINDS
+    from upkeep.alerts.suppression import announce_ending
     from upkeep.evidence import EvidenceStore
 
     config = options.load_config()
@@ -51,7 +52,12 @@ def alerts_send_command(options: GlobalOptions) -> int:
         if item.delivered:
             kind = KINDS[item.kind]
             print_out(f"told {item.target} that {item.runbook} {kind} (run {item.run_id})")
-    if not sent:
+    ending = announce_ending(
+        config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}")
+    )
+    for silence in ending:
+        print_out(f"told the targets that the silence {silence.record_id} ends soon")
+    if not sent and not ending:
         print_out("nothing to send")
     return 1 if any(not item.delivered for item in sent) else 0
 

@@ -49,6 +49,7 @@ from upkeep.cli.review import review_command
 from upkeep.cli.run import run_command
 from upkeep.cli.schedule import schedule_group
 from upkeep.cli.show import show_command
+from upkeep.cli.silence import silence_group
 from upkeep.cli.site import site_group
 from upkeep.cli.status import status_command, watch_command
 from upkeep.cli.subject import subject_group
@@ -221,4 +222,5 @@ main.add_command(log_group)
 main.add_command(review_command)
 main.add_command(oncall_command)
 main.add_command(alerts_group)
+main.add_command(silence_group)
 main.add_command(docs_group)

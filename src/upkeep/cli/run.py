@@ -216,12 +216,17 @@ def send_alerts(config: Config, store: EvidenceStore) -> None:
     runs' exit code."""
     from upkeep.alerts import alert
     from upkeep.alerts.message import KINDS
+    from upkeep.alerts.suppression import announce_ending
     from upkeep.errors import UpkeepError
 
     try:
         sent = alert(
             config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}")
         )
+        for ending in announce_ending(
+            config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}")
+        ):
+            print_err(f"upkeep: alert: told the targets the silence {ending.record_id} ends soon")
     except (OSError, UpkeepError) as exc:
         print_err(f"upkeep: alerts: not evaluated: {exc}")
         return

@@ -57,6 +57,7 @@ from upkeep.config.status import StatusSettings, read_status
 from upkeep.config.system_paths import system_directory
 from upkeep.config.system_updates import SystemUpdates, read_system_updates
 from upkeep.config.updates import UpdatesSettings, read_updates
+from upkeep.config.windows import read_windows
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.secrets import REFERENCE
@@ -195,8 +196,10 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         Compliance(),
     )
+    windows = problems.read(lambda: read_windows(top, config.timezone), ())
     config = replace(
         config,
+        maintenance_windows=windows,
         cleanup=cleanup,
         risk_register=register,
         database_review=review,

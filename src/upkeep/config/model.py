@@ -32,6 +32,7 @@ from upkeep.config.security import SecurityReview
 from upkeep.config.status import StatusSettings
 from upkeep.config.system_updates import SystemUpdates
 from upkeep.config.updates import UpdatesSettings
+from upkeep.config.windows import MaintenanceWindow
 from upkeep.errors import ConfigError
 from upkeep.records import Status
 
@@ -314,6 +315,7 @@ class Config:
     disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     compliance: Compliance = field(default_factory=Compliance)
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

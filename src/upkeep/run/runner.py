@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 
 from upkeep.config import Config
+from upkeep.config.windows import open_window
 from upkeep.evidence import EvidenceStore, recover
 from upkeep.metrics.textfile import textfile_writer
 from upkeep.plan import PlannedRun
+from upkeep.registry import Runbook
 from upkeep.run.alone import run_turn, waited_too_long
 from upkeep.run.execute import prepare_imports
 from upkeep.run.kernels import KernelTemplate
@@ -81,6 +84,10 @@ def run_in_turn(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
     alone = planned.runbook.runs_alone
     wait_s = planned.runbook.timeout_s or batch.config.timeout_s
     lock_dir = batch.config.state_dir / "locks"
+    if (outside := outside_window(planned.runbook, batch.config, datetime.now(UTC))) is not None:
+        outcome = record_skipped(planned, batch, outside)
+        batch.published()
+        return outcome
     with run_turn(lock_dir, alone=alone, wait_s=wait_s, interrupted=batch.interrupted) as held:
         if not held:
             outcome = record_skipped(planned, batch, waited_too_long(alone, wait_s))
@@ -88,6 +95,14 @@ def run_in_turn(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             outcome = run_one(planned, batch)
     batch.published()
     return outcome
+
+
+def outside_window(runbook: Runbook, config: Config, now: datetime) -> str | None:
+    """Why a runbook marked `window: required` may not run at `now` (no maintenance window for
+    it is open), or None when it may."""
+    if not runbook.window_required or open_window(config.maintenance_windows, runbook.name, now):
+        return None
+    return "outside every maintenance window for it (maintenance_windows in upkeep.yml)"
 
 
 def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOutcome]:
