@@ -29,6 +29,7 @@ from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.security import SecurityReview
 from upkeep.config.status import StatusSettings
+from upkeep.config.support import Support
 from upkeep.config.system_updates import SystemUpdates
 from upkeep.config.updates import UpdatesSettings
 from upkeep.errors import ConfigError
@@ -312,6 +313,7 @@ class Config:
     disaster_drill: DisasterDrill = field(default_factory=DisasterDrill)
     quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     compliance: Compliance = field(default_factory=Compliance)
+    support: Support = field(default_factory=Support)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
