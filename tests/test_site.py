@@ -71,6 +71,7 @@ def _copy_site_sources(root: Path) -> None:
                 "decisions.md",
                 "risk-register.md",
                 "on-call.md",
+                "support.md",
                 "record-of-processing.md",
                 "coverage.md",
                 "maintenance-review.md",

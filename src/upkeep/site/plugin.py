@@ -38,6 +38,7 @@ from upkeep.site import (
     run_pages,
     runbook_pages,
     script_pages,
+    support,
     versions,
 )
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
@@ -195,6 +196,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         generated.append((coverage_calendar.PAGE, coverage_calendar.coverage_page(model)))
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))
         generated.append((oncall.PAGE, oncall.oncall_page(model)))
+        generated.append((support.PAGE, support.support_page(model)))
         generated.append(
             (record_of_processing.PAGE, record_of_processing.record_of_processing_page(model))
         )
