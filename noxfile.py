@@ -32,6 +32,7 @@ BENCHMARKS = (
     "docs_review",
     "quarterly_review",
     "subject_lookup",
+    "sla_clock",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.
