@@ -193,3 +193,20 @@ def test_attainment_per_severity_counts_resolved_incidents_that_met_both_targets
         ("P1", 2, 1, 50.0),
         ("P3", 0, 0, None),
     ]
+
+
+def test_alerts_send_and_run_tell_the_targets_about_a_breached_clock_once(project) -> None:
+    store = EvidenceStore(project.evidence)
+    opened = datetime.now(UTC) - timedelta(hours=1)  # P1 counts always: response 30m breached
+    _record(store, "INC-9", opened, event="open", severity="P1", title="site down")
+    sent = project.upkeep_in_process("alerts", "send")
+    assert sent.code == 0, sent.text
+    assert "told inbox that INC-9's response SLA breached" in sent.out
+    assert [m["clock"] for m in _inbox(project)] == ["response"]
+    project.add_runbook("noop", [("code", "from upkeep import report\nreport.check('x', 'ok')")])
+    run = project.upkeep("run", "noop")
+    assert run.code == 0, run.text
+    assert "sla: told" not in run.err  # told once already
+    _record(store, "INC-10", opened, event="open", severity="P1", title="db down")
+    run = project.upkeep("run", "noop")
+    assert "upkeep: sla: told inbox INC-10 response breached" in run.err
