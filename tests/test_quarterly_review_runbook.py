@@ -30,7 +30,7 @@ NOTEBOOK = REPO / "runbooks" / "quarterly" / f"{NAME}.ipynb"
 def shipped(tmp_path: Path) -> Project:
     for name in ("runbooks", "docs", "demo"):
         shutil.copytree(REPO / name, tmp_path / name)
-    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml"):
+    for name in ("mkdocs.yml", "pyproject.toml", "CHANGELOG.md", "risk-register.yml", "oncall.yml"):
         shutil.copy(REPO / name, tmp_path / name)
     config = yaml.safe_load((REPO / "upkeep.yml").read_text().replace("8765", "1"))
     (tmp_path / "upkeep.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -65,7 +65,7 @@ def test_the_quarterly_review_on_the_demo_with_a_quarter_of_evidence(shipped: Pr
         assert (run_dir / link).resolve().is_dir(), link
     assert report.count("data:image/png;base64,") >= 3
     assert "report: " in report  # where each review's report is kept, for a reader by hand
-    assert "not configured" in report and "RTO 2400 s, RPO 300 s" in report
+    assert "P1 none resolved" in report and "RTO 2400 s, RPO 300 s" in report
 
     # Its proposals are backlog items for the plan's owner (the shipped config: the on-call lead).
     items = json.loads(shipped.upkeep("backlog", "list", "--json").out)

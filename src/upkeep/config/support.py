@@ -189,10 +189,10 @@ def _severity(s: Section | None, name: str, schedules: tuple[str, ...]) -> Sever
         role = escalate.str("role", None)
         escalate.done()
         if schedule is not None and schedule not in schedules:
-            known = ", ".join(schedules) or "(none: oncall.yml has no schedules)"
+            known = ", ".join(schedules) or "none (no oncall.yml)"
             raise ConfigError(
                 f"{s.file}: {s.where}.escalate.schedule: expected an on-call schedule "
-                f"({known}), got {schedule!r}"
+                f"(one of: {known}), got {schedule!r}"
             )
     s.done()
     if resolution < response:
