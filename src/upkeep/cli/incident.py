@@ -112,11 +112,9 @@ _event_command("resolve", "Resolve INCIDENT (stops its clocks).")
 @click.pass_obj
 def list_command(options: GlobalOptions, show_all: bool) -> int:
     """The open incidents (with --all every one) and their SLA clocks."""
-    from upkeep.sla.incidents import follow, incident_events
-
     config = options.load_config()
     _support(config)
-    incidents = follow(incident_events(_decisions(config)))
+    incidents = _incidents(config)
     shown = [i for i in incidents.values() if show_all or i.open]
     if not shown:
         print_out("no open incidents")
@@ -149,11 +147,19 @@ def _decisions(config):
     return [entry.decision for entry in EvidenceStore(config.evidence_dir).decisions()]
 
 
-def _find(config, incident_id: str):
+def _incidents(config):
+    """Every incident by id; UpkeepError when the ledger's incident events do not fit."""
     from upkeep.sla.incidents import follow, incident_events
 
+    try:
+        return follow(incident_events(_decisions(config)))
+    except ValueError as exc:
+        raise UpkeepError(f"incidents: the evidence's incident events do not fit: {exc}") from None
+
+
+def _find(config, incident_id: str):
     _support(config)
-    incidents = follow(incident_events(_decisions(config)))
+    incidents = _incidents(config)
     if incident_id not in incidents:
         known = ", ".join(i for i, inc in incidents.items() if inc.open) or "none open"
         raise UpkeepError(f"no incident {incident_id!r}; expected one of: {known}")
