@@ -34,6 +34,7 @@ BENCHMARKS = (
     "subject_lookup",
     "alert_evaluation",
     "alert_replay",
+    "sla_clock",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

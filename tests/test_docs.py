@@ -53,10 +53,10 @@ def test_every_runbook_implements_a_task_of_the_plan() -> None:
         assert (runbook.cadence, runbook.category) in tasks, runbook.name
 
 
-def test_only_the_plan_asks_for_macros_and_it_calls_only_the_checklist() -> None:
+def test_only_the_plan_asks_for_macros_and_it_calls_only_the_support_policy_and_checklist():
     plan = (DOCS / "plan.md").read_text(encoding="utf-8")
     assert plan.startswith("---\n") and "render_macros: true" in plan.split("---")[1]
-    assert re.findall(r"{[{%].*?[}%]}", plan) == ["{{ checklist() }}"]
+    assert re.findall(r"{[{%].*?[}%]}", plan) == ["{{ checklist() }}", "{{ support_policy() }}"]
 
 
 def test_the_code_map_names_every_module_and_only_modules_that_exist() -> None:

@@ -66,7 +66,7 @@ def test_the_quarterly_review_on_the_demo_with_a_quarter_of_evidence(shipped: Pr
         assert (run_dir / link).resolve().is_dir(), link
     assert report.count("data:image/png;base64,") >= 3
     assert "report: " in report  # where each review's report is kept, for a reader by hand
-    assert "not configured" in report and "RTO 2400 s, RPO 300 s" in report
+    assert "P1 none resolved" in report and "RTO 2400 s, RPO 300 s" in report
 
     # Its proposals are backlog items for the plan's owner (the shipped config: the on-call lead).
     items = json.loads(shipped.upkeep("backlog", "list", "--json").out)

@@ -72,6 +72,7 @@ def _copy_site_sources(root: Path) -> None:
                 "risk-register.md",
                 "on-call.md",
                 "silences.md",
+                "support.md",
                 "record-of-processing.md",
                 "coverage.md",
                 "maintenance-review.md",

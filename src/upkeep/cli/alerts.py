@@ -47,19 +47,25 @@ def alerts_send_command(options: GlobalOptions) -> int:
     if not config.alerts.targets:
         raise UpkeepError("alerts: no targets; expected alerts.targets in upkeep.yml")
     store = EvidenceStore(config.evidence_dir)
-    sent = alert(config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}"))
+    from upkeep.sla.escalate import escalate
+
+    now = datetime.now(config.tz)
+    sent = alert(config, store, now, lambda text: print_err(f"upkeep: {text}"))
     for item in sent:
         if item.delivered:
             kind = KINDS[item.kind]
             print_out(f"told {item.target} that {item.runbook} {kind} (run {item.run_id})")
-    ending = announce_ending(
-        config, store, datetime.now(config.tz), lambda text: print_err(f"upkeep: {text}")
-    )
+    ending = announce_ending(config, store, now, lambda text: print_err(f"upkeep: {text}"))
     for silence in ending:
         print_out(f"told the targets that the silence {silence.record_id} ends soon")
-    if not sent and not ending:
+    sla = escalate(config, store, now, lambda text: print_err(f"upkeep: {text}"))
+    for told in sla:
+        if told.delivered:
+            print_out(f"told {told.target} that {told.incident}'s {told.clock} SLA {told.state}")
+    if not sent and not ending and not sla:
         print_out("nothing to send")
-    return 1 if any(not item.delivered for item in sent) else 0
+    failed = [i for i in sent if not i.delivered] + [t for t in sla if not t.delivered]
+    return 1 if failed else 0
 
 
 @alerts_group.command("test")

@@ -39,6 +39,7 @@ from upkeep.cli.docs import docs_group
 from upkeep.cli.evidence import evidence_group
 from upkeep.cli.export import export_group
 from upkeep.cli.findings import findings_command
+from upkeep.cli.incident import incident_group
 from upkeep.cli.list import list_command
 from upkeep.cli.log import log_group
 from upkeep.cli.new import new_command
@@ -223,4 +224,5 @@ main.add_command(review_command)
 main.add_command(oncall_command)
 main.add_command(alerts_group)
 main.add_command(silence_group)
+main.add_command(incident_group)
 main.add_command(docs_group)

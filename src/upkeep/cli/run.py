@@ -233,6 +233,22 @@ def send_alerts(config: Config, store: EvidenceStore) -> None:
     for item in sent:
         if item.delivered:
             print_err(f"upkeep: alert: told {item.target} that {item.runbook} {KINDS[item.kind]}")
+    _send_sla_alerts(config, store)
+
+
+def _send_sla_alerts(config: Config, store: EvidenceStore) -> None:
+    """Tell the alert targets about incidents' SLA clocks at warn or breached (issue 15)."""
+    from upkeep.errors import UpkeepError
+    from upkeep.sla.escalate import escalate
+
+    try:
+        sent = escalate(config, store, datetime.now(config.tz), lambda t: print_err(f"upkeep: {t}"))
+    except (OSError, UpkeepError, ValueError) as exc:
+        print_err(f"upkeep: sla: not evaluated: {exc}")
+        return
+    for item in sent:
+        if item.delivered:
+            print_err(f"upkeep: sla: told {item.target} {item.incident} {item.clock} {item.state}")
 
 
 def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.security import SecurityReview, read_security
 from upkeep.config.status import StatusSettings, read_status
+from upkeep.config.support import Support, read_support
 from upkeep.config.system_paths import system_directory
 from upkeep.config.system_updates import SystemUpdates, read_system_updates
 from upkeep.config.updates import UpdatesSettings, read_updates
@@ -209,6 +210,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         escalation=escalation,
         disaster_drill=drill,
         compliance=compliance,
+        support=problems.read(
+            lambda: read_support(top.section("support"), config.timezone, schedules), Support()
+        ),
     )
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)

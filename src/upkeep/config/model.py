@@ -30,6 +30,7 @@ from upkeep.config.risk_register import RiskRegister
 from upkeep.config.schedule_export import ScheduleExport
 from upkeep.config.security import SecurityReview
 from upkeep.config.status import StatusSettings
+from upkeep.config.support import Support
 from upkeep.config.system_updates import SystemUpdates
 from upkeep.config.updates import UpdatesSettings
 from upkeep.config.windows import MaintenanceWindow
@@ -316,6 +317,7 @@ class Config:
     quarterly_review: QuarterlyReview = field(default_factory=QuarterlyReview)
     compliance: Compliance = field(default_factory=Compliance)
     maintenance_windows: tuple[MaintenanceWindow, ...] = ()
+    support: Support = field(default_factory=Support)
     # The `extra:` section, as written: settings of the user's own runbooks, never read by
     # upkeep itself (by convention one key per runbook: `config.extra.get("disk-report", {})`).
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

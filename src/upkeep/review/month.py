@@ -23,6 +23,9 @@ from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.maintenance_log import LogEntry, log_entries
 from upkeep.review.streaks import CheckStreak, check_streaks
 from upkeep.review.trends import Series, collect_series
+from upkeep.sla.report import NOT_CONFIGURED, attainment_text
+
+SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class MonthReview:
     log: tuple[LogEntry, ...]  # entries in the window
     suggestions: tuple[DocsSuggestion, ...]
     trends: dict[str, list[Series]]
+    sla: str = NOT_CONFIGURED  # SLA attainment per severity of incidents resolved in the window
 
     @property
     def runs(self) -> int:
@@ -92,6 +96,9 @@ def review_month(
             suggest(in_window_streaks, references, settings.recurring_runs, _page_changed(config))
         ),
         trends=collect_series(in_window, settings.trend_metrics, start, at + timedelta(seconds=1)),
+        sla=attainment_text(
+            [d.decision for d in evidence.decisions], config.support, start, at + SECOND
+        ),
     )
 
 

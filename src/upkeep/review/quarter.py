@@ -22,6 +22,7 @@ from upkeep.review.backlog import QUARTERLY_RUNBOOK, BacklogItem, fold_backlog
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.maintenance_log import LOG_ENTRY, REVIEW_RUNBOOK
 from upkeep.review.trends import Series, collect_series
+from upkeep.sla.report import NOT_CONFIGURED, attainment_text
 
 MONTHS = 3
 # What each monthly review recorded about its month (procedures/maintenance_review.record).
@@ -36,7 +37,8 @@ MONTHLY_FIGURES = (
 DRILL_RTO = "drill_rto_seconds"  # recorded by the disaster drill, read by name
 DRILL_RPO = "drill_rpo_seconds"
 RESTORE_METRIC = "backup_restore_seconds"  # recorded by the weekly backup verification
-SLA_NOT_CONFIGURED = "not configured (no SLA targets and no incidents exist yet)"
+SLA_NOT_CONFIGURED = NOT_CONFIGURED
+_SECOND = timedelta(seconds=1)
 MANUAL_FIXES = 2  # log entries by people about one runbook's runs: make it a runbook step
 _FAILED = (Status.FAIL, Status.ERROR)
 
@@ -200,6 +202,9 @@ def review_quarter(
         trends=collect_series(quarter, metrics, start, at + timedelta(seconds=1)),
         proposals=tuple(_proposals(runbooks, quarter, events, months, restore, config, start, at)),
         runs=len(quarter),
+        sla=attainment_text(
+            [d.decision for d in evidence.decisions], config.support, start, at + _SECOND
+        ),
     )
 
 

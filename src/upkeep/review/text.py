@@ -29,6 +29,7 @@ def month_text(review: MonthReview, tz: tzinfo) -> str:
         outcomes = ", ".join(f"{n} {o.word}" for o, n in sorted(item.outcomes.items())) or "none"
         missed = ", ".join(f"{t:%m-%d %H:%M}" for t in item.missed) or "-"
         lines.append(f"  {item.runbook}: {statuses} | {outcomes} | {missed}")
+    lines += ["", f"SLA attainment per severity: {review.sla}"]
     lines += ["", "Checks that failed or warned (how long they stayed so):"]
     for streak in review.streaks:
         until = (

@@ -1,6 +1,6 @@
 """Responsible for the macros that hand-written pages call (mkdocs-macros module
 `upkeep.site.macros`): `dashboard()`, `checklist()`, `changelog()`, and the disaster drill's
-`recovery_targets()` and `drill_trend()`.
+`recovery_targets()` and `drill_trend()`, and the support policy's `support_policy()`.
 
 Only pages whose front matter says `render_macros: true` are rendered (`render_by_default: false`
 in mkdocs.yml), so `{{` in a notebook output or a shell snippet elsewhere is left alone. The
@@ -20,6 +20,7 @@ from mkdocs.exceptions import PluginError
 from upkeep.site import checklist as plan_checklist
 from upkeep.site import dashboard as home
 from upkeep.site import drill
+from upkeep.site import support as support_pages
 from upkeep.site.plugin import UpkeepPlugin
 
 CHANGELOG = "CHANGELOG.md"
@@ -48,6 +49,12 @@ def define_env(env: Any) -> None:
     def drill_trend() -> str:
         """The RPO and RTO each disaster drill measured, newest first."""
         return drill.drill_trend(_plugin(env).site_model(), _page_url(env))
+
+    @env.macro
+    def support_policy() -> str:
+        """Support channels, business hours, and per severity the SLA targets and escalation,
+        from upkeep.yml's `support:` section (the same config the SLA clock enforces)."""
+        return support_pages.policy_markdown(_plugin(env).site_model().config)
 
     @env.macro
     def changelog() -> str:

@@ -39,6 +39,7 @@ from upkeep.site import (
     runbook_pages,
     script_pages,
     silences,
+    support,
     versions,
 )
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
@@ -197,6 +198,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         generated.append((risk_register.PAGE, risk_register.risk_register_page(model)))
         generated.append((oncall.PAGE, oncall.oncall_page(model)))
         generated.append((silences.PAGE, silences.silences_page(model)))
+        generated.append((support.PAGE, support.support_page(model)))
         generated.append(
             (record_of_processing.PAGE, record_of_processing.record_of_processing_page(model))
         )
