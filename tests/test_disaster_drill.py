@@ -26,7 +26,7 @@ from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.config import Config, load_config
 from upkeep.demo import free_port
 from upkeep.drill.canary import canary_for
-from upkeep.procedures import backup, disaster_drill
+from upkeep.procedures import backup, disaster_drill, drill_grading
 from upkeep.records import Status
 
 NEVER_HEALTHY = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -35,7 +35,7 @@ NEVER_HEALTHY = [sys.executable, "-c", "import time; time.sleep(120)"]
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
-    monkeypatch.setattr(disaster_drill, "report", recorder)
+    monkeypatch.setattr(drill_grading, "report", recorder)
     return recorder
 
 

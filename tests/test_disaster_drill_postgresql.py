@@ -23,7 +23,7 @@ from test_backup_postgresql import new_database
 
 from upkeep.config import Config, load_config
 from upkeep.drill.canary import canary_for
-from upkeep.procedures import backup, disaster_drill
+from upkeep.procedures import backup, disaster_drill, drill_grading
 from upkeep.records import Status
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL cluster
@@ -39,7 +39,7 @@ INSERT INTO orders SELECT g, timestamptz '2026-11-30 10:00+00' - g * interval '1
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
-    monkeypatch.setattr(disaster_drill, "report", recorder)
+    monkeypatch.setattr(drill_grading, "report", recorder)
     return recorder
 
 
