@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from helpers.processes import pid_alive
 from helpers.project import CHECK_OK, Project
 
 pytestmark = pytest.mark.slow
@@ -47,19 +47,15 @@ def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
     proc.wait()
     kernel = int(marker.read_text())
     deadline = time.monotonic() + 15  # the kernel notices its runner is gone and ends
-    while _alive(kernel) and time.monotonic() < deadline:
+    while pid_alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(kernel), "the kernel outlived its killed runner"
+    assert not pid_alive(kernel), "the kernel outlived its killed runner"
     assert len(project.run_dirs()) == 1  # only the earlier complete run
     assert project.upkeep("verify").code == 0
     assert project.upkeep("run", "after").code == 0
     assert len(project.run_dirs()) == 2
     assert project.upkeep("verify").code == 0
     assert not any((project.evidence / ".staging").iterdir())
-
-
-def _alive(pid: int) -> bool:
-    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
 
 
 @pytest.mark.parametrize("fork", ["1", "0"])
@@ -105,7 +101,7 @@ def test_each_run_gets_a_fresh_kernel_of_its_own(project: Project, fork: str) ->
     assert len({m["pid"] for m in metrics}) == len(metrics) == 2
     for m in metrics:
         assert m["sid"] == m["pid"] and m["leftover"] == 0
-        assert not _alive(int(m["pid"]))
+        assert not pid_alive(int(m["pid"]))
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -156,7 +152,7 @@ def test_ctrl_c_stops_kernels_and_publishes_nothing_unfinished(project: Project,
     # The published run's state was committed; the interrupted runs' state was dropped.
     assert sorted(p.name for p in (project.root / "state").glob("*.json")) == ["seen.json"]
     for pid in pids.iterdir():
-        assert not _alive(int(pid.name)), "a kernel outlived Ctrl-C"
+        assert not pid_alive(int(pid.name)), "a kernel outlived Ctrl-C"
     assert project.upkeep("verify").code == 0
 
 

@@ -13,8 +13,8 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
-import psutil
 import pytest
+from helpers.processes import pid_alive
 from helpers.project import CHECK_OK, Project
 from helpers.tiny_fs import tiny_filesystem
 
@@ -195,8 +195,7 @@ def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
         f"The run stopped with an error in cell {index}"
     )
     for pid in map(int, pid_file.read_text().split()):
-        alive = psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        assert not alive, f"process {pid} outlived the run"
+        assert not pid_alive(pid), f"process {pid} outlived the run"
 
 
 def test_a_secret_that_matches_engine_fields_does_not_break_the_run(project: Project) -> None:

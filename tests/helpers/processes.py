@@ -9,6 +9,7 @@ each by its own pid, so a failing test leaves nothing running.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,14 @@ def alive(process: psutil.Process) -> bool:
     """Running, and not a zombie waiting to be reaped."""
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    """The process `pid` is running and not a zombie (it may end between two looks)."""
+    try:
+        return alive(psutil.Process(pid))
     except psutil.NoSuchProcess:
         return False
 
@@ -85,6 +94,12 @@ class BackgroundUpkeep:
         self.process.wait(timeout=30)
 
 
+def _hangup_as_from_a_terminal() -> None:
+    """SIGHUP back to its default in the child: upkeep keeps a SIGHUP it inherits as ignored
+    (as `nohup` asks), so a suite started under `nohup` would otherwise test nothing."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @contextmanager
 def background_upkeep(
     project: Project, *args: str, env: dict[str, str] | None = None
@@ -99,6 +114,7 @@ def background_upkeep(
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=_hangup_as_from_a_terminal,
         )
     )
     try:
