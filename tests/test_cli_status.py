@@ -229,7 +229,7 @@ def test_a_runbook_that_never_ran_is_said_so_and_counts_nothing(project: Project
 
     assert result.code == 0
     assert "NEVER RUN" in result.out
-    assert "no waiver records" in result.out
+    assert "never a missed run" in result.out
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_a_run_is_summed_up_by_what_its_runbook_said_else_by_its_checks() -> Non
     )
     said = "removed 12 entries, freeing 1.4 MiB in 3 roots"
     assert console.run_summary(_record(checks=checks, summary=said)) == said
-    assert console.run_summary(_record(checks=checks)) == "3 checks: 2 ok, 1 warn"
+    assert console.run_summary(_record(checks=checks)) == "3 checks: 1 warn, 2 ok"
     assert console.run_summary(_record(checks=checks[:1])) == "1 check: 1 ok"
     assert console.run_summary(_record(Status.ERROR)) == "no check recorded"
     assert console.run_summary(_record(Status.SKIPPED, skipped_reason="locked")) == "not run"

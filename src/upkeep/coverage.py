@@ -21,6 +21,12 @@ from upkeep.evidence.in_progress import RunInProgress
 from upkeep.records import Status, parse_time
 from upkeep.registry import Registry, Runbook
 
+# What "waived" means for coverage, said wherever coverage is counted.
+WAIVERS_NOTE = (
+    "a waiver (risk-register.yml, checks:) accepts a check's warn or fail, never a missed run: "
+    "no scheduled run is counted as waived; a run that ran with a waived check counts as it ran"
+)
+
 
 class Outcome(StrEnum):
     """How one scheduled run was accounted for."""

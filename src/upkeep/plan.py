@@ -45,6 +45,7 @@ class RunbookState:
     due: bool
     next_due: datetime
     last_dry_run: bool = False
+    last_waived: bool = False  # a check of the last run failed or warned, and was waived
     period_errors: int = 0  # runs of the current period that ended in error
     gave_up: bool = False  # those used up its retries: not due again until the next period
 
@@ -112,6 +113,7 @@ def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> R
         due=due,
         next_due=slot if due else schedule.next_time(runbook.cadence, at),
         last_dry_run=last.entry.dry_run if last else False,
+        last_waived=last.entry.waived if last else False,
         period_errors=errors,
         gave_up=gave_up,
     )

@@ -51,7 +51,8 @@ def compose(
         lines.append(f"Error: {record.error.ename}: {record.error.evalue}")
     for check in bad[:LISTED]:
         message = f": {check.message}" if check.message else ""
-        lines.append(f"- {check.status.word} {check.name}{message}")
+        message += f" ({check.waiver.note})" if check.waiver else ""
+        lines.append(f"- {check.word} {check.name}{message}")
     if len(bad) > LISTED:
         lines.append(f"- and {len(bad) - LISTED} more")
     action = _action(record, bad, triage) if kind != "recovered" else None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from upkeep.records import RunRecord, Status
+from upkeep.records import RunRecord, Status, tally
 from upkeep.units import human_size as human_size  # re-exported: commands print sizes with it
 from upkeep.units import quantity
 
@@ -75,6 +75,7 @@ def format_time(moment: datetime | None) -> str:
 
 STATE_COLUMNS = ("NAME", "CADENCE", "LAST", "LAST RUN", "NEXT DUE")
 DRY_RUN_MARK = "(dry run)"
+WAIVED_MARK = "(waived)"  # the last run's warn or fail includes a waived check, never ok
 
 
 def state_row(state: RunbookState) -> tuple[str, ...]:
@@ -82,6 +83,7 @@ def state_row(state: RunbookState) -> tuple[str, ...]:
     last = "never"
     if state.last_status is not None:
         last = state.last_status.value + (f" {DRY_RUN_MARK}" if state.last_dry_run else "")
+        last += f" {WAIVED_MARK}" if state.last_waived else ""
     return (
         state.runbook.name,
         state.runbook.cadence,
@@ -114,6 +116,7 @@ def state_json(state: RunbookState) -> dict[str, Any]:
         "last_run_id": state.last_run_id,
         "last_run_at": state.last_run_at.isoformat() if state.last_run_at else None,
         "last_dry_run": state.last_dry_run,
+        "last_waived": state.last_waived,
         "due": state.due,
         "next_due": state.next_due.isoformat(),
         "period_errors": state.period_errors,
@@ -137,10 +140,7 @@ def run_summary(record: RunRecord) -> str:
         return "not run"
     if not record.checks:
         return "no check recorded"
-    counts = {status: 0 for status in Status}
-    for check in record.checks:
-        counts[check.status] += 1
-    counted = ", ".join(f"{n} {status.value}" for status, n in counts.items() if n)
+    counted = ", ".join(f"{n} {word}" for word, n in tally(record.checks))
     plural = "s" if len(record.checks) > 1 else ""
     return f"{len(record.checks)} check{plural}: {counted}"
 
@@ -158,7 +158,9 @@ def attention_lines(record: RunRecord) -> list[str]:
             message = check.message
             if not message and check.value is not None:
                 message = quantity(check.value, check.unit)
-            lines.append(f"{check.status.value}: {check.name}: {message}"[:ATTENTION_WIDTH])
+            if check.waiver is not None:
+                message = f"{message} ({check.waiver.note})" if message else check.waiver.note
+            lines.append(f"{check.word.lower()}: {check.name}: {message}"[:ATTENTION_WIDTH])
     return lines
 
 

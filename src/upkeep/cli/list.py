@@ -75,6 +75,7 @@ def _invalid_json(item: InvalidRunbook) -> dict[str, Any]:
         "last_run_id",
         "last_run_at",
         "last_dry_run",
+        "last_waived",
         "due",
         "next_due",
         "period_errors",

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from upkeep.registry import Registry
 
 STATUS_COLUMNS = ("NAME", "CADENCE", "STATUS", "SCHEDULED", "STARTED", "SINCE", "COUNTED")
-NO_WAIVERS = "upkeep has no waiver records yet: no scheduled run is counted as waived"
 EXIT_NO_EVIDENCE = 1  # `watch` with no ledger at all: as an alarm, it needs a person
 
 
@@ -150,7 +149,9 @@ def _print_status(config: Config, moment: datetime, coverage: list[RunbookCovera
     for item in coverage:
         for overrun in item.going_on:
             print_out(f"{item.runbook.name}: {_going_on_text(overrun, config)}")
-    print_out(f"Waived: {NO_WAIVERS}.")
+    from upkeep.coverage import WAIVERS_NOTE
+
+    print_out(f"Waived: {WAIVERS_NOTE}.")
 
 
 def _counts(item: RunbookCoverage) -> str:
@@ -223,10 +224,12 @@ def status_json(
     config: Config, moment: datetime, coverage: list[RunbookCoverage]
 ) -> dict[str, Any]:
     """`upkeep status --json`: times ISO 8601 in the configured time zone."""
+    from upkeep.coverage import WAIVERS_NOTE
+
     return {
         "timezone": config.timezone,
         "at": moment.isoformat(),
-        "waived": NO_WAIVERS,
+        "waived": WAIVERS_NOTE,
         "runbooks": [runbook_json(item, config) for item in coverage],
     }
 

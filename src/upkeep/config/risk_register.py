@@ -1,19 +1,21 @@
 """Responsible for the risk-acceptance register, `risk-register.yml` beside `upkeep.yml`: the
 vulnerabilities people decided to live with for a while (id and aliases, package, reason, owner,
-expiry, approver) and the permission drifts accepted for a while (`drift:`, by the drift's key),
-read and checked for form at load; whether an entry still holds (expired,
-without an owner, matching nothing) is for the run to say (`upkeep.updates.risk`)."""
+expiry, approver), the permission drifts accepted for a while (`drift:`, by the drift's key) and
+the checks waived for a while (`checks:`, by runbook and check name), read and checked for form
+at load; whether an entry still holds (expired, without an owner or approver, matching nothing)
+is for the run to say (`upkeep.updates.risk`, `upkeep.waivers`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
 
-__all__ = ["DriftException", "RiskEntry", "RiskRegister", "read_risk_register"]
+__all__ = ["CheckWaiver", "DriftException", "RiskEntry", "RiskRegister", "read_risk_register"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,33 @@ class DriftException:
 
 
 @dataclass(frozen=True)
+class CheckWaiver:
+    """A check of one runbook whose warn or fail is an accepted risk until `expires` (that day
+    included): the check is shown as waived, never as ok. `check` is the check's name, or a
+    shell-style pattern (`disk:/srv/*`) for a family of checks."""
+
+    runbook: str
+    check: str
+    reason: str
+    expires: date
+    owner: str | None = None
+    approved_by: str | None = None
+
+    def expired(self, today: date) -> bool:
+        return today > self.expires
+
+    def matches(self, runbook: str, check: str) -> bool:
+        return runbook == self.runbook and fnmatchcase(check, self.check)
+
+
+@dataclass(frozen=True)
 class RiskRegister:
     """The register's entries and the file they were read from (None: no register file)."""
 
     path: Path | None = None
     entries: tuple[RiskEntry, ...] = ()
     drift: tuple[DriftException, ...] = ()
+    checks: tuple[CheckWaiver, ...] = ()
 
 
 def read_risk_register(path: Path | None) -> RiskRegister:
@@ -77,6 +100,7 @@ def read_risk_register(path: Path | None) -> RiskRegister:
     top = Section(parse_document(raw, path), "", path)
     entries = top.items("entries", _entry)
     drift = top.items("drift", _drift)
+    checks = top.items("checks", _waiver)
     top.done()
     seen: set[tuple[str, str]] = set()
     for entry in entries:
@@ -89,7 +113,28 @@ def read_risk_register(path: Path | None) -> RiskRegister:
         seen.add(key)
     if len({d.key for d in drift}) != len(drift):
         raise ConfigError(f"{path}: drift: a key is listed twice; expected one entry per drift")
-    return RiskRegister(path, entries, drift)
+    waived = [(w.runbook, w.check) for w in checks]
+    for twice in sorted({key for key in waived if waived.count(key) > 1}):
+        raise ConfigError(
+            f"{path}: checks: {twice[1]} of {twice[0]} is waived twice; expected one waiver per "
+            "check of a runbook"
+        )
+    return RiskRegister(path, entries, drift, checks)
+
+
+def _waiver(s: Section) -> CheckWaiver:
+    waiver = CheckWaiver(
+        runbook=s.str("runbook"),
+        check=s.str("check"),
+        reason=s.str("reason"),
+        expires=_date(s, "expires"),
+        # As for vulnerabilities: a waiver without owner or approver is read and waives
+        # nothing, so the check fails naming the waiver rather than every command refusing.
+        owner=s.str("owner", None),
+        approved_by=s.str("approved_by", None),
+    )
+    s.done()
+    return waiver
 
 
 def _drift(s: Section) -> DriftException:

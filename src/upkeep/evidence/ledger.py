@@ -3,8 +3,8 @@ them, tolerant for whoever must show everything), and the append of a line chain
 
 Each line is the canonical JSON of one event, chained to the line before by its hash: a published
 run (its sequence number, run id, folder, runbook, status, times, the sha256 of its run.json and,
-for a dry run only, `"dry_run": true`) or, with `"kind": "record"`, a person's decision
-(`upkeep.records.Decision`) held whole in the line.
+for a dry run only, `"dry_run": true`; for a run with a waived check only, `"waived": true`) or,
+with `"kind": "record"`, a person's decision (`upkeep.records.Decision`) held whole in the line.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class LedgerEntry:
     as_of: str  # started_at (lines written while `run --due --at` ran: the time it named)
     # Optional: only a dry run's line holds it, so lines written before it existed stay valid.
     dry_run: bool = False
+    waived: bool = False  # a check's warn or fail was waived by the risk register
 
     @classmethod
     def from_json(cls, value: Any) -> LedgerEntry:
@@ -80,7 +81,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "hash": is_hex64,
     "as_of": _is_text,
 }
-_OPTIONAL_FLAGS = ("dry_run",)  # true or false when present; absent is false
+_OPTIONAL_FLAGS = ("dry_run", "waived")  # true or false when present; absent is false
 
 
 RECORD_KIND = "record"  # the `kind` of a decision's line; a run's line has no `kind`
@@ -177,7 +178,7 @@ def _every_entry(path: Path, strict: bool) -> Iterator[LedgerEntry | DecisionEnt
 
 def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[str, Any]:
     """What the ledger line of a run says, before it is chained: what the planner reads without
-    opening run.json (a dry run does not count as its period's run)."""
+    opening run.json (a dry run does not count as its period's run; a waived check is shown)."""
     fields: dict[str, Any] = {
         "run_id": record.run_id,
         "path": relpath,
@@ -189,6 +190,8 @@ def fields_for(record: RunRecord, relpath: str, run_json_sha256: str) -> dict[st
     }
     if record.dry_run:
         fields["dry_run"] = True
+    if any(check.waived for check in record.checks):
+        fields["waived"] = True  # `upkeep list` shows it without opening run.json
     return fields
 
 

@@ -162,7 +162,8 @@ class _UpkeepCollector(Collector):
         )
         checks = GaugeMetricFamily(
             names.CHECKS,
-            "Checks of the runbook's last executed run, by status.",
+            "Checks of the runbook's last executed run, by status (waived: a warn or fail "
+            "that the risk register accepts).",
             labels=[*label, "status"],
         )
         findings = GaugeMetricFamily(
@@ -180,11 +181,13 @@ class _UpkeepCollector(Collector):
                 status.add_metric([name, each.value], float(each is item.last_status))
             if item.last_executed is not None:
                 duration.add_metric([name], item.last_executed.duration_s)
-                counts = dict.fromkeys(CHECK_STATUSES, 0)
+                # A waived warn or fail is counted as `waived`, not `fail`: the accepted risk
+                # shows, and the failing-check alert does not page for it.
+                counts = dict.fromkeys([*(s.value for s in CHECK_STATUSES), "waived"], 0)
                 for check in item.last_executed.checks:
-                    counts[check.status] += 1
+                    counts[check.word.lower()] += 1
                 for check_status, count in counts.items():
-                    checks.add_metric([name, check_status.value], count)
+                    checks.add_metric([name, check_status], count)
             for severity, count in item.open_findings.items():
                 findings.add_metric([name, severity.value], count)
         yield from (last_run, last_success, status, duration, checks, findings)

@@ -10,7 +10,16 @@ library.
 from __future__ import annotations
 
 from upkeep.records.decision import Decision
-from upkeep.records.results import Check, Clearance, Finding, Metric, RunError, RunErrorName
+from upkeep.records.results import (
+    Check,
+    Clearance,
+    Finding,
+    Metric,
+    RunError,
+    RunErrorName,
+    Waiver,
+    tally,
+)
 from upkeep.records.run import Host, RunbookRef, RunRecord
 from upkeep.records.vocabulary import (
     CHECK_STATUSES,
@@ -40,8 +49,10 @@ __all__ = [
     "Severity",
     "Status",
     "Trigger",
+    "Waiver",
     "exit_code",
     "iso",
     "parse_time",
+    "tally",
     "worst",
 ]

@@ -6,7 +6,8 @@ that says what is malformed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -38,8 +39,59 @@ def _kind(value: Any, kind: str) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """The risk register's waiver of a check, as it stood when the run ended: why, who approved
+    it, who owns it, its last day (ISO date), and whether it held (`held`; else `why_not`:
+    expired, no approver)."""
+
+    reason: str
+    expires: str
+    approved_by: str = ""
+    owner: str = ""
+    held: bool = True
+    why_not: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        value = {
+            "reason": self.reason,
+            "expires": self.expires,
+            "approved_by": self.approved_by,
+            "owner": self.owner,
+            "held": self.held,
+        }
+        return value | ({"why_not": self.why_not} if self.why_not else {})
+
+    @classmethod
+    def from_json(cls, value: Any) -> Waiver:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"a check's waiver must be a mapping, got {value!r}")
+        held = value.get("held", True)
+        if not isinstance(held, bool):
+            raise ValueError(f"waiver held must be true or false, got {held!r}")
+        return cls(
+            reason=_text(value.get("reason"), "waiver reason"),
+            expires=_text(value.get("expires"), "waiver expires"),
+            approved_by=_text(value.get("approved_by", ""), "waiver approved_by"),
+            owner=_text(value.get("owner", ""), "waiver owner"),
+            held=held,
+            why_not=_text(value.get("why_not", ""), "waiver why_not"),
+        )
+
+    @property
+    def note(self) -> str:
+        """A few words for people: `waived until 2027-01-31 by security-lead`, or why the
+        waiver did not hold (`waiver not applied: expired on 2026-11-30`)."""
+        if not self.held:
+            return f"waiver not applied: {self.why_not}"
+        return f"waived until {self.expires} by {self.approved_by}"
+
+
+@dataclass(frozen=True)
 class Check:
-    """The verdict of one check: ok, warn or fail, with the value and limit behind it."""
+    """The verdict of one check: ok, warn or fail, with the value and limit behind it, and the
+    risk register's waiver of it when there is one. `status` is always what the check found; a
+    waived warn or fail counts as warn for the run (`verdict`) and is shown as WAIVED (`word`),
+    never as ok."""
 
     name: str
     status: Status
@@ -47,6 +99,22 @@ class Check:
     limit: float | None = None
     unit: str = ""
     message: str = ""
+    waiver: Waiver | None = None
+
+    @property
+    def waived(self) -> bool:
+        """A warn or fail that a waiver holding at the run's end accepted."""
+        return self.waiver is not None and self.waiver.held and self.status is not Status.OK
+
+    @property
+    def verdict(self) -> Status:
+        """What the check counts as for its run: warn when waived, else its status."""
+        return Status.WARN if self.waived else self.status
+
+    @property
+    def word(self) -> str:
+        """The check's status as people see it: OK, WARN, FAIL or WAIVED."""
+        return "WAIVED" if self.waived else self.status.word
 
     def __post_init__(self) -> None:
         if self.status not in CHECK_STATUSES:
@@ -64,12 +132,13 @@ class Check:
             "limit": self.limit,
             "unit": self.unit,
             "message": self.message,
-        }
+        } | ({"waiver": self.waiver.to_json()} if self.waiver else {})
 
     @classmethod
     def from_json(cls, value: Any) -> Check:
         """A check from its JSON; ValueError saying what is malformed."""
         value = _kind(value, "check")
+        waiver = value.get("waiver")
         return cls(
             name=_text(value.get("name"), "check name"),
             status=Status.parse(value.get("status")),
@@ -77,7 +146,15 @@ class Check:
             limit=number(value.get("limit"), "check limit"),
             unit=_text(value.get("unit", ""), "check unit"),
             message=_text(value.get("message", ""), "check message"),
+            waiver=None if waiver is None else Waiver.from_json(waiver),
         )
+
+
+def tally(checks: Iterable[Check]) -> list[tuple[str, int]]:
+    """How many checks ended each way, worst first (fail, waived, warn, ok), lower-case, only
+    the ways some check ended: `[("fail", 1), ("waived", 1), ("ok", 3)]`."""
+    counts = Counter(check.word.lower() for check in checks)
+    return [(word, counts[word]) for word in ("fail", "waived", "warn", "ok") if counts[word]]
 
 
 @dataclass(frozen=True)

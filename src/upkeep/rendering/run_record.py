@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from upkeep.records import Finding, Host, RunError, Severity, Status
+from upkeep.records import Check, Finding, Host, RunError, Severity, Status
 from upkeep.units import quantity
 
 NEVER_RUN = "NEVER RUN"
@@ -31,6 +31,16 @@ def badge(status: Status | Severity | None) -> Markup:
     if status is None:
         return Markup('<span class="uk-status uk-never">NEVER RUN</span>')
     return Markup('<span class="uk-status uk-{0}">{1}</span>').format(status.value, status.word)
+
+
+def check_badge(check: Check) -> Markup:
+    """A check's status as a badge: a waived warn or fail is WAIVED (never OK), with the
+    waiver's last day and approver as its title."""
+    if not check.waived or check.waiver is None:
+        return badge(check.status)
+    return Markup('<span class="uk-status uk-waived" title="{0}">WAIVED</span>').format(
+        f"{check.status.word}, {check.waiver.note}"
+    )
 
 
 DRY_RUN_TITLE = "a dry run: it changed nothing, and does not count as its period's run"
@@ -122,6 +132,7 @@ def environment(tz: tzinfo) -> Environment:
         duration=duration,
         when=lambda moment: when(moment, tz),
         worst_first=worst_first,
+        check_badge=check_badge,
         labels=_labels,
         host=_host,
         exception=_exception,

@@ -36,10 +36,11 @@ class Results:
 
     @property
     def status(self) -> Status:
-        """`error` when the run failed or recorded no check, else the worst check's status."""
+        """`error` when the run failed or recorded no check, else the worst check's verdict (a
+        waived fail counts as warn)."""
         if self.error is not None or not self.checks:
             return Status.ERROR
-        return worst(check.status for check in self.checks)
+        return worst(check.verdict for check in self.checks)
 
 
 def collect(nb: Any, failure: RunError | None = None) -> Results:

@@ -29,6 +29,7 @@ from upkeep.run.kernels import KernelTemplate, RunKernel
 from upkeep.run.provenance import Provenance, new_run_id
 from upkeep.run.seal import KERNEL_LOG, Renderer, seal, secret_values
 from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
+from upkeep.waivers import apply_waivers
 
 LOCKED = "locked: another run of this runbook is still going"
 
@@ -153,7 +154,10 @@ def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, 
         batch.kernels.discard(kernel)
     if batch.interrupted.is_set():
         raise KeyboardInterrupt
-    return nb, collect(nb, failure), time.monotonic() - clock
+    results = collect(nb, failure)
+    today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
+    checks = apply_waivers(results.checks, runbook.name, batch.config.risk_register, today)
+    return nb, replace(results, checks=checks), time.monotonic() - clock
 
 
 def _record(

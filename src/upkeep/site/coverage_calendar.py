@@ -2,8 +2,8 @@
 first appeared, one cell each, grouped by month (a runbook run daily or more often) or by year
 (weekly, monthly, quarterly, yearly), coloured by how it was accounted for — ran on time, ran
 late, skipped, missed, or still within its start grace — each ran cell linking its run; runs
-going on and overrunning said above the grid. No waiver records exist yet: none is counted as
-waived.
+going on and overrunning said above the grid. A waiver accepts a check, never a missed run: a run
+that ran with a waived check is marked so in its cell.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import groupby
 
-from upkeep.coverage import Health, Outcome, RunbookCoverage, Slot
+from upkeep.coverage import WAIVERS_NOTE, Health, Outcome, RunbookCoverage, Slot
 from upkeep.site.markup import escape_html, html_root_for, run_href, when
 from upkeep.site.model import RunView, SiteModel
 
 PAGE = "coverage.md"
 TITLE = "Coverage calendar"
-NO_WAIVERS = "upkeep has no waiver records yet (issue 15's alerts will bring silencing); no "
-NO_WAIVERS += "scheduled run is counted as waived"
 _DESCRIBED = {
     Outcome.ON_TIME: "ran on time",
     Outcome.LATE: "ran late (after its start grace)",
@@ -43,7 +41,7 @@ def coverage_page(model: SiteModel) -> str:
         f"{escape_html(when(model.built_at, model))}. The period before a runbook's first run "
         "is not counted. `upkeep status` says the same on the command line.\n",
         f'<p class="uk-cov-legend">{legend}</p>\n',
-        f"Waived: {NO_WAIVERS}.\n",
+        f"Waived: {WAIVERS_NOTE}.\n",
     ]
     for item in model.coverage.values():
         parts.append(runbook_section(item, runs, root, model))
@@ -111,7 +109,12 @@ def _cell(slot: Slot, runs: dict[str, RunView], root: str, model: SiteModel) -> 
     run = runs.get(slot.run_id or "")
     if run is None:
         return f'<span class="{css}" title="{escape_html(title)}"></span>'
-    return f'<a class="{css}" href="{run_href(run, root)}" title="{escape_html(title)}"></a>'
+    waived = ""
+    if run.record is not None and any(check.waived for check in run.record.checks):
+        title += ", with a waived check"
+        waived = " data-waived"
+    href = run_href(run, root)
+    return f'<a class="{css}"{waived} href="{href}" title="{escape_html(title)}"></a>'
 
 
 def health_mark(health: Health) -> str:

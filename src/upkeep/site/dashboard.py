@@ -16,6 +16,7 @@ from upkeep.site.coverage_calendar import health_mark
 from upkeep.site.maintenance_pages import overdue_items
 from upkeep.site.markup import (
     badge,
+    check_badge,
     escape_html,
     html_root_for,
     last_status,
@@ -180,10 +181,11 @@ def failing_checks(model: SiteModel, root: str) -> str:
         checks = [check for check in latest.record.checks if check.status is not Status.OK]
         for check in sorted(checks, key=lambda check: -check.status.rank):
             value = quantity(check.value, check.unit)
+            waiver = f" ({check.waiver.note})" if check.waiver else ""
             rows.append(
-                f"<tr><td>{badge(check.status)}</td><td>{escape_html(state.runbook.name)}</td>"
+                f"<tr><td>{check_badge(check)}</td><td>{escape_html(state.runbook.name)}</td>"
                 f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"
-                f"<td>{escape_html(check.message[:300])}</td>"
+                f"<td>{escape_html(check.message[:300] + waiver)}</td>"
                 f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a></td></tr>'
             )
     if not rows:

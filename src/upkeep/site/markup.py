@@ -12,18 +12,18 @@ import html
 import json
 import posixpath
 import re
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from upkeep.plan import RunbookState
-from upkeep.records import CHECK_STATUSES, Status
-from upkeep.rendering.run_record import DRY_RUN_TITLE, badge, dry_run_mark
+from upkeep.records import Status, tally
+from upkeep.rendering.run_record import DRY_RUN_TITLE, badge, check_badge, dry_run_mark
 from upkeep.site.model import RunView, SiteModel
 
 __all__ = [
     "badge",
+    "check_badge",
     "dry_run_mark",
     "escape_html",
     "evidence_cell",
@@ -153,11 +153,10 @@ def run_summary(run: RunView) -> str:
         return f"error: {record.error.ename}: {record.error.evalue}"[:240]
     if record.skipped_reason:
         return f"skipped: {record.skipped_reason}"[:240]
-    counts = Counter(check.status for check in record.checks)
-    worst_first = sorted(CHECK_STATUSES, key=lambda status: -status.rank)
-    parts = [f"{counts[status]} {status}" for status in worst_first if counts[status]]
+    parts = [f"{n} {word}" for word, n in tally(record.checks)]
     bad = [
         f"{check.name}: {check.message or number_text(check.value)}"
+        + (f" ({check.waiver.note})" if check.waiver else "")
         for check in record.checks
         if check.status is not Status.OK
     ]

@@ -1,13 +1,14 @@
 """Responsible for the risk register page, `risk-register.md`: every accepted vulnerability of
 `risk-register.yml` with its package, reason, owner, approver, expiry and whether it still
-holds on the day the site was built; then the permission drifts accepted for a while (`drift:`)."""
+holds on the day the site was built; the checks waived for a while (`checks:`), each with the runs
+whose warn or fail it accepted; then the permission drifts accepted for a while (`drift:`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from upkeep.config.risk_register import DriftException, RiskEntry
-from upkeep.site.markup import frontmatter, table_cell
+from upkeep.config.risk_register import CheckWaiver, DriftException, RiskEntry
+from upkeep.site.markup import frontmatter, html_root_for, run_href, table_cell
 from upkeep.site.model import SiteModel
 
 PAGE = "risk-register.md"
@@ -28,8 +29,10 @@ def risk_register_page(model: SiteModel, today: date | None = None) -> str:
     if register.path is None:
         where = model.config.updates.risk_register
         return "\n".join([*lines, f"No risk register: `{where}` does not exist.\n"])
-    if not register.entries and not register.drift:
+    if not register.entries and not register.drift and not register.checks:
         return "\n".join([*lines, "The register has no entries: nothing is accepted.\n"])
+    if register.checks:
+        lines += _waiver_lines(register.checks, model, today)
     if register.drift:
         lines += _drift_lines(register.drift, today)
     if not register.entries:
@@ -67,10 +70,42 @@ def _drift_lines(drift: tuple[DriftException, ...], today: date) -> list[str]:
     return [*lines, "", "## Accepted vulnerabilities\n"]
 
 
-def _status(entry: RiskEntry | DriftException, today: date) -> str:
+def _waiver_lines(waivers: tuple[CheckWaiver, ...], model: SiteModel, today: date) -> list[str]:
+    """The check waivers, each with how many runs it waived a check in and the latest."""
+    root = html_root_for("risk-register/")
+    lines = [
+        "## Checks waived for a while\n",
+        "A waived check's warn or fail is shown as **WAIVED** (never as ok) in its run's report, "
+        "on the dashboard and in `upkeep list`, and counts as warn for its run. A waiver that "
+        "expired or has no approver waives nothing: the check fails or warns as it found, and "
+        "its report says why the waiver did not hold.\n",
+        "| Runbook | Check | Status | Expires | Owner | Approved by | Reason | Waived in |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in sorted(waivers, key=lambda e: (e.expires, e.runbook, e.check)):
+        runs = [
+            run
+            for run in model.by_runbook.get(entry.runbook, ())
+            if run.record is not None
+            and any(c.waived and entry.matches(entry.runbook, c.name) for c in run.record.checks)
+        ]
+        used = "no run yet"
+        if runs:  # newest first
+            link = f'<a href="{run_href(runs[0], root)}">{runs[0].run_id}</a>'
+            used = f"{len(runs)} run{'s' if len(runs) > 1 else ''}, latest {link}"
+        lines.append(
+            f"| {table_cell(entry.runbook)} | <code>{table_cell(entry.check)}</code> | "
+            f"{_status(entry, today)} | {entry.expires.isoformat()} | "
+            f"{table_cell(entry.owner or '-')} | {table_cell(entry.approved_by or '**none**')} | "
+            f"{table_cell(entry.reason)} | {used} |"
+        )
+    return [*lines, ""]
+
+
+def _status(entry: RiskEntry | DriftException | CheckWaiver, today: date) -> str:
     if entry.expired(today):
         return "**expired**"
-    if entry.owner is None or entry.approved_by is None:
+    if entry.approved_by is None or (entry.owner is None and not isinstance(entry, CheckWaiver)):
         return "**incomplete**"
     days = (entry.expires - today).days
     return f"accepted, {days} days left"
