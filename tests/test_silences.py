@@ -421,3 +421,26 @@ def test_a_silenced_critical_runbook_does_not_page_until_the_silence_expires(
     assert _alert(project, now)[0] == []  # neither told nor paged
     later = _alert(project, now + timedelta(hours=1, minutes=1))[0]
     assert sorted(later) == ["page", "worse"], later
+
+
+def test_a_silence_of_the_alert_fingerprint_holds_back_that_runbook_only(
+    project: Project,
+) -> None:
+    """The fingerprint alert messages and `upkeep ack` name (`alert:RUNBOOK`) can be silenced as
+    pasted from the message; a fingerprint of no runbook, or not a fingerprint, is refused."""
+    _failing_run(project, {"probe:disk": Status.FAIL})
+    _add(project, "fingerprint", "alert:probe", "--until", "1h", "--reason", "restore test")
+    now = datetime.now(UTC)
+
+    kinds, said = _alert(project, now)
+    assert kinds == [] and "silenced (fingerprint alert:probe) by ana" in said[0]
+    assert _alert(project, now + timedelta(hours=1, minutes=1))[0] == ["worse"]
+
+    unknown = project.upkeep_in_process(
+        "silence", "add", "fingerprint", "alert:nope", "--until", "1h", "--reason", "x"
+    )
+    assert unknown.code == 2 and "no runbook 'nope'" in unknown.err
+    bare = project.upkeep_in_process(
+        "silence", "add", "fingerprint", "probe", "--until", "1h", "--reason", "x"
+    )
+    assert bare.code == 2 and "expected an alert fingerprint such as alert:backup" in bare.err

@@ -3,10 +3,12 @@ check's alerts are not sent until an expiry (`upkeep silence add|list|expire`), 
 question alerting asks: is this run's alert suppressed at `at`, and why.
 
 An open maintenance window (upkeep.config.windows) holds back its runbooks' alerts the same way.
-A silence is a `silence` decision whose subject is `runbook:NAME` or `check:CHECK`, with the
-expiry in its details; `silence-expired` (subject: the silence's record id) ends one early. A
-runbook silence suppresses every alert about that runbook; check silences suppress a run's alert
-when every check of the run that is not ok is silenced. An expired silence suppresses nothing.
+A silence is a `silence` decision whose subject is `runbook:NAME`, `check:CHECK` or
+`fingerprint:alert:NAME`, with the expiry in its details; `silence-expired` (subject: the
+silence's record id) ends one early. A runbook silence, or one of the runbook's alert fingerprint
+(`alert:NAME`, the key alert messages and `upkeep ack` use), suppresses every alert about that
+runbook; check silences suppress a run's alert when every check of the run that is not ok is
+silenced. An expired silence suppresses nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from upkeep.alerts.deliver import DeliveryError, deliver
+from upkeep.alerts.escalate import fingerprint
 from upkeep.alerts.message import Message
 from upkeep.config import Config
 from upkeep.config.windows import open_window
@@ -47,7 +50,7 @@ SILENCE_ENDING = "silence-ending"  # the targets were told a silence ends soon
 ENDING_SOON = timedelta(hours=24)
 AUTHOR = "upkeep"
 _READ: dict[str, Any] = {}  # the silences of the ledger as last read, and its state then
-SCOPES = ("runbook", "check")
+SCOPES = ("runbook", "check", "fingerprint")
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
     "m": timedelta(minutes=1),
@@ -215,7 +218,9 @@ def suppressed(
     if not active:
         return None
     for item in active:
-        if item.covers("runbook", latest.runbook):
+        if item.covers("runbook", latest.runbook) or item.covers(
+            "fingerprint", fingerprint(latest.runbook)
+        ):
             return _why(item)
     if not any(item.scope == "check" for item in active):
         return None

@@ -24,11 +24,12 @@ def _author(author: str | None) -> str:
 
 @click.group("silence")
 def silence_group() -> None:
-    """Silences: alerts about a runbook or a check held back until an expiry, with a reason."""
+    """Silences: alerts about a runbook, a check or an alert fingerprint held back until an
+    expiry, with a reason."""
 
 
 @silence_group.command("add")
-@click.argument("scope", type=click.Choice(["runbook", "check"]))
+@click.argument("scope", type=click.Choice(["runbook", "check", "fingerprint"]))
 @click.argument("name")
 @click.option("--until", "until", required=True, help="4h, 2d, 1w, or a date-time.")
 @click.option("--reason", required=True, help="Why the alerts may wait (kept on record).")
@@ -37,24 +38,33 @@ def silence_group() -> None:
 def silence_add_command(
     options: GlobalOptions, scope: str, name: str, until: str, reason: str, author: str | None
 ) -> int:
-    """Silence the alerts about runbook NAME, or about check NAME, until --until.
+    """Silence the alerts about runbook NAME, check NAME, or the alert fingerprint NAME (as
+    alert messages and `upkeep ack` name it: alert:RUNBOOK), until --until.
 
     \b
     Examples:
       upkeep silence add runbook backup-verify --until 2d --reason "storage migration, INC-42"
       upkeep silence add check disk:/var --until 2026-12-24T08:00 --reason "new disk on order"
+      upkeep silence add fingerprint alert:backup --until 4h --reason "restore test running"
     """
     from upkeep import registry
+    from upkeep.alerts.escalate import FINGERPRINT_PREFIX
     from upkeep.alerts.suppression import parse_until, silence
     from upkeep.evidence import EvidenceStore
 
     config = options.load_config()
     now = datetime.now(config.tz)
-    if scope == "runbook":
+    if scope == "fingerprint" and not name.startswith(FINGERPRINT_PREFIX):
+        raise UpkeepError(
+            f"silence: expected an alert fingerprint such as {FINGERPRINT_PREFIX}backup (as alert "
+            f"messages and `upkeep ack` name it), got {name!r}"
+        )
+    if scope in ("runbook", "fingerprint"):
+        runbook = name.removeprefix(FINGERPRINT_PREFIX) if scope == "fingerprint" else name
         runbooks = registry.discover(config.runbooks_dir, config.root)
-        if name not in runbooks and name not in runbooks.invalid:
+        if runbook not in runbooks and runbook not in runbooks.invalid:
             known = ", ".join(sorted(runbooks)) or "none"
-            raise UpkeepError(f"silence: no runbook {name!r}; expected one of: {known}")
+            raise UpkeepError(f"silence: no runbook {runbook!r}; expected one of: {known}")
     try:
         when = parse_until(until, now)
         made = silence(
