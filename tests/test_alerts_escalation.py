@@ -289,3 +289,49 @@ def test_upkeep_alerts_replay_reports_pages_per_shift(make_project, tmp_path: Pa
         "alerts", "replay", "--from", "2026-12-01", "--to", "2026-11-01"
     )
     assert bad.code == 2 and "--to" in bad.err
+
+
+def test_the_replay_holds_back_what_a_silence_held_and_names_a_real_miss(
+    make_project, tmp_path: Path
+) -> None:
+    """A silence recorded during the month holds back the page it would have sent, as the live
+    evaluation does (listed as held back, not missed); a policy that pages only for `error`
+    misses a failing critical runbook, and the replay says so and exits 1."""
+    policy = CONFIG.replace("critical: [probe]", "critical: [probe, other]")
+    project = make_project(policy.replace("  fail:\n", "  error:\n"))
+    (project.root / "oncall.yml").write_text(
+        "schedules:\n  - name: ops-oncall\n    layers:\n      - {name: solo, people: [ana],"
+        " start: '2026-01-05 09:00'}\n"
+    )
+    store = EvidenceStore(project.evidence)
+    _run(project, Status.OK, T0 - timedelta(days=1))
+    from upkeep.alerts.suppression import silence
+
+    silence(
+        store,
+        "runbook",
+        "probe",
+        until=T0 + timedelta(hours=6),
+        author="ana",
+        reason="disk swap",
+        now=T0 - timedelta(hours=1),
+    )
+    held = _run(project, Status.ERROR, T0)
+    _run(project, Status.OK, T0 + timedelta(hours=2))  # cleared inside the silence
+    paged = _run(project, Status.ERROR, T0 + timedelta(days=1))  # after it: pages
+    failed = _run(project, Status.FAIL, T0 + timedelta(days=2), name="other")
+    config = load_config(project.config)
+
+    result = replay(
+        config, store, T0 - timedelta(days=2), T0 + timedelta(days=3), timedelta(minutes=5)
+    )
+
+    assert {page.opening for page in result.pages} == {paged}
+    assert list(result.held) == [("probe", held)]
+    assert "silenced (runbook probe) by ana" in result.held[("probe", held)]
+    assert [run.run_id for run in result.missed] == [failed]
+    cli = project.upkeep_in_process(
+        "alerts", "replay", "--from", "2026-12-02", "--to", "2026-12-07"
+    )
+    assert cli.code == 1 and f"MISSED: {failed} (fail) was never paged" in cli.err
+    assert f"held back: probe ({held}): silenced (runbook probe)" in cli.out

@@ -1,8 +1,10 @@
 """Responsible for the noise replay: feed the recorded runs and acknowledgements of a span
 through the escalation rules (`pages_due`, as the live evaluation does) at every run and every
-tick of the cron line that drives escalation, and report the pages per on-call shift, which of
-them were for problems that later needed action, and every fail-level problem of a critical
-runbook that no page announced (missed). Nothing is sent and nothing is recorded.
+tick of the cron line that drives escalation, holding back what a silence or an open maintenance
+window held back then (as the live evaluation does), and report the pages per on-call shift,
+which of them were for problems that later needed action, the problems held back (with why), and
+every fail-level problem of a critical runbook that no page announced, nobody acknowledged and
+nobody silenced (missed). Nothing is sent and nothing is recorded.
 
 A page *needed action* when its failing streak did not clear by itself: a later run of the
 runbook failed too, or a person wrote a maintenance-log entry on one of the streak's runs."""
@@ -15,6 +17,7 @@ from datetime import datetime, timedelta
 
 from upkeep.alerts.escalate import Ack, PageSent, RunSeen, pages_due
 from upkeep.alerts.page import acks_in, runs_by_runbook
+from upkeep.alerts.suppression import suppressed
 from upkeep.config import Config
 from upkeep.config.escalation import PAGING
 from upkeep.evidence import DecisionEntry, EvidenceStore
@@ -50,6 +53,8 @@ class Replay:
     pages: list[ReplayedPage] = field(default_factory=list)
     shifts: list[ShiftPages] = field(default_factory=list)
     missed: list[RunSeen] = field(default_factory=list)  # opening runs of unannounced streaks
+    # Streaks whose page a silence or a window held back: (runbook, opening run id) -> why.
+    held: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def needed_action(self) -> int:
@@ -70,6 +75,7 @@ def replay(
         for runbook, seen in runs_by_runbook(store.entries()).items()
         if runbook in config.escalation.critical
     }
+    entries = {entry.run_id: entry for entry in store.entries()}
     decisions = store.decisions()
     acks = sorted(acks_in(decisions), key=lambda ack: ack.at)
     logged = _logged_runs(decisions)
@@ -81,9 +87,14 @@ def replay(
         known_acks = acks[: bisect.bisect_right(ack_times, moment)]
         for runbook, seen in runs.items():
             visible = seen[: bisect.bisect_right(run_times[runbook], moment)]
-            for due in pages_due(
+            due_now = pages_due(
                 config.escalation, runbook, visible, sent[runbook], known_acks, moment
-            ):
+            )
+            why = due_now and suppressed(config, store, entries[due_now[0].latest.run_id], moment)
+            if why:
+                result.held.setdefault((runbook, due_now[0].opening.run_id), why)
+                continue
+            for due in due_now:
                 sent[runbook].append(PageSent(due.opening.run_id, due.round, due.level, moment))
                 result.pages.append(
                     ReplayedPage(
@@ -96,7 +107,8 @@ def replay(
                         _needed_action(seen, due.opening, logged),
                     )
                 )
-    result.missed = _missed(runs, sent, acks, start, end)
+    held = {opening for _, opening in result.held}
+    result.missed = [run for run in _missed(runs, sent, acks, start, end) if run.run_id not in held]
     result.shifts = _per_shift(config, result.pages, start, end)
     return result
 

@@ -185,6 +185,10 @@ def _replay_json(result: Replay) -> dict[str, Any]:
         ],
         "most_in_a_shift": result.most_in_a_shift,
         "missed": [{"run_id": run.run_id, "status": run.status.value} for run in result.missed],
+        "held": [
+            {"runbook": runbook, "opening": opening, "why": why}
+            for (runbook, opening), why in result.held.items()
+        ],
     }
 
 
@@ -219,6 +223,8 @@ def _print_replay(config: Config, result: Replay) -> None:
             f"  {format_time(page.at.astimezone(tz))}  {page.runbook}: {page.who} "
             f"(level {page.level}, round {page.round}) - {action}"
         )
+    for (runbook, opening), why in result.held.items():
+        print_out(f"  held back: {runbook} ({opening}): {why}")
     for run in result.missed:
         print_err(f"upkeep: MISSED: {run.run_id} ({run.status.value}) was never paged")
     if not result.missed:
