@@ -5,7 +5,10 @@ the ledger does not record).
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -13,11 +16,12 @@ from typing import Any
 
 from upkeep.evidence import ledger
 from upkeep.evidence.layout import (
+    CHUNK,
     GENESIS,
     LEDGER,
     RUN_JSON,
     canonical,
-    files_under,
+    entries_under,
     is_hex64,
     line_hash,
     run_relpath,
@@ -26,7 +30,8 @@ from upkeep.evidence.layout import (
     sha256_file,
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry, LedgerLine
-from upkeep.records import RunRecord, iso
+from upkeep.records import iso
+from upkeep.records.run import RunIdentity
 
 
 @dataclass(frozen=True)
@@ -73,37 +78,61 @@ def verify(root: Path) -> VerifyReport:
 
 
 def check_run_folder(
-    root: Path, relpath: str, run_id: str, run_json_sha256: str | None
+    root: Path,
+    relpath: str,
+    run_id: str,
+    run_json_sha256: str | None,
+    *,
+    buffer: bytearray | None = None,
 ) -> tuple[list[Mismatch], dict[str, Any] | None]:
-    """Mismatches in one run folder, and its run.json as JSON when it could be read."""
-    folder = root / relpath
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+    """Mismatches in one run folder, and its run.json as JSON when it could be read. `buffer`
+    is the read buffer to hash with (see `sha256_file`), reused across folders by `verify`."""
+    folder = os.path.join(root, relpath)
+    try:
+        mode: int | None = os.lstat(folder).st_mode
+    except OSError as err:
+        if err.errno not in _NO_SUCH_PATH:
+            raise
+        mode = None
+    if mode is not None and not stat.S_ISDIR(mode):
         message = f"run {run_id}: {relpath} is not a folder (replaced after publication)"
         return [Mismatch(run_id, relpath, message)], None
-    if not folder.is_dir():
+    if mode is None:
         message = f"run {run_id}: folder {relpath} is missing (deleted?)"
         return [Mismatch(run_id, relpath, message)], None
-    problems, value = _read_run_json(folder, relpath, run_id, run_json_sha256)
+    # One listing of the folder answers "is it there, is it a regular file" for every name.
+    entries = entries_under(folder)
+    problems, value = _read_run_json(folder, entries, relpath, run_id, run_json_sha256)
     if value is None:
         return problems, None
     problems += _check_identity(value, relpath, run_id)
-    problems += _check_artifacts(folder, relpath, run_id, value.get("artifacts"))
+    artifacts = value.get("artifacts")
+    problems += _check_artifacts(folder, entries, relpath, run_id, artifacts, buffer)
     return problems, value
 
 
+# The errors for which pathlib's exists() and is_dir() answer False rather than raise.
+_NO_SUCH_PATH = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
 def _read_run_json(
-    folder: Path, relpath: str, run_id: str, expected_sha: str | None
+    folder: str,
+    entries: dict[str, bool],
+    relpath: str,
+    run_id: str,
+    expected_sha: str | None,
 ) -> tuple[list[Mismatch], dict[str, Any] | None]:
     where = f"{relpath}/{RUN_JSON}"
-    path = folder / RUN_JSON
-    if path.is_symlink() or not path.is_file():
+    if not entries.get(RUN_JSON):
         return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON} is missing")], None
+    with open(os.path.join(folder, RUN_JSON), "rb") as handle:
+        data = handle.read()
     problems = []
-    if expected_sha is not None and sha256_file(path) != expected_sha:
+    if expected_sha is not None and hashlib.sha256(data).hexdigest() != expected_sha:
         message = f"run {run_id}: {RUN_JSON}: sha256 mismatch (edited after publication)"
         problems.append(Mismatch(run_id, where, message))
     try:
-        value = json.loads(path.read_bytes())
+        value = json.loads(data)
     except ValueError as err:
         message = f"run {run_id}: {RUN_JSON} is not valid JSON ({err})"
         problems.append(Mismatch(run_id, where, message))
@@ -120,8 +149,8 @@ def _check_identity(value: dict[str, Any], relpath: str, run_id: str) -> list[Mi
         message = f"run {run_id}: {RUN_JSON} says run_id {value.get('run_id')!r}"
         return [Mismatch(run_id, where, message)]
     try:
-        record = RunRecord.from_json(value)
-        expected = run_relpath(run_id, iso(record.started_at))
+        identity = RunIdentity.from_json(value)
+        expected = run_relpath(run_id, iso(identity.started_at))
     except ValueError as err:
         return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON}: {err}")]
     if expected != relpath:
@@ -131,7 +160,14 @@ def _check_identity(value: dict[str, Any], relpath: str, run_id: str) -> list[Mi
     return []
 
 
-def _check_artifacts(folder: Path, relpath: str, run_id: str, artifacts: Any) -> list[Mismatch]:
+def _check_artifacts(
+    folder: str,
+    entries: dict[str, bool],
+    relpath: str,
+    run_id: str,
+    artifacts: Any,
+    buffer: bytearray | None,
+) -> list[Mismatch]:
     if not isinstance(artifacts, dict) or not all(
         safe_name(name) and is_hex64(digest) for name, digest in artifacts.items()
     ):
@@ -139,16 +175,27 @@ def _check_artifacts(folder: Path, relpath: str, run_id: str, artifacts: Any) ->
         return [Mismatch(run_id, f"{relpath}/{RUN_JSON}", message)]
     problems = []
     for name, digest in sorted(artifacts.items()):
-        message = _artifact_mismatch(folder / name, digest)
+        regular = entries.get(name)
+        if regular:
+            mismatch = sha256_file(os.path.join(folder, name), buffer) != digest
+            message = _EDITED if mismatch else None
+        elif regular is False:
+            message = _NOT_REGULAR
+        else:  # not in the listing: a folder, missing, or behind a symlinked folder
+            message = _artifact_mismatch(Path(folder, name), digest)
         if message:
             problems.append(
                 Mismatch(run_id, f"{relpath}/{name}", f"run {run_id}: {name}: {message}")
             )
-    for name in files_under(folder):
+    for name in sorted(entries):
         if name != RUN_JSON and name not in artifacts:
             message = f"run {run_id}: {name}: not listed in {RUN_JSON} (added after publication)"
             problems.append(Mismatch(run_id, f"{relpath}/{name}", message))
     return problems
+
+
+_EDITED = "sha256 mismatch (edited after publication)"
+_NOT_REGULAR = "not a regular file (replaced after publication)"
 
 
 def _artifact_mismatch(path: Path, digest: str) -> str | None:
@@ -157,9 +204,9 @@ def _artifact_mismatch(path: Path, digest: str) -> str | None:
     except FileNotFoundError:
         return "listed in run.json but missing (deleted after publication)"
     if not stat.S_ISREG(mode):
-        return "not a regular file (replaced after publication)"
+        return _NOT_REGULAR
     if sha256_file(path) != digest:
-        return "sha256 mismatch (edited after publication)"
+        return _EDITED
     return None
 
 
@@ -178,6 +225,7 @@ class _LedgerWalk:
     problems: list[Mismatch] = field(default_factory=list)
     recorded: set[str] = field(default_factory=set)
     first_line: dict[str, int] = field(default_factory=dict)
+    buffer: bytearray = field(default_factory=lambda: bytearray(CHUNK))  # to hash with
 
     def flag(self, number: int, message: str, run_id: str | None = None) -> None:
         self.problems.append(Mismatch(run_id, LEDGER, f"ledger line {number}: {message}", number))
@@ -241,7 +289,9 @@ class _LedgerWalk:
         if entry.path != relpath:
             self.flag(number, f"path {entry.path} should be {relpath}", run_id)
         self.recorded.add(relpath)
-        problems, value = check_run_folder(self.root, relpath, run_id, entry.run_json_sha256)
+        problems, value = check_run_folder(
+            self.root, relpath, run_id, entry.run_json_sha256, buffer=self.buffer
+        )
         self.problems += problems
         if value is not None:
             self.problems += _compare_with_ledger(value, entry, relpath)
@@ -256,7 +306,13 @@ def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str
         "as_of": value.get("as_of", value.get("started_at")),
         "dry_run": value.get("dry_run", False),
     }
-    ledger_says = {**entry.to_json(), "status": entry.status.value, "dry_run": entry.dry_run}
+    ledger_says = {
+        "runbook": entry.runbook,
+        "status": entry.status.value,
+        "started_at": entry.started_at,
+        "as_of": entry.as_of,
+        "dry_run": entry.dry_run,
+    }
     return [
         Mismatch(
             entry.run_id,
