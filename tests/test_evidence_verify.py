@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from upkeep.evidence import EvidenceStore, PublishedRun, verify
-from upkeep.evidence.layout import CHUNK, entries_under, files_under, sha256_file
+from upkeep.evidence.layout import (
+    CHUNK,
+    canonical,
+    entries_under,
+    files_under,
+    line_hash,
+    sha256_file,
+)
+from upkeep.evidence.ledger import LedgerLine
+from upkeep.evidence.verify import _canonical_and_hashed
 from upkeep.records import RunbookRef, RunRecord, Status, parse_time
 from upkeep.records.run import RunIdentity
 
@@ -216,4 +225,40 @@ def test_a_malformed_identity_in_run_json_is_named(runs: tuple[Path, list[Publis
     assert messages(root)[1:] == [
         f"run {run.run_id}: run.json: status 'bogus' is not one of ok, warn, fail, error, skipped",
         f"run {run.run_id}: run.json says status 'bogus', the ledger says 'ok'",
+    ]
+
+
+def _line(value: dict) -> LedgerLine:
+    return LedgerLine(1, canonical(value), True, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"as_of": "x", "seq": 1},  # "hash" in the middle, as in every run's line
+        {"seq": 1},  # "hash" the first member and the last
+        {"z": 1},  # "hash" the first member
+        {"a": {"hash": "0" * 64}, "b": [{"hash": "1" * 64}]},  # nested decoys before it
+    ],
+)
+def test_the_one_encoding_check_agrees_with_line_hash_and_canonical(value: dict) -> None:
+    line = {**value, "hash": line_hash(value)}
+    assert _canonical_and_hashed(_line(line), line["hash"])
+    edited = {**line, "extra": 1}
+    assert not _canonical_and_hashed(_line(edited), line["hash"])
+    spaced = LedgerLine(1, json.dumps(line, sort_keys=True).encode(), True, line)
+    assert not _canonical_and_hashed(spaced, line["hash"])
+
+
+def test_a_ledger_line_out_of_canonical_form_is_named(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, _ = runs
+    ledger = root / "ledger.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    value = json.loads(lines[5])
+    lines[5] = json.dumps(value, sort_keys=True).encode() + b"\n"  # ", " and ": ": same content
+    ledger.write_bytes(b"".join(lines))
+    assert messages(root) == [
+        "ledger line 6: not in canonical form (line edited)",
     ]

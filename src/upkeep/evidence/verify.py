@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +24,7 @@ from upkeep.evidence.layout import (
     GENESIS,
     LEDGER,
     RUN_JSON,
+    RUNS,
     canonical,
     entries_under,
     is_hex64,
@@ -33,7 +35,6 @@ from upkeep.evidence.layout import (
     sha256_file,
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry, LedgerLine
-from upkeep.records import iso
 from upkeep.records.run import RunIdentity
 
 
@@ -130,8 +131,8 @@ def _read_run_json(
     where = f"{relpath}/{RUN_JSON}"
     if not entries.get(RUN_JSON):
         return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON} is missing")], None
-    with open(os.path.join(folder, RUN_JSON), "rb") as handle:
-        data = handle.read()
+    with open(f"{folder}/{RUN_JSON}", "rb", buffering=0) as handle:
+        data = handle.readall()
     problems = []
     if expected_sha is not None and hashlib.sha256(data).hexdigest() != expected_sha:
         message = f"run {run_id}: {RUN_JSON}: sha256 mismatch (edited after publication)"
@@ -154,8 +155,8 @@ def _check_identity(value: dict[str, Any], relpath: str, run_id: str) -> list[Mi
         message = f"run {run_id}: {RUN_JSON} says run_id {value.get('run_id')!r}"
         return [Mismatch(run_id, where, message)]
     try:
-        identity = RunIdentity.from_json(value)
-        expected = run_relpath(run_id, iso(identity.started_at))
+        started = RunIdentity.from_json(value).started_at.astimezone(UTC)
+        expected = f"{RUNS}/{started.year:04d}/{started.month:02d}/{run_id}"
     except ValueError as err:
         return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON}: {err}")]
     if expected != relpath:
@@ -182,7 +183,7 @@ def _check_artifacts(
     for name, digest in sorted(artifacts.items()):
         regular = entries.get(name)
         if regular:
-            mismatch = sha256_file(os.path.join(folder, name), buffer) != digest
+            mismatch = sha256_file(f"{folder}/{name}", buffer) != digest
             message = _EDITED if mismatch else None
         elif regular is False:
             message = _NOT_REGULAR
@@ -270,10 +271,11 @@ class _LedgerWalk:
     def check_chain(self, line: LedgerLine, entry: LedgerEntry | DecisionEntry) -> None:
         number = line.number
         run_id = entry.run_id if isinstance(entry, LedgerEntry) else entry.record_id
-        if line_hash(line.value) != entry.hash:
-            self.flag(number, "hash does not match the line's content (line edited)", run_id)
-        elif canonical(line.value) != line.raw:
-            self.flag(number, "not in canonical form (line edited)", run_id)
+        if not _canonical_and_hashed(line, entry.hash):
+            if line_hash(line.value) != entry.hash:
+                self.flag(number, "hash does not match the line's content (line edited)", run_id)
+            elif canonical(line.value) != line.raw:
+                self.flag(number, "not in canonical form (line edited)", run_id)
         if self.prev_hash is not None and entry.prev != self.prev_hash:
             if number == 1:
                 self.flag(number, "prev hash is not 64 zeros (earlier lines removed?)", run_id)
@@ -336,6 +338,28 @@ def _check_recorded_folder(root: Path, relpath: str, entry: LedgerEntry) -> list
     if value is not None:
         problems += _compare_with_ledger(value, entry, relpath)
     return problems
+
+
+def _canonical_and_hashed(line: LedgerLine, digest: str) -> bool:
+    """Whether the line is in canonical form and `digest` is its hash, with one encoding of it
+    instead of two: the canonical form without the hash is then the line's own bytes without
+    its `"hash"` member. False says only "look again" (`line_hash` and `canonical` tell which):
+    should a nested `"hash"` member be cut instead, the sha256 cannot match."""
+    raw = line.raw
+    if canonical(line.value) != raw:
+        return False
+    member = b'"hash":"' + digest.encode() + b'"'
+    at = raw.find(member)
+    end = at + len(member)
+    if at > 0 and raw[at - 1 : at] == b",":
+        without = raw[: at - 1] + raw[end:]
+    elif at == 1 and raw[end : end + 1] == b",":
+        without = raw[:at] + raw[end + 1 :]
+    elif at == 1:
+        without = raw[:at] + raw[end:]
+    else:
+        return False
+    return hashlib.sha256(without).hexdigest() == digest
 
 
 def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str) -> list[Mismatch]:

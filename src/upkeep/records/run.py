@@ -43,11 +43,7 @@ class RunbookRef:
 
     @classmethod
     def from_json(cls, value: Any) -> RunbookRef:
-        if not isinstance(value, Mapping):
-            raise ValueError("runbook.name is missing or not a string")
-        name = value.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError("runbook.name is missing or not a string")
+        name = _runbook_name(value)
         commit = value.get("git_commit")
         return cls(
             name=name,
@@ -59,6 +55,13 @@ class RunbookRef:
             git_commit=commit if isinstance(commit, str) and commit else None,
             git_dirty=bool(value.get("git_dirty")) if isinstance(commit, str) else None,
         )
+
+
+def _runbook_name(value: Any) -> str:
+    name = value.get("name") if isinstance(value, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError("runbook.name is missing or not a string")
+    return name
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class RunIdentity:
     that can refuse a record (`upkeep verify` reads only this much of every run.json)."""
 
     run_id: str
-    runbook: RunbookRef
+    runbook: str  # its name
     status: Status
     started_at: datetime
     as_of: datetime
@@ -99,7 +102,7 @@ class RunIdentity:
         malformed, saying which."""
         if not isinstance(value, Mapping):
             raise ValueError("the run record is not a JSON object")
-        runbook = RunbookRef.from_json(value.get("runbook"))
+        runbook = _runbook_name(value.get("runbook"))
         if not isinstance(value.get("status"), str):
             raise ValueError("status is missing or not a string")
         status = Status.parse(value["status"])
@@ -181,7 +184,7 @@ class RunRecord:
         started = identity.started_at
         return cls(
             run_id=identity.run_id,
-            runbook=identity.runbook,
+            runbook=RunbookRef.from_json(value["runbook"]),
             status=identity.status,
             started_at=started,
             ended_at=_time_or(value.get("ended_at"), started),
