@@ -35,12 +35,15 @@ _YEAR = re.compile(r"[0-9]{4}")
 _MONTH = re.compile(r"[0-9]{2}")
 
 
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: str | os.PathLike[str], buffer: bytearray | None = None) -> str:
+    """The sha256 of a file, read in chunks of `buffer` (a fresh 1 MiB one when not given).
+    A caller hashing many files passes one buffer for all of them (one per thread): most
+    evidence files fit in one read, so allocating the buffer would cost more than reading."""
+    view = memoryview(buffer if buffer is not None else bytearray(CHUNK))
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    with open(path, "rb", buffering=0) as handle:
+        while size := handle.readinto(view):
+            digest.update(view[:size])
     return digest.hexdigest()
 
 
@@ -84,6 +87,8 @@ def safe_name(name: Any) -> bool:
     """Whether `name` is a relative posix path inside a run folder (no `..`, no `/` start)."""
     if not isinstance(name, str) or not name or "\\" in name:
         return False
+    if "/" not in name and name != "..":
+        return True  # one plain name (what `upkeep run` writes): no need to parse it as a path
     pure = PurePosixPath(name)
     return (
         not pure.is_absolute()
@@ -98,32 +103,45 @@ def scan_runs(root: Path) -> tuple[list[str], list[str]]:
     strays: list[str] = []
     patterns = (_YEAR, _MONTH, _RUN_ID)
 
-    def walk(directory: Path, depth: int) -> None:
-        for child in sorted(directory.iterdir()):
-            relpath = child.relative_to(root).as_posix()
-            if (
-                child.is_symlink()
-                or not child.is_dir()
-                or not patterns[depth].fullmatch(child.name)
-            ):
-                strays.append(relpath)
+    def walk(directory: str, relpath: str, depth: int) -> None:
+        with os.scandir(directory) as found:
+            children = sorted(found, key=lambda child: child.name)
+        for child in children:
+            child_relpath = f"{relpath}/{child.name}"
+            # DirEntry answers from the directory listing: no stat per entry.
+            if not child.is_dir(follow_symlinks=False) or not patterns[depth].fullmatch(child.name):
+                strays.append(child_relpath)
             elif depth == 2:
-                folders.append(relpath)
+                folders.append(child_relpath)
             else:
-                walk(child, depth + 1)
+                walk(child.path, child_relpath, depth + 1)
 
     if (root / RUNS).is_dir():
-        walk(root / RUNS, 0)
+        walk(str(root / RUNS), RUNS, 0)
     return folders, strays
+
+
+def entries_under(folder: str) -> dict[str, bool]:
+    """Every non-directory entry under `folder` (symlinks included, not followed), by posix name
+    relative to `folder`: True for a regular file, False for anything else (a symlink, a FIFO)."""
+    entries: dict[str, bool] = {}
+
+    def walk(directory: str, prefix: str) -> None:
+        try:
+            found = os.scandir(directory)
+        except OSError:
+            return  # as os.walk: a folder that cannot be listed lists nothing
+        with found:
+            for entry in found:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, f"{prefix}{entry.name}/")
+                else:
+                    entries[prefix + entry.name] = entry.is_file(follow_symlinks=False)
+
+    walk(folder, "")
+    return entries
 
 
 def files_under(folder: Path) -> list[str]:
     """Every non-directory entry under `folder` (symlinks included), as sorted posix names."""
-    names = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = Path(dirpath)
-        for name in dirnames + filenames:
-            path = base / name
-            if path.is_symlink() or not path.is_dir():
-                names.append(path.relative_to(folder).as_posix())
-    return sorted(names)
+    return sorted(entries_under(str(folder)))

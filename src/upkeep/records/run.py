@@ -43,11 +43,7 @@ class RunbookRef:
 
     @classmethod
     def from_json(cls, value: Any) -> RunbookRef:
-        if not isinstance(value, Mapping):
-            raise ValueError("runbook.name is missing or not a string")
-        name = value.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError("runbook.name is missing or not a string")
+        name = _runbook_name(value)
         commit = value.get("git_commit")
         return cls(
             name=name,
@@ -59,6 +55,13 @@ class RunbookRef:
             git_commit=commit if isinstance(commit, str) and commit else None,
             git_dirty=bool(value.get("git_dirty")) if isinstance(commit, str) else None,
         )
+
+
+def _runbook_name(value: Any) -> str:
+    name = value.get("name") if isinstance(value, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError("runbook.name is missing or not a string")
+    return name
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,37 @@ class Host:
 
 def _optional_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What identifies a run in its run.json, read strictly: the part of `RunRecord.from_json`
+    that can refuse a record (`upkeep verify` reads only this much of every run.json)."""
+
+    run_id: str
+    runbook: str  # its name
+    status: Status
+    started_at: datetime
+    as_of: datetime
+
+    @classmethod
+    def from_json(cls, value: Any) -> RunIdentity:
+        """ValueError when run_id, runbook name, status, start or as_of is missing or
+        malformed, saying which."""
+        if not isinstance(value, Mapping):
+            raise ValueError("the run record is not a JSON object")
+        runbook = _runbook_name(value.get("runbook"))
+        if not isinstance(value.get("status"), str):
+            raise ValueError("status is missing or not a string")
+        status = Status.parse(value["status"])
+        run_id = value.get("run_id")
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError("run_id is missing or not a string")
+        started = parse_time(value.get("started_at"), "started_at")
+        as_of = value.get("as_of", value.get("started_at"))
+        if not isinstance(as_of, str):
+            raise ValueError("as_of is not a string")
+        return cls(run_id, runbook, status, started, parse_time(as_of, "as_of"))
 
 
 @dataclass(frozen=True)
@@ -146,26 +180,15 @@ class RunRecord:
         """A record from run.json. ValueError when what identifies the run (run_id, runbook
         name, status, start) is missing or malformed; anything else malformed is left out,
         so evidence written by any version of upkeep reads."""
-        if not isinstance(value, Mapping):
-            raise ValueError("the run record is not a JSON object")
-        runbook = RunbookRef.from_json(value.get("runbook"))
-        if not isinstance(value.get("status"), str):
-            raise ValueError("status is missing or not a string")
-        status = Status.parse(value["status"])
-        run_id = value.get("run_id")
-        if not isinstance(run_id, str) or not run_id:
-            raise ValueError("run_id is missing or not a string")
-        started = parse_time(value.get("started_at"), "started_at")
-        as_of = value.get("as_of", value.get("started_at"))
-        if not isinstance(as_of, str):
-            raise ValueError("as_of is not a string")
+        identity = RunIdentity.from_json(value)
+        started = identity.started_at
         return cls(
-            run_id=run_id,
-            runbook=runbook,
-            status=status,
+            run_id=identity.run_id,
+            runbook=RunbookRef.from_json(value["runbook"]),
+            status=identity.status,
             started_at=started,
             ended_at=_time_or(value.get("ended_at"), started),
-            as_of=parse_time(as_of, "as_of"),
+            as_of=identity.as_of,
             trigger=_trigger(value.get("trigger")),
             duration_s=_number_or_zero(value.get("duration_s")),
             parameters=_mapping(value.get("parameters")),

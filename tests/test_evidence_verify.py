@@ -1,0 +1,264 @@
+"""Tests for `upkeep verify`'s reading of run folders: one listing per folder, run.json read once,
+artifacts hashed in worker threads. Every kind of tampering still names the same problem, in
+ledger order. Real files under tmp_path, no mocks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from upkeep.evidence import EvidenceStore, PublishedRun, verify
+from upkeep.evidence.layout import (
+    CHUNK,
+    canonical,
+    entries_under,
+    files_under,
+    line_hash,
+    sha256_file,
+)
+from upkeep.evidence.ledger import LedgerLine
+from upkeep.evidence.verify import _canonical_and_hashed
+from upkeep.records import RunbookRef, RunRecord, Status, parse_time
+from upkeep.records.run import RunIdentity
+
+START = parse_time("2026-01-01T03:00:00Z")
+BIG = 3 * CHUNK + 17  # more than one read of the hashing buffer
+
+
+def publish(store: EvidenceStore, index: int, files: dict[str, bytes]) -> PublishedRun:
+    started = START + timedelta(days=index)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-nightly-{index:04x}"
+    staging = store.new_staging(run_id)
+    for name, data in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(data)
+    record = RunRecord(run_id, RunbookRef("nightly"), Status.OK, started, started, started)
+    return store.publish(staging, record)
+
+
+def files_of(index: int) -> dict[str, bytes]:
+    return {
+        "notebook.ipynb": json.dumps({"cells": [], "n": index}).encode(),
+        "report.html": f"<html><body>run {index}</body></html>\n".encode(),
+        "data/table.csv": f"n,{index}\n".encode(),
+    }
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> tuple[Path, list[PublishedRun]]:
+    """150 runs: more than the folders checked ahead of the ledger line being read."""
+    store = EvidenceStore(tmp_path / "evidence")
+    published = [publish(store, index, files_of(index)) for index in range(150)]
+    assert verify(store.root).ok
+    return store.root, published
+
+
+def messages(root: Path) -> list[str]:
+    return [problem.message for problem in verify(root).problems]
+
+
+def test_a_flipped_byte_a_truncated_file_and_a_missing_file_are_named_in_ledger_order(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, published = runs
+    late, early, middle = published[140], published[3], published[77]
+    report = late.path / "report.html"
+    report.write_bytes(report.read_bytes().replace(b"run", b"rum"))
+    (early.path / "notebook.ipynb").unlink()
+    table = middle.path / "data" / "table.csv"
+    table.write_bytes(table.read_bytes()[:-1])
+    assert messages(root) == [
+        f"run {early.run_id}: notebook.ipynb: listed in run.json but missing "
+        "(deleted after publication)",
+        f"run {middle.run_id}: data/table.csv: sha256 mismatch (edited after publication)",
+        f"run {late.run_id}: report.html: sha256 mismatch (edited after publication)",
+    ]
+
+
+def test_files_swapped_within_a_run_and_between_runs_are_named(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, published = runs
+    one, other = published[10], published[11]
+    notebook, report = one.path / "notebook.ipynb", one.path / "report.html"
+    swapped = report.read_bytes()
+    report.write_bytes(notebook.read_bytes())
+    notebook.write_bytes(swapped)
+    (other.path / "report.html").write_bytes((published[12].path / "report.html").read_bytes())
+    assert messages(root) == [
+        f"run {one.run_id}: notebook.ipynb: sha256 mismatch (edited after publication)",
+        f"run {one.run_id}: report.html: sha256 mismatch (edited after publication)",
+        f"run {other.run_id}: report.html: sha256 mismatch (edited after publication)",
+    ]
+
+
+def test_an_artifact_replaced_by_a_symlink_a_folder_or_a_fifo_is_not_a_regular_file(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, published = runs
+    linked, folded, piped = published[20], published[21], published[22]
+    target = linked.path / "report.html"
+    kept = target.read_bytes()
+    target.unlink()
+    (root / "elsewhere.html").write_bytes(kept)  # the same bytes, behind a link
+    target.symlink_to(root / "elsewhere.html")
+    (folded.path / "report.html").unlink()
+    (folded.path / "report.html").mkdir()
+    (piped.path / "notebook.ipynb").unlink()
+    os.mkfifo(piped.path / "notebook.ipynb")  # never opened: reading it would wait forever
+    assert messages(root) == [
+        f"run {linked.run_id}: report.html: not a regular file (replaced after publication)",
+        f"run {folded.run_id}: report.html: not a regular file (replaced after publication)",
+        f"run {piped.run_id}: notebook.ipynb: not a regular file (replaced after publication)",
+    ]
+
+
+def test_a_run_json_replaced_by_a_folder_or_a_symlink_is_missing(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, published = runs
+    folded, linked = published[30], published[31]
+    run_json = folded.path / "run.json"
+    run_json.unlink()
+    run_json.mkdir()
+    copy = linked.path.parent / "copy.json"
+    copy.write_bytes((linked.path / "run.json").read_bytes())
+    (linked.path / "run.json").unlink()
+    (linked.path / "run.json").symlink_to(copy)
+    assert messages(root)[:2] == [
+        f"run {folded.run_id}: run.json is missing",
+        f"run {linked.run_id}: run.json is missing",
+    ]
+
+
+def test_a_run_folder_replaced_by_a_file_or_a_symlink_is_named(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, published = runs
+    filed, linked = published[40], published[41]
+    moved = filed.path.with_name("moved-away")
+    filed.path.rename(moved)
+    filed.path.write_text("not a folder")
+    linked_relpath = linked.path.relative_to(root).as_posix()
+    linked.path.rename(linked.path.with_name("real"))
+    linked.path.symlink_to(linked.path.with_name("real"))
+    relpath = filed.path.relative_to(root).as_posix()
+    assert messages(root)[:2] == [
+        f"run {filed.run_id}: {relpath} is not a folder (replaced after publication)",
+        f"run {linked.run_id}: {linked_relpath} is not a folder (replaced after publication)",
+    ]
+
+
+def test_a_file_added_in_a_subfolder_is_named(runs: tuple[Path, list[PublishedRun]]) -> None:
+    root, published = runs
+    added = published[50]
+    (added.path / "data" / "extra.csv").write_text("n,0\n")
+    assert messages(root) == [
+        f"run {added.run_id}: data/extra.csv: not listed in run.json (added after publication)"
+    ]
+
+
+def test_a_byte_flipped_past_the_first_read_of_a_big_artifact_is_named(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    big = bytes(range(256)) * (BIG // 256) + b"end"
+    run = publish(store, 0, {"dump.bin": big})
+    assert verify(store.root).ok
+    path = run.path / "dump.bin"
+    path.write_bytes(big[:-1] + b"D")
+    assert messages(store.root) == [
+        f"run {run.run_id}: dump.bin: sha256 mismatch (edited after publication)"
+    ]
+
+
+def test_sha256_file_with_a_small_shared_buffer_matches_hashlib(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    data = os.urandom(10_000)
+    path.write_bytes(data)
+    buffer = bytearray(4096)  # three reads, the last one short
+    assert sha256_file(path, buffer) == hashlib.sha256(data).hexdigest()
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    (tmp_path / "empty").write_bytes(b"")
+    assert sha256_file(tmp_path / "empty", buffer) == hashlib.sha256(b"").hexdigest()
+
+
+def test_entries_under_lists_files_and_links_not_folders(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "top.txt").write_text("x")
+    (tmp_path / "a" / "b" / "deep.txt").write_text("y")
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    (tmp_path / "empty").mkdir()
+    assert entries_under(str(tmp_path)) == {"top.txt": True, "a/b/deep.txt": True, "link": False}
+    assert files_under(tmp_path) == ["a/b/deep.txt", "link", "top.txt"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"status": "bogus"}, "status 'bogus' is not one of"),
+        ({"started_at": "yesterday"}, "started_at 'yesterday' is not an ISO-8601 time"),
+        ({"as_of": 7}, "as_of is not a string"),
+        ({"runbook": {"title": "no name"}}, "runbook.name is missing or not a string"),
+    ],
+)
+def test_the_identity_is_refused_as_the_whole_record_is(change: dict, message: str) -> None:
+    started = START
+    value = RunRecord("r-1", RunbookRef("nightly"), Status.OK, started, started, started).to_json()
+    value.update(change)
+    with pytest.raises(ValueError, match=message):
+        RunIdentity.from_json(value)
+    with pytest.raises(ValueError, match=message):
+        RunRecord.from_json(value)
+
+
+def test_a_malformed_identity_in_run_json_is_named(runs: tuple[Path, list[PublishedRun]]) -> None:
+    root, published = runs
+    run = published[60]
+    run_json = run.path / "run.json"
+    value = json.loads(run_json.read_text())
+    value["status"] = "bogus"
+    run_json.write_text(json.dumps(value))
+    assert messages(root)[1:] == [
+        f"run {run.run_id}: run.json: status 'bogus' is not one of ok, warn, fail, error, skipped",
+        f"run {run.run_id}: run.json says status 'bogus', the ledger says 'ok'",
+    ]
+
+
+def _line(value: dict) -> LedgerLine:
+    return LedgerLine(1, canonical(value), True, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"as_of": "x", "seq": 1},  # "hash" in the middle, as in every run's line
+        {"seq": 1},  # "hash" the first member and the last
+        {"z": 1},  # "hash" the first member
+        {"a": {"hash": "0" * 64}, "b": [{"hash": "1" * 64}]},  # nested decoys before it
+    ],
+)
+def test_the_one_encoding_check_agrees_with_line_hash_and_canonical(value: dict) -> None:
+    line = {**value, "hash": line_hash(value)}
+    assert _canonical_and_hashed(_line(line), line["hash"])
+    edited = {**line, "extra": 1}
+    assert not _canonical_and_hashed(_line(edited), line["hash"])
+    spaced = LedgerLine(1, json.dumps(line, sort_keys=True).encode(), True, line)
+    assert not _canonical_and_hashed(spaced, line["hash"])
+
+
+def test_a_ledger_line_out_of_canonical_form_is_named(
+    runs: tuple[Path, list[PublishedRun]],
+) -> None:
+    root, _ = runs
+    ledger = root / "ledger.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    value = json.loads(lines[5])
+    lines[5] = json.dumps(value, sort_keys=True).encode() + b"\n"  # ", " and ": ": same content
+    ledger.write_bytes(b"".join(lines))
+    assert messages(root) == [
+        "ledger line 6: not in canonical form (line edited)",
+    ]
