@@ -130,7 +130,7 @@ TRICKY_CELLS = [
     "\u00e9t\u00e9 = 'summer'  # a non-ASCII name\n\tindented = 1\r\ncrlf = 2\r\n",
     "x = 1  # type:\ny = 2 #type:int   spaced help  \nz = 3 # type: List[ int ] odd\n",
     "first = [\n    1,\n    2,\n",  # never closed: the cell does not parse
-    "a: \"int\" = 1\nb : float=2.5#tight\nc=\n",
+    'a: "int" = 1\nb : float=2.5#tight\nc=\n',
     "",
     "# only a comment\n\n",
 ]
