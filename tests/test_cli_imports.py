@@ -1,12 +1,12 @@
 """What the commands a person runs often import: `upkeep list` and `upkeep show` read runbooks and
 the ledger, never run a kernel, so they must not pay for papermill, nbformat, Jupyter, requests or
-jsonschema. This is the guard that keeps them fast (their time is measured in
-benchmarks/cli_latency.py, never here): each test runs the real command in a fresh interpreter
-under `python -X importtime` and reads which modules it imported."""
+jsonschema, nor for the modules of the other commands. This is the guard that keeps them fast
+(their time is measured in benchmarks/cli_latency.py, never here): each test runs the real
+command in a fresh interpreter and reads which modules it holds when it exits."""
 
 from __future__ import annotations
 
-import re
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -30,21 +30,32 @@ KERNEL_PACKAGES = {
     "jsonschema",
     "tenacity",
 }
-_IMPORTED = re.compile(r"^import time:\s+\d+ \|\s+\d+ \| *(?P<module>\S+)$", re.MULTILINE)
+# What `list` and `show` need of the command line beside their own module.
+CLI_CORE = {"upkeep.cli", "upkeep.cli.group", "upkeep.cli.console", "upkeep.cli.options"}
+# Run as `python -m upkeep.cli` runs it, then print every module the process holds at exit.
+_RUN_AND_TELL = """
+import atexit, json, sys
+atexit.register(lambda: print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr))
+from upkeep.cli.group import main
+sys.argv = ["upkeep", *sys.argv[1:]]
+main()
+"""
 
 
 def _imported(config: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `upkeep --config CONFIG ARGS` under -X importtime; the process and the top-level
-    packages it imported."""
+    """Run `upkeep --config CONFIG ARGS` in a fresh interpreter; the process, and the modules it
+    imported with the top-level package of each."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "upkeep.cli", "--config", str(config), *args],
+        [sys.executable, "-c", _RUN_AND_TELL, "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=config.parent,
     )
-    modules = {match["module"].split(".")[0] for match in _IMPORTED.finditer(proc.stderr)}
-    assert "upkeep" in modules, proc.stderr[-2000:]  # importtime did report
+    told = [line for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
+    assert told, proc.stderr[-2000:]
+    modules = set(json.loads(told[-1].removeprefix("MODULES ")))
+    modules |= {module.split(".")[0] for module in modules}
     return proc, modules
 
 
@@ -73,6 +84,8 @@ def test_list_and_show_import_nothing_a_kernel_needs(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "alpha" in proc.stdout  # the command did its whole work
     assert sorted(modules & KERNEL_PACKAGES) == []
+    own = f"upkeep.cli.{args[0]}"
+    assert sorted(m for m in modules if m.startswith("upkeep.cli")) == sorted({*CLI_CORE, own})
 
 
 @pytest.mark.parametrize("args", [("list",), ("show", "health-check")], ids=" ".join)
