@@ -35,6 +35,7 @@ BENCHMARKS = (
     "alert_evaluation",
     "alert_replay",
     "sla_clock",
+    "cli_latency",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

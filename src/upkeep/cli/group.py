@@ -1,4 +1,5 @@
-"""Responsible for the `upkeep` command group: its own options, the commands it holds, and the
+"""Responsible for the `upkeep` command group: its own options, the commands it holds (each
+command's module imported only when the command runs or `--help` lists it), and the
 one place where the end of a command becomes an exit code. A command returns its exit code; an
 error the user can fix (`UpkeepError`) is one line on stderr and that error's code; a reader
 that went away (`upkeep show NAME | head`) ends quietly; an error of the system upkeep runs on
