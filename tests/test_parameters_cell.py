@@ -5,6 +5,7 @@ default and help is read exactly, even where papermill's line pattern cuts it.""
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 from pathlib import Path
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 from papermill.translators import PythonTranslator
 
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
-from upkeep.parameters_cell import DeclaredParam, declaration_lines, read_parameters_cell
+from upkeep.parameters_cell import (
+    DeclaredParam,
+    _Comments,
+    _comments,
+    declaration_lines,
+    read_parameters_cell,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 PAPERMILL_NOTEBOOKS = Path(papermill.__file__).parent / "tests" / "notebooks"
@@ -214,3 +221,41 @@ def test_a_cell_that_does_not_parse_keeps_papermills_reading() -> None:
         DeclaredParam("n", "int", "3", "count"),
     )
     assert notes == ()
+
+
+COMMENT_CELLS = [
+    "x = 1; y()  # after two statements\n",
+    "x = 1;  # after a semicolon\n",
+    "x = 1; s = '#not'  # but this\n",
+    "été = 'ça'  # after non-ASCII text\nnames = ['ü',\n  'ö']  # type: List[str] umlauts\n",
+    "a = 1\r\nb = 2  # crlf\r\n",
+    "a = (1,\n     2)\n",
+    "a = 1 # one\nb = 2#two\n",
+]
+
+
+def _assert_comments_as_the_tokenizer_reads_them(source: str) -> None:
+    try:
+        module = ast.parse(source)
+    except SyntaxError:
+        return
+    comments, tokenized = _Comments(source), _comments(source)
+    for statement in module.body:
+        line = statement.end_lineno or statement.lineno
+        assert comments.ending(statement) == tokenized.get(line, ""), (source, line)
+
+
+@pytest.mark.parametrize("source", COMMENT_CELLS + TRICKY_CELLS)
+def test_a_statements_comment_is_the_one_the_tokenizer_finds(source: str) -> None:
+    _assert_comments_as_the_tokenizer_reads_them(source)
+
+
+def test_every_shipped_cell_has_the_comments_the_tokenizer_finds() -> None:
+    for _, source in _parameters_cells():
+        _assert_comments_as_the_tokenizer_reads_them(source)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*_LINES.elements, "x = 'é'; y = 2  # both"]), max_size=8))
+def test_generated_cells_have_the_comments_the_tokenizer_finds(lines: list[str]) -> None:
+    _assert_comments_as_the_tokenizer_reads_them("\n".join(lines))

@@ -42,7 +42,7 @@ def read_parameters_cell(source: str) -> tuple[tuple[DeclaredParam, ...], tuple[
     could not read as a parameter."""
     inspected, notes = declaration_lines(source)
     statements = _assignments(source)
-    comments = _comments(source) if statements else {}
+    comments = _Comments(source)
     declared = []
     for param in inspected:
         statement = statements.get(param.name)
@@ -126,12 +126,12 @@ def _assignments(source: str) -> dict[str, ast.Assign | ast.AnnAssign]:
 
 
 def _annotation_and_help(
-    statement: ast.Assign | ast.AnnAssign, comments: dict[int, str]
+    statement: ast.Assign | ast.AnnAssign, comments: _Comments
 ) -> tuple[str, str]:
     """The annotation (or `# type:` comment) and the help comment that ends the statement's
     last line, in papermill's precedence: an annotation first, then a type comment, else
     "None"."""
-    comment = comments.get(statement.end_lineno or statement.lineno, "")
+    comment = comments.ending(statement)
     type_comment = ""
     match = _TYPE_COMMENT.match(comment)
     if match:
@@ -144,6 +144,31 @@ def _annotation_and_help(
         else:
             annotation = ast.unparse(node)
     return annotation or type_comment or "None", comment.strip()
+
+
+class _Comments:
+    """The comment that ends a statement's last line. Most statements end their line, or a
+    comment follows them: that is read off the line. Otherwise (`x = 1; y()  # help`) Python's
+    tokenizer finds the line's comment; it is started only then, since building its patterns
+    costs more than reading a whole cell."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._lines = source.encode("utf-8").splitlines()  # ast's offsets are UTF-8 bytes
+        self._tokenized: dict[int, str] | None = None
+
+    def ending(self, statement: ast.stmt) -> str:
+        number = statement.end_lineno or statement.lineno
+        end = statement.end_col_offset
+        if end is not None and number <= len(self._lines):
+            rest = self._lines[number - 1][end:].decode("utf-8", "replace").strip()
+            if not rest:
+                return ""
+            if rest.startswith("#"):
+                return rest[1:].strip()
+        if self._tokenized is None:
+            self._tokenized = _comments(self._source)
+        return self._tokenized.get(number, "")
 
 
 def _comments(source: str) -> dict[int, str]:
