@@ -118,11 +118,12 @@ def _bench(work: Path, years: int, rounds: int) -> None:
         )
     print(rounds_line(taken))
     for label in ("upkeep list", "upkeep show"):
-        wall = taken[label].median.wall_s
+        wall, cpu = taken[label].median.wall_s, taken[label].median.cpu_s
         ratio = wall / nox.wall_s
         print(
             f"{label}: {wall:.3f} s (target {SECONDS_TARGET} s) {SECONDS_TARGET.verdict(wall)}; "
-            f"{ratio:.2f}x nox --help (target {NOX_TARGET}x) {NOX_TARGET.verdict(ratio)}"
+            f"{ratio:.2f}x nox --help (target {NOX_TARGET}x) {NOX_TARGET.verdict(ratio)}; "
+            f"CPU {cpu:.3f} s, {cpu / nox.cpu_s:.2f}x nox's (what a busy machine moves least)"
         )
 
 
