@@ -36,6 +36,7 @@ BENCHMARKS = (
     "alert_replay",
     "sla_clock",
     "verify",
+    "cli_latency",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

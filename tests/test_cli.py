@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from helpers.project import CHECK_OK, Project
 
 from upkeep.cli import main
-from upkeep.cli.group import GuardedGroup
+from upkeep.cli.group import COMMANDS, GuardedGroup
 from upkeep.errors import ConfigError, EvidenceError, ParameterError
 
 # Imported only where a kernel runs or the site is built: never for --help.
@@ -81,8 +81,9 @@ from upkeep.cli import main
 def paths(command, path):
     yield path
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            yield from paths(sub, [*path, name])
+        context = click.Context(command)
+        for name in command.list_commands(context):
+            yield from paths(command.get_command(context, name), [*path, name])
 
 helped = []
 for path in paths(main, []):
@@ -101,6 +102,17 @@ print(json.dumps({{"helped": helped, "heavy": heavy}}))
     )
     assert {"site build", "site serve", "site publish"} <= set(seen["helped"])
     assert seen["heavy"] == []
+
+
+def test_each_command_is_found_where_the_group_says_it_lives() -> None:
+    """The group imports a command's module only when the command is asked for: each name it
+    lists must lead to the click command of that name."""
+    context = click.Context(main)
+    assert main.list_commands(context) == sorted(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(context, name)
+        assert isinstance(command, click.Command) and command.name == name, name
+    assert main.get_command(context, "nope") is None
 
 
 def test_the_upkeep_script_is_the_group() -> None:

@@ -14,10 +14,10 @@ import json
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbformat import NotebookNode
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 MIN_SECRET_LENGTH = 4
 # A base64 fragment shorter than this could occur by chance inside image data.
@@ -129,6 +129,8 @@ class Scrubber:
 
     def notebook(self, nb: NotebookNode) -> NotebookNode:
         """A scrubbed deep copy of `nb`; the original is left as it was."""
+        import nbformat  # here, not above: `params` needs this module, and `list` needs `params`
+
         copy = nbformat.from_dict(self.value(_joined(nb)))
         return copy
 

@@ -1,4 +1,5 @@
-"""Responsible for the `upkeep` command group: its own options, the commands it holds, and the
+"""Responsible for the `upkeep` command group: its own options, the commands it holds (each
+command's module imported only when the command runs or `--help` lists it), and the
 one place where the end of a command becomes an exit code. A command returns its exit code; an
 error the user can fix (`UpkeepError`) is one line on stderr and that error's code; a reader
 that went away (`upkeep show NAME | head`) ends quietly; an error of the system upkeep runs on
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, NoReturn
@@ -26,35 +28,8 @@ from typing import Any, NoReturn
 import click
 
 from upkeep import __version__
-from upkeep.cli.ack import ack_command
-from upkeep.cli.alerts import alerts_group
-from upkeep.cli.approve import approve_command
-from upkeep.cli.backlog import backlog_group
-from upkeep.cli.backups import backups_command
-from upkeep.cli.baseline import baseline_group
-from upkeep.cli.check import check_command
 from upkeep.cli.console import print_err
-from upkeep.cli.demo import demo_command
-from upkeep.cli.docs import docs_group
-from upkeep.cli.evidence import evidence_group
-from upkeep.cli.export import export_group
-from upkeep.cli.findings import findings_command
-from upkeep.cli.incident import incident_group
-from upkeep.cli.list import list_command
-from upkeep.cli.log import log_group
-from upkeep.cli.new import new_command
-from upkeep.cli.oncall import oncall_command
 from upkeep.cli.options import GlobalOptions
-from upkeep.cli.restore import restore_command
-from upkeep.cli.review import review_command
-from upkeep.cli.run import run_command
-from upkeep.cli.schedule import schedule_group
-from upkeep.cli.show import show_command
-from upkeep.cli.silence import silence_group
-from upkeep.cli.site import site_group
-from upkeep.cli.status import status_command, watch_command
-from upkeep.cli.subject import subject_group
-from upkeep.cli.verify import verify_command
 from upkeep.errors import UpkeepError
 
 EXIT_INTERNAL_ERROR = 3
@@ -63,6 +38,39 @@ EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT
 # Signals that stop upkeep the way Ctrl-C does: a service manager's stop, a closed terminal.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# Each command by name, and the module and attribute that define it: a command's module is
+# imported only when the command runs (or `--help` lists it), so that `upkeep list` pays for
+# no other command's imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("upkeep.cli.list", "list_command"),
+    "show": ("upkeep.cli.show", "show_command"),
+    "run": ("upkeep.cli.run", "run_command"),
+    "verify": ("upkeep.cli.verify", "verify_command"),
+    "evidence": ("upkeep.cli.evidence", "evidence_group"),
+    "status": ("upkeep.cli.status", "status_command"),
+    "watch": ("upkeep.cli.status", "watch_command"),
+    "check": ("upkeep.cli.check", "check_command"),
+    "new": ("upkeep.cli.new", "new_command"),
+    "findings": ("upkeep.cli.findings", "findings_command"),
+    "ack": ("upkeep.cli.ack", "ack_command"),
+    "approve": ("upkeep.cli.approve", "approve_command"),
+    "baseline": ("upkeep.cli.baseline", "baseline_group"),
+    "backups": ("upkeep.cli.backups", "backups_command"),
+    "restore": ("upkeep.cli.restore", "restore_command"),
+    "demo": ("upkeep.cli.demo", "demo_command"),
+    "site": ("upkeep.cli.site", "site_group"),
+    "export": ("upkeep.cli.export", "export_group"),
+    "schedule": ("upkeep.cli.schedule", "schedule_group"),
+    "backlog": ("upkeep.cli.backlog", "backlog_group"),
+    "subject": ("upkeep.cli.subject", "subject_group"),
+    "log": ("upkeep.cli.log", "log_group"),
+    "review": ("upkeep.cli.review", "review_command"),
+    "oncall": ("upkeep.cli.oncall", "oncall_command"),
+    "alerts": ("upkeep.cli.alerts", "alerts_group"),
+    "silence": ("upkeep.cli.silence", "silence_group"),
+    "incident": ("upkeep.cli.incident", "incident_group"),
+    "docs": ("upkeep.cli.docs", "docs_group"),
+}
 
 
 class Stopped(KeyboardInterrupt):
@@ -140,6 +148,23 @@ class GuardedGroup(click.Group):
         ctx.exit(code or 0)
 
 
+class LazyGuardedGroup(GuardedGroup):
+    """A guarded group whose commands are named up front and imported when first asked for."""
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, attribute = self.lazy_commands[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
     """Not something the user did: say so, and keep the traceback for a bug report."""
     traceback.print_exc()
@@ -165,7 +190,8 @@ def _path_text(name: object) -> str:
 
 
 @click.group(
-    cls=GuardedGroup,
+    cls=LazyGuardedGroup,
+    lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
@@ -196,33 +222,3 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     or the system failed (a full disk); 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
     """
     ctx.obj = GlobalOptions(config_path)
-
-
-main.add_command(list_command)
-main.add_command(show_command)
-main.add_command(run_command)
-main.add_command(verify_command)
-main.add_command(evidence_group)
-main.add_command(status_command)
-main.add_command(watch_command)
-main.add_command(check_command)
-main.add_command(new_command)
-main.add_command(findings_command)
-main.add_command(ack_command)
-main.add_command(approve_command)
-main.add_command(baseline_group)
-main.add_command(backups_command)
-main.add_command(restore_command)
-main.add_command(demo_command)
-main.add_command(site_group)
-main.add_command(export_group)
-main.add_command(schedule_group)
-main.add_command(backlog_group)
-main.add_command(subject_group)
-main.add_command(log_group)
-main.add_command(review_command)
-main.add_command(oncall_command)
-main.add_command(alerts_group)
-main.add_command(silence_group)
-main.add_command(incident_group)
-main.add_command(docs_group)

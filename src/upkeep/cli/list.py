@@ -45,9 +45,13 @@ def list_runbooks(config: Config, moment: datetime, *, as_json: bool) -> int:
     invalid (each named on stderr with its reason)."""
     from upkeep import plan, registry
     from upkeep.evidence import EvidenceStore
+    from upkeep.recent_runs import recent_entries
 
     runbooks = registry.discover(config.runbooks_dir, config.root)
-    states = plan.states(runbooks, EvidenceStore(config.evidence_dir).entries(), config, moment)
+    cadences = {name: runbook.cadence for name, runbook in runbooks.items()}
+    ledger = EvidenceStore(config.evidence_dir).ledger_path
+    entries = recent_entries(ledger, config.state_dir, cadences, moment)
+    states = plan.states(runbooks, entries, config, moment)
     invalid = list(runbooks.invalid.values())
     if as_json:
         listed = [state_json(state) for state in states] + [_invalid_json(i) for i in invalid]
