@@ -8,6 +8,8 @@ A full backup of fixed-size pages (SQLite) has nothing to compare with, so each 
 snapshot becomes one piece as it is, hashed, compressed and written by one worker job, with no
 per-page work left on the reading thread. The snapshot's digest is the sha256 of its blocks'
 sha256s in order (`manifest.block_list_digest`): no second pass over the snapshot is needed.
+An incremental that turns out to be mostly new (FULL_WHEN_NEW) is taken as a full from the same
+snapshot; the manifest's `extra["decision"]` and the result's reason say so.
 """
 
 from __future__ import annotations
@@ -40,9 +42,16 @@ from upkeep.backup.manifest import (
 )
 from upkeep.backup.pieces import BlockReader, PieceWriter, page_hashes
 from upkeep.backup.samples import DEFAULT_SAMPLE_ROWS
-from upkeep.backup.stores.interface import BackupKind, BackupStore, Manifest
+from upkeep.backup.stores.interface import BackupKind, BackupStore, Manifest, PieceRef
 
-__all__ = ["BackupResult", "block_list", "chain_of", "new_backup_id", "take_backup"]
+__all__ = [
+    "FULL_WHEN_NEW",
+    "BackupResult",
+    "block_list",
+    "chain_of",
+    "new_backup_id",
+    "take_backup",
+]
 
 # Pieces of 8 MiB (before compression) keep a piece's compression one job for one thread and
 # bound what a restore decompresses to fetch one block; reads of 16 MiB amortise syscalls.
@@ -52,6 +61,10 @@ READ_SIZE = 16 << 20
 # One worker more than cores: a worker waiting for its piece's fsync leaves a core idle otherwise.
 WORKERS = max(1, min(4, os.cpu_count() or 1)) + 1
 SNAPSHOT_NAME = "snapshot"
+# An incremental whose new blocks hold more than this share of the snapshot's bytes is taken as
+# a full instead (and says so): it would store most of the file anyway, comparing every block
+# with its base costs more than compressing it, and a restore would read the whole chain.
+FULL_WHEN_NEW = 0.5
 
 
 @dataclass(frozen=True)
@@ -120,22 +133,26 @@ def take_backup(
     chain = chain_of(store, base)
     base_entries = block_list(store, chain) if chain else []
     staging = store.new_staging(backup_id)
+    decision = ""
     try:
         snapshot = engine.snapshot(staging / SNAPSHOT_NAME, sample_rows=sample_rows)
-        writer = PieceWriter(staging, compression_level, piece_size=PIECE_SIZE, workers=WORKERS)
-        with writer:
-            if snapshot.block_size and not chain:
-                listed = _store_full_pages(snapshot.path, snapshot.block_size, writer)
-            else:
-                listed = _store_blocks(
-                    snapshot.path,
-                    _hashed_blocks(snapshot, engine, writer.pool),
-                    IndexBuilder(base_entries, owner=len(chain)),
-                    writer,
-                    BlockReader(store, chain),
-                )
-            pieces = writer.finish()
-            index = writer.write_named(INDEX_PIECE, listed.index)
+        try:
+            listed, pieces, index, new_blocks = _write(
+                snapshot, engine, store, chain, base_entries, staging, compression_level
+            )
+        except _MostlyNew as exc:
+            # The delta would be most of the file: a full costs less to take and to restore.
+            decision = (
+                f"taken as a full backup: {exc.share:.0%} of the snapshot was new on {chain[-1].id}"
+                f" (more than {FULL_WHEN_NEW:.0%})"
+            )
+            for child in staging.iterdir():
+                if child.name != SNAPSHOT_NAME:
+                    child.unlink()
+            chain, base_entries = [], []
+            listed, pieces, index, new_blocks = _write(
+                snapshot, engine, store, chain, base_entries, staging, compression_level
+            )
         snapshot.path.unlink()
         manifest = Manifest(
             id=backup_id,
@@ -157,7 +174,7 @@ def take_backup(
             row_counts=dict(snapshot.row_counts),
             compression=compression_level,
             upkeep_version=__version__,
-            extra={"new_blocks": writer.blocks},
+            extra={"new_blocks": new_blocks, **({"decision": decision} if decision else {})},
             samples=snapshot.samples.to_json() if snapshot.samples else None,
         )
         store.put(staging, manifest)
@@ -168,7 +185,48 @@ def take_backup(
                 f"backup of database {engine.database.name!r} failed and was discarded: {exc}"
             ) from exc
         raise
+    reason = f"{reason}; {decision}" if reason and decision else reason or decision
     return BackupResult(manifest, time.perf_counter() - started, reason)
+
+
+class _MostlyNew(Exception):
+    """More than FULL_WHEN_NEW of the snapshot's bytes are in blocks new to the chain."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__(f"{share:.0%} of the snapshot is new")
+        self.share = share
+
+
+def _write(
+    snapshot: Snapshot,
+    engine: DatabaseEngine,
+    store: BackupStore,
+    chain: Sequence[Manifest],
+    base_entries: Sequence[Entry],
+    staging: Path,
+    level: int,
+) -> tuple[_Listed, list[PieceRef], PieceRef, int]:
+    """The snapshot's pieces written into `staging`: what was listed, the pieces, the index
+    piece and how many blocks were stored. Raises `_MostlyNew` (pieces left for the caller to
+    remove) as soon as an incremental turns out to be mostly new."""
+    writer = PieceWriter(staging, level, piece_size=PIECE_SIZE, workers=WORKERS)
+    with writer:
+        if snapshot.block_size and not chain:
+            listed = _store_full_pages(snapshot.path, snapshot.block_size, writer)
+        else:
+            listed = _store_blocks(
+                snapshot.path,
+                _hashed_blocks(snapshot, engine, writer.pool),
+                IndexBuilder(base_entries, owner=len(chain)),
+                writer,
+                # The base is read in snapshot order, each member's pieces in turn: one piece
+                # per member at a time is all the cache needs (and all the memory it holds).
+                BlockReader(store, chain, cache_pieces=len(chain) + 1),
+                new_limit=int(FULL_WHEN_NEW * snapshot.path.stat().st_size) if chain else None,
+            )
+        pieces = writer.finish()
+        index = writer.write_named(INDEX_PIECE, listed.index)
+    return listed, pieces, index, writer.blocks
 
 
 @dataclass(frozen=True)
@@ -215,18 +273,24 @@ def _store_blocks(
     builder: IndexBuilder,
     writer: PieceWriter,
     previous: BlockReader,
+    new_limit: int | None = None,
 ) -> _Listed:
-    """Store the blocks not yet stored in the chain, each given with its sha256."""
+    """Store the blocks not yet stored in the chain, each given with its sha256; `_MostlyNew`
+    once the new blocks add up to more than `new_limit` bytes."""
     # The hot loop of an incremental backup (a quarter of a million pages per GB): locals.
     known, add, stored = builder.known, writer.add, builder.stored
     base = builder.base
     base_count = len(base)
-    size = 0
+    size = new = 0
+    limit = path.stat().st_size if new_limit is None else new_limit
     for position, (block, block_hash) in enumerate(blocks):
         length = len(block)
         size += length
         if known(block_hash):
             continue
+        new += length
+        if new > limit:
+            raise _MostlyNew(new / path.stat().st_size)
         if position < base_count and base[position].length == length:
             kind, data = encode_delta(block, previous.block(base[position]), writer.level)
             piece, offset = add(data)
@@ -255,7 +319,7 @@ def _hashed_blocks(
     pending: deque[tuple[memoryview, Future[list[bytes]]]] = deque()
     with snapshot.path.open("rb") as handle:  # whole reads: pages never straddle two
         while True:
-            chunk = handle.read(READ_SIZE)
+            chunk = handle.read(PIECE_SIZE)  # three held at a time: bounded like a full's
             if chunk:
                 view = memoryview(chunk)
                 pending.append((view, pool.submit(page_hashes, view, page)))
