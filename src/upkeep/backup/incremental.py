@@ -154,7 +154,7 @@ def take_backup(
         except _MostlyNew as exc:
             # The delta would be most of the file: a full costs less to take and to restore.
             decision = (
-                f"taken as a full backup: {exc.share:.0%} of the snapshot was new on {chain[-1].id}"
+                f"taken as a full backup: {exc.share:.1%} of the snapshot was new on {chain[-1].id}"
                 f" (more than {FULL_WHEN_NEW:.0%})"
             )
             for child in staging.iterdir():
