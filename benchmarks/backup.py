@@ -1,7 +1,8 @@
 """What a SQLite backup costs: upkeep's backup side by side with `sqlite3 DB ".backup OUT"`.
 
 In one temporary directory this generates a SQLite database of about `--size` MB once (an
-`orders` table of realistic rows, an index on `customer_id`), then measures in the same run:
+`orders` table of realistic rows, an index on `customer_id`), then measures in `--repeat` rounds
+taken in turn (A B C D, D C B A, ...), so that no arm always goes first:
 
 1. `sqlite3 DB ".backup OUT"` (/usr/bin/sqlite3): the online backup API, uncompressed;
 2. upkeep's full backup (`take_backup` in a fresh `python -c`, so imports are paid): snapshot
@@ -9,18 +10,27 @@ In one temporary directory this generates a SQLite database of about `--size` MB
    read once in 8 MiB pieces, each piece's pages sha256'd and the piece zstd-compressed, written
    and fsynced by a worker thread; the block list (index piece), the snapshot's digest (the
    sha256 of the page sha256s: no second pass over the file) and the manifest;
-3. the same at zstd level `--also-level` (3 when `--level` is 1, else 1), and at `--level` with
-   one worker thread (`incremental.WORKERS = 1`): what the level and the threads cost or buy;
-4. an incremental after updating 1% of the rows chosen at random (`abs(random()) % 100 = 0`):
-   every row of the table has the same chance, so the changed rows spread over most pages;
-5. an incremental after updating the most recent 1% of the rows (the highest ids): the
-   clustered update a real orders table sees.
+3. the same with one worker thread (`incremental.WORKERS = 1`: what a spare core buys) and at
+   zstd level `--also-level` (3 when `--level` is 1, else 1).
 
-It prints wall and CPU times, stored bytes and the targets: upkeep full / sqlite3 .backup wall
-time <= 1.5x; an incremental after 1% of the rows changed <= 5% of the full backup's stored bytes
-(both choices of the 1% are reported). A measurement, not a test: it exits 0 whatever the
-figures and 1 only when something failed to run. The database is deleted afterwards. The load
-average is printed before and after: on a shared machine the wall-time ratio depends on it.
+The ratio is given two ways: median upkeep / median sqlite3, and the median of each round's own
+upkeep / sqlite3 (paired: both ran under about the same load). Then, twice, 1% of the rows are
+updated and an incremental on the previous backup is timed against a full backup of the same
+changed database, again in rounds taken in turn (each incremental on a fresh copy of the store):
+
+4. 1% of the rows chosen at random (`abs(random()) % 100 = 0`): every row has the same chance,
+   so the changed rows spread over most pages (the worst case for an incremental);
+5. the most recent 1% of the rows (the highest ids): the clustered update a real orders table
+   sees.
+
+It prints wall and CPU times, peak memory (the child's max RSS), stored bytes and the targets:
+upkeep full / sqlite3 .backup wall time <= 1.5x; an incremental never slower than a full of the
+same database (<= 1.0x wall) and <= 1.5x its memory; an incremental after 1% of the rows
+changed <= 5% of the full backup's stored bytes. An incremental that would store mostly new
+blocks is taken as a full (`incremental.FULL_WHEN_NEW`): the table says when that happened. A
+measurement, not a test: it exits 0 whatever the figures and 1 only when something failed to
+run. The database is deleted afterwards. The load average is printed before and after: on a
+shared machine every wall-time ratio depends on it.
 
     python benchmarks/backup.py --size 1024   # the README figures
     python benchmarks/backup.py --size 64     # a quick look
@@ -33,17 +43,26 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import (
+    Arm,
     BenchError,
-    LoadAverage,
+    BenchmarkStart,
+    Rounds,
     Target,
     Timing,
+    at_least,
+    compare,
+    median_of,
+    note,
     option_parser,
+    rounds_line,
     run_benchmark,
     scratch_directory,
     timed_command,
@@ -53,11 +72,13 @@ from upkeep.config import BackupPolicy
 
 SQLITE3 = "/usr/bin/sqlite3"
 TIME_TARGET = Target("<=", 1.5)  # upkeep full backup wall / sqlite3 .backup wall
+INCREMENTAL_TIME_TARGET = Target("<=", 1.0)  # incremental wall / full wall, same database
+INCREMENTAL_MEMORY_TARGET = Target("<=", 1.5)  # incremental max RSS / full max RSS
 BYTES_TARGET = Target("<=", 0.05)  # incremental stored bytes / full stored bytes, 1% changed
 ROW_BYTES = 134  # about what one generated row and its index entry take on disk (measured)
 
 BACKUP_SNIPPET = """\
-import json, sys, time
+import json, resource, sys
 from pathlib import Path
 from upkeep.backup import incremental
 from upkeep.backup.engines.sqlite import SQLiteEngine
@@ -72,7 +93,9 @@ base = next((m for m in store.manifests() if m.id == base_id), None)
 engine = SQLiteEngine(Database(name="bench", engine="sqlite", path=Path(db)))
 m = take_backup(engine, store, base=base, compression_level=int(level)).manifest
 print(json.dumps({"id": m.id, "kind": m.kind, "size": m.size, "stored": m.stored_bytes,
-                  "blocks": m.block_count, "new_blocks": m.extra["new_blocks"]}))
+                  "blocks": m.block_count, "new_blocks": m.extra["new_blocks"],
+                  "decision": m.extra.get("decision", ""),
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 GENERATE = """\
@@ -128,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--also-level", type=int, help="a second level to time [3 when --level is 1, else 1]"
     )
+    parser.add_argument("--repeat", type=at_least(1), default=3, help="rounds of each arm [3]")
     parser.add_argument("--dir", type=Path, help="where to make the temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     # `nox -s bench -- ARGS` hands the same ARGS to every benchmark: ignore the others' options.
@@ -146,6 +170,32 @@ def bench(args: argparse.Namespace) -> None:
         _bench(work, args)
 
 
+class Runs:
+    """What each upkeep run printed, by arm label, in the order run."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, list[dict[str, Any]]] = {}
+
+    def arm(self, label: str, run: Callable[[], tuple[Timing, dict[str, Any]]]) -> Arm:
+        def measure() -> Timing:
+            timing, result = run()
+            self.results.setdefault(label, []).append(result)
+            return timing
+
+        return Arm(label, measure)
+
+    def median(self, label: str, key: str) -> float:
+        return statistics.median(result[key] for result in self.results[label])
+
+    def last(self, label: str) -> dict[str, Any]:
+        return self.results[label][-1]
+
+
+def _fresh(store: Path) -> Path:
+    shutil.rmtree(store, ignore_errors=True)
+    return store
+
+
 def _bench(work: Path, args: argparse.Namespace) -> None:
     db = work / "bench.db"
     started = time.perf_counter()
@@ -153,60 +203,124 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
     size = db.stat().st_size
     print(
         f"database: {size / 1e6:.0f} MB, {rows} rows, generated in "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{time.perf_counter() - started:.1f} s; {args.repeat} round(s), {os.cpu_count()} CPUs"
     )
     print("  (the database is in the page cache for every phase: all read it warm)")
-    print(f"load average before: {LoadAverage.now()}")
+    start = BenchmarkStart.now()
 
-    cli, _ = timed_command([SQLITE3, str(db), f".backup {work / 'cli.db'}"], "sqlite3 .backup")
-    (work / "cli.db").unlink()
-    variants = [
-        (f"zstd {args.level}, threads", args.level, "default"),
-        (f"zstd {args.also_level}, threads", args.also_level, "default"),
-        (f"zstd {args.level}, one thread", args.level, "1"),
-    ]
-    fulls = []
-    for index, (label, level, workers) in enumerate(variants):
-        timing, full = upkeep_backup(db, work / f"store-{index}", "-", level, workers)
-        fulls.append((label, timing, full))
-    full = fulls[0][2]
-    for index in range(1, len(variants)):
-        shutil.rmtree(work / f"store-{index}")
+    def cli() -> tuple[Timing, dict[str, Any]]:
+        out = work / "cli.db"
+        timing, _ = timed_command([SQLITE3, str(db), f".backup {out}"], "sqlite3 .backup")
+        out.unlink()
+        return timing, {"stored": size}
 
-    random_rows = update(db, "abs(random()) % 100 = 0")
-    rnd_t, rnd = upkeep_backup(db, work / "store-0", full["id"], args.level)
-    recent_rows = update(db, f"id > (SELECT max(id) FROM orders) - {rows // 100}")
-    rec_t, rec = upkeep_backup(db, work / "store-0", rnd["id"], args.level)
+    def full(level: int, workers: str) -> Callable[[], tuple[Timing, dict[str, Any]]]:
+        return lambda: upkeep_backup(db, _fresh(work / "store-full"), "-", level, workers)
 
-    def row(label: str, t: Timing, stored: int, extra: str = "") -> None:
-        print(f"{label:<46} {t.wall_s:8.2f} {t.cpu_s:8.2f} {stored / 1e6:10.1f}  {extra}")
-
-    print(f"\n{'phase':<46} {'wall s':>8} {'CPU s':>8} {'stored MB':>10}")
-    row('sqlite3 DB ".backup OUT"', cli, size, "uncompressed copy")
-    for label, timing, result in fulls:
-        smaller = f"{result['size'] / result['stored']:.2f}x smaller"
-        row(f"upkeep full backup ({label})", timing, result["stored"], smaller)
-    for label, timing, result, changed in (
-        (f"random {random_rows} rows (1%)", rnd_t, rnd, "on the full"),
-        (f"newest {recent_rows} rows (1%)", rec_t, rec, "on the previous"),
+    runs = Runs()
+    labels = {
+        "sqlite3": 'sqlite3 DB ".backup OUT"',
+        "full": f"upkeep full (zstd {args.level}, threads)",
+        "one": f"upkeep full (zstd {args.level}, one thread)",
+        "also": f"upkeep full (zstd {args.also_level}, threads)",
+    }
+    fulls = compare(
+        [
+            runs.arm(labels["sqlite3"], cli),
+            runs.arm(labels["full"], full(args.level, "default")),
+            runs.arm(labels["one"], full(args.level, "1")),
+            runs.arm(labels["also"], full(args.also_level, "default")),
+        ],
+        args.repeat,
+    )
+    # The base of the incrementals (not timed): the last full at --level, kept.
+    note("the base of the incrementals: one more full backup (not timed)")
+    _, base = upkeep_backup(db, _fresh(work / "store-base"), "-", args.level)
+    increments = []
+    for name, where in (
+        ("random", "abs(random()) % 100 = 0"),
+        ("newest", f"id > (SELECT max(id) FROM orders) - {rows // 100}"),
     ):
-        pages = f"{result['new_blocks']} of {result['blocks']} pages new, {changed}"
-        row(f"upkeep incremental, {label}", timing, result["stored"], pages)
+        changed = update(db, where)
+        note(f"{name} 1% of the rows changed ({changed} rows)")
+        inc_label = f"upkeep incremental, {name} {changed} rows (1%)"
+        full_label = f"upkeep full of the same ({name} 1%)"
+        base_id = base["id"]
 
-    print(f"\nload average after: {LoadAverage.now()} ({os.cpu_count()} CPUs)")
-    for label, timing, _ in fulls:
-        ratio = timing.wall_s / cli.wall_s
-        print(
-            f"full backup / sqlite3 .backup, {label:<18} {ratio:6.2f}x wall "
-            f"(target {TIME_TARGET}x) {TIME_TARGET.verdict(ratio)}"
+        def incremental(base_id: str = base_id) -> tuple[Timing, dict[str, Any]]:
+            store = _fresh(work / "store-inc")
+            shutil.copytree(work / "store-base", store)  # not timed: a fresh chain each round
+            return upkeep_backup(db, store, base_id, args.level)
+
+        measured = compare(
+            [runs.arm(inc_label, incremental), runs.arm(full_label, full(args.level, "default"))],
+            args.repeat,
         )
-    for label, result in (("random 1% of rows", rnd), ("newest 1% of rows", rec)):
-        ratio = result["stored"] / full["stored"]
-        print(
-            f"incremental after {label}: {ratio * 100:5.2f}% of the full backup's stored bytes "
-            f"(target {BYTES_TARGET.comparison} {BYTES_TARGET.limit * 100:.0f}%) "
-            f"{BYTES_TARGET.verdict(ratio)}"
+        increments.append((name, inc_label, full_label, measured))
+        # The next change's incremental is on this one: the chain grows as it would.
+        shutil.rmtree(work / "store-base")
+        (work / "store-inc").rename(work / "store-base")
+        base = runs.last(inc_label)
+    _report(runs, labels, fulls, increments, args)
+    print(f"\n{start.closing_lines()}")
+
+
+def _report(
+    runs: Runs,
+    labels: dict[str, str],
+    fulls: dict[str, Rounds],
+    increments: list[tuple[str, str, str, dict[str, Rounds]]],
+    args: argparse.Namespace,
+) -> None:
+    def row(label: str, rounds: Rounds, extra: str = "") -> None:
+        t = rounds.median
+        stored = runs.median(label, "stored") / 1e6
+        rss = f"{runs.median(label, 'rss') / 1e6:8.0f}" if "rss" in runs.last(label) else " " * 8
+        print(f"{label:<48} {t.wall_s:7.2f} {t.cpu_s:7.2f} {rss} {stored:10.1f}  {extra}")
+
+    print(f"\nresults ({median_of(args.repeat)})")
+    print(f"{'phase':<48} {'wall s':>7} {'CPU s':>7} {'RSS MB':>8} {'stored MB':>10}")
+    row(labels["sqlite3"], fulls[labels["sqlite3"]], "uncompressed copy")
+    for key in ("full", "one", "also"):
+        result = runs.last(labels[key])
+        row(labels[key], fulls[labels[key]], f"{result['size'] / result['stored']:.2f}x smaller")
+    for _, inc_label, full_label, measured in increments:
+        result = runs.last(inc_label)
+        kind = result["kind"] if not result["decision"] else result["decision"]
+        row(inc_label, measured[inc_label], f"{result['new_blocks']} of {result['blocks']} new")
+        print(f"{'':<48} ({kind})")
+        row(full_label, measured[full_label])
+    cli = fulls[labels["sqlite3"]]
+    print()
+    for key in ("full", "one", "also"):
+        rounds = fulls[labels[key]]
+        ratio = rounds.median.wall_s / cli.median.wall_s
+        paired = statistics.median(
+            u.wall_s / c.wall_s for u, c in zip(rounds.timings, cli.timings, strict=True)
         )
+        cpu = rounds.median.cpu_s / cli.median.cpu_s
+        print(
+            f"{labels[key]} / sqlite3 .backup: {ratio:5.2f}x wall, paired {paired:5.2f}x, "
+            f"{cpu:5.2f}x CPU (target {TIME_TARGET}x wall) {TIME_TARGET.verdict(paired)}"
+        )
+    for name, inc_label, full_label, measured in increments:
+        inc, full = measured[inc_label], measured[full_label]
+        paired = statistics.median(
+            i.wall_s / f.wall_s for i, f in zip(inc.timings, full.timings, strict=True)
+        )
+        memory = runs.median(inc_label, "rss") / runs.median(full_label, "rss")
+        share = runs.median(inc_label, "stored") / runs.median(full_label, "stored")
+        print(
+            f"incremental ({name} 1%) / full of the same: {paired:5.2f}x wall (paired, target "
+            f"{INCREMENTAL_TIME_TARGET}x) {INCREMENTAL_TIME_TARGET.verdict(paired)}, "
+            f"{inc.median.cpu_s / full.median.cpu_s:5.2f}x CPU, {memory:5.2f}x memory (target "
+            f"{INCREMENTAL_MEMORY_TARGET}x) {INCREMENTAL_MEMORY_TARGET.verdict(memory)}, "
+            f"{share * 100:5.2f}% of its stored bytes (target {BYTES_TARGET.comparison} "
+            f"{BYTES_TARGET.limit * 100:.0f}%) {BYTES_TARGET.verdict(share)}"
+        )
+    print(rounds_line(fulls))
+    for _, _, _, measured in increments:
+        print(rounds_line(measured))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ In one throwaway PostgreSQL cluster (started like the tests' fixture: initdb + p
 this measures in the same run, alternating the order each round:
 
 1. `pg_dump -Fc -f OUT DB`: the plain custom-format dump, compressed by pg_dump (gzip, default
-   level), as an administrator would take it by hand;
+   level), as an administrator would take it by hand; and `pg_dump -Fc -Z1`, gzip's fastest
+   level, the equally fast setting an administrator who cares about time would pick (upkeep
+   compresses at zstd level 1 by default): the ratio is given against both;
 2. upkeep's full backup of the same database (`take_backup` with the PostgreSQL engine into a
    directory store): `pg_dump -Fc -Z0` on an exported snapshot while the rows are counted, then
    content-defined chunking, sha256 of every chunk, zstd of new chunks, fsynced pieces, manifest;
@@ -14,9 +16,9 @@ this measures in the same run, alternating the order each round:
    and stored bytes against the full backup's).
 
 It prints wall and CPU times (this process and its children; the server's own work is the same
-for both and not counted), sizes, the ratio the issue targets (upkeep / pg_dump -Fc <= 1.2x)
-with PASS/MISS, and the load average before and after. A measurement, not a test: exit 0
-whatever the figures, 1 when something failed.
+for both and not counted), sizes, the ratios the issue targets (upkeep / pg_dump -Fc <= 1.2x,
+and the same against `-Z1`) with PASS/MISS, and the load average before and after. A
+measurement, not a test: exit 0 whatever the figures, 1 when something failed.
 
     nox -s bench -- backup_postgresql --size 300
     python benchmarks/backup_postgresql.py --size 50      # a quicker look from a dev install
@@ -58,6 +60,7 @@ from upkeep.backup.engines.postgresql import PostgreSQLEngine  # noqa: E402
 from upkeep.backup.incremental import take_backup  # noqa: E402
 from upkeep.backup.stores.directory import DirectoryStore  # noqa: E402
 from upkeep.backup.stores.interface import Manifest  # noqa: E402
+from upkeep.config import BackupPolicy  # noqa: E402
 
 TARGET = Target("<=", 1.2)  # upkeep wall / pg_dump -Fc wall
 ROW_BYTES = 160  # about one generated row on disk, to turn --size into a row count
@@ -138,9 +141,11 @@ class Measured:
     """The rounds of each dump, the sizes they left, the full backup and the incrementals."""
 
     plain: Rounds
+    fast: Rounds
     upkeep: Rounds
     raw: Rounds
     plain_size: int
+    fast_size: int
     raw_size: int
     full: Manifest
     increments: dict[str, tuple[Timing, Manifest]]
@@ -149,12 +154,12 @@ class Measured:
 def measure(
     server: PostgresServer, engine: PostgreSQLEngine, work: Path, args: argparse.Namespace
 ) -> Measured:
-    timings: dict[str, list[Timing]] = {"plain": [], "upkeep": [], "raw": []}
+    timings: dict[str, list[Timing]] = {"plain": [], "fast": [], "upkeep": [], "raw": []}
     sizes: dict[str, int] = {}
     full: Manifest | None = None
     store: DirectoryStore | None = None
     # Alternate which goes first, so neither always meets a cold or a warm cache.
-    for round_, order in rounds_in_turn(("plain", "upkeep"), args.repeat):
+    for round_, order in rounds_in_turn(("plain", "fast", "upkeep"), args.repeat):
         tag = round_tag(round_, args.repeat)
         store = DirectoryStore(work / f"store-{round_}")
         for phase in order:
@@ -162,6 +167,11 @@ def measure(
                 note(f"{tag} pg_dump -Fc")
                 timing, sizes["plain"] = timed(
                     lambda: plain_dump(server, work / "plain.dump"), CpuOf.BOTH
+                )
+            elif phase == "fast":
+                note(f"{tag} pg_dump -Fc -Z1")
+                timing, sizes["fast"] = timed(
+                    lambda: plain_dump(server, work / "fast.dump", "-Z1"), CpuOf.BOTH
                 )
             else:
                 note(f"{tag} upkeep full backup")
@@ -186,9 +196,11 @@ def measure(
         increments[name] = (timing, base)
     return Measured(
         plain=Rounds(tuple(timings["plain"])),
+        fast=Rounds(tuple(timings["fast"])),
         upkeep=Rounds(tuple(timings["upkeep"])),
         raw=Rounds(tuple(timings["raw"])),
         plain_size=sizes["plain"],
+        fast_size=sizes["fast"],
         raw_size=sizes["raw"],
         full=full,
         increments=increments,
@@ -197,6 +209,7 @@ def measure(
 
 def report(measured: Measured, db_size: int, args: argparse.Namespace) -> None:
     plain, up, raw = measured.plain.median, measured.upkeep.median, measured.raw.median
+    fast = measured.fast.median
     full = measured.full
 
     def row(label: str, t: Timing, size: int) -> str:
@@ -204,24 +217,35 @@ def report(measured: Measured, db_size: int, args: argparse.Namespace) -> None:
         return f"  {label:<42}{t.text()} {mb(size)}  {rate:6.1f} MB/s of dump"
 
     ratio = up.wall_s / plain.wall_s
+    fast_ratio = up.wall_s / fast.wall_s
     print(f"\ndatabase {mb(db_size).strip()} on disk; uncompressed dump {mb(full.size).strip()}")
     print(f"results ({median_of(args.repeat)}; size = what lands on disk)")
     print(row("pg_dump -Fc (gzip)", plain, measured.plain_size))
+    print(row("pg_dump -Fc -Z1 (gzip, fastest)", fast, measured.fast_size))
     print(row(f"upkeep full backup (zstd {args.level})", up, full.stored_bytes))
     print(row("pg_dump -Fc -Z0 (informational)", raw, measured.raw_size))
     for name, (timing, increment) in measured.increments.items():
         print(row(f"upkeep incremental, 1% rows ({name})", timing, increment.stored_bytes))
+        for key in ("decision", "deltas"):  # what the backup chose to store, and why
+            if key in increment.extra:
+                print(f"    ({increment.extra[key]})")
     print()
     print(
         f"  upkeep / pg_dump -Fc              {ratio:7.2f}x   target {TARGET}x  "
         f"{TARGET.verdict(ratio)}"
     )
+    print(
+        f"  upkeep / pg_dump -Fc -Z1          {fast_ratio:7.2f}x   target {TARGET}x  "
+        f"{TARGET.verdict(fast_ratio)}   (CPU {up.cpu_s / fast.cpu_s:.2f}x)"
+    )
     for name, (_, increment) in measured.increments.items():
         share = increment.stored_bytes / full.stored_bytes
         print(f"  incremental ({name}) / full stored {share:7.1%}   (informational)")
     print(f"  upkeep stored / pg_dump -Fc size  {full.stored_bytes / measured.plain_size:7.2f}x")
+    print(f"  upkeep stored / -Fc -Z1 size      {full.stored_bytes / measured.fast_size:7.2f}x")
     if args.repeat > 1:
-        print(rounds_line({"pg_dump": measured.plain, "upkeep": measured.upkeep}))
+        arms = {"pg_dump": measured.plain, "pg_dump -Z1": measured.fast, "upkeep": measured.upkeep}
+        print(rounds_line(arms))
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -247,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         "--size", type=at_least(1), default=300, help="database size to generate, MB"
     )
     parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds of each phase [1]")
-    parser.add_argument("--level", type=int, default=3, help="upkeep's zstd level [3]")
+    default = BackupPolicy().compression_level
+    parser.add_argument(
+        "--level", type=int, default=default, help=f"zstd level [{default}, upkeep's default]"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the dumps and the store")
     args = parser.parse_args(argv)
     return run_benchmark(lambda: bench(args), ClusterUnavailable)

@@ -114,6 +114,7 @@ class IndexBuilder:
         self._base_at: dict[bytes, int] = {}
         for position, entry in enumerate(base):
             self._base_at.setdefault(entry.sha256, position)
+        self._base_hashes = [entry.sha256 for entry in base]
         self._ours: dict[bytes, Entry] = {}
         self._ops: list[bytes] = []
         self._literals: list[Entry] = []
@@ -148,6 +149,23 @@ class IndexBuilder:
             self._literal(entry)
             return True
         return False
+
+    def follow(self, hashes: Sequence[bytes], start: int) -> int:
+        """How many of `hashes[start:]` continue the current run of base blocks (0 when no run
+        is open); those are listed, exactly as that many `known` calls would list them."""
+        if not self._run_length:
+            return 0
+        following = self._run_start + self._run_length
+        base_hashes = self._base_hashes
+        end = min(len(hashes), start + len(base_hashes) - following)
+        at = start
+        while at < end and base_hashes[following + at - start] == hashes[at]:
+            at += 1
+        same = at - start
+        if same:
+            self._run_length += same
+            self.entries.extend(self.base[following : following + same])
+        return same
 
     def stored(
         self,

@@ -139,11 +139,18 @@ def _hash_and_write_piece(
 
 
 class BlockReader:
-    """The content of any block of a chain, each piece fetched, checked and decompressed once."""
+    """The content of any block of a chain, each piece fetched, checked and decompressed once.
 
-    def __init__(self, store: BackupStore, chain: Sequence[Manifest]) -> None:
+    At most `cache_pieces` decompressed pieces are kept (never more than PIECE_CACHE): a reader
+    that walks the chain in snapshot order needs one per member of the chain.
+    """
+
+    def __init__(
+        self, store: BackupStore, chain: Sequence[Manifest], *, cache_pieces: int = PIECE_CACHE
+    ) -> None:
         self.store = store
         self.chain = chain
+        self.cache_pieces = max(1, min(cache_pieces, PIECE_CACHE))
         self.cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self.read: set[tuple[str, str]] = set()
         self.decompressor = zstandard.ZstdDecompressor()
@@ -173,6 +180,6 @@ class BlockReader:
             raise BackupDamaged(f"{member.id}/{name}: does not decompress ({exc})") from None
         self.read.add((member.id, name))
         self.cache[key] = data
-        if len(self.cache) > PIECE_CACHE:
+        if len(self.cache) > self.cache_pieces:
             self.cache.popitem(last=False)
         return data
