@@ -32,11 +32,13 @@ PRELOAD = (
 )
 
 
-def _become_kernel(request: dict[str, Any]) -> None:
-    """In the forked child: detach, wire up output, and run the kernel until it shuts down."""
+def _become_kernel(request: dict[str, Any], detached: int) -> None:
+    """In the forked child: detach (then say so on the `detached` pipe), wire up output, and
+    run the kernel until it shuts down."""
     code = 1
     try:
         os.setsid()
+        os.close(detached)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
@@ -119,6 +121,7 @@ def serve() -> None:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             try:
                 request = json.loads(line)
+                detached, child_detached = os.pipe()
                 pid = os.fork()
             except (ValueError, OSError) as exc:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
@@ -126,8 +129,14 @@ def serve() -> None:
                 out.flush()
                 continue
             if pid == 0:
-                _become_kernel(request)
+                os.close(detached)
+                _become_kernel(request, child_detached)
             _children.add(pid)
+            # The pid is told only once the kernel leads its own process group (the child
+            # closes its end after setsid, or dies): a group kill sent at once must find it.
+            os.close(child_detached)
+            os.read(detached, 1)
+            os.close(detached)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             out.write(json.dumps({"pid": pid}) + "\n")
             out.flush()
@@ -137,3 +146,7 @@ def serve() -> None:
 
 if __name__ == "__main__":
     serve()
+    # Every kernel is dead and reaped: tearing down the interpreter with IPython loaded would
+    # only make the parent, which waits for this process, wait a tenth of a second longer.
+    sys.stdout.flush()
+    os._exit(0)

@@ -27,6 +27,7 @@ class KernelTemplate:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._ready = False
+        self._asked = False  # whether any kernel was requested: a template that forked none
         self._broken = os.environ.get(FORK_SWITCH, "1") == "0"
 
     def start(self) -> None:
@@ -59,6 +60,7 @@ class KernelTemplate:
             process = self._process
             if self._broken or process is None or process.stdin is None or process.stdout is None:
                 return None
+            self._asked = True
             try:
                 if not self._ready:  # the template says so once its imports are done
                     self._ready = bool(json.loads(process.stdout.readline())["ready"])
@@ -71,10 +73,16 @@ class KernelTemplate:
         return reply.get("pid")
 
     def close(self) -> None:
-        """Closing stdin makes the template kill any kernel still running and exit."""
+        """Closing stdin makes the template kill any kernel still running and exit; a template
+        asked for no kernel (nothing was planned, or planning failed) may still be importing and
+        has no kernel to kill: it is killed at once instead of waited for."""
         with self._lock:
             process, self._process = self._process, None
         if process is None:
+            return
+        if not self._asked:
+            process.kill()
+            process.wait()
             return
         with contextlib.suppress(OSError):
             process.stdin.close()  # type: ignore[union-attr]
