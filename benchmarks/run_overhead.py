@@ -1,21 +1,31 @@
-"""What running a batch of runbooks costs: `upkeep run` side by side with the classic shell loop.
+"""What running runbooks costs: `upkeep run` side by side with the fair baselines a user writes.
 
-In one temporary project (12 trivial daily runbooks by default) this measures, in the same run
-and the same process tree:
+In temporary projects (12 trivial daily runbooks by default; the shipped health check on its demo
+system) it takes `--repeat` rounds, every arm once per round and the order reversed every other
+round (A B C, C B A, ...), each arm a fresh process tree:
 
-1. `upkeep --config CFG run bench-01 ... bench-12` (default --jobs: the CPU count), wall time;
-2. one `bash -c` loop running `papermill IN OUT -p n 2` then `jupyter nbconvert --to html OUT`
-   for each runbook, the classic way that pays the imports and a kernel per notebook;
-3. a bare kernel start (start python3, wait for kernel_info, execute `1`, shut down), both
-   in-process with jupyter_client and as a `python -c` subprocess; median of several.
+throughput, a batch of N runbooks at J jobs (J = --jobs, default the CPU count):
+  1. `upkeep run bench-01 ... --jobs J`;
+  2. the parallel CLI loop: `xargs -P J` running `papermill IN OUT -p n 2 && jupyter nbconvert
+     --to html OUT` per runbook (imports and a kernel paid per notebook, J at a time);
+  3. the in-process pool: one Python process, papermill + HTMLExporter on J threads
+     (`inprocess_pool.py`: imports paid once, like upkeep);
+  4. `upkeep run ... --jobs 1` and 5. the same in-process script as a plain serial loop;
+  (6. with --serial-loop, the serial shell loop, as context: it is not equal parallelism;)
+latency, one run started from a shell:
+  7. `upkeep run health-check` and 8. `papermill` CLI alone on the same notebook (the demo's
+     health service up for both); 9. `upkeep run bench-01` and 10. `papermill` on it; 11. a bare
+     kernel start (`python -c`: import jupyter_client, start python3, execute `1`, shut down).
 
-It prints wall times, CPU times and the ratios the design targets (loop/upkeep >= 8x; upkeep per
-runbook <= 1.5x a bare kernel start), with PASS/MISS, and the load average before and after.
-It is a measurement, not a test: it exits
-0 whatever the figures, and 1 only when something failed to run (upkeep, the loop, verify).
+It prints medians with the spread, wall and CPU (user + sys of the whole reaped process tree),
+throughput (runbooks per second) apart from latency (one run's wall time), the ratios the issue
+targets with PASS/MISS (in-process pool / upkeep at J >= 2.0x; serial in-process / upkeep
+--jobs 1 >= 1.5x; upkeep run health-check / papermill <= 1.0x), and the load average before and
+after. It is a measurement, not a test: it exits 0 whatever the figures, and 1 only when something
+failed to run or left the wrong outputs (upkeep, a baseline, `upkeep verify`).
 
-    nox -s bench                                  # as CI and the README figures run it
-    python benchmarks/run_overhead.py --repeat 3  # from a dev install
+    nox -s bench -- run_overhead --repeat 5       # as the README figures were taken
+    python benchmarks/run_overhead.py --runbooks 4 --repeat 1 # from a dev install, a quick look
 """
 
 from __future__ import annotations
@@ -24,28 +34,28 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
+import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness import (
+    Arm,
     BenchError,
     BenchmarkStart,
     Rounds,
     Target,
     Timing,
     at_least,
+    compare,
     median_of,
     note,
     option_parser,
-    round_tag,
     rounds_line,
     run_benchmark,
     run_command,
     scratch_directory,
-    timed,
     timed_command,
 )
 
@@ -53,9 +63,10 @@ from upkeep.records import Status
 from upkeep.scaffold import new_runbook
 
 BIN = Path(sys.executable).parent  # the venv's bin dir: upkeep, papermill, jupyter live there
-LOOP_TARGET = Target(">=", 8.0)  # loop wall / upkeep wall
-KERNEL_TARGET = Target("<=", 1.5)  # upkeep wall per runbook / bare kernel start
-KERNEL_REPEAT = 5
+HERE = Path(__file__).resolve().parent
+POOL_TARGET = Target(">=", 2.0)  # in-process pool wall / upkeep wall, both at J
+SERIAL_TARGET = Target(">=", 1.5)  # serial in-process loop wall / upkeep --jobs 1 wall
+LATENCY_TARGET = Target("<=", 1.0)  # upkeep run health-check wall / papermill CLI wall
 
 # The benchmark's children: no CI marker (trigger stays manual), no colour codes, no stray config.
 ENV = {
@@ -119,71 +130,103 @@ def make_project(root: Path, count: int) -> tuple[Path, list[str]]:
     return root / "upkeep.yml", names
 
 
-def bench_upkeep(
-    config: Path, names: list[str], jobs: int | None, env: dict[str, str] | None = None
-) -> Timing:
+def upkeep_arm(config: Path, names: list[str], jobs: int) -> Callable[[], Timing]:
+    """`upkeep run NAMES --jobs J --json`, timed; every run must come back ok."""
     cmd = [str(BIN / "upkeep"), "--config", str(config), "run", "--json", *names]
-    if jobs:
-        cmd += ["--jobs", str(jobs)]
-    timing, proc = timed_command(cmd, "upkeep run", cwd=config.parent, env={**ENV, **(env or {})})
-    outcomes = json.loads(proc.stdout)
-    bad = [o for o in outcomes if o["status"] != Status.OK]
-    if len(outcomes) != len(names) or bad:
-        raise BenchError(
-            f"upkeep run: expected {len(names)} ok runs, got {len(outcomes)} with "
-            f"{len(bad)} not ok: {bad}\n--- stderr ---\n{proc.stderr}"
-        )
-    return timing
+    cmd += ["--jobs", str(jobs)]
+
+    def measure() -> Timing:
+        timing, proc = timed_command(cmd, "upkeep run", cwd=config.parent, env=ENV)
+        outcomes = json.loads(proc.stdout)
+        bad = [o for o in outcomes if o["status"] != Status.OK]
+        if len(outcomes) != len(names) or bad:
+            raise BenchError(
+                f"upkeep run: expected {len(names)} ok runs, got {len(outcomes)} with "
+                f"{len(bad)} not ok: {bad}\n--- stderr ---\n{proc.stderr}"
+            )
+        return timing
+
+    return measure
 
 
-def bench_loop(project: Path, names: list[str]) -> Timing:
-    out = project / "loop"
-    out.mkdir(exist_ok=True)
-    lines = ["set -euo pipefail"]
-    for name in names:
-        source = project / "runbooks" / "daily" / f"{name}.ipynb"
-        target = out / f"{name}.ipynb"
-        lines.append(
-            f"{shlex.quote(str(BIN / 'papermill'))} --log-level WARNING "
-            f"{shlex.quote(str(source))} {shlex.quote(str(target))} -p n 2"
-        )
-        lines.append(
-            f"{shlex.quote(str(BIN / 'jupyter'))} nbconvert --log-level WARN --to html "
-            f"{shlex.quote(str(target))}"
-        )
-    script = "\n".join(lines)
-    timing, _ = timed_command(
-        ["bash", "-c", script], "the papermill/nbconvert loop", cwd=project, env=ENV
-    )
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _check_html(out: Path, names: list[str], who: str) -> None:
     missing = [n for n in names if not (out / f"{n}.html").is_file()]
     if missing:
-        raise BenchError(f"the loop left no HTML for {missing}")
-    return timing
+        raise BenchError(f"{who} left no HTML for {missing}")
 
 
-def kernel_in_process() -> Timing:
-    from jupyter_client.manager import KernelManager
+def cli_loop_arm(project: Path, names: list[str], jobs: int) -> Callable[[], Timing]:
+    """The shell loop a person writes: papermill then nbconvert per runbook, `jobs` at a time
+    (`xargs -P`; with jobs 1 that is the plain serial loop)."""
+    source = project / "runbooks" / "daily"
+    out = project / f"loop-{jobs}"
+    papermill = shlex.quote(str(BIN / "papermill"))
+    jupyter = shlex.quote(str(BIN / "jupyter"))
+    one = (
+        f'{papermill} --log-level WARNING {shlex.quote(str(source))}/"$1".ipynb '
+        f'{shlex.quote(str(out))}/"$1".ipynb -p n 2 && '
+        f'{jupyter} nbconvert --log-level WARN --to html {shlex.quote(str(out))}/"$1".ipynb'
+    )
+    script = (
+        f"set -euo pipefail; printf '%s\\n' {' '.join(names)} | "
+        f"xargs -P {jobs} -I NAME bash -c {shlex.quote(one)} _ NAME"
+    )
 
-    def once() -> None:
-        km = KernelManager(kernel_name="python3")
-        km.start_kernel(env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=60)
-            reply = kc.execute_interactive("1", timeout=60, output_hook=lambda msg: None)
-            if reply["content"]["status"] != "ok":
-                raise BenchError(f"bare kernel: executing 1 replied {reply['content']}")
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
+    def measure() -> Timing:
+        _fresh(out)
+        timing, _ = timed_command(["bash", "-c", script], f"the CLI loop (-P {jobs})", env=ENV)
+        _check_html(out, names, f"the CLI loop (-P {jobs})")
+        return timing
 
-    return timed(once)[0]
+    return measure
 
 
-def kernel_subprocess(cwd: Path) -> Timing:
+def pool_arm(project: Path, names: list[str], threads: int) -> Callable[[], Timing]:
+    """One Python process: papermill + HTMLExporter on `threads` threads (1: a serial loop)."""
+    source = project / "runbooks" / "daily"
+    out = project / f"pool-{threads}"
+    cmd = [sys.executable, str(HERE / "inprocess_pool.py"), str(threads), str(source), str(out)]
+
+    def measure() -> Timing:
+        _fresh(out)
+        timing, _ = timed_command([*cmd, *names], f"the in-process pool ({threads})", env=ENV)
+        _check_html(out, names, f"the in-process pool ({threads})")
+        return timing
+
+    return measure
+
+
+def papermill_arm(
+    notebook: Path, out: Path, cwd: Path, env: dict[str, str], *params: str
+) -> Callable[[], Timing]:
+    """`papermill IN OUT [-p ...]` alone, as a person runs one notebook from a shell."""
+    cmd = [str(BIN / "papermill"), "--log-level", "WARNING", str(notebook), str(out), *params]
+    return lambda: timed_command(cmd, f"papermill {notebook.stem}", cwd=cwd, env=env)[0]
+
+
+def health_check_arm(config: Path) -> Callable[[], Timing]:
+    """`upkeep run health-check`, as a person runs it; it must end ok or warn (exit 0)."""
+    cmd = [str(BIN / "upkeep"), "--config", str(config), "run", "--json", "health-check"]
+
+    def measure() -> Timing:
+        timing, proc = timed_command(cmd, "upkeep run health-check", cwd=config.parent, env=ENV)
+        status = json.loads(proc.stdout)[0]["status"]
+        if status not in (Status.OK, Status.WARN):
+            raise BenchError(f"upkeep run health-check ended {status}:\n{proc.stderr}")
+        return timing
+
+    return measure
+
+
+def kernel_arm(cwd: Path) -> Callable[[], Timing]:
     cmd = [sys.executable, "-c", KERNEL_SNIPPET]
-    return timed_command(cmd, "bare kernel subprocess", cwd=cwd, env=ENV)[0]
+    return lambda: timed_command(cmd, "bare kernel start", cwd=cwd, env=ENV)[0]
 
 
 def verify(config: Path, expected: int) -> str:
@@ -196,116 +239,142 @@ def verify(config: Path, expected: int) -> str:
     report = json.loads(proc.stdout)
     if not report["ok"] or report["runs_checked"] != expected:
         raise BenchError(f"upkeep verify: expected {expected} verified runs, got {report}")
-    return f"ok: {report['runs_checked']} runs verified"
+    return f"upkeep verify: ok, {report['runs_checked']} runs"
 
 
-@dataclass(frozen=True)
-class Measured:
-    """Every phase's rounds, and what `upkeep verify` said of the evidence they left."""
-
-    upkeep: Rounds
-    launched: Rounds
-    loop: Rounds
-    bare_in_process: Rounds
-    bare_python_c: Rounds
-    verified: str
-
-
-def measure(project: Path, config: Path, names: list[str], args: argparse.Namespace) -> Measured:
-    ups: list[Timing] = []
-    loops: list[Timing] = []
-    launched: list[Timing] = []
-    bare_in: list[Timing] = []
-    bare_sub: list[Timing] = []
-    note("warming up: one bare kernel start (not counted)")
-    kernel_in_process()
-    for round_ in range(1, args.repeat + 1):
-        tag = round_tag(round_, args.repeat)
-        note(f"{tag} bare kernel start, in-process, x{KERNEL_REPEAT}")
-        bare_in += [kernel_in_process() for _ in range(KERNEL_REPEAT)]
-        note(f"{tag} bare kernel start, as a python -c subprocess, x{KERNEL_REPEAT}")
-        bare_sub += [kernel_subprocess(project) for _ in range(KERNEL_REPEAT)]
-        note(f"{tag} upkeep run {names[0]} .. {names[-1]}")
-        ups.append(bench_upkeep(config, names, args.jobs))
-        note(f"{tag} upkeep run, every kernel launched instead of forked (for comparison)")
-        launched.append(bench_upkeep(config, names, args.jobs, {"UPKEEP_FORK_KERNELS": "0"}))
-        note(f"{tag} shell loop: papermill + jupyter nbconvert per runbook (~5 s each)")
-        loops.append(bench_loop(project, names))
-    note("upkeep verify")
-    verified = verify(config, 2 * len(names) * args.repeat)
-    return Measured(
-        Rounds(tuple(ups)),
-        Rounds(tuple(launched)),
-        Rounds(tuple(loops)),
-        Rounds(tuple(bare_in)),
-        Rounds(tuple(bare_sub)),
-        verified,
-    )
+def arms(project: Path, health: Path, names: list[str], jobs: int, args: Any) -> list[Arm]:
+    config = project / "upkeep.yml"
+    health_config = health / "upkeep.yml"
+    health_env = {**ENV, "UPKEEP_CONFIG": str(health_config)}
+    daily = project / "runbooks" / "daily"
+    listed = [
+        Arm(f"upkeep run --jobs {jobs}", upkeep_arm(config, names, jobs)),
+        Arm(f"CLI loop, xargs -P {jobs}", cli_loop_arm(project, names, jobs)),
+        Arm(f"in-process pool, {jobs} threads", pool_arm(project, names, jobs)),
+        Arm("upkeep run --jobs 1", upkeep_arm(config, names, 1)),
+        Arm("in-process serial loop", pool_arm(project, names, 1)),
+        Arm("upkeep run health-check", health_check_arm(health_config)),
+        Arm(
+            "papermill health-check",
+            papermill_arm(
+                health / "runbooks" / "daily" / "health-check.ipynb",
+                health / "papermill-health-check.ipynb",
+                health,
+                health_env,
+            ),
+        ),
+        Arm(f"upkeep run {names[0]}", upkeep_arm(config, names[:1], 1)),
+        Arm(
+            f"papermill {names[0]}",
+            papermill_arm(
+                daily / f"{names[0]}.ipynb",
+                project / "papermill-one.ipynb",
+                project,
+                ENV,
+                "-p",
+                "n",
+                "2",
+            ),
+        ),
+        Arm("bare kernel start (python -c)", kernel_arm(project)),
+    ]
+    if args.serial_loop:
+        listed.append(Arm("CLI loop, serial", cli_loop_arm(project, names, 1)))
+    return listed
 
 
-def report(measured: Measured, count: int, repeat: int) -> None:
-    up, loop, spawned = measured.upkeep.median, measured.loop.median, measured.launched.median
-    kin, ksub = measured.bare_in_process.median, measured.bare_python_c.median
-    per_run = up.wall_s / count
-    loop_ratio = loop.wall_s / up.wall_s
-    kernel_ratio = per_run / kin.wall_s
+def _row(label: str, rounds: Rounds, count: int = 0) -> str:
+    median = rounds.median
+    line = f"  {label:<32}{rounds.wall_spread():>24} wall {median.cpu_s:7.2f} s CPU"
+    if count:
+        line += f"   {count / median.wall_s:5.2f} runbooks/s"
+    return line
 
-    def row(label: str, t: Timing, per: int = 1) -> str:
-        each = ""
-        if per > 1:
-            each = f"   {t.wall_s / per:6.2f} s wall, {t.cpu_s / per:6.2f} s CPU each"
-        return f"  {label:<34}{t.text()}{each}"
 
-    print(f"\n{measured.verified}; all {2 * count * repeat} upkeep runs ok\n")
-    kernel_starts = len(measured.bare_in_process.timings)
-    print(f"results ({median_of(repeat)}; kernel starts: median of {kernel_starts})")
-    print(row(f"upkeep run ({count} runbooks)", up, count))
-    print(row("  kernels launched, not forked", spawned, count))
-    print(row(f"papermill+nbconvert loop ({count})", loop, count))
-    print(row("bare kernel start, in-process", kin))
-    print(row("bare kernel start, python -c", ksub))
-    print()
-    print(
-        f"  loop / upkeep                     {loop_ratio:7.2f}x   target {LOOP_TARGET}x  "
-        f"{LOOP_TARGET.verdict(loop_ratio)}"
-    )
-    print(
-        f"  upkeep per runbook / bare kernel  {kernel_ratio:7.2f}x   target {KERNEL_TARGET}x "
-        f" {KERNEL_TARGET.verdict(kernel_ratio)}   ({per_run:.2f} s / {kin.wall_s:.2f} s)"
-    )
-    print(
-        f"  upkeep per runbook / python -c    {per_run / ksub.wall_s:7.2f}x   (informational: "
-        f"{per_run:.2f} s / {ksub.wall_s:.2f} s)"
-    )
-    print(
-        f"  upkeep per runbook above a bare kernel start: {per_run - kin.wall_s:+.2f} s "
-        f"(in-process), {per_run - ksub.wall_s:+.2f} s (python -c); negative: upkeep overlaps "
-        "kernel starts"
-    )
+def _ratio(label: str, slower: Rounds, faster: Rounds, target: Target | None = None) -> str:
+    wall = slower.median.wall_s / faster.median.wall_s
+    cpu = slower.median.cpu_s / faster.median.cpu_s
+    verdict = f"target {target}x {target.verdict(wall)}" if target else "(context)"
+    return f"  {label:<44}{wall:6.2f}x wall {cpu:6.2f}x CPU   {verdict}"
+
+
+def report(taken: dict[str, Rounds], names: list[str], jobs: int, repeat: int) -> None:
+    count = len(names)
+    up, cli, pool = (taken[k] for k in list(taken)[:3])
+    up1, serial = taken["upkeep run --jobs 1"], taken["in-process serial loop"]
+    hc_up, hc_pm = taken["upkeep run health-check"], taken["papermill health-check"]
+    one_up, one_pm = taken[f"upkeep run {names[0]}"], taken[f"papermill {names[0]}"]
+    kernel = taken["bare kernel start (python -c)"]
+    print(f"\nthroughput: a batch of {count} runbooks ({median_of(repeat)}, spread in brackets)")
+    print(_row(f"upkeep run --jobs {jobs}", up, count))
+    print(_row(f"CLI loop, xargs -P {jobs}", cli, count))
+    print(_row(f"in-process pool, {jobs} threads", pool, count))
+    print(_row("upkeep run --jobs 1", up1, count))
+    print(_row("in-process serial loop", serial, count))
+    if "CLI loop, serial" in taken:
+        print(_row("CLI loop, serial (context)", taken["CLI loop, serial"], count))
+    print(f"\nlatency: one run, started from a shell ({median_of(repeat)})")
+    print(_row("upkeep run health-check", hc_up))
+    print(_row("papermill health-check", hc_pm))
+    print(_row(f"upkeep run {names[0]}", one_up))
+    print(_row(f"papermill {names[0]}", one_pm))
+    print(_row("bare kernel start (python -c)", kernel))
+    print("\nratios (baseline / upkeep for throughput; upkeep / baseline for latency)")
+    print(_ratio(f"in-process pool / upkeep, both at {jobs}", pool, up, POOL_TARGET))
+    print(_ratio("serial in-process / upkeep --jobs 1", serial, up1, SERIAL_TARGET))
+    print(_ratio(f"CLI loop / upkeep, both at {jobs}", cli, up))
+    if "CLI loop, serial" in taken:
+        print(
+            _ratio(f"serial CLI loop / upkeep at {jobs} (unequal)", taken["CLI loop, serial"], up)
+        )
+    print(_ratio("upkeep run health-check / papermill", hc_up, hc_pm, LATENCY_TARGET))
+    print(_ratio(f"upkeep run {names[0]} / papermill", one_up, one_pm))
+    print(_ratio(f"upkeep run {names[0]} / bare kernel start", one_up, kernel))
     if repeat > 1:
-        print(rounds_line({"upkeep": measured.upkeep, "loop": measured.loop}))
+        print(rounds_line(taken))
 
 
 def bench(args: argparse.Namespace) -> None:
+    from site_build import make_project as make_health_project
+
+    from upkeep.config import load_config
+    from upkeep.demo.service import DemoService
+
     start = BenchmarkStart.now()
-    with scratch_directory("upkeep-bench-", keep=args.keep, keep_on_failure=True) as project:
+    jobs = args.jobs or os.cpu_count() or 1
+    with scratch_directory("upkeep-bench-", keep=args.keep, keep_on_failure=True) as work:
+        project, health = work / "batch", work / "health"
+        project.mkdir()
+        health.mkdir()
         config, names = make_project(project, args.runbooks)
+        make_health_project(health)
         print(
-            f"upkeep run overhead: {len(names)} runbooks, {args.repeat} round(s), "
-            f"{os.cpu_count()} CPUs, jobs={args.jobs or 'default'}, "
-            f"python {sys.version.split()[0]} at {BIN}\nproject: {project}",
+            f"upkeep run overhead: {len(names)} runbooks at {jobs} jobs, {args.repeat} round(s), "
+            f"{os.cpu_count()} CPUs, python {sys.version.split()[0]} at {BIN}\nproject: {work}",
             flush=True,
         )
-        measured = measure(project, config, names, args)
-    report(measured, len(names), args.repeat)
+        note("building the demo system for the health check (not timed)")
+        run_command([str(BIN / "upkeep"), "--config", "upkeep.yml", "demo"], cwd=health, env=ENV)
+        with DemoService(load_config(health / "upkeep.yml")):
+            note("warming up: one upkeep run in each project (not counted)")
+            upkeep_arm(config, names[:1], 1)()
+            health_check_arm(health / "upkeep.yml")()
+            taken = compare(arms(project, health, names, jobs, args), args.repeat)
+        note("upkeep verify")
+        verified = verify(config, 1 + args.repeat * (2 * len(names) + 1))
+    print(f"\n{verified}; every upkeep run ok")
+    report(taken, names, jobs, args.repeat)
     print(f"\n{start.closing_lines()}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = option_parser(__doc__)
-    parser.add_argument("--repeat", type=at_least(1), default=1, help="rounds of each phase [1]")
+    parser.add_argument("--repeat", type=at_least(1), default=5, help="rounds [5]")
     parser.add_argument("--runbooks", type=at_least(1), default=12, help="runbooks per batch [12]")
-    parser.add_argument("--jobs", type=int, help="passed to upkeep run --jobs [upkeep's default]")
+    parser.add_argument("--jobs", type=at_least(1), help="J: jobs and threads [the CPU count]")
+    parser.add_argument(
+        "--serial-loop", action="store_true", help="also time the serial shell loop (context)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args(argv)
     return run_benchmark(lambda: bench(args))

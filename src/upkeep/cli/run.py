@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from upkeep.evidence import EvidenceStore
     from upkeep.plan import PlannedRun
     from upkeep.registry import InvalidRunbook
+    from upkeep.run.kernels import KernelTemplate
     from upkeep.run.workflow import RunOutcome
 
 
@@ -96,23 +97,34 @@ def run_command(
       upkeep run --due -p dry_run=yes          # the due cleaning only reports
       upkeep run --due --at 2026-12-01T03:00   # what would be due then (runs nothing)
     """
-    config = options.load_config()
     if names and due:
         raise click.UsageError("give runbook names or --due, not both")
     if at and not due:
         raise click.UsageError("--at only applies with --due")
     if at is not None:
+        config = options.load_config()
         return show_due_plan(config, parse_at(at, config), assignments, as_json=as_json)
-    return run_runbooks(
-        config,
-        names,
-        assignments,
-        due_at=parse_at(at, config) if due else None,
-        jobs=jobs,
-        trigger=Trigger(trigger) if trigger else _default_trigger(due),
-        start_demo_service=not no_demo_service,
-        as_json=as_json,
-    )
+    from upkeep.run.kernels import KernelTemplate
+
+    # The kernel template's imports (a second of CPU) overlap loading the config and planning
+    # on the other core; it runs no code of ours, and is killed if nothing comes to run.
+    template = KernelTemplate()
+    template.start()
+    try:
+        config = options.load_config()
+        return run_runbooks(
+            config,
+            names,
+            assignments,
+            due_at=parse_at(at, config) if due else None,
+            jobs=jobs,
+            trigger=Trigger(trigger) if trigger else _default_trigger(due),
+            start_demo_service=not no_demo_service,
+            as_json=as_json,
+            template=template,
+        )
+    finally:
+        template.close()
 
 
 def _default_trigger(due: bool) -> Trigger:
@@ -131,6 +143,7 @@ def run_runbooks(
     trigger: Trigger,
     start_demo_service: bool,
     as_json: bool,
+    template: KernelTemplate | None = None,
 ) -> int:
     """Plan the named runbooks, or with `due_at` those due then, and run them; the exit code
     of the worst outcome. Bad input raises before anything runs; with `due_at`, the invalid
@@ -148,7 +161,7 @@ def run_runbooks(
     else:
         planned = plan.plan_named(runbooks, names, assignments, trigger)
     if planned:
-        outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service)
+        outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service, template)
     else:
         print_err("nothing is due")
         outcomes = []
@@ -193,6 +206,7 @@ def _run_with_progress(
     planned: list[PlannedRun],
     jobs: int | None,
     start_demo_service: bool,
+    template: KernelTemplate | None,
 ) -> list[RunOutcome]:
     from upkeep.demo import prepared
     from upkeep.run.runner import run_plan
@@ -206,6 +220,7 @@ def _run_with_progress(
             jobs=jobs,
             progress=progress,
             notify=lambda text: print_err(f"upkeep: evidence: {text}"),
+            template=template,
         )
     send_alerts(config, store)
     return outcomes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,11 @@ def execute_notebook(
     cwd: Path,
     timeout_s: int,
     kernel: RunKernel,
+    before_first_cell: Callable[[], None] | None = None,
 ) -> tuple[Any, RunError | None]:
     """Execute a runbook in a fresh kernel; return the executed notebook and any failure
     (timeout, dead kernel, failed start) that left no error output in the notebook.
+    `before_first_cell` is called once the kernel is up, before any cell runs.
 
     The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to the
     kernel's log file, never to the terminal, so nothing unscrubbed reaches the logs.
@@ -64,6 +67,15 @@ def execute_notebook(
     # cells: papermill drops them before it executes, and so does upkeep.
     nb = remove_error_markers(nb)
     watchdog = _Watchdog(kernel, timeout_s)
+    pending = before_first_cell
+
+    def before_cell(**_: Any) -> None:
+        nonlocal pending
+        if pending is not None:
+            call, pending = pending, None
+            call()
+        watchdog.enforce()
+
     failure = None
     try:
         papermill_engines.execute_notebook_with_engine(
@@ -82,7 +94,7 @@ def execute_notebook(
             # One output per stream, not one per flush: a secret printed across two flushes
             # must be whole in one string for the scrubber to find it.
             coalesce_streams=True,
-            on_cell_execute=lambda **kw: watchdog.enforce(),
+            on_cell_execute=before_cell,
         )
     except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
         failure = _failure(exc, watchdog, timeout_s, nb)

@@ -27,6 +27,7 @@ class KernelTemplate:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._ready = False
+        self._asked = False  # whether any kernel was requested: a template that forked none
         self._broken = os.environ.get(FORK_SWITCH, "1") == "0"
 
     def start(self) -> None:
@@ -59,6 +60,7 @@ class KernelTemplate:
             process = self._process
             if self._broken or process is None or process.stdin is None or process.stdout is None:
                 return None
+            self._asked = True
             try:
                 if not self._ready:  # the template says so once its imports are done
                     self._ready = bool(json.loads(process.stdout.readline())["ready"])
@@ -71,10 +73,16 @@ class KernelTemplate:
         return reply.get("pid")
 
     def close(self) -> None:
-        """Closing stdin makes the template kill any kernel still running and exit."""
+        """Closing stdin makes the template kill any kernel still running and exit; a template
+        asked for no kernel (nothing was planned, or planning failed) may still be importing and
+        has no kernel to kill: it is killed at once instead of waited for."""
         with self._lock:
             process, self._process = self._process, None
         if process is None:
+            return
+        if not self._asked:
+            process.kill()
+            process.wait()
             return
         with contextlib.suppress(OSError):
             process.stdin.close()  # type: ignore[union-attr]
@@ -126,6 +134,59 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
+READY_POLL_S = 1.0  # how long one kernel_info request is waited for before it is sent again
+IOPUB_JOIN_S = 0.2  # how long its idle status is waited for on iopub before trying again
+
+
+async def wait_until_ready(client: Any, timeout: float | None) -> None:
+    """Return once the kernel answers: its reply to one `kernel_info` request on the shell
+    channel, then that request's `idle` status on iopub (so iopub is connected: a subscriber
+    that joined late misses it, and the request is sent again). jupyter_client's own wait then
+    listens to iopub for 0.2 s of silence, a fifth of a second more per run: every message
+    left over now is one nbclient drops anyway, since it is the reply to no cell."""
+    from queue import Empty
+
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+    while True:
+        request = client.kernel_info()
+        try:
+            reply = await _message_to(client.shell_channel, request, READY_POLL_S)
+            await _message_to(client.iopub_channel, request, IOPUB_JOIN_S, idle=True)
+        except Empty:
+            if not await client._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds") from None
+            continue
+        client._handle_kernel_info_reply(reply)
+        return
+
+
+async def _message_to(channel: Any, request: str, within_s: float, idle: bool = False) -> Any:
+    """The next message on `channel` answering `request` (with `idle`: its idle status),
+    skipping others; queue.Empty once `within_s` passed without it."""
+    from queue import Empty
+
+    until = time.monotonic() + within_s
+    while (left := until - time.monotonic()) > 0:
+        msg = await channel.get_msg(timeout=left)
+        if msg.get("parent_header", {}).get("msg_id") != request:
+            continue
+        if not idle or msg["content"].get("execution_state") == "idle":
+            return msg
+    raise Empty
+
+
+def _client_class() -> type:
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class RunKernelClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            await wait_until_ready(self, timeout)
+
+    return RunKernelClient
+
+
 _SPEC_MANAGER: Any = None
 _SPEC_LOCK = threading.Lock()
 
@@ -167,7 +228,13 @@ class RunKernel:
         run = self
         spec_manager = _spec_manager()
 
+        client_class = _client_class()
+
         class RunKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.client_factory = client_class
+
             def _kernel_spec_manager_default(self) -> Any:
                 return spec_manager
 

@@ -41,12 +41,16 @@ def run_plan(
     jobs: int | None = None,
     progress: Progress | None = None,
     notify: Callable[[str], None] = lambda text: None,
+    template: KernelTemplate | None = None,
 ) -> list[RunOutcome]:
-    """Run every planned runbook: those that run alone first, one by one, once upkeep's own
-    start-up work is done; then the others, `jobs` at a time (default: `defaults.jobs`, else
-    the CPUs)."""
-    template = KernelTemplate()
-    template.start()  # its imports overlap ours
+    """Run every planned runbook: those that run alone first, one by one, each runbook's code
+    once upkeep's own start-up work is done; then the others, `jobs` at a time (default:
+    `defaults.jobs`, else the CPUs). Kernels fork from `template` (the caller started it early
+    and closes it) or from one started and closed here."""
+    own_template = template is None
+    if template is None:
+        template = KernelTemplate()
+        template.start()  # its imports overlap ours
     try:
         prepare_imports()
         os.environ["UPKEEP_CONFIG"] = str(config.path)
@@ -63,8 +67,6 @@ def run_plan(
         )
         alone = [i for i, planned in enumerate(plan) if planned.runbook.runs_alone]
         beside = [i for i, planned in enumerate(plan) if not planned.runbook.runs_alone]
-        if alone:
-            batch.renderer.wait_until_warm()  # the runner's own imports are CPU work too
         outcomes = {i: run_in_turn(plan[i], batch) for i in alone}
         jobs = jobs or config.jobs or os.cpu_count() or 1
         if len(beside) == 1 or jobs == 1:
@@ -74,7 +76,8 @@ def run_plan(
             outcomes |= dict(zip(beside, ran, strict=True))
         return [outcomes[i] for i in range(len(plan))]
     finally:
-        template.close()
+        if own_template:
+            template.close()
 
 
 def run_in_turn(planned: PlannedRun, batch: RunBatch) -> RunOutcome:

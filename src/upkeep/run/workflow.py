@@ -149,7 +149,12 @@ def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, 
     try:
         timeout_s = runbook.timeout_s or batch.config.timeout_s
         root = batch.config.root
-        nb, failure = execute_notebook(runbook, planned.params, root, timeout_s, kernel)
+        # A runbook that runs alone measures a quiet machine: the report renderer's warm-up
+        # (CPU work of ours) overlaps its kernel's start, and is over before its first cell.
+        quiet = batch.renderer.wait_until_warm if runbook.runs_alone else None
+        nb, failure = execute_notebook(
+            runbook, planned.params, root, timeout_s, kernel, before_first_cell=quiet
+        )
     finally:
         batch.kernels.discard(kernel)
     if batch.interrupted.is_set():

@@ -1,0 +1,40 @@
+"""Tests for upkeep.run.execute: what runs before a runbook's first cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers.project import CHECK_OK, Project
+
+from upkeep import registry
+from upkeep.config import load_config
+from upkeep.run.execute import execute_notebook, prepare_imports
+from upkeep.run.kernels import RunKernel
+
+pytestmark = pytest.mark.slow
+
+
+def test_before_first_cell_runs_once_after_the_kernel_starts_and_before_any_cell(
+    project: Project, tmp_path: Path
+) -> None:
+    """A runbook that runs alone has upkeep's own warm-up finished before its first cell: the
+    hook is called once, and every cell sees what it did."""
+    marker = tmp_path / "warm"
+    sees = f"from pathlib import Path\nassert Path({str(marker)!r}).read_text() == '1'"
+    project.add_runbook("alone", [("code", sees), CHECK_OK, ("code", sees)])
+    config = load_config(project.config)
+    runbook = registry.discover(config.runbooks_dir, config.root)["alone"]
+    prepare_imports()
+    calls: list[int] = []
+
+    def warm() -> None:
+        calls.append(1)
+        marker.write_text(str(len(calls)))
+
+    kernel = RunKernel(tmp_path / "kernel.log", None)
+    nb, failure = execute_notebook(runbook, {}, project.root, 60, kernel, before_first_cell=warm)
+    assert failure is None
+    assert calls == [1]
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors == []
