@@ -185,3 +185,28 @@ def test_evidence_written_before_fleets_reads_back_without_a_host_id() -> None:
     for path in old:
         record = RunRecord.from_json(json.loads(path.read_text()))
         assert record.host.id == ""
+
+
+@pytest.mark.slow
+def test_a_run_records_its_host_id_and_a_skipped_run_exits_with_the_code_asked(
+    tmp_path: Path,
+) -> None:
+    import filelock
+
+    make_fleet(tmp_path, [SimulatedHost("db-1", {"probe": ("daily", "ok")})])
+    project = Project(tmp_path / "db-1")
+    config = project.config
+    config.write_text(config.read_text().replace("host_id: db-1\n", ""))
+    ran = project.upkeep("run", "--host", "db-1", "--exit-skipped", "99", "probe")
+    assert ran.code == 0, ran.text
+    (tmp_path / "db-1" / "state" / "locks").mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(tmp_path / "db-1" / "state" / "locks" / "probe.lock"):
+        skipped = project.upkeep("run", "--exit-skipped", "99", "probe",
+                                 env={"UPKEEP_HOST_ID": "db-1"})  # fmt: skip
+        as_before = project.upkeep("run", "probe")
+    assert skipped.code == 99, skipped.text
+    assert as_before.code == 0, as_before.text  # without --exit-skipped: as ok, as always
+    records = sorted(project.records(), key=lambda record: record["started_at"])
+    assert [record["status"] for record in records] == ["ok", "skipped", "skipped"]
+    assert [record["host"].get("id") for record in records] == ["db-1", "db-1", None]
+    assert project.upkeep("verify").code == 0

@@ -4,8 +4,8 @@ BashOperator routed to the host's worker queue, or an SSHOperator over its SSH c
 Upkeep's schedule is kept: the cadence's cron in the host's zone, `catchup=False` and
 `max_active_runs=1` (a missed period is not replayed: upkeep's `run --due` catches up once);
 its exit codes become task states (1 and 3 fail the task, 99 — every run skipped — skips it);
-Airflow does not retry (`retries=0`), since a failed run is evidence and upkeep's own retry
-policy applies. The file imports nothing from upkeep: it runs on the Airflow scheduler.
+Airflow does not retry (`retries=0`): upkeep's policy applies, a failed run is evidence and
+the next period runs the runbook again. The file imports nothing from upkeep: it runs on the Airflow scheduler.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ Do not edit: change the fleet file or the runbooks and export again.
 Each task runs `upkeep run` on one host, so evidence, redaction, locking and time limits are
 upkeep's. Exit codes: 0 ok or warn (success); 1 a check failed, 2 bad input, 3 a run ended in
 error (the task fails); {skipped} every run was skipped, e.g. locked by a run still going (the
-task is skipped). retries=0: a failed run is evidence, and upkeep's own retry policy applies;
-Airflow must not run it again on top. catchup=False and max_active_runs=1: a missed period is
-not replayed and runs never overlap, as with upkeep's own schedule.
+task is skipped). retries=0: upkeep's retry policy applies, not Airflow's on top of it: a
+failed run is evidence and is not repeated blindly; the next period runs the runbook again.
+catchup=False and max_active_runs=1: a missed period is not replayed and runs never overlap,
+as with upkeep's own schedule.
 """
 
 from __future__ import annotations
