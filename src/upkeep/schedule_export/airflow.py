@@ -5,7 +5,8 @@ Upkeep's schedule is kept: the cadence's cron in the host's zone, `catchup=False
 `max_active_runs=1` (a missed period is not replayed: upkeep's `run --due` catches up once);
 its exit codes become task states (1 and 3 fail the task, 99 — every run skipped — skips it);
 Airflow does not retry (`retries=0`): upkeep's policy applies, a failed run is evidence and
-the next period runs the runbook again. The file imports nothing from upkeep: it runs on the Airflow scheduler.
+the next period runs the runbook again. The file imports nothing from upkeep: it runs on the
+Airflow scheduler.
 """
 
 from __future__ import annotations
