@@ -17,7 +17,14 @@ from upkeep.schedule_export import Job, Refusal, job_for
 from upkeep.schedule_export.context import ExportContext
 from upkeep.schedule_export.localtime import dst_refusal
 
-__all__ = ["FleetSchedule", "FleetTask", "SKIPPED_EXIT_CODE", "fleet_schedules"]
+__all__ = [
+    "SKIPPED_EXIT_CODE",
+    "FleetSchedule",
+    "FleetTask",
+    "HostJob",
+    "fleet_schedules",
+    "host_jobs",
+]
 
 # `upkeep run --exit-skipped` in every task: Airflow's own default for "skipped" (99).
 SKIPPED_EXIT_CODE = 99
@@ -51,35 +58,57 @@ class FleetSchedule:
     tasks: tuple[FleetTask, ...]
 
 
+@dataclass(frozen=True)
+class HostJob:
+    """One runbook's schedule on one host of the fleet."""
+
+    host: LoadedHost
+    job: Job
+
+
+def host_jobs(
+    fleet: Fleet, hosts: Sequence[LoadedHost], now: datetime
+) -> tuple[list[HostJob], list[Refusal]]:
+    """Every host × runbook that applies, and the refused ones (named `host/runbook`): a
+    runbook that cannot be loaded, a cadence only cronsim reads, an hour daylight saving skips
+    or repeats in the host's zone. ConfigError when a host names a runbook it does not have."""
+    jobs: list[HostJob] = []
+    refused: list[Refusal] = []
+    for index, loaded in enumerate(hosts):
+        zone = loaded.config.tz
+        for job in _selected_jobs(fleet, index, loaded, refused):
+            reason = dst_refusal(job, zone, now.astimezone(zone))
+            if reason is None:
+                jobs.append(HostJob(loaded, job))
+            else:
+                refused.append(Refusal(f"{loaded.host.id}/{job.name}", reason))
+    return jobs, refused
+
+
 def fleet_schedules(
     fleet: Fleet, hosts: Sequence[LoadedHost], now: datetime
 ) -> tuple[list[FleetSchedule], list[Refusal]]:
-    """Every host × runbook task, grouped by cadence and zone, and the refused ones (named
-    `host/runbook`). ConfigError when a host names a runbook its config does not have."""
+    """Every host × runbook task, grouped by cadence and zone, and the refused ones."""
+    jobs, refused = host_jobs(fleet, hosts, now)
     grouped: dict[tuple[str, str], list[tuple[Job, FleetTask]]] = {}
-    refused: list[Refusal] = []
-    for index, loaded in enumerate(hosts):
-        for job in _host_jobs(fleet, index, loaded, refused):
-            zone = loaded.config.tz
-            reason = dst_refusal(job[0], zone, now.astimezone(zone))
-            if reason is not None:
-                refused.append(Refusal(f"{loaded.host.id}/{job[0].name}", reason))
-                continue
-            grouped.setdefault((job[0].fields.expression, zone.key), []).append(job)
+    for item in jobs:
+        host, config, job = item.host.host, item.host.config, item.job
+        argv = _run_argv(ExportContext(config), host.command, host.id, job.name)
+        task = FleetTask(host.id, job.name, job.title, argv, host.queue, host.ssh_conn_id)
+        grouped.setdefault((job.fields.expression, config.tz.key), []).append((job, task))
     return _schedules(grouped), refused
 
 
-def _host_jobs(
+def _selected_jobs(
     fleet: Fleet, index: int, loaded: LoadedHost, refused: list[Refusal]
-) -> list[tuple[Job, FleetTask]]:
+) -> list[Job]:
     from upkeep import registry
 
     host, config = loaded.host, loaded.config
     runbooks = registry.discover(config.runbooks_dir, config.root)
     names = host.runbooks if host.runbooks is not None else (*runbooks, *runbooks.invalid)
     known = sorted({*runbooks, *runbooks.invalid})
-    context = ExportContext(config)
-    jobs: list[tuple[Job, FleetTask]] = []
+    jobs: list[Job] = []
     for name in names:
         if name in runbooks.invalid:
             message = runbooks.invalid[name].message
@@ -94,10 +123,8 @@ def _host_jobs(
         job = job_for(runbook.name, runbook.title, runbook.cadence)
         if isinstance(job, Refusal):
             refused.append(Refusal(f"{host.id}/{name}", job.reason))
-            continue
-        argv = _run_argv(context, host.command, host.id, name)
-        task = FleetTask(host.id, name, runbook.title, argv, host.queue, host.ssh_conn_id)
-        jobs.append((job, task))
+        else:
+            jobs.append(job)
     return jobs
 
 
