@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import filelock
 import pytest
@@ -120,3 +122,39 @@ def test_airflow_runs_the_fleet_dag_and_each_host_keeps_its_own_evidence(tmp_pat
         verified = Project(tmp_path / host).upkeep("verify")
         assert verified.code == 0, verified.text
         assert "2 runs verified" in verified.out
+
+
+def test_airflow_loads_a_dag_whose_host_runs_over_ssh(tmp_path: Path) -> None:
+    """No SSH server here to run it: Airflow builds the SSHOperator (its arguments accepted)
+    and lists its task beside a queued one; the DAG's next run is the latest midnight in the
+    hosts' zone."""
+    fleet = make_fleet(
+        tmp_path,
+        [
+            SimulatedHost(
+                "db-1", {"probe": ("daily", "ok")}, "queue: db\n", timezone="Europe/Paris"
+            ),
+            SimulatedHost(
+                "web-2", {"probe": ("daily", "ok")}, "ssh_conn_id: ssh\n", timezone="Europe/Paris"
+            ),
+        ],
+    )
+    dags = tmp_path / "dags"
+    exported = Project(tmp_path / "db-1").upkeep(
+        "export", "airflow", "--fleet", str(fleet), "-o", str(dags / "upkeep_fleet.py")
+    )
+    assert exported.code == 0, exported.err
+    airflow = Airflow(tmp_path / "airflow-home", dags)
+    assert airflow("db", "migrate").returncode == 0
+    assert airflow.json("dags", "list-import-errors") == []
+    listed = airflow("tasks", "list", "upkeep_daily")
+    assert listed.returncode == 0, listed.stderr
+    assert {"db-1--probe", "web-2--probe"} <= set(listed.stdout.split())
+    assert airflow("dags", "reserialize").returncode == 0  # as the scheduler stores them
+    details = airflow.json("dags", "details", "upkeep_daily")
+    (detail,) = details if isinstance(details, list) else [details]
+    assert str(detail["max_active_runs"]) == "1", detail  # the CLI prints values as text
+    # Midnight in Paris, and the latest period rather than the start date's (catchup=False).
+    next_run = datetime.fromisoformat(detail["next_dagrun"]).astimezone(ZoneInfo("Europe/Paris"))
+    assert (next_run.hour, next_run.minute) == (0, 0), detail
+    assert datetime.now(UTC) - next_run < timedelta(days=2), detail
