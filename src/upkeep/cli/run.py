@@ -4,6 +4,8 @@ invalid stops the command before anything runs; with `--due` the valid runbooks 
 invalid one is named on stderr and makes the exit code at least 2; `-p` sets a parameter of the
 named runbooks, or with `--due` of each due runbook that declares it. `--due --at TIME` only
 plans: it lists what would be due then and runs nothing, since a run's time is when it ran.
+`--host` names the fleet host the runs are recorded under; `--exit-skipped` gives a scheduler
+its own exit code for a run that could not start.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from upkeep.cli.console import (
 )
 from upkeep.cli.options import GlobalOptions, parse_at
 from upkeep.errors import RunbookError
-from upkeep.records import Trigger
+from upkeep.records import Status, Trigger
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -75,6 +77,22 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Do not start the demo system's HTTP service for the run.",
 )
+@click.option(
+    "--host",
+    "host_id",
+    metavar="ID",
+    envvar="UPKEEP_HOST_ID",
+    help="This host's id in a fleet, written into each run's run.json [default: the config's "
+    "host_id; $UPKEEP_HOST_ID]. It must match host_id when the config sets one.",
+)
+@click.option(
+    "--exit-skipped",
+    type=click.IntRange(min=0, max=125),
+    default=0,
+    show_default=True,
+    help="The exit code when every run was skipped (could not start): a scheduler such as "
+    "Airflow maps it to its own skipped state. Default: as ok.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 @click.pass_obj
 def run_command(
@@ -86,6 +104,8 @@ def run_command(
     jobs: int | None,
     trigger: str | None,
     no_demo_service: bool,
+    host_id: str | None,
+    exit_skipped: int,
     as_json: bool,
 ) -> int:
     """Run the named runbooks now, or with --due every runbook that is due.
@@ -96,13 +116,14 @@ def run_command(
       upkeep run --due
       upkeep run --due -p dry_run=yes          # the due cleaning only reports
       upkeep run --due --at 2026-12-01T03:00   # what would be due then (runs nothing)
+      upkeep run --host db-1 --exit-skipped 99 backup   # as a fleet's Airflow task runs it
     """
     if names and due:
         raise click.UsageError("give runbook names or --due, not both")
     if at and not due:
         raise click.UsageError("--at only applies with --due")
     if at is not None:
-        config = options.load_config()
+        config = with_host_id(options.load_config(), host_id)
         return show_due_plan(config, parse_at(at, config), assignments, as_json=as_json)
     from upkeep.run.kernels import KernelTemplate
 
@@ -111,7 +132,7 @@ def run_command(
     template = KernelTemplate()
     template.start()
     try:
-        config = options.load_config()
+        config = with_host_id(options.load_config(), host_id)
         return run_runbooks(
             config,
             names,
@@ -122,9 +143,31 @@ def run_command(
             start_demo_service=not no_demo_service,
             as_json=as_json,
             template=template,
+            exit_skipped=exit_skipped,
         )
     finally:
         template.close()
+
+
+def with_host_id(config: Config, host_id: str | None) -> Config:
+    """The config with `--host` as its host id; ConfigError (exit 2, nothing ran) when it is no
+    host id or names another host than the config's own `host_id:`, since the runs would land
+    in that host's evidence under the wrong name."""
+    from dataclasses import replace
+
+    from upkeep.config.host_id import host_id_problem
+    from upkeep.errors import ConfigError
+
+    if host_id is None:
+        return config
+    if (problem := host_id_problem(host_id)) is not None:
+        raise ConfigError(f"--host (or $UPKEEP_HOST_ID): {problem}")
+    if config.host_id is not None and config.host_id != host_id:
+        raise ConfigError(
+            f"--host (or $UPKEEP_HOST_ID): {host_id!r} is not this config's host: "
+            f"{config.path} says host_id: {config.host_id}; expected that id, or no --host"
+        )
+    return replace(config, host_id=host_id)
 
 
 def _default_trigger(due: bool) -> Trigger:
@@ -144,10 +187,12 @@ def run_runbooks(
     start_demo_service: bool,
     as_json: bool,
     template: KernelTemplate | None = None,
+    exit_skipped: int = 0,
 ) -> int:
     """Plan the named runbooks, or with `due_at` those due then, and run them; the exit code
-    of the worst outcome. Bad input raises before anything runs; with `due_at`, the invalid
-    runbooks are named last and the exit code is at least theirs (2)."""
+    of the worst outcome (`exit_skipped` when every run was skipped). Bad input raises before
+    anything runs; with `due_at`, the invalid runbooks are named last and the exit code is at
+    least theirs (2)."""
     from upkeep import plan, registry
     from upkeep.evidence import EvidenceStore
     from upkeep.records import exit_code
@@ -170,6 +215,8 @@ def run_runbooks(
     for item in refused:
         print_err(f"upkeep: error: {item.message} (not run)")
     code = exit_code(outcome.status for outcome in outcomes)
+    if outcomes and all(outcome.status is Status.SKIPPED for outcome in outcomes):
+        code = exit_skipped
     return max(code, RunbookError.exit_code) if refused else code
 
 

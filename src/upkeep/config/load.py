@@ -23,6 +23,7 @@ from upkeep.config.database_review import DatabaseReview, read_database_review
 from upkeep.config.disaster_drill import DisasterDrill, read_disaster_drill
 from upkeep.config.escalation import Escalation, read_escalation
 from upkeep.config.evidence_git import EvidenceGit, read_evidence_git
+from upkeep.config.host_id import host_id_problem
 from upkeep.config.limits import read_limit, read_thresholds
 from upkeep.config.log_backup import LogBackup, read_log_backup
 from upkeep.config.logs import read_log
@@ -104,6 +105,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         path=path,
         root=base,
         timezone=timezone,
+        host_id=problems.read(lambda: _host_id(top), None),
         evidence_dir=problems.read(
             lambda: _own_directory(top, "evidence_dir", base / "evidence"), base / "evidence"
         ),
@@ -231,6 +233,13 @@ def _timezone(top: Section) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         top.fail("timezone", "an IANA time zone such as UTC or Europe/Berlin", timezone)
     return timezone
+
+
+def _host_id(top: Section) -> str | None:
+    host_id = top.str("host_id", None)
+    if host_id is not None and (problem := host_id_problem(host_id)) is not None:
+        raise ConfigError(f"{top.file}: host_id: {problem}")
+    return host_id
 
 
 def _defaults(top: Section, path: Path) -> tuple[int, int | None]:

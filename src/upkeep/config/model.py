@@ -284,6 +284,8 @@ class Config:
     path: Path
     root: Path
     timezone: str = "UTC"
+    # This host's id in a fleet (`host_id:`): written into every run's run.json.
+    host_id: str | None = None
     evidence_dir: Path = Path("evidence")
     state_dir: Path = Path("var/state")
     runbooks_dir: RunbookFolders = RunbookFolders((Path("runbooks"),))

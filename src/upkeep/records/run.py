@@ -66,19 +66,25 @@ def _runbook_name(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Host:
-    """Where a run ran."""
+    """Where a run ran: the machine's name, user and platform, and `id`, the host's id in a
+    fleet (`host_id:` in its upkeep.yml, or `upkeep run --host`); empty outside a fleet, and
+    then left out of `run.json`, as evidence written before fleets has it."""
 
     name: str = ""
     user: str = ""
     platform: str = ""
+    id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "user": self.user, "platform": self.platform}
+        value = {"name": self.name, "user": self.user, "platform": self.platform}
+        if self.id:
+            value["id"] = self.id
+        return value
 
     @classmethod
     def from_json(cls, value: Any) -> Host:
         value = value if isinstance(value, Mapping) else {}
-        return cls(*(_optional_text(value.get(key)) for key in ("name", "user", "platform")))
+        return cls(*(_optional_text(value.get(key)) for key in ("name", "user", "platform", "id")))
 
 
 def _optional_text(value: Any) -> str:

@@ -28,11 +28,11 @@ class Provenance:
     git: dict[str, tuple[str, bool]] = field(default_factory=dict)  # relpath -> (HEAD, dirty)
 
     @classmethod
-    def gather(cls, root: Path) -> Provenance:
+    def gather(cls, root: Path, host_id: str = "") -> Provenance:
         import papermill
 
         return cls(
-            host=Host(socket.gethostname(), getpass.getuser(), platform.platform()),
+            host=Host(socket.gethostname(), getpass.getuser(), platform.platform(), host_id),
             versions={
                 "python": platform.python_version(),
                 "upkeep": __version__,

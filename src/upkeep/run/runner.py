@@ -59,7 +59,7 @@ def run_plan(
         batch = RunBatch(
             config=config,
             store=store,
-            provenance=Provenance.gather(config.root),
+            provenance=Provenance.gather(config.root, config.host_id or ""),
             renderer=Renderer(config.tz),
             progress=progress or _Silent(),
             template=template,
