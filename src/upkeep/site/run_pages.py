@@ -13,6 +13,7 @@ the report's own (`upkeep.rendering.run_record`).
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from upkeep.evidence import RUN_JSON
@@ -55,8 +56,8 @@ def write_run_pages(model: SiteModel, site_dir: Path) -> Placed:
         )
         stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
         target = site_dir / run.relpath
+        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
         for name, path in stored.items():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
             place_file(path, target / name, placed)
     store.save()
     return placed

@@ -23,7 +23,6 @@ from upkeep.evidence.layout import (
     LEDGER,
     RUN_JSON,
     canonical,
-    files_under,
     line_hash,
     run_relpath,
     scan_runs,
@@ -66,21 +65,39 @@ def _read_cache(cache: Path) -> dict[str, Any]:
 
 
 def folder_identity(folder: Path) -> list[list[Any]] | None:
-    """Every file under a run folder with its (size, mtime_ns, inode, ctime_ns, mode); None
-    when the folder is not a plain folder (verify says why, and it is never cached)."""
+    """Every entry under a run folder that is not a folder (symlinks included, as verify counts
+    them) with its (size, mtime_ns, inode, ctime_ns, mode), sorted; None when the run folder is
+    not a plain folder (verify says why, and that is never cached)."""
     try:
-        own = folder.lstat()
+        own = os.lstat(folder)
     except OSError:
         return None
     if not stat.S_ISDIR(own.st_mode):
         return None
     identity: list[list[Any]] = [[".", own.st_ino, own.st_mtime_ns, own.st_ctime_ns]]
-    for name in files_under(folder):
-        info = os.lstat(folder / name)
-        identity.append(
-            [name, info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns, info.st_mode]
-        )
+    _add_entries(os.fspath(folder), "", identity)
+    identity.sort()
     return identity
+
+
+def _add_entries(directory: str, prefix: str, identity: list[list[Any]]) -> None:
+    # os.scandir rather than layout.files_under: its lstat comes with the listing.
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                _add_entries(entry.path, f"{prefix}{entry.name}/", identity)
+                continue
+            identity.append(
+                [
+                    f"{prefix}{entry.name}",
+                    info.st_size,
+                    info.st_mtime_ns,
+                    info.st_ino,
+                    info.st_ctime_ns,
+                    info.st_mode,
+                ]
+            )
 
 
 @dataclass
