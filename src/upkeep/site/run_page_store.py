@@ -47,9 +47,8 @@ def templates_key() -> str:
 
 def place_file(source: Path, target: Path, placed: Placed) -> None:
     """Put `source` at `target` by a hard link, else by a copy; a missing source puts nothing."""
-    target.unlink(missing_ok=True)
     try:
-        os.link(source, target)
+        _link_replacing(source, target)
         placed.linked += 1
         return
     except FileNotFoundError:
@@ -62,6 +61,15 @@ def place_file(source: Path, target: Path, placed: Placed) -> None:
         return
     placed.copied += 1
     placed.copied_bytes += target.stat().st_size
+
+
+def _link_replacing(source: Path, target: Path) -> None:
+    # mkdocs has just cleaned the site: the target is there only in a dirty build or a rerun.
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        target.unlink()
+        os.link(source, target)
 
 
 class RunPageStore:
@@ -124,7 +132,13 @@ class RunPageStore:
         value = {"format": MANIFEST_FORMAT, "key": self.key, "runs": self.fresh}
         # One that cannot be written: the next build renders again what it cannot trust.
         with contextlib.suppress(OSError):
-            atomic.write_json(self.manifest_path, value)
+            atomic.write_bytes(self.manifest_path, compact_json(value))
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as JSON without indentation: the json module's C encoder then does all the work
+    (a cache of thousands of runs, written on every build that saw a new one)."""
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def fingerprint(*parts: Any) -> str:

@@ -29,6 +29,7 @@ from upkeep.evidence.layout import (
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry, LedgerLine
 from upkeep.evidence.verify import Mismatch, VerifyReport, check_run_folder
+from upkeep.site.run_page_store import compact_json
 
 CACHE_FILE = "site/verified-runs.json"  # under state_dir: never in the evidence, never published
 CACHE_FORMAT = 1
@@ -49,7 +50,7 @@ def verify_with_cache(root: Path, cache: Path) -> VerifyReport:
     if walk.fresh != known:
         # A cache that cannot be written costs the next build time, nothing else.
         with contextlib.suppress(OSError):
-            atomic.write_json(cache, {"format": CACHE_FORMAT, "runs": walk.fresh})
+            atomic.write_bytes(cache, compact_json({"format": CACHE_FORMAT, "runs": walk.fresh}))
     return VerifyReport(tuple(problems), walk.runs_checked, walk.decisions_checked)
 
 
