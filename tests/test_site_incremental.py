@@ -252,3 +252,38 @@ def test_a_store_file_changed_by_hand_is_rendered_again(
     _, placed = _build(config, site)
     assert placed.rendered == 1
     assert "all green" not in (site / relpath / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_real_rebuild_after_a_new_run_keeps_the_old_pages(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    project = history["project"]
+    site = tmp_path / "public"
+    first = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
+    assert first.code == 0, first.text
+    old = history["folders"][0].relative_to(project.evidence).as_posix()
+    before = _identities(site / old)
+    new = _publish(history["store"], history["runbook"], 10)
+    again = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
+    assert again.code == 0, again.text
+    assert "1 rendered" in again.text
+    assert _identities(site / old) == before
+    page = site / new.relative_to(project.evidence).as_posix() / "index.html"
+    assert new.name in page.read_text()
+
+
+def test_a_state_dir_that_cannot_be_written_still_gets_every_page(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    (config.state_dir / "site").write_text("a file where the store's folder would be")
+    site = tmp_path / "site"
+    model, placed = _build(config, site)
+    assert placed.rendered == 3 and placed.linked == 0
+    for run in model.runs:
+        assert (site / run.relpath / "index.html").is_file()
+        assert (site / run.relpath / "report.html").read_bytes() == (
+            config.evidence_dir / run.relpath / "report.html"
+        ).read_bytes()

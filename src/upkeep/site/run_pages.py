@@ -54,13 +54,25 @@ def write_run_pages(model: SiteModel, site_dir: Path) -> Placed:
             file_identity(source / RUN_JSON),
             file_identity(source / REPORT),
         )
-        stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
         target = site_dir / run.relpath
         os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
+        try:
+            stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
+        except OSError:
+            # A state_dir that cannot be written to (read-only, full): the site still gets them.
+            _write_straight(_run_files(model, run), target, placed)
+            continue
         for name, path in stored.items():
             place_file(path, target / name, placed)
     store.save()
     return placed
+
+
+def _write_straight(made: dict[str, bytes], target: Path, placed: Placed) -> None:
+    for name, data in made.items():
+        (target / name).write_bytes(data)
+        placed.rendered_bytes += len(data)
+    placed.rendered += 1
 
 
 def _run_files(model: SiteModel, run: RunView) -> dict[str, bytes]:
