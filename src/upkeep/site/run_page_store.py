@@ -112,12 +112,12 @@ class RunPageStore:
                 self.fresh[relpath] = entry
                 return {name: folder / name for name in stored}
         shutil.rmtree(folder, ignore_errors=True)
+        made = render()
+        for parent in {(folder / name).parent for name in made}:
+            os.makedirs(parent, exist_ok=True)
         identities = {}
-        for name, data in render().items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_replacing(path, data)
-            identities[name] = _identity(path)
+        for name, data in made.items():
+            identities[name] = _write_new(folder / name, data)
             placed.rendered_bytes += len(data)
         placed.rendered += 1
         self.fresh[relpath] = {"fingerprint": fingerprint, "files": identities}
@@ -163,10 +163,13 @@ def _identity(path: Path) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
-def _write_replacing(path: Path, data: bytes) -> None:
-    # No fsync: a store file is a cache. The manifest, written (and synced) after, holds each
-    # file's size and mtime; one cut short by a crash no longer matches and is rendered again.
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, atomic.file_mode())
-    os.replace(tmp, path)
+def _write_new(path: Path, data: bytes) -> list[int]:
+    """Write a file into a folder just emptied; its identity. No temporary name and no fsync:
+    a store file is a cache, and the manifest (written and synced after every page) holds each
+    file's size and mtime, so one cut short by a crash no longer matches and is made again."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, atomic.file_mode())
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        info = os.fstat(handle.fileno())
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
