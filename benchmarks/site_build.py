@@ -1,5 +1,5 @@
-"""What years of nightly history cost the site: `upkeep site build` side by side with a bare
-mkdocs-material build of as many one-paragraph pages, and with twice the history.
+"""What years of nightly history cost the site: `upkeep site build` from scratch and after one new
+run, side by side with Material building the same run pages, and with twice the history.
 
 In temporary projects it:
 
@@ -7,20 +7,34 @@ In temporary projects it:
    shipped health check against its own demo system) to get real notebooks and real reports;
 2. writes YEARS of synthetic history through `upkeep.evidence` (a run at every scheduled time,
    each with its own run.json, statuses and checks varied, reusing the real notebook and report
-   bytes of its runbook), so that `upkeep verify` accepts it; then the same for 2 x YEARS;
-3. times `upkeep site build` (strict) on both, and `mkdocs build` of a bare Material project with
-   one one-paragraph page per run, kept out of the nav;
-4. prints times, site bytes per run and the ratios against the targets: site build <= 1.0x the
-   bare build, <= 40 KB of site per run on average, doubled history <= 2.2x the time; then the
-   load average before and after.
+   bytes of its runbook), so that `upkeep verify` accepts it;
+3. times four arms, alternated round by round (A B C D, D C B A, ...), each on a settled disk (the
+   files it reads or removes synced before its clock starts):
+   - upkeep full build: `upkeep site build` with nothing kept from earlier builds (the previous
+     site, the run page store and the verification cache removed, untimed): every run verified
+     and every run page rendered, as a first build or a new upkeep version does;
+   - upkeep nightly build: the same after one new run was published (untimed), as the nightly
+     builds: the new run verified and rendered, the other runs' pages linked from the store;
+   - bare Material: `mkdocs build` of Material with one one-paragraph page per run, out of the
+     nav (context only: its pages are not upkeep's);
+   - Material + run pages, the equal-work arm: the bare project plus upkeep's own run pages (their
+     HTML as the page body), each run's report.html and report view as static files, built by
+     Material, out of the nav and, by front matter, out of the search index: the same output a
+     user would get writing the run pages as Markdown pages;
+4. writes as many years again (older runs, the same ledger) and times the full build on it;
+5. prints medians with the spread, CPU, peak RSS (the largest process, from wait4) and the ratios
+   against the targets: full build <= 1.0x the equal-work arm, nightly build <= 0.3x the full
+   build, doubled history <= 2.1x the full build, peak RSS of the full build <= 1.5x the bare
+   Material build, <= 40 KB of site per run; then the load average before and after.
 
 It is a measurement, not a test: it exits 0 whatever the figures, and 1 only when something it
 runs failed. fsync is skipped while the synthetic history is generated (the files are the same;
-only generation gets faster); the builds themselves run untouched in child processes.
+only generation gets faster), then everything is synced before any build is timed; the builds
+themselves run untouched in child processes.
 
     nox -s bench -- site_build
     python benchmarks/site_build.py --years 1     # a quicker look
-    python benchmarks/site_build.py --repeat 2    # each build twice, the fastest counts
+    python benchmarks/site_build.py --rounds 3    # three rounds per arm; medians
 """
 
 from __future__ import annotations
@@ -30,10 +44,12 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +60,13 @@ from harness import (
     Rounds,
     Target,
     Timing,
+    at_least,
+    median_of,
+    note,
     option_parser,
+    round_tag,
+    rounds_in_turn,
+    rounds_line,
     run_benchmark,
     run_command,
     scratch_directory,
@@ -57,9 +79,11 @@ from upkeep.records import RunRecord, Status
 from upkeep.scaffold import new_runbook
 
 REPO = Path(__file__).resolve().parent.parent
-TIME_TARGET = Target("<=", 1.0)  # site build wall / bare build wall
+TIME_TARGET = Target("<=", 1.0)  # full site build wall / Material + the same run pages
+NIGHTLY_TARGET = Target("<=", 0.3)  # build after one new run / full build
 BYTES_TARGET = Target("<=", 40 * 1024)  # site bytes per run
-DOUBLING_TARGET = Target("<=", 2.2)  # site build wall with twice the history / with the history
+DOUBLING_TARGET = Target("<=", 2.1)  # full build with twice the history / with the history
+MEMORY_TARGET = Target("<=", 1.5)  # peak RSS of the full build / the bare Material build
 ENV = {
     **{k: v for k, v in os.environ.items() if k not in ("UPKEEP_CONFIG", "CI")},
     "NO_COLOR": "1",
@@ -251,6 +275,72 @@ def _publish(
 # --- the builds -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One build: its Timing and the peak resident memory of its largest process."""
+
+    timing: Timing
+    peak_kib: int
+
+
+def measure_child(args: list[str], cwd: Path) -> Measured:
+    """Run a command on a settled disk (sync first, untimed); wall, CPU and peak RSS of it and
+    its children, from wait4. BenchError with its output if it fails."""
+    os.sync()
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        args, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise BenchError(f"{' '.join(args)} failed ({child.returncode}):\n{output.decode()}")
+    # ru_maxrss of a reaped child is the largest of it and of every descendant it reaped.
+    return Measured(Timing(wall, usage.ru_utime + usage.ru_stime), usage.ru_maxrss)
+
+
+def upkeep_build(project: Path) -> Measured:
+    return measure_child(
+        [
+            sys.executable,
+            "-m",
+            "upkeep.cli",
+            "--config",
+            "upkeep.yml",
+            "site",
+            "build",
+            "--site-dir",
+            "site",
+        ],
+        project,
+    )
+
+
+def full_build(project: Path) -> Measured:
+    """A build with nothing kept from earlier ones (a first build, or a new upkeep): the
+    previous site and the run page store and verification cache removed, untimed."""
+    shutil.rmtree(project / "site", ignore_errors=True)
+    shutil.rmtree(project / "var" / "state" / "site", ignore_errors=True)
+    return upkeep_build(project)
+
+
+def nightly_build(project: Path, reals: dict[str, dict[str, Any]], counter: list[int]) -> Measured:
+    """The nightly's build: one new run published (untimed) since the last build."""
+    counter[0] += 1
+    at = datetime(2026, 11, 1, 3, tzinfo=UTC) + timedelta(days=counter[0])
+    _publish(
+        EvidenceStore(project / "evidence"),
+        reals["health-check"],
+        at,
+        Status.OK,
+        900_000 + counter[0],
+    )
+    return upkeep_build(project)
+
+
 def bare_project(root: Path, pages: int) -> None:
     """Material with one one-paragraph page per run, none of them in the nav."""
     docs = root / "docs"
@@ -266,6 +356,29 @@ def bare_project(root: Path, pages: int) -> None:
     )
 
 
+def equal_work_project(root: Path, site: Path) -> int:
+    """The bare project plus upkeep's own run pages (their body as the page), reports and report
+    views, rendered through Material, out of the nav and the search index: the same pages a
+    user would get writing them as Markdown pages. Returns the number of run pages."""
+    bare_project(root, 0)
+    docs = root / "docs"
+    count = 0
+    for folder in sorted(site.glob("runs/*/*/*/")):
+        if not (folder / "index.html").is_file():
+            continue
+        relpath = folder.relative_to(site).as_posix()
+        page = (folder / "index.html").read_text()
+        body = page.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
+        (docs / relpath).mkdir(parents=True, exist_ok=True)
+        (docs / f"{relpath}.md").write_text(f"---\nsearch:\n  exclude: true\n---\n\n{body}\n")
+        for name in ("report.html", "report/index.html"):
+            if (folder / name).is_file():
+                (docs / relpath / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / name, docs / relpath / name)
+        count += 1
+    return count
+
+
 def site_bytes(site: Path) -> tuple[int, int]:
     """(bytes under the run folders, bytes of the whole site)."""
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
@@ -273,17 +386,10 @@ def site_bytes(site: Path) -> tuple[int, int]:
     return runs, total
 
 
-def build_site(project: Path) -> Timing:
-    shutil.rmtree(project / "site", ignore_errors=True)
-    return _upkeep(project, "site", "build", "--site-dir", "site")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = option_parser(__doc__)
     parser.add_argument("--years", type=int, default=5, help="years of history [5]")
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="builds per measurement; the fastest counts [1]"
-    )
+    parser.add_argument("--rounds", type=at_least(1), default=2, help="rounds per arm [2]")
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
     args = parser.parse_args(argv)
     return run_benchmark(lambda: bench(args))
@@ -292,16 +398,40 @@ def main(argv: list[str] | None = None) -> int:
 def bench(args: argparse.Namespace) -> None:
     start = BenchmarkStart.now()
     with scratch_directory("upkeep-site-bench-", keep=args.keep) as work:
-        _bench(work, args.years, max(1, args.repeat))
+        _bench(work, args.years, args.rounds)
     print(f"\n{start.closing_lines()}")
 
 
-def _best(measure: Callable[[], Timing], repeat: int) -> Timing:
-    """The fastest wall time and the lowest CPU time of `repeat` measurements."""
-    return Rounds(tuple(measure() for _ in range(repeat))).fastest
+def _rounds(arms: dict[str, Callable[[], Measured]], rounds: int) -> dict[str, list[Measured]]:
+    """Each arm once per round, in turn (A B, B A, ...)."""
+    taken: dict[str, list[Measured]] = {label: [] for label in arms}
+    for number, order in rounds_in_turn(list(arms), rounds):
+        for label in order:
+            note(f"{round_tag(number, rounds)} {label}")
+            taken[label].append(arms[label]())
+    return taken
 
 
-def _bench(work: Path, years: int, repeat: int) -> None:
+def _summary(taken: list[Measured]) -> tuple[Rounds, int]:
+    return Rounds(tuple(m.timing for m in taken)), max(m.peak_kib for m in taken)
+
+
+def _history(project: Path, reals: dict[str, dict[str, Any]], years: int, skip: int) -> int:
+    start = time.perf_counter()
+    added = write_history(project / "evidence", reals, years, skip_years=skip)
+    os.sync()  # generation skips fsync: the disk settles before anything is timed
+    report = verify(project / "evidence")
+    if not report.ok:
+        raise BenchError(f"synthetic evidence does not verify: {report.problems[0]}")
+    print(
+        f"{report.runs_checked} runs ({added} generated in {time.perf_counter() - start:.1f} s), "
+        "verify ok",
+        flush=True,
+    )
+    return report.runs_checked
+
+
+def _bench(work: Path, years: int, rounds: int) -> None:
     project = work / "project"
     project.mkdir()
     make_project(project)
@@ -310,57 +440,80 @@ def _bench(work: Path, years: int, repeat: int) -> None:
     for name, real in sorted(reals.items()):
         size = len(real["files"].get("report.html", b""))
         print(f"  {name:<18} report.html {size / 1024:6.1f} KB  ({real['record']['status']})")
-    results = {}
-    for factor in (1, 2):
-        # The doubled history adds YEARS older years to the same ledger: 2 x YEARS in all.
-        start = time.perf_counter()
-        added = write_history(project / "evidence", reals, years, skip_years=years * (factor - 1))
-        generated = time.perf_counter() - start
-        report = verify(project / "evidence")
-        if not report.ok:
-            raise BenchError(f"synthetic evidence does not verify: {report.problems[0]}")
-        total_runs = report.runs_checked  # the 12 real runs included
-        print(
-            f"{years * factor} years: {total_runs} runs ({added} generated in {generated:.1f} s), "
-            "verify ok",
-            flush=True,
-        )
-        build = _best(lambda: build_site(project), repeat)
-        run_bytes, total = site_bytes(project / "site")
-        results[factor] = (total_runs, build, total)
-        print(
-            f"  upkeep site build: {build.wall_s:.2f} s wall, {build.cpu_s:.2f} s CPU; "
-            f"site {total / 2**20:.1f} "
-            f"MiB, {total / total_runs / 1024:.1f} KB per run "
-            f"({run_bytes / total_runs / 1024:.1f} KB in run folders)",
-            flush=True,
-        )
-    runs, build, total = results[1]
-    baseline = work / "baseline"
-    bare_project(baseline, runs)
-    bare = _best(lambda: _run([sys.executable, "-m", "mkdocs", "build", "-q"], baseline), repeat)
-    print(
-        f"bare mkdocs-material build, {runs} one-paragraph pages out of the nav: "
-        f"{bare.wall_s:.2f} s wall, {bare.cpu_s:.2f} s CPU"
+    print(f"{years} years: ", end="")
+    runs = _history(project, reals, years, 0)
+    full_build(project)  # untimed: the site the equal-work arm is made of
+    bare, equal = work / "bare", work / "equal"
+    bare_project(bare, runs)
+    pages = equal_work_project(equal, project / "site")
+    mkdocs = [sys.executable, "-m", "mkdocs", "build", "-q"]
+    counter = [0]
+    taken = _rounds(
+        {
+            "upkeep full build": lambda: full_build(project),
+            "upkeep nightly build": lambda: nightly_build(project, reals, counter),
+            "bare Material": lambda: measure_child(mkdocs, bare),
+            "Material + run pages": lambda: measure_child(mkdocs, equal),
+        },
+        rounds,
     )
-    ratio, cpu_ratio = build.wall_s / bare.wall_s, build.cpu_s / bare.cpu_s
-    per_run = total / runs
-    doubled = results[2][1]
-    doubling, cpu_doubling = doubled.wall_s / build.wall_s, doubled.cpu_s / build.cpu_s
+    run_bytes, total = site_bytes(project / "site")
+    print(
+        f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
+    )
+    summary = {label: _summary(items) for label, items in taken.items()}
+    for label, (arm, peak) in summary.items():
+        _row(label, arm, peak)
+    print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
+    print(
+        f"  site {total / 2**20:.1f} MiB, {total / runs / 1024:.1f} KB per run "
+        f"({run_bytes / runs / 1024:.1f} KB in run folders); Material + run pages: {pages} pages"
+    )
+    print(f"{years * 2} years: ", end="")
+    _history(project, reals, years, years)
+    doubled = _summary(
+        _rounds({"upkeep full build": lambda: full_build(project)}, rounds)["upkeep full build"]
+    )
+    _row("upkeep full build", *doubled)
+    full, full_peak = summary["upkeep full build"]
+    nightly = summary["upkeep nightly build"][0]
+    bare_arm, bare_peak = summary["bare Material"]
+    equal_arm, equal_peak = summary["Material + run pages"]
     print()
+    _ratio(
+        "full build / Material + run pages (equal work)", full.median, equal_arm.median, TIME_TARGET
+    )
+    _ratio("nightly build / full build", nightly.median, full.median, NIGHTLY_TARGET)
+    _ratio(
+        f"{years * 2} years / {years} years, full build",
+        doubled[0].median,
+        full.median,
+        DOUBLING_TARGET,
+    )
+    memory = full_peak / bare_peak
     print(
-        f"site build / bare build:    {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
-        f"(target {TIME_TARGET.comparison} {TIME_TARGET.limit}x) {TIME_TARGET.verdict(ratio)}"
+        f"peak RSS full build / bare Material: {memory:.2f}x "
+        f"(target {MEMORY_TARGET}x) {MEMORY_TARGET.verdict(memory)}; "
+        f"/ Material + run pages {full_peak / equal_peak:.2f}x (context)"
     )
     print(
-        f"site bytes per run:         {per_run / 1024:.1f} KB "
-        f"(target {BYTES_TARGET.comparison} {BYTES_TARGET.limit / 1024:g} KB) "
-        f"{BYTES_TARGET.verdict(per_run)}"
+        f"context: full build / bare Material (not equal work: its pages are one paragraph) "
+        f"{full.median.wall_s / bare_arm.median.wall_s:.2f}x wall"
     )
     print(
-        f"doubled history / history:  {doubling:.2f}x wall, {cpu_doubling:.2f}x CPU "
-        f"(target {DOUBLING_TARGET}x) {DOUBLING_TARGET.verdict(doubling)}"
+        f"site bytes per run: {total / runs / 1024:.1f} KB (target {BYTES_TARGET.comparison} "
+        f"{BYTES_TARGET.limit / 1024:g} KB) {BYTES_TARGET.verdict(total / runs)}"
     )
+
+
+def _row(label: str, arm: Rounds, peak_kib: int) -> None:
+    cpu = arm.median.cpu_s
+    print(f"  {label:<22} {arm.wall_spread():<24} {cpu:6.2f} s CPU  {peak_kib / 1024:6.0f} MiB")
+
+
+def _ratio(what: str, mine: Timing, theirs: Timing, target: Target) -> None:
+    wall, cpu = mine.wall_s / theirs.wall_s, mine.cpu_s / theirs.cpu_s
+    print(f"{what}: {wall:.2f}x wall, {cpu:.2f}x CPU (target {target}x) {target.verdict(wall)}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from upkeep.registry import NAME, Registry
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
 from upkeep.review.quarter import QuarterReview, review_quarter
+from upkeep.site.verification import cache_path, verify_with_cache
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
@@ -107,12 +108,15 @@ class SiteModel:
 
 
 def load_model(config: Config, registry: Registry, at: datetime | None = None) -> SiteModel:
-    """Read the evidence under `config.evidence_dir`, verify it, and index it for the pages.
+    """Read the evidence under `config.evidence_dir`, verify it (`site.verification`), and index
+    it for the pages.
     An invalid runbook stops nothing: `registry.invalid` is shown with each one's problem."""
     at = at or datetime.now(config.tz)
     store = evidence.EvidenceStore(config.evidence_dir)
     entries = store.entries(strict=False)
-    report = evidence.verify(config.evidence_dir)
+    # The same report as `upkeep verify`'s; only run folders changed since the last build are
+    # hashed again.
+    report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir))
     problems: dict[str, list[evidence.Mismatch]] = defaultdict(list)
     strays = []
     for problem in report.problems:

@@ -141,12 +141,17 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
     def on_post_build(self, config: MkDocsConfig) -> None:
         model = self.site_model()
         start = time.perf_counter()
-        written = run_pages.write_run_pages(model, Path(config.site_dir))
+        placed = run_pages.write_run_pages(model, Path(config.site_dir))
         log.info(
-            "upkeep: wrote %d run report pages (%s) in %.2f s",
+            "upkeep: put %d runs' pages in the site in %.2f s: %d rendered (new or changed, %s), "
+            "%d files linked, %d copied (%s)",
             len(model.runs),
-            human_size(written),
             time.perf_counter() - start,
+            placed.rendered,
+            human_size(placed.rendered_bytes),
+            placed.linked,
+            placed.copied,
+            human_size(placed.copied_bytes),
         )
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:

@@ -1,6 +1,7 @@
-"""Responsible for the run report pages, `runs/YYYY/MM/<run_id>/`: small static HTML written
+"""Responsible for the run report pages, `runs/YYYY/MM/<run_id>/`: small static HTML put
 straight into the built site, one per run, plus a byte-for-byte copy of the run's report.html
-and its stand-alone view (`report/`), which shows that copy sandboxed as the run page does.
+and its stand-alone view (`report/`), which shows that copy sandboxed as the run page does. Only
+the runs new or changed since the last build are rendered; the rest come from `run_page_store`.
 
 They bypass MkDocs' Markdown and theme on purpose: years of nightly runs are thousands of pages,
 and Material repeats its navigation and search on each page it renders. A run page links the
@@ -11,54 +12,84 @@ the report's own (`upkeep.rendering.run_record`).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 from pathlib import Path
 
+from upkeep.evidence import RUN_JSON
 from upkeep.rendering.run_record import render
 from upkeep.site.assets import STYLESHEET_URI
 from upkeep.site.model import RunView, SiteModel
+from upkeep.site.run_page_store import (
+    Placed,
+    RunPageStore,
+    file_identity,
+    fingerprint,
+    place_file,
+    templates_key,
+)
 
 REPORT = "report.html"
 REPORT_VIEW = "report"  # the folder of the stand-alone view, beside the copy
 ROOT = "../../../../"  # from runs/YYYY/MM/<run_id>/ back to the site root
 
 
-def write_run_pages(model: SiteModel, site_dir: Path) -> int:
-    """Write every run's page, its report copy and the report's stand-alone view under
-    `site_dir`; return the bytes written."""
-    written = 0
+def write_run_pages(model: SiteModel, site_dir: Path) -> Placed:
+    """Put every run's page, its report copy and the report's stand-alone view under
+    `site_dir`, rendering (and copying) only those of runs that are new or changed since the
+    last build (`run_page_store`); say what was rendered, linked and copied."""
+    store = RunPageStore(model.config.state_dir, f"{templates_key()}:{model.config.tz}")
+    placed = Placed()
+    evidence_dir = model.config.evidence_dir
     for run in model.runs:
+        source = evidence_dir / run.relpath
+        key = fingerprint(
+            run.run_id,
+            run.relpath,
+            run.runbook,
+            run.status.value,
+            run.started_at,
+            sorted(run.problems),
+            run.runbook in model.registry,
+            file_identity(source / RUN_JSON),
+            file_identity(source / REPORT),
+        )
         target = site_dir / run.relpath
-        target.mkdir(parents=True, exist_ok=True)
-        page = run_page(model, run).encode()
-        (target / "index.html").write_bytes(page)
-        written += len(page)
-        written += _copy_report(model.config.evidence_dir / run.relpath / REPORT, target / REPORT)
-        if has_report(run):
-            written += _write_report_view(model, run, target / REPORT_VIEW)
-    return written
+        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
+        try:
+            stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
+        except OSError:
+            # A state_dir that cannot be written to (read-only, full): the site still gets them.
+            _write_straight(_run_files(model, run), target, placed)
+            continue
+        for name, path in stored.items():
+            place_file(path, target / name, placed)
+    store.save()
+    return placed
 
 
-def _write_report_view(model: SiteModel, run: RunView, folder: Path) -> int:
-    view = render("report_view.html.j2", model.config.tz, run=run, report=REPORT).encode()
-    folder.mkdir(exist_ok=True)
-    (folder / "index.html").write_bytes(view)
-    return len(view)
+def _write_straight(made: dict[str, bytes], target: Path, placed: Placed) -> None:
+    for name, data in made.items():
+        (target / name).write_bytes(data)
+        placed.rendered_bytes += len(data)
+    placed.rendered += 1
+
+
+def _run_files(model: SiteModel, run: RunView) -> dict[str, bytes]:
+    """A run's files in the site: its page, the report's copy and the report's view."""
+    made = {"index.html": run_page(model, run).encode()}
+    # Copied as is, never rewritten: an auditor can hash the site's copy against run.json.
+    with contextlib.suppress(OSError):
+        made[REPORT] = (model.config.evidence_dir / run.relpath / REPORT).read_bytes()
+    if has_report(run):
+        view = render("report_view.html.j2", model.config.tz, run=run, report=REPORT)
+        made[f"{REPORT_VIEW}/index.html"] = view.encode()
+    return made
 
 
 def has_report(run: RunView) -> bool:
     """Whether the run's record lists a report: the run page links it, its copy and its view."""
     return run.record is not None and REPORT in (run.record.artifacts or {})
-
-
-def _copy_report(source: Path, target: Path) -> int:
-    # Copied as is, never rewritten: an auditor can hash the site's copy against run.json.
-    try:
-        shutil.copyfile(source, target, follow_symlinks=False)
-    except OSError:
-        return 0
-    return os.path.getsize(target)
 
 
 def run_page(model: SiteModel, run: RunView) -> str:

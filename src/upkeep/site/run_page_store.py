@@ -1,0 +1,175 @@
+"""Responsible for keeping each run's site files between builds, under state_dir, and putting
+them into the built site: a run's files are made again only when what they come from changed (its
+ledger facts, the identity of its run.json and report.html, what verify said, whether its runbook
+is known, the time zone, or upkeep's templates and version), and each reaches the site by a hard
+link, or a copy when the site is on another filesystem. A store that cannot be read is remade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from upkeep import __version__, atomic
+
+STORE_DIR = "site/run-pages"  # under state_dir: never in the evidence, never published
+MANIFEST = "site/run-pages.json"
+MANIFEST_FORMAT = 1
+
+
+@dataclass
+class Placed:
+    """What putting the run pages into a site did."""
+
+    rendered: int = 0  # runs whose pages were rendered (new or changed)
+    rendered_bytes: int = 0
+    linked: int = 0  # files put into the site by a hard link
+    copied: int = 0  # files copied (another filesystem)
+    copied_bytes: int = 0
+
+
+def templates_key() -> str:
+    """upkeep's version and the bytes of every template: a new one renders every page again."""
+    digest = hashlib.sha256(__version__.encode())
+    folder = files("upkeep.rendering").joinpath("templates")
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    return digest.hexdigest()
+
+
+def place_file(source: Path, target: Path, placed: Placed) -> None:
+    """Put `source` at `target` by a hard link, else by a copy; a missing source puts nothing."""
+    try:
+        _link_replacing(source, target)
+        placed.linked += 1
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass  # another filesystem, or links not allowed there: a copy is the same bytes
+    try:
+        shutil.copyfile(source, target, follow_symlinks=False)
+    except OSError:
+        return
+    placed.copied += 1
+    placed.copied_bytes += target.stat().st_size
+
+
+def _link_replacing(source: Path, target: Path) -> None:
+    # mkdocs has just cleaned the site: the target is there only in a dirty build or a rerun.
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        target.unlink()
+        os.link(source, target)
+
+
+class RunPageStore:
+    """The rendered pages of every run, kept under `state_dir`, with what each was rendered from."""
+
+    def __init__(self, state_dir: Path, key: str) -> None:
+        self.root = state_dir / STORE_DIR
+        self.manifest_path = state_dir / MANIFEST
+        self.key = key
+        self.known = self._read_manifest()
+        self.fresh: dict[str, Any] = {}
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.manifest_path.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if (
+            not isinstance(value, dict)
+            or value.get("format") != MANIFEST_FORMAT
+            or value.get("key") != self.key
+            or not isinstance(value.get("runs"), dict)
+        ):
+            return {}
+        return value["runs"]
+
+    def pages(
+        self, relpath: str, fingerprint: str, render: Callable[[], dict[str, bytes]], placed: Placed
+    ) -> dict[str, Path]:
+        """The stored files of one run, by name under its folder; `render` is called only when
+        the stored ones were rendered from something else, or changed since."""
+        folder = self.root / relpath
+        entry = self.known.get(relpath)
+        if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
+            stored = entry.get("files")
+            if isinstance(stored, dict) and all(
+                isinstance(name, str) and _identity(folder / name) == identity
+                for name, identity in stored.items()
+            ):
+                self.fresh[relpath] = entry
+                return {name: folder / name for name in stored}
+        shutil.rmtree(folder, ignore_errors=True)
+        made = render()
+        for parent in {(folder / name).parent for name in made}:
+            os.makedirs(parent, exist_ok=True)
+        identities = {}
+        for name, data in made.items():
+            identities[name] = _write_new(folder / name, data)
+            placed.rendered_bytes += len(data)
+        placed.rendered += 1
+        self.fresh[relpath] = {"fingerprint": fingerprint, "files": identities}
+        return {name: folder / name for name in identities}
+
+    def save(self) -> None:
+        """Drop the pages of runs no longer shown; write the manifest when anything changed."""
+        for relpath in set(self.known) - set(self.fresh):
+            shutil.rmtree(self.root / relpath, ignore_errors=True)
+        if self.fresh == self.known:
+            return
+        value = {"format": MANIFEST_FORMAT, "key": self.key, "runs": self.fresh}
+        # One that cannot be written: the next build renders again what it cannot trust.
+        with contextlib.suppress(OSError):
+            atomic.write_bytes(self.manifest_path, compact_json(value))
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as JSON without indentation: the json module's C encoder then does all the work
+    (a cache of thousands of runs, written on every build that saw a new one)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_identity(path: Path) -> list[int] | None:
+    """(size, mtime_ns, inode, ctime_ns) of a file, None when it is not there."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    # Not ctime: linking the file into a site, and the site's clean-up, change it on every build.
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _write_new(path: Path, data: bytes) -> list[int]:
+    """Write a file into a folder just emptied; its identity. No temporary name and no fsync:
+    a store file is a cache, and the manifest (written and synced after every page) holds each
+    file's size and mtime, so one cut short by a crash no longer matches and is made again."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, atomic.file_mode())
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        info = os.fstat(handle.fileno())
+    return [info.st_size, info.st_mtime_ns, info.st_ino]

@@ -1,0 +1,289 @@
+"""A site build after an earlier one: run folders verified from the cache give `upkeep verify`'s
+report exactly, tampering included; only new or changed runs' pages are rendered, the rest are
+the same files; a deleted run leaves the site; new templates render every page again."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.project import Project
+
+from upkeep.config import Config, load_config
+from upkeep.evidence import EvidenceStore, verify
+from upkeep.records import RunRecord
+from upkeep.registry import discover
+from upkeep.site import run_pages
+from upkeep.site.model import SiteModel, load_model
+from upkeep.site.run_page_store import STORE_DIR
+from upkeep.site.verification import cache_path, verify_with_cache
+
+START = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
+
+
+def _publish(store: EvidenceStore, runbook: Path, n: int, status: str = "ok") -> Path:
+    started = START + timedelta(days=n)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-daily-check-{n:04x}"
+    staging = store.new_staging(run_id)
+    (staging / "report.html").write_text(f"<!DOCTYPE html><title>{run_id}</title><p>{status}</p>")
+    (staging / "notebook.ipynb").write_text(runbook.read_text())
+    iso = started.isoformat().replace("+00:00", "Z")
+    record: dict[str, Any] = {
+        "schema": 1,
+        "run_id": run_id,
+        "runbook": {
+            "name": "daily-check",
+            "title": "Daily check",
+            "path": "runbooks/daily/daily-check.ipynb",
+            "sha256": hashlib.sha256(runbook.read_bytes()).hexdigest(),
+        },
+        "parameters": {},
+        "secret_parameters": [],
+        "trigger": "schedule",
+        "as_of": iso,
+        "started_at": iso,
+        "ended_at": iso,
+        "duration_s": 1.5,
+        "status": status,
+        "checks": [{"name": "thing", "status": status, "message": f"synthetic {status}"}],
+        "metrics": [],
+        "findings": [],
+        "error": None,
+    }
+    return store.publish(staging, RunRecord.from_json(record)).path
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> dict[str, Any]:
+    (tmp_path / "upkeep.yml").write_text("version: 1\nevidence_dir: evidence\nstate_dir: state\n")
+    project = Project(tmp_path)
+    runbook = project.add_runbook("daily-check", [("code", "x = 1")])
+    store = EvidenceStore(project.evidence)
+    folders = [_publish(store, runbook, n) for n in range(3)]
+    return {"project": project, "store": store, "runbook": runbook, "folders": folders}
+
+
+def _config(history: dict[str, Any]) -> Config:
+    return load_config(history["project"].config)
+
+
+def _build(config: Config, site: Path) -> tuple[SiteModel, run_pages.Placed]:
+    """What a build does with run pages: the model read, the site cleaned (as mkdocs does),
+    the run pages put in."""
+    model = load_model(config, discover(config.runbooks_dir, config.root))
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir()
+    return model, run_pages.write_run_pages(model, site)
+
+
+# --- verification from the cache ----------------------------------------------------------
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _flip_byte_keeping_mtime(path: Path) -> None:
+    info = path.stat()
+    _flip_byte(path)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def _swap_reports(folder: Path, other: Path) -> None:
+    mine, theirs = (folder / "report.html").read_bytes(), (other / "report.html").read_bytes()
+    (folder / "report.html").write_bytes(theirs)
+    (other / "report.html").write_bytes(mine)
+
+
+TAMPERING = {
+    "a flipped byte": lambda folders: _flip_byte(folders[1] / "report.html"),
+    "a flipped byte, mtime put back": lambda folders: _flip_byte_keeping_mtime(
+        folders[1] / "notebook.ipynb"
+    ),
+    "a truncated file": lambda folders: (folders[0] / "report.html").write_bytes(b""),
+    "a deleted file": lambda folders: (folders[2] / "report.html").unlink(),
+    "an added file": lambda folders: (folders[2] / "extra.txt").write_text("added"),
+    "reports swapped": lambda folders: _swap_reports(folders[0], folders[1]),
+    "an edited run.json": lambda folders: _flip_byte(folders[1] / "run.json"),
+    "a deleted run folder": lambda folders: shutil.rmtree(folders[0]),
+}
+
+
+@pytest.mark.parametrize("tamper", sorted(TAMPERING))
+def test_a_cached_verification_still_finds_tampering(history: dict[str, Any], tamper: str) -> None:
+    config = _config(history)
+    cache = cache_path(config.state_dir)
+    first = verify_with_cache(config.evidence_dir, cache)
+    assert first == verify(config.evidence_dir) and first.ok and cache.is_file()
+    TAMPERING[tamper](history["folders"])
+    again = verify_with_cache(config.evidence_dir, cache)
+    assert not again.ok
+    assert again == verify(config.evidence_dir)
+
+
+def test_an_untouched_run_folder_is_not_hashed_again(
+    history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.site import verification
+
+    config = _config(history)
+    cache = cache_path(config.state_dir)
+    verify_with_cache(config.evidence_dir, cache)
+    checked: list[str] = []
+    real = verification.check_run_folder
+
+    def counting(root: Path, relpath: str, *args: Any) -> Any:
+        checked.append(relpath)
+        return real(root, relpath, *args)
+
+    monkeypatch.setattr(verification, "check_run_folder", counting)
+    new = _publish(history["store"], history["runbook"], 10)
+    assert verify_with_cache(config.evidence_dir, cache).ok
+    assert checked == [new.relative_to(config.evidence_dir).as_posix()]
+
+
+def test_a_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None:
+    config = _config(history)
+    cache = cache_path(config.state_dir)
+    verify_with_cache(config.evidence_dir, cache)
+    _flip_byte(history["folders"][1] / "report.html")
+    cache.write_text("{not json")
+    report = verify_with_cache(config.evidence_dir, cache)
+    assert report == verify(config.evidence_dir) and not report.ok
+
+
+# --- run pages put into the site ------------------------------------------------------------
+
+
+def _identities(site: Path) -> dict[str, tuple[int, int]]:
+    return {
+        path.relative_to(site).as_posix(): (path.stat().st_ino, path.stat().st_mtime_ns)
+        for path in site.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_a_new_run_renders_only_its_own_pages(history: dict[str, Any], tmp_path: Path) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _, first = _build(config, site)
+    assert first.rendered == 3
+    before = _identities(site)
+    new = _publish(history["store"], history["runbook"], 10)
+    model, second = _build(config, site)
+    assert second.rendered == 1 and second.copied == 0
+    after = _identities(site)
+    new_relpath = new.relative_to(config.evidence_dir).as_posix()
+    assert {name for name in after if name not in before} == {
+        f"{new_relpath}/index.html",
+        f"{new_relpath}/report.html",
+        f"{new_relpath}/report/index.html",
+    }
+    # The old runs' files are the very same files (inode and mtime), though mkdocs cleaned the site.
+    assert all(after[name] == identity for name, identity in before.items())
+    # The site's report is the evidence's bytes.
+    assert (site / new_relpath / "report.html").read_bytes() == (new / "report.html").read_bytes()
+    assert len(model.runs) == 4
+
+
+def test_a_report_tampered_after_a_cached_build_shows_red(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    folder = history["folders"][1]
+    relpath = folder.relative_to(config.evidence_dir).as_posix()
+    assert "DO NOT VERIFY" not in (site / relpath / "index.html").read_text().upper()
+    _flip_byte_keeping_mtime(folder / "report.html")
+    model, placed = _build(config, site)
+    assert placed.rendered == 1
+    [bad] = model.unverified
+    assert bad.relpath == relpath
+    page = (site / relpath / "index.html").read_text()
+    assert "report.html: sha256 mismatch" in page
+    # The site shows the tampered bytes, as they are in the evidence.
+    assert (site / relpath / "report.html").read_bytes() == (folder / "report.html").read_bytes()
+
+
+def test_a_deleted_run_leaves_the_site(history: dict[str, Any], tmp_path: Path) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    last = history["folders"][-1]
+    relpath = last.relative_to(config.evidence_dir).as_posix()
+    ledger = config.evidence_dir / "ledger.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[:-1]))  # the last line off: the chain still holds
+    shutil.rmtree(last)
+    model, placed = _build(config, site)
+    assert placed.rendered == 0 and not model.unverified
+    assert not (site / relpath).exists()
+    assert not (config.state_dir / STORE_DIR / relpath).exists()
+
+
+def test_new_templates_render_every_page_again(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    assert _build(config, site)[1].rendered == 0
+    monkeypatch.setattr(run_pages, "templates_key", lambda: "another upkeep")
+    assert _build(config, site)[1].rendered == 3
+
+
+def test_a_store_file_changed_by_hand_is_rendered_again(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    stored = config.state_dir / STORE_DIR / relpath / "index.html"
+    stored.write_text("<p>all green, honest</p>")
+    _, placed = _build(config, site)
+    assert placed.rendered == 1
+    assert "all green" not in (site / relpath / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_real_rebuild_after_a_new_run_keeps_the_old_pages(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    project = history["project"]
+    site = tmp_path / "public"
+    first = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
+    assert first.code == 0, first.text
+    old = history["folders"][0].relative_to(project.evidence).as_posix()
+    before = _identities(site / old)
+    new = _publish(history["store"], history["runbook"], 10)
+    again = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
+    assert again.code == 0, again.text
+    assert "1 rendered" in again.text
+    assert _identities(site / old) == before
+    page = site / new.relative_to(project.evidence).as_posix() / "index.html"
+    assert new.name in page.read_text()
+
+
+def test_a_state_dir_that_cannot_be_written_still_gets_every_page(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    (config.state_dir / "site").write_text("a file where the store's folder would be")
+    site = tmp_path / "site"
+    model, placed = _build(config, site)
+    assert placed.rendered == 3 and placed.linked == 0
+    for run in model.runs:
+        assert (site / run.relpath / "index.html").is_file()
+        assert (site / run.relpath / "report.html").read_bytes() == (
+            config.evidence_dir / run.relpath / "report.html"
+        ).read_bytes()
