@@ -137,13 +137,13 @@ def test_an_untouched_run_folder_is_not_hashed_again(
     cache = cache_path(config.state_dir)
     verify_with_cache(config.evidence_dir, cache)
     checked: list[str] = []
-    real = verification.check_run_folder
+    real = verification.check_recorded_folder
 
     def counting(root: Path, relpath: str, *args: Any) -> Any:
         checked.append(relpath)
         return real(root, relpath, *args)
 
-    monkeypatch.setattr(verification, "check_run_folder", counting)
+    monkeypatch.setattr(verification, "check_recorded_folder", counting)
     new = _publish(history["store"], history["runbook"], 10)
     assert verify_with_cache(config.evidence_dir, cache).ok
     assert checked == [new.relative_to(config.evidence_dir).as_posix()]

@@ -12,6 +12,7 @@ import os
 import stat
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -65,14 +66,20 @@ class VerifyReport:
         return not self.problems
 
 
-def verify(root: Path) -> VerifyReport:
+FolderCheck = Callable[[Path, str, LedgerEntry], list[Mismatch]]
+
+
+def verify(root: Path, check_folder: FolderCheck | None = None) -> VerifyReport:
     """Re-check the ledger chain and every run folder under `root`; collect every mismatch.
 
     Mismatches come in ledger order (each line's own, then its run folder's), followed by
     folders under runs/ the ledger does not record. A missing root verifies ok with 0 runs.
+    `check_folder(root, relpath, entry)` checks one recorded run folder (called from worker
+    threads; `check_recorded_folder` unless given: the site build gives one that reuses a
+    cached verdict for a folder unchanged since).
     """
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="upkeep-verify") as pool:
-        walk = _LedgerWalk(Path(root), pool)
+        walk = _LedgerWalk(Path(root), pool, check_folder or check_recorded_folder)
         for line in ledger.read_lines(walk.root / LEDGER):
             walk.check_line(line)
         walk.settle(keep=0)
@@ -225,6 +232,7 @@ class _LedgerWalk:
 
     root: Path
     pool: Executor | None  # run folders are checked there, in turn when None
+    check_folder: FolderCheck
     prev_hash: str | None = GENESIS
     prev_seq: int | None = 0
     runs_checked: int = 0
@@ -311,9 +319,9 @@ class _LedgerWalk:
             self.flag(number, f"path {entry.path} should be {relpath}", run_id)
         self.recorded.add(relpath)
         if self.pool is None:
-            self.pending.append(_check_recorded_folder(self.root, relpath, entry))
+            self.pending.append(self.check_folder(self.root, relpath, entry))
         else:
-            self.pending.append(self.pool.submit(_check_recorded_folder, self.root, relpath, entry))
+            self.pending.append(self.pool.submit(self.check_folder, self.root, relpath, entry))
         self.settle(keep=_LOOKAHEAD)
 
 
@@ -327,7 +335,7 @@ _LOOKAHEAD = 64
 _buffers = threading.local()  # each thread's read buffer, to hash with
 
 
-def _check_recorded_folder(root: Path, relpath: str, entry: LedgerEntry) -> list[Mismatch]:
+def check_recorded_folder(root: Path, relpath: str, entry: LedgerEntry) -> list[Mismatch]:
     """A run folder's problems, then its run.json's disagreements with its ledger line."""
     buffer = getattr(_buffers, "buffer", None)
     if buffer is None:
