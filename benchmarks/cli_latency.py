@@ -37,7 +37,6 @@ from harness import (
     at_least,
     compare,
     median_of,
-    note,
     option_parser,
     rounds_line,
     run_benchmark,
@@ -45,7 +44,7 @@ from harness import (
     scratch_directory,
     timed_command,
 )
-from site_build import ENV, REPO, make_project, real_runs, write_history
+from site_build import ENV, REPO, RUNBOOKS, project_with_history
 
 from upkeep.recent_runs import CACHE_FILE
 
@@ -75,16 +74,12 @@ def bench(args: argparse.Namespace) -> None:
 
 def _bench(work: Path, years: int, rounds: int) -> None:
     project = work / "project"
-    project.mkdir()
-    make_project(project)
-    note("running the 12 runbooks once for real ...")
-    reals = real_runs(project)
-    added = write_history(project / "evidence", reals, years)
+    added = project_with_history(project, years)
     config = project / "upkeep.yml"
     listed = run_command(_upkeep(config, "list"), cwd=project, env=ENV)
     cache = project / "var" / "state" / CACHE_FILE
     print(
-        f"{years} years: {added + len(reals)} runs in the ledger "
+        f"{years} years: {added + len(RUNBOOKS)} runs in the ledger "
         f"({(project / 'evidence' / 'ledger.jsonl').stat().st_size / 1e6:.1f} MB), "
         f"{len(listed.stdout.splitlines()) - 1} runbooks listed; cache {cache.stat().st_size} B"
     )

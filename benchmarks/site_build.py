@@ -180,6 +180,18 @@ def make_project(root: Path) -> None:
         target.write_text(json.dumps(nb, indent=1))
 
 
+def project_with_history(project: Path, years: int) -> int:
+    """Make `project` (`make_project`), run its 12 runbooks once for real and write `years` of
+    synthetic history from those runs into its evidence; the number of runs added. What the
+    benchmarks that time commands over years of evidence (status, verify, cli_latency) share."""
+    project.mkdir()
+    make_project(project)
+    note("running the 12 runbooks once for real ...")
+    reals = real_runs(project)
+    note(f"writing {years} years of history ...")
+    return write_history(project / "evidence", reals, years)
+
+
 def real_runs(project: Path) -> dict[str, dict[str, Any]]:
     """Run every runbook once for real; return, per runbook, its run.json and artifact bytes."""
     names = [name for name, _, _ in RUNBOOKS]

@@ -35,7 +35,6 @@ from harness import (
     at_least,
     compare,
     median_of,
-    note,
     option_parser,
     rounds_line,
     run_benchmark,
@@ -43,7 +42,7 @@ from harness import (
     scratch_directory,
     timed_command,
 )
-from site_build import ENV, make_project, real_runs, write_history
+from site_build import ENV, project_with_history
 
 from upkeep.evidence import verify
 
@@ -73,11 +72,7 @@ def bench(args: argparse.Namespace) -> None:
 
 def _bench(work: Path, years: int, rounds: int) -> None:
     project = work / "project"
-    project.mkdir()
-    make_project(project)
-    note("running the 12 runbooks once for real ...")
-    reals = real_runs(project)
-    added = write_history(project / "evidence", reals, years)
+    added = project_with_history(project, years)
     report = verify(project / "evidence")
     if not report.ok:
         raise BenchError(f"synthetic evidence does not verify: {report.problems[0]}")

@@ -53,7 +53,7 @@ from harness import (
     scratch_directory,
     timed_command,
 )
-from site_build import ENV, make_project, real_runs, write_history
+from site_build import ENV, project_with_history
 
 from upkeep.evidence import LEDGER, RUN_JSON, verify
 from upkeep.evidence.ledger import entries
@@ -81,12 +81,7 @@ def bench(args: argparse.Namespace) -> None:
 
 def _bench(work: Path, years: int, rounds: int) -> None:
     project = work / "project"
-    project.mkdir()
-    make_project(project)
-    note("running the 12 runbooks once for real ...")
-    reals = real_runs(project)
-    note(f"writing {years} years of history ...")
-    write_history(project / "evidence", reals, years)
+    project_with_history(project, years)
     evidence = project / "evidence"
     report = verify(evidence)
     if not report.ok:
