@@ -1,10 +1,13 @@
 """Responsible for `upkeep verify`: the evidence ledger's hash chain and every run's artifacts
-checked again, and each problem named.
+checked again (with `--anchor`, against its anchor in git; with `--fleet`, for every host of a
+fleet, each its own ledger), and each problem named.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +17,7 @@ from upkeep.cli.options import GlobalOptions
 if TYPE_CHECKING:
     from upkeep.config import Config
     from upkeep.evidence.anchor_check import AnchorReport
+    from upkeep.evidence.verify import Mismatch, VerifyReport
 
 
 @click.command("verify")
@@ -23,14 +27,125 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Also check the evidence against its anchor in git (`upkeep evidence commit`).",
 )
+@click.option(
+    "--fleet",
+    "fleet_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify the evidence of every host of this fleet file (each its own ledger) instead "
+    "of this config's.",
+)
 @click.pass_obj
-def verify_command(options: GlobalOptions, as_json: bool, anchor: bool) -> int:
-    """Verify the evidence ledger's hash chain and every run's artifacts."""
+def verify_command(
+    options: GlobalOptions, as_json: bool, anchor: bool, fleet_path: Path | None
+) -> int:
+    """Verify the evidence ledger's hash chain and every run's artifacts.
+
+    \b
+    Examples:
+      upkeep verify
+      upkeep verify --anchor              # also against the anchor in git
+      upkeep verify --fleet fleet.yml     # every host's ledger (and --anchor: every anchor)
+    """
+    if fleet_path is not None:
+        return verify_fleet(fleet_path, as_json=as_json, anchor=anchor)
     return verify_evidence(options.load_config(), as_json=as_json, anchor=anchor)
 
 
 def verify_evidence(config: Config, *, as_json: bool, anchor: bool = False) -> int:
     """Verify the evidence; exit code 0 when all of it verifies, 1 when something does not."""
+    result = _verify(config, anchor)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        result.print()
+    return 0 if result.ok else 1
+
+
+def verify_fleet(fleet_path: Path, *, as_json: bool, anchor: bool = False) -> int:
+    """Verify every host of the fleet whose evidence is on this machine (a host reached over
+    SSH keeps its evidence there: it is named, not verified); exit code 0 when all of it
+    verifies, 1 when a host's does not. A fleet file or host config that cannot be read is
+    exit 2 (ConfigError), nothing verified."""
+    from upkeep.config.fleet import load_fleet_hosts, read_fleet
+
+    hosts = load_fleet_hosts(read_fleet(fleet_path))
+    results: list[tuple[str, _Verified | None]] = []
+    for item in hosts:
+        remote = item.host.ssh_conn_id is not None
+        results.append((item.host.id, None if remote else _verify(item.config, anchor)))
+    if as_json:
+        print_json(
+            {
+                "ok": all(r is None or r.ok for _, r in results),
+                "hosts": [
+                    {"host": host, **(r.to_json() if r else {"ok": None, "remote": True})}
+                    for host, r in results
+                ],
+            }
+        )
+    else:
+        for host, result in results:
+            if result is None:
+                print_out(f"{host}: not verified here: its evidence is on that host (over SSH)")
+                continue
+            result.print(prefix=f"{host}: ")
+    failed = [host for host, r in results if r is not None and not r.ok]
+    if failed and not as_json:
+        print_err(
+            f"FAILED: the evidence of {len(failed)} host(s) does not verify: {', '.join(failed)}"
+        )
+    return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """One evidence folder's verification, and its anchor's when asked."""
+
+    config: Config
+    report: VerifyReport
+    checked: AnchorReport | None
+
+    @property
+    def problems(self) -> tuple[Mismatch, ...]:
+        return self.report.problems + (self.checked.problems if self.checked else ())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        report, checked = self.report, self.checked
+        return {
+            "ok": self.ok,
+            "runs_checked": report.runs_checked,
+            "decisions_checked": report.decisions_checked,
+            **({"anchor": _anchor_json(checked)} if checked else {}),
+            "problems": [
+                {"run_id": p.run_id, "path": str(p.path), "message": p.message}
+                for p in self.problems
+            ],
+        }
+
+    def print(self, prefix: str = "") -> None:
+        report, checked, problems = self.report, self.checked, self.problems
+        where = self.config.evidence_dir
+        if not problems:
+            decisions = (
+                f" and {report.decisions_checked} decisions" if report.decisions_checked else ""
+            )
+            print_out(f"{prefix}ok: {report.runs_checked} runs{decisions} verified in {where}")
+            if checked is not None and checked.newest is not None:
+                print_out(f"{prefix}ok: {_anchor_text(checked)}")
+            return
+        print_err(
+            f"{prefix}FAILED: {len(problems)} problem(s) in {where}; first: {problems[0].message}"
+        )
+        for problem in problems:
+            print_err(f"  - {problem.message}")
+
+
+def _verify(config: Config, anchor: bool) -> _Verified:
     from upkeep import evidence
 
     report = evidence.verify(config.evidence_dir)
@@ -39,33 +154,7 @@ def verify_evidence(config: Config, *, as_json: bool, anchor: bool = False) -> i
         from upkeep.evidence.anchor_check import verify_anchor
 
         checked = verify_anchor(config.evidence_dir, config.evidence_git)
-    problems = report.problems + (checked.problems if checked else ())
-    if as_json:
-        print_json(
-            {
-                "ok": not problems,
-                "runs_checked": report.runs_checked,
-                "decisions_checked": report.decisions_checked,
-                **({"anchor": _anchor_json(checked)} if checked else {}),
-                "problems": [
-                    {"run_id": p.run_id, "path": str(p.path), "message": p.message}
-                    for p in problems
-                ],
-            }
-        )
-    elif not problems:
-        decisions = f" and {report.decisions_checked} decisions" if report.decisions_checked else ""
-        print_out(f"ok: {report.runs_checked} runs{decisions} verified in {config.evidence_dir}")
-        if checked is not None and checked.newest is not None:
-            print_out(f"ok: {_anchor_text(checked)}")
-    else:
-        print_err(
-            f"FAILED: {len(problems)} problem(s) in {config.evidence_dir}; "
-            f"first: {problems[0].message}"
-        )
-        for problem in problems:
-            print_err(f"  - {problem.message}")
-    return 0 if not problems else 1
+    return _Verified(config, report, checked)
 
 
 def _anchor_text(checked: AnchorReport) -> str:
