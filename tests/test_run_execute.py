@@ -38,3 +38,32 @@ def test_before_first_cell_runs_once_after_the_kernel_starts_and_before_any_cell
     assert calls == [1]
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert errors == []
+
+
+def test_outputs_that_never_arrive_fail_the_run_saying_so(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel whose iopub goes quiet after a cell (here: it stops announcing idle, as a
+    machine under heavy load delays it) is an error that says the outputs were lost, not a run
+    that silently recorded nothing, and not a timeout of the runbook."""
+    from upkeep.run import execute
+
+    monkeypatch.setattr(execute, "IOPUB_TIMEOUT_S", 2)
+    mute = (
+        "kernel = get_ipython().kernel\n"
+        "send = kernel.session.send\n"
+        "def quiet(stream, msg, content=None, *args, **kwargs):\n"
+        "    if msg == 'status' and (content or {}).get('execution_state') == 'idle':\n"
+        "        return None\n"
+        "    return send(stream, msg, content, *args, **kwargs)\n"
+        "kernel.session.send = quiet"
+    )
+    project.add_runbook("muted", [CHECK_OK, ("code", mute), CHECK_OK])
+    config = load_config(project.config)
+    runbook = registry.discover(config.runbooks_dir, config.root)["muted"]
+    prepare_imports()
+
+    kernel = RunKernel(tmp_path / "kernel.log", None)
+    _, failure = execute_notebook(runbook, {}, project.root, 60, kernel)
+    assert failure is not None and failure.ename == "OutputLost"
+    assert "did not arrive within 2 s" in failure.evalue

@@ -19,6 +19,9 @@ from upkeep.run.collect import stopped_cell, strip_ansi
 from upkeep.run.kernels import RunKernel
 
 KERNEL_NAME = "python3"
+IOPUB_TIMEOUT_S = 30  # how long a finished cell's outputs may take to arrive
+IOPUB_LOST = "Timeout waiting for IOPub output"  # nbclient's words when they did not
+IOPUB_ERROR = "OutputLost"
 _ENGINE = "nbclient"  # papermill's engine keeps executing our notebook object, even on error
 
 
@@ -95,6 +98,12 @@ def execute_notebook(
             # must be whole in one string for the scrubber to find it.
             coalesce_streams=True,
             on_cell_execute=before_cell,
+            # After a cell's reply, its outputs may still be on the way: nbclient waits 4 s for
+            # them and then silently drops the rest, which on a loaded machine loses the
+            # checks a runbook recorded ("no check recorded"). Wait longer, and say so when
+            # they still do not come.
+            iopub_timeout=IOPUB_TIMEOUT_S,
+            raise_on_iopub_timeout=True,
         )
     except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
         failure = _failure(exc, watchdog, timeout_s, nb)
@@ -106,6 +115,15 @@ def execute_notebook(
 
 def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> RunError:
     cell, count = stopped_cell(nb)
+    if not watchdog.fired and IOPUB_LOST in str(exc):
+        return RunError(
+            IOPUB_ERROR,
+            f"the cell's output did not arrive within {IOPUB_TIMEOUT_S} s of its end (a machine "
+            "under heavy load?): what the runbook recorded may be incomplete, so the run is "
+            "not trusted",
+            cell,
+            count,
+        )
     if (
         watchdog.fired
         or "timed out" in str(exc).lower()
