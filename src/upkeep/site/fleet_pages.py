@@ -53,8 +53,8 @@ def fleet_dashboard(model: SiteModel, fleet: FleetModel) -> str:
             f"{escape_html(when(model.built_at, model))}).</p>\n"
         )
     lines.append(
-        f"{len(fleet.hosts)} hosts of `{escape_html(fleet.path)}`, the ones needing attention "
-        "first; each cell is the runbook's newest run on that host.\n"
+        f"{len(fleet.hosts)} hosts of <code>{escape_html(fleet.path)}</code>, the ones needing "
+        "attention first; each cell is the runbook's newest run on that host.\n"
     )
     head = "".join(f"<th><code>{escape_html(name)}</code></th>" for name in fleet.runbooks)
     rows = []
@@ -76,6 +76,8 @@ def fleet_dashboard(model: SiteModel, fleet: FleetModel) -> str:
 def _cell(host: HostView, cell: FleetCell, model: SiteModel) -> str:
     if not cell.applies:
         return '<span title="not in this host\'s runbooks (fleet file)">does not apply</span>'
+    if host.problem is not None:
+        return '<span class="uk-status uk-never">UNKNOWN</span>'  # its evidence cannot be read
     missed = (
         f"<br>{health_mark(cell.health)}"
         if cell.health is not None and cell.health.alarming
@@ -115,7 +117,9 @@ def _verification(host: HostView) -> str:
 def host_runs_page(model: SiteModel, host: HostView) -> str:
     """One host: where its evidence was read, its verification and anchor, its runs."""
     lines = [frontmatter(f"Host {host.id}"), f"# Host {host.id}\n"]
-    lines.append(f"[← Fleet](index.md) · evidence read from `{escape_html(host.source)}`\n")
+    lines.append(
+        f"[← Fleet](index.md) · evidence read from <code>{escape_html(host.source)}</code>\n"
+    )
     lines.append(f"<p>Evidence: {_verification(host)}. {_anchor(host, model)}</p>\n")
     if host.problems:
         items = "".join(f"<li>{escape_html(p)}</li>" for p in host.problems[:MAX_PROBLEMS])
