@@ -191,3 +191,18 @@ def test_site_build_with_a_fleet_has_its_dashboard_host_pages_and_reports(
     links = scan_site(site)
     assert [b for b in links.broken if b.page.startswith("fleet/")] == []
     assert links.internal > 0
+
+
+def test_site_build_with_a_bad_fleet_file_is_exit_2_and_builds_nothing(
+    tmp_path: Path, project: Project
+) -> None:
+    entry = "evidence: {git: r, branch: 'a b'}\n"
+    fleet = make_fleet(
+        tmp_path / "hosts", [SimulatedHost("db-1", {"probe": ("daily", "ok")}, entry)]
+    )
+
+    result = project.upkeep_in_process("site", "build", "--fleet", str(fleet), "--site-dir", "out")
+
+    assert result.code == 2
+    assert "hosts[0].evidence.branch: expected a plain git branch name" in result.err
+    assert not (tmp_path / "out").exists()
