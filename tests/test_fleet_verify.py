@@ -5,32 +5,10 @@ not verified here, a fleet file that cannot be read exit 2."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers.fleet import SimulatedHost, make_fleet
+from helpers.fleet import SimulatedHost, make_fleet, publish_host_run
 from helpers.project import Project
-
-from upkeep.evidence import EvidenceStore
-from upkeep.records import Check, Host, RunbookRef, RunRecord, Status
-
-
-def _publish(evidence: Path, host: str, minutes: int) -> Path:
-    started = datetime.now(UTC) - timedelta(minutes=minutes)
-    store = EvidenceStore(evidence)
-    record = RunRecord(
-        run_id=f"{started:%Y%m%dT%H%M%SZ}-probe-{minutes:04x}",
-        runbook=RunbookRef("probe", "Probe", "runbooks/daily/probe.ipynb"),
-        status=Status.OK,
-        started_at=started,
-        ended_at=started + timedelta(seconds=2),
-        as_of=started,
-        host=Host(name=host, id=host),
-        checks=(Check("probe", Status.OK),),
-    )
-    staging = store.new_staging(record.run_id)
-    (staging / "report.html").write_text(f"<p>{host}</p>")
-    return store.publish(staging, record).path
 
 
 def _fleet(tmp_path: Path) -> tuple[Path, Project]:
@@ -42,7 +20,7 @@ def _fleet(tmp_path: Path) -> tuple[Path, Project]:
     fleet = make_fleet(tmp_path, hosts)
     for host in ("db-1", "web-1"):
         for minutes in (30, 20):
-            _publish(tmp_path / host / "evidence", host, minutes)
+            publish_host_run(tmp_path / host / "evidence", host, minutes)
     return fleet, Project(tmp_path / "db-1")
 
 

@@ -31,10 +31,31 @@ def site_group() -> None:
     ),
 )
 @click.option("--no-strict", is_flag=True, help="Do not fail on warnings (broken links).")
+@click.option(
+    "--fleet",
+    "fleet_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="UPKEEP_FLEET",
+    help="Add the fleet pages: a dashboard of every host of this fleet file (host x runbook, "
+    "worst first) and a page per host, each run verified [$UPKEEP_FLEET].",
+)
 @click.pass_obj
-def site_build_command(options: GlobalOptions, site_dir: Path | None, no_strict: bool) -> int:
-    """Build the site with mkdocs (strict: every link must resolve)."""
-    return build(options.load_config(), site_dir, strict=not no_strict)
+def site_build_command(
+    options: GlobalOptions, site_dir: Path | None, no_strict: bool, fleet_path: Path | None
+) -> int:
+    """Build the site with mkdocs (strict: every link must resolve).
+
+    With --fleet, the site of this config plus a "Fleet" section: each host's evidence is read
+    from its config's evidence_dir, or from the folder or git evidence branch its `evidence:`
+    in the fleet file names, and verified.
+
+    \b
+    Examples:
+      upkeep site build
+      upkeep site build --fleet fleet.yml --site-dir public/
+    """
+    return build(options.load_config(), site_dir, strict=not no_strict, fleet=fleet_path)
 
 
 @site_group.command("serve")
@@ -63,11 +84,16 @@ def site_publish_command(options: GlobalOptions, version: str, alias: str) -> in
     return publish(options.load_config(), version, alias)
 
 
-def build(config: Config, site_dir: Path | None, *, strict: bool) -> int:
-    """Build the site into `site_dir` (default: mkdocs.yml's); exit code 0."""
+def build(config: Config, site_dir: Path | None, *, strict: bool, fleet: Path | None = None) -> int:
+    """Build the site into `site_dir` (default: mkdocs.yml's); exit code 0. A fleet file or
+    host config that cannot be read is exit 2 (ConfigError) before mkdocs starts."""
     from upkeep.site.build import build_site
 
-    path = build_site(config, site_dir, strict=strict)
+    if fleet is not None:
+        from upkeep.config.fleet import load_fleet_hosts, read_fleet
+
+        load_fleet_hosts(read_fleet(fleet))
+    path = build_site(config, site_dir, strict=strict, fleet=fleet)
     print_out(f"site built in {path}")
     return 0
 

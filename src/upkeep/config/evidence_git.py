@@ -11,7 +11,7 @@ from pathlib import Path
 from upkeep.config.reader import Section
 from upkeep.errors import ConfigError
 
-__all__ = ["EvidenceGit", "read_evidence_git"]
+__all__ = ["EvidenceGit", "plain_branch", "read_evidence_git"]
 
 # A plain branch name: git accepts more, but a name with spaces or `..` is a mistake here.
 _BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
@@ -34,6 +34,15 @@ class EvidenceGit:
     allowed_signers: Path | None = None
 
 
+def plain_branch(name: str) -> bool:
+    """Whether `name` is a plain git branch name (no spaces, no `..`, no `.lock` ending)."""
+    return (
+        bool(_BRANCH.fullmatch(name))
+        and ".." not in name
+        and not name.endswith((".lock", "/", "."))
+    )
+
+
 def read_evidence_git(section: Section | None, base: Path) -> EvidenceGit:
     if section is None:
         return EvidenceGit()
@@ -43,11 +52,7 @@ def read_evidence_git(section: Section | None, base: Path) -> EvidenceGit:
         signing_key=section.path("signing_key", base, None),
         allowed_signers=section.path("allowed_signers", base, None),
     )
-    if (
-        not _BRANCH.fullmatch(settings.branch)
-        or ".." in settings.branch
-        or (settings.branch.endswith((".lock", "/", ".")))
-    ):
+    if not plain_branch(settings.branch):
         section.fail("branch", "a plain git branch name such as evidence", settings.branch)
     for key in ("repository", "signing_key", "allowed_signers"):
         path = getattr(settings, key)

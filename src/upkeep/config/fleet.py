@@ -1,7 +1,8 @@
 """Responsible for the fleet file (`fleet.yml`): the hosts an organisation's plan covers, each
 with its own `upkeep.yml` (so its own evidence folder and ledger), the Airflow worker queue or
-SSH connection its runs go through, and the runbooks that apply to it; groups give several
-hosts the same settings. Read and checked here, with a `ConfigError` naming the file, the field
+SSH connection its runs go through, the runbooks that apply to it, and where the controller
+reads its evidence (`evidence:`, a folder or a git evidence branch); groups give several hosts
+the same settings. Read and checked here, with a `ConfigError` naming the file, the field
 and what was expected; what each host's own config says is read by `load_fleet_hosts`.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from upkeep.config.evidence_git import EvidenceGit, plain_branch
 from upkeep.config.host_id import host_id_problem
 from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
@@ -18,7 +20,15 @@ from upkeep.errors import ConfigError
 if TYPE_CHECKING:
     from upkeep.config.model import Config
 
-__all__ = ["Fleet", "FleetGroup", "FleetHost", "LoadedHost", "load_fleet_hosts", "read_fleet"]
+__all__ = [
+    "EvidenceSource",
+    "Fleet",
+    "FleetGroup",
+    "FleetHost",
+    "LoadedHost",
+    "load_fleet_hosts",
+    "read_fleet",
+]
 
 DEFAULT_FLEET_NAME = "fleet.yml"
 
@@ -35,11 +45,28 @@ class FleetGroup:
 
 
 @dataclass(frozen=True)
+class EvidenceSource:
+    """Where the controller reads a host's evidence (`evidence:` of its fleet entry): a folder
+    on this machine, or the evidence branch `upkeep evidence commit` writes in a git repository
+    (`git` set, `folder` None)."""
+
+    folder: Path | None = None
+    git: Path | None = None
+    branch: str = EvidenceGit.branch
+
+    def describe(self) -> str:
+        if self.git is not None:
+            return f"branch {self.branch} of {self.git}"
+        return str(self.folder)
+
+
+@dataclass(frozen=True)
 class FleetHost:
     """One host: `config` is its upkeep.yml (on the worker that runs its tasks, at the same
     path); `queue` the Airflow worker queue its tasks go to; `ssh_conn_id` the Airflow SSH
     connection its tasks run over instead; `command` the upkeep executable there; `runbooks`
-    the ones that apply to it (None: every runbook of its config)."""
+    the ones that apply to it (None: every runbook of its config); `evidence` where the
+    controller reads its evidence (None: its config's evidence_dir)."""
 
     id: str
     config: Path
@@ -48,6 +75,7 @@ class FleetHost:
     ssh_conn_id: str | None = None
     command: str | None = None
     runbooks: tuple[str, ...] | None = None
+    evidence: EvidenceSource | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,7 @@ def _host(section: Section, base: Path, groups: dict[str, FleetGroup]) -> FleetH
     ssh_conn_id = section.str("ssh_conn_id", None)
     command = section.str("command", None)
     runbooks = _runbooks(section)
+    evidence = _evidence(section, base)
     section.done()
     return FleetHost(
         id=host_id,
@@ -116,7 +145,33 @@ def _host(section: Section, base: Path, groups: dict[str, FleetGroup]) -> FleetH
         ssh_conn_id=ssh_conn_id or group.ssh_conn_id,
         command=command or group.command,
         runbooks=runbooks if runbooks is not None else group.runbooks,
+        evidence=evidence,
     )
+
+
+def _evidence(section: Section, base: Path) -> EvidenceSource | None:
+    """`evidence: FOLDER` or `evidence: {git: REPOSITORY, branch: NAME}`, relative to the fleet
+    file; whether it can be read is the site's to say (a host is shown with its problem)."""
+    value = section.data.get("evidence")
+    if value is None:
+        section.data.pop("evidence", None)
+        return None
+    if isinstance(value, str):
+        return EvidenceSource(folder=section.path("evidence", base))
+    if not isinstance(value, dict):
+        section.fail(
+            "evidence",
+            "a folder, or a mapping {git: REPOSITORY, branch: NAME} naming an evidence branch",
+            value,
+        )
+    source = section.section("evidence")
+    assert source is not None
+    branch = source.str("branch", EvidenceGit.branch)
+    if not plain_branch(branch):
+        source.fail("branch", "a plain git branch name such as evidence", branch)
+    found = EvidenceSource(git=source.path("git", base), branch=branch)
+    source.done()
+    return found
 
 
 def _id(section: Section) -> str:

@@ -61,16 +61,22 @@ def site_folder(config: Config, site_dir: Path | None = None) -> Path | None:
 
 
 def build_site(
-    config: Config, site_dir: Path | None = None, strict: bool = True, *, quiet: bool = False
+    config: Config,
+    site_dir: Path | None = None,
+    strict: bool = True,
+    *,
+    quiet: bool = False,
+    fleet: Path | None = None,
 ) -> Path:
     """Build the whole site (hand-written and generated pages, run reports); return its folder.
-    `quiet` keeps mkdocs' messages unless the build fails (a build made for a review)."""
+    `quiet` keeps mkdocs' messages unless the build fails (a build made for a review); `fleet`
+    adds the pages of every host of that fleet file (the plugin reads it from UPKEEP_FLEET)."""
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
     folder = site_folder(config, site_dir)
     if folder is not None:
         args += ["--site-dir", str(folder)]
-    _mkdocs(config, args, "build", quiet=quiet)
+    _mkdocs(config, args, "build", quiet=quiet, fleet=fleet)
     return folder if folder is not None else _configured_site_dir(path)
 
 
@@ -80,8 +86,13 @@ def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
     _mkdocs(config, ["serve", "--config-file", str(path), "--dev-addr", dev_addr], "serve")
 
 
-def _mkdocs(config: Config, args: list[str], what: str, *, quiet: bool = False) -> None:
+def _mkdocs(
+    config: Config, args: list[str], what: str, *, quiet: bool = False, fleet: Path | None = None
+) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
+    env.pop("UPKEEP_FLEET", None)  # the fleet pages only when asked for
+    if fleet is not None:
+        env["UPKEEP_FLEET"] = str(Path(fleet).resolve())
     output = subprocess.PIPE if quiet else None
     child = subprocess.Popen(
         [sys.executable, "-c", _MKDOCS_MAIN, *args],

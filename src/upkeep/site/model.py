@@ -117,6 +117,37 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     # The same report as `upkeep verify`'s; only run folders changed since the last build are
     # hashed again.
     report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir))
+    runs, strays = run_views(store, entries, report)
+    views = list(runs)
+    decisions = tuple(store.decisions(strict=False))
+    # Read once, shared by the findings and the maintenance and quarterly reviews.
+    events = tuple(_events(store, {view.run_id: view for view in views}))
+    read = EvidenceRead(events, tuple(_unique(entries)), decisions)
+    return SiteModel(
+        config=config,
+        registry=registry,
+        runs=runs,
+        states={s.runbook.name: s for s in plan.states(registry, entries, config, at)},
+        stray_problems=strays,
+        built_at=at,
+        by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
+        by_month=_group(runs, lambda run: run.month, newest_first=False),
+        findings=tuple(follow(events)),
+        decisions=decisions,
+        anchor=newest_anchor(config.evidence_dir, config.evidence_git),
+        coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
+        review=review_month(read, registry, config, at),
+        quarter=review_quarter(read, registry, config, at),
+    )
+
+
+def run_views(
+    store: evidence.EvidenceStore,
+    entries: list[evidence.LedgerEntry],
+    report: evidence.VerifyReport,
+) -> tuple[tuple[RunView, ...], tuple[str, ...]]:
+    """Every run of the ledger with verify's problems about it, oldest first; and the problems
+    tied to no run the ledger holds (a folder added by hand, a line removed): shown, not dropped."""
     problems: dict[str, list[evidence.Mismatch]] = defaultdict(list)
     strays = []
     for problem in report.problems:
@@ -131,28 +162,8 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
             problems.pop(entry.run_id, None)
             views.append(view)
     runs = tuple(sorted(views, key=lambda run: (run.started_at, run.run_id)))
-    # Problems naming a run the ledger does not hold (its line removed): shown, not dropped.
     strays += [p.message for items in problems.values() for p in items]
-    decisions = tuple(store.decisions(strict=False))
-    # Read once, shared by the findings and the maintenance and quarterly reviews.
-    events = tuple(_events(store, {view.run_id: view for view in views}))
-    read = EvidenceRead(events, tuple(_unique(entries)), decisions)
-    return SiteModel(
-        config=config,
-        registry=registry,
-        runs=runs,
-        states={s.runbook.name: s for s in plan.states(registry, entries, config, at)},
-        stray_problems=tuple(strays),
-        built_at=at,
-        by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
-        by_month=_group(runs, lambda run: run.month, newest_first=False),
-        findings=tuple(follow(events)),
-        decisions=decisions,
-        anchor=newest_anchor(config.evidence_dir, config.evidence_git),
-        coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
-        review=review_month(read, registry, config, at),
-        quarter=review_quarter(read, registry, config, at),
-    )
+    return runs, tuple(strays)
 
 
 def _coverage(

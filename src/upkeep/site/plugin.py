@@ -5,7 +5,8 @@ Registered as the `upkeep` entry point in `mkdocs.plugins`, so plain `mkdocs bui
 deploy`, which runs it) builds the whole site. Nothing generated is written into docs/. The
 pages of the user's own folder (`site.docs_dir` in upkeep.yml) are added to the site's sources,
 each replacing the page of the same path, and those the navigation does not name are appended
-to it; `site.name` titles the site.
+to it; `site.name` titles the site. With a fleet file (`fleet:` below, else `$UPKEEP_FLEET`)
+the fleet pages are added too, in a "Fleet" section of the navigation (`site.fleet_pages`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from upkeep.errors import UpkeepError
 from upkeep.site import (
     coverage_calendar,
     decisions,
+    fleet_pages,
     history,
     maintenance_pages,
     oncall,
@@ -43,11 +45,13 @@ from upkeep.site import (
     versions,
 )
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
+from upkeep.site.fleet import FleetModel
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
 from upkeep.units import human_size
 
 log = logging.getLogger("mkdocs.plugins.upkeep")
 RUNBOOKS_INDEX = "runbooks/index.md"
+FLEET_VARIABLE = "UPKEEP_FLEET"
 _MONTH_PAGE = re.compile(r"runs/([0-9]{4}/[0-9]{2})\.md")
 
 
@@ -58,6 +62,8 @@ class UpkeepPluginConfig(base.Config):
     config = c.Optional(c.Type(str))
     # the plan's task list for the checklist macro, relative to docs_dir
     plan_tasks = c.Type(str, default="plan-tasks.yml")
+    # a fleet file, relative to mkdocs.yml: adds the fleet pages; default: $UPKEEP_FLEET, if set
+    fleet = c.Optional(c.Type(str))
 
 
 class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
@@ -65,6 +71,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
     def __init__(self) -> None:
         self.model: SiteModel | None = None
+        self.fleet: FleetModel | None = None
         self._tasks: tuple[PlanTask, ...] | None = None
         self._docs_dir: Path | None = None
 
@@ -102,6 +109,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             len(self.model.runs),
             time.perf_counter() - start,
         )
+        self.fleet = self._fleet(config, self.model)
         self._tasks = None
         self._docs_dir = Path(config.docs_dir)
         if STYLESHEET_URI not in config.extra_css:
@@ -110,6 +118,8 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             config.site_name = upkeep_config.site.name
         if config.nav:
             config.nav = _expand_nav(config.nav, self.model)
+            if self.fleet is not None:
+                config.nav.append(fleet_pages.fleet_nav(self.fleet))
             config.nav += _pages_not_in_nav(upkeep_config.site.docs_dir, config.nav)
         _version_selector_only_under_mike(config)
         return config
@@ -153,6 +163,14 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             placed.copied,
             human_size(placed.copied_bytes),
         )
+        if self.fleet is not None:
+            reports = fleet_pages.write_fleet_reports(self.fleet, Path(config.site_dir))
+            log.info(
+                "upkeep: put the fleet's reports in the site: %d linked, %d copied (%s)",
+                reports.linked,
+                reports.copied,
+                human_size(reports.copied_bytes),
+            )
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         model = self.site_model()
@@ -166,6 +184,27 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         return server
 
     # --- internals --------------------------------------------------------------------------
+
+    def _fleet(self, config: MkDocsConfig, model: SiteModel) -> FleetModel | None:
+        """Every host of the fleet file read and verified, when there is one."""
+        from upkeep.site.fleet import load_fleet_model
+
+        base_dir = Path(config.config_file_path or ".").resolve().parent
+        if self.config.fleet:
+            path = base_dir / self.config.fleet
+        elif os.environ.get(FLEET_VARIABLE):
+            path = Path(os.environ[FLEET_VARIABLE])
+        else:
+            return None
+        start = time.perf_counter()
+        fleet = _upkeep_call(load_fleet_model, path, model.config.state_dir, model.built_at)
+        log.info(
+            "upkeep: read %d hosts of the fleet and %d runs (verified) in %.2f s",
+            len(fleet.hosts),
+            sum(len(host.runs) for host in fleet.hosts),
+            time.perf_counter() - start,
+        )
+        return fleet
 
     def _config_path(self, config: MkDocsConfig) -> Path:
         base_dir = Path(config.config_file_path or ".").resolve().parent
@@ -220,6 +259,8 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
                 months[index + 1] if index + 1 < len(months) else None,
             )
             generated.append((f"runs/{month}.md", history.month_page(model, month, neighbours)))
+        if self.fleet is not None:
+            generated += fleet_pages.fleet_pages(model, self.fleet)
         return generated
 
 
