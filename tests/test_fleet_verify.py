@@ -1,14 +1,21 @@
 """`upkeep verify --fleet`: every host's evidence verified on its own (one ledger per host), a
 host whose evidence does not verify named and the exit code 1, a host reached over SSH named as
-not verified here, a fleet file that cannot be read exit 2."""
+not verified here unless its fleet entry names where its evidence can be read (`evidence:`, a
+folder or its git evidence branch), a fleet file that cannot be read exit 2."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+from helpers.anchoring import project_repository
 from helpers.fleet import SimulatedHost, make_fleet, publish_host_run
+from helpers.git import git
 from helpers.project import Project
+
+from upkeep.config.evidence_git import EvidenceGit
+from upkeep.evidence.anchor import commit_evidence
 
 
 def _fleet(tmp_path: Path) -> tuple[Path, Project]:
@@ -64,3 +71,64 @@ def test_a_fleet_file_that_cannot_be_read_is_exit_2(tmp_path: Path) -> None:
 
     result = project.upkeep_in_process("verify", "--fleet", str(fleet))
     assert result.code == 2 and "config" in result.err and "ok:" not in result.out
+
+
+def _far_host(tmp_path: Path, entry: str) -> tuple[Path, Project, Path]:
+    """db-1 local; far-1 over SSH with `entry` in its fleet entry, its runs published into its
+    evidence folder, which sits in a git repository (git-ignored) for anchoring."""
+    hosts = [
+        SimulatedHost("db-1", {"probe": ("daily", "ok")}),
+        SimulatedHost("far-1", {"probe": ("daily", "ok")}, fleet_entry=entry),
+    ]
+    fleet = make_fleet(tmp_path, hosts)
+    publish_host_run(tmp_path / "db-1" / "evidence", "db-1", 30)
+    far = tmp_path / "far-1"
+    project_repository(far)
+    for minutes in (50, 40):
+        publish_host_run(far / "evidence", "far-1", minutes)
+    return fleet, Project(tmp_path / "db-1"), far / "evidence"
+
+
+def test_a_remote_host_is_verified_from_the_folder_its_entry_names(tmp_path: Path) -> None:
+    fleet, project, far_evidence = _far_host(
+        tmp_path, "ssh_conn_id: ssh_far\nevidence: copies/far-1\n"
+    )
+    copy = tmp_path / "copies" / "far-1"
+    shutil.copytree(far_evidence, copy)  # as rsync from that host would leave it
+
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet))
+    assert result.code == 0, result.text
+    assert f"far-1: ok: 2 runs verified in {copy}" in result.out
+
+    next((copy / "runs").rglob("report.html")).write_text("<p>altered</p>")
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet))
+    assert result.code == 1
+    assert f"far-1: FAILED: 1 problem(s) in {copy}" in result.err
+    assert "does not verify: far-1" in result.err
+
+
+def test_a_remote_host_is_verified_from_its_git_evidence_branch(tmp_path: Path) -> None:
+    fleet, project, far_evidence = _far_host(
+        tmp_path, "ssh_conn_id: ssh_far\nevidence: {git: anchors.git}\n"
+    )
+    repo = tmp_path / "anchors.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(repo))
+    anchored = commit_evidence(far_evidence, EvidenceGit(repository=repo)).anchor
+    shutil.rmtree(far_evidence)  # not on this machine: only the branch is
+
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet), "--anchor")
+    assert f"far-1: ok: 2 runs verified in branch evidence of {repo}" in result.out
+    assert f"far-1: ok: matches its anchor {anchored.commit[:12]}" in result.out
+    # db-1 was never anchored: --anchor fails it, and only it.
+    assert result.code == 1 and "does not verify: db-1\n" in result.err
+    assert not list(tmp_path.rglob("upkeep-verify-branch-*"))  # its copy is gone
+
+    # A branch that is not there is a problem of that host, named, not a crash or a pass.
+    fleet.write_text(
+        fleet.read_text().replace("{git: anchors.git}", "{git: anchors.git, branch: gone}")
+    )
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet))
+    assert result.code == 1
+    assert f"far-1: FAILED: 1 problem(s) in branch gone of {repo}" in result.err
+    assert "has no branch 'gone'" in result.err
+    assert "db-1: ok: 1 runs" in result.out

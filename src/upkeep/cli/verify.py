@@ -16,6 +16,8 @@ from upkeep.cli.options import GlobalOptions
 
 if TYPE_CHECKING:
     from upkeep.config import Config
+    from upkeep.config.evidence_git import EvidenceGit
+    from upkeep.config.fleet import LoadedHost
     from upkeep.evidence.anchor_check import AnchorReport
     from upkeep.evidence.verify import Mismatch, VerifyReport
 
@@ -54,7 +56,7 @@ def verify_command(
 
 def verify_evidence(config: Config, *, as_json: bool, anchor: bool = False) -> int:
     """Verify the evidence; exit code 0 when all of it verifies, 1 when something does not."""
-    result = _verify(config, anchor)
+    result = _verify(config.evidence_dir, str(config.evidence_dir), config.evidence_git, anchor)
     if as_json:
         print_json(result.to_json())
     else:
@@ -63,17 +65,15 @@ def verify_evidence(config: Config, *, as_json: bool, anchor: bool = False) -> i
 
 
 def verify_fleet(fleet_path: Path, *, as_json: bool, anchor: bool = False) -> int:
-    """Verify every host of the fleet whose evidence is on this machine (a host reached over
-    SSH keeps its evidence there: it is named, not verified); exit code 0 when all of it
-    verifies, 1 when a host's does not. A fleet file or host config that cannot be read is
-    exit 2 (ConfigError), nothing verified."""
+    """Verify every host of the fleet from where its evidence can be read here: its config's
+    evidence folder, or the folder or git evidence branch its fleet entry names (`evidence:`);
+    a host reached over SSH without one keeps its evidence there: it is named, not verified.
+    Exit code 0 when all of it verifies, 1 when a host's does not. A fleet file or host config
+    that cannot be read is exit 2 (ConfigError), nothing verified."""
     from upkeep.config.fleet import load_fleet_hosts, read_fleet
 
     hosts = load_fleet_hosts(read_fleet(fleet_path))
-    results: list[tuple[str, _Verified | None]] = []
-    for item in hosts:
-        remote = item.host.ssh_conn_id is not None
-        results.append((item.host.id, None if remote else _verify(item.config, anchor)))
+    results = [(item.host.id, _verify_host(item, anchor)) for item in hosts]
     if as_json:
         print_json(
             {
@@ -87,7 +87,10 @@ def verify_fleet(fleet_path: Path, *, as_json: bool, anchor: bool = False) -> in
     else:
         for host, result in results:
             if result is None:
-                print_out(f"{host}: not verified here: its evidence is on that host (over SSH)")
+                print_out(
+                    f"{host}: not verified here: its evidence is on that host (over SSH); "
+                    "name where this machine can read it with evidence: in the fleet file"
+                )
                 continue
             result.print(prefix=f"{host}: ")
     failed = [host for host, r in results if r is not None and not r.ok]
@@ -98,11 +101,46 @@ def verify_fleet(fleet_path: Path, *, as_json: bool, anchor: bool = False) -> in
     return 1 if failed else 0
 
 
+def _verify_host(item: LoadedHost, anchor: bool) -> _Verified | None:
+    """One host's evidence verified where its fleet entry says it is; None when it is only on
+    that host (over SSH, no `evidence:`)."""
+    import tempfile
+    from dataclasses import replace
+
+    source, config = item.host.evidence, item.config
+    if source is None:
+        if item.host.ssh_conn_id is not None:
+            return None
+        return _verify(config.evidence_dir, str(config.evidence_dir), config.evidence_git, anchor)
+    if source.git is None:
+        assert source.folder is not None
+        return _verify(source.folder, source.describe(), config.evidence_git, anchor)
+    from upkeep.errors import EvidenceError
+    from upkeep.evidence.branch_copy import read_branch
+
+    # The branch is its own anchor: --anchor checks its history and that the copy matches it.
+    settings = replace(config.evidence_git, repository=source.git, branch=source.branch)
+    with tempfile.TemporaryDirectory(prefix="upkeep-verify-branch-") as scratch:
+        try:
+            folder, _ = read_branch(source, Path(scratch))
+        except EvidenceError as err:
+            return _unreadable(source.describe(), str(err))
+        return _verify(folder, source.describe(), settings, anchor)
+
+
+def _unreadable(where: str, why: str) -> _Verified:
+    from upkeep.evidence.layout import LEDGER
+    from upkeep.evidence.verify import Mismatch, VerifyReport
+
+    report = VerifyReport((Mismatch(None, Path(LEDGER), f"cannot read {where}: {why}"),), 0)
+    return _Verified(where, report, None)
+
+
 @dataclass(frozen=True)
 class _Verified:
     """One evidence folder's verification, and its anchor's when asked."""
 
-    config: Config
+    where: str  # the evidence folder, or the branch it was read from
     report: VerifyReport
     checked: AnchorReport | None
 
@@ -129,7 +167,7 @@ class _Verified:
 
     def print(self, prefix: str = "") -> None:
         report, checked, problems = self.report, self.checked, self.problems
-        where = self.config.evidence_dir
+        where = self.where
         if not problems:
             decisions = (
                 f" and {report.decisions_checked} decisions" if report.decisions_checked else ""
@@ -145,16 +183,16 @@ class _Verified:
             print_err(f"  - {problem.message}")
 
 
-def _verify(config: Config, anchor: bool) -> _Verified:
+def _verify(folder: Path, where: str, settings: EvidenceGit, anchor: bool) -> _Verified:
     from upkeep import evidence
 
-    report = evidence.verify(config.evidence_dir)
+    report = evidence.verify(folder)
     checked = None
     if anchor:  # git and the anchor's modules only for --anchor
         from upkeep.evidence.anchor_check import verify_anchor
 
-        checked = verify_anchor(config.evidence_dir, config.evidence_git)
-    return _Verified(config, report, checked)
+        checked = verify_anchor(folder, settings)
+    return _Verified(where, report, checked)
 
 
 def _anchor_text(checked: AnchorReport) -> str:

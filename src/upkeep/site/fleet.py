@@ -18,8 +18,8 @@ from upkeep.config.fleet import LoadedHost, load_fleet_hosts, read_fleet
 from upkeep.coverage import Health, RunbookCoverage, account
 from upkeep.errors import UpkeepError
 from upkeep.evidence.anchor import Anchor, newest_anchor
+from upkeep.evidence.branch_copy import read_branch
 from upkeep.evidence.in_progress import runs_in_progress
-from upkeep.site.fleet_branch import read_branch
 from upkeep.site.model import RunView, run_views
 from upkeep.site.verification import verify_with_cache
 

@@ -1,7 +1,8 @@
 """Responsible for reading a host's evidence branch (`evidence: {git: REPO, branch: NAME}` in the
-fleet file, the branch `upkeep evidence commit` writes) into a folder under the controller's
-state_dir, where it is verified like any evidence folder: the branch tip's tree is unpacked with
-`git archive` into a fresh folder that then replaces the last copy, only when the tip moved.
+fleet file, the branch `upkeep evidence commit` writes) into a folder, where it is verified like
+any evidence folder: the branch tip's tree is unpacked with `git archive` into a fresh folder that
+then replaces the last copy, only when the tip moved. `site build --fleet` keeps the copy under
+the controller's state_dir; `verify --fleet` unpacks into a temporary folder each time.
 """
 
 from __future__ import annotations
