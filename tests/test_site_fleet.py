@@ -206,3 +206,41 @@ def test_site_build_with_a_bad_fleet_file_is_exit_2_and_builds_nothing(
     assert result.code == 2
     assert "hosts[0].evidence.branch: expected a plain git branch name" in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_site_build_refuses_a_runbook_the_host_does_not_have_as_export_does(
+    tmp_path: Path, project: Project
+) -> None:
+    entry = "runbooks: [probe, ghost]\n"
+    fleet = make_fleet(
+        tmp_path / "hosts", [SimulatedHost("db-1", {"probe": ("daily", "ok")}, entry)]
+    )
+
+    result = project.upkeep_in_process("site", "build", "--fleet", str(fleet), "--site-dir", "out")
+
+    assert result.code == 2
+    assert "hosts[0].runbooks: 'ghost' is not a runbook of host 'db-1'" in result.err
+    assert "expected one of probe" in result.err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match="'ghost' is not a runbook"):  # and the plugin's path
+        _model(fleet, tmp_path)
+
+
+def test_a_local_host_that_has_not_run_yet_is_never_run_not_unreadable(
+    tmp_path: Path, project: Project
+) -> None:
+    hosts = [
+        SimulatedHost("db-1", {"probe": ("daily", "ok")}),
+        SimulatedHost("new-1", {"probe": ("daily", "ok")}),  # no run, no evidence folder yet
+    ]
+    fleet = make_fleet(tmp_path, hosts)
+    publish_host_run(tmp_path / "db-1" / "evidence", "db-1", 30, status="warn")
+
+    model = _model(fleet, tmp_path)
+    new = next(host for host in model.hosts if host.id == "new-1")
+    assert new.problem is None and new.runs == () and new.verified
+    assert new.cell("probe").newest is None
+    assert [host.id for host in model.hosts] == ["new-1", "db-1"]  # never run ranks above warn
+    page = fleet_dashboard(_controller(project), model)
+    assert "cannot be read" not in page and "does NOT verify" not in page
+    assert "no runs yet" in page and "NEVER RUN" in page

@@ -90,9 +90,9 @@ def build(config: Config, site_dir: Path | None, *, strict: bool, fleet: Path | 
     from upkeep.site.build import build_site
 
     if fleet is not None:
-        from upkeep.config.fleet import load_fleet_hosts, read_fleet
+        from upkeep.site.fleet import read_fleet_hosts
 
-        load_fleet_hosts(read_fleet(fleet))
+        read_fleet_hosts(fleet)
     path = build_site(config, site_dir, strict=strict, fleet=fleet)
     print_out(f"site built in {path}")
     return 0

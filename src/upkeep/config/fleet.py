@@ -229,6 +229,19 @@ def load_fleet_hosts(fleet: Fleet) -> list[LoadedHost]:
     return loaded
 
 
+def check_host_runbooks(fleet: Fleet, index: int, loaded: LoadedHost, known: list[str]) -> None:
+    """ConfigError (exit 2) when the host's `runbooks:` names one its config does not have
+    (`known`: every runbook its registry found, loadable or not)."""
+    host = loaded.host
+    for name in host.runbooks or ():
+        if name not in known:
+            raise ConfigError(
+                f"{fleet.path}: hosts[{index}].runbooks: {name!r} is not a runbook of host "
+                f"{host.id!r} ({loaded.config.path}); expected one of "
+                f"{', '.join(sorted(known)) or '(none)'}"
+            )
+
+
 def _own_evidence(fleet: Fleet, loaded: list[LoadedHost]) -> None:
     local: dict[Path, str] = {}
     for index, item in enumerate(loaded):

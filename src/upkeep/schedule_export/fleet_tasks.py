@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from upkeep.config.fleet import Fleet, LoadedHost
-from upkeep.errors import ConfigError
+from upkeep.config.fleet import Fleet, LoadedHost, check_host_runbooks
 from upkeep.schedule_export import Job, Refusal, job_for
 from upkeep.schedule_export.context import ExportContext
 from upkeep.schedule_export.localtime import dst_refusal
@@ -106,19 +105,14 @@ def _selected_jobs(
 
     host, config = loaded.host, loaded.config
     runbooks = registry.discover(config.runbooks_dir, config.root)
+    check_host_runbooks(fleet, index, loaded, [*runbooks, *runbooks.invalid])
     names = host.runbooks if host.runbooks is not None else (*runbooks, *runbooks.invalid)
-    known = sorted({*runbooks, *runbooks.invalid})
     jobs: list[Job] = []
     for name in names:
         if name in runbooks.invalid:
             message = runbooks.invalid[name].message
             refused.append(Refusal(f"{host.id}/{name}", f"it cannot be loaded: {message}"))
             continue
-        if name not in runbooks:
-            raise ConfigError(
-                f"{fleet.path}: hosts[{index}].runbooks: {name!r} is not a runbook of host "
-                f"{host.id!r} ({config.path}); expected one of {', '.join(known) or '(none)'}"
-            )
         runbook = runbooks[name]
         job = job_for(runbook.name, runbook.title, runbook.cadence)
         if isinstance(job, Refusal):

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from upkeep import evidence
 from upkeep.config import Config
-from upkeep.config.fleet import LoadedHost, load_fleet_hosts, read_fleet
+from upkeep.config.fleet import Fleet, LoadedHost, check_host_runbooks, load_fleet_hosts, read_fleet
 from upkeep.coverage import Health, RunbookCoverage, account
 from upkeep.errors import UpkeepError
 from upkeep.evidence.anchor import Anchor, newest_anchor
 from upkeep.evidence.branch_copy import read_branch
 from upkeep.evidence.in_progress import runs_in_progress
+from upkeep.registry import Registry
 from upkeep.site.model import RunView, run_views
 from upkeep.site.verification import verify_with_cache
 
@@ -108,35 +109,54 @@ def worst_first(hosts: list[HostView]) -> tuple[HostView, ...]:
     return tuple(sorted(hosts, key=lambda host: (-host.rank, host.id)))
 
 
+def read_fleet_hosts(fleet_path: Path) -> tuple[Fleet, list[LoadedHost]]:
+    """The fleet file and every host's config read and checked as `export airflow` checks them,
+    a `runbooks:` entry naming a runbook the host does not have included: ConfigError (exit 2)
+    otherwise, before anything is built."""
+    fleet = read_fleet(fleet_path)
+    loaded = load_fleet_hosts(fleet)
+    for index, item in enumerate(loaded):
+        found = _registry(item.config)
+        if found is not None:
+            check_host_runbooks(fleet, index, item, [*found, *found.invalid])
+    return fleet, loaded
+
+
 def load_fleet_model(fleet_path: Path, state_dir: Path, at: datetime) -> FleetModel:
     """Every host of the fleet file read and verified; ConfigError when the fleet file or a
     host's config cannot be read (as `upkeep verify --fleet`)."""
-    fleet = read_fleet(fleet_path)
-    hosts = [
-        load_host(item, state_dir / FLEET_STATE / item.host.id, at)
-        for item in load_fleet_hosts(fleet)
-    ]
+    fleet, loaded = read_fleet_hosts(fleet_path)
+    hosts = [load_host(item, state_dir / FLEET_STATE / item.host.id, at) for item in loaded]
     runbooks = sorted({name for host in hosts for name in host.runbooks})
     return FleetModel(fleet.path, worst_first(hosts), tuple(runbooks))
 
 
-def load_host(item: LoadedHost, state: Path, at: datetime) -> HostView:
-    """One host's runs, verification, anchor and schedule health, read from its source."""
+def _registry(config: Config) -> Registry | None:
+    """The host's runbooks, or None when its runbooks folder cannot be read (its row says so)."""
     from upkeep import registry
 
-    host, config = item.host, item.config
     try:
-        runbooks = registry.discover(config.runbooks_dir, config.root)
-        known = tuple(runbooks) + tuple(runbooks.invalid)
+        return registry.discover(config.runbooks_dir, config.root)
     except (UpkeepError, OSError):
-        runbooks, known = None, ()
+        return None
+
+
+def load_host(item: LoadedHost, state: Path, at: datetime) -> HostView:
+    """One host's runs, verification, anchor and schedule health, read from its source."""
+    host, config = item.host, item.config
+    runbooks = _registry(config)
+    known = (*runbooks, *runbooks.invalid) if runbooks is not None else ()
     applying = host.runbooks if host.runbooks is not None else known
     view = HostView(host.id, config, _source_words(item), tuple(sorted(applying)))
     try:
         root, anchor = _evidence_root(item, state)
     except UpkeepError as exc:
         return replace(view, problem=str(exc))
-    if not (root / evidence.LEDGER).is_file():
+    if not (root / evidence.LEDGER).is_file() and (
+        item.host.evidence is not None or item.host.ssh_conn_id is not None
+    ):
+        # Its own evidence folder with no ledger is a host that has not run yet (`upkeep verify`
+        # says so too); a copy or a remote host's folder that is not there cannot be read.
         return replace(view, problem=_missing(item, root))
     report = verify_with_cache(root, state / CACHE_NAME)
     store = evidence.EvidenceStore(root)

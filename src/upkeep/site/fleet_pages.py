@@ -111,6 +111,8 @@ def _verification(host: HostView) -> str:
     problems = len(host.problems)
     if problems:
         return f'<strong class="uk-bad">{problems} problem(s)</strong>'
+    if not host.runs:
+        return "no runs yet"
     return f'<span class="uk-good">verifies</span> ({len(host.runs)} runs)'
 
 
