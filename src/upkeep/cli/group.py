@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
@@ -167,6 +166,8 @@ class LazyGuardedGroup(GuardedGroup):
 
 def _internal_error(ctx: click.Context, exc: BaseException) -> NoReturn:
     """Not something the user did: say so, and keep the traceback for a bug report."""
+    import traceback  # here: only a crash needs it
+
     traceback.print_exc()
     print_err(f"upkeep: internal error: {type(exc).__name__}: {exc}")
     ctx.exit(EXIT_INTERNAL_ERROR)

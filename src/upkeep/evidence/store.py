@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, Any
 
 from upkeep.atomic import dir_mode, file_mode, fsync_dir, naming
 from upkeep.errors import EvidenceError
@@ -37,6 +35,9 @@ from upkeep.evidence.layout import (
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry
 from upkeep.records import Decision, RunRecord, Status, iso, parse_time
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -168,6 +169,8 @@ class EvidenceStore:
 
     def lock(self) -> _HeldLock:
         """The ledger lock: held while a folder is placed and its line appended."""
+        from filelock import FileLock  # here: reading the evidence (list, show) never locks
+
         self.root.mkdir(parents=True, exist_ok=True)
         # The mode given explicitly: filelock's default is 0644 whatever the umask in some versions.
         return _HeldLock(FileLock(str(self.root / LOCK), mode=file_mode()), self.root / LOCK)
@@ -209,6 +212,8 @@ class _HeldLock:
         self._lock, self._path = lock, path
 
     def __enter__(self) -> None:
+        from filelock import Timeout
+
         try:
             self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
         except Timeout:

@@ -6,7 +6,6 @@ evidence ledger keeps each one as a line of its own, chained with the runs.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +39,8 @@ class Decision:
 
     def new_id(self) -> str:
         """`20261204T031500Z-acknowledge-7f3a`: when, what, and a random suffix."""
+        import secrets  # here: only a new decision needs it, reading the ledger does not
+
         return f"{self.at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{self.type}-{secrets.token_hex(2)}"
 
     def to_json(self) -> dict[str, Any]:
