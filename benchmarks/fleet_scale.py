@@ -460,7 +460,7 @@ def print_extrapolation(results: list[SizeResult], one_host: dict[str, ArmResult
         print(
             f"  EXTRAPOLATED {label}: {(wall[0] + wall[1] * hosts) / 60:.1f} min wall "
             f"({wall[0]:.2f} s + {wall[1]:.3f} s per host); peak RSS measured: at most "
-            f"{_mib(peak)} at every size (one host's ledger at a time)"
+            f"{_mib(peak)} at every size"
         )
     print(line(BARE, lambda s: s.runs, runs, "page") + f" [{runs:,} pages in one MkDocs build]")
     if FLEET_SITE in results[-1].arms:
