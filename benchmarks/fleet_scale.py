@@ -448,10 +448,13 @@ def print_extrapolation(results: list[SizeResult], one_host: dict[str, ArmResult
     def line(label: str, x_of: Callable[[FleetSize], int], x: int, unit: str) -> str:
         wall = fitted_line([(x_of(r.size), r.arms[label].rounds.median.wall_s) for r in results])
         peak = fitted_line([(x_of(r.size), r.arms[label].peak_kib) for r in results])
+        per_host = unit == "host"  # a host costs seconds and MiB, a page milliseconds and KiB
+        slope = f"{wall[1]:.2f} s" if per_host else f"{wall[1] * 1e3:.2f} ms"
+        grows = f"{peak[1] / 1024:.1f} MiB" if per_host else f"{peak[1]:.2f} KiB"
         return (
             f"  EXTRAPOLATED {label}: {(wall[0] + wall[1] * x) / 60:.1f} min wall "
-            f"({wall[0]:.2f} s + {wall[1] * 1e3:.2f} ms per {unit}), peak RSS "
-            f"{_mib(int(peak[0] + peak[1] * x))} ({peak[1]:.2f} KiB per {unit})"
+            f"({wall[0]:.2f} s + {slope} per {unit}), peak RSS "
+            f"{_mib(int(peak[0] + peak[1] * x))} ({grows} per {unit})"
         )
 
     for label in (VERIFY, SHA256SUM):
