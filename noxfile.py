@@ -38,6 +38,7 @@ BENCHMARKS = (
     "sla_clock",
     "verify",
     "cli_latency",
+    "fleet_scale",
 )
 # The git remote the CI nightly exchanges the evidence branch and gh-pages with (CI: origin);
 # unset, nothing is fetched or pushed.

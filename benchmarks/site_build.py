@@ -228,16 +228,22 @@ def scheduled_times(cadence: str, start: datetime, end: datetime) -> list[dateti
 
 
 def write_history(
-    evidence: Path, reals: dict[str, dict[str, Any]], years: int, skip_years: int = 0
+    evidence: Path,
+    reals: dict[str, dict[str, Any]],
+    years: int,
+    skip_years: int = 0,
+    host_id: str = "",
 ) -> int:
-    """A run at every scheduled time of `years` years, ending `skip_years` years before
-    2026-11-01 (older history appended to the same ledger); returns the number of runs."""
+    """A run of each runbook of `reals` at every scheduled time of `years` years, ending
+    `skip_years` years before 2026-11-01 (older history appended to the same ledger), each
+    run.json naming `host_id` as its fleet host when given; returns the number of runs."""
     store = EvidenceStore(evidence)
     end = datetime(2026 - skip_years, 11, 1, tzinfo=UTC)
     start = end.replace(year=end.year - years)
     plan = sorted(
         (at, name, cadence)
         for name, cadence, _ in RUNBOOKS
+        if name in reals
         for at in scheduled_times(cadence, start, end)
     )
     chooser = random.Random(years * 100 + skip_years)
@@ -248,14 +254,19 @@ def write_history(
     try:
         for index, (at, name, _) in enumerate(plan):
             status = chooser.choices(statuses, weights)[0]
-            _publish(store, reals[name], at, status, index + skip_years * 100_000)
+            _publish(store, reals[name], at, status, index + skip_years * 100_000, host_id)
     finally:
         os.fsync = real_fsync
     return len(plan)
 
 
 def _publish(
-    store: EvidenceStore, real: dict[str, Any], at: datetime, status: Status, n: int
+    store: EvidenceStore,
+    real: dict[str, Any],
+    at: datetime,
+    status: Status,
+    n: int,
+    host_id: str = "",
 ) -> None:
     name = real["record"]["runbook"]["name"]
     run_id = f"{at:%Y%m%dT%H%M%SZ}-{name}-{n:06x}"
@@ -274,6 +285,8 @@ def _publish(
         ended_at=(at + timedelta(seconds=3)).isoformat().replace("+00:00", "Z"),
         duration_s=round(2 + (n % 17) / 10, 3),
     )
+    if host_id:
+        record["host"] = {**record.get("host", {}), "id": host_id}
     if status in (Status.WARN, Status.FAIL) and record["checks"]:
         record["checks"][0] = {**record["checks"][0], "status": status, "message": "synthetic"}
     record["error"] = (

@@ -29,13 +29,13 @@ runs failed (a file that does not match its sum included).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from evidence_sums import PARTS, sha256sum_check, sum_lines, write_sums
 from harness import (
     Arm,
     BenchError,
@@ -55,11 +55,9 @@ from harness import (
 )
 from site_build import ENV, project_with_history
 
-from upkeep.evidence import LEDGER, RUN_JSON, verify
-from upkeep.evidence.ledger import entries
+from upkeep.evidence import LEDGER, verify
 
 TARGET = Target("<=", 1.3)  # upkeep verify wall / sha256sum --check wall, warm and cold
-PARTS = 4  # the parallel sha256sum's processes: as many as upkeep verify's threads
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -93,11 +91,11 @@ def _bench(work: Path, years: int, rounds: int) -> None:
     )
     arms = [
         Arm("upkeep verify", _command(_upkeep_verify(), project)),
-        Arm("sha256sum -c", _command(_sha256sum(work), evidence)),
+        Arm("sha256sum -c", _command(sha256sum_check(work), evidence)),
         Arm(f"xargs -P {PARTS} sha256sum -c", _command(_parallel_sha256sum(work), evidence)),
     ]
     note("reading every file once (warm cache) ...")
-    _command(_sha256sum(work), evidence)()
+    _command(sha256sum_check(work), evidence)()
     warm = compare(arms, rounds)
     dropping = _drop_caches_works()
     how = (
@@ -124,10 +122,6 @@ def _upkeep_verify() -> list[str]:
     return [sys.executable, "-m", "upkeep.cli", "--config", "upkeep.yml", "verify"]
 
 
-def _sha256sum(work: Path) -> list[str]:
-    return ["sha256sum", "--quiet", "--check", str(work / "SHA256SUMS")]
-
-
 def _parallel_sha256sum(work: Path) -> list[str]:
     parts = str(work / "SHA256SUMS.parts")
     return ["xargs", "-a", parts, "-P", str(PARTS), "-n", "1", "sha256sum", "--quiet", "--check"]
@@ -138,28 +132,9 @@ def _command(cmd: list[str], cwd: Path) -> Callable[[], Timing]:
 
 
 def _write_sums(evidence: Path, work: Path) -> tuple[int, int]:
-    """SHA256SUMS of every file `verify` hashes, relative to the evidence root, in ledger order;
-    and its PARTS parts, listed in SHA256SUMS.parts for xargs. (count, bytes)."""
-    lines: list[str] = []
-    size = 0
-    for entry in entries(evidence / LEDGER):
-        folder = evidence / entry.path
-        lines.append(f"{entry.run_json_sha256}  {entry.path}/{RUN_JSON}\n")
-        size += (folder / RUN_JSON).stat().st_size
-        artifacts = json.loads((folder / RUN_JSON).read_bytes())["artifacts"]
-        for name, digest in sorted(artifacts.items()):
-            lines.append(f"{digest}  {entry.path}/{name}\n")
-            size += (folder / name).stat().st_size
-    on_disk = sum(1 for path in (evidence / "runs").rglob("*") if path.is_file())
-    if on_disk != len(lines):
-        raise BenchError(f"SHA256SUMS lists {len(lines)} files, runs/ holds {on_disk}")
-    (work / "SHA256SUMS").write_text("".join(lines))
-    step = -(-len(lines) // PARTS)
-    for n in range(PARTS):
-        (work / f"SHA256SUMS.{n}").write_text("".join(lines[n * step : (n + 1) * step]))
-    (work / "SHA256SUMS.parts").write_text(
-        "".join(f"{work / f'SHA256SUMS.{n}'}\n" for n in range(PARTS))
-    )
+    """SHA256SUMS of every file `verify` hashes and its parts (`evidence_sums`); (count, bytes)."""
+    lines, size = sum_lines(evidence)
+    write_sums(lines, work)
     return len(lines), size
 
 
