@@ -1,12 +1,15 @@
 """Tests for `upkeep verify`'s reading of run folders: one listing per folder, run.json read once,
-artifacts hashed in worker threads. Every kind of tampering still names the same problem, in
-ledger order. Real files under tmp_path, no mocks."""
+folders checked in turn while they come off the page cache and in worker threads once they are
+slow (read from disk). Every kind of tampering still names the same problem, in ledger order,
+either way. Real files under tmp_path, no mocks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,8 +24,8 @@ from upkeep.evidence.layout import (
     line_hash,
     sha256_file,
 )
-from upkeep.evidence.ledger import LedgerLine
-from upkeep.evidence.verify import _canonical_and_hashed
+from upkeep.evidence.ledger import LedgerEntry, LedgerLine
+from upkeep.evidence.verify import Mismatch, _canonical_and_hashed, check_recorded_folder
 from upkeep.records import RunbookRef, RunRecord, Status, parse_time
 from upkeep.records.run import RunIdentity
 
@@ -62,8 +65,47 @@ def messages(root: Path) -> list[str]:
     return [problem.message for problem in verify(root).problems]
 
 
+# `upkeep.evidence.verify` is also the name of the function the package exports.
+VERIFY_MODULE = sys.modules["upkeep.evidence.verify"]
+SAMPLE = VERIFY_MODULE._SAMPLE
+
+
+def threads_of(root: Path) -> list[str]:
+    """The thread each run folder was checked in, in ledger order."""
+    names: list[str] = []
+
+    def check(root: Path, relpath: str, entry: LedgerEntry) -> list[Mismatch]:
+        names.append(threading.current_thread().name)
+        return check_recorded_folder(root, relpath, entry)
+
+    assert verify(root, check).ok
+    return names
+
+
+def test_folders_go_to_the_threads_only_once_they_are_slow(
+    runs: tuple[Path, list[PublishedRun]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = runs
+    monkeypatch.setattr(VERIFY_MODULE, "_COLD_FOLDER_S", float("inf"))  # never slow enough
+    assert set(threads_of(root)) == {threading.current_thread().name}
+
+    monkeypatch.setattr(VERIFY_MODULE, "_COLD_FOLDER_S", 0.0)  # every folder as if from disk
+    names = threads_of(root)
+    assert set(names[:SAMPLE]) == {threading.current_thread().name}
+    assert all(name.startswith("upkeep-verify") for name in names[SAMPLE:])
+    assert len(names) == 150
+
+
+@pytest.fixture(params=["in turn", "threads"])
+def folder_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Folders checked in turn (a warm cache) or, after the first sample, in the threads."""
+    slow = float("inf") if request.param == "in turn" else 0.0
+    monkeypatch.setattr(VERIFY_MODULE, "_COLD_FOLDER_S", slow)
+    return str(request.param)
+
+
 def test_a_flipped_byte_a_truncated_file_and_a_missing_file_are_named_in_ledger_order(
-    runs: tuple[Path, list[PublishedRun]],
+    runs: tuple[Path, list[PublishedRun]], folder_mode: str
 ) -> None:
     root, published = runs
     late, early, middle = published[140], published[3], published[77]

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -243,6 +244,9 @@ class _LedgerWalk:
     # Problems not yet in `problems`, in ledger order: a run folder's are a future until the
     # pool has checked it.
     pending: deque[list[Mismatch] | Future[list[Mismatch]]] = field(default_factory=deque)
+    threaded: bool = False  # folders go to the pool (see `adapt`)
+    timed_s: float = 0.0  # how long the folders of the current sample took, checked here
+    timed_n: int = 0
 
     def flag(self, number: int, message: str, run_id: str | None = None) -> None:
         mismatch = Mismatch(run_id, LEDGER, f"ledger line {number}: {message}", number)
@@ -318,17 +322,34 @@ class _LedgerWalk:
         if entry.path != relpath:
             self.flag(number, f"path {entry.path} should be {relpath}", run_id)
         self.recorded.add(relpath)
-        if self.pool is None:
-            self.pending.append(self.check_folder(self.root, relpath, entry))
-        else:
+        if self.pool is not None and self.threaded:
             self.pending.append(self.pool.submit(self.check_folder, self.root, relpath, entry))
+        else:
+            started = time.perf_counter()
+            self.pending.append(self.check_folder(self.root, relpath, entry))
+            self.adapt(time.perf_counter() - started)
         self.settle(keep=_LOOKAHEAD)
 
+    def adapt(self, seconds: float) -> None:
+        """Check folders here, one after another, while they come off the page cache; switch
+        to the pool for the rest once they take as long as reads from disk do. On a warm cache
+        the threads only add their hand-offs of the GIL (one futex call per read: twice the
+        time, measured by benchmarks/verify.py); from disk, several reads at a time pay."""
+        self.timed_s += seconds
+        self.timed_n += 1
+        if self.timed_n == _SAMPLE:
+            self.threaded = self.pool is not None and self.timed_s / _SAMPLE > _COLD_FOLDER_S
+            self.timed_s, self.timed_n = 0.0, 0
 
-# Threads that check run folders: hashlib and reads release the GIL, so a cold cache is read
-# several files at a time (3x faster than one at a time, measured by benchmarks/verify.py on
-# 2 cores) and a warm one costs no more.
+
+# Threads that check run folders once they come from disk: hashlib and reads release the GIL,
+# so a cold cache is read several files at a time.
 _THREADS = 4
+# Folders timed together before deciding where the next ones are checked, and the mean time
+# per folder above which they count as read from disk: about 0.12 ms each from the page cache,
+# 0.5 ms from an SSD with a cold cache (benchmarks/verify.py's evidence, 2 cores).
+_SAMPLE = 32
+_COLD_FOLDER_S = 0.0003
 # Run folders checked ahead of the ledger line being read: enough to keep every thread and the
 # disk busy, few enough that a huge ledger does not wait in memory.
 _LOOKAHEAD = 64
