@@ -6,7 +6,7 @@ report red; the fleet file's `evidence:` field checked."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,10 @@ from upkeep.config.evidence_git import EvidenceGit
 from upkeep.config.fleet import read_fleet
 from upkeep.docs_review.site_links import scan_site
 from upkeep.errors import ConfigError
+from upkeep.evidence import EvidenceStore
 from upkeep.evidence.anchor import commit_evidence
+from upkeep.records import Check, Host, Metric, RunbookRef, RunRecord, Status
+from upkeep.records.results import Waiver
 from upkeep.site.fleet import FleetModel, load_fleet_model
 from upkeep.site.fleet_pages import fleet_dashboard, host_runs_page
 from upkeep.site.model import SiteModel, load_model
@@ -244,3 +247,34 @@ def test_a_local_host_that_has_not_run_yet_is_never_run_not_unreadable(
     page = fleet_dashboard(_controller(project), model)
     assert "cannot be read" not in page and "does NOT verify" not in page
     assert "no runs yet" in page and "NEVER RUN" in page
+
+
+def test_a_fleet_run_keeps_what_its_pages_show_and_drops_the_rest(
+    tmp_path: Path, project: Project
+) -> None:
+    fleet = make_fleet(tmp_path, [SimulatedHost("db-1", {"probe": ("daily", "ok")})])
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    store = EvidenceStore(tmp_path / "db-1" / "evidence")
+    waiver = Waiver(reason="accepted until the upgrade", expires="2099-01-01", approved_by="cto")
+    record = RunRecord(
+        run_id=f"{started:%Y%m%dT%H%M%SZ}-probe-0001",
+        runbook=RunbookRef("probe", "Probe", "runbooks/daily/probe.ipynb"),
+        status=Status.WARN,
+        started_at=started,
+        ended_at=started + timedelta(seconds=2),
+        as_of=started,
+        host=Host(name="db-1", id="db-1"),
+        dry_run=True,
+        checks=(Check("disk", Status.FAIL, waiver=waiver), Check("load", Status.OK)),
+        metrics=tuple(Metric(f"m{index}", float(index)) for index in range(50)),
+    )
+    staging = store.new_staging(record.run_id)
+    (staging / "report.html").write_text("<p>probe</p>")
+    store.publish(staging, record)
+
+    model = _model(fleet, tmp_path)
+    kept = model.hosts[0].runs[0].record
+    assert kept is not None and kept.dry_run and kept.metrics == ()
+    assert [check.name for check in kept.checks] == ["disk"]  # the waived one
+    page = fleet_dashboard(_controller(project), model)
+    assert "WAIVED" in page and "DRY RUN" in page and "WARN" in page

@@ -168,7 +168,7 @@ def load_host(item: LoadedHost, state: Path, at: datetime) -> HostView:
         coverage = {c.runbook.name: c for c in found if c.runbook.name in applying}
     return replace(
         view,
-        runs=tuple(reversed(runs)),
+        runs=tuple(_for_fleet(run) for run in reversed(runs)),
         evidence_dir=root,
         stray_problems=strays,
         anchor=anchor if anchor is not None else newest_anchor(root, config.evidence_git),
@@ -201,3 +201,25 @@ def _missing(item: LoadedHost, root: Path) -> str:
             "where this machine can read it with evidence: in the fleet file"
         )
     return f"no evidence at {root}: no {evidence.LEDGER} there (no run yet, or another folder)"
+
+
+def _for_fleet(run: RunView) -> RunView:
+    """The run with only what the fleet pages show of its record: its runbook, status, time,
+    waived checks and whether it was a dry run. Held whole, a record costs about 12 KB (its
+    parameters, checks, metrics and findings), 15 MiB per host and year of runs, which put 200
+    hosts' year at about 3 GiB (benchmarks/fleet_scale.py)."""
+    record = run.record
+    if record is None:
+        return run
+    slim = replace(
+        record,
+        parameters={},
+        checks=tuple(check for check in record.checks if check.waived),
+        metrics=(),
+        findings=(),
+        cleared=(),
+        error=None,
+        versions={},
+        artifacts=None,
+    )
+    return replace(run, record=slim)
