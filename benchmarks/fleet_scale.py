@@ -148,12 +148,6 @@ def fleet_sums(fleet: Path, hosts: int, work: Path) -> FleetSize:
     return FleetSize(hosts, runs, len(lines), size, ledger_lines, ledger_bytes)
 
 
-def fleet_site_supported() -> bool:
-    """Whether this upkeep's `site build` takes `--fleet` (another change adds it)."""
-    proc = run_command([*UPKEEP, "site", "build", "--help"], "upkeep site build --help", env=ENV)
-    return "--fleet" in proc.stdout
-
-
 # --- measuring --------------------------------------------------------------------------------
 
 VERIFY, SHA256SUM = "upkeep verify --fleet", "sha256sum -c"
@@ -209,11 +203,9 @@ class SizeResult:
     arms: dict[str, ArmResult]
 
 
-def measure_size(
-    work: Path, fleet: Path, size: FleetSize, args: argparse.Namespace, with_site: bool
-) -> SizeResult:
-    """verify against sha256sum (warm cache), then the fleet's site (when upkeep can build
-    one) against the bare Material build of one page per run."""
+def measure_size(work: Path, fleet: Path, size: FleetSize, args: argparse.Namespace) -> SizeResult:
+    """verify against sha256sum (warm cache), then the fleet's site against the bare Material
+    build of one page per run."""
     sums = sha256sum_check(work)
     note(f"{size.hosts} hosts: reading every file once (warm cache) ...")
     run_command(sums, "sha256sum --check (warm-up)", cwd=fleet, env=ENV)
@@ -226,9 +218,10 @@ def measure_size(
     )
     bare = work / f"bare-{size.hosts}"
     bare_project(bare, size.runs)
-    site_arms = {BARE: command(MKDOCS, bare)}
-    if with_site:
-        site_arms[FLEET_SITE] = lambda: fleet_site_build(work, fleet, size.hosts)
+    site_arms = {
+        BARE: command(MKDOCS, bare),
+        FLEET_SITE: lambda: fleet_site_build(work, fleet, size.hosts),
+    }
     arms |= measured_rounds(site_arms, args.site_rounds)
     shutil.rmtree(bare)
     return SizeResult(size, arms)
@@ -307,9 +300,6 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
     make_project(project)
     note("running the 12 runbooks once for real ...")
     reals = real_runs(project)
-    with_site = fleet_site_supported()
-    if not with_site:
-        print("site arm: skipped (upkeep site build has no --fleet yet)")
     fleet, results, built = work / "fleet", [], 0
     for hosts in args.hosts:
         note(f"generating hosts {built + 1}..{hosts} (1 year each) ...")
@@ -326,7 +316,7 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
         if built == 0:
             one_host = measure_one_host_site(work, fleet, size.runs // hosts, args.site_rounds)
         built = hosts
-        results.append(measure_size(work, fleet, size, args, with_site))
+        results.append(measure_size(work, fleet, size, args))
         print_size(results[-1], args)
     print_one_host_site(one_host, results[0].size.runs // results[0].size.hosts, args.site_rounds)
     print_growth(results)
@@ -375,10 +365,7 @@ def print_size(result: SizeResult, args: argparse.Namespace) -> None:
         print(_row(label, arm, width))
     print(rounds_line({label: arm.rounds for label, arm in arms.items()}))
     print(f"  upkeep verify --fleet / sha256sum -c: {_ratio(arms[VERIFY], arms[SHA256SUM])}")
-    if FLEET_SITE in arms:
-        print(
-            f"  upkeep site build --fleet / bare Material: {_ratio(arms[FLEET_SITE], arms[BARE])}"
-        )
+    print(f"  upkeep site build --fleet / bare Material: {_ratio(arms[FLEET_SITE], arms[BARE])}")
 
 
 def print_one_host_site(arms: dict[str, ArmResult], runs: int, rounds: int) -> None:
@@ -466,8 +453,7 @@ def print_extrapolation(results: list[SizeResult], one_host: dict[str, ArmResult
             f"{_mib(peak)} at every size"
         )
     print(line(BARE, lambda s: s.runs, runs, "page") + f" [{runs:,} pages in one MkDocs build]")
-    if FLEET_SITE in results[-1].arms:
-        print(line(FLEET_SITE, lambda s: s.hosts, hosts, "host"))
+    print(line(FLEET_SITE, lambda s: s.hosts, hosts, "host"))
     site = one_host[ONE_HOST]
     wall = site.rounds.median.wall_s
     print(
