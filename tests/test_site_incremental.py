@@ -1,6 +1,8 @@
 """A site build after an earlier one: run folders verified from the cache give `upkeep verify`'s
 report exactly, tampering included; only new or changed runs' pages are rendered, the rest are
-the same files; a deleted run leaves the site; new templates render every page again."""
+the same files; a deleted run leaves the site; new templates render every page again. The run
+folders of the last build survive MkDocs' clean-up of the site only when every file in them is
+still the stored one."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from upkeep.config import Config, load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
 from upkeep.registry import discover
-from upkeep.site import run_pages
+from upkeep.site import kept_runs, run_pages
 from upkeep.site.model import SiteModel, load_model
 from upkeep.site.run_page_store import STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
@@ -79,6 +81,18 @@ def _build(config: Config, site: Path) -> tuple[SiteModel, run_pages.Placed]:
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir()
     return model, run_pages.write_run_pages(model, site)
+
+
+def _build_as_mkdocs(config: Config, site: Path) -> tuple[SiteModel, run_pages.Placed]:
+    """What `mkdocs build` does with the plugin: run folders moved aside (on_pre_build), the
+    site emptied but for hidden entries (mkdocs' clean_directory), the run pages put in."""
+    model = load_model(config, discover(config.runbooks_dir, config.root))
+    site.mkdir(exist_ok=True)
+    kept = kept_runs.keep_runs(site)
+    for entry in site.iterdir():
+        if not entry.name.startswith("."):
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    return model, run_pages.write_run_pages(model, site, kept)
 
 
 # --- verification from the cache ----------------------------------------------------------
@@ -267,8 +281,9 @@ def test_a_real_rebuild_after_a_new_run_keeps_the_old_pages(
     new = _publish(history["store"], history["runbook"], 10)
     again = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
     assert again.code == 0, again.text
-    assert "1 rendered" in again.text
+    assert "1 rendered" in again.text and "3 kept from the last build" in again.text
     assert _identities(site / old) == before
+    assert not (site / kept_runs.KEPT).exists()
     page = site / new.relative_to(project.evidence).as_posix() / "index.html"
     assert new.name in page.read_text()
 
@@ -287,3 +302,68 @@ def test_a_state_dir_that_cannot_be_written_still_gets_every_page(
         assert (site / run.relpath / "report.html").read_bytes() == (
             config.evidence_dir / run.relpath / "report.html"
         ).read_bytes()
+
+
+# --- the last build's run folders, kept across MkDocs' clean-up ------------------------------
+
+
+def test_unchanged_run_folders_are_moved_back_not_made_again(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build_as_mkdocs(config, site)
+    before = _identities(site)
+    new = _publish(history["store"], history["runbook"], 10)
+    model, placed = _build_as_mkdocs(config, site)
+    assert (placed.rendered, placed.kept, placed.linked) == (1, 3, 3)  # only the new run's files
+    after = _identities(site)
+    assert all(after[name] == identity for name, identity in before.items())
+    assert f"{new.relative_to(config.evidence_dir).as_posix()}/index.html" in after
+    assert not (site / kept_runs.KEPT).exists()
+    assert len(model.runs) == 4
+
+
+@pytest.mark.parametrize("change", ["page rewritten", "file added", "report removed"])
+def test_a_run_folder_changed_in_the_site_is_placed_again(
+    history: dict[str, Any], tmp_path: Path, change: str
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build_as_mkdocs(config, site)
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    folder = site / relpath
+    if change == "page rewritten":  # a new file in its place: the store's copy is untouched
+        (folder / "index.html").unlink()
+        (folder / "index.html").write_text("<p>all green, honest</p>")
+    elif change == "file added":
+        (folder / "extra.js").write_text("alert(1)")
+    else:
+        (folder / "report.html").unlink()
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.kept == 2 and placed.rendered == 0
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "index.html",
+        "report.html",
+        "report/index.html",
+    ]
+    assert "all green" not in (folder / "index.html").read_text()
+    assert (folder / "report.html").read_bytes() == (
+        history["folders"][0] / "report.html"
+    ).read_bytes()
+
+
+def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "2026").mkdir(parents=True)
+    (elsewhere / "2026" / "keep-me.txt").write_text("not the site's")
+    site.mkdir()
+    (site / "runs").symlink_to(elsewhere, target_is_directory=True)
+    (site / kept_runs.KEPT / "2020").mkdir(parents=True)  # a failed build's
+    assert kept_runs.keep_runs(site) is None
+    assert not (site / kept_runs.KEPT).exists()
+    assert (site / "runs").is_symlink()
+    assert (elsewhere / "2026" / "keep-me.txt").read_text() == "not the site's"

@@ -32,6 +32,7 @@ from upkeep.site import (
     decisions,
     fleet_pages,
     history,
+    kept_runs,
     maintenance_pages,
     oncall,
     quarter_page,
@@ -74,6 +75,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         self.fleet: FleetModel | None = None
         self._tasks: tuple[PlanTask, ...] | None = None
         self._docs_dir: Path | None = None
+        self._kept: Path | None = None  # the last build's run folders, moved aside
 
     # --- what the macros read -------------------------------------------------------------
 
@@ -148,17 +150,23 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             )
         return html
 
+    def on_pre_build(self, config: MkDocsConfig) -> None:
+        # Before MkDocs empties the site: the last build's run folders, to move back unchanged.
+        self._kept = kept_runs.keep_runs(Path(config.site_dir))
+
     def on_post_build(self, config: MkDocsConfig) -> None:
         model = self.site_model()
         start = time.perf_counter()
-        placed = run_pages.write_run_pages(model, Path(config.site_dir))
+        kept, self._kept = self._kept, None
+        placed = run_pages.write_run_pages(model, Path(config.site_dir), kept)
         log.info(
             "upkeep: put %d runs' pages in the site in %.2f s: %d rendered (new or changed, %s), "
-            "%d files linked, %d copied (%s)",
+            "%d kept from the last build, %d files linked, %d copied (%s)",
             len(model.runs),
             time.perf_counter() - start,
             placed.rendered,
             human_size(placed.rendered_bytes),
+            placed.kept,
             placed.linked,
             placed.copied,
             human_size(placed.copied_bytes),

@@ -31,6 +31,7 @@ class Placed:
 
     rendered: int = 0  # runs whose pages were rendered (new or changed)
     rendered_bytes: int = 0
+    kept: int = 0  # runs whose folder of the last build was moved back as it was
     linked: int = 0  # files put into the site by a hard link
     copied: int = 0  # files copied (another filesystem)
     copied_bytes: int = 0

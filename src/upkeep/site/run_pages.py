@@ -19,6 +19,7 @@ from pathlib import Path
 from upkeep.evidence import RUN_JSON
 from upkeep.rendering.run_record import render
 from upkeep.site.assets import STYLESHEET_URI
+from upkeep.site.kept_runs import discard, reuse
 from upkeep.site.model import RunView, SiteModel
 from upkeep.site.run_page_store import (
     Placed,
@@ -34,10 +35,12 @@ REPORT_VIEW = "report"  # the folder of the stand-alone view, beside the copy
 ROOT = "../../../../"  # from runs/YYYY/MM/<run_id>/ back to the site root
 
 
-def write_run_pages(model: SiteModel, site_dir: Path) -> Placed:
+def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) -> Placed:
     """Put every run's page, its report copy and the report's stand-alone view under
     `site_dir`, rendering (and copying) only those of runs that are new or changed since the
-    last build (`run_page_store`); say what was rendered, linked and copied."""
+    last build (`run_page_store`), and moving back the last build's folder of a run whose files
+    are still the stored ones (`kept`: `kept_runs.keep_runs`); say what was rendered, kept,
+    linked and copied."""
     store = RunPageStore(model.config.state_dir, f"{templates_key()}:{model.config.tz}")
     placed = Placed()
     evidence_dir = model.config.evidence_dir
@@ -55,16 +58,21 @@ def write_run_pages(model: SiteModel, site_dir: Path) -> Placed:
             file_identity(source / REPORT),
         )
         target = site_dir / run.relpath
-        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
         try:
             stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
         except OSError:
             # A state_dir that cannot be written to (read-only, full): the site still gets them.
+            os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
             _write_straight(_run_files(model, run), target, placed)
             continue
+        if reuse(kept, run.relpath, target, stored):
+            placed.kept += 1
+            continue
+        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
         for name, path in stored.items():
             place_file(path, target / name, placed)
     store.save()
+    discard(kept)
     return placed
 
 
