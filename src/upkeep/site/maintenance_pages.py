@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.maintenance_log import REVIEW_RUNBOOK, log_entries
-from upkeep.review.trends import trend_svg
 from upkeep.site.markup import escape_html, frontmatter, table_cell, when
 from upkeep.site.model import SiteModel
+from upkeep.site.trend_cache import trend_svg_cached
 
 REVIEW_PAGE = "maintenance-review.md"
 BACKLOG_PAGE = "backlog.md"
@@ -158,7 +158,8 @@ def review_pages(model: SiteModel) -> list[tuple[str, str]]:
         if not series:
             continue
         path = f"{TRENDS_DIR}/{metric}.svg"
-        generated.append((path, trend_svg(metric, series)))
+        svg = trend_svg_cached(model.config.state_dir, REVIEW_PAGE, metric, series)
+        generated.append((path, svg))
         lines.append(f'<img src="../{path}" alt="trend of {escape_html(metric)}">\n')
         plotted += 1
     if not plotted:

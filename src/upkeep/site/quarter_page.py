@@ -8,9 +8,9 @@ from __future__ import annotations
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.quarter import QuarterReview
 from upkeep.review.quarter_text import month_label
-from upkeep.review.trends import trend_svg
 from upkeep.site.markup import escape_html, frontmatter, run_href, table_cell, when
 from upkeep.site.model import SiteModel
+from upkeep.site.trend_cache import trend_svg_cached
 
 PAGE = "quarterly-review.md"
 TRENDS_DIR = "quarterly-review"
@@ -40,7 +40,7 @@ def quarter_pages(model: SiteModel) -> list[tuple[str, str]]:
     ]
     if not quarter.proposals:
         lines.append("None.")
-    generated = _plots(quarter)
+    generated = _plots(model, quarter)
     lines += ["", "## Trends", ""]
     lines += [
         f'<img src="../{path}" alt="trend of {escape_html(path.rsplit("/", 1)[1][:-4])}">\n'
@@ -132,9 +132,10 @@ def _recovery(model: SiteModel, quarter: QuarterReview) -> list[str]:
     return lines
 
 
-def _plots(quarter: QuarterReview) -> list[tuple[str, str]]:
+def _plots(model: SiteModel, quarter: QuarterReview) -> list[tuple[str, str]]:
+    state_dir = model.config.state_dir
     return [
-        (f"{TRENDS_DIR}/{metric}.svg", trend_svg(metric, series))
+        (f"{TRENDS_DIR}/{metric}.svg", trend_svg_cached(state_dir, TRENDS_DIR, metric, series))
         for metric, series in quarter.trends.items()
         if series
     ]
