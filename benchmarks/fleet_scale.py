@@ -52,12 +52,9 @@ from typing import Any
 
 from evidence_sums import sha256sum_check, sum_lines, write_sums
 from harness import (
-    Arm,
     BenchmarkStart,
     Rounds,
-    Timing,
     at_least,
-    compare,
     median_of,
     note,
     option_parser,
@@ -72,7 +69,9 @@ from site_build import (
     bare_project,
     make_project,
     measure_child,
+    measured_in_turn,
     real_runs,
+    summary_of,
     write_history,
 )
 
@@ -166,18 +165,8 @@ class ArmResult:
 def measured_rounds(arms: dict[str, Callable[[], Measured]], rounds: int) -> dict[str, ArmResult]:
     """Each arm (a `site_build.measure_child` of a command) once per round, in turn: wall,
     CPU and the peak RSS of its largest process."""
-    peaks: dict[str, list[int]] = {label: [] for label in arms}
-
-    def timing_of(label: str) -> Callable[[], Timing]:
-        def measure() -> Timing:
-            taken = arms[label]()
-            peaks[label].append(taken.peak_kib)
-            return taken.timing
-
-        return measure
-
-    taken = compare([Arm(label, timing_of(label)) for label in arms], rounds)
-    return {label: ArmResult(taken[label], max(peaks[label])) for label in arms}
+    taken = measured_in_turn(arms, rounds)
+    return {label: ArmResult(*summary_of(items)) for label, items in taken.items()}
 
 
 def measure_command(args: list[str], cwd: Path) -> Measured:

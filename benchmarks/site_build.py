@@ -427,7 +427,9 @@ def bench(args: argparse.Namespace) -> None:
     print(f"\n{start.closing_lines()}")
 
 
-def _rounds(arms: dict[str, Callable[[], Measured]], rounds: int) -> dict[str, list[Measured]]:
+def measured_in_turn(
+    arms: dict[str, Callable[[], Measured]], rounds: int
+) -> dict[str, list[Measured]]:
     """Each arm once per round, in turn (A B, B A, ...)."""
     taken: dict[str, list[Measured]] = {label: [] for label in arms}
     for number, order in rounds_in_turn(list(arms), rounds):
@@ -437,7 +439,8 @@ def _rounds(arms: dict[str, Callable[[], Measured]], rounds: int) -> dict[str, l
     return taken
 
 
-def _summary(taken: list[Measured]) -> tuple[Rounds, int]:
+def summary_of(taken: list[Measured]) -> tuple[Rounds, int]:
+    """An arm's rounds and the largest peak RSS (KiB) of any of them."""
     return Rounds(tuple(m.timing for m in taken)), max(m.peak_kib for m in taken)
 
 
@@ -473,7 +476,7 @@ def _bench(work: Path, years: int, rounds: int) -> None:
     pages = equal_work_project(equal, project / "site")
     mkdocs = [sys.executable, "-m", "mkdocs", "build", "-q"]
     counter = [0]
-    taken = _rounds(
+    taken = measured_in_turn(
         {
             "upkeep full build": lambda: full_build(project),
             "upkeep nightly build": lambda: nightly_build(project, reals, counter),
@@ -486,7 +489,7 @@ def _bench(work: Path, years: int, rounds: int) -> None:
     print(
         f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
     )
-    summary = {label: _summary(items) for label, items in taken.items()}
+    summary = {label: summary_of(items) for label, items in taken.items()}
     for label, (arm, peak) in summary.items():
         _row(label, arm, peak)
     print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
@@ -496,10 +499,9 @@ def _bench(work: Path, years: int, rounds: int) -> None:
     )
     print(f"{years * 2} years: ", end="")
     _history(project, reals, years, years)
-    doubled = _summary(
-        _rounds({"upkeep full build": lambda: full_build(project)}, rounds)["upkeep full build"]
-    )
-    _row("upkeep full build", *doubled)
+    label = "upkeep full build"
+    doubled = summary_of(measured_in_turn({label: lambda: full_build(project)}, rounds)[label])
+    _row(label, *doubled)
     full, full_peak = summary["upkeep full build"]
     nightly = summary["upkeep nightly build"][0]
     bare_arm, bare_peak = summary["bare Material"]

@@ -132,3 +132,14 @@ def test_a_remote_host_is_verified_from_its_git_evidence_branch(tmp_path: Path) 
     assert f"far-1: FAILED: 1 problem(s) in branch gone of {repo}" in result.err
     assert "has no branch 'gone'" in result.err
     assert "db-1: ok: 1 runs" in result.out
+
+
+def test_a_named_evidence_folder_without_a_ledger_fails_that_host(tmp_path: Path) -> None:
+    """A tired operator's `evidence:` pointing at the wrong folder is not "0 runs, ok"."""
+    fleet, project, _ = _far_host(tmp_path, "ssh_conn_id: ssh_far\nevidence: /etc\n")
+
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet))
+    assert result.code == 1
+    assert "far-1: FAILED: 1 problem(s) in /etc" in result.err
+    assert "no evidence at /etc: no ledger.jsonl there" in result.err
+    assert "db-1: ok: 1 runs" in result.out

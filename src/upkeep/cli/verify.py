@@ -114,6 +114,8 @@ def _verify_host(item: LoadedHost, anchor: bool) -> _Verified | None:
         return _verify(config.evidence_dir, str(config.evidence_dir), config.evidence_git, anchor)
     if source.git is None:
         assert source.folder is not None
+        if (problem := item.host.unreadable_evidence(source.folder)) is not None:
+            return _unreadable(source.describe(), problem)
         return _verify(source.folder, source.describe(), config.evidence_git, anchor)
     from upkeep.errors import EvidenceError
     from upkeep.evidence.branch_copy import read_branch

@@ -26,6 +26,7 @@ __all__ = [
     "FleetGroup",
     "FleetHost",
     "LoadedHost",
+    "check_host_runbooks",
     "load_fleet_hosts",
     "read_fleet",
 ]
@@ -76,6 +77,21 @@ class FleetHost:
     command: str | None = None
     runbooks: tuple[str, ...] | None = None
     evidence: EvidenceSource | None = None
+
+    def unreadable_evidence(self, root: Path) -> str | None:
+        """Why `root`, where its evidence was looked for, cannot stand for it: no ledger in a
+        folder its `evidence:` names, or in a remote host's path here. None when there is a
+        ledger, or when it is the host's own folder here with none yet (no run yet)."""
+        from upkeep.evidence.layout import LEDGER
+
+        if (root / LEDGER).is_file() or (self.evidence is None and self.ssh_conn_id is None):
+            return None
+        if self.evidence is None:
+            return (
+                f"its evidence is on that host (over SSH), not here: {root} holds no ledger; "
+                "name where this machine can read it with evidence: in the fleet file"
+            )
+        return f"no evidence at {root}: no {LEDGER} there (another folder, or not copied yet)"
 
 
 @dataclass(frozen=True)

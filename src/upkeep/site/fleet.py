@@ -109,24 +109,29 @@ def worst_first(hosts: list[HostView]) -> tuple[HostView, ...]:
     return tuple(sorted(hosts, key=lambda host: (-host.rank, host.id)))
 
 
-def read_fleet_hosts(fleet_path: Path) -> tuple[Fleet, list[LoadedHost]]:
+def read_fleet_hosts(fleet_path: Path) -> tuple[Fleet, list[tuple[LoadedHost, Registry | None]]]:
     """The fleet file and every host's config read and checked as `export airflow` checks them,
     a `runbooks:` entry naming a runbook the host does not have included: ConfigError (exit 2)
-    otherwise, before anything is built."""
+    otherwise, before anything is built. Each host with its runbooks (None: its runbooks folder
+    cannot be read, which its row says)."""
     fleet = read_fleet(fleet_path)
-    loaded = load_fleet_hosts(fleet)
-    for index, item in enumerate(loaded):
+    hosts = []
+    for index, item in enumerate(load_fleet_hosts(fleet)):
         found = _registry(item.config)
         if found is not None:
             check_host_runbooks(fleet, index, item, [*found, *found.invalid])
-    return fleet, loaded
+        hosts.append((item, found))
+    return fleet, hosts
 
 
 def load_fleet_model(fleet_path: Path, state_dir: Path, at: datetime) -> FleetModel:
     """Every host of the fleet file read and verified; ConfigError when the fleet file or a
     host's config cannot be read (as `upkeep verify --fleet`)."""
     fleet, loaded = read_fleet_hosts(fleet_path)
-    hosts = [load_host(item, state_dir / FLEET_STATE / item.host.id, at) for item in loaded]
+    hosts = [
+        load_host(item, runbooks, state_dir / FLEET_STATE / item.host.id, at)
+        for item, runbooks in loaded
+    ]
     runbooks = sorted({name for host in hosts for name in host.runbooks})
     return FleetModel(fleet.path, worst_first(hosts), tuple(runbooks))
 
@@ -141,10 +146,9 @@ def _registry(config: Config) -> Registry | None:
         return None
 
 
-def load_host(item: LoadedHost, state: Path, at: datetime) -> HostView:
+def load_host(item: LoadedHost, runbooks: Registry | None, state: Path, at: datetime) -> HostView:
     """One host's runs, verification, anchor and schedule health, read from its source."""
     host, config = item.host, item.config
-    runbooks = _registry(config)
     known = (*runbooks, *runbooks.invalid) if runbooks is not None else ()
     applying = host.runbooks if host.runbooks is not None else known
     view = HostView(host.id, config, _source_words(item), tuple(sorted(applying)))
@@ -152,12 +156,10 @@ def load_host(item: LoadedHost, state: Path, at: datetime) -> HostView:
         root, anchor = _evidence_root(item, state)
     except UpkeepError as exc:
         return replace(view, problem=str(exc))
-    if not (root / evidence.LEDGER).is_file() and (
-        item.host.evidence is not None or item.host.ssh_conn_id is not None
-    ):
-        # Its own evidence folder with no ledger is a host that has not run yet (`upkeep verify`
-        # says so too); a copy or a remote host's folder that is not there cannot be read.
-        return replace(view, problem=_missing(item, root))
+    # Its own evidence folder with no ledger is a host that has not run yet; a copy or a
+    # remote host's folder without one cannot stand for its evidence (`verify --fleet` agrees).
+    if (problem := item.host.unreadable_evidence(root)) is not None:
+        return replace(view, problem=problem)
     report = verify_with_cache(root, state / CACHE_NAME)
     store = evidence.EvidenceStore(root)
     entries = store.entries(strict=False)
@@ -192,15 +194,6 @@ def _source_words(item: LoadedHost) -> str:
     if source is None:
         return f"{item.config.evidence_dir} (its config's evidence_dir)"
     return source.describe()
-
-
-def _missing(item: LoadedHost, root: Path) -> str:
-    if item.host.evidence is None and item.host.ssh_conn_id is not None:
-        return (
-            f"its evidence is on that host (over SSH), not here: {root} holds no ledger; name "
-            "where this machine can read it with evidence: in the fleet file"
-        )
-    return f"no evidence at {root}: no {evidence.LEDGER} there (no run yet, or another folder)"
 
 
 def _for_fleet(run: RunView) -> RunView:
