@@ -5,22 +5,26 @@ In one temporary directory this generates a SQLite database of about `--size` MB
 taken in turn (A B C D, D C B A, ...), so that no arm always goes first:
 
 1. `sqlite3 DB ".backup OUT"` (/usr/bin/sqlite3): the online backup API, uncompressed;
-2. upkeep's full backup (`take_backup` in a fresh `python -c`, so imports are paid): snapshot
-   with the same API into the staging directory, row counts of every table, then the snapshot
-   read once in 8 MiB pieces, each piece's pages sha256'd and the piece zstd-compressed, written
-   and fsynced by a worker thread; the block list (index piece), the snapshot's digest (the
-   sha256 of the page sha256s: no second pass over the file) and the manifest;
+2. upkeep's full backup (`take_backup` in a fresh `python -c`, so imports are paid): the
+   database (rollback journal, SQLite's default) read in place inside one read transaction, in
+   8 MiB pieces, each piece's pages sha256'd and the piece zstd-compressed, written and fsynced
+   by a worker thread, while a second thread counts every table's rows and hashes the samples in
+   the same transaction; the block list (index piece), the snapshot's digest (the sha256 of the
+   page sha256s: no second pass over the file) and the manifest;
 3. the same with one worker thread (`incremental.WORKERS = 1`: what a spare core buys) and at
-   zstd level `--also-level` (3 when `--level` is 1, else 1).
+   zstd level `--also-level` (3 when `--level` is 1, else 1);
+4. the database switched to WAL mode, where upkeep first copies it with the backup API into the
+   staging directory (a reader in WAL mode does not keep the file from changing), against
+   `sqlite3 .backup` of the same WAL database; switched back to rollback journal afterwards.
 
 The ratio is given two ways: median upkeep / median sqlite3, and the median of each round's own
 upkeep / sqlite3 (paired: both ran under about the same load). Then, twice, 1% of the rows are
 updated and an incremental on the previous backup is timed against a full backup of the same
 changed database, again in rounds taken in turn (each incremental on a fresh copy of the store):
 
-4. 1% of the rows chosen at random (`abs(random()) % 100 = 0`): every row has the same chance,
+5. 1% of the rows chosen at random (`abs(random()) % 100 = 0`): every row has the same chance,
    so the changed rows spread over most pages (the worst case for an incremental);
-5. the most recent 1% of the rows (the highest ids): the clustered update a real orders table
+6. the most recent 1% of the rows (the highest ids): the clustered update a real orders table
    sees.
 
 It prints wall and CPU times, peak memory (the child's max RSS), stored bytes and the targets:
@@ -133,6 +137,13 @@ def update(db: Path, where: str) -> int:
         return cursor.rowcount
 
 
+def _set_journal_mode(db: Path, mode: str) -> None:
+    with sqlite3.connect(db) as connection:
+        got = connection.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]
+    if got != mode:
+        raise BenchError(f"{db}: journal_mode is {got}, expected {mode}")
+
+
 def upkeep_backup(
     db: Path, store: Path, base: str, level: int, workers: str = "default"
 ) -> tuple[Timing, dict[str, Any]]:
@@ -233,6 +244,21 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
         ],
         args.repeat,
     )
+    _set_journal_mode(db, "wal")
+    note("the database switched to WAL mode")
+    labels["wal-sqlite3"] = 'sqlite3 DB ".backup OUT" (WAL)'
+    labels["wal"] = f"upkeep full (zstd {args.level}, WAL: copied first)"
+    fulls.update(
+        compare(
+            [
+                runs.arm(labels["wal-sqlite3"], cli),
+                runs.arm(labels["wal"], full(args.level, "default")),
+            ],
+            args.repeat,
+        )
+    )
+    _set_journal_mode(db, "delete")
+    note("the database switched back to rollback journal")
     # The base of the incrementals (not timed): the last full at --level, kept.
     note("the base of the incrementals: one more full backup (not timed)")
     _, base = upkeep_backup(db, _fresh(work / "store-base"), "-", args.level)
@@ -281,7 +307,10 @@ def _report(
     print(f"\nresults ({median_of(args.repeat)})")
     print(f"{'phase':<48} {'wall s':>7} {'CPU s':>7} {'RSS MB':>8} {'stored MB':>10}")
     row(labels["sqlite3"], fulls[labels["sqlite3"]], "uncompressed copy")
-    for key in ("full", "one", "also"):
+    for key in ("full", "one", "also", "wal-sqlite3", "wal"):
+        if key == "wal-sqlite3":
+            row(labels[key], fulls[labels[key]], "uncompressed copy")
+            continue
         result = runs.last(labels[key])
         row(labels[key], fulls[labels[key]], f"{result['size'] / result['stored']:.2f}x smaller")
     for _, inc_label, full_label, measured in increments:
@@ -290,9 +319,9 @@ def _report(
         row(inc_label, measured[inc_label], f"{result['new_blocks']} of {result['blocks']} new")
         print(f"{'':<48} ({kind})")
         row(full_label, measured[full_label])
-    cli = fulls[labels["sqlite3"]]
     print()
-    for key in ("full", "one", "also"):
+    for key in ("full", "one", "also", "wal"):
+        cli = fulls[labels["wal-sqlite3" if key == "wal" else "sqlite3"]]
         rounds = fulls[labels[key]]
         ratio = rounds.median.wall_s / cli.median.wall_s
         paired = statistics.median(

@@ -46,7 +46,9 @@ def _sha(path: Path) -> str:
 
 
 def _restores_exactly(store: DirectoryStore, manifest, engine: SQLiteEngine, tmp: Path) -> None:
-    reference = engine.snapshot(tmp / f"reference-{manifest.id}.db").path
+    # Nothing writes meanwhile: the database file itself is the moment the backup was taken
+    # (read in place under its shared lock, rollback journal).
+    reference = engine.path
     restored = tmp / f"restored-{manifest.id}.db"
     assert restore_backup(store, manifest, engine, str(restored)).ok
     assert _sha(restored) == _sha(reference)

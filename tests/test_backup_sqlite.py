@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import shutil
 import sqlite3
 import threading
 from collections import Counter
@@ -146,7 +147,7 @@ def test_every_point_of_an_incremental_chain_restores_byte_for_byte(tmp_path: Pa
 
 
 def _sqlite_backup(db: Path, out: Path) -> None:
-    """SQLite's own online backup of `db`: what a restore must equal, byte for byte."""
+    """SQLite's own online backup of `db`: what a restore of a WAL database must equal."""
     source, target = sqlite3.connect(db), sqlite3.connect(out)
     try:
         source.backup(target)
@@ -161,14 +162,15 @@ def _page_digest(path: Path, page: int) -> str:
     return hashlib.sha256(b"".join(hashes)).hexdigest()
 
 
-def test_backups_of_many_pieces_restore_to_sqlites_own_backup_byte_for_byte(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+def test_backups_of_many_pieces_restore_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal_mode: str
 ) -> None:
     # Small pieces and reads: the full and the incremental each span many of them.
     monkeypatch.setattr(incremental, "PIECE_SIZE", 32 << 10)
     monkeypatch.setattr(incremental, "READ_SIZE", 24 << 10)
     db = tmp_path / "app.db"
-    engine = _create(db)
+    engine = _create(db, journal_mode=journal_mode)
     store = DirectoryStore(tmp_path / "store")
     taken = []
     for step, sql in enumerate([None, *_mutations()[:3]]):
@@ -178,7 +180,10 @@ def test_backups_of_many_pieces_restore_to_sqlites_own_backup_byte_for_byte(
         base = taken[-1][0] if taken else None
         manifest = take_backup(engine, store, base=base, compression_level=1).manifest
         reference = tmp_path / f"reference-{step}.db"
-        _sqlite_backup(db, reference)
+        if journal_mode == "wal":  # committed pages may still be in app.db-wal: SQLite's copy
+            _sqlite_backup(db, reference)
+        else:  # read in place under the shared lock: exactly the file (its header included)
+            shutil.copyfile(db, reference)
         taken.append((manifest, reference))
 
     full = taken[0][0]
@@ -350,8 +355,111 @@ def test_changed_pages_are_stored_as_deltas_that_restore_exactly(tmp_path: Path)
         kinds = Counter(entry.kind for entry in block_list(store, chain) if entry.owner == step + 1)
         assert kinds[XOR] + kinds[ZDELTA] > 0, (step, kinds)
         assert base.stored_bytes < full_stored / 10, step
-        reference = engine.snapshot(tmp_path / f"reference-{step}.db").path
+        reference = db  # nothing writes meanwhile: the file is the moment backed up
         restored = tmp_path / f"restored-{step}.db"
         assert restore_backup(store, base, engine, str(restored)).ok
         assert _sha(restored) == _sha(reference), step
     assert any(e.delta is not None and e.delta.delta is not None for e in block_list(store, chain))
+
+
+# ---------------------------------------------------------------- reading the file in place
+
+_TRY_WRITE = """\
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO parents (id, name) VALUES (-1, 'x')")
+    connection.execute("COMMIT")
+except sqlite3.OperationalError as exc:
+    print(exc)
+else:
+    print("written")
+"""
+
+
+def _try_write(db: Path) -> str:
+    """What another process gets when it writes to `db` without waiting."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", _TRY_WRITE, str(db)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_a_rollback_journal_database_is_read_in_place_and_writers_wait(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300)
+    dest = tmp_path / "staging" / "snapshot"
+    dest.parent.mkdir()
+    with engine.reading(dest, sample_rows=5) as reading:
+        assert reading.path == db and not dest.exists()  # no copy written
+        assert _try_write(db) == "database is locked"  # no writer commits while it is read
+        data = reading.read_at(0, reading.size)
+        snapshot = reading.finished()
+    assert data == db.read_bytes()
+    assert snapshot.row_counts == {"children": 300, "parents": 300}
+    assert snapshot.samples is not None and set(snapshot.samples.tables) == {"children", "parents"}
+    assert _try_write(db) == "written"  # the lock ended with the reading
+
+
+def test_a_wal_database_is_copied_with_the_backup_api_and_writers_go_on(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300, journal_mode="wal")
+    dest = tmp_path / "staging" / "snapshot"
+    dest.parent.mkdir()
+    with engine.reading(dest) as reading:
+        assert reading.path == dest and dest.is_file()
+        assert _try_write(db) == "written"  # WAL: the copy is made, writers never wait
+        snapshot = reading.finished()
+    assert snapshot.row_counts == {"children": 300, "parents": 300}  # before the write
+    assert not dest.exists()
+
+
+def test_reading_in_place_keeps_the_locks_of_the_processs_other_connections(
+    tmp_path: Path,
+) -> None:
+    # Closing any descriptor of a file drops every POSIX lock the process holds on it: reading
+    # through a descriptor of its own, then closing it, would release this reserved lock.
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a reserved lock: another writer must wait
+        manifest = take_backup(
+            engine, DirectoryStore(tmp_path / "store"), base=None, compression_level=1
+        ).manifest
+        assert manifest.row_counts["parents"] == 300
+        assert _try_write(db) == "database is locked"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _try_write(db) == "written"
+
+
+def test_without_sqlites_own_descriptor_the_database_is_copied_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.backup.engines import sqlite as sqlite_engine
+
+    monkeypatch.setattr(sqlite_engine, "_descriptors", lambda identity: set())  # as without /proc
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300)
+    dest = tmp_path / "snapshot"
+    with engine.reading(dest) as reading:
+        assert reading.path == dest and dest.is_file()
+        assert _try_write(db) == "written"
+    assert not dest.exists()
+    store = DirectoryStore(tmp_path / "store")
+    manifest = take_backup(engine, store, base=None, compression_level=1).manifest
+    assert restore_backup(store, manifest, engine, str(tmp_path / "restored.db")).ok
+
+
+def test_a_failed_reading_releases_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=3000)
+    with pytest.raises(RuntimeError, match="disk full"), engine.reading(tmp_path / "s") as reading:
+        reading.read_at(0, 4096)
+        raise RuntimeError("disk full")
+    assert _try_write(db) == "written"

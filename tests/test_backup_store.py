@@ -27,6 +27,7 @@ from upkeep.backup.manifest import (
     manifest_from_json,
     manifest_to_json,
 )
+from upkeep.backup.restore import restore_backup
 from upkeep.backup.stores.directory import STAGING, DirectoryStore
 from upkeep.backup.stores.interface import (
     BackupKind,
@@ -356,8 +357,9 @@ def test_incremental_stores_only_changed_pages(tmp_path: Path) -> None:
     assert incremental.size == (tmp_path / "app.db").stat().st_size
 
 
-def _make_blob_db(path: Path, megabytes: int) -> SQLiteEngine:
+def _make_blob_db(path: Path, megabytes: int, journal_mode: str = "delete") -> SQLiteEngine:
     connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA journal_mode={journal_mode}")
     connection.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
     connection.executemany(
         "INSERT INTO b (data) VALUES (?)", ((os.urandom(1000),) for _ in range(megabytes * 1000))
@@ -368,11 +370,18 @@ def _make_blob_db(path: Path, megabytes: int) -> SQLiteEngine:
 
 
 @pytest.mark.parametrize(
-    ("fs_size", "phase"),
-    [("2m", "the snapshot does not fit"), ("5m", "the snapshot fits, its pieces do not")],
+    ("journal_mode", "fs_size", "phase"),
+    [
+        ("delete", "2m", "read in place, its pieces do not fit"),
+        ("wal", "2m", "the copy does not fit"),
+        ("wal", "5m", "the copy fits, its pieces do not"),
+    ],
 )
-def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, phase: str) -> None:
-    engine = _make_blob_db(tmp_path / "app.db", megabytes=3)  # incompressible: 3 MB stored
+def test_a_full_disk_leaves_nothing_in_the_store(
+    tmp_path: Path, journal_mode: str, fs_size: str, phase: str
+) -> None:
+    # incompressible: 3 MB stored
+    engine = _make_blob_db(tmp_path / "app.db", megabytes=3, journal_mode=journal_mode)
     with tiny_filesystem(tmp_path / "tiny", fs_size) as root:
         store = DirectoryStore(root / "store")
         with pytest.raises(BackupError, match="app") as failed:
@@ -385,6 +394,17 @@ def test_a_full_disk_leaves_nothing_in_the_store(tmp_path: Path, fs_size: str, p
         small = _make_db(tmp_path / "small.db", rows=100)
         take_backup(small, store, base=None, compression_level=3)
         assert len(store.manifests()) == 1
+
+
+def test_a_rollback_journal_database_needs_no_room_for_a_copy(tmp_path: Path) -> None:
+    # 3 MB of incompressible pages and 5 MB of room: a copy first (WAL above) does not fit.
+    engine = _make_blob_db(tmp_path / "app.db", megabytes=3)
+    with tiny_filesystem(tmp_path / "tiny", "5m") as root:
+        store = DirectoryStore(root / "store")
+        manifest = take_backup(engine, store, base=None, compression_level=3).manifest
+        assert manifest.stored_bytes > 3_000_000
+        outcome = restore_backup(store, manifest, engine, str(tmp_path / "restored.db"))
+        assert outcome.ok and outcome.report.row_counts == {"b": 3000}
 
 
 def test_sigkill_mid_backup_leaves_a_staging_folder_that_recover_removes(tmp_path: Path) -> None:

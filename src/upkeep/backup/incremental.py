@@ -1,7 +1,9 @@
 """Responsible for taking one backup, full or incremental, from an engine into a store.
 
-The engine writes a snapshot into the backup's staging directory; it is read once, cut at the
-engine's block boundaries and each block sha256'd. A block already stored in the chain (or
+The engine gives a consistent snapshot to read (`DatabaseEngine.reading`): a file it wrote into
+the backup's staging directory, or, for SQLite in rollback-journal mode, the database file itself
+while a read transaction keeps it unchanged. It is read once, cut at the engine's block
+boundaries and each block sha256'd. A block already stored in the chain (or
 earlier in this backup) is only listed; a new one is packed into a piece (`pieces.PieceWriter`),
 stored relative to the base's block at the same position when that is much smaller (`delta`).
 A full backup of fixed-size pages (SQLite) has nothing to compare with, so each read of the
@@ -29,7 +31,7 @@ import zstandard
 
 from upkeep import __version__
 from upkeep.backup.delta import encode_delta
-from upkeep.backup.engines.interface import DatabaseEngine, Snapshot
+from upkeep.backup.engines.interface import DatabaseEngine, SnapshotReading
 from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.manifest import (
     INDEX_PIECE,
@@ -146,25 +148,25 @@ def take_backup(
     staging = store.new_staging(backup_id)
     decision = ""
     try:
-        snapshot = engine.snapshot(staging / SNAPSHOT_NAME, sample_rows=sample_rows)
-        try:
-            listed, pieces, index, new_blocks = _write(
-                snapshot, engine, store, chain, base_entries, staging, compression_level
-            )
-        except _MostlyNew as exc:
-            # The delta would be most of the file: a full costs less to take and to restore.
-            decision = (
-                f"taken as a full backup: {exc.share:.1%} of the snapshot was new on {chain[-1].id}"
-                f" (more than {FULL_WHEN_NEW:.0%})"
-            )
-            for child in staging.iterdir():
-                if child.name != SNAPSHOT_NAME:
-                    child.unlink()
-            chain, base_entries = [], []
-            listed, pieces, index, new_blocks = _write(
-                snapshot, engine, store, chain, base_entries, staging, compression_level
-            )
-        snapshot.path.unlink()
+        with engine.reading(staging / SNAPSHOT_NAME, sample_rows=sample_rows) as reading:
+            try:
+                listed, pieces, index, new_blocks = _write(
+                    reading, engine, store, chain, base_entries, staging, compression_level
+                )
+            except _MostlyNew as exc:
+                # The delta would be most of the file: a full costs less to take and to restore.
+                decision = (
+                    f"taken as a full backup: {exc.share:.1%} of the snapshot was new on"
+                    f" {chain[-1].id} (more than {FULL_WHEN_NEW:.0%})"
+                )
+                for child in staging.iterdir():
+                    if child.name != SNAPSHOT_NAME:
+                        child.unlink()
+                chain, base_entries = [], []
+                listed, pieces, index, new_blocks = _write(
+                    reading, engine, store, chain, base_entries, staging, compression_level
+                )
+            snapshot = reading.finished()
         manifest = Manifest(
             id=backup_id,
             engine=snapshot.engine,
@@ -218,7 +220,7 @@ class _MostlyNew(Exception):
 
 
 def _write(
-    snapshot: Snapshot,
+    reading: SnapshotReading,
     engine: DatabaseEngine,
     store: BackupStore,
     chain: Sequence[Manifest],
@@ -231,18 +233,18 @@ def _write(
     remove) as soon as an incremental turns out to be mostly new."""
     writer = PieceWriter(staging, level, piece_size=PIECE_SIZE, workers=WORKERS)
     with writer:
-        if snapshot.block_size and not chain:
-            listed = _store_full_pages(snapshot.path, snapshot.block_size, writer)
+        if reading.block_size and not chain:
+            listed = _store_full_pages(reading, reading.block_size, writer)
         else:
             listed = _store_blocks(
-                snapshot.path,
-                _hashed_blocks(snapshot, engine, writer.pool),
+                reading,
+                _hashed_blocks(reading, engine, writer.pool),
                 IndexBuilder(base_entries, owner=len(chain)),
                 writer,
                 # The base is read in snapshot order, each member's pieces in turn: one piece
                 # per member at a time is all the cache needs (and all the memory it holds).
                 BlockReader(store, chain, cache_pieces=len(chain) + 1),
-                new_limit=_new_limit(snapshot.path.stat().st_size) if chain else None,
+                new_limit=_new_limit(reading.size) if chain else None,
             )
         pieces = writer.finish()
         index = writer.write_named(INDEX_PIECE, listed.index)
@@ -260,25 +262,20 @@ class _Listed:
     deltas: str = ""  # when deltas stopped being made, and why
 
 
-def _store_full_pages(path: Path, page: int, writer: PieceWriter) -> _Listed:
+def _store_full_pages(reading: SnapshotReading, page: int, writer: PieceWriter) -> _Listed:
     """A full backup of fixed-size pages: every read becomes one piece, hashed on a worker.
 
     With no base there is nothing to compare a page with, so nothing per page happens here;
     pages repeated within the snapshot are stored again (zstd makes the repeats cheap).
     """
     if PIECE_SIZE % page:
-        raise BackupError(f"snapshot {path}: page size {page} does not divide the piece size")
-    size = 0
-    # Buffered: its read returns all it was asked for, short only at the end of the file.
-    with path.open("rb") as handle:
-        while chunk := handle.read(PIECE_SIZE):
-            if len(chunk) % page:
-                raise BackupError(f"snapshot {path} is not a whole number of {page}-byte pages")
-            writer.add_pages(chunk, page)
-            size += len(chunk)
+        raise BackupError(
+            f"snapshot {reading.path}: page size {page} does not divide the piece size"
+        )
+    size = reading.size
+    for chunk in _reads(reading, page):
+        writer.add_pages(chunk, page)
     pieces = writer.finish_pages()
-    if size != path.stat().st_size:
-        raise BackupError(f"snapshot {path} changed size while it was read")
     hashes = [block_hash for _, piece_hashes in pieces for block_hash in piece_hashes]
     return _Listed(
         size,
@@ -289,7 +286,7 @@ def _store_full_pages(path: Path, page: int, writer: PieceWriter) -> _Listed:
 
 
 def _store_blocks(
-    path: Path,
+    reading: SnapshotReading,
     batches: Iterable[tuple[list[memoryview], list[bytes]]],
     builder: IndexBuilder,
     writer: PieceWriter,
@@ -304,7 +301,7 @@ def _store_blocks(
     base = builder.base
     base_count = len(base)
     size = new = changed = position = 0
-    limit = path.stat().st_size if new_limit is None else new_limit
+    limit = reading.size if new_limit is None else new_limit
     deltas, stopped = base_count > 0, ""
     for blocks, hashes in batches:
         at, count = 0, len(hashes)
@@ -324,7 +321,7 @@ def _store_blocks(
                 continue
             new += length
             if new > limit:
-                raise _MostlyNew(new / path.stat().st_size)
+                raise _MostlyNew(new / reading.size)
             changed += 1
             if deltas and position > DELTA_SAMPLE and changed > DELTA_MAX_CHANGED * position:
                 deltas = False
@@ -342,21 +339,22 @@ def _store_blocks(
             else:
                 piece, offset = add(block)
                 stored(block_hash, piece, offset, length)
-    if size != path.stat().st_size:
-        raise BackupError(f"block boundaries of {path} end at {size}, before its end")
+    if size != reading.size:
+        raise BackupError(f"block boundaries of {reading.path} end at {size}, before its end")
     digest = block_list_digest(builder.entries)
     return _Listed(size, builder.encode(), digest, len(builder.entries), stopped)
 
 
 def _hashed_blocks(
-    snapshot: Snapshot, engine: DatabaseEngine, pool: ThreadPoolExecutor
+    reading: SnapshotReading, engine: DatabaseEngine, pool: ThreadPoolExecutor
 ) -> Iterator[tuple[list[memoryview], list[bytes]]]:
     """The snapshot's blocks with their sha256s, in batches: fixed pages a read at a time,
     hashed on `pool`; content-defined chunks in batches of CHUNK_BATCH, hashed here."""
-    page = snapshot.block_size
+    page = reading.block_size
     if not page:
         sha256 = hashlib.sha256
         blocks: list[memoryview] = []
+        snapshot = reading.finished()  # a snapshot file cut by content: complete already
         for block in _blocks(snapshot.path, engine.boundaries(snapshot)):
             blocks.append(block)
             if len(blocks) == CHUNK_BATCH:
@@ -365,20 +363,40 @@ def _hashed_blocks(
         if blocks:
             yield blocks, [sha256(b).digest() for b in blocks]
         return
-    engine.boundaries(snapshot)  # the engine's own check that the file is whole pages
     pending: deque[tuple[memoryview, Future[list[bytes]]]] = deque()
-    with snapshot.path.open("rb") as handle:  # whole reads: pages never straddle two
-        while True:
-            chunk = handle.read(PIECE_SIZE)  # three held at a time: bounded like a full's
-            if chunk:
-                view = memoryview(chunk)
-                pending.append((view, pool.submit(page_hashes, view, page)))
-            # Keep two reads ahead of the loop that consumes them, no more.
-            while pending and (len(pending) > 2 or not chunk):
-                view, hashes = pending.popleft()
-                yield [view[at : at + page] for at in range(0, len(view), page)], hashes.result()
-            if not chunk:
-                return
+    chunks = _reads(reading, page)  # whole pages: a page never straddles two reads
+    while True:
+        chunk = next(chunks, b"")  # three held at a time: bounded like a full's
+        if chunk:
+            view = memoryview(chunk)
+            pending.append((view, pool.submit(page_hashes, view, page)))
+        # Keep two reads ahead of the loop that consumes them, no more.
+        while pending and (len(pending) > 2 or not chunk):
+            view, hashes = pending.popleft()
+            yield [view[at : at + page] for at in range(0, len(view), page)], hashes.result()
+        if not chunk:
+            return
+
+
+def _reads(reading: SnapshotReading, page: int) -> Iterator[bytes]:
+    """The snapshot in reads of PIECE_SIZE bytes (the last one shorter), whole pages each."""
+    if reading.size % page:
+        raise BackupError(
+            f"snapshot {reading.path} is {reading.size} bytes, not a whole number of"
+            f" {page}-byte pages"
+        )
+    for offset in range(0, reading.size, PIECE_SIZE):
+        length = min(PIECE_SIZE, reading.size - offset)
+        chunk = reading.read_at(offset, length)
+        while len(chunk) < length:  # pread may return less than asked (a signal): read on
+            more = reading.read_at(offset + len(chunk), length - len(chunk))
+            if not more:
+                raise BackupError(
+                    f"snapshot {reading.path} ended at {offset + len(chunk)}"
+                    f" bytes while it was read; expected {reading.size}"
+                )
+            chunk += more
+        yield chunk
 
 
 def _blocks(path: Path, ends: Iterator[int]) -> Iterator[memoryview]:

@@ -10,8 +10,10 @@ engine is one module beside `sqlite.py` and `postgresql.py`, named in `engines.E
 
 from __future__ import annotations
 
+import contextlib
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -27,6 +29,7 @@ __all__ = [
     "RestoreReport",
     "RestoreTargetError",
     "Snapshot",
+    "SnapshotReading",
 ]
 
 
@@ -60,6 +63,24 @@ class Snapshot:
     row_counts: dict[str, int]
     block_size: int | None
     samples: SampleHashes | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotReading:
+    """A consistent snapshot being read: `size` bytes, read through `read_at(offset, length)`.
+
+    `path` is the file the bytes are read from: the snapshot file in the staging directory, or
+    (SQLite, rollback journal) the database file itself, which its engine keeps from changing
+    until the reading ends; never to be opened, changed or removed by the reader. `finished()`
+    is the `Snapshot` (row counts and sample hashes, which may still be counted while the pages
+    are read: it waits for them).
+    """
+
+    path: Path
+    block_size: int | None
+    size: int
+    read_at: Callable[[int, int], bytes]
+    finished: Callable[[], Snapshot]
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,28 @@ class DatabaseEngine(ABC):
         same snapshot as the row counts. Raises `EngineError` naming the database when it cannot
         be read.
         """
+
+    @contextlib.contextmanager
+    def reading(self, dest: Path, *, sample_rows: int = 0) -> Iterator[SnapshotReading]:
+        """A consistent snapshot, readable while the `with` block lasts; cleared up after it.
+
+        The default writes `snapshot` into the file `dest`, reads it from there and removes it
+        afterwards. An engine that can keep its database consistent while it is read in place
+        (SQLite in rollback-journal mode) overrides this and writes no file.
+        """
+        snapshot = self.snapshot(dest, sample_rows=sample_rows)
+        try:
+            with dest.open("rb") as handle:
+                descriptor = handle.fileno()
+                yield SnapshotReading(
+                    path=dest,
+                    block_size=snapshot.block_size,
+                    size=os.fstat(descriptor).st_size,
+                    read_at=lambda offset, length: os.pread(descriptor, length, offset),
+                    finished=lambda: snapshot,
+                )
+        finally:
+            dest.unlink(missing_ok=True)
 
     @abstractmethod
     def sample_hashes(self, target: str, spec: SampleSpec) -> dict[str, TableSample]:

@@ -1,8 +1,19 @@
-"""Responsible for backing up and restoring SQLite databases with SQLite's online backup API.
+"""Responsible for backing up and restoring SQLite databases, consistent while others write.
 
-The snapshot is made by `sqlite3.Connection.backup` in one step, inside one read transaction: it
-is consistent while other connections keep writing (never a file copy). Its blocks are the
-database pages, so an incremental backup stores the pages that changed.
+A backup reads the database in one read transaction. In rollback-journal mode (SQLite's default)
+the transaction's shared lock keeps every writer from changing the file until it ends, so the
+file is read in place (`SQLiteEngine.reading`): no copy of it is written first, and the row
+counts and sample hashes are taken in the same transaction on a second thread while the pages
+are hashed and compressed. Writers wait (their busy timeout) for the whole backup, as they wait
+for a copy with the backup API. In WAL mode committed pages live in the -wal file and a
+checkpoint may rewrite the database file under a reader, so the snapshot is a copy made by
+`sqlite3.Connection.backup` in one step instead (writers never wait). Either way the blocks are
+the database pages, so an incremental backup stores the pages that changed.
+
+Reading in place uses the descriptor SQLite itself opened for the connection (found in
+/proc/self/fd; `os.pread` leaves its offset alone): opening and closing a descriptor of our own
+would drop every POSIX lock this process holds on the file, the shared lock included. Where that
+descriptor cannot be found (no /proc), the copy is made as in WAL mode.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from upkeep.atomic import fsync_dir
@@ -21,6 +33,7 @@ from upkeep.backup.engines.interface import (
     RestoreReport,
     RestoreTargetError,
     Snapshot,
+    SnapshotReading,
 )
 from upkeep.backup.samples import (
     SQLITE_METHOD,
@@ -121,6 +134,106 @@ class SQLiteEngine(DatabaseEngine):
             samples=samples,
         )
 
+    @contextlib.contextmanager
+    def reading(self, dest: Path, *, sample_rows: int = 0) -> Iterator[SnapshotReading]:
+        """The database file read in place inside one read transaction (rollback journal), or
+        a copy made with the backup API into `dest` (WAL mode, or no /proc)."""
+        if not self.path.is_file():
+            raise EngineError(
+                f"database {self.database.name!r}: {self.path} is not a SQLite database file"
+            )
+        with self._held(sample_rows) as held:
+            if held is not None:
+                yield held
+                return
+        with super().reading(dest, sample_rows=sample_rows) as copied:
+            yield copied
+
+    @contextlib.contextmanager
+    def _held(self, sample_rows: int = 0) -> Iterator[SnapshotReading | None]:
+        """The database file, unchanged while the block lasts, or None when it cannot be held."""
+        try:
+            identity = _identity(os.stat(self.path))
+            before = _descriptors(identity)
+            source = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,  # the counting thread uses it; this one only reads
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise EngineError(
+                f"database {self.database.name!r}: cannot open {self.path}: {exc}"
+            ) from exc
+        counting: Future[Snapshot] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="upkeep-row-counts")
+        try:
+            try:
+                if source.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                    yield None
+                    return
+                source.execute("BEGIN")
+                # The first read takes the shared lock, held until COMMIT: no writer can
+                # commit (or spill its cache into the file) meanwhile.
+                page_size = source.execute("PRAGMA page_size").fetchone()[0]
+                page_count = source.execute("PRAGMA page_count").fetchone()[0]
+                version = source.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise EngineError(
+                    f"database {self.database.name!r}: cannot snapshot {self.path}: {exc}"
+                ) from exc
+            opened = _descriptors(identity) - before
+            if len(opened) != 1:
+                yield None
+                return
+            descriptor = opened.pop()
+            counting = pool.submit(self._counted, source, page_size, sample_rows)
+
+            def finished() -> Snapshot:
+                assert counting is not None
+                snapshot = counting.result()
+                if source.execute("PRAGMA data_version").fetchone()[0] != version:
+                    raise EngineError(
+                        f"database {self.database.name!r}: {self.path} changed while it was read"
+                    )
+                return snapshot
+
+            yield SnapshotReading(
+                path=self.path,
+                block_size=page_size,
+                size=page_size * page_count,
+                read_at=lambda offset, length: os.pread(descriptor, length, offset),
+                finished=finished,
+            )
+        finally:
+            if counting is not None and not counting.done():
+                source.interrupt()  # the reading failed: stop counting, release the lock
+            pool.shutdown(wait=True)
+            source.close()
+
+    def _counted(self, source: sqlite3.Connection, page_size: int, sample_rows: int) -> Snapshot:
+        """The row counts and sample hashes of the open read transaction, as a `Snapshot`."""
+        try:
+            counts = row_counts(source)
+            samples = None
+            if sample_rows:
+                spec = new_sample_spec(sample_rows, SQLITE_METHOD)
+                samples = SampleHashes(spec, sqlite_sample_hashes(source, spec))
+        except sqlite3.Error as exc:
+            raise EngineError(
+                f"database {self.database.name!r}: cannot count the rows of {self.path}: {exc}"
+            ) from exc
+        return Snapshot(
+            path=self.path,
+            engine=self.engine,
+            database=self.database.name,
+            server_version=f"SQLite {sqlite3.sqlite_version}",
+            row_counts=counts,
+            block_size=page_size,
+            samples=samples,
+        )
+
     def boundaries(self, snapshot: Snapshot) -> Iterator[int]:
         size = snapshot.path.stat().st_size
         page = snapshot.block_size or 4096
@@ -176,6 +289,24 @@ class SQLiteEngine(DatabaseEngine):
             *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")),
         ):
             leftover.unlink(missing_ok=True)
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
+
+
+def _descriptors(identity: tuple[int, int]) -> set[int]:
+    """This process's open descriptors of the file with `identity`; empty without /proc."""
+    found = set()
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for name in names:
+        with contextlib.suppress(OSError, ValueError):
+            if _identity(os.fstat(int(name))) == identity:
+                found.add(int(name))
+    return found
 
 
 def _place(snapshot_file: Path, path: Path) -> None:
