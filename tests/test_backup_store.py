@@ -300,7 +300,10 @@ def test_block_list_delta_copies_runs_and_survives_an_insertion() -> None:
         assert not full.known(_hash(n))
         full.stored(_hash(n), piece=n // 100, offset=(n % 100) * 10, length=10)
     base = decode_index(full.encode(), [], "full")
-    assert base == full.entries
+    assert [(e.sha256, e.owner, e.piece, e.offset, e.length) for e in base] == [
+        (_hash(n), 0, n // 100, (n % 100) * 10, 10) for n in range(1000)
+    ]
+    assert bytes(base.hashes) == bytes(full.hashes) and full.count == len(base) == 1000
 
     # Content-defined chunks: one new chunk inserted at 500 shifts every later one.
     changed = IndexBuilder(base, owner=1)
@@ -310,7 +313,7 @@ def test_block_list_delta_copies_runs_and_survives_an_insertion() -> None:
     encoded = changed.encode()
     restored = decode_index(encoded, base, "incremental")
 
-    assert restored == changed.entries
+    assert bytes(restored.hashes) == bytes(changed.hashes) and changed.count == 1001
     assert [e.sha256 for e in restored] == [
         _hash(n) for n in [*range(500), 5000, *range(500, 1000)]
     ]
@@ -326,7 +329,53 @@ def test_a_block_repeated_within_a_backup_is_stored_once() -> None:
             builder.stored(_hash(n), piece=0, offset=stored * 10, length=10)
             stored += 1
     assert stored == 3
-    assert [e.offset for e in builder.entries] == [0, 10, 0, 0, 20]
+    assert [e.offset for e in decode_index(builder.encode(), [], "x")] == [0, 10, 0, 0, 20]
+
+
+def test_a_block_found_in_the_base_is_listed_from_its_first_position() -> None:
+    # Same first four bytes for all (what the lookup sorts by), one sha256 at 2 and at 5.
+    hashes = [b"\x00" * 4 + bytes([n]) * 28 for n in (0, 1, 2, 3, 4, 2, 6)]
+    full = IndexBuilder([], owner=0)
+    for n, block_hash in enumerate(hashes):
+        if not full.known(block_hash):
+            full.stored(block_hash, piece=0, offset=n * 10, length=10)
+    base = decode_index(full.encode(), [], "full")
+    assert [e.offset for e in base] == [0, 10, 20, 30, 40, 20, 60]  # 5 repeats 2
+
+    changed = IndexBuilder(base, owner=1)
+    for block_hash in (hashes[2], hashes[3], hashes[6], b"\x00" * 4 + b"\x07" * 28):
+        if not changed.known(block_hash):
+            changed.stored(block_hash, piece=0, offset=0, length=10)
+    listed = decode_index(changed.encode(), base, "incremental")
+    assert [(e.owner, e.offset) for e in listed] == [(0, 20), (0, 30), (0, 60), (1, 0)]
+    assert listed.hashes == bytearray(b"".join(hashes[i] for i in (2, 3, 6))) + (
+        b"\x00" * 4 + b"\x07" * 28
+    )
+
+
+def test_follow_lists_runs_of_base_blocks_short_and_long() -> None:
+    full = IndexBuilder([], owner=0)
+    for n in range(100):
+        full.stored(_hash(n), piece=0, offset=n * 10, length=10)
+    base = decode_index(full.encode(), [], "full")
+    builder = IndexBuilder(base, owner=1)
+    assert builder.follow([_hash(1)], 0) == 0  # no run open yet
+    assert builder.known(_hash(0))
+    batch = [_hash(n) for n in range(1, 31)] + [_hash(1000)] + [_hash(n) for n in range(32, 40)]
+    assert builder.follow(batch, 0) == 30  # past the first 8, then a block that differs
+    assert builder.follow(batch, 31) == 0  # the run ended at the changed block
+    builder.stored(_hash(1000), piece=0, offset=0, length=10)
+    assert builder.known(_hash(32))  # a new run, then the whole rest at once
+    assert builder.follow([_hash(n) for n in range(33, 100)], 0) == 67
+    assert builder.follow([_hash(5)], 0) == 0  # the base has no block after its last
+    listed = decode_index(builder.encode(), base, "incremental")
+    assert [e.sha256 for e in listed] == [
+        *(_hash(n) for n in range(31)),
+        _hash(1000),
+        *(_hash(n) for n in range(32, 100)),
+    ]
+    assert bytes(listed.hashes) == bytes(builder.hashes) and builder.count == 100
+    assert [e.owner for e in listed].count(1) == 1
 
 
 def test_a_damaged_block_list_is_an_error_not_a_crash() -> None:

@@ -35,9 +35,8 @@ from upkeep.backup.engines.interface import DatabaseEngine, SnapshotReading
 from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.manifest import (
     INDEX_PIECE,
-    Entry,
+    BlockTable,
     IndexBuilder,
-    block_list_digest,
     decode_index,
     encode_pages,
     join_index,
@@ -111,13 +110,13 @@ def chain_of(store: BackupStore, manifest: Manifest | None) -> list[Manifest]:
     return chain[::-1]
 
 
-def block_list(store: BackupStore, chain: Sequence[Manifest]) -> list[Entry]:
+def block_list(store: BackupStore, chain: Sequence[Manifest]) -> BlockTable:
     """The full block list of the last backup of `chain`, each index piece checked on the way."""
-    entries: list[Entry] = []
+    entries = BlockTable()
     for manifest in chain:
         raw = zstandard.ZstdDecompressor().decompress(store.read_piece(manifest, manifest.index))
         entries = decode_index(raw, entries, f"{manifest.id}/{manifest.index}")
-    if entries and max(entry.owner for entry in entries) >= len(chain):
+    if entries and max(entries.owners) >= len(chain):
         raise BackupDamaged(f"{chain[-1].id}/{chain[-1].index}: names a backup outside its chain")
     return entries
 
@@ -144,7 +143,7 @@ def take_backup(
     now = now or datetime.now(UTC)
     backup_id = new_backup_id(engine.database.name, now)
     chain = chain_of(store, base)
-    base_entries = block_list(store, chain) if chain else []
+    base_entries = block_list(store, chain) if chain else BlockTable()
     staging = store.new_staging(backup_id)
     decision = ""
     try:
@@ -162,7 +161,7 @@ def take_backup(
                 for child in staging.iterdir():
                     if child.name != SNAPSHOT_NAME:
                         child.unlink()
-                chain, base_entries = [], []
+                chain, base_entries = [], BlockTable()
                 listed, pieces, index, new_blocks = _write(
                     reading, engine, store, chain, base_entries, staging, compression_level
                 )
@@ -224,7 +223,7 @@ def _write(
     engine: DatabaseEngine,
     store: BackupStore,
     chain: Sequence[Manifest],
-    base_entries: Sequence[Entry],
+    base_entries: BlockTable,
     staging: Path,
     level: int,
 ) -> tuple[_Listed, list[PieceRef], PieceRef, int]:
@@ -298,8 +297,8 @@ def _store_blocks(
     # The hot loop of an incremental backup (a quarter of a million pages per GB): locals, and
     # a run of blocks the base has at the same positions is listed in one call (`follow`).
     known, follow, add, stored = builder.known, builder.follow, writer.add, builder.stored
-    base = builder.base
-    base_count = len(base)
+    base_lengths = builder.base.lengths
+    base_count = len(base_lengths)
     size = new = changed = position = 0
     limit = reading.size if new_limit is None else new_limit
     deltas, stopped = base_count > 0, ""
@@ -330,8 +329,8 @@ def _store_blocks(
                     f" first {position} had changed (scattered, more than {DELTA_MAX_CHANGED:.0%})"
                 )
             where = position - 1
-            if deltas and where < base_count and base[where].length == length:
-                kind, data = encode_delta(block, previous.block(base[where]), writer.level)
+            if deltas and where < base_count and base_lengths[where] == length:
+                kind, data = encode_delta(block, previous.block(builder.base[where]), writer.level)
                 piece, offset = add(data)
                 stored(
                     block_hash, piece, offset, length, stored=len(data), delta_at=where, kind=kind
@@ -341,8 +340,7 @@ def _store_blocks(
                 stored(block_hash, piece, offset, length)
     if size != reading.size:
         raise BackupError(f"block boundaries of {reading.path} end at {size}, before its end")
-    digest = block_list_digest(builder.entries)
-    return _Listed(size, builder.encode(), digest, len(builder.entries), stopped)
+    return _Listed(size, builder.encode(), builder.digest(), builder.count, stopped)
 
 
 def _hashed_blocks(
