@@ -70,6 +70,30 @@ def test_a_copy_gives_the_same_hashes_and_a_changed_sampled_row_does_not(
     assert len(problems) == 1 and problems[0].startswith("table t: sample hash differs")
 
 
+def test_sampling_a_large_table_reads_a_few_rows_not_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "large.db"
+    rows = 200_000
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        connection.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "INSERT INTO t SELECT i, 'row ' || i FROM n",
+            (rows,),
+        )
+    with sqlite3.connect(path) as connection:
+        steps = [0]
+
+        def counted() -> int:
+            steps[0] += 1
+            return 0  # go on
+
+        # Called every 100 virtual machine instructions: a scan of the table takes thousands.
+        connection.set_progress_handler(counted, 100)
+        sample = sqlite_sample_hashes(connection, SPEC)["t"]
+    assert sample.rows == 10
+    assert steps[0] < rows // 100, steps[0]  # 10 seeks and the two ends: no scan
+
+
 def test_the_seed_decides_which_rows_are_sampled(db: Path) -> None:
     other = SampleSpec("99887766ffeeddcc", 10, SQLITE_METHOD)
     assert _hashes(db, other)["t"] != _hashes(db)["t"]

@@ -154,7 +154,11 @@ def sqlite_sample_hashes(
 
 def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) -> TableSample:
     quoted = _quote(table)
-    low, high = connection.execute(f"SELECT min(rowid), max(rowid) FROM {quoted}").fetchone()
+    # Two subqueries: SQLite answers a lone min() or max() from the b-tree's ends, but scans
+    # the whole table for both in one query (0.7 s for 2 million rows).
+    low, high = connection.execute(
+        f"SELECT (SELECT min(rowid) FROM {quoted}), (SELECT max(rowid) FROM {quoted})"
+    ).fetchone()
     digest = hashlib.sha256()
     if low is None:
         return TableSample(0, digest.hexdigest())
