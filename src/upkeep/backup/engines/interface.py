@@ -48,9 +48,10 @@ class RestoreTargetError(UpkeepError):
 class Snapshot:
     """A consistent copy of one database, written to one file in a staging directory.
 
-    SQLite: a database file made with the online backup API. PostgreSQL: an uncompressed
-    custom-format archive (`pg_dump -Fc -Z0`) so that equal content gives equal chunks.
-    `block_size` is the fixed block size (the SQLite page size), or None for content-defined
+    SQLite: a database file made with the online backup API (`SQLiteEngine.reading` reads a
+    rollback-journal database in place instead, and makes this only for WAL). PostgreSQL: an
+    uncompressed custom-format archive (`pg_dump -Fc -Z0`) so that equal content gives equal
+    chunks. `block_size` is the fixed block size (the SQLite page size), or None for content-defined
     chunks. `row_counts` maps each table to its number of rows at the moment of the snapshot;
     `samples` are the sample hashes taken from the same snapshot (`upkeep.backup.samples`), or
     None when none were asked for.
