@@ -22,6 +22,9 @@ from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
 from upkeep.backup.manifest import (
     MANIFEST_NAME,
+    RAW,
+    XOR,
+    ZDELTA,
     IndexBuilder,
     decode_index,
     manifest_from_json,
@@ -376,6 +379,32 @@ def test_follow_lists_runs_of_base_blocks_short_and_long() -> None:
     ]
     assert bytes(listed.hashes) == bytes(builder.hashes) and builder.count == 100
     assert [e.owner for e in listed].count(1) == 1
+
+
+def test_a_literal_run_mixing_whole_blocks_and_deltas_decodes_each() -> None:
+    full = IndexBuilder([], owner=0)
+    for n in range(10):
+        full.stored(_hash(n), piece=0, offset=n * 10, length=10)
+    base = decode_index(full.encode(), [], "full")
+    changed = IndexBuilder(base, owner=1)
+    changed.stored(_hash(100), piece=0, offset=0, length=10)  # new, whole
+    changed.stored(_hash(101), piece=0, offset=10, length=10, stored=3, delta_at=1, kind=XOR)
+    changed.stored(_hash(102), piece=1, offset=70000, length=10, stored=4, delta_at=2, kind=ZDELTA)
+    changed.stored(_hash(103), piece=1, offset=70004, length=10)
+    listed = decode_index(changed.encode(), base, "incremental")
+    assert [(e.owner, e.piece, e.offset, e.stored, e.kind) for e in listed] == [
+        (1, 0, 0, 10, RAW),
+        (1, 0, 10, 3, XOR),
+        (1, 1, 70000, 4, ZDELTA),
+        (1, 1, 70004, 10, RAW),
+    ]
+    assert listed[1].delta == base[1] and listed[2].delta == base[2] and listed[3].delta is None
+    assert list(listed) == [listed[i] for i in range(4)]
+
+    damaged = bytearray(changed.encode())
+    damaged[-1] = 9  # the last entry's kind byte
+    with pytest.raises(BackupError, match="a block of kind 9"):
+        decode_index(bytes(damaged), base, "x/index.zst")
 
 
 def test_a_damaged_block_list_is_an_error_not_a_crash() -> None:
