@@ -21,6 +21,7 @@ from upkeep.backup.engines.postgresql import PostgreSQLEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
 from upkeep.backup.restore import restore_backup
+from upkeep.backup.samples import POSTGRESQL_METHOD, SampleSpec
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, Manifest, MissingPiece
 from upkeep.config import Database, load_config
@@ -631,3 +632,56 @@ def test_a_verification_database_left_by_a_killed_check_does_not_fail_the_next_c
     assert note is None and outcome is not None and outcome.ok, (note, outcome)
     assert leftover not in postgres_server.databases()
     assert store.verified(manifest.id)
+
+
+# ---------------------------------------------------------------- sample hashes
+
+# The per-table query of the first version of scripts/backup/postgresql-sample-hashes.sql, with
+# which manifests up to December 2026 were taken (method postgresql-md5-order-v1): frozen here,
+# because the script's hashes must stay equal to it for those backups to keep verifying.
+FIRST_SAMPLE_QUERY = (
+    "SELECT count(*), encode(sha256(convert_to(coalesce("
+    "string_agg(r, E'\\n' ORDER BY k, r), ''), 'UTF8')), 'hex') "
+    "FROM (SELECT ROW(upkeep_sample_row.*)::text AS r, "
+    "md5('{seed}' || ROW(upkeep_sample_row.*)::text) AS k "
+    "FROM {table} AS upkeep_sample_row ORDER BY 2, 1 LIMIT {rows}) AS sampled"
+)
+
+SAMPLED_SCHEMA = (
+    SCHEMA
+    + """
+CREATE TABLE copies (v text, n int);  -- no key: rows repeated, NULLs
+INSERT INTO copies SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE 'v' || g % 50 END, g % 7
+  FROM generate_series(1, 5000) g;
+CREATE TABLE "Odd, Names" (upkeep_sample_row int, upkeep_row text, k text, r text);
+INSERT INTO "Odd, Names" SELECT g, 'x' || g % 11, NULL, md5(g::text)
+  FROM generate_series(1, 300) g;
+CREATE TABLE empty_one (id int);
+"""
+)
+
+
+def test_sample_hashes_equal_those_of_the_first_version_of_the_query(
+    postgres_server: PostgresServer,
+) -> None:
+    source = new_database(postgres_server, SAMPLED_SCHEMA)
+    engine = engine_for(postgres_server.database(source))
+    assert isinstance(engine, PostgreSQLEngine)
+    for rows in (25, 1000):
+        spec = SampleSpec("00112233aabbccdd", rows, POSTGRESQL_METHOD)
+        hashes = engine.sample_hashes(source, spec)
+        assert set(hashes) == {
+            '"Audit Log"."Events"',
+            "public.customers",
+            "public.orders",
+            "public.copies",
+            'public."Odd, Names"',
+            "public.empty_one",
+        }
+        for table, sample in hashes.items():
+            line = postgres_server.psql(
+                FIRST_SAMPLE_QUERY.format(seed=spec.seed, table=table, rows=rows), dbname=source
+            )
+            count, digest = line.split("|")
+            assert (sample.rows, sample.sha256) == (int(count), digest), (table, rows)
+        assert hashes["public.copies"].rows == rows and hashes["public.empty_one"].rows == 0

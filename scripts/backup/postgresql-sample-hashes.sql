@@ -8,6 +8,10 @@
 -- Used by backups: taken inside the dump's exported snapshot at backup time, and again on the
 -- restored copy by the weekly verification.
 -- Limits: one scan of every table (md5 of each row, a top-N sort): seconds per million rows.
+-- Each row is turned into text once, for its md5; the text of only the chosen rows is made
+-- again for the hash (the top-N sort carries the row itself). Rows are ordered by md5 alone
+-- there: rows with equal md5 have equal text, so the sample and its hash are those of the first
+-- version, which ordered by (md5, text) and made each row's text twice.
 -- Needs SELECT on every table; query_to_xml runs the per-table query inside this statement.
 SELECT coalesce(json_object_agg(t.name, json_build_object('rows', t.rows, 'sha256', t.sha256)
                                 ORDER BY t.name), '{}')
@@ -20,9 +24,10 @@ FROM (
            query_to_xml(format(
              'SELECT count(*) AS n, encode(sha256(convert_to(coalesce('
              'string_agg(r, E''\n'' ORDER BY k, r), ''''), ''UTF8'')), ''hex'') AS h '
-             'FROM (SELECT ROW(upkeep_sample_row.*)::text AS r, '
+             'FROM (SELECT chosen.upkeep_row::text AS r, chosen.k FROM ('
+             'SELECT ROW(upkeep_sample_row.*) AS upkeep_row, '
              'md5(%L || ROW(upkeep_sample_row.*)::text) AS k '
-             'FROM %I.%I AS upkeep_sample_row ORDER BY 2, 1 LIMIT %s) AS sampled',
+             'FROM %I.%I AS upkeep_sample_row ORDER BY 2 LIMIT %s) AS chosen) AS sampled',
              :'upkeep_seed', n.nspname, c.relname, :upkeep_rows), false, true, '') AS result
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p')
