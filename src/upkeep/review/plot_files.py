@@ -7,6 +7,7 @@ when it cannot start or fails, the plots are drawn in this process, as they were
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -22,6 +23,8 @@ class PlotWriter:
     once the review is known."""
 
     def __init__(self) -> None:
+        # One BLAS thread: numpy starts one per core otherwise, for nothing a plot computes.
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         try:
             # Its own session: Ctrl-C stops the command, which closes the worker's stdin.
             self._worker: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -30,6 +33,7 @@ class PlotWriter:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         except OSError:
             self._worker = None
