@@ -6,6 +6,7 @@ when it cannot start or fails, the plots are drawn in this process, as they were
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,20 +24,22 @@ class PlotWriter:
     once the review is known."""
 
     def __init__(self) -> None:
+        self._worker: subprocess.Popen[bytes] | None = None
+        if not sys.executable:  # an embedded interpreter: nothing to start
+            return
         # One BLAS thread: numpy starts one per core otherwise, for nothing a plot computes.
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-        try:
-            # Its own session: Ctrl-C stops the command, which closes the worker's stdin.
-            self._worker: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", __name__],
+        # -P: the working directory is not searched for modules. Its own session: Ctrl-C stops
+        # the command, which closes the worker's stdin. One that cannot start: drawn here.
+        with contextlib.suppress(OSError):
+            self._worker = subprocess.Popen(
+                [sys.executable, "-P", "-m", __name__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
                 env=env,
             )
-        except OSError:
-            self._worker = None
 
     def write(self, folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
         """Write `folder`/<metric>.svg for each metric that has a series; the paths written."""
