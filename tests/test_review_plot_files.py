@@ -3,6 +3,8 @@ process, byte for byte the plots drawn in this one, and drawn here when the work
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,3 +84,21 @@ def test_the_worker_ends_with_the_command_when_no_plot_is_asked_for() -> None:
         worker = writer._worker
         assert worker is not None and worker.poll() is None
     assert worker.wait(timeout=30) is not None and writer._worker is None
+
+
+def test_the_worker_imports_no_evidence_reading() -> None:
+    # It starts beside the command while the command reads the evidence: every module it
+    # imports beyond matplotlib is CPU taken from that read.
+    code = (
+        "import json, sys, upkeep.review.plot_files; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('upkeep'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(proc.stdout) == [
+        "upkeep",
+        "upkeep.review",
+        "upkeep.review.plot_files",
+        "upkeep.review.trends",
+    ]

@@ -9,8 +9,10 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from upkeep.findings import RunEvent
+if TYPE_CHECKING:  # the plot worker imports this module and draws, never reads the evidence
+    from upkeep.findings import RunEvent
 
 
 @dataclass(frozen=True)
