@@ -4,12 +4,18 @@ quarterly runbook records), and its trend plots written as SVG files on request.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from upkeep.cli.console import print_out
 from upkeep.cli.options import GlobalOptions, parse_at
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
+    from upkeep.review.trends import Series
 
 
 @click.command("review")
@@ -34,28 +40,33 @@ def review_command(
     missed runs, checks that stayed failed, time to clear, the backlog, docs suggestions and the
     maintenance log. Read-only: it records nothing (run the maintenance-review runbook for that,
     or quarterly-review for `--quarter`)."""
-    from upkeep.review.trends import Series, trend_svg
-
     config = options.load_config()
     moment = parse_at(at, config)
-    trends: dict[str, list[Series]]
+    if plots is None:
+        print_out(_reviewed(config, moment, quarter)[0])
+        return 0
+    from upkeep.review.plot_files import PlotWriter
+
+    # Started first: its worker imports matplotlib while the evidence is read here.
+    with PlotWriter() as plot_writer:
+        text, trends = _reviewed(config, moment, quarter)
+        print_out(text)
+        plot_writer.write(plots, trends)
+    return 0
+
+
+def _reviewed(
+    config: Config, moment: datetime, quarter: bool
+) -> tuple[str, dict[str, list[Series]]]:
+    """The review's text and its trend series: the quarter's, or the month's."""
     if quarter:
         from upkeep.procedures import quarterly_review
         from upkeep.review.quarter_text import quarter_text
 
         reviewed = quarterly_review.review(config, moment)
-        print_out(quarter_text(reviewed, config.tz))
-        trends = reviewed.trends
-    else:
-        from upkeep.procedures.maintenance_review import review
-        from upkeep.review.text import month_text
+        return quarter_text(reviewed, config.tz), reviewed.trends
+    from upkeep.procedures.maintenance_review import review
+    from upkeep.review.text import month_text
 
-        month = review(config, moment)
-        print_out(month_text(month, config.tz))
-        trends = month.trends
-    if plots is not None:
-        plots.mkdir(parents=True, exist_ok=True)
-        for metric, series in trends.items():
-            if series:
-                (plots / f"{metric}.svg").write_text(trend_svg(metric, series), encoding="utf-8")
-    return 0
+    month = review(config, moment)
+    return month_text(month, config.tz), month.trends

@@ -186,8 +186,10 @@ def review_quarter(
     runs = [e for e in events if isinstance(e, RunEvent) and e.runbook != QUARTERLY_RUNBOOK]
     quarter = [r for r in runs if start <= r.at <= at]
     runbooks = _runbooks(registry, evidence, quarter, config, months)
-    restore = _restore_trends(quarter, months, start, at)
     metrics = (*config.maintenance_review.trend_metrics, *MONTHLY_FIGURES)
+    # One walk over the quarter's metrics for the plots and the restore times both.
+    series = collect_series(quarter, (*metrics, RESTORE_METRIC), start, at + _SECOND)
+    restore = _restore_trends(series[RESTORE_METRIC], months)
     return QuarterReview(
         start=start,
         end=at,
@@ -199,7 +201,7 @@ def review_quarter(
         flow=_flow(events, config, start, at),
         drills=tuple(_drills(quarter)),
         restore=tuple(restore),
-        trends=collect_series(quarter, metrics, start, at + timedelta(seconds=1)),
+        trends={metric: series[metric] for metric in metrics},
         proposals=tuple(_proposals(runbooks, quarter, events, months, restore, config, start, at)),
         runs=len(quarter),
         sla=attainment_text(
@@ -305,15 +307,10 @@ def _drills(runs: Iterable[RunEvent]) -> list[DrillResult]:
 
 
 def _restore_trends(
-    runs: list[RunEvent],
-    months: tuple[tuple[datetime, datetime], ...],
-    start: datetime,
-    at: datetime,
+    restore_series: list[Series], months: tuple[tuple[datetime, datetime], ...]
 ) -> list[RestoreTrend]:
     trends = []
-    for series in collect_series(runs, [RESTORE_METRIC], start, at + timedelta(seconds=1))[
-        RESTORE_METRIC
-    ]:
+    for series in restore_series:
         by_month: list[list[float]] = [[] for _ in months]
         for when, value in series.points:
             index = _month_of(months, when)

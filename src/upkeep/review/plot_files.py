@@ -1,0 +1,140 @@
+"""Responsible for writing a review's trend plots as SVG files (`upkeep review --plots DIR`) from a
+worker process started before the evidence is read: the worker imports matplotlib (about a second
+of CPU, as long as reading a quarter of evidence) on another core meanwhile, then draws the series
+it is sent as JSON on its stdin. It ends when its stdin closes, so it never outlives the command;
+when it cannot start or fails, the plots are drawn in this process, as they were before."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from upkeep.review.trends import Series, trend_svg
+
+
+class PlotWriter:
+    """Start it before reading the evidence (`with PlotWriter() as plots:`); `write` the plots
+    once the review is known."""
+
+    def __init__(self) -> None:
+        self._worker: subprocess.Popen[bytes] | None = None
+        if not sys.executable:  # an embedded interpreter: nothing to start
+            return
+        # One BLAS thread: numpy starts one per core otherwise, for nothing a plot computes.
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        # -P: the working directory is not searched for modules. Its own session: Ctrl-C stops
+        # the command, which closes the worker's stdin. One that cannot start: drawn here.
+        with contextlib.suppress(OSError):
+            self._worker = subprocess.Popen(
+                [sys.executable, "-P", "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+
+    def write(self, folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
+        """Write `folder`/<metric>.svg for each metric that has a series; the paths written."""
+        shown = {metric: series for metric, series in trends.items() if series}
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
+            request = {"folder": str(folder), "trends": _trends_to_json(shown)}
+            try:
+                worker.communicate(json.dumps(request).encode("utf-8"))
+            except OSError:  # it ended before reading (a broken pipe)
+                worker.wait()
+            if worker.returncode == 0:
+                return [_svg_path(folder, metric) for metric in shown]
+        # Drawn here: the same plots, and any error (a folder that cannot be written) raised here.
+        return write_svgs(folder, shown)
+
+    def close(self) -> None:
+        """Stop the worker if it was never given the plots (the review failed)."""
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker.wait()
+            self._worker = None
+
+    def __enter__(self) -> PlotWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def write_svgs(folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
+    """Draw each metric's plot and write it as `folder`/<metric>.svg; the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric, series in trends.items():
+        path = _svg_path(folder, metric)
+        path.write_text(trend_svg(metric, series), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _svg_path(folder: Path, metric: str) -> Path:
+    return folder / f"{metric}.svg"
+
+
+def _trends_to_json(trends: dict[str, list[Series]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        metric: [
+            {
+                "metric": line.metric,
+                "runbook": line.runbook,
+                "labels": [list(label) for label in line.labels],
+                "unit": line.unit,
+                "points": [[at.isoformat(), value] for at, value in line.points],
+            }
+            for line in series
+        ]
+        for metric, series in trends.items()
+    }
+
+
+def _trends_from_json(value: dict[str, list[dict[str, Any]]]) -> dict[str, list[Series]]:
+    return {
+        metric: [
+            Series(
+                line["metric"],
+                line["runbook"],
+                tuple((name, text) for name, text in line["labels"]),
+                line["unit"],
+                tuple((datetime.fromisoformat(at), number) for at, number in line["points"]),
+            )
+            for line in series
+        ]
+        for metric, series in value.items()
+    }
+
+
+def _worker() -> int:
+    """The worker: import matplotlib while the command reads the evidence, then draw what it
+    sends; nothing sent (the command ended first) is nothing to draw."""
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+    request = sys.stdin.buffer.read()
+    if not request:
+        return 0
+    value = json.loads(request)
+    write_svgs(Path(value["folder"]), _trends_from_json(value["trends"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker())
