@@ -113,15 +113,19 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     An invalid runbook stops nothing: `registry.invalid` is shown with each one's problem."""
     at = at or datetime.now(config.tz)
     store = evidence.EvidenceStore(config.evidence_dir)
-    entries = store.entries(strict=False)
+    # The ledger is read once: verify, the runs, the decisions and the findings share its lines.
+    lines = tuple(ledger.read_lines(store.ledger_path))
+    # As `store.entries(strict=False)` and `store.decisions(strict=False)` read them.
+    entries = [line.entry for line in lines if isinstance(line.entry, evidence.LedgerEntry)]
+    decisions = tuple(
+        line.entry for line in lines if isinstance(line.entry, evidence.DecisionEntry)
+    )
     # The same report as `upkeep verify`'s; only run folders changed since the last build are
     # hashed again.
-    report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir))
+    report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir), lines)
     runs, strays = run_views(store, entries, report)
-    views = list(runs)
-    decisions = tuple(store.decisions(strict=False))
     # Read once, shared by the findings and the maintenance and quarterly reviews.
-    events = tuple(_events(store, {view.run_id: view for view in views}))
+    events = tuple(_events(lines, {view.run_id: view for view in runs}))
     read = EvidenceRead(events, tuple(_unique(entries)), decisions)
     return SiteModel(
         config=config,
@@ -177,11 +181,11 @@ def _coverage(
 
 
 def _events(
-    store: evidence.EvidenceStore, views: dict[str, RunView]
+    lines: tuple[ledger.LedgerLine, ...], views: dict[str, RunView]
 ) -> Iterator[RunEvent | Decision]:
     """The runs (as read for the site) and the decisions, in ledger order, for the findings."""
     seen: set[str] = set()
-    for line in ledger.read_lines(store.ledger_path):
+    for line in lines:
         entry = line.entry
         if isinstance(entry, evidence.DecisionEntry):
             yield entry.decision
