@@ -324,7 +324,9 @@ def test_unchanged_run_folders_are_moved_back_not_made_again(
     assert len(model.runs) == 4
 
 
-@pytest.mark.parametrize("change", ["page rewritten", "file added", "report removed"])
+@pytest.mark.parametrize(
+    "change", ["page rewritten", "file added", "report removed", "page made a symlink"]
+)
 def test_a_run_folder_changed_in_the_site_is_placed_again(
     history: dict[str, Any], tmp_path: Path, change: str
 ) -> None:
@@ -338,6 +340,10 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
         (folder / "index.html").write_text("<p>all green, honest</p>")
     elif change == "file added":
         (folder / "extra.js").write_text("alert(1)")
+    elif change == "page made a symlink":
+        (tmp_path / "elsewhere.html").write_text("<p>all green, honest</p>")
+        (folder / "index.html").unlink()
+        (folder / "index.html").symlink_to(tmp_path / "elsewhere.html")
     else:
         (folder / "report.html").unlink()
     _, placed = _build_as_mkdocs(config, site)
@@ -348,6 +354,7 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
         "report/index.html",
     ]
     assert "all green" not in (folder / "index.html").read_text()
+    assert not (folder / "index.html").is_symlink()
     assert (folder / "report.html").read_bytes() == (
         history["folders"][0] / "report.html"
     ).read_bytes()

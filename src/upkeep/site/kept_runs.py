@@ -36,21 +36,24 @@ def keep_runs(site_dir: Path) -> Path | None:
     return kept
 
 
-def reuse(kept: Path | None, relpath: str, target: Path, stored: dict[str, Path]) -> bool:
-    """Move the run's folder of the last build (`relpath` under runs/) to `target` when it
-    holds exactly the `stored` files, each the same file; False leaves it to be removed."""
+def reuse(
+    kept: Path | None, relpath: str, target: Path, stored: dict[str, tuple[int, int]]
+) -> bool:
+    """Move the run's folder of the last build (`relpath` under runs/) to `target`, whose
+    parent the caller has made, when it holds exactly the `stored` files (by name, their device
+    and inode), each the same file; False leaves it to be removed."""
     if kept is None or not relpath.startswith(f"{RUNS}/"):
         return False
-    old = kept / relpath.removeprefix(f"{RUNS}/")
+    old = os.path.join(kept, relpath.removeprefix(f"{RUNS}/"))
     try:
-        found = _files(old, "")
-        if found is None or set(found) != set(stored):
+        own = os.lstat(old)
+        if not stat.S_ISDIR(own.st_mode):
             return False
-        for name, path in stored.items():
-            info = os.lstat(path)
-            if (info.st_dev, info.st_ino) != found[name]:
-                return False
-        os.makedirs(target.parent, exist_ok=True)
+        found: dict[str, int] = {}
+        if not _files(old, "", found) or found.keys() != stored.keys():
+            return False
+        if any(stored[name] != (own.st_dev, inode) for name, inode in found.items()):
+            return False
         os.rename(old, target)
     except OSError:
         return False
@@ -63,20 +66,18 @@ def discard(kept: Path | None) -> None:
         shutil.rmtree(kept, ignore_errors=True)
 
 
-def _files(folder: Path, prefix: str) -> dict[str, tuple[int, int]] | None:
-    """Every regular file under `folder` by its relative name, with its device and inode; None
-    when anything else is there (a symlink, a special file)."""
-    found: dict[str, tuple[int, int]] = {}
+def _files(folder: str, prefix: str, found: dict[str, int]) -> bool:
+    """Add every regular file under `folder` to `found` by its relative name, with its inode;
+    False when anything else is there (a symlink, a special file). The listing gives both the
+    kind and the inode (no stat per file: the nightly build looks at every run's folder); on a
+    filesystem whose listing gives other inode numbers than stat, nothing matches and every run
+    folder is placed again."""
     with os.scandir(folder) as entries:
         for entry in entries:
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode):
-                found[prefix + entry.name] = (info.st_dev, info.st_ino)
-            elif stat.S_ISDIR(info.st_mode):
-                inner = _files(Path(entry.path), f"{prefix}{entry.name}/")
-                if inner is None:
-                    return None
-                found |= inner
-            else:
-                return None
-    return found
+            if entry.is_file(follow_symlinks=False):
+                found[prefix + entry.name] = entry.inode()
+                continue
+            inner = f"{prefix}{entry.name}/"
+            if not (entry.is_dir(follow_symlinks=False) and _files(entry.path, inner, found)):
+                return False
+    return True

@@ -82,6 +82,7 @@ class RunPageStore:
         self.key = key
         self.known = self._read_manifest()
         self.fresh: dict[str, Any] = {}
+        self._device: int | None = None  # the store's filesystem, once a run's files are in it
 
     def _read_manifest(self) -> dict[str, Any]:
         try:
@@ -123,6 +124,14 @@ class RunPageStore:
         placed.rendered += 1
         self.fresh[relpath] = {"fingerprint": fingerprint, "files": identities}
         return {name: folder / name for name in identities}
+
+    def inodes(self, relpath: str) -> dict[str, tuple[int, int]]:
+        """The device and inode of each stored file of the run `pages` has just given, as
+        `pages` found or wrote them (no stat again)."""
+        if self._device is None:
+            self._device = os.lstat(self.root).st_dev
+        files = self.fresh[relpath]["files"]
+        return {name: (self._device, identity[2]) for name, identity in files.items()}
 
     def save(self) -> None:
         """Drop the pages of runs no longer shown; write the manifest when anything changed."""

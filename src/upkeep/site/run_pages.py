@@ -44,6 +44,7 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
     store = RunPageStore(model.config.state_dir, f"{templates_key()}:{model.config.tz}")
     placed = Placed()
     evidence_dir = model.config.evidence_dir
+    months: set[Path] = set()  # month folders made in the site so far
     for run in model.runs:
         source = evidence_dir / run.relpath
         key = fingerprint(
@@ -60,12 +61,16 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
         target = site_dir / run.relpath
         try:
             stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
+            inodes = store.inodes(run.relpath)
         except OSError:
             # A state_dir that cannot be written to (read-only, full): the site still gets them.
             os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
             _write_straight(_run_files(model, run), target, placed)
             continue
-        if reuse(kept, run.relpath, target, stored):
+        if target.parent not in months:
+            os.makedirs(target.parent, exist_ok=True)
+            months.add(target.parent)
+        if reuse(kept, run.relpath, target, inodes):
             placed.kept += 1
             continue
         os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
