@@ -374,3 +374,39 @@ def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(
     assert not (site / kept_runs.KEPT).exists()
     assert (site / "runs").is_symlink()
     assert (elsewhere / "2026" / "keep-me.txt").read_text() == "not the site's"
+
+
+# --- a nightly build shows what a full build shows -----------------------------------------
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("tamper", ["nothing", "an edited run.json, mtime put back"])
+def test_a_nightly_build_gives_the_pages_and_model_of_a_full_build(
+    history: dict[str, Any], tmp_path: Path, tamper: str
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    at = datetime(2026, 10, 20, 12, tzinfo=UTC)
+    nightly_site = tmp_path / "nightly"
+    _build_as_mkdocs(config, nightly_site)
+    _publish(history["store"], history["runbook"], 10, status="warn")
+    if tamper != "nothing":
+        _flip_byte_keeping_mtime(history["folders"][1] / "run.json")
+    _, placed = _build_as_mkdocs(config, nightly_site)  # from the caches of the first build
+    assert placed.kept == (3 if tamper == "nothing" else 2)
+    nightly = load_model(config, runbooks, at)  # the caches as the nightly build left them
+    shutil.rmtree(config.state_dir / "site")  # a full build: nothing kept
+    full_site = tmp_path / "full"
+    full = load_model(config, runbooks, at)
+    full_site.mkdir()
+    run_pages.write_run_pages(full, full_site)
+    assert nightly == full
+    assert _files_under(nightly_site) == _files_under(full_site)
+    assert len(full.unverified) == (0 if tamper == "nothing" else 1)
