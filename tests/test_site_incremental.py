@@ -20,7 +20,7 @@ from upkeep.config import Config, load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
 from upkeep.registry import discover
-from upkeep.site import kept_runs, run_pages
+from upkeep.site import kept_runs, run_pages, run_records
 from upkeep.site.model import SiteModel, load_model
 from upkeep.site.run_page_store import STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
@@ -171,6 +171,62 @@ def test_a_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None
     cache.write_text("{not json")
     report = verify_with_cache(config.evidence_dir, cache)
     assert report == verify(config.evidence_dir) and not report.ok
+
+
+# --- run records from the cache ---------------------------------------------------------------
+
+
+def _edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
+    info = path.stat()
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_a_run_json_edited_between_builds_with_its_mtime_put_back_is_read_again(
+    history: dict[str, Any],
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    assert first.runs[1].record is not None
+    assert first.runs[1].record.checks[0].message == "synthetic ok"
+    assert (config.state_dir / run_records.CACHE_DIR).is_dir()
+    run_json = history["folders"][1] / "run.json"
+    _edit_keeping_size_and_mtime(run_json, b"synthetic ok", b"synthetic OK")
+    again = load_model(config, runbooks)
+    assert again.runs[1].record is not None
+    assert again.runs[1].record.checks[0].message == "synthetic OK"
+    assert [run.run_id for run in again.unverified] == [again.runs[1].run_id]
+
+
+def test_an_unchanged_run_json_is_not_opened_again(
+    history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    new = _publish(history["store"], history["runbook"], 10)
+    opened: list[str] = []
+
+    def counting_open(path: str, *args: Any) -> Any:
+        opened.append(path)
+        return open(path, *args)
+
+    monkeypatch.setattr(run_records, "open", counting_open, raising=False)
+    again = load_model(config, runbooks)
+    assert opened == [str(new / "run.json")]
+    assert again.runs[:3] == first.runs and again.runs[3].record is not None
+
+
+def test_a_run_record_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    for month in (config.state_dir / run_records.CACHE_DIR).iterdir():
+        month.write_text('{"format": 1, "runs": {"runs/2026/10/x": [1, 2]}')
+    assert load_model(config, runbooks).runs == first.runs
 
 
 # --- run pages put into the site ------------------------------------------------------------
