@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -414,6 +415,37 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
     assert (folder / "report.html").read_bytes() == (
         history["folders"][0] / "report.html"
     ).read_bytes()
+
+
+def test_a_run_folder_placed_by_the_last_build_is_known_by_its_folder_identity(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.site import run_page_store
+
+    # Every recorded folder trusted, however close to the manifest's writing (the tests build
+    # within milliseconds); a clock tick is waited for below instead.
+    monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
+    config = _config(history)
+    site = tmp_path / "site"
+    _build_as_mkdocs(config, site)
+    listed: list[str] = []
+    real = kept_runs._files
+
+    def listing(folder: str, *args: Any) -> bool:
+        listed.append(folder)
+        return real(folder, *args)
+
+    monkeypatch.setattr(kept_runs, "_files", listing)
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.kept == 3 and not listed  # none listed: each known by its folders' identity
+    time.sleep(0.05)  # past the filesystem's clock tick, so that the folder's times change
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    (site / relpath / "index.html").unlink()
+    (site / relpath / "index.html").write_text("<p>all green, honest</p>")
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.kept == 2
+    assert listed and all(relpath.removeprefix("runs/") in folder for folder in listed)
+    assert "all green" not in (site / relpath / "index.html").read_text()
 
 
 def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(

@@ -8,6 +8,9 @@ site; after the build, each run folder that holds exactly the files the run page
 that run (the same names, each the same file: a hard link to the stored one) is moved back by one
 rename, and what is left of the old tree (runs gone from the evidence, changed runs, the old
 month pages) is removed. Nothing that differs by one file is reused: it is placed again.
+A run folder whose folders still have the identity (inode, mtime_ns, ctime_ns) they had when the
+last build placed it, with the same stored files, is known to hold them without being listed:
+a folder's mtime and ctime change whenever an entry in it is added, removed or replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 KEPT = ".upkeep-runs-kept"  # hidden: MkDocs' clean-up leaves it alone
 RUNS = "runs"
@@ -37,15 +41,24 @@ def keep_runs(site_dir: Path) -> Path | None:
 
 
 def reuse(
-    kept: Path | None, relpath: str, target: Path, stored: dict[str, tuple[int, int]]
+    kept: Path | None,
+    relpath: str,
+    target: Path,
+    stored: dict[str, tuple[int, int]],
+    placed_as: Any = None,
 ) -> bool:
     """Move the run's folder of the last build (`relpath` under runs/) to `target`, whose
     parent the caller has made, when it holds exactly the `stored` files (by name, their device
-    and inode), each the same file; False leaves it to be removed."""
+    and inode), each the same file; False leaves it to be removed. `placed_as`: the
+    `folder_identity` the folder had when the last build placed the same stored files in it
+    (None when they were not the same): a folder that still has it is not listed."""
     if kept is None or not relpath.startswith(f"{RUNS}/"):
         return False
     old = os.path.join(kept, relpath.removeprefix(f"{RUNS}/"))
     try:
+        if placed_as is not None and folder_identity(old, stored) == placed_as:
+            os.rename(old, target)
+            return True
         own = os.lstat(old)
         if not stat.S_ISDIR(own.st_mode):
             return False
@@ -58,6 +71,30 @@ def reuse(
     except OSError:
         return False
     return True
+
+
+def folder_identity(folder: str | Path, stored: dict[str, Any]) -> list[list[int]] | None:
+    """The (inode, mtime_ns, ctime_ns) of a run folder in the site and of each folder in it
+    that the names of `stored` go through, in order; None when one is not a folder."""
+    identity = []
+    for name in ["", *_folders_of(stored)]:
+        try:
+            info = os.lstat(os.path.join(folder, name))
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        identity.append([info.st_ino, info.st_mtime_ns, info.st_ctime_ns])
+    return identity
+
+
+def _folders_of(names: dict[str, Any]) -> list[str]:
+    """`report/index.html` -> `report`: every folder the names go through, sorted."""
+    folders = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        folders |= {"/".join(parts[: depth + 1]) for depth in range(len(parts))}
+    return sorted(folders)
 
 
 def discard(kept: Path | None) -> None:

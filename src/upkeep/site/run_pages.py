@@ -19,7 +19,7 @@ from pathlib import Path
 from upkeep.evidence import RUN_JSON
 from upkeep.rendering.run_record import render
 from upkeep.site.assets import STYLESHEET_URI
-from upkeep.site.kept_runs import discard, reuse
+from upkeep.site.kept_runs import discard, folder_identity, reuse
 from upkeep.site.model import RunView, SiteModel
 from upkeep.site.run_page_store import (
     Placed,
@@ -70,12 +70,14 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
         if target.parent not in months:
             os.makedirs(target.parent, exist_ok=True)
             months.add(target.parent)
-        if reuse(kept, run.relpath, target, inodes):
+        if reuse(kept, run.relpath, target, inodes, store.placed_as(run.relpath)):
             placed.kept += 1
-            continue
-        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
-        for name, path in stored.items():
-            place_file(path, target / name, placed)
+        else:
+            os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
+            for name, path in stored.items():
+                place_file(path, target / name, placed)
+        # Taken after the folder is in place (moving it changes its ctime).
+        store.placed(run.relpath, folder_identity(target, stored))
     store.save()
     discard(kept)
     return placed
