@@ -448,6 +448,27 @@ def test_a_run_folder_placed_by_the_last_build_is_known_by_its_folder_identity(
     assert "all green" not in (site / relpath / "index.html").read_text()
 
 
+def test_a_run_folder_of_copies_is_not_known_by_its_folder_identity(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.site import run_page_store
+
+    monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
+
+    def no_links(source: Any, target: Any) -> None:
+        raise OSError("another filesystem")  # as a site on another filesystem than state_dir
+
+    monkeypatch.setattr(run_page_store.os, "link", no_links)
+    config = _config(history)
+    site = tmp_path / "site"
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.copied == 9 and placed.linked == 0
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    (site / relpath / "index.html").write_text("<p>all green, honest</p>")  # in place: a copy
+    _build_as_mkdocs(config, site)
+    assert "all green" not in (site / relpath / "index.html").read_text()
+
+
 def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(
     tmp_path: Path,
 ) -> None:

@@ -72,12 +72,17 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
             months.add(target.parent)
         if reuse(kept, run.relpath, target, inodes, store.placed_as(run.relpath)):
             placed.kept += 1
+            all_linked = True  # reuse found (or knew) the stored files themselves there
         else:
             os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
+            linked = placed.linked
             for name, path in stored.items():
                 place_file(path, target / name, placed)
-        # Taken after the folder is in place (moving it changes its ctime).
-        store.placed(run.relpath, folder_identity(target, stored))
+            all_linked = placed.linked - linked == len(stored)
+        # Only a folder of hard links is known by its folders' identity: a copy edited in
+        # place changes no folder. Taken after the folder is in place (a move changes ctime).
+        identity = folder_identity(target, stored) if all_linked else None
+        store.placed(run.relpath, identity)
     store.save()
     discard(kept)
     return placed
