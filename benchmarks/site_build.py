@@ -35,6 +35,7 @@ themselves run untouched in child processes.
     nox -s bench -- site_build
     python benchmarks/site_build.py --years 1     # a quicker look
     python benchmarks/site_build.py --rounds 3    # three rounds per arm; medians
+    python benchmarks/site_build.py --nightly     # only the full and the nightly build, their ratio
 """
 
 from __future__ import annotations
@@ -416,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=5, help="years of history [5]")
     parser.add_argument("--rounds", type=at_least(1), default=2, help="rounds per arm [2]")
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects")
+    parser.add_argument(
+        "--nightly",
+        action="store_true",
+        help="time only the full and the nightly build (no Material arms, no doubled history)",
+    )
     args = parser.parse_args(argv)
     return run_benchmark(lambda: bench(args))
 
@@ -423,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
 def bench(args: argparse.Namespace) -> None:
     start = BenchmarkStart.now()
     with scratch_directory("upkeep-site-bench-", keep=args.keep) as work:
-        _bench(work, args.years, args.rounds)
+        if args.nightly:
+            _bench_nightly(work, args.years, args.rounds)
+        else:
+            _bench(work, args.years, args.rounds)
     print(f"\n{start.closing_lines()}")
 
 
@@ -459,7 +468,8 @@ def _history(project: Path, reals: dict[str, dict[str, Any]], years: int, skip: 
     return report.runs_checked
 
 
-def _bench(work: Path, years: int, rounds: int) -> None:
+def _project(work: Path, years: int) -> tuple[Path, dict[str, dict[str, Any]], int]:
+    """The project with its real runs and `years` of history, built once (untimed)."""
     project = work / "project"
     project.mkdir()
     make_project(project)
@@ -471,6 +481,34 @@ def _bench(work: Path, years: int, rounds: int) -> None:
     print(f"{years} years: ", end="")
     runs = _history(project, reals, years, 0)
     full_build(project)  # untimed: the site the equal-work arm is made of
+    return project, reals, runs
+
+
+def _bench_nightly(work: Path, years: int, rounds: int) -> None:
+    """The full and the nightly arm only, in turn, and their ratio."""
+    project, reals, runs = _project(work, years)
+    counter = [0]
+    taken = measured_in_turn(
+        {
+            "upkeep full build": lambda: full_build(project),
+            "upkeep nightly build": lambda: nightly_build(project, reals, counter),
+        },
+        rounds,
+    )
+    print(
+        f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
+    )
+    summary = {label: summary_of(items) for label, items in taken.items()}
+    for label, (arm, peak) in summary.items():
+        _row(label, arm, peak)
+    print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
+    print()
+    full, nightly = summary["upkeep full build"][0], summary["upkeep nightly build"][0]
+    _ratio("nightly build / full build", nightly.median, full.median, NIGHTLY_TARGET)
+
+
+def _bench(work: Path, years: int, rounds: int) -> None:
+    project, reals, runs = _project(work, years)
     bare, equal = work / "bare", work / "equal"
     bare_project(bare, runs)
     pages = equal_work_project(equal, project / "site")

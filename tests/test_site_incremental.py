@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from upkeep.config import Config, load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
 from upkeep.registry import discover
-from upkeep.site import kept_runs, run_pages
+from upkeep.site import kept_runs, run_pages, run_records
 from upkeep.site.model import SiteModel, load_model
 from upkeep.site.run_page_store import STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
@@ -171,6 +172,62 @@ def test_a_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None
     cache.write_text("{not json")
     report = verify_with_cache(config.evidence_dir, cache)
     assert report == verify(config.evidence_dir) and not report.ok
+
+
+# --- run records from the cache ---------------------------------------------------------------
+
+
+def _edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
+    info = path.stat()
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_a_run_json_edited_between_builds_with_its_mtime_put_back_is_read_again(
+    history: dict[str, Any],
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    assert first.runs[1].record is not None
+    assert first.runs[1].record.checks[0].message == "synthetic ok"
+    assert (config.state_dir / run_records.CACHE_DIR).is_dir()
+    run_json = history["folders"][1] / "run.json"
+    _edit_keeping_size_and_mtime(run_json, b"synthetic ok", b"synthetic OK")
+    again = load_model(config, runbooks)
+    assert again.runs[1].record is not None
+    assert again.runs[1].record.checks[0].message == "synthetic OK"
+    assert [run.run_id for run in again.unverified] == [again.runs[1].run_id]
+
+
+def test_an_unchanged_run_json_is_not_opened_again(
+    history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    new = _publish(history["store"], history["runbook"], 10)
+    opened: list[str] = []
+
+    def counting_open(path: str, *args: Any) -> Any:
+        opened.append(path)
+        return open(path, *args)
+
+    monkeypatch.setattr(run_records, "open", counting_open, raising=False)
+    again = load_model(config, runbooks)
+    assert opened == [str(new / "run.json")]
+    assert again.runs[:3] == first.runs and again.runs[3].record is not None
+
+
+def test_a_run_record_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    for month in (config.state_dir / run_records.CACHE_DIR).iterdir():
+        month.write_text('{"format": 1, "runs": {"runs/2026/10/x": [1, 2]}')
+    assert load_model(config, runbooks).runs == first.runs
 
 
 # --- run pages put into the site ------------------------------------------------------------
@@ -324,7 +381,9 @@ def test_unchanged_run_folders_are_moved_back_not_made_again(
     assert len(model.runs) == 4
 
 
-@pytest.mark.parametrize("change", ["page rewritten", "file added", "report removed"])
+@pytest.mark.parametrize(
+    "change", ["page rewritten", "file added", "report removed", "page made a symlink"]
+)
 def test_a_run_folder_changed_in_the_site_is_placed_again(
     history: dict[str, Any], tmp_path: Path, change: str
 ) -> None:
@@ -338,6 +397,10 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
         (folder / "index.html").write_text("<p>all green, honest</p>")
     elif change == "file added":
         (folder / "extra.js").write_text("alert(1)")
+    elif change == "page made a symlink":
+        (tmp_path / "elsewhere.html").write_text("<p>all green, honest</p>")
+        (folder / "index.html").unlink()
+        (folder / "index.html").symlink_to(tmp_path / "elsewhere.html")
     else:
         (folder / "report.html").unlink()
     _, placed = _build_as_mkdocs(config, site)
@@ -348,9 +411,62 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
         "report/index.html",
     ]
     assert "all green" not in (folder / "index.html").read_text()
+    assert not (folder / "index.html").is_symlink()
     assert (folder / "report.html").read_bytes() == (
         history["folders"][0] / "report.html"
     ).read_bytes()
+
+
+def test_a_run_folder_placed_by_the_last_build_is_known_by_its_folder_identity(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.site import run_page_store
+
+    # Every recorded folder trusted, however close to the manifest's writing (the tests build
+    # within milliseconds); a clock tick is waited for below instead.
+    monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
+    config = _config(history)
+    site = tmp_path / "site"
+    _build_as_mkdocs(config, site)
+    listed: list[str] = []
+    real = kept_runs._files
+
+    def listing(folder: str, *args: Any) -> bool:
+        listed.append(folder)
+        return real(folder, *args)
+
+    monkeypatch.setattr(kept_runs, "_files", listing)
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.kept == 3 and not listed  # none listed: each known by its folders' identity
+    time.sleep(0.05)  # past the filesystem's clock tick, so that the folder's times change
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    (site / relpath / "index.html").unlink()
+    (site / relpath / "index.html").write_text("<p>all green, honest</p>")
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.kept == 2
+    assert listed and all(relpath.removeprefix("runs/") in folder for folder in listed)
+    assert "all green" not in (site / relpath / "index.html").read_text()
+
+
+def test_a_run_folder_of_copies_is_not_known_by_its_folder_identity(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.site import run_page_store
+
+    monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
+
+    def no_links(source: Any, target: Any) -> None:
+        raise OSError("another filesystem")  # as a site on another filesystem than state_dir
+
+    monkeypatch.setattr(run_page_store.os, "link", no_links)
+    config = _config(history)
+    site = tmp_path / "site"
+    _, placed = _build_as_mkdocs(config, site)
+    assert placed.copied == 9 and placed.linked == 0
+    relpath = history["folders"][0].relative_to(config.evidence_dir).as_posix()
+    (site / relpath / "index.html").write_text("<p>all green, honest</p>")  # in place: a copy
+    _build_as_mkdocs(config, site)
+    assert "all green" not in (site / relpath / "index.html").read_text()
 
 
 def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(
@@ -367,3 +483,39 @@ def test_a_runs_symlink_in_the_site_is_not_followed_and_a_leftover_is_removed(
     assert not (site / kept_runs.KEPT).exists()
     assert (site / "runs").is_symlink()
     assert (elsewhere / "2026" / "keep-me.txt").read_text() == "not the site's"
+
+
+# --- a nightly build shows what a full build shows -----------------------------------------
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("tamper", ["nothing", "an edited run.json, mtime put back"])
+def test_a_nightly_build_gives_the_pages_and_model_of_a_full_build(
+    history: dict[str, Any], tmp_path: Path, tamper: str
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    at = datetime(2026, 10, 20, 12, tzinfo=UTC)
+    nightly_site = tmp_path / "nightly"
+    _build_as_mkdocs(config, nightly_site)
+    _publish(history["store"], history["runbook"], 10, status="warn")
+    if tamper != "nothing":
+        _flip_byte_keeping_mtime(history["folders"][1] / "run.json")
+    _, placed = _build_as_mkdocs(config, nightly_site)  # from the caches of the first build
+    assert placed.kept == (3 if tamper == "nothing" else 2)
+    nightly = load_model(config, runbooks, at)  # the caches as the nightly build left them
+    shutil.rmtree(config.state_dir / "site")  # a full build: nothing kept
+    full_site = tmp_path / "full"
+    full = load_model(config, runbooks, at)
+    full_site.mkdir()
+    run_pages.write_run_pages(full, full_site)
+    assert nightly == full
+    assert _files_under(nightly_site) == _files_under(full_site)
+    assert len(full.unverified) == (0 if tamper == "nothing" else 1)

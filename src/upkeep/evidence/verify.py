@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -70,18 +70,25 @@ class VerifyReport:
 FolderCheck = Callable[[Path, str, LedgerEntry], list[Mismatch]]
 
 
-def verify(root: Path, check_folder: FolderCheck | None = None) -> VerifyReport:
+def verify(
+    root: Path,
+    check_folder: FolderCheck | None = None,
+    lines: Iterable[LedgerLine] | None = None,
+) -> VerifyReport:
     """Re-check the ledger chain and every run folder under `root`; collect every mismatch.
 
     Mismatches come in ledger order (each line's own, then its run folder's), followed by
     folders under runs/ the ledger does not record. A missing root verifies ok with 0 runs.
     `check_folder(root, relpath, entry)` checks one recorded run folder (called from worker
     threads; `check_recorded_folder` unless given: the site build gives one that reuses a
-    cached verdict for a folder unchanged since).
+    cached verdict for a folder unchanged since). `lines` are the ledger's lines as the caller
+    has just read them (`ledger.read_lines`), so that a site build reads the ledger once; the
+    ledger under `root` is read when None.
     """
+    root = Path(root)
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="upkeep-verify") as pool:
-        walk = _LedgerWalk(Path(root), pool, check_folder or check_recorded_folder)
-        for line in ledger.read_lines(walk.root / LEDGER):
+        walk = _LedgerWalk(root, pool, check_folder or check_recorded_folder)
+        for line in ledger.read_lines(root / LEDGER) if lines is None else lines:
             walk.check_line(line)
         walk.settle(keep=0)
     problems = walk.problems + _unrecorded(walk.root, walk.recorded)

@@ -8,6 +8,9 @@ site; after the build, each run folder that holds exactly the files the run page
 that run (the same names, each the same file: a hard link to the stored one) is moved back by one
 rename, and what is left of the old tree (runs gone from the evidence, changed runs, the old
 month pages) is removed. Nothing that differs by one file is reused: it is placed again.
+A run folder whose folders still have the identity (inode, mtime_ns, ctime_ns) they had when the
+last build placed it, with the same stored files, is known to hold them without being listed:
+a folder's mtime and ctime change whenever an entry in it is added, removed or replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 KEPT = ".upkeep-runs-kept"  # hidden: MkDocs' clean-up leaves it alone
 RUNS = "runs"
@@ -36,25 +40,61 @@ def keep_runs(site_dir: Path) -> Path | None:
     return kept
 
 
-def reuse(kept: Path | None, relpath: str, target: Path, stored: dict[str, Path]) -> bool:
-    """Move the run's folder of the last build (`relpath` under runs/) to `target` when it
-    holds exactly the `stored` files, each the same file; False leaves it to be removed."""
+def reuse(
+    kept: Path | None,
+    relpath: str,
+    target: Path,
+    stored: dict[str, tuple[int, int]],
+    placed_as: Any = None,
+) -> bool:
+    """Move the run's folder of the last build (`relpath` under runs/) to `target`, whose
+    parent the caller has made, when it holds exactly the `stored` files (by name, their device
+    and inode), each the same file; False leaves it to be removed. `placed_as`: the
+    `folder_identity` the folder had when the last build placed the same stored files in it
+    (None when they were not the same): a folder that still has it is not listed."""
     if kept is None or not relpath.startswith(f"{RUNS}/"):
         return False
-    old = kept / relpath.removeprefix(f"{RUNS}/")
+    old = os.path.join(kept, relpath.removeprefix(f"{RUNS}/"))
     try:
-        found = _files(old, "")
-        if found is None or set(found) != set(stored):
+        if placed_as is not None and folder_identity(old, stored) == placed_as:
+            os.rename(old, target)
+            return True
+        own = os.lstat(old)
+        if not stat.S_ISDIR(own.st_mode):
             return False
-        for name, path in stored.items():
-            info = os.lstat(path)
-            if (info.st_dev, info.st_ino) != found[name]:
-                return False
-        os.makedirs(target.parent, exist_ok=True)
+        found: dict[str, int] = {}
+        if not _files(old, "", found) or found.keys() != stored.keys():
+            return False
+        if any(stored[name] != (own.st_dev, inode) for name, inode in found.items()):
+            return False
         os.rename(old, target)
     except OSError:
         return False
     return True
+
+
+def folder_identity(folder: str | Path, stored: dict[str, Any]) -> list[list[int]] | None:
+    """The (inode, mtime_ns, ctime_ns) of a run folder in the site and of each folder in it
+    that the names of `stored` go through, in order; None when one is not a folder."""
+    identity = []
+    for name in ["", *_folders_of(stored)]:
+        try:
+            info = os.lstat(os.path.join(folder, name))
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        identity.append([info.st_ino, info.st_mtime_ns, info.st_ctime_ns])
+    return identity
+
+
+def _folders_of(names: dict[str, Any]) -> list[str]:
+    """`report/index.html` -> `report`: every folder the names go through, sorted."""
+    folders = set()
+    for name in names:
+        parts = name.split("/")[:-1]
+        folders |= {"/".join(parts[: depth + 1]) for depth in range(len(parts))}
+    return sorted(folders)
 
 
 def discard(kept: Path | None) -> None:
@@ -63,20 +103,18 @@ def discard(kept: Path | None) -> None:
         shutil.rmtree(kept, ignore_errors=True)
 
 
-def _files(folder: Path, prefix: str) -> dict[str, tuple[int, int]] | None:
-    """Every regular file under `folder` by its relative name, with its device and inode; None
-    when anything else is there (a symlink, a special file)."""
-    found: dict[str, tuple[int, int]] = {}
+def _files(folder: str, prefix: str, found: dict[str, int]) -> bool:
+    """Add every regular file under `folder` to `found` by its relative name, with its inode;
+    False when anything else is there (a symlink, a special file). The listing gives both the
+    kind and the inode (no stat per file: the nightly build looks at every run's folder); on a
+    filesystem whose listing gives other inode numbers than stat, nothing matches and every run
+    folder is placed again."""
     with os.scandir(folder) as entries:
         for entry in entries:
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode):
-                found[prefix + entry.name] = (info.st_dev, info.st_ino)
-            elif stat.S_ISDIR(info.st_mode):
-                inner = _files(Path(entry.path), f"{prefix}{entry.name}/")
-                if inner is None:
-                    return None
-                found |= inner
-            else:
-                return None
-    return found
+            if entry.is_file(follow_symlinks=False):
+                found[prefix + entry.name] = entry.inode()
+                continue
+            inner = f"{prefix}{entry.name}/"
+            if not (entry.is_dir(follow_symlinks=False) and _files(entry.path, inner, found)):
+                return False
+    return True

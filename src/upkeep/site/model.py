@@ -30,6 +30,7 @@ from upkeep.registry import NAME, Registry
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
 from upkeep.review.quarter import QuarterReview, review_quarter
+from upkeep.site.run_records import read_records
 from upkeep.site.verification import cache_path, verify_with_cache
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -113,15 +114,21 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
     An invalid runbook stops nothing: `registry.invalid` is shown with each one's problem."""
     at = at or datetime.now(config.tz)
     store = evidence.EvidenceStore(config.evidence_dir)
-    entries = store.entries(strict=False)
+    # The ledger is read once: verify, the runs, the decisions and the findings share its lines.
+    lines = tuple(ledger.read_lines(store.ledger_path))
+    # As `store.entries(strict=False)` and `store.decisions(strict=False)` read them.
+    entries = [line.entry for line in lines if isinstance(line.entry, evidence.LedgerEntry)]
+    decisions = tuple(
+        line.entry for line in lines if isinstance(line.entry, evidence.DecisionEntry)
+    )
     # The same report as `upkeep verify`'s; only run folders changed since the last build are
     # hashed again.
-    report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir))
-    runs, strays = run_views(store, entries, report)
-    views = list(runs)
-    decisions = tuple(store.decisions(strict=False))
+    report = verify_with_cache(config.evidence_dir, cache_path(config.state_dir), lines)
+    # Only the run.json files changed since the last build are opened.
+    records = read_records(config.evidence_dir, config.state_dir, _run_jsons(entries))
+    runs, strays = run_views(store, entries, report, records)
     # Read once, shared by the findings and the maintenance and quarterly reviews.
-    events = tuple(_events(store, {view.run_id: view for view in views}))
+    events = tuple(_events(lines, {view.run_id: view for view in runs}))
     read = EvidenceRead(events, tuple(_unique(entries)), decisions)
     return SiteModel(
         config=config,
@@ -145,9 +152,12 @@ def run_views(
     store: evidence.EvidenceStore,
     entries: list[evidence.LedgerEntry],
     report: evidence.VerifyReport,
+    records: dict[str, RunRecord | None] | None = None,
 ) -> tuple[tuple[RunView, ...], tuple[str, ...]]:
     """Every run of the ledger with verify's problems about it, oldest first; and the problems
-    tied to no run the ledger holds (a folder added by hand, a line removed): shown, not dropped."""
+    tied to no run the ledger holds (a folder added by hand, a line removed): shown, not dropped.
+    Each run's record comes from `records` (by run folder, `site.run_records`) when given, else
+    from its run.json."""
     problems: dict[str, list[evidence.Mismatch]] = defaultdict(list)
     strays = []
     for problem in report.problems:
@@ -157,7 +167,7 @@ def run_views(
             problems[problem.run_id].append(problem)
     views = []
     for entry in _unique(entries):
-        view = _run_view(store, entry, problems.get(entry.run_id, []))
+        view = _run_view(store, entry, problems.get(entry.run_id, []), records)
         if view is not None:
             problems.pop(entry.run_id, None)
             views.append(view)
@@ -177,11 +187,11 @@ def _coverage(
 
 
 def _events(
-    store: evidence.EvidenceStore, views: dict[str, RunView]
+    lines: tuple[ledger.LedgerLine, ...], views: dict[str, RunView]
 ) -> Iterator[RunEvent | Decision]:
     """The runs (as read for the site) and the decisions, in ledger order, for the findings."""
     seen: set[str] = set()
-    for line in ledger.read_lines(store.ledger_path):
+    for line in lines:
         entry = line.entry
         if isinstance(entry, evidence.DecisionEntry):
             yield entry.decision
@@ -200,16 +210,34 @@ def _unique(entries: list[evidence.LedgerEntry]) -> list[evidence.LedgerEntry]:
     return list(seen.values())
 
 
-def _run_view(
-    store: evidence.EvidenceStore, entry: evidence.LedgerEntry, problems: list[evidence.Mismatch]
-) -> RunView | None:
-    """The run of a ledger line; None when the line cannot name a run folder (verify says why).
+def _run_jsons(entries: list[evidence.LedgerEntry]) -> Iterator[tuple[str, str]]:
+    """The run folder and the ledger's run.json sha256 of each run the site shows."""
+    for entry in _unique(entries):
+        relpath = _relpath(entry)
+        if relpath is not None:
+            yield relpath, entry.run_json_sha256
 
-    The folder comes from the run id and start time, never from the line's `path`: a line
-    edited to say `../..` must not make the build write outside the site."""
+
+def _relpath(entry: evidence.LedgerEntry) -> str | None:
+    """The run folder of a ledger line; None when the line cannot name one (verify says why).
+
+    It comes from the run id and start time, never from the line's `path`: a line edited to
+    say `../..` must not make the build write outside the site."""
     try:
-        relpath = evidence.run_relpath(entry.run_id, entry.started_at)
+        return evidence.run_relpath(entry.run_id, entry.started_at)
     except ValueError:
+        return None
+
+
+def _run_view(
+    store: evidence.EvidenceStore,
+    entry: evidence.LedgerEntry,
+    problems: list[evidence.Mismatch],
+    records: dict[str, RunRecord | None] | None,
+) -> RunView | None:
+    """The run of a ledger line; None when the line cannot name a run folder."""
+    relpath = _relpath(entry)
+    if relpath is None:
         return None
     return RunView(
         run_id=entry.run_id,
@@ -217,7 +245,7 @@ def _run_view(
         status=entry.status,
         started_at=parse_time(entry.started_at).astimezone(UTC),
         relpath=relpath,
-        record=store.read_record(relpath),
+        record=store.read_record(relpath) if records is None else records.get(relpath),
         problems=tuple(p.message for p in problems),
         problem_paths=frozenset(p.path for p in problems),
     )

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -23,6 +24,7 @@ from upkeep import __version__, atomic
 STORE_DIR = "site/run-pages"  # under state_dir: never in the evidence, never published
 MANIFEST = "site/run-pages.json"
 MANIFEST_FORMAT = 1
+RACY_NS = 100_000_000  # more than a filesystem's clock tick (timestamps are 1-10 ms coarse)
 
 
 @dataclass
@@ -80,8 +82,10 @@ class RunPageStore:
         self.root = state_dir / STORE_DIR
         self.manifest_path = state_dir / MANIFEST
         self.key = key
+        self.saved_at = 0  # when the manifest read was written (time_ns), 0 when not known
         self.known = self._read_manifest()
         self.fresh: dict[str, Any] = {}
+        self._device: int | None = None  # the store's filesystem, once a run's files are in it
 
     def _read_manifest(self) -> dict[str, Any]:
         try:
@@ -95,6 +99,8 @@ class RunPageStore:
             or not isinstance(value.get("runs"), dict)
         ):
             return {}
+        saved_at = value.get("saved_at")
+        self.saved_at = saved_at if isinstance(saved_at, int) else 0
         return value["runs"]
 
     def pages(
@@ -124,13 +130,49 @@ class RunPageStore:
         self.fresh[relpath] = {"fingerprint": fingerprint, "files": identities}
         return {name: folder / name for name in identities}
 
+    def inodes(self, relpath: str) -> dict[str, tuple[int, int]]:
+        """The device and inode of each stored file of the run `pages` has just given, as
+        `pages` found or wrote them (no stat again)."""
+        if self._device is None:
+            self._device = os.lstat(self.root).st_dev
+        files = self.fresh[relpath]["files"]
+        return {name: (self._device, identity[2]) for name, identity in files.items()}
+
+    def placed_as(self, relpath: str) -> Any:
+        """What `placed` recorded for the run's folder in the site by the last build, when its
+        stored files are still the ones placed then; else None."""
+        entry = self.known.get(relpath)
+        if entry is None or self.fresh.get(relpath) is not entry:
+            return None
+        site = entry.get("site")
+        # A folder changed in the same clock tick as it was recorded keeps its times: one
+        # recorded less than RACY_NS before the manifest was written is listed again.
+        if not isinstance(site, list) or not all(
+            isinstance(folder, list) and len(folder) == 3 and folder[2] < self.saved_at - RACY_NS
+            for folder in site
+        ):
+            return None
+        return site
+
+    def placed(self, relpath: str, identity: Any) -> None:
+        """Record the identity of the run's folder in the site (`kept_runs.folder_identity`),
+        as this build placed it."""
+        entry = self.fresh[relpath]
+        if entry.get("site") != identity:
+            self.fresh[relpath] = {**entry, "site": identity}
+
     def save(self) -> None:
         """Drop the pages of runs no longer shown; write the manifest when anything changed."""
         for relpath in set(self.known) - set(self.fresh):
             shutil.rmtree(self.root / relpath, ignore_errors=True)
         if self.fresh == self.known:
             return
-        value = {"format": MANIFEST_FORMAT, "key": self.key, "runs": self.fresh}
+        value = {
+            "format": MANIFEST_FORMAT,
+            "key": self.key,
+            "saved_at": time.time_ns(),  # after every `placed`
+            "runs": self.fresh,
+        }
         # One that cannot be written: the next build renders again what it cannot trust.
         with contextlib.suppress(OSError):
             atomic.write_bytes(self.manifest_path, compact_json(value))

@@ -19,7 +19,7 @@ from pathlib import Path
 from upkeep.evidence import RUN_JSON
 from upkeep.rendering.run_record import render
 from upkeep.site.assets import STYLESHEET_URI
-from upkeep.site.kept_runs import discard, reuse
+from upkeep.site.kept_runs import discard, folder_identity, reuse
 from upkeep.site.model import RunView, SiteModel
 from upkeep.site.run_page_store import (
     Placed,
@@ -44,6 +44,7 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
     store = RunPageStore(model.config.state_dir, f"{templates_key()}:{model.config.tz}")
     placed = Placed()
     evidence_dir = model.config.evidence_dir
+    months: set[Path] = set()  # month folders made in the site so far
     for run in model.runs:
         source = evidence_dir / run.relpath
         key = fingerprint(
@@ -60,17 +61,28 @@ def write_run_pages(model: SiteModel, site_dir: Path, kept: Path | None = None) 
         target = site_dir / run.relpath
         try:
             stored = store.pages(run.relpath, key, lambda run=run: _run_files(model, run), placed)
+            inodes = store.inodes(run.relpath)
         except OSError:
             # A state_dir that cannot be written to (read-only, full): the site still gets them.
             os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
             _write_straight(_run_files(model, run), target, placed)
             continue
-        if reuse(kept, run.relpath, target, stored):
+        if target.parent not in months:
+            os.makedirs(target.parent, exist_ok=True)
+            months.add(target.parent)
+        if reuse(kept, run.relpath, target, inodes, store.placed_as(run.relpath)):
             placed.kept += 1
-            continue
-        os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
-        for name, path in stored.items():
-            place_file(path, target / name, placed)
+            all_linked = True  # reuse found (or knew) the stored files themselves there
+        else:
+            os.makedirs(target / REPORT_VIEW if has_report(run) else target, exist_ok=True)
+            linked = placed.linked
+            for name, path in stored.items():
+                place_file(path, target / name, placed)
+            all_linked = placed.linked - linked == len(stored)
+        # Only a folder of hard links is known by its folders' identity: a copy edited in
+        # place changes no folder. Taken after the folder is in place (a move changes ctime).
+        identity = folder_identity(target, stored) if all_linked else None
+        store.placed(run.relpath, identity)
     store.save()
     discard(kept)
     return placed

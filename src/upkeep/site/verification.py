@@ -13,12 +13,13 @@ import contextlib
 import json
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from upkeep import atomic
-from upkeep.evidence.ledger import LedgerEntry
+from upkeep.evidence.ledger import LedgerEntry, LedgerLine
 from upkeep.evidence.verify import Mismatch, VerifyReport, check_recorded_folder, verify
 from upkeep.site.run_page_store import compact_json
 
@@ -30,12 +31,15 @@ def cache_path(state_dir: Path) -> Path:
     return state_dir / CACHE_FILE
 
 
-def verify_with_cache(root: Path, cache: Path) -> VerifyReport:
+def verify_with_cache(
+    root: Path, cache: Path, lines: Iterable[LedgerLine] | None = None
+) -> VerifyReport:
     """`evidence.verify(root)`, reusing the verdict of every run folder unchanged since the
-    cache was written; the cache is rewritten (atomically) when anything in it changed."""
+    cache was written; the cache is rewritten (atomically) when anything in it changed.
+    `lines`: the ledger as the caller read it (`evidence.verify`'s), else it is read here."""
     known = _read_cache(cache)
     folders = _CachedFolders(known)
-    report = verify(root, folders.check)
+    report = verify(root, folders.check, lines)
     if folders.fresh != known:
         # A cache that cannot be written costs the next build time, nothing else.
         with contextlib.suppress(OSError):
