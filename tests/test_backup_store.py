@@ -355,6 +355,18 @@ def test_a_block_found_in_the_base_is_listed_from_its_first_position() -> None:
         b"\x00" * 4 + b"\x07" * 28
     )
 
+    # ... unless it is at its own position in the base too: a run goes on from there.
+    moved = IndexBuilder(base, owner=1)
+    new = [b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, b"\x04" * 32, b"\x05" * 32]
+    for n, block_hash in enumerate([*new, hashes[5], hashes[6]]):
+        if not moved.known(block_hash):
+            moved.stored(block_hash, piece=0, offset=n * 10, length=10)
+    listed = decode_index(moved.encode(), base, "moved")
+    assert [(e.owner, e.offset) for e in listed][5:] == [(0, 20), (0, 60)]  # base blocks 5, 6
+    # magic + one literal run of the 5 new blocks + ONE copied run (5, 2): from block 2, the
+    # first with that hash, it would take two runs (2, 1) and (6, 1), 13 bytes more.
+    assert len(moved.encode()) == 16 + (1 + 4 + 5 * 59) + (1 + 12)
+
 
 def test_follow_lists_runs_of_base_blocks_short_and_long() -> None:
     full = IndexBuilder([], owner=0)
@@ -381,7 +393,8 @@ def test_follow_lists_runs_of_base_blocks_short_and_long() -> None:
     assert [e.owner for e in listed].count(1) == 1
 
 
-def test_a_literal_run_mixing_whole_blocks_and_deltas_decodes_each() -> None:
+@pytest.mark.parametrize("more", [0, 80])  # a short run entry by entry, a long one by columns
+def test_a_literal_run_mixing_whole_blocks_and_deltas_decodes_each(more: int) -> None:
     full = IndexBuilder([], owner=0)
     for n in range(10):
         full.stored(_hash(n), piece=0, offset=n * 10, length=10)
@@ -391,15 +404,19 @@ def test_a_literal_run_mixing_whole_blocks_and_deltas_decodes_each() -> None:
     changed.stored(_hash(101), piece=0, offset=10, length=10, stored=3, delta_at=1, kind=XOR)
     changed.stored(_hash(102), piece=1, offset=70000, length=10, stored=4, delta_at=2, kind=ZDELTA)
     changed.stored(_hash(103), piece=1, offset=70004, length=10)
+    for n in range(more):
+        changed.stored(_hash(200 + n), piece=2, offset=n * 10, length=10)
     listed = decode_index(changed.encode(), base, "incremental")
     assert [(e.owner, e.piece, e.offset, e.stored, e.kind) for e in listed] == [
         (1, 0, 0, 10, RAW),
         (1, 0, 10, 3, XOR),
         (1, 1, 70000, 4, ZDELTA),
         (1, 1, 70004, 10, RAW),
+        *((1, 2, n * 10, 10, RAW) for n in range(more)),
     ]
+    assert [e.sha256 for e in listed][4:] == [_hash(200 + n) for n in range(more)]
     assert listed[1].delta == base[1] and listed[2].delta == base[2] and listed[3].delta is None
-    assert list(listed) == [listed[i] for i in range(4)]
+    assert list(listed) == [listed[i] for i in range(4 + more)]
 
     damaged = bytearray(changed.encode())
     damaged[-1] = 9  # the last entry's kind byte
