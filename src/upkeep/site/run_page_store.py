@@ -184,6 +184,20 @@ def compact_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+def read_runs_cache(cache: Path, format_: int) -> dict[str, Any]:
+    """The `runs` of a cache written as `compact_json({"format": format_, "runs": {...}})`;
+    empty when it is missing, unreadable, of another format or not of that shape (never trusted
+    beyond its shape: each entry's key is checked by its reader)."""
+    try:
+        value = json.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(value, dict) or value.get("format") != format_:
+        return {}
+    runs = value.get("runs")
+    return runs if isinstance(runs, dict) else {}
+
+
 def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -20,7 +20,7 @@ from typing import Any
 from upkeep import atomic
 from upkeep.evidence import RUN_JSON
 from upkeep.records import RunRecord
-from upkeep.site.run_page_store import compact_json
+from upkeep.site.run_page_store import compact_json, read_runs_cache
 
 CACHE_DIR = "site/run-records"  # under state_dir: never in the evidence, never published
 CACHE_FORMAT = 1
@@ -50,7 +50,7 @@ def read_records(
 def _read_month(
     evidence_root: Path, cache: Path, runs: list[tuple[str, str]]
 ) -> dict[str, RunRecord | None]:
-    known = _cached_runs(cache)
+    known = read_runs_cache(cache, CACHE_FORMAT)
     fresh: dict[str, Any] = {}
     records: dict[str, RunRecord | None] = {}
     for relpath, sha in runs:
@@ -86,14 +86,3 @@ def _run_json(path: str, sha: str, cached: Any) -> dict[str, Any] | None:
             return {"key": key, "json": json.loads(handle.read())}
     except (OSError, ValueError):
         return None
-
-
-def _cached_runs(cache: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(cache.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(value, dict) or value.get("format") != CACHE_FORMAT:
-        return {}
-    runs = value.get("runs")
-    return runs if isinstance(runs, dict) else {}

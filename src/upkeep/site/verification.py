@@ -10,7 +10,6 @@ checked). The result equals `evidence.verify`'s.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from typing import Any
 from upkeep import atomic
 from upkeep.evidence.ledger import LedgerEntry, LedgerLine
 from upkeep.evidence.verify import Mismatch, VerifyReport, check_recorded_folder, verify
-from upkeep.site.run_page_store import compact_json
+from upkeep.site.run_page_store import compact_json, read_runs_cache
 
 CACHE_FILE = "site/verified-runs.json"  # under state_dir: never in the evidence, never published
 CACHE_FORMAT = 1
@@ -37,7 +36,7 @@ def verify_with_cache(
     """`evidence.verify(root)`, reusing the verdict of every run folder unchanged since the
     cache was written; the cache is rewritten (atomically) when anything in it changed.
     `lines`: the ledger as the caller read it (`evidence.verify`'s), else it is read here."""
-    known = _read_cache(cache)
+    known = read_runs_cache(cache, CACHE_FORMAT)
     folders = _CachedFolders(known)
     report = verify(root, folders.check, lines)
     if folders.fresh != known:
@@ -45,17 +44,6 @@ def verify_with_cache(
         with contextlib.suppress(OSError):
             atomic.write_bytes(cache, compact_json({"format": CACHE_FORMAT, "runs": folders.fresh}))
     return report
-
-
-def _read_cache(cache: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(cache.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(value, dict) or value.get("format") != CACHE_FORMAT:
-        return {}
-    runs = value.get("runs")
-    return runs if isinstance(runs, dict) else {}
 
 
 def folder_identity(folder: Path) -> list[list[Any]] | None:

@@ -124,15 +124,7 @@ class SQLiteEngine(DatabaseEngine):
             raise EngineError(
                 f"database {self.database.name!r}: cannot snapshot {self.path}: {exc}"
             ) from exc
-        return Snapshot(
-            path=dest,
-            engine=self.engine,
-            database=self.database.name,
-            server_version=f"SQLite {sqlite3.sqlite_version}",
-            row_counts=counts,
-            block_size=page_size,
-            samples=samples,
-        )
+        return self._snapshot(dest, counts, page_size, samples)
 
     @contextlib.contextmanager
     def reading(self, dest: Path, *, sample_rows: int = 0) -> Iterator[SnapshotReading]:
@@ -224,8 +216,13 @@ class SQLiteEngine(DatabaseEngine):
             raise EngineError(
                 f"database {self.database.name!r}: cannot count the rows of {self.path}: {exc}"
             ) from exc
+        return self._snapshot(self.path, counts, page_size, samples)
+
+    def _snapshot(
+        self, path: Path, counts: dict[str, int], page_size: int, samples: SampleHashes | None
+    ) -> Snapshot:
         return Snapshot(
-            path=self.path,
+            path=path,
             engine=self.engine,
             database=self.database.name,
             server_version=f"SQLite {sqlite3.sqlite_version}",
