@@ -124,17 +124,20 @@ def test_a_one_person_layer_does_not_claim_when_its_shift_began(make_project) ->
         "schedules:\n  - name: solo\n    layers:\n      - {name: all, people: [hal],"
         " start: '2026-01-01 00:00'}\n",
     )
-    result = json.loads(project.upkeep_in_process("oncall", "--json").out)
-    assert result == [
-        {
-            "schedule": "solo",
-            "who": "hal",
-            "layer": "all",
-            "override": None,
-            "since": None,
-            "until": None,
-        }
-    ]
+    # Now, and at moments whose 112 days of reach cross a DST change in the config's zone
+    # (2027-03-28 in Europe): the end of that reach is not the shift's end either.
+    for at in ([], ["--at", "2026-12-06T12:00"], ["--at", "2027-07-01T12:00"]):
+        result = json.loads(project.upkeep_in_process("oncall", "--json", *at).out)
+        assert result == [
+            {
+                "schedule": "solo",
+                "who": "hal",
+                "layer": "all",
+                "override": None,
+                "since": None,
+                "until": None,
+            }
+        ], at
 
 
 def test_every_schedule_is_listed_in_the_config_time_zone(make_project) -> None:

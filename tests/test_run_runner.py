@@ -179,7 +179,7 @@ BURNS = (
     """
     import pathlib
     pathlib.Path({marker!r}).touch()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + {seconds}
     while time.monotonic() < deadline:
         pass
     """,
@@ -199,9 +199,11 @@ def _windows(project: Project) -> dict[str, tuple[float, float]]:
     return windows
 
 
-def _add_burner_and_measurers(project: Project, *measurers: str, **meta: object) -> Path:
+def _add_burner_and_measurers(
+    project: Project, *measurers: str, burn_s: int = 3, **meta: object
+) -> Path:
     marker = project.root / "burning"
-    burns = ("code", BURNS[1].format(marker=str(marker)))
+    burns = ("code", BURNS[1].format(marker=str(marker), seconds=burn_s))
     project.add_runbook("a-burns", [WINDOW_START, burns, WINDOW_END])
     for name in measurers:
         cells = [WINDOW_START, MEASURES, WINDOW_END]
@@ -224,7 +226,11 @@ def test_a_runbook_that_runs_alone_waits_for_another_process_or_is_skipped(
 ) -> None:
     """Runs of another `upkeep` are kept apart too: a runbook that runs alone waits for them,
     at most its timeout; one whose wait ran out is skipped, with the reason, and stays due."""
-    marker = _add_burner_and_measurers(project, "measures", "impatient", impatient={"timeout_s": 1})
+    # The burner burns 8 s from its marker: long enough that `upkeep run impatient` has started
+    # (over 2 s on a loaded CI machine) and waited out its 1 s while the burner still runs.
+    marker = _add_burner_and_measurers(
+        project, "measures", "impatient", burn_s=8, impatient={"timeout_s": 1}
+    )
     burner = subprocess.Popen(
         [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "a-burns"],
         cwd=project.root,

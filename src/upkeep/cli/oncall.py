@@ -4,7 +4,7 @@ schedule as an iCalendar file to subscribe to (`--ical`)."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -124,6 +124,7 @@ def _known_ends(shift: Shift, moment: datetime) -> tuple[datetime | None, dateti
     """The shift's start and end, None where `current_shift` cut it (it reaches further)."""
     from upkeep.oncall import CURRENT_REACH
 
+    moment = moment.astimezone(UTC)  # as current_shift cut it: 112 days may cross a DST change
     since = None if shift.start == moment - CURRENT_REACH else shift.start
     until = None if shift.end == moment + CURRENT_REACH else shift.end
     return since, until

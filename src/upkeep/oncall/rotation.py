@@ -82,6 +82,7 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
 def current_shift(schedule: Schedule, at: datetime) -> Shift:
     """The shift holding `at`. One that reaches further than `CURRENT_REACH` either side (a
     one-person layer) is cut there."""
+    at = at.astimezone(UTC)  # reach in elapsed time: wall-clock days would shift at a DST change
     reach = timedelta(days=2)
     while True:
         reach = min(reach, CURRENT_REACH)
