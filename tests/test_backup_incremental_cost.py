@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from upkeep.backup import incremental
+from upkeep.backup.block_table import RAW, XOR, ZDELTA
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.incremental import block_list, chain_of, take_backup
-from upkeep.backup.manifest import RAW, XOR, ZDELTA
 from upkeep.backup.restore import restore_backup
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import BackupKind

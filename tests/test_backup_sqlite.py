@@ -16,11 +16,11 @@ import pytest
 import zstandard
 
 from upkeep.backup import incremental
+from upkeep.backup.block_table import XOR, ZDELTA
 from upkeep.backup.engines.interface import RestoreReport, RestoreTargetError
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
-from upkeep.backup.manifest import XOR, ZDELTA
 from upkeep.backup.restore import compare_rows, restore_backup
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, MissingPiece, PieceRef

@@ -17,14 +17,12 @@ import pytest
 from helpers.backup import KILLED_BACKUP, work_folders
 from helpers.tiny_fs import tiny_filesystem
 
+from upkeep.backup.block_table import RAW, XOR, ZDELTA
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
 from upkeep.backup.manifest import (
     MANIFEST_NAME,
-    RAW,
-    XOR,
-    ZDELTA,
     IndexBuilder,
     decode_index,
     manifest_from_json,

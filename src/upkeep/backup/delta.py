@@ -3,7 +3,7 @@
 A block whose predecessor (the base's block at the same position, of the same size) is known is
 stored as the smallest of: its XOR with the predecessor (a few values changed in place XOR to
 almost only zeros), a zstd frame compressed with the predecessor as dictionary (rows moved
-inside the page), or the block as it is. The kinds are those of the block list (`manifest.RAW`,
+inside the page), or the block as it is. The kinds are those of the block list (`block_table.RAW`,
 `XOR`, `ZDELTA`).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import zstandard
 
+from upkeep.backup.block_table import RAW, XOR, ZDELTA
 from upkeep.backup.errors import BackupDamaged
-from upkeep.backup.manifest import RAW, XOR, ZDELTA
 
 __all__ = ["DELTA_MAX_SHARE", "XOR_MIN_ZEROS", "apply_delta", "encode_delta", "xor_blocks"]
 

@@ -30,12 +30,12 @@ from pathlib import Path
 import zstandard
 
 from upkeep import __version__
+from upkeep.backup.block_table import BlockTable
 from upkeep.backup.delta import encode_delta
 from upkeep.backup.engines.interface import DatabaseEngine, SnapshotReading
 from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.manifest import (
     INDEX_PIECE,
-    BlockTable,
     IndexBuilder,
     decode_index,
     encode_pages,

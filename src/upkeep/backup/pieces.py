@@ -19,9 +19,10 @@ from pathlib import Path
 
 import zstandard
 
+from upkeep.backup.block_table import RAW, Entry
 from upkeep.backup.delta import apply_delta
 from upkeep.backup.errors import BackupDamaged
-from upkeep.backup.manifest import RAW, Entry, piece_name
+from upkeep.backup.manifest import piece_name
 from upkeep.backup.stores.interface import BackupStore, Manifest, PieceRef, write_synced
 
 __all__ = ["PIECE_CACHE", "BlockReader", "PieceWriter", "page_hashes", "write_piece"]
