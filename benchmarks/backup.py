@@ -20,7 +20,9 @@ taken in turn (A B C D, D C B A, ...), so that no arm always goes first:
 The ratio is given two ways: median upkeep / median sqlite3, and the median of each round's own
 upkeep / sqlite3 (paired: both ran under about the same load). Then, twice, 1% of the rows are
 updated and an incremental on the previous backup is timed against a full backup of the same
-changed database, again in rounds taken in turn (each incremental on a fresh copy of the store):
+changed database, again in rounds taken in turn (each incremental on a fresh copy of the store;
+every arm starts on a settled disk: what the previous arm wrote or removed, and the store copied
+for it, synced before its clock starts):
 
 5. 1% of the rows chosen at random (`abs(random()) % 100 = 0`): every row has the same chance,
    so the changed rows spread over most pages (the worst case for an incremental);
@@ -207,6 +209,14 @@ def _fresh(store: Path) -> Path:
     return store
 
 
+def _settled(path: Path) -> Path:
+    """`path`, once the disk has written back what was removed or copied before (untimed): a
+    store copied just before the clock starts would otherwise be written back during the
+    timed backup, whose fsyncs wait for it."""
+    os.sync()
+    return path
+
+
 def _bench(work: Path, args: argparse.Namespace) -> None:
     db = work / "bench.db"
     started = time.perf_counter()
@@ -220,13 +230,13 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
     start = BenchmarkStart.now()
 
     def cli() -> tuple[Timing, dict[str, Any]]:
-        out = work / "cli.db"
+        out = _settled(work / "cli.db")
         timing, _ = timed_command([SQLITE3, str(db), f".backup {out}"], "sqlite3 .backup")
         out.unlink()
         return timing, {"stored": size}
 
     def full(level: int, workers: str) -> Callable[[], tuple[Timing, dict[str, Any]]]:
-        return lambda: upkeep_backup(db, _fresh(work / "store-full"), "-", level, workers)
+        return lambda: upkeep_backup(db, _settled(_fresh(work / "store-full")), "-", level, workers)
 
     runs = Runs()
     labels = {
@@ -276,7 +286,7 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
         def incremental(base_id: str = base_id) -> tuple[Timing, dict[str, Any]]:
             store = _fresh(work / "store-inc")
             shutil.copytree(work / "store-base", store)  # not timed: a fresh chain each round
-            return upkeep_backup(db, store, base_id, args.level)
+            return upkeep_backup(db, _settled(store), base_id, args.level)
 
         measured = compare(
             [runs.arm(inc_label, incremental), runs.arm(full_label, full(args.level, "default"))],
