@@ -36,7 +36,7 @@ def _trends() -> dict[str, list[Series]]:
     }
 
 
-def _no_drawing_here(folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
+def _no_drawing_here(folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
     raise AssertionError("drawn in the command's process, not the worker")
 
 
@@ -44,7 +44,7 @@ def test_the_worker_writes_the_plots_this_process_would_draw(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trends = _trends()
-    monkeypatch.setattr(plot_files, "write_svgs", _no_drawing_here)
+    monkeypatch.setattr(plot_files, "draw_svgs", _no_drawing_here)
     with PlotWriter() as writer:
         written = writer.write(tmp_path / "plots", trends)
     assert [path.name for path in written] == [
@@ -69,6 +69,36 @@ def test_without_a_worker_the_plots_are_drawn_here(
         "backup_restore_seconds.svg",
     ]
     metric = "backup_restore_seconds"
+    assert (tmp_path / "plots" / f"{metric}.svg").read_text() == trend_svg(metric, trends[metric])
+
+
+def test_plots_of_one_metric_under_two_names_are_drawn_by_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = _trends()["disk_used_percent"]
+    plots = {"month": ("disk_used_percent", disk[:1]), "quarter": ("disk_used_percent", disk)}
+    monkeypatch.setattr(plot_files, "draw_svgs", _no_drawing_here)
+    with PlotWriter() as writer:
+        written = writer.draw(tmp_path, plots)
+    assert [path.name for path in written] == ["month.svg", "quarter.svg"]
+    assert (tmp_path / "month.svg").read_text() == trend_svg("disk_used_percent", disk[:1])
+    assert (tmp_path / "quarter.svg").read_text() == trend_svg("disk_used_percent", disk)
+
+
+def test_a_worker_that_exits_0_without_writing_them_leaves_the_plots_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for the worker: reads its request, writes nothing, exits 0.
+    silent = tmp_path / "silent-python"
+    silent.write_text("#!/bin/sh\ncat > /dev/null\nexit 0\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(silent))
+    trends = _trends()
+    with PlotWriter() as writer:
+        assert writer._worker is not None
+        written = writer.write(tmp_path / "plots", trends)
+    metric = "disk_used_percent"
+    assert [path.name for path in written] == [f"{metric}.svg", "backup_restore_seconds.svg"]
     assert (tmp_path / "plots" / f"{metric}.svg").read_text() == trend_svg(metric, trends[metric])
 
 

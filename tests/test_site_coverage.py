@@ -18,7 +18,7 @@ from helpers.project import CHECK_OK, REPO, Project
 from upkeep.config import load_config
 from upkeep.records import Status
 from upkeep.registry import discover
-from upkeep.site.coverage_calendar import coverage_page
+from upkeep.site.coverage_calendar import coverage_page, put_grids
 from upkeep.site.dashboard import dashboard
 from upkeep.site.model import SiteModel, load_model
 
@@ -57,6 +57,11 @@ def _model(project: Project) -> SiteModel:
     return load_model(config, discover(config.runbooks_dir, config.root), AT)
 
 
+def _built(model: SiteModel) -> str:
+    """The coverage page as the site shows it: its Markdown with the grids put in."""
+    return put_grids(coverage_page(model), model)
+
+
 def _cells(page: str, name: str) -> list[str]:
     """The outcome of each cell of a runbook's section, in page order."""
     section = page.split(f"{{#{name}}}", 1)[1].split("\n## ", 1)[0]
@@ -64,7 +69,7 @@ def _cells(page: str, name: str) -> list[str]:
 
 
 def test_every_scheduled_run_is_one_cell_grouped_by_month_or_year(berlin: Project) -> None:
-    page = coverage_page(_model(berlin))
+    page = _built(_model(berlin))
 
     assert "(**Europe/Berlin**)" in page
     assert "never a missed run" in page
@@ -87,10 +92,23 @@ def test_every_scheduled_run_is_one_cell_grouped_by_month_or_year(berlin: Projec
 
 def test_a_ran_cell_links_its_run_page(berlin: Project) -> None:
     model = _model(berlin)
-    page = coverage_page(model)
+    page = _built(model)
     run = next(run for run in model.runs if run.runbook == "weekly-review")
 
     assert f'href="../{run.relpath}/"' in page
+
+
+def test_the_grids_are_not_in_the_markdown_only_their_markers(berlin: Project) -> None:
+    # Markdown and the search index would go through a cell per run for nothing.
+    model = _model(berlin)
+    markdown = coverage_page(model)
+    assert '<a class="uk-cov' not in markdown and "<table" not in markdown
+    ran = [name for name, item in model.coverage.items() if item.slots]
+    assert len(ran) == len(model.coverage) - 1  # "fresh" never ran: no grid
+    assert markdown.count("<!-- upkeep: coverage grid ") == len(ran)
+    built = put_grids(markdown, model)
+    assert "<!-- upkeep: coverage grid " not in built
+    assert built.count('<table class="uk-table uk-coverage">') == len(ran)
 
 
 def test_the_dashboard_puts_missed_runbooks_first_and_links_the_calendar(
@@ -130,7 +148,7 @@ def test_a_quarterly_runbook_has_one_cell_per_quarter_in_its_year_row(
     history.daily("plan-audit", "2026-01-01", 1, "00:20", BERLIN)
     history.daily("plan-audit", "2026-07-01", 1, "00:20", BERLIN)  # April's never ran
     history.daily("plan-audit", "2026-10-01", 1, "00:20", BERLIN)
-    page = coverage_page(_model(project))
+    page = _built(_model(project))
     assert _cells(page, "plan-audit") == ["on_time", "missed", "on_time", "on_time"]
     assert "<tr><th>2026</th>" in page and "<tr><th>2026-" not in page
     assert 'title="2026-04-01 00:00 CEST: missed (no run)"' in page  # local midnight

@@ -18,7 +18,7 @@ from upkeep.config.risk_register import CheckWaiver, RiskRegister, read_risk_reg
 from upkeep.errors import ConfigError
 from upkeep.records import Check, Status, Waiver, tally
 from upkeep.registry import discover
-from upkeep.site.coverage_calendar import coverage_page
+from upkeep.site.coverage_calendar import coverage_page, put_grids
 from upkeep.site.dashboard import dashboard
 from upkeep.site.model import load_model
 from upkeep.site.risk_register import risk_register_page
@@ -278,6 +278,6 @@ def test_the_site_shows_the_waiver_where_people_look(waived_runs: Project) -> No
     assert "accepted, " in waived_row and "1 run, latest <a href=" in waived_row
     expired_row = next(r for r in register.splitlines() if r.startswith("| expired |"))
     assert "**expired**" in expired_row and "no run yet" in expired_row
-    calendar = coverage_page(model)
+    calendar = put_grids(coverage_page(model), model)
     assert calendar.count("data-waived") == 1
     assert "never a missed run" in calendar

@@ -43,18 +43,24 @@ class PlotWriter:
 
     def write(self, folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
         """Write `folder`/<metric>.svg for each metric that has a series; the paths written."""
-        shown = {metric: series for metric, series in trends.items() if series}
+        return self.draw(folder, {metric: (metric, s) for metric, s in trends.items() if s})
+
+    def draw(self, folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
+        """Write `folder`/<name>.svg of each `name: (metric, series)`; the paths written, in
+        order. Once: the worker draws one batch, then ends."""
         if self._worker is not None:
             worker, self._worker = self._worker, None
-            request = {"folder": str(folder), "trends": _trends_to_json(shown)}
+            request = {"folder": str(folder), "plots": _plots_to_json(plots)}
             try:
                 worker.communicate(json.dumps(request).encode("utf-8"))
             except OSError:  # it ended before reading (a broken pipe)
                 worker.wait()
-            if worker.returncode == 0:
-                return [_svg_path(folder, metric) for metric in shown]
+            written = [_svg_path(folder, name) for name in plots]
+            # Its exit status alone is not trusted: every file it was asked for must be there.
+            if worker.returncode == 0 and all(path.is_file() for path in written):
+                return written
         # Drawn here: the same plots, and any error (a folder that cannot be written) raised here.
-        return write_svgs(folder, shown)
+        return draw_svgs(folder, plots)
 
     def close(self) -> None:
         """Stop the worker if it was never given the plots (the review failed)."""
@@ -75,50 +81,57 @@ class PlotWriter:
         self.close()
 
 
-def write_svgs(folder: Path, trends: dict[str, list[Series]]) -> list[Path]:
-    """Draw each metric's plot and write it as `folder`/<metric>.svg; the paths written."""
+def draw_svgs(folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
+    """Draw each `name: (metric, series)` and write it as `folder`/<name>.svg; the paths
+    written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for metric, series in trends.items():
-        path = _svg_path(folder, metric)
+    for name, (metric, series) in plots.items():
+        path = _svg_path(folder, name)
         path.write_text(trend_svg(metric, series), encoding="utf-8")
         written.append(path)
     return written
 
 
-def _svg_path(folder: Path, metric: str) -> Path:
-    return folder / f"{metric}.svg"
+def _svg_path(folder: Path, name: str) -> Path:
+    return folder / f"{name}.svg"
 
 
-def _trends_to_json(trends: dict[str, list[Series]]) -> dict[str, list[dict[str, Any]]]:
+def _plots_to_json(plots: dict[str, tuple[str, list[Series]]]) -> dict[str, Any]:
     return {
-        metric: [
-            {
-                "metric": line.metric,
-                "runbook": line.runbook,
-                "labels": [list(label) for label in line.labels],
-                "unit": line.unit,
-                "points": [[at.isoformat(), value] for at, value in line.points],
-            }
-            for line in series
+        name: [
+            metric,
+            [
+                {
+                    "metric": line.metric,
+                    "runbook": line.runbook,
+                    "labels": [list(label) for label in line.labels],
+                    "unit": line.unit,
+                    "points": [[at.isoformat(), value] for at, value in line.points],
+                }
+                for line in series
+            ],
         ]
-        for metric, series in trends.items()
+        for name, (metric, series) in plots.items()
     }
 
 
-def _trends_from_json(value: dict[str, list[dict[str, Any]]]) -> dict[str, list[Series]]:
+def _plots_from_json(value: dict[str, Any]) -> dict[str, tuple[str, list[Series]]]:
     return {
-        metric: [
-            Series(
-                line["metric"],
-                line["runbook"],
-                tuple((name, text) for name, text in line["labels"]),
-                line["unit"],
-                tuple((datetime.fromisoformat(at), number) for at, number in line["points"]),
-            )
-            for line in series
-        ]
-        for metric, series in value.items()
+        name: (
+            metric,
+            [
+                Series(
+                    line["metric"],
+                    line["runbook"],
+                    tuple((label, text) for label, text in line["labels"]),
+                    line["unit"],
+                    tuple((datetime.fromisoformat(at), number) for at, number in line["points"]),
+                )
+                for line in series
+            ],
+        )
+        for name, (metric, series) in value.items()
     }
 
 
@@ -132,7 +145,7 @@ def _worker() -> int:
     if not request:
         return 0
     value = json.loads(request)
-    write_svgs(Path(value["folder"]), _trends_from_json(value["trends"]))
+    draw_svgs(Path(value["folder"]), _plots_from_json(value["plots"]))
     return 0
 
 

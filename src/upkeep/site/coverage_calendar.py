@@ -4,6 +4,11 @@ first appeared, one cell each, grouped by month (a runbook run daily or more oft
 late, skipped, missed, or still within its start grace — each ran cell linking its run; runs
 going on and overrunning said above the grid. A waiver accepts a check, never a missed run: a run
 that ran with a waived check is marked so in its cell.
+
+The grids (a cell per scheduled run: a megabyte of HTML for five years of a daily runbook, and no
+text to search) are put into the built page (`put_grids`, from the plugin's `on_post_page`), so
+that neither Markdown nor the search index goes through them; the page's Markdown holds a marker
+where each goes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from upkeep.site.model import RunView, SiteModel
 
 PAGE = "coverage.md"
 TITLE = "Coverage calendar"
+_GRID_MARKER = "<!-- upkeep: coverage grid {index} -->"
 _DESCRIBED = {
     Outcome.ON_TIME: "ran on time",
     Outcome.LATE: "ran late (after its start grace)",
@@ -28,8 +34,6 @@ _DESCRIBED = {
 
 def coverage_page(model: SiteModel) -> str:
     """The page's Markdown: a legend, then one section per runbook."""
-    root = html_root_for("coverage/")
-    runs = {run.run_id: run for run in model.runs}
     legend = " ".join(
         f'<span class="uk-cov uk-cov-{outcome.value}"></span> {escape_html(text)}'
         for outcome, text in _DESCRIBED.items()
@@ -43,17 +47,26 @@ def coverage_page(model: SiteModel) -> str:
         f'<p class="uk-cov-legend">{legend}</p>\n',
         f"Waived: {WAIVERS_NOTE}.\n",
     ]
-    for item in model.coverage.values():
-        parts.append(runbook_section(item, runs, root, model))
+    for index, item in enumerate(model.coverage.values()):
+        parts.append(runbook_section(item, _GRID_MARKER.format(index=index), model))
     if not model.coverage:
         parts.append("No runbooks yet.\n")
     return "\n".join(parts)
 
 
-def runbook_section(
-    item: RunbookCoverage, runs: dict[str, RunView], root: str, model: SiteModel
-) -> str:
-    """One runbook: its status and counts, runs going on, then its calendar grid."""
+def put_grids(html: str, model: SiteModel) -> str:
+    """The built coverage page with each runbook's calendar grid where its marker is."""
+    root = html_root_for("coverage/")
+    runs = {run.run_id: run for run in model.runs}
+    for index, item in enumerate(model.coverage.values()):
+        if item.slots:
+            grid = calendar_grid(item, runs, root, model)
+            html = html.replace(_GRID_MARKER.format(index=index), grid, 1)
+    return html
+
+
+def runbook_section(item: RunbookCoverage, grid_marker: str, model: SiteModel) -> str:
+    """One runbook: its status and counts, runs going on, then where its calendar grid goes."""
     name = escape_html(item.runbook.name)
     counts = ", ".join(
         f"{item.count(outcome)} {outcome.word}"
@@ -76,7 +89,7 @@ def runbook_section(
     if not item.slots:
         head.append('<p class="uk-empty">Never run: nothing is counted yet.</p>\n')
         return "\n".join(head)
-    return "\n".join(head) + calendar_grid(item, runs, root, model) + "\n"
+    return "\n".join(head) + grid_marker + "\n"
 
 
 def calendar_grid(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.maintenance_log import REVIEW_RUNBOOK, log_entries
+from upkeep.review.trends import Series
 from upkeep.site.markup import escape_html, frontmatter, table_cell, when
 from upkeep.site.model import SiteModel
 from upkeep.site.trend_cache import trend_svg_cached
@@ -98,6 +99,15 @@ def maintenance_log_page(model: SiteModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def review_plots(model: SiteModel) -> list[tuple[str, str, list[Series]]]:
+    """(page, metric, series) of each trend plot of the review page (`trend_cache`'s keys)."""
+    if model.review is None:
+        return []
+    return [
+        (REVIEW_PAGE, metric, series) for metric, series in model.review.trends.items() if series
+    ]
+
+
 def review_pages(model: SiteModel) -> list[tuple[str, str]]:
     """The review page and its SVG trend plots."""
     review = model.review
@@ -154,11 +164,9 @@ def review_pages(model: SiteModel) -> list[tuple[str, str]]:
         lines.append("None.")
     lines += ["", "## Trends", ""]
     plotted = 0
-    for metric, series in review.trends.items():
-        if not series:
-            continue
+    for page, metric, series in review_plots(model):
         path = f"{TRENDS_DIR}/{metric}.svg"
-        svg = trend_svg_cached(model.config.state_dir, REVIEW_PAGE, metric, series)
+        svg = trend_svg_cached(model.config.state_dir, page, metric, series)
         generated.append((path, svg))
         lines.append(f'<img src="../{path}" alt="trend of {escape_html(metric)}">\n')
         plotted += 1

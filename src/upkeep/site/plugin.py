@@ -27,6 +27,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from upkeep.errors import UpkeepError
+from upkeep.review.plot_files import PlotWriter
 from upkeep.site import (
     coverage_calendar,
     decisions,
@@ -48,6 +49,7 @@ from upkeep.site import (
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
 from upkeep.site.fleet import FleetModel
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
+from upkeep.site.trend_cache import draw_missing
 from upkeep.units import human_size
 
 log = logging.getLogger("mkdocs.plugins.upkeep")
@@ -104,13 +106,24 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         start = time.perf_counter()
         upkeep_config = _upkeep_call(load_config, self._config_path(config))
         runbooks = _upkeep_call(registry.discover, upkeep_config.runbooks_dir, upkeep_config.root)
-        self.model = _upkeep_call(load_model, upkeep_config, runbooks)
-        log.info(
-            "upkeep: read %d runbooks and %d runs (verified) in %.2f s",
-            len(runbooks),
-            len(self.model.runs),
-            time.perf_counter() - start,
-        )
+        # The trend plots' worker imports matplotlib on another core while the evidence is read;
+        # it draws the plots whose data changed since the last build, if any, then ends.
+        with PlotWriter() as plots:
+            self.model = _upkeep_call(load_model, upkeep_config, runbooks)
+            log.info(
+                "upkeep: read %d runbooks and %d runs (verified) in %.2f s",
+                len(runbooks),
+                len(self.model.runs),
+                time.perf_counter() - start,
+            )
+            wanted = [
+                *maintenance_pages.review_plots(self.model),
+                *quarter_page.quarter_plots(self.model),
+            ]
+            start = time.perf_counter()
+            drawn = _upkeep_call(draw_missing, upkeep_config.state_dir, wanted, plots)
+        if drawn:
+            log.info("upkeep: drew %d trend plots in %.2f s", drawn, time.perf_counter() - start)
         self.fleet = self._fleet(config, self.model)
         self._tasks = None
         self._docs_dir = Path(config.docs_dir)
@@ -149,6 +162,12 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
                 history.LATE_MARKER, history.month_table(self.site_model(), month), 1
             )
         return html
+
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
+        if page.file.src_uri == coverage_calendar.PAGE:
+            # After Markdown and the search index: a grid is a cell per run and no text.
+            return coverage_calendar.put_grids(output, self.site_model())
+        return output
 
     def on_pre_build(self, config: MkDocsConfig) -> None:
         # Before MkDocs empties the site: the last build's run folders, to move back unchanged.

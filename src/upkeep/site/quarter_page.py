@@ -8,6 +8,7 @@ from __future__ import annotations
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.quarter import QuarterReview
 from upkeep.review.quarter_text import month_label
+from upkeep.review.trends import Series
 from upkeep.site.markup import escape_html, frontmatter, run_href, table_cell, when
 from upkeep.site.model import SiteModel
 from upkeep.site.trend_cache import trend_svg_cached
@@ -40,7 +41,7 @@ def quarter_pages(model: SiteModel) -> list[tuple[str, str]]:
     ]
     if not quarter.proposals:
         lines.append("None.")
-    generated = _plots(model, quarter)
+    generated = _plots(model)
     lines += ["", "## Trends", ""]
     lines += [
         f'<img src="../{path}" alt="trend of {escape_html(path.rsplit("/", 1)[1][:-4])}">\n'
@@ -132,10 +133,18 @@ def _recovery(model: SiteModel, quarter: QuarterReview) -> list[str]:
     return lines
 
 
-def _plots(model: SiteModel, quarter: QuarterReview) -> list[tuple[str, str]]:
+def quarter_plots(model: SiteModel) -> list[tuple[str, str, list[Series]]]:
+    """(page, metric, series) of each trend plot of the page (`trend_cache`'s keys)."""
+    if model.quarter is None:
+        return []
+    return [
+        (TRENDS_DIR, metric, series) for metric, series in model.quarter.trends.items() if series
+    ]
+
+
+def _plots(model: SiteModel) -> list[tuple[str, str]]:
     state_dir = model.config.state_dir
     return [
-        (f"{TRENDS_DIR}/{metric}.svg", trend_svg_cached(state_dir, TRENDS_DIR, metric, series))
-        for metric, series in quarter.trends.items()
-        if series
+        (f"{TRENDS_DIR}/{metric}.svg", trend_svg_cached(state_dir, page, metric, series))
+        for page, metric, series in quarter_plots(model)
     ]
