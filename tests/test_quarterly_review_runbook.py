@@ -91,3 +91,6 @@ def test_the_quarterly_review_on_the_demo_with_a_quarter_of_evidence(shipped: Pr
     for run_id in planted.reviews[-3:]:
         assert f"{run_id[:4]}/{run_id[4:6]}/{run_id}/" in quarter_page
     assert "quarterly-review/backup_restore_seconds.svg" in quarter_page
+    # ... and the plot itself, drawn by the build's plot worker and copied into the site.
+    svg = shipped.root / "site" / "quarterly-review" / "backup_restore_seconds.svg"
+    assert svg.read_text(encoding="utf-8").startswith("<?xml") and "<svg" in svg.read_text()

@@ -306,7 +306,8 @@ def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_projec
     home = dashboard.dashboard(model)
     assert f'href="backlog/#{disk}"' in home
     pages = dict(maintenance_pages.review_pages(model))
-    assert "<svg" in pages["maintenance-review/disk_used_percent.svg"]
+    plots = {plot.uri: plot for plot in maintenance_pages.review_plots(model)}
+    assert plots["maintenance-review/disk_used_percent.svg"].series
     assert 'src="../maintenance-review/disk_used_percent.svg"' in pages["maintenance-review.md"]
     log = maintenance_pages.maintenance_log_page(model)
     assert "grew the root volume by hand" in log and f"{last_web}</a>" in log

@@ -1,5 +1,5 @@
-"""The site's trend plots are drawn again only when what they show changed; otherwise the last
-build's SVG is used. Real SVGs drawn by matplotlib under tmp_path."""
+"""The site's trend plots are drawn again only when what they show changed, by the plot worker;
+otherwise an earlier build's SVG is used. Real SVGs drawn by matplotlib under tmp_path."""
 
 from __future__ import annotations
 
@@ -11,66 +11,82 @@ import pytest
 from upkeep.review import plot_files, trends
 from upkeep.review.plot_files import PlotWriter
 from upkeep.review.trends import Series
-from upkeep.site.trend_cache import CACHE_DIR, draw_missing, trend_svg_cached
+from upkeep.site.trend_cache import CACHE_DIR, SitePlots, TrendPlot
 
 START = datetime(2026, 11, 1, 3, tzinfo=UTC)
+METRIC = "disk_used_percent"
 
 
 def _series(values: list[float]) -> list[Series]:
     points = tuple((START + timedelta(days=day), value) for day, value in enumerate(values))
-    return [Series("disk_used_percent", "health-check", (("mount", "/"),), "%", points)]
+    return [Series(METRIC, "health-check", (("mount", "/"),), "%", points)]
 
 
-def _no_drawing(metric: str, series: list[Series]) -> str:
-    raise AssertionError("drawn again although nothing it shows changed")
+def _plot(page: str, values: list[float]) -> TrendPlot:
+    return TrendPlot(page, METRIC, _series(values), f"{page}/{METRIC}.svg")
 
 
-def test_a_plot_is_drawn_once_and_again_only_when_a_point_changes(
+def _not_here(folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
+    raise AssertionError("drawn in the build's process, not the worker")
+
+
+def _build(state_dir: Path, plots: list[TrendPlot]) -> tuple[int, list[str]]:
+    """What a site build does with its plots: how many it drew, and each one's SVG."""
+    site_plots = SitePlots(state_dir, plots, PlotWriter())
+    try:
+        sources = [site_plots.source(plot) for plot in plots]
+        site_plots.finish()
+        svgs = [s if isinstance(s, str) else s.read_text(encoding="utf-8") for s in sources]
+    finally:
+        site_plots.close()
+    return site_plots.drawn, svgs
+
+
+def test_a_plot_is_drawn_by_the_worker_once_and_again_only_when_a_point_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([40, 41, 43]))
-    assert first.startswith("<?xml") and first == trends.trend_svg(
-        "disk_used_percent", _series([40, 41, 43])
-    )
-    monkeypatch.setattr(trends, "trend_svg", _no_drawing)
-    assert trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([40, 41, 43])) == first
-    monkeypatch.undo()
+    monkeypatch.setattr(plot_files, "draw_svgs", _not_here)
+    drawn, [first] = _build(tmp_path, [_plot("review", [40, 41, 43])])
+    assert drawn == 1
+    assert first.startswith("<?xml") and first == trends.trend_svg(METRIC, _series([40, 41, 43]))
 
-    changed = trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([40, 41, 44]))
-    assert changed != first
+    assert _build(tmp_path, [_plot("review", [40, 41, 43])]) == (0, [first])
+
+    drawn, [changed] = _build(tmp_path, [_plot("review", [40, 41, 44])])
+    assert drawn == 1 and changed != first
     # One cached plot per page and metric: the old one was replaced, not kept beside it.
     assert len(list((tmp_path / CACHE_DIR).glob("*.svg"))) == 1
-    other_page = trend_svg_cached(tmp_path, "quarter", "disk_used_percent", _series([40, 41, 44]))
-    assert other_page == changed
+    both = [_plot("review", [40, 41, 44]), _plot("quarter", [40, 41, 44])]
+    assert _build(tmp_path, both) == (1, [changed, changed])
     assert len(list((tmp_path / CACHE_DIR).glob("*.svg"))) == 2
+
+
+def test_the_drawn_files_are_removed_once_the_build_is_done(tmp_path: Path) -> None:
+    site_plots = SitePlots(tmp_path, [_plot("review", [1, 2])], PlotWriter())
+    source = site_plots.source(_plot("review", [1, 2]))
+    assert isinstance(source, Path)
+    site_plots.finish()
+    assert source.is_file()
+    site_plots.close()
+    assert not source.parent.exists()
+
+
+def test_a_build_that_fails_before_its_plots_are_collected_stops_the_worker(
+    tmp_path: Path,
+) -> None:
+    writer = PlotWriter()
+    worker = writer._worker
+    assert worker is not None
+    site_plots = SitePlots(tmp_path, [_plot("review", [1, 2])], writer)
+    site_plots.close()  # the build failed: on_build_error
+    assert worker.poll() is not None
+    assert not list(tmp_path.glob(f"{CACHE_DIR}/*.svg"))
 
 
 def test_a_cache_that_cannot_be_written_still_gives_the_plot(tmp_path: Path) -> None:
     (tmp_path / "site").write_text("a file where the cache's folder would be")
-    svg = trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([1, 2]))
-    assert svg == trends.trend_svg("disk_used_percent", _series([1, 2]))
-
-
-def test_the_plots_whose_data_changed_are_drawn_by_the_worker_and_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    kept = trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([40, 41]))
-    wanted = [
-        ("review", "disk_used_percent", _series([40, 41])),  # unchanged: not drawn again
-        ("quarter", "disk_used_percent", _series([40, 41, 42])),
-        ("quarter", "load", []),  # nothing to plot
-    ]
-
-    def _not_here(folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
-        raise AssertionError("drawn in the build's process, not the worker")
-
-    monkeypatch.setattr(plot_files, "draw_svgs", _not_here)
-    with PlotWriter() as writer:
-        assert draw_missing(tmp_path, wanted, writer) == 1
-    monkeypatch.setattr(trends, "trend_svg", _no_drawing)
-    assert trend_svg_cached(tmp_path, "review", "disk_used_percent", _series([40, 41])) == kept
-    drawn = trend_svg_cached(tmp_path, "quarter", "disk_used_percent", _series([40, 41, 42]))
-    monkeypatch.undo()
-    assert drawn == trends.trend_svg("disk_used_percent", _series([40, 41, 42]))
-    with PlotWriter() as writer:
-        assert draw_missing(tmp_path, wanted, writer) == 0
+    assert _build(tmp_path, [_plot("review", [1, 2])]) == (
+        1,
+        [trends.trend_svg(METRIC, _series([1, 2]))],
+    )
+    assert _build(tmp_path, [_plot("review", [1, 2])])[0] == 1  # drawn again: nothing kept

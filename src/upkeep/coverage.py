@@ -62,7 +62,7 @@ class Health(StrEnum):
         return self in (Health.MISSED, Health.OVERRUNNING)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One scheduled run and how it was accounted for."""
 

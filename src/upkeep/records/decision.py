@@ -16,7 +16,7 @@ from upkeep.records.vocabulary import iso, parse_time
 DECISION_TYPE = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What one person decided about one subject, at one moment, and why."""
 

@@ -6,10 +6,12 @@ that says what is malformed.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from upkeep.records.vocabulary import CHECK_STATUSES, Severity, Status
@@ -18,7 +20,9 @@ from upkeep.records.vocabulary import CHECK_STATUSES, Severity, Status
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {value!r}")
-    return value
+    # Interned: every run of a runbook repeats its checks' and metrics' names, units and most
+    # messages, and a site build holds years of runs.
+    return sys.intern(value)
 
 
 def number(value: Any, name: str, *, optional: bool = True) -> float | None:
@@ -48,7 +52,7 @@ def _kind(value: Any, kind: str) -> Mapping[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Waiver:
     """The risk register's waiver of a check, as it stood when the run ended: why, who approved
     it, who owns it, its last day (ISO date), and whether it held (`held`; else `why_not`:
@@ -96,7 +100,7 @@ class Waiver:
         return f"waived until {self.expires} by {self.approved_by}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """The verdict of one check: ok, warn or fail, with the value and limit behind it, and the
     risk register's waiver of it when there is one. `status` is always what the check found; a
@@ -167,7 +171,7 @@ def tally(checks: Iterable[Check]) -> list[tuple[str, int]]:
     return [(word, counts[word]) for word in ("fail", "waived", "warn", "ok") if counts[word]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Metric:
     """A measured value, for trends and for export."""
 
@@ -195,8 +199,23 @@ class Metric:
             name=_text(value.get("name"), "metric name"),
             value=number(value.get("value"), "metric value", optional=False),  # type: ignore[arg-type]
             unit=_text(value.get("unit", ""), "metric unit"),
-            labels=dict(labels),
+            labels=_shared_labels(labels),
         )
+
+
+# Label sets read from evidence, shared read-only: the same few repeat in every run's metrics.
+_LABEL_SETS: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+_LABEL_SETS_MAX = 4096
+
+
+def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    key = tuple(labels.items())
+    shared = _LABEL_SETS.get(key)
+    if shared is None:
+        if len(_LABEL_SETS) >= _LABEL_SETS_MAX:
+            _LABEL_SETS.clear()
+        shared = _LABEL_SETS[key] = MappingProxyType({sys.intern(k): v for k, v in key})
+    return shared
 
 
 def _maps_strings_to_strings(value: Any) -> bool:
@@ -208,7 +227,7 @@ def _maps_strings_to_strings(value: Any) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """Something an engineer should look at, keyed so it is recognised across runs (the key is
     its fingerprint). A finding stays open until a later run of its runbook no longer reports it,
@@ -246,7 +265,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clearance:
     """A run's statement that the finding `key` no longer holds (say, the orphaned rows a
     finding named are gone); it closes the finding, sticky or not."""
@@ -275,7 +294,7 @@ class RunErrorName(StrEnum):
     CELL_FAILED = "CellExecutionError"  # papermill marked a cell failed without an error output
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunError:
     """Why a run ended in error: the failing cell and the exception, or a timeout or dead kernel."""
 

@@ -5,6 +5,7 @@ hashes of its artifacts. `RunRecord.from_json` reads evidence written by any ver
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from upkeep.records.results import Check, Clearance, Finding, Metric, RunError, 
 from upkeep.records.vocabulary import SCHEMA_VERSION, Status, Trigger, iso, parse_time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunbookRef:
     """The exact runbook version a run executed."""
 
@@ -64,7 +65,7 @@ def _runbook_name(value: Any) -> str:
     return name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Host:
     """Where a run ran: the machine's name, user and platform, and `id`, the host's id in a
     fleet (`host_id:` in its upkeep.yml, or `upkeep run --host`); empty outside a fleet, and
@@ -88,10 +89,11 @@ class Host:
 
 
 def _optional_text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    # Interned: a runbook's runs repeat its title, path, cadence and host (see `results._text`).
+    return sys.intern(value) if isinstance(value, str) else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunIdentity:
     """What identifies a run in its run.json, read strictly: the part of `RunRecord.from_json`
     that can refuse a record (`upkeep verify` reads only this much of every run.json)."""
@@ -122,7 +124,7 @@ class RunIdentity:
         return cls(run_id, runbook, status, started, parse_time(as_of, "as_of"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """Everything `run.json` says about one run."""
 
@@ -215,7 +217,7 @@ class RunRecord:
             summary=_optional_text(value.get("summary")),
             host=Host.from_json(value.get("host")),
             versions={
-                str(k): v if isinstance(v, str) else None
+                sys.intern(str(k)): sys.intern(v) if isinstance(v, str) else None
                 for k, v in _mapping(value.get("versions")).items()
             },
             artifacts=_artifacts(value.get("artifacts")),

@@ -21,10 +21,12 @@ from upkeep.review.trends import Series, trend_svg
 
 class PlotWriter:
     """Start it before reading the evidence (`with PlotWriter() as plots:`); `write` the plots
-    once the review is known."""
+    once the review is known, or `send` them and `collect` them later (the site build does
+    other work between the two)."""
 
     def __init__(self) -> None:
         self._worker: subprocess.Popen[bytes] | None = None
+        self._asked: tuple[Path, dict[str, tuple[str, list[Series]]]] | None = None
         if not sys.executable:  # an embedded interpreter: nothing to start
             return
         # One BLAS thread: numpy starts one per core otherwise, for nothing a plot computes.
@@ -48,13 +50,31 @@ class PlotWriter:
     def draw(self, folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> list[Path]:
         """Write `folder`/<name>.svg of each `name: (metric, series)`; the paths written, in
         order. Once: the worker draws one batch, then ends."""
-        if self._worker is not None:
-            worker, self._worker = self._worker, None
+        self.send(folder, plots)
+        return self.collect()
+
+    def send(self, folder: Path, plots: dict[str, tuple[str, list[Series]]]) -> None:
+        """Hand the worker what `draw` would (once), without waiting for it: `collect` does."""
+        if self._asked is not None:
+            raise RuntimeError("a PlotWriter draws one batch of plots")
+        self._asked = (folder, plots)
+        if self._worker is not None and self._worker.stdin is not None:
             request = {"folder": str(folder), "plots": _plots_to_json(plots)}
-            try:
-                worker.communicate(json.dumps(request).encode("utf-8"))
-            except OSError:  # it ended before reading (a broken pipe)
-                worker.wait()
+            # It ended before reading (a broken pipe): `collect` draws them here.
+            with contextlib.suppress(OSError):
+                self._worker.stdin.write(json.dumps(request).encode("utf-8"))
+            with contextlib.suppress(OSError):
+                self._worker.stdin.close()
+
+    def collect(self) -> list[Path]:
+        """The plots `send` asked for, drawn: waits for the worker; draws them here when it
+        failed or left any of them out. Their paths, in order."""
+        if self._asked is None:
+            raise RuntimeError("collect() before send()")
+        folder, plots = self._asked
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.wait()
             written = [_svg_path(folder, name) for name in plots]
             # Its exit status alone is not trusted: every file it was asked for must be there.
             if worker.returncode == 0 and all(path.is_file() for path in written):
@@ -63,10 +83,13 @@ class PlotWriter:
         return draw_svgs(folder, plots)
 
     def close(self) -> None:
-        """Stop the worker if it was never given the plots (the review failed)."""
+        """Stop the worker if its plots were never asked for or never collected."""
         if self._worker is not None:
             self._worker.kill()
             self._worker.wait()
+            if self._worker.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self._worker.stdin.close()
             self._worker = None
 
     def __enter__(self) -> PlotWriter:

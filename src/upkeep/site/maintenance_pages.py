@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.maintenance_log import REVIEW_RUNBOOK, log_entries
-from upkeep.review.trends import Series
 from upkeep.site.markup import escape_html, frontmatter, table_cell, when
 from upkeep.site.model import SiteModel
-from upkeep.site.trend_cache import trend_svg_cached
+from upkeep.site.trend_cache import TrendPlot
 
 REVIEW_PAGE = "maintenance-review.md"
 BACKLOG_PAGE = "backlog.md"
@@ -99,22 +98,23 @@ def maintenance_log_page(model: SiteModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def review_plots(model: SiteModel) -> list[tuple[str, str, list[Series]]]:
-    """(page, metric, series) of each trend plot of the review page (`trend_cache`'s keys)."""
+def review_plots(model: SiteModel) -> list[TrendPlot]:
+    """The review page's trend plots, one per metric with a series."""
     if model.review is None:
         return []
     return [
-        (REVIEW_PAGE, metric, series) for metric, series in model.review.trends.items() if series
+        TrendPlot(REVIEW_PAGE, metric, series, f"{TRENDS_DIR}/{metric}.svg")
+        for metric, series in model.review.trends.items()
+        if series
     ]
 
 
 def review_pages(model: SiteModel) -> list[tuple[str, str]]:
-    """The review page and its SVG trend plots."""
+    """The review page (its trend plots, `review_plots`, are the plugin's to add)."""
     review = model.review
     lines = [frontmatter("Maintenance review"), "# Maintenance review\n"]
     if review is None:
         return [(REVIEW_PAGE, "\n".join([*lines, "No evidence yet.\n"]))]
-    generated: list[tuple[str, str]] = []
     lines.append(
         f"The last {model.config.maintenance_review.window_days} days, from "
         f"{escape_html(when(review.start, model))} to {escape_html(when(review.end, model))}: "
@@ -163,16 +163,12 @@ def review_pages(model: SiteModel) -> list[tuple[str, str]]:
     if not review.suggestions:
         lines.append("None.")
     lines += ["", "## Trends", ""]
-    plotted = 0
-    for page, metric, series in review_plots(model):
-        path = f"{TRENDS_DIR}/{metric}.svg"
-        svg = trend_svg_cached(model.config.state_dir, page, metric, series)
-        generated.append((path, svg))
-        lines.append(f'<img src="../{path}" alt="trend of {escape_html(metric)}">\n')
-        plotted += 1
-    if not plotted:
+    plots = review_plots(model)
+    for plot in plots:
+        lines.append(f'<img src="../{plot.uri}" alt="trend of {escape_html(plot.metric)}">\n')
+    if not plots:
         lines.append("No trend metric has a value in the window yet.")
     lines.append(
         "\nSee also the [backlog](backlog.md) and the [maintenance log](maintenance-log.md)."
     )
-    return [(REVIEW_PAGE, "\n".join(lines) + "\n"), *generated]
+    return [(REVIEW_PAGE, "\n".join(lines) + "\n")]

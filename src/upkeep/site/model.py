@@ -37,7 +37,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunView:
     """One run as the site shows it: its ledger facts, its run record, and what verify said."""
 

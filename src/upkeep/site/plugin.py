@@ -49,7 +49,7 @@ from upkeep.site import (
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
 from upkeep.site.fleet import FleetModel
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
-from upkeep.site.trend_cache import draw_missing
+from upkeep.site.trend_cache import SitePlots
 from upkeep.units import human_size
 
 log = logging.getLogger("mkdocs.plugins.upkeep")
@@ -78,6 +78,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         self._tasks: tuple[PlanTask, ...] | None = None
         self._docs_dir: Path | None = None
         self._kept: Path | None = None  # the last build's run folders, moved aside
+        self._plots: SitePlots | None = None  # this build's trend plots
 
     # --- what the macros read -------------------------------------------------------------
 
@@ -106,24 +107,27 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         start = time.perf_counter()
         upkeep_config = _upkeep_call(load_config, self._config_path(config))
         runbooks = _upkeep_call(registry.discover, upkeep_config.runbooks_dir, upkeep_config.root)
-        # The trend plots' worker imports matplotlib on another core while the evidence is read;
-        # it draws the plots whose data changed since the last build, if any, then ends.
-        with PlotWriter() as plots:
+        # The trend plots' worker imports matplotlib on another core while the evidence is read,
+        # then draws the plots whose data changed, if any, while the pages are made (`on_env`).
+        self._close_plots()
+        writer = PlotWriter()
+        try:
             self.model = _upkeep_call(load_model, upkeep_config, runbooks)
-            log.info(
-                "upkeep: read %d runbooks and %d runs (verified) in %.2f s",
-                len(runbooks),
-                len(self.model.runs),
-                time.perf_counter() - start,
-            )
-            wanted = [
+            plots = [
                 *maintenance_pages.review_plots(self.model),
                 *quarter_page.quarter_plots(self.model),
             ]
-            start = time.perf_counter()
-            drawn = _upkeep_call(draw_missing, upkeep_config.state_dir, wanted, plots)
-        if drawn:
-            log.info("upkeep: drew %d trend plots in %.2f s", drawn, time.perf_counter() - start)
+            self._plots = SitePlots(upkeep_config.state_dir, plots, writer)
+        except BaseException:
+            writer.close()
+            raise
+        log.info(
+            "upkeep: read %d runbooks and %d runs (verified) in %.2f s; %d trend plots to draw",
+            len(runbooks),
+            len(self.model.runs),
+            time.perf_counter() - start,
+            self._plots.drawn,
+        )
         self.fleet = self._fleet(config, self.model)
         self._tasks = None
         self._docs_dir = Path(config.docs_dir)
@@ -153,7 +157,27 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
                     "remove the file from docs/"
                 )
             files.append(File.generated(config, uri, content=content))
+        assert self._plots is not None
+        for plot in self._plots.plots:
+            source = self._plots.source(plot)
+            if isinstance(source, Path):  # being drawn: read when MkDocs copies it
+                files.append(File.generated(config, plot.uri, abs_src_path=str(source)))
+            else:
+                files.append(File.generated(config, plot.uri, content=source))
         return files
+
+    def on_env(self, env: Any, config: MkDocsConfig, files: Files) -> Any:
+        # After every page's Markdown, before MkDocs copies the files: the plots must be there.
+        if self._plots is not None:
+            start = time.perf_counter()
+            self._plots.finish()
+            if self._plots.drawn:
+                log.info(
+                    "upkeep: drew %d trend plots (waited %.2f s for them)",
+                    self._plots.drawn,
+                    time.perf_counter() - start,
+                )
+        return env
 
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
         month = _month_of(page.file.src_uri)
@@ -173,7 +197,11 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         # Before MkDocs empties the site: the last build's run folders, to move back unchanged.
         self._kept = kept_runs.keep_runs(Path(config.site_dir))
 
+    def on_build_error(self, error: Exception) -> None:
+        self._close_plots()
+
     def on_post_build(self, config: MkDocsConfig) -> None:
+        self._close_plots()
         model = self.site_model()
         start = time.perf_counter()
         kept, self._kept = self._kept, None
@@ -211,6 +239,11 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         return server
 
     # --- internals --------------------------------------------------------------------------
+
+    def _close_plots(self) -> None:
+        if self._plots is not None:
+            self._plots.close()
+            self._plots = None
 
     def _fleet(self, config: MkDocsConfig, model: SiteModel) -> FleetModel | None:
         """Every host of the fleet file read and verified, when there is one."""

@@ -8,10 +8,9 @@ from __future__ import annotations
 from upkeep.review.backlog import BacklogItem
 from upkeep.review.quarter import QuarterReview
 from upkeep.review.quarter_text import month_label
-from upkeep.review.trends import Series
 from upkeep.site.markup import escape_html, frontmatter, run_href, table_cell, when
 from upkeep.site.model import SiteModel
-from upkeep.site.trend_cache import trend_svg_cached
+from upkeep.site.trend_cache import TrendPlot
 
 PAGE = "quarterly-review.md"
 TRENDS_DIR = "quarterly-review"
@@ -19,7 +18,7 @@ ROOT = "../"  # from the page's URL, quarterly-review/, to the site's root
 
 
 def quarter_pages(model: SiteModel) -> list[tuple[str, str]]:
-    """The page and its SVG trend plots."""
+    """The page (its trend plots, `quarter_plots`, are the plugin's to add)."""
     lines = [frontmatter("Quarterly review"), "# Quarterly review\n"]
     quarter = model.quarter
     if quarter is None:
@@ -41,13 +40,12 @@ def quarter_pages(model: SiteModel) -> list[tuple[str, str]]:
     ]
     if not quarter.proposals:
         lines.append("None.")
-    generated = _plots(model)
     lines += ["", "## Trends", ""]
     lines += [
-        f'<img src="../{path}" alt="trend of {escape_html(path.rsplit("/", 1)[1][:-4])}">\n'
-        for path, _ in generated
+        f'<img src="../{plot.uri}" alt="trend of {escape_html(plot.metric)}">\n'
+        for plot in quarter_plots(model)
     ] or ["No trend metric has a value in the quarter yet."]
-    return [(PAGE, "\n".join(lines) + "\n"), *generated]
+    return [(PAGE, "\n".join(lines) + "\n")]
 
 
 def _monthly_reviews(model: SiteModel, quarter: QuarterReview) -> list[str]:
@@ -133,18 +131,12 @@ def _recovery(model: SiteModel, quarter: QuarterReview) -> list[str]:
     return lines
 
 
-def quarter_plots(model: SiteModel) -> list[tuple[str, str, list[Series]]]:
-    """(page, metric, series) of each trend plot of the page (`trend_cache`'s keys)."""
+def quarter_plots(model: SiteModel) -> list[TrendPlot]:
+    """The page's trend plots, one per metric with a series."""
     if model.quarter is None:
         return []
     return [
-        (TRENDS_DIR, metric, series) for metric, series in model.quarter.trends.items() if series
-    ]
-
-
-def _plots(model: SiteModel) -> list[tuple[str, str]]:
-    state_dir = model.config.state_dir
-    return [
-        (f"{TRENDS_DIR}/{metric}.svg", trend_svg_cached(state_dir, page, metric, series))
-        for page, metric, series in quarter_plots(model)
+        TrendPlot(TRENDS_DIR, metric, series, f"{TRENDS_DIR}/{metric}.svg")
+        for metric, series in model.quarter.trends.items()
+        if series
     ]

@@ -1,10 +1,13 @@
-"""Responsible for keeping the site's trend plots between builds: a plot is drawn again only when
-what it shows changed (its metric, every point of every series, upkeep's and matplotlib's
-versions). Otherwise the SVG drawn by the last build, kept under state_dir beside the key it was
-drawn from, is used as it is, and the build's process never imports matplotlib. The plots that
-did change are drawn together by a `PlotWriter` worker (`draw_missing`), which imported
-matplotlib on another core while the build read the evidence. A cache that cannot be read or
-written only costs the drawing.
+"""Responsible for the site's trend plots of one build, kept between builds: a plot is drawn again
+only when what it shows changed (its metric, every point of every series, upkeep's and
+matplotlib's versions). Otherwise the SVG drawn by an earlier build, kept under state_dir beside
+the key it was drawn from, is used as it is, and the build's process never imports matplotlib.
+
+The plots that did change are handed in one batch to a `PlotWriter` worker, which imported
+matplotlib on another core while the build read the evidence, and drawn while the build turns
+its pages' Markdown into HTML: `SitePlots.source` gives the file each one is being drawn to, and
+`finish` (before MkDocs copies the site's files) waits for them and keeps them in the cache. A
+cache that cannot be read or written only costs the drawing.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import tempfile
-from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 from upkeep import __version__, atomic
 from upkeep.review.plot_files import PlotWriter
@@ -24,40 +28,72 @@ from upkeep.review.trends import Series
 CACHE_DIR = "site/trends"  # under state_dir: never in the evidence, never published
 
 
-def trend_svg_cached(state_dir: Path, page: str, metric: str, series: list[Series]) -> str:
-    """`trends.trend_svg(metric, series)`, from the cache when it was drawn from the same data;
-    `page` names the plot among the site's (one cached plot per page and metric)."""
-    key, slot = _key(metric, series), _slot(page, metric)
-    svg = _cached(state_dir, slot, key)
-    if svg is not None:
-        return svg
-    from upkeep.review.trends import trend_svg
+class TrendPlot(NamedTuple):
+    """One plot of a page: `page` and `metric` name it among the site's (one cached plot per
+    page and metric), `uri` is where the site has it."""
 
-    svg = trend_svg(metric, series)
-    _keep(state_dir, slot, key, svg)
-    return svg
+    page: str
+    metric: str
+    series: list[Series]
+    uri: str
 
 
-def draw_missing(
-    state_dir: Path, plots: Iterable[tuple[str, str, list[Series]]], writer: PlotWriter
-) -> int:
-    """Draw, in one batch on `writer`, each (page, metric, series) of `plots` that the cache
-    does not hold as it is, and keep it in the cache; how many were drawn. `trend_svg_cached`
-    then finds them there (or draws one itself, when the cache could not be written)."""
-    missing: dict[str, tuple[str, str, list[Series]]] = {}
-    for page, metric, series in plots:
-        key, slot = _key(metric, series), _slot(page, metric)
-        if series and _cached(state_dir, slot, key) is None:
-            missing[slot] = (key, metric, series)
-    if not missing:
-        return 0
-    with tempfile.TemporaryDirectory(prefix="upkeep-trends-") as folder:
-        drawn = writer.draw(
-            Path(folder), {slot: (metric, series) for slot, (_, metric, series) in missing.items()}
-        )
-        for path in drawn:
-            _keep(state_dir, path.stem, missing[path.stem][0], path.read_text(encoding="utf-8"))
-    return len(missing)
+class SitePlots:
+    """The build's trend plots: each one's SVG from the cache, or the file a worker draws it to.
+
+    Made once the evidence is read, with the `PlotWriter` started before; `finish` once the
+    drawn files are needed, `close` in any case (it stops a worker not waited for and removes
+    the files it drew, kept in the cache by then)."""
+
+    def __init__(self, state_dir: Path, plots: list[TrendPlot], writer: PlotWriter) -> None:
+        self.state_dir = state_dir
+        self.plots = plots
+        self._writer = writer
+        self._cached: dict[str, str] = {}  # slot: the SVG
+        self._missing: dict[str, tuple[str, TrendPlot]] = {}  # slot: (its key, the plot)
+        for plot in plots:
+            key, slot = _key(plot.metric, plot.series), _slot(plot.page, plot.metric)
+            svg = _cached(state_dir, slot, key)
+            if svg is not None:
+                self._cached[slot] = svg
+            else:
+                self._missing[slot] = (key, plot)
+        self._folder: Path | None = None
+        if self._missing:
+            self._folder = Path(tempfile.mkdtemp(prefix="upkeep-trends-"))
+            writer.send(
+                self._folder,
+                {slot: (plot.metric, plot.series) for slot, (_, plot) in self._missing.items()},
+            )
+        else:
+            writer.close()  # nothing to draw: the worker is not needed
+
+    @property
+    def drawn(self) -> int:
+        """How many plots this build draws (their data changed since they were kept)."""
+        return len(self._missing)
+
+    def source(self, plot: TrendPlot) -> str | Path:
+        """The plot's SVG when it was kept, else the file it is being drawn to."""
+        slot = _slot(plot.page, plot.metric)
+        if slot in self._cached:
+            return self._cached[slot]
+        assert self._folder is not None and slot in self._missing, "not a plot of this build"
+        return self._folder / f"{slot}.svg"
+
+    def finish(self) -> None:
+        """Wait for the plots being drawn (drawn here when the worker failed) and keep them."""
+        if not self._missing:
+            return
+        for path in self._writer.collect():
+            key, _ = self._missing[path.stem]
+            _keep(self.state_dir, path.stem, key, path.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 def _slot(page: str, metric: str) -> str:
