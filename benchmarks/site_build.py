@@ -448,6 +448,20 @@ def measured_in_turn(
     return taken
 
 
+def _summary(
+    years: int, runs: int, rounds: int, taken: dict[str, list[Measured]]
+) -> dict[str, tuple[Rounds, int]]:
+    """Print each arm's median, spread, CPU and peak RSS and the rounds; each arm's summary."""
+    print(
+        f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
+    )
+    summary = {label: summary_of(items) for label, items in taken.items()}
+    for label, (arm, peak) in summary.items():
+        _row(label, arm, peak)
+    print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
+    return summary
+
+
 def summary_of(taken: list[Measured]) -> tuple[Rounds, int]:
     """An arm's rounds and the largest peak RSS (KiB) of any of them."""
     return Rounds(tuple(m.timing for m in taken)), max(m.peak_kib for m in taken)
@@ -495,13 +509,7 @@ def _bench_nightly(work: Path, years: int, rounds: int) -> None:
         },
         rounds,
     )
-    print(
-        f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
-    )
-    summary = {label: summary_of(items) for label, items in taken.items()}
-    for label, (arm, peak) in summary.items():
-        _row(label, arm, peak)
-    print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
+    summary = _summary(years, runs, rounds, taken)
     print()
     full, nightly = summary["upkeep full build"][0], summary["upkeep nightly build"][0]
     _ratio("nightly build / full build", nightly.median, full.median, NIGHTLY_TARGET)
@@ -524,13 +532,7 @@ def _bench(work: Path, years: int, rounds: int) -> None:
         rounds,
     )
     run_bytes, total = site_bytes(project / "site")
-    print(
-        f"\n{years} years, {runs} runs, {median_of(rounds)} (wall with the spread; CPU; peak RSS):"
-    )
-    summary = {label: summary_of(items) for label, items in taken.items()}
-    for label, (arm, peak) in summary.items():
-        _row(label, arm, peak)
-    print(rounds_line({label: arm for label, (arm, _) in summary.items()}))
+    summary = _summary(years, runs, rounds, taken)
     print(
         f"  site {total / 2**20:.1f} MiB, {total / runs / 1024:.1f} KB per run "
         f"({run_bytes / runs / 1024:.1f} KB in run folders); Material + run pages: {pages} pages"
