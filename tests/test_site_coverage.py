@@ -135,6 +135,10 @@ def test_a_strict_site_build_has_the_coverage_page_in_its_nav(berlin: Project) -
     assert result.code == 0, result.text
     page = (site / "coverage" / "index.html").read_text()
     assert 'class="uk-cov uk-cov-missed"' in page
+    # The grids, put in after Markdown: a linked cell per run that ran, no marker left.
+    assert page.count('<table class="uk-table uk-coverage">') == 2
+    assert '<a class="uk-cov uk-cov-on_time" href="../runs/' in page
+    assert "<!-- upkeep: coverage grid" not in page
     assert 'href="../coverage/"' in (site / "runs" / "index.html").read_text()
     assert ".uk-cov-missed" in (site / "assets" / "upkeep.css").read_text()
 

@@ -118,17 +118,19 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
                 *quarter_page.quarter_plots(self.model),
             ]
             self._plots = SitePlots(upkeep_config.state_dir, plots, writer)
+            log.info(
+                "upkeep: read %d runbooks and %d runs (verified) in %.2f s; %d trend plots to draw",
+                len(runbooks),
+                len(self.model.runs),
+                time.perf_counter() - start,
+                self._plots.drawn,
+            )
+            self.fleet = self._fleet(config, self.model)
         except BaseException:
+            # No build follows a failed on_config: stop the worker, remove what it drew.
             writer.close()
+            self._close_plots()
             raise
-        log.info(
-            "upkeep: read %d runbooks and %d runs (verified) in %.2f s; %d trend plots to draw",
-            len(runbooks),
-            len(self.model.runs),
-            time.perf_counter() - start,
-            self._plots.drawn,
-        )
-        self.fleet = self._fleet(config, self.model)
         self._tasks = None
         self._docs_dir = Path(config.docs_dir)
         if STYLESHEET_URI not in config.extra_css:
