@@ -9,7 +9,7 @@ from upkeep.review.backlog import BacklogItem
 from upkeep.review.maintenance_log import REVIEW_RUNBOOK, log_entries
 from upkeep.site.markup import escape_html, frontmatter, table_cell, when
 from upkeep.site.model import SiteModel
-from upkeep.site.trend_cache import TrendPlot
+from upkeep.site.trend_cache import TrendPlot, trend_plots
 
 REVIEW_PAGE = "maintenance-review.md"
 BACKLOG_PAGE = "backlog.md"
@@ -100,13 +100,7 @@ def maintenance_log_page(model: SiteModel) -> str:
 
 def review_plots(model: SiteModel) -> list[TrendPlot]:
     """The review page's trend plots, one per metric with a series."""
-    if model.review is None:
-        return []
-    return [
-        TrendPlot(REVIEW_PAGE, metric, series, f"{TRENDS_DIR}/{metric}.svg")
-        for metric, series in model.review.trends.items()
-        if series
-    ]
+    return trend_plots(REVIEW_PAGE, TRENDS_DIR, model.review.trends) if model.review else []
 
 
 def review_pages(model: SiteModel) -> list[tuple[str, str]]:

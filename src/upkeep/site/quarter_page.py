@@ -10,7 +10,7 @@ from upkeep.review.quarter import QuarterReview
 from upkeep.review.quarter_text import month_label
 from upkeep.site.markup import escape_html, frontmatter, run_href, table_cell, when
 from upkeep.site.model import SiteModel
-from upkeep.site.trend_cache import TrendPlot
+from upkeep.site.trend_cache import TrendPlot, trend_plots
 
 PAGE = "quarterly-review.md"
 TRENDS_DIR = "quarterly-review"
@@ -133,10 +133,4 @@ def _recovery(model: SiteModel, quarter: QuarterReview) -> list[str]:
 
 def quarter_plots(model: SiteModel) -> list[TrendPlot]:
     """The page's trend plots, one per metric with a series."""
-    if model.quarter is None:
-        return []
-    return [
-        TrendPlot(TRENDS_DIR, metric, series, f"{TRENDS_DIR}/{metric}.svg")
-        for metric, series in model.quarter.trends.items()
-        if series
-    ]
+    return trend_plots(TRENDS_DIR, TRENDS_DIR, model.quarter.trends) if model.quarter else []

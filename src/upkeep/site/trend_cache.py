@@ -38,6 +38,15 @@ class TrendPlot(NamedTuple):
     uri: str
 
 
+def trend_plots(page: str, folder: str, trends: dict[str, list[Series]]) -> list[TrendPlot]:
+    """A page's plots: one per metric of `trends` that has a series, as `folder`/<metric>.svg."""
+    return [
+        TrendPlot(page, metric, series, f"{folder}/{metric}.svg")
+        for metric, series in trends.items()
+        if series
+    ]
+
+
 class SitePlots:
     """The build's trend plots: each one's SVG from the cache, or the file a worker draws it to.
 
