@@ -82,3 +82,18 @@ def test_a_thousand_records_take_less_than_5_kb_each() -> None:
         tracemalloc.stop()
     assert len(kept) == RUNS
     assert held / RUNS < BYTES_PER_RECORD
+
+
+class _Text(str):
+    """A str subclass, as a library may hand a runbook's results over."""
+
+
+def test_a_str_subclass_is_read_as_it_is_not_refused() -> None:
+    value = _run_json(3)
+    value["checks"][0] = {**value["checks"][0], "name": _Text("service:web0")}
+    value["metrics"][0] = {**value["metrics"][0], "labels": {_Text("kind"): "http"}}
+    value["runbook"] = {**value["runbook"], "title": _Text("Health check")}
+    record = RunRecord.from_json(value)
+    assert record.checks[0].name == "service:web0"
+    assert dict(record.metrics[0].labels) == {"kind": "http"}
+    assert record.runbook.title == "Health check"

@@ -287,6 +287,24 @@ def test_a_bad_maintenance_review_section_is_refused(make_project) -> None:
     assert result.code == 2 and "maintenance_review.recurring_runs" in result.err
 
 
+@pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", "disk used"])
+def test_a_trend_metric_that_could_not_name_a_plot_file_is_refused(
+    make_project, tmp_path, name: str
+) -> None:
+    # Its plot is written as <name>.svg: a separator would put it outside the plots' folder.
+    project = make_project(f"""\
+        version: 1
+        timezone: UTC
+        maintenance_review:
+          trend_metrics: [disk_used_percent, "{name}"]
+    """)
+    result = project.upkeep_in_process("review", "--plots", str(tmp_path / "plots"))
+    assert result.code == 2
+    assert "maintenance_review.trend_metrics: expected metric names" in result.err
+    assert name in result.err
+    assert not (tmp_path / "plots").exists() and not (tmp_path / "escaped.svg").exists()
+
+
 def test_the_site_shows_the_backlog_the_log_and_links_overdue_items(month_project: Project) -> None:
     from upkeep.site import dashboard, maintenance_pages
     from upkeep.site.model import load_model

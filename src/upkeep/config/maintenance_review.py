@@ -4,6 +4,7 @@ a new backlog item has until it is due, and which metrics get a trend plot."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from upkeep.config.reader import Section
@@ -18,6 +19,9 @@ DEFAULT_TREND_METRICS = (
     "backup_restore_seconds",
     "load_per_cpu",
 )
+# A trend metric's name is also the name of its plot's file (`<name>.svg`, in the site and in
+# `upkeep review --plots DIR`): no separator, no leading dot.
+_TREND_METRIC = re.compile(r"[A-Za-z0-9_:][A-Za-z0-9_.:-]*")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,19 @@ def read_maintenance_review(section: Section | None) -> MaintenanceReview:
         window_days=section.int("window_days", 30, minimum=1),
         recurring_runs=section.int("recurring_runs", 3, minimum=2),
         backlog_due_days=section.int("backlog_due_days", 30, minimum=1),
-        trend_metrics=section.strings("trend_metrics", DEFAULT_TREND_METRICS),
+        trend_metrics=_trend_metrics(section),
     )
     section.done()
     return review
+
+
+def _trend_metrics(section: Section) -> tuple[str, ...]:
+    names = section.strings("trend_metrics", DEFAULT_TREND_METRICS)
+    for name in names:
+        if not _TREND_METRIC.fullmatch(name):
+            section.fail(
+                "trend_metrics",
+                "metric names (letters, digits, _ : . -; not starting with a dot)",
+                name,
+            )
+    return names

@@ -17,12 +17,17 @@ from typing import Any
 from upkeep.records.vocabulary import CHECK_STATUSES, Severity, Status
 
 
+def shared_text(text: str) -> str:
+    """`text`, held once however many records read it: every run of a runbook repeats its
+    checks' and metrics' names, units and most messages, and a site build holds years of runs.
+    (Only a plain `str` is interned; a subclass is kept as it is.)"""
+    return sys.intern(text) if type(text) is str else text
+
+
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {value!r}")
-    # Interned: every run of a runbook repeats its checks' and metrics' names, units and most
-    # messages, and a site build holds years of runs.
-    return sys.intern(value)
+    return shared_text(value)
 
 
 def number(value: Any, name: str, *, optional: bool = True) -> float | None:
@@ -214,7 +219,7 @@ def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     if shared is None:
         if len(_LABEL_SETS) >= _LABEL_SETS_MAX:
             _LABEL_SETS.clear()
-        shared = _LABEL_SETS[key] = MappingProxyType({sys.intern(k): v for k, v in key})
+        shared = _LABEL_SETS[key] = MappingProxyType({shared_text(k): v for k, v in key})
     return shared
 
 

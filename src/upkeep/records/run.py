@@ -5,13 +5,20 @@ hashes of its artifacts. `RunRecord.from_json` reads evidence written by any ver
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from upkeep.records.results import Check, Clearance, Finding, Metric, RunError, number
+from upkeep.records.results import (
+    Check,
+    Clearance,
+    Finding,
+    Metric,
+    RunError,
+    number,
+    shared_text,
+)
 from upkeep.records.vocabulary import SCHEMA_VERSION, Status, Trigger, iso, parse_time
 
 
@@ -89,8 +96,8 @@ class Host:
 
 
 def _optional_text(value: Any) -> str:
-    # Interned: a runbook's runs repeat its title, path, cadence and host (see `results._text`).
-    return sys.intern(value) if isinstance(value, str) else ""
+    # A runbook's runs repeat its title, path, cadence and host: held once.
+    return shared_text(value) if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +224,7 @@ class RunRecord:
             summary=_optional_text(value.get("summary")),
             host=Host.from_json(value.get("host")),
             versions={
-                sys.intern(str(k)): sys.intern(v) if isinstance(v, str) else None
+                shared_text(str(k)): shared_text(v) if isinstance(v, str) else None
                 for k, v in _mapping(value.get("versions")).items()
             },
             artifacts=_artifacts(value.get("artifacts")),
