@@ -7,9 +7,11 @@ still the stored one."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,9 @@ from upkeep.config import Config, load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
 from upkeep.registry import discover
-from upkeep.site import kept_runs, run_pages, run_records
+from upkeep.site import kept_runs, run_page_store, run_pages, run_records
 from upkeep.site.model import SiteModel, load_model
-from upkeep.site.run_page_store import STORE_DIR
+from upkeep.site.run_page_store import MANIFEST, STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
 
 START = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
@@ -325,6 +327,69 @@ def test_a_store_file_changed_by_hand_is_rendered_again(
     assert "all green" not in (site / relpath / "index.html").read_text()
 
 
+def test_a_manifest_line_that_is_not_an_entry_renders_only_its_run_again(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    manifest = config.state_dir / MANIFEST
+    header, *lines = manifest.read_text().split("\n")
+    assert json.loads(header)["format"] == 2 and len(lines) == 3
+    relpath, _, entry = lines[0].partition("\t")
+    assert json.loads(entry)["files"].keys() == {"index.html", "report.html", "report/index.html"}
+    manifest.write_text("\n".join([header, f"{relpath}\t{{not json", *lines[1:]]))
+    before = _identities(site)
+    _, placed = _build(config, site)
+    assert placed.rendered == 1
+    after = _identities(site)
+    assert {name for name in after if after[name] != before.get(name)} == {
+        f"{relpath}/index.html",
+        f"{relpath}/report.html",
+        f"{relpath}/report/index.html",
+    }
+    assert _build(config, site)[1].rendered == 0  # the manifest written again is whole
+
+
+def test_a_manifest_of_another_format_renders_every_page_again(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    config = _config(history)
+    site = tmp_path / "site"
+    _build(config, site)
+    manifest = config.state_dir / MANIFEST
+    header, *lines = manifest.read_text().split("\n")
+    manifest.write_text("\n".join([json.dumps({**json.loads(header), "format": 1}), *lines]))
+    assert _build(config, site)[1].rendered == 3
+
+
+def test_the_manifest_of_thousands_of_runs_is_held_compactly(tmp_path: Path) -> None:
+    """What the manifest of years of runs holds in memory while the run pages are placed: the
+    peak of a site build is reached there (a run's entry parsed into dicts and lists of ints
+    took about 1.3 KB; kept as its JSON text, about 0.5 KB)."""
+    runs = 2000
+    store = run_page_store.RunPageStore(tmp_path, "key")
+    placed = run_pages.Placed()
+    pages = {
+        "index.html": b"<p>page</p>",
+        "report.html": b"<p>report</p>",
+        "report/index.html": b"",
+    }
+    for n in range(runs):
+        relpath = f"runs/2026/10/20261005T030000Z-daily-check-{n:04x}"
+        store.pages(relpath, hashlib.sha256(b"%d" % n).hexdigest(), lambda: pages, placed)
+        store.placed(relpath, [[n + 10**6, 1796532298142770169 + n, 1796532298142770169 + n]] * 2)
+    store.save()
+    tracemalloc.start()
+    try:
+        again = run_page_store.RunPageStore(tmp_path, "key")
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(again.known) == runs
+    assert held / runs < 700, f"{held / runs:.0f} bytes per run"
+
+
 @pytest.mark.slow
 def test_a_real_rebuild_after_a_new_run_keeps_the_old_pages(
     history: dict[str, Any], tmp_path: Path
@@ -420,7 +485,6 @@ def test_a_run_folder_changed_in_the_site_is_placed_again(
 def test_a_run_folder_placed_by_the_last_build_is_known_by_its_folder_identity(
     history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from upkeep.site import run_page_store
 
     # Every recorded folder trusted, however close to the manifest's writing (the tests build
     # within milliseconds); a clock tick is waited for below instead.
@@ -451,7 +515,6 @@ def test_a_run_folder_placed_by_the_last_build_is_known_by_its_folder_identity(
 def test_a_run_folder_of_copies_is_not_known_by_its_folder_identity(
     history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from upkeep.site import run_page_store
 
     monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,12 +73,18 @@ def fsync_dir(directory: Path) -> None:
 
 def write_bytes(path: Path, data: bytes, *, mode: int = PRIVATE_MODE) -> None:
     """Replace `path` with `data` atomically; the file gets exactly `mode`."""
+    write_chunks(path, (data,), mode=mode)
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = PRIVATE_MODE) -> None:
+    """Replace `path` atomically with the bytes of `chunks`, in order, written as they come (a
+    large file never held whole); the file gets exactly `mode`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with naming(path), os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            handle.writelines(chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -22,8 +23,9 @@ from typing import Any
 from upkeep import __version__, atomic
 
 STORE_DIR = "site/run-pages"  # under state_dir: never in the evidence, never published
-MANIFEST = "site/run-pages.json"
-MANIFEST_FORMAT = 1
+MANIFEST = "site/run-pages.lines"
+MANIFEST_FORMAT = 2
+OLD_MANIFEST = "site/run-pages.json"  # format 1, one JSON object: removed when a new one is saved
 RACY_NS = 100_000_000  # more than a filesystem's clock tick (timestamps are 1-10 ms coarse)
 
 
@@ -76,32 +78,43 @@ def _link_replacing(source: Path, target: Path) -> None:
 
 
 class RunPageStore:
-    """The rendered pages of every run, kept under `state_dir`, with what each was rendered from."""
+    """The rendered pages of every run, kept under `state_dir`, with what each was rendered from.
+
+    The manifest is one line per run, `relpath<TAB>entry`, after a header line; each entry (its
+    fingerprint, its files' identities, its folders' identity in the site) stays the JSON text it
+    was read as until its run is reached: years of runs are then a few MiB held, not ten."""
 
     def __init__(self, state_dir: Path, key: str) -> None:
         self.root = state_dir / STORE_DIR
         self.manifest_path = state_dir / MANIFEST
+        self.old_manifest_path = state_dir / OLD_MANIFEST
         self.key = key
         self.saved_at = 0  # when the manifest read was written (time_ns), 0 when not known
-        self.known = self._read_manifest()
-        self.fresh: dict[str, Any] = {}
+        self.known = self._read_manifest()  # relpath -> entry (JSON text), as read
+        self.fresh: dict[str, str] = {}  # relpath -> entry (JSON text), as this build leaves it
+        self._open: tuple[str, dict[str, Any]] = ("", {})  # the run at hand, its entry parsed
         self._device: int | None = None  # the store's filesystem, once a run's files are in it
 
-    def _read_manifest(self) -> dict[str, Any]:
+    def _read_manifest(self) -> dict[str, str]:
         try:
-            value = json.loads(self.manifest_path.read_bytes())
+            lines = self.manifest_path.read_text(encoding="utf-8").split("\n")
+            header = json.loads(lines[0])
         except (OSError, ValueError):
             return {}
         if (
-            not isinstance(value, dict)
-            or value.get("format") != MANIFEST_FORMAT
-            or value.get("key") != self.key
-            or not isinstance(value.get("runs"), dict)
+            not isinstance(header, dict)
+            or header.get("format") != MANIFEST_FORMAT
+            or header.get("key") != self.key
         ):
             return {}
-        saved_at = value.get("saved_at")
+        saved_at = header.get("saved_at")
         self.saved_at = saved_at if isinstance(saved_at, int) else 0
-        return value["runs"]
+        known = {}
+        for line in lines[1:]:
+            relpath, tab, entry = line.partition("\t")
+            if tab:
+                known[relpath] = entry  # parsed (and checked) only when its run is reached
+        return known
 
     def pages(
         self, relpath: str, fingerprint: str, render: Callable[[], dict[str, bytes]], placed: Placed
@@ -109,14 +122,16 @@ class RunPageStore:
         """The stored files of one run, by name under its folder; `render` is called only when
         the stored ones were rendered from something else, or changed since."""
         folder = self.root / relpath
-        entry = self.known.get(relpath)
-        if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
+        text = self.known.get(relpath)
+        entry = _entry(text)
+        if entry is not None and entry.get("fingerprint") == fingerprint:
             stored = entry.get("files")
             if isinstance(stored, dict) and all(
                 isinstance(name, str) and _identity(folder / name) == identity
                 for name, identity in stored.items()
             ):
-                self.fresh[relpath] = entry
+                self.fresh[relpath] = text  # type: ignore[assignment]  # entry is not None
+                self._open = (relpath, entry)
                 return {name: folder / name for name in stored}
         shutil.rmtree(folder, ignore_errors=True)
         made = render()
@@ -127,7 +142,7 @@ class RunPageStore:
             identities[name] = _write_new(folder / name, data)
             placed.rendered_bytes += len(data)
         placed.rendered += 1
-        self.fresh[relpath] = {"fingerprint": fingerprint, "files": identities}
+        self._keep(relpath, {"fingerprint": fingerprint, "files": identities})
         return {name: folder / name for name in identities}
 
     def inodes(self, relpath: str) -> dict[str, tuple[int, int]]:
@@ -135,20 +150,23 @@ class RunPageStore:
         `pages` found or wrote them (no stat again)."""
         if self._device is None:
             self._device = os.lstat(self.root).st_dev
-        files = self.fresh[relpath]["files"]
+        files = self._entry_at_hand(relpath)["files"]
         return {name: (self._device, identity[2]) for name, identity in files.items()}
 
     def placed_as(self, relpath: str) -> Any:
         """What `placed` recorded for the run's folder in the site by the last build, when its
         stored files are still the ones placed then; else None."""
-        entry = self.known.get(relpath)
-        if entry is None or self.fresh.get(relpath) is not entry:
+        text = self.known.get(relpath)
+        if text is None or self.fresh.get(relpath) is not text:
             return None
-        site = entry.get("site")
+        site = self._entry_at_hand(relpath).get("site")
         # A folder changed in the same clock tick as it was recorded keeps its times: one
         # recorded less than RACY_NS before the manifest was written is listed again.
         if not isinstance(site, list) or not all(
-            isinstance(folder, list) and len(folder) == 3 and folder[2] < self.saved_at - RACY_NS
+            isinstance(folder, list)
+            and len(folder) == 3
+            and isinstance(folder[2], int)
+            and folder[2] < self.saved_at - RACY_NS
             for folder in site
         ):
             return None
@@ -157,9 +175,18 @@ class RunPageStore:
     def placed(self, relpath: str, identity: Any) -> None:
         """Record the identity of the run's folder in the site (`kept_runs.folder_identity`),
         as this build placed it."""
-        entry = self.fresh[relpath]
+        entry = self._entry_at_hand(relpath)
         if entry.get("site") != identity:
-            self.fresh[relpath] = {**entry, "site": identity}
+            self._keep(relpath, {**entry, "site": identity})
+
+    def _keep(self, relpath: str, entry: dict[str, Any]) -> None:
+        self.fresh[relpath] = json.dumps(entry, separators=(",", ":"))
+        self._open = (relpath, entry)
+
+    def _entry_at_hand(self, relpath: str) -> dict[str, Any]:
+        """The fresh entry of `relpath`, parsed: the run `pages` has just given."""
+        at_hand, entry = self._open
+        return entry if at_hand == relpath else json.loads(self.fresh[relpath])
 
     def save(self) -> None:
         """Drop the pages of runs no longer shown; write the manifest when anything changed."""
@@ -167,15 +194,32 @@ class RunPageStore:
             shutil.rmtree(self.root / relpath, ignore_errors=True)
         if self.fresh == self.known:
             return
-        value = {
-            "format": MANIFEST_FORMAT,
-            "key": self.key,
-            "saved_at": time.time_ns(),  # after every `placed`
-            "runs": self.fresh,
-        }
+        header = {"format": MANIFEST_FORMAT, "key": self.key, "saved_at": time.time_ns()}
+        # Written line by line: no second copy of the whole manifest in memory.
+        lines = itertools.chain(
+            [compact_json(header)],
+            (
+                f"\n{relpath}\t{entry}".encode()
+                for relpath, entry in self.fresh.items()
+                if "\n" not in relpath and "\t" not in relpath  # such a run is rendered again
+            ),
+        )
         # One that cannot be written: the next build renders again what it cannot trust.
         with contextlib.suppress(OSError):
-            atomic.write_bytes(self.manifest_path, compact_json(value))
+            atomic.write_chunks(self.manifest_path, lines)
+            self.old_manifest_path.unlink(missing_ok=True)
+
+
+def _entry(text: str | None) -> dict[str, Any] | None:
+    """A manifest entry parsed; None when there is none, or it is not JSON of the right shape
+    (that run is rendered again)."""
+    if text is None:
+        return None
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def compact_json(value: Any) -> bytes:
