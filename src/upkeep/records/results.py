@@ -208,19 +208,43 @@ class Metric:
         )
 
 
-# Label sets read from evidence, shared read-only: the same few repeat in every run's metrics.
-_LABEL_SETS: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
-_LABEL_SETS_MAX = 4096
+# Values read from evidence that runs repeat, each held once, read-only: metric label sets,
+# parameters, versions, runbook and host references. Bounded: a store of odd values is cleared.
+_SHARED: dict[Any, Any] = {}
+_SHARED_MAX = 8192
+
+
+def shared(value: Any) -> Any:
+    """`value`, or an equal one read before: for frozen (hashable) values runs repeat."""
+    try:
+        found = _SHARED.get(value)
+    except TypeError:  # not hashable after all: kept as it is
+        return value
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[value] = value
+    return found
+
+
+def shared_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only `mapping` held once however many records read it, when its values are plain
+    (strings, numbers, None); else a dict of its own."""
+    # Each value's type too: 1, 1.0 and True are equal, and a record shows which it was.
+    key = ("mapping", *((k, type(v), v) for k, v in mapping.items()))
+    try:
+        found = _SHARED.get(key)
+    except TypeError:  # a list or a mapping among the values
+        return dict(mapping)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[key] = MappingProxyType({shared_text(k): v for k, v in mapping.items()})
+    return found
 
 
 def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
-    key = tuple(labels.items())
-    shared = _LABEL_SETS.get(key)
-    if shared is None:
-        if len(_LABEL_SETS) >= _LABEL_SETS_MAX:
-            _LABEL_SETS.clear()
-        shared = _LABEL_SETS[key] = MappingProxyType({shared_text(k): v for k, v in key})
-    return shared
+    return shared_mapping(labels)
 
 
 def _maps_strings_to_strings(value: Any) -> bool:

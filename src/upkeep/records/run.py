@@ -17,6 +17,8 @@ from upkeep.records.results import (
     Metric,
     RunError,
     number,
+    shared,
+    shared_mapping,
     shared_text,
 )
 from upkeep.records.vocabulary import SCHEMA_VERSION, Status, Trigger, iso, parse_time
@@ -53,7 +55,7 @@ class RunbookRef:
     def from_json(cls, value: Any) -> RunbookRef:
         name = _runbook_name(value)
         commit = value.get("git_commit")
-        return cls(
+        ref = cls(
             name=name,
             title=_optional_text(value.get("title")),
             path=_optional_text(value.get("path")),
@@ -63,13 +65,14 @@ class RunbookRef:
             git_commit=commit if isinstance(commit, str) and commit else None,
             git_dirty=bool(value.get("git_dirty")) if isinstance(commit, str) else None,
         )
+        return shared(ref)  # every run of a runbook version names it alike
 
 
 def _runbook_name(value: Any) -> str:
     name = value.get("name") if isinstance(value, Mapping) else None
     if not isinstance(name, str) or not name:
         raise ValueError("runbook.name is missing or not a string")
-    return name
+    return shared_text(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,8 @@ class Host:
     @classmethod
     def from_json(cls, value: Any) -> Host:
         value = value if isinstance(value, Mapping) else {}
-        return cls(*(_optional_text(value.get(key)) for key in ("name", "user", "platform", "id")))
+        keys = ("name", "user", "platform", "id")
+        return shared(cls(*(_optional_text(value.get(key)) for key in keys)))
 
 
 def _optional_text(value: Any) -> str:
@@ -197,16 +201,18 @@ class RunRecord:
         so evidence written by any version of upkeep reads."""
         identity = RunIdentity.from_json(value)
         started = identity.started_at
+        ended = _time_or(value.get("ended_at"), started)
         return cls(
             run_id=identity.run_id,
             runbook=RunbookRef.from_json(value["runbook"]),
             status=identity.status,
             started_at=started,
-            ended_at=_time_or(value.get("ended_at"), started),
-            as_of=identity.as_of,
+            # Held once when they are the same moment (a scheduled run's as_of is its start).
+            ended_at=started if ended == started else ended,
+            as_of=started if identity.as_of == started else identity.as_of,
             trigger=_trigger(value.get("trigger")),
             duration_s=_number_or_zero(value.get("duration_s")),
-            parameters=_mapping(value.get("parameters")),
+            parameters=shared_mapping(_mapping(value.get("parameters"))),
             secret_parameters=tuple(
                 name for name in _list(value.get("secret_parameters")) if isinstance(name, str)
             ),
@@ -223,10 +229,12 @@ class RunRecord:
             dry_run=value.get("dry_run") is True,
             summary=_optional_text(value.get("summary")),
             host=Host.from_json(value.get("host")),
-            versions={
-                shared_text(str(k)): shared_text(v) if isinstance(v, str) else None
-                for k, v in _mapping(value.get("versions")).items()
-            },
+            versions=shared_mapping(
+                {
+                    str(k): shared_text(v) if isinstance(v, str) else None
+                    for k, v in _mapping(value.get("versions")).items()
+                }
+            ),
             artifacts=_artifacts(value.get("artifacts")),
             schema=value.get("schema") if isinstance(value.get("schema"), int) else SCHEMA_VERSION,
         )

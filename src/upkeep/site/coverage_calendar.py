@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import groupby
+from pathlib import Path
 
+from upkeep import atomic
 from upkeep.coverage import WAIVERS_NOTE, Health, Outcome, RunbookCoverage, Slot
 from upkeep.site.markup import escape_html, html_root_for, run_href, when
 from upkeep.site.model import RunView, SiteModel
@@ -56,13 +58,47 @@ def coverage_page(model: SiteModel) -> str:
 
 def put_grids(html: str, model: SiteModel) -> str:
     """The built coverage page with each runbook's calendar grid where its marker is."""
+    return insert_grids(html, grids(model))
+
+
+def grids(model: SiteModel) -> dict[str, str]:
+    """Each runbook's calendar grid, by the marker it takes the place of in the built page."""
     root = html_root_for("coverage/")
     runs = {run.run_id: run for run in model.runs}
-    for index, item in enumerate(model.coverage.values()):
-        if item.slots:
-            grid = calendar_grid(item, runs, root, model)
-            html = html.replace(_GRID_MARKER.format(index=index), grid, 1)
+    return {
+        _GRID_MARKER.format(index=index): calendar_grid(item, runs, root, model)
+        for index, item in enumerate(model.coverage.values())
+        if item.slots
+    }
+
+
+def insert_grids(html: str, grids: dict[str, str]) -> str:
+    """`html` with each grid where its marker is (`grids`)."""
+    for marker, grid in grids.items():
+        html = html.replace(marker, grid, 1)
     return html
+
+
+def insert_grids_into_file(page: Path, grids: dict[str, bytes]) -> None:
+    """The built page `page` (as MkDocs wrote it) with each grid where its marker is, written
+    again piece by piece: years of grids are megabytes of HTML, and a string of the whole page
+    with them, copied once per grid and encoded, was the peak of a site build's memory."""
+    data = page.read_bytes()
+    found = sorted(
+        (at, marker.encode(), grid)
+        for marker, grid in grids.items()
+        if (at := data.find(marker.encode())) >= 0
+    )
+    if not found:
+        return
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    start = 0
+    for at, marker, grid in found:
+        pieces += [view[start:at], grid]
+        start = at + len(marker)
+    pieces.append(view[start:])
+    atomic.write_chunks(page, pieces, mode=atomic.file_mode())
 
 
 def runbook_section(item: RunbookCoverage, grid_marker: str, model: SiteModel) -> str:

@@ -26,6 +26,7 @@ from upkeep.evidence import ledger
 from upkeep.evidence.anchor import Anchor, newest_anchor
 from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Status, parse_time
+from upkeep.records.results import shared_text
 from upkeep.registry import NAME, Registry
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
@@ -34,6 +35,7 @@ from upkeep.site.run_records import read_records
 from upkeep.site.verification import cache_path, verify_with_cache
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_NO_PATHS: frozenset[str] = frozenset()  # a run that verifies (almost all): one empty set
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 
 
@@ -242,15 +244,22 @@ def _run_view(
     relpath = _relpath(entry)
     if relpath is None:
         return None
+    record = store.read_record(relpath) if records is None else records.get(relpath)
+    run_id, started = entry.run_id, parse_time(entry.started_at).astimezone(UTC)
+    # The ledger's facts, held once where the record says the same (years of runs).
+    if record is not None:
+        run_id = record.run_id if record.run_id == run_id else run_id
+        same = record.started_at == started and record.started_at.tzinfo is UTC
+        started = record.started_at if same else started
     return RunView(
-        run_id=entry.run_id,
-        runbook=entry.runbook,
+        run_id=run_id,
+        runbook=shared_text(entry.runbook),
         status=entry.status,
-        started_at=parse_time(entry.started_at).astimezone(UTC),
+        started_at=started,
         relpath=relpath,
-        record=store.read_record(relpath) if records is None else records.get(relpath),
+        record=record,
         problems=tuple(p.message for p in problems),
-        problem_paths=frozenset(p.path for p in problems),
+        problem_paths=frozenset(p.path for p in problems) if problems else _NO_PATHS,
     )
 
 

@@ -1,5 +1,6 @@
 """Responsible for the `upkeep` MkDocs plugin: it reads the runbooks, the evidence and upkeep.yml
-once per build, adds the generated pages in memory, and writes the run report pages at the end.
+once per build, adds the generated pages in memory, and writes the run report pages once every
+page's Markdown is converted (then lets the run records go, before MkDocs renders the pages).
 
 Registered as the `upkeep` entry point in `mkdocs.plugins`, so plain `mkdocs build` (and `mike
 deploy`, which runs it) builds the whole site. Nothing generated is written into docs/. The
@@ -26,6 +27,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from upkeep.config import Config
 from upkeep.errors import UpkeepError
 from upkeep.review.plot_files import PlotWriter
 from upkeep.site import (
@@ -79,12 +81,18 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         self._docs_dir: Path | None = None
         self._kept: Path | None = None  # the last build's run folders, moved aside
         self._plots: SitePlots | None = None  # this build's trend plots
+        self._grids: dict[str, bytes] = {}  # the coverage page's grids, made in on_env
+        self._coverage_page: Path | None = None  # where MkDocs wrote it, for its grids
+        self._upkeep_config: Config | None = None  # upkeep.yml, as this build read it
 
     # --- what the macros read -------------------------------------------------------------
 
     def site_model(self) -> SiteModel:
         if self.model is None:
-            raise PluginError("upkeep: the site model is read in on_config; it is not ready yet")
+            raise PluginError(
+                "upkeep: the site model is read in on_config and let go in on_env, once the run "
+                "pages are written; it is not there at this point of the build"
+            )
         return self.model
 
     def plan_tasks(self) -> tuple[PlanTask, ...]:
@@ -106,6 +114,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
         start = time.perf_counter()
         upkeep_config = _upkeep_call(load_config, self._config_path(config))
+        self._upkeep_config = upkeep_config
         runbooks = _upkeep_call(registry.discover, upkeep_config.runbooks_dir, upkeep_config.root)
         # The trend plots' worker imports matplotlib on another core while the evidence is read,
         # then draws the plots whose data changed, if any, while the pages are made (`on_env`).
@@ -179,6 +188,15 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
                     self._plots.drawn,
                     time.perf_counter() - start,
                 )
+        # The macros and the month tables have read the model: the run pages and the coverage
+        # grids are the last of it. Once they are made, years of run records are let go before
+        # MkDocs renders its pages and their search index (the build's peak of memory).
+        model = self.site_model()
+        self._place_run_pages(model, Path(config.site_dir))
+        self._grids = {
+            marker: grid.encode() for marker, grid in coverage_calendar.grids(model).items()
+        }
+        self.model = None
         return env
 
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -191,8 +209,9 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
         if page.file.src_uri == coverage_calendar.PAGE:
-            # After Markdown and the search index: a grid is a cell per run and no text.
-            return coverage_calendar.put_grids(output, self.site_model())
+            # After Markdown and the search index: a grid is a cell per run and no text. They
+            # go into the written page, in on_post_build.
+            self._coverage_page = Path(page.file.abs_dest_path)
         return output
 
     def on_pre_build(self, config: MkDocsConfig) -> None:
@@ -204,10 +223,37 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         self._close_plots()
-        model = self.site_model()
+        grids, self._grids = self._grids, {}
+        if self._coverage_page is not None:
+            coverage_calendar.insert_grids_into_file(self._coverage_page, grids)
+            self._coverage_page = None
+        if self.fleet is not None:
+            reports = fleet_pages.write_fleet_reports(self.fleet, Path(config.site_dir))
+            log.info(
+                "upkeep: put the fleet's reports in the site: %d linked, %d copied (%s)",
+                reports.linked,
+                reports.copied,
+                human_size(reports.copied_bytes),
+            )
+
+    def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
+        assert self._upkeep_config is not None  # read in on_config, before the first build
+        upkeep_config = self._upkeep_config
+        server.watch(str(upkeep_config.path))
+        for folder in upkeep_config.runbooks_dir:
+            server.watch(str(folder))
+        if upkeep_config.site.docs_dir is not None:
+            server.watch(str(upkeep_config.site.docs_dir))
+        if upkeep_config.evidence_dir.is_dir():
+            server.watch(str(upkeep_config.evidence_dir / "ledger.jsonl"))
+        return server
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _place_run_pages(self, model: SiteModel, site_dir: Path) -> None:
         start = time.perf_counter()
         kept, self._kept = self._kept, None
-        placed = run_pages.write_run_pages(model, Path(config.site_dir), kept)
+        placed = run_pages.write_run_pages(model, site_dir, kept)
         log.info(
             "upkeep: put %d runs' pages in the site in %.2f s: %d rendered (new or changed, %s), "
             "%d kept from the last build, %d files linked, %d copied (%s)",
@@ -220,27 +266,6 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
             placed.copied,
             human_size(placed.copied_bytes),
         )
-        if self.fleet is not None:
-            reports = fleet_pages.write_fleet_reports(self.fleet, Path(config.site_dir))
-            log.info(
-                "upkeep: put the fleet's reports in the site: %d linked, %d copied (%s)",
-                reports.linked,
-                reports.copied,
-                human_size(reports.copied_bytes),
-            )
-
-    def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
-        model = self.site_model()
-        server.watch(str(model.config.path))
-        for folder in model.config.runbooks_dir:
-            server.watch(str(folder))
-        if model.config.site.docs_dir is not None:
-            server.watch(str(model.config.site.docs_dir))
-        if model.config.evidence_dir.is_dir():
-            server.watch(str(model.config.evidence_dir / "ledger.jsonl"))
-        return server
-
-    # --- internals --------------------------------------------------------------------------
 
     def _close_plots(self) -> None:
         if self._plots is not None:
