@@ -140,7 +140,8 @@ class Check:
             raise ValueError(
                 f"check status must be one of {', '.join(CHECK_STATUSES)}, got {self.status!r}"
             )
-        object.__setattr__(self, "status", Status(self.status))
+        if type(self.status) is not Status:
+            object.__setattr__(self, "status", Status(self.status))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -244,7 +245,14 @@ def shared_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
-    return shared_mapping(labels)
+    # Strings only (checked by the caller): the values' types need not be in the key.
+    key = ("labels", *labels.items())
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[key] = MappingProxyType({shared_text(k): v for k, v in key[1:]})
+    return found
 
 
 def _maps_strings_to_strings(value: Any) -> bool:

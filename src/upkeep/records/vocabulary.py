@@ -40,6 +40,9 @@ class Status(StrEnum):
     @classmethod
     def parse(cls, value: Any) -> Status:
         """The status named `value`; ValueError naming the statuses there are."""
+        found = _STATUS_BY_VALUE.get(value) if isinstance(value, str) else None
+        if found is not None:  # a lookup: every check of years of runs is parsed
+            return found
         try:
             return cls(value)
         except ValueError:
@@ -48,6 +51,7 @@ class Status(StrEnum):
             ) from None
 
 
+_STATUS_BY_VALUE: dict[str, Status] = {status.value: status for status in Status}
 _STATUS_RANK = {Status.OK: 0, Status.SKIPPED: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
 _EXIT_CODES = {Status.OK: 0, Status.SKIPPED: 0, Status.WARN: 0, Status.FAIL: 1, Status.ERROR: 3}
 # What a check can say: the other statuses belong to a whole run.

@@ -15,6 +15,7 @@ a folder's mtime and ctime change whenever an entry in it is added, removed or r
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
@@ -43,7 +44,7 @@ def keep_runs(site_dir: Path) -> Path | None:
 def reuse(
     kept: Path | None,
     relpath: str,
-    target: Path,
+    target: str | Path,
     stored: dict[str, tuple[int, int]],
     placed_as: Any = None,
 ) -> bool:
@@ -77,7 +78,7 @@ def folder_identity(folder: str | Path, stored: dict[str, Any]) -> list[list[int
     """The (inode, mtime_ns, ctime_ns) of a run folder in the site and of each folder in it
     that the names of `stored` go through, in order; None when one is not a folder."""
     identity = []
-    for name in ["", *_folders_of(stored)]:
+    for name in _folders_of(tuple(stored)):
         try:
             info = os.lstat(os.path.join(folder, name))
         except OSError:
@@ -88,13 +89,15 @@ def folder_identity(folder: str | Path, stored: dict[str, Any]) -> list[list[int
     return identity
 
 
-def _folders_of(names: dict[str, Any]) -> list[str]:
-    """`report/index.html` -> `report`: every folder the names go through, sorted."""
+@functools.lru_cache(maxsize=64)
+def _folders_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`report/index.html` -> `report`: the run folder itself (`""`), then every folder the
+    names go through, sorted (the same few names for every run: worked out once)."""
     folders = set()
     for name in names:
         parts = name.split("/")[:-1]
         folders |= {"/".join(parts[: depth + 1]) for depth in range(len(parts))}
-    return sorted(folders)
+    return ("", *sorted(folders))
 
 
 def discard(kept: Path | None) -> None:

@@ -50,7 +50,7 @@ def templates_key() -> str:
     return digest.hexdigest()
 
 
-def place_file(source: Path, target: Path, placed: Placed) -> None:
+def place_file(source: str | Path, target: Path, placed: Placed) -> None:
     """Put `source` at `target` by a hard link, else by a copy; a missing source puts nothing."""
     try:
         _link_replacing(source, target)
@@ -68,7 +68,7 @@ def place_file(source: Path, target: Path, placed: Placed) -> None:
     placed.copied_bytes += target.stat().st_size
 
 
-def _link_replacing(source: Path, target: Path) -> None:
+def _link_replacing(source: str | Path, target: Path) -> None:
     # mkdocs has just cleaned the site: the target is there only in a dirty build or a rerun.
     try:
         os.link(source, target)
@@ -86,6 +86,7 @@ class RunPageStore:
 
     def __init__(self, state_dir: Path, key: str) -> None:
         self.root = state_dir / STORE_DIR
+        self._root = os.fspath(self.root)  # joined as a string for each of thousands of runs
         self.manifest_path = state_dir / MANIFEST
         self.old_manifest_path = state_dir / OLD_MANIFEST
         self.key = key
@@ -118,32 +119,32 @@ class RunPageStore:
 
     def pages(
         self, relpath: str, fingerprint: str, render: Callable[[], dict[str, bytes]], placed: Placed
-    ) -> dict[str, Path]:
-        """The stored files of one run, by name under its folder; `render` is called only when
-        the stored ones were rendered from something else, or changed since."""
-        folder = self.root / relpath
+    ) -> dict[str, str]:
+        """The paths of the stored files of one run, by name under its folder; `render` is
+        called only when the stored ones were rendered from something else, or changed since."""
+        folder = f"{self._root}/{relpath}"
         text = self.known.get(relpath)
         entry = _entry(text)
         if entry is not None and entry.get("fingerprint") == fingerprint:
             stored = entry.get("files")
             if isinstance(stored, dict) and all(
-                isinstance(name, str) and _identity(folder / name) == identity
+                isinstance(name, str) and _identity(f"{folder}/{name}") == identity
                 for name, identity in stored.items()
             ):
                 self.fresh[relpath] = text  # type: ignore[assignment]  # entry is not None
                 self._open = (relpath, entry)
-                return {name: folder / name for name in stored}
+                return {name: f"{folder}/{name}" for name in stored}
         shutil.rmtree(folder, ignore_errors=True)
         made = render()
-        for parent in {(folder / name).parent for name in made}:
+        for parent in {os.path.dirname(f"{folder}/{name}") for name in made}:
             os.makedirs(parent, exist_ok=True)
         identities = {}
         for name, data in made.items():
-            identities[name] = _write_new(folder / name, data)
+            identities[name] = _write_new(f"{folder}/{name}", data)
             placed.rendered_bytes += len(data)
         placed.rendered += 1
         self._keep(relpath, {"fingerprint": fingerprint, "files": identities})
-        return {name: folder / name for name in identities}
+        return {name: f"{folder}/{name}" for name in identities}
 
     def inodes(self, relpath: str) -> dict[str, tuple[int, int]]:
         """The device and inode of each stored file of the run `pages` has just given, as
@@ -246,25 +247,25 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def file_identity(path: Path) -> list[int] | None:
+def file_identity(path: str | Path) -> list[int] | None:
     """(size, mtime_ns, inode, ctime_ns) of a file, None when it is not there."""
     try:
-        info = path.lstat()
+        info = os.lstat(path)
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
 
 
-def _identity(path: Path) -> list[int] | None:
+def _identity(path: str) -> list[int] | None:
     try:
-        info = path.lstat()
+        info = os.lstat(path)
     except OSError:
         return None
     # Not ctime: linking the file into a site, and the site's clean-up, change it on every build.
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
-def _write_new(path: Path, data: bytes) -> list[int]:
+def _write_new(path: str, data: bytes) -> list[int]:
     """Write a file into a folder just emptied; its identity. No temporary name and no fsync:
     a store file is a cache, and the manifest (written and synced after every page) holds each
     file's size and mtime, so one cut short by a crash no longer matches and is made again."""
