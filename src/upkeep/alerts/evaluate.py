@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from upkeep.alerts.decide import Told, decide
 from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.message import compose
@@ -52,6 +50,8 @@ def alert(
     settings = config.alerts
     if not settings.targets or not store.ledger_path.exists():
         return []
+    from filelock import FileLock, Timeout  # here: the site and `list` import this module
+
     lock_path = config.state_dir / "locks" / "alerts.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:

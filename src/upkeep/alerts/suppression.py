@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.escalate import fingerprint
 from upkeep.alerts.message import Message
@@ -254,6 +252,8 @@ def announce_ending(
     tried again next time). The silences announced."""
     if not config.alerts.targets or not store.ledger_path.exists():
         return []
+    from filelock import FileLock, Timeout  # here: the site imports this module
+
     lock_path = config.state_dir / "locks" / "silence-ending.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
-
 from upkeep.evidence.layout import STAGING
 
 # `20261127T021500Z-health-check-7f3a`: the start, the runbook, a random suffix.
@@ -53,6 +51,8 @@ def owner_pid(name: str) -> int | None:
 
 def process_alive(pid: int) -> bool:
     """Whether process `pid` exists on this machine and is not a zombie."""
+    import psutil  # here: every site build imports this module, few have runs going on
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
