@@ -95,6 +95,7 @@ class RunPageStore:
         self.fresh: dict[str, str] = {}  # relpath -> entry (JSON text), as this build leaves it
         self._open: tuple[str, dict[str, Any]] = ("", {})  # the run at hand, its entry parsed
         self._device: int | None = None  # the store's filesystem, once a run's files are in it
+        self._mode = atomic.file_mode()  # read once: /proc, for each of thousands of files
 
     def _read_manifest(self) -> dict[str, str]:
         try:
@@ -140,7 +141,7 @@ class RunPageStore:
             os.makedirs(parent, exist_ok=True)
         identities = {}
         for name, data in made.items():
-            identities[name] = _write_new(f"{folder}/{name}", data)
+            identities[name] = _write_new(f"{folder}/{name}", data, self._mode)
             placed.rendered_bytes += len(data)
         placed.rendered += 1
         self._keep(relpath, {"fingerprint": fingerprint, "files": identities})
@@ -265,11 +266,11 @@ def _identity(path: str) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
-def _write_new(path: str, data: bytes) -> list[int]:
+def _write_new(path: str, data: bytes, mode: int) -> list[int]:
     """Write a file into a folder just emptied; its identity. No temporary name and no fsync:
     a store file is a cache, and the manifest (written and synced after every page) holds each
     file's size and mtime, so one cut short by a crash no longer matches and is made again."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, atomic.file_mode())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()
