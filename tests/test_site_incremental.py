@@ -327,14 +327,20 @@ def test_a_store_file_changed_by_hand_is_rendered_again(
     assert "all green" not in (site / relpath / "index.html").read_text()
 
 
-def test_a_manifest_line_that_is_not_an_entry_renders_only_its_run_again(
-    history: dict[str, Any], tmp_path: Path
-) -> None:
+def _built_manifest(history: dict[str, Any], site: Path) -> tuple[Config, Path, str, list[str]]:
+    """A build's manifest: its path, its header line and its lines, one per run."""
     config = _config(history)
-    site = tmp_path / "site"
     _build(config, site)
     manifest = config.state_dir / MANIFEST
     header, *lines = manifest.read_text().split("\n")
+    return config, manifest, header, lines
+
+
+def test_a_manifest_line_that_is_not_an_entry_renders_only_its_run_again(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    config, manifest, header, lines = _built_manifest(history, site)
     assert json.loads(header)["format"] == 2 and len(lines) == 3
     relpath, _, entry = lines[0].partition("\t")
     assert json.loads(entry)["files"].keys() == {"index.html", "report.html", "report/index.html"}
@@ -354,11 +360,8 @@ def test_a_manifest_line_that_is_not_an_entry_renders_only_its_run_again(
 def test_a_manifest_of_another_format_renders_every_page_again(
     history: dict[str, Any], tmp_path: Path
 ) -> None:
-    config = _config(history)
     site = tmp_path / "site"
-    _build(config, site)
-    manifest = config.state_dir / MANIFEST
-    header, *lines = manifest.read_text().split("\n")
+    config, manifest, header, lines = _built_manifest(history, site)
     manifest.write_text("\n".join([json.dumps({**json.loads(header), "format": 1}), *lines]))
     assert _build(config, site)[1].rendered == 3
 
