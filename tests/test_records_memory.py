@@ -97,11 +97,12 @@ def test_records_share_their_parameters_versions_references_and_equal_times() ->
     assert first.to_json()["versions"] == _run_json(1)["versions"]
 
 
-@pytest.mark.parametrize("value", [1, 1.0, True, "1", None])
+@pytest.mark.parametrize("value", [1, 1.0, True, "1", None, 0.0, -0.0])
 def test_a_shared_parameter_keeps_its_own_type(value: Any) -> None:
-    """1, 1.0 and True are equal in Python: each record still shows the value it recorded."""
+    """1, 1.0 and True are equal in Python, and so are 0.0 and -0.0: each record still shows
+    the value it recorded."""
     records = []
-    for n, recorded in enumerate([1, 1.0, True, "1", None, value]):
+    for n, recorded in enumerate([1, 1.0, True, "1", None, 0.0, -0.0, value]):
         run = _run_json(n)
         run["parameters"] = {"top_groups": recorded}
         records.append(RunRecord.from_json(json.loads(json.dumps(run))))

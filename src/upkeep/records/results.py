@@ -215,44 +215,44 @@ _SHARED: dict[Any, Any] = {}
 _SHARED_MAX = 8192
 
 
-def shared(value: Any) -> Any:
-    """`value`, or an equal one read before: for frozen (hashable) values runs repeat."""
-    try:
-        found = _SHARED.get(value)
-    except TypeError:  # not hashable after all: kept as it is
-        return value
+def _held(key: Any, make: Any) -> Any:
+    """What `_SHARED` holds under `key`, made by `make()` the first time."""
+    found = _SHARED.get(key)
     if found is None:
         if len(_SHARED) >= _SHARED_MAX:
             _SHARED.clear()
-        found = _SHARED[value] = value
+        found = _SHARED[key] = make()
     return found
+
+
+def shared(value: Any) -> Any:
+    """`value`, or an equal one read before: for frozen (hashable) values runs repeat."""
+    try:
+        return _held(value, lambda: value)
+    except TypeError:  # not hashable after all: kept as it is
+        return value
 
 
 def shared_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     """A read-only `mapping` held once however many records read it, when its values are plain
     (strings, numbers, None); else a dict of its own."""
-    # Each value's type too: 1, 1.0 and True are equal, and a record shows which it was.
-    key = ("mapping", *((k, type(v), v) for k, v in mapping.items()))
+    # Each value's type, and a float's repr: 1, 1.0, True are equal, and so are 0.0 and -0.0,
+    # and a record shows the value it recorded.
+    plain = ((k, type(v), repr(v) if type(v) is float else v) for k, v in mapping.items())
+    key = ("mapping", *plain)
     try:
-        found = _SHARED.get(key)
+        return _held(key, lambda: _read_only(mapping))
     except TypeError:  # a list or a mapping among the values
         return dict(mapping)
-    if found is None:
-        if len(_SHARED) >= _SHARED_MAX:
-            _SHARED.clear()
-        found = _SHARED[key] = MappingProxyType({shared_text(k): v for k, v in mapping.items()})
-    return found
 
 
 def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     # Strings only (checked by the caller): the values' types need not be in the key.
-    key = ("labels", *labels.items())
-    found = _SHARED.get(key)
-    if found is None:
-        if len(_SHARED) >= _SHARED_MAX:
-            _SHARED.clear()
-        found = _SHARED[key] = MappingProxyType({shared_text(k): v for k, v in key[1:]})
-    return found
+    return _held(("labels", *labels.items()), lambda: _read_only(labels))
+
+
+def _read_only(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType({shared_text(k): v for k, v in mapping.items()})
 
 
 def _maps_strings_to_strings(value: Any) -> bool:
