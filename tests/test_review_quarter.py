@@ -7,6 +7,7 @@ items for the plan's owner."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,13 +15,14 @@ import pytest
 from helpers.project import CHECK_OK, Project
 from helpers.quarter import DISK, OLD, PRE, WEEKLY, write_quarter
 
-from upkeep import registry
+from upkeep import coverage, registry
 from upkeep.config import load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.findings import RunEvent
 from upkeep.records import Decision, Finding, RunbookRef, RunRecord, Severity, Status
 from upkeep.review.backlog import BACKLOG_CHANGE, fold_backlog, item_id
 from upkeep.review.evidence_pass import read_evidence
+from upkeep.review.month import review_month
 from upkeep.review.quarter import SLA_NOT_CONFIGURED, month_bounds, review_quarter
 from upkeep.review.quarter_text import quarter_text
 
@@ -235,3 +237,33 @@ def test_the_site_shows_the_quarter_with_its_monthly_reviews_linked(
     plots = {plot.uri: plot for plot in quarter_page.quarter_plots(model)}
     assert plots["quarterly-review/backup_restore_seconds.svg"].series
     assert 'src="../quarterly-review/backup_restore_seconds.svg"' in page
+
+
+def test_one_read_of_the_evidence_answers_every_review_as_separate_reads_do(
+    quarter_project: Project,
+) -> None:
+    """The site reads the evidence once for its dashboard and both reviews, which share the
+    coverage and the backlog they work out: each answer is the one a read of its own gives."""
+    store = EvidenceStore(quarter_project.evidence)
+    write_quarter(store, END)
+    config = load_config(quarter_project.config)
+    runbooks = registry.discover(config.runbooks_dir, config.root)
+    shared = read_evidence(store)
+    earlier = END - timedelta(days=10)  # another instant: another answer, not the kept one
+    for at in (END, earlier, END):
+        assert review_quarter(shared, runbooks, config, at) == review_quarter(
+            read_evidence(store), runbooks, config, at
+        )
+        assert review_month(shared, runbooks, config, at) == review_month(
+            read_evidence(store), runbooks, config, at
+        )
+    # Every ledger line, repeats included, as `upkeep status` reads them.
+    assert shared.coverage(runbooks, config, END) == coverage.account(
+        runbooks, store.entries(), (), config, END
+    )
+    # Other settings are another question: items due a day after they open.
+    hurried = replace(config.maintenance_review, backlog_due_days=1)
+    usual = shared.backlog(config.maintenance_review, "carol", END)
+    assert shared.backlog(hurried, "carol", END) == fold_backlog(shared.events, hurried, "carol")
+    assert shared.backlog(hurried, "carol", END) != usual
+    assert shared.backlog(config.maintenance_review, "carol", END) == usual

@@ -16,7 +16,7 @@ from upkeep.errors import UpkeepError
 from upkeep.findings import FindingState, RunEvent, follow
 from upkeep.records import Status
 from upkeep.registry import Registry
-from upkeep.review.backlog import BacklogItem, fold_backlog, ordered
+from upkeep.review.backlog import BacklogItem, ordered
 from upkeep.review.docs_history import page_changed
 from upkeep.review.docs_suggestions import DocsSuggestion, suggest
 from upkeep.review.evidence_pass import EvidenceRead
@@ -87,7 +87,7 @@ def review_month(
         still_open=tuple(s for s in states if s.open),
         backlog=tuple(
             ordered(
-                fold_backlog(events, settings, config.quarterly_review.plan_owner).values(),
+                evidence.backlog(settings, config.quarterly_review.plan_owner, at).values(),
                 at.date(),
             )
         ),
@@ -114,7 +114,7 @@ def _runbooks(
     for run in runs:
         statuses.setdefault(run.runbook, Counter())[run.record.status] += 1
     months = []
-    for item in coverage.account(registry, evidence.entries, (), config, at):
+    for item in evidence.coverage(registry, config, at):
         slots = [s for s in item.slots if s.scheduled >= start]
         months.append(
             RunbookMonth(

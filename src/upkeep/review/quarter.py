@@ -198,7 +198,7 @@ def review_quarter(
             _monthly_reviews(quarter, start, config.maintenance_review.window_days)
         ),
         runbooks=tuple(runbooks),
-        flow=_flow(events, config, start, at),
+        flow=_flow(evidence, events, config, start, at),
         drills=tuple(_drills(quarter)),
         restore=tuple(restore),
         trends={metric: series[metric] for metric in metrics},
@@ -246,7 +246,7 @@ def _runbooks(
             per_month[index][run.record.status] += 1
     missed: dict[str, list[int]] = {}
     end = months[-1][1]
-    for item in coverage.account(registry, evidence.entries, (), config, end):
+    for item in evidence.coverage(registry, config, end):
         counts = missed.setdefault(item.runbook.name, [0] * len(months))
         for slot in item.slots:
             index = _month_of(months, slot.scheduled)
@@ -264,12 +264,17 @@ def _runbooks(
 
 
 def _flow(
-    events: list[RunEvent | Decision], config: Config, start: datetime, at: datetime
+    evidence: EvidenceRead,
+    events: list[RunEvent | Decision],
+    config: Config,
+    start: datetime,
+    at: datetime,
 ) -> BacklogFlow:
-    """The backlog folded as it stood when the quarter began and at its end, compared."""
+    """The backlog folded as it stood when the quarter began and at its end (`events` are the
+    ones up to `at`), compared."""
     settings, owner = config.maintenance_review, config.quarterly_review.plan_owner
     before = fold_backlog((e for e in events if e.at < start), settings, owner)
-    after = fold_backlog(events, settings, owner)
+    after = evidence.backlog(settings, owner, at)
     today = at.date()
     items = sorted(after.values(), key=lambda item: item.id)
     was_active = {ident for ident, item in before.items() if item.state.active}

@@ -148,7 +148,7 @@ def load_model(config: Config, registry: Registry, at: datetime | None = None) -
         findings=tuple(follow(events)),
         decisions=decisions,
         anchor=newest_anchor(config.evidence_dir, config.evidence_git),
-        coverage={item.runbook.name: item for item in _coverage(registry, entries, config, at)},
+        coverage={item.runbook.name: item for item in _coverage(read, registry, config, at)},
         review=review_month(read, registry, config, at),
         quarter=review_quarter(read, registry, config, at),
     )
@@ -183,13 +183,16 @@ def run_views(
 
 
 def _coverage(
-    registry: Registry, entries: list[evidence.LedgerEntry], config: Config, at: datetime
+    read: EvidenceRead, registry: Registry, config: Config, at: datetime
 ) -> list[RunbookCoverage]:
-    """Every runbook's scheduled runs accounted for (`upkeep status`), runs going on included."""
+    """Every runbook's scheduled runs accounted for (`upkeep status`), runs going on included.
+    With none going on (almost always) it is the reviews' answer, worked out once."""
     from upkeep.evidence.in_progress import runs_in_progress
 
     going_on = runs_in_progress(config.evidence_dir)
-    return account(registry, entries, going_on, config, at)
+    if not going_on:
+        return read.coverage(registry, config, at)
+    return account(registry, read.entries, going_on, config, at)
 
 
 def _events(
