@@ -44,6 +44,7 @@ from upkeep.site import (
     run_pages,
     runbook_pages,
     script_pages,
+    search_entries,
     silences,
     support,
     versions,
@@ -84,6 +85,7 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
         self._grids: dict[str, bytes] = {}  # the coverage page's grids, made in on_env
         self._coverage_page: Path | None = None  # where MkDocs wrote it, for its grids
         self._upkeep_config: Config | None = None  # upkeep.yml, as this build read it
+        self._search: search_entries.SearchEntries | None = None  # this build's search entries
 
     # --- what the macros read -------------------------------------------------------------
 
@@ -217,12 +219,23 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
     def on_pre_build(self, config: MkDocsConfig) -> None:
         # Before MkDocs empties the site: the last build's run folders, to move back unchanged.
         self._kept = kept_runs.keep_runs(Path(config.site_dir))
+        # After every plugin's on_config: the search plugin has made this build's index.
+        assert self._upkeep_config is not None
+        self._search = search_entries.attach(config.plugins, self._upkeep_config.state_dir)
 
     def on_build_error(self, error: Exception) -> None:
         self._close_plots()
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         self._close_plots()
+        search, self._search = self._search, None
+        if search is not None:
+            search.save()
+            log.info(
+                "upkeep: search entries of %d pages kept from the last build, %d pages indexed",
+                search.reused,
+                search.indexed,
+            )
         grids, self._grids = self._grids, {}
         if self._coverage_page is not None:
             coverage_calendar.insert_grids_into_file(self._coverage_page, grids)
