@@ -30,7 +30,18 @@ def badge(status: Status | Severity | None) -> Markup:
     """A status (or severity) as a word with its colour class; None is a runbook never run."""
     if status is None:
         return Markup('<span class="uk-status uk-never">NEVER RUN</span>')
-    return Markup('<span class="uk-status uk-{0}">{1}</span>').format(status.value, status.word)
+    # Made once per status: a site build shows one for each of years of runs. Keyed on the
+    # type too: Status.WARN and Severity.WARN are equal strings.
+    key = (type(status), status.value)
+    made = _BADGES.get(key)
+    if made is None:
+        made = _BADGES[key] = Markup('<span class="uk-status uk-{0}">{1}</span>').format(
+            status.value, status.word
+        )
+    return made
+
+
+_BADGES: dict[tuple[type, str], Markup] = {}
 
 
 def check_badge(check: Check) -> Markup:
