@@ -228,8 +228,25 @@ def test_a_run_record_cache_that_cannot_be_read_is_ignored(history: dict[str, An
     runbooks = discover(config.runbooks_dir, config.root)
     first = load_model(config, runbooks)
     for month in (config.state_dir / run_records.CACHE_DIR).iterdir():
-        month.write_text('{"format": 1, "runs": {"runs/2026/10/x": [1, 2]}')
+        month.write_text(f'{{"format": {run_records.CACHE_FORMAT}, "runs": {{"runs/2026/10/x": [')
     assert load_model(config, runbooks).runs == first.runs
+
+
+def test_a_kept_row_that_is_not_one_is_read_from_the_run_json_again(
+    history: dict[str, Any],
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    first = load_model(config, runbooks)
+    (month,) = (config.state_dir / run_records.CACHE_DIR).iterdir()
+    kept = json.loads(month.read_bytes())
+    assert kept["format"] == run_records.CACHE_FORMAT and len(kept["runs"]) == 3
+    for entry in kept["runs"].values():  # keys that still hold, rows that are no rows
+        entry["record"] = entry["record"][:5]
+    month.write_text(json.dumps(kept))
+    assert load_model(config, runbooks).runs == first.runs
+    rewritten = json.loads(month.read_bytes())["runs"]
+    assert all(len(entry["record"]) == 22 for entry in rewritten.values())
 
 
 # --- run pages put into the site ------------------------------------------------------------

@@ -237,7 +237,7 @@ class Metric:
                 and type(labels) is dict
                 and _maps_strings_to_strings(labels)
             ):
-                return cls(sys.intern(name), measured, sys.intern(unit), _shared_labels(labels))
+                return cls(sys.intern(name), measured, sys.intern(unit), shared_labels(labels))
         value = _kind(value, "metric")
         labels = value.get("labels") or {}
         if not _maps_strings_to_strings(labels):
@@ -246,7 +246,7 @@ class Metric:
             name=_text(value.get("name"), "metric name"),
             value=number(value.get("value"), "metric value", optional=False),  # type: ignore[arg-type]
             unit=_text(value.get("unit", ""), "metric unit"),
-            labels=_shared_labels(labels),
+            labels=shared_labels(labels),
         )
 
 
@@ -287,7 +287,8 @@ def shared_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
         return dict(mapping)
 
 
-def _shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+def shared_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    """A metric's labels, read-only and held once however many records read them."""
     # Strings only (checked by the caller): the values' types need not be in the key.
     return _held(("labels", *labels.items()), lambda: _read_only(labels))
 

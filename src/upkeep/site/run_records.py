@@ -1,10 +1,12 @@
 """Responsible for reading every run's run.json for a site build while opening only those that
-changed since an earlier build: the JSON of each run.json is kept under state_dir, one file per
-month of runs (a nightly build rewrites only the month of its new run), keyed on the ledger's
-sha256 of that run.json and the identity (device, inode, size, mtime_ns, ctime_ns) of the file
-it was read from, and read again from the evidence whenever any of that differs. A month file
-that cannot be read is ignored (its runs are read from the evidence); one that cannot be written
-costs the next build time, nothing else. The records equal `EvidenceStore.read_record`'s.
+changed since an earlier build: each run's record is kept under state_dir as a compact row
+(`site.record_rows`; None for a run.json that is JSON but no record), one file per month of runs
+(a nightly build rewrites only the month of its new run), keyed on the ledger's sha256 of that
+run.json and the identity (device, inode, size, mtime_ns, ctime_ns) of the file it was read
+from, and read again from the evidence whenever any of that differs. A month file that cannot be
+read, or a row that is not one, is ignored (those runs are read from the evidence); one that
+cannot be written costs the next build time, nothing else. The records equal
+`EvidenceStore.read_record`'s.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 from upkeep import atomic
 from upkeep.evidence import RUN_JSON
 from upkeep.records import RunRecord
+from upkeep.site.record_rows import ROW_FORMAT, BadRow, record_of, row_of
 from upkeep.site.run_page_store import compact_json, read_runs_cache
 
 CACHE_DIR = "site/run-records"  # under state_dir: never in the evidence, never published
-CACHE_FORMAT = 1
+CACHE_FORMAT = 100 + ROW_FORMAT  # 1 held each run.json's JSON as it was
 _SUFFIX = ".json"
 
 
@@ -54,35 +57,46 @@ def _read_month(
     fresh: dict[str, Any] = {}
     records: dict[str, RunRecord | None] = {}
     for relpath, sha in runs:
-        entry = _run_json(os.path.join(evidence_root, relpath, RUN_JSON), sha, known.get(relpath))
-        if entry is None:
+        path = os.path.join(evidence_root, relpath, RUN_JSON)
+        try:
+            info = os.stat(path)  # the file that is read, a symlink's target included
+        except OSError:
             records[relpath] = None
             continue
-        fresh[relpath] = entry
-        try:
-            records[relpath] = RunRecord.from_json(entry["json"])
-        except ValueError:
+        key = [sha, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+        cached = known.get(relpath)
+        if type(cached) is dict and cached.get("key") == key and "record" in cached:
+            row = cached["record"]
+            try:
+                records[relpath] = None if row is None else record_of(row)
+                fresh[relpath] = cached
+                continue
+            except BadRow:
+                pass  # read from the evidence below
+        entry = _read_run_json(path, key)
+        if entry is None:
             records[relpath] = None
+        else:
+            records[relpath] = entry[1]
+            fresh[relpath] = entry[0]
     if fresh.keys() != known.keys() or any(fresh[r] is not known[r] for r in fresh):
         with contextlib.suppress(OSError):
             atomic.write_bytes(cache, compact_json({"format": CACHE_FORMAT, "runs": fresh}))
     return records
 
 
-def _run_json(path: str, sha: str, cached: Any) -> dict[str, Any] | None:
-    """The cache entry of one run.json: the cached one when its key still holds, else the file
-    read again; None when it cannot be read or is not JSON."""
-    try:
-        info = os.stat(path)  # the file that is read, a symlink's target included
-    except OSError:
-        return None
-    key = [sha, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
-    if isinstance(cached, dict) and cached.get("key") == key and "json" in cached:
-        return cached
+def _read_run_json(path: str, key: list[Any]) -> tuple[dict[str, Any], RunRecord | None] | None:
+    """The cache entry of one run.json and its record (None when it is JSON but no record);
+    None when it cannot be read or is not JSON."""
     try:
         with open(path, "rb") as handle:
             # The identity was taken before the read: a file changed meanwhile differs from
             # it on the next build and is read again then.
-            return {"key": key, "json": json.loads(handle.read())}
+            value = json.loads(handle.read())
     except (OSError, ValueError):
         return None
+    try:
+        record = RunRecord.from_json(value)
+    except ValueError:
+        return {"key": key, "record": None}, None
+    return {"key": key, "record": row_of(record)}, record
