@@ -6,6 +6,7 @@ still the stored one."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
 from upkeep.registry import discover
 from upkeep.site import kept_runs, run_page_store, run_pages, run_records
+from upkeep.site import model as site_model
 from upkeep.site.model import SiteModel, load_model
 from upkeep.site.run_page_store import MANIFEST, STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
@@ -602,3 +604,31 @@ def test_a_nightly_build_gives_the_pages_and_model_of_a_full_build(
     assert nightly == full
     assert _files_under(nightly_site) == _files_under(full_site)
     assert len(full.unverified) == (0 if tamper == "nothing" else 1)
+
+
+def test_the_cyclic_collector_rests_while_the_records_are_read_and_only_then(
+    history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    seen: list[bool] = []
+    reading = site_model.read_records
+
+    def read_records(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return reading(*args)
+
+    monkeypatch.setattr(site_model, "read_records", read_records)
+    assert len(load_model(config, runbooks).runs) == 3
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(site_model, "read_records", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        load_model(config, runbooks)
+    assert gc.isenabled()  # back on after a failed read too
+    gc.disable()
+    try:
+        monkeypatch.setattr(site_model, "read_records", read_records)
+        load_model(config, runbooks)
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
