@@ -125,20 +125,21 @@ def entries_under(folder: str) -> dict[str, bool]:
     """Every non-directory entry under `folder` (symlinks included, not followed), by posix name
     relative to `folder`: True for a regular file, False for anything else (a symlink, a FIFO)."""
     entries: dict[str, bool] = {}
-
-    def walk(directory: str, prefix: str) -> None:
+    # A stack, not a recursive inner function: that one would be a reference cycle, kept (with
+    # the entries it holds) until the cyclic collector runs, for every run folder verified.
+    folders = [(folder, "")]
+    while folders:
+        directory, prefix = folders.pop()
         try:
             found = os.scandir(directory)
         except OSError:
-            return  # as os.walk: a folder that cannot be listed lists nothing
+            continue  # as os.walk: a folder that cannot be listed lists nothing
         with found:
             for entry in found:
                 if entry.is_dir(follow_symlinks=False):
-                    walk(entry.path, f"{prefix}{entry.name}/")
+                    folders.append((entry.path, f"{prefix}{entry.name}/"))
                 else:
                     entries[prefix + entry.name] = entry.is_file(follow_symlinks=False)
-
-    walk(folder, "")
     return entries
 
 
