@@ -23,7 +23,7 @@ from helpers.project import Project
 from upkeep.config import Config, load_config
 from upkeep.evidence import EvidenceStore, verify
 from upkeep.records import RunRecord
-from upkeep.registry import discover
+from upkeep.registry import Registry, discover
 from upkeep.site import kept_runs, run_page_store, run_pages, run_records
 from upkeep.site import model as site_model
 from upkeep.site.model import SiteModel, load_model
@@ -77,6 +77,13 @@ def history(tmp_path: Path) -> dict[str, Any]:
 
 def _config(history: dict[str, Any]) -> Config:
     return load_config(history["project"].config)
+
+
+def _first_model(history: dict[str, Any]) -> tuple[Config, Registry, SiteModel]:
+    """The config, the runbooks and the model of a first build (it fills the caches)."""
+    config = _config(history)
+    runbooks = discover(config.runbooks_dir, config.root)
+    return config, runbooks, load_model(config, runbooks)
 
 
 def _build(config: Config, site: Path) -> tuple[SiteModel, run_pages.Placed]:
@@ -192,9 +199,7 @@ def _edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
 def test_a_run_json_edited_between_builds_with_its_mtime_put_back_is_read_again(
     history: dict[str, Any],
 ) -> None:
-    config = _config(history)
-    runbooks = discover(config.runbooks_dir, config.root)
-    first = load_model(config, runbooks)
+    config, runbooks, first = _first_model(history)
     assert first.runs[1].record is not None
     assert first.runs[1].record.checks[0].message == "synthetic ok"
     assert (config.state_dir / run_records.CACHE_DIR).is_dir()
@@ -209,9 +214,7 @@ def test_a_run_json_edited_between_builds_with_its_mtime_put_back_is_read_again(
 def test_an_unchanged_run_json_is_not_opened_again(
     history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = _config(history)
-    runbooks = discover(config.runbooks_dir, config.root)
-    first = load_model(config, runbooks)
+    config, runbooks, first = _first_model(history)
     new = _publish(history["store"], history["runbook"], 10)
     opened: list[str] = []
 
@@ -226,9 +229,7 @@ def test_an_unchanged_run_json_is_not_opened_again(
 
 
 def test_a_run_record_cache_that_cannot_be_read_is_ignored(history: dict[str, Any]) -> None:
-    config = _config(history)
-    runbooks = discover(config.runbooks_dir, config.root)
-    first = load_model(config, runbooks)
+    config, runbooks, first = _first_model(history)
     for month in (config.state_dir / run_records.CACHE_DIR).iterdir():
         month.write_text(f'{{"format": {run_records.CACHE_FORMAT}, "runs": {{"runs/2026/10/x": [')
     assert load_model(config, runbooks).runs == first.runs
@@ -237,9 +238,7 @@ def test_a_run_record_cache_that_cannot_be_read_is_ignored(history: dict[str, An
 def test_a_kept_row_that_is_not_one_is_read_from_the_run_json_again(
     history: dict[str, Any],
 ) -> None:
-    config = _config(history)
-    runbooks = discover(config.runbooks_dir, config.root)
-    first = load_model(config, runbooks)
+    config, runbooks, first = _first_model(history)
     (month,) = (config.state_dir / run_records.CACHE_DIR).iterdir()
     kept = json.loads(month.read_bytes())
     assert kept["format"] == run_records.CACHE_FORMAT and len(kept["runs"]) == 3
