@@ -22,8 +22,8 @@ from upkeep.cleaning.safedelete import (
     kind_of,
     remove_batches,
 )
-from upkeep.cleaning.scan import gc_paused
 from upkeep.config import CleanupRoot
+from upkeep.gc_pause import gc_paused
 
 __all__ = ["RootCleaning", "execute"]
 

@@ -5,8 +5,9 @@ equal to it value for value and type for type (1 stays an int, -0.0 stays -0.0),
 runs repeat as `from_json` does. A row that is not of this shape raises `BadRow`: the caller
 reads the run.json again.
 
-Reading a row is about twice as fast as reading run.json's JSON again, and the rows are 40 %
-smaller: on years of history this is most of what a nightly site build reads.
+Reading rows takes about 30 % less time than reading run.json's JSON again (0.55 s against
+0.78 s for 6,460 runs), and they are 40 % smaller: on years of history they are most of what a
+nightly site build reads.
 """
 
 from __future__ import annotations
