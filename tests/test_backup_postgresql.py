@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shlex
@@ -17,11 +18,12 @@ import pytest
 from helpers.pg_cluster import PostgresServer, free_port
 
 from upkeep.backup.engines import RestoreTargetError, engine_for
+from upkeep.backup.engines.interface import EngineError
 from upkeep.backup.engines.postgresql import PostgreSQLEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
 from upkeep.backup.restore import restore_backup
-from upkeep.backup.samples import POSTGRESQL_METHOD, SampleSpec
+from upkeep.backup.samples import POSTGRESQL_MD5_METHOD, POSTGRESQL_METHOD, SampleSpec
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, Manifest, MissingPiece
 from upkeep.config import Database, load_config
@@ -668,7 +670,7 @@ def test_sample_hashes_equal_those_of_the_first_version_of_the_query(
     engine = engine_for(postgres_server.database(source))
     assert isinstance(engine, PostgreSQLEngine)
     for rows in (25, 1000):
-        spec = SampleSpec("00112233aabbccdd", rows, POSTGRESQL_METHOD)
+        spec = SampleSpec("00112233aabbccdd", rows, POSTGRESQL_MD5_METHOD)
         hashes = engine.sample_hashes(source, spec)
         assert set(hashes) == {
             '"Audit Log"."Events"',
@@ -685,3 +687,118 @@ def test_sample_hashes_equal_those_of_the_first_version_of_the_query(
             count, digest = line.split("|")
             assert (sample.rows, sample.sha256) == (int(count), digest), (table, rows)
         assert hashes["public.copies"].rows == rows and hashes["public.empty_one"].rows == 0
+
+
+KEYED_SCHEMA = (
+    SAMPLED_SCHEMA
+    + """
+-- Keys with gaps and negatives, and column names the script itself uses as aliases.
+CREATE TABLE gaps (id smallint PRIMARY KEY, k text, r text, lo int, hi int, i int, found int);
+INSERT INTO gaps SELECT g * 7 - 300, 'k' || g, 'r', g, g, g, g FROM generate_series(1, 90) g;
+CREATE TABLE pair (a int, b int, v text, PRIMARY KEY (a, b));  -- two key columns: md5 order
+INSERT INTO pair SELECT g % 10, g, 'p' || g FROM generate_series(1, 400) g;
+CREATE TABLE named (code text PRIMARY KEY, v int);  -- a text key: md5 order
+INSERT INTO named SELECT 'c' || g, g FROM generate_series(1, 400) g;
+CREATE TABLE measured (at bigint PRIMARY KEY, v text) PARTITION BY RANGE (at);
+CREATE TABLE measured_low PARTITION OF measured FOR VALUES FROM (0) TO (1000);
+CREATE TABLE measured_high PARTITION OF measured FOR VALUES FROM (1000) TO (10000000000);
+INSERT INTO measured SELECT g * g, 'm' || g FROM generate_series(1, 3000) g;
+CREATE TABLE keyed_empty (id int PRIMARY KEY);
+"""
+)
+# Tables sampled by their integer key; the others by the md5 order of the first version.
+SEEKED = {
+    "public.customers": "id",
+    "public.orders": "id",
+    '"Audit Log"."Events"': "id",
+    "public.gaps": "id",
+    "public.measured": "at",
+    "public.measured_high": "at",
+    "public.measured_low": "at",
+    "public.keyed_empty": "id",
+}
+
+
+def _seek_sample(
+    server: PostgresServer, dbname: str, table: str, key: str, spec: SampleSpec
+) -> tuple[int, str]:
+    """The sample the script's header defines, worked out here from the table's rows."""
+    lines = server.psql(
+        f"SELECT {key}, ROW(t.*)::text FROM {table} t ORDER BY {key}", dbname=dbname
+    ).splitlines()
+    rows = [(int(key_text), text) for key_text, text in (line.split("|", 1) for line in lines)]
+    if not rows:
+        return 0, hashlib.sha256(b"").hexdigest()
+    low, high = rows[0][0], rows[-1][0]
+    chosen = set()
+    for i in range(1, spec.rows + 1):
+        digits = hashlib.md5(f"{spec.seed}:{table}:{i}".encode()).hexdigest()[:15]
+        start = low + (high - low + 1) * int(digits, 16) // 2**60
+        chosen.add(next(at for at, (row_key, _) in enumerate(rows) if row_key >= start))
+    text = "\n".join(rows[at][1] for at in sorted(chosen))
+    return len(chosen), hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_key_seek_samples_are_the_rows_at_or_after_seeded_keys_and_md5_order_otherwise(
+    postgres_server: PostgresServer,
+) -> None:
+    source = new_database(postgres_server, KEYED_SCHEMA)
+    engine = engine_for(postgres_server.database(source))
+    assert isinstance(engine, PostgreSQLEngine)
+    for rows in (25, 1000):
+        spec = SampleSpec("00112233aabbccdd", rows, POSTGRESQL_METHOD)
+        hashes = engine.sample_hashes(source, spec)
+        for table, key in SEEKED.items():
+            expected = _seek_sample(postgres_server, source, table, key, spec)
+            assert (hashes[table].rows, hashes[table].sha256) == expected, (table, rows)
+        others = set(hashes) - set(SEEKED)
+        assert others == {
+            "public.copies",
+            'public."Odd, Names"',
+            "public.empty_one",
+            "public.pair",
+            "public.named",
+        }
+        for table in others:
+            line = postgres_server.psql(
+                FIRST_SAMPLE_QUERY.format(seed=spec.seed, table=table, rows=rows), dbname=source
+            )
+            count, digest = line.split("|")
+            assert (hashes[table].rows, hashes[table].sha256) == (int(count), digest), table
+    # Another seed chooses other rows; the 25-row sample of 40,000 orders holds 25 of them.
+    other = engine.sample_hashes(source, SampleSpec("ffeeddcc00112233", 25, POSTGRESQL_METHOD))
+    again = engine.sample_hashes(source, SampleSpec("00112233aabbccdd", 25, POSTGRESQL_METHOD))
+    assert other["public.orders"] != again["public.orders"]
+    assert again["public.orders"].rows == 25 and again["public.keyed_empty"].rows == 0
+
+
+def test_a_backup_samples_by_key_and_a_change_to_a_sampled_row_is_seen(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = new_database(postgres_server, KEYED_SCHEMA)
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    manifest = take_backup(engine, store, base=None, compression_level=1, sample_rows=5).manifest
+    samples = manifest.sample_hashes
+    assert samples is not None and samples.spec.method == POSTGRESQL_METHOD
+    assert samples.tables == engine.sample_hashes(source, samples.spec)
+    # Change one row the sample holds (the first one at or after the first seeded key).
+    digits = hashlib.md5(f"{samples.spec.seed}:public.gaps:1".encode()).hexdigest()[:15]
+    start = -293 + (330 - -293 + 1) * int(digits, 16) // 2**60
+    postgres_server.psql(
+        f"UPDATE gaps SET k = 'changed' WHERE id = (SELECT min(id) FROM gaps WHERE id >= {start})",
+        dbname=source,
+    )
+    after = engine.sample_hashes(source, samples.spec)
+    assert after["public.gaps"] != samples.tables["public.gaps"]
+    assert after["public.orders"] == samples.tables["public.orders"]
+
+
+def test_an_unknown_sample_method_is_an_error_naming_it_and_the_known_ones(
+    postgres_server: PostgresServer,
+) -> None:
+    engine = PostgreSQLEngine(postgres_server.database(new_database(postgres_server)))
+    with pytest.raises(EngineError) as raised:
+        engine.sample_hashes("whatever", SampleSpec("0011223344556677", 5, "postgresql-new-v9"))
+    message = str(raised.value)
+    assert "'postgresql-new-v9'" in message
+    assert POSTGRESQL_METHOD in message and POSTGRESQL_MD5_METHOD in message

@@ -17,6 +17,8 @@ from helpers.pg_cluster import PostgresServer
 from helpers.recorder import Recorder
 from test_backup_postgresql import SCHEMA, new_database
 
+from upkeep.backup.engines.postgresql import PostgreSQLEngine
+from upkeep.backup.samples import POSTGRESQL_MD5_METHOD, POSTGRESQL_METHOD, SampleSpec
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.config import Config
 from upkeep.procedures import backup, backup_verification
@@ -106,7 +108,7 @@ def test_sample_hashes_come_from_the_dumps_snapshot_and_a_sound_backup_verifies(
     assert config.backup.dir is not None
     manifest = DirectoryStore(config.backup.dir).manifests("pg")[-1]
     samples = manifest.sample_hashes
-    assert samples is not None and samples.spec.method == "postgresql-md5-order-v1"
+    assert samples is not None and samples.spec.method == POSTGRESQL_METHOD
     assert set(samples.tables) == set(manifest.row_counts)
     assert '"Audit Log"."Events"' in samples.tables
     assert samples.tables["public.orders"].rows == 25
@@ -146,6 +148,38 @@ def test_different_data_with_the_same_row_counts_fails_and_the_scratch_database_
     assert _scratch_databases(postgres_server) == []
     assert config.backup.dir is not None
     assert not DirectoryStore(config.backup.dir).verified(second)
+
+
+def test_a_backup_sampled_the_first_way_still_verifies_and_a_difference_still_fails(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = new_database(postgres_server)
+    config = _config(tmp_path, postgres_server, source)
+    taken = _back_up(config)
+    # What an upkeep from before December 2026 recorded: the md5 order for every table.
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    spec = SampleSpec("0123456789abcdef", 25, POSTGRESQL_MD5_METHOD)
+    tables = engine.sample_hashes(source, spec)
+    assert tables != engine.sample_hashes(source, SampleSpec(spec.seed, 25, POSTGRESQL_METHOD))
+    recorded_then = {
+        "seed": spec.seed,
+        "rows_per_table": 25,
+        "method": POSTGRESQL_MD5_METHOD,
+        "tables": {name: {"rows": t.rows, "sha256": t.sha256} for name, t in tables.items()},
+    }
+    _rewrite(config, taken, samples=recorded_then)
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    assert recorded.checks()["backup-verification:pg:restore"]["status"] == Status.OK
+
+    recorded_then["tables"]["public.orders"]["sha256"] = "0" * 64
+    _rewrite(config, taken, samples=recorded_then)
+    run = backup_verification.verify_backups(config, verify_all=True)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.FAIL
+    assert "table public.orders: sample hash differs (seed 0123456789abcdef)" in restore["message"]
 
 
 def test_a_backup_that_restores_with_a_table_emptied_fails_naming_it(

@@ -5,8 +5,9 @@
 -- The sample of a table is its `upkeep_rows` rows with the lowest md5(seed || row as text)
 -- (ties by the row text), and its hash the sha256 of those rows' text in that order, joined by
 -- newlines: it depends only on the data, so a restored copy gives the same hash.
--- Used by backups: taken inside the dump's exported snapshot at backup time, and again on the
--- restored copy by the weekly verification.
+-- Method postgresql-md5-order-v1: used by backups taken before December 2026 (inside the dump's
+-- exported snapshot) and by the verification of those backups' restored copies; newer backups
+-- use postgresql-sample-hashes-key-seek.sql, which samples a table with an integer key by key.
 -- Limits: one scan of every table (md5 of each row, a top-N sort): seconds per million rows.
 -- Each row is turned into text once, for its md5; the text of only the chosen rows is made
 -- again for the hash (the top-N sort carries the row itself). Rows are ordered by md5 alone

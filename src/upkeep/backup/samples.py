@@ -6,10 +6,13 @@ A manifest records the seed, the rows asked per table and, per table, how many r
 held and the sha256 of their content (`SampleHashes`). The way rows are chosen depends on the
 engine (`method`): SQLite takes, for each of `rows` seeded rowids between the table's lowest and
 highest, the first row at or after it (a few index lookups per table, whatever its size);
-PostgreSQL orders the rows by md5(seed || row) and takes the first `rows`
-(`scripts/db-health/postgresql/sample-hashes.sql`, one scan per table). Both depend only on the
-data, so an equal copy gives equal hashes. Manifests written before sample hashes existed have
-none: their verification says "no sample hashes" and checks the rest.
+PostgreSQL does the same by a table's primary key when that is one integer column, and orders
+any other table's rows by md5(seed || row) and takes the first `rows`
+(`scripts/backup/postgresql-sample-hashes-key-seek.sql`; backups taken before December 2026 used
+the md5 order for every table, `postgresql-sample-hashes.sql`, one scan per table, and are
+verified with it). Both depend only on the data, so an equal copy gives equal hashes.
+Manifests written before sample hashes existed have none: their verification says "no sample
+hashes" and checks the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ __all__ = [
 DEFAULT_SAMPLE_ROWS = 100
 NO_SAMPLE_HASHES = "no sample hashes (the backup was taken before upkeep recorded them)"
 SQLITE_METHOD = "sqlite-rowid-seek-v1"
-POSTGRESQL_METHOD = "postgresql-md5-order-v1"
+# The md5 order for every table (one scan each): backups taken before December 2026.
+POSTGRESQL_MD5_METHOD = "postgresql-md5-order-v1"
+POSTGRESQL_METHOD = "postgresql-key-seek-v1"
 _SEED = re.compile(r"[0-9a-f]{8,64}")
 
 

@@ -37,6 +37,7 @@ from upkeep.backup.engines.libpq import (
     psql_session,
 )
 from upkeep.backup.samples import (
+    POSTGRESQL_MD5_METHOD,
     POSTGRESQL_METHOD,
     SampleHashes,
     SampleSpec,
@@ -55,7 +56,11 @@ _DATABASE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1
 # Exact rows of every table, as one JSON object on one line (see the script's header).
 ROW_COUNTS_SCRIPT = "db-health/postgresql/row-counts.sql"
 # Sample hashes of every table, one JSON object on one line; psql variables upkeep_seed, _rows.
-SAMPLE_HASHES_SCRIPT = "backup/postgresql-sample-hashes.sql"
+# One script per sample method: a backup is verified with the method it was taken with.
+SAMPLE_HASHES_SCRIPTS = {
+    POSTGRESQL_METHOD: "backup/postgresql-sample-hashes-key-seek.sql",
+    POSTGRESQL_MD5_METHOD: "backup/postgresql-sample-hashes.sql",
+}
 
 
 def _count_rows_sql() -> str:
@@ -64,10 +69,16 @@ def _count_rows_sql() -> str:
 
 
 def _sample_hashes_sql(spec: SampleSpec) -> str:
+    script = SAMPLE_HASHES_SCRIPTS.get(spec.method)
+    if script is None:
+        raise EngineError(
+            f"sample method {spec.method!r} is not one this upkeep knows; expected one of "
+            f"{', '.join(sorted(SAMPLE_HASHES_SCRIPTS))} (a backup taken by a newer upkeep?)"
+        )
     # The seed is hex and the row count an int (SampleSpec checks): safe as psql variables.
     return (
         f"\\set upkeep_seed {spec.seed}\n\\set upkeep_rows {spec.rows}\n"
-        + load_sql(SAMPLE_HASHES_SCRIPT).query
+        + load_sql(script).query
         + "\n"
     )
 
