@@ -704,6 +704,9 @@ CREATE TABLE measured_low PARTITION OF measured FOR VALUES FROM (0) TO (1000);
 CREATE TABLE measured_high PARTITION OF measured FOR VALUES FROM (1000) TO (10000000000);
 INSERT INTO measured SELECT g * g, 'm' || g FROM generate_series(1, 3000) g;
 CREATE TABLE keyed_empty (id int PRIMARY KEY);
+CREATE TABLE extremes (id bigint PRIMARY KEY, v text);  -- the whole bigint range
+INSERT INTO extremes VALUES (-9223372036854775808, 'lowest'), (-1, 'a'), (0, 'b'), (7, 'c'),
+  (9223372036854775806, 'd'), (9223372036854775807, 'highest');
 """
 )
 # Tables sampled by their integer key; the others by the md5 order of the first version.
@@ -716,6 +719,7 @@ SEEKED = {
     "public.measured_high": "at",
     "public.measured_low": "at",
     "public.keyed_empty": "id",
+    "public.extremes": "id",
 }
 
 
