@@ -6,7 +6,9 @@
 -- 1..upkeep_rows the seeded key lowest + floor((highest - lowest + 1) * f / 2^60), where f is
 -- the first 15 hex digits of md5(seed || ':' || name || ':' || i) read as a number and name the
 -- table's name as in the JSON; the sample is the first row at or after each such key (one index
--- lookup each, whatever the table's size), every row once, in key order.
+-- lookup each, whatever the table's size), every row once, in key order. A plain table's own
+-- rows only (ONLY: a child table by inheritance is sampled as a table of its own, and may have
+-- no index on the key); a partitioned table's rows are those of its partitions.
 -- Any other table: the upkeep_rows rows with the lowest md5(seed || row as text), as in method
 -- postgresql-md5-order-v1 (postgresql-sample-hashes.sql; one scan of the table).
 -- A sample's hash is the sha256 of its rows' text in that order, joined by newlines: it depends
@@ -36,17 +38,17 @@ FROM (
              'SELECT count(*) AS n, encode(sha256(convert_to(coalesce('
              'string_agg(sampled.r, E''\n'' ORDER BY sampled.k), ''''), ''UTF8'')), ''hex'') AS h '
              'FROM (SELECT DISTINCT found.k, found.r '
-             'FROM (SELECT min(%4$I) AS lo, max(%4$I) AS hi FROM %2$I.%3$I) AS upkeep_bounds '
+             'FROM (SELECT min(%4$I) AS lo, max(%4$I) AS hi FROM %6$s%2$I.%3$I) AS upkeep_bounds '
              'CROSS JOIN generate_series(1, %5$s) AS upkeep_seek(i) '
              'CROSS JOIN LATERAL (SELECT upkeep_sample_row.%4$I AS k, '
-             'ROW(upkeep_sample_row.*)::text AS r FROM %2$I.%3$I AS upkeep_sample_row '
+             'ROW(upkeep_sample_row.*)::text AS r FROM %6$s%2$I.%3$I AS upkeep_sample_row '
              'WHERE upkeep_sample_row.%4$I >= (upkeep_bounds.lo + div('
              '(upkeep_bounds.hi::numeric - upkeep_bounds.lo + 1) * (''x'' || substr(md5('
              '%1$L || upkeep_seek.i::text), 1, 15))::bit(60)::bigint, '
              '1152921504606846976))::bigint '
              'ORDER BY upkeep_sample_row.%4$I LIMIT 1) AS found) AS sampled',
              :'upkeep_seed' || ':' || named.name || ':', n.nspname, c.relname, key.attname,
-             :upkeep_rows)
+             :upkeep_rows, CASE WHEN c.relkind = 'r' THEN 'ONLY ' ELSE '' END)
            END, false, true, '') AS result
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     CROSS JOIN LATERAL (SELECT format('%I.%I', n.nspname, c.relname) AS name) AS named
