@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from itertools import repeat
 
 __all__ = ["PIVOT_MISS_BYTES", "PIVOT_SAMPLE", "first_hits"]
 
@@ -83,9 +84,36 @@ def first_hits(buf: bytes, end: int, literals: tuple[bytes, ...]) -> dict[int, i
     for group in groups:
         if not _find_by_pivot(buf, end, group, hits):
             whole += group.literals
-    for literal in whole:
-        _find_whole(buf, end, literal, hits)
+    if len(whole) > 1:
+        # Literals with no rare byte: one regex pass finds them all, where a `find` of each
+        # would cross the chunk once per literal (two such `find`s: 0.4 GB/s, the regex 1 GB/s).
+        _find_any(buf, end, _alternation(tuple(sorted(whole))), hits)
+    elif whole:
+        _find_whole(buf, end, whole[0], hits)
     return hits
+
+
+@functools.lru_cache(maxsize=256)
+def _alternation(literals: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    # Any of the literals, then the rest of its line: one match per line, at its first literal.
+    either = b"|".join(re.escape(x) for x in sorted(literals, key=len, reverse=True))
+    return re.compile(b"(?:" + either + b")[^\n]*")
+
+
+def _find_any(buf: bytes, end: int, pattern: re.Pattern[bytes], hits: dict[int, int]) -> None:
+    """Record the first occurrence of any of `pattern`'s literals in every line of buf[:end]
+    holding one, all lines in one pass of the regex and no Python per line unless `hits` has
+    lines already."""
+    found = [match.start() for match in pattern.finditer(buf, 0, end)]
+    starts = [at + 1 for at in map(buf.rfind, repeat(b"\n"), repeat(0), found)]
+    if not hits:
+        hits.update(zip(starts, found, strict=True))
+        return
+    get = hits.get
+    for start, at in zip(starts, found, strict=True):
+        known = get(start)
+        if known is None or at < known:
+            hits[start] = at
 
 
 def _find_whole(buf: bytes, end: int, literal: bytes, hits: dict[int, int]) -> None:
