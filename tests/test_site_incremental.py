@@ -13,16 +13,15 @@ import os
 import shutil
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.project import Project
+from helpers.site_history import daily_history, publish
 
 from upkeep.config import Config, load_config
-from upkeep.evidence import EvidenceStore, verify
-from upkeep.records import RunRecord
+from upkeep.evidence import verify
 from upkeep.registry import Registry, discover
 from upkeep.site import kept_runs, run_page_store, run_pages, run_records
 from upkeep.site import model as site_model
@@ -30,49 +29,10 @@ from upkeep.site.model import SiteModel, load_model
 from upkeep.site.run_page_store import MANIFEST, STORE_DIR
 from upkeep.site.verification import cache_path, verify_with_cache
 
-START = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
-
-
-def _publish(store: EvidenceStore, runbook: Path, n: int, status: str = "ok") -> Path:
-    started = START + timedelta(days=n)
-    run_id = f"{started:%Y%m%dT%H%M%SZ}-daily-check-{n:04x}"
-    staging = store.new_staging(run_id)
-    (staging / "report.html").write_text(f"<!DOCTYPE html><title>{run_id}</title><p>{status}</p>")
-    (staging / "notebook.ipynb").write_text(runbook.read_text())
-    iso = started.isoformat().replace("+00:00", "Z")
-    record: dict[str, Any] = {
-        "schema": 1,
-        "run_id": run_id,
-        "runbook": {
-            "name": "daily-check",
-            "title": "Daily check",
-            "path": "runbooks/daily/daily-check.ipynb",
-            "sha256": hashlib.sha256(runbook.read_bytes()).hexdigest(),
-        },
-        "parameters": {},
-        "secret_parameters": [],
-        "trigger": "schedule",
-        "as_of": iso,
-        "started_at": iso,
-        "ended_at": iso,
-        "duration_s": 1.5,
-        "status": status,
-        "checks": [{"name": "thing", "status": status, "message": f"synthetic {status}"}],
-        "metrics": [],
-        "findings": [],
-        "error": None,
-    }
-    return store.publish(staging, RunRecord.from_json(record)).path
-
 
 @pytest.fixture
 def history(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "upkeep.yml").write_text("version: 1\nevidence_dir: evidence\nstate_dir: state\n")
-    project = Project(tmp_path)
-    runbook = project.add_runbook("daily-check", [("code", "x = 1")])
-    store = EvidenceStore(project.evidence)
-    folders = [_publish(store, runbook, n) for n in range(3)]
-    return {"project": project, "store": store, "runbook": runbook, "folders": folders}
+    return daily_history(tmp_path)
 
 
 def _config(history: dict[str, Any]) -> Config:
@@ -170,7 +130,7 @@ def test_an_untouched_run_folder_is_not_hashed_again(
         return real(root, relpath, *args)
 
     monkeypatch.setattr(verification, "check_recorded_folder", counting)
-    new = _publish(history["store"], history["runbook"], 10)
+    new = publish(history["store"], history["runbook"], 10)
     assert verify_with_cache(config.evidence_dir, cache).ok
     assert checked == [new.relative_to(config.evidence_dir).as_posix()]
 
@@ -215,7 +175,7 @@ def test_an_unchanged_run_json_is_not_opened_again(
     history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config, runbooks, first = _first_model(history)
-    new = _publish(history["store"], history["runbook"], 10)
+    new = publish(history["store"], history["runbook"], 10)
     opened: list[str] = []
 
     def counting_open(path: str, *args: Any) -> Any:
@@ -267,7 +227,7 @@ def test_a_new_run_renders_only_its_own_pages(history: dict[str, Any], tmp_path:
     _, first = _build(config, site)
     assert first.rendered == 3
     before = _identities(site)
-    new = _publish(history["store"], history["runbook"], 10)
+    new = publish(history["store"], history["runbook"], 10)
     model, second = _build(config, site)
     assert second.rendered == 1 and second.copied == 0
     after = _identities(site)
@@ -421,7 +381,7 @@ def test_a_real_rebuild_after_a_new_run_keeps_the_old_pages(
     assert first.code == 0, first.text
     old = history["folders"][0].relative_to(project.evidence).as_posix()
     before = _identities(site / old)
-    new = _publish(history["store"], history["runbook"], 10)
+    new = publish(history["store"], history["runbook"], 10)
     again = project.upkeep("site", "build", "--site-dir", str(site), "--no-strict", timeout=300)
     assert again.code == 0, again.text
     assert "1 rendered" in again.text and "3 kept from the last build" in again.text
@@ -457,7 +417,7 @@ def test_unchanged_run_folders_are_moved_back_not_made_again(
     site = tmp_path / "site"
     _build_as_mkdocs(config, site)
     before = _identities(site)
-    new = _publish(history["store"], history["runbook"], 10)
+    new = publish(history["store"], history["runbook"], 10)
     model, placed = _build_as_mkdocs(config, site)
     assert (placed.rendered, placed.kept, placed.linked) == (1, 3, 3)  # only the new run's files
     after = _identities(site)
@@ -589,7 +549,7 @@ def test_a_nightly_build_gives_the_pages_and_model_of_a_full_build(
     at = datetime(2026, 10, 20, 12, tzinfo=UTC)
     nightly_site = tmp_path / "nightly"
     _build_as_mkdocs(config, nightly_site)
-    _publish(history["store"], history["runbook"], 10, status="warn")
+    publish(history["store"], history["runbook"], 10, status="warn")
     if tamper != "nothing":
         _flip_byte_keeping_mtime(history["folders"][1] / "run.json")
     _, placed = _build_as_mkdocs(config, nightly_site)  # from the caches of the first build

@@ -10,9 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_site_incremental import _publish, history  # noqa: F401 (a fixture)
+from helpers.site_history import daily_history, publish
 
 from upkeep.site.search_entries import CACHE, SearchEntries
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> dict[str, Any]:
+    return daily_history(tmp_path)
 
 
 def _page(url: str = "runs/2026/10/", content: str = "<h1>October</h1>", **changed: Any) -> Any:
@@ -94,7 +99,7 @@ def _site_build(project: Any, site: Path) -> str:
 
 @pytest.mark.slow
 def test_the_index_of_a_build_from_kept_entries_is_material_s_own(
-    history: dict[str, Any],  # noqa: F811 (the fixture)
+    history: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     project = history["project"]
@@ -109,7 +114,7 @@ def test_the_index_of_a_build_from_kept_entries_is_material_s_own(
     _site_build(project, site)  # Material indexes every page itself
     assert (site / "search" / "search_index.json").read_bytes() == kept_index
     # A new run changes its month's page (and the dashboard): those pages are indexed again.
-    new = _publish(history["store"], history["runbook"], 10, status="warn")
+    new = publish(history["store"], history["runbook"], 10, status="warn")
     said = _site_build(project, site)
     assert ", 0 pages indexed" not in said
     index = (site / "search" / "search_index.json").read_bytes()
