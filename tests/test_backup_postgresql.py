@@ -663,6 +663,15 @@ CREATE TABLE empty_one (id int);
 )
 
 
+def _first_sample(
+    server: PostgresServer, dbname: str, table: str, spec: SampleSpec
+) -> tuple[int, str]:
+    """(rows, sha256) of `table`'s sample as the first version of the query took it."""
+    query = FIRST_SAMPLE_QUERY.format(seed=spec.seed, table=table, rows=spec.rows)
+    count, digest = server.psql(query, dbname=dbname).split("|")
+    return int(count), digest
+
+
 def test_sample_hashes_equal_those_of_the_first_version_of_the_query(
     postgres_server: PostgresServer,
 ) -> None:
@@ -681,11 +690,8 @@ def test_sample_hashes_equal_those_of_the_first_version_of_the_query(
             "public.empty_one",
         }
         for table, sample in hashes.items():
-            line = postgres_server.psql(
-                FIRST_SAMPLE_QUERY.format(seed=spec.seed, table=table, rows=rows), dbname=source
-            )
-            count, digest = line.split("|")
-            assert (sample.rows, sample.sha256) == (int(count), digest), (table, rows)
+            expected = _first_sample(postgres_server, source, table, spec)
+            assert (sample.rows, sample.sha256) == expected, (table, rows)
         assert hashes["public.copies"].rows == rows and hashes["public.empty_one"].rows == 0
 
 
@@ -773,11 +779,8 @@ def test_key_seek_samples_are_the_rows_at_or_after_seeded_keys_and_md5_order_oth
             "public.named",
         }
         for table in others:
-            line = postgres_server.psql(
-                FIRST_SAMPLE_QUERY.format(seed=spec.seed, table=table, rows=rows), dbname=source
-            )
-            count, digest = line.split("|")
-            assert (hashes[table].rows, hashes[table].sha256) == (int(count), digest), table
+            expected = _first_sample(postgres_server, source, table, spec)
+            assert (hashes[table].rows, hashes[table].sha256) == expected, (table, rows)
     # Another seed chooses other rows; the 25-row sample of 40,000 orders holds 25 of them.
     other = engine.sample_hashes(source, SampleSpec("ffeeddcc00112233", 25, POSTGRESQL_METHOD))
     again = engine.sample_hashes(source, SampleSpec("00112233aabbccdd", 25, POSTGRESQL_METHOD))
