@@ -102,8 +102,8 @@ def _alternation(literals: tuple[bytes, ...]) -> re.Pattern[bytes]:
 
 def _find_any(buf: bytes, end: int, pattern: re.Pattern[bytes], hits: dict[int, int]) -> None:
     """Record the first occurrence of any of `pattern`'s literals in every line of buf[:end]
-    holding one: one pass of the regex for all lines, then list work in C but for the lines
-    that a pivot search recorded already."""
+    holding one: one pass of the regex for all lines; a Python step per line only when a pivot
+    search recorded lines already (the earlier position of the two is kept)."""
     found = [match.start() for match in pattern.finditer(buf, 0, end)]
     starts = [at + 1 for at in map(buf.rfind, repeat(b"\n"), repeat(0), found)]
     if not hits:
