@@ -11,9 +11,10 @@ finding key) by a scan of the first half of the lines and a scan of the second h
 daily runs would. Drain3 is measured when it is installed (`pip install drain3`), configured
 with the masking its own example configuration ships.
 
-Part 2, speed, on a generated nginx access log (default 128 MiB): `grep -c -E` for 4xx and 5xx
-statuses against a first `scan_log` of the whole file with the same patterns, and the time to
-group the matching lines alone: `MessageTally.add_many` against Drain3's `add_log_message`.
+Part 2, speed, on a generated nginx access log (default 128 MiB), in `--repeat` rounds taken in
+turn (medians, each round shown): `grep -c -E` for 4xx and 5xx statuses against a first
+`scan_log` of the whole file with the same patterns, and the time to group the matching lines
+alone: `MessageTally.add_many` against Drain3's `add_log_message`.
 A measurement, not a test: exits 0 whatever the figures, 1 only when something failed to run
 or the counts disagree.
 """
@@ -31,14 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import (
+    Arm,
     BenchError,
     BenchmarkStart,
     CpuOf,
     LoadAverage,
     Target,
+    Timing,
     at_least,
+    compare,
+    median_of,
     note,
     option_parser,
+    rounds_line,
     run_benchmark,
     run_command,
     scratch_directory,
@@ -52,7 +58,7 @@ from helpers.real_logs import FORMATS, LabelledLine, generate  # noqa: E402
 
 from upkeep.config import LogSource  # noqa: E402
 from upkeep.logs.grouping import LineLevel, MessageTally  # noqa: E402
-from upkeep.logs.scan import scan_log  # noqa: E402
+from upkeep.logs.scan import LogScan, scan_log  # noqa: E402
 
 MIB = 1 << 20
 THROUGHPUT_TARGET = Target(">=", 0.5)  # scan throughput / grep throughput
@@ -223,10 +229,28 @@ def speed_table(args: argparse.Namespace, tmp: Path) -> None:
     note(f"generating {args.size / MIB:.0f} MiB of nginx access lines in {tmp}")
     size = make_access_log(log.path, args.size, args.seed)
     run_command(["cat", str(log.path)], "cat")  # into the page cache for both
-    grep_time, grep_lines = timed(lambda: grep_count(log.path), CpuOf.BOTH)
-    scan_time, scan = timed(lambda: scan_log(log, tmp / "state"), CpuOf.BOTH)
-    if scan.errors + scan.warnings != grep_lines:
-        raise BenchError(f"scan_log counted {scan.errors + scan.warnings} lines, grep {grep_lines}")
+    counted: list[int] = []
+    scans: list[LogScan] = []
+
+    def grep_once() -> Timing:
+        timing, lines = timed(lambda: grep_count(log.path), CpuOf.BOTH)
+        counted.append(lines)
+        return timing
+
+    def scan_once() -> Timing:
+        shutil.rmtree(tmp / "state", ignore_errors=True)  # a first scan each time, untimed
+        timing, scan = timed(lambda: scan_log(log, tmp / "state"), CpuOf.BOTH)
+        scans.append(scan)
+        return timing
+
+    rounds = compare([Arm("grep", grep_once), Arm("scan_log", scan_once)], args.repeat)
+    grep_time, scan_time = rounds["grep"].median, rounds["scan_log"].median
+    scan, grep_lines = scans[-1], counted[-1]
+    for each in scans:
+        if each.errors + each.warnings != grep_lines or set(counted) != {grep_lines}:
+            raise BenchError(
+                f"scan_log counted {each.errors + each.warnings} lines, grep {counted}"
+            )
     status = re.compile(f"{ERROR_PATTERN}|{WARN_PATTERN}")
     matching = [
         line.text.encode("utf-8")
@@ -235,7 +259,10 @@ def speed_table(args: argparse.Namespace, tmp: Path) -> None:
     ]
     tally_time, _ = timed(lambda: MessageTally().add_many(LineLevel.ERROR, matching), CpuOf.BOTH)
     ratio = grep_time.wall_s / scan_time.wall_s
-    print(f"\nspeed ({size / MIB:.0f} MiB nginx access log; load average {LoadAverage.now()})")
+    print(
+        f"\nspeed ({size / MIB:.0f} MiB nginx access log, {median_of(args.repeat)} alternated;"
+        f" load average {LoadAverage.now()})"
+    )
     print(
         f"  grep -c -E (4xx|5xx)                {grep_time.text('8.3f')}"
         f" {size / MIB / grep_time.wall_s:7.0f} MiB/s"
@@ -248,6 +275,7 @@ def speed_table(args: argparse.Namespace, tmp: Path) -> None:
         f"  scan_log / grep throughput          {ratio:7.2f}x   target {THROUGHPUT_TARGET}x"
         f"  {THROUGHPUT_TARGET.verdict(ratio)}"
     )
+    print(rounds_line(rounds))
     print(
         f"  groups: {len(scan.error_groups)} error, {len(scan.warning_groups)} warning; top:"
         f" {scan.error_groups[0].template if scan.error_groups else '-'}"
@@ -294,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=at_least(100), default=20_000, help="lines per format")
     parser.add_argument("--size", type=parse_size, default=128 * MIB, help="access log size")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated lines [1]")
+    parser.add_argument(
+        "--repeat", type=at_least(1), default=3, help="rounds of the speed comparison [3]"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.size < MIB:
