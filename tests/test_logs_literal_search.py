@@ -54,3 +54,22 @@ def test_two_common_literals_are_found_exactly_at_their_first_place_in_each_line
     hits = first_hits(buf, len(buf), (b'" 5', b'" 4'))
     assert hits == _expected(buf, [b'" 5', b'" 4'])
     assert len(hits) == 600  # the 503 and 404 lines, each once, at its status
+
+
+def test_lines_found_by_a_pivot_and_by_the_common_literals_keep_the_first_of_both() -> None:
+    # "QZ" has a byte rare in the chunk (found through it); `" 5` and `" 4` have none (one
+    # regex pass). Some lines hold QZ first, some a common literal first, some only one kind.
+    lines = []
+    for n in range(2000):
+        if n % 400 == 0:
+            lines.append(b'QZ first, then" 5 later ' + b"." * 40)
+        elif n % 400 == 200:
+            lines.append(b'then" 4 first, QZ later ' + b"." * 40)
+        elif n % 400 == 100:
+            lines.append(b"only QZ here " + b"." * 40)
+        else:
+            lines.append(b'plain" 5 line with" 4 both ' + b"." * 40 if n % 3 else b"." * 50)
+    buf = b"\n".join(lines) + b"\n"
+    literals = (b"QZ", b'" 5', b'" 4')
+    hits = first_hits(buf, len(buf), literals)
+    assert hits == _expected(buf, list(literals))
