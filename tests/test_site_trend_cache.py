@@ -3,6 +3,9 @@ otherwise an earlier build's SVG is used. Real SVGs drawn by matplotlib under tm
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 from upkeep.review import plot_files, trends
 from upkeep.review.plot_files import PlotWriter
 from upkeep.review.trends import Series
-from upkeep.site.trend_cache import CACHE_DIR, SitePlots, TrendPlot
+from upkeep.site.trend_cache import CACHE_DIR, DRAWING_DIR, SitePlots, TrendPlot
 
 START = datetime(2026, 11, 1, 3, tzinfo=UTC)
 METRIC = "disk_used_percent"
@@ -65,10 +68,35 @@ def test_the_drawn_files_are_removed_once_the_build_is_done(tmp_path: Path) -> N
     site_plots = SitePlots(tmp_path, [_plot("review", [1, 2])], PlotWriter())
     source = site_plots.source(_plot("review", [1, 2]))
     assert isinstance(source, Path)
+    assert source.parent.parent == tmp_path / DRAWING_DIR  # under state_dir, not /tmp
+    assert source.parent.name.startswith(f"{os.getpid()}-")
     site_plots.finish()
     assert source.is_file()
     site_plots.close()
     assert not source.parent.exists()
+
+
+def test_a_killed_builds_drawn_files_are_removed_by_the_next_build_once_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp_path / DRAWING_DIR / f"{int(gone.stdout)}-abc123"
+    running = tmp_path / DRAWING_DIR / "1-def456"  # pid 1 runs: a build still drawing
+    other = tmp_path / DRAWING_DIR / "notes"  # not a build's folder
+    for folder in (dead, running, other):
+        folder.mkdir(parents=True)
+        (folder / "x.svg").write_text("<svg/>")
+
+    assert _build(tmp_path, [_plot("review", [1, 2])])[0] == 1
+
+    assert not dead.exists()
+    assert (running / "x.svg").is_file() and (other / "x.svg").is_file()
+    assert sorted(p.name for p in (tmp_path / DRAWING_DIR).iterdir()) == ["1-def456", "notes"]
 
 
 def test_a_build_that_fails_before_its_plots_are_collected_stops_the_worker(

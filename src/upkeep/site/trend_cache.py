@@ -8,6 +8,10 @@ matplotlib on another core while the build read the evidence, and drawn while th
 its pages' Markdown into HTML: `SitePlots.source` gives the file each one is being drawn to, and
 `finish` (before MkDocs copies the site's files) waits for them and keeps them in the cache. A
 cache that cannot be read or written only costs the drawing.
+
+The files are drawn into a folder of the build's own under state_dir (`DRAWING_DIR`, named
+after the build's process id), removed when the build ends; a build that was killed leaves its
+folder there, and the next build removes it once no process of that id runs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from importlib import metadata
@@ -26,6 +31,7 @@ from upkeep.review.plot_files import PlotWriter
 from upkeep.review.trends import Series
 
 CACHE_DIR = "site/trends"  # under state_dir: never in the evidence, never published
+DRAWING_DIR = "site/trends-drawing"  # under state_dir: <pid>-<random>/ of each build drawing
 
 
 class TrendPlot(NamedTuple):
@@ -69,7 +75,7 @@ class SitePlots:
                 self._missing[slot] = (key, plot)
         self._folder: Path | None = None
         if self._missing:
-            self._folder = Path(tempfile.mkdtemp(prefix="upkeep-trends-"))
+            self._folder = _drawing_folder(state_dir)
             writer.send(
                 self._folder,
                 {slot: (plot.metric, plot.series) for slot, (_, plot) in self._missing.items()},
@@ -103,6 +109,32 @@ class SitePlots:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+
+
+def _drawing_folder(state_dir: Path) -> Path:
+    """A new private folder for this build's drawn plots: under state_dir, where the folders of
+    builds whose process is gone are removed first; under the system's temporary folder when
+    state_dir cannot take it."""
+    parent = state_dir / DRAWING_DIR
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for left in parent.iterdir():
+            pid = left.name.partition("-")[0]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(left, ignore_errors=True)  # never follows a link
+        return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="upkeep-trends-"))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _slot(page: str, metric: str) -> str:
