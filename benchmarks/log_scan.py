@@ -2,8 +2,9 @@
 
 Generates a realistic application log (default 1 GiB) in a temporary directory, then per round:
 `grep -c -E PATTERN` over it (PATTERN: the default error and warning patterns of `LogSource`, in
-POSIX ERE), a first `scan_log` over the whole file, then 1 MiB more lines appended and a second
-`scan_log`, which must read only those. Both counts are checked against each other. Prints
+POSIX ERE) and a first `scan_log` over the whole file, in turn (grep first in odd rounds, the
+scan first in even ones), then 1 MiB more lines appended and a second `scan_log`, which must
+read only those. Both counts are checked against each other. Prints
 throughputs, the ratio (target >= 0.5x grep's throughput), the second scan's time (target
 < 0.2 s) and the load average. The file is deleted at the end, even when something failed, unless
 `--keep`. A measurement, not a test: it exits 0 whatever the figures, and 1 only when something
@@ -32,6 +33,7 @@ from harness import (
     at_least,
     median_of,
     option_parser,
+    rounds_in_turn,
     rounds_line,
     run_benchmark,
     run_command,
@@ -170,11 +172,17 @@ class Round:
     incremental: Timing
 
 
-def one_round(log: LogSource, state_dir: Path, size: int, appended: bytes) -> Round:
+def one_round(
+    log: LogSource, state_dir: Path, size: int, appended: bytes, order: tuple[str, ...]
+) -> Round:
+    """grep and a first scan in `order`, then the second scan after `appended`."""
     shutil.rmtree(state_dir, ignore_errors=True)
     os.truncate(log.path, size)  # the same file every round
-    grep_time, grep_lines = timed(lambda: grep_count(log.path), CpuOf.BOTH)
-    full_time, full = timed(lambda: scan_log(log, state_dir), CpuOf.BOTH)
+    for arm in order:
+        if arm == "grep":
+            grep_time, grep_lines = timed(lambda: grep_count(log.path), CpuOf.BOTH)
+        else:
+            full_time, full = timed(lambda: scan_log(log, state_dir), CpuOf.BOTH)
     if full.errors + full.warnings != grep_lines:
         raise BenchError(
             f"scan_log counted {full.errors} errors + {full.warnings} warnings, "
@@ -211,7 +219,10 @@ def bench(args: argparse.Namespace) -> None:
         size = make_log(log.path, args.size)
         appended = log_block(2, APPEND_BYTES, start_second=10**6)
         read_through(log.path)
-        rounds = [one_round(log, tmp / "state", size, appended) for _ in range(args.repeat)]
+        rounds = [
+            one_round(log, tmp / "state", size, appended, order)
+            for _, order in rounds_in_turn(("grep", "scan_log"), args.repeat)
+        ]
     report(rounds, size, len(appended), args.repeat)
     print(f"\n{start.closing_lines()}")
 
