@@ -88,7 +88,9 @@ def test_a_killed_builds_drawn_files_are_removed_by_the_next_build_once_it_is_go
     dead = tmp_path / DRAWING_DIR / f"{int(gone.stdout)}-abc123"
     running = tmp_path / DRAWING_DIR / "1-def456"  # pid 1 runs: a build still drawing
     other = tmp_path / DRAWING_DIR / "notes"  # not a build's folder
-    for folder in (dead, running, other):
+    huge = tmp_path / DRAWING_DIR / f"{10**30}-x"  # no process id: left alone, no crash
+    digits = tmp_path / DRAWING_DIR / "\u00b2\u00b3-x"  # digits to isdigit(), not to int()
+    for folder in (dead, running, other, huge, digits):
         folder.mkdir(parents=True)
         (folder / "x.svg").write_text("<svg/>")
 
@@ -96,7 +98,8 @@ def test_a_killed_builds_drawn_files_are_removed_by_the_next_build_once_it_is_go
 
     assert not dead.exists()
     assert (running / "x.svg").is_file() and (other / "x.svg").is_file()
-    assert sorted(p.name for p in (tmp_path / DRAWING_DIR).iterdir()) == ["1-def456", "notes"]
+    kept = {"1-def456", "notes", huge.name, digits.name}
+    assert {p.name for p in (tmp_path / DRAWING_DIR).iterdir()} == kept
 
 
 def test_a_build_that_fails_before_its_plots_are_collected_stops_the_worker(

@@ -120,7 +120,7 @@ def _drawing_folder(state_dir: Path) -> Path:
         parent.mkdir(parents=True, exist_ok=True)
         for left in parent.iterdir():
             pid = left.name.partition("-")[0]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isascii() and pid.isdigit() and not _running(int(pid)):
                 shutil.rmtree(left, ignore_errors=True)  # never follows a link
         return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
     except OSError:
@@ -132,8 +132,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # another user's process
+    except (PermissionError, OverflowError):
+        return True  # another user's process; a number no process has: not ours to remove
     return True
 
 
