@@ -246,3 +246,49 @@ def test_a_damaged_piece_fails_naming_it_and_leaves_no_database(
     word = "corrupt" if damage == "flip a byte" else "missing"
     assert f"backup piece {backup_id}/p000000.zst is {word}" in restore["message"]
     assert _scratch_databases(postgres_server) == []
+
+
+# Settings a database can carry (ALTER DATABASE ... SET) that change how its rows print as text.
+# pg_dump does not copy them into the restored copy, whose sessions print the same rows
+# differently: the sample hashes must not depend on them.
+DATABASE_SETTINGS = {
+    "TimeZone": "'America/New_York'",
+    "DateStyle": "'SQL, DMY'",
+    "IntervalStyle": "iso_8601",
+    "extra_float_digits": "0",
+    "bytea_output": "escape",
+    "search_path": "ledger, public",
+}
+PRINTED_SCHEMA = """
+CREATE SCHEMA ledger;
+CREATE TABLE ledger.accounts (id integer PRIMARY KEY);
+CREATE TABLE entries (
+    id integer PRIMARY KEY, at timestamptz, day date, took interval, ratio float8,
+    raw bytea, account regclass);
+INSERT INTO entries SELECT g, timestamptz '2026-03-08 06:30:00+00' + g * interval '1 hour',
+    date '2026-01-01' + g, g * interval '90 minutes', 1.0 / g, ('\\x' || md5(g::text))::bytea,
+    'ledger.accounts'::regclass FROM generate_series(1, 500) AS g;
+CREATE TABLE notes (at timestamptz, raw bytea);  -- no key: sampled in md5 order
+INSERT INTO notes SELECT timestamptz '2026-11-01 05:00:00+00' + g * interval '1 day',
+    decode(md5(g::text), 'hex') FROM generate_series(1, 100) AS g;
+"""
+
+
+def test_a_database_that_prints_its_rows_its_own_way_still_verifies(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = new_database(postgres_server, PRINTED_SCHEMA)
+    for name, value in DATABASE_SETTINGS.items():
+        postgres_server.psql(f"ALTER DATABASE {source} SET {name} = {value}", dbname=source)
+    # The source's sessions print its rows their own way (the restored copy's will not).
+    printed = postgres_server.psql("SELECT entries::text FROM entries WHERE id = 1", dbname=source)
+    assert "03:30:00" in printed and "08/03/2026" in printed and "PT1H30M" in printed
+    assert "ledger.accounts" not in printed and "\\x" not in printed
+    config = _config(tmp_path, postgres_server, source)
+    _back_up(config)
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.OK, restore["message"]
+    assert _scratch_databases(postgres_server) == []

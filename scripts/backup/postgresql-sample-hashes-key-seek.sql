@@ -12,7 +12,11 @@
 -- Any other table: the upkeep_rows rows with the lowest md5(seed || row as text), as in method
 -- postgresql-md5-order-v1 (postgresql-sample-hashes.sql; one scan of the table).
 -- A sample's hash is the sha256 of its rows' text in that order, joined by newlines: it depends
--- only on the data and the key, so a restored copy gives the same hash.
+-- only on the data and the key, so a restored copy gives the same hash. The session's settings
+-- that change how a row prints (TimeZone UTC, DateStyle ISO, IntervalStyle postgres,
+-- extra_float_digits 1, bytea_output hex, lc_monetary C, search_path pg_catalog) are fixed
+-- before this query runs (PRINTING_SETTINGS in upkeep/backup/engines/postgresql.py): a
+-- database's own settings (ALTER DATABASE ... SET) are not copied into a restored copy.
 -- Used by backups: taken inside the dump's exported snapshot at backup time, and again on the
 -- restored copy by the weekly verification.
 -- Limits: a table without such a key costs a scan (seconds per million rows); rows far after a

@@ -10,7 +10,9 @@ PostgreSQL does the same by a table's primary key when that is one integer colum
 any other table's rows by md5(seed || row) and takes the first `rows`
 (`scripts/backup/postgresql-sample-hashes-key-seek.sql`; backups taken before December 2026 used
 the md5 order for every table, `postgresql-sample-hashes.sql`, one scan per table, and are
-verified with it). Both depend only on the data, so an equal copy gives equal hashes.
+verified with it). Both depend only on the data, so an equal copy gives equal hashes; the
+key-seek method fixes the PostgreSQL settings that change how a row prints first, since a
+database's own (ALTER DATABASE ... SET TimeZone, say) do not come with its restored copy.
 Manifests written before sample hashes existed have none: their verification says "no sample
 hashes" and checks the rest.
 """

@@ -61,6 +61,24 @@ SAMPLE_HASHES_SCRIPTS = {
     POSTGRESQL_METHOD: "backup/postgresql-sample-hashes-key-seek.sql",
     POSTGRESQL_MD5_METHOD: "backup/postgresql-sample-hashes.sql",
 }
+# A sample hashes its rows as text, and these settings change how a row prints (a timestamptz
+# in the session's time zone, an interval, a float, a bytea, money, a regclass by search_path).
+# A database can carry its own (ALTER DATABASE ... SET), which pg_dump does not copy into the
+# restored copy: the key-seek method fixes them in the sampling session first, so a sound backup
+# hashes the same as its restore. The md5-order method sampled in the session's own settings
+# and stays as it was, so that its backups still verify.
+PRINTING_SETTINGS = {
+    POSTGRESQL_METHOD: {
+        "TimeZone": "UTC",
+        "DateStyle": "ISO, MDY",
+        "IntervalStyle": "postgres",
+        "extra_float_digits": "1",
+        "bytea_output": "hex",
+        "lc_monetary": "C",
+        "search_path": "pg_catalog",
+        "standard_conforming_strings": "on",
+    },
+}
 
 
 def _count_rows_sql() -> str:
@@ -75,9 +93,11 @@ def _sample_hashes_sql(spec: SampleSpec) -> str:
             f"sample method {spec.method!r} is not one this upkeep knows; expected one of "
             f"{', '.join(sorted(SAMPLE_HASHES_SCRIPTS))} (a backup taken by a newer upkeep?)"
         )
+    settings = PRINTING_SETTINGS.get(spec.method, {})
     # The seed is hex and the row count an int (SampleSpec checks): safe as psql variables.
     return (
         f"\\set upkeep_seed {spec.seed}\n\\set upkeep_rows {spec.rows}\n"
+        + "".join(f"SET {name} = '{value}';\n" for name, value in settings.items())
         + load_sql(script).query
         + "\n"
     )
