@@ -292,3 +292,29 @@ def test_a_database_that_prints_its_rows_its_own_way_still_verifies(
     restore = recorded.checks()["backup-verification:pg:restore"]
     assert restore["status"] == Status.OK, restore["message"]
     assert _scratch_databases(postgres_server) == []
+
+
+def test_a_database_that_limits_its_sessions_time_is_still_backed_up_and_verified(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    """Limits an application's DBA sets on the database: pg_dump lifts them for itself, and the
+    sessions that count and sample beside it (the snapshot's one idles while pg_dump runs) must
+    lift them too."""
+    source = new_database(
+        postgres_server,
+        SCHEMA
+        + "CREATE TABLE readings (v text);  -- no key: sampled by a scan in md5 order\n"
+        + "INSERT INTO readings SELECT md5(g::text) FROM generate_series(1, 200000) AS g;\n",
+    )
+    for name in ("statement_timeout", "idle_in_transaction_session_timeout"):
+        postgres_server.psql(f"ALTER DATABASE {source} SET {name} = '20ms'", dbname=source)
+    scan = "SELECT count(*) FROM (SELECT md5(v) FROM readings ORDER BY 1) AS s"
+    with pytest.raises(RuntimeError, match="statement timeout"):
+        postgres_server.psql(scan, dbname=source)  # the limit holds for other sessions
+    config = _config(tmp_path, postgres_server, source)
+    _back_up(config)
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.OK, restore["message"]

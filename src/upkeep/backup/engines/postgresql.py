@@ -81,6 +81,17 @@ PRINTING_SETTINGS = {
 }
 
 
+# pg_dump lifts these limits for its own session; upkeep's sessions beside it must too. A
+# database or role may set them for its applications (ALTER DATABASE ... SET statement_timeout):
+# counting every row and sampling take what the tables need, and the snapshot's session waits
+# idle in its transaction while pg_dump runs.
+NO_TIMEOUTS = (
+    "SET statement_timeout = 0;\n"
+    "SET lock_timeout = 0;\n"
+    "SET idle_in_transaction_session_timeout = 0;\n"
+)
+
+
 def _count_rows_sql() -> str:
     # The query alone, ended by a newline: psql runs a statement once its line is complete.
     return load_sql(ROW_COUNTS_SCRIPT).query + "\n"
@@ -150,7 +161,7 @@ class PostgreSQLEngine(DatabaseEngine):
         (version, counts, sample hashes)."""
         with psql_session([self._tool("psql"), *self._psql_args()], libpq.env) as session:
             session.send(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
+                NO_TIMEOUTS + "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
                 "SELECT pg_export_snapshot(), current_setting('server_version');\n"
             )
             exported = self._expect(session, libpq, "export a snapshot")
@@ -210,7 +221,8 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             proc = subprocess.run(
                 [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-                input=b"SELECT count(*) FROM pg_database WHERE datname = :'target';\n",
+                input=NO_TIMEOUTS.encode()
+                + b"SELECT count(*) FROM pg_database WHERE datname = :'target';\n",
                 env=libpq.env,
                 capture_output=True,
             )
@@ -268,7 +280,7 @@ class PostgreSQLEngine(DatabaseEngine):
         # row of the source, and is as private as the backup it came from.
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=b'CREATE DATABASE :"target" TEMPLATE template0;\n'
+            input=NO_TIMEOUTS.encode() + b'CREATE DATABASE :"target" TEMPLATE template0;\n'
             b'REVOKE ALL ON DATABASE :"target" FROM PUBLIC;\n',
             env=libpq.env,
             capture_output=True,
@@ -320,7 +332,7 @@ class PostgreSQLEngine(DatabaseEngine):
         statement = "DROP DATABASE IF EXISTS" if if_exists else "DROP DATABASE"
         return subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=f'{statement} :"target";\n'.encode(),
+            input=f'{NO_TIMEOUTS}{statement} :"target";\n'.encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -328,7 +340,7 @@ class PostgreSQLEngine(DatabaseEngine):
     def _count_rows(self, dbname: str, libpq: LibpqEnvironment) -> dict[str, int]:
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(dbname)],
-            input=_count_rows_sql().encode(),
+            input=(NO_TIMEOUTS + _count_rows_sql()).encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -341,7 +353,7 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             proc = subprocess.run(
                 [self._tool("psql"), *self._psql_args(target)],
-                input=_sample_hashes_sql(spec).encode(),
+                input=(NO_TIMEOUTS + _sample_hashes_sql(spec)).encode(),
                 env=libpq.env,
                 capture_output=True,
             )
