@@ -24,6 +24,7 @@ from upkeep.backup.incremental import block_list, chain_of, take_backup
 from upkeep.backup.restore import compare_rows, restore_backup
 from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.backup.stores.interface import CorruptPiece, MissingPiece, PieceRef
+from upkeep.backup.verification import verify_restore
 from upkeep.config import Database
 
 SCHEMA = """
@@ -327,6 +328,41 @@ def test_row_counts_are_compared_with_the_manifest() -> None:
         "table new: restored but not in the backup's manifest",
     )
     assert compare_rows({"a": 3}, RestoreReport("sqlite", "x", ("integrity_check: bad",), {})) == ()
+
+
+def test_a_database_with_an_extensions_virtual_table_is_backed_up_and_verifies(
+    tmp_path: Path,
+) -> None:
+    """What a SpatiaLite database (or one of any extension's virtual tables) looks like to a
+    SQLite without that extension: its schema names a module SQLite does not have."""
+    engine = _create(tmp_path / "app.db", parents=50)
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
+        connection.executemany("INSERT INTO docs VALUES (?)", [(f"doc {i}",) for i in range(30)])
+    with contextlib.closing(sqlite3.connect(tmp_path / "app.db")) as connection:
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute(
+            "INSERT INTO sqlite_schema (type, name, tbl_name, rootpage, sql) VALUES ('table',"
+            " 'idx_geom', 'idx_geom', 0, 'CREATE VIRTUAL TABLE idx_geom USING"
+            " VirtualSpatialIndex()')"
+        )
+        connection.commit()
+    with (
+        sqlite3.connect(tmp_path / "app.db") as connection,
+        pytest.raises(sqlite3.OperationalError, match="no such module: VirtualSpatialIndex"),
+    ):
+        connection.execute("SELECT count(*) FROM idx_geom")
+    store = DirectoryStore(tmp_path / "store")
+
+    manifest = take_backup(engine, store, base=None, compression_level=1).manifest
+
+    counts = manifest.row_counts
+    assert counts["parents"] == 50 and counts["docs"] == 30 and counts["docs_content"] == 30
+    assert "idx_geom" not in counts
+    outcome, note = verify_restore(store, manifest, engine.database)
+    assert note is None and outcome is not None
+    assert outcome.ok, outcome.problems
+    assert outcome.report.row_counts == counts
 
 
 def test_a_missing_database_file_is_a_backup_error(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ recorded (a canary)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import textwrap
@@ -116,6 +117,26 @@ def test_coverage_counts_every_column_and_names_the_unclassified(tmp_path: Path)
         "customers.colour",
     }
     assert result.audit.coverage == "9/12 columns classified"
+
+
+def test_virtual_tables_are_audited_unless_sqlite_lacks_their_module(tmp_path: Path) -> None:
+    config = make_system(tmp_path)
+    with contextlib.closing(sqlite3.connect(config.databases[0].path)) as connection:
+        connection.execute("CREATE VIRTUAL TABLE notes USING fts5(body)")
+        # What a SpatiaLite database's spatial index is to a SQLite without the extension.
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute(
+            "INSERT INTO sqlite_schema (type, name, tbl_name, rootpage, sql) VALUES ('table',"
+            " 'idx_geom', 'idx_geom', 0, 'CREATE VIRTUAL TABLE idx_geom\n  USING"
+            " VirtualSpatialIndex()')"
+        )
+        connection.commit()
+    result = audit(config)
+    assert result.audit is not None
+    unclassified = set(result.audit.unclassified)
+    assert "notes.body" in unclassified  # the FTS5 table's own column, by its name
+    assert "notes_content.c0" in unclassified  # where FTS5 keeps the text
+    assert not [c for c in unclassified if c.startswith("idx_geom")]
 
 
 def test_upkeeps_own_canary_table_counts_as_classified_not_personal(tmp_path: Path) -> None:

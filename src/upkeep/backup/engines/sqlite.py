@@ -58,18 +58,26 @@ def _quote(name: str) -> str:
 
 
 def row_counts(connection: sqlite3.Connection) -> dict[str, int]:
-    """Rows of every table (internal `sqlite_*` tables excepted), by table name."""
-    names = [
-        row[0]
-        for row in connection.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-    ]
-    return {
-        name: connection.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
-        for name in names
-    }
+    """Rows of every table (internal `sqlite_*` tables excepted), by table name.
+
+    A virtual table whose module this SQLite lacks is left out: it is an extension's (a
+    SpatiaLite database's spatial index, say), which upkeep never loads, and its rows are in
+    ordinary tables of the file (its shadow tables, counted like any other) or not in the file
+    at all. Counting it would only fail the backup of the whole database.
+    """
+    tables = connection.execute(
+        "SELECT name, type = 'virtual' FROM pragma_table_list "
+        "WHERE schema = 'main' AND type IN ('table', 'shadow', 'virtual') "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).fetchall()
+    counts = {}
+    for name, virtual in tables:
+        try:
+            counts[name] = connection.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if not (virtual and str(exc).startswith("no such module")):
+                raise
+    return counts
 
 
 @contextlib.contextmanager

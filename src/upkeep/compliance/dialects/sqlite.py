@@ -15,12 +15,26 @@ __all__ = ["SQLiteDialect"]
 class SQLiteDialect(Dialect):
     engine: ClassVar[str] = "sqlite"
     binary_types: ClassVar[tuple[str, ...]] = ("blob",)
+    # A virtual table whose module this SQLite lacks (an extension's, such as a SpatiaLite
+    # database's spatial index: upkeep never loads extensions) cannot even list its columns, and
+    # would fail the whole query: such tables are left out first (MATERIALIZED: before any
+    # pragma_table_info runs). Their rows, if any, are in the ordinary tables listed anyway.
     columns_query: ClassVar[str] = """
-SELECT NULL AS schema, m.name AS table_name, p.name AS column_name, p.type AS data_type,
+WITH tables AS MATERIALIZED (
+  SELECT name, ' ' || upper(replace(replace(replace(sql, char(10), ' '), char(13), ' '),
+                                    char(9), ' ')) || ' ' AS definition
+  FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+), usable AS MATERIALIZED (
+  SELECT t.name FROM tables AS t
+  WHERE t.definition NOT LIKE ' CREATE VIRTUAL TABLE %'
+     OR EXISTS (SELECT 1 FROM pragma_module_list AS l
+                WHERE instr(t.definition, ' USING ' || upper(l.name) || '(') > 0
+                   OR instr(t.definition, ' USING ' || upper(l.name) || ' ') > 0)
+)
+SELECT NULL AS schema, u.name AS table_name, p.name AS column_name, p.type AS data_type,
        p.pk > 0 AS is_key
-FROM sqlite_schema AS m, pragma_table_info(m.name) AS p
-WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
-ORDER BY m.name, p.cid
+FROM usable AS u, pragma_table_info(u.name) AS p
+ORDER BY u.name, p.cid
 """
 
     def as_text(self, column_sql: str) -> str:
