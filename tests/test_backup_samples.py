@@ -70,6 +70,32 @@ def test_a_copy_gives_the_same_hashes_and_a_changed_sampled_row_does_not(
     assert len(problems) == 1 and problems[0].startswith("table t: sample hash differs")
 
 
+@pytest.mark.parametrize(
+    "columns", ["RowID TEXT, v TEXT", "rowid TEXT, oid TEXT, v TEXT", "rowid, oid, _rowid_, v"]
+)
+def test_a_table_whose_columns_take_the_rowids_names_is_sampled(
+    tmp_path: Path, columns: str
+) -> None:
+    """A column may be called rowid (any case), oid or _rowid_, hiding the rowid behind that
+    name: the sample reaches it by a name still free, or by all columns when none is."""
+    path = tmp_path / "a.db"
+    names = [column.split()[0] for column in columns.split(", ")]
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"CREATE TABLE t ({columns})")
+        connection.executemany(
+            f"INSERT INTO t ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [(*(f"k{i:04d}" for _ in names[:-1]), f"v{i}") for i in range(500)],
+        )
+    copy = tmp_path / "copy.db"
+    shutil.copy(path, copy)
+    sample = _hashes(path)["t"]
+    assert 5 <= sample.rows <= 10
+    assert _hashes(copy)["t"] == sample
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE t SET v = v || '!'")
+    assert _hashes(copy)["t"].sha256 != sample.sha256
+
+
 def test_sampling_a_large_table_reads_a_few_rows_not_the_table(tmp_path: Path) -> None:
     path = tmp_path / "large.db"
     rows = 200_000

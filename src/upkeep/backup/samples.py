@@ -161,17 +161,23 @@ def sqlite_sample_hashes(
 
 def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) -> TableSample:
     quoted = _quote(table)
+    rowid = _rowid_name(connection, table)
+    if rowid is None:  # columns named rowid, oid and _rowid_: the rowid cannot be reached
+        columns = connection.execute("SELECT count(*) FROM pragma_table_xinfo(?)", (table,))
+        return _window_sample(
+            connection, table, spec, ", ".join(str(i + 1) for i in range(columns.fetchone()[0]))
+        )
     # Two subqueries: SQLite answers a lone min() or max() from the b-tree's ends, but scans
     # the whole table for both in one query (0.7 s for 2 million rows).
     low, high = connection.execute(
-        f"SELECT (SELECT min(rowid) FROM {quoted}), (SELECT max(rowid) FROM {quoted})"
+        f"SELECT (SELECT min({rowid}) FROM {quoted}), (SELECT max({rowid}) FROM {quoted})"
     ).fetchone()
     digest = hashlib.sha256()
     if low is None:
         return TableSample(0, digest.hexdigest())
     choose = random.Random(f"{spec.seed}:{table}")
     starts = sorted({choose.randint(low, high) for _ in range(spec.rows)})
-    seek = f"SELECT rowid, * FROM {quoted} WHERE rowid >= ? ORDER BY rowid LIMIT 1"
+    seek = f"SELECT {rowid}, * FROM {quoted} WHERE {rowid} >= ? ORDER BY {rowid} LIMIT 1"
     rows: dict[int, tuple[Any, ...]] = {}
     for start in starts:
         row = connection.execute(seek, (start,)).fetchone()
@@ -182,16 +188,32 @@ def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) 
     return TableSample(len(rows), digest.hexdigest())
 
 
+def _rowid_name(connection: sqlite3.Connection, table: str) -> str | None:
+    """The name that reaches the table's rowid: `rowid`, unless a column is called that (then
+    `oid` or `_rowid_`, as SQLite allows); None when columns have all three names."""
+    columns = {
+        str(name).lower()
+        for (name,) in connection.execute("SELECT name FROM pragma_table_xinfo(?)", (table,))
+    }
+    return next((name for name in ("rowid", "oid", "_rowid_") if name not in columns), None)
+
+
 def _without_rowid_sample(
     connection: sqlite3.Connection, table: str, spec: SampleSpec
 ) -> TableSample:
     # No rowid to seek by: a seeded window of `rows` rows in primary-key order.
+    index = _quote(_primary_key_index(connection, table))
+    keys = [name for _, _, name in sorted(connection.execute(f"PRAGMA index_info({index})"))]
+    return _window_sample(connection, table, spec, ", ".join(_quote(key) for key in keys))
+
+
+def _window_sample(
+    connection: sqlite3.Connection, table: str, spec: SampleSpec, order: str
+) -> TableSample:
+    """A seeded window of `rows` rows in `order` (rows equal in it are equal bytes anyway)."""
     quoted = _quote(table)
     (count,) = connection.execute(f"SELECT count(*) FROM {quoted}").fetchone()
     start = random.Random(f"{spec.seed}:{table}").randrange(max(1, count - spec.rows + 1))
-    index = _quote(_primary_key_index(connection, table))
-    keys = [name for _, _, name in sorted(connection.execute(f"PRAGMA index_info({index})"))]
-    order = ", ".join(_quote(key) for key in keys)
     rows = connection.execute(
         f"SELECT * FROM {quoted} ORDER BY {order} LIMIT ? OFFSET ?", (spec.rows, start)
     ).fetchall()
