@@ -22,6 +22,7 @@ from helpers.project import CHECK_OK, Project
         (["run", "typed", "-p", "token=hunter2"], "parameter token: is secret"),
         (["run", "missing-one"], "no runbook named 'missing-one'"),
         (["run", "typed", "-p", "count"], "expected KEY=VALUE"),
+        (["run", "typed", "-p", "count=1", "-p", "count=2"], "'count' is given twice"),
         (["run", "typed", "-p", "token:hunter2"], "expected KEY=VALUE"),
         (["run", "typed", "-p", "token=env:UNSET_IN_THIS_TEST"], "environment variable is not set"),
         (["run", "typed", "-p", "count=1", "--jobs", "0"], "Invalid value for '--jobs'"),

@@ -60,6 +60,13 @@ def test_specs_come_from_papermill_inspection(runbook: registry.Runbook) -> None
     assert specs["token"].secret
 
 
+@pytest.mark.parametrize("second", ["dry_run=no", "dry_run=yes", " dry_run =no"])
+def test_a_parameter_given_twice_is_refused_without_echoing_either_value(second: str) -> None:
+    with pytest.raises(params.ParameterError) as refused:
+        params.parse_assignments(["dry_run=yes", "count=3", second])
+    assert str(refused.value) == "-p: parameter 'dry_run' is given twice; give it once"
+
+
 def test_values_are_converted_to_declared_types(runbook: registry.Runbook, tmp_path) -> None:
     secret = tmp_path / "token"
     secret.write_text("s3cret-value\n")

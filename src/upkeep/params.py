@@ -120,13 +120,18 @@ def resolve_type(annotation: str, default: Any, expression: str | None) -> tuple
 
 
 def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """Split `KEY=VALUE` strings; a missing `=` or an empty key is a ParameterError."""
+    """Split `KEY=VALUE` strings; a missing `=`, an empty key or a key given twice is a
+    ParameterError (the last one winning would let `-p dry_run=yes -p dry_run=no`, a line
+    edited in a hurry, run a destructive runbook for real)."""
     parsed: dict[str, str] = {}
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             # The argument is not echoed: a mistyped `-p token:...` may hold a secret.
             raise ParameterError("-p: expected KEY=VALUE, got an argument without a key and '='")
+        if key.strip() in parsed:
+            # Neither value is echoed either: either may be a secret.
+            raise ParameterError(f"-p: parameter {key.strip()!r} is given twice; give it once")
         parsed[key.strip()] = value
     return parsed
 
