@@ -110,6 +110,27 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10, period: fortnightly}}\n",
             "logs[0].rotate.period: expected one of hourly, daily, weekly, monthly",
         ),
+        (
+            "cleanup:\n  temp_roots:\n    - {path: tmp, max_age_days: .nan}\n",
+            "cleanup.temp_roots[0].max_age_days: expected a number (finite), got nan",
+        ),
+        (
+            "thresholds:\n  cpu_percent: {warn: 90, fail: .inf}\n",
+            "thresholds.cpu_percent.fail: expected a number (finite), got inf",
+        ),
+        (
+            "cleanup:\n  temp_roots: [{path: tmp}]\n  cache_roots: [{path: tmp/cache}]\n",
+            "cleanup.cache_roots[0].path (/PROJECT/tmp/cache) is inside cleanup.temp_roots[0].path"
+            " (/PROJECT/tmp); expected cleaning roots that do not overlap",
+        ),
+        (
+            "cleanup:\n  cache_roots: [{path: tmp/cache}, {path: tmp}]\n",
+            "cleanup.cache_roots[0].path (/PROJECT/tmp/cache) is inside cleanup.cache_roots[1]",
+        ),
+        (
+            "cleanup:\n  temp_roots: [{path: tmp}, {path: ./tmp/}]\n",
+            "cleanup.temp_roots[0].path and cleanup.temp_roots[1].path are the same directory",
+        ),
         ("backup: {mode: differential}\n", "backup.mode: expected one of full, incremental"),
         ("backup: {compression_level: 0}\n", "backup.compression_level: expected an integer >= 1"),
         ("- just\n- a list\n", "top level: expected a mapping"),
@@ -182,7 +203,7 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, text)
-    assert message in str(caught.value)
+    assert message.replace("/PROJECT", str(tmp_path)) in str(caught.value)
     assert str(tmp_path / "upkeep.yml") in str(caught.value)
 
 

@@ -30,7 +30,32 @@ def read_cleanup(s: Section | None, config: Config) -> Cleanup:
         dry_run=s.bool("dry_run", False),
     )
     s.done()
+    _refuse_overlaps(s, cleanup)
     return cleanup
+
+
+def _refuse_overlaps(s: Section, cleanup: Cleanup) -> None:
+    """A root inside another (or the same one twice) would be cleaned by the outer root's rules
+    too: a cache kept ten years emptied by the temp root around it after seven days."""
+    roots = [
+        (f"{s.where}.{key}[{index}].path", root.path)
+        for key, group in (("temp_roots", cleanup.temp_roots), ("cache_roots", cleanup.cache_roots))
+        for index, root in enumerate(group)
+    ]
+    for at, (name, path) in enumerate(roots):
+        for other, other_path in roots[at + 1 :]:
+            if path == other_path:
+                how = f"{name} and {other} are the same directory, {path}"
+            elif path.is_relative_to(other_path):
+                how = f"{name} ({path}) is inside {other} ({other_path})"
+            elif other_path.is_relative_to(path):
+                how = f"{other} ({other_path}) is inside {name} ({path})"
+            else:
+                continue
+            raise ConfigError(
+                f"{s.file}: {how}; expected cleaning roots that do not overlap (the outer "
+                "root's age and size rules would clean the inner one too)"
+            )
 
 
 def _cleanup_root(s: Section, config: Config) -> CleanupRoot:

@@ -7,6 +7,7 @@ gathers the errors of independent parts, so that one load reports every one of t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +93,8 @@ class Section:
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             self.fail(key, expected, value)
+        if kind is float and not math.isfinite(value):  # YAML's .nan and .inf: never meant
+            self.fail(key, f"{expected} (finite)", value)
         return value
 
     def str(self, key: str, default: Any = REQUIRED) -> str:
