@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -198,6 +199,20 @@ def test_a_parent_swapped_for_a_symlink_after_the_scan_is_not_followed(
         assert not removal.removed
     assert (outside / "precious").read_text() == "keep me"
     assert (root / "sub-old" / "precious").exists()
+
+
+def test_a_file_that_may_not_be_removed_says_so_not_that_it_changed(root: Path) -> None:
+    """An immutable file (chattr +i: root cannot unlink it either) fails with EPERM, as a file
+    in a sticky directory owned by another user does for others."""
+    path = write(root / "f")
+    subprocess.run(["chattr", "+i", str(path)], check=True)  # ext4, as root: this machine's
+    try:
+        removal = remove_entry(root, path, os.lstat(path), dry_run=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert removal.skipped is not None
+    assert removal.skipped.startswith("cannot remove: Operation not permitted (immutable")
+    assert not removal.removed and path.exists()
 
 
 def test_an_entry_already_gone_is_reported(root: Path) -> None:

@@ -428,8 +428,13 @@ def _changed(expected: Seen, now: os.stat_result) -> str:
 def _removal_error(exc: OSError) -> str:
     if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
         return "directory not empty"
-    if exc.errno in (errno.EISDIR, errno.ENOTDIR, errno.EPERM):
+    if exc.errno in (errno.EISDIR, errno.ENOTDIR):
         return f"changed while being removed: {exc.strerror}"
+    if exc.errno == errno.EPERM:  # Linux: an immutable or append-only file, or a sticky folder
+        return (
+            f"cannot remove: {exc.strerror} (immutable or append-only, or in a sticky directory"
+            " and owned by another user)"
+        )
     if exc.errno == errno.ENOENT:
         return GONE
     return f"cannot remove: {exc.strerror}"
