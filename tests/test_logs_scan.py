@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 from helpers.files import append, make_config
+from helpers.recorder import Recorder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from upkeep.config import LogSource
 from upkeep.logs import matching
 from upkeep.logs.scan import CHUNK_SIZE, LogScan, scan_log
+from upkeep.procedures import health
+from upkeep.records import Status
 
 STAMP = "2026-11-16 02:15:00,123"
 
@@ -495,3 +498,56 @@ def test_a_rotated_copy_that_is_a_fifo_is_skipped_not_waited_on(tmp_path: Path) 
     scan = _scan_in_a_thread(log, state)
     assert scan.rotated and scan.errors == 2
     assert [g.first for g in scan.error_groups] == ["ERROR two, unread when rotated", "ERROR three"]
+    assert scan.unreadable == ("app.log.1: a FIFO, not a regular file",)
+
+
+def test_a_damaged_compressed_copy_is_named_and_its_readable_lines_count(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR before the first scan")
+    scan_log(log, state)
+    append(log.path, *(f"ERROR unread {i} when rotated" for i in range(20_000)))
+    rotated = log.path.with_name("app.log.1.gz")
+    rotated.write_bytes(gzip.compress(log.path.read_bytes()))
+    log.path.unlink()
+    whole = rotated.read_bytes()
+    rotated.write_bytes(whole[: len(whole) // 2])  # cut short: a disk filled while gzip wrote
+    append(log.path, "ERROR after the rotation")
+    scan = scan_log(log, state)
+    assert scan.rotated or scan.truncated  # the new file may take the old one's inode
+    assert scan.unreadable and scan.unreadable[0].startswith("app.log.1.gz: damaged (")
+    assert "the lines before the damage were counted" in scan.unreadable[0]
+    # The new file whole, and of the copy what decompressed before the damage (not all of it).
+    assert 1 + 1000 < scan.errors < 1 + 20_000
+
+
+def test_a_copy_that_is_a_symlink_loop_leaves_the_log_itself_read(tmp_path: Path) -> None:
+    log, state = log_source(tmp_path), tmp_path / "state"
+    append(log.path, "ERROR one")
+    scan_log(log, state)
+    (tmp_path / "app.log.7").symlink_to("app.log.7")  # points at itself: ELOOP when followed
+    log.path.rename(tmp_path / "app.log.1")
+    append(log.path, "ERROR two")
+    scan = scan_log(log, state)
+    assert scan.errors == 1 and scan.error_groups[0].first == "ERROR two"
+    assert scan.unreadable == ()  # written before the last scan: never a copy to read
+
+
+def test_the_health_check_warns_about_a_copy_it_could_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Recorder()
+    monkeypatch.setattr(health, "report", recorded)
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, first_scan: whole}\n")
+    log = config.logs[0]
+    append(log.path, "ERROR one")
+    health.record_logs(config)
+    log.path.rename(tmp_path / "app.log.2")
+    os.mkfifo(tmp_path / "app.log.1")
+    append(log.path, "ERROR three")
+    health.record_logs(config)
+    check = recorded.checks()["log:app:rotated-copies"]
+    assert check["status"] == Status.WARN
+    assert check["message"] == (
+        f"1 rotated copy of {log.path} could not be read in full: app.log.1: a FIFO, not a"
+        " regular file"
+    )

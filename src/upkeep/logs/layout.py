@@ -94,8 +94,9 @@ def copies_in_directory(
     log_path: Path, vanished: list[Path] | None = None, *, follow_symlinks: bool = False
 ) -> Iterator[RotatedCopy]:
     """Every entry beside the log named like one of its copies, numbered or dated, in no order,
-    with its own `lstat` (its target's `stat` with `follow_symlinks`): the caller decides what
-    an entry that is not a regular file means. An entry gone between the listing and its
+    with its own `lstat` (its target's `stat` with `follow_symlinks`, or still its `lstat` when
+    the link cannot be followed): the caller decides what an entry that is not a regular file
+    means. An entry gone between the listing and its
     `stat` (another rotation, a person) is left out, and appended to `vanished` when the caller
     counts them."""
     name = _copy_name(log_path.name)
@@ -110,6 +111,15 @@ def copies_in_directory(
                 if vanished is not None:
                     vanished.append(Path(entry.path))
                 continue
+            except OSError:
+                if not follow_symlinks:
+                    raise
+                # A link that cannot be followed (a loop, a target it may not reach): the
+                # entry's own lstat, a symlink, which no caller reads as a copy's content.
+                try:
+                    found = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
             date = re.sub(r"\D", "", match["date"] or "")
             yield RotatedCopy(Path(entry.path), int(match["index"] or 0), found, date)
 

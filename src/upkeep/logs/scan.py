@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import stat as stat_module
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,8 @@ class LogScan:
     previous_lost: bool = False  # rotated, and the file read last time is no longer there
     missing: bool = False
     not_regular: str = ""  # what the path is when it is not a regular file ("a FIFO", ...)
+    # Rotated copies that were to be read and could not be (in full), each with why.
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,13 @@ def scan_log(
     except NotRegularFile as refused:
         return _log_scan(log, tally, offset=0, not_regular=refused.kind)
     flags: dict[str, Any] = {"first_scan": previous is None}
+    unreadable: list[str] = []
     with handle:
         stat = os.fstat(handle.fileno())
         start = 0
         if previous is None:
             start, flags["first_scan_from"], flags["copies_read"] = _first_scan_start(
-                log, handle, stat.st_size, matcher, tally, chunk_size, now
+                log, handle, stat.st_size, matcher, tally, chunk_size, now, unreadable
             )
         else:
             same_inode = (stat.st_dev, stat.st_ino) == (previous.device, previous.inode)
@@ -126,7 +130,7 @@ def scan_log(
                 start = previous.offset
             else:
                 flags["rotated"], flags["truncated"] = not same_inode, same_inode
-                read = _scan_rotated(log.path, previous, matcher, tally, chunk_size)
+                read = _scan_rotated(log.path, previous, matcher, tally, chunk_size, unreadable)
                 flags["copies_read"], flags["previous_lost"] = read.count, not read.previous_found
         offset = _scan_range(
             handle, start, stat.st_size, matcher, tally, final=False, chunk_size=chunk_size
@@ -142,7 +146,7 @@ def scan_log(
         )
     if commit:
         state.save(state_dir, position_file, {**position.__dict__, "path": str(log.path)})
-    return _log_scan(log, tally, offset=offset, **flags)
+    return _log_scan(log, tally, offset=offset, unreadable=tuple(unreadable), **flags)
 
 
 def _first_scan_start(
@@ -153,6 +157,7 @@ def _first_scan_start(
     tally: MessageTally,
     chunk_size: int,
     now: datetime,
+    unreadable: list[str],
 ) -> tuple[int, str, int]:
     """Where a first scan of the log starts, that in words, and how many rotated copies it read
     (a window reaching back past the log's first line reads them from the window's start)."""
@@ -168,7 +173,7 @@ def _first_scan_start(
         return end_of_complete_lines(handle, size), "no timestamps found: from the end", 0
     if not start.from_first_line:
         return start.offset, since, 0
-    copies = _scan_copies_in_window(log.path, cutoff, now, matcher, tally, chunk_size)
+    copies = _scan_copies_in_window(log.path, cutoff, now, matcher, tally, chunk_size, unreadable)
     if copies:
         since += f", {copies} rotated cop{'y' if copies == 1 else 'ies'} included"
     return 0, since, copies
@@ -181,9 +186,10 @@ def _scan_copies_in_window(
     matcher: LineMatcher,
     tally: MessageTally,
     chunk_size: int,
+    unreadable: list[str],
 ) -> int:
     """Tally the lines of the rotated copies written at or after `cutoff`, oldest first; how
-    many copies were read."""
+    many copies were read (each one that could not be, with why, in `unreadable`)."""
     reading = []
     for copy in newest_first(copies_in_directory(path, follow_symlinks=True)):
         if copy.stat.st_mtime < cutoff.timestamp():
@@ -194,10 +200,11 @@ def _scan_copies_in_window(
                     start = first_in_window(handle, 0, None, cutoff, now).offset
                 else:
                     start = window_start(handle, copy.size, cutoff, now).offset
-        except (OSError, EOFError, gzip.BadGzipFile):
-            continue  # a copy that vanished, is damaged or is no regular file: the others count
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            _note_unreadable(copy, exc, unreadable)  # the others count
+            continue
         reading.append((copy, start))
-    return _scan_copies(reading, matcher, tally, chunk_size)
+    return _scan_copies(reading, matcher, tally, chunk_size, unreadable)
 
 
 def _log_scan(log: LogSource, tally: MessageTally, *, offset: int, **flags: Any) -> LogScan:
@@ -305,11 +312,16 @@ def _scan_long_line(
 def _scan_stream(
     handle: BinaryIO, start: int, matcher: LineMatcher, tally: MessageTally, chunk_size: int
 ) -> None:
-    """Scan a stream that can only go forward cheaply (gzip) from `start` to its end."""
+    """Scan a stream that can only go forward cheaply (gzip) from `start` to its end.
+
+    Read with `read1` where there is one (gzip): what one read of the compressed file gives,
+    so that when the stream turns out damaged (EOFError) everything before the damage has
+    been counted; `read` would drop the part of its chunk it had decompressed already."""
     handle.seek(start)
     rest = b""
     long_line: LongLine | None = None
-    while data := handle.read(chunk_size):
+    read = getattr(handle, "read1", handle.read)
+    while data := read(chunk_size):
         if long_line is not None:
             newline = data.find(b"\n")
             if newline < 0:
@@ -359,7 +371,12 @@ def _is_previous(copy: RotatedCopy, previous: LogPosition, by_inode: bool) -> bo
 
 
 def _scan_rotated(
-    path: Path, previous: LogPosition, matcher: LineMatcher, tally: MessageTally, chunk_size: int
+    path: Path,
+    previous: LogPosition,
+    matcher: LineMatcher,
+    tally: MessageTally,
+    chunk_size: int,
+    unreadable: list[str],
 ) -> _CopiesRead:
     """Read what the previous scan had not read of the rotated files: the unread end of the
     file it was reading, now a rotated copy (`<path>.N`, `.N.gz`, `-YYYYMMDD` …), then every
@@ -378,13 +395,16 @@ def _scan_rotated(
     )
     if found is not None:
         reading = [(copy, previous.offset if i == found else 0) for i, copy in enumerate(copies)]
-        return _CopiesRead(_scan_copies(reading[: found + 1], matcher, tally, chunk_size))
+        return _CopiesRead(
+            _scan_copies(reading[: found + 1], matcher, tally, chunk_size, unreadable)
+        )
     try:
         scanned_at = datetime.fromisoformat(previous.scanned_at).timestamp()
     except ValueError:  # state from before the time was kept: nothing tells newer copies apart
         return _CopiesRead(0, previous_found=False)
     newer = [(copy, 0) for copy in copies if copy.stat.st_mtime > scanned_at]
-    return _CopiesRead(_scan_copies(newer, matcher, tally, chunk_size), previous_found=False)
+    read = _scan_copies(newer, matcher, tally, chunk_size, unreadable)
+    return _CopiesRead(read, previous_found=False)
 
 
 def _scan_copies(
@@ -392,9 +412,11 @@ def _scan_copies(
     matcher: LineMatcher,
     tally: MessageTally,
     chunk_size: int,
+    unreadable: list[str],
 ) -> int:
     """Tally each copy from its offset, given newest first, read oldest first (as written);
-    how many could be read."""
+    how many could be read in full (each one that could not, with why, in `unreadable`: the
+    lines of a damaged one before the damage are counted)."""
     read = 0
     for copy, start in reversed(reading):
         try:
@@ -406,6 +428,20 @@ def _scan_copies(
                         handle, start, copy.size, matcher, tally, final=True, chunk_size=chunk_size
                     )
             read += 1
-        except (OSError, EOFError, gzip.BadGzipFile):
-            continue  # a copy that vanished, is damaged or is no regular file: the others count
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            _note_unreadable(copy, exc, unreadable)  # the others count
     return read
+
+
+def _note_unreadable(copy: RotatedCopy, exc: BaseException, unreadable: list[str]) -> None:
+    """Add why `copy` could not be read to `unreadable`; a copy that vanished meanwhile (rotated
+    on, or removed) is not a problem and is left out."""
+    if isinstance(exc, FileNotFoundError):
+        return
+    if isinstance(exc, NotRegularFile):
+        why = f"{exc.kind}, not a regular file"
+    elif isinstance(exc, OSError):
+        why = f"cannot read it: {exc.strerror or exc}"
+    else:
+        why = f"damaged ({exc}); the lines before the damage were counted"
+    unreadable.append(f"{copy.path.name}: {why}")

@@ -127,6 +127,15 @@ def _record_log(
     )
     print(format_groups(scan, top))
     _record_groups(log.name, scan, _GROUP_SEVERITY[status])
+    if scan.unreadable:
+        # Lines this scan may have missed: said where the log's own check is, not left silent.
+        count = len(scan.unreadable)
+        report.check(
+            f"{name}:rotated-copies",
+            Status.WARN,
+            message=f"{count} rotated cop{'y' if count == 1 else 'ies'} of {log.path} could not"
+            f" be read in full: {'; '.join(scan.unreadable)}",
+        )
     return scan
 
 
