@@ -96,6 +96,30 @@ def test_a_table_whose_columns_take_the_rowids_names_is_sampled(
     assert _hashes(copy)["t"].sha256 != sample.sha256
 
 
+def test_text_that_is_not_utf8_and_tables_named_like_sqlite_are_sampled(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "CREATE TABLE legacy (id INTEGER PRIMARY KEY, name TEXT);"
+            "CREATE TABLE SQLiteUsers (id INTEGER PRIMARY KEY, name TEXT);"
+            "INSERT INTO SQLiteUsers VALUES (1, 'ann');"
+        )
+        connection.executemany(
+            "INSERT INTO legacy VALUES (?, CAST(? AS TEXT))",
+            [(i, f"M\xfcller {i}".encode("latin-1")) for i in range(200)],
+        )
+    copy = tmp_path / "copy.db"
+    shutil.copy(path, copy)
+    hashes = _hashes(path)
+    assert set(hashes) == {"legacy", "SQLiteUsers"} and hashes["SQLiteUsers"].rows == 1
+    assert _hashes(copy) == hashes
+    with sqlite3.connect(copy) as connection:  # one byte of every name: Latin-1 ü to Latin-1 ö
+        connection.execute(
+            "UPDATE legacy SET name = CAST(replace(CAST(name AS BLOB), x'fc', x'f6') AS TEXT)"
+        )
+    assert _hashes(copy)["legacy"].sha256 != hashes["legacy"].sha256
+
+
 def test_sampling_a_large_table_reads_a_few_rows_not_the_table(tmp_path: Path) -> None:
     path = tmp_path / "large.db"
     rows = 200_000

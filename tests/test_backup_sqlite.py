@@ -338,6 +338,7 @@ def test_a_database_with_an_extensions_virtual_table_is_backed_up_and_verifies(
     engine = _create(tmp_path / "app.db", parents=50)
     with sqlite3.connect(tmp_path / "app.db") as connection:
         connection.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
+        connection.execute("CREATE TABLE SQLiteUsers (id INTEGER PRIMARY KEY)")  # not SQLite's
         connection.executemany("INSERT INTO docs VALUES (?)", [(f"doc {i}",) for i in range(30)])
     with contextlib.closing(sqlite3.connect(tmp_path / "app.db")) as connection:
         connection.execute("PRAGMA writable_schema = ON")
@@ -358,7 +359,7 @@ def test_a_database_with_an_extensions_virtual_table_is_backed_up_and_verifies(
 
     counts = manifest.row_counts
     assert counts["parents"] == 50 and counts["docs"] == 30 and counts["docs_content"] == 30
-    assert "idx_geom" not in counts
+    assert "idx_geom" not in counts and counts["SQLiteUsers"] == 0
     outcome, note = verify_restore(store, manifest, engine.database)
     assert note is None and outcome is not None
     assert outcome.ok, outcome.problems

@@ -5,6 +5,7 @@ table and JSON (with the rows' values on request); bad input exits 2."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -56,6 +57,29 @@ def test_every_row_holding_the_identifier_is_found_ignoring_case(tmp_path: Path)
         ),
         ('odd "name"', {"k": 7}, ("e mail",)),
     ]
+
+
+def test_tables_named_like_sqlite_and_text_that_is_not_utf8_are_searched(tmp_path: Path) -> None:
+    """Only `sqlite_...` names are SQLite's own; and SQLite keeps TEXT as the bytes it was given
+    (a Latin-1 legacy import), which must not stop the search."""
+    path = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            f"""
+            CREATE TABLE SQLiteUsers (id INTEGER PRIMARY KEY, email TEXT);
+            INSERT INTO SQLiteUsers VALUES (1, '{SUBJECT}');
+            CREATE TABLE legacy (id INTEGER PRIMARY KEY, name TEXT, email TEXT);
+            INSERT INTO legacy VALUES (4, CAST(x'4dfc6c6c6572' AS TEXT), '{SUBJECT}');
+            """
+        )
+        db.commit()
+    with SQLiteReview(path, 5) as connection:
+        rows = find_subject_rows(connection, dialect_for("sqlite"), SUBJECT, with_rows=True)
+    assert [(row.table, row.key, row.columns) for row in rows] == [
+        ("SQLiteUsers", {"id": 1}, ("email",)),
+        ("legacy", {"id": 4}, ("email",)),
+    ]
+    assert rows[1].row["name"] == "M\ufffdller"
 
 
 def test_quotes_in_the_identifier_are_data_not_sql(tmp_path: Path) -> None:

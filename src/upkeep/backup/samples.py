@@ -144,19 +144,32 @@ def _row_bytes(row: tuple[Any, ...]) -> bytes:
 def sqlite_sample_hashes(
     connection: sqlite3.Connection, spec: SampleSpec
 ) -> dict[str, TableSample]:
-    """The sample of every table (internal `sqlite_*` and virtual tables excepted)."""
+    """The sample of every table (internal `sqlite_*` and virtual tables excepted).
+
+    TEXT is read as UTF-8 with undecodable bytes kept as surrogate escapes: SQLite stores
+    whatever bytes it was given (a Latin-1 legacy import), and a value Python cannot decode
+    would otherwise stop the backup. Valid text reads (and hashes) as it always did.
+    """
     tables = connection.execute(
         "SELECT name, wr FROM pragma_table_list WHERE type = 'table' AND schema = 'main' "
-        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
     ).fetchall()
-    return {
-        name: (
-            _without_rowid_sample(connection, name, spec)
-            if without_rowid
-            else _rowid_sample(connection, name, spec)
-        )
-        for name, without_rowid in tables
-    }
+    text_factory, connection.text_factory = connection.text_factory, _any_text
+    try:
+        return {
+            name: (
+                _without_rowid_sample(connection, name, spec)
+                if without_rowid
+                else _rowid_sample(connection, name, spec)
+            )
+            for name, without_rowid in tables
+        }
+    finally:
+        connection.text_factory = text_factory
+
+
+def _any_text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
 
 
 def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) -> TableSample:

@@ -51,6 +51,9 @@ class SQLiteReview(ReviewConnection):
             self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
         except sqlite3.Error as exc:
             raise QueryError(f"{path}: cannot open: {exc}") from None
+        # SQLite stores whatever bytes it was given as TEXT (a Latin-1 "Müller" from a legacy
+        # import): read as UTF-8 where it is, never a query stopped by a value it cannot decode.
+        self._db.text_factory = _lenient_text
         self._deadline = float("inf")
         self._table_checks: dict[str, dict[int, tuple[int, list[Any]]] | None] = {}
         self._db.set_progress_handler(self._past_deadline, PROGRESS_STEPS)
@@ -181,3 +184,7 @@ class SQLiteReview(ReviewConnection):
 
     def close(self) -> None:
         self._db.close()
+
+
+def _lenient_text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")

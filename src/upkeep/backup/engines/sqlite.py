@@ -68,7 +68,7 @@ def row_counts(connection: sqlite3.Connection) -> dict[str, int]:
     tables = connection.execute(
         "SELECT name, type = 'virtual' FROM pragma_table_list "
         "WHERE schema = 'main' AND type IN ('table', 'shadow', 'virtual') "
-        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
     ).fetchall()
     counts = {}
     for name, virtual in tables:

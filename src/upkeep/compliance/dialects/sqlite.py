@@ -23,7 +23,7 @@ class SQLiteDialect(Dialect):
 WITH tables AS MATERIALIZED (
   SELECT name, ' ' || upper(replace(replace(replace(sql, char(10), ' '), char(13), ' '),
                                     char(9), ' ')) || ' ' AS definition
-  FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+  FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'
 ), usable AS MATERIALIZED (
   SELECT t.name FROM tables AS t
   WHERE t.definition NOT LIKE ' CREATE VIRTUAL TABLE %'
