@@ -286,6 +286,48 @@ def test_a_restore_target_is_made_absolute_and_refused_when_it_exists(
     assert not (tmp_path / "nowhere.db").exists()
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-journal", "-shm"])
+def test_a_restore_beside_an_earlier_databases_journal_is_refused(
+    tmp_path: Path, suffix: str
+) -> None:
+    """The disaster case: the database file is gone, its WAL (or hot journal) is not. SQLite
+    would apply it to the restored file on first open."""
+    engine = _create(tmp_path / "app.db", parents=10)
+    snapshot = engine.snapshot(tmp_path / "snap.db")
+    leftover = tmp_path / f"lost.db{suffix}"
+    leftover.write_bytes(b"pages of the database that was lost")
+    expected = (
+        f"restore target {tmp_path / 'lost.db'}: {leftover} exists, left by an earlier database;"
+        " SQLite would apply it to the restored file: move it away, or name another target"
+    )
+    for attempt in (
+        lambda: engine.restore_target(str(tmp_path / "lost.db")),
+        lambda: engine.restore(snapshot.path, str(tmp_path / "lost.db")),
+    ):
+        with pytest.raises(RestoreTargetError) as refused:
+            attempt()
+        assert str(refused.value) == expected and refused.value.exit_code == 2
+    assert not (tmp_path / "lost.db").exists()
+    assert leftover.read_bytes() == b"pages of the database that was lost"
+
+
+def test_a_restore_target_that_names_a_folder_or_goes_through_a_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(tmp_path / "app.db")
+    (tmp_path / "plain").write_text("a file")
+    with pytest.raises(RestoreTargetError, match="ends with '/'; name the new database file"):
+        engine.restore_target(f"{tmp_path}/newdir/")
+    with pytest.raises(RestoreTargetError) as refused:
+        engine.restore_target(str(tmp_path / "plain" / "x.db"))
+    assert str(refused.value) == (
+        f"restore target {tmp_path / 'plain' / 'x.db'}: {tmp_path / 'plain'} is not a directory;"
+        " expected the new file's folder (or a path where it can be made)"
+    )
+    assert engine.restore_target(str(tmp_path / "new" / "deeper" / "x.db")).endswith("x.db")
+    assert not (tmp_path / "newdir").exists() and not (tmp_path / "new").exists()
+
+
 def test_a_verification_target_is_a_new_file_in_the_scratch_directory(tmp_path: Path) -> None:
     target = _engine(tmp_path / "app.db").verification_target(tmp_path, "app-20261127T020000Z-1a2b")
     assert target == str(tmp_path / "app-20261127T020000Z-1a2b.db")

@@ -249,10 +249,24 @@ class SQLiteEngine(DatabaseEngine):
         return iter(range(page, size + 1, page))
 
     def restore_target(self, target: str) -> str:
-        """`target` as an absolute path to a file that does not exist yet."""
+        """`target` as an absolute path to a file that does not exist yet, with no journal of
+        an earlier database beside it, in a folder (or one that can be made)."""
+        if target.endswith("/"):
+            raise RestoreTargetError(
+                f"restore target {target} ends with '/'; name the new database file"
+            )
         path = Path(target).absolute()
         if path.exists() or path.is_symlink():
             raise RestoreTargetError(f"restore target {path} exists; name a new file")
+        _refuse_leftovers(path)
+        for folder in path.parents:
+            if folder.exists() or folder.is_symlink():
+                if not folder.is_dir():
+                    raise RestoreTargetError(
+                        f"restore target {path}: {folder} is not a directory; expected the "
+                        "new file's folder (or a path where it can be made)"
+                    )
+                break
         return str(path)
 
     def verification_target(self, scratch: Path, backup_id: str) -> str:
@@ -262,6 +276,7 @@ class SQLiteEngine(DatabaseEngine):
         path = Path(target)
         if path.exists() or path.is_symlink():
             raise RestoreTargetError(f"restore target {path} exists already; expected a new path")
+        _refuse_leftovers(path)
         _place(snapshot_file, path)
         try:
             with _connect(path, readonly=False) as restored:
@@ -294,6 +309,19 @@ class SQLiteEngine(DatabaseEngine):
             *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")),
         ):
             leftover.unlink(missing_ok=True)
+
+
+def _refuse_leftovers(path: Path) -> None:
+    """Refuse a target beside which a journal of an earlier database remains (its file deleted
+    after a crash, say): SQLite would apply that `-wal` or hot `-journal` to the restored file
+    when it is first opened, and the restore would hold the old database's pages."""
+    for suffix in ("-wal", "-journal", "-shm"):
+        leftover = Path(f"{path}{suffix}")
+        if leftover.exists() or leftover.is_symlink():
+            raise RestoreTargetError(
+                f"restore target {path}: {leftover} exists, left by an earlier database; SQLite"
+                " would apply it to the restored file: move it away, or name another target"
+            )
 
 
 def _identity(status: os.stat_result) -> tuple[int, int]:
