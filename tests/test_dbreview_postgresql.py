@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from helpers.pg_cluster import PostgresServer, free_port
+from helpers.recorder import Recorder
 
 from upkeep.config import Database
 from upkeep.config.database_review import DatabaseReview, LogicalRelation
 from upkeep.dbreview import postgresql
 from upkeep.dbreview.interface import QueryError
 from upkeep.dbreview.postgresql import PostgreSQLReview
+from upkeep.procedures import database_review
 from upkeep.procedures.database_review import DatabaseReviewResult, review_database
 from upkeep.records import Status
 
@@ -58,6 +60,9 @@ CREATE INDEX readings_sensor ON readings (sensor);
 CREATE TABLE bloated (id integer PRIMARY KEY, payload text NOT NULL);
 INSERT INTO bloated SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g;
 DELETE FROM bloated WHERE id % 5 <> 0;
+CREATE TABLE visits (id integer, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO visits SELECT g, date '2026-01-01' + g % 300 FROM generate_series(1, 1000) g;
 ANALYZE;
 """
 
@@ -163,6 +168,8 @@ def test_health_scripts_find_each_planted_problem(
     assert health["foreign-keys-without-index"].status is Status.WARN
     assert "orders_customer_id_fkey" in health["foreign-keys-without-index"].message
     assert health["amcheck"].status is Status.OK
+    # Every index with storage, the partition's primary key among them; not the partitioned
+    # table's own (no storage: bt_index_check refuses it).
     assert "B-tree index(es) checked" in health["amcheck"].message
     duplicates = health["duplicate-indexes"]
     assert duplicates.status is Status.WARN and duplicates.value == 1
@@ -190,6 +197,32 @@ def test_amcheck_says_when_it_is_not_installed(
     health = {o.script.name: o for o in review(postgres_server, dbname, tmp_path).health}
     assert health["amcheck"].status is Status.OK
     assert "amcheck is not installed in this database" in health["amcheck"].message
+
+
+def test_a_server_warning_is_reported_as_a_warning_not_as_a_failed_review(
+    postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an OS upgrade the server warns, on every connection, that the database's
+    collation version does not match: every query still answers."""
+    dbname = new_database(postgres_server, amcheck=False)
+    postgres_server.psql(
+        f"UPDATE pg_database SET datcollversion = '153.0' WHERE datname = '{dbname}'",
+        dbname="postgres",
+    )
+    result = review(postgres_server, dbname, tmp_path)
+    assert result.problem is None and result.audit is not None
+    assert {o.script.name for o in result.health} >= {"amcheck", "tables-without-primary-key"}
+    # "has a collation version mismatch", or under the C locale of the test cluster "has no
+    # actual collation version, but a version was recorded": a WARNING either way.
+    (note,) = result.server_notes
+    assert note.startswith(f'WARNING: database "{dbname}" has') and "collation version" in note
+    recorded = Recorder()
+    monkeypatch.setattr(database_review, "report", recorded)
+    database_review.record_audits([result], DatabaseReview())
+    check = recorded.checks()["review:pg:server"]
+    assert check["status"] == Status.WARN
+    assert check["message"] == f"the server warned: {note}"
+    assert "review:pg:connect" not in recorded.checks()
 
 
 def test_a_slow_or_broken_script_is_reported_and_the_others_still_run(

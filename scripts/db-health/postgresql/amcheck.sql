@@ -8,6 +8,8 @@
 -- and EXECUTE on bt_index_check for the reviewing role; when the extension is not installed the
 -- check says so and checks nothing. Takes an AccessShareLock per index only: safe on a primary.
 -- Reads every user index in full: minutes on large databases (the statement timeout applies).
+-- A partitioned table's index has no storage of its own: the indexes of its partitions are
+-- checked instead.
 -- By hand: pg_amcheck --no-dependent-indexes -d DBNAME
 WITH ext AS (
   SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -17,6 +19,7 @@ WITH ext AS (
   JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_am am ON am.oid = c.relam
   WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
+    AND c.relkind = 'i'  -- not a partitioned table's index (relkind 'I'): its partitions' are
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
 ), checked AS MATERIALIZED (
   SELECT query_to_xml(format('SELECT %I.bt_index_check(%s::oid::regclass)', ext.schema, idx.oid),

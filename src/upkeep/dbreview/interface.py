@@ -122,6 +122,8 @@ class ReviewConnection(ABC):
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        # What the server said without failing a query (a WARNING, a NOTICE), each once.
+        self.server_notes: list[str] = []
 
     @abstractmethod
     def declared_relations(self) -> list[Relation]:

@@ -63,6 +63,11 @@ ORDER BY cn.nspname, cl.relname, c.conname
 """
 
 
+# Server messages that do not fail the statement, and the lines that may follow one.
+_NOTE_LEVELS = ("WARNING:", "NOTICE:", "INFO:", "LOG:", "DEBUG")
+_NOTE_DETAILS = ("DETAIL:", "HINT:", "CONTEXT:")
+
+
 class PostgreSQLReview(ReviewConnection):
     """A PostgreSQL database named by the config's host, port, dbname, user and password."""
 
@@ -148,6 +153,9 @@ class PostgreSQLReview(ReviewConnection):
         return f"psql exited ({self._proc.returncode})"
 
     def _new_stderr(self) -> str:
+        """What psql wrote to stderr since the last look that is a failure. A message the server
+        sends without failing anything (a WARNING such as a collation version mismatch after an
+        OS upgrade, a NOTICE), with its DETAIL and HINT lines, goes to `server_notes` instead."""
         self._stderr.seek(self._seen)
         text = self._stderr.read().decode(errors="replace")
         self._seen += len(text.encode())
@@ -155,7 +163,23 @@ class PostgreSQLReview(ReviewConnection):
             line.split(": ", 1)[-1] if line.startswith("psql:") else line
             for line in text.strip().splitlines()
         ]
-        return "\n".join(lines).strip()
+        problems: list[str] = []
+        notes: list[list[str]] = []
+        in_note = False
+        for line in lines:
+            if line.startswith(_NOTE_LEVELS):
+                notes.append([line])
+                in_note = True
+            elif in_note and line.startswith(_NOTE_DETAILS):
+                notes[-1].append(line)
+            else:
+                in_note = False
+                problems.append(line)
+        for note in notes:
+            text = self._libpq.scrub(" ".join(" ".join(part.split()) for part in note))
+            if text not in self.server_notes:
+                self.server_notes.append(text)
+        return "\n".join(problems).strip()
 
     def _message(self, detail: str) -> str:
         where = f"{self.database.host}:{self.database.port}/{self.database.dbname}"

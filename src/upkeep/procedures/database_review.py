@@ -47,6 +47,7 @@ class DatabaseReviewResult:
     health: tuple[HealthOutcome, ...] = ()
     problem: str | None = None
     measured: dict[str, float] = field(default_factory=dict)
+    server_notes: tuple[str, ...] = ()  # warnings the server gave without failing a query
 
 
 def review_databases(
@@ -78,6 +79,7 @@ def review_database(
             audit = audit_relations(connection, database.name, logical, settings.sample_keys)
             scripts = health_scripts(database.engine, database.name, settings.scripts_dir)
             health = tuple(run_health_scripts(connection, scripts, previous))
+            notes = tuple(connection.server_notes)
     except QueryError as exc:
         return DatabaseReviewResult(database, problem=f"cannot be reviewed: {exc}")
     measured = {
@@ -87,7 +89,7 @@ def review_database(
     }
     if measured:
         state.save(state_dir, f"{STATE_FOLDER}/{database.name}.json", {**previous, **measured})
-    return DatabaseReviewResult(database, audit, health, measured=measured)
+    return DatabaseReviewResult(database, audit, health, measured=measured, server_notes=notes)
 
 
 def _relation(logical: LogicalRelation) -> Relation:
@@ -130,6 +132,12 @@ def record_audits(results: list[DatabaseReviewResult], settings: DatabaseReview)
             )
         if result.audit is not None:
             _record_audit(result.audit, settings)
+        if result.server_notes:
+            report.check(
+                f"review:{result.database.name}:server",
+                Status.WARN,
+                message="the server warned: " + "; ".join(result.server_notes),
+            )
 
 
 def record_health(results: list[DatabaseReviewResult]) -> None:
