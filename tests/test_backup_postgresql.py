@@ -567,6 +567,47 @@ def test_a_least_privilege_role_restores_with_restore_owner_false(
     assert public == "f"
 
 
+def test_a_least_privilege_role_checks_a_database_with_superuser_only_objects(
+    postgres_server: PostgresServer, store: DirectoryStore, least_privilege
+) -> None:
+    """What production databases often hold and only a superuser may create: a monitoring
+    extension (amcheck: untrusted) and a publication for all tables. The check's scratch
+    restore leaves them out and says so; a restore a person asks for does not."""
+    database, source = least_privilege
+    database = replace(database, restore_owner=False)
+    postgres_server.psql(
+        "CREATE EXTENSION amcheck; CREATE PUBLICATION everything FOR ALL TABLES", dbname=source
+    )
+    manifest = backup(PostgreSQLEngine(database), store)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+    assert outcome.report.notes == (
+        f"extension 'amcheck' left out of this check's restore: the role {BACKUP_ROLE} may not"
+        " create it (superuser only)",
+    )
+    restored = restore_backup(store, manifest, PostgreSQLEngine(database), restore_name())
+    assert not restored.ok
+    assert 'permission denied to create extension "amcheck"' in restored.problems[0]
+
+
+def test_a_role_whose_transactions_are_read_only_by_default_still_checks_its_backups(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    """A hardening some administrators apply to backup roles (or to a whole database)."""
+    source = new_database(postgres_server)
+    postgres_server.psql(
+        f"ALTER DATABASE {source} SET default_transaction_read_only = on", dbname="postgres"
+    )
+    database = postgres_server.database(source)
+    manifest = backup(PostgreSQLEngine(database), store)
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+
+
 def test_with_owners_restored_a_least_privilege_role_fails_its_check_and_is_told_why(
     postgres_server: PostgresServer, store: DirectoryStore, least_privilege
 ) -> None:

@@ -84,12 +84,22 @@ PRINTING_SETTINGS = {
 # pg_dump lifts these limits for its own session; upkeep's sessions beside it must too. A
 # database or role may set them for its applications (ALTER DATABASE ... SET statement_timeout):
 # counting every row and sampling take what the tables need, and the snapshot's session waits
-# idle in its transaction while pg_dump runs.
-NO_TIMEOUTS = (
+# idle in its transaction while pg_dump runs. A role hardened with default_transaction_read_only
+# could not create or drop the restore's database (the snapshot's transaction says READ ONLY
+# itself).
+SESSION_SETUP = (
     "SET statement_timeout = 0;\n"
     "SET lock_timeout = 0;\n"
     "SET idle_in_transaction_session_timeout = 0;\n"
+    "SET default_transaction_read_only = off;\n"
 )
+# A restore into a verification's scratch database (see `verification_target`) is checked and
+# dropped: it leaves out publications and subscriptions (no data; a subscription keeps DROP
+# DATABASE from working, and names the source's replication slot) and, when the role may not
+# create them, extensions pg_restore is refused (up to this many, each one retried once).
+VERIFY_PREFIX = "upkeep_verify_"
+MAX_SKIPPED_EXTENSIONS = 10
+_DENIED_EXTENSION = re.compile(r'permission denied to create extension "([^"]+)"')
 
 
 def _count_rows_sql() -> str:
@@ -161,7 +171,7 @@ class PostgreSQLEngine(DatabaseEngine):
         (version, counts, sample hashes)."""
         with psql_session([self._tool("psql"), *self._psql_args()], libpq.env) as session:
             session.send(
-                NO_TIMEOUTS + "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
+                SESSION_SETUP + "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n"
                 "SELECT pg_export_snapshot(), current_setting('server_version');\n"
             )
             exported = self._expect(session, libpq, "export a snapshot")
@@ -221,7 +231,7 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             proc = subprocess.run(
                 [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-                input=NO_TIMEOUTS.encode()
+                input=SESSION_SETUP.encode()
                 + b"SELECT count(*) FROM pg_database WHERE datname = :'target';\n",
                 env=libpq.env,
                 capture_output=True,
@@ -236,30 +246,32 @@ class PostgreSQLEngine(DatabaseEngine):
 
     def verification_target(self, scratch: Path, backup_id: str) -> str:
         """A new database named after the backup (scratch is not needed: it lives on the server)."""
-        return f"upkeep_verify_{backup_id.replace('-', '_')}".lower()[:MAX_NAME_BYTES]
+        return f"{VERIFY_PREFIX}{backup_id.replace('-', '_')}".lower()[:MAX_NAME_BYTES]
 
     def restore(self, snapshot_file: Path, target: str) -> RestoreReport:
         _check_name(target)
+        scratch = target.startswith(VERIFY_PREFIX)
+        skipped: list[str] = []
         with libpq_environment(self.database) as libpq:
-            self._create_database(target, libpq)
-            proc = subprocess.run(
-                [
-                    self._tool("pg_restore"),
-                    *self._connection_args(target),
-                    "--exit-on-error",
-                    "--single-transaction",
-                    *self._ownership_args(),
-                    str(snapshot_file),
-                ],
-                env=libpq.env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-            )
-            if proc.returncode != 0:
+            while True:
+                self._create_database(target, libpq)
+                proc = self._pg_restore(snapshot_file, target, libpq, scratch, skipped)
+                if proc.returncode == 0:
+                    break
                 detail = libpq.scrub(proc.stderr.decode(errors="replace")).strip()
                 # --single-transaction rolled everything back: the database we created is
                 # empty, and keeping it would only block a second try under the same name.
                 dropped = self._drop_database(target, libpq).returncode == 0
+                denied = _DENIED_EXTENSION.search(detail)
+                if (
+                    scratch
+                    and dropped
+                    and denied is not None
+                    and denied[1] not in skipped
+                    and len(skipped) < MAX_SKIPPED_EXTENSIONS
+                ):
+                    skipped.append(denied[1])
+                    continue
                 return RestoreReport(
                     self.engine,
                     target,
@@ -271,7 +283,65 @@ class PostgreSQLEngine(DatabaseEngine):
                     ),
                     {},
                 )
-            return RestoreReport(self.engine, target, (), self._count_rows(target, libpq))
+            notes = tuple(
+                f"extension {name!r} left out of this check's restore: the role "
+                f"{self.database.user or '(default)'} may not create it (superuser only)"
+                for name in skipped
+            )
+            return RestoreReport(self.engine, target, (), self._count_rows(target, libpq), notes)
+
+    def _pg_restore(
+        self,
+        snapshot_file: Path,
+        target: str,
+        libpq: LibpqEnvironment,
+        scratch: bool,
+        skipped: list[str],
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run pg_restore into `target`; a scratch restore without publications and
+        subscriptions, and without the `skipped` extensions (a use-list of the rest)."""
+        args = [
+            self._tool("pg_restore"),
+            *self._connection_args(target),
+            "--exit-on-error",
+            "--single-transaction",
+            *self._ownership_args(),
+        ]
+        if scratch:
+            args += ["--no-publications", "--no-subscriptions"]
+        if skipped:
+            use_list = snapshot_file.with_name(f"{snapshot_file.name}.use-list")
+            use_list.write_bytes(self._without_extensions(snapshot_file, skipped, libpq))
+            args.append(f"--use-list={use_list}")
+        return subprocess.run(
+            [*args, str(snapshot_file)],
+            env=libpq.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+
+    def _without_extensions(
+        self, snapshot_file: Path, names: list[str], libpq: LibpqEnvironment
+    ) -> bytes:
+        """The archive's table of contents (`pg_restore --list`) without the entries that
+        create the extensions `names`, or comment on them."""
+        proc = subprocess.run(
+            [self._tool("pg_restore"), "--list", str(snapshot_file)],
+            env=libpq.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        if proc.returncode != 0:
+            raise self._failure(libpq, "pg_restore --list", proc.returncode, proc.stderr)
+        left_out = re.compile(
+            rb"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?:"
+            + b"|".join(re.escape(name.encode()) for name in names)
+            + rb")(?: |$)"
+        )
+        return (
+            b"\n".join(line for line in proc.stdout.splitlines() if not left_out.match(line))
+            + b"\n"
+        )
 
     def _create_database(self, target: str, libpq: LibpqEnvironment) -> None:
         # template0: an empty database, whatever was added to template1 on this server.
@@ -280,7 +350,7 @@ class PostgreSQLEngine(DatabaseEngine):
         # row of the source, and is as private as the backup it came from.
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=NO_TIMEOUTS.encode() + b'CREATE DATABASE :"target" TEMPLATE template0;\n'
+            input=SESSION_SETUP.encode() + b'CREATE DATABASE :"target" TEMPLATE template0;\n'
             b'REVOKE ALL ON DATABASE :"target" FROM PUBLIC;\n',
             env=libpq.env,
             capture_output=True,
@@ -332,7 +402,7 @@ class PostgreSQLEngine(DatabaseEngine):
         statement = "DROP DATABASE IF EXISTS" if if_exists else "DROP DATABASE"
         return subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=f'{NO_TIMEOUTS}{statement} :"target";\n'.encode(),
+            input=f'{SESSION_SETUP}{statement} :"target";\n'.encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -340,7 +410,7 @@ class PostgreSQLEngine(DatabaseEngine):
     def _count_rows(self, dbname: str, libpq: LibpqEnvironment) -> dict[str, int]:
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(dbname)],
-            input=(NO_TIMEOUTS + _count_rows_sql()).encode(),
+            input=(SESSION_SETUP + _count_rows_sql()).encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -353,7 +423,7 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             proc = subprocess.run(
                 [self._tool("psql"), *self._psql_args(target)],
-                input=(NO_TIMEOUTS + _sample_hashes_sql(spec)).encode(),
+                input=(SESSION_SETUP + _sample_hashes_sql(spec)).encode(),
                 env=libpq.env,
                 capture_output=True,
             )
