@@ -131,6 +131,15 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "cleanup:\n  temp_roots: [{path: tmp}, {path: ./tmp/}]\n",
             "cleanup.temp_roots[0].path and cleanup.temp_roots[1].path are the same directory",
         ),
+        (
+            "databases:\n  - {name: kunden db, engine: sqlite, path: k.db}\n",
+            "databases[0].name: expected letters, digits, '.', '_' or '-' (first a letter or"
+            " digit, at most 100 characters), got 'kunden db': it names the database's backups",
+        ),
+        (
+            "databases:\n  - {name: ../escape, engine: sqlite, path: k.db}\n",
+            "databases[0].name: expected letters, digits",
+        ),
         ("backup: {mode: differential}\n", "backup.mode: expected one of full, incremental"),
         ("backup: {compression_level: 0}\n", "backup.compression_level: expected an integer >= 1"),
         ("- just\n- a list\n", "top level: expected a mapping"),

@@ -402,6 +402,10 @@ def _mount(s: Section, base: Path) -> Mount:
     return mount
 
 
+MAX_DATABASE_NAME = 100
+_DATABASE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_DATABASE_NAME - 1}}}")
+
+
 def _database(s: Section, base: Path) -> Database:
     engine = s.choice("engine", DATABASE_ENGINES)
     restore_owner = s.bool("restore_owner", None)
@@ -417,6 +421,13 @@ def _database(s: Section, base: Path) -> Database:
         restore_owner=True if restore_owner is None else restore_owner,
     )
     s.done()
+    if not _DATABASE_NAME.fullmatch(db.name) or ".." in db.name:
+        # It names the database's backups (`<name>-<time>-<random>`), their folders and state.
+        raise ConfigError(
+            f"{s.file}: {s.where}.name: expected letters, digits, '.', '_' or '-' (first a"
+            f" letter or digit, at most {MAX_DATABASE_NAME} characters), got {db.name!r}: it"
+            " names the database's backups"
+        )
     if engine == "sqlite" and db.path is None:
         raise ConfigError(f"{s.file}: {s.where}.path: required for a sqlite database")
     if restore_owner is not None and engine != "postgresql":
