@@ -11,6 +11,7 @@ import shlex
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -761,7 +762,7 @@ INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 300) g;
 INSERT INTO child SELECT g, 'c' || g, g FROM generate_series(1, 50000) g;
 """
 )
-# Tables sampled by their integer key; the others by the md5 order of the first version.
+# Tables sampled by their integer key; the others by md5 order.
 SEEKED = {
     "public.customers": "id",
     "public.orders": "id",
@@ -783,7 +784,7 @@ def _seek_sample(
     """The sample the script's header defines, worked out here from the table's rows."""
     only = "" if table in PARTITIONED else "ONLY "
     lines = server.psql(
-        f"SELECT {key}, ROW(t.*)::text FROM {only}{table} t ORDER BY {key}", dbname=dbname
+        f"SELECT {key}, to_jsonb(t)::text FROM {only}{table} t ORDER BY {key}", dbname=dbname
     ).splitlines()
     rows = [(int(key_text), text) for key_text, text in (line.split("|", 1) for line in lines)]
     if not rows:
@@ -794,8 +795,31 @@ def _seek_sample(
         digits = hashlib.md5(f"{spec.seed}:{table}:{i}".encode()).hexdigest()[:15]
         start = low + (high - low + 1) * int(digits, 16) // 2**60
         chosen.add(next(at for at, (row_key, _) in enumerate(rows) if row_key >= start))
-    text = "\n".join(rows[at][1] for at in sorted(chosen))
-    return len(chosen), hashlib.sha256(text.encode()).hexdigest()
+    return len(chosen), _digest_of(rows[at][1] for at in sorted(chosen))
+
+
+def _md5_sample(
+    server: PostgresServer, dbname: str, table: str, spec: SampleSpec
+) -> tuple[int, str]:
+    """The sample of a table without an integer key as the script's header defines it: the
+    rows with the lowest md5(seed || row as jsonb text) (equal rows tie, and hash alike)."""
+    rows = server.psql(f"SELECT to_jsonb(t)::text FROM {table} t", dbname=dbname).splitlines()
+    ranked = sorted(
+        (
+            hashlib.md5((spec.seed + row).encode()).hexdigest(),
+            hashlib.sha256(row.encode()).hexdigest(),
+        )
+        for row in rows
+    )[: spec.rows]
+    digest = hashlib.sha256("\n".join(row_hash for _, row_hash in ranked).encode()).hexdigest()
+    return len(ranked), digest
+
+
+def _digest_of(rows: Iterable[str]) -> str:
+    """sha256 of the rows' own sha256s (hex), one per line."""
+    return hashlib.sha256(
+        "\n".join(hashlib.sha256(row.encode()).hexdigest() for row in rows).encode()
+    ).hexdigest()
 
 
 def test_key_seek_samples_are_the_rows_at_or_after_seeded_keys_and_md5_order_otherwise(
@@ -820,7 +844,7 @@ def test_key_seek_samples_are_the_rows_at_or_after_seeded_keys_and_md5_order_oth
             "public.named",
         }
         for table in others:
-            expected = _first_sample(postgres_server, source, table, spec)
+            expected = _md5_sample(postgres_server, source, table, spec)
             assert (hashes[table].rows, hashes[table].sha256) == expected, (table, rows)
     # Another seed chooses other rows; the 25-row sample of 40,000 orders holds 25 of them.
     other = engine.sample_hashes(source, SampleSpec("ffeeddcc00112233", 25, POSTGRESQL_METHOD))

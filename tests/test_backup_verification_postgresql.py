@@ -318,3 +318,62 @@ def test_a_database_that_limits_its_sessions_time_is_still_backed_up_and_verifie
     backup_verification.record_verification(run, config.backup_verification)
     restore = recorded.checks()["backup-verification:pg:restore"]
     assert restore["status"] == Status.OK, restore["message"]
+
+
+def test_an_inheritance_child_whose_columns_pg_dump_reorders_still_verifies(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    """A column added to the parent after the child existed comes last in the child, but
+    pg_dump creates the child with the parent's columns first: same data, other order."""
+    source = new_database(
+        postgres_server,
+        "CREATE TABLE parent (id integer PRIMARY KEY, a text);\n"
+        "CREATE TABLE child (x text) INHERITS (parent);\n"
+        "ALTER TABLE parent ADD COLUMN b text;\n"
+        "INSERT INTO child SELECT g, 'a' || g, 'x' || g, 'b' || g\n"
+        "  FROM generate_series(1, 300) g;\n",
+    )
+    order = "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
+    order += " WHERE attrelid = 'child'::regclass AND attnum > 0"
+    assert postgres_server.psql(order, dbname=source) == "id,a,x,b"
+    config = _config(tmp_path, postgres_server, source)
+    _back_up(config)
+
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.OK, restore["message"]
+
+
+def test_a_latin1_database_verifies_in_a_utf8_scratch_database(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    source = f"latin1_{os.getpid()}"
+    postgres_server.psql(
+        f'CREATE DATABASE "{source}" OWNER "{postgres_server.role}" ENCODING \'LATIN1\''
+        " LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        dbname="postgres",
+    )
+    postgres_server.psql(
+        f"SET client_encoding = 'UTF8'; SET ROLE {postgres_server.role};\n"
+        "CREATE TABLE kunden (name text, ort text);  -- no key: sampled in md5 order\n"
+        "INSERT INTO kunden SELECT 'Müller ' || g, 'Köln' FROM generate_series(1, 500) g;\n"
+        'CREATE TABLE "Straße" (id integer PRIMARY KEY, v text);\n'
+        "INSERT INTO \"Straße\" SELECT g, 'ß' || g FROM generate_series(1, 500) g;\n",
+        dbname=source,
+    )
+    try:
+        named = (
+            "SET client_encoding = 'UTF8'; SELECT relname FROM pg_class WHERE relname LIKE 'Str%'"
+        )
+        assert "Straße" in postgres_server.psql(named, dbname=source).splitlines()
+        config = _config(tmp_path, postgres_server, source)
+        _back_up(config)
+        run = backup_verification.verify_backups(config)
+        backup_verification.record_verification(run, config.backup_verification)
+        restore = recorded.checks()["backup-verification:pg:restore"]
+        assert restore["status"] == Status.OK, restore["message"]
+        manifest = _manifest(config, run.databases[0].restores[0].backup_id)
+        assert set(manifest["row_counts"]) == {'public."Straße"', "public.kunden"}
+    finally:
+        postgres_server.drop_database(source)

@@ -86,6 +86,7 @@ class PostgreSQLReview(ReviewConnection):
         self._seen = 0
         env = dict(self._libpq.env)
         env["PGAPPNAME"] = "upkeep-review"
+        env["PGCLIENTENCODING"] = "UTF8"  # names and values as UTF-8, whatever the database's
         milliseconds = max(1, round(timeout_s * 1000))
         env["PGOPTIONS"] = (
             f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
@@ -101,7 +102,8 @@ class PostgreSQLReview(ReviewConnection):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
         )
 
     def _connection_args(self) -> list[str]:

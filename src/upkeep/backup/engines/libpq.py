@@ -128,7 +128,13 @@ def psql_session(cmd: list[str], env: dict[str, str]) -> Iterator[PsqlSession]:
     """A running psql; on an error inside the block it is killed (its transaction abandoned)."""
     with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: it never fills up and blocks
         proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+            cmd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            encoding="utf-8",  # what the session asks the server for (client_encoding)
+            errors="replace",
         )
         session = PsqlSession(proc, stderr)
         try:

@@ -88,6 +88,8 @@ PRINTING_SETTINGS = {
 # could not create or drop the restore's database (the snapshot's transaction says READ ONLY
 # itself).
 SESSION_SETUP = (
+    # Names and JSON come back as UTF-8 whatever the database's encoding (LATIN1, say).
+    "SET client_encoding = 'UTF8';\n"
     "SET statement_timeout = 0;\n"
     "SET lock_timeout = 0;\n"
     "SET idle_in_transaction_session_timeout = 0;\n"
