@@ -551,3 +551,18 @@ def test_the_health_check_warns_about_a_copy_it_could_not_read(
         f"1 rotated copy of {log.path} could not be read in full: app.log.1: a FIFO, not a"
         " regular file"
     )
+
+
+def test_control_characters_in_a_line_are_shown_not_passed_on(tmp_path: Path) -> None:
+    """A line may carry escape sequences (set a terminal's title, clear it), a NUL or a
+    backspace: shown in terminals, reports and the site, none of them may act."""
+    log, state = log_source(tmp_path), tmp_path / "state"
+    log.path.write_bytes(
+        b"ERROR login failed \x1b]0;PWNED\x07 for \x1b[2J\x1bc user\x00x\x08y\tz \xc2\x9b6n\n"
+    )
+    scan = scan_log(log, state)
+    group = scan.error_groups[0]
+    for text in (group.template, group.first, group.last):
+        assert not any(ord(char) < 0x20 and char != "\t" for char in text), repr(text)
+        assert not any(0x7F <= ord(char) < 0xA0 for char in text), repr(text)
+    assert group.first == ("ERROR login failed ␛]0;PWNED␇ for ␛[2J␛c user␀x␈y\tz \ufffd6n")

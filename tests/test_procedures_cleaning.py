@@ -260,3 +260,18 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
     monkeypatch.setattr(cleaning, "report", recorder)
     return recorder
+
+
+def test_a_name_with_a_newline_or_bytes_not_utf8_is_listed_on_one_line(
+    root: Path, recorded: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crafted file name must not forge a line of the listing that evidence keeps."""
+    forged = "x\n  removed file          1 B  /etc/passwd"
+    write(root / forged, 30)
+    write(Path(os.fsdecode(bytes(root) + b"/caf\xe9")), 30)
+    cleaning.record_cleaning([clean_temp(root, dry_run=True)])
+    lines = capsys.readouterr().out.splitlines()
+    assert f"temp root {root}: would remove 2 entries" in lines
+    assert not [line for line in lines if line.startswith("  removed")]  # nothing forged
+    listed = sorted(line.split(" B  ", 1)[1] for line in lines if line.startswith("  would remove"))
+    assert listed == [f"{root}/caf\\xe9", f"{root}/x\\n  removed file          1 B  /etc/passwd"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from upkeep import report
@@ -136,7 +137,9 @@ def _record_root(result: RootCleaning) -> None:
     _print_removed(result, verb, count)
     failed = result.failed
     for skip in skipped[:MAX_FINDINGS]:
-        report.finding(f"{name}:skipped:{skip.path}", skip.skipped or "", severity=Severity.WARN)
+        report.finding(
+            f"{name}:skipped:{shown(skip.path)}", skip.skipped or "", severity=Severity.WARN
+        )
     if len(skipped) > MAX_FINDINGS:
         report.finding(
             f"{name}:skipped:more",
@@ -174,12 +177,12 @@ def _print_removed(result: RootCleaning, verb: str, count: int) -> None:
     print(f"{result.purpose} root {result.root.path}: {verb} {count} entries")
     listed = (o for o in result.iter_outcomes() if o.would_remove)
     for outcome in itertools.islice(listed, MAX_LISTED):
-        print(f"  {verb} {outcome.kind:7} {human_size(outcome.size):>10}  {outcome.path}")
+        print(f"  {verb} {outcome.kind:7} {human_size(outcome.size):>10}  {shown(outcome.path)}")
     if count > MAX_LISTED:
         print(f"  ... and {count - MAX_LISTED} more")
     vanished = result.vanished
     for removal in vanished[:MAX_LISTED]:
-        print(f"  vanished {removal.kind:7} {'':>10}  {removal.path}")
+        print(f"  vanished {removal.kind:7} {'':>10}  {shown(removal.path)}")
     if len(vanished) > MAX_LISTED:
         print(f"  ... and {len(vanished) - MAX_LISTED} more vanished")
 
@@ -213,3 +216,22 @@ def _entries(count: int) -> str:
 
 def _roots(count: int) -> str:
     return "1 root" if count == 1 else f"{count} roots"
+
+
+def shown(path: Path | str) -> str:
+    """A path as one printable line: a control character (a name may hold a newline, which
+    would start a line of its own in the listing) or a byte that is not UTF-8 (kept by Python
+    as a surrogate escape) written as its escape, `\\n` or `\\xff`."""
+    text = str(path)
+    if text.isprintable():
+        return text
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    if char.isprintable():
+        return char
+    return char.encode("unicode_escape").decode("ascii")
