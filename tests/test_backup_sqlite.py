@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 from dataclasses import replace
@@ -410,9 +412,35 @@ def test_a_database_with_an_extensions_virtual_table_is_backed_up_and_verifies(
 
 def test_a_missing_database_file_is_a_backup_error(tmp_path: Path) -> None:
     engine = _engine(tmp_path / "nope.db")
-    with pytest.raises(BackupError, match="nope.db is not a SQLite database file"):
+    with pytest.raises(BackupError, match="nope.db does not exist; expected the SQLite database"):
         engine.snapshot(tmp_path / "snap.db")
     assert not (tmp_path / "nope.db").exists()  # a read-only look never creates it
+    (tmp_path / "nope.db").mkdir()
+    with pytest.raises(BackupError, match="nope.db is not a regular file; expected the SQLite"):
+        take_backup(engine, DirectoryStore(tmp_path / "store"), base=None, compression_level=1)
+
+
+def test_a_hot_journal_left_by_a_killed_writer_is_named_with_what_to_do(tmp_path: Path) -> None:
+    """A writer killed mid-transaction after its cache spilled into the file leaves a hot
+    journal that only a connection that may write can roll back; a backup never writes."""
+    engine = _create(tmp_path / "app.db", parents=2000)
+    writer = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 1')\n"
+        "c.execute('BEGIN')\n"
+        "c.execute(\"UPDATE children SET note = note || 'changed'\")\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(tmp_path / "app.db")], check=True)
+    journal = tmp_path / "app.db-journal"
+    assert journal.stat().st_size > 0
+
+    with pytest.raises(BackupError) as refused:
+        take_backup(engine, DirectoryStore(tmp_path / "store"), base=None, compression_level=1)
+
+    assert f"({journal} is a hot journal, left by a writer that stopped" in str(refused.value)
+    assert "opens the database read-write, SQLite rolls it back" in str(refused.value)
 
 
 def test_changed_pages_are_stored_as_deltas_that_restore_exactly(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ def test_the_summary_gives_each_backups_size_what_it_stored_and_its_restore_chec
         "restore check ok"
     )
     assert second.startswith("app: incremental ") and second.endswith(", no restore check")
-    assert failed.startswith("app: no backup (") and "not a SQLite database file" in failed
+    assert failed.startswith("app: no backup (") and "app.db does not exist" in failed
 
 
 def test_a_backup_that_cannot_be_taken_is_recorded_then_raised(tmp_path: Path, capsys) -> None:
@@ -144,7 +144,7 @@ def test_a_backup_that_cannot_be_taken_is_recorded_then_raised(tmp_path: Path, c
     (tmp_path / "app.db").unlink()
     run = backup.back_up_all(config)
     assert run.backups[0].error is not None
-    with pytest.raises(BackupError, match="app.db is not a SQLite database file"):
+    with pytest.raises(BackupError, match="app.db does not exist; expected the SQLite"):
         backup.record_backups(run, config.backup)
     assert "[FAIL] backup:app:created" in capsys.readouterr().out
 

@@ -100,11 +100,41 @@ class SQLiteEngine(DatabaseEngine):
         assert self.database.path is not None  # config refuses a sqlite database without one
         return self.database.path
 
-    def snapshot(self, dest: Path, *, sample_rows: int = 0) -> Snapshot:
+    def _check_file(self) -> None:
+        """EngineError unless the configured path is a regular file (a database, we hope)."""
+        if not self.path.exists():
+            raise EngineError(
+                f"database {self.database.name!r}: {self.path} does not exist; expected the"
+                " SQLite database file"
+            )
         if not self.path.is_file():
             raise EngineError(
-                f"database {self.database.name!r}: {self.path} is not a SQLite database file"
+                f"database {self.database.name!r}: {self.path} is not a regular file; expected"
+                " the SQLite database file"
             )
+
+    def _cannot(self, what: str, exc: BaseException) -> EngineError:
+        """The error for `exc`, with what to do when the cause can be told from the outside: a
+        hot journal left by a writer that stopped mid-transaction can only be rolled back by a
+        connection that may write, which a backup never opens."""
+        message = f"database {self.database.name!r}: {what} {self.path}: {exc}"
+        journal = Path(f"{self.path}-journal")
+        if "readonly" in str(exc) and journal.exists() and journal.stat().st_size > 0:
+            message += (
+                f" ({journal} is a hot journal, left by a writer that stopped mid-transaction:"
+                " once the application (or `sqlite3 DB 'PRAGMA quick_check'`) opens the database"
+                " read-write, SQLite rolls it back and backups work again)"
+            )
+        elif isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+            try:
+                with open(self.path, "rb"):
+                    pass
+            except OSError as denied:
+                message += f" ({denied.strerror}, errno {denied.errno})"
+        return EngineError(message)
+
+    def snapshot(self, dest: Path, *, sample_rows: int = 0) -> Snapshot:
+        self._check_file()
         if dest.exists():
             raise EngineError(f"snapshot file {dest} exists already; expected a new path")
         try:
@@ -129,19 +159,14 @@ class SQLiteEngine(DatabaseEngine):
         except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
                 dest.unlink()
-            raise EngineError(
-                f"database {self.database.name!r}: cannot snapshot {self.path}: {exc}"
-            ) from exc
+            raise self._cannot("cannot snapshot", exc) from exc
         return self._snapshot(dest, counts, page_size, samples)
 
     @contextlib.contextmanager
     def reading(self, dest: Path, *, sample_rows: int = 0) -> Iterator[SnapshotReading]:
         """The database file read in place inside one read transaction (rollback journal), or
         a copy made with the backup API into `dest` (WAL mode, or no /proc)."""
-        if not self.path.is_file():
-            raise EngineError(
-                f"database {self.database.name!r}: {self.path} is not a SQLite database file"
-            )
+        self._check_file()
         with self._held(sample_rows) as held:
             if held is not None:
                 yield held
@@ -163,9 +188,7 @@ class SQLiteEngine(DatabaseEngine):
                 check_same_thread=False,  # the counting thread uses it; this one only reads
             )
         except (OSError, sqlite3.Error) as exc:
-            raise EngineError(
-                f"database {self.database.name!r}: cannot open {self.path}: {exc}"
-            ) from exc
+            raise self._cannot("cannot open", exc) from exc
         counting: Future[Snapshot] | None = None
         pool = ThreadPoolExecutor(1, thread_name_prefix="upkeep-row-counts")
         try:
@@ -180,9 +203,7 @@ class SQLiteEngine(DatabaseEngine):
                 page_count = source.execute("PRAGMA page_count").fetchone()[0]
                 version = source.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as exc:
-                raise EngineError(
-                    f"database {self.database.name!r}: cannot snapshot {self.path}: {exc}"
-                ) from exc
+                raise self._cannot("cannot snapshot", exc) from exc
             opened = _descriptors(identity) - before
             if len(opened) != 1:
                 yield None
