@@ -139,6 +139,25 @@ def test_virtual_tables_are_audited_unless_sqlite_lacks_their_module(tmp_path: P
     assert not [c for c in unclassified if c.startswith("idx_geom")]
 
 
+def test_generated_columns_are_audited_like_the_others(tmp_path: Path) -> None:
+    config = make_system(tmp_path)
+    with contextlib.closing(sqlite3.connect(config.databases[0].path)) as connection:
+        connection.execute(
+            "CREATE TABLE people (first TEXT, last TEXT,"
+            " full_name TEXT AS (first || ' ' || last) STORED,"
+            " mail TEXT AS (lower(first) || '@mail.example') VIRTUAL)"
+        )
+        connection.commit()
+    result = audit(config)
+    assert result.audit is not None
+    assert {c for c in result.audit.unclassified if c.startswith("people.")} == {
+        "people.first",
+        "people.last",
+        "people.full_name",
+        "people.mail",
+    }
+
+
 def test_upkeeps_own_canary_table_counts_as_classified_not_personal(tmp_path: Path) -> None:
     config = make_system(tmp_path)
     # The disaster drill's heartbeat table, as a backup or drill writes it into the database.

@@ -1,6 +1,6 @@
-"""Responsible for the compliance audit's SQL for SQLite: columns from `pragma_table_info`,
-timestamps compared through `julianday` (ISO-8601 text, as SQLite's own datetime functions
-write it), or as seconds since 1970 in a column declared numeric."""
+"""Responsible for the compliance audit's SQL for SQLite: columns from `pragma_table_xinfo`
+(generated ones too), timestamps compared through `julianday` (ISO-8601 text, as SQLite's own
+datetime functions write it), or as seconds since 1970 in a column declared numeric."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ WITH tables AS MATERIALIZED (
 )
 SELECT NULL AS schema, u.name AS table_name, p.name AS column_name, p.type AS data_type,
        p.pk > 0 AS is_key
-FROM usable AS u, pragma_table_info(u.name) AS p
-ORDER BY u.name, p.cid
+FROM usable AS u, pragma_table_xinfo(u.name) AS p
+WHERE p.hidden <> 1  -- generated columns (2, 3) hold personal data too; a virtual table's hidden
+ORDER BY u.name, p.cid  -- columns (1) are its module's
 """
 
     def as_text(self, column_sql: str) -> str:
