@@ -180,3 +180,34 @@ def test_an_archive_retention_cannot_delete_fails_the_retention_check(
     check = recorder.checks()["log-backup:retention"]
     assert check["status"] == "fail" and f"NOT deleted: {archive.id}" in check["message"]
     assert LogArchiveStore(root / "log-backups").archives() == [archive]
+
+
+def test_a_copy_is_judged_by_its_newest_line_and_one_past_retention_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _system(tmp_path)
+    config_text = (
+        (root / "upkeep.yml")
+        .read_text()
+        .replace(
+            "log_backup: {dir: log-backups, settle_s: 0}",
+            "log_backup: {dir: log-backups, settle_s: 0, keep_days: 30}",
+        )
+    )
+    (root / "upkeep.yml").write_text(config_text)
+    # Lines of yesterday, then one quoting a date long past: the copy is a day old.
+    recent = _stamped("recent", 5, NOW - timedelta(days=1)) + b"1999-01-01T00:00:00 INFO quoted\n"
+    _old(root / "logs/app.log.5", recent)
+    _old(root / "logs/app.log.6", _stamped("ancient", 5, NOW - timedelta(days=90)))
+    (root / "logs/app.log").write_bytes(_stamped("live", 10, NOW))
+    config = load_config(root / "upkeep.yml")
+    recorder = Recorder()
+    monkeypatch.setattr(log_backup, "report", recorder)
+
+    run = log_backup.archive_logs(config, now=NOW)
+    log_backup.record_log_backups(run)
+
+    states = {c.path.name: c.state for c in run.copies}
+    assert states == {"app.log.5": CopyState.ARCHIVED, "app.log.6": CopyState.EXPIRED}
+    message = recorder.checks()["log-backup:app"]["message"]
+    assert "past retention, not archived: app.log.6 (newest line " in message

@@ -119,6 +119,14 @@ def _record_log(name: str, copies: list[CopyOutcome], kept: dict[str, int]) -> N
     parts += [f"{counts[state]} {state}" for state in CopyState if counts[state]]
     archives = sum(count for log, count in kept.items() if _base(log) == name)
     message = ", ".join(parts) + f"; {counted(archives, 'archive')} kept"
+    for state in (CopyState.EXPIRED, CopyState.SKIPPED):  # not archived: say which, and why
+        named = [c for c in copies if c.state is state]
+        if named:
+            shown = "; ".join(
+                f"{c.path.name} ({c.detail})" if c.detail else c.path.name for c in named[:5]
+            )
+            more = f"; and {len(named) - 5} more" if len(named) > 5 else ""
+            message += f"; {state}, not archived: {shown}{more}"
     if failed:
         message += "; FAILED: " + "; ".join(f"{c.path.name}: {c.detail}" for c in failed[:5])
         report.finding(

@@ -82,8 +82,12 @@ class ContentReader:
         )
 
     def _last_stamp(self) -> datetime | None:
+        """The newest time stamped on the lines of the copy's tail: the latest, not the last
+        one's (a last line may carry an old time: a message quoting one, a clock set back)."""
         tail = b"".join(self._tail)[-TAIL_BYTES:]
-        for line in reversed(tail.split(b"\n")):
-            if line and (moment := line_time(line, self._now)) is not None:
-                return moment
-        return None
+        stamps = [
+            moment
+            for line in tail.split(b"\n")
+            if line and (moment := line_time(line, self._now)) is not None
+        ]
+        return max(stamps, default=None)
