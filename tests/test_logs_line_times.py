@@ -38,6 +38,21 @@ PLUS_ONE = timezone(timedelta(hours=1))
             b'{"__REALTIME_TIMESTAMP":"1794795300000000","MESSAGE":"x"}',
             datetime(2026, 11, 16, 2, 15, tzinfo=UTC),
         ),
+        # Structured loggers: a JSON time field (ISO, or seconds, ms, us, ns since 1970), or
+        # logfmt's first key. 1794795300 is 2026-11-16 02:15:00 UTC.
+        (
+            b'{"level":"error","time":"2026-11-16T03:15:00+01:00","msg":"x"}',
+            datetime(2026, 11, 16, 3, 15, tzinfo=PLUS_ONE),
+        ),
+        (b'{"ts":1794795300.5,"msg":"x"}', datetime(2026, 11, 16, 2, 15, 0, 500000, UTC)),
+        (b'{"msg":"x","time":1794795300000}', datetime(2026, 11, 16, 2, 15, tzinfo=UTC)),
+        (b'{"@timestamp":"2026-11-16T02:15:00.000Z"}', datetime(2026, 11, 16, 2, 15, tzinfo=UTC)),
+        (b'{"timestamp":1794795300000000000}', datetime(2026, 11, 16, 2, 15, tzinfo=UTC)),
+        (
+            b'time="2026-11-16T02:15:00Z" level=error msg="x"',
+            datetime(2026, 11, 16, 2, 15, tzinfo=UTC),
+        ),
+        (b'{"msg":"x","time":"soon"}', None),
         (b"Traceback (most recent call last):", None),
         (b"2026-02-31 02:15:00 impossible day", None),
         (b"Foo 16 02:15:00 not a month", None),

@@ -32,6 +32,35 @@ def test_mask_hides_ids_addresses_and_quoted_values() -> None:
     assert mask_message("can't open 3 files") == "can't open <N> files"
 
 
+@pytest.mark.parametrize(
+    ("line", "template"),
+    [
+        (
+            '{"time":"2026-11-16T02:15:00Z","level":"ERROR","msg":"db timeout after 31s"}',
+            "db timeout after <N>s",
+        ),
+        ('{"level":"error","msg":"disk full on /var","path":"/var"}', "disk full on /var"),
+        (
+            '{"level":50,"logger":"payments","message":"provider \\"acme\\" refused 812"}',
+            "payments: provider <STR> refused <N>",
+        ),
+        ('{"event": "user 42 logged out", "level": "warning"}', "user <N> logged out"),
+        (
+            'time=2026-11-16T02:15:00Z level=error msg="db timeout after 31s" id=7',
+            "db timeout after <N>s",
+        ),
+        ("level=warn msg=retrying attempt=3", "retrying"),
+        # Not logfmt: msg= inside a plain line is masked as before.
+        ('2026-11-16 02:15:00 ERROR failed msg="x"', "failed msg=<STR>"),
+        # JSON without a message field: masked whole, as before.
+        ('{"a":"b","n":1}', "{<STR>:<STR>,<STR>:<N>}"),
+    ],
+)
+def test_structured_lines_are_grouped_by_their_message(line: str, template: str) -> None:
+    assert mask_message(line) == template
+    assert TemplateCache().template(line.encode()) == template
+
+
 def test_templates_are_cut_to_a_few_hundred_bytes_and_marked() -> None:
     template = mask_message("ERROR " + "é" * 400)
     assert template.endswith("…") and len(template.encode()) <= templates.TEMPLATE_BYTES + 3

@@ -37,6 +37,14 @@ _SYSLOG = re.compile(
     rb"(?P<second>\d{2})(?:\.(?P<fraction>\d+))?\s"
 )
 _JOURNAL_JSON = re.compile(rb'"__REALTIME_TIMESTAMP":"(?P<micros>\d{1,20})"')
+# A JSON line's time field (the names zap, logrus, pino, structlog, Bunyan and Logstash write):
+# ISO text, or a number of seconds, milliseconds, microseconds or nanoseconds since 1970.
+_JSON_TIME = re.compile(
+    rb'"(?:@?timestamp|time|ts|t|datetime)"\s*:\s*'
+    rb'(?:"(?P<text>\d{4}-[^"]{5,40})"|(?P<number>\d{9,19})(?:\.(?P<fraction>\d+))?\b)'
+)
+# logfmt: `time=2026-11-16T02:15:00Z level=error msg="..."` (ts=, timestamp= or t= too).
+_LOGFMT_TIME = re.compile(rb'^(?:ts|time|timestamp|t)="?(?P<text>\d{4}-[^"\s]{5,40})')
 # An access line's stamp comes after the client, ident and user (and a vhost): not far in.
 ACCESS_STAMP_WITHIN = 300
 
@@ -93,8 +101,35 @@ def line_time(line: bytes, now: datetime, local: tzinfo | None = None) -> dateti
         return moment
     if line.startswith(b"{") and (match := _JOURNAL_JSON.search(line)):
         return datetime.fromtimestamp(int(match["micros"]) / 1e6, tz=UTC)
+    if line.startswith(b"{") and (match := _JSON_TIME.search(line)):
+        return _json_time(match, local)
+    if match := _LOGFMT_TIME.match(line):
+        return line_time(match["text"], now, local)
     if match := _ACCESS.search(line, 0, ACCESS_STAMP_WITHIN):
         month = _MONTHS.get(match["monthname"].decode("ascii"))
         zone = _zone(match["zone"], local)
         return _built(match, int(match["year"]), month, zone) if month else None
     return None
+
+
+def _json_time(match: re.Match[bytes], local: tzinfo) -> datetime | None:
+    """A JSON time field's moment: its ISO text, or its number of seconds since 1970 (in
+    milliseconds, microseconds or nanoseconds when it is that large)."""
+    if match["text"] is not None:
+        iso = _ISO.match(match["text"])
+        return (
+            _built(iso, int(iso["year"]), int(iso["month"]), _zone(iso["zone"], local))
+            if iso
+            else None
+        )
+    number = int(match["number"])
+    scale = next(scale for limit, scale in _EPOCH_SCALES if number < limit)
+    fraction = float(b"0." + match["fraction"]) if match["fraction"] and scale == 1 else 0.0
+    try:
+        return datetime.fromtimestamp(number / scale + fraction, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+# Seconds up to 1e11 (year 5138), then milliseconds, microseconds, nanoseconds.
+_EPOCH_SCALES = ((10**11, 1), (10**14, 10**3), (10**17, 10**6), (10**20, 10**9))

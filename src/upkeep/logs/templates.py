@@ -1,6 +1,8 @@
 """Responsible for a log line's message template, in the formats real systems write: an access
 line (nginx, Apache combined or common) becomes its method, path template and status
-(`GET /api/orders/<N> 502`); any other line loses its prefix (an ISO, syslog, nginx or Apache
+(`GET /api/orders/<N> 502`); a JSON line its message field (journalctl's MESSAGE and
+identifier, or `message`, `msg`, `event` … with its logger), a logfmt line its `msg=`; any
+other line loses its prefix (an ISO, syslog, nginx or Apache
 timestamp, bracketed or not; a syslog host and the `[pid]` of its tag; a level; `pid#tid:`,
 `[pid N:tid N]`, `[client …]`, nginx's `*connection`) and has its variable parts masked; a
 journalctl json line becomes its identifier and masked message. `TemplateCache` gives the
@@ -76,9 +78,19 @@ _ACCESS = (
 _ACCESS_LINE = re.compile(_ACCESS, re.ASCII)
 _ACCESS_BYTES = re.compile(_ACCESS.encode("ascii"))
 _REQUEST_LINE = re.compile(rf"(?P<method>{_REQUEST_METHOD})\ (?P<target>\S+)(?:\ \S+)?", re.X)
-# journalctl -o json: the identifier and the message, escapes left as they are but `\"`, `\\`.
-_JOURNAL_FIELD = re.compile(r'"(?P<name>SYSLOG_IDENTIFIER|MESSAGE)":"(?P<value>(?:[^"\\]|\\.)*)"')
+# A JSON line's string fields (escapes left as they are but `\"`, `\\`, `\/`): journalctl -o
+# json's identifier and MESSAGE, or an application's message under one of the names structured
+# loggers use (zap, logrus, pino, structlog, Bunyan, Docker's json-file, GELF), with its logger.
+_JSON_FIELD = re.compile(r'"(?P<name>[A-Za-z_@][\w@.-]{0,40})"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"')
 _JSON_ESCAPE = re.compile(r"\\([\"\\/])")
+_MESSAGE_FIELDS = ("message", "msg", "event", "short_message", "log", "error", "err")
+_SOURCE_FIELDS = ("logger", "logger_name", "component")
+# logfmt (`time=… level=error msg="db timeout" err=…`, a key=value first): the message, quoted
+# or bare.
+_LOGFMT_START = re.compile(r"[A-Za-z_][\w.-]*=")
+_LOGFMT_MESSAGE = re.compile(
+    r'(?:^|\s)(?:msg|message)=(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>[^\s"]+))'
+)
 
 
 def path_template(target: str) -> str:
@@ -121,14 +133,23 @@ def mask_message(line: str) -> str:
         )
         return _cut(f"{shown} {access['status']}")
     if line.startswith("{"):
-        fields = {
-            match["name"]: _JSON_ESCAPE.sub(r"\1", match["value"])
-            for match in _JOURNAL_FIELD.finditer(line)
-        }
+        fields: dict[str, str] = {}
+        for match in _JSON_FIELD.finditer(line):
+            fields.setdefault(match["name"], _JSON_ESCAPE.sub(r"\1", match["value"]))
         if "MESSAGE" in fields:
             source = fields.get("SYSLOG_IDENTIFIER")
             message = f"{source}: {fields['MESSAGE']}" if source else fields["MESSAGE"]
             return _cut(_masked(message))
+        named = next((fields[name] for name in _MESSAGE_FIELDS if name in fields), None)
+        if named is not None:
+            source = next((fields[name] for name in _SOURCE_FIELDS if name in fields), None)
+            return _cut(_masked(f"{source}: {named}" if source else named))
+    logfmt = _LOGFMT_MESSAGE.search(line) if _LOGFMT_START.match(line) else None
+    if logfmt is not None:
+        quoted = logfmt["quoted"]
+        return _cut(
+            _masked(_JSON_ESCAPE.sub(r"\1", quoted) if quoted is not None else logfmt["bare"])
+        )
     prefix = _PREFIX.match(line)
     assert prefix is not None  # every part of it is optional
     tag = prefix["tag"]
