@@ -53,3 +53,28 @@ def test_a_config_that_is_not_yaml_is_one_problem(tmp_path: Path) -> None:
     (tmp_path / "upkeep.yml").write_text("services: [\n")
     result = Project(tmp_path).upkeep_in_process("check")
     assert result.code == 2 and "not valid YAML" in result.err
+
+
+def test_a_secret_file_that_is_not_there_is_a_problem_and_nothing_is_read(
+    project: Project,
+) -> None:
+    secret = project.root / "pg-password"
+    secret.write_text("s3cret-value\n")
+    gone = project.root / "gone-password"
+    project.config.write_text(
+        "databases:\n"
+        f"  - {{name: a, engine: postgresql, dbname: a, password: 'file:{secret}'}}\n"
+        f"  - {{name: b, engine: postgresql, dbname: b, password: 'file:{gone}'}}\n"
+        "  - {name: c, engine: postgresql, dbname: c, password: 'env:NOT_SET_HERE_MAYBE_IN_CRON'}\n"
+    )
+    project.add_runbook("fine", [CHECK_OK])
+
+    result = project.upkeep_in_process("check")
+
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        f"upkeep: error: {project.config}: databases[1].password: the secret file {gone} does"
+        " not exist; expected the file holding the secret",
+        f"upkeep: 1 problem in {project.config} and its runbooks",
+    ]
+    assert "s3cret-value" not in result.err + result.out

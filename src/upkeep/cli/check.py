@@ -8,6 +8,7 @@ the site does not have. Nothing is run; exit 2 when there is a problem.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -36,6 +37,7 @@ def check(config_path: str | None) -> int:
     messages = list(problems.messages)
     runbooks = 0
     if config is not None:
+        messages += secret_file_problems(config)
         found, runbook_problems = runbook_problems_of(config)
         messages += runbook_problems
         runbooks = len(found) + len(found.invalid)
@@ -48,6 +50,34 @@ def check(config_path: str | None) -> int:
         return ConfigError.exit_code
     print_out(f"{where} and its {runbooks} runbooks: no problems")
     return 0
+
+
+def secret_file_problems(config: Config) -> list[str]:
+    """Each `file:` secret reference of the config whose file is not there (or not a file):
+    every run that needs it would fail. Nothing is read, nor shown. One the file exists but this
+    user may not read (it is the service's), and an `env:` one (set where the runs are, maybe
+    not here), are left to the run that resolves them."""
+    references = [
+        (f"databases[{i}].password", database.password)
+        for i, database in enumerate(config.databases)
+    ] + [(f"alerts.targets[{i}].url", target.url) for i, target in enumerate(config.alerts.targets)]
+    messages = []
+    for where, reference in references:
+        if reference is None or not reference.startswith("file:"):
+            continue
+        path = Path(reference.removeprefix("file:"))
+        try:
+            what = (
+                "is a directory" if path.is_dir() else None if path.exists() else "does not exist"
+            )
+        except OSError:  # a folder on the way this user may not search: left to the run
+            continue
+        if what is not None:
+            messages.append(
+                f"{config.path}: {where}: the secret file {path} {what}; expected the file"
+                " holding the secret"
+            )
+    return messages
 
 
 def runbook_problems_of(config: Config) -> tuple[Registry, list[str]]:
