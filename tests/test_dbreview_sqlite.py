@@ -133,6 +133,23 @@ def test_keys_sqlite_cannot_check_itself_are_counted_by_query(tmp_path: Path) ->
     }
 
 
+def test_orphans_of_a_table_with_a_column_named_rowid_are_sampled_by_their_real_rowid(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "legacy.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE customers (id INTEGER PRIMARY KEY);
+            CREATE TABLE orders (rowid TEXT, customer_id INTEGER REFERENCES customers(id));
+            INSERT INTO customers VALUES (1);
+            INSERT INTO orders VALUES ('A-1', 1), ('A-2', 7), ('A-3', 8);
+        """)
+    result = review_database(app(path), DatabaseReview(), tmp_path / "state")
+    assert result.audit is not None
+    (audit,) = result.audit.relations
+    assert (audit.orphans, audit.samples) == (2, (7, 8))
+
+
 def test_page_count_growth_is_measured_against_the_previous_review(
     demo_db: Path, tmp_path: Path
 ) -> None:

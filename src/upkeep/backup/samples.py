@@ -38,6 +38,7 @@ __all__ = [
     "TableSample",
     "compare_samples",
     "new_sample_spec",
+    "rowid_name",
     "sqlite_sample_hashes",
 ]
 
@@ -174,7 +175,7 @@ def _any_text(value: bytes) -> str:
 
 def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) -> TableSample:
     quoted = _quote(table)
-    rowid = _rowid_name(connection, table)
+    rowid = rowid_name(connection, table)
     if rowid is None:  # columns named rowid, oid and _rowid_: the rowid cannot be reached
         columns = connection.execute("SELECT count(*) FROM pragma_table_xinfo(?)", (table,))
         return _window_sample(
@@ -201,7 +202,7 @@ def _rowid_sample(connection: sqlite3.Connection, table: str, spec: SampleSpec) 
     return TableSample(len(rows), digest.hexdigest())
 
 
-def _rowid_name(connection: sqlite3.Connection, table: str) -> str | None:
+def rowid_name(connection: sqlite3.Connection, table: str) -> str | None:
     """The name that reaches the table's rowid: `rowid`, unless a column is called that (then
     `oid` or `_rowid_`, as SQLite allows); None when columns have all three names."""
     columns = {

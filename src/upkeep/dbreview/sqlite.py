@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote as url_quote
 
+from upkeep.backup.samples import rowid_name
 from upkeep.dbreview.interface import (
     OrphanCount,
     QueryError,
@@ -107,7 +108,7 @@ class SQLiteReview(ReviewConnection):
         rows = self._fetch(
             self._cursor("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (table,))
         )
-        return tuple(row[0] for row in rows) or ("rowid",)
+        return tuple(row[0] for row in rows) or (rowid_name(self._db, table) or "rowid",)
 
     def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
         if relation.key_id is not None:
@@ -146,14 +147,16 @@ class SQLiteReview(ReviewConnection):
         return self._table_checks[table]
 
     def _keys(self, relation: Relation, rowids: list[Any]) -> tuple[Any, ...]:
-        if not rowids:
+        # The rowid by a name no column took (a column may be called rowid).
+        rowid = rowid_name(self._db, relation.child_table)
+        if not rowids or rowid is None:
             return ()
         keys = ", ".join(quote(col) for col in relation.child_columns)
         marks = ", ".join("?" for _ in rowids)
         rows = self._fetch(
             self._cursor(
                 f"SELECT {keys} FROM {relation.table_sql(parent=False)} "
-                f"WHERE rowid IN ({marks}) ORDER BY rowid",
+                f"WHERE {rowid} IN ({marks}) ORDER BY {rowid}",
                 tuple(rowids),
             )
         )
