@@ -570,3 +570,39 @@ def test_a_failed_reading_releases_the_database(tmp_path: Path) -> None:
         reading.read_at(0, 4096)
         raise RuntimeError("disk full")
     assert _try_write(db) == "written"
+
+
+def test_a_schema_with_the_applications_own_collation_is_backed_up_and_verifies(
+    tmp_path: Path,
+) -> None:
+    """Calibre's PYNOCASE, Android's LOCALIZED: collations the application registers, which
+    upkeep does not have. The restored copy is checked but for the indexes they order."""
+
+    def pynocase(left: str, right: str) -> int:
+        return (left.lower() > right.lower()) - (left.lower() < right.lower())
+
+    path = tmp_path / "library.db"
+    with contextlib.closing(sqlite3.connect(path)) as app:
+        app.create_collation("PYNOCASE", pynocase)
+        app.executescript(
+            "CREATE TABLE books (id INTEGER PRIMARY KEY, title TEXT COLLATE PYNOCASE);"
+            "CREATE INDEX books_title ON books (title);"
+            "CREATE TABLE tags (name TEXT COLLATE PYNOCASE PRIMARY KEY) WITHOUT ROWID;"
+        )
+        app.executemany("INSERT INTO books (title) VALUES (?)", [("b",), ("A",), ("c",), ("B",)])
+        app.executemany("INSERT INTO tags VALUES (?)", [("x",), ("Y",), ("z",)])
+        app.commit()
+    with sqlite3.connect(path) as plain, pytest.raises(sqlite3.OperationalError):
+        plain.execute("PRAGMA integrity_check").fetchall()  # what the check met before
+    engine = _engine(path)
+    store = DirectoryStore(tmp_path / "store")
+
+    manifest = take_backup(engine, store, base=None, compression_level=1).manifest
+
+    assert manifest.row_counts == {"books": 4, "tags": 3}
+    outcome, note = verify_restore(store, manifest, engine.database)
+    assert note is None and outcome is not None and outcome.ok, outcome
+    assert outcome.report.notes == (
+        "the order of books_title, tags was not checked: it follows the application's own"
+        " collation PYNOCASE, which this SQLite lacks",
+    )
