@@ -131,11 +131,37 @@ def test_every_relation_is_audited_with_exact_orphans_samples_and_cleanup(
     assert not audit["orders.customer_id"].relation.not_valid
     assert not audit["orders.coupon"].relation.declared
     # Cleanup follows ON DELETE: CASCADE deletes, SET NULL (declared or logical) updates.
-    assert audit["orders.customer_id"].cleanup_sql.startswith('DELETE FROM "public"."orders"')
+    # ONLY: a key holds for its own table's rows, not for those of an inheritance child.
+    assert audit["orders.customer_id"].cleanup_sql.startswith('DELETE FROM ONLY "public"."orders"')
     assert audit["invoices.order_id"].cleanup_sql.startswith(
-        'UPDATE "public"."invoices" SET "order_id" = NULL WHERE'
+        'UPDATE ONLY "public"."invoices" SET "order_id" = NULL WHERE'
     )
     assert audit["orders.coupon"].cleanup_sql.startswith('UPDATE "orders" SET "coupon" = NULL')
+
+
+def test_rows_of_an_inheritance_child_are_not_orphans_of_its_parents_key(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A foreign key holds for the rows of the table it is declared on: an archive table that
+    inherits the columns (old-style partitioning) has rows the key never covered."""
+    dbname = f"review_{os.getpid()}_{next(_names)}"
+    postgres_server.create_database(dbname)
+    postgres_server.psql(
+        f"SET ROLE {postgres_server.role};\n"
+        "CREATE TABLE customers (id integer PRIMARY KEY);\n"
+        "CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer REFERENCES customers);\n"
+        "CREATE TABLE orders_archive () INHERITS (orders);\n"
+        "INSERT INTO customers VALUES (1);\n"
+        "INSERT INTO orders VALUES (1, 1);\n"
+        "INSERT INTO orders_archive VALUES (2, 99), (3, 98);  -- customers long deleted\n",
+        dbname=dbname,
+    )
+    result = review(postgres_server, dbname, tmp_path)
+    assert result.audit is not None
+    (audit,) = [a for a in result.audit.relations if a.relation.declared]
+    assert (audit.relation.label, audit.orphans) == ("orders.customer_id", 0)
+    postgres_server.psql(audit.cleanup_sql, dbname=dbname)
+    assert postgres_server.psql("SELECT count(*) FROM orders_archive", dbname=dbname) == "2"
 
 
 def test_the_proposed_cleanup_removes_exactly_the_orphans(

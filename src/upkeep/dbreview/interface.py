@@ -57,6 +57,10 @@ class Relation:
     not_valid: bool = False
     constraint: str | None = None  # PostgreSQL: the key's name
     key_id: int | None = None  # SQLite: the key's id in pragma_foreign_key_list
+    # PostgreSQL: a plain table, read without its inheritance children (ONLY): a foreign key
+    # holds for the rows of the table it is declared on, not for those of its children.
+    child_only: bool = False
+    parent_only: bool = False
 
     @property
     def label(self) -> str:
@@ -82,6 +86,11 @@ class Relation:
         )
         return f"{quote(schema)}.{quote(table)}" if schema else quote(table)
 
+    def from_sql(self, *, parent: bool) -> str:
+        """The table as a FROM (or UPDATE, DELETE) names it: ONLY its own rows when so marked."""
+        only = self.parent_only if parent else self.child_only
+        return ("ONLY " if only else "") + self.table_sql(parent=parent)
+
     def orphan_condition(self, alias: str = "c") -> str:
         """The SQL condition that a row of the child (as `alias`) is an orphan: every column of
         the key set (a NULL refers to nothing) and no parent row with that key."""
@@ -92,7 +101,7 @@ class Relation:
         )
         return (
             f"{present} AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.table_sql(parent=True)} AS p WHERE {match})"
+            f"(SELECT 1 FROM {self.from_sql(parent=True)} AS p WHERE {match})"
         )
 
     def cleanup_sql(self) -> str:
@@ -103,8 +112,8 @@ class Relation:
         if self.on_delete in ("set null", "set default"):
             value = "NULL" if self.on_delete == "set null" else "DEFAULT"
             assignments = ", ".join(f"{quote(col)} = {value}" for col in self.child_columns)
-            return f"UPDATE {self.table_sql(parent=False)} SET {assignments} WHERE {where};"
-        return f"DELETE FROM {self.table_sql(parent=False)} WHERE {where};"
+            return f"UPDATE {self.from_sql(parent=False)} SET {assignments} WHERE {where};"
+        return f"DELETE FROM {self.from_sql(parent=False)} WHERE {where};"
 
 
 @dataclass(frozen=True)

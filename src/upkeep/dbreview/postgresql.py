@@ -53,7 +53,8 @@ SELECT c.conname AS name, cn.nspname AS child_schema, cl.relname AS child_table,
        pn.nspname AS parent_schema, pl.relname AS parent_table,
        (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY AS k(n, i)
         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS parent_columns,
-       c.confdeltype AS on_delete, NOT c.convalidated AS not_valid
+       c.confdeltype AS on_delete, NOT c.convalidated AS not_valid,
+       cl.relkind = 'r' AS child_only, pl.relkind = 'r' AS parent_only
 FROM pg_constraint c
 JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cl.relnamespace
 JOIN pg_class pl ON pl.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pl.relnamespace
@@ -199,6 +200,8 @@ class PostgreSQLReview(ReviewConnection):
                 on_delete=_ON_DELETE[row["on_delete"]],
                 not_valid=row["not_valid"],
                 constraint=row["name"],
+                child_only=row["child_only"],
+                parent_only=row["parent_only"],
             )
             for row in self.rows(_FOREIGN_KEYS)
         ]
@@ -214,7 +217,7 @@ class PostgreSQLReview(ReviewConnection):
             "SELECT json_build_object('orphans', count(*), 'samples', "
             f"coalesce(json_agg(o.k) FILTER (WHERE o.n <= {int(samples)}), '[]')) "
             f"FROM (SELECT {key} AS k, row_number() OVER () AS n "
-            f"FROM {relation.table_sql(parent=False)} AS c "
+            f"FROM {relation.from_sql(parent=False)} AS c "
             f"WHERE {relation.orphan_condition()}) AS o"
         )
         return OrphanCount(found["orphans"], tuple(found["samples"]))
