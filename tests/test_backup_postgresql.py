@@ -20,7 +20,7 @@ from helpers.pg_cluster import PostgresServer, free_port
 
 from upkeep.backup.engines import RestoreTargetError, engine_for
 from upkeep.backup.engines.interface import EngineError
-from upkeep.backup.engines.postgresql import PostgreSQLEngine
+from upkeep.backup.engines.postgresql import PostgreSQLEngine, without_extensions
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
 from upkeep.backup.restore import restore_backup
@@ -607,6 +607,44 @@ def test_a_role_whose_transactions_are_read_only_by_default_still_checks_its_bac
     outcome, note = verify_restore(store, manifest, database)
 
     assert note is None and outcome is not None and outcome.ok, (note, outcome)
+
+
+def test_a_backup_role_whose_sessions_are_read_only_by_default_still_restores(
+    postgres_server: PostgresServer, store: DirectoryStore, least_privilege
+) -> None:
+    """ALTER ROLE ... SET default_transaction_read_only = on: a hardening for a role meant to
+    read; the restore check's own sessions, pg_restore's among them, must still write."""
+    database, _ = least_privilege
+    database = replace(database, restore_owner=False)
+    manifest = backup(PostgreSQLEngine(database), store)
+    postgres_server.psql(
+        f"ALTER ROLE {BACKUP_ROLE} SET default_transaction_read_only = on", dbname="postgres"
+    )
+    try:
+        outcome, note = verify_restore(store, manifest, database)
+    finally:
+        postgres_server.psql(f"ALTER ROLE {BACKUP_ROLE} RESET ALL", dbname="postgres")
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+
+
+def test_the_use_list_leaves_out_an_extension_however_its_name_is_listed() -> None:
+    listing = (
+        b";\n; Archive created at 2026-12-07 01:00:00 UTC\n;\n"
+        b"2; 3079 16385 EXTENSION - uuid-ossp \n"
+        b'3366; 0 0 COMMENT - EXTENSION "uuid-ossp" \n'
+        b"3; 3079 16390 EXTENSION - amcheck \n"
+        b"3367; 0 0 COMMENT - EXTENSION amcheck \n"
+        b"4; 3079 16395 EXTENSION - amcheck_next \n"
+        b"215; 1259 16400 TABLE public amcheck u\n"
+    )
+    kept = without_extensions(listing, ["uuid-ossp", "amcheck"]).splitlines()
+    assert kept == [
+        b";",
+        b"; Archive created at 2026-12-07 01:00:00 UTC",
+        b";",
+        b"4; 3079 16395 EXTENSION - amcheck_next ",
+        b"215; 1259 16400 TABLE public amcheck u",
+    ]
 
 
 def test_with_owners_restored_a_least_privilege_role_fails_its_check_and_is_told_why(

@@ -606,3 +606,38 @@ def test_a_schema_with_the_applications_own_collation_is_backed_up_and_verifies(
         "the order of books_title, tags was not checked: it follows the application's own"
         " collation PYNOCASE, which this SQLite lacks",
     )
+
+
+def test_damage_elsewhere_is_found_however_many_orders_the_stand_in_cannot_check(
+    tmp_path: Path,
+) -> None:
+    """integrity_check stops at 100 messages: the stand-in's false ones about a large collated
+    index must not crowd out real damage in another table."""
+
+    def reverse(left: str, right: str) -> int:
+        return (left < right) - (left > right)
+
+    path = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(path)) as app:
+        app.create_collation("REV", reverse)
+        app.executescript(
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, t TEXT COLLATE REV);"
+            "CREATE INDEX a_t ON a (t);"
+            "CREATE TABLE z (id INTEGER PRIMARY KEY, t TEXT);"
+            "CREATE INDEX z_i ON z (t COLLATE NOCASE);"
+        )
+        app.executemany("INSERT INTO a (t) VALUES (?)", [(f"v{i:04d}",) for i in range(300)])
+        app.executemany("INSERT INTO z (t) VALUES (?)", [("b",), ("A",), ("c",), ("B",)])
+        app.commit()
+        # z_i's entries stay in NOCASE order while its definition now says BINARY: damaged.
+        app.execute("PRAGMA writable_schema = ON")
+        app.execute("UPDATE sqlite_schema SET sql = 'CREATE INDEX z_i ON z (t)' WHERE name = 'z_i'")
+        app.commit()
+    engine = _engine(path)
+    snapshot = engine.snapshot(tmp_path / "snap.db")
+
+    report = engine.restore(snapshot.path, str(tmp_path / "restored.db"))
+
+    assert not report.ok
+    assert any("z_i" in problem for problem in report.problems), report.problems
+    assert not any("a_t" in problem for problem in report.problems), report.problems

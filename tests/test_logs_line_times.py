@@ -53,6 +53,8 @@ PLUS_ONE = timezone(timedelta(hours=1))
             datetime(2026, 11, 16, 2, 15, tzinfo=UTC),
         ),
         (b'{"msg":"x","time":"soon"}', None),
+        (b'{"time":"2026-11-16T02:15:00+25:00","msg":"x"}', None),  # no zone is that far
+        (b"2026-11-16T02:15:00+99:00 x", None),
         (b"Traceback (most recent call last):", None),
         (b"2026-02-31 02:15:00 impossible day", None),
         (b"Foo 16 02:15:00 not a month", None),

@@ -49,7 +49,7 @@ _LOGFMT_TIME = re.compile(rb'^(?:ts|time|timestamp|t)="?(?P<text>\d{4}-[^"\s]{5,
 ACCESS_STAMP_WITHIN = 300
 
 
-def _zone(text: bytes | None, local: tzinfo) -> tzinfo:
+def _zone(text: bytes | None, local: tzinfo) -> tzinfo | None:
     if text is None:
         return local
     if text in (b"Z", b"UTC", b"GMT"):
@@ -57,10 +57,14 @@ def _zone(text: bytes | None, local: tzinfo) -> tzinfo:
     sign = -1 if text.startswith(b"-") else 1
     digits = text[1:].replace(b":", b"")
     minutes = int(digits[:2]) * 60 + int(digits[2:])
+    if minutes >= 24 * 60:  # no zone is a day or more away: the stamp is not one
+        return None
     return UTC if minutes == 0 else timezone(timedelta(minutes=sign * minutes))
 
 
-def _built(match: re.Match[bytes], year: int, month: int, zone: tzinfo) -> datetime | None:
+def _built(match: re.Match[bytes], year: int, month: int, zone: tzinfo | None) -> datetime | None:
+    if zone is None:  # an offset no zone has
+        return None
     fraction = match.groupdict().get("fraction") or b"0"
     try:
         return datetime(

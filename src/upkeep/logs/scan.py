@@ -440,8 +440,8 @@ def _note_unreadable(copy: RotatedCopy, exc: BaseException, unreadable: list[str
         return
     if isinstance(exc, NotRegularFile):
         why = f"{exc.kind}, not a regular file"
-    elif isinstance(exc, OSError):
-        why = f"cannot read it: {exc.strerror or exc}"
-    else:
+    elif isinstance(exc, EOFError | gzip.BadGzipFile | zlib.error):  # BadGzipFile: an OSError
         why = f"damaged ({exc}); the lines before the damage were counted"
+    else:
+        why = f"cannot read it: {exc.strerror or exc}"
     unreadable.append(f"{copy.path.name}: {why}")

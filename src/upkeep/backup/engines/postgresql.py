@@ -95,6 +95,7 @@ SESSION_SETUP = (
     "SET idle_in_transaction_session_timeout = 0;\n"
     "SET default_transaction_read_only = off;\n"
 )
+RESTORE_OPTIONS = "-c default_transaction_read_only=off"
 # A restore into a verification's scratch database (see `verification_target`) is checked and
 # dropped: it leaves out publications and subscriptions (no data; a subscription keeps DROP
 # DATABASE from working, and names the source's replication slot) and, when the role may not
@@ -315,9 +316,12 @@ class PostgreSQLEngine(DatabaseEngine):
             use_list = snapshot_file.with_name(f"{snapshot_file.name}.use-list")
             use_list.write_bytes(self._without_extensions(snapshot_file, skipped, libpq))
             args.append(f"--use-list={use_list}")
+        # pg_restore sets its own timeouts to 0, not default_transaction_read_only, which a
+        # hardened role may have on (ALTER ROLE ... SET): its restore would write nothing.
+        options = " ".join(filter(None, (libpq.env.get("PGOPTIONS"), RESTORE_OPTIONS)))
         return subprocess.run(
             [*args, str(snapshot_file)],
-            env=libpq.env,
+            env={**libpq.env, "PGOPTIONS": options},
             stdin=subprocess.DEVNULL,
             capture_output=True,
         )
@@ -335,15 +339,7 @@ class PostgreSQLEngine(DatabaseEngine):
         )
         if proc.returncode != 0:
             raise self._failure(libpq, "pg_restore --list", proc.returncode, proc.stderr)
-        left_out = re.compile(
-            rb"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?:"
-            + b"|".join(re.escape(name.encode()) for name in names)
-            + rb")(?: |$)"
-        )
-        return (
-            b"\n".join(line for line in proc.stdout.splitlines() if not left_out.match(line))
-            + b"\n"
-        )
+        return without_extensions(proc.stdout, names)
 
     def _create_database(self, target: str, libpq: LibpqEnvironment) -> None:
         # template0: an empty database, whatever was added to template1 on this server.
@@ -484,6 +480,23 @@ class PostgreSQLEngine(DatabaseEngine):
                 f"{self._dbname}): {what} failed (exit {code}): {detail}"
             )
         )
+
+
+def without_extensions(listing: bytes, names: list[str]) -> bytes:
+    """`pg_restore --list` output without the entries that create the extensions `names` or
+    comment on them; a name is listed as it is, or quoted as an identifier where it needs to be
+    (`COMMENT - EXTENSION "uuid-ossp"`)."""
+    forms = [
+        form
+        for name in names
+        for form in (name.encode(), b'"' + name.encode().replace(b'"', b'""') + b'"')
+    ]
+    left_out = re.compile(
+        rb"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?:"
+        + b"|".join(re.escape(form) for form in forms)
+        + rb")(?: |$)"
+    )
+    return b"\n".join(line for line in listing.splitlines() if not left_out.match(line)) + b"\n"
 
 
 def _target_exists(target: str) -> RestoreTargetError:
