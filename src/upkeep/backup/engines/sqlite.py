@@ -67,9 +67,8 @@ def row_counts(connection: sqlite3.Connection) -> dict[str, int]:
     at all. Counting it would only fail the backup of the whole database.
     """
     tables = connection.execute(
-        "SELECT name, type = 'virtual' FROM pragma_table_list "
-        "WHERE schema = 'main' AND type IN ('table', 'shadow', 'virtual') "
-        "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
+        "SELECT name, sql LIKE 'CREATE VIRTUAL TABLE%' FROM sqlite_schema "
+        "WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"
     ).fetchall()
     counts = {}
     for name, virtual in tables:

@@ -17,25 +17,23 @@ class SQLiteDialect(Dialect):
     binary_types: ClassVar[tuple[str, ...]] = ("blob",)
     # A virtual table whose module this SQLite lacks (an extension's, such as a SpatiaLite
     # database's spatial index: upkeep never loads extensions) cannot even list its columns, and
-    # would fail the whole query: such tables are left out first (MATERIALIZED: before any
-    # pragma_table_info runs). Their rows, if any, are in the ordinary tables listed anyway.
+    # would fail the whole query: pragma_table_xinfo is given NULL for it (no rows, no error).
+    # Its rows, if any, are in the ordinary tables listed anyway. (No CTE MATERIALIZED: SQLite
+    # 3.34, RHEL 9's, has none.)
     columns_query: ClassVar[str] = """
-WITH tables AS MATERIALIZED (
-  SELECT name, ' ' || upper(replace(replace(replace(sql, char(10), ' '), char(13), ' '),
-                                    char(9), ' ')) || ' ' AS definition
-  FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'
-), usable AS MATERIALIZED (
-  SELECT t.name FROM tables AS t
-  WHERE t.definition NOT LIKE ' CREATE VIRTUAL TABLE %'
-     OR EXISTS (SELECT 1 FROM pragma_module_list AS l
-                WHERE instr(t.definition, ' USING ' || upper(l.name) || '(') > 0
-                   OR instr(t.definition, ' USING ' || upper(l.name) || ' ') > 0)
-)
-SELECT NULL AS schema, u.name AS table_name, p.name AS column_name, p.type AS data_type,
+SELECT NULL AS schema, m.name AS table_name, p.name AS column_name, p.type AS data_type,
        p.pk > 0 AS is_key
-FROM usable AS u, pragma_table_xinfo(u.name) AS p
+FROM (SELECT name, ' ' || upper(replace(replace(replace(sql, char(10), ' '), char(13), ' '),
+                                        char(9), ' ')) || ' ' AS definition
+      FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!') AS m,
+     pragma_table_xinfo(CASE
+       WHEN m.definition NOT LIKE ' CREATE VIRTUAL TABLE %'
+         OR EXISTS (SELECT 1 FROM pragma_module_list AS l
+                    WHERE instr(m.definition, ' USING ' || upper(l.name) || '(') > 0
+                       OR instr(m.definition, ' USING ' || upper(l.name) || ' ') > 0)
+       THEN m.name END) AS p
 WHERE p.hidden <> 1  -- generated columns (2, 3) hold personal data too; a virtual table's hidden
-ORDER BY u.name, p.cid  -- columns (1) are its module's
+ORDER BY m.name, p.cid  -- columns (1) are its module's
 """
 
     def as_text(self, column_sql: str) -> str:
