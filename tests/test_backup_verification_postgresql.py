@@ -248,6 +248,20 @@ def test_a_damaged_piece_fails_naming_it_and_leaves_no_database(
     assert _scratch_databases(postgres_server) == []
 
 
+def _assert_backed_up_and_verified(
+    tmp_path: Path, server: PostgresServer, source: str, recorded: Recorder
+) -> Config:
+    """Back `source` up (the daily check must pass) and verify it as the weekly run does."""
+    config = _config(tmp_path, server, source)
+    _back_up(config)
+    run = backup_verification.verify_backups(config)
+    backup_verification.record_verification(run, config.backup_verification)
+    restore = recorded.checks()["backup-verification:pg:restore"]
+    assert restore["status"] == Status.OK, restore["message"]
+    assert _scratch_databases(server) == []
+    return config
+
+
 # Settings a database can carry (ALTER DATABASE ... SET) that change how its rows print as text.
 # pg_dump does not copy them into the restored copy, whose sessions print the same rows
 # differently: the sample hashes must not depend on them.
@@ -284,14 +298,7 @@ def test_a_database_that_prints_its_rows_its_own_way_still_verifies(
     printed = postgres_server.psql("SELECT entries::text FROM entries WHERE id = 1", dbname=source)
     assert "03:30:00" in printed and "08/03/2026" in printed and "PT1H30M" in printed
     assert "ledger.accounts" not in printed and "\\x" not in printed
-    config = _config(tmp_path, postgres_server, source)
-    _back_up(config)
-
-    run = backup_verification.verify_backups(config)
-    backup_verification.record_verification(run, config.backup_verification)
-    restore = recorded.checks()["backup-verification:pg:restore"]
-    assert restore["status"] == Status.OK, restore["message"]
-    assert _scratch_databases(postgres_server) == []
+    _assert_backed_up_and_verified(tmp_path, postgres_server, source, recorded)
 
 
 def test_a_database_that_limits_its_sessions_time_is_still_backed_up_and_verified(
@@ -311,13 +318,7 @@ def test_a_database_that_limits_its_sessions_time_is_still_backed_up_and_verifie
     scan = "SELECT count(*) FROM (SELECT md5(v) FROM readings ORDER BY 1) AS s"
     with pytest.raises(RuntimeError, match="statement timeout"):
         postgres_server.psql(scan, dbname=source)  # the limit holds for other sessions
-    config = _config(tmp_path, postgres_server, source)
-    _back_up(config)
-
-    run = backup_verification.verify_backups(config)
-    backup_verification.record_verification(run, config.backup_verification)
-    restore = recorded.checks()["backup-verification:pg:restore"]
-    assert restore["status"] == Status.OK, restore["message"]
+    _assert_backed_up_and_verified(tmp_path, postgres_server, source, recorded)
 
 
 def test_an_inheritance_child_whose_columns_pg_dump_reorders_still_verifies(
@@ -336,13 +337,7 @@ def test_an_inheritance_child_whose_columns_pg_dump_reorders_still_verifies(
     order = "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
     order += " WHERE attrelid = 'child'::regclass AND attnum > 0"
     assert postgres_server.psql(order, dbname=source) == "id,a,x,b"
-    config = _config(tmp_path, postgres_server, source)
-    _back_up(config)
-
-    run = backup_verification.verify_backups(config)
-    backup_verification.record_verification(run, config.backup_verification)
-    restore = recorded.checks()["backup-verification:pg:restore"]
-    assert restore["status"] == Status.OK, restore["message"]
+    _assert_backed_up_and_verified(tmp_path, postgres_server, source, recorded)
 
 
 def test_a_latin1_database_verifies_in_a_utf8_scratch_database(
@@ -367,13 +362,9 @@ def test_a_latin1_database_verifies_in_a_utf8_scratch_database(
             "SET client_encoding = 'UTF8'; SELECT relname FROM pg_class WHERE relname LIKE 'Str%'"
         )
         assert "Straße" in postgres_server.psql(named, dbname=source).splitlines()
-        config = _config(tmp_path, postgres_server, source)
-        _back_up(config)
-        run = backup_verification.verify_backups(config)
-        backup_verification.record_verification(run, config.backup_verification)
-        restore = recorded.checks()["backup-verification:pg:restore"]
-        assert restore["status"] == Status.OK, restore["message"]
-        manifest = _manifest(config, run.databases[0].restores[0].backup_id)
-        assert set(manifest["row_counts"]) == {'public."Straße"', "public.kunden"}
+        config = _assert_backed_up_and_verified(tmp_path, postgres_server, source, recorded)
+        assert config.backup.dir is not None
+        (manifest,) = DirectoryStore(config.backup.dir).manifests("pg")
+        assert set(manifest.row_counts) == {'public."Straße"', "public.kunden"}
     finally:
         postgres_server.drop_database(source)
