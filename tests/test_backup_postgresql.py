@@ -627,6 +627,33 @@ def test_a_backup_role_whose_sessions_are_read_only_by_default_still_restores(
     assert note is None and outcome is not None and outcome.ok, (note, outcome)
 
 
+def test_a_database_of_more_tables_than_one_transaction_can_lock_is_checked(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    """The test cluster's lock table is sized for its 30 connections: restoring 2,000 tables
+    with their keys and toast tables in one transaction runs out of it, as 4,300 tables do on
+    a server with the default 100 connections. (Created one transaction each.)"""
+    source = new_database(
+        postgres_server,
+        "".join(f"CREATE TABLE tenant_{i} (id integer PRIMARY KEY, v text);\n" for i in range(2000))
+        + "INSERT INTO tenant_7 VALUES (1, 'seven');\n",
+    )
+    database = postgres_server.database(source)
+    manifest = backup(PostgreSQLEngine(database), store)
+    by_hand = restore_backup(store, manifest, PostgreSQLEngine(database), restore_name())
+    assert not by_hand.ok and "max_locks_per_transaction" in by_hand.problems[0]
+
+    outcome, note = verify_restore(store, manifest, database)
+
+    assert note is None and outcome is not None and outcome.ok, (note, outcome)
+    assert outcome.report.row_counts["public.tenant_7"] == 1
+    assert outcome.report.notes == (
+        "restored statement by statement, not in one transaction: the server's lock table"
+        " (max_locks_per_transaction) cannot hold every table's lock at once",
+    )
+    postgres_server.drop_database(source)
+
+
 def test_the_use_list_leaves_out_an_extension_however_its_name_is_listed() -> None:
     listing = (
         b";\n; Archive created at 2026-12-07 01:00:00 UTC\n;\n"
