@@ -8,8 +8,11 @@ of the dump even while other sessions write. Restore goes into a NEW database wi
 `pg_restore --exit-on-error --single-transaction` (with `--no-owner --no-privileges` when the
 config's `restore_owner` is false, for a least-privilege role), private to its owner; `drop`
 removes such a database again (the runbook's verification restore is thrown away after its
-checks). The tools run with the configured connection only and the password in a private
-passfile (`engines.libpq`); the row counts come from `scripts/db-health/postgresql/row-counts.sql`.
+checks). A check's scratch restore leaves out publications and subscriptions, and is retried
+without an extension the role may not create, or outside one transaction when the server's lock
+table cannot hold it; each such retry is named in the report's notes. The tools run with the
+configured connection only and the password in a private passfile (`engines.libpq`); the row
+counts come from `scripts/db-health/postgresql/row-counts.sql`.
 """
 
 from __future__ import annotations
@@ -263,8 +266,8 @@ class PostgreSQLEngine(DatabaseEngine):
                 if proc.returncode == 0:
                     break
                 detail = libpq.scrub(proc.stderr.decode(errors="replace")).strip()
-                # --single-transaction rolled everything back: the database we created is
-                # empty, and keeping it would only block a second try under the same name.
+                # The database we created holds nothing (one transaction, rolled back) or part
+                # of the archive: keeping it would only block a second try under the same name.
                 dropped = self._drop_database(target, libpq).returncode == 0
                 denied = _DENIED_EXTENSION.search(detail)
                 if (
