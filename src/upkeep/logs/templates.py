@@ -1,12 +1,11 @@
 """Responsible for a log line's message template, in the formats real systems write: an access
 line (nginx, Apache combined or common) becomes its method, path template and status
-(`GET /api/orders/<N> 502`); a JSON line its message field (journalctl's MESSAGE and
-identifier, or `message`, `msg`, `event` … with its logger), a logfmt line its `msg=`; any
-other line loses its prefix (an ISO, syslog, nginx or Apache
-timestamp, bracketed or not; a syslog host and the `[pid]` of its tag; a level; `pid#tid:`,
-`[pid N:tid N]`, `[client …]`, nginx's `*connection`) and has its variable parts masked; a
-journalctl json line becomes its identifier and masked message. `TemplateCache` gives the
-templates of many lines at once, masking only lines unlike any seen before.
+(`GET /api/orders/<N> 502`); a JSON line its masked message field (journalctl's MESSAGE after
+its identifier, or `message`, `msg`, `event` … after its logger); a logfmt line its masked
+`msg=`; any other line loses its prefix (an ISO, syslog, nginx or Apache timestamp, bracketed or
+not; a syslog host and the `[pid]` of its tag; a level; `pid#tid:`, `[pid N:tid N]`,
+`[client …]`, nginx's `*connection`) and has its variable parts masked. `TemplateCache` gives
+the templates of many lines at once, masking only lines unlike any seen before.
 """
 
 from __future__ import annotations
