@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from typing import IO
 from upkeep import secrets
 from upkeep.backup.engines.interface import EngineError
 from upkeep.config import Database
+from upkeep.evidence.in_progress import process_alive
 from upkeep.redact import marker, scrub_text
 
 __all__ = ["LibpqEnvironment", "PsqlSession", "libpq_environment", "psql_session"]
 
+PASSFILE_PREFIX = "upkeep-pgpass-"
 # libpq settings that would send a tool to another server or another password than configured.
 _OVERRIDDEN_ENV = (
     "PGHOST",
@@ -64,7 +67,7 @@ def libpq_environment(database: Database) -> Iterator[LibpqEnvironment]:
     if password is None:
         yield LibpqEnvironment(env, None, None)
         return
-    private = Path(tempfile.mkdtemp(prefix="upkeep-pgpass-"))  # 0700: ours alone
+    private = _private_folder()
     passfile = private / "pgpass"
     try:
         descriptor = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -75,6 +78,28 @@ def libpq_environment(database: Database) -> Iterator[LibpqEnvironment]:
         yield LibpqEnvironment(env, password, database.password)
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _private_folder() -> Path:
+    """A new folder (0700: ours alone) in the system's temporary folder for one passfile, named
+    after this process: `upkeep-pgpass-<pid>-<random>`. A process killed while its tools ran
+    could not remove its folder, and that folder holds a password: the folders of this user's
+    processes that are gone are removed first."""
+    temporary = Path(tempfile.gettempdir())
+    with suppress(OSError):
+        for left in temporary.glob(f"{PASSFILE_PREFIX}*"):
+            pid = left.name.removeprefix(PASSFILE_PREFIX).partition("-")[0]
+            with suppress(OSError):
+                status = left.lstat()
+                if (
+                    pid.isascii()
+                    and pid.isdigit()
+                    and stat.S_ISDIR(status.st_mode)  # a link (anyone's) is never followed
+                    and status.st_uid == os.getuid()
+                    and not process_alive(int(pid))
+                ):
+                    shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{PASSFILE_PREFIX}{os.getpid()}-"))
 
 
 def _password(database: Database) -> str | None:
