@@ -20,7 +20,8 @@ from helpers.pg_cluster import PostgresServer, free_port
 
 from upkeep.backup.engines import RestoreTargetError, engine_for
 from upkeep.backup.engines.interface import EngineError
-from upkeep.backup.engines.postgresql import PostgreSQLEngine, without_extensions
+from upkeep.backup.engines.postgresql import PostgreSQLEngine
+from upkeep.backup.engines.postgresql_sql import without_extensions
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import take_backup
 from upkeep.backup.restore import restore_backup

@@ -39,8 +39,14 @@ from upkeep.backup.engines.libpq import (
     libpq_environment,
     psql_session,
 )
+from upkeep.backup.engines.postgresql_sql import (
+    SESSION_SETUP,
+    count_rows_sql,
+    parse_samples,
+    sample_hashes_sql,
+    without_extensions,
+)
 from upkeep.backup.samples import (
-    POSTGRESQL_MD5_METHOD,
     POSTGRESQL_METHOD,
     SampleHashes,
     SampleSpec,
@@ -48,56 +54,13 @@ from upkeep.backup.samples import (
     new_sample_spec,
 )
 from upkeep.config import Database
-from upkeep.sql import load_sql
 
-__all__ = ["ROW_COUNTS_SCRIPT", "PostgreSQLEngine"]
+__all__ = ["PostgreSQLEngine"]
 
 MAX_STDERR = 4000
 # PostgreSQL's identifier limit (NAMEDATALEN - 1) in bytes; longer names would be truncated.
 MAX_NAME_BYTES = 63
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_NAME_BYTES - 1}}}")
-# Exact rows of every table, as one JSON object on one line (see the script's header).
-ROW_COUNTS_SCRIPT = "db-health/postgresql/row-counts.sql"
-# Sample hashes of every table, one JSON object on one line; psql variables upkeep_seed, _rows.
-# One script per sample method: a backup is verified with the method it was taken with.
-SAMPLE_HASHES_SCRIPTS = {
-    POSTGRESQL_METHOD: "backup/postgresql-sample-hashes-key-seek.sql",
-    POSTGRESQL_MD5_METHOD: "backup/postgresql-sample-hashes.sql",
-}
-# A sample hashes its rows as text, and these settings change how a row prints (a timestamptz
-# in the session's time zone, an interval, a float, a bytea, money, a regclass by search_path).
-# A database can carry its own (ALTER DATABASE ... SET), which pg_dump does not copy into the
-# restored copy: the key-seek method fixes them in the sampling session first, so a sound backup
-# hashes the same as its restore. The md5-order method sampled in the session's own settings
-# and stays as it was, so that its backups still verify.
-PRINTING_SETTINGS = {
-    POSTGRESQL_METHOD: {
-        "TimeZone": "UTC",
-        "DateStyle": "ISO, MDY",
-        "IntervalStyle": "postgres",
-        "extra_float_digits": "1",
-        "bytea_output": "hex",
-        "lc_monetary": "C",
-        "search_path": "pg_catalog",
-        "standard_conforming_strings": "on",
-    },
-}
-
-
-# pg_dump lifts these limits for its own session; upkeep's sessions beside it must too. A
-# database or role may set them for its applications (ALTER DATABASE ... SET statement_timeout):
-# counting every row and sampling take what the tables need, and the snapshot's session waits
-# idle in its transaction while pg_dump runs. A role hardened with default_transaction_read_only
-# could not create or drop the restore's database (the snapshot's transaction says READ ONLY
-# itself).
-SESSION_SETUP = (
-    # Names and JSON come back as UTF-8 whatever the database's encoding (LATIN1, say).
-    "SET client_encoding = 'UTF8';\n"
-    "SET statement_timeout = 0;\n"
-    "SET lock_timeout = 0;\n"
-    "SET idle_in_transaction_session_timeout = 0;\n"
-    "SET default_transaction_read_only = off;\n"
-)
 RESTORE_OPTIONS = "-c default_transaction_read_only=off"
 # A restore into a verification's scratch database (see `verification_target`) is checked and
 # dropped: it leaves out publications and subscriptions (no data; a subscription keeps DROP
@@ -106,35 +69,6 @@ RESTORE_OPTIONS = "-c default_transaction_read_only=off"
 VERIFY_PREFIX = "upkeep_verify_"
 MAX_SKIPPED_EXTENSIONS = 10
 _DENIED_EXTENSION = re.compile(r'permission denied to create extension "([^"]+)"')
-
-
-def _count_rows_sql() -> str:
-    # The query alone, ended by a newline: psql runs a statement once its line is complete.
-    return load_sql(ROW_COUNTS_SCRIPT).query + "\n"
-
-
-def _sample_hashes_sql(spec: SampleSpec) -> str:
-    script = SAMPLE_HASHES_SCRIPTS.get(spec.method)
-    if script is None:
-        raise EngineError(
-            f"sample method {spec.method!r} is not one this upkeep knows; expected one of "
-            f"{', '.join(sorted(SAMPLE_HASHES_SCRIPTS))} (a backup taken by a newer upkeep?)"
-        )
-    settings = PRINTING_SETTINGS.get(spec.method, {})
-    # The seed is hex and the row count an int (SampleSpec checks): safe as psql variables.
-    return (
-        f"\\set upkeep_seed {spec.seed}\n\\set upkeep_rows {spec.rows}\n"
-        + "".join(f"SET {name} = '{value}';\n" for name, value in settings.items())
-        + load_sql(script).query
-        + "\n"
-    )
-
-
-def _parse_samples(line: str | bytes) -> dict[str, TableSample]:
-    return {
-        name: TableSample(int(value["rows"]), str(value["sha256"]))
-        for name, value in json.loads(line).items()
-    }
 
 
 class PostgreSQLEngine(DatabaseEngine):
@@ -198,11 +132,11 @@ class PostgreSQLEngine(DatabaseEngine):
             )
             try:
                 # Count while pg_dump writes: both read the same snapshot, on two cores.
-                session.send(_count_rows_sql())
+                session.send(count_rows_sql())
                 counts_line = self._expect(session, libpq, "count rows")
                 samples_line = None
                 if spec is not None:
-                    session.send(_sample_hashes_sql(spec))
+                    session.send(sample_hashes_sql(spec))
                     samples_line = self._expect(session, libpq, "take sample hashes")
                 _, stderr = dump.communicate()
             except BaseException:
@@ -215,7 +149,7 @@ class PostgreSQLEngine(DatabaseEngine):
         counts = {name: int(rows) for name, rows in json.loads(counts_line).items()}
         samples = None
         if spec is not None and samples_line is not None:
-            samples = SampleHashes(spec, _parse_samples(samples_line))
+            samples = SampleHashes(spec, parse_samples(samples_line))
         return version, counts, samples
 
     def _expect(self, session: PsqlSession, libpq: LibpqEnvironment, what: str) -> str:
@@ -425,7 +359,7 @@ class PostgreSQLEngine(DatabaseEngine):
     def _count_rows(self, dbname: str, libpq: LibpqEnvironment) -> dict[str, int]:
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(dbname)],
-            input=(SESSION_SETUP + _count_rows_sql()).encode(),
+            input=(SESSION_SETUP + count_rows_sql()).encode(),
             env=libpq.env,
             capture_output=True,
         )
@@ -438,13 +372,13 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             proc = subprocess.run(
                 [self._tool("psql"), *self._psql_args(target)],
-                input=(SESSION_SETUP + _sample_hashes_sql(spec)).encode(),
+                input=(SESSION_SETUP + sample_hashes_sql(spec)).encode(),
                 env=libpq.env,
                 capture_output=True,
             )
             if proc.returncode != 0:
                 raise self._failure(libpq, "taking sample hashes", proc.returncode, proc.stderr)
-        return _parse_samples(proc.stdout)
+        return parse_samples(proc.stdout)
 
     def row_counts(self, dbname: str | None = None) -> dict[str, int]:
         """Exact rows of every table of `dbname` (default: the configured database), now."""
@@ -497,23 +431,6 @@ class PostgreSQLEngine(DatabaseEngine):
                 f"{self._dbname}): {what} failed (exit {code}): {detail}"
             )
         )
-
-
-def without_extensions(listing: bytes, names: list[str]) -> bytes:
-    """`pg_restore --list` output without the entries that create the extensions `names` or
-    comment on them; a name is listed as it is, or quoted as an identifier where it needs to be
-    (`COMMENT - EXTENSION "uuid-ossp"`)."""
-    forms = [
-        form
-        for name in names
-        for form in (name.encode(), b'"' + name.encode().replace(b'"', b'""') + b'"')
-    ]
-    left_out = re.compile(
-        rb"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?:"
-        + b"|".join(re.escape(form) for form in forms)
-        + rb")(?: |$)"
-    )
-    return b"\n".join(line for line in listing.splitlines() if not left_out.match(line)) + b"\n"
 
 
 def _target_exists(target: str) -> RestoreTargetError:
