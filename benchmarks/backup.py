@@ -12,7 +12,8 @@ taken in turn (A B C D, D C B A, ...), so that no arm always goes first:
    the same transaction; the block list (index piece), the snapshot's digest (the sha256 of the
    page sha256s: no second pass over the file) and the manifest;
 3. the same with one worker thread (`incremental.WORKERS = 1`: what a spare core buys) and at
-   zstd level `--also-level` (3 when `--level` is 1, else 1);
+   each zstd level `--also-level` (when `--level` is 1: 3, and -3, one of zstd's fast levels,
+   which `backup.compression_level` accepts from -1 to -7; else 1);
 4. the database switched to WAL mode, where upkeep first copies it with the backup API into the
    staging directory (a reader in WAL mode does not keep the file from changing), against
    `sqlite3 .backup` of the same WAL database; switched back to rollback journal afterwards.
@@ -78,6 +79,9 @@ from upkeep.config import BackupPolicy
 
 SQLITE3 = "/usr/bin/sqlite3"
 TIME_TARGET = Target("<=", 1.5)  # upkeep full backup wall / sqlite3 .backup wall
+# Levels timed beside --level 1: 3 (more CPU for about the same size) and one of zstd's fast
+# levels (`backup.compression_level` -1 to -7: less CPU for larger pieces).
+ALSO_LEVELS = (3, -3)
 INCREMENTAL_TIME_TARGET = Target("<=", 1.0)  # incremental wall / full wall, same database
 INCREMENTAL_MEMORY_TARGET = Target("<=", 1.5)  # incremental max RSS / full max RSS
 BYTES_TARGET = Target("<=", 0.05)  # incremental stored bytes / full stored bytes, 1% changed
@@ -162,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         "--level", type=int, default=default, help=f"zstd level [{default}, upkeep's default]"
     )
     parser.add_argument(
-        "--also-level", type=int, help="a second level to time [3 when --level is 1, else 1]"
+        "--also-level",
+        type=int,
+        action="append",
+        help=f"another level to time, may be repeated [{' and '.join(map(str, ALSO_LEVELS))} when"
+        " --level is 1, else 1]",
     )
     parser.add_argument("--repeat", type=at_least(1), default=3, help="rounds of each arm [3]")
     parser.add_argument("--dir", type=Path, help="where to make the temporary directory")
@@ -170,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     # `nox -s bench -- ARGS` hands the same ARGS to every benchmark: ignore the others' options.
     args, ignored = parser.parse_known_args(argv)
     if args.also_level is None:
-        args.also_level = 3 if args.level == 1 else 1
+        args.also_level = list(ALSO_LEVELS) if args.level == 1 else [1]
     if ignored:
         print(f"(ignoring options meant for other benchmarks: {' '.join(ignored)})")
     return run_benchmark(lambda: bench(args))
@@ -243,14 +251,19 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
         "sqlite3": 'sqlite3 DB ".backup OUT"',
         "full": f"upkeep full (zstd {args.level}, threads)",
         "one": f"upkeep full (zstd {args.level}, one thread)",
-        "also": f"upkeep full (zstd {args.also_level}, threads)",
     }
+    also = [f"also {level}" for level in args.also_level]
+    for key, level in zip(also, args.also_level, strict=True):
+        labels[key] = f"upkeep full (zstd {level}, threads)"
     fulls = compare(
         [
             runs.arm(labels["sqlite3"], cli),
             runs.arm(labels["full"], full(args.level, "default")),
             runs.arm(labels["one"], full(args.level, "1")),
-            runs.arm(labels["also"], full(args.also_level, "default")),
+            *(
+                runs.arm(labels[key], full(level, "default"))
+                for key, level in zip(also, args.also_level, strict=True)
+            ),
         ],
         args.repeat,
     )
@@ -317,7 +330,8 @@ def _report(
     print(f"\nresults ({median_of(args.repeat)})")
     print(f"{'phase':<48} {'wall s':>7} {'CPU s':>7} {'RSS MB':>8} {'stored MB':>10}")
     row(labels["sqlite3"], fulls[labels["sqlite3"]], "uncompressed copy")
-    for key in ("full", "one", "also", "wal-sqlite3", "wal"):
+    also = [key for key in labels if key.startswith("also ")]
+    for key in ("full", "one", *also, "wal-sqlite3", "wal"):
         if key == "wal-sqlite3":
             row(labels[key], fulls[labels[key]], "uncompressed copy")
             continue
@@ -330,7 +344,7 @@ def _report(
         print(f"{'':<48} ({kind})")
         row(full_label, measured[full_label])
     print()
-    for key in ("full", "one", "also", "wal"):
+    for key in ("full", "one", *also, "wal"):
         cli = fulls[labels["wal-sqlite3" if key == "wal" else "sqlite3"]]
         rounds = fulls[labels[key]]
         ratio = rounds.median.wall_s / cli.median.wall_s

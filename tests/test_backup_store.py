@@ -450,6 +450,26 @@ def test_incremental_stores_only_changed_pages(tmp_path: Path) -> None:
     assert incremental.size == (tmp_path / "app.db").stat().st_size
 
 
+@pytest.mark.parametrize("level", [-7, 22])
+def test_the_fastest_and_the_slowest_level_restore_what_was_backed_up(
+    tmp_path: Path, level: int
+) -> None:
+    # config accepts zstd levels -7 to 22: the pieces and the deltas of changed pages at either end
+    # restore to the exact file.
+    engine = _make_db(tmp_path / "app.db", rows=20_000)
+    store = DirectoryStore(tmp_path / "store")
+    full = take_backup(engine, store, base=None, compression_level=level).manifest
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("UPDATE t SET v = v || 'x' WHERE id % 97 = 0")
+    incremental = take_backup(engine, store, base=full, compression_level=level).manifest
+    assert incremental.extra["new_blocks"] > 0 and incremental.compression == level
+
+    outcome = restore_backup(store, incremental, engine, str(tmp_path / "restored.db"))
+
+    assert outcome.ok
+    assert (tmp_path / "restored.db").read_bytes() == (tmp_path / "app.db").read_bytes()
+
+
 def _make_blob_db(path: Path, megabytes: int, journal_mode: str = "delete") -> SQLiteEngine:
     connection = sqlite3.connect(path)
     connection.execute(f"PRAGMA journal_mode={journal_mode}")

@@ -141,7 +141,13 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
             "databases[0].name: expected letters, digits",
         ),
         ("backup: {mode: differential}\n", "backup.mode: expected one of full, incremental"),
-        ("backup: {compression_level: 0}\n", "backup.compression_level: expected an integer >= 1"),
+        (
+            "backup: {compression_level: 0}\n",
+            "backup.compression_level: expected an integer from 1 to 22, or from -1 to -7 (zstd's"
+            " fast levels), got 0",
+        ),
+        ("backup: {compression_level: 23}\n", "backup.compression_level: expected an integer from"),
+        ("backup: {compression_level: -8}\n", "backup.compression_level: expected an integer from"),
         ("- just\n- a list\n", "top level: expected a mapping"),
         ("key: [unclosed\n", "not valid YAML"),
         ("", "the config file is empty"),

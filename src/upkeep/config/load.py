@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import zoneinfo
 from dataclasses import replace
 from pathlib import Path
@@ -403,6 +404,10 @@ def _mount(s: Section, base: Path) -> Mount:
 
 
 MAX_DATABASE_NAME = 100
+# zstd's compression levels upkeep accepts (zstandard.MAX_COMPRESSION_LEVEL is 22; its fast
+# levels go further down, but past -7 they save little CPU for much larger pieces).
+MAX_LEVEL = 22
+FASTEST_LEVEL = -7
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_DATABASE_NAME - 1}}}")
 
 
@@ -446,6 +451,19 @@ def _database(s: Section, base: Path) -> Database:
     return db
 
 
+def _compression_level(s: Section) -> int:
+    """zstd's levels 1 to 22, or its fast levels -1 to -7 (faster still, for larger pieces);
+    0 is refused: zstd reads it as "the default level", not as "no compression"."""
+    level = s.int("compression_level", 1, minimum=-sys.maxsize)
+    if level == 0 or not FASTEST_LEVEL <= level <= MAX_LEVEL:
+        s.fail(
+            "compression_level",
+            f"an integer from 1 to {MAX_LEVEL}, or from -1 to {FASTEST_LEVEL} (zstd's fast levels)",
+            level,
+        )
+    return level
+
+
 def _backup(s: Section | None, base: Path) -> BackupPolicy:
     if s is None:
         return BackupPolicy()
@@ -456,7 +474,7 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
         keep_weekly=s.int("keep_weekly", 4),
         keep_monthly=s.int("keep_monthly", 12),
         max_full_age_days=s.number("max_full_age_days", 8.0),
-        compression_level=s.int("compression_level", 1, minimum=1),
+        compression_level=_compression_level(s),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
         # Without a backup: section nothing is backed up; with one, backups need a store.
         dir=s.path("dir", base),
