@@ -216,7 +216,13 @@ def test_ack_refuses_a_fingerprint_of_no_critical_runbook_and_records_nothing(
         (
             "escalation:\n  fail:\n    repeat: -1\n    levels:\n"
             "      - {page: lead, targets: [inbox]}\n",
-            "escalation.fail.repeat: expected an integer >= 0",
+            "escalation.fail.repeat: expected an integer from 0 to 100, got -1",
+        ),
+        (
+            # 100000000 passed `upkeep check`, then a failing run took minutes to page
+            "escalation:\n  fail:\n    repeat: 100000000\n    levels:\n"
+            "      - {page: lead, targets: [inbox]}\n",
+            "escalation.fail.repeat: expected an integer from 0 to 100, got 100000000",
         ),
     ],
 )

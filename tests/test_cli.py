@@ -159,7 +159,15 @@ def test_an_error_the_user_can_fix_is_one_line_and_its_exit_code(
 
 
 @pytest.mark.parametrize(
-    "error", [RuntimeError("bug"), OSError("no errno"), ValueError("value"), TypeError("type")]
+    "error",
+    [
+        RuntimeError("bug"),
+        OSError("no errno"),
+        ValueError("value"),
+        TypeError("type"),
+        OverflowError("date value out of range"),  # exit 1 would read as "a check failed"
+        KeyError("key"),
+    ],
 )
 def test_a_bug_is_an_internal_error_with_its_traceback(error: Exception) -> None:
     """An OSError without an errno did not come from the operating system: upkeep raised it."""

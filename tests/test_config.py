@@ -47,6 +47,15 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("timezone: Mars/Olympus\n", "timezone: expected an IANA time zone"),
+        # bounds: such values passed `upkeep check`, then overflowed a date in the run
+        (
+            "maintenance_review: {window_days: 1000000}\n",
+            "maintenance_review.window_days: expected an integer from 1 to 3660, got 1000000",
+        ),
+        (
+            "backup: {max_full_age_days: 1.0e+300}\n",
+            "backup.max_full_age_days: expected a number from 0 to 3660, got 1e+300",
+        ),
         ("evidence: x\n", "evidence: unknown key"),
         ("defaults:\n  timeout_s: -5\n", "defaults.timeout_s: expected an integer >= 1, got -5"),
         (

@@ -64,6 +64,11 @@ def test_channels_hours_holidays_and_targets_are_read(tmp_path: Path) -> None:
             "support.severities.P1.response: expected a duration such as 30m",
         ),
         (
+            # a bound: 99999999999999999999d overflowed the incident clock after passing check
+            "severities: {P1: {response: 1h, resolution: 91d}}",
+            "support.severities.P1.resolution: expected a duration of at most 90d, got '91d'",
+        ),
+        (
             "severities: {P1: {response: 3h, resolution: 2h}}",
             "support.severities.P1.resolution: expected at least the response time (180 min)",
         ),

@@ -256,6 +256,51 @@ def test_the_newest_verified_backup_older_than_the_limit_warns(
     assert age["status"] == Status.WARN and 8.9 < age["value"] < 9.1
 
 
+def test_a_backup_dated_in_the_future_warns_instead_of_hiding_the_age(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    # A clock set ahead when the newest backup was taken made it "0 days old" while every other
+    # backup aged: the newest verified age is now unknown, and said so; times in upkeep.yml's zone.
+    _fill(tmp_path / "app.db")
+    config = make_config(
+        tmp_path,
+        """
+        timezone: Asia/Kathmandu
+        databases:
+          - {name: app, engine: sqlite, path: app.db}
+        backup: {dir: store}
+        """,
+    )
+    _back_up(config)
+    ahead = _back_up(config, "UPDATE orders SET note = 'y' WHERE id = 8")
+    _edit_manifest(config, ahead, lambda value: value.update(created="2030-01-01T00:00:00+00:00"))
+
+    age = _verify(config, recorded)["backup-verification:app:newest-verified-age"]
+
+    assert age["status"] == Status.WARN
+    assert f"{ahead} says it was taken 2030-01-01 05:45 +0545, in the future" in age["message"]
+
+
+@pytest.mark.parametrize("created", ["not a date", "2026-12-08T00:00:00", 20261208])
+def test_a_manifest_with_an_unreadable_date_is_named_and_skipped(
+    system: Config, recorded: Recorder, created: object
+) -> None:
+    # It crashed `upkeep backups` (ValueError) and the verification (TypeError on comparing a
+    # naive and an aware time).
+    first = _back_up(system)
+    second = _back_up(system, "UPDATE orders SET note = 'z' WHERE id = 9")
+    _edit_manifest(system, second, lambda value: value.update(created=created))
+    store = DirectoryStore(_store(system))
+
+    assert [m.id for m in store.manifests("app")] == [first]
+    [damaged] = [str(entry) for entry in store.damaged()]
+    assert damaged.startswith(f"{second}: ") and damaged.endswith(
+        f"{second}/manifest.json: created {created!r}; expected an ISO time with its UTC offset"
+    )
+    checks = _verify(system, recorded)
+    assert checks["backup-verification:app:restore"]["status"] == Status.OK
+
+
 def test_the_rotation_restores_the_newest_and_spreads_the_older_ones(system: Config) -> None:
     ids = [_back_up(system, f"UPDATE orders SET note = 'v{n}' WHERE id = 3") for n in range(5)]
     # The daily check verified each backup as it was taken; two weeks later none is due.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from helpers.recorder import Recorder
 
 from upkeep.config import load_config
 from upkeep.config.security import AccessLog
+from upkeep.logs.line_times import line_time
 from upkeep.procedures import security
 from upkeep.security.access_logs import Login, read_access_logs
 
@@ -155,3 +157,45 @@ def test_a_missing_log_warns_and_none_configured_warns(
     assert recorded.checks()["access:logs"]["status"] == "warn"
     log = AccessLog("auth", tmp_path / "missing.log", "auth")
     assert read_access_logs((log,), ADMIN, NOW, UTC) == {}
+
+
+def test_a_log_or_copy_that_cannot_be_read_is_named_and_warns(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A damaged gzip copy, a log path that is a directory and a copy that is a FIFO (opening it
+    # would wait for a writer forever): each is named, the rest is still read.
+    folder = logs / "log"
+    (folder / "auth.log.2.gz").write_bytes(b"not gzip at all\n")
+    truncated = gzip.compress(
+        b"".join(
+            b"Oct  4 03:00:00 web-1 sshd[%d]: Failed password for root from 203.0.113.%d port"
+            b" %d ssh2\n" % (n, n % 250, n * 7919 % 65536)
+            for n in range(5000)
+        )
+    )
+    (folder / "auth.log.3.gz").write_bytes(truncated[: len(truncated) // 2])
+    (folder / "web-dir").mkdir()
+    os.mkfifo(folder / "web-dir.1")
+    config = yaml.safe_load((logs / "upkeep.yml").read_text())
+    logs_config = config["security"]["access_logs"]
+    logs_config.append({"name": "dir", "path": "log/web-dir", "format": "web"})
+    (logs / "upkeep.yml").write_text(yaml.safe_dump(config))
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    config = load_config(logs / "upkeep.yml")
+
+    review = security.review_access(config, NOW)
+    security.record_access(review, config)
+
+    check = recorded.checks()["access:logs"]
+    assert check["status"] == "warn"
+    for name in ("auth.log.2.gz", "auth.log.3.gz", "web-dir: not a regular file", "web-dir.1"):
+        assert name in check["message"]
+    assert review.tally.counts()["failed_logins"] > 0  # the readable logs were still read
+    # the truncated copy counts up to where it breaks off
+    assert 0 < review.history["2026-10"]["failed_logins"] < 5000
+
+
+def test_a_journal_stamp_past_year_9999_is_no_stamp() -> None:
+    line = b'{"__REALTIME_TIMESTAMP":"99999999999999999999","MESSAGE":"sshd[1]: x"}'
+    assert line_time(line, NOW) is None

@@ -4,8 +4,12 @@ listening socket; the baseline is byte-stable and every change appears as drift,
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,6 +148,49 @@ def test_a_listening_socket_is_found_with_its_process() -> None:
     comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     assert comm in found[f"tcp:127.0.0.1:{port}"].split(",")
     assert f"tcp:127.0.0.1:{port}" not in listening_sockets([])
+
+
+def test_a_jupyter_kernels_loopback_ports_are_left_out(tmp_path: Path) -> None:
+    # Every security review saw its own kernel's five random ports as new drift: a real
+    # ipykernel is started here and its ports must not be in the inventory; a plain socket is.
+    connection = tmp_path / "kernel.json"
+    kernel = subprocess.Popen(
+        [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not connection.exists() or not connection.read_text().endswith("}"):
+            assert time.monotonic() < deadline and kernel.poll() is None, "kernel did not start"
+            time.sleep(0.1)
+        info = json.loads(connection.read_text())
+        ports = [info[f"{name}_port"] for name in ("shell", "iopub", "stdin", "control", "hb")]
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            notes: list[str] = []
+            while True:  # the kernel binds its ports right after writing the file
+                listening = _listening_ports()
+                if set(ports) <= listening or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            found = listening_sockets(notes)
+            own = server.getsockname()[1]
+        assert set(ports) <= listening, "the kernel never listened"
+        assert not [key for key in found if int(key.rsplit(":", 1)[1]) in ports]
+        assert f"tcp:127.0.0.1:{own}" in found
+        assert any("of Jupyter kernels left out" in note for note in notes)
+    finally:
+        kernel.kill()  # only the kernel this test started, by its pid
+        kernel.wait()
+
+
+def _listening_ports() -> set[int]:
+    """The ports of IPv4 TCP sockets in LISTEN state (0A), read from /proc as they stand."""
+    rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {int(row[1].rsplit(":", 1)[1], 16) for row in rows if row[3] == "0A"}
 
 
 def test_record_permissions_grades_drift_and_applies_the_register_exceptions(

@@ -26,6 +26,7 @@ import json
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from upkeep.backup.block_table import (
@@ -78,6 +79,10 @@ def manifest_from_json(raw: bytes, where: str) -> Manifest:
         manifest = Manifest(pieces=pieces, **value)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BackupDamaged(f"{where}: not a readable backup manifest ({exc})") from None
+    if not _aware_iso(manifest.created):
+        raise BackupDamaged(
+            f"{where}: created {manifest.created!r}; expected an ISO time with its UTC offset"
+        )
     if manifest.format not in READABLE_FORMATS or not isinstance(manifest.kind, BackupKind):
         formats = " or ".join(str(number) for number in READABLE_FORMATS)
         raise BackupDamaged(
@@ -85,6 +90,14 @@ def manifest_from_json(raw: bytes, where: str) -> Manifest:
             f"expected format {formats} and kind full or incremental"
         )
     return manifest
+
+
+def _aware_iso(text: object) -> bool:
+    """Whether `text` is an ISO time with its UTC offset, as every backup's `created` is."""
+    try:
+        return isinstance(text, str) and datetime.fromisoformat(text).utcoffset() is not None
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------- block list

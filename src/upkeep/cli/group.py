@@ -132,8 +132,6 @@ class GuardedGroup(click.Group):
                 _internal_error(ctx, exc)
             print_err(f"upkeep: error: {system_error_text(exc)}")
             ctx.exit(EXIT_ENVIRONMENT_ERROR)
-        except (RuntimeError, ValueError, TypeError) as exc:
-            _internal_error(ctx, exc)
         except Stopped as exc:
             name = signal.Signals(exc.signum).name
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
@@ -144,6 +142,8 @@ class GuardedGroup(click.Group):
         except KeyboardInterrupt:
             print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
             ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # any other (OverflowError, KeyError, ...): upkeep's own bug
+            _internal_error(ctx, exc)
         ctx.exit(code or 0)
 
 

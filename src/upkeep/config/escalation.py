@@ -27,6 +27,9 @@ PAGING = (Status.FAIL, Status.ERROR)  # the severities that page; warn never doe
 _PERIOD_HELP = "a period such as 15m, 1h or 1d"
 _PERIOD_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 LONGEST_WAIT = timedelta(days=7)
+# Rounds through the levels after the first while nobody acks: past this many a page is noise
+# (and each round is worked out on every `alerts send`).
+MAX_REPEAT = 100
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def read_escalation(
 
 def _policy(s: Section, targets: tuple[str, ...], schedules: tuple[str, ...]) -> EscalationPolicy:
     levels = s.items("levels", lambda level: _level(level, targets, schedules))
-    repeat = s.int("repeat", 0)
+    repeat = s.int("repeat", 0, maximum=MAX_REPEAT)
     s.done()
     if not levels:
         s.fail("levels", "at least one level (the first: page: oncall:SCHEDULE)", [])

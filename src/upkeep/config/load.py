@@ -473,7 +473,7 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
         keep_daily=s.int("keep_daily", 7),
         keep_weekly=s.int("keep_weekly", 4),
         keep_monthly=s.int("keep_monthly", 12),
-        max_full_age_days=s.number("max_full_age_days", 8.0),
+        max_full_age_days=s.number("max_full_age_days", 8.0, maximum=3660),
         compression_level=_compression_level(s),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
         # Without a backup: section nothing is backed up; with one, backups need a store.

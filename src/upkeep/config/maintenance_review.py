@@ -21,6 +21,7 @@ DEFAULT_TREND_METRICS = (
 )
 # A trend metric's name is also the name of its plot's file (`<name>.svg`, in the site and in
 # `upkeep review --plots DIR`): no separator, no leading dot.
+MAX_WINDOW_DAYS = 3660  # ten years: the evidence a review can be asked to read
 _TREND_METRIC = re.compile(r"[A-Za-z0-9_:][A-Za-z0-9_.:-]*")
 
 
@@ -38,7 +39,7 @@ def read_maintenance_review(section: Section | None) -> MaintenanceReview:
     if section is None:
         return MaintenanceReview()
     review = MaintenanceReview(
-        window_days=section.int("window_days", 30, minimum=1),
+        window_days=section.int("window_days", 30, minimum=1, maximum=MAX_WINDOW_DAYS),
         recurring_runs=section.int("recurring_runs", 3, minimum=2),
         backlog_due_days=section.int("backlog_due_days", 30, minimum=1),
         trend_metrics=_trend_metrics(section),

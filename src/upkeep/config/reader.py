@@ -103,8 +103,12 @@ class Section:
             self.fail(key, "a non-empty string", value)
         return value
 
-    def int(self, key: str, default: Any = REQUIRED, minimum: int = 0) -> int:
+    def int(
+        self, key: str, default: Any = REQUIRED, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         value = self.get(key, int, "an integer", default)
+        if value is not None and maximum is not None and not minimum <= value <= maximum:
+            self.fail(key, f"an integer from {minimum} to {maximum}", value)
         if value is not None and value < minimum:
             self.fail(key, f"an integer >= {minimum}", value)
         return value
@@ -115,8 +119,10 @@ class Section:
             self.fail(key, f"a TCP port from 1 to {PORT_MAX}", value)
         return value
 
-    def number(self, key: str, default: Any = REQUIRED) -> float:
+    def number(self, key: str, default: Any = REQUIRED, maximum: float | None = None) -> float:
         value = self.get(key, float, "a number", default)
+        if value is not None and maximum is not None and not 0 <= value <= maximum:
+            self.fail(key, f"a number from 0 to {maximum:g}", value)
         if value is not None and value < 0:
             self.fail(key, "a number >= 0", value)
         return value

@@ -20,6 +20,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCKS = ("business", "always")
 _DURATION = re.compile(r"(?P<amount>[1-9]\d*)(?P<unit>[mhd])")
 _MINUTES = {"m": 1, "h": 60, "d": 24 * 60}
+# A response or resolution target longer than a quarter is no target; a bound also keeps a
+# business-hours clock's due time within the clock's reach.
+MAX_TARGET_MINUTES = 90 * 24 * 60
 _HHMM = re.compile(r"(?P<h>[01]\d|2[0-4]):(?P<m>[0-5]\d)")
 
 
@@ -210,4 +213,10 @@ def _minutes(s: Section, key: str) -> int:
         raise ConfigError(
             f"{s.file}: {s.where}.{key}: expected a duration such as 30m, 4h or 2d, got {text!r}"
         )
-    return int(match["amount"]) * _MINUTES[match["unit"]]
+    minutes = int(match["amount"]) * _MINUTES[match["unit"]]
+    if minutes > MAX_TARGET_MINUTES:
+        raise ConfigError(
+            f"{s.file}: {s.where}.{key}: expected a duration of at most"
+            f" {MAX_TARGET_MINUTES // _MINUTES['d']}d, got {text!r}"
+        )
+    return minutes

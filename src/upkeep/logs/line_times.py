@@ -104,7 +104,10 @@ def line_time(line: bytes, now: datetime, local: tzinfo | None = None) -> dateti
             moment = _built(match, now.year - 1, month, local)
         return moment
     if line.startswith(b"{") and (match := _JOURNAL_JSON.search(line)):
-        return datetime.fromtimestamp(int(match["micros"]) / 1e6, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(match["micros"]) / 1e6, tz=UTC)
+        except (OverflowError, OSError, ValueError):  # past year 9999: no stamp that is known
+            return None
     if line.startswith(b"{") and (match := _JSON_TIME.search(line)):
         return _json_time(match, local)
     if match := _LOGFMT_TIME.match(line):

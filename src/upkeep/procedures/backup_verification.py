@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from upkeep import report
 from upkeep.backup.restore import RestoreOutcome
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 CHECK = "backup-verification"
+# A backup taken later than now by more than this: a clock is wrong somewhere.
+CLOCK_SLACK = timedelta(hours=1)
 # In the scratch target's name (PostgreSQL: upkeep_verify_weekly_<id>): never the daily check's.
 TARGET_LABEL = "weekly_"
 
@@ -91,6 +93,7 @@ class VerificationRun:
     store: str
     databases: tuple[DatabaseVerification, ...] = ()
     nothing_to_do: str | None = None
+    zone: tzinfo = UTC  # upkeep.yml's timezone: the times its messages show
 
 
 def verify_backups(
@@ -109,6 +112,7 @@ def verify_backups(
             verify_database(store, database, settings, now=now, verify_all=verify_all)
             for database in config.databases
         ),
+        zone=config.tz,
     )
 
 
@@ -195,19 +199,22 @@ def record_verification(
         report.summary(run.nothing_to_do)
         return
     for verification in run.databases:
-        _record_database(verification, settings, now)
+        _record_database(verification, settings, now, run.zone)
     report.summary(summary(run))
 
 
 def _record_database(
-    verification: DatabaseVerification, settings: BackupVerification, now: datetime
+    verification: DatabaseVerification,
+    settings: BackupVerification,
+    now: datetime,
+    zone: tzinfo = UTC,
 ) -> None:
     name = f"{CHECK}:{verification.database}"
     if verification.no_backup is not None:
         report.check(f"{name}:newest-verified-age", Status.WARN, message=verification.no_backup)
         return
     _record_restores(name, verification)
-    _record_newest_age(name, verification, settings, now)
+    _record_newest_age(name, verification, settings, now, zone)
     if verification.coverage is not None:
         status = Status.WARN if verification.coverage.overdue else Status.OK
         report.check(
@@ -256,7 +263,11 @@ def _vanished(check: RestoreCheck) -> bool:
 
 
 def _record_newest_age(
-    name: str, verification: DatabaseVerification, settings: BackupVerification, now: datetime
+    name: str,
+    verification: DatabaseVerification,
+    settings: BackupVerification,
+    now: datetime,
+    zone: tzinfo,
 ) -> None:
     newest = verification.newest_verified
     labels = {"database": verification.database}
@@ -268,7 +279,19 @@ def _record_newest_age(
             "passed its checks",
         )
         return
-    age_s = max(0.0, (now - datetime.fromisoformat(newest.created)).total_seconds())
+    created = datetime.fromisoformat(newest.created)
+    taken = f"{created.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+    if created > now + CLOCK_SLACK:
+        # A clock set ahead (here or where it was taken): its age is unknown, and counting it
+        # as new would hide that every other backup is getting old.
+        report.check(
+            f"{name}:newest-verified-age",
+            Status.WARN,
+            message=f"newest verified backup {newest.id} says it was taken {taken}, in the"
+            " future: a clock is wrong, so how old the newest backup is cannot be told",
+        )
+        return
+    age_s = max(0.0, (now - created).total_seconds())
     days = age_s / 86400
     status = Status.WARN if days > settings.max_verified_age_days else Status.OK
     report.check(
@@ -277,7 +300,7 @@ def _record_newest_age(
         value=round(days, 2),
         limit=settings.max_verified_age_days,
         unit=" days",
-        message=f"newest verified backup {newest.id}, taken {newest.created}",
+        message=f"newest verified backup {newest.id}, taken {taken}",
     )
     report.metric("backup_newest_verified_age_seconds", round(age_s), unit="s", labels=labels)
 

@@ -210,6 +210,7 @@ class AccessReview:
     known_sources: frozenset[str]  # "user@source" seen before this month
     known_keys: frozenset[str]  # "user:fingerprint" seen before this month
     first_review: bool
+    unreadable: tuple[str, ...] = ()  # logs and copies not read (whole), with why
 
 
 def _load(path: Path) -> dict:
@@ -224,7 +225,10 @@ def review_access(config: Config, now: datetime | None = None) -> AccessReview:
     the logs) hold."""
     now = now or datetime.now(UTC)
     settings = config.security
-    months = read_access_logs(settings.access_logs, settings.admin_paths, now, config.tz)
+    unreadable: list[str] = []
+    months = read_access_logs(
+        settings.access_logs, settings.admin_paths, now, config.tz, unreadable
+    )
     current = month_of(now, config.tz)
     kept = _load(config.state_dir / ACCESS_STATE)
     history = dict(kept.get("months", {}))
@@ -245,6 +249,7 @@ def review_access(config: Config, now: datetime | None = None) -> AccessReview:
         frozenset(sources),
         frozenset(keys),
         first_review=not kept,
+        unreadable=tuple(unreadable),
     )
 
 
@@ -269,10 +274,12 @@ def record_access(review: AccessReview, config: Config) -> None:
         report.check("access:logs", Status.WARN, message="no access logs configured")
         return
     missing = [log.name for log in settings.access_logs if not log.path.exists()]
+    problems = [f"not found: {', '.join(missing)}"] if missing else []
+    problems += [f"not read: {'; '.join(review.unreadable)}"] if review.unreadable else []
     report.check(
         "access:logs",
-        Status.WARN if missing else Status.OK,
-        message=f"not found: {', '.join(missing)}" if missing else "every access log read",
+        Status.WARN if problems else Status.OK,
+        message="; ".join(problems) or "every access log read",
     )
     tally = review.tally
     _record_failed(tally, settings.failed_login_warn)

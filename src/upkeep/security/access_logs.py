@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import stat
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,31 +84,50 @@ def month_of(moment: datetime, zone: tzinfo) -> str:
     return f"{moment.astimezone(zone):%Y-%m}"
 
 
-def _files(log: AccessLog) -> list[Path]:
-    """The log and its rotated copies, oldest first."""
+def _files(log: AccessLog, unreadable: list[str]) -> list[Path]:
+    """The log and its rotated copies, oldest first; a log that is there but not a regular file
+    (a directory, a FIFO: opening one would wait for a writer) is named in `unreadable`."""
     if not log.path.parent.is_dir():
         return []
     copies: list[RotatedCopy] = newest_first(list(copies_in_directory(log.path)))
-    files = [copy.path for copy in reversed(copies) if copy.stat.st_size or copy.compressed]
+    files = []
+    for copy in reversed(copies):
+        if not stat.S_ISREG(copy.stat.st_mode):  # its own lstat: a link is not followed
+            unreadable.append(f"{copy.path}: not a regular file")
+        elif copy.stat.st_size or copy.compressed:
+            files.append(copy.path)
     if log.path.is_file():
         files.append(log.path)
+    elif log.path.exists():
+        unreadable.append(f"{log.path}: not a regular file")
     return files
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _lines(path: Path, unreadable: list[str]) -> Iterator[bytes]:
+    """The file's lines; when it cannot be read to its end (a damaged or truncated gzip copy, a
+    permission), the lines before that, and the file named in `unreadable`."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        yield from handle
+    try:
+        with opener(path, "rb") as handle:
+            yield from handle
+    except (OSError, EOFError, zlib.error) as exc:
+        unreadable.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
 
 
 def read_access_logs(
-    logs: tuple[AccessLog, ...], admin_paths: tuple[str, ...], now: datetime, zone: tzinfo
+    logs: tuple[AccessLog, ...],
+    admin_paths: tuple[str, ...],
+    now: datetime,
+    zone: tzinfo,
+    unreadable: list[str] | None = None,
 ) -> dict[str, MonthTally]:
-    """Each month's tally (`2026-12`) over every configured log and its copies."""
+    """Each month's tally (`2026-12`) over every configured log and its copies; a log or copy
+    that could not be read (whole) is named in `unreadable`."""
+    unreadable = [] if unreadable is None else unreadable
     months: dict[str, MonthTally] = defaultdict(MonthTally)
     for log in logs:
-        for path in _files(log):
-            for line in _lines(path):
+        for path in _files(log, unreadable):
+            for line in _lines(path, unreadable):
                 moment = line_time(line, now, zone)
                 if moment is None:
                     continue

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from upkeep.config.security import SecurityReview
+from upkeep.units import counted
 
 __all__ = ["Inventory", "host_inventory", "shown_path"]
 
@@ -245,7 +246,9 @@ def path_modes(paths: tuple[Path, ...], base: Path, owners: bool) -> dict[str, s
 def listening_sockets(notes: list[str]) -> dict[str, str]:
     """`tcp:0.0.0.0:22` -> the processes holding the listening TCP socket (from /proc/net/tcp
     and tcp6, and each process's /proc/PID/fd); sockets of processes this account cannot see
-    show `(unknown)`. UDP is left out: its client sockets come and go with random ports."""
+    show `(unknown)`. UDP is left out: its client sockets come and go with random ports. So are
+    the loopback sockets of Jupyter kernels (this run's own, among them): each kernel listens on
+    five random ports, which would be new drift on every run."""
     sockets: dict[str, str] = {}
     inodes: dict[str, str] = {}
     for name in ("tcp", "tcp6"):
@@ -261,20 +264,52 @@ def listening_sockets(notes: list[str]) -> dict[str, str]:
                 continue
             inodes[fields[9]] = f"tcp:{_address(fields[1], name.endswith('6'))}"
     holders: dict[str, set[str]] = {key: set() for key in inodes.values()}
+    kernels: dict[str, bool] = {}  # key -> every holder seen is a Jupyter kernel
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             comm = (proc / "comm").read_text().strip()
+            kernel = None
             for fd in (proc / "fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:[") and target[8:-1] in inodes:
-                    holders[inodes[target[8:-1]]].add(comm)
+                    key = inodes[target[8:-1]]
+                    holders[key].add(comm)
+                    if kernel is None:
+                        kernel = _is_kernel(proc)
+                    kernels[key] = kernels.get(key, True) and kernel
         except OSError:
             continue
+    left_out = [key for key, only in kernels.items() if only and _loopback(key)]
+    if left_out:
+        notes.append(
+            f"{counted(len(left_out), 'loopback socket')} of Jupyter kernels left out (random"
+            " ports, this run's own among them)"
+        )
     for key, names in holders.items():
-        sockets[key] = ",".join(sorted(names)) or "(unknown)"
+        if key not in left_out:
+            sockets[key] = ",".join(sorted(names)) or "(unknown)"
     return sockets
+
+
+def _is_kernel(proc: Path) -> bool:
+    """Whether the process is a Jupyter kernel: ipykernel's launcher, or upkeep's kernel
+    template and the kernels it forks (which keep its command line)."""
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(
+        arg in (b"ipykernel_launcher", b"upkeep.run.kernel_template")
+        or arg.endswith(b"/ipykernel_launcher.py")
+        for arg in argv
+    )
+
+
+def _loopback(key: str) -> bool:
+    address = key.removeprefix("tcp:").rsplit(":", 1)[0].strip("[]")
+    return ipaddress.ip_address(address).is_loopback
 
 
 def _address(text: str, ipv6: bool) -> str:
