@@ -223,6 +223,34 @@ def test_rewritten_evidence_branch_is_caught(project: Project) -> None:
     assert any("the evidence branch was rewritten" in m for m in messages), messages
 
 
+def test_restore_refuses_a_symlink_on_the_evidence_branch_and_writes_nothing(
+    project: Project,
+) -> None:
+    # A report.html committed as a symlink to /proc/self/environ was restored as a link, and the
+    # site build then published the build's environment as the run's report.
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    folder = next(project.evidence.glob("runs/*/*/*"))
+    relpath = folder.relative_to(project.evidence).as_posix()
+    index = {"GIT_INDEX_FILE": str(project.root / ".git" / "forged-index")}
+    _git_env(project.root, index, "read-tree", BRANCH)
+    link = _git_env(project.root, {}, "hash-object", "-w", "--stdin", input="/proc/self/environ")
+    _git_env(
+        project.root, index, "update-index", "--cacheinfo", f"120000,{link},{relpath}/report.html"
+    )
+    tree = _git_env(project.root, index, "write-tree")
+    message = git(project.root, "log", "-1", "--format=%B", BRANCH)  # its trailers too
+    forged = _git_env(project.root, {}, "commit-tree", tree, "-p", BRANCH, "-m", message)
+    git(project.root, "update-ref", BRANCH, forged)
+    shutil.rmtree(folder)
+
+    with pytest.raises(
+        EvidenceError, match=rf"{relpath}/report.html in commit .* \(git mode 120000\)"
+    ):
+        restore_evidence(project.evidence, EvidenceGit())
+
+    assert not folder.exists()
+
+
 def test_bad_evidence_git_config_is_refused_at_load(tmp_path: Path) -> None:
     project = Project(tmp_path)
     project.config.write_text("version: 1\nevidence_git:\n  branch: 'a..b'\n")
@@ -239,7 +267,7 @@ def test_bad_evidence_git_config_is_refused_at_load(tmp_path: Path) -> None:
     assert result.code == 2 and "evidence_git.remote: unknown key" in result.err
 
 
-def _git_env(root: Path, env: dict[str, str], *args: str) -> str:
+def _git_env(root: Path, env: dict[str, str], *args: str, input: str | None = None) -> str:
     proc = subprocess.run(
         ["git", *args],
         cwd=root,
@@ -247,6 +275,7 @@ def _git_env(root: Path, env: dict[str, str], *args: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        input=input,
     )
     return proc.stdout.strip()
 

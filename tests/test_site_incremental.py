@@ -178,11 +178,13 @@ def test_an_unchanged_run_json_is_not_opened_again(
     new = publish(history["store"], history["runbook"], 10)
     opened: list[str] = []
 
-    def counting_open(path: str, *args: Any) -> Any:
-        opened.append(path)
-        return open(path, *args)
+    read_regular = run_records.read_regular
 
-    monkeypatch.setattr(run_records, "open", counting_open, raising=False)
+    def counting_read(path: str) -> bytes:
+        opened.append(path)
+        return read_regular(path)
+
+    monkeypatch.setattr(run_records, "read_regular", counting_read)
     again = load_model(config, runbooks)
     assert opened == [str(new / "run.json")]
     assert again.runs[:3] == first.runs and again.runs[3].record is not None
@@ -262,6 +264,30 @@ def test_a_report_tampered_after_a_cached_build_shows_red(
     assert "report.html: sha256 mismatch" in page
     # The site shows the tampered bytes, as they are in the evidence.
     assert (site / relpath / "report.html").read_bytes() == (folder / "report.html").read_bytes()
+
+
+@pytest.mark.parametrize("planted", ["report.html", "run.json"])
+def test_a_symlink_planted_in_a_run_folder_publishes_nothing_it_points_at(
+    history: dict[str, Any], tmp_path: Path, planted: str
+) -> None:
+    # A report.html made a symlink to /proc/self/environ put the build's environment on the
+    # site. The link is shown red and nothing is read through it.
+    secret = tmp_path / "outside.txt"
+    secret.write_text("CANARY-0f3a9 outside the evidence\n")
+    config = _config(history)
+    site = tmp_path / "site"
+    folder = history["folders"][1]
+    relpath = folder.relative_to(config.evidence_dir).as_posix()
+    (folder / planted).unlink()
+    (folder / planted).symlink_to(secret)
+
+    model, _ = _build(config, site)
+
+    assert relpath in [run.relpath for run in model.unverified]
+    assert not (site / relpath / "report.html").exists() or planted != "report.html"
+    for path in site.rglob("*"):
+        assert path.is_symlink() or not path.is_file() or b"CANARY-0f3a9" not in path.read_bytes()
+    assert not [path for path in site.rglob("*") if path.is_symlink()]
 
 
 def test_a_deleted_run_leaves_the_site(history: dict[str, Any], tmp_path: Path) -> None:

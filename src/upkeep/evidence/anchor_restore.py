@@ -15,6 +15,8 @@ from upkeep.evidence.anchor import Anchor, anchor_of
 from upkeep.evidence.git_repo import open_repo
 from upkeep.evidence.layout import LEDGER, RUNS
 
+REGULAR_MODES = ("100644", "100755")  # git's modes of a regular file
+
 
 def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
     """Write the newest anchor's ledger and run folders into `evidence_dir` (a fresh checkout
@@ -37,7 +39,20 @@ def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
             f"{ledger} already exists and does not extend the anchored ledger (commit "
             f"{tip[:12]}); nothing was restored (see `upkeep verify --anchor`)"
         )
-    listed = repo.text("ls-tree", "-r", "--name-only", tip, "--", LEDGER, RUNS).splitlines()
+    anchor = anchor_of(repo, tip)  # a commit that is no anchor restores nothing
+    listed = []
+    for row in repo.text("ls-tree", "-r", "-z", tip, "--", LEDGER, RUNS).split("\0"):
+        if not row:
+            continue
+        mode, path = row.split(" ", 1)[0], row.split("\t", 1)[1]
+        if mode not in REGULAR_MODES:
+            # A symlink (120000) would be written as one, and a site build or a reader of the
+            # run folder would follow it out of the evidence: evidence is regular files only.
+            raise EvidenceError(
+                f"{path} in commit {tip[:12]} of branch {settings.branch!r} is not a regular file"
+                f" (git mode {mode}); evidence is regular files only, so nothing was restored"
+            )
+        listed.append(path)
     missing = [path for path in listed if not os.path.lexists(evidence_dir / path)]
     if missing:
         with tempfile.TemporaryDirectory(prefix="upkeep-restore-") as scratch:
@@ -52,4 +67,4 @@ def restore_evidence(evidence_dir: Path, settings: EvidenceGit) -> Anchor:
                 stdin="".join(f"{path}\n" for path in missing).encode(),
                 cwd=evidence_dir,
             )
-    return anchor_of(repo, tip)
+    return anchor

@@ -10,10 +10,12 @@ run's folder goes, and the canonical JSON and hashes that the ledger and run.jso
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from datetime import UTC
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +47,25 @@ def sha256_file(path: str | os.PathLike[str], buffer: bytearray | None = None) -
         while size := handle.readinto(view):
             digest.update(view[:size])
     return digest.hexdigest()
+
+
+def read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The content of the regular file at `path`, never through a symlink (evidence is regular
+    files only: a link planted in a run folder must not publish what it points at) and never
+    waiting on a FIFO; OSError (ELOOP, or EINVAL for anything but a regular file) otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        return handle.read()
+
+
+def is_regular(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` itself (not what a symlink there points at) is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def canonical(value: Any) -> bytes:

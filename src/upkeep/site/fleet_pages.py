@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from upkeep.evidence.layout import is_regular
 from upkeep.site.coverage_calendar import health_mark
 from upkeep.site.fleet import FleetCell, FleetModel, HostView
 from upkeep.site.markup import badge, check_badge, dry_run_mark, escape_html, frontmatter, when
@@ -173,7 +174,7 @@ def _anchor(host: HostView, model: SiteModel) -> str:
 
 
 def has_report_file(host: HostView, run: RunView) -> bool:
-    return host.evidence_dir is not None and (host.evidence_dir / run.relpath / REPORT).is_file()
+    return host.evidence_dir is not None and is_regular(host.evidence_dir / run.relpath / REPORT)
 
 
 def write_fleet_reports(fleet: FleetModel, site_dir: Path) -> Placed:

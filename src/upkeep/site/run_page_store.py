@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from upkeep import __version__, atomic
+from upkeep.evidence.layout import is_regular
 
 STORE_DIR = "site/run-pages"  # under state_dir: never in the evidence, never published
 MANIFEST = "site/run-pages.lines"
@@ -51,7 +52,10 @@ def templates_key() -> str:
 
 
 def place_file(source: str | Path, target: Path, placed: Placed) -> None:
-    """Put `source` at `target` by a hard link, else by a copy; a missing source puts nothing."""
+    """Put `source` at `target` by a hard link, else by a copy; a missing source, or one that is
+    not a regular file (a symlink is never followed, nor linked into the site), puts nothing."""
+    if not is_regular(source):
+        return
     try:
         _link_replacing(source, target)
         placed.linked += 1

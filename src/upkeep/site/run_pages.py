@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from upkeep.evidence import RUN_JSON
+from upkeep.evidence.layout import read_regular
 from upkeep.rendering.run_record import render
 from upkeep.site.assets import STYLESHEET_URI
 from upkeep.site.kept_runs import discard, folder_identity, reuse
@@ -105,7 +106,7 @@ def _run_files(model: SiteModel, run: RunView) -> dict[str, bytes]:
     made = {"index.html": run_page(model, run).encode()}
     # Copied as is, never rewritten: an auditor can hash the site's copy against run.json.
     with contextlib.suppress(OSError):
-        made[REPORT] = (model.config.evidence_dir / run.relpath / REPORT).read_bytes()
+        made[REPORT] = read_regular(model.config.evidence_dir / run.relpath / REPORT)
     if has_report(run):
         view = render("report_view.html.j2", model.config.tz, run=run, report=REPORT)
         made[f"{REPORT_VIEW}/index.html"] = view.encode()

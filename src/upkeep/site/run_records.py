@@ -21,6 +21,7 @@ from typing import Any
 
 from upkeep import atomic
 from upkeep.evidence import RUN_JSON
+from upkeep.evidence.layout import read_regular
 from upkeep.records import RunRecord
 from upkeep.site.record_rows import ROW_FORMAT, BadRow, record_of, row_of
 from upkeep.site.run_page_store import compact_json, read_runs_cache
@@ -89,10 +90,9 @@ def _read_run_json(path: str, key: list[Any]) -> tuple[dict[str, Any], RunRecord
     """The cache entry of one run.json and its record (None when it is JSON but no record);
     None when it cannot be read or is not JSON."""
     try:
-        with open(path, "rb") as handle:
-            # The identity was taken before the read: a file changed meanwhile differs from
-            # it on the next build and is read again then.
-            value = json.loads(handle.read())
+        # The identity was taken before the read: a file changed meanwhile differs from it
+        # on the next build and is read again then. Never through a symlink.
+        value = json.loads(read_regular(path))
     except (OSError, ValueError):
         return None
     try:
