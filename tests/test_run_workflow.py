@@ -276,6 +276,48 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
     assert record["checks"][0]["value"] == len(canary)  # the kernel did resolve it
 
 
+def test_a_secret_named_in_the_config_never_lands_in_evidence_or_output(project: Project) -> None:
+    # A database password (and an alert URL) named in upkeep.yml, resolved and printed by a
+    # runbook, reached run.json, the notebook, the report, the console and the site.
+    password, url = "pw-canary-41d7e9b0", "json://hooks.example/tok-canary-5c2a"
+    with project.config.open("a") as config:
+        config.write(
+            "databases:\n"
+            "  - {name: app, engine: postgresql, dbname: app, user: u, password: env:APP_PW}\n"
+            "alerts:\n  targets:\n    - {name: hook, url: env:HOOK_URL}\n"
+        )
+    project.add_runbook(
+        "leaky",
+        [
+            (
+                "code",
+                """
+        from upkeep import report, secrets
+        from upkeep.config import load_config
+        config = load_config()
+        password = secrets.resolve(config.databases[0].password)
+        url = secrets.resolve(config.alerts.targets[0].url)
+        print("connecting with", password, "then telling", url)
+        report.check("db", "ok", message=f"postgresql://u:{password}@db/app")
+        report.summary(f"used {password}")
+    """,
+            )
+        ],
+    )
+    result = project.upkeep("run", "leaky", env={"APP_PW": password, "HOOK_URL": url})
+    assert result.code == 0, result.text
+    assert project.upkeep("site", "build").code == 0
+    written = [*project.evidence_files(), *(project.root / "site").rglob("*")]
+    assert any(path.name == "notebook.ipynb" for path in written)
+    for path in written:
+        if path.is_file():
+            data = path.read_bytes()
+            assert password.encode() not in data and b"tok-canary" not in data, path
+    assert password not in result.text and "tok-canary" not in result.text
+    [record] = project.records()
+    assert record["summary"] == "used «secret:env:APP_PW»"  # the summary was not scrubbed at all
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

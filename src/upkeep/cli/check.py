@@ -57,13 +57,9 @@ def secret_file_problems(config: Config) -> list[str]:
     every run that needs it would fail. Nothing is read, nor shown. One the file exists but this
     user may not read (it is the service's), and an `env:` one (set where the runs are, maybe
     not here), are left to the run that resolves them."""
-    references = [
-        (f"databases[{i}].password", database.password)
-        for i, database in enumerate(config.databases)
-    ] + [(f"alerts.targets[{i}].url", target.url) for i, target in enumerate(config.alerts.targets)]
     messages = []
-    for where, reference in references:
-        if reference is None or not reference.startswith("file:"):
+    for where, reference in config.secret_references():
+        if not reference.startswith("file:"):
             continue
         path = Path(reference.removeprefix("file:"))
         try:

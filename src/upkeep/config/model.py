@@ -328,6 +328,17 @@ class Config:
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
+    def secret_references(self) -> list[tuple[str, str]]:
+        """(where in upkeep.yml, reference) of every secret the config names: the databases'
+        passwords and the alert targets' URLs (an apprise URL carries its token)."""
+        named = [
+            (f"databases[{i}].password", database.password)
+            for i, database in enumerate(self.databases)
+        ] + [
+            (f"alerts.targets[{i}].url", target.url) for i, target in enumerate(self.alerts.targets)
+        ]
+        return [(where, reference) for where, reference in named if reference is not None]
+
     def database(self, name: str) -> Database:
         """The configured database called `name`; ConfigError naming the ones there are."""
         for database in self.databases:

@@ -10,7 +10,7 @@ import re
 import threading
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upkeep.atomic import file_mode, write_text
 from upkeep.records import RunRecord
@@ -19,12 +19,15 @@ from upkeep.registry import Runbook
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 
+if TYPE_CHECKING:
+    from upkeep.config import Config
+
 NOTEBOOK = "notebook.ipynb"
 REPORT = "report.html"
 KERNEL_LOG = "kernel.log"
 # What a run's own code and inputs produced, and so what may carry a secret value; the fields
 # upkeep itself owns (ids, times, hashes) stay exact.
-RUN_PRODUCED = ("parameters", "checks", "metrics", "findings", "error")
+RUN_PRODUCED = ("parameters", "checks", "metrics", "findings", "error", "summary")
 _KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
 
 
@@ -57,16 +60,22 @@ def _render_module() -> Any:
     return report
 
 
-def secret_values(runbook: Runbook, params: dict[str, Any]) -> dict[str, str]:
-    """reference -> value for every secret parameter of the run that resolves here."""
+def secret_values(
+    runbook: Runbook, params: dict[str, Any], config: Config | None = None
+) -> dict[str, str]:
+    """reference -> value for every secret the run could reach that resolves here: its secret
+    parameters, and the secrets upkeep.yml names (a runbook reads the config, so a database
+    password it resolves may end up in what it prints)."""
+    references = [params.get(spec.name) for spec in runbook.params if spec.secret]
+    if config is not None:
+        references += [reference for _, reference in config.secret_references()]
     values = {}
-    for spec in runbook.params:
-        reference = params.get(spec.name)
-        if spec.secret and reference:
+    for reference in references:
+        if reference and reference not in values:
             try:
                 values[reference] = resolve_secret(reference)
             except SecretError:
-                continue  # unresolvable: the kernel failed on it too, nothing to scrub
+                continue  # unresolvable: the kernel could not read it either, nothing to scrub
     return values
 
 
@@ -90,7 +99,8 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
         return record
     data = record.to_json()
     for key in RUN_PRODUCED:
-        data[key] = scrubber.value(data[key])
+        if key in data:
+            data[key] = scrubber.value(data[key])
     return RunRecord.from_json(data)
 
 

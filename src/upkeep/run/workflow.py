@@ -91,7 +91,7 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
         try:
             nb, results, duration = _execute(planned, stage, batch)
             record = _record(planned, stage, batch, results, duration, nb)
-            secrets = secret_values(planned.runbook, planned.params)
+            secrets = secret_values(planned.runbook, planned.params, batch.config)
             record = seal(stage.folder, nb, record, secrets, batch.renderer)
             published = batch.store.publish(stage.folder, record)
         except BaseException:
