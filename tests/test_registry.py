@@ -104,6 +104,15 @@ def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Proje
         ({"retries": True}, "metadata.upkeep.retries: expected a whole number"),
         ({"retries": "2"}, "metadata.upkeep.retries: expected a whole number"),
         ({"runs_alone": "yes"}, "metadata.upkeep.runs_alone: expected true or false"),
+        # a title is printed as HTML by the theme on every page (nav, header): a script in it ran
+        (
+            {"title": "Evil <script>alert('title')</script>"},
+            "metadata.upkeep.title: expected one line of text without < > or control characters",
+        ),
+        ({"title": "Two\nlines"}, "metadata.upkeep.title: expected one line of text"),
+        ({"title": "Backup \u202etxt.exe"}, "metadata.upkeep.title: expected one line"),
+        ({"owner": "ops\x1b]0;x\x07"}, "metadata.upkeep.owner: expected one line of text"),
+        ({"summary": "bell \x07"}, "metadata.upkeep.summary: expected text without control"),
     ],
 )
 def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
@@ -111,6 +120,16 @@ def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
 ) -> None:
     project.add_runbook("odd", [CHECK_OK], meta=meta)
     assert expected in _discover(project).invalid["odd"].message
+
+
+def test_a_summary_may_span_lines_and_a_runbook_named_index_is_refused(project: Project) -> None:
+    project.add_runbook("wordy", [CHECK_OK], meta={"summary": "First line.\nSecond line."})
+    project.add_runbook("index", [CHECK_OK])  # its page would stand on the site's runbooks/index
+    found = _discover(project)
+    assert found["wordy"].summary == "First line.\nSecond line."
+    assert "the name 'index' is reserved" in found.invalid["index"].message
+    result = project.upkeep_in_process("new", "index", "--cadence", "weekly")
+    assert result.code == 2 and "the name 'index' is reserved" in result.err
 
 
 def test_the_shipped_health_check_runs_alone() -> None:

@@ -353,6 +353,25 @@ def test_an_invalid_runbook_is_on_the_site_with_its_problem(project: Project) ->
     assert "Runbooks that cannot run" in index and problem in index
 
 
+def test_a_runbooks_title_and_summary_are_text_on_its_page(project: Project) -> None:
+    # The summary went into the page as Markdown with raw HTML: an onerror handler and a
+    # javascript: link ran. Title markup is refused at discovery (test_registry); [links] too here.
+    summary = 'Disk report <img src=x onerror="alert(1)"> and [help](javascript:alert(2)).'
+    project.add_runbook(
+        "report",
+        [CHECK_OK],
+        meta={"title": "[Disk](javascript:alert(3)) report", "summary": summary},
+    )
+    result = project.upkeep("site", "build", timeout=300)
+    assert result.code == 0, result.text
+    page = Parsed((project.root / "site" / "runbooks" / "report" / "index.html").read_text())
+    assert not page.named("img") or all(img.get("onerror") is None for img in page.named("img"))
+    hrefs = [a.get("href") or "" for a in page.named("a")]
+    assert not [href for href in hrefs if href.startswith("javascript:")]
+    text = "".join(page.text)
+    assert summary in text and "[Disk](javascript:alert(3)) report" in text
+
+
 def test_a_config_of_its_own_builds_the_shipped_site_with_pages_of_its_own(
     project: Project,
 ) -> None:

@@ -29,6 +29,21 @@ from upkeep.secrets import is_reference
 __all__ = ["NAME", "InvalidRunbook", "ParamSpec", "Registry", "Runbook", "discover", "load_runbook"]
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Names whose pages would stand where the site's own are (runbooks/index.md).
+RESERVED_NAMES = frozenset({"index"})
+# Control characters, and the invisible ones that reorder or hide text (bidi overrides,
+# zero-width), in text shown as it is.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_MARKUP = re.compile("[<>]")
+
+
+def reserved_name_problem(name: str) -> str:
+    return (
+        f"the name {name!r} is reserved (its site page would replace the site's own"
+        f" runbooks/{name}.md); expected another name"
+    )
+
+
 _METADATA_KEYS = {
     "title",
     "summary",
@@ -223,6 +238,8 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     where = f"runbook {name} ({relpath})"
     if not NAME.match(name):
         raise RunbookError(f"{where}: file name must be kebab-case (e.g. health-check.ipynb)")
+    if name in RESERVED_NAMES:
+        raise RunbookError(f"{where}: {reserved_name_problem(name)}")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -267,6 +284,17 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
             raise RunbookError(
                 f"{where}: metadata.upkeep.{key}: expected a non-empty string, got {value!r}"
             )
+        # Shown on the site and in the console as it is: no control or bidi characters, one line
+        # (but a summary), and a title without < or > (the theme prints titles as HTML).
+        if key == "summary":
+            bad, what = _HIDDEN.search(value.replace("\n", "")), "text without control characters"
+        elif key == "title":
+            bad = _HIDDEN.search(value) or _MARKUP.search(value)
+            what = "one line of text without < > or control characters"
+        else:
+            bad, what = _HIDDEN.search(value), "one line of text without control characters"
+        if bad:
+            raise RunbookError(f"{where}: metadata.upkeep.{key}: expected {what}, got {value!r}")
         return value
 
     cadence = text("cadence")

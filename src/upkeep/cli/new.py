@@ -86,6 +86,8 @@ def new_runbook_file(
             f"runbook name {name!r}: expected kebab-case, such as disk-report (lower-case "
             "letters and digits, words joined by -)"
         )
+    if name in registry.RESERVED_NAMES:
+        raise RunbookError(f"runbook name {name!r}: {registry.reserved_name_problem(name)}")
     try:
         schedule.cron_for(cadence)
     except ValueError as exc:

@@ -56,6 +56,11 @@ def escape_html(value: Any) -> str:
     return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
+def inert_markdown(text: str) -> str:
+    """Text that Markdown shows as it is: no HTML, and no links (`[x](javascript:...)`)."""
+    return escape_html(text).replace("[", "&#91;").replace("]", "&#93;")
+
+
 def table_cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return escape_html(text).replace("|", "&#124;").replace("\n", " ")

@@ -27,6 +27,7 @@ from upkeep.site.markup import (
     escape_html,
     evidence_cell,
     frontmatter,
+    inert_markdown,
     last_status,
     md_link,
     next_due,
@@ -101,8 +102,8 @@ def runbook_page(model: SiteModel, runbook: Runbook, versions: set[str]) -> str:
     )
     parts = [
         frontmatter(runbook.title),
-        f"# {runbook.title}\n",
-        f"{runbook.summary}\n",
+        f"# {inert_markdown(runbook.title)}\n",
+        f"{inert_markdown(runbook.summary)}\n",
         _facts_table(model, runbook, src, version, state),
         "## How to run it\n",
         f"```sh\n{run_command(runbook, model.config.path)}\n```\n",
