@@ -210,3 +210,32 @@ def test_alerts_send_and_run_tell_the_targets_about_a_breached_clock_once(projec
     _record(store, "INC-10", opened, event="open", severity="P1", title="db down")
     run = project.upkeep("run", "noop")
     assert "upkeep: sla: told inbox INC-10 response breached" in run.err
+
+
+def test_an_incident_of_a_severity_taken_out_of_the_config_blocks_no_other(project) -> None:
+    # `alerts send` stopped at it (exit 2) and told nobody of the P1 breach beside it;
+    # `incident list` stopped half-way.
+    store = EvidenceStore(project.evidence)
+    opened = datetime.now(UTC) - timedelta(hours=1)
+    _record(store, "INC-3", opened, event="open", severity="P3", title="slow report")
+    _record(store, "INC-4", opened, event="open", severity="P1", title="site down")
+    project.config.write_text(
+        project.config.read_text().replace("    P3: {response", "    P2: {response")
+    )
+
+    sent = project.upkeep_in_process("alerts", "send")
+    listed = project.upkeep_in_process("incident", "list")
+    site = project.upkeep("site", "build", timeout=300)
+
+    assert sent.code == 0, sent.text
+    assert "told inbox that INC-4's response SLA breached" in sent.out
+    assert "INC-3: clocks not evaluated: support: no severity 'P3'" in sent.text
+    assert listed.code == 0, listed.text
+    assert (
+        "INC-3 P3 open: slow report\n  clocks not evaluated: support: no severity 'P3'"
+        in listed.out
+    )
+    assert "INC-4 P1 open: site down\n  response" in listed.out
+    assert site.code == 0, site.text
+    support = (project.root / "site" / "support" / "index.html").read_text()
+    assert "not evaluated: no severity P3" in support

@@ -129,6 +129,15 @@ def test_the_last_run_is_the_latest_that_ran_whatever_the_ledger_order(night: Ni
     assert (state.last_run_id, state.last_status) == (later, Status.OK)
 
 
+def test_at_a_past_moment_a_later_run_has_not_happened_yet(night: Night) -> None:
+    # `list --at` a moment before today's run showed that run as the last one and not due.
+    earlier = night.record("every-day", datetime(2027, 3, 9, 1, tzinfo=UTC))
+    night.record("every-day", datetime(2027, 3, 10, 9, 22, tzinfo=UTC), status=Status.WARN)
+    before = night.state("every-day", "2027-03-10T08:00:00Z")
+    assert (before.last_run_id, before.last_status, before.due) == (earlier, Status.OK, True)
+    assert not night.state("every-day", "2027-03-10T10:00:00Z").due
+
+
 def test_a_skipped_run_does_not_count_as_a_run(night: Night) -> None:
     ran = night.record("every-day", datetime(2027, 3, 9, 1, tzinfo=UTC))
     night.record("every-day", datetime(2027, 3, 10, 1, tzinfo=UTC), status=Status.SKIPPED)

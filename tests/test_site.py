@@ -372,6 +372,33 @@ def test_a_runbooks_title_and_summary_are_text_on_its_page(project: Project) -> 
     assert summary in text and "[Disk](javascript:alert(3)) report" in text
 
 
+def test_a_dry_run_that_passed_does_not_hide_the_real_run_that_failed(project: Project) -> None:
+    # The dashboard showed OK (dry run), sorted the runbook with the passing ones and dropped the
+    # failed check from "Checks that did not pass", while the failed real run stood for the period.
+    project.add_runbook("fine", [CHECK_OK])
+    project.add_runbook(
+        "purge",
+        [
+            (
+                "code",
+                "from upkeep import report\n"
+                "if dry_run:\n    report.dry_run()\n"
+                "report.check('space-freed', 'ok' if dry_run else 'fail', message='freed 0 B')",
+            )
+        ],
+        params="dry_run: bool = False  # only say what would go",
+    )
+    assert project.upkeep("run", "fine", "purge").code == 1
+    assert project.upkeep("run", "purge", "-p", "dry_run=yes").code == 0
+    assert project.upkeep("site", "build", timeout=300).code == 0
+    dashboard = _plain((project.root / "site" / "index.html").read_text())
+    failing = dashboard.rsplit("Checks that did not pass", 1)[1]  # the section, not the toc
+    assert "FAILpurgespace-freedfreed 0 B" in failing  # cells run together in the plain text
+    table = dashboard.split("Every runbook with its last status", 1)[1]
+    assert "(last real run: FAIL)" in table
+    assert table.index("purge") < table.index("fine")  # failing first
+
+
 def test_a_config_of_its_own_builds_the_shipped_site_with_pages_of_its_own(
     project: Project,
 ) -> None:

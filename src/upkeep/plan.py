@@ -48,6 +48,16 @@ class RunbookState:
     last_waived: bool = False  # a check of the last run failed or warned, and was waived
     period_errors: int = 0  # runs of the current period that ended in error
     gave_up: bool = False  # those used up its retries: not due again until the next period
+    # When the last run was a dry run: the latest run that was not one (a dry run that passed
+    # must not hide a real run that failed), else None.
+    real_status: Status | None = None
+    real_run_id: str | None = None
+
+    @property
+    def worst_status(self) -> Status | None:
+        """The worse of the last run's status and, after a dry run, the last real run's."""
+        statuses = [s for s in (self.last_status, self.real_status) if s is not None]
+        return max(statuses, key=lambda status: status.rank, default=None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,9 @@ def states(
 
 
 def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> RunbookState:
+    # As things stood at `at`: a run that started later (`--at` a moment in the past) had not
+    # happened yet, so it neither makes the period done nor is the last run.
+    ran = [run for run in ran if run.at <= at]
     slot = schedule.previous_time(runbook.cadence, at)
     period = [run for run in ran if run.at >= slot and not run.entry.dry_run]
     errors = sum(run.entry.status is Status.ERROR for run in period)
@@ -105,6 +118,9 @@ def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> R
     gave_up = not done and errors > runbook.retries
     due = not done and not gave_up
     last = ran[-1] if ran else None
+    real = None
+    if last is not None and last.entry.dry_run:
+        real = next((run for run in reversed(ran) if not run.entry.dry_run), None)
     return RunbookState(
         runbook=runbook,
         last_status=last.entry.status if last else None,
@@ -116,6 +132,8 @@ def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> R
         last_waived=last.entry.waived if last else False,
         period_errors=errors,
         gave_up=gave_up,
+        real_status=real.entry.status if real else None,
+        real_run_id=real.entry.run_id if real else None,
     )
 
 

@@ -13,7 +13,7 @@ import click
 
 from upkeep.cli.console import print_out
 from upkeep.cli.options import GlobalOptions
-from upkeep.errors import UpkeepError
+from upkeep.errors import ConfigError, UpkeepError
 
 AUTHOR_ENV = "UPKEEP_AUTHOR"
 author_option = click.option(
@@ -130,7 +130,12 @@ def _show_clocks(config, incident_id: str) -> None:
     now = datetime.now(UTC)
     state = "resolved" if not incident.open else ("paused" if incident.paused else "open")
     print_out(f"{incident.id} {incident.severity} {state}: {incident.title}")
-    for clock in clocks(incident, config.support, now):
+    try:
+        incident_clocks = clocks(incident, config.support, now)
+    except ConfigError as exc:  # its severity was taken out of support: since it opened
+        print_out(f"  clocks not evaluated: {exc}")
+        return
+    for clock in incident_clocks:
         due = f"{clock.due.astimezone(config.tz):%Y-%m-%d %H:%M %Z}" if clock.due else "none"
         print_out(f"  {clock.target:<10} {clock.state:<8} due {due}  ({clock.used:.0%} used)")
 

@@ -17,8 +17,10 @@ from upkeep.site.maintenance_pages import overdue_items
 from upkeep.site.markup import (
     badge,
     check_badge,
+    dry_run_mark,
     escape_html,
     html_root_for,
+    is_dry_run,
     last_status,
     next_due,
     recent_runs_strip,
@@ -34,7 +36,7 @@ MAX_LISTED = 20
 
 def attention_order(state: RunbookState) -> tuple[int, int, str]:
     """Sort key: failing or erroring first, then overdue or never run, then warn, skipped, ok."""
-    status, name = state.last_status, state.runbook.name
+    status, name = state.worst_status, state.runbook.name
     if status is not None and status.rank >= Status.FAIL.rank:
         return 0, -status.rank, name
     if status is None or state.due:
@@ -175,19 +177,23 @@ def failing_checks(model: SiteModel, root: str) -> str:
     rows = []
     for state in sorted(model.states.values(), key=attention_order):
         runs = model.by_runbook.get(state.runbook.name, ())
-        latest = next((run for run in runs if run.run_id == state.last_run_id), None)
-        if latest is None or latest.record is None:
-            continue
-        checks = [check for check in latest.record.checks if check.status is not Status.OK]
-        for check in sorted(checks, key=lambda check: -check.status.rank):
-            value = quantity(check.value, check.unit)
-            waiver = f" ({check.waiver.note})" if check.waiver else ""
-            rows.append(
-                f"<tr><td>{check_badge(check)}</td><td>{escape_html(state.runbook.name)}</td>"
-                f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"
-                f"<td>{escape_html(check.message[:300] + waiver)}</td>"
-                f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a></td></tr>'
-            )
+        # After a dry run, the last real run's too: the dry run's passing does not undo them.
+        for run_id in (state.last_run_id, state.real_run_id):
+            latest = next((run for run in runs if run.run_id == run_id), None)
+            if latest is None or latest.record is None:
+                continue
+            checks = [check for check in latest.record.checks if check.status is not Status.OK]
+            for check in sorted(checks, key=lambda check: -check.status.rank):
+                value = quantity(check.value, check.unit)
+                waiver = f" ({check.waiver.note})" if check.waiver else ""
+                dry = f" {dry_run_mark()}" if is_dry_run(latest) else ""
+                rows.append(
+                    f"<tr><td>{check_badge(check)}</td><td>{escape_html(state.runbook.name)}</td>"
+                    f"<td><code>{escape_html(check.name)}</code></td><td>{escape_html(value)}</td>"
+                    f"<td>{escape_html(check.message[:300] + waiver)}</td>"
+                    f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a>'
+                    f"{dry}</td></tr>"
+                )
     if not rows:
         return "<p>Every check of every runbook's latest run passed.</p>"
     return (

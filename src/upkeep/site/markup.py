@@ -105,8 +105,12 @@ def run_status(run: RunView) -> str:
 
 
 def last_status(state: RunbookState) -> str:
-    """A runbook's last status badge (the same last run on every page), a dry run marked."""
+    """A runbook's last status badge (the same last run on every page), a dry run marked; after
+    a dry run, the last real run's status beside it when that was not ok."""
     mark = f" {dry_run_mark()}" if state.last_dry_run else ""
+    real = state.real_status
+    if real is not None and real is not Status.OK:
+        mark += f" (last real run: {badge(real)})"
     return f"{badge(state.last_status)}{mark}"
 
 

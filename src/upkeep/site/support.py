@@ -9,6 +9,7 @@ from datetime import datetime
 
 from upkeep.config import Config
 from upkeep.config.support import WEEKDAYS, Support
+from upkeep.errors import ConfigError
 from upkeep.site.markup import frontmatter, table_cell
 from upkeep.site.model import SiteModel
 from upkeep.sla.incidents import clocks, follow, incident_events
@@ -82,11 +83,14 @@ def support_page(model: SiteModel, now: datetime | None = None) -> str:
             "|---|---|---|---|---|---|",
         ]
         for incident in open_ones:
-            response, resolution = clocks(incident, config.support, now)
+            try:
+                cells = [_clock_cell(c, config) for c in clocks(incident, config.support, now)]
+            except ConfigError:  # its severity was taken out of support: since it opened
+                cells = [f"not evaluated: no severity {table_cell(incident.severity)}"] * 2
             lines.append(
-                f"| {incident.id} | {incident.severity} | {table_cell(incident.title)} "
+                f"| {incident.id} | {table_cell(incident.severity)} | {table_cell(incident.title)} "
                 f"| {incident.opened_at.astimezone(config.tz):%Y-%m-%d %H:%M} "
-                f"| {_clock_cell(response, config)} | {_clock_cell(resolution, config)} |"
+                f"| {cells[0]} | {cells[1]} |"
             )
         lines.append("")
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -12,6 +12,7 @@ from upkeep.alerts.deliver import DeliveryError, deliver
 from upkeep.alerts.evaluate import NOTIFICATION, NOTIFICATION_FAILED
 from upkeep.alerts.message import Message
 from upkeep.config import Config
+from upkeep.errors import ConfigError
 from upkeep.evidence import EvidenceStore
 from upkeep.records import Decision
 from upkeep.sla.incidents import Clock, Incident, clocks, follow, incident_events
@@ -49,7 +50,12 @@ def escalate(
     for incident in follow(incident_events(decisions)).values():
         if not incident.open:
             continue
-        for clock in clocks(incident, support, now):
+        try:
+            incident_clocks = clocks(incident, support, now)
+        except ConfigError as exc:  # its severity was taken out of support: since it opened
+            notify(f"sla: {incident.id}: clocks not evaluated: {exc}")
+            continue
+        for clock in incident_clocks:
             if clock.state not in TOLD_STATES:
                 continue
             key = f"{clock.target}:{clock.state}"
