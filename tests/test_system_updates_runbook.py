@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from helpers.project import REPO, Project
+from helpers.recorder import Recorder
 from helpers.runbook_docs import covers, load_notebook, triage_rows
 from helpers.wheels import build_wheel, installed, make_venv, pip_install
 
-from upkeep.updates.change_plan import PLAN_FILE
+from upkeep.procedures import system_updates
+from upkeep.records import Decision
+from upkeep.updates.approval import ApprovedPlan
+from upkeep.updates.change_plan import PLAN_FILE, ChangePlan, OsChange
 
 pytestmark = pytest.mark.slow
 RUNBOOK = REPO / "runbooks" / "monthly" / "system-updates.ipynb"
@@ -230,3 +236,37 @@ def test_an_index_password_never_lands_in_the_plan(tmp_path: Path) -> None:
     assert b"updates not looked up" in (folder / PLAN_FILE).read_bytes()
     leaked = [p for p in project.evidence_files() if b"s3cret-pw" in p.read_bytes()]
     assert leaked == []
+
+
+def test_an_apply_that_installed_nothing_does_not_say_it_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With os_apply off the summary said "applied the plan of ..." although nothing was
+    # installed, and the approval time was raw UTC ISO.
+    recorded = Recorder()
+    monkeypatch.setattr(system_updates, "report", recorded)
+    plan = ChangePlan(
+        "20261201T030000Z-system-updates-0001",
+        "2026-12-01T03:00:00Z",
+        os=(OsChange("openssl", "3.0.1", "3.0.2", ("Debian-Security",), True),),
+    )
+    approval = Decision(
+        "approve", plan.run_id, "alice", datetime(2026, 12, 2, 8, 30, tzinfo=UTC), "patch day"
+    )
+    message = "system_updates.os_apply is off: install them by hand: apt-get install ..."
+    applied = system_updates.Applied(
+        ApprovedPlan(plan, approval, "ab" * 32),
+        os_message=message,
+        zone=ZoneInfo("Europe/Berlin"),
+    )
+
+    system_updates.record_apply(applied)
+
+    assert recorded.summaries() == [
+        f"nothing of the plan of {plan.run_id} was applied (see the apply checks)"
+    ]
+    assert (
+        "approved by alice at 2026-12-02 09:30 CET"
+        in recorded.checks()["apply:approval"]["message"]
+    )
+    assert recorded.checks()["apply:os"]["status"] == "warn"

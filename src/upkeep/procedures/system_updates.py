@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from upkeep import report
@@ -254,10 +254,16 @@ class Applied:
     python: tuple[PatchOutcome | tuple[str, str], ...] = ()
     health: tuple[ServiceProbe, ...] = ()
     restored: dict[str, list[str]] = field(default_factory=dict)
+    zone: tzinfo = UTC  # upkeep.yml's timezone: the times its messages show
 
     @property
     def healthy(self) -> bool:
         return all(probe.up for probe in self.health)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything of the plan was installed and kept."""
+        return self.os_done or any(isinstance(o, PatchOutcome) and o.kept for o in self.python)
 
 
 def apply_plan(approved: ApprovedPlan, config: Config) -> Applied:
@@ -292,7 +298,9 @@ def apply_plan(approved: ApprovedPlan, config: Config) -> Applied:
                 restored[outcome.target] = restore_versions(
                     venv, befores[outcome.target], config.updates.index_url
                 )
-    return Applied(approved, os_done, os_message, os_failed, tuple(outcomes), health, restored)
+    return Applied(
+        approved, os_done, os_message, os_failed, tuple(outcomes), health, restored, config.tz
+    )
 
 
 def _cannot_apply(target: PythonTarget | None, config: Config) -> str | None:
@@ -337,12 +345,12 @@ def record_apply(applied: Applied) -> None:
     approval = applied.approved.approval
     plan = applied.approved.plan
     report.metric(APPLIED_METRIC, 1, labels={"plan": approval.subject})
+    approved_at = f"{approval.at.astimezone(applied.zone):%Y-%m-%d %H:%M %Z}"
     report.check(
         "apply:approval",
         Status.OK,
-        message=f"applied the plan of run {approval.subject} (sha256 "
-        f"{applied.approved.sha256[:12]}…) approved by {approval.author} at {iso(approval.at)}: "
-        f"{approval.reason}",
+        message=f"the plan of run {approval.subject} (sha256 {applied.approved.sha256[:12]}…),"
+        f" approved by {approval.author} at {approved_at}: {approval.reason}",
     )
     if plan.os:
         status = Status.FAIL if applied.os_failed else Status.OK if applied.os_done else Status.WARN
@@ -351,6 +359,12 @@ def record_apply(applied: Applied) -> None:
         _record_python_apply(outcome)
     _record_health(applied)
     ok = applied.healthy and all(isinstance(o, PatchOutcome) and o.kept for o in applied.python)
+    if not applied.changed:
+        # os_apply off, or every part refused: saying "applied" would not be true.
+        report.summary(
+            f"nothing of the plan of {approval.subject} was applied (see the apply checks)"
+        )
+        return
     report.summary(
         f"applied the plan of {approval.subject}"
         + ("" if ok else ": not everything was kept (see the apply checks)")
