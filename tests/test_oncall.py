@@ -333,6 +333,23 @@ def test_each_person_takes_a_turn_in_order(
     assert answer(schedule, local).who == people[week % len(people)]
 
 
+def test_a_layer_does_not_answer_before_it_starts() -> None:
+    # A layer starting next June answered today with made-up shifts (and its calendar export).
+    start = datetime(2027, 6, 1, 9, 0)
+    schedule = Schedule(
+        "s", "Europe/Berlin", (Layer("next-year", ("zoe", "yan"), start, timedelta(weeks=1)),)
+    )
+    berlin = ZoneInfo("Europe/Berlin")
+    assert answer(schedule, datetime(2026, 12, 7, 10, tzinfo=berlin)).who is None
+    assert answer(schedule, datetime(2027, 6, 1, 8, 59, tzinfo=berlin)).who is None
+    assert answer(schedule, datetime(2027, 6, 1, 9, 0, tzinfo=berlin)).who == "zoe"
+    [gap, first] = shifts(
+        schedule, datetime(2027, 5, 30, tzinfo=berlin), datetime(2027, 6, 2, tzinfo=berlin)
+    )
+    assert (gap.answer.who, first.answer.who) == (None, "zoe")
+    assert first.start == datetime(2027, 6, 1, 9, 0, tzinfo=berlin)
+
+
 # --- the site's page ----------------------------------------------------------------------------
 
 

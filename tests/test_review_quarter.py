@@ -106,6 +106,30 @@ def test_the_quarter_finds_each_planted_case(quarter_project: Project) -> None:
     assert "Runbooks month by month (2026-10 | 2026-11 | 2026-12)" in text
 
 
+def test_reviews_run_again_in_one_month_count_as_that_months_review(
+    quarter_project: Project,
+) -> None:
+    # Three reviews on one day made "3 of 3 monthly reviews" although two months had none.
+    store = EvidenceStore(quarter_project.evidence)
+    day = END - timedelta(days=20)
+    ran = [_publish_review(store, day + timedelta(hours=hour)) for hour in (1, 2, 3)]
+    quarter = _review(quarter_project)
+    assert [m.run_id for m in quarter.monthly_reviews] == [ran[-1]]
+
+
+def _publish_review(store: EvidenceStore, at: datetime) -> str:
+    record = RunRecord(
+        f"{at:%Y%m%dT%H%M%SZ}-maintenance-review-{at.hour:04x}",
+        RunbookRef("maintenance-review", sha256="c" * 64),
+        Status.OK,
+        at,
+        at + timedelta(seconds=2),
+        at,
+    )
+    store.publish(store.new_staging(record.run_id), record)
+    return record.run_id
+
+
 def test_without_a_drill_or_reviews_it_says_so(quarter_project: Project) -> None:
     write_quarter(EvidenceStore(quarter_project.evidence), END, drill=False)
     quarter = _review(quarter_project)

@@ -58,9 +58,11 @@ def answer(schedule: Schedule, at: datetime) -> Answer:
         if _moment(override.start, tz) <= at < _moment(override.end, tz):
             return Answer(override.who, override=override)
     for layer in reversed(schedule.layers):
+        handoffs = _handoffs_before(layer, tz, at)
+        if handoffs < 0:  # before the layer starts: it does not answer yet (no made-up shifts)
+            continue
         if layer.restrict is None or _restricted_in(layer.restrict, tz, at):
-            person = layer.people[_handoffs_before(layer, tz, at) % len(layer.people)]
-            return Answer(person, layer=layer.name)
+            return Answer(layer.people[handoffs % len(layer.people)], layer=layer.name)
     return Answer(None)
 
 

@@ -10,7 +10,7 @@ import calendar
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from statistics import median
 
 from upkeep import coverage
@@ -195,7 +195,7 @@ def review_quarter(
         end=at,
         months=months,
         monthly_reviews=tuple(
-            _monthly_reviews(quarter, start, config.maintenance_review.window_days)
+            _monthly_reviews(quarter, start, config.maintenance_review.window_days, config.tz)
         ),
         runbooks=tuple(runbooks),
         flow=_flow(evidence, events, config, start, at),
@@ -211,11 +211,13 @@ def review_quarter(
 
 
 def _monthly_reviews(
-    runs: Iterable[RunEvent], start: datetime, window_days: int
+    runs: Iterable[RunEvent], start: datetime, window_days: int, zone: tzinfo = UTC
 ) -> list[MonthlyReviewRun]:
-    """The newest three monthly reviews that looked back mostly over the quarter: at least half
-    of each one's window after `start` (the review on a quarter's first day reviewed the month
-    before). A dry run is not a review."""
+    """The newest review of each of the newest three months reviewed, among the reviews that
+    looked back mostly over the quarter: at least half of each one's window after `start` (the
+    review on a quarter's first day reviewed the month before). The month a review reviewed is
+    the one holding the middle of its window: three reviews run on one day are one month's
+    review, not three. A dry run is not a review."""
     earliest = start + timedelta(days=window_days / 2)
     reviews = [
         MonthlyReviewRun(
@@ -228,7 +230,12 @@ def _monthly_reviews(
         for run in runs
         if run.runbook == REVIEW_RUNBOOK and not run.record.dry_run and run.at >= earliest
     ]
-    return sorted(reviews, key=lambda review: review.at)[-MONTHS:]
+    middle = timedelta(days=window_days / 2)
+    by_month = {
+        f"{(review.at - middle).astimezone(zone):%Y-%m}": review
+        for review in sorted(reviews, key=lambda review: review.at)
+    }
+    return list(by_month.values())[-MONTHS:]
 
 
 def _runbooks(
