@@ -239,3 +239,21 @@ def test_an_incident_of_a_severity_taken_out_of_the_config_blocks_no_other(proje
     assert site.code == 0, site.text
     support = (project.root / "site" / "support" / "index.html").read_text()
     assert "not evaluated: no severity P3" in support
+
+
+def test_a_secret_typed_into_a_title_or_reason_is_masked_in_the_ledger(project) -> None:
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    opened = project.upkeep_in_process(
+        "incident", "open", f"db password=hunter2-x9 and token {token} leaked", "--severity", "P3"
+    )
+    assert opened.code == 0, opened.text
+    incident_id = opened.out.split()[1]
+    paused = project.upkeep_in_process(
+        "incident", "pause", incident_id, "-m", f"waiting; rotated password=hunter2-x9 {token}"
+    )
+    assert paused.code == 0, paused.text
+    ledger = (project.evidence / "ledger.jsonl").read_text()
+    assert "hunter2-x9" not in ledger and token not in ledger
+    [opening, pause] = _incident_decisions(project)
+    assert opening.details["title"].startswith("db password=«")  # masked, not dropped
+    assert pause.reason.startswith("waiting; rotated password=«")

@@ -113,7 +113,10 @@ class EvidenceStore:
         return PublishedRun(record, self.root / relpath, entry.seq, sha, notes)
 
     def record_decision(self, decision: Decision) -> DecisionEntry:
-        """Append a person's decision to the ledger, chained with the runs."""
+        """Append a person's decision to the ledger, chained with the runs. What people type
+        (the reason, an incident's title or note) is masked as run output is: a password or a
+        token pasted into it must not stay in the ledger for good."""
+        decision = _masked(decision)
         with self.lock():
             fields = ledger.fields_for_decision(decision.new_id(), decision)
             entry, _ = self.append(fields)
@@ -250,6 +253,20 @@ def _seal_files(staging: Path) -> dict[str, str]:
                 artifacts[relname] = _hash_and_sync(path, artifact_mode)
         fsync_dir(base)
     return dict(sorted(artifacts.items()))
+
+
+# Details of a decision that hold text a person typed (an incident's title, an update's note).
+_TYPED_DETAILS = ("title", "note")
+
+
+def _masked(decision: Decision) -> Decision:
+    from upkeep.masking import mask_sensitive  # here: only a decision pays for its detectors
+
+    details = dict(decision.details)
+    for key in _TYPED_DETAILS:
+        if isinstance(details.get(key), str):
+            details[key] = mask_sensitive(details[key])
+    return replace(decision, reason=mask_sensitive(decision.reason), details=details)
 
 
 def _hash_and_sync(path: Path, mode: int) -> str:
