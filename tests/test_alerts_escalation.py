@@ -295,6 +295,13 @@ def test_upkeep_alerts_replay_reports_pages_per_shift(make_project, tmp_path: Pa
         "alerts", "replay", "--from", "2026-12-01", "--to", "2026-11-01"
     )
     assert bad.code == 2 and "--to" in bad.err
+    # The future has no runs yet: replaying it made up pages.
+    future = project.upkeep_in_process(
+        "alerts", "replay", "--from", "2026-11-01", "--to", "2099-01-01"
+    )
+    assert future.code == 2 and "Invalid value for --to: expected a time up to now" in future.err
+    garbage = project.upkeep_in_process("alerts", "replay", "--from", "soon", "--to", "2026-12-01")
+    assert garbage.code == 2 and "Invalid value for --from" in garbage.err  # it said --at
 
 
 def test_the_replay_holds_back_what_a_silence_held_and_names_a_real_miss(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers.project import CHECK_OK, Project
 
 
@@ -50,6 +51,16 @@ def test_an_invalid_runbook_is_listed_as_such_beside_the_others(project: Project
     assert rows == [["broken", "-", "INVALID"], ["fine", "daily", "never"]]
     assert result.err.startswith("upkeep: error: runbook broken (runbooks/daily/broken.ipynb): ")
     assert "metadata.upkeep.cadence" in result.err
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31T23:00"])
+def test_an_at_in_a_year_schedules_cannot_reach_is_refused(project: Project, at: str) -> None:
+    # 0001-01-01 ended in an OverflowError traceback with exit 1.
+    project.add_runbook("fine", [CHECK_OK])
+    for command in (("list",), ("run", "--due"), ("status",)):
+        result = project.upkeep_in_process(*command, "--at", at)
+        assert result.code == 2, result.text
+        assert f"expected a time in the years 1970 to 9998, got {at!r}" in result.err
 
 
 def test_list_json_gives_an_invalid_runbook_its_reason(project: Project) -> None:

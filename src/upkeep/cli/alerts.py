@@ -5,7 +5,7 @@ through the escalation rules to measure the noise."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -128,9 +128,12 @@ def alerts_replay_command(
     from upkeep.evidence import EvidenceStore
 
     config = options.load_config()
-    start, end = parse_at(since, config), parse_at(until, config)
+    start, end = parse_at(since, config, "--from"), parse_at(until, config, "--to")
     if end <= start:
         raise click.BadParameter(f"expected a time after --from, got {until!r}", param_hint="--to")
+    if end > datetime.now(UTC):
+        # Replaying the future would page people for runs that have not happened.
+        raise click.BadParameter(f"expected a time up to now, got {until!r}", param_hint="--to")
     period = _period(every)
     if not config.escalation.critical:
         raise UpkeepError("escalation: no critical runbooks; expected escalation.critical")

@@ -27,8 +27,12 @@ class GlobalOptions:
         return load_config(self.config_path)
 
 
-def parse_at(at: str | None, config: Config) -> datetime:
-    """The moment `--at` names, in the config's time zone when it names none; now without it."""
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+def parse_at(at: str | None, config: Config, option: str = "--at") -> datetime:
+    """The moment `--at` (or `option`) names, in the config's time zone when it names none; now
+    without it. A year outside 1970-9998 is refused: schedules reckoned from it overflow."""
     from upkeep import schedule
 
     if at is None:
@@ -37,6 +41,11 @@ def parse_at(at: str | None, config: Config) -> datetime:
         moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            f"expected an ISO time such as 2026-12-01T03:00, got {at!r}", param_hint="--at"
+            f"expected an ISO time such as 2026-12-01T03:00, got {at!r}", param_hint=option
         ) from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise click.BadParameter(
+            f"expected a time in the years {FIRST_YEAR} to {LAST_YEAR}, got {at!r}",
+            param_hint=option,
+        )
     return schedule.localize(moment, config.tz)
