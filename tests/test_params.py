@@ -125,6 +125,15 @@ def test_due_runs_do_not_require_secrets_to_resolve(runbook: registry.Runbook) -
         params.validate(runbook, {})
 
 
+def test_a_due_run_still_refuses_a_secret_too_short_to_scrub(
+    runbook: registry.Runbook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `run --due` skipped the length check with the resolution, and the run printed it as is.
+    monkeypatch.setenv("TOKEN", "xyz")
+    with pytest.raises(ParameterError, match="shorter than 4 characters, too short to scrub"):
+        params.validate(runbook, {}, require_secrets=False)
+
+
 def _refusal(project: Project, name: str) -> str:
     """Why the registry refuses runbook `name`; every other runbook stays usable."""
     project.add_runbook("fine", [CHECK_OK], params="a: int = 1")

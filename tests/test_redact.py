@@ -168,6 +168,8 @@ def test_text_without_secrets_is_left_exactly_as_it_was() -> None:
         pytest.param(lambda v: repr(v), id="repr"),
         pytest.param(lambda v: repr({"password": v}), id="repr-in-dict"),
         pytest.param(lambda v: repr(v + '"'), id="repr-single-quote-escaped"),
+        pytest.param(lambda v: repr(v.encode()), id="bytes-repr"),  # non-ASCII: \xc3\xa4
+        pytest.param(lambda v: repr({b"Authorization": b"Bearer " + v.encode()}), id="bytes-dict"),
         pytest.param(lambda v: json.dumps(v), id="json"),
         pytest.param(lambda v: json.dumps({"password": v}, ensure_ascii=False), id="json-utf8"),
         pytest.param(lambda v: html.escape(v), id="html"),

@@ -253,6 +253,8 @@ def test_secret_reference_never_lands_in_evidence_or_output(project: Project) ->
         sys.stdout.write(value[:9]); sys.stdout.flush(); time.sleep(0.3)
         sys.stdout.write(value[9:] + "\\n"); sys.stdout.flush()
         report.check("token-length", "ok", value=len(value), message=f"got {value}")
+        report.cleared("leak:old", f"cleared, token was {value}")  # was not scrubbed
+        report.summary(f"summary with {value}")  # nor was this
         raise ValueError(f"failed with {value}")
     """,
             )
@@ -316,6 +318,40 @@ def test_a_secret_named_in_the_config_never_lands_in_evidence_or_output(project:
     assert password not in result.text and "tok-canary" not in result.text
     [record] = project.records()
     assert record["summary"] == "used «secret:env:APP_PW»"  # the summary was not scrubbed at all
+
+
+def test_a_secret_file_rotated_during_the_run_leaves_neither_value(
+    project: Project, tmp_path: Path
+) -> None:
+    # The scrubber resolved the reference after the run only: the value the kernel had read
+    # (and printed) before a vault agent rotated the file stayed in the notebook and report.
+    secret_file = tmp_path / "token"
+    secret_file.write_text("OriginalValue41-rot\n")
+    project.add_runbook(
+        "rotating",
+        [
+            (
+                "code",
+                f"""
+        from pathlib import Path
+        from upkeep import report, secrets
+        print("using", secrets.resolve(token))
+        Path({str(secret_file)!r}).write_text("RotatedValue42-rot\\n")
+        print("now", secrets.resolve(token))
+        report.check("rotated", "ok")
+    """,
+            )
+        ],
+        params='token: str = ""  # API token',
+        meta={"parameters": {"token": {"secret": True}}},
+    )
+    result = project.upkeep("run", "rotating", "-p", f"token=file:{secret_file}")
+    assert result.code == 0, result.text
+    for path in project.evidence_files():
+        data = path.read_bytes()
+        assert b"OriginalValue41" not in data and b"RotatedValue42" not in data, path
+    notebook = (project.run_dirs()[0] / "notebook.ipynb").read_text()
+    assert notebook.count(f"«secret:file:{secret_file}»") >= 2
 
 
 class _Tags(HTMLParser):

@@ -222,8 +222,8 @@ def check(spec: ParamSpec, value: Any, runbook: str, *, require_secrets: bool = 
                 f"{where}: is secret, so it takes a reference (env:NAME or "
                 "file:/absolute/path), never the secret value itself"
             )
-        if value and require_secrets:
-            _check_resolves(value, where)
+        if value:
+            _check_resolves(value, where, required=require_secrets)
         return
     if value is None:
         return  # an optional parameter left unset: no choice or bound applies
@@ -237,11 +237,15 @@ def check(spec: ParamSpec, value: Any, runbook: str, *, require_secrets: bool = 
         raise ParameterError(f"{where}: expected a value <= {spec.maximum:g}, got {_show(value)}")
 
 
-def _check_resolves(reference: str, where: str) -> None:
-    """A reference that cannot be resolved now would only fail inside the kernel, later."""
+def _check_resolves(reference: str, where: str, *, required: bool = True) -> None:
+    """A reference that cannot be resolved now would only fail inside the kernel, later (unless
+    not `required`: `run --due` leaves that to the run). One that resolves to a value too short
+    to scrub is refused either way: the run would print it unscrubbed."""
     try:
         secret = resolve(reference)
     except SecretError as exc:
+        if not required:
+            return
         raise ParameterError(f"{where}: {exc}") from None
     if len(secret) < MIN_SECRET_LENGTH:
         raise ParameterError(

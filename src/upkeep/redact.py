@@ -57,11 +57,17 @@ def _base64_forms(value: str) -> Iterable[str]:
 
 
 def _repr_bodies(value: str) -> Iterable[str]:
-    """The value as it appears inside a Python repr, with either quote character escaped."""
+    """The value as it appears inside a Python repr, with either quote character escaped, as
+    text and as its UTF-8 bytes (`print(secret.encode())`, a header dict of an HTTP library)."""
     yield repr(value)[1:-1]
     yield repr(value + '"')[1:-2]  # single-quoted: an added " is never escaped
     quoted = repr(value + "'")
     yield quoted[1:-3] if quoted.endswith("\\''") else quoted[1:-2]
+    raw = value.encode("utf-8", "surrogatepass")
+    yield repr(raw)[2:-1]
+    yield repr(raw + b'"')[2:-2]
+    quoted = repr(raw + b"'")
+    yield quoted[2:-3] if quoted.endswith("\\''") else quoted[2:-2]
 
 
 def encoded_forms(value: str) -> set[str]:
@@ -85,10 +91,13 @@ def encoded_forms(value: str) -> set[str]:
 class Scrubber:
     """Replaces the secrets of one run; build once, apply to every artifact of the run."""
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
+    def __init__(self, secrets: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        """`secrets`: reference -> value, or (reference, value) pairs (a reference may stand
+        for two values: a secret file rotated while the run read it)."""
         self._reference_of: dict[str, str] = {}
+        pairs = secrets.items() if isinstance(secrets, Mapping) else secrets
         # Longer secrets first, so a secret containing another is replaced whole.
-        ordered = sorted(secrets.items(), key=lambda item: (-len(item[1] or ""), item[0]))
+        ordered = sorted(pairs, key=lambda item: (-len(item[1] or ""), item[0]))
         for reference, value in ordered:
             if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
                 continue

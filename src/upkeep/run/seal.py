@@ -27,7 +27,27 @@ REPORT = "report.html"
 KERNEL_LOG = "kernel.log"
 # What a run's own code and inputs produced, and so what may carry a secret value; the fields
 # upkeep itself owns (ids, times, hashes) stay exact.
-RUN_PRODUCED = ("parameters", "checks", "metrics", "findings", "error", "summary")
+# What upkeep itself writes into run.json, which must stay exact (a secret such as a year also
+# occurs in run ids and times). Everything else the run produced, or may produce in a later
+# version, is scrubbed: a list of what to scrub had missed the summary and cleared findings.
+ENGINE_FIELDS = frozenset(
+    {
+        "schema",
+        "run_id",
+        "runbook",
+        "secret_parameters",
+        "trigger",
+        "as_of",
+        "started_at",
+        "ended_at",
+        "duration_s",
+        "status",
+        "dry_run",
+        "host",
+        "versions",
+        "artifacts",
+    }
+)
 _KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
 
 
@@ -80,7 +100,11 @@ def secret_values(
 
 
 def seal(
-    staging: Path, nb: Any, record: RunRecord, secrets: dict[str, str], renderer: Renderer
+    staging: Path,
+    nb: Any,
+    record: RunRecord,
+    secrets: dict[str, str] | list[tuple[str, str]],
+    renderer: Renderer,
 ) -> RunRecord:
     """Scrub and write the run's artifacts into `staging`; return the scrubbed record."""
     scrubber = Scrubber(secrets)
@@ -98,9 +122,8 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     if not scrubber:
         return record
     data = record.to_json()
-    for key in RUN_PRODUCED:
-        if key in data:
-            data[key] = scrubber.value(data[key])
+    for key in data.keys() - ENGINE_FIELDS:
+        data[key] = scrubber.value(data[key])
     return RunRecord.from_json(data)
 
 

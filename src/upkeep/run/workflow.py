@@ -89,9 +89,13 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
         batch.progress.started(planned)
         stage = _stage(planned, batch)
         try:
+            # Resolved before the kernel starts and again after it ends: a secret file
+            # rotated meanwhile (a vault agent) leaves both values to scrub.
+            before = secret_values(planned.runbook, planned.params, batch.config)
             nb, results, duration = _execute(planned, stage, batch)
             record = _record(planned, stage, batch, results, duration, nb)
-            secrets = secret_values(planned.runbook, planned.params, batch.config)
+            after = secret_values(planned.runbook, planned.params, batch.config)
+            secrets = list({*before.items(), *after.items()})
             record = seal(stage.folder, nb, record, secrets, batch.renderer)
             published = batch.store.publish(stage.folder, record)
         except BaseException:
