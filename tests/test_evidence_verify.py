@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from upkeep.evidence import EvidenceStore, PublishedRun, verify
 from upkeep.evidence.layout import (
     CHUNK,
+    LEDGER,
     canonical,
     entries_under,
     files_under,
@@ -328,3 +330,90 @@ def test_listing_a_run_folder_leaves_no_reference_cycle_behind(tmp_path: Path) -
         "report/index.html": True,
         "report/assets/a.css": True,
     }
+
+
+def test_verify_beside_a_publish_waits_for_its_ledger_line(tmp_path: Path) -> None:
+    # The folder is renamed into runs/ a moment before its ledger line is appended: a verify in
+    # that moment reported "not recorded in the ledger (ledger line removed, or added by hand)".
+    store = EvidenceStore(tmp_path / "evidence")
+    publish(store, 0, files_of(0))
+    placed = threading.Event()
+    append = store.append
+
+    def slow_append(fields):  # type: ignore[no-untyped-def]
+        placed.set()  # the folder is in runs/ now, its line not yet in the ledger
+        time.sleep(1.0)
+        return append(fields)
+
+    store.append = slow_append  # type: ignore[method-assign]
+    publishing = threading.Thread(target=publish, args=(store, 1, files_of(1)))
+    publishing.start()
+    assert placed.wait(30)
+    report = verify(store.root)
+    publishing.join()
+    assert report.ok, report.problems
+    assert report.runs_checked >= 1
+
+
+def test_a_publish_cut_off_before_its_ledger_line_is_named_as_such(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    publish(store, 0, files_of(0))
+    last = publish(store, 1, files_of(1))
+    ledger_path = store.root / LEDGER
+    lines = ledger_path.read_bytes().splitlines(keepends=True)
+    ledger_path.write_bytes(b"".join(lines[:-1]))  # killed between the rename and the append
+    relpath = last.path.relative_to(store.root).as_posix()
+    (store.root / ".publishing.json").write_text(
+        json.dumps({"path": relpath, "run_json_sha256": last.run_json_sha256})
+    )
+    [problem] = verify(store.root).problems
+    assert problem.message == (
+        f"run {last.record.run_id}: folder {relpath} is not recorded in the ledger (its publish"
+        " was interrupted before the ledger line was written: the next `upkeep run` finishes it)"
+    )
+
+
+def test_a_whole_last_line_that_lost_its_newline_is_kept_by_the_next_publish(
+    tmp_path: Path,
+) -> None:
+    # The torn-tail repair cut it: a whole, chained record gone for good, its folder unrecorded.
+    store = EvidenceStore(tmp_path / "evidence")
+    publish(store, 0, files_of(0))
+    publish(store, 1, files_of(1))
+    ledger_path = store.root / LEDGER
+    ledger_path.write_bytes(ledger_path.read_bytes()[:-1])
+    published = publish(store, 2, files_of(2))
+    assert published.notes == (
+        "ledger.jsonl: its last line, whole and chained, had lost its newline: added it back",
+    )
+    report = verify(store.root)
+    assert report.ok and report.runs_checked == 3
+
+
+def test_a_torn_last_line_is_still_cut(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    publish(store, 0, files_of(0))
+    ledger_path = store.root / LEDGER
+    with ledger_path.open("ab") as handle:
+        handle.write(b'{"seq": 2, "kind": "run", "run_')  # a writer killed mid-line
+    published = publish(store, 1, files_of(1))
+    assert "removed an incomplete last line" in published.notes[0]
+    assert verify(store.root).ok
+
+
+def test_a_fifo_for_a_ledger_is_an_error_not_a_wait_for_ever(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path / "evidence")
+    publish(store, 0, files_of(0))
+    (store.root / LEDGER).unlink()
+    os.mkfifo(store.root / LEDGER)
+    with pytest.raises(OSError, match="not a regular file"):
+        verify(store.root)
+    with pytest.raises(OSError, match="not a regular file"):
+        publish(store, 1, files_of(1))
+
+
+def test_a_file_where_the_evidence_folder_should_be_does_not_verify(tmp_path: Path) -> None:
+    (tmp_path / "evidence").write_text("x\n")
+    report = verify(tmp_path / "evidence")
+    assert not report.ok
+    assert report.problems[0].message.endswith("is not a folder; expected the evidence folder")

@@ -59,7 +59,7 @@ def commit_evidence(evidence_dir: Path, settings: EvidenceGit) -> AnchorResult:
     evidence_dir = evidence_dir.absolute()
     repo = open_repo(evidence_dir, settings)
     with EvidenceStore(evidence_dir).lock():  # no run is published while the tree is taken
-        report = verify(evidence_dir)
+        report = verify(evidence_dir, settle=False)  # the lock is ours: nothing is publishing
         if not report.ok:
             raise EvidenceError(
                 f"the evidence in {evidence_dir} does not verify, so it is not anchored: "

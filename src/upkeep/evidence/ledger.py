@@ -9,9 +9,11 @@ with `"kind": "record"`, a person's decision (`upkeep.records.Decision`) held wh
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,13 +125,25 @@ class LedgerLine:
     fault: str | None = None  # why `entry` is None
 
 
+def recorded_paths(path: Path) -> tuple[set[str], bool]:
+    """The run folders the ledger at `path` records, and whether any complete line is damaged."""
+    recorded: set[str] = set()
+    damaged = False
+    for line in read_lines(path):
+        if isinstance(line.entry, LedgerEntry):
+            recorded.add(line.entry.path)
+        elif line.entry is None and line.complete:
+            damaged = True
+    return recorded, damaged
+
+
 def read_lines(path: Path, offset: int = 0) -> Iterator[LedgerLine]:
     """Every line of the ledger at `path`, parsed, streamed; nothing when there is no ledger.
     From `offset` (the byte just past a line already read) on, when given: numbered from 1
     there."""
     if not path.exists():
         return
-    with open(path, "rb") as handle:
+    with os.fdopen(_open_regular(path, os.O_RDONLY), "rb") as handle:
         handle.seek(offset)
         for number, raw in enumerate(handle, 1):
             complete = raw.endswith(b"\n")
@@ -205,7 +219,7 @@ def append(
 ) -> tuple[LedgerEntry | DecisionEntry, tuple[str, ...]]:
     """Append one line holding `fields`, chained to the last; the caller holds the ledger lock.
     Returns the new entry and a note for any repair made first (a torn last line cut)."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = _open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         notes = _cut_torn_tail(fd)
         seq, prev = _chain_point(fd)
@@ -216,6 +230,17 @@ def append(
     finally:
         os.close(fd)
     return _parse(0, canonical(line), True).entry, notes  # type: ignore[return-value]
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """A descriptor of the ledger file; OSError when it is not a regular file (a FIFO put in
+    its place would otherwise make every read and publish wait for a writer, for good)."""
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file; expected the ledger", str(path))
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -242,6 +267,13 @@ def _cut_torn_tail(fd: int) -> tuple[str, ...]:
     if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
         return ()
     keep = _last_newline(fd, size) + 1
+    if _whole_and_chained(fd, keep, size):
+        # Only its newline is missing (an editor, a copy): the line is a run's record, keep it.
+        _write_all(fd, b"\n")
+        os.fsync(fd)
+        note = f"{LEDGER}: its last line, whole and chained, had lost its newline: added it back"
+        log.warning(note)
+        return (note,)
     os.ftruncate(fd, keep)
     os.fsync(fd)
     note = (
@@ -250,6 +282,23 @@ def _cut_torn_tail(fd: int) -> tuple[str, ...]:
     )
     log.warning(note)
     return (note,)
+
+
+def _whole_and_chained(fd: int, start: int, end: int) -> bool:
+    """Whether the bytes [start, end) are a whole ledger line, hashed right and chained to the
+    line before (or first, after none)."""
+    line = _parse(0, os.pread(fd, end - start, start), True)
+    if line.entry is None or line.value is None or line.value.get("hash") != line_hash(line.value):
+        return False
+    if start == 0:
+        return line.entry.seq == 1 and line.entry.prev == GENESIS
+    before = _last_newline(fd, start - 1) + 1
+    previous = _parse(0, os.pread(fd, start - 1 - before, before), True)
+    return (
+        previous.entry is not None
+        and line.entry.prev == previous.entry.hash
+        and line.entry.seq == previous.entry.seq + 1
+    )
 
 
 def _chain_point(fd: int) -> tuple[int, str]:

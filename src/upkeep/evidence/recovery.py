@@ -21,7 +21,6 @@ from upkeep.evidence.layout import (
     scan_runs,
     sha256_file,
 )
-from upkeep.evidence.ledger import LedgerEntry
 from upkeep.evidence.store import EvidenceStore
 from upkeep.evidence.verify import check_run_folder
 from upkeep.records import RunRecord
@@ -76,7 +75,7 @@ def _finish_interrupted_publish(store: EvidenceStore) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError):
         intent_path.unlink()
         return [f"removed an unreadable {PENDING}"]
-    recorded, damaged = _recorded_paths(store.ledger_path)
+    recorded, damaged = ledger.recorded_paths(store.ledger_path)
     notes: list[str] = []
     run_json = root / relpath / RUN_JSON
     if relpath not in recorded and not damaged and run_json.is_file():
@@ -97,7 +96,7 @@ def _finish_interrupted_publish(store: EvidenceStore) -> list[str]:
 def _report_orphans(root: Path) -> list[str]:
     if not (root / RUNS).is_dir():
         return []
-    recorded, _ = _recorded_paths(root / LEDGER)
+    recorded, _ = ledger.recorded_paths(root / LEDGER)
     folders, _ = scan_runs(root)
     return [
         f"run folder {relpath} is not recorded in the ledger and was left in place; "
@@ -105,15 +104,3 @@ def _report_orphans(root: Path) -> list[str]:
         for relpath in folders
         if relpath not in recorded
     ]
-
-
-def _recorded_paths(path: Path) -> tuple[set[str], bool]:
-    """Paths the ledger records, and whether any complete line is damaged."""
-    recorded: set[str] = set()
-    damaged = False
-    for line in ledger.read_lines(path):
-        if isinstance(line.entry, LedgerEntry):
-            recorded.add(line.entry.path)
-        elif line.entry is None and line.complete:
-            damaged = True
-    return recorded, damaged

@@ -5,6 +5,7 @@ the ledger does not record).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -13,7 +14,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -25,6 +26,8 @@ from upkeep.evidence.layout import (
     CHUNK,
     GENESIS,
     LEDGER,
+    LOCK,
+    PENDING,
     RUN_JSON,
     RUNS,
     canonical,
@@ -74,6 +77,8 @@ def verify(
     root: Path,
     check_folder: FolderCheck | None = None,
     lines: Iterable[LedgerLine] | None = None,
+    *,
+    settle: bool = True,
 ) -> VerifyReport:
     """Re-check the ledger chain and every run folder under `root`; collect every mismatch.
 
@@ -83,15 +88,21 @@ def verify(
     threads; `check_recorded_folder` unless given: the site build gives one that reuses a
     cached verdict for a folder unchanged since). `lines` are the ledger's lines as the caller
     has just read them (`ledger.read_lines`), so that a site build reads the ledger once; the
-    ledger under `root` is read when None.
+    ledger under `root` is read when None. A folder the ledger does not record is looked at
+    again under the ledger lock (a publish in progress places it just before its line), unless
+    `settle` is False: the caller holds that lock already.
     """
     root = Path(root)
+    if os.path.lexists(root) and not root.is_dir():
+        # A file where the folder should be: `upkeep run` fails on it, so it is no empty evidence.
+        message = f"{root} is not a folder; expected the evidence folder"
+        return VerifyReport((Mismatch(None, "", message),), 0)
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="upkeep-verify") as pool:
         walk = _LedgerWalk(root, pool, check_folder or check_recorded_folder)
         for line in ledger.read_lines(root / LEDGER) if lines is None else lines:
             walk.check_line(line)
         walk.settle(keep=0)
-    problems = walk.problems + _unrecorded(walk.root, walk.recorded)
+    problems = walk.problems + _unrecorded(walk.root, walk.recorded, settle)
     return VerifyReport(tuple(problems), walk.runs_checked, walk.decisions_checked)
 
 
@@ -272,7 +283,9 @@ class _LedgerWalk:
     def check_line(self, line: LedgerLine) -> None:
         if not line.complete:
             self.flag(
-                line.number, "incomplete last line (an interrupted publish; the next one cuts it)"
+                line.number,
+                "incomplete last line (an interrupted publish: the next one cuts it, or, when"
+                " only its newline is missing, adds that back)",
             )
             return
         if line.entry is None:
@@ -426,20 +439,64 @@ def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str
     ]
 
 
-def _unrecorded(root: Path, recorded: set[str]) -> list[Mismatch]:
+def _unrecorded(root: Path, recorded: set[str], settle: bool = True) -> list[Mismatch]:
     folders, strays = scan_runs(root)
+    missing = [relpath for relpath in folders if relpath not in recorded]
+    interrupted = None
+    if missing:
+        # A run's folder is placed a moment before its ledger line is appended, both under the
+        # ledger lock: wait for a publish in progress, then read the ledger again, so that a
+        # verify running beside `upkeep run` does not take that moment for tampering.
+        with _publish_settled(root) if settle else contextlib.nullcontext():
+            now, _ = ledger.recorded_paths(root / LEDGER)
+            interrupted = _publishing(root)
+        missing = [relpath for relpath in missing if relpath not in now]
     problems = [
         Mismatch(
             PurePosixPath(relpath).name,
             relpath,
             f"run {PurePosixPath(relpath).name}: folder {relpath} is not recorded in the ledger "
-            "(ledger line removed, or added by hand)",
+            + (
+                "(its publish was interrupted before the ledger line was written: the next"
+                " `upkeep run` finishes it)"
+                if relpath == interrupted
+                else "(ledger line removed, or added by hand)"
+            ),
         )
-        for relpath in folders
-        if relpath not in recorded
+        for relpath in missing
     ]
     problems += [
         Mismatch(None, relpath, f"{relpath}: not a runs/YYYY/MM/<run_id> folder (added by hand?)")
         for relpath in strays
     ]
     return problems
+
+
+@contextlib.contextmanager
+def _publish_settled(root: Path, timeout_s: float = 60.0) -> Iterator[None]:
+    """Hold the ledger lock while reading, when it can be taken: not on evidence this user may
+    not write (an auditor's read-only copy), where no publish can be going on anyway."""
+    lock = root / LOCK
+    if not os.access(lock, os.W_OK):
+        yield
+        return
+    from filelock import FileLock, Timeout  # here: only a folder missing its line needs it
+
+    held = FileLock(str(lock))
+    try:
+        held.acquire(timeout=timeout_s)
+    except (Timeout, OSError):
+        yield  # a publish stuck that long: read as it stands
+        return
+    try:
+        yield
+    finally:
+        held.release()
+
+
+def _publishing(root: Path) -> str | None:
+    """The folder `.publishing.json` names: a publish that was cut off before its ledger line."""
+    try:
+        return str(json.loads((root / PENDING).read_bytes())["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
