@@ -220,6 +220,12 @@ def test_targets_are_told_when_a_runbook_fails_and_when_it_recovers_and_never_tw
     assert failed.code == 1, failed.text
     for target in ("chat", "mail", "inbox"):
         assert f"upkeep: alert: told {target} that probe got worse" in failed.err
+    told = [
+        json.loads(line) for line in (project.evidence / "ledger.jsonl").read_text().splitlines()
+    ]
+    decisions = [line["decision"] for line in told if "decision" in line]
+    reasons = {decision["reason"] for decision in decisions if decision["type"] == "notification"}
+    assert "told inbox that probe got worse (was OK)" in reasons  # the name once, not twice
     [(path, post)] = receiver.posts
     assert path == f"/hook/{CANARY}"
     assert post["title"] == "[FAIL] probe got worse (was OK)"

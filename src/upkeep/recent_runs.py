@@ -26,7 +26,7 @@ from upkeep.evidence.ledger import LedgerEntry, read_lines
 from upkeep.records import Status, parse_time
 
 CACHE_FILE = "recent-runs.json"
-_VERSION = 1
+_VERSION = 2  # 2: each runbook's last run that was not a dry run is kept too
 
 
 @dataclass
@@ -41,31 +41,44 @@ class _Recent:
     horizons: dict[str, str] = field(default_factory=dict)
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_real: dict[str, dict[str, Any]] = field(default_factory=dict)  # last not a dry run
 
 
 def recent_entries(
     ledger: Path, state_dir: Path, cadences: Mapping[str, str], at: datetime
 ) -> list[LedgerEntry]:
     """The ledger's runs that `plan.states` needs at `at` for the runbooks of `cadences` (name
-    to cadence): each one's last run and every run that started in its period at `at` or
-    later. EvidenceError for a damaged line, as the whole ledger's reader says it."""
+    to cadence): each one's last run, its last run that was not a dry run, and every run that
+    started in its period at `at` or later. EvidenceError for a damaged line, as the whole
+    ledger's reader says it."""
     cache_path = state_dir / CACHE_FILE
     recent = _load(cache_path)
     size = ledger.stat().st_size if ledger.exists() else 0
     if recent is None or not _still_answers(recent, ledger, size, cadences, at):
         if recent is not None and _before_horizons(recent, cadences, at):
-            return _entries(_read(_Recent(), ledger, cadences, at))  # keep the newer cache
+            # Keep the newer cache; read what was so at `at`.
+            return _entries(_read(_Recent(), ledger, cadences, at, until=at))
         recent = _read(_Recent(cadences=dict(cadences)), ledger, cadences, at)
         _save(cache_path, recent)
     elif size > recent.size:
         recent = _read(recent, ledger, cadences, at)
         _save(cache_path, recent)
+    if any(_at(value) > at for value in recent.last.values()):
+        # `list --at` a moment before a kept run: what was last then is not kept.
+        return _entries(_read(_Recent(), ledger, cadences, at, until=at))
     return _entries(recent)
 
 
-def _read(recent: _Recent, ledger: Path, cadences: Mapping[str, str], at: datetime) -> _Recent:
-    """`recent` with the ledger's lines after `recent.size` added, and each runbook's runs
-    before the start of its period at `at` dropped."""
+def _read(
+    recent: _Recent,
+    ledger: Path,
+    cadences: Mapping[str, str],
+    at: datetime,
+    until: datetime | None = None,
+) -> _Recent:
+    """`recent` with the ledger's lines after `recent.size` added (those of runs started up to
+    `until`, when given), and each runbook's runs before the start of its period at `at`
+    dropped."""
     offset = start_offset = recent.size
     for line in read_lines(ledger, offset):
         if not line.complete:
@@ -78,7 +91,8 @@ def _read(recent: _Recent, ledger: Path, cadences: Mapping[str, str], at: dateti
             )
         offset += len(line.raw) + 1
         recent.size, recent.tail = offset, line.raw.decode("utf-8")
-        if isinstance(line.entry, LedgerEntry) and line.entry.status is not Status.SKIPPED:
+        ran = isinstance(line.entry, LedgerEntry) and line.entry.status is not Status.SKIPPED
+        if ran and (until is None or _at(line.value) <= until):
             _add(recent, line.value)
     for name, cadence in cadences.items():
         recent.cadences[name] = cadence
@@ -98,6 +112,11 @@ def _add(recent: _Recent, value: dict[str, Any]) -> None:
     last = recent.last.get(name)
     if last is None or (_at(last), last["seq"]) <= (at, value["seq"]):
         recent.last[name] = value
+    real = recent.last_real.get(name)
+    if not value.get("dry_run") and (
+        real is None or (_at(real), real["seq"]) <= (at, value["seq"])
+    ):
+        recent.last_real[name] = value
     horizon = recent.horizons.get(name)
     if horizon is None or at >= parse_time(horizon):
         recent.runs.setdefault(name, []).append(value)
@@ -139,6 +158,7 @@ def _entries(recent: _Recent) -> list[LedgerEntry]:
     """The kept lines as ledger entries, in ledger order, each once."""
     by_seq = {value["seq"]: value for runs in recent.runs.values() for value in runs}
     by_seq.update((value["seq"], value) for value in recent.last.values())
+    by_seq.update((value["seq"], value) for value in recent.last_real.values())
     return [LedgerEntry.from_json(by_seq[seq]) for seq in sorted(by_seq)]
 
 

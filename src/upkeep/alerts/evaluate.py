@@ -121,7 +121,8 @@ def _alert(
                 )
                 done.append(Sent(target.name, runbook, latest.run_id, kind, False, str(exc)))
                 continue
-            reason = f"told {target.name} that {runbook} {message.title.split('] ', 1)[1]}"
+            # The title after its "[WARN] ": "health-check got worse", the runbook named once.
+            reason = f"told {target.name} that {message.title.split('] ', 1)[1]}"
             store.record_decision(
                 Decision(NOTIFICATION, latest.run_id, AUTHOR, now, reason, details)
             )
