@@ -217,3 +217,22 @@ def test_on_a_terminal_a_live_line_shows_what_is_running_and_is_cleared(
     assert "started" not in err  # the live line shows what runs: no start lines
     assert "[1/1] OK      probe (0.0 s): no check recorded\n" in click.unstyle(err)
     assert err.endswith("\r\x1b[K")  # leaving the progress clears the live line
+
+
+def test_text_a_run_wrote_cannot_act_on_the_terminal() -> None:
+    # A check message with a carriage return could overwrite the line before it (a forged
+    # "OK"), and an OSC sequence retitle the terminal: both are shown as their pictures.
+    started = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    record = RunRecord(
+        "20261201T030000Z-probe-0001",
+        RunbookRef("probe"),
+        Status.FAIL,
+        started,
+        started,
+        started,
+        checks=(Check("disk", Status.FAIL, message="full\r[1/1] OK  probe\x1b]0;owned\x07"),),
+        summary="line one\nline two \x1b[2J",
+    )
+    [line] = console.attention_lines(record)
+    assert line == "fail: disk: full [1/1] OK probe␛]0;owned␇"  # one line, inert
+    assert console.run_summary(record) == "line one line two ␛[2J"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from upkeep.plain_text import one_line
 from upkeep.records import RunRecord, Status, tally
 from upkeep.units import human_size as human_size  # re-exported: commands print sizes with it
 from upkeep.units import quantity
@@ -135,7 +136,7 @@ def run_summary(record: RunRecord) -> str:
     """What a run did, in one line: the summary its runbook recorded, else its checks counted
     (`4 checks: 3 ok, 1 warn`)."""
     if record.summary:
-        return record.summary
+        return one_line(record.summary)
     if record.status is Status.SKIPPED:
         return "not run"
     if not record.checks:
@@ -150,9 +151,9 @@ def attention_lines(record: RunRecord) -> list[str]:
     check that did not pass."""
     lines = []
     if record.error is not None:
-        lines.append(record.error.summary[:ATTENTION_WIDTH])
+        lines.append(one_line(record.error.summary)[:ATTENTION_WIDTH])
     if record.skipped_reason:
-        lines.append(f"skipped: {record.skipped_reason}")
+        lines.append(f"skipped: {one_line(record.skipped_reason)}")
     for check in record.checks:
         if check.status is not Status.OK:
             message = check.message
@@ -160,7 +161,8 @@ def attention_lines(record: RunRecord) -> list[str]:
                 message = quantity(check.value, check.unit)
             if check.waiver is not None:
                 message = f"{message} ({check.waiver.note})" if message else check.waiver.note
-            lines.append(f"{check.word.lower()}: {check.name}: {message}"[:ATTENTION_WIDTH])
+            line = f"{check.word.lower()}: {check.name}: {message}"
+            lines.append(one_line(line)[:ATTENTION_WIDTH])  # a \r or an escape cannot act
     return lines
 
 

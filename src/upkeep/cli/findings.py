@@ -11,6 +11,7 @@ import click
 
 from upkeep.cli.console import format_time, print_json, print_out, print_table
 from upkeep.cli.options import GlobalOptions
+from upkeep.plain_text import one_line
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -69,7 +70,7 @@ def list_findings(config: Config, *, show_all: bool, as_json: bool) -> int:
 
 
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)  # an OSC sequence in a finding's text cannot retitle the terminal
     return text if len(text) <= MESSAGE_WIDTH else text[: MESSAGE_WIDTH - 1] + "…"
 
 

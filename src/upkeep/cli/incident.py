@@ -14,6 +14,7 @@ import click
 from upkeep.cli.console import print_out
 from upkeep.cli.options import GlobalOptions
 from upkeep.errors import ConfigError, UpkeepError
+from upkeep.plain_text import one_line
 
 AUTHOR_ENV = "UPKEEP_AUTHOR"
 author_option = click.option(
@@ -129,7 +130,7 @@ def _show_clocks(config, incident_id: str) -> None:
     incident = _find(config, incident_id)
     now = datetime.now(UTC)
     state = "resolved" if not incident.open else ("paused" if incident.paused else "open")
-    print_out(f"{incident.id} {incident.severity} {state}: {incident.title}")
+    print_out(f"{incident.id} {incident.severity} {state}: {one_line(incident.title)}")
     try:
         incident_clocks = clocks(incident, config.support, now)
     except ConfigError as exc:  # its severity was taken out of support: since it opened

@@ -6,6 +6,7 @@ most a few hundred bytes, and marked with the line's size when it was cut.
 from __future__ import annotations
 
 from upkeep.masking import mask_sensitive
+from upkeep.plain_text import shown
 from upkeep.units import human_size
 
 __all__ = [
@@ -30,21 +31,11 @@ _VALUE_DELIMITERS = frozenset(" \t,;\"'{}[]()<>|")
 _GROUP_SEPARATORS = frozenset("0123456789 \t.,:/-")
 
 
-# Control characters a log line may carry (an escape sequence that retitles or clears a
-# terminal, a NUL, a backspace) shown as their Unicode pictures (ESC as ␛): a line is shown in
-# terminals, reports and the site, and must not act on any of them. A tab stays a tab; C1
-# controls (U+0080 to U+009F, ESC [ in one character to some terminals) become U+FFFD.
-_SHOWN_CONTROLS = {
-    **{code: 0x2400 + code for code in range(0x20) if code != 0x09},
-    0x7F: 0x2421,
-    **{code: 0xFFFD for code in range(0x80, 0xA0)},
-}
-
-
 def decode_line(raw: bytes) -> str:
     """A raw line as text: invalid UTF-8 replaced, a CRLF line's carriage return dropped, every
-    other control character shown as its picture (`_SHOWN_CONTROLS`)."""
-    return raw.decode("utf-8", "replace").rstrip("\r").translate(_SHOWN_CONTROLS)
+    other control character shown as its picture (`plain_text.SHOWN_CONTROLS`): a line is shown
+    in terminals, reports and the site, and must not act on any of them."""
+    return shown(raw.decode("utf-8", "replace").rstrip("\r"))
 
 
 def within_bytes(text: str, limit: int) -> str:

@@ -1,0 +1,28 @@
+"""Responsible for showing text that runs and people wrote where it must not act: control
+characters (an escape sequence that retitles or clears a terminal, a carriage return that
+overwrites a line, a NUL, a backspace) as their Unicode pictures (ESC as ␛), and a line of it
+on one line.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SHOWN_CONTROLS", "one_line", "shown"]
+
+# A tab stays a tab; C1 controls (U+0080 to U+009F, ESC [ in one character to some terminals)
+# become U+FFFD.
+SHOWN_CONTROLS = {
+    **{code: 0x2400 + code for code in range(0x20) if code != 0x09},
+    0x7F: 0x2421,
+    **{code: 0xFFFD for code in range(0x80, 0xA0)},
+}
+
+
+def shown(text: str) -> str:
+    """`text` with every control character but the tab shown as its picture."""
+    return text.translate(SHOWN_CONTROLS)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: runs of whitespace (line breaks too) as one space, and every other
+    control character shown as its picture."""
+    return shown(" ".join(text.split()))
