@@ -54,6 +54,12 @@ KINDS = [
     ("card", "charge card=4111111111111111 declined", "4111111111111111"),
     ("card", "card 5500 0000 0000 0004 declined", "5500 0000 0000 0004"),
     ("card", "amex 3782-822463-10005 ok", "3782-822463-10005"),
+    # found reaching the evidence from log lines the health check quoted
+    ("secret", "proxy sent X-Api-Key: HeaderKey12value upstream", "HeaderKey12value"),
+    ("password", "backup ran mysql -u root -pMysqlPass13 app", "MysqlPass13"),
+    ("password", "login rejected: password 'SpacePass14' is wrong", "SpacePass14"),
+    ("cookie", "request cookie: session=SessCookie16value; theme=dark", "SessCookie16value"),
+    ("cookie", "Set-Cookie: sid=4f9c2e1a77; Path=/; HttpOnly", "4f9c2e1a77"),
 ]
 
 
@@ -82,6 +88,8 @@ NOT_SECRETS = [
     "secret parameter «secret:env:DB_PASSWORD» resolved",
     "GET /api/orders/812?page=2 200 in 31ms",
     "std::vector<int> at 02:15:00",
+    "mysql -u root -p app asks for the password",
+    "the password reset link was sent; the token expired",
 ]
 
 

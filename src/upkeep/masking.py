@@ -99,8 +99,23 @@ _NAMED_VALUE = re.compile(
 )
 _SECRET_NAME_END = re.compile(
     "(?i)(?:"
-    + "|".join((*SECRET_KEYWORDS, "secret_?key", "access_?key", "token", "credentials?"))
+    # A header's name joins its words with `-` (`X-Api-Key`), a variable's with `_`.
+    + "|".join(
+        keyword.replace("_?", "[_-]?")
+        for keyword in (*SECRET_KEYWORDS, "secret_?key", "access_?key", "token", "credentials?")
+    )
     + r")\Z"
+)
+# A cookie header's whole value (session ids, several `name=value` pairs).
+_COOKIE = re.compile(r"(?im)(?<![\w-])((?:set-)?cookie\s*:\s*)\S[^\r\n]*")
+# `mysql -u root -pSECRET`: MySQL's clients take the password glued to `-p`.
+_MYSQL_PASSWORD = re.compile(
+    r"(?<![\w-])(mysql(?:dump|admin|import|check|show|binlog)?(?:\.exe)?\b[^\r\n]*?\s-p)"
+    r"(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|[^\s'\"]+)"
+)
+# `password 'hunter2'`: a secret word, a space, then a quoted value.
+_QUOTED_AFTER_WORD = re.compile(
+    r"(?i)(?<![\w-])((?:password|passwd|passphrase|pwd|secret|token)\s+)(['\"])[^'\"\r\n]{1,200}\2"
 )
 _EMAIL = re.compile(
     r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![\w\-])"
@@ -129,6 +144,9 @@ def mask_sensitive(text: str, *, ip_addresses: bool = False, cards: bool = True)
     for pattern, replacement in _GOOGLE:
         text = pattern.sub(replacement, text)
     text = _NAMED_VALUE.sub(_named_value, text)
+    text = _COOKIE.sub(lambda m: m[1] + marker("cookie"), text)
+    text = _MYSQL_PASSWORD.sub(lambda m: m[1] + marker("password"), text)
+    text = _QUOTED_AFTER_WORD.sub(_quoted_after_word, text)
     text = _EMAIL.sub(marker("email"), text)
     if cards:
         text = _CARD_CANDIDATE.sub(_card, text)
@@ -198,6 +216,12 @@ def _named_value(match: re.Match[str]) -> str:
         else "secret"
     )
     return match["name"] + match["assign"] + marker(kind)
+
+
+def _quoted_after_word(match: re.Match[str]) -> str:
+    word = match[1].strip().lower()
+    kind = "token" if word == "token" else "secret" if word == "secret" else "password"
+    return f"{match[1]}{match[2]}{marker(kind)}{match[2]}"
 
 
 def luhn_valid(digits: str) -> bool:
