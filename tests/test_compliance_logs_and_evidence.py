@@ -7,7 +7,7 @@ alone."""
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,6 +60,27 @@ def test_live_and_rotated_copies_past_retention_are_found(tmp_path: Path) -> Non
     assert [p.name for p in found["app"].files] == ["app.log-20240101.gz", "app.log.2.gz"]
     assert round(found["app"].oldest_days) == 400
     assert [p.name for p in found["web"].files] == ["web-a.log"]
+
+
+def test_a_log_written_today_whose_first_lines_are_old_is_past_retention(tmp_path: Path) -> None:
+    # A log never rotated (dpkg.log) was judged by when it was last written: "0 files past
+    # retention" while its first line was 530 days old.
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=530)).strftime("%Y-%m-%d %H:%M:%S")
+    recent = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
+    _log_file(tmp_path / "logs" / "dpkg.log", 0, f"{old} startup archives unpack\n{recent} x\n")
+    _log_file(tmp_path / "logs" / "fresh.log", 0, f"{recent} status installed\n")
+    config = make_config(
+        tmp_path,
+        """
+        logs:
+          - {name: dpkg, path: logs/dpkg.log, retention_days: 365}
+          - {name: fresh, path: logs/fresh.log, retention_days: 365}
+        """,
+    )
+    found = {entry.log: entry for entry in logs_past_retention(config.logs, now)}
+    assert list(found) == ["dpkg"]
+    assert round(found["dpkg"].oldest_days) == 530
 
 
 def test_logs_past_retention_are_findings_and_logs_without_a_rule_are_named(

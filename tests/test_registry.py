@@ -8,8 +8,8 @@ import json
 import pytest
 from helpers.project import CHECK_OK, REPO, Project
 
-from upkeep import registry
-from upkeep.errors import RunbookError
+from upkeep import params, registry
+from upkeep.errors import ParameterError, RunbookError
 
 
 def _discover(project: Project) -> registry.Registry:
@@ -136,3 +136,10 @@ def test_the_shipped_health_check_runs_alone() -> None:
     found = registry.discover(REPO / "runbooks", REPO)
     assert found["health-check"].runs_alone
     assert not found["backup"].runs_alone and not found["cleaning"].runs_alone
+
+
+def test_the_disaster_drills_timeout_is_checked_before_anything_runs() -> None:
+    # `-p healthy_timeout_s=-5` ran the drill and recorded a failed one: "not healthy within -5s".
+    found = registry.discover(REPO / "runbooks", REPO)
+    with pytest.raises(ParameterError, match="healthy_timeout_s: expected a value >= 0, got -5"):
+        params.validate(found["disaster-drill"], {"healthy_timeout_s": "-5"})

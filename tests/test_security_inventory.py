@@ -131,6 +131,17 @@ def test_a_removed_admin_member_is_drift_and_symlinks_are_not_followed(host: Pat
     assert not any("suid" in key and "link" in key for key in found)
 
 
+def test_an_account_file_that_is_not_there_is_a_note_not_an_empty_system(host: Path) -> None:
+    # A wrong security.passwd path gave 0 users and said nothing.
+    write_config(host, passwd="etc/passwd-typo")
+    audit = security.audit_permissions(load_config(host / "upkeep.yml"))
+    assert any(
+        note.endswith("etc/passwd-typo does not exist: no accounts read from it (check its path)")
+        for note in audit.notes
+    )
+    assert audit.inventory["users"] == {}
+
+
 def test_the_walk_is_bounded_and_says_so(host: Path) -> None:
     for index in range(5):
         (host / f"usr/bin/file{index}").write_text("x")

@@ -399,6 +399,21 @@ def test_a_dry_run_that_passed_does_not_hide_the_real_run_that_failed(project: P
     assert table.index("purge") < table.index("fine")  # failing first
 
 
+def test_a_damaged_ledger_line_is_named_on_the_dashboard_not_counted_as_runs(
+    project: Project,
+) -> None:
+    # The banner said "0 run(s) do not match the ledger" for a ledger line that was not one.
+    project.add_runbook("fine", [CHECK_OK])
+    assert project.upkeep("run", "fine").code == 0
+    with (project.evidence / "ledger.jsonl").open("a") as ledger:
+        ledger.write("not json {\n")
+    assert project.upkeep("site", "build", timeout=300).code == 0
+    dashboard = _plain((project.root / "site" / "index.html").read_text())
+    assert "0 run(s)" not in dashboard
+    assert "Evidence does NOT verify: 1 problem(s) of the ledger or folders:" in dashboard
+    assert "ledger line 2: not a ledger line" in dashboard
+
+
 def test_a_config_of_its_own_builds_the_shipped_site_with_pages_of_its_own(
     project: Project,
 ) -> None:

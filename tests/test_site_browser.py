@@ -252,3 +252,33 @@ def test_the_site_opens_as_the_readme_says(tmp_path: Path, page: Page, browser: 
         err = upkeep.signal(signal.SIGTERM)
         assert upkeep.process.returncode == 128 + signal.SIGTERM, err
         assert upkeep.still_running() == []
+
+
+def test_a_long_unbroken_message_keeps_the_pages_in_their_width(
+    project: Project, page: Page, browser: Browser
+) -> None:
+    # A 5,000-character check message without a space made the run page 35,940 px wide and
+    # squeezed the dashboard's Check column to one character per line.
+    long_word = "x" * 5000
+    project.add_runbook(
+        "wordy",
+        [
+            (
+                "code",
+                f"from upkeep import report\nreport.check('long', 'fail', message={long_word!r})",
+            )
+        ],
+    )
+    assert project.upkeep("run", "wordy").code == 1
+    site = project.root / "public"  # the shipped site, its dashboard on the home page
+    built = project.upkeep("site", "build", "--site-dir", str(site), timeout=300)
+    assert built.code == 0, built.text
+    [run_dir] = project.run_dirs()
+    relpath = run_dir.relative_to(project.evidence).as_posix()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    with serve(site) as base:
+        for address in (f"{base}/{relpath}/", f"{base}/"):
+            page.goto(address, wait_until="networkidle")
+            assert long_word[:50] in page.content()  # the message is on the page
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 1280, f"{address} is {width} px wide"

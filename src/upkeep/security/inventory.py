@@ -68,7 +68,11 @@ def _lines(path: Path, notes: list[str]) -> list[str]:
 
 
 def accounts(passwd: Path, group: Path, notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Local users (uid, gid, home, shell) and groups (gid, members), from the account files."""
+    """Local users (uid, gid, home, shell) and groups (gid, members), from the account files;
+    one that is not there is a note (no accounts is no finding: it is a wrong path)."""
+    for path in (passwd, group):
+        if not path.exists():
+            notes.append(f"{path} does not exist: no accounts read from it (check its path)")
     users: dict[str, str] = {}
     for line in _lines(passwd, notes):
         fields = line.split(":")

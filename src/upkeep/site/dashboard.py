@@ -146,11 +146,15 @@ def verification_banner(model: SiteModel, root: str) -> str:
         f'<a href="{run_href(run, root)}">{escape_html(run.run_id)}</a>' for run in bad[:MAX_LISTED]
     )
     more = f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
-    strays = "".join(f"<li>{escape_html(p)}</li>" for p in model.stray_problems[:MAX_LISTED])
+    strays = model.stray_problems
+    listed = "".join(f"<li>{escape_html(p)}</li>" for p in strays[:MAX_LISTED])
+    said = [f"{len(bad)} run(s) do not match the ledger: {links}{more}."] if bad else []
+    if strays:  # a damaged ledger line, a folder added by hand: named, not counted as runs
+        extra = f" (the first {MAX_LISTED} below)" if len(strays) > MAX_LISTED else ""
+        said.append(f"{len(strays)} problem(s) of the ledger or folders{extra}:")
     return (
         f'<div class="uk-alert" role="alert"><strong>Evidence does NOT verify:</strong> '
-        f"{len(bad)} run(s) do not match the ledger{': ' + links + more if bad else ''}. "
-        f"{anchor_note(model)}{'<ul>' + strays + '</ul>' if strays else ''}</div>"
+        f"{' '.join(said)} {anchor_note(model)}{'<ul>' + listed + '</ul>' if listed else ''}</div>"
     )
 
 
