@@ -110,3 +110,35 @@ def test_times_from_are_the_times_cron_gives(cadence: str, zone: str) -> None:
 
     assert got == expected
     assert [moment.utcoffset() for moment in got] == [moment.utcoffset() for moment in expected]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("cadence", "at", "previous", "following"),
+    [
+        # 2026-11-01: clocks go back at 02:00 EDT, so 01:00-01:59 happens twice.
+        ("0 * * * *", "01:10-04:00", "01:00-04:00", "01:00-05:00"),
+        ("0 * * * *", "01:10-05:00", "01:00-05:00", "02:00-05:00"),  # the hour's second time
+        # Reverse cronsim found yesterday's 01:30 from inside the repeated hour, and the next
+        # time given there was today's 01:30 EDT, already past.
+        ("30 1 * * *", "01:10-05:00", "01:30-04:00", "2026-11-02T01:30-05:00"),
+        ("30 1 * * *", "01:45-04:00", "01:30-04:00", "2026-11-02T01:30-05:00"),
+    ],
+)
+def test_the_repeated_hour_when_clocks_go_back(
+    cadence: str, at: str, previous: str, following: str
+) -> None:
+    def moment(text: str) -> datetime:
+        full = text if "T" in text else f"2026-11-01T{text}"
+        return datetime.fromisoformat(full).astimezone(NEW_YORK)
+
+    when = moment(at)
+    assert schedule.previous_time(cadence, when) == moment(previous)
+    assert schedule.previous_time(cadence, when).utcoffset() == moment(previous).utcoffset()
+    found = schedule.next_time(cadence, when)
+    assert (found, found.utcoffset()) == (moment(following), moment(following).utcoffset())
+    # What is due agrees with the times going forward (what `upkeep status` counts).
+    slots = list(schedule.times_from(cadence, moment("2026-10-31T00:00-04:00"), when))
+    assert slots[-1].astimezone(NEW_YORK) == schedule.previous_time(cadence, when)

@@ -40,14 +40,30 @@ def cron_for(cadence: str) -> str:
 
 
 def previous_time(cadence: str, at: datetime) -> datetime:
-    """The most recent scheduled time at or before `at` (an aware datetime)."""
+    """The most recent scheduled time at or before `at` (an aware datetime).
+
+    When clocks go back, a wall time repeats: going forward cronsim yields both (01:30 EDT, then
+    01:30 EST), going backward it finds the first only, or misses both from inside the second
+    hour. So the time found backward is stepped forward while the next one is still at or before
+    `at`, compared as moments (aware times of one zone compare by wall clock, ignoring the fold):
+    what is due here is what `times_from` and `upkeep status` count."""
+    expression = cron_for(cadence)
     start = at.replace(microsecond=0) + timedelta(seconds=1)
-    return next(CronSim(cron_for(cadence), start, reverse=True))
+    moment = next(CronSim(expression, start, reverse=True))
+    limit = at.astimezone(UTC)
+    while (following := next(CronSim(expression, moment))).astimezone(UTC) <= limit:
+        moment = following
+    return moment
 
 
 def next_time(cadence: str, at: datetime) -> datetime:
-    """The first scheduled time strictly after `at`."""
-    return next(CronSim(cron_for(cadence), at.replace(microsecond=0)))
+    """The first scheduled time strictly after `at` (as a moment: in the repeated hour when
+    clocks go back, the first fold of a wall time may be past already)."""
+    limit = at.astimezone(UTC)
+    for moment in CronSim(cron_for(cadence), at.replace(microsecond=0)):
+        if moment.astimezone(UTC) > limit:
+            return moment
+    raise AssertionError("cronsim ends")  # pragma: no cover - its iteration never ends
 
 
 def localize(moment: datetime, tz: tzinfo) -> datetime:
@@ -63,7 +79,8 @@ def times_from(cadence: str, first: datetime, until: datetime) -> Iterator[datet
     expression = cron_for(cadence)
     step = _CALENDAR_STEPS.get(cadence)
     moment = first
-    while moment <= until:
+    limit = until.astimezone(UTC)  # as moments: in one zone, aware times compare by wall clock
+    while moment.astimezone(UTC) <= limit:
         yield moment
         day = step(moment.date()) if step else None
         midnight = None if day is None else datetime.combine(day, time(), moment.tzinfo)
