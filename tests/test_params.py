@@ -308,3 +308,12 @@ def test_the_shipped_cleanings_dry_run_takes_any_word_for_yes_or_no(
     assert params.validate(cleaning, {"dry_run": word}) == {"dry_run": value}
     with pytest.raises(ParameterError, match="parameter dry_run: expected true or false or None"):
         params.validate(cleaning, {"dry_run": "config"})
+
+
+def test_a_refused_value_is_shown_cut_with_why(runbook: registry.Runbook) -> None:
+    # A 5,000-digit integer was echoed whole, with "expected an integer" for an integer.
+    with pytest.raises(ParameterError) as caught:
+        params.validate(runbook, params.parse_assignments([f"count={'9' * 5000}"]))
+    message = str(caught.value)
+    assert len(message) < 300
+    assert message.endswith("… (5000 characters) (more digits than Python reads as a number)")

@@ -330,3 +330,20 @@ def test_notebook_executed_by_papermill_is_scrubbed(tmp_path: Path) -> None:
     assert scrubbed.metadata.papermill.parameters == {"db_password": MARK}
     injected = [c for c in scrubbed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert MARK in injected[0].source
+
+
+def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
+    # report.summary cuts at SUMMARY_CHARS in the kernel: a secret straddling the cut left its
+    # first characters, which no longer match the whole secret, in run.json.
+    from datetime import UTC, datetime
+
+    from upkeep.records import RunbookRef, RunRecord, Status
+    from upkeep.report import SUMMARY_CHARS
+    from upkeep.run.seal import scrub_record
+
+    line = ("x" * (SUMMARY_CHARS - 10) + " " + CANARY)[:SUMMARY_CHARS]
+    assert CANARY not in line and line.endswith(CANARY[:9])
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary=line)
+    scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).summary
+    assert scrubbed == line[:-9] + MARK

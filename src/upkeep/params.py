@@ -161,6 +161,9 @@ def validate(
     return values
 
 
+SHOWN_CHARS = 80  # of a refused value, in its error message
+
+
 def convert(spec: ParamSpec, raw: Any, runbook: str) -> Any:
     """Convert a command-line string to the parameter's declared type; `None` is None where
     the parameter is optional or of any type, as papermill's own `-p` reads it."""
@@ -173,7 +176,17 @@ def convert(spec: ParamSpec, raw: Any, runbook: str) -> Any:
     try:
         return _converted(spec.type, raw, text)
     except (ValueError, yaml.YAMLError):
-        raise ParameterError(f"{where}: expected {_expected(spec)}, got {raw!r}") from None
+        shown = (
+            repr(raw)
+            if len(raw) <= SHOWN_CHARS
+            else f"{raw[:SHOWN_CHARS]!r}… ({len(raw)} characters)"
+        )
+        why = (
+            " (more digits than Python reads as a number)"
+            if len(text) > 4300 and text.lstrip("+-").isdigit()
+            else ""
+        )
+        raise ParameterError(f"{where}: expected {_expected(spec)}, got {shown}{why}") from None
 
 
 def _converted(kind: str, raw: str, text: str) -> Any:

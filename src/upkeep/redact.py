@@ -126,6 +126,16 @@ class Scrubber:
     def _replace(self, match: re.Match[str]) -> str:
         return marker(self._group_reference[match.lastindex - 1])
 
+    def cut_text(self, text: str) -> str:
+        """`text` scrubbed, when it was cut short (a summary cut at its length): a secret it
+        ends in the middle of leaves a start that `text()` cannot recognise, replaced too."""
+        text = self.text(text)
+        for form in self._forms:
+            for length in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
+                if text.endswith(form[:length]):
+                    return text[:-length] + marker(self._reference_of[form])
+        return text
+
     def value(self, obj: Any) -> Any:
         """A scrubbed copy of a JSON-like structure: strings in keys and values are scrubbed."""
         if isinstance(obj, str):

@@ -124,6 +124,8 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     data = record.to_json()
     for key in data.keys() - ENGINE_FIELDS:
         data[key] = scrubber.value(data[key])
+    if isinstance(data.get("summary"), str):  # cut at its length in the kernel: maybe mid-secret
+        data["summary"] = scrubber.cut_text(record.summary)
     return RunRecord.from_json(data)
 
 
