@@ -21,7 +21,8 @@ import pytest
 from helpers.site_history import daily_history, publish
 
 from upkeep.config import Config, load_config
-from upkeep.evidence import verify
+from upkeep.evidence import EvidenceStore, verify
+from upkeep.records import RunbookRef, RunRecord, Status
 from upkeep.registry import Registry, discover
 from upkeep.site import kept_runs, run_page_store, run_pages, run_records
 from upkeep.site import model as site_model
@@ -617,3 +618,25 @@ def test_the_cyclic_collector_rests_while_the_records_are_read_and_only_then(
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+def test_a_run_is_listed_in_its_month_in_the_configured_zone(make_project) -> None:
+    # A run at 00:15 on 1 January in Kathmandu (18:30 UTC the day before) was listed on
+    # "Runs of December 2026", with its time shown as 2027-01-01 00:15.
+    project = make_project(
+        "version: 1\ntimezone: Asia/Kathmandu\nevidence_dir: evidence\nstate_dir: state\n"
+        "runbooks_dir: runbooks\n"
+    )
+    project.add_runbook("nightly", [("code", "print(1)")])
+    store = EvidenceStore(project.evidence)
+    started = datetime(2026, 12, 31, 18, 30, tzinfo=UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-nightly-0001"
+    record = RunRecord(run_id, RunbookRef("nightly"), Status.OK, started, started, started)
+    store.publish(store.new_staging(run_id), record)
+    config = load_config(project.config)
+    model = load_model(config, discover(config.runbooks_dir, config.root))
+    assert list(model.by_month) == ["2027/01"]
+    [run] = model.runs
+    assert run.relpath.startswith("runs/2026/12/")  # the evidence keeps its UTC folder
+    page = run_pages.run_page(model, run)
+    assert 'href="../../../../runs/2027/01/">2027-01</a>' in page

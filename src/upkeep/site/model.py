@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,10 @@ class RunView:
     def verified(self) -> bool:
         return not self.problems
 
-    @property
-    def month(self) -> str:
-        """`YYYY/MM`, the month page this run is listed on."""
-        return self.relpath.split("/", 1)[1].rsplit("/", 1)[0]
+    def month(self, zone: tzinfo) -> str:
+        """`YYYY/MM`, the month page this run is listed on: the month it started in `zone`
+        (upkeep.yml's), as every time on the site is shown (its folder's month is UTC's)."""
+        return f"{self.started_at.astimezone(zone):%Y/%m}"
 
     @property
     def title(self) -> str:
@@ -152,7 +152,7 @@ def _load_model(config: Config, registry: Registry, at: datetime | None) -> Site
         stray_problems=strays,
         built_at=at,
         by_runbook=_group(runs, lambda run: run.runbook, newest_first=True),
-        by_month=_group(runs, lambda run: run.month, newest_first=False),
+        by_month=_group(runs, lambda run: run.month(config.tz), newest_first=False),
         findings=tuple(follow(events)),
         decisions=decisions,
         anchor=newest_anchor(config.evidence_dir, config.evidence_git),

@@ -126,7 +126,7 @@ def run_page(model: SiteModel, run: RunView) -> str:
         count = f" (In [{error.execution_count}])" if error.execution_count is not None else ""
         cell_label = f"cell {error.cell}{count}"
         cell_href = f"{REPORT}#cell-id=cell-{error.cell}"
-    year, month = run.month.split("/")
+    year, month = run.month(model.config.tz).split("/")
     return render(
         "run_page.html.j2",
         model.config.tz,
@@ -135,6 +135,7 @@ def run_page(model: SiteModel, run: RunView) -> str:
         root=ROOT,
         stylesheet=STYLESHEET_URI,
         month=f"{year}-{month}",
+        month_href=f"{ROOT}runs/{year}/{month}/",  # in the configured zone: maybe not ../
         runbook_known=run.runbook in model.registry,
         version_href=f"{ROOT}runbooks/{run.runbook}/{run.sha12}/" if run.sha12 else None,
         cell_label=cell_label,
