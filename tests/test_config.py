@@ -591,3 +591,13 @@ def test_every_problem_of_a_config_is_reported_at_once(tmp_path: Path) -> None:
         "colour: unknown key",
     ):
         assert message in text
+
+
+def test_a_file_where_the_backup_store_should_be_is_refused(tmp_path: Path) -> None:
+    # It passed `upkeep check`; the weekly verification then said "no backup yet" for good.
+    (tmp_path / "store").write_text("not a folder\n")
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, "backup: {dir: store}\n")
+    assert "backup.dir: expected a folder for the backup store (made on the first backup)" in str(
+        caught.value
+    )

@@ -77,6 +77,9 @@ def test_front_matter_is_read_and_a_page_without_an_owner_is_found(tmp_path: Pat
     assert pages["reference/orphaned.md"].review_every is None
     assert "review_every" in (pages["reference/bad.md"].problem or "")
     assert front_matter("# no front matter\n") == {}
+    # as MkDocs reads them: a page saved with a byte-order mark, or with CRLF line ends
+    assert front_matter("\ufeff---\nowner: ops\n---\n# x\n") == {"owner": "ops"}
+    assert front_matter("---\r\nowner: ops\r\n---\r\n# x\r\n") == {"owner": "ops"}
     with pytest.raises(ValueError, match="never closed"):
         front_matter("---\nowner: x\n")
 

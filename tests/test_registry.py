@@ -71,6 +71,12 @@ def test_a_line_papermill_cannot_read_is_a_note_not_a_warning_on_stderr(
         "line 2 ('d = a == 3') declares no parameter: papermill reads a parameter only from "
         "a line with a single '='",
     )
+    # `upkeep check` says so too (a note: the runbook runs), where it said "no problems" only.
+    checked = project.upkeep_in_process("check")
+    assert checked.code == 0, checked.text
+    assert "upkeep: note: runbook noted (runbooks/daily/noted.ipynb): line 2 ('d = a == 3')" in (
+        checked.err
+    )
 
 
 def test_show_json_gives_each_parameter_its_type_as_people_read_it(project: Project) -> None:

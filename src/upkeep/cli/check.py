@@ -43,6 +43,12 @@ def check(config_path: str | None) -> int:
         runbooks = len(found) + len(found.invalid)
     for message in messages:
         print_err(f"upkeep: error: {message}")
+    if config is not None:
+        # Not errors (the runbook runs), but what `show` notes: a line of the parameters cell
+        # papermill does not read as a parameter (a help text with `=` in it, say).
+        for runbook in found.values():
+            for note in runbook.param_notes:
+                print_err(f"upkeep: note: runbook {runbook.name} ({runbook.relpath}): {note}")
     where = config.path if config is not None else config_path or "upkeep.yml"
     if messages:
         count = len(messages)

@@ -479,5 +479,8 @@ def _backup(s: Section | None, base: Path) -> BackupPolicy:
         # Without a backup: section nothing is backed up; with one, backups need a store.
         dir=s.path("dir", base),
     )
+    if policy.dir is not None and os.path.lexists(policy.dir) and not policy.dir.is_dir():
+        # The verification said "no backup yet" of a store it could never open.
+        s.fail("dir", "a folder for the backup store (made on the first backup)", str(policy.dir))
     s.done()
     return policy

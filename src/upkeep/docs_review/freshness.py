@@ -75,7 +75,8 @@ def runbook_pages(registry: Registry) -> list[DocsPage]:
 
 def front_matter(text: str) -> dict[str, object]:
     """The YAML between a leading `---` line and the next; {} without one; ValueError when it is
-    not a YAML mapping."""
+    not a YAML mapping. A byte-order mark and CRLF line ends are read as MkDocs reads them."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     if not text.startswith("---\n"):
         return {}
     end = text.find(_FRONT_MATTER_END, 3)
