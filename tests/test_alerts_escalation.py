@@ -340,6 +340,8 @@ def test_the_replay_holds_back_what_a_silence_held_and_names_a_real_miss(
     )
 
     assert {page.opening for page in result.pages} == {paged}
+    # no run ended that streak: it was labelled "cleared by itself"
+    assert all(page.still_failing and not page.needed_action for page in result.pages)
     assert list(result.held) == [("probe", held)]
     assert "silenced (runbook probe) by ana" in result.held[("probe", held)]
     assert [run.run_id for run in result.missed] == [failed]
@@ -347,4 +349,25 @@ def test_the_replay_holds_back_what_a_silence_held_and_names_a_real_miss(
         "alerts", "replay", "--from", "2026-12-02", "--to", "2026-12-07"
     )
     assert cli.code == 1 and f"MISSED: {failed} (fail) was never paged" in cli.err
+    assert "still failing (no run since)" in cli.out and "cleared by itself" not in cli.out
     assert f"held back: probe ({held}): silenced (runbook probe)" in cli.out
+
+
+def test_pages_in_a_gap_of_the_rota_count_in_their_shift(project: Project) -> None:
+    # Pages that reached nobody (no layer answers yet) were summed as "at most 0 in one on-call
+    # shift" although they went out.
+    (project.root / "oncall.yml").write_text(
+        "schedules:\n  - name: ops-oncall\n    layers:\n      - {name: solo, people: [ana],"
+        " start: '2026-12-10 09:00'}\n"  # a rota that starts after the failure
+    )
+    store = EvidenceStore(project.evidence)
+    _run(project, Status.FAIL, T0)
+    config = load_config(project.config)
+    result = replay(
+        config, store, T0 - timedelta(hours=1), T0 + timedelta(hours=5), timedelta(minutes=5)
+    )
+    to_nobody = [page for page in result.pages if page.who == "NOBODY"]
+    assert len(to_nobody) >= 2  # the first level, then its repeat round
+    assert result.most_in_a_shift == len(to_nobody)
+    [gap] = [item for item in result.shifts if item.shift.answer.who is None]
+    assert gap.pages == len(to_nobody)

@@ -28,6 +28,9 @@ __all__ = ["LOG_ENTRY", "Replay", "ReplayedPage", "replay"]
 LOG_ENTRY = "log-entry"  # a person's maintenance-log entry on a run (`upkeep log`)
 
 
+NOBODY = "NOBODY"  # who a page reaches in a gap of the rota
+
+
 @dataclass(frozen=True)
 class ReplayedPage:
     runbook: str
@@ -37,6 +40,7 @@ class ReplayedPage:
     who: str
     at: datetime
     needed_action: bool
+    still_failing: bool = False  # no run ended its streak yet: it did not clear by itself
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def replay(
                         _who(config, due.target.schedule, due.target.page, moment),
                         moment,
                         _needed_action(seen, due.opening, logged),
+                        _streak_of(seen, due.opening)[-1] is seen[-1],
                     )
                 )
     held = {opening for _, opening in result.held}
@@ -128,7 +133,7 @@ def _moments(
 def _who(config: Config, schedule: str | None, page: str, at: datetime) -> str:
     if schedule is None:
         return page
-    return answer(config.oncall.schedule(schedule), at).who or "NOBODY"
+    return answer(config.oncall.schedule(schedule), at).who or NOBODY
 
 
 def _logged_runs(decisions: list[DecisionEntry]) -> set[str]:
@@ -188,7 +193,8 @@ def _per_shift(
             count = sum(
                 1
                 for page in pages
-                if shift.start <= page.at < shift.end and page.who == shift.answer.who
+                # A gap in the rota is a shift too: its pages went to nobody, and count.
+                if shift.start <= page.at < shift.end and page.who == (shift.answer.who or NOBODY)
             )
             found.append(ShiftPages(shift, count))
     return found

@@ -172,6 +172,7 @@ def _replay_json(result: Replay) -> dict[str, Any]:
                 "who": page.who,
                 "at": page.at.isoformat(),
                 "needed_action": page.needed_action,
+                "still_failing": page.still_failing,
             }
             for page in result.pages
         ],
@@ -221,7 +222,13 @@ def _print_replay(config: Config, result: Replay) -> None:
         f"({len(result.shifts)} shifts)"
     )
     for page in result.pages:
-        action = "needed action" if page.needed_action else "cleared by itself"
+        action = (
+            "needed action"
+            if page.needed_action
+            else "still failing (no run since)"
+            if page.still_failing
+            else "cleared by itself"
+        )
         print_out(
             f"  {format_time(page.at.astimezone(tz))}  {page.runbook}: {page.who} "
             f"(level {page.level}, round {page.round}) - {action}"
