@@ -355,21 +355,24 @@ def test_an_invalid_runbook_is_on_the_site_with_its_problem(project: Project) ->
 
 def test_a_runbooks_title_and_summary_are_text_on_its_page(project: Project) -> None:
     # The summary went into the page as Markdown with raw HTML: an onerror handler and a
-    # javascript: link ran. Title markup is refused at discovery (test_registry); [links] too here.
+    # javascript: link ran; attr_list's `{: onclick=... }` put a handler on the heading. Title
+    # markup (< >) is refused at discovery (test_registry); the rest is shown as text here.
     summary = 'Disk report <img src=x onerror="alert(1)"> and [help](javascript:alert(2)).'
-    project.add_runbook(
-        "report",
-        [CHECK_OK],
-        meta={"title": "[Disk](javascript:alert(3)) report", "summary": summary},
-    )
+    title = "[Disk](javascript:alert(3)) report"
+    project.add_runbook("report", [CHECK_OK], meta={"title": title, "summary": summary})
+    attr_summary = "Disk usage.\n{: onmouseover=alert(2) style=position:fixed;inset:0 }"
+    attr_title = "Disk report {: onclick=alert(1) }"
+    project.add_runbook("attrs", [CHECK_OK], meta={"title": attr_title, "summary": attr_summary})
     result = project.upkeep("site", "build", timeout=300)
     assert result.code == 0, result.text
-    page = Parsed((project.root / "site" / "runbooks" / "report" / "index.html").read_text())
-    assert not page.named("img") or all(img.get("onerror") is None for img in page.named("img"))
-    hrefs = [a.get("href") or "" for a in page.named("a")]
-    assert not [href for href in hrefs if href.startswith("javascript:")]
-    text = "".join(page.text)
-    assert summary in text and "[Disk](javascript:alert(3)) report" in text
+    for name, shown in (("report", (title, summary)), ("attrs", (attr_title, attr_summary))):
+        page = Parsed((project.root / "site" / "runbooks" / name / "index.html").read_text())
+        hrefs = [a.get("href") or "" for a in page.named("a")]
+        assert not [href for href in hrefs if href.startswith("javascript:")]
+        handlers = [key for _, attrs in page.tags for key in attrs if key.startswith("on")]
+        assert handlers == [], name  # no onerror, onclick or onmouseover
+        text = " ".join("".join(page.text).split())
+        assert all(" ".join(part.split()) in text for part in shown), name
 
 
 def test_a_dry_run_that_passed_does_not_hide_the_real_run_that_failed(project: Project) -> None:

@@ -58,12 +58,15 @@ def test_the_targets_table_shows_every_database_and_service_as_configured(
     table = drill.recovery_targets(make_config(tmp_path, CONFIG))
     rows = table.splitlines()
     assert rows[2] == (
-        "| database `app` | 60 s | 120 s | heartbeat row in `upkeep_canary` (upkeep writes it: "
-        "opted in) |"
+        "| database <code>app</code> | 60 s | 120 s | heartbeat row in `upkeep_canary` (upkeep"
+        " writes it: opted in) |"
     )
-    assert rows[3] == "| database `shop` | - | - | read-only query `SELECT max(at) FROM sales` |"
-    assert rows[4] == "| service `web` | - | 30 s | the largest RPO of the databases |"
-    assert rows[5].startswith("| service `port` | - | - |")
+    assert rows[3] == (
+        "| database <code>shop</code> | - | - | read-only query"
+        " <code>SELECT max(at) FROM sales</code> |"
+    )
+    assert rows[4] == "| service <code>web</code> | - | 30 s | the largest RPO of the databases |"
+    assert rows[5].startswith("| service <code>port</code> | - | - |")
 
 
 def test_the_trend_lists_each_drill_newest_first_and_marks_a_missed_target(

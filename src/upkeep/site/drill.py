@@ -25,17 +25,17 @@ def recovery_targets(config: Config) -> str:
         if target.canary == "table":
             canary = "heartbeat row in `upkeep_canary` (upkeep writes it: opted in)"
         elif target.canary_query:
-            canary = f"read-only query `{table_cell(target.canary_query)}`"
+            canary = f"read-only query <code>{table_cell(target.canary_query)}</code>"
         else:
             canary = "the restored backup's time (no canary)"
         rows.append(
-            f"| database `{table_cell(database.name)}` | {_seconds(target.rpo_s)} | "
+            f"| database <code>{table_cell(database.name)}</code> | {_seconds(target.rpo_s)} | "
             f"{_seconds(target.rto_s)} | {canary} |"
         )
     for service in config.services:
         target = drill.service(service.name)
         rows.append(
-            f"| service `{table_cell(service.name)}` | {_seconds(target.rpo_s)} | "
+            f"| service <code>{table_cell(service.name)}</code> | {_seconds(target.rpo_s)} | "
             f"{_seconds(target.rto_s)} | the largest RPO of the databases |"
         )
     if len(rows) == 2:

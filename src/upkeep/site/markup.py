@@ -56,14 +56,29 @@ def escape_html(value: Any) -> str:
     return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
+# What Markdown (with the site's extensions) would act on in text shown as it is: links
+# (`[x](javascript:...)`), attr_list's `{: onclick=... }`, emphasis and code spans.
+_MARKDOWN_ACTIVE = str.maketrans(
+    {
+        "[": "&#91;",
+        "]": "&#93;",
+        "{": "&#123;",
+        "}": "&#125;",
+        "*": "&#42;",
+        "_": "&#95;",
+        "`": "&#96;",
+    }
+)
+
+
 def inert_markdown(text: str) -> str:
-    """Text that Markdown shows as it is: no HTML, and no links (`[x](javascript:...)`)."""
-    return escape_html(text).replace("[", "&#91;").replace("]", "&#93;")
+    """Text that Markdown shows as it is: no HTML, no links, no attributes, no emphasis."""
+    return escape_html(text).translate(_MARKDOWN_ACTIVE)
 
 
 def table_cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return escape_html(text).replace("|", "&#124;").replace("\n", " ")
+    """Text safe inside a Markdown table cell, shown as it is (see `inert_markdown`)."""
+    return inert_markdown(text).replace("|", "&#124;").replace("\n", " ")
 
 
 def when(moment: datetime | None, model: SiteModel) -> str:

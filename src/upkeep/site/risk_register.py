@@ -45,8 +45,8 @@ def risk_register_page(model: SiteModel, today: date | None = None) -> str:
         ids = ", ".join((entry.id, *entry.aliases))
         lines.append(
             f"| {table_cell(ids)} | {table_cell(entry.package)} | {_status(entry, today)} | "
-            f"{entry.expires.isoformat()} | {table_cell(entry.owner or '**none**')} | "
-            f"{table_cell(entry.approved_by or '**none**')} | {table_cell(entry.reason)} |"
+            f"{entry.expires.isoformat()} | {_or_none(entry.owner)} | "
+            f"{_or_none(entry.approved_by)} | {table_cell(entry.reason)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -64,8 +64,8 @@ def _drift_lines(drift: tuple[DriftException, ...], today: date) -> list[str]:
     for entry in sorted(drift, key=lambda e: (e.expires, e.key)):
         lines.append(
             f"| <code>{table_cell(entry.key)}</code> | {_status(entry, today)} | "
-            f"{entry.expires.isoformat()} | {table_cell(entry.owner or '**none**')} | "
-            f"{table_cell(entry.approved_by or '**none**')} | {table_cell(entry.reason)} |"
+            f"{entry.expires.isoformat()} | {_or_none(entry.owner)} | "
+            f"{_or_none(entry.approved_by)} | {table_cell(entry.reason)} |"
         )
     return [*lines, "", "## Accepted vulnerabilities\n"]
 
@@ -96,7 +96,7 @@ def _waiver_lines(waivers: tuple[CheckWaiver, ...], model: SiteModel, today: dat
         lines.append(
             f"| {table_cell(entry.runbook)} | <code>{table_cell(entry.check)}</code> | "
             f"{_status(entry, today)} | {entry.expires.isoformat()} | "
-            f"{table_cell(entry.owner or '-')} | {table_cell(entry.approved_by or '**none**')} | "
+            f"{table_cell(entry.owner or '-')} | {_or_none(entry.approved_by)} | "
             f"{table_cell(entry.reason)} | {used} |"
         )
     return [*lines, ""]
@@ -109,3 +109,8 @@ def _status(entry: RiskEntry | DriftException | CheckWaiver, today: date) -> str
         return "**incomplete**"
     days = (entry.expires - today).days
     return f"accepted, {days} days left"
+
+
+def _or_none(value: str | None) -> str:
+    """A person's name as text, or a bold "none" where the register names nobody."""
+    return table_cell(value) if value else "**none**"

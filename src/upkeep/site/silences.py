@@ -51,7 +51,7 @@ def silences_page(model: SiteModel, now: datetime | None = None) -> str:
         if item.expired_by:
             state += f" (ended by {item.expired_by})"
         lines.append(
-            f"| {item.scope} `{table_cell(item.name)}` | "
+            f"| {item.scope} <code>{table_cell(item.name)}</code> | "
             f"{item.ends.astimezone(config.tz):%Y-%m-%d %H:%M} | {state} | "
             f"{table_cell(item.author)} | {table_cell(item.reason)} | `{item.record_id}` |"
         )
