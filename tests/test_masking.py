@@ -90,6 +90,13 @@ NOT_SECRETS = [
     "std::vector<int> at 02:15:00",
     "mysql -u root -p app asks for the password",
     "the password reset link was sent; the token expired",
+    # not MySQL's -p: another command's option after a path or a name holding "mysql"
+    "find /var/lib/mysql -perm -0002 -print",
+    "restarted mysql; tar -pczf backup.tgz data",
+    "chown -R mysql:mysql /var/lib/mysql -printf '%p'",
+    # a cookie setting, not a cookie header; a kubectl line naming a secret
+    "Checking cookie: disabled for this site",
+    'secret "db-backup" created',
 ]
 
 

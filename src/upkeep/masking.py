@@ -106,16 +106,17 @@ _SECRET_NAME_END = re.compile(
     )
     + r")\Z"
 )
-# A cookie header's whole value (session ids, several `name=value` pairs).
-_COOKIE = re.compile(r"(?im)(?<![\w-])((?:set-)?cookie\s*:\s*)\S[^\r\n]*")
-# `mysql -u root -pSECRET`: MySQL's clients take the password glued to `-p`.
+# A cookie header's whole value (session ids, several `name=value` pairs), on its own line.
+_COOKIE = re.compile(r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)(?=[^\r\n=]{0,200}=)[^\r\n]+")
+# `mysql -u root -pSECRET`: MySQL's clients take the password glued to `-p`, among the command's
+# own arguments (a few words after it, within one command: not `find /var/lib/mysql -perm`).
 _MYSQL_PASSWORD = re.compile(
-    r"(?<![\w-])(mysql(?:dump|admin|import|check|show|binlog)?(?:\.exe)?\b[^\r\n]*?\s-p)"
-    r"(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|[^\s'\"]+)"
+    r"(?<![^\s;&|(`'\"])(mysql(?:dump|admin|import|check|show|binlog)?(?:\.exe)?"
+    r"(?:[ \t]+(?!-p)[^\s|;&<>]+){0,12}?[ \t]+-p)(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|[^\s'\"]+)"
 )
-# `password 'hunter2'`: a secret word, a space, then a quoted value.
+# `password 'hunter2'`: a password word, a space, then a quoted value.
 _QUOTED_AFTER_WORD = re.compile(
-    r"(?i)(?<![\w-])((?:password|passwd|passphrase|pwd|secret|token)\s+)(['\"])[^'\"\r\n]{1,200}\2"
+    r"(?i)(?<![\w-])((?:password|passwd|passphrase|pwd)[ \t]+)(['\"])[^'\"\r\n]{1,200}\2"
 )
 _EMAIL = re.compile(
     r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![\w\-])"
@@ -219,9 +220,7 @@ def _named_value(match: re.Match[str]) -> str:
 
 
 def _quoted_after_word(match: re.Match[str]) -> str:
-    word = match[1].strip().lower()
-    kind = "token" if word == "token" else "secret" if word == "secret" else "password"
-    return f"{match[1]}{match[2]}{marker(kind)}{match[2]}"
+    return f"{match[1]}{match[2]}{marker('password')}{match[2]}"
 
 
 def luhn_valid(digits: str) -> bool:

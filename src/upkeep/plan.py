@@ -157,7 +157,7 @@ def plan_due(
             own = {key: value for key, value in given.items() if runbook.param(key) is not None}
             # The registry checked every default already; a secret that does not resolve
             # fails that run (with evidence), not the night.
-            values = params.validate(runbook, own, require_secrets=False)
+            values = params.validate(runbook, own, require_secrets=False, refuse_short=True)
             plan.append(PlannedRun(runbook, values, trigger))
     return plan
 
