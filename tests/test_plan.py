@@ -4,7 +4,7 @@ but no kernel (tests/test_due.py drives a few of these through the CLI)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers.project import CHECK_OK, Project
@@ -131,11 +131,20 @@ def test_the_last_run_is_the_latest_that_ran_whatever_the_ledger_order(night: Ni
 
 def test_at_a_past_moment_a_later_run_has_not_happened_yet(night: Night) -> None:
     # `list --at` a moment before today's run showed that run as the last one and not due.
-    earlier = night.record("every-day", datetime(2027, 3, 9, 1, tzinfo=UTC))
-    night.record("every-day", datetime(2027, 3, 10, 9, 22, tzinfo=UTC), status=Status.WARN)
-    before = night.state("every-day", "2027-03-10T08:00:00Z")
+    # (in the past: a run stamped a little ahead of now, by a clock stepped back, still counts)
+    earlier = night.record("every-day", datetime(2026, 3, 9, 1, tzinfo=UTC))
+    night.record("every-day", datetime(2026, 3, 10, 9, 22, tzinfo=UTC), status=Status.WARN)
+    before = night.state("every-day", "2026-03-10T08:00:00Z")
     assert (before.last_run_id, before.last_status, before.due) == (earlier, Status.OK, True)
-    assert not night.state("every-day", "2027-03-10T10:00:00Z").due
+    assert not night.state("every-day", "2026-03-10T10:00:00Z").due
+
+
+def test_a_run_stamped_a_little_ahead_of_now_still_counts(night: Night) -> None:
+    # A clock stepped back: the run's start is after "now", and it must not run again.
+    now = datetime.now(UTC)
+    ahead = night.record("every-day", now + timedelta(minutes=3))
+    state = night.state("every-day", now.isoformat())
+    assert state.last_run_id == ahead and not state.due
 
 
 def test_a_skipped_run_does_not_count_as_a_run(night: Night) -> None:

@@ -255,6 +255,14 @@ def test_backlog_and_log_commands_record_decisions_that_verify(project: Project)
     ]
     report = verify(project.evidence)
     assert report.ok and report.decisions_checked == 2
+    # What a person typed cannot act on the terminal that lists it
+    typed = "done\x1b]0;PWNED\x07\rOVERWRITTEN"
+    assert (
+        project.upkeep_in_process("log", "add", typed, "--run", ids[-1], "--by", "carol").code == 0
+    )
+    listed = project.upkeep_in_process("log", "list").out
+    assert "\x1b" not in listed and "\r" not in listed
+    assert "done␛]0;PWNED␇ OVERWRITTEN" in listed
 
 
 def test_bad_backlog_and_log_input_is_refused_and_nothing_recorded(project: Project) -> None:

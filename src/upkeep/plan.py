@@ -110,7 +110,9 @@ def states(
 def _state(runbook: Runbook, ran: list[_Ran], config: Config, at: datetime) -> RunbookState:
     # As things stood at `at`: a run that started later (`--at` a moment in the past) had not
     # happened yet, so it neither makes the period done nor is the last run.
-    ran = [run for run in ran if run.at <= at]
+    until = schedule.seen_until(at)
+    if until is not None:
+        ran = [run for run in ran if run.at <= until]
     slot = schedule.previous_time(runbook.cadence, at)
     period = [run for run in ran if run.at >= slot and not run.entry.dry_run]
     errors = sum(run.entry.status is Status.ERROR for run in period)

@@ -57,15 +57,16 @@ def recent_entries(
     if recent is None or not _still_answers(recent, ledger, size, cadences, at):
         if recent is not None and _before_horizons(recent, cadences, at):
             # Keep the newer cache; read what was so at `at`.
-            return _entries(_read(_Recent(), ledger, cadences, at, until=at))
+            return _entries(_read(_Recent(), ledger, cadences, at, until=schedule.seen_until(at)))
         recent = _read(_Recent(cadences=dict(cadences)), ledger, cadences, at)
         _save(cache_path, recent)
     elif size > recent.size:
         recent = _read(recent, ledger, cadences, at)
         _save(cache_path, recent)
-    if any(_at(value) > at for value in recent.last.values()):
+    until = schedule.seen_until(at)
+    if until is not None and any(_at(value) > until for value in recent.last.values()):
         # `list --at` a moment before a kept run: what was last then is not kept.
-        return _entries(_read(_Recent(), ledger, cadences, at, until=at))
+        return _entries(_read(_Recent(), ledger, cadences, at, until=until))
     return _entries(recent)
 
 

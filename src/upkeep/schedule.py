@@ -66,6 +66,17 @@ def next_time(cadence: str, at: datetime) -> datetime:
     raise AssertionError("cronsim ends")  # pragma: no cover - its iteration never ends
 
 
+# How far before now a moment asked about (`--at`) must be for runs started after it to be taken
+# as not having happened yet. Closer to now (or later), every run counts, even one stamped a
+# little ahead by a clock that was stepped back: taking it away would run it again.
+PAST_SLACK = timedelta(minutes=5)
+
+
+def seen_until(at: datetime) -> datetime | None:
+    """The moment after which runs had not happened yet, when `at` is in the past; else None."""
+    return at if at < datetime.now(UTC) - PAST_SLACK else None
+
+
 def localize(moment: datetime, tz: tzinfo) -> datetime:
     """Interpret a naive datetime in `tz`; convert an aware one to `tz`."""
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)

@@ -64,7 +64,7 @@ def open_command(
     incident_id = f"INC-{now:%Y%m%d}-{secrets.token_hex(2)}"
     details = {"event": "open", "severity": severity, "title": title.strip(), "run_id": run_id}
     _record(config, incident_id, _author(author), now, title.strip(), details)
-    print_out(f"opened {incident_id} ({severity}): {title.strip()}")
+    print_out(f"opened {incident_id} ({severity}): {one_line(title)}")
     _show_clocks(config, incident_id)
     return 0
 

@@ -10,6 +10,7 @@ import click
 from upkeep.cli.console import print_json, print_out
 from upkeep.cli.options import GlobalOptions
 from upkeep.errors import UpkeepError
+from upkeep.plain_text import one_line
 
 
 @click.group("log")
@@ -64,7 +65,8 @@ def log_list_command(options: GlobalOptions, as_json: bool) -> int:
         )
         return 0
     for e in entries:
-        print_out(f"{e.at.astimezone(config.tz):%Y-%m-%d %H:%M} {e.by} ({e.run_id}): {e.text}")
+        when = f"{e.at.astimezone(config.tz):%Y-%m-%d %H:%M}"
+        print_out(f"{when} {one_line(e.by)} ({e.run_id}): {one_line(e.text)}")
     if not entries:
         print_out("the maintenance log is empty")
     return 0

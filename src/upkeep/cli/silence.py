@@ -13,6 +13,7 @@ import click
 from upkeep.cli.console import print_json, print_out, print_table
 from upkeep.cli.options import GlobalOptions
 from upkeep.errors import UpkeepError
+from upkeep.plain_text import one_line
 
 AUTHOR_ENV = "UPKEEP_AUTHOR"
 AUTHOR_HELP = f"Who decides [default: ${AUTHOR_ENV}, else the login name]."
@@ -123,8 +124,8 @@ def silence_list_command(options: GlobalOptions, show_all: bool, as_json: bool) 
             f"{s.scope} {s.name}",
             f"{s.ends.astimezone(config.tz):%Y-%m-%d %H:%M %Z}",
             "active" if s.active(now) else "expired",
-            s.author,
-            s.reason,
+            one_line(s.author),
+            one_line(s.reason),
         )
         for s in shown
     ]

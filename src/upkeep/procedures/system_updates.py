@@ -359,6 +359,11 @@ def record_apply(applied: Applied) -> None:
         _record_python_apply(outcome)
     _record_health(applied)
     ok = applied.healthy and all(isinstance(o, PatchOutcome) and o.kept for o in applied.python)
+    if applied.os_failed:  # apt-get stopped part-way: some packages may be in, some not
+        report.summary(
+            f"the plan of {approval.subject} was not applied in full (see the apply checks)"
+        )
+        return
     if not applied.changed:
         # os_apply off, or every part refused: saying "applied" would not be true.
         report.summary(

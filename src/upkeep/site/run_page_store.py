@@ -74,11 +74,13 @@ def place_file(source: str | Path, target: Path, placed: Placed) -> None:
 
 def _link_replacing(source: str | Path, target: Path) -> None:
     # mkdocs has just cleaned the site: the target is there only in a dirty build or a rerun.
+    # follow_symlinks=False: a source swapped for a link after it was checked is linked as the
+    # link itself (which the site build never follows), not as what it points at.
     try:
-        os.link(source, target)
+        os.link(source, target, follow_symlinks=False)
     except FileExistsError:
         target.unlink()
-        os.link(source, target)
+        os.link(source, target, follow_symlinks=False)
 
 
 class RunPageStore:
