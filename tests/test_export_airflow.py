@@ -196,3 +196,18 @@ def test_hosts_in_two_time_zones_get_a_dag_each(tmp_path: Path) -> None:
     dags = _dags(_export(fleet).out)
     assert set(dags) == {"upkeep_daily_europe_paris", "upkeep_daily_america_new_york"}
     assert set(dags["upkeep_daily_america_new_york"]["tasks"]) == {"db-2--probe"}
+
+
+def test_numbered_dag_ids_never_take_another_cadences_id() -> None:
+    # "*/7 * * * *" and "7 * * * *" both slug to upkeep_7; the second became upkeep_7_2, the
+    # id "7 2 * * *" has of its own, and Airflow kept one of the two DAGs.
+    from upkeep.schedule_export.fleet_tasks import FleetSchedule, _check_unique
+
+    schedules = [
+        FleetSchedule("upkeep_7", "*/7 * * * *", "*/7 * * * *", "UTC", ()),
+        FleetSchedule("upkeep_7", "7 * * * *", "7 * * * *", "UTC", ()),
+        FleetSchedule("upkeep_7_2", "7 2 * * *", "7 2 * * *", "UTC", ()),
+    ]
+    _check_unique(schedules)
+    names = [schedule.name for schedule in schedules]
+    assert len(set(names)) == 3 and names[0] == "upkeep_7"

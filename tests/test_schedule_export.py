@@ -66,6 +66,10 @@ def test_fields_refuse_what_only_cronsim_reads() -> None:
             ["*-*-01 04:30:00 Europe/Berlin", "Sun *-*-* 04:30:00 Europe/Berlin"],
         ),
         ("* * * * *", ["*-*-* *:*:00 Europe/Berlin"]),
+        # Either day field matching will do, and one covers every day: every day (was Mondays,
+        # and the 1st only)
+        ("0 4 1-31 * 1", ["*-*-* 04:00:00 Europe/Berlin"]),
+        ("0 4 1 * 0-6", ["*-*-* 04:00:00 Europe/Berlin"]),
     ],
 )
 def test_on_calendar(expression: str, events: list[str]) -> None:
@@ -121,6 +125,8 @@ def test_first_ambiguous_fire(expression: str, zone: str, first: datetime | None
         ("0 0 1 * *", "Asia/Tokyo", None),  # the day before the 1st
         ("0 0,12 * * *", "Asia/Tokyo", None),  # 15:00 the day before, 03:00 the same day
         ("0 0 * * *", "Europe/Berlin", None),  # daylight saving
+        ("0 4 * * 7", "UTC", "0 4 * * 0"),  # GitHub's cron takes weekdays 0-6 only
+        ("0 4 * * 1-7", "UTC", "0 4 * * 0,1,2,3,4,5,6"),
     ],
 )
 def test_utc_expression(expression: str, zone: str, utc: str | None) -> None:
@@ -286,3 +292,34 @@ def test_an_exported_crontab_line_runs_the_runbook_as_a_scheduled_run(tmp_path: 
     assert record["runbook"]["name"] == "nightly"
     assert record["trigger"] == "schedule"
     assert record["status"] == "ok"
+
+
+KUBERNETES = """\
+schedule:
+  kubernetes: {image: "upkeep:1", evidence_claim: upkeep-evidence}
+"""
+
+
+def test_a_step_from_a_start_is_written_as_every_cron_reads_it(tmp_path: Path) -> None:
+    # `1/5` (cronsim: 1, 6, 11, ...) made cronie and Debian's cron refuse the whole crontab.
+    project = project_with(tmp_path, "UTC", {"fifths": "0 4 1/5 * *", "odd": "*/15 2/3 * * *"})
+    result = project.upkeep_in_process("schedule", "export", "cron")
+    assert result.code == 0, result.text
+    assert re.search(r"^0 4 1-31/5 \* \* .*fifths", result.out, re.M)
+    assert re.search(r"^\*/15 2-23/3 \* \* \* .*odd", result.out, re.M)
+
+
+def test_kubernetes_refuses_a_stepped_day_field_it_reads_otherwise(tmp_path: Path) -> None:
+    # robfig's cron reads `*/2` beside a weekday as either day matching; upkeep, both.
+    project = project_with(
+        tmp_path,
+        "UTC",
+        {"even-mondays": "0 4 */2 * 1", "sundays": "0 4 * * 7"},
+        extra=KUBERNETES,
+    )
+    out = tmp_path / "out"
+    result = project.upkeep_in_process("schedule", "export", "kubernetes", "-o", str(out))
+    assert result.code == 1, result.text
+    assert "even-mondays" in result.err and "reads as either day matching" in result.err
+    assert "schedule: 0 4 * * 0\n" in (out / "upkeep-sundays.yaml").read_text()
+    assert not (out / "upkeep-even-mondays.yaml").exists()

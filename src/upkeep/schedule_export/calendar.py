@@ -19,9 +19,13 @@ def on_calendar(fields: CronFields, zone: str) -> list[str]:
     time = f"{hours}:{_values(fields.minutes, '{:02d}', full=60)}:00"
     days = "*" if fields.every_day_of_month else _values(fields.days, "{:02d}")
     weekdays = None if fields.every_weekday else _weekdays(fields.weekdays)
-    if fields.day_and or fields.every_day_of_month or weekdays is None:
+    if fields.day_and:  # a day must match both fields (one of them is `*...`)
         prefix = f"{weekdays} " if weekdays else ""
         return [f"{prefix}*-{months}-{days} {time} {zone}"]
+    # Either field matching will do (cron's rule when neither starts with `*`): when one covers
+    # every day, so does the cadence (`0 4 1-31 * 1` is every day, not Mondays).
+    if fields.every_day_of_month or weekdays is None:
+        return [f"*-{months}-* {time} {zone}"]
     return [f"*-{months}-{days} {time} {zone}", f"{weekdays} *-{months}-* {time} {zone}"]
 
 

@@ -9,6 +9,7 @@ issue #124): keep the machine in UTC or in the config's zone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -41,10 +42,32 @@ def files(
     ]
     for job in jobs:
         lines.append(f"# {job.name}: {job.title} (cadence: {job.cadence})")
-        lines.append(f"{job.fields.expression} {_escape(context.shell_line(job.name))}")
+        lines.append(f"{_portable(job.fields.expression)} {_escape(context.shell_line(job.name))}")
     for refusal_ in refused:
         lines.append(f"# NOT SCHEDULED: {refusal_.runbook}: {refusal_.reason}")
     return {FILE_NAME: "\n".join(lines) + "\n"}
+
+
+# The largest value of each field, for a step from a start (`1/5`): cronie and Debian's cron
+# read a step only after a range or `*`, and refuse the whole crontab otherwise.
+_FIELD_MAX = (59, 23, 31, 12, 7)
+_STEP_FROM = re.compile(r"(\d+)/(\d+)")
+
+
+def _portable(expression: str) -> str:
+    """`expression` with each `N/S` written `N-MAX/S`: the same times (cronsim reads `N/S` as
+    from N to the field's end), in a form every cron reads. A field's leading `*`, which makes
+    the two day fields both have to match, is kept as it is."""
+    fields = expression.split()
+    return " ".join(
+        ",".join(
+            _STEP_FROM.sub(lambda m, top=top: f"{m[1]}-{top}/{m[2]}", token)
+            if _STEP_FROM.fullmatch(token)
+            else token
+            for token in field.split(",")
+        )
+        for field, top in zip(fields, _FIELD_MAX, strict=True)
+    )
 
 
 def _escape(command: str) -> str:

@@ -4,6 +4,7 @@ and weekdays it fires on as plain sets of numbers, and whether its day fields ar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,3 +69,29 @@ def parse_fields(expression: str) -> CronFields:
         weekdays=weekdays,
         day_and=bool(sim.day_and),
     )
+
+
+def portable_expression(fields: CronFields) -> str:
+    """The expression with weekday 7 (Sunday, as cronsim and Vixie cron read it) written 0 and
+    the weekday field given as its values: Kubernetes and GitHub's cron take 0-6 only. A field
+    holding 7 never starts with `*`, so which day fields must both match is kept."""
+    parts = fields.expression.split()
+    if parts[4].startswith("*") or not re.search(r"(?<![\d/])7(?!\d)", parts[4]):
+        return fields.expression  # no weekday 7 (`*/7` is a step, from Sunday)
+    parts[4] = ",".join(str(day) for day in sorted(fields.weekdays))
+    return " ".join(parts)
+
+
+def star_step_refusal(fields: CronFields, scheduler: str) -> str | None:
+    """Why `scheduler` (robfig's cron in Kubernetes, croniter in Airflow) would fire at other
+    times: both day fields restricted, one of them `*/N`. cronsim, like Vixie cron, reads that
+    as "both must match"; those read it as "either"."""
+    day_field, weekday_field = fields.expression.split()[2], fields.expression.split()[4]
+    stepped = any(f.startswith("*/") and f != "*/1" for f in (day_field, weekday_field))
+    if fields.day_and and stepped and not (fields.every_day_of_month or fields.every_weekday):
+        return (
+            f"{fields.expression!r} restricts both the day of the month and the weekday with a"
+            f" `*/N` step, which {scheduler} reads as either day matching, not both as upkeep"
+            " does; name the days as a list or a range instead"
+        )
+    return None

@@ -14,6 +14,7 @@ from datetime import datetime
 from upkeep.config.fleet import Fleet, LoadedHost, check_host_runbooks
 from upkeep.schedule_export import Job, Refusal, job_for
 from upkeep.schedule_export.context import ExportContext
+from upkeep.schedule_export.fields import star_step_refusal
 from upkeep.schedule_export.localtime import dst_refusal
 
 __all__ = [
@@ -76,7 +77,9 @@ def host_jobs(
     for index, loaded in enumerate(hosts):
         zone = loaded.config.tz
         for job in _selected_jobs(fleet, index, loaded, refused):
-            reason = dst_refusal(job, zone, now.astimezone(zone))
+            reason = dst_refusal(job, zone, now.astimezone(zone)) or star_step_refusal(
+                job.fields, "Airflow's croniter (and Kubernetes' cron)"
+            )
             if reason is None:
                 jobs.append(HostJob(loaded, job))
             else:
@@ -150,12 +153,15 @@ def _schedules(grouped: dict[tuple[str, str], list[tuple[Job, FleetTask]]]) -> l
 def _check_unique(schedules: list[FleetSchedule]) -> None:
     """Two cadences written differently can reduce to one slug ("0 3 * * *" and a runbook's
     "daily" never do; two cron spellings might): number them rather than lose a DAG."""
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for index, schedule in enumerate(schedules):
-        count = seen.get(schedule.name, 0)
-        seen[schedule.name] = count + 1
-        if count:
-            schedules[index] = replace(schedule, name=f"{schedule.name}_{count + 1}")
+        name, number = schedule.name, 1
+        while name in seen:  # a numbered name may be another cadence's own ("7 2 * * *")
+            number += 1
+            name = f"{schedule.name}_{number}"
+        seen.add(name)
+        if name != schedule.name:
+            schedules[index] = replace(schedule, name=name)
 
 
 def _slug(text: str) -> str:

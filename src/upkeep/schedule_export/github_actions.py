@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 
 from upkeep.schedule_export.dst import transitions
-from upkeep.schedule_export.fields import CronFields
+from upkeep.schedule_export.fields import CronFields, portable_expression
 
 if TYPE_CHECKING:
     from upkeep.schedule_export import ExportContext, Job, Refusal
@@ -71,7 +71,7 @@ def utc_expression(
     assert offset is not None
     shift = int(offset.total_seconds() // 60)
     if shift == 0:
-        return fields.expression, None
+        return portable_expression(fields), None
     shifted = {
         divmod(hour * 60 + minute - shift, 24 * 60)
         for hour in fields.hours

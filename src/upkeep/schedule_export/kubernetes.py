@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from upkeep.errors import ConfigError
+from upkeep.schedule_export.fields import portable_expression, star_step_refusal
 from upkeep.schedule_export.localtime import dst_refusal
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ def cronjob_name(runbook: str, host: str | None = None) -> str:
 
 
 def refusal(job: Job, zone: ZoneInfo, now: datetime) -> str | None:
-    return name_refusal(cronjob_name(job.name)) or dst_refusal(job, zone, now)
+    return (
+        name_refusal(cronjob_name(job.name))
+        or star_step_refusal(job.fields, "Kubernetes' cron")
+        or dst_refusal(job, zone, now)
+    )
 
 
 def name_refusal(name: str) -> str | None:
@@ -129,7 +134,7 @@ def cronjob(
         "kind": "CronJob",
         "metadata": metadata,
         "spec": {
-            "schedule": job.fields.expression,
+            "schedule": portable_expression(job.fields),
             "timeZone": context.zone.key,
             "concurrencyPolicy": "Forbid",
             "startingDeadlineSeconds": settings.starting_deadline_s,
@@ -167,7 +172,9 @@ def fleet_files(jobs: Sequence[HostJob]) -> tuple[dict[str, str], list[Refusal]]
                 f"is also the claim of host {owner!r}; expected a claim that only host "
                 f"{host.id!r} uses (one ledger per host)"
             )
-        reason = name_refusal(cronjob_name(item.job.name, host.id))
+        reason = name_refusal(cronjob_name(item.job.name, host.id)) or star_step_refusal(
+            item.job.fields, "Kubernetes' cron"
+        )
         if reason is not None:
             refused.append(Refusal(f"{host.id}/{item.job.name}", reason))
             continue
