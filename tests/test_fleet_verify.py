@@ -143,3 +143,16 @@ def test_a_named_evidence_folder_without_a_ledger_fails_that_host(tmp_path: Path
     assert "far-1: FAILED: 1 problem(s) in /etc" in result.err
     assert "no evidence at /etc: no ledger.jsonl there" in result.err
     assert "db-1: ok: 1 runs" in result.out
+
+
+def test_another_hosts_evidence_does_not_verify_as_this_hosts(tmp_path: Path) -> None:
+    # A remote host's entry naming a copy of db-1's evidence verified as "ok: 1 runs" for far-1.
+    fleet, project, _ = _far_host(tmp_path, "ssh_conn_id: ssh_far\nevidence: copies/far-1\n")
+    shutil.copytree(tmp_path / "db-1" / "evidence", tmp_path / "copies" / "far-1")
+
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet))
+
+    assert result.code == 1, result.text
+    assert "db-1: ok: 1 runs" in result.out
+    assert "far-1: FAILED: 1 problem(s)" in result.err
+    assert "was recorded by host 'db-1', not 'far-1': this is another host's evidence" in result.err

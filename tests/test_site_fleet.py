@@ -278,3 +278,13 @@ def test_a_fleet_run_keeps_what_its_pages_show_and_drops_the_rest(
     assert [check.name for check in kept.checks] == ["disk"]  # the waived one
     page = fleet_dashboard(_controller(project), model)
     assert "WAIVED" in page and "DRY RUN" in page and "WARN" in page
+
+
+def test_a_host_showing_another_hosts_evidence_does_not_verify(tmp_path: Path) -> None:
+    # far-1's entry names a copy of db-1's evidence: shown as far-1's, verifying.
+    fleet = _hosts(tmp_path, far_entry="ssh_conn_id: ssh_far\nevidence: copies/far-1\n")
+    shutil.copytree(tmp_path / "db-1" / "evidence", tmp_path / "copies" / "far-1")
+    model = _model(fleet, tmp_path)
+    far = next(host for host in model.hosts if host.id == "far-1")
+    assert not far.verified
+    assert any("recorded by host 'db-1', not 'far-1'" in problem for problem in far.problems)

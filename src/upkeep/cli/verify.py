@@ -111,12 +111,13 @@ def _verify_host(item: LoadedHost, anchor: bool) -> _Verified | None:
     if source is None:
         if item.host.ssh_conn_id is not None:
             return None
-        return _verify(config.evidence_dir, str(config.evidence_dir), config.evidence_git, anchor)
+        where = str(config.evidence_dir)
+        return _verify(config.evidence_dir, where, config.evidence_git, anchor, item.host.id)
     if source.git is None:
         assert source.folder is not None
         if (problem := item.host.unreadable_evidence(source.folder)) is not None:
             return _unreadable(source.describe(), problem)
-        return _verify(source.folder, source.describe(), config.evidence_git, anchor)
+        return _verify(source.folder, source.describe(), config.evidence_git, anchor, item.host.id)
     from upkeep.errors import EvidenceError
     from upkeep.evidence.branch_copy import read_branch
 
@@ -127,7 +128,7 @@ def _verify_host(item: LoadedHost, anchor: bool) -> _Verified | None:
             folder, _ = read_branch(source, Path(scratch))
         except EvidenceError as err:
             return _unreadable(source.describe(), str(err))
-        return _verify(folder, source.describe(), settings, anchor)
+        return _verify(folder, source.describe(), settings, anchor, item.host.id)
 
 
 def _unreadable(where: str, why: str) -> _Verified:
@@ -185,10 +186,19 @@ class _Verified:
             print_err(f"  - {problem.message}")
 
 
-def _verify(folder: Path, where: str, settings: EvidenceGit, anchor: bool) -> _Verified:
+def _verify(
+    folder: Path, where: str, settings: EvidenceGit, anchor: bool, host_id: str | None = None
+) -> _Verified:
+    from dataclasses import replace
+
     from upkeep import evidence
 
     report = evidence.verify(folder)
+    if host_id is not None:  # a fleet host's: every run recorded by another host is named
+        from upkeep.evidence.fleet_hosts import foreign_runs
+
+        foreign = foreign_runs(folder, host_id)
+        report = replace(report, problems=report.problems + foreign) if foreign else report
     checked = None
     if anchor:  # git and the anchor's modules only for --anchor
         from upkeep.evidence.anchor_check import verify_anchor

@@ -19,6 +19,7 @@ from upkeep.coverage import Health, RunbookCoverage, account
 from upkeep.errors import UpkeepError
 from upkeep.evidence.anchor import Anchor, newest_anchor
 from upkeep.evidence.branch_copy import read_branch
+from upkeep.evidence.fleet_hosts import foreign_run_message
 from upkeep.evidence.in_progress import runs_in_progress
 from upkeep.registry import Registry
 from upkeep.site.model import RunView, run_views
@@ -164,6 +165,13 @@ def load_host(item: LoadedHost, runbooks: Registry | None, state: Path, at: date
     store = evidence.EvidenceStore(root)
     entries = store.entries(strict=False)
     runs, strays = run_views(store, entries, report)
+    # Runs another fleet host recorded (a copied or shared folder) do not verify as this host's.
+    foreign = [
+        foreign_run_message(run.run_id, run.record.host.id, item.host.id)
+        for run in runs
+        if run.record is not None and run.record.host.id not in ("", item.host.id)
+    ]
+    strays = (*strays, *foreign)
     coverage = {}
     if runbooks is not None:
         found = account(runbooks, entries, runs_in_progress(root), config, at)
