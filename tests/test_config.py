@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -601,3 +602,14 @@ def test_a_file_where_the_backup_store_should_be_is_refused(tmp_path: Path) -> N
     assert "backup.dir: expected a folder for the backup store (made on the first backup)" in str(
         caught.value
     )
+
+
+def test_a_fifo_for_a_config_or_fleet_file_is_an_error_not_a_wait(tmp_path: Path) -> None:
+    # `--config fifo.yml` and `verify --fleet fifo.yml` blocked for ever.
+    from upkeep.config.fleet import read_fleet
+
+    os.mkfifo(tmp_path / "fifo.yml")
+    with pytest.raises(ConfigError, match="cannot read config file: not a regular file"):
+        load_config(tmp_path / "fifo.yml")
+    with pytest.raises(ConfigError, match="cannot read the fleet file: not a regular file"):
+        read_fleet(tmp_path / "fifo.yml")

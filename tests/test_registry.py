@@ -110,6 +110,8 @@ def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Proje
         ({"retries": True}, "metadata.upkeep.retries: expected a whole number"),
         ({"retries": "2"}, "metadata.upkeep.retries: expected a whole number"),
         ({"runs_alone": "yes"}, "metadata.upkeep.runs_alone: expected true or false"),
+        # 10**18 passed check, then status and the alerting rules overflowed
+        ({"timeout_s": 10**18}, "metadata.upkeep.timeout_s: expected a whole number of seconds"),
         # a title is printed as HTML by the theme on every page (nav, header): a script in it ran
         (
             {"title": "Evil <script>alert('title')</script>"},

@@ -237,7 +237,7 @@ def test_an_invalid_runbook_is_refused_by_name(tmp_path: Path) -> None:
     [
         (
             "schedule:\n  systemd:\n    randomized_delay_s: -5\n",
-            "schedule.systemd.randomized_delay_s: expected an integer >= 0",
+            "schedule.systemd.randomized_delay_s: expected an integer from 0 to 86400, got -5",
         ),
         ("schedule:\n  sytemd: {}\n", "schedule.sytemd: unknown key"),
         (
@@ -251,6 +251,19 @@ def test_an_invalid_runbook_is_refused_by_name(tmp_path: Path) -> None:
         (
             "schedule:\n  kubernetes:\n    starting_deadline_s: 0\n",
             "schedule.kubernetes.starting_deadline_s: expected an integer >= 1",
+        ),
+        # a line break would add a cron job or a unit directive of its own
+        (
+            'schedule:\n  command: "/opt/upkeep\\n* * * * * root /bin/echo injected"\n',
+            "schedule.command: expected one line of text without control characters",
+        ),
+        (
+            'schedule:\n  systemd: {user: "upkeep\\nExecStartPre=/bin/echo injected"}\n',
+            "schedule.systemd.user: expected one line of text without control characters",
+        ),
+        (
+            "schedule:\n  systemd: {randomized_delay_s: 99999999999999}\n",
+            "schedule.systemd.randomized_delay_s: expected an integer from 0 to 86400",
         ),
     ],
 )

@@ -29,6 +29,9 @@ from upkeep.secrets import is_reference
 __all__ = ["NAME", "InvalidRunbook", "ParamSpec", "Registry", "Runbook", "discover", "load_runbook"]
 
 NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A run that takes longer than a week is no run of a maintenance plan; a bound also keeps the
+# timeout within what status, watch and the alerting rules can count with.
+MAX_TIMEOUT_S = 7 * 24 * 3600
 # Names whose pages would stand where the site's own are (runbooks/index.md).
 RESERVED_NAMES = frozenset({"index"})
 # Control characters, and the invisible ones that reorder or hide text (bidi overrides,
@@ -306,9 +309,12 @@ def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
         raise RunbookError(f"{where}: metadata.upkeep.references: expected a list of strings")
     timeout_s = meta.get("timeout_s")
-    if timeout_s is not None and (type(timeout_s) is not int or timeout_s < 1):
+    if timeout_s is not None and (
+        type(timeout_s) is not int or not 1 <= timeout_s <= MAX_TIMEOUT_S
+    ):
         raise RunbookError(
-            f"{where}: metadata.upkeep.timeout_s: expected a positive integer, got {timeout_s!r}"
+            f"{where}: metadata.upkeep.timeout_s: expected a whole number of seconds from 1 to"
+            f" {MAX_TIMEOUT_S} (a week), got {timeout_s!r}"
         )
     flags = {key: meta.get(key, False) for key in ("destructive", "runs_alone")}
     for key, value in flags.items():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from upkeep.config.evidence_git import EvidenceGit, plain_branch
 from upkeep.config.host_id import host_id_problem
-from upkeep.config.reader import Section, parse_document
+from upkeep.config.reader import Section, parse_document, read_file
 from upkeep.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def read_fleet(path: Path) -> Fleet:
     """The fleet file at `path`, every field checked; ConfigError (exit 2) otherwise."""
     path = path.resolve()
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: fleet file not found (pass --fleet FILE)") from None
     except OSError as exc:

@@ -49,18 +49,30 @@ class ScheduleExport:
 def read_schedule_export(section: Section | None) -> ScheduleExport:
     if section is None:
         return ScheduleExport()
-    command = section.str("command", None)
+    command = _one_line(section, "command")
     systemd = section.section("systemd")
     delay, user = 0, None
     if systemd is not None:
-        delay = systemd.int("randomized_delay_s", 0, minimum=0)
-        user = systemd.str("user", None)
+        delay = systemd.int("randomized_delay_s", 0, minimum=0, maximum=MAX_DELAY_S)
+        user = _one_line(systemd, "user")
         systemd.done()
     kubernetes = _kubernetes(section.section("kubernetes"))
     section.done()
     return ScheduleExport(
         command=command, randomized_delay_s=delay, user=user, kubernetes=kubernetes
     )
+
+
+# Written into crontab lines and unit files as they are: a line break there would add a line of
+# its own (a cron job, an ExecStartPre=).
+MAX_DELAY_S = 24 * 3600
+
+
+def _one_line(section: Section, key: str) -> str | None:
+    value = section.str(key, None)
+    if value is not None and any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        section.fail(key, "one line of text without control characters", value)
+    return value
 
 
 def _kubernetes(section: Section | None) -> KubernetesExport:
