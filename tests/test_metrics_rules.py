@@ -4,6 +4,7 @@ should and should not fire). Under CI=true promtool must be there: .ci/run insta
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -223,3 +224,60 @@ def test_the_rules_say_nothing_of_backups_when_none_are_taken(project: Project) 
         "UpkeepRunErrored",
     }
     assert textwrap.dedent(result.out).startswith("# Alerting rules for upkeep")
+
+
+@pytest.mark.parametrize("name", ["up+k(1).prom", 'a"b [x].prom'])
+def test_the_textfile_rule_matches_a_file_name_with_regex_characters(
+    make_project: Callable[[str], Project], name: str
+) -> None:
+    # The name went into the regex as it was: `+` and `(` made it never match (the staleness
+    # alert could never fire) and a `"` made a rules file promtool refused.
+    project = make_project(
+        f"version: 1\nstate_dir: state\nmetrics: {{textfile: {json.dumps('metrics/' + name)}}}\n"
+    )
+    project.add_runbook("tiny", [CHECK_OK])
+    rules = project.root / "upkeep.rules.yml"
+    assert project.upkeep_in_process("export", "prometheus-rules", "-o", str(rules)).code == 0
+    [stale] = [
+        rule
+        for rule in yaml.safe_load(rules.read_text())["groups"][0]["rules"]
+        if rule["alert"] == "UpkeepTextfileStale"
+    ]
+    limit_minutes = int(stale["expr"].rsplit(">", 1)[1]) // 60
+    quoted = json.dumps(f"/var/lib/node/{name}")
+    series = f"node_textfile_mtime_seconds{{file={quoted}}}"
+    tests = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": f"0x{limit_minutes + 10}"}],
+                "alert_rule_test": [
+                    {"eval_time": f"{limit_minutes - 5}m", "alertname": "UpkeepTextfileStale"},
+                    {
+                        "eval_time": f"{limit_minutes + 5}m",
+                        "alertname": "UpkeepTextfileStale",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "warning",
+                                    "file": f"/var/lib/node/{name}",
+                                },
+                                "exp_annotations": stale["annotations"],
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    test_file = project.root / "rules.test.yml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
+    tested = subprocess.run(
+        [promtool(), "test", "rules", test_file.name],
+        capture_output=True,
+        text=True,
+        cwd=project.root,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr

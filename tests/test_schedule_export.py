@@ -336,3 +336,11 @@ def test_kubernetes_refuses_a_stepped_day_field_it_reads_otherwise(tmp_path: Pat
     assert "even-mondays" in result.err and "reads as either day matching" in result.err
     assert "schedule: 0 4 * * 0\n" in (out / "upkeep-sundays.yaml").read_text()
     assert not (out / "upkeep-even-mondays.yaml").exists()
+
+
+def test_github_export_of_a_cadence_rarer_than_its_comparison_window(tmp_path: Path) -> None:
+    # Feb 29 on a Sunday: a thousand fire times run past the year 9999 (OverflowError, exit 3).
+    project = project_with(tmp_path, "UTC", {"leap-sunday": "0 0 29 2 */7"})
+    result = project.upkeep_in_process("schedule", "export", "github-actions")
+    assert result.code == 0, result.text
+    assert 'cron: "0 0 29 2 */7"' in result.out

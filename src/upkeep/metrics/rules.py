@@ -182,7 +182,7 @@ def _textfile_rules(config: Config, runbooks: Iterable[Runbook]) -> list[dict[st
     if textfile is None or not gaps:
         return []
     limit = min(gaps) + config.status.default.start
-    pattern = "(.*/)?" + textfile.name.replace(".", "\\\\.")
+    pattern = _promql_string("(.*/)?" + _re2_literal(textfile.name))
     return [
         {
             "alert": "UpkeepTextfileStale",
@@ -196,6 +196,19 @@ def _textfile_rules(config: Config, runbooks: Iterable[Runbook]) -> list[dict[st
             },
         }
     ]
+
+
+def _re2_literal(text: str) -> str:
+    """`text` as a regular expression (RE2, Prometheus') matching exactly it."""
+    return "".join(f"\\{char}" if char in _RE2_SPECIAL else char for char in text)
+
+
+def _promql_string(text: str) -> str:
+    """`text` inside a double-quoted PromQL string: backslashes and quotes escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 def _duration(span: timedelta) -> str:

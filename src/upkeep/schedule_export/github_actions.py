@@ -125,8 +125,16 @@ def files(
 
 
 def _fires(expression: str, zone: ZoneInfo, now: datetime) -> list[datetime]:
+    """Up to COMPARED_FIRES fire times; fewer for a cadence so rare that they run past the
+    year 9999 (Feb 29 on a Sunday)."""
     start = now.astimezone(zone).replace(second=0, microsecond=0)
-    return [t.astimezone(UTC) for t in islice(CronSim(expression, start), COMPARED_FIRES)]
+    fires = []
+    try:
+        for moment in islice(CronSim(expression, start), COMPARED_FIRES):
+            fires.append(moment.astimezone(UTC))
+    except (OverflowError, ValueError):  # cronsim stepping past datetime.max
+        pass
+    return fires
 
 
 def _list(values: object) -> str:
