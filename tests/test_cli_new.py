@@ -76,6 +76,11 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
             ("x", "--cadence", "fortnightly"),
             "--cadence: expected daily, weekly, monthly, quarterly, yearly",
         ),
+        # wrote a runbook that `upkeep check` then found invalid, and exited 0
+        (("x", "--title", "two\nlines"), "--title: expected one line of text without < >"),
+        (("x", "--title", "a <b>"), "--title: expected one line of text without < >"),
+        (("x", "--category", ""), "--category: expected a non-empty string"),
+        (("x", "--owner", "bob\x1b[31m"), "--owner: expected one line of text without control"),
     ],
 )
 def test_what_cannot_be_used_is_refused_and_nothing_written(

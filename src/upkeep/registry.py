@@ -254,7 +254,7 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     meta = nb.get("metadata", {}).get("upkeep") if isinstance(nb, dict) else None
     if not isinstance(meta, dict):
         raise RunbookError(f"{where}: notebook metadata has no 'upkeep' mapping")
-    fields = _metadata(meta, where)
+    fields = runbook_metadata(meta, where)
     language = _language(nb)
     if language.lower() != "python":
         raise RunbookError(
@@ -273,7 +273,7 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     )
 
 
-def _metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
+def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
     unknown = sorted(set(meta) - _METADATA_KEYS)
     if unknown:
         raise RunbookError(

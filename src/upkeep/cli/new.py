@@ -102,6 +102,10 @@ def new_runbook_file(
     if path.exists():
         raise RunbookError(f"{path} exists already; expected a new runbook")
     notebook = scaffold_runbook(name, cadence, title=title, owner=owner, category=category)
+    try:  # the rules discovery applies: a runbook written here is never INVALID at once
+        registry.runbook_metadata(notebook["metadata"]["upkeep"], f"runbook {name}")
+    except RunbookError as exc:
+        raise RunbookError(str(exc).replace("metadata.upkeep.", "--")) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(path, (json.dumps(notebook, indent=1) + "\n").encode(), mode=file_mode())
     return path
