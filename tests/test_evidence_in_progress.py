@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from upkeep.evidence.in_progress import runs_in_progress
@@ -24,20 +24,36 @@ def test_only_staging_folders_of_live_runners_with_a_run_id_are_runs_going_on(
 ) -> None:
     staging = tmp_path / ".staging"
     staging.mkdir()
-    mine = os.getpid()
-    (staging / f"{mine}-20261025T003000Z-half-past-two-7f3a").mkdir()
-    (staging / f"{mine}-20261025T001000Z-health-check-00beef").mkdir()
-    (staging / f"{_dead_pid()}-20261025T002000Z-backup-1234").mkdir()
+    mine = os.getpid()  # this process started before the runs it "staged" (now, and 20 min on)
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second = now + timedelta(minutes=10), now + timedelta(minutes=30)
+    (staging / f"{mine}-{second:%Y%m%dT%H%M%SZ}-half-past-two-7f3a").mkdir()
+    (staging / f"{mine}-{first:%Y%m%dT%H%M%SZ}-health-check-00beef").mkdir()
+    (staging / f"{_dead_pid()}-{now:%Y%m%dT%H%M%SZ}-backup-1234").mkdir()
     (staging / f"{mine}-not-a-run-id").mkdir()
-    (staging / "no-pid-20261025T002000Z-backup-1234").mkdir()
+    (staging / f"no-pid-{now:%Y%m%dT%H%M%SZ}-backup-1234").mkdir()
 
     found = runs_in_progress(tmp_path)
 
     assert [(run.runbook, run.started_at, run.pid) for run in found] == [
-        ("health-check", datetime(2026, 10, 25, 0, 10, tzinfo=UTC), mine),
-        ("half-past-two", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), mine),
+        ("health-check", first, mine),
+        ("half-past-two", second, mine),
     ]
-    assert found[1].run_id == "20261025T003000Z-half-past-two-7f3a"
+    assert found[1].run_id == f"{second:%Y%m%dT%H%M%SZ}-half-past-two-7f3a"
+
+
+def test_a_process_that_started_after_the_run_holds_a_reused_pid(tmp_path: Path) -> None:
+    # A dead run whose pid a later process got was shown as OVERRUNNING, and counted as on time.
+    staging = tmp_path / ".staging"
+    staging.mkdir()
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        (staging / f"{later.pid}-{yesterday:%Y%m%dT%H%M%SZ}-chk-ab12").mkdir()
+        assert runs_in_progress(tmp_path) == []
+    finally:
+        later.kill()  # only the process this test started, by its pid
+        later.wait()
 
 
 def test_no_staging_folder_is_no_run(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from upkeep.evidence.layout import STAGING
 
+# A runner's process starts before the runs it stages; this much later is clock granularity.
+START_SLACK_S = 60
 # `20261127T021500Z-health-check-7f3a`: the start, the runbook, a random suffix.
 _RUN_ID_PARTS = re.compile(r"(\d{8}T\d{6}Z)-(.+)-[0-9a-z]+")
 
@@ -36,11 +38,19 @@ def runs_in_progress(evidence_root: Path) -> list[RunInProgress]:
     for child in parent.iterdir():
         pid = owner_pid(child.name)
         parts = _RUN_ID_PARTS.fullmatch(child.name.partition("-")[2])
-        if pid is None or parts is None or not process_alive(pid):
+        if pid is None or parts is None:
             continue
         started = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if not process_alive(pid, since=started):
+            continue
         found.append(RunInProgress(child.name.partition("-")[2], parts[2], started, pid))
     return sorted(found, key=lambda run: (run.started_at, run.run_id))
+
+
+def staged_at(name: str) -> datetime | None:
+    """When the run a staging folder `<pid>-<run_id>` holds started, by its run id; or None."""
+    parts = _RUN_ID_PARTS.fullmatch(name.partition("-")[2])
+    return datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) if parts else None
 
 
 def owner_pid(name: str) -> int | None:
@@ -49,12 +59,20 @@ def owner_pid(name: str) -> int | None:
     return int(head) if sep and head.isdigit() else None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this machine and is not a zombie."""
+def process_alive(pid: int, since: datetime | None = None) -> bool:
+    """Whether process `pid` exists on this machine and is not a zombie; with `since` (when the
+    run it staged started), also whether it was already running then: a process started later
+    holds a reused pid, and the runner is gone."""
     import psutil  # here: every site build imports this module, few have runs going on
 
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started_later = (
+            since is not None and process.create_time() > since.timestamp() + START_SLACK_S
+        )
+        return not started_later
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:

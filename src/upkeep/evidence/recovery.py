@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from upkeep.atomic import fsync_dir
 from upkeep.evidence import ledger
-from upkeep.evidence.in_progress import owner_pid, process_alive
+from upkeep.evidence.in_progress import owner_pid, process_alive, staged_at
 from upkeep.evidence.layout import (
     LEDGER,
     PENDING,
@@ -50,7 +50,7 @@ def _remove_dead_staging(root: Path) -> list[str]:
     notes = []
     for child in sorted(parent.iterdir()):
         pid = owner_pid(child.name)
-        if pid is None or process_alive(pid):
+        if pid is None or process_alive(pid, since=staged_at(child.name)):
             continue
         try:
             if child.is_dir() and not child.is_symlink():
