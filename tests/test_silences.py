@@ -368,7 +368,7 @@ def test_the_site_lists_windows_and_silences_active_ones_first(make_project) -> 
     # Sunday above, which the windows need, is before them from 2026-12-06 00:30 UTC on).
     page = silences_page(model, datetime.now(UTC))  # type: ignore[arg-type]
     rows = [line for line in page.splitlines() if line.startswith(("| check", "| runbook"))]
-    assert rows[0].startswith("| check `probe:disk`") and "disk on order" in rows[0]
+    assert rows[0].startswith("| check <code>probe:disk</code>") and "disk on order" in rows[0]
     assert "expired (ended by bo)" in rows[1] and "old &#124; noisy" in rows[1]
 
 

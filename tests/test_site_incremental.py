@@ -526,7 +526,7 @@ def test_a_run_folder_of_copies_is_not_known_by_its_folder_identity(
 
     monkeypatch.setattr(run_page_store, "RACY_NS", -(10**12))
 
-    def no_links(source: Any, target: Any) -> None:
+    def no_links(source: Any, target: Any, **kwargs: Any) -> None:
         raise OSError("another filesystem")  # as a site on another filesystem than state_dir
 
     monkeypatch.setattr(run_page_store.os, "link", no_links)

@@ -56,23 +56,14 @@ def escape_html(value: Any) -> str:
     return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
-# What Markdown (with the site's extensions) would act on in text shown as it is: links
-# (`[x](javascript:...)`), attr_list's `{: onclick=... }`, emphasis and code spans.
-_MARKDOWN_ACTIVE = str.maketrans(
-    {
-        "[": "&#91;",
-        "]": "&#93;",
-        "{": "&#123;",
-        "}": "&#125;",
-        "*": "&#42;",
-        "_": "&#95;",
-        "`": "&#96;",
-    }
-)
+# What Markdown (with the site's extensions) would turn into markup that acts: links
+# (`[x](javascript:...)`) and attr_list's attributes (`{: onclick=... }`). Emphasis and code
+# spans are left to Markdown: they change how text looks, not what it does.
+_MARKDOWN_ACTIVE = str.maketrans({"[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;"})
 
 
 def inert_markdown(text: str) -> str:
-    """Text that Markdown shows as it is: no HTML, no links, no attributes, no emphasis."""
+    """Text that Markdown shows without acting on it: no HTML, no links, no attributes."""
     return escape_html(text).translate(_MARKDOWN_ACTIVE)
 
 
