@@ -1,10 +1,11 @@
 """Responsible for the ledger lines `upkeep list` needs, without reading years of ledger each time:
-each runbook's last run and its runs since the start of its current period, kept in a cache in
-the state folder and brought up to date from the lines appended since. Given to
-`plan.states`, they give exactly what the whole ledger gives. The whole ledger is read again
-whenever the cache cannot answer truthfully: the ledger no longer holds, where the cache stopped,
-the line it stopped after (rewritten, restored, another ledger); a runbook is new to the cache or
-its cadence changed; the moment asked about lies before a period the cache kept. The cache is
+each runbook's last run, its last run that was not a dry run, and its runs since the start of its
+current period, kept in a cache in the state folder and brought up to date from the lines
+appended since. Given to `plan.states`, they give exactly what the whole ledger gives. The whole
+ledger is read again whenever the cache cannot answer truthfully: the ledger no longer holds,
+where the cache stopped, the line it stopped after (rewritten, restored, another ledger); a
+runbook is new to the cache or its cadence changed; the moment asked about lies before a period
+the cache kept, or (in the past) before a run it kept as the last. The cache is
 derived and local: one that cannot be read is rebuilt, one that cannot be written is skipped.
 """
 
