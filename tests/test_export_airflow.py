@@ -211,3 +211,22 @@ def test_numbered_dag_ids_never_take_another_cadences_id() -> None:
     _check_unique(schedules)
     names = [schedule.name for schedule in schedules]
     assert len(set(names)) == 3 and names[0] == "upkeep_7"
+
+
+def test_an_ssh_tasks_command_is_taken_as_it_is_by_jinja() -> None:
+    # SSHOperator templates `command` as BashOperator does `bash_command`: a config path with
+    # "{{x}}" in it was rendered to another path (only the BashOperator's had {% raw %}).
+    import ast
+
+    import jinja2
+
+    from upkeep.schedule_export.airflow import _task
+    from upkeep.schedule_export.fleet_tasks import FleetTask
+
+    argv = ("upkeep", "--config", "/srv/odd{{x}}/upkeep.yml", "run", "probe")
+    for ssh in ("ssh_web", None):
+        lines = _task(FleetTask("web-1", "probe", "Probe", argv, None, ssh))
+        field = "command=" if ssh else "bash_command="
+        [line] = [line for line in lines if line.strip().startswith(field)]
+        template = ast.literal_eval(line.strip().removeprefix(field).rstrip(","))
+        assert jinja2.Template(template).render(x="ELSEWHERE") == shlex.join(argv)

@@ -110,7 +110,8 @@ def _task(task: FleetTask) -> list[str]:
             "    SSHOperator(",
             f"        task_id={task.task_id!r},",
             f"        ssh_conn_id={task.ssh_conn_id!r},",
-            f"        command={command!r},",
+            # `command` is a template field of SSHOperator too: taken as it is.
+            f"        command={_raw(command)!r},",
             "        cmd_timeout=None,  # upkeep's own time limit applies",
         ]
     else:
