@@ -344,3 +344,17 @@ def test_github_export_of_a_cadence_rarer_than_its_comparison_window(tmp_path: P
     result = project.upkeep_in_process("schedule", "export", "github-actions")
     assert result.code == 0, result.text
     assert 'cron: "0 0 29 2 */7"' in result.out
+
+
+def test_units_an_earlier_export_wrote_for_a_runbook_now_gone_are_named(tmp_path: Path) -> None:
+    # They stayed in the folder (in /etc/systemd/system they keep firing) unmentioned.
+    project = project_with(tmp_path, "UTC", {"kept": "daily", "gone": "weekly"})
+    out = tmp_path / "units"
+    assert project.upkeep_in_process("schedule", "export", "systemd", "-o", str(out)).code == 0
+    (project.root / "runbooks" / "weekly" / "gone.ipynb").unlink()
+    again = project.upkeep_in_process("schedule", "export", "systemd", "-o", str(out))
+    assert again.code == 0, again.text
+    for name in ("upkeep-gone.service", "upkeep-gone.timer"):
+        assert f"upkeep: note: {out / name} was written by an earlier export" in again.err
+    assert "upkeep-kept" not in again.err
+    assert (out / "upkeep-gone.timer").exists()  # named, not removed

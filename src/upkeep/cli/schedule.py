@@ -66,7 +66,26 @@ def schedule_export_command(options: GlobalOptions, target: str, output: Path | 
         print_err(f"upkeep: refused: {refusal.runbook}: not exported to {target}: {refusal.reason}")
     if output is not None:
         print_err(f"wrote {len(result.files)} file(s) to {output}")
+        for stale in _stale(output, result.files):
+            # Not removed (the folder may be /etc/systemd/system): an installed one keeps firing.
+            print_err(
+                f"upkeep: note: {output / stale} was written by an earlier export and not by"
+                " this one (its runbook is gone, refused or renamed): remove it, or it goes on"
+                " firing"
+            )
     return EXIT_REFUSED if result.refused else 0
+
+
+def _stale(folder: Path, written: dict[str, str]) -> list[str]:
+    """Files in `folder` named as an export names its files that this export did not write."""
+    import re
+
+    pattern = re.compile(r"upkeep-[a-z0-9-]+\.(?:service|timer|yaml)|upkeep\.crontab")
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if pattern.fullmatch(entry.name) and entry.name not in written
+    )
 
 
 def _write(folder: Path, files: dict[str, str]) -> None:
