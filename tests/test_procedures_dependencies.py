@@ -211,3 +211,14 @@ def test_the_triage_table_covers_every_check_and_names_the_plans_roles(
     code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
     assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
     assert nb["metadata"]["upkeep"]["category"] == "Updates"
+
+
+def test_a_lock_file_that_lists_nothing_warns_instead_of_passing(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    # An empty requirements file gave "ok: no known vulnerability; 0 packages audited".
+    empty = TargetReview(PythonTarget("empty", requirements=Path("r.lock")), AuditResult((), ()))
+    dependencies.record_review(_review([empty], RiskRegister()), _config(tmp_path, RiskRegister()))
+    check = recorded.checks()["deps:empty:vulnerabilities"]
+    assert check["status"] == "warn"
+    assert check["message"].startswith("nothing was audited: no package listed; 0 packages")

@@ -192,6 +192,9 @@ def _record_vulnerabilities(
         status = Status.WARN
         found = counted(len(accepted), "vulnerability", "vulnerabilities")
         text = f"{found}, all accepted in the risk register"
+    elif not target.audit.packages:
+        # An empty lock file (or one pip-audit read nothing from) audits nothing: not "ok".
+        status, text = Status.WARN, "nothing was audited: no package listed"
     else:
         status, text = Status.OK, "no known vulnerability"
     report.check(name, status, value=len(open_), limit=0, message=f"{text}; {audited}{skipped}")
