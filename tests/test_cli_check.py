@@ -78,3 +78,29 @@ def test_a_secret_file_that_is_not_there_is_a_problem_and_nothing_is_read(
         f"upkeep: 1 problem in {project.config} and its runbooks",
     ]
     assert "s3cret-value" not in result.err + result.out
+
+
+def test_markdown_that_would_load_from_outside_or_run_script_is_noted(project: Project) -> None:
+    # A Mermaid block made Material fetch Mermaid from unpkg; a network image and an onerror
+    # handler in a cell reached the runbook's page. Code in backticks is text, not noted.
+    cells = [
+        ("markdown", "```mermaid\ngraph TD; A-->B\n```"),
+        ("markdown", "![logo](https://example.com/logo.png)"),
+        ("markdown", '<img src=x onerror="alert(1)">'),
+        ("markdown", "| `db-health:<database>:<script>` | the script itself |"),
+        CHECK_OK,
+    ]
+    project.add_runbook("drawn", cells)
+
+    result = project.upkeep_in_process("check")
+
+    assert result.code == 0, result.text  # notes, not problems: the runbook runs
+    noted = [line for line in result.err.splitlines() if "runbook drawn" in line]
+    # cell 0 is the scaffold's own text; cell 4 (code in backticks) is not noted
+    assert [line.split("): ", 1)[1].split(" holds ")[0] for line in noted] == [
+        "markdown cell 1",
+        "markdown cell 2",
+        "markdown cell 3",
+    ]
+    assert "a Mermaid diagram" in noted[0] and "an image from the network" in noted[1]
+    assert "raw HTML with an event handler" in noted[2]

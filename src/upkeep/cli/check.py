@@ -8,6 +8,7 @@ the site does not have. Nothing is run; exit 2 when there is a problem.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ def check(config_path: str | None) -> int:
         # Not errors (the runbook runs), but what `show` notes: a line of the parameters cell
         # papermill does not read as a parameter (a help text with `=` in it, say).
         for runbook in found.values():
-            for note in runbook.param_notes:
+            for note in (*runbook.param_notes, *outside_notes(runbook)):
                 print_err(f"upkeep: note: runbook {runbook.name} ({runbook.relpath}): {note}")
     where = config.path if config is not None else config_path or "upkeep.yml"
     if messages:
@@ -56,6 +57,51 @@ def check(config_path: str | None) -> int:
         return ConfigError.exit_code
     print_out(f"{where} and its {runbooks} runbooks: no problems")
     return 0
+
+
+_MERMAID = re.compile(r"(?m)^\s*```\s*mermaid|class\s*=\s*[\"']?mermaid", re.I)
+# What in a runbook's Markdown cells makes its site page load something from outside (the site
+# is meant to work offline) or run script: an image or a script from a URL, a Mermaid diagram
+# (Material fetches Mermaid from a CDN), raw HTML with an event handler.
+_OUTSIDE = (
+    (re.compile(r"!\[[^\]]*\]\(\s*(?:https?:)?//", re.I), "an image from the network"),
+    (
+        re.compile(
+            r"<(?:img|script|iframe|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I
+        ),
+        "an element that loads from the network",
+    ),
+    (_MERMAID, "a Mermaid diagram (the theme loads Mermaid from a CDN)"),
+    (re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I), "raw HTML with an event handler"),
+    (re.compile(r"<script\b", re.I), "a script"),
+)
+
+
+_FENCED_CODE = re.compile(r"```[^\n]*\n.*?```", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+def outside_notes(runbook: Runbook) -> list[str]:
+    """What the runbook's Markdown cells would load from outside or run on its site page."""
+    try:
+        cells = json.loads(runbook.path.read_bytes()).get("cells", [])
+    except (OSError, ValueError):
+        return []
+    notes = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        # Code is shown, not run: `<script>` inside backticks is text; a Mermaid fence is drawn.
+        prose = _INLINE_CODE.sub("", _FENCED_CODE.sub("", text))
+        for pattern, what in _OUTSIDE:
+            if pattern.search(text if pattern is _MERMAID else prose):
+                notes.append(
+                    f"markdown cell {index} holds {what}: the site is built to work offline"
+                    " and to run no script of its pages' content"
+                )
+    return notes
 
 
 def secret_file_problems(config: Config) -> list[str]:
