@@ -613,3 +613,7 @@ def test_a_fifo_for_a_config_or_fleet_file_is_an_error_not_a_wait(tmp_path: Path
         load_config(tmp_path / "fifo.yml")
     with pytest.raises(ConfigError, match="cannot read the fleet file: not a regular file"):
         read_fleet(tmp_path / "fifo.yml")
+    from upkeep.config.oncall import read_oncall
+
+    with pytest.raises(ConfigError, match="cannot read the on-call rotation: not a regular file"):
+        read_oncall(tmp_path / "fifo.yml", "UTC")

@@ -215,7 +215,13 @@ def test_numbered_dag_ids_never_take_another_cadences_id() -> None:
 
 def test_an_ssh_tasks_command_is_taken_as_it_is_by_jinja() -> None:
     # SSHOperator templates `command` as BashOperator does `bash_command`: a config path with
-    # "{{x}}" in it was rendered to another path (only the BashOperator's had {% raw %}).
+    # "{{x}}" in it was rendered to another path (only the BashOperator's had {% raw %}); a path
+    # holding "{% endraw %}" closed the raw block early.
+    for config in ("/srv/odd{{x}}/upkeep.yml", "/srv/a{% endraw %}{{ x }}/upkeep.yml"):
+        _renders_back(("upkeep", "--config", config, "run", "probe"))
+
+
+def _renders_back(argv: tuple[str, ...]) -> None:
     import ast
 
     import jinja2
@@ -223,10 +229,17 @@ def test_an_ssh_tasks_command_is_taken_as_it_is_by_jinja() -> None:
     from upkeep.schedule_export.airflow import _task
     from upkeep.schedule_export.fleet_tasks import FleetTask
 
-    argv = ("upkeep", "--config", "/srv/odd{{x}}/upkeep.yml", "run", "probe")
     for ssh in ("ssh_web", None):
         lines = _task(FleetTask("web-1", "probe", "Probe", argv, None, ssh))
         field = "command=" if ssh else "bash_command="
         [line] = [line for line in lines if line.strip().startswith(field)]
         template = ast.literal_eval(line.strip().removeprefix(field).rstrip(","))
         assert jinja2.Template(template).render(x="ELSEWHERE") == shlex.join(argv)
+
+
+def test_a_stepped_day_field_croniter_reads_otherwise_is_refused_for_airflow() -> None:
+    from upkeep.schedule_export.fields import parse_fields, star_step_refusal
+
+    fields = parse_fields("0 0 */1 * 1")  # cronsim: Mondays; croniter: every day
+    assert star_step_refusal(fields, "Kubernetes' cron") is None  # robfig keeps */1 a star
+    assert star_step_refusal(fields, "Airflow's croniter", star_one=False) is not None

@@ -57,6 +57,8 @@ KINDS = [
     # found reaching the evidence from log lines the health check quoted
     ("secret", "proxy sent X-Api-Key: HeaderKey12value upstream", "HeaderKey12value"),
     ("password", "backup ran mysql -u root -pMysqlPass13 app", "MysqlPass13"),
+    ("password", "cron: /usr/bin/mysqldump -u root -pPathPass14 shop", "PathPass14"),
+    ("password", "cmd=mysql -pEqualsPass15 -e 'select 1'", "EqualsPass15"),
     ("password", "login rejected: password 'SpacePass14' is wrong", "SpacePass14"),
     ("cookie", "request cookie: session=SessCookie16value; theme=dark", "SessCookie16value"),
     ("cookie", "Set-Cookie: sid=4f9c2e1a77; Path=/; HttpOnly", "4f9c2e1a77"),

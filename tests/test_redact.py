@@ -347,3 +347,17 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
     record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary=line)
     scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).summary
     assert scrubbed == line[:-9] + MARK
+
+
+def test_a_summary_that_was_not_cut_keeps_a_word_a_secret_starts_with() -> None:
+    # Every summary went through the cut repair: with the secret "backup-2024-xyz" the summary
+    # "ran backup" became "ran «secret:...»" (and told that the secret starts with "backup").
+    from datetime import UTC, datetime
+
+    from upkeep.records import RunbookRef, RunRecord, Status
+    from upkeep.run.seal import scrub_record
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary="ran backup")
+    scrubbed = scrub_record(record, Scrubber({REFERENCE: "backup-2024-xyz"})).summary
+    assert scrubbed == "ran backup"

@@ -127,6 +127,8 @@ def test_first_ambiguous_fire(expression: str, zone: str, first: datetime | None
         ("0 0 * * *", "Europe/Berlin", None),  # daylight saving
         ("0 4 * * 7", "UTC", "0 4 * * 0"),  # GitHub's cron takes weekdays 0-6 only
         ("0 4 * * 1-7", "UTC", "0 4 * * 0,1,2,3,4,5,6"),
+        ("0 4 * * 1/2", "UTC", "0 4 * * 0,1,3,5"),  # Sunday reached by a step, as 7
+        ("0 4 * * MON/2", "UTC", "0 4 * * 0,1,3,5"),
     ],
 )
 def test_utc_expression(expression: str, zone: str, utc: str | None) -> None:
@@ -315,11 +317,16 @@ schedule:
 
 def test_a_step_from_a_start_is_written_as_every_cron_reads_it(tmp_path: Path) -> None:
     # `1/5` (cronsim: 1, 6, 11, ...) made cronie and Debian's cron refuse the whole crontab.
-    project = project_with(tmp_path, "UTC", {"fifths": "0 4 1/5 * *", "odd": "*/15 2/3 * * *"})
+    project = project_with(
+        tmp_path,
+        "UTC",
+        {"fifths": "0 4 1/5 * *", "odd": "*/15 2/3 * * *", "named": "0 4 * * MON/2"},
+    )
     result = project.upkeep_in_process("schedule", "export", "cron")
     assert result.code == 0, result.text
     assert re.search(r"^0 4 1-31/5 \* \* .*fifths", result.out, re.M)
     assert re.search(r"^\*/15 2-23/3 \* \* \* .*odd", result.out, re.M)
+    assert re.search(r"^0 4 \* \* 1,3,5,7 .*named", result.out, re.M)  # no step after a name
 
 
 def test_kubernetes_refuses_a_stepped_day_field_it_reads_otherwise(tmp_path: Path) -> None:
@@ -358,3 +365,7 @@ def test_units_an_earlier_export_wrote_for_a_runbook_now_gone_are_named(tmp_path
         assert f"upkeep: note: {out / name} was written by an earlier export" in again.err
     assert "upkeep-kept" not in again.err
     assert (out / "upkeep-gone.timer").exists()  # named, not removed
+    # A unit of the same kind that no export wrote (the watch timer of the docs) is not named.
+    (out / "upkeep-watch.timer").write_text("[Timer]\nOnCalendar=hourly\n")
+    third = project.upkeep_in_process("schedule", "export", "systemd", "-o", str(out))
+    assert "upkeep-watch" not in third.err

@@ -89,3 +89,16 @@ def test_the_trend_lists_each_drill_newest_first_and_marks_a_missed_target(
     )
     assert rows[2].endswith("| ok | 0.25 s | 3.50 s |")
     assert rows[3].endswith("| fail | 12.50 s | **45.00 s (missed)** |")
+
+
+def test_a_query_with_stars_is_shown_as_written_not_as_emphasis() -> None:
+    # `count(*) ... a*2` inside <code> rendered as count(<em>) FROM t WHERE a</em>2.
+    import markdown
+
+    from upkeep.site.markup import table_cell
+
+    query = "SELECT count(*) FROM t WHERE a*2 > 1"
+    html = markdown.markdown(
+        f"| q |\n|---|\n| <code>{table_cell(query)}</code> |", extensions=["tables"]
+    )
+    assert "<em>" not in html and "count(&#42;) FROM t WHERE a&#42;2" in html

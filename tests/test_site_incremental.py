@@ -640,3 +640,7 @@ def test_a_run_is_listed_in_its_month_in_the_configured_zone(make_project) -> No
     assert run.relpath.startswith("runs/2026/12/")  # the evidence keeps its UTC folder
     page = run_pages.run_page(model, run)
     assert 'href="../../../../runs/2027/01/">2027-01</a>' in page
+    # ... and January's month page links the run page where it is, in December's folder
+    from upkeep.site.history import month_table
+
+    assert f'href="../../../{run.relpath}/"' in month_table(model, "2027/01")

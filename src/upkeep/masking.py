@@ -111,8 +111,11 @@ _COOKIE = re.compile(r"(?i)(?<![\w-])((?:set-)?cookie[ \t]*:[ \t]*)(?=[^\r\n=]{0
 # `mysql -u root -pSECRET`: MySQL's clients take the password glued to `-p`, among the command's
 # own arguments (a few words after it, within one command: not `find /var/lib/mysql -perm`).
 _MYSQL_PASSWORD = re.compile(
-    r"(?<![^\s;&|(`'\"])(mysql(?:dump|admin|import|check|show|binlog)?(?:\.exe)?"
-    r"(?:[ \t]+(?!-p)[^\s|;&<>]+){0,12}?[ \t]+-p)(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|[^\s'\"]+)"
+    r"(?<![\w.-])(mysql(?:dump|admin|import|check|show|binlog)?(?:\.exe)?"
+    r"(?:[ \t]+(?!-p)[^\s|;&<>]+){0,12}?[ \t]+-p)"
+    # not find's -perm, -print, -printf, -prune, -path after a path ending in mysql
+    r"(?!(?:erm|rint|rune|ath)\w*(?:\s|$))"
+    r"(?:'[^'\r\n]*'|\"[^\"\r\n]*\"|[^\s'\"]+)"
 )
 # `password 'hunter2'`: a password word, a space, then a quoted value.
 _QUOTED_AFTER_WORD = re.compile(

@@ -76,16 +76,30 @@ def schedule_export_command(options: GlobalOptions, target: str, output: Path | 
     return EXIT_REFUSED if result.refused else 0
 
 
-def _stale(folder: Path, written: dict[str, str]) -> list[str]:
-    """Files in `folder` named as an export names its files that this export did not write."""
-    import re
+# What each file an export writes says of itself: a file of the same name without it (the
+# `upkeep-watch` timer the observability docs have people write) is someone else's.
+_EXPORT_MARKS = {
+    ".service": "Description=upkeep runbook ",
+    ".timer": "Description=Schedule of upkeep runbook ",
+    ".yaml": "upkeep.cadence:",
+    ".crontab": "written by `upkeep schedule export cron`",
+}
 
-    pattern = re.compile(r"upkeep-[a-z0-9-]+\.(?:service|timer|yaml)|upkeep\.crontab")
-    return sorted(
-        entry.name
-        for entry in folder.iterdir()
-        if pattern.fullmatch(entry.name) and entry.name not in written
-    )
+
+def _stale(folder: Path, written: dict[str, str]) -> list[str]:
+    """Files in `folder` that an earlier export wrote (by their name and their own words) and
+    this one did not."""
+    stale = []
+    for entry in folder.iterdir():
+        if not entry.name.startswith("upkeep") or entry.name in written:
+            continue
+        mark = _EXPORT_MARKS.get(entry.suffix)
+        try:
+            if mark is not None and entry.is_file() and mark in entry.read_text(errors="replace"):
+                stale.append(entry.name)
+        except OSError:
+            continue
+    return sorted(stale)
 
 
 def _write(folder: Path, files: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document
+from upkeep.config.reader import Section, parse_document, read_file
 from upkeep.errors import ConfigError
 
 __all__ = [
@@ -115,7 +115,7 @@ def read_oncall(path: Path | None, default_timezone: str) -> OnCall:
     if path is None or not path.exists():
         return OnCall()
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the on-call rotation: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document
+from upkeep.config.reader import Section, parse_document, read_file
 from upkeep.errors import ConfigError
 
 __all__ = [
@@ -123,7 +123,7 @@ def read_record_of_processing(
             )
         return RecordOfProcessing()
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the record of processing: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

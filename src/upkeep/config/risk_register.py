@@ -12,7 +12,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document
+from upkeep.config.reader import Section, parse_document, read_file
 from upkeep.errors import ConfigError
 
 __all__ = ["CheckWaiver", "DriftException", "RiskEntry", "RiskRegister", "read_risk_register"]
@@ -94,7 +94,7 @@ def read_risk_register(path: Path | None) -> RiskRegister:
     if path is None or not path.exists():
         return RiskRegister(None, ())
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the risk register: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

@@ -47,12 +47,6 @@ def runs_in_progress(evidence_root: Path) -> list[RunInProgress]:
     return sorted(found, key=lambda run: (run.started_at, run.run_id))
 
 
-def staged_at(name: str) -> datetime | None:
-    """When the run a staging folder `<pid>-<run_id>` holds started, by its run id; or None."""
-    parts = _RUN_ID_PARTS.fullmatch(name.partition("-")[2])
-    return datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) if parts else None
-
-
 def owner_pid(name: str) -> int | None:
     """The process id a staging folder's name starts with, or None."""
     head, sep, _ = name.partition("-")
@@ -62,7 +56,9 @@ def owner_pid(name: str) -> int | None:
 def process_alive(pid: int, since: datetime | None = None) -> bool:
     """Whether process `pid` exists on this machine and is not a zombie; with `since` (when the
     run it staged started), also whether it was already running then: a process started later
-    holds a reused pid, and the runner is gone."""
+    holds a reused pid, and the runner is gone. (A process's start time follows the wall clock:
+    after the clock is stepped forward by more than START_SLACK_S, a live runner's run is not
+    shown as going on; nothing destructive goes by this.)"""
     import psutil  # here: every site build imports this module, few have runs going on
 
     try:

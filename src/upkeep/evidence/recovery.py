@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from upkeep.atomic import fsync_dir
 from upkeep.evidence import ledger
-from upkeep.evidence.in_progress import owner_pid, process_alive, staged_at
+from upkeep.evidence.in_progress import owner_pid, process_alive
 from upkeep.evidence.layout import (
     LEDGER,
     PENDING,
@@ -50,7 +50,10 @@ def _remove_dead_staging(root: Path) -> list[str]:
     notes = []
     for child in sorted(parent.iterdir()):
         pid = owner_pid(child.name)
-        if pid is None or process_alive(pid, since=staged_at(child.name)):
+        # No pid-reuse check here: a process start time moves with the wall clock, and after a
+        # clock step a live runner could look newer than its run; removing its folder would
+        # lose that run. A folder kept for a reused pid goes once that process ends.
+        if pid is None or process_alive(pid):
             continue
         try:
             if child.is_dir() and not child.is_symlink():

@@ -16,6 +16,7 @@ from upkeep.atomic import file_mode, write_text
 from upkeep.records import RunRecord
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
+from upkeep.report import SUMMARY_CHARS
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 
@@ -124,7 +125,7 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     data = record.to_json()
     for key in data.keys() - ENGINE_FIELDS:
         data[key] = scrubber.value(data[key])
-    if isinstance(data.get("summary"), str):  # cut at its length in the kernel: maybe mid-secret
+    if len(record.summary) >= SUMMARY_CHARS:  # cut at its length in the kernel: maybe mid-secret
         data["summary"] = scrubber.cut_text(record.summary)
     return RunRecord.from_json(data)
 

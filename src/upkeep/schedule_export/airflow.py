@@ -11,6 +11,7 @@ Airflow scheduler.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,7 +133,11 @@ def _task(task: FleetTask) -> list[str]:
 
 
 def _raw(command: str) -> str:
+    """`command` as Jinja renders it back to itself: in a raw block, or (when it holds an
+    `endraw` of its own, which would close the block) as a Jinja string expression."""
     if "{{" in command or "{%" in command or "{#" in command:
+        if "endraw" in command:
+            return "{{ " + json.dumps(command, ensure_ascii=False) + " }}"
         return "{% raw %}" + command + "{% endraw %}"
     return command
 

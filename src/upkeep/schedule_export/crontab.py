@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from cronsim import CronSim
+
 from upkeep.schedule_export.localtime import dst_refusal
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ def files(
 # read a step only after a range or `*`, and refuse the whole crontab otherwise.
 _FIELD_MAX = (59, 23, 31, 12, 7)
 _STEP_FROM = re.compile(r"(\d+)/(\d+)")
+_NAMED_STEP = re.compile(r"[A-Za-z]+/\d")
 
 
 def _portable(expression: str) -> str:
@@ -59,6 +62,15 @@ def _portable(expression: str) -> str:
     from N to the field's end), in a form every cron reads. A field's leading `*`, which makes
     the two day fields both have to match, is kept as it is."""
     fields = expression.split()
+    if any(_NAMED_STEP.search(field) for field in fields):
+        # `MON/2`, `JAN/3`: cronie reads no step after a name; the field as its values (it does
+        # not start with `*`, so which day fields must both match is kept).
+        sim = CronSim(expression, datetime(2000, 1, 1))
+        sets = (sim.minutes, sim.hours, sim.days, sim.months, sim.weekdays)
+        fields = [
+            ",".join(str(v) for v in sorted(values)) if _NAMED_STEP.search(field) else field
+            for field, values in zip(fields, sets, strict=True)
+        ]
     return " ".join(
         ",".join(
             _STEP_FROM.sub(lambda m, top=top: f"{m[1]}-{top}/{m[2]}", token)

@@ -4,7 +4,6 @@ and weekdays it fires on as plain sets of numbers, and whether its day fields ar
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,23 +71,34 @@ def parse_fields(expression: str) -> CronFields:
 
 
 def portable_expression(fields: CronFields) -> str:
-    """The expression with weekday 7 (Sunday, as cronsim and Vixie cron read it) written 0 and
-    the weekday field given as its values: Kubernetes and GitHub's cron take 0-6 only. A field
-    holding 7 never starts with `*`, so which day fields must both match is kept."""
+    """The expression with weekday 7 (Sunday, as cronsim and Vixie cron read it, written or
+    reached by a step from a start) written 0 and the weekday field given as its values:
+    Kubernetes and GitHub's cron take 0-6 only, and step to 6 at most. Only a field that does
+    not start with `*` is rewritten, so which day fields must both match is kept."""
     parts = fields.expression.split()
-    if parts[4].startswith("*") or not re.search(r"(?<![\d/])7(?!\d)", parts[4]):
-        return fields.expression  # no weekday 7 (`*/7` is a step, from Sunday)
+    if parts[4].startswith("*"):
+        return fields.expression  # `*/N` starts from Sunday, 0: no 7 to fold
+    raw = CronSim(fields.expression, datetime(2000, 1, 1)).weekdays
+    if 7 not in raw:  # reached as written (`7`, `5-7`) or by a step (`1/2`, `MON/2`)
+        return fields.expression
     parts[4] = ",".join(str(day) for day in sorted(fields.weekdays))
     return " ".join(parts)
 
 
-def star_step_refusal(fields: CronFields, scheduler: str) -> str | None:
+def star_step_refusal(fields: CronFields, scheduler: str, *, star_one: bool = True) -> str | None:
     """Why `scheduler` (robfig's cron in Kubernetes, croniter in Airflow) would fire at other
     times: both day fields restricted, one of them `*/N`. cronsim, like Vixie cron, reads that
     as "both must match"; those read it as "either"."""
     day_field, weekday_field = fields.expression.split()[2], fields.expression.split()[4]
-    stepped = any(f.startswith("*/") and f != "*/1" for f in (day_field, weekday_field))
-    if fields.day_and and stepped and not (fields.every_day_of_month or fields.every_weekday):
+
+    def stepped(field: str) -> bool:
+        # robfig keeps `*/1` as `*` (`star_one`); croniter reads any `*/N` as a list of days.
+        return field.startswith("*/") and (field != "*/1" or not star_one)
+
+    if fields.day_and and (
+        (stepped(day_field) and not fields.every_weekday)
+        or (stepped(weekday_field) and not fields.every_day_of_month)
+    ):
         return (
             f"{fields.expression!r} restricts both the day of the month and the weekday with a"
             f" `*/N` step, which {scheduler} reads as either day matching, not both as upkeep"

@@ -14,7 +14,7 @@ from datetime import datetime
 from upkeep.config.fleet import Fleet, LoadedHost, check_host_runbooks
 from upkeep.schedule_export import Job, Refusal, job_for
 from upkeep.schedule_export.context import ExportContext
-from upkeep.schedule_export.fields import star_step_refusal
+from upkeep.schedule_export.fields import portable_expression, star_step_refusal
 from upkeep.schedule_export.localtime import dst_refusal
 
 __all__ = [
@@ -78,7 +78,7 @@ def host_jobs(
         zone = loaded.config.tz
         for job in _selected_jobs(fleet, index, loaded, refused):
             reason = dst_refusal(job, zone, now.astimezone(zone)) or star_step_refusal(
-                job.fields, "Airflow's croniter (and Kubernetes' cron)"
+                job.fields, "Airflow's croniter (and Kubernetes' cron)", star_one=False
             )
             if reason is None:
                 jobs.append(HostJob(loaded, job))
@@ -97,7 +97,9 @@ def fleet_schedules(
         host, config, job = item.host.host, item.host.config, item.job
         argv = _run_argv(ExportContext(config), host.command, host.id, job.name)
         task = FleetTask(host.id, job.name, job.title, argv, host.queue, host.ssh_conn_id)
-        grouped.setdefault((job.fields.expression, config.tz.key), []).append((job, task))
+        # croniter steps a weekday to 6 at most, as Kubernetes' cron does: Sunday as 0
+        expression = portable_expression(job.fields)
+        grouped.setdefault((expression, config.tz.key), []).append((job, task))
     return _schedules(grouped), refused
 
 

@@ -78,7 +78,8 @@ def month_table(model: SiteModel, month: str) -> str:
         flag = "" if run.verified else ' <strong class="uk-bad">DOES NOT VERIFY</strong>'
         started = escape_html(when(run.started_at, model))
         rows.append(
-            f'<tr><td><a href="{escape_html(run.run_id)}/">{started}</a></td>'
+            # The run page stays in its UTC month's folder; the month is the configured zone's.
+            f'<tr><td><a href="../../../{escape_html(run.relpath)}/">{started}</a></td>'
             f"<td>{escape_html(run.runbook)}</td><td>{run_status(run)}{flag}</td>"
             f"<td>{escape_html(run_summary(run))}</td></tr>"
         )

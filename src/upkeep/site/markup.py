@@ -56,10 +56,13 @@ def escape_html(value: Any) -> str:
     return html.escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
-# What Markdown (with the site's extensions) would turn into markup that acts: links
-# (`[x](javascript:...)`) and attr_list's attributes (`{: onclick=... }`). Emphasis and code
-# spans are left to Markdown: they change how text looks, not what it does.
-_MARKDOWN_ACTIVE = str.maketrans({"[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;"})
+# What Markdown (with the site's extensions) would act on in text shown as it is: links
+# (`[x](javascript:...)`), attr_list's attributes (`{: onclick=... }`), and `*` and backticks,
+# which would turn `count(*) ... a*2` into emphasis, even inside a <code> element. `_` is left:
+# Markdown reads it inside words as a character (`New_York`).
+_MARKDOWN_ACTIVE = str.maketrans(
+    {"[": "&#91;", "]": "&#93;", "{": "&#123;", "}": "&#125;", "*": "&#42;", "`": "&#96;"}
+)
 
 
 def inert_markdown(text: str) -> str:

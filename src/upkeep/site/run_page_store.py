@@ -58,6 +58,9 @@ def place_file(source: str | Path, target: Path, placed: Placed) -> None:
         return
     try:
         _link_replacing(source, target)
+        if not is_regular(target):  # swapped for a link after the check: never publish it
+            target.unlink()
+            return
         placed.linked += 1
         return
     except FileNotFoundError:
@@ -66,6 +69,9 @@ def place_file(source: str | Path, target: Path, placed: Placed) -> None:
         pass  # another filesystem, or links not allowed there: a copy is the same bytes
     try:
         shutil.copyfile(source, target, follow_symlinks=False)
+        if not is_regular(target):
+            target.unlink()
+            return
     except OSError:
         return
     placed.copied += 1
