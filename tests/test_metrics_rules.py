@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -166,15 +167,7 @@ def test_the_rules_fire_on_stale_and_failing_series_and_not_on_fresh_ones(planne
             }
         ],
     }
-    test_file = planned.root / "rules.test.yml"
-    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
-    tested = subprocess.run(
-        [promtool(), "test", "rules", test_file.name],
-        capture_output=True,
-        text=True,
-        cwd=planned.root,
-    )
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    _promtool_test(planned.root, tests)
 
 
 def _annotations(rules: Path, runbook: str | None, alert: str) -> dict[str, str]:
@@ -272,12 +265,14 @@ def test_the_textfile_rule_matches_a_file_name_with_regex_characters(
             }
         ],
     }
-    test_file = project.root / "rules.test.yml"
+    _promtool_test(project.root, tests)
+
+
+def _promtool_test(root: Path, tests: dict[str, Any]) -> None:
+    """`promtool test rules` on `tests` (its rule files relative to `root`): they must pass."""
+    test_file = root / "rules.test.yml"
     test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
     tested = subprocess.run(
-        [promtool(), "test", "rules", test_file.name],
-        capture_output=True,
-        text=True,
-        cwd=project.root,
+        [promtool(), "test", "rules", test_file.name], capture_output=True, text=True, cwd=root
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr

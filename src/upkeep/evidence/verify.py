@@ -5,7 +5,6 @@ the ledger does not record).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -14,7 +13,7 @@ import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -26,8 +25,6 @@ from upkeep.evidence.layout import (
     CHUNK,
     GENESIS,
     LEDGER,
-    LOCK,
-    PENDING,
     RUN_JSON,
     RUNS,
     canonical,
@@ -36,10 +33,10 @@ from upkeep.evidence.layout import (
     line_hash,
     run_relpath,
     safe_name,
-    scan_runs,
     sha256_file,
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry, LedgerLine
+from upkeep.evidence.unrecorded import unrecorded_folders
 from upkeep.records.run import RunIdentity
 
 
@@ -440,17 +437,7 @@ def _compare_with_ledger(value: dict[str, Any], entry: LedgerEntry, relpath: str
 
 
 def _unrecorded(root: Path, recorded: set[str], settle: bool = True) -> list[Mismatch]:
-    folders, strays = scan_runs(root)
-    missing = [relpath for relpath in folders if relpath not in recorded]
-    interrupted = None
-    if missing:
-        # A run's folder is placed a moment before its ledger line is appended, both under the
-        # ledger lock: wait for a publish in progress, then read the ledger again, so that a
-        # verify running beside `upkeep run` does not take that moment for tampering.
-        with _publish_settled(root) if settle else contextlib.nullcontext():
-            now, _ = ledger.recorded_paths(root / LEDGER)
-            interrupted = _publishing(root)
-        missing = [relpath for relpath in missing if relpath not in now]
+    found = unrecorded_folders(root, recorded, settle=settle)
     problems = [
         Mismatch(
             PurePosixPath(relpath).name,
@@ -459,44 +446,14 @@ def _unrecorded(root: Path, recorded: set[str], settle: bool = True) -> list[Mis
             + (
                 "(its publish was interrupted before the ledger line was written: the next"
                 " `upkeep run` finishes it)"
-                if relpath == interrupted
+                if relpath == found.interrupted
                 else "(ledger line removed, or added by hand)"
             ),
         )
-        for relpath in missing
+        for relpath in found.folders
     ]
     problems += [
         Mismatch(None, relpath, f"{relpath}: not a runs/YYYY/MM/<run_id> folder (added by hand?)")
-        for relpath in strays
+        for relpath in found.strays
     ]
     return problems
-
-
-@contextlib.contextmanager
-def _publish_settled(root: Path, timeout_s: float = 60.0) -> Iterator[None]:
-    """Hold the ledger lock while reading, when it can be taken: not on evidence this user may
-    not write (an auditor's read-only copy), where no publish can be going on anyway."""
-    lock = root / LOCK
-    if not os.access(lock, os.W_OK):
-        yield
-        return
-    from filelock import FileLock, Timeout  # here: only a folder missing its line needs it
-
-    held = FileLock(str(lock))
-    try:
-        held.acquire(timeout=timeout_s)
-    except (Timeout, OSError):
-        yield  # a publish stuck that long: read as it stands
-        return
-    try:
-        yield
-    finally:
-        held.release()
-
-
-def _publishing(root: Path) -> str | None:
-    """The folder `.publishing.json` names: a publish that was cut off before its ledger line."""
-    try:
-        return str(json.loads((root / PENDING).read_bytes())["path"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
