@@ -32,6 +32,14 @@ from helpers.project import CHECK_OK, Project
         (["run", "--due", "-p", "nope=1"], "-p nope: no runbook declares a parameter 'nope'"),
         (["run", "--due", "-p", "count=99"], "parameter count: expected a value <= 10"),
         (
+            ["run", "typed", "-p", "databases=nope"],
+            "parameter databases: upkeep.yml has no databases: entries, so there is no 'nope'",
+        ),
+        (
+            ["run", "--due", "-p", "databases=app"],
+            "parameter databases: upkeep.yml has no databases: entries, so there is no 'app'",
+        ),
+        (
             ["run", "typed", "--trigger", "cron"],
             "'cron' is not one of 'manual', 'schedule', 'ci'",
         ),
@@ -47,12 +55,14 @@ def test_bad_input_exits_2_and_runs_nothing(
         count: int = 3  # how many
         mode: str = "quiet"  # output mode
         token: str = "env:TOKEN"  # API token
+        databases: str = ""  # comma-separated
     """,
         meta={
             "parameters": {
                 "count": {"min": 1, "max": 10},
                 "mode": {"choices": ["quiet", "verbose"]},
                 "token": {"secret": True},
+                "databases": {"names": "databases"},
             }
         },
     )

@@ -154,6 +154,23 @@ def test_min_max_on_a_non_number_is_refused(project: Project) -> None:
     assert "min and max apply to int and float" in _refusal(project, "odd")
 
 
+@pytest.mark.parametrize(
+    ("declared", "names", "why"),
+    [
+        ("hosts: str = ''", "hosts", "names must be one of databases"),
+        ("databases: list = []", "databases", "names applies to str parameters, not list"),
+    ],
+)
+def test_names_takes_a_known_section_and_a_str_parameter(
+    project: Project, declared: str, names: str, why: str
+) -> None:
+    name = declared.split(":")[0]
+    project.add_runbook(
+        "odd", [CHECK_OK], params=declared, meta={"parameters": {name: {"names": names}}}
+    )
+    assert why in _refusal(project, "odd")
+
+
 def test_secret_default_must_be_a_reference(project: Project) -> None:
     project.add_runbook(
         "leaky",

@@ -4,6 +4,7 @@ but no kernel (tests/test_due.py drives a few of these through the CLI)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -256,9 +257,96 @@ def test_a_value_a_due_runbook_refuses_stops_due(project: Project) -> None:
 def test_named_runs_are_planned_once_each_with_their_parameters(project: Project) -> None:
     project.add_runbook("takes-n", [CHECK_OK], params="n: int = 1  # a number")
     registry = discover(project.root / "runbooks", project.root)
-    planned = plan.plan_named(registry, ["takes-n", "takes-n"], ["n=5"], Trigger.MANUAL)
+    config = load_config(project.config)
+    planned = plan.plan_named(registry, ["takes-n", "takes-n"], ["n=5"], Trigger.MANUAL, config)
     assert [(p.runbook.name, p.params, p.trigger) for p in planned] == [
         ("takes-n", {"n": 5}, Trigger.MANUAL)
     ]
     with pytest.raises(ParameterError, match="name at least one runbook"):
-        plan.plan_named(registry, [], [], Trigger.MANUAL)
+        plan.plan_named(registry, [], [], Trigger.MANUAL, config)
+
+
+DATABASES = """\
+    version: 1
+    timezone: UTC
+    evidence_dir: evidence
+    state_dir: state
+    runbooks_dir: runbooks
+    databases:
+      - {name: app, engine: sqlite, path: app.db}
+      - {name: billing, engine: sqlite, path: billing.db}
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "planned"),
+    [("", ""), ("billing", "billing"), (" app , billing ,", " app , billing ,")],
+)
+def test_a_parameter_naming_databases_takes_the_configured_ones(
+    make_project: Callable[[str], Project], value: str, planned: str
+) -> None:
+    project = make_project(DATABASES)
+    project.add_runbook(
+        "review",
+        [CHECK_OK],
+        params='databases: str = ""  # comma-separated',
+        meta={"parameters": {"databases": {"names": "databases"}}},
+    )
+    registry = discover(project.root / "runbooks", project.root)
+    config = load_config(project.config)
+    [run] = plan.plan_named(registry, ["review"], [f"databases={value}"], Trigger.MANUAL, config)
+    assert run.params == {"databases": planned}
+    [due] = plan.plan_due(
+        registry,
+        EvidenceStore(config.evidence_dir),
+        config,
+        datetime.now(UTC),
+        Trigger.SCHEDULE,
+        [f"databases={value}"],
+    )
+    assert due.params == {"databases": planned}
+
+
+@pytest.mark.parametrize("value", ["nope", "app,nope", "App", "app;billing"])
+def test_a_database_that_is_not_configured_is_refused_before_anything_runs(
+    make_project: Callable[[str], Project], value: str
+) -> None:
+    project = make_project(DATABASES)
+    project.add_runbook(
+        "review",
+        [CHECK_OK],
+        params='databases: str = ""  # comma-separated',
+        meta={"parameters": {"databases": {"names": "databases"}}},
+    )
+    registry = discover(project.root / "runbooks", project.root)
+    config = load_config(project.config)
+    expected = "parameter databases: no entry named .* under databases: in upkeep.yml; expected "
+    with pytest.raises(ParameterError, match=expected + "comma-separated names of app, billing"):
+        plan.plan_named(registry, ["review"], [f"databases={value}"], Trigger.MANUAL, config)
+    with pytest.raises(ParameterError, match=expected):
+        plan.plan_due(
+            registry,
+            EvidenceStore(config.evidence_dir),
+            config,
+            datetime.now(UTC),
+            Trigger.SCHEDULE,
+            [f"databases={value}"],
+        )
+
+
+def test_with_no_databases_configured_only_an_empty_list_is_taken(project: Project) -> None:
+    project.add_runbook(
+        "review",
+        [CHECK_OK],
+        params='databases: str = ""  # comma-separated',
+        meta={"parameters": {"databases": {"names": "databases"}}},
+    )
+    registry = discover(project.root / "runbooks", project.root)
+    config = load_config(project.config)
+    [run] = plan.plan_named(registry, ["review"], ["databases= "], Trigger.MANUAL, config)
+    assert run.params == {"databases": " "}
+    with pytest.raises(
+        ParameterError,
+        match="upkeep.yml has no databases: entries, so there is no 'app'; leave it empty",
+    ):
+        plan.plan_named(registry, ["review"], ["databases=app"], Trigger.MANUAL, config)

@@ -14,7 +14,7 @@ import ast
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ class ParamSpec:
     secret: bool = False
     optional: bool = False
     default_expression: str | None = None
+    names_of: str | None = None  # a section of upkeep.yml: the value names its entries
 
     @property
     def type_label(self) -> str:
@@ -75,6 +76,8 @@ class ParamSpec:
             parts.append(f"<= {self.maximum:g}")
         if self.secret:
             parts.append("secret: env:NAME or file:/path")
+        if self.names_of is not None:
+            parts.append(f"comma-separated names under {self.names_of}: in upkeep.yml")
         if self.default_expression is not None:
             parts.append("default computed by the runbook")
         return "; ".join(parts)
@@ -142,12 +145,15 @@ def validate(
     *,
     require_secrets: bool = True,
     refuse_short: bool = False,
+    config_names: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     """The parameters the run injects, every value checked: `given` overlaid on the defaults
     that are plain values (a default the runbook computes is left to its own cell); with
     `require_secrets`, every secret reference must also resolve, here and now; without it but
     with `refuse_short` (a run about to start, `run --due`), one that resolves must not be too
-    short to scrub. Without either, no secret is read (discovering runbooks reads none)."""
+    short to scrub. Without either, no secret is read (discovering runbooks reads none). With
+    `config_names` (each section's entry names, for a run about to start), a parameter that
+    names entries of a section must name ones there are."""
     values: dict[str, Any] = {}
     for name in given:
         if runbook.param(name) is None:
@@ -163,6 +169,8 @@ def validate(
         else:
             continue
         check(spec, value, runbook.name, require_secrets=require_secrets, refuse_short=refuse_short)
+        if config_names is not None and spec.names_of is not None:
+            _check_names(spec, value, runbook.name, config_names.get(spec.names_of, ()))
         values[spec.name] = value
     return values
 
@@ -261,6 +269,30 @@ def check(
         raise ParameterError(f"{where}: expected a value >= {spec.minimum:g}, got {_show(value)}")
     if spec.maximum is not None and value > spec.maximum:
         raise ParameterError(f"{where}: expected a value <= {spec.maximum:g}, got {_show(value)}")
+
+
+def split_names(value: str) -> list[str]:
+    """The names a comma-separated parameter value gives, in order, blanks left out."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _check_names(spec: ParamSpec, value: Any, runbook: str, known: Collection[str]) -> None:
+    """Each name the value gives must be an entry of its section in upkeep.yml: a mistyped
+    database would otherwise start the kernel and end the run in error."""
+    unknown = [name for name in split_names(value or "") if name not in known]
+    if not unknown:
+        return
+    shown = repr(unknown[0][:SHOWN_CHARS]) + ("…" if len(unknown[0]) > SHOWN_CHARS else "")
+    where = f"runbook {runbook}: parameter {spec.name}"
+    if not known:
+        raise ParameterError(
+            f"{where}: upkeep.yml has no {spec.names_of}: entries, so there is no {shown}; "
+            "leave it empty"
+        )
+    raise ParameterError(
+        f"{where}: no entry named {shown} under {spec.names_of}: in upkeep.yml; expected "
+        f"comma-separated names of {', '.join(known)}, or empty for every one"
+    )
 
 
 def _check_resolves(reference: str, where: str, *, required: bool = True) -> None:

@@ -73,6 +73,7 @@ def plan_named(
     names: Iterable[str],
     assignments: list[str] | tuple[str, ...],
     trigger: Trigger,
+    config: Config,
 ) -> list[PlannedRun]:
     """Plan the named runbooks; `-p KEY=VALUE` assignments apply to each of them."""
     names = list(dict.fromkeys(names))
@@ -82,8 +83,14 @@ def plan_named(
     plan = []
     for name in names:
         runbook = registry.require(name)
-        plan.append(PlannedRun(runbook, params.validate(runbook, given), trigger))
+        values = params.validate(runbook, given, config_names=config_names(config))
+        plan.append(PlannedRun(runbook, values, trigger))
     return plan
+
+
+def config_names(config: Config) -> dict[str, list[str]]:
+    """The entries of each section of upkeep.yml a parameter can name, by section."""
+    return {"databases": [database.name for database in config.databases]}
 
 
 def runs_by_runbook(entries: Iterable[LedgerEntry]) -> dict[str, list[_Ran]]:
@@ -159,7 +166,13 @@ def plan_due(
             own = {key: value for key, value in given.items() if runbook.param(key) is not None}
             # The registry checked every default already; a secret that does not resolve
             # fails that run (with evidence), not the night.
-            values = params.validate(runbook, own, require_secrets=False, refuse_short=True)
+            values = params.validate(
+                runbook,
+                own,
+                require_secrets=False,
+                refuse_short=True,
+                config_names=config_names(config),
+            )
             plan.append(PlannedRun(runbook, values, trigger))
     return plan
 

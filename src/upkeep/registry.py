@@ -64,7 +64,8 @@ _METADATA_KEYS = {
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10
-_CONSTRAINT_KEYS = {"choices", "min", "max", "secret"}
+_CONSTRAINT_KEYS = {"choices", "min", "max", "secret", "names"}
+_NAMED_SECTIONS = ("databases",)  # the sections of upkeep.yml a `names` parameter can name
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class Runbook:
                     "min": p.minimum,
                     "max": p.maximum,
                     "secret": p.secret,
+                    "names": p.names_of,
                 }
                 for p in self.params
             ],
@@ -413,6 +415,9 @@ def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
     choices = constraint.get("choices")
     if choices is not None and not isinstance(choices, list):
         raise RunbookError(f"{here}: choices must be a list")
+    names_of = constraint.get("names")
+    if names_of is not None and names_of not in _NAMED_SECTIONS:
+        raise RunbookError(f"{here}: names must be one of {', '.join(_NAMED_SECTIONS)}")
     for bound in ("min", "max"):
         value = constraint.get(bound)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -428,7 +433,10 @@ def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
         secret=bool(constraint.get("secret", False)),
         optional=optional,
         default_expression=expression,
+        names_of=names_of,
     )
+    if names_of is not None and spec.type != "str":
+        raise RunbookError(f"{here}: names applies to str parameters, not {spec.type_label}")
     plain_reference = expression is None and (default in ("", None) or is_reference(default))
     if spec.secret and (spec.type != "str" or not plain_reference):
         raise RunbookError(

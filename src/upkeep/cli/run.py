@@ -204,7 +204,7 @@ def run_runbooks(
         planned = plan.plan_due(runbooks, store, config, due_at, trigger, assignments)
         refused = list(runbooks.invalid.values())
     else:
-        planned = plan.plan_named(runbooks, names, assignments, trigger)
+        planned = plan.plan_named(runbooks, names, assignments, trigger, config)
     if planned:
         outcomes = _run_with_progress(config, store, planned, jobs, start_demo_service, template)
     else:
