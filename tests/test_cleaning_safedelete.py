@@ -241,6 +241,27 @@ def test_batches_remove_what_is_unchanged_and_report_each_skip(root: Path, outsi
     assert swapped.is_symlink() and (outside / "precious").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_file_with_another_link_frees_its_bytes_only_with_its_last_link(
+    root: Path, outside: Path, dry_run: bool
+) -> None:
+    # The bytes of a file linked from outside the root stay on disk: nothing is freed. A file
+    # whose two links are both removed frees its bytes once.
+    kept = write(root / "kept-elsewhere", "x" * 1000)
+    os.link(kept, outside / "second-link")
+    both = write(root / "d" / "one", "y" * 300)
+    os.link(both, root / "d" / "two")
+    seen = [Seen.of(name, os.lstat(root / "d" / name)) for name in ("one", "two")]
+    batches = [Batch(str(root), [Seen.of(kept.name, os.lstat(kept))]), Batch(str(root / "d"), seen)]
+
+    counts = remove_batches(root, batches, dry_run=dry_run)
+
+    assert (counts.removed, counts.freed) == (3, 300)
+    assert (outside / "second-link").read_text() == "x" * 1000
+    assert counts.skipped == ()  # the second link is not "changed" by the first one's removal
+    assert kept.exists() is dry_run and (root / "d" / "two").exists() is dry_run
+
+
 def test_a_batch_whose_directory_is_outside_the_root_is_refused(tmp_path: Path, root: Path) -> None:
     sibling = write(tmp_path / "root-sibling" / "old")  # shares the root's name as a prefix
     batch = Batch(str(sibling.parent), [Seen.of("old", os.lstat(sibling))])

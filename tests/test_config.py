@@ -422,6 +422,86 @@ def test_roots_holding_or_inside_what_the_system_keeps_are_refused(
     )
 
 
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("//etc/ssl", "/etc/ssl is inside /etc, a system tree where nothing is disposable"),
+        ("///var/lib", "/var/lib is a system directory"),
+        ("//", "/ is or contains the filesystem root"),
+        ("//home", "/home is or contains /home"),
+    ],
+)
+def test_a_root_written_with_a_leading_double_slash_is_the_same_directory(
+    tmp_path: Path, root: str, why: str
+) -> None:
+    # POSIX lets `//` be a root of its own and pathlib kept it: `//etc/ssl` compared unequal
+    # to every guarded path while opening /etc/ssl, and the CA certificates were cleaned.
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"cleanup:\n  temp_roots:\n    - {{path: '{root}'}}\n")
+    assert f"temp_roots[0].path: {why}" in str(caught.value)
+
+
+def test_a_root_written_with_a_leading_double_slash_overlaps_its_plain_form(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "cache").mkdir()
+    with pytest.raises(ConfigError, match="are the same directory"):
+        _load(
+            tmp_path,
+            f"cleanup:\n  temp_roots:\n    - {{path: '{tmp_path}/cache'}}\n"
+            f"    - {{path: '/{tmp_path}/cache'}}\n",
+        )
+
+
+def test_a_log_named_through_a_symlinked_folder_guards_the_real_folder(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "app.log").write_text("x\n")
+    with pytest.raises(ConfigError) as caught:
+        _load(
+            tmp_path,
+            "logs:\n  - {name: app, path: link/app.log}\n"
+            "cleanup:\n  temp_roots:\n    - {path: real}\n",
+        )
+    assert f"{tmp_path / 'real'} contains the log 'app' ({tmp_path / 'real' / 'app.log'})" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "root", "named"),
+    [
+        (
+            "alerts: {targets: [{name: ops, inbox: var/alerts/inbox}]}",
+            "var/alerts",
+            "alerts.targets.inbox",
+        ),
+        ("metrics: {textfile: var/metrics/upkeep.prom}", "var/metrics", "metrics.textfile"),
+        ("security: {baseline: demo/baseline.yml}", "demo", "security.baseline"),
+    ],
+)
+def test_a_root_holding_another_file_upkeep_yml_names_is_refused(
+    tmp_path: Path, setting: str, root: str, named: str
+) -> None:
+    (tmp_path / root).mkdir(parents=True)
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"{setting}\ncleanup:\n  temp_roots:\n    - {{path: {root}}}\n")
+    assert f"{tmp_path / root} contains what upkeep.yml names as {named} (" in str(caught.value)
+
+
+def test_places_upkeep_only_looks_at_may_be_cleaning_roots(tmp_path: Path) -> None:
+    # A temp directory the security review scans, or a mount whose use is measured, is often
+    # exactly the directory cleaning keeps small.
+    (tmp_path / "scratch").mkdir()
+    config = _load(
+        tmp_path,
+        f"security: {{temp_paths: ['{tmp_path}/scratch']}}\n"
+        f"mounts:\n  - {{path: '{tmp_path}/scratch'}}\n"
+        "cleanup:\n  temp_roots:\n    - {path: scratch}\n",
+    )
+    assert config.cleanup.temp_roots[0].path == tmp_path / "scratch"
+
+
 def test_a_root_through_a_symlinked_parent_is_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     (outside / "tmp").mkdir(parents=True)

@@ -196,7 +196,7 @@ class RemovalCounts:
     """What `remove_batches` did: how many entries it removed, their bytes, each skip in detail."""
 
     removed: int  # entries removed (dry run: that would be removed)
-    freed: int  # their bytes (directories count 0)
+    freed: int  # their bytes: a file's once its last link goes (directories count 0)
     skipped: tuple[Outcome, ...]  # entries not removed, in order, each with the reason
     vanished: tuple[Outcome, ...] = ()  # entries no longer there to remove (reason: GONE)
 
@@ -233,6 +233,9 @@ class _DirWalker:
         self.chain: list[tuple[str, int]] = []  # (name, fd) from the root down
         self.parent_text: str | None = None  # the directory `chain` leads to, as a path string
         self.mounts: frozenset[str] = frozenset()  # mount points below the root
+        self.links: dict[tuple[int, int], int] = {}  # a dry run's removed links of a file
+        # A file whose link this walk removed, while it kept others: its change time since.
+        self.unlinked: dict[tuple[int, int], int] = {}
 
     def __enter__(self) -> _DirWalker:
         self.root_fd = open_root(self.root)
@@ -308,8 +311,13 @@ class _DirWalker:
                 or now.st_dev != dev
                 or (now.st_mode ^ mode) & _S_IFMT
                 # An inode number can be reused by a new file at once; its change time cannot
-                # go back. A directory's change time moves as its children go: not compared.
-                or (kind != _S_IFDIR and now.st_ctime_ns != ctime_ns)
+                # go back. A directory's change time moves as its children go: not compared,
+                # nor a file's moved by this walk removing another of its links.
+                or (
+                    kind != _S_IFDIR
+                    and now.st_ctime_ns != ctime_ns
+                    and now.st_ctime_ns != self.unlinked.get((dev, ino))
+                )
             ):
                 skipped.append(_skip_entry(parent, seen, dry_run, _changed(seen, now)))
                 continue
@@ -317,6 +325,8 @@ class _DirWalker:
                 try:
                     if kind == _S_IFDIR:
                         os.rmdir(name, dir_fd=fd)
+                    elif now.st_nlink > 1:
+                        self._unlink_one_of_several(name, fd, dev, ino)
                     else:
                         os.unlink(name, dir_fd=fd)
                 except OSError as exc:
@@ -324,9 +334,29 @@ class _DirWalker:
                     (vanished if exc.errno == errno.ENOENT else skipped).append(outcome)
                     continue
             removed += 1
-            if kind != _S_IFDIR:
+            if kind != _S_IFDIR and (now.st_nlink == 1 or self._last_link(now, dry_run)):
                 freed += size
         return removed, freed
+
+    def _unlink_one_of_several(self, name: str, fd: int, dev: int, ino: int) -> None:
+        """Unlink one link of a file with others, and keep the change time that gives the
+        file: its other links in the root are then still the file the scan saw."""
+        handle = os.open(name, os.O_PATH | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            os.unlink(name, dir_fd=fd)
+            self.unlinked[(dev, ino)] = os.fstat(handle).st_ctime_ns
+        finally:
+            os.close(handle)
+
+    def _last_link(self, now: os.stat_result, dry_run: bool) -> bool:
+        """Whether removing this link of a file with several frees its bytes: only the last
+        link's removal does. A real run sees the count drop as it unlinks; a dry run, which
+        unlinks nothing, counts the file's links it would have removed."""
+        if not dry_run:
+            return False
+        key = (now.st_dev, now.st_ino)
+        self.links[key] = self.links.get(key, 0) + 1
+        return self.links[key] >= now.st_nlink
 
     def _refused(self, parent: str, seen: Seen, dry_run: bool) -> Outcome:
         """The skip of an entry refused before any look at the disk, with the first reason."""

@@ -8,12 +8,15 @@ work tree. What appears inside a root later is guarded by the scan (`upkeep.clea
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from upkeep.config.model import Cleanup, CleanupRoot, Config
-from upkeep.config.reader import Section
+from upkeep.config.reader import Section, lexical
 from upkeep.config.system_paths import GUARD_MARKERS, not_disposable
 from upkeep.errors import ConfigError
 
@@ -66,7 +69,7 @@ def _cleanup_root(s: Section, config: Config) -> CleanupRoot:
         max_bytes=s.int("max_bytes", None, minimum=1),
     )
     s.done()
-    path = Path(os.path.normpath(root.path))
+    path = lexical(root.path)
     why = refusal(root.path, config)
     if why is not None:
         raise ConfigError(
@@ -80,7 +83,7 @@ def _cleanup_root(s: Section, config: Config) -> CleanupRoot:
 def refusal(written: Path, config: Config) -> str | None:
     """Why the cleaning root `written` (absolute, as written, not yet normalised) must be
     refused, or None when it is clearly disposable."""
-    path = Path(os.path.normpath(written))
+    path = lexical(written)
     for guarded, what in guarded_dirs(config):
         if path == guarded or guarded.is_relative_to(path):
             return f"{path} is or contains {what}"
@@ -133,18 +136,60 @@ def _upkeeps_own(config: Config) -> list[tuple[Path, str]]:
     return own
 
 
+# What upkeep.yml names as places to look at, not things kept: a cleaning root may hold them
+# (the directories the security review scans, a mount whose use is measured).
+_LOOKED_AT = frozenset(
+    {
+        "cleanup",
+        "extra",
+        "mounts",
+        "security.home_roots",
+        "security.suid_roots",
+        "security.world_writable_roots",
+        "security.temp_paths",
+    }
+)
+
+
 def guarded_files(config: Config) -> list[tuple[Path, str]]:
     """Files of the maintained system no cleaning root may contain: database files, logs (and
-    so their rotated copies beside them) and the pid files rotation signals through."""
-    files: list[tuple[Path, str]] = []
+    so their rotated copies beside them), the pid files rotation signals through, and every
+    other file or folder upkeep.yml names (the security baseline, the alert inbox, the metrics
+    textfile, lock files, ...). Each as written, through its real folders, and where a symlink
+    in its place leads: a log named through a symlinked folder is the file in the real one."""
+    named: list[tuple[Path, str]] = []
     for database in config.databases:
         if database.path is not None:
-            files.append((database.path, f"the database file of {database.name!r}"))
+            named.append((database.path, f"the database file of {database.name!r}"))
     for log in config.logs:
-        files.append((Path(os.path.normpath(log.path)), f"the log {log.name!r}"))
+        named.append((log.path, f"the log {log.name!r}"))
         if log.rotate is not None and log.rotate.pid_file is not None:
-            files.append((log.rotate.pid_file, f"the pid file of log {log.name!r}"))
-    return files
+            named.append((log.rotate.pid_file, f"the pid file of log {log.name!r}"))
+    named.extend((path, f"what upkeep.yml names as {where}") for where, path in _named(config))
+    files: dict[Path, str] = {}
+    for path, what in named:
+        written = lexical(config.root / path)
+        for form in (
+            written,
+            Path(os.path.realpath(written.parent)) / written.name,
+            Path(os.path.realpath(written)),
+        ):
+            files.setdefault(form, what)
+    return list(files.items())
+
+
+def _named(value: Any, where: str = "") -> Iterator[tuple[str, Path]]:
+    """(where in upkeep.yml, path) of every path the config holds, outside `_LOOKED_AT`."""
+    if where in _LOOKED_AT:
+        return
+    if isinstance(value, Path):
+        yield where, value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _named(getattr(value, field.name), f"{where}.{field.name}".lstrip("."))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _named(item, where)
 
 
 def _symlink_on_the_way(path: Path) -> Path | None:

@@ -162,8 +162,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         LogBackup(),
     )
-    config = replace(config, log_backup=log_backup)  # cleaning roots must stay out of it
-    cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
+    config = replace(config, log_backup=log_backup)
     register = problems.read(
         lambda: read_risk_register(config.updates.risk_register), RiskRegister()
     )
@@ -204,7 +203,6 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     config = replace(
         config,
         maintenance_windows=windows,
-        cleanup=cleanup,
         risk_register=register,
         database_review=review,
         security=security,
@@ -217,6 +215,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
             lambda: read_support(top.section("support"), config.timezone, schedules), Support()
         ),
     )
+    # Last: cleaning roots must stay clear of everything else upkeep.yml names.
+    cleanup = problems.read(lambda: read_cleanup(top.section("cleanup"), config), Cleanup())
+    config = replace(config, cleanup=cleanup)
     problems.read(top.done, None)
     problems.read(lambda: _unique(path, "services", [s.name for s in config.services]), None)
     problems.read(lambda: _unique(path, "logs", [log.name for log in config.logs]), None)

@@ -19,6 +19,16 @@ import yaml
 
 from upkeep.errors import ConfigError
 
+
+def lexical(path: Path | str) -> Path:
+    """`path` made normal without reading the disk: `.` and `..` folded, and a leading `//`
+    made `/`. POSIX lets `//` name a root of its own and pathlib keeps it, so `//etc` would
+    compare unequal to `/etc`, and to every other path upkeep guards, while opening the same
+    directory."""
+    text = os.path.normpath(path)
+    return Path("/" + text.lstrip("/") if text.startswith("//") else text)
+
+
 T = TypeVar("T")
 REQUIRED: Any = object()
 PORT_MAX = 65535
@@ -138,7 +148,7 @@ class Section:
             return value
         path = base / os.path.expanduser(value)
         # A path that must not follow symlinks (a log that rotation may move) keeps its last part.
-        return path.resolve() if resolve else Path(os.path.normpath(path.absolute()))
+        return path.resolve() if resolve else lexical(path.absolute())
 
     def choice(self, key: str, choices: tuple[str, ...], default: Any = REQUIRED) -> str:
         value = self.str(key, default)

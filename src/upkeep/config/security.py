@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from upkeep.config.reader import Section
+from upkeep.config.reader import Section, lexical
 from upkeep.errors import ConfigError
 
 __all__ = ["AccessLog", "SecurityReview", "read_security"]
@@ -64,11 +64,11 @@ def read_security(section: Section | None, base: Path, databases: list[str]) -> 
         values = section.strings(key, None)
         if values is None:
             return fallback
-        return tuple(Path(os.path.normpath(base / os.path.expanduser(v))) for v in values)
+        return tuple(lexical(base / os.path.expanduser(v)) for v in values)
 
     def path(key: str, fallback: Path | None) -> Path | None:
         value = section.str(key, None)
-        return fallback if value is None else Path(os.path.normpath(base / value))
+        return fallback if value is None else lexical(base / value)
 
     review = SecurityReview(
         baseline=path("baseline", None),
@@ -110,7 +110,7 @@ def read_security(section: Section | None, base: Path, databases: list[str]) -> 
 def _access_log(s: Section, base: Path) -> AccessLog:
     log = AccessLog(
         name=s.str("name"),
-        path=Path(os.path.normpath(base / s.str("path"))),
+        path=lexical(base / s.str("path")),
         format=s.choice("format", ACCESS_LOG_FORMATS),
     )
     s.done()
