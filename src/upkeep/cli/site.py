@@ -40,9 +40,19 @@ def site_group() -> None:
     help="Add the fleet pages: a dashboard of every host of this fleet file (host x runbook, "
     "worst first) and a page per host, each run verified [$UPKEEP_FLEET].",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read none of the caches earlier builds left under state_dir: verify every run and "
+    "render every page again from the evidence (an auditor's build; slower).",
+)
 @click.pass_obj
 def site_build_command(
-    options: GlobalOptions, site_dir: Path | None, no_strict: bool, fleet_path: Path | None
+    options: GlobalOptions,
+    site_dir: Path | None,
+    no_strict: bool,
+    fleet_path: Path | None,
+    no_cache: bool,
 ) -> int:
     """Build the site with mkdocs (strict: every link must resolve).
 
@@ -54,8 +64,11 @@ def site_build_command(
     Examples:
       upkeep site build
       upkeep site build --fleet fleet.yml --site-dir public/
+      upkeep site build --no-cache --site-dir /tmp/audit   # trusts no cache
     """
-    return build(options.load_config(), site_dir, strict=not no_strict, fleet=fleet_path)
+    return build(
+        options.load_config(), site_dir, strict=not no_strict, fleet=fleet_path, no_cache=no_cache
+    )
 
 
 @site_group.command("serve")
@@ -84,7 +97,14 @@ def site_publish_command(options: GlobalOptions, version: str, alias: str) -> in
     return publish(options.load_config(), version, alias)
 
 
-def build(config: Config, site_dir: Path | None, *, strict: bool, fleet: Path | None = None) -> int:
+def build(
+    config: Config,
+    site_dir: Path | None,
+    *,
+    strict: bool,
+    fleet: Path | None = None,
+    no_cache: bool = False,
+) -> int:
     """Build the site into `site_dir` (default: mkdocs.yml's); exit code 0. A fleet file or
     host config that cannot be read is exit 2 (ConfigError) before mkdocs starts."""
     from upkeep.site.build import build_site
@@ -93,7 +113,7 @@ def build(config: Config, site_dir: Path | None, *, strict: bool, fleet: Path | 
         from upkeep.site.fleet import read_fleet_hosts
 
         read_fleet_hosts(fleet)
-    path = build_site(config, site_dir, strict=strict, fleet=fleet)
+    path = build_site(config, site_dir, strict=strict, fleet=fleet, no_cache=no_cache)
     print_out(f"site built in {path}")
     return 0
 

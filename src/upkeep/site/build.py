@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from upkeep.config import Config
@@ -26,6 +27,8 @@ MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
 # mkdocs' own command line, with mkdocs-macros' logger (`mkdocs.plugins.mkdocs_macros.*`) at
 # WARNING: mkdocs-macros has no setting that silences its INFO lines.
+# Where the plugin keeps its caches instead of state_dir, for one build (`--no-cache`).
+SITE_STATE_VARIABLE = "UPKEEP_SITE_STATE"
 _MKDOCS_MAIN = (
     "import logging, sys; "
     "logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING); "
@@ -67,16 +70,26 @@ def build_site(
     *,
     quiet: bool = False,
     fleet: Path | None = None,
+    no_cache: bool = False,
 ) -> Path:
     """Build the whole site (hand-written and generated pages, run reports); return its folder.
     `quiet` keeps mkdocs' messages unless the build fails (a build made for a review); `fleet`
-    adds the pages of every host of that fleet file (the plugin reads it from UPKEEP_FLEET)."""
+    adds the pages of every host of that fleet file (the plugin reads it from UPKEEP_FLEET);
+    `no_cache` reads none of the caches an earlier build left under state_dir (each run verified
+    and rendered again, into caches of this build's own that are removed after it)."""
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
     folder = site_folder(config, site_dir)
     if folder is not None:
         args += ["--site-dir", str(folder)]
-    _mkdocs(config, args, "build", quiet=quiet, fleet=fleet)
+    if not no_cache:
+        _mkdocs(config, args, "build", quiet=quiet, fleet=fleet)
+    else:
+        # Beside the usual caches: the same filesystem, so run files still reach the site by a
+        # hard link rather than a copy.
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".site-no-cache-", dir=config.state_dir) as own:
+            _mkdocs(config, args, "build", quiet=quiet, fleet=fleet, site_state=Path(own))
     return folder if folder is not None else _configured_site_dir(path)
 
 
@@ -87,10 +100,19 @@ def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
 
 
 def _mkdocs(
-    config: Config, args: list[str], what: str, *, quiet: bool = False, fleet: Path | None = None
+    config: Config,
+    args: list[str],
+    what: str,
+    *,
+    quiet: bool = False,
+    fleet: Path | None = None,
+    site_state: Path | None = None,
 ) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
     env.pop("UPKEEP_FLEET", None)  # the fleet pages only when asked for
+    env.pop(SITE_STATE_VARIABLE, None)
+    if site_state is not None:
+        env[SITE_STATE_VARIABLE] = str(site_state)
     if fleet is not None:
         env["UPKEEP_FLEET"] = str(Path(fleet).resolve())
     output = subprocess.PIPE if quiet else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -141,6 +141,10 @@ def _load_model(config: Config, registry: Registry, at: datetime | None) -> Site
     # Only the run.json files changed since the last build are opened.
     records = read_records(config.evidence_dir, config.state_dir, _run_jsons(entries))
     runs, strays = run_views(store, entries, report, records)
+    anchor = newest_anchor(config.evidence_dir, config.evidence_git)
+    rewritten = anchor_rewritten(anchor, in_order)
+    if rewritten is not None:
+        strays = (*strays, rewritten)
     # Read once, shared by the findings and the maintenance and quarterly reviews.
     events = tuple(_events(in_order, {view.run_id: view for view in runs}))
     read = EvidenceRead(events, tuple(_unique(entries)), decisions)
@@ -155,11 +159,32 @@ def _load_model(config: Config, registry: Registry, at: datetime | None) -> Site
         by_month=_group(runs, lambda run: run.month(config.tz), newest_first=False),
         findings=tuple(follow(events)),
         decisions=decisions,
-        anchor=newest_anchor(config.evidence_dir, config.evidence_git),
+        anchor=anchor,
         coverage={item.runbook.name: item for item in _coverage(read, registry, config, at)},
         review=review_month(read, registry, config, at),
         quarter=review_quarter(read, registry, config, at),
     )
+
+
+def anchor_rewritten(anchor: Anchor | None, in_order: Iterable[Any]) -> str | None:
+    """What is wrong when the ledger line the newest anchor holds is no longer in the ledger as
+    it was anchored (a rewritten, re-chained ledger verifies on its own), else None. Only the
+    anchored line's hash is compared here; `upkeep verify --anchor` checks every file."""
+    if anchor is None:
+        return None
+    line = next((entry for entry in in_order if entry.seq == anchor.seq), None)
+    where = f"git commit {anchor.commit[:12]}"
+    if line is None:
+        return (
+            f"the ledger no longer holds line {anchor.seq}, which {where} anchored: lines were "
+            "removed after they were anchored (upkeep verify --anchor names them)"
+        )
+    if line.hash != anchor.head:
+        return (
+            f"ledger line {anchor.seq} is not the line {where} anchored: the ledger was "
+            "rewritten after it was anchored (upkeep verify --anchor names what changed)"
+        )
+    return None
 
 
 def run_views(

@@ -12,6 +12,7 @@ the fleet pages are added too, in a "Fleet" section of the navigation (`site.fle
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -50,6 +51,7 @@ from upkeep.site import (
     versions,
 )
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
+from upkeep.site.build import SITE_STATE_VARIABLE
 from upkeep.site.fleet import FleetModel
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
 from upkeep.site.trend_cache import SitePlots
@@ -116,6 +118,9 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
         start = time.perf_counter()
         upkeep_config = _upkeep_call(load_config, self._config_path(config))
+        own_state = os.environ.get(SITE_STATE_VARIABLE)
+        if own_state:  # `site build --no-cache`: no cache an earlier build left is read
+            upkeep_config = dataclasses.replace(upkeep_config, state_dir=Path(own_state))
         self._upkeep_config = upkeep_config
         runbooks = _upkeep_call(registry.discover, upkeep_config.runbooks_dir, upkeep_config.root)
         # The trend plots' worker imports matplotlib on another core while the evidence is read,
