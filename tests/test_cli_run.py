@@ -5,11 +5,17 @@ test_run_runner.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from helpers.project import CHECK_OK, Project
+
+FAILING_CHECK = "from upkeep import report\nreport.check('disk', 'fail', message='full')"
 
 
 @pytest.mark.parametrize(
@@ -201,3 +207,30 @@ def test_each_run_says_when_it_starts_and_in_one_line_what_it_did(project: Proje
     assert records["summarised"]["summary"] == "removed 3 entries, freeing 1.4 MiB (dry run: True)"
     assert records["summarised"]["parameters"] == {"dry_run": True}
     assert records["plain"]["parameters"] == {} and records["plain"]["summary"] == ""
+
+
+@pytest.mark.slow
+def test_a_closed_stderr_ends_the_messages_not_the_run(make_project: Any) -> None:
+    # `upkeep run ... 2>&1 | head -2`: the progress line after the reader left raised a broken
+    # pipe that ended upkeep before the metrics and alerts, with exit code 141 for a failed run.
+    project = make_project("""\
+        version: 1
+        evidence_dir: evidence
+        state_dir: state
+        metrics: {textfile: metrics/upkeep.prom}
+    """)
+    project.add_runbook("failing", [("code", FAILING_CHECK)])
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before the first line
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "failing"],
+            cwd=project.root, stdout=subprocess.PIPE, stderr=writer, timeout=180,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert proc.returncode == 1  # the run's own: a check failed
+    [record] = project.records()
+    assert record["status"] == "fail"
+    metrics = (project.root / "metrics" / "upkeep.prom").read_text()  # written after the run
+    assert 'upkeep_runbook_last_run_timestamp_seconds{runbook="failing"}' in metrics

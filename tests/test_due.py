@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 from helpers.project import CHECK_OK, Project
@@ -70,3 +73,54 @@ def test_a_run_that_ended_in_error_is_retried_by_the_next_due(project: Project) 
     assert not listing["broken"]["due"] and listing["flaky"]["last_status"] == "ok"
     table = project.upkeep("list").out
     assert "(gave up: 2 runs ended in error)" in table
+
+
+WAIT_FOR = """\
+import time
+from pathlib import Path
+from upkeep import report
+while not Path({marker!r}).exists():
+    time.sleep(0.05)
+report.check('waited', 'ok', message='went on')
+"""
+
+
+def test_a_run_another_upkeep_made_meanwhile_is_not_made_again(project: Project) -> None:
+    # Two `run --due` at once: each planned every due runbook when it started. One that another
+    # process ran meanwhile is skipped, saying so, not run a second time in its period.
+    marker = project.root / "go-on"
+    project.add_runbook(
+        "a-first", [("code", WAIT_FOR.format(marker=str(marker)))], cadence="yearly"
+    )
+    project.add_runbook("b-second", [CHECK_OK], cadence="yearly")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    nightly = subprocess.Popen(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config),
+         "run", "--due", "--jobs", "1", "--json"],
+        cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(project.root.glob("evidence/.staging/*a-first*")):
+            assert nightly.poll() is None and time.monotonic() < deadline, nightly.communicate()
+            time.sleep(0.05)
+        other = project.upkeep("run", "b-second")  # meanwhile, by hand or another nightly
+        assert other.code == 0, other.text
+        marker.touch()
+        out, err = nightly.communicate(timeout=180)
+    finally:
+        if nightly.poll() is None:
+            nightly.kill()
+            nightly.wait()
+    assert nightly.returncode == 0, err
+    outcomes = {item["runbook"]: item for item in json.loads(out)}
+    assert outcomes["a-first"]["status"] == "ok"
+    assert outcomes["b-second"]["status"] == "skipped"
+    ran = [r for r in project.records() if r["runbook"]["name"] == "b-second"]
+    [real] = [r for r in ran if r["status"] == "ok"]
+    [skipped] = [r for r in ran if r["status"] == "skipped"]
+    assert skipped["skipped_reason"] == (
+        "not due any more: another upkeep run ran it in this period meanwhile "
+        f"(run {real['run_id']})"
+    )
+    assert "not due any more" in err

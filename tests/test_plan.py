@@ -350,3 +350,23 @@ def test_with_no_databases_configured_only_an_empty_list_is_taken(project: Proje
         match="upkeep.yml has no databases: entries, so there is no 'app'; leave it empty",
     ):
         plan.plan_named(registry, ["review"], ["databases=app"], Trigger.MANUAL, config)
+
+
+def test_a_due_run_done_meanwhile_by_another_process_is_named(night: Night) -> None:
+    at = when("2026-11-10T04:00", night.config)
+    [planned] = [
+        run
+        for run in plan.plan_due(night.registry, night.store, night.config, at, Trigger.SCHEDULE)
+        if run.runbook.name == "every-day"
+    ]
+    assert plan.ran_meanwhile(planned, night.store.entries(), at) is None
+    # Another `run --due` ran it meanwhile: an error, a dry run and yesterday's run do not count.
+    night.record("every-day", at - timedelta(days=1))
+    night.record("every-day", at, status=Status.ERROR)
+    night.record("every-day", at, dry_run=True)
+    assert plan.ran_meanwhile(planned, night.store.entries(), at) is None
+    done = night.record("every-day", at + timedelta(minutes=1), status=Status.FAIL)
+    assert plan.ran_meanwhile(planned, night.store.entries(), at + timedelta(minutes=2)) == done
+    # A run named on the command line runs whatever ran before.
+    [named] = plan.plan_named(night.registry, ["every-day"], [], Trigger.MANUAL, night.config)
+    assert plan.ran_meanwhile(named, night.store.entries(), at) is None

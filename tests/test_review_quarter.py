@@ -117,11 +117,25 @@ def test_reviews_run_again_in_one_month_count_as_that_months_review(
     assert [m.run_id for m in quarter.monthly_reviews] == [ran[-1]]
 
 
-def _publish_review(store: EvidenceStore, at: datetime) -> str:
+@pytest.mark.parametrize("status", [Status.SKIPPED, Status.ERROR])
+def test_a_review_that_did_not_run_through_is_not_the_months_review(
+    quarter_project: Project, status: Status
+) -> None:
+    # A review skipped (locked by another) after the month's real one took its place, and the
+    # quarter read its figures from a run that had none.
+    store = EvidenceStore(quarter_project.evidence)
+    day = END - timedelta(days=20)
+    real = _publish_review(store, day + timedelta(hours=1))
+    _publish_review(store, day + timedelta(hours=2), status)
+    quarter = _review(quarter_project)
+    assert [m.run_id for m in quarter.monthly_reviews] == [real]
+
+
+def _publish_review(store: EvidenceStore, at: datetime, status: Status = Status.OK) -> str:
     record = RunRecord(
         f"{at:%Y%m%dT%H%M%SZ}-maintenance-review-{at.hour:04x}",
         RunbookRef("maintenance-review", sha256="c" * 64),
-        Status.OK,
+        status,
         at,
         at + timedelta(seconds=2),
         at,

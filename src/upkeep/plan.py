@@ -30,6 +30,7 @@ class PlannedRun:
     runbook: Runbook
     params: dict[str, Any]
     trigger: Trigger = Trigger.MANUAL
+    by_due: bool = False  # planned by `run --due`: run only while its period has no run yet
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,24 @@ def plan_due(
                 refuse_short=True,
                 config_names=config_names(config),
             )
-            plan.append(PlannedRun(runbook, values, trigger))
+            plan.append(PlannedRun(runbook, values, trigger, by_due=True))
     return plan
+
+
+def ran_meanwhile(planned: PlannedRun, entries: Iterable[LedgerEntry], at: datetime) -> str | None:
+    """The run that has done the period of a run `run --due` planned, since it was planned (by
+    another `upkeep run` at the same time), or None. Its lock held, the run checks again: the
+    plan was made before other processes ran what they had planned too."""
+    if not planned.by_due:
+        return None
+    runbook = planned.runbook
+    slot = schedule.previous_time(runbook.cadence, at)
+    for run in reversed(runs_by_runbook(entries).get(runbook.name, [])):
+        if run.at < slot:
+            break
+        if not run.entry.dry_run and run.entry.status is not Status.ERROR:
+            return run.entry.run_id
+    return None
 
 
 def _check_declared(registry: Registry, given: dict[str, str]) -> None:

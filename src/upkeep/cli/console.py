@@ -8,6 +8,7 @@ the lines a person must read and where its evidence is).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -45,8 +46,15 @@ def print_out(text: str = "", *, bold: bool = False) -> None:
 
 
 def print_err(text: str) -> None:
-    """A line on stderr."""
-    click.echo(text, err=True)
+    """A line on stderr. A reader that went away (`2>&1 | head`) ends the messages, never the
+    work: the runs, their metrics and alerts go on, and the exit code stays theirs."""
+    try:
+        click.echo(text, err=True)
+    except BrokenPipeError:
+        # What is left in the buffer, and every later message, goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
 
 
 def print_json(value: Any) -> None:

@@ -217,7 +217,8 @@ def _monthly_reviews(
     looked back mostly over the quarter: at least half of each one's window after `start` (the
     review on a quarter's first day reviewed the month before). The month a review reviewed is
     the one holding the middle of its window: three reviews run on one day are one month's
-    review, not three. A dry run is not a review."""
+    review, not three. A dry run is not a review, nor one skipped or ended in error: it has no
+    figures of its own."""
     earliest = start + timedelta(days=window_days / 2)
     reviews = [
         MonthlyReviewRun(
@@ -228,7 +229,10 @@ def _monthly_reviews(
             {m.name: m.value for m in run.record.metrics if m.name in MONTHLY_FIGURES},
         )
         for run in runs
-        if run.runbook == REVIEW_RUNBOOK and not run.record.dry_run and run.at >= earliest
+        if run.runbook == REVIEW_RUNBOOK
+        and not run.record.dry_run
+        and run.record.status not in (Status.SKIPPED, Status.ERROR)
+        and run.at >= earliest
     ]
     middle = timedelta(days=window_days / 2)
     by_month = {
