@@ -255,7 +255,15 @@ def test_tampered_run_is_shown_as_not_verifying(built: dict[str, Any]) -> None:
     assert "1 run(s) of this month do NOT verify" in month
     dashboard = _page(built, "")
     assert "Evidence does NOT verify" in dashboard
+    # Where people look first, its checks (from a run.json that may be altered) are flagged.
+    [flagged] = [
+        row for row in re.findall(r"<tr>(.*?)</tr>", dashboard, re.S) if "DOES NOT VERIFY" in row
+    ]
+    assert built["tampered"].split("/")[-1] in flagged and "weekly-updates" in flagged
     assert re.search(r'class="uk-chip uk-ok uk-chip-bad" href="[^"]*weekly-updates', dashboard)
+    # The report's stand-alone view says so too, above the report.
+    assert "This run's evidence does NOT verify" in _page(built, f"{built['tampered']}/report")
+    assert "NOT verify" not in _page(built, f"{built['failing']}/report")
     # The site's copy of the report is the evidence's bytes, tampered ones included.
     evidence = built["project"].evidence / built["tampered"] / "report.html"
     assert (built["site"] / built["tampered"] / "report.html").read_bytes() == evidence.read_bytes()

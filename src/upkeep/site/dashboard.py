@@ -184,7 +184,18 @@ def failing_checks(model: SiteModel, root: str) -> str:
         # After a dry run, the last real run's too: the dry run's passing does not undo them.
         for run_id in (state.last_run_id, state.real_run_id):
             latest = next((run for run in runs if run.run_id == run_id), None)
-            if latest is None or latest.record is None:
+            if latest is None:
+                continue
+            if not latest.verified:  # what its run.json says may not be what the run found
+                rows.append(
+                    '<tr><td><strong class="uk-bad">DOES NOT VERIFY</strong></td>'
+                    f"<td>{escape_html(state.runbook.name)}</td><td>-</td><td>-</td>"
+                    "<td>this run's evidence does not match the ledger: its checks may have been "
+                    "altered after the run</td>"
+                    f'<td><a href="{run_href(latest, root)}">{escape_html(latest.run_id)}</a></td>'
+                    "</tr>"
+                )
+            if latest.record is None:
                 continue
             checks = [check for check in latest.record.checks if check.status is not Status.OK]
             for check in sorted(checks, key=lambda check: -check.status.rank):
