@@ -196,6 +196,24 @@ def test_recorded_metrics_keep_their_labels_with_names_made_valid(
     )
 
 
+def test_names_made_the_same_keep_their_series_apart(metrics_project: Project) -> None:
+    # `disk.used`, `disk_used` and `disk-used` were one series, the last one's value.
+    config = load_config(metrics_project.config)
+    publish(
+        EvidenceStore(config.evidence_dir),
+        record(
+            "health-check",
+            0,
+            metrics=(Metric("disk.used", 1.0), Metric("disk_used", 2.0), Metric("disk-used", 3.0)),
+        ),
+    )
+    found = samples(write_textfile(config))
+    family = "upkeep_runbook_metric_disk_used"
+    assert value(found, family, runbook="health-check", upkeep_name="") == 1.0
+    assert value(found, family, runbook="health-check", upkeep_name="disk_used") == 2.0
+    assert value(found, family, runbook="health-check", upkeep_name="disk-used") == 3.0
+
+
 def test_open_findings_are_counted_by_severity_until_acknowledged(
     metrics_project: Project,
 ) -> None:

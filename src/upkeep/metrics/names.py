@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 RUNBOOK_LABEL = "runbook"
+# A recorded metric's name as written, when another name was made the same Prometheus name.
+RECORDED_NAME_LABEL = "upkeep_name"
 DATABASE_LABEL = "database"
 
 LAST_RUN = "upkeep_runbook_last_run_timestamp_seconds"

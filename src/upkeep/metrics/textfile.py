@@ -226,8 +226,11 @@ def _recorded_families(runbooks: list[RunbookMetrics]) -> Iterator[Metric]:
     """Every metric the runbooks' last executed runs recorded, one family per sanitised name,
     labelled with the runbook and the recorded labels (a label another sample of the family has
     and this one lacks is empty, which Prometheus reads as absent); when two samples end up
-    with the same name and labels, the last recorded wins."""
+    with the same name and labels, the last recorded wins. Names recorded differently that are
+    made the same (`disk.used`, `disk-used`) stay apart: each but the first sample of a series
+    carries its name as recorded in the label `upkeep_name`."""
     samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    recorded_as: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
     described: dict[str, str] = {}
     for item in runbooks:
         if item.last_executed is None:
@@ -236,7 +239,12 @@ def _recorded_families(runbooks: list[RunbookMetrics]) -> Iterator[Metric]:
             family = names.runbook_metric_name(metric.name)
             labels = {names.label_name(k): v for k, v in metric.labels.items()}
             labels[names.RUNBOOK_LABEL] = item.runbook
-            samples.setdefault(family, {})[tuple(sorted(labels.items()))] = metric.value
+            key = tuple(sorted(labels.items()))
+            first = recorded_as.setdefault((family, key), metric.name)
+            if first != metric.name:
+                labels[names.RECORDED_NAME_LABEL] = metric.name
+                key = tuple(sorted(labels.items()))
+            samples.setdefault(family, {})[key] = metric.value
             unit = f" ({metric.unit})" if metric.unit else ""
             described.setdefault(family, f"{metric.name}{unit}, as runbooks recorded it.")
     for family, values in sorted(samples.items()):
