@@ -1,6 +1,7 @@
 """Tests for log backups (upkeep.backup.logs): real rotated logs, plain and gzipped, rotated for
 real by copytruncate and by rename, archived once each by content; a SIGKILL mid-archive, a
-corrupted archive, the retention boundary, and rotation archiving a copy before deleting it."""
+corrupted archive, the retention boundary, rotation archiving a copy before deleting it, and a
+copy swapped for a symlink or another file after it was listed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import pytest
 from upkeep.backup.logs.archive import (
     CopyState,
     apply_retention,
+    archive_listed,
     archive_logs,
+    listed_copies,
     restore_archive,
     verify_archive,
 )
@@ -28,6 +31,7 @@ from upkeep.backup.logs.store import LogArchiveStore
 from upkeep.config import LogRotation, LogSource, load_config
 from upkeep.config.log_backup import LogBackup
 from upkeep.errors import ConfigError
+from upkeep.logs.regular_files import ChangedSinceListed
 from upkeep.logs.rotate import rotate_logs
 from upkeep.logs.rotation_plan import RotationProblemKind
 
@@ -312,7 +316,7 @@ def test_a_copy_seen_before_is_not_read_again_unless_its_archive_is_gone(
     archive_logs(backup, [log], NOW)
     os.rename(tmp_path / "logs/app.log.1", tmp_path / "logs/app.log.2")  # the same file
 
-    def unread(path: Path, now: datetime) -> object:
+    def unread(path: Path, *_: object) -> object:
         raise AssertionError(f"{path} was read again")
 
     with monkeypatch.context() as patched:
@@ -348,3 +352,75 @@ def test_no_cleaning_root_may_hold_the_log_archive_store(tmp_path: Path) -> None
     (tmp_path / "scratch").mkdir()
     with pytest.raises(ConfigError, match="the log archive store"):
         load_config(config)
+
+
+def _secret(tmp_path: Path) -> bytes:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"2026-11-17 01:00:00 root password hunter2\n")
+    secret.chmod(0o600)
+    return secret.read_bytes()
+
+
+def _everything_stored(backup: LogBackup) -> bytes:
+    """Every file of the store, its archives decompressed: where a secret read would show."""
+    found = b""
+    for path in sorted(backup.dir.rglob("*")):  # type: ignore[union-attr]
+        if path.is_file():
+            data = path.read_bytes()
+            found += gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    return found
+
+
+def _swap(copy: Path, swap: str, tmp_path: Path) -> None:
+    """Put something else under the copy's name: a symlink to the secret, or another file."""
+    if swap == "symlink":
+        (tmp_path / "logs/swapped").symlink_to(tmp_path / "secret.txt")
+    else:
+        os.link(tmp_path / "secret.txt", tmp_path / "logs/swapped")
+    os.replace(tmp_path / "logs/swapped", copy)
+
+
+@pytest.mark.parametrize("swap", ["symlink", "another file"])
+def test_a_copy_swapped_after_it_was_listed_is_named_and_never_archived(
+    tmp_path: Path, swap: str
+) -> None:
+    log = log_source(tmp_path)
+    secret = _secret(tmp_path)
+    one, two = lines(NOW - timedelta(days=1), 50, "one"), lines(NOW - timedelta(days=2), 40, "two")
+    (tmp_path / "logs/app.log.1").write_bytes(one)
+    (tmp_path / "logs/app.log.2").write_bytes(two)
+    backup = settings(tmp_path)
+    store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
+
+    listed = list(listed_copies(log))  # what a run lists before it archives the first copy
+    assert [path.name for _, path, _ in listed] == ["app.log.1", "app.log.2"]
+    _swap(tmp_path / "logs/app.log.2", swap, tmp_path)
+    outcomes = [
+        archive_listed(store, matched, path, status, backup, NOW, {})
+        for matched, path, status in listed
+    ]
+
+    assert [(o.path.name, o.state) for o in outcomes] == [
+        ("app.log.1", CopyState.ARCHIVED),
+        ("app.log.2", CopyState.SKIPPED),
+    ]
+    expected = "a symlink" if swap == "symlink" else "another file"
+    assert outcomes[1].detail == f"changed since it was listed: {expected}"
+    assert archived_contents(store, tmp_path) == [one]
+    assert secret not in _everything_stored(backup)
+
+
+def test_rotation_archives_only_the_copy_it_judged(tmp_path: Path) -> None:
+    log = log_source(tmp_path)
+    secret = _secret(tmp_path)
+    copy = tmp_path / "logs/app.log.1"
+    copy.write_bytes(lines(NOW - timedelta(days=1), 20, "old"))
+    backup = settings(tmp_path)
+    keeper = ArchiveFirst(backup, NOW)
+
+    assert keeper.must_archive(log, copy)
+    _swap(copy, "symlink", tmp_path)
+    with pytest.raises(ChangedSinceListed, match="changed since it was listed"):
+        keeper.archive(log, copy)
+    assert LogArchiveStore(backup.dir).archives() == []  # type: ignore[arg-type]
+    assert secret not in _everything_stored(backup)

@@ -2,8 +2,10 @@
 is read once to learn its content's sha256 (its identity across renames and compression), then,
 if the store does not hold that content for that log yet, compressed into a staging folder,
 read a second time on the way (a copy that changed meanwhile is not published) and published by
-one rename; and for checking, restoring and expiring archives (retention: the log's
-`retention_days`, else `log_backup.keep_days`, counted from the archive's newest line).
+one rename, each read only while the copy is still the file the listing showed (one swapped
+since, for a symlink or another file, is skipped and named, never read); and for checking,
+restoring and expiring archives (retention: the log's `retention_days`, else
+`log_backup.keep_days`, counted from the archive's newest line).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from upkeep.backup.stores.interface import DamagedEntry, StoreError
 from upkeep.config import LogSource
 from upkeep.config.log_backup import LogBackup
 from upkeep.logs.layout import COMPRESSED_SUFFIX, copies_in_directory, matching_logs, newest_first
-from upkeep.logs.regular_files import open_regular
+from upkeep.logs.regular_files import ChangedSinceListed, open_listed
 
 __all__ = [
     "GZIP_LEVEL",
@@ -45,8 +47,10 @@ __all__ = [
     "LogBackupRun",
     "apply_retention",
     "archive_copy",
+    "archive_listed",
     "archive_logs",
     "expired",
+    "listed_copies",
     "read_content",
     "restore_archive",
     "retention_days",
@@ -63,7 +67,7 @@ class CopyState(StrEnum):
     ALREADY = "already archived"  # its content was archived before (under any name)
     SETTLING = "settling"  # modified less than settle_s ago: next run
     EXPIRED = "past retention"  # its newest line is older than the retention: never archived
-    SKIPPED = "skipped"  # not a regular file (a symlink, a FIFO): never read
+    SKIPPED = "skipped"  # not a regular file (a symlink, a FIFO), or swapped since: never read
     FAILED = "failed"
 
 
@@ -105,21 +109,25 @@ def expired(newest_line: datetime, days: int, now: datetime) -> bool:
 
 
 @contextlib.contextmanager
-def _content(path: Path) -> Iterator[BinaryIO]:
-    """The copy's content: read through gzip when it is named `.gz`; a regular file only."""
-    with open_regular(path) as handle:
+def _content(path: Path, listed: os.stat_result) -> Iterator[tuple[BinaryIO, os.stat_result]]:
+    """The copy's content, read through gzip when it is named `.gz`, and its `stat` as opened:
+    only when it is still the regular file `listed` (else `ChangedSinceListed`)."""
+    with open_listed(path, listed) as handle:
+        opened = os.fstat(handle.fileno())
         if not path.name.endswith(COMPRESSED_SUFFIX):
-            yield handle
+            yield handle, opened
             return
         with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
-            yield unpacked  # type: ignore[misc]
+            yield unpacked, opened  # type: ignore[misc]
 
 
-def read_content(path: Path, now: datetime) -> tuple[ContentFacts, os.stat_result]:
-    """What the copy at `path` holds, and its `stat` as opened."""
+def read_content(
+    path: Path, now: datetime, listed: os.stat_result
+) -> tuple[ContentFacts, os.stat_result]:
+    """What the copy at `path` holds, and its `stat` as opened; `listed` is its `lstat` when its
+    folder was listed, and the copy is read only while it is still that file."""
     reader = ContentReader(now)
-    with _content(path) as handle:
-        opened = os.stat(path)
+    with _content(path, listed) as (handle, opened):
         while chunk := handle.read(CHUNK):
             reader.feed(chunk)
     return reader.facts(), opened
@@ -135,10 +143,14 @@ def archive_copy(
     path: Path,
     settings: LogBackup,
     now: datetime,
+    *,
+    listed: os.stat_result,
 ) -> CopyOutcome:
     """Archive the copy at `path` of `log` unless its content is archived already or past the
-    log's retention. Raises OSError or StoreError when it cannot be read or stored."""
-    facts, status = read_content(path, now)
+    log's retention; `listed` is its `lstat` when its folder was listed. Raises OSError
+    (`ChangedSinceListed` when it is no longer that file) or StoreError when it cannot be read
+    or stored."""
+    facts, status = read_content(path, now, listed)
     newest = facts.last_line_at or _modified(status)
     if expired(newest, retention_days(log, settings), now):
         detail = f"newest line {newest.isoformat(timespec='seconds')}"
@@ -149,7 +161,9 @@ def archive_copy(
             return CopyOutcome(log.name, path, CopyState.ALREADY, name)
         staging = store.new_staging(name)
         try:
-            stored_bytes, stored_sha256, again = _compress(path, staging / CONTENT_PIECE, now)
+            stored_bytes, stored_sha256, again = _compress(
+                path, listed, staging / CONTENT_PIECE, now
+            )
             if again.sha256 != facts.sha256:
                 raise StoreError(f"{path} changed while it was archived; archived next run")
             archive = LogArchive(
@@ -195,12 +209,14 @@ class _HashingWriter:
         self.handle.flush()
 
 
-def _compress(source: Path, target: Path, now: datetime) -> tuple[int, str, ContentFacts]:
-    """gzip `source`'s content into the new file `target` (0600, fsynced); return its size, its
-    sha256 and what the content read this time holds."""
+def _compress(
+    source: Path, listed: os.stat_result, target: Path, now: datetime
+) -> tuple[int, str, ContentFacts]:
+    """gzip `source`'s content (while it is still the file `listed`) into the new file `target`
+    (0600, fsynced); return its size, its sha256 and what the content read this time holds."""
     reader = ContentReader(now)
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    with os.fdopen(descriptor, "wb") as raw, _content(source) as plain:
+    with os.fdopen(descriptor, "wb") as raw, _content(source, listed) as (plain, _):
         hashing = _HashingWriter(raw)
         with gzip.GzipFile(
             filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=hashing, mtime=0
@@ -213,8 +229,9 @@ def _compress(source: Path, target: Path, now: datetime) -> tuple[int, str, Cont
     return hashing.size, hashing.digest.hexdigest(), reader.facts()
 
 
-def _copies(log: LogSource) -> Iterator[tuple[LogSource, Path, os.stat_result]]:
-    """Every rotated copy of the log (of each file a wildcard matches), newest first."""
+def listed_copies(log: LogSource) -> Iterator[tuple[LogSource, Path, os.stat_result]]:
+    """Every rotated copy of the log (of each file a wildcard matches), newest first, with its
+    `lstat` as listed."""
     for matched in matching_logs(log):
         try:
             found = newest_first(copies_in_directory(matched.path))
@@ -245,8 +262,8 @@ def archive_logs(
     outcomes = []
     known, seen = store.known_copies(), {}
     for log in covered:
-        for matched, path, status in _copies(log):
-            outcome = _archive_one(store, matched, path, status, settings, now, known)
+        for matched, path, status in listed_copies(log):
+            outcome = archive_listed(store, matched, path, status, settings, now, known)
             outcomes.append(outcome)
             if outcome.archive is not None:
                 seen[copy_key(status)] = outcome.archive
@@ -268,7 +285,7 @@ def archive_logs(
     )
 
 
-def _archive_one(
+def archive_listed(
     store: LogArchiveStore,
     log: LogSource,
     path: Path,
@@ -277,6 +294,8 @@ def _archive_one(
     now: datetime,
     known: dict[str, str],
 ) -> CopyOutcome:
+    """The outcome of archiving one copy `listed_copies` found with `status`; `known` maps the
+    copies archived before (`copy_key`) to their archives."""
     if not stat.S_ISREG(status.st_mode):
         return CopyOutcome(log.name, path, CopyState.SKIPPED, detail="not a regular file")
     age_s = now.timestamp() - status.st_mtime
@@ -287,7 +306,13 @@ def _archive_one(
     if archived is not None and store.holds(archived):
         return CopyOutcome(log.name, path, CopyState.ALREADY, archived, "the same file as then")
     try:
-        return archive_copy(store, log, path, settings, now)
+        return archive_copy(store, log, path, settings, now, listed=status)
+    except ChangedSinceListed as changed:
+        # Rotated on (another copy renamed onto its name), or swapped for a symlink or another
+        # file: what is there now was never listed, so it is not read; the next run lists it.
+        return CopyOutcome(
+            log.name, path, CopyState.SKIPPED, detail=f"changed since it was listed: {changed.now}"
+        )
     except FileNotFoundError:
         # Rotated on (renamed or compressed) meanwhile: its content is read under the new name.
         return CopyOutcome(log.name, path, CopyState.SKIPPED, detail="renamed while listed")

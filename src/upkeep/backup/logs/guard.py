@@ -1,7 +1,9 @@
 """Responsible for the rule that cleaning never loses a rotated log copy that is not archived:
 `ArchiveFirst` is the `CopyKeeper` the log rotation asks before it deletes a copy; a copy whose
 content the store does not hold (and that is not past its retention) is archived first, under
-the store's lock, so a log backup running at the same time archives nothing twice."""
+the store's lock, so a log backup running at the same time archives nothing twice. The copy
+archived is the file that was judged: one swapped meanwhile (for a symlink, another file) is
+not read, and its archiving fails."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class ArchiveFirst:
         self.settings = settings
         self.store = LogArchiveStore(settings.dir)
         self.now = now or datetime.now(UTC)
+        # Each copy's lstat as `must_archive` judged it, for `archive` to read that file only.
+        self._listed: dict[Path, os.stat_result] = {}
 
     def must_archive(self, log: LogSource, copy: Path) -> bool:
         """True unless the log is not covered, or the copy's content is archived or past its
@@ -34,13 +38,18 @@ class ArchiveFirst:
         if not self.settings.covers(log.name):
             return False
         try:
-            known = self.store.known_copies().get(copy_key(os.lstat(copy)))
+            listed = os.lstat(copy)
+        except OSError:
+            return True
+        self._listed[copy] = listed
+        try:
+            known = self.store.known_copies().get(copy_key(listed))
         except OSError:
             known = None
         if known is not None and self.store.holds(known):
             return False
         try:
-            facts, status = read_content(copy, self.now)
+            facts, status = read_content(copy, self.now, listed)
         except (OSError, EOFError, zlib.error):
             return True
         newest = facts.last_line_at or datetime.fromtimestamp(status.st_mtime, tz=UTC)
@@ -49,8 +58,9 @@ class ArchiveFirst:
         return not self.store.holds(archive_id(log.name, facts.sha256))
 
     def archive(self, log: LogSource, copy: Path) -> None:
+        listed = self._listed.pop(copy, None) or os.lstat(copy)
         try:
-            archive_copy(self.store, log, copy, self.settings, self.now)
+            archive_copy(self.store, log, copy, self.settings, self.now, listed=listed)
         except (StoreError, EOFError, zlib.error) as exc:
             raise OSError(0, str(exc), str(copy)) from exc
 
