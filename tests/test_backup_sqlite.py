@@ -330,6 +330,17 @@ def test_a_restore_target_that_names_a_folder_or_goes_through_a_file_is_refused(
     assert not (tmp_path / "newdir").exists() and not (tmp_path / "new").exists()
 
 
+def test_a_restore_that_fails_mid_copy_leaves_no_target_and_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    # A snapshot on another filesystem (/proc) is copied; reading it fails part way (EIO).
+    engine = _engine(tmp_path / "app.db")
+    target = tmp_path / "restored.db"
+    with pytest.raises(OSError, match="Input/output error"):
+        engine.restore(Path("/proc/self/mem"), str(target))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_verification_target_is_a_new_file_in_the_scratch_directory(tmp_path: Path) -> None:
     target = _engine(tmp_path / "app.db").verification_target(tmp_path, "app-20261127T020000Z-1a2b")
     assert target == str(tmp_path / "app-20261127T020000Z-1a2b.db")

@@ -359,20 +359,28 @@ def _descriptors(identity: tuple[int, int]) -> set[int]:
 
 
 def _place(snapshot_file: Path, path: Path) -> None:
-    """Move (same directory) or copy the snapshot to `path`, never over an existing file.
+    """Link the snapshot to `path`, never over an existing file, so that `path` appears whole or
+    not at all: the snapshot itself when it is on the target's filesystem (`restore_backup`
+    assembles it beside the target), else a copy written under a hidden name beside `path`,
+    fsynced, linked, and removed on any error.
 
     The restored file is readable by its owner only (0600, whatever the umask), as private as
     the backup it came from; SQLite gives its -wal and -shm files the same mode.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if snapshot_file.parent.resolve() == path.parent.resolve():
+    if os.stat(snapshot_file).st_dev == os.stat(path.parent).st_dev:
         os.chmod(snapshot_file, PRIVATE_FILE)
         os.link(snapshot_file, path)  # fails rather than replaces when `path` appeared meanwhile
         snapshot_file.unlink()
     else:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-        with snapshot_file.open("rb") as src, os.fdopen(descriptor, "wb") as dst:
-            shutil.copyfileobj(src, dst, 16 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
+        aside = path.with_name(f".{path.name}.{os.getpid()}.restoring")
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        try:
+            with snapshot_file.open("rb") as src, os.fdopen(descriptor, "wb") as dst:
+                shutil.copyfileobj(src, dst, 16 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.link(aside, path)
+        finally:
+            aside.unlink(missing_ok=True)
     fsync_dir(path.parent)
