@@ -4,7 +4,9 @@ chains that restore byte for byte, damage named, and the restored database check
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -221,8 +223,8 @@ def test_a_page_that_differs_from_its_listed_sha256_fails_the_restore(tmp_path: 
     with pytest.raises(
         CorruptPiece, match=f"{manifest.id}/p000000.zst.*block 1 of the snapshot differs"
     ):
-        restore_backup(store, tampered, engine, str(tmp_path / "restored.db"))
-    assert not (tmp_path / "restored.db").exists()
+        restore_backup(store, tampered, engine, str(tmp_path / "new" / "restored.db"))
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "app.db", tmp_path / "store"]  # no folder
     with pytest.raises(BackupError, match="its block list differs from its manifest's"):
         restore_backup(store, replace(manifest, sha256="0" * 64), engine, str(tmp_path / "r.db"))
 
@@ -339,6 +341,29 @@ def test_a_restore_that_fails_mid_copy_leaves_no_target_and_no_partial_file(
     with pytest.raises(OSError, match="Input/output error"):
         engine.restore(Path("/proc/self/mem"), str(target))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_restore_removes_a_killed_restores_folder_beside_it_but_not_a_running_ones(
+    tmp_path: Path,
+) -> None:
+    engine = _create(tmp_path / "app.db", parents=10)
+    store = DirectoryStore(tmp_path / "store")
+    manifest = take_backup(engine, store, base=None, compression_level=1).manifest
+    beside = tmp_path / "restored"
+    killed, running = beside / ".upkeep-restore-999999999-abc", beside / ".upkeep-restore-1-def"
+    for folder in (killed, running):
+        folder.mkdir(parents=True)
+        (folder / "snapshot").write_bytes(b"rows")
+    held = os.open(running, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a restore going on holds its folder
+        outcome = restore_backup(store, manifest, engine, str(beside / "r.db"))
+    finally:
+        os.close(held)
+
+    assert outcome.ok, outcome.problems
+    assert f"removed {killed}: left by a restore that was stopped" in outcome.report.notes
+    assert sorted(beside.iterdir()) == [running, beside / "r.db"]
 
 
 def test_a_verification_target_is_a_new_file_in_the_scratch_directory(tmp_path: Path) -> None:

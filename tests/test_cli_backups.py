@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,13 +23,16 @@ from upkeep.procedures.backup import back_up_all
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-def _upkeep(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _upkeep(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "upkeep.cli", "--config", str(root / "upkeep.yml"), *args],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
@@ -162,3 +170,63 @@ def test_a_restored_database_is_as_private_as_the_store(system: Path) -> None:
     assert restored.returncode == 0, restored.stderr
     assert (system / "r.db").stat().st_mode & 0o777 == 0o600
     assert (system / "backups").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.fixture
+def tmpdir_elsewhere(tmp_path: Path) -> Iterator[Path]:
+    """An empty folder for $TMPDIR, on another filesystem than the target when there is one."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != tmp_path.stat().st_dev:
+        folder = Path(tempfile.mkdtemp(dir=shm))
+    else:
+        folder = tmp_path / "tmpdir"
+        folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reading(fifo: Path, process: subprocess.Popen[str]) -> int:
+    """A writer's end of `fifo`, once `process` opened it for reading (its data not sent)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            time.sleep(0.02)
+    raise AssertionError(f"{fifo} was never opened for reading")
+
+
+def test_a_killed_restore_leaves_no_target_nor_rows_elsewhere_and_the_next_one_clears_up(
+    system: Path, tmpdir_elsewhere: Path
+) -> None:
+    back_up_all(load_config(system / "upkeep.yml"), now=T0)
+    [piece] = (system / "backups").glob("*/p000000.zst")
+    kept = piece.read_bytes()
+    piece.unlink()
+    os.mkfifo(piece)  # the restore stops there, mid-assembly, until it is killed
+    env = {**os.environ, "TMPDIR": str(tmpdir_elsewhere)}
+    command = [sys.executable, "-m", "upkeep.cli", "--config", str(system / "upkeep.yml")]
+    restoring = subprocess.Popen(
+        [*command, "restore", "app", "r.db"], cwd=system, env=env, text=True
+    )
+    writer = _reading(piece, restoring)
+    try:
+        restoring.send_signal(signal.SIGKILL)
+        restoring.wait(timeout=60)
+    finally:
+        os.close(writer)
+
+    assert not (system / "r.db").exists()
+    assert list(tmpdir_elsewhere.iterdir()) == []  # no copy of the rows in $TMPDIR
+    [left] = system.glob(".upkeep-restore-*")
+    assert left.stat().st_mode & 0o777 == 0o700
+
+    piece.unlink()
+    piece.write_bytes(kept)
+    again = _upkeep(system, "restore", "app", "r.db", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"note: removed {left}: left by a restore that was stopped" in again.stdout
+    assert _rows(system / "r.db") == _rows(system / "app.db")
+    assert sorted(p.name for p in system.iterdir()) == ["app.db", "backups", "r.db", "upkeep.yml"]
+    assert list(tmpdir_elsewhere.iterdir()) == []

@@ -7,19 +7,28 @@ the block list and the block list against the manifest's digest of it, and
 the engine restores that file into the target and runs its own checks. Row counts and sample
 hashes (`upkeep.backup.samples`) of the restored target are compared with those the manifest
 recorded at backup time; a manifest without sample hashes (written by an earlier version) says
-so in `samples_note`.
+so in `samples_note`. A file target's snapshot (SQLite) is assembled in a hidden folder beside
+it, held with `flock`, so that it is linked into place whole and a restore that is killed leaves
+the database's rows nowhere else; the next restore beside it removes what such a restore left.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psutil
+
 from upkeep.backup.engines.interface import DatabaseEngine, RestoreReport
+from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupDamaged, BackupError
 from upkeep.backup.incremental import block_list, chain_of
 from upkeep.backup.manifest import block_list_digest, piece_name
@@ -31,6 +40,9 @@ __all__ = ["RestoreOutcome", "assemble", "compare_rows", "restore_backup", "veri
 
 # Blocks are small (SQLite pages): gather them into large writes.
 WRITE_BUFFER = 16 << 20
+# The hidden folder a snapshot is assembled in: `<prefix><pid>-<random>`.
+ASSEMBLY_PREFIX = ".upkeep-restore-"
+_ASSEMBLY = re.compile(rf"{re.escape(ASSEMBLY_PREFIX)}(\d+)-[a-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,9 @@ def restore_backup(
 ) -> RestoreOutcome:
     """Restore `manifest` into `target` (SQLite: a new file; PostgreSQL: a new database).
 
-    `scratch` is where the snapshot is assembled (default: a temporary directory; for SQLite,
-    a directory on the target's filesystem saves a copy).
+    A file target's snapshot is assembled in a hidden folder beside it (see `_beside`); what an
+    earlier restore killed there left is removed, and named in the report's notes. `scratch` is
+    where any other target's snapshot is assembled (default: a temporary directory).
     """
     if manifest.engine != engine.engine:
         raise BackupError(
@@ -113,13 +126,17 @@ def restore_backup(
             f"the {engine.engine} engine"
         )
     samples = manifest.sample_hashes  # an unreadable record fails before anything is restored
-    workdir = Path(tempfile.mkdtemp(prefix=".upkeep-restore-", dir=scratch))
-    try:
+    cleared: list[str] = []
+    if isinstance(engine, SQLiteEngine):
+        assembly = _beside(Path(target), cleared)
+    else:
+        assembly = _temporary(scratch)
+    with assembly as workdir:
         snapshot = workdir / "snapshot"
         assemble(store, manifest, snapshot)
         report = engine.restore(snapshot, target)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    if cleared:
+        report = replace(report, notes=(*report.notes, *cleared))
     rows = compare_rows(manifest.row_counts, report)
     if samples is None:
         return RestoreOutcome(manifest.id, report, rows, samples_note=NO_SAMPLE_HASHES)
@@ -147,3 +164,83 @@ def compare_rows(expected: dict[str, int], report: RestoreReport) -> tuple[str, 
         f"table {table}: restored but not in the backup's manifest"
         for table in sorted(set(found) - set(expected))
     )
+
+
+@contextlib.contextmanager
+def _temporary(scratch: Path | None) -> Iterator[Path]:
+    workdir = Path(tempfile.mkdtemp(prefix=ASSEMBLY_PREFIX, dir=scratch))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _beside(target: Path, cleared: list[str]) -> Iterator[Path]:
+    """A new hidden folder (0700) beside the file `target`, on its filesystem, so the snapshot
+    is linked into place rather than copied; held with an exclusive `flock` while in use, so the
+    next restore there can tell a killed restore's folder from a running one's (`_clear`).
+    Folders made for the target are removed again when the restore fails before placing it."""
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cleared += _clear(target)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{ASSEMBLY_PREFIX}{os.getpid()}-", dir=target.parent))
+    held = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        os.close(held)
+        if not (target.exists() or target.is_symlink()):  # failed before it was placed
+            for folder in made:
+                with contextlib.suppress(OSError):  # not empty: someone else's now
+                    folder.rmdir()
+
+
+def _clear(target: Path) -> list[str]:
+    """Remove, beside `target`, the assembly folders of restores that were killed (no process
+    holds their `flock` and theirs is gone) and the half-copied `.<name>.<pid>.restoring` of one
+    into `target`; a folder nobody holds whose pid runs again (reused) is named, not removed."""
+    notes: list[str] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:  # a folder one may write in but not list: nothing can be told
+        return notes
+    for entry in entries:
+        aside = re.fullmatch(rf"\.{re.escape(target.name)}\.(\d+)\.restoring", entry.name)
+        if aside is not None and entry.is_file(follow_symlinks=False):
+            if not _running(int(aside[1])):
+                Path(entry.path).unlink(missing_ok=True)
+                notes.append(f"removed {entry.path}: left by a restore that was stopped")
+            continue
+        match = _ASSEMBLY.fullmatch(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            held = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a restore running now holds it
+        finally:
+            os.close(held)
+        if _running(int(match[1])):
+            notes.append(
+                f"{entry.path} left beside the target: no restore holds it, but process"
+                f" {match[1]} runs; remove it once no upkeep restore is running"
+            )
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        notes.append(f"removed {entry.path}: left by a restore that was stopped")
+    return notes
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (a killed one not yet waited for)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
