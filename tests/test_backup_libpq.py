@@ -42,3 +42,14 @@ def test_a_passfile_folder_left_by_a_process_that_is_gone_is_removed(
 
     assert not killed.exists() and not passfile.parent.exists()
     assert running.exists() and older.exists()
+
+
+def test_every_session_forces_standard_string_literals_after_the_callers_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PGOPTIONS", "-c standard_conforming_strings=off -c work_mem=8MB")
+    database = Database(name="pg", engine="postgresql", dbname="app")
+    with libpq_environment(database) as libpq:
+        assert libpq.env["PGOPTIONS"] == (
+            "-c standard_conforming_strings=off -c work_mem=8MB -c standard_conforming_strings=on"
+        )

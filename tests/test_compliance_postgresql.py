@@ -20,7 +20,10 @@ from helpers.pg_cluster import PostgresServer
 from helpers.project import REPO, Project
 from helpers.recorder import Recorder
 
+from upkeep.compliance.dialects.postgresql import PostgreSQLDialect
+from upkeep.compliance.subject_lookup import find_subject_rows
 from upkeep.config import Config, load_config
+from upkeep.dbreview.postgresql import PostgreSQLReview
 from upkeep.procedures import compliance_audit
 
 pytestmark = pytest.mark.slow
@@ -210,3 +213,46 @@ def test_the_runbook_and_the_lookup_command_on_postgresql(
         text = path.read_text(errors="replace")
         assert "198.51.100.7" not in text and "old.one@mail.example" not in text, path
         assert postgres_server.password not in text, path
+
+
+def _standard_strings_off(server: PostgresServer, dbname: str) -> None:
+    """What the database's owner may do: its sessions read a backslash in '...' as an escape."""
+    server.psql(
+        f"SET ROLE {server.role}; ALTER DATABASE {dbname} SET standard_conforming_strings = off",
+        dbname=dbname,
+    )
+
+
+def test_a_backslash_and_quote_in_the_identifier_are_data_where_standard_strings_are_off(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    config, dbname = make_system(postgres_server, tmp_path)
+    postgres_server.psql(
+        "INSERT INTO crm.notes VALUES (3, 1, 'wrote from back\\slash@dsr-test.example', NULL)",
+        dbname=dbname,
+    )
+    _standard_strings_off(postgres_server, dbname)
+    marker = tmp_path / "pwned"
+    review = PostgreSQLReview(config.database("shop"), timeout_s=30)
+    try:
+        # Read as `'x\'' \! touch ...`, the quote would end the literal and psql run the shell.
+        injected = find_subject_rows(review, PostgreSQLDialect(), f"x\\' \\! touch {marker} #")
+        found = find_subject_rows(review, PostgreSQLDialect(), "BACK\\SLASH@dsr-test.example")
+        setting = review.rows("SELECT current_setting('standard_conforming_strings') AS s")
+    finally:
+        review.close()
+    assert injected == [] and not marker.exists()
+    assert [(row.table, row.key) for row in found] == [("crm.notes", {"id": 3})]
+    assert setting == [{"s": "on"}]  # the review's session turns them on again
+
+
+def test_a_postgresql_literal_reads_the_same_whatever_standard_conforming_strings_says(
+    postgres_server: PostgresServer,
+) -> None:
+    text = "a\\b\\'c'' \\\\ d\\"
+    for setting in ("on", "off"):
+        read = postgres_server.psql(
+            f"SET standard_conforming_strings = {setting};\n"
+            f"SELECT {PostgreSQLDialect().literal(text)};"
+        )
+        assert read == text, setting

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from upkeep.backup.engines.interface import EngineError
-from upkeep.backup.engines.libpq import LibpqEnvironment, libpq_environment
+from upkeep.backup.engines.libpq import SESSION_OPTIONS, LibpqEnvironment, libpq_environment
 from upkeep.config import Database
 from upkeep.dbreview.interface import (
     OrphanCount,
@@ -90,8 +90,8 @@ class PostgreSQLReview(ReviewConnection):
         env["PGCLIENTENCODING"] = "UTF8"  # names and values as UTF-8, whatever the database's
         milliseconds = max(1, round(timeout_s * 1000))
         env["PGOPTIONS"] = (
-            f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
-            "-c default_transaction_read_only=on"
+            f"{SESSION_OPTIONS} -c statement_timeout={milliseconds} "
+            f"-c lock_timeout={milliseconds} -c default_transaction_read_only=on"
         )
         psql = str(bin_dir / "psql") if bin_dir else shutil.which("psql")
         if psql is None:

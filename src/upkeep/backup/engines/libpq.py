@@ -1,7 +1,7 @@
 """Responsible for how the PostgreSQL engine runs libpq's client tools: only the configured
 connection, the password through a private 0600 passfile (never a command line, never a child's
-environment, never an error message), and a psql session that keeps a transaction open while
-other tools run."""
+environment, never an error message), string literals read as the SQL standard reads them in
+every session, and a psql session that keeps a transaction open while other tools run."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ from upkeep.config import Database
 from upkeep.evidence.in_progress import process_alive
 from upkeep.redact import marker, scrub_text
 
-__all__ = ["LibpqEnvironment", "PsqlSession", "libpq_environment", "psql_session"]
+__all__ = [
+    "SESSION_OPTIONS",
+    "LibpqEnvironment",
+    "PsqlSession",
+    "libpq_environment",
+    "psql_session",
+]
 
 PASSFILE_PREFIX = "upkeep-pgpass-"
 # libpq settings that would send a tool to another server or another password than configured.
@@ -37,6 +43,11 @@ _OVERRIDDEN_ENV = (
     "PGSERVICE",
     "PGSERVICEFILE",
 )
+# Options every session starts with (PGOPTIONS: before any statement, and above what the
+# database or role sets). A database owner may set standard_conforming_strings off (ALTER
+# DATABASE ... SET); a backslash in a quoted literal would then escape its closing quote, and the
+# rest of the text would run as SQL, or as a psql command (`\!` runs a shell).
+SESSION_OPTIONS = "-c standard_conforming_strings=on"
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,8 @@ def libpq_environment(database: Database) -> Iterator[LibpqEnvironment]:
     env = {k: v for k, v in os.environ.items() if k not in _OVERRIDDEN_ENV}
     env.setdefault("PGCONNECT_TIMEOUT", "10")
     env["PGAPPNAME"] = "upkeep-backup"
+    # The caller's own options stay; ours come last, and the last setting of a name wins.
+    env["PGOPTIONS"] = " ".join(filter(None, (env.get("PGOPTIONS"), SESSION_OPTIONS)))
     password = _password(database)
     if password is None:
         yield LibpqEnvironment(env, None, None)

@@ -105,6 +105,10 @@ class Dialect(ABC):
             f"WHERE {quote(column.name)} IS NOT NULL AND {value} <> '' LIMIT 1"
         )
 
+    def literal(self, text: str) -> str:
+        """`text` as a string literal of this engine."""
+        return literal(text)
+
     def contains(self, column_sql: str, identifier: str) -> str:
         """The condition that the column's text holds `identifier`, ignoring case."""
-        return f"strpos(lower({self.as_text(column_sql)}), lower({literal(identifier)})) > 0"
+        return f"strpos(lower({self.as_text(column_sql)}), lower({self.literal(identifier)})) > 0"

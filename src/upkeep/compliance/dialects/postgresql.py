@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from upkeep.compliance.dialects.interface import NUMERIC_TYPES, Column, Dialect
+from upkeep.compliance.dialects.interface import NUMERIC_TYPES, Column, Dialect, literal
 from upkeep.dbreview.interface import quote
 
 __all__ = ["PostgreSQLDialect"]
@@ -31,6 +31,14 @@ ORDER BY n.nspname, c.relname, a.attnum
 
     def as_text(self, column_sql: str) -> str:
         return f"{column_sql}::text"
+
+    def literal(self, text: str) -> str:
+        # A standard literal reads a backslash as itself only while standard_conforming_strings
+        # is on, which a database owner may turn off. upkeep's sessions force it on; an escape
+        # literal (E'...', backslashes doubled) reads the same under either setting.
+        if "\\" not in text:
+            return literal(text)
+        return "E" + literal(text.replace("\\", "\\\\"))
 
     def older_than(self, column: Column, days: int) -> str:
         value = quote(column.name)
