@@ -326,3 +326,42 @@ def test_the_review_changes_nothing(postgres_server: PostgresServer, tmp_path: P
     review(postgres_server, dbname, tmp_path)
     assert snapshot(postgres_server, dbname) == before
     assert "orders 504" in before
+
+
+def test_a_database_whose_owner_turned_off_standard_strings_is_reviewed_as_any_other(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    plain = new_database(postgres_server, amcheck=False)
+    legacy = new_database(postgres_server, amcheck=False)
+    postgres_server.psql(
+        f"SET ROLE {postgres_server.role};"
+        f"ALTER DATABASE {legacy} SET standard_conforming_strings = off",
+        dbname=legacy,
+    )
+    expected = review(postgres_server, plain, tmp_path / "plain")
+    result = review(postgres_server, legacy, tmp_path / "legacy")
+    assert result.problem is None and not result.server_notes
+    statuses = {o.script.name: o.status for o in result.health}
+    assert statuses == {o.script.name: o.status for o in expected.health}
+
+
+def test_a_warning_pointing_into_a_statement_is_a_note_not_a_failure(
+    postgres_server: PostgresServer,
+) -> None:
+    dbname = new_database(postgres_server, amcheck=False)
+    postgres_server.psql(
+        f"SET ROLE {postgres_server.role};\n"
+        "CREATE FUNCTION legacy_path() RETURNS text LANGUAGE sql "
+        "SET standard_conforming_strings = off AS $$ SELECT 'C:\\\\data' $$;",
+        dbname=dbname,
+    )
+    connection = PostgreSQLReview(postgres_server.database(dbname), timeout_s=30)
+    try:
+        # psql shows the function's statement (QUERY:) and a caret under the backslash.
+        rows = connection.rows("SELECT legacy_path() AS p")
+    finally:
+        connection.close()
+    assert rows == [{"p": "C:\\data"}]
+    (note,) = connection.server_notes
+    assert note.startswith("WARNING: nonstandard use of \\\\ in a string literal HINT: ")
+    assert "QUERY" not in note and "LINE" not in note and "^" not in note

@@ -64,9 +64,13 @@ ORDER BY cn.nspname, cl.relname, c.conname
 """
 
 
-# Server messages that do not fail the statement, and the lines that may follow one.
+# Server messages that do not fail the statement, and the lines that may follow one. psql adds
+# where in the statement a message points: a `LINE n:` (or a function body's `QUERY:`) line and
+# a caret under the place. Those belong to the message too, but are left out of the note: they
+# quote the statement, which may hold a value.
 _NOTE_LEVELS = ("WARNING:", "NOTICE:", "INFO:", "LOG:", "DEBUG")
 _NOTE_DETAILS = ("DETAIL:", "HINT:", "CONTEXT:")
+_NOTE_POSITION = ("LINE ", "QUERY:")
 
 
 class PostgreSQLReview(ReviewConnection):
@@ -158,7 +162,8 @@ class PostgreSQLReview(ReviewConnection):
     def _new_stderr(self) -> str:
         """What psql wrote to stderr since the last look that is a failure. A message the server
         sends without failing anything (a WARNING such as a collation version mismatch after an
-        OS upgrade, a NOTICE), with its DETAIL and HINT lines, goes to `server_notes` instead."""
+        OS upgrade, a NOTICE), with its DETAIL and HINT lines, goes to `server_notes` instead;
+        the lines showing where it points are dropped."""
         self._stderr.seek(self._seen)
         text = self._stderr.read().decode(errors="replace")
         self._seen += len(text.encode())
@@ -175,6 +180,8 @@ class PostgreSQLReview(ReviewConnection):
                 in_note = True
             elif in_note and line.startswith(_NOTE_DETAILS):
                 notes[-1].append(line)
+            elif in_note and (line.startswith(_NOTE_POSITION) or line.strip() == "^"):
+                continue
             else:
                 in_note = False
                 problems.append(line)
