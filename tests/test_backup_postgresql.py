@@ -949,3 +949,43 @@ def test_an_unknown_sample_method_is_an_error_naming_it_and_the_known_ones(
     message = str(raised.value)
     assert "'postgresql-new-v9'" in message
     assert POSTGRESQL_METHOD in message and POSTGRESQL_MD5_METHOD in message
+
+
+# ---------------------------------------------------------------- what a database owner controls
+
+# A database owner's trap for a superuser backup role: `format(text, name, name)` in public fits
+# row-counts.sql's format('%I.%I', nspname, relname) better than pg_catalog's, so a session that
+# searches public runs it; run by a superuser, it writes a file on the server.
+FORMAT_TRAP = """
+CREATE TABLE things (id integer PRIMARY KEY, name text);
+INSERT INTO things SELECT g, 'thing ' || g FROM generate_series(1, 50) g;
+CREATE FUNCTION public.format(fmt text, a name, b name) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+    EXECUTE 'COPY (SELECT current_user) TO ' || pg_catalog.quote_literal('MARKER');
+  END IF;
+  RETURN pg_catalog.format(fmt, a, b);
+END $$;
+"""
+
+
+def test_a_function_the_database_owner_planted_never_runs_as_the_superuser_backup_role(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    marker = postgres_server.root / f"escalated-{os.getpid()}-{next(_names)}"
+    source = new_database(postgres_server, FORMAT_TRAP.replace("MARKER", str(marker)))
+    engine = PostgreSQLEngine(postgres_server.superuser_database(source))
+
+    manifest = take_backup(engine, store, base=None, compression_level=1, sample_rows=5).manifest
+    outcome = restore_backup(store, manifest, engine, restore_name())
+
+    assert outcome.ok, outcome.problems
+    assert outcome.report.row_counts == {"public.things": 50}
+    assert not marker.exists()
+    # The trap is real: a superuser's session that searches public springs it.
+    postgres_server.psql(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace LIMIT 1",
+        dbname=source,
+    )
+    assert marker.exists()

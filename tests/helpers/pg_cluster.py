@@ -81,6 +81,18 @@ class PostgresServer:
             password=f"file:{self.password_file}",
         )
 
+    def superuser_database(self, dbname: str | None = None, name: str = "pg") -> Database:
+        """The config entry of a backup role that is a superuser: the server's own, over the
+        socket (no password)."""
+        return Database(
+            name=name,
+            engine="postgresql",
+            host=str(self.socket_dir),
+            port=self.port,
+            dbname=dbname or self.dbname,
+            user=SERVER_USER,
+        )
+
     def psql(self, sql: str, dbname: str | None = None) -> str:
         """Run `sql` as the superuser over the socket; return unaligned, tuples-only output."""
         proc = subprocess.run(

@@ -1,7 +1,8 @@
 """Responsible for the text upkeep's psql sessions send a PostgreSQL server and the text they
-read back: the session's setup (no timeouts, read-write, UTF-8), the row counts and sample hashes
-scripts with the settings that fix how a row prints, and a `pg_restore --list` table of
-contents without the entries of extensions a restore must leave out.
+read back: the session's setup (no timeouts, read-write, UTF-8, only pg_catalog searched), the
+row counts and sample hashes scripts with the settings that fix how a row prints, and a
+`pg_restore --list` table of contents without the entries of extensions a restore must leave
+out.
 """
 
 from __future__ import annotations
@@ -63,9 +64,18 @@ PRINTING_SETTINGS = {
 # idle in its transaction while pg_dump runs. A role hardened with default_transaction_read_only
 # could not create or drop the restore's database (the snapshot's transaction says READ ONLY
 # itself).
+# As pg_dump does, the sessions also search no schema a database owner can write to: the backup
+# role is often a superuser, and a function the owner put in `public` that fits the arguments
+# better than the built-in one (a `format(text, name, name)`) would otherwise run as that role,
+# in the live database and in the restored copy. Row security off: a policy's condition would
+# run as the backup role too; a table it would hide stops the count instead (pg_dump fails on
+# it as well). The md5-order sample prints a reg* column as this search_path names it: a table
+# with such a column, in a backup sampled before this setting, may no longer verify.
 SESSION_SETUP = (
     # Names and JSON come back as UTF-8 whatever the database's encoding (LATIN1, say).
     "SET client_encoding = 'UTF8';\n"
+    "SET search_path = pg_catalog;\n"
+    "SET row_security = off;\n"
     "SET statement_timeout = 0;\n"
     "SET lock_timeout = 0;\n"
     "SET idle_in_transaction_session_timeout = 0;\n"
