@@ -989,3 +989,34 @@ def test_a_function_the_database_owner_planted_never_runs_as_the_superuser_backu
         dbname=source,
     )
     assert marker.exists()
+
+
+def test_a_latin1_database_with_non_ascii_column_names_restores_and_verifies(
+    postgres_server: PostgresServer, store: DirectoryStore
+) -> None:
+    source = f"latin1_{os.getpid()}_{next(_names)}"
+    postgres_server.psql(
+        f"CREATE DATABASE \"{source}\" OWNER {postgres_server.role} ENCODING 'LATIN1' "
+        "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        dbname="postgres",
+    )
+    # jsonb orders keys by their length in bytes: größe (5 in LATIN1, 7 in UTF-8) and prénom
+    # (6, 7) fall on either side of abcdef (6) by the encoding.
+    postgres_server.psql(
+        f"SET client_encoding = 'UTF8'; SET ROLE {postgres_server.role};\n"
+        'CREATE TABLE kunden (id integer PRIMARY KEY, "größe" text, abcdef text, "prénom" text);\n'
+        "INSERT INTO kunden SELECT g, 'groß ' || g, 'a' || g, 'Zoë' FROM generate_series(1, 40) g;",
+        dbname=source,
+    )
+    engine = PostgreSQLEngine(postgres_server.database(source))
+    manifest = take_backup(engine, store, base=None, compression_level=1, sample_rows=5).manifest
+    target = restore_name()
+
+    outcome = restore_backup(store, manifest, engine, target)
+
+    assert outcome.ok, outcome.problems
+    assert postgres_server.psql(
+        "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+        f"WHERE datname = '{target}'",
+        dbname="postgres",
+    ) == ("LATIN1|C|C")

@@ -3,16 +3,16 @@
 The snapshot is an uncompressed custom-format archive (`pg_dump -Fc -Z0`): uncompressed so that
 unchanged table data gives unchanged bytes, which content-defined chunking then deduplicates and
 the store compresses with zstd. pg_dump runs on a snapshot exported by a REPEATABLE READ
-transaction that also counts every table's rows, so the counts in the manifest are exactly those
-of the dump even while other sessions write. Restore goes into a NEW database with
-`pg_restore --exit-on-error --single-transaction` (with `--no-owner --no-privileges` when the
-config's `restore_owner` is false, for a least-privilege role), private to its owner; `drop`
-removes such a database again (the runbook's verification restore is thrown away after its
-checks). A check's scratch restore leaves out publications and subscriptions, and is retried
-without an extension the role may not create, or outside one transaction when the server's lock
-table cannot hold it; each such retry is named in the report's notes. The tools run with the
-configured connection only and the password in a private passfile (`engines.libpq`); the row
-counts come from `scripts/db-health/postgresql/row-counts.sql`.
+transaction that also counts every table's rows, so the counts in the manifest are exactly those of
+the dump even while other sessions write. Restore goes into a NEW database, of the configured
+database's encoding and locale, with `pg_restore --exit-on-error --single-transaction` (with
+`--no-owner --no-privileges` when the config's `restore_owner` is false, for a least-privilege
+role), private to its owner; `drop` removes such a database again (the runbook's verification
+restore is thrown away after its checks). A check's scratch restore leaves out publications and
+subscriptions, and is retried without an extension the role may not create, or outside one
+transaction when the server's lock table cannot hold it; each such retry is named in the report's
+notes. The tools run with the configured connection only and the password in a private passfile
+(`engines.libpq`); the row counts come from `scripts/db-health/postgresql/row-counts.sql`.
 """
 
 from __future__ import annotations
@@ -69,6 +69,18 @@ RESTORE_OPTIONS = "-c default_transaction_read_only=off"
 VERIFY_PREFIX = "upkeep_verify_"
 MAX_SKIPPED_EXTENSIONS = 10
 _DENIED_EXTENSION = re.compile(r'permission denied to create extension "([^"]+)"')
+# The restored copy takes the encoding and locale of the database backed up (this session is
+# connected to it), not the server's defaults: a LATIN1 database restored as UTF8 would hold the
+# same rows, yet print them differently (jsonb orders an object's keys by their length in
+# bytes), and its sample hashes would never match. psql quotes the values (:'name').
+_CREATE_LIKE_SOURCE = """\
+SELECT pg_encoding_to_char(encoding) AS source_encoding, datcollate AS source_collate,
+       datctype AS source_ctype
+FROM pg_database WHERE datname = current_database() \\gset
+CREATE DATABASE :"target" TEMPLATE template0 ENCODING :'source_encoding'
+  LC_COLLATE :'source_collate' LC_CTYPE :'source_ctype';
+REVOKE ALL ON DATABASE :"target" FROM PUBLIC;
+"""
 
 
 class PostgreSQLEngine(DatabaseEngine):
@@ -299,8 +311,7 @@ class PostgreSQLEngine(DatabaseEngine):
         # row of the source, and is as private as the backup it came from.
         proc = subprocess.run(
             [self._tool("psql"), *self._psql_args(), "-v", f"target={target}"],
-            input=SESSION_SETUP.encode() + b'CREATE DATABASE :"target" TEMPLATE template0;\n'
-            b'REVOKE ALL ON DATABASE :"target" FROM PUBLIC;\n',
+            input=(SESSION_SETUP + _CREATE_LIKE_SOURCE).encode(),
             env=libpq.env,
             capture_output=True,
         )
