@@ -22,7 +22,7 @@ from helpers.recorder import Recorder
 from test_backup_postgresql import new_database
 
 from upkeep.config import Config, load_config
-from upkeep.drill.canary import canary_for
+from upkeep.drill.canary import CanaryError, canary_for
 from upkeep.procedures import backup, disaster_drill, drill_grading
 from upkeep.records import Status
 
@@ -178,3 +178,81 @@ def test_the_database_a_sigkilled_drill_restored_is_dropped_by_the_next_drill(
     cleaned = recorded.findings()["drill:cleaned"]["message"]
     assert f"removed scratch target {left} left by drill {child.pid}" in cleaned
     assert list(records.glob("*.json")) == []
+
+
+# A database owner's traps for the role that writes and reads the heartbeat (a superuser here):
+# a canary table of the owner's own whose trigger runs as whoever inserts, and a canary view
+# whose function runs as whoever reads. Each marks `public.sprung` with the role it ran as.
+SPRUNG = """
+CREATE TABLE public.sprung (who text);
+CREATE FUNCTION public.spring() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.sprung VALUES (current_user); RETURN NEW; END $$;
+CREATE FUNCTION public.spring_now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.sprung VALUES (current_user); RETURN now(); END $$;
+"""
+TRIGGERED_TABLE = """
+CREATE TABLE upkeep_canary (
+    id bigserial PRIMARY KEY, written_at timestamptz NOT NULL, written_by text NOT NULL);
+CREATE TRIGGER spring BEFORE INSERT ON upkeep_canary FOR EACH ROW EXECUTE FUNCTION spring();
+"""
+VIEW = "CREATE VIEW upkeep_canary AS SELECT 1 AS id, spring_now() AS written_at;"
+
+
+def _superuser_config(tmp_path: Path, server: PostgresServer, dbname: str) -> Config:
+    return make_config(
+        tmp_path,
+        f"""
+        databases:
+          - name: pg
+            engine: postgresql
+            host: "{server.socket_dir}"
+            port: {server.port}
+            dbname: {dbname}
+            user: postgres
+        disaster_drill:
+          databases: {{pg: {{rpo_s: 600, rto_s: 120, canary: table}}}}
+        """,
+    )
+
+
+def test_a_canary_table_or_view_of_another_role_is_neither_written_nor_read(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    server = postgres_server
+    dbname = new_database(server, SCHEMA + SPRUNG + TRIGGERED_TABLE)
+    config = _superuser_config(tmp_path, server, dbname)
+    canary = canary_for(config, config.database("pg"))
+
+    with pytest.raises(
+        CanaryError, match=r"not a table of the role upkeep connects as \(its owner"
+    ):
+        canary.write("backup")
+    with pytest.raises(CanaryError, match="its owner is upkeep_test"):
+        canary.newest()
+    server.psql(f"SET ROLE {server.role}; DROP TABLE upkeep_canary; {VIEW}", dbname=dbname)
+    with pytest.raises(CanaryError, match="its owner is upkeep_test"):
+        canary.newest(dbname)  # as a restored copy is read
+
+    assert server.psql("SELECT count(*) FROM sprung", dbname=dbname) == "0"
+    # The trap is real: a superuser's read of the view springs it.
+    server.psql("SELECT * FROM upkeep_canary", dbname=dbname)
+    assert server.psql("SELECT who FROM sprung", dbname=dbname) == "postgres"
+
+
+def test_the_heartbeat_table_upkeep_made_is_written_in_public_whatever_the_search_path(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    server = postgres_server
+    dbname = new_database(server, SCHEMA)
+    server.psql(
+        f"CREATE SCHEMA postgres; ALTER DATABASE {dbname} SET search_path = postgres",
+        dbname=dbname,
+    )
+    config = _superuser_config(tmp_path, server, dbname)
+    canary = canary_for(config, config.database("pg"))
+    moment = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    canary.write("backup", moment)
+    assert canary.newest() == moment
+    found = server.psql("SELECT to_regclass('public.upkeep_canary') IS NOT NULL", dbname=dbname)
+    assert found == "t"
+

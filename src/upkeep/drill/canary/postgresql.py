@@ -1,6 +1,9 @@
 """Responsible for the canary of a PostgreSQL database: the heartbeat table, or the configured
 query, through psql with the configured connection (the password only in a private passfile),
-in the live database or in a restored copy on the same server."""
+in the live database or in a restored copy on the same server. The heartbeat table is
+`public.upkeep_canary`, written and read with only pg_catalog searched, and only when the role
+upkeep connects as owns it: another role's table could run that role's code as ours (a trigger,
+a view)."""
 
 from __future__ import annotations
 
@@ -15,17 +18,49 @@ from upkeep.drill.canary.interface import KEEP_ROWS, Canary, CanaryError, parse_
 __all__ = ["PostgreSQLCanary"]
 
 MAX_STDERR = 2000
-_WRITE = f"""
-CREATE TABLE IF NOT EXISTS {CANARY_TABLE} (
-    id bigserial PRIMARY KEY, written_at timestamptz NOT NULL, written_by text NOT NULL);
-INSERT INTO {CANARY_TABLE} (written_at, written_by) VALUES (:'moment', :'by');
-DELETE FROM {CANARY_TABLE} WHERE id <= (SELECT max(id) FROM {CANARY_TABLE}) - {KEEP_ROWS};
+_TABLE = f"public.{CANARY_TABLE}"
+# What psql prints, instead of writing or reading, when the table is not ours; then its owner.
+_NOT_OURS = "upkeep-canary-not-ours"
+# Whether the heartbeat table exists, is a plain table and is owned by the connected role. Looked
+# at again once locked: the owner of the schema could have dropped and replaced it meanwhile.
+_OWNER = f"""\
+SELECT t.oid IS NOT NULL AS canary_present,
+       coalesce(c.relkind = 'r' AND c.relowner = (SELECT oid FROM pg_roles
+                                                   WHERE rolname = current_user), false)
+         AS canary_ours,
+       coalesce(pg_get_userbyid(c.relowner), '') AS canary_owner
+FROM (SELECT to_regclass('{_TABLE}')::oid AS oid) AS t LEFT JOIN pg_class c ON c.oid = t.oid
+\\gset
 """
-_NEWEST = f"""
-SELECT to_regclass('{CANARY_TABLE}') IS NOT NULL AS present \\gset
-\\if :present
-SELECT extract(epoch FROM max(written_at)) FROM {CANARY_TABLE};
+_WRITE = f"""\
+SET search_path = pg_catalog;
+BEGIN;
+CREATE TABLE IF NOT EXISTS {_TABLE} (
+    id bigserial PRIMARY KEY, written_at timestamptz NOT NULL, written_by text NOT NULL);
+{_OWNER}\\if :canary_ours
+LOCK TABLE {_TABLE} IN ROW EXCLUSIVE MODE;
+{_OWNER}\\endif
+\\if :canary_ours
+INSERT INTO {_TABLE} (written_at, written_by) VALUES (:'moment', :'by');
+DELETE FROM {_TABLE} WHERE id <= (SELECT max(id) FROM {_TABLE}) - {KEEP_ROWS};
+COMMIT;
+\\else
+\\echo {_NOT_OURS} :canary_owner
+ROLLBACK;
 \\endif
+"""
+_NEWEST = f"""\
+SET search_path = pg_catalog;
+BEGIN;
+{_OWNER}\\if :canary_ours
+LOCK TABLE {_TABLE} IN ACCESS SHARE MODE;
+{_OWNER}\\endif
+\\if :canary_ours
+SELECT extract(epoch FROM max(written_at)) FROM {_TABLE};
+\\elif :canary_present
+\\echo {_NOT_OURS} :canary_owner
+\\endif
+COMMIT;
 """
 
 
@@ -72,7 +107,16 @@ class PostgreSQLCanary(Canary):
             proc = subprocess.run(args, input=sql, env=libpq.env, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise self._failure(libpq, what, dbname, proc.returncode, proc.stderr)
-        return proc.stdout.strip()
+        found = proc.stdout.strip()
+        if found.startswith(_NOT_OURS):
+            owner = found.removeprefix(_NOT_OURS).strip() or "(unknown)"
+            raise CanaryError(
+                f"database {self.database.name!r} ({dbname}): {what}: {_TABLE} is not a table "
+                f"of the role upkeep connects as (its owner is {owner}); upkeep writes and reads "
+                "only its own, to which no other role can have added a trigger or a rule: drop "
+                f"it, or give it to that role (ALTER TABLE {_TABLE} OWNER TO ...)"
+            )
+        return found
 
     def _failure(
         self, libpq: LibpqEnvironment, what: str, dbname: str | None, code: int, stderr: str
