@@ -22,7 +22,7 @@ from helpers.recorder import Recorder
 from test_backup_postgresql import new_database
 
 from upkeep.config import Config, load_config
-from upkeep.drill.canary import CanaryError, canary_for
+from upkeep.drill.canary import CanaryError, canary_for, write_canaries
 from upkeep.procedures import backup, disaster_drill, drill_grading
 from upkeep.records import Status
 
@@ -256,3 +256,44 @@ def test_the_heartbeat_table_upkeep_made_is_written_in_public_whatever_the_searc
     found = server.psql("SELECT to_regclass('public.upkeep_canary') IS NOT NULL", dbname=dbname)
     assert found == "t"
 
+
+def test_a_canary_whose_password_cannot_be_had_leaves_the_other_backups_be(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    server = postgres_server
+    dbname = new_database(server, SCHEMA)
+    config = make_config(
+        tmp_path,
+        f"""
+        databases:
+          - name: lost
+            engine: postgresql
+            host: {server.host}
+            port: {server.port}
+            dbname: {dbname}
+            user: {server.role}
+            password: "env:UPKEEP_TEST_NO_SUCH_PASSWORD"
+          - name: pg
+            engine: postgresql
+            host: {server.host}
+            port: {server.port}
+            dbname: {dbname}
+            user: {server.role}
+            password: "file:{server.password_file}"
+        backup: {{dir: store, mode: full}}
+        disaster_drill:
+          databases:
+            lost: {{rpo_s: 600, rto_s: 120, canary: table}}
+            pg: {{rpo_s: 600, rto_s: 120, canary: table}}
+        """,
+    )
+
+    written = write_canaries(config, "backup")
+    run = backup.back_up_all(config, verify=False, check_store=False, retention=False)
+
+    assert written["lost"].startswith(
+        "not written: database 'lost': password env:UPKEEP_TEST_NO_SUCH_PASSWORD"
+    )
+    assert written["pg"].startswith("written at ")
+    outcomes = {b.database: b for b in run.backups}
+    assert outcomes["pg"].result is not None and outcomes["lost"].result is None

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from datetime import datetime
 
+from upkeep.backup.engines.interface import EngineError
 from upkeep.backup.engines.libpq import LibpqEnvironment, libpq_environment
 from upkeep.config.disaster_drill import CANARY_TABLE
 from upkeep.drill.canary.interface import KEEP_ROWS, Canary, CanaryError, parse_moment
@@ -103,10 +104,15 @@ class PostgreSQLCanary(Canary):
             args.append(f"--username={self.database.user}")
         for name, value in (variables or {}).items():
             args += ["-v", f"{name}={value}"]
-        with libpq_environment(self.database) as libpq:
-            proc = subprocess.run(args, input=sql, env=libpq.env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise self._failure(libpq, what, dbname, proc.returncode, proc.stderr)
+        try:
+            with libpq_environment(self.database) as libpq:
+                proc = subprocess.run(
+                    args, input=sql, env=libpq.env, capture_output=True, text=True
+                )
+                if proc.returncode != 0:
+                    raise self._failure(libpq, what, dbname, proc.returncode, proc.stderr)
+        except EngineError as exc:  # the password cannot be had (the message names the database)
+            raise CanaryError(str(exc)) from None
         found = proc.stdout.strip()
         if found.startswith(_NOT_OURS):
             owner = found.removeprefix(_NOT_OURS).strip() or "(unknown)"
