@@ -104,3 +104,18 @@ def test_markdown_that_would_load_from_outside_or_run_script_is_noted(project: P
     ]
     assert "a Mermaid diagram" in noted[0] and "an image from the network" in noted[1]
     assert "raw HTML with an event handler" in noted[2]
+
+
+def test_a_dbname_libpq_would_read_as_connection_settings_is_refused(project: Project) -> None:
+    for dbname in ("'host=attacker.example dbname=app'", "postgresql://attacker.example/app"):
+        project.config.write_text(
+            "evidence_dir: evidence\n"
+            "databases:\n"
+            f"  - {{name: pg, engine: postgresql, dbname: {dbname}, password: env:PGPW}}\n"
+        )
+        result = project.upkeep_in_process("check")
+        assert result.code == 2, result.err
+        assert "databases[0].dbname: expected the name of a database, got a connection" in (
+            result.err
+        )
+        assert "attacker.example" not in result.err  # a connection string may hold a password

@@ -410,6 +410,7 @@ MAX_DATABASE_NAME = 100
 MAX_LEVEL = 22
 FASTEST_LEVEL = -7
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_DATABASE_NAME - 1}}}")
+_CONNINFO_URIS = ("postgresql://", "postgres://")  # what libpq reads as a URI, not a name
 
 
 def _database(s: Section, base: Path) -> Database:
@@ -443,6 +444,13 @@ def _database(s: Section, base: Path) -> Database:
         )
     if engine == "postgresql" and db.dbname is None:
         raise ConfigError(f"{s.file}: {s.where}.dbname: required for a postgresql database")
+    if db.dbname is not None and ("=" in db.dbname or db.dbname.startswith(_CONNINFO_URIS)):
+        # libpq reads such a dbname as connection settings, which could send the connection and
+        # its password to another host. Not shown: a connection string may hold a password.
+        raise ConfigError(
+            f"{s.file}: {s.where}.dbname: expected the name of a database, got a connection "
+            "string (an '=' or a postgresql:// URI); give host, port and user as keys of their own"
+        )
     if db.password is not None and not REFERENCE.match(db.password):
         s.fail(
             "password",
