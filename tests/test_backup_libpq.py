@@ -44,6 +44,28 @@ def test_a_passfile_folder_left_by_a_process_that_is_gone_is_removed(
     assert running.exists() and older.exists()
 
 
+def test_the_variable_holding_the_password_is_not_passed_to_the_tools(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UPKEEP_TEST_DB_PASSWORD", "s3cret-in-env")
+    monkeypatch.setenv("UPKEEP_TEST_OTHER", "kept")
+    database = Database(
+        name="pg", engine="postgresql", dbname="app", password="env:UPKEEP_TEST_DB_PASSWORD"
+    )
+    with libpq_environment(database) as libpq:
+        assert "UPKEEP_TEST_DB_PASSWORD" not in libpq.env
+        assert libpq.env["UPKEEP_TEST_OTHER"] == "kept"
+        child = subprocess.run(
+            [sys.executable, "-c", "import os; print(dict(os.environ))"],
+            env=libpq.env,
+            capture_output=True,
+            text=True,
+        )
+        assert "UPKEEP_TEST_DB_PASSWORD" not in child.stdout
+        assert "s3cret-in-env" not in child.stdout
+        assert Path(libpq.env["PGPASSFILE"]).read_text() == "*:*:*:*:s3cret-in-env\n"
+
+
 def test_every_session_forces_standard_string_literals_after_the_callers_options(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -70,13 +70,15 @@ class LibpqEnvironment:
 
 @contextmanager
 def libpq_environment(database: Database) -> Iterator[LibpqEnvironment]:
-    """The environment for libpq tools: our connection only, the password in a passfile."""
-    env = {k: v for k, v in os.environ.items() if k not in _OVERRIDDEN_ENV}
+    """The environment for libpq tools: our connection only, the password in a passfile (and not
+    in the variable the config's `env:NAME` reads it from)."""
+    password = _password(database)
+    hidden = (*_OVERRIDDEN_ENV, *_password_variable(database))
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.setdefault("PGCONNECT_TIMEOUT", "10")
     env["PGAPPNAME"] = "upkeep-backup"
     # The caller's own options stay; ours come last, and the last setting of a name wins.
     env["PGOPTIONS"] = " ".join(filter(None, (env.get("PGOPTIONS"), SESSION_OPTIONS)))
-    password = _password(database)
     if password is None:
         yield LibpqEnvironment(env, None, None)
         return
@@ -123,6 +125,12 @@ def _password(database: Database) -> str | None:
         return secrets.resolve(reference)
     except secrets.SecretError as exc:
         raise EngineError(f"database {database.name!r}: password {exc}") from None
+
+
+def _password_variable(database: Database) -> tuple[str, ...]:
+    """The environment variable the password reference names (`env:NAME`), if it names one."""
+    match = secrets.REFERENCE.match(database.password or "")
+    return (match["env"],) if match is not None and match["env"] else ()
 
 
 def _passfile_escape(value: str) -> str:
