@@ -33,7 +33,9 @@ def test_before_first_cell_runs_once_after_the_kernel_starts_and_before_any_cell
         marker.write_text(str(len(calls)))
 
     kernel = RunKernel(tmp_path / "kernel.log", None)
-    nb, failure = execute_notebook(runbook, {}, project.root, 60, kernel, before_first_cell=warm)
+    nb, failure = execute_notebook(
+        runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, before_first_cell=warm
+    )
     assert failure is None
     assert calls == [1]
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
@@ -64,6 +66,6 @@ def test_outputs_that_never_arrive_fail_the_run_saying_so(
     prepare_imports()
 
     kernel = RunKernel(tmp_path / "kernel.log", None)
-    _, failure = execute_notebook(runbook, {}, project.root, 60, kernel)
+    _, failure = execute_notebook(runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel)
     assert failure is not None and failure.ename == "OutputLost"
     assert "did not arrive within 2 s" in failure.evalue

@@ -3,6 +3,7 @@ through the real `upkeep run` on real notebooks, papermill and real kernels."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -509,3 +510,32 @@ def test_everything_written_into_evidence_and_state_has_one_mode(
     assert {name: oct(mode) for name, mode in modes.items()} == {
         name: oct(mode) for name, mode in expected.items()
     }
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def test_the_recorded_runbook_version_is_the_one_that_ran(project: Project) -> None:
+    """A runbook edited after `upkeep run` loaded it (here by the run before it) is recorded as
+    the version that ran: its sha256 is the hash of the bytes executed, which hold the new cell,
+    and git_dirty says they differ from the commit."""
+    second = project.add_runbook("second", [("markdown", "## Old step"), CHECK_OK])
+    edited = project.root / "edited.ipynb"
+    project.add_runbook("second", [("code", "print('NEW-CELL-RAN')"), CHECK_OK])
+    second.rename(edited)
+    project.add_runbook("second", [("markdown", "## Old step"), CHECK_OK])
+    swap = f"import os\nos.replace({str(edited)!r}, {str(second)!r})"
+    project.add_runbook("first", [("code", swap), CHECK_OK])
+    _git(project.root, "init", "-q")
+    _git(project.root, "add", "runbooks")
+    _git(project.root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    result = project.upkeep("run", "-j", "1", "first", "second")
+    assert result.code == 0, result.text
+    records = {record["runbook"]["name"]: record for record in project.records()}
+    ran = records["second"]["runbook"]
+    assert ran["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
+    assert ran["git_dirty"] is True
+    assert records["first"]["runbook"]["git_dirty"] is False
+    [run_dir] = [d for d in project.run_dirs() if "-second-" in d.name]
+    assert "NEW-CELL-RAN" in (run_dir / "notebook.ipynb").read_text()

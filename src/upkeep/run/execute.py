@@ -43,14 +43,16 @@ def prepare_imports() -> None:
 
 def execute_notebook(
     runbook: Runbook,
+    source: bytes,
     params: dict[str, Any],
     cwd: Path,
     timeout_s: int,
     kernel: RunKernel,
     before_first_cell: Callable[[], None] | None = None,
 ) -> tuple[Any, RunError | None]:
-    """Execute a runbook in a fresh kernel; return the executed notebook and any failure
-    (timeout, dead kernel, failed start) that left no error output in the notebook.
+    """Execute `source`, the notebook bytes of `runbook` this run read (and records the hash
+    of), in a fresh kernel; return the executed notebook and any failure (timeout, dead kernel,
+    failed start) that left no error output in the notebook.
     `before_first_cell` is called once the kernel is up, before any cell runs.
 
     The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to the
@@ -58,10 +60,9 @@ def execute_notebook(
     """
     from papermill.engines import papermill_engines
     from papermill.execute import prepare_notebook_metadata, remove_error_markers
-    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = load_notebook_node(str(runbook.path))
+    nb = notebook_node(source)
     nb = parameterize_notebook(
         nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
     )
@@ -111,6 +112,30 @@ def execute_notebook(
         watchdog.stop()
         kernel.kill_group()
     return nb, failure
+
+
+def notebook_node(source: bytes) -> Any:
+    """The notebook in `source`, prepared as papermill's `load_notebook_node` prepares a file:
+    parsed from the bytes given, never read again from disk, where it may have changed since."""
+    import nbformat
+    from papermill import __version__ as papermill_version
+
+    nb = nbformat.reads(source.decode("utf-8"), as_version=4)
+    nb = nbformat.v4.upgrade(nb) or nb
+    # NotebookNode turns a dict into a node only on assignment (setdefault would not).
+    if "papermill" not in nb.metadata:
+        nb.metadata["papermill"] = {
+            "default_parameters": {},
+            "parameters": {},
+            "environment_variables": {},
+            "version": papermill_version,
+        }
+    for cell in nb.cells:
+        if "tags" not in cell.metadata:
+            cell.metadata["tags"] = []
+        if "papermill" not in cell.metadata:
+            cell.metadata["papermill"] = {}
+    return nb
 
 
 def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> RunError:

@@ -1,10 +1,12 @@
 """Responsible for where a run comes from: its id, the host and versions it ran with, and the
-git commit of the runbook it executed; gathered once per `upkeep run`, used by every run.
+exact runbook version it executed: the sha256 of the notebook bytes the run read, and the git
+commit they were checked out from with whether they differ from that commit's file.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import platform
 import secrets
 import socket
@@ -21,16 +23,20 @@ from upkeep.registry import Runbook
 
 @dataclass(frozen=True)
 class Provenance:
-    """What every run of one `upkeep run` shares: host, versions, and git state of runbooks."""
+    """What every run of one `upkeep run` shares: host, versions, and the git commit checked out
+    with the blob of every runbook in it (gathered once; each run compares the bytes it read)."""
 
     host: Host
     versions: dict[str, str]
-    git: dict[str, tuple[str, bool]] = field(default_factory=dict)  # relpath -> (HEAD, dirty)
+    head: str | None = None
+    # relpath -> git blob id at `head`; "" for a runbook in the index but not in `head`
+    blobs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def gather(cls, root: Path, host_id: str = "") -> Provenance:
         import papermill
 
+        head, blobs = _git_blobs(root)
         return cls(
             host=Host(socket.gethostname(), getpass.getuser(), platform.platform(), host_id),
             versions={
@@ -38,17 +44,24 @@ class Provenance:
                 "upkeep": __version__,
                 "papermill": papermill.__version__,
             },
-            git=_git_versions(root),
+            head=head,
+            blobs=blobs,
         )
 
-    def runbook_ref(self, runbook: Runbook) -> RunbookRef:
-        """The exact version of `runbook` a run executes."""
-        commit, dirty = self.git.get(runbook.relpath, (None, None))
+    def runbook_ref(self, runbook: Runbook, source: bytes | None) -> RunbookRef:
+        """The exact version of `runbook` a run executed: `source`, the bytes it read. Dirty
+        is decided from those bytes, not from git's index, whose flags (skip-worktree,
+        assume-unchanged) can hide an edit. Without `source` (a run that read nothing), the
+        version the registry loaded."""
+        sha256 = runbook.sha256 if source is None else hashlib.sha256(source).hexdigest()
+        blob = self.blobs.get(runbook.relpath)
+        commit = self.head if blob is not None else None
+        dirty = None if commit is None else (source is None or git_blob_id(source) != blob)
         return RunbookRef(
             name=runbook.name,
             title=runbook.title,
             path=runbook.relpath,
-            sha256=runbook.sha256,
+            sha256=sha256,
             cadence=runbook.cadence,
             category=runbook.category,
             git_commit=commit,
@@ -66,8 +79,14 @@ def new_run_id(name: str, now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{name}-{secrets.token_hex(2)}"
 
 
-def _git_versions(root: Path) -> dict[str, tuple[str, bool]]:
-    """For every tracked runbook: the checked-out commit (HEAD) and whether the file differs."""
+def git_blob_id(data: bytes) -> str:
+    """The id git gives `data` as a blob (what `git hash-object` prints, without filters)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _git_blobs(root: Path) -> tuple[str | None, dict[str, str]]:
+    """The checked-out commit (HEAD) and, for every runbook in it or in the index, its blob id
+    at HEAD (paths relative to `root`); (None, {}) outside a git work tree."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -75,9 +94,15 @@ def _git_versions(root: Path) -> dict[str, tuple[str, bool]]:
         ).stdout
 
     try:
-        head = git("rev-parse", "HEAD").strip()
-        dirty_paths = set(git("diff", "--name-only", "--relative", "HEAD", "--").splitlines())
-        tracked = git("ls-files", "--", "*.ipynb").splitlines()
+        head = git("rev-parse", "--verify", "HEAD").strip()
+        # Paths from both are relative to `root`, as Runbook.relpath is.
+        in_head = git("ls-tree", "-r", "-z", head).split("\0")
+        in_index = git("ls-files", "-z", "--", "*.ipynb").split("\0")
     except (OSError, subprocess.SubprocessError):
-        return {}
-    return {path: (head, path in dirty_paths) for path in tracked}
+        return None, {}
+    blobs = dict.fromkeys((path for path in in_index if path), "")
+    for entry in in_head:
+        meta, _, path = entry.partition("\t")
+        if path.endswith(".ipynb") and meta.split(" ")[1:2] == ["blob"]:
+            blobs[path] = meta.split(" ")[2]
+    return head, blobs

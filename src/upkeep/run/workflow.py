@@ -96,8 +96,11 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             # Resolved before the kernel starts and again after it ends: a secret file
             # rotated meanwhile (a vault agent) leaves both values to scrub.
             before = secret_values(planned.runbook, planned.params, batch.config)
-            nb, results, duration = _execute(planned, stage, batch)
-            record = _record(planned, stage, batch, results, duration, nb)
+            # Read once: the bytes hashed into the record are the bytes the kernel runs, even
+            # when the file changed since the registry loaded it or changes during the run.
+            source = planned.runbook.path.read_bytes()
+            nb, results, duration = _execute(planned, source, stage, batch)
+            record = _record(planned, stage, batch, results, duration, nb, source)
             after = secret_values(planned.runbook, planned.params, batch.config)
             secrets = list({*before.items(), *after.items()})
             record = seal(stage.folder, nb, record, secrets, batch.renderer)
@@ -141,8 +144,10 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
     )
 
 
-def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, Results, float]:
-    """Run the notebook in its own kernel; read back what it recorded."""
+def _execute(
+    planned: PlannedRun, source: bytes, stage: _Stage, batch: RunBatch
+) -> tuple[Any, Results, float]:
+    """Run `source`, the runbook's notebook, in its own kernel; read back what it recorded."""
     runbook = planned.runbook
     pending = {
         state.PENDING_ENV: str(stage.pending_state),
@@ -161,7 +166,7 @@ def _execute(planned: PlannedRun, stage: _Stage, batch: RunBatch) -> tuple[Any, 
         # (CPU work of ours) overlaps its kernel's start, and is over before its first cell.
         quiet = batch.renderer.wait_until_warm if runbook.runs_alone else None
         nb, failure = execute_notebook(
-            runbook, planned.params, root, timeout_s, kernel, before_first_cell=quiet
+            runbook, source, planned.params, root, timeout_s, kernel, before_first_cell=quiet
         )
     finally:
         batch.kernels.discard(kernel)
@@ -180,10 +185,11 @@ def _record(
     results: Results,
     duration: float,
     nb: Any,
+    source: bytes | None,
 ) -> RunRecord:
     return RunRecord(
         run_id=stage.run_id,
-        runbook=batch.provenance.runbook_ref(planned.runbook),
+        runbook=batch.provenance.runbook_ref(planned.runbook, source),
         status=results.status,
         started_at=stage.started_at,
         ended_at=datetime.now(UTC),
@@ -208,8 +214,12 @@ def record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutc
     """Publish the evidence of a run that could not start."""
     now = datetime.now(UTC)
     stage = _Stage(new_run_id(planned.runbook.name, now), now, Path(), Path())
+    try:  # nothing ran: the record names the version on disk when it was skipped
+        source = planned.runbook.path.read_bytes()
+    except OSError:
+        source = None
     record = replace(
-        _record(planned, stage, batch, Results(), 0.0, None),
+        _record(planned, stage, batch, Results(), 0.0, None, source),
         status=Status.SKIPPED,
         skipped_reason=reason,
     )
