@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers.project import Project
 
 from upkeep.evidence import EvidenceStore, PublishedRun, verify
 from upkeep.evidence.layout import (
@@ -417,3 +418,30 @@ def test_a_file_where_the_evidence_folder_should_be_does_not_verify(tmp_path: Pa
     report = verify(tmp_path / "evidence")
     assert not report.ok
     assert report.problems[0].message.endswith("is not a folder; expected the evidence folder")
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # nested past what Python's stack can parse
+
+
+def test_a_ledger_line_nested_too_deep_is_named_not_a_crash(project: Project) -> None:
+    store = EvidenceStore(project.evidence)
+    publish(store, 0, files_of(0))
+    with open(store.root / LEDGER, "ab") as ledger:
+        ledger.write(DEEP + b"\n")
+    [problem] = verify(store.root).problems
+    assert problem.message == "ledger line 2: not a ledger line (nested too deeply to read)"
+    result = project.upkeep_in_process("verify")
+    assert result.code == 1 and "line 2" in result.err, result.text
+
+
+def test_a_run_json_nested_too_deep_is_named_not_a_crash(project: Project) -> None:
+    store = EvidenceStore(project.evidence)
+    run = publish(store, 0, files_of(0))
+    (run.path / "run.json").write_bytes(DEEP)
+    messages_ = [problem.message for problem in verify(store.root).problems]
+    assert f"run {run.record.run_id}: run.json is not valid JSON (nested too deeply to read)" in (
+        messages_
+    )
+    assert store.read_record(run.path.relative_to(store.root).as_posix()) is None
+    result = project.upkeep_in_process("verify")
+    assert result.code == 1 and "nested too deeply" in result.err, result.text

@@ -23,6 +23,7 @@ from typing import Any
 
 from upkeep import schedule
 from upkeep.errors import EvidenceError
+from upkeep.evidence.layout import read_json
 from upkeep.evidence.ledger import LedgerEntry, read_lines
 from upkeep.records import Status, parse_time
 
@@ -167,7 +168,7 @@ def _entries(recent: _Recent) -> list[LedgerEntry]:
 def _load(path: Path) -> _Recent | None:
     """The cache, or None when there is none or it is not one this version wrote whole."""
     try:
-        value = json.loads(path.read_bytes())
+        value = read_json(path.read_bytes())
         if value.pop("version") != _VERSION:
             return None
         recent = _Recent(**value)

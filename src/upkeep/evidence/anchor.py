@@ -6,7 +6,6 @@ rewrite anchored ledger lines; `anchors` reads the anchors back.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from upkeep.config.evidence_git import EvidenceGit
 from upkeep.errors import EvidenceError
 from upkeep.evidence.git_repo import EvidenceRepo, open_repo
-from upkeep.evidence.layout import GENESIS, LEDGER, RUNS
+from upkeep.evidence.layout import GENESIS, LEDGER, RUNS, read_json
 from upkeep.evidence.store import EvidenceStore
 from upkeep.evidence.verify import verify
 
@@ -92,7 +91,7 @@ def ledger_head(ledger: bytes) -> tuple[int, str]:
     lines = ledger.splitlines()
     if not lines:
         return 0, GENESIS
-    last = json.loads(lines[-1])
+    last = read_json(lines[-1])
     return int(last["seq"]), str(last["hash"])
 
 

@@ -7,7 +7,6 @@ signature when an allowed-signers file is set).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from upkeep.config.evidence_git import EvidenceGit
 from upkeep.errors import EvidenceError
 from upkeep.evidence.anchor import Anchor, anchors
 from upkeep.evidence.git_repo import EvidenceRepo, open_repo
-from upkeep.evidence.layout import LEDGER, RUNS
+from upkeep.evidence.layout import LEDGER, RUNS, read_json
 from upkeep.evidence.verify import Mismatch
 
 
@@ -62,7 +61,7 @@ def _line_hashes(ledger: bytes) -> dict[int, str]:
     hashes = {}
     for raw in ledger.splitlines():
         try:
-            value = json.loads(raw)
+            value = read_json(raw)
             hashes[int(value["seq"])] = str(value["hash"])
         except (ValueError, KeyError, TypeError):
             continue  # `upkeep verify` names a damaged line

@@ -1,5 +1,6 @@
 """Responsible for the layout of an evidence root: the names of its files and folders, where a
-run's folder goes, and the canonical JSON and hashes that the ledger and run.json are made of.
+run's folder goes, and the canonical JSON and hashes that the ledger and run.json are made of
+(and how they are read back).
 
     runs/YYYY/MM/<run_id>/     run.json, notebook.ipynb, report.html, ... (immutable once there)
     ledger.jsonl               one canonical JSON line per published run, chained to the one before
@@ -71,6 +72,18 @@ def is_regular(path: str | os.PathLike[str]) -> bool:
 def canonical(value: Any) -> bytes:
     """The one byte form of a ledger line: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def read_json(data: bytes | str) -> Any:
+    """`data` parsed as JSON. Nesting too deep for Python's stack, or a value too big to hold
+    once parsed, raises ValueError like any other damage, so that every reader of evidence names
+    it where it names a malformed file instead of stopping with an internal error."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    except MemoryError:
+        raise ValueError("too large to read into memory") from None
 
 
 def line_hash(line: dict[str, Any]) -> str:

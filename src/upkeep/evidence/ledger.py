@@ -10,7 +10,6 @@ with `"kind": "record"`, a person's decision (`upkeep.records.Decision`) held wh
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import stat
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.errors import EvidenceError
-from upkeep.evidence.layout import GENESIS, LEDGER, canonical, is_hex64, line_hash
+from upkeep.evidence.layout import GENESIS, LEDGER, canonical, is_hex64, line_hash, read_json
 from upkeep.records import Decision, RunRecord, Status, iso
 
 log = logging.getLogger(__name__)
@@ -155,7 +154,7 @@ def _parse(number: int, raw: bytes, complete: bool) -> LedgerLine:
     if not complete:
         return LedgerLine(number, raw, False, fault="incomplete last line")
     try:
-        value = json.loads(raw)
+        value = read_json(raw)
         if isinstance(value, dict) and value.get("kind") == RECORD_KIND:
             return LedgerLine(number, raw, True, value, DecisionEntry.from_json(value))
         return LedgerLine(number, raw, True, value, LedgerEntry.from_json(value))

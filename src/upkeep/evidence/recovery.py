@@ -5,7 +5,6 @@ every other run folder without a ledger line left where it is for `verify` to re
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -18,6 +17,7 @@ from upkeep.evidence.layout import (
     RUN_JSON,
     RUNS,
     STAGING,
+    read_json,
     scan_runs,
     sha256_file,
 )
@@ -73,7 +73,7 @@ def _finish_interrupted_publish(store: EvidenceStore) -> list[str]:
     if not intent_path.exists():
         return []
     try:
-        intent = json.loads(intent_path.read_bytes())
+        intent = read_json(intent_path.read_bytes())
         relpath, sha = intent["path"], intent["run_json_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         intent_path.unlink()

@@ -7,7 +7,6 @@ Timestamps and run ids come from the caller.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -30,6 +29,7 @@ from upkeep.evidence.layout import (
     STAGING,
     canonical,
     check_run_id,
+    read_json,
     run_json_bytes,
     run_relpath,
 )
@@ -144,7 +144,7 @@ class EvidenceStore:
                 f"run {entry.run_id}: {relpath}/{RUN_JSON} does not match the ledger "
                 "(edited after publication); run `upkeep verify`"
             )
-        return RunRecord.from_json(json.loads(data))
+        return RunRecord.from_json(read_json(data))
 
     def read_record(self, relpath: str) -> RunRecord | None:
         """The run record in the folder `relpath`, unchecked; None when it cannot be read
@@ -152,7 +152,7 @@ class EvidenceStore:
         try:
             # os.path, not pathlib: a review reads thousands of these one after another.
             with open(os.path.join(self.root, relpath, RUN_JSON), "rb") as handle:
-                return RunRecord.from_json(json.loads(handle.read()))
+                return RunRecord.from_json(read_json(handle.read()))
         except (OSError, ValueError):
             return None
 

@@ -7,14 +7,13 @@ that lock, and one whose publish was cut off is told apart by `.publishing.json`
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from upkeep.evidence import ledger
-from upkeep.evidence.layout import LEDGER, LOCK, PENDING, scan_runs
+from upkeep.evidence.layout import LEDGER, LOCK, PENDING, read_json, scan_runs
 
 __all__ = ["Unrecorded", "unrecorded_folders"]
 
@@ -71,6 +70,6 @@ def _publish_settled(root: Path, timeout_s: float = 60.0) -> Iterator[None]:
 def _publishing(root: Path) -> str | None:
     """The folder `.publishing.json` names: a publish that was cut off before its ledger line."""
     try:
-        return str(json.loads((root / PENDING).read_bytes())["path"])
+        return str(read_json((root / PENDING).read_bytes())["path"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import stat
 import threading
@@ -31,6 +30,7 @@ from upkeep.evidence.layout import (
     entries_under,
     is_hex64,
     line_hash,
+    read_json,
     run_relpath,
     safe_name,
     sha256_file,
@@ -161,7 +161,7 @@ def _read_run_json(
         message = f"run {run_id}: {RUN_JSON}: sha256 mismatch (edited after publication)"
         problems.append(Mismatch(run_id, where, message))
     try:
-        value = json.loads(data)
+        value = read_json(data)
     except ValueError as err:
         message = f"run {run_id}: {RUN_JSON} is not valid JSON ({err})"
         problems.append(Mismatch(run_id, where, message))

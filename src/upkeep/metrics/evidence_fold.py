@@ -20,6 +20,7 @@ from typing import Any
 from upkeep.atomic import file_mode
 from upkeep.evidence import DecisionEntry, EvidenceStore, LedgerEntry
 from upkeep.evidence import ledger as ledger_lines
+from upkeep.evidence.layout import read_json
 from upkeep.findings import ACKNOWLEDGE, FindingState, RunEvent, follow, run_event
 from upkeep.records import Decision, RunRecord, Severity, Status, iso, parse_time
 
@@ -163,7 +164,7 @@ def _started(entry: LedgerEntry) -> datetime:
 def _read_checkpoint(path: Path, ledger: Path) -> EvidenceFold | None:
     """The fold the checkpoint holds, when the ledger line it names is still there as it was."""
     try:
-        value = json.loads(path.read_bytes())
+        value = read_json(path.read_bytes())
         if value.get("format") != CHECKPOINT_FORMAT or value.get("ledger") != str(ledger):
             return None
         fold = EvidenceFold(
@@ -189,7 +190,7 @@ def _line_matches(ledger: Path, fold: EvidenceFold) -> bool:
         with open(ledger, "rb") as handle:
             handle.seek(fold.line_start)
             raw = handle.read(fold.offset - fold.line_start)
-        value = json.loads(raw)
+        value = read_json(raw)
     except (OSError, ValueError):
         return False
     return (
