@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.anchoring import project_repository, publish_run, rewrite_status, truncate
-from helpers.git import GIT_IDENTITY, git
+from helpers.git import GIT_IDENTITY, converting_git_config, git
 from helpers.project import Project
 
 from upkeep.config.evidence_git import EvidenceGit
@@ -354,3 +354,23 @@ def test_verify_anchor_json_names_the_anchor_and_the_problems(project: Project) 
     broken = json.loads(project.upkeep_in_process("verify", "--anchor", "--json").out)
     assert broken["ok"] is False and broken["anchor"]["ok"] is False
     assert any("were removed after they were anchored" in p["message"] for p in broken["problems"])
+
+
+def test_restore_writes_the_anchored_bytes_whatever_git_would_convert(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's `core.autocrlf=true` (and eol attributes) turned every restored LF into CRLF:
+    every restored file then failed `verify` as edited."""
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    shutil.rmtree(project.evidence)
+    home = tmp_path / "home"
+    for name, value in converting_git_config(home, project.root / ".git").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    assert git(project.root, "config", "core.autocrlf").strip() == "true"
+
+    restore_evidence(project.evidence, EvidenceGit())
+
+    assert b"\r\n" not in (project.evidence / "ledger.jsonl").read_bytes()
+    assert verify(project.evidence).ok
+    assert verify_anchor(project.evidence, EvidenceGit()).ok

@@ -9,9 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from helpers.anchoring import project_repository
 from helpers.fleet import SimulatedHost, make_fleet, publish_host_run
-from helpers.git import git
+from helpers.git import converting_git_config, git
 from helpers.project import Project
 
 from upkeep.config.evidence_git import EvidenceGit
@@ -156,3 +157,23 @@ def test_another_hosts_evidence_does_not_verify_as_this_hosts(tmp_path: Path) ->
     assert "db-1: ok: 1 runs" in result.out
     assert "far-1: FAILED: 1 problem(s)" in result.err
     assert "was recorded by host 'db-1', not 'far-1': this is another host's evidence" in result.err
+
+
+def test_a_git_evidence_branch_is_read_as_committed_whatever_git_would_convert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `core.autocrlf=true` in the user's git config, `git archive` wrote CRLF line ends:
+    every file of the host's branch was reported edited."""
+    fleet, project, far_evidence = _far_host(
+        tmp_path, "ssh_conn_id: ssh_far\nevidence: {git: anchors.git}\n"
+    )
+    repo = tmp_path / "anchors.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(repo))
+    commit_evidence(far_evidence, EvidenceGit(repository=repo))
+    for name, value in converting_git_config(tmp_path / "home", repo).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+
+    result = project.upkeep_in_process("verify", "--fleet", str(fleet), "--anchor")
+    assert f"far-1: ok: 2 runs verified in branch evidence of {repo}" in result.out, result.text
+    assert "far-1: ok: matches its anchor" in result.out

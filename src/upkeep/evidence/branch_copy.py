@@ -1,22 +1,22 @@
 """Responsible for reading a host's evidence branch (`evidence: {git: REPO, branch: NAME}` in the
 fleet file, the branch `upkeep evidence commit` writes) into a folder, where it is verified like
-any evidence folder: the branch tip's tree is unpacked with `git archive` into a fresh folder that
-then replaces the last copy, only when the tip moved. `site build --fleet` keeps the copy under
-the controller's state_dir; `verify --fleet` unpacks into a temporary folder each time.
+any evidence folder: the branch tip's ledger and run folders are written, byte for byte as
+committed, into a fresh folder that then replaces the last copy, only when the tip moved.
+`site build --fleet` keeps the copy under the controller's state_dir; `verify --fleet` unpacks
+into a temporary folder each time.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 from upkeep import atomic
 from upkeep.config.fleet import EvidenceSource
 from upkeep.errors import EvidenceError
 from upkeep.evidence.anchor import Anchor, anchor_of
-from upkeep.evidence.git_repo import EvidenceRepo, run_git
+from upkeep.evidence.git_repo import REGULAR_MODES, EvidenceRepo, run_git
+from upkeep.evidence.layout import LEDGER, RUNS
 
 COPY = "evidence"  # the unpacked tree, beside the commit it holds
 COPY_COMMIT = "evidence.commit"
@@ -58,23 +58,17 @@ def _repo(source: EvidenceSource) -> EvidenceRepo:
 
 
 def _unpack(repo: EvidenceRepo, commit: str, into: Path) -> None:
-    """The commit's tree into `into`, streamed (a branch may hold years of runs)."""
-    command = ["git", "--git-dir", str(repo.git_dir), "archive", "--format=tar", commit]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
-        assert child.stdout is not None
-        try:
-            with tarfile.open(fileobj=child.stdout, mode="r|") as archive:
-                archive.extractall(into, filter="data")
-        except tarfile.TarError as exc:
-            child.kill()
+    """The commit's ledger and run folders into `into`, byte for byte as committed (a branch
+    may hold years of runs: the files are streamed, one at a time)."""
+    files = repo.files(commit, LEDGER, RUNS)
+    for file in files:
+        if file.mode not in REGULAR_MODES:
+            # Followed by a site build, a symlink would publish a file from outside the evidence.
             raise EvidenceError(
-                f"git archive of {repo.branch} gave no readable tree: {exc}"
-            ) from None
-        said = child.stderr.read() if child.stderr is not None else b""
-    if child.returncode != 0:
-        raise EvidenceError(
-            f"git archive {repo.branch} failed: {said.decode(errors='replace').strip()}"
-        )
+                f"{file.path} in commit {commit[:12]} of branch {repo.branch!r} is not a regular "
+                f"file (git mode {file.mode}); evidence is regular files only"
+            )
+    repo.write_files(files, into)
 
 
 def _read(path: Path) -> str | None:
