@@ -374,3 +374,13 @@ def test_restore_writes_the_anchored_bytes_whatever_git_would_convert(
     assert b"\r\n" not in (project.evidence / "ledger.jsonl").read_bytes()
     assert verify(project.evidence).ok
     assert verify_anchor(project.evidence, EvidenceGit()).ok
+
+
+def test_a_ledger_that_lost_only_its_last_newline_is_named_as_such(project: Project) -> None:
+    """It used to read "has 3 line(s) but the anchor holds 3: lines 4-3 were removed"."""
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    ledger = project.evidence / "ledger.jsonl"
+    ledger.write_bytes(ledger.read_bytes()[:-1])
+    [problem] = verify_anchor(project.evidence, EvidenceGit()).problems
+    assert problem.message.startswith("ledger.jsonl line 3 differs from line 3 of the anchor")
+    assert problem.message.endswith(": its line end was changed after it was anchored")

@@ -91,13 +91,19 @@ def _check_ledger(current: bytes, anchored: bytes, newest: Anchor) -> list[Misma
     """The ledger must begin with every anchored line, unchanged."""
     if current.startswith(anchored):
         return []
-    now_lines, then_lines = current.splitlines(), anchored.splitlines()
+    # Line ends kept: a line that lost its newline (or gained a CR) differs, and is named.
+    now_lines, then_lines = current.splitlines(True), anchored.splitlines(True)
     where = f"the anchor {newest.commit[:12]} of {_when(newest)}"
     for number, (now, then) in enumerate(zip(now_lines, then_lines, strict=False), 1):
         if now != then:
+            how = (
+                "its line end was changed"
+                if now.rstrip(b"\r\n") == then.rstrip(b"\r\n")
+                else "rewritten"
+            )
             message = (
                 f"{LEDGER} line {number} differs from line {number} of {where}: "
-                "rewritten after it was anchored"
+                f"{how} after it was anchored"
             )
             return [Mismatch(None, LEDGER, message, number)]
     message = (
