@@ -164,7 +164,7 @@ def test_an_artifact_replaced_by_a_symlink_a_folder_or_a_fifo_is_not_a_regular_f
     ]
 
 
-def test_a_run_json_replaced_by_a_folder_or_a_symlink_is_missing(
+def test_a_run_json_replaced_by_a_folder_is_missing_and_by_a_symlink_not_regular(
     runs: tuple[Path, list[PublishedRun]],
 ) -> None:
     root, published = runs
@@ -178,7 +178,7 @@ def test_a_run_json_replaced_by_a_folder_or_a_symlink_is_missing(
     (linked.path / "run.json").symlink_to(copy)
     assert messages(root)[:2] == [
         f"run {folded.run_id}: run.json is missing",
-        f"run {linked.run_id}: run.json is missing",
+        f"run {linked.run_id}: run.json: not a regular file (replaced after publication)",
     ]
 
 
@@ -407,8 +407,9 @@ def test_a_fifo_for_a_ledger_is_an_error_not_a_wait_for_ever(tmp_path: Path) -> 
     publish(store, 0, files_of(0))
     (store.root / LEDGER).unlink()
     os.mkfifo(store.root / LEDGER)
-    with pytest.raises(OSError, match="not a regular file"):
-        verify(store.root)
+    assert messages(store.root) == [
+        "ledger.jsonl is not a regular file (a folder or a FIFO in its place); expected the ledger"
+    ]
     with pytest.raises(OSError, match="not a regular file"):
         publish(store, 1, files_of(1))
 
@@ -445,3 +446,13 @@ def test_a_run_json_nested_too_deep_is_named_not_a_crash(project: Project) -> No
     assert store.read_record(run.path.relative_to(store.root).as_posix()) is None
     result = project.upkeep_in_process("verify")
     assert result.code == 1 and "nested too deeply" in result.err, result.text
+
+
+def test_a_folder_in_place_of_the_ledger_is_a_named_failure(project: Project) -> None:
+    store = EvidenceStore(project.evidence)
+    publish(store, 0, files_of(0))
+    (store.root / LEDGER).unlink()
+    (store.root / LEDGER).mkdir()
+    result = project.upkeep_in_process("verify")
+    assert result.code == 1, result.text
+    assert "ledger.jsonl is not a regular file" in result.err

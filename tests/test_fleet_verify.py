@@ -177,3 +177,25 @@ def test_a_git_evidence_branch_is_read_as_committed_whatever_git_would_convert(
     result = project.upkeep_in_process("verify", "--fleet", str(fleet), "--anchor")
     assert f"far-1: ok: 2 runs verified in branch evidence of {repo}" in result.out, result.text
     assert "far-1: ok: matches its anchor" in result.out
+
+
+def test_a_git_evidence_branch_whose_tip_holds_no_ledger_fails_that_host(tmp_path: Path) -> None:
+    """As for a folder: a branch tip with an anchor's message but no ledger is not "0 runs, ok"
+    (with or without --anchor)."""
+    fleet, project, far_evidence = _far_host(
+        tmp_path, "ssh_conn_id: ssh_far\nevidence: {git: anchors.git}\n"
+    )
+    repo = tmp_path / "anchors.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(repo))
+    commit_evidence(far_evidence, EvidenceGit(repository=repo))
+    message = git(repo, "log", "-1", "--format=%B", "evidence")
+    empty = git(repo, "write-tree").strip()  # a bare repository's index is empty
+    emptied = git(repo, "commit-tree", empty, "-p", "evidence", "-m", message).strip()
+    git(repo, "update-ref", "refs/heads/evidence", emptied)
+
+    for extra in ((), ("--anchor",)):
+        result = project.upkeep_in_process("verify", "--fleet", str(fleet), *extra)
+        assert result.code == 1, result.text
+        assert f"far-1: FAILED: 1 problem(s) in branch evidence of {repo}" in result.err
+        assert f"its tip {emptied[:12]} holds no ledger.jsonl" in result.err
+        assert "far-1: ok" not in result.out

@@ -120,14 +120,18 @@ def _verify_host(item: LoadedHost, anchor: bool) -> _Verified | None:
         return _verify(source.folder, source.describe(), config.evidence_git, anchor, item.host.id)
     from upkeep.errors import EvidenceError
     from upkeep.evidence.branch_copy import read_branch
+    from upkeep.evidence.layout import LEDGER
 
     # The branch is its own anchor: --anchor checks its history and that the copy matches it.
     settings = replace(config.evidence_git, repository=source.git, branch=source.branch)
     with tempfile.TemporaryDirectory(prefix="upkeep-verify-branch-") as scratch:
         try:
-            folder, _ = read_branch(source, Path(scratch))
+            folder, tip = read_branch(source, Path(scratch))
         except EvidenceError as err:
             return _unreadable(source.describe(), str(err))
+        if not (folder / LEDGER).is_file():  # as for a folder: never "0 runs, ok"
+            why = f"no evidence there: its tip {tip.commit[:12]} holds no {LEDGER}"
+            return _unreadable(source.describe(), why)
         return _verify(folder, source.describe(), settings, anchor, item.host.id)
 
 

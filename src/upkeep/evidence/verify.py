@@ -94,6 +94,8 @@ def verify(
         # A file where the folder should be: `upkeep run` fails on it, so it is no empty evidence.
         message = f"{root} is not a folder; expected the evidence folder"
         return VerifyReport((Mismatch(None, "", message),), 0)
+    if lines is None and (problem := _not_a_ledger(root / LEDGER)) is not None:
+        return VerifyReport((Mismatch(None, LEDGER, problem),), 0)
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="upkeep-verify") as pool:
         walk = _LedgerWalk(root, pool, check_folder or check_recorded_folder)
         for line in ledger.read_lines(root / LEDGER) if lines is None else lines:
@@ -101,6 +103,19 @@ def verify(
         walk.settle(keep=0)
     problems = walk.problems + _unrecorded(walk.root, walk.recorded, settle)
     return VerifyReport(tuple(problems), walk.runs_checked, walk.decisions_checked)
+
+
+def _not_a_ledger(path: Path) -> str | None:
+    """Why `path` cannot be read as the ledger (a folder or a FIFO in its place), or None."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None  # no ledger, no runs: verified as such
+    except OSError as err:
+        return f"cannot read {LEDGER}: {err.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    return f"{LEDGER} is not a regular file (a folder or a FIFO in its place); expected the ledger"
 
 
 # --- one run folder -----------------------------------------------------------------------
@@ -152,6 +167,8 @@ def _read_run_json(
     expected_sha: str | None,
 ) -> tuple[list[Mismatch], dict[str, Any] | None]:
     where = f"{relpath}/{RUN_JSON}"
+    if RUN_JSON in entries and not entries[RUN_JSON]:  # a symlink, a FIFO: never followed
+        return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON}: {_NOT_REGULAR}")], None
     if not entries.get(RUN_JSON):
         return [Mismatch(run_id, where, f"run {run_id}: {RUN_JSON} is missing")], None
     with open(f"{folder}/{RUN_JSON}", "rb", buffering=0) as handle:
