@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from upkeep.config.reader import Section, lexical
 from upkeep.config.system_paths import GUARD_MARKERS, not_disposable
 from upkeep.errors import ConfigError
 
-__all__ = ["guarded_dirs", "guarded_files", "read_cleanup", "refusal"]
+__all__ = ["guarded_dirs", "guarded_files", "holds_kept", "read_cleanup", "refusal"]
 
 
 def read_cleanup(s: Section | None, config: Config) -> Cleanup:
@@ -83,23 +83,32 @@ def _cleanup_root(s: Section, config: Config) -> CleanupRoot:
 def refusal(written: Path, config: Config) -> str | None:
     """Why the cleaning root `written` (absolute, as written, not yet normalised) must be
     refused, or None when it is clearly disposable."""
-    path = lexical(written)
+    why = holds_kept(lexical(written), config)
+    link = _symlink_on_the_way(written) if why is None else None
+    if link is not None:
+        why = (
+            f"{link} is a symlink (to {os.readlink(link)}); name the real directory "
+            "(cleaning never follows symlinks)"
+        )
+    return why
+
+
+def holds_kept(path: Path, config: Config, *, leave: Collection[str] = ()) -> str | None:
+    """Why emptying the folder `path` (absolute, normal) would lose something kept, or None: it
+    is a system directory, is or holds the project, the home directory or one of upkeep's own
+    folders, lies inside one of those, holds a file the maintained system keeps or upkeep.yml
+    names (but those it names as `leave`), or is or lies in a git work tree or a PostgreSQL
+    data directory. Also what a site build, which empties its folder, must not be given."""
     for guarded, what in guarded_dirs(config):
         if path == guarded or guarded.is_relative_to(path):
             return f"{path} is or contains {what}"
     why = not_disposable(path)
     if why is not None:
         return why
-    link = _symlink_on_the_way(written)
-    if link is not None:
-        return (
-            f"{link} is a symlink (to {os.readlink(link)}); name the real directory "
-            "(cleaning never follows symlinks)"
-        )
     for inner, what in _upkeeps_own(config):
         if path.is_relative_to(inner):
             return f"{path} is inside {what}"
-    for guarded, what in guarded_files(config):
+    for guarded, what in guarded_files(config, leave=leave):
         if guarded.is_relative_to(path):
             return f"{path} contains {what} ({guarded})"
     for marker, what in GUARD_MARKERS.items():
@@ -151,7 +160,7 @@ _LOOKED_AT = frozenset(
 )
 
 
-def guarded_files(config: Config) -> list[tuple[Path, str]]:
+def guarded_files(config: Config, *, leave: Collection[str] = ()) -> list[tuple[Path, str]]:
     """Files of the maintained system no cleaning root may contain: database files, logs (and
     so their rotated copies beside them), the pid files rotation signals through, and every
     other file or folder upkeep.yml names (the security baseline, the alert inbox, the metrics
@@ -165,7 +174,11 @@ def guarded_files(config: Config) -> list[tuple[Path, str]]:
         named.append((log.path, f"the log {log.name!r}"))
         if log.rotate is not None and log.rotate.pid_file is not None:
             named.append((log.rotate.pid_file, f"the pid file of log {log.name!r}"))
-    named.extend((path, f"what upkeep.yml names as {where}") for where, path in _named(config))
+    named.extend(
+        (path, f"what upkeep.yml names as {where}")
+        for where, path in _named(config)
+        if where not in leave
+    )
     files: dict[Path, str] = {}
     for path, what in named:
         written = lexical(config.root / path)

@@ -13,6 +13,7 @@ same interruption) the child is stopped before upkeep ends: no server is left an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,13 +21,19 @@ import tempfile
 from pathlib import Path
 
 from upkeep.config import Config
-from upkeep.errors import UpkeepError
+from upkeep.config.cleanup import holds_kept
+from upkeep.config.reader import lexical
+from upkeep.errors import ConfigError, UpkeepError
 from upkeep.package_files import SHIPPED_SITE_DIR
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
 # mkdocs' own command line, with mkdocs-macros' logger (`mkdocs.plugins.mkdocs_macros.*`) at
 # WARNING: mkdocs-macros has no setting that silences its INFO lines.
+# Left in each site built (hidden: kept when the next build empties the folder), so that a
+# folder holding other things is never taken for one.
+SITE_MARKER = ".upkeep-site"
+MARKER_TEXT = "A site built by `upkeep site build`: the next build empties this folder.\n"
 # Where the plugin keeps its caches instead of state_dir, for one build (`--no-cache`).
 SITE_STATE_VARIABLE = "UPKEEP_SITE_STATE"
 _MKDOCS_MAIN = (
@@ -82,6 +89,13 @@ def build_site(
     folder = site_folder(config, site_dir)
     if folder is not None:
         args += ["--site-dir", str(folder)]
+    target = folder if folder is not None else _configured_site_dir(path)
+    why = site_dir_refusal(target, config)
+    if why is not None:
+        raise ConfigError(
+            f"site folder: {why}; expected a folder of the site's own, empty or holding a site "
+            "built before (a build empties it first)"
+        )
     if not no_cache:
         _mkdocs(config, args, "build", quiet=quiet, fleet=fleet)
     else:
@@ -90,7 +104,38 @@ def build_site(
         config.state_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".site-no-cache-", dir=config.state_dir) as own:
             _mkdocs(config, args, "build", quiet=quiet, fleet=fleet, site_state=Path(own))
-    return folder if folder is not None else _configured_site_dir(path)
+    with contextlib.suppress(OSError):  # hidden: a build empties all but hidden files
+        (target / SITE_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    return target
+
+
+def site_dir_refusal(folder: Path, config: Config) -> str | None:
+    """Why a site build must not be given `folder`, which it empties first (every entry but
+    hidden ones), or None: one whose emptying would lose something kept (`cleanup.holds_kept`:
+    a system directory, the project, upkeep's folders, what upkeep.yml names), as written or
+    through its symlinks; one that is not a folder; or one that holds entries but no site
+    built before (upkeep's marker, or MkDocs' index.html beside its sitemap or search index)."""
+    written = lexical(folder.absolute())
+    for path in dict.fromkeys((written, Path(os.path.realpath(written)))):
+        why = holds_kept(path, config, leave=("site.site_dir",))
+        if why is not None:
+            return why
+    try:
+        names = set(os.listdir(written))
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return f"{written} is not a folder"
+    except OSError as exc:
+        return f"{written} cannot be listed ({exc.strerror})"
+    shown = {name for name in names if not name.startswith(".")}
+    built_before = SITE_MARKER in names or (
+        "index.html" in shown and bool({"sitemap.xml", "search"} & shown)
+    )
+    if shown and not built_before:
+        listed = ", ".join(sorted(shown)[:3]) + (", ..." if len(shown) > 3 else "")
+        return f"{written} holds {listed} and no site built before"
+    return None
 
 
 def serve_site(config: Config, dev_addr: str = "127.0.0.1:8000") -> None:
