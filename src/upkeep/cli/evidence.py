@@ -19,7 +19,8 @@ def evidence_group() -> None:
 REMOTE_OPTION = click.option(
     "--remote",
     metavar="NAME",
-    help="A git remote of the evidence repository to exchange the branch with (CI: origin).",
+    help="The name of a git remote of the evidence repository to exchange the branch with "
+    "(CI: origin).",
 )
 
 
@@ -32,9 +33,12 @@ def evidence_commit_command(options: GlobalOptions, remote: str | None) -> int:
     Refused when an anchored run folder was changed or deleted. With --remote, the branch
     and the tag are then pushed there (never forced)."""
     from upkeep.evidence.anchor import commit_evidence
-    from upkeep.evidence.anchor_remote import push_branch
+    from upkeep.evidence.anchor_remote import check_remote, push_branch
+    from upkeep.evidence.git_repo import open_repo
 
     config = options.load_config()
+    if remote is not None:  # a wrong one is refused before the commit, not after it
+        check_remote(open_repo(config.evidence_dir, config.evidence_git), remote)
     result = commit_evidence(config.evidence_dir, config.evidence_git)
     where = f"branch {result.repo.branch} of {result.repo.git_dir}"
     anchor = result.anchor
@@ -60,13 +64,15 @@ def evidence_restore_command(options: GlobalOptions, remote: str | None) -> int:
     """Write the anchored ledger and run folders into the evidence folder where they are
     missing (a fresh checkout); nothing there is overwritten. With --remote, the branch is
     fetched from there first (fast-forward only); no anchor anywhere yet is not an error."""
-    from upkeep.evidence.anchor_remote import fetch_branch
+    from upkeep.evidence.anchor_remote import check_remote, fetch_branch
     from upkeep.evidence.anchor_restore import restore_evidence
     from upkeep.evidence.git_repo import open_repo
 
     config = options.load_config()
     config.evidence_dir.mkdir(parents=True, exist_ok=True)
     repo = open_repo(config.evidence_dir, config.evidence_git)
+    if remote is not None:
+        check_remote(repo, remote)
     if remote is not None and not fetch_branch(repo, remote) and repo.tip() is None:
         print_out(f"no anchor yet on {remote}: nothing to restore (the first commit makes it)")
         return 0

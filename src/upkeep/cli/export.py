@@ -13,7 +13,7 @@ import click
 
 from upkeep.cli.console import print_err
 from upkeep.cli.options import GlobalOptions
-from upkeep.errors import ConfigError, RunbookError
+from upkeep.errors import ConfigError, ParameterError, RunbookError
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -32,7 +32,8 @@ def export_group() -> None:
     "--output",
     "-o",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _given(value, "a file name"),
     help="Write the rules to FILE (replaced whole) instead of stdout.",
 )
 @click.pass_obj
@@ -58,6 +59,7 @@ def export_rules(config: Config, output: Path | None) -> int:
     if runbooks.invalid:
         listed = "; ".join(item.message for item in runbooks.invalid.values())
         raise RunbookError(f"{listed} (fix it first: its alerting rules would be missing)")
+    _check_output(output, config)
     text = rules_yaml(config, runbooks.values())
     if output is None:
         click.echo(text, nl=False)
@@ -72,7 +74,8 @@ def export_rules(config: Config, output: Path | None) -> int:
     "--output",
     "-o",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _given(value, "a file name"),
     help="Write it to FILE instead of metrics.textfile.",
 )
 @click.pass_obj
@@ -86,16 +89,46 @@ def textfile_command(options: GlobalOptions, output: Path | None) -> int:
             f"{config.path}: metrics.textfile: not set; set it (e.g. var/metrics/upkeep.prom) "
             "or give --output FILE"
         )
+    _check_output(output, config, own="metrics.textfile")
     written = write_textfile(config, output)
     print_err(f"upkeep: wrote {written}")
     return 0
+
+
+def _given(value: str | None, expected: str) -> Path | None:
+    """An `--output` as a path; an empty one (which would be the current folder) is a usage
+    error."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter(f"expected {expected}, got an empty one")
+    return Path(value)
+
+
+def _check_output(
+    output: Path | None, *configs: Config, own: str | None = None, fleet: Path | None = None
+) -> None:
+    """An `--output` that would replace something kept (the fleet file, a config, the ledger,
+    a file a config names other than `own`) is refused, as is an empty one: ParameterError,
+    exit 2, nothing written."""
+    from upkeep.config.cleanup import replaces_kept
+
+    if output is None:
+        return
+    if fleet is not None and output.resolve() == fleet.resolve():
+        raise ParameterError(f"--output: {output} is the fleet file; expected a file of its own")
+    for config in configs:
+        why = replaces_kept(output, config, leave=(own,) if own else ())
+        if why is not None:
+            raise ParameterError(f"--output: {why}; expected a file of the export's own")
 
 
 FLEET_OPTION = click.option(
     "--fleet",
     "fleet_path",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _given(value, "a file name"),
     default="fleet.yml",
     envvar="UPKEEP_FLEET",
     show_default=True,
@@ -109,7 +142,8 @@ FLEET_OPTION = click.option(
     "--output",
     "-o",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
+    callback=lambda ctx, param, value: _given(value, "a file name"),
     help="Write the DAG file to FILE (replaced whole; e.g. into the dags folder) instead of "
     "stdout.",
 )
@@ -138,6 +172,7 @@ def export_airflow(fleet_path: Path, output: Path | None) -> int:
 
     fleet = read_fleet(fleet_path)
     hosts = load_fleet_hosts(fleet)
+    _check_output(output, *(loaded.config for loaded in hosts), fleet=fleet_path)
     schedules, refused = fleet_schedules(fleet, hosts, datetime.now(UTC))
     text = dag_file(schedules, refused, fleet.path)
     if output is None:
@@ -157,7 +192,8 @@ def export_airflow(fleet_path: Path, output: Path | None) -> int:
     "--output",
     "-o",
     metavar="DIR",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
+    callback=lambda ctx, param, value: _given(value, "a folder name"),
     help="Write the files into DIR (made if missing) instead of printing them.",
 )
 def kubernetes_command(fleet_path: Path, output: Path | None) -> int:
@@ -179,9 +215,13 @@ def kubernetes_command(fleet_path: Path, output: Path | None) -> int:
     from upkeep.schedule_export.kubernetes import fleet_files
 
     fleet = read_fleet(fleet_path)
-    jobs, refused = host_jobs(fleet, load_fleet_hosts(fleet), datetime.now(UTC))
+    hosts = load_fleet_hosts(fleet)
+    jobs, refused = host_jobs(fleet, hosts, datetime.now(UTC))
     files, not_named = fleet_files(jobs)
     refused += not_named
+    if output is not None:
+        for name in files:
+            _check_output(output / name, *(loaded.config for loaded in hosts), fleet=fleet_path)
     if output is None:
         click.echo("---\n".join(files.values()), nl=False)
     else:

@@ -20,7 +20,14 @@ from upkeep.config.reader import Section, lexical
 from upkeep.config.system_paths import GUARD_MARKERS, not_disposable
 from upkeep.errors import ConfigError
 
-__all__ = ["guarded_dirs", "guarded_files", "holds_kept", "read_cleanup", "refusal"]
+__all__ = [
+    "guarded_dirs",
+    "guarded_files",
+    "holds_kept",
+    "read_cleanup",
+    "refusal",
+    "replaces_kept",
+]
 
 
 def read_cleanup(s: Section | None, config: Config) -> Cleanup:
@@ -120,6 +127,22 @@ def holds_kept(path: Path, config: Config, *, leave: Collection[str] = ()) -> st
     return None
 
 
+def replaces_kept(path: Path, config: Config, *, leave: Collection[str] = ()) -> str | None:
+    """Why writing the file `path` over what is there would lose something kept, or None: it is
+    upkeep.yml, a file the maintained system keeps or upkeep.yml names (but those it names as
+    `leave`), or lies in one of upkeep's own folders (the ledger, a run, state, a backup). As
+    written and through its symlinks: an export's `--output`."""
+    written = lexical(path.absolute())
+    for form in dict.fromkeys((written, Path(os.path.realpath(written)))):
+        for inner, what in _upkeeps_own(config):
+            if form.is_relative_to(inner):
+                return f"{form} is inside {what}"
+        for guarded, what in guarded_files(config, leave=leave):
+            if form == guarded:
+                return f"{form} is {what}"
+    return None
+
+
 def guarded_dirs(config: Config) -> list[tuple[Path, str]]:
     """Directories that no cleaning root may be, or contain."""
     return [
@@ -175,7 +198,7 @@ def guarded_files(config: Config, *, leave: Collection[str] = ()) -> list[tuple[
         if log.rotate is not None and log.rotate.pid_file is not None:
             named.append((log.rotate.pid_file, f"the pid file of log {log.name!r}"))
     named.extend(
-        (path, f"what upkeep.yml names as {where}")
+        (path, "upkeep.yml itself" if where == "path" else f"what upkeep.yml names as {where}")
         for where, path in _named(config)
         if where not in leave
     )

@@ -5,8 +5,21 @@ anchored history that was rewritten on either side is refused, never forced over
 
 from __future__ import annotations
 
-from upkeep.errors import EvidenceError
+from upkeep.errors import EvidenceError, ParameterError
 from upkeep.evidence.git_repo import EvidenceRepo
+
+
+def check_remote(repo: EvidenceRepo, remote: str) -> None:
+    """`remote` must be a remote of the repository, by name: git reads an argument that starts
+    with `-` as an option (`--upload-pack=...` runs a command), and a name it does not know as
+    a URL or a path. ParameterError (exit 2) before anything is committed or fetched."""
+    known = repo.text("remote").split()
+    if remote not in known:
+        names = ", ".join(known) or "none"
+        raise ParameterError(
+            f"--remote: no remote named {remote[:80]!r} in {repo.git_dir} (its remotes: "
+            f"{names}); expected the name of one, e.g. origin (git remote add NAME URL)"
+        )
 
 
 def fetch_branch(repo: EvidenceRepo, remote: str) -> bool:
