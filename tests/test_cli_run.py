@@ -42,6 +42,10 @@ FAILING_CHECK = "from upkeep import report\nreport.check('disk', 'fail', message
             "parameter databases: upkeep.yml has no databases: entries, so there is no 'nope'",
         ),
         (
+            ["run", "typed", "-p", "folder=not-here"],
+            "parameter folder: {root}/not-here is not a folder; expected an existing folder",
+        ),
+        (
             ["run", "--due", "-p", "databases=app"],
             "parameter databases: upkeep.yml has no databases: entries, so there is no 'app'",
         ),
@@ -62,6 +66,7 @@ def test_bad_input_exits_2_and_runs_nothing(
         mode: str = "quiet"  # output mode
         token: str = "env:TOKEN"  # API token
         databases: str = ""  # comma-separated
+        folder: str = ""  # a folder
     """,
         meta={
             "parameters": {
@@ -69,13 +74,14 @@ def test_bad_input_exits_2_and_runs_nothing(
                 "mode": {"choices": ["quiet", "verbose"]},
                 "token": {"secret": True},
                 "databases": {"names": "databases"},
+                "folder": {"folder": True},
             }
         },
     )
     monkeypatch.chdir(project.root)
     result = project.upkeep_in_process(*args, env={"TOKEN": "a-token-that-resolves"})
     assert result.code == 2, result.text
-    assert expected in result.err
+    assert expected.format(root=project.root) in result.err
     assert "Traceback" not in result.text
     assert "hunter2" not in result.text  # a mistyped secret is not echoed
     assert not project.evidence.exists()

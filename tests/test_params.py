@@ -171,6 +171,29 @@ def test_names_takes_a_known_section_and_a_str_parameter(
     assert why in _refusal(project, "odd")
 
 
+def test_a_folder_parameter_takes_an_existing_folder_of_the_project_or_nothing(
+    project: Project,
+) -> None:
+    project.add_runbook(
+        "reads-a-site",
+        [CHECK_OK],
+        params="site_dir: str = ''",
+        meta={"parameters": {"site_dir": {"folder": True}}},
+    )
+    runbook = registry.discover(project.root / "runbooks", project.root).require("reads-a-site")
+    (project.root / "built").mkdir()
+    assert params.validate(runbook, {"site_dir": "built"}, root=project.root) == {
+        "site_dir": "built"
+    }
+    assert params.validate(runbook, {}, root=project.root) == {"site_dir": ""}
+    (project.root / "a-file").write_text("x")
+    for wrong in ("a-file", "missing"):
+        with pytest.raises(ParameterError, match=f"{wrong} is not a folder"):
+            params.validate(runbook, {"site_dir": wrong}, root=project.root)
+    # Discovery (no root given) reads no disk for it.
+    assert params.validate(runbook, {"site_dir": "missing"}) == {"site_dir": "missing"}
+
+
 def test_secret_default_must_be_a_reference(project: Project) -> None:
     project.add_runbook(
         "leaky",

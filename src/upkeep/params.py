@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -53,6 +54,7 @@ class ParamSpec:
     optional: bool = False
     default_expression: str | None = None
     names_of: str | None = None  # a section of upkeep.yml: the value names its entries
+    folder: bool = False  # the value is empty or an existing folder (relative to the project)
 
     @property
     def type_label(self) -> str:
@@ -78,6 +80,8 @@ class ParamSpec:
             parts.append("secret: env:NAME or file:/path")
         if self.names_of is not None:
             parts.append(f"comma-separated names under {self.names_of}: in upkeep.yml")
+        if self.folder:
+            parts.append("an existing folder, relative to the project")
         if self.default_expression is not None:
             parts.append("default computed by the runbook")
         return "; ".join(parts)
@@ -146,6 +150,7 @@ def validate(
     require_secrets: bool = True,
     refuse_short: bool = False,
     config_names: Mapping[str, Collection[str]] | None = None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
     """The parameters the run injects, every value checked: `given` overlaid on the defaults
     that are plain values (a default the runbook computes is left to its own cell); with
@@ -153,7 +158,8 @@ def validate(
     with `refuse_short` (a run about to start, `run --due`), one that resolves must not be too
     short to scrub. Without either, no secret is read (discovering runbooks reads none). With
     `config_names` (each section's entry names, for a run about to start), a parameter that
-    names entries of a section must name ones there are."""
+    names entries of a section must name ones there are; with the project's `root`, a folder
+    parameter must name a folder there is."""
     values: dict[str, Any] = {}
     for name in given:
         if runbook.param(name) is None:
@@ -171,6 +177,11 @@ def validate(
         check(spec, value, runbook.name, require_secrets=require_secrets, refuse_short=refuse_short)
         if config_names is not None and spec.names_of is not None:
             _check_names(spec, value, runbook.name, config_names.get(spec.names_of, ()))
+        if root is not None and spec.folder and value and not (root / value).is_dir():
+            raise ParameterError(
+                f"runbook {runbook.name}: parameter {spec.name}: {root / value} is not a folder; "
+                "expected an existing folder (relative to the project), or empty"
+            )
         values[spec.name] = value
     return values
 
@@ -277,13 +288,18 @@ def split_names(value: str) -> list[str]:
 
 
 def _check_names(spec: ParamSpec, value: Any, runbook: str, known: Collection[str]) -> None:
-    """Each name the value gives must be an entry of its section in upkeep.yml: a mistyped
-    database would otherwise start the kernel and end the run in error."""
-    unknown = [name for name in split_names(value or "") if name not in known]
+    """Each name the value gives must be an entry of its section in upkeep.yml, once: a
+    mistyped database would otherwise start the kernel and end the run in error, and one given
+    twice be reviewed twice."""
+    where = f"runbook {runbook}: parameter {spec.name}"
+    given = split_names(value or "")
+    unknown = [name for name in given if name not in known]
     if not unknown:
+        twice = next((name for name in given if given.count(name) > 1), None)
+        if twice is not None:
+            raise ParameterError(f"{where}: {twice!r} is named twice; name each entry once")
         return
     shown = repr(unknown[0][:SHOWN_CHARS]) + ("…" if len(unknown[0]) > SHOWN_CHARS else "")
-    where = f"runbook {runbook}: parameter {spec.name}"
     if not known:
         raise ParameterError(
             f"{where}: upkeep.yml has no {spec.names_of}: entries, so there is no {shown}; "

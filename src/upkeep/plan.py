@@ -84,7 +84,9 @@ def plan_named(
     plan = []
     for name in names:
         runbook = registry.require(name)
-        values = params.validate(runbook, given, config_names=config_names(config))
+        values = params.validate(
+            runbook, given, config_names=config_names(config), root=config.root
+        )
         plan.append(PlannedRun(runbook, values, trigger))
     return plan
 
@@ -173,6 +175,7 @@ def plan_due(
                 require_secrets=False,
                 refuse_short=True,
                 config_names=config_names(config),
+                root=config.root,
             )
             plan.append(PlannedRun(runbook, values, trigger, by_due=True))
     return plan

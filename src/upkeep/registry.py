@@ -64,7 +64,7 @@ _METADATA_KEYS = {
 }
 DEFAULT_RETRIES = 2  # a run that ended in error is retried by the next `--due`, this many times
 MAX_RETRIES = 10
-_CONSTRAINT_KEYS = {"choices", "min", "max", "secret", "names"}
+_CONSTRAINT_KEYS = {"choices", "min", "max", "secret", "names", "folder"}
 _NAMED_SECTIONS = ("databases",)  # the sections of upkeep.yml a `names` parameter can name
 
 
@@ -129,6 +129,7 @@ class Runbook:
                     "max": p.maximum,
                     "secret": p.secret,
                     "names": p.names_of,
+                    "folder": p.folder,
                 }
                 for p in self.params
             ],
@@ -434,9 +435,14 @@ def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
         optional=optional,
         default_expression=expression,
         names_of=names_of,
+        folder=constraint.get("folder") is True,
     )
     if names_of is not None and spec.type != "str":
         raise RunbookError(f"{here}: names applies to str parameters, not {spec.type_label}")
+    if constraint.get("folder") not in (None, True, False):
+        raise RunbookError(f"{here}: folder must be true or false")
+    if spec.folder and spec.type != "str":
+        raise RunbookError(f"{here}: folder applies to str parameters, not {spec.type_label}")
     plain_reference = expression is None and (default in ("", None) or is_reference(default))
     if spec.secret and (spec.type != "str" or not plain_reference):
         raise RunbookError(
