@@ -384,3 +384,28 @@ def test_a_ledger_that_lost_only_its_last_newline_is_named_as_such(project: Proj
     [problem] = verify_anchor(project.evidence, EvidenceGit()).problems
     assert problem.message.startswith("ledger.jsonl line 3 differs from line 3 of the anchor")
     assert problem.message.endswith(": its line end was changed after it was anchored")
+
+
+def test_an_unsigned_anchor_forged_over_a_signed_one_is_caught_by_the_auditor(
+    project: Project, tmp_path: Path
+) -> None:
+    # The auditor holds allowed_signers, not the key. A forger who rewrote the ledger cannot
+    # sign: they delete the branch and anchor the forgery anew, unsigned.
+    key = _ssh_key(tmp_path, "anchor-key")
+    signers = tmp_path / "allowed_signers"
+    public = (tmp_path / "anchor-key.pub").read_text().split()
+    signers.write_text(f"upkeep@localhost {public[0]} {public[1]}\n")
+    project.config.write_text(f"version: 1\nevidence_git:\n  signing_key: {key}\n")
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    rewrite_status(project.evidence, 1, "fail")
+    git(project.root, "branch", "--quiet", "-D", "evidence")
+    project.config.write_text("version: 1\n")  # the forger has no key
+    assert project.upkeep_in_process("evidence", "commit").code == 0
+    project.config.write_text(f"version: 1\nevidence_git:\n  allowed_signers: {signers}\n")
+    checked = project.upkeep_in_process("verify", "--anchor")
+    assert checked.code == 1, checked.text
+    assert "has no signed tag, though evidence_git.allowed_signers is set" in checked.err
+    assert (
+        "tag evidence-seq-3 anchors commit" in checked.err
+        and "which the evidence branch no longer holds" in checked.err
+    )

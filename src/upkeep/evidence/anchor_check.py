@@ -53,6 +53,7 @@ def verify_anchor(evidence_dir: Path, settings: EvidenceGit) -> AnchorReport:
     problems += _check_ledger(current, anchored, newest)
     problems += _check_run_folders(repo, evidence_dir, newest)
     problems += _check_signature(repo, newest, settings)
+    problems += _check_tags(repo, history)
     beyond = max(0, current.count(b"\n") - anchored.count(b"\n"))
     return AnchorReport(tuple(problems), newest, len(history), beyond)
 
@@ -164,11 +165,18 @@ def _hash_files(repo: EvidenceRepo, evidence_dir: Path, paths: list[str]) -> lis
 
 
 def _check_signature(repo: EvidenceRepo, newest: Anchor, settings: EvidenceGit) -> list[Mismatch]:
-    if settings.signing_key is not None and not newest.signed:
-        message = (
-            f"anchor {newest.commit[:12]} has no signed tag, though evidence_git.signing_key is set"
-        )
-        return [Mismatch(None, LEDGER, message)]
+    # An auditor who holds allowed_signers (and no signing key) expects signed anchors too: a
+    # forger who cannot sign makes an unsigned one.
+    for key, value in (
+        ("signing_key", settings.signing_key),
+        ("allowed_signers", settings.allowed_signers),
+    ):
+        if value is not None and not newest.signed:
+            message = (
+                f"anchor {newest.commit[:12]} has no signed tag, though evidence_git.{key} is "
+                "set: every anchor is expected signed"
+            )
+            return [Mismatch(None, LEDGER, message)]
     if settings.allowed_signers is None or newest.tag is None:
         return []
     checked = repo.git(
@@ -186,6 +194,26 @@ def _check_signature(repo: EvidenceRepo, newest: Anchor, settings: EvidenceGit) 
         f"against {settings.allowed_signers} ({said[-1] if said else 'no message'})"
     )
     return [Mismatch(None, LEDGER, message)]
+
+
+def _check_tags(repo: EvidenceRepo, history: list[Anchor]) -> list[Mismatch]:
+    """Each tag upkeep made on an anchor must still be on the branch: one on a commit the
+    branch no longer holds means the branch was rewritten (or replaced) after that anchor."""
+    held = {anchor.commit for anchor in history}
+    prefix = f"{repo.branch.replace('/', '-')}-seq-"
+    listed = repo.text(
+        "for-each-ref", "--format=%(refname:short) %(*objectname)", f"refs/tags/{prefix}*"
+    )
+    problems = []
+    for line in listed.splitlines():
+        tag, _, commit = line.partition(" ")
+        if commit and commit not in held:
+            message = (
+                f"tag {tag} anchors commit {commit[:12]}, which the evidence branch no longer "
+                "holds: the branch was rewritten after that anchor"
+            )
+            problems.append(Mismatch(None, LEDGER, message))
+    return problems
 
 
 def _when(anchor: Anchor) -> str:
