@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import zoneinfo
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from upkeep.config.alerts import AlertSettings, read_alerts
+from upkeep.config.backup import read_backup
 from upkeep.config.backup_verification import BackupVerification, read_backup_verification
 from upkeep.config.cleanup import read_cleanup
 from upkeep.config.compliance import Compliance, read_compliance
@@ -31,7 +31,6 @@ from upkeep.config.logs import read_log
 from upkeep.config.maintenance_review import MaintenanceReview, read_maintenance_review
 from upkeep.config.metrics import MetricsSettings, read_metrics
 from upkeep.config.model import (
-    BACKUP_MODES,
     DATABASE_ENGINES,
     SERVICE_TYPES,
     SHIPPED_RUNBOOKS,
@@ -125,7 +124,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         mounts=problems.items(top, "mounts", lambda s: _mount(s, base)),
         databases=problems.items(top, "databases", lambda s: _database(s, base)),
         thresholds=problems.read(lambda: read_thresholds(top.section("thresholds")), Thresholds()),
-        backup=problems.read(lambda: _backup(top.section("backup"), base), BackupPolicy()),
+        backup=problems.read(lambda: read_backup(top.section("backup"), base), BackupPolicy()),
         backup_verification=problems.read(
             lambda: read_backup_verification(top.section("backup_verification")),
             BackupVerification(),
@@ -405,10 +404,6 @@ def _mount(s: Section, base: Path) -> Mount:
 
 
 MAX_DATABASE_NAME = 100
-# zstd's compression levels upkeep accepts (zstandard.MAX_COMPRESSION_LEVEL is 22; its fast
-# levels go further down, but past -7 they save little CPU for much larger pieces).
-MAX_LEVEL = 22
-FASTEST_LEVEL = -7
 _DATABASE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_DATABASE_NAME - 1}}}")
 _CONNINFO_URIS = ("postgresql://", "postgres://")  # what libpq reads as a URI, not a name
 
@@ -458,38 +453,3 @@ def _database(s: Section, base: Path) -> Database:
             "a literal value",
         )
     return db
-
-
-def _compression_level(s: Section) -> int:
-    """zstd's levels 1 to 22, or its fast levels -1 to -7 (faster still, for larger pieces);
-    0 is refused: zstd reads it as "the default level", not as "no compression"."""
-    level = s.int("compression_level", 1, minimum=-sys.maxsize)
-    if level == 0 or not FASTEST_LEVEL <= level <= MAX_LEVEL:
-        s.fail(
-            "compression_level",
-            f"an integer from 1 to {MAX_LEVEL}, or from -1 to {FASTEST_LEVEL} (zstd's fast levels)",
-            level,
-        )
-    return level
-
-
-def _backup(s: Section | None, base: Path) -> BackupPolicy:
-    if s is None:
-        return BackupPolicy()
-    policy = BackupPolicy(
-        mode=s.choice("mode", BACKUP_MODES, "full"),
-        full_every=s.int("full_every", 7, minimum=1),
-        keep_daily=s.int("keep_daily", 7),
-        keep_weekly=s.int("keep_weekly", 4),
-        keep_monthly=s.int("keep_monthly", 12),
-        max_full_age_days=s.number("max_full_age_days", 8.0, maximum=3660),
-        compression_level=_compression_level(s),
-        shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
-        # Without a backup: section nothing is backed up; with one, backups need a store.
-        dir=s.path("dir", base),
-    )
-    if policy.dir is not None and os.path.lexists(policy.dir) and not policy.dir.is_dir():
-        # The verification said "no backup yet" of a store it could never open.
-        s.fail("dir", "a folder for the backup store (made on the first backup)", str(policy.dir))
-    s.done()
-    return policy
