@@ -82,9 +82,20 @@ def test_the_newest_verified_full_is_kept_whatever_its_age() -> None:
         full("unverified-new", days_ago(300)),
     ]
     plan = plan_retention(backups, policy(), NOW)
-    assert plan.keep == ("verified-old",)
+    assert plan.keep == ("verified-old", "unverified-new")
     assert plan.reasons["verified-old"] == "newest verified full"
-    assert set(plan.delete) == {"verified-older", "unverified-new"}
+    assert plan.delete == ("verified-older",)
+
+
+def test_the_newest_backup_survives_a_policy_that_keeps_nothing() -> None:
+    # upkeep.yml refuses all counts 0; a policy made in code must still not delete the backup
+    # the run has just made (and reported OK).
+    backups = [full("yesterday", days_ago(1)), incr("just-made", days_ago(0), base="yesterday")]
+    plan = plan_retention(backups, policy(), NOW)
+    assert plan.keep == ("yesterday", "just-made")
+    assert plan.reasons["just-made"] == "newest backup"
+    assert plan.reasons["yesterday"] == "base of just-made"
+    assert plan.delete == ()
 
 
 def test_weekly_and_monthly_periods_count_back_from_now() -> None:
@@ -233,11 +244,18 @@ def test_retention_properties(
     if verified:
         assert max(verified, key=lambda b: (b.created, b.id)).id in kept
 
+    # The newest backup is kept, whatever the policy: it is the one the run has just made.
+    newest = max(backups, key=lambda b: (b.created, b.id)).id if backups else None
+    if newest is not None:
+        assert newest in kept
+
     # The counts match the policy: each recent period that has a backup keeps its newest, and
-    # nothing else is kept except what those and the newest verified full depend on.
+    # nothing else is kept except what those, the newest backup and the newest verified full
+    # depend on.
     picks = expected_picks(backups, rules, now)
     assert picks <= kept
     roots = picks | ({max(verified, key=lambda b: (b.created, b.id)).id} if verified else set())
+    roots |= {newest} if newest is not None else set()
     needed = roots | {a for r in roots for a in ancestors(r, by_id)}
     assert kept == needed
 

@@ -6,7 +6,8 @@ manifests to them and applies the plan. The rules, in this order:
 1. For each of the last `keep_daily` calendar days, `keep_weekly` ISO weeks and `keep_monthly`
    calendar months counted back from `now` (the current one included), the newest backup created
    in it is kept. A period without a backup keeps nothing and is not made up for by older ones.
-2. The newest full backup whose restore was verified is kept, whatever its age.
+2. The newest full backup whose restore was verified is kept, whatever its age, and so is the
+   newest backup created by `now`, whatever the counts: a run never deletes the backup it made.
 3. Every backup that a kept backup is based on is kept too, transitively down to its chain's
    full backup: deleting it would make the kept incremental unrestorable.
 4. A backup created after `now` (a clock moved backwards) is kept: its age is unknown.
@@ -67,6 +68,9 @@ def plan_retention(
     verified_fulls = [b for b in ordered if b.full and b.verified]
     if verified_fulls:
         reasons.setdefault(verified_fulls[-1].id, []).append("newest verified full")
+    made = [b for b in ordered if b.created <= now]
+    if made and made[-1].id not in reasons:  # counts of 0 (a policy made in code) keep nothing
+        reasons[made[-1].id] = ["newest backup"]
     for backup in ordered:
         if backup.created > now:
             reasons.setdefault(backup.id, []).append("created after now")
