@@ -5,7 +5,6 @@ backup warns."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -39,11 +38,9 @@ def read_backup(s: Section | None, base: Path) -> BackupPolicy:
         compression_level=_compression_level(s),
         shrink_warn_percent=s.number("shrink_warn_percent", 50.0),
         # Without a backup: section nothing is backed up; with one, backups need a store.
-        dir=s.path("dir", base),
+        # The verification said "no backup yet" of a store that was a file.
+        dir=s.folder("dir", base, "a folder for the backup store (made on the first backup)"),
     )
-    if policy.dir is not None and os.path.lexists(policy.dir) and not policy.dir.is_dir():
-        # The verification said "no backup yet" of a store it could never open.
-        s.fail("dir", "a folder for the backup store (made on the first backup)", str(policy.dir))
     s.done()
     if not any(keep.values()):
         # Retention would delete each backup right after the run made (and verified) it.

@@ -1,8 +1,8 @@
 """Responsible for loading `upkeep.yml`: the file read, every section turned into the typed
 objects of `upkeep.config.model`, and anything unexpected refused with one `ConfigError`: a file
 that is empty, not UTF-8 or not YAML, a key given twice, a value of the wrong type or range, an
-evidence or state directory that is a system directory. Relative paths are resolved against the
-directory holding the config file.
+evidence or state directory that is a file or a system directory. Relative paths are resolved
+against the directory holding the config file.
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def _site(s: Section | None, base: Path) -> SiteSettings:
     settings = SiteSettings(
         name=s.str("name", None),
         docs_dir=s.path("docs_dir", base, None),
-        site_dir=s.path("site_dir", base, None),
+        site_dir=s.folder("site_dir", base, "a folder for the built site", None),
     )
     s.done()
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
@@ -309,10 +309,10 @@ def _extra(top: Section) -> MappingProxyType[str, Any]:
 
 
 def _own_directory(top: Section, key: str, default: Path) -> Path:
-    """A directory upkeep writes into (and cleans up after crashed runs): never a system
+    """A directory upkeep writes into (and cleans up after crashed runs): never a file, a system
     directory, the home directory itself, or the project itself."""
     base = top.file.parent
-    directory = top.path(key, base, default)
+    directory = top.folder(key, base, "a folder of upkeep's own (made on the first run)", default)
     why = _not_own(directory, base)
     if why is not None:
         raise ConfigError(

@@ -44,7 +44,7 @@ def read_log_backup(
     if s is None:
         return LogBackup()
     settings = LogBackup(
-        dir=s.path("dir", base),
+        dir=s.folder("dir", base, "a folder for the log archives (made on the first archive)"),
         keep_days=s.int("keep_days", 365, minimum=1),
         logs=s.strings("logs", None),
         settle_s=s.number("settle_s", 60.0),

@@ -150,6 +150,17 @@ class Section:
         # A path that must not follow symlinks (a log that rotation may move) keeps its last part.
         return path.resolve() if resolve else lexical(path.absolute())
 
+    def folder(self, key: str, base: Path, expected: str, default: Any = REQUIRED) -> Path:
+        """A `path` of a folder upkeep writes into, made when first needed: refused when it, or
+        the nearest of its parents that exists, is something else (a file), where making or
+        writing it would fail only when a run has started."""
+        folder = self.path(key, base, default)
+        if folder is not None and (blocker := _not_a_folder(folder)) is not None:
+            raise ConfigError(
+                f"{self.file}: {self._name(key)}: expected {expected}, got {folder}, {blocker}"
+            )
+        return folder
+
     def choice(self, key: str, choices: tuple[str, ...], default: Any = REQUIRED) -> str:
         value = self.str(key, default)
         if value not in choices:
@@ -197,6 +208,17 @@ class Section:
 
     def _name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """What keeps a folder from being at `path` (made there when missing), or None."""
+    for existing in (path, *path.parents):
+        if os.path.lexists(existing):
+            if existing.is_dir():
+                return None
+            what = "a file" if existing.is_file() else "not a folder"
+            return what if existing == path else f"inside {existing}, which is {what}"
+    return None
 
 
 def _show(value: Any) -> str:

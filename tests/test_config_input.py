@@ -1,0 +1,72 @@
+"""Hostile or mistaken input to upkeep.yml and the files read like it: one message naming what
+was wrong and what was expected, exit 2, nothing run, nothing written, no traceback, and nothing
+of a file that is not a config echoed back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers.project import CHECK_OK, Project
+
+from upkeep.config import load_config
+from upkeep.errors import ConfigError
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "upkeep.yml"
+    path.write_text(text)
+    return load_config(path)
+
+
+# ------------------------------------------------------------ folders that are files
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "evidence_dir: upkeep.yml\n",
+            "evidence_dir: expected a folder of upkeep's own (made on the first run), got"
+            " /PROJECT/upkeep.yml, a file",
+        ),
+        (
+            "state_dir: upkeep.yml/state\n",
+            "state_dir: expected a folder of upkeep's own (made on the first run), got"
+            " /PROJECT/upkeep.yml/state, inside /PROJECT/upkeep.yml, which is a file",
+        ),
+        ("backup: {dir: upkeep.yml}\n", "backup.dir: expected a folder for the backup store"),
+        (
+            "log_backup: {dir: upkeep.yml}\n",
+            "log_backup.dir: expected a folder for the log archives (made on the first archive),"
+            " got /PROJECT/upkeep.yml, a file",
+        ),
+        ("site: {site_dir: upkeep.yml}\n", "site.site_dir: expected a folder for the built site"),
+        (
+            "alerts: {targets: [{name: ops, inbox: upkeep.yml}]}\n",
+            "alerts.targets[0].inbox: expected a folder each alert is written into as a file",
+        ),
+    ],
+)
+def test_a_file_where_upkeep_writes_a_folder_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    assert f"{tmp_path / 'upkeep.yml'}: {message.replace('/PROJECT', str(tmp_path))}" in str(
+        caught.value
+    )
+
+
+def test_an_evidence_dir_that_is_a_file_stops_run_before_anything_starts(project: Project) -> None:
+    # It passed `upkeep check`; `run` then printed "started" and failed with exit 3.
+    project.add_runbook("fine", [CHECK_OK])
+    project.config.write_text("evidence_dir: upkeep.yml\nstate_dir: state\n")
+    before = project.config.read_bytes()
+    for command in (("check",), ("run", "fine")):
+        result = project.upkeep(*command)
+        assert result.code == 2, result.text
+        assert "evidence_dir: expected a folder of upkeep's own" in result.err
+        assert "started" not in result.text and "Traceback" not in result.text
+    assert project.config.read_bytes() == before
+    assert not (project.root / "state").exists()
