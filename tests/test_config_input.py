@@ -70,3 +70,14 @@ def test_an_evidence_dir_that_is_a_file_stops_run_before_anything_starts(project
         assert "started" not in result.text and "Traceback" not in result.text
     assert project.config.read_bytes() == before
     assert not (project.root / "state").exists()
+
+
+# ------------------------------------------------------------ one mistake, one message
+
+
+def test_a_wrong_version_is_one_problem_not_two(tmp_path: Path) -> None:
+    # timezone was read after version, in one step: a refused version left it unread, and it
+    # was reported a second time as "timezone: unknown key".
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, "version: 2\ntimezone: Europe/Berlin\n")
+    assert str(caught.value) == f"{tmp_path / 'upkeep.yml'}: version: expected 1, got 2 (int)"

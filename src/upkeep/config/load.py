@@ -99,6 +99,7 @@ def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems
 def _config(top: Section, path: Path, problems: Problems) -> Config:
     """The config of the document `top`, read part by part; each part's problem in `problems`."""
     base = path.parent
+    problems.read(lambda: _version(top), None)
     timezone = problems.read(lambda: _timezone(top), "UTC")
     timeout_s, jobs = problems.read(lambda: _defaults(top, path), (900, None))
     config = Config(
@@ -224,10 +225,14 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     return config
 
 
-def _timezone(top: Section) -> str:
+def _version(top: Section) -> None:
+    # Read apart from timezone: a refused version left timezone unread, then "unknown key".
     version = top.int("version", 1)
     if version != 1:
         top.fail("version", "1", version)
+
+
+def _timezone(top: Section) -> str:
     timezone = top.str("timezone", "UTC")
     try:
         zoneinfo.ZoneInfo(timezone)
