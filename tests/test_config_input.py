@@ -81,3 +81,40 @@ def test_a_wrong_version_is_one_problem_not_two(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, "version: 2\ntimezone: Europe/Berlin\n")
     assert str(caught.value) == f"{tmp_path / 'upkeep.yml'}: version: expected 1, got 2 (int)"
+
+
+# ------------------------------------------------------------ names: one printable line
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "shown"),
+    [
+        (
+            'services:\n  - {name: "web\\nFAKE OK", kind: tcp, host: h, port: 1}\n',
+            "services[0].name",
+            "'web\\nFAKE OK'",
+        ),
+        (
+            'services:\n  - {name: "web\\e[2J", kind: process, process: x}\n',
+            "services[0].name",
+            "'web\\x1b[2J'",
+        ),
+        ('logs:\n  - {name: "app\\rok", path: a.log}\n', "logs[0].name", "'app\\rok'"),
+        ('logs:\n  - {name: "app\\u202egol", path: a.log}\n', "logs[0].name", "'app\\u202egol'"),
+        ('site: {name: "Ops\\tsite"}\n', "site.name", "'Ops\\tsite'"),
+        (
+            'alerts: {targets: [{name: "ops\\x85", inbox: inbox}]}\n',
+            "alerts.targets[0].name",
+            "'ops\\x85'",
+        ),
+    ],
+)
+def test_a_name_is_one_line_without_control_characters(
+    tmp_path: Path, text: str, where: str, shown: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value) == (
+        f"{tmp_path / 'upkeep.yml'}: {where}: expected one line of text without control"
+        f" characters, got {shown} (str)"
+    )

@@ -61,7 +61,7 @@ def read_alerts(s: Section | None, base: Path, schedules: tuple[str, ...]) -> Al
 
 
 def _target(s: Section, base: Path, schedules: tuple[str, ...]) -> AlertTarget:
-    name = s.str("name")
+    name = s.name("name")
     url = s.str("url", None)
     inbox = s.folder("inbox", base, "a folder each alert is written into as a file", None)
     on = s.strings("statuses", ("fail", "error"))

@@ -278,7 +278,7 @@ def _site(s: Section | None, base: Path) -> SiteSettings:
     if s is None:
         return SiteSettings()
     settings = SiteSettings(
-        name=s.str("name", None),
+        name=s.name("name", None),
         docs_dir=s.path("docs_dir", base, None),
         site_dir=s.folder("site_dir", base, "a folder for the built site", None),
     )
@@ -354,7 +354,7 @@ def _demo(s: Section | None, base: Path) -> DemoSettings | None:
 
 
 def _service(s: Section) -> Service:
-    name = s.str("name")
+    name = s.name("name")
     kind = s.choice("kind", tuple(SERVICE_TYPES))
     timeout_s = s.number("timeout_s", 5.0)
     service: Service

@@ -32,7 +32,7 @@ GLOB_CHARACTERS = "*?["
 def read_log(s: Section, base: Path) -> LogSource:
     defaults = LogSource(name="", path=Path())
     log = LogSource(
-        name=s.str("name"),
+        name=s.name("name"),
         path=s.path("path", base, resolve=False),
         error_patterns=s.strings("error_patterns", defaults.error_patterns),
         warn_patterns=s.strings("warn_patterns", defaults.warn_patterns),

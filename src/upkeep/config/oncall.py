@@ -129,7 +129,7 @@ def read_oncall(path: Path | None, default_timezone: str) -> OnCall:
 
 
 def _schedule(s: Section, default_timezone: str) -> Schedule:
-    name = s.str("name")
+    name = s.name("name")
     timezone = s.str("timezone", default_timezone)
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -148,7 +148,7 @@ def _schedule(s: Section, default_timezone: str) -> Schedule:
 
 def _layer(s: Section) -> Layer:
     layer = Layer(
-        name=s.str("name"),
+        name=s.name("name"),
         people=_people(s),
         start=_local_time(s, "start"),
         handoff_every=_period(s),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,9 @@ def lexical(path: Path | str) -> Path:
 T = TypeVar("T")
 REQUIRED: Any = object()
 PORT_MAX = 65535
+# What a name may not hold, as runbook titles may not (registry.py): control characters (a line
+# break, an escape sequence), zero-width and bidi characters that make one name look like another.
+HIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def parse_document(raw: bytes, file: Path) -> Any:
@@ -113,6 +117,14 @@ class Section:
         value = self.get(key, str, "a string", default)
         if isinstance(value, str) and not value.strip():
             self.fail(key, "a non-empty string", value)
+        return value
+
+    def name(self, key: str, default: Any = REQUIRED) -> str:
+        """A name upkeep prints in reports, the console and the site and writes into evidence:
+        one line of text, without a character that would act on a terminal or hide."""
+        value = self.str(key, default)
+        if isinstance(value, str) and HIDDEN_CHARACTERS.search(value):
+            self.fail(key, "one line of text without control characters", value)
         return value
 
     def int(

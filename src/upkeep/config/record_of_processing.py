@@ -130,7 +130,7 @@ def read_record_of_processing(
     controller = top.section("controller") or Section({}, "controller", path)
     record = RecordOfProcessing(
         path=path,
-        controller=controller.str("name"),
+        controller=controller.name("name"),
         contact=controller.str("contact"),
         dpo=controller.str("dpo", None),
         categories=top.items("categories", _category),

@@ -109,7 +109,7 @@ def read_security(section: Section | None, base: Path, databases: list[str]) -> 
 
 def _access_log(s: Section, base: Path) -> AccessLog:
     log = AccessLog(
-        name=s.str("name"),
+        name=s.name("name"),
         path=lexical(base / s.str("path")),
         format=s.choice("format", ACCESS_LOG_FORMATS),
     )

@@ -108,7 +108,7 @@ def _index(s: Section, base: Path) -> str | None:
 
 def _python_target(s: Section, base: Path) -> PythonTarget:
     target = PythonTarget(
-        name=s.str("name"),
+        name=s.name("name"),
         venv=s.path("venv", base, None),
         requirements=s.path("requirements", base, None),
         smoke_command=s.str("smoke_command", None),
