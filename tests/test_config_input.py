@@ -118,3 +118,91 @@ def test_a_name_is_one_line_without_control_characters(
         f"{tmp_path / 'upkeep.yml'}: {where}: expected one line of text without control"
         f" characters, got {shown} (str)"
     )
+
+
+# ------------------------------------------------------------ files that are not configs
+
+TOKEN = "ghp_R3alL00kingT0kenValue4242"
+PASSWD = "".join(
+    f"user{n}:x:{1000 + n}:{1000 + n}:User {n}:/home/user{n}:/bin/bash\n" for n in range(40)
+)
+
+
+def _readers():
+    """Every reader of a YAML file a person names (--config, --fleet, oncall:, risk_register:,
+    compliance.record_of_processing), as (name, read)."""
+    from upkeep.config.fleet import read_fleet
+    from upkeep.config.oncall import read_oncall
+    from upkeep.config.record_of_processing import read_record_of_processing
+    from upkeep.config.risk_register import read_risk_register
+
+    return [
+        ("config", load_config),
+        ("fleet", read_fleet),
+        ("oncall", lambda path: read_oncall(path, "UTC")),
+        ("risk register", read_risk_register),
+        ("record of processing", lambda path: read_record_of_processing(path, (), required=True)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (f"{TOKEN}\n", "a string (plain text, not YAML settings)"),
+        (PASSWD, "a string (plain text, not YAML settings)"),
+        (f"- {TOKEN}\n- {TOKEN}\n", "a list of 2 items"),
+        (f"|\n  {TOKEN}\n  second\n", "a string of 2 lines (plain text, not YAML settings)"),
+    ],
+)
+def test_a_file_that_is_not_a_mapping_is_named_never_shown(
+    tmp_path: Path, content: str, kind: str
+) -> None:
+    # `--config ~/.token` printed the token; `--config /etc/passwd` 1.4 kB of the file.
+    secret = tmp_path / "secret"
+    secret.write_text(content)
+    for name, read in _readers():
+        with pytest.raises(ConfigError) as caught:
+            read(secret)
+        message = str(caught.value)
+        assert message == (
+            f"{secret}: top level: expected a mapping of settings (`key: value` lines), got {kind}"
+        ), name
+        assert TOKEN not in message and "user1" not in message, name
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (f"{TOKEN}: x: y\n", "line 1, column 33: mapping values are not allowed here"),
+        (
+            f"token: [{TOKEN}\n",
+            "line 2, column 1: expected ',' or ']', but got '<stream end>' (while parsing a flow"
+            " sequence from line 1)",
+        ),
+        (f"*{TOKEN}\n", "line 1, column 1: found undefined alias '…'"),
+        (f"!{TOKEN} x\n", "line 1, column 1: could not determine a constructor for the tag '…'"),
+        (f"a:\n\t{TOKEN}\n", "line 2, column 1: found character '\\t' that cannot start any"),
+        (f'a: "\\q{TOKEN}"\n', "line 1, column 6: found unknown escape character 'q'"),
+    ],
+)
+def test_a_yaml_error_names_the_place_without_quoting_the_file(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    # PyYAML's message quotes the line under its column mark: the token, from a token file.
+    secret = tmp_path / "secret"
+    secret.write_text(content)
+    for name, read in _readers():
+        with pytest.raises(ConfigError) as caught:
+            read(secret)
+        message = str(caught.value)
+        assert message.startswith(f"{secret}: not valid YAML: {problem}"), (name, message)
+        assert TOKEN not in message and "\n" not in message, name
+
+
+def test_the_command_line_does_not_echo_a_token_file_given_as_config(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(f"{TOKEN}\n")
+    result = Project(tmp_path).upkeep("--config", str(token), "check")
+    assert result.code == 2
+    assert f"{token}: top level: expected a mapping of settings" in result.err
+    assert TOKEN not in result.text and "Traceback" not in result.text

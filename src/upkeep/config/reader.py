@@ -50,14 +50,46 @@ def parse_document(raw: bytes, file: Path) -> Any:
         ) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
-    except _DuplicateKey as exc:
+    except _Refused as exc:
         raise ConfigError(f"{file}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
 
 
-class _DuplicateKey(Exception):
-    pass
+# Quoted text in PyYAML's messages: kept when it is one character (`found character '\t'`) or
+# a token's name (`'<stream end>'`); an alias, anchor or tag name is the file's text, not shown.
+_QUOTED_TEXT = re.compile(r"'(<[^'\n]*>|[^'\\\n]|\\[a-z]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})'|'[^'\n]*'")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong and where, without the lines of the file it quotes under the
+    place: the file may be no config at all (a token, a password file), and its text must not
+    reach a terminal or a log."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"character #x{code:04x} at position {exc.position}: {exc.reason}"
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    problem = _unquoted(exc.problem or "unexpected content")
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    if exc.context:
+        since = exc.context_mark
+        started = (
+            f" from line {since.line + 1}"
+            if since is not None and mark is not None and since.line != mark.line
+            else ""
+        )
+        problem += f" ({_unquoted(exc.context)}{started})"
+    return where + problem
+
+
+def _unquoted(message: str) -> str:
+    return _QUOTED_TEXT.sub(lambda quoted: quoted[0] if quoted[1] else "'…'", message)
+
+
+class _Refused(Exception):
+    """A document the loader refuses though YAML allows it."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -75,7 +107,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             except TypeError:  # an unhashable key: the safe loader refuses it itself
                 continue
             if first is not None:
-                raise _DuplicateKey(
+                raise _Refused(
                     f"line {line}: key {key!r} is given twice (first on line {first}); "
                     "expected each key once"
                 )
@@ -91,6 +123,13 @@ class Section:
         self.where = where
         if data is None:
             data = {}
+        if not isinstance(data, dict) and not where:
+            # The whole document: the file may be no config at all (a token, a password file),
+            # so what it holds is named, never shown.
+            raise ConfigError(
+                f"{file}: top level: expected a mapping of settings (`key: value` lines), got "
+                f"{_kind(data)}"
+            )
         if not isinstance(data, dict):
             self.fail("", "a mapping", data)
         self.data = dict(data)
@@ -231,6 +270,21 @@ def _not_a_folder(path: Path) -> str | None:
             what = "a file" if existing.is_file() else "not a folder"
             return what if existing == path else f"inside {existing}, which is {what}"
     return None
+
+
+def _kind(document: Any) -> str:
+    """What a YAML document that is not a mapping is, in words, without its content."""
+    if isinstance(document, str):
+        lines = len(document.splitlines())
+        text = "a string" if lines <= 1 else f"a string of {lines} lines"
+        return f"{text} (plain text, not YAML settings)"
+    if isinstance(document, list):
+        return f"a list of {len(document)} items"
+    if isinstance(document, bool):
+        return "true or false"
+    if isinstance(document, int | float):
+        return "a number"
+    return f"a single value ({type(document).__name__})"
 
 
 def _show(value: Any) -> str:
