@@ -199,6 +199,38 @@ def test_a_yaml_error_names_the_place_without_quoting_the_file(
         assert TOKEN not in message and "\n" not in message, name
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[" * 2000 + "]" * 2000, "line 2: values nested more than 64 levels deep; expected a"),
+        ("{a: " * 2000 + "1" + "}" * 2000, "line 2: values nested more than 64 levels deep"),
+        ("9" * 4400, "line 2: an integer of more than 4300 digits; expected a smaller number"),
+        ("0x" + "f" * 4000, "line 2: an integer of more than 4300 digits"),
+        (
+            "!!int twelve",
+            "line 2, column 14: not a valid integer; expected an integer such as 12, or the"
+            " value in quotes (text)",
+        ),
+        (
+            "2026-02-30",
+            "line 2, column 14: not a valid date; expected a date that exists, such as 2026-01-31,",
+        ),
+        ("!!float 'ghp_x'", "line 2, column 14: not a valid number; expected a number such as"),
+    ],
+)
+def test_values_no_config_holds_are_an_error_not_a_traceback(
+    project: Project, value: str, message: str
+) -> None:
+    # A RecursionError and a ValueError escaped the YAML error handling: exit 3, a traceback.
+    project.add_runbook("fine", [CHECK_OK])
+    project.config.write_text(f"version: 1\nextra: {{big: {value}}}\n")
+    result = project.upkeep_in_process("check")
+    assert result.code == 2
+    assert result.err.startswith(f"upkeep: error: {project.config}: {message}")
+    assert "ghp_" not in result.err
+    assert not project.evidence.exists()
+
+
 def test_the_command_line_does_not_echo_a_token_file_given_as_config(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text(f"{TOKEN}\n")

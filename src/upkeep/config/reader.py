@@ -1,5 +1,6 @@
 """Responsible for reading `upkeep.yml`'s text and then one mapping of it key by key: the bytes
-decoded as UTF-8 and parsed as YAML with duplicate keys refused (`parse_document`), each value
+decoded as UTF-8 and parsed as YAML with duplicate keys, deep nesting and huge integers refused
+and no error quoting the file (`parse_document`: it may be no config at all), each value
 checked for its type, defaults filled in, and anything left over or malformed reported as a
 `ConfigError` naming the file, the key (or the byte or line) and what was expected; `Problems`
 gathers the errors of independent parts, so that one load reports every one of them.
@@ -56,8 +57,22 @@ def parse_document(raw: bytes, file: Path) -> Any:
         raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
 
 
+# Deeper than any config nests (upkeep.yml: four levels), far below Python's recursion limit,
+# which the composer and every reader of the values recurse into.
+MAX_DEPTH = 64
+# Python's own limit on reading digits as an int (sys.int_info.default_max_str_digits): past it,
+# int() and repr() raise ValueError.
+MAX_INT_DIGITS = 4300
+_TOO_LARGE = 10**MAX_INT_DIGITS
 # Quoted text in PyYAML's messages: kept when it is one character (`found character '\t'`) or
 # a token's name (`'<stream end>'`); an alias, anchor or tag name is the file's text, not shown.
+# The values of YAML's own types whose constructors can fail: what each is, what is expected.
+_TAGGED = {
+    "timestamp": ("date", "a date that exists, such as 2026-01-31"),
+    "float": ("number", "a number such as 1.5"),
+    "int": ("integer", "an integer such as 12"),
+    "bool": ("boolean", "true or false"),
+}
 _QUOTED_TEXT = re.compile(r"'(<[^'\n]*>|[^'\\\n]|\\[a-z]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})'|'[^'\n]*'")
 
 
@@ -93,7 +108,53 @@ class _Refused(Exception):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last)."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last),
+    values nested more than `MAX_DEPTH` deep, integers of more than `MAX_INT_DIGITS` digits
+    and values its constructors cannot make (a 13th month), each with the line it is on."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _Refused(
+                    f"line {line}: values nested more than {MAX_DEPTH} levels deep; expected a"
+                    " config (upkeep.yml nests a few levels)"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            # PyYAML's constructors let these out for a value its patterns took for a date, a
+            # number or a boolean (2026-13-45, !!float x); their text quotes the value.
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            kind, expected = _TAGGED.get(tag, (tag, f"a valid {tag}"))
+            raise _Refused(
+                f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}: not a"
+                f" valid {kind}; expected {expected}, or the value in quotes (text)"
+            ) from None
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:
+            if len(str(node.value)) <= MAX_INT_DIGITS:
+                raise
+            value = _TOO_LARGE
+        if abs(value) >= _TOO_LARGE:
+            raise _Refused(
+                f"line {node.start_mark.line + 1}: an integer of more than {MAX_INT_DIGITS}"
+                " digits; expected a smaller number"
+            )
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}
@@ -113,6 +174,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             first_line[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _UniqueKeyLoader.construct_yaml_int)
 
 
 class Section:
