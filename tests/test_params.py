@@ -359,3 +359,10 @@ def test_a_refused_value_is_shown_cut_with_why(runbook: registry.Runbook) -> Non
     message = str(caught.value)
     assert len(message) < 300
     assert message.endswith("… (5000 characters) (more digits than Python reads as a number)")
+
+
+def test_a_list_nested_too_deeply_is_refused_not_an_internal_error() -> None:
+    spec = params.ParamSpec("hosts", "list", [])
+    nested = "[" * 5000 + "]" * 5000
+    with pytest.raises(ParameterError, match="parameter hosts: expected a list of plain values"):
+        params.convert(spec, nested, "reads-hosts")

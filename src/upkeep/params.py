@@ -200,7 +200,7 @@ def convert(spec: ParamSpec, raw: Any, runbook: str) -> Any:
         return None
     try:
         return _converted(spec.type, raw, text)
-    except (ValueError, yaml.YAMLError):
+    except (ValueError, yaml.YAMLError, RecursionError):
         shown = (
             repr(raw)
             if len(raw) <= SHOWN_CHARS

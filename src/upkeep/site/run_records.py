@@ -12,7 +12,6 @@ cannot be written costs the next build time, nothing else. The records equal
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from typing import Any
 
 from upkeep import atomic
 from upkeep.evidence import RUN_JSON
-from upkeep.evidence.layout import read_regular
+from upkeep.evidence.layout import read_json, read_regular
 from upkeep.records import RunRecord
 from upkeep.site.record_rows import ROW_FORMAT, BadRow, record_of, row_of
 from upkeep.site.run_page_store import compact_json, read_runs_cache
@@ -92,7 +91,7 @@ def _read_run_json(path: str, key: list[Any]) -> tuple[dict[str, Any], RunRecord
     try:
         # The identity was taken before the read: a file changed meanwhile differs from it
         # on the next build and is read again then. Never through a symlink.
-        value = json.loads(read_regular(path))
+        value = read_json(read_regular(path))
     except (OSError, ValueError):
         return None
     try:

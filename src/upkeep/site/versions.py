@@ -10,6 +10,7 @@ import hashlib
 import json
 import subprocess
 
+from upkeep.evidence.layout import read_json
 from upkeep.records import RunbookRef
 from upkeep.site.markup import frontmatter
 from upkeep.site.model import RunView, SiteModel
@@ -63,7 +64,7 @@ def _version_notebook(model: SiteModel, name: str, run: RunView) -> tuple[dict |
         return from_git
     try:
         path = model.config.evidence_dir / run.relpath / "notebook.ipynb"
-        return json.loads(path.read_bytes()), f"the executed notebook of run `{run.run_id}`"
+        return read_json(path.read_bytes()), f"the executed notebook of run `{run.run_id}`"
     except (OSError, ValueError):
         return None, "not available"
 
