@@ -409,3 +409,46 @@ def test_an_unsigned_anchor_forged_over_a_signed_one_is_caught_by_the_auditor(
         "tag evidence-seq-3 anchors commit" in checked.err
         and "which the evidence branch no longer holds" in checked.err
     )
+
+
+def test_commit_anchors_the_bytes_as_they_are_whatever_git_would_convert(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git add` applied the user's `* text` attribute: a report holding CRLF was anchored with
+    LF, and `verify --anchor` then reported a file that never changed."""
+    from upkeep.evidence import EvidenceStore
+    from upkeep.records import RunbookRef, RunRecord, Status, parse_time
+
+    store = EvidenceStore(project.evidence)
+    staging = store.new_staging("20261104T021500Z-health-check-0004")
+    (staging / "report.html").write_bytes(b"<html>\r\n<body>crlf</body>\r\n</html>\n")
+    started = parse_time("2026-11-04T02:15:00Z")
+    store.publish(
+        staging,
+        RunRecord(
+            "20261104T021500Z-health-check-0004",
+            RunbookRef("health-check"),
+            Status.OK,
+            started,
+            started,
+            started,
+        ),
+    )
+    for name, value in converting_git_config(tmp_path / "home", project.root / ".git").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    (project.evidence / ".gitattributes").write_text("* text eol=lf\n")  # not evidence: ignored
+
+    commit_evidence(project.evidence, EvidenceGit())
+
+    path = "runs/2026/11/20261104T021500Z-health-check-0004/report.html"
+    anchored = subprocess.run(
+        ["git", "cat-file", "blob", f"{BRANCH}:{path}"],
+        cwd=project.root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert anchored == (project.evidence / path).read_bytes()
+    assert verify_anchor(project.evidence, EvidenceGit()).ok
+    files = git(project.root, "ls-tree", "-r", "--name-only", BRANCH).split()
+    assert ".gitattributes" not in files

@@ -96,17 +96,39 @@ def ledger_head(ledger: bytes) -> tuple[int, str]:
 
 
 def _evidence_tree(repo: EvidenceRepo, evidence_dir: Path, parent: str | None) -> str:
-    """The tree of `parent` with the ledger and runs/ as they are in `evidence_dir`."""
+    """The tree of `parent` with the ledger and runs/ as they are in `evidence_dir`: each file's
+    bytes as they are (hashed with --no-filters: no line-end conversion, attribute or filter of
+    the user's git config or of a .gitattributes applies), so the anchor holds exactly the bytes
+    `verify --anchor` compares. A file gone from the folder is gone from the tree."""
     with tempfile.TemporaryDirectory(prefix="upkeep-anchor-") as scratch:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
         if parent:
             repo.git("read-tree", parent, env=env)
-        anchored = set(_tracked(repo, parent)) if parent else set()
-        paths = [p for p in (LEDGER, RUNS) if (evidence_dir / p).exists() or p in anchored]
+            repo.git(
+                "rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", LEDGER, RUNS, env=env
+            )
+        paths = _evidence_files(evidence_dir)
         if paths:
-            work_tree = ["--work-tree", str(evidence_dir), "-c", "core.autocrlf=false"]
-            repo.git(*work_tree, "add", "--all", "--force", "--", *paths, env=env, cwd=evidence_dir)
+            names = "".join(f"{evidence_dir / path}\n" for path in paths).encode()
+            blobs = repo.text("hash-object", "-w", "--no-filters", "--stdin-paths", stdin=names)
+            entries = "".join(
+                f"100644 {blob}\t{path}\n"
+                for blob, path in zip(blobs.splitlines(), paths, strict=True)
+            )
+            repo.git("update-index", "--add", "--index-info", env=env, stdin=entries.encode())
         return repo.text("write-tree", env=env)
+
+
+def _evidence_files(evidence_dir: Path) -> list[str]:
+    """The ledger and every regular file under runs/, as paths relative to `evidence_dir`
+    (the evidence verified first: nothing else is in a run folder)."""
+    found = [LEDGER] if (evidence_dir / LEDGER).is_file() else []
+    for folder, _, names in os.walk(evidence_dir / RUNS):
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                found.append(path.relative_to(evidence_dir).as_posix())
+    return sorted(found)
 
 
 def _tracked(repo: EvidenceRepo, commit: str | None) -> list[str]:
