@@ -160,6 +160,9 @@ def test_system_usage_is_measured_and_graded(tmp_path: Path, recorded: Recorder)
     assert usage.cpus >= 1 and usage.load_per_cpu == round(usage.load_5 / usage.cpus, 3)
     statuses = {name: c["status"] for name, c in recorded.checks().items()}
     assert statuses == {"system:cpu": "warn", "system:memory": "warn", "system:load": "ok"}
+    # The line people read names the value it was graded on, not only how it was sampled.
+    cpu = recorded.checks()["system:cpu"]
+    assert cpu["message"] == f"{usage.cpu_percent:.0f}% busy, sampled over 0.1 s"
 
 
 def test_the_summary_says_in_one_line_how_the_system_looks(

@@ -233,7 +233,7 @@ def record_system(config: Config, interval_s: float = 0.5) -> SystemUsage:
         usage.cpu_percent,
         limits.cpu_percent,
         unit="%",
-        message=f"over {interval_s:g}s",
+        message=f"{usage.cpu_percent:.0f}% busy, sampled over {interval_s:g} s",
     )
     record_graded("system:memory", usage.memory_percent, limits.memory_percent, unit="%")
     record_graded(
