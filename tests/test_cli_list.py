@@ -63,6 +63,27 @@ def test_an_at_in_a_year_schedules_cannot_reach_is_refused(project: Project, at:
         assert f"expected a time in the years 1970 to 9998, got {at!r}" in result.err
 
 
+@pytest.mark.parametrize(
+    ("zone", "at"),
+    [("UTC", "9998-12-31T23:59-12:00"), ("Pacific/Kiritimati", "9998-12-31T12:00Z")],
+)
+def test_an_at_whose_year_ends_past_9998_once_converted_is_refused(
+    make_project, zone: str, at: str
+) -> None:
+    # The year was checked as written: 9998 there is 9999 in UTC or in the configured zone,
+    # and every command ended in an OverflowError traceback (exit 3).
+    project = make_project(
+        f"version: 1\ntimezone: {zone}\nevidence_dir: evidence\nstate_dir: state\n"
+        "runbooks_dir: runbooks\n"
+    )
+    project.add_runbook("fine", [CHECK_OK])
+    for command in (("list",), ("run", "--due"), ("status",), ("watch",), ("review",)):
+        result = project.upkeep_in_process(*command, "--at", at)
+        assert result.code == 2, (command, result.text)
+        assert f"expected a time in the years 1970 to 9998, got {at!r}" in result.err
+        assert "Traceback" not in result.text
+
+
 def test_list_json_gives_an_invalid_runbook_its_reason(project: Project) -> None:
     project.add_runbook("fine", [CHECK_OK])
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})
