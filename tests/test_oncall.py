@@ -258,6 +258,40 @@ def test_the_calendar_export_matches_upkeep_oncall_over_a_month(make_project) ->
     assert uids == [str(e["uid"]) for e in events]
 
 
+def test_a_calendar_that_would_end_past_9998_is_refused_naming_the_days_left(
+    make_project,
+) -> None:
+    # 3660 days from the last day --at accepts overflowed the year 9999: a traceback (exit 3).
+    project = _project(make_project)
+    refused = project.upkeep_in_process(
+        "oncall", "--ical", "--days", "3660", "--at", "9998-12-31T23:59"
+    )
+    assert refused.code == 2, refused.text
+    assert "--days" in refused.err and "expected a number of days up to 1 from 9998-12-31" in (
+        refused.err
+    )
+    last_day = project.upkeep_in_process(
+        "oncall", "--ical", "--days", "1", "--at", "9998-12-31T23:59"
+    )
+    assert last_day.code == 0, last_day.text
+    assert Calendar.from_ical(last_day.out).walk("VEVENT")
+
+
+def test_days_without_ical_is_refused_not_ignored(make_project) -> None:
+    project = _project(make_project)
+    result = project.upkeep_in_process("oncall", "--days", "3")
+    assert result.code == 2
+    assert "--days only applies with --ical" in result.err and not result.out
+
+
+def test_an_empty_schedule_name_is_refused_not_read_as_every_schedule(make_project) -> None:
+    project = _project(make_project)
+    result = project.upkeep_in_process("oncall", "", "--at", "2026-12-24T10:00")
+    assert result.code == 2
+    assert "no on-call schedule ''; expected one of: ops-oncall, db-owner" in result.err
+    assert not result.out
+
+
 def test_the_shipped_rotation_answers(tmp_path: Path) -> None:
     from helpers.project import REPO
 

@@ -4,13 +4,13 @@ schedule as an iCalendar file to subscribe to (`--ical`)."""
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from upkeep.cli.console import format_time, print_json, print_table
-from upkeep.cli.options import GlobalOptions, parse_at
+from upkeep.cli.options import LAST_YEAR, GlobalOptions, parse_at
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -31,9 +31,7 @@ DEFAULT_DAYS = 90
 @click.option(
     "--days",
     type=click.IntRange(1, 3660),
-    default=DEFAULT_DAYS,
-    show_default=True,
-    help="With --ical: how many days of shifts.",
+    help=f"With --ical: how many days of shifts [default: {DEFAULT_DAYS}].",
 )
 @click.pass_obj
 def oncall_command(
@@ -42,7 +40,7 @@ def oncall_command(
     at: str | None,
     as_json: bool,
     ical: bool,
-    days: int,
+    days: int | None,
 ) -> int:
     """Who is on call, per schedule of the on-call rotation (oncall.yml beside upkeep.yml).
 
@@ -65,8 +63,13 @@ def oncall_command(
         )
     if as_json and ical:
         raise click.UsageError("--json and --ical print different things; choose one")
+    if days is not None and not ical:
+        raise click.UsageError("--days only applies with --ical")
+    # An empty name is a mistyped one, not every schedule: the schedule lookup names them.
     schedules = (
-        [config.oncall.schedule(schedule_name)] if schedule_name else config.oncall.schedules
+        [config.oncall.schedule(schedule_name)]
+        if schedule_name is not None
+        else config.oncall.schedules
     )
     moment = parse_at(at, config)
     if ical:
@@ -75,7 +78,7 @@ def oncall_command(
         # From the start of the shift that holds the day's first minute: a calendar client
         # refreshing its subscription during the day gets the same events (and UIDs) again.
         midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = midnight + timedelta(days=days)
+        end = midnight + timedelta(days=_calendar_days(days, midnight))
         shifts = [
             shift
             for s in schedules
@@ -89,6 +92,21 @@ def oncall_command(
     else:
         _print_shifts(current, moment, config.tz)
     return 1 if any(shift.answer.who is None for shift in current) else 0
+
+
+def _calendar_days(days: int | None, midnight: datetime) -> int:
+    """--days, checked to end the calendar within the years --at accepts: the rotation is
+    reckoned a little past the end, and past the year 9999 no date can be held."""
+    if days is None:
+        days = DEFAULT_DAYS
+    room = (date(LAST_YEAR, 12, 31) - midnight.date()).days + 1
+    if days > room:
+        raise click.BadParameter(
+            f"expected a number of days up to {room} from {midnight:%Y-%m-%d} (the calendar must "
+            f"end within {LAST_YEAR}), got {days}",
+            param_hint="--days",
+        )
+    return days
 
 
 def _print_shifts(current: list[Shift], moment: datetime, tz: Any) -> None:
