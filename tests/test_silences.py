@@ -163,6 +163,15 @@ def _failing_run_later(project: Project) -> None:
             ("runbook", "probe", "--until", "2020-01-01T00:00", "--reason", "x"),
             "--until: expected a moment after now",
         ),
+        # A period or a date-time past 9998 overflowed: an internal error with a traceback.
+        (
+            ("runbook", "probe", "--until", "99999999999999d", "--reason", "x"),
+            "--until: expected a moment no later than the year 9998, got '99999999999999d'",
+        ),
+        (
+            ("runbook", "probe", "--until", "9999-12-31T23:00-12:00", "--reason", "x"),
+            "--until: expected a moment no later than the year 9998",
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_what_and_nothing_is_recorded(

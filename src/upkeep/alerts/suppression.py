@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from upkeep.alerts.deliver import DeliveryError, deliver
@@ -49,6 +49,7 @@ ENDING_SOON = timedelta(hours=24)
 AUTHOR = "upkeep"
 _READ: dict[str, Any] = {}  # the silences of the ledger as last read, and its state then
 SCOPES = ("runbook", "check", "fingerprint")
+LAST_YEAR = 9998  # the last year a silence may end in, as for `--at` (upkeep.cli.options)
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
     "m": timedelta(minutes=1),
@@ -87,19 +88,29 @@ class Silence:
 
 def parse_until(value: str, now: datetime) -> datetime:
     """`4h`, `2d`, `1w` from now, or an ISO date-time (in `now`'s time zone when it names
-    none); ValueError says what was expected."""
+    none), no later than the year 9998; ValueError says what was expected."""
     text = value.strip()
     match = _PERIOD.fullmatch(text)
-    if match is not None:
-        return now + int(match["amount"]) * _UNITS[match["unit"]]
     try:
-        moment = datetime.fromisoformat(text)
+        if match is not None:
+            moment = now + int(match["amount"]) * _UNITS[match["unit"]]
+        else:
+            moment = datetime.fromisoformat(text)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+        # Shown and compared in other zones later: a year past 9998 may not convert.
+        in_range = moment.astimezone(UTC).year <= LAST_YEAR
+    except OverflowError:
+        in_range = False
     except ValueError:
         raise ValueError(
             f"--until: expected a period such as 4h, 2d or 1w, or a date-time such as "
             f"2026-12-24T08:00, got {value!r}"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+    if not in_range:
+        raise ValueError(
+            f"--until: expected a moment no later than the year {LAST_YEAR}, got {value!r}"
+        )
+    return moment
 
 
 def silence(
