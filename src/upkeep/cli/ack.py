@@ -7,21 +7,17 @@ reports it again; an acknowledged alert pages again only once its runbook recove
 
 from __future__ import annotations
 
-import getpass
-import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
     from upkeep.config import Config
-
-AUTHOR_ENV = "UPKEEP_AUTHOR"
 
 
 @click.command("ack")
@@ -50,7 +46,7 @@ def ack_command(
       upkeep ack log:app:1a2b3c4d --reason "timeouts during the 02:00 upstream deploy"
       upkeep ack 20261204T021500Z-backup-7f3a --by ana
     """
-    who = author or os.environ.get(AUTHOR_ENV) or getpass.getuser()
+    who = author_or_login(author, "--by")
     config = options.load_config()
     from upkeep.alerts.ack import acknowledge_alerts, split_alert_keys
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, person_name
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -39,14 +39,11 @@ def approve_plan(config: Config, run_id: str, *, author: str, reason: str) -> in
     from upkeep.evidence import EvidenceStore
     from upkeep.updates.approval import PlanError, approve
 
-    if not author.strip():
-        raise PlanError("--by: expected the name of who approves, got nothing")
+    author = person_name(author, "--by")
     if not reason.strip():
         raise PlanError("--reason: expected why, got nothing")
     store = EvidenceStore(config.evidence_dir)
-    entry = approve(
-        store, run_id, author=author.strip(), reason=reason.strip(), at=datetime.now(UTC)
-    )
+    entry = approve(store, run_id, author=author, reason=reason.strip(), at=datetime.now(UTC))
     sha = entry.decision.details["plan_sha256"]
     print_out(
         f"approved the change plan of {run_id} (sha256 {sha}) as {author}; ledger line "

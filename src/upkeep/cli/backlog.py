@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_json, print_out, print_table
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, person_name
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -125,9 +125,7 @@ def change_item(
     if state is not None:
         details["state"] = state
     if owner is not None:
-        if not owner.strip():
-            raise UpkeepError("--owner: expected a name, got nothing")
-        details["owner"] = owner.strip()
+        details["owner"] = person_name(owner, "--owner")
     if due is not None:
         try:
             details["due"] = date.fromisoformat(due).isoformat()
@@ -135,19 +133,17 @@ def change_item(
             raise UpkeepError(f"--due: expected a date YYYY-MM-DD, got {due!r}") from None
     if not details:
         raise UpkeepError("nothing to change: give --state, --owner or --due")
-    for name, value in (("--by", author), ("--reason", reason)):
-        if not value.strip():
-            raise UpkeepError(f"{name}: expected a non-empty value, got nothing")
+    author = person_name(author, "--by")
+    if not reason.strip():
+        raise UpkeepError("--reason: expected a non-empty value, got nothing")
     items = current_backlog(config)
     if item_id not in items:
         known = ", ".join(sorted(items)) or "(the backlog is empty)"
         raise UpkeepError(f"no backlog item {item_id!r}; expected one of {known}")
-    decision = Decision(
-        BACKLOG_CHANGE, item_id, author.strip(), datetime.now(UTC), reason.strip(), details
-    )
+    decision = Decision(BACKLOG_CHANGE, item_id, author, datetime.now(UTC), reason.strip(), details)
     entry = EvidenceStore(config.evidence_dir).record_decision(decision)
     changes = ", ".join(f"{k} {v}" for k, v in details.items())
-    print_out(f"{item_id}: {changes}, by {author.strip()}; ledger line {entry.seq}")
+    print_out(f"{item_id}: {changes}, by {author}; ledger line {entry.seq}")
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, person_name
 
 
 @click.group("baseline")
@@ -30,6 +30,7 @@ def accept_command(options: GlobalOptions, run_id: str, author: str, reason: str
     from upkeep.security.accept import accept_baseline
 
     config = options.load_config()
+    author = person_name(author, "--by")
     accepted = accept_baseline(config, run_id, author=author, reason=reason)
     print_out(
         f"baseline {config.security.baseline} now holds the inventory of {run_id} "

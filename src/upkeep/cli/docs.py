@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_json, print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, person_name
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -47,18 +47,15 @@ def docs_reviewed_command(options: GlobalOptions, page: str, author: str, reason
     from upkeep.records import Decision
 
     config = options.load_config()
-    if not author.strip():
-        raise UpkeepError("--by: expected a name, got nothing")
+    author = person_name(author, "--by")
     if not reason.strip():
         raise UpkeepError("--reason: expected what the review found, got nothing")
     found = find_page(config, page)
     from upkeep.docs_review.freshness import DOCS_REVIEWED
 
-    decision = Decision(
-        DOCS_REVIEWED, found.page, author.strip(), datetime.now(UTC), reason.strip()
-    )
+    decision = Decision(DOCS_REVIEWED, found.page, author, datetime.now(UTC), reason.strip())
     entry = EvidenceStore(config.evidence_dir).record_decision(decision)
-    print_out(f"recorded the review of {found.page} by {author.strip()}; ledger line {entry.seq}")
+    print_out(f"recorded the review of {found.page} by {author}; ledger line {entry.seq}")
     return 0
 
 

@@ -4,19 +4,16 @@ clocks computed from them under upkeep.yml's `support:` targets."""
 
 from __future__ import annotations
 
-import getpass
-import os
 import secrets
 from datetime import UTC, datetime
 
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
 from upkeep.errors import ConfigError, UpkeepError
 from upkeep.plain_text import one_line
 
-AUTHOR_ENV = "UPKEEP_AUTHOR"
 author_option = click.option(
     "--author", metavar="NAME", help=f"Who [default: ${AUTHOR_ENV}, else the login name]."
 )
@@ -47,6 +44,7 @@ def open_command(
     from upkeep.records import Status
 
     config = options.load_config()
+    who = author_or_login(author)
     _support(config).severity(severity)
     store = EvidenceStore(config.evidence_dir)
     if run_id is not None:
@@ -63,7 +61,7 @@ def open_command(
     now = datetime.now(UTC)
     incident_id = f"INC-{now:%Y%m%d}-{secrets.token_hex(2)}"
     details = {"event": "open", "severity": severity, "title": title.strip(), "run_id": run_id}
-    _record(config, incident_id, _author(author), now, title.strip(), details)
+    _record(config, incident_id, who, now, title.strip(), details)
     print_out(f"opened {incident_id} ({severity}): {one_line(title)}")
     _show_clocks(config, incident_id)
     return 0
@@ -76,6 +74,7 @@ def _event_command(name: str, help_text: str, with_severity: bool = False):
     @click.pass_obj
     def command(options: GlobalOptions, incident_id: str, reason: str, author: str | None, **kw):
         config = options.load_config()
+        who = author_or_login(author)
         incident = _find(config, incident_id)
         if not incident.open:
             raise UpkeepError(f"{incident_id} is resolved; expected an open incident")
@@ -90,7 +89,7 @@ def _event_command(name: str, help_text: str, with_severity: bool = False):
         if severity:
             _support(config).severity(severity)
             details["severity"] = severity
-        _record(config, incident_id, _author(author), datetime.now(UTC), reason.strip(), details)
+        _record(config, incident_id, who, datetime.now(UTC), reason.strip(), details)
         print_out(f"{incident_id}: {name} recorded")
         _show_clocks(config, incident_id)
         return 0
@@ -180,7 +179,3 @@ def _record(config, incident_id, author, at, reason, details) -> None:
     EvidenceStore(config.evidence_dir).record_decision(
         Decision(INCIDENT, incident_id, author, at, reason, details)
     )
-
-
-def _author(author: str | None) -> str:
-    return author or os.environ.get(AUTHOR_ENV) or getpass.getuser()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from upkeep.cli.console import print_json, print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, person_name
 from upkeep.errors import UpkeepError
 from upkeep.plain_text import one_line
 
@@ -37,14 +37,13 @@ def log_add_command(options: GlobalOptions, text: str, run_id: str, author: str)
     config = options.load_config()
     if not text.strip():
         raise UpkeepError("TEXT: expected what was done, got nothing")
-    if not author.strip():
-        raise UpkeepError("--by: expected a name, got nothing")
+    author = person_name(author, "--by")
     store = EvidenceStore(config.evidence_dir)
     if not any(entry.run_id == run_id for entry in store.entries()):
         raise UpkeepError(f"--run: no run {run_id!r} in the evidence; `upkeep list` names runs")
-    decision = Decision(LOG_ENTRY, run_id, author.strip(), datetime.now(UTC), text.strip())
+    decision = Decision(LOG_ENTRY, run_id, author, datetime.now(UTC), text.strip())
     entry = store.record_decision(decision)
-    print_out(f"logged for {run_id} by {author.strip()}; ledger line {entry.seq}")
+    print_out(f"logged for {run_id} by {author}; ledger line {entry.seq}")
     return 0
 
 

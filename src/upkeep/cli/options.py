@@ -1,14 +1,20 @@
 """Responsible for what several commands read from the command line the same way: the
-`upkeep` group's own options, which every command receives, and a time given with `--at`.
+`upkeep` group's own options, which every command receives, a time given with `--at`, and the
+name of a person put on record (`--by`, `--author`, `--owner`, $UPKEEP_AUTHOR).
 """
 
 from __future__ import annotations
 
+import getpass
+import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
+
+from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -28,6 +34,10 @@ class GlobalOptions:
 
 
 FIRST_YEAR, LAST_YEAR = 1970, 9998
+AUTHOR_ENV = "UPKEEP_AUTHOR"
+# Control characters, and the invisible ones that reorder or hide text (bidi overrides,
+# zero-width), as the runbook metadata refuses them (upkeep.registry).
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def parse_at(at: str | None, config: Config, option: str = "--at") -> datetime:
@@ -57,3 +67,27 @@ def parse_at(at: str | None, config: Config, option: str = "--at") -> datetime:
             param_hint=option,
         )
     return local
+
+
+def person_name(value: str, option: str) -> str:
+    """A person's name given for the record with `option`, without its surrounding blanks.
+    UpkeepError when it is blank or holds a control or invisible character: a newline in the
+    ledger's `author` would read as a second line wherever the record is shown."""
+    name = value.strip()
+    if not name:
+        raise UpkeepError(f"{option}: expected a name, got nothing")
+    if _HIDDEN.search(name):
+        raise UpkeepError(
+            f"{option}: expected a name on one line without control characters, got {value!r}"
+        )
+    return name
+
+
+def author_or_login(author: str | None, option: str = "--author") -> str:
+    """Who decides: `option` as given, else $UPKEEP_AUTHOR, else the login name. A given name
+    that is empty is refused (person_name), not replaced by the login name."""
+    if author is not None:
+        return person_name(author, option)
+    if os.environ.get(AUTHOR_ENV):
+        return person_name(os.environ[AUTHOR_ENV], f"${AUTHOR_ENV}")
+    return getpass.getuser()

@@ -4,23 +4,16 @@ alerts until an expiry, with a reason, kept in the evidence ledger (who, when, w
 
 from __future__ import annotations
 
-import getpass
-import os
 from datetime import datetime
 
 import click
 
 from upkeep.cli.console import print_json, print_out, print_table
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
 from upkeep.errors import UpkeepError
 from upkeep.plain_text import one_line
 
-AUTHOR_ENV = "UPKEEP_AUTHOR"
 AUTHOR_HELP = f"Who decides [default: ${AUTHOR_ENV}, else the login name]."
-
-
-def _author(author: str | None) -> str:
-    return author or os.environ.get(AUTHOR_ENV) or getpass.getuser()
 
 
 @click.group("silence")
@@ -55,6 +48,7 @@ def silence_add_command(
 
     config = options.load_config()
     now = datetime.now(config.tz)
+    who = author_or_login(author)
     if scope == "fingerprint" and not name.startswith(FINGERPRINT_PREFIX):
         raise UpkeepError(
             f"silence: expected an alert fingerprint such as {FINGERPRINT_PREFIX}backup (as alert "
@@ -73,7 +67,7 @@ def silence_add_command(
             scope,
             name,
             until=when,
-            author=_author(author),
+            author=who,
             reason=reason,
             now=now,
         )
@@ -146,11 +140,12 @@ def silence_expire_command(
     from upkeep.evidence import EvidenceStore
 
     config = options.load_config()
+    who = author_or_login(author)
     try:
         ended = expire_silence(
             EvidenceStore(config.evidence_dir),
             record_id,
-            author=_author(author),
+            author=who,
             reason=reason,
             now=datetime.now(config.tz),
         )

@@ -1,0 +1,135 @@
+"""What several commands read the same way (upkeep.cli.options): the name of a person put on
+record with `--by`, `--author`, `--owner` or $UPKEEP_AUTHOR is refused with exit 2, and nothing
+recorded, when it is empty or holds a control character; an absent one is the login name."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers.project import CHECK_OK, Project
+
+from upkeep.evidence import EvidenceStore
+
+CONFIG = """\
+version: 1
+timezone: UTC
+evidence_dir: evidence
+state_dir: state
+runbooks_dir: runbooks
+alerts:
+  targets:
+    - {name: inbox, inbox: alerts-inbox}
+escalation:
+  critical: [probe]
+  fail:
+    levels:
+      - {page: ana, targets: [inbox], wait: 30m}
+support:
+  channels: {email: help@example.org}
+  severities:
+    P3: {response: 4h, resolution: 5d, clock: always}
+"""
+RUN_ID = "20261201T030000Z-probe-0001"
+
+
+@pytest.fixture
+def project(make_project) -> Project:
+    """A project with the runbook `probe` and one failing run of it in the evidence."""
+    from upkeep.records import Check, RunbookRef, RunRecord, Status
+
+    made = make_project(CONFIG)
+    made.add_runbook("probe", [CHECK_OK])
+    store = EvidenceStore(made.evidence)
+    started = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    record = RunRecord(
+        run_id=RUN_ID,
+        runbook=RunbookRef("probe", "Probe", "runbooks/daily/probe.ipynb"),
+        status=Status.FAIL,
+        started_at=started,
+        ended_at=started + timedelta(seconds=5),
+        as_of=started,
+        checks=(Check("probe:disk", Status.FAIL),),
+    )
+    store.publish(store.new_staging(record.run_id), record)
+    return made
+
+
+# Each command that puts a person's name on record, with the option that names them.
+COMMANDS = {
+    "silence add": (
+        ("silence", "add", "runbook", "probe", "--until", "1d", "--reason", "x"),
+        "--author",
+    ),
+    "log add": (("log", "add", "grew the volume", "--run", RUN_ID), "--by"),
+    "docs reviewed": (("docs", "reviewed", "probe"), "--by"),
+    "ack": (("ack", "alert:probe", "--reason", "x"), "--by"),
+    "incident open": (("incident", "open", "checkout 502", "--severity", "P3"), "--author"),
+    "backlog set owner": (
+        ("backlog", "set", "BL-00000000", "--state", "done", "--by", "dana", "--reason", "x"),
+        "--owner",
+    ),
+    "backlog set by": (
+        ("backlog", "set", "BL-00000000", "--state", "done", "--reason", "x"),
+        "--by",
+    ),
+}
+BAD_NAMES = {
+    "a newline": "ana\nroot approved everything",
+    "an escape": "ana\x1b[2J",
+    "a bidi override": "ana\u202egnp.exe",
+}
+
+
+def _decisions(project: Project) -> list:
+    return EvidenceStore(project.evidence).decisions()
+
+
+@pytest.mark.parametrize("bad", list(BAD_NAMES), ids=list(BAD_NAMES))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_name_with_a_control_character_is_refused_and_nothing_recorded(
+    project: Project, command: str, bad: str
+) -> None:
+    args, option = COMMANDS[command]
+    result = project.upkeep_in_process(*args, option, BAD_NAMES[bad])
+    assert result.code == 2, result.text
+    assert f"{option}: expected a name on one line without control characters" in result.err
+    assert _decisions(project) == []
+
+
+@pytest.mark.parametrize("command", ["silence add", "ack", "incident open", "log add"])
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_name_given_is_refused_not_replaced_by_the_login_name(
+    project: Project, command: str, empty: str
+) -> None:
+    args, option = COMMANDS[command]
+    result = project.upkeep_in_process(*args, option, empty)
+    assert result.code == 2, result.text
+    assert f"{option}: expected a name, got nothing" in result.err
+    assert _decisions(project) == []
+
+
+def test_upkeep_author_with_a_newline_is_refused(project: Project) -> None:
+    args, _ = COMMANDS["silence add"]
+    result = project.upkeep_in_process(*args, env={"UPKEEP_AUTHOR": "ana\nroot"})
+    assert result.code == 2, result.text
+    assert "$UPKEEP_AUTHOR: expected a name on one line" in result.err
+    assert _decisions(project) == []
+
+
+def test_each_command_records_a_good_name(project: Project) -> None:
+    # So that each refusal above is of the name alone.
+    for command, (args, option) in COMMANDS.items():
+        if not command.startswith("backlog"):
+            result = project.upkeep_in_process(*args, option, "ana")
+            assert result.code == 0, (command, result.text)
+    assert {entry.decision.author for entry in _decisions(project)} == {"ana"}
+
+
+def test_without_a_name_the_author_is_upkeep_author_else_the_login_name(project: Project) -> None:
+    args, _ = COMMANDS["silence add"]
+    assert project.upkeep_in_process(*args, env={"UPKEEP_AUTHOR": " ana "}).code == 0
+    assert project.upkeep_in_process(*args, env={"UPKEEP_AUTHOR": ""}).code == 0
+    authors = [entry.decision.author for entry in _decisions(project)]
+    assert authors == ["ana", getpass.getuser()]
