@@ -279,6 +279,12 @@ def test_bad_backlog_and_log_input_is_refused_and_nothing_recorded(project: Proj
         "backlog", "set", "BL-00000000", "--due", "31/01/2030", "--by", "dana", "--reason", "x"
     )
     assert bad_due.code == 2 and "YYYY-MM-DD" in bad_due.err
+    for typo in ("1900-01-31", "9999-01-31"):  # was recorded as the item's due date
+        far = project.upkeep_in_process(
+            "backlog", "set", "BL-00000000", "--due", typo, "--by", "dana", "--reason", "x"
+        )
+        assert far.code == 2
+        assert f"--due: expected a date in the years 1970 to 9998, got {typo!r}" in far.err
     no_run = project.upkeep_in_process("log", "add", "x", "--run", "nope", "--by", "dana")
     assert no_run.code == 2 and "no run 'nope'" in no_run.err
     assert EvidenceStore(project.evidence).decisions() == []

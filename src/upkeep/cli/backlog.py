@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_json, print_out, print_table
-from upkeep.cli.options import GlobalOptions, person_name
+from upkeep.cli.options import FIRST_YEAR, LAST_YEAR, GlobalOptions, person_name
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -127,10 +127,7 @@ def change_item(
     if owner is not None:
         details["owner"] = person_name(owner, "--owner")
     if due is not None:
-        try:
-            details["due"] = date.fromisoformat(due).isoformat()
-        except ValueError:
-            raise UpkeepError(f"--due: expected a date YYYY-MM-DD, got {due!r}") from None
+        details["due"] = _due_date(due).isoformat()
     if not details:
         raise UpkeepError("nothing to change: give --state, --owner or --due")
     author = person_name(author, "--by")
@@ -145,6 +142,20 @@ def change_item(
     changes = ", ".join(f"{k} {v}" for k, v in details.items())
     print_out(f"{item_id}: {changes}, by {author}; ledger line {entry.seq}")
     return 0
+
+
+def _due_date(due: str) -> date:
+    """--due as a date in the years `--at` takes: a due date of 1900 or 9999 is a typo, and the
+    site and the reviews count days from it."""
+    try:
+        day = date.fromisoformat(due)
+    except ValueError:
+        raise UpkeepError(f"--due: expected a date YYYY-MM-DD, got {due!r}") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise UpkeepError(
+            f"--due: expected a date in the years {FIRST_YEAR} to {LAST_YEAR}, got {due!r}"
+        )
+    return day
 
 
 def _item_json(item: BacklogItem, today: date) -> dict[str, object]:
