@@ -134,6 +134,19 @@ def test_check_silences_suppress_only_when_every_check_that_is_not_ok_is_silence
     assert _alert(project, now + timedelta(minutes=1))[0] == []
 
 
+def test_a_check_no_last_run_reported_is_silenced_with_a_note(project: Project) -> None:
+    _failing_run(project, {"probe:disk": Status.FAIL})
+    seen = project.upkeep_in_process(
+        "silence", "add", "check", "probe:disk", "--until", "1d", "--reason", "x"
+    )
+    assert seen.code == 0 and "note:" not in seen.err
+    typo = project.upkeep_in_process(
+        "silence", "add", "check", "probe:dsik", "--until", "1d", "--reason", "x"
+    )
+    assert typo.code == 0, typo.text
+    assert "no runbook's last run reported a check named 'probe:dsik'" in typo.err
+
+
 def _failing_run_later(project: Project) -> None:
     """A newer run where only the silenced check fails."""
     from upkeep.evidence import EvidenceStore
@@ -162,6 +175,11 @@ def _failing_run_later(project: Project) -> None:
         (
             ("runbook", "probe", "--until", "2020-01-01T00:00", "--reason", "x"),
             "--until: expected a moment after now",
+        ),
+        # A check name no run can report silenced nothing, unseen.
+        *(
+            (("check", name, "--until", "1d", "--reason", "x"), f"got {name!r}")
+            for name in ("", "  ", "disk", ":disk", "probe:disk\nprobe:load", " probe:disk")
         ),
         # A period or a date-time past 9998 overflowed: an internal error with a traceback.
         (

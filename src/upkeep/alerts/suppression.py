@@ -50,6 +50,9 @@ AUTHOR = "upkeep"
 _READ: dict[str, Any] = {}  # the silences of the ledger as last read, and its state then
 SCOPES = ("runbook", "check", "fingerprint")
 LAST_YEAR = 9998  # the last year a silence may end in, as for `--at` (upkeep.cli.options)
+# What a check's name looks like in a run's report: COMPONENT:THING (disk:/var, app:restore),
+# on one line and without blanks at either end; a silence of any other name silences nothing.
+_CHECK_NAME = re.compile(r"[^\s:][^\x00-\x1f\x7f-\x9f]*:[^\x00-\x1f\x7f-\x9f]*[^\s:]")
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
     "m": timedelta(minutes=1),
@@ -123,10 +126,15 @@ def silence(
     reason: str,
     now: datetime,
 ) -> Silence:
-    """Record a silence; ValueError (nothing recorded) for an unknown scope, an empty reason or
-    an expiry that is not in the future."""
+    """Record a silence; ValueError (nothing recorded) for an unknown scope, a check name not of
+    the form a check has, an empty reason or an expiry that is not in the future."""
     if scope not in SCOPES:
         raise ValueError(f"silence: expected one of {', '.join(SCOPES)}, got {scope!r}")
+    if scope == "check" and not _CHECK_NAME.fullmatch(name):
+        raise ValueError(
+            f"silence: expected a check's name as a run's report names it, COMPONENT:THING on "
+            f"one line (such as disk:/var), got {name!r}"
+        )
     if not reason.strip():
         raise ValueError("--reason: expected why the alerts may wait, got nothing")
     if until <= now:

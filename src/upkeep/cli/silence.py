@@ -5,13 +5,17 @@ alerts until an expiry, with a reason, kept in the evidence ledger (who, when, w
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from upkeep.cli.console import print_json, print_out, print_table
+from upkeep.cli.console import print_err, print_json, print_out, print_table
 from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
 from upkeep.errors import UpkeepError
 from upkeep.plain_text import one_line
+
+if TYPE_CHECKING:
+    from upkeep.config import Config
 
 AUTHOR_HELP = f"Who decides [default: ${AUTHOR_ENV}, else the login name]."
 
@@ -73,11 +77,31 @@ def silence_add_command(
         )
     except ValueError as exc:
         raise UpkeepError(str(exc)) from None
+    reported = _reported_checks(config) if scope == "check" else None
+    if reported and name not in reported:
+        print_err(
+            f"upkeep: note: no runbook's last run reported a check named {name!r} (a typo?); "
+            "the silence holds such a check back once a run reports it"
+        )
     print_out(
         f"silenced {scope} {name} until {made.until.astimezone(config.tz):%Y-%m-%d %H:%M %Z} "
         f"as {made.author}; id {made.record_id}"
     )
     return 0
+
+
+def _reported_checks(config: Config) -> set[str] | None:
+    """The checks the last run of each runbook reported; None when no run can be read. A
+    silence of another name is likely mistyped, yet kept: a check reported only when it fails
+    has no name on record before it does."""
+    from upkeep.evidence import EvidenceStore
+
+    store = EvidenceStore(config.evidence_dir)
+    try:
+        last = {entry.runbook: entry for entry in store.entries(strict=False)}
+        return {check.name for entry in last.values() for check in store.load(entry).checks}
+    except (UpkeepError, OSError, ValueError):  # reading evidence is for a hint here, not a gate
+        return None
 
 
 @silence_group.command("list")
