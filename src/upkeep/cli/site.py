@@ -77,6 +77,7 @@ def site_build_command(
     default="127.0.0.1:8000",
     show_default=True,
     metavar="IP:PORT",
+    callback=lambda ctx, param, value: dev_address(value),
     help="Address to serve on.",
 )
 @click.pass_obj
@@ -95,6 +96,29 @@ def site_publish_command(options: GlobalOptions, version: str, alias: str) -> in
     Nothing is pushed. The branch's root redirects to ALIAS.
     """
     return publish(options.load_config(), version, alias)
+
+
+def dev_address(value: str) -> str:
+    """`--dev-addr` checked as mkdocs reads it, IP:PORT (localhost, or [::1] for IPv6), with a
+    port mkdocs can bind: click.BadParameter otherwise, before mkdocs starts and fails with a
+    traceback."""
+    import ipaddress
+
+    host, _, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        if host != "localhost":
+            ipaddress.ip_address(host)
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(port)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected IP:PORT, such as 127.0.0.1:8000 (an IP address or localhost, a port from "
+            f"1 to 65535), got {value!r}",
+            param_hint="--dev-addr",
+        ) from None
+    return value
 
 
 def build(
