@@ -81,6 +81,8 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
         (("x", "--title", "a <b>"), "--title: expected one line of text without < >"),
         (("x", "--category", ""), "--category: expected a non-empty string"),
         (("x", "--owner", "bob\x1b[31m"), "--owner: expected one line of text without control"),
+        # ENAMETOOLONG from the file system: a system error, exit 3
+        (("a" * 300,), "(300 characters): expected at most 64 characters"),
     ],
 )
 def test_what_cannot_be_used_is_refused_and_nothing_written(
@@ -89,6 +91,33 @@ def test_what_cannot_be_used_is_refused_and_nothing_written(
     result = own.upkeep_in_process("new", *args)
     assert result.code == 2 and message in result.err
     assert not (own.root / "ops").exists()
+
+
+def test_dir_inside_a_runbooks_folder_of_ones_own_is_where_the_runbook_goes(own: Project) -> None:
+    inside = own.root / "ops" / "runbooks" / "team"
+    result = own.upkeep_in_process("new", "disk-report", "--dir", str(inside))
+    assert result.code == 0, result.text
+    assert (inside / "weekly" / "disk-report.ipynb").is_file()
+    assert "disk-report" in registry.discover([own.root / "ops" / "runbooks"], own.root)
+
+
+@pytest.mark.parametrize("where", ["elsewhere", "ops", "shipped"])
+def test_dir_outside_every_runbooks_folder_of_ones_own_is_refused(own: Project, where: str) -> None:
+    # Any path was created (as root, /nonexistent/weekly/), and the runbook there was never
+    # discovered though the command said to run it.
+    folder = {
+        "elsewhere": own.root / "elsewhere" / "deep",
+        "ops": own.root / "ops",  # the runbooks folder's parent
+        "shipped": SHIPPED_RUNBOOKS_DIR,
+    }[where]
+    result = own.upkeep_in_process("new", "disk-report", "--dir", str(folder))
+    assert result.code == 2, result.text
+    assert f"--dir {str(folder)!r}: expected one of the runbooks folders of runbooks_dir" in (
+        result.err
+    )
+    assert str(own.root / "ops" / "runbooks") in result.err
+    assert not (own.root / "elsewhere").exists() and not (own.root / "ops").exists()
+    assert not list(SHIPPED_RUNBOOKS_DIR.rglob("disk-report.ipynb"))
 
 
 def test_only_the_shipped_runbooks_is_no_folder_to_write_into(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """Responsible for `upkeep new NAME --cadence weekly`: a new runbook scaffolded into the first
-runbooks folder of the user's own (`runbooks_dir`, the shipped runbooks aside), under its
-cadence's folder, ready for `upkeep check` and `upkeep run`. A name that is not kebab-case or
-already taken, a cadence that is not one, or no folder of one's own is refused (exit 2), and
-nothing is written.
+runbooks folder of the user's own (`runbooks_dir`, the shipped runbooks aside), or with `--dir`
+into one of them or a folder inside one, under its cadence's folder, ready for `upkeep check` and
+`upkeep run`. A name that is not kebab-case, too long or already taken, a cadence that is not
+one, or a folder that is no runbooks folder of one's own is refused (exit 2), and nothing is
+written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from upkeep.errors import RunbookError
 if TYPE_CHECKING:
     from upkeep.config import Config
 
+# A runbook's name is in the file name of its notebook and of each run's folder, page and id
+# (20261207T030000Z-NAME-1a2b): well inside the 255 bytes a file name may have.
+MAX_NAME_LENGTH = 64
+
 
 @click.command("new")
 @click.argument("name")
@@ -37,7 +42,8 @@ if TYPE_CHECKING:
     "--dir",
     "folder",
     type=click.Path(file_okay=False, path_type=Path),
-    help="The runbooks folder to write into [default: the first of runbooks_dir of your own].",
+    help="The runbooks folder to write into: one of runbooks_dir of your own, or a folder inside "
+    "one [default: the first of them].",
 )
 @click.pass_obj
 def new_command(
@@ -86,6 +92,11 @@ def new_runbook_file(
             f"runbook name {name!r}: expected kebab-case, such as disk-report (lower-case "
             "letters and digits, words joined by -)"
         )
+    if len(name) > MAX_NAME_LENGTH:
+        raise RunbookError(
+            f"runbook name {name[:20]}... ({len(name)} characters): expected at most "
+            f"{MAX_NAME_LENGTH} characters"
+        )
     if name in registry.RESERVED_NAMES:
         raise RunbookError(f"runbook name {name!r}: {registry.reserved_name_problem(name)}")
     try:
@@ -96,7 +107,7 @@ def new_runbook_file(
     if name in existing or name in existing.invalid:
         known = existing.get(name) or existing.invalid[name]
         raise RunbookError(f"runbook {name} exists already ({known.relpath}); expected a new name")
-    target = _own_folder(config) if folder is None else folder.resolve()
+    target = _own_folder(config) if folder is None else _folder_inside_own(config, folder)
     sub = cadence if cadence in FOLDER_CADENCES else "cron"
     path = target / sub / f"{name}.ipynb"
     if path.exists():
@@ -111,15 +122,34 @@ def new_runbook_file(
     return path
 
 
+def _own_folders(config: Config) -> list[Path]:
+    """The folders of `runbooks_dir` that are not the shipped runbooks'."""
+    from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+
+    return [folder for folder in config.runbooks_dir if folder != SHIPPED_RUNBOOKS_DIR]
+
+
 def _own_folder(config: Config) -> Path:
     """The first folder of `runbooks_dir` that is not the shipped runbooks'."""
     from upkeep.config import SHIPPED_RUNBOOKS
-    from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 
-    for folder in config.runbooks_dir:
-        if folder != SHIPPED_RUNBOOKS_DIR:
-            return folder
+    for folder in _own_folders(config):
+        return folder
     raise RunbookError(
         f"{config.path}: runbooks_dir lists only {SHIPPED_RUNBOOKS}; expected a folder of your "
         f"own beside it (runbooks_dir: [{SHIPPED_RUNBOOKS}, runbooks]), or pass --dir"
+    )
+
+
+def _folder_inside_own(config: Config, folder: Path) -> Path:
+    """`--dir`, resolved, when it is a runbooks folder of one's own or inside one: a runbook
+    written anywhere else is never discovered, so `upkeep run NAME` would not find it."""
+    target = folder.resolve()
+    own = [own.resolve() for own in _own_folders(config)]
+    if any(target.is_relative_to(o) for o in own):
+        return target
+    listed = ", ".join(str(o) for o in own) or "none of your own"
+    raise RunbookError(
+        f"--dir {str(folder)!r}: expected one of the runbooks folders of runbooks_dir in "
+        f"{config.path} (the shipped ones aside), or a folder inside one: {listed}"
     )
