@@ -93,6 +93,13 @@ def test_restore_refuses_what_it_must_not_touch(system: Path) -> None:
     assert "holds no backup 'no-such-id' of database 'app'" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert not (system / "y.db").exists()
+    # An empty TARGET was the current folder (for PostgreSQL: a database without a name).
+    for args in (("app", ""), ("app", " "), ("--log", "app", "")):
+        empty = _upkeep(system, "restore", *args)
+        assert empty.returncode == 2, empty.stderr
+        assert "Invalid value for TARGET: expected a new file (SQLite, or with --log)" in (
+            empty.stderr
+        )
 
 
 def test_a_corrupt_piece_is_a_failed_check_naming_the_piece(system: Path) -> None:

@@ -1,6 +1,7 @@
 """What several commands read the same way (upkeep.cli.options): the name of a person put on
 record with `--by`, `--author`, `--owner` or $UPKEEP_AUTHOR is refused with exit 2, and nothing
-recorded, when it is empty or holds a control character; an absent one is the login name."""
+recorded, when it is empty or holds a control character; an absent one is the login name. A
+path given empty is refused, not read as the current folder."""
 
 from __future__ import annotations
 
@@ -133,3 +134,24 @@ def test_without_a_name_the_author_is_upkeep_author_else_the_login_name(project:
     assert project.upkeep_in_process(*args, env={"UPKEEP_AUTHOR": ""}).code == 0
     authors = [entry.decision.author for entry in _decisions(project)]
     assert authors == ["ana", getpass.getuser()]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("review", "--plots", ""),
+        ("schedule", "export", "cron", "-o", ""),
+        ("site", "build", "--site-dir", ""),
+        ("new", "disk-report", "--dir", ""),
+        ("verify", "--fleet", ""),
+    ],
+)
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(
+    project: Project, args: tuple[str, ...]
+) -> None:
+    # `schedule export cron -o ""` wrote upkeep.crontab into the current folder.
+    before = sorted(project.root.iterdir())
+    result = project.upkeep(*args)
+    assert result.code == 2, result.text
+    assert "expected a path, got an empty one ('')" in result.err
+    assert sorted(project.root.iterdir()) == before

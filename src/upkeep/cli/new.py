@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, NonEmptyPath
 from upkeep.errors import RunbookError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ MAX_NAME_LENGTH = 64
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     help="The runbooks folder to write into: one of runbooks_dir of your own, or a folder inside "
     "one [default: the first of them].",
 )

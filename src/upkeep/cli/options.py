@@ -1,6 +1,7 @@
 """Responsible for what several commands read from the command line the same way: the
-`upkeep` group's own options, which every command receives, a time given with `--at`, and the
-name of a person put on record (`--by`, `--author`, `--owner`, $UPKEEP_AUTHOR).
+`upkeep` group's own options, which every command receives, a time given with `--at`, a path
+that must not be empty, and the name of a person put on record (`--by`, `--author`, `--owner`,
+$UPKEEP_AUTHOR).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,6 +32,16 @@ class GlobalOptions:
         from upkeep.config import load_config
 
         return load_config(self.config_path)
+
+
+class NonEmptyPath(click.Path):
+    """click.Path that refuses an empty value: Path("") is the current folder, so `-o ""`
+    would write there (or read from there) unasked."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value:
+            self.fail("expected a path, got an empty one ('')", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 FIRST_YEAR, LAST_YEAR = 1970, 9998

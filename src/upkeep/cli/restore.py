@@ -50,6 +50,12 @@ def restore_command(
     With --log, DATABASE is a log's name: its archive's content (checked: the stored sha256,
     the content's sha256 and line count) is written to the new file TARGET.
     """
+    if not target.strip():  # as a path, the current folder; as a database name, none
+        raise click.BadParameter(
+            "expected a new file (SQLite, or with --log) or a new database's name (PostgreSQL), "
+            f"got {target!r}",
+            param_hint="TARGET",
+        )
     if is_log:
         return restore_log(options.load_config(), database, target, backup_id)
     return restore_database(options.load_config(), database, target, backup_id)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions, parse_at
+from upkeep.cli.options import GlobalOptions, NonEmptyPath, parse_at
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--plots",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Also write each trend plot as DIR/<metric>.svg.",
 )

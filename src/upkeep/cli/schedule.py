@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from upkeep.cli.console import print_err, print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, NonEmptyPath
 
 TARGET_NAMES = ("cron", "systemd", "kubernetes", "github-actions")
 EXIT_REFUSED = 1
@@ -29,7 +29,7 @@ def schedule_group() -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     help="Write the files into this folder (made if missing) [default: print them].",
 )
 @click.pass_obj

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, NonEmptyPath
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -24,7 +24,7 @@ def site_group() -> None:
 @site_group.command("build")
 @click.option(
     "--site-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NonEmptyPath(file_okay=False, path_type=Path),
     help=(
         "Write the site here [default: site.site_dir of upkeep.yml, "
         "else site_dir of mkdocs.yml, ./site]."
@@ -35,7 +35,7 @@ def site_group() -> None:
     "--fleet",
     "fleet_path",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     envvar="UPKEEP_FLEET",
     help="Add the fleet pages: a dashboard of every host of this fleet file (host x runbook, "
     "worst first) and a page per host, each run verified [$UPKEEP_FLEET].",

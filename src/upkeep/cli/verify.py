@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from upkeep.cli.console import print_err, print_json, print_out
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, NonEmptyPath
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     "--fleet",
     "fleet_path",
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path),
     help="Verify the evidence of every host of this fleet file (each its own ledger) instead "
     "of this config's.",
 )
