@@ -114,6 +114,18 @@ def test_upkeep_subject_find_lists_the_rows_and_changes_nothing(tmp_path: Path) 
     assert hashlib.sha256((tmp_path / "app.db").read_bytes()).hexdigest() == before
 
 
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "0"])
+def test_a_statement_timeout_that_is_no_number_of_seconds_is_refused(
+    tmp_path: Path, seconds: str
+) -> None:
+    # nan passed click's range check (it compares false with anything) and the lookup ran.
+    result = _project(tmp_path).upkeep_in_process(
+        "subject", "find", SUBJECT, "--statement-timeout", seconds
+    )
+    assert result.code == 2, result.text
+    assert "--statement-timeout" in result.err and not result.out
+
+
 def test_upkeep_subject_find_json_with_the_rows_for_an_access_request(tmp_path: Path) -> None:
     result = _project(tmp_path).upkeep("subject", "find", SUBJECT, "--json", "--rows")
     assert result.code == 0, result.text

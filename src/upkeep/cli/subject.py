@@ -5,6 +5,7 @@ identifier, read-only; a table of database, table, row key and the columns holdi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -29,6 +30,7 @@ def subject_group() -> None:
     "--statement-timeout",
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
+    callback=lambda ctx, param, value: _finite_seconds(value),
     metavar="SECONDS",
     help="Per query (default: compliance.statement_timeout_s); a large table may need more.",
 )
@@ -98,3 +100,14 @@ def find_command(
 def _shown(value: Any) -> Any:
     """A column's value as JSON holds it: binary as `\\x` and its hex digits, as psql shows it."""
     return "\\x" + value.hex() if isinstance(value, bytes | bytearray | memoryview) else value
+
+
+def _finite_seconds(value: float | None) -> float | None:
+    """--statement-timeout, a finite number: nan passes FloatRange (it compares false with
+    anything) and inf has no milliseconds for PostgreSQL."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(
+            f"expected a finite number of seconds > 0, got {value}",
+            param_hint="--statement-timeout",
+        )
+    return value
