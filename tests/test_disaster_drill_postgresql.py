@@ -8,6 +8,7 @@ command probed until healthy, and a read-only canary query where upkeep may not 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -239,9 +240,12 @@ def test_a_canary_table_or_view_of_another_role_is_neither_written_nor_read(
     assert server.psql("SELECT who FROM sprung", dbname=dbname) == "postgres"
 
 
-def test_the_heartbeat_table_upkeep_made_is_written_in_public_whatever_the_search_path(
+def test_the_heartbeat_table_is_where_the_roles_own_create_table_would_put_it(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
+    # In the first schema of the role's search path: for the superuser here, the schema the
+    # database's search_path names, as an unqualified CREATE TABLE did before only pg_catalog
+    # was searched.
     server = postgres_server
     dbname = new_database(server, SCHEMA)
     server.psql(
@@ -253,8 +257,45 @@ def test_the_heartbeat_table_upkeep_made_is_written_in_public_whatever_the_searc
     moment = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
     canary.write("backup", moment)
     assert canary.newest() == moment
-    found = server.psql("SELECT to_regclass('public.upkeep_canary') IS NOT NULL", dbname=dbname)
+    found = server.psql("SELECT to_regclass('postgres.upkeep_canary') IS NOT NULL", dbname=dbname)
     assert found == "t"
+    assert server.psql("SELECT to_regclass('public.upkeep_canary')", dbname=dbname) == ""
+
+
+def test_a_role_without_create_on_public_keeps_its_heartbeat_in_its_own_schema(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    # PostgreSQL 15 gives no role CREATE on public: a least-privilege role has a schema of its
+    # own, where the heartbeat went before, and goes still.
+    server = postgres_server
+    dbname = f"canary_own_{os.getpid()}"
+    server.psql(f"CREATE DATABASE {dbname} OWNER postgres")
+    server.psql(
+        f"GRANT CONNECT ON DATABASE {dbname} TO {server.role}; "
+        f"CREATE SCHEMA AUTHORIZATION {server.role}",
+        dbname=dbname,
+    )
+    config = make_config(
+        tmp_path,
+        f"""
+        databases:
+          - name: pg
+            engine: postgresql
+            host: {server.host}
+            port: {server.port}
+            dbname: {dbname}
+            user: {server.role}
+            password: "file:{server.password_file}"
+        disaster_drill:
+          databases: {{pg: {{rpo_s: 600, rto_s: 120, canary: table}}}}
+        """,
+    )
+    canary = canary_for(config, config.database("pg"))
+    moment = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    canary.write("backup", moment)
+    assert canary.newest() == moment
+    where = f"SELECT to_regclass('{server.role}.upkeep_canary') IS NOT NULL"
+    assert server.psql(where, dbname=dbname) == "t"
 
 
 def test_a_canary_whose_password_cannot_be_had_leaves_the_other_backups_be(

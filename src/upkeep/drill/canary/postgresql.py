@@ -1,9 +1,9 @@
 """Responsible for the canary of a PostgreSQL database: the heartbeat table, or the configured
 query, through psql with the configured connection (the password only in a private passfile),
 in the live database or in a restored copy on the same server. The heartbeat table is
-`public.upkeep_canary`, written and read with only pg_catalog searched, and only when the role
-upkeep connects as owns it: another role's table could run that role's code as ours (a trigger,
-a view)."""
+`upkeep_canary` in the first schema of the role's search path (its own schema, else public),
+written and read with only pg_catalog searched, and only when the role upkeep connects as owns
+it: another role's table could run that role's code as ours (a trigger, a view)."""
 
 from __future__ import annotations
 
@@ -19,48 +19,58 @@ from upkeep.drill.canary.interface import KEEP_ROWS, Canary, CanaryError, parse_
 __all__ = ["PostgreSQLCanary"]
 
 MAX_STDERR = 2000
-_TABLE = f"public.{CANARY_TABLE}"
-# What psql prints, instead of writing or reading, when the table is not ours; then its owner.
+# What psql prints, instead of writing or reading, when the table is not ours; then its owner
+# and the table, a line each.
 _NOT_OURS = "upkeep-canary-not-ours"
+# The table is where an unqualified CREATE TABLE of the role puts it (the first schema of its
+# search path that exists: its own schema, else public), found before anything else is
+# searched; pg_catalog's current_schemas(boolean) is an exact match, which no function a
+# database owner adds can outrank. From then on only pg_catalog is searched.
+_WHERE = f"""\
+SELECT coalesce((current_schemas(false))[1], 'public') AS canary_schema \\gset
+SET search_path = pg_catalog;
+SELECT format('%I.%I', :'canary_schema', '{CANARY_TABLE}') AS canary_table \\gset
+"""
 # Whether the heartbeat table exists, is a plain table and is owned by the connected role. Looked
 # at again once locked: the owner of the schema could have dropped and replaced it meanwhile.
-_OWNER = f"""\
+_OWNER = """\
 SELECT t.oid IS NOT NULL AS canary_present,
        coalesce(c.relkind = 'r' AND c.relowner = (SELECT oid FROM pg_roles
                                                    WHERE rolname = current_user), false)
          AS canary_ours,
        coalesce(pg_get_userbyid(c.relowner), '') AS canary_owner
-FROM (SELECT to_regclass('{_TABLE}')::oid AS oid) AS t LEFT JOIN pg_class c ON c.oid = t.oid
+FROM (SELECT to_regclass(:'canary_table')::oid AS oid) AS t LEFT JOIN pg_class c ON c.oid = t.oid
 \\gset
 """
+_REFUSED = f"""\
+\\echo {_NOT_OURS}
+\\echo :canary_owner
+\\echo :canary_table
+"""
 _WRITE = f"""\
-SET search_path = pg_catalog;
-BEGIN;
-CREATE TABLE IF NOT EXISTS {_TABLE} (
+{_WHERE}BEGIN;
+CREATE TABLE IF NOT EXISTS :canary_table (
     id bigserial PRIMARY KEY, written_at timestamptz NOT NULL, written_by text NOT NULL);
 {_OWNER}\\if :canary_ours
-LOCK TABLE {_TABLE} IN ROW EXCLUSIVE MODE;
+LOCK TABLE :canary_table IN ROW EXCLUSIVE MODE;
 {_OWNER}\\endif
 \\if :canary_ours
-INSERT INTO {_TABLE} (written_at, written_by) VALUES (:'moment', :'by');
-DELETE FROM {_TABLE} WHERE id <= (SELECT max(id) FROM {_TABLE}) - {KEEP_ROWS};
+INSERT INTO :canary_table (written_at, written_by) VALUES (:'moment', :'by');
+DELETE FROM :canary_table WHERE id <= (SELECT max(id) FROM :canary_table) - {KEEP_ROWS};
 COMMIT;
 \\else
-\\echo {_NOT_OURS} :canary_owner
-ROLLBACK;
+{_REFUSED}ROLLBACK;
 \\endif
 """
 _NEWEST = f"""\
-SET search_path = pg_catalog;
-BEGIN;
+{_WHERE}BEGIN;
 {_OWNER}\\if :canary_ours
-LOCK TABLE {_TABLE} IN ACCESS SHARE MODE;
+LOCK TABLE :canary_table IN ACCESS SHARE MODE;
 {_OWNER}\\endif
 \\if :canary_ours
-SELECT extract(epoch FROM max(written_at)) FROM {_TABLE};
+SELECT extract(epoch FROM max(written_at)) FROM :canary_table;
 \\elif :canary_present
-\\echo {_NOT_OURS} :canary_owner
-\\endif
+{_REFUSED}\\endif
 COMMIT;
 """
 
@@ -115,12 +125,12 @@ class PostgreSQLCanary(Canary):
             raise CanaryError(str(exc)) from None
         found = proc.stdout.strip()
         if found.startswith(_NOT_OURS):
-            owner = found.removeprefix(_NOT_OURS).strip() or "(unknown)"
+            _, owner, table = [*found.splitlines(), "", ""][:3]
             raise CanaryError(
-                f"database {self.database.name!r} ({dbname}): {what}: {_TABLE} is not a table "
-                f"of the role upkeep connects as (its owner is {owner}); upkeep writes and reads "
-                "only its own, to which no other role can have added a trigger or a rule: drop "
-                f"it, or give it to that role (ALTER TABLE {_TABLE} OWNER TO ...)"
+                f"database {self.database.name!r} ({dbname}): {what}: {table} is not a table "
+                f"of the role upkeep connects as (its owner is {owner or '(unknown)'}); upkeep "
+                "writes and reads only its own, to which no other role can have added a trigger "
+                f"or a rule: drop it, or give it to that role (ALTER TABLE {table} OWNER TO ...)"
             )
         return found
 
