@@ -27,12 +27,12 @@ def test_counts_are_read_and_one_of_them_may_be_all_that_is_kept(tmp_path: Path)
 @pytest.mark.parametrize(
     ("backup", "message"),
     [
-        ("keep_daily: -3", "backup.keep_daily: expected an integer from 0 to 3660, got -3 (int)"),
-        ("keep_weekly: 1000", "backup.keep_weekly: expected an integer from 0 to 522, got 1000"),
+        ("keep_daily: -3", "backup.keep_daily: expected an integer from 0 to 36600, got -3 (int)"),
+        ("keep_weekly: 10000", "backup.keep_weekly: expected an integer from 0 to 5220, got 10000"),
         ("keep_monthly: 1.5", "backup.keep_monthly: expected an integer, got 1.5 (float)"),
         (
             "keep_monthly: 100000000000",
-            "backup.keep_monthly: expected an integer from 0 to 120, got 100000000000",
+            "backup.keep_monthly: expected an integer from 0 to 1200, got 100000000000",
         ),
         (
             "keep_daily: 0, keep_weekly: 0, keep_monthly: 0",

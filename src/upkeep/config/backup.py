@@ -18,8 +18,9 @@ __all__ = ["read_backup"]
 # levels go further down, but past -7 they save little CPU for much larger pieces).
 MAX_LEVEL = 22
 FASTEST_LEVEL = -7
-# Ten years of each period, as `max_full_age_days` allows: retention steps back a day at a time.
-MAX_KEEP = {"keep_daily": 3660, "keep_weekly": 522, "keep_monthly": 120}
+# A hundred years of each period: a long retention policy (15 years of monthlies) is a legal
+# requirement somewhere, while counts without a bound make retention step back for ever.
+MAX_KEEP = {"keep_daily": 36600, "keep_weekly": 5220, "keep_monthly": 1200}
 
 
 def read_backup(s: Section | None, base: Path) -> BackupPolicy:
