@@ -5,6 +5,8 @@ line for the refusal."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers.project import Project
 
@@ -34,7 +36,8 @@ def project(make_project) -> Project:
         ("var/backups/site", "is inside the backup store"),
         ("var/metrics", "contains what upkeep.yml names as metrics.textfile"),
         (".", "is or contains the project"),
-        ("/etc/site", "inside /etc, a system tree"),
+        ("/etc", "/etc is a system tree"),
+        ("/var/lib", "/var/lib is a system directory"),
     ],
 )
 def test_a_folder_whose_emptying_would_lose_something_kept_is_refused(
@@ -60,6 +63,22 @@ def test_a_folder_holding_other_things_is_refused_until_it_holds_a_site(project:
     (folder / "sitemap.xml").write_text("<urlset/>")
     assert site_dir_refusal(folder, config) is None  # built by MkDocs before the marker
     assert site_dir_refusal(project.root / "upkeep.yml", config) is not None  # not a folder
+
+
+def test_a_gh_pages_checkout_and_a_document_root_are_site_folders(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A build keeps hidden entries: a checkout's .git stays. A web server's document root in a
+    # system tree is the site's folder when it is empty or holds a site.
+    config = load_config(project.config)
+    pages = project.root / "gh-pages"
+    (pages / ".git").mkdir(parents=True)
+    (pages / "index.html").write_text("<p>")
+    (pages / "sitemap.xml").write_text("<urlset/>")
+    assert site_dir_refusal(pages, config) is None
+    assert site_dir_refusal(Path("/usr/share/nginx/html-not-there"), config) is None
+    assert "/usr is a system tree" in (site_dir_refusal(Path("/usr"), config) or "")
+    assert "holds" in (site_dir_refusal(Path("/usr/share"), config) or "")  # not a site
 
 
 def test_a_symlink_to_a_kept_folder_is_refused_as_that_folder(project: Project) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from upkeep.config.model import Cleanup, CleanupRoot, Config
 from upkeep.config.reader import Section, lexical
-from upkeep.config.system_paths import GUARD_MARKERS, not_disposable
+from upkeep.config.system_paths import GUARD_MARKERS, not_disposable, system_directory
 from upkeep.errors import ConfigError
 
 __all__ = [
@@ -100,16 +100,20 @@ def refusal(written: Path, config: Config) -> str | None:
     return why
 
 
-def holds_kept(path: Path, config: Config, *, leave: Collection[str] = ()) -> str | None:
+def holds_kept(
+    path: Path, config: Config, *, leave: Collection[str] = (), keeps_hidden: bool = False
+) -> str | None:
     """Why emptying the folder `path` (absolute, normal) would lose something kept, or None: it
     is a system directory, is or holds the project, the home directory or one of upkeep's own
     folders, lies inside one of those, holds a file the maintained system keeps or upkeep.yml
     names (but those it names as `leave`), or is or lies in a git work tree or a PostgreSQL
-    data directory. Also what a site build, which empties its folder, must not be given."""
+    data directory. With `keeps_hidden` (a site build, which empties its folder but for hidden
+    entries, and whose caller checks what else the folder holds): only the system's own folders
+    themselves, not whatever lies in their trees, and a `.git` in it is kept."""
     for guarded, what in guarded_dirs(config):
         if path == guarded or guarded.is_relative_to(path):
             return f"{path} is or contains {what}"
-    why = not_disposable(path)
+    why = system_directory(path) if keeps_hidden else not_disposable(path)
     if why is not None:
         return why
     for inner, what in _upkeeps_own(config):
@@ -119,7 +123,7 @@ def holds_kept(path: Path, config: Config, *, leave: Collection[str] = ()) -> st
         if guarded.is_relative_to(path):
             return f"{path} contains {what} ({guarded})"
     for marker, what in GUARD_MARKERS.items():
-        if os.path.lexists(path / marker):
+        if os.path.lexists(path / marker) and not (keeps_hidden and marker.startswith(".")):
             return f"{path} is {what}"
     for parent in path.parents:
         if os.path.lexists(parent / "PG_VERSION"):

@@ -111,13 +111,15 @@ def build_site(
 
 def site_dir_refusal(folder: Path, config: Config) -> str | None:
     """Why a site build must not be given `folder`, which it empties first (every entry but
-    hidden ones), or None: one whose emptying would lose something kept (`cleanup.holds_kept`:
-    a system directory, the project, upkeep's folders, what upkeep.yml names), as written or
-    through its symlinks; one that is not a folder; or one that holds entries but no site
-    built before (upkeep's marker, or MkDocs' index.html beside its sitemap or search index)."""
+    hidden ones, so a `.git` of a gh-pages checkout stays), or None: one whose emptying would
+    lose something kept (`cleanup.holds_kept`: a system directory itself, the project,
+    upkeep's folders, what upkeep.yml names), as written or through its symlinks; one that is
+    not a folder; or one that holds entries but no site built before (upkeep's marker, or
+    MkDocs' index.html beside its sitemap or search index). A web server's document root in a
+    system tree (/usr/share/nginx/html, /var/www/html) is fine when empty or a site."""
     written = lexical(folder.absolute())
     for path in dict.fromkeys((written, Path(os.path.realpath(written)))):
-        why = holds_kept(path, config, leave=("site.site_dir",))
+        why = holds_kept(path, config, leave=("site.site_dir",), keeps_hidden=True)
         if why is not None:
             return why
     try:
