@@ -90,3 +90,20 @@ def test_the_sha256_is_of_the_bytes_given_not_the_registrys(project: Project) ->
     ref = Provenance.gather(project.root).runbook_ref(runbook, ran)
     assert ref.sha256 == hashlib.sha256(ran).hexdigest() != runbook.sha256
     assert ref.git_dirty is True
+
+
+def test_a_runbook_kept_through_a_clean_filter_is_clean_as_committed(project: Project) -> None:
+    # nbstripout-style: git commits the notebook through a clean filter, so the file on disk
+    # (with outputs) is not the blob, yet `git status` calls it unchanged. An edit that the
+    # filter keeps is still dirty.
+    path = project.add_runbook("gitted", [("markdown", "## Step"), CHECK_OK])
+    _git(project.root, "init", "-q")
+    _git(project.root, "config", "filter.strip.clean", "sed -e 's/ OUTPUT//'")
+    (project.root / ".gitattributes").write_text("*.ipynb filter=strip\n")
+    _git(project.root, "add", "runbooks", ".gitattributes")
+    _git(project.root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    path.write_bytes(path.read_bytes().replace(b"## Step", b"## Step OUTPUT"))
+    ref = _ref(project, path)
+    assert ref.git_commit is not None and ref.git_dirty is False
+    path.write_bytes(path.read_bytes().replace(b"## Step", b"## Another step"))
+    assert _ref(project, path).git_dirty is True

@@ -31,6 +31,7 @@ class Provenance:
     head: str | None = None
     # relpath -> git blob id at `head`; "" for a runbook in the index but not in `head`
     blobs: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None  # the project, where git runs
 
     @classmethod
     def gather(cls, root: Path, host_id: str = "") -> Provenance:
@@ -46,6 +47,7 @@ class Provenance:
             },
             head=head,
             blobs=blobs,
+            root=root,
         )
 
     def runbook_ref(self, runbook: Runbook, source: bytes | None) -> RunbookRef:
@@ -56,7 +58,7 @@ class Provenance:
         sha256 = runbook.sha256 if source is None else hashlib.sha256(source).hexdigest()
         blob = self.blobs.get(runbook.relpath)
         commit = self.head if blob is not None else None
-        dirty = None if commit is None else (source is None or git_blob_id(source) != blob)
+        dirty = None if commit is None else not self._committed(runbook.relpath, source, blob)
         return RunbookRef(
             name=runbook.name,
             title=runbook.title,
@@ -67,6 +69,26 @@ class Provenance:
             git_commit=commit,
             git_dirty=dirty,
         )
+
+    def _committed(self, relpath: str, source: bytes | None, blob: str | None) -> bool:
+        """Whether `source` is the file as committed: its bytes are the blob, or become it
+        through the clean filters and line-end rules git applies to that path (a repository
+        that keeps notebooks with nbstripout commits them without outputs)."""
+        if source is None or not blob:
+            return False
+        if git_blob_id(source) == blob:
+            return True
+        try:
+            filtered = subprocess.run(
+                ["git", "-C", str(self.root), "hash-object", "--path", relpath, "--stdin"],
+                input=source,
+                capture_output=True,
+                check=True,
+                timeout=30,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return filtered.decode(errors="replace").strip() == blob
 
     def run_versions(self, nb: Any) -> dict[str, str | None]:
         """These versions plus the kernel's Python, as the executed notebook reports it."""
