@@ -363,14 +363,36 @@ def test_a_due_run_done_meanwhile_by_another_process_is_named(night: Night) -> N
         for run in plan.plan_due(night.registry, night.store, night.config, at, Trigger.SCHEDULE)
         if run.runbook.name == "every-day"
     ]
-    assert plan.ran_meanwhile(planned, night.store.entries(), at) is None
+
+    def why(moment: datetime) -> str | None:
+        return plan.not_due_now(planned, night.store.entries(), night.config, moment)
+
+    assert why(at) is None
     # Another `run --due` ran it meanwhile: an error, a dry run and yesterday's run do not count.
     night.record("every-day", at - timedelta(days=1))
     night.record("every-day", at, status=Status.ERROR)
     night.record("every-day", at, dry_run=True)
-    assert plan.ran_meanwhile(planned, night.store.entries(), at) is None
+    assert why(at) is None
     done = night.record("every-day", at + timedelta(minutes=1), status=Status.FAIL)
-    assert plan.ran_meanwhile(planned, night.store.entries(), at + timedelta(minutes=2)) == done
+    assert why(at + timedelta(minutes=2)) == (
+        f"not due any more: another upkeep run ran it in this period meanwhile (run {done})"
+    )
     # A run named on the command line runs whatever ran before.
     [named] = plan.plan_named(night.registry, ["every-day"], [], Trigger.MANUAL, night.config)
-    assert plan.ran_meanwhile(named, night.store.entries(), at) is None
+    assert plan.not_due_now(named, night.store.entries(), night.config, at) is None
+
+
+def test_a_due_retry_whose_retries_another_process_used_up_is_not_run(night: Night) -> None:
+    at = when("2026-11-10T04:00", night.config)
+    [planned] = [
+        run
+        for run in plan.plan_due(night.registry, night.store, night.config, at, Trigger.SCHEDULE)
+        if run.runbook.name == "every-day"
+    ]
+    for minute in range(planned.runbook.retries + 1):  # the first try and every retry
+        night.record("every-day", at + timedelta(minutes=minute), status=Status.ERROR)
+    later = at + timedelta(minutes=5)
+    assert plan.not_due_now(planned, night.store.entries(), night.config, later) == (
+        "not due any more: another upkeep run used up its retries in this period "
+        f"({planned.runbook.retries + 1} runs ended in error)"
+    )

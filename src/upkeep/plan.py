@@ -181,20 +181,32 @@ def plan_due(
     return plan
 
 
-def ran_meanwhile(planned: PlannedRun, entries: Iterable[LedgerEntry], at: datetime) -> str | None:
-    """The run that has done the period of a run `run --due` planned, since it was planned (by
-    another `upkeep run` at the same time), or None. Its lock held, the run checks again: the
-    plan was made before other processes ran what they had planned too."""
+def not_due_now(
+    planned: PlannedRun, entries: Iterable[LedgerEntry], config: Config, at: datetime
+) -> str | None:
+    """Why a run `run --due` planned is no longer due at `at`, or None: another `upkeep run`
+    at the same time has done its period since it was planned, or has used up the period's
+    retries. Its lock held, a run checks again: the plan was made before other processes ran
+    what they had planned too."""
     if not planned.by_due:
         return None
     runbook = planned.runbook
+    runs = runs_by_runbook(entries).get(runbook.name, [])
+    state = _state(runbook, runs, config, at)
+    if state.due:
+        return None
+    if state.gave_up:
+        return (
+            f"not due any more: another upkeep run used up its retries in this period "
+            f"({state.period_errors} runs ended in error)"
+        )
     slot = schedule.previous_time(runbook.cadence, at)
-    for run in reversed(runs_by_runbook(entries).get(runbook.name, [])):
-        if run.at < slot:
-            break
-        if not run.entry.dry_run and run.entry.status is not Status.ERROR:
-            return run.entry.run_id
-    return None
+    done = next(
+        run.entry.run_id
+        for run in reversed(runs)
+        if run.at >= slot and not run.entry.dry_run and run.entry.status is not Status.ERROR
+    )
+    return f"not due any more: another upkeep run ran it in this period meanwhile (run {done})"
 
 
 def _check_declared(registry: Registry, given: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from upkeep import state
 from upkeep.atomic import file_mode
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
-from upkeep.plan import PlannedRun, ran_meanwhile
+from upkeep.plan import PlannedRun, not_due_now
 from upkeep.records import RunRecord, Status
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
@@ -32,7 +32,6 @@ from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
 from upkeep.waivers import apply_waivers
 
 LOCKED = "locked: another run of this runbook is still going"
-RAN_MEANWHILE = "not due any more: another upkeep run ran it in this period meanwhile"
 
 
 class Progress(Protocol):
@@ -87,9 +86,10 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
     with _lock(planned, batch.config) as held:
         if not held:
             return record_skipped(planned, batch, LOCKED)
-        done = ran_meanwhile(planned, batch.store.entries(strict=False), datetime.now(UTC))
-        if done is not None:
-            return record_skipped(planned, batch, f"{RAN_MEANWHILE} (run {done})")
+        entries = batch.store.entries(strict=False)
+        why = not_due_now(planned, entries, batch.config, datetime.now(UTC))
+        if why is not None:
+            return record_skipped(planned, batch, why)
         batch.progress.started(planned)
         stage = _stage(planned, batch)
         try:
