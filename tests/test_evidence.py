@@ -203,6 +203,49 @@ def test_recover_removes_staging_of_dead_process_only(tmp_path: Path) -> None:
     ]
 
 
+def test_recover_tells_an_earlier_process_with_its_pid_from_another_container(
+    tmp_path: Path,
+) -> None:
+    # Every container's runner is PID 1. A folder with our own pid that nothing holds is a
+    # killed runner's (the pod before this one); one another runner holds (a pod beside this
+    # one, sharing the evidence volume) is a run going on.
+    store = EvidenceStore(tmp_path)
+    stale = tmp_path / ".staging" / f"{os.getpid()}-20261201T000000Z-quick-dead"
+    stale.mkdir(parents=True)
+    (stale / "notebook.ipynb").write_text("half")
+    running = tmp_path / ".staging" / f"{os.getpid()}-20261201T000000Z-quick-beside"
+    running.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_ITS_FOLDER, str(running)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        notes = recover(store)
+        assert running.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not stale.exists()
+    assert notes == [
+        f"removed .staging/{stale.name}: left by an earlier process with this one's pid "
+        f"{os.getpid()}, and held by none"
+    ]
+    # A folder this store staged is held until it is published or discarded.
+    mine = store.new_staging("20261201T000000Z-quick-mine")
+    assert not any(mine.name in note for note in recover(store)) and mine.is_dir()
+    store.discard_staging(mine)
+
+
+HOLDS_ITS_FOLDER = """\
+import sys
+from pathlib import Path
+from upkeep.evidence.in_progress import hold
+held = hold(Path(sys.argv[1]))
+print("held", flush=True)
+__import__("time").sleep(60)
+"""
+
+
 def _announce(store: EvidenceStore, index: int) -> str:
     """Leave what a runner killed between placing run `index` and writing its line leaves."""
     relpath = folder(store, index).relative_to(store.root).as_posix()

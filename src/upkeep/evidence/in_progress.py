@@ -1,11 +1,15 @@
 """Responsible for the runs going on now, as the evidence shows them: a runner stages each run in
-`.staging/<pid>-<run_id>/` from its start until it is published (or discarded), and the run id
-begins with the start in UTC. A folder whose process is gone is a run that died: not going on.
-Process ids are this machine's: a runner on another host sharing the evidence is not seen.
+`.staging/<pid>-<run_id>/` from its start until it is published (or discarded), holding an
+exclusive `flock` on the folder all along, and the run id begins with the start in UTC. A folder
+whose process is gone is a run that died: not going on. Process ids are this machine's: a runner
+on another host sharing the evidence is not seen (its `flock` is, where the filesystem shares
+locks).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,3 +77,30 @@ def process_alive(pid: int, since: datetime | None = None) -> bool:
         return False
     except psutil.Error:
         return True  # exists, but we may not look at it
+
+
+def hold(folder: Path) -> int:
+    """Take an exclusive `flock` on `folder` for as long as the descriptor returned is open."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def unheld(folder: Path) -> bool:
+    """Whether no process holds `folder`'s `flock` now (its runner is gone), as far as a lock
+    can tell; False when the folder cannot be opened."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # the lock, if taken, goes with it
+    return True

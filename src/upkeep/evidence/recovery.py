@@ -5,12 +5,13 @@ every other run folder without a ledger line left where it is for `verify` to re
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 
 from upkeep.atomic import fsync_dir
 from upkeep.evidence import ledger
-from upkeep.evidence.in_progress import owner_pid, process_alive
+from upkeep.evidence.in_progress import owner_pid, process_alive, unheld
 from upkeep.evidence.layout import (
     LEDGER,
     PENDING,
@@ -29,7 +30,10 @@ from upkeep.records import RunRecord
 def recover(store: EvidenceStore) -> list[str]:
     """Clean up after crashed runners; return one note per thing done or found.
 
-    Removes `.staging/<pid>-*` folders whose process is gone. Finishes a publish that was
+    Removes `.staging/<pid>-*` folders whose process is gone, and those named with this
+    process's own pid that no process holds (`in_progress.hold`): a killed runner's that had
+    the same pid (a container's PID 1 after a restart), while another container's PID 1 that
+    is running holds its own. Finishes a publish that was
     killed between placing its run folder and appending its ledger line (the only folder its
     intent record names, and only if its run.json still matches). Any other run folder
     without a ledger line is left where it is: `verify` keeps reporting it.
@@ -53,7 +57,7 @@ def _remove_dead_staging(root: Path) -> list[str]:
         # No pid-reuse check here: a process start time moves with the wall clock, and after a
         # clock step a live runner could look newer than its run; removing its folder would
         # lose that run. A folder kept for a reused pid goes once that process ends.
-        if pid is None or process_alive(pid):
+        if pid is None or (process_alive(pid) and not (pid == os.getpid() and unheld(child))):
             continue
         try:
             if child.is_dir() and not child.is_symlink():
@@ -63,7 +67,12 @@ def _remove_dead_staging(root: Path) -> list[str]:
         except OSError as err:
             notes.append(f"could not remove {STAGING}/{child.name}: {err}")
             continue
-        notes.append(f"removed {STAGING}/{child.name}: its process {pid} is no longer running")
+        gone = (
+            f"left by an earlier process with this one's pid {pid}, and held by none"
+            if pid == os.getpid()
+            else f"its process {pid} is no longer running"
+        )
+        notes.append(f"removed {STAGING}/{child.name}: {gone}")
     return notes
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from upkeep.atomic import dir_mode, file_mode, fsync_dir, naming
 from upkeep.errors import EvidenceError
 from upkeep.evidence import ledger
+from upkeep.evidence.in_progress import hold
 from upkeep.evidence.layout import (
     CHUNK,
     LEDGER,
@@ -62,6 +63,8 @@ class EvidenceStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Each staging folder this store made and still holds: its descriptor with the flock.
+        self._held: dict[Path, int] = {}
 
     @property
     def ledger_path(self) -> Path:
@@ -69,7 +72,8 @@ class EvidenceStore:
         return self.root / LEDGER
 
     def new_staging(self, run_id: str) -> Path:
-        """Create and return `.staging/<pid>-<run_id>/` for the runner to write artifacts into."""
+        """Create and return `.staging/<pid>-<run_id>/` for the runner to write artifacts into,
+        held (`in_progress.hold`) until it is published or discarded."""
         check_run_id(run_id)
         parent = self.root / STAGING
         parent.mkdir(parents=True, exist_ok=True)
@@ -78,11 +82,18 @@ class EvidenceStore:
             staging.mkdir()
         except FileExistsError:
             raise EvidenceError(f"staging folder {staging} already exists") from None
+        self._held[staging] = hold(staging)
         return staging
+
+    def _release(self, staging: Path) -> None:
+        descriptor = self._held.pop(Path(staging), None)
+        if descriptor is not None:
+            os.close(descriptor)
 
     def discard_staging(self, staging: Path) -> None:
         """Remove a staging folder whose run will not be published."""
         shutil.rmtree(staging, ignore_errors=True)
+        self._release(staging)
 
     def publish(self, staging: Path, record: RunRecord) -> PublishedRun:
         """Seal `staging` as the run folder of `record` and append its ledger line.
@@ -92,7 +103,8 @@ class EvidenceStore:
         runs/YYYY/MM/<run_id> and appends the ledger line. EvidenceError when the store refuses.
         """
         check_run_id(record.run_id)
-        staging = self._own_staging(Path(staging))
+        held = Path(staging)
+        staging = self._own_staging(held)
         record = replace(record, artifacts=_seal_files(staging))
         run_json = run_json_bytes(record.to_json())
         write_synced(staging / RUN_JSON, run_json)
@@ -110,6 +122,7 @@ class EvidenceStore:
             assert isinstance(entry, LedgerEntry)
             intent.unlink()
             fsync_dir(self.root)
+        self._release(held)
         return PublishedRun(record, self.root / relpath, entry.seq, sha, notes)
 
     def record_decision(self, decision: Decision) -> DecisionEntry:
