@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.owner_traps import plant_owner_traps, spring_by_hand, sprung
 from helpers.pg_cluster import PostgresServer, free_port
 from helpers.recorder import Recorder
 
@@ -19,7 +20,7 @@ from upkeep.config import Database
 from upkeep.config.database_review import DatabaseReview, LogicalRelation
 from upkeep.dbreview import postgresql
 from upkeep.dbreview.interface import QueryError
-from upkeep.dbreview.postgresql import PostgreSQLReview
+from upkeep.dbreview.postgresql import SUPERUSER_NOTE, PostgreSQLReview
 from upkeep.procedures import database_review
 from upkeep.procedures.database_review import DatabaseReviewResult, review_database
 from upkeep.records import Status
@@ -210,7 +211,7 @@ def test_health_scripts_find_each_planted_problem(
     assert health["dead-tuples"].message.startswith("dead-row share of the worst table: ")
     bloat = health["table-bloat"]  # four rows in five of a 14 MiB table deleted
     assert bloat.status is not Status.OK and 70 <= (bloat.value or 0) <= 85, bloat.message
-    assert "table=bloated" in bloat.message
+    assert "table=public.bloated" in bloat.message  # regclass named from pg_catalog's view
     index_bloat = health["index-bloat"]  # no index of 10 MiB here: it runs and finds none
     assert index_bloat.status is Status.OK and index_bloat.value == 0, index_bloat.message
     assert "row-counts" not in health  # a query the backups run, not a check
@@ -358,10 +359,116 @@ def test_a_warning_pointing_into_a_statement_is_a_note_not_a_failure(
     connection = PostgreSQLReview(postgres_server.database(dbname), timeout_s=30)
     try:
         # psql shows the function's statement (QUERY:) and a caret under the backslash.
-        rows = connection.rows("SELECT legacy_path() AS p")
+        rows = connection.rows("SELECT legacy_path() AS p", database_search_path=True)
     finally:
         connection.close()
     assert rows == [{"p": "C:\\data"}]
     (note,) = connection.server_notes
     assert note.startswith("WARNING: nonstandard use of \\\\ in a string literal HINT: ")
     assert "QUERY" not in note and "LINE" not in note and "^" not in note
+
+
+# ---------------------------------------------------------------- what a database owner controls
+
+
+def _findings(result: DatabaseReviewResult) -> dict[str, object]:
+    """What a review found, without what moves between two reviews by itself: the statistics
+    collector's dead rows, the server's transaction-ID age."""
+    assert result.audit is not None, result.problem
+    return {
+        "audit": {a.relation.label: (a.orphans, sorted(a.samples)) for a in result.audit.relations},
+        "health": {
+            o.script.name: (
+                o.status,
+                None if o.script.name == "xid-wraparound" else o.value,
+                o.message,
+            )
+            for o in result.health
+            if o.script.name != "dead-tuples"
+        },
+    }
+
+
+def test_functions_the_database_owner_planted_never_run_as_the_superuser_reviewing_it(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """The owner's `format`, `pg_size_pretty` and `=` on text fit the review's calls better
+    than the built-in ones (public first in the database's search path): run by the superuser
+    they would make the owner a superuser and turn the session's transactions read-write."""
+    dbname = new_database(postgres_server)
+    database = postgres_server.superuser_database(dbname)
+    settings = DatabaseReview(relations=(COUPONS,))
+    before = review_database(database, settings, tmp_path / "before")
+    owner = plant_owner_traps(postgres_server, dbname)
+
+    after = review_database(database, settings, tmp_path / "after")
+
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert _findings(after) == _findings(before)
+    assert after.server_notes == (SUPERUSER_NOTE.format(role="postgres"),)
+    # The traps are real: a superuser's session that searches public springs every one.
+    assert spring_by_hand(postgres_server, dbname, owner) == {"superuser", "write", "program"}
+
+
+def test_a_key_of_a_type_without_a_built_in_equality_compares_as_the_key_does(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """citext's `=` lives in the extension's schema, which the review's queries do not search:
+    an orphan is still what the key itself would refuse, ignoring case."""
+    dbname = f"review_{os.getpid()}_{next(_names)}"
+    postgres_server.create_database(dbname)
+    postgres_server.psql(
+        f"CREATE EXTENSION citext;\nSET ROLE {postgres_server.role};\n"
+        "CREATE TABLE teams (code citext PRIMARY KEY);\n"
+        "CREATE TABLE players (id integer PRIMARY KEY, team citext REFERENCES teams);\n"
+        "INSERT INTO teams VALUES ('Red');\n"
+        "INSERT INTO players VALUES (1, 'RED'), (2, 'red');\n",
+        dbname=dbname,
+    )
+    postgres_server.psql(
+        "SET session_replication_role = replica; INSERT INTO players VALUES (3, 'Blue');",
+        dbname=dbname,
+    )
+    result = review_database(postgres_server.database(dbname), DatabaseReview(), tmp_path)
+    assert result.audit is not None
+    (audit,) = result.audit.relations
+    assert (audit.relation.label, audit.orphans, audit.samples) == ("players.team", 1, ("Blue",))
+
+
+def test_a_users_script_names_its_tables_as_the_databases_search_path_finds_them(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dbname = new_database(postgres_server, amcheck=False)
+    own = tmp_path / "scripts" / "postgresql"
+    own.mkdir(parents=True)
+    (own / "large-invoices.sql").write_text(
+        "-- Check: invoices of orders that are gone\n-- Warn: 1\n"
+        "SELECT id FROM invoices WHERE order_id > 99900\n"
+    )
+    result = review(postgres_server, dbname, tmp_path, scripts_dir=tmp_path / "scripts")
+    mine = {o.script.name: o for o in result.health}["large-invoices"]
+    assert (mine.status, mine.value) == (Status.WARN, 4), mine.message
+    assert result.server_notes == ()  # the test role is no superuser: nothing to note
+
+
+def test_no_statement_can_make_the_next_one_read_write_or_search_elsewhere(
+    postgres_server: PostgresServer,
+) -> None:
+    dbname = new_database(postgres_server, amcheck=False)
+    settings = (
+        "SELECT current_setting('transaction_read_only') AS read_only, "
+        "current_setting('search_path') AS search_path"
+    )
+    with PostgreSQLReview(postgres_server.database(dbname), timeout_s=30) as connection:
+        connection.rows(
+            "SELECT set_config('default_transaction_read_only', 'off', false), "
+            "set_config('search_path', 'public', false)",
+            database_search_path=True,
+        )
+        assert connection.rows(settings) == [{"read_only": "on", "search_path": "pg_catalog"}]
+        with pytest.raises(QueryError, match="division by zero"):
+            connection.rows("SELECT set_config('search_path', 'public', false), 1 / 0 AS n")
+        assert connection.rows(settings) == [{"read_only": "on", "search_path": "pg_catalog"}]
+        assert connection.rows("SELECT count(*) AS n FROM invoices", database_search_path=True) == [
+            {"n": 104}
+        ]

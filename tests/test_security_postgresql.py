@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.owner_traps import plant_owner_traps, spring_by_hand, sprung
 from helpers.pg_cluster import PostgresServer
 from helpers.project import REPO, Project
 
@@ -124,3 +125,25 @@ def test_the_runbook_reports_a_new_superuser_as_drift_and_accepts_it(
     ]
     for path in project.evidence_files():
         assert server.password.encode() not in path.read_bytes(), path
+
+
+def test_functions_the_database_owner_planted_never_run_as_the_superuser_reading_roles(
+    postgres_server: PostgresServer,
+) -> None:
+    """The owner's `NOT LIKE` on a name comes before the built-in one (public first in the
+    database's search path): run by the superuser it would make the owner a superuser."""
+    dbname = f"security_traps_{os.getpid()}"
+    postgres_server.create_database(dbname)
+    owner = plant_owner_traps(postgres_server, dbname)
+
+    roles = database_roles(postgres_server.superuser_database(dbname), 10)
+
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert roles[f"role:{owner}"] == "nologin"
+    # The trap is real: a superuser's session that searches public springs it.
+    listed = "SELECT rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%'"
+    assert spring_by_hand(postgres_server, dbname, owner, listed) == {
+        "superuser",
+        "write",
+        "program",
+    }

@@ -11,6 +11,8 @@
 -- A partitioned table's index has no storage of its own: the indexes of its partitions are
 -- checked instead.
 -- By hand: pg_amcheck --no-dependent-indexes -d DBNAME
+-- The review searches pg_catalog only: bt_index_check is called in the schema its extension
+-- was created in (pg_extension.extnamespace), wherever that is.
 WITH ext AS (
   SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
   WHERE e.extname = 'amcheck'

@@ -1,8 +1,9 @@
 """Responsible for running a database's health scripts, one check each: the header says what is
 graded (the rows returned, the largest `value`, or its growth since the previous review) and its
 limits; a script whose header or query fails, or that runs past the statement timeout, fails its
-own check, naming the file and why, and the others still run. The result's `note` column and its
-first rows are what the check's message shows."""
+own check, naming the file and why, and the others still run. A user's own script runs with the
+database's search path, a shipped one with the catalog's only. The result's `note` column and
+its first rows are what the check's message shows."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _run_one(
     previous: float | None,
 ) -> HealthOutcome:
     try:
-        rows = connection.rows(script.query)
+        rows = connection.rows(script.query, database_search_path=not script.shipped)
     except QueryTimeout as exc:
         return HealthOutcome(
             script, Status.FAIL, f"{script.path.name}: {exc}", header, timed_out=True

@@ -61,6 +61,9 @@ class Relation:
     # holds for the rows of the table it is declared on, not for those of its children.
     child_only: bool = False
     parent_only: bool = False
+    # PostgreSQL: the key's own equality operators (parent = child, one per column), each as
+    # `OPERATOR(schema.name)`: a type without a built-in `=` (citext) compares as its key does.
+    operators: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -91,13 +94,19 @@ class Relation:
         only = self.parent_only if parent else self.child_only
         return ("ONLY " if only else "") + self.table_sql(parent=parent)
 
-    def orphan_condition(self, alias: str = "c") -> str:
+    def orphan_condition(self, alias: str = "c", *, key_operators: bool = False) -> str:
         """The SQL condition that a row of the child (as `alias`) is an orphan: every column of
-        the key set (a NULL refers to nothing) and no parent row with that key."""
+        the key set (a NULL refers to nothing) and no parent row with that key; compared with
+        the key's own `operators` when asked and known, else with `=`."""
         present = " AND ".join(f"{alias}.{quote(col)} IS NOT NULL" for col in self.child_columns)
+        equals = (
+            self.operators if key_operators and self.operators else ("=",) * len(self.child_columns)
+        )
         match = " AND ".join(
-            f"p.{quote(parent)} = {alias}.{quote(child)}"
-            for child, parent in zip(self.child_columns, self.parent_columns, strict=True)
+            f"p.{quote(parent)} {equal} {alias}.{quote(child)}"
+            for child, parent, equal in zip(
+                self.child_columns, self.parent_columns, equals, strict=True
+            )
         )
         return (
             f"{present} AND NOT EXISTS "
@@ -143,8 +152,10 @@ class ReviewConnection(ABC):
         """The orphans of `relation`, with the keys of up to `samples` of them."""
 
     @abstractmethod
-    def rows(self, query: str) -> list[dict[str, Any]]:
-        """The rows `query` returns, each as a mapping of column name to value."""
+    def rows(self, query: str, *, database_search_path: bool = False) -> list[dict[str, Any]]:
+        """The rows `query` returns, each as a mapping of column name to value. upkeep's own
+        queries name only the catalog; `database_search_path` is for a user's script, which
+        may name its tables as the database's search path finds them."""
 
     @abstractmethod
     def close(self) -> None:

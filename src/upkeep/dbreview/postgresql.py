@@ -1,8 +1,9 @@
 """Responsible for reviewing a PostgreSQL database through one `psql` session: the configured
 connection only, the password in a private passfile (`backup.engines.libpq`), every statement
-under `statement_timeout` in read-only transactions (both set at connection start), each result
-read back as one JSON line, and a failed or cancelled statement reported without ending the
-session. Foreign keys come from `pg_constraint`, `NOT VALID` ones included."""
+under `statement_timeout` in its own read-only transaction, upkeep's own queries searching
+pg_catalog only, each result read back as one JSON line, and a failed or cancelled statement
+reported without ending the session; a superuser role is noted. Foreign keys come from
+`pg_constraint`, `NOT VALID` ones included."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 from contextlib import ExitStack, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +31,7 @@ from upkeep.dbreview.interface import (
     quote,
 )
 
-__all__ = ["PostgreSQLReview"]
+__all__ = ["SUPERUSER_NOTE", "PostgreSQLReview"]
 
 MAX_MESSAGE = 2000
 ANSWER_GRACE_S = (
@@ -45,7 +47,9 @@ _ON_DELETE = {
 }
 
 # One row per foreign key; a partition's copy of its parent table's key (conparentid) is left
-# out: the key of the partitioned table covers its rows.
+# out: the key of the partitioned table covers its rows. Its equality operators (conpfeqop) come
+# from the operator classes of the parent's key, which only a superuser (an extension's script)
+# can make: counting with them compares as the key does, wherever they live.
 _FOREIGN_KEYS = """
 SELECT c.conname AS name, cn.nspname AS child_schema, cl.relname AS child_table,
        (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY AS k(n, i)
@@ -53,6 +57,10 @@ SELECT c.conname AS name, cn.nspname AS child_schema, cl.relname AS child_table,
        pn.nspname AS parent_schema, pl.relname AS parent_table,
        (SELECT json_agg(a.attname ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY AS k(n, i)
         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS parent_columns,
+       (SELECT json_agg(format('OPERATOR(%I.%s)', n.nspname, o.oprname) ORDER BY k.i)
+        FROM unnest(c.conpfeqop) WITH ORDINALITY AS k(op, i)
+        JOIN pg_operator o ON o.oid = k.op JOIN pg_namespace n ON n.oid = o.oprnamespace)
+         AS operators,
        c.confdeltype AS on_delete, NOT c.convalidated AS not_valid,
        cl.relkind = 'r' AS child_only, pl.relkind = 'r' AS parent_only
 FROM pg_constraint c
@@ -62,6 +70,30 @@ WHERE c.contype = 'f' AND c.conparentid = 0
   AND cn.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY cn.nspname, cl.relname, c.conname
 """
+
+
+# The review's role is often a superuser (one `user:` per database serves backup, review and
+# compliance), while the database's owner may write to `public`: a function or operator there
+# that fits a call's argument types better than the built-in one (a `format(text, name, name)`)
+# would run with the role's rights. upkeep's own queries and shipped scripts therefore search
+# pg_catalog only, as the backup sessions do; a user's own script keeps the database's search
+# path, to name its tables unqualified. Each statement runs in a transaction of its own that
+# says READ ONLY, so no function can make a later statement read-write (a SET of
+# default_transaction_read_only lasts the session), and that is rolled back, which also undoes
+# whatever else a function SET for the session.
+_BEGIN = "BEGIN TRANSACTION READ ONLY;\n"
+_CATALOG_ONLY = "SET LOCAL search_path = pg_catalog;\n"
+_END = "ROLLBACK;\n"
+_ROLE = (
+    "SELECT json_build_object('role', current_user, "
+    "'superuser', current_setting('is_superuser') = 'on')"
+)
+SUPERUSER_NOTE = (
+    'the review runs as the superuser "{role}": a function the database\'s owner put in a '
+    "schema it can write to could run with a superuser's rights if a query ever called it; a "
+    "role with pg_monitor and pg_read_all_data (and EXECUTE on amcheck's bt_index_check) can "
+    "review as much"
+)
 
 
 # Server messages that do not fail the statement, and the lines that may follow one. psql adds
@@ -89,6 +121,7 @@ class PostgreSQLReview(ReviewConnection):
             raise QueryError(str(exc)) from None
         self._stderr = self._stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
         self._seen = 0
+        self._role_checked = False
         env = dict(self._libpq.env)
         env["PGAPPNAME"] = "upkeep-review"
         env["PGCLIENTENCODING"] = "UTF8"  # names and values as UTF-8, whatever the database's
@@ -122,8 +155,23 @@ class PostgreSQLReview(ReviewConnection):
             args.append(f"--username={self.database.user}")
         return args
 
-    def _json(self, query: str) -> Any:
-        """The one JSON value `query` (one row, one column of type json) returns."""
+    def _json(self, query: str, *, database_search_path: bool = False) -> Any:
+        """The one JSON value `query` (one row, one column of type json) returns, in a read-only
+        transaction of its own; searching pg_catalog only unless `database_search_path`."""
+        if not self._role_checked:
+            self._role_checked = True
+            self._note_a_superuser()
+        setup = _BEGIN if database_search_path else _BEGIN + _CATALOG_ONLY
+        return self._answer(f"{setup}{query}\n;\n{_END}")
+
+    def _note_a_superuser(self) -> None:
+        found = self._answer(f"{_BEGIN}{_CATALOG_ONLY}{_ROLE};\n{_END}")
+        if found and found["superuser"]:
+            note = self._libpq.scrub(SUPERUSER_NOTE.format(role=found["role"]))
+            self.server_notes.append(note)
+
+    def _answer(self, statements: str) -> Any:
+        """The one JSON value `statements` print, read up to the marker echoed after them."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
         # The server cancels a statement at statement_timeout; should it never answer at all (a
         # network gone silent), psql is stopped a while later, so the review never hangs.
@@ -131,7 +179,7 @@ class PostgreSQLReview(ReviewConnection):
         watchdog.start()
         try:
             with suppress(BrokenPipeError):
-                self._proc.stdin.write(f"{query}\n;\n\\echo {self._marker}\n")
+                self._proc.stdin.write(f"{statements}\\echo {self._marker}\n")
                 self._proc.stdin.flush()
             lines = []
             while True:
@@ -209,11 +257,13 @@ class PostgreSQLReview(ReviewConnection):
                 constraint=row["name"],
                 child_only=row["child_only"],
                 parent_only=row["parent_only"],
+                operators=tuple(row["operators"]),
             )
             for row in self.rows(_FOREIGN_KEYS)
         ]
 
     def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
+        relation = self._with_schemas(relation)
         columns = [f"c.{quote(col)}" for col in relation.child_columns]
         key = (
             f"to_json({columns[0]})"
@@ -225,12 +275,38 @@ class PostgreSQLReview(ReviewConnection):
             f"coalesce(json_agg(o.k) FILTER (WHERE o.n <= {int(samples)}), '[]')) "
             f"FROM (SELECT {key} AS k, row_number() OVER () AS n "
             f"FROM {relation.from_sql(parent=False)} AS c "
-            f"WHERE {relation.orphan_condition()}) AS o"
+            f"WHERE {relation.orphan_condition(key_operators=True)}) AS o"
         )
         return OrphanCount(found["orphans"], tuple(found["samples"]))
 
-    def rows(self, query: str) -> list[dict[str, Any]]:
-        return self._json(f"SELECT coalesce(json_agg(q), '[]') FROM (\n{query}\n) AS q") or []
+    def _with_schemas(self, relation: Relation) -> Relation:
+        """`relation` with the schema of each table the config named without one, where the
+        database's search path finds it: the counting query searches pg_catalog only."""
+        if relation.child_schema is None:
+            relation = replace(relation, child_schema=self._schema_of(relation.child_table))
+        if relation.parent_schema is None:
+            relation = replace(relation, parent_schema=self._schema_of(relation.parent_table))
+        return relation
+
+    def _schema_of(self, table: str) -> str:
+        name = quote(table).replace("'", "''")
+        # Every function, operator and catalog table here is named with its schema: the
+        # database's search path, which may hold its owner's functions, only finds the table.
+        return self._json(
+            "SELECT pg_catalog.to_json(n.nspname) FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+            f"WHERE c.oid OPERATOR(pg_catalog.=) '{name}'::pg_catalog.regclass",
+            database_search_path=True,
+        )
+
+    def rows(self, query: str, *, database_search_path: bool = False) -> list[dict[str, Any]]:
+        return (
+            self._json(
+                f"SELECT coalesce(json_agg(q), '[]') FROM (\n{query}\n) AS q",
+                database_search_path=database_search_path,
+            )
+            or []
+        )
 
     def close(self) -> None:
         with suppress(BrokenPipeError, OSError):

@@ -64,11 +64,13 @@ class ScriptHeader:
 
 @dataclass(frozen=True)
 class HealthScript:
-    """One health script file: its check name (the file's stem), where it is, and its text."""
+    """One health script file: its check name (the file's stem), where it is, its text, and
+    whether upkeep shipped it (else it is a user's own, from `scripts_dir`)."""
 
     name: str
     path: Path
     text: str
+    shipped: bool
 
     @property
     def header_lines(self) -> list[str]:
@@ -139,9 +141,13 @@ def health_scripts(engine: str, database: str, scripts_dir: Path | None) -> list
         for entry in shipped.iterdir():
             if entry.name.endswith(".sql"):
                 path = Path(str(entry))
-                found[path.stem] = HealthScript(path.stem, path, entry.read_text("utf-8"))
+                found[path.stem] = HealthScript(
+                    path.stem, path, entry.read_text("utf-8"), shipped=True
+                )
     if scripts_dir is not None:
         for folder in (scripts_dir / engine, scripts_dir / database):
             for path in sorted(folder.glob("*.sql")) if folder.is_dir() else ():
-                found[path.stem] = HealthScript(path.stem, path, path.read_text("utf-8"))
+                found[path.stem] = HealthScript(
+                    path.stem, path, path.read_text("utf-8"), shipped=False
+                )
     return [found[name] for name in sorted(found)]

@@ -179,7 +179,8 @@ class SQLiteReview(ReviewConnection):
             raise self._error(exc) from None
         return OrphanCount(count, tuple(first))
 
-    def rows(self, query: str) -> list[dict[str, Any]]:
+    def rows(self, query: str, *, database_search_path: bool = False) -> list[dict[str, Any]]:
+        # SQLite has no search path: a name means the same to every query.
         cursor = self._cursor(query)
         rows = self._fetch(cursor)
         names = [column[0] for column in cursor.description or ()]
