@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers.owner_traps import CAST_TRAP, plant_owner_traps, spring_by_hand, sprung
 from helpers.pg_cluster import PostgresServer
 from helpers.project import REPO, Project
 from helpers.recorder import Recorder
@@ -100,11 +101,24 @@ databases:
 """
 
 
-def make_system(server: PostgresServer, root: Path) -> tuple[Config, str]:
+def make_system(
+    server: PostgresServer, root: Path, *, superuser: bool = False
+) -> tuple[Config, str]:
+    """A project whose database `shop` the test role owns; read as that role, or as the
+    server's superuser over the socket when `superuser`."""
     dbname = f"compliance_{os.getpid()}_{next(_names)}"
     server.create_database(dbname)
     server.psql(f"SET ROLE {server.role};\n{SCHEMA}", dbname=dbname)
     (root / "record-of-processing.yml").write_text(RECORD)
+    login = (
+        [f'host: "{server.socket_dir}"', "user: postgres"]
+        if superuser
+        else [
+            f"host: {server.host}",
+            f"user: {server.role}",
+            f"password: file:{server.password_file}",
+        ]
+    )
     (root / "upkeep.yml").write_text(
         textwrap.dedent(f"""\
         version: 1
@@ -113,11 +127,9 @@ def make_system(server: PostgresServer, root: Path) -> tuple[Config, str]:
         databases:
           - name: shop
             engine: postgresql
-            host: {server.host}
             port: {server.port}
             dbname: {dbname}
-            user: {server.role}
-            password: file:{server.password_file}
+            {(chr(10) + " " * 12).join(login)}
         compliance:
           test_subject:
             identifier: {SUBJECT}
@@ -256,3 +268,48 @@ def test_a_postgresql_literal_reads_the_same_whatever_standard_conforming_string
             f"SELECT {PostgreSQLDialect().literal(text)};"
         )
         assert read == text, setting
+
+
+def test_functions_the_database_owner_planted_never_run_as_the_superuser_auditing_it(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    """The owner's `lower` and `<>` on text fit the audit's and the lookup's calls better than
+    the built-in ones (public first in the database's search path): run by the superuser they
+    would make the owner a superuser and turn the session's transactions read-write."""
+    config, dbname = make_system(postgres_server, tmp_path, superuser=True)
+    [before] = compliance_audit.audit_databases(config)
+    owner = plant_owner_traps(postgres_server, dbname)
+
+    [after] = compliance_audit.audit_databases(config)
+    compliance_audit.record_subject_lookup(config)
+    with PostgreSQLReview(config.database("shop"), timeout_s=30) as review:
+        found = find_subject_rows(review, PostgreSQLDialect(), SUBJECT)
+
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert after.audit is not None and after.audit == before.audit
+    assert recorded.checks()["compliance:subject-lookup"]["status"] == "ok"
+    assert sorted((row.table, row.columns) for row in found) == [
+        ("crm.notes", ("body",)),
+        ("customers", ("email",)),
+    ]
+    # The traps are real: a superuser's session that searches public springs every one.
+    assert spring_by_hand(postgres_server, dbname, owner) == {"superuser", "write", "program"}
+
+
+def test_a_cast_the_database_owner_gave_its_own_type_never_runs_as_the_superuser_auditing_it(
+    postgres_server: PostgresServer, tmp_path: Path, recorded: Recorder
+) -> None:
+    config, dbname = make_system(postgres_server, tmp_path, superuser=True)
+    owner = plant_owner_traps(postgres_server, dbname)
+    postgres_server.psql(f"SET ROLE {owner};\n{CAST_TRAP}", dbname=dbname)
+
+    [result] = compliance_audit.audit_databases(config)
+    with PostgreSQLReview(config.database("shop"), timeout_s=30) as review:
+        found = find_subject_rows(review, PostgreSQLDialect(), "CROSS")
+
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert result.audit is not None and "moods.mood" in result.audit.unclassified
+    assert [(row.table, row.key, row.columns) for row in found] == [("moods", {"id": 2}, ("mood",))]
+    # The trap is real: a superuser's cast of the column to text springs it.
+    cast = "SET search_path = pg_catalog; SELECT mood::text FROM public.moods"
+    assert spring_by_hand(postgres_server, dbname, owner, cast) == {"superuser", "write", "program"}

@@ -1,7 +1,7 @@
 """Responsible for the compliance audit's SQL for PostgreSQL: columns of ordinary and
 partitioned tables from `pg_attribute` (partitions left out: their parent covers their rows;
-system schemas left out), timestamps compared with `now() - interval` (text cast to a
-timestamp, numbers read as seconds since 1970)."""
+system schemas left out), values read as their type prints them, timestamps compared with
+`now() - interval` (text cast to a timestamp, numbers read as seconds since 1970)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ ORDER BY n.nspname, c.relname, a.attnum
 """
 
     def as_text(self, column_sql: str) -> str:
-        return f"{column_sql}::text"
+        # As the type prints it (its output function), not through a cast: the owner of a type
+        # (an enum, a domain) may give it a cast to text whose function would run with the
+        # audit role's rights; an output function is built in, or a superuser's.
+        return f"format('%s', {column_sql})"
 
     def literal(self, text: str) -> str:
         # A standard literal reads a backslash as itself only while standard_conforming_strings
