@@ -342,8 +342,13 @@ def test_a_database_whose_owner_turned_off_standard_strings_is_reviewed_as_any_o
     expected = review(postgres_server, plain, tmp_path / "plain")
     result = review(postgres_server, legacy, tmp_path / "legacy")
     assert result.problem is None and not result.server_notes
-    statuses = {o.script.name: o.status for o in result.health}
-    assert statuses == {o.script.name: o.status for o in expected.health}
+    # Not the scripts graded on the statistics collector's counts (dead tuples, index scans):
+    # autovacuum may visit one of two databases built a moment apart and not the other.
+    timing = {"dead-tuples", "unused-indexes"}
+    statuses = {o.script.name: o.status for o in result.health if o.script.name not in timing}
+    assert statuses == {
+        o.script.name: o.status for o in expected.health if o.script.name not in timing
+    }
 
 
 def test_a_warning_pointing_into_a_statement_is_a_note_not_a_failure(
@@ -422,17 +427,25 @@ def test_a_key_of_a_type_without_a_built_in_equality_compares_as_the_key_does(
         "CREATE TABLE teams (code citext PRIMARY KEY);\n"
         "CREATE TABLE players (id integer PRIMARY KEY, team citext REFERENCES teams);\n"
         "INSERT INTO teams VALUES ('Red');\n"
-        "INSERT INTO players VALUES (1, 'RED'), (2, 'red');\n",
+        "INSERT INTO players VALUES (1, 'RED'), (2, 'red');\n"
+        "CREATE TABLE fans (id integer PRIMARY KEY, team citext);\n"
+        "INSERT INTO fans VALUES (1, 'rED'), (2, 'Green');\n",
         dbname=dbname,
     )
     postgres_server.psql(
         "SET session_replication_role = replica; INSERT INTO players VALUES (3, 'Blue');",
         dbname=dbname,
     )
-    result = review_database(postgres_server.database(dbname), DatabaseReview(), tmp_path)
+    # A relation the schema does not declare compares as the parent's key does too.
+    fans = LogicalRelation("pg", None, "fans", "team", None, "teams", "code", "set null")
+    settings = DatabaseReview(relations=(fans,))
+    result = review_database(postgres_server.database(dbname), settings, tmp_path)
     assert result.audit is not None
-    (audit,) = result.audit.relations
-    assert (audit.relation.label, audit.orphans, audit.samples) == ("players.team", 1, ("Blue",))
+    found = {
+        audit.relation.label: (audit.orphans, audit.samples) for audit in result.audit.relations
+    }
+    assert found["players.team"] == (1, ("Blue",))
+    assert found["fans.team"] == (1, ("Green",))
 
 
 def test_a_users_script_names_its_tables_as_the_databases_search_path_finds_them(

@@ -103,8 +103,11 @@ def test_a_process_of_another_user_is_not_the_service(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("starting a process as another user needs root")
     marker = f"upkeep-test-marker-{uuid.uuid4().hex}"
-    sleeper = ["/bin/sh", "-c", f"sleep 60; : {marker}"]  # a system program nobody may run
-    with _sleeping(*sleeper, user="nobody", cwd="/"):
+    # A system program nobody may run, one process that never forks (a shell running `sleep`
+    # forked a copy of itself, marker and all, that a probe could count as a second process):
+    # tail follows /dev/null, and names the marker as a file it cannot open.
+    sleeper = ["tail", "-f", "/dev/null", marker]
+    with _sleeping(*sleeper, user="nobody", cwd="/", stderr=subprocess.DEVNULL):
         assert not probe_process(ProcessService("worker", process=marker)).up
         theirs = probe_process(ProcessService("worker", process=marker, user="nobody"))
         assert theirs.up and theirs.process_count == 1

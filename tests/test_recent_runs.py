@@ -156,14 +156,14 @@ def test_a_cache_that_cannot_be_read_or_written_changes_nothing(
     for day in range(5):
         history.record("alpha", START + timedelta(days=day), status=Status.WARN)
     state = project.root / "state"
-    if cache is None:
-        state.write_text("a file where the state folder should be\n")
+    state.mkdir(exist_ok=True)
+    if cache is None:  # a folder where the cache file should be: it can be neither read nor written
+        (state / CACHE_FILE).mkdir()
     else:
-        state.mkdir(exist_ok=True)
         (state / CACHE_FILE).write_bytes(cache)
     full, recent = _states_both_ways(project, START + timedelta(days=5))
     assert recent == full and full[0].last_status is Status.WARN
-    assert (cache is None) == (not (state / CACHE_FILE).exists() if state.is_dir() else True)
+    assert (state / CACHE_FILE).is_dir() is (cache is None)
 
 
 def test_upkeep_list_reads_through_the_cache(project: Project, history: History) -> None:

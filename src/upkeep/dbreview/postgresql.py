@@ -33,6 +33,12 @@ from upkeep.dbreview.interface import (
 
 __all__ = ["SUPERUSER_NOTE", "PostgreSQLReview"]
 
+
+def _literal(text: str) -> str:
+    """`text` as a standard SQL string literal (the session forces standard strings)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 MAX_MESSAGE = 2000
 ANSWER_GRACE_S = (
     30.0  # after the statement timeout, how long psql may stay silent before it is stopped
@@ -81,6 +87,21 @@ ORDER BY cn.nspname, cl.relname, c.conname
 # says READ ONLY, so no function can make a later statement read-write (a SET of
 # default_transaction_read_only lasts the session), and that is rolled back, which also undoes
 # whatever else a function SET for the session.
+# The equality operator of a logical relation's key column: from the default btree operator
+# class of the parent column's type, for the parent's type on the left and the child's on the
+# right (`p.parent OP c.child`); null when the family has none for these two types.
+_KEY_OPERATOR = """
+SELECT to_json(format('OPERATOR(%I.%s)', n.nspname, o.oprname))
+FROM pg_attribute pa, pg_attribute ca, pg_opclass oc, pg_am am, pg_amop ao, pg_operator o,
+     pg_namespace n
+WHERE pa.attrelid = {parent}::regclass AND pa.attname = {parent_column}
+  AND ca.attrelid = {child}::regclass AND ca.attname = {child_column}
+  AND am.amname = 'btree' AND oc.opcmethod = am.oid AND oc.opcdefault
+  AND oc.opcintype = pa.atttypid AND ao.amopfamily = oc.opcfamily AND ao.amopstrategy = 3
+  AND ao.amoplefttype = pa.atttypid AND ao.amoprighttype = ca.atttypid
+  AND o.oid = ao.amopopr AND n.oid = o.oprnamespace
+LIMIT 1
+"""
 _BEGIN = "BEGIN TRANSACTION READ ONLY;\n"
 _CATALOG_ONLY = "SET LOCAL search_path = pg_catalog;\n"
 _END = "ROLLBACK;\n"
@@ -263,7 +284,7 @@ class PostgreSQLReview(ReviewConnection):
         ]
 
     def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
-        relation = self._with_schemas(relation)
+        relation = self._with_operators(self._with_schemas(relation))
         columns = [f"c.{quote(col)}" for col in relation.child_columns]
         key = (
             f"to_json({columns[0]})"
@@ -287,6 +308,27 @@ class PostgreSQLReview(ReviewConnection):
         if relation.parent_schema is None:
             relation = replace(relation, parent_schema=self._schema_of(relation.parent_table))
         return relation
+
+    def _with_operators(self, relation: Relation) -> Relation:
+        """`relation` with the equality operator of each key column when the config named it
+        (a declared key brings its own): the one the parent column type's default btree
+        operator class holds for these two types, as a unique index on that column compares
+        (a citext key compares without case), else pg_catalog's `=`. Operator classes are a
+        superuser's (an extension script's) to make: no database owner chose them."""
+        if relation.operators:
+            return relation
+        operators = []
+        for parent, child in zip(relation.parent_columns, relation.child_columns, strict=True):
+            found = self._json(
+                _KEY_OPERATOR.format(
+                    parent=_literal(relation.table_sql(parent=True)),
+                    child=_literal(relation.table_sql(parent=False)),
+                    parent_column=_literal(parent),
+                    child_column=_literal(child),
+                )
+            )
+            operators.append(found or "=")
+        return replace(relation, operators=tuple(operators))
 
     def _schema_of(self, table: str) -> str:
         name = quote(table).replace("'", "''")

@@ -79,14 +79,17 @@ def process_alive(pid: int, since: datetime | None = None) -> bool:
         return True  # exists, but we may not look at it
 
 
-def hold(folder: Path) -> int:
-    """Take an exclusive `flock` on `folder` for as long as the descriptor returned is open."""
+def hold(folder: Path) -> int | None:
+    """Take an exclusive `flock` on `folder` for as long as the descriptor returned is open;
+    None where the filesystem gives none on a folder (NFS emulates flock with record locks,
+    which need a file open for writing): the run goes on unheld, and `unheld` says "held" of
+    every folder there, so recovery falls back to the process ids alone."""
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(descriptor)
-        raise
+        return None
     return descriptor
 
 

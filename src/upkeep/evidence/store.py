@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -78,11 +79,21 @@ class EvidenceStore:
         parent = self.root / STAGING
         parent.mkdir(parents=True, exist_ok=True)
         staging = parent / f"{os.getpid()}-{run_id}"
+        if os.path.lexists(staging):
+            raise EvidenceError(f"staging folder {staging} already exists")
+        # Made and held under a name no recovery takes for a run's (no pid in front), then
+        # renamed: another container's runner, with the same pid, never sees it unheld.
+        making = Path(tempfile.mkdtemp(prefix="making-", dir=parent))
+        descriptor = hold(making)
         try:
-            staging.mkdir()
-        except FileExistsError:
+            os.rename(making, staging)
+        except OSError:
+            if descriptor is not None:
+                os.close(descriptor)
+            shutil.rmtree(making, ignore_errors=True)
             raise EvidenceError(f"staging folder {staging} already exists") from None
-        self._held[staging] = hold(staging)
+        if descriptor is not None:
+            self._held[staging] = descriptor
         return staging
 
     def _release(self, staging: Path) -> None:
