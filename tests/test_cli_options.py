@@ -155,3 +155,14 @@ def test_an_empty_path_is_refused_not_read_as_the_current_folder(
     assert result.code == 2, result.text
     assert "expected a path, got an empty one ('')" in result.err
     assert sorted(project.root.iterdir()) == before
+
+
+@pytest.mark.parametrize("name", ["علی\u200cزاده", "👩\u200d💻 on call"])
+def test_names_that_need_a_zero_width_joiner_or_non_joiner_are_taken(name: str) -> None:
+    # A Persian surname needs the non-joiner, an emoji sequence the joiner: neither hides or
+    # reorders anything, unlike the bidirectional overrides, which stay refused.
+    from upkeep.cli.options import person_name
+
+    assert person_name(name, "--by") == name
+    with pytest.raises(Exception, match="without control characters"):
+        person_name(f"{name}\u202e", "--by")

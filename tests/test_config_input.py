@@ -181,6 +181,11 @@ def test_a_file_that_is_not_a_mapping_is_named_never_shown(
         ),
         (f"*{TOKEN}\n", "line 1, column 1: found undefined alias '…'"),
         (f"!{TOKEN} x\n", "line 1, column 1: could not determine a constructor for the tag '…'"),
+        # With an apostrophe in it, Python quotes the tag with ": it was shown.
+        (
+            f"!<tag:{TOKEN}'s> x\n",
+            "line 1, column 1: could not determine a constructor for the tag '…'",
+        ),
         (f"a:\n\t{TOKEN}\n", "line 2, column 1: found character '\\t' that cannot start any"),
         (f'a: "\\q{TOKEN}"\n', "line 1, column 6: found unknown escape character 'q'"),
     ],
@@ -216,6 +221,8 @@ def test_a_yaml_error_names_the_place_without_quoting_the_file(
             "line 2, column 14: not a valid date; expected a date that exists, such as 2026-01-31,",
         ),
         ("!!float 'ghp_x'", "line 2, column 14: not a valid number; expected a number such as"),
+        # PyYAML fails on a match that is None: an AttributeError escaped, exit 3.
+        ("!!timestamp ghp_notadate", "line 2, column 14: not a valid date; expected a date"),
     ],
 )
 def test_values_no_config_holds_are_an_error_not_a_traceback(

@@ -485,3 +485,15 @@ def test_no_statement_can_make_the_next_one_read_write_or_search_elsewhere(
         assert connection.rows("SELECT count(*) AS n FROM invoices", database_search_path=True) == [
             {"n": 104}
         ]
+
+
+def test_a_statement_psql_never_ends_fails_and_the_next_one_still_answers(
+    postgres_server: PostgresServer,
+) -> None:
+    # An unbalanced parenthesis kept psql waiting for the statement's end: every query sent
+    # after it was taken into it, and answered nothing, which reads as "no rows" (passing).
+    dbname = new_database(postgres_server, amcheck=False)
+    with PostgreSQLReview(postgres_server.database(dbname), timeout_s=30) as connection:
+        with pytest.raises(QueryError, match="the statement never ended"):
+            connection.rows("SELECT (1 AS x", database_search_path=True)
+        assert connection.rows("SELECT 2 AS y") == [{"y": 2}]

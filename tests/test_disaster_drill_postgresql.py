@@ -262,6 +262,32 @@ def test_the_heartbeat_table_is_where_the_roles_own_create_table_would_put_it(
     assert server.psql("SELECT to_regclass('public.upkeep_canary')", dbname=dbname) == ""
 
 
+def test_a_current_schemas_the_owner_put_before_pg_catalog_is_not_called(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    # The owner may put public before pg_catalog in the database's search path, and their own
+    # public.current_schemas(boolean) there: the canary asks pg_catalog's by name.
+    server = postgres_server
+    dbname = new_database(
+        server,
+        SCHEMA
+        + SPRUNG
+        + "CREATE FUNCTION public.current_schemas(boolean) RETURNS name[] LANGUAGE plpgsql AS $$"
+        "\nBEGIN INSERT INTO public.sprung VALUES (current_user); RETURN ARRAY['public']; END $$;",
+    )
+    server.psql(
+        f"SET ROLE {server.role}; ALTER DATABASE {dbname} SET search_path = public, pg_catalog",
+        dbname=dbname,
+    )
+    config = _superuser_config(tmp_path, server, dbname)
+    canary = canary_for(config, config.database("pg"))
+    canary.write("backup", datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    assert server.psql("SELECT count(*) FROM sprung", dbname=dbname) == "0"
+    # The trap is real: a superuser's session on that search path springs it.
+    server.psql("SELECT current_schemas(false)", dbname=dbname)
+    assert server.psql("SELECT who FROM sprung", dbname=dbname) == "postgres"
+
+
 def test_a_role_without_create_on_public_keeps_its_heartbeat_in_its_own_schema(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:

@@ -179,7 +179,7 @@ def _failing_run_later(project: Project) -> None:
         # A check name no run can report silenced nothing, unseen.
         *(
             (("check", name, "--until", "1d", "--reason", "x"), f"got {name!r}")
-            for name in ("", "  ", "disk", ":disk", "probe:disk\nprobe:load", " probe:disk")
+            for name in ("", "  ", "probe:disk\nprobe:load", " probe:disk", "probe:disk\t")
         ),
         # A period or a date-time past 9998 overflowed: an internal error with a traceback.
         (
@@ -474,3 +474,14 @@ def test_a_silence_of_the_alert_fingerprint_holds_back_that_runbook_only(
         "silence", "add", "fingerprint", "probe", "--until", "1h", "--reason", "x"
     )
     assert bare.code == 2 and "expected an alert fingerprint such as alert:backup" in bare.err
+
+
+def test_a_check_named_without_a_colon_by_a_runbook_of_ones_own_can_be_silenced(
+    project: Project,
+) -> None:
+    # report.check("backup-age", ...) is a check name too: only upkeep's own are COMPONENT:THING.
+    result = project.upkeep_in_process(
+        "silence", "add", "check", "backup-age", "--until", "1d", "--reason", "moving the store"
+    )
+    assert result.code == 0, result.text
+    assert "backup-age" in (project.evidence / "ledger.jsonl").read_text()

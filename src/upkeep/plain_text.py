@@ -6,7 +6,15 @@ on one line.
 
 from __future__ import annotations
 
-__all__ = ["SHOWN_CONTROLS", "one_line", "shown"]
+import re
+
+__all__ = ["HIDDEN", "SHOWN_CONTROLS", "one_line", "shown"]
+
+# What a name or title people read must not hold: control characters, the zero-width space and
+# byte-order mark (invisible), and the bidirectional marks, overrides and isolates (they reorder
+# what is shown). The zero-width non-joiner and joiner (U+200C, U+200D) stay: Persian and Indic
+# names and emoji sequences need them.
+HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 # A tab stays a tab; C1 controls (U+0080 to U+009F, ESC [ in one character to some terminals)
 # become U+FFFD.

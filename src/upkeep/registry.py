@@ -24,6 +24,7 @@ from upkeep.errors import ParameterError, RunbookError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.parameters_cell import DeclaredParam, read_parameters_cell
 from upkeep.params import ParamSpec, check, read_default, resolve_type
+from upkeep.plain_text import HIDDEN
 from upkeep.secrets import is_reference
 
 __all__ = ["NAME", "InvalidRunbook", "ParamSpec", "Registry", "Runbook", "discover", "load_runbook"]
@@ -36,7 +37,6 @@ MAX_TIMEOUT_S = 7 * 24 * 3600
 RESERVED_NAMES = frozenset({"index"})
 # Control characters, and the invisible ones that reorder or hide text (bidi overrides,
 # zero-width), in text shown as it is.
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _MARKUP = re.compile("[<>]")
 
 
@@ -293,12 +293,12 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         # Shown on the site and in the console as it is: no control or bidi characters, one line
         # (but a summary), and a title without < or > (the theme prints titles as HTML).
         if key == "summary":
-            bad, what = _HIDDEN.search(value.replace("\n", "")), "text without control characters"
+            bad, what = HIDDEN.search(value.replace("\n", "")), "text without control characters"
         elif key == "title":
-            bad = _HIDDEN.search(value) or _MARKUP.search(value)
+            bad = HIDDEN.search(value) or _MARKUP.search(value)
             what = "one line of text without < > or control characters"
         else:
-            bad, what = _HIDDEN.search(value), "one line of text without control characters"
+            bad, what = HIDDEN.search(value), "one line of text without control characters"
         if bad:
             raise RunbookError(f"{where}: metadata.upkeep.{key}: expected {what}, got {value!r}")
         return value

@@ -50,9 +50,10 @@ AUTHOR = "upkeep"
 _READ: dict[str, Any] = {}  # the silences of the ledger as last read, and its state then
 SCOPES = ("runbook", "check", "fingerprint")
 LAST_YEAR = 9998  # the last year a silence may end in, as for `--at` (upkeep.cli.options)
-# What a check's name looks like in a run's report: COMPONENT:THING (disk:/var, app:restore),
-# on one line and without blanks at either end; a silence of any other name silences nothing.
-_CHECK_NAME = re.compile(r"[^\s:][^\x00-\x1f\x7f-\x9f]*:[^\x00-\x1f\x7f-\x9f]*[^\s:]")
+# What a check's name can be: text on one line without blanks at either end. upkeep's own are
+# COMPONENT:THING (disk:/var, app:restore), a runbook of one's own may name its checks as it
+# likes (`backup-age`); a name no last run reported is said to be so, not refused.
+_CHECK_NAME = re.compile(r"\S(?:[^\x00-\x1f\x7f-\x9f]*\S)?")
 _PERIOD = re.compile(r"(?P<amount>[1-9][0-9]*)(?P<unit>[mhdw])")
 _UNITS = {
     "m": timedelta(minutes=1),
@@ -132,8 +133,8 @@ def silence(
         raise ValueError(f"silence: expected one of {', '.join(SCOPES)}, got {scope!r}")
     if scope == "check" and not _CHECK_NAME.fullmatch(name):
         raise ValueError(
-            f"silence: expected a check's name as a run's report names it, COMPONENT:THING on "
-            f"one line (such as disk:/var), got {name!r}"
+            f"silence: expected a check's name as a run's report names it, on one line (such "
+            f"as disk:/var), got {name!r}"
         )
     if not reason.strip():
         raise ValueError("--reason: expected why the alerts may wait, got nothing")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from upkeep.errors import UpkeepError
+from upkeep.plain_text import HIDDEN
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -48,7 +48,6 @@ FIRST_YEAR, LAST_YEAR = 1970, 9998
 AUTHOR_ENV = "UPKEEP_AUTHOR"
 # Control characters, and the invisible ones that reorder or hide text (bidi overrides,
 # zero-width), as the runbook metadata refuses them (upkeep.registry).
-_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def parse_at(at: str | None, config: Config, option: str = "--at") -> datetime:
@@ -87,7 +86,7 @@ def person_name(value: str, option: str) -> str:
     name = value.strip()
     if not name:
         raise UpkeepError(f"{option}: expected a name, got nothing")
-    if _HIDDEN.search(name):
+    if HIDDEN.search(name):
         raise UpkeepError(
             f"{option}: expected a name on one line without control characters, got {value!r}"
         )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 
 from upkeep.errors import ConfigError
+from upkeep.plain_text import HIDDEN
 
 
 def lexical(path: Path | str) -> Path:
@@ -36,7 +37,6 @@ REQUIRED: Any = object()
 PORT_MAX = 65535
 # What a name may not hold, as runbook titles may not (registry.py): control characters (a line
 # break, an escape sequence), zero-width and bidi characters that make one name look like another.
-HIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def parse_document(raw: bytes, file: Path) -> Any:
@@ -73,7 +73,10 @@ _TAGGED = {
     "int": ("integer", "an integer such as 12"),
     "bool": ("boolean", "true or false"),
 }
-_QUOTED_TEXT = re.compile(r"'(<[^'\n]*>|[^'\\\n]|\\[a-z]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})'|'[^'\n]*'")
+_QUOTED_TEXT = re.compile(
+    r"'(<[^'\n]*>|[^'\\\n]|\\[a-z]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4})'|'[^'\n]*'"
+    r'|"([^"\\\n])"|"[^"\n]*"'  # a text holding an apostrophe: Python quotes it with "
+)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -100,7 +103,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def _unquoted(message: str) -> str:
-    return _QUOTED_TEXT.sub(lambda quoted: quoted[0] if quoted[1] else "'…'", message)
+    return _QUOTED_TEXT.sub(lambda quoted: quoted[0] if quoted[1] or quoted[2] else "'…'", message)
 
 
 class _Refused(Exception):
@@ -132,9 +135,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, KeyError, TypeError, OverflowError):
+        except (ValueError, KeyError, TypeError, OverflowError, AttributeError):
             # PyYAML's constructors let these out for a value its patterns took for a date, a
-            # number or a boolean (2026-13-45, !!float x); their text quotes the value.
+            # number or a boolean (2026-13-45, !!float x; !!timestamp x fails on a match that
+            # is None); their text quotes the value.
             tag = str(node.tag).rsplit(":", 1)[-1]
             kind, expected = _TAGGED.get(tag, (tag, f"a valid {tag}"))
             raise _Refused(
@@ -226,7 +230,7 @@ class Section:
         """A name upkeep prints in reports, the console and the site and writes into evidence:
         one line of text, without a character that would act on a terminal or hide."""
         value = self.str(key, default)
-        if isinstance(value, str) and HIDDEN_CHARACTERS.search(value):
+        if isinstance(value, str) and HIDDEN.search(value):
             self.fail(key, "one line of text without control characters", value)
         return value
 

@@ -342,13 +342,22 @@ class PostgreSQLReview(ReviewConnection):
         )
 
     def rows(self, query: str, *, database_search_path: bool = False) -> list[dict[str, Any]]:
-        return (
-            self._json(
-                f"SELECT coalesce(json_agg(q), '[]') FROM (\n{query}\n) AS q",
-                database_search_path=database_search_path,
-            )
-            or []
+        found = self._json(
+            f"SELECT coalesce(json_agg(q), '[]') FROM (\n{query}\n) AS q",
+            database_search_path=database_search_path,
         )
+        if found is None:
+            # This always prints one line: none means psql took the `;` for part of the
+            # statement (a parenthesis it opens and never closes) and still waits for its end,
+            # holding every statement sent after it. Its buffer is emptied for the next one.
+            with suppress(BrokenPipeError):
+                assert self._proc.stdin is not None
+                self._proc.stdin.write("\\r\n")
+                self._proc.stdin.flush()
+            raise QueryError(
+                self._message("the statement never ended (a parenthesis opened and not closed?)")
+            )
+        return found
 
     def close(self) -> None:
         with suppress(BrokenPipeError, OSError):

@@ -24,10 +24,11 @@ MAX_STDERR = 2000
 _NOT_OURS = "upkeep-canary-not-ours"
 # The table is where an unqualified CREATE TABLE of the role puts it (the first schema of its
 # search path that exists: its own schema, else public), found before anything else is
-# searched; pg_catalog's current_schemas(boolean) is an exact match, which no function a
-# database owner adds can outrank. From then on only pg_catalog is searched.
+# searched, by pg_catalog's current_schemas named with its schema: a database owner may put
+# public before pg_catalog in the path, and a public.current_schemas(boolean) of theirs. From
+# then on only pg_catalog is searched.
 _WHERE = f"""\
-SELECT coalesce((current_schemas(false))[1], 'public') AS canary_schema \\gset
+SELECT coalesce((pg_catalog.current_schemas(false))[1], 'public') AS canary_schema \\gset
 SET search_path = pg_catalog;
 SELECT format('%I.%I', :'canary_schema', '{CANARY_TABLE}') AS canary_table \\gset
 """
