@@ -16,7 +16,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers.owner_traps import CAST_TRAP, plant_owner_traps, spring_by_hand, sprung
+from helpers.owner_traps import (
+    CAST_TRAP,
+    JSON_CAST_TRAP,
+    plant_owner_traps,
+    spring_by_hand,
+    sprung,
+)
 from helpers.pg_cluster import PostgresServer
 from helpers.project import REPO, Project
 from helpers.recorder import Recorder
@@ -313,3 +319,22 @@ def test_a_cast_the_database_owner_gave_its_own_type_never_runs_as_the_superuser
     # The trap is real: a superuser's cast of the column to text springs it.
     cast = "SET search_path = pg_catalog; SELECT mood::text FROM public.moods"
     assert spring_by_hand(postgres_server, dbname, owner, cast) == {"superuser", "write", "program"}
+
+
+def test_a_cast_to_json_the_owner_gave_its_type_never_runs_when_rows_are_read_back(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # An access request's answer reads every column of a row back as JSON: a value of the
+    # owner's own type called the owner's cast to json, as the superuser.
+    config, dbname = make_system(postgres_server, tmp_path, superuser=True)
+    owner = plant_owner_traps(postgres_server, dbname)
+    postgres_server.psql(f"SET ROLE {owner};\n{CAST_TRAP}{JSON_CAST_TRAP}", dbname=dbname)
+
+    with PostgreSQLReview(config.database("shop"), timeout_s=30) as review:
+        found = find_subject_rows(review, PostgreSQLDialect(), "CROSS", with_rows=True)
+
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert [(row.table, row.row) for row in found] == [("moods", {"id": 2, "mood": "cross"})]
+    # The trap is real: a superuser's to_json of the column springs it.
+    read = "SET search_path = pg_catalog; SELECT to_json(mood) FROM public.moods"
+    assert spring_by_hand(postgres_server, dbname, owner, read) == {"superuser", "write", "program"}

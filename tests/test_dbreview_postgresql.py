@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.owner_traps import plant_owner_traps, spring_by_hand, sprung
+from helpers.owner_traps import (
+    CAST_TRAP,
+    JSON_CAST_TRAP,
+    plant_owner_traps,
+    spring_by_hand,
+    sprung,
+)
 from helpers.pg_cluster import PostgresServer, free_port
 from helpers.recorder import Recorder
 
@@ -497,3 +503,23 @@ def test_a_statement_psql_never_ends_fails_and_the_next_one_still_answers(
         with pytest.raises(QueryError, match="the statement never ended"):
             connection.rows("SELECT (1 AS x", database_search_path=True)
         assert connection.rows("SELECT 2 AS y") == [{"y": 2}]
+
+
+def test_a_sample_key_of_the_owners_own_type_never_calls_its_cast_to_json(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # An orphan's key is sampled as JSON: a key of the owner's enum called the owner's cast to
+    # json, with the reviewing superuser's rights.
+    dbname = new_database(postgres_server)
+    owner = plant_owner_traps(postgres_server, dbname)
+    postgres_server.psql(f"SET ROLE {owner};\n{CAST_TRAP}{JSON_CAST_TRAP}", dbname=dbname)
+    moods = LogicalRelation("pg", None, "moods", "mood", None, "mood_names", "mood", "set null")
+    result = review_database(
+        postgres_server.superuser_database(dbname),
+        DatabaseReview(relations=(moods,)),
+        tmp_path / "state",
+    )
+    assert sprung(postgres_server, dbname, owner) == set()
+    assert result.audit is not None
+    found = {audit.relation.label: audit for audit in result.audit.relations}["moods.mood"]
+    assert (found.orphans, found.samples) == (1, ("cross",))

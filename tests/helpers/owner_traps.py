@@ -67,6 +67,18 @@ INSERT INTO public.moods VALUES (1, 'calm'), (2, 'cross');
 """
 
 
+# As the owner, after CAST_TRAP: a cast to json, which to_json, json_agg and json_build_array
+# call for a value of the type (reading a row back, a sample key), and a table the `moods` rows
+# refer to by their mood, where 'cross' names nothing.
+JSON_CAST_TRAP = """
+CREATE FUNCTION public.mood_json(value public.mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN PERFORM public.trap(); RETURN pg_catalog.to_json(pg_catalog.enum_out(value)::text); END $$;
+CREATE CAST (public.mood AS json) WITH FUNCTION public.mood_json(public.mood);
+CREATE TABLE public.mood_names (mood public.mood PRIMARY KEY);
+INSERT INTO public.mood_names VALUES ('calm');
+"""
+
+
 def plant_owner_traps(server: PostgresServer, dbname: str) -> str:
     """Make a new role (no superuser) the owner of `dbname` and plant its traps as that role;
     the role's name."""

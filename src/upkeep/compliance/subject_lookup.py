@@ -61,7 +61,8 @@ def _rows_of_table(
         f"AS {quote('match:' + c.name)}"
         for c in searched
     ]
-    selected = "*" if with_rows else ", ".join(quote(k) for k in keys)
+    shown = table_columns if with_rows else [c for c in table_columns if c.name in keys]
+    selected = ", ".join(dialect.selected(c) for c in shown)
     condition = " OR ".join(dialect.contains(quote(c.name), identifier) for c in searched)
     query = (
         f"SELECT {selected}, {', '.join(matches)} FROM {dialect.table_sql(table_columns[0])} "

@@ -102,6 +102,13 @@ WHERE pa.attrelid = {parent}::regclass AND pa.attname = {parent_column}
   AND o.oid = ao.amopopr AND n.oid = o.oprnamespace
 LIMIT 1
 """
+# For each key column of a table, whether its type was made in this database (an enum, a
+# domain, an extension's) rather than built in: FirstNormalObjectId is 16384.
+_MADE_TYPES = """
+SELECT json_agg(a.atttypid >= 16384 ORDER BY k.i)
+FROM unnest(ARRAY[{columns}]::text[]) WITH ORDINALITY AS k(name, i)
+JOIN pg_attribute a ON a.attrelid = {child}::regclass AND a.attname = k.name
+"""
 _BEGIN = "BEGIN TRANSACTION READ ONLY;\n"
 _CATALOG_ONLY = "SET LOCAL search_path = pg_catalog;\n"
 _END = "ROLLBACK;\n"
@@ -285,7 +292,18 @@ class PostgreSQLReview(ReviewConnection):
 
     def count_orphans(self, relation: Relation, samples: int) -> OrphanCount:
         relation = self._with_operators(self._with_schemas(relation))
-        columns = [f"c.{quote(col)}" for col in relation.child_columns]
+        # A sample key of a type that is not built in is read as text: turning it into JSON
+        # would call a cast to json the type's owner may have given it, with the review's rights.
+        made = self._json(
+            _MADE_TYPES.format(
+                child=_literal(relation.table_sql(parent=False)),
+                columns=", ".join(_literal(col) for col in relation.child_columns),
+            )
+        ) or [False] * len(relation.child_columns)
+        columns = [
+            f"format('%s', c.{quote(col)})" if user_type else f"c.{quote(col)}"
+            for col, user_type in zip(relation.child_columns, made, strict=True)
+        ]
         key = (
             f"to_json({columns[0]})"
             if len(columns) == 1

@@ -81,6 +81,10 @@ class Dialect(ABC):
     def as_text(self, column_sql: str) -> str:
         """The column's value as text."""
 
+    def selected(self, column: Column) -> str:
+        """The column as a query selects it to read its value back (as JSON)."""
+        return quote(column.name)
+
     @abstractmethod
     def older_than(self, column: Column, days: int) -> str:
         """The condition that the column's timestamp is more than `days` days old: a timestamp

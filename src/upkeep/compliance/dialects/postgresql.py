@@ -35,6 +35,14 @@ ORDER BY n.nspname, c.relname, a.attnum
         # audit role's rights; an output function is built in, or a superuser's.
         return f"format('%s', {column_sql})"
 
+    def selected(self, column: Column) -> str:
+        # A type that is not pg_catalog's (format_type names it with its schema: the session
+        # searches pg_catalog only) is read as text: turning its value into JSON would call
+        # a cast to json its owner may have given it, with the audit role's rights.
+        if "." not in column.data_type:
+            return quote(column.name)
+        return f"{self.as_text(quote(column.name))} AS {quote(column.name)}"
+
     def literal(self, text: str) -> str:
         # A standard literal reads a backslash as itself only while standard_conforming_strings
         # is on, which a database owner may turn off. upkeep's sessions force it on; an escape
