@@ -6,6 +6,8 @@ unfinished is published. Real processes: the real `upkeep` command, signalled by
 from __future__ import annotations
 
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 from helpers.processes import BackgroundUpkeep, answers, background_upkeep
@@ -34,8 +36,10 @@ def test_site_serve_stops_mkdocs(project: Project, signum: int) -> None:
     (project.root / "docs").mkdir()
     (project.root / "docs" / "index.md").write_text("# Home\n")
     address = f"127.0.0.1:{demo.free_port()}"
+    served_from = set(Path(tempfile.gettempdir()).glob("mkdocs_*"))
     with background_upkeep(project, "site", "serve", "--dev-addr", address) as upkeep:
         upkeep.wait_for(lambda: answers(f"http://{address}/"), "the site answered")
+        assert set(Path(tempfile.gettempdir()).glob("mkdocs_*")) - served_from  # its folder
         err = upkeep.signal(signum)
         assert any(
             "mkdocs" in command and " serve --config-file " in command
@@ -43,6 +47,8 @@ def test_site_serve_stops_mkdocs(project: Project, signum: int) -> None:
         )
         assert_stopped(upkeep, signum, err)
         assert not answers(f"http://{address}/"), "the site still answers"
+    # mkdocs removed the folder it served from (a plain SIGTERM left it in /tmp).
+    assert set(Path(tempfile.gettempdir()).glob("mkdocs_*")) <= served_from
 
 
 SLEEPS = (

@@ -36,8 +36,11 @@ SITE_MARKER = ".upkeep-site"
 MARKER_TEXT = "A site built by `upkeep site build`: the next build empties this folder.\n"
 # Where the plugin keeps its caches instead of state_dir, for one build (`--no-cache`).
 SITE_STATE_VARIABLE = "UPKEEP_SITE_STATE"
+# SIGTERM (how upkeep stops it) is taken as Ctrl-C: `mkdocs serve` then removes the temporary
+# folder it serves from (/tmp/mkdocs_*), which a plain SIGTERM leaves behind.
 _MKDOCS_MAIN = (
-    "import logging, sys; "
+    "import logging, signal, sys; "
+    "signal.signal(signal.SIGTERM, signal.default_int_handler); "
     "logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING); "
     "from mkdocs.__main__ import cli; "
     "sys.exit(cli(prog_name='mkdocs'))"
