@@ -38,7 +38,10 @@ def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
     project.add_runbook("after", [CHECK_OK])
     assert project.upkeep("run", "after").code == 0
     cmd = [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "victim"]
-    proc = subprocess.Popen(cmd, cwd=project.root, start_new_session=True)
+    temp = project.root / "temp"  # the run's temp folder (TMPDIR)
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen(cmd, cwd=project.root, start_new_session=True, env=env)
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -51,6 +54,11 @@ def test_sigkill_mid_run_leaves_no_partial_run(project: Project) -> None:
         time.sleep(0.2)
     assert not pid_alive(kernel), "the kernel outlived its killed runner"
     assert len(project.run_dirs()) == 1  # only the earlier complete run
+    # The kernel's connection file (its signing key) is in the run's staging folder, which the
+    # next run removes, not left in the temp folder for good.
+    assert list(temp.iterdir()) == []
+    [staged] = (project.evidence / ".staging").iterdir()
+    assert (staged / ".kernel-connection.json").is_file()
     assert project.upkeep("verify").code == 0
     assert project.upkeep("run", "after").code == 0
     assert len(project.run_dirs()) == 2

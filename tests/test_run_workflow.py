@@ -51,8 +51,18 @@ def test_run_records_checks_and_evidence_that_verifies(project: Project) -> None
             )
         ],
     )
-    result = project.upkeep("run", "probe")
+    temp = project.root / "temp"
+    temp.mkdir()
+    result = project.upkeep("run", "probe", env={"TMPDIR": str(temp)})
     assert result.code == 0, result.text
+    # The kernel's connection file (its signing key) is neither sealed nor left behind.
+    assert list(temp.iterdir()) == []
+    [run_dir] = project.run_dirs()
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "notebook.ipynb",
+        "report.html",
+        "run.json",
+    ]
     [record] = project.records()
     assert record["status"] == "warn"
     assert record["checks"][0]["name"] == "disk:/" and record["checks"][0]["value"] == 87.1
@@ -183,10 +193,14 @@ def test_timeout_ends_in_error_and_kills_the_kernel(project: Project) -> None:
         ],
         meta={"timeout_s": 4},
     )
+    temp = project.root / "temp"
+    temp.mkdir()
     started = time.monotonic()
-    result = project.upkeep("run", "slow")
+    result = project.upkeep("run", "slow", env={"TMPDIR": str(temp)})
     assert result.code == 3, result.text
     assert time.monotonic() - started < 60
+    assert list(temp.iterdir()) == []
+    assert not list(project.run_dirs()[0].glob(".*"))
     [record] = project.records()
     assert record["status"] == "error" and record["error"]["ename"] == "Timeout"
     # The cell that was running is named, in the record and in the report.

@@ -214,8 +214,12 @@ class RunKernel:
         log_path: Path,
         template: KernelTemplate | None,
         extra_env: dict[str, str] | None = None,
+        connection_file: Path | None = None,
     ) -> None:
         self.log_path = log_path
+        # Where the kernel's connection file (its ports and signing key) is written: jupyter's
+        # default, a new file in the temp folder, stays there for good when upkeep is killed.
+        self.connection_file = connection_file
         self.template = template
         self.extra_env = dict(extra_env or {})
         self.pgid: int | None = None
@@ -234,6 +238,8 @@ class RunKernel:
             def __init__(self, **kwargs: Any) -> None:
                 super().__init__(**kwargs)
                 self.client_factory = client_class
+                if run.connection_file is not None:
+                    self.connection_file = str(run.connection_file)
 
             def _kernel_spec_manager_default(self) -> Any:
                 return spec_manager

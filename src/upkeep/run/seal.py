@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 NOTEBOOK = "notebook.ipynb"
 REPORT = "report.html"
 KERNEL_LOG = "kernel.log"
+# The kernel's connection file, written in the staging folder so that a run killed before its
+# kernel was shut down leaves it where the next run's recovery removes it: never sealed.
+KERNEL_CONNECTION = ".kernel-connection.json"
 # What a run's own code and inputs produced, and so what may carry a secret value; the fields
 # upkeep itself owns (ids, times, hashes) stay exact.
 # What upkeep itself writes into run.json, which must stay exact (a secret such as a year also
@@ -108,6 +111,7 @@ def seal(
     renderer: Renderer,
 ) -> RunRecord:
     """Scrub and write the run's artifacts into `staging`; return the scrubbed record."""
+    (staging / KERNEL_CONNECTION).unlink(missing_ok=True)  # removed at shutdown, unless it failed
     scrubber = Scrubber(secrets)
     if nb is not None:
         nb = scrubber.notebook(nb)

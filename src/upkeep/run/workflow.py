@@ -27,7 +27,7 @@ from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
 from upkeep.run.provenance import Provenance, new_run_id
-from upkeep.run.seal import KERNEL_LOG, Renderer, seal, secret_values
+from upkeep.run.seal import KERNEL_CONNECTION, KERNEL_LOG, Renderer, seal, secret_values
 from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
 from upkeep.waivers import apply_waivers
 
@@ -154,7 +154,9 @@ def _execute(
         RUN_ID_ENV: stage.run_id,
         RUN_DIR_ENV: str(stage.folder),
     }
-    kernel = RunKernel(stage.folder / KERNEL_LOG, batch.template, pending)
+    kernel = RunKernel(
+        stage.folder / KERNEL_LOG, batch.template, pending, stage.folder / KERNEL_CONNECTION
+    )
     batch.kernels.add(kernel)
     if batch.interrupted.is_set():  # interrupted after the sweep that kills every kernel
         kernel.kill_group()
