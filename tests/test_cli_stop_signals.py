@@ -6,7 +6,6 @@ unfinished is published. Real processes: the real `upkeep` command, signalled by
 from __future__ import annotations
 
 import signal
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,16 +29,18 @@ def assert_stopped(upkeep: BackgroundUpkeep, signum: int, err: str) -> None:
 @pytest.mark.parametrize(
     "signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name
 )
-def test_site_serve_stops_mkdocs(project: Project, signum: int) -> None:
+def test_site_serve_stops_mkdocs(project: Project, tmp_path: Path, signum: int) -> None:
     # The smallest site mkdocs serves: the command under test is upkeep's, not the site.
     (project.root / "mkdocs.yml").write_text("site_name: stop test\n")
     (project.root / "docs").mkdir()
     (project.root / "docs" / "index.md").write_text("# Home\n")
     address = f"127.0.0.1:{demo.free_port()}"
-    served_from = set(Path(tempfile.gettempdir()).glob("mkdocs_*"))
-    with background_upkeep(project, "site", "serve", "--dev-addr", address) as upkeep:
+    temp = tmp_path / "temp"  # where mkdocs makes the folder it serves from (TMPDIR)
+    temp.mkdir()
+    serve = ("site", "serve", "--dev-addr", address)
+    with background_upkeep(project, *serve, env={"TMPDIR": str(temp)}) as upkeep:
         upkeep.wait_for(lambda: answers(f"http://{address}/"), "the site answered")
-        assert set(Path(tempfile.gettempdir()).glob("mkdocs_*")) - served_from  # its folder
+        assert list(temp.glob("mkdocs_*")), "mkdocs served from no folder of its own"
         err = upkeep.signal(signum)
         assert any(
             "mkdocs" in command and " serve --config-file " in command
@@ -48,7 +49,7 @@ def test_site_serve_stops_mkdocs(project: Project, signum: int) -> None:
         assert_stopped(upkeep, signum, err)
         assert not answers(f"http://{address}/"), "the site still answers"
     # mkdocs removed the folder it served from (a plain SIGTERM left it in /tmp).
-    assert set(Path(tempfile.gettempdir()).glob("mkdocs_*")) <= served_from
+    assert list(temp.glob("mkdocs_*")) == []
 
 
 SLEEPS = (
