@@ -16,14 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from helpers.browser import (
-    Browser,
-    Traffic,
-    chromium,
-    record_console_error,
-    require_browser,
-    serve,
-)
+from helpers.browser import Browser, Traffic, chromium, require_browser, serve
 from helpers.processes import answers, background_upkeep
 from helpers.project import CHECK_OK, REPO, Project
 from helpers.site_repo import export_branch, make_site_repository
@@ -168,6 +161,9 @@ def _pages(version_dir: Path) -> list[str]:
     )
 
 
+TABS = 8
+
+
 def test_every_page_loads_offline_without_errors(site: PublishedSite, browser: Browser) -> None:
     pages = _pages(site.served / "2.0")
     assert "." in pages and f"runbooks/{RUNBOOK}" in pages
@@ -178,14 +174,7 @@ def test_every_page_loads_offline_without_errors(site: PublishedSite, browser: B
     for start in range(0, len(pages), TABS):
         loading = []
         for path in pages[start : start + TABS]:
-            tab, traffic = browser.new_page(), Traffic()
-            tab.on("request", lambda request, traffic=traffic: traffic.requests.append(request.url))
-            tab.on(
-                "console", lambda message, traffic=traffic: record_console_error(traffic, message)
-            )
-            tab.on(
-                "pageerror", lambda error, traffic=traffic: traffic.page_errors.append(str(error))
-            )
+            tab, traffic = browser.new_watched_page()
             url = f"{site.base}/latest/" + ("" if path == "." else f"{path}/")
             response = tab.goto(url, wait_until="commit")
             assert response is not None and response.ok, url
@@ -196,9 +185,6 @@ def test_every_page_loads_offline_without_errors(site: PublishedSite, browser: B
             if traffic.outside or traffic.errors:
                 failures[path] = traffic.outside + traffic.errors
     assert failures == {}
-
-
-TABS = 8
 
 
 # What someone who can write to the evidence might add to a report: a script that reports

@@ -117,8 +117,16 @@ class Browser:
         page.set_default_timeout(TIMEOUT_MS)
         return page
 
+    def new_watched_page(self) -> tuple[Page, Traffic]:
+        """A new tab and a record of what it alone does (`traffic` records every tab's too)."""
+        page, traffic = self.new_page(), Traffic()
+        page.on("request", lambda request: traffic.requests.append(request.url))
+        page.on("console", lambda message: _console(traffic, message))
+        page.on("pageerror", lambda error: traffic.page_errors.append(str(error)))
+        return page, traffic
 
-def record_console_error(traffic: Traffic, message: ConsoleMessage) -> None:
+
+def _console(traffic: Traffic, message: ConsoleMessage) -> None:
     if message.type == "error":
         where = message.location or {}
         traffic.console_errors.append(f"{message.text} ({where.get('url', '?')})")
@@ -139,7 +147,7 @@ def chromium(profile: Path) -> Iterator[Browser]:
         )
         try:
             context.on("request", lambda request: traffic.requests.append(request.url))
-            context.on("console", lambda message: record_console_error(traffic, message))
+            context.on("console", lambda message: _console(traffic, message))
             context.on("weberror", lambda error: traffic.page_errors.append(str(error.error)))
             # Anything that would leave the machine is recorded above, then never sent.
             context.route(lambda url: not is_local(url), lambda route: route.abort())
