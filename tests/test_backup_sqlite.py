@@ -12,7 +12,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import zstandard
 
 from upkeep.backup import incremental
 from upkeep.backup.block_table import XOR, ZDELTA
-from upkeep.backup.engines.interface import RestoreReport, RestoreTargetError
+from upkeep.backup.engines.interface import RestoreReport, RestoreTargetError, SnapshotReading
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import block_list, chain_of, take_backup
@@ -44,7 +46,10 @@ def _engine(path: Path) -> SQLiteEngine:
 
 
 def _create(path: Path, parents: int = 2000, journal_mode: str = "delete") -> SQLiteEngine:
-    with sqlite3.connect(path) as connection:
+    # Closed at once: a connection left to the garbage collector would keep holding the
+    # database's shared lock (WAL), and SQLite would keep the process's closed descriptors of
+    # the file open until it let go.
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.execute(f"PRAGMA journal_mode={journal_mode}")
         connection.executescript(SCHEMA)
         for i in range(parents):
@@ -151,16 +156,6 @@ def test_every_point_of_an_incremental_chain_restores_byte_for_byte(tmp_path: Pa
             assert manifest.stored_bytes < full.stored_bytes / 4, step
 
 
-def _sqlite_backup(db: Path, out: Path) -> None:
-    """SQLite's own online backup of `db`: what a restore of a WAL database must equal."""
-    source, target = sqlite3.connect(db), sqlite3.connect(out)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
-
-
 def _page_digest(path: Path, page: int) -> str:
     data = path.read_bytes()
     hashes = (hashlib.sha256(data[at : at + page]).digest() for at in range(0, len(data), page))
@@ -185,10 +180,9 @@ def test_backups_of_many_pieces_restore_byte_for_byte(
         base = taken[-1][0] if taken else None
         manifest = take_backup(engine, store, base=base, compression_level=1).manifest
         reference = tmp_path / f"reference-{step}.db"
-        if journal_mode == "wal":  # committed pages may still be in app.db-wal: SQLite's copy
-            _sqlite_backup(db, reference)
-        else:  # read in place under the shared lock: exactly the file (its header included)
-            shutil.copyfile(db, reference)
+        # Read in place (WAL: once checkpointed), and nothing writes meanwhile: exactly the
+        # file, its header included.
+        shutil.copyfile(db, reference)
         taken.append((manifest, reference))
 
     full = taken[0][0]
@@ -547,17 +541,208 @@ def test_a_rollback_journal_database_is_read_in_place_and_writers_wait(tmp_path:
     assert _try_write(db) == "written"  # the lock ended with the reading
 
 
-def test_a_wal_database_is_copied_with_the_backup_api_and_writers_go_on(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _application(db: Path) -> Iterator[sqlite3.Connection]:
+    """An application's connection to a WAL database that checkpoints only when told: its
+    commits stay in app.db-wal (open, it also keeps SQLite from removing that file)."""
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        yield connection
+    finally:
+        connection.close()
+
+
+def _add(connection: sqlite3.Connection, first: int, count: int) -> None:
+    """One transaction: `count` parents from `first` on, each with its child."""
+    connection.execute("BEGIN IMMEDIATE")
+    for n in range(first, first + count):
+        connection.execute("INSERT INTO parents (id, name) VALUES (?, 'x')", (n,))
+        connection.execute("INSERT INTO children (parent_id) VALUES (?)", (n,))
+    connection.execute("COMMIT")
+
+
+def _read_whole(reading: SnapshotReading, out: Path) -> dict[str, int]:
+    """The reading's bytes written to `out`, and the row counts SQLite finds in them."""
+    out.write_bytes(reading.read_at(0, reading.size))
+    with contextlib.closing(sqlite3.connect(out)) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        return {
+            table: copy.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("children", "parents")
+        }
+
+
+def _backfilled(db: Path) -> tuple[int, int]:
+    """(frames in the WAL, frames written into the file) after a passive checkpoint."""
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        _, frames, backfilled = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return frames, backfilled
+
+
+def test_a_wal_database_is_checkpointed_then_read_in_place_and_writers_go_on(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "app.db"
     engine = _create(db, parents=300, journal_mode="wal")
     dest = tmp_path / "staging" / "snapshot"
     dest.parent.mkdir()
-    with engine.reading(dest) as reading:
-        assert reading.path == dest and dest.is_file()
-        assert _try_write(db) == "written"  # WAL: the copy is made, writers never wait
-        snapshot = reading.finished()
-    assert snapshot.row_counts == {"children": 300, "parents": 300}  # before the write
+    with _application(db) as app:
+        _add(app, 1000, 50)  # committed, in app.db-wal only
+        assert Path(f"{db}-wal").stat().st_size > 0
+        with engine.reading(dest, sample_rows=5) as reading:
+            assert reading.path == db and not dest.exists()  # no copy written
+            _add(app, 2000, 50)  # writers go on...
+            assert _try_write(db) == "written"
+            frames, backfilled = _backfilled(db)
+            assert backfilled < frames  # ...and no checkpoint writes into the file meanwhile
+            counts = _read_whole(reading, tmp_path / "read.db")
+            snapshot = reading.finished()
+    # The checkpoint before the reading moved the first 50 into the file; nothing later.
+    assert counts == snapshot.row_counts == {"children": 350, "parents": 350}
+    assert snapshot.samples is not None and set(snapshot.samples.tables) == {"children", "parents"}
+    assert _backfilled(db)[0] == _backfilled(db)[1]  # the reading held nothing back after it
+
+
+def test_a_wal_database_an_older_reader_keeps_from_checkpointing_is_copied(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300, journal_mode="wal")
+    dest = tmp_path / "staging" / "snapshot"
+    dest.parent.mkdir()
+    with _application(db) as app, contextlib.closing(sqlite3.connect(db)) as older:
+        _add(app, 1000, 50)
+        older.execute("BEGIN")
+        assert older.execute("SELECT count(*) FROM parents").fetchone() == (350,)
+        # Frames the older reader's snapshot keeps out of the file; pages rewritten in place,
+        # so the file is no shorter than the newest snapshot.
+        app.execute("UPDATE parents SET name = 'y' WHERE id < 100")
+        with engine.reading(dest) as reading:
+            assert reading.path == dest and dest.is_file()
+            counts = _read_whole(reading, tmp_path / "read.db")
+            snapshot = reading.finished()
+        older.execute("COMMIT")
+    assert counts == snapshot.row_counts == {"children": 350, "parents": 350}
+    with contextlib.closing(sqlite3.connect(tmp_path / "read.db")) as read:
+        assert read.execute("SELECT count(*) FROM parents WHERE name = 'y'").fetchone() == (100,)
     assert not dest.exists()
+
+
+def test_a_wal_database_whose_file_lacks_pages_of_the_snapshot_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Should a checkpoint be taken for complete when it was not, the snapshot's new pages are
+    # still only in app.db-wal: the file is too short to be what the transaction sees.
+    monkeypatch.setattr(SQLiteEngine, "_backfilled", lambda self: True)
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300, journal_mode="wal")
+    dest = tmp_path / "snapshot"
+    with _application(db) as app:
+        _add(app, 1000, 500)
+        with engine.reading(dest) as reading:
+            assert reading.path == dest
+            counts = _read_whole(reading, tmp_path / "read.db")
+    assert counts == {"children": 800, "parents": 800}
+
+
+def test_a_commit_between_the_checkpoint_and_the_reading_has_the_wal_database_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300, journal_mode="wal")
+    dest = tmp_path / "staging" / "snapshot"
+    dest.parent.mkdir()
+    with _application(db) as app:
+        checkpoint = SQLiteEngine._backfilled
+
+        def then_a_commit(self: SQLiteEngine) -> bool:
+            done = checkpoint(self)
+            _add(app, 1000, 50)  # lands in app.db-wal before the read transaction starts
+            return done
+
+        monkeypatch.setattr(SQLiteEngine, "_backfilled", then_a_commit)
+        with engine.reading(dest) as reading:
+            assert reading.path == dest
+            counts = _read_whole(reading, tmp_path / "read.db")
+            snapshot = reading.finished()
+    assert counts == snapshot.row_counts == {"children": 350, "parents": 350}
+
+
+def test_a_wal_database_that_cannot_be_checkpointed_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from upkeep.backup.engines import sqlite as sqlite_engine
+
+    opened = sqlite_engine._connect
+
+    @contextlib.contextmanager
+    def read_only_file(path: Path, *, readonly: bool, **kw: float) -> Iterator[sqlite3.Connection]:
+        # As for a backup that may only read the file: the tests run as root, whom file modes
+        # do not stop, so the refusal is made here.
+        if not readonly:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        with opened(path, readonly=readonly, **kw) as connection:
+            yield connection
+
+    monkeypatch.setattr(sqlite_engine, "_connect", read_only_file)
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=300, journal_mode="wal")
+    dest = tmp_path / "snapshot"
+    with _application(db) as app:
+        _add(app, 1000, 50)
+        with engine.reading(dest) as reading:
+            assert reading.path == dest
+            counts = _read_whole(reading, tmp_path / "read.db")
+        frames, backfilled = _backfilled(db)
+    assert counts == {"children": 350, "parents": 350}
+    assert backfilled == frames > 0  # the checkpoint here was the test's: nothing before it
+
+
+_BURSTS = """import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+connection.execute("PRAGMA wal_autocheckpoint=8")  # checkpoints race the backup's
+n = 1_000_000
+while True:
+    for _ in range(20):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO parents (id, name) VALUES (?, 'x')", (n,))
+        connection.execute("INSERT INTO children (parent_id) VALUES (?)", (n,))
+        connection.execute("COMMIT")
+        n += 1
+    time.sleep(0.02)
+"""
+
+
+def test_wal_readings_racing_another_processs_commits_and_checkpoints_are_consistent(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "app.db"
+    engine = _create(db, parents=2000, journal_mode="wal")
+    writer = subprocess.Popen([sys.executable, "-c", _BURSTS, str(db)])
+    ways: Counter[str] = Counter()
+    try:
+        # Until both ways were taken a few times while the writer went on (the checkpoint
+        # completes or not by the race's timing: read in place, or copied).
+        for attempt in range(400):
+            if min(ways["in place"], ways["copied"]) >= 5:
+                break
+            dest = tmp_path / f"snapshot-{attempt}"
+            with engine.reading(dest) as reading:
+                ways["in place" if reading.path == db else "copied"] += 1
+                counts = _read_whole(reading, tmp_path / f"read-{attempt}.db")
+                snapshot = reading.finished()
+            assert counts == snapshot.row_counts, attempt
+            assert counts["parents"] == counts["children"] >= 2000, attempt  # whole transactions
+            (tmp_path / f"read-{attempt}.db").unlink()
+            assert writer.poll() is None, "the writer stopped"
+            time.sleep(attempt % 7 / 1000)  # a different moment of the writer's cycle each time
+    finally:
+        writer.kill()
+        writer.wait()
+    with contextlib.closing(sqlite3.connect(db)) as live:
+        assert live.execute("SELECT count(*) FROM parents").fetchone()[0] > 2000 + 20
+    assert min(ways.values()) >= 5, ways
 
 
 def test_reading_in_place_keeps_the_locks_of_the_processs_other_connections(

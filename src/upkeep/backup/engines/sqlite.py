@@ -1,19 +1,33 @@
 """Responsible for backing up and restoring SQLite databases, consistent while others write.
 
-A backup reads the database in one read transaction. In rollback-journal mode (SQLite's default)
-the transaction's shared lock keeps every writer from changing the file until it ends, so the
-file is read in place (`SQLiteEngine.reading`): no copy of it is written first, and the row
-counts and sample hashes are taken in the same transaction on a second thread while the pages
-are hashed and compressed. Writers wait (their busy timeout) for the whole backup, as they wait
-for a copy with the backup API. In WAL mode committed pages live in the -wal file and a
-checkpoint may rewrite the database file under a reader, so the snapshot is a copy made by
-`sqlite3.Connection.backup` in one step instead (writers never wait). Either way the blocks are
-the database pages, so an incremental backup stores the pages that changed.
+A backup reads the database in one read transaction, and reads the database file in place
+(`SQLiteEngine.reading`) when that transaction keeps the file from changing: no copy of it is
+written first, and the row counts and sample hashes are taken in the same transaction on a second
+thread while the pages are hashed and compressed.
+
+- In rollback-journal mode (SQLite's default) the transaction's shared lock keeps every writer
+  from changing the file until it ends. Writers wait (their busy timeout) for the whole backup, as
+  they wait for a copy with the backup API.
+- In WAL mode committed pages may still be in the -wal file, and a checkpoint may write them into
+  the database file under a reader. So the backup first runs a passive checkpoint (one that waits
+  for nobody) on a connection of its own. When that copied every frame of the WAL into the file,
+  and nothing was committed between it and the start of the read transaction, the transaction
+  reads the database file alone and holds back any checkpoint that would change it (SQLite's
+  read lock 0, wal.c `walTryBeginRead`; a checkpoint backfills only under an exclusive lock on
+  it, and never past a reader's snapshot). Writers go on; the WAL grows until the reading ends.
+  Otherwise (an older reader kept the checkpoint from finishing, a writer committed in between,
+  the file is not writable) the snapshot is a copy made by `sqlite3.Connection.backup` in one
+  step instead.
+
+Either way the blocks are the database pages, so an incremental backup stores the pages that
+changed.
 
 Reading in place uses the descriptor SQLite itself opened for the connection (found in
 /proc/self/fd; `os.pread` leaves its offset alone): opening and closing a descriptor of our own
 would drop every POSIX lock this process holds on the file, the shared lock included. Where that
-descriptor cannot be found (no /proc), the copy is made as in WAL mode.
+descriptor cannot be told apart (no /proc; or another connection of this process holds a lock on
+the file, so SQLite kept a closed connection's descriptor open and gave it to this one), the copy
+is made.
 """
 
 from __future__ import annotations
@@ -56,15 +70,20 @@ __all__ = ["SQLiteEngine", "row_counts"]
 
 # How long the snapshot waits for a writer holding an exclusive lock (rollback-journal mode).
 BUSY_TIMEOUT_S = 30.0
+# How long the WAL checkpoint before reading in place may wait to open the database; when it
+# cannot, the database is copied instead.
+CHECKPOINT_TIMEOUT_S = 1.0
 MAX_PROBLEMS = 20
 # A restored database holds every row of the source: its owner's alone.
 PRIVATE_FILE = 0o600
 
 
 @contextlib.contextmanager
-def _connect(path: Path, *, readonly: bool) -> Iterator[sqlite3.Connection]:
+def _connect(
+    path: Path, *, readonly: bool, timeout: float = BUSY_TIMEOUT_S
+) -> Iterator[sqlite3.Connection]:
     uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
-    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+    connection = sqlite3.connect(uri, uri=True, timeout=timeout)
     try:
         yield connection
     finally:
@@ -146,8 +165,9 @@ class SQLiteEngine(DatabaseEngine):
 
     @contextlib.contextmanager
     def reading(self, dest: Path, *, sample_rows: int = 0) -> Iterator[SnapshotReading]:
-        """The database file read in place inside one read transaction (rollback journal), or
-        a copy made with the backup API into `dest` (WAL mode, or no /proc)."""
+        """The database file read in place inside one read transaction, or a copy made with the
+        backup API into `dest` when the transaction cannot keep the file from changing (WAL
+        mode with frames a checkpoint could not write into the file, or no /proc)."""
         self._check_file()
         with self._held(sample_rows) as held:
             if held is not None:
@@ -176,22 +196,34 @@ class SQLiteEngine(DatabaseEngine):
         try:
             try:
                 stand_in_collations(source)  # for the samples' ORDER BY of a collated key
-                if source.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-                    yield None
-                    return
+                wal = source.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                # SQLite's own descriptor of the file, found before the checkpoint's connection
+                # opens a second one (which SQLite keeps open while this one holds a lock).
+                opened = _descriptors(identity) - before
+                if wal:
+                    # Read in a read transaction of its own: the snapshot the transaction below
+                    # must still see for the checkpoint in between to have covered it.
+                    checkpointed_at = source.execute("PRAGMA data_version").fetchone()[0]
+                    if len(opened) != 1 or not self._backfilled():
+                        yield None
+                        return
                 source.execute("BEGIN")
-                # The first read takes the shared lock, held until COMMIT: no writer can
-                # commit (or spill its cache into the file) meanwhile.
+                # The first read starts the transaction, held until COMMIT. Rollback journal:
+                # its shared lock keeps every writer from committing (or spilling its cache into
+                # the file). WAL: a reader that began on a fully checkpointed WAL reads only the
+                # file, and no checkpoint writes into the file until it ends.
                 page_size = source.execute("PRAGMA page_size").fetchone()[0]
                 page_count = source.execute("PRAGMA page_count").fetchone()[0]
                 version = source.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error as exc:
                 raise self._cannot("cannot snapshot", exc) from exc
-            opened = _descriptors(identity) - before
-            if len(opened) != 1:
-                yield None
+            if len(opened) != 1 or (wal and version != checkpointed_at):
+                yield None  # no descriptor to read; or a commit came after the checkpoint
                 return
             descriptor = opened.pop()
+            if os.fstat(descriptor).st_size < page_size * page_count:
+                yield None  # pages of the snapshot not (yet) in the file: never read past it
+                return
             counting = pool.submit(self._counted, source, page_size, sample_rows)
 
             def finished() -> Snapshot:
@@ -215,6 +247,19 @@ class SQLiteEngine(DatabaseEngine):
                 source.interrupt()  # the reading failed: stop counting, release the lock
             pool.shutdown(wait=True)
             source.close()
+
+    def _backfilled(self) -> bool:
+        """Whether a passive checkpoint, run on a connection of its own, found every frame of
+        the WAL written into the database file (or wrote it there). It waits for nobody: an
+        older reader's snapshot, or another checkpoint under way, leaves frames behind. False
+        also when the database cannot be opened for writing (a backup that may only read)."""
+        try:
+            with _connect(self.path, readonly=False, timeout=CHECKPOINT_TIMEOUT_S) as connection:
+                row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            return False
+        busy, frames, backfilled = row
+        return busy == 0 and frames >= 0 and frames == backfilled
 
     def _counted(self, source: sqlite3.Connection, page_size: int, sample_rows: int) -> Snapshot:
         """The row counts and sample hashes of the open read transaction, as a `Snapshot`."""
