@@ -90,7 +90,7 @@ BYTES_TARGET = Target("<=", 0.05)  # incremental stored bytes / full stored byte
 ROW_BYTES = 134  # about what one generated row and its index entry take on disk (measured)
 
 BACKUP_SNIPPET = """\
-import json, resource, sys
+import contextlib, json, resource, sys
 from pathlib import Path
 from upkeep.backup import incremental
 from upkeep.backup.engines.sqlite import SQLiteEngine
@@ -103,10 +103,18 @@ if workers != "default":
 store = DirectoryStore(Path(store_root))
 base = next((m for m in store.manifests() if m.id == base_id), None)
 engine = SQLiteEngine(Database(name="bench", engine="sqlite", path=Path(db)))
+ways = []  # how the database was read: in place, or copied into the staging directory first
+reading = SQLiteEngine.reading
+@contextlib.contextmanager
+def told(self, dest, **options):
+    with reading(self, dest, **options) as read:
+        ways.append("read in place" if read.path == self.path else "copied first")
+        yield read
+SQLiteEngine.reading = told
 m = take_backup(engine, store, base=base, compression_level=int(level)).manifest
 print(json.dumps({"id": m.id, "kind": m.kind, "size": m.size, "stored": m.stored_bytes,
                   "blocks": m.block_count, "new_blocks": m.extra["new_blocks"],
-                  "decision": m.extra.get("decision", ""),
+                  "decision": m.extra.get("decision", ""), "read": ways[0],
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
@@ -272,7 +280,7 @@ def _bench(work: Path, args: argparse.Namespace) -> None:
     _set_journal_mode(db, "wal")
     note("the database switched to WAL mode")
     labels["wal-sqlite3"] = 'sqlite3 DB ".backup OUT" (WAL)'
-    labels["wal"] = f"upkeep full (zstd {args.level}, WAL: checkpointed, in place)"
+    labels["wal"] = f"upkeep full (zstd {args.level}, WAL)"
     fulls.update(
         compare(
             [
@@ -338,7 +346,12 @@ def _report(
             row(labels[key], fulls[labels[key]], "uncompressed copy")
             continue
         result = runs.last(labels[key])
-        row(labels[key], fulls[labels[key]], f"{result['size'] / result['stored']:.2f}x smaller")
+        ways = ", ".join(sorted({r["read"] for r in runs.results[labels[key]]}))
+        row(
+            labels[key],
+            fulls[labels[key]],
+            f"{result['size'] / result['stored']:.2f}x smaller, {ways}",
+        )
     for _, inc_label, full_label, measured in increments:
         result = runs.last(inc_label)
         kind = result["kind"] if not result["decision"] else result["decision"]

@@ -48,8 +48,9 @@ class RestoreTargetError(UpkeepError):
 class Snapshot:
     """A consistent copy of one database, written to one file in a staging directory.
 
-    SQLite: a database file made with the online backup API (`SQLiteEngine.reading` reads a
-    rollback-journal database in place instead, and makes this only for WAL). PostgreSQL: an
+    SQLite: a database file made with the online backup API (`SQLiteEngine.reading` reads the
+    database file in place instead, and makes this only when its read transaction cannot keep
+    the file from changing). PostgreSQL: an
     uncompressed custom-format archive (`pg_dump -Fc -Z0`) so that equal content gives equal
     chunks. `block_size` is the fixed block size (the SQLite page size), or None for content-defined
     chunks. `row_counts` maps each table to its number of rows at the moment of the snapshot;

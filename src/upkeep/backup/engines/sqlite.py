@@ -116,7 +116,8 @@ class SQLiteEngine(DatabaseEngine):
     def _cannot(self, what: str, exc: BaseException) -> EngineError:
         """The error for `exc`, with what to do when the cause can be told from the outside: a
         hot journal left by a writer that stopped mid-transaction can only be rolled back by a
-        connection that may write, which a backup never opens."""
+        connection that may write, which a backup opens only in WAL mode (to checkpoint), where
+        there is no such journal."""
         message = f"database {self.database.name!r}: {what} {self.path}: {exc}"
         journal = Path(f"{self.path}-journal")
         if "readonly" in str(exc) and journal.exists() and journal.stat().st_size > 0:
