@@ -3,6 +3,7 @@ a crash or a full disk, every piece checked, incremental block lists that copy f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -482,20 +484,39 @@ def _make_blob_db(path: Path, megabytes: int, journal_mode: str = "delete") -> S
     return SQLiteEngine(Database(name="app", engine="sqlite", path=path))
 
 
+@contextlib.contextmanager
+def _copied_first(db: Path) -> Iterator[None]:
+    """A WAL database the backup must copy first: an older reader's snapshot keeps a commit in
+    the -wal file, out of reach of the backup's checkpoint."""
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as app:
+        app.execute("PRAGMA wal_autocheckpoint=0")
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as older:
+            older.execute("BEGIN")
+            older.execute("SELECT count(*) FROM b").fetchone()
+            app.execute("UPDATE b SET data = zeroblob(1000) WHERE id = 1")
+            yield
+            older.execute("COMMIT")
+
+
 @pytest.mark.parametrize(
     ("journal_mode", "fs_size", "phase"),
     [
         ("delete", "2m", "read in place, its pieces do not fit"),
-        ("wal", "2m", "the copy does not fit"),
-        ("wal", "5m", "the copy fits, its pieces do not"),
+        ("wal", "2m", "checkpointed, read in place, its pieces do not fit"),
+        ("wal held", "2m", "the copy does not fit"),
+        ("wal held", "5m", "the copy fits, its pieces do not"),
     ],
 )
 def test_a_full_disk_leaves_nothing_in_the_store(
     tmp_path: Path, journal_mode: str, fs_size: str, phase: str
 ) -> None:
     # incompressible: 3 MB stored
-    engine = _make_blob_db(tmp_path / "app.db", megabytes=3, journal_mode=journal_mode)
-    with tiny_filesystem(tmp_path / "tiny", fs_size) as root:
+    db = tmp_path / "app.db"
+    engine = _make_blob_db(db, megabytes=3, journal_mode=journal_mode.split()[0])
+    held = _copied_first(db) if journal_mode == "wal held" else contextlib.nullcontext()
+    with held, tiny_filesystem(tmp_path / "tiny", fs_size) as root:
+        with engine.reading(tmp_path / "probe") as reading:
+            assert (reading.path == db) is (journal_mode != "wal held"), phase
         store = DirectoryStore(root / "store")
         with pytest.raises(BackupError, match="app") as failed:
             take_backup(engine, store, base=None, compression_level=3)
@@ -509,9 +530,12 @@ def test_a_full_disk_leaves_nothing_in_the_store(
         assert len(store.manifests()) == 1
 
 
-def test_a_rollback_journal_database_needs_no_room_for_a_copy(tmp_path: Path) -> None:
-    # 3 MB of incompressible pages and 5 MB of room: a copy first (WAL above) does not fit.
-    engine = _make_blob_db(tmp_path / "app.db", megabytes=3)
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+def test_a_database_read_in_place_needs_no_room_for_a_copy(
+    tmp_path: Path, journal_mode: str
+) -> None:
+    # 3 MB of incompressible pages and 5 MB of room: a copy first ("wal held" above) does not fit.
+    engine = _make_blob_db(tmp_path / "app.db", megabytes=3, journal_mode=journal_mode)
     with tiny_filesystem(tmp_path / "tiny", "5m") as root:
         store = DirectoryStore(root / "store")
         manifest = take_backup(engine, store, base=None, compression_level=3).manifest
