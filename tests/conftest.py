@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,15 @@ import pytest
 from helpers.demo import serving_demo
 from helpers.pg_cluster import postgres_server  # noqa: F401  (a session fixture)
 from helpers.project import Project
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the CLIs the tests start even when the suite itself was started in the
+    background by a shell without job control, which starts it with SIGINT ignored: an ignored
+    signal stays ignored across exec, and Python then never raises KeyboardInterrupt. A handled
+    one is reset to the default in the child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
