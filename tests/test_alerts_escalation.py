@@ -154,6 +154,32 @@ def test_an_ack_by_run_id_or_fingerprint_stops_the_escalation_on_record(
     assert later != failing
 
 
+def test_a_second_ack_of_a_stopped_escalation_says_who_stopped_it(project: Project) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+    failing = _run(project, Status.FAIL, start)
+    first = project.upkeep_in_process("ack", failing, "--by", "ana")
+    assert "probe's escalation stops" in first.out, first.err
+    [recorded] = [
+        d.decision
+        for d in EvidenceStore(project.evidence).decisions()
+        if d.decision.type == "acknowledge-alert"
+    ]
+    again = project.upkeep_in_process("ack", "alert:probe", "--by", "bo")
+    assert again.code == 0, again.err
+    at = recorded.at.strftime("%Y-%m-%d %H:%M:%S UTC")  # the project's zone is UTC
+    assert (
+        f"acknowledged alert:probe as bo: probe's escalation had already stopped: ana"
+        f" acknowledged {failing} at {at}; ledger line"
+    ) in again.out
+    assert "escalation stops" not in again.out
+    acks = [
+        (d.decision.subject, d.decision.author)
+        for d in EvidenceStore(project.evidence).decisions()
+        if d.decision.type == "acknowledge-alert"
+    ]
+    assert acks == [(failing, "ana"), ("alert:probe", "bo")]  # recorded all the same
+
+
 def test_an_error_pages_as_a_fail_and_a_warning_never_pages(project: Project) -> None:
     config = project.config.read_text().replace(
         "- {name: lead-inbox, inbox: lead-inbox}",
