@@ -66,3 +66,12 @@ def test_show_gives_the_timeout_a_run_gets(project: Project) -> None:
     assert (inherits["timeout_s"], inherits["declared_timeout_s"]) == (120, None)
     shown = project.upkeep_in_process("show", "inherits").out
     assert "  timeout     120 s (defaults.timeout_s)\n" in shown
+
+
+def test_show_names_the_runbooks_it_runs_after(project: Project) -> None:
+    project.add_runbook("verifies", [CHECK_OK], meta={"after": ["backs-up"]})
+    project.add_runbook("backs-up", [CHECK_OK])
+    assert "  after       backs-up\n" in project.upkeep_in_process("show", "verifies").out
+    assert "  after       -\n" in project.upkeep_in_process("show", "backs-up").out
+    shown = json.loads(project.upkeep_in_process("show", "verifies", "--json").out)
+    assert shown["after"] == ["backs-up"]

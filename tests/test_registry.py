@@ -130,6 +130,59 @@ def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
     assert expected in _discover(project).invalid["odd"].message
 
 
+def test_a_runbook_names_the_runbooks_it_runs_after(project: Project) -> None:
+    project.add_runbook("verifies", [CHECK_OK], meta={"after": ["backs-up", "gone"]})
+    project.add_runbook("backs-up", [CHECK_OK])
+    found = _discover(project)
+    # A name that is no runbook orders nothing, and is no error: a project may drop a runbook.
+    assert found["verifies"].after == ("backs-up", "gone") and found["backs-up"].after == ()
+    assert found["verifies"].to_json()["after"] == ["backs-up", "gone"]
+    assert found.invalid == {}
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"after": "backup"}, "metadata.upkeep.after: expected a list of runbook names, each once"),
+        ({"after": ["Backup"]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["backup", "backup"]}, "metadata.upkeep.after: expected a list of runbook"),
+        ({"after": [3]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["odd"]}, "metadata.upkeep.after: names the runbook itself"),
+        (
+            {"after": ["backup"], "runs_alone": True},
+            "metadata.upkeep.after: a runbook that runs alone runs before every other one",
+        ),
+    ],
+)
+def test_a_bad_after_makes_the_runbook_invalid(
+    project: Project, meta: dict[str, object], expected: str
+) -> None:
+    project.add_runbook("odd", [CHECK_OK], meta=meta)
+    assert expected in _discover(project).invalid["odd"].message
+
+
+def test_runbooks_that_run_after_each_other_in_a_cycle_are_invalid(project: Project) -> None:
+    project.add_runbook("one", [CHECK_OK], meta={"after": ["two"]})
+    project.add_runbook("two", [CHECK_OK], meta={"after": ["three"]})
+    project.add_runbook("three", [CHECK_OK], meta={"after": ["one"]})
+    project.add_runbook("four", [CHECK_OK], meta={"after": ["one"]})  # after a cycle, not in it
+    found = _discover(project)
+    assert sorted(found.invalid) == ["one", "three", "two"]
+    assert (
+        "metadata.upkeep.after: runs after itself (one -> two -> three -> one); expected an"
+        " order with no cycle"
+    ) in found.invalid["one"].message
+    assert "(two -> three -> one -> two)" in found.invalid["two"].message
+    assert list(found) == ["four"]
+
+
+def test_the_shipped_backup_verification_and_drill_run_after_the_backup() -> None:
+    found = registry.discover(REPO / "runbooks", REPO)
+    assert found["backup-verification"].after == ("backup",)
+    assert found["disaster-drill"].after == ("backup",)
+    assert found.invalid == {}
+
+
 def test_a_summary_may_span_lines_and_a_runbook_named_index_is_refused(project: Project) -> None:
     project.add_runbook("wordy", [CHECK_OK], meta={"summary": "First line.\nSecond line."})
     project.add_runbook("index", [CHECK_OK])  # its page would stand on the site's runbooks/index

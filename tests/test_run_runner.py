@@ -198,6 +198,29 @@ MEASURES = (
 )
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_runbook_starts_after_the_runs_its_after_names(project: Project, jobs: str) -> None:
+    """Backup verification after the backup: `after` holds a run back until the runs of the
+    same `upkeep run` it names have ended (whatever their outcome); the others go on beside."""
+    sleeps = ("code", "time.sleep(3)")
+    fails = ("code", "report.check('broke', 'fail')")
+    project.add_runbook("backs-up", [WINDOW_START, sleeps, fails, WINDOW_END])
+    project.add_runbook("verifies", [WINDOW_START, WINDOW_END], meta={"after": ["backs-up"]})
+    project.add_runbook("other", [WINDOW_START, WINDOW_END])
+    result = project.upkeep("run", "verifies", "other", "backs-up", "--jobs", jobs, "--json")
+    assert result.code == 1, result.text  # the check that failed
+    outcomes = json.loads(result.out)
+    assert [(o["runbook"], o["status"]) for o in outcomes] == [  # plan order, as always
+        ("verifies", "ok"),
+        ("other", "ok"),
+        ("backs-up", "fail"),
+    ]
+    windows = _windows(project)
+    assert windows["backs-up"][1] <= windows["verifies"][0], windows
+    if jobs == "2":  # held back alone: the other run went on beside the one it waits for
+        assert windows["other"][0] < windows["backs-up"][1], windows
+
+
 def _windows(project: Project) -> dict[str, tuple[float, float]]:
     windows = {}
     for record in project.records():

@@ -48,6 +48,7 @@ def reserved_name_problem(name: str) -> str:
 
 
 _METADATA_KEYS = {
+    "after",
     "title",
     "summary",
     "cadence",
@@ -94,6 +95,9 @@ class Runbook:
     review_every: timedelta | None = None
     # Whether it runs only inside a maintenance window (`window: required`); skipped outside.
     window_required: bool = False
+    # The runbooks it starts after when one `upkeep run` runs both (`after`: backup verification
+    # after the backup); only the order, whatever their outcome.
+    after: tuple[str, ...] = ()
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -112,6 +116,7 @@ class Runbook:
             "destructive": self.destructive,
             "retries": self.retries,
             "runs_alone": self.runs_alone,
+            "after": list(self.after),
             "window_required": self.window_required,
             "review_every": None
             if self.review_every is None
@@ -202,7 +207,37 @@ def discover(folders: Path | Iterable[Path], root: Path | None = None) -> Regist
             invalid[name] = loaded_ones[0]
         else:
             found[name] = loaded_ones[0]
+    for name, cycle in _after_cycles(found).items():
+        runbook = found.pop(name)
+        message = (
+            f"runbook {name} ({runbook.relpath}): metadata.upkeep.after: runs after itself"
+            f" ({' -> '.join(cycle)}); expected an order with no cycle"
+        )
+        invalid[name] = InvalidRunbook(name, runbook.relpath, message)
     return Registry(found, invalid)
+
+
+def _after_cycles(runbooks: Mapping[str, Runbook]) -> dict[str, list[str]]:
+    """Each runbook whose `after` leads back to itself, with one such path. Names of runbooks
+    that are not there are left out: `after` orders runs, it does not require them."""
+    cycles: dict[str, list[str]] = {}
+    for start in runbooks:
+        path, seen = [start], {start}
+        stack = [(start, iter(runbooks[start].after))]
+        while stack:
+            _, names = stack[-1]
+            step = next(names, None)
+            if step is None:
+                stack.pop()
+                path.pop()
+            elif step == start:
+                cycles[start] = [*path, start]
+                break
+            elif step in runbooks and step not in seen:
+                seen.add(step)
+                path.append(step)
+                stack.append((step, iter(runbooks[step].after)))
+    return cycles
 
 
 def notebook_names(folders: Path | Iterable[Path]) -> set[str]:
@@ -264,6 +299,8 @@ def load_runbook(path: Path, root: Path) -> Runbook:
             f"{where}: the notebook's kernel runs {language} (metadata.kernelspec); "
             "upkeep runs Python runbooks only"
         )
+    if name in fields["after"]:
+        raise RunbookError(f"{where}: metadata.upkeep.after: names the runbook itself")
     params, notes = _params(nb, meta.get("parameters") or {}, where)
     return Runbook(
         name=name,
@@ -335,6 +372,21 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
             review_every = parse_review_every(review_every)
         except ValueError as exc:
             raise RunbookError(f"{where}: metadata.upkeep.review_every: {exc}") from None
+    after = meta.get("after", [])
+    if (
+        not isinstance(after, list)
+        or not all(isinstance(n, str) and NAME.match(n) for n in after)
+        or len(set(after)) != len(after)
+    ):
+        raise RunbookError(
+            f"{where}: metadata.upkeep.after: expected a list of runbook names, each once"
+            f" (kebab-case, e.g. [backup]), got {after!r}"
+        )
+    if after and flags["runs_alone"]:
+        raise RunbookError(
+            f"{where}: metadata.upkeep.after: a runbook that runs alone runs before every other"
+            " one; expected no `after` beside `runs_alone: true`"
+        )
     window = meta.get("window")
     if window not in (None, "required"):
         raise RunbookError(
@@ -352,6 +404,7 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "retries": retries,
         "review_every": review_every,
         "window_required": window == "required",
+        "after": tuple(after),
         **flags,
     }
 

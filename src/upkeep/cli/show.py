@@ -45,6 +45,7 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
         ("owner", runbook.owner),
         ("timeout", f"{timeout_s} s" + ("" if runbook.timeout_s else " (defaults.timeout_s)")),
         ("destructive", "yes" if runbook.destructive else "no"),
+        ("after", ", ".join(runbook.after) or "-"),
         ("references", ", ".join(runbook.references) or "-"),
         ("sha256", runbook.sha256),
     ):

@@ -1,14 +1,15 @@
 """Responsible for running a whole plan: the runbooks that run alone first, one at a time on a
-quiet machine, then the others `jobs` at a time on worker threads; one kernel template shared by
-all of them, evidence recovered first, and on Ctrl-C every kernel stopped and nothing unfinished
-published. Outcomes come back in plan order.
+quiet machine, then the others `jobs` at a time on worker threads, each started once the runs of
+the plan its runbook's `after` names have ended; one kernel template shared by all of them,
+evidence recovered first, and on Ctrl-C every kernel stopped and nothing unfinished published.
+Outcomes come back in plan order.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from upkeep.config import Config
@@ -70,7 +71,8 @@ def run_plan(
         outcomes = {i: run_in_turn(plan[i], batch) for i in alone}
         jobs = jobs or config.jobs or os.cpu_count() or 1
         if len(beside) == 1 or jobs == 1:
-            outcomes |= {i: run_in_turn(plan[i], batch) for i in beside}
+            in_order = _in_order([plan[i] for i in beside])
+            outcomes |= {beside[k]: run_in_turn(plan[beside[k]], batch) for k in in_order}
         elif beside:
             ran = _run_pool([plan[i] for i in beside], batch, jobs)
             outcomes |= dict(zip(beside, ran, strict=True))
@@ -108,20 +110,61 @@ def outside_window(runbook: Runbook, config: Config, now: datetime) -> str | Non
     return "outside every maintenance window for it (maintenance_windows in upkeep.yml)"
 
 
+def _waits(plan: list[PlannedRun]) -> list[set[int]]:
+    """For each run of the plan, the runs of the plan it starts after (its runbook's `after`;
+    a runbook named there that is not in the plan is not waited for)."""
+    where: dict[str, list[int]] = {}
+    for i, planned in enumerate(plan):
+        where.setdefault(planned.runbook.name, []).append(i)
+    return [{j for name in planned.runbook.after for j in where.get(name, ())} for planned in plan]
+
+
+def _in_order(plan: list[PlannedRun]) -> list[int]:
+    """The plan's indexes in plan order, each moved after the runs it waits for."""
+    waits, order, placed = _waits(plan), [], set()
+    while len(order) < len(plan):
+        ready = [i for i in range(len(plan)) if i not in placed and waits[i] <= placed]
+        # None ready: a cycle, which the registry refuses; run the rest as planned.
+        for i in ready[:1] or [i for i in range(len(plan)) if i not in placed]:
+            order.append(i)
+            placed.add(i)
+    return order
+
+
 def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOutcome]:
-    """Run on worker threads; on Ctrl-C, stop every kernel and publish nothing unfinished."""
+    """Run on worker threads, each run once those it waits for have ended; on Ctrl-C, stop
+    every kernel and publish nothing unfinished."""
     pool = ThreadPoolExecutor(max_workers=min(jobs, len(plan)))
-    futures = [pool.submit(run_in_turn, planned, batch) for planned in plan]
+    waits = _waits(plan)
+    futures: dict[int, Future[RunOutcome]] = {}
+
+    def start_ready() -> None:
+        while True:
+            ready = [
+                i
+                for i in range(len(plan))
+                if i not in futures and all(j in futures and futures[j].done() for j in waits[i])
+            ]
+            if not ready:
+                if len(futures) == len(plan) or not all(f.done() for f in futures.values()):
+                    return
+                # Nothing going on and nothing ready: a cycle, which the registry refuses.
+                ready = [min(set(range(len(plan))) - futures.keys())]
+            for i in ready:
+                futures[i] = pool.submit(run_in_turn, plan[i], batch)
+
     try:
+        start_ready()
         # Wake up regularly: Ctrl-C is often delivered to a worker thread, and the main
         # thread only raises KeyboardInterrupt once it runs Python code again.
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.2)
-        return [future.result() for future in futures]
+        while len(futures) < len(plan) or not all(f.done() for f in futures.values()):
+            pending = [future for future in futures.values() if not future.done()]
+            wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            start_ready()
+        return [futures[i].result() for i in range(len(plan))]
     except KeyboardInterrupt:  # anything else: the other runs finish and publish first
         batch.interrupted.set()
-        for future in futures:
+        for future in futures.values():
             future.cancel()
         for kernel in list(batch.kernels):
             kernel.kill_group()
