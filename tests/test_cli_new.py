@@ -71,6 +71,8 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
     ("args", "message"),
     [
         (("Disk_Report",), "runbook name 'Disk_Report': expected kebab-case"),
+        # `$` also matches before a final line break: the file name would have ended in one
+        (("disk-report\n",), "runbook name 'disk-report\\n': expected kebab-case"),
         (("health-check",), "runbook health-check exists already (upkeep:shipped/daily/"),
         (
             ("x", "--cadence", "fortnightly"),

@@ -103,6 +103,8 @@ def test_a_record_named_in_the_config_must_exist(tmp_path: Path) -> None:
             r"columns\.email: 'contakt' is not a declared category",
         ),
         ("activity: orders", "activity: billing", r"activity: 'billing' is not an activity"),
+        # `$` also matches before a final line break: a name that ends in one is no name
+        ("  - name: orders\n", '  - name: "orders\\n"\n', r"name: expected a lower-case name"),
         ("  app:\n", "  shop:\n", r"databases\.shop: no database of that name in upkeep\.yml"),
         ("days: 365", "days: 0", r"days: expected an integer >= 1"),
         ("column: created_at", "column: updated_at", r"retention\.column: expected one of the"),

@@ -158,6 +158,9 @@ def test_host_id_in_upkeep_yml_is_checked(make_project) -> None:
     project.config.write_text("version: 1\nhost_id: 'DB 1'\n")
     with pytest.raises(ConfigError, match="host_id: expected a host id"):
         load_config(project.config)
+    project.config.write_text('version: 1\nhost_id: "db-1\\n"\n')  # a line break at its end
+    with pytest.raises(ConfigError, match="host_id: expected a host id"):
+        load_config(project.config)
     project.config.write_text("version: 1\n")
     assert load_config(project.config).host_id is None
 

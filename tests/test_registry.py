@@ -130,6 +130,14 @@ def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
     assert expected in _discover(project).invalid["odd"].message
 
 
+def test_a_notebook_whose_file_name_ends_in_a_line_break_is_invalid(project: Project) -> None:
+    path = project.add_runbook("odd", [CHECK_OK])
+    path.rename(path.with_name("odd\n.ipynb"))
+    found = _discover(project)
+    assert list(found) == []
+    assert "file name must be kebab-case" in found.invalid["odd\n"].message
+
+
 def test_a_runbook_names_the_runbooks_it_runs_after(project: Project) -> None:
     project.add_runbook("verifies", [CHECK_OK], meta={"after": ["backs-up", "gone"]})
     project.add_runbook("backs-up", [CHECK_OK])
@@ -147,6 +155,7 @@ def test_a_runbook_names_the_runbooks_it_runs_after(project: Project) -> None:
         ({"after": ["Backup"]}, "metadata.upkeep.after: expected a list of runbook names"),
         ({"after": ["backup", "backup"]}, "metadata.upkeep.after: expected a list of runbook"),
         ({"after": [3]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["backup\n"]}, "metadata.upkeep.after: expected a list of runbook names"),
         ({"after": ["odd"]}, "metadata.upkeep.after: names the runbook itself"),
         (
             {"after": ["backup"], "runs_alone": True},

@@ -247,6 +247,10 @@ def test_an_invalid_runbook_is_refused_by_name(tmp_path: Path) -> None:
             "schedule.kubernetes.namespace: expected a Kubernetes name",
         ),
         (
+            'schedule:\n  kubernetes:\n    namespace: "ops\\n"\n',
+            "schedule.kubernetes.namespace: expected a Kubernetes name",
+        ),
+        (
             "schedule:\n  kubernetes:\n    config_path: upkeep.yml\n",
             "schedule.kubernetes.config_path: expected an absolute path",
         ),

@@ -127,6 +127,8 @@ def test_a_version_without_alias_on_a_machine_with_no_git_identity(
         ("versions.json", None),
         ("1.0", "1.0"),
         ("1.0", "late st"),
+        ("1.0\n", None),  # `$` also matches before a final line break
+        ("1.0", "latest\n"),
     ],
 )
 def test_bad_names_are_refused_before_anything_is_built(

@@ -277,7 +277,7 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     name = path.stem
     relpath = _relpath(path, root)
     where = f"runbook {name} ({relpath})"
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise RunbookError(f"{where}: file name must be kebab-case (e.g. health-check.ipynb)")
     if name in RESERVED_NAMES:
         raise RunbookError(f"{where}: {reserved_name_problem(name)}")
@@ -375,7 +375,7 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
     after = meta.get("after", [])
     if (
         not isinstance(after, list)
-        or not all(isinstance(n, str) and NAME.match(n) for n in after)
+        or not all(isinstance(n, str) and NAME.fullmatch(n) for n in after)
         or len(set(after)) != len(after)
     ):
         raise RunbookError(

@@ -87,7 +87,7 @@ def new_runbook_file(
     from upkeep.atomic import file_mode, write_bytes
     from upkeep.scaffold import FOLDER_CADENCES, scaffold_runbook
 
-    if not registry.NAME.match(name):
+    if not registry.NAME.fullmatch(name):
         raise RunbookError(
             f"runbook name {name!r}: expected kebab-case, such as disk-report (lower-case "
             "letters and digits, words joined by -)"

@@ -18,6 +18,6 @@ HOST_ID_EXPECTED = (
 
 def host_id_problem(value: str) -> str | None:
     """What is wrong with `value` as a host id, or None when it is one."""
-    if _HOST_ID.match(value) and "--" not in value:
+    if _HOST_ID.fullmatch(value) and "--" not in value:
         return None
     return f"expected {HOST_ID_EXPECTED} (and no '--'), got {value!r}"

@@ -258,7 +258,7 @@ def _check_consistent(
 
 def _name(s: Section, key: str) -> str:
     value = s.str(key)
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         s.fail(key, "a lower-case name of letters, digits, - and _", value)
     return value
 

@@ -96,6 +96,6 @@ def _kubernetes(section: Section | None) -> KubernetesExport:
 
 def _name(section: Section, key: str) -> str | None:
     value = section.str(key, None)
-    if value is not None and (len(value) > 63 or not _K8S_NAME.match(value)):
+    if value is not None and (len(value) > 63 or not _K8S_NAME.fullmatch(value)):
         section.fail(key, "a Kubernetes name (lowercase letters, digits and '-')", value)
     return value

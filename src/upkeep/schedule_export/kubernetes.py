@@ -45,7 +45,7 @@ def refusal(job: Job, zone: ZoneInfo, now: datetime) -> str | None:
 
 
 def name_refusal(name: str) -> str | None:
-    if len(name) > _MAX_NAME or not _LABEL.match(name):
+    if len(name) > _MAX_NAME or not _LABEL.fullmatch(name):
         return (
             f"its CronJob name {name!r} is not a Kubernetes CronJob name (lowercase letters, "
             f"digits and '-', at most {_MAX_NAME} characters)"

@@ -72,7 +72,7 @@ class RunView:
         """The first 12 hex digits of the runbook version it ran, when recorded."""
         sha = self.record.runbook.sha256 if self.record is not None else ""
         # Both become a page path (runbooks/<name>/<sha12>.md): only well-formed ones do.
-        if not (_HEX64.fullmatch(sha) and NAME.match(self.runbook)):
+        if not (_HEX64.fullmatch(sha) and NAME.fullmatch(self.runbook)):
             return None
         return sha[:12]
 

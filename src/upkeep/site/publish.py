@@ -119,7 +119,7 @@ def deployed_versions(repo: Path, branch: str = "gh-pages") -> tuple[DeployedVer
 
 
 def _check_name(name: str, what: str) -> None:
-    if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
+    if not NAME_PATTERN.fullmatch(name) or name in RESERVED_NAMES:
         raise UpkeepError(
             f"{what} {name!r} is not valid; expected letters, digits, '.', '_', '+' or '-', "
             f"starting with a letter or digit, at most 64 characters (e.g. 1.2 or latest), "
