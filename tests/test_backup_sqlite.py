@@ -573,6 +573,25 @@ def _read_whole(reading: SnapshotReading, out: Path) -> dict[str, int]:
         }
 
 
+def _wal_database(tmp_path: Path) -> tuple[Path, SQLiteEngine, Path]:
+    """A WAL database of 300 parents and children, its engine, and where a copy of it goes."""
+    db = tmp_path / "app.db"
+    dest = tmp_path / "staging" / "snapshot"
+    dest.parent.mkdir()
+    return db, _create(db, parents=300, journal_mode="wal"), dest
+
+
+def _copied(engine: SQLiteEngine, dest: Path, out: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """A reading that had to copy the database into `dest` first: the row counts SQLite finds in
+    its bytes (written to `out`), and those its snapshot recorded. The copy is gone after it."""
+    with engine.reading(dest) as reading:
+        assert reading.path == dest and dest.is_file()
+        counts = _read_whole(reading, out)
+        snapshot = reading.finished()
+    assert not dest.exists()
+    return counts, snapshot.row_counts
+
+
 def _backfilled(db: Path) -> tuple[int, int]:
     """(frames in the WAL, frames written into the file) after a passive checkpoint."""
     with contextlib.closing(sqlite3.connect(db)) as connection:
@@ -583,10 +602,7 @@ def _backfilled(db: Path) -> tuple[int, int]:
 def test_a_wal_database_is_checkpointed_then_read_in_place_and_writers_go_on(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "app.db"
-    engine = _create(db, parents=300, journal_mode="wal")
-    dest = tmp_path / "staging" / "snapshot"
-    dest.parent.mkdir()
+    db, engine, dest = _wal_database(tmp_path)
     with _application(db) as app:
         _add(app, 1000, 50)  # committed, in app.db-wal only
         assert Path(f"{db}-wal").stat().st_size > 0
@@ -607,10 +623,7 @@ def test_a_wal_database_is_checkpointed_then_read_in_place_and_writers_go_on(
 def test_a_wal_database_an_older_reader_keeps_from_checkpointing_is_copied(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "app.db"
-    engine = _create(db, parents=300, journal_mode="wal")
-    dest = tmp_path / "staging" / "snapshot"
-    dest.parent.mkdir()
+    db, engine, dest = _wal_database(tmp_path)
     with _application(db) as app, contextlib.closing(sqlite3.connect(db)) as older:
         _add(app, 1000, 50)
         older.execute("BEGIN")
@@ -618,15 +631,11 @@ def test_a_wal_database_an_older_reader_keeps_from_checkpointing_is_copied(
         # Frames the older reader's snapshot keeps out of the file; pages rewritten in place,
         # so the file is no shorter than the newest snapshot.
         app.execute("UPDATE parents SET name = 'y' WHERE id < 100")
-        with engine.reading(dest) as reading:
-            assert reading.path == dest and dest.is_file()
-            counts = _read_whole(reading, tmp_path / "read.db")
-            snapshot = reading.finished()
+        counts, recorded = _copied(engine, dest, tmp_path / "read.db")
         older.execute("COMMIT")
-    assert counts == snapshot.row_counts == {"children": 350, "parents": 350}
+    assert counts == recorded == {"children": 350, "parents": 350}
     with contextlib.closing(sqlite3.connect(tmp_path / "read.db")) as read:
         assert read.execute("SELECT count(*) FROM parents WHERE name = 'y'").fetchone() == (100,)
-    assert not dest.exists()
 
 
 def test_a_wal_database_whose_file_lacks_pages_of_the_snapshot_is_copied(
@@ -635,24 +644,17 @@ def test_a_wal_database_whose_file_lacks_pages_of_the_snapshot_is_copied(
     # Should a checkpoint be taken for complete when it was not, the snapshot's new pages are
     # still only in app.db-wal: the file is too short to be what the transaction sees.
     monkeypatch.setattr(SQLiteEngine, "_backfilled", lambda self: True)
-    db = tmp_path / "app.db"
-    engine = _create(db, parents=300, journal_mode="wal")
-    dest = tmp_path / "snapshot"
+    db, engine, dest = _wal_database(tmp_path)
     with _application(db) as app:
         _add(app, 1000, 500)
-        with engine.reading(dest) as reading:
-            assert reading.path == dest
-            counts = _read_whole(reading, tmp_path / "read.db")
-    assert counts == {"children": 800, "parents": 800}
+        counts, recorded = _copied(engine, dest, tmp_path / "read.db")
+    assert counts == recorded == {"children": 800, "parents": 800}
 
 
 def test_a_commit_between_the_checkpoint_and_the_reading_has_the_wal_database_copied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "app.db"
-    engine = _create(db, parents=300, journal_mode="wal")
-    dest = tmp_path / "staging" / "snapshot"
-    dest.parent.mkdir()
+    db, engine, dest = _wal_database(tmp_path)
     with _application(db) as app:
         checkpoint = SQLiteEngine._backfilled
 
@@ -662,11 +664,8 @@ def test_a_commit_between_the_checkpoint_and_the_reading_has_the_wal_database_co
             return done
 
         monkeypatch.setattr(SQLiteEngine, "_backfilled", then_a_commit)
-        with engine.reading(dest) as reading:
-            assert reading.path == dest
-            counts = _read_whole(reading, tmp_path / "read.db")
-            snapshot = reading.finished()
-    assert counts == snapshot.row_counts == {"children": 350, "parents": 350}
+        counts, recorded = _copied(engine, dest, tmp_path / "read.db")
+    assert counts == recorded == {"children": 350, "parents": 350}
 
 
 def test_a_wal_database_that_cannot_be_checkpointed_is_copied(
@@ -686,16 +685,12 @@ def test_a_wal_database_that_cannot_be_checkpointed_is_copied(
             yield connection
 
     monkeypatch.setattr(sqlite_engine, "_connect", read_only_file)
-    db = tmp_path / "app.db"
-    engine = _create(db, parents=300, journal_mode="wal")
-    dest = tmp_path / "snapshot"
+    db, engine, dest = _wal_database(tmp_path)
     with _application(db) as app:
         _add(app, 1000, 50)
-        with engine.reading(dest) as reading:
-            assert reading.path == dest
-            counts = _read_whole(reading, tmp_path / "read.db")
+        counts, recorded = _copied(engine, dest, tmp_path / "read.db")
         frames, backfilled = _backfilled(db)
-    assert counts == {"children": 350, "parents": 350}
+    assert counts == recorded == {"children": 350, "parents": 350}
     assert backfilled == frames > 0  # the checkpoint here was the test's: nothing before it
 
 
