@@ -10,6 +10,7 @@ from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep import params, registry
 from upkeep.errors import ParameterError, RunbookError
+from upkeep.runbook_metadata import DEFAULT_RETRIES
 
 
 def _discover(project: Project) -> registry.Registry:
@@ -98,7 +99,7 @@ def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Proje
     project.add_runbook("plain", [CHECK_OK])
     found = _discover(project)
     assert (found["measures"].runs_alone, found["measures"].retries) == (True, 0)
-    assert (found["plain"].runs_alone, found["plain"].retries) == (False, registry.DEFAULT_RETRIES)
+    assert (found["plain"].runs_alone, found["plain"].retries) == (False, DEFAULT_RETRIES)
     assert found["measures"].to_json()["runs_alone"] is True
 
 

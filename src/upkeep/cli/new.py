@@ -85,9 +85,10 @@ def new_runbook_file(
     name, the cadence or the folder cannot be used."""
     from upkeep import registry, schedule
     from upkeep.atomic import file_mode, write_bytes
+    from upkeep.runbook_metadata import NAME, runbook_metadata
     from upkeep.scaffold import FOLDER_CADENCES, scaffold_runbook
 
-    if not registry.NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise RunbookError(
             f"runbook name {name!r}: expected kebab-case, such as disk-report (lower-case "
             "letters and digits, words joined by -)"
@@ -114,7 +115,7 @@ def new_runbook_file(
         raise RunbookError(f"{path} exists already; expected a new runbook")
     notebook = scaffold_runbook(name, cadence, title=title, owner=owner, category=category)
     try:  # the rules discovery applies: a runbook written here is never INVALID at once
-        registry.runbook_metadata(notebook["metadata"]["upkeep"], f"runbook {name}")
+        runbook_metadata(notebook["metadata"]["upkeep"], f"runbook {name}")
     except RunbookError as exc:
         raise RunbookError(str(exc).replace("metadata.upkeep.", "--")) from None
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,10 +28,11 @@ from upkeep.findings import FindingState, RunEvent, follow, run_event
 from upkeep.gc_pause import gc_paused
 from upkeep.records import Decision, RunRecord, Status, parse_time
 from upkeep.records.results import shared_text
-from upkeep.registry import NAME, Registry
+from upkeep.registry import Registry
 from upkeep.review.evidence_pass import EvidenceRead
 from upkeep.review.month import MonthReview, review_month
 from upkeep.review.quarter import QuarterReview, review_quarter
+from upkeep.runbook_metadata import NAME
 from upkeep.site.run_records import read_records
 from upkeep.site.verification import cache_path, verify_with_cache
 
