@@ -110,9 +110,9 @@ def outside_window(runbook: Runbook, config: Config, now: datetime) -> str | Non
     return "outside every maintenance window for it (maintenance_windows in upkeep.yml)"
 
 
-def _waits(plan: list[PlannedRun]) -> list[set[int]]:
-    """For each run of the plan, the runs of the plan it starts after (its runbook's `after`;
-    a runbook named there that is not in the plan is not waited for)."""
+def _named(plan: list[PlannedRun]) -> list[set[int]]:
+    """For each run of the plan, the runs of the plan its runbook's `after` names (a runbook
+    named there that is not in the plan is not waited for)."""
     where: dict[str, list[int]] = {}
     for i, planned in enumerate(plan):
         where.setdefault(planned.runbook.name, []).append(i)
@@ -121,14 +121,21 @@ def _waits(plan: list[PlannedRun]) -> list[set[int]]:
 
 def _in_order(plan: list[PlannedRun]) -> list[int]:
     """The plan's indexes in plan order, each moved after the runs it waits for."""
-    waits, order, placed = _waits(plan), [], set()
+    named, order, placed = _named(plan), [], set()
     while len(order) < len(plan):
-        ready = [i for i in range(len(plan)) if i not in placed and waits[i] <= placed]
+        ready = [i for i in range(len(plan)) if i not in placed and named[i] <= placed]
         # None ready: a cycle, which the registry refuses; run the rest as planned.
         for i in ready[:1] or [i for i in range(len(plan)) if i not in placed]:
             order.append(i)
             placed.add(i)
     return order
+
+
+def _waits(plan: list[PlannedRun]) -> list[set[int]]:
+    """For each run of the plan, the runs it starts after: those `after` names that come
+    before it in `_in_order` (so that some run can always start)."""
+    position = {i: at for at, i in enumerate(_in_order(plan))}
+    return [{j for j in named if position[j] < position[i]} for i, named in enumerate(_named(plan))]
 
 
 def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOutcome]:
@@ -139,19 +146,9 @@ def _run_pool(plan: list[PlannedRun], batch: RunBatch, jobs: int) -> list[RunOut
     futures: dict[int, Future[RunOutcome]] = {}
 
     def start_ready() -> None:
-        while True:
-            ready = [
-                i
-                for i in range(len(plan))
-                if i not in futures and all(j in futures and futures[j].done() for j in waits[i])
-            ]
-            if not ready:
-                if len(futures) == len(plan) or not all(f.done() for f in futures.values()):
-                    return
-                # Nothing going on and nothing ready: a cycle, which the registry refuses.
-                ready = [min(set(range(len(plan))) - futures.keys())]
-            for i in ready:
-                futures[i] = pool.submit(run_in_turn, plan[i], batch)
+        for i, planned in enumerate(plan):
+            if i not in futures and all(j in futures and futures[j].done() for j in waits[i]):
+                futures[i] = pool.submit(run_in_turn, planned, batch)
 
     try:
         start_ready()
