@@ -122,9 +122,19 @@ def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Proje
         ({"title": "Backup \u202etxt.exe"}, "metadata.upkeep.title: expected one line"),
         ({"owner": "ops\x1b]0;x\x07"}, "metadata.upkeep.owner: expected one line of text"),
         ({"summary": "bell \x07"}, "metadata.upkeep.summary: expected text without control"),
+        ({"after": "backup"}, "metadata.upkeep.after: expected a list of runbook names, each once"),
+        ({"after": ["Backup"]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["backup", "backup"]}, "metadata.upkeep.after: expected a list of runbook"),
+        ({"after": [3]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["backup\n"]}, "metadata.upkeep.after: expected a list of runbook names"),
+        ({"after": ["odd"]}, "metadata.upkeep.after: names the runbook itself"),
+        (
+            {"after": ["backup"], "runs_alone": True},
+            "metadata.upkeep.after: a runbook that runs alone runs before every other one",
+        ),
     ],
 )
-def test_bad_retries_or_runs_alone_make_the_runbook_invalid(
+def test_bad_metadata_makes_the_runbook_invalid(
     project: Project, meta: dict[str, object], expected: str
 ) -> None:
     project.add_runbook("odd", [CHECK_OK], meta=meta)
@@ -147,28 +157,6 @@ def test_a_runbook_names_the_runbooks_it_runs_after(project: Project) -> None:
     assert found["verifies"].after == ("backs-up", "gone") and found["backs-up"].after == ()
     assert found["verifies"].to_json()["after"] == ["backs-up", "gone"]
     assert found.invalid == {}
-
-
-@pytest.mark.parametrize(
-    ("meta", "expected"),
-    [
-        ({"after": "backup"}, "metadata.upkeep.after: expected a list of runbook names, each once"),
-        ({"after": ["Backup"]}, "metadata.upkeep.after: expected a list of runbook names"),
-        ({"after": ["backup", "backup"]}, "metadata.upkeep.after: expected a list of runbook"),
-        ({"after": [3]}, "metadata.upkeep.after: expected a list of runbook names"),
-        ({"after": ["backup\n"]}, "metadata.upkeep.after: expected a list of runbook names"),
-        ({"after": ["odd"]}, "metadata.upkeep.after: names the runbook itself"),
-        (
-            {"after": ["backup"], "runs_alone": True},
-            "metadata.upkeep.after: a runbook that runs alone runs before every other one",
-        ),
-    ],
-)
-def test_a_bad_after_makes_the_runbook_invalid(
-    project: Project, meta: dict[str, object], expected: str
-) -> None:
-    project.add_runbook("odd", [CHECK_OK], meta=meta)
-    assert expected in _discover(project).invalid["odd"].message
 
 
 def test_runbooks_that_run_after_each_other_in_a_cycle_are_invalid(project: Project) -> None:
