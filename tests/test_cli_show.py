@@ -68,6 +68,23 @@ def test_show_gives_the_timeout_a_run_gets(project: Project) -> None:
     assert "  timeout     120 s (defaults.timeout_s)\n" in shown
 
 
+def test_show_gives_the_output_a_run_keeps(project: Project) -> None:
+    """A runbook's own max_output_bytes, else the default of 8 MiB (this project's upkeep.yml
+    does not set one)."""
+    project.add_runbook("own", [CHECK_OK], meta={"max_output_bytes": 4096})
+    project.add_runbook("inherits", [CHECK_OK])
+    own = json.loads(project.upkeep_in_process("show", "own", "--json").out)
+    inherits = json.loads(project.upkeep_in_process("show", "inherits", "--json").out)
+    assert (own["max_output_bytes"], own["declared_max_output_bytes"]) == (4096, 4096)
+    assert (inherits["max_output_bytes"], inherits["declared_max_output_bytes"]) == (
+        8 * 1024 * 1024,
+        None,
+    )
+    assert "  output kept 4.0 KiB\n" in project.upkeep_in_process("show", "own").out
+    shown = project.upkeep_in_process("show", "inherits").out
+    assert "  output kept 8.0 MiB (defaults.max_output_bytes)\n" in shown
+
+
 def test_show_names_the_runbooks_it_runs_after(project: Project) -> None:
     project.add_runbook("verifies", [CHECK_OK], meta={"after": ["backs-up"]})
     project.add_runbook("backs-up", [CHECK_OK])

@@ -60,6 +60,14 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
         ("evidence: x\n", "evidence: unknown key"),
         ("defaults:\n  timeout_s: -5\n", "defaults.timeout_s: expected an integer >= 1, got -5"),
         (
+            "defaults:\n  max_output_bytes: 100\n",
+            "defaults.max_output_bytes: expected an integer from 1024 to 1073741824, got 100",
+        ),
+        (
+            "defaults:\n  max_output_bytes: 8MB\n",
+            "defaults.max_output_bytes: expected an integer, got '8MB' (str)",
+        ),
+        (
             "defaults:\n  timeout_s: '10'\n",
             "defaults.timeout_s: expected an integer, got '10' (str)",
         ),

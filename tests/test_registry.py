@@ -113,6 +113,9 @@ def test_a_runbook_declares_its_retries_and_whether_it_runs_alone(project: Proje
         ({"runs_alone": "yes"}, "metadata.upkeep.runs_alone: expected true or false"),
         # 10**18 passed check, then status and the alerting rules overflowed
         ({"timeout_s": 10**18}, "metadata.upkeep.timeout_s: expected a whole number of seconds"),
+        ({"max_output_bytes": 10}, "metadata.upkeep.max_output_bytes: expected a whole number"),
+        ({"max_output_bytes": 2**31}, "metadata.upkeep.max_output_bytes: expected a whole"),
+        ({"max_output_bytes": 4096.0}, "metadata.upkeep.max_output_bytes: expected a whole"),
         # a title is printed as HTML by the theme on every page (nav, header): a script in it ran
         (
             {"title": "Evil <script>alert('title')</script>"},

@@ -11,6 +11,7 @@ from upkeep import registry
 from upkeep.config import load_config
 from upkeep.run.execute import execute_notebook, prepare_imports
 from upkeep.run.kernels import RunKernel
+from upkeep.run.output_limit import OutputLimit
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,14 @@ def test_before_first_cell_runs_once_after_the_kernel_starts_and_before_any_cell
 
     kernel = RunKernel(tmp_path / "kernel.log", None)
     nb, failure = execute_notebook(
-        runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, before_first_cell=warm
+        runbook,
+        runbook.path.read_bytes(),
+        {},
+        project.root,
+        60,
+        kernel,
+        output_limit=OutputLimit(2**20),
+        before_first_cell=warm,
     )
     assert failure is None
     assert calls == [1]
@@ -66,6 +74,8 @@ def test_outputs_that_never_arrive_fail_the_run_saying_so(
     prepare_imports()
 
     kernel = RunKernel(tmp_path / "kernel.log", None)
-    _, failure = execute_notebook(runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel)
+    source = runbook.path.read_bytes()
+    limit = OutputLimit(2**20)
+    _, failure = execute_notebook(runbook, source, {}, project.root, 60, kernel, limit)
     assert failure is not None and failure.ename == "OutputLost"
     assert "did not arrive within 2 s" in failure.evalue

@@ -129,7 +129,10 @@ class Scrubber:
     def cut_text(self, text: str) -> str:
         """`text` scrubbed, when it was cut short (a summary cut at its length): a secret it
         ends in the middle of leaves a start that `text()` cannot recognise, replaced too."""
-        text = self.text(text)
+        return self._cut_end(self.text(text))
+
+    def _cut_end(self, text: str) -> str:
+        """Scrubbed `text` with a secret's start at its very end replaced too."""
         for form in self._forms:
             for length in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
                 if text.endswith(form[:length]):
@@ -150,8 +153,25 @@ class Scrubber:
         """A scrubbed deep copy of `nb`; the original is left as it was."""
         import nbformat  # here, not above: `params` needs this module, and `list` needs `params`
 
-        copy = nbformat.from_dict(self.value(_joined(nb)))
-        return copy
+        data = self.value(_joined(nb))
+        if self._forms:
+            for cell in data.get("cells", []):
+                self._cut_streams(cell.get("outputs", []))
+        return nbformat.from_dict(data)
+
+    def _cut_streams(self, outputs: list[dict[str, Any]]) -> None:
+        """The streams a cell's output limit cut in the middle (`upkeep.run.output_limit`) end
+        where the limit fell, maybe inside a secret: scrub that end as a cut text's."""
+        from upkeep.report import OUTPUT_CUT  # here: upkeep.report imports detect-secrets
+
+        cut = {
+            name
+            for output in outputs
+            for name in output.get("data", {}).get(OUTPUT_CUT, {}).get("cut", [])
+        }
+        for output in outputs:
+            if output.get("output_type") == "stream" and output.get("name") in cut:
+                output["text"] = self._cut_end(output.get("text", ""))
 
 
 def _tolerant(form: str) -> str:

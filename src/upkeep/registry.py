@@ -72,6 +72,8 @@ class Runbook:
     # The runbooks it starts after when one `upkeep run` runs both (`after`: backup verification
     # after the backup); only the order, whatever their outcome.
     after: tuple[str, ...] = ()
+    # How many bytes of output its runs keep (`max_output_bytes`); None: the config's default.
+    max_output_bytes: int | None = None
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -87,6 +89,7 @@ class Runbook:
             "owner": self.owner,
             "references": list(self.references),
             "timeout_s": self.timeout_s,
+            "max_output_bytes": self.max_output_bytes,
             "destructive": self.destructive,
             "retries": self.retries,
             "runs_alone": self.runs_alone,

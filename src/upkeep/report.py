@@ -20,6 +20,9 @@ from upkeep.records import Check, Clearance, Finding, Metric, Severity, Status
 from upkeep.units import quantity
 
 MIMETYPE = "application/vnd.upkeep.result+json"
+# The note upkeep leaves in a cell that lost output to the run's limit (`upkeep.run.output_limit`):
+# {"dropped": bytes, "limit": bytes, "cut": [names of the streams cut in the middle]}.
+OUTPUT_CUT = "application/vnd.upkeep.output-cut+json"
 DRY_RUN = "dry_run"  # the kind of the output that marks a run as a dry run
 SUMMARY = "summary"  # the kind of the output that says in one line what the run did
 SUMMARY_CHARS = 300  # a summary is one line: longer ones are cut here
@@ -29,6 +32,7 @@ _ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.
 __all__ = [
     "DRY_RUN",
     "MIMETYPE",
+    "OUTPUT_CUT",
     "Severity",
     "SUMMARY",
     "Status",

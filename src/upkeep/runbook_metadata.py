@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from upkeep import schedule
+from upkeep.config.model import MAX_MAX_OUTPUT_BYTES, MIN_MAX_OUTPUT_BYTES
 from upkeep.docs_review.interval import parse_review_every
 from upkeep.errors import RunbookError
 from upkeep.plain_text import HIDDEN
@@ -32,6 +33,7 @@ _METADATA_KEYS = {
     "owner",
     "references",
     "timeout_s",
+    "max_output_bytes",
     "destructive",
     "retries",
     "runs_alone",
@@ -88,6 +90,15 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: metadata.upkeep.timeout_s: expected a whole number of seconds from 1 to"
             f" {MAX_TIMEOUT_S} (a week), got {timeout_s!r}"
         )
+    max_output = meta.get("max_output_bytes")
+    if max_output is not None and (
+        type(max_output) is not int
+        or not MIN_MAX_OUTPUT_BYTES <= max_output <= MAX_MAX_OUTPUT_BYTES
+    ):
+        raise RunbookError(
+            f"{where}: metadata.upkeep.max_output_bytes: expected a whole number of bytes from"
+            f" {MIN_MAX_OUTPUT_BYTES} to {MAX_MAX_OUTPUT_BYTES} (1 GiB), got {max_output!r}"
+        )
     flags = {key: meta.get(key, False) for key in ("destructive", "runs_alone")}
     for key, value in flags.items():
         if not isinstance(value, bool):
@@ -133,6 +144,7 @@ def runbook_metadata(meta: dict[str, Any], where: str) -> dict[str, Any]:
         "owner": text("owner"),
         "references": tuple(references),
         "timeout_s": timeout_s,
+        "max_output_bytes": max_output,
         "retries": retries,
         "review_every": review_every,
         "window_required": window == "required",

@@ -1,5 +1,6 @@
 """Responsible for `upkeep show NAME`: a runbook's metadata and parameters, as text or JSON, with
-the timeout a run of it gets (its own, else `defaults.timeout_s`)."""
+the timeout a run of it gets and the output it keeps (its own, else `defaults.timeout_s` and
+`defaults.max_output_bytes`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from upkeep.cli.console import print_json, print_out
 from upkeep.cli.options import GlobalOptions
+from upkeep.units import human_size
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -30,10 +32,17 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
 
     runbook = registry.discover(config.runbooks_dir, config.root).require(name)
     timeout_s = runbook.timeout_s or config.timeout_s
+    max_output = runbook.max_output_bytes or config.max_output_bytes
     if as_json:
-        # timeout_s is what a run gets; declared_timeout_s what the runbook's metadata says.
+        # timeout_s and max_output_bytes are what a run gets; declared_* what the runbook says.
         print_json(
-            {**runbook.to_json(), "timeout_s": timeout_s, "declared_timeout_s": runbook.timeout_s}
+            {
+                **runbook.to_json(),
+                "timeout_s": timeout_s,
+                "declared_timeout_s": runbook.timeout_s,
+                "max_output_bytes": max_output,
+                "declared_max_output_bytes": runbook.max_output_bytes,
+            }
         )
         return 0
     print_out(f"{runbook.name} — {runbook.title}", bold=True)
@@ -44,6 +53,11 @@ def show_runbook(config: Config, name: str, *, as_json: bool) -> int:
         ("category", runbook.category),
         ("owner", runbook.owner),
         ("timeout", f"{timeout_s} s" + ("" if runbook.timeout_s else " (defaults.timeout_s)")),
+        (
+            "output kept",
+            human_size(max_output)
+            + ("" if runbook.max_output_bytes else " (defaults.max_output_bytes)"),
+        ),
         ("destructive", "yes" if runbook.destructive else "no"),
         ("after", ", ".join(runbook.after) or "-"),
         ("references", ", ".join(runbook.references) or "-"),

@@ -32,6 +32,9 @@ from upkeep.config.maintenance_review import MaintenanceReview, read_maintenance
 from upkeep.config.metrics import MetricsSettings, read_metrics
 from upkeep.config.model import (
     DATABASE_ENGINES,
+    DEFAULT_MAX_OUTPUT_BYTES,
+    MAX_MAX_OUTPUT_BYTES,
+    MIN_MAX_OUTPUT_BYTES,
     SERVICE_TYPES,
     SHIPPED_RUNBOOKS,
     BackupPolicy,
@@ -101,7 +104,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     base = path.parent
     problems.read(lambda: _version(top), None)
     timezone = problems.read(lambda: _timezone(top), "UTC")
-    timeout_s, jobs = problems.read(lambda: _defaults(top, path), (900, None))
+    timeout_s, jobs, max_output = problems.read(
+        lambda: _defaults(top, path), (900, None, DEFAULT_MAX_OUTPUT_BYTES)
+    )
     config = Config(
         path=path,
         root=base,
@@ -119,6 +124,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         ),
         timeout_s=timeout_s,
         jobs=jobs,
+        max_output_bytes=max_output,
         demo=problems.read(lambda: _demo(top.section("demo"), base), None),
         services=problems.items(top, "services", _service),
         logs=problems.items(top, "logs", lambda s: read_log(s, base)),
@@ -248,12 +254,18 @@ def _host_id(top: Section) -> str | None:
     return host_id
 
 
-def _defaults(top: Section, path: Path) -> tuple[int, int | None]:
+def _defaults(top: Section, path: Path) -> tuple[int, int | None, int]:
     defaults = top.section("defaults") or Section({}, "defaults", path)
     timeout_s = defaults.int("timeout_s", 900, minimum=1)
     jobs = defaults.int("jobs", None, minimum=1)
+    max_output = defaults.int(
+        "max_output_bytes",
+        DEFAULT_MAX_OUTPUT_BYTES,
+        minimum=MIN_MAX_OUTPUT_BYTES,
+        maximum=MAX_MAX_OUTPUT_BYTES,
+    )
     defaults.done()
-    return timeout_s, jobs
+    return timeout_s, jobs, max_output
 
 
 def _runbook_folders(top: Section, base: Path) -> RunbookFolders:

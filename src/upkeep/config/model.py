@@ -248,6 +248,10 @@ class BackupPolicy:
 # --- the whole system ----------------------------------------------------------------------
 
 
+# What a run's output may take in its evidence (`upkeep.run.output_limit`): 8 MiB unless set.
+DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+MIN_MAX_OUTPUT_BYTES = 1024
+MAX_MAX_OUTPUT_BYTES = 1024 * 1024 * 1024
 SHIPPED_RUNBOOKS = "upkeep:shipped"  # in `runbooks_dir`: the runbooks that come with upkeep
 
 
@@ -291,6 +295,8 @@ class Config:
     runbooks_dir: RunbookFolders = RunbookFolders((Path("runbooks"),))
     timeout_s: int = 900
     jobs: int | None = None
+    # How many bytes of output a run keeps (`defaults.max_output_bytes`); a runbook may set its own.
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     demo: DemoSettings | None = None
     services: tuple[Service, ...] = ()
     logs: tuple[LogSource, ...] = ()

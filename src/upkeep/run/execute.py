@@ -17,12 +17,12 @@ from upkeep.records import RunError, RunErrorName
 from upkeep.registry import Runbook
 from upkeep.run.collect import stopped_cell, strip_ansi
 from upkeep.run.kernels import RunKernel
+from upkeep.run.output_limit import OutputLimit
 
 KERNEL_NAME = "python3"
 IOPUB_TIMEOUT_S = 30  # how long a finished cell's outputs may take to arrive
 IOPUB_LOST = "Timeout waiting for IOPub output"  # nbclient's words when they did not
 IOPUB_ERROR = "OutputLost"
-_ENGINE = "nbclient"  # papermill's engine keeps executing our notebook object, even on error
 
 
 def prepare_imports() -> None:
@@ -31,8 +31,9 @@ def prepare_imports() -> None:
     nbformat's schema validator, compiled on first use, would be compiled by every thread that
     reads a notebook before the first one is done (a third of a second of CPU each)."""
     import nbformat
-    import papermill.engines  # noqa: F401
     from pygments.lexers import PythonLexer  # noqa: F401
+
+    import upkeep.run.engine  # noqa: F401
 
     nbformat.validate(nbformat.v4.new_notebook())
 
@@ -48,11 +49,13 @@ def execute_notebook(
     cwd: Path,
     timeout_s: int,
     kernel: RunKernel,
+    output_limit: OutputLimit,
     before_first_cell: Callable[[], None] | None = None,
 ) -> tuple[Any, RunError | None]:
     """Execute `source`, the notebook bytes of `runbook` this run read (and records the hash
     of), in a fresh kernel; return the executed notebook and any failure (timeout, dead kernel,
     failed start) that left no error output in the notebook.
+    Outputs are kept as `output_limit` decides, which tallies what was printed and kept.
     `before_first_cell` is called once the kernel is up, before any cell runs.
 
     The kernel's own stdout and stderr (what subprocesses write to fds 1 and 2) go to the
@@ -62,9 +65,11 @@ def execute_notebook(
     from papermill.execute import prepare_notebook_metadata, remove_error_markers
     from papermill.parameterize import parameterize_notebook
 
+    from upkeep.run.engine import ENGINE_NAME
+
     nb = notebook_node(source)
     nb = parameterize_notebook(
-        nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=_ENGINE
+        nb, params, kernel_name=KERNEL_NAME, language="python", engine_name=ENGINE_NAME
     )
     nb = prepare_notebook_metadata(nb, runbook.relpath, None)
     # A notebook saved from an earlier papermill run keeps its "An Exception was encountered"
@@ -83,7 +88,7 @@ def execute_notebook(
     failure = None
     try:
         papermill_engines.execute_notebook_with_engine(
-            _ENGINE,
+            ENGINE_NAME,
             nb,
             kernel_name=KERNEL_NAME,
             input_path=runbook.relpath,
@@ -105,6 +110,7 @@ def execute_notebook(
             # they still do not come.
             iopub_timeout=IOPUB_TIMEOUT_S,
             raise_on_iopub_timeout=True,
+            output_limit=output_limit,
         )
     except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
         failure = _failure(exc, watchdog, timeout_s, nb)

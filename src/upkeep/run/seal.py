@@ -19,6 +19,7 @@ from upkeep.registry import Runbook
 from upkeep.report import SUMMARY_CHARS
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
+from upkeep.units import human_size
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -109,14 +110,16 @@ def seal(
     record: RunRecord,
     secrets: dict[str, str] | list[tuple[str, str]],
     renderer: Renderer,
+    log_limit: int | None = None,
 ) -> RunRecord:
-    """Scrub and write the run's artifacts into `staging`; return the scrubbed record."""
+    """Scrub and write the run's artifacts into `staging`; return the scrubbed record. Of the
+    kernel's own output, the first `log_limit` bytes are kept (all when None)."""
     (staging / KERNEL_CONNECTION).unlink(missing_ok=True)  # removed at shutdown, unless it failed
     scrubber = Scrubber(secrets)
     if nb is not None:
         nb = scrubber.notebook(nb)
     record = scrub_record(record, scrubber)
-    _keep_kernel_log(staging / KERNEL_LOG, scrubber)
+    _keep_kernel_log(staging / KERNEL_LOG, scrubber, log_limit)
     if nb is not None:
         _write_notebook(staging / NOTEBOOK, nb)
     write_text(staging / REPORT, renderer.render(nb, record), mode=file_mode())
@@ -134,15 +137,27 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     return RunRecord.from_json(data)
 
 
-def _keep_kernel_log(path: Path, scrubber: Scrubber) -> None:
-    """Keep what the kernel process itself printed, scrubbed, only when it printed something."""
-    if not path.exists():
+def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None) -> None:
+    """Keep what the kernel process itself printed, scrubbed, only when it printed something:
+    its first `limit` bytes in whole lines, and how much more there was."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
         return
-    data = _KERNEL_NOISE.sub(b"", path.read_bytes()).strip()
-    if not data:
+    with path.open("rb") as file:
+        data = file.read(limit if limit is not None else -1)
+    more = 0
+    if len(data) < size:
+        data = data[: data.rfind(b"\n") + 1]
+        more = size - len(data)
+    data = _KERNEL_NOISE.sub(b"", data).strip()
+    if not data and not more:
         path.unlink()
         return
-    text = scrubber.text(data.decode("utf-8", errors="replace")) + "\n"
+    text = data.decode("utf-8", errors="replace")
+    text = (scrubber.cut_text(text) if more else scrubber.text(text)) + "\n"
+    if more:
+        text += f"upkeep: {human_size(more)} more of this output was not kept (max_output_bytes)\n"
     write_text(path, text, mode=file_mode())
 
 

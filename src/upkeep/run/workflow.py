@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +23,11 @@ from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
 from upkeep.plan import PlannedRun, not_due_now
 from upkeep.records import RunRecord, Status
+from upkeep.registry import Runbook
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
+from upkeep.run.output_limit import OutputLimit
 from upkeep.run.provenance import Provenance, new_run_id
 from upkeep.run.seal import KERNEL_CONNECTION, KERNEL_LOG, Renderer, seal, secret_values
 from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
@@ -103,7 +105,8 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             record = _record(planned, stage, batch, results, duration, nb, source)
             after = secret_values(planned.runbook, planned.params, batch.config)
             secrets = list({*before.items(), *after.items()})
-            record = seal(stage.folder, nb, record, secrets, batch.renderer)
+            log_limit = _max_output(planned.runbook, batch.config)
+            record = seal(stage.folder, nb, record, secrets, batch.renderer, log_limit)
             published = batch.store.publish(stage.folder, record)
         except BaseException:
             batch.store.discard_staging(stage.folder)
@@ -167,17 +170,34 @@ def _execute(
         # A runbook that runs alone measures a quiet machine: the report renderer's warm-up
         # (CPU work of ours) overlaps its kernel's start, and is over before its first cell.
         quiet = batch.renderer.wait_until_warm if runbook.runs_alone else None
+        limit = OutputLimit(_max_output(runbook, batch.config))
         nb, failure = execute_notebook(
-            runbook, source, planned.params, root, timeout_s, kernel, before_first_cell=quiet
+            runbook,
+            source,
+            planned.params,
+            root,
+            timeout_s,
+            kernel,
+            output_limit=limit,
+            before_first_cell=quiet,
         )
     finally:
         batch.kernels.discard(kernel)
     if batch.interrupted.is_set():
         raise KeyboardInterrupt
+    with suppress(FileNotFoundError):
+        limit.take_log((stage.folder / KERNEL_LOG).stat().st_size)
     results = collect(nb, failure)
     today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
-    checks = apply_waivers(results.checks, runbook.name, batch.config.risk_register, today)
+    cut = limit.check()  # after collect: a run that recorded no check of its own still errs
+    recorded = results.checks if cut is None else (*results.checks, cut)
+    checks = apply_waivers(recorded, runbook.name, batch.config.risk_register, today)
     return nb, replace(results, checks=checks), time.monotonic() - clock
+
+
+def _max_output(runbook: Runbook, config: Config) -> int:
+    """How many bytes of output a run of `runbook` keeps: its own limit, else the config's."""
+    return runbook.max_output_bytes or config.max_output_bytes
 
 
 def _record(

@@ -1,0 +1,92 @@
+"""Responsible for the papermill engine upkeep executes runbooks with: papermill's nbclient
+engine, with a client that keeps the run's output within its limit as each message arrives
+(`upkeep.run.output_limit`), so a runbook that prints without end costs neither the runner's
+memory nor gigabytes of evidence.
+
+Imported only where a kernel runs: it imports papermill, nbclient and nbformat.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+
+from upkeep.report import OUTPUT_CUT
+from upkeep.run.output_limit import OutputLimit, cut_note
+
+__all__ = ["ENGINE_NAME"]
+
+ENGINE_NAME = "upkeep"
+
+
+class _LimitedClient(PapermillNotebookClient):
+    """papermill's client, keeping outputs as `output_limit` decides and leaving a note in each
+    cell that lost some."""
+
+    def __init__(self, nb_man: Any, *, output_limit: OutputLimit, **options: Any) -> None:
+        super().__init__(nb_man, **options)
+        self.output_limit = output_limit
+        self.notes: dict[int, NotebookNode] = {}
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        content, dropped = self.output_limit.take(msg["msg_type"], msg["content"])
+        out = None
+        if content is not None:
+            if content is not msg["content"]:
+                msg = {**msg, "content": content}
+            out = super().output(outs, msg, display_id, cell_index)
+        if dropped:
+            self._note(outs, cell_index, dropped, cut=content is not None)
+        return out
+
+    def _note(self, outs: list[NotebookNode], cell_index: int, dropped: int, cut: bool) -> None:
+        """Add `dropped` to the cell's note of lost output, the note placed last in the cell."""
+        note = self.notes.get(cell_index)
+        before = note.data[OUTPUT_CUT] if note is not None else {"dropped": 0, "cut": []}
+        streams = list(before["cut"])
+        if cut and outs and outs[-1].get("output_type") == "stream":
+            streams.append(outs[-1]["name"])
+        data = cut_note(before["dropped"] + dropped, self.output_limit.limit, streams)
+        if note is None:
+            note = self.notes[cell_index] = new_output("display_data", data=data)
+        else:
+            note.data = data
+        if not any(out is note for out in outs):  # new, or cleared by clear_output
+            outs.append(note)
+
+
+class _LimitedEngine(NBClientEngine):
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        *,
+        output_limit: OutputLimit,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        log_output: bool = False,
+        input_path: str | None = None,
+        **options: Any,
+    ) -> Any:
+        client = _LimitedClient(
+            nb_man,
+            output_limit=output_limit,
+            kernel_name=kernel_name,
+            startup_timeout=start_timeout,
+            timeout=execution_timeout,
+            log=logging.getLogger("papermill"),
+            log_output=log_output,
+            **options,
+        )
+        return client.execute()
+
+
+papermill_engines.register(ENGINE_NAME, _LimitedEngine)

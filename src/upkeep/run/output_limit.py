@@ -1,0 +1,143 @@
+"""Responsible for keeping what a run prints within its limit (`defaults.max_output_bytes`, or
+the runbook's own `max_output_bytes`): the first bytes of its output are kept, the rest is
+dropped as it arrives, and each cell that lost some says how much.
+
+What a run is judged by is always kept, whatever the limit: the results recorded through
+`upkeep.report` and error outputs (a failing cell's traceback). Once anything has been dropped,
+everything after it is dropped too, so what is kept is a whole beginning, never output with a
+silent gap in it. A stream cut in the middle keeps whole lines only.
+
+Nothing here imports papermill: `upkeep.run.engine` applies this to a kernel's messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from upkeep.records import Check, Status
+from upkeep.report import MIMETYPE, OUTPUT_CUT
+from upkeep.units import human_size
+
+__all__ = ["CHECK_NAME", "OutputLimit", "cut_note"]
+
+CHECK_NAME = "output:limit"
+
+
+@dataclass
+class OutputLimit:
+    """What one run printed and kept, against `limit` bytes."""
+
+    limit: int
+    printed: int = 0
+    kept: int = 0
+    exhausted: bool = False
+    log_printed: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return self.printed - self.kept
+
+    def take(
+        self, msg_type: str, content: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any] | None, int]:
+        """The content of the message to keep (`content`, its text cut for a stream that
+        crosses the limit, or None to drop it) and how many of its bytes were dropped."""
+        size = output_size(msg_type, content)
+        self.printed += size
+        if msg_type == "error" or _is_result(content):
+            self.kept += size
+            return content, 0
+        if self.exhausted:
+            return None, size
+        room = self.limit - self.kept
+        if size <= room:
+            self.kept += size
+            return content, 0
+        self.exhausted = True
+        if msg_type == "stream" and room > 0:
+            head = _whole_lines(str(content.get("text", "")), room)
+            if head:
+                kept = len(head.encode("utf-8", "surrogatepass"))
+                self.kept += kept
+                return {**content, "text": head}, size - kept
+        return None, size
+
+    def take_log(self, size: int) -> None:
+        """Count the kernel's own output (what subprocesses wrote to its stdout and stderr, kept
+        in its log file), of which the first `limit` bytes are kept. IPython may show the same
+        bytes in the cell too, so it is counted apart."""
+        self.log_printed = size
+
+    def check(self) -> Check | None:
+        """A warning in the run's record when output was dropped, else None."""
+        log_dropped = max(0, self.log_printed - self.limit)
+        if not self.dropped and not log_dropped:
+            return None
+        lost = [
+            f"{human_size(dropped)} of {where}"
+            for dropped, where in (
+                (self.dropped, "its cells' output"),
+                (log_dropped, "its kernel's own output (kernel.log)"),
+            )
+            if dropped
+        ]
+        return Check(
+            CHECK_NAME,
+            Status.WARN,
+            value=float(max(self.printed, self.log_printed)),
+            limit=float(self.limit),
+            unit="B",
+            message=(
+                f"the runbook printed past its limit of {human_size(self.limit)} "
+                f"(max_output_bytes): {' and '.join(lost)} not kept; the evidence keeps the "
+                "start and says where it was cut"
+            ),
+        )
+
+
+def cut_note(dropped: int, limit: int, cut: list[str]) -> dict[str, Any]:
+    """The data of the note left in a cell that lost `dropped` bytes of output."""
+    text = (
+        f"upkeep: {human_size(dropped)} of this cell's output was not kept: the run's output "
+        f"passed its limit of {human_size(limit)} (max_output_bytes)"
+    )
+    return {OUTPUT_CUT: {"dropped": dropped, "limit": limit, "cut": cut}, "text/plain": text}
+
+
+def output_size(msg_type: str, content: Mapping[str, Any]) -> int:
+    """The bytes an output message adds to the executed notebook, near enough: its text, or
+    each of its representations."""
+    if msg_type == "stream":
+        return len(str(content.get("text", "")).encode("utf-8", "surrogatepass"))
+    if msg_type == "error":
+        return sum(len(str(line).encode("utf-8", "surrogatepass")) for line in _traceback(content))
+    data = content.get("data")
+    if not isinstance(data, Mapping):
+        return 0
+    return sum(_value_size(value) for value in data.values())
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    return len(json.dumps(value, default=str).encode("utf-8", "surrogatepass"))
+
+
+def _traceback(content: Mapping[str, Any]) -> list[Any]:
+    lines = content.get("traceback")
+    return lines if isinstance(lines, list) else []
+
+
+def _is_result(content: Mapping[str, Any]) -> bool:
+    data = content.get("data")
+    return isinstance(data, Mapping) and MIMETYPE in data
+
+
+def _whole_lines(text: str, room: int) -> str:
+    """The longest start of `text` that ends a line and takes at most `room` bytes."""
+    head = text.encode("utf-8", "surrogatepass")[:room]
+    end = head.rfind(b"\n")
+    return head[: end + 1].decode("utf-8", "surrogatepass") if end >= 0 else ""

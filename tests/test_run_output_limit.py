@@ -1,0 +1,179 @@
+"""A run keeps the first `max_output_bytes` of what it prints: the runner's memory and the
+evidence stay bounded, the results and errors the run is judged by are all kept, each cell that
+lost output says so, a secret cut in half by the limit is not left half-shown, and the run's
+record warns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from helpers.project import CHECK_OK, Project
+
+from upkeep.records import Status
+from upkeep.report import MIMETYPE, OUTPUT_CUT
+from upkeep.run.output_limit import CHECK_NAME, OutputLimit
+
+
+def _stream(text: str) -> dict[str, Any]:
+    return {"name": "stdout", "text": text}
+
+
+def test_output_is_kept_until_the_limit_then_cut_at_a_line_end_and_dropped_after() -> None:
+    limit = OutputLimit(100)
+    first = _stream("a" * 59 + "\n")
+    assert limit.take("stream", first) == (first, 0)
+    crossing = _stream("b" * 29 + "\n" + "c" * 29 + "\n")  # 60 bytes; 40 fit, one whole line
+    kept, dropped = limit.take("stream", crossing)
+    assert kept == _stream("b" * 29 + "\n") and dropped == 30
+    # Once anything was dropped, output that would still fit is dropped too: no silent gap.
+    assert limit.take("stream", _stream("d\n")) == (None, 2)
+    picture = {"data": {"image/png": "x" * 10}}
+    assert limit.take("display_data", picture) == (None, 10)
+    # What the run is judged by is kept whatever the limit.
+    result = {"data": {MIMETYPE: {"kind": "check", "name": "n", "status": "ok"}}}
+    assert limit.take("display_data", result) == (result, 0)
+    error = {"ename": "E", "evalue": "v", "traceback": ["line one", "line two"]}
+    assert limit.take("error", error) == (error, 0)
+    recorded = len(json.dumps(result["data"][MIMETYPE]))
+    assert limit.printed == 60 + 60 + 2 + 10 + recorded + 16
+    assert limit.kept == 60 + 30 + recorded + 16
+    assert limit.dropped == 30 + 2 + 10
+
+
+def test_a_stream_with_no_line_end_inside_the_limit_is_dropped_whole() -> None:
+    limit = OutputLimit(10)
+    assert limit.take("stream", _stream("0123456789abcdef\n")) == (None, 17)
+    assert limit.kept == 0 and limit.exhausted
+
+
+def test_bytes_not_characters_are_counted() -> None:
+    limit = OutputLimit(10)
+    text = "é" * 5 + "\n"  # 6 characters, 11 bytes
+    assert limit.take("stream", _stream(text)) == (None, 11)
+
+
+def test_nothing_dropped_records_no_check_and_a_drop_records_a_warning() -> None:
+    limit = OutputLimit(1024)
+    limit.take("stream", _stream("short\n"))
+    limit.take_log(1024)  # the kernel's log at the limit exactly: all of it kept
+    assert limit.check() is None
+    limit.take_log(3 * 1024)
+    check = limit.check()
+    assert check is not None and check.name == CHECK_NAME and check.status is Status.WARN
+    assert (check.value, check.limit, check.unit) == (3 * 1024, 1024, "B")
+    assert "past its limit of 1.0 KiB" in check.message
+    assert "2.0 KiB of its kernel's own output (kernel.log) not kept" in check.message
+    assert "cells' output" not in check.message
+
+
+# A key of long lines, printed where the limit falls inside it (see the test below): after 40
+# lines of 64 bytes its lines end at 2585, 3386 and 4187 bytes, so a 4 KiB limit keeps its first
+# two lines, and still cuts it in the kernel's log when up to 1.5 KiB of start-up noise comes
+# first there.
+_KEY_LINES = [
+    "-----BEGIN TEST KEY-----",
+    "QmFzZTY0IGJvZHkgb2YgYSBrZXkgdGhhdCBtdXN0IG5vdCBsZWFr" * 15 + "0" * 20,
+    "c2Vjb25kIGxpbmUgb2YgdGhlIGtleQ" * 26 + "1" * 20,
+    "-----END TEST KEY-----",
+]
+_KEY = "\n".join(_KEY_LINES) + "\n"
+_LIMIT = 4096
+
+
+def _printing_runbook(project: Project) -> None:
+    """A runbook that prints past a 4 KiB limit in two cells, and through a subprocess, with a
+    secret key printed where the limit falls, then records a check."""
+    filler = "x" * 63 + "\n"
+    first = f"""
+        import os, sys
+        from upkeep import report, secrets
+        key = secrets.resolve(token)
+        sys.stdout.write({filler!r} * 40)
+        sys.stdout.write(key)
+        _ = sys.stdout.write({filler!r} * 200)
+    """
+    second = f"""
+        print({filler!r} * 100)
+        os.write(1, ({filler!r} * 40).encode() + key.encode() + ({filler!r} * 100).encode())
+        report.check("after-the-flood", "ok", message="recorded after the limit")
+    """
+    project.add_runbook(
+        "loud",
+        [("code", textwrap.dedent(first)), ("code", textwrap.dedent(second))],
+        params='token: str = ""',
+        meta={"max_output_bytes": _LIMIT, "parameters": {"token": {"secret": True}}},
+    )
+
+
+@pytest.mark.slow
+def test_a_run_keeps_the_start_of_its_output_and_says_what_it_dropped(project: Project) -> None:
+    _printing_runbook(project)
+    result = project.upkeep("run", "loud", "-p", "token=env:TEST_KEY", env={"TEST_KEY": _KEY})
+    assert result.code == 0, result.text  # a warning, not an error
+    assert "WARN    loud" in result.text and "warn: output:limit: " in result.text
+    run = project.run_dirs()[0]
+    record = json.loads((run / "run.json").read_text())
+    checks = {check["name"]: check for check in record["checks"]}
+    assert checks["after-the-flood"]["status"] == "ok"  # recorded after the limit: kept
+    assert checks[CHECK_NAME]["status"] == "warn" and checks[CHECK_NAME]["limit"] == _LIMIT
+    nb = json.loads((run / "notebook.ipynb").read_text())
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"][-2:]
+    first, second = (cell["outputs"] for cell in code)
+    streams = [o for o in first if o["output_type"] == "stream"]
+    assert len(streams) == 1
+    kept = "".join(streams[0]["text"])
+    assert len(kept.encode()) <= _LIMIT and kept.startswith("x" * 63 + "\n")
+    (note_one,), (note_two,) = (
+        [o["data"][OUTPUT_CUT] for o in cell if OUTPUT_CUT in o.get("data", {})]
+        for cell in (first, second)
+    )
+    assert note_one["limit"] == note_two["limit"] == _LIMIT
+    assert note_one["cut"] == ["stdout"] and note_two["cut"] == []
+    # Kept: the filler and the key's first two lines, the most whole lines within 4 KiB.
+    kept_before_scrubbing = 40 * 64 + len("".join(line + "\n" for line in _KEY_LINES[:2]))
+    assert note_one["dropped"] == 40 * 64 + len(_KEY) + 200 * 64 - kept_before_scrubbing
+    assert note_two["dropped"] >= 100 * 64 + 1  # the whole print, and any of the os.write
+    assert any(MIMETYPE in o.get("data", {}) for o in second)  # the check after the flood
+    # Where the limit fell inside the key, its start is not left in the notebook or the report.
+    for path in (run / "notebook.ipynb", run / "report.html", run / "kernel.log"):
+        text = path.read_text()
+        assert _KEY_LINES[1] not in text, path
+        assert _KEY_LINES[0] not in text, path
+    assert "«secret:env:TEST_KEY»" in kept
+    log = (run / "kernel.log").read_text()
+    assert len(log.encode()) < _LIMIT + 200
+    assert log.rstrip().endswith("more of this output was not kept (max_output_bytes)")
+    report = (run / "report.html").read_text()
+    assert "output was not kept: the run's output passed its limit of 4.0 KiB" in report
+    assert project.upkeep("verify").code == 0
+
+
+@pytest.mark.slow
+def test_a_runbook_printing_without_end_does_not_fill_the_runners_memory(
+    project: Project,
+) -> None:
+    """38 MB printed under a 1 MiB limit: upkeep's peak memory stays near its own size (170 MiB
+    here; 1.1 GiB when every output was kept), and so does the evidence."""
+    flood = "for i in range(800_000):\n    print(f'line {i:08d} of a log that goes on and on')"
+    project.add_runbook("flood", [("code", flood), CHECK_OK], meta={"max_output_bytes": 2**20})
+    command = [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "run", "flood"]
+    # A child of its own, so that RUSAGE_CHILDREN holds upkeep's peak and nothing of this test's.
+    measure = (
+        "import resource, subprocess, sys\n"
+        f"code = subprocess.run({command!r}, capture_output=True).returncode\n"
+        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", measure], capture_output=True, text=True, check=True
+    )
+    code, peak_kib = map(int, out.stdout.split())
+    assert code == 0
+    assert peak_kib < 500 * 1024, f"upkeep peaked at {peak_kib // 1024} MiB"
+    run = project.run_dirs()[0]
+    assert (run / "notebook.ipynb").stat().st_size < 2 * 2**20
+    assert (run / "report.html").stat().st_size < 2 * 2**20
