@@ -4,6 +4,8 @@ the parameters cell is read as papermill's inspection reads it, without papermil
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import pytest
 from helpers.project import CHECK_OK, REPO, Project
@@ -33,6 +35,30 @@ def test_an_invalid_runbook_is_refused_alone_with_its_reason(project: Project) -
         found.require("broken")
     with pytest.raises(RunbookError, match=r"no runbook named 'nope' \(known runbooks: fine\)"):
         found.require("nope")
+
+
+def test_a_notebook_that_is_no_regular_file_is_refused_without_waiting(project: Project) -> None:
+    """A FIFO named like a notebook made `upkeep list` (and every command that reads the
+    runbooks) wait for a writer for good; a link to a device is no notebook either (/dev/null
+    here: /dev/zero would be read until memory ran out)."""
+    project.add_runbook("fine", [CHECK_OK])
+    folder = project.root / "runbooks" / "daily"
+    fifo = folder / "pipe.ipynb"
+    os.mkfifo(fifo)
+    (folder / "device.ipynb").symlink_to("/dev/null")
+    found: list[registry.Registry] = []
+    reader = threading.Thread(target=lambda: found.append(_discover(project)), daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():
+        with fifo.open("wb"):  # let the waiting reader go before failing
+            pass
+        reader.join()
+        pytest.fail("discovering the runbooks waited for a writer to the FIFO")
+    assert list(found[0]) == ["fine"]
+    for name in ("pipe", "device"):
+        message = found[0].invalid[name].message
+        assert message.endswith("cannot read the notebook: not a regular file"), message
 
 
 def test_a_name_two_notebooks_share_is_refused_naming_both(project: Project) -> None:

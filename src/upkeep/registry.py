@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.config.model import SHIPPED_RUNBOOKS
+from upkeep.config.reader import read_file
 from upkeep.docs_review.interval import format_review_every
 from upkeep.errors import ParameterError, RunbookError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
@@ -259,7 +260,7 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     if name in RESERVED_NAMES:
         raise RunbookError(f"{where}: {reserved_name_problem(name)}")
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)  # a FIFO named *.ipynb would wait for a writer, for good
     except OSError as exc:
         raise RunbookError(f"{where}: cannot read the notebook: {exc.strerror}") from None
     try:

@@ -20,6 +20,7 @@ import filelock
 from upkeep import state
 from upkeep.atomic import file_mode
 from upkeep.config import Config
+from upkeep.config.reader import read_file
 from upkeep.evidence import EvidenceStore
 from upkeep.plan import PlannedRun, not_due_now
 from upkeep.records import RunRecord, Status
@@ -100,7 +101,7 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             before = secret_values(planned.runbook, planned.params, batch.config)
             # Read once: the bytes hashed into the record are the bytes the kernel runs, even
             # when the file changed since the registry loaded it or changes during the run.
-            source = planned.runbook.path.read_bytes()
+            source = read_file(planned.runbook.path)
             nb, results, duration = _execute(planned, source, stage, batch)
             record = _record(planned, stage, batch, results, duration, nb, source)
             after = secret_values(planned.runbook, planned.params, batch.config)
@@ -237,7 +238,7 @@ def record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutc
     now = datetime.now(UTC)
     stage = _Stage(new_run_id(planned.runbook.name, now), now, Path(), Path())
     try:  # nothing ran: the record names the version on disk when it was skipped
-        source = planned.runbook.path.read_bytes()
+        source = read_file(planned.runbook.path)
     except OSError:
         source = None
     record = replace(
