@@ -144,6 +144,28 @@ def test_a_pid_file_names_the_one_process(tmp_path: Path) -> None:
     assert not probe_process(service).up  # the process is gone; its pid file stayed
     pid_file.write_text("garbage")
     assert "holds no pid" in probe_process(service).detail
+    pid_file.write_text("9" * 400)  # digits, but no pid: not read whole, not handed to psutil
+    assert "holds no pid" in probe_process(service).detail
+
+
+def test_a_pid_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO as the pid file made the health check wait for a writer for good."""
+    pid_file = tmp_path / "svc.pid"
+    os.mkfifo(pid_file)
+    found: list[Any] = []
+    probe = threading.Thread(
+        target=lambda: found.append(probe_process(ProcessService("svc", pid_file=pid_file))),
+        daemon=True,
+    )
+    probe.start()
+    probe.join(30)
+    if probe.is_alive():
+        with pid_file.open("wb"):  # let the waiting reader go before failing
+            pass
+        probe.join()
+        pytest.fail("the probe waited for a writer to the FIFO")
+    assert not found[0].up
+    assert found[0].detail == f"pid file {pid_file} cannot be read: not a regular file"
 
 
 def test_probe_service_hands_each_kind_to_its_own_probe(demo_port: int) -> None:

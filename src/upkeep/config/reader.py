@@ -395,12 +395,13 @@ class Problems:
             raise ConfigError(f"{self.file}: {len(self.messages)} problems:\n  {listed}")
 
 
-def read_file(path: Path) -> bytes:
-    """The bytes of the file at `path` (a symlink to one is fine); OSError (EINVAL) for a FIFO,
-    a device or a directory: reading a FIFO would wait for a writer, for good."""
+def read_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the file at `path` (a symlink to one is fine), at most `limit` of them when
+    given; OSError (EINVAL) for a FIFO, a device or a directory: reading a FIFO would wait for a
+    writer, for good, and a device may never end."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
-        return handle.read()
+        return handle.read(-1 if limit is None else limit)

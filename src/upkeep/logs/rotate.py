@@ -49,6 +49,7 @@ from upkeep.logs.rotation_plan import (
     remember_first_seen,
     survey,
 )
+from upkeep.pid_file import read_pid_file
 from upkeep.records import Severity
 
 __all__ = ["CopyKeeper", "rotate_logs"]
@@ -434,17 +435,13 @@ def _writer_pid(policy: LogRotation, log_path: Path) -> tuple[int | None, Rotati
     consequence = f"the writer was not told to reopen; it may keep writing to {log_path.name}.1"
     kind = RotationProblemKind.PID_FILE
     try:
-        text = pid_file.read_text(encoding="utf-8", errors="replace")
+        pid, text = read_pid_file(pid_file)
         written = os.stat(pid_file).st_mtime
     except OSError as exc:
         return None, RotationProblem(kind, f"pid file {pid_file}: {exc.strerror}; {consequence}")
-    try:
-        pid = int(text.strip())
-    except ValueError:
-        pid = 0
-    if pid < 1 or pid == os.getpid():
+    if pid is None or pid == os.getpid():
         return None, RotationProblem(
-            kind, f"pid file {pid_file} holds {text.strip()[:40]!r}, not a process id"
+            kind, f"pid file {pid_file} holds {text[:40]!r}, not a process id"
         )
     try:
         started = psutil.Process(pid).create_time()

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from upkeep.config import ProcessService
+from upkeep.pid_file import read_pid_file
 from upkeep.probes.interface import ServiceProbe
 
 __all__ = ["probe_process", "service_user"]
@@ -69,14 +70,14 @@ def _names(process: psutil.Process) -> set[str]:
 
 def _read_pid(path: Path) -> tuple[int | None, str]:
     try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
+        pid, text = read_pid_file(path)
     except FileNotFoundError:
         return None, f"pid file {path} not found"
     except OSError as exc:
         return None, f"pid file {path} cannot be read: {exc.strerror}"
-    if not text.isdigit() or int(text) < 1:
+    if pid is None:
         return None, f"pid file {path} holds no pid ({text[:20]!r})"
-    return int(text), ""
+    return pid, ""
 
 
 def _described(service: ProcessService, user: str) -> str:
