@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,27 @@ def test_a_users_script_replaces_the_shipped_one_of_the_same_name(tmp_path: Path
     assert scripts["freelist-ratio"].path == tmp_path / "sqlite" / "freelist-ratio.sql"
     assert "app-only" in scripts and "other-only" not in scripts
     assert "integrity-check" in scripts
+
+
+def test_a_fifo_among_the_users_scripts_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO named *.sql made the database review wait for a writer for good."""
+    (tmp_path / "sqlite").mkdir()
+    fifo = tmp_path / "sqlite" / "stuck.sql"
+    os.mkfifo(fifo)
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            health_scripts("sqlite", "app", tmp_path)
+        except OSError as exc:
+            raised.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():
+        with fifo.open("wb"):  # let the waiting reader go before failing
+            pass
+        reader.join()
+        pytest.fail("reading the health scripts waited for a writer to the FIFO")
+    assert [exc.strerror for exc in raised] == ["not a regular file"]
