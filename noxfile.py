@@ -17,6 +17,7 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
 BENCHMARKS = (
     "run_overhead",
+    "output_flood",
     "cleaning",
     "log_scan",
     "log_formats",
