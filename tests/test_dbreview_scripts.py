@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
+from helpers.fifo import without_waiting_on
 from helpers.project import REPO
 
 from upkeep.dbreview.scripts import HeaderError, ScriptHeader, health_scripts, parse_header
@@ -105,20 +105,6 @@ def test_a_fifo_among_the_users_scripts_is_refused_without_waiting(tmp_path: Pat
     (tmp_path / "sqlite").mkdir()
     fifo = tmp_path / "sqlite" / "stuck.sql"
     os.mkfifo(fifo)
-    raised: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            health_scripts("sqlite", "app", tmp_path)
-        except OSError as exc:
-            raised.append(exc)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(30)
-    if reader.is_alive():
-        with fifo.open("wb"):  # let the waiting reader go before failing
-            pass
-        reader.join()
-        pytest.fail("reading the health scripts waited for a writer to the FIFO")
-    assert [exc.strerror for exc in raised] == ["not a regular file"]
+    with pytest.raises(OSError) as raised:
+        without_waiting_on(fifo, lambda: health_scripts("sqlite", "app", tmp_path))
+    assert raised.value.strerror == "not a regular file"

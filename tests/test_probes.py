@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.fifo import without_waiting_on
 
 from upkeep import demo
 from upkeep.config import HttpService, ProcessService, TcpService
@@ -152,20 +153,11 @@ def test_a_pid_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) ->
     """A FIFO as the pid file made the health check wait for a writer for good."""
     pid_file = tmp_path / "svc.pid"
     os.mkfifo(pid_file)
-    found: list[Any] = []
-    probe = threading.Thread(
-        target=lambda: found.append(probe_process(ProcessService("svc", pid_file=pid_file))),
-        daemon=True,
+    probe = without_waiting_on(
+        pid_file, lambda: probe_process(ProcessService("svc", pid_file=pid_file))
     )
-    probe.start()
-    probe.join(30)
-    if probe.is_alive():
-        with pid_file.open("wb"):  # let the waiting reader go before failing
-            pass
-        probe.join()
-        pytest.fail("the probe waited for a writer to the FIFO")
-    assert not found[0].up
-    assert found[0].detail == f"pid file {pid_file} cannot be read: not a regular file"
+    assert not probe.up
+    assert probe.detail == f"pid file {pid_file} cannot be read: not a regular file"
 
 
 def test_probe_service_hands_each_kind_to_its_own_probe(demo_port: int) -> None:

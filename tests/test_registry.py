@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
+from helpers.fifo import without_waiting_on
 from helpers.project import CHECK_OK, REPO, Project
 
 from upkeep import params, registry
@@ -46,18 +46,10 @@ def test_a_notebook_that_is_no_regular_file_is_refused_without_waiting(project: 
     fifo = folder / "pipe.ipynb"
     os.mkfifo(fifo)
     (folder / "device.ipynb").symlink_to("/dev/null")
-    found: list[registry.Registry] = []
-    reader = threading.Thread(target=lambda: found.append(_discover(project)), daemon=True)
-    reader.start()
-    reader.join(30)
-    if reader.is_alive():
-        with fifo.open("wb"):  # let the waiting reader go before failing
-            pass
-        reader.join()
-        pytest.fail("discovering the runbooks waited for a writer to the FIFO")
-    assert list(found[0]) == ["fine"]
+    found = without_waiting_on(fifo, lambda: _discover(project))
+    assert list(found) == ["fine"]
     for name in ("pipe", "device"):
-        message = found[0].invalid[name].message
+        message = found.invalid[name].message
         assert message.endswith("cannot read the notebook: not a regular file"), message
 
 
