@@ -349,6 +349,41 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
     assert scrubbed == line[:-9] + MARK
 
 
+def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook_too() -> None:
+    # The cut summary is in the notebook too (the record and its text line), and from there in
+    # report.html: only run.json had its end repaired, and the secret's first characters stayed.
+    from upkeep.report import MIMETYPE, SUMMARY, SUMMARY_CHARS
+
+    line = ("x" * (SUMMARY_CHARS - 10) + " " + CANARY)[:SUMMARY_CHARS]
+    short = "ran backup-2024"  # not cut: a word a secret starts with stays
+    cell = new_code_cell("report.summary(...)")
+    cell.outputs = [
+        new_output("display_data", {MIMETYPE: {"kind": SUMMARY, "text": text}, "text/plain": text})
+        for text in (line, short)
+    ]
+    nb = Scrubber({REFERENCE: CANARY, "env:OTHER": "backup-2024-xyz"}).notebook(
+        new_notebook(cells=[cell])
+    )
+    cut, kept = (output["data"] for output in nb.cells[0].outputs)
+    assert cut[MIMETYPE]["text"] == cut["text/plain"] == line[:-9] + MARK
+    assert kept[MIMETYPE]["text"] == kept["text/plain"] == short
+
+
+def test_outputs_that_only_look_like_upkeeps_own_do_not_stop_the_scrubbing() -> None:
+    # A runbook may display anything under upkeep's mimetypes: sealing its notebook must not
+    # fail on a note or a record of the wrong shape.
+    from upkeep.report import MIMETYPE, OUTPUT_CUT
+
+    cell = new_code_cell("display(...)")
+    cell.outputs = [
+        new_output("display_data", {OUTPUT_CUT: "not a note", MIMETYPE: ["not", "a", "record"]}),
+        new_output("display_data", {OUTPUT_CUT: {"cut": [["stdout"]]}, "text/plain": CANARY}),
+        new_output("stream", name="stdout", text=f"{CANARY}\n"),
+    ]
+    nb = Scrubber(SECRETS).notebook(new_notebook(cells=[cell]))
+    assert CANARY not in json.dumps(nb)
+
+
 def test_a_summary_that_was_not_cut_keeps_a_word_a_secret_starts_with() -> None:
     # Every summary went through the cut repair: with the secret "backup-2024-xyz" the summary
     # "ran backup" became "ran «secret:...»" (and told that the secret starts with "backup").

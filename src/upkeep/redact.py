@@ -156,19 +156,34 @@ class Scrubber:
         data = self.value(_joined(nb))
         if self._forms:
             for cell in data.get("cells", []):
-                self._cut_streams(cell.get("outputs", []))
+                self._cut_ends(cell.get("outputs", []))
         return nbformat.from_dict(data)
 
-    def _cut_streams(self, outputs: list[dict[str, Any]]) -> None:
-        """The streams a cell's output limit cut in the middle (`upkeep.run.output_limit`) end
-        where the limit fell, maybe inside a secret: scrub that end as a cut text's."""
-        from upkeep.report import OUTPUT_CUT  # here: upkeep.report imports detect-secrets
+    def _cut_ends(self, outputs: list[dict[str, Any]]) -> None:
+        """Outputs that were cut short end where the cut fell, maybe inside a secret: scrub that
+        end as a cut text's. They are a run's summary, cut at its length in the kernel, and the
+        streams a cell's output limit cut (`upkeep.run.output_limit`, which names them)."""
+        # Imported here: upkeep.report imports detect-secrets, which `upkeep list` never needs.
+        from upkeep.report import MIMETYPE, OUTPUT_CUT, SUMMARY, SUMMARY_CHARS
 
-        cut = {
-            name
-            for output in outputs
-            for name in output.get("data", {}).get(OUTPUT_CUT, {}).get("cut", [])
-        }
+        cut: set[str] = set()
+        for output in outputs:
+            data = output.get("data")
+            if not isinstance(data, dict):
+                continue
+            note = data.get(OUTPUT_CUT)
+            if isinstance(note, dict) and isinstance(note.get("cut"), list):
+                cut.update(name for name in note["cut"] if isinstance(name, str))
+            record = data.get(MIMETYPE)
+            if (
+                isinstance(record, dict)
+                and record.get("kind") == SUMMARY
+                and isinstance(record.get("text"), str)
+                and len(record["text"]) >= SUMMARY_CHARS
+            ):
+                record["text"] = self._cut_end(record["text"])
+                if isinstance(data.get("text/plain"), str):
+                    data["text/plain"] = self._cut_end(data["text/plain"])
         for output in outputs:
             if output.get("output_type") == "stream" and output.get("name") in cut:
                 output["text"] = self._cut_end(output.get("text", ""))
