@@ -8,6 +8,7 @@ import html
 import json
 import urllib.parse
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +383,29 @@ def test_outputs_that_only_look_like_upkeeps_own_do_not_stop_the_scrubbing() -> 
     ]
     nb = Scrubber(SECRETS).notebook(new_notebook(cells=[cell]))
     assert CANARY not in json.dumps(nb)
+
+
+def test_an_errors_message_and_traceback_cut_in_the_middle_of_a_secret_lose_its_start() -> None:
+    from datetime import UTC, datetime
+
+    from upkeep.records import RunbookRef, RunError, RunRecord, Status
+    from upkeep.run.collect import EVALUE_CHARS, TRACEBACK_CHARS
+    from upkeep.run.seal import scrub_record
+
+    def cut(limit: int) -> str:
+        return ("x" * (limit - 10) + " " + CANARY)[:limit]
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    error = RunError("RuntimeError", cut(EVALUE_CHARS), 1, 1, cut(TRACEBACK_CHARS))
+    record = RunRecord("r", RunbookRef("r"), Status.ERROR, now, now, now, error=error)
+    scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).error
+    assert scrubbed is not None
+    assert scrubbed.evalue == cut(EVALUE_CHARS)[:-9] + MARK
+    assert scrubbed.traceback == cut(TRACEBACK_CHARS)[:-9] + MARK
+    # Shorter than the limit, the text was not cut: a word a secret starts with stays.
+    whole = RunError("RuntimeError", "ends in CANARY-7f", 1, 1, "ends in CANARY-7f")
+    kept = scrub_record(replace(record, error=whole), Scrubber({REFERENCE: CANARY})).error
+    assert kept == whole
 
 
 def test_a_summary_that_was_not_cut_keeps_a_word_a_secret_starts_with() -> None:

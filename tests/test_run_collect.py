@@ -101,6 +101,22 @@ def test_a_cell_error_is_an_error_whatever_the_checks() -> None:
     assert found.error.traceback == "KeyError: 'x'"  # colour codes stripped
 
 
+def test_the_record_keeps_the_start_of_an_errors_long_message_and_traceback() -> None:
+    """An exception carrying a whole log went whole into run.json, which every listing reads;
+    the notebook keeps it whole."""
+    from upkeep.run.collect import EVALUE_CHARS, TRACEBACK_CHARS
+
+    error = {
+        "output_type": "error",
+        "ename": "RuntimeError",
+        "evalue": "e" * (EVALUE_CHARS + 1),
+        "traceback": ["t" * 5000] * 10,
+    }
+    found = collect(_nb(error))
+    assert found.error.evalue == "e" * EVALUE_CHARS
+    assert found.error.traceback == "\n".join(["t" * 5000] * 10)[:TRACEBACK_CHARS]
+
+
 def test_sys_exit_zero_is_not_an_error() -> None:
     exit_zero = {"output_type": "error", "ename": "SystemExit", "evalue": "0", "traceback": []}
     found = collect(_nb(_output(_check("ok")), exit_zero))

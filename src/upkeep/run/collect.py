@@ -14,6 +14,10 @@ from upkeep.records import Check, Clearance, Finding, Metric, RunError, RunError
 from upkeep.report import DRY_RUN, MIMETYPE, SUMMARY
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# How much of an error's message and traceback the run's record keeps (the notebook keeps them
+# whole): run.json is read by every listing, and an exception may carry a whole log.
+EVALUE_CHARS = 2000
+TRACEBACK_CHARS = 20000
 _PARSERS = {
     "check": Check.from_json,
     "metric": Metric.from_json,
@@ -108,12 +112,13 @@ def _cell_error(
     (an unknown magic: IPython prints a UsageError to stderr and raises nothing)."""
     for output in errors:
         if not _clean_exit(output):
+            traceback = strip_ansi("\n".join(output.get("traceback", [])))
             return RunError(
-                ename=output.get("ename", ""),
-                evalue=output.get("evalue", ""),
+                ename=output.get("ename", "")[:EVALUE_CHARS],
+                evalue=output.get("evalue", "")[:EVALUE_CHARS],
                 cell=index,
                 execution_count=cell.get("execution_count"),
-                traceback=strip_ansi("\n".join(output.get("traceback", []))),
+                traceback=traceback[:TRACEBACK_CHARS],
             )
     if errors or (cell.get("metadata", {}).get("papermill") or {}).get("exception") is not True:
         return None

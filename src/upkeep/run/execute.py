@@ -15,7 +15,7 @@ from typing import Any
 
 from upkeep.records import RunError, RunErrorName
 from upkeep.registry import Runbook
-from upkeep.run.collect import stopped_cell, strip_ansi
+from upkeep.run.collect import EVALUE_CHARS, stopped_cell, strip_ansi
 from upkeep.run.kernels import RunKernel
 from upkeep.run.output_limit import OutputLimit
 
@@ -166,7 +166,7 @@ def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> Ru
             cell,
             count,
         )
-    return RunError(type(exc).__name__, strip_ansi(str(exc)).strip()[:2000], cell, count)
+    return RunError(type(exc).__name__, strip_ansi(str(exc)).strip()[:EVALUE_CHARS], cell, count)
 
 
 class _Watchdog:
