@@ -370,6 +370,38 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook
     assert kept[MIMETYPE]["text"] == kept["text/plain"] == short
 
 
+def test_a_results_message_cut_in_the_middle_of_a_secret_loses_its_start_everywhere() -> None:
+    from datetime import UTC, datetime
+
+    from upkeep.records import Check, Finding, RunbookRef, RunRecord, Status
+    from upkeep.report import MESSAGE_CHARS, MIMETYPE
+    from upkeep.run.seal import scrub_record
+
+    message = ("x" * (MESSAGE_CHARS - 10) + " " + CANARY)[:MESSAGE_CHARS]
+    assert CANARY not in message and message.endswith(CANARY[:9])
+    shown = f"[FAIL] apt: {message}"
+    cell = new_code_cell("report.check(...)")
+    record = {"kind": "check", "name": "apt", "status": "fail", "message": message}
+    cell.outputs = [new_output("display_data", {MIMETYPE: record, "text/plain": shown})]
+    nb = Scrubber(SECRETS).notebook(new_notebook(cells=[cell]))
+    data = nb.cells[0].outputs[0]["data"]
+    assert data[MIMETYPE]["message"] == message[:-9] + MARK
+    assert data["text/plain"] == shown[:-9] + MARK
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    run = RunRecord(
+        "r",
+        RunbookRef("r"),
+        Status.FAIL,
+        now,
+        now,
+        now,
+        checks=(Check("apt", Status.FAIL, message=message),),
+        findings=(Finding("apt:held", message),),
+    )
+    scrubbed = scrub_record(run, Scrubber(SECRETS))
+    assert scrubbed.checks[0].message == scrubbed.findings[0].message == message[:-9] + MARK
+
+
 def test_outputs_that_only_look_like_upkeeps_own_do_not_stop_the_scrubbing() -> None:
     # A runbook may display anything under upkeep's mimetypes: sealing its notebook must not
     # fail on a note or a record of the wrong shape.

@@ -16,7 +16,7 @@ from helpers.project import CHECK_OK, Project
 
 from upkeep.records import Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
-from upkeep.run.output_limit import CHECK_NAME, OutputLimit
+from upkeep.run.output_limit import CHECK_NAME, RESULT_BYTES, OutputLimit, output_size
 
 
 def _stream(text: str) -> dict[str, Any]:
@@ -43,6 +43,12 @@ def test_output_is_kept_until_the_limit_then_cut_at_a_line_end_and_dropped_after
     assert limit.printed == 60 + 60 + 2 + 10 + recorded + 16
     assert limit.kept == 60 + 30 + recorded + 16
     assert limit.dropped == 30 + 2 + 10
+
+
+def test_a_result_written_by_hand_past_any_recorded_size_counts_as_output() -> None:
+    limit = OutputLimit(1024)
+    huge = {"data": {MIMETYPE: {"kind": "check", "message": "m" * RESULT_BYTES}}}
+    assert limit.take("display_data", huge) == (None, output_size("display_data", huge))
 
 
 def test_a_stream_with_no_line_end_inside_the_limit_is_dropped_whole() -> None:

@@ -161,10 +161,10 @@ class Scrubber:
 
     def _cut_ends(self, outputs: list[dict[str, Any]]) -> None:
         """Outputs that were cut short end where the cut fell, maybe inside a secret: scrub that
-        end as a cut text's. They are a run's summary, cut at its length in the kernel, and the
-        streams a cell's output limit cut (`upkeep.run.output_limit`, which names them)."""
-        # Imported here: upkeep.report imports detect-secrets, which `upkeep list` never needs.
-        from upkeep.report import MIMETYPE, OUTPUT_CUT, SUMMARY, SUMMARY_CHARS
+        end as a cut text's. They are the records `upkeep.report` cut at their length (a
+        summary, a result's message) with the line shown for them, and the streams a cell's
+        output limit cut (`upkeep.run.output_limit`, whose note names them)."""
+        from upkeep.report import MIMETYPE, OUTPUT_CUT  # imported here: see _cut_field
 
         cut: set[str] = set()
         for output in outputs:
@@ -175,18 +175,29 @@ class Scrubber:
             if isinstance(note, dict) and isinstance(note.get("cut"), list):
                 cut.update(name for name in note["cut"] if isinstance(name, str))
             record = data.get(MIMETYPE)
-            if (
-                isinstance(record, dict)
-                and record.get("kind") == SUMMARY
-                and isinstance(record.get("text"), str)
-                and len(record["text"]) >= SUMMARY_CHARS
-            ):
-                record["text"] = self._cut_end(record["text"])
+            field, limit = _cut_field(record)
+            if field and isinstance(record[field], str) and len(record[field]) >= limit:
+                record[field] = self._cut_end(record[field])
                 if isinstance(data.get("text/plain"), str):
                     data["text/plain"] = self._cut_end(data["text/plain"])
         for output in outputs:
             if output.get("output_type") == "stream" and output.get("name") in cut:
                 output["text"] = self._cut_end(output.get("text", ""))
+
+
+def _cut_field(record: Any) -> tuple[str, int]:
+    """The field of an upkeep.report record that the kernel cuts at a length, and that length;
+    ("", 0) for anything else."""
+    # Imported here: upkeep.report imports detect-secrets, which `upkeep list` never needs.
+    from upkeep.report import MESSAGE_CHARS, SUMMARY, SUMMARY_CHARS
+
+    if not isinstance(record, dict):
+        return "", 0
+    if record.get("kind") == SUMMARY and "text" in record:
+        return "text", SUMMARY_CHARS
+    if record.get("kind") in ("check", "finding", "cleared") and "message" in record:
+        return "message", MESSAGE_CHARS
+    return "", 0
 
 
 def _tolerant(form: str) -> str:

@@ -26,11 +26,15 @@ OUTPUT_CUT = "application/vnd.upkeep.output-cut+json"
 DRY_RUN = "dry_run"  # the kind of the output that marks a run as a dry run
 SUMMARY = "summary"  # the kind of the output that says in one line what the run did
 SUMMARY_CHARS = 300  # a summary is one line: longer ones are cut here
+# A check's, finding's or clearance's message is cut here: it is shown in lists and tables and
+# sent in alerts, and a command's whole output put in one would travel everywhere it goes.
+MESSAGE_CHARS = 2000
 # Status and Severity share their warn and fail words: one icon each.
 _ICONS = {Status.OK: "OK  ", Status.WARN: "WARN", Status.FAIL: "FAIL", Severity.INFO: "INFO"}
 
 __all__ = [
     "DRY_RUN",
+    "MESSAGE_CHARS",
     "MIMETYPE",
     "OUTPUT_CUT",
     "Severity",
@@ -53,6 +57,11 @@ def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
         return record
     display({MIMETYPE: record, "text/plain": text}, raw=True)
     return record
+
+
+def _message(message: Any) -> str:
+    """A result's message, masked, and cut at MESSAGE_CHARS."""
+    return mask_sensitive(str(message))[:MESSAGE_CHARS]
 
 
 def _number(name: str, value: Any) -> float | None:
@@ -79,7 +88,7 @@ def check(
         _number("value", value),
         _number("limit", limit),
         unit,
-        mask_sensitive(str(message)),
+        _message(message),
     )
     shown = "" if value is None else f" {quantity(value, unit)}"
     bound = "" if limit is None else f" (limit {quantity(limit, unit)})"
@@ -111,13 +120,13 @@ def finding(
     longer reports it, a run `cleared` it, or a person acknowledges it. With `sticky` (for what
     a run saw in data it read only once, such as new log lines), not reporting it again does not
     close it."""
-    found = Finding(str(key), mask_sensitive(str(message)), severity, sticky)  # type: ignore[arg-type]
+    found = Finding(str(key), _message(message), severity, sticky)  # type: ignore[arg-type]
     return _emit(found.to_json(), f"[{_ICONS[found.severity]}] finding {key}: {found.message}")
 
 
 def cleared(key: str, message: str = "") -> dict[str, Any]:
     """Record that the finding `key` no longer holds (it closes, sticky or not)."""
-    done = Clearance(str(key), mask_sensitive(str(message)))
+    done = Clearance(str(key), _message(message))
     return _emit(done.to_json(), f"[OK  ] cleared {key}: {done.message}".rstrip(": "))
 
 

@@ -3,9 +3,10 @@ the runbook's own `max_output_bytes`): the first bytes of its output are kept, t
 dropped as it arrives, and each cell that lost some says how much.
 
 What a run is judged by is always kept, whatever the limit: the results recorded through
-`upkeep.report` and error outputs (a failing cell's traceback). Once anything has been dropped,
-everything after it is dropped too, so what is kept is a whole beginning, never output with a
-silent gap in it. A stream cut in the middle keeps whole lines only.
+`upkeep.report` (up to RESULT_BYTES each) and error outputs (a failing cell's traceback). Once
+anything has been dropped, everything after it is dropped too, so what is kept is a whole
+beginning, never output with a silent gap in it. A stream cut in the middle keeps whole lines
+only.
 
 Nothing here imports papermill: `upkeep.run.engine` applies this to a kernel's messages.
 """
@@ -24,6 +25,9 @@ from upkeep.units import human_size
 __all__ = ["CHECK_NAME", "OutputLimit", "cut_note"]
 
 CHECK_NAME = "output:limit"
+# A result recorded through upkeep.report is far smaller (its message is cut at 2,000
+# characters): one larger was written by hand, and counts as any output.
+RESULT_BYTES = 64 * 1024
 
 
 @dataclass
@@ -47,7 +51,7 @@ class OutputLimit:
         crosses the limit, or None to drop it) and how many of its bytes were dropped."""
         size = output_size(msg_type, content)
         self.printed += size
-        if msg_type == "error" or _is_result(content):
+        if msg_type == "error" or (_is_result(content) and size <= RESULT_BYTES):
             self.kept += size
             return content, 0
         if self.exhausted:
