@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from upkeep.plain_text import CUT_MARK, cut
 from upkeep.redact import (
     MIN_SECRET_LENGTH,
     Scrubber,
@@ -333,6 +334,18 @@ def test_notebook_executed_by_papermill_is_scrubbed(tmp_path: Path) -> None:
     assert MARK in injected[0].source
 
 
+def _cut_in_canary(limit: int) -> str:
+    """A text cut at `limit` as upkeep cuts one (`plain_text.cut`), the cut inside CANARY."""
+    text = cut("x" * (limit - 10) + " " + CANARY, limit)
+    assert CANARY not in text and text.endswith(CANARY[:8] + CUT_MARK)
+    return text
+
+
+def _repaired(text: str) -> str:
+    """What scrubbing makes of a `_cut_in_canary` text: the secret's start is its marker too."""
+    return text[: -8 - len(CUT_MARK)] + MARK + CUT_MARK
+
+
 def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
     # report.summary cuts at SUMMARY_CHARS in the kernel: a secret straddling the cut left its
     # first characters, which no longer match the whole secret, in run.json.
@@ -342,12 +355,11 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
     from upkeep.report import SUMMARY_CHARS
     from upkeep.run.seal import scrub_record
 
-    line = ("x" * (SUMMARY_CHARS - 10) + " " + CANARY)[:SUMMARY_CHARS]
-    assert CANARY not in line and line.endswith(CANARY[:9])
+    line = _cut_in_canary(SUMMARY_CHARS)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary=line)
     scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).summary
-    assert scrubbed == line[:-9] + MARK
+    assert scrubbed == _repaired(line)
 
 
 def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook_too() -> None:
@@ -355,7 +367,7 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook
     # report.html: only run.json had its end repaired, and the secret's first characters stayed.
     from upkeep.report import MIMETYPE, SUMMARY, SUMMARY_CHARS
 
-    line = ("x" * (SUMMARY_CHARS - 10) + " " + CANARY)[:SUMMARY_CHARS]
+    line = _cut_in_canary(SUMMARY_CHARS)
     short = "ran backup-2024"  # not cut: a word a secret starts with stays
     cell = new_code_cell("report.summary(...)")
     cell.outputs = [
@@ -366,7 +378,7 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook
         new_notebook(cells=[cell])
     )
     cut, kept = (output["data"] for output in nb.cells[0].outputs)
-    assert cut[MIMETYPE]["text"] == cut["text/plain"] == line[:-9] + MARK
+    assert cut[MIMETYPE]["text"] == cut["text/plain"] == _repaired(line)
     assert kept[MIMETYPE]["text"] == kept["text/plain"] == short
 
 
@@ -377,16 +389,15 @@ def test_a_results_message_cut_in_the_middle_of_a_secret_loses_its_start_everywh
     from upkeep.report import MESSAGE_CHARS, MIMETYPE
     from upkeep.run.seal import scrub_record
 
-    message = ("x" * (MESSAGE_CHARS - 10) + " " + CANARY)[:MESSAGE_CHARS]
-    assert CANARY not in message and message.endswith(CANARY[:9])
+    message = _cut_in_canary(MESSAGE_CHARS)
     shown = f"[FAIL] apt: {message}"
     cell = new_code_cell("report.check(...)")
     record = {"kind": "check", "name": "apt", "status": "fail", "message": message}
     cell.outputs = [new_output("display_data", {MIMETYPE: record, "text/plain": shown})]
     nb = Scrubber(SECRETS).notebook(new_notebook(cells=[cell]))
     data = nb.cells[0].outputs[0]["data"]
-    assert data[MIMETYPE]["message"] == message[:-9] + MARK
-    assert data["text/plain"] == shown[:-9] + MARK
+    assert data[MIMETYPE]["message"] == _repaired(message)
+    assert data["text/plain"] == _repaired(shown)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     run = RunRecord(
         "r",
@@ -399,7 +410,7 @@ def test_a_results_message_cut_in_the_middle_of_a_secret_loses_its_start_everywh
         findings=(Finding("apt:held", message),),
     )
     scrubbed = scrub_record(run, Scrubber(SECRETS))
-    assert scrubbed.checks[0].message == scrubbed.findings[0].message == message[:-9] + MARK
+    assert scrubbed.checks[0].message == scrubbed.findings[0].message == _repaired(message)
 
 
 def test_outputs_that_only_look_like_upkeeps_own_do_not_stop_the_scrubbing() -> None:
@@ -424,16 +435,14 @@ def test_an_errors_message_and_traceback_cut_in_the_middle_of_a_secret_lose_its_
     from upkeep.run.collect import EVALUE_CHARS, TRACEBACK_CHARS
     from upkeep.run.seal import scrub_record
 
-    def cut(limit: int) -> str:
-        return ("x" * (limit - 10) + " " + CANARY)[:limit]
-
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    error = RunError("RuntimeError", cut(EVALUE_CHARS), 1, 1, cut(TRACEBACK_CHARS))
+    evalue, traceback = _cut_in_canary(EVALUE_CHARS), _cut_in_canary(TRACEBACK_CHARS)
+    error = RunError("RuntimeError", evalue, 1, 1, traceback)
     record = RunRecord("r", RunbookRef("r"), Status.ERROR, now, now, now, error=error)
     scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).error
     assert scrubbed is not None
-    assert scrubbed.evalue == cut(EVALUE_CHARS)[:-9] + MARK
-    assert scrubbed.traceback == cut(TRACEBACK_CHARS)[:-9] + MARK
+    assert scrubbed.evalue == _repaired(evalue)
+    assert scrubbed.traceback == _repaired(traceback)
     # Shorter than the limit, the text was not cut: a word a secret starts with stays.
     whole = RunError("RuntimeError", "ends in CANARY-7f", 1, 1, "ends in CANARY-7f")
     kept = scrub_record(replace(record, error=whole), Scrubber({REFERENCE: CANARY})).error

@@ -59,12 +59,13 @@ def test_a_summary_is_one_masked_line_for_the_runner(capsys: pytest.CaptureFixtu
         "text": "removed 12 entries, freeing 1.4 MiB; mailed «email»",
     }
     assert f"[SUM ] {said['text']}" in capsys.readouterr().out
-    assert len(report.summary("x" * 1000)["text"]) == report.SUMMARY_CHARS
+    assert report.summary("x" * 1000)["text"] == "x" * (report.SUMMARY_CHARS - 1) + "…"
 
 
 def test_a_results_message_is_cut_at_its_length() -> None:
     """A command's whole output put in a message went into every list, table and alert."""
     long = "line of a log\n" * 1000
-    assert report.check("apt", "fail", message=long)["message"] == long[: report.MESSAGE_CHARS]
+    cut = long[: report.MESSAGE_CHARS - 1] + "…"  # the mark says it was cut
+    assert report.check("apt", "fail", message=long)["message"] == cut
     assert len(report.finding("apt:held", long)["message"]) == report.MESSAGE_CHARS
     assert len(report.cleared("apt:held", long)["message"]) == report.MESSAGE_CHARS

@@ -113,8 +113,8 @@ def test_the_record_keeps_the_start_of_an_errors_long_message_and_traceback() ->
         "traceback": ["t" * 5000] * 10,
     }
     found = collect(_nb(error))
-    assert found.error.evalue == "e" * EVALUE_CHARS
-    assert found.error.traceback == "\n".join(["t" * 5000] * 10)[:TRACEBACK_CHARS]
+    assert found.error.evalue == "e" * (EVALUE_CHARS - 1) + "…"  # the mark says it was cut
+    assert found.error.traceback == "\n".join(["t" * 5000] * 10)[: TRACEBACK_CHARS - 1] + "…"
 
 
 def test_sys_exit_zero_is_not_an_error() -> None:

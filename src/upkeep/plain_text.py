@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HIDDEN", "SHOWN_CONTROLS", "one_line", "shown"]
+__all__ = ["CUT_MARK", "HIDDEN", "SHOWN_CONTROLS", "cut", "one_line", "shown"]
+
+# What ends a text cut at its length, so that nobody takes what is left for the whole of it.
+CUT_MARK = "…"
 
 # What a name or title people read must not hold: control characters, the zero-width space and
 # byte-order mark (invisible), and the bidirectional marks, overrides and isolates (they reorder
@@ -28,6 +31,12 @@ SHOWN_CONTROLS = {
 def shown(text: str) -> str:
     """`text` with every control character but the tab shown as its picture."""
     return text.translate(SHOWN_CONTROLS)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else its start ending in CUT_MARK, `limit`
+    characters in all (the scrubber repairs a secret the cut fell in: `redact.Scrubber`)."""
+    return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
 
 
 def one_line(text: str) -> str:

@@ -16,6 +16,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from upkeep.plain_text import CUT_MARK
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -132,7 +134,10 @@ class Scrubber:
         return self._cut_end(self.text(text))
 
     def _cut_end(self, text: str) -> str:
-        """Scrubbed `text` with a secret's start at its very end replaced too."""
+        """Scrubbed `text` with a secret's start at its very end (before the mark of a cut,
+        `plain_text.CUT_MARK`, when it ends in one) replaced too."""
+        if text.endswith(CUT_MARK):
+            return self._cut_end(text[: -len(CUT_MARK)]) + CUT_MARK
         for form in self._forms:
             for length in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
                 if text.endswith(form[:length]):

@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from upkeep.masking import mask_sensitive
+from upkeep.plain_text import cut
 from upkeep.records import Check, Clearance, Finding, Metric, Severity, Status
 from upkeep.units import quantity
 
@@ -61,7 +62,7 @@ def _emit(record: dict[str, Any], text: str) -> dict[str, Any]:
 
 def _message(message: Any) -> str:
     """A result's message, masked, and cut at MESSAGE_CHARS."""
-    return mask_sensitive(str(message))[:MESSAGE_CHARS]
+    return cut(mask_sensitive(str(message)), MESSAGE_CHARS)
 
 
 def _number(name: str, value: Any) -> float | None:
@@ -146,5 +147,5 @@ def summary(text: str) -> dict[str, Any]:
     terminal, cron or CI) and the run's record: `removed 12 entries, freeing 1.4 MiB`. Called
     again, the parts are joined with `; ` in order. A run that says nothing is summed up by its
     checks' counts."""
-    line = mask_sensitive(" ".join(str(text).split()))[:SUMMARY_CHARS]
+    line = cut(mask_sensitive(" ".join(str(text).split())), SUMMARY_CHARS)
     return _emit({"kind": SUMMARY, "text": line}, f"[SUM ] {line}")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from upkeep.plain_text import cut
 from upkeep.records import Check, Clearance, Finding, Metric, RunError, RunErrorName, Status, worst
 from upkeep.report import DRY_RUN, MIMETYPE, SUMMARY
 
@@ -114,11 +115,11 @@ def _cell_error(
         if not _clean_exit(output):
             traceback = strip_ansi("\n".join(output.get("traceback", [])))
             return RunError(
-                ename=output.get("ename", "")[:EVALUE_CHARS],
-                evalue=output.get("evalue", "")[:EVALUE_CHARS],
+                ename=cut(output.get("ename", ""), EVALUE_CHARS),
+                evalue=cut(output.get("evalue", ""), EVALUE_CHARS),
                 cell=index,
                 execution_count=cell.get("execution_count"),
-                traceback=traceback[:TRACEBACK_CHARS],
+                traceback=cut(traceback, TRACEBACK_CHARS),
             )
     if errors or (cell.get("metadata", {}).get("papermill") or {}).get("exception") is not True:
         return None

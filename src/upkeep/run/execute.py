@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from upkeep.plain_text import cut
 from upkeep.records import RunError, RunErrorName
 from upkeep.registry import Runbook
 from upkeep.run.collect import EVALUE_CHARS, stopped_cell, strip_ansi
@@ -166,7 +167,9 @@ def _failure(exc: Exception, watchdog: _Watchdog, timeout_s: int, nb: Any) -> Ru
             cell,
             count,
         )
-    return RunError(type(exc).__name__, strip_ansi(str(exc)).strip()[:EVALUE_CHARS], cell, count)
+    return RunError(
+        type(exc).__name__, cut(strip_ansi(str(exc)).strip(), EVALUE_CHARS), cell, count
+    )
 
 
 class _Watchdog:
