@@ -360,6 +360,9 @@ def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_too() -> None:
     record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary=line)
     scrubbed = scrub_record(record, Scrubber({REFERENCE: CANARY})).summary
     assert scrubbed == _repaired(line)
+    # Summaries are joined with "; ": one cut before the last leaves its mark in the middle.
+    joined = replace(record, summary=f"{line}; done")
+    assert scrub_record(joined, Scrubber({REFERENCE: CANARY})).summary == f"{_repaired(line)}; done"
 
 
 def test_a_summary_cut_in_the_middle_of_a_secret_loses_its_start_in_the_notebook_too() -> None:

@@ -134,10 +134,10 @@ class Scrubber:
         return self._cut_end(self.text(text))
 
     def _cut_end(self, text: str) -> str:
-        """Scrubbed `text` with a secret's start at its very end (before the mark of a cut,
-        `plain_text.CUT_MARK`, when it ends in one) replaced too."""
-        if text.endswith(CUT_MARK):
-            return self._cut_end(text[: -len(CUT_MARK)]) + CUT_MARK
+        """Scrubbed `text` with a secret's start at its very end, and before each mark of a cut
+        (`plain_text.CUT_MARK`: summaries cut apart are joined into one), replaced too."""
+        if CUT_MARK in text:
+            return CUT_MARK.join(self._cut_end(part) for part in text.split(CUT_MARK))
         for form in self._forms:
             for length in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
                 if text.endswith(form[:length]):
