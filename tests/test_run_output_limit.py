@@ -6,9 +6,11 @@ record warns."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,13 @@ from helpers.project import CHECK_OK, Project
 
 from upkeep.records import Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
-from upkeep.run.output_limit import CHECK_NAME, RESULT_BYTES, OutputLimit, output_size
+from upkeep.run.output_limit import (
+    CHECK_NAME,
+    RESULT_BYTES,
+    KernelLogTrim,
+    OutputLimit,
+    output_size,
+)
 
 
 def _stream(text: str) -> dict[str, Any]:
@@ -66,15 +74,31 @@ def test_bytes_not_characters_are_counted() -> None:
 def test_nothing_dropped_records_no_check_and_a_drop_records_a_warning() -> None:
     limit = OutputLimit(1024)
     limit.take("stream", _stream("short\n"))
-    limit.take_log(1024)  # the kernel's log at the limit exactly: all of it kept
     assert limit.check() is None
-    limit.take_log(3 * 1024)
+    limit.log_dropped = 2 * 1024  # cut from the kernel's log past its first 1 KiB
     check = limit.check()
     assert check is not None and check.name == CHECK_NAME and check.status is Status.WARN
     assert (check.value, check.limit, check.unit) == (3 * 1024, 1024, "B")
     assert "past its limit of 1.0 KiB" in check.message
     assert "2.0 KiB of its kernel's own output (kernel.log) not kept" in check.message
     assert "cells' output" not in check.message
+
+
+def test_the_kernels_log_is_cut_back_to_its_limit_while_its_writer_goes_on(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "kernel.log"
+    writer = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)  # as the kernel's fds 1 and 2
+    try:
+        with KernelLogTrim(log, 1000, every_s=3600) as trim:  # trimmed by hand here
+            os.write(writer, b"a" * 5000)
+            trim.trim()
+            assert (log.stat().st_size, trim.dropped) == (1000, 4000)
+            os.write(writer, b"b" * 500)  # appended at the new end, not past a hole
+            assert log.read_bytes() == b"a" * 1000 + b"b" * 500
+        assert (log.stat().st_size, trim.dropped) == (1000, 4500)  # trimmed once more at exit
+    finally:
+        os.close(writer)
 
 
 # A key of long lines, printed where the limit falls inside it (see the test below): after 40
@@ -183,3 +207,31 @@ def test_a_runbook_printing_without_end_does_not_fill_the_runners_memory(
     run = project.run_dirs()[0]
     assert (run / "notebook.ipynb").stat().st_size < 2 * 2**20
     assert (run / "report.html").stat().st_size < 2 * 2**20
+
+
+@pytest.mark.slow
+def test_a_subprocess_writing_without_end_does_not_fill_the_disk(project: Project) -> None:
+    """The kernel's log was cut at sealing only: meanwhile a writer filled the evidence's
+    filesystem. The runbook looks at its own log's size after writing 30 MB."""
+    writes = """
+        import os, time
+        from upkeep import report
+        log = os.path.join(os.environ["UPKEEP_RUN_DIR"], "kernel.log")
+        for _ in range(30):
+            os.write(1, b"y" * (1 << 20))
+        time.sleep(2.5)  # the log is looked at every second
+        report.check("log-size", "ok", value=os.path.getsize(log), unit="B")
+    """
+    project.add_runbook(
+        "writer", [("code", textwrap.dedent(writes))], meta={"max_output_bytes": 2**20}
+    )
+    result = project.upkeep("run", "writer")
+    assert result.code == 0, result.text
+    checks = {check["name"]: check for check in project.records()[0]["checks"]}
+    assert checks["log-size"]["value"] <= 2**20  # on disk, while the run went on
+    assert (
+        "29.0 MiB of its kernel's own output (kernel.log) not kept"
+        in (checks[CHECK_NAME]["message"])
+    )
+    log = (project.run_dirs()[0] / "kernel.log").read_text()
+    assert log.endswith("upkeep: 30.0 MiB more of this output was not kept (max_output_bytes)\n")

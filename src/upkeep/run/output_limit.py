@@ -14,15 +14,18 @@ Nothing here imports papermill: `upkeep.run.engine` applies this to a kernel's m
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from upkeep.records import Check, Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
 from upkeep.units import human_size
 
-__all__ = ["CHECK_NAME", "OutputLimit", "cut_note"]
+__all__ = ["CHECK_NAME", "KernelLogTrim", "OutputLimit", "cut_note"]
 
 CHECK_NAME = "output:limit"
 # A result recorded through upkeep.report is far smaller (its message is cut at 2,000
@@ -38,7 +41,10 @@ class OutputLimit:
     printed: int = 0
     kept: int = 0
     exhausted: bool = False
-    log_printed: int = 0
+    # Of the kernel's own output (what subprocesses wrote to its stdout and stderr, in its log
+    # file; IPython may show the same bytes in a cell too, so it is counted apart): the bytes
+    # past its first `limit` (`KernelLogTrim`).
+    log_dropped: int = 0
 
     @property
     def dropped(self) -> int:
@@ -69,15 +75,9 @@ class OutputLimit:
                 return {**content, "text": head}, size - kept
         return None, size
 
-    def take_log(self, size: int) -> None:
-        """Count the kernel's own output (what subprocesses wrote to its stdout and stderr, kept
-        in its log file), of which the first `limit` bytes are kept. IPython may show the same
-        bytes in the cell too, so it is counted apart."""
-        self.log_printed = size
-
     def check(self) -> Check | None:
         """A warning in the run's record when output was dropped, else None."""
-        log_dropped = max(0, self.log_printed - self.limit)
+        log_dropped = self.log_dropped
         if not self.dropped and not log_dropped:
             return None
         lost = [
@@ -91,7 +91,7 @@ class OutputLimit:
         return Check(
             CHECK_NAME,
             Status.WARN,
-            value=float(max(self.printed, self.log_printed)),
+            value=float(max(self.printed, self.limit + log_dropped)),
             limit=float(self.limit),
             unit="B",
             message=(
@@ -100,6 +100,44 @@ class OutputLimit:
                 "start and says where it was cut"
             ),
         )
+
+
+class KernelLogTrim:
+    """Keeps the kernel's log file within `limit` bytes on disk while the run goes on: every
+    `every_s`, a file grown past it is cut back to its first `limit` bytes, and the bytes cut
+    are counted in `dropped`. Its writers append, so they go on at the new end; a process that
+    writes without end fills at most a second's worth of disk, not the evidence's filesystem.
+    """
+
+    def __init__(self, path: Path, limit: int, every_s: float = 1.0) -> None:
+        self.path = path
+        self.limit = limit
+        self.every_s = every_s
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="upkeep-log-trim", daemon=True)
+
+    def __enter__(self) -> KernelLogTrim:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.trim()  # what came after the last look
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.trim()
+
+    def trim(self) -> None:
+        try:
+            size = os.stat(self.path).st_size
+            if size > self.limit:
+                os.truncate(self.path, self.limit)
+                self.dropped += size - self.limit
+        except OSError:  # not there yet, or gone with the staging folder: nothing to keep small
+            return
 
 
 def cut_note(dropped: int, limit: int, cut: list[str]) -> dict[str, Any]:

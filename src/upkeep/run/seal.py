@@ -112,15 +112,18 @@ def seal(
     secrets: dict[str, str] | list[tuple[str, str]],
     renderer: Renderer,
     log_limit: int | None = None,
+    log_dropped: int = 0,
 ) -> RunRecord:
     """Scrub and write the run's artifacts into `staging`; return the scrubbed record. Of the
-    kernel's own output, the first `log_limit` bytes are kept (all when None)."""
+    kernel's own output, the first `log_limit` bytes are kept (all when None); `log_dropped`
+    bytes past them were cut from its log while the run went on (`output_limit.KernelLogTrim`).
+    """
     (staging / KERNEL_CONNECTION).unlink(missing_ok=True)  # removed at shutdown, unless it failed
     scrubber = Scrubber(secrets)
     if nb is not None:
         nb = scrubber.notebook(nb)
     record = scrub_record(record, scrubber)
-    _keep_kernel_log(staging / KERNEL_LOG, scrubber, log_limit)
+    _keep_kernel_log(staging / KERNEL_LOG, scrubber, log_limit, log_dropped)
     if nb is not None:
         _write_notebook(staging / NOTEBOOK, nb)
     write_text(staging / REPORT, renderer.render(nb, record), mode=file_mode())
@@ -156,9 +159,10 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     return RunRecord.from_json(data)
 
 
-def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None) -> None:
+def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None, dropped: int) -> None:
     """Keep what the kernel process itself printed, scrubbed, only when it printed something:
-    its first `limit` bytes in whole lines, and how much more there was."""
+    its first `limit` bytes in whole lines, and how much more there was (`dropped` bytes of it
+    already cut from the file)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -166,9 +170,9 @@ def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None) -> None:
     with path.open("rb") as file:
         data = file.read(limit if limit is not None else -1)
     more = 0
-    if len(data) < size:
+    if len(data) < size or dropped:
         data = data[: data.rfind(b"\n") + 1]
-        more = size - len(data)
+        more = size - len(data) + dropped
     data = _KERNEL_NOISE.sub(b"", data).strip()
     if not data and not more:
         path.unlink()

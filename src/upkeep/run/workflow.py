@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from upkeep.registry import Runbook
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
-from upkeep.run.output_limit import OutputLimit
+from upkeep.run.output_limit import KernelLogTrim, OutputLimit
 from upkeep.run.provenance import Provenance, new_run_id
 from upkeep.run.seal import KERNEL_CONNECTION, KERNEL_LOG, Renderer, seal, secret_values
 from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
@@ -102,12 +102,12 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             # Read once: the bytes hashed into the record are the bytes the kernel runs, even
             # when the file changed since the registry loaded it or changes during the run.
             source = read_file(planned.runbook.path)
-            nb, results, duration = _execute(planned, source, stage, batch)
+            nb, results, duration, log_dropped = _execute(planned, source, stage, batch)
             record = _record(planned, stage, batch, results, duration, nb, source)
             after = secret_values(planned.runbook, planned.params, batch.config)
             secrets = list({*before.items(), *after.items()})
             log_limit = _max_output(planned.runbook, batch.config)
-            record = seal(stage.folder, nb, record, secrets, batch.renderer, log_limit)
+            record = seal(stage.folder, nb, record, secrets, batch.renderer, log_limit, log_dropped)
             published = batch.store.publish(stage.folder, record)
         except BaseException:
             batch.store.discard_staging(stage.folder)
@@ -150,8 +150,9 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
 
 def _execute(
     planned: PlannedRun, source: bytes, stage: _Stage, batch: RunBatch
-) -> tuple[Any, Results, float]:
-    """Run `source`, the runbook's notebook, in its own kernel; read back what it recorded."""
+) -> tuple[Any, Results, float, int]:
+    """Run `source`, the runbook's notebook, in its own kernel; read back what it recorded.
+    Also how many bytes of the kernel's own output were not kept in its log."""
     runbook = planned.runbook
     pending = {
         state.PENDING_ENV: str(stage.pending_state),
@@ -172,28 +173,28 @@ def _execute(
         # (CPU work of ours) overlaps its kernel's start, and is over before its first cell.
         quiet = batch.renderer.wait_until_warm if runbook.runs_alone else None
         limit = OutputLimit(_max_output(runbook, batch.config))
-        nb, failure = execute_notebook(
-            runbook,
-            source,
-            planned.params,
-            root,
-            timeout_s,
-            kernel,
-            output_limit=limit,
-            before_first_cell=quiet,
-        )
+        with KernelLogTrim(stage.folder / KERNEL_LOG, limit.limit) as log:
+            nb, failure = execute_notebook(
+                runbook,
+                source,
+                planned.params,
+                root,
+                timeout_s,
+                kernel,
+                output_limit=limit,
+                before_first_cell=quiet,
+            )
+        limit.log_dropped = log.dropped
     finally:
         batch.kernels.discard(kernel)
     if batch.interrupted.is_set():
         raise KeyboardInterrupt
-    with suppress(FileNotFoundError):
-        limit.take_log((stage.folder / KERNEL_LOG).stat().st_size)
     results = collect(nb, failure)
     today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
     cut = limit.check()  # after collect: a run that recorded no check of its own still errs
     recorded = results.checks if cut is None else (*results.checks, cut)
     checks = apply_waivers(recorded, runbook.name, batch.config.risk_register, today)
-    return nb, replace(results, checks=checks), time.monotonic() - clock
+    return nb, replace(results, checks=checks), time.monotonic() - clock, limit.log_dropped
 
 
 def _max_output(runbook: Runbook, config: Config) -> int:
