@@ -235,3 +235,32 @@ def test_a_subprocess_writing_without_end_does_not_fill_the_disk(project: Projec
     )
     log = (project.run_dirs()[0] / "kernel.log").read_text()
     assert log.endswith("upkeep: 30.0 MiB more of this output was not kept (max_output_bytes)\n")
+
+
+@pytest.mark.slow
+def test_a_link_in_place_of_the_kernels_log_is_neither_cut_nor_kept(
+    project: Project, tmp_path: Path
+) -> None:
+    """The log is cut back and read as the kernel's own file: a link a runbook put in its
+    place led both to a file elsewhere (cut to the limit, copied into the evidence)."""
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("CANARY-not-for-the-evidence\n" * 100_000)  # 2.7 MB, past the limit
+    swap = f"""
+        import os, time
+        from upkeep import report
+        log = os.path.join(os.environ["UPKEEP_RUN_DIR"], "kernel.log")
+        os.write(1, b"from the kernel\\n")
+        os.replace(log, log + ".old")
+        os.symlink({str(elsewhere)!r}, log)
+        time.sleep(2.5)  # the log is looked at every second
+        report.check("swapped", "ok")
+    """
+    project.add_runbook(
+        "swapper", [("code", textwrap.dedent(swap))], meta={"max_output_bytes": 2**20}
+    )
+    result = project.upkeep("run", "swapper")
+    assert result.code == 0, result.text
+    assert elsewhere.stat().st_size == len("CANARY-not-for-the-evidence\n") * 100_000
+    for path in project.evidence_files():
+        assert b"CANARY-not-for-the-evidence" not in path.read_bytes(), path
+    assert not (project.run_dirs()[0] / "kernel.log").exists()

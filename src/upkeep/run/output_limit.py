@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,13 +132,19 @@ class KernelLogTrim:
             self.trim()
 
     def trim(self) -> None:
+        """Cut the log back now. Only the regular file the kernel opened: a link put in its
+        place is not followed, nor is a FIFO waited on."""
         try:
-            size = os.stat(self.path).st_size
-            if size > self.limit:
-                os.truncate(self.path, self.limit)
-                self.dropped += size - self.limit
-        except OSError:  # not there yet, or gone with the staging folder: nothing to keep small
+            fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:  # not there yet, gone with the staging folder, or no file of ours
             return
+        try:
+            status = os.fstat(fd)
+            if stat.S_ISREG(status.st_mode) and status.st_size > self.limit:
+                os.ftruncate(fd, self.limit)
+                self.dropped += status.st_size - self.limit
+        finally:
+            os.close(fd)
 
 
 def cut_note(dropped: int, limit: int, cut: list[str]) -> dict[str, Any]:

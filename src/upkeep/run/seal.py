@@ -6,7 +6,9 @@ the run's staging folder. (The evidence store hashes every file as it publishes 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import threading
 from datetime import tzinfo
 from pathlib import Path
@@ -162,12 +164,23 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
 def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None, dropped: int) -> None:
     """Keep what the kernel process itself printed, scrubbed, only when it printed something:
     its first `limit` bytes in whole lines, and how much more there was (`dropped` bytes of it
-    already cut from the file)."""
+    already cut from the file). Only the regular file the kernel wrote: a link a runbook put in
+    its place is not followed into the evidence."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        size = path.stat().st_size
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return
-    with path.open("rb") as file:
+    except OSError:  # a link (ELOOP): not the kernel's log
+        path.unlink()
+        return
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            with contextlib.suppress(OSError):  # a directory stays; a FIFO goes
+                path.unlink()
+            return
+        size = status.st_size
         data = file.read(limit if limit is not None else -1)
     more = 0
     if len(data) < size or dropped:
