@@ -716,11 +716,13 @@ def test_wal_readings_racing_another_processs_commits_and_checkpoints_are_consis
     engine = _create(db, parents=2000, journal_mode="wal")
     writer = subprocess.Popen([sys.executable, "-c", _BURSTS, str(db)])
     ways: Counter[str] = Counter()
+    seen = 0  # the most rows a reading saw: the writer's progress, as the readings met it
     try:
         # Until both ways were taken a few times while the writer went on (the checkpoint
-        # completes or not by the race's timing: read in place, or copied).
+        # completes or not by the race's timing: read in place, or copied), and readings saw
+        # more than one of its bursts (on a loaded machine it may start late).
         for attempt in range(400):
-            if min(ways["in place"], ways["copied"]) >= 5:
+            if min(ways["in place"], ways["copied"]) >= 5 and seen > 2000 + 20:
                 break
             dest = tmp_path / f"snapshot-{attempt}"
             with engine.reading(dest) as reading:
@@ -729,14 +731,14 @@ def test_wal_readings_racing_another_processs_commits_and_checkpoints_are_consis
                 snapshot = reading.finished()
             assert counts == snapshot.row_counts, attempt
             assert counts["parents"] == counts["children"] >= 2000, attempt  # whole transactions
+            seen = max(seen, counts["parents"])
             (tmp_path / f"read-{attempt}.db").unlink()
             assert writer.poll() is None, "the writer stopped"
             time.sleep(attempt % 7 / 1000)  # a different moment of the writer's cycle each time
     finally:
         writer.kill()
         writer.wait()
-    with contextlib.closing(sqlite3.connect(db)) as live:
-        assert live.execute("SELECT count(*) FROM parents").fetchone()[0] > 2000 + 20
+    assert seen > 2000 + 20, "the readings never met the writer's commits"
     assert min(ways.values()) >= 5, ways
 
 
