@@ -172,7 +172,8 @@ def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None, dropped:
     except FileNotFoundError:
         return
     except OSError:  # a link (ELOOP): not the kernel's log
-        path.unlink()
+        with contextlib.suppress(OSError):
+            path.unlink()
         return
     with os.fdopen(fd, "rb") as file:
         status = os.fstat(fd)
