@@ -416,6 +416,18 @@ def test_a_results_message_cut_in_the_middle_of_a_secret_loses_its_start_everywh
     assert scrubbed.checks[0].message == scrubbed.findings[0].message == _repaired(message)
 
 
+def test_an_errors_message_and_lines_cut_inside_a_secret_lose_its_start_in_the_notebook() -> None:
+    from upkeep.run.output_limit import ERROR_CHARS
+
+    evalue, line = _cut_in_canary(ERROR_CHARS), _cut_in_canary(ERROR_CHARS)
+    cell = new_code_cell("raise ...")
+    cell.outputs = [new_output("error", ename="E", evalue=evalue, traceback=[line, "whole"])]
+    nb = Scrubber(SECRETS).notebook(new_notebook(cells=[cell]))
+    error = nb.cells[0].outputs[0]
+    assert error["evalue"] == _repaired(evalue)
+    assert error["traceback"] == [_repaired(line), "whole"]
+
+
 def test_outputs_that_only_look_like_upkeeps_own_do_not_stop_the_scrubbing() -> None:
     # A runbook may display anything under upkeep's mimetypes: sealing its notebook must not
     # fail on a note or a record of the wrong shape.

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from helpers.project import CHECK_OK, Project
 
+from upkeep.plain_text import CUT_MARK
 from upkeep.records import Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
 from upkeep.run.output_limit import (
     CHECK_NAME,
+    ERROR_CHARS,
     RESULT_BYTES,
     KernelLogTrim,
     OutputLimit,
@@ -57,6 +59,18 @@ def test_a_result_written_by_hand_past_any_recorded_size_counts_as_output() -> N
     limit = OutputLimit(1024)
     huge = {"data": {MIMETYPE: {"kind": "check", "message": "m" * RESULT_BYTES}}}
     assert limit.take("display_data", huge) == (None, output_size("display_data", huge))
+
+
+def test_an_error_is_kept_with_its_message_and_lines_cut_when_long() -> None:
+    limit = OutputLimit(1024)
+    short = {"ename": "E", "evalue": "v", "traceback": ["line"]}
+    assert limit.take("error", short) == (short, 0)
+    long = {"ename": "E", "evalue": "v" * 50_000, "traceback": ["t" * 30_000, "last line"]}
+    kept, dropped = limit.take("error", long)
+    assert kept is not None and kept["ename"] == "E"
+    assert kept["evalue"] == "v" * (ERROR_CHARS - 1) + CUT_MARK
+    assert kept["traceback"] == ["t" * (ERROR_CHARS - 1) + CUT_MARK, "last line"]
+    assert dropped == output_size("error", long) - output_size("error", kept)
 
 
 def test_a_stream_with_no_line_end_inside_the_limit_is_dropped_whole() -> None:
@@ -264,3 +278,17 @@ def test_a_link_in_place_of_the_kernels_log_is_neither_cut_nor_kept(
     for path in project.evidence_files():
         assert b"CANARY-not-for-the-evidence" not in path.read_bytes(), path
     assert not (project.run_dirs()[0] / "kernel.log").exists()
+
+
+@pytest.mark.slow
+def test_an_exception_carrying_a_whole_log_is_kept_cut(project: Project) -> None:
+    project.add_runbook("raiser", [("code", 'raise RuntimeError("e" * 100_000)')])
+    result = project.upkeep("run", "raiser")
+    assert result.code == 3, result.text  # the run's error, kept whatever the limit
+    run = project.run_dirs()[0]
+    nb = json.loads((run / "notebook.ipynb").read_text())
+    (error,) = [o for c in nb["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert error["evalue"] == "e" * (ERROR_CHARS - 1) + CUT_MARK
+    record = json.loads((run / "run.json").read_text())
+    assert record["error"]["ename"] == "RuntimeError"
+    assert record["error"]["evalue"].endswith(CUT_MARK) and len(record["error"]["evalue"]) == 2000

@@ -167,8 +167,9 @@ class Scrubber:
     def _cut_ends(self, outputs: list[dict[str, Any]]) -> None:
         """Outputs that were cut short end where the cut fell, maybe inside a secret: scrub that
         end as a cut text's. They are the records `upkeep.report` cut at their length (a
-        summary, a result's message) with the line shown for them, and the streams a cell's
-        output limit cut (`upkeep.run.output_limit`, whose note names them)."""
+        summary, a result's message) with the line shown for them, the streams a cell's
+        output limit cut (`upkeep.run.output_limit`, whose note names them), and an error's
+        message and traceback lines that limit cut (they end in `plain_text.CUT_MARK`)."""
         from upkeep.report import MIMETYPE, OUTPUT_CUT  # imported here: see _cut_field
 
         cut: set[str] = set()
@@ -188,6 +189,14 @@ class Scrubber:
         for output in outputs:
             if output.get("output_type") == "stream" and output.get("name") in cut:
                 output["text"] = self._cut_end(output.get("text", ""))
+            elif output.get("output_type") == "error":  # its message and lines, cut when long
+                if isinstance(output.get("evalue"), str) and CUT_MARK in output["evalue"]:
+                    output["evalue"] = self._cut_end(output["evalue"])
+                if isinstance(output.get("traceback"), list):
+                    output["traceback"] = [
+                        self._cut_end(line) if isinstance(line, str) and CUT_MARK in line else line
+                        for line in output["traceback"]
+                    ]
 
 
 def _cut_field(record: Any) -> tuple[str, int]:

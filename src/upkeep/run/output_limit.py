@@ -3,7 +3,8 @@ the runbook's own `max_output_bytes`): the first bytes of its output are kept, t
 dropped as it arrives, and each cell that lost some says how much.
 
 What a run is judged by is always kept, whatever the limit: the results recorded through
-`upkeep.report` (up to RESULT_BYTES each) and error outputs (a failing cell's traceback). Once
+`upkeep.report` (up to RESULT_BYTES each) and error outputs (a failing cell's traceback, its
+message and each line cut at ERROR_CHARS). Once
 anything has been dropped, everything after it is dropped too, so what is kept is a whole
 beginning, never output with a silent gap in it. A stream cut in the middle keeps whole lines
 only.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upkeep.plain_text import cut
 from upkeep.records import Check, Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
 from upkeep.units import human_size
@@ -32,6 +34,9 @@ CHECK_NAME = "output:limit"
 # A result recorded through upkeep.report is far smaller (its message is cut at 2,000
 # characters): one larger was written by hand, and counts as any output.
 RESULT_BYTES = 64 * 1024
+# An error output is always kept, its message and each line of its traceback cut here: an
+# exception built from a command's whole output is no reason to hold all of it.
+ERROR_CHARS = 20_000
 
 
 @dataclass
@@ -58,7 +63,12 @@ class OutputLimit:
         crosses the limit, or None to drop it) and how many of its bytes were dropped."""
         size = output_size(msg_type, content)
         self.printed += size
-        if msg_type == "error" or (_is_result(content) and size <= RESULT_BYTES):
+        if msg_type == "error":
+            kept_error = _cut_error(content)
+            kept = output_size(msg_type, kept_error)
+            self.kept += kept
+            return kept_error, size - kept
+        if _is_result(content) and size <= RESULT_BYTES:
             self.kept += size
             return content, 0
         if self.exhausted:
@@ -178,6 +188,20 @@ def _value_size(value: Any) -> int:
 def _traceback(content: Mapping[str, Any]) -> list[Any]:
     lines = content.get("traceback")
     return lines if isinstance(lines, list) else []
+
+
+def _cut_error(content: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An error output with its message and each traceback line cut at ERROR_CHARS (`content`
+    itself when nothing is that long)."""
+    evalue = content.get("evalue")
+    lines = _traceback(content)
+    if all(len(str(text)) <= ERROR_CHARS for text in (evalue or "", *lines)):
+        return content
+    return {
+        **content,
+        "evalue": cut(str(evalue or ""), ERROR_CHARS),
+        "traceback": [cut(str(line), ERROR_CHARS) for line in lines],
+    }
 
 
 def _is_result(content: Mapping[str, Any]) -> bool:
