@@ -46,25 +46,15 @@ from harness import (
     scratch_directory,
     timed_command,
 )
+from run_overhead import BIN, CONFIG  # the venv's bin dir; a project's upkeep.yml
 
 from upkeep.scaffold import new_runbook
 from upkeep.units import human_size
 
-BIN = Path(sys.executable).parent  # the venv's bin dir: upkeep and papermill live there
 WALL_TARGET = Target("<=", 1.0)  # upkeep run wall / papermill wall
 MEMORY_TARGET = Target("<=", 1.0)  # upkeep run peak memory / papermill peak memory
 KEPT_ALL = 1 << 30  # max_output_bytes at its maximum: everything of this benchmark is kept
 LINE = "x" * 63  # with its line break, 64 bytes
-
-CONFIG = """\
-version: 1
-timezone: UTC
-evidence_dir: evidence
-state_dir: state
-runbooks_dir: runbooks
-defaults:
-  timeout_s: 900
-"""
 
 # Runs the command after `--` and prints the peak resident memory (KiB) of its largest process
 # (the runner or papermill; the kernel is smaller) on its last line of stderr.

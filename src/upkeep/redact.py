@@ -115,29 +115,32 @@ class Scrubber:
         return bool(self._forms)
 
     def text(self, text: str) -> str:
-        """`text` with every secret form replaced by its marker."""
+        """`text` with every secret form replaced by its marker, and the start of a secret
+        right before a cut mark (`plain_text.CUT_MARK`: a text cut at its length, maybe inside
+        a secret, then joined with others, as summaries are) too."""
         if not self._forms or not text:
             return text
         if "\x1b" in text:
-            return self._tolerant.sub(self._replace, text)
+            text = self._tolerant.sub(self._replace, text)
         # Substring search is far faster than the regex on large outputs (images, logs).
-        if not any(form in text for form in self._forms):
+        elif any(form in text for form in self._forms):
+            text = self._plain.sub(self._replace, text)
+        if CUT_MARK not in text:
             return text
-        return self._plain.sub(self._replace, text)
+        *cut, rest = text.split(CUT_MARK)
+        return CUT_MARK.join([*(self._cut_end(part) for part in cut), rest])
 
     def _replace(self, match: re.Match[str]) -> str:
         return marker(self._group_reference[match.lastindex - 1])
 
     def cut_text(self, text: str) -> str:
-        """`text` scrubbed, when it was cut short (a summary cut at its length): a secret it
-        ends in the middle of leaves a start that `text()` cannot recognise, replaced too."""
+        """`text` scrubbed, when it was cut short without a mark (a stream at the output
+        limit, the kernel's log): a secret it ends in the middle of leaves a start that
+        `text()` cannot recognise, replaced too."""
         return self._cut_end(self.text(text))
 
     def _cut_end(self, text: str) -> str:
-        """Scrubbed `text` with a secret's start at its very end, and before each mark of a cut
-        (`plain_text.CUT_MARK`: summaries cut apart are joined into one), replaced too."""
-        if CUT_MARK in text:
-            return CUT_MARK.join(self._cut_end(part) for part in text.split(CUT_MARK))
+        """Scrubbed `text` with a secret's start at its very end replaced too."""
         for form in self._forms:
             for length in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
                 if text.endswith(form[:length]):
@@ -161,57 +164,25 @@ class Scrubber:
         data = self.value(_joined(nb))
         if self._forms:
             for cell in data.get("cells", []):
-                self._cut_ends(cell.get("outputs", []))
+                self._cut_streams(cell.get("outputs", []))
         return nbformat.from_dict(data)
 
-    def _cut_ends(self, outputs: list[dict[str, Any]]) -> None:
-        """Outputs that were cut short end where the cut fell, maybe inside a secret: scrub that
-        end as a cut text's. They are the records `upkeep.report` cut at their length (a
-        summary, a result's message) with the line shown for them, the streams a cell's
-        output limit cut (`upkeep.run.output_limit`, whose note names them), and an error's
-        message and traceback lines that limit cut (they end in `plain_text.CUT_MARK`)."""
-        from upkeep.report import MIMETYPE, OUTPUT_CUT  # imported here: see _cut_field
+    def _cut_streams(self, outputs: list[dict[str, Any]]) -> None:
+        """The streams a cell's output limit cut (`upkeep.run.output_limit`, whose note names
+        them) end where the limit fell, maybe inside a secret: scrub that end as a cut text's.
+        """
+        # Imported here: upkeep.report imports detect-secrets, which `upkeep list` never needs.
+        from upkeep.report import OUTPUT_CUT
 
         cut: set[str] = set()
         for output in outputs:
             data = output.get("data")
-            if not isinstance(data, dict):
-                continue
-            note = data.get(OUTPUT_CUT)
+            note = data.get(OUTPUT_CUT) if isinstance(data, dict) else None
             if isinstance(note, dict) and isinstance(note.get("cut"), list):
                 cut.update(name for name in note["cut"] if isinstance(name, str))
-            record = data.get(MIMETYPE)
-            field, limit = _cut_field(record)
-            if field and isinstance(record[field], str) and len(record[field]) >= limit:
-                record[field] = self._cut_end(record[field])
-                if isinstance(data.get("text/plain"), str):
-                    data["text/plain"] = self._cut_end(data["text/plain"])
         for output in outputs:
             if output.get("output_type") == "stream" and output.get("name") in cut:
                 output["text"] = self._cut_end(output.get("text", ""))
-            elif output.get("output_type") == "error":  # its message and lines, cut when long
-                if isinstance(output.get("evalue"), str) and CUT_MARK in output["evalue"]:
-                    output["evalue"] = self._cut_end(output["evalue"])
-                if isinstance(output.get("traceback"), list):
-                    output["traceback"] = [
-                        self._cut_end(line) if isinstance(line, str) and CUT_MARK in line else line
-                        for line in output["traceback"]
-                    ]
-
-
-def _cut_field(record: Any) -> tuple[str, int]:
-    """The field of an upkeep.report record that the kernel cuts at a length, and that length;
-    ("", 0) for anything else."""
-    # Imported here: upkeep.report imports detect-secrets, which `upkeep list` never needs.
-    from upkeep.report import MESSAGE_CHARS, SUMMARY, SUMMARY_CHARS
-
-    if not isinstance(record, dict):
-        return "", 0
-    if record.get("kind") == SUMMARY and "text" in record:
-        return "text", SUMMARY_CHARS
-    if record.get("kind") in ("check", "finding", "cleared") and "message" in record:
-        return "message", MESSAGE_CHARS
-    return "", 0
 
 
 def _tolerant(form: str) -> str:

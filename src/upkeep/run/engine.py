@@ -31,7 +31,9 @@ class _LimitedClient(PapermillNotebookClient):
     def __init__(self, nb_man: Any, *, output_limit: OutputLimit, **options: Any) -> None:
         super().__init__(nb_man, **options)
         self.output_limit = output_limit
-        self.notes: dict[int, NotebookNode] = {}
+        # Each cell's note of lost output and where it stands in the cell's outputs: looked up
+        # for every message dropped, so never by scanning them.
+        self.notes: dict[int, tuple[NotebookNode, int]] = {}
 
     def output(
         self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
@@ -47,19 +49,21 @@ class _LimitedClient(PapermillNotebookClient):
         return out
 
     def _note(self, outs: list[NotebookNode], cell_index: int, dropped: int, cut: bool) -> None:
-        """Add `dropped` to the cell's note of lost output, the note placed last in the cell."""
-        note = self.notes.get(cell_index)
+        """Add `dropped` to the cell's note of lost output."""
+        note, at = self.notes.get(cell_index, (None, -1))
         before = note.data[OUTPUT_CUT] if note is not None else {"dropped": 0, "cut": []}
         streams = list(before["cut"])
         if cut and outs and outs[-1].get("output_type") == "stream":
             streams.append(outs[-1]["name"])
         data = cut_note(before["dropped"] + dropped, self.output_limit.limit, streams)
         if note is None:
-            note = self.notes[cell_index] = new_output("display_data", data=data)
+            note = new_output("display_data", data=data)
         else:
             note.data = data
-        if not any(out is note for out in outs):  # new, or cleared by clear_output
+        if not (0 <= at < len(outs) and outs[at] is note):  # new, or cleared by clear_output
+            at = len(outs)
             outs.append(note)
+        self.notes[cell_index] = (note, at)
 
 
 class _LimitedEngine(NBClientEngine):

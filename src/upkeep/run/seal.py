@@ -18,8 +18,6 @@ from upkeep.atomic import file_mode, write_text
 from upkeep.records import RunRecord
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
-from upkeep.report import MESSAGE_CHARS, SUMMARY_CHARS
-from upkeep.run.collect import EVALUE_CHARS, TRACEBACK_CHARS
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 from upkeep.units import human_size
@@ -138,26 +136,6 @@ def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:
     data = record.to_json()
     for key in data.keys() - ENGINE_FIELDS:
         data[key] = scrubber.value(data[key])
-    # Texts cut at their length (the summary and the results' messages in the kernel, an error's
-    # message and traceback in `collect`) may end inside a secret: its start is replaced too.
-    if len(record.summary) >= SUMMARY_CHARS:
-        data["summary"] = scrubber.cut_text(record.summary)
-    for key, results in (
-        ("checks", record.checks),
-        ("findings", record.findings),
-        ("cleared", record.cleared),
-    ):
-        for index, result in enumerate(results):
-            if len(result.message) >= MESSAGE_CHARS:
-                data[key][index]["message"] = scrubber.cut_text(result.message)
-    error = record.error
-    if error is not None:
-        for key, text, limit in (
-            ("evalue", error.evalue, EVALUE_CHARS),
-            ("traceback", error.traceback, TRACEBACK_CHARS),
-        ):
-            if len(text) >= limit:
-                data["error"][key] = scrubber.cut_text(text)
     return RunRecord.from_json(data)
 
 
