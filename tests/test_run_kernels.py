@@ -1,5 +1,6 @@
 """Tests for upkeep.run.kernels and upkeep.run.kernel_template: a forked kernel can be killed as
-a group the moment its pid is known, and a template asked for no kernel is killed at close."""
+a group the moment its pid is known, a template asked for no kernel is killed at close, and a
+template that never answers costs a bounded wait, after which kernels are launched normally."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from helpers.processes import pid_alive
+from helpers.project import Project
 from jupyter_client.connect import write_connection_file
 
+from upkeep.records import Status
 from upkeep.run.kernels import LAUNCHER, KernelTemplate
 
 pytestmark = pytest.mark.slow
@@ -51,3 +54,58 @@ def test_a_template_asked_for_no_kernel_is_killed_not_waited_for() -> None:
     assert process is not None
     template.close()
     assert process.returncode == -signal.SIGKILL
+
+
+# Stand-ins for a template that is stuck (swapping, stopped, wedged on an import): one that
+# never says it is ready, and one that says so and then never answers a request.
+SILENT = [sys.executable, "-c", "import time; time.sleep(600)"]
+MUTE_AFTER_READY = [
+    sys.executable,
+    "-c",
+    "import time; print('{\"ready\": 1}', flush=True); time.sleep(600)",
+]
+
+
+@pytest.mark.parametrize("command", [SILENT, MUTE_AFTER_READY], ids=["never-ready", "no-reply"])
+def test_a_template_that_never_answers_is_given_up_on(command: list[str], tmp_path: Path) -> None:
+    template = KernelTemplate(command=command, ready_s=0.5, reply_s=0.5)
+    template.start()
+    process = template._process
+    assert process is not None
+    cmd = [sys.executable, *LAUNCHER, "-f", str(tmp_path / "kernel.json")]
+    try:
+        first = template.spawn(cmd, str(tmp_path), dict(os.environ), tmp_path / "kernel.log")
+        assert first is None
+        assert not template.can_fork(cmd), "a template given up on was asked again"
+    finally:
+        template.close()
+    assert process.returncode is not None, "the stuck template outlived close()"
+
+
+def test_a_run_whose_template_is_stuck_launches_its_kernel_normally(project: Project) -> None:
+    """The run goes on with a kernel of its own, and passes: before, it waited on the
+    template's pipe for ever."""
+    from upkeep.cli.run import run_runbooks
+    from upkeep.config.load import load_config
+    from upkeep.records import Trigger
+
+    project.add_runbook("fine", [("code", "from upkeep import report\nreport.check('ok', 'ok')")])
+    template = KernelTemplate(command=SILENT, ready_s=0.5, reply_s=0.5)
+    template.start()
+    try:
+        code = run_runbooks(
+            load_config(project.config),
+            ("fine",),
+            (),
+            due_at=None,
+            jobs=1,
+            trigger=Trigger.MANUAL,
+            start_demo_service=False,
+            as_json=False,
+            template=template,
+        )
+    finally:
+        template.close()
+    assert code == 0
+    [record] = project.records()
+    assert record["status"] == Status.OK.value

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -17,15 +18,31 @@ from typing import IO, Any
 
 LAUNCHER = ["-m", "ipykernel_launcher"]
 FORK_SWITCH = "UPKEEP_FORK_KERNELS"  # set to 0 to launch every kernel as its own interpreter
+# -P: the directory upkeep was started from must not shadow modules in kernels.
+TEMPLATE_COMMAND = [sys.executable, "-P", "-m", "upkeep.run.kernel_template"]
+# How long the template is waited for, after which kernels are launched normally: its imports
+# take a second or two, a fork milliseconds; a template stuck (swapping, stopped, wedged on a
+# broken import) must cost a run a bounded wait, never a hang.
+TEMPLATE_READY_S = 60.0
+TEMPLATE_REPLY_S = 20.0
 
 
 class KernelTemplate:
     """A `kernel_template` process that forks pre-imported kernels on request; one per run of the
     executor, shared by its worker threads."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        command: list[str] | None = None,
+        ready_s: float = TEMPLATE_READY_S,
+        reply_s: float = TEMPLATE_REPLY_S,
+    ) -> None:
+        self._command = command or TEMPLATE_COMMAND
+        self._ready_s = ready_s
+        self._reply_s = reply_s
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending = b""  # read from the template past the last whole line
         self._ready = False
         self._asked = False  # whether any kernel was requested: a template that forked none
         self._broken = os.environ.get(FORK_SWITCH, "1") == "0"
@@ -35,13 +52,10 @@ class KernelTemplate:
         if self._broken or self._process is not None:
             return
         self._process = subprocess.Popen(
-            # -P: the directory upkeep was started from must not shadow modules in kernels.
-            [sys.executable, "-P", "-m", "upkeep.run.kernel_template"],
+            self._command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
             start_new_session=True,
         )
 
@@ -63,14 +77,37 @@ class KernelTemplate:
             self._asked = True
             try:
                 if not self._ready:  # the template says so once its imports are done
-                    self._ready = bool(json.loads(process.stdout.readline())["ready"])
-                process.stdin.write(json.dumps(request) + "\n")
+                    ready = json.loads(self._line(process, self._ready_s))
+                    self._ready = bool(ready["ready"])
+                process.stdin.write(json.dumps(request).encode() + b"\n")
                 process.stdin.flush()
-                reply = json.loads(process.stdout.readline())
+                reply = json.loads(self._line(process, self._reply_s))
             except (OSError, ValueError, KeyError, TypeError):
+                # Given up on for good: a late answer must never be taken for the next one.
+                # Its kernels, if any, die when close() closes its stdin.
                 self._broken = True
                 return None
-        return reply.get("pid")
+        pid = reply.get("pid") if isinstance(reply, dict) else None
+        return pid if isinstance(pid, int) and pid > 1 else None
+
+    def _line(self, process: subprocess.Popen[bytes], within_s: float) -> bytes:
+        """The template's next line; TimeoutError if none came within `within_s`, OSError if
+        it closed its end (it died)."""
+        fd = process.stdout.fileno()  # type: ignore[union-attr]
+        deadline = time.monotonic() + within_s
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no answer from the kernel template within {within_s:g} s")
+            readable, _, _ = select.select([fd], [], [], left)
+            if not readable:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise OSError("the kernel template closed its output")
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line
 
     def close(self) -> None:
         """Closing stdin makes the template kill any kernel still running and exit; a template
