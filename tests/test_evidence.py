@@ -490,3 +490,24 @@ def test_a_ledger_line_with_a_malformed_dry_run_flag_is_damaged(store: EvidenceS
     assert LedgerEntry.from_json(line).dry_run is False  # absent: a real run
     with pytest.raises(ValueError, match="malformed field.*dry_run"):
         LedgerEntry.from_json({**line, "dry_run": "yes"})
+
+
+def test_a_file_hard_linked_into_a_run_gets_a_copy_of_its_own(tmp_path: Path) -> None:
+    """A runbook that linked a backup into its run rather than copy it: sealing set the
+    evidence's mode on the backup, and a later change to the backup broke the run's hash."""
+    store = EvidenceStore(tmp_path / "evidence")
+    outside = tmp_path / "backup.tar"
+    outside.write_bytes(b"backup, first version\n")
+    outside.chmod(0o644)
+    run_id = "20261127T021500Z-backup-1a2b"
+    staging = store.new_staging(run_id)
+    os.link(outside, staging / "backup.tar")
+    published = store.publish(staging, minimal_record(run_id, "2026-11-27T02:15:00Z", "backup"))
+    kept = published.path / "backup.tar"
+    assert kept.read_bytes() == b"backup, first version\n"
+    assert kept.stat().st_ino != outside.stat().st_ino
+    assert outside.stat().st_nlink == 1
+    assert outside.stat().st_mode & 0o777 == 0o644  # the evidence's mode was not set on it
+    outside.write_bytes(b"backup, rewritten\n")
+    report = verify(store.root)
+    assert report.ok, report.problems

@@ -6,6 +6,7 @@ Timestamps and run ids come from the caller.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from upkeep.atomic import dir_mode, file_mode, fsync_dir, naming
 from upkeep.errors import EvidenceError
@@ -297,10 +298,34 @@ def _hash_and_sync(path: Path, mode: int) -> str:
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with naming(path), os.fdopen(fd, "rb") as handle:
+        if os.fstat(handle.fileno()).st_nlink > 1:
+            return _hash_own_copy(path, handle, mode)
         os.fchmod(handle.fileno(), mode)
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
         os.fsync(handle.fileno())
+    return digest.hexdigest()
+
+
+def _hash_own_copy(path: Path, shared: BinaryIO, mode: int) -> str:
+    """A file hard-linked from elsewhere (a runbook linked a backup in rather than copy it) is
+    replaced by a copy of its own: the other name could change the evidence after it was
+    sealed, and the evidence's mode must not be set on a file outside it."""
+    digest = hashlib.sha256()
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".own-")
+    try:
+        with os.fdopen(fd, "wb") as copy:
+            while chunk := shared.read(CHUNK):
+                digest.update(chunk)
+                copy.write(chunk)
+            copy.flush()
+            os.fchmod(copy.fileno(), mode)
+            os.fsync(copy.fileno())
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return digest.hexdigest()
 
 

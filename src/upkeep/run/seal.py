@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upkeep.atomic import file_mode, write_text
-from upkeep.records import RunRecord
+from upkeep.plain_text import cut, shown
+from upkeep.records import Check, RunRecord, Status
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
 from upkeep.secrets import SecretError
@@ -53,6 +54,15 @@ ENGINE_FIELDS = frozenset(
         "versions",
         "artifacts",
     }
+)
+UNKEPT_CHECK = "artifacts:not-regular"
+UNKEPT_MESSAGE_CHARS = 2000
+_KINDS = (
+    (stat.S_ISLNK, "a symlink"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
 )
 _KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
 
@@ -128,6 +138,45 @@ def seal(
         _write_notebook(staging / NOTEBOOK, nb)
     write_text(staging / REPORT, renderer.render(nb, record), mode=file_mode())
     return record
+
+
+def drop_unkept(staging: Path) -> Check | None:
+    """Remove, unread, what a run left in its folder that cannot be evidence (a symlink, a FIFO,
+    a socket, a device: only regular files are hashed and kept), and say so in a warning; None
+    when there was nothing. Refused by the store, one of them would lose the whole run."""
+    unkept: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(staging):
+        base = Path(dirpath)
+        for name in sorted(dirnames + filenames):
+            path = base / name
+            with contextlib.suppress(FileNotFoundError):
+                mode = path.lstat().st_mode
+                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    continue
+                path.unlink()  # a symlink itself, never what it points at
+                kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+                unkept.append(f"{_shown_name(path.relative_to(staging))} ({kind})")
+        dirnames[:] = [d for d in dirnames if (base / d).is_dir() and not (base / d).is_symlink()]
+    if not unkept:
+        return None
+    things = "entry" if len(unkept) == 1 else "entries"
+    return Check(
+        UNKEPT_CHECK,
+        Status.WARN,
+        value=float(len(unkept)),
+        message=cut(
+            f"the run left {len(unkept)} {things} in its folder that cannot be evidence (only "
+            f"regular files can), removed unread: {', '.join(unkept)}; write an artifact's "
+            "content with upkeep.run_artifacts.write_artifact",
+            UNKEPT_MESSAGE_CHARS,
+        ),
+    )
+
+
+def _shown_name(relative: Path) -> str:
+    """A name a runbook chose, as text that fits a record (any bytes, control characters)."""
+    raw = os.fsencode(relative)
+    return shown(raw.decode("utf-8", errors="replace"))
 
 
 def scrub_record(record: RunRecord, scrubber: Scrubber) -> RunRecord:

@@ -30,7 +30,14 @@ from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
 from upkeep.run.output_limit import KernelLogTrim, OutputLimit
 from upkeep.run.provenance import Provenance, new_run_id
-from upkeep.run.seal import KERNEL_CONNECTION, KERNEL_LOG, Renderer, seal, secret_values
+from upkeep.run.seal import (
+    KERNEL_CONNECTION,
+    KERNEL_LOG,
+    Renderer,
+    drop_unkept,
+    seal,
+    secret_values,
+)
 from upkeep.run_artifacts import RUN_DIR_ENV, RUN_ID_ENV
 from upkeep.waivers import apply_waivers
 
@@ -191,8 +198,9 @@ def _execute(
         raise KeyboardInterrupt
     results = collect(nb, failure)
     today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
-    cut = limit.check()  # after collect: a run that recorded no check of its own still errs
-    recorded = results.checks if cut is None else (*results.checks, cut)
+    # After collect: a run that recorded no check of its own still errs.
+    own_checks = (limit.check(), drop_unkept(stage.folder))
+    recorded = (*results.checks, *(check for check in own_checks if check is not None))
     checks = apply_waivers(recorded, runbook.name, batch.config.risk_register, today)
     return nb, replace(results, checks=checks), time.monotonic() - clock, limit.log_dropped
 

@@ -1,0 +1,101 @@
+"""Tests for what a run leaves in its own folder that cannot be evidence (`seal.drop_unkept`):
+removed unread and named in a warning, where before the store refused the whole run and the
+run left no record at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+from helpers.project import Project
+
+from upkeep.records import Status
+from upkeep.run.seal import UNKEPT_CHECK, drop_unkept
+
+
+def test_links_fifos_and_sockets_are_removed_unread_and_named(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "sub").mkdir(parents=True)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "secret.txt").write_text("not evidence\n")
+    (run / "kept.txt").write_text("an artifact\n")
+    (run / "to-file").symlink_to(target / "secret.txt")
+    (run / "to-folder").symlink_to(target)
+    (run / "sub" / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(run / "pipe")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(run / "sub" / "sock"))
+    check = drop_unkept(run)
+    assert check is not None
+    assert check.name == UNKEPT_CHECK and check.status is Status.WARN and check.value == 5
+    for named in (
+        "pipe (a FIFO)",
+        "to-file (a symlink)",
+        "to-folder (a symlink)",
+        "sub/dangling (a symlink)",
+        "sub/sock (a socket)",
+    ):
+        assert named in check.message
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == ["kept.txt", "sub"]
+    assert (target / "secret.txt").read_text() == "not evidence\n"  # a link's target stays
+
+
+def test_a_folder_of_regular_files_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b.txt").write_text("x")
+    assert drop_unkept(tmp_path) is None
+    assert (tmp_path / "a" / "b.txt").read_text() == "x"
+
+
+def test_a_name_of_any_bytes_is_shown_as_text(tmp_path: Path) -> None:
+    """The record is JSON: a name that is not UTF-8, or holds a line break, is shown, not
+    carried raw into the message."""
+    os.symlink("/nowhere", os.path.join(os.fsencode(tmp_path), b"bad\xff\nname"))
+    check = drop_unkept(tmp_path)
+    assert check is not None
+    assert "bad\ufffd\u240aname (a symlink)" in check.message
+    json.dumps(check.message, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+
+
+def test_many_entries_make_one_message_cut_with_a_mark(tmp_path: Path) -> None:
+    for n in range(500):
+        os.mkfifo(tmp_path / f"fifo-{n:04d}")
+    check = drop_unkept(tmp_path)
+    assert check is not None and check.value == 500
+    assert len(check.message) == 2000 and check.message.endswith("…")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_run_that_leaves_a_link_in_its_folder_is_recorded(
+    project: Project, tmp_path: Path
+) -> None:
+    """Before, the store refused the folder and the run left no record, no report, no line."""
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-outside-the-evidence\n")
+    cells = f"""
+        import os
+        from upkeep import report
+        folder = os.environ["UPKEEP_RUN_DIR"]
+        os.symlink({str(canary)!r}, os.path.join(folder, "canary-link"))
+        os.mkfifo(os.path.join(folder, "pipe"))
+        report.check("own", "ok")
+    """
+    project.add_runbook("leaver", [("code", textwrap.dedent(cells))])
+    result = project.upkeep("run", "leaver")
+    assert result.code == 0, result.text
+    [record] = project.records()
+    assert record["status"] == "warn"
+    checks = {check["name"]: check for check in record["checks"]}
+    assert checks["own"]["status"] == "ok"
+    assert "canary-link (a symlink)" in checks[UNKEPT_CHECK]["message"]
+    assert "pipe (a FIFO)" in checks[UNKEPT_CHECK]["message"]
+    for path in project.evidence_files():
+        assert b"CANARY-outside-the-evidence" not in path.read_bytes(), path
+    assert canary.read_text() == "CANARY-outside-the-evidence\n"
+    assert project.upkeep("verify").code == 0
