@@ -85,6 +85,23 @@ def test_bytes_not_characters_are_counted() -> None:
     assert limit.take("stream", _stream(text)) == (None, 11)
 
 
+def test_a_display_update_is_kept_while_its_growth_fits_and_counted_once() -> None:
+    limit = OutputLimit(100)
+    assert limit.take("display_data", {"data": {"text/plain": "x" * 40}}) == (
+        {"data": {"text/plain": "x" * 40}},
+        0,
+    )
+    assert limit.replace(40, 40)  # redrawn in place 100 times: printed 4 KB, kept 40 bytes
+    for _ in range(99):
+        assert limit.replace(40, 40)
+    assert (limit.kept, limit.dropped, limit.printed) == (40, 0, 40 * 101)
+    assert limit.replace(40, 100)  # grows to the limit
+    assert not limit.replace(100, 101)  # past it: dropped, the output keeps its last value
+    assert (limit.kept, limit.dropped) == (100, 101)
+    assert not limit.replace(100, 10)  # after a drop, nothing more is kept
+    assert limit.dropped == 111 and limit.check() is not None
+
+
 def test_nothing_dropped_records_no_check_and_a_drop_records_a_warning() -> None:
     limit = OutputLimit(1024)
     limit.take("stream", _stream("short\n"))
@@ -292,3 +309,35 @@ def test_an_exception_carrying_a_whole_log_is_kept_cut(project: Project) -> None
     record = json.loads((run / "run.json").read_text())
     assert record["error"]["ename"] == "RuntimeError"
     assert record["error"]["evalue"].endswith(CUT_MARK) and len(record["error"]["evalue"]) == 2000
+
+
+@pytest.mark.slow
+def test_a_display_redrawn_past_the_limit_keeps_its_last_kept_value(project: Project) -> None:
+    """A display updated in place (a progress table, `DisplayHandle.update`) bypassed the limit:
+    each update rewrote the kept output, however large."""
+    redraw = """
+        from IPython.display import display
+        handle = display("starting", display_id=True)
+        for n in range(1, 41):
+            handle.update("row\\n" * (n * 10_000))  # 40 KB more each time, to 1.6 MB
+    """
+    project.add_runbook(
+        "redraw", [("code", textwrap.dedent(redraw)), CHECK_OK], meta={"max_output_bytes": 2**20}
+    )
+    result = project.upkeep("run", "redraw")
+    assert result.code == 0, result.text
+    run = project.run_dirs()[0]
+    nb = json.loads((run / "notebook.ipynb").read_text())
+    redrawn = [c for c in nb["cells"] if "handle.update" in "".join(c["source"])]
+    outputs = redrawn[0]["outputs"]
+    shown = [o for o in outputs if "text/plain" in o.get("data", {}) and "row" in str(o["data"])]
+    assert len(shown) == 1
+    text = "".join(shown[0]["data"]["text/plain"])
+    assert 0 < len(text.encode()) <= 2**20  # the last value that fitted, not the 1.6 MB one
+    assert text.count("row") % 10_000 == 0
+    notes = [o["data"][OUTPUT_CUT] for o in outputs if OUTPUT_CUT in o.get("data", {})]
+    assert len(notes) == 1 and notes[0]["dropped"] > 0
+    checks = {check["name"]: check for check in project.records()[0]["checks"]}
+    assert checks[CHECK_NAME]["status"] == "warn"
+    # The limit counts the text; nbformat stores it one JSON string per line, indented.
+    assert (run / "notebook.ipynb").stat().st_size < 1.5 * 2**20

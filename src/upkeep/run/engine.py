@@ -17,7 +17,7 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 
 from upkeep.report import OUTPUT_CUT
-from upkeep.run.output_limit import OutputLimit, cut_note
+from upkeep.run.output_limit import OutputLimit, cut_note, output_size
 
 __all__ = ["ENGINE_NAME"]
 
@@ -47,6 +47,26 @@ class _LimitedClient(PapermillNotebookClient):
         if dropped:
             self._note(outs, cell_index, dropped, cut=content is not None)
         return out
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        """A display update (`DisplayHandle.update`, a second `display` with the same id)
+        rewrites the kept outputs with that id in place: it is kept as `output_limit` decides,
+        as any output is, or the outputs keep their last value and their cell says so."""
+        places = [
+            (cell_index, self.nb.cells[cell_index].outputs, at)
+            for cell_index, indices in self._display_id_map.get(display_id, {}).items()
+            for at in indices
+            if at < len(self.nb.cells[cell_index].outputs)
+        ]
+        if not places:
+            return super()._update_display_id(display_id, msg)
+        old = sum(output_size("display_data", outs[at]) for _, outs, at in places)
+        new = output_size("display_data", msg["content"]) * len(places)
+        if self.output_limit.replace(old, new):
+            return super()._update_display_id(display_id, msg)
+        cell_index, outs, _ = places[-1]
+        self._note(outs, cell_index, new, cut=False)
+        return None
 
     def _note(self, outs: list[NotebookNode], cell_index: int, dropped: int, cut: bool) -> None:
         """Add `dropped` to the cell's note of lost output."""

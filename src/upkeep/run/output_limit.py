@@ -28,7 +28,7 @@ from upkeep.records import Check, Status
 from upkeep.report import MIMETYPE, OUTPUT_CUT
 from upkeep.units import human_size
 
-__all__ = ["CHECK_NAME", "KernelLogTrim", "OutputLimit", "cut_note"]
+__all__ = ["CHECK_NAME", "KernelLogTrim", "OutputLimit", "cut_note", "output_size"]
 
 CHECK_NAME = "output:limit"
 # A result recorded through upkeep.report is far smaller (its message is cut at 2,000
@@ -51,10 +51,24 @@ class OutputLimit:
     # file; IPython may show the same bytes in a cell too, so it is counted apart): the bytes
     # past its first `limit` (`KernelLogTrim`).
     log_dropped: int = 0
+    # Bytes of kept outputs that a display update replaced: printed and kept once, then gone.
+    replaced: int = 0
 
     @property
     def dropped(self) -> int:
-        return self.printed - self.kept
+        return self.printed - self.kept - self.replaced
+
+    def replace(self, old: int, new: int) -> bool:
+        """Whether a display update may replace kept outputs of `old` bytes in all with ones
+        of `new` bytes (a progress display, a table redrawn): only while the growth fits, and
+        never once anything was dropped. Dropped, the outputs keep their last kept value."""
+        self.printed += new
+        if not self.exhausted and new - old <= self.limit - self.kept:
+            self.kept += new - old
+            self.replaced += old
+            return True
+        self.exhausted = True
+        return False
 
     def take(
         self, msg_type: str, content: Mapping[str, Any]
