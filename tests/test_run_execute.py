@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.project import CHECK_OK, Project
@@ -79,3 +82,65 @@ def test_outputs_that_never_arrive_fail_the_run_saying_so(
     _, failure = execute_notebook(runbook, source, {}, project.root, 60, kernel, limit)
     assert failure is not None and failure.ename == "OutputLost"
     assert "did not arrive within 2 s" in failure.evalue
+
+
+class _FirstKernelDies(RunKernel):
+    """Its first kernel is a process that is gone before it could answer (as one whose port
+    was taken between being picked and being bound); its second is a real kernel."""
+
+    launches = 0
+
+    def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
+        self.launches += 1
+        if self.launches == 1:
+            return _reaped_pid()
+        return super().fork(kernel_cmd, kw)
+
+
+def _reaped_pid() -> int:
+    """The pid of a process that has exited and been reaped: no process has it now."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again_once(
+    project: Project, tmp_path: Path
+) -> None:
+    project.add_runbook("restarts", [CHECK_OK])
+    config = load_config(project.config)
+    runbook = registry.discover(config.runbooks_dir, config.root)["restarts"]
+    prepare_imports()
+    kernel = _FirstKernelDies(tmp_path / "kernel.log", None)
+    limit = OutputLimit(2**20)
+    nb, failure = execute_notebook(
+        runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, limit
+    )
+    assert failure is None
+    assert kernel.launches == 2
+    log = (tmp_path / "kernel.log").read_text()
+    assert "upkeep: the kernel died while starting (" in log
+
+
+class _EveryKernelDies(RunKernel):
+    launches = 0
+
+    def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
+        self.launches += 1
+        return _reaped_pid()
+
+
+def test_a_kernel_that_dies_while_starting_twice_is_the_runs_error(
+    project: Project, tmp_path: Path
+) -> None:
+    project.add_runbook("dies", [CHECK_OK])
+    config = load_config(project.config)
+    runbook = registry.discover(config.runbooks_dir, config.root)["dies"]
+    prepare_imports()
+    kernel = _EveryKernelDies(tmp_path / "kernel.log", None)
+    limit = OutputLimit(2**20)
+    _, failure = execute_notebook(
+        runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, limit
+    )
+    assert failure is not None and "died" in failure.evalue
+    assert kernel.launches == 2

@@ -9,14 +9,17 @@ Imported only where a kernel runs: it imports papermill, nbclient and nbformat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 
 from upkeep.report import OUTPUT_CUT
+from upkeep.run.kernels import DIED_AT_START
 from upkeep.run.output_limit import OutputLimit, cut_note, output_size
 
 __all__ = ["ENGINE_NAME"]
@@ -28,12 +31,38 @@ class _LimitedClient(PapermillNotebookClient):
     """papermill's client, keeping outputs as `output_limit` decides and leaving a note in each
     cell that lost some."""
 
-    def __init__(self, nb_man: Any, *, output_limit: OutputLimit, **options: Any) -> None:
+    def __init__(
+        self,
+        nb_man: Any,
+        *,
+        output_limit: OutputLimit,
+        on_restart: Callable[[str], None],
+        **options: Any,
+    ) -> None:
         super().__init__(nb_man, **options)
         self.output_limit = output_limit
+        self.on_restart = on_restart
+        self.restarted = False
         # Each cell's note of lost output and where it stands in the cell's outputs: looked up
         # for every message dropped, so never by scanning them.
         self.notes: dict[int, tuple[NotebookNode, int]] = {}
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """The kernel's client, once it answers; a kernel that died before it answered is
+        started again, once, with new ports (nbclient has shut the first one down)."""
+        try:
+            return await super().async_start_new_kernel_client()
+        except RuntimeError as exc:
+            if self.restarted or str(exc) != DIED_AT_START:
+                raise
+        self.restarted = True
+        self.on_restart(DIED_AT_START)
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel()
+        return await super().async_start_new_kernel_client()
+
+    # nbclient's sync name wraps the base class's coroutine: wrapped again, it calls this one.
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def output(
         self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
@@ -94,6 +123,7 @@ class _LimitedEngine(NBClientEngine):
         kernel_name: str,
         *,
         output_limit: OutputLimit,
+        on_restart: Callable[[str], None] = lambda why: None,
         start_timeout: int = 60,
         execution_timeout: int | None = None,
         log_output: bool = False,
@@ -103,6 +133,7 @@ class _LimitedEngine(NBClientEngine):
         client = _LimitedClient(
             nb_man,
             output_limit=output_limit,
+            on_restart=on_restart,
             kernel_name=kernel_name,
             startup_timeout=start_timeout,
             timeout=execution_timeout,

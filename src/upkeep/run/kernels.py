@@ -171,6 +171,10 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
+# What `wait_until_ready` raises when the kernel process is gone before it answered: it died
+# while starting (a port taken between being picked and being bound, memory), and is started
+# again once (`upkeep.run.engine`).
+DIED_AT_START = "Kernel died before replying to kernel_info"
 READY_POLL_S = 1.0  # how long one kernel_info request is waited for before it is sent again
 IOPUB_JOIN_S = 0.2  # how long its idle status is waited for on iopub before trying again
 
@@ -191,7 +195,7 @@ async def wait_until_ready(client: Any, timeout: float | None) -> None:
             await _message_to(client.iopub_channel, request, IOPUB_JOIN_S, idle=True)
         except Empty:
             if not await client._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info") from None
+                raise RuntimeError(DIED_AT_START) from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout} seconds") from None
             continue
@@ -303,6 +307,17 @@ class RunKernel:
                 run.started(pid)
 
         return RunKernelManager
+
+    def restarted(self, why: str) -> None:
+        """Say in the kernel's log that its first kernel died while starting, and why."""
+        with contextlib.suppress(OSError):
+            fd = os.open(
+                self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
+            )
+            with os.fdopen(fd, "a") as log:
+                log.write(
+                    f"upkeep: the kernel died while starting ({why}); a new one was started\n"
+                )
 
     def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
         if self.template is None or not self.template.can_fork(kernel_cmd):
