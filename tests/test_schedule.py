@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -110,6 +111,48 @@ def test_times_from_are_the_times_cron_gives(cadence: str, zone: str) -> None:
 
     assert got == expected
     assert [moment.utcoffset() for moment in got] == [moment.utcoffset() for moment in expected]
+
+
+# Zones whose clocks change by an hour (New York, Santiago), by half an hour (Lord Howe), or
+# never but sit at a part of an hour from UTC (Kathmandu +5:45, St John's -3:30, Chatham).
+ODD_ZONES = (
+    "America/New_York",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "America/St_Johns",
+    "Pacific/Chatham",
+)
+
+
+def _clock_changes(tz: ZoneInfo, year: int) -> list[datetime]:
+    """Noon of each day of `year` after which the zone's offset was different."""
+    days = [datetime(year, 1, 1, 12, tzinfo=tz) + timedelta(days=n) for n in range(366)]
+    return [day for day, after in pairwise(days) if day.utcoffset() != after.utcoffset()]
+
+
+@pytest.mark.parametrize(
+    "cadence", ["* * * * *", "*/7 * * * *", "0 * * * *", "45 * * * *", "10,50 * * * *"]
+)
+@pytest.mark.parametrize("zone", ODD_ZONES)
+def test_times_every_hour_are_the_times_cron_gives(cadence: str, zone: str) -> None:
+    """A cadence of minutes past every hour is stepped by adding minutes while the offset holds
+    (cronsim only across a clock change): the same times, and the same offsets, as cronsim
+    gives, over the days around each change of 2026 and over a plain week."""
+    tz = ZoneInfo(zone)
+    windows = [day - timedelta(days=1) for day in _clock_changes(tz, 2026)]
+    windows.append(datetime(2026, 6, 1, tzinfo=tz))
+    for start in windows:
+        first = schedule.previous_time(cadence, start)
+        until = start + timedelta(days=3)
+        expected = [first]
+        for moment in CronSim(schedule.cron_for(cadence), first):
+            if moment.astimezone(UTC) > until.astimezone(UTC):
+                break
+            expected.append(moment)
+        got = list(schedule.times_from(cadence, first, until))
+        assert got == expected
+        assert [m.utcoffset() for m in got] == [m.utcoffset() for m in expected]
 
 
 NEW_YORK = ZoneInfo("America/New_York")
