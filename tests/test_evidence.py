@@ -511,3 +511,34 @@ def test_a_file_hard_linked_into_a_run_gets_a_copy_of_its_own(tmp_path: Path) ->
     outside.write_bytes(b"backup, rewritten\n")
     report = verify(store.root)
     assert report.ok, report.problems
+
+
+def test_a_folder_of_the_run_that_cannot_be_read_is_refused_not_skipped(tmp_path: Path) -> None:
+    """With file modes binding (not as root), a folder nobody may read was skipped by the walk
+    that hashes the run: its files went into the evidence unhashed."""
+    from helpers.unprivileged import run_bound_by_permissions
+
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from upkeep.errors import EvidenceError\n"
+        "from upkeep.evidence import EvidenceStore\n"
+        "from upkeep.records import RunbookRef, RunRecord, Status, parse_time\n"
+        "store = EvidenceStore(Path(sys.argv[1]))\n"
+        "staging = store.new_staging('20261127T021500Z-x-1a2b')\n"
+        "(staging / 'locked').mkdir()\n"
+        "(staging / 'locked' / 'data.txt').write_text('x')\n"
+        "(staging / 'locked').chmod(0)\n"
+        "at = parse_time('2026-11-27T02:15:00Z')\n"
+        "record = RunRecord('20261127T021500Z-x-1a2b', RunbookRef('x'), Status.OK, at, at, at)\n"
+        "try:\n"
+        "    store.publish(staging, record)\n"
+        "except EvidenceError as error:\n"
+        "    print('refused:', error)\n"
+    )
+    done = run_bound_by_permissions(code, str(tmp_path / "evidence"))
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "cannot be read" in done.stdout
+    assert not list((tmp_path / "evidence").glob("runs/*/*/*"))
+    for locked in tmp_path.rglob("locked"):
+        locked.chmod(0o700)  # so that pytest can remove its temp folder

@@ -16,7 +16,7 @@ from helpers.project import Project
 from jupyter_client.connect import write_connection_file
 
 from upkeep.records import Status
-from upkeep.run.kernels import LAUNCHER, KernelTemplate
+from upkeep.run.kernels import LAUNCHER, KernelTemplate, RunKernel
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +109,46 @@ def test_a_run_whose_template_is_stuck_launches_its_kernel_normally(project: Pro
     assert code == 0
     [record] = project.records()
     assert record["status"] == Status.OK.value
+
+
+def test_a_request_the_parent_gave_up_on_is_never_forked(tmp_path: Path) -> None:
+    """The template stalls (stopped here) with a request in its pipe; the run stops waiting
+    and launches its kernel itself, on the request's ports. Woken, the template must not fork
+    a second kernel for it: that one would take the ports and run the cells, out of reach."""
+    import psutil
+
+    template = KernelTemplate(reply_s=6.0)  # forks only within the first second of a request
+    template.start()
+    process = template._process
+    assert process is not None
+    try:
+        connection, _ = write_connection_file(str(tmp_path / "first.json"))
+        cmd = [sys.executable, *LAUNCHER, "-f", connection]
+        first = template.spawn(cmd, str(tmp_path), dict(os.environ), tmp_path / "kernel.log")
+        assert first is not None
+        os.killpg(first, signal.SIGKILL)
+        assert _gone_soon(first)
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            connection, _ = write_connection_file(str(tmp_path / "second.json"))
+            cmd = [sys.executable, *LAUNCHER, "-f", connection]
+            late = template.spawn(cmd, str(tmp_path), dict(os.environ), tmp_path / "kernel.log")
+            assert late is None
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert psutil.Process(process.pid).children() == [], "a kernel was forked late"
+            time.sleep(0.1)
+    finally:
+        template.close()
+
+
+def test_a_kernel_killed_while_starting_is_not_started_again(tmp_path: Path) -> None:
+    killed = RunKernel(tmp_path / "killed.log", None)
+    killed.kill_group()  # a timeout or Ctrl-C, while the kernel was starting
+    assert killed.restart("it died") is False
+    assert not (tmp_path / "killed.log").exists()
+    died = RunKernel(tmp_path / "died.log", None)
+    assert died.restart("it died") is True
+    assert "the kernel died while starting (it died)" in (tmp_path / "died.log").read_text()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.project import Project
+from helpers.unprivileged import run_bound_by_permissions
 
 from upkeep.records import Status
 from upkeep.run.seal import UNKEPT_CHECK, drop_unkept
@@ -69,6 +72,59 @@ def test_many_entries_make_one_message_cut_with_a_mark(tmp_path: Path) -> None:
     assert check is not None and check.value == 500
     assert len(check.message) == 2000 and check.message.endswith("…")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_swapped_for_a_link_during_the_walk_is_not_entered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process the run left behind swaps a folder for a link to another one just after it
+    was looked at: the walk, by descriptor, does not enter the other folder and removes
+    nothing there (walked by path, it removed the links and FIFOs it found there)."""
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    (run / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "precious-link").symlink_to("/etc/hostname")
+    os.mkfifo(outside / "precious-fifo")
+    real_lstat = os.lstat
+
+    def swapping_lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        found = real_lstat(path, *args, **kwargs)
+        if path == "sub" and stat.S_ISDIR(found.st_mode):
+            (run / "sub").rename(tmp_path / "sub-moved")
+            (run / "sub").symlink_to(outside)
+        return found
+
+    monkeypatch.setattr(os, "lstat", swapping_lstat)
+    drop_unkept(run)
+    monkeypatch.undo()
+    assert sorted(p.name for p in outside.iterdir()) == ["precious-fifo", "precious-link"]
+
+
+def test_links_in_folders_the_run_locked_are_removed_too(tmp_path: Path) -> None:
+    """A run that left a link in a read-only folder, and a FIFO in one nobody may read: with
+    file modes binding (not as root), removing them raised, and the run was lost."""
+    run = tmp_path / "run"
+    (run / "ro").mkdir(parents=True)
+    (run / "locked").mkdir()
+    (run / "ro" / "link").symlink_to("/etc/hostname")
+    (run / "ro" / "kept.txt").write_text("kept\n")
+    os.mkfifo(run / "locked" / "pipe")
+    (run / "ro").chmod(0o555)
+    (run / "locked").chmod(0o000)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from upkeep.run.seal import drop_unkept\n"
+        "print(drop_unkept(Path(sys.argv[1])).message)"
+    )
+    done = run_bound_by_permissions(code, str(run))
+    assert done.returncode == 0, done.stderr
+    assert "ro/link (a symlink)" in done.stdout and "locked/pipe (a FIFO)" in done.stdout
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == [
+        "locked",
+        "ro",
+        "ro/kept.txt",
+    ]
 
 
 @pytest.mark.slow

@@ -260,7 +260,7 @@ def _seal_files(staging: Path) -> dict[str, str]:
     evidence's mode whoever wrote it; refuse symlinks and special files."""
     artifacts: dict[str, str] = {}
     folder_mode, artifact_mode = dir_mode(), file_mode()
-    for dirpath, dirnames, filenames in os.walk(staging):
+    for dirpath, dirnames, filenames in os.walk(staging, onerror=_unreadable):
         base = Path(dirpath)
         os.chmod(base, folder_mode)
         for name in sorted(dirnames + filenames):
@@ -278,6 +278,15 @@ def _seal_files(staging: Path) -> dict[str, str]:
                 artifacts[relname] = _hash_and_sync(path, artifact_mode)
         fsync_dir(base)
     return dict(sorted(artifacts.items()))
+
+
+def _unreadable(error: OSError) -> None:
+    """A folder of the run that cannot be listed: its files would go unhashed into the
+    evidence (os.walk skips it silently)."""
+    raise EvidenceError(
+        f"{error.filename}: a folder of the run that cannot be read ({error.strerror}); "
+        "its files cannot be sealed"
+    )
 
 
 # Details of a decision that hold text a person typed (an incident's title, an update's note).

@@ -36,12 +36,12 @@ class _LimitedClient(PapermillNotebookClient):
         nb_man: Any,
         *,
         output_limit: OutputLimit,
-        on_restart: Callable[[str], None],
+        restart: Callable[[str], bool],
         **options: Any,
     ) -> None:
         super().__init__(nb_man, **options)
         self.output_limit = output_limit
-        self.on_restart = on_restart
+        self.restart = restart  # asked whether a kernel that died while starting starts again
         self.restarted = False
         # Each cell's note of lost output and where it stands in the cell's outputs: looked up
         # for every message dropped, so never by scanning them.
@@ -53,10 +53,9 @@ class _LimitedClient(PapermillNotebookClient):
         try:
             return await super().async_start_new_kernel_client()
         except RuntimeError as exc:
-            if self.restarted or str(exc) != DIED_AT_START:
+            if self.restarted or str(exc) != DIED_AT_START or not self.restart(DIED_AT_START):
                 raise
         self.restarted = True
-        self.on_restart(DIED_AT_START)
         self.km = self.create_kernel_manager()
         await self.async_start_new_kernel()
         return await super().async_start_new_kernel_client()
@@ -123,7 +122,7 @@ class _LimitedEngine(NBClientEngine):
         kernel_name: str,
         *,
         output_limit: OutputLimit,
-        on_restart: Callable[[str], None] = lambda why: None,
+        restart: Callable[[str], bool] = lambda why: False,
         start_timeout: int = 60,
         execution_timeout: int | None = None,
         log_output: bool = False,
@@ -133,7 +132,7 @@ class _LimitedEngine(NBClientEngine):
         client = _LimitedClient(
             nb_man,
             output_limit=output_limit,
-            on_restart=on_restart,
+            restart=restart,
             kernel_name=kernel_name,
             startup_timeout=start_timeout,
             timeout=execution_timeout,

@@ -112,7 +112,7 @@ def execute_notebook(
             iopub_timeout=IOPUB_TIMEOUT_S,
             raise_on_iopub_timeout=True,
             output_limit=output_limit,
-            on_restart=kernel.restarted,
+            restart=kernel.restart,
         )
     except Exception as exc:  # noqa: BLE001 - any failure to execute is this run's error, not ours
         failure = _failure(exc, watchdog, timeout_s, nb)

@@ -6,8 +6,9 @@ starts; forked from this template, a kernel pays it once per `upkeep run`. The t
 user code, so each forked kernel starts as clean as a launched one: its own process, session and
 process group, working directory, environment and output file.
 
-Protocol, one JSON object per line: the parent writes `{"argv", "cwd", "env", "log"}` to stdin and
-reads `{"pid": N}` or `{"error": "..."}` from stdout. When stdin closes (the parent ended or was
+Protocol, one JSON object per line: the parent writes `{"argv", "cwd", "env", "log", "until"}` to
+stdin and reads `{"pid": N}` or `{"error": "..."}` from stdout; past `until` (on the machine's
+monotonic clock) no kernel is forked for the request. When stdin closes (the parent ended or was
 killed) the template kills every kernel it started and exits.
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 PRELOAD = (
@@ -139,9 +141,13 @@ def serve() -> None:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
             try:
                 request = json.loads(line)
+                if time.monotonic() > float(request.get("until", "inf")):
+                    # The parent has stopped waiting (this process was stalled): it launches
+                    # the kernel itself, on the same ports. Forking one too would race it.
+                    raise TimeoutError("the request came too late to be answered")
                 detached, child_detached = os.pipe()
                 pid = os.fork()
-            except (ValueError, OSError) as exc:
+            except (ValueError, TypeError, OSError) as exc:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
                 out.write(json.dumps({"error": repr(exc)}) + "\n")
                 out.flush()

@@ -25,6 +25,10 @@ TEMPLATE_COMMAND = [sys.executable, "-P", "-m", "upkeep.run.kernel_template"]
 # broken import) must cost a run a bounded wait, never a hang.
 TEMPLATE_READY_S = 60.0
 TEMPLATE_REPLY_S = 20.0
+# A request carries the time after which the template must not fork for it: this much before
+# its answer stops being waited for, so that a template stalled past it (then woken) never
+# forks a kernel for a run that has launched its own on the same ports.
+TEMPLATE_FORK_MARGIN_S = 5.0
 
 
 class KernelTemplate:
@@ -69,7 +73,6 @@ class KernelTemplate:
 
     def spawn(self, kernel_cmd: list[str], cwd: str, env: dict[str, str], log: Path) -> int | None:
         """Fork a kernel running `kernel_cmd`'s arguments; None if the template is unusable."""
-        request = {"argv": kernel_cmd[3:], "cwd": cwd, "env": env, "log": str(log)}
         with self._lock:
             process = self._process
             if self._broken or process is None or process.stdin is None or process.stdout is None:
@@ -79,6 +82,15 @@ class KernelTemplate:
                 if not self._ready:  # the template says so once its imports are done
                     ready = json.loads(self._line(process, self._ready_s))
                     self._ready = bool(ready["ready"])
+                # CLOCK_MONOTONIC is the machine's: the template reads the same clock.
+                until = time.monotonic() + max(self._reply_s - TEMPLATE_FORK_MARGIN_S, 0.0)
+                request = {
+                    "argv": kernel_cmd[3:],
+                    "cwd": cwd,
+                    "env": env,
+                    "log": str(log),
+                    "until": until,
+                }
                 process.stdin.write(json.dumps(request).encode() + b"\n")
                 process.stdin.flush()
                 reply = json.loads(self._line(process, self._reply_s))
@@ -308,8 +320,12 @@ class RunKernel:
 
         return RunKernelManager
 
-    def restarted(self, why: str) -> None:
-        """Say in the kernel's log that its first kernel died while starting, and why."""
+    def restart(self, why: str) -> bool:
+        """Whether a kernel that died while starting is to be started again: not when it was
+        killed (a timeout, Ctrl-C). If so, the kernel's log says so, and why."""
+        with self._lock:
+            if self._kill_requested:
+                return False
         with contextlib.suppress(OSError):
             fd = os.open(
                 self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
@@ -318,6 +334,7 @@ class RunKernel:
                 log.write(
                     f"upkeep: the kernel died while starting ({why}); a new one was started\n"
                 )
+        return True
 
     def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
         if self.template is None or not self.template.can_fork(kernel_cmd):

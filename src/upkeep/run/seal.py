@@ -14,7 +14,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from upkeep.atomic import file_mode, write_text
+from upkeep.atomic import dir_mode, file_mode, write_text
 from upkeep.plain_text import cut, shown
 from upkeep.records import Check, RunRecord, Status
 from upkeep.redact import Scrubber
@@ -143,20 +143,30 @@ def seal(
 def drop_unkept(staging: Path) -> Check | None:
     """Remove, unread, what a run left in its folder that cannot be evidence (a symlink, a FIFO,
     a socket, a device: only regular files are hashed and kept), and say so in a warning; None
-    when there was nothing. Refused by the store, one of them would lose the whole run."""
+    when there was nothing. Refused by the store, one of them would lose the whole run.
+
+    Walked by descriptor, never by path: a folder swapped for a link meanwhile (by a process
+    the run left behind) is not entered. A folder the run made read-only or unreadable is
+    given the evidence's mode first, so that its entries can be removed and later hashed."""
     unkept: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(staging):
-        base = Path(dirpath)
+    folder_mode = dir_mode()
+    for dirpath, dirnames, filenames, folder in os.fwalk(staging, follow_symlinks=False):
+        with contextlib.suppress(OSError):
+            os.fchmod(folder, folder_mode)
+        where = Path(dirpath).relative_to(staging)
         for name in sorted(dirnames + filenames):
-            path = base / name
-            with contextlib.suppress(FileNotFoundError):
-                mode = path.lstat().st_mode
-                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+            try:
+                mode = os.lstat(name, dir_fd=folder).st_mode
+                if stat.S_ISDIR(mode):
+                    _open_up(name, folder, folder_mode)  # before the walk tries to enter it
                     continue
-                path.unlink()  # a symlink itself, never what it points at
-                kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
-                unkept.append(f"{_shown_name(path.relative_to(staging))} ({kind})")
-        dirnames[:] = [d for d in dirnames if (base / d).is_dir() and not (base / d).is_symlink()]
+                if stat.S_ISREG(mode):
+                    continue
+                os.unlink(name, dir_fd=folder)  # a symlink itself, never what it points at
+            except OSError:  # gone already; or left, for the store to name and refuse
+                continue
+            kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+            unkept.append(f"{_shown_name(where / name)} ({kind})")
     if not unkept:
         return None
     things = "entry" if len(unkept) == 1 else "entries"
@@ -171,6 +181,18 @@ def drop_unkept(staging: Path) -> Check | None:
             UNKEPT_MESSAGE_CHARS,
         ),
     )
+
+
+def _open_up(name: str, parent: int, mode: int) -> None:
+    """Give the folder `name` in `parent` `mode`, through a descriptor of the folder itself (a
+    link put in its place is not followed), where /proc lets a path name that descriptor."""
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(name, flags, dir_fd=parent)
+    try:
+        with contextlib.suppress(OSError):
+            os.chmod(f"/proc/self/fd/{descriptor}", mode)
+    finally:
+        os.close(descriptor)
 
 
 def _shown_name(relative: Path) -> str:
