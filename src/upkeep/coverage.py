@@ -203,11 +203,13 @@ def _slots(
     first = schedule.previous_time(runbook.cadence, since.astimezone(tz))
     times = schedule.times_from(runbook.cadence, first, local_at)
     scheduled = next(times, None)
+    now = at.astimezone(UTC)
+    stop = now if scheduled is None else scheduled.astimezone(UTC)
     ran_i = skipped_i = 0
     while scheduled is not None:
         following = next(times, None)
         end = following if following is not None else schedule.next_time(runbook.cadence, local_at)
-        start, stop = scheduled.astimezone(UTC), end.astimezone(UTC)
+        start, stop = stop, end.astimezone(UTC)  # a period ends where the next one starts
         while ran_i < len(ran) and ran[ran_i][0] < start:
             ran_i += 1
         while skipped_i < len(skipped) and skipped[skipped_i] < start:
@@ -219,7 +221,7 @@ def _slots(
             yield Slot(scheduled, outcome, run_id, began)
         elif skipped_i < len(skipped) and skipped[skipped_i] < stop:
             yield Slot(scheduled, Outcome.SKIPPED)
-        elif at.astimezone(UTC) < start + grace.start:
+        elif now < start + grace.start:
             yield Slot(scheduled, Outcome.DUE)
         else:
             yield Slot(scheduled, Outcome.MISSED)

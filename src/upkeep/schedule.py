@@ -92,17 +92,21 @@ def times_from(cadence: str, first: datetime, until: datetime) -> Iterator[datet
     expression = cron_for(cadence)
     step = _CALENDAR_STEPS.get(cadence)
     minutes = _hourly_minutes(expression)
-    moment = first
+    moment, instant = first, first.astimezone(UTC)
     limit = until.astimezone(UTC)  # as moments: in one zone, aware times compare by wall clock
-    while moment.astimezone(UTC) <= limit:
+    while instant <= limit:
         yield moment
         following = None
         if step is not None:
             midnight = datetime.combine(step(moment.date()), time(), moment.tzinfo)
             following = midnight if _exists(midnight) else None
         elif minutes is not None:
-            following = _same_offset_step(moment, minutes)
+            following, instant = _same_offset_step(moment, instant, minutes)
+            if following is not None:
+                moment = following
+                continue
         moment = following or next(CronSim(expression, moment))
+        instant = moment.astimezone(UTC)
 
 
 def _hourly_minutes(expression: str) -> tuple[int, ...] | None:
@@ -115,17 +119,19 @@ def _hourly_minutes(expression: str) -> tuple[int, ...] | None:
     return tuple(moment.minute for moment in takewhile(lambda m: m.hour == 0, hour))
 
 
-def _same_offset_step(moment: datetime, minutes: tuple[int, ...]) -> datetime | None:
-    """The next time after `moment` that fires at `minutes` past every hour, found by adding
-    the minutes to it as a moment: right whenever the zone's offset is the same after (no
-    change of clocks in between, since changes are months apart); else None, for cronsim to
-    find. (cronsim takes ~20 µs a step, this ~2: a cadence of minutes adds up over years.)"""
+def _same_offset_step(
+    moment: datetime, instant: datetime, minutes: tuple[int, ...]
+) -> tuple[datetime | None, datetime]:
+    """The next time after `moment` (which is `instant` in UTC) that fires at `minutes` past
+    every hour, and its instant, found by adding the minutes to the instant: right whenever the
+    zone's offset is the same after (no change of clocks in between, since changes are months
+    apart); else None, for cronsim to find. (cronsim takes ~20 µs a step, this ~2: a cadence
+    of minutes adds up over years.)"""
     at = bisect_right(minutes, moment.minute)
     later = minutes[at] if at < len(minutes) else minutes[0] + 60
-    found = (moment.astimezone(UTC) + timedelta(minutes=later - moment.minute)).astimezone(
-        moment.tzinfo
-    )
-    return found if found.utcoffset() == moment.utcoffset() else None
+    step = instant + timedelta(minutes=later - moment.minute)
+    found = step.astimezone(moment.tzinfo)
+    return (found if found.utcoffset() == moment.utcoffset() else None), step
 
 
 def _exists(moment: datetime) -> bool:
