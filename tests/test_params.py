@@ -366,3 +366,25 @@ def test_a_list_nested_too_deeply_is_refused_not_an_internal_error() -> None:
     nested = "[" * 5000 + "]" * 5000
     with pytest.raises(ParameterError, match="parameter hosts: expected a list of plain values"):
         params.convert(spec, nested, "reads-hosts")
+
+
+def test_a_value_that_is_not_utf8_is_refused_without_echoing_it() -> None:
+    """An argument of bytes that are no UTF-8 (Python keeps them as lone surrogates): the run
+    went ahead and lost its record when the notebook could not be written."""
+    with pytest.raises(params.ParameterError) as refused:
+        params.parse_assignments(["s=\udcff\udcfe"])
+    assert str(refused.value) == "-p: parameter 's': not UTF-8 text; expected a value in UTF-8"
+
+
+def test_a_value_that_is_not_utf8_is_bad_input_on_the_command_line(project: Project) -> None:
+    import subprocess
+    import sys
+
+    project.add_runbook("pv", [CHECK_OK], params='s: str = "a"')
+    command = [sys.executable, "-m", "upkeep.cli", "--config", str(project.config)]
+    done = subprocess.run(
+        [*command, "run", "pv", "-p", b"s=\xff\xfe"], capture_output=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert b"not UTF-8 text" in done.stderr and b"Traceback" not in done.stderr
+    assert not project.run_dirs()

@@ -183,6 +183,10 @@ def test_text_without_secrets_is_left_exactly_as_it_was() -> None:
             lambda v: "Basic " + base64.b64encode(f"app:{v}".encode()).decode(),
             id="base64-inside-basic-auth",
         ),
+        # UTF-16 printed as text: a NUL between characters, which a report that drops NULs
+        # would join back into the value.
+        pytest.param(lambda v: v.encode("utf-16-le").decode("latin-1"), id="utf-16-le"),
+        pytest.param(lambda v: v.encode("utf-16-be").decode("latin-1"), id="utf-16-be"),
     ],
 )
 @pytest.mark.parametrize("secret", [CANARY, TRICKY])
@@ -476,3 +480,11 @@ def test_a_summary_that_was_not_cut_keeps_a_word_a_secret_starts_with() -> None:
     record = RunRecord("r", RunbookRef("r"), Status.OK, now, now, now, summary="ran backup")
     scrubbed = scrub_record(record, Scrubber({REFERENCE: "backup-2024-xyz"})).summary
     assert scrubbed == "ran backup"
+
+
+def test_a_secret_with_blanks_around_it_is_scrubbed_stripped_too() -> None:
+    """A secret file `  token  `: the runbook strips what it read, and prints that."""
+    value = "  SpacedSecret77  "
+    scrubbed = scrub_text("got SpacedSecret77 and '  SpacedSecret77  '", {REFERENCE: value})
+    assert "SpacedSecret77" not in scrubbed
+    assert scrubbed.count(MARK) == 2

@@ -223,3 +223,56 @@ def test_the_disaster_drills_timeout_is_checked_before_anything_runs() -> None:
     found = registry.discover(REPO / "runbooks", REPO)
     with pytest.raises(ParameterError, match="healthy_timeout_s: expected a value >= 0, got -5"):
         params.validate(found["disaster-drill"], {"healthy_timeout_s": "-5"})
+
+
+def _tags(nb: dict) -> None:
+    nb["cells"][0]["metadata"]["tags"] = None
+
+
+def _params_tags(nb: dict) -> None:
+    next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))["metadata"][
+        "tags"
+    ] = None
+
+
+MALFORMED = {
+    "tags null": (_params_tags, "metadata.tags is not a list of text"),
+    "first cell's tags null": (_tags, "metadata.tags is not a list of text"),
+    "metadata null": (lambda nb: nb.update(metadata=None), "metadata is not a mapping"),
+    "cells null": (lambda nb: nb.update(cells=None), "cells are not a list"),
+    "cells text": (lambda nb: nb.update(cells="s"), "cells are not a list"),
+    "source with null": (
+        lambda nb: nb["cells"][-1].update(source=[None]),
+        "source is not text or a list of lines",
+    ),
+    "cell metadata list": (
+        lambda nb: nb["cells"][-1].update(metadata=[]),
+        "its metadata is not a mapping",
+    ),
+    "no cell type": (lambda nb: nb["cells"][-1].pop("cell_type"), "expected a cell with"),
+    "lone surrogate": (lambda nb: nb["cells"][-1].update(source="\ud800"), "lone surrogate"),
+    "nbformat 99": (lambda nb: nb.update(nbformat=99), "nbformat is 99; expected 4"),
+    "nbformat text": (lambda nb: nb.update(nbformat="4"), "nbformat is '4'; expected 4"),
+    "nbformat 3": (lambda nb: nb.update(nbformat=3), "nbformat is 3; expected 4"),
+    "not an object": (lambda nb: nb.clear(), "nbformat is None"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_notebook_is_invalid_alone(project: Project, case: str) -> None:
+    """One notebook of a shape nobody's reader expects (tags null, cells null, nbformat 99):
+    every command failed with an internal error; now that runbook alone is invalid, named."""
+    project.add_runbook("fine", [CHECK_OK])
+    path = project.add_runbook("odd", [CHECK_OK], params="x: int = 1")
+    break_it, message = MALFORMED[case]
+    nb = json.loads(path.read_text())
+    break_it(nb)
+    path.write_text(json.dumps(nb))
+    found = _discover(project)
+    assert list(found) == ["fine"]
+    assert message in found.invalid["odd"].message
+    listed = project.upkeep_in_process("list")
+    assert listed.code == 2 and "Traceback" not in listed.text
+    assert project.upkeep_in_process("show", "fine").code == 0
+    shown = project.upkeep_in_process("show", "odd")
+    assert shown.code == 2 and message in shown.err

@@ -136,11 +136,24 @@ def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str
         if not sep or not key.strip():
             # The argument is not echoed: a mistyped `-p token:...` may hold a secret.
             raise ParameterError("-p: expected KEY=VALUE, got an argument without a key and '='")
+        if not _is_text(item):  # bytes that are no UTF-8, kept by Python as lone surrogates
+            shown = key.strip().encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ParameterError(
+                f"-p: parameter {shown!r}: not UTF-8 text; expected a value in UTF-8"
+            )
         if key.strip() in parsed:
             # Neither value is echoed either: either may be a secret.
             raise ParameterError(f"-p: parameter {key.strip()!r} is given twice; give it once")
         parsed[key.strip()] = value
     return parsed
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate(

@@ -73,9 +73,21 @@ def _repr_bodies(value: str) -> Iterable[str]:
 
 
 def encoded_forms(value: str) -> set[str]:
-    """The value and the escaped or encoded forms of it that output commonly contains."""
-    forms = {
+    """The value and the escaped or encoded forms of it that output commonly contains; of the
+    value without the blanks around it too (a secret file's `  token  `, stripped by the code
+    that reads it)."""
+    stripped = value.strip()
+    forms = _forms_of(value) | (_forms_of(stripped) if stripped != value else set())
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def _forms_of(value: str) -> set[str]:
+    return {
         value,
+        # Its UTF-16 bytes read as Latin-1 (a NUL between characters): a report that drops
+        # NULs would show the value whole.
+        value.encode("utf-16-le", "surrogatepass").decode("latin-1"),
+        value.encode("utf-16-be", "surrogatepass").decode("latin-1"),
         *_repr_bodies(value),
         value.encode("unicode_escape").decode("ascii"),
         json.dumps(value)[1:-1],
@@ -87,7 +99,6 @@ def encoded_forms(value: str) -> set[str]:
         urllib.parse.quote_plus(value),
         *_base64_forms(value),
     }
-    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 class Scrubber:

@@ -267,7 +267,8 @@ def load_runbook(path: Path, root: Path) -> Runbook:
         nb = json.loads(raw)
     except ValueError as exc:
         raise RunbookError(f"{where}: not a valid notebook (JSON error: {exc})") from None
-    meta = nb.get("metadata", {}).get("upkeep") if isinstance(nb, dict) else None
+    _check_shape(nb, where)
+    meta = nb["metadata"].get("upkeep")
     if not isinstance(meta, dict):
         raise RunbookError(f"{where}: notebook metadata has no 'upkeep' mapping")
     fields = runbook_metadata(meta, where)
@@ -289,6 +290,48 @@ def load_runbook(path: Path, root: Path) -> Runbook:
         param_notes=notes,
         **fields,
     )
+
+
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+def _check_shape(nb: Any, where: str) -> None:
+    """RunbookError unless `nb` has the shape of a version-4 notebook where upkeep and
+    papermill read it: a metadata mapping, a list of cells, each with a type, a text source
+    and a metadata mapping whose tags are a list of text; and no text anywhere that is not
+    text (a lone surrogate, written as an escape in the JSON, cannot be written back out)."""
+    if not isinstance(nb, dict):
+        raise RunbookError(f"{where}: not a notebook (expected a JSON object)")
+    version = nb.get("nbformat")
+    if type(version) is not int or version != 4:
+        raise RunbookError(f"{where}: nbformat is {version!r}; expected 4 (Jupyter's notebook)")
+    if not isinstance(nb.get("metadata"), dict):
+        raise RunbookError(f"{where}: the notebook's metadata is not a mapping")
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise RunbookError(f"{where}: the notebook's cells are not a list")
+    for number, cell in enumerate(cells, 1):
+        here = f"{where}: cell {number}"
+        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
+            raise RunbookError(f"{here}: expected a cell with cell_type {', '.join(CELL_TYPES)}")
+        source = cell.get("source", "")
+        if not (
+            isinstance(source, str)
+            or (isinstance(source, list) and all(isinstance(line, str) for line in source))
+        ):
+            raise RunbookError(f"{here}: its source is not text or a list of lines")
+        metadata = cell.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise RunbookError(f"{here}: its metadata is not a mapping")
+        tags = metadata.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise RunbookError(f"{here}: metadata.tags is not a list of text")
+    try:
+        json.dumps(nb, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RunbookError(
+            f"{where}: holds a lone surrogate (an escape such as \\ud800 that is no character)"
+        ) from None
 
 
 def _language(nb: dict[str, Any]) -> str:

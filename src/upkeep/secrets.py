@@ -6,8 +6,10 @@ with `resolve`, and the runner resolves it too, only to scrub the value from eve
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 
 REFERENCE = re.compile(r"^(?:env:(?P<env>[A-Za-z_][A-Za-z0-9_]*)|file:(?P<file>/.+))$")
@@ -32,10 +34,41 @@ def resolve(reference: str) -> str:
         )
     if match["env"]:
         try:
-            return os.environ[match["env"]]
+            value = os.environ[match["env"]]
         except KeyError:
             raise SecretError(f"{reference}: environment variable is not set") from None
+        if not _is_text(value):  # bytes that are no UTF-8, kept by Python as lone surrogates
+            raise SecretError(f"{reference}: the variable's value is not UTF-8 text")
+        return value
     try:
-        return Path(match["file"]).read_text(encoding="utf-8").rstrip("\n")
+        raw = _read_regular(Path(match["file"]), SECRET_FILE_BYTES + 1)
     except OSError as exc:
         raise SecretError(f"{reference}: cannot read secret file: {exc.strerror}") from None
+    if len(raw) > SECRET_FILE_BYTES:
+        raise SecretError(f"{reference}: the secret file is over {SECRET_FILE_BYTES} bytes")
+    try:
+        return raw.decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError:
+        raise SecretError(f"{reference}: the secret file is not UTF-8 text") from None
+
+
+SECRET_FILE_BYTES = 1024 * 1024  # a key, a token, a certificate: never a log's worth
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the regular file at `path`; OSError for a FIFO or a device,
+    which would wait for a writer or never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return handle.read(limit)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
