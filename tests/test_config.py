@@ -188,6 +188,10 @@ def test_thresholds_override_only_what_is_given(tmp_path: Path) -> None:
         ("evidence_dir: /etc\n", "evidence_dir: /etc is a system tree"),
         ("state_dir: /var\n", "state_dir: /var is a system directory"),
         ("state_dir: .\n", "is the project itself (where upkeep.yml lives)"),
+        # The state in the evidence: verify then named its files as folders added by hand.
+        ("state_dir: evidence/runs\n", "state_dir (/PROJECT/evidence/runs) and evidence_dir"),
+        ("evidence_dir: var/state/ev\n", "overlap; expected two folders apart"),
+        ("state_dir: evidence\n", "overlap; expected two folders apart"),
         (
             "logs:\n  - {name: a, path: a.log, rotate: {max_bytes: 10}}\n",
             "logs[0].rotate: method rename moves the log aside, and a writer nobody tells "

@@ -99,6 +99,18 @@ def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems
     return problems.read(lambda: _config(Section(data, "", path), path, problems), None), problems
 
 
+def _apart(config: Config) -> None:
+    """The evidence and the state are folders apart: the evidence holds only run folders and
+    the ledger (`upkeep verify` names anything else), the state what runbooks keep."""
+    evidence, state = config.evidence_dir.resolve(), config.state_dir.resolve()
+    if evidence == state or evidence.is_relative_to(state) or state.is_relative_to(evidence):
+        raise ConfigError(
+            f"{config.path}: state_dir ({config.state_dir}) and evidence_dir "
+            f"({config.evidence_dir}) overlap; expected two folders apart, such as var/state "
+            "and evidence beside upkeep.yml"
+        )
+
+
 def _config(top: Section, path: Path, problems: Problems) -> Config:
     """The config of the document `top`, read part by part; each part's problem in `problems`."""
     base = path.parent
@@ -169,6 +181,7 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         LogBackup(),
     )
     config = replace(config, log_backup=log_backup)
+    problems.read(lambda: _apart(config), None)
     register = problems.read(
         lambda: read_risk_register(config.updates.risk_register), RiskRegister()
     )
