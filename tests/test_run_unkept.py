@@ -155,3 +155,73 @@ def test_a_run_that_leaves_a_link_in_its_folder_is_recorded(
         assert b"CANARY-outside-the-evidence" not in path.read_bytes(), path
     assert canary.read_text() == "CANARY-outside-the-evidence\n"
     assert project.upkeep("verify").code == 0
+
+
+def test_names_a_record_cannot_list_are_renamed_kept_and_sealed(tmp_path: Path) -> None:
+    """A file and a folder whose names are bytes that are no UTF-8: run.json lists every file
+    by name, in JSON, and sealing failed with an internal error, losing the run. A backslash
+    in a name was sealed, and verify then refused the name."""
+    from upkeep.evidence import EvidenceStore, verify
+    from upkeep.records import RunbookRef, RunRecord, parse_time
+
+    store = EvidenceStore(tmp_path / "evidence")
+    run_id = "20261127T021500Z-odd-1a2b"
+    staging = store.new_staging(run_id)
+    raw = os.fsencode(staging)
+    with open(os.path.join(raw, b"inv\xffutf8"), "w") as kept:
+        kept.write("file content\n")
+    (staging / "inv%FFutf8").write_text("taken already\n")  # the name it would get
+    (staging / "back\\slash.txt").write_text("a backslash\n")  # verify refused the name
+    os.mkdir(os.path.join(raw, b"dir\xfe"))
+    with open(os.path.join(raw, b"dir\xfe", b"inner.txt"), "w") as inner:
+        inner.write("inner\n")
+    check = drop_unkept(staging)
+    assert check is not None and check.status is Status.WARN and check.value == 3
+    assert "3 names a record cannot list (not UTF-8, or a backslash), renamed: " in check.message
+    assert "inv\ufffdutf8 as inv%FFutf8-1" in check.message
+    assert "dir\ufffd as dir%FE" in check.message
+    assert "back\\slash.txt as back%5Cslash.txt" in check.message
+    assert (staging / "inv%FFutf8-1").read_text() == "file content\n"
+    assert (staging / "inv%FFutf8").read_text() == "taken already\n"
+    assert (staging / "dir%FE" / "inner.txt").read_text() == "inner\n"
+    assert (staging / "back%5Cslash.txt").read_text() == "a backslash\n"
+    at = parse_time("2026-11-27T02:15:00Z")
+    store.publish(staging, RunRecord(run_id, RunbookRef("odd"), Status.OK, at, at, at))
+    assert verify(store.root).ok
+
+
+FOLDER_GONE = {
+    "removed": "shutil.rmtree(folder)",
+    "renamed": "os.rename(folder, folder + '-moved')",
+    "replaced by a link": ("os.rename(folder, folder + '-moved'); os.symlink({outside!r}, folder)"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", sorted(FOLDER_GONE))
+def test_a_run_that_removes_its_own_folder_is_still_recorded(
+    project: Project, tmp_path: Path, how: str
+) -> None:
+    """Before, publishing found no folder and the run left no record, no line, nothing."""
+    from upkeep.run.seal import FOLDER_CHECK
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not evidence\n")
+    cells = f"""
+        import os, shutil
+        from upkeep import report
+        report.check("own", "ok")
+        folder = os.environ["UPKEEP_RUN_DIR"]
+        {FOLDER_GONE[how].format(outside=str(outside))}
+    """
+    project.add_runbook("vanisher", [("code", textwrap.dedent(cells))])
+    result = project.upkeep("run", "vanisher")
+    assert result.code == 0, result.text
+    [record] = project.records()
+    checks = {check["name"]: check for check in record["checks"]}
+    assert record["status"] == "warn" and checks["own"]["status"] == "ok"
+    assert "the run's folder was gone when the run ended" in checks[FOLDER_CHECK]["message"]
+    assert (outside / "keep.txt").read_text() == "not evidence\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert project.upkeep("verify").code == 0

@@ -26,7 +26,7 @@ def write_artifact(name: str, data: bytes) -> Path | None:
     folder = os.environ.get(RUN_DIR_ENV)
     if not folder:
         return None
-    if "/" in name or name.startswith(".") or name in ("run.json",):
+    if "/" in name or "\\" in name or name.startswith(".") or name in ("run.json",):
         raise ValueError(f"artifact name {name!r}: expected a plain file name")
     path = Path(folder) / name
     write_bytes(path, data, mode=file_mode())

@@ -6,6 +6,7 @@ the run's staging folder. (The evidence store hashes every file as it publishes 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -140,15 +141,44 @@ def seal(
     return record
 
 
+FOLDER_CHECK = "artifacts:folder-gone"
+
+
+def restore_folder(staging: Path) -> Check | None:
+    """Make the run's folder again when its code removed it, renamed it, or put something
+    else in its place (never followed), and say so in a warning: what it held is lost, and
+    without a folder the run would leave no record at all. None when it is still there."""
+    try:
+        mode = staging.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        return None
+    if mode is not None:
+        staging.unlink()  # a link or a file in its place: removed, not followed
+    staging.mkdir(mode=dir_mode())
+    return Check(
+        FOLDER_CHECK,
+        Status.WARN,
+        message=(
+            "the run's folder was gone when the run ended (removed, renamed or replaced while "
+            "it ran): what it held, the kernel's own output and any artifacts, is lost; this "
+            "record and the executed notebook are what is left"
+        ),
+    )
+
+
 def drop_unkept(staging: Path) -> Check | None:
     """Remove, unread, what a run left in its folder that cannot be evidence (a symlink, a FIFO,
-    a socket, a device: only regular files are hashed and kept), and say so in a warning; None
-    when there was nothing. Refused by the store, one of them would lose the whole run.
+    a socket, a device: only regular files are hashed and kept), rename what has a name the
+    record cannot list (not UTF-8, or a backslash), and say so in a warning; None when
+    there was nothing. Left as they were, either would lose the whole run.
 
     Walked by descriptor, never by path: a folder swapped for a link meanwhile (by a process
     the run left behind) is not entered. A folder the run made read-only or unreadable is
     given the evidence's mode first, so that its entries can be removed and later hashed."""
     unkept: list[str] = []
+    renamed: list[str] = []
     folder_mode = dir_mode()
     for dirpath, dirnames, filenames, folder in os.fwalk(staging, follow_symlinks=False):
         with contextlib.suppress(OSError):
@@ -157,30 +187,77 @@ def drop_unkept(staging: Path) -> Check | None:
         for name in sorted(dirnames + filenames):
             try:
                 mode = os.lstat(name, dir_fd=folder).st_mode
-                if stat.S_ISDIR(mode):
-                    _open_up(name, folder, folder_mode)  # before the walk tries to enter it
-                    continue
-                if stat.S_ISREG(mode):
+                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    if stat.S_ISDIR(mode):
+                        _open_up(name, folder, folder_mode)  # before the walk enters it
+                    if not _fits_record(name):
+                        new = _rename_to_fit(name, folder)
+                        if name in dirnames:
+                            dirnames[dirnames.index(name)] = new  # the walk enters it so
+                        renamed.append(f"{_shown_name(where / name)} as {new}")
                     continue
                 os.unlink(name, dir_fd=folder)  # a symlink itself, never what it points at
             except OSError:  # gone already; or left, for the store to name and refuse
                 continue
             kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
             unkept.append(f"{_shown_name(where / name)} ({kind})")
-    if not unkept:
+    if not unkept and not renamed:
         return None
-    things = "entry" if len(unkept) == 1 else "entries"
+    done = []
+    if unkept:
+        things = "entry" if len(unkept) == 1 else "entries"
+        done.append(
+            f"{len(unkept)} {things} that cannot be evidence (only regular files can), removed "
+            f"unread: {', '.join(unkept)}"
+        )
+    if renamed:
+        things = "name" if len(renamed) == 1 else "names"
+        done.append(
+            f"{len(renamed)} {things} a record cannot list (not UTF-8, or a backslash), "
+            f"renamed: {', '.join(renamed)}"
+        )
     return Check(
         UNKEPT_CHECK,
         Status.WARN,
-        value=float(len(unkept)),
+        value=float(len(unkept) + len(renamed)),
         message=cut(
-            f"the run left {len(unkept)} {things} in its folder that cannot be evidence (only "
-            f"regular files can), removed unread: {', '.join(unkept)}; write an artifact's "
-            "content with upkeep.run_artifacts.write_artifact",
+            f"the run left in its folder {'; and '.join(done)}; write an artifact with "
+            "upkeep.run_artifacts.write_artifact",
             UNKEPT_MESSAGE_CHARS,
         ),
     )
+
+
+def _fits_record(name: str) -> bool:
+    """Whether run.json can list a file name: UTF-8 text (bytes that are not are kept by
+    Python as lone surrogates) with no backslash (`upkeep verify` reads one as a way out)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\\" not in name
+
+
+def _rename_to_fit(name: str, folder: int) -> str:
+    """Rename the entry `name` in `folder` to a name that fits a record, each byte that is not
+    UTF-8 and each backslash written as %XX (and a number added, if that is taken); the new
+    name."""
+    base = "".join(
+        f"%{ord(char) - 0xDC00:02X}"
+        if "\udc80" <= char <= "\udcff"
+        else "%5C"
+        if char == "\\"
+        else char
+        for char in name
+    )
+    for number in range(1000):
+        new = base if number == 0 else f"{base}-{number}"
+        try:
+            os.lstat(new, dir_fd=folder)
+        except FileNotFoundError:
+            os.rename(name, new, src_dir_fd=folder, dst_dir_fd=folder)
+            return new
+    raise OSError(errno.EEXIST, "no free name to rename to", name)
 
 
 def _open_up(name: str, parent: int, mode: int) -> None:

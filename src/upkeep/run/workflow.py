@@ -35,6 +35,7 @@ from upkeep.run.seal import (
     KERNEL_LOG,
     Renderer,
     drop_unkept,
+    restore_folder,
     seal,
     secret_values,
 )
@@ -199,7 +200,7 @@ def _execute(
     results = collect(nb, failure)
     today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
     # After collect: a run that recorded no check of its own still errs.
-    own_checks = (limit.check(), drop_unkept(stage.folder))
+    own_checks = (limit.check(), restore_folder(stage.folder), drop_unkept(stage.folder))
     recorded = (*results.checks, *(check for check in own_checks if check is not None))
     checks = apply_waivers(recorded, runbook.name, batch.config.risk_register, today)
     return nb, replace(results, checks=checks), time.monotonic() - clock, limit.log_dropped
