@@ -9,6 +9,7 @@ codes between characters, as IPython tracebacks colour what they print.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import re
@@ -124,6 +125,16 @@ class Scrubber:
 
     def __bool__(self) -> bool:
         return bool(self._forms)
+
+    def byte_forms(self) -> list[bytes]:
+        """Every form as the bytes a file may hold it in, longest first: UTF-8, and Latin-1
+        where it has no other character (so a UTF-16 form gives the bytes of UTF-16 text), to
+        find one in a file the run wrote itself."""
+        found = {form.encode("utf-8", "surrogatepass") for form in self._forms}
+        for form in self._forms:
+            with contextlib.suppress(UnicodeEncodeError):
+                found.add(form.encode("latin-1"))
+        return sorted(found, key=lambda form: (-len(form), form))
 
     def text(self, text: str) -> str:
         """`text` with every secret form replaced by its marker, and the start of a secret

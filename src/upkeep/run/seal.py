@@ -142,6 +142,89 @@ def seal(
 
 
 FOLDER_CHECK = "artifacts:folder-gone"
+SECRET_CHECK = "artifacts:secret"
+# A file of the run's own that holds a secret is scrubbed in place when it is UTF-8 text of at
+# most this size; otherwise (a binary, a huge file) it is removed.
+SCRUB_IN_PLACE_BYTES = 16 * 1024 * 1024
+_SCAN_CHUNK = 1024 * 1024
+# What upkeep writes into the folder and scrubs itself (`seal`), or never keeps.
+_OWN_FILES = frozenset({NOTEBOOK, REPORT, KERNEL_LOG, KERNEL_CONNECTION, "run.json"})
+
+
+def scrub_artifacts(staging: Path, scrubber: Scrubber) -> Check | None:
+    """Find the run's secrets in the files its code wrote into its folder (an artifact, a
+    dump): scrub a text file in place, remove any other, and say which in a warning; None when
+    no file held one. Only regular files are read, never through a link."""
+    forms = scrubber.byte_forms()
+    if not forms:
+        return None
+    pattern = re.compile(b"|".join(re.escape(form) for form in forms))
+    overlap = len(forms[0]) - 1
+    scrubbed: list[str] = []
+    removed: list[str] = []
+    for dirpath, _, filenames, folder in os.fwalk(staging, follow_symlinks=False):
+        where = Path(dirpath).relative_to(staging)
+        for name in sorted(filenames):
+            if where == Path(".") and name in _OWN_FILES:
+                continue
+            text = _text_holding(name, folder, pattern, overlap)
+            if text is None:
+                continue
+            shown = _shown_name(where / name)
+            cleaned = scrubber.text(text) if isinstance(text, str) else None
+            if cleaned is not None and pattern.search(cleaned.encode("utf-8")) is None:
+                write_text(staging / where / name, cleaned, mode=file_mode())
+                scrubbed.append(shown)
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=folder)
+            removed.append(shown)
+    if not scrubbed and not removed:
+        return None
+    done = []
+    if scrubbed:
+        done.append(f"scrubbed in place: {', '.join(scrubbed)}")
+    if removed:
+        done.append(f"removed (not text, or over 16 MiB): {', '.join(removed)}")
+    return Check(
+        SECRET_CHECK,
+        Status.WARN,
+        value=float(len(scrubbed) + len(removed)),
+        message=cut(
+            "the run wrote a secret's value into files of its own, which would have kept it; "
+            + "; ".join(done),
+            UNKEPT_MESSAGE_CHARS,
+        ),
+    )
+
+
+def _text_holding(name: str, folder: int, pattern: re.Pattern[bytes], overlap: int) -> Any:
+    """None when the regular file `name` in `folder` holds no form of a secret; else its
+    text, when it is UTF-8 of at most SCRUB_IN_PLACE_BYTES, or True (it holds one, and is
+    not such text)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=folder)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        tail = b""
+        while chunk := file.read(_SCAN_CHUNK):
+            if pattern.search(tail + chunk):
+                break
+            tail = chunk[-overlap:] if overlap else b""
+        else:
+            return None
+        if status.st_size > SCRUB_IN_PLACE_BYTES:
+            return True
+        file.seek(0)
+        try:
+            return file.read().decode("utf-8")
+        except UnicodeDecodeError:
+            return True
 
 
 def restore_folder(staging: Path) -> Check | None:

@@ -24,6 +24,7 @@ from upkeep.config.reader import read_file
 from upkeep.evidence import EvidenceStore
 from upkeep.plan import PlannedRun, not_due_now
 from upkeep.records import RunRecord, Status
+from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
@@ -36,6 +37,7 @@ from upkeep.run.seal import (
     Renderer,
     drop_unkept,
     restore_folder,
+    scrub_artifacts,
     seal,
     secret_values,
 )
@@ -111,9 +113,12 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             # when the file changed since the registry loaded it or changes during the run.
             source = read_file(planned.runbook.path)
             nb, results, duration, log_dropped = _execute(planned, source, stage, batch)
-            record = _record(planned, stage, batch, results, duration, nb, source)
             after = secret_values(planned.runbook, planned.params, batch.config)
             secrets = list({*before.items(), *after.items()})
+            leaked = scrub_artifacts(stage.folder, Scrubber(secrets))  # files it wrote itself
+            if leaked is not None:
+                results = replace(results, checks=(*results.checks, leaked))
+            record = _record(planned, stage, batch, results, duration, nb, source)
             log_limit = _max_output(planned.runbook, batch.config)
             record = seal(stage.folder, nb, record, secrets, batch.renderer, log_limit, log_dropped)
             published = batch.store.publish(stage.folder, record)
