@@ -12,6 +12,7 @@ from helpers.project import CHECK_OK, Project
 
 from upkeep import registry
 from upkeep.config import load_config
+from upkeep.records import RunError
 from upkeep.run.execute import execute_notebook, prepare_imports
 from upkeep.run.kernels import RunKernel
 from upkeep.run.output_limit import OutputLimit
@@ -84,17 +85,18 @@ def test_outputs_that_never_arrive_fail_the_run_saying_so(
     assert "did not arrive within 2 s" in failure.evalue
 
 
-class _FirstKernelDies(RunKernel):
-    """Its first kernel is a process that is gone before it could answer (as one whose port
-    was taken between being picked and being bound); its second is a real kernel."""
+class _DyingKernels(RunKernel):
+    """Its first `dying` kernels are processes gone before they could answer (as one whose
+    port was taken between being picked and being bound); the next ones are real kernels."""
 
-    launches = 0
+    def __init__(self, log: Path, dying: int) -> None:
+        super().__init__(log, None)
+        self.dying = dying
+        self.launches = 0
 
     def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
         self.launches += 1
-        if self.launches == 1:
-            return _reaped_pid()
-        return super().fork(kernel_cmd, kw)
+        return _reaped_pid() if self.launches <= self.dying else super().fork(kernel_cmd, kw)
 
 
 def _reaped_pid() -> int:
@@ -104,43 +106,32 @@ def _reaped_pid() -> int:
     return child.pid
 
 
-def test_a_kernel_that_dies_while_starting_is_started_again_once(
-    project: Project, tmp_path: Path
-) -> None:
+def _run_with(project: Project, kernel: RunKernel) -> RunError | None:
     project.add_runbook("restarts", [CHECK_OK])
     config = load_config(project.config)
     runbook = registry.discover(config.runbooks_dir, config.root)["restarts"]
     prepare_imports()
-    kernel = _FirstKernelDies(tmp_path / "kernel.log", None)
     limit = OutputLimit(2**20)
-    nb, failure = execute_notebook(
+    _, failure = execute_notebook(
         runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, limit
     )
-    assert failure is None
+    return failure
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again_once(
+    project: Project, tmp_path: Path
+) -> None:
+    kernel = _DyingKernels(tmp_path / "kernel.log", dying=1)
+    assert _run_with(project, kernel) is None
     assert kernel.launches == 2
     log = (tmp_path / "kernel.log").read_text()
     assert "upkeep: the kernel died while starting (" in log
 
 
-class _EveryKernelDies(RunKernel):
-    launches = 0
-
-    def fork(self, kernel_cmd: list[str], kw: dict[str, Any]) -> int | None:
-        self.launches += 1
-        return _reaped_pid()
-
-
 def test_a_kernel_that_dies_while_starting_twice_is_the_runs_error(
     project: Project, tmp_path: Path
 ) -> None:
-    project.add_runbook("dies", [CHECK_OK])
-    config = load_config(project.config)
-    runbook = registry.discover(config.runbooks_dir, config.root)["dies"]
-    prepare_imports()
-    kernel = _EveryKernelDies(tmp_path / "kernel.log", None)
-    limit = OutputLimit(2**20)
-    _, failure = execute_notebook(
-        runbook, runbook.path.read_bytes(), {}, project.root, 60, kernel, limit
-    )
+    kernel = _DyingKernels(tmp_path / "kernel.log", dying=2)
+    failure = _run_with(project, kernel)
     assert failure is not None and "died" in failure.evalue
     assert kernel.launches == 2

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from upkeep.errors import ParameterError
+from upkeep.plain_text import is_utf8
 from upkeep.redact import MIN_SECRET_LENGTH
 from upkeep.secrets import SecretError, is_reference, resolve
 from upkeep.units import parse_bool
@@ -136,7 +137,7 @@ def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str
         if not sep or not key.strip():
             # The argument is not echoed: a mistyped `-p token:...` may hold a secret.
             raise ParameterError("-p: expected KEY=VALUE, got an argument without a key and '='")
-        if not _is_text(item):  # bytes that are no UTF-8, kept by Python as lone surrogates
+        if not is_utf8(item):  # bytes that are no UTF-8, kept by Python as lone surrogates
             shown = key.strip().encode("utf-8", "backslashreplace").decode("utf-8")
             raise ParameterError(
                 f"-p: parameter {shown!r}: not UTF-8 text; expected a value in UTF-8"
@@ -146,14 +147,6 @@ def parse_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str
             raise ParameterError(f"-p: parameter {key.strip()!r} is given twice; give it once")
         parsed[key.strip()] = value
     return parsed
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def validate(

@@ -43,3 +43,13 @@ def one_line(text: str) -> str:
     """`text` on one line: runs of whitespace (line breaks too) as one space, and every other
     control character shown as its picture."""
     return shown(" ".join(text.split()))
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: bytes that were not UTF-8 (an argument, an
+    environment variable, a file name) are kept by Python as lone surrogates, which cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -12,6 +12,8 @@ import re
 import stat
 from pathlib import Path
 
+from upkeep.plain_text import is_utf8
+
 REFERENCE = re.compile(r"^(?:env:(?P<env>[A-Za-z_][A-Za-z0-9_]*)|file:(?P<file>/.+))$")
 
 __all__ = ["REFERENCE", "SecretError", "is_reference", "resolve"]
@@ -37,7 +39,7 @@ def resolve(reference: str) -> str:
             value = os.environ[match["env"]]
         except KeyError:
             raise SecretError(f"{reference}: environment variable is not set") from None
-        if not _is_text(value):  # bytes that are no UTF-8, kept by Python as lone surrogates
+        if not is_utf8(value):  # bytes that are no UTF-8, kept by Python as lone surrogates
             raise SecretError(f"{reference}: the variable's value is not UTF-8 text")
         return value
     try:
@@ -64,11 +66,3 @@ def _read_regular(path: Path, limit: int) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
         return handle.read(limit)
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

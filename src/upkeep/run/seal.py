@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upkeep.atomic import dir_mode, file_mode, write_text
-from upkeep.plain_text import cut, shown
+from upkeep.plain_text import cut, is_utf8, shown
 from upkeep.records import Check, RunRecord, Status
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
@@ -314,11 +314,7 @@ def drop_unkept(staging: Path) -> Check | None:
 def _fits_record(name: str) -> bool:
     """Whether run.json can list a file name: UTF-8 text (bytes that are not are kept by
     Python as lone surrogates) with no backslash (`upkeep verify` reads one as a way out)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\\" not in name
+    return is_utf8(name) and "\\" not in name
 
 
 def _rename_to_fit(name: str, folder: int) -> str:
