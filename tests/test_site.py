@@ -668,7 +668,10 @@ def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path
     down = Check("service:web", Status.FAIL, message="http: HTTP 502, expected 200")
     first = run(0, LOG, ORPHANS)
     latest = run(1, runbook="health-check", status=Status.FAIL)
-    latest = replace(latest, checks=(Check("disk:/", Status.OK), down))
+    # A message that opens a code fence (superfences reads fences in a page's raw HTML): it
+    # set an element's id, and one never closed swallowed the rest of the dashboard.
+    fence = Check("fence", Status.FAIL, message="m\n```\nzzz\n```\n``` {.python #pwn60}\nopen\x00")
+    latest = replace(latest, checks=(Check("disk:/", Status.OK), down, fence))
     # A run skipped after the latest (locked by one still going) hides none of its failures.
     skipped = replace(run(2), status=Status.SKIPPED, checks=(), skipped_reason="locked")
     for record in (first, latest, skipped):
@@ -683,6 +686,13 @@ def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path
     failing = content[: content.index('id="open-findings"')]
     assert "service:web" in failing and "HTTP 502, expected 200" in failing
     assert "disk:/" not in failing  # ok checks are not listed
+    parsed = Parsed(failing)
+    assert not [tag for tag, attrs in parsed.tags if attrs.get("id") == "pwn60"]
+    assert not [tag for tag, attrs in parsed.tags if "highlight" in (attrs.get("class") or "")]
+    assert "m ``` zzz ``` ``` {.python #pwn60} open\u2400" in " ".join(
+        " ".join(parsed.text).split()
+    )
+    assert "\x00" not in dashboard
     findings = content[content.index('id="open-findings"') :]
     # The log finding is sticky: the latest run reported no new lines, it stays open; the
     # acknowledged one is gone from the dashboard and on the decisions page.

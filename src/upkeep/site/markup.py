@@ -47,13 +47,30 @@ RUN_MARKS = {
     Status.ERROR: "E",
     Status.SKIPPED: "–",
 }
-_SPECIAL = re.compile(r"[&<>\"']")
+_SPECIAL = re.compile(r"[&<>\"'`~\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Beyond HTML's five: a page's raw HTML is still read by Markdown's preprocessors first, and
+# superfences turns a line of three backticks or tildes into a code block there (a check's
+# message could open one and swallow the rest of the dashboard, or set an element's id); and
+# control characters (a NUL, a terminal's colour codes) are shown as their pictures.
+_MORE = str.maketrans(
+    {
+        "`": "&#96;",
+        "~": "&#126;",
+        **{
+            chr(code): chr(0x2400 + code) for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
+        },
+        "\x7f": "\u2421",
+    }
+)
 
 
 def escape_html(value: Any) -> str:
-    """HTML-escape any value (most are plain text: those skip the five replacements)."""
+    """HTML-escape any value (most are plain text: those skip the replacements), so that
+    neither HTML nor the Markdown around it acts on it."""
     text = str(value)
-    return html.escape(text, quote=True) if _SPECIAL.search(text) else text
+    if not _SPECIAL.search(text):
+        return text
+    return html.escape(text, quote=True).translate(_MORE)
 
 
 # What Markdown (with the site's extensions) would act on in text shown as it is: links
