@@ -99,3 +99,18 @@ def test_real_runs_open_keep_and_clear_a_finding(project: Project) -> None:
         assert [(f["key"], f["open"]) for f in listed] == [("orphans:orders", still_open)], mode
     assert listed[0]["closed"]["how"] == "cleared"
     assert listed[0]["closed"]["reason"] == "no orphan left"
+
+
+def test_a_finding_that_would_reorder_the_terminal_is_shown_with_its_code_points(
+    project: Project,
+) -> None:
+    """A right-to-left override in a finding made the rest of the line read backwards in a
+    terminal (what a reader saw was not what it said)."""
+    from test_findings import Finding, Severity
+
+    sneaky = Finding("log:app:0badc0de", "user \u202enimda\u202c logged in", Severity.WARN)
+    _publish(project, run(0, sneaky))
+    listed = project.upkeep_in_process("findings")
+    assert listed.code == 0, listed.text
+    assert "user <U+202E>nimda<U+202C> logged in" in listed.out
+    assert "\u202e" not in listed.out

@@ -20,11 +20,13 @@ CUT_MARK = "…"
 HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 # A tab stays a tab; C1 controls (U+0080 to U+009F, ESC [ in one character to some terminals)
-# become U+FFFD.
-SHOWN_CONTROLS = {
+# become U+FFFD; the bidirectional overrides, embeddings and isolates, which reorder what a
+# terminal shows after them (a finding that reads backwards), are written as their code points.
+SHOWN_CONTROLS: dict[int, int | str] = {
     **{code: 0x2400 + code for code in range(0x20) if code != 0x09},
     0x7F: 0x2421,
     **{code: 0xFFFD for code in range(0x80, 0xA0)},
+    **{code: f"<U+{code:04X}>" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
 }
 
 
