@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from upkeep.config.reader import read_file
+from upkeep.regular_file import read_regular
 
 __all__ = ["read_pid_file"]
 
@@ -17,6 +17,6 @@ PID_MAX = 1 << 22  # the highest pid_max Linux allows
 def read_pid_file(path: Path) -> tuple[int | None, str]:
     """The process id the file at `path` holds, else None; and the file's text, stripped, to
     show when it holds none. OSError when it cannot be read or is no regular file."""
-    text = read_file(path, PID_FILE_BYTES).decode("utf-8", errors="replace").strip()
+    text = read_regular(path, PID_FILE_BYTES).decode("utf-8", errors="replace").strip()
     pid = int(text) if text.isdigit() and text.isascii() else 0
     return (pid if 1 <= pid <= PID_MAX else None), text

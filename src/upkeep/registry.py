@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from upkeep.config.model import SHIPPED_RUNBOOKS
-from upkeep.config.reader import read_file
 from upkeep.docs_review.interval import format_review_every
 from upkeep.errors import ParameterError, RunbookError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
 from upkeep.parameters_cell import DeclaredParam, read_parameters_cell
 from upkeep.params import ParamSpec, check, read_default, resolve_type
+from upkeep.regular_file import read_regular
 from upkeep.runbook_metadata import DEFAULT_RETRIES, NAME, runbook_metadata
 from upkeep.secrets import is_reference
 
@@ -260,7 +260,7 @@ def load_runbook(path: Path, root: Path) -> Runbook:
     if name in RESERVED_NAMES:
         raise RunbookError(f"{where}: {reserved_name_problem(name)}")
     try:
-        raw = read_file(path)  # a FIFO named *.ipynb would wait for a writer, for good
+        raw = read_regular(path)  # a FIFO named *.ipynb would wait for a writer, for good
     except OSError as exc:
         raise RunbookError(f"{where}: cannot read the notebook: {exc.strerror}") from None
     try:

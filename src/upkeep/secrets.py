@@ -6,13 +6,12 @@ with `resolve`, and the runner resolves it too, only to scrub the value from eve
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 from pathlib import Path
 
 from upkeep.plain_text import is_utf8
+from upkeep.regular_file import read_regular
 
 REFERENCE = re.compile(r"^(?:env:(?P<env>[A-Za-z_][A-Za-z0-9_]*)|file:(?P<file>/.+))$")
 
@@ -43,7 +42,7 @@ def resolve(reference: str) -> str:
             raise SecretError(f"{reference}: the variable's value is not UTF-8 text")
         return value
     try:
-        raw = _read_regular(Path(match["file"]), SECRET_FILE_BYTES + 1)
+        raw = read_regular(Path(match["file"]), SECRET_FILE_BYTES + 1)
     except OSError as exc:
         raise SecretError(f"{reference}: cannot read secret file: {exc.strerror}") from None
     if len(raw) > SECRET_FILE_BYTES:
@@ -55,14 +54,3 @@ def resolve(reference: str) -> str:
 
 
 SECRET_FILE_BYTES = 1024 * 1024  # a key, a token, a certificate: never a log's worth
-
-
-def _read_regular(path: Path, limit: int) -> bytes:
-    """At most `limit` bytes of the regular file at `path`; OSError for a FIFO or a device,
-    which would wait for a writer or never end."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        os.set_blocking(fd, True)
-        return handle.read(limit)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from upkeep.config.evidence_git import EvidenceGit, plain_branch
 from upkeep.config.host_id import host_id_problem
-from upkeep.config.reader import Section, parse_document, read_file
+from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
+from upkeep.regular_file import read_regular
 
 if TYPE_CHECKING:
     from upkeep.config.model import Config
@@ -105,7 +106,7 @@ def read_fleet(path: Path) -> Fleet:
     """The fleet file at `path`, every field checked; ConfigError (exit 2) otherwise."""
     path = path.resolve()
     try:
-        raw = read_file(path)
+        raw = read_regular(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: fleet file not found (pass --fleet FILE)") from None
     except OSError as exc:

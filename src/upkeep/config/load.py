@@ -53,7 +53,7 @@ from upkeep.config.model import (
 )
 from upkeep.config.oncall import OnCall, read_oncall_setting
 from upkeep.config.quarterly_review import QuarterlyReview, read_quarterly_review
-from upkeep.config.reader import Problems, Section, parse_document, read_file
+from upkeep.config.reader import Problems, Section, parse_document
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.security import SecurityReview, read_security
@@ -65,6 +65,7 @@ from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.config.windows import read_windows
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+from upkeep.regular_file import read_regular
 from upkeep.secrets import REFERENCE
 
 DEFAULT_CONFIG_NAME = "upkeep.yml"
@@ -84,7 +85,7 @@ def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems
     when the document is not a mapping."""
     path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
     try:
-        raw = read_file(path)
+        raw = read_regular(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (pass --config or create it)") from None
     except OSError as exc:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document, read_file
+from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
+from upkeep.regular_file import read_regular
 
 __all__ = [
     "Layer",
@@ -115,7 +116,7 @@ def read_oncall(path: Path | None, default_timezone: str) -> OnCall:
     if path is None or not path.exists():
         return OnCall()
     try:
-        raw = read_file(path)  # a FIFO is refused, not waited on
+        raw = read_regular(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the on-call rotation: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

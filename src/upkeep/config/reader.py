@@ -8,11 +8,9 @@ gathers the errors of independent parts, so that one load reports every one of t
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -393,15 +391,3 @@ class Problems:
         if self.messages:
             listed = "\n  ".join(self.messages)
             raise ConfigError(f"{self.file}: {len(self.messages)} problems:\n  {listed}")
-
-
-def read_file(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of the file at `path` (a symlink to one is fine), at most `limit` of them when
-    given; OSError (EINVAL) for a FIFO, a device or a directory: reading a FIFO would wait for a
-    writer, for good, and a device may never end."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        os.set_blocking(fd, True)
-        return handle.read(-1 if limit is None else limit)

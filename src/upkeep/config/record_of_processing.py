@@ -12,8 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document, read_file
+from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
+from upkeep.regular_file import read_regular
 
 __all__ = [
     "LAWFUL_BASES",
@@ -123,7 +124,7 @@ def read_record_of_processing(
             )
         return RecordOfProcessing()
     try:
-        raw = read_file(path)  # a FIFO is refused, not waited on
+        raw = read_regular(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the record of processing: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

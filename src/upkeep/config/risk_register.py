@@ -12,8 +12,9 @@ from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from upkeep.config.reader import Section, parse_document, read_file
+from upkeep.config.reader import Section, parse_document
 from upkeep.errors import ConfigError
+from upkeep.regular_file import read_regular
 
 __all__ = ["CheckWaiver", "DriftException", "RiskEntry", "RiskRegister", "read_risk_register"]
 
@@ -94,7 +95,7 @@ def read_risk_register(path: Path | None) -> RiskRegister:
     if path is None or not path.exists():
         return RiskRegister(None, ())
     try:
-        raw = read_file(path)  # a FIFO is refused, not waited on
+        raw = read_regular(path)  # a FIFO is refused, not waited on
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the risk register: {exc.strerror}") from None
     top = Section(parse_document(raw, path), "", path)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from upkeep.config.reader import read_file
 from upkeep.errors import UpkeepError
 from upkeep.records import Status
+from upkeep.regular_file import read_regular
 
 __all__ = [
     "VALUE_KINDS",
@@ -148,7 +148,7 @@ def health_scripts(engine: str, database: str, scripts_dir: Path | None) -> list
     if scripts_dir is not None:
         for folder in (scripts_dir / engine, scripts_dir / database):
             for path in sorted(folder.glob("*.sql")) if folder.is_dir() else ():
-                # read_file: a FIFO named *.sql would make the review wait for a writer, for good
-                text = read_file(path).decode("utf-8")
+                # read_regular: a FIFO named *.sql would make the review wait for a writer, for good
+                text = read_regular(path).decode("utf-8")
                 found[path.stem] = HealthScript(path.stem, path, text, shipped=False)
     return [found[name] for name in sorted(found)]

@@ -16,15 +16,9 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["ChangedSinceListed", "NotRegularFile", "file_kind", "open_listed", "open_regular"]
+from upkeep.regular_file import file_kind
 
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
+__all__ = ["ChangedSinceListed", "NotRegularFile", "open_listed", "open_regular"]
 
 
 class NotRegularFile(OSError):
@@ -41,13 +35,6 @@ class ChangedSinceListed(OSError):
     def __init__(self, path: Path, now: str) -> None:
         super().__init__(f"{path} changed since it was listed: it is now {now}")
         self.now = now
-
-
-def file_kind(mode: int) -> str:
-    """What a file of `mode` is, in words: "a regular file", "a FIFO", ..."""
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
 def open_regular(path: Path) -> BinaryIO:

@@ -20,6 +20,7 @@ from upkeep.plain_text import cut, is_utf8, shown
 from upkeep.records import Check, RunRecord, Status
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
+from upkeep.regular_file import file_kind
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 from upkeep.units import human_size
@@ -58,13 +59,6 @@ ENGINE_FIELDS = frozenset(
 )
 UNKEPT_CHECK = "artifacts:not-regular"
 UNKEPT_MESSAGE_CHARS = 2000
-_KINDS = (
-    (stat.S_ISLNK, "a symlink"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
 _KERNEL_NOISE = re.compile(rb"^.*Kernel is running over TCP without encryption.*\n?", re.M)
 
 
@@ -282,8 +276,7 @@ def drop_unkept(staging: Path) -> Check | None:
                 os.unlink(name, dir_fd=folder)  # a symlink itself, never what it points at
             except OSError:  # gone already; or left, for the store to name and refuse
                 continue
-            kind = next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
-            unkept.append(f"{_shown_name(where / name)} ({kind})")
+            unkept.append(f"{_shown_name(where / name)} ({file_kind(mode)})")
     if not unkept and not renamed:
         return None
     done = []

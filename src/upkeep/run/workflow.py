@@ -20,12 +20,12 @@ import filelock
 from upkeep import state
 from upkeep.atomic import file_mode
 from upkeep.config import Config
-from upkeep.config.reader import read_file
 from upkeep.evidence import EvidenceStore
 from upkeep.plan import PlannedRun, not_due_now
 from upkeep.records import RunRecord, Status
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
+from upkeep.regular_file import read_regular
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
@@ -111,7 +111,7 @@ def run_one(planned: PlannedRun, batch: RunBatch) -> RunOutcome:
             before = secret_values(planned.runbook, planned.params, batch.config)
             # Read once: the bytes hashed into the record are the bytes the kernel runs, even
             # when the file changed since the registry loaded it or changes during the run.
-            source = read_file(planned.runbook.path)
+            source = read_regular(planned.runbook.path)
             nb, results, duration, log_dropped = _execute(planned, source, stage, batch)
             after = secret_values(planned.runbook, planned.params, batch.config)
             secrets = list({*before.items(), *after.items()})
@@ -253,7 +253,7 @@ def record_skipped(planned: PlannedRun, batch: RunBatch, reason: str) -> RunOutc
     now = datetime.now(UTC)
     stage = _Stage(new_run_id(planned.runbook.name, now), now, Path(), Path())
     try:  # nothing ran: the record names the version on disk when it was skipped
-        source = read_file(planned.runbook.path)
+        source = read_regular(planned.runbook.path)
     except OSError:
         source = None
     record = replace(
