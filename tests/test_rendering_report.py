@@ -473,3 +473,36 @@ def test_the_runs_summary_line_is_among_the_facts() -> None:
     document = render_report(None, record(summary="removed 26 entries, freeing 1.2 MiB <b>"))
     header = document[document.index("<header") : document.index("</header>")]
     assert "What it did" in header and "removed 26 entries, freeing 1.2 MiB &lt;b&gt;" in header
+
+
+def test_control_characters_and_bidi_overrides_a_run_printed_are_shown_not_obeyed() -> None:
+    # A run's output is the run's to choose: a right-to-left override makes the rest of its line
+    # read backwards ("exe.txt" shown for "txt.exe"), a NUL or BEL is invisible. The reader sees
+    # a sign instead (nbconvert's own for C0 controls in streams), while a colour escape is still
+    # drawn as colour.
+    override = "\u202e"
+    cell = new_code_cell(
+        "print(name)",
+        execution_count=3,
+        outputs=[
+            new_output("stream", name="stdout", text=f"saved {override}exe.txt\x00\x07\n"),
+            new_output("stream", name="stderr", text="\x1b[31mred\x1b[0m and \x1b stray\n"),
+            new_output("display_data", data={"text/markdown": f"*{override}gnp.evil*"}),
+        ],
+    )
+
+    markdown = new_markdown_cell("Written as references: &#x202E;abc &#8238;def")
+
+    document = render_report(notebook(cell, markdown), record())
+
+    without_style = re.sub(r"<style[^>]*>.*?</style>", "", document, flags=re.S)
+    for code in (0x00, 0x07, 0x1B, 0x202E):
+        assert chr(code) not in without_style, hex(code)
+    assert "&#x202E;" not in document and "&#8238;" not in document
+    text = "".join(Parsed(document).text)
+    assert "saved <U+202E>exe.txt" in text
+    assert "<U+202E>abc <U+202E>def" in text
+    assert "<U+202E>gnp.evil" in text
+    assert re.search(r"and \S stray", text)
+    assert "\u241b[31m" not in text  # the colour escape is drawn, not shown
+    assert "red" in text

@@ -25,3 +25,17 @@ def test_last_line_of_defence_escapes_script_and_drops_scripting_attributes() ->
     assert "<style>a > b { color: red; }</style>" in cleaned
     assert {"src": "data:image/png;base64,AAAA"} in parsed.named("img")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in cleaned
+
+
+def test_control_characters_are_shown_in_text_and_attributes_but_styles_pass_untouched() -> None:
+    document = (
+        '<style>p::after { content: "\\202e"; }</style>'
+        '<p title="report\u202e.exe">a\x07b &#X202e;c &#65;</p><pre>one\r\ntwo\tthree</pre>'
+    )
+
+    cleaned = without_script(document)
+
+    assert '<p title="report&lt;U+202E&gt;.exe">' in cleaned
+    assert "a\u2407b &lt;U+202E&gt;c &#65;" in cleaned  # a harmless reference stays as written
+    assert "<pre>one\r\ntwo\tthree</pre>" in cleaned  # line breaks and tabs lay text out
+    assert '<style>p::after { content: "\\202e"; }</style>' in cleaned

@@ -1,7 +1,9 @@
 """Responsible for the last line of defence of every HTML document upkeep writes from run data:
 script elements (and frames, objects, forms, SVG, ...) escaped so they show as text, event-handler
 attributes and script URLs dropped, and only a Content-Security-Policy `meta` kept. Whatever an
-earlier sanitizer misses, this pass over the whole document catches.
+earlier sanitizer misses, this pass over the whole document catches. Control characters a run
+printed (NUL, BEL, a stray ESC) are shown as their pictures, and the bidirectional overrides and
+isolates, which would make what follows them read backwards, as their code points (`<U+202E>`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+
+from upkeep.plain_text import SHOWN_CONTROLS
 
 _FORBIDDEN_TAGS = frozenset(
     "script iframe frame frameset object embed applet base form link svg math template "  # noqa: SIM905
@@ -19,6 +23,13 @@ _URL_ATTRIBUTES = frozenset(
     "codebase cite longdesc".split()
 )
 _SAFE_META = re.compile(r"content-security-policy\Z", re.IGNORECASE)
+# Line breaks lay text out and stay; every other control character is shown (plain_text).
+_SHOWN = {code: shown for code, shown in SHOWN_CONTROLS.items() if code not in (0x0A, 0x0D)}
+_CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _SHOWN) + "]")
+
+
+def _shown(text: str) -> str:
+    return text.translate(_SHOWN) if _CONTROL.search(text) else text
 
 
 def _safe_url(tag: str, name: str, value: str) -> bool:
@@ -48,7 +59,9 @@ class _ScriptStripper(HTMLParser):
                 continue
             if tag == "meta" and name == "http-equiv" and not _SAFE_META.match(value or ""):
                 return None
-            kept.append(name if value is None else f'{name}="{html.escape(value, quote=True)}"')
+            if value is not None:
+                value = html.escape(_shown(value), quote=True)
+            kept.append(name if value is None else f'{name}="{value}"')
         return "".join(f" {item}" for item in kept)
 
     def _start(self, tag: str, attrs: list[tuple[str, str | None]], close: str) -> None:
@@ -78,13 +91,20 @@ class _ScriptStripper(HTMLParser):
         if self._raw_text and not self._escaping:
             self.parts.append(data)
         else:
-            self.parts.append(data.replace("<", "&lt;").replace(">", "&gt;"))
+            self.parts.append(_shown(data).replace("<", "&lt;").replace(">", "&gt;"))
 
     def handle_entityref(self, name: str) -> None:
         self.parts.append(f"&{name};")
 
     def handle_charref(self, name: str) -> None:
-        self.parts.append(f"&#{name};")
+        try:
+            code = int(name[1:], 16) if name[:1] in "xX" else int(name)
+        except ValueError:
+            code = -1
+        if code in _SHOWN:  # `&#x202e;` is the override itself to a browser
+            self.parts.append(html.escape(chr(code).translate(_SHOWN)))
+        else:
+            self.parts.append(f"&#{name};")
 
     def handle_decl(self, decl: str) -> None:
         if decl.lower() == "doctype html":
