@@ -669,8 +669,13 @@ def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path
     first = run(0, LOG, ORPHANS)
     latest = run(1, runbook="health-check", status=Status.FAIL)
     # A message that opens a code fence (superfences reads fences in a page's raw HTML): it
-    # set an element's id, and one never closed swallowed the rest of the dashboard.
-    fence = Check("fence", Status.FAIL, message="m\n```\nzzz\n```\n``` {.python #pwn60}\nopen\x00")
+    # set an element's id, and one never closed swallowed the rest of the dashboard. A
+    # right-to-left override made the rest of its row read backwards.
+    fence = Check(
+        "fence",
+        Status.FAIL,
+        message="m\n```\nzzz\n```\n``` {.python #pwn60}\nopen\x00\u202egpj.exe",
+    )
     latest = replace(latest, checks=(Check("disk:/", Status.OK), down, fence))
     # A run skipped after the latest (locked by one still going) hides none of its failures.
     skipped = replace(run(2), status=Status.SKIPPED, checks=(), skipped_reason="locked")
@@ -689,10 +694,10 @@ def test_the_dashboard_shows_failing_checks_open_findings_and_decisions(tmp_path
     parsed = Parsed(failing)
     assert not [tag for tag, attrs in parsed.tags if attrs.get("id") == "pwn60"]
     assert not [tag for tag, attrs in parsed.tags if "highlight" in (attrs.get("class") or "")]
-    assert "m ``` zzz ``` ``` {.python #pwn60} open\u2400" in " ".join(
+    assert "m ``` zzz ``` ``` {.python #pwn60} open\u2400<U+202E>gpj.exe" in " ".join(
         " ".join(parsed.text).split()
     )
-    assert "\x00" not in dashboard
+    assert "\x00" not in dashboard and "\u202e" not in dashboard
     findings = content[content.index('id="open-findings"') :]
     # The log finding is sticky: the latest run reported no new lines, it stays open; the
     # acknowledged one is gone from the dashboard and on the decisions page.

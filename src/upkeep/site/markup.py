@@ -47,11 +47,13 @@ RUN_MARKS = {
     Status.ERROR: "E",
     Status.SKIPPED: "–",
 }
-_SPECIAL = re.compile(r"[&<>\"'`~\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPECIAL = re.compile("[&<>\"'`~\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Beyond HTML's five: a page's raw HTML is still read by Markdown's preprocessors first, and
 # superfences turns a line of three backticks or tildes into a code block there (a check's
 # message could open one and swallow the rest of the dashboard, or set an element's id); and
-# control characters (a NUL, a terminal's colour codes) are shown as their pictures.
+# control characters (a NUL, a terminal's colour codes) are shown as their pictures, and the
+# bidirectional overrides and isolates, which make what follows them read backwards, as their
+# code points (as `plain_text.shown` does).
 _MORE = str.maketrans(
     {
         "`": "&#96;",
@@ -60,6 +62,11 @@ _MORE = str.maketrans(
             chr(code): chr(0x2400 + code) for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
         },
         "\x7f": "\u2421",
+        **{chr(code): "\ufffd" for code in range(0x80, 0xA0)},
+        **{
+            chr(code): f"&lt;U+{code:04X}&gt;"
+            for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+        },
     }
 )
 
