@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.folder_lock import held_by_another_process
 
 from upkeep import state
 
@@ -50,7 +51,8 @@ def test_state_stays_inside_the_state_directory(tmp_path: Path, bad: str) -> Non
 def test_a_run_stages_its_state_inside_the_state_directory(tmp_path: Path) -> None:
     """Beside what it replaces, so the commit is a rename on one filesystem."""
     state_dir = tmp_path / "state"
-    pending = state.pending_folder(state_dir, f"{os.getpid()}-20261204T030000Z-x-abcd")
+    name = f"{os.getpid()}-20261204T030000Z-x-abcd"
+    pending = state.pending_folder(state_dir, name, tmp_path / "evidence" / ".staging")
     assert pending.parent == state_dir / state.PENDING_DIR
 
 
@@ -67,6 +69,22 @@ def test_pending_state_of_a_runner_that_is_gone_is_removed(tmp_path: Path) -> No
     for folder in (dead, live):
         (folder / "logscan").mkdir(parents=True)
         (folder / "logscan" / "app.json").write_text("{}")
-    state.pending_folder(state_dir, f"{os.getpid()}-20261204T030001Z-y-next")
+    staging = tmp_path / "evidence" / ".staging"
+    state.pending_folder(state_dir, f"{os.getpid()}-20261204T030001Z-y-next", staging)
     assert not dead.exists()
     assert (live / "logscan" / "app.json").exists()  # a runner still going keeps its state
+
+
+def test_pending_state_of_a_runner_in_another_container_is_kept(tmp_path: Path) -> None:
+    # Its pid is its own pid namespace's, no process here; the flock on its staging folder
+    # says it is going on. (The other namespace is stood in for by a process of ours holding
+    # the lock: the lock is what counts.)
+    state_dir, staging = tmp_path / "state", tmp_path / "evidence" / ".staging"
+    name = "4194305-20261204T030000Z-x-beside"  # above Linux's largest pid_max
+    (state_dir / state.PENDING_DIR / name).mkdir(parents=True)
+    (staging / name).mkdir(parents=True)
+    with held_by_another_process(staging / name):
+        state.pending_folder(state_dir, f"{os.getpid()}-20261204T030001Z-y-next", staging)
+        assert (state_dir / state.PENDING_DIR / name).is_dir()
+    state.pending_folder(state_dir, f"{os.getpid()}-20261204T030002Z-y-after", staging)
+    assert not (state_dir / state.PENDING_DIR / name).exists()

@@ -36,15 +36,19 @@ def save(state_dir: Path, relpath: str | Path, value: Any) -> Path:
     return path
 
 
-def pending_folder(state_dir: Path, name: str) -> Path:
-    """Where the run `name` (`<pid>-<run_id>`, its staging folder's name) stages its state:
-    inside `state_dir`, beside what it replaces. Pending folders of runners that are gone are
-    removed first. The folder itself is created by the first `save`."""
+def pending_folder(state_dir: Path, name: str, staging_dir: Path) -> Path:
+    """Where the run `name` (`<pid>-<run_id>`, its staging folder's name in `staging_dir`)
+    stages its state: inside `state_dir`, beside what it replaces. Pending folders of runners
+    that are gone are removed first: their process is not alive here, and nothing holds their
+    staging folder (a runner in another container sharing both has pids this one cannot see).
+    The folder itself is created by the first `save`."""
+    from upkeep.evidence.in_progress import held  # here: kernels import this module
+
     parent = state_dir / PENDING_DIR
     if parent.is_dir():
         for folder in parent.iterdir():
             owner = _owner_pid(folder.name)
-            if owner is not None and not _alive(owner):
+            if owner is not None and not _alive(owner) and not held(staging_dir / folder.name):
                 discard(folder)
     return parent / name
 

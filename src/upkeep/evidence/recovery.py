@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from upkeep.atomic import fsync_dir
 from upkeep.evidence import ledger
-from upkeep.evidence.in_progress import owner_pid, process_alive, unheld
+from upkeep.evidence.in_progress import held, owner_pid, process_alive, unheld
 from upkeep.evidence.layout import (
     LEDGER,
     PENDING,
@@ -33,7 +33,9 @@ def recover(store: EvidenceStore) -> list[str]:
     Removes `.staging/<pid>-*` folders whose process is gone, and those named with this
     process's own pid that no process holds (`in_progress.hold`): a killed runner's that had
     the same pid (a container's PID 1 after a restart), while another container's PID 1 that
-    is running holds its own. Finishes a publish that was
+    is running holds its own. A folder some process holds is never removed, whatever its pid:
+    a runner in another container sharing the evidence has pids this one cannot see. Finishes
+    a publish that was
     killed between placing its run folder and appending its ledger line (the only folder its
     intent record names, and only if its run.json still matches). Any other run folder
     without a ledger line is left where it is: `verify` keeps reporting it.
@@ -58,6 +60,8 @@ def _remove_dead_staging(root: Path) -> list[str]:
         # clock step a live runner could look newer than its run; removing its folder would
         # lose that run. A folder kept for a reused pid goes once that process ends.
         if pid is None or (process_alive(pid) and not (pid == os.getpid() and unheld(child))):
+            continue
+        if held(child):  # its runner's pid is another pid namespace's (a container beside)
             continue
         try:
             if child.is_dir() and not child.is_symlink():

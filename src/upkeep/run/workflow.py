@@ -157,7 +157,10 @@ def _stage(planned: PlannedRun, batch: RunBatch) -> _Stage:
     # State is staged beside the state it replaces, not beside the evidence: the evidence may
     # be on another filesystem, where committing would be a copy, not one rename per file.
     return _Stage(
-        run_id, started, folder, state.pending_folder(batch.config.state_dir, folder.name)
+        run_id,
+        started,
+        folder,
+        state.pending_folder(batch.config.state_dir, folder.name, folder.parent),
     )
 
 
