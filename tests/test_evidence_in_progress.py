@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers.folder_lock import held_by_another_process
+
 from upkeep.evidence.in_progress import runs_in_progress
 
 
@@ -54,6 +56,20 @@ def test_a_process_that_started_after_the_run_holds_a_reused_pid(tmp_path: Path)
     finally:
         later.kill()  # only the process this test started, by its pid
         later.wait()
+
+
+def test_a_held_folder_is_a_run_going_on_whatever_its_pid(tmp_path: Path) -> None:
+    # A runner in another container sharing the evidence: its pid is no process here. (The
+    # other pid namespace is stood in for by a process of ours holding the lock.)
+    staging = tmp_path / ".staging"
+    now = datetime.now(UTC).replace(microsecond=0)
+    beside = staging / f"{_dead_pid()}-{now:%Y%m%dT%H%M%SZ}-backup-1234"
+    beside.mkdir(parents=True)
+    with held_by_another_process(beside):
+        assert [(run.runbook, run.started_at) for run in runs_in_progress(tmp_path)] == [
+            ("backup", now)
+        ]
+    assert runs_in_progress(tmp_path) == []
 
 
 def test_no_staging_folder_is_no_run(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Responsible for the runs going on now, as the evidence shows them: a runner stages each run in
 `.staging/<pid>-<run_id>/` from its start until it is published (or discarded), holding an
 exclusive `flock` on the folder all along, and the run id begins with the start in UTC. A folder
-whose process is gone is a run that died: not going on. Process ids are this machine's: a runner
-on another host sharing the evidence is not seen (its `flock` is, where the filesystem shares
-locks).
+whose process is gone, and that nothing holds, is a run that died: not going on. Process ids are
+this machine's (this container's): a runner in another container or on another host sharing the
+evidence is seen by its `flock`, where the filesystem shares locks.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class RunInProgress:
 
 
 def runs_in_progress(evidence_root: Path) -> list[RunInProgress]:
-    """Every run staged under `evidence_root` whose runner process is alive, oldest first."""
+    """Every run staged under `evidence_root` whose runner process is alive, or whose folder a
+    process holds, oldest first."""
     parent = evidence_root / STAGING
     if not parent.is_dir():
         return []
@@ -45,8 +46,8 @@ def runs_in_progress(evidence_root: Path) -> list[RunInProgress]:
         if pid is None or parts is None:
             continue
         started = datetime.strptime(parts[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        if not process_alive(pid, since=started):
-            continue
+        if not process_alive(pid, since=started) and not held(child):
+            continue  # held: a runner in another container, with a pid not seen here
         found.append(RunInProgress(child.name.partition("-")[2], parts[2], started, pid))
     return sorted(found, key=lambda run: (run.started_at, run.run_id))
 
