@@ -97,32 +97,29 @@ def hold(folder: Path) -> int | None:
 def held(folder: Path) -> bool:
     """Whether a process holds `folder`'s `flock` now: True only when the lock is refused as
     taken (False where the filesystem gives no flock on a folder, or it cannot be opened)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(descriptor)  # the lock, if taken, goes with it
-    return False
+    return _try_lock(folder) is False
 
 
 def unheld(folder: Path) -> bool:
     """Whether no process holds `folder`'s `flock` now (its runner is gone), as far as a lock
     can tell; False when the folder cannot be opened."""
+    return _try_lock(folder) is True
+
+
+def _try_lock(folder: Path) -> bool | None:
+    """Take and drop `folder`'s `flock`: True when it was free, False when a process holds it,
+    None when no lock can tell (the folder cannot be opened, or its filesystem gives no flock
+    on a folder)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         return False
+    except OSError:
+        return None
     finally:
         os.close(descriptor)  # the lock, if taken, goes with it
     return True
