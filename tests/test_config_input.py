@@ -223,6 +223,12 @@ def test_a_yaml_error_names_the_place_without_quoting_the_file(
         ("!!float 'ghp_x'", "line 2, column 14: not a valid number; expected a number such as"),
         # PyYAML fails on a match that is None: an AttributeError escaped, exit 3.
         ("!!timestamp ghp_notadate", "line 2, column 14: not a valid date; expected a date"),
+        # A path holding a NUL passed `check`, then failed the run (ValueError, exit 3).
+        (
+            '"data/tmp\\0x"',
+            "line 2, column 14: text holding a NUL character; expected text without one",
+        ),
+        ('["a", "b\\x00"]', "line 2, column 20: text holding a NUL character"),
     ],
 )
 def test_values_no_config_holds_are_an_error_not_a_traceback(

@@ -110,8 +110,9 @@ class _Refused(Exception):
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last),
-    values nested more than `MAX_DEPTH` deep, integers of more than `MAX_INT_DIGITS` digits
-    and values its constructors cannot make (a 13th month), each with the line it is on."""
+    values nested more than `MAX_DEPTH` deep, integers of more than `MAX_INT_DIGITS` digits,
+    text holding a NUL character and values its constructors cannot make (a 13th month),
+    each with the line it is on."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -143,6 +144,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}: not a"
                 f" valid {kind}; expected {expected}, or the value in quotes (text)"
             ) from None
+
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and "\x00" in value:
+            # Written "\0" or "\x00" in a quoted value: no path, name or command can hold one,
+            # and a path that did failed only once a run had started.
+            raise _Refused(
+                f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}: text"
+                " holding a NUL character; expected text without one"
+            )
+        return value
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         try:
