@@ -28,6 +28,7 @@ from upkeep.backup.stores import (
     DamagedEntry,
     DirectoryStore,
     Manifest,
+    StoreError,
 )
 from upkeep.backup.verification import (
     SKIPPED,
@@ -39,7 +40,7 @@ from upkeep.backup.verification import (
 from upkeep.config import BackupPolicy, Config, Database
 from upkeep.errors import ConfigError
 from upkeep.records import Severity, Status
-from upkeep.units import human_size
+from upkeep.units import counted, human_size
 
 __all__ = [
     "BackupRun",
@@ -93,6 +94,9 @@ class RetentionOutcome:
     kept: tuple[str, ...] = ()
     skipped: str | None = None
     reasons: dict[str, str] = field(default_factory=dict)
+    # Past retention, but its deletion failed (an immutable file, a mount point inside), with
+    # why: out of the store's listing, and left for a person.
+    not_deleted: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> 
     deleted: list[str] = []
     kept: list[str] = []
     reasons: dict[str, str] = {}
+    not_deleted: dict[str, str] = {}
     manifests = store.manifests()
     for name in sorted({m.database for m in manifests}):
         refs = [
@@ -219,11 +224,21 @@ def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> 
         ]
         plan = plan_retention(refs, policy, now)
         for backup_id in plan.delete:
-            store.delete(backup_id)
-        deleted += plan.delete
+            try:
+                store.delete(backup_id)
+            except (OSError, StoreError) as exc:  # the next database's retention still runs
+                not_deleted[backup_id] = _why(exc)
+                continue
+            deleted.append(backup_id)
         kept += plan.keep
         reasons.update(plan.reasons)
-    return RetentionOutcome(tuple(deleted), tuple(kept), None, reasons)
+    return RetentionOutcome(tuple(deleted), tuple(kept), None, reasons, not_deleted)
+
+
+def _why(exc: OSError | StoreError) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def back_up_all(
@@ -440,6 +455,15 @@ def _record_retention(outcome: RetentionOutcome) -> None:
         report.finding(
             f"backup-retention:{backup_id}", "deleted by retention", severity=Severity.INFO
         )
+    if outcome.not_deleted:
+        failed = [f"{backup_id}: {why}" for backup_id, why in outcome.not_deleted.items()]
+        report.check(
+            "backup-retention",
+            Status.FAIL,
+            value=len(failed),
+            message=f"{counted(len(failed), 'backup')} past retention NOT deleted (out of the "
+            f"store's listing, left in its hidden .deleting- folder): " + "; ".join(failed[:5]),
+        )
     report.metric("backups_deleted", len(outcome.deleted))
     report.metric("backups_kept", len(outcome.kept))
 
@@ -451,6 +475,8 @@ def summary(run: BackupRun) -> str:
     parts = [_database_summary(backup) for backup in run.backups] or ["no databases to back up"]
     if run.retention.deleted:
         parts.append(f"retention deleted {len(run.retention.deleted)}")
+    if run.retention.not_deleted:
+        parts.append(f"{len(run.retention.not_deleted)} NOT deleted")
     return "; ".join(parts)
 
 

@@ -43,6 +43,7 @@ from upkeep.backup.stores.interface import (
     StoreError,
     write_synced,
 )
+from upkeep.backup.stores.removal import remove_tree
 
 __all__ = [
     "ARCHIVE_FORMAT",
@@ -214,7 +215,7 @@ class LogArchiveStore:
         doomed = self.root / f"{DELETING}{os.getpid()}-{archive}"
         os.rename(source, doomed)
         fsync_dir(self.root)
-        shutil.rmtree(doomed)
+        remove_tree(doomed)  # never into a mount point; what is left stays hidden, and named
 
     def recover(self) -> list[str]:
         """Remove what an interrupted archive or deletion left (its process is gone)."""
@@ -224,7 +225,11 @@ class LogArchiveStore:
         for child in sorted(self.root.iterdir()):
             match = _WORK.fullmatch(child.name)
             if match and not psutil.pid_exists(int(match.group(1))):
-                shutil.rmtree(child, ignore_errors=True)
+                try:
+                    remove_tree(child)
+                except OSError as exc:
+                    notes.append(f"could not remove {child.name}: {exc.strerror or exc}")
+                    continue
                 notes.append(f"removed {child.name}: left by an interrupted log archive")
         return notes
 

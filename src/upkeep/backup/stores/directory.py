@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from upkeep.backup.stores.interface import (
     Verification,
     write_synced,
 )
+from upkeep.backup.stores.removal import remove_tree
 from upkeep.errors import UpkeepError
 
 __all__ = [
@@ -102,7 +102,7 @@ class DirectoryStore(BackupStore):
         wanted = {ref.name for ref in manifest.pieces}
         for child in staging.iterdir():
             if child.name not in wanted:
-                _remove(child)
+                remove_tree(child)
         for ref in manifest.pieces:
             path = staging / ref.name
             if not path.is_file() or path.stat().st_size != ref.size:
@@ -117,7 +117,7 @@ class DirectoryStore(BackupStore):
 
     def discard(self, staging: Path) -> None:
         prefix = SCRATCH if Path(staging).name.startswith(SCRATCH) else STAGING
-        _remove(self._own(staging, prefix))
+        remove_tree(self._own(staging, prefix))
 
     def manifests(self, database: str | None = None) -> list[Manifest]:
         found = [
@@ -156,7 +156,7 @@ class DirectoryStore(BackupStore):
         doomed = self.root / f"{DELETING}{os.getpid()}-{backup_id}"
         os.rename(source, doomed)
         fsync_dir(self.root)
-        shutil.rmtree(doomed)
+        remove_tree(doomed)  # never into a mount point; what is left stays hidden, and named
 
     def recover(self) -> list[str]:
         if not self.root.is_dir():
@@ -164,10 +164,7 @@ class DirectoryStore(BackupStore):
         notes = self._move_legacy_layout()
         for child in sorted(self.root.iterdir()):
             if _left_by_a_dead_process(_WORK, child.name):
-                _remove(child)
-                notes.append(
-                    f"removed {child.name}: left by an interrupted backup, check or delete"
-                )
+                notes.append(_removed(child, "left by an interrupted backup, check or delete"))
         return notes
 
     # ------------------------------------------------------------ verification records
@@ -257,8 +254,7 @@ class DirectoryStore(BackupStore):
                 continue
             for child in sorted(folder.iterdir()):
                 if _left_by_a_dead_process(pattern, child.name):
-                    _remove(child)
-                    notes.append(f"removed {name}/{child.name}: left by an earlier version")
+                    notes.append(_removed(child, "left by an earlier version", f"{name}/"))
         for name in (LEGACY_BACKUPS, LEGACY_STAGING, LEGACY_TRASH):
             with contextlib.suppress(OSError):  # not there, or not empty: it stays
                 (self.root / name).rmdir()
@@ -272,9 +268,12 @@ def _left_by_a_dead_process(pattern: re.Pattern[str], name: str) -> bool:
     return match is not None and not psutil.pid_exists(int(match.group(1)))
 
 
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+def _removed(path: Path, why: str, folder: str = "") -> str:
+    """Remove what a process that is gone left at `path`; say what was done, or what was left
+    and why (an immutable file, a mount point inside): never raised, so that it cannot stop
+    the next backup from being taken."""
+    try:
+        remove_tree(path)
+    except OSError as exc:
+        return f"could not remove {folder}{path.name} ({why}): {exc.strerror or exc}"
+    return f"removed {folder}{path.name}: {why}"
