@@ -241,6 +241,32 @@ def test_batches_remove_what_is_unchanged_and_report_each_skip(root: Path, outsi
     assert swapped.is_symlink() and (outside / "precious").read_text() == "keep me"
 
 
+def test_a_folder_moved_out_of_the_root_between_batches_is_not_cleaned_where_it_went(
+    root: Path, outside: Path
+) -> None:
+    # The walk keeps the descriptors of the folders on its way for the next batch. One moved
+    # out of the root meanwhile had the files of its later batches removed where it now was.
+    for name in ("a", "b"):
+        for n in range(3):
+            write(root / "work" / name / f"f{n}")
+
+    def batch(name: str) -> Batch:
+        folder = root / "work" / name
+        return Batch(str(folder), [Seen.of(p.name, os.lstat(p)) for p in sorted(folder.iterdir())])
+
+    def batches() -> Iterator[Batch]:
+        yield batch("a")
+        second = batch("b")  # scanned while still in the root, as a real scan is
+        os.rename(root / "work", outside / "work")
+        yield second
+
+    counts = remove_batches(root, batches(), dry_run=False)
+
+    assert counts.removed == 3 and counts.skipped == ()
+    assert sorted(p.name for p in (outside / "work" / "b").iterdir()) == ["f0", "f1", "f2"]
+    assert [o.skipped for o in counts.vanished] == ["already gone"] * 3
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_a_file_with_another_link_frees_its_bytes_only_with_its_last_link(
     root: Path, outside: Path, dry_run: bool

@@ -230,7 +230,7 @@ class _DirWalker:
         self.prefix = self.root_text + "/"
         self.root_fd = -1
         self.root_dev = 0
-        self.chain: list[tuple[str, int]] = []  # (name, fd) from the root down
+        self.chain: list[tuple[str, int, int]] = []  # (name, fd, inode) from the root down
         self.parent_text: str | None = None  # the directory `chain` leads to, as a path string
         self.mounts: frozenset[str] = frozenset()  # mount points below the root
         self.links: dict[tuple[int, int], int] = {}  # a dry run's removed links of a file
@@ -371,7 +371,7 @@ class _DirWalker:
     def _parent_fd(self, parent: str) -> int:
         """The descriptor of directory `parent` (the root or below it), opened without
         following, each directory on the way checked to be on the root's filesystem."""
-        if parent == self.parent_text:
+        if parent == self.parent_text and self._in_place(len(self.chain)) == len(self.chain):
             return self.chain[-1][1] if self.chain else self.root_fd
         self.parent_text = None
         if parent != self.root_text and not parent.startswith(self.prefix):
@@ -386,12 +386,12 @@ class _DirWalker:
             and self.chain[common][0] == parts[common]
         ):
             common += 1
-        self._truncate(common)
-        for depth in range(common, len(parts)):
+        self._truncate(self._in_place(common))
+        for depth in range(len(self.chain), len(parts)):
             name = parts[depth]
             fd = _open_dir(name, self.chain[-1][1] if self.chain else self.root_fd)
-            refusal = None
-            if os.fstat(fd).st_dev != self.root_dev:
+            refusal, status = None, os.fstat(fd)
+            if status.st_dev != self.root_dev:
                 refusal = f"{name} on the way is a mount point: another filesystem"
             elif self.mounts and self.prefix + "/".join(parts[: depth + 1]) in self.mounts:
                 refusal = f"{name} on the way is a mount point (a bind mount)"
@@ -400,9 +400,23 @@ class _DirWalker:
             if refusal is not None:
                 os.close(fd)
                 raise _Refused(refusal)
-            self.chain.append((name, fd))
+            self.chain.append((name, fd, status.st_ino))
         self.parent_text = parent
         return self.chain[-1][1] if self.chain else self.root_fd
+
+    def _in_place(self, upto: int) -> int:
+        """How many of the first `upto` directories of the chain are still at their names in
+        the one above: a directory moved out of the root since it was opened (between batches)
+        would have its descriptor remove entries where it is now."""
+        for depth in range(upto):
+            name, _, inode = self.chain[depth]
+            try:
+                now = os.lstat(name, dir_fd=self.chain[depth - 1][1] if depth else self.root_fd)
+            except OSError:
+                return depth
+            if now.st_ino != inode or now.st_dev != self.root_dev:
+                return depth
+        return upto
 
     def _truncate(self, keep: int) -> None:
         while len(self.chain) > keep:
