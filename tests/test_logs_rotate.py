@@ -166,6 +166,29 @@ def test_keep_n_leaves_exactly_n_copies_newest_first(tmp_path: Path) -> None:
     assert gzip.decompress((tmp_path / "app.log.3.gz").read_bytes()) == b"written on day 2\n"
 
 
+def test_a_rotation_stopped_part_way_reports_only_what_it_did(tmp_path: Path) -> None:
+    # The oldest copy cannot be deleted (immutable: root cannot unlink it either), so moving
+    # the next one into its place fails and the rest is not done. The result listed every
+    # planned step as done, "rotated", and one old copy deleted.
+    log = source(tmp_path, max_bytes=1, keep=3, method="copytruncate")
+    for day in range(4):
+        log.path.write_text(f"written on day {day}\n")
+        rotate(log, tmp_path, NOW + timedelta(days=day))
+    log.path.write_text("written on day 5\n")
+    before = snapshot(tmp_path)
+    oldest = tmp_path / "app.log.3.gz"
+    subprocess.run(["chattr", "+i", str(oldest)], check=True)  # ext4, as root: this machine's
+    try:
+        result = rotate(log, tmp_path, NOW + timedelta(days=5))
+    finally:
+        subprocess.run(["chattr", "-i", str(oldest)], check=True)
+
+    assert not result.rotated and result.steps == ()
+    assert summary(result) == "not rotated: move app.log.2.gz -> app.log.3.gz failed"
+    assert [p.kind for p in result.problems] == ["delete", "error"]
+    assert snapshot(tmp_path) == before  # nothing was done, and nothing is said to be
+
+
 def test_keep_shrinking_prunes_without_rotating(tmp_path: Path) -> None:
     log = source(tmp_path, max_bytes=1000, keep=2)
     log.path.write_text("small\n")

@@ -133,7 +133,7 @@ def _rotate_one(
     found = survey(log.path, log_stat)
     base = replace(base, size_bytes=log_stat.st_size, vanished=found.vanished)
     if found.refusals:
-        return replace(base, reason="not rotated: see problems", problems=found.refusals)
+        return replace(base, reason="see problems", problems=found.refusals)
     last = last_rotated(found.copies, now)
     due, reason = decide(policy, log_stat.st_size, last, first_seen(log, state_dir, now), now)
     if last is None and not due and policy.max_age_days is not None and not dry_run:
@@ -192,18 +192,19 @@ def _apply(
     stats = {copy.path: copy.stat for copy in found.copies + found.duplicates}
     problems: list[RotationProblem] = []
     freed, window = 0, None
+    done: list[Step] = []  # what happened: the report says that, not what was planned
     for step in result.steps:
         try:
             if step.action is StepAction.ARCHIVE:
                 assert keeper is not None
                 keeper.archive(log, step.path)
-                continue
-            if step.action is StepAction.DELETE:
+            elif step.action is StepAction.DELETE:
                 removal = remove_entry(root, step.path, stats[step.path], dry_run=False)
                 freed += removal.size if removal.removed else 0
                 if not removal.removed:
                     message = f"{step.path}: not deleted: {removal.skipped}"
                     problems.append(RotationProblem(RotationProblemKind.DELETE, message))
+                    continue
             elif step.action is StepAction.MOVE:
                 _move(step.path, _target(step))
             elif step.action is StepAction.RENAME:
@@ -225,10 +226,21 @@ def _apply(
             # The later steps assume this one happened: stop here, leave the rest as it is.
             message = f"{step.describe()} failed: {exc.strerror or exc}; later steps not done"
             problems.append(RotationProblem(RotationProblemKind.ERROR, message, Severity.FAIL))
+            rotated = result.rotated and any(s.action in _ROTATING for s in done)
+            if result.rotated and not rotated:
+                result = replace(result, reason=f"{step.describe()} failed")
+            result = replace(result, rotated=rotated)
             break
+        done.append(step)
     if result.rotated and policy.method == "rename" and _unreopened(policy):
         problems.append(_no_pid_file(result.path))
-    return replace(result, bytes_freed=freed, problems=tuple(problems), lost_window_s=window)
+    return replace(
+        result, steps=tuple(done), bytes_freed=freed, problems=tuple(problems), lost_window_s=window
+    )
+
+
+# The steps that take the live log's lines out of it: once one is done, the log was rotated.
+_ROTATING = frozenset({StepAction.RENAME, StepAction.COPYTRUNCATE})
 
 
 def _unarchived(result: RotationResult, step: Step, exc: OSError) -> RotationResult:
@@ -239,7 +251,7 @@ def _unarchived(result: RotationResult, step: Step, exc: OSError) -> RotationRes
         "says why"
     )
     problem = RotationProblem(RotationProblemKind.UNARCHIVED, message)
-    reason = f"not rotated: {step.path.name} is not archived yet"
+    reason = f"{step.path.name} is not archived yet"
     return replace(result, rotated=False, reason=reason, steps=(), problems=(problem,))
 
 
