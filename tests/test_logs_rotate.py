@@ -470,6 +470,31 @@ def test_a_wildcard_path_rotates_every_log_it_matches(tmp_path: Path) -> None:
     assert [r.name for r in again] == ["nginx:access.log", "nginx:error.log"]
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_log_whose_folder_is_reached_through_a_symlink_is_not_rotated(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    # Copies were moved through the link, then could not be deleted or compressed (those open
+    # the folder without following links): half a rotation, the same every day after, while
+    # the dry run said all was well.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "logs").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "app.log").write_text("line\n" * 100)
+    (tmp_path / "real" / "app.log.1").write_text("older\n")
+    before = snapshot(tmp_path / "real")
+    log = LogSource("app", tmp_path / "logs" / "app.log", rotate=LogRotation(max_bytes=1, keep=3))
+
+    [result] = rotate_logs([log], state_dir=tmp_path / "state", dry_run=dry_run, now=NOW)
+
+    assert not result.rotated and result.steps == ()
+    assert summary(result).endswith(
+        f"not rotated: {tmp_path}/logs (the log's folder) is reached through a symlink"
+    )
+    assert [p.kind for p in result.problems] == ["symlink"]
+    assert "name the real folder in logs[].path" in result.problems[0].message
+    assert snapshot(tmp_path / "real") == before
+
+
 def test_a_wildcard_folder_that_cannot_be_listed_is_a_failed_rotation(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     log = LogSource("web", tmp_path / "loop" / "*.log", rotate=LogRotation(max_bytes=1))

@@ -32,7 +32,7 @@ from typing import Protocol
 import psutil
 
 from upkeep.atomic import fsync_dir
-from upkeep.cleaning.safedelete import remove_entry
+from upkeep.cleaning.safedelete import RootError, open_root, remove_entry
 from upkeep.config import LogCreate, LogRotation, LogSource
 from upkeep.logs.layout import matching_logs
 from upkeep.logs.rotation_plan import (
@@ -130,6 +130,9 @@ def _rotate_one(
         log_stat = os.lstat(log.path)
     except FileNotFoundError:
         return replace(base, reason="the log does not exist")
+    refused = _folder_refused(log.path.parent)
+    if refused is not None:
+        return replace(base, reason=refused[0], problems=(refused[1],))
     found = survey(log.path, log_stat)
     base = replace(base, size_bytes=log_stat.st_size, vanished=found.vanished)
     if found.refusals:
@@ -143,6 +146,25 @@ def _rotate_one(
     if dry_run:
         return _dry_run(result, policy, found)
     return _apply(result, policy, found, now, log, keeper)
+
+
+def _folder_refused(folder: Path) -> tuple[str, RotationProblem] | None:
+    """Why the log's folder cannot be rotated in, if it cannot, and the problem to report:
+    copies are deleted and compressed in it as in a cleaning root, opened from / without
+    following a symlink, so a folder reached through one would be half-rotated (copies moved,
+    never deleted) by a real run, while its dry run said all was well."""
+    try:
+        os.close(open_root(folder))
+    except RootError as exc:
+        linked = exc.errno in (errno.ELOOP, errno.ENOTDIR)
+        why = "is reached through a symlink" if linked else f"cannot be opened: {exc.strerror}"
+        reason = f"{folder} (the log's folder) {why}"
+        kind = RotationProblemKind.SYMLINK if linked else RotationProblemKind.ERROR
+        problem = RotationProblem(
+            kind, f"{reason}; this log is not rotated: name the real folder in logs[].path"
+        )
+        return reason, problem
+    return None
 
 
 def _archive_first(log: LogSource, steps: list[Step], keeper: CopyKeeper | None) -> list[Step]:
