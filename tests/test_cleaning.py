@@ -250,6 +250,27 @@ def test_cache_is_trimmed_to_max_age_then_max_bytes_oldest_first(tmp_path: Path)
     assert result.bytes_after == 900 and not result.over_limit
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_cache_whose_files_are_linked_elsewhere_is_within_its_limit_once_they_go(
+    tmp_path: Path, outside: Path, dry_run: bool
+) -> None:
+    # A uv-style cache hard-links its files into environments. Removing the two oldest takes
+    # the cache to 1200 bytes, within 1300, while freeing nothing on disk: "left" counted
+    # only the bytes freed, said 2400, and warned that the cache was still over its limit.
+    cache = tmp_path / "cache"
+    for age, name in ((40, "a"), (30, "b"), (20, "c"), (10, "d")):
+        write(cache / name, age, size=600)
+    for name in ("a", "b"):
+        os.link(cache / name, outside / name)
+    root = CleanupRoot(cache, max_age_days=365, max_bytes=1300)
+    now = datetime.fromtimestamp(NOW, UTC)
+
+    result = cleaning.execute(cleaning.plan_cache(root, (), now=now), dry_run=dry_run)
+
+    assert names(result.removed, cache) == {"a", "b"}
+    assert (result.freed_bytes, result.bytes_after, result.over_limit) == (0, 1200, False)
+
+
 # ---------------------------------------------------------------- kinds
 
 

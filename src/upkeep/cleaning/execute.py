@@ -9,8 +9,10 @@ to them: counted, not failures), and rebuilds the list of removals from the plan
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from upkeep.cleaning.plan import CleaningKind, Plan, failure_message, planned_entries
 from upkeep.cleaning.safedelete import (
@@ -90,9 +92,21 @@ class RootCleaning:
         scan or at the removal: not failures, but reported."""
         return self.vanished_at_scan + tuple(outcome.removal() for outcome in self.gone)
 
-    @property
+    @cached_property
     def bytes_after(self) -> int:
-        return self.bytes_before - self.freed_bytes
+        """What the root holds after the cleaning, measured as `bytes_before` (each file's size,
+        per link): less every file removed, whether or not its bytes were freed. A file with
+        another link outside the root leaves the root but frees nothing (`freed_bytes`)."""
+        not_removed = {outcome.path for outcome in self.failures + self.gone}
+        taken = 0
+        for batch in self.attempted:
+            for seen in batch.entries:
+                if not stat.S_ISDIR(seen.st_mode):
+                    taken += seen.st_size
+        for path, seen in planned_entries(self.attempted) if not_removed else ():
+            if path in not_removed and not stat.S_ISDIR(seen.st_mode):
+                taken -= seen.st_size
+        return self.bytes_before - taken
 
     @property
     def over_limit(self) -> bool:
