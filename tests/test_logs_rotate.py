@@ -495,6 +495,27 @@ def test_a_log_whose_folder_is_reached_through_a_symlink_is_not_rotated(
     assert snapshot(tmp_path / "real") == before
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_wildcard_never_rotates_copies_whose_log_is_missing(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    # With `logs/*` and app.log gone for a while, its copies matched as logs of their own and
+    # were copytruncated: app.log.1.1 and app.log.2.gz.1, an empty app.log.2.gz left behind.
+    (tmp_path / "app.log.1").write_text("line\n" * 100)
+    (tmp_path / "app.log.2.gz").write_bytes(gzip.compress(b"older\n" * 100))
+    before = snapshot(tmp_path)
+    log = LogSource("app", tmp_path / "*", rotate=LogRotation(max_bytes=1, method="copytruncate"))
+
+    results = rotate_logs([log], state_dir=tmp_path / "state", dry_run=dry_run, now=NOW)
+
+    assert [(r.name, r.rotated, summary(r)) for r in results] == [
+        (f"app:{name}", False, f"{'(dry run) ' * dry_run}not rotated: named like a rotated "
+         "copy of app.log, which is not there")
+        for name in ("app.log.1", "app.log.2.gz")
+    ]  # fmt: skip
+    assert snapshot(tmp_path) == before
+
+
 def test_a_wildcard_folder_that_cannot_be_listed_is_a_failed_rotation(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     log = LogSource("web", tmp_path / "loop" / "*.log", rotate=LogRotation(max_bytes=1))

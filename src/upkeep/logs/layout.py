@@ -27,6 +27,7 @@ __all__ = [
     "ROTATION_STATE",
     "SCAN_STATE",
     "RotatedCopy",
+    "copied_log",
     "copies_in_directory",
     "copy_path",
     "has_wildcards",
@@ -162,14 +163,14 @@ def matching_logs(log: LogSource) -> list[LogSource]:
     return [
         replace(log, name=f"{log.name}:{name}", path=log.path.parent / name)
         for name in matched
-        if _copied_log(name) not in present
+        if copied_log(name) not in present
     ]
 
 
 _COPY_SUFFIX = re.compile(f"(?:{_NUMBERED}|{_DATED})(?:{re.escape(COMPRESSED_SUFFIX)})?$")
 
 
-def _copied_log(name: str) -> str | None:
+def copied_log(name: str) -> str | None:
     """The name of the log that `name` would be a rotated copy of (`app.log` for `app.log.1`,
     `app.log-20261116.gz`), or None when it is not named like a copy."""
     suffix = _COPY_SUFFIX.search(name)

@@ -34,7 +34,7 @@ import psutil
 from upkeep.atomic import fsync_dir
 from upkeep.cleaning.safedelete import RootError, open_root, remove_entry
 from upkeep.config import LogCreate, LogRotation, LogSource
-from upkeep.logs.layout import matching_logs
+from upkeep.logs.layout import copied_log, matching_logs
 from upkeep.logs.rotation_plan import (
     CopySurvey,
     RotationProblem,
@@ -101,11 +101,24 @@ def rotate_logs(
             results.append(_failed(configured, configured.rotate, dry_run, exc))
             continue
         for log in matched:
+            if log is not configured and (base := copied_log(log.path.name)) is not None:
+                # A copy whose log is missing: scanned as a log of its own, never rotated
+                # (that made `app.log.1.1` and left an empty `app.log.2.gz`, out of `keep`).
+                why = f"named like a rotated copy of {base}, which is not there"
+                results.append(_not_a_log(log, configured.rotate, dry_run, why))
+                continue
             try:
                 results.append(_rotate_one(log, configured.rotate, state_dir, dry_run, now, keeper))
             except OSError as exc:  # one log's trouble never stops the others
                 results.append(_failed(log, configured.rotate, dry_run, exc))
     return results
+
+
+def _not_a_log(log: LogSource, policy: LogRotation, dry_run: bool, why: str) -> RotationResult:
+    size = 0
+    with contextlib.suppress(OSError):
+        size = os.lstat(log.path).st_size
+    return RotationResult(log.name, log.path, policy.method, False, why, dry_run, size)
 
 
 def _failed(log: LogSource, policy: LogRotation, dry_run: bool, exc: OSError) -> RotationResult:
