@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -213,6 +214,51 @@ def test_a_file_that_may_not_be_removed_says_so_not_that_it_changed(root: Path) 
     assert removal.skipped is not None
     assert removal.skipped.startswith("cannot remove: Operation not permitted (immutable")
     assert not removal.removed and path.exists()
+
+
+@pytest.mark.parametrize(("flag", "on_folder"), [("+i", False), ("+a", False), ("+a", True)])
+def test_a_dry_run_foresees_what_the_kernel_would_refuse(
+    root: Path, flag: str, on_folder: bool
+) -> None:
+    # The dry run said "would remove" of an immutable file, or of one in an append-only folder;
+    # the real run then warned that it could not. Both now say the same.
+    path = write(root / "d" / "f")
+    marked = path.parent if on_folder else path
+    subprocess.run(["chattr", flag, str(marked)], check=True)  # ext4, as root: this machine's
+    try:
+        dry = remove_entry(root, path, os.lstat(path), dry_run=True)
+        real = remove_entry(root, path, os.lstat(path), dry_run=False)
+    finally:
+        subprocess.run(["chattr", flag.replace("+", "-"), str(marked)], check=True)
+    assert real.skipped is not None and real.skipped.startswith("cannot remove: Operation not")
+    assert (dry.skipped, dry.would_remove) == (real.skipped, False)
+    assert path.exists()
+
+
+def test_a_dry_run_foresees_the_sticky_rule_for_another_users_file(root: Path) -> None:
+    # /tmp is sticky: only a file's owner, the folder's owner (or CAP_FOWNER) may remove it.
+    os.chown(root, 65534, 65534)
+    root.chmod(0o1777)
+    theirs = write(root / "theirs")
+    os.chown(theirs, 65534, 65534)
+    code = (
+        "import os, sys\nfrom pathlib import Path\n"
+        "from upkeep.cleaning.safedelete import remove_entry\n"
+        "path = Path(sys.argv[1])\n"
+        "for dry in (True, False):\n"
+        "    print(remove_entry(path.parent, path, os.lstat(path), dry_run=dry).skipped)\n"
+    )
+    drop = ["--bounding-set", "-fowner", "--inh-caps", "-fowner"]
+    done = subprocess.run(
+        ["setpriv", *drop, sys.executable, "-c", code, str(theirs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dry, real = done.stdout.splitlines()
+    assert real.startswith("cannot remove: Operation not permitted (immutable or append-only, or")
+    assert dry == real
+    assert theirs.exists()
 
 
 def test_an_entry_already_gone_is_reported(root: Path) -> None:

@@ -158,7 +158,7 @@ def test_record_cleaning_reports_what_went_and_what_was_skipped(
     cleaning.record_cleaning([result])
     name = f"cleaning:temp:{root}"
     check = recorded.checks()[name]
-    assert check["status"] == "ok" and "removed 1 entries, 2.0 KiB" in check["message"]
+    assert check["status"] == "ok" and "removed 1 entry, 2.0 KiB" in check["message"]
     metrics = {r["name"]: r["value"] for r in recorded.records if r["kind"] == "metric"}
     assert metrics == {
         "cleaning_removed_entries": 1,
@@ -183,7 +183,7 @@ def test_vanished_entries_are_counted_and_listed_but_do_not_warn(
     cleaning.record_cleaning([execute(plan, dry_run=False)])
     check = recorded.checks()[f"cleaning:temp:{root}"]
     assert check["status"] == "ok"
-    assert "removed 1 entries" in check["message"] and "0 skipped; 1 vanished" in check["message"]
+    assert "removed 1 entry" in check["message"] and "0 skipped; 1 vanished" in check["message"]
     assert not recorded.findings()
     metrics = {r["name"]: r["value"] for r in recorded.records if r["kind"] == "metric"}
     assert metrics["cleaning_vanished_entries"] == 1

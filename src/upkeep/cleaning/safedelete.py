@@ -11,9 +11,10 @@ no longer there (removed or renamed by someone else) is counted as vanished, not
 No directory on the way down may be a mount point (bind mounts included) or locked by another
 process (see `boundaries`). A swap between the re-check and the removal cannot make it follow
 anything: `unlink` removes a symlink itself, and `rmdir` refuses a non-directory. A dry run makes
-the same checks and removes nothing; it cannot know whether a directory would be empty by then
-(the files that a real run would remove first are still there), so it leaves that to the
-caller's plan.
+the same checks and removes nothing, and foresees what the kernel would refuse (`refusals`:
+immutable entries, folders it may not write, sticky folders); it cannot know whether a directory
+would be empty by then (the files that a real run would remove first are still there), so it
+leaves that to the caller's plan.
 
 Two ways in: `remove_entry` (and `remove_entries`/`remove_many`) for a few paths, and
 `remove_batches` for a whole scanned tree, directory by directory (`Batch` of `Seen` entries):
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from upkeep.cleaning.boundaries import locked_by_another, mount_points_under
+from upkeep.cleaning.refusals import PERMITTED, FolderRules
 
 __all__ = [
     "Batch",
@@ -285,6 +287,7 @@ class _DirWalker:
         file types compared as integers."""
         lstat, root_dev, fd = os.lstat, self.root_dev, -1
         removed = freed = 0
+        rules: FolderRules | None = None  # a dry run's view of what the kernel would refuse
         for seen in entries:
             name, _, mode, dev, ino, ctime_ns, size = seen
             kind = mode & _S_IFMT
@@ -321,7 +324,13 @@ class _DirWalker:
             ):
                 skipped.append(_skip_entry(parent, seen, dry_run, _changed(seen, now)))
                 continue
-            if not dry_run:
+            if dry_run:
+                rules = rules or FolderRules(fd)
+                refusal = rules.refusal(name, fd, now)
+                if refusal is not None:
+                    skipped.append(_skip_entry(parent, seen, dry_run, refusal))
+                    continue
+            else:
                 try:
                     if kind == _S_IFDIR:
                         os.rmdir(name, dir_fd=fd)
@@ -475,10 +484,7 @@ def _removal_error(exc: OSError) -> str:
     if exc.errno in (errno.EISDIR, errno.ENOTDIR):
         return f"changed while being removed: {exc.strerror}"
     if exc.errno == errno.EPERM:  # Linux: an immutable or append-only file, or a sticky folder
-        return (
-            f"cannot remove: {exc.strerror} (immutable or append-only, or in a sticky directory"
-            " and owned by another user)"
-        )
+        return f"cannot remove: {exc.strerror} {PERMITTED}"
     if exc.errno == errno.ENOENT:
         return GONE
     return f"cannot remove: {exc.strerror}"

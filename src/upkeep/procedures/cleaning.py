@@ -16,7 +16,7 @@ from upkeep import report
 from upkeep.cleaning import CleaningKind, RootCleaning, execute, plan_root
 from upkeep.config import Cleanup
 from upkeep.records import Severity, Status
-from upkeep.units import human_size, parse_bool
+from upkeep.units import counted, human_size, parse_bool
 
 if TYPE_CHECKING:
     from upkeep.logs.rotation_plan import RotationResult
@@ -147,7 +147,7 @@ def _record_root(result: RootCleaning) -> None:
             severity=Severity.WARN,
         )
     summary = (
-        f"{verb} {count} entries, {human_size(result.freed_bytes)}; "
+        f"{verb} {counted(count, 'entry', 'entries')}, {human_size(result.freed_bytes)}; "
         f"{human_size(result.bytes_after)} left; {len(skipped)} skipped; "
         f"{len(vanished)} vanished; {result.protected} protected"
     )
@@ -161,7 +161,9 @@ def _record_root(result: RootCleaning) -> None:
             message=f"still over its limit after cleaning: {summary}",
         )
     elif failed:
-        report.check(name, Status.WARN, message=f"{len(failed)} removals did not happen: {summary}")
+        happen = "would not happen" if result.dry_run else "did not happen"
+        message = f"{counted(len(failed), 'removal')} {happen}: {summary}"
+        report.check(name, Status.WARN, message=message)
     else:
         report.check(
             name,
