@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers.fifo import without_waiting_on
 from helpers.folder_lock import held_by_another_process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -185,6 +186,20 @@ def test_torn_last_line_is_cut_on_next_append(tmp_path: Path) -> None:
     report = verify(tmp_path)
     assert report.ok, report.problems
     assert report.runs_checked == 3
+
+
+def test_a_fifo_in_place_of_a_run_record_is_refused_not_waited_on(store: EvidenceStore) -> None:
+    # `upkeep run` (its metrics), findings and review read every record: one FIFO held each of
+    # them for good, after the run had been published.
+    run_json = folder(store, 1) / "run.json"
+    run_json.unlink()
+    os.mkfifo(run_json)
+    relpath = run_json.parent.relative_to(store.root).as_posix()
+    entry = store.entries()[1]
+
+    assert without_waiting_on(run_json, lambda: store.read_record(relpath)) is None
+    with pytest.raises(EvidenceError, match="cannot read .*run.json: .*not a regular file"):
+        without_waiting_on(run_json, lambda: store.load(entry))
 
 
 def test_recover_removes_staging_of_dead_process_only(tmp_path: Path) -> None:

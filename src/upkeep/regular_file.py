@@ -30,7 +30,7 @@ def file_kind(mode: int) -> str:
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
-def read_regular(path: Path, limit: int | None = None) -> bytes:
+def read_regular(path: str | Path, limit: int | None = None) -> bytes:
     """The bytes of the file at `path` (a symlink to one is fine), at most `limit` of them when
     given; OSError (EINVAL) for a FIFO, a device or a directory."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)

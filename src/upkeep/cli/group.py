@@ -135,16 +135,25 @@ class GuardedGroup(click.Group):
         except Stopped as exc:
             name = signal.Signals(exc.signum).name
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-                print_err(
-                    f"\nupkeep: stopped by {name}: unfinished runs were stopped and not published"
-                )
+                print_err(f"\nupkeep: stopped by {name}{_what_stopped(ctx)}")
             ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
-            print_err("\nupkeep: interrupted: unfinished runs were stopped and not published")
+            print_err(f"\nupkeep: interrupted{_what_stopped(ctx)}")
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # any other (OverflowError, KeyError, ...): upkeep's own bug
             _internal_error(ctx, exc)
         ctx.exit(code or 0)
+
+
+def _what_stopped(ctx: click.Context) -> str:
+    """What a stop left undone, said only by the commands that run runbooks: runs already
+    published stay published; the others were stopped and are not."""
+    if ctx.invoked_subcommand in _RUNNING_COMMANDS:
+        return ": unfinished runs were stopped and not published"
+    return ""
+
+
+_RUNNING_COMMANDS = frozenset({"run", "demo"})
 
 
 class LazyGuardedGroup(GuardedGroup):

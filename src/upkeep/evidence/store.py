@@ -38,6 +38,7 @@ from upkeep.evidence.layout import (
 )
 from upkeep.evidence.ledger import DecisionEntry, LedgerEntry
 from upkeep.records import Decision, RunRecord, Status, iso, parse_time
+from upkeep.regular_file import read_regular
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -160,7 +161,7 @@ class EvidenceStore:
         """The run record of `entry`; EvidenceError if it is missing or differs from the ledger."""
         relpath = run_relpath(entry.run_id, entry.started_at)
         try:
-            data = (self.root / relpath / RUN_JSON).read_bytes()
+            data = read_regular(self.root / relpath / RUN_JSON)  # a FIFO would hold us for good
         except OSError as err:
             message = f"run {entry.run_id}: cannot read {relpath}/{RUN_JSON}: {err}"
             raise EvidenceError(message) from None
@@ -175,9 +176,11 @@ class EvidenceStore:
         """The run record in the folder `relpath`, unchecked; None when it cannot be read
         (`verify` says why)."""
         try:
-            # os.path, not pathlib: a review reads thousands of these one after another.
-            with open(os.path.join(self.root, relpath, RUN_JSON), "rb") as handle:
-                return RunRecord.from_json(read_json(handle.read()))
+            # os.path, not pathlib: a review reads thousands of these one after another. Only a
+            # regular file: a FIFO put in its place would hold the command for good.
+            return RunRecord.from_json(
+                read_json(read_regular(os.path.join(self.root, relpath, RUN_JSON)))
+            )
         except (OSError, ValueError):
             return None
 
