@@ -5,6 +5,8 @@ an empty one. The real command line, in process."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,46 @@ def test_an_output_that_would_replace_something_kept_is_refused(
     assert result.code == 2, result.text
     assert "--output" in result.err and why in result.err
     assert {path: path.read_bytes() for path in project.root.rglob("*") if path.is_file()} == kept
+
+
+def _symlink(path: Path) -> None:
+    (path.parent / "target.txt").write_text("the link's target\n")
+    path.symlink_to(path.parent / "target.txt")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _device(path: Path) -> None:
+    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 7))  # /dev/full's numbers, in tmp
+
+
+@pytest.mark.parametrize("command", ["prometheus-rules", "textfile"])
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(_symlink, "a symlink"), (_fifo, "a FIFO"), (_device, "a character device")],
+    ids=["symlink", "fifo", "device"],
+)
+def test_an_output_that_is_not_a_regular_file_is_refused_not_replaced(
+    project: Project, tmp_path: Path, command: str, make, kind: str
+) -> None:
+    # Written whole and renamed into place, the export replaced the link itself, the FIFO,
+    # and, as root, a device: `-o /dev/full` left a regular file in its place.
+    output = tmp_path / "out" / "export.txt"
+    output.parent.mkdir()
+    make(output)
+    before = os.lstat(output)
+
+    result = project.upkeep_in_process("export", command, "-o", str(output))
+
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"upkeep: error: --output: {output} is {kind}; expected a regular file or a new path "
+        "(it is replaced whole)\n"
+    )
+    after = os.lstat(output)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
 
 
 def test_the_textfile_may_be_written_where_upkeep_yml_says(

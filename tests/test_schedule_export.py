@@ -158,6 +158,23 @@ def test_crontab_to_stdout_runs_each_runbook_in_the_zone(tmp_path: Path) -> None
     ]
 
 
+def test_a_unit_file_that_is_a_symlink_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    # `systemctl link` leaves unit files that are symlinks to a copy kept elsewhere: the
+    # export replaced the link with a file of its own, the copy never seeing the change.
+    project = project_with(tmp_path, "UTC", {"nightly": "daily", "weekly": "weekly"})
+    out, kept = tmp_path / "units", tmp_path / "kept.service"
+    out.mkdir()
+    kept.write_text("[Unit]\n")
+    (out / "upkeep-weekly.service").symlink_to(kept)
+
+    result = project.upkeep_in_process("schedule", "export", "systemd", "--output", str(out))
+
+    assert result.code == 2, result.text
+    assert f"--output: {out}/upkeep-weekly.service is a symlink; expected" in result.err
+    assert sorted(p.name for p in out.iterdir()) == ["upkeep-weekly.service"]  # nothing else
+    assert (out / "upkeep-weekly.service").is_symlink() and kept.read_text() == "[Unit]\n"
+
+
 def test_systemd_units_verify_and_carry_the_settings(tmp_path: Path) -> None:
     upkeep = Path(shutil.which("upkeep") or Path(sys.executable).parent / "upkeep")
     project = project_with(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_err
-from upkeep.cli.options import GlobalOptions
+from upkeep.cli.options import GlobalOptions, refuse_unless_regular
 from upkeep.errors import ConfigError, ParameterError, RunbookError
 
 if TYPE_CHECKING:
@@ -90,6 +90,8 @@ def textfile_command(options: GlobalOptions, output: Path | None) -> int:
             "or give --output FILE"
         )
     _check_output(output, config, own="metrics.textfile")
+    if output is None and config.metrics.textfile is not None:
+        refuse_unless_regular(config.metrics.textfile, "metrics.textfile")
     written = write_textfile(config, output)
     print_err(f"upkeep: wrote {written}")
     return 0
@@ -115,6 +117,7 @@ def _check_output(
 
     if output is None:
         return
+    refuse_unless_regular(output)
     if fleet is not None and output.resolve() == fleet.resolve():
         raise ParameterError(f"--output: {output} is the fleet file; expected a file of its own")
     for config in configs:

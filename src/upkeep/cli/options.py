@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import getpass
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from upkeep.errors import UpkeepError
+from upkeep.errors import ParameterError, UpkeepError
 from upkeep.plain_text import HIDDEN
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from upkeep.config import Config
 
 
@@ -101,3 +104,24 @@ def author_or_login(author: str | None, option: str = "--author") -> str:
     if os.environ.get(AUTHOR_ENV):
         return person_name(os.environ[AUTHOR_ENV], f"${AUTHOR_ENV}")
     return getpass.getuser()
+
+
+def refuse_unless_regular(output: Path, name: str = "--output") -> None:
+    """An output that is there and not a regular file is refused (ParameterError, exit 2): a
+    file is written whole and renamed into place, which would replace a symlink (not what it
+    points to), a FIFO, or a device (as root, /dev/full became a file)."""
+    from upkeep.regular_file import file_kind
+
+    try:
+        mode = os.lstat(output).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ParameterError(
+            f"{name}: {output}: {exc.strerror}; expected a file to write"
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise ParameterError(
+            f"{name}: {output} is {file_kind(mode)}; expected a regular file or a new path "
+            "(it is replaced whole)"
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from upkeep.cli.console import print_err, print_out
-from upkeep.cli.options import GlobalOptions, NonEmptyPath
+from upkeep.cli.options import GlobalOptions, NonEmptyPath, refuse_unless_regular
 
 TARGET_NAMES = ("cron", "systemd", "kubernetes", "github-actions")
 EXIT_REFUSED = 1
@@ -105,6 +105,8 @@ def _stale(folder: Path, written: dict[str, str]) -> list[str]:
 def _write(folder: Path, files: dict[str, str]) -> None:
     from upkeep import atomic
 
+    for name in files:  # all checked before any is written
+        refuse_unless_regular(folder / name, "--output")
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         atomic.write_text(folder / name, text, mode=FILE_MODE)
