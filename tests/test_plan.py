@@ -254,6 +254,21 @@ def test_a_value_a_due_runbook_refuses_stops_due(project: Project) -> None:
         )
 
 
+def test_a_value_a_runbook_not_due_tonight_refuses_stops_due_tonight(project: Project) -> None:
+    # A mistyped `-p` value in a nightly job passed six nights and stopped the seventh, the
+    # weekly runbook's, before the daily backup ran. It is refused the first night.
+    project.add_runbook("daily", [CHECK_OK])
+    project.add_runbook("weekly", [CHECK_OK], cadence="weekly", params="n: int = 2  # a number")
+    night = Night(project)
+    at = when("2027-03-10T01:00:00Z", night.config)  # a Wednesday
+    night.record("weekly", when("2027-03-08T01:00:00Z", night.config))  # done for the week
+    assert [p.runbook.name for p in plan.plan_due(
+        night.registry, night.store, night.config, at, Trigger.SCHEDULE, ["n=3"]
+    )] == ["daily"]  # fmt: skip
+    with pytest.raises(ParameterError, match="parameter n: expected an integer"):
+        plan.plan_due(night.registry, night.store, night.config, at, Trigger.SCHEDULE, ["n=3x"])
+
+
 def test_named_runs_are_planned_once_each_with_their_parameters(project: Project) -> None:
     project.add_runbook("takes-n", [CHECK_OK], params="n: int = 1  # a number")
     registry = discover(project.root / "runbooks", project.root)

@@ -159,24 +159,28 @@ def plan_due(
 ) -> list[PlannedRun]:
     """Plan every runbook that is due at `at` (the registry's invalid runbooks are not in it:
     the caller names them). A `-p KEY=VALUE` applies to each due runbook that declares KEY; a KEY
-    that no runbook declares, or a value a due runbook refuses, is a ParameterError."""
+    that no runbook declares, or a value any runbook declaring it refuses, due or not, is a
+    ParameterError: a mistyped value in a nightly job is refused the first night, not on the
+    night its weekly runbook is due (stopping every other runbook that night)."""
     given = params.parse_assignments(assignments)
     _check_declared(registry, given)
     plan = []
     for state in states(registry, store.entries(), config, at):
+        runbook = state.runbook
+        own = {key: value for key, value in given.items() if runbook.param(key) is not None}
+        if not state.due and not own:
+            continue
+        # The registry checked every default already; a secret that does not resolve
+        # fails that run (with evidence), not the night.
+        values = params.validate(
+            runbook,
+            own,
+            require_secrets=False,
+            refuse_short=True,
+            config_names=config_names(config),
+            root=config.root,
+        )
         if state.due:
-            runbook = state.runbook
-            own = {key: value for key, value in given.items() if runbook.param(key) is not None}
-            # The registry checked every default already; a secret that does not resolve
-            # fails that run (with evidence), not the night.
-            values = params.validate(
-                runbook,
-                own,
-                require_secrets=False,
-                refuse_short=True,
-                config_names=config_names(config),
-                root=config.root,
-            )
             plan.append(PlannedRun(runbook, values, trigger, by_due=True))
     return plan
 
