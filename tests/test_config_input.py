@@ -251,3 +251,23 @@ def test_the_command_line_does_not_echo_a_token_file_given_as_config(tmp_path: P
     assert result.code == 2
     assert f"{token}: top level: expected a mapping of settings" in result.err
     assert TOKEN not in result.text and "Traceback" not in result.text
+
+
+def test_a_symlink_loop_in_a_path_is_named_not_a_traceback(project: Project) -> None:
+    # Path.resolve() raises RuntimeError on a loop (Python 3.11): exit 3, "internal error".
+    loop_a, loop_b = project.root / "loop-a", project.root / "loop-b"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    project.config.write_text(f"version: 1\nevidence_dir: {loop_a}/evidence\n")
+    result = project.upkeep_in_process("list")
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"upkeep: error: {project.config}: evidence_dir: {loop_a}/evidence is a symlink loop; "
+        "expected a path that leads somewhere\n"
+    )
+    result = project.upkeep_in_process("--config", str(loop_a), "list")
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"upkeep: error: config file: {loop_a} is a symlink loop; expected a path that leads "
+        "somewhere\n"
+    )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from upkeep.config.evidence_git import EvidenceGit, plain_branch
 from upkeep.config.host_id import host_id_problem
-from upkeep.config.reader import Section, parse_document
+from upkeep.config.reader import Section, parse_document, resolved
 from upkeep.errors import ConfigError
 from upkeep.regular_file import read_regular
 
@@ -104,7 +104,7 @@ class Fleet:
 
 def read_fleet(path: Path) -> Fleet:
     """The fleet file at `path`, every field checked; ConfigError (exit 2) otherwise."""
-    path = path.resolve()
+    path = resolved(path, "fleet file")
     try:
         raw = read_regular(path)
     except FileNotFoundError:

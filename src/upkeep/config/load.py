@@ -53,7 +53,7 @@ from upkeep.config.model import (
 )
 from upkeep.config.oncall import OnCall, read_oncall_setting
 from upkeep.config.quarterly_review import QuarterlyReview, read_quarterly_review
-from upkeep.config.reader import Problems, Section, parse_document
+from upkeep.config.reader import Problems, Section, parse_document, resolved
 from upkeep.config.risk_register import RiskRegister, read_risk_register
 from upkeep.config.schedule_export import ScheduleExport, read_schedule_export
 from upkeep.config.security import SecurityReview, read_security
@@ -83,7 +83,8 @@ def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems
     """The config as far as it can be read, and every problem found on the way (`upkeep
     check`). ConfigError when the file cannot be read or parsed as YAML; the config is None
     when the document is not a mapping."""
-    path = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME).resolve()
+    written = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME)
+    path = resolved(written, "config file")
     try:
         raw = read_regular(path)
     except FileNotFoundError:
@@ -290,7 +291,7 @@ def _runbook_folders(top: Section, base: Path) -> RunbookFolders:
         folder = (
             SHIPPED_RUNBOOKS_DIR
             if written == SHIPPED_RUNBOOKS
-            else (base / os.path.expanduser(written)).resolve()
+            else resolved(base / os.path.expanduser(written), f"{top.file}: runbooks_dir")
         )
         if folder in folders:
             raise ConfigError(

@@ -277,7 +277,9 @@ class Section:
             return value
         path = base / os.path.expanduser(value)
         # A path that must not follow symlinks (a log that rotation may move) keeps its last part.
-        return path.resolve() if resolve else lexical(path.absolute())
+        if not resolve:
+            return lexical(path.absolute())
+        return resolved(path, f"{self.file}: {self._name(key)}")
 
     def folder(self, key: str, base: Path, expected: str, default: Any = REQUIRED) -> Path:
         """A `path` of a folder upkeep writes into, made when first needed: refused when it, or
@@ -337,6 +339,17 @@ class Section:
 
     def _name(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
+
+
+def resolved(path: Path, where: str) -> Path:
+    """`path` with its symlinks resolved; ConfigError naming `where` (the file and key it was
+    written in) for a symlink loop, which Python 3.11 raises as RuntimeError."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # OSError (ELOOP) from Python 3.13 on
+        raise ConfigError(
+            f"{where}: {path} is a symlink loop; expected a path that leads somewhere"
+        ) from None
 
 
 def _not_a_folder(path: Path) -> str | None:

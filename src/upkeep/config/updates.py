@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from upkeep.config.reader import Section
+from upkeep.config.reader import Section, resolved
 from upkeep.errors import ConfigError
 
 __all__ = ["OS_PACKAGE_MANAGERS", "PythonTarget", "UpdatesSettings", "read_updates"]
@@ -100,7 +100,7 @@ def _index(s: Section, base: Path) -> str | None:
     written = s.str("index_url", None)
     if written is None or _URL.match(written):
         return written
-    folder = (base / written).resolve()
+    folder = resolved(base / written, f"{s.file}: {s.where}.index_url")
     if not folder.is_dir():
         s.fail("index_url", "a simple index URL (https://…, file://…) or a folder", written)
     return folder.as_uri()
