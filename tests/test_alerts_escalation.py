@@ -239,6 +239,11 @@ def test_ack_refuses_a_fingerprint_of_no_critical_runbook_and_records_nothing(
             "wait: soon}\n",
             "escalation.fail.levels[0].wait: expected a period such as 15m",
         ),
+        (  # OverflowError escaped from timedelta: exit 3, "internal error"
+            "escalation:\n  fail:\n    levels:\n      - {page: lead, targets: [inbox], "
+            "wait: 99999999999999m}\n",
+            "escalation.fail.levels[0].wait: expected a period such as 15m",
+        ),
         (
             "escalation:\n  fail:\n    repeat: -1\n    levels:\n"
             "      - {page: lead, targets: [inbox]}\n",

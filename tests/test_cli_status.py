@@ -236,7 +236,10 @@ def test_a_runbook_that_never_ran_is_said_so_and_counts_nothing(project: Project
     ("status", "expected"),
     [
         ("status: {start_grace_minutes: soon}", "status.start_grace_minutes: expected a number"),
-        ("status: {run_grace_minutes: -5}", "status.run_grace_minutes: expected a number >= 0"),
+        (
+            "status: {run_grace_minutes: -5}",
+            "status.run_grace_minutes: expected a number from 0 to 52704000",
+        ),
         ("status: {grace: 5}", "status.grace: unknown key"),
         (
             "status: {runbooks: {nightlly: {start_grace_minutes: 5}}}",

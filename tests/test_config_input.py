@@ -271,3 +271,36 @@ def test_a_symlink_loop_in_a_path_is_named_not_a_traceback(project: Project) -> 
         f"upkeep: error: config file: {loop_a} is a symlink loop; expected a path that leads "
         "somewhere\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "status: {start_grace_minutes: 1000000000000000000000000000000}",
+            "status.start_grace_minutes: expected a number from 0 to 52704000, got 1e+30",
+        ),
+        (
+            "status: {run_grace_minutes: 2000000000000}",
+            "status.run_grace_minutes: expected a number from 0 to 52704000, got 2000000000000.0",
+        ),
+        (
+            "alerts: {remind_every: 9999999999d}",
+            "alerts.remind_every: expected a period such as 30m, 4h or 1d, or never, at most "
+            "36600 days, got '9999999999d'",
+        ),
+        (
+            "logs: [{name: app, path: app.log, first_scan: 99999999999d}]",
+            "logs[0].first_scan: expected a window such as 24h, at most 36600 days",
+        ),
+    ],
+)
+def test_a_period_too_long_for_any_clock_is_refused_not_an_overflow(
+    project: Project, setting: str, message: str
+) -> None:
+    # OverflowError escaped from timedelta on every command: exit 3, "internal error".
+    project.add_runbook("fine", [CHECK_OK])
+    project.config.write_text(f"version: 1\n{setting}\n")
+    result = project.upkeep_in_process("list")
+    assert result.code == 2, result.text
+    assert result.err.startswith(f"upkeep: error: {project.config}: {message}"), result.err

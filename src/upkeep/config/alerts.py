@@ -100,7 +100,10 @@ def _period(s: Section) -> timedelta | None:
     if match is None:
         s.fail("remind_every", "a period such as 30m, 4h or 1d, or never", value)
     assert match is not None
-    return int(match["amount"]) * _PERIOD_UNITS[match["unit"]]
+    expected = "a period such as 30m, 4h or 1d, or never"
+    return s.period(
+        "remind_every", int(match["amount"]), _PERIOD_UNITS[match["unit"]], value, expected
+    )
 
 
 def _site_url(s: Section) -> str | None:

@@ -140,7 +140,6 @@ def _wait(s: Section) -> timedelta:
     amount, unit = value[:-1], value[-1:]
     if not amount.isdigit() or int(amount) == 0 or unit not in _PERIOD_UNITS:
         s.fail("wait", _PERIOD_HELP, value)
-    wait = int(amount) * _PERIOD_UNITS[unit]
-    if wait > LONGEST_WAIT:
+    if int(amount) > LONGEST_WAIT / _PERIOD_UNITS[unit]:  # compared before it is made
         s.fail("wait", f"{_PERIOD_HELP}, at most 7d", value)
-    return wait
+    return int(amount) * _PERIOD_UNITS[unit]

@@ -73,7 +73,8 @@ def _first_scan(s: Section) -> timedelta | None:
     if window is None:
         s.fail("first_scan", "end, whole or a window such as 90m, 24h or 7d", value)
     assert window is not None
-    return timedelta(seconds=float(window["amount"]) * _WINDOW_UNITS[window["unit"]])
+    unit = timedelta(seconds=_WINDOW_UNITS[window["unit"]])
+    return s.period("first_scan", float(window["amount"]), unit, value, "a window such as 24h")
 
 
 def _rotation(s: Section | None, base: Path) -> LogRotation | None:

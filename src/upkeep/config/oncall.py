@@ -174,10 +174,9 @@ def _period(s: Section) -> timedelta:
     if match is None:
         s.fail("handoff_every", "a period such as 12h, 1d or 1w", value)
     assert match is not None
-    period = int(match["amount"]) * _PERIOD_UNITS[match["unit"]]
-    if period > LONGEST_HANDOFF:
-        s.fail("handoff_every", "a period of at most 8w", value)
-    return period
+    if int(match["amount"]) > LONGEST_HANDOFF / _PERIOD_UNITS[match["unit"]]:
+        s.fail("handoff_every", "a period of at most 8w", value)  # compared before it is made
+    return int(match["amount"]) * _PERIOD_UNITS[match["unit"]]
 
 
 def _restriction(s: Section | None) -> Restriction | None:

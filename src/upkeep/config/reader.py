@@ -12,6 +12,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +55,10 @@ def parse_document(raw: bytes, file: Path) -> Any:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
 
+
+# The longest period any setting may hold (a grace, a reminder, a first scan's window).
+LONGEST_PERIOD = timedelta(days=36600)
+LONGEST_PERIOD_MINUTES = LONGEST_PERIOD.total_seconds() / 60
 
 # Deeper than any config nests (upkeep.yml: four levels), far below Python's recursion limit,
 # which the composer and every reader of the values recurse into.
@@ -263,10 +268,19 @@ class Section:
     def number(self, key: str, default: Any = REQUIRED, maximum: float | None = None) -> float:
         value = self.get(key, float, "a number", default)
         if value is not None and maximum is not None and not 0 <= value <= maximum:
-            self.fail(key, f"a number from 0 to {maximum:g}", value)
+            self.fail(key, f"a number from 0 to {maximum:.15g}", value)
         if value is not None and value < 0:
             self.fail(key, "a number >= 0", value)
         return value
+
+    def period(
+        self, key: str, amount: float, unit: timedelta, written: Any, expected: str
+    ) -> timedelta:
+        """`amount` times `unit`, as `written` for `key`; refused past LONGEST_PERIOD, which is
+        a typo (and, a little further, more than a timedelta holds)."""
+        if amount > LONGEST_PERIOD / unit:
+            self.fail(key, f"{expected}, at most {LONGEST_PERIOD.days} days", written)
+        return amount * unit
 
     def bool(self, key: str, default: Any = REQUIRED) -> bool:
         return self.get(key, bool, "true or false", default)

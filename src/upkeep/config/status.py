@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
-from upkeep.config.reader import Section
+from upkeep.config.reader import LONGEST_PERIOD_MINUTES, Section
 from upkeep.errors import ConfigError
 
 __all__ = ["Grace", "StatusSettings", "read_status"]
@@ -66,6 +66,7 @@ def read_status(section: Section | None) -> StatusSettings:
 
 
 def _read_grace(section: Section, base: Grace) -> Grace:
-    start = section.number("start_grace_minutes", base.start.total_seconds() / 60)
-    run = section.number("run_grace_minutes", base.run.total_seconds() / 60)
+    longest = LONGEST_PERIOD_MINUTES
+    start = section.number("start_grace_minutes", base.start.total_seconds() / 60, longest)
+    run = section.number("run_grace_minutes", base.run.total_seconds() / 60, longest)
     return Grace(timedelta(minutes=start), timedelta(minutes=run))
