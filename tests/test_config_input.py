@@ -4,6 +4,7 @@ of a file that is not a config echoed back."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,17 @@ def test_a_period_too_long_for_any_clock_is_refused_not_an_overflow(
     result = project.upkeep_in_process("list")
     assert result.code == 2, result.text
     assert result.err.startswith(f"upkeep: error: {project.config}: {message}"), result.err
+
+
+def test_a_project_whose_path_is_not_utf8_is_refused_at_once(tmp_path: Path) -> None:
+    # `check` said "no problems"; every run then failed in its kernel (UnicodeEncodeError) and
+    # the site build with a traceback: paths go into evidence and pages as UTF-8.
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/nu\xffp"))
+    folder.mkdir()
+    (folder / "upkeep.yml").write_text("version: 1\n")
+    result = Project(folder).upkeep("check")
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"upkeep: error: {tmp_path}/nu\\xffp/upkeep.yml: the project's path is not UTF-8; "
+        "expected a path in UTF-8 (rename the folder)\n"
+    )

@@ -65,6 +65,7 @@ from upkeep.config.updates import UpdatesSettings, read_updates
 from upkeep.config.windows import read_windows
 from upkeep.errors import ConfigError
 from upkeep.package_files import SHIPPED_RUNBOOKS_DIR
+from upkeep.plain_text import is_utf8
 from upkeep.regular_file import read_regular
 from upkeep.secrets import REFERENCE
 
@@ -85,6 +86,14 @@ def read_config(path: Path | str | None = None) -> tuple[Config | None, Problems
     when the document is not a mapping."""
     written = Path(path or os.environ.get("UPKEEP_CONFIG") or DEFAULT_CONFIG_NAME)
     path = resolved(written, "config file")
+    if not is_utf8(str(path)):
+        # Every path in the project is written into evidence, reports and the site as UTF-8:
+        # a run failed in its kernel, and the site build with a traceback.
+        shown_path = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+        raise ConfigError(
+            f"{shown_path}: the project's path is not UTF-8; expected a path in UTF-8 (rename "
+            "the folder)"
+        )
     try:
         raw = read_regular(path)
     except FileNotFoundError:
