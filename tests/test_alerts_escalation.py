@@ -206,6 +206,18 @@ def test_upkeep_watch_sends_the_pages_due(project: Project) -> None:
     assert [r["level"] for r in _page_records(project)] == [1]
 
 
+def test_upkeep_watch_that_cannot_evaluate_the_alerts_fails(project: Project) -> None:
+    # The dead man's switch said "not evaluated" and exited 0: nobody paged, all well.
+    _run(project, Status.FAIL, datetime.now(UTC) - timedelta(minutes=5))
+    locks = project.root / "state" / "locks"
+    locks.parent.mkdir(parents=True, exist_ok=True)
+    locks.write_text("a file where the lock folder goes\n")
+    result = project.upkeep_in_process("watch")
+    assert result.code == 3, result.text
+    assert f"upkeep: alerts: not evaluated: {locks}: File exists (errno 17, EEXIST)" in result.err
+    assert _page_records(project) == []
+
+
 def test_ack_refuses_a_fingerprint_of_no_critical_runbook_and_records_nothing(
     project: Project,
 ) -> None:

@@ -273,9 +273,10 @@ def _run_with_progress(
     return outcomes
 
 
-def send_alerts(config: Config, store: EvidenceStore) -> None:
-    """Tell the alert targets what changed; a failure to do so is said, and never changes the
-    runs' exit code."""
+def send_alerts(config: Config, store: EvidenceStore) -> bool:
+    """Tell the alert targets what changed; whether the alerts (and SLA clocks) could be
+    evaluated. A failure to is said; it never changes the runs' exit code (`watch`'s, it
+    does)."""
     from upkeep.alerts import alert
     from upkeep.alerts.message import KINDS
     from upkeep.alerts.suppression import announce_ending
@@ -290,15 +291,21 @@ def send_alerts(config: Config, store: EvidenceStore) -> None:
         ):
             print_err(f"upkeep: alert: told the targets the silence {ending.record_id} ends soon")
     except (OSError, UpkeepError) as exc:
-        print_err(f"upkeep: alerts: not evaluated: {exc}")
-        return
+        print_err(f"upkeep: alerts: not evaluated: {_why(exc)}")
+        return False
     for item in sent:
         if item.delivered:
             print_err(f"upkeep: alert: told {item.target} that {item.runbook} {KINDS[item.kind]}")
-    _send_sla_alerts(config, store)
+    return _send_sla_alerts(config, store)
 
 
-def _send_sla_alerts(config: Config, store: EvidenceStore) -> None:
+def _why(exc: Exception) -> str:
+    from upkeep.cli.group import system_error_text
+
+    return system_error_text(exc) if isinstance(exc, OSError) and exc.errno else str(exc)
+
+
+def _send_sla_alerts(config: Config, store: EvidenceStore) -> bool:
     """Tell the alert targets about incidents' SLA clocks at warn or breached (issue 15)."""
     from upkeep.errors import UpkeepError
     from upkeep.sla.escalate import escalate
@@ -306,11 +313,12 @@ def _send_sla_alerts(config: Config, store: EvidenceStore) -> None:
     try:
         sent = escalate(config, store, datetime.now(config.tz), lambda t: print_err(f"upkeep: {t}"))
     except (OSError, UpkeepError, ValueError) as exc:
-        print_err(f"upkeep: sla: not evaluated: {exc}")
-        return
+        print_err(f"upkeep: sla: not evaluated: {_why(exc)}")
+        return False
     for item in sent:
         if item.delivered:
             print_err(f"upkeep: sla: told {item.target} {item.incident} {item.clock} {item.state}")
+    return True
 
 
 def _outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from upkeep.cli.console import format_time, print_err, print_json, print_out, print_table
+from upkeep.cli.group import EXIT_ENVIRONMENT_ERROR
 from upkeep.cli.options import GlobalOptions, parse_at
 
 if TYPE_CHECKING:
@@ -64,11 +65,12 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None, quiet: 
     alerts = [alert for item in coverage for alert in alerts_of(item, config)]
     if not alerts and not _has_ledger(config):
         alerts.append(_no_evidence_alert(config))
+    evaluated = True
     if at is None and not quiet:  # reminders, retries and escalation pages due now
         from upkeep.cli.run import send_alerts
         from upkeep.evidence import EvidenceStore
 
-        send_alerts(config, EvidenceStore(config.evidence_dir))
+        evaluated = send_alerts(config, EvidenceStore(config.evidence_dir))
     for alert in alerts:
         print_err(f"upkeep: ALERT: {alert['message']}")
     if as_json:
@@ -79,7 +81,10 @@ def watch_command(options: GlobalOptions, as_json: bool, at: str | None, quiet: 
             f"as of {format_time(moment)}"
         )
     code = _exit_code(registry, coverage)
-    return EXIT_NO_EVIDENCE if code == 0 and alerts else code
+    if code == 0 and alerts:
+        return EXIT_NO_EVIDENCE
+    # A watcher that could not tell whether anyone must be paged has not done its job.
+    return EXIT_ENVIRONMENT_ERROR if code == 0 and not evaluated else code
 
 
 def _has_ledger(config: Config) -> bool:
