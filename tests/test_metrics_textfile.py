@@ -4,6 +4,7 @@ recorded; per database its backup times. Read back with prometheus_client's own 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import textwrap
@@ -367,3 +368,33 @@ def test_a_textfile_that_cannot_be_written_leaves_the_run_as_it_was(
     assert result.code == 0, result.err
     assert "the metrics textfile" in result.err and "was not written" in result.err
     assert [r["status"] for r in project.records()] == ["ok"]
+
+
+def test_a_full_disk_names_the_textfile_it_could_not_write(
+    metrics_project: Project, tmp_path: Path
+) -> None:
+    # prometheus_client writes the file itself: ENOSPC came out naming no file, and the
+    # README promises one line naming the path and the errno.
+    from helpers.tiny_fs import tiny_filesystem
+
+    config = load_config(metrics_project.config)
+    publish(EvidenceStore(config.evidence_dir), record("backup", 1))
+    with tiny_filesystem(tmp_path / "full", "64k") as full:
+        _fill(full)
+        target = full / "upkeep.prom"
+        with pytest.raises(OSError) as caught:
+            write_textfile(config, target)
+    assert caught.value.filename == str(target)
+    assert caught.value.errno == 28
+
+
+def _fill(folder: Path) -> None:
+    """Write into `folder` until its filesystem is full."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:  # ENOSPC: full
+        pass
+    finally:
+        os.close(fd)

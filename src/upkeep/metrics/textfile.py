@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from upkeep.atomic import file_mode
+from upkeep.atomic import file_mode, naming
 from upkeep.config import Config
 from upkeep.errors import UpkeepError
 from upkeep.evidence import EvidenceStore
@@ -65,7 +65,8 @@ def write_textfile(config: Config, path: Path | None = None) -> Path | None:
     with lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
         runbooks, databases = collect_metrics(config, folder / CHECKPOINT)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(path), metrics_registry(runbooks, databases))
+        with naming(path):  # prometheus_client's own write: a full disk names no file
+            write_to_textfile(str(path), metrics_registry(runbooks, databases))
     return path
 
 
