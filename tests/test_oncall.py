@@ -423,3 +423,20 @@ def test_without_a_rotation_the_site_page_says_so(make_project) -> None:
     project = make_project("version: 1\nrunbooks_dir: runbooks\n")
     page = oncall_page(SimpleNamespace(config=load_config(str(project.config))))  # type: ignore[arg-type]
     assert "No on-call rotation: there is no `oncall.yml` beside `upkeep.yml`." in page
+
+
+def test_one_bad_value_in_oncall_yml_is_one_problem_not_four(make_project) -> None:
+    # The alert target, the escalation level and the support severity naming its schedule
+    # each said "no on-call schedule 'ops-oncall' (no oncall.yml)": three false problems.
+    project = _project(make_project, ROTATION.replace("handoff_every: 1d", "handoff_every: 0w"))
+    project.config.write_text(
+        project.config.read_text()
+        + "alerts:\n  targets:\n    - {name: chat, inbox: inbox, schedule: ops-oncall}\n"
+        + "escalation:\n  fail:\n    levels:\n"
+        + "      - {page: 'oncall:ops-oncall', targets: [chat]}\n"
+    )
+    result = project.upkeep_in_process("check")
+    assert result.code == 2, result.text
+    assert "handoff_every" in result.err
+    assert "no on-call schedule" not in result.err
+    assert result.err.count("upkeep: error:") == 1, result.err

@@ -44,7 +44,7 @@ class AlertSettings:
     site_url: str | None = None
 
 
-def read_alerts(s: Section | None, base: Path, schedules: tuple[str, ...]) -> AlertSettings:
+def read_alerts(s: Section | None, base: Path, schedules: tuple[str, ...] | None) -> AlertSettings:
     if s is None:
         return AlertSettings()
     settings = AlertSettings(
@@ -60,7 +60,7 @@ def read_alerts(s: Section | None, base: Path, schedules: tuple[str, ...]) -> Al
     return settings
 
 
-def _target(s: Section, base: Path, schedules: tuple[str, ...]) -> AlertTarget:
+def _target(s: Section, base: Path, schedules: tuple[str, ...] | None) -> AlertTarget:
     name = s.name("name")
     url = s.str("url", None)
     inbox = s.folder("inbox", base, "a folder each alert is written into as a file", None)
@@ -83,7 +83,7 @@ def _target(s: Section, base: Path, schedules: tuple[str, ...]) -> AlertTarget:
         if word not in {status.value for status in ALERTING}:
             s.fail("statuses", "statuses among warn, fail, error", list(on))
         statuses.append(Status(word))
-    if schedule is not None and schedule not in schedules:
+    if schedule is not None and schedules is not None and schedule not in schedules:
         known = ", ".join(schedules) or "none (no oncall.yml)"
         raise ConfigError(
             f"{s.file}: {s.where}.schedule: no on-call schedule {schedule!r}; expected one of: "

@@ -82,7 +82,7 @@ class Escalation:
 
 
 def read_escalation(
-    s: Section | None, targets: tuple[str, ...], schedules: tuple[str, ...]
+    s: Section | None, targets: tuple[str, ...], schedules: tuple[str, ...] | None
 ) -> Escalation:
     if s is None:
         return Escalation()
@@ -105,7 +105,9 @@ def read_escalation(
     return Escalation(frozenset(critical), tuple(policies))
 
 
-def _policy(s: Section, targets: tuple[str, ...], schedules: tuple[str, ...]) -> EscalationPolicy:
+def _policy(
+    s: Section, targets: tuple[str, ...], schedules: tuple[str, ...] | None
+) -> EscalationPolicy:
     levels = s.items("levels", lambda level: _level(level, targets, schedules))
     repeat = s.int("repeat", 0, maximum=MAX_REPEAT)
     s.done()
@@ -114,15 +116,18 @@ def _policy(s: Section, targets: tuple[str, ...], schedules: tuple[str, ...]) ->
     return EscalationPolicy(levels, repeat)
 
 
-def _level(s: Section, targets: tuple[str, ...], schedules: tuple[str, ...]) -> EscalationLevel:
+def _level(
+    s: Section, targets: tuple[str, ...], schedules: tuple[str, ...] | None
+) -> EscalationLevel:
     page = s.str("page").strip()
     names = s.strings("targets")
     wait = _wait(s)
     s.done()
-    if page.startswith(ONCALL_PREFIX) and page.removeprefix(ONCALL_PREFIX) not in schedules:
+    named = page.removeprefix(ONCALL_PREFIX)
+    if page.startswith(ONCALL_PREFIX) and schedules is not None and named not in schedules:
         known = ", ".join(schedules) or "none (no oncall.yml)"
         raise ConfigError(
-            f"{s.file}: {s.where}.page: no on-call schedule {page.removeprefix(ONCALL_PREFIX)!r}; "
+            f"{s.file}: {s.where}.page: no on-call schedule {named!r}; "
             f"expected oncall: and one of: {known}"
         )
     unknown = [name for name in names if name not in targets]

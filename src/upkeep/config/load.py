@@ -206,8 +206,15 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
         lambda: read_security(top.section("security"), base, [d.name for d in config.databases]),
         SecurityReview(),
     )
+    read_before = len(problems.messages)
     oncall = problems.read(lambda: read_oncall_setting(top, base, config.timezone), OnCall())
-    schedules = tuple(schedule.name for schedule in oncall.schedules)
+    # None when oncall.yml has a problem of its own: its schedules are unknown, not missing,
+    # and a setting naming one is not a second problem.
+    schedules = (
+        tuple(schedule.name for schedule in oncall.schedules)
+        if len(problems.messages) == read_before
+        else None
+    )
     alerts = problems.read(
         lambda: read_alerts(top.section("alerts"), base, schedules), AlertSettings()
     )

@@ -83,7 +83,7 @@ class Support:
         raise ConfigError(f"support: no severity {name!r}; expected one of {names}")
 
 
-def read_support(s: Section | None, timezone: str, schedules: tuple[str, ...]) -> Support:
+def read_support(s: Section | None, timezone: str, schedules: tuple[str, ...] | None) -> Support:
     if s is None:
         return Support()
     channels = s.section("channels")
@@ -179,7 +179,7 @@ def _clock_time(s: Section, key: str, default: str) -> time | None:
     return time(int(match["h"]), int(match["m"]))
 
 
-def _severity(s: Section | None, name: str, schedules: tuple[str, ...]) -> SeverityTarget:
+def _severity(s: Section | None, name: str, schedules: tuple[str, ...] | None) -> SeverityTarget:
     assert s is not None
     description = s.str("description", name)
     response = _minutes(s, "response")
@@ -191,7 +191,7 @@ def _severity(s: Section | None, name: str, schedules: tuple[str, ...]) -> Sever
         schedule = escalate.str("schedule", None)
         role = escalate.str("role", None)
         escalate.done()
-        if schedule is not None and schedule not in schedules:
+        if schedule is not None and schedules is not None and schedule not in schedules:
             known = ", ".join(schedules) or "none (no oncall.yml)"
             raise ConfigError(
                 f"{s.file}: {s.where}.escalate.schedule: expected an on-call schedule "
