@@ -4,6 +4,7 @@ publishes them; no kernel needed)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from helpers.project import CHECK_OK, Project
@@ -114,3 +115,13 @@ def test_a_finding_that_would_reorder_the_terminal_is_shown_with_its_code_points
     assert listed.code == 0, listed.text
     assert "user <U+202E>nimda<U+202C> logged in" in listed.out
     assert "\u202e" not in listed.out
+
+
+def test_findings_json_gives_times_in_the_configured_zone_as_list_does(project: Project) -> None:
+    # `list --json` said +01:00 and `findings --json` +00:00 for the same project.
+    project.config.write_text(project.config.read_text().replace("UTC", "Europe/Berlin"))
+    _publish(project, run(0, LOG))
+    project.upkeep_in_process("ack", LOG.key, "--reason", "known", "--author", "dana")
+    [found] = json.loads(project.upkeep_in_process("findings", "--all", "--json").out)
+    times = [found["first_seen"], found["last_seen"], found["closed"]["at"]]
+    assert all(datetime.fromisoformat(t).utcoffset() == timedelta(hours=1) for t in times), times

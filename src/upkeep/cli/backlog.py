@@ -4,7 +4,7 @@ the evidence ledger, where `upkeep verify` covers it and the next review reads i
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 import click
@@ -36,7 +36,7 @@ def backlog_list_command(options: GlobalOptions, as_json: bool) -> int:
     today = datetime.now(config.tz).date()
     items = ordered(current_backlog(config).values(), today)
     if as_json:
-        print_json([_item_json(item, today) for item in items])
+        print_json([_item_json(item, today, config.tz) for item in items])
         return 0
     if not items:
         print_out("the backlog is empty: no finding has recurred yet")
@@ -158,7 +158,8 @@ def _due_date(due: str) -> date:
     return day
 
 
-def _item_json(item: BacklogItem, today: date) -> dict[str, object]:
+def _item_json(item: BacklogItem, today: date, tz: tzinfo) -> dict[str, object]:
+    """An item for scripts, its times in the configured zone as `list --json` gives them."""
     return {
         "id": item.id,
         "runbook": item.runbook,
@@ -169,8 +170,8 @@ def _item_json(item: BacklogItem, today: date) -> dict[str, object]:
         "due": item.due.isoformat(),
         "overdue": item.overdue(today),
         "reopened": item.reopened,
-        "opened_at": item.opened_at.isoformat(),
-        "first_seen": item.first_seen.isoformat(),
-        "last_seen": item.last_seen.isoformat(),
+        "opened_at": item.opened_at.astimezone(tz).isoformat(),
+        "first_seen": item.first_seen.astimezone(tz).isoformat(),
+        "last_seen": item.last_seen.astimezone(tz).isoformat(),
         "runs": [o.run_id for o in item.occurrences],
     }

@@ -14,6 +14,8 @@ from upkeep.cli.options import GlobalOptions
 from upkeep.plain_text import one_line
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
+
     from upkeep.config import Config
     from upkeep.findings import FindingState
 
@@ -44,7 +46,7 @@ def list_findings(config: Config, *, show_all: bool, as_json: bool) -> int:
         s for s in follow(events_in(EvidenceStore(config.evidence_dir))) if show_all or s.open
     ]
     if as_json:
-        print_json([_state_json(state) for state in states])
+        print_json([_state_json(state, config.tz) for state in states])
         return 0
     if not states:
         print_out("no open findings" if not show_all else "no findings")
@@ -81,7 +83,8 @@ def _closure(state: FindingState, config: Config) -> str:
     return f"{state.closed.how} {when} by {state.closed.by}"
 
 
-def _state_json(state: FindingState) -> dict[str, Any]:
+def _state_json(state: FindingState, tz: tzinfo) -> dict[str, Any]:
+    """A finding for scripts, its times in the configured zone as `list --json` gives them."""
     closed = state.closed
     return {
         "runbook": state.runbook,
@@ -89,8 +92,8 @@ def _state_json(state: FindingState) -> dict[str, Any]:
         "severity": state.severity.value,
         "message": state.message,
         "sticky": state.sticky,
-        "first_seen": state.first_seen.isoformat(),
-        "last_seen": state.last_seen.isoformat(),
+        "first_seen": state.first_seen.astimezone(tz).isoformat(),
+        "last_seen": state.last_seen.astimezone(tz).isoformat(),
         "last_run_id": state.last_run_id,
         "times_seen": state.times_seen,
         "open": state.open,
@@ -98,7 +101,7 @@ def _state_json(state: FindingState) -> dict[str, Any]:
         if closed is None
         else {
             "how": closed.how.value,
-            "at": closed.at.isoformat(),
+            "at": closed.at.astimezone(tz).isoformat(),
             "by": closed.by,
             "reason": closed.reason,
         },

@@ -60,7 +60,15 @@ def log_list_command(options: GlobalOptions, as_json: bool) -> int:
     entries = log_entries(read_evidence(EvidenceStore(config.evidence_dir)).events)
     if as_json:
         print_json(
-            [{"at": e.at.isoformat(), "by": e.by, "text": e.text, "run": e.run_id} for e in entries]
+            [
+                {
+                    "at": e.at.astimezone(config.tz).isoformat(),
+                    "by": e.by,
+                    "text": e.text,
+                    "run": e.run_id,
+                }
+                for e in entries
+            ]
         )
         return 0
     for e in entries:
