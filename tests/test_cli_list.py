@@ -84,6 +84,26 @@ def test_an_at_whose_year_ends_past_9998_once_converted_is_refused(
         assert "Traceback" not in result.text
 
 
+def test_an_at_the_zone_skips_is_refused_and_one_it_repeats_is_the_first(make_project) -> None:
+    # 02:30 on the day Berlin went from 02:00 to 03:00 was echoed as "02:30 CET": a time that
+    # never was, and the plan made for it.
+    project = make_project(
+        "version: 1\ntimezone: Europe/Berlin\nevidence_dir: evidence\nstate_dir: state\n"
+        "runbooks_dir: runbooks\n"
+    )
+    project.add_runbook("fine", [CHECK_OK])
+    for command in (("status",), ("run", "--due")):
+        result = project.upkeep_in_process(*command, "--at", "2026-03-29T02:30")
+        assert result.code == 2, result.text
+        assert (
+            "'2026-03-29T02:30' does not exist in Europe/Berlin: the clocks went forward then; "
+            "expected a time that exists, such as 2026-03-29T03:30"
+        ) in result.err
+    repeated = project.upkeep_in_process("status", "--at", "2026-10-25T02:30")
+    assert repeated.code == 0, repeated.text
+    assert "as of 2026-10-25 02:30 CEST" in repeated.out
+
+
 def test_list_json_gives_an_invalid_runbook_its_reason(project: Project) -> None:
     project.add_runbook("fine", [CHECK_OK])
     project.add_runbook("broken", [CHECK_OK], meta={"cadence": "fortnightly"})

@@ -79,6 +79,16 @@ def parse_at(at: str | None, config: Config, option: str = "--at") -> datetime:
             f"is checked in UTC and in the configured time zone, {config.tz})",
             param_hint=option,
         )
+    if moment.tzinfo is None:
+        # A clock time the zone skips (the hour clocks go forward) names no moment: shown as
+        # given, "02:30 CET" on a day Berlin went from 02:00 to 03:00, it was never true.
+        existing = local.astimezone(UTC).astimezone(config.tz)
+        if existing.replace(tzinfo=None) != moment:
+            raise click.BadParameter(
+                f"{at!r} does not exist in {config.tz}: the clocks went forward then; expected "
+                f"a time that exists, such as {existing:%Y-%m-%dT%H:%M}",
+                param_hint=option,
+            )
     return local
 
 
