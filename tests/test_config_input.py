@@ -319,3 +319,15 @@ def test_a_project_whose_path_is_not_utf8_is_refused_at_once(tmp_path: Path) -> 
         f"upkeep: error: {tmp_path}/nu\\xffp/upkeep.yml: the project's path is not UTF-8; "
         "expected a path in UTF-8 (rename the folder)\n"
     )
+
+
+def test_a_file_larger_than_any_config_is_refused_before_it_is_parsed(project: Project) -> None:
+    # A 78 MB upkeep.yml took 27 s and 417 MB of memory for `upkeep list`.
+    project.config.write_text("version: 1\nextra:\n" + "  - x\n" * 2_000_000)
+    size = project.config.stat().st_size
+    result = project.upkeep_in_process("list")
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"upkeep: error: {project.config}: {size:,} bytes; expected a config file of at most "
+        "8 MiB\n"
+    )

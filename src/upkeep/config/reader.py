@@ -40,6 +40,13 @@ PORT_MAX = 65535
 
 def parse_document(raw: bytes, file: Path) -> Any:
     """The YAML document in `raw`: UTF-8, every mapping's keys unique; ConfigError otherwise."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        # PyYAML takes about a third of a second per megabyte, and every command reads the
+        # config: a file this large is no config (a log, a dump given by mistake).
+        raise ConfigError(
+            f"{file}: {len(raw):,} bytes; expected a config file of at most "
+            f"{MAX_DOCUMENT_BYTES // 2**20} MiB"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -55,6 +62,8 @@ def parse_document(raw: bytes, file: Path) -> Any:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {_yaml_problem(exc)}") from None
 
+
+MAX_DOCUMENT_BYTES = 8 * 2**20  # upkeep.yml, oncall.yml, the fleet file, the risk register
 
 # The longest period any setting may hold (a grace, a reminder, a first scan's window).
 LONGEST_PERIOD = timedelta(days=36600)
