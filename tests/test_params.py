@@ -91,6 +91,9 @@ def test_values_are_converted_to_declared_types(runbook: registry.Runbook, tmp_p
     [
         ("count=0", "expected a value >= 1"),
         ("count=1.5", "expected an integer"),
+        ("count=1_0", "expected an integer"),  # int() reads 10, as Python code would
+        ("count=\u0665", "expected an integer"),  # an Arabic-Indic five: int() reads 5
+        ("ratio=1_0.5", "expected a finite number"),
         ("ratio=fast", "expected a finite number"),
         ("enabled=maybe", "expected true or false"),
         ("mode=LOUD", "expected one of quiet, loud"),

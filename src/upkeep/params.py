@@ -193,6 +193,9 @@ def validate(
 
 
 SHOWN_CHARS = 80  # of a refused value, in its error message
+# Numbers as written on a command line: ASCII digits, no underscores.
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def convert(spec: ParamSpec, raw: Any, runbook: str) -> Any:
@@ -224,8 +227,12 @@ def _converted(kind: str, raw: str, text: str) -> Any:
     if kind == "str":
         return raw
     if kind == "int":
+        if not _INT.fullmatch(text):  # int() also reads "1_0" and other scripts' digits ("٥")
+            raise ValueError
         return int(text)
     if kind == "float":
+        if not _FLOAT.fullmatch(text):
+            raise ValueError
         value = float(text)
         if not math.isfinite(value):
             raise ValueError
