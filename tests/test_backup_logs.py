@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.fifo import without_waiting_on
 
 from upkeep.backup.logs.archive import (
     CopyState,
@@ -28,6 +29,7 @@ from upkeep.backup.logs.archive import (
 )
 from upkeep.backup.logs.guard import ArchiveFirst
 from upkeep.backup.logs.store import LogArchiveStore
+from upkeep.backup.stores.interface import CorruptPiece
 from upkeep.config import LogRotation, LogSource, load_config
 from upkeep.config.log_backup import LogBackup
 from upkeep.errors import ConfigError
@@ -424,3 +426,25 @@ def test_rotation_archives_only_the_copy_it_judged(tmp_path: Path) -> None:
         keeper.archive(log, copy)
     assert LogArchiveStore(backup.dir).archives() == []  # type: ignore[arg-type]
     assert secret not in _everything_stored(backup)
+
+
+def test_an_archive_whose_files_are_a_fifo_or_a_link_is_named_never_read(tmp_path: Path) -> None:
+    # A FIFO held `upkeep restore --log` and the weekly check for good; a link to /dev/zero
+    # was read until the memory ran out.
+    log = log_source(tmp_path)
+    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, 3, "x"))
+    backup = settings(tmp_path)
+    archive_logs(backup, [log], NOW)
+    store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
+    [archive] = store.archives()
+    content = store.piece_path(archive)
+    content.unlink()
+    content.symlink_to("/dev/zero")
+    with pytest.raises(CorruptPiece, match="is a symlink, not a piece: never read"):
+        store.read_piece(archive)
+    manifest = store.root / archive.id / "manifest.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    assert without_waiting_on(manifest, store.archives) == []
+    [entry] = store.damaged()
+    assert entry.reason.endswith("manifest.json: a FIFO, not a manifest: never read")

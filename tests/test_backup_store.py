@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers.backup import KILLED_BACKUP, work_folders
+from helpers.fifo import without_waiting_on
 from helpers.tiny_fs import tiny_filesystem
 
 from upkeep.backup.block_table import RAW, XOR, ZDELTA
@@ -140,6 +141,60 @@ def test_delete_takes_the_whole_backup_away(tmp_path: Path) -> None:
         store.delete("app-1")
 
 
+def _piece_as_link_to_dev_zero(piece: Path) -> None:
+    piece.unlink()
+    piece.symlink_to("/dev/zero")  # read_bytes() read it until the machine ran out of memory
+
+
+def _piece_as_link_to_a_good_copy(piece: Path) -> None:
+    (piece.parent.parent / "elsewhere").write_bytes(piece.read_bytes())
+    piece.unlink()
+    piece.symlink_to(piece.parent.parent / "elsewhere")  # restored without a word
+
+
+def _piece_as_fifo(piece: Path) -> None:
+    piece.unlink()
+    os.mkfifo(piece)  # read_bytes() waited for a writer, for good
+
+
+def _piece_too_large(piece: Path) -> None:
+    piece.write_bytes(piece.read_bytes() + b"\0" * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("swap", "reason"),
+    [
+        (_piece_as_link_to_dev_zero, "is a symlink, not a piece: never read"),
+        (_piece_as_link_to_a_good_copy, "is a symlink, not a piece: never read"),
+        (_piece_as_fifo, "is a FIFO, not a piece: never read"),
+        (_piece_too_large, "1000010 bytes, the manifest says 10"),
+    ],
+    ids=["link-to-dev-zero", "link-to-a-good-copy", "fifo", "too-large"],
+)
+def test_a_piece_that_is_not_the_stores_own_file_is_named_never_read(
+    tmp_path: Path, swap, reason: str
+) -> None:
+    store = DirectoryStore(tmp_path / "store")
+    staging, manifest = _staged(store, "app-1", b"0123456789")
+    store.put(staging, manifest)
+    piece = tmp_path / "store" / "app-1" / "p000000.zst"
+    swap(piece)
+    with pytest.raises(CorruptPiece) as corrupt:
+        without_waiting_on(piece, lambda: store.read_piece(manifest, "p000000.zst"))
+    assert corrupt.value.piece == "app-1/p000000.zst" and reason in str(corrupt.value)
+
+
+def _manifest_as_fifo(folder: Path) -> None:
+    (folder / MANIFEST_NAME).unlink()
+    os.mkfifo(folder / MANIFEST_NAME)  # `upkeep backups` waited for a writer, for good
+
+
+def _manifest_as_link(folder: Path) -> None:
+    (folder.parent.parent / "kept.json").write_bytes((folder / MANIFEST_NAME).read_bytes())
+    (folder / MANIFEST_NAME).unlink()
+    (folder / MANIFEST_NAME).symlink_to(folder.parent.parent / "kept.json")
+
+
 def _without_manifest(folder: Path) -> None:
     (folder / MANIFEST_NAME).unlink()
 
@@ -165,6 +220,8 @@ def _a_file(folder: Path) -> None:
         (_unreadable_manifest, "app-1/manifest.json: not a readable backup manifest"),
         (_manifest_of_another_backup, "names backup 'app-9', not its own"),
         (_a_file, "not a backup folder"),
+        (_manifest_as_fifo, "app-1/manifest.json: a FIFO, not a manifest: never read"),
+        (_manifest_as_link, "app-1/manifest.json: a symlink, not a manifest: never read"),
     ],
 )
 def test_a_damaged_folder_is_reported_and_skipped_and_the_rest_stays_usable(
@@ -175,7 +232,8 @@ def test_a_damaged_folder_is_reported_and_skipped_and_the_rest_stays_usable(
         store.put(*_staged(store, backup_id))
     damage(tmp_path / "store" / "app-1")
 
-    assert [m.id for m in store.manifests()] == ["app-2"]  # no error: the rest is usable
+    # no error, no wait: the rest is usable
+    assert [m.id for m in without_waiting_on(tmp_path, store.manifests)] == ["app-2"]
     [damaged] = store.damaged()
     assert damaged.name == "app-1" and reason in damaged.reason
     store.put(*_staged(store, "app-3"))  # and new backups are published beside it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -192,48 +193,67 @@ def tmpdir_elsewhere(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _reading(fifo: Path, process: subprocess.Popen[str]) -> int:
-    """A writer's end of `fifo`, once `process` opened it for reading (its data not sent)."""
+def _mid_assembly(system: Path, process: subprocess.Popen[str]) -> None:
+    """Stop `process` (SIGSTOP) once the snapshot it assembles in its hidden folder has bytes,
+    before it is whole: polled every millisecond, while assembling 35 MB takes far longer."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:  # ENXIO: no reader yet
-            time.sleep(0.02)
-    raise AssertionError(f"{fifo} was never opened for reading")
+        if any(f.is_file() and f.stat().st_size for f in system.glob(".upkeep-restore-*/*")):
+            process.send_signal(signal.SIGSTOP)
+            return
+        time.sleep(0.001)
+    raise AssertionError("the restore never began its snapshot")
 
 
 def test_a_killed_restore_leaves_no_target_nor_rows_elsewhere_and_the_next_one_clears_up(
     system: Path, tmpdir_elsewhere: Path
 ) -> None:
+    # Enough rows that assembling the snapshot takes a while: the restore is killed in the
+    # middle of it, once the snapshot in its hidden folder has some of its bytes.
+    with sqlite3.connect(system / "app.db") as conn:
+        conn.executemany(
+            "INSERT INTO items (name) VALUES (?)", [(f"{i:08d}" * 12,) for i in range(300_000)]
+        )
     back_up_all(load_config(system / "upkeep.yml"), now=T0)
-    [piece] = (system / "backups").glob("*/p000000.zst")
-    kept = piece.read_bytes()
-    piece.unlink()
-    os.mkfifo(piece)  # the restore stops there, mid-assembly, until it is killed
     env = {**os.environ, "TMPDIR": str(tmpdir_elsewhere)}
     command = [sys.executable, "-m", "upkeep.cli", "--config", str(system / "upkeep.yml")]
     restoring = subprocess.Popen(
         [*command, "restore", "app", "r.db"], cwd=system, env=env, text=True
     )
-    writer = _reading(piece, restoring)
-    try:
-        restoring.send_signal(signal.SIGKILL)
-        restoring.wait(timeout=60)
-    finally:
-        os.close(writer)
+    _mid_assembly(system, restoring)
+    restoring.send_signal(signal.SIGKILL)
+    restoring.wait(timeout=60)
 
     assert not (system / "r.db").exists()
     assert list(tmpdir_elsewhere.iterdir()) == []  # no copy of the rows in $TMPDIR
     [left] = system.glob(".upkeep-restore-*")
     assert left.stat().st_mode & 0o777 == 0o700
 
-    piece.unlink()
-    piece.write_bytes(kept)
     again = _upkeep(system, "restore", "app", "r.db", env=env)
     assert again.returncode == 0, again.stderr
     assert f"note: removed {left}: left by a restore that was stopped" in again.stdout
     assert _rows(system / "r.db") == _rows(system / "app.db")
     assert sorted(p.name for p in system.iterdir()) == ["app.db", "backups", "r.db", "upkeep.yml"]
     assert list(tmpdir_elsewhere.iterdir()) == []
+
+
+def test_a_restore_onto_a_full_disk_names_where_it_was_writing(
+    system: Path, tmp_path: Path
+) -> None:
+    # "upkeep: error: No space left on device (errno 28, ENOSPC)" said nothing of where.
+    from helpers.tiny_fs import tiny_filesystem
+
+    with sqlite3.connect(system / "app.db") as conn:
+        conn.executemany("INSERT INTO items (name) VALUES (?)", [("x" * 200,)] * 20_000)
+    back_up_all(load_config(system / "upkeep.yml"), now=T0)
+    with tiny_filesystem(tmp_path / "small", "1m") as small:
+        result = _upkeep(system, "restore", "app", str(small / "r.db"))
+        left = sorted(p.name for p in small.iterdir())
+    assert result.returncode == 3, result.stderr
+    assert re.search(
+        rf"upkeep: error: {small}/\.upkeep-restore-[^/]+/\S+: No space left on device "
+        r"\(errno 28, ENOSPC\)",
+        result.stderr,
+    ), result.stderr
+    assert left == []  # nothing half-written left behind

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["file_kind", "read_regular"]
+__all__ = ["NotAFile", "TooLarge", "file_kind", "read_own", "read_regular"]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -39,3 +39,40 @@ def read_regular(path: str | Path, limit: int | None = None) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
         return handle.read(-1 if limit is None else limit)
+
+
+class NotAFile(OSError):
+    """What `read_own` found is no regular file of its own (a symlink, a FIFO, a folder)."""
+
+    def __init__(self, path: str | Path, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"{kind}, not a regular file", str(path))
+        self.kind = kind
+
+
+class TooLarge(OSError):
+    """What `read_own` found holds more bytes than the caller can use: never read."""
+
+    def __init__(self, path: str | Path, size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"{size} bytes, more than the {limit} expected", str(path))
+        self.size = size
+
+
+def read_own(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path`, read only when it is one itself (no symlink
+    followed: a link to /dev/zero would be read for ever) and holds at most `limit` bytes;
+    NotAFile or TooLarge otherwise, nothing read. For the files of a store upkeep wrote."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAFile(path, "a symlink") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotAFile(path, file_kind(status.st_mode))
+        if status.st_size > limit:
+            raise TooLarge(path, status.st_size, limit)
+        os.set_blocking(fd, True)
+        # Its size, not `limit`: a read of n bytes allocates n first (16 MiB for a manifest).
+        return handle.read(status.st_size + 1)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+from upkeep.atomic import naming
 from upkeep.backup.engines.interface import DatabaseEngine, RestoreReport
 from upkeep.backup.engines.sqlite import SQLiteEngine
 from upkeep.backup.errors import BackupDamaged, BackupError
@@ -88,7 +89,8 @@ def assemble(store: BackupStore, manifest: Manifest, dest: Path) -> None:
     pieces = BlockReader(store, chain)
     sha256 = hashlib.sha256
     descriptor = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # rows: private
-    with open(descriptor, "wb", buffering=WRITE_BUFFER) as out:
+    # A full disk fails a write, which names no file: the snapshot's path says which disk.
+    with naming(dest), open(descriptor, "wb", buffering=WRITE_BUFFER) as out:
         for position, entry in enumerate(entries):
             block = pieces.block(entry)
             if sha256(block).digest() != entry.sha256:

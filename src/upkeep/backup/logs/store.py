@@ -35,7 +35,7 @@ import psutil
 from filelock import FileLock
 
 from upkeep.atomic import fsync_dir, write_json
-from upkeep.backup.stores.directory import DELETING, STAGING
+from upkeep.backup.stores.directory import DELETING, RECORD_BYTES, STAGING
 from upkeep.backup.stores.interface import (
     CorruptPiece,
     DamagedEntry,
@@ -44,6 +44,7 @@ from upkeep.backup.stores.interface import (
     write_synced,
 )
 from upkeep.backup.stores.removal import remove_tree
+from upkeep.regular_file import NotAFile, TooLarge, read_own
 
 __all__ = [
     "ARCHIVE_FORMAT",
@@ -163,7 +164,7 @@ class LogArchiveStore:
     def known_copies(self) -> dict[str, str]:
         """Copy key -> archive id, as the last run left them (empty when unreadable)."""
         try:
-            value = json.loads((self.root / KNOWN_COPIES).read_bytes())
+            value = json.loads(read_own(self.root / KNOWN_COPIES, RECORD_BYTES))
         except (OSError, ValueError):
             return {}
         if not isinstance(value, dict):
@@ -198,9 +199,14 @@ class LogArchiveStore:
         label = f"{archive.id}/{CONTENT_PIECE}"
         path = self.piece_path(archive)
         try:
-            data = path.read_bytes()
+            data = read_own(path, archive.stored_bytes)  # never a link followed, nor too much
         except FileNotFoundError:
             raise MissingPiece(label, f"{path} does not exist") from None
+        except NotAFile as exc:
+            raise CorruptPiece(label, f"{path} is {exc.kind}, not a piece: never read") from None
+        except TooLarge as exc:
+            said = archive.stored_bytes
+            raise CorruptPiece(label, f"{exc.size} bytes, the manifest says {said}") from None
         except OSError as exc:
             raise CorruptPiece(label, f"cannot read {path}: {exc.strerror}") from None
         if len(data) != archive.stored_bytes:
@@ -254,9 +260,11 @@ class LogArchiveStore:
             return DamagedEntry(entry.name, "not named like a log archive (<log>-<sha256>)")
         where = f"{entry}/{MANIFEST}"
         try:
-            raw = (entry / MANIFEST).read_bytes()
+            raw = read_own(entry / MANIFEST, RECORD_BYTES)
         except FileNotFoundError:
             return DamagedEntry(entry.name, f"no {MANIFEST}: not a complete archive")
+        except NotAFile as exc:
+            return DamagedEntry(entry.name, f"{where}: {exc.kind}, not a manifest: never read")
         except OSError as exc:
             return DamagedEntry(entry.name, f"{where}: cannot read: {exc.strerror}")
         try:

@@ -42,6 +42,7 @@ from upkeep.backup.stores.interface import (
 )
 from upkeep.backup.stores.removal import remove_tree
 from upkeep.errors import UpkeepError
+from upkeep.regular_file import NotAFile, TooLarge, read_own
 
 __all__ = [
     "DELETING",
@@ -55,6 +56,8 @@ __all__ = [
 STAGING = ".staging-"
 SCRATCH = ".scratch-"
 DELETING = ".deleting-"
+# A manifest or a verification record is a few kilobytes; one past this is no record of ours.
+RECORD_BYTES = 16 * 2**20
 VERIFIED = "verified.json"
 # The layout of earlier versions: backups one level down, staging and deletion in shared folders.
 LEGACY_BACKUPS = "backups"
@@ -137,9 +140,13 @@ class DirectoryStore(BackupStore):
             raise CorruptPiece(label, "not a valid piece name")
         path = self.root / check_id(manifest.id) / name
         try:
-            data = path.read_bytes()
+            data = read_own(path, ref.size)  # never a link followed, nor more than it should be
         except FileNotFoundError:
             raise MissingPiece(label, f"{path} does not exist") from None
+        except NotAFile as exc:
+            raise CorruptPiece(label, f"{path} is {exc.kind}, not a piece: never read") from None
+        except TooLarge as exc:
+            raise CorruptPiece(label, f"{exc.size} bytes, the manifest says {ref.size}") from None
         except OSError as exc:
             raise CorruptPiece(label, f"cannot read {path}: {exc.strerror}") from None
         if len(data) != ref.size:
@@ -180,7 +187,7 @@ class DirectoryStore(BackupStore):
     def verification(self, backup_id: str) -> Verification | None:
         path = self.root / check_id(backup_id) / VERIFIED
         try:
-            value = json.loads(path.read_bytes())
+            value = json.loads(read_own(path, RECORD_BYTES))
             return Verification(ok=value["ok"] is True, detail=str(value["detail"]), at=value["at"])
         except (OSError, ValueError, TypeError, KeyError):
             return None  # never checked, or a record that says nothing: not verified
@@ -222,9 +229,11 @@ class DirectoryStore(BackupStore):
             return DamagedEntry(entry.name, "not a backup folder (a file or a symlink)")
         where = f"{self.root}/{entry.name}/{MANIFEST_NAME}"
         try:
-            raw = (entry / MANIFEST_NAME).read_bytes()
+            raw = read_own(entry / MANIFEST_NAME, RECORD_BYTES)
         except FileNotFoundError:
             return DamagedEntry(entry.name, f"no {MANIFEST_NAME}: not a complete backup")
+        except NotAFile as exc:
+            return DamagedEntry(entry.name, f"{where}: {exc.kind}, not a manifest: never read")
         except OSError as exc:
             return DamagedEntry(entry.name, f"{where}: cannot read: {exc.strerror}")
         try:
