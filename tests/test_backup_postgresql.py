@@ -8,9 +8,11 @@ import hashlib
 import itertools
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -288,6 +290,32 @@ def test_a_failing_pg_restore_is_reported_and_its_empty_database_dropped(
     assert "pg_restore exited 1" in report.problems[0]
     assert "input file does not appear to be a valid archive" in report.problems[0]
     assert report.problems[1] == f"the new database {target!r} was dropped again"
+    assert target not in postgres_server.databases()
+
+
+def test_a_restore_stopped_while_pg_restore_runs_drops_the_database_it_made(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # Ctrl-C or SIGTERM during pg_restore left the new database there, empty: the next
+    # restore under that name was refused ("exists already"), with no word of why.
+    engine = PostgreSQLEngine(postgres_server.database())
+    archive = tmp_path / "archive"
+    os.mkfifo(archive)  # pg_restore waits on it: the restore is under way, and stays so
+    target = restore_name()
+
+    def interrupt_once_made() -> None:
+        deadline = time.monotonic() + 60
+        while target not in postgres_server.databases() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C (upkeep turns SIGTERM into the same)
+
+    interrupter = threading.Thread(target=interrupt_once_made)
+    interrupter.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.restore(archive, target)
+    finally:
+        interrupter.join()
     assert target not in postgres_server.databases()
 
 

@@ -17,10 +17,12 @@ notes. The tools run with the configured connection only and the password in a p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -81,6 +83,11 @@ CREATE DATABASE :"target" TEMPLATE template0 ENCODING :'source_encoding'
   LC_COLLATE :'source_collate' LC_CTYPE :'source_ctype';
 REVOKE ALL ON DATABASE :"target" FROM PUBLIC;
 """
+
+
+# A stopped restore drops the database it made; the killed pg_restore may hold it a moment.
+DROP_TRIES = 10
+DROP_WAIT_S = 0.3
 
 
 class PostgreSQLEngine(DatabaseEngine):
@@ -208,7 +215,15 @@ class PostgreSQLEngine(DatabaseEngine):
         with libpq_environment(self.database) as libpq:
             while True:
                 self._create_database(target, libpq)
-                proc = self._pg_restore(snapshot_file, target, libpq, scratch, skipped, whole)
+                try:
+                    proc = self._pg_restore(snapshot_file, target, libpq, scratch, skipped, whole)
+                except BaseException:
+                    # Stopped (Ctrl-C, SIGTERM) while pg_restore ran: the database made for it
+                    # holds nothing whole, and left there it would block the next restore
+                    # under its name. (A SIGKILL cannot be caught: that one stays.)
+                    with contextlib.suppress(Exception):
+                        self._drop_when_free(target, libpq)
+                    raise
                 if proc.returncode == 0:
                     break
                 detail = libpq.scrub(proc.stderr.decode(errors="replace")).strip()
@@ -354,6 +369,13 @@ class PostgreSQLEngine(DatabaseEngine):
             proc = self._drop_database(target, libpq, if_exists=True)
             if proc.returncode != 0:
                 raise self._failure(libpq, f"DROP DATABASE {target}", proc.returncode, proc.stderr)
+
+    def _drop_when_free(self, target: str, libpq: LibpqEnvironment) -> None:
+        """Drop `target` once the killed pg_restore's session has left it (a second or so)."""
+        for _ in range(DROP_TRIES):
+            if self._drop_database(target, libpq, if_exists=True).returncode == 0:
+                return
+            time.sleep(DROP_WAIT_S)
 
     def _drop_database(
         self, target: str, libpq: LibpqEnvironment, *, if_exists: bool = False
