@@ -214,13 +214,15 @@ class PostgreSQLEngine(DatabaseEngine):
         whole = True  # one transaction: a restore that fails leaves nothing behind
         with libpq_environment(self.database) as libpq:
             while True:
-                self._create_database(target, libpq)
                 try:
+                    self._create_database(target, libpq)
                     proc = self._pg_restore(snapshot_file, target, libpq, scratch, skipped, whole)
-                except BaseException:
-                    # Stopped (Ctrl-C, SIGTERM) while pg_restore ran: the database made for it
-                    # holds nothing whole, and left there it would block the next restore
-                    # under its name. (A SIGKILL cannot be caught: that one stays.)
+                except KeyboardInterrupt:
+                    # Stopped (Ctrl-C, SIGTERM: upkeep's Stopped is one) while the database was
+                    # made or pg_restore ran: it holds nothing whole, and left there it would
+                    # block the next restore under its name. The name was free before (see
+                    # restore_target), so dropping it if it exists drops only ours. (A SIGKILL
+                    # cannot be caught: that one stays.)
                     with contextlib.suppress(Exception):
                         self._drop_when_free(target, libpq)
                     raise
