@@ -5,17 +5,15 @@
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers.bind_mount import bind_mounted
 from helpers.recorder import Recorder
 from helpers.unprivileged import run_bound_by_permissions
 
@@ -32,38 +30,6 @@ def _precious(folder: Path) -> list[Path]:
     for file in files:
         file.write_text("not the store's")
     return files
-
-
-@contextmanager
-def _bind_mount(source: Path, target: Path) -> Iterator[None]:
-    """`source` bind-mounted on `target`, both inside the test's temp dir; unmounted at the end
-    wherever a rename of a folder above it has moved it: exactly the mount whose root is
-    `source`, at a point in the same temp dir, as the kernel's mount table shows it."""
-    target.mkdir(parents=True)
-    done = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True)
-    if done.returncode != 0:
-        reason = f"cannot bind-mount here: {done.stderr.decode().strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield
-    finally:
-        for point in _points_of(source, inside=source.parent) or [str(target)]:
-            subprocess.run(["umount", point], check=False)
-
-
-def _points_of(source: Path, inside: Path) -> list[str]:
-    """Where `source` is bind-mounted below `inside` (/proc/self/mountinfo: the 4th field is
-    the mount's root in its filesystem, the 5th its mount point; spaces written as \\040)."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        root, point = (re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
-                       for field in line.split(" ")[3:5])  # fmt: skip
-        # The root is within the mount's filesystem: /tmp may be a filesystem of its own.
-        if root != "/" and str(source).endswith(root) and point.startswith(f"{inside}/"):
-            found.append(point)
-    return found
 
 
 def _sqlite_config(tmp_path: Path) -> Config:
@@ -118,7 +84,7 @@ def test_a_mount_point_inside_is_never_entered_and_is_named(tmp_path: Path) -> N
     doomed = tmp_path / "doomed"
     (doomed / "a").mkdir(parents=True)
     (doomed / "a" / "piece").write_bytes(b"x")
-    with _bind_mount(tmp_path / "outside", doomed / "b" / "mnt"):
+    with bind_mounted(tmp_path / "outside", doomed / "b" / "mnt"):
         with pytest.raises(TreeNotRemoved) as caught:
             remove_tree(doomed)
         assert all(file.read_text() == "not the store's" for file in outside)
@@ -158,7 +124,7 @@ def test_a_backup_deleted_with_a_mount_inside_blocks_no_later_backup(tmp_path: P
         backup.back_up_all(config, retention=False)
     first, second = (m.id for m in store.manifests("app"))
     later = root / f".deleting-{_dead_pid()}-{first}"  # as the next run, another process, sees it
-    with _bind_mount(tmp_path / "outside", root / first / "mnt"):
+    with bind_mounted(tmp_path / "outside", root / first / "mnt"):
         with pytest.raises(OSError, match="a mount point, not entered"):
             store.delete(first)
         assert all(file.read_text() == "not the store's" for file in outside)
@@ -184,7 +150,7 @@ def test_a_log_archive_left_by_a_dead_process_that_cannot_go_is_not_said_removed
     left = root / f".deleting-{_dead_pid()}-app-20261201"
     (left / "content.gz").parent.mkdir(parents=True)
     (left / "content.gz").write_bytes(b"x")
-    with _bind_mount(tmp_path / "outside", left / "mnt"):
+    with bind_mounted(tmp_path / "outside", left / "mnt"):
         notes = LogArchiveStore(root).recover()
         assert notes == [
             f"could not remove {left.name}: 1 left: {left}/mnt: a mount point, not entered"
@@ -201,7 +167,7 @@ def test_retention_that_cannot_delete_a_backup_fails_its_check_and_deletes_the_r
         backup.back_up_all(config, retention=False)
     first, second, _ = (m.id for m in backup.open_store(config).manifests("app"))
     _precious(tmp_path / "outside")
-    with _bind_mount(tmp_path / "outside", tmp_path / "store" / first / "mnt"):
+    with bind_mounted(tmp_path / "outside", tmp_path / "store" / first / "mnt"):
         run = backup.back_up_all(config, now=datetime.now(UTC))
         recorded = Recorder()
         monkeypatch.setattr(backup, "report", recorded)
