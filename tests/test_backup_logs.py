@@ -28,7 +28,7 @@ from upkeep.backup.logs.archive import (
     verify_archive,
 )
 from upkeep.backup.logs.guard import ArchiveFirst
-from upkeep.backup.logs.store import LogArchiveStore
+from upkeep.backup.logs.store import LogArchive, LogArchiveStore
 from upkeep.backup.stores.interface import CorruptPiece
 from upkeep.config import LogRotation, LogSource, load_config
 from upkeep.config.log_backup import LogBackup
@@ -204,13 +204,18 @@ def test_retention_boundary_counts_from_the_newest_line(tmp_path: Path) -> None:
     assert [c.state for c in archive_logs(short, [plain], NOW).copies] == [CopyState.EXPIRED]
 
 
-def test_a_corrupted_archive_is_found_and_never_restored(tmp_path: Path) -> None:
-    log = log_source(tmp_path)
-    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, 200, "x"))
+def _one_archive(tmp_path: Path, count: int) -> tuple[LogArchiveStore, LogArchive]:
+    """The store, and the one archive in it, of a rotated copy of `count` lines."""
+    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, count, "x"))
     backup = settings(tmp_path)
-    archive_logs(backup, [log], NOW)
+    archive_logs(backup, [log_source(tmp_path)], NOW)
     store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
     [archive] = store.archives()
+    return store, archive
+
+
+def test_a_corrupted_archive_is_found_and_never_restored(tmp_path: Path) -> None:
+    store, archive = _one_archive(tmp_path, 200)
     assert verify_archive(store, archive) == []
     piece = store.piece_path(archive)
     data = bytearray(piece.read_bytes())
@@ -431,12 +436,7 @@ def test_rotation_archives_only_the_copy_it_judged(tmp_path: Path) -> None:
 def test_an_archive_whose_files_are_a_fifo_or_a_link_is_named_never_read(tmp_path: Path) -> None:
     # A FIFO held `upkeep restore --log` and the weekly check for good; a link to /dev/zero
     # was read until the memory ran out.
-    log = log_source(tmp_path)
-    (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, 3, "x"))
-    backup = settings(tmp_path)
-    archive_logs(backup, [log], NOW)
-    store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
-    [archive] = store.archives()
+    store, archive = _one_archive(tmp_path, 3)
     content = store.piece_path(archive)
     content.unlink()
     content.symlink_to("/dev/zero")
