@@ -206,9 +206,10 @@ def test_retention_boundary_counts_from_the_newest_line(tmp_path: Path) -> None:
 
 def _one_archive(tmp_path: Path, count: int) -> tuple[LogArchiveStore, LogArchive]:
     """The store, and the one archive in it, of a rotated copy of `count` lines."""
+    log = log_source(tmp_path)
     (tmp_path / "logs/app.log.1").write_bytes(lines(NOW, count, "x"))
     backup = settings(tmp_path)
-    archive_logs(backup, [log_source(tmp_path)], NOW)
+    archive_logs(backup, [log], NOW)
     store = LogArchiveStore(backup.dir)  # type: ignore[arg-type]
     [archive] = store.archives()
     return store, archive
