@@ -1,7 +1,9 @@
 """Responsible for reading a file only when it is a regular file, and for naming what a path is
 when it is not: a FIFO without a writer would hold the read for good, and a device may never
-end. Kept free of imports beyond the standard library, since runbook kernels import `secrets`,
-which reads secret files through it.
+end. `read_regular` follows a symlink to a regular file (a config, a secret file); `read_own`,
+for the files of a store upkeep wrote, follows none and refuses one larger than expected, both
+unread. Kept free of imports beyond the standard library, since runbook kernels import
+`secrets`, which reads secret files through it.
 """
 
 from __future__ import annotations
