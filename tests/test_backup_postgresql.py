@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -316,7 +317,15 @@ def test_a_restore_stopped_while_pg_restore_runs_drops_the_database_it_made(
             engine.restore(archive, target)
     finally:
         interrupter.join()
+        _let_go(archive)
     assert target not in postgres_server.databases()
+
+
+def _let_go(fifo: Path) -> None:
+    """End the wait of whatever still reads `fifo` (a pg_restore the interruption reached
+    before it was killed): opened for writing and closed at once, it reads the end of it."""
+    with contextlib.suppress(OSError):  # ENXIO: nobody reads it, as it should be
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
 @pytest.mark.parametrize("name", ["host=elsewhere", "postgresql://elsewhere/db", "-x", "", "a b"])
