@@ -180,3 +180,40 @@ def test_retention_that_cannot_delete_a_backup_fails_its_check_and_deletes_the_r
     assert f"{first}: " in check["message"] and "a mount point, not entered" in check["message"]
     assert "1 NOT deleted" in recorded.summaries()[0]
     assert (tmp_path / "outside" / "precious0.txt").read_text() == "not the store's"
+
+
+_READS_THE_STORE = """\
+import sys
+from pathlib import Path
+from upkeep.backup.stores.directory import DirectoryStore
+with DirectoryStore(Path(sys.argv[1])).reading():
+    print("reading", flush=True)
+    sys.stdin.read()  # until the test closes it
+"""
+
+
+def test_retention_deletes_nothing_while_a_restore_reads_the_store(tmp_path: Path) -> None:
+    # A nightly backup's retention deleted the backup an `upkeep restore` was reading, which
+    # then called it damaged ("piece ... is missing"). The restore is stood in for by a
+    # process holding the store for reading, as `upkeep restore` does.
+    config = _sqlite_config(tmp_path)
+    for _ in range(2):
+        backup.back_up_all(config, retention=False)
+    first, _ = (m.id for m in backup.open_store(config).manifests("app"))
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READS_THE_STORE, str(tmp_path / "store")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "reading\n"
+        held = backup.back_up_all(config)
+    finally:
+        assert reader.stdin is not None
+        reader.stdin.close()
+        reader.wait(timeout=60)
+    assert held.retention.skipped == "a restore or a backup verification is reading the store"
+    assert first in [m.id for m in backup.open_store(config).manifests("app")]
+    freed = backup.back_up_all(config)  # the reader gone: retention runs
+    assert freed.retention.skipped is None and first in freed.retention.deleted

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from upkeep.backup.stores.directory import DirectoryStore
 from upkeep.config import load_config
 from upkeep.procedures.backup import back_up_all
 
@@ -222,8 +223,12 @@ def test_a_killed_restore_leaves_no_target_nor_rows_elsewhere_and_the_next_one_c
         [*command, "restore", "app", "r.db"], cwd=system, env=env, text=True
     )
     _mid_assembly(system, restoring)
+    with DirectoryStore(system / "backups").deleting() as alone:
+        assert not alone  # the restore holds the store: retention would delete nothing now
     restoring.send_signal(signal.SIGKILL)
     restoring.wait(timeout=60)
+    with DirectoryStore(system / "backups").deleting() as alone:
+        assert alone  # its lock went with it
 
     assert not (system / "r.db").exists()
     assert list(tmpdir_elsewhere.iterdir()) == []  # no copy of the rows in $TMPDIR

@@ -271,7 +271,13 @@ def back_up_all(
             skipped="a backup or its check failed, a stored piece is bad or a folder is damaged"
         )
     else:
-        kept = apply_retention(store, config.backup, now)
+        with store.deleting() as alone:
+            if alone:
+                kept = apply_retention(store, config.backup, now)
+            else:  # a restore reading a backup retention would delete found it gone
+                kept = RetentionOutcome(
+                    skipped="a restore or a backup verification is reading the store"
+                )
     return BackupRun(store.location, backups, bad, kept, damaged)
 
 

@@ -106,14 +106,12 @@ def verify_backups(
     now = now or datetime.now(UTC)
     store = open_store(config)
     settings = config.backup_verification
-    return VerificationRun(
-        store.location,
-        tuple(
+    with store.reading():  # the nightly retention deletes nothing meanwhile
+        verified = tuple(
             verify_database(store, database, settings, now=now, verify_all=verify_all)
             for database in config.databases
-        ),
-        zone=config.tz,
-    )
+        )
+    return VerificationRun(store.location, verified, zone=config.tz)
 
 
 def verify_database(

@@ -86,8 +86,9 @@ def restore(
     engine = engine_for(config.database(database))
     target = engine.restore_target(target)
     store = open_store(config)
-    choice = choose_restore(store, database, backup_id)
-    outcome = restore_backup(store, choice.manifest, engine, target)
+    with store.reading():  # the nightly retention deletes nothing meanwhile
+        choice = choose_restore(store, database, backup_id)
+        outcome = restore_backup(store, choice.manifest, engine, target)
     return ManualRestore(choice, outcome, tuple(store.damaged()))
 
 

@@ -19,10 +19,13 @@ written by an earlier version out of its `backups/` subfolder (`_move_legacy_lay
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +59,9 @@ __all__ = [
 STAGING = ".staging-"
 SCRATCH = ".scratch-"
 DELETING = ".deleting-"
+# Restores and verifications hold it shared while they read; retention deletes only when it
+# can hold it alone.
+READERS_LOCK = ".readers.lock"
 # A manifest or a verification record is a few kilobytes; one past this is no record of ours.
 RECORD_BYTES = 16 * 2**20
 VERIFIED = "verified.json"
@@ -164,6 +170,48 @@ class DirectoryStore(BackupStore):
         os.rename(source, doomed)
         fsync_dir(self.root)
         remove_tree(doomed)  # never into a mount point; what is left stays hidden, and named
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A shared `flock` on the store's READERS_LOCK, waiting for a retention that is
+        deleting (a few renames and unlinks). No lock where the file cannot be made or opened
+        (a store read from a read-only disk: nothing deletes there either)."""
+        descriptor = self._readers_lock()
+        try:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_SH)
+            yield
+        finally:
+            if descriptor is not None:
+                os.close(descriptor)
+
+    @contextmanager
+    def deleting(self) -> Iterator[bool]:
+        """The exclusive `flock` on READERS_LOCK, not waited for: False while a restore or a
+        verification reads the store, and retention deletes nothing that night."""
+        descriptor = self._readers_lock()
+        if descriptor is None:
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(descriptor)
+
+    def _readers_lock(self) -> int | None:
+        if not self.root.is_dir() or self.root.is_symlink():
+            return None
+        path = self.root / READERS_LOCK
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC
+        for mode in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+            with contextlib.suppress(OSError):
+                return os.open(path, mode | flags, 0o600)
+        return None
 
     def recover(self) -> list[str]:
         if not self.root.is_dir():

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -207,6 +209,17 @@ class BackupStore(ABC):
     @abstractmethod
     def delete(self, backup_id: str) -> None:
         """Remove one published backup (retention decides which; this does not check)."""
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Held while backups are chosen and read (a restore, a verification): `deleting`
+        grants no deletion meanwhile. A store that cannot tell holds nothing."""
+        yield
+
+    @contextmanager
+    def deleting(self) -> Iterator[bool]:
+        """Whether backups may be deleted now (nothing `reading`), held while they are."""
+        yield True
 
     @abstractmethod
     def recover(self) -> list[str]:
