@@ -59,9 +59,6 @@ __all__ = [
 STAGING = ".staging-"
 SCRATCH = ".scratch-"
 DELETING = ".deleting-"
-# Restores and verifications hold it shared while they read; retention deletes only when it
-# can hold it alone.
-READERS_LOCK = ".readers.lock"
 # A manifest or a verification record is a few kilobytes; one past this is no record of ours.
 RECORD_BYTES = 16 * 2**20
 VERIFIED = "verified.json"
@@ -173,13 +170,14 @@ class DirectoryStore(BackupStore):
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """A shared `flock` on the store's READERS_LOCK, waiting for a retention that is
-        deleting (a few renames and unlinks). No lock where the file cannot be made or opened
-        (a store read from a read-only disk: nothing deletes there either)."""
+        """A shared `flock` on the store's folder itself (no file of its own: the store holds
+        only backups), waiting for a retention that is deleting (a few renames and unlinks).
+        No lock where the folder cannot be opened or gives none."""
         descriptor = self._readers_lock()
         try:
             if descriptor is not None:
-                fcntl.flock(descriptor, fcntl.LOCK_SH)
+                with contextlib.suppress(OSError):  # a filesystem without flock on folders
+                    fcntl.flock(descriptor, fcntl.LOCK_SH)
             yield
         finally:
             if descriptor is not None:
@@ -187,8 +185,8 @@ class DirectoryStore(BackupStore):
 
     @contextmanager
     def deleting(self) -> Iterator[bool]:
-        """The exclusive `flock` on READERS_LOCK, not waited for: False while a restore or a
-        verification reads the store, and retention deletes nothing that night."""
+        """The exclusive `flock` on the store's folder, not waited for: False while a restore
+        or a verification reads the store, and retention deletes nothing that night."""
         descriptor = self._readers_lock()
         if descriptor is None:
             yield True
@@ -199,19 +197,18 @@ class DirectoryStore(BackupStore):
             except BlockingIOError:
                 yield False
                 return
+            except OSError:  # no flock on folders here (NFS): no reader can be told apart
+                pass
             yield True
         finally:
             os.close(descriptor)
 
     def _readers_lock(self) -> int | None:
-        if not self.root.is_dir() or self.root.is_symlink():
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            return os.open(self.root, flags)
+        except OSError:  # no store yet (nothing to delete), or a link (refused elsewhere)
             return None
-        path = self.root / READERS_LOCK
-        flags = os.O_NOFOLLOW | os.O_CLOEXEC
-        for mode in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
-            with contextlib.suppress(OSError):
-                return os.open(path, mode | flags, 0o600)
-        return None
 
     def recover(self) -> list[str]:
         if not self.root.is_dir():
