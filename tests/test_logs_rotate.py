@@ -429,7 +429,7 @@ def test_a_failing_or_hanging_postrotate_command_is_reported(
         "postrotate exited with status 3: nginx: reload refused; the writer may keep writing"
         " to app.log.1"
     ]
-    monkeypatch.setattr("upkeep.logs.rotate.POSTROTATE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("upkeep.logs.reopen.POSTROTATE_TIMEOUT_S", 0.5)
     hung = source(tmp_path, max_bytes=1, postrotate="sleep 60 & sleep 60")
     hung.path.write_text("y\n")
     started = time.monotonic()

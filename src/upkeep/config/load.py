@@ -208,13 +208,9 @@ def _config(top: Section, path: Path, problems: Problems) -> Config:
     )
     read_before = len(problems.messages)
     oncall = problems.read(lambda: read_oncall_setting(top, base, config.timezone), OnCall())
-    # None when oncall.yml has a problem of its own: its schedules are unknown, not missing,
-    # and a setting naming one is not a second problem.
-    schedules = (
-        tuple(schedule.name for schedule in oncall.schedules)
-        if len(problems.messages) == read_before
-        else None
-    )
+    # None when oncall.yml has a problem of its own: its schedules are unknown, not missing.
+    names = tuple(schedule.name for schedule in oncall.schedules)
+    schedules = names if len(problems.messages) == read_before else None
     alerts = problems.read(
         lambda: read_alerts(top.section("alerts"), base, schedules), AlertSettings()
     )

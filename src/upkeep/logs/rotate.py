@@ -18,9 +18,7 @@ import grp
 import gzip
 import os
 import pwd
-import signal as signal_module
 import stat
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -29,12 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-import psutil
-
 from upkeep.atomic import fsync_dir
 from upkeep.cleaning.safedelete import RootError, open_root, remove_entry
 from upkeep.config import LogCreate, LogRotation, LogSource
 from upkeep.logs.layout import copied_log, matching_logs
+from upkeep.logs.reopen import no_pid_file, postrotate, signal_writer, unreopened, writer_pid
 from upkeep.logs.rotation_plan import (
     CopySurvey,
     RotationProblem,
@@ -49,19 +46,12 @@ from upkeep.logs.rotation_plan import (
     remember_first_seen,
     survey,
 )
-from upkeep.pid_file import read_pid_file
 from upkeep.records import Severity
 
 __all__ = ["CopyKeeper", "rotate_logs"]
 
 GZIP_LEVEL = 6  # gzip's own default: what `gzip`, logrotate and zcat users expect
 COPY_BUFFER = 1 << 20
-# A pid file is written after its process starts; a process that started later than this after
-# the file was written is another process that reused the pid, and must not be signalled.
-PID_START_SLACK_S = 1.0
-# How long a postrotate command may run (logrotate waits for ever; a hung reload must not hold the
-# cleaning runbook until its own timeout).
-POSTROTATE_TIMEOUT_S = 60.0
 
 
 class CopyKeeper(Protocol):
@@ -209,8 +199,8 @@ def _dry_run(result: RotationResult, policy: LogRotation, found: CopySurvey) -> 
             else:
                 message = f"{step.path}: not deleted: {removal.skipped}"
                 problems.append(RotationProblem(RotationProblemKind.DELETE, message))
-    if result.rotated and policy.method == "rename" and _unreopened(policy):
-        _, problem = _writer_pid(policy, result.path)
+    if result.rotated and policy.method == "rename" and unreopened(policy):
+        _, problem = writer_pid(policy, result.path)
         problems += [problem] if problem else []
     return replace(result, bytes_freed=freed, problems=tuple(problems))
 
@@ -252,9 +242,9 @@ def _apply(
             elif step.action is StepAction.COMPRESS:
                 problems += _compress(root, step.path, _target(step))
             elif step.action is StepAction.SIGNAL:
-                problems += _signal(policy, result.path)
+                problems += signal_writer(policy, result.path)
             elif step.action is StepAction.POSTROTATE:
-                problems += _postrotate(step.detail, result.path)
+                problems += postrotate(step.detail, result.path)
         except OSError as exc:
             if step.action is StepAction.ARCHIVE:
                 return _unarchived(result, step, exc)
@@ -267,8 +257,8 @@ def _apply(
             result = replace(result, rotated=rotated)
             break
         done.append(step)
-    if result.rotated and policy.method == "rename" and _unreopened(policy):
-        problems.append(_no_pid_file(result.path))
+    if result.rotated and policy.method == "rename" and unreopened(policy):
+        problems.append(no_pid_file(result.path))
     return replace(
         result, steps=tuple(done), bytes_freed=freed, problems=tuple(problems), lost_window_s=window
     )
@@ -426,97 +416,3 @@ def _compress(root: Path, source: Path, target: Path) -> list[RotationProblem]:
 
 
 # ---------------------------------------------------------------- telling the writer to reopen
-
-
-def _unreopened(policy: LogRotation) -> bool:
-    """Whether nothing is configured to make a renamed log's writer reopen it."""
-    return policy.pid_file is None and policy.postrotate is None
-
-
-def _postrotate(command: str, log_path: Path) -> list[RotationProblem]:
-    """Run the `postrotate` command with /bin/sh, the log's path as its `$1` (as logrotate
-    passes it), in a session of its own: stopped whole when it overruns POSTROTATE_TIMEOUT_S.
-    A failure is a problem (the writer may not have reopened), never raised."""
-    process = subprocess.Popen(
-        ["/bin/sh", "-c", command, "postrotate", str(log_path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=POSTROTATE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal_module.SIGKILL)
-        process.communicate()
-        message = (
-            f"postrotate did not finish in {POSTROTATE_TIMEOUT_S:g} s and was stopped; "
-            f"the writer may keep writing to {log_path.name}.1"
-        )
-        return [RotationProblem(RotationProblemKind.POSTROTATE, message)]
-    if process.returncode == 0:
-        return []
-    said = output.decode("utf-8", "replace").strip().splitlines()
-    last = f": {said[-1][:200]}" if said else ""
-    message = (
-        f"postrotate exited with status {process.returncode}{last}; "
-        f"the writer may keep writing to {log_path.name}.1"
-    )
-    return [RotationProblem(RotationProblemKind.POSTROTATE, message)]
-
-
-def _no_pid_file(log_path: Path) -> RotationProblem:
-    return RotationProblem(
-        RotationProblemKind.PID_FILE,
-        f"no pid_file configured: nothing tells the writer to reopen {log_path.name}; "
-        f"it keeps writing to {log_path.name}.1",
-    )
-
-
-def _writer_pid(policy: LogRotation, log_path: Path) -> tuple[int | None, RotationProblem | None]:
-    """The pid to signal, or the reason none can be (a missing, unreadable or stale pid file)."""
-    if policy.pid_file is None:
-        return None, _no_pid_file(log_path)
-    pid_file = policy.pid_file
-    consequence = f"the writer was not told to reopen; it may keep writing to {log_path.name}.1"
-    kind = RotationProblemKind.PID_FILE
-    try:
-        pid, text = read_pid_file(pid_file)
-        written = os.stat(pid_file).st_mtime
-    except OSError as exc:
-        return None, RotationProblem(kind, f"pid file {pid_file}: {exc.strerror}; {consequence}")
-    if pid is None or pid == os.getpid():
-        return None, RotationProblem(
-            kind, f"pid file {pid_file} holds {text[:40]!r}, not a process id"
-        )
-    try:
-        started = psutil.Process(pid).create_time()
-    except psutil.NoSuchProcess:
-        return None, RotationProblem(
-            kind, f"stale pid file {pid_file}: no process {pid}; {consequence}"
-        )
-    except psutil.Error:
-        return pid, None  # cannot look: trust the pid file
-    if started > written + PID_START_SLACK_S:
-        return None, RotationProblem(
-            kind,
-            f"stale pid file {pid_file}: process {pid} started after the file was written "
-            f"(the pid was reused), not signalled; {consequence}",
-        )
-    return pid, None
-
-
-def _signal(policy: LogRotation, log_path: Path) -> list[RotationProblem]:
-    pid, problem = _writer_pid(policy, log_path)
-    if pid is None:
-        return [problem] if problem else []
-    try:
-        os.kill(pid, signal_module.Signals[policy.signal])
-    except ProcessLookupError:
-        message = f"process {pid} exited before it could be signalled"
-        return [RotationProblem(RotationProblemKind.PID_FILE, message)]
-    except PermissionError:
-        message = f"not allowed to send {policy.signal} to process {pid}"
-        return [RotationProblem(RotationProblemKind.SIGNAL, message)]
-    return []

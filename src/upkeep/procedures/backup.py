@@ -13,7 +13,7 @@ at all (the run then ends in `error`). Restoring by hand is `upkeep.procedures.r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from upkeep import report
@@ -21,14 +21,12 @@ from upkeep.backup.engines import engine_for
 from upkeep.backup.errors import BackupError
 from upkeep.backup.incremental import BackupResult, chain_of, take_backup
 from upkeep.backup.restore import RestoreOutcome, verify_pieces
-from upkeep.backup.retention import BackupRef, plan_retention
 from upkeep.backup.stores import (
     BackupKind,
     BackupStore,
     DamagedEntry,
     DirectoryStore,
     Manifest,
-    StoreError,
 )
 from upkeep.backup.verification import (
     SKIPPED,
@@ -39,14 +37,16 @@ from upkeep.backup.verification import (
 )
 from upkeep.config import BackupPolicy, Config, Database
 from upkeep.errors import ConfigError
+from upkeep.procedures.backup_retention import (
+    RetentionOutcome,
+    apply_retention,
+)
 from upkeep.records import Severity, Status
 from upkeep.units import counted, human_size
 
 __all__ = [
     "BackupRun",
     "DatabaseBackup",
-    "RetentionOutcome",
-    "apply_retention",
     "back_up_all",
     "back_up_database",
     "choose_base",
@@ -84,19 +84,6 @@ class DatabaseBackup:
         )
         recheck_failed = any(not recheck.ok for recheck in self.rechecked)
         return not (self.error or self.chain_problem or restore_failed or recheck_failed)
-
-
-@dataclass(frozen=True)
-class RetentionOutcome:
-    """Backups deleted by retention, and why each remaining one was kept."""
-
-    deleted: tuple[str, ...] = ()
-    kept: tuple[str, ...] = ()
-    skipped: str | None = None
-    reasons: dict[str, str] = field(default_factory=dict)
-    # Past retention, but its deletion failed (an immutable file, a mount point inside), with
-    # why: out of the store's listing, and left for a person.
-    not_deleted: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,44 +188,6 @@ def back_up_database(
         restore_note=note,
         rechecked=rechecked,
     )
-
-
-def apply_retention(store: BackupStore, policy: BackupPolicy, now: datetime) -> RetentionOutcome:
-    """Delete what the retention policy no longer keeps, database by database."""
-    deleted: list[str] = []
-    kept: list[str] = []
-    reasons: dict[str, str] = {}
-    not_deleted: dict[str, str] = {}
-    manifests = store.manifests()
-    for name in sorted({m.database for m in manifests}):
-        refs = [
-            BackupRef(
-                id=m.id,
-                created=datetime.fromisoformat(m.created),
-                full=m.kind == BackupKind.FULL,
-                base=m.base,
-                verified=store.verified(m.id),
-            )
-            for m in manifests
-            if m.database == name
-        ]
-        plan = plan_retention(refs, policy, now)
-        for backup_id in plan.delete:
-            try:
-                store.delete(backup_id)
-            except (OSError, StoreError) as exc:  # the next database's retention still runs
-                not_deleted[backup_id] = _why(exc)
-                continue
-            deleted.append(backup_id)
-        kept += plan.keep
-        reasons.update(plan.reasons)
-    return RetentionOutcome(tuple(deleted), tuple(kept), None, reasons, not_deleted)
-
-
-def _why(exc: OSError | StoreError) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)
 
 
 def back_up_all(
