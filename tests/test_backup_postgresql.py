@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import itertools
 import os
@@ -728,13 +729,16 @@ def test_with_owners_restored_a_least_privilege_role_fails_its_check_and_is_told
     assert not [n for n in postgres_server.databases() if n.startswith(VERIFY_PREFIX)]
 
 
-def _upkeep(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _upkeep(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "upkeep.cli", "--config", str(root / "upkeep.yml"), *args],
         cwd=root,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
@@ -761,6 +765,45 @@ def test_restore_by_hand_into_an_existing_database_is_bad_input(
     assert contents(postgres_server, source)["public.orders"][0] == 40000  # untouched
     assert restored.returncode == 0, restored.stderr
     assert contents(postgres_server, fresh) == contents(postgres_server, source)
+
+
+def test_a_restore_by_hand_removes_the_snapshot_a_killed_one_left_in_the_temporary_directory(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # A restore killed with SIGKILL left its assembled snapshot (every row of the database)
+    # in $TMPDIR for good: nothing ever came back for it.
+    source = new_database(postgres_server)
+    pg = postgres_server.database(source)
+    (tmp_path / "upkeep.yml").write_text(
+        "databases:\n"
+        f"  - {{name: pg, engine: postgresql, host: {pg.host}, port: {pg.port}, "
+        f"dbname: {source}, user: {pg.user}, password: '{pg.password}'}}\n"
+        "backup: {dir: backups}\n"
+    )
+    back_up_all(load_config(tmp_path / "upkeep.yml"))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = temporary / f".upkeep-restore-{gone.pid}-k1ll3d"
+    killed.mkdir(mode=0o700)
+    (killed / "snapshot").write_bytes(b"rows of the database")
+    running = temporary / f".upkeep-restore-{os.getpid()}-runn1ng"
+    running.mkdir(mode=0o700)
+    held = os.open(running, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a restore under way holds its folder
+        restored = _upkeep(
+            tmp_path, "restore", "pg", restore_name(), env={**os.environ, "TMPDIR": str(temporary)}
+        )
+    finally:
+        os.close(held)
+
+    assert restored.returncode == 0, restored.stderr
+    assert f"removed {killed}: left by a restore that was stopped" in restored.stdout
+    assert not killed.exists()
+    assert running.is_dir()  # held: never taken for a killed one
+    assert sorted(path.name for path in temporary.iterdir()) == [running.name]
 
 
 def test_a_verification_database_left_by_a_killed_check_does_not_fail_the_next_check(

@@ -151,6 +151,57 @@ def test_backups_shows_whether_each_backup_is_verified_in_the_configured_time_zo
     )
 
 
+def test_an_incremental_whose_base_is_gone_is_not_shown_verified_nor_restored(
+    system: Path,
+) -> None:
+    config = load_config(system / "upkeep.yml")
+    [full] = back_up_all(config, now=T0).backups
+    [incremental] = back_up_all(config, now=T0 + timedelta(days=1)).backups
+    full_id, incremental_id = full.result.manifest.id, incremental.result.manifest.id
+    assert incremental.result.manifest.base == full_id
+    assert _upkeep(system, "backups").stdout.count(" yes") == 2  # both checked and sound
+    shutil.rmtree(system / "backups" / full_id)  # deleted by hand
+
+    table = _upkeep(system, "backups")
+    listed = _upkeep(system, "backups", "--json")
+    restored = _upkeep(system, "restore", "app", "r.db")
+
+    assert table.returncode == 0, table.stderr
+    [row] = [line for line in table.stdout.splitlines() if line.startswith(incremental_id)]
+    assert row.endswith(f"no (base {full_id} missing)")
+    [entry] = json.loads(listed.stdout)
+    assert entry["verified"]["ok"] is True  # what its check said then, kept as it was
+    assert entry["missing_base"] == full_id
+    assert restored.returncode == 2, restored.stderr
+    assert f"the newest, {incremental_id}, is based on {full_id}, which is not in the store" in (
+        restored.stderr
+    )
+    assert not (system / "r.db").exists()
+
+
+def test_an_unreadable_check_record_is_not_taken_for_a_verified_backup(system: Path) -> None:
+    [checked] = back_up_all(load_config(system / "upkeep.yml"), now=T0).backups
+    backup_id = checked.result.manifest.id
+    record = system / "backups" / backup_id / "verified.json"
+    assert json.loads(record.read_text())["ok"] is True
+    record.write_text('{"ok": tru')  # cut short by a crash of the disk beneath it
+
+    table = _upkeep(system, "backups")
+    listed = _upkeep(system, "backups", "--json")
+    restored = _upkeep(system, "restore", "app", "r.db")
+
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[1].endswith("no (check record unreadable)")
+    [entry] = json.loads(listed.stdout)
+    assert entry["verified"]["ok"] is False
+    assert entry["verified"]["readable"] is False
+    assert restored.returncode == 2, restored.stderr
+    assert f"the newest, {backup_id}, is not known to be sound: its check record {record}" in (
+        restored.stderr
+    )
+    assert f"--backup {backup_id}" in restored.stderr
+
+
 def test_a_damaged_folder_is_named_and_the_rest_is_listed_and_restored(system: Path) -> None:
     back_up_all(load_config(system / "upkeep.yml"), now=T0)
     (system / "backups" / "app-20261119T020000Z-dead").mkdir()  # a backup without its manifest

@@ -5,6 +5,7 @@ recorded; per database its backup times. Read back with prometheus_client's own 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 import textwrap
@@ -288,6 +289,30 @@ def test_a_backup_whose_restore_test_failed_is_not_counted_as_verified(
     assert value(found, names.BACKUP_NEWEST, database="app") is not None
     assert value(found, names.BACKUP_NEWEST_VERIFIED, database="app") is None
     assert value(found, names.BACKUP_NEWEST_FULL, database="app") is None
+
+
+def test_an_incremental_whose_base_is_gone_is_not_the_newest_verified(
+    make_project: Callable[[str], Project], tmp_path: Path
+) -> None:
+    with sqlite3.connect(tmp_path / "app.db") as db:
+        db.execute("create table t (id integer primary key)")
+    project = make_project("""\
+        version: 1
+        state_dir: state
+        databases: [{name: app, engine: sqlite, path: app.db}]
+        backup: {dir: backups, mode: incremental, full_every: 3}
+        metrics: {textfile: upkeep.prom}
+    """)
+    config = load_config(project.config)
+    [full] = back_up_all(config, retention=False).backups
+    [incremental] = back_up_all(config, retention=False).backups
+    assert incremental.result.manifest.base == full.result.manifest.id
+    shutil.rmtree(config.backup.dir / full.result.manifest.id)  # deleted by hand
+
+    found = samples(write_textfile(config))
+
+    assert value(found, names.BACKUP_NEWEST, database="app") is not None
+    assert value(found, names.BACKUP_NEWEST_VERIFIED, database="app") is None
 
 
 def test_the_textfile_is_replaced_whole_and_readable_by_node_exporter(

@@ -43,7 +43,13 @@ from upkeep.backup.manifest import (
 )
 from upkeep.backup.pieces import BlockReader, PieceWriter, page_hashes
 from upkeep.backup.samples import DEFAULT_SAMPLE_ROWS
-from upkeep.backup.stores.interface import BackupKind, BackupStore, Manifest, PieceRef
+from upkeep.backup.stores.interface import (
+    BackupKind,
+    BackupStore,
+    Manifest,
+    PieceRef,
+    walk_chain,
+)
 
 __all__ = [
     "FULL_WHEN_NEW",
@@ -98,15 +104,12 @@ def chain_of(store: BackupStore, manifest: Manifest | None) -> list[Manifest]:
     if manifest is None:
         return []
     by_id = {m.id: m for m in store.manifests(manifest.database)}
-    chain = [manifest]
-    while chain[-1].base is not None:
-        base = by_id.get(chain[-1].base)
-        if base is None or len(chain) > len(by_id):
-            raise BackupDamaged(
-                f"backup {chain[-1].id} is based on {chain[-1].base}, which is not in the store"
-                " (or is damaged)"
-            )
-        chain.append(base)
+    chain, missing = walk_chain(manifest, by_id)
+    if missing is not None:
+        raise BackupDamaged(
+            f"backup {chain[-1].id} is based on {missing}, which is not in the store"
+            " (or is damaged)"
+        )
     return chain[::-1]
 
 

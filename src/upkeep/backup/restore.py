@@ -10,6 +10,8 @@ recorded at backup time; a manifest without sample hashes (written by an earlier
 so in `samples_note`. A file target's snapshot (SQLite) is assembled in a hidden folder beside
 it, held with `flock`, so that it is linked into place whole and a restore that is killed leaves
 the database's rows nowhere else; the next restore beside it removes what such a restore left.
+Any other target's snapshot (PostgreSQL) is assembled in the temporary directory, where the next
+restore by hand removes what one that was killed left.
 """
 
 from __future__ import annotations
@@ -118,9 +120,9 @@ def restore_backup(
 ) -> RestoreOutcome:
     """Restore `manifest` into `target` (SQLite: a new file; PostgreSQL: a new database).
 
-    A file target's snapshot is assembled in a hidden folder beside it (see `_beside`); what an
-    earlier restore killed there left is removed, and named in the report's notes. `scratch` is
-    where any other target's snapshot is assembled (default: a temporary directory).
+    A file target's snapshot is assembled in a hidden folder beside it (see `_beside`), any
+    other target's in `scratch` (default: the temporary directory); what an earlier restore
+    killed there left is removed, and named in the report's notes.
     """
     if manifest.engine != engine.engine:
         raise BackupError(
@@ -132,7 +134,7 @@ def restore_backup(
     if isinstance(engine, SQLiteEngine):
         assembly = _beside(Path(target), cleared)
     else:
-        assembly = _temporary(scratch)
+        assembly = _temporary(scratch, cleared)
     with assembly as workdir:
         snapshot = workdir / "snapshot"
         assemble(store, manifest, snapshot)
@@ -169,24 +171,26 @@ def compare_rows(expected: dict[str, int], report: RestoreReport) -> tuple[str, 
 
 
 @contextlib.contextmanager
-def _temporary(scratch: Path | None) -> Iterator[Path]:
-    workdir = Path(tempfile.mkdtemp(prefix=ASSEMBLY_PREFIX, dir=scratch))
-    try:
+def _temporary(scratch: Path | None, cleared: list[str]) -> Iterator[Path]:
+    """A new folder (0700) in `scratch`, else in the temporary directory: there, the assembly
+    folders of this user's restores that were killed are removed first (the snapshot they hold
+    is every row of a database)."""
+    if scratch is not None:
+        with _held_folder(scratch) as workdir:
+            yield workdir
+        return
+    folder = Path(tempfile.gettempdir())
+    cleared += _clear_assemblies(folder, owner=os.getuid())
+    with _held_folder(folder) as workdir:
         yield workdir
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def _beside(target: Path, cleared: list[str]) -> Iterator[Path]:
-    """A new hidden folder (0700) beside the file `target`, on its filesystem, so the snapshot
-    is linked into place rather than copied; held with an exclusive `flock` while in use, so the
-    next restore there can tell a killed restore's folder from a running one's (`_clear`).
-    Folders made for the target are removed again when the restore fails before placing it."""
-    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    cleared += _clear(target)
-    workdir = Path(tempfile.mkdtemp(prefix=f"{ASSEMBLY_PREFIX}{os.getpid()}-", dir=target.parent))
+def _held_folder(parent: Path) -> Iterator[Path]:
+    """A new assembly folder (0700) in `parent`, named with this process's pid and held with
+    an exclusive `flock` while in use, so that a later restore can tell a killed restore's
+    folder from a running one's (`_clear_assemblies`); removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{ASSEMBLY_PREFIX}{os.getpid()}-", dir=parent))
     held = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -194,6 +198,20 @@ def _beside(target: Path, cleared: list[str]) -> Iterator[Path]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         os.close(held)
+
+
+@contextlib.contextmanager
+def _beside(target: Path, cleared: list[str]) -> Iterator[Path]:
+    """A held assembly folder beside the file `target`, on its filesystem, so the snapshot is
+    linked into place rather than copied. Folders made for the target are removed again when
+    the restore fails before placing it."""
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cleared += _clear(target)
+    try:
+        with _held_folder(target.parent) as workdir:
+            yield workdir
+    finally:
         if not (target.exists() or target.is_symlink()):  # failed before it was placed
             for folder in made:
                 with contextlib.suppress(OSError):  # not empty: someone else's now
@@ -201,9 +219,8 @@ def _beside(target: Path, cleared: list[str]) -> Iterator[Path]:
 
 
 def _clear(target: Path) -> list[str]:
-    """Remove, beside `target`, the assembly folders of restores that were killed (no process
-    holds their `flock` and theirs is gone) and the half-copied `.<name>.<pid>.restoring` of one
-    into `target`; a folder nobody holds whose pid runs again (reused) is named, not removed."""
+    """Remove, beside `target`, the half-copied `.<name>.<pid>.restoring` of a restore into
+    `target` that was killed, and the assembly folders of killed restores (`_clear_assemblies`)."""
     notes: list[str] = []
     try:
         entries = list(os.scandir(target.parent))
@@ -211,11 +228,26 @@ def _clear(target: Path) -> list[str]:
         return notes
     for entry in entries:
         aside = re.fullmatch(rf"\.{re.escape(target.name)}\.(\d+)\.restoring", entry.name)
-        if aside is not None and entry.is_file(follow_symlinks=False):
-            if not _running(int(aside[1])):
-                Path(entry.path).unlink(missing_ok=True)
-                notes.append(f"removed {entry.path}: left by a restore that was stopped")
-            continue
+        if (
+            aside is not None
+            and entry.is_file(follow_symlinks=False)
+            and not _running(int(aside[1]))
+        ):
+            Path(entry.path).unlink(missing_ok=True)
+            notes.append(f"removed {entry.path}: left by a restore that was stopped")
+    return notes + _clear_assemblies(target.parent)
+
+
+def _clear_assemblies(folder: Path, *, owner: int | None = None) -> list[str]:
+    """Remove the assembly folders in `folder` (of `owner` only, when given) of restores that
+    were killed: no process holds their `flock` and theirs is gone. One nobody holds whose pid
+    runs again (reused) is named, not removed."""
+    notes: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return notes
+    for entry in entries:
         match = _ASSEMBLY.fullmatch(entry.name)
         if match is None or not entry.is_dir(follow_symlinks=False):
             continue
@@ -224,6 +256,8 @@ def _clear(target: Path) -> list[str]:
         except OSError:
             continue
         try:
+            if owner is not None and os.fstat(held).st_uid != owner:
+                continue  # another user's restore: never ours to remove
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             continue  # a restore running now holds it
@@ -231,7 +265,7 @@ def _clear(target: Path) -> list[str]:
             os.close(held)
         if _running(int(match[1])):
             notes.append(
-                f"{entry.path} left beside the target: no restore holds it, but process"
+                f"{entry.path} left by a restore: no restore holds it, but process"
                 f" {match[1]} runs; remove it once no upkeep restore is running"
             )
             continue

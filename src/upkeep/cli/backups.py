@@ -42,7 +42,9 @@ def backups_command(options: GlobalOptions, database: str | None, as_json: bool,
     \b
     VERIFIED says whether the backup's latest check restored it and found it sound: `no`
     (its check failed, or its run was stopped before the check) is never built on, nor what
-    `upkeep restore` takes by default; the next backup run checks it again. Times are in
+    `upkeep restore` takes by default; the next backup run checks it again. An incremental
+    whose base is gone from the store (deleted, or damaged) shows `no (base ID missing)`,
+    whatever its check said: it cannot be restored. Times are in
     upkeep.yml's time zone. A folder of the store that is not a readable backup is named on
     stderr and skipped. Without DATABASE, the log archives follow when log backups are
     configured; --logs lists only them (with --json, their manifests).
@@ -91,6 +93,7 @@ def _log_time(config: Config, when: str | None) -> str:
 def list_backups(config: Config, database: str | None, *, as_json: bool) -> int:
     """Print the store's backups of `database` (ConfigError when it is not configured), or of
     every database; exit code 0."""
+    from upkeep.backup.stores import missing_base
     from upkeep.procedures.backup import open_store
 
     if database is not None:
@@ -99,10 +102,15 @@ def list_backups(config: Config, database: str | None, *, as_json: bool) -> int:
     manifests = store.manifests(database)
     for entry in store.damaged():
         print_err(f"upkeep: damaged, skipped: {store.location}/{entry}")
+    by_id = {m.id: m for m in store.manifests()}
     if as_json:
         print_json(
             [
-                {**dataclasses.asdict(m), "verified": _verification_json(store.verification(m.id))}
+                {
+                    **dataclasses.asdict(m),
+                    "verified": _verification_json(store.verification(m.id)),
+                    "missing_base": missing_base(m, by_id),
+                }
                 for m in manifests
             ]
         )
@@ -114,15 +122,19 @@ def list_backups(config: Config, database: str | None, *, as_json: bool) -> int:
     for m in manifests:
         created = format_time(datetime.fromisoformat(m.created).astimezone(config.tz))
         size, stored = human_size(m.size), human_size(m.stored_bytes)
-        verified = _verified_word(store.verification(m.id))
+        verified = _verified_word(store.verification(m.id), missing_base(m, by_id))
         rows.append((m.id, m.database, m.kind, created, size, stored, m.base or "-", verified))
     print_table(rows)
     return 0
 
 
-def _verified_word(record: Verification | None) -> str:
+def _verified_word(record: Verification | None, missing: str | None) -> str:
+    if missing is not None:  # whatever its check said then, it cannot be restored now
+        return f"no (base {missing} missing)"
     if record is None:
         return "no (not checked yet)"
+    if not record.readable:
+        return "no (check record unreadable)"
     return "yes" if record.ok else "no (check failed)"
 
 

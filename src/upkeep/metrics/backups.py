@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from upkeep.backup.stores import BackupKind, DirectoryStore
+from upkeep.backup.stores import BackupKind, DirectoryStore, missing_base
 from upkeep.config import Config
 from upkeep.records import parse_time
 
@@ -33,6 +33,7 @@ def backup_times(config: Config) -> list[DatabaseBackups]:
         return []
     store = DirectoryStore(config.backup.dir)
     manifests = store.manifests() if config.backup.dir.is_dir() else []
+    by_id = {manifest.id: manifest for manifest in manifests}
     times = []
     for database in config.databases:
         newest = newest_full = newest_verified = last_test = None
@@ -43,7 +44,8 @@ def backup_times(config: Config) -> list[DatabaseBackups]:
             newest = created
             verification = store.verification(manifest.id)
             if verification is not None and verification.ok:
-                newest_verified = created
+                if missing_base(manifest, by_id) is None:  # else it cannot be restored now
+                    newest_verified = created
                 if manifest.kind == BackupKind.FULL:
                     newest_full = created
                 tested = _time(verification.at)

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from upkeep.backup.engines import engine_for
 from upkeep.backup.errors import BackupDamaged, BackupNotFound
 from upkeep.backup.restore import RestoreOutcome, restore_backup
-from upkeep.backup.stores import BackupStore, DamagedEntry, Manifest, Verification
+from upkeep.backup.stores import (
+    BackupStore,
+    DamagedEntry,
+    Manifest,
+    Verification,
+    missing_base,
+)
 from upkeep.config import Config
 from upkeep.procedures.backup import open_store
 
@@ -60,9 +66,17 @@ def choose_restore(store: BackupStore, database: str, backup_id: str | None) -> 
         raise BackupNotFound(
             f"backup store {store.location} holds no backup of database {database!r}"
         )
-    verified = [m for m in manifests if store.verified(m.id)]
+    by_id = {m.id: m for m in manifests}
+    verified = [m for m in manifests if store.verified(m.id) and missing_base(m, by_id) is None]
     if not verified:
         newest = manifests[-1]
+        missing = missing_base(newest, by_id)
+        if missing is not None:
+            raise BackupNotFound(
+                f"no backup of database {database!r} in {store.location} can be restored "
+                f"verified; the newest, {newest.id}, is based on {missing}, which is not in the "
+                "store (or is damaged)"
+            )
         raise BackupNotFound(
             f"no backup of database {database!r} in {store.location} is verified; the newest, "
             f"{newest.id}, {_why_unverified(store.verification(newest.id))}; to restore it "
@@ -93,4 +107,8 @@ def restore(
 
 
 def _why_unverified(record: Verification | None) -> str:
-    return "was never checked" if record is None else f"failed its check ({record.detail})"
+    if record is None:
+        return "was never checked"
+    if not record.readable:
+        return f"is not known to be sound: {record.detail}"
+    return f"failed its check ({record.detail})"

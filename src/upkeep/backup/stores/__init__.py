@@ -15,6 +15,7 @@ from upkeep.backup.stores.interface import (
     PieceRef,
     StoreError,
     Verification,
+    missing_base,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "PieceRef",
     "StoreError",
     "Verification",
+    "missing_base",
 ]

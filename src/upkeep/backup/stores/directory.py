@@ -234,8 +234,14 @@ class DirectoryStore(BackupStore):
         try:
             value = json.loads(read_own(path, RECORD_BYTES))
             return Verification(ok=value["ok"] is True, detail=str(value["detail"]), at=value["at"])
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # never checked, or a record that says nothing: not verified
+        except FileNotFoundError:
+            return None  # never checked
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            why = "not the JSON upkeep writes, with ok, detail and at"
+            if isinstance(exc, OSError):
+                why = exc.strerror or str(exc)
+            detail = f"its check record {path} cannot be read ({why})"
+            return Verification(ok=False, detail=detail, at="", readable=False)
 
     # ------------------------------------------------------------ internals
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -34,6 +34,8 @@ __all__ = [
     "PieceRef",
     "StoreError",
     "Verification",
+    "missing_base",
+    "walk_chain",
     "write_synced",
 ]
 
@@ -134,12 +136,14 @@ class Verification:
 
     A backup without one, or whose latest one is not `ok`, is *unverified*: never the base of an
     incremental, never counted as the newest full, not what `upkeep restore` takes by default.
-    `at` is when it was checked (ISO 8601, UTC).
+    `at` is when it was checked (ISO 8601, UTC). A record that cannot be read is kept as one
+    that is not `ok` and not `readable` (`detail` says why), never as a backup not checked yet.
     """
 
     ok: bool
     detail: str
     at: str
+    readable: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,25 @@ class BackupStore(ABC):
         """True when the latest check of the backup restored it and found it sound."""
         record = self.verification(backup_id)
         return record is not None and record.ok
+
+
+def missing_base(manifest: Manifest, by_id: Mapping[str, Manifest]) -> str | None:
+    """The backup `manifest`'s chain is based on that `by_id` (the store's readable manifests,
+    by id) lacks: deleted, or damaged. None when the chain is whole down to its full backup."""
+    return walk_chain(manifest, by_id)[1]
+
+
+def walk_chain(
+    manifest: Manifest, by_id: Mapping[str, Manifest]
+) -> tuple[list[Manifest], str | None]:
+    """`manifest` and its bases, newest first, up to the first base `by_id` lacks (named)."""
+    chain = [manifest]
+    while chain[-1].base is not None:
+        base = by_id.get(chain[-1].base)
+        if base is None or len(chain) > len(by_id):  # gone, or a loop of bases
+            return chain, chain[-1].base
+        chain.append(base)
+    return chain, None
 
 
 def write_synced(path: Path, data: bytes) -> None:
