@@ -115,10 +115,35 @@ def test_each_command_is_found_where_the_group_says_it_lives() -> None:
     assert main.get_command(context, "nope") is None
 
 
-def test_the_upkeep_script_is_the_group() -> None:
+def test_the_upkeep_script_runs_the_group() -> None:
     [script] = [ep for ep in entry_points(group="console_scripts") if ep.name == "upkeep"]
-    assert script.value == "upkeep.cli:main"
-    assert script.load() is main
+    assert script.value == "upkeep.entry:main"
+    loaded = f"from {script.module} import {script.attr}; {script.attr}()"
+    run = subprocess.run(
+        [sys.executable, "-c", loaded, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Run a maintenance plan as code" in run.stdout
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_in_one_line_and_130() -> None:
+    # The signal arrives while click is being imported, before upkeep's own handling is in
+    # place: it used to end in a traceback.
+    interrupted = """
+import os, signal, sys
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            os.kill(os.getpid(), signal.SIGINT)
+sys.meta_path.insert(0, Interrupt())
+from upkeep.entry import main
+main()
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", interrupted, "list"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 130, run.stderr
+    assert run.stderr == "\nupkeep: interrupted\n"
 
 
 def test_python_dash_m_runs_the_command_line() -> None:
