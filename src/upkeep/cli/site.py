@@ -56,6 +56,10 @@ def site_build_command(
 ) -> int:
     """Build the site with mkdocs (strict: every link must resolve).
 
+    The new site is built in a hidden folder inside the site folder and put in place only once
+    the build has succeeded: a build that fails leaves the site as it was (exit 2 for a broken
+    link, 3 when the system failed it, such as a full disk).
+
     With --fleet, the site of this config plus a "Fleet" section: each host's evidence is read
     from its config's evidence_dir, or from the folder or git evidence branch its `evidence:`
     in the fleet file names, and verified.

@@ -342,7 +342,7 @@ def _site(s: Section | None, base: Path) -> SiteSettings:
         if why is not None:
             raise ConfigError(
                 f"{s.file}: site.site_dir: {why}; expected a folder of the site's own, such as "
-                "site beside upkeep.yml (a build empties it first)"
+                "site beside upkeep.yml (a build replaces what it holds)"
             )
     return settings
 

@@ -25,6 +25,7 @@ from upkeep.config.cleanup import holds_kept
 from upkeep.config.reader import lexical
 from upkeep.errors import ConfigError, UpkeepError
 from upkeep.package_files import SHIPPED_SITE_DIR
+from upkeep.site import swap
 
 MKDOCS_CONFIG_NAME = "mkdocs.yml"
 STOP_GRACE_S = 10.0  # how long mkdocs has to stop after SIGTERM before it is killed
@@ -36,15 +37,34 @@ SITE_MARKER = ".upkeep-site"
 MARKER_TEXT = "A site built by `upkeep site build`: the next build empties this folder.\n"
 # Where the plugin keeps its caches instead of state_dir, for one build (`--no-cache`).
 SITE_STATE_VARIABLE = "UPKEEP_SITE_STATE"
+# Where a build beside the site (`swap.staged`) tells the plugin the served site is: the run
+# folders of the last build are taken from there.
+SITE_PREVIOUS_VARIABLE = "UPKEEP_SITE_PREVIOUS"
+# mkdocs' exit code when the system failed it (a full disk, a folder it may not write): said in
+# one line, not a traceback.
+EXIT_SYSTEM_FAILED = 74
 # SIGTERM (how upkeep stops it) is taken as Ctrl-C: `mkdocs serve` then removes the temporary
 # folder it serves from (/tmp/mkdocs_*), which a plain SIGTERM leaves behind.
-_MKDOCS_MAIN = (
-    "import logging, signal, sys; "
-    "signal.signal(signal.SIGTERM, signal.default_int_handler); "
-    "logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING); "
-    "from mkdocs.__main__ import cli; "
-    "sys.exit(cli(prog_name='mkdocs'))"
-)
+_MKDOCS_MAIN = f"""
+import logging, signal, sys
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING)
+from mkdocs.__main__ import cli
+try:
+    sys.exit(cli(prog_name='mkdocs'))
+except OSError as exc:
+    if exc.errno is None:
+        raise
+    where = f': {{exc.filename}}' if exc.filename else ''
+    print(f'mkdocs: {{exc.strerror}}{{where}}', file=sys.stderr)
+    sys.exit({EXIT_SYSTEM_FAILED})
+"""
+
+
+class SiteBuildFailed(UpkeepError):
+    """The system failed a site build (a full disk): exit code 3, as for a run."""
+
+    exit_code = 3
 
 
 def mkdocs_config(config: Config) -> Path:
@@ -90,24 +110,41 @@ def build_site(
     path = mkdocs_config(config)
     args = ["build", "--config-file", str(path), "--strict" if strict else "--no-strict"]
     folder = site_folder(config, site_dir)
-    if folder is not None:
-        args += ["--site-dir", str(folder)]
     target = folder if folder is not None else _configured_site_dir(path)
     why = site_dir_refusal(target, config)
     if why is not None:
         raise ConfigError(
             f"site folder: {why}; expected a folder of the site's own, empty or holding a site "
-            "built before (a build empties it first)"
+            "built before (a build replaces what it holds)"
         )
-    if not no_cache:
-        _mkdocs(config, args, "build", quiet=quiet, fleet=fleet)
-    else:
-        # Beside the usual caches: the same filesystem, so run files still reach the site by a
-        # hard link rather than a copy.
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".site-no-cache-", dir=config.state_dir) as own:
-            _mkdocs(config, args, "build", quiet=quiet, fleet=fleet, site_state=Path(own))
-    with contextlib.suppress(OSError):  # hidden: a build empties all but hidden files
+    target = Path(os.path.realpath(target))
+    cleared: list[str] = []
+    try:
+        with swap.staged(target, cleared) as staging:
+            for line in cleared:
+                print(f"upkeep: {line}", file=sys.stderr)
+            args += ["--site-dir", str(staging)]
+            if not no_cache:
+                _mkdocs(config, args, "build", quiet=quiet, fleet=fleet, previous=target)
+            else:
+                # Beside the usual caches: the same filesystem, so run files still reach the
+                # site by a hard link rather than a copy.
+                config.state_dir.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(
+                    prefix=".site-no-cache-", dir=config.state_dir
+                ) as own:
+                    _mkdocs(
+                        config,
+                        args,
+                        "build",
+                        quiet=quiet,
+                        fleet=fleet,
+                        site_state=Path(own),
+                        previous=target,
+                    )
+    except UpkeepError as exc:
+        raise type(exc)(f"{exc}; the site in {target} is as it was") from None
+    with contextlib.suppress(OSError):  # hidden: a build leaves the folder's hidden entries
         (target / SITE_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
     return target
 
@@ -157,12 +194,16 @@ def _mkdocs(
     quiet: bool = False,
     fleet: Path | None = None,
     site_state: Path | None = None,
+    previous: Path | None = None,
 ) -> None:
     env = {**os.environ, "UPKEEP_CONFIG": str(config.path), "NO_MKDOCS_2_WARNING": "1"}
     env.pop("UPKEEP_FLEET", None)  # the fleet pages only when asked for
     env.pop(SITE_STATE_VARIABLE, None)
+    env.pop(SITE_PREVIOUS_VARIABLE, None)
     if site_state is not None:
         env[SITE_STATE_VARIABLE] = str(site_state)
+    if previous is not None:
+        env[SITE_PREVIOUS_VARIABLE] = str(previous)
     if fleet is not None:
         env["UPKEEP_FLEET"] = str(Path(fleet).resolve())
     output = subprocess.PIPE if quiet else None
@@ -180,6 +221,13 @@ def _mkdocs(
         # manager's SIGTERM) must not leave a server running.
         _stop(child)
         raise
+    if child.returncode == EXIT_SYSTEM_FAILED:
+        reason = (said or b"").decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise SiteBuildFailed(
+            f"mkdocs {what} failed: {reason[0]}"
+            if reason
+            else f"mkdocs {what} failed: the system refused it (its message is above)"
+        )
     if child.returncode != 0:
         if said:
             tail = "\n".join(said.decode("utf-8", "replace").splitlines()[-20:])

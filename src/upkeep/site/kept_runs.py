@@ -26,9 +26,15 @@ KEPT = ".upkeep-runs-kept"  # hidden: MkDocs' clean-up leaves it alone
 RUNS = "runs"
 
 
-def keep_runs(site_dir: Path) -> Path | None:
+def keep_runs(site_dir: Path, previous: Path | None = None) -> Path | None:
     """Move `site_dir/runs` of the last build aside before MkDocs cleans the site; the folder
-    it is in now, or None when there is none (a first build, a symlink, another filesystem)."""
+    it is in now, or None when there is none (a first build, a symlink, another filesystem).
+    A build into a new folder beside the served site (`swap.staged`) takes the run folders from
+    that site's `runs/` itself (`previous`), which is left where it is: a folder is moved out of
+    it only when the build reuses it, and moved back if the build fails."""
+    if previous is not None:
+        runs = previous / RUNS
+        return runs if os.path.isdir(runs) and not os.path.islink(runs) else None
     kept = site_dir / KEPT
     shutil.rmtree(kept, ignore_errors=True)  # left by a build that failed after moving it
     runs = site_dir / RUNS
@@ -101,8 +107,10 @@ def _folders_of(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def discard(kept: Path | None) -> None:
-    """Remove what is left of the last build's run folders."""
-    if kept is not None:
+    """Remove what is left of the last build's run folders moved aside (`KEPT`); the served
+    site's `runs/` (a build beside it) goes with the rest of the old site when the new one is
+    put in place, never before."""
+    if kept is not None and kept.name == KEPT:
         shutil.rmtree(kept, ignore_errors=True)
 
 

@@ -51,7 +51,7 @@ from upkeep.site import (
     versions,
 )
 from upkeep.site.assets import STYLESHEET_URI, site_stylesheet
-from upkeep.site.build import SITE_STATE_VARIABLE
+from upkeep.site.build import SITE_PREVIOUS_VARIABLE, SITE_STATE_VARIABLE
 from upkeep.site.fleet import FleetModel
 from upkeep.site.model import PlanTask, SiteModel, load_model, load_plan_tasks
 from upkeep.site.trend_cache import SitePlots
@@ -223,7 +223,10 @@ class UpkeepPlugin(BasePlugin[UpkeepPluginConfig]):
 
     def on_pre_build(self, config: MkDocsConfig) -> None:
         # Before MkDocs empties the site: the last build's run folders, to move back unchanged.
-        self._kept = kept_runs.keep_runs(Path(config.site_dir))
+        previous = os.environ.get(SITE_PREVIOUS_VARIABLE)  # set when built beside the site
+        self._kept = kept_runs.keep_runs(
+            Path(config.site_dir), Path(previous) if previous else None
+        )
         # After every plugin's on_config: the search plugin has made this build's index.
         assert self._upkeep_config is not None
         self._search = search_entries.attach(config.plugins, self._upkeep_config.state_dir)
