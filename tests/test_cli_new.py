@@ -26,7 +26,7 @@ def own(tmp_path: Path) -> Project:
         state_dir: state
         runbooks_dir: [upkeep:shipped, ops/runbooks]
         extra:
-          disk-report: {paths: [/srv], top: 3}
+          disk-report: {paths: [/srv], top: 3, api_password: Hunter2Secret}
         """)
     )
     return Project(tmp_path)
@@ -64,7 +64,9 @@ def test_a_scaffolded_runbook_runs_and_reads_its_own_section(own: Project) -> No
     [record] = own.records()
     assert record["status"] == "ok" and record["runbook"]["path"].startswith("ops/runbooks/")
     executed = (own.run_dirs()[0] / "notebook.ipynb").read_text()
-    assert "settings: {'paths': ['/srv'], 'top': 3}" in executed
+    assert "settings: paths, top, api_password" in executed
+    # A value of its section may be a password: the run shows the names, never the values.
+    assert not [f for f in own.run_dirs()[0].iterdir() if b"Hunter2Secret" in f.read_bytes()]
 
 
 @pytest.mark.parametrize(

@@ -38,9 +38,27 @@ def _verify_fails(project: Project) -> str:
     return result.err
 
 
-def test_untouched_evidence_verifies(runs: Project) -> None:
+def test_untouched_evidence_verifies_and_says_what_only_an_anchor_would_show(
+    runs: Project,
+) -> None:
     result = runs.upkeep("verify")
     assert result.code == 0 and "3 runs verified" in result.out
+    # "ok" alone was read as proof that nothing was cut off or rewritten: it is not.
+    assert "runs cut off its end, or a history rewritten whole, show only against an anchor" in (
+        result.out
+    )
+
+
+@pytest.mark.parametrize("name", ["runs", "ledger.jsonl"])
+def test_runs_or_ledger_kept_outside_the_evidence_through_a_symlink_is_named(
+    runs: Project, tmp_path, name: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / name
+    elsewhere.parent.mkdir()
+    (runs.evidence / name).rename(elsewhere)
+    (runs.evidence / name).symlink_to(elsewhere)
+    err = _verify_fails(runs)
+    assert f"{name} is a symlink (to {elsewhere}); expected the evidence folder to hold it" in err
 
 
 def test_one_edited_byte_in_a_report_is_named(runs: Project) -> None:

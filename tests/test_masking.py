@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from upkeep.masking import luhn_valid, marker, mask_sensitive
+from upkeep.masking import LARGE_TEXT, luhn_valid, marker, mask_credentials, mask_sensitive
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0"
@@ -62,7 +62,17 @@ KINDS = [
     ("password", "login rejected: password 'SpacePass14' is wrong", "SpacePass14"),
     ("cookie", "request cookie: session=SessCookie16value; theme=dark", "SessCookie16value"),
     ("cookie", "Set-Cookie: sid=4f9c2e1a77; Path=/; HttpOnly", "4f9c2e1a77"),
+    ("telegram-bot-token", "bot 123456789:AAH" + "x1Y2" * 8 + " started", "x1Y2x1Y2"),
+    ("slack-token", "notify with xoxb-1234-5678-abcdefghij ok", "abcdefghij"),
+    ("stripe-access-key", "charge via sk_live_" + "a1B2" * 6 + " done", "a1B2a1B2"),
+    ("twilio-api-key", "sms via AC" + "a1b2" * 8 + " sent", "a1b2a1b2"),
+    (
+        "discord-bot-token",
+        "bot MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs ready",
+        "ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+    ),
 ]
+CREDENTIALS = [kind for kind in KINDS if kind[0] not in ("email", "card")]
 
 
 @pytest.mark.parametrize(("kind", "line", "value"), KINDS, ids=[k[0] for k in KINDS])
@@ -141,3 +151,25 @@ def test_masking_never_goes_online(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", refuse)
     for _, line, value in KINDS:
         assert value not in mask_sensitive(line)
+
+
+@pytest.mark.parametrize(("kind", "line", "value"), CREDENTIALS, ids=[k[0] for k in CREDENTIALS])
+def test_credentials_are_masked_in_a_large_text_too(kind: str, line: str, value: str) -> None:
+    # Megabytes a run printed are masked only on the lines that may hold a credential: each
+    # kind must still be found among lines that hold none.
+    filler = "2026-12-08 01:02:03 INFO worker=7 processed job 123456 in 0.25s path=/srv/app\n"
+    before = filler * (LARGE_TEXT // len(filler))
+    text = f"{before}{line}\n{filler * 10}"
+    assert len(text) > LARGE_TEXT
+    masked = mask_credentials(text)
+    assert value not in masked
+    assert marker(kind) in masked
+    assert masked.startswith(before)
+    if kind != "private-key":  # a key block with no END line is masked to the end of the text
+        assert masked.endswith(f"\n{filler * 10}")
+
+
+def test_credentials_alone_leave_personal_data_to_the_caller() -> None:
+    line = "mail bob@example.com, card 4111111111111111, password=hunter2"
+    masked = "mail bob@example.com, card 4111111111111111, password=«password»"
+    assert mask_credentials(line) == masked

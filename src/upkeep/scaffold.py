@@ -80,7 +80,9 @@ def scaffold_runbook(name: str, cadence: str, *, title: str, owner: str, categor
 
         config = load_config()  # $UPKEEP_CONFIG (set by the runner), else ./upkeep.yml
         settings = config.extra.get("{name}", {{}})  # extra: {name}: in upkeep.yml
-        print(f"system described by {{config.path}}; settings: {{settings}}")"""
+        # Names only: a value may be a password, and what a run prints is evidence.
+        names = ", ".join(settings) or "none"
+        print(f"system described by {{config.path}}; settings: {{names}}")"""
     step = f"""\
         ## 1. The first step
 

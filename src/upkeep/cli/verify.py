@@ -143,6 +143,14 @@ def _unreadable(where: str, why: str) -> _Verified:
     return _Verified(where, report, None)
 
 
+# What a verification without the anchor proves, and what it cannot: said beside its "ok".
+UNANCHORED_NOTE = (
+    "note: every run's files match the ledger and its chain is whole; runs cut off its end, or a "
+    "history rewritten whole, show only against an anchor: upkeep verify --anchor (after "
+    "upkeep evidence commit)"
+)
+
+
 @dataclass(frozen=True)
 class _Verified:
     """One evidence folder's verification, and its anchor's when asked."""
@@ -182,6 +190,8 @@ class _Verified:
             print_out(f"{prefix}ok: {report.runs_checked} runs{decisions} verified in {where}")
             if checked is not None and checked.newest is not None:
                 print_out(f"{prefix}ok: {_anchor_text(checked)}")
+            elif checked is None and not prefix:  # one folder's (a fleet's would repeat it)
+                print_out(UNANCHORED_NOTE)
             return
         print_err(
             f"{prefix}FAILED: {len(problems)} problem(s) in {where}; first: {problems[0].message}"

@@ -94,15 +94,28 @@ def verify(
         # A file where the folder should be: `upkeep run` fails on it, so it is no empty evidence.
         message = f"{root} is not a folder; expected the evidence folder"
         return VerifyReport((Mismatch(None, "", message),), 0)
+    linked = _linked_out(root)
     if lines is None and (problem := _not_a_ledger(root / LEDGER)) is not None:
-        return VerifyReport((Mismatch(None, LEDGER, problem),), 0)
+        return VerifyReport((*linked, Mismatch(None, LEDGER, problem)), 0)
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="upkeep-verify") as pool:
         walk = _LedgerWalk(root, pool, check_folder or check_recorded_folder)
         for line in ledger.read_lines(root / LEDGER) if lines is None else lines:
             walk.check_line(line)
         walk.settle(keep=0)
-    problems = walk.problems + _unrecorded(walk.root, walk.recorded, settle)
+    problems = linked + walk.problems + _unrecorded(walk.root, walk.recorded, settle)
     return VerifyReport(tuple(problems), walk.runs_checked, walk.decisions_checked)
+
+
+def _linked_out(root: Path) -> list[Mismatch]:
+    """The ledger or the runs folder as a symlink: what it names may be anywhere, changed by
+    anyone who may write there, and the evidence folder no longer holds its own record."""
+    problems = []
+    for name in (LEDGER, RUNS):
+        if os.path.islink(root / name):
+            to = os.readlink(root / name)
+            message = f"{name} is a symlink (to {to}); expected the evidence folder to hold it"
+            problems.append(Mismatch(None, name, message))
+    return problems
 
 
 def _not_a_ledger(path: Path) -> str | None:

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from upkeep.records import Check, Finding, Host, RunError, Severity, Status
+from upkeep.rendering.sanitize import shown_in_html
 from upkeep.units import quantity
 
 NEVER_RUN = "NEVER RUN"
@@ -113,7 +114,7 @@ def run_links(text: Any) -> Markup:
     """`text` escaped, each run id in it a link to that run's folder, relative to a run's folder
     (`runs/YYYY/MM/<run_id>/`, where both the report and the site's run page are): on the site,
     the run's page."""
-    escaped = str(escape("" if text is None else text))
+    escaped = str(escape(shown_in_html("" if text is None else str(text))))
     return Markup(
         _RUN_ID_IN_TEXT.sub(
             lambda found: f'<a href="../../../{found[2]}/{found[3]}/{found[1]}/">{found[1]}</a>',
@@ -126,6 +127,16 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _shown_value(value: Any) -> Any:
+    """What a template prints from a run (a check's name, a message): its control characters
+    and bidirectional overrides shown, never acted on (a NUL, a terminal's colour codes, a
+    right-to-left override that would make a verdict read backwards). HTML the filters made
+    (`Markup`) is theirs."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return shown_in_html(value)
+    return value
+
+
 @functools.cache
 def environment(tz: tzinfo) -> Environment:
     """The templates, with the filters bound to the time zone times are shown in."""
@@ -135,6 +146,7 @@ def environment(tz: tzinfo) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown_value,
     )
     env.filters.update(
         badge=badge,

@@ -28,8 +28,13 @@ _SHOWN = {code: shown for code, shown in SHOWN_CONTROLS.items() if code not in (
 _CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _SHOWN) + "]")
 
 
-def _shown(text: str) -> str:
+def shown_in_html(text: str) -> str:
+    """`text` with every control character but line breaks and tabs shown as its picture, and
+    the bidirectional overrides and isolates as their code points: HTML text lays out lines."""
     return text.translate(_SHOWN) if _CONTROL.search(text) else text
+
+
+_shown = shown_in_html
 
 
 def _safe_url(tag: str, name: str, value: str) -> bool:

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from upkeep.atomic import dir_mode, file_mode, write_text
+from upkeep.masking import mask_credentials
 from upkeep.plain_text import cut, is_utf8, shown
 from upkeep.records import Check, RunRecord, Status
 from upkeep.redact import Scrubber
 from upkeep.registry import Runbook
 from upkeep.regular_file import file_kind
+from upkeep.run.credentials import mask_notebook, mask_record
 from upkeep.secrets import SecretError
 from upkeep.secrets import resolve as resolve_secret
 from upkeep.units import human_size
@@ -127,7 +129,8 @@ def seal(
     scrubber = Scrubber(secrets)
     if nb is not None:
         nb = scrubber.notebook(nb)
-    record = scrub_record(record, scrubber)
+        mask_notebook(nb)  # credentials nobody declared secret: masked by their form
+    record = mask_record(scrub_record(record, scrubber))
     _keep_kernel_log(staging / KERNEL_LOG, scrubber, log_limit, log_dropped)
     if nb is not None:
         _write_notebook(staging / NOTEBOOK, nb)
@@ -390,7 +393,7 @@ def _keep_kernel_log(path: Path, scrubber: Scrubber, limit: int | None, dropped:
         path.unlink()
         return
     text = data.decode("utf-8", errors="replace")
-    text = (scrubber.cut_text(text) if more else scrubber.text(text)) + "\n"
+    text = mask_credentials(scrubber.cut_text(text) if more else scrubber.text(text)) + "\n"
     if more:
         text += f"upkeep: {human_size(more)} more of this output was not kept (max_output_bytes)\n"
     write_text(path, text, mode=file_mode())
