@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +142,77 @@ def test_what_a_build_killed_outright_left_is_given_back_by_the_next_build(
     assert "3 kept from the last build" in rebuilt.err  # the folder given back was reused
     assert _tree(site).keys() == before.keys()
     assert sorted(_left_over(site)) == [running.name]
+
+
+def _mkdocs_of(parent: int) -> list[int]:
+    """The processes upkeep `parent` started mkdocs in (their environment names it)."""
+    mark = f"UPKEEP_PARENT_PID={parent}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _wait_for(condition: Any, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_upkeep_killed_outright_takes_mkdocs_with_it_and_the_next_build_clears_up(
+    history: dict[str, Any],
+) -> None:
+    project = history["project"]
+    site = project.root / "site"
+    assert project.upkeep("site", "build").code == 0
+    build = subprocess.Popen(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "site", "build"],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for(lambda: _mkdocs_of(build.pid)), "mkdocs never started"
+        build.kill()
+    finally:
+        build.wait()
+
+    assert _wait_for(lambda: not _mkdocs_of(build.pid), 10), "mkdocs outlived upkeep"
+    rebuilt = project.upkeep("site", "build")
+    assert rebuilt.code == 0, rebuilt.err
+    assert "left by a site build that was stopped" in rebuilt.err
+    assert len(_run_folders(site)) == 3
+    assert _left_over(site) == []
+
+
+def test_a_second_build_into_the_same_folder_waits_for_the_first(
+    history: dict[str, Any],
+) -> None:
+    project = history["project"]
+    site = project.root / "site"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "site", "build"],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_for(lambda: _mkdocs_of(first.pid)), "the first build never started mkdocs"
+        second = project.upkeep("site", "build")
+    finally:
+        _, first_err = first.communicate(timeout=180)
+
+    assert first.returncode == 0, first_err
+    assert second.code == 0, second.err
+    assert f"waiting for the site build running into {site}" in second.err
+    assert len(_run_folders(site)) == 3
+    assert _left_over(site) == []

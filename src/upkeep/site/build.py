@@ -40,14 +40,24 @@ SITE_STATE_VARIABLE = "UPKEEP_SITE_STATE"
 # Where a build beside the site (`swap.staged`) tells the plugin the served site is: the run
 # folders of the last build are taken from there.
 SITE_PREVIOUS_VARIABLE = "UPKEEP_SITE_PREVIOUS"
+# The pid of the upkeep that started mkdocs: gone already when mkdocs starts, it stops at once.
+PARENT_VARIABLE = "UPKEEP_PARENT_PID"
 # mkdocs' exit code when the system failed it (a full disk, a folder it may not write): said in
 # one line, not a traceback.
 EXIT_SYSTEM_FAILED = 74
 # SIGTERM (how upkeep stops it) is taken as Ctrl-C: `mkdocs serve` then removes the temporary
 # folder it serves from (/tmp/mkdocs_*), which a plain SIGTERM leaves behind.
+# It also asks the kernel for SIGTERM when upkeep ends (PR_SET_PDEATHSIG, Linux): upkeep killed
+# outright (SIGKILL) must not leave mkdocs writing into a site folder, or serving, on its own.
 _MKDOCS_MAIN = f"""
-import logging, signal, sys
+import ctypes, logging, os, signal, sys
 signal.signal(signal.SIGTERM, signal.default_int_handler)
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(os.environ.get('{PARENT_VARIABLE}', os.getppid())):
+    sys.exit(143)
 logging.getLogger('mkdocs.plugins.mkdocs_macros').setLevel(logging.WARNING)
 from mkdocs.__main__ import cli
 try:
@@ -200,6 +210,7 @@ def _mkdocs(
     env.pop("UPKEEP_FLEET", None)  # the fleet pages only when asked for
     env.pop(SITE_STATE_VARIABLE, None)
     env.pop(SITE_PREVIOUS_VARIABLE, None)
+    env[PARENT_VARIABLE] = str(os.getpid())
     if site_state is not None:
         env[SITE_STATE_VARIABLE] = str(site_state)
     if previous is not None:

@@ -22,6 +22,7 @@ import fcntl
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,17 +43,36 @@ def staged(site: Path, cleared: list[str]) -> Iterator[Path]:
     the site's; otherwise the site is given back what the build took (`_give_back`). What
     killed builds left is cleared first (`recover`), one line each in `cleared`."""
     site.mkdir(parents=True, exist_ok=True)
-    cleared += recover(site)
-    staging = Path(tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{os.getpid()}-", dir=site))
-    held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with _one_build_at_a_time(site):
+        cleared += recover(site)
+        staging = Path(tempfile.mkdtemp(prefix=f"{BUILDING_PREFIX}{os.getpid()}-", dir=site))
+        held = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            yield staging
-        except BaseException:
-            _give_back(staging, site)
-            raise
-        _put_in_place(staging, site)
+            fcntl.flock(held, fcntl.LOCK_EX)
+            try:
+                yield staging
+            except BaseException:
+                _give_back(staging, site)
+                raise
+            _put_in_place(staging, site)
+        finally:
+            os.close(held)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(site: Path) -> Iterator[None]:
+    """An exclusive `flock` on the site folder itself: a second build into it (a nightly's and
+    one by hand) waits for the first, saying so, rather than taking its run folders away."""
+    held = os.open(site, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"upkeep: waiting for the site build running into {site}", file=sys.stderr)
+            fcntl.flock(held, fcntl.LOCK_EX)
+        except OSError:  # no flock on folders here (NFS): builds are not kept apart
+            pass
+        yield
     finally:
         os.close(held)
 
