@@ -4,6 +4,7 @@ a query may answer."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,31 @@ def test_a_query_that_answers_no_time_is_refused_naming_the_database(tmp_path: P
     config = _config(tmp_path, "  databases: {app: {canary_query: \"SELECT 'soon'\"}}")
     with pytest.raises(CanaryError, match="database 'app': the canary answered 'soon'"):
         canary_for(config, config.database("app")).newest()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DELETE FROM orders RETURNING updated_at",
+        "ATTACH '{folder}/other.db' AS other",
+        "VACUUM INTO '{folder}/copy.db'",
+    ],
+)
+def test_a_query_that_would_write_anything_is_refused_and_writes_nothing(
+    tmp_path: Path, query: str
+) -> None:
+    text = query.format(folder=tmp_path)
+    config = _config(tmp_path, f"  databases: {{app: {{canary_query: {json.dumps(text)}}}}}")
+    with pytest.raises(CanaryError, match="database 'app': cannot read the canary in the live"):
+        try:
+            canary_for(config, config.database("app")).newest()
+        except CanaryError as exc:
+            assert "canary_query must only read (one SELECT)" in str(exc)
+            raise
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        assert connection.execute("SELECT count(*) FROM orders").fetchone() == (1,)
+    connection.close()
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["app.db", "shop.db"]
 
 
 def test_a_heartbeat_that_cannot_be_written_is_reported_not_raised(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Responsible for the canary of a PostgreSQL database: the heartbeat table, or the configured
 query, through psql with the configured connection (the password only in a private passfile),
-in the live database or in a restored copy on the same server. The heartbeat table is
+in the live database or in a restored copy on the same server. The query runs alone, as the one
+statement of a read-only transaction, so it cannot change data. The heartbeat table is
 `upkeep_canary` in the first schema of the role's search path (its own schema, else public),
 written and read with only pg_catalog searched, and only when the role upkeep connects as owns
 it: another role's table could run that role's code as ours (a trigger, a view)."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime
 
 from upkeep.backup.engines.interface import EngineError
@@ -74,6 +76,12 @@ SELECT extract(epoch FROM max(written_at)) FROM :canary_table;
 {_REFUSED}\\endif
 COMMIT;
 """
+# canary_query is sent as it is written (psql -c: no psql commands, no variables), between a
+# BEGIN READ ONLY and a ROLLBACK sent apart from it: as one statement it can neither end that
+# transaction and go on, nor make it read-write once it runs; a procedure or DO block it calls
+# cannot commit inside it. Every later transaction of the session is read-only as well.
+_READ_ONLY = "-c default_transaction_read_only=on"
+_READ_ONLY_REFUSED = "read-only transaction"
 
 
 class PostgreSQLCanary(Canary):
@@ -81,24 +89,58 @@ class PostgreSQLCanary(Canary):
 
     def _write(self, moment: datetime, by: str) -> None:
         self._psql(
-            _WRITE,
             None,
             "writing the canary",
+            script=_WRITE,
             variables={"moment": moment.isoformat(timespec="microseconds"), "by": by},
         )
 
     def _newest_row(self, target: str | None) -> datetime | None:
-        found = self._psql(_NEWEST, target, "reading the canary")
+        found = self._psql(target, "reading the canary", script=_NEWEST)
         return parse_moment(found or None, f"database {self.database.name!r}")
 
     def _query(self, query: str, target: str | None) -> datetime | None:
-        found = self._psql(query.rstrip().rstrip(";") + ";\n", target, "running canary_query")
+        statement = self._one_statement(query)
+        try:
+            found = self._psql(
+                target,
+                "running canary_query",
+                commands=("BEGIN READ ONLY", statement, "ROLLBACK"),
+                options=_READ_ONLY,
+            )
+        except CanaryError as exc:
+            if _READ_ONLY_REFUSED not in str(exc):
+                raise
+            raise CanaryError(
+                f"{exc}; canary_query must only read: upkeep runs it in a read-only "
+                "transaction and writes nothing into the database unless canary: table opts in"
+            ) from None
         first = found.splitlines()[0] if found else None
         return parse_moment(first, f"database {self.database.name!r}")
 
+    def _one_statement(self, query: str) -> str:
+        """`query` without its closing semicolons; refused when it is more than one statement
+        (a ';' inside it) or a psql command (it starts with a backslash)."""
+        statement = query.strip().rstrip(";").rstrip()
+        if ";" in statement or statement.startswith("\\"):
+            raise CanaryError(
+                f"database {self.database.name!r}: canary_query {statement[:80]!r}: expected one "
+                "SQL query (a SELECT) with no ';' inside it; upkeep runs it alone, read-only"
+            )
+        return statement
+
     def _psql(
-        self, sql: str, target: str | None, what: str, variables: dict[str, str] | None = None
+        self,
+        target: str | None,
+        what: str,
+        *,
+        script: str = "",
+        commands: Sequence[str] = (),
+        variables: dict[str, str] | None = None,
+        options: str | None = None,
     ) -> str:
+        """What psql prints running `script` (its input), or `commands` (each a -c of its own);
+        `options` are added to the session's PGOPTIONS."""
         psql = shutil.which("psql")
         if psql is None:
             raise CanaryError(
@@ -115,11 +157,14 @@ class PostgreSQLCanary(Canary):
             args.append(f"--username={self.database.user}")
         for name, value in (variables or {}).items():
             args += ["-v", f"{name}={value}"]
+        for command in commands:
+            args += ["-c", command]
         try:
             with libpq_environment(self.database) as libpq:
-                proc = subprocess.run(
-                    args, input=sql, env=libpq.env, capture_output=True, text=True
-                )
+                env = libpq.env
+                if options is not None:  # the last setting of a name wins
+                    env = {**env, "PGOPTIONS": f"{env['PGOPTIONS']} {options}"}
+                proc = subprocess.run(args, input=script, env=env, capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise self._failure(libpq, what, dbname, proc.returncode, proc.stderr)
         except EngineError as exc:  # the password cannot be had (the message names the database)

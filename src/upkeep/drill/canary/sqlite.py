@@ -1,5 +1,6 @@
 """Responsible for the canary of a SQLite database: the heartbeat table in the database file,
-or the configured query, read from the live file or from a restored copy."""
+or the configured query, read from the live file or from a restored copy. Reads open the file
+read-only and may only read: no ATTACH or VACUUM INTO, which would write other files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from upkeep.drill.canary.interface import KEEP_ROWS, Canary, CanaryError, parse_
 __all__ = ["SQLiteCanary"]
 
 BUSY_TIMEOUT_S = 30
+# What a read may do (sqlite3's authorizer actions); anything else is refused as it is prepared.
+_READING = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
 _CREATE = (
     f"CREATE TABLE IF NOT EXISTS {CANARY_TABLE} ("
     "id INTEGER PRIMARY KEY, written_at TEXT NOT NULL, written_by TEXT NOT NULL)"
@@ -70,8 +75,17 @@ class SQLiteCanary(Canary):
     def _read(
         self, query: str, target: str | None, *, table_may_be_missing: bool = False
     ) -> object:
+        denied: list[int] = []
+
+        def only_reading(action: int, *_: object) -> int:
+            if action in _READING:
+                return sqlite3.SQLITE_OK
+            denied.append(action)
+            return sqlite3.SQLITE_DENY
+
         try:
             connection = self._connect(target, readonly=True)
+            connection.set_authorizer(only_reading)
             try:
                 if (
                     table_may_be_missing
@@ -85,7 +99,12 @@ class SQLiteCanary(Canary):
                 connection.close()
         except sqlite3.Error as exc:
             where = "the restored copy" if target else "the live database"
+            why = (
+                "canary_query must only read (one SELECT); upkeep opens the database read-only"
+                if denied
+                else str(exc)
+            )
             raise CanaryError(
-                f"database {self.database.name!r}: cannot read the canary in {where}: {exc}"
+                f"database {self.database.name!r}: cannot read the canary in {where}: {why}"
             ) from None
         return row[0] if row else None
