@@ -348,3 +348,40 @@ def test_the_drill_names_who_is_on_call_and_tells_every_alert_target(
     [message] = [json.loads(p.read_text()) for p in inbox.glob("*.json")]
     assert message["title"] == "[DRILL] disaster drill started: no real incident"
     assert "Incident lead: ana (ops-oncall)" in message["body"]
+
+
+def test_every_time_the_drill_shows_is_in_the_configured_time_zone(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from upkeep.config.alerts import AlertSettings, AlertTarget
+
+    config = _config(tmp_path)  # St. John's: UTC-3:30 (NST) or UTC-2:30 (NDT), never UTC
+    config.path.write_text("timezone: America/St_Johns\n" + config.path.read_text())
+    inbox = tmp_path / "inbox"
+    config = replace(
+        load_config(config.path), alerts=AlertSettings(targets=(AlertTarget("inbox", inbox=inbox),))
+    )
+    tz = ZoneInfo("America/St_Johns")
+
+    drill = disaster_drill.run_drill(config)
+    disaster_drill.record_drill(drill, config)
+
+    def local(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%H:%M:%S.%f}"[:-3]
+
+    zone = f"{drill.started.astimezone(tz):%Z}"
+    assert zone in ("NST", "NDT")
+    checks, lines = recorded.checks(), disaster_drill.timeline(drill, config).splitlines()
+    for phase, line in zip(drill.phases, lines, strict=True):
+        assert phase.ended is not None
+        times = f"{local(phase.started)} → {local(phase.ended)} {zone}"
+        assert checks[f"drill:phase:{phase.name}"]["message"].startswith(f"{times}: ")
+        assert line.startswith(f"{phase.name:<9} {times}  ok")
+    told = recorded.findings()["drill:communications"]["message"]
+    assert re.fullmatch(rf"who was notified: inbox at \d\d:\d\d:\d\d {zone}", told)
+    [message] = [json.loads(p.read_text()) for p in inbox.glob("*.json")]
+    started = f"{drill.started.astimezone(tz):%Y-%m-%d %H:%M} {zone}"
+    assert f"The yearly disaster drill started at {started}." in message["body"]

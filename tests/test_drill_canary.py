@@ -8,11 +8,12 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers.files import make_config
 
-from upkeep.config import Config
+from upkeep.config import Config, load_config
 from upkeep.drill.canary import CanaryError, canary_for, parse_moment, write_canaries
 
 
@@ -117,6 +118,22 @@ def test_a_heartbeat_that_cannot_be_written_is_reported_not_raised(tmp_path: Pat
     (tmp_path / "app.db").unlink()
     outcome = write_canaries(config, "backup")
     assert outcome["app"].startswith("not written: database 'app'")
+
+
+def test_the_time_a_heartbeat_was_written_is_shown_in_the_configured_time_zone(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, "  databases: {app: {canary: table}}")
+    config.path.write_text("timezone: America/St_Johns\n" + config.path.read_text())
+    config = load_config(config.path)
+
+    written = write_canaries(config, "backup")["app"]
+
+    moment = canary_for(config, config.database("app")).newest()
+    assert moment is not None
+    local = moment.astimezone(ZoneInfo("America/St_Johns"))
+    assert written == f"written at {local:%Y-%m-%d %H:%M:%S %Z}"
+    assert not written.endswith("UTC")
 
 
 @pytest.mark.parametrize(

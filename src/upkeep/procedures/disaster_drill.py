@@ -144,11 +144,11 @@ def _announce(config: Config, drill: DrillReport) -> str:
 
     if not config.alerts.targets:
         return NO_TARGETS
+    started = drill.started.astimezone(config.tz)
     message = Message(
         "[DRILL] disaster drill started: no real incident",
-        f"The yearly disaster drill started at {drill.started:%Y-%m-%d %H:%M UTC}. Incident "
-        f"lead: {drill.incident_lead}. Nothing is down: this message tests that alerts reach "
-        "you.",
+        f"The yearly disaster drill started at {started:%Y-%m-%d %H:%M %Z}. Incident lead: "
+        f"{drill.incident_lead}. Nothing is down: this message tests that alerts reach you.",
         {"kind": "drill", "runbook": "disaster-drill"},
     )
     told = []
@@ -158,7 +158,7 @@ def _announce(config: Config, drill: DrillReport) -> str:
         except DeliveryError as exc:
             told.append(f"{target.name}: not delivered ({exc})")
             continue
-        told.append(f"{target.name} at {datetime.now(UTC):%H:%M:%S UTC}")
+        told.append(f"{target.name} at {datetime.now(config.tz):%H:%M:%S %Z}")
     return "; ".join(told)
 
 

@@ -5,6 +5,8 @@ and the text the runbook prints (the targets in force, the drill's timeline)."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from upkeep import report
 from upkeep.config import Config
 from upkeep.config.disaster_drill import RecoveryTarget
@@ -28,7 +30,7 @@ def record_drill(drill: DrillReport, config: Config) -> None:
     )
     if drill.cleaned:
         report.finding("drill:cleaned", "; ".join(drill.cleaned), severity=Severity.INFO)
-    _record_phases(drill)
+    _record_phases(drill, config.tz)
     for database in config.databases:
         recovery = drill.databases.get(database.name)
         if recovery is not None:
@@ -37,16 +39,15 @@ def record_drill(drill: DrillReport, config: Config) -> None:
     report.summary(_summary(drill))
 
 
-def _record_phases(drill: DrillReport) -> None:
+def _record_phases(drill: DrillReport, tz: tzinfo) -> None:
     for phase in drill.phases:
         status = Status.OK if phase.ok else Status.FAIL
-        message = f"{phase.started:%H:%M:%S.%f}"[:-3] + f" → {phase.ended:%H:%M:%S.%f}"[:-3]
         report.check(
             f"drill:phase:{phase.name}",
             status,
             value=round(phase.seconds, 3),
             unit="s",
-            message=f"{message} UTC: {phase.detail}",
+            message=f"{_times(phase.started, phase.ended or phase.started, tz)}: {phase.detail}",
         )
         report.metric(
             "drill_phase_seconds", round(phase.seconds, 3), unit="s", labels={"phase": phase.name}
@@ -222,16 +223,22 @@ def targets_text(config: Config) -> str:
     return "\n".join(lines)
 
 
-def timeline(drill: DrillReport) -> str:
-    """The phases with their start and end times, as the report lists them."""
+def timeline(drill: DrillReport, config: Config) -> str:
+    """The phases with their start and end times (in the configured time zone), as the report
+    lists them."""
     if drill.nothing_to_do is not None:
         return drill.nothing_to_do
     return "\n".join(
-        f"{phase.name:<9} {phase.started:%H:%M:%S.%f}"[:-3]
-        + f" → {phase.ended or phase.started:%H:%M:%S.%f}"[:-3]
-        + f"  {'ok  ' if phase.ok else 'FAIL'}  {phase.detail}"
+        f"{phase.name:<9} {_times(phase.started, phase.ended or phase.started, config.tz)}"
+        f"  {'ok  ' if phase.ok else 'FAIL'}  {phase.detail}"
         for phase in drill.phases
     )
+
+
+def _times(started: datetime, ended: datetime, tz: tzinfo) -> str:
+    """`12:00:01.250 → 12:00:03.500 CET`: to the millisecond, in `tz`, the zone named once."""
+    started, ended = started.astimezone(tz), ended.astimezone(tz)
+    return f"{started:%H:%M:%S.%f}"[:-3] + f" → {ended:%H:%M:%S.%f}"[:-3] + f" {ended:%Z}"
 
 
 def _seconds(value: float | None) -> str:

@@ -41,9 +41,10 @@ def show_trends(month: MonthReview) -> int:
     return shown
 
 
-def record(month: MonthReview) -> None:
-    """The review's checks, metrics and one-line summary."""
-    today = month.end.date()
+def record(month: MonthReview, config: Config) -> None:
+    """The review's checks, metrics and one-line summary (its day in the configured time zone,
+    as the review's text shows its window)."""
+    today = month.end.astimezone(config.tz).date()
     missed = month.missed
     report.check(
         "maintenance-review:coverage",

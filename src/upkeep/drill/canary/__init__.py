@@ -31,5 +31,6 @@ def write_canaries(config: Config, by: str) -> dict[str, str]:
         except CanaryError as exc:
             written[database.name] = f"not written: {exc}"
         else:
-            written[database.name] = f"written at {moment:%Y-%m-%d %H:%M:%S} UTC"
+            local = moment.astimezone(config.tz)
+            written[database.name] = f"written at {local:%Y-%m-%d %H:%M:%S %Z}"
     return written
