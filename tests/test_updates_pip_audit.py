@@ -117,6 +117,20 @@ def test_an_unpinned_requirement_is_an_error_about_the_target(tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_the_line_pip_audit_cannot_parse_is_not_quoted(tmp_path: Path) -> None:
+    # `requirements` may name any file (/etc/shadow was tried): pip-audit quotes the line it
+    # could not parse, and that went into the check message, and so into the evidence.
+    lock = tmp_path / "req.txt"
+    lock.write_text("idna==3.10\nroot:$6$Hh8vQ2sLk9xYz$:20228:0:99999:7:::\n")
+    settings = UpdatesSettings(advisory_dir=DEMO / "advisories", timeout_s=120)
+    with pytest.raises(AuditError) as caught:
+        audit(PythonTarget("shadow", requirements=lock), settings)
+    message = str(caught.value)
+    assert f"requirement file {lock} contains invalid specifier at line 2" in message
+    assert "Hh8vQ2sLk9xYz" not in message and "root:" not in message
+
+
+@pytest.mark.slow
 def test_the_default_service_unreachable_is_an_error_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

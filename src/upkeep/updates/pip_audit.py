@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from upkeep.config.updates import PythonTarget, UpdatesSettings
+from upkeep.masking import mask_sensitive
 from upkeep.updates.model import Package, Vulnerability
 from upkeep.updates.osv_folder import AdvisoryFolder, AdvisoryFolderError, serve_advisories
 
@@ -83,7 +84,7 @@ def audit(target: PythonTarget, settings: UpdatesSettings) -> AuditResult:
     try:
         return parse_audit_json(done.stdout)
     except ValueError:
-        tail = done.stderr.strip()[-_STDERR_TAIL:]
+        tail = _unquoted(done.stderr).strip()[-_STDERR_TAIL:]
         unreachable = any(word in done.stderr for word in _UNREACHABLE)
         what = (
             f"could not reach {settings.advisory_source}"
@@ -93,6 +94,14 @@ def audit(target: PythonTarget, settings: UpdatesSettings) -> AuditResult:
         raise AuditError(
             f"pip-audit {what} (exit {done.returncode}): {tail}", unreachable=unreachable
         ) from None
+
+
+def _unquoted(stderr: str) -> str:
+    """pip-audit's messages without the lines it quotes (indented under the message: the line
+    of the requirements file it could not parse, a traceback's source) and with the secrets
+    they name masked: `requirements` may be any file, and a line of it may hold a token."""
+    lines = [line for line in stderr.splitlines() if line.strip() and not line[0].isspace()]
+    return mask_sensitive("\n".join(lines))
 
 
 @contextmanager
