@@ -78,6 +78,21 @@ def test_updates_mistakes(tmp_path: Path, updates: str, message: str) -> None:
     assert str(tmp_path / "upkeep.yml") in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://ci:hunter2PW@/simple", "https://ci:hunter2PW@pkgs.example:port/simple"]
+)
+def test_an_index_url_without_a_host_is_refused_without_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    # Accepted before: every lookup then failed, with the user and password sent to the
+    # resolver as the host name.
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, f"updates: {{index_url: '{url}'}}\n")
+    message = str(caught.value)
+    assert "updates.index_url: expected a simple index URL with a host" in message
+    assert "hunter2PW" not in message and "ci:" not in message
+
+
 ENTRY = """\
 entries:
   - id: GHSA-1

@@ -1,13 +1,18 @@
 """The dependency-review runbook run for real by the CLI: on the demo's lock file and advisory
 snapshot (warn: one accepted vulnerability, patch updates waiting), with the vulnerability open,
-with an expired acceptance, with an advisory source that does not answer, and patching a real
-virtualenv from a wheelhouse built here."""
+with an expired acceptance, with an advisory source that does not answer, with an index behind
+basic auth and one with a page that is not UTF-8, and patching a real virtualenv from a
+wheelhouse built here."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import shutil
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +128,66 @@ def test_an_advisory_source_that_does_not_answer_fails_naming_it(tmp_path: Path)
     # Not audited, so the register's entry cannot be judged stale.
     assert _checks(record)["deps:risk-register"]["status"] == "ok"
     assert record["summary"].startswith("0 of 1 Python targets audited")
+
+
+def _demo_updates(index_url: str) -> dict[str, Any]:
+    return {**yaml.safe_load((REPO / "upkeep.yml").read_text())["updates"], "index_url": index_url}
+
+
+@pytest.fixture
+def index_behind_basic_auth() -> Iterator[int]:
+    """The demo's index pages served on loopback to user `ci` with password `Idx-s3cretPW` only;
+    yields the port."""
+    expected = "Basic " + base64.b64encode(b"ci:Idx-s3cretPW").decode()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args, directory=str(REPO / "demo" / "updates" / "index"))
+
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_error(401)
+                return
+            self.path = self.path.removeprefix("/simple")
+            super().do_GET()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_index_behind_basic_auth_is_read_and_its_password_kept_out(
+    tmp_path: Path, index_behind_basic_auth: int
+) -> None:
+    # The user and password went to the resolver as the host name: "updates not looked up".
+    url = f"http://ci:Idx-s3cretPW@127.0.0.1:{index_behind_basic_auth}/simple"
+    project = _project(tmp_path, _demo_updates(url))
+    code, record = _run(project)
+    assert (code, record["status"]) == (0, "warn")
+    assert _checks(record)["deps:demo-app:updates"]["value"] == 4
+    leaked = [p for p in project.evidence_files() if b"Idx-s3cretPW" in p.read_bytes()]
+    assert leaked == []
+
+
+def test_an_index_page_that_is_not_utf8_fails_the_updates_and_keeps_the_audit(
+    tmp_path: Path,
+) -> None:
+    # A bare UnicodeDecodeError ended the run in error: no check, the audit lost.
+    index = tmp_path / "index"
+    shutil.copytree(REPO / "demo" / "updates" / "index", index)
+    (index / "requests" / "index.html").write_bytes(b"<a>\xff\xfe</a>")
+    code, record = _run(_project(tmp_path / "project", _demo_updates(str(index))))
+    assert (code, record["status"]) == (1, "fail")
+    checks = _checks(record)
+    assert checks["deps:demo-app:vulnerabilities"]["status"] == "warn"
+    updates = checks["deps:demo-app:updates"]
+    assert updates["status"] == "fail"
+    assert f"page {index}/requests/index.html is not UTF-8 text" in updates["message"]
 
 
 def test_patching_a_virtualenv_keeps_a_patch_and_rolls_back_a_broken_minor(

@@ -1,8 +1,9 @@
-"""Newest versions from a simple index (a folder, a flat wheelhouse, an HTTP index on loopback)
-and the kind of each update."""
+"""Newest versions from a simple index (a folder, a flat wheelhouse, an HTTP index on loopback,
+one behind basic auth) and the kind of each update; a folder page that cannot be read."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import socket
 import threading
@@ -98,3 +99,72 @@ def test_an_index_that_does_not_answer_is_an_error_naming_it() -> None:
     url = f"http://127.0.0.1:{port}/simple"
     with pytest.raises(PackageIndexError, match=f"could not reach the package index {url}"):
         newest_version(url, "demo", "1.0", timeout=5)
+
+
+@pytest.fixture
+def basic_auth_index() -> Iterator[tuple[int, list[str | None]]]:
+    """An index on loopback that lists demo 1.4.0 only for user `ci`, password `s3cret/PW`;
+    yields its port and the Authorization header of each request it got."""
+    seen: list[str | None] = []
+    expected = "Basic " + base64.b64encode(b"ci:s3cret/PW").decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if seen[-1] != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="index"')
+                self.end_headers()
+                return
+            page = b'<a href="demo-1.4.0.tar.gz">demo-1.4.0.tar.gz</a>'
+            if self.path != "/simple/demo/":
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(
+    basic_auth_index: tuple[int, list[str | None]],
+) -> None:
+    # The user and password were handed to the resolver as part of the host name
+    # ("ci:s3cret%2FPW@127.0.0.1"): the index got no request at all.
+    port, seen = basic_auth_index
+    url = f"http://ci:s3cret%2FPW@127.0.0.1:{port}/simple/"
+    assert newest_version(url, "demo", "1.0") == "1.4.0"
+    assert newest_version(url, "absent", "1.0") is None
+    assert seen[0] is not None and len(seen) == 2
+
+
+def test_refused_credentials_are_an_error_that_does_not_show_them(
+    basic_auth_index: tuple[int, list[str | None]],
+) -> None:
+    port, _ = basic_auth_index
+    url = f"http://ci:wrong-Pa55@127.0.0.1:{port}/simple"
+    with pytest.raises(PackageIndexError) as caught:
+        newest_version(url, "demo", "1.0")
+    message = str(caught.value)
+    assert f"the package index http://127.0.0.1:{port}/simple answered 401" in message
+    assert "wrong-Pa55" not in message and "ci:" not in message
+
+
+def test_a_folder_page_that_is_not_utf8_is_an_error_naming_it(tmp_path: Path) -> None:
+    # It raised a bare UnicodeDecodeError, which ended the run and lost the audit.
+    (tmp_path / "demo").mkdir()
+    page = tmp_path / "demo" / "index.html"
+    page.write_bytes(b"<a>\xff\xfe</a>")
+    with pytest.raises(PackageIndexError, match=f"page {page} is not UTF-8 text"):
+        newest_version(tmp_path.as_uri(), "demo", "1.0")

@@ -6,6 +6,7 @@ runs; each refused at load when it names something it cannot be."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,12 +99,29 @@ def read_updates(s: Section | None, base: Path) -> UpdatesSettings:
 def _index(s: Section, base: Path) -> str | None:
     """The simple index as a URL: one written as a URL, or a folder beside upkeep.yml."""
     written = s.str("index_url", None)
-    if written is None or _URL.match(written):
-        return written
+    if written is None:
+        return None
+    if _URL.match(written):
+        return _index_url(s, written)
     folder = resolved(base / written, f"{s.file}: {s.where}.index_url")
     if not folder.is_dir():
         s.fail("index_url", "a simple index URL (https://…, file://…) or a folder", written)
     return folder.as_uri()
+
+
+def _index_url(s: Section, written: str) -> str:
+    """A URL as written, once it names a host and a port that is a number. Credentials in it
+    are kept (the index is asked with HTTP basic auth, pip is given them) but never shown."""
+    parts = urllib.parse.urlsplit(written)
+    try:
+        port_ok = parts.port is None or parts.port > 0  # ValueError: a port that is no number
+    except ValueError:
+        port_ok = False
+    has_host = parts.scheme == "file" or (bool(parts.hostname) and port_ok)
+    if not has_host:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        s.fail("index_url", "a simple index URL with a host, such as https://host/simple", shown)
+    return written
 
 
 def _python_target(s: Section, base: Path) -> PythonTarget:

@@ -1,6 +1,8 @@
 """Responsible for the newest version of each package on a simple package index (PEP 503: one
 page per package listing its files; a URL, or a folder laid out the same way), and so for the
-updates a set of packages has, each with its kind (patch, minor, major)."""
+updates a set of packages has, each with its kind (patch, minor, major). Credentials in the URL
+(`https://user:token@host/simple`, as pip takes them) are sent as HTTP basic auth to that index
+alone, and no message names them."""
 
 from __future__ import annotations
 
@@ -21,11 +23,21 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from upkeep.regular_file import read_regular
 from upkeep.updates.model import Package, Update, UpdateKind, update_kind
 
-__all__ = ["PackageIndexError", "available_updates", "newest_version", "versions_listed"]
+__all__ = [
+    "PackageIndexError",
+    "available_updates",
+    "newest_version",
+    "versions_listed",
+    "without_credentials",
+]
 
 _LINK = re.compile(r"<a\s+([^>]*)>([^<]+)</a>", re.IGNORECASE)
+# PyPI's page of its largest projects is a few MB: more is no package page.
+_PAGE_BYTES = 64 * 1024 * 1024
+_REFUSED = (401, 403)  # the index wants credentials other than those in its URL
 
 
 class PackageIndexError(Exception):
@@ -87,26 +99,47 @@ def available_updates(
     return updates, unlisted
 
 
+def without_credentials(index_url: str) -> str:
+    """`index_url` with the user and password it may carry left out: how messages name it."""
+    parts = urllib.parse.urlsplit(index_url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _package_page(index_url: str, name: str, timeout: float) -> str | None:
     base = index_url.rstrip("/")
     if base.startswith("file://"):
         folder = Path(urllib.request.url2pathname(urllib.parse.urlparse(base).path))
         return _folder_page(folder, name)
-    request = urllib.request.Request(f"{base}/{name}/", headers={"Accept": "text/html"})
+    shown = without_credentials(index_url)
+    request = urllib.request.Request(
+        f"{without_credentials(base)}/{name}/", headers={"Accept": "text/html"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with _opener(base).open(request, timeout=timeout) as answer:
             return answer.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
+        refused = ": credentials missing or refused" if exc.code in _REFUSED else ""
         raise PackageIndexError(
-            f"the package index {index_url} answered {exc.code} for {name}"
+            f"the package index {shown} answered {exc.code} for {name}{refused}"
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PackageIndexError(
-            f"could not reach the package index {index_url}: {reason}"
-        ) from None
+        raise PackageIndexError(f"could not reach the package index {shown}: {reason}") from None
+
+
+def _opener(index_url: str) -> urllib.request.OpenerDirector:
+    """What asks the index: with its URL's credentials, when it has some, sent as basic auth
+    with every request under that URL (a redirect elsewhere goes without them)."""
+    parts = urllib.parse.urlsplit(index_url)
+    if parts.username is None:
+        return urllib.request.build_opener()
+    passwords = urllib.request.HTTPPasswordMgrWithPriorAuth()
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    passwords.add_password(None, without_credentials(index_url), user, password, True)
+    return urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(passwords))
 
 
 def _folder_page(folder: Path, name: str) -> str | None:
@@ -115,15 +148,36 @@ def _folder_page(folder: Path, name: str) -> str | None:
     if not folder.is_dir():
         raise PackageIndexError(f"the package index folder {folder} does not exist")
     own = folder / name
-    if (own / "index.html").is_file():
-        return (own / "index.html").read_text(encoding="utf-8")
-    if own.is_dir():
-        files = [path.name for path in own.iterdir()]
-    else:
-        files = [path.name for path in folder.iterdir() if _project(path.name) == name]
+    try:
+        if (own / "index.html").is_file():
+            return _page_text(own / "index.html")
+        if own.is_dir():
+            files = [path.name for path in own.iterdir()]
+        else:
+            files = [path.name for path in folder.iterdir() if _project(path.name) == name]
+    except OSError as exc:
+        raise PackageIndexError(
+            f"the package index folder {folder}: cannot read {exc.filename or own}: "
+            f"{exc.strerror or exc}"
+        ) from None
     if not files:
         return None
     return "\n".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in sorted(files))
+
+
+def _page_text(page: Path) -> str:
+    raw = read_regular(page, _PAGE_BYTES + 1)
+    if len(raw) > _PAGE_BYTES:
+        raise PackageIndexError(
+            f"the package index page {page} is over {_PAGE_BYTES} bytes: not a package page"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PackageIndexError(
+            f"the package index page {page} is not UTF-8 text (byte {exc.start} is "
+            f"0x{raw[exc.start]:02x}): fix or remove it"
+        ) from None
 
 
 def _project(filename: str) -> str | None:
