@@ -14,13 +14,15 @@ from pathlib import Path
 import yaml
 
 from upkeep.docs_review.interval import parse_review_every
+from upkeep.docs_review.page_source import Unbuildable, front_matter, read_page
+from upkeep.plain_text import cut
 from upkeep.records import Decision
 from upkeep.registry import Registry
 from upkeep.review.docs_history import last_change, repository_paths_changed
 
 DOCS_REVIEWED = "docs-reviewed"  # the decision type `upkeep docs reviewed` records
 DEFAULT_REVIEW_EVERY = timedelta(days=365)  # assumed, and reported, when a page names none
-_FRONT_MATTER_END = "\n---\n"
+SHOWN_CHARS = 80  # of a front-matter value, in a problem
 
 
 class State(enum.StrEnum):
@@ -39,7 +41,8 @@ class DocsPage:
     owner: str | None
     review_every: timedelta | None
     documents: tuple[str, ...] = ()  # repository paths whose change makes the page stale
-    problem: str | None = None  # front matter that could not be read
+    problem: str | None = None  # front matter that could not be read, or the page itself
+    blocks_build: bool = False  # MkDocs cannot build the site with it (why: `problem`)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def docs_pages(folders: Sequence[Path]) -> list[DocsPage]:
     found: dict[str, Path] = {}
     for folder in folders:
         for path in sorted(folder.rglob("*.md")):
-            found[path.relative_to(folder).as_posix()] = path
+            if not path.is_dir():  # a folder named `x.md` is no page to MkDocs either
+                found[path.relative_to(folder).as_posix()] = path
     return [_docs_page(page, path) for page, path in sorted(found.items())]
 
 
@@ -73,39 +77,24 @@ def runbook_pages(registry: Registry) -> list[DocsPage]:
     ]
 
 
-def front_matter(text: str) -> dict[str, object]:
-    """The YAML between a leading `---` line and the next; {} without one; ValueError when it is
-    not a YAML mapping. A byte-order mark and CRLF line ends are read as MkDocs reads them."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    if not text.startswith("---\n"):
-        return {}
-    end = text.find(_FRONT_MATTER_END, 3)
-    if end < 0:
-        raise ValueError("front matter opened with --- is never closed")
-    data = yaml.safe_load(text[4 : end + 1])
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError("front matter is not a mapping")
-    return data
-
-
 def _docs_page(page: str, path: Path) -> DocsPage:
     try:
-        data = front_matter(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data = front_matter(read_page(path))
+    except Unbuildable as exc:
+        return DocsPage(page, path, None, None, problem=str(exc), blocks_build=True)
+    except (ValueError, yaml.YAMLError) as exc:
         return DocsPage(page, path, None, None, problem=f"front matter: {exc}")
     owner = data.get("owner")
     problems = []
     if owner is not None and (not isinstance(owner, str) or not owner.strip()):
-        problems.append(f"owner: expected a name, got {owner!r}")
+        problems.append(f"owner: expected a name, got {_described(owner)}")
         owner = None
     interval = None
     if data.get("review_every") is not None:
         try:
             interval = parse_review_every(data["review_every"])
         except ValueError as exc:
-            problems.append(f"review_every: {exc}")
+            problems.append(f"review_every: {cut(str(exc), 2 * SHOWN_CHARS)}")
     documents = data.get("documents", [])
     if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents):
         problems.append("documents: expected a list of repository paths")
@@ -118,6 +107,16 @@ def _docs_page(page: str, path: Path) -> DocsPage:
         tuple(documents),
         "; ".join(problems) or None,
     )
+
+
+def _described(value: object) -> str:
+    """A front-matter value in a problem, short whatever its size: a list or mapping by its
+    length, text cut."""
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} keys"
+    return repr(cut(value, SHOWN_CHARS)) if isinstance(value, str) else repr(value)
 
 
 def last_reviews(decisions: Iterable[Decision]) -> dict[str, Decision]:

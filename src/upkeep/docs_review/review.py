@@ -20,6 +20,7 @@ from upkeep.config import Config
 from upkeep.docs_review.commands import CommandProblem, ShownCommand, check_commands, shown_commands
 from upkeep.docs_review.external_links import LinkResult, check_links
 from upkeep.docs_review.freshness import (
+    DocsPage,
     Freshness,
     assess,
     docs_pages,
@@ -50,8 +51,9 @@ class SiteCoverage:
 @dataclass(frozen=True)
 class DocsReview:
     at: datetime
-    site: Path
-    site_built_s: float | None  # None: the site was read where it was already built
+    site: Path | None  # None: not built, for the `unbuildable` pages
+    site_built_s: float | None  # None: the site was read where it was already built, or not built
+    unbuildable: tuple[DocsPage, ...]  # pages MkDocs cannot build the site with
     freshness: tuple[Freshness, ...]
     links: SiteLinks
     coverage: SiteCoverage
@@ -62,7 +64,12 @@ class DocsReview:
 
     @property
     def without_owner(self) -> list[Freshness]:
-        return [item for item in self.freshness if item.page.owner is None]
+        """Pages whose front matter names no owner (not those that could not be read)."""
+        return [
+            item
+            for item in self.freshness
+            if item.page.owner is None and not item.page.blocks_build
+        ]
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,20 @@ def review_docs(
     suggest: Callable[[], tuple[DocsSuggestion, ...]] = tuple,
 ) -> DocsReview:
     """The review at `at`; the site is built once into a temporary folder unless `site_dir`
-    names one already built. What does not need the site (freshness, commands, the suggestions
-    `suggest` returns) is read while MkDocs builds it, in its own process."""
+    names one already built, and not at all when a page would not let MkDocs build it (a FIFO,
+    not UTF-8, front matter whose aliases never end): those pages are the review's `unbuildable`.
+    What does not need the site (freshness, commands, the suggestions `suggest` returns) is read
+    while MkDocs builds it, in its own process."""
     runbooks = registry_module.discover(config.runbooks_dir, config.root)
+    pages = docs_pages(_folders(config))
+    unbuildable = tuple(page for page in pages if page.blocks_build)
+    site, built_s, links, coverage = None, None, SiteLinks(), SiteCoverage((), (), ())
     with ThreadPoolExecutor(max_workers=1) as pool:
-        beside = pool.submit(_beside_the_site, config, at, runbooks, suggest)
-        with _site(config, site_dir) as (site, built_s):
-            links = scan_site(site)
-            coverage = site_coverage(site, runbooks, _plan_tasks(_folders(config)))
+        beside = pool.submit(_beside_the_site, config, at, runbooks, pages, suggest)
+        if site_dir is not None or not unbuildable:
+            with _site(config, site_dir) as (site, built_s):
+                links = scan_site(site)
+                coverage = site_coverage(site, runbooks, _plan_tasks(_folders(config)))
         read = beside.result()
     external = check_links(
         links.external, config.state_dir / LINK_CACHE, at, cache_days, online=check_external
@@ -101,6 +114,7 @@ def review_docs(
         at=at,
         site=site,
         site_built_s=built_s,
+        unbuildable=unbuildable,
         freshness=read.freshness,
         links=links,
         coverage=coverage,
@@ -115,19 +129,19 @@ def _beside_the_site(
     config: Config,
     at: datetime,
     runbooks: Registry,
+    pages: list[DocsPage],
     suggest: Callable[[], tuple[DocsSuggestion, ...]],
 ) -> _BesideTheSite:
     from upkeep.cli import main as cli
 
     reviews = last_reviews(d.decision for d in EvidenceStore(config.evidence_dir).decisions())
-    pages = [*docs_pages(_folders(config)), *runbook_pages(runbooks)]
     commands = [
         command
         for name, runbook in sorted(runbooks.items())
         for command in shown_commands(name, _markdown_cells(runbook.path))
     ]
     return _BesideTheSite(
-        tuple(assess(pages, reviews, at)),
+        tuple(assess([*pages, *runbook_pages(runbooks)], reviews, at)),
         tuple(commands),
         tuple(check_commands(cli, commands)),
         tuple(suggest()),

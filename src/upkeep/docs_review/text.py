@@ -18,15 +18,14 @@ def review_text(review: DocsReview, tz: tzinfo) -> str:
     problems = review.command_problems
     lines = [
         f"documentation review as of {review.at.astimezone(tz):%Y-%m-%d %H:%M %Z}",
-        f"site: built once for this review in {review.site_built_s:.1f} s (a temporary copy)"
-        if review.site_built_s is not None
-        else f"site: {review.site}, read as it was built",
+        _site(review),
+        *[f"  {page.page} ({page.source}): {page.problem}" for page in review.unbuildable],
         "",
         *_freshness(review, tz),
         "",
-        *_links(review),
+        *(_links(review) if review.site is not None else ["internal links: not checked"]),
         "",
-        *_external(review),
+        *(_external(review) if review.site is not None else ["external links: not checked"]),
         "",
         f"`upkeep` commands in the runbooks: {len(review.commands)} checked against the CLI",
         *_capped([f"  {p.command.runbook}: {p.command.text}: {p.problem}" for p in problems]),
@@ -35,6 +34,17 @@ def review_text(review: DocsReview, tz: tzinfo) -> str:
         *(_capped([f"  {s.subject}: {s.reason}" for s in review.suggestions]) or ["  none"]),
     ]
     return "\n".join(lines)
+
+
+def _site(review: DocsReview) -> str:
+    if review.site is None:
+        return (
+            f"site: not built: MkDocs cannot build it with "
+            f"{counted(len(review.unbuildable), 'page')} (fix or remove them):"
+        )
+    if review.site_built_s is not None:
+        return f"site: built once for this review in {review.site_built_s:.1f} s (a temporary copy)"
+    return f"site: {review.site}, read as it was built"
 
 
 def _freshness(review: DocsReview, tz: tzinfo) -> list[str]:
@@ -59,6 +69,8 @@ def _freshness(review: DocsReview, tz: tzinfo) -> list[str]:
     if not stale:
         lines.append("  every page is fresh")
     for item in review.freshness:
+        if item.page.blocks_build:
+            continue  # listed under the site, as what keeps it from being built
         if item.page.owner is None:
             lines.append(f"  {item.page.page}: no owner (add `owner:` to its front matter)")
         if item.page.review_every is None:

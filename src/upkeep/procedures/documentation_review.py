@@ -16,6 +16,9 @@ from upkeep.records import Severity, Status
 from upkeep.review.docs_suggestions import DocsSuggestion
 from upkeep.units import counted
 
+# What the site's checks say when the site could not be built: never "ok".
+_NOT_BUILT = "not checked: the site could not be built (documentation-review:pages says why)"
+
 
 def review(
     config: Config,
@@ -63,14 +66,19 @@ def record(result: DocsReview) -> None:
         )
     report.metric("docs_pages", len(result.freshness))
     report.metric("docs_pages_stale", stale)
-    report.metric("site_internal_links", result.links.internal)
-    report.metric("site_broken_links", len(result.links.broken))
-    report.metric("site_orphan_pages", len(result.links.orphans))
+    if result.site is not None:
+        report.metric("site_internal_links", result.links.internal)
+        report.metric("site_broken_links", len(result.links.broken))
+        report.metric("site_orphan_pages", len(result.links.orphans))
     report.metric("runbook_commands_checked", len(result.commands))
-    report.summary(
-        f"{counted(len(result.freshness), 'page')} ({stale} to review), "
+    site = (
         f"{result.links.internal} internal links ({len(result.links.broken)} broken), "
-        f"{counted(len(result.external), 'external link')}, "
+        f"{counted(len(result.external), 'external link')}"
+        if result.site is not None
+        else f"site not built ({counted(len(result.unbuildable), 'page')} MkDocs cannot read)"
+    )
+    report.summary(
+        f"{counted(len(result.freshness), 'page')} ({stale} to review), {site}, "
         f"{counted(len(result.command_problems), 'command')} not parsing, "
         f"{counted(len(result.suggestions), 'review item')}"
     )
@@ -83,7 +91,9 @@ def _record_owners(result: DocsReview) -> None:
             f"docs:no-owner:{item.page.page}",
             f"{item.page.page} has no owner: nobody is asked to review it",
         )
-    malformed = [item for item in result.freshness if item.page.problem]
+    malformed = [
+        item for item in result.freshness if item.page.problem and not item.page.blocks_build
+    ]
     for item in malformed:
         report.finding(f"docs:front-matter:{item.page.page}", item.page.problem or "")
     report.check(
@@ -118,6 +128,9 @@ def _record_freshness(result: DocsReview) -> int:
 
 
 def _record_links(result: DocsReview) -> None:
+    if result.site is None:
+        report.check("documentation-review:links", Status.WARN, message=_NOT_BUILT)
+        return
     broken = result.links.broken
     for link in broken:
         report.finding(f"docs:broken-link:{link.page}:{link.href}", f"{link.href}: {link.reason}")
@@ -134,32 +147,42 @@ def _record_links(result: DocsReview) -> None:
 
 def _record_pages(result: DocsReview) -> None:
     coverage, orphans = result.coverage, result.links.orphans
+    unbuildable = [f"{page.page}: {page.problem}" for page in result.unbuildable]
     missing = [f"runbooks/{name}" for name in coverage.missing_runbook_pages] + [
         f"reference/{page} (named by {name})" for name, page in coverage.missing_references
     ]
+    for page in result.unbuildable:
+        report.finding(
+            f"docs:unbuildable:{page.page}",
+            f"{page.page} ({page.source}): {page.problem}",
+            severity=Severity.FAIL,
+        )
     for page in orphans:
         report.finding(f"docs:orphan:{page}", f"{page}: no page of the site links to it")
-    status = Status.FAIL if missing else Status.WARN if orphans else Status.OK
+    status = Status.FAIL if unbuildable or missing else Status.WARN if orphans else Status.OK
+    parts = (
+        f"MkDocs cannot build the site with {counted(len(unbuildable), 'page')}: "
+        + "; ".join(unbuildable[:5])
+        + ("; ..." if len(unbuildable) > 5 else "")
+        if unbuildable
+        else "",
+        f"missing: {', '.join(missing)}" if missing else "",
+        f"{counted(len(orphans), 'orphan page')}: {', '.join(orphans[:5])}" if orphans else "",
+    )
     report.check(
         "documentation-review:pages",
         status,
-        value=len(missing) + len(orphans),
+        value=len(unbuildable) + len(missing) + len(orphans),
         limit=0,
-        message="; ".join(
-            part
-            for part in (
-                f"missing: {', '.join(missing)}" if missing else "",
-                f"{counted(len(orphans), 'orphan page')}: {', '.join(orphans[:5])}"
-                if orphans
-                else "",
-            )
-            if part
-        )
+        message="; ".join(part for part in parts if part)
         or "every planned runbook and referenced page is on the site; no orphan page",
     )
 
 
 def _record_external(result: DocsReview) -> None:
+    if result.site is None:
+        report.check("documentation-review:external-links", Status.WARN, message=_NOT_BUILT)
+        return
     broken = [r for r in result.external if r.state is LinkState.BROKEN]
     unchecked = [r for r in result.external if r.state is LinkState.UNCHECKED]
     for link in broken:
