@@ -144,3 +144,45 @@ def test_a_site_already_built_is_read_and_not_built_again(project: Project) -> N
     [record] = project.records()
     assert "docs:broken-link:index.html:plan/#not-there" in {f["key"] for f in record["findings"]}
     assert f"site: {site}, read as it was built" in _printed(project)
+
+
+def test_a_page_mkdocs_cannot_read_fails_the_pages_check_and_names_the_file(
+    project: Project,
+) -> None:
+    bad = project.root / "docs" / "extra" / "bad.md"
+    bad.parent.mkdir()
+    bad.write_bytes(b"# caf\xe9 \xff\xfe\x00\x00 page\n")
+    result = project.upkeep("run", NAME, "-p", "check_external_links=false", timeout=300)
+    assert result.code == 1, result.text  # a failed check, not an error with a traceback
+    [record] = project.records()
+    checks = {check["name"]: check for check in record["checks"]}
+    findings = {finding["key"]: finding for finding in record["findings"]}
+    pages = checks["documentation-review:pages"]
+    assert pages["status"] == "fail"
+    assert pages["message"] == (
+        "MkDocs cannot build the site with 1 page: extra/bad.md: not UTF-8 (byte 0xe9 at "
+        "offset 5); expected UTF-8 text, the only encoding MkDocs reads"
+    )
+    assert findings["docs:unbuildable:extra/bad.md"]["message"].startswith(
+        f"extra/bad.md ({bad}): not UTF-8"
+    )
+    for unchecked in ("links", "external-links"):  # never "ok" for what was not looked at
+        check = checks[f"documentation-review:{unchecked}"]
+        assert check["status"] == "warn"
+        assert check["message"].startswith("not checked: the site could not be built")
+    assert "docs:no-owner:extra/bad.md" not in findings  # its owner is not known, not missing
+    assert "Traceback" not in _printed(project)
+
+
+@pytest.mark.parametrize("site_dir", ["../../..", "/etc"])
+def test_a_site_dir_outside_the_project_is_refused_before_anything_runs(
+    project: Project, site_dir: str
+) -> None:
+    result = project.upkeep("run", NAME, "-p", f"site_dir={site_dir}", timeout=60)
+    assert result.code == 2, result.text
+    assert result.err.strip().splitlines() == [
+        f"upkeep: error: runbook {NAME}: parameter site_dir: {site_dir!r} is outside the "
+        f"project ({project.root}); expected an existing folder inside the project (relative "
+        "to it) holding index.html, or empty"
+    ]
+    assert project.run_dirs() == []

@@ -197,6 +197,46 @@ def test_a_folder_parameter_takes_an_existing_folder_of_the_project_or_nothing(
     assert params.validate(runbook, {"site_dir": "missing"}) == {"site_dir": "missing"}
 
 
+def test_a_folder_parameter_refuses_a_folder_outside_the_project_or_without_what_it_holds(
+    project: Project,
+) -> None:
+    project.add_runbook(
+        "reads-a-site",
+        [CHECK_OK],
+        params="site_dir: str = ''",
+        meta={"parameters": {"site_dir": {"folder": True, "holds": "index.html"}}},
+    )
+    runbook = registry.discover(project.root / "runbooks", project.root).require("reads-a-site")
+    folder = "an existing folder inside the project (relative to it) holding index.html"
+    assert folder in runbook.param("site_dir").describe_constraints()  # type: ignore[union-attr]
+    (project.root / "built").mkdir()
+    for outside in ("../../..", "/etc", "built/../.."):
+        with pytest.raises(ParameterError) as refused:
+            params.validate(runbook, {"site_dir": outside}, root=project.root)
+        assert str(refused.value) == (
+            f"runbook reads-a-site: parameter site_dir: {outside!r} is outside the project "
+            f"({project.root}); expected {folder}, or empty"
+        )
+    with pytest.raises(ParameterError, match="built holds no index.html; expected"):
+        params.validate(runbook, {"site_dir": "built"}, root=project.root)
+    (project.root / "built" / "index.html").write_text("<p>a site</p>")
+    given = {"site_dir": "built"}
+    assert params.validate(runbook, given, root=project.root) == given
+    own = {"site_dir": str(project.root / "built")}  # written in full, inside the project
+    assert params.validate(runbook, own, root=project.root) == own
+
+
+def test_holds_is_a_file_name_beside_folder(project: Project) -> None:
+    for constraint in ({"holds": "index.html"}, {"folder": True, "holds": "../index.html"}):
+        project.add_runbook(
+            "odd",
+            [CHECK_OK],
+            params="site_dir: str = ''",
+            meta={"parameters": {"site_dir": constraint}},
+        )
+        assert "holds must be a file name" in _refusal(project, "odd")
+
+
 def test_secret_default_must_be_a_reference(project: Project) -> None:
     project.add_runbook(
         "leaky",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ class ParamSpec:
     optional: bool = False
     default_expression: str | None = None
     names_of: str | None = None  # a section of upkeep.yml: the value names its entries
-    folder: bool = False  # the value is empty or an existing folder (relative to the project)
+    folder: bool = False  # the value is empty or an existing folder inside the project
+    holds: str | None = None  # a file such a folder must hold (index.html: a built site)
 
     @property
     def type_label(self) -> str:
@@ -82,7 +84,7 @@ class ParamSpec:
         if self.names_of is not None:
             parts.append(f"comma-separated names under {self.names_of}: in upkeep.yml")
         if self.folder:
-            parts.append("an existing folder, relative to the project")
+            parts.append(_folder_expected(self))
         if self.default_expression is not None:
             parts.append("default computed by the runbook")
         return "; ".join(parts)
@@ -165,7 +167,7 @@ def validate(
     short to scrub. Without either, no secret is read (discovering runbooks reads none). With
     `config_names` (each section's entry names, for a run about to start), a parameter that
     names entries of a section must name ones there are; with the project's `root`, a folder
-    parameter must name a folder there is."""
+    parameter must name a folder there is, inside the project, holding what it must hold."""
     values: dict[str, Any] = {}
     for name in given:
         if runbook.param(name) is None:
@@ -183,11 +185,8 @@ def validate(
         check(spec, value, runbook.name, require_secrets=require_secrets, refuse_short=refuse_short)
         if config_names is not None and spec.names_of is not None:
             _check_names(spec, value, runbook.name, config_names.get(spec.names_of, ()))
-        if root is not None and spec.folder and value and not (root / value).is_dir():
-            raise ParameterError(
-                f"runbook {runbook.name}: parameter {spec.name}: {root / value} is not a folder; "
-                "expected an existing folder (relative to the project), or empty"
-            )
+        if root is not None and spec.folder and value:
+            _check_folder(spec, value, runbook.name, root)
         values[spec.name] = value
     return values
 
@@ -322,6 +321,28 @@ def _check_names(spec: ParamSpec, value: Any, runbook: str, known: Collection[st
         f"{where}: no entry named {shown} under {spec.names_of}: in upkeep.yml; expected "
         f"comma-separated names of {', '.join(known)}, or empty for every one"
     )
+
+
+def _check_folder(spec: ParamSpec, value: str, runbook: str, root: Path) -> None:
+    """A folder parameter names a folder inside the project (as written: a symlink there is the
+    project's own choice), holding `spec.holds` when it says: a folder elsewhere (`../../..`,
+    `/etc`) would otherwise start the kernel and end the run in error."""
+    where = f"runbook {runbook}: parameter {spec.name}"
+    folder = Path(os.path.normpath(root / value))
+    if not folder.is_relative_to(os.path.normpath(root)):
+        why = f"{value[:SHOWN_CHARS]!r} is outside the project ({root})"
+    elif not folder.is_dir():
+        why = f"{folder} is not a folder"
+    elif spec.holds is not None and not (folder / spec.holds).is_file():
+        why = f"{folder} holds no {spec.holds}"
+    else:
+        return
+    raise ParameterError(f"{where}: {why}; expected {_folder_expected(spec)}, or empty")
+
+
+def _folder_expected(spec: ParamSpec) -> str:
+    holding = f" holding {spec.holds}" if spec.holds is not None else ""
+    return f"an existing folder inside the project (relative to it){holding}"
 
 
 def _check_resolves(reference: str, where: str, *, required: bool = True) -> None:

@@ -40,7 +40,7 @@ def reserved_name_problem(name: str) -> str:
     )
 
 
-_CONSTRAINT_KEYS = {"choices", "min", "max", "secret", "names", "folder"}
+_CONSTRAINT_KEYS = {"choices", "min", "max", "secret", "names", "folder", "holds"}
 _NAMED_SECTIONS = ("databases",)  # the sections of upkeep.yml a `names` parameter can name
 
 
@@ -113,6 +113,7 @@ class Runbook:
                     "secret": p.secret,
                     "names": p.names_of,
                     "folder": p.folder,
+                    "holds": p.holds,
                 }
                 for p in self.params
             ],
@@ -414,6 +415,7 @@ def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
         default_expression=expression,
         names_of=names_of,
         folder=constraint.get("folder") is True,
+        holds=constraint.get("holds"),
     )
     if names_of is not None and spec.type != "str":
         raise RunbookError(f"{here}: names applies to str parameters, not {spec.type_label}")
@@ -421,6 +423,13 @@ def _spec(declared: DeclaredParam, constraint: Any, where: str) -> ParamSpec:
         raise RunbookError(f"{here}: folder must be true or false")
     if spec.folder and spec.type != "str":
         raise RunbookError(f"{here}: folder applies to str parameters, not {spec.type_label}")
+    holds = spec.holds
+    if holds is not None and (
+        not spec.folder or not isinstance(holds, str) or holds in ("", ".", "..") or "/" in holds
+    ):
+        raise RunbookError(
+            f"{here}: holds must be a file name (such as index.html), beside folder: true"
+        )
     plain_reference = expression is None and (default in ("", None) or is_reference(default))
     if spec.secret and (spec.type != "str" or not plain_reference):
         raise RunbookError(
