@@ -343,6 +343,36 @@ def test_runbook_markdown_links_outside_code_only_and_without_papermills_markers
     assert "An Exception was encountered" not in markdown
 
 
+HOSTILE_MARKDOWN = (
+    'Step <script>alert("md")</script> <img src="http://evil.example/a.png">'
+    ' <iframe src="http://evil.example/"></iframe> <a href="javascript:alert(2)">clk</a>'
+    ' <div style="background:url(http://evil.example/b.png)">s</div> <svg onload=alert(4)></svg>'
+    " [run](javascript:alert(3)) [data](data:text/html,x) ![remote](https://evil.example/c.png)"
+    " restore <database> from `<backup id>`; see <https://example.org/doc> or <ops@example.org>"
+)
+
+
+def test_a_runbooks_raw_html_and_script_links_are_text_on_its_page(project: Project) -> None:
+    # They were published live: a script ran on the audit site, and it loaded from outside.
+    path = project.add_runbook("hostile", [("markdown", HOSTILE_MARKDOWN), CHECK_OK])
+    markdown = notebook_markdown(json.loads(path.read_text()))
+    assert "&lt;script>" in markdown and "&lt;database>" in markdown
+    assert "`<backup id>`" in markdown  # code is shown as it is
+    assert "](javascript:" not in markdown and "data:text" not in markdown
+    assert "evil.example/c.png" not in markdown and "remote" in markdown
+
+    result = project.upkeep("site", "build", timeout=300)
+
+    assert result.code == 0, result.text
+    page = (project.root / "site" / "runbooks" / "hostile" / "index.html").read_text()
+    body = page[page.index("<article") : page.index("</article>")]  # the runbook's own
+    for live in ("<script", "<iframe", '<img src="http', "<svg", "<div style", '<a href="java'):
+        assert live not in body, live
+    assert "evil.example/c.png" not in body
+    assert 'href="https://example.org/doc"' in body  # an autolink is still a link
+    assert "restore &lt;database&gt;" in body
+
+
 def test_an_invalid_runbook_is_on_the_site_with_its_problem(project: Project) -> None:
     """It used to stop the build: the nightly then had no dashboard at all."""
     project.add_runbook("fine", [CHECK_OK])

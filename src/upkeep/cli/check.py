@@ -98,8 +98,9 @@ def outside_notes(runbook: Runbook) -> list[str]:
         for pattern, what in _OUTSIDE:
             if pattern.search(text if pattern is _MERMAID else prose):
                 notes.append(
-                    f"markdown cell {index} holds {what}: the site is built to work offline"
-                    " and to run no script of its pages' content"
+                    f"markdown cell {index} holds {what}: the site shows raw HTML as text and"
+                    " loads no image from the network (it is built to work offline and to run"
+                    " no script of its pages' content)"
                 )
     return notes
 

@@ -55,6 +55,15 @@ _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[(?P<label>[^\]]+)\]:\s*<?(?P<targe
 _REFERENCE_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\[(?P<label>[^\]]*)\]")
 _CODE_SPAN = re.compile(r"(`+).+?\1")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCRIPT_SCHEME = re.compile(r"^[\x00-\x20]*(?:javascript|vbscript|data)[\x00-\x20]*:", re.I)
+_NETWORK = re.compile(r"^(?:https?:)?//", re.I)
+_SCRIPT_LINK = re.compile(
+    r"\]\(\s*<?(?=[\x00-\x20]*(?:javascript|vbscript|data)[\x00-\x20]*:)", re.I
+)
+# The start of raw HTML; not an autolink of Markdown's own (`<https://…>`, `<ops@example.com>`).
+_TAG_START = re.compile(
+    r"<(?=[A-Za-z/!?])(?!(?:https?|ftp)://[^<>\s]*>)(?![^<>\s!]+@[^@<>\s]+>)", re.I
+)
 
 
 def runbooks_index(model: SiteModel) -> str:
@@ -206,7 +215,7 @@ def notebook_markdown(
             if config is not None:
                 source = fill_placeholders(source, config)
             source = _site_links(source, runbook_names, to_runbook_pages)
-            parts.append(_shift_headings(source))
+            parts.append(_shift_headings(_outside_code(source, _inert_html)))
         elif cell.get("cell_type") == "code":
             label = "parameters (defaults)" if "parameters" in tags else ""
             parts.append(_fenced(source, label))
@@ -247,8 +256,11 @@ def placeholders(nb: dict[str, Any]) -> list[str]:
 def _site_links(text: str, runbook_names: Collection[str], to_runbook_pages: str) -> str:
     """Relative links of runbook Markdown, outside code, pointed at runbook pages or made text."""
 
-    def page_of(target: str) -> str | None:
-        """The page a target links to: None for a target left as it is, "" for none."""
+    def page_of(target: str, image: bool = False) -> str | None:
+        """The page a target links to: None for a target left as it is, "" for none (a
+        script's scheme, and an image from the network: the site runs and loads neither)."""
+        if _SCRIPT_SCHEME.match(target) or (image and _NETWORK.match(target)):
+            return ""
         if not target or target.startswith(("#", "/")) or _SCHEME.match(target):
             return None
         path = PurePosixPath(target.split("#", 1)[0].split("?", 1)[0])
@@ -257,7 +269,7 @@ def _site_links(text: str, runbook_names: Collection[str], to_runbook_pages: str
         return ""
 
     def inline(match: re.Match[str]) -> str:
-        page = page_of(match["target"])
+        page = page_of(match["target"], image=bool(match["bang"]))
         if page is None:
             return match[0]
         if not page or match["bang"]:
@@ -283,6 +295,27 @@ def _site_links(text: str, runbook_names: Collection[str], to_runbook_pages: str
     return _outside_code(
         text, lambda line: _REFERENCE_LINK.sub(reference, _INLINE_LINK.sub(inline, line))
     )
+
+
+def _inert_html(text: str) -> str:
+    """Raw HTML shown as text: a runbook's page runs no script of its Markdown and loads
+    nothing from outside (`<script>`, `<iframe>`, `<img src=https://…>`, an `onload=`); a
+    placeholder in prose (`restore <database>`) is shown, not swallowed as an unknown tag. A
+    link to a script's scheme the link rewriting could not take apart (parentheses in it:
+    `javascript:alert(1)`) becomes a link to the top of this page."""
+    text = _TAG_START.sub("&lt;", text)
+    parts, at = [], 0
+    for match in _SCRIPT_LINK.finditer(text):
+        if match.start() < at:
+            continue
+        depth, end = 1, match.end()  # to the parenthesis that closes the link's target
+        while end < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        parts += [text[at : match.start()], "](#)"]
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def _outside_code(text: str, rewrite: Callable[[str], str]) -> str:
