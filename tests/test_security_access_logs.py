@@ -199,3 +199,27 @@ def test_a_log_or_copy_that_cannot_be_read_is_named_and_warns(
 def test_a_journal_stamp_past_year_9999_is_no_stamp() -> None:
     line = b'{"__REALTIME_TIMESTAMP":"99999999999999999999","MESSAGE":"sshd[1]: x"}'
     assert line_time(line, NOW) is None
+
+
+def test_a_password_typed_as_the_user_name_is_not_in_the_finding(
+    logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `users tried: Tr0ub4dor&3xyzPW`: someone typed their password at the user prompt.
+    with (logs / "log/auth.log").open("a") as auth:
+        for port in range(5):
+            auth.write(
+                f"Dec 19 09:00:0{port} web-1 sshd[9]: Failed password for invalid user "
+                f"Tr0ub4dor&3xyzPW from 198.51.100.7 port {port} ssh2\n"
+            )
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    config = load_config(logs / "upkeep.yml")
+    security.record_access(security.review_access(config, NOW), config)
+    finding = recorded.findings()["access:failed:" + security._hashed("198.51.100.7")]
+    assert finding["message"] == (
+        "5 failed logins from 198.51.100.7 this month (users tried: «not-a-user-name»)"
+    )
+    assert "Tr0ub4dor" not in json.dumps(recorded.records)
+    assert "Tr0ub4dor" not in (logs / "state" / security.ACCESS_STATE).read_text()
+    admin = recorded.findings()["access:failed:" + security._hashed("203.0.113.50")]
+    assert "admin" in admin["message"] and "root" in admin["message"]  # user names stay

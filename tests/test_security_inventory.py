@@ -5,7 +5,9 @@ listening socket; the baseline is byte-stable and every change appears as drift,
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -16,12 +18,12 @@ import pytest
 import yaml
 from helpers.recorder import Recorder
 
-from upkeep.config import load_config
+from upkeep.config import Config, load_config
 from upkeep.demo.security import demo_public_key
 from upkeep.errors import ConfigError
 from upkeep.procedures import security
 from upkeep.security.baseline import dump_inventory, read_baseline, write_baseline
-from upkeep.security.inventory import listening_sockets
+from upkeep.security.inventory import READ_LIMIT, listening_sockets
 
 
 def make_host(root: Path) -> None:
@@ -131,15 +133,156 @@ def test_a_removed_admin_member_is_drift_and_symlinks_are_not_followed(host: Pat
     assert not any("suid" in key and "link" in key for key in found)
 
 
-def test_an_account_file_that_is_not_there_is_a_note_not_an_empty_system(host: Path) -> None:
-    # A wrong security.passwd path gave 0 users and said nothing.
-    write_config(host, passwd="etc/passwd-typo")
-    audit = security.audit_permissions(load_config(host / "upkeep.yml"))
-    assert any(
-        note.endswith("etc/passwd-typo does not exist: no accounts read from it (check its path)")
-        for note in audit.notes
+def _account_file(host: Path, kind: str) -> str:
+    """A `security.passwd` path that names something other than an account file."""
+    if kind == "missing":
+        return "etc/passwd-typo"
+    path = host / f"etc/passwd-{kind.replace('/', '-')}"
+    if kind == "a directory":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_text("")
+    elif kind == "a symlink loop":
+        path.symlink_to(path)
+    elif kind == "a FIFO":
+        os.mkfifo(path)
+    elif kind == "/dev/zero":
+        path.symlink_to("/dev/zero")
+    return str(path.relative_to(host))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("missing", "does not exist (check its path)"),
+        ("a directory", "a directory, not a regular file: not read"),
+        ("empty", "empty: an account file holds at least root"),
+        ("a symlink loop", "cannot be read: Too many levels of symbolic links"),
+        ("a FIFO", "a FIFO, not a regular file: not read"),
+        ("/dev/zero", "a character device, not a regular file: not read"),
+    ],
+)
+def test_an_account_file_that_cannot_be_read_fails_the_inventory_and_removes_no_user(
+    host: Path, kind: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each read as "every user removed" (5 drifts, a warning); a FIFO held the run until the
+    # runbook's timeout and /dev/zero was read until the kernel died.
+    config = load_config(host / "upkeep.yml")
+    write_baseline(config.security.baseline, security.audit_permissions(config).inventory)
+    passwd = _account_file(host, kind)
+    write_config(host, passwd=passwd)
+    config = load_config(host / "upkeep.yml")
+    audit = _audit_in_child(config)
+    assert [str(file) for file in audit.unread] == [
+        f"{config.security.passwd}: {reason} (users not compared)"
+    ]
+    assert audit.drifts == ()
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    security.record_permissions(audit, config)
+    check = recorded.checks()["security:inventory"]
+    assert check["status"] == "fail" and str(config.security.passwd) in check["message"]
+    # an incomplete inventory is not kept: `baseline accept` cannot make it the baseline
+    assert security.INVENTORY_METRIC not in recorded.metrics()
+    assert not (config.state_dir / "security/inventories").exists()
+    assert "1 file not read" in recorded.summaries()[0]
+
+
+def _audit_in_child(config: Config) -> security.PermissionAudit:
+    """The audit, in a forked child held to 2 GiB and 20 s: a read that never ends (a FIFO,
+    /dev/zero) fails the test rather than hanging it or exhausting the machine's memory."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def audit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+        send.send(security.audit_permissions(config))
+
+    child = context.Process(target=audit)
+    child.start()
+    send.close()
+    try:
+        assert receive.poll(20), "the audit did not finish within 20 s"
+        try:
+            return receive.recv()
+        except EOFError:
+            child.join(5)
+            raise AssertionError(f"the audit died (exit code {child.exitcode})") from None
+    finally:
+        child.kill()  # the child this test forked, if it still runs
+        child.join()
+
+
+def test_a_sudoers_file_too_large_or_not_a_file_fails_the_inventory_not_read(host: Path) -> None:
+    config = load_config(host / "upkeep.yml")
+    write_baseline(config.security.baseline, security.audit_permissions(config).inventory)
+    huge = host / "etc/sudoers-huge"
+    with huge.open("wb") as out:
+        out.write(b"mallory ALL=(ALL) ALL\n")
+        out.truncate(READ_LIMIT + 10)
+    (host / "etc/sudoers").unlink()
+    (host / "etc/sudoers").symlink_to("/dev/zero")
+    write_config(host, sudoers=["etc/sudoers", "etc/sudoers-huge"])
+    audit = _audit_in_child(load_config(host / "upkeep.yml"))
+    reasons = [file.reason for file in audit.unread]
+    assert reasons == [
+        "a character device, not a regular file: not read",
+        "larger than 16 MiB: not read",
+    ]
+    assert audit.inventory["sudoers"] == {}
+    assert [d for d in audit.drifts if d.part == "sudoers"] == []  # not "both rules removed"
+
+
+def test_credentials_in_authorized_keys_options_are_masked_in_the_inventory_and_state(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `command="... --token=..."` and `environment="DB_PASSWORD=..."` reached run.json, the
+    # report, the kept inventory and the site verbatim.
+    key = demo_public_key("carol").rsplit(" ", 1)[0]
+    line = (
+        'command="/usr/local/bin/backup-push --token=SECRETTOKEN_AK99",'
+        'environment="DB_PASSWORD=AkPass123xyz",from="10.0.0.0/8",no-pty '
+        f"{key} carol@laptop"
     )
-    assert audit.inventory["users"] == {}
+    (host / "home/ann/.ssh/authorized_keys").write_text(line + "\n")
+    config = load_config(host / "upkeep.yml")
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    audit = security.audit_permissions(config)
+    security.record_permissions(audit, config)
+    (value,) = audit.inventory["authorized_keys"].values()
+    assert value == (
+        'command="/usr/local/bin/backup-push --token=«token»",'
+        'environment="DB_PASSWORD=«value»",from="10.0.0.0/8",no-pty carol@laptop'
+    )
+    (kept,) = (config.state_dir / "security/inventories").iterdir()
+    for text in (kept.read_text(), json.dumps(recorded.records)):
+        assert "SECRETTOKEN_AK99" not in text and "AkPass123xyz" not in text
+
+
+def test_a_baseline_holding_key_option_credentials_shows_no_drift_and_no_credential(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A baseline accepted before the masking holds the options verbatim: comparing it with the
+    # masked inventory quoted the old value ("changed from command=... --token=SECRET ...").
+    key = demo_public_key("carol").rsplit(" ", 1)[0]
+    options = 'command="/bin/push --token=SECRETTOKEN_AK99",environment="DB_PASSWORD=AkPass123xyz"'
+    (host / "home/ann/.ssh/authorized_keys").write_text(f"{options} {key} carol@laptop\n")
+    config = load_config(host / "upkeep.yml")
+    inventory = security.audit_permissions(config).inventory
+    inventory["authorized_keys"] = {
+        item: f"{options} carol@laptop" for item in inventory["authorized_keys"]
+    }
+    write_baseline(config.security.baseline, inventory)
+    with (host / "home/ann/.ssh/authorized_keys").open("a") as keys:
+        keys.write(f'environment="API_TOKEN=ghp_secret" {demo_public_key("dave")}\n')
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    audit = security.audit_permissions(config)
+    security.record_permissions(audit, config)
+    assert [d.change for d in audit.drifts] == ["added"]  # dave's key; carol's is unchanged
+    assert "SECRETTOKEN_AK99" not in json.dumps(recorded.records)
+    assert "ghp_secret" not in json.dumps(recorded.records)
 
 
 def test_the_walk_is_bounded_and_says_so(host: Path) -> None:

@@ -74,6 +74,8 @@ def test_the_runbook_reports_a_new_superuser_as_drift_and_accepts_it(
     (tmp_path / "runbooks" / "monthly").mkdir(parents=True)
     shutil.copy(REPO / "runbooks/monthly/security-review.ipynb", tmp_path / "runbooks/monthly")
     (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "etc/group").write_text("root:x:0:\n")
     (tmp_path / "upkeep.yml").write_text(
         textwrap.dedent(f"""\
         version: 1

@@ -17,10 +17,11 @@ from upkeep.config.risk_register import DriftException
 from upkeep.dbreview.interface import QueryError
 from upkeep.records import Severity, Status
 from upkeep.security.access_logs import Login, MonthTally, month_of, read_access_logs
+from upkeep.security.authorized_keys import describe_key
 from upkeep.security.baseline import BaselineError, Drift, drift, inventory_digest, read_baseline
 from upkeep.security.database_roles import database_roles
-from upkeep.security.inventory import Inventory, host_inventory
-from upkeep.security.lynis import LynisReport, lynis_installed, parse_lynis_report, run_lynis
+from upkeep.security.inventory import Inventory, Unread, host_inventory
+from upkeep.security.lynis import LynisReport, audit_system, lynis_installed
 from upkeep.units import counted
 
 __all__ = [
@@ -75,6 +76,7 @@ class PermissionAudit:
     drifts: tuple[Drift, ...]
     database_errors: dict[str, str] = field(default_factory=dict)
     baseline_error: str | None = None  # the baseline file exists but cannot be read
+    unread: tuple[Unread, ...] = ()  # files the inventory needed and could not read
 
     @property
     def digest(self) -> str:
@@ -85,7 +87,7 @@ def audit_permissions(config: Config) -> PermissionAudit:
     """The inventory of the host and the configured databases, and its drift from the
     baseline (none when there is no baseline yet)."""
     settings = config.security
-    inventory, notes = host_inventory(settings, config.root)
+    inventory, notes, unread = host_inventory(settings, config.root)
     errors: dict[str, str] = {}
     for name in settings.databases:
         try:
@@ -100,10 +102,21 @@ def audit_permissions(config: Config) -> PermissionAudit:
         baseline, baseline_error = None, str(exc)
     else:
         baseline_error = None
+    if baseline is not None and "authorized_keys" in baseline:
+        # a baseline accepted before key options were masked still holds their credentials
+        keys = baseline["authorized_keys"]
+        baseline["authorized_keys"] = {key: describe_key(value) for key, value in keys.items()}
     drifts = tuple(drift(baseline, inventory)) if baseline is not None else ()
-    # a database that could not be read is not drift: leave its part as the baseline has it
-    drifts = tuple(d for d in drifts if d.part.removeprefix("database:") not in errors)
-    return PermissionAudit(inventory, tuple(notes), baseline, drifts, errors, baseline_error)
+    # a database or file that could not be read is not drift: its part stays as the baseline has it
+    incomplete = {part for file in unread for part in file.parts}
+    drifts = tuple(
+        d
+        for d in drifts
+        if d.part.removeprefix("database:") not in errors and d.part not in incomplete
+    )
+    return PermissionAudit(
+        inventory, tuple(notes), baseline, drifts, errors, baseline_error, tuple(unread)
+    )
 
 
 def _exceptions(config: Config) -> dict[str, DriftException]:
@@ -111,13 +124,23 @@ def _exceptions(config: Config) -> dict[str, DriftException]:
 
 
 def record_permissions(audit: PermissionAudit, config: Config, today: date | None = None) -> None:
-    """Checks `security:baseline`, `security:drift`, `security:exceptions`,
-    `security:database:<name>`; a finding per drift; the inventory kept for accepting it."""
+    """Checks `security:inventory`, `security:baseline`, `security:drift`,
+    `security:exceptions`, `security:database:<name>`; a finding per drift; the inventory kept
+    for accepting it, when it is complete (an incomplete one would accept removals never made)."""
     today = today or datetime.now(config.tz).date()
     digest = audit.digest
-    state.save(config.state_dir, inventory_state_path(digest), audit.inventory)
     items = sum(len(part) for part in audit.inventory.values())
-    report.metric(INVENTORY_METRIC, items, labels={"inventory": digest[:16]})
+    if audit.unread:
+        report.check(
+            "security:inventory",
+            Status.FAIL,
+            value=len(audit.unread),
+            message="; ".join(map(str, audit.unread)),
+        )
+    else:
+        state.save(config.state_dir, inventory_state_path(digest), audit.inventory)
+        report.metric(INVENTORY_METRIC, items, labels={"inventory": digest[:16]})
+        report.check("security:inventory", Status.OK, message="every file of the inventory read")
     for note in audit.notes:
         print(f"note: {note}")
     if audit.baseline_error:
@@ -146,10 +169,11 @@ def record_permissions(audit: PermissionAudit, config: Config, today: date | Non
         counts[found.change] += 1
     for change, count in counts.items():
         report.metric("security_drift", count, labels={"change": change})
+    unread = f", {counted(len(audit.unread), 'file')} not read" if audit.unread else ""
     report.summary(
-        f"{items} inventory items, {len(audit.drifts)} drifts from the baseline"
+        f"{items} inventory items{unread}, {len(audit.drifts)} drifts from the baseline"
         if audit.baseline is not None
-        else f"{items} inventory items, no baseline yet"
+        else f"{items} inventory items{unread}, no baseline yet"
     )
 
 
@@ -423,28 +447,21 @@ def _record_trend(review: AccessReview, failed_login_warn: int) -> None:
 # --- Lynis ---------------------------------------------------------------------------------
 
 
-def review_lynis(config: Config) -> LynisReport | str:
-    """Lynis's report (running Lynis first when installed), or why there is none."""
-    path = config.security.lynis_report
-    if not config.security.lynis:
-        return "Lynis is switched off here (security.lynis: false)"
-    if lynis_installed():
-        problem = run_lynis(path)
-        if problem:
-            return problem
-    elif not path.exists():
-        return "Lynis is not installed: no hardening index this month (apt-get install lynis)"
-    try:
-        return parse_lynis_report(path.read_text(encoding="utf-8", errors="replace"))
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
+def review_lynis(config: Config) -> LynisReport | str | None:
+    """Lynis's report of an audit run now, why there is none, or None when it is switched
+    off (`security.lynis: false`)."""
+    return audit_system(config.security.lynis_report) if config.security.lynis else None
 
 
-def record_lynis(found: LynisReport | str) -> None:
+def record_lynis(found: LynisReport | str | None) -> None:
     """`lynis:report` and the hardening index metric; a finding per warning (warn) and
-    suggestion (info). Without Lynis: says so, records nothing."""
+    suggestion (info). Lynis asked for but not run: `lynis:report` warns, saying why.
+    Switched off: says so, records nothing."""
+    if found is None:
+        print("Lynis is switched off here (security.lynis: false)")
+        return
     if isinstance(found, str):
-        print(found)
+        report.check("lynis:report", Status.WARN, message=f"no Lynis audit this month: {found}")
         return
     if found.hardening_index is not None:
         report.metric("lynis_hardening_index", found.hardening_index)

@@ -4,7 +4,8 @@ access logs in the common or combined format, each with its rotated copies (`upk
 Lines are sorted into calendar months by their own timestamps (`upkeep.logs.line_times`); for
 each month it tallies failed logins by user and source, successful logins (method, source, key
 fingerprint), sudo use, 401/403 answers by source (and their worst burst), and requests to admin
-paths."""
+paths. A failed login's user name not shaped like one is kept as `NOT_A_USER_NAME`: people type
+their password at the user prompt."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ from pathlib import Path
 from upkeep.config.security import AccessLog
 from upkeep.logs.layout import RotatedCopy, copies_in_directory, newest_first
 from upkeep.logs.line_times import line_time
+from upkeep.masking import marker
 
-__all__ = ["Login", "MonthTally", "month_of", "read_access_logs"]
+__all__ = ["NOT_A_USER_NAME", "Login", "MonthTally", "month_of", "read_access_logs"]
+
+NOT_A_USER_NAME = marker("not-a-user-name")
+# useradd's default NAME_REGEX, and its length limit: what a password rarely looks like
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z")
 
 _FAILED = re.compile(
     rb"sshd\[\d+\]: Failed \S+ for (?:invalid user )?(?P<user>\S+) from (?P<source>\S+)"
@@ -163,7 +169,9 @@ def _journal_json(line: bytes) -> bytes:
 def _auth_line(line: bytes, tally: MonthTally) -> None:
     line = _journal_json(line)
     if match := _FAILED.search(line):
-        tally.failed[(_text(match["user"]), _text(match["source"]))] += 1
+        user = _text(match["user"])
+        user = user if _USER_NAME.match(user) else NOT_A_USER_NAME
+        tally.failed[(user, _text(match["source"]))] += 1
     elif match := _ACCEPTED.search(line):
         login = Login(
             _text(match["user"]),

@@ -3,29 +3,31 @@ describe it: accounts and groups, admin group members, sudoers entries, authoriz
 SUID/SGID files, world-writable files outside temp, listening sockets and their processes, and
 the modes and owners of configured paths. Each part is a mapping of a stable key to a short
 description; nothing volatile (times, sizes, pids) goes in, so an unchanged host gives the same
-inventory twice."""
+inventory twice. A file it needs and cannot read (not a regular file, too large, missing) is
+`Unread`: its parts are incomplete, never empty."""
 
 from __future__ import annotations
 
-import base64
 import grp
-import hashlib
 import ipaddress
 import os
 import pwd
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from upkeep.config.security import SecurityReview
+from upkeep.regular_file import file_kind, read_regular
+from upkeep.security.authorized_keys import key_line
 from upkeep.units import counted
 
-__all__ = ["Inventory", "host_inventory", "shown_path"]
+__all__ = ["READ_LIMIT", "Inventory", "Unread", "host_inventory", "shown_path"]
 
 Inventory = dict[str, dict[str, str]]  # part -> key -> description
 
 _TCP_LISTEN = "0A"  # the state column of a listening socket in /proc/net/tcp
-_KEY_TYPES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
+READ_LIMIT = 16 * 2**20  # an account, sudoers or authorized_keys file larger is not read
 
 
 def shown_path(path: Path, base: Path) -> str:
@@ -37,60 +39,101 @@ def shown_path(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def host_inventory(settings: SecurityReview, base: Path) -> tuple[Inventory, list[str]]:
-    """Every part of the host inventory, and notes on what could not be read completely."""
+def host_inventory(
+    settings: SecurityReview, base: Path
+) -> tuple[Inventory, list[str], list[Unread]]:
+    """Every part of the host inventory, notes on what could not be read completely, and the
+    files it needed and could not read at all (their parts are incomplete)."""
     notes: list[str] = []
-    users, groups = accounts(settings.passwd, settings.group, notes)
+    unread: list[Unread] = []
+    passwd = _lines(settings.passwd, ("users",), unread, empty_ok=False)
+    group = _lines(settings.group, ("groups", "admin_members"), unread, empty_ok=False)
     inventory: Inventory = {
-        "users": users,
-        "groups": groups,
-        "admin_members": admin_members(settings.group, settings.admin_groups, notes),
-        "sudoers": sudoers_entries(settings.sudoers, base, notes),
-        "authorized_keys": authorized_keys(settings.home_roots, base, notes),
+        "users": users(passwd),
+        "groups": groups(group),
+        "admin_members": admin_members(group, settings.admin_groups),
+        "sudoers": sudoers_entries(settings.sudoers, base, unread),
+        "authorized_keys": authorized_keys(settings.home_roots, base, notes, unread),
         "suid_sgid": special_files(settings, base, notes, suid=True),
         "world_writable": special_files(settings, base, notes, suid=False),
         "paths": path_modes(settings.paths, base, settings.owners),
     }
     if settings.listening:
         inventory["listening"] = listening_sockets(notes)
-    return inventory, notes
+    return inventory, notes, unread
 
 
-def _lines(path: Path, notes: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class Unread:
+    """A file the inventory needed and could not read: the parts it leaves incomplete (compared
+    with nothing rather than shown as everything removed), and why."""
+
+    parts: tuple[str, ...]
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason} ({', '.join(self.parts)} not compared)"
+
+
+def _lines(
+    path: Path, parts: tuple[str, ...], unread: list[Unread], *, empty_ok: bool = True
+) -> list[str]:
+    """The rule lines of a regular file of at most READ_LIMIT bytes; a file that is missing,
+    not a regular file (a FIFO would hold the read for good, /dev/zero never ends), larger, or
+    empty when it must hold something (an account file) is Unread, and no lines."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
+        raw = read_regular(path, READ_LIMIT + 1)
     except OSError as exc:
-        notes.append(f"cannot read {path}: {exc.strerror}")
+        unread.append(Unread(parts, path, _why_unread(path, exc)))
         return []
+    if len(raw) > READ_LIMIT:
+        unread.append(Unread(parts, path, f"larger than {READ_LIMIT // 2**20} MiB: not read"))
+        return []
+    if not raw.strip() and not empty_ok:
+        unread.append(Unread(parts, path, "empty: an account file holds at least root"))
+        return []
+    text = raw.decode("utf-8", errors="replace")
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def accounts(passwd: Path, group: Path, notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Local users (uid, gid, home, shell) and groups (gid, members), from the account files;
-    one that is not there is a note (no accounts is no finding: it is a wrong path)."""
-    for path in (passwd, group):
-        if not path.exists():
-            notes.append(f"{path} does not exist: no accounts read from it (check its path)")
-    users: dict[str, str] = {}
-    for line in _lines(passwd, notes):
+def _why_unread(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "does not exist (check its path)"
+    try:
+        kind = file_kind(path.stat().st_mode)
+    except OSError:
+        kind = "a regular file"
+    if kind != "a regular file":
+        return f"{kind}, not a regular file: not read"
+    return f"cannot be read: {exc.strerror}"
+
+
+def users(passwd: list[str]) -> dict[str, str]:
+    """Local users (uid, gid, home, shell), from the lines of the passwd file."""
+    found: dict[str, str] = {}
+    for line in passwd:
         fields = line.split(":")
         if len(fields) >= 7:
-            users[fields[0]] = f"uid={fields[2]} gid={fields[3]} home={fields[5]} shell={fields[6]}"
-    groups: dict[str, str] = {}
-    for line in _lines(group, notes):
+            found[fields[0]] = f"uid={fields[2]} gid={fields[3]} home={fields[5]} shell={fields[6]}"
+    return found
+
+
+def groups(group: list[str]) -> dict[str, str]:
+    """Local groups (gid, members), from the lines of the group file."""
+    found: dict[str, str] = {}
+    for line in group:
         fields = line.split(":")
         if len(fields) >= 4:
             members = ",".join(sorted(m for m in fields[3].split(",") if m))
-            groups[fields[0]] = f"gid={fields[2]} members={members}"
-    return users, groups
+            found[fields[0]] = f"gid={fields[2]} members={members}"
+    return found
 
 
-def admin_members(group: Path, admin_groups: tuple[str, ...], notes: list[str]) -> dict[str, str]:
+def admin_members(group: list[str], admin_groups: tuple[str, ...]) -> dict[str, str]:
     """`sudo:alice`: each member of an admin group (sudo, wheel, ...), one key each."""
     members: dict[str, str] = {}
-    for line in _lines(group, notes):
+    for line in group:
         fields = line.split(":")
         if len(fields) >= 4 and fields[0] in admin_groups:
             for member in fields[3].split(","):
@@ -99,7 +142,7 @@ def admin_members(group: Path, admin_groups: tuple[str, ...], notes: list[str]) 
     return members
 
 
-def sudoers_entries(paths: tuple[Path, ...], base: Path, notes: list[str]) -> dict[str, str]:
+def sudoers_entries(paths: tuple[Path, ...], base: Path, unread: list[Unread]) -> dict[str, str]:
     """Every rule line of the sudoers files (a folder: its files, as sudo's includedir reads
     them), whitespace collapsed; `Defaults` lines are entries too."""
     entries: dict[str, str] = {}
@@ -107,12 +150,12 @@ def sudoers_entries(paths: tuple[Path, ...], base: Path, notes: list[str]) -> di
         try:
             files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
         except OSError as exc:
-            notes.append(f"cannot list {path}: {exc.strerror}")
+            unread.append(Unread(("sudoers",), path, f"cannot be listed: {exc.strerror}"))
             continue
         for file in files:
             if file.name.endswith("~") or "." in file.name and path.is_dir():
                 continue  # sudo's includedir skips these too
-            for line in _lines(file, notes):
+            for line in _lines(file, ("sudoers",), unread):
                 rule = " ".join(line.split())
                 if rule.startswith(("@include", "#include")):
                     continue
@@ -133,38 +176,26 @@ def _homes(roots: tuple[Path, ...], notes: list[str]) -> Iterator[Path]:
             yield from homes
 
 
-def authorized_keys(roots: tuple[Path, ...], base: Path, notes: list[str]) -> dict[str, str]:
+def authorized_keys(
+    roots: tuple[Path, ...], base: Path, notes: list[str], unread: list[Unread]
+) -> dict[str, str]:
     """`alice:ssh-ed25519:SHA256:...`: each key of every home's authorized_keys, by the key's
-    own fingerprint (as `ssh-keygen -lf` shows it), with its options and comment as the value."""
+    own fingerprint (as `ssh-keygen -lf` shows it), with its options and comment as the value,
+    credentials masked (`authorized_keys.describe_key`)."""
     keys: dict[str, str] = {}
     for home in _homes(roots, notes):
         for name in ("authorized_keys", "authorized_keys2"):
             path = home / ".ssh" / name
             if path.is_symlink() or not path.is_file():
                 continue
-            for line in _lines(path, notes):
-                parsed = _key_line(line)
+            for line in _lines(path, ("authorized_keys",), unread):
+                parsed = key_line(line)
                 if parsed is None:
                     notes.append(f"{shown_path(path, base)}: a line that is not a key")
                     continue
-                kind, fingerprint, rest = parsed
-                keys[f"{home.name}:{kind}:{fingerprint}"] = rest or "(no comment)"
+                kind, fingerprint, described = parsed
+                keys[f"{home.name}:{kind}:{fingerprint}"] = described or "(no comment)"
     return keys
-
-
-def _key_line(line: str) -> tuple[str, str, str] | None:
-    """(type, SHA256 fingerprint, options and comment) of one authorized_keys line."""
-    words = line.split()
-    for index, word in enumerate(words):
-        if word.startswith(_KEY_TYPES) and index + 1 < len(words):
-            try:
-                blob = base64.b64decode(words[index + 1], validate=True)
-            except ValueError:
-                return None
-            digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-            rest = " ".join(words[:index] + words[index + 2 :])
-            return word, f"SHA256:{digest}", rest
-    return None
 
 
 def _owner(info: os.stat_result) -> str:
