@@ -29,6 +29,7 @@ from upkeep.regular_file import read_regular
 from upkeep.run.collect import Results, collect
 from upkeep.run.execute import execute_notebook
 from upkeep.run.kernels import KernelTemplate, RunKernel
+from upkeep.run.leftovers import stop_leftovers
 from upkeep.run.output_limit import KernelLogTrim, OutputLimit
 from upkeep.run.provenance import Provenance, new_run_id
 from upkeep.run.seal import (
@@ -208,7 +209,12 @@ def _execute(
     results = collect(nb, failure)
     today = datetime.now(batch.config.tz).date()  # a waiver's last day ends in upkeep.yml's zone
     # After collect: a run that recorded no check of its own still errs.
-    own_checks = (limit.check(), restore_folder(stage.folder), drop_unkept(stage.folder))
+    own_checks = (
+        limit.check(),
+        restore_folder(stage.folder),
+        drop_unkept(stage.folder),
+        stop_leftovers(stage.run_id),  # the kernel has stopped: what it started is done too
+    )
     recorded = (*results.checks, *(check for check in own_checks if check is not None))
     checks = apply_waivers(recorded, runbook.name, batch.config.risk_register, today)
     return nb, replace(results, checks=checks), time.monotonic() - clock, limit.log_dropped
