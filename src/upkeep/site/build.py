@@ -127,6 +127,8 @@ def build_site(
             f"site folder: {why}; expected a folder of the site's own, empty or holding a site "
             "built before (a build replaces what it holds)"
         )
+    if (unbuildable := _unbuildable_page(config)) is not None:
+        raise ConfigError(f"site page {unbuildable}; the site is built from it")
     target = Path(os.path.realpath(target))
     cleared: list[str] = []
     try:
@@ -263,6 +265,27 @@ def docs_folders(config: Config) -> list[Path]:
     if config.site.docs_dir is not None:
         folders.append(config.site.docs_dir)
     return folders
+
+
+def _unbuildable_page(config: Config) -> str | None:
+    """The first page of the site's folders MkDocs cannot build from (a FIFO would hold it for
+    good, a "billion laughs" front matter would run it out of memory, a page not in UTF-8 ends
+    it in a traceback), and why; None when every page can be read."""
+    from upkeep.docs_review.page_source import Unbuildable, front_matter, read_page
+
+    for folder in docs_folders(config):
+        for top, folders, names in os.walk(folder):  # MkDocs leaves hidden entries out
+            folders[:] = sorted(name for name in folders if not name.startswith("."))
+            for name in sorted(names):
+                if name.endswith(".md") and not name.startswith("."):
+                    path = Path(top) / name
+                    try:
+                        front_matter(read_page(path))
+                    except Unbuildable as exc:
+                        return f"{path}: {exc}"
+                    except ValueError:  # front matter MkDocs reports itself, by page
+                        continue
+    return None
 
 
 def _configured_site_dir(path: Path) -> Path:
