@@ -5,52 +5,22 @@ were published as they were."""
 
 from __future__ import annotations
 
-import hashlib
-
 from helpers.project import Project
+from helpers.site_history import publish
 
 from upkeep.evidence import EvidenceStore
-from upkeep.records import RunRecord
 
 OVERRIDE = "\u202e"
 
 
 def test_a_run_page_shows_control_characters_and_overrides_as_signs(project: Project) -> None:
     runbook = project.add_runbook("daily-check", [("code", "x = 1")])
-    store = EvidenceStore(project.evidence)
-    run_id = "20261205T030000Z-daily-check-0001"
-    staging = store.new_staging(run_id)
-    (staging / "report.html").write_text("<!DOCTYPE html><title>r</title><p>r</p>")
-    when = "2026-12-05T03:00:00Z"
-    record = {
-        "schema": 1,
-        "run_id": run_id,
-        "runbook": {
-            "name": "daily-check",
-            "title": "Daily check",
-            "path": "runbooks/daily/daily-check.ipynb",
-            "sha256": hashlib.sha256(runbook.read_bytes()).hexdigest(),
-        },
-        "parameters": {},
-        "secret_parameters": [],
-        "trigger": "schedule",
-        "as_of": when,
-        "started_at": when,
-        "ended_at": when,
-        "duration_s": 1.0,
+    check = {
+        "name": f"disk:{OVERRIDE}kcehc",
         "status": "fail",
-        "checks": [
-            {
-                "name": f"disk:{OVERRIDE}kcehc",
-                "status": "fail",
-                "message": f"bin \x00 \x1b[31mred\x1b[0m {OVERRIDE}KO si lla",
-            }
-        ],
-        "metrics": [],
-        "findings": [],
-        "error": None,
+        "message": f"bin \x00 \x1b[31mred\x1b[0m {OVERRIDE}KO si lla",
     }
-    published = store.publish(staging, RunRecord.from_json(record)).path
+    published = publish(EvidenceStore(project.evidence), runbook, 1, "fail", [check])
 
     built = project.upkeep("site", "build")
 

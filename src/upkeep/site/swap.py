@@ -27,8 +27,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
+from upkeep.evidence.in_progress import process_alive, unheld
 from upkeep.site.kept_runs import KEPT, RUNS
 
 BUILDING_PREFIX = ".upkeep-building-"
@@ -151,17 +150,4 @@ def _merge_missing(source: Path, target: Path) -> None:
 def _abandoned(folder: Path, pid: int) -> bool:
     """Whether `folder` was left by a build that is gone: no process holds its `flock`, and its
     process does not run (a pid reused since is taken as running: the folder waits)."""
-    try:
-        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False  # a build running now holds it
-    finally:
-        os.close(held)
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
+    return unheld(folder) and not process_alive(pid)
