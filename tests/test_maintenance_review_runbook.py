@@ -100,3 +100,24 @@ def test_the_review_runs_on_real_evidence_and_leaves_a_log_entry(project: Projec
     )
     assert done.code == 0, done.text
     assert verify(project.evidence).ok
+
+
+def test_the_review_fails_on_evidence_edited_after_publication(project: Project) -> None:
+    ids = _history(project)
+    [entry] = [e for e in EvidenceStore(project.evidence).entries() if e.run_id == ids[0]]
+    run_json = project.evidence / entry.path / "run.json"
+    run_json.write_text(run_json.read_text().replace('"fail"', '"ok"'))  # hide the failure
+
+    result = project.upkeep("run", NAME, "--no-demo-service", timeout=300)
+
+    [record] = [r for r in project.records() if r["runbook"]["name"] == NAME]
+    assert result.code != 0 and record["status"] == "fail", record
+    checks = {c["name"]: c for c in record["checks"]}
+    verified = checks["evidence:verify"]
+    assert verified["status"] == "fail" and verified["value"] == 2, verified
+    assert f"run {ids[0]}: run.json: sha256 mismatch" in verified["message"]
+    metrics = {m["name"]: m["value"] for m in record["metrics"]}
+    assert metrics["review_runs"] == 5  # the edited run is not counted as "ok", nor at all
+    assert "(1 missed, 1 whose evidence does not verify)" in record["summary"]
+    run_dir = next(d for d in project.run_dirs() if NAME in d.name)
+    assert "health-check: 5 fail, 1 not verified |" in (run_dir / "report.html").read_text()

@@ -9,7 +9,7 @@ from upkeep import registry, report
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore
 from upkeep.records import Status
-from upkeep.review.evidence_pass import read_evidence
+from upkeep.review.evidence_pass import EVIDENCE_CHECK, read_evidence, verification_check
 from upkeep.review.month import MonthReview, review_month
 from upkeep.review.text import month_text
 from upkeep.review.trends import trend_png
@@ -17,10 +17,13 @@ from upkeep.units import counted
 
 
 def review(config: Config, at: datetime | None = None) -> MonthReview:
-    """The month before `at` (now by default) from the evidence under `config.evidence_dir`."""
+    """The month before `at` (now by default) from the evidence under `config.evidence_dir`,
+    verified as it is read (with the site build's caches under `config.state_dir`)."""
     moment = at or datetime.now(UTC)
     runbooks = registry.discover(config.runbooks_dir, config.root)
-    return review_month(read_evidence(EvidenceStore(config.evidence_dir)), runbooks, config, moment)
+    store = EvidenceStore(config.evidence_dir)
+    evidence = read_evidence(store, config.state_dir)
+    return review_month(evidence, runbooks, config, moment)
 
 
 def show(month: MonthReview, config: Config) -> None:
@@ -45,6 +48,9 @@ def record(month: MonthReview, config: Config) -> None:
     """The review's checks, metrics and one-line summary (its day in the configured time zone,
     as the review's text shows its window)."""
     today = month.end.astimezone(config.tz).date()
+    status, message = verification_check(month.problems)
+    problems = len(month.problems or ())
+    report.check(EVIDENCE_CHECK, status, value=problems, limit=0, message=message)
     missed = month.missed
     report.check(
         "maintenance-review:coverage",
@@ -85,8 +91,9 @@ def record(month: MonthReview, config: Config) -> None:
         report.metric(
             "review_time_to_clear_hours_median", round(sorted(hours)[len(hours) // 2], 2), unit="h"
         )
+    doubted = f", {month.unverified} whose evidence does not verify" if problems else ""
     report.summary(
-        f"reviewed {month.runs} runs ({missed} missed), "
+        f"reviewed {month.runs} runs ({missed} missed{doubted}), "
         f"{counted(len(active), 'active backlog item')} "
         f"({len(overdue)} overdue), {counted(len(month.suggestions), 'docs suggestion')} "
         f"as of {today}"

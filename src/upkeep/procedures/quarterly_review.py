@@ -11,7 +11,7 @@ from upkeep import registry
 from upkeep.config import Config
 from upkeep.evidence import EvidenceStore, run_relpath
 from upkeep.records import Severity, Status
-from upkeep.review.evidence_pass import read_evidence
+from upkeep.review.evidence_pass import EVIDENCE_CHECK, read_evidence, verification_check
 from upkeep.review.quarter import QuarterReview, review_quarter
 from upkeep.review.quarter_text import quarter_text
 from upkeep.review.trends import trend_png
@@ -20,10 +20,11 @@ from upkeep.units import counted
 
 def review(config: Config, at: datetime | None = None) -> QuarterReview:
     """The three months before `at` (now by default) from the evidence under
-    `config.evidence_dir`."""
+    `config.evidence_dir`, verified as it is read (with the site build's caches under
+    `config.state_dir`)."""
     moment = at or datetime.now(UTC)
     runbooks = registry.discover(config.runbooks_dir, config.root)
-    evidence = read_evidence(EvidenceStore(config.evidence_dir))
+    evidence = read_evidence(EvidenceStore(config.evidence_dir), config.state_dir)
     return review_quarter(evidence, runbooks, config, moment)
 
 
@@ -61,6 +62,9 @@ def record(quarter: QuarterReview) -> None:
     # scanner (detect_secrets, requests) for its masking.
     from upkeep import report
 
+    status, message = verification_check(quarter.problems)
+    problems = len(quarter.problems or ())
+    report.check(EVIDENCE_CHECK, status, value=problems, limit=0, message=message)
     reviews = len(quarter.monthly_reviews)
     drawn_on = ", ".join(monthly.run_id for monthly in quarter.monthly_reviews)
     report.check(
@@ -94,8 +98,10 @@ def record(quarter: QuarterReview) -> None:
     drills = (
         "no drill this quarter" if not quarter.drills else counted(len(quarter.drills), "drill")
     )
+    doubted = f" ({quarter.unverified} more whose evidence does not verify)" if problems else ""
     report.summary(
-        f"reviewed {quarter.start:%Y-%m-%d} to {quarter.end:%Y-%m-%d}: {quarter.runs} runs, "
+        f"reviewed {quarter.start:%Y-%m-%d} to {quarter.end:%Y-%m-%d}: {quarter.runs} runs"
+        f"{doubted}, "
         f"{reviews} of 3 monthly reviews, backlog {len(flow.opened)} opened / "
         f"{len(flow.closed)} closed / {len(flow.overdue)} overdue, {drills}, "
         f"{counted(len(quarter.proposals), 'proposed change')} to the plan"

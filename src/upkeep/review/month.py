@@ -19,7 +19,7 @@ from upkeep.registry import Registry
 from upkeep.review.backlog import BacklogItem, ordered
 from upkeep.review.docs_history import page_changed
 from upkeep.review.docs_suggestions import DocsSuggestion, suggest
-from upkeep.review.evidence_pass import EvidenceRead
+from upkeep.review.evidence_pass import EvidenceRead, ledger_time
 from upkeep.review.maintenance_log import LogEntry, log_entries
 from upkeep.review.streaks import CheckStreak, check_streaks
 from upkeep.review.trends import Series, collect_series
@@ -36,6 +36,7 @@ class RunbookMonth:
     statuses: Counter[Status]
     outcomes: Counter[coverage.Outcome]
     missed: tuple[datetime, ...]  # scheduled times nobody ran
+    unverified: int = 0  # runs whose evidence does not verify: counted under no status
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class MonthReview:
     suggestions: tuple[DocsSuggestion, ...]
     trends: dict[str, list[Series]]
     sla: str = NOT_CONFIGURED  # SLA attainment per severity of incidents resolved in the window
+    problems: tuple[str, ...] | None = None  # what verifying the evidence found (EvidenceRead)
 
     @property
     def runs(self) -> int:
@@ -59,6 +61,10 @@ class MonthReview:
     @property
     def missed(self) -> int:
         return sum(len(item.missed) for item in self.runbooks)
+
+    @property
+    def unverified(self) -> int:
+        return sum(item.unverified for item in self.runbooks)
 
     def overdue(self) -> list[BacklogItem]:
         return [item for item in self.backlog if item.overdue(self.end.date())]
@@ -99,6 +105,7 @@ def review_month(
         sla=attainment_text(
             [d.decision for d in evidence.decisions], config.support, start, at + SECOND
         ),
+        problems=evidence.problems,
     )
 
 
@@ -113,6 +120,11 @@ def _runbooks(
     statuses: dict[str, Counter[Status]] = {}
     for run in runs:
         statuses.setdefault(run.runbook, Counter())[run.record.status] += 1
+    unverified = Counter(
+        entry.runbook
+        for entry in evidence.unverified
+        if (started := ledger_time(entry)) is not None and start <= started <= at
+    )
     months = []
     for item in evidence.coverage(registry, config, at):
         slots = [s for s in item.slots if s.scheduled >= start]
@@ -122,6 +134,7 @@ def _runbooks(
                 statuses.get(item.runbook.name, Counter()),
                 Counter(s.outcome for s in slots),
                 tuple(s.scheduled for s in slots if s.outcome is coverage.Outcome.MISSED),
+                unverified[item.runbook.name],
             )
         )
     return months

@@ -19,7 +19,7 @@ from upkeep.findings import RunEvent
 from upkeep.records import Decision, Status
 from upkeep.registry import Registry
 from upkeep.review.backlog import QUARTERLY_RUNBOOK, BacklogItem, fold_backlog
-from upkeep.review.evidence_pass import EvidenceRead
+from upkeep.review.evidence_pass import EvidenceRead, ledger_time
 from upkeep.review.maintenance_log import LOG_ENTRY, REVIEW_RUNBOOK
 from upkeep.review.trends import Series, collect_series
 from upkeep.sla.report import NOT_CONFIGURED, attainment_text
@@ -61,6 +61,7 @@ class RunbookQuarter:
     runbook: str
     statuses: tuple[Counter[Status], ...]  # one per month, oldest first
     missed: tuple[int, ...]
+    unverified: tuple[int, ...] = ()  # per month: runs whose evidence does not verify
 
     @property
     def ran_every_month(self) -> bool:
@@ -144,6 +145,11 @@ class QuarterReview:
     proposals: tuple[PlanProposal, ...]
     runs: int
     sla: str = SLA_NOT_CONFIGURED
+    problems: tuple[str, ...] | None = None  # what verifying the evidence found (EvidenceRead)
+
+    @property
+    def unverified(self) -> int:
+        return sum(sum(item.unverified) for item in self.runbooks)
 
     @property
     def never_failed(self) -> list[RunbookQuarter]:
@@ -207,6 +213,7 @@ def review_quarter(
         sla=attainment_text(
             [d.decision for d in evidence.decisions], config.support, start, at + _SECOND
         ),
+        problems=evidence.problems,
     )
 
 
@@ -255,6 +262,12 @@ def _runbooks(
         if index is not None:
             per_month = statuses.setdefault(run.runbook, [Counter() for _ in months])
             per_month[index][run.record.status] += 1
+    unverified: dict[str, list[int]] = {}
+    for entry in evidence.unverified:
+        started = ledger_time(entry)
+        index = None if started is None else _month_of(months, started)
+        if index is not None:
+            unverified.setdefault(entry.runbook, [0] * len(months))[index] += 1
     missed: dict[str, list[int]] = {}
     end = months[-1][1]
     for item in evidence.coverage(registry, config, end):
@@ -263,12 +276,13 @@ def _runbooks(
             index = _month_of(months, slot.scheduled)
             if index is not None and slot.outcome is coverage.Outcome.MISSED:
                 counts[index] += 1
-    names = sorted((set(statuses) | set(missed)) - {QUARTERLY_RUNBOOK})
+    names = sorted((set(statuses) | set(missed) | set(unverified)) - {QUARTERLY_RUNBOOK})
     return [
         RunbookQuarter(
             name,
             tuple(statuses.get(name, [Counter() for _ in months])),
             tuple(missed.get(name, [0] * len(months))),
+            tuple(unverified.get(name, [0] * len(months))),
         )
         for name in names
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from upkeep.review.quarter import MONTHLY_FIGURES, QuarterReview, RunbookQuarter
+from upkeep.review.text import evidence_lines
 
 _FIGURE_WORDS = {
     "review_runs": "runs",
@@ -26,8 +27,11 @@ def month_label(start: datetime, end: datetime) -> str:
 
 def _month_cells(item: RunbookQuarter) -> str:
     cells = []
-    for statuses, missed in zip(item.statuses, item.missed, strict=True):
-        text = ", ".join(f"{n} {s.value}" for s, n in sorted(statuses.items())) or "no run"
+    unverified = item.unverified or (0,) * len(item.statuses)
+    for statuses, missed, doubted in zip(item.statuses, item.missed, unverified, strict=True):
+        counted = [f"{n} {s.value}" for s, n in sorted(statuses.items())]
+        counted += [f"{doubted} not verified"] if doubted else []
+        text = ", ".join(counted) or "no run"
         cells.append(text + (f", {missed} missed" if missed else ""))
     return " | ".join(cells)
 
@@ -45,6 +49,7 @@ def quarter_text(review: QuarterReview, tz: tzinfo) -> str:
         f"Quarterly review {review.start.astimezone(tz):{day}} to "
         f"{review.end.astimezone(tz):{day}}: {review.runs} runs, "
         f"{len(review.monthly_reviews)} of 3 monthly reviews",
+        *evidence_lines(review.problems, review.unverified),
         "",
         "Monthly reviews drawn on (their recorded figures):",
     ]

@@ -6,12 +6,29 @@ from __future__ import annotations
 
 from datetime import timedelta, tzinfo
 
+from upkeep.review.evidence_pass import SHOWN_PROBLEMS
 from upkeep.review.month import MonthReview
 
 
 def _span(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.1f} h"
+
+
+def evidence_lines(problems: tuple[str, ...] | None, unverified: int) -> list[str]:
+    """What verifying the evidence found, under a review's first line: nothing when it
+    verifies, else the problems (the first few) and the runs left uncounted."""
+    if not problems:
+        return []
+    lines = [
+        "",
+        f"The evidence does not verify: {len(problems)} problem(s), `upkeep verify` names them"
+        f" all. {unverified} run(s) here are shown as 'not verified', under no status:",
+    ]
+    lines += [f"  {message}" for message in problems[:SHOWN_PROBLEMS]]
+    if len(problems) > SHOWN_PROBLEMS:
+        lines.append(f"  ... and {len(problems) - SHOWN_PROBLEMS} more")
+    return lines
 
 
 def month_text(review: MonthReview, tz: tzinfo) -> str:
@@ -21,11 +38,14 @@ def month_text(review: MonthReview, tz: tzinfo) -> str:
     lines = [
         f"Maintenance review {start:{day}} to {end:{day}}: "
         f"{review.runs} runs, {review.missed} scheduled run(s) missed",
+        *evidence_lines(review.problems, review.unverified),
         "",
         "Runs per runbook (statuses) | scheduled runs (outcomes) | missed",
     ]
     for item in review.runbooks:
-        statuses = ", ".join(f"{n} {s.value}" for s, n in sorted(item.statuses.items())) or "none"
+        counted = [f"{n} {s.value}" for s, n in sorted(item.statuses.items())]
+        counted += [f"{item.unverified} not verified"] if item.unverified else []
+        statuses = ", ".join(counted) or "none"
         outcomes = ", ".join(f"{n} {o.word}" for o, n in sorted(item.outcomes.items())) or "none"
         missed = ", ".join(f"{t:%m-%d %H:%M}" for t in item.missed) or "-"
         lines.append(f"  {item.runbook}: {statuses} | {outcomes} | {missed}")
