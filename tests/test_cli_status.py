@@ -74,7 +74,9 @@ def test_a_cron_time_the_october_change_repeats_is_one_scheduled_run_not_two(
 
     item = runbook(report, "half-past-two")
     assert code == 0, item
-    assert item["counts"] == {"on_time": 7, "late": 0, "skipped": 0, "missed": 0, "due": 0}
+    assert item["counts"] == {
+        **{"on_time": 7, "late": 0, "skipped": 0, "missed": 0, "due": 0, "first_run": 0}
+    }
     assert item["missed"] == []
 
 
@@ -116,7 +118,8 @@ def test_a_nightly_at_a_fixed_utc_time_turns_from_late_to_on_time_when_new_york_
         *(f"2026-10-{day}T00:00:00-04:00" for day in (29, 30, 31)),
         "2026-11-01T00:00:00-04:00",
     ]
-    assert item["counts"]["on_time"] == 4  # 28 October (the first), 2 to 4 November (EST)
+    assert item["counts"]["on_time"] == 3  # 2 to 4 November (EST)
+    assert item["counts"]["first_run"] == 1  # 28 October: neither on time nor late
     assert item["status"] == "on_time"
 
 
@@ -216,7 +219,9 @@ def test_late_skipped_and_the_time_before_the_first_run(
     assert nightly["counts"]["on_time"] == 2  # 10 November, and 13 November (it ran; in error)
     assert nightly["missed"] == [f"2026-11-{day}T00:00:00+01:00" for day in (14, 15, 16, 17)]
     review = runbook(report, "weekly-review")
-    assert review["counts"] == {"on_time": 2, "late": 0, "skipped": 0, "missed": 0, "due": 0}
+    assert review["counts"] == {
+        **{"on_time": 1, "late": 0, "skipped": 0, "missed": 0, "due": 0, "first_run": 1}
+    }
     assert review["start_grace_minutes"] == 1440
     assert review["status"] == "on_time"
     assert code == 1
@@ -230,6 +235,33 @@ def test_a_runbook_that_never_ran_is_said_so_and_counts_nothing(project: Project
     assert result.code == 0
     assert "NEVER RUN" in result.out
     assert "never a missed run" in result.out
+
+
+def test_a_first_run_months_after_its_scheduled_time_is_said_so_not_on_time(
+    make_project: Callable[[str], Project],
+) -> None:
+    """A fresh yearly runbook's first run on 8 December: `status` showed ON TIME next to 1
+    January. It is a first run, with no scheduled time beside it, and no alarm."""
+    project = zoned_project(make_project, "UTC")
+    project.add_runbook("compliance-audit", [CHECK_OK], cadence="yearly")
+    History(project.evidence).daily("compliance-audit", "2026-12-08", 1, "01:32", "UTC")
+    at = "2026-12-08T12:00"
+
+    text = project.upkeep_in_process("status", "--at", at)
+    code, report = status_json(project, at)
+    watch = project.upkeep_in_process("watch", "--at", at)
+
+    [row] = [line for line in text.out.splitlines() if line.startswith("compliance-audit")]
+    assert text.code == 0
+    assert row.split()[2:7] == ["FIRST", "RUN", "-", "2026-12-08", "01:32"]
+    assert "ON TIME" not in text.out and "2026-01-01" not in text.out
+    assert row.endswith("0 on time, 0 late, 0 missed, 0 skipped, first run")
+    item = runbook(report, "compliance-audit")
+    assert code == 0
+    assert (item["status"], item["alarm"]) == ("first_run", False)
+    assert item["counts"]["first_run"] == 1 and item["counts"]["on_time"] == 0
+    assert item["late"] == [] and item["missed"] == []
+    assert watch.code == 0 and "ALERT" not in watch.err
 
 
 @pytest.mark.parametrize(
@@ -326,7 +358,9 @@ def test_at_an_earlier_time_sees_only_the_runs_started_by_then(
     code, report = status_json(project, "2026-10-22T00:30")
     item = runbook(report, "nightly")
     assert code == 0
-    assert item["counts"] == {"on_time": 2, "late": 0, "skipped": 0, "missed": 0, "due": 1}
+    assert item["counts"] == {
+        **{"on_time": 2, "late": 0, "skipped": 0, "missed": 0, "due": 1, "first_run": 0}
+    }
     assert item["started_at"] == "2026-10-21T01:00:00+02:00"
 
     code, report = status_json(project, "2026-10-19T12:00")

@@ -93,3 +93,34 @@ def test_a_start_grace_as_long_as_the_period_leaves_no_late_run(
         Outcome.DUE,
     ]
     assert item.health is Health.ON_TIME  # about 2 June: 3 June's grace runs to midnight
+
+
+def test_a_first_run_after_the_start_grace_is_its_first_run_not_on_time(
+    make_project: Callable[[str], Project],
+) -> None:
+    """A yearly runbook first run on 8 December: its period began on 1 January, before the
+    runbook existed, so the run is neither on time nor late, and nothing alarms. A first run
+    within the start grace is on time, and later periods are judged as usual."""
+    project = _project(make_project, 360)
+    project.add_runbook("audit", [CHECK_OK], cadence="yearly")
+    project.add_runbook("nightly", [CHECK_OK], cadence="daily")
+    project.add_runbook("prompt", [CHECK_OK], cadence="daily")
+    history = History(project.evidence)
+    history.daily("audit", "2026-12-08", 1, "01:32", UTC_ZONE)
+    history.daily("nightly", "2026-12-06", 3, "09:00", UTC_ZONE)
+    history.daily("prompt", "2026-12-07", 1, "00:10", UTC_ZONE)
+
+    found = _coverage(project, "2026-12-08T12:00+00:00")
+
+    audit = found["audit"]
+    [slot] = audit.slots
+    assert slot.outcome is Outcome.FIRST_RUN
+    assert audit.health is Health.FIRST_RUN and not audit.health.alarming
+    assert audit.count(Outcome.ON_TIME) == audit.count(Outcome.LATE) == 0
+    assert [slot.outcome for slot in found["nightly"].slots] == [
+        Outcome.FIRST_RUN,
+        Outcome.LATE,
+        Outcome.LATE,
+    ]
+    assert found["nightly"].health is Health.LATE
+    assert [slot.outcome for slot in found["prompt"].slots] == [Outcome.ON_TIME, Outcome.MISSED]

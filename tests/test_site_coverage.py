@@ -1,8 +1,8 @@
 """The coverage calendar and the dashboard's schedule column: every scheduled run since a runbook
-first ran is one cell (ran on time, late, skipped, missed, due), grouped by month for a daily
-runbook and by year for a weekly one, in the configured time zone; missed runbooks come first on
-the dashboard. Pages built in-process from a real evidence store, then once by a real strict
-`upkeep site build`."""
+first ran is one cell (ran on time, late, skipped, missed, due, its first run), grouped by month
+for a daily runbook and by year for a weekly one, in the configured time zone; missed runbooks
+come first on the dashboard. Pages built in-process from a real evidence store, then once by a
+real strict `upkeep site build`."""
 
 from __future__ import annotations
 
@@ -122,6 +122,27 @@ def test_the_dashboard_puts_missed_runbooks_first_and_links_the_calendar(
     assert "(3 missed in all)" in body
     assert '<a href="coverage/#weekly-review">on time</a>' in body
     assert '<a href="coverage/#fresh">never run</a>' in body
+
+
+def test_a_first_run_after_its_start_grace_is_a_first_run_cell_not_on_time(
+    berlin: Project,
+) -> None:
+    """Added on a Wednesday: the weekly's period began on Monday, before it existed."""
+    berlin.add_runbook("added-midweek", [CHECK_OK], cadence="weekly")
+    History(berlin.evidence).daily("added-midweek", "2026-11-04", 1, "15:00", BERLIN)
+    model = _model(berlin)
+
+    page = _built(model)
+    body = dashboard(model)
+
+    assert _cells(page, "added-midweek") == ["first_run"]
+    section = page.split("{#added-midweek}", 1)[1]
+    assert "first run; 0 on time, 0 late, 0 skipped, 0 missed, first run;" in section
+    assert "its first run (neither on time nor late: the runbook appeared then), started " in (
+        section
+    )
+    assert '<span class="uk-cov uk-cov-first_run"></span>' in page.split("{#", 1)[0]
+    assert '<a href="coverage/#added-midweek">first run</a>' in body
 
 
 @pytest.mark.slow

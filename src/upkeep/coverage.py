@@ -1,9 +1,9 @@
 """Responsible for accounting for every scheduled run: from each runbook's cadence, evaluated in
 the configured time zone, the runs that should have happened since the runbook first appeared in
-the evidence, and how each was accounted for (on time, late, skipped, missed, or still within its
-start grace), with the runs going on now (running, or overrunning their time limit); and from
-that each runbook's status, as `upkeep status`, `upkeep watch`, the dashboard and the coverage
-calendar show it. The rules are in docs/reference/observability.md.
+the evidence, and how each was accounted for (on time, late, skipped, missed, the runbook's first
+run, or still within its start grace), with the runs going on now (running, or overrunning their
+time limit); and from that each runbook's status, as `upkeep status`, `upkeep watch`, the
+dashboard and the coverage calendar show it. The rules are in docs/reference/observability.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # no run, but a skipped run recorded (it could not start)
     MISSED = "missed"  # no run, and the start grace is over
     DUE = "due"  # no run yet, still within the start grace
+    # The period the runbook first appeared in holds its first run, started after the start
+    # grace: neither on time nor late (nothing was scheduled before it existed), nor alarmed.
+    FIRST_RUN = "first_run"
 
     @property
     def word(self) -> str:
@@ -51,6 +54,7 @@ class Health(StrEnum):
     MISSED = "missed"
     OVERRUNNING = "overrunning"  # a run going on past its time limit and run grace
     NEVER_RUN = "never_run"  # no evidence of any run yet: nothing is counted
+    FIRST_RUN = "first_run"  # its latest counted period is its first, holding its first run
 
     @property
     def word(self) -> str:
@@ -195,7 +199,8 @@ def _slots(
     at: datetime,
 ) -> Iterator[Slot]:
     """Each scheduled time from the one whose period holds `since` up to `at`, accounted for.
-    The first period counts as on time when it holds a run: the runbook appeared then."""
+    A run in the first period that started after the start grace is its first run, not late:
+    the runbook appeared then."""
     if since is None:
         return
     tz = config.tz
@@ -216,8 +221,10 @@ def _slots(
             skipped_i += 1
         if ran_i < len(ran) and ran[ran_i][0] < stop:
             began, run_id = ran[ran_i]
-            on_time = began <= start + grace.start or scheduled == first
-            outcome = Outcome.ON_TIME if on_time else Outcome.LATE
+            if began <= start + grace.start:
+                outcome = Outcome.ON_TIME
+            else:
+                outcome = Outcome.FIRST_RUN if scheduled == first else Outcome.LATE
             yield Slot(scheduled, outcome, run_id, began)
         elif skipped_i < len(skipped) and skipped[skipped_i] < stop:
             yield Slot(scheduled, Outcome.SKIPPED)

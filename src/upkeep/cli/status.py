@@ -1,11 +1,12 @@
 """Responsible for `upkeep status` and `upkeep watch`: whether every runbook's scheduled runs
-happened (on time, late, skipped, missed, overrunning, never run), in the configured time zone,
-as a table or JSON; `watch` is the dead man's switch for a second scheduler, silent on stdout
-but for one line when all is well, one alert line on stderr per missed or overrunning runbook.
-Both exit 1 when a run is missed or overrunning (`watch` also when there is no evidence ledger
-at all), 2 for bad input or an invalid runbook, 3 when the evidence cannot be read. There is no
-notification channel of its own: the alert is the line and the exit code; it also sends what
-the alert targets are due (reminders, retries, escalation pages), as `upkeep alerts send` does.
+happened (on time, late, skipped, missed, overrunning, first run, never run), in the configured
+time zone, as a table or JSON; `watch` is the dead man's switch for a second scheduler, silent on
+stdout but for one line when all is well, one alert line on stderr per missed or overrunning
+runbook. Both exit 1 when a run is missed or overrunning (`watch` also when there is no evidence
+ledger at all), 2 for bad input or an invalid runbook, 3 when the evidence cannot be read. There
+is no notification channel of its own: the alert is the line and the exit code; it also sends
+what the alert targets are due (reminders, retries, escalation pages), as `upkeep alerts send`
+does.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ EXIT_NO_EVIDENCE = 1  # `watch` with no ledger at all: as an alarm, it needs a p
 @click.pass_obj
 def status_command(options: GlobalOptions, as_json: bool, at: str | None) -> int:
     """Show whether each runbook's scheduled runs happened: on time, late, missed, skipped,
-    overrunning or never run. Exit 1 when a run is missed or overrunning."""
+    overrunning, first run or never run. Exit 1 when a run is missed or overrunning."""
     config = options.load_config()
     moment = parse_at(at, config)
     registry, coverage = _account(config, moment)
@@ -134,15 +135,20 @@ def _print_status(config: Config, moment: datetime, coverage: list[RunbookCovera
     if not coverage:
         print_out(f"no runbooks under {config.runbooks_dir}")
         return
+    from upkeep.coverage import Outcome
+
     rows = [STATUS_COLUMNS]
     for item in coverage:
         counted = item.counted
+        # A first run answers no scheduled time: the one of its period is from before the
+        # runbook existed, and shown beside it, it read as a run months late.
+        scheduled = counted is not None and counted.outcome is not Outcome.FIRST_RUN
         rows.append(
             (
                 item.runbook.name,
                 item.runbook.cadence,
                 item.health.word.upper(),
-                format_time(counted.scheduled) if counted else "-",
+                format_time(counted.scheduled) if counted and scheduled else "-",
                 format_time(counted.started_at.astimezone(config.tz))
                 if counted and counted.started_at
                 else "-",
@@ -160,11 +166,13 @@ def _print_status(config: Config, moment: datetime, coverage: list[RunbookCovera
 
 
 def _counts(item: RunbookCoverage) -> str:
-    """`412 on time, 3 late, 1 missed, 0 skipped` over every counted scheduled run."""
+    """`412 on time, 3 late, 1 missed, 0 skipped` over every counted scheduled run, and
+    `, first run` when the first period held a first run started after its start grace."""
     from upkeep.coverage import Outcome
 
     shown = (Outcome.ON_TIME, Outcome.LATE, Outcome.MISSED, Outcome.SKIPPED)
-    return ", ".join(f"{item.count(outcome)} {outcome.word}" for outcome in shown)
+    counts = ", ".join(f"{item.count(outcome)} {outcome.word}" for outcome in shown)
+    return counts + (", first run" if item.count(Outcome.FIRST_RUN) else "")
 
 
 def _going_on_text(overrun: Overrun, config: Config) -> str:

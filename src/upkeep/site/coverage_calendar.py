@@ -1,9 +1,9 @@
 """Responsible for the coverage calendar (`coverage.md`): per runbook, every scheduled run since it
 first appeared, one cell each, grouped by month (a runbook run daily or more often) or by year
 (weekly, monthly, quarterly, yearly), coloured by how it was accounted for — ran on time, ran
-late, skipped, missed, or still within its start grace — each ran cell linking its run; runs
-going on and overrunning said above the grid. A waiver accepts a check, never a missed run: a run
-that ran with a waived check is marked so in its cell.
+late, skipped, missed, its first run, or still within its start grace — each ran cell linking its
+run; runs going on and overrunning said above the grid. A waiver accepts a check, never a missed
+run: a run that ran with a waived check is marked so in its cell.
 
 The grids (a cell per scheduled run: a megabyte of HTML for five years of a daily runbook, and no
 text to search) are put into the built page (`put_grids`, from the plugin's `on_post_page`), so
@@ -31,6 +31,7 @@ _DESCRIBED = {
     Outcome.SKIPPED: "skipped (could not start; recorded)",
     Outcome.MISSED: "missed (no run)",
     Outcome.DUE: "due, within its start grace",
+    Outcome.FIRST_RUN: "its first run (neither on time nor late: the runbook appeared then)",
 }
 
 
@@ -107,7 +108,7 @@ def runbook_section(item: RunbookCoverage, grid_marker: str, model: SiteModel) -
     counts = ", ".join(
         f"{item.count(outcome)} {outcome.word}"
         for outcome in (Outcome.ON_TIME, Outcome.LATE, Outcome.SKIPPED, Outcome.MISSED)
-    )
+    ) + (", first run" if item.count(Outcome.FIRST_RUN) else "")
     head = [
         f"## {escape_html(item.runbook.title)} {{#{name}}}\n",
         f"<code>{name}</code>, {escape_html(item.runbook.cadence)}: "

@@ -98,7 +98,8 @@ def _attention(model: SiteModel, state: RunbookState) -> tuple[bool, tuple[int, 
 
 
 def schedule_cell(model: SiteModel, name: str, root: str) -> str:
-    """Whether its scheduled runs happened (on time, late, MISSED, OVERRUNNING, never run),
+    """Whether its scheduled runs happened (on time, late, MISSED, OVERRUNNING, first run,
+    never run),
     linking its coverage calendar."""
     item = model.coverage.get(name)
     if item is None:
