@@ -1,7 +1,9 @@
 """What several commands read the same way (upkeep.cli.options): the name of a person put on
 record with `--by`, `--author`, `--owner` or $UPKEEP_AUTHOR is refused with exit 2, and nothing
 recorded, when it is empty or holds a control character; an absent one is the login name. A
-path given empty is refused, not read as the current folder."""
+reason put on record (`--reason`, a log entry's TEXT) is refused the same way when longer than
+2,000 characters or holding a control or bidirectional character other than a newline. A path
+given empty is refused, not read as the current folder."""
 
 from __future__ import annotations
 
@@ -134,6 +136,86 @@ def test_without_a_name_the_author_is_upkeep_author_else_the_login_name(project:
     assert project.upkeep_in_process(*args, env={"UPKEEP_AUTHOR": ""}).code == 0
     authors = [entry.decision.author for entry in _decisions(project)]
     assert authors == ["ana", getpass.getuser()]
+
+
+# Each command that puts a reason on record: its arguments, the reason where "{}" is.
+REASON_COMMANDS = {
+    "ack": ("ack", "alert:probe", "--by", "ana", "--reason", "{}"),
+    "log add": ("log", "add", "{}", "--run", RUN_ID, "--by", "ana"),
+    "backlog set": (
+        "backlog",
+        "set",
+        "BL-00000000",
+        "--state",
+        "done",
+        "--by",
+        "ana",
+        "--reason",
+        "{}",
+    ),
+    "approve": ("approve", RUN_ID, "--by", "ana", "--reason", "{}"),
+    "silence add": ("silence", "add", "runbook", "probe", "--until", "1d", "--reason", "{}"),
+    "silence expire": ("silence", "expire", "SIL-00000000", "--reason", "{}"),
+    "docs reviewed": ("docs", "reviewed", "probe", "--by", "ana", "--reason", "{}"),
+    "baseline accept": ("baseline", "accept", RUN_ID, "--by", "ana", "--reason", "{}"),
+    "incident update": ("incident", "update", "INC-20261201-0000", "--reason", "{}"),
+}
+BAD_REASONS = {
+    "an escape": ("ok\x1b[2J", "U+001B at character 3"),
+    "a bidi override": ("see \u202eexe.txt", "U+202E at character 5"),
+    "a carriage return": ("done\rnothing done", "U+000D at character 5"),
+    "a NUL": ("a\x00b", "U+0000 at character 2"),
+}
+
+
+def _reason_args(command: str, reason: str) -> list[str]:
+    return [reason if arg == "{}" else arg for arg in REASON_COMMANDS[command]]
+
+
+def _option(command: str) -> str:
+    return "TEXT" if command == "log add" else "--reason"
+
+
+@pytest.mark.parametrize("bad", list(BAD_REASONS), ids=list(BAD_REASONS))
+@pytest.mark.parametrize("command", list(REASON_COMMANDS))
+def test_a_reason_with_a_control_or_bidi_character_is_refused_and_nothing_recorded(
+    project: Project, command: str, bad: str
+) -> None:
+    reason, where = BAD_REASONS[bad]
+    result = project.upkeep_in_process(*_reason_args(command, reason))
+    assert result.code == 2, result.text
+    assert (
+        f"{_option(command)}: expected text without control or bidirectional characters "
+        f"(lines separated by plain newlines), got {where}"
+    ) in result.err
+    assert reason not in result.err  # named, not shown: an escape would act on the terminal
+    assert _decisions(project) == []
+
+
+@pytest.mark.parametrize("command", list(REASON_COMMANDS))
+def test_a_reason_over_2000_characters_is_refused_and_nothing_recorded(
+    project: Project, command: str
+) -> None:
+    # 100,000 characters went into one ledger line, growing it fourfold.
+    result = project.upkeep_in_process(*_reason_args(command, "x" * 2001))
+    assert result.code == 2, result.text
+    assert f"{_option(command)}: expected at most 2000 characters, got 2001" in result.err
+    assert _decisions(project) == []
+
+
+@pytest.mark.parametrize("command", ["ack", "log add", "silence add", "docs reviewed"])
+def test_a_reason_of_2000_characters_on_several_lines_is_recorded(
+    project: Project, command: str
+) -> None:
+    reason = "first line\nsecond line\t" + "x" * 1977
+    assert len(reason) == 2000
+    result = project.upkeep_in_process(*_reason_args(command, f"  {reason} "))
+    assert "U+0009" in result.err and result.code == 2  # a tab is a control character too
+    reason = reason.replace("\t", " ")
+    result = project.upkeep_in_process(*_reason_args(command, f"  {reason} "))
+    assert result.code == 0, result.text
+    [entry] = _decisions(project)
+    assert entry.decision.reason == reason
 
 
 @pytest.mark.parametrize(

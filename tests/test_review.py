@@ -29,6 +29,7 @@ from upkeep.records import (
 )
 from upkeep.review.backlog import BACKLOG_CHANGE, ItemState, fold_backlog, item_id
 from upkeep.review.evidence_pass import read_evidence
+from upkeep.review.maintenance_log import LOG_ENTRY
 from upkeep.review.month import review_month
 from upkeep.review.text import month_text
 from upkeep.review.trends import trend_svg
@@ -255,11 +256,14 @@ def test_backlog_and_log_commands_record_decisions_that_verify(project: Project)
     ]
     report = verify(project.evidence)
     assert report.ok and report.decisions_checked == 2
-    # What a person typed cannot act on the terminal that lists it
+    # What a person typed cannot act on the terminal that lists it: refused when typed now,
+    # and neutralized when an older ledger holds it.
     typed = "done\x1b]0;PWNED\x07\rOVERWRITTEN"
-    assert (
-        project.upkeep_in_process("log", "add", typed, "--run", ids[-1], "--by", "carol").code == 0
-    )
+    refused = project.upkeep_in_process("log", "add", typed, "--run", ids[-1], "--by", "carol")
+    assert refused.code == 2 and "TEXT: expected text without control" in refused.err
+    store = EvidenceStore(project.evidence)
+    assert len(store.decisions()) == 2
+    store.record_decision(Decision(LOG_ENTRY, ids[-1], "carol", datetime.now(UTC), typed))
     listed = project.upkeep_in_process("log", "list").out
     assert "\x1b" not in listed and "\r" not in listed
     assert "done␛]0;PWNED␇ OVERWRITTEN" in listed

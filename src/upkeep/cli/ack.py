@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login, reason_text
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def ack_command(
       upkeep ack 20261204T021500Z-backup-7f3a --by ana
     """
     who = author_or_login(author, "--by")
+    reason = reason_text(reason)
     config = options.load_config()
     from upkeep.alerts.ack import acknowledge_alerts, split_alert_keys
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions, person_name
+from upkeep.cli.options import GlobalOptions, person_name, reason_text
 
 if TYPE_CHECKING:
     from upkeep.config import Config
@@ -31,6 +31,7 @@ def approve_command(options: GlobalOptions, run_id: str, author: str, reason: st
     Example:
       upkeep approve 20261201T030000Z-system-updates-7f3a --by alice --reason "CHG-1234"
     """
+    reason = reason_text(reason)
     return approve_plan(options.load_config(), run_id, author=author, reason=reason)
 
 

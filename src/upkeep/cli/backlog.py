@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_json, print_out, print_table
-from upkeep.cli.options import FIRST_YEAR, LAST_YEAR, GlobalOptions, person_name
+from upkeep.cli.options import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    GlobalOptions,
+    person_name,
+    reason_text,
+)
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -84,6 +90,7 @@ def backlog_set_command(
     Example:
       upkeep backlog set BL-1a2b3c4d --state in_progress --owner alice --by bob --reason "planned"
     """
+    reason = reason_text(reason)
     return change_item(
         options.load_config(),
         item_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import GlobalOptions, person_name
+from upkeep.cli.options import GlobalOptions, person_name, reason_text
 
 
 @click.group("baseline")
@@ -31,6 +31,7 @@ def accept_command(options: GlobalOptions, run_id: str, author: str, reason: str
 
     config = options.load_config()
     author = person_name(author, "--by")
+    reason = reason_text(reason)
     accepted = accept_baseline(config, run_id, author=author, reason=reason)
     print_out(
         f"baseline {config.security.baseline} now holds the inventory of {run_id} "

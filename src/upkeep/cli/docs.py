@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_json, print_out
-from upkeep.cli.options import GlobalOptions, person_name
+from upkeep.cli.options import GlobalOptions, person_name, reason_text
 from upkeep.errors import UpkeepError
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ def docs_reviewed_command(options: GlobalOptions, page: str, author: str, reason
 
     config = options.load_config()
     author = person_name(author, "--by")
-    if not reason.strip():
+    reason = reason_text(reason)
+    if not reason:
         raise UpkeepError("--reason: expected what the review found, got nothing")
     found = find_page(config, page)
     from upkeep.docs_review.freshness import DOCS_REVIEWED

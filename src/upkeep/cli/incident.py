@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import click
 
 from upkeep.cli.console import print_out
-from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login, reason_text
 from upkeep.errors import ConfigError, UpkeepError
 from upkeep.plain_text import one_line
 
@@ -75,6 +75,7 @@ def _event_command(name: str, help_text: str, with_severity: bool = False):
     def command(options: GlobalOptions, incident_id: str, reason: str, author: str | None, **kw):
         config = options.load_config()
         who = author_or_login(author)
+        reason = reason_text(reason)
         incident = _find(config, incident_id)
         if not incident.open:
             raise UpkeepError(f"{incident_id} is resolved; expected an open incident")

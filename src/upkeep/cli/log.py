@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from upkeep.cli.console import print_json, print_out
-from upkeep.cli.options import GlobalOptions, person_name
+from upkeep.cli.options import GlobalOptions, person_name, reason_text
 from upkeep.errors import UpkeepError
 from upkeep.plain_text import one_line
 
@@ -35,7 +35,8 @@ def log_add_command(options: GlobalOptions, text: str, run_id: str, author: str)
     from upkeep.review.maintenance_log import LOG_ENTRY
 
     config = options.load_config()
-    if not text.strip():
+    text = reason_text(text, "TEXT")
+    if not text:
         raise UpkeepError("TEXT: expected what was done, got nothing")
     author = person_name(author, "--by")
     store = EvidenceStore(config.evidence_dir)

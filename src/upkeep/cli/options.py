@@ -1,7 +1,7 @@
 """Responsible for what several commands read from the command line the same way: the
 `upkeep` group's own options, which every command receives, a time given with `--at`, a path
-that must not be empty, and the name of a person put on record (`--by`, `--author`, `--owner`,
-$UPKEEP_AUTHOR).
+that must not be empty, the name of a person put on record (`--by`, `--author`, `--owner`,
+$UPKEEP_AUTHOR), and the reason put on record with it (`--reason`, a log entry's TEXT).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from upkeep.errors import ParameterError, UpkeepError
-from upkeep.plain_text import HIDDEN
+from upkeep.plain_text import HIDDEN, is_utf8
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -104,6 +104,35 @@ def person_name(value: str, option: str) -> str:
             f"{option}: expected a name on one line without control characters, got {value!r}"
         )
     return name
+
+
+# A reason is one ledger line, read in full on the site and in `upkeep review`: a paragraph or
+# two; details belong in a ticket it names. A 100,000-character reason grew the ledger fourfold.
+REASON_LIMIT = 2000
+
+
+def reason_text(value: str, option: str = "--reason") -> str:
+    """A reason given for the record with `option`, without its surrounding blanks: at most
+    REASON_LIMIT characters, its lines separated by plain newlines. UpkeepError (exit 2, before
+    anything is recorded) for any other control character (an escape sequence, a carriage
+    return) or a bidirectional or invisible mark (HIDDEN): each acts where the reason is shown.
+    An empty reason is the caller's to refuse: some are optional."""
+    text = value.strip()
+    if len(text) > REASON_LIMIT:
+        raise UpkeepError(
+            f"{option}: expected at most {REASON_LIMIT} characters, got {len(text)}; "
+            "keep the details elsewhere (a ticket) and name them"
+        )
+    if not is_utf8(text):
+        raise UpkeepError(f"{option}: expected UTF-8 text, got bytes that are not UTF-8")
+    bad = HIDDEN.search(text.replace("\n", " "))
+    if bad:
+        raise UpkeepError(
+            f"{option}: expected text without control or bidirectional characters (lines "
+            f"separated by plain newlines), got U+{ord(bad.group()):04X} at character "
+            f"{bad.start() + 1}"
+        )
+    return text
 
 
 def author_or_login(author: str | None, option: str = "--author") -> str:

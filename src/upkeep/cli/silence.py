@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from upkeep.cli.console import print_err, print_json, print_out, print_table
-from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login
+from upkeep.cli.options import AUTHOR_ENV, GlobalOptions, author_or_login, reason_text
 from upkeep.errors import UpkeepError
 from upkeep.plain_text import one_line
 
@@ -53,6 +53,7 @@ def silence_add_command(
     config = options.load_config()
     now = datetime.now(config.tz)
     who = author_or_login(author)
+    reason = reason_text(reason)
     if scope == "fingerprint" and not name.startswith(FINGERPRINT_PREFIX):
         raise UpkeepError(
             f"silence: expected an alert fingerprint such as {FINGERPRINT_PREFIX}backup (as alert "
@@ -165,6 +166,7 @@ def silence_expire_command(
 
     config = options.load_config()
     who = author_or_login(author)
+    reason = reason_text(reason)
     try:
         ended = expire_silence(
             EvidenceStore(config.evidence_dir),
