@@ -287,6 +287,21 @@ def test_a_database_that_cannot_be_opened_fails_its_connect_check(
     assert "compliance:categories" not in recorded.checks()  # not known without the data
 
 
+def test_an_empty_file_is_not_audited_as_a_database(tmp_path: Path, recorded: Recorder) -> None:
+    # SQLite opens an empty file as a new database: the audit found no table and said so only
+    # as stale entries of the record.
+    config = make_system(tmp_path)
+    (tmp_path / "app.db").write_bytes(b"")
+    results = compliance_audit.audit_databases(config)
+    compliance_audit.record_databases(results, config.compliance)
+    check = recorded.checks()["compliance:app:connect"]
+    assert check["status"] == "fail"
+    assert check["message"] == (
+        f"cannot be audited: {tmp_path / 'app.db'}: an empty file, not a SQLite database"
+    )
+    assert "compliance:app:stale" not in recorded.checks()
+
+
 def test_without_a_record_the_record_check_fails(tmp_path: Path, recorded: Recorder) -> None:
     config = make_system(tmp_path)
     (tmp_path / "record-of-processing.yml").unlink()

@@ -2,11 +2,14 @@
 recording: log files (live, numbered and dated copies, gzipped ones, wildcard logs) last written
 before their log's retention are found, newer ones are not; the evidence scan finds personal
 data by kind and counts it without keeping it, and leaves loopback addresses and masking markers
-alone."""
+alone. A log whose age cannot be told (a FIFO, a device, a symlink loop, no timestamps) is
+named as such, never counted as in time."""
 
 from __future__ import annotations
 
 import gzip
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +31,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def _log_file(path: Path, days: float, text: str = "a line\n") -> Path:
+def _log_file(path: Path, days: float, text: str | None = None) -> Path:
+    """A log file last written `days` ago, its first line stamped then unless `text` is given."""
+    if text is None:
+        text = f"{datetime.now(UTC) - timedelta(days=days):%Y-%m-%d %H:%M:%S} a line\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
         path.write_bytes(gzip.compress(text.encode()))
@@ -167,3 +173,61 @@ def test_ip_addresses_alone_in_evidence_warn(tmp_path: Path, recorded: Recorder)
         recorded.findings()["compliance:evidence:runs/2026/12/r1/notebook.ipynb"]["severity"]
         == "warn"
     )
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _loop(path: Path) -> None:
+    path.symlink_to(path.name)
+
+
+def _dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _no_timestamps(path: Path) -> None:
+    path.write_text("starting worker\nready\n")
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (_fifo, "a FIFO, not a regular file"),
+        (_dev_zero, "a character device, not a regular file"),
+        (_loop, "a symlink loop, not a regular file"),
+        (_no_timestamps, "no timestamp known in its first line"),
+    ],
+    ids=["fifo", "dev-zero", "symlink-loop", "no-timestamps"],
+)
+def test_a_log_whose_age_cannot_be_told_is_not_called_in_time(
+    tmp_path: Path, recorded: Recorder, make: Callable[[Path], None], why: str
+) -> None:
+    # Each was "0 log files past retention": read nothing (or nothing datable), said ok.
+    make(tmp_path / "app.log")
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, retention_days: 90}\n")
+    compliance_audit.record_logs(config)
+    check = recorded.checks()["compliance:logs:retention"]
+    assert (check["status"], check["value"]) == ("warn", 0)
+    assert f"could not check {tmp_path / 'app.log'}: {why}" in check["message"]
+
+
+def test_rotated_copies_whose_age_cannot_be_told_are_named(tmp_path: Path) -> None:
+    _log_file(tmp_path / "app.log", 0)
+    _log_file(tmp_path / "app.log.1", 10, "no stamp\n")
+    _log_file(tmp_path / "app.log.2.gz", 20, "no stamp either\n")
+    os.mkfifo(tmp_path / "app.log.3")
+    _loop(tmp_path / "app.log.4")
+    (tmp_path / "app.log.5").symlink_to(tmp_path / "app.log.1")  # a link to one is read
+    _log_file(tmp_path / "app.log.6", 10, "")  # empty: nothing in it to keep
+    config = make_config(tmp_path, "logs:\n  - {name: app, path: app.log, retention_days: 90}\n")
+    unchecked: list[str] = []
+    assert logs_past_retention(config.logs, datetime.now(UTC), unchecked) == []
+    assert sorted(unchecked) == [
+        f"{tmp_path / 'app.log.1'}: no timestamp known in its first line",
+        f"{tmp_path / 'app.log.2.gz'}: no timestamp known in its first line",
+        f"{tmp_path / 'app.log.3'}: a FIFO, not a regular file",
+        f"{tmp_path / 'app.log.4'}: a symlink loop, not a regular file",
+        f"{tmp_path / 'app.log.5'}: no timestamp known in its first line",
+    ]

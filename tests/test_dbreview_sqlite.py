@@ -1,14 +1,17 @@
 """The database review on real SQLite files: the demo's deliberate orphans with exact counts,
 composite and implicit keys, logical relations, growth kept between reviews, a statement cut off
-by the timeout, a broken script reported while the others run, and the file left untouched."""
+by the timeout, a broken script reported while the others run, the file left untouched, and a
+path that holds no database (an empty file, a FIFO, a symlink loop) named, not reviewed."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -234,6 +237,32 @@ def test_a_missing_file_is_reported_not_created(tmp_path: Path) -> None:
     assert result.audit is None and result.problem is not None
     assert "gone.db: no such database file" in result.problem
     assert not (tmp_path / "gone.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda path: path.write_bytes(b""), "an empty file, not a SQLite database"),
+        (
+            lambda path: path.write_text("id,name\n1,x\n"),
+            "not a SQLite database (it does not start with its header)",
+        ),
+        (os.mkfifo, "a FIFO, not a database file"),
+        (lambda path: path.symlink_to(path.name), "a symlink loop, not a database file"),
+        (lambda path: path.symlink_to("/dev/zero"), "a character device, not a database file"),
+    ],
+    ids=["empty", "csv", "fifo", "symlink-loop", "dev-zero"],
+)
+def test_a_file_that_is_no_database_is_named_not_reviewed(
+    tmp_path: Path, make: Callable[[Path], object], what: str
+) -> None:
+    # An empty file passed as "0/0 relations checked" and 4 health checks ok; a FIFO was "no
+    # such database file", a file of another kind "file is not a database", without its path.
+    path = tmp_path / "app.db"
+    make(path)
+    result = review_database(app(path), DatabaseReview(), tmp_path / "state")
+    assert result.audit is None and result.health == ()
+    assert result.problem == f"cannot be reviewed: {path}: {what}"
 
 
 def test_an_orphan_finding_quotes_any_kind_of_key(tmp_path: Path) -> None:

@@ -189,11 +189,47 @@ def test_a_log_or_copy_that_cannot_be_read_is_named_and_warns(
 
     check = recorded.checks()["access:logs"]
     assert check["status"] == "warn"
-    for name in ("auth.log.2.gz", "auth.log.3.gz", "web-dir: not a regular file", "web-dir.1"):
+    for name in (
+        "auth.log.2.gz",
+        "auth.log.3.gz",
+        "web-dir: a directory, not a regular file",
+        "web-dir.1: a FIFO, not a regular file",
+    ):
         assert name in check["message"]
     assert review.tally.counts()["failed_logins"] > 0  # the readable logs were still read
     # the truncated copy counts up to where it breaks off
     assert 0 < review.history["2026-10"]["failed_logins"] < 5000
+
+
+def test_a_log_that_is_a_symlink_loop_is_named_as_one_not_as_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was "not found: auth", naming the log and calling the loop missing.
+    recorded = Recorder()
+    monkeypatch.setattr(security, "report", recorded)
+    (tmp_path / "auth.log").symlink_to("auth.log")
+    (tmp_path / "upkeep.yml").write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "state_dir": "state",
+                "security": {
+                    "access_logs": [
+                        {"name": "auth", "path": "auth.log", "format": "auth"},
+                        {"name": "web", "path": "gone.log", "format": "web"},
+                    ]
+                },
+            }
+        )
+    )
+    config = load_config(tmp_path / "upkeep.yml")
+    security.record_access(security.review_access(config, NOW), config)
+    check = recorded.checks()["access:logs"]
+    assert check["status"] == "warn"
+    assert check["message"] == (
+        f"not found: web ({tmp_path / 'gone.log'}); "
+        f"not read: {tmp_path / 'auth.log'}: a symlink loop, not a regular file"
+    )
 
 
 def test_a_journal_stamp_past_year_9999_is_no_stamp() -> None:

@@ -2,8 +2,9 @@
 when it is not: a FIFO without a writer would hold the read for good, and a device may never
 end. `read_regular` follows a symlink to a regular file (a config, a secret file); `read_own`,
 for the files of a store upkeep wrote, follows none and refuses one larger than expected, both
-unread. Kept free of imports beyond the standard library, since runbook kernels import
-`secrets`, which reads secret files through it.
+unread; `path_kind` names what is at a path, a symlink loop included. Kept free of imports
+beyond the standard library, since runbook kernels import `secrets`, which reads secret files
+through it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["NotAFile", "TooLarge", "file_kind", "read_own", "read_regular"]
+__all__ = ["NotAFile", "TooLarge", "file_kind", "path_kind", "read_own", "read_regular"]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -30,6 +31,20 @@ def file_kind(mode: int) -> str:
     if stat.S_ISREG(mode):
         return "a regular file"
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def path_kind(path: str | Path) -> str | None:
+    """What is at `path`, in words, symlinks followed: `file_kind` of what a link leads to, "a
+    symlink loop", "a symlink to nothing", or why it cannot be looked at; None when nothing is
+    there at all. For a message that names what was found instead of calling it "not found"."""
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno != errno.ENOENT:
+            return f"not to be looked at ({exc.strerror})"
+    return "a symlink to nothing" if os.path.islink(path) else None
 
 
 def read_regular(path: str | Path, limit: int | None = None) -> bytes:

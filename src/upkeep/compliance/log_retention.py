@@ -2,7 +2,8 @@
 `retention_days` (its live file and its rotated copies, numbered or dated, gzipped or not, and
 every file a wildcard path matches) whose files hold lines older than that: lines that should be
 gone, still on disk. A file last written longer ago is past it whole; one written since is past
-it when its first line's timestamp is (a log that is never rotated keeps its oldest lines)."""
+it when its first line's timestamp is (a log that is never rotated keeps its oldest lines). A
+file whose age cannot be told is named as such, never counted as in time."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 
 from upkeep.config import LogSource
 from upkeep.logs.layout import copies_in_directory, matching_logs
 from upkeep.logs.line_times import line_time
+from upkeep.logs.regular_files import NotRegularFile, open_regular
+from upkeep.regular_file import file_kind, path_kind
 
 __all__ = ["LogPastRetention", "logs_past_retention"]
 
@@ -34,8 +38,13 @@ class LogPastRetention:
     oldest_days: float
 
 
-def logs_past_retention(logs: tuple[LogSource, ...], now: datetime) -> list[LogPastRetention]:
-    """One entry per log with a retention rule that has files past it (none: all is in time)."""
+def logs_past_retention(
+    logs: tuple[LogSource, ...], now: datetime, unchecked: list[str] | None = None
+) -> list[LogPastRetention]:
+    """One entry per log with a retention rule that has files past it (none: all is in time);
+    a file whose age cannot be told (a FIFO, a device, a symlink loop, one without a timestamp
+    in its first line) is named in `unchecked`, with why, never counted as in time."""
+    unchecked = [] if unchecked is None else unchecked
     found = []
     for log in logs:
         if log.retention_days is None:
@@ -43,8 +52,12 @@ def logs_past_retention(logs: tuple[LogSource, ...], now: datetime) -> list[LogP
         limit = now.timestamp() - log.retention_days * DAY_S
         old: list[tuple[Path, os.stat_result, float]] = []
         for file_log in matching_logs(log):
-            for path, stat in _files_of(file_log.path):
-                oldest = stat.st_mtime if stat.st_mtime < limit else _first_line_time(path, now)
+            for path, stat in _files_of(file_log.path, unchecked):
+                try:
+                    oldest = stat.st_mtime if stat.st_mtime < limit else _first_line_time(path, now)
+                except _Undated as exc:
+                    unchecked.append(f"{path}: {exc}")
+                    continue
                 if oldest is not None and oldest < limit:
                     old.append((path, stat, oldest))
         if old:
@@ -60,26 +73,57 @@ def logs_past_retention(logs: tuple[LogSource, ...], now: datetime) -> list[LogP
     return found
 
 
+class _Undated(Exception):
+    """Why a file's oldest line cannot be dated."""
+
+
 def _first_line_time(path: Path, now: datetime) -> float | None:
-    """When the file's first line was written, by its timestamp (None: it has none known)."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """When the file's first line was written, by its timestamp; None for an empty file (it
+    holds nothing to keep); _Undated when the file cannot be read or its line has none known.
+    At most FIRST_LINE_BYTES are read, from a file opened only when it is a regular one."""
     try:
-        with opener(path, "rb") as handle:
-            line = handle.readline(FIRST_LINE_BYTES)
-    except (OSError, EOFError, zlib.error):
+        with open_regular(path) as raw:
+            handle = gzip.GzipFile(fileobj=raw, mode="rb") if path.name.endswith(".gz") else raw
+            head = handle.read(FIRST_LINE_BYTES)
+    except NotRegularFile as exc:
+        raise _Undated(f"{exc.kind}, not a regular file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # BadGzipFile: an OSError
+        raise _Undated(f"damaged: {exc}") from None
+    except OSError as exc:
+        raise _Undated(f"cannot read it: {exc.strerror or exc}") from None
+    if not head:
         return None
-    moment = line_time(line, now)
-    return moment.timestamp() if moment is not None else None
+    moment = line_time(head[: head.find(b"\n") + 1] or head, now)
+    if moment is None:
+        raise _Undated("no timestamp known in its first line")
+    return moment.timestamp()
 
 
-def _files_of(path: Path) -> list[tuple[Path, os.stat_result]]:
-    """The live log (when it is there) and its rotated copies, as regular files."""
+def _files_of(path: Path, unchecked: list[str]) -> list[tuple[Path, os.stat_result]]:
+    """The live log (when it is there) and its rotated copies, as regular files (symlinks to
+    one followed); anything else there is named in `unchecked`."""
     files = []
     try:
-        stat = path.stat()
-        files.append((path, stat))
+        files.append((path, path.stat()))
     except OSError:
-        pass
+        kind = path_kind(path)
+        if kind is not None:  # nothing at all: no live file to check
+            unchecked.append(f"{path}: {_not_regular(kind)}")
     if path.parent.is_dir():
-        files += [(copy.path, copy.stat) for copy in copies_in_directory(path)]
-    return [(p, s) for p, s in files if os.path.isfile(p)]
+        copies = copies_in_directory(path, follow_symlinks=True)
+        files += [(copy.path, copy.stat) for copy in copies]
+    regular = []
+    for file, stat in files:
+        if S_ISREG(stat.st_mode):
+            regular.append((file, stat))
+        else:  # a copy's link that cannot be followed keeps its own lstat: ask again
+            kind = file_kind(stat.st_mode)
+            if S_ISLNK(stat.st_mode):
+                kind = path_kind(file) or "gone since it was listed"
+            unchecked.append(f"{file}: {_not_regular(kind)}")
+    return regular
+
+
+def _not_regular(kind: str) -> str:
+    # "a FIFO", "a symlink loop": what is there; else why it could not be looked at
+    return f"{kind}, not a regular file" if kind.startswith("a ") else kind

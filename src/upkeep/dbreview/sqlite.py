@@ -2,7 +2,9 @@
 never write to it), its foreign keys read with `pragma_foreign_key_list` and their orphans found
 by SQLite's own check (`pragma_foreign_key_check`, one scan per table for all its keys; a key it
 cannot check, and every logical relation, by a `NOT EXISTS` query), and every query cut off by a
-progress handler once it runs past the statement timeout."""
+progress handler once it runs past the statement timeout. A path that holds no SQLite database
+(an empty file, which SQLite would open as a new empty one; a FIFO; a symlink loop) is refused
+before it is opened, naming what is there."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from upkeep.dbreview.interface import (
     ReviewConnection,
     quote,
 )
+from upkeep.regular_file import path_kind, read_regular
 
 __all__ = ["SQLiteReview"]
 
@@ -28,6 +31,8 @@ __all__ = ["SQLiteReview"]
 # to stop within milliseconds of the deadline, rarely enough to cost nothing measurable.
 PROGRESS_STEPS = 10_000
 BUSY_TIMEOUT_S = 5.0
+# The first 16 bytes of every SQLite database file (https://sqlite.org/fileformat.html).
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 _FOREIGN_KEYS = """
 SELECT m.name AS child, f.id, f.seq, f."table" AS parent, f."from" AS child_column,
@@ -45,8 +50,7 @@ class SQLiteReview(ReviewConnection):
 
     def __init__(self, path: Path, timeout_s: float) -> None:
         super().__init__(timeout_s)
-        if not path.is_file():
-            raise QueryError(f"{path}: no such database file")
+        _check_database_file(path)
         uri = f"file:{url_quote(str(path))}?mode=ro"
         try:
             self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
@@ -188,6 +192,24 @@ class SQLiteReview(ReviewConnection):
 
     def close(self) -> None:
         self._db.close()
+
+
+def _check_database_file(path: Path) -> None:
+    """QueryError naming what is at `path` unless it is a regular file (a symlink to one is
+    fine) that starts with SQLite's header. Read without waiting: a FIFO is never opened."""
+    try:
+        header = read_regular(path, len(SQLITE_HEADER))
+    except OSError as exc:
+        kind = path_kind(path)
+        if kind is None:
+            raise QueryError(f"{path}: no such database file") from None
+        if kind == "a regular file":  # there, but not to be read (a permission)
+            raise QueryError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        raise QueryError(f"{path}: {kind}, not a database file") from None
+    if not header:
+        raise QueryError(f"{path}: an empty file, not a SQLite database")
+    if header != SQLITE_HEADER:
+        raise QueryError(f"{path}: not a SQLite database (it does not start with its header)")
 
 
 def _lenient_text(value: bytes) -> str:

@@ -203,10 +203,12 @@ def _record_audit(audit: DatabaseAudit) -> None:
 
 
 def record_logs(config: Config, now: datetime | None = None) -> None:
-    """One finding per log with files past its retention, and the check over all logs."""
+    """One finding per log with files past its retention, and the check over all logs: a
+    warning too when a file's age could not be told (named, with why)."""
     now = now or datetime.now(UTC)
     with_rule = [log for log in config.logs if log.retention_days is not None]
-    past = logs_past_retention(config.logs, now)
+    unchecked: list[str] = []
+    past = logs_past_retention(config.logs, now, unchecked)
     for log in past:
         names = _listed([path.name for path in log.files])
         report.finding(
@@ -218,10 +220,11 @@ def record_logs(config: Config, now: datetime | None = None) -> None:
     without = [log.name for log in config.logs if log.retention_days is None]
     report.check(
         "compliance:logs:retention",
-        Status.WARN if past else Status.OK,
+        Status.WARN if past or unchecked else Status.OK,
         value=sum(len(log.files) for log in past),
         message=f"{counted(sum(len(log.files) for log in past), 'log file')} past retention in "
         f"{counted(len(with_rule), 'log')} with retention_days"
+        + (f"; could not check {_listed(unchecked, '; ')}" if unchecked else "")
         + (f"; without a retention rule: {_listed(without)}" if without else ""),
     )
 
@@ -324,6 +327,6 @@ def summarize(results: list[DatabaseAuditResult]) -> None:
     report.summary("; ".join(parts) or "no database configured")
 
 
-def _listed(names: list[str] | tuple[str, ...]) -> str:
-    shown = ", ".join(names[:SHOWN])
+def _listed(names: list[str] | tuple[str, ...], separator: str = ", ") -> str:
+    shown = separator.join(names[:SHOWN])
     return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")

@@ -16,6 +16,7 @@ from upkeep.config import Config
 from upkeep.config.risk_register import DriftException
 from upkeep.dbreview.interface import QueryError
 from upkeep.records import Severity, Status
+from upkeep.regular_file import path_kind
 from upkeep.security.access_logs import Login, MonthTally, month_of, read_access_logs
 from upkeep.security.authorized_keys import describe_key
 from upkeep.security.baseline import BaselineError, Drift, drift, inventory_digest, read_baseline
@@ -297,7 +298,10 @@ def record_access(review: AccessReview, config: Config) -> None:
     if not settings.access_logs:
         report.check("access:logs", Status.WARN, message="no access logs configured")
         return
-    missing = [log.name for log in settings.access_logs if not log.path.exists()]
+    # Nothing at all at the path: a symlink loop or a FIFO there is named as what it is.
+    missing = [
+        f"{log.name} ({log.path})" for log in settings.access_logs if path_kind(log.path) is None
+    ]
     problems = [f"not found: {', '.join(missing)}"] if missing else []
     problems += [f"not read: {'; '.join(review.unreadable)}"] if review.unreadable else []
     report.check(

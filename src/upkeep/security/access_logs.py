@@ -24,6 +24,7 @@ from upkeep.config.security import AccessLog
 from upkeep.logs.layout import RotatedCopy, copies_in_directory, newest_first
 from upkeep.logs.line_times import line_time
 from upkeep.masking import marker
+from upkeep.regular_file import file_kind, path_kind
 
 __all__ = ["NOT_A_USER_NAME", "Login", "MonthTally", "month_of", "read_access_logs"]
 
@@ -92,20 +93,22 @@ def month_of(moment: datetime, zone: tzinfo) -> str:
 
 def _files(log: AccessLog, unreadable: list[str]) -> list[Path]:
     """The log and its rotated copies, oldest first; a log that is there but not a regular file
-    (a directory, a FIFO: opening one would wait for a writer) is named in `unreadable`."""
+    (a directory, a FIFO: opening one would wait for a writer; a symlink loop) is named in
+    `unreadable`, with what it is."""
     if not log.path.parent.is_dir():
         return []
     copies: list[RotatedCopy] = newest_first(list(copies_in_directory(log.path)))
     files = []
     for copy in reversed(copies):
         if not stat.S_ISREG(copy.stat.st_mode):  # its own lstat: a link is not followed
-            unreadable.append(f"{copy.path}: not a regular file")
+            unreadable.append(f"{copy.path}: {file_kind(copy.stat.st_mode)}, not a regular file")
         elif copy.stat.st_size or copy.compressed:
             files.append(copy.path)
-    if log.path.is_file():
+    kind = path_kind(log.path)
+    if kind == "a regular file":
         files.append(log.path)
-    elif log.path.exists():
-        unreadable.append(f"{log.path}: not a regular file")
+    elif kind is not None:  # nothing at all there is said by the check: not found
+        unreadable.append(f"{log.path}: {kind}, not a regular file")
     return files
 
 
