@@ -188,6 +188,20 @@ def test_an_account_file_that_cannot_be_read_fails_the_inventory_and_removes_no_
     assert "1 file not read" in recorded.summaries()[0]
 
 
+def test_a_sudoers_path_that_does_not_exist_holds_no_rule_on_a_host_without_sudo(
+    host: Path,
+) -> None:
+    # The default sudoers paths are /etc/sudoers and /etc/sudoers.d: a host without sudo (most
+    # containers) has neither, and its review failed every month for it.
+    write_config(host, sudoers=["etc/no-sudoers", "etc/no-sudoers.d"])
+    config = load_config(host / "upkeep.yml")
+
+    audit = security.audit_permissions(config)
+
+    assert audit.unread == ()
+    assert audit.inventory["sudoers"] == {}
+
+
 def _audit_in_child(config: Config) -> security.PermissionAudit:
     """The audit, in a forked child held to 2 GiB and 20 s: a read that never ends (a FIFO,
     /dev/zero) fails the test rather than hanging it or exhausting the machine's memory."""

@@ -77,13 +77,23 @@ class Unread:
 
 
 def _lines(
-    path: Path, parts: tuple[str, ...], unread: list[Unread], *, empty_ok: bool = True
+    path: Path,
+    parts: tuple[str, ...],
+    unread: list[Unread],
+    *,
+    empty_ok: bool = True,
+    missing_ok: bool = False,
 ) -> list[str]:
-    """The rule lines of a regular file of at most READ_LIMIT bytes; a file that is missing,
-    not a regular file (a FIFO would hold the read for good, /dev/zero never ends), larger, or
-    empty when it must hold something (an account file) is Unread, and no lines."""
+    """The rule lines of a regular file of at most READ_LIMIT bytes; a file that is missing
+    (unless `missing_ok`: a sudoers file where sudo is not installed holds no rule), not a
+    regular file (a FIFO would hold the read for good, /dev/zero never ends), larger, or empty
+    when it must hold something (an account file) is Unread, and no lines."""
     try:
         raw = read_regular(path, READ_LIMIT + 1)
+    except FileNotFoundError:
+        if not missing_ok:
+            unread.append(Unread(parts, path, _why_unread(path, FileNotFoundError())))
+        return []
     except OSError as exc:
         unread.append(Unread(parts, path, _why_unread(path, exc)))
         return []
@@ -155,7 +165,7 @@ def sudoers_entries(paths: tuple[Path, ...], base: Path, unread: list[Unread]) -
         for file in files:
             if file.name.endswith("~") or "." in file.name and path.is_dir():
                 continue  # sudo's includedir skips these too
-            for line in _lines(file, ("sudoers",), unread):
+            for line in _lines(file, ("sudoers",), unread, missing_ok=True):
                 rule = " ".join(line.split())
                 if rule.startswith(("@include", "#include")):
                     continue
