@@ -304,6 +304,21 @@ def test_scrub_value_copies_a_run_record_and_scrubs_keys_and_values() -> None:
 
 
 @pytest.mark.slow
+def _ipc_kernel_manager(folder: Path) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in `folder`: papermill's TCP ports
+    are chosen free, then bound by the kernel, and a test running beside it took one in between
+    ("Address already in use", "Kernel died before replying to kernel_info")."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(folder / "kernel")
+
+    return IpcKernelManager
+
+
 def test_notebook_executed_by_papermill_is_scrubbed(tmp_path: Path) -> None:
     papermill = pytest.importorskip("papermill")
     source = new_notebook(
@@ -326,6 +341,7 @@ def test_notebook_executed_by_papermill_is_scrubbed(tmp_path: Path) -> None:
             parameters={"db_password": CANARY},
             kernel_name="python3",
             progress_bar=False,
+            kernel_manager_class=_ipc_kernel_manager(tmp_path),
         )
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert CANARY in json.dumps(executed)
