@@ -159,6 +159,7 @@ REASON_COMMANDS = {
     "docs reviewed": ("docs", "reviewed", "probe", "--by", "ana", "--reason", "{}"),
     "baseline accept": ("baseline", "accept", RUN_ID, "--by", "ana", "--reason", "{}"),
     "incident update": ("incident", "update", "INC-20261201-0000", "--reason", "{}"),
+    "incident open": ("incident", "open", "{}", "--severity", "P3"),
 }
 BAD_REASONS = {
     "an escape": ("ok\x1b[2J", "U+001B at character 3"),
@@ -173,7 +174,7 @@ def _reason_args(command: str, reason: str) -> list[str]:
 
 
 def _option(command: str) -> str:
-    return "TEXT" if command == "log add" else "--reason"
+    return {"log add": "TEXT", "incident open": "TITLE"}.get(command, "--reason")
 
 
 @pytest.mark.parametrize("bad", list(BAD_REASONS), ids=list(BAD_REASONS))
@@ -248,3 +249,10 @@ def test_names_that_need_a_zero_width_joiner_or_non_joiner_are_taken(name: str) 
     assert person_name(name, "--by") == name
     with pytest.raises(Exception, match="without control characters"):
         person_name(f"{name}\u202e", "--by")
+
+
+def test_an_incident_title_is_one_line(project: Project) -> None:
+    result = project.upkeep_in_process("incident", "open", "checkout\n502", "--severity", "P3")
+    assert result.code == 2, result.text
+    assert "TITLE: expected one line" in result.err
+    assert _decisions(project) == []

@@ -58,6 +58,9 @@ def open_command(
         title = title or f"{entry.runbook} {entry.status.word} (run {run_id})"
     if not title or not title.strip():
         raise UpkeepError("TITLE: expected what is wrong, got nothing (or give --from-run)")
+    title = reason_text(title, "TITLE")  # put on record as a reason is, and held to its rule
+    if "\n" in title:
+        raise UpkeepError("TITLE: expected one line; keep the details for `incident update`")
     now = datetime.now(UTC)
     incident_id = f"INC-{now:%Y%m%d}-{secrets.token_hex(2)}"
     details = {"event": "open", "severity": severity, "title": title.strip(), "run_id": run_id}
