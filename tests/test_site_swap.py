@@ -144,6 +144,17 @@ def test_what_a_build_killed_outright_left_is_given_back_by_the_next_build(
     assert sorted(_left_over(site)) == [running.name]
 
 
+def _start_build(project: Any, stderr: int) -> subprocess.Popen[str]:
+    """`upkeep site build` of `project` started as its own process, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "site", "build"],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def _mkdocs_of(parent: int) -> list[int]:
     """The processes upkeep `parent` started mkdocs in (their environment names it)."""
     mark = f"UPKEEP_PARENT_PID={parent}".encode()
@@ -173,12 +184,7 @@ def test_upkeep_killed_outright_takes_mkdocs_with_it_and_the_next_build_clears_u
     project = history["project"]
     site = project.root / "site"
     assert project.upkeep("site", "build").code == 0
-    build = subprocess.Popen(
-        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "site", "build"],
-        cwd=project.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    build = _start_build(project, stderr=subprocess.DEVNULL)
     try:
         assert _wait_for(lambda: _mkdocs_of(build.pid)), "mkdocs never started"
         build.kill()
@@ -198,13 +204,7 @@ def test_a_second_build_into_the_same_folder_waits_for_the_first(
 ) -> None:
     project = history["project"]
     site = project.root / "site"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "upkeep.cli", "--config", str(project.config), "site", "build"],
-        cwd=project.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = _start_build(project, stderr=subprocess.PIPE)
     try:
         assert _wait_for(lambda: _mkdocs_of(first.pid)), "the first build never started mkdocs"
         second = project.upkeep("site", "build")
